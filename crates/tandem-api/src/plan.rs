@@ -1,0 +1,312 @@
+//! The validated, defaulted form of one Pod: what the lifecycle engine and the supervisor consume.
+//!
+//! Every field the API server would default is filled in; references to ConfigMaps and Secrets given
+//! in the same manifest set are resolved to bytes; named ports are resolved to numbers. Values that can
+//! only be known once the pod runs (its IP) stay symbolic (`FieldRef`) and are resolved by the
+//! supervisor with [`crate::env::resolve_field_ref`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One pod, ready to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PodPlan {
+    pub name: String,
+    pub namespace: String,
+    pub uid: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    /// Kernel hostname of the pod: `spec.hostname` or the pod name, at most 63 characters.
+    pub hostname: String,
+    pub subdomain: Option<String>,
+    pub restart_policy: RestartPolicy,
+    pub termination_grace_period_seconds: i64,
+    pub active_deadline_seconds: Option<i64>,
+    /// `spec.initContainers` in declaration order: regular init containers and native sidecars.
+    pub init_containers: Vec<ContainerPlan>,
+    /// `spec.containers` in declaration order.
+    pub containers: Vec<ContainerPlan>,
+    pub volumes: Vec<VolumePlan>,
+    pub dns_policy: DnsPolicy,
+    pub dns_config: Option<DnsConfig>,
+    pub host_aliases: Vec<HostAlias>,
+    pub host_network: bool,
+    pub host_pid: bool,
+    pub host_ipc: bool,
+    pub share_process_namespace: bool,
+    pub service_account_name: String,
+    pub node_name: String,
+    pub security: PodSecurity,
+    /// `spec.priority`, `spec.priorityClassName` and other fields with no effect on one machine are
+    /// not carried; the parser warns about them.
+    pub enable_service_links: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestartPolicy {
+    Always,
+    OnFailure,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DnsPolicy {
+    ClusterFirst,
+    ClusterFirstWithHostNet,
+    Default,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DnsConfig {
+    pub nameservers: Vec<String>,
+    pub searches: Vec<String>,
+    /// `(name, value)`; value `None` for flag options such as `rotate`.
+    pub options: Vec<(String, Option<String>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostAlias {
+    pub ip: String,
+    pub hostnames: Vec<String>,
+}
+
+/// Pod-level `securityContext`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PodSecurity {
+    pub run_as_user: Option<i64>,
+    pub run_as_group: Option<i64>,
+    pub run_as_non_root: Option<bool>,
+    pub fs_group: Option<i64>,
+    pub fs_group_change_policy: Option<String>,
+    pub supplemental_groups: Vec<i64>,
+    pub sysctls: Vec<(String, String)>,
+}
+
+/// Where a container sits in the pod's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContainerRole {
+    /// `spec.initContainers[i]` without `restartPolicy: Always`: runs to success, one at a time.
+    Init,
+    /// `spec.initContainers[i]` with `restartPolicy: Always` (a native sidecar).
+    Sidecar,
+    /// `spec.containers[i]`.
+    Main,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PullPolicy {
+    Always,
+    IfNotPresent,
+    Never,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerPlan {
+    pub name: String,
+    pub role: ContainerRole,
+    /// The image reference exactly as written in the manifest.
+    pub image: String,
+    pub image_pull_policy: PullPolicy,
+    /// `command`; `None` means the image's Entrypoint applies.
+    pub command: Option<Vec<String>>,
+    /// `args`; `None` means the image's Cmd applies (only when `command` is also `None`).
+    pub args: Option<Vec<String>>,
+    pub working_dir: Option<String>,
+    /// envFrom entries expanded first, then `env`, in the order the kubelet builds them; a later
+    /// entry with the same name wins. `$(VAR)` references are still unexpanded.
+    pub env: Vec<EnvVar>,
+    pub ports: Vec<ContainerPort>,
+    pub volume_mounts: Vec<VolumeMount>,
+    pub resources: Resources,
+    pub startup_probe: Option<Probe>,
+    pub liveness_probe: Option<Probe>,
+    pub readiness_probe: Option<Probe>,
+    pub post_start: Option<Handler>,
+    pub pre_stop: Option<Handler>,
+    pub termination_message_path: String,
+    pub termination_message_policy: TerminationMessagePolicy,
+    pub security: ContainerSecurity,
+    pub stdin: bool,
+    pub tty: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TerminationMessagePolicy {
+    File,
+    FallbackToLogsOnError,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: EnvValue,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnvValue {
+    /// A literal value (also what configMapKeyRef/secretKeyRef/envFrom resolve to), `$(VAR)` unexpanded.
+    Literal(String),
+    /// `valueFrom.fieldRef.fieldPath`, e.g. `status.podIP` or `metadata.labels['app']`.
+    FieldRef(String),
+    /// `valueFrom.resourceFieldRef`.
+    ResourceFieldRef(ResourceFieldRef),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceFieldRef {
+    /// The container whose resources are read (defaults to the container itself).
+    pub container_name: String,
+    /// `limits.cpu`, `requests.memory`, ...
+    pub resource: String,
+    /// The divisor as a quantity string (`1`, `1m`, `1Mi`).
+    pub divisor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerPort {
+    pub name: Option<String>,
+    pub container_port: u16,
+    pub protocol: String,
+    pub host_port: Option<u16>,
+    pub host_ip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeMount {
+    /// Name of a volume in [`PodPlan::volumes`].
+    pub name: String,
+    pub mount_path: String,
+    pub read_only: bool,
+    pub sub_path: Option<String>,
+    /// Expanded by the supervisor with the container's env.
+    pub sub_path_expr: Option<String>,
+}
+
+/// Requests and limits in base units: CPU in millicores, memory and storage in bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Resources {
+    pub requests: ResourceList,
+    pub limits: ResourceList,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ResourceList {
+    pub cpu_millis: Option<u64>,
+    pub memory_bytes: Option<u64>,
+    pub ephemeral_storage_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    pub handler: Handler,
+    pub initial_delay_seconds: i32,
+    pub timeout_seconds: i32,
+    pub period_seconds: i32,
+    pub success_threshold: i32,
+    pub failure_threshold: i32,
+    pub termination_grace_period_seconds: Option<i64>,
+}
+
+/// A probe or lifecycle-hook action. Named ports are already resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Handler {
+    Exec {
+        command: Vec<String>,
+    },
+    HttpGet {
+        /// Empty means the pod IP (127.0.0.1 inside the pod's network namespace).
+        host: Option<String>,
+        port: u16,
+        path: String,
+        scheme: HttpScheme,
+        headers: Vec<(String, String)>,
+    },
+    TcpSocket {
+        host: Option<String>,
+        port: u16,
+    },
+    Grpc {
+        port: u16,
+        service: Option<String>,
+    },
+    Sleep {
+        seconds: i64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HttpScheme {
+    Http,
+    Https,
+}
+
+/// Container `securityContext` merged with the pod's (container fields win).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ContainerSecurity {
+    pub run_as_user: Option<i64>,
+    pub run_as_group: Option<i64>,
+    pub run_as_non_root: Option<bool>,
+    pub privileged: bool,
+    pub read_only_root_filesystem: bool,
+    pub allow_privilege_escalation: Option<bool>,
+    pub capabilities_add: Vec<String>,
+    pub capabilities_drop: Vec<String>,
+    pub proc_mount: Option<String>,
+    pub seccomp_profile: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumePlan {
+    pub name: String,
+    pub source: VolumeSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VolumeSource {
+    EmptyDir {
+        /// `medium: Memory`: a tmpfs.
+        memory: bool,
+        size_limit_bytes: Option<u64>,
+    },
+    HostPath {
+        path: String,
+        /// `""`, `DirectoryOrCreate`, `Directory`, `FileOrCreate`, `File`, `Socket`, `CharDevice`, `BlockDevice`.
+        kind: String,
+    },
+    /// configMap, secret, downwardAPI and projected volumes: a read-only set of files written by the
+    /// supervisor when the pod starts.
+    Files { files: Vec<FileProjection> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileProjection {
+    /// Relative path inside the volume, validated: no `..`, not absolute.
+    pub path: String,
+    /// Permission bits (defaultMode or the item's mode).
+    pub mode: u32,
+    pub content: FileContent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FileContent {
+    Bytes(Vec<u8>),
+    FieldRef(String),
+    ResourceFieldRef(ResourceFieldRef),
+}
+
+impl PodPlan {
+    /// All containers in declaration order: init containers (and sidecars), then main containers.
+    pub fn all_containers(&self) -> impl Iterator<Item = &ContainerPlan> {
+        self.init_containers.iter().chain(self.containers.iter())
+    }
+
+    pub fn container(&self, name: &str) -> Option<&ContainerPlan> {
+        self.all_containers().find(|c| c.name == name)
+    }
+
+    pub fn volume(&self, name: &str) -> Option<&VolumePlan> {
+        self.volumes.iter().find(|v| v.name == name)
+    }
+}
