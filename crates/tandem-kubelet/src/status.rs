@@ -1,0 +1,355 @@
+//! Pod status as the kubelet reports it: phase (§5.1), conditions (§5.2), container statuses
+//! (§5.3), and the READY / STATUS / RESTARTS columns kubectl prints (§5.4).
+
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, Pod,
+    PodCondition, PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use tandem_api::plan::{ContainerPlan, ContainerRole, PodPlan, RestartPolicy};
+use tokio::time::Instant;
+
+use crate::state::{ContainerRecord, Exit, Observed, RunState};
+use crate::sync::{should_restart, PodPhase};
+
+/// Maps the engine's monotonic instants to wall-clock time for the API objects.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    pub origin: Instant,
+    /// Microseconds since the Unix epoch at `origin`.
+    pub origin_wall_us: i64,
+}
+
+impl Clock {
+    pub fn now_real() -> Self {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
+        Clock { origin: Instant::now(), origin_wall_us: wall }
+    }
+
+    pub fn wall_us(&self, at: Instant) -> i64 {
+        if at >= self.origin {
+            self.origin_wall_us + (at - self.origin).as_micros() as i64
+        } else {
+            self.origin_wall_us - (self.origin - at).as_micros() as i64
+        }
+    }
+
+    pub fn time(&self, at: Instant) -> Time {
+        Time(Timestamp::from_microsecond(self.wall_us(at)).unwrap_or(Timestamp::UNIX_EPOCH))
+    }
+}
+
+/// Facts about the pod that are not container states.
+#[derive(Debug, Clone, Default)]
+pub struct PodFacts {
+    pub sandbox_ready: bool,
+    pub pod_ip: Option<String>,
+    pub host_ip: Option<String>,
+    pub started_at: Option<Instant>,
+    /// Set once the pod has ended; a pod never leaves a terminal phase.
+    pub finished: Option<PodPhase>,
+}
+
+/// `getPhase` (§5.1) over the engine's records.
+pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
+    if let Some(p) = facts.finished {
+        return p;
+    }
+    let initialized = obs.pod_has_initialized(plan);
+    let (mut pending_init, mut failed_init, mut pending_sidecar) = (0, 0, 0);
+    let (mut running, mut stopped, mut succeeded, mut waiting) = (0, 0, 0, 0);
+    for c in &plan.init_containers {
+        let r = obs.get(&c.name);
+        match (c.role, &r.state) {
+            (ContainerRole::Sidecar, RunState::Running { .. }) => {
+                running += 1;
+                if !r.started {
+                    pending_sidecar += 1;
+                }
+            }
+            (ContainerRole::Sidecar, RunState::Exited(_)) => {}
+            (ContainerRole::Sidecar, _) => pending_sidecar += 1,
+            (_, RunState::Exited(e)) if e.exit_code != 0 => failed_init += 1,
+            (_, RunState::Exited(_)) => {}
+            _ => pending_init += 1,
+        }
+    }
+    for c in &plan.containers {
+        let r = obs.get(&c.name);
+        match &r.state {
+            RunState::Running { .. } => running += 1,
+            RunState::Exited(e) => {
+                stopped += 1;
+                if e.exit_code == 0 {
+                    succeeded += 1;
+                }
+            }
+            _ if r.last_exit.is_some() => stopped += 1,
+            _ => waiting += 1,
+        }
+    }
+    if failed_init > 0 && plan.restart_policy == RestartPolicy::Never {
+        return PodPhase::Failed;
+    }
+    if pending_init > 0 || (pending_sidecar > 0 && !initialized) || waiting > 0 {
+        return PodPhase::Pending;
+    }
+    if running > 0 {
+        return PodPhase::Running;
+    }
+    if stopped > 0 {
+        return match plan.restart_policy {
+            RestartPolicy::Always => PodPhase::Running,
+            _ if stopped == succeeded => PodPhase::Succeeded,
+            RestartPolicy::Never => PodPhase::Failed,
+            RestartPolicy::OnFailure => PodPhase::Running,
+        };
+    }
+    PodPhase::Pending
+}
+
+fn terminated(clock: &Clock, e: &Exit) -> ContainerStateTerminated {
+    ContainerStateTerminated {
+        exit_code: e.exit_code,
+        signal: e.signal,
+        reason: Some(e.reason.clone()),
+        message: e.message.clone(),
+        started_at: e.started_at.map(|t| clock.time(t)),
+        finished_at: Some(clock.time(e.finished_at)),
+        container_id: None,
+    }
+}
+
+fn default_waiting_reason(plan: &PodPlan) -> &'static str {
+    if plan.init_containers.is_empty() {
+        "ContainerCreating"
+    } else {
+        "PodInitializing"
+    }
+}
+
+fn container_status(plan: &PodPlan, c: &ContainerPlan, r: &ContainerRecord, clock: &Clock) -> ContainerStatus {
+    let waiting = |reason: &str, message: Option<String>| ContainerState {
+        waiting: Some(ContainerStateWaiting { reason: Some(reason.to_string()), message }),
+        ..Default::default()
+    };
+    let mut last = r.last_exit.as_ref().map(|e| ContainerState { terminated: Some(terminated(clock, e)), ..Default::default() });
+    let state = match &r.state {
+        RunState::NotCreated | RunState::Creating { .. } => match &r.waiting {
+            Some((reason, msg)) => waiting(reason, Some(msg.clone())),
+            None => waiting(default_waiting_reason(plan), None),
+        },
+        RunState::Running { since } => ContainerState {
+            running: Some(ContainerStateRunning { started_at: Some(clock.time(*since)) }),
+            ..Default::default()
+        },
+        RunState::Exited(e) => match &r.waiting {
+            // A container waiting to restart shows Waiting, its last run moves to lastState.
+            Some((reason, msg)) => {
+                last = Some(ContainerState { terminated: Some(terminated(clock, e)), ..Default::default() });
+                waiting(reason, Some(msg.clone()))
+            }
+            None => ContainerState { terminated: Some(terminated(clock, e)), ..Default::default() },
+        },
+    };
+    let running = matches!(r.state, RunState::Running { .. });
+    let ready = match c.role {
+        ContainerRole::Init => r.exit().is_some_and(|e| e.exit_code == 0),
+        _ => running && r.ready,
+    };
+    ContainerStatus {
+        name: c.name.clone(),
+        image: c.image.clone(),
+        image_id: String::new(),
+        ready,
+        restart_count: r.restart_count() as i32,
+        started: Some(running && r.started),
+        state: Some(state),
+        last_state: last,
+        ..Default::default()
+    }
+}
+
+fn condition(kind: &str, ok: bool, reason: Option<String>, message: Option<String>) -> PodCondition {
+    PodCondition {
+        type_: kind.to_string(),
+        status: if ok { "True" } else { "False" }.to_string(),
+        reason: if ok { None } else { reason },
+        message: if ok { None } else { message },
+        ..Default::default()
+    }
+}
+
+/// The v1 PodStatus of the pod now. Transition times are filled by the caller, which knows the
+/// previous status.
+pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Clock) -> PodStatus {
+    let phase = phase(plan, obs, facts);
+    let statuses = |cs: &[ContainerPlan]| -> Vec<ContainerStatus> {
+        cs.iter().map(|c| container_status(plan, c, obs.get(&c.name), clock)).collect()
+    };
+    let init_statuses = statuses(&plan.init_containers);
+    let main_statuses = statuses(&plan.containers);
+
+    let incomplete: Vec<&str> = plan
+        .init_containers
+        .iter()
+        .zip(&init_statuses)
+        .filter(|(c, s)| if c.role == ContainerRole::Sidecar { s.started != Some(true) } else { !s.ready })
+        .map(|(c, _)| c.name.as_str())
+        .collect();
+    let initialized = obs.pod_has_initialized(plan) || incomplete.is_empty() || phase == PodPhase::Succeeded;
+    let unready: Vec<&str> = plan
+        .all_containers()
+        .zip(init_statuses.iter().chain(&main_statuses))
+        .filter(|(c, s)| c.role != ContainerRole::Init && !s.ready)
+        .map(|(c, _)| c.name.as_str())
+        .collect();
+    let (cr_ok, cr_reason, cr_msg) = match phase {
+        PodPhase::Succeeded => (false, "PodCompleted", None),
+        PodPhase::Failed => (false, "PodFailed", None),
+        _ if !unready.is_empty() => (
+            false,
+            "ContainersNotReady",
+            Some(format!("containers with unready status: [{}]", unready.join(" "))),
+        ),
+        _ => (true, "", None),
+    };
+    let conditions = vec![
+        condition("PodReadyToStartContainers", facts.sandbox_ready && facts.finished.is_none(), None, None),
+        condition(
+            "Initialized",
+            initialized,
+            Some("ContainersNotInitialized".into()),
+            Some(format!("containers with incomplete status: [{}]", incomplete.join(" "))),
+        ),
+        condition("Ready", cr_ok, Some(cr_reason.into()), cr_msg.clone()),
+        condition("ContainersReady", cr_ok, Some(cr_reason.into()), cr_msg),
+        condition("PodScheduled", true, None, None),
+    ];
+    PodStatus {
+        phase: Some(phase.as_str().to_string()),
+        conditions: Some(conditions),
+        host_ip: facts.host_ip.clone(),
+        pod_ip: facts.pod_ip.clone(),
+        start_time: facts.started_at.map(|t| clock.time(t)),
+        init_container_statuses: (!init_statuses.is_empty()).then_some(init_statuses),
+        container_statuses: Some(main_statuses),
+        qos_class: Some("BestEffort".into()),
+        ..Default::default()
+    }
+}
+
+/// Whether a main container that is not running will run again.
+pub fn will_restart(plan: &PodPlan, c: &ContainerPlan, r: &ContainerRecord) -> bool {
+    r.exit().is_some_and(|e| should_restart(plan.restart_policy, c.role, e.exit_code))
+}
+
+/// The READY, STATUS and RESTARTS columns of `kubectl get pods` for a Pod object (§5.4).
+/// `now_us` is the current time in microseconds since the Unix epoch (for "(5m ago)").
+pub fn kubectl_columns(pod: &Pod, now_us: i64) -> (String, String, String) {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let status = pod.status.clone().unwrap_or_default();
+    let init_specs = spec.init_containers.unwrap_or_default();
+    let is_sidecar = |i: usize| init_specs.get(i).and_then(|c| c.restart_policy.as_deref()) == Some("Always");
+    let sidecars = (0..init_specs.len()).filter(|i| is_sidecar(*i)).count();
+    let total = spec.containers.len() + sidecars;
+    let mut reason = status.reason.clone().or(status.phase.clone()).unwrap_or_else(|| "Pending".into());
+    let (mut restarts, mut sidecar_restarts, mut ready) = (0, 0, 0);
+    let mut last_restart: Option<Timestamp> = None;
+    let mut note_last = |s: &ContainerStatus| {
+        if let Some(t) = s.last_state.as_ref().and_then(|l| l.terminated.as_ref()).and_then(|t| t.finished_at.as_ref()) {
+            if last_restart.is_none_or(|l| t.0 > l) {
+                last_restart = Some(t.0);
+            }
+        }
+    };
+    let mut initializing = false;
+    let init_statuses = status.init_container_statuses.clone().unwrap_or_default();
+    for (i, s) in init_statuses.iter().enumerate() {
+        restarts += s.restart_count;
+        note_last(s);
+        if is_sidecar(i) {
+            sidecar_restarts += s.restart_count;
+        }
+        let st = s.state.clone().unwrap_or_default();
+        if st.terminated.as_ref().is_some_and(|t| t.exit_code == 0) {
+            continue;
+        }
+        if is_sidecar(i) && s.started == Some(true) {
+            if s.ready {
+                ready += 1;
+            }
+            continue;
+        }
+        reason = if let Some(t) = &st.terminated {
+            match (&t.reason, t.signal) {
+                (Some(r), _) if !r.is_empty() => format!("Init:{r}"),
+                (_, Some(sig)) if sig != 0 => format!("Init:Signal:{sig}"),
+                _ => format!("Init:ExitCode:{}", t.exit_code),
+            }
+        } else if let Some(r) = st.waiting.as_ref().and_then(|w| w.reason.clone()).filter(|r| !r.is_empty() && r != "PodInitializing") {
+            format!("Init:{r}")
+        } else {
+            format!("Init:{}/{}", i, init_specs.len())
+        };
+        initializing = true;
+        break;
+    }
+    let initialized_cond = status
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == "Initialized" && c.status == "True");
+    let ready_cond = status.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True");
+    if !initializing || initialized_cond {
+        restarts = sidecar_restarts;
+        let mut has_running = false;
+        for s in status.container_statuses.iter().flatten().rev() {
+            restarts += s.restart_count;
+            note_last(s);
+            let st = s.state.clone().unwrap_or_default();
+            if let Some(r) = st.waiting.as_ref().and_then(|w| w.reason.clone()).filter(|r| !r.is_empty()) {
+                reason = r;
+            } else if let Some(t) = &st.terminated {
+                reason = match (&t.reason, t.signal) {
+                    (Some(r), _) if !r.is_empty() => r.clone(),
+                    (_, Some(sig)) if sig != 0 => format!("Signal:{sig}"),
+                    _ => format!("ExitCode:{}", t.exit_code),
+                };
+            } else if s.ready && st.running.is_some() {
+                has_running = true;
+                ready += 1;
+            }
+        }
+        if reason == "Completed" && has_running {
+            reason = if ready_cond { "Running".into() } else { "NotReady".into() };
+        }
+    }
+    if pod.metadata.deletion_timestamp.is_some() {
+        reason = "Terminating".into();
+    }
+    let restarts_col = match last_restart {
+        Some(t) if restarts > 0 => {
+            let ago = (now_us - t.as_microsecond()).max(0) / 1_000_000;
+            format!("{restarts} ({} ago)", human_duration(ago as u64))
+        }
+        _ => restarts.to_string(),
+    };
+    (format!("{ready}/{total}"), reason, restarts_col)
+}
+
+/// kubectl's short age format: `45s`, `3m12s`, `5h`, `2d`.
+pub fn human_duration(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 600 => format!("{}m{}s", s / 60, s % 60),
+        s if s < 3 * 3600 => format!("{}m", s / 60),
+        s if s < 8 * 3600 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+        s if s < 2 * 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
