@@ -1,1 +1,31 @@
-//! placeholder
+//! The Linux container runtime: namespaces, mounts, processes, cgroups.
+//!
+//! Owns: the pod sandbox (a pause process holding the pod's network, IPC and UTS namespaces), the
+//! shim that creates one container through youki's embedded `libcontainer` from a single-threaded
+//! process and waits on it, mount helpers for the supervisor's private mount namespace, signals,
+//! and cgroup clean-up. It is handed OCI specs and mount descriptions as data.
+//!
+//! Never: knows what a Pod, a probe or an image format is; parses YAML; decides anything about a
+//! lifecycle. This is the only crate of the workspace allowed `unsafe`, and every block says why
+//! it is sound.
+//!
+//! Layout: `sandbox` (pause process), `shim` (`tandem __shim`: create, start, wait, delete),
+//! `mounts` (mount namespace and mount calls), `process` (signals, subreaper), `cgroups`.
+
+pub mod cgroups;
+pub mod mounts;
+pub mod process;
+pub mod sandbox;
+pub mod shim;
+
+/// Broad classes of failure, shared by every crate of tandem so the CLI can map them to exit codes
+/// and hints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    AlreadyExists,
+    InvalidArgument,
+    FailedPrecondition,
+    Unavailable,
+    Internal,
+}

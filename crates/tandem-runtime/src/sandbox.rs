@@ -1,0 +1,128 @@
+//! The pod sandbox: a pause process that holds the pod's network, IPC and UTS namespaces.
+//!
+//! Containers join the namespaces through `/proc/<pause>/ns/*`. Holding them with a process rather
+//! than bind mounts means nothing is left on the host when the pod ends: the pause process dies
+//! with its supervisor (PR_SET_PDEATHSIG), and the kernel frees the namespaces with it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::Signal;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot start the pod's pause process ({exe})")]
+    Spawn { exe: PathBuf, #[source] source: std::io::Error },
+    #[error("the pod's pause process failed: {message}")]
+    Pause { message: String },
+}
+
+impl SandboxError {
+    pub fn kind(&self) -> crate::ErrorKind {
+        crate::ErrorKind::Internal
+    }
+}
+
+/// A running sandbox. Dropping it does not stop it; call [`Sandbox::stop`].
+#[derive(Debug)]
+pub struct Sandbox {
+    child: Child,
+}
+
+impl Sandbox {
+    /// Starts `exe __pause HOSTNAME` (the entry point is [`pause_main`]) and waits until its
+    /// namespaces are ready.
+    pub fn start(exe: &Path, hostname: &str) -> Result<Sandbox, SandboxError> {
+        let mut child = Command::new(exe)
+            .arg("__pause")
+            .arg(hostname)
+            .arg(std::process::id().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| SandboxError::Spawn { exe: exe.into(), source })?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        if line.trim() != "ready" {
+            let _ = child.kill();
+            let out = child.wait_with_output().map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string());
+            return Err(SandboxError::Pause { message: out.unwrap_or_default() });
+        }
+        Ok(Sandbox { child })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// `/proc/<pid>/ns/<kind>` for `net`, `ipc` or `uts`.
+    pub fn ns_path(&self, kind: &str) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/ns/{kind}", self.pid()))
+    }
+
+    pub fn stop(mut self) {
+        let _ = crate::process::send_signal(self.pid(), Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// The body of `tandem __pause HOSTNAME PARENT_PID`. Never returns.
+pub fn pause_main(hostname: &str, parent: i32) -> ! {
+    let fail = |what: &str, e: &dyn std::fmt::Display| -> ! {
+        eprintln!("{what}: {e}");
+        std::process::exit(1)
+    };
+    // Die with the supervisor: a pause process must never outlive its pod. Checked against the
+    // parent pid afterwards, because the parent may have died before the prctl (prctl(2)).
+    if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
+        fail("cannot set the parent-death signal", &e);
+    }
+    if nix::unistd::getppid().as_raw() != parent {
+        std::process::exit(1);
+    }
+    if let Err(e) = unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS) {
+        fail("cannot create the pod's namespaces", &e);
+    }
+    if let Err(e) = nix::unistd::sethostname(hostname) {
+        fail("cannot set the pod's hostname", &e);
+    }
+    // A new network namespace starts with `lo` down; every container of the pod talks over it.
+    if let Err(e) = loopback_up() {
+        fail("cannot bring up the loopback interface", &e);
+    }
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
+    loop {
+        nix::unistd::pause();
+    }
+}
+
+/// Sets IFF_UP on `lo` (netdevice(7), SIOCSIFFLAGS).
+fn loopback_up() -> Result<(), nix::Error> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    use std::os::fd::AsRawFd;
+    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+    // SAFETY: ifreq is a plain C struct for which all-zero bytes are a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads the interface named in `req` and writes its flags into `req`,
+    // which lives for the duration of the call; the socket fd is open.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+        return Err(nix::Error::last());
+    }
+    // SAFETY: after a successful SIOCGIFFLAGS the flags member of the union is the active one.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: as above; SIOCSIFFLAGS only reads `req`.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(nix::Error::last());
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! `tandem __shim BUNDLE STATUS_FD`: creates one container through libcontainer, starts it,
+//! waits for it, and cleans up after it.
+//!
+//! Why a separate process: libcontainer forks with a raw clone3(2), so glibc's fork handlers do
+//! not run; doing that from the multi-threaded supervisor could deadlock on a lock held by another
+//! thread at fork time. The shim is a fresh single-threaded process. Through CLONE_PARENT the
+//! container's init becomes the shim's own child, so the shim is also the one that can waitpid(2)
+//! it and learn its exit status.
+//!
+//! The container inherits the shim's stdin, stdout and stderr (the supervisor gives it /dev/null
+//! and two pipes feeding the log files). The shim itself speaks only on STATUS_FD, one JSON
+//! [`ShimMessage`] per line.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{FromRawFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use nix::sys::wait::{waitpid, WaitStatus};
+use serde::{Deserialize, Serialize};
+
+use crate::mounts::{mount_spec, unmount, MountSpec};
+
+/// What the shim needs besides the OCI bundle (`BUNDLE/config.json`); written as `BUNDLE/shim.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShimConfig {
+    pub id: String,
+    /// libcontainer's state directory for this pod's containers.
+    pub state_root: PathBuf,
+    /// Where the container's root filesystem is mounted (the spec's `root.path`).
+    pub rootfs: PathBuf,
+    pub rootfs_mount: MountSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShimMessage {
+    Started { pid: i32 },
+    Failed { stage: String, message: String },
+    Exited { exit_code: i32, signal: Option<i32> },
+}
+
+/// The body of `tandem __shim`. Returns the shim's exit status.
+pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
+    // Keep the status pipe out of the container: it must see only stdio.
+    if fcntl(status_fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).is_err() {
+        return 2;
+    }
+    // SAFETY: the supervisor passes the number of a pipe write end it opened for this process and
+    // nothing else in this process owns it.
+    let mut status = unsafe { File::from_raw_fd(status_fd) };
+    let mut say = |m: &ShimMessage| {
+        if let Ok(line) = serde_json::to_string(m) {
+            let _ = writeln!(status, "{line}");
+        }
+    };
+    let cfg: ShimConfig = match std::fs::read(bundle.join("shim.json"))
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            say(&ShimMessage::Failed { stage: "config".into(), message: e });
+            return 1;
+        }
+    };
+    if let Err(e) = mount_spec(&cfg.rootfs_mount, &cfg.rootfs) {
+        say(&ShimMessage::Failed { stage: "rootfs".into(), message: chain(&e) });
+        return 1;
+    }
+    let built = ContainerBuilder::new(cfg.id.clone(), SyscallType::default())
+        .with_root_path(&cfg.state_root)
+        .and_then(|b| b.as_init(bundle).with_systemd(false).with_detach(true).build());
+    let mut container = match built {
+        Ok(c) => c,
+        Err(e) => {
+            say(&ShimMessage::Failed { stage: "create".into(), message: chain(&e) });
+            cleanup_state(&cfg);
+            let _ = unmount(&cfg.rootfs);
+            return 1;
+        }
+    };
+    if let Err(e) = container.start() {
+        say(&ShimMessage::Failed { stage: "start".into(), message: chain(&e) });
+        let _ = container.delete(true);
+        let _ = unmount(&cfg.rootfs);
+        return 1;
+    }
+    let Some(pid) = container.pid() else {
+        say(&ShimMessage::Failed { stage: "start".into(), message: "the container has no process id".into() });
+        let _ = container.delete(true);
+        let _ = unmount(&cfg.rootfs);
+        return 1;
+    };
+    say(&ShimMessage::Started { pid: pid.as_raw() });
+    let (exit_code, signal) = loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => break (code, None),
+            Ok(WaitStatus::Signaled(_, sig, _)) => break (128 + sig as i32, Some(sig as i32)),
+            Ok(_) | Err(nix::Error::EINTR) => continue,
+            Err(_) => break (255, None),
+        }
+    };
+    // Delete first (it removes the container's cgroup and kills anything left in it), then report:
+    // once the supervisor hears of the exit it may start the next instance.
+    let _ = container.refresh_status();
+    let _ = container.delete(true);
+    let _ = unmount(&cfg.rootfs);
+    say(&ShimMessage::Exited { exit_code, signal });
+    0
+}
+
+fn cleanup_state(cfg: &ShimConfig) {
+    let _ = std::fs::remove_dir_all(cfg.state_root.join(&cfg.id));
+}
+
+/// An error and its causes on one line: "a: b: c".
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
