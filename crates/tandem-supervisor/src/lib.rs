@@ -1,1 +1,23 @@
-//! placeholder
+//! One pod's supervisor process (`tandem __supervise POD_DIR`), in the shape of containerd's shim
+//! and podman's conmon: it owns the pod from sandbox to teardown.
+//!
+//! Owns: the pod's private mount namespace, sandbox and volumes; the lifecycle engine's driver
+//! wired to real containers ([`linux::LinuxRuntime`]); the control socket; the pod's status file,
+//! event log and container logs in its state directory ([`statedir`]).
+//!
+//! Never: parses the command line or prints tables (the `tandem` binary does); decides lifecycle
+//! rules (the engine does).
+//!
+//! Layout: `statedir` (paths), `translate` (plan → OCI spec, pure), `volumes`, `users`, `logs`
+//! (CRI format), `linux` (the runtime adapter), `proto` + `server` (control socket), `supervise`
+//! (the process's main).
+
+pub mod linux;
+pub mod logs;
+pub mod proto;
+pub mod server;
+pub mod statedir;
+pub mod supervise;
+pub mod translate;
+pub mod users;
+pub mod volumes;

@@ -1,0 +1,294 @@
+//! The adapter: the engine's [`ContainerRuntime`] carried out with real containers.
+//!
+//! Each instance gets an OCI bundle in the pod directory, a `tandem __shim` process that creates
+//! it through libcontainer and waits on it, and two pipes whose lines become the CRI log file.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::rc::Rc;
+
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+use nix::sys::signal::Signal;
+use oci_spec::runtime::LinuxNamespaceType;
+use tandem_api::env::RuntimeFacts;
+use tandem_api::plan::{ContainerPlan, PodPlan};
+use tandem_image::{ImageStore, ResolvedImage};
+use tandem_kubelet::runtime::{ContainerRuntime, RuntimeEvent, StartError};
+use tandem_kubelet::sync::StopSignal;
+use tandem_runtime::mounts::MountSpec;
+use tandem_runtime::shim::{ShimConfig, ShimMessage};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+
+use crate::logs::{pump, LogLine};
+use crate::statedir::PodDir;
+use crate::translate::{build_spec, command_line, merge_env, SpecInputs};
+use crate::volumes::container_mounts;
+
+pub struct LinuxRuntime {
+    pub plan: Rc<PodPlan>,
+    pub dir: PodDir,
+    pub exe: PathBuf,
+    pub images: ImageStore,
+    pub namespaces: Vec<(LinuxNamespaceType, PathBuf)>,
+    pub facts: RuntimeFacts,
+    pub events: mpsc::UnboundedSender<RuntimeEvent>,
+    pub logs: broadcast::Sender<LogLine>,
+    pids: Rc<RefCell<HashMap<(String, u32), i32>>>,
+}
+
+fn config_error(message: impl std::fmt::Display) -> StartError {
+    StartError {
+        reason: "CreateContainerConfigError".into(),
+        message: message.to_string(),
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+impl LinuxRuntime {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        plan: Rc<PodPlan>,
+        dir: PodDir,
+        exe: PathBuf,
+        images: ImageStore,
+        namespaces: Vec<(LinuxNamespaceType, PathBuf)>,
+        facts: RuntimeFacts,
+        events: mpsc::UnboundedSender<RuntimeEvent>,
+        logs: broadcast::Sender<LogLine>,
+    ) -> Self {
+        LinuxRuntime {
+            plan,
+            dir,
+            exe,
+            images,
+            namespaces,
+            facts,
+            events,
+            logs,
+            pids: Rc::default(),
+        }
+    }
+
+    /// The OCI bundle of one instance, written to disk.
+    fn prepare_bundle(
+        &self,
+        c: &ContainerPlan,
+        attempt: u32,
+        image: &ResolvedImage,
+    ) -> Result<PathBuf, StartError> {
+        let pod_env = tandem_api::env::resolve(&self.plan, c, &self.facts).map_err(config_error)?;
+        let env = merge_env(&image.config.env, pod_env);
+        let args = command_line(c, &image.config, &env).map_err(config_error)?;
+        let (uid, gid) = crate::users::resolve(c, image).map_err(config_error)?;
+        if c.security.run_as_non_root == Some(true) && uid == 0 {
+            return Err(config_error(format!(
+                "container {} has runAsNonRoot and its image will run as root (set securityContext.runAsUser to a non-zero uid)",
+                c.name
+            )));
+        }
+        let mut groups: Vec<u32> = self
+            .plan
+            .security
+            .supplemental_groups
+            .iter()
+            .map(|g| *g as u32)
+            .collect();
+        if let Some(fs) = self.plan.security.fs_group {
+            groups.push(fs as u32);
+        }
+        let mounts = container_mounts(&self.plan, c, &self.dir, &env)
+            .map_err(|e| config_error(chain(&e)))?;
+
+        let bundle = self.dir.bundle(&c.name, attempt);
+        let _ = std::fs::remove_dir_all(&bundle);
+        let (rootfs, upper, work) = (
+            bundle.join("rootfs"),
+            bundle.join("upper"),
+            bundle.join("work"),
+        );
+        for d in [&rootfs, &upper, &work] {
+            std::fs::create_dir_all(d)
+                .map_err(|e| config_error(format!("cannot create {}: {e}", d.display())))?;
+        }
+        let inputs = SpecInputs {
+            args,
+            cwd: c
+                .working_dir
+                .clone()
+                .or(image.config.working_dir.clone())
+                .filter(|w| !w.is_empty())
+                .unwrap_or_else(|| "/".into()),
+            env,
+            uid,
+            gid,
+            additional_gids: groups,
+            rootfs: rootfs.clone(),
+            read_only_rootfs: c.security.read_only_root_filesystem,
+            mounts,
+            joined: self.namespaces.clone(),
+            cgroups_path: format!("/tandem/{}/{}-{attempt}", self.plan.uid, c.name),
+            no_new_privileges: c.security.allow_privilege_escalation == Some(false),
+        };
+        let spec = build_spec(&c.name, &inputs).map_err(config_error)?;
+        spec.save(bundle.join("config.json"))
+            .map_err(|e| config_error(format!("cannot write the OCI spec: {e}")))?;
+        let m = image.rootfs_mount(&upper, &work);
+        let shim = ShimConfig {
+            id: format!("{}-{}-{attempt}", self.plan.uid, c.name),
+            state_root: self.dir.runtime_state(),
+            rootfs,
+            rootfs_mount: MountSpec {
+                fstype: m.fstype,
+                source: m.source,
+                options: m.options,
+            },
+        };
+        let json = serde_json::to_vec(&shim).map_err(config_error)?;
+        std::fs::write(bundle.join("shim.json"), json).map_err(config_error)?;
+        Ok(bundle)
+    }
+}
+
+impl ContainerRuntime for LinuxRuntime {
+    async fn start(&self, c: &ContainerPlan, attempt: u32) -> Result<(), StartError> {
+        let image = self.images.resolve(&c.image).map_err(|e| StartError {
+            reason: "ErrImageNeverPull".into(),
+            message: format!(
+                "{}; load it with `tandem image load` or `tandem image import`",
+                chain(&e)
+            ),
+        })?;
+        let bundle = self.prepare_bundle(c, attempt, &image)?;
+        let run_err = |m: String| StartError {
+            reason: "RunContainerError".into(),
+            message: m,
+        };
+
+        let log_dir = self.dir.logs(&c.name);
+        std::fs::create_dir_all(&log_dir)
+            .map_err(|e| run_err(format!("cannot create {}: {e}", log_dir.display())))?;
+        let (status_r, status_w) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| run_err(format!("pipe: {e}")))?;
+        // The write end is inherited by the shim under its own number; the supervisor is
+        // single-threaded, so no other child can be spawned while it is inheritable.
+        fcntl(status_w.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))
+            .map_err(|e| run_err(format!("fcntl: {e}")))?;
+        let mut child = tokio::process::Command::new(&self.exe)
+            .arg("__shim")
+            .arg(&bundle)
+            .arg(status_w.as_raw_fd().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| run_err(format!("cannot start the shim {}: {e}", self.exe.display())))?;
+        drop(status_w);
+        let file = std::fs::File::from(status_r);
+        let reader = tokio::fs::File::from_std(file);
+        let mut lines = BufReader::new(reader).lines();
+        let first = lines
+            .next_line()
+            .await
+            .ok()
+            .flatten()
+            .and_then(|l| serde_json::from_str::<ShimMessage>(&l).ok());
+        let pid = match first {
+            Some(ShimMessage::Started { pid }) => pid,
+            other => {
+                let _ = child.wait().await;
+                let _ = std::fs::remove_dir_all(&bundle);
+                let (reason, message) = match other {
+                    Some(ShimMessage::Failed { stage, message })
+                        if stage == "create" || stage == "rootfs" =>
+                    {
+                        ("CreateContainerError", message)
+                    }
+                    Some(ShimMessage::Failed { message, .. }) => ("RunContainerError", message),
+                    _ => (
+                        "RunContainerError",
+                        "the shim exited without starting the container".to_string(),
+                    ),
+                };
+                return Err(StartError {
+                    reason: reason.into(),
+                    message,
+                });
+            }
+        };
+        self.pids
+            .borrow_mut()
+            .insert((c.name.clone(), attempt), pid);
+
+        let log_file = self.dir.log_file(&c.name, attempt);
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let (name, tx, logs) = (c.name.clone(), self.events.clone(), self.logs.clone());
+        let pids_key = (c.name.clone(), attempt);
+        let pids = Rc::clone(&self.pids);
+        tokio::task::spawn_local(async move {
+            let out = async {
+                if let Some(s) = stdout {
+                    let _ = pump(s, &log_file, name.clone(), "stdout", logs.clone()).await;
+                }
+            };
+            let err = async {
+                if let Some(s) = stderr {
+                    let _ = pump(s, &log_file, name.clone(), "stderr", logs.clone()).await;
+                }
+            };
+            let exit = async {
+                let mut code = (255, None);
+                while let Ok(Some(l)) = lines.next_line().await {
+                    if let Ok(ShimMessage::Exited { exit_code, signal }) = serde_json::from_str(&l)
+                    {
+                        code = (exit_code, signal);
+                    }
+                }
+                code
+            };
+            let ((), (), (exit_code, signal)) = tokio::join!(out, err, exit);
+            let _ = child.wait().await;
+            // Forget the pid before reporting the exit: it may be reused by an unrelated process.
+            pids.borrow_mut().remove(&pids_key);
+            let _ = std::fs::remove_dir_all(&bundle);
+            let _ = tx.send(RuntimeEvent::Exited {
+                container: pids_key.0,
+                attempt: pids_key.1,
+                exit_code,
+                signal,
+                oom: false,
+                at: Instant::now(),
+            });
+        });
+        Ok(())
+    }
+
+    async fn signal(&self, container: &str, attempt: u32, signal: StopSignal) {
+        let pid = self
+            .pids
+            .borrow()
+            .get(&(container.to_string(), attempt))
+            .copied();
+        if let Some(pid) = pid {
+            let sig = match signal {
+                StopSignal::Term => Signal::SIGTERM,
+                StopSignal::Kill => Signal::SIGKILL,
+            };
+            let _ = tandem_runtime::process::send_signal(pid, sig);
+        }
+    }
+}

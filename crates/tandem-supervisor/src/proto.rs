@@ -1,0 +1,35 @@
+//! The control protocol on `control.sock`: one JSON request line from the client, then JSON
+//! lines from the supervisor until either side closes. The connection stays open until the
+//! supervisor exits, so a client that waits for EOF waits for the pod to be gone.
+
+use serde::{Deserialize, Serialize};
+
+use crate::logs::LogLine;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Stop the pod gracefully, with an optional grace period in seconds.
+    Delete { grace_seconds: Option<u64> },
+    /// Stream every container's log lines, then how the pod ended.
+    Attach,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    Accepted,
+    Log(LogLine),
+    Ended(Ended),
+}
+
+/// How a pod ended, for the foreground CLI's exit status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ended {
+    pub phase: String,
+    /// `Deleted`, `Completed` or `InitFailed`.
+    pub reason: String,
+    /// 0 when the pod succeeded or was stopped on request with every container stopping in its
+    /// grace period; else the exit code of the first main container (in spec order) that failed.
+    pub exit_code: i32,
+}

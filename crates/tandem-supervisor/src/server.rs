@@ -1,0 +1,120 @@
+//! The control socket: `delete` and `attach` requests from the CLI.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tandem_kubelet::driver::Control;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{broadcast, mpsc, watch, Notify};
+
+use crate::logs::LogLine;
+use crate::proto::{Ended, Reply, Request};
+
+#[derive(Clone)]
+pub struct Shared {
+    pub control: mpsc::UnboundedSender<Control>,
+    pub logs: broadcast::Sender<LogLine>,
+    pub ended: watch::Receiver<Option<Ended>>,
+    /// Attach streams still sending; the supervisor lets them finish before it exits.
+    pub attached: Rc<Attached>,
+}
+
+/// Counts attach streams, so the supervisor can wait for the last `Ended` reply to be written.
+#[derive(Default)]
+pub struct Attached {
+    count: Cell<usize>,
+    idle: Notify,
+}
+
+impl Attached {
+    /// Waits until no attach stream is sending any more.
+    pub async fn drained(&self) {
+        while self.count.get() > 0 {
+            self.idle.notified().await;
+        }
+    }
+}
+
+struct AttachGuard(Rc<Attached>);
+
+impl AttachGuard {
+    fn new(a: &Rc<Attached>) -> Self {
+        a.count.set(a.count.get() + 1);
+        AttachGuard(Rc::clone(a))
+    }
+}
+
+impl Drop for AttachGuard {
+    fn drop(&mut self) {
+        self.0.count.set(self.0.count.get().saturating_sub(1));
+        self.0.idle.notify_waiters();
+    }
+}
+
+pub async fn serve(listener: UnixListener, shared: Shared) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let s = shared.clone();
+        tokio::task::spawn_local(async move { handle(stream, s).await });
+    }
+}
+
+async fn send(w: &mut tokio::net::unix::OwnedWriteHalf, reply: &Reply) -> bool {
+    let Ok(mut line) = serde_json::to_vec(reply) else {
+        return false;
+    };
+    line.push(b'\n');
+    w.write_all(&line).await.is_ok()
+}
+
+async fn handle(stream: UnixStream, shared: Shared) {
+    let (r, mut w) = stream.into_split();
+    let mut lines = BufReader::new(r).lines();
+    let Ok(Some(line)) = lines.next_line().await else {
+        return;
+    };
+    let Ok(req) = serde_json::from_str::<Request>(&line) else {
+        return;
+    };
+    match req {
+        Request::Delete { grace_seconds } => {
+            let _ = shared.control.send(Control::Delete {
+                grace: grace_seconds.map(Duration::from_secs),
+            });
+            let _ = send(&mut w, &Reply::Accepted).await;
+            // Hold the connection: the client sees EOF when this process is gone.
+            std::future::pending::<()>().await;
+        }
+        Request::Attach => {
+            let _guard = AttachGuard::new(&shared.attached);
+            let mut logs = shared.logs.subscribe();
+            let mut ended = shared.ended.clone();
+            if !send(&mut w, &Reply::Accepted).await {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    biased;
+                    line = logs.recv() => match line {
+                        Ok(l) => if !send(&mut w, &Reply::Log(l)).await { return },
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                    changed = ended.changed() => {
+                        if changed.is_err() { return; }
+                        let e = ended.borrow().clone();
+                        if let Some(e) = e {
+                            // Drain what is still queued so no line is lost at the end.
+                            while let Ok(l) = logs.try_recv() {
+                                if !send(&mut w, &Reply::Log(l)).await { return; }
+                            }
+                            let _ = send(&mut w, &Reply::Ended(e)).await;
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Where tandem keeps things on disk.
+//!
+//! ```text
+//! <root>/images/                    the image store (tandem-image)
+//! <root>/pods/<namespace>_<name>/   one pod:
+//!     pod.json        the v1 Pod with its status, rewritten atomically as it changes
+//!     plan.json       the PodPlan the supervisor runs
+//!     events.jsonl    one PodEvent per line
+//!     supervisor.pid  the supervisor's process id while it runs
+//!     control.sock    the supervisor's control socket
+//!     supervisor.log  what the supervisor printed (its own errors only)
+//!     logs/<container>/<restartCount>.log   CRI-format container logs
+//!     volumes/<name>/ emptyDir, configMap, secret, downwardAPI and projected volumes
+//!     etc-hosts, hostname, resolv.conf, shm/   files and the /dev/shm tmpfs every container shares
+//!     containers/<name>-<attempt>/          OCI bundle: config.json, shim.json, rootfs, upper, work
+//!     runtime/        libcontainer's state for this pod's containers
+//! ```
+//! Defaults: images under /var/lib/tandem, pods under /run/tandem; `--root DIR` puts both under DIR.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub images: PathBuf,
+    pub pods: PathBuf,
+}
+
+impl Store {
+    pub fn new(root: Option<&Path>) -> Self {
+        match root {
+            Some(r) => Store {
+                images: r.join("images"),
+                pods: r.join("pods"),
+            },
+            None => Store {
+                images: "/var/lib/tandem/images".into(),
+                pods: "/run/tandem/pods".into(),
+            },
+        }
+    }
+
+    pub fn pod(&self, namespace: &str, name: &str) -> PodDir {
+        PodDir {
+            root: self.pods.join(format!("{namespace}_{name}")),
+        }
+    }
+
+    /// Every pod directory, sorted by name.
+    pub fn list(&self) -> Vec<PodDir> {
+        let mut dirs: Vec<PodDir> = std::fs::read_dir(&self.pods)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| PodDir { root: e.path() })
+                    .collect()
+            })
+            .unwrap_or_default();
+        dirs.sort_by(|a, b| a.root.cmp(&b.root));
+        dirs
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PodDir {
+    pub root: PathBuf,
+}
+
+impl PodDir {
+    pub fn open(root: impl Into<PathBuf>) -> Self {
+        PodDir { root: root.into() }
+    }
+    pub fn pod_json(&self) -> PathBuf {
+        self.root.join("pod.json")
+    }
+    pub fn plan_json(&self) -> PathBuf {
+        self.root.join("plan.json")
+    }
+    pub fn events(&self) -> PathBuf {
+        self.root.join("events.jsonl")
+    }
+    pub fn pid_file(&self) -> PathBuf {
+        self.root.join("supervisor.pid")
+    }
+    pub fn socket(&self) -> PathBuf {
+        self.root.join("control.sock")
+    }
+    pub fn supervisor_log(&self) -> PathBuf {
+        self.root.join("supervisor.log")
+    }
+    pub fn logs(&self, container: &str) -> PathBuf {
+        self.root.join("logs").join(container)
+    }
+    pub fn log_file(&self, container: &str, restart: u32) -> PathBuf {
+        self.logs(container).join(format!("{restart}.log"))
+    }
+    pub fn volume(&self, name: &str) -> PathBuf {
+        self.root.join("volumes").join(name)
+    }
+    pub fn bundle(&self, container: &str, attempt: u32) -> PathBuf {
+        self.root
+            .join("containers")
+            .join(format!("{container}-{attempt}"))
+    }
+    pub fn runtime_state(&self) -> PathBuf {
+        self.root.join("runtime")
+    }
+    pub fn etc_file(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+    pub fn shm(&self) -> PathBuf {
+        self.root.join("shm")
+    }
+
+    /// The supervisor's pid, if it is still running.
+    pub fn live_supervisor(&self) -> Option<i32> {
+        let pid: i32 = std::fs::read_to_string(self.pid_file())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        tandem_runtime::process::is_alive(pid).then_some(pid)
+    }
+}
+
+/// Writes a file atomically: a temporary sibling, fsync-free rename (state is rebuilt on crash).
+pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+    }
+    std::fs::rename(&tmp, path)
+}

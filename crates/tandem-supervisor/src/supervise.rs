@@ -1,0 +1,368 @@
+//! The supervisor process's main: sandbox and volumes (before any thread exists), then the engine
+//! on a single-threaded runtime, then teardown that leaves nothing behind.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use k8s_openapi::api::core::v1::{Pod, PodStatus};
+use oci_spec::runtime::LinuxNamespaceType;
+use tandem_api::env::RuntimeFacts;
+use tandem_api::plan::PodPlan;
+use tandem_image::ImageStore;
+use tandem_kubelet::driver::{Control, Driver, Observer};
+use tandem_kubelet::events::PodEvent;
+use tandem_kubelet::state::TerminationReason;
+use tandem_kubelet::status::{Clock, PodFacts};
+use tandem_kubelet::sync::PodPhase;
+use tandem_runtime::sandbox::Sandbox;
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::linux::LinuxRuntime;
+use crate::proto::Ended;
+use crate::server::{serve, Attached, Shared};
+use crate::statedir::{write_atomic, PodDir};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SuperviseError {
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot set up the pod's process environment")]
+    Process(#[source] nix::Error),
+    #[error(transparent)]
+    Mount(#[from] tandem_runtime::mounts::MountError),
+    #[error(transparent)]
+    Sandbox(#[from] tandem_runtime::sandbox::SandboxError),
+    #[error(transparent)]
+    Volume(#[from] crate::volumes::VolumeError),
+    #[error("cannot open the image store")]
+    Images(#[source] tandem_image::Error),
+    #[error("cannot listen on {path}")]
+    Listen {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, SuperviseError> {
+    let bytes = std::fs::read(path).map_err(|source| SuperviseError::Read {
+        path: path.into(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| SuperviseError::Parse {
+        path: path.into(),
+        source,
+    })
+}
+
+/// Writes pod.json and events.jsonl as the engine reports.
+struct StateWriter {
+    dir: PodDir,
+    pod: Pod,
+    last: Option<PodStatus>,
+    events: Option<std::fs::File>,
+}
+
+impl StateWriter {
+    fn now_time() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+        let us = crate::logs::now_us();
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::from_microsecond(us)
+                .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+        )
+    }
+}
+
+impl Observer for StateWriter {
+    fn status(&mut self, status: &PodStatus, terminating: bool) {
+        let mut status = status.clone();
+        // Conditions keep their transition time until their status changes.
+        let prev = self
+            .last
+            .as_ref()
+            .and_then(|s| s.conditions.clone())
+            .unwrap_or_default();
+        for c in status.conditions.iter_mut().flatten() {
+            c.last_transition_time = prev
+                .iter()
+                .find(|p| p.type_ == c.type_ && p.status == c.status)
+                .and_then(|p| p.last_transition_time.clone())
+                .or_else(|| Some(Self::now_time()));
+        }
+        if self.last.as_ref() == Some(&status)
+            && (self.pod.metadata.deletion_timestamp.is_some() == terminating)
+        {
+            return;
+        }
+        if terminating && self.pod.metadata.deletion_timestamp.is_none() {
+            self.pod.metadata.deletion_timestamp = Some(Self::now_time());
+        }
+        self.pod.status = Some(status.clone());
+        self.last = Some(status);
+        if let Ok(bytes) = serde_json::to_vec_pretty(&self.pod) {
+            let _ = write_atomic(&self.dir.pod_json(), &bytes);
+        }
+    }
+
+    fn event(&mut self, event: &PodEvent) {
+        if self.events.is_none() {
+            self.events = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.events())
+                .ok();
+        }
+        if let (Some(f), Ok(line)) = (self.events.as_mut(), serde_json::to_string(event)) {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+/// Everything made before the engine starts, torn down in reverse by [`teardown`].
+struct Setup {
+    sandbox: Option<Sandbox>,
+}
+
+fn teardown(dir: &PodDir, plan: &PodPlan, setup: Setup) {
+    if let Some(s) = setup.sandbox {
+        s.stop();
+    }
+    // Anything a container left in the pod's cgroups dies with it.
+    let cg = PathBuf::from(format!("/tandem/{}", plan.uid));
+    for pid in tandem_runtime::cgroups::pids_in(&cg) {
+        let _ = tandem_runtime::process::send_signal(pid, nix::sys::signal::Signal::SIGKILL);
+    }
+    for m in tandem_runtime::mounts::mounts_under(&dir.root) {
+        let _ = tandem_runtime::mounts::unmount(&m);
+    }
+    let _ = tandem_runtime::cgroups::remove_tree(&cg);
+    let _ = std::fs::remove_dir_all(dir.root.join("containers"));
+    let _ = std::fs::remove_dir_all(dir.runtime_state());
+    let _ = std::fs::remove_file(dir.socket());
+}
+
+/// `tandem __supervise POD_DIR IMAGES_DIR`: reports "ok" (or an error line) on stdout once the pod
+/// is accepted, then runs it to the end. Returns the process exit status.
+pub fn supervise(dir: PodDir, images: &Path, exe: PathBuf) -> i32 {
+    let mut ready = std::io::stdout();
+    let plan: PodPlan = match read_json(&dir.plan_json()) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(ready, "{}", error_line(&e));
+            return 1;
+        }
+    };
+    let mut setup = Setup { sandbox: None };
+    match prepare(&dir, &plan, &exe, &mut setup) {
+        Ok(()) => {}
+        Err(e) => {
+            teardown(&dir, &plan, setup);
+            let _ = std::fs::remove_file(dir.pid_file());
+            let _ = writeln!(ready, "{}", error_line(&e));
+            return 1;
+        }
+    }
+    let code = match run(&dir, &plan, images, exe, &mut setup, ready) {
+        Ok(ended) => {
+            teardown(&dir, &plan, setup);
+            if ended.reason == "Deleted" {
+                let _ = std::fs::remove_dir_all(&dir.root);
+            } else {
+                let _ = std::fs::remove_file(dir.pid_file());
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {}", error_line(&e));
+            teardown(&dir, &plan, setup);
+            let _ = std::fs::remove_file(dir.pid_file());
+            1
+        }
+    };
+    code
+}
+
+fn error_line(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    serde_json::json!({ "error": s }).to_string()
+}
+
+fn prepare(
+    dir: &PodDir,
+    plan: &PodPlan,
+    exe: &Path,
+    setup: &mut Setup,
+) -> Result<(), SuperviseError> {
+    // A session of its own: Ctrl-C in the terminal that ran `tandem run -d` must not reach the pod.
+    let _ = nix::unistd::setsid();
+    tandem_runtime::process::become_subreaper().map_err(SuperviseError::Process)?;
+    tandem_runtime::mounts::enter_private_mount_namespace()?;
+    let _ = std::fs::write(dir.pid_file(), std::process::id().to_string());
+    setup.sandbox = Some(Sandbox::start(exe, &plan.hostname)?);
+    crate::volumes::prepare_pod_files(plan, dir, &[])?;
+    crate::volumes::prepare(plan, dir, &RuntimeFacts::default())?;
+    Ok(())
+}
+
+fn phase_exit_code(plan: &PodPlan, outcome: &tandem_kubelet::driver::Outcome) -> i32 {
+    let killed = plan.all_containers().any(|c| {
+        outcome
+            .observed
+            .get(&c.name)
+            .exit()
+            .is_some_and(|e| e.signal == Some(9))
+    });
+    if outcome.phase == PodPhase::Succeeded
+        || (outcome.reason == TerminationReason::Deleted && !killed)
+    {
+        return 0;
+    }
+    plan.containers
+        .iter()
+        .filter_map(|c| outcome.observed.get(&c.name).exit().map(|e| e.exit_code))
+        .find(|code| *code != 0)
+        .unwrap_or(1)
+}
+
+fn run(
+    dir: &PodDir,
+    plan: &PodPlan,
+    images: &Path,
+    exe: PathBuf,
+    setup: &mut Setup,
+    mut ready: std::io::Stdout,
+) -> Result<Ended, SuperviseError> {
+    let images = ImageStore::open(images).map_err(SuperviseError::Images)?;
+    let sandbox = setup.sandbox.as_ref();
+    let namespaces = sandbox
+        .map(|s| {
+            vec![
+                (LinuxNamespaceType::Network, s.ns_path("net")),
+                (LinuxNamespaceType::Ipc, s.ns_path("ipc")),
+                (LinuxNamespaceType::Uts, s.ns_path("uts")),
+            ]
+        })
+        .unwrap_or_default();
+    let pod: Pod = read_json(&dir.pod_json())?;
+    let _ = std::fs::remove_file(dir.socket());
+    let std_listener = std::os::unix::net::UnixListener::bind(dir.socket()).map_err(|source| {
+        SuperviseError::Listen {
+            path: dir.socket(),
+            source,
+        }
+    })?;
+    std_listener
+        .set_nonblocking(true)
+        .map_err(|source| SuperviseError::Listen {
+            path: dir.socket(),
+            source,
+        })?;
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(SuperviseError::Runtime)?;
+    let local = tokio::task::LocalSet::new();
+    let plan = Rc::new(plan.clone());
+    let result = local.block_on(&rt, async move {
+        let listener = tokio::net::UnixListener::from_std(std_listener).map_err(|source| {
+            SuperviseError::Listen {
+                path: dir.socket(),
+                source,
+            }
+        })?;
+        let (rt_tx, rt_rx) = mpsc::unbounded_channel();
+        let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+        let (log_tx, _) = broadcast::channel(1024);
+        let (ended_tx, ended_rx) = watch::channel(None);
+        let runtime = Rc::new(LinuxRuntime::new(
+            Rc::clone(&plan),
+            dir.clone(),
+            exe,
+            images,
+            namespaces,
+            RuntimeFacts::default(),
+            rt_tx,
+            log_tx.clone(),
+        ));
+        let attached = Rc::new(Attached::default());
+        let shared = Shared {
+            control: ctl_tx.clone(),
+            logs: log_tx,
+            ended: ended_rx,
+            attached: Rc::clone(&attached),
+        };
+        tokio::task::spawn_local(serve(listener, shared));
+        // SIGTERM or SIGINT to the supervisor is a graceful delete, as for a node's pod.
+        for kind in [
+            tokio::signal::unix::SignalKind::terminate(),
+            tokio::signal::unix::SignalKind::interrupt(),
+        ] {
+            if let Ok(mut sig) = tokio::signal::unix::signal(kind) {
+                let tx = ctl_tx.clone();
+                tokio::task::spawn_local(async move {
+                    while sig.recv().await.is_some() {
+                        let _ = tx.send(Control::Delete { grace: None });
+                    }
+                });
+            }
+        }
+        let writer = StateWriter {
+            dir: dir.clone(),
+            pod,
+            last: None,
+            events: None,
+        };
+        let facts = PodFacts {
+            sandbox_ready: true,
+            ..Default::default()
+        };
+        let driver = Driver::new(
+            Rc::clone(&plan),
+            runtime,
+            writer,
+            facts,
+            Clock::now_real(),
+            rt_rx,
+            ctl_rx,
+        );
+        // The pod is accepted: the CLI may return (`run -d`) or attach (foreground).
+        let _ = writeln!(ready, "ok");
+        let _ = ready.flush();
+        drop(ready);
+        let outcome = driver.run().await;
+        let reason = match outcome.reason {
+            TerminationReason::Deleted => "Deleted",
+            TerminationReason::Completed => "Completed",
+            TerminationReason::InitFailed => "InitFailed",
+        };
+        let ended = Ended {
+            phase: outcome.phase.as_str().to_string(),
+            reason: reason.into(),
+            exit_code: phase_exit_code(&plan, &outcome),
+        };
+        let _ = ended_tx.send(Some(ended.clone()));
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), attached.drained()).await;
+        Ok::<Ended, SuperviseError>(ended)
+    });
+    result
+}

@@ -1,0 +1,354 @@
+//! ContainerPlan + image config → OCI runtime spec. Pure: every input arrives as data, so the
+//! rules (command and args, env precedence, mounts, namespaces) are table-tested without root.
+
+use std::path::PathBuf;
+
+use oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespace, LinuxNamespaceBuilder,
+    LinuxNamespaceType, Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, UserBuilder,
+};
+use tandem_api::plan::ContainerPlan;
+use tandem_image::ImageConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TranslateError {
+    #[error("container {container} has nothing to run: the image sets no Entrypoint or Cmd and the pod sets no command")]
+    NoCommand { container: String },
+    #[error("cannot build the OCI spec of container {container}")]
+    Spec {
+        container: String,
+        #[source]
+        source: oci_spec::OciSpecError,
+    },
+}
+
+/// A bind mount into the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindMount {
+    pub source: PathBuf,
+    pub destination: String,
+    pub read_only: bool,
+}
+
+/// Everything [`build_spec`] needs, resolved by the caller.
+#[derive(Debug, Clone)]
+pub struct SpecInputs {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub rootfs: PathBuf,
+    pub read_only_rootfs: bool,
+    pub mounts: Vec<BindMount>,
+    /// Namespaces joined by path (the sandbox's network, IPC and UTS).
+    pub joined: Vec<(LinuxNamespaceType, PathBuf)>,
+    pub cgroups_path: String,
+    pub no_new_privileges: bool,
+}
+
+/// The process arguments by Kubernetes' rules (kubelet-semantics §6.4.5): `command` replaces the
+/// image Entrypoint and drops its Cmd; `args` replace Cmd; both are `$(VAR)`-expanded against the
+/// container's final environment.
+pub fn command_line(
+    c: &ContainerPlan,
+    image: &ImageConfig,
+    env: &[(String, String)],
+) -> Result<Vec<String>, TranslateError> {
+    let lookup = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let expand = |v: &Vec<String>| -> Vec<String> {
+        v.iter()
+            .map(|s| tandem_api::env::expand(s, lookup))
+            .collect()
+    };
+    let argv = match (&c.command, &c.args) {
+        (Some(cmd), args) => {
+            let mut v = expand(cmd);
+            v.extend(args.as_ref().map(expand).unwrap_or_default());
+            v
+        }
+        (None, Some(args)) => {
+            let mut v = image.entrypoint.clone().unwrap_or_default();
+            v.extend(expand(args));
+            v
+        }
+        (None, None) => {
+            let mut v = image.entrypoint.clone().unwrap_or_default();
+            v.extend(image.cmd.clone().unwrap_or_default());
+            v
+        }
+    };
+    if argv.is_empty() {
+        return Err(TranslateError::NoCommand {
+            container: c.name.clone(),
+        });
+    }
+    Ok(argv)
+}
+
+/// The image's environment overlaid by the pod's (the pod wins on duplicate names), in order.
+pub fn merge_env(image_env: &[String], pod_env: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = image_env
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (kv.clone(), String::new()),
+        })
+        .collect();
+    for (k, v) in pod_env {
+        match out.iter_mut().find(|(ek, _)| *ek == k) {
+            Some(slot) => slot.1 = v,
+            None => out.push((k, v)),
+        }
+    }
+    out
+}
+
+/// containerd's default capability set for a non-privileged container (RuntimeDefault).
+pub const DEFAULT_CAPABILITIES: &[Capability] = &[
+    Capability::Chown,
+    Capability::DacOverride,
+    Capability::Fsetid,
+    Capability::Fowner,
+    Capability::Mknod,
+    Capability::NetRaw,
+    Capability::Setgid,
+    Capability::Setuid,
+    Capability::Setfcap,
+    Capability::Setpcap,
+    Capability::NetBindService,
+    Capability::SysChroot,
+    Capability::Kill,
+    Capability::AuditWrite,
+];
+
+pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, TranslateError> {
+    let err = |source| TranslateError::Spec {
+        container: container.to_string(),
+        source,
+    };
+    let caps: std::collections::HashSet<Capability> =
+        DEFAULT_CAPABILITIES.iter().copied().collect();
+    let capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(caps.clone())
+        .effective(caps.clone())
+        .permitted(caps)
+        .build()
+        .map_err(err)?;
+    let user = UserBuilder::default()
+        .uid(inputs.uid)
+        .gid(inputs.gid)
+        .additional_gids(inputs.additional_gids.clone())
+        .build()
+        .map_err(err)?;
+    let process = ProcessBuilder::default()
+        .args(inputs.args.clone())
+        .env(
+            inputs
+                .env
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>(),
+        )
+        .cwd(inputs.cwd.clone())
+        .user(user)
+        .capabilities(capabilities)
+        .no_new_privileges(inputs.no_new_privileges)
+        .build()
+        .map_err(err)?;
+    let root = RootBuilder::default()
+        .path(inputs.rootfs.clone())
+        .readonly(inputs.read_only_rootfs)
+        .build()
+        .map_err(err)?;
+
+    let mut namespaces: Vec<LinuxNamespace> = vec![
+        LinuxNamespaceBuilder::default()
+            .typ(LinuxNamespaceType::Mount)
+            .build()
+            .map_err(err)?,
+        LinuxNamespaceBuilder::default()
+            .typ(LinuxNamespaceType::Pid)
+            .build()
+            .map_err(err)?,
+    ];
+    for (typ, path) in &inputs.joined {
+        namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(*typ)
+                .path(path.clone())
+                .build()
+                .map_err(err)?,
+        );
+    }
+    let defaults = Spec::default();
+    let linux_defaults = defaults.linux().clone().unwrap_or_default();
+    let linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .cgroups_path(PathBuf::from(&inputs.cgroups_path))
+        .masked_paths(linux_defaults.masked_paths().clone().unwrap_or_default())
+        .readonly_paths(linux_defaults.readonly_paths().clone().unwrap_or_default())
+        .resources(linux_defaults.resources().clone().unwrap_or_default())
+        .build()
+        .map_err(err)?;
+
+    // The runtime's defaults, minus /dev/shm: containers share the pod's (one IPC namespace).
+    let mut mounts: Vec<Mount> = defaults
+        .mounts()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.destination() != &PathBuf::from("/dev/shm"))
+        .collect();
+    let bind = |source: PathBuf, destination: String, ro: bool| {
+        let mut options = vec!["rbind".to_string(), "rprivate".to_string()];
+        if ro {
+            options.push("ro".into());
+        }
+        MountBuilder::default()
+            .destination(destination)
+            .typ("bind")
+            .source(source)
+            .options(options)
+            .build()
+            .map_err(err)
+    };
+    for m in &inputs.mounts {
+        mounts.push(bind(m.source.clone(), m.destination.clone(), m.read_only)?);
+    }
+
+    let mut spec = Spec::default();
+    spec.set_hostname(None);
+    spec.set_process(Some(process));
+    spec.set_root(Some(root));
+    spec.set_linux(Some(linux));
+    spec.set_mounts(Some(mounts));
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_api::plan::*;
+
+    fn c(command: Option<&[&str]>, args: Option<&[&str]>) -> ContainerPlan {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        ContainerPlan {
+            name: "app".into(),
+            role: ContainerRole::Main,
+            image: "busybox".into(),
+            image_pull_policy: PullPolicy::IfNotPresent,
+            command: command.map(v),
+            args: args.map(v),
+            working_dir: None,
+            env: vec![],
+            ports: vec![],
+            volume_mounts: vec![],
+            resources: Resources::default(),
+            startup_probe: None,
+            liveness_probe: None,
+            readiness_probe: None,
+            post_start: None,
+            pre_stop: None,
+            termination_message_path: "/dev/termination-log".into(),
+            termination_message_policy: TerminationMessagePolicy::File,
+            security: ContainerSecurity::default(),
+            stdin: false,
+            tty: false,
+        }
+    }
+
+    fn image() -> ImageConfig {
+        ImageConfig {
+            entrypoint: Some(vec!["/entry".into()]),
+            cmd: Some(vec!["default-arg".into()]),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn command_and_args_follow_kubernetes_rules() {
+        let env = vec![("NAME".to_string(), "world".to_string())];
+        let run = |cmd, args| command_line(&c(cmd, args), &image(), &env).expect("argv");
+        assert_eq!(run(None, None), ["/entry", "default-arg"]);
+        assert_eq!(run(None, Some(&["$(NAME)"])), ["/entry", "world"]);
+        assert_eq!(run(Some(&["/bin/echo"]), None), ["/bin/echo"]);
+        assert_eq!(
+            run(
+                Some(&["/bin/echo", "hi $(NAME)"]),
+                Some(&["$(MISSING)", "$$(NAME)"])
+            ),
+            ["/bin/echo", "hi world", "$(MISSING)", "$(NAME)"]
+        );
+    }
+
+    #[test]
+    fn an_image_without_command_and_a_pod_without_one_is_an_error() {
+        let err =
+            command_line(&c(None, None), &ImageConfig::default(), &[]).expect_err("no command");
+        assert!(err.to_string().contains("has nothing to run"));
+    }
+
+    #[test]
+    fn pod_env_overrides_image_env_in_place() {
+        let merged = merge_env(
+            &["PATH=/bin".into(), "A=1".into()],
+            vec![("A".into(), "2".into()), ("B".into(), "3".into())],
+        );
+        assert_eq!(
+            merged,
+            [
+                ("PATH".into(), "/bin".into()),
+                ("A".into(), "2".into()),
+                ("B".into(), "3".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn spec_joins_sandbox_namespaces_and_shares_dev_shm() {
+        let inputs = SpecInputs {
+            args: vec!["/bin/true".into()],
+            env: vec![],
+            cwd: "/".into(),
+            uid: 1000,
+            gid: 1000,
+            additional_gids: vec![2000],
+            rootfs: "/r".into(),
+            read_only_rootfs: false,
+            mounts: vec![BindMount {
+                source: "/pod/shm".into(),
+                destination: "/dev/shm".into(),
+                read_only: false,
+            }],
+            joined: vec![(LinuxNamespaceType::Network, "/proc/1/ns/net".into())],
+            cgroups_path: "/tandem/u/app-0".into(),
+            no_new_privileges: false,
+        };
+        let spec = build_spec("app", &inputs).expect("spec");
+        let linux = spec.linux().clone().expect("linux");
+        let ns = linux.namespaces().clone().expect("namespaces");
+        assert!(ns
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_some()));
+        assert!(ns
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none()));
+        let shm: Vec<_> = spec
+            .mounts()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m.destination() == &PathBuf::from("/dev/shm"))
+            .collect();
+        assert_eq!(shm.len(), 1);
+        assert_eq!(shm[0].source().clone(), Some(PathBuf::from("/pod/shm")));
+        assert_eq!(spec.process().as_ref().map(|p| p.user().uid()), Some(1000));
+    }
+}

@@ -1,0 +1,426 @@
+//! The pod's volumes on disk, and the bind mounts each container gets.
+//!
+//! Volumes are made once when the pod starts (they survive container restarts, as on a node) in
+//! the pod's directory; tmpfs-backed ones are mounted in the supervisor's private mount namespace.
+
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use tandem_api::env::RuntimeFacts;
+use tandem_api::plan::{ContainerPlan, DnsPolicy, FileContent, PodPlan, VolumeSource};
+
+use crate::statedir::PodDir;
+use crate::translate::BindMount;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VolumeError {
+    #[error("volume {volume}: cannot write {path}")]
+    Write {
+        volume: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("volume {volume}: hostPath {path} {problem}")]
+    HostPath {
+        volume: String,
+        path: String,
+        problem: String,
+    },
+    #[error("volume {volume}: {message}")]
+    Content { volume: String, message: String },
+    #[error("container {container}: subPath {sub_path:?} of volume {volume} {problem}")]
+    SubPath {
+        container: String,
+        volume: String,
+        sub_path: String,
+        problem: String,
+    },
+    #[error("cannot mount volume {volume}")]
+    Mount {
+        volume: String,
+        #[source]
+        source: tandem_runtime::mounts::MountError,
+    },
+    #[error("cannot write the pod's {path}")]
+    PodFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_err<'a>(volume: &str, path: &'a Path) -> impl FnOnce(std::io::Error) -> VolumeError + 'a {
+    let volume = volume.to_string();
+    move |source| VolumeError::Write {
+        volume,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Creates every volume of the pod under its directory.
+pub fn prepare(plan: &PodPlan, dir: &PodDir, facts: &RuntimeFacts) -> Result<(), VolumeError> {
+    for v in &plan.volumes {
+        let path = dir.volume(&v.name);
+        match &v.source {
+            VolumeSource::EmptyDir {
+                memory,
+                size_limit_bytes,
+            } => {
+                std::fs::create_dir_all(&path).map_err(io_err(&v.name, &path))?;
+                // The kubelet makes emptyDir world-writable so containers running as any user can share it.
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777))
+                    .map_err(io_err(&v.name, &path))?;
+                if *memory {
+                    tandem_runtime::mounts::mount_tmpfs(&path, *size_limit_bytes, 0o777).map_err(
+                        |source| VolumeError::Mount {
+                            volume: v.name.clone(),
+                            source,
+                        },
+                    )?;
+                }
+            }
+            VolumeSource::HostPath { path: host, kind } => check_host_path(&v.name, host, kind)?,
+            VolumeSource::Files { files } => {
+                std::fs::create_dir_all(&path).map_err(io_err(&v.name, &path))?;
+                for f in files {
+                    if !is_clean_relative(&f.path) {
+                        return Err(VolumeError::Content {
+                            volume: v.name.clone(),
+                            message: format!(
+                                "file path {:?} must be relative and must not contain '..'",
+                                f.path
+                            ),
+                        });
+                    }
+                    let bytes = match &f.content {
+                        FileContent::Bytes(b) => b.clone(),
+                        FileContent::FieldRef(p) => {
+                            tandem_api::env::resolve_field_ref(plan, p, facts)
+                                .map_err(|e| VolumeError::Content {
+                                    volume: v.name.clone(),
+                                    message: e.to_string(),
+                                })?
+                                .into_bytes()
+                        }
+                        FileContent::ResourceFieldRef(r) => {
+                            tandem_api::env::resolve_resource_field_ref(plan, r, facts)
+                                .map_err(|e| VolumeError::Content {
+                                    volume: v.name.clone(),
+                                    message: e.to_string(),
+                                })?
+                                .into_bytes()
+                        }
+                    };
+                    let target = path.join(&f.path);
+                    if let Some(parent) = target.parent() {
+                        std::fs::create_dir_all(parent).map_err(io_err(&v.name, parent))?;
+                    }
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .mode(f.mode)
+                        .open(&target)
+                        .and_then(|mut file| std::io::Write::write_all(&mut file, &bytes))
+                        .map_err(io_err(&v.name, &target))?;
+                    // open(2)'s mode is filtered by the umask; the volume must show the mode asked for.
+                    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(f.mode))
+                        .map_err(io_err(&v.name, &target))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_host_path(volume: &str, path: &str, kind: &str) -> Result<(), VolumeError> {
+    use std::os::unix::fs::FileTypeExt;
+    let err = |problem: &str| VolumeError::HostPath {
+        volume: volume.into(),
+        path: path.into(),
+        problem: problem.into(),
+    };
+    let meta = std::fs::metadata(path);
+    match kind {
+        "" => Ok(()),
+        "DirectoryOrCreate" => match meta {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(err(
+                "exists but is not a directory (type DirectoryOrCreate)",
+            )),
+            Err(_) => {
+                std::fs::create_dir_all(path).map_err(|e| err(&format!("cannot be created: {e}")))
+            }
+        },
+        "FileOrCreate" => match meta {
+            Ok(m) if m.is_file() => Ok(()),
+            Ok(_) => Err(err("exists but is not a file (type FileOrCreate)")),
+            Err(_) => std::fs::File::create(path)
+                .map(|_| ())
+                .map_err(|e| err(&format!("cannot be created: {e}"))),
+        },
+        _ => {
+            let m = meta.map_err(|_| err(&format!("does not exist (type {kind} requires it)")))?;
+            let ft = m.file_type();
+            let ok = match kind {
+                "Directory" => ft.is_dir(),
+                "File" => ft.is_file(),
+                "Socket" => ft.is_socket(),
+                "CharDevice" => ft.is_char_device(),
+                "BlockDevice" => ft.is_block_device(),
+                _ => false,
+            };
+            if ok {
+                Ok(())
+            } else {
+                Err(err(&format!("is not a {kind}")))
+            }
+        }
+    }
+}
+
+fn is_clean_relative(p: &str) -> bool {
+    !p.is_empty()
+        && Path::new(p)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+}
+
+/// Resolves `sub` inside `root` without ever following a symlink out of it: each existing
+/// component must be a real directory (or, last, a file) inside the volume. Missing directories are
+/// created, as the kubelet does for subPath.
+fn safe_sub_path(root: &Path, sub: &str) -> Result<PathBuf, String> {
+    if !is_clean_relative(sub) {
+        return Err("must be a relative path without '..'".into());
+    }
+    let mut cur = root.to_path_buf();
+    let parts: Vec<_> = Path::new(sub)
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
+    for (i, part) in parts.iter().enumerate() {
+        cur.push(part);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err("is a symlink; tandem does not follow symlinks in subPath".into())
+            }
+            Ok(m) if !m.is_dir() && i + 1 < parts.len() => {
+                return Err("passes through a file".into())
+            }
+            Ok(_) => {}
+            Err(_) => std::fs::create_dir(&cur).map_err(|e| format!("cannot be created: {e}"))?,
+        }
+    }
+    Ok(cur)
+}
+
+/// The bind mounts of one container: its volumeMounts plus the pod files every container gets.
+pub fn container_mounts(
+    plan: &PodPlan,
+    c: &ContainerPlan,
+    dir: &PodDir,
+    env: &[(String, String)],
+) -> Result<Vec<BindMount>, VolumeError> {
+    let mut out = vec![];
+    for vm in &c.volume_mounts {
+        let Some(vol) = plan.volume(&vm.name) else {
+            continue;
+        };
+        let (root, forced_ro) = match &vol.source {
+            VolumeSource::HostPath { path, .. } => (PathBuf::from(path), false),
+            VolumeSource::Files { .. } => (dir.volume(&vm.name), true),
+            VolumeSource::EmptyDir { .. } => (dir.volume(&vm.name), false),
+        };
+        let sub = match (&vm.sub_path, &vm.sub_path_expr) {
+            (Some(s), _) if !s.is_empty() => Some(s.clone()),
+            (_, Some(e)) if !e.is_empty() => {
+                let lookup = |n: &str| {
+                    env.iter()
+                        .rev()
+                        .find(|(k, _)| k == n)
+                        .map(|(_, v)| v.clone())
+                };
+                Some(tandem_api::env::expand(e, lookup))
+            }
+            _ => None,
+        };
+        let source = match sub {
+            Some(s) => safe_sub_path(&root, &s).map_err(|problem| VolumeError::SubPath {
+                container: c.name.clone(),
+                volume: vm.name.clone(),
+                sub_path: s.clone(),
+                problem,
+            })?,
+            None => root,
+        };
+        out.push(BindMount {
+            source,
+            destination: vm.mount_path.clone(),
+            read_only: vm.read_only || forced_ro,
+        });
+    }
+    let mounted = |p: &str| c.volume_mounts.iter().any(|m| m.mount_path == p);
+    for (file, dest) in [
+        ("etc-hosts", "/etc/hosts"),
+        ("hostname", "/etc/hostname"),
+        ("resolv.conf", "/etc/resolv.conf"),
+    ] {
+        if !mounted(dest) {
+            out.push(BindMount {
+                source: dir.etc_file(file),
+                destination: dest.into(),
+                read_only: false,
+            });
+        }
+    }
+    out.push(BindMount {
+        source: dir.shm(),
+        destination: "/dev/shm".into(),
+        read_only: false,
+    });
+    Ok(out)
+}
+
+/// `/etc/hosts` as the kubelet writes it for a pod (kubelet-semantics §6.2).
+pub fn hosts_file(plan: &PodPlan, pod_ips: &[String]) -> String {
+    let mut s = String::from(
+        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
+    );
+    for ip in pod_ips {
+        match &plan.subdomain {
+            Some(sub) => s.push_str(&format!(
+                "{ip}\t{}.{sub}.{}.svc.cluster.local\t{}\n",
+                plan.hostname, plan.namespace, plan.hostname
+            )),
+            None => s.push_str(&format!("{ip}\t{}\n", plan.hostname)),
+        }
+    }
+    if !plan.host_aliases.is_empty() {
+        s.push_str("\n# Entries added by HostAliases.\n");
+        for a in &plan.host_aliases {
+            s.push_str(&format!("{}\t{}\n", a.ip, a.hostnames.join("\t")));
+        }
+    }
+    s
+}
+
+/// `/etc/resolv.conf`: the host's for every policy but `None` (there is no cluster DNS on one
+/// machine), with `dnsConfig` merged in as the kubelet merges it.
+pub fn resolv_conf(plan: &PodPlan, host: &str) -> String {
+    let (mut servers, mut searches, mut options) = (vec![], vec![], vec![]);
+    if plan.dns_policy != DnsPolicy::None {
+        for line in host.lines() {
+            let mut it = line.split_whitespace();
+            match it.next() {
+                Some("nameserver") => servers.extend(it.map(str::to_string)),
+                Some("search") => searches.extend(it.map(str::to_string)),
+                Some("options") => options.extend(it.map(str::to_string)),
+                _ => {}
+            }
+        }
+    }
+    if let Some(cfg) = &plan.dns_config {
+        servers.extend(cfg.nameservers.iter().cloned());
+        searches.extend(cfg.searches.iter().cloned());
+        for (name, value) in &cfg.options {
+            options.retain(|o| o.split(':').next() != Some(name.as_str()));
+            options.push(match value {
+                Some(v) => format!("{name}:{v}"),
+                None => name.clone(),
+            });
+        }
+    }
+    let mut s = String::new();
+    for n in servers.iter().take(3) {
+        s.push_str(&format!("nameserver {n}\n"));
+    }
+    if !searches.is_empty() {
+        s.push_str(&format!("search {}\n", searches.join(" ")));
+    }
+    if !options.is_empty() {
+        s.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    s
+}
+
+/// Writes /etc/hosts, /etc/hostname and /etc/resolv.conf for the pod and mounts its /dev/shm.
+pub fn prepare_pod_files(
+    plan: &PodPlan,
+    dir: &PodDir,
+    pod_ips: &[String],
+) -> Result<(), VolumeError> {
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    for (name, content) in [
+        ("etc-hosts", hosts_file(plan, pod_ips)),
+        ("hostname", format!("{}\n", plan.hostname)),
+        ("resolv.conf", resolv_conf(plan, &host_resolv)),
+    ] {
+        let path = dir.etc_file(name);
+        std::fs::write(&path, content).map_err(|source| VolumeError::PodFile {
+            path: path.clone(),
+            source,
+        })?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+            .map_err(|source| VolumeError::PodFile { path, source })?;
+    }
+    tandem_runtime::mounts::mount_tmpfs(&dir.shm(), Some(64 * 1024 * 1024), 0o1777).map_err(
+        |source| VolumeError::Mount {
+            volume: "/dev/shm".into(),
+            source,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_paths_never_leave_their_volume() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("vol");
+        std::fs::create_dir(&root).expect("mkdir");
+        std::os::unix::fs::symlink("/etc", root.join("link")).expect("symlink");
+        assert!(safe_sub_path(&root, "../x").is_err());
+        assert!(safe_sub_path(&root, "/etc").is_err());
+        assert!(safe_sub_path(&root, "link")
+            .unwrap_err()
+            .contains("symlink"));
+        assert!(safe_sub_path(&root, "link/passwd").is_err());
+        let made = safe_sub_path(&root, "a/b").expect("created");
+        assert!(made.is_dir() && made.starts_with(&root));
+    }
+
+    #[test]
+    fn resolv_conf_merges_dns_config_options() {
+        let mut plan_dns = tandem_api::plan::DnsConfig::default();
+        plan_dns.nameservers.push("10.0.0.53".into());
+        plan_dns.options.push(("ndots".into(), Some("2".into())));
+        let host = "nameserver 1.1.1.1\nsearch example.org\noptions ndots:1 rotate\n";
+        let out = resolv_conf_with(DnsPolicy::ClusterFirst, Some(plan_dns.clone()), host);
+        assert_eq!(out, "nameserver 1.1.1.1\nnameserver 10.0.0.53\nsearch example.org\noptions rotate ndots:2\n");
+        let none = resolv_conf_with(DnsPolicy::None, Some(plan_dns), host);
+        assert_eq!(none, "nameserver 10.0.0.53\noptions ndots:2\n");
+    }
+
+    fn resolv_conf_with(
+        policy: DnsPolicy,
+        cfg: Option<tandem_api::plan::DnsConfig>,
+        host: &str,
+    ) -> String {
+        let plan: PodPlan = serde_json::from_value(serde_json::json!({
+            "name": "p", "namespace": "default", "uid": "u", "labels": {}, "annotations": {}, "hostname": "p",
+            "subdomain": null, "restart_policy": "Always", "termination_grace_period_seconds": 30,
+            "active_deadline_seconds": null, "init_containers": [], "containers": [], "volumes": [],
+            "dns_policy": policy, "dns_config": cfg, "host_aliases": [], "host_network": false, "host_pid": false,
+            "host_ipc": false, "share_process_namespace": false, "service_account_name": "default",
+            "node_name": "n", "security": {"run_as_user": null, "run_as_group": null, "run_as_non_root": null,
+            "fs_group": null, "fs_group_change_policy": null, "supplemental_groups": [], "sysctls": []},
+            "enable_service_links": true
+        }))
+        .expect("plan");
+        resolv_conf(&plan, host)
+    }
+}

@@ -1,0 +1,122 @@
+//! Command-line types only; the logic lives in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tandem",
+    version,
+    about = "Run Kubernetes multi-container Pods on this machine, as the kubelet would"
+)]
+pub struct Cli {
+    /// Keep images and pods under this directory instead of /var/lib/tandem and /run/tandem.
+    #[arg(long, global = true, env = "TANDEM_ROOT")]
+    pub root: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the Pods of manifest files (YAML or JSON; `-` reads stdin).
+    Run(RunArgs),
+    /// List pods, or show one pod or its events.
+    Get(GetArgs),
+    /// Print a container's logs.
+    Logs(LogsArgs),
+    /// Stop pods gracefully and remove them.
+    Delete(DeleteArgs),
+    /// Manage local images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Manifest files; may also be given with -f.
+    pub files: Vec<PathBuf>,
+    /// A manifest file (repeatable); `-` reads stdin.
+    #[arg(short = 'f', long = "filename")]
+    pub filename: Vec<PathBuf>,
+    /// Return once every pod is accepted and running in the background.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Output {
+    Wide,
+    Name,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// `pods` (also `pod`, `po`) or `events` (also `event`, `ev`).
+    pub resource: String,
+    /// A pod name (for pods).
+    pub name: Option<String>,
+    #[arg(short = 'o', long = "output", value_enum)]
+    pub output: Option<Output>,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+    /// For events: only those of `pod/NAME`.
+    #[arg(long = "for")]
+    pub for_object: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The pod (`NAME` or `pod/NAME`).
+    pub pod: String,
+    /// The container; may be omitted when the pod has one container.
+    #[arg(short = 'c', long = "container")]
+    pub container: Option<String>,
+    /// The previous instance's logs (after a restart).
+    #[arg(short = 'p', long)]
+    pub previous: bool,
+    /// Prefix each line with its RFC 3339 timestamp.
+    #[arg(long)]
+    pub timestamps: bool,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// `pod NAME...` (or `pod/NAME`).
+    pub targets: Vec<String>,
+    /// Delete the pods of these manifest files.
+    #[arg(short = 'f', long = "filename")]
+    pub filename: Vec<PathBuf>,
+    /// Seconds between SIGTERM and SIGKILL, instead of the pod's terminationGracePeriodSeconds.
+    #[arg(long = "grace-period")]
+    pub grace_period: Option<u64>,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Load images from a `docker save` tarball, an OCI archive or an OCI layout directory.
+    Load {
+        #[arg(short = 'i', long = "input")]
+        input: PathBuf,
+    },
+    /// Create a one-layer image from a root filesystem tarball (like `docker import`).
+    Import {
+        tarball: PathBuf,
+        reference: String,
+        /// The image's default command, as a JSON array or a plain command line split on spaces.
+        #[arg(long)]
+        cmd: Option<String>,
+    },
+    /// List images.
+    #[command(alias = "list")]
+    Ls,
+    /// Remove images.
+    Rm { references: Vec<String> },
+}

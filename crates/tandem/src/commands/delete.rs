@@ -1,0 +1,111 @@
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+use tandem_supervisor::proto::Request;
+use tandem_supervisor::statedir::{PodDir, Store};
+
+use super::{existing_pod, pod_name, read_sources};
+use crate::cli::DeleteArgs;
+use crate::errors::hint;
+
+pub fn delete(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
+    let mut targets: Vec<(String, String)> = vec![];
+    if !a.filename.is_empty() {
+        let sources = read_sources(&a.filename)?;
+        let loaded = tandem_api::load(
+            &sources,
+            &tandem_api::PlanOptions {
+                node_name: String::new(),
+                uid: None,
+            },
+        )
+        .map_err(|d| {
+            hint(
+                format!("cannot read the manifests: {d}"),
+                "fix the manifest, or delete the pods by name",
+            )
+        })?;
+        targets.extend(
+            loaded
+                .pods
+                .iter()
+                .map(|p| (p.plan.namespace.clone(), p.plan.name.clone())),
+        );
+    }
+    let mut args = a.targets.iter().map(String::as_str).peekable();
+    while let Some(t) = args.next() {
+        if matches!(t, "pod" | "pods" | "po") {
+            continue;
+        }
+        if !(t.starts_with("pod/")
+            || t.starts_with("pods/")
+            || a.targets
+                .first()
+                .is_some_and(|f| matches!(f.as_str(), "pod" | "pods" | "po")))
+        {
+            return Err(hint(
+                format!("cannot delete {t:?}"),
+                "write `tandem delete pod NAME` or `tandem delete -f FILE`",
+            ));
+        }
+        targets.push((a.namespace.clone(), pod_name(t).to_string()));
+    }
+    if targets.is_empty() {
+        return Err(hint(
+            "nothing to delete",
+            "write `tandem delete pod NAME` or `tandem delete -f FILE`",
+        ));
+    }
+    for (ns, name) in targets {
+        let dir = existing_pod(store, &ns, &name)?;
+        delete_pod(&dir, a.grace_period)?;
+        println!("pod \"{name}\" deleted");
+    }
+    Ok(0)
+}
+
+/// Stops a pod through its supervisor and returns once the pod is gone; a pod whose supervisor
+/// has already exited (it completed, or crashed) is cleaned up here.
+pub fn delete_pod(dir: &PodDir, grace: Option<u64>) -> anyhow::Result<()> {
+    if dir.live_supervisor().is_some() {
+        if let Ok(mut s) = UnixStream::connect(dir.socket()) {
+            let mut req = serde_json::to_vec(&Request::Delete {
+                grace_seconds: grace,
+            })?;
+            req.push(b'\n');
+            s.write_all(&req)?;
+            // The supervisor holds the connection open until it exits.
+            let mut r = BufReader::new(s);
+            let mut line = String::new();
+            while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                line.clear();
+            }
+        }
+    }
+    cleanup_leftovers(dir);
+    std::fs::remove_dir_all(&dir.root).or_else(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })?;
+    Ok(())
+}
+
+/// What a supervisor that died without tearing down could have left: processes in the pod's
+/// cgroups and the cgroups themselves. Mounts die with the supervisor's mount namespace.
+fn cleanup_leftovers(dir: &PodDir) {
+    let Ok(bytes) = std::fs::read(dir.plan_json()) else {
+        return;
+    };
+    let Ok(plan) = serde_json::from_slice::<tandem_api::plan::PodPlan>(&bytes) else {
+        return;
+    };
+    let cg = PathBuf::from(format!("/tandem/{}", plan.uid));
+    for pid in tandem_runtime::cgroups::pids_in(&cg) {
+        let _ = tandem_runtime::process::send_signal(pid, nix::sys::signal::Signal::SIGKILL);
+    }
+    let _ = tandem_runtime::cgroups::remove_tree(&cg);
+}

@@ -1,0 +1,88 @@
+//! One module per verb; each returns the process exit status.
+
+mod delete;
+mod get;
+mod image;
+mod logs;
+mod run;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use k8s_openapi::api::core::v1::Pod;
+use tandem_supervisor::statedir::{PodDir, Store};
+
+use crate::cli::{Cli, Command};
+use crate::errors::hint;
+
+pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let store = Store::new(cli.root.as_deref());
+    match cli.command {
+        Command::Run(a) => run::run(&store, a),
+        Command::Get(a) => get::get(&store, a),
+        Command::Logs(a) => logs::logs(&store, a),
+        Command::Delete(a) => delete::delete(&store, a),
+        Command::Image(a) => image::image(&store, a),
+    }
+}
+
+/// Reads manifest files; `-` is stdin.
+pub fn read_sources(files: &[PathBuf]) -> anyhow::Result<Vec<tandem_api::Source>> {
+    if files.is_empty() {
+        return Err(hint(
+            "no manifest given",
+            "pass a file: `tandem run pod.yaml` (or `-f pod.yaml`, `-` for stdin)",
+        ));
+    }
+    files
+        .iter()
+        .map(|f| {
+            let (name, text) = if f == Path::new("-") {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                    .context("cannot read stdin")?;
+                ("<stdin>".to_string(), s)
+            } else {
+                let text = std::fs::read_to_string(f)
+                    .with_context(|| format!("cannot read {}", f.display()))?;
+                (f.display().to_string(), text)
+            };
+            Ok(tandem_api::Source { name, text })
+        })
+        .collect()
+}
+
+/// Accepts `NAME`, `pod/NAME`, `pods/NAME`.
+pub fn pod_name(arg: &str) -> &str {
+    arg.strip_prefix("pod/")
+        .or_else(|| arg.strip_prefix("pods/"))
+        .unwrap_or(arg)
+}
+
+/// The pod directory of an existing pod, or a NotFound error in kubectl's words.
+pub fn existing_pod(store: &Store, namespace: &str, name: &str) -> anyhow::Result<PodDir> {
+    let dir = store.pod(namespace, name);
+    if !dir.pod_json().exists() {
+        return Err(hint(
+            format!("pods \"{name}\" not found"),
+            "list pods with `tandem get pods`",
+        ));
+    }
+    Ok(dir)
+}
+
+/// The pod object as last written, with phase Unknown when its supervisor died mid-run.
+pub fn read_pod(dir: &PodDir) -> anyhow::Result<Pod> {
+    let bytes = std::fs::read(dir.pod_json())
+        .with_context(|| format!("cannot read {}", dir.pod_json().display()))?;
+    let mut pod: Pod = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not valid", dir.pod_json().display()))?;
+    if let Some(status) = pod.status.as_mut() {
+        let terminal = matches!(status.phase.as_deref(), Some("Succeeded") | Some("Failed"));
+        if !terminal && dir.live_supervisor().is_none() {
+            status.phase = Some("Unknown".into());
+            status.reason = Some("SupervisorLost".into());
+        }
+    }
+    Ok(pod)
+}

@@ -1,0 +1,292 @@
+//! `tandem run`: manifests → plans → images checked → one supervisor per pod → (foreground) logs
+//! streamed until the pods end.
+
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::process::{Command, Stdio};
+
+use anyhow::Context;
+use tandem_image::ImageStore;
+use tandem_supervisor::proto::{Reply, Request};
+use tandem_supervisor::statedir::{write_atomic, PodDir, Store};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+use super::delete::delete_pod;
+use super::read_sources;
+use crate::cli::RunArgs;
+use crate::errors::{hint, Reported};
+
+fn random_uid() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| {
+            format!(
+                "{:032x}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0)
+            )
+        })
+}
+
+fn node_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
+    let mut files = a.filename.clone();
+    files.extend(a.files.iter().cloned());
+    let sources = read_sources(&files)?;
+    let loaded = match tandem_api::load(
+        &sources,
+        &tandem_api::PlanOptions {
+            node_name: node_name(),
+            uid: Some(random_uid()),
+        },
+    ) {
+        Ok(l) => l,
+        Err(diags) => {
+            for d in &diags.0 {
+                eprintln!("{}", d.render(&sources));
+            }
+            eprintln!(
+                "error: {} problem(s) found; nothing was started",
+                diags.0.len()
+            );
+            return Err(Reported.into());
+        }
+    };
+    for w in &loaded.warnings {
+        eprintln!("{}", w.render(&sources));
+    }
+    if loaded.pods.is_empty() {
+        return Err(hint(
+            "the manifests hold no Pod",
+            "tandem runs v1 Pods; ConfigMaps and Secrets only feed them",
+        ));
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Err(hint(
+            "tandem needs root to create containers",
+            "run it with sudo, or as root",
+        ));
+    }
+
+    // Every image must be here before anything starts (registry pulls are not built yet).
+    let images = ImageStore::open(&store.images)
+        .with_context(|| format!("cannot open the image store at {}", store.images.display()))?;
+    for p in &loaded.pods {
+        for c in p.plan.all_containers() {
+            if let Err(e) = images.resolve(&c.image) {
+                return Err(anyhow::Error::new(e).context(hint(
+                    format!("pod {}: container {}: image {:?} is not in the local store (ErrImageNeverPull)", p.plan.name, c.name, c.image),
+                    "load it with `tandem image load -i ARCHIVE` or `tandem image import ROOTFS.tar NAME`; `tandem image ls` lists what is here",
+                )));
+            }
+        }
+    }
+
+    let exe = std::env::current_exe().context("cannot find the tandem executable")?;
+    std::fs::create_dir_all(&store.pods)
+        .with_context(|| format!("cannot create {}", store.pods.display()))?;
+    let mut started: Vec<(String, PodDir)> = vec![];
+    for p in &loaded.pods {
+        match start_pod(store, &exe, p) {
+            Ok(dir) => started.push((p.plan.name.clone(), dir)),
+            Err(e) => {
+                // Nothing half-made: the pods this command already started go too.
+                for (_, dir) in &started {
+                    let _ = delete_pod(dir, Some(0));
+                }
+                return Err(e);
+            }
+        }
+    }
+    if a.detach {
+        for (name, _) in &started {
+            println!("pod/{name} created");
+        }
+        return Ok(0);
+    }
+    foreground(started)
+}
+
+fn start_pod(
+    store: &Store,
+    exe: &std::path::Path,
+    p: &tandem_api::LoadedPod,
+) -> anyhow::Result<PodDir> {
+    let plan = p.plan.clone();
+    let mut object = p.object.clone();
+    object.metadata.uid = Some(plan.uid.clone());
+    object.metadata.namespace = Some(plan.namespace.clone());
+    object.metadata.creation_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::from_microsecond(tandem_supervisor::logs::now_us())
+                .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+        ));
+    if let Some(spec) = object.spec.as_mut() {
+        spec.node_name = Some(plan.node_name.clone());
+    }
+    let dir = store.pod(&plan.namespace, &plan.name);
+    // create_dir is the atomic claim on the name: a second `run` of the same pod fails here and
+    // touches nothing of the first.
+    if let Err(e) = std::fs::create_dir(&dir.root) {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            return Err(hint(
+                format!("pods \"{}\" already exists", plan.name),
+                format!(
+                    "delete it first with `tandem delete pod {}`, or rename the pod",
+                    plan.name
+                ),
+            ));
+        }
+        return Err(anyhow::Error::new(e).context(format!("cannot create {}", dir.root.display())));
+    }
+    let result = (|| -> anyhow::Result<()> {
+        write_atomic(&dir.plan_json(), &serde_json::to_vec_pretty(&plan)?)?;
+        write_atomic(&dir.pod_json(), &serde_json::to_vec_pretty(&object)?)?;
+        let log = std::fs::File::create(dir.supervisor_log())?;
+        let mut child = Command::new(exe)
+            .arg("__supervise")
+            .arg(&dir.root)
+            .arg(&store.images)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .context("cannot start the pod's supervisor")?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            BufReader::new(out).read_line(&mut line)?;
+        }
+        if line.trim() == "ok" {
+            return Ok(());
+        }
+        let _ = child.wait();
+        let message = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+            .unwrap_or_else(|| {
+                std::fs::read_to_string(dir.supervisor_log())
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            });
+        Err(anyhow::anyhow!("{message}").context(format!("pod {} could not be started", plan.name)))
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&dir.root);
+        return Err(e);
+    }
+    Ok(dir)
+}
+
+const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
+
+/// Streams every container's output, prefixed with its name, until every pod has ended; Ctrl-C
+/// or SIGTERM deletes the pods gracefully (a second one deletes them with no grace).
+fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let color = std::io::stdout().is_terminal();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Reply)>();
+        let multi = pods.len() > 1;
+        let mut names: Vec<String> = vec![];
+        for (i, (name, dir)) in pods.iter().enumerate() {
+            names.push(name.clone());
+            let stream = tokio::net::UnixStream::connect(dir.socket()).await.with_context(|| format!("cannot attach to pod {name}"))?;
+            let (r, mut w) = stream.into_split();
+            let mut req = serde_json::to_vec(&Request::Attach)?;
+            req.push(b'\n');
+            w.write_all(&req).await?;
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let _keep = w;
+                let mut lines = tokio::io::BufReader::new(r).lines();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    if let Ok(reply) = serde_json::from_str::<Reply>(&l) {
+                        let _ = tx.send((i, reply));
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut stops = 0;
+        let mut exit = 0;
+        let mut ended = vec![false; pods.len()];
+        let mut width = 0;
+        let mut palette: Vec<String> = vec![];
+        let stdout = std::io::stdout();
+        loop {
+            tokio::select! {
+                msg = rx.recv() => {
+                    let Some((i, reply)) = msg else { break };
+                    match reply {
+                        Reply::Log(l) => {
+                            let label = if multi { format!("{}/{}", names[i], l.container) } else { l.container.clone() };
+                            width = width.max(label.len());
+                            if !palette.contains(&label) { palette.push(label.clone()); }
+                            let c = COLORS[palette.iter().position(|p| *p == label).unwrap_or(0) % COLORS.len()];
+                            let mut out = stdout.lock();
+                            let _ = if color {
+                                writeln!(out, "\x1b[{c}m{label:<width$} |\x1b[0m {}", l.text)
+                            } else {
+                                writeln!(out, "{label:<width$} | {}", l.text)
+                            };
+                        }
+                        Reply::Ended(e) => {
+                            ended[i] = true;
+                            eprintln!("pod/{} ended: {} ({})", names[i], e.phase, e.reason);
+                            if exit == 0 { exit = e.exit_code; }
+                        }
+                        Reply::Accepted => {}
+                    }
+                }
+                _ = sigint.recv() => stops += 1,
+                _ = sigterm.recv() => stops += 1,
+            }
+            if stops > 0 {
+                let grace = if stops > 1 { Some(0) } else { None };
+                if stops == 1 || stops == 2 {
+                    eprintln!("{}", if stops == 1 { "stopping pods gracefully (Ctrl-C again to force)" } else { "forcing pods to stop" });
+                    for (i, (_, dir)) in pods.iter().enumerate() {
+                        if !ended[i] {
+                            send_delete(dir, grace).await;
+                        }
+                    }
+                    stops += 10 * stops;
+                }
+            }
+        }
+        // Deleted pods remove themselves; completed ones stay for `get` and `logs` until deleted.
+        Ok(exit)
+    })
+}
+
+async fn send_delete(dir: &PodDir, grace: Option<u64>) {
+    if let Ok(mut s) = tokio::net::UnixStream::connect(dir.socket()).await {
+        if let Ok(mut req) = serde_json::to_vec(&Request::Delete {
+            grace_seconds: grace,
+        }) {
+            req.push(b'\n');
+            let _ = s.write_all(&req).await;
+            // Keep the connection: dropping it is harmless, the request is already taken.
+            tokio::spawn(async move {
+                let mut buf = [0u8; 64];
+                while tokio::io::AsyncReadExt::read(&mut s, &mut buf)
+                    .await
+                    .map(|n| n > 0)
+                    .unwrap_or(false)
+                {}
+            });
+        }
+    }
+}

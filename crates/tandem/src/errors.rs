@@ -1,0 +1,61 @@
+//! How the CLI reports failure: `error:`, each cause as `caused by:`, then a `hint:` when there is
+//! something to do about it.
+
+use std::fmt;
+
+/// An error with advice for the user; wraps the cause chain.
+#[derive(Debug)]
+pub struct Hint {
+    pub message: String,
+    pub hint: String,
+    pub code: u8,
+}
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Hint {}
+
+pub fn hint(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Hint {
+        message: message.into(),
+        hint: hint.into(),
+        code: 1,
+    })
+}
+
+/// An error already printed in full (diagnostics); only the exit status is left to give.
+#[derive(Debug)]
+pub struct Reported;
+
+impl fmt::Display for Reported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("reported")
+    }
+}
+
+impl std::error::Error for Reported {}
+
+pub fn report(e: &anyhow::Error) {
+    if e.downcast_ref::<Reported>().is_some() {
+        return;
+    }
+    eprintln!("error: {e}");
+    for cause in e.chain().skip(1) {
+        eprintln!("caused by: {cause}");
+    }
+    if let Some(h) = e.chain().find_map(|c| c.downcast_ref::<Hint>()) {
+        if !h.hint.is_empty() {
+            eprintln!("hint: {}", h.hint);
+        }
+    }
+}
+
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<Hint>())
+        .map_or(1, |h| h.code)
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the small image the examples and tests run on, from Debian's busybox-static, with no
+# registry: a root filesystem tarball imported as localhost/tandem-busybox:1.35.
+#   tools/build-busybox-image.sh [TANDEM] [--root DIR]
+set -euo pipefail
+tandem=${1:-target/release/tandem}
+shift || true
+busybox=/bin/busybox
+[ -x "$busybox" ] || { echo "error: $busybox is missing; hint: apt-get install busybox-static" >&2; exit 1; }
+file "$busybox" 2>/dev/null | grep -q 'statically linked' || ldd "$busybox" 2>&1 | grep -q 'not a dynamic' || {
+  echo "error: $busybox is not static; hint: apt-get install busybox-static" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+root=$work/rootfs
+mkdir -p "$root"/{bin,etc,tmp,root,proc,sys,dev,var/log,home/app}
+cp "$busybox" "$root/bin/busybox"
+# Applet links, made by name rather than by running the binary so the host arch does not matter.
+for applet in $("$busybox" --list); do
+  [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+done
+chmod 1777 "$root/tmp"
+cat > "$root/etc/passwd" <<'P'
+root:x:0:0:root:/root:/bin/sh
+app:x:1000:1000:app:/home/app:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+P
+cat > "$root/etc/group" <<'G'
+root:x:0:
+app:x:1000:
+nogroup:x:65534:
+G
+chown 1000:1000 "$root/home/app"
+tar --numeric-owner -C "$root" -cf "$work/rootfs.tar" .
+"$tandem" "$@" image import "$work/rootfs.tar" localhost/tandem-busybox:1.35 --cmd '["/bin/sh"]'
