@@ -87,7 +87,7 @@ async fn handle(stream: UnixStream, shared: Shared) {
             std::future::pending::<()>().await;
         }
         Request::Attach => {
-            let _guard = AttachGuard::new(&shared.attached);
+            let mut guard = Some(AttachGuard::new(&shared.attached));
             let mut logs = shared.logs.subscribe();
             let mut ended = shared.ended.clone();
             if !send(&mut w, &Reply::Accepted).await {
@@ -110,7 +110,10 @@ async fn handle(stream: UnixStream, shared: Shared) {
                                 if !send(&mut w, &Reply::Log(l)).await { return; }
                             }
                             let _ = send(&mut w, &Reply::Ended(e)).await;
-                            return;
+                            // Sent: the supervisor may exit now. The connection stays open until
+                            // it does, so the client's EOF means the pod is gone.
+                            guard.take();
+                            std::future::pending::<()>().await;
                         }
                     }
                 }

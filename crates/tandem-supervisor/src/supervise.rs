@@ -175,24 +175,16 @@ pub fn supervise(dir: PodDir, images: &Path, exe: PathBuf) -> i32 {
             return 1;
         }
     }
-    let code = match run(&dir, &plan, images, exe, &mut setup, ready) {
-        Ok(ended) => {
-            teardown(&dir, &plan, setup);
-            if ended.reason == "Deleted" {
-                let _ = std::fs::remove_dir_all(&dir.root);
-            } else {
-                let _ = std::fs::remove_file(dir.pid_file());
-            }
-            0
-        }
+    match run(&dir, &plan, images, exe, &mut setup, ready) {
+        // Torn down inside `run`, while the control connections are still open.
+        Ok(_) => 0,
         Err(e) => {
             eprintln!("error: {}", error_line(&e));
             teardown(&dir, &plan, setup);
             let _ = std::fs::remove_file(dir.pid_file());
             1
         }
-    };
-    code
+    }
 }
 
 fn error_line(e: &dyn std::error::Error) -> String {
@@ -362,6 +354,20 @@ fn run(
         };
         let _ = ended_tx.send(Some(ended.clone()));
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), attached.drained()).await;
+        // Tear down before this runtime (and with it every control connection) goes away: a
+        // client that waits for EOF must find the pod gone when it gets it.
+        teardown(
+            dir,
+            &plan,
+            Setup {
+                sandbox: setup.sandbox.take(),
+            },
+        );
+        if ended.reason == "Deleted" {
+            let _ = std::fs::remove_dir_all(&dir.root);
+        } else {
+            let _ = std::fs::remove_file(dir.pid_file());
+        }
         Ok::<Ended, SuperviseError>(ended)
     });
     result

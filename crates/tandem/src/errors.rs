@@ -9,6 +9,7 @@ pub struct Hint {
     pub message: String,
     pub hint: String,
     pub code: u8,
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl fmt::Display for Hint {
@@ -17,13 +18,34 @@ impl fmt::Display for Hint {
     }
 }
 
-impl std::error::Error for Hint {}
+impl std::error::Error for Hint {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
 
 pub fn hint(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Hint {
         message: message.into(),
         hint: hint.into(),
         code: 1,
+        cause: None,
+    })
+}
+
+/// Like [`hint`], with the error that caused it (shown as `caused by:`).
+pub fn hint_caused(
+    cause: impl std::error::Error + Send + Sync + 'static,
+    message: impl Into<String>,
+    hint: impl Into<String>,
+) -> anyhow::Error {
+    anyhow::Error::new(Hint {
+        message: message.into(),
+        hint: hint.into(),
+        code: 1,
+        cause: Some(Box::new(cause)),
     })
 }
 

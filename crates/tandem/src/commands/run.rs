@@ -13,7 +13,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use super::delete::delete_pod;
 use super::read_sources;
 use crate::cli::RunArgs;
-use crate::errors::{hint, Reported};
+use crate::errors::{hint, hint_caused, Reported};
 
 fn random_uid() -> String {
     std::fs::read_to_string("/proc/sys/kernel/random/uuid")
@@ -81,10 +81,11 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     for p in &loaded.pods {
         for c in p.plan.all_containers() {
             if let Err(e) = images.resolve(&c.image) {
-                return Err(anyhow::Error::new(e).context(hint(
+                return Err(hint_caused(
+                    e,
                     format!("pod {}: container {}: image {:?} is not in the local store (ErrImageNeverPull)", p.plan.name, c.name, c.image),
                     "load it with `tandem image load -i ARCHIVE` or `tandem image import ROOTFS.tar NAME`; `tandem image ls` lists what is here",
-                )));
+                ));
             }
         }
     }
@@ -222,7 +223,15 @@ fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
         let mut stops = 0;
         let mut exit = 0;
         let mut ended = vec![false; pods.len()];
-        let mut width = 0;
+        // Labels are padded to the longest container name of the pods, so columns never shift.
+        let mut width = pods
+            .iter()
+            .filter_map(|(name, dir)| {
+                let plan: tandem_api::plan::PodPlan = serde_json::from_slice(&std::fs::read(dir.plan_json()).ok()?).ok()?;
+                plan.all_containers().map(|c| if multi { name.len() + 1 + c.name.len() } else { c.name.len() }).max()
+            })
+            .max()
+            .unwrap_or(0);
         let mut palette: Vec<String> = vec![];
         let stdout = std::io::stdout();
         loop {

@@ -1,0 +1,345 @@
+//! The core path on real containers (tier T3): the examples run and are checked from inside the
+//! containers; broken input is refused with located errors and leaves nothing; 50 pods come and
+//! go without leaking mounts, cgroups, processes or files.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use support::*;
+
+fn example(name: &str) -> String {
+    std::fs::read_to_string(repo().join("examples").join(name)).expect("example")
+}
+
+#[test]
+fn sidecar_logging_example_ships_the_apps_log_through_a_shared_volume() {
+    let Some(()) = require_root("sidecar_logging_example") else {
+        return;
+    };
+    let env = Env::new();
+    let out = env.run_yaml(&example("sidecar-logging.yaml"), &[]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    // The app wrote to the emptyDir; the sidecar read the same file through its read-only mount.
+    let shipped = stdout(&env.tandem(&["logs", "sidecar-logging", "-c", "log-shipper"]));
+    for i in 1..=5 {
+        assert!(
+            shipped.contains(&format!("order placed by sidecar-logging #{i}")),
+            "line {i} not shipped: {shipped}"
+        );
+    }
+    // The native sidecar stopped after the app and got to flush.
+    assert!(shipped.contains("shipper: flushed, exiting"), "{shipped}");
+    let pod: serde_json::Value = serde_json::from_slice(
+        &env.tandem(&["get", "pod", "sidecar-logging", "-o", "json"])
+            .stdout,
+    )
+    .expect("json");
+    assert_eq!(pod["status"]["phase"], "Succeeded");
+    let app_end = pod["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"]
+        .as_str()
+        .expect("app finished")
+        .to_string();
+    let shipper_end = pod["status"]["initContainerStatuses"][0]["state"]["terminated"]
+        ["finishedAt"]
+        .as_str()
+        .expect("sidecar finished")
+        .to_string();
+    assert!(
+        app_end <= shipper_end,
+        "sidecar stopped before the app: {app_end} > {shipper_end}"
+    );
+}
+
+#[test]
+fn ambassador_example_reaches_the_database_over_localhost() {
+    let Some(()) = require_root("ambassador_example") else {
+        return;
+    };
+    let env = Env::new();
+    let out = env.run_yaml(&example("ambassador.yaml"), &[]);
+    assert!(
+        out.status.success(),
+        "run failed: {} {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("app: db: result for SELECT"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn adapter_example_serves_prometheus_text_converted_from_stats() {
+    let Some(()) = require_root("adapter_example") else {
+        return;
+    };
+    let env = Env::new();
+    let out = env.run_yaml(&example("adapter.yaml"), &[]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("legacy_requests 42") && text.contains("legacy_errors 3"),
+        "{text}"
+    );
+}
+
+#[test]
+fn configmap_and_secret_become_read_only_files_and_env() {
+    let Some(()) = require_root("configmap_example") else {
+        return;
+    };
+    let env = Env::new();
+    let out = env.run_yaml(&example("configmap.yaml"), &[]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("level=debug token-length=6"),
+        "envFrom prefix or secretKeyRef: {text}"
+    );
+    assert!(text.contains("format = json"), "configMap file: {text}");
+    assert!(
+        text.contains("-r--------"),
+        "secret defaultMode 0400: {text}"
+    );
+    assert!(
+        text.contains("config read-only"),
+        "configMap volumes are read-only: {text}"
+    );
+}
+
+const CHECKS: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: checks
+spec:
+  restartPolicy: Never
+  volumes:
+    - name: data
+      emptyDir: {}
+    - name: mem
+      emptyDir: {medium: Memory, sizeLimit: 1Mi}
+  containers:
+    - name: writer
+      image: localhost/tandem-busybox:1.35
+      env:
+        - {name: A, value: one}
+        - {name: B, value: "$(A)-two"}
+        - {name: C, value: "$$(A)"}
+        - {name: NS, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+      workingDir: /tmp
+      command: ["sh", "-c", "echo hostname=$(hostname); echo B=$B C=$C NS=$NS; echo cwd=$(pwd); echo id=$(id -u); echo shared > /data/file; grep -c '^127.0.0.1\tlocalhost$' /etc/hosts; cat /etc/hostname; df /mem | tail -1 | awk '{print \"memsize=\" $2}'; echo args: $0", "$(B)"]
+      volumeMounts:
+        - {name: data, mountPath: /data}
+        - {name: mem, mountPath: /mem}
+    - name: reader
+      image: localhost/tandem-busybox:1.35
+      securityContext: {runAsUser: 1000}
+      command: ["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do [ -f /data/file ] && break; sleep 0.1; done; cat /data/file; echo uid=$(id -u); (echo x > /data/other) 2>/dev/null && echo ro-broken || echo ro-ok"]
+      volumeMounts:
+        - {name: data, mountPath: /data, readOnly: true}
+"#;
+
+#[test]
+fn containers_share_volumes_and_hostname_and_expand_env_like_kubernetes() {
+    let Some(()) = require_root("container_checks") else {
+        return;
+    };
+    let env = Env::new();
+    let out = env.run_yaml(CHECKS, &[]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    let w = stdout(&env.tandem(&["logs", "checks", "-c", "writer"]));
+    assert!(
+        w.contains("hostname=checks"),
+        "hostname is the pod name: {w}"
+    );
+    assert!(
+        w.contains("B=one-two C=$(A) NS=default"),
+        "env expansion: {w}"
+    );
+    assert!(w.contains("cwd=/tmp") && w.contains("id=0"), "{w}");
+    assert!(
+        w.lines().any(|l| l == "1"),
+        "/etc/hosts is the kubelet's: {w}"
+    );
+    assert!(w.lines().any(|l| l == "checks"), "/etc/hostname: {w}");
+    assert!(
+        w.contains("memsize=1024"),
+        "medium: Memory with sizeLimit is a 1Mi tmpfs: {w}"
+    );
+    assert!(w.contains("args: one-two"), "$(VAR) in args: {w}");
+    let r = stdout(&env.tandem(&["logs", "checks", "-c", "reader"]));
+    assert!(
+        r.contains("shared") && r.contains("uid=1000") && r.contains("ro-ok"),
+        "{r}"
+    );
+}
+
+#[test]
+fn broken_manifests_are_refused_with_located_errors_and_start_nothing() {
+    let Some(()) = require_root("broken_manifests") else {
+        return;
+    };
+    let env = Env::new();
+    let cases = [
+        ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  contianers:\n  - name: a\n    image: x\n", "did you mean \"containers\""),
+        ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: a\n    image: x\n    ports:\n    - containerPort: 70000\n", "<stdin>:10:22"),
+        ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad_Name\nspec:\n  containers:\n  - name: a\n    image: x\n", "<stdin>:4:"),
+        ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: a\n    image: x\n    volumeMounts:\n    - name: nope\n      mountPath: /x\n", "nope"),
+    ];
+    for (yaml, expect) in cases {
+        let out = env.run_yaml(yaml, &["-d"]);
+        assert!(!out.status.success(), "accepted: {yaml}");
+        assert!(
+            stderr(&out).contains(expect),
+            "expected {expect:?} in:\n{}",
+            stderr(&out)
+        );
+        assert!(
+            std::fs::read_dir(env.pods_dir())
+                .map(|d| d.count())
+                .unwrap_or(0)
+                == 0,
+            "something was created for {yaml}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_image_is_named_and_nothing_is_left() {
+    let Some(()) = require_root("missing_image") else {
+        return;
+    };
+    let env = Env::new();
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: noimage\nspec:\n  containers:\n  - name: a\n    image: localhost/does-not-exist:1\n";
+    let out = env.run_yaml(yaml, &["-d"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("localhost/does-not-exist:1")
+            && err.contains("ErrImageNeverPull")
+            && err.contains("hint:"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(env.pods_dir())
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
+    );
+}
+
+const SERVER: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: NAME\nspec:\n  terminationGracePeriodSeconds: 5\n  containers:\n  - name: main\n    image: localhost/tandem-busybox:1.35\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.1; done\"]\n";
+
+#[test]
+fn a_pod_name_in_use_is_refused_and_the_running_pod_is_untouched() {
+    let Some(()) = require_root("already_exists") else {
+        return;
+    };
+    let env = Env::new();
+    let yaml = SERVER.replace("NAME", "dup");
+    assert!(env.run_yaml(&yaml, &["-d"]).status.success());
+    let uid = uid_of(&env, "dup");
+    let second = env.run_yaml(&yaml, &["-d"]);
+    assert!(!second.status.success());
+    assert!(
+        stderr(&second).contains("pods \"dup\" already exists"),
+        "{}",
+        stderr(&second)
+    );
+    assert_eq!(uid_of(&env, "dup"), uid, "the running pod was replaced");
+    let mut get = String::new();
+    for _ in 0..100 {
+        get = stdout(&env.tandem(&["get", "pods"]));
+        if get.contains("Running") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        get.contains("dup") && get.contains("1/1") && get.contains("Running"),
+        "{get}"
+    );
+    assert!(env.tandem(&["delete", "pod", "dup"]).status.success());
+}
+
+#[test]
+fn ctrl_c_stops_a_foreground_pod_gracefully() {
+    let Some(()) = require_root("ctrl_c") else {
+        return;
+    };
+    let env = Env::new();
+    let yaml = SERVER.replace("NAME", "fg");
+    let path = env.root.path().join("fg.yaml");
+    std::fs::write(&path, yaml).expect("write");
+    let child = env
+        .cmd()
+        .arg("run")
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait for the pod to be running, then interrupt the CLI as a terminal would.
+    for _ in 0..100 {
+        if stdout(&env.tandem(&["get", "pods"])).contains("Running") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("signal");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "graceful stop exits 0: {}",
+        stderr(&out)
+    );
+    assert!(
+        !env.pods_dir().join("default_fg").exists(),
+        "deleted pod left its directory"
+    );
+}
+
+#[test]
+fn fifty_pods_come_and_go_without_leaking_anything() {
+    let Some(()) = require_root("fifty_pods") else {
+        return;
+    };
+    let env = Env::new();
+    let root = env.root.path().to_path_buf();
+    let mut uids = vec![];
+    for i in 0..50 {
+        let name = format!("leak-{i}");
+        let out = env.run_yaml(&SERVER.replace("NAME", &name), &["-d"]);
+        assert!(out.status.success(), "pod {i}: {}", stderr(&out));
+        uids.push(uid_of(&env, &name));
+        let del = env.tandem(&["delete", "pod", &name, "--grace-period", "1"]);
+        assert!(del.status.success(), "delete {i}: {}", stderr(&del));
+    }
+    assert_eq!(
+        std::fs::read_dir(env.pods_dir())
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "pod directories left"
+    );
+    assert_eq!(mounts_under(&root), Vec::<String>::new(), "mounts left");
+    let procs = processes_mentioning(&root.to_string_lossy());
+    assert!(procs.is_empty(), "processes left: {procs:?}");
+    for uid in &uids {
+        assert_eq!(
+            cgroups_of(uid),
+            Vec::<std::path::PathBuf>::new(),
+            "cgroups left for {uid}"
+        );
+    }
+}

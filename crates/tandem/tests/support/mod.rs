@@ -1,0 +1,159 @@
+//! Shared harness for the root end-to-end tests: a private `--root` per test, the busybox image
+//! imported into it, and helpers to run the built `tandem` binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const IMAGE: &str = "localhost/tandem-busybox:1.35";
+
+/// `None` (with the reason printed) when the test cannot run here.
+pub fn require_root(test: &str) -> Option<()> {
+    if nix::unistd::geteuid().is_root() {
+        Some(())
+    } else {
+        println!("skipped: {test} needs root (it creates namespaces, mounts and cgroups); CI runs as root");
+        None
+    }
+}
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub struct Env {
+    pub root: tempfile::TempDir,
+}
+
+impl Env {
+    /// A fresh store with the busybox image imported.
+    pub fn new() -> Env {
+        let root = tempfile::Builder::new()
+            .prefix("tandem-e2e-")
+            .tempdir()
+            .expect("tempdir");
+        let out = Command::new("bash")
+            .arg(repo().join("tools/build-busybox-image.sh"))
+            .arg(env!("CARGO_BIN_EXE_tandem"))
+            .arg("--root")
+            .arg(root.path())
+            .output()
+            .expect("run build-busybox-image.sh");
+        assert!(
+            out.status.success(),
+            "image build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Env { root }
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tandem"));
+        c.arg("--root").arg(self.root.path());
+        c
+    }
+
+    pub fn tandem(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run tandem")
+    }
+
+    /// Runs a manifest given as text (through stdin) in the foreground.
+    pub fn run_yaml(&self, yaml: &str, extra: &[&str]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .cmd()
+            .arg("run")
+            .args(extra)
+            .arg("-")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn tandem run");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(yaml.as_bytes())
+            .expect("write manifest");
+        child.wait_with_output().expect("wait tandem run")
+    }
+
+    pub fn pods_dir(&self) -> PathBuf {
+        self.root.path().join("pods")
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Pods a failed test left behind must not outlive it.
+        if let Ok(rd) = std::fs::read_dir(self.pods_dir()) {
+            for e in rd.flatten() {
+                if let Some(name) = e
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.split_once('_'))
+                    .map(|(_, n)| n.to_string())
+                {
+                    let _ = self.tandem(&["delete", "pod", &name, "--grace-period", "0"]);
+                }
+            }
+        }
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Mount points under `dir` in the host's mount table.
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let d = dir.to_string_lossy().into_owned();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&d))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Processes whose command line mentions `needle`.
+pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = vec![];
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if e.file_name()
+            .to_str()
+            .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+        {
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                found.push(cmd);
+            }
+        }
+    }
+    found
+}
+
+/// Cgroup directories of the pod with this uid, on every hierarchy.
+pub fn cgroups_of(uid: &str) -> Vec<PathBuf> {
+    std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|h| h.path().join("tandem").join(uid))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+/// The pod's uid, from `get pod -o json`.
+pub fn uid_of(env: &Env, pod: &str) -> String {
+    let out = env.tandem(&["get", "pod", pod, "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("pod json");
+    v["metadata"]["uid"].as_str().expect("uid").to_string()
+}
