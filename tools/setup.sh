@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what tandem needs to build and test on a fresh Debian machine (as root). Safe to run
+# again: it asks apt only for what is missing, with one `apt-get update`.
+set -euo pipefail
+packages=(libseccomp-dev pkg-config busybox-static iproute2 file)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "error: missing packages: ${missing[*]}" >&2
+    echo "hint: run this as root (sudo $0)" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || {
+  echo "error: cargo is not installed" >&2
+  echo "hint: install the Rust toolchain (rustup, stable >= 1.85) and run this again" >&2
+  exit 1
+}
+if [ "${NEED_NEXTEST:-0}" = 1 ] && ! cargo nextest --version >/dev/null 2>&1; then
+  cargo install --locked cargo-nextest
+fi

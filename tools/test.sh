@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The README's second command and what CI runs: every test tier, plus format, lint and the
+# dependency-direction check. Root tests skip with a printed reason when not run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NEED_NEXTEST=1 bash tools/setup.sh
+echo "== format"
+cargo fmt --all -- --check
+echo "== dependency direction: the lifecycle engine never reaches the kernel or the image store"
+bad=$(cargo tree --locked -p tandem-kubelet -e normal --prefix none | grep -E '^(nix|libcontainer|libcgroups|tandem-runtime|tandem-image|tandem-supervisor) ' || true)
+if [ -n "$bad" ]; then echo "error: tandem-kubelet depends on: $bad" >&2; exit 1; fi
+echo "== clippy"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+echo "== tests"
+cargo nextest run --locked --workspace --no-fail-fast
