@@ -3,5 +3,479 @@
 //! Owns: reading YAML/JSON into the Kubernetes API types, locating every problem at file:line:col
 //! with its field path, the API server's validation and defaults, and the plan the engine runs.
 //! Never: touches the filesystem, the network, the clock or a container.
+//!
+//! Start at [`load`]: it takes the text of every manifest ([`Source`]) and returns one
+//! [`LoadedPod`] per Pod, or every problem found as [`Diagnostics`]. The pipeline per document:
+//! YAML events with positions ([`yaml`]) → structural check against the k8s-openapi schema
+//! (unknown fields, types) → table of known-but-unsupported fields → deserialisation into
+//! k8s-openapi types → API defaults → API validation → plan (ConfigMap/Secret references resolved
+//! against the objects in the same sources).
 
+mod cx;
+mod defaults;
+mod diag;
+pub mod env;
+mod names;
+mod objects;
+mod path;
 pub mod plan;
+mod planner;
+pub mod quantity;
+mod schema;
+mod unsupported;
+mod validate;
+mod yaml;
+
+use std::collections::HashMap;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+
+pub use diag::{Diagnostic, Diagnostics, Severity, Source};
+
+use cx::Cx;
+use path::FieldPath;
+use yaml::{Node, Value};
+
+/// Namespace of objects that do not name one.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// Inputs to planning that do not come from the manifests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// `spec.nodeName` for pods that do not set it.
+    pub node_name: String,
+    /// Seed for pod uids when `metadata.uid` is absent: the first such Pod gets it verbatim, every
+    /// further one a UUID derived from it and its namespace/name. `None`: uids are derived from
+    /// namespace, name and content (stable, no clock, no randomness).
+    pub uid: Option<String>,
+}
+
+/// Everything [`load`] accepted.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub pods: Vec<LoadedPod>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadedPod {
+    pub plan: plan::PodPlan,
+    /// The Pod object as given, with metadata.namespace/uid filled and API defaults applied to spec.
+    pub object: Pod,
+    pub file: String,
+    /// Line where the object starts.
+    pub line: usize,
+}
+
+/// Parses all sources (multi-document YAML, or JSON), keeps v1 Pod, ConfigMap, Secret and List
+/// (items of those kinds), validates, applies defaults, resolves configMap/secret refs against the
+/// objects in the same sources, and plans every Pod.
+///
+/// `Err` carries every error found (not just the first), followed by the warnings; on success the
+/// warnings are in [`Loaded::warnings`].
+pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostics> {
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let mut docs: Vec<(usize, Node)> = Vec::new();
+    for (si, src) in sources.iter().enumerate() {
+        let (parsed, errors) = yaml::parse_stream(&src.text);
+        for e in errors {
+            diags.push(Diagnostic {
+                severity: Severity::Error,
+                file: src.name.clone(),
+                line: e.pos.line,
+                column: e.pos.col,
+                field: String::new(),
+                object: String::new(),
+                hint: e.message.starts_with("invalid YAML").then(|| {
+                    "check the indentation here, and look for an unclosed [, { or quote on this \
+                     or an earlier line"
+                        .to_string()
+                }),
+                message: e.message,
+            });
+        }
+        docs.extend(parsed.into_iter().map(|d| (si, d.root)));
+    }
+
+    let mut objects: Vec<(usize, Node, ObjKind)> = Vec::new();
+    for (si, root) in docs {
+        collect(&sources[si].name, si, root, None, &mut objects, &mut diags);
+    }
+
+    let mut store = objects::Store::default();
+    let mut pods: Vec<(usize, &Node, Pod, Vec<FieldPath>, String)> = Vec::new();
+    for (si, node, kind) in &objects {
+        let file = sources[*si].name.as_str();
+        let mut cx = Cx::new(file, node, object_label(node, kind.name()));
+        let checked = schema::check(&mut cx, kind.schema());
+        if *kind == ObjKind::Pod {
+            unsupported::check(&mut cx);
+        }
+        let mut json = node.to_json();
+        for bad in &checked.bad_values {
+            schema::blank(&mut json, bad);
+        }
+        match kind {
+            ObjKind::Pod => {
+                if let Some(pod) = deserialize::<Pod>(&mut cx, json) {
+                    let suppressed = std::mem::take(&mut cx.suppressed);
+                    pods.push((*si, node, pod, suppressed, cx.object.clone()));
+                }
+            }
+            ObjKind::ConfigMap => {
+                if let Some(cm) = deserialize::<ConfigMap>(&mut cx, json) {
+                    objects::add_config_map(&mut cx, &mut store, cm);
+                }
+            }
+            ObjKind::Secret => {
+                if let Some(s) = deserialize::<Secret>(&mut cx, json) {
+                    objects::add_secret(&mut cx, &mut store, s);
+                }
+            }
+        }
+        diags.append(&mut cx.diags);
+    }
+
+    let mut loaded = Vec::new();
+    let mut seen: HashMap<(String, String), (String, usize)> = HashMap::new();
+    let mut seed_used = false;
+    for (si, node, mut pod, suppressed, label) in pods {
+        let file = sources[si].name.as_str();
+        let mut cx = Cx::new(file, node, label);
+        cx.suppressed = suppressed;
+        let namespace = pod
+            .metadata
+            .namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        if !name.is_empty() {
+            let key = (namespace.clone(), name.clone());
+            if let Some((f, line)) = seen.get(&key) {
+                cx.error(
+                    &FieldPath::root().field("metadata").field("name"),
+                    format!("Pod {namespace}/{name} is defined twice (first at {f}:{line})"),
+                );
+            } else {
+                seen.insert(key, (file.to_string(), node.pos.line));
+            }
+        }
+        let uid = match (
+            pod.metadata.uid.clone().filter(|u| !u.is_empty()),
+            &opts.uid,
+        ) {
+            (Some(u), _) => u,
+            (None, Some(seed)) if !seed.is_empty() => {
+                if seed_used {
+                    derive_uid(&[seed, &namespace, &name])
+                } else {
+                    seed_used = true;
+                    seed.clone()
+                }
+            }
+            (None, _) => derive_uid(&[&namespace, &name, &node.to_json().to_string()]),
+        };
+        defaults::apply(&mut pod, &namespace, &uid, &opts.node_name);
+        validate::pod(&mut cx, &pod);
+        let plan = planner::plan(&mut cx, &pod, &store);
+        if !cx.has_errors() {
+            loaded.push(LoadedPod {
+                plan,
+                object: pod,
+                file: file.to_string(),
+                line: node.pos.line,
+            });
+        }
+        diags.append(&mut cx.diags);
+    }
+
+    let order: HashMap<&str, usize> = sources
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    diags.sort_by_key(|d| {
+        (
+            d.severity,
+            order.get(d.file.as_str()).copied().unwrap_or(usize::MAX),
+            d.line,
+            d.column,
+        )
+    });
+    diags.dedup();
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        return Err(Diagnostics(diags));
+    }
+    Ok(Loaded {
+        pods: loaded,
+        warnings: diags,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ObjKind {
+    Pod,
+    ConfigMap,
+    Secret,
+}
+
+impl ObjKind {
+    fn name(self) -> &'static str {
+        match self {
+            ObjKind::Pod => "Pod",
+            ObjKind::ConfigMap => "ConfigMap",
+            ObjKind::Secret => "Secret",
+        }
+    }
+
+    fn schema(self) -> schema::Kind {
+        match self {
+            ObjKind::Pod => schema::Kind::Pod,
+            ObjKind::ConfigMap => schema::Kind::ConfigMap,
+            ObjKind::Secret => schema::Kind::Secret,
+        }
+    }
+
+    fn from_kind(kind: &str) -> Option<ObjKind> {
+        match kind {
+            "Pod" => Some(ObjKind::Pod),
+            "ConfigMap" => Some(ObjKind::ConfigMap),
+            "Secret" => Some(ObjKind::Secret),
+            _ => None,
+        }
+    }
+}
+
+fn object_label(node: &Node, kind: &str) -> String {
+    match node
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Node::as_str)
+    {
+        Some(name) if !name.is_empty() => format!("{kind}/{name}"),
+        _ => format!("{kind}/<unnamed>"),
+    }
+}
+
+/// Kinds that hold a pod template, and where it is.
+const WORKLOADS: &[(&str, &str)] = &[
+    ("Deployment", "spec.template"),
+    ("StatefulSet", "spec.template"),
+    ("DaemonSet", "spec.template"),
+    ("ReplicaSet", "spec.template"),
+    ("ReplicationController", "spec.template"),
+    ("Job", "spec.template"),
+    ("CronJob", "spec.jobTemplate.spec.template"),
+    ("PodTemplate", "template"),
+];
+
+/// Sorts one document (or List item) into the objects to check, reporting what tandem does not
+/// take. `list_kind` is the item kind implied by a typed list (`PodList`).
+fn collect(
+    file: &str,
+    si: usize,
+    node: Node,
+    list_kind: Option<ObjKind>,
+    out: &mut Vec<(usize, Node, ObjKind)>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if node.is_null() {
+        return;
+    }
+    let mut cx = Cx::new(file, &node, String::new());
+    let root = FieldPath::root();
+    if !matches!(node.value, Value::Map(_)) {
+        cx.error_hint(
+            &root,
+            format!(
+                "expected a Kubernetes object (a mapping with apiVersion, kind and metadata), found {}",
+                node.describe()
+            ),
+            "a Pod starts with `apiVersion: v1` and `kind: Pod`",
+        );
+        diags.append(&mut cx.diags);
+        return;
+    }
+    let kind = node.get("kind").and_then(Node::as_str).map(str::to_string);
+    if let Some(k) = &kind {
+        cx.object = object_label(&node, k);
+    }
+    let api_version = node
+        .get("apiVersion")
+        .and_then(Node::as_str)
+        .map(str::to_string);
+    let (kind, api_version) = match (kind, api_version, list_kind) {
+        (Some(k), Some(a), _) => (k, a),
+        (None, None, Some(lk)) => (lk.name().to_string(), "v1".to_string()),
+        (k, a, _) => {
+            if k.is_none() {
+                cx.error_hint(
+                    &root.field("kind"),
+                    "kind is required",
+                    "add `kind: Pod` (or ConfigMap, Secret, List)",
+                );
+            }
+            if a.is_none() {
+                cx.error_hint(
+                    &root.field("apiVersion"),
+                    "apiVersion is required",
+                    "add `apiVersion: v1`",
+                );
+            }
+            diags.append(&mut cx.diags);
+            return;
+        }
+    };
+    cx.object = object_label(&node, &kind);
+    let obj = ObjKind::from_kind(&kind);
+    let is_list = kind == "List"
+        || kind
+            .strip_suffix("List")
+            .and_then(ObjKind::from_kind)
+            .is_some();
+    if (obj.is_some() || is_list) && api_version != "v1" {
+        cx.error_hint(
+            &root.field("apiVersion"),
+            format!(
+                "apiVersion {api_version:?} is not valid for kind {kind}: it is in the core group"
+            ),
+            "use `apiVersion: v1`",
+        );
+        diags.append(&mut cx.diags);
+        return;
+    }
+    if let Some(obj) = obj {
+        out.push((si, node, obj));
+        return;
+    }
+    if is_list {
+        let item_kind = kind.strip_suffix("List").and_then(ObjKind::from_kind);
+        cx.object.clone_from(&kind);
+        let Value::Map(entries) = node.value.clone() else {
+            return;
+        };
+        let known = ["apiVersion", "kind", "metadata", "items"];
+        for e in &entries {
+            if !known.contains(&e.key.as_str()) {
+                let hint = schema::did_you_mean(&e.key, &known)
+                    .map_or_else(String::new, |s| format!(", did you mean \"{s}\"?"));
+                cx.push_at(
+                    Severity::Error,
+                    &root.field(&e.key),
+                    e.key_pos,
+                    format!("unknown field \"{}\" in {kind}{hint}", e.key),
+                    None,
+                );
+            }
+        }
+        diags.append(&mut cx.diags);
+        for e in entries {
+            if e.key != "items" {
+                continue;
+            }
+            match e.value.value {
+                Value::Seq(items) => {
+                    for item in items {
+                        collect(file, si, item, item_kind, out, diags);
+                    }
+                }
+                Value::Null => {}
+                _ => {
+                    let node = e.value;
+                    let mut cx = Cx::new(file, &node, kind.clone());
+                    cx.error(
+                        &FieldPath::root(),
+                        format!(
+                            "items of a {kind} must be a list, found {}",
+                            node.describe()
+                        ),
+                    );
+                    diags.append(&mut cx.diags);
+                }
+            }
+        }
+        return;
+    }
+    let template = WORKLOADS.iter().find(|(k, _)| *k == kind).map(|(_, t)| *t);
+    let hint = match template {
+        Some(t) => format!(
+            "tandem runs Pods: copy {t}.metadata and {t}.spec of this {kind} into a document with `apiVersion: v1`, `kind: Pod`"
+        ),
+        None => "tandem runs Pods (with the ConfigMaps and Secrets they use); remove this document or pass it to a cluster".into(),
+    };
+    cx.error_hint(
+        &root.field("kind"),
+        format!("kind {kind} ({api_version}) is not supported: tandem runs v1 Pods, ConfigMaps and Secrets"),
+        hint,
+    );
+    diags.append(&mut cx.diags);
+}
+
+/// Deserialises with the path of any error, reported at its location.
+fn deserialize<T: serde::de::DeserializeOwned>(
+    cx: &mut Cx<'_>,
+    json: serde_json::Value,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(json) {
+        Ok(v) => Some(v),
+        Err(err) => {
+            let mut p = FieldPath::root();
+            for seg in err.path().iter() {
+                p = match seg {
+                    serde_path_to_error::Segment::Seq { index } => p.index(*index),
+                    serde_path_to_error::Segment::Map { key } => {
+                        // Map keys inside free-form maps and struct fields look alike here.
+                        p.field(key)
+                    }
+                    serde_path_to_error::Segment::Enum { variant } => p.field(variant),
+                    serde_path_to_error::Segment::Unknown => p,
+                };
+            }
+            let msg = format!("invalid value: {}", err.inner());
+            cx.error(&p, msg);
+            None
+        }
+    }
+}
+
+/// A UUID-shaped, stable identifier: FNV-1a (128 bit) of the parts, with version 8 and the RFC 4122
+/// variant bits set.
+fn derive_uid(parts: &[&str]) -> String {
+    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
+    const PRIME: u128 = 0x0000000001000000000000000000013B;
+    let mut h = OFFSET;
+    for part in parts {
+        for b in part.bytes().chain(std::iter::once(0u8)) {
+            h ^= u128::from(b);
+            h = h.wrapping_mul(PRIME);
+        }
+    }
+    h = (h & !(0xF << 76)) | (0x8 << 76);
+    h = (h & !(0x3 << 62)) | (0x2 << 62);
+    let hex = format!("{h:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_uids_are_uuid_shaped_and_stable() {
+        let a = derive_uid(&["default", "web", "{}"]);
+        assert_eq!(a, derive_uid(&["default", "web", "{}"]));
+        assert_ne!(a, derive_uid(&["default", "web2", "{}"]));
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "8");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"));
+    }
+}

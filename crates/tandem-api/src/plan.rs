@@ -147,6 +147,11 @@ pub struct EnvVar {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EnvValue {
     /// A literal value (also what configMapKeyRef/secretKeyRef/envFrom resolve to), `$(VAR)` unexpanded.
+    ///
+    /// The kubelet expands only `value:`; values taken from ConfigMaps, Secrets and `envFrom` are
+    /// used verbatim. To keep one variant, those are stored with every `$` doubled (`$$`), which
+    /// [`crate::env::expand`] turns back into the original text. Use [`crate::env::resolve`] rather
+    /// than reading this directly.
     Literal(String),
     /// `valueFrom.fieldRef.fieldPath`, e.g. `status.podIP` or `metadata.labels['app']`.
     FieldRef(String),
@@ -254,6 +259,7 @@ pub struct ContainerSecurity {
     pub capabilities_add: Vec<String>,
     pub capabilities_drop: Vec<String>,
     pub proc_mount: Option<String>,
+    /// `RuntimeDefault`, `Unconfined` or `Localhost/<localhostProfile>`.
     pub seccomp_profile: Option<String>,
 }
 

@@ -1,0 +1,98 @@
+//! The per-object context every check reports through: it turns field paths into locations.
+
+use crate::diag::{Diagnostic, Severity};
+use crate::path::FieldPath;
+use crate::yaml::{Node, Pos};
+
+pub(crate) struct Cx<'a> {
+    pub file: &'a str,
+    /// The object's node (a document, or an item of a List).
+    pub root: &'a Node,
+    /// `Kind/name`.
+    pub object: String,
+    pub diags: Vec<Diagnostic>,
+    /// Paths already reported by the structural checks: later checks stay quiet at and below them
+    /// (one mistake, one message).
+    pub suppressed: Vec<FieldPath>,
+}
+
+impl<'a> Cx<'a> {
+    pub(crate) fn new(file: &'a str, root: &'a Node, object: String) -> Cx<'a> {
+        Cx {
+            file,
+            root,
+            object,
+            diags: Vec::new(),
+            suppressed: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push_at(
+        &mut self,
+        severity: Severity,
+        path: &FieldPath,
+        pos: Pos,
+        message: String,
+        hint: Option<String>,
+    ) {
+        self.diags.push(Diagnostic {
+            severity,
+            file: self.file.to_string(),
+            line: pos.line,
+            column: pos.col,
+            field: path.to_string(),
+            object: self.object.clone(),
+            message,
+            hint,
+        });
+    }
+
+    fn quiet(&self, path: &FieldPath) -> bool {
+        self.suppressed.iter().any(|s| path.starts_with(s))
+    }
+
+    pub(crate) fn report(
+        &mut self,
+        severity: Severity,
+        path: &FieldPath,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        if self.quiet(path) {
+            return;
+        }
+        let pos = self.root.locate(path);
+        self.push_at(severity, path, pos, message.into(), hint);
+    }
+
+    pub(crate) fn error(&mut self, path: &FieldPath, message: impl Into<String>) {
+        self.report(Severity::Error, path, message, None);
+    }
+
+    pub(crate) fn error_hint(
+        &mut self,
+        path: &FieldPath,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.report(Severity::Error, path, message, Some(hint.into()));
+    }
+
+    pub(crate) fn warn(
+        &mut self,
+        path: &FieldPath,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        self.report(Severity::Warning, path, message, hint);
+    }
+
+    pub(crate) fn has_errors(&self) -> bool {
+        self.diags.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    /// Whether the input spelled out this field (as opposed to a default filling it in).
+    pub(crate) fn given(&self, path: &FieldPath) -> bool {
+        self.root.at(path).is_some_and(|n| !n.is_null())
+    }
+}

@@ -1,0 +1,183 @@
+//! The API server's defaulting (`pkg/apis/core/v1/defaults.go`), applied to the Pod object so that
+//! the object tandem shows and the plan it runs agree.
+
+use k8s_openapi::api::core::v1::{
+    Container, HTTPGetAction, Lifecycle, LifecycleHandler, Pod, PodSecurityContext, PodSpec, Probe,
+    Volume,
+};
+
+pub(crate) const DEFAULT_TGPS: i64 = 30;
+pub(crate) const DEFAULT_FILE_MODE: i32 = 0o644;
+pub(crate) const TERMINATION_MESSAGE_PATH: &str = "/dev/termination-log";
+
+fn set<T>(slot: &mut Option<T>, value: T) {
+    if slot.is_none() {
+        *slot = Some(value);
+    }
+}
+
+fn set_str(slot: &mut Option<String>, value: &str) {
+    if slot.as_deref().is_none_or(str::is_empty) {
+        *slot = Some(value.to_string());
+    }
+}
+
+/// Fills what the API server and the kubelet would fill.
+pub(crate) fn apply(pod: &mut Pod, namespace: &str, uid: &str, node_name: &str) {
+    set_str(&mut pod.metadata.namespace, namespace);
+    set_str(&mut pod.metadata.uid, uid);
+    let spec = pod.spec.get_or_insert_with(PodSpec::default);
+    set_str(&mut spec.restart_policy, "Always");
+    set(&mut spec.termination_grace_period_seconds, DEFAULT_TGPS);
+    set_str(&mut spec.dns_policy, "ClusterFirst");
+    set_str(&mut spec.scheduler_name, "default-scheduler");
+    set(&mut spec.security_context, PodSecurityContext::default());
+    if spec
+        .service_account_name
+        .as_deref()
+        .is_none_or(str::is_empty)
+    {
+        let legacy = spec.service_account.clone().filter(|s| !s.is_empty());
+        spec.service_account_name = Some(legacy.unwrap_or_else(|| "default".into()));
+    }
+    set(&mut spec.enable_service_links, true);
+    if !node_name.is_empty() {
+        set_str(&mut spec.node_name, node_name);
+    }
+    for c in spec.init_containers.iter_mut().flatten() {
+        container(c);
+    }
+    for c in &mut spec.containers {
+        container(c);
+    }
+    for v in spec.volumes.iter_mut().flatten() {
+        volume(v);
+    }
+}
+
+/// `imagePullPolicy`: Always for `:latest` or no tag (unless pinned by digest), else IfNotPresent.
+pub(crate) fn pull_policy_for(image: &str) -> &'static str {
+    if image.contains('@') {
+        return "IfNotPresent";
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.split_once(':') {
+        Some((_, tag)) if tag != "latest" => "IfNotPresent",
+        _ => "Always",
+    }
+}
+
+fn container(c: &mut Container) {
+    let policy = pull_policy_for(c.image.as_deref().unwrap_or_default());
+    set_str(&mut c.image_pull_policy, policy);
+    set_str(&mut c.termination_message_path, TERMINATION_MESSAGE_PATH);
+    set_str(&mut c.termination_message_policy, "File");
+    for p in c.ports.iter_mut().flatten() {
+        set_str(&mut p.protocol, "TCP");
+    }
+    for p in [
+        &mut c.liveness_probe,
+        &mut c.readiness_probe,
+        &mut c.startup_probe,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        probe(p);
+    }
+    if let Some(Lifecycle {
+        post_start,
+        pre_stop,
+        ..
+    }) = &mut c.lifecycle
+    {
+        for h in [post_start, pre_stop].into_iter().flatten() {
+            handler(h);
+        }
+    }
+    for e in c.env.iter_mut().flatten() {
+        if let Some(f) = e.value_from.as_mut().and_then(|v| v.field_ref.as_mut()) {
+            set_str(&mut f.api_version, "v1");
+        }
+    }
+    // Requests default to limits for each resource with a limit and no request.
+    if let Some(res) = &mut c.resources {
+        if let Some(limits) = &res.limits {
+            let requests = res.requests.get_or_insert_with(Default::default);
+            for (k, v) in limits {
+                requests.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
+}
+
+fn zero_as_unset(slot: &mut Option<i32>, value: i32) {
+    if slot.is_none_or(|v| v == 0) {
+        *slot = Some(value);
+    }
+}
+
+fn probe(p: &mut Probe) {
+    zero_as_unset(&mut p.timeout_seconds, 1);
+    zero_as_unset(&mut p.period_seconds, 10);
+    zero_as_unset(&mut p.success_threshold, 1);
+    zero_as_unset(&mut p.failure_threshold, 3);
+    set(&mut p.initial_delay_seconds, 0);
+    if let Some(h) = &mut p.http_get {
+        http_get(h);
+    }
+}
+
+fn handler(h: &mut LifecycleHandler) {
+    if let Some(g) = &mut h.http_get {
+        http_get(g);
+    }
+}
+
+fn http_get(h: &mut HTTPGetAction) {
+    set_str(&mut h.path, "/");
+    set_str(&mut h.scheme, "HTTP");
+}
+
+fn volume(v: &mut Volume) {
+    if let Some(cm) = &mut v.config_map {
+        set(&mut cm.default_mode, DEFAULT_FILE_MODE);
+    }
+    if let Some(s) = &mut v.secret {
+        set(&mut s.default_mode, DEFAULT_FILE_MODE);
+    }
+    if let Some(d) = &mut v.downward_api {
+        set(&mut d.default_mode, DEFAULT_FILE_MODE);
+        for item in d.items.iter_mut().flatten() {
+            if let Some(f) = &mut item.field_ref {
+                set_str(&mut f.api_version, "v1");
+            }
+        }
+    }
+    if let Some(p) = &mut v.projected {
+        set(&mut p.default_mode, DEFAULT_FILE_MODE);
+    }
+    if let Some(h) = &mut v.host_path {
+        set(&mut h.type_, String::new());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_policy() {
+        for (image, want) in [
+            ("nginx", "Always"),
+            ("nginx:latest", "Always"),
+            ("nginx:1.27", "IfNotPresent"),
+            ("localhost:5000/app", "Always"),
+            ("localhost:5000/app:v2", "IfNotPresent"),
+            ("nginx@sha256:abcd", "IfNotPresent"),
+            ("nginx:latest@sha256:abcd", "IfNotPresent"),
+        ] {
+            assert_eq!(pull_policy_for(image), want, "{image}");
+        }
+    }
+}

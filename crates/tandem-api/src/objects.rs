@@ -1,0 +1,202 @@
+//! ConfigMaps and Secrets given alongside the pods: validated, then kept for reference resolution.
+
+use std::collections::{BTreeMap, HashMap};
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+
+use crate::cx::Cx;
+use crate::names;
+use crate::path::FieldPath;
+use crate::yaml::Pos;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ConfigMapData {
+    /// `data`: what env references see.
+    pub data: BTreeMap<String, String>,
+    /// `binaryData`: files only.
+    pub binary: BTreeMap<String, Vec<u8>>,
+}
+
+impl ConfigMapData {
+    /// Every key as file content (`data` and `binaryData`, sorted by key).
+    pub(crate) fn files(&self) -> BTreeMap<&str, Vec<u8>> {
+        let mut out: BTreeMap<&str, Vec<u8>> = self
+            .data
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_bytes().to_vec()))
+            .collect();
+        for (k, v) in &self.binary {
+            out.insert(k.as_str(), v.clone());
+        }
+        out
+    }
+
+    pub(crate) fn keys(&self) -> Vec<&str> {
+        self.files().into_keys().collect()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SecretData {
+    /// `data` (decoded) with `stringData` merged over it.
+    pub data: BTreeMap<String, Vec<u8>>,
+}
+
+/// Where an object was defined, for "defined twice" messages.
+#[derive(Debug, Clone)]
+struct Origin {
+    file: String,
+    pos: Pos,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    config_maps: HashMap<(String, String), (ConfigMapData, Origin)>,
+    secrets: HashMap<(String, String), (SecretData, Origin)>,
+}
+
+impl Store {
+    pub(crate) fn config_map(&self, namespace: &str, name: &str) -> Option<&ConfigMapData> {
+        self.config_maps
+            .get(&(namespace.to_string(), name.to_string()))
+            .map(|(d, _)| d)
+    }
+
+    pub(crate) fn secret(&self, namespace: &str, name: &str) -> Option<&SecretData> {
+        self.secrets
+            .get(&(namespace.to_string(), name.to_string()))
+            .map(|(d, _)| d)
+    }
+}
+
+fn namespace_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    meta.namespace
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| crate::DEFAULT_NAMESPACE.to_string())
+}
+
+/// Validates the metadata shared by every kind; returns the (namespace, name) when usable.
+pub(crate) fn validate_metadata(
+    cx: &mut Cx<'_>,
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> Option<(String, String)> {
+    let m = FieldPath::root().field("metadata");
+    let name = meta.name.clone().unwrap_or_default();
+    let mut ok = true;
+    if name.is_empty() {
+        ok = false;
+        if meta.generate_name.as_deref().is_some_and(|g| !g.is_empty()) {
+            cx.error_hint(
+                &m.field("generateName"),
+                "metadata.generateName is not supported: tandem needs a fixed metadata.name",
+                "replace generateName with name",
+            );
+        } else {
+            cx.error_hint(
+                &m.field("name"),
+                "metadata.name is required",
+                "add `metadata: {name: my-object}`",
+            );
+        }
+    } else if let Some(msg) = names::dns1123_subdomain(&name) {
+        ok = false;
+        cx.error(&m.field("name"), format!("invalid name {name:?}: {msg}"));
+    }
+    if let Some(ns) = meta.namespace.as_deref().filter(|n| !n.is_empty()) {
+        if let Some(msg) = names::dns1123_label(ns) {
+            ok = false;
+            cx.error(
+                &m.field("namespace"),
+                format!("invalid namespace {ns:?}: {msg}"),
+            );
+        }
+    }
+    for (k, v) in meta.labels.iter().flatten() {
+        let p = m.field("labels").key(k);
+        if let Some(msg) = names::qualified_name(k) {
+            cx.error(&p, format!("invalid label key {k:?}: {msg}"));
+        }
+        if let Some(msg) = names::label_value(v) {
+            cx.error(&p, format!("invalid value {v:?} for label {k:?}: {msg}"));
+        }
+    }
+    for k in meta.annotations.iter().flatten().map(|(k, _)| k) {
+        if let Some(msg) = names::qualified_name(k) {
+            let p = m.field("annotations").key(k);
+            cx.error(&p, format!("invalid annotation key {k:?}: {msg}"));
+        }
+    }
+    ok.then(|| (namespace_of(meta), name))
+}
+
+fn check_keys<'k>(cx: &mut Cx<'_>, field: &str, keys: impl Iterator<Item = &'k String>) {
+    for k in keys {
+        if let Some(msg) = names::config_key(k) {
+            cx.error(
+                &FieldPath::root().field(field).key(k),
+                format!("invalid key {k:?}: {msg}"),
+            );
+        }
+    }
+}
+
+pub(crate) fn add_config_map(cx: &mut Cx<'_>, store: &mut Store, cm: ConfigMap) {
+    let id = validate_metadata(cx, &cm.metadata);
+    let data = cm.data.unwrap_or_default();
+    let binary = cm.binary_data.unwrap_or_default();
+    check_keys(cx, "data", data.keys());
+    check_keys(cx, "binaryData", binary.keys());
+    for k in binary.keys().filter(|k| data.contains_key(*k)) {
+        cx.error(
+            &FieldPath::root().field("binaryData").key(k),
+            format!("key {k:?} is in both data and binaryData"),
+        );
+    }
+    let Some(id) = id else { return };
+    let origin = Origin {
+        file: cx.file.to_string(),
+        pos: cx.root.pos,
+    };
+    if let Some((_, first)) = store.config_maps.get(&id) {
+        let msg = format!(
+            "ConfigMap {}/{} is defined twice (first at {}:{})",
+            id.0, id.1, first.file, first.pos.line
+        );
+        cx.error(&FieldPath::root().field("metadata").field("name"), msg);
+        return;
+    }
+    let data = ConfigMapData {
+        data: data.into_iter().collect(),
+        binary: binary.into_iter().map(|(k, v)| (k, v.0)).collect(),
+    };
+    store.config_maps.insert(id, (data, origin));
+}
+
+pub(crate) fn add_secret(cx: &mut Cx<'_>, store: &mut Store, secret: Secret) {
+    let id = validate_metadata(cx, &secret.metadata);
+    let data = secret.data.unwrap_or_default();
+    let string_data = secret.string_data.unwrap_or_default();
+    check_keys(cx, "data", data.keys());
+    check_keys(cx, "stringData", string_data.keys());
+    let Some(id) = id else { return };
+    let origin = Origin {
+        file: cx.file.to_string(),
+        pos: cx.root.pos,
+    };
+    if let Some((_, first)) = store.secrets.get(&id) {
+        let msg = format!(
+            "Secret {}/{} is defined twice (first at {}:{})",
+            id.0, id.1, first.file, first.pos.line
+        );
+        cx.error(&FieldPath::root().field("metadata").field("name"), msg);
+        return;
+    }
+    let mut merged: BTreeMap<String, Vec<u8>> = data.into_iter().map(|(k, v)| (k, v.0)).collect();
+    for (k, v) in string_data {
+        merged.insert(k, v.into_bytes());
+    }
+    store
+        .secrets
+        .insert(id, (SecretData { data: merged }, origin));
+}

@@ -1,0 +1,786 @@
+//! A defaulted, validated Pod into a [`PodPlan`]: ConfigMap and Secret references resolved against
+//! the given objects, named ports resolved, securityContexts merged, volume files rendered.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, DownwardAPIVolumeFile, HTTPGetAction, KeyToPath, LifecycleHandler,
+    Pod, PodSpec, Probe as KProbe, ResourceFieldSelector, Volume,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::cx::Cx;
+use crate::defaults::{DEFAULT_FILE_MODE, DEFAULT_TGPS, TERMINATION_MESSAGE_PATH};
+use crate::env::{escape, static_field_ref};
+use crate::names;
+use crate::objects::Store;
+use crate::path::FieldPath;
+use crate::plan::*;
+use crate::quantity::parse_quantity;
+use crate::validate::{slot_of, Slot};
+
+/// Plans a pod. Reference problems are reported through `cx`; the plan is only meaningful when
+/// `cx` holds no errors.
+pub(crate) fn plan(cx: &mut Cx<'_>, pod: &Pod, store: &Store) -> PodPlan {
+    let empty = PodSpec::default();
+    let spec = pod.spec.as_ref().unwrap_or(&empty);
+    let meta = &pod.metadata;
+    let name = meta.name.clone().unwrap_or_default();
+    let namespace = meta
+        .namespace
+        .clone()
+        .unwrap_or_else(|| crate::DEFAULT_NAMESPACE.into());
+    let hostname = hostname(spec.hostname.as_deref(), &name);
+    let sc = spec.security_context.clone().unwrap_or_default();
+    let mut plan = PodPlan {
+        name,
+        namespace: namespace.clone(),
+        uid: meta.uid.clone().unwrap_or_default(),
+        labels: meta.labels.clone().unwrap_or_default(),
+        annotations: meta.annotations.clone().unwrap_or_default(),
+        hostname,
+        subdomain: spec.subdomain.clone().filter(|s| !s.is_empty()),
+        restart_policy: match spec.restart_policy.as_deref() {
+            Some("OnFailure") => RestartPolicy::OnFailure,
+            Some("Never") => RestartPolicy::Never,
+            _ => RestartPolicy::Always,
+        },
+        termination_grace_period_seconds: spec
+            .termination_grace_period_seconds
+            .unwrap_or(DEFAULT_TGPS),
+        active_deadline_seconds: spec.active_deadline_seconds,
+        init_containers: Vec::new(),
+        containers: Vec::new(),
+        volumes: Vec::new(),
+        dns_policy: match spec.dns_policy.as_deref() {
+            Some("ClusterFirstWithHostNet") => DnsPolicy::ClusterFirstWithHostNet,
+            Some("Default") => DnsPolicy::Default,
+            Some("None") => DnsPolicy::None,
+            _ => DnsPolicy::ClusterFirst,
+        },
+        dns_config: spec.dns_config.as_ref().map(|d| DnsConfig {
+            nameservers: d.nameservers.clone().unwrap_or_default(),
+            searches: d.searches.clone().unwrap_or_default(),
+            options: d
+                .options
+                .iter()
+                .flatten()
+                .map(|o| (o.name.clone().unwrap_or_default(), o.value.clone()))
+                .collect(),
+        }),
+        host_aliases: spec
+            .host_aliases
+            .iter()
+            .flatten()
+            .map(|a| HostAlias {
+                ip: a.ip.clone(),
+                hostnames: a.hostnames.clone().unwrap_or_default(),
+            })
+            .collect(),
+        host_network: spec.host_network.unwrap_or(false),
+        host_pid: spec.host_pid.unwrap_or(false),
+        host_ipc: spec.host_ipc.unwrap_or(false),
+        share_process_namespace: spec.share_process_namespace.unwrap_or(false),
+        service_account_name: spec
+            .service_account_name
+            .clone()
+            .unwrap_or_else(|| "default".into()),
+        node_name: spec.node_name.clone().unwrap_or_default(),
+        security: PodSecurity {
+            run_as_user: sc.run_as_user,
+            run_as_group: sc.run_as_group,
+            run_as_non_root: sc.run_as_non_root,
+            fs_group: sc.fs_group,
+            fs_group_change_policy: sc.fs_group_change_policy.clone(),
+            supplemental_groups: sc.supplemental_groups.clone().unwrap_or_default(),
+            sysctls: sc
+                .sysctls
+                .iter()
+                .flatten()
+                .map(|s| (s.name.clone(), s.value.clone()))
+                .collect(),
+        },
+        enable_service_links: spec.enable_service_links.unwrap_or(true),
+    };
+    let mut planner = Planner {
+        cx,
+        store,
+        namespace,
+        spec,
+    };
+    let p = FieldPath::root().field("spec");
+    for (i, c) in spec.init_containers.iter().flatten().enumerate() {
+        let role = match slot_of(c, true) {
+            Slot::Sidecar => ContainerRole::Sidecar,
+            _ => ContainerRole::Init,
+        };
+        let cp = planner.container(c, role, &p.field("initContainers").index(i));
+        plan.init_containers.push(cp);
+    }
+    for (i, c) in spec.containers.iter().enumerate() {
+        let cp = planner.container(c, ContainerRole::Main, &p.field("containers").index(i));
+        plan.containers.push(cp);
+    }
+    // Volumes last: downwardAPI files read the pod's metadata from the plan.
+    let mut volumes = Vec::new();
+    for (i, v) in spec.volumes.iter().flatten().enumerate() {
+        if let Some(vp) = planner.volume(v, &p.field("volumes").index(i), &plan) {
+            volumes.push(vp);
+        }
+    }
+    plan.volumes = volumes;
+    plan
+}
+
+/// The kubelet's hostname rule: `spec.hostname` or the pod name, cut to 63 characters with
+/// trailing `-` and `.` removed.
+pub(crate) fn hostname(spec_hostname: Option<&str>, pod_name: &str) -> String {
+    let h = spec_hostname.filter(|h| !h.is_empty()).unwrap_or(pod_name);
+    if h.len() <= names::DNS1123_LABEL_MAX {
+        return h.to_string();
+    }
+    let cut: String = h.chars().take(names::DNS1123_LABEL_MAX).collect();
+    cut.trim_end_matches(['-', '.']).to_string()
+}
+
+struct Planner<'c, 'a, 's> {
+    cx: &'c mut Cx<'a>,
+    store: &'s Store,
+    namespace: String,
+    spec: &'s PodSpec,
+}
+
+const REF_HINT: &str = "add it to this file, or pass the file that defines it with another -f";
+
+impl Planner<'_, '_, '_> {
+    fn missing(&mut self, at: &FieldPath, kind: &str, name: &str, what: &str) {
+        self.cx.error_hint(
+            at,
+            format!(
+                "{kind} {name:?} not found in namespace {:?} (referenced by {what})",
+                self.namespace
+            ),
+            format!("{REF_HINT}; or mark the reference `optional: true`"),
+        );
+    }
+
+    fn missing_key(&mut self, at: &FieldPath, kind: &str, name: &str, key: &str, keys: &[&str]) {
+        let have = if keys.is_empty() {
+            "it has no keys".to_string()
+        } else {
+            format!("its keys: {}", keys.join(", "))
+        };
+        self.cx.error_hint(
+            at,
+            format!("key {key:?} not found in {kind} {name:?}"),
+            format!("{have}; or mark the reference `optional: true`"),
+        );
+    }
+
+    fn container(&mut self, c: &Container, role: ContainerRole, p: &FieldPath) -> ContainerPlan {
+        let ports: Vec<&ContainerPort> = c.ports.iter().flatten().collect();
+        let sc = c.security_context.clone().unwrap_or_default();
+        let pod_sc = self.spec.security_context.clone().unwrap_or_default();
+        let seccomp = sc
+            .seccomp_profile
+            .as_ref()
+            .or(pod_sc.seccomp_profile.as_ref())
+            .map(
+                |s| match (s.type_.as_str(), s.localhost_profile.as_deref()) {
+                    ("Localhost", Some(profile)) => format!("Localhost/{profile}"),
+                    (t, _) => t.to_string(),
+                },
+            );
+        let caps = sc.capabilities.clone().unwrap_or_default();
+        let image = c.image.clone().unwrap_or_default();
+        ContainerPlan {
+            name: c.name.clone(),
+            role,
+            image_pull_policy: match c.image_pull_policy.as_deref() {
+                Some("Always") => PullPolicy::Always,
+                Some("Never") => PullPolicy::Never,
+                Some("IfNotPresent") => PullPolicy::IfNotPresent,
+                _ => match crate::defaults::pull_policy_for(&image) {
+                    "Always" => PullPolicy::Always,
+                    _ => PullPolicy::IfNotPresent,
+                },
+            },
+            image,
+            command: c.command.clone().filter(|v| !v.is_empty()),
+            args: c.args.clone().filter(|v| !v.is_empty()),
+            working_dir: c.working_dir.clone().filter(|w| !w.is_empty()),
+            env: self.env(c, p),
+            ports: ports
+                .iter()
+                .map(|port| crate::plan::ContainerPort {
+                    name: port.name.clone().filter(|n| !n.is_empty()),
+                    container_port: u16::try_from(port.container_port).unwrap_or_default(),
+                    protocol: port.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                    host_port: port
+                        .host_port
+                        .and_then(|h| u16::try_from(h).ok())
+                        .filter(|h| *h != 0),
+                    host_ip: port.host_ip.clone().filter(|h| !h.is_empty()),
+                })
+                .collect(),
+            volume_mounts: c
+                .volume_mounts
+                .iter()
+                .flatten()
+                .map(|m| {
+                    let files_volume = self
+                        .spec
+                        .volumes
+                        .iter()
+                        .flatten()
+                        .find(|v| v.name == m.name)
+                        .is_some_and(|v| {
+                            v.config_map.is_some()
+                                || v.secret.is_some()
+                                || v.downward_api.is_some()
+                                || v.projected.is_some()
+                        });
+                    VolumeMount {
+                        name: m.name.clone(),
+                        mount_path: m.mount_path.clone(),
+                        read_only: m.read_only.unwrap_or(false) || files_volume,
+                        sub_path: m.sub_path.clone().filter(|s| !s.is_empty()),
+                        sub_path_expr: m.sub_path_expr.clone().filter(|s| !s.is_empty()),
+                    }
+                })
+                .collect(),
+            resources: resources(c),
+            startup_probe: c.startup_probe.as_ref().and_then(|pr| probe(pr, &ports)),
+            liveness_probe: c.liveness_probe.as_ref().and_then(|pr| probe(pr, &ports)),
+            readiness_probe: c.readiness_probe.as_ref().and_then(|pr| probe(pr, &ports)),
+            post_start: c
+                .lifecycle
+                .as_ref()
+                .and_then(|l| l.post_start.as_ref())
+                .and_then(|h| lifecycle_handler(h, &ports)),
+            pre_stop: c
+                .lifecycle
+                .as_ref()
+                .and_then(|l| l.pre_stop.as_ref())
+                .and_then(|h| lifecycle_handler(h, &ports)),
+            termination_message_path: c
+                .termination_message_path
+                .clone()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| TERMINATION_MESSAGE_PATH.into()),
+            termination_message_policy: match c.termination_message_policy.as_deref() {
+                Some("FallbackToLogsOnError") => TerminationMessagePolicy::FallbackToLogsOnError,
+                _ => TerminationMessagePolicy::File,
+            },
+            security: ContainerSecurity {
+                run_as_user: sc.run_as_user.or(pod_sc.run_as_user),
+                run_as_group: sc.run_as_group.or(pod_sc.run_as_group),
+                run_as_non_root: sc.run_as_non_root.or(pod_sc.run_as_non_root),
+                privileged: sc.privileged.unwrap_or(false),
+                read_only_root_filesystem: sc.read_only_root_filesystem.unwrap_or(false),
+                allow_privilege_escalation: sc.allow_privilege_escalation,
+                capabilities_add: caps.add.unwrap_or_default(),
+                capabilities_drop: caps.drop.unwrap_or_default(),
+                proc_mount: sc.proc_mount.clone(),
+                seccomp_profile: seccomp,
+            },
+            stdin: c.stdin.unwrap_or(false),
+            tty: c.tty.unwrap_or(false),
+        }
+    }
+
+    /// envFrom first (in order, keys sorted within a source), then env, as the kubelet does.
+    fn env(&mut self, c: &Container, p: &FieldPath) -> Vec<EnvVar> {
+        let mut out = Vec::new();
+        for (i, ef) in c.env_from.iter().flatten().enumerate() {
+            let ep = p.field("envFrom").index(i);
+            let prefix = ef.prefix.clone().unwrap_or_default();
+            let mut pairs: Vec<(String, String)> = Vec::new();
+            let source;
+            if let Some(r) = &ef.config_map_ref {
+                source = format!("ConfigMap {:?}", r.name);
+                match self.store.config_map(&self.namespace, &r.name) {
+                    Some(cm) => pairs.extend(cm.data.iter().map(|(k, v)| (k.clone(), v.clone()))),
+                    None if r.optional == Some(true) => {}
+                    None => {
+                        let what = format!("envFrom of container {:?}", c.name);
+                        self.missing(
+                            &ep.field("configMapRef").field("name"),
+                            "ConfigMap",
+                            &r.name,
+                            &what,
+                        );
+                    }
+                }
+            } else if let Some(r) = &ef.secret_ref {
+                source = format!("Secret {:?}", r.name);
+                match self.store.secret(&self.namespace, &r.name) {
+                    Some(s) => pairs.extend(
+                        s.data
+                            .iter()
+                            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned())),
+                    ),
+                    None if r.optional == Some(true) => {}
+                    None => {
+                        let what = format!("envFrom of container {:?}", c.name);
+                        self.missing(
+                            &ep.field("secretRef").field("name"),
+                            "Secret",
+                            &r.name,
+                            &what,
+                        );
+                    }
+                }
+            } else {
+                continue;
+            }
+            for (k, v) in pairs {
+                let name = format!("{prefix}{k}");
+                if let Some(msg) = names::env_var_name(&name) {
+                    self.cx.warn(
+                        &ep,
+                        format!("key {k:?} of {source} is skipped: {name:?} is not a valid environment variable name ({msg})"),
+                        None,
+                    );
+                    continue;
+                }
+                out.push(EnvVar {
+                    name,
+                    value: EnvValue::Literal(escape(&v)),
+                });
+            }
+        }
+        for (i, e) in c.env.iter().flatten().enumerate() {
+            let vp = p.field("env").index(i).field("valueFrom");
+            let value = match &e.value_from {
+                None => EnvValue::Literal(e.value.clone().unwrap_or_default()),
+                Some(from) => {
+                    if let Some(f) = &from.field_ref {
+                        EnvValue::FieldRef(f.field_path.clone())
+                    } else if let Some(r) = &from.resource_field_ref {
+                        EnvValue::ResourceFieldRef(resource_field_ref(r, &c.name))
+                    } else if let Some(r) = &from.config_map_key_ref {
+                        let at = vp.field("configMapKeyRef");
+                        match self.store.config_map(&self.namespace, &r.name) {
+                            Some(cm) => match cm.data.get(&r.key) {
+                                Some(v) => EnvValue::Literal(escape(v)),
+                                None if r.optional == Some(true) => continue,
+                                None => {
+                                    let keys: Vec<&str> =
+                                        cm.data.keys().map(String::as_str).collect();
+                                    self.missing_key(
+                                        &at.field("key"),
+                                        "ConfigMap",
+                                        &r.name,
+                                        &r.key,
+                                        &keys,
+                                    );
+                                    continue;
+                                }
+                            },
+                            None if r.optional == Some(true) => continue,
+                            None => {
+                                let what = format!(
+                                    "env {:?} of container {:?}, key {:?}",
+                                    e.name, c.name, r.key
+                                );
+                                self.missing(&at.field("name"), "ConfigMap", &r.name, &what);
+                                continue;
+                            }
+                        }
+                    } else if let Some(r) = &from.secret_key_ref {
+                        let at = vp.field("secretKeyRef");
+                        match self.store.secret(&self.namespace, &r.name) {
+                            Some(s) => match s.data.get(&r.key) {
+                                Some(v) => EnvValue::Literal(escape(&String::from_utf8_lossy(v))),
+                                None if r.optional == Some(true) => continue,
+                                None => {
+                                    let keys: Vec<&str> =
+                                        s.data.keys().map(String::as_str).collect();
+                                    self.missing_key(
+                                        &at.field("key"),
+                                        "Secret",
+                                        &r.name,
+                                        &r.key,
+                                        &keys,
+                                    );
+                                    continue;
+                                }
+                            },
+                            None if r.optional == Some(true) => continue,
+                            None => {
+                                let what = format!(
+                                    "env {:?} of container {:?}, key {:?}",
+                                    e.name, c.name, r.key
+                                );
+                                self.missing(&at.field("name"), "Secret", &r.name, &what);
+                                continue;
+                            }
+                        }
+                    } else {
+                        continue;
+                    }
+                }
+            };
+            out.push(EnvVar {
+                name: e.name.clone(),
+                value,
+            });
+        }
+        out
+    }
+
+    fn volume(&mut self, v: &Volume, p: &FieldPath, plan: &PodPlan) -> Option<VolumePlan> {
+        let source = if let Some(e) = &v.empty_dir {
+            VolumeSource::EmptyDir {
+                memory: e.medium.as_deref() == Some("Memory"),
+                size_limit_bytes: e
+                    .size_limit
+                    .as_ref()
+                    .and_then(|q| parse_quantity(&q.0).ok())
+                    .and_then(|q| q.bytes()),
+            }
+        } else if let Some(h) = &v.host_path {
+            VolumeSource::HostPath {
+                path: h.path.clone(),
+                kind: h.type_.clone().unwrap_or_default(),
+            }
+        } else if let Some(c) = &v.config_map {
+            let mode = file_mode(c.default_mode);
+            let what = format!("volume {:?}", v.name);
+            let files = self.config_map_files(
+                &c.name,
+                c.items.as_deref(),
+                c.optional,
+                mode,
+                &p.field("configMap"),
+                &what,
+            );
+            VolumeSource::Files { files }
+        } else if let Some(s) = &v.secret {
+            let mode = file_mode(s.default_mode);
+            let what = format!("volume {:?}", v.name);
+            let name = s.secret_name.clone().unwrap_or_default();
+            let at = p.field("secret");
+            let files = self.secret_files(
+                &name,
+                s.items.as_deref(),
+                s.optional,
+                mode,
+                &at,
+                "secretName",
+                &what,
+            );
+            VolumeSource::Files { files }
+        } else if let Some(d) = &v.downward_api {
+            let mode = file_mode(d.default_mode);
+            VolumeSource::Files {
+                files: downward_files(d.items.as_deref(), mode, plan),
+            }
+        } else if let Some(pr) = &v.projected {
+            let mode = file_mode(pr.default_mode);
+            let mut files = Vec::new();
+            for (i, s) in pr.sources.iter().flatten().enumerate() {
+                let sp = p.field("projected").field("sources").index(i);
+                let what = format!("projected volume {:?}", v.name);
+                if let Some(c) = &s.config_map {
+                    files.extend(self.config_map_files(
+                        &c.name,
+                        c.items.as_deref(),
+                        c.optional,
+                        mode,
+                        &sp.field("configMap"),
+                        &what,
+                    ));
+                } else if let Some(c) = &s.secret {
+                    files.extend(self.secret_files(
+                        &c.name,
+                        c.items.as_deref(),
+                        c.optional,
+                        mode,
+                        &sp.field("secret"),
+                        "name",
+                        &what,
+                    ));
+                } else if let Some(d) = &s.downward_api {
+                    files.extend(downward_files(d.items.as_deref(), mode, plan));
+                }
+            }
+            VolumeSource::Files { files }
+        } else {
+            return None;
+        };
+        Some(VolumePlan {
+            name: v.name.clone(),
+            source,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn config_map_files(
+        &mut self,
+        name: &str,
+        items: Option<&[KeyToPath]>,
+        optional: Option<bool>,
+        mode: u32,
+        at: &FieldPath,
+        what: &str,
+    ) -> Vec<FileProjection> {
+        let Some(cm) = self.store.config_map(&self.namespace, name) else {
+            if optional != Some(true) {
+                self.missing(&at.field("name"), "ConfigMap", name, what);
+            }
+            return Vec::new();
+        };
+        let content = cm.files();
+        let keys = cm.keys();
+        self.project(
+            &content,
+            &keys,
+            items,
+            optional,
+            mode,
+            at,
+            "ConfigMap",
+            name,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn secret_files(
+        &mut self,
+        name: &str,
+        items: Option<&[KeyToPath]>,
+        optional: Option<bool>,
+        mode: u32,
+        at: &FieldPath,
+        name_field: &str,
+        what: &str,
+    ) -> Vec<FileProjection> {
+        let Some(s) = self.store.secret(&self.namespace, name) else {
+            if optional != Some(true) {
+                self.missing(&at.field(name_field), "Secret", name, what);
+            }
+            return Vec::new();
+        };
+        let content: BTreeMap<&str, Vec<u8>> = s
+            .data
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        let keys: Vec<&str> = content.keys().copied().collect();
+        self.project(&content, &keys, items, optional, mode, at, "Secret", name)
+    }
+
+    /// Files for all keys (sorted) or for the listed items; a missing item key is an error unless
+    /// the reference is optional (then it is skipped), as in the kubelet's volume plugins.
+    #[allow(clippy::too_many_arguments)]
+    fn project(
+        &mut self,
+        content: &BTreeMap<&str, Vec<u8>>,
+        keys: &[&str],
+        items: Option<&[KeyToPath]>,
+        optional: Option<bool>,
+        mode: u32,
+        at: &FieldPath,
+        kind: &str,
+        name: &str,
+    ) -> Vec<FileProjection> {
+        let items = items.unwrap_or_default();
+        if items.is_empty() {
+            return content
+                .iter()
+                .map(|(k, v)| FileProjection {
+                    path: (*k).to_string(),
+                    mode,
+                    content: FileContent::Bytes(v.clone()),
+                })
+                .collect();
+        }
+        let mut out = Vec::new();
+        for (i, it) in items.iter().enumerate() {
+            match content.get(it.key.as_str()) {
+                Some(v) => out.push(FileProjection {
+                    path: it.path.clone(),
+                    mode: it.mode.map_or(mode, file_mode_of),
+                    content: FileContent::Bytes(v.clone()),
+                }),
+                None if optional == Some(true) => {}
+                None => {
+                    let kp = at.field("items").index(i).field("key");
+                    self.missing_key(&kp, kind, name, &it.key, keys);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn file_mode_of(m: i32) -> u32 {
+    u32::try_from(m).unwrap_or(DEFAULT_FILE_MODE as u32) & 0o777
+}
+
+fn file_mode(m: Option<i32>) -> u32 {
+    file_mode_of(m.unwrap_or(DEFAULT_FILE_MODE))
+}
+
+fn downward_files(
+    items: Option<&[DownwardAPIVolumeFile]>,
+    mode: u32,
+    plan: &PodPlan,
+) -> Vec<FileProjection> {
+    items
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|it| {
+            let content = if let Some(f) = &it.field_ref {
+                FileContent::Bytes(static_field_ref(plan, &f.field_path)?.into_bytes())
+            } else {
+                let r = it.resource_field_ref.as_ref()?;
+                FileContent::ResourceFieldRef(resource_field_ref(r, ""))
+            };
+            Some(FileProjection {
+                path: it.path.clone(),
+                mode: it.mode.map_or(mode, file_mode_of),
+                content,
+            })
+        })
+        .collect()
+}
+
+fn resource_field_ref(r: &ResourceFieldSelector, own: &str) -> ResourceFieldRef {
+    ResourceFieldRef {
+        container_name: r
+            .container_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| own.to_string()),
+        resource: r.resource.clone(),
+        divisor: r
+            .divisor
+            .as_ref()
+            .map(|d| d.0.clone())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| "1".into()),
+    }
+}
+
+fn resources(c: &Container) -> Resources {
+    let list =
+        |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
+            let get = |k: &str| {
+                m.and_then(|m| m.get(k))
+                    .and_then(|q| parse_quantity(&q.0).ok())
+            };
+            ResourceList {
+                cpu_millis: get("cpu").and_then(|q| q.cpu_millis()),
+                memory_bytes: get("memory").and_then(|q| q.bytes()),
+                ephemeral_storage_bytes: get("ephemeral-storage").and_then(|q| q.bytes()),
+            }
+        };
+    let r = c.resources.as_ref();
+    Resources {
+        requests: list(r.and_then(|r| r.requests.as_ref())),
+        limits: list(r.and_then(|r| r.limits.as_ref())),
+    }
+}
+
+fn resolve_port(port: &IntOrString, ports: &[&ContainerPort]) -> Option<u16> {
+    let n = match port {
+        IntOrString::Int(n) => *n,
+        IntOrString::String(name) => {
+            ports
+                .iter()
+                .find(|p| p.name.as_deref() == Some(name.as_str()))?
+                .container_port
+        }
+    };
+    u16::try_from(n).ok()
+}
+
+fn http_get(h: &HTTPGetAction, ports: &[&ContainerPort]) -> Option<Handler> {
+    Some(Handler::HttpGet {
+        host: h.host.clone().filter(|h| !h.is_empty()),
+        port: resolve_port(&h.port, ports)?,
+        path: h
+            .path
+            .clone()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "/".into()),
+        scheme: if h.scheme.as_deref() == Some("HTTPS") {
+            HttpScheme::Https
+        } else {
+            HttpScheme::Http
+        },
+        headers: h
+            .http_headers
+            .iter()
+            .flatten()
+            .map(|hd| (hd.name.clone(), hd.value.clone()))
+            .collect(),
+    })
+}
+
+fn probe(p: &KProbe, ports: &[&ContainerPort]) -> Option<Probe> {
+    let handler = if let Some(e) = &p.exec {
+        Handler::Exec {
+            command: e.command.clone().unwrap_or_default(),
+        }
+    } else if let Some(h) = &p.http_get {
+        http_get(h, ports)?
+    } else if let Some(t) = &p.tcp_socket {
+        Handler::TcpSocket {
+            host: t.host.clone().filter(|h| !h.is_empty()),
+            port: resolve_port(&t.port, ports)?,
+        }
+    } else if let Some(g) = &p.grpc {
+        Handler::Grpc {
+            port: u16::try_from(g.port).ok()?,
+            service: g.service.clone().filter(|s| !s.is_empty()),
+        }
+    } else {
+        return None;
+    };
+    Some(Probe {
+        handler,
+        initial_delay_seconds: p.initial_delay_seconds.unwrap_or(0),
+        timeout_seconds: p.timeout_seconds.unwrap_or(1),
+        period_seconds: p.period_seconds.unwrap_or(10),
+        success_threshold: p.success_threshold.unwrap_or(1),
+        failure_threshold: p.failure_threshold.unwrap_or(3),
+        termination_grace_period_seconds: p.termination_grace_period_seconds,
+    })
+}
+
+fn lifecycle_handler(h: &LifecycleHandler, ports: &[&ContainerPort]) -> Option<Handler> {
+    if let Some(e) = &h.exec {
+        Some(Handler::Exec {
+            command: e.command.clone().unwrap_or_default(),
+        })
+    } else if let Some(g) = &h.http_get {
+        http_get(g, ports)
+    } else if let Some(s) = &h.sleep {
+        Some(Handler::Sleep { seconds: s.seconds })
+    } else if let Some(t) = &h.tcp_socket {
+        Some(Handler::TcpSocket {
+            host: t.host.clone().filter(|h| !h.is_empty()),
+            port: resolve_port(&t.port, ports)?,
+        })
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostname_truncation() {
+        assert_eq!(hostname(None, "web"), "web");
+        assert_eq!(hostname(Some("h"), "web"), "h");
+        assert_eq!(hostname(Some(""), "web"), "web");
+        let long = format!("{}-.abc", "a".repeat(61));
+        assert_eq!(hostname(None, &long), "a".repeat(61));
+    }
+}

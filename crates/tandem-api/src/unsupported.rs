@@ -1,0 +1,196 @@
+//! Fields the Kubernetes API knows but tandem does not implement: one table, checked against the
+//! input as written. Warnings for fields whose absence does not change what the pod does on one
+//! machine; errors for fields without which the pod cannot run as intended.
+
+use crate::cx::Cx;
+use crate::diag::Severity;
+use crate::path::{FieldPath, Seg};
+use crate::yaml::{Node, Value};
+
+/// When a rule applies to a field that is present (and not null, `{}` or `[]`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum When {
+    /// Whenever it is set.
+    Set,
+    /// When its (string) value is none of these.
+    ValueNotIn(&'static [&'static str]),
+    /// For every child key not in this list (`pattern` names the parent).
+    OtherKeys(&'static [&'static str]),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rule {
+    /// Field path with `[*]` for list indexes; `spec.containers[*]` rules also apply to
+    /// `spec.initContainers[*]`.
+    pub pattern: &'static str,
+    pub severity: Severity,
+    pub when: When,
+    /// What happens, completing "<field> ...".
+    pub what: &'static str,
+    pub hint: Option<&'static str>,
+}
+
+const W: Severity = Severity::Warning;
+const E: Severity = Severity::Error;
+const IGNORED: &str = "is not supported by tandem and is ignored";
+const SCHEDULING: Option<&str> =
+    Some("tandem runs every pod on this machine; scheduling constraints have no effect");
+
+/// Volume sources tandem materialises.
+pub(crate) const SUPPORTED_VOLUME_SOURCES: &[&str] = &[
+    "name",
+    "emptyDir",
+    "hostPath",
+    "configMap",
+    "secret",
+    "downwardAPI",
+    "projected",
+];
+
+pub(crate) const RULES: &[Rule] = &[
+    // Scheduling and cluster-level pod fields.
+    rule("spec.affinity", W, When::Set, IGNORED, SCHEDULING),
+    rule("spec.nodeSelector", W, When::Set, IGNORED, SCHEDULING),
+    rule("spec.tolerations", W, When::Set, IGNORED, SCHEDULING),
+    rule("spec.topologySpreadConstraints", W, When::Set, IGNORED, SCHEDULING),
+    rule("spec.schedulingGates", W, When::Set, IGNORED, SCHEDULING),
+    rule("spec.schedulingGroup", W, When::Set, IGNORED, SCHEDULING),
+    rule("spec.priorityClassName", W, When::Set, IGNORED, SCHEDULING),
+    rule("spec.priority", W, When::Set, IGNORED, SCHEDULING),
+    rule("spec.preemptionPolicy", W, When::Set, IGNORED, SCHEDULING),
+    rule("spec.schedulerName", W, When::ValueNotIn(&["default-scheduler"]), IGNORED, SCHEDULING),
+    rule("spec.readinessGates", W, When::Set, IGNORED, Some("pod readiness is computed from container readiness only")),
+    rule("spec.ephemeralContainers", W, When::Set, IGNORED, Some("ephemeral containers cannot be part of a new pod; use `tandem exec`")),
+    rule("spec.overhead", W, When::Set, IGNORED, None),
+    rule("spec.runtimeClassName", W, When::Set, IGNORED, Some("tandem has one built-in runtime")),
+    rule("spec.resourceClaims", W, When::Set, IGNORED, Some("dynamic resource allocation needs a cluster")),
+    rule("spec.resources", W, When::Set, "(pod-level resources) is not enforced by tandem", Some("set resources on each container")),
+    rule("spec.os", W, When::Set, IGNORED, Some("tandem runs Linux pods")),
+    rule("spec.hostUsers", W, When::Set, IGNORED, Some("user namespaces for pods are not implemented yet")),
+    rule("spec.hostnameOverride", W, When::Set, IGNORED, Some("use spec.hostname")),
+    rule("spec.setHostnameAsFQDN", W, When::Set, IGNORED, None),
+    rule("spec.imagePullSecrets", W, When::Set, IGNORED, Some("registry credentials come from tandem's own configuration")),
+    rule("spec.automountServiceAccountToken", W, When::ValueNotIn(&["false"]), "has no effect: tandem mounts no service account token", None),
+    rule("spec.evictionResponders", W, When::Set, IGNORED, None),
+    rule("spec.securityContext.seLinuxOptions", W, When::Set, IGNORED, None),
+    rule("spec.securityContext.seLinuxChangePolicy", W, When::Set, IGNORED, None),
+    rule("spec.securityContext.appArmorProfile", W, When::Set, IGNORED, None),
+    rule("spec.securityContext.windowsOptions", W, When::Set, IGNORED, None),
+    rule("spec.securityContext.supplementalGroupsPolicy", W, When::Set, IGNORED, None),
+    // Containers (and init containers).
+    rule("spec.containers[*].resizePolicy", W, When::Set, IGNORED, Some("in-place resize is not implemented")),
+    rule("spec.containers[*].lifecycle.stopSignal", W, When::Set, IGNORED, Some("containers are stopped with SIGTERM, then SIGKILL")),
+    rule("spec.containers[*].volumeDevices", E, When::Set, "(raw block devices) is not supported by tandem", Some("block devices need a PersistentVolumeClaim, which needs a cluster")),
+    rule("spec.containers[*].restartPolicyRules", E, When::Set, "is not supported yet (per-container restart rules, KEP-5307)", None),
+    rule("spec.containers[*].resources.claims", W, When::Set, IGNORED, None),
+    rule("spec.containers[*].volumeMounts[*].mountPropagation", W, When::ValueNotIn(&["None"]), "is not supported by tandem: mounts are private (None)", None),
+    rule("spec.containers[*].volumeMounts[*].recursiveReadOnly", W, When::ValueNotIn(&["Disabled"]), IGNORED, None),
+    rule("spec.containers[*].securityContext.seLinuxOptions", W, When::Set, IGNORED, None),
+    rule("spec.containers[*].securityContext.appArmorProfile", W, When::Set, IGNORED, None),
+    rule("spec.containers[*].securityContext.windowsOptions", W, When::Set, IGNORED, None),
+    rule("spec.containers[*].env[*].valueFrom.fileKeyRef", E, When::Set, "is not supported by tandem", Some("use configMapKeyRef or secretKeyRef")),
+    rule("spec.containers[*].volumeMounts[*].bindMountOptions", W, When::Set, IGNORED, None),
+    rule("spec.containers[*].livenessProbe.httpGet.protocol", W, When::Set, IGNORED, None),
+    rule("spec.containers[*].readinessProbe.httpGet.protocol", W, When::Set, IGNORED, None),
+    rule("spec.containers[*].startupProbe.httpGet.protocol", W, When::Set, IGNORED, None),
+    rule("spec.containers[*].livenessProbe.grpc.mode", W, When::Set, IGNORED, None),
+    rule("spec.containers[*].readinessProbe.grpc.mode", W, When::Set, IGNORED, None),
+    rule("spec.containers[*].startupProbe.grpc.mode", W, When::Set, IGNORED, None),
+    // Volumes.
+    rule("spec.volumes[*]", E, When::OtherKeys(SUPPORTED_VOLUME_SOURCES), "volumes are not supported by tandem: the pod cannot run without them", Some("tandem supports emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes; a hostPath or emptyDir can often stand in")),
+    rule("spec.volumes[*].emptyDir.medium", E, When::ValueNotIn(&["", "Memory"]), "is not supported by tandem (use \"\" or Memory)", None),
+    rule("spec.volumes[*].emptyDir.mode", W, When::Set, IGNORED, None),
+    rule("spec.volumes[*].configMap.defaultUser", W, When::Set, IGNORED, None),
+    rule("spec.volumes[*].secret.defaultUser", W, When::Set, IGNORED, None),
+    rule("spec.volumes[*].downwardAPI.defaultUser", W, When::Set, IGNORED, None),
+    rule("spec.volumes[*].projected.defaultUser", W, When::Set, IGNORED, None),
+    rule("spec.volumes[*].projected.sources[*].serviceAccountToken", W, When::Set, "is not supported by tandem: this projection is skipped", Some("tandem has no API server to issue tokens")),
+    rule("spec.volumes[*].projected.sources[*].clusterTrustBundle", E, When::Set, "is not supported by tandem", None),
+    rule("spec.volumes[*].projected.sources[*].podCertificate", E, When::Set, "is not supported by tandem", None),
+];
+
+const fn rule(
+    pattern: &'static str,
+    severity: Severity,
+    when: When,
+    what: &'static str,
+    hint: Option<&'static str>,
+) -> Rule {
+    Rule {
+        pattern,
+        severity,
+        when,
+        what,
+        hint,
+    }
+}
+
+/// Checks a Pod's node against [`RULES`].
+pub(crate) fn check(cx: &mut Cx<'_>) {
+    let root = cx.root;
+    visit(cx, root, &FieldPath::root());
+}
+
+fn visit(cx: &mut Cx<'_>, node: &Node, path: &FieldPath) {
+    match &node.value {
+        Value::Map(entries) => {
+            let generic_parent = matching_form(path);
+            for rule in RULES {
+                if let When::OtherKeys(allowed) = rule.when {
+                    if rule.pattern == generic_parent {
+                        for e in entries {
+                            if !allowed.contains(&e.key.as_str()) && !e.value.is_null() {
+                                let field = path.field(&e.key);
+                                let msg = format!("{} {}", e.key, rule.what);
+                                cx.report(rule.severity, &field, msg, rule.hint.map(Into::into));
+                            }
+                        }
+                    }
+                }
+            }
+            for e in entries {
+                let field = path.field(&e.key);
+                let generic = matching_form(&field);
+                for rule in RULES.iter().filter(|r| r.pattern == generic) {
+                    let applies = match rule.when {
+                        When::Set => !e.value.is_empty(),
+                        When::ValueNotIn(ok) => {
+                            let text = match &e.value.value {
+                                Value::Str(s) => Some(s.clone()),
+                                Value::Bool(b) => Some(b.to_string()),
+                                _ => e.value.plain.clone(),
+                            };
+                            !e.value.is_null() && !text.is_some_and(|t| ok.contains(&t.as_str()))
+                        }
+                        When::OtherKeys(_) => false,
+                    };
+                    if applies {
+                        let msg = format!("{field} {}", rule.what);
+                        cx.report(rule.severity, &field, msg, rule.hint.map(Into::into));
+                    }
+                }
+                visit(cx, &e.value, &field);
+            }
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                visit(cx, item, &path.index(i));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The generic form used for matching: indexes as `[*]`, `initContainers` as `containers`.
+fn matching_form(path: &FieldPath) -> String {
+    let mut normalized = FieldPath::root();
+    for (i, seg) in path.segs().iter().enumerate() {
+        normalized = match seg {
+            Seg::Field(f) if i == 1 && f == "initContainers" => normalized.field("containers"),
+            Seg::Field(f) => normalized.field(f),
+            Seg::Index(n) => normalized.index(*n),
+            Seg::Key(k) => normalized.key(k),
+        };
+    }
+    normalized.generic()
+}

@@ -1,0 +1,1435 @@
+//! The API server's Pod validation (`pkg/apis/core/validation`), on the defaulted object, plus
+//! the checks the kubelet would only fail at run time but that are knowable now.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, DownwardAPIVolumeFile, EnvVar, HTTPGetAction, KeyToPath,
+    LifecycleHandler, Pod, PodSpec, Probe, ResourceFieldSelector, SeccompProfile, Volume,
+    VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::cx::Cx;
+use crate::env::subscript;
+use crate::names;
+use crate::path::FieldPath;
+use crate::quantity::parse_quantity;
+use crate::yaml::Value;
+
+/// What a container is in the pod's lifecycle (from where it sits and its `restartPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    Init,
+    Sidecar,
+    Main,
+}
+
+pub(crate) fn slot_of(c: &Container, init: bool) -> Slot {
+    match (init, c.restart_policy.as_deref()) {
+        (true, Some("Always")) => Slot::Sidecar,
+        (true, _) => Slot::Init,
+        (false, _) => Slot::Main,
+    }
+}
+
+const ENV_FIELD_PATHS: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.uid",
+    "spec.nodeName",
+    "spec.serviceAccountName",
+    "status.hostIP",
+    "status.hostIPs",
+    "status.podIP",
+    "status.podIPs",
+];
+const VOLUME_FIELD_PATHS: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.uid",
+    "metadata.labels",
+    "metadata.annotations",
+];
+const RESOURCE_FIELDS: &[&str] = &[
+    "limits.cpu",
+    "limits.memory",
+    "limits.ephemeral-storage",
+    "requests.cpu",
+    "requests.memory",
+    "requests.ephemeral-storage",
+];
+const CPU_DIVISORS: &[&str] = &["1m", "1"];
+const MEMORY_DIVISORS: &[&str] = &[
+    "1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei",
+];
+
+fn one_of(value: &str, allowed: &[&str]) -> bool {
+    allowed.contains(&value)
+}
+
+fn list(allowed: &[&str]) -> String {
+    allowed
+        .iter()
+        .map(|a| if a.is_empty() { "\"\"" } else { a })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Validates a defaulted Pod.
+pub(crate) fn pod(cx: &mut Cx<'_>, pod: &Pod) {
+    crate::objects::validate_metadata(cx, &pod.metadata);
+    let Some(spec) = &pod.spec else {
+        cx.error(&FieldPath::root().field("spec"), "spec is required");
+        return;
+    };
+    Spec::new(cx, spec).run();
+}
+
+struct Spec<'c, 'a, 's> {
+    cx: &'c mut Cx<'a>,
+    spec: &'s PodSpec,
+    p: FieldPath,
+    volumes: HashMap<&'s str, &'s Volume>,
+    containers: HashSet<&'s str>,
+}
+
+impl<'c, 'a, 's> Spec<'c, 'a, 's> {
+    fn new(cx: &'c mut Cx<'a>, spec: &'s PodSpec) -> Self {
+        let volumes = spec
+            .volumes
+            .iter()
+            .flatten()
+            .map(|v| (v.name.as_str(), v))
+            .collect();
+        let containers = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(&spec.containers)
+            .map(|c| c.name.as_str())
+            .collect();
+        Spec {
+            cx,
+            spec,
+            p: FieldPath::root().field("spec"),
+            volumes,
+            containers,
+        }
+    }
+
+    fn run(&mut self) {
+        let spec = self.spec;
+        let p = self.p.clone();
+        if spec.containers.is_empty() {
+            self.cx.error_hint(
+                &p.field("containers"),
+                "a pod needs at least one container in spec.containers",
+                "add `containers: [{name: app, image: ...}]`",
+            );
+        }
+        self.pod_fields();
+        self.volumes();
+        self.container_names();
+        for (i, c) in spec.init_containers.iter().flatten().enumerate() {
+            self.container(c, &p.field("initContainers").index(i), slot_of(c, true));
+        }
+        for (i, c) in spec.containers.iter().enumerate() {
+            self.container(c, &p.field("containers").index(i), Slot::Main);
+        }
+        self.ports_across_containers();
+    }
+
+    fn pod_fields(&mut self) {
+        let spec = self.spec;
+        let p = self.p.clone();
+        let cx = &mut *self.cx;
+        if let Some(rp) = spec.restart_policy.as_deref() {
+            let allowed = ["Always", "OnFailure", "Never"];
+            if !one_of(rp, &allowed) {
+                cx.error(
+                    &p.field("restartPolicy"),
+                    format!(
+                        "restartPolicy must be one of {}, got {rp:?}",
+                        list(&allowed)
+                    ),
+                );
+            }
+        }
+        if let Some(t) = spec.termination_grace_period_seconds {
+            if t < 0 {
+                cx.error(
+                    &p.field("terminationGracePeriodSeconds"),
+                    format!("terminationGracePeriodSeconds must be 0 or more, got {t}"),
+                );
+            }
+        }
+        if let Some(t) = spec.active_deadline_seconds {
+            if t < 1 {
+                cx.error(
+                    &p.field("activeDeadlineSeconds"),
+                    format!("activeDeadlineSeconds must be at least 1, got {t}"),
+                );
+            }
+        }
+        let dns_policy = spec.dns_policy.as_deref().unwrap_or("ClusterFirst");
+        let policies = ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"];
+        if !one_of(dns_policy, &policies) {
+            cx.error(
+                &p.field("dnsPolicy"),
+                format!(
+                    "dnsPolicy must be one of {}, got {dns_policy:?}",
+                    list(&policies)
+                ),
+            );
+        }
+        let dc = p.field("dnsConfig");
+        let nameservers = spec
+            .dns_config
+            .as_ref()
+            .and_then(|d| d.nameservers.clone())
+            .unwrap_or_default();
+        if dns_policy == "None" && nameservers.is_empty() {
+            cx.error_hint(
+                &dc.field("nameservers"),
+                "dnsPolicy None needs at least one nameserver in dnsConfig.nameservers",
+                "add `dnsConfig: {nameservers: [1.1.1.1]}` or use another dnsPolicy",
+            );
+        }
+        if let Some(d) = &spec.dns_config {
+            if nameservers.len() > 3 {
+                cx.error(
+                    &dc.field("nameservers"),
+                    "at most 3 nameservers are allowed",
+                );
+            }
+            for (i, ns) in nameservers.iter().enumerate() {
+                if ns.parse::<IpAddr>().is_err() {
+                    cx.error(
+                        &dc.field("nameservers").index(i),
+                        format!("nameserver must be an IP address, got {ns:?}"),
+                    );
+                }
+            }
+            if d.searches.as_ref().is_some_and(|s| s.len() > 32) {
+                cx.error(
+                    &dc.field("searches"),
+                    "at most 32 search domains are allowed",
+                );
+            }
+            for (i, o) in d.options.iter().flatten().enumerate() {
+                if o.name.as_deref().is_none_or(str::is_empty) {
+                    cx.error(
+                        &dc.field("options").index(i).field("name"),
+                        "option name is required",
+                    );
+                }
+            }
+        }
+        for (i, a) in spec.host_aliases.iter().flatten().enumerate() {
+            let ap = p.field("hostAliases").index(i);
+            if a.ip.parse::<IpAddr>().is_err() {
+                cx.error(
+                    &ap.field("ip"),
+                    format!("ip must be an IP address, got {:?}", a.ip),
+                );
+            }
+            for (j, h) in a.hostnames.iter().flatten().enumerate() {
+                if let Some(msg) = names::dns1123_subdomain(h) {
+                    cx.error(
+                        &ap.field("hostnames").index(j),
+                        format!("invalid hostname {h:?}: {msg}"),
+                    );
+                }
+            }
+        }
+        for (field, value) in [("hostname", &spec.hostname), ("subdomain", &spec.subdomain)] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                if let Some(msg) = names::dns1123_label(v) {
+                    cx.error(&p.field(field), format!("invalid {field} {v:?}: {msg}"));
+                }
+            }
+        }
+        if let Some(sa) = spec
+            .service_account_name
+            .as_deref()
+            .filter(|s| !s.is_empty())
+        {
+            if let Some(msg) = names::dns1123_subdomain(sa) {
+                cx.error(
+                    &p.field("serviceAccountName"),
+                    format!("invalid serviceAccountName {sa:?}: {msg}"),
+                );
+            }
+        }
+        if let Some(sc) = &spec.security_context {
+            let sp = p.field("securityContext");
+            for (field, v) in [
+                ("runAsUser", sc.run_as_user),
+                ("runAsGroup", sc.run_as_group),
+                ("fsGroup", sc.fs_group),
+            ] {
+                if let Some(v) = v.filter(|v| *v < 0) {
+                    cx.error(
+                        &sp.field(field),
+                        format!("{field} must be 0 or more, got {v}"),
+                    );
+                }
+            }
+            for (i, g) in sc.supplemental_groups.iter().flatten().enumerate() {
+                if *g < 0 {
+                    cx.error(
+                        &sp.field("supplementalGroups").index(i),
+                        format!("supplemental group must be 0 or more, got {g}"),
+                    );
+                }
+            }
+            if let Some(policy) = sc.fs_group_change_policy.as_deref() {
+                let allowed = ["OnRootMismatch", "Always"];
+                if !one_of(policy, &allowed) {
+                    cx.error(
+                        &sp.field("fsGroupChangePolicy"),
+                        format!(
+                            "fsGroupChangePolicy must be one of {}, got {policy:?}",
+                            list(&allowed)
+                        ),
+                    );
+                }
+            }
+            for (i, s) in sc.sysctls.iter().flatten().enumerate() {
+                if s.name.is_empty() {
+                    cx.error(
+                        &sp.field("sysctls").index(i).field("name"),
+                        "sysctl name is required",
+                    );
+                }
+            }
+            seccomp(cx, sc.seccomp_profile.as_ref(), &sp.field("seccompProfile"));
+        }
+    }
+
+    fn volumes(&mut self) {
+        let spec = self.spec;
+        let vp = self.p.field("volumes");
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, v) in spec.volumes.iter().flatten().enumerate() {
+            let p = vp.index(i);
+            if v.name.is_empty() {
+                self.cx.error(&p.field("name"), "volume name is required");
+            } else if let Some(msg) = names::dns1123_label(&v.name) {
+                self.cx.error(
+                    &p.field("name"),
+                    format!("invalid volume name {:?}: {msg}", v.name),
+                );
+            }
+            if let Some(first) = seen.insert(&v.name, i) {
+                self.cx.error(
+                    &p.field("name"),
+                    format!(
+                        "duplicate volume name {:?} (also spec.volumes[{first}])",
+                        v.name
+                    ),
+                );
+            }
+            // Exactly one source, counted on the input as written.
+            let sources: Vec<String> = match self.cx.root.at(&p).map(|n| &n.value) {
+                Some(Value::Map(entries)) => entries
+                    .iter()
+                    .filter(|e| e.key != "name" && !e.value.is_null())
+                    .map(|e| e.key.clone())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            match sources.len() {
+                0 => self.cx.error_hint(
+                    &p,
+                    format!("volume {:?} must specify a volume source", v.name),
+                    "add one of emptyDir: {}, hostPath, configMap, secret, downwardAPI or projected",
+                ),
+                1 => {}
+                _ => self.cx.error(
+                    &p.field(&sources[1]),
+                    format!(
+                        "volume {:?} may not specify more than one source, found {}",
+                        v.name,
+                        sources.join(" and ")
+                    ),
+                ),
+            }
+            self.volume_source(v, &p);
+        }
+    }
+
+    fn volume_source(&mut self, v: &'s Volume, p: &FieldPath) {
+        let cx = &mut *self.cx;
+        if let Some(e) = &v.empty_dir {
+            if let Some(q) = &e.size_limit {
+                quantity(cx, &p.field("emptyDir").field("sizeLimit"), &q.0);
+            }
+        }
+        if let Some(h) = &v.host_path {
+            let hp = p.field("hostPath");
+            if h.path.is_empty() {
+                cx.error(&hp.field("path"), "hostPath.path is required");
+            } else if h.path.split('/').any(|e| e == "..") {
+                cx.error(&hp.field("path"), "hostPath.path must not contain '..'");
+            }
+            let kinds = [
+                "",
+                "DirectoryOrCreate",
+                "Directory",
+                "FileOrCreate",
+                "File",
+                "Socket",
+                "CharDevice",
+                "BlockDevice",
+            ];
+            let t = h.type_.as_deref().unwrap_or_default();
+            if !one_of(t, &kinds) {
+                cx.error(
+                    &hp.field("type"),
+                    format!("hostPath.type must be one of {}, got {t:?}", list(&kinds)),
+                );
+            }
+        }
+        if let Some(c) = &v.config_map {
+            let cp = p.field("configMap");
+            if c.name.is_empty() {
+                cx.error(&cp.field("name"), "configMap.name is required");
+            }
+            mode(cx, &cp.field("defaultMode"), c.default_mode);
+            key_to_paths(cx, c.items.as_deref(), &cp.field("items"));
+        }
+        if let Some(s) = &v.secret {
+            let sp = p.field("secret");
+            if s.secret_name.as_deref().is_none_or(str::is_empty) {
+                cx.error(&sp.field("secretName"), "secret.secretName is required");
+            }
+            mode(cx, &sp.field("defaultMode"), s.default_mode);
+            key_to_paths(cx, s.items.as_deref(), &sp.field("items"));
+        }
+        if let Some(d) = &v.downward_api {
+            let dp = p.field("downwardAPI");
+            mode(cx, &dp.field("defaultMode"), d.default_mode);
+            self.downward_items(d.items.as_deref(), &dp.field("items"));
+        }
+        if let Some(pr) = &v.projected {
+            let pp = p.field("projected");
+            mode(self.cx, &pp.field("defaultMode"), pr.default_mode);
+            let mut paths: HashMap<String, FieldPath> = HashMap::new();
+            for (i, s) in pr.sources.iter().flatten().enumerate() {
+                let sp = pp.field("sources").index(i);
+                let mut kinds = Vec::new();
+                if s.config_map.is_some() {
+                    kinds.push("configMap");
+                }
+                if s.secret.is_some() {
+                    kinds.push("secret");
+                }
+                if s.downward_api.is_some() {
+                    kinds.push("downwardAPI");
+                }
+                if s.service_account_token.is_some() {
+                    kinds.push("serviceAccountToken");
+                }
+                if s.cluster_trust_bundle.is_some() {
+                    kinds.push("clusterTrustBundle");
+                }
+                if s.pod_certificate.is_some() {
+                    kinds.push("podCertificate");
+                }
+                match kinds.len() {
+                    0 => self.cx.error(
+                        &sp,
+                        "a projection must specify one source (configMap, secret or downwardAPI)",
+                    ),
+                    1 => {}
+                    _ => self.cx.error(
+                        &sp.field(kinds[1]),
+                        format!(
+                            "a projection may not specify more than one source, found {}",
+                            kinds.join(" and ")
+                        ),
+                    ),
+                }
+                let mut item_paths: Vec<(String, FieldPath)> = Vec::new();
+                if let Some(c) = &s.config_map {
+                    let cp = sp.field("configMap");
+                    if c.name.is_empty() {
+                        self.cx
+                            .error(&cp.field("name"), "configMap.name is required");
+                    }
+                    key_to_paths(self.cx, c.items.as_deref(), &cp.field("items"));
+                    for (j, it) in c.items.iter().flatten().enumerate() {
+                        item_paths
+                            .push((it.path.clone(), cp.field("items").index(j).field("path")));
+                    }
+                }
+                if let Some(c) = &s.secret {
+                    let cp = sp.field("secret");
+                    if c.name.is_empty() {
+                        self.cx.error(&cp.field("name"), "secret.name is required");
+                    }
+                    key_to_paths(self.cx, c.items.as_deref(), &cp.field("items"));
+                    for (j, it) in c.items.iter().flatten().enumerate() {
+                        item_paths
+                            .push((it.path.clone(), cp.field("items").index(j).field("path")));
+                    }
+                }
+                if let Some(d) = &s.downward_api {
+                    let dp = sp.field("downwardAPI");
+                    self.downward_items(d.items.as_deref(), &dp.field("items"));
+                    for (j, it) in d.items.iter().flatten().enumerate() {
+                        item_paths
+                            .push((it.path.clone(), dp.field("items").index(j).field("path")));
+                    }
+                }
+                for (path, at) in item_paths {
+                    if let Some(first) = paths.get(&path) {
+                        self.cx.error(
+                            &at,
+                            format!("conflicting duplicate path {path:?} (also {first})"),
+                        );
+                    } else {
+                        paths.insert(path, at);
+                    }
+                }
+            }
+        }
+    }
+
+    fn downward_items(&mut self, items: Option<&[DownwardAPIVolumeFile]>, p: &FieldPath) {
+        for (i, it) in items.unwrap_or_default().iter().enumerate() {
+            let ip = p.index(i);
+            if it.path.is_empty() {
+                self.cx.error(&ip.field("path"), "path is required");
+            } else if let Some(msg) = names::local_descending_path(&it.path) {
+                self.cx
+                    .error(&ip.field("path"), format!("path {:?} {msg}", it.path));
+            }
+            mode(self.cx, &ip.field("mode"), it.mode);
+            match (&it.field_ref, &it.resource_field_ref) {
+                (Some(f), None) => {
+                    field_ref(
+                        self.cx,
+                        &f.field_path,
+                        f.api_version.as_deref(),
+                        VOLUME_FIELD_PATHS,
+                        &ip.field("fieldRef"),
+                    );
+                }
+                (None, Some(r)) => {
+                    let rp = ip.field("resourceFieldRef");
+                    if r.container_name.as_deref().is_none_or(str::is_empty) {
+                        self.cx.error(
+                            &rp.field("containerName"),
+                            "containerName is required in downwardAPI volumes",
+                        );
+                    }
+                    self.resource_field_ref(r, &rp);
+                }
+                (None, None) => self
+                    .cx
+                    .error(&ip, "a downwardAPI item needs fieldRef or resourceFieldRef"),
+                (Some(_), Some(_)) => self.cx.error(
+                    &ip.field("resourceFieldRef"),
+                    "fieldRef and resourceFieldRef are mutually exclusive",
+                ),
+            }
+        }
+    }
+
+    fn resource_field_ref(&mut self, r: &ResourceFieldSelector, p: &FieldPath) {
+        if let Some(name) = r.container_name.as_deref().filter(|n| !n.is_empty()) {
+            if !self.containers.contains(name) {
+                self.cx.error(
+                    &p.field("containerName"),
+                    format!("container {name:?} is not in this pod"),
+                );
+            }
+        }
+        if !one_of(&r.resource, RESOURCE_FIELDS) {
+            self.cx.error(
+                &p.field("resource"),
+                format!(
+                    "resource must be one of {}, got {:?}",
+                    list(RESOURCE_FIELDS),
+                    r.resource
+                ),
+            );
+            return;
+        }
+        if let Some(d) = &r.divisor {
+            let allowed = if r.resource.ends_with(".cpu") {
+                CPU_DIVISORS
+            } else {
+                MEMORY_DIVISORS
+            };
+            let ok = parse_quantity(&d.0).ok().is_some_and(|q| {
+                allowed
+                    .iter()
+                    .filter_map(|a| parse_quantity(a).ok())
+                    .any(|a| a == q)
+            });
+            if !ok {
+                self.cx.error(
+                    &p.field("divisor"),
+                    format!(
+                        "divisor for {} must be one of {}, got {:?}",
+                        r.resource,
+                        list(allowed),
+                        d.0
+                    ),
+                );
+            }
+        }
+    }
+
+    fn container_names(&mut self) {
+        let spec = self.spec;
+        let mut seen: HashMap<&str, FieldPath> = HashMap::new();
+        let init = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, c)| (self.p.field("initContainers").index(i), c));
+        let main = spec
+            .containers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (self.p.field("containers").index(i), c));
+        let all: Vec<(FieldPath, &Container)> = init.chain(main).collect();
+        for (p, c) in all {
+            if c.name.is_empty() {
+                continue;
+            }
+            if let Some(first) = seen.get(c.name.as_str()) {
+                self.cx.error(
+                    &p.field("name"),
+                    format!("duplicate container name {:?} (also {first})", c.name),
+                );
+            } else {
+                seen.insert(&c.name, p);
+            }
+        }
+    }
+
+    fn container(&mut self, c: &'s Container, p: &FieldPath, slot: Slot) {
+        let kind = match slot {
+            Slot::Main => "container",
+            _ => "init container",
+        };
+        if c.name.is_empty() {
+            self.cx
+                .error(&p.field("name"), format!("{kind} name is required"));
+        } else if let Some(msg) = names::dns1123_label(&c.name) {
+            self.cx.error(
+                &p.field("name"),
+                format!("invalid {kind} name {:?}: {msg}", c.name),
+            );
+        }
+        match c.image.as_deref() {
+            None | Some("") => self.cx.error_hint(
+                &p.field("image"),
+                format!("{kind} {:?} needs an image", c.name),
+                "add e.g. `image: nginx:1.27`",
+            ),
+            Some(img) if img.trim() != img => self.cx.error(
+                &p.field("image"),
+                "image must not have leading or trailing whitespace",
+            ),
+            Some(_) => {}
+        }
+        if let Some(pp) = c.image_pull_policy.as_deref() {
+            let allowed = ["Always", "IfNotPresent", "Never"];
+            if !one_of(pp, &allowed) {
+                self.cx.error(
+                    &p.field("imagePullPolicy"),
+                    format!(
+                        "imagePullPolicy must be one of {}, got {pp:?}",
+                        list(&allowed)
+                    ),
+                );
+            }
+        }
+        if let Some(tmp) = c.termination_message_policy.as_deref() {
+            let allowed = ["File", "FallbackToLogsOnError"];
+            if !one_of(tmp, &allowed) {
+                self.cx.error(
+                    &p.field("terminationMessagePolicy"),
+                    format!(
+                        "terminationMessagePolicy must be one of {}, got {tmp:?}",
+                        list(&allowed)
+                    ),
+                );
+            }
+        }
+        if let Some(rp) = c.restart_policy.as_deref() {
+            let at = p.field("restartPolicy");
+            match (slot, rp) {
+                (Slot::Sidecar, _) => {}
+                (Slot::Init, "Never" | "OnFailure") => self.cx.error_hint(
+                    &at,
+                    format!("restartPolicy {rp:?} on an init container is not supported yet (per-container restart policy, KEP-5307)"),
+                    "remove it (init containers follow the pod's restartPolicy), or use Always to make this a native sidecar",
+                ),
+                (Slot::Init, _) => self.cx.error(
+                    &at,
+                    format!("restartPolicy of an init container must be Always (a native sidecar), got {rp:?}"),
+                ),
+                (Slot::Main, _) => self.cx.error_hint(
+                    &at,
+                    "restartPolicy on a regular container is not supported yet (per-container restart policy, KEP-5307)",
+                    "remove it and use the pod's spec.restartPolicy; `restartPolicy: Always` belongs on initContainers (native sidecars)",
+                ),
+            }
+        }
+        self.ports(c, p);
+        self.env(c, p);
+        self.volume_mounts(c, p);
+        self.resources(c, p);
+        let ports: Vec<&ContainerPort> = c.ports.iter().flatten().collect();
+        let probes = [
+            ("livenessProbe", &c.liveness_probe),
+            ("readinessProbe", &c.readiness_probe),
+            ("startupProbe", &c.startup_probe),
+        ];
+        for (field, probe) in probes {
+            let Some(probe) = probe else { continue };
+            let pp = p.field(field);
+            if slot == Slot::Init {
+                self.cx.error_hint(
+                    &pp,
+                    format!("{field} may not be set for init containers without restartPolicy: Always"),
+                    "regular init containers run to completion and are never probed; make it a sidecar with `restartPolicy: Always` or remove the probe",
+                );
+                continue;
+            }
+            self.probe(probe, field, &pp, &ports);
+        }
+        if let Some(lc) = &c.lifecycle {
+            let lp = p.field("lifecycle");
+            if slot == Slot::Init && (lc.post_start.is_some() || lc.pre_stop.is_some()) {
+                self.cx.error(
+                    &lp,
+                    "lifecycle may not be set for init containers without restartPolicy: Always",
+                );
+            } else {
+                for (field, h) in [("postStart", &lc.post_start), ("preStop", &lc.pre_stop)] {
+                    if let Some(h) = h {
+                        self.lifecycle_handler(h, &lp.field(field), &ports);
+                    }
+                }
+            }
+        }
+        if let Some(sc) = &c.security_context {
+            let sp = p.field("securityContext");
+            for (field, v) in [
+                ("runAsUser", sc.run_as_user),
+                ("runAsGroup", sc.run_as_group),
+            ] {
+                if let Some(v) = v.filter(|v| *v < 0) {
+                    self.cx.error(
+                        &sp.field(field),
+                        format!("{field} must be 0 or more, got {v}"),
+                    );
+                }
+            }
+            if let Some(pm) = sc.proc_mount.as_deref() {
+                let allowed = ["Default", "Unmasked"];
+                if !one_of(pm, &allowed) {
+                    self.cx.error(
+                        &sp.field("procMount"),
+                        format!("procMount must be one of {}, got {pm:?}", list(&allowed)),
+                    );
+                }
+            }
+            if sc.privileged == Some(true) && sc.allow_privilege_escalation == Some(false) {
+                self.cx.error(
+                    &sp.field("allowPrivilegeEscalation"),
+                    "cannot set allowPrivilegeEscalation to false and privileged to true",
+                );
+            }
+            seccomp(
+                self.cx,
+                sc.seccomp_profile.as_ref(),
+                &sp.field("seccompProfile"),
+            );
+        }
+    }
+
+    fn ports(&mut self, c: &Container, p: &FieldPath) {
+        let host_network = self.spec.host_network.unwrap_or(false);
+        let mut names_seen: HashMap<&str, usize> = HashMap::new();
+        for (i, port) in c.ports.iter().flatten().enumerate() {
+            let pp = p.field("ports").index(i);
+            if !(1..=65535).contains(&port.container_port) {
+                self.cx.error(
+                    &pp.field("containerPort"),
+                    format!(
+                        "containerPort must be between 1 and 65535, got {}",
+                        port.container_port
+                    ),
+                );
+            }
+            if let Some(hp) = port.host_port.filter(|h| *h != 0) {
+                if !(1..=65535).contains(&hp) {
+                    self.cx.error(
+                        &pp.field("hostPort"),
+                        format!("hostPort must be between 1 and 65535, got {hp}"),
+                    );
+                } else if host_network && hp != port.container_port {
+                    self.cx.error(
+                        &pp.field("hostPort"),
+                        format!(
+                            "with hostNetwork, hostPort must equal containerPort ({})",
+                            port.container_port
+                        ),
+                    );
+                }
+            }
+            let protocols = ["TCP", "UDP", "SCTP"];
+            if let Some(proto) = port.protocol.as_deref() {
+                if !one_of(proto, &protocols) {
+                    self.cx.error(
+                        &pp.field("protocol"),
+                        format!(
+                            "protocol must be one of {}, got {proto:?}",
+                            list(&protocols)
+                        ),
+                    );
+                }
+            }
+            if let Some(name) = port.name.as_deref() {
+                if let Some(msg) = names::iana_svc_name(name) {
+                    self.cx.error(
+                        &pp.field("name"),
+                        format!("invalid port name {name:?}: {msg}"),
+                    );
+                }
+                if let Some(first) = names_seen.insert(name, i) {
+                    self.cx.error(
+                        &pp.field("name"),
+                        format!("duplicate port name {name:?} (also ports[{first}])"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Host ports must not clash; container ports that clash share one network namespace.
+    fn ports_across_containers(&mut self) {
+        let spec = self.spec;
+        let mut host: HashMap<(i32, String, String), FieldPath> = HashMap::new();
+        let mut inner: HashMap<(i32, String), FieldPath> = HashMap::new();
+        let groups = [
+            (
+                "initContainers",
+                spec.init_containers.as_deref().unwrap_or_default(),
+            ),
+            ("containers", &spec.containers[..]),
+        ];
+        for (group, containers) in groups {
+            for (ci, c) in containers.iter().enumerate() {
+                if group == "initContainers" && slot_of(c, true) == Slot::Init {
+                    continue;
+                }
+                for (i, port) in c.ports.iter().flatten().enumerate() {
+                    let pp = self.p.field(group).index(ci).field("ports").index(i);
+                    let proto = port.protocol.clone().unwrap_or_else(|| "TCP".into());
+                    if let Some(hp) = port.host_port.filter(|h| *h != 0) {
+                        let key = (hp, proto.clone(), port.host_ip.clone().unwrap_or_default());
+                        if let Some(first) = host.get(&key) {
+                            self.cx.error(
+                                &pp.field("hostPort"),
+                                format!("hostPort {hp}/{proto} is already used by {first}"),
+                            );
+                        } else {
+                            host.insert(key, pp.clone());
+                        }
+                    }
+                    let key = (port.container_port, proto.clone());
+                    if let Some(first) = inner.get(&key) {
+                        self.cx.warn(
+                            &pp.field("containerPort"),
+                            format!("containerPort {}/{proto} is also declared by {first}: containers of a pod share one network namespace, so only one can listen on it", port.container_port),
+                            None,
+                        );
+                    } else {
+                        inner.insert(key, pp.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    fn env(&mut self, c: &Container, p: &FieldPath) {
+        for (i, e) in c.env.iter().flatten().enumerate() {
+            self.env_var(e, &p.field("env").index(i));
+        }
+        for (i, ef) in c.env_from.iter().flatten().enumerate() {
+            let ep = p.field("envFrom").index(i);
+            match (&ef.config_map_ref, &ef.secret_ref) {
+                (None, None) => self
+                    .cx
+                    .error(&ep, "envFrom needs configMapRef or secretRef"),
+                (Some(_), Some(_)) => self.cx.error(
+                    &ep.field("secretRef"),
+                    "configMapRef and secretRef are mutually exclusive in one envFrom entry",
+                ),
+                (Some(r), None) if r.name.is_empty() => {
+                    self.cx
+                        .error(&ep.field("configMapRef").field("name"), "name is required");
+                }
+                (None, Some(r)) if r.name.is_empty() => {
+                    self.cx
+                        .error(&ep.field("secretRef").field("name"), "name is required");
+                }
+                _ => {}
+            }
+            if let Some(prefix) = ef.prefix.as_deref().filter(|x| !x.is_empty()) {
+                if let Some(msg) = names::env_var_name(prefix) {
+                    self.cx.error(
+                        &ep.field("prefix"),
+                        format!("invalid prefix {prefix:?}: {msg}"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn env_var(&mut self, e: &EnvVar, p: &FieldPath) {
+        if let Some(msg) = names::env_var_name(&e.name) {
+            self.cx.error(
+                &p.field("name"),
+                format!("invalid environment variable name {:?}: {msg}", e.name),
+            );
+        }
+        let Some(from) = &e.value_from else { return };
+        let vp = p.field("valueFrom");
+        if e.value.as_deref().is_some_and(|v| !v.is_empty()) {
+            self.cx
+                .error(&vp, "valueFrom may not be set when value is not empty");
+        }
+        let mut kinds = Vec::new();
+        if from.field_ref.is_some() {
+            kinds.push("fieldRef");
+        }
+        if from.resource_field_ref.is_some() {
+            kinds.push("resourceFieldRef");
+        }
+        if from.config_map_key_ref.is_some() {
+            kinds.push("configMapKeyRef");
+        }
+        if from.secret_key_ref.is_some() {
+            kinds.push("secretKeyRef");
+        }
+        if from.file_key_ref.is_some() {
+            kinds.push("fileKeyRef");
+        }
+        match kinds.len() {
+            0 => {
+                self.cx.error(&vp, "valueFrom must specify one of fieldRef, resourceFieldRef, configMapKeyRef or secretKeyRef");
+                return;
+            }
+            1 => {}
+            _ => {
+                self.cx.error(
+                    &vp.field(kinds[1]),
+                    format!(
+                        "valueFrom may not specify more than one source, found {}",
+                        kinds.join(" and ")
+                    ),
+                );
+                return;
+            }
+        }
+        if let Some(f) = &from.field_ref {
+            field_ref(
+                self.cx,
+                &f.field_path,
+                f.api_version.as_deref(),
+                ENV_FIELD_PATHS,
+                &vp.field("fieldRef"),
+            );
+        }
+        if let Some(r) = &from.resource_field_ref {
+            self.resource_field_ref(r, &vp.field("resourceFieldRef"));
+        }
+        for (field, name, key) in [
+            (
+                "configMapKeyRef",
+                from.config_map_key_ref.as_ref().map(|r| (&r.name, &r.key)),
+            ),
+            (
+                "secretKeyRef",
+                from.secret_key_ref.as_ref().map(|r| (&r.name, &r.key)),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(f, r)| r.map(|(n, k)| (f, n, k)))
+        {
+            let rp = vp.field(field);
+            if name.is_empty() {
+                self.cx.error(&rp.field("name"), "name is required");
+            }
+            if key.is_empty() {
+                self.cx.error(&rp.field("key"), "key is required");
+            } else if let Some(msg) = names::config_key(key) {
+                self.cx
+                    .error(&rp.field("key"), format!("invalid key {key:?}: {msg}"));
+            }
+        }
+    }
+
+    fn volume_mounts(&mut self, c: &Container, p: &FieldPath) {
+        let mut paths: HashMap<&str, usize> = HashMap::new();
+        for (i, m) in c.volume_mounts.iter().flatten().enumerate() {
+            let mp = p.field("volumeMounts").index(i);
+            self.volume_mount(m, &mp);
+            if !m.mount_path.is_empty() {
+                let norm = m.mount_path.trim_end_matches('/');
+                if let Some(first) = paths.insert(if norm.is_empty() { "/" } else { norm }, i) {
+                    self.cx.error(
+                        &mp.field("mountPath"),
+                        format!("mountPath {:?} is already used by volumeMounts[{first}] of this container", m.mount_path),
+                    );
+                }
+            }
+        }
+    }
+
+    fn volume_mount(&mut self, m: &VolumeMount, p: &FieldPath) {
+        if m.name.is_empty() {
+            self.cx
+                .error(&p.field("name"), "volumeMount name is required");
+        } else if !self.volumes.contains_key(m.name.as_str()) {
+            let known: Vec<&str> = self.volumes.keys().copied().collect();
+            let hint = match crate::schema::did_you_mean(&m.name, &known) {
+                Some(s) => format!(
+                    "did you mean {s:?}? Otherwise add a volume named {:?} to spec.volumes",
+                    m.name
+                ),
+                None if known.is_empty() => format!(
+                    "add `volumes: [{{name: {}, emptyDir: {{}}}}]` to the pod spec",
+                    m.name
+                ),
+                None => {
+                    let mut k = known.clone();
+                    k.sort_unstable();
+                    format!("volumes in this pod: {}", k.join(", "))
+                }
+            };
+            self.cx.error_hint(
+                &p.field("name"),
+                format!(
+                    "volumeMount refers to volume {:?}, which is not in spec.volumes",
+                    m.name
+                ),
+                hint,
+            );
+        }
+        if m.mount_path.is_empty() {
+            self.cx
+                .error(&p.field("mountPath"), "mountPath is required");
+        } else if !m.mount_path.starts_with('/') {
+            self.cx.error_hint(
+                &p.field("mountPath"),
+                format!("mountPath must be an absolute path, got {:?}", m.mount_path),
+                format!("use \"/{}\"", m.mount_path),
+            );
+        }
+        let sub_path = m.sub_path.as_deref().filter(|s| !s.is_empty());
+        let sub_path_expr = m.sub_path_expr.as_deref().filter(|s| !s.is_empty());
+        if sub_path.is_some() && sub_path_expr.is_some() {
+            self.cx.error(
+                &p.field("subPathExpr"),
+                "subPath and subPathExpr are mutually exclusive",
+            );
+        }
+        for (field, v) in [("subPath", sub_path), ("subPathExpr", sub_path_expr)] {
+            if let Some(v) = v {
+                if let Some(msg) = names::local_descending_path(v) {
+                    self.cx
+                        .error(&p.field(field), format!("{field} {v:?} {msg}"));
+                }
+            }
+        }
+        if let Some(mp) = m.mount_propagation.as_deref() {
+            let allowed = ["None", "HostToContainer", "Bidirectional"];
+            if !one_of(mp, &allowed) {
+                self.cx.error(
+                    &p.field("mountPropagation"),
+                    format!(
+                        "mountPropagation must be one of {}, got {mp:?}",
+                        list(&allowed)
+                    ),
+                );
+            }
+        }
+        if let Some(r) = m.recursive_read_only.as_deref() {
+            let allowed = ["Disabled", "IfPossible", "Enabled"];
+            if !one_of(r, &allowed) {
+                self.cx.error(
+                    &p.field("recursiveReadOnly"),
+                    format!(
+                        "recursiveReadOnly must be one of {}, got {r:?}",
+                        list(&allowed)
+                    ),
+                );
+            } else if r != "Disabled" && m.read_only != Some(true) {
+                self.cx.error(
+                    &p.field("recursiveReadOnly"),
+                    "recursiveReadOnly requires readOnly: true",
+                );
+            }
+        }
+    }
+
+    fn resources(&mut self, c: &Container, p: &FieldPath) {
+        let Some(res) = &c.resources else { return };
+        let rp = p.field("resources");
+        let mut parsed: HashMap<(&str, &str), crate::quantity::Quantity> = HashMap::new();
+        for (field, map) in [("requests", &res.requests), ("limits", &res.limits)] {
+            for (name, q) in map.iter().flatten() {
+                let qp = rp.field(field).key(name);
+                if !self.cx.given(&qp) {
+                    // Defaulted from the limit: already checked there.
+                    continue;
+                }
+                let known = matches!(name.as_str(), "cpu" | "memory" | "ephemeral-storage");
+                if !known {
+                    if name.starts_with("hugepages-") || name.contains('/') {
+                        self.cx.warn(
+                            &qp,
+                            format!("resource {name:?} is not enforced by tandem"),
+                            None,
+                        );
+                    } else {
+                        self.cx.error_hint(
+                            &qp,
+                            format!("unknown resource {name:?}: must be cpu, memory, ephemeral-storage, hugepages-<size> or a domain-qualified extended resource"),
+                            "did you mean cpu or memory?",
+                        );
+                        continue;
+                    }
+                }
+                if let Some(q) = quantity(self.cx, &qp, &q.0) {
+                    parsed.insert((field, name.as_str()), q);
+                }
+            }
+        }
+        for ((field, name), req) in &parsed {
+            if *field != "requests" {
+                continue;
+            }
+            if let Some(lim) = parsed.get(&("limits", name)) {
+                if req > lim {
+                    // A defaulted request equals its limit, so this was written by the user.
+                    self.cx.error(
+                        &rp.field("requests").key(name),
+                        format!("requests.{name} ({req}) must be less than or equal to limits.{name} ({lim})"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn probe(&mut self, probe: &Probe, which: &str, p: &FieldPath, ports: &[&ContainerPort]) {
+        let mut handlers = Vec::new();
+        if let Some(e) = &probe.exec {
+            handlers.push("exec");
+            if e.command.as_ref().is_none_or(Vec::is_empty) {
+                self.cx.error(
+                    &p.field("exec").field("command"),
+                    "exec.command is required",
+                );
+            }
+        }
+        if let Some(h) = &probe.http_get {
+            handlers.push("httpGet");
+            self.http_get(h, &p.field("httpGet"), ports);
+        }
+        if let Some(t) = &probe.tcp_socket {
+            handlers.push("tcpSocket");
+            self.port(&t.port, &p.field("tcpSocket").field("port"), ports);
+        }
+        if let Some(g) = &probe.grpc {
+            handlers.push("grpc");
+            if !(1..=65535).contains(&g.port) {
+                self.cx.error(
+                    &p.field("grpc").field("port"),
+                    format!("port must be between 1 and 65535, got {}", g.port),
+                );
+            }
+        }
+        match handlers.len() {
+            0 => self.cx.error_hint(
+                p,
+                format!("{which} must specify a handler type"),
+                "add one of exec, httpGet, tcpSocket or grpc",
+            ),
+            1 => {}
+            _ => self.cx.error(
+                &p.field(handlers[1]),
+                format!(
+                    "{which} may not specify more than one handler type, found {}",
+                    handlers.join(" and ")
+                ),
+            ),
+        }
+        for (field, v, min) in [
+            ("initialDelaySeconds", probe.initial_delay_seconds, 0),
+            ("timeoutSeconds", probe.timeout_seconds, 1),
+            ("periodSeconds", probe.period_seconds, 1),
+            ("successThreshold", probe.success_threshold, 1),
+            ("failureThreshold", probe.failure_threshold, 1),
+        ] {
+            if let Some(v) = v.filter(|v| *v < min) {
+                self.cx.error(
+                    &p.field(field),
+                    format!("{field} must be at least {min}, got {v}"),
+                );
+            }
+        }
+        if which != "readinessProbe" {
+            if let Some(s) = probe.success_threshold.filter(|s| *s > 1) {
+                self.cx.error(
+                    &p.field("successThreshold"),
+                    format!("successThreshold must be 1 for {which}, got {s}"),
+                );
+            }
+        }
+        if let Some(t) = probe.termination_grace_period_seconds {
+            if which == "readinessProbe" {
+                self.cx.error(
+                    &p.field("terminationGracePeriodSeconds"),
+                    "terminationGracePeriodSeconds must not be set for readinessProbe",
+                );
+            } else if t <= 0 {
+                self.cx.error(
+                    &p.field("terminationGracePeriodSeconds"),
+                    format!("terminationGracePeriodSeconds must be greater than 0, got {t}"),
+                );
+            }
+        }
+    }
+
+    fn lifecycle_handler(&mut self, h: &LifecycleHandler, p: &FieldPath, ports: &[&ContainerPort]) {
+        let mut handlers = Vec::new();
+        if let Some(e) = &h.exec {
+            handlers.push("exec");
+            if e.command.as_ref().is_none_or(Vec::is_empty) {
+                self.cx.error(
+                    &p.field("exec").field("command"),
+                    "exec.command is required",
+                );
+            }
+        }
+        if let Some(g) = &h.http_get {
+            handlers.push("httpGet");
+            self.http_get(g, &p.field("httpGet"), ports);
+        }
+        if let Some(t) = &h.tcp_socket {
+            handlers.push("tcpSocket");
+            self.port(&t.port, &p.field("tcpSocket").field("port"), ports);
+            self.cx.warn(
+                &p.field("tcpSocket"),
+                "tcpSocket lifecycle handlers are deprecated and do nothing",
+                Some("use exec, httpGet or sleep".into()),
+            );
+        }
+        if let Some(s) = &h.sleep {
+            handlers.push("sleep");
+            let tgps = self
+                .spec
+                .termination_grace_period_seconds
+                .unwrap_or(crate::defaults::DEFAULT_TGPS);
+            if s.seconds < 0 || s.seconds > tgps {
+                self.cx.error(
+                    &p.field("sleep").field("seconds"),
+                    format!("sleep.seconds must be between 0 and terminationGracePeriodSeconds ({tgps}), got {}", s.seconds),
+                );
+            }
+        }
+        match handlers.len() {
+            0 => self.cx.error_hint(
+                p,
+                "a lifecycle handler must specify a handler type",
+                "add one of exec, httpGet or sleep",
+            ),
+            1 => {}
+            _ => self.cx.error(
+                &p.field(handlers[1]),
+                format!(
+                    "a lifecycle handler may not specify more than one handler type, found {}",
+                    handlers.join(" and ")
+                ),
+            ),
+        }
+    }
+
+    fn http_get(&mut self, h: &HTTPGetAction, p: &FieldPath, ports: &[&ContainerPort]) {
+        self.port(&h.port, &p.field("port"), ports);
+        if let Some(s) = h.scheme.as_deref() {
+            if !one_of(s, &["HTTP", "HTTPS"]) {
+                self.cx.error(
+                    &p.field("scheme"),
+                    format!("scheme must be HTTP or HTTPS, got {s:?}"),
+                );
+            }
+        }
+        for (i, hd) in h.http_headers.iter().flatten().enumerate() {
+            if let Some(msg) = names::http_header_name(&hd.name) {
+                self.cx.error(
+                    &p.field("httpHeaders").index(i).field("name"),
+                    format!("invalid header name {:?}: {msg}", hd.name),
+                );
+            }
+        }
+    }
+
+    fn port(&mut self, port: &IntOrString, p: &FieldPath, ports: &[&ContainerPort]) {
+        match port {
+            IntOrString::Int(n) => {
+                if !(1..=65535).contains(n) {
+                    self.cx
+                        .error(p, format!("port must be between 1 and 65535, got {n}"));
+                }
+            }
+            IntOrString::String(name) => {
+                if let Ok(n) = name.parse::<i32>() {
+                    self.cx.error_hint(
+                        p,
+                        format!("port {name:?} is a string"),
+                        format!("write the number without quotes: {n}"),
+                    );
+                } else if let Some(msg) = names::iana_svc_name(name) {
+                    self.cx
+                        .error(p, format!("invalid port name {name:?}: {msg}"));
+                } else if !ports
+                    .iter()
+                    .any(|cp| cp.name.as_deref() == Some(name.as_str()))
+                {
+                    let declared: Vec<&str> =
+                        ports.iter().filter_map(|cp| cp.name.as_deref()).collect();
+                    let hint = if declared.is_empty() {
+                        format!("declare it: `ports: [{{name: {name}, containerPort: ...}}]`, or use the port number")
+                    } else {
+                        format!("named ports of this container: {}", declared.join(", "))
+                    };
+                    self.cx.error_hint(
+                        p,
+                        format!("port {name:?} does not name a containerPort of this container"),
+                        hint,
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn seccomp(cx: &mut Cx<'_>, s: Option<&SeccompProfile>, p: &FieldPath) {
+    let Some(s) = s else { return };
+    let allowed = ["RuntimeDefault", "Unconfined", "Localhost"];
+    if !one_of(&s.type_, &allowed) {
+        cx.error(
+            &p.field("type"),
+            format!(
+                "seccompProfile.type must be one of {}, got {:?}",
+                list(&allowed),
+                s.type_
+            ),
+        );
+    } else if s.type_ == "Localhost" && s.localhost_profile.as_deref().is_none_or(str::is_empty) {
+        cx.error(
+            &p.field("localhostProfile"),
+            "localhostProfile is required when type is Localhost",
+        );
+    } else if s.type_ != "Localhost" && s.localhost_profile.is_some() {
+        cx.error(
+            &p.field("localhostProfile"),
+            "localhostProfile may only be set when type is Localhost",
+        );
+    }
+}
+
+fn mode(cx: &mut Cx<'_>, p: &FieldPath, mode: Option<i32>) {
+    if let Some(m) = mode {
+        if !(0..=0o777).contains(&m) {
+            cx.error_hint(
+                p,
+                format!("mode must be between 0 and 0777 (octal) / 511 (decimal), got {m}"),
+                "in YAML write octal with a leading zero (0644); in JSON use decimal (420)",
+            );
+        }
+    }
+}
+
+fn key_to_paths(cx: &mut Cx<'_>, items: Option<&[KeyToPath]>, p: &FieldPath) {
+    for (i, it) in items.unwrap_or_default().iter().enumerate() {
+        let ip = p.index(i);
+        if it.key.is_empty() {
+            cx.error(&ip.field("key"), "key is required");
+        }
+        if it.path.is_empty() {
+            cx.error(&ip.field("path"), "path is required");
+        } else if let Some(msg) = names::local_descending_path(&it.path) {
+            cx.error(&ip.field("path"), format!("path {:?} {msg}", it.path));
+        }
+        mode(cx, &ip.field("mode"), it.mode);
+    }
+}
+
+fn field_ref(
+    cx: &mut Cx<'_>,
+    path: &str,
+    api_version: Option<&str>,
+    allowed: &[&str],
+    p: &FieldPath,
+) {
+    if let Some(v) = api_version.filter(|v| !v.is_empty() && *v != "v1") {
+        cx.error(
+            &p.field("apiVersion"),
+            format!("fieldRef.apiVersion must be v1, got {v:?}"),
+        );
+    }
+    let subscripted = ["metadata.labels", "metadata.annotations"]
+        .iter()
+        .find_map(|prefix| subscript(path, prefix).map(|key| (prefix, key)));
+    if let Some((prefix, key)) = subscripted {
+        if let Some(msg) = names::qualified_name(key) {
+            cx.error(
+                &p.field("fieldPath"),
+                format!("invalid key {key:?} in {prefix}: {msg}"),
+            );
+        }
+        return;
+    }
+    if !one_of(path, allowed) {
+        cx.error_hint(
+            &p.field("fieldPath"),
+            format!("unsupported fieldPath {path:?}"),
+            format!(
+                "supported: {}, metadata.labels['<key>'], metadata.annotations['<key>']",
+                list(allowed)
+            ),
+        );
+    }
+}
+
+fn quantity(cx: &mut Cx<'_>, p: &FieldPath, text: &str) -> Option<crate::quantity::Quantity> {
+    match parse_quantity(text) {
+        Ok(q) if q.is_negative() => {
+            cx.error(p, format!("quantity must be 0 or more, got {text:?}"));
+            None
+        }
+        Ok(q) => Some(q),
+        Err(e) => {
+            cx.error(p, e.to_string());
+            None
+        }
+    }
+}

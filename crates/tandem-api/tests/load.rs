@@ -1,0 +1,542 @@
+//! `load` behaviour beyond the fixture corpus: uids, warnings on success, defaults on the object,
+//! environment resolution, hostnames, and the edges of the input format.
+
+mod common;
+
+use common::{brief, load_err, load_ok, opts};
+use tandem_api::env::{self, RuntimeFacts};
+use tandem_api::plan::*;
+use tandem_api::{load, PlanOptions, Severity, Source};
+
+fn src(text: &str) -> Vec<Source> {
+    vec![Source::new("pod.yaml", text)]
+}
+
+fn pod(name: &str, extra_spec: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n    - name: app\n      image: busybox:1.36\n{extra_spec}"
+    )
+}
+
+fn facts() -> RuntimeFacts {
+    RuntimeFacts {
+        pod_ip: "10.0.0.5".into(),
+        pod_ips: vec![],
+        host_ip: "192.168.0.9".into(),
+        node_allocatable_cpu_millis: 4000,
+        node_allocatable_memory_bytes: 1 << 30,
+    }
+}
+
+#[test]
+fn uid_seed_metadata_and_derivation() {
+    let text = format!(
+        "{}---\n{}---\n{}",
+        pod("a", ""),
+        pod("b", ""),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: c\n  uid: given-uid\nspec:\n  containers: [{name: app, image: x:1}]\n"
+    );
+    let seeded = PlanOptions {
+        node_name: "n".into(),
+        uid: Some("6f1c2f4e-0000-4000-8000-000000000001".into()),
+    };
+    let l = load(&src(&text), &seeded).expect("loads");
+    let uids: Vec<_> = l.pods.iter().map(|p| p.plan.uid.clone()).collect();
+    assert_eq!(uids[0], "6f1c2f4e-0000-4000-8000-000000000001");
+    assert_ne!(uids[1], uids[0]);
+    assert_eq!(uids[1].len(), 36);
+    assert_eq!(uids[2], "given-uid");
+    // Same seed, same uids: no clock, no randomness.
+    let again = load(&src(&text), &seeded).expect("loads");
+    assert_eq!(again.pods[1].plan.uid, uids[1]);
+
+    // Without a seed: derived from namespace, name and content.
+    let a1 = load_ok(&src(&pod("a", ""))).pods[0].plan.uid.clone();
+    let a2 = load_ok(&src(&pod("a", ""))).pods[0].plan.uid.clone();
+    let a3 = load_ok(&src(&pod("a", "      tty: true\n"))).pods[0]
+        .plan
+        .uid
+        .clone();
+    assert_eq!(a1, a2);
+    assert_ne!(a1, a3);
+    assert_eq!(a1.as_bytes()[14], b'8', "UUID version nibble: {a1}");
+}
+
+#[test]
+fn warnings_do_not_fail_the_load() {
+    let text = pod(
+        "w",
+        "  nodeSelector: {disktype: ssd}\n  priorityClassName: high\n",
+    );
+    let text = text.replace(
+        "kind: Pod\nmetadata:\n  name: w\nspec:\n",
+        "kind: Pod\nmetadata:\n  name: w\nspec:\n  tolerations: [{key: a, operator: Exists}]\n",
+    );
+    let l = load_ok(&src(&text));
+    let got: Vec<_> = l.warnings.iter().map(brief).collect();
+    assert_eq!(
+        got,
+        [
+            "warning 6:3 Pod/w spec.tolerations | spec.tolerations is not supported by tandem and is ignored",
+            "warning 10:3 Pod/w spec.nodeSelector | spec.nodeSelector is not supported by tandem and is ignored",
+            "warning 11:22 Pod/w spec.priorityClassName | spec.priorityClassName is not supported by tandem and is ignored",
+        ]
+    );
+    assert_eq!(l.pods.len(), 1);
+}
+
+#[test]
+fn errors_come_first_then_warnings_and_all_are_gathered() {
+    let text = format!(
+        "{}---\n{}",
+        pod("one", "  affinity: {nodeAffinity: {}}\n"),
+        pod("Two", "      ports: [{containerPort: 0}]\n")
+    );
+    let d = load_err(&src(&text));
+    let got: Vec<_> =
+        d.0.iter()
+            .map(|d| (d.severity, d.line, d.field.as_str()))
+            .collect();
+    assert_eq!(
+        got,
+        [
+            (Severity::Error, 14, "metadata.name"),
+            (
+                Severity::Error,
+                19,
+                "spec.containers[0].ports[0].containerPort"
+            ),
+            (Severity::Warning, 9, "spec.affinity"),
+        ]
+    );
+}
+
+#[test]
+fn duplicate_pods_and_config_maps() {
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n";
+    let text = format!("{}---\n{}---\n{cm}---\n{cm}", pod("p", ""), pod("p", ""));
+    let d = load_err(&src(&text));
+    let got: Vec<_> = d.0.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        got,
+        [
+            "Pod default/p is defined twice (first at pod.yaml:1)",
+            "ConfigMap default/c is defined twice (first at pod.yaml:19)",
+        ]
+    );
+}
+
+#[test]
+fn references_are_namespaced() {
+    let text = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: other}}\ndata: {{k: v}}\n---\n{}",
+        pod("p", "      envFrom: [{configMapRef: {name: c}}]\n")
+    );
+    let d = load_err(&src(&text));
+    assert_eq!(d.0.len(), 1);
+    assert_eq!(
+        d.0[0].message,
+        "ConfigMap \"c\" not found in namespace \"default\" (referenced by envFrom of container \"app\")"
+    );
+    // Same namespace: found.
+    let ok = text.replace(
+        "kind: Pod\nmetadata:\n  name: p\n",
+        "kind: Pod\nmetadata:\n  name: p\n  namespace: other\n",
+    );
+    let l = load_ok(&src(&ok));
+    assert_eq!(l.pods[0].plan.namespace, "other");
+    assert_eq!(l.pods[0].plan.containers[0].env[0].name, "k");
+}
+
+#[test]
+fn env_resolution_follows_the_kubelet() {
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  FROM_CM: \"$(A)-literal\"\n  A: from-cm\n---\n";
+    let text = format!(
+        "{cm}{}",
+        pod(
+            "envs",
+            "      envFrom: [{configMapRef: {name: c}}]\n      env:\n        - {name: EARLY, value: \"$(LATE)\"}\n        - {name: LATE, value: late}\n        - {name: A, value: \"$(A)+env\"}\n        - {name: ESCAPED, value: \"$$(A)\"}\n        - {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}\n        - {name: IPS, valueFrom: {fieldRef: {fieldPath: status.podIPs}}}\n        - {name: HOST, valueFrom: {fieldRef: {fieldPath: status.hostIP}}}\n        - {name: MEM, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}\n        - {name: CPU_REQ, valueFrom: {resourceFieldRef: {resource: requests.cpu, divisor: 1m}}}\n        - {name: FROM_FIELD, valueFrom: {fieldRef: {fieldPath: \"metadata.labels['x']\"}}}\n        - {name: EARLY, value: again}\n"
+        )
+    );
+    let l = load_ok(&src(&text));
+    let plan = &l.pods[0].plan;
+    let c = &plan.containers[0];
+    let got = env::resolve(plan, c, &facts()).expect("env");
+    let got: Vec<(&str, &str)> = got.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            // envFrom first, keys sorted; values from ConfigMaps are never expanded.
+            ("A", "from-cm+env"),
+            ("FROM_CM", "$(A)-literal"),
+            // A reference to a later variable stays literal; a later duplicate wins in place.
+            ("EARLY", "again"),
+            ("LATE", "late"),
+            ("ESCAPED", "$(A)"),
+            ("NODE", "node-1"),
+            ("IPS", "10.0.0.5"),
+            ("HOST", "192.168.0.9"),
+            // No memory limit: node allocatable (1 GiB) / 1Mi.
+            ("MEM", "1024"),
+            ("CPU_REQ", "0"),
+            ("FROM_FIELD", ""),
+        ]
+    );
+    assert_eq!(
+        c.env
+            .iter()
+            .filter(|e| e.name == "EARLY")
+            .map(|e| e.value.clone())
+            .collect::<Vec<_>>(),
+        [
+            EnvValue::Literal("$(LATE)".into()),
+            EnvValue::Literal("again".into())
+        ]
+    );
+}
+
+#[test]
+fn field_refs_and_resource_refs() {
+    let text = pod(
+        "refs",
+        "      resources: {limits: {cpu: 1500m, memory: 256Mi, ephemeral-storage: 1Gi}}\n",
+    )
+    .replace(
+        "  name: refs\n",
+        "  name: refs\n  labels: {app: web}\n  annotations: {note: \"say \\\"hi\\\"\"}\n",
+    );
+    let l = load_ok(&src(&text));
+    let plan = &l.pods[0].plan;
+    let f = facts();
+    for (path, want) in [
+        ("metadata.name", "refs"),
+        ("metadata.namespace", "default"),
+        ("metadata.labels['app']", "web"),
+        ("metadata.labels", "app=\"web\""),
+        ("metadata.annotations", "note=\"say \\\"hi\\\"\""),
+        ("spec.serviceAccountName", "default"),
+        ("status.podIP", "10.0.0.5"),
+    ] {
+        assert_eq!(
+            env::resolve_field_ref(plan, path, &f).expect(path),
+            want,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        env::resolve_field_ref(plan, "metadata.uid", &f).expect("uid"),
+        plan.uid
+    );
+    assert!(env::resolve_field_ref(plan, "spec.containers", &f).is_err());
+    let r = |resource: &str, divisor: &str| ResourceFieldRef {
+        container_name: "app".into(),
+        resource: resource.into(),
+        divisor: divisor.into(),
+    };
+    for (resource, divisor, want) in [
+        ("limits.cpu", "1", "2"),
+        ("limits.cpu", "1m", "1500"),
+        ("requests.cpu", "1m", "1500"),
+        ("limits.memory", "1Mi", "256"),
+        ("limits.memory", "1", "268435456"),
+        ("limits.ephemeral-storage", "1Gi", "1"),
+    ] {
+        let got = env::resolve_resource_field_ref(plan, &r(resource, divisor), &f).expect(resource);
+        assert_eq!(got, want, "{resource} / {divisor}");
+    }
+    assert!(env::resolve_resource_field_ref(plan, &r("limits.cpu", "0"), &f).is_err());
+    let other = ResourceFieldRef {
+        container_name: "nope".into(),
+        ..r("limits.cpu", "1")
+    };
+    assert!(env::resolve_resource_field_ref(plan, &other, &f).is_err());
+}
+
+#[test]
+fn hostname_rules() {
+    // Cut to 63 characters ("a" * 62 + "."), then the trailing '.' goes.
+    let long = format!("{}.bcd", "a".repeat(62));
+    let l = load_ok(&src(&pod(&long, "")));
+    assert_eq!(l.pods[0].plan.hostname, "a".repeat(62));
+    let l = load_ok(&src(&pod("web", "  hostname: box\n  subdomain: svc\n")));
+    assert_eq!(l.pods[0].plan.hostname, "box");
+    assert_eq!(l.pods[0].plan.subdomain.as_deref(), Some("svc"));
+}
+
+#[test]
+fn object_gets_api_defaults() {
+    let text = pod(
+        "d",
+        "      livenessProbe: {httpGet: {port: 80}}\n      ports: [{containerPort: 80}]\n  volumes: [{name: s, secret: {secretName: s, optional: true}}, {name: i, downwardAPI: {items: [{path: name, fieldRef: {fieldPath: metadata.name}}]}}]\n",
+    );
+    let l = load_ok(&src(&text));
+    let spec = l.pods[0].object.spec.clone().expect("spec");
+    let c = &spec.containers[0];
+    let probe = c.liveness_probe.clone().expect("probe");
+    assert_eq!(
+        (
+            probe.timeout_seconds,
+            probe.period_seconds,
+            probe.success_threshold,
+            probe.failure_threshold,
+            probe.initial_delay_seconds
+        ),
+        (Some(1), Some(10), Some(1), Some(3), Some(0))
+    );
+    let get = probe.http_get.expect("httpGet");
+    assert_eq!(
+        (get.path.as_deref(), get.scheme.as_deref()),
+        (Some("/"), Some("HTTP"))
+    );
+    assert_eq!(
+        c.ports.as_ref().expect("ports")[0].protocol.as_deref(),
+        Some("TCP")
+    );
+    assert_eq!(
+        c.termination_message_path.as_deref(),
+        Some("/dev/termination-log")
+    );
+    assert_eq!(c.termination_message_policy.as_deref(), Some("File"));
+    assert_eq!(spec.service_account_name.as_deref(), Some("default"));
+    assert_eq!(spec.enable_service_links, Some(true));
+    assert_eq!(spec.scheduler_name.as_deref(), Some("default-scheduler"));
+    let vols = spec.volumes.expect("volumes");
+    assert_eq!(
+        vols[0].secret.as_ref().and_then(|s| s.default_mode),
+        Some(0o644)
+    );
+    assert_eq!(
+        vols[1].downward_api.as_ref().and_then(|s| s.default_mode),
+        Some(0o644)
+    );
+    // An optional missing Secret gives an empty volume, not an error.
+    let plan = &l.pods[0].plan;
+    assert_eq!(
+        plan.volume("s").map(|v| &v.source),
+        Some(&VolumeSource::Files { files: vec![] })
+    );
+    assert_eq!(
+        plan.containers[0]
+            .liveness_probe
+            .as_ref()
+            .map(|p| p.timeout_seconds),
+        Some(1)
+    );
+}
+
+#[test]
+fn input_edges() {
+    // Empty input and empty documents: nothing, no error.
+    assert!(load_ok(&src("")).pods.is_empty());
+    assert_eq!(
+        load_ok(&src(&format!("---\n---\n{}---\n", pod("e", ""))))
+            .pods
+            .len(),
+        1
+    );
+    // A document that is not an object.
+    let d = load_err(&src("- a\n- b\n"));
+    assert_eq!(brief(&d.0[0]), "error 1:1 - - | expected a Kubernetes object (a mapping with apiVersion, kind and metadata), found a list");
+    // Missing kind, missing apiVersion.
+    let d = load_err(&src(
+        "apiVersion: v1\nmetadata: {name: nokind}\n---\nkind: Pod\nmetadata: {name: noversion}\n",
+    ));
+    let got: Vec<_> = d.0.iter().map(brief).collect();
+    assert_eq!(
+        got,
+        [
+            "error 1:1 - kind | kind is required",
+            "error 4:1 Pod/noversion apiVersion | apiVersion is required"
+        ]
+    );
+    // Duplicate keys are located at the second one.
+    let d = load_err(&src(&pod("k", "      image: again:1\n")));
+    assert_eq!(
+        brief(&d.0[0]),
+        "error 9:7 - - | duplicate key \"image\" (first defined at line 8)"
+    );
+    // Secret data stays binary; missing key of a referenced Secret is located at the key.
+    let text = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\ndata: {{bin: AAEC}}\n---\n{}",
+        pod(
+            "p",
+            "      env: [{name: X, valueFrom: {secretKeyRef: {name: s, key: nope}}}]\n"
+        )
+    );
+    let d = load_err(&src(&text));
+    assert_eq!(d.0.len(), 1);
+    assert_eq!(
+        (d.0[0].line, d.0[0].field.as_str()),
+        (14, "spec.containers[0].env[0].valueFrom.secretKeyRef.key")
+    );
+    assert_eq!(
+        d.0[0].hint.as_deref(),
+        Some("its keys: bin; or mark the reference `optional: true`")
+    );
+}
+
+#[test]
+fn init_container_rules() {
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: i}\nspec:\n  initContainers:\n    - name: once\n      image: x:1\n      restartPolicy: Never\n      lifecycle: {preStop: {exec: {command: [\"true\"]}}}\n    - name: side\n      image: x:1\n      restartPolicy: Always\n      livenessProbe: {exec: {command: [\"true\"]}}\n      lifecycle: {preStop: {exec: {command: [\"true\"]}}}\n  containers: [{name: app, image: x:1}]\n";
+    let d = load_err(&src(text));
+    let got: Vec<_> = d.0.iter().map(brief).collect();
+    assert_eq!(
+        got,
+        [
+            "error 8:22 Pod/i spec.initContainers[0].restartPolicy | restartPolicy \"Never\" on an init container is not supported yet (per-container restart policy, KEP-5307)",
+            "error 9:7 Pod/i spec.initContainers[0].lifecycle | lifecycle may not be set for init containers without restartPolicy: Always",
+        ]
+    );
+}
+
+#[test]
+fn json_errors_are_located_too() {
+    let text = "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Pod\",\n  \"metadata\": {\"name\": \"j\"},\n  \"spec\": {\"containers\": [{\"name\": \"app\", \"imagee\": \"x:1\"}]}\n}\n";
+    let d = load_err(&src(text));
+    let got: Vec<_> = d.0.iter().map(brief).collect();
+    assert_eq!(
+        got,
+        [
+            "error 5:43 Pod/j spec.containers[0].imagee | unknown field \"imagee\" in Pod/j at spec.containers[0], did you mean \"image\"?",
+        ]
+    );
+    let _ = opts();
+}
+
+#[test]
+fn missing_required_fields_point_at_their_object() {
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: r}\nspec:\n  containers:\n    - image: x:1\n      ports:\n        - name: http\n";
+    let d = load_err(&src(text));
+    let got: Vec<_> = d.0.iter().map(brief).collect();
+    assert_eq!(
+        got,
+        [
+            "error 6:7 Pod/r spec.containers[0].name | missing required field \"name\"",
+            "error 8:11 Pod/r spec.containers[0].ports[0].containerPort | missing required field \"containerPort\"",
+        ]
+    );
+}
+
+#[test]
+fn type_errors_do_not_hide_other_errors() {
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: t}\nspec:\n  containers:\n    - name: app\n      ports: [{containerPort: \"abc\"}]\n      volumeMounts: [{name: nope, mountPath: /x}]\n";
+    let d = load_err(&src(text));
+    let got: Vec<_> =
+        d.0.iter()
+            .map(|d| (d.line, d.column, d.field.as_str()))
+            .collect();
+    assert_eq!(
+        got,
+        [
+            (6, 7, "spec.containers[0].image"), // missing: located at its container
+            (7, 31, "spec.containers[0].ports[0].containerPort"),
+            (8, 29, "spec.containers[0].volumeMounts[0].name"),
+        ]
+    );
+    assert_eq!(d.0[0].message, "container \"app\" needs an image");
+}
+
+#[test]
+fn unknown_field_without_a_close_match_lists_the_known_ones() {
+    let d = load_err(&src(&pod("u", "      zzz: 1\n")));
+    assert_eq!(
+        brief(&d.0[0]),
+        "error 9:7 Pod/u spec.containers[0].zzz | unknown field \"zzz\" in Pod/u at spec.containers[0]"
+    );
+    let hint = d.0[0].hint.clone().unwrap_or_default();
+    assert!(
+        hint.starts_with("known fields here: args, command, env, envFrom, image"),
+        "{hint}"
+    );
+}
+
+#[test]
+fn port_conflicts() {
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: pc}\nspec:\n  hostNetwork: true\n  containers:\n    - {name: a, image: x:1, ports: [{containerPort: 80, hostPort: 8080}]}\n    - {name: b, image: x:1, ports: [{containerPort: 9000}, {containerPort: 9000, protocol: UDP}, {containerPort: 9001, name: p}, {containerPort: 9002, name: p}]}\n    - {name: c, image: x:1, ports: [{containerPort: 9000}]}\n";
+    let d = load_err(&src(text));
+    let got: Vec<_> =
+        d.0.iter()
+            .map(|d| (d.severity, d.field.as_str(), d.message.as_str()))
+            .collect();
+    assert_eq!(
+        got,
+        [
+            (Severity::Error, "spec.containers[0].ports[0].hostPort", "with hostNetwork, hostPort must equal containerPort (80)"),
+            (Severity::Error, "spec.containers[1].ports[3].name", "duplicate port name \"p\" (also ports[2])"),
+            (Severity::Warning, "spec.containers[2].ports[0].containerPort", "containerPort 9000/TCP is also declared by spec.containers[1].ports[0]: containers of a pod share one network namespace, so only one can listen on it"),
+        ]
+    );
+}
+
+#[test]
+fn projected_volume_and_binary_data() {
+    let text = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm}}\ndata: {{a.txt: A, ENVKEY: e}}\nbinaryData: {{blob: AAH/}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData: {{pw: hunter2}}\n---\n{}",
+        pod(
+            "pj",
+            "      envFrom: [{configMapRef: {name: cm}}]\n  volumes:\n    - name: all\n      projected:\n        defaultMode: 0440\n        sources:\n          - configMap: {name: cm, items: [{key: blob, path: bin/blob}, {key: a.txt, path: a.txt, mode: 0400}]}\n          - secret: {name: s}\n          - downwardAPI: {items: [{path: ns, fieldRef: {fieldPath: metadata.namespace}}]}\n          - serviceAccountToken: {path: token}\n"
+        )
+    );
+    let l = load_ok(&src(&text));
+    assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+    assert!(l.warnings[0].message.contains("serviceAccountToken"));
+    let plan = &l.pods[0].plan;
+    let VolumeSource::Files { files } = &plan.volume("all").expect("all").source else {
+        panic!("not files");
+    };
+    let got: Vec<_> = files
+        .iter()
+        .map(|f| match &f.content {
+            FileContent::Bytes(b) => (f.path.as_str(), f.mode, b.clone()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("bin/blob", 0o440, vec![0u8, 1, 255]),
+            ("a.txt", 0o400, b"A".to_vec()),
+            ("pw", 0o440, b"hunter2".to_vec()),
+            ("ns", 0o440, b"default".to_vec()),
+        ]
+    );
+    // binaryData never reaches the environment.
+    let names: Vec<_> = plan.containers[0]
+        .env
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(names, ["ENVKEY", "a.txt"]);
+    // Conflicting paths across sources are an error.
+    let dup = text.replace("path: ns,", "path: a.txt,");
+    let d = load_err(&src(&dup));
+    assert_eq!(d.0[0].message, "conflicting duplicate path \"a.txt\" (also spec.volumes[0].projected.sources[0].configMap.items[1].path)");
+}
+
+#[test]
+fn env_value_from_needs_exactly_one_source() {
+    let d = load_err(&src(&pod(
+        "vf",
+        "      env:\n        - name: A\n          valueFrom:\n            fieldRef: {fieldPath: metadata.name}\n            resourceFieldRef: {resource: limits.cpu}\n        - name: B\n          valueFrom: {}\n",
+    )));
+    let got: Vec<_> = d.0.iter().map(brief).collect();
+    assert_eq!(
+        got,
+        [
+            "error 13:13 Pod/vf spec.containers[0].env[0].valueFrom.resourceFieldRef | valueFrom may not specify more than one source, found fieldRef and resourceFieldRef",
+            "error 15:11 Pod/vf spec.containers[0].env[1].valueFrom | valueFrom must specify one of fieldRef, resourceFieldRef, configMapKeyRef or secretKeyRef",
+        ]
+    );
+}
+
+#[test]
+fn typed_lists_imply_the_item_kind() {
+    let text = "apiVersion: v1\nkind: PodList\nitems:\n  - metadata: {name: from-list}\n    spec: {containers: [{name: app, image: x:1}]}\n";
+    let l = load_ok(&src(text));
+    assert_eq!(l.pods[0].plan.name, "from-list");
+    let d = load_err(&src("apiVersion: v1\nkind: List\nitemz: []\n"));
+    assert_eq!(
+        brief(&d.0[0]),
+        "error 3:1 List itemz | unknown field \"itemz\" in List, did you mean \"items\"?"
+    );
+}
