@@ -1,0 +1,118 @@
+//! Volumes on real containers: hostPath type checks, downwardAPI and projected files, subPath and
+//! subPathExpr, and a sandbox failure that must leave nothing behind.
+
+mod support;
+
+use support::*;
+
+#[test]
+fn host_path_downward_api_projected_and_sub_paths_work_inside_containers() {
+    let Some(()) = require_root("volume_kinds") else { return };
+    let env = Env::new();
+    let host = env.root.path().join("host-data");
+    let yaml = format!(
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: cm}}
+data: {{greeting: hello}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: vols
+  labels: {{app: shop, tier: web}}
+spec:
+  restartPolicy: Never
+  volumes:
+    - name: host
+      hostPath: {{path: {host}, type: DirectoryOrCreate}}
+    - name: info
+      downwardAPI:
+        items:
+          - {{path: labels, fieldRef: {{fieldPath: metadata.labels}}}}
+          - {{path: name, fieldRef: {{fieldPath: metadata.name}}}}
+    - name: all
+      projected:
+        sources:
+          - configMap: {{name: cm}}
+          - downwardAPI: {{items: [{{path: ns, fieldRef: {{fieldPath: metadata.namespace}}}}]}}
+    - name: scratch
+      emptyDir: {{}}
+  containers:
+    - name: c
+      image: localhost/tandem-busybox:1.35
+      env:
+        - {{name: POD, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
+      command: ["sh", "-c", "echo from-container > /host/out; cat /info/labels; echo; cat /info/name; echo; cat /all/greeting; echo; cat /all/ns; echo; echo sub > /sub/file; echo expr > /expr/file"]
+      volumeMounts:
+        - {{name: host, mountPath: /host}}
+        - {{name: info, mountPath: /info}}
+        - {{name: all, mountPath: /all}}
+        - {{name: scratch, mountPath: /sub, subPath: a/b}}
+        - {{name: scratch, mountPath: /expr, subPathExpr: "per-$(POD)"}}
+"#,
+        host = host.display()
+    );
+    let out = env.run_yaml(&yaml, &[]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(host.join("out")).expect("hostPath written").trim(), "from-container");
+    let logs = stdout(&env.tandem(&["logs", "vols"]));
+    assert!(logs.contains("app=\"shop\"\ntier=\"web\""), "downwardAPI labels: {logs}");
+    assert!(logs.contains("\nvols\n") && logs.contains("hello") && logs.contains("default"), "{logs}");
+    let scratch = env.pods_dir().join("default_vols/volumes/scratch");
+    assert_eq!(std::fs::read_to_string(scratch.join("a/b/file")).expect("subPath").trim(), "sub");
+    assert_eq!(std::fs::read_to_string(scratch.join("per-vols/file")).expect("subPathExpr").trim(), "expr");
+}
+
+#[test]
+fn a_host_path_of_the_wrong_type_fails_the_start_and_leaves_nothing() {
+    let Some(()) = require_root("host_path_type") else { return };
+    let env = Env::new();
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hp\nspec:\n  volumes:\n  - name: h\n    hostPath: {path: /nonexistent-tandem-dir, type: Directory}\n  containers:\n  - name: c\n    image: localhost/tandem-busybox:1.35\n    volumeMounts:\n    - {name: h, mountPath: /h}\n";
+    let out = env.run_yaml(yaml, &["-d"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("hostPath /nonexistent-tandem-dir does not exist") && err.contains("volume h"), "{err}");
+    assert_eq!(std::fs::read_dir(env.pods_dir()).map(|d| d.count()).unwrap_or(0), 0, "pod dir left");
+    assert_eq!(mounts_under(env.root.path()), Vec::<String>::new());
+    assert!(processes_mentioning(&env.root.path().to_string_lossy()).is_empty());
+}
+
+#[test]
+fn a_sub_path_through_a_symlink_is_refused() {
+    let Some(()) = require_root("sub_path_symlink") else { return };
+    let env = Env::new();
+    // The first container plants a symlink to / in the shared volume; the second mounts a subPath
+    // through it and must be refused rather than given the host's root.
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: escape}
+spec:
+  restartPolicy: Never
+  volumes: [{name: v, emptyDir: {}}]
+  initContainers:
+    - name: plant
+      image: localhost/tandem-busybox:1.35
+      command: ["ln", "-s", "/", "/v/link"]
+      volumeMounts: [{name: v, mountPath: /v}]
+  containers:
+    - name: victim
+      image: localhost/tandem-busybox:1.35
+      command: ["ls", "/mnt"]
+      volumeMounts: [{name: v, mountPath: /mnt, subPath: link/etc}]
+"#;
+    let out = env.run_yaml(yaml, &["-d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = stdout(&env.tandem(&["get", "pod", "escape", "-o", "json"]));
+        if status.contains("CreateContainerConfigError") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(status.contains("CreateContainerConfigError") && status.contains("symlink"), "{status}");
+    assert!(stdout(&env.tandem(&["logs", "escape", "-c", "victim"])).is_empty(), "the victim ran");
+}
