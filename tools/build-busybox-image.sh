@@ -31,4 +31,6 @@ nogroup:x:65534:
 G
 chown 1000:1000 "$root/home/app"
 tar --numeric-owner -C "$root" -cf "$work/rootfs.tar" .
+# Benchmarks import the same rootfs into podman: BUSYBOX_TAR_OUT=path keeps a copy.
+if [ -n "${BUSYBOX_TAR_OUT:-}" ]; then cp "$work/rootfs.tar" "$BUSYBOX_TAR_OUT"; fi
 "$tandem" "$@" image import "$work/rootfs.tar" localhost/tandem-busybox:1.35 --cmd '["/bin/sh"]'
