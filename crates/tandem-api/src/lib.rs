@@ -15,6 +15,7 @@ mod cx;
 mod defaults;
 mod diag;
 pub mod env;
+mod locate;
 mod names;
 mod objects;
 mod path;
@@ -31,6 +32,7 @@ use std::collections::HashMap;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 
 pub use diag::{Diagnostic, Diagnostics, Severity, Source};
+pub use locate::{locate, written_pods, WrittenPod};
 
 use cx::Cx;
 use path::FieldPath;
@@ -65,6 +67,87 @@ pub struct LoadedPod {
     pub file: String,
     /// Line where the object starts.
     pub line: usize,
+    /// `spec.imagePullSecrets` found in the same manifests with type
+    /// `kubernetes.io/dockerconfigjson` (or the older `kubernetes.io/dockercfg`), in order.
+    pub image_pull_secrets: Vec<PullSecret>,
+}
+
+/// Registry credentials of one imagePullSecret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PullSecret {
+    pub name: String,
+    /// A docker config.json document (`{"auths": {...}}`), decoded from the Secret.
+    pub docker_config_json: Vec<u8>,
+}
+
+impl std::fmt::Debug for PullSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullSecret")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The usable imagePullSecrets of a pod; a missing or mistyped one is a warning, as the
+/// kubelet only logs it and pulls without it.
+fn pull_secrets(
+    cx: &mut Cx<'_>,
+    pod: &Pod,
+    namespace: &str,
+    store: &objects::Store,
+) -> Vec<PullSecret> {
+    let mut out = Vec::new();
+    let refs = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.image_pull_secrets.clone())
+        .unwrap_or_default();
+    for (i, r) in refs.iter().enumerate() {
+        let at = FieldPath::root()
+            .field("spec")
+            .field("imagePullSecrets")
+            .index(i)
+            .field("name");
+        let Some(secret) = store.secret(namespace, &r.name) else {
+            cx.warn(
+                &at,
+                format!(
+                    "imagePullSecret {:?} is not in the given manifests; pulls go without it",
+                    r.name
+                ),
+                Some(
+                    "add the kubernetes.io/dockerconfigjson Secret to the files given to tandem"
+                        .into(),
+                ),
+            );
+            continue;
+        };
+        let json = match secret.kind.as_deref() {
+            Some("kubernetes.io/dockerconfigjson") => secret.data.get(".dockerconfigjson").cloned(),
+            Some("kubernetes.io/dockercfg") => secret.data.get(".dockercfg").map(|cfg| {
+                let mut doc = b"{\"auths\":".to_vec();
+                doc.extend_from_slice(cfg);
+                doc.push(b'}');
+                doc
+            }),
+            _ => None,
+        };
+        match json {
+            Some(docker_config_json) => out.push(PullSecret {
+                name: r.name.clone(),
+                docker_config_json,
+            }),
+            None => cx.warn(
+                &at,
+                format!(
+                    "Secret {:?} is not of type kubernetes.io/dockerconfigjson with a .dockerconfigjson key; pulls go without it",
+                    r.name
+                ),
+                None,
+            ),
+        }
+    }
+    out
 }
 
 /// Parses all sources (multi-document YAML, or JSON), keeps v1 Pod, ConfigMap, Secret and List
@@ -179,12 +262,14 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
         defaults::apply(&mut pod, &namespace, &uid, &opts.node_name);
         validate::pod(&mut cx, &pod);
         let plan = planner::plan(&mut cx, &pod, &store);
+        let image_pull_secrets = pull_secrets(&mut cx, &pod, &namespace, &store);
         if !cx.has_errors() {
             loaded.push(LoadedPod {
                 plan,
                 object: pod,
                 file: file.to_string(),
                 line: node.pos.line,
+                image_pull_secrets,
             });
         }
         diags.append(&mut cx.diags);

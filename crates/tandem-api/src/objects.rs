@@ -40,6 +40,8 @@ impl ConfigMapData {
 pub(crate) struct SecretData {
     /// `data` (decoded) with `stringData` merged over it.
     pub data: BTreeMap<String, Vec<u8>>,
+    /// `type` (e.g. `kubernetes.io/dockerconfigjson`).
+    pub kind: Option<String>,
 }
 
 /// Where an object was defined, for "defined twice" messages.
@@ -175,6 +177,7 @@ pub(crate) fn add_config_map(cx: &mut Cx<'_>, store: &mut Store, cm: ConfigMap) 
 
 pub(crate) fn add_secret(cx: &mut Cx<'_>, store: &mut Store, secret: Secret) {
     let id = validate_metadata(cx, &secret.metadata);
+    let kind = secret.type_.clone();
     let data = secret.data.unwrap_or_default();
     let string_data = secret.string_data.unwrap_or_default();
     check_keys(cx, "data", data.keys());
@@ -198,5 +201,5 @@ pub(crate) fn add_secret(cx: &mut Cx<'_>, store: &mut Store, secret: Secret) {
     }
     store
         .secrets
-        .insert(id, (SecretData { data: merged }, origin));
+        .insert(id, (SecretData { data: merged, kind }, origin));
 }

@@ -70,7 +70,6 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.hostUsers", W, When::Set, IGNORED, Some("user namespaces for pods are not implemented yet")),
     rule("spec.hostnameOverride", W, When::Set, IGNORED, Some("use spec.hostname")),
     rule("spec.setHostnameAsFQDN", W, When::Set, IGNORED, None),
-    rule("spec.imagePullSecrets", W, When::Set, IGNORED, Some("registry credentials come from tandem's own configuration")),
     rule("spec.automountServiceAccountToken", W, When::ValueNotIn(&["false"]), "has no effect: tandem mounts no service account token", None),
     rule("spec.evictionResponders", W, When::Set, IGNORED, None),
     rule("spec.securityContext.seLinuxOptions", W, When::Set, IGNORED, None),

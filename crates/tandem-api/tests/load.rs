@@ -542,3 +542,36 @@ fn typed_lists_imply_the_item_kind() {
         "error 3:1 List itemz | unknown field \"itemz\" in List, did you mean \"items\"?"
     );
 }
+
+#[test]
+fn image_pull_secrets_of_type_dockerconfigjson_are_carried_decoded() {
+    // {"auths":{"r.io":{"auth":"dTpw"}}} base64-encoded, as kubectl writes it.
+    let text = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: regcred}}\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: eyJhdXRocyI6eyJyLmlvIjp7ImF1dGgiOiJkVHB3In19fQ==\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: opaque}}\nstringData: {{a: b}}\n---\n{}",
+        pod(
+            "p",
+            "  imagePullSecrets: [{name: regcred}, {name: opaque}, {name: absent}]\n"
+        )
+    );
+    let loaded = load(&src(&text), &opts()).expect("loads");
+    let secrets = &loaded.pods[0].image_pull_secrets;
+    assert_eq!(secrets.len(), 1);
+    assert_eq!(secrets[0].name, "regcred");
+    assert_eq!(
+        secrets[0].docker_config_json,
+        br#"{"auths":{"r.io":{"auth":"dTpw"}}}"#
+    );
+    assert!(
+        !format!("{:?}", secrets[0]).contains("auths"),
+        "Debug hides credentials"
+    );
+    let warnings: Vec<&str> = loaded.warnings.iter().map(|w| w.field.as_str()).collect();
+    assert!(
+        warnings.contains(&"spec.imagePullSecrets[1].name"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.contains(&"spec.imagePullSecrets[2].name"),
+        "{warnings:?}"
+    );
+}

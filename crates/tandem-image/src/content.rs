@@ -33,7 +33,7 @@ impl Staged {
     }
 
     /// The DiffID: the digest of the uncompressed tar. For an uncompressed blob that is its own
-    /// digest; gzip is decompressed and hashed. `None` for zstd, which the store does not support.
+    /// digest; gzip and zstd are decompressed and hashed. (Always `Some`.)
     pub(crate) fn diff_id(&self) -> io::Result<Option<Digest>> {
         let mut r = BufReader::new(File::open(&self.path)?);
         match Compression::sniff(&mut r)? {
@@ -43,7 +43,11 @@ impl Staged {
                 h.drain()?;
                 Ok(Some(h.digest()))
             }
-            Compression::Zstd => Ok(None),
+            Compression::Zstd => {
+                let mut h = HashingReader::new(ZstdReader::new(r));
+                h.drain()?;
+                Ok(Some(h.digest()))
+            }
         }
     }
 
@@ -77,7 +81,12 @@ impl Compression {
     pub(crate) fn detect(magic: &[u8]) -> Self {
         if magic.starts_with(&[0x1f, 0x8b]) {
             Compression::Gzip
-        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+            || (magic.len() >= 4
+                && ZSTD_SKIPPABLE.contains(&u32::from_le_bytes([
+                    magic[0], magic[1], magic[2], magic[3],
+                ])))
+        {
             Compression::Zstd
         } else {
             Compression::None
@@ -87,6 +96,84 @@ impl Compression {
     /// Peeks at the start of a buffered reader without consuming it.
     pub(crate) fn sniff<R: Read>(r: &mut BufReader<R>) -> io::Result<Self> {
         Ok(Self::detect(r.fill_buf()?))
+    }
+}
+
+const ZSTD_SKIPPABLE: std::ops::RangeInclusive<u32> = 0x184D_2A50..=0x184D_2A5F;
+
+/// Decompresses a zstd stream of any number of frames (skippable frames, as zstd:chunked layers
+/// carry, are skipped).
+pub(crate) struct ZstdReader<R: Read> {
+    state: ZstdState<R>,
+}
+
+enum ZstdState<R: Read> {
+    Between(BufReader<R>),
+    InFrame(Box<ruzstd::decoding::StreamingDecoder<BufReader<R>, ruzstd::decoding::FrameDecoder>>),
+    Poisoned,
+}
+
+impl<R: Read> ZstdReader<R> {
+    pub(crate) fn new(r: R) -> Self {
+        ZstdReader {
+            state: ZstdState::Between(BufReader::new(r)),
+        }
+    }
+
+    /// The underlying reader (between frames or at the end).
+    pub(crate) fn into_inner(self) -> Option<R> {
+        match self.state {
+            ZstdState::Between(r) => Some(r.into_inner()),
+            ZstdState::InFrame(d) => Some(d.into_inner().into_inner()),
+            ZstdState::Poisoned => None,
+        }
+    }
+}
+
+impl<R: Read> Read for ZstdReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match std::mem::replace(&mut self.state, ZstdState::Poisoned) {
+                ZstdState::Poisoned => return Err(io::Error::other("zstd stream already failed")),
+                ZstdState::InFrame(mut d) => {
+                    let n = d.read(buf)?;
+                    if n > 0 || buf.is_empty() {
+                        self.state = ZstdState::InFrame(d);
+                        return Ok(n);
+                    }
+                    let (r, _) = d.into_parts();
+                    self.state = ZstdState::Between(r);
+                }
+                ZstdState::Between(mut r) => {
+                    let head = r.fill_buf()?;
+                    if head.is_empty() {
+                        self.state = ZstdState::Between(r);
+                        return Ok(0);
+                    }
+                    let mut magic = [0u8; 4];
+                    let have = head.len().min(4);
+                    magic[..have].copy_from_slice(&head[..have]);
+                    if have == 4 && ZSTD_SKIPPABLE.contains(&u32::from_le_bytes(magic)) {
+                        let mut header = [0u8; 8];
+                        r.read_exact(&mut header)?;
+                        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+                        let skipped =
+                            io::copy(&mut (&mut r).take(u64::from(len)), &mut io::sink())?;
+                        if skipped != u64::from(len) {
+                            return Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "truncated zstd skippable frame",
+                            ));
+                        }
+                        self.state = ZstdState::Between(r);
+                        continue;
+                    }
+                    let d = ruzstd::decoding::StreamingDecoder::new(r)
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                    self.state = ZstdState::InFrame(Box::new(d));
+                }
+            }
+        }
     }
 }
 

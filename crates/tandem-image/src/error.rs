@@ -142,7 +142,7 @@ pub enum Error {
 
     /// No image has this name or id.
     #[error(
-        "image {reference} not found; load or import it first (list shows what the store has)"
+        "image {reference} not found; pull, load or import it first (list shows what the store has)"
     )]
     ImageNotFound { reference: String },
 
@@ -203,7 +203,7 @@ pub enum Error {
     },
 
     /// A layer (or config) has a media type the store cannot handle.
-    #[error("{what} has unsupported media type {media_type}; only uncompressed and gzip tar layers are supported, re-save the image without zstd compression")]
+    #[error("{what} has unsupported media type {media_type}; only uncompressed, gzip and zstd tar layers of container images are supported")]
     UnsupportedMediaType { what: String, media_type: String },
 
     /// An image in an archive has no usable name.
@@ -259,6 +259,55 @@ pub enum Error {
         reason: String,
     },
 
+    /// A registry refused the credentials, or wants some and none were configured.
+    #[error("registry {registry} refused access to {reference} ({detail}); {}", if *.had_credentials { "the credentials for it were rejected: check the user name and password in the auth file or imagePullSecret" } else { "it needs credentials: log in to it (auth file ~/.docker/config.json, --authfile) or give the pod an imagePullSecret" })]
+    RegistryUnauthorized {
+        registry: String,
+        reference: String,
+        had_credentials: bool,
+        detail: String,
+    },
+
+    /// The registry does not have the image (or the repository).
+    #[error(
+        "image {reference} was not found in registry {registry} ({detail}); check the name and tag"
+    )]
+    ManifestUnknown {
+        registry: String,
+        reference: String,
+        detail: String,
+    },
+
+    /// Talking to a registry failed (network, TLS, server error, protocol violation).
+    #[error("cannot pull from or push to registry {registry} for {reference}: {detail}; {hint}")]
+    Registry {
+        registry: String,
+        reference: String,
+        detail: String,
+        hint: &'static str,
+    },
+
+    /// A registry returned something that is not a usable image.
+    #[error("registry {registry} returned an unusable {what} for {reference}: {reason}")]
+    BadRegistryContent {
+        registry: String,
+        reference: String,
+        what: &'static str,
+        reason: String,
+    },
+
+    /// The registries configuration blocks this registry.
+    #[error("registry {registry} is blocked by {}; remove `blocked = true` from its [[registry]] entry to use it", path.display())]
+    RegistryBlocked { registry: String, path: PathBuf },
+
+    /// The registries configuration file cannot be used.
+    #[error("registries configuration {}: {reason}", path.display())]
+    InvalidRegistriesConf { path: PathBuf, reason: String },
+
+    /// An auth file (docker config.json, dockerconfigjson secret) cannot be used.
+    #[error("auth file {source_name}: {reason}; it must be a docker config.json ({{\"auths\": {{\"HOST\": {{\"auth\": \"base64(user:password)\"}}}}}})")]
+    InvalidAuthFile { source_name: String, reason: String },
+
     /// The name→image index cannot be parsed.
     #[error("image index {} is corrupt: {reason}; restore it from a backup or delete it and load the images again", path.display())]
     CorruptIndex { path: PathBuf, reason: String },
@@ -289,6 +338,14 @@ impl Error {
             Error::NeedsRoot { .. } => ErrorKind::FailedPrecondition,
             Error::MissingBlob { .. } => ErrorKind::FailedPrecondition,
             Error::CorruptBlob { .. } | Error::CorruptIndex { .. } => ErrorKind::Internal,
+            Error::RegistryUnauthorized { .. } | Error::RegistryBlocked { .. } => {
+                ErrorKind::FailedPrecondition
+            }
+            Error::ManifestUnknown { .. } => ErrorKind::NotFound,
+            Error::Registry { .. } => ErrorKind::Unavailable,
+            Error::BadRegistryContent { .. }
+            | Error::InvalidRegistriesConf { .. }
+            | Error::InvalidAuthFile { .. } => ErrorKind::InvalidArgument,
         }
     }
 

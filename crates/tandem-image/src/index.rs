@@ -27,6 +27,9 @@ pub(crate) struct IndexEntry {
     pub size: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    /// Digest of the multi-platform index the image was pulled through, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<Digest>,
 }
 
 /// The whole of `images.json`: normalised reference → image.

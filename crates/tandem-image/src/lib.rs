@@ -9,7 +9,12 @@
 //! - **importing rootfs tarballs** as one-layer images (like `docker import`);
 //! - **safe layer unpacking into snapshots**: each layer is unpacked once, keyed by its ChainID,
 //!   with path-escape protection and OCI whiteouts converted to the overlayfs format;
-//! - the **name→image index** (`images.json`).
+//! - the **name→image index** (`images.json`);
+//! - **pulling from and pushing to registries** ([`ImageStore::pull`], [`ImageStore::push`];
+//!   see the `registry` module): the OCI distribution protocol through the `oci-client` crate,
+//!   credentials in docker config.json form ([`auth`]), insecure/mirrored/blocked registries from
+//!   a containers-registries.conf ([`registries_conf`]), progress reported as data
+//!   ([`progress`]): the crate never prints.
 //!
 //! It **never mounts** anything: [`ResolvedImage::rootfs_mount`] returns the overlay mount a
 //! container needs as data, for the runtime to perform. It knows nothing about Pods.
@@ -28,8 +33,19 @@
 //! <root>/blobs/sha256/<hex>            content store
 //! <root>/snapshots/<chainid-hex>/fs    one unpacked layer (overlayfs format)
 //! <root>/snapshots/empty/fs            the lower dir of images without layers
-//! <root>/ingest/                       temp files and dirs, renamed into place when complete
+//! <root>/ingest/                       temp files and dirs (downloads too), renamed into place
+//!                                      only when complete and verified
 //! ```
+//!
+//! # Pulls
+//! A pull fetches and verifies the manifest and config first, then holds the store lock while it
+//! downloads the missing layers in parallel and unpacks each as soon as it is in: a second pull of
+//! the same image (from any process) waits and then finds everything present. Pulls of different
+//! images into one store therefore run one after the other. Blobs are verified (sha256 and size)
+//! before they become visible in `blobs/`; layers are verified again (blob digest and DiffID)
+//! while they are unpacked. An interrupted transfer is resumed with an HTTP Range request within
+//! the same pull; a pull that dies restarts its unfinished blobs from zero next time (finished,
+//! verified blobs are kept).
 //!
 //! # Garbage
 //! [`ImageStore::remove`] deletes the blobs and snapshots no remaining name references.
@@ -38,11 +54,15 @@
 //! which images running containers use: callers must not remove those.
 
 mod archive;
+pub mod auth;
 mod content;
 mod digest;
 mod error;
 mod index;
+pub mod progress;
 mod reference;
+pub mod registries_conf;
+mod registry;
 mod spec;
 mod unpack;
 
@@ -54,9 +74,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use auth::{AuthFile, Credentials, Login};
 pub use digest::{chain_ids, Digest};
 pub use error::{Error, ErrorKind, Result, UnsafeReason};
+pub use progress::Progress;
 pub use reference::{Reference, DEFAULT_DOMAIN, DEFAULT_TAG};
+pub use registries_conf::RegistriesConf;
+pub use registry::{NamedAuth, PullReport, PullSettings, PushReport, RegistryOptions};
 pub use spec::{ImageConfig, DEFAULT_PATH_ENV};
 
 use content::ContentStore;
@@ -79,6 +103,36 @@ pub struct ImageSummary {
     pub size: u64,
     /// The config's `created` timestamp, when it has one.
     pub created: Option<String>,
+}
+
+/// One layer of an image, as [`ImageStore::inspect`] shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerInfo {
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
+    pub diff_id: String,
+}
+
+/// What [`ImageStore::inspect`] returns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageInspect {
+    /// The name it was found under.
+    pub reference: String,
+    /// Every name of the same image id.
+    pub names: Vec<String>,
+    pub id: String,
+    pub manifest_digest: String,
+    /// The multi-platform index it was pulled through.
+    pub index_digest: Option<String>,
+    pub size: u64,
+    pub created: Option<String>,
+    pub architecture: String,
+    pub os: String,
+    pub config: ImageConfig,
+    pub layers: Vec<LayerInfo>,
 }
 
 /// An image ready to run: its config and its unpacked layers.
@@ -229,6 +283,7 @@ impl ImageStore {
                 config: image.config,
                 size: image.size,
                 created: image.created,
+                index: None,
             };
             for name in image.names {
                 let key = name.to_string();
@@ -269,6 +324,7 @@ impl ImageStore {
             config: image.config,
             size: image.size,
             created: image.created,
+            index: None,
         };
         let mut index = self.read_index()?;
         index.images.insert(key.clone(), entry.clone());
@@ -316,6 +372,60 @@ impl ImageStore {
         let _lock = self.lock()?;
         let index = self.read_index()?;
         self.collect_garbage(&index)
+    }
+
+    /// The image `reference` names (as [`ImageStore::resolve`] finds it), or `None`. Does not
+    /// unpack anything.
+    pub fn lookup(&self, reference: &str) -> Result<Option<ImageSummary>, Error> {
+        let index = self.read_index()?;
+        match find(&index, reference) {
+            Ok(found) => Ok(found.first().map(|(k, e)| summary(k, e))),
+            Err(Error::ImageNotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Everything the store knows about one image: names, digests, config, layers.
+    pub fn inspect(&self, reference: &str) -> Result<ImageInspect, Error> {
+        let index = self.read_index()?;
+        let found = find(&index, reference)?;
+        let Some((key, entry)) = found.first() else {
+            return Err(Error::ImageNotFound {
+                reference: reference.to_string(),
+            });
+        };
+        let (manifest, config) = self.read_image(key, entry)?;
+        let mut names: Vec<String> = index
+            .images
+            .iter()
+            .filter(|(_, e)| e.config == entry.config)
+            .map(|(k, _)| k.clone())
+            .collect();
+        names.sort();
+        let layers = manifest
+            .layers
+            .iter()
+            .zip(&config.rootfs.diff_ids)
+            .map(|(l, d)| LayerInfo {
+                digest: l.digest.to_string(),
+                media_type: l.media_type.clone(),
+                size: l.size,
+                diff_id: d.to_string(),
+            })
+            .collect();
+        Ok(ImageInspect {
+            reference: key.to_string(),
+            names,
+            id: entry.config.to_string(),
+            manifest_digest: entry.manifest.to_string(),
+            index_digest: entry.index.as_ref().map(ToString::to_string),
+            size: entry.size,
+            created: entry.created.clone(),
+            architecture: config.architecture.clone().unwrap_or_default(),
+            os: config.os.clone().unwrap_or_default(),
+            config: ImageConfig::from(config.config.unwrap_or_default()),
+            layers,
+        })
     }
 
     /// Finds an image by reference (normalised: `busybox` == `docker.io/library/busybox:latest`;
@@ -587,7 +697,7 @@ fn find<'i>(index: &'i IndexFile, input: &str) -> Result<Found<'i>> {
             .images
             .iter()
             .filter(|(k, e)| {
-                &e.manifest == digest
+                (&e.manifest == digest || e.index.as_ref() == Some(digest))
                     && Reference::parse(k).is_ok_and(|r| {
                         r.name() == reference.name()
                             && reference.tag().is_none_or(|t| r.tag() == Some(t))
@@ -622,6 +732,7 @@ mod tests {
             config: id(config),
             size: 1,
             created: None,
+            index: None,
         };
         let mut index = IndexFile::default();
         for (name, config) in [

@@ -30,9 +30,9 @@ pub const DEFAULT_PATH_ENV: &str =
 /// What a layer's media type says about its encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LayerMedia {
-    /// A tar, gzip-compressed or not (the content decides, by magic bytes).
+    /// A tar, uncompressed, gzip or zstd (the content decides, by magic bytes).
     Tar,
-    /// A media type the store cannot unpack (zstd, or not a layer at all).
+    /// A media type the store cannot unpack (not a tar layer at all).
     Unsupported,
 }
 
@@ -44,7 +44,9 @@ pub(crate) fn layer_media(media_type: &str) -> LayerMedia {
         | "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
         | "application/vnd.docker.image.rootfs.diff.tar"
         | "application/vnd.docker.image.rootfs.diff.tar.gzip"
-        | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => LayerMedia::Tar,
+        | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+        | "application/vnd.oci.image.layer.v1.tar+zstd"
+        | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd" => LayerMedia::Tar,
         _ => LayerMedia::Unsupported,
     }
 }
@@ -115,6 +117,10 @@ pub(crate) struct DockerManifestEntry {
 pub(crate) struct ConfigBlob {
     #[serde(default)]
     pub created: Option<String>,
+    #[serde(default)]
+    pub architecture: Option<String>,
+    #[serde(default)]
+    pub os: Option<String>,
     #[serde(default)]
     pub config: Option<RuntimeConfig>,
     pub rootfs: RootFs,

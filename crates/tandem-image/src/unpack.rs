@@ -31,7 +31,7 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{fchownat, Gid, Uid};
 use tar::EntryType;
 
-use crate::content::Compression;
+use crate::content::{Compression, ZstdReader};
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, Result, UnsafeReason};
 
@@ -89,10 +89,17 @@ pub(crate) fn unpack_layer(layer: &LayerBlob<'_>, dest: &Path, is_root: bool) ->
     let mut unpacker = Unpacker::new(dest, &archive, is_root);
     let (blob_digest, diff_id) = match compression {
         Compression::Zstd => {
-            return Err(Error::UnsupportedMediaType {
-                what: format!("layer {} of image {}", layer.digest, layer.image),
-                media_type: "zstd-compressed tar".to_string(),
-            })
+            let outer = HashingReader::new(reader);
+            let inner = unpacker.unpack(HashingReader::new(ZstdReader::new(outer)))?;
+            let mut inner = inner;
+            inner.drain().map_err(malformed)?;
+            let diff_id = inner.digest();
+            let mut outer = inner
+                .into_inner()
+                .into_inner()
+                .ok_or_else(|| malformed(io::Error::other("zstd stream failed")))?;
+            outer.drain().map_err(malformed)?;
+            (outer.digest(), diff_id)
         }
         Compression::None => {
             let mut r = unpacker.unpack(HashingReader::new(reader))?;

@@ -30,7 +30,11 @@ impl Backoff {
 
 /// If a container that finished at `finished_at` must still wait before its restart, the instant
 /// at which it may restart (`IsInBackOffSince`).
-pub fn restart_not_before(entry: Option<&Backoff>, finished_at: Instant, now: Instant) -> Option<Instant> {
+pub fn restart_not_before(
+    entry: Option<&Backoff>,
+    finished_at: Instant,
+    now: Instant,
+) -> Option<Instant> {
     let entry = entry?;
     if entry.expired(finished_at) {
         return None;
@@ -45,7 +49,10 @@ pub fn next(entry: Option<&Backoff>, now: Instant) -> Backoff {
         Some(e) if !e.expired(now) => (e.delay() * 2).min(MAX),
         _ => INITIAL,
     };
-    Backoff { delay_ms: delay.as_millis() as u64, last_update: now }
+    Backoff {
+        delay_ms: delay.as_millis() as u64,
+        last_update: now,
+    }
 }
 
 #[cfg(test)]

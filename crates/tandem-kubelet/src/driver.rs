@@ -13,10 +13,36 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::events::{EventType, PodEvent};
-use crate::runtime::{ContainerRuntime, RuntimeEvent, StartError};
-use crate::state::{Exit, Observed, RunState, Stopping, Termination, TerminationReason};
+use tandem_api::plan::Handler;
+
+use crate::runtime::{ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, StartError};
+use crate::state::{
+    Exit, HookState, KillReason, Observed, ProbeKind, ProbeResult, Probes, RunState, Stopping,
+    Termination, TerminationReason,
+};
 use crate::status::{pod_status, Clock, PodFacts};
-use crate::sync::{compute_actions, Action, PodPhase, StopSignal};
+use crate::sync::{compute_actions, Action, HookKind, PodPhase, StopSignal, MIN_GRACE};
+
+/// `Exec`, `HTTP`, `TCP`, `GRPC`, `Sleep`: the handler's kind in hook failure messages.
+fn handler_type(h: &Handler) -> &'static str {
+    match h {
+        Handler::Exec { .. } => "Exec",
+        Handler::HttpGet { .. } => "HTTP",
+        Handler::TcpSocket { .. } => "TCP",
+        Handler::Grpc { .. } => "GRPC",
+        Handler::Sleep { .. } => "Sleep",
+    }
+}
+
+/// What a hook ran: the command line, the URL path, the port.
+fn handler_target(h: &Handler) -> String {
+    match h {
+        Handler::Exec { command } => format!("[{}]", command.join(" ")),
+        Handler::HttpGet { path, port, .. } => format!("{path} on port {port}"),
+        Handler::TcpSocket { port, .. } | Handler::Grpc { port, .. } => format!("port {port}"),
+        Handler::Sleep { seconds } => format!("{seconds}s"),
+    }
+}
 
 /// Requests from outside the pod (the control socket, a signal in the foreground).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,10 +65,26 @@ pub struct Outcome {
     pub observed: Observed,
 }
 
-struct StartDone {
-    container: String,
-    attempt: u32,
-    result: Result<(), StartError>,
+/// Work the driver spawned, reporting back.
+enum Done {
+    Start {
+        container: String,
+        attempt: u32,
+        result: Result<(), StartError>,
+    },
+    Hook {
+        container: String,
+        attempt: u32,
+        hook: HookKind,
+        handler: Handler,
+        result: HandlerResult,
+    },
+    Probe {
+        container: String,
+        attempt: u32,
+        kind: ProbeKind,
+        result: HandlerResult,
+    },
 }
 
 pub struct Driver<R: ContainerRuntime, O: Observer> {
@@ -54,8 +96,10 @@ pub struct Driver<R: ContainerRuntime, O: Observer> {
     clock: Clock,
     runtime_rx: mpsc::UnboundedReceiver<RuntimeEvent>,
     control_rx: mpsc::UnboundedReceiver<Control>,
-    start_tx: mpsc::UnboundedSender<StartDone>,
-    start_rx: mpsc::UnboundedReceiver<StartDone>,
+    start_tx: mpsc::UnboundedSender<Done>,
+    start_rx: mpsc::UnboundedReceiver<Done>,
+    /// Containers already warned about a handler tandem cannot run (one event per instance).
+    warned: std::collections::HashSet<(String, u32, ProbeKind)>,
 }
 
 impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
@@ -70,12 +114,31 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
     ) -> Self {
         let (start_tx, start_rx) = mpsc::unbounded_channel();
         let obs = Observed::new(&plan);
-        Driver { plan, runtime, observer, obs, facts, clock, runtime_rx, control_rx, start_tx, start_rx }
+        Driver {
+            plan,
+            runtime,
+            observer,
+            obs,
+            facts,
+            clock,
+            runtime_rx,
+            control_rx,
+            start_tx,
+            start_rx,
+            warned: Default::default(),
+        }
     }
 
     fn event(&mut self, kind: EventType, reason: &str, message: String, container: Option<&str>) {
         let attempt = container.map(|c| self.obs.get(c).restart_count());
-        self.event_with(kind, reason, message, container, attempt, serde_json::Map::new());
+        self.event_with(
+            kind,
+            reason,
+            message,
+            container,
+            attempt,
+            serde_json::Map::new(),
+        );
     }
 
     fn event_with(
@@ -101,7 +164,10 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
 
     fn publish(&mut self) {
         let status = pod_status(&self.plan, &self.obs, &self.facts, &self.clock);
-        let terminating = self.obs.termination.is_some_and(|t| t.reason == TerminationReason::Deleted);
+        let terminating = self
+            .obs
+            .termination
+            .is_some_and(|t| t.reason == TerminationReason::Deleted);
         self.observer.status(&status, terminating);
     }
 
@@ -116,11 +182,19 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 match action {
                     Action::Finish { phase } => {
                         self.facts.finished = Some(phase);
-                        let reason = self.obs.termination.map_or(TerminationReason::Completed, |t| t.reason);
+                        let reason = self
+                            .obs
+                            .termination
+                            .map_or(TerminationReason::Completed, |t| t.reason);
                         self.publish();
-                        return Outcome { phase, reason, observed: self.obs };
+                        return Outcome {
+                            phase,
+                            reason,
+                            observed: self.obs,
+                        };
                     }
-                    Action::Terminate { .. } => again = true,
+                    // Both change what the engine decides next without any outside event.
+                    Action::Terminate { .. } | Action::Kill { .. } => again = true,
                     _ => {}
                 }
                 self.apply(action, now);
@@ -137,7 +211,7 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
             };
             tokio::select! {
                 Some(ev) = self.runtime_rx.recv() => self.on_runtime_event(ev),
-                Some(done) = self.start_rx.recv() => self.on_start_done(done),
+                Some(done) = self.start_rx.recv() => self.on_done(done),
                 Some(ctl) = self.control_rx.recv() => self.on_control(ctl),
                 _ = sleep => {}
             }
@@ -147,7 +221,9 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
     fn apply(&mut self, action: Action, now: Instant) {
         match action {
             Action::Start { container, backoff } => {
-                let Some(plan) = self.plan.container(&container).cloned() else { return };
+                let Some(plan) = self.plan.container(&container).cloned() else {
+                    return;
+                };
                 let rec = self.obs.get_mut(&container);
                 if let RunState::Exited(e) = &rec.state {
                     rec.last_exit = Some(e.clone());
@@ -159,31 +235,161 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 }
                 rec.waiting = None;
                 rec.stopping = None;
-                rec.started = false;
-                rec.ready = false;
+                rec.killed_for = None;
+                rec.post_start = HookState::NotRun;
+                rec.pre_stop = HookState::NotRun;
+                rec.probes = Probes::new();
                 let attempt = rec.restart_count();
                 let runtime = Rc::clone(&self.runtime);
                 let tx = self.start_tx.clone();
                 tokio::task::spawn_local(async move {
                     let result = runtime.start(&plan, attempt).await;
-                    let _ = tx.send(StartDone { container: plan.name.clone(), attempt, result });
+                    let _ = tx.send(Done::Start {
+                        container: plan.name.clone(),
+                        attempt,
+                        result,
+                    });
                 });
             }
-            Action::Wait { container, reason, message } => {
-                let changed = self.obs.get(&container).waiting.as_ref().map(|w| &w.0) != Some(&reason);
+            Action::Wait {
+                container,
+                reason,
+                message,
+            } => {
+                let changed =
+                    self.obs.get(&container).waiting.as_ref().map(|w| &w.0) != Some(&reason);
                 if changed && reason == "CrashLoopBackOff" {
-                    let msg = format!("Back-off restarting failed container {container} in pod {}", self.plan.name);
+                    let msg = format!(
+                        "Back-off restarting failed container {container} in pod {}",
+                        self.plan.name
+                    );
                     self.event(EventType::Warning, "BackOff", msg, Some(&container));
+                }
+                if changed && reason == "ImagePullBackOff" {
+                    self.event(
+                        EventType::Normal,
+                        "BackOff",
+                        message.clone(),
+                        Some(&container),
+                    );
                 }
                 self.obs.get_mut(&container).waiting = Some((reason, message));
             }
-            Action::Signal { container, signal, kill_at } => {
+            Action::Kill {
+                container,
+                reason,
+                grace,
+                message,
+            } => {
+                let rec = self.obs.get_mut(&container);
+                rec.stopping = Some(Stopping {
+                    reason,
+                    started_at: now,
+                    grace,
+                    term_sent_at: None,
+                    kill_at: None,
+                    kill_sent: false,
+                });
+                if reason != KillReason::PodTermination {
+                    rec.killed_for = Some(reason);
+                }
+                let attempt = rec.restart_count();
+                let mut details = serde_json::Map::new();
+                details.insert("gracePeriodSeconds".into(), grace.as_secs_f64().into());
+                details.insert("killReason".into(), format!("{reason:?}").into());
+                self.event_with(
+                    EventType::Normal,
+                    "Killing",
+                    message,
+                    Some(&container),
+                    Some(attempt),
+                    details,
+                );
+            }
+            Action::Hook { container, hook } => {
+                let Some(plan) = self.plan.container(&container).cloned() else {
+                    return;
+                };
+                let handler = match hook {
+                    HookKind::PostStart => plan.post_start.clone(),
+                    HookKind::PreStop => plan.pre_stop.clone(),
+                };
+                let Some(handler) = handler else { return };
+                let rec = self.obs.get_mut(&container);
+                let state = HookState::Running { since: now };
+                match hook {
+                    HookKind::PostStart => rec.post_start = state,
+                    HookKind::PreStop => rec.pre_stop = state,
+                }
+                let attempt = rec.restart_count();
+                let kind = match hook {
+                    HookKind::PostStart => HandlerKind::PostStart,
+                    HookKind::PreStop => HandlerKind::PreStop,
+                };
+                let runtime = Rc::clone(&self.runtime);
+                let tx = self.start_tx.clone();
+                tokio::task::spawn_local(async move {
+                    let result = match &handler {
+                        Handler::Sleep { seconds } => {
+                            tokio::time::sleep(Duration::from_secs((*seconds).max(0) as u64)).await;
+                            HandlerResult::Success
+                        }
+                        h => runtime.run_handler(&plan, attempt, kind, h, None).await,
+                    };
+                    let _ = tx.send(Done::Hook {
+                        container: plan.name.clone(),
+                        attempt,
+                        hook,
+                        handler,
+                        result,
+                    });
+                });
+            }
+            Action::Probe { container, kind } => {
+                let Some(plan) = self.plan.container(&container).cloned() else {
+                    return;
+                };
+                let Some(probe) = kind.probe(&plan).cloned() else {
+                    return;
+                };
+                let rec = self.obs.get_mut(&container);
+                let t = rec.probes.get_mut(kind);
+                t.in_flight = true;
+                t.triggered = false;
+                t.last_run_at = Some(now);
+                let attempt = rec.restart_count();
+                let hk = match kind {
+                    ProbeKind::Startup => HandlerKind::Startup,
+                    ProbeKind::Liveness => HandlerKind::Liveness,
+                    ProbeKind::Readiness => HandlerKind::Readiness,
+                };
+                let timeout = Duration::from_secs(probe.timeout_seconds.max(1) as u64);
+                let runtime = Rc::clone(&self.runtime);
+                let tx = self.start_tx.clone();
+                tokio::task::spawn_local(async move {
+                    let result = runtime
+                        .run_handler(&plan, attempt, hk, &probe.handler, Some(timeout))
+                        .await;
+                    let _ = tx.send(Done::Probe {
+                        container: plan.name.clone(),
+                        attempt,
+                        kind,
+                        result,
+                    });
+                });
+            }
+            Action::Signal {
+                container,
+                signal,
+                kill_at,
+            } => {
                 let attempt = self.obs.get(&container).restart_count();
                 match signal {
                     StopSignal::Term => {
-                        self.obs.get_mut(&container).stopping =
-                            Some(Stopping { term_sent_at: now, kill_at, kill_sent: false });
-                        self.event(EventType::Normal, "Killing", format!("Stopping container {container}"), Some(&container));
+                        if let Some(s) = self.obs.get_mut(&container).stopping.as_mut() {
+                            s.term_sent_at = Some(now);
+                            s.kill_at = Some(kill_at);
+                        }
                     }
                     StopSignal::Kill => {
                         if let Some(s) = self.obs.get_mut(&container).stopping.as_mut() {
@@ -202,38 +408,209 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                     }
                 }
                 let runtime = Rc::clone(&self.runtime);
-                tokio::task::spawn_local(async move { runtime.signal(&container, attempt, signal).await });
+                tokio::task::spawn_local(async move {
+                    runtime.signal(&container, attempt, signal).await
+                });
             }
             Action::Terminate { reason, grace } => {
                 if self.obs.termination.is_none() {
-                    self.obs.termination = Some(Termination { reason, started_at: now, grace });
+                    self.obs.termination = Some(Termination {
+                        reason,
+                        started_at: now,
+                        grace,
+                    });
                 }
             }
             Action::Finish { .. } => {}
         }
     }
 
-    fn on_start_done(&mut self, done: StartDone) {
-        let now = Instant::now();
-        let rec = self.obs.get(&done.container);
-        if rec.restart_count() != done.attempt || rec.starts == 0 {
+    /// Whether `attempt` is still the current instance of `container`.
+    fn current(&self, container: &str, attempt: u32) -> bool {
+        let rec = self.obs.get(container);
+        rec.starts > 0 && rec.restart_count() == attempt
+    }
+
+    fn on_done(&mut self, done: Done) {
+        match done {
+            Done::Start {
+                container,
+                attempt,
+                result,
+            } => self.on_start_done(container, attempt, result),
+            Done::Hook {
+                container,
+                attempt,
+                hook,
+                handler,
+                result,
+            } => self.on_hook_done(container, attempt, hook, &handler, result),
+            Done::Probe {
+                container,
+                attempt,
+                kind,
+                result,
+            } => self.on_probe_done(container, attempt, kind, result),
+        }
+    }
+
+    fn on_hook_done(
+        &mut self,
+        container: String,
+        attempt: u32,
+        hook: HookKind,
+        handler: &Handler,
+        result: HandlerResult,
+    ) {
+        if !self.current(&container, attempt) {
             return;
         }
-        match done.result {
+        let failure = match &result {
+            HandlerResult::Failure(m) | HandlerResult::Error(m) => Some(m.clone()),
+            _ => None,
+        };
+        let state = if failure.is_some() {
+            HookState::Failed
+        } else {
+            HookState::Succeeded
+        };
+        let rec = self.obs.get_mut(&container);
+        match hook {
+            HookKind::PostStart => rec.post_start = state,
+            HookKind::PreStop => rec.pre_stop = state,
+        }
+        if let HandlerResult::Unsupported(m) = &result {
+            self.event(
+                EventType::Warning,
+                "FailedHook",
+                m.clone(),
+                Some(&container),
+            );
+        }
+        let Some(err) = failure else { return };
+        // A preStop hook that fails when its container is already gone is not worth an event.
+        if hook == HookKind::PreStop && !self.obs.get(&container).is_running() {
+            return;
+        }
+        let (reason, what) = match hook {
+            HookKind::PostStart => ("FailedPostStartHook", "PostStartHook"),
+            HookKind::PreStop => ("FailedPreStopHook", "PreStopHook"),
+        };
+        let message = format!(
+            "{what} failed: {} lifecycle hook ({}) for Container \"{container}\" in Pod \"{}\" failed - error: {err}",
+            handler_type(handler),
+            handler_target(handler),
+            self.plan.name
+        );
+        self.event(EventType::Warning, reason, message, Some(&container));
+    }
+
+    fn on_probe_done(
+        &mut self,
+        container: String,
+        attempt: u32,
+        kind: ProbeKind,
+        result: HandlerResult,
+    ) {
+        if !self.current(&container, attempt) {
+            return;
+        }
+        let Some(probe) = self
+            .plan
+            .container(&container)
+            .and_then(|c| kind.probe(c))
+            .cloned()
+        else {
+            return;
+        };
+        let running = self.obs.get(&container).is_running();
+        self.obs.get_mut(&container).probes.get_mut(kind).in_flight = false;
+        if !running {
+            return;
+        }
+        let label = kind.label();
+        match &result {
+            HandlerResult::Failure(m) => self.event(
+                EventType::Warning,
+                "Unhealthy",
+                format!("{label} probe failed: {m}"),
+                Some(&container),
+            ),
+            HandlerResult::Error(m) => self.event(
+                EventType::Warning,
+                "Unhealthy",
+                format!("{label} probe errored: {m}"),
+                Some(&container),
+            ),
+            HandlerResult::Warning(m) => self.event(
+                EventType::Warning,
+                "ProbeWarning",
+                format!("{label} probe warning: {m}"),
+                Some(&container),
+            ),
+            HandlerResult::Unsupported(m) => {
+                if self.warned.insert((container.clone(), attempt, kind)) {
+                    self.event(
+                        EventType::Warning,
+                        "ProbeWarning",
+                        format!("{label} probe warning: {m}; treated as success"),
+                        Some(&container),
+                    );
+                }
+            }
+            HandlerResult::Success => {}
+        }
+        let Some(raw) = crate::probe::raw_result(&result) else {
+            return;
+        };
+        let rec = self.obs.get_mut(&container);
+        let changed = crate::probe::record(rec.probes.get_mut(kind), kind, &probe, raw);
+        if changed && kind == ProbeKind::Startup && raw == ProbeResult::Success {
+            // Readiness runs at once after the startup probe succeeded (§3.4).
+            rec.probes.get_mut(ProbeKind::Readiness).triggered = true;
+        }
+        if changed {
+            let mut details = serde_json::Map::new();
+            details.insert("probe".into(), label.into());
+            details.insert("result".into(), format!("{raw:?}").into());
+            self.event_with(
+                EventType::Normal,
+                "ProbeResult",
+                format!("{label} probe of container {container} is now {raw:?}"),
+                Some(&container),
+                Some(attempt),
+                details,
+            );
+        }
+    }
+
+    fn on_start_done(&mut self, container: String, attempt: u32, result: Result<(), StartError>) {
+        let now = Instant::now();
+        if !self.current(&container, attempt) {
+            return;
+        }
+        match result {
             Ok(()) => {
-                let name = done.container.clone();
-                self.event(EventType::Normal, "Created", format!("Created container {name}"), Some(&name));
-                self.event(EventType::Normal, "Started", format!("Started container {name}"), Some(&name));
-                let rec = self.obs.get_mut(&done.container);
+                let name = container.clone();
+                self.event(
+                    EventType::Normal,
+                    "Created",
+                    format!("Created container {name}"),
+                    Some(&name),
+                );
+                self.event(
+                    EventType::Normal,
+                    "Started",
+                    format!("Started container {name}"),
+                    Some(&name),
+                );
+                let rec = self.obs.get_mut(&container);
                 if let RunState::Creating { .. } = rec.state {
                     rec.state = RunState::Running { since: now };
-                    // Without probes a running container is started and ready (§3.5).
-                    rec.started = true;
-                    rec.ready = true;
                 }
             }
             Err(e) => {
-                let rec = self.obs.get_mut(&done.container);
+                let rec = self.obs.get_mut(&container);
                 rec.state = RunState::Exited(Exit {
                     exit_code: 128,
                     signal: None,
@@ -243,15 +620,26 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                     finished_at: now,
                 });
                 rec.waiting = Some((e.reason.clone(), e.message.clone()));
-                let name = done.container;
-                self.event(EventType::Warning, "Failed", format!("Error: {}: {}", e.reason, e.message), Some(&name));
+                self.event(
+                    EventType::Warning,
+                    "Failed",
+                    format!("Error: {}: {}", e.reason, e.message),
+                    Some(&container),
+                );
             }
         }
     }
 
     fn on_runtime_event(&mut self, ev: RuntimeEvent) {
         match ev {
-            RuntimeEvent::Exited { container, attempt, exit_code, signal, oom, at } => {
+            RuntimeEvent::Exited {
+                container,
+                attempt,
+                exit_code,
+                signal,
+                oom,
+                at,
+            } => {
                 let rec = self.obs.get(&container);
                 if rec.starts == 0 || rec.restart_count() != attempt {
                     return;
@@ -269,8 +657,6 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 details.insert("reason".into(), exit.reason.clone().into());
                 let rec = self.obs.get_mut(&container);
                 rec.state = RunState::Exited(exit);
-                rec.started = false;
-                rec.ready = false;
                 rec.stopping = None;
                 self.event_with(
                     EventType::Normal,
@@ -288,20 +674,37 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
         let now = Instant::now();
         match ctl {
             Control::Delete { grace } => {
-                let grace =
-                    grace.unwrap_or(Duration::from_secs(self.plan.termination_grace_period_seconds.max(0) as u64));
+                let grace = grace.unwrap_or(Duration::from_secs(
+                    self.plan.termination_grace_period_seconds.max(0) as u64,
+                ));
                 match &mut self.obs.termination {
                     Some(t) => {
                         // A shorter grace period given later cuts the one in force, as kubectl's does.
-                        if now + grace < t.deadline() {
-                            t.grace = (now + grace) - t.started_at;
+                        let cut = now + grace;
+                        if cut < t.deadline() {
+                            t.grace = cut - t.started_at;
+                            for rec in self.obs.containers.values_mut() {
+                                let Some(s) = rec.stopping.as_mut() else {
+                                    continue;
+                                };
+                                if s.deadline() > cut {
+                                    s.grace = cut.saturating_duration_since(s.started_at);
+                                }
+                                if let (Some(term), Some(k)) = (s.term_sent_at, s.kill_at) {
+                                    s.kill_at = Some(k.min(cut.max(term + MIN_GRACE)));
+                                }
+                            }
                         }
                         if t.reason == TerminationReason::Completed {
                             t.reason = TerminationReason::Deleted;
                         }
                     }
                     None => {
-                        self.obs.termination = Some(Termination { reason: TerminationReason::Deleted, started_at: now, grace })
+                        self.obs.termination = Some(Termination {
+                            reason: TerminationReason::Deleted,
+                            started_at: now,
+                            grace,
+                        })
                     }
                 }
             }

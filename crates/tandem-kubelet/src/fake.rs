@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use tandem_api::plan::ContainerPlan;
-use tokio::sync::mpsc;
+use tandem_api::plan::{ContainerPlan, Handler};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::runtime::{ContainerRuntime, RuntimeEvent, StartError};
+use crate::runtime::{ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, StartError};
 use crate::sync::StopSignal;
 
 /// What one instance of a container does.
@@ -25,17 +25,30 @@ pub struct Behavior {
     /// Time spent creating and starting (image, postStart).
     pub start_delay: Duration,
     pub start_error: Option<StartError>,
+    /// Exit code after a SIGTERM it handles.
+    pub term_code: i32,
 }
 
 impl Behavior {
     /// Runs until told to stop and stops at once on SIGTERM.
     pub fn serve() -> Self {
-        Behavior { run_for: None, exit_code: 0, term_after: Some(Duration::ZERO), start_delay: Duration::ZERO, start_error: None }
+        Behavior {
+            run_for: None,
+            exit_code: 0,
+            term_after: Some(Duration::ZERO),
+            start_delay: Duration::ZERO,
+            start_error: None,
+            term_code: 0,
+        }
     }
 
     /// Exits with `code` after `after`.
     pub fn exit(after: Duration, code: i32) -> Self {
-        Behavior { run_for: Some(after), exit_code: code, ..Behavior::serve() }
+        Behavior {
+            run_for: Some(after),
+            exit_code: code,
+            ..Behavior::serve()
+        }
     }
 
     pub fn ignoring_term(mut self) -> Self {
@@ -47,7 +60,71 @@ impl Behavior {
         self.term_after = Some(d);
         self
     }
+
+    /// Exits with `code` when it handles SIGTERM.
+    pub fn term_code(mut self, code: i32) -> Self {
+        self.term_code = code;
+        self
+    }
+
+    /// Fails to start with this waiting reason.
+    pub fn start_error(reason: &str) -> Self {
+        Behavior {
+            start_error: Some(StartError {
+                reason: reason.into(),
+                message: format!("{reason} (scripted)"),
+            }),
+            ..Behavior::serve()
+        }
+    }
 }
+
+/// One call of a handler, as a script sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerCall {
+    /// The container instance.
+    pub attempt: u32,
+    /// How many times this handler ran before for this instance.
+    pub n: u32,
+    /// Time since the instance started.
+    pub uptime: Duration,
+}
+
+/// What one handler run does: takes `takes` (`None`: never returns by itself), then reports
+/// `result`. A run longer than its timeout reports a timeout failure instead; a run still going
+/// when its container exits reports an error.
+#[derive(Debug, Clone)]
+pub struct HandlerScript {
+    pub takes: Option<Duration>,
+    pub result: HandlerResult,
+}
+
+impl HandlerScript {
+    pub fn ok() -> Self {
+        HandlerScript {
+            takes: Some(Duration::ZERO),
+            result: HandlerResult::Success,
+        }
+    }
+    pub fn fail() -> Self {
+        HandlerScript {
+            takes: Some(Duration::ZERO),
+            result: HandlerResult::Failure("exit status 1".into()),
+        }
+    }
+    pub fn forever() -> Self {
+        HandlerScript {
+            takes: None,
+            result: HandlerResult::Success,
+        }
+    }
+    pub fn taking(mut self, d: Duration) -> Self {
+        self.takes = Some(d);
+        self
+    }
+}
+
+type Script = Rc<dyn Fn(&HandlerCall) -> HandlerScript>;
 
 /// One line of the marker log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +139,10 @@ pub struct Mark {
 struct Inner {
     scripts: HashMap<String, Vec<Behavior>>,
     signals: HashMap<(String, u32), mpsc::UnboundedSender<StopSignal>>,
+    handlers: HashMap<(String, HandlerKind), Script>,
+    calls: HashMap<(String, u32, HandlerKind), u32>,
+    /// Per running instance: when it started, and a flag raised when it exits.
+    running: HashMap<(String, u32), (Instant, watch::Receiver<bool>)>,
     log: Vec<Mark>,
 }
 
@@ -72,12 +153,42 @@ pub struct FakeRuntime {
 
 impl FakeRuntime {
     pub fn new(tx: mpsc::UnboundedSender<RuntimeEvent>) -> Self {
-        FakeRuntime { tx, inner: Rc::default() }
+        FakeRuntime {
+            tx,
+            inner: Rc::default(),
+        }
     }
 
     /// Sets the behaviour of a container's attempts; the last one repeats.
     pub fn script(&self, container: &str, attempts: Vec<Behavior>) {
-        self.inner.borrow_mut().scripts.insert(container.to_string(), attempts);
+        self.inner
+            .borrow_mut()
+            .scripts
+            .insert(container.to_string(), attempts);
+    }
+
+    /// Sets what a container's probe or hook handler does on each call (default: succeed at once).
+    pub fn handler(
+        &self,
+        container: &str,
+        kind: HandlerKind,
+        script: impl Fn(&HandlerCall) -> HandlerScript + 'static,
+    ) {
+        self.inner
+            .borrow_mut()
+            .handlers
+            .insert((container.to_string(), kind), Rc::new(script));
+    }
+
+    /// Number of times a container's handler of this kind ran, over all instances.
+    pub fn handler_calls(&self, container: &str, kind: HandlerKind) -> u32 {
+        self.inner
+            .borrow()
+            .calls
+            .iter()
+            .filter(|((c, _, k), _)| c == container && *k == kind)
+            .map(|(_, n)| *n)
+            .sum()
     }
 
     pub fn marks(&self) -> Vec<Mark> {
@@ -85,7 +196,11 @@ impl FakeRuntime {
     }
 
     fn mark(inner: &Rc<RefCell<Inner>>, container: &str, what: &str) {
-        inner.borrow_mut().log.push(Mark { at: Instant::now(), container: container.to_string(), what: what.to_string() });
+        inner.borrow_mut().log.push(Mark {
+            at: Instant::now(),
+            container: container.to_string(),
+            what: what.to_string(),
+        });
     }
 }
 
@@ -106,7 +221,14 @@ impl ContainerRuntime for FakeRuntime {
             return Err(e);
         }
         let (sig_tx, mut sig_rx) = mpsc::unbounded_channel();
-        self.inner.borrow_mut().signals.insert((name.clone(), attempt), sig_tx);
+        let (exit_tx, exit_rx) = watch::channel(false);
+        {
+            let mut inner = self.inner.borrow_mut();
+            inner.signals.insert((name.clone(), attempt), sig_tx);
+            inner
+                .running
+                .insert((name.clone(), attempt), (Instant::now(), exit_rx));
+        }
         Self::mark(&self.inner, &name, "Started");
         let inner = Rc::clone(&self.inner);
         let tx = self.tx.clone();
@@ -127,7 +249,7 @@ impl ContainerRuntime for FakeRuntime {
                             if let Some(d) = behavior.term_after {
                                 // Keep listening for SIGKILL while shutting down.
                                 tokio::select! {
-                                    _ = tokio::time::sleep(d) => break (0, None),
+                                    _ = tokio::time::sleep(d) => break (behavior.term_code, None),
                                     Some(StopSignal::Kill) = sig_rx.recv() => break (137, Some(9)),
                                 }
                             }
@@ -136,17 +258,98 @@ impl ContainerRuntime for FakeRuntime {
                 }
             };
             Self::mark(&inner, &name, "Exiting");
-            inner.borrow_mut().signals.remove(&(name.clone(), attempt));
-            let _ = tx.send(RuntimeEvent::Exited { container: name, attempt, exit_code: code, signal, oom: false, at: Instant::now() });
+            {
+                let mut i = inner.borrow_mut();
+                i.signals.remove(&(name.clone(), attempt));
+                i.running.remove(&(name.clone(), attempt));
+            }
+            let _ = exit_tx.send(true);
+            let _ = tx.send(RuntimeEvent::Exited {
+                container: name,
+                attempt,
+                exit_code: code,
+                signal,
+                oom: false,
+                at: Instant::now(),
+            });
         });
         Ok(())
     }
 
     async fn signal(&self, container: &str, attempt: u32, signal: StopSignal) {
-        Self::mark(&self.inner, container, if signal == StopSignal::Kill { "SIGKILL" } else { "SIGTERM" });
-        let tx = self.inner.borrow().signals.get(&(container.to_string(), attempt)).cloned();
+        Self::mark(
+            &self.inner,
+            container,
+            if signal == StopSignal::Kill {
+                "SIGKILL"
+            } else {
+                "SIGTERM"
+            },
+        );
+        let tx = self
+            .inner
+            .borrow()
+            .signals
+            .get(&(container.to_string(), attempt))
+            .cloned();
         if let Some(tx) = tx {
             let _ = tx.send(signal);
         }
+    }
+
+    async fn run_handler(
+        &self,
+        container: &ContainerPlan,
+        attempt: u32,
+        kind: HandlerKind,
+        _handler: &Handler,
+        timeout: Option<Duration>,
+    ) -> HandlerResult {
+        let name = container.name.clone();
+        let (script, call, exited) = {
+            let mut inner = self.inner.borrow_mut();
+            let Some((since, exited)) = inner.running.get(&(name.clone(), attempt)).cloned() else {
+                return HandlerResult::Error(format!("container {name} is not running"));
+            };
+            let n = inner
+                .calls
+                .entry((name.clone(), attempt, kind))
+                .or_insert(0);
+            let call = HandlerCall {
+                attempt,
+                n: *n,
+                uptime: Instant::now() - since,
+            };
+            *n += 1;
+            let script = inner.handlers.get(&(name.clone(), kind)).cloned();
+            (script, call, exited)
+        };
+        let run = script.map_or_else(HandlerScript::ok, |f| f(&call));
+        let label = format!("{}-{name}", kind.label());
+        Self::mark(&self.inner, &label, "Starting");
+        Self::mark(&self.inner, &label, "Started");
+        let mut exited = exited;
+        let work = async {
+            match run.takes {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let limit = async {
+            match timeout {
+                Some(t) => tokio::time::sleep(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        let result = tokio::select! {
+            _ = work => run.result,
+            _ = limit => HandlerResult::Failure(format!(
+                "command timed out after {}s",
+                timeout.map_or(0, |t| t.as_secs())
+            )),
+            _ = exited.wait_for(|e| *e) => HandlerResult::Error(format!("container {name} exited")),
+        };
+        Self::mark(&self.inner, &label, "Exiting");
+        result
     }
 }

@@ -10,13 +10,15 @@
 //! goes through `tokio::time`, so the engine runs in paused virtual time under test.
 //!
 //! Layout: `backoff` (CrashLoopBackOff arithmetic), `state` (what the engine has observed), `sync`
-//! (the decision function), `status` (phase, conditions, kubectl columns), `runtime` (the seam),
+//! (the decision function), `probe` (probe thresholds), `status` (phase, conditions, kubectl
+//! columns), `runtime` (the seam),
 //! `driver` (the loop), `fake` (a scripted runtime for tests).
 
 pub mod backoff;
 pub mod driver;
 pub mod events;
 pub mod fake;
+pub mod probe;
 pub mod runtime;
 pub mod state;
 pub mod status;

@@ -7,10 +7,14 @@
 //! 2. The runtime reports the exit through the [`RuntimeEvent`] channel it was built with; exits
 //!    are delivered, never polled.
 //! 3. [`ContainerRuntime::signal`] sends a stop signal to the running instance.
+//! 4. [`ContainerRuntime::run_handler`] runs a probe or a lifecycle hook against the running
+//!    instance: `exec` inside the container, `httpGet` and `tcpSocket` from inside the pod's
+//!    network namespace. The engine decides when; the runtime only carries it out and reports.
 
 use std::future::Future;
+use std::time::Duration;
 
-use tandem_api::plan::ContainerPlan;
+use tandem_api::plan::{ContainerPlan, Handler};
 use tokio::time::Instant;
 
 use crate::sync::StopSignal;
@@ -27,10 +31,70 @@ pub struct StartError {
 /// Something that happened to a container instance, reported by the runtime.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuntimeEvent {
-    Exited { container: String, attempt: u32, exit_code: i32, signal: Option<i32>, oom: bool, at: Instant },
+    Exited {
+        container: String,
+        attempt: u32,
+        exit_code: i32,
+        signal: Option<i32>,
+        oom: bool,
+        at: Instant,
+    },
+}
+
+/// What a handler runs for; runtimes use it to name the run in logs and marker files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HandlerKind {
+    PostStart,
+    PreStop,
+    Startup,
+    Liveness,
+    Readiness,
+}
+
+impl HandlerKind {
+    /// `PostStart`, `PreStop`, `Startup`, `Liveness`, `Readiness` (the e2e harness's prefixes).
+    pub fn label(self) -> &'static str {
+        match self {
+            HandlerKind::PostStart => "PostStart",
+            HandlerKind::PreStop => "PreStop",
+            HandlerKind::Startup => "Startup",
+            HandlerKind::Liveness => "Liveness",
+            HandlerKind::Readiness => "Readiness",
+        }
+    }
+}
+
+/// How one handler run went, in the prober's terms (§3.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandlerResult {
+    Success,
+    /// Success, with something the user should know (an HTTP redirect to another host).
+    Warning(String),
+    /// The check failed: non-zero exit, timeout, bad HTTP status, refused connection.
+    Failure(String),
+    /// The check could not be carried out at all; the prober discards such results.
+    Error(String),
+    /// tandem cannot run this kind of handler; treated as success with a warning event.
+    Unsupported(String),
 }
 
 pub trait ContainerRuntime: 'static {
-    fn start(&self, container: &ContainerPlan, attempt: u32) -> impl Future<Output = Result<(), StartError>>;
-    fn signal(&self, container: &str, attempt: u32, signal: StopSignal) -> impl Future<Output = ()>;
+    fn start(
+        &self,
+        container: &ContainerPlan,
+        attempt: u32,
+    ) -> impl Future<Output = Result<(), StartError>>;
+    fn signal(&self, container: &str, attempt: u32, signal: StopSignal)
+        -> impl Future<Output = ()>;
+    /// Runs an `exec`, `httpGet`, `tcpSocket` or `grpc` handler against instance `attempt` of
+    /// `container` (`sleep` handlers never reach the runtime). `timeout` bounds the run; `None`
+    /// waits as long as it takes (exec hooks have no timeout, §1.6).
+    fn run_handler(
+        &self,
+        container: &ContainerPlan,
+        attempt: u32,
+        kind: HandlerKind,
+        handler: &Handler,
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = HandlerResult>;
 }

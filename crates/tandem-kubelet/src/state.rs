@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tandem_api::plan::PodPlan;
+use tandem_api::plan::{ContainerPlan, ContainerRole, PodPlan, Probe};
 use tokio::time::Instant;
 
 use crate::backoff::Backoff;
@@ -23,7 +23,13 @@ pub struct Exit {
 }
 
 impl Exit {
-    pub fn from_code(exit_code: i32, signal: Option<i32>, oom: bool, started_at: Option<Instant>, finished_at: Instant) -> Self {
+    pub fn from_code(
+        exit_code: i32,
+        signal: Option<i32>,
+        oom: bool,
+        started_at: Option<Instant>,
+        finished_at: Instant,
+    ) -> Self {
         let reason = if oom {
             "OOMKilled"
         } else if exit_code == 0 {
@@ -31,7 +37,14 @@ impl Exit {
         } else {
             "Error"
         };
-        Exit { exit_code, signal, reason: reason.into(), message: None, started_at, finished_at }
+        Exit {
+            exit_code,
+            signal,
+            reason: reason.into(),
+            message: None,
+            started_at,
+            finished_at,
+        }
     }
 }
 
@@ -41,18 +54,164 @@ pub enum RunState {
     /// Never created in this pod.
     NotCreated,
     /// A start is in flight (image, create, start, postStart).
-    Creating { since: Instant },
-    Running { since: Instant },
+    Creating {
+        since: Instant,
+    },
+    Running {
+        since: Instant,
+    },
     Exited(Exit),
 }
 
-/// How far the stop of a running container has gone.
+/// Why the kubelet stops a running container itself (§4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillReason {
+    /// The liveness probe reached its failure threshold.
+    Liveness,
+    /// The startup probe reached its failure threshold.
+    Startup,
+    /// The postStart hook failed.
+    PostStartHook,
+    /// The pod is terminating (delete, completion, failed init container).
+    PodTermination,
+}
+
+/// How far the stop of a running container has gone: preStop hook, then the stop signal, then
+/// SIGKILL once the grace period (at least [`crate::sync::MIN_GRACE`] after the signal) is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stopping {
-    pub term_sent_at: Instant,
-    /// When SIGKILL follows if the container is still running.
-    pub kill_at: Instant,
+    pub reason: KillReason,
+    /// When the kill began: the grace period counts from here, preStop time included (§4.2).
+    pub started_at: Instant,
+    pub grace: Duration,
+    pub term_sent_at: Option<Instant>,
+    /// When SIGKILL follows if the container is still running; set with the stop signal.
+    pub kill_at: Option<Instant>,
     pub kill_sent: bool,
+}
+
+impl Stopping {
+    pub fn deadline(&self) -> Instant {
+        self.started_at + self.grace
+    }
+}
+
+/// The three probes of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProbeKind {
+    Startup,
+    Liveness,
+    Readiness,
+}
+
+impl ProbeKind {
+    pub const ALL: [ProbeKind; 3] = [
+        ProbeKind::Startup,
+        ProbeKind::Liveness,
+        ProbeKind::Readiness,
+    ];
+
+    /// As the kubelet capitalises it in event messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            ProbeKind::Startup => "Startup",
+            ProbeKind::Liveness => "Liveness",
+            ProbeKind::Readiness => "Readiness",
+        }
+    }
+
+    pub fn probe(self, c: &ContainerPlan) -> Option<&Probe> {
+        match self {
+            ProbeKind::Startup => c.startup_probe.as_ref(),
+            ProbeKind::Liveness => c.liveness_probe.as_ref(),
+            ProbeKind::Readiness => c.readiness_probe.as_ref(),
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A published probe result (the prober's results cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeResult {
+    Unknown,
+    Success,
+    Failure,
+}
+
+/// One probe worker's state for the current container instance (§3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeTrack {
+    /// What the rest of the kubelet sees.
+    pub result: ProbeResult,
+    /// The last raw result and how many times in a row it came.
+    pub last: Option<ProbeResult>,
+    pub run: u32,
+    /// When the last run began; the next is due a period later.
+    pub last_run_at: Option<Instant>,
+    pub in_flight: bool,
+    /// No more probing of this instance (after a published liveness/startup failure).
+    pub on_hold: bool,
+    /// Run at the next opportunity whatever the period (readiness right after startup succeeds).
+    pub triggered: bool,
+}
+
+impl ProbeTrack {
+    /// The worker's initial result for a new container: readiness Failure, liveness Success,
+    /// startup Unknown (§3.3).
+    pub fn initial(kind: ProbeKind) -> Self {
+        ProbeTrack {
+            result: match kind {
+                ProbeKind::Startup => ProbeResult::Unknown,
+                ProbeKind::Liveness => ProbeResult::Success,
+                ProbeKind::Readiness => ProbeResult::Failure,
+            },
+            last: None,
+            run: 0,
+            last_run_at: None,
+            in_flight: false,
+            on_hold: false,
+            triggered: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probes(pub [ProbeTrack; 3]);
+
+impl Probes {
+    pub fn new() -> Self {
+        Probes(ProbeKind::ALL.map(ProbeTrack::initial))
+    }
+    pub fn get(&self, kind: ProbeKind) -> &ProbeTrack {
+        &self.0[kind.index()]
+    }
+    pub fn get_mut(&mut self, kind: ProbeKind) -> &mut ProbeTrack {
+        &mut self.0[kind.index()]
+    }
+}
+
+impl Default for Probes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Progress of one lifecycle hook for the current instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookState {
+    NotRun,
+    Running { since: Instant },
+    Succeeded,
+    Failed,
+}
+
+impl HookState {
+    pub fn finished(self) -> bool {
+        matches!(self, HookState::Succeeded | HookState::Failed)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,10 +225,13 @@ pub struct ContainerRecord {
     /// Why the container is waiting, when it is (`CrashLoopBackOff`, `RunContainerError`, ...).
     pub waiting: Option<(String, String)>,
     pub backoff: Option<Backoff>,
-    /// Running and (no startupProbe or it succeeded).
-    pub started: bool,
-    pub ready: bool,
     pub stopping: Option<Stopping>,
+    /// Why the kubelet last stopped this container itself; kept after the exit, because a
+    /// container killed for a failed probe restarts whatever its exit code (§2.2).
+    pub killed_for: Option<KillReason>,
+    pub post_start: HookState,
+    pub pre_stop: HookState,
+    pub probes: Probes,
 }
 
 impl ContainerRecord {
@@ -80,9 +242,11 @@ impl ContainerRecord {
             last_exit: None,
             waiting: None,
             backoff: None,
-            started: false,
-            ready: false,
             stopping: None,
+            killed_for: None,
+            post_start: HookState::NotRun,
+            pre_stop: HookState::NotRun,
+            probes: Probes::new(),
         }
     }
 
@@ -92,7 +256,38 @@ impl ContainerRecord {
 
     /// Running or on its way to running: it holds resources and must be stopped before the pod ends.
     pub fn is_active(&self) -> bool {
-        matches!(self.state, RunState::Creating { .. } | RunState::Running { .. })
+        matches!(
+            self.state,
+            RunState::Creating { .. } | RunState::Running { .. }
+        )
+    }
+
+    pub fn is_running(&self) -> bool {
+        matches!(self.state, RunState::Running { .. })
+    }
+
+    /// Running with its postStart hook (if any) returned: what the kubelet reports as Running,
+    /// since its `startContainer` only returns after postStart (§1.6).
+    pub fn is_up(&self, c: &ContainerPlan) -> bool {
+        self.is_running() && (c.post_start.is_none() || self.post_start.finished())
+    }
+
+    /// `started` (§0.2, §3.5): up, and no startup probe or it succeeded.
+    pub fn started(&self, c: &ContainerPlan) -> bool {
+        self.is_up(c)
+            && (c.startup_probe.is_none()
+                || self.probes.get(ProbeKind::Startup).result == ProbeResult::Success)
+    }
+
+    /// `ready` (§3.5): started, and no readiness probe or its last published result is Success.
+    /// Regular init containers are ready once they exited 0.
+    pub fn ready(&self, c: &ContainerPlan) -> bool {
+        if c.role == ContainerRole::Init {
+            return self.exit().is_some_and(|e| e.exit_code == 0);
+        }
+        self.started(c)
+            && (c.readiness_probe.is_none()
+                || self.probes.get(ProbeKind::Readiness).result == ProbeResult::Success)
     }
 
     pub fn exit(&self) -> Option<&Exit> {
@@ -143,7 +338,10 @@ pub struct Observed {
 impl Observed {
     pub fn new(plan: &PodPlan) -> Self {
         Observed {
-            containers: plan.all_containers().map(|c| (c.name.clone(), ContainerRecord::new())).collect(),
+            containers: plan
+                .all_containers()
+                .map(|c| (c.name.clone(), ContainerRecord::new()))
+                .collect(),
             termination: None,
         }
     }
@@ -151,15 +349,25 @@ impl Observed {
     /// The record of a container the plan names. Records exist for every planned container.
     pub fn get(&self, name: &str) -> &ContainerRecord {
         static EMPTY: std::sync::OnceLock<ContainerRecord> = std::sync::OnceLock::new();
-        self.containers.get(name).unwrap_or_else(|| EMPTY.get_or_init(ContainerRecord::new))
+        self.containers
+            .get(name)
+            .unwrap_or_else(|| EMPTY.get_or_init(ContainerRecord::new))
     }
 
     pub fn get_mut(&mut self, name: &str) -> &mut ContainerRecord {
         self.containers.entry(name.to_string()).or_default()
     }
 
-    /// The kubelet's `podHasInitialized`: some main container has been created.
+    /// The kubelet's `podHasInitialized`: some main container exists in the runtime as created
+    /// or running (an exited one deliberately does not count, §1.2).
     pub fn pod_has_initialized(&self, plan: &PodPlan) -> bool {
+        plan.containers
+            .iter()
+            .any(|c| self.get(&c.name).is_active())
+    }
+
+    /// Some main container has ever been created (`HasAnyRegularContainerStarted`, §5.2).
+    pub fn any_main_created(&self, plan: &PodPlan) -> bool {
         plan.containers.iter().any(|c| self.get(&c.name).starts > 0)
     }
 }

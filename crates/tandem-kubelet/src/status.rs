@@ -2,8 +2,8 @@
 //! (§5.3), and the READY / STATUS / RESTARTS columns kubectl prints (§5.4).
 
 use k8s_openapi::api::core::v1::{
-    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, Pod,
-    PodCondition, PodStatus,
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
+    ContainerStatus, Pod, PodCondition, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -11,7 +11,7 @@ use tandem_api::plan::{ContainerPlan, ContainerRole, PodPlan, RestartPolicy};
 use tokio::time::Instant;
 
 use crate::state::{ContainerRecord, Exit, Observed, RunState};
-use crate::sync::{should_restart, PodPhase};
+use crate::sync::PodPhase;
 
 /// Maps the engine's monotonic instants to wall-clock time for the API objects.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +27,10 @@ impl Clock {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_micros() as i64)
             .unwrap_or(0);
-        Clock { origin: Instant::now(), origin_wall_us: wall }
+        Clock {
+            origin: Instant::now(),
+            origin_wall_us: wall,
+        }
     }
 
     pub fn wall_us(&self, at: Instant) -> i64 {
@@ -65,9 +68,9 @@ pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
     for c in &plan.init_containers {
         let r = obs.get(&c.name);
         match (c.role, &r.state) {
-            (ContainerRole::Sidecar, RunState::Running { .. }) => {
+            (ContainerRole::Sidecar, RunState::Running { .. }) if r.is_up(c) => {
                 running += 1;
-                if !r.started {
+                if !r.started(c) {
                     pending_sidecar += 1;
                 }
             }
@@ -81,7 +84,7 @@ pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
     for c in &plan.containers {
         let r = obs.get(&c.name);
         match &r.state {
-            RunState::Running { .. } => running += 1,
+            RunState::Running { .. } if r.is_up(c) => running += 1,
             RunState::Exited(e) => {
                 stopped += 1;
                 if e.exit_code == 0 {
@@ -132,49 +135,75 @@ fn default_waiting_reason(plan: &PodPlan) -> &'static str {
     }
 }
 
-fn container_status(plan: &PodPlan, c: &ContainerPlan, r: &ContainerRecord, clock: &Clock) -> ContainerStatus {
+fn container_status(
+    plan: &PodPlan,
+    c: &ContainerPlan,
+    r: &ContainerRecord,
+    clock: &Clock,
+) -> ContainerStatus {
     let waiting = |reason: &str, message: Option<String>| ContainerState {
-        waiting: Some(ContainerStateWaiting { reason: Some(reason.to_string()), message }),
+        waiting: Some(ContainerStateWaiting {
+            reason: Some(reason.to_string()),
+            message,
+        }),
         ..Default::default()
     };
-    let mut last = r.last_exit.as_ref().map(|e| ContainerState { terminated: Some(terminated(clock, e)), ..Default::default() });
+    let mut last = r.last_exit.as_ref().map(|e| ContainerState {
+        terminated: Some(terminated(clock, e)),
+        ..Default::default()
+    });
+    let up = r.is_up(c);
     let state = match &r.state {
+        // Until postStart returned the kubelet still reports the container as being created.
+        RunState::Running { .. } if !up => waiting(default_waiting_reason(plan), None),
         RunState::NotCreated | RunState::Creating { .. } => match &r.waiting {
             Some((reason, msg)) => waiting(reason, Some(msg.clone())),
             None => waiting(default_waiting_reason(plan), None),
         },
         RunState::Running { since } => ContainerState {
-            running: Some(ContainerStateRunning { started_at: Some(clock.time(*since)) }),
+            running: Some(ContainerStateRunning {
+                started_at: Some(clock.time(*since)),
+            }),
             ..Default::default()
         },
         RunState::Exited(e) => match &r.waiting {
             // A container waiting to restart shows Waiting, its last run moves to lastState.
             Some((reason, msg)) => {
-                last = Some(ContainerState { terminated: Some(terminated(clock, e)), ..Default::default() });
+                last = Some(ContainerState {
+                    terminated: Some(terminated(clock, e)),
+                    ..Default::default()
+                });
                 waiting(reason, Some(msg.clone()))
             }
-            None => ContainerState { terminated: Some(terminated(clock, e)), ..Default::default() },
+            None => ContainerState {
+                terminated: Some(terminated(clock, e)),
+                ..Default::default()
+            },
         },
     };
-    let running = matches!(r.state, RunState::Running { .. });
-    let ready = match c.role {
-        ContainerRole::Init => r.exit().is_some_and(|e| e.exit_code == 0),
-        _ => running && r.ready,
-    };
+    let ready = r.ready(c);
     ContainerStatus {
         name: c.name.clone(),
         image: c.image.clone(),
         image_id: String::new(),
         ready,
         restart_count: r.restart_count() as i32,
-        started: Some(running && r.started),
+        started: Some(match c.role {
+            ContainerRole::Init => up,
+            _ => r.started(c),
+        }),
         state: Some(state),
         last_state: last,
         ..Default::default()
     }
 }
 
-fn condition(kind: &str, ok: bool, reason: Option<String>, message: Option<String>) -> PodCondition {
+fn condition(
+    kind: &str,
+    ok: bool,
+    reason: Option<String>,
+    message: Option<String>,
+) -> PodCondition {
     PodCondition {
         type_: kind.to_string(),
         status: if ok { "True" } else { "False" }.to_string(),
@@ -189,7 +218,9 @@ fn condition(kind: &str, ok: bool, reason: Option<String>, message: Option<Strin
 pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Clock) -> PodStatus {
     let phase = phase(plan, obs, facts);
     let statuses = |cs: &[ContainerPlan]| -> Vec<ContainerStatus> {
-        cs.iter().map(|c| container_status(plan, c, obs.get(&c.name), clock)).collect()
+        cs.iter()
+            .map(|c| container_status(plan, c, obs.get(&c.name), clock))
+            .collect()
     };
     let init_statuses = statuses(&plan.init_containers);
     let main_statuses = statuses(&plan.containers);
@@ -198,10 +229,17 @@ pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Cloc
         .init_containers
         .iter()
         .zip(&init_statuses)
-        .filter(|(c, s)| if c.role == ContainerRole::Sidecar { s.started != Some(true) } else { !s.ready })
+        .filter(|(c, s)| {
+            if c.role == ContainerRole::Sidecar {
+                s.started != Some(true)
+            } else {
+                !s.ready
+            }
+        })
         .map(|(c, _)| c.name.as_str())
         .collect();
-    let initialized = obs.pod_has_initialized(plan) || incomplete.is_empty() || phase == PodPhase::Succeeded;
+    let initialized =
+        obs.any_main_created(plan) || incomplete.is_empty() || phase == PodPhase::Succeeded;
     let unready: Vec<&str> = plan
         .all_containers()
         .zip(init_statuses.iter().chain(&main_statuses))
@@ -214,17 +252,28 @@ pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Cloc
         _ if !unready.is_empty() => (
             false,
             "ContainersNotReady",
-            Some(format!("containers with unready status: [{}]", unready.join(" "))),
+            Some(format!(
+                "containers with unready status: [{}]",
+                unready.join(" ")
+            )),
         ),
         _ => (true, "", None),
     };
     let conditions = vec![
-        condition("PodReadyToStartContainers", facts.sandbox_ready && facts.finished.is_none(), None, None),
+        condition(
+            "PodReadyToStartContainers",
+            facts.sandbox_ready && facts.finished.is_none(),
+            None,
+            None,
+        ),
         condition(
             "Initialized",
             initialized,
             Some("ContainersNotInitialized".into()),
-            Some(format!("containers with incomplete status: [{}]", incomplete.join(" "))),
+            Some(format!(
+                "containers with incomplete status: [{}]",
+                incomplete.join(" ")
+            )),
         ),
         condition("Ready", cr_ok, Some(cr_reason.into()), cr_msg.clone()),
         condition("ContainersReady", cr_ok, Some(cr_reason.into()), cr_msg),
@@ -245,7 +294,7 @@ pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Cloc
 
 /// Whether a main container that is not running will run again.
 pub fn will_restart(plan: &PodPlan, c: &ContainerPlan, r: &ContainerRecord) -> bool {
-    r.exit().is_some_and(|e| should_restart(plan.restart_policy, c.role, e.exit_code))
+    crate::sync::will_restart_after(plan, c, r)
 }
 
 /// The READY, STATUS and RESTARTS columns of `kubectl get pods` for a Pod object (§5.4).
@@ -254,14 +303,24 @@ pub fn kubectl_columns(pod: &Pod, now_us: i64) -> (String, String, String) {
     let spec = pod.spec.clone().unwrap_or_default();
     let status = pod.status.clone().unwrap_or_default();
     let init_specs = spec.init_containers.unwrap_or_default();
-    let is_sidecar = |i: usize| init_specs.get(i).and_then(|c| c.restart_policy.as_deref()) == Some("Always");
+    let is_sidecar =
+        |i: usize| init_specs.get(i).and_then(|c| c.restart_policy.as_deref()) == Some("Always");
     let sidecars = (0..init_specs.len()).filter(|i| is_sidecar(*i)).count();
     let total = spec.containers.len() + sidecars;
-    let mut reason = status.reason.clone().or(status.phase.clone()).unwrap_or_else(|| "Pending".into());
+    let mut reason = status
+        .reason
+        .clone()
+        .or(status.phase.clone())
+        .unwrap_or_else(|| "Pending".into());
     let (mut restarts, mut sidecar_restarts, mut ready) = (0, 0, 0);
     let mut last_restart: Option<Timestamp> = None;
     let mut note_last = |s: &ContainerStatus| {
-        if let Some(t) = s.last_state.as_ref().and_then(|l| l.terminated.as_ref()).and_then(|t| t.finished_at.as_ref()) {
+        if let Some(t) = s
+            .last_state
+            .as_ref()
+            .and_then(|l| l.terminated.as_ref())
+            .and_then(|t| t.finished_at.as_ref())
+        {
             if last_restart.is_none_or(|l| t.0 > l) {
                 last_restart = Some(t.0);
             }
@@ -291,7 +350,12 @@ pub fn kubectl_columns(pod: &Pod, now_us: i64) -> (String, String, String) {
                 (_, Some(sig)) if sig != 0 => format!("Init:Signal:{sig}"),
                 _ => format!("Init:ExitCode:{}", t.exit_code),
             }
-        } else if let Some(r) = st.waiting.as_ref().and_then(|w| w.reason.clone()).filter(|r| !r.is_empty() && r != "PodInitializing") {
+        } else if let Some(r) = st
+            .waiting
+            .as_ref()
+            .and_then(|w| w.reason.clone())
+            .filter(|r| !r.is_empty() && r != "PodInitializing")
+        {
             format!("Init:{r}")
         } else {
             format!("Init:{}/{}", i, init_specs.len())
@@ -304,7 +368,11 @@ pub fn kubectl_columns(pod: &Pod, now_us: i64) -> (String, String, String) {
         .iter()
         .flatten()
         .any(|c| c.type_ == "Initialized" && c.status == "True");
-    let ready_cond = status.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True");
+    let ready_cond = status
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
     if !initializing || initialized_cond {
         restarts = sidecar_restarts;
         let mut has_running = false;
@@ -312,7 +380,12 @@ pub fn kubectl_columns(pod: &Pod, now_us: i64) -> (String, String, String) {
             restarts += s.restart_count;
             note_last(s);
             let st = s.state.clone().unwrap_or_default();
-            if let Some(r) = st.waiting.as_ref().and_then(|w| w.reason.clone()).filter(|r| !r.is_empty()) {
+            if let Some(r) = st
+                .waiting
+                .as_ref()
+                .and_then(|w| w.reason.clone())
+                .filter(|r| !r.is_empty())
+            {
                 reason = r;
             } else if let Some(t) = &st.terminated {
                 reason = match (&t.reason, t.signal) {
@@ -326,7 +399,11 @@ pub fn kubectl_columns(pod: &Pod, now_us: i64) -> (String, String, String) {
             }
         }
         if reason == "Completed" && has_running {
-            reason = if ready_cond { "Running".into() } else { "NotReady".into() };
+            reason = if ready_cond {
+                "Running".into()
+            } else {
+                "NotReady".into()
+            };
         }
     }
     if pod.metadata.deletion_timestamp.is_some() {

@@ -10,7 +10,10 @@ use tandem_api::plan::{ContainerPlan, ContainerRole, PodPlan, RestartPolicy};
 use tokio::time::Instant;
 
 use crate::backoff::{self, Backoff};
-use crate::state::{Observed, RunState, TerminationReason};
+use crate::state::{
+    ContainerRecord, HookState, KillReason, Observed, ProbeKind, ProbeResult, RunState,
+    TerminationReason,
+};
 
 /// The kubelet never gives a container less than this between SIGTERM and SIGKILL (§4.2).
 pub const MIN_GRACE: Duration = Duration::from_secs(2);
@@ -40,17 +43,50 @@ impl PodPhase {
     }
 }
 
+/// A lifecycle hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookKind {
+    PostStart,
+    PreStop,
+}
+
 /// One thing the driver must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Create and start a new instance; `backoff` is the entry to record for this restart.
-    Start { container: String, backoff: Option<Backoff> },
+    Start {
+        container: String,
+        backoff: Option<Backoff>,
+    },
     /// The container must wait before it restarts.
-    Wait { container: String, reason: String, message: String },
+    Wait {
+        container: String,
+        reason: String,
+        message: String,
+    },
+    /// Begin the kubelet's `killContainer` for one running container: record why and the grace
+    /// period, emit `Killing`; preStop, the stop signal and SIGKILL follow as further actions.
+    Kill {
+        container: String,
+        reason: KillReason,
+        grace: Duration,
+        message: String,
+    },
+    /// Run a lifecycle hook of the current instance.
+    Hook { container: String, hook: HookKind },
+    /// Run one probe of the current instance now.
+    Probe { container: String, kind: ProbeKind },
     /// Send a stop signal; for `Term`, SIGKILL follows at `kill_at`.
-    Signal { container: String, signal: StopSignal, kill_at: Instant },
+    Signal {
+        container: String,
+        signal: StopSignal,
+        kill_at: Instant,
+    },
     /// Begin tearing the pod down.
-    Terminate { reason: TerminationReason, grace: Duration },
+    Terminate {
+        reason: TerminationReason,
+        grace: Duration,
+    },
     /// Nothing runs and nothing will: the pod has ended with this phase.
     Finish { phase: PodPhase },
 }
@@ -66,6 +102,35 @@ impl Decision {
     fn wake(&mut self, at: Instant) {
         self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
     }
+
+    /// The containers this decision starts, in order (for table tests).
+    pub fn starts(&self) -> Vec<&str> {
+        self.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Start { container, .. } => Some(container.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The containers this decision begins to kill, in order (for table tests).
+    pub fn kills(&self) -> Vec<&str> {
+        self.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Kill { container, .. } => Some(container.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether this decision tears the pod down (the kubelet's `KillPod`).
+    pub fn kills_pod(&self) -> bool {
+        self.actions
+            .iter()
+            .any(|a| matches!(a, Action::Terminate { .. }))
+    }
 }
 
 /// Whether a container that exited with `exit_code` is started again (§2.1). Sidecars always are.
@@ -80,9 +145,67 @@ pub fn should_restart(policy: RestartPolicy, role: ContainerRole, exit_code: i32
     }
 }
 
+/// Whether an exited container restarts, counting how it ended: one the kubelet killed for a
+/// failed liveness or startup probe restarts unless the pod's policy is Never, whatever its exit
+/// code (§2.2: the restart is decided with the kill, not from the exit).
+pub fn will_restart_after(plan: &PodPlan, c: &ContainerPlan, rec: &ContainerRecord) -> bool {
+    let Some(e) = rec.exit() else { return false };
+    if c.role == ContainerRole::Sidecar {
+        return true;
+    }
+    let probe_kill = matches!(
+        rec.killed_for,
+        Some(KillReason::Liveness | KillReason::Startup)
+    );
+    should_restart(plan.restart_policy, c.role, e.exit_code)
+        || (probe_kill
+            && c.role == ContainerRole::Main
+            && plan.restart_policy != RestartPolicy::Never)
+}
+
+/// The grace period of a kubelet-initiated kill of one container (§4.2): the probe's own
+/// terminationGracePeriodSeconds for a probe kill when set, else the pod's.
+pub fn kill_grace(plan: &PodPlan, c: &ContainerPlan, reason: KillReason) -> Duration {
+    let probe = match reason {
+        KillReason::Liveness => c.liveness_probe.as_ref(),
+        KillReason::Startup => c.startup_probe.as_ref(),
+        _ => None,
+    };
+    let secs = probe
+        .and_then(|p| p.termination_grace_period_seconds)
+        .unwrap_or(plan.termination_grace_period_seconds);
+    Duration::from_secs(secs.max(0) as u64)
+}
+
+fn pod_grace(plan: &PodPlan) -> Duration {
+    Duration::from_secs(plan.termination_grace_period_seconds.max(0) as u64)
+}
+
 pub fn compute_actions(plan: &PodPlan, obs: &Observed, now: Instant) -> Decision {
     let mut d = Decision::default();
-    if obs.termination.is_some() {
+    let terminating = obs.termination.is_some();
+    for (i, c) in plan.all_containers().enumerate() {
+        let rec = obs.get(&c.name);
+        if rec.is_running() && c.role != ContainerRole::Init {
+            if c.post_start.is_some()
+                && rec.post_start == HookState::NotRun
+                && rec.stopping.is_none()
+            {
+                d.actions.push(Action::Hook {
+                    container: c.name.clone(),
+                    hook: HookKind::PostStart,
+                });
+            }
+            schedule_probes(c, rec, terminating, now, &mut d);
+            if !terminating && rec.stopping.is_none() {
+                kill_if_unhealthy(plan, c, rec, &mut d);
+            }
+        }
+        if rec.stopping.is_some() && rec.is_active() {
+            progress_stop(plan, obs, i, c, now, &mut d);
+        }
+    }
+    if terminating {
         compute_termination(plan, obs, now, &mut d);
     } else {
         compute_running(plan, obs, now, &mut d);
@@ -90,22 +213,217 @@ pub fn compute_actions(plan: &PodPlan, obs: &Observed, now: Instant) -> Decision
     d
 }
 
+/// Probe workers (§3.3): which probes of a running container are due now, and when the next is.
+fn schedule_probes(
+    c: &ContainerPlan,
+    rec: &ContainerRecord,
+    terminating: bool,
+    now: Instant,
+    d: &mut Decision,
+) {
+    let RunState::Running { since } = rec.state else {
+        return;
+    };
+    // The kubelet only sees the container as running once postStart returned.
+    if !rec.is_up(c) {
+        return;
+    }
+    let started = rec.started(c);
+    for kind in ProbeKind::ALL {
+        let Some(p) = kind.probe(c) else { continue };
+        let t = rec.probes.get(kind);
+        if t.on_hold || t.in_flight {
+            continue;
+        }
+        // No liveness or startup probing once the pod terminates; readiness goes on (§4.7).
+        if terminating && kind != ProbeKind::Readiness {
+            continue;
+        }
+        // The startup probe gates the other two, and stops once it succeeded (§3.4).
+        if (kind == ProbeKind::Startup) == started {
+            continue;
+        }
+        let first = since + secs(p.initial_delay_seconds);
+        let due = if t.triggered {
+            now
+        } else {
+            match t.last_run_at {
+                None => first,
+                Some(last) => (last + secs(p.period_seconds.max(1))).max(first),
+            }
+        };
+        if due <= now {
+            d.actions.push(Action::Probe {
+                container: c.name.clone(),
+                kind,
+            });
+        } else {
+            d.wake(due);
+        }
+    }
+}
+
+fn secs(s: i32) -> Duration {
+    Duration::from_secs(s.max(0) as u64)
+}
+
+/// A failed postStart hook, or a published startup/liveness failure, kills the container (§1.5,
+/// §2.2, §1.2 for sidecars).
+fn kill_if_unhealthy(plan: &PodPlan, c: &ContainerPlan, rec: &ContainerRecord, d: &mut Decision) {
+    let noun = if c.role == ContainerRole::Sidecar {
+        "Init container"
+    } else {
+        "Container"
+    };
+    let (reason, what) = if rec.post_start == HookState::Failed {
+        (KillReason::PostStartHook, None)
+    } else if c.startup_probe.is_some()
+        && rec.probes.get(ProbeKind::Startup).result == ProbeResult::Failure
+    {
+        (KillReason::Startup, Some("startup"))
+    } else if c.liveness_probe.is_some()
+        && rec.probes.get(ProbeKind::Liveness).result == ProbeResult::Failure
+    {
+        (KillReason::Liveness, Some("liveness"))
+    } else {
+        return;
+    };
+    let message = match what {
+        None => format!("FailedPostStartHook: stopping container {}", c.name),
+        Some(probe) => {
+            let restart =
+                c.role == ContainerRole::Sidecar || plan.restart_policy != RestartPolicy::Never;
+            let mut m = format!("{noun} {} failed {probe} probe", c.name);
+            if restart {
+                m.push_str(", will be restarted");
+            }
+            m
+        }
+    };
+    d.actions.push(Action::Kill {
+        container: c.name.clone(),
+        reason,
+        grace: kill_grace(plan, c, reason),
+        message,
+    });
+}
+
+/// §4.4: during pod termination a sidecar's turn comes once every main container and every
+/// sidecar declared after it has exited.
+fn sidecar_turn(plan: &PodPlan, obs: &Observed, i: usize) -> bool {
+    !plan.containers.iter().any(|c| obs.get(&c.name).is_active())
+        && plan.init_containers[i + 1..]
+            .iter()
+            .filter(|l| l.role == ContainerRole::Sidecar)
+            .all(|l| !obs.get(&l.name).is_active())
+}
+
+/// The kubelet's `killContainer` (§4.2), one step at a time: preStop (bounded by the grace
+/// period, which it is charged to), the sidecar's turn, the stop signal with at least
+/// [`MIN_GRACE`] before SIGKILL, then SIGKILL.
+fn progress_stop(
+    plan: &PodPlan,
+    obs: &Observed,
+    i: usize,
+    c: &ContainerPlan,
+    now: Instant,
+    d: &mut Decision,
+) {
+    let rec = obs.get(&c.name);
+    let Some(s) = rec.stopping else { return };
+    if !rec.is_running() {
+        // Still being created: the stop proceeds once it runs.
+        return;
+    }
+    let deadline = s.deadline();
+    match (s.term_sent_at, s.kill_at) {
+        (None, _) => {
+            if c.pre_stop.is_some() && !s.grace.is_zero() {
+                match rec.pre_stop {
+                    HookState::NotRun => {
+                        d.actions.push(Action::Hook {
+                            container: c.name.clone(),
+                            hook: HookKind::PreStop,
+                        });
+                        d.wake(deadline);
+                        return;
+                    }
+                    HookState::Running { .. } if now < deadline => {
+                        d.wake(deadline);
+                        return;
+                    }
+                    _ => {}
+                }
+            }
+            if s.reason == KillReason::PodTermination
+                && c.role == ContainerRole::Sidecar
+                && now < deadline
+                && !sidecar_turn(plan, obs, i)
+            {
+                d.wake(deadline);
+                return;
+            }
+            let kill_at = deadline.max(now + MIN_GRACE);
+            d.actions.push(Action::Signal {
+                container: c.name.clone(),
+                signal: StopSignal::Term,
+                kill_at,
+            });
+            d.wake(kill_at);
+        }
+        (Some(_), Some(kill_at)) if !s.kill_sent => {
+            if now >= kill_at {
+                d.actions.push(Action::Signal {
+                    container: c.name.clone(),
+                    signal: StopSignal::Kill,
+                    kill_at: now,
+                });
+            } else {
+                d.wake(kill_at);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Start a container again now, or tell it to wait out its back-off.
-fn restart(plan: &PodPlan, c: &ContainerPlan, obs: &Observed, now: Instant, d: &mut Decision) -> bool {
+fn restart(
+    plan: &PodPlan,
+    c: &ContainerPlan,
+    obs: &Observed,
+    now: Instant,
+    d: &mut Decision,
+) -> bool {
     let rec = obs.get(&c.name);
     let finished_at = rec.exit().map_or(now, |e| e.finished_at);
     match backoff::restart_not_before(rec.backoff.as_ref(), finished_at, now) {
         Some(at) => {
             let delay = rec.backoff.map(|b| b.delay()).unwrap_or_default();
+            // A start that failed to pull its image waits as ImagePullBackOff (same timing).
+            let pulling = rec
+                .waiting
+                .as_ref()
+                .is_some_and(|(r, _)| r == "ErrImagePull" || r == "ImagePullBackOff");
+            let (reason, message) = if pulling {
+                (
+                    "ImagePullBackOff",
+                    format!("Back-off pulling image {:?}", c.image),
+                )
+            } else {
+                (
+                    "CrashLoopBackOff",
+                    format!(
+                        "back-off {} restarting failed container={} pod={}",
+                        format_go_duration(delay),
+                        c.name,
+                        plan.name
+                    ),
+                )
+            };
             d.actions.push(Action::Wait {
                 container: c.name.clone(),
-                reason: "CrashLoopBackOff".into(),
-                message: format!(
-                    "back-off {} restarting failed container={} pod={}",
-                    format_go_duration(delay),
-                    c.name,
-                    plan.name
-                ),
+                reason: reason.into(),
+                message,
             });
             d.wake(at);
             false
@@ -130,141 +448,183 @@ pub fn format_go_duration(d: Duration) -> String {
     }
 }
 
-fn compute_running(plan: &PodPlan, obs: &Observed, now: Instant, d: &mut Decision) {
-    let initialized_before = obs.pod_has_initialized(plan);
-    let mut init_done = true;
+/// Starts a container that never ran, or restarts one that exited (subject to back-off).
+fn start_or_restart(
+    plan: &PodPlan,
+    c: &ContainerPlan,
+    obs: &Observed,
+    now: Instant,
+    d: &mut Decision,
+) -> bool {
+    match obs.get(&c.name).state {
+        RunState::NotCreated => {
+            d.actions.push(Action::Start {
+                container: c.name.clone(),
+                backoff: None,
+            });
+            true
+        }
+        RunState::Exited(_) => restart(plan, c, obs, now, d),
+        _ => false,
+    }
+}
 
-    // Init containers and sidecars (§1.2). Before the pod has initialized they go strictly one at
-    // a time; afterwards completed init containers never run again and sidecars restart alone.
-    for c in &plan.init_containers {
+/// What the init-container state machine decided.
+struct InitDecision {
+    to_start: Vec<usize>,
+    initialized: bool,
+    kill_pod: bool,
+}
+
+/// The kubelet's `computeInitContainerActions` (§1.2), scanning the init containers in reverse.
+/// Kills for failed probes are decided by [`kill_if_unhealthy`]; here a sidecar that is being
+/// killed, or not started yet, only holds back the containers after it.
+fn compute_init(plan: &PodPlan, obs: &Observed) -> InitDecision {
+    let inits = &plan.init_containers;
+    let mut out = InitDecision {
+        to_start: vec![],
+        initialized: inits.is_empty() || obs.pod_has_initialized(plan),
+        kill_pod: false,
+    };
+    let mut previously = out.initialized;
+    let mut any_status = false;
+    for i in (0..inits.len()).rev() {
+        let c = &inits[i];
+        let sidecar = c.role == ContainerRole::Sidecar;
         let rec = obs.get(&c.name);
-        if initialized_before {
-            if c.role == ContainerRole::Sidecar {
-                match &rec.state {
-                    RunState::NotCreated => d.actions.push(Action::Start { container: c.name.clone(), backoff: None }),
-                    RunState::Exited(_) => {
-                        restart(plan, c, obs, now, d);
-                    }
-                    _ => {}
-                }
+        if rec.starts == 0 {
+            if previously && sidecar {
+                out.to_start.push(i);
             }
             continue;
         }
-        let proceed = match (&rec.state, c.role) {
-            (RunState::NotCreated, _) => {
-                d.actions.push(Action::Start { container: c.name.clone(), backoff: None });
-                false
-            }
-            (RunState::Creating { .. }, _) => false,
-            (RunState::Running { .. }, ContainerRole::Sidecar) => rec.started,
-            (RunState::Running { .. }, _) => false,
-            (RunState::Exited(_), ContainerRole::Sidecar) => {
-                restart(plan, c, obs, now, d);
-                false
-            }
-            (RunState::Exited(e), _) if e.exit_code == 0 => true,
-            (RunState::Exited(e), role) => {
-                if should_restart(plan.restart_policy, role, e.exit_code) {
-                    restart(plan, c, obs, now, d);
-                } else {
-                    d.actions.push(Action::Terminate {
-                        reason: TerminationReason::InitFailed,
-                        grace: Duration::from_secs(plan.termination_grace_period_seconds.max(0) as u64),
-                    });
-                    return;
+        any_status = true;
+        if previously && !sidecar {
+            continue;
+        }
+        match &rec.state {
+            RunState::NotCreated => {}
+            // A start in flight (the kubelet's synchronous startContainer has no such state):
+            // nothing after it may start yet.
+            RunState::Creating { .. } => break,
+            RunState::Running { .. } if !sidecar => {}
+            RunState::Running { .. } => {
+                if !rec.started(c) {
+                    break;
                 }
-                false
+                if i + 1 == inits.len() {
+                    out.initialized = true;
+                } else if !previously {
+                    out.to_start.push(i + 1);
+                }
             }
-        };
-        if !proceed {
-            init_done = false;
-            break;
+            RunState::Exited(_) if sidecar => out.to_start.push(i),
+            RunState::Exited(e) if e.exit_code != 0 => {
+                if !should_restart(plan.restart_policy, c.role, e.exit_code) {
+                    out.kill_pod = true;
+                    return out;
+                }
+                out.to_start.push(i);
+            }
+            RunState::Exited(_) => {
+                if i + 1 == inits.len() {
+                    out.initialized = true;
+                } else {
+                    out.to_start.push(i + 1);
+                }
+            }
+        }
+        previously = true;
+    }
+    if !any_status && !inits.is_empty() {
+        out.to_start.push(0);
+    }
+    out.to_start.reverse();
+    out.to_start.dedup();
+    out
+}
+
+fn compute_running(plan: &PodPlan, obs: &Observed, now: Instant, d: &mut Decision) {
+    let init = compute_init(plan, obs);
+    if init.kill_pod {
+        d.actions.push(Action::Terminate {
+            reason: TerminationReason::InitFailed,
+            grace: pod_grace(plan),
+        });
+        return;
+    }
+    for i in &init.to_start {
+        if let Some(c) = plan.init_containers.get(*i) {
+            start_or_restart(plan, c, obs, now, d);
         }
     }
-    if !init_done {
+    if !init.initialized {
         return;
     }
 
     // Main containers (§1.4): one at a time in spec order; the next is created only once the
-    // previous one runs (its postStart returned).
-    if plan.containers.iter().any(|c| matches!(obs.get(&c.name).state, RunState::Creating { .. })) {
-        return;
-    }
-    let mut all_done = true;
+    // previous one runs and its postStart hook returned.
+    let mut busy = plan.containers.iter().any(|c| {
+        let r = obs.get(&c.name);
+        r.is_active() && !r.is_up(c)
+    });
+    let mut keep = false;
     for c in &plan.containers {
         let rec = obs.get(&c.name);
         match &rec.state {
             RunState::NotCreated => {
-                d.actions.push(Action::Start { container: c.name.clone(), backoff: None });
-                return;
+                keep = true;
+                if !busy {
+                    busy = start_or_restart(plan, c, obs, now, d);
+                }
             }
-            RunState::Creating { .. } => return,
-            RunState::Running { .. } => all_done = false,
-            RunState::Exited(e) => {
-                if should_restart(plan.restart_policy, c.role, e.exit_code) {
-                    all_done = false;
-                    if restart(plan, c, obs, now, d) {
-                        return;
+            RunState::Creating { .. } | RunState::Running { .. } => keep = true,
+            RunState::Exited(_) => {
+                if will_restart_after(plan, c, rec) {
+                    keep = true;
+                    if !busy {
+                        busy = restart(plan, c, obs, now, d);
                     }
                 }
             }
         }
     }
 
-    // Job-style completion (§4.6): every main container is done and none restarts; the sidecars
-    // are stopped in reverse order and the phase comes from the main containers alone.
-    if all_done && !plan.containers.is_empty() {
+    // Job-style completion (§2.2, §4.6): no main container runs or will run again; the
+    // sidecars are stopped in reverse order and the phase comes from the main containers alone.
+    if !keep && !plan.containers.is_empty() {
         d.actions.push(Action::Terminate {
             reason: TerminationReason::Completed,
-            grace: Duration::from_secs(plan.termination_grace_period_seconds.max(0) as u64),
+            grace: pod_grace(plan),
         });
     }
 }
 
+/// Pod termination (§4.3): every running container is killed at once (preStop hooks all start
+/// together); nothing restarts; the pod finishes when nothing is left running.
 fn compute_termination(plan: &PodPlan, obs: &Observed, now: Instant, d: &mut Decision) {
     let Some(term) = obs.termination else { return };
     let deadline = term.deadline();
-    let kill_at = deadline.max(now + MIN_GRACE);
-
     let mut any_active = false;
-    let mains_active = plan.containers.iter().any(|c| obs.get(&c.name).is_active());
-    for (i, c) in plan.all_containers().enumerate() {
+    for c in plan.all_containers() {
         let rec = obs.get(&c.name);
-        match (&rec.state, rec.stopping) {
-            (RunState::Creating { .. }, _) => any_active = true,
-            (RunState::Running { .. }, None) => {
-                any_active = true;
-                // §4.4: a sidecar's turn comes once every main container and every sidecar
-                // declared after it has exited, or when the grace budget is spent.
-                let turn = c.role != ContainerRole::Sidecar
-                    || now >= deadline
-                    || (!mains_active
-                        && plan.init_containers[i + 1..]
-                            .iter()
-                            .filter(|l| l.role == ContainerRole::Sidecar)
-                            .all(|l| !obs.get(&l.name).is_active()));
-                if turn {
-                    d.actions.push(Action::Signal { container: c.name.clone(), signal: StopSignal::Term, kill_at });
-                    d.wake(kill_at);
-                } else {
-                    d.wake(deadline);
-                }
-            }
-            (RunState::Running { .. }, Some(s)) => {
-                any_active = true;
-                if !s.kill_sent {
-                    if now >= s.kill_at {
-                        d.actions.push(Action::Signal { container: c.name.clone(), signal: StopSignal::Kill, kill_at: now });
-                    } else {
-                        d.wake(s.kill_at);
-                    }
-                }
-            }
-            _ => {}
+        if !rec.is_active() {
+            continue;
+        }
+        any_active = true;
+        if rec.is_running() && rec.stopping.is_none() {
+            d.actions.push(Action::Kill {
+                container: c.name.clone(),
+                reason: KillReason::PodTermination,
+                grace: deadline.saturating_duration_since(now),
+                message: format!("Stopping container {}", c.name),
+            });
         }
     }
     if !any_active {
-        d.actions.push(Action::Finish { phase: final_phase(plan, obs, term.reason) });
+        d.actions.push(Action::Finish {
+            phase: final_phase(plan, obs, term.reason),
+        });
     }
 }
 

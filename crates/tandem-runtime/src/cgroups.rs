@@ -8,12 +8,15 @@ use std::path::{Path, PathBuf};
 
 /// Every cgroup hierarchy mounted on this host (v1 controllers and the v2 unified tree).
 pub fn hierarchies() -> Vec<PathBuf> {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return vec![] };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return vec![];
+    };
     info.lines()
         .filter_map(|l| {
             let (pre, post) = l.split_once(" - ")?;
             let fstype = post.split(' ').next()?;
-            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(pre.split(' ').nth(4).unwrap_or_default()))
+            (fstype == "cgroup" || fstype == "cgroup2")
+                .then(|| PathBuf::from(pre.split(' ').nth(4).unwrap_or_default()))
         })
         .filter(|p| !p.as_os_str().is_empty())
         .collect()

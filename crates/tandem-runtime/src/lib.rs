@@ -10,10 +10,15 @@
 //! it is sound.
 //!
 //! Layout: `sandbox` (pause process), `shim` (`tandem __shim`: create, start, wait, delete),
-//! `mounts` (mount namespace and mount calls), `process` (signals, subreaper), `cgroups`.
+//! `exec` (`tandem __exec`: a command inside a running container, for exec probes and hooks),
+//! `netprobe` (`tandem __netprobe`: httpGet and tcpSocket checks from inside a pod's network
+//! namespace), `mounts` (mount namespace and mount calls), `process` (signals, subreaper),
+//! `cgroups`.
 
 pub mod cgroups;
+pub mod exec;
 pub mod mounts;
+pub mod netprobe;
 pub mod process;
 pub mod sandbox;
 pub mod shim;

@@ -10,11 +10,24 @@ pub enum MountError {
     #[error("cannot create a private mount namespace")]
     Unshare(#[source] nix::Error),
     #[error("cannot mount {fstype} on {target}")]
-    Mount { fstype: String, target: PathBuf, #[source] source: nix::Error },
+    Mount {
+        fstype: String,
+        target: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
     #[error("cannot unmount {target}")]
-    Unmount { target: PathBuf, #[source] source: nix::Error },
+    Unmount {
+        target: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
     #[error("cannot create mount point {path}")]
-    MountPoint { path: PathBuf, #[source] source: std::io::Error },
+    MountPoint {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl MountError {
@@ -41,15 +54,38 @@ pub struct MountSpec {
 /// --propagation slave` does (mount_namespaces(7), "MS_SLAVE").
 pub fn enter_private_mount_namespace() -> Result<(), MountError> {
     unshare(CloneFlags::CLONE_NEWNS).map_err(MountError::Unshare)?;
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
-        .map_err(|source| MountError::Mount { fstype: "propagation".into(), target: "/".into(), source })
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .map_err(|source| MountError::Mount {
+        fstype: "propagation".into(),
+        target: "/".into(),
+        source,
+    })
 }
 
 pub fn mount_spec(spec: &MountSpec, target: &Path) -> Result<(), MountError> {
-    std::fs::create_dir_all(target).map_err(|source| MountError::MountPoint { path: target.into(), source })?;
+    std::fs::create_dir_all(target).map_err(|source| MountError::MountPoint {
+        path: target.into(),
+        source,
+    })?;
     let data = spec.options.join(",");
-    mount(Some(spec.source.as_str()), target, Some(spec.fstype.as_str()), MsFlags::empty(), Some(data.as_str()))
-        .map_err(|source| MountError::Mount { fstype: spec.fstype.clone(), target: target.into(), source })
+    mount(
+        Some(spec.source.as_str()),
+        target,
+        Some(spec.fstype.as_str()),
+        MsFlags::empty(),
+        Some(data.as_str()),
+    )
+    .map_err(|source| MountError::Mount {
+        fstype: spec.fstype.clone(),
+        target: target.into(),
+        source,
+    })
 }
 
 /// A tmpfs for `emptyDir: {medium: Memory}` and the pod's /dev/shm.
@@ -58,18 +94,27 @@ pub fn mount_tmpfs(target: &Path, size_bytes: Option<u64>, mode: u32) -> Result<
     if let Some(size) = size_bytes {
         opts.push_str(&format!(",size={size}"));
     }
-    let spec = MountSpec { fstype: "tmpfs".into(), source: "tmpfs".into(), options: vec![opts] };
+    let spec = MountSpec {
+        fstype: "tmpfs".into(),
+        source: "tmpfs".into(),
+        options: vec![opts],
+    };
     mount_spec(&spec, target)
 }
 
 /// Detaches a mount (umount2(2) MNT_DETACH): processes still using it keep it until they exit.
 pub fn unmount(target: &Path) -> Result<(), MountError> {
-    umount2(target, MntFlags::MNT_DETACH).map_err(|source| MountError::Unmount { target: target.into(), source })
+    umount2(target, MntFlags::MNT_DETACH).map_err(|source| MountError::Unmount {
+        target: target.into(),
+        source,
+    })
 }
 
 /// Mount points at or below `dir`, deepest first, read from /proc/self/mountinfo.
 pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return vec![] };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return vec![];
+    };
     let mut found: Vec<PathBuf> = info
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
@@ -82,5 +127,8 @@ pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn unescape_mountinfo(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }

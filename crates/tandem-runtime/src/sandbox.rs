@@ -14,7 +14,11 @@ use nix::sys::signal::Signal;
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error("cannot start the pod's pause process ({exe})")]
-    Spawn { exe: PathBuf, #[source] source: std::io::Error },
+    Spawn {
+        exe: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the pod's pause process failed: {message}")]
     Pause { message: String },
 }
@@ -43,15 +47,22 @@ impl Sandbox {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|source| SandboxError::Spawn { exe: exe.into(), source })?;
+            .map_err(|source| SandboxError::Spawn {
+                exe: exe.into(),
+                source,
+            })?;
         let mut line = String::new();
         if let Some(out) = child.stdout.take() {
             let _ = BufReader::new(out).read_line(&mut line);
         }
         if line.trim() != "ready" {
             let _ = child.kill();
-            let out = child.wait_with_output().map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string());
-            return Err(SandboxError::Pause { message: out.unwrap_or_default() });
+            let out = child
+                .wait_with_output()
+                .map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string());
+            return Err(SandboxError::Pause {
+                message: out.unwrap_or_default(),
+            });
         }
         Ok(Sandbox { child })
     }
@@ -85,7 +96,9 @@ pub fn pause_main(hostname: &str, parent: i32) -> ! {
     if nix::unistd::getppid().as_raw() != parent {
         std::process::exit(1);
     }
-    if let Err(e) = unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS) {
+    if let Err(e) =
+        unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS)
+    {
         fail("cannot create the pod's namespaces", &e);
     }
     if let Err(e) = nix::unistd::sethostname(hostname) {
@@ -107,7 +120,12 @@ pub fn pause_main(hostname: &str, parent: i32) -> ! {
 fn loopback_up() -> Result<(), nix::Error> {
     use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
     use std::os::fd::AsRawFd;
-    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
     // SAFETY: ifreq is a plain C struct for which all-zero bytes are a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {

@@ -63,34 +63,54 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
     {
         Ok(c) => c,
         Err(e) => {
-            say(&ShimMessage::Failed { stage: "config".into(), message: e });
+            say(&ShimMessage::Failed {
+                stage: "config".into(),
+                message: e,
+            });
             return 1;
         }
     };
     if let Err(e) = mount_spec(&cfg.rootfs_mount, &cfg.rootfs) {
-        say(&ShimMessage::Failed { stage: "rootfs".into(), message: chain(&e) });
+        say(&ShimMessage::Failed {
+            stage: "rootfs".into(),
+            message: chain(&e),
+        });
         return 1;
     }
     let built = ContainerBuilder::new(cfg.id.clone(), SyscallType::default())
         .with_root_path(&cfg.state_root)
-        .and_then(|b| b.as_init(bundle).with_systemd(false).with_detach(true).build());
+        .and_then(|b| {
+            b.as_init(bundle)
+                .with_systemd(false)
+                .with_detach(true)
+                .build()
+        });
     let mut container = match built {
         Ok(c) => c,
         Err(e) => {
-            say(&ShimMessage::Failed { stage: "create".into(), message: chain(&e) });
+            say(&ShimMessage::Failed {
+                stage: "create".into(),
+                message: chain(&e),
+            });
             cleanup_state(&cfg);
             let _ = unmount(&cfg.rootfs);
             return 1;
         }
     };
     if let Err(e) = container.start() {
-        say(&ShimMessage::Failed { stage: "start".into(), message: chain(&e) });
+        say(&ShimMessage::Failed {
+            stage: "start".into(),
+            message: chain(&e),
+        });
         let _ = container.delete(true);
         let _ = unmount(&cfg.rootfs);
         return 1;
     }
     let Some(pid) = container.pid() else {
-        say(&ShimMessage::Failed { stage: "start".into(), message: "the container has no process id".into() });
+        say(&ShimMessage::Failed {
+            stage: "start".into(),
+            message: "the container has no process id".into(),
+        });
         let _ = container.delete(true);
         let _ = unmount(&cfg.rootfs);
         return 1;

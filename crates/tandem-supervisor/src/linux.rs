@@ -14,11 +14,16 @@ use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 use nix::sys::signal::Signal;
 use oci_spec::runtime::LinuxNamespaceType;
 use tandem_api::env::RuntimeFacts;
-use tandem_api::plan::{ContainerPlan, PodPlan};
-use tandem_image::{ImageStore, ResolvedImage};
-use tandem_kubelet::runtime::{ContainerRuntime, RuntimeEvent, StartError};
+use tandem_api::plan::{ContainerPlan, PodPlan, PullPolicy};
+use tandem_api::plan::{Handler, HttpScheme};
+use tandem_image::{ImageStore, PullSettings, ResolvedImage};
+use tandem_kubelet::runtime::{
+    ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, StartError,
+};
 use tandem_kubelet::sync::StopSignal;
+use tandem_runtime::exec::ExecOutcome;
 use tandem_runtime::mounts::MountSpec;
+use tandem_runtime::netprobe::{NetOutcome, NetRequest};
 use tandem_runtime::shim::{ShimConfig, ShimMessage};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{broadcast, mpsc};
@@ -82,6 +87,49 @@ impl LinuxRuntime {
             logs,
             pids: Rc::default(),
         }
+    }
+
+    /// The container's image, pulled first when it is missing and its imagePullPolicy allows
+    /// (`tandem run` already pulled what the policy asks for before the pod started, so a
+    /// present image is used as it is).
+    async fn ensure_image(&self, c: &ContainerPlan) -> Result<ResolvedImage, StartError> {
+        let present = matches!(self.images.lookup(&c.image), Ok(Some(_)));
+        if !present {
+            if c.image_pull_policy == PullPolicy::Never {
+                return Err(StartError {
+                    reason: "ErrImageNeverPull".into(),
+                    message: format!(
+                        "Container image {:?} is not present with pull policy of Never; load it with `tandem image load` or `tandem image import`",
+                        c.image
+                    ),
+                });
+            }
+            let pull_err = |message: String| StartError {
+                reason: "ErrImagePull".into(),
+                message,
+            };
+            let settings: PullSettings = match std::fs::read(self.dir.pull_json()) {
+                Ok(bytes) => serde_json::from_slice(&bytes)
+                    .map_err(|e| pull_err(format!("{}: {e}", self.dir.pull_json().display())))?,
+                Err(_) => PullSettings::default(),
+            };
+            let opts = settings.options().map_err(|e| pull_err(chain(&e)))?;
+            self.images
+                .pull(&c.image, &opts, &tandem_image::progress::silent)
+                .await
+                .map_err(|e| {
+                    pull_err(format!("failed to pull image {:?}: {}", c.image, chain(&e)))
+                })?;
+        }
+        self.images.resolve(&c.image).map_err(|e| StartError {
+            reason: if present {
+                "CreateContainerError"
+            } else {
+                "ErrImagePull"
+            }
+            .into(),
+            message: chain(&e),
+        })
     }
 
     /// The OCI bundle of one instance, written to disk.
@@ -166,13 +214,7 @@ impl LinuxRuntime {
 
 impl ContainerRuntime for LinuxRuntime {
     async fn start(&self, c: &ContainerPlan, attempt: u32) -> Result<(), StartError> {
-        let image = self.images.resolve(&c.image).map_err(|e| StartError {
-            reason: "ErrImageNeverPull".into(),
-            message: format!(
-                "{}; load it with `tandem image load` or `tandem image import`",
-                chain(&e)
-            ),
-        })?;
+        let image = self.ensure_image(c).await?;
         let bundle = self.prepare_bundle(c, attempt, &image)?;
         let run_err = |m: String| StartError {
             reason: "RunContainerError".into(),
@@ -290,5 +332,160 @@ impl ContainerRuntime for LinuxRuntime {
             };
             let _ = tandem_runtime::process::send_signal(pid, sig);
         }
+    }
+
+    async fn run_handler(
+        &self,
+        c: &ContainerPlan,
+        attempt: u32,
+        kind: HandlerKind,
+        handler: &Handler,
+        timeout: Option<std::time::Duration>,
+    ) -> HandlerResult {
+        if !self.pids.borrow().contains_key(&(c.name.clone(), attempt)) {
+            return HandlerResult::Error(format!("container {} is not running", c.name));
+        }
+        let timeout_ms = timeout.map_or(0, |t| t.as_millis() as u64);
+        match handler {
+            Handler::Exec { command } => {
+                let id = format!("{}-{}-{attempt}", self.plan.uid, c.name);
+                let mut cmd = tokio::process::Command::new(&self.exe);
+                cmd.arg("__exec")
+                    .arg(self.dir.runtime_state())
+                    .arg(&id)
+                    .arg(timeout_ms.to_string())
+                    .arg("--")
+                    .args(command);
+                match helper_output(cmd, timeout).await {
+                    Err(e) => HandlerResult::Error(e),
+                    Ok(line) => match serde_json::from_str::<ExecOutcome>(&line) {
+                        Err(e) => HandlerResult::Error(format!("exec helper: {e}")),
+                        Ok(o) => exec_result(kind, command, o),
+                    },
+                }
+            }
+            Handler::HttpGet {
+                host,
+                port,
+                path,
+                scheme,
+                headers,
+            } => {
+                if *scheme == HttpScheme::Https {
+                    return HandlerResult::Unsupported(
+                        "HTTPS probes and hooks are not supported by tandem yet".into(),
+                    );
+                }
+                self.net(
+                    NetRequest::Http {
+                        host: host.clone().unwrap_or_else(|| "127.0.0.1".into()),
+                        port: *port,
+                        path: path.clone(),
+                        headers: headers.clone(),
+                        timeout_ms: timeout_ms.max(1),
+                    },
+                    timeout,
+                )
+                .await
+            }
+            Handler::TcpSocket { host, port } => {
+                self.net(
+                    NetRequest::Tcp {
+                        host: host.clone().unwrap_or_else(|| "127.0.0.1".into()),
+                        port: *port,
+                        timeout_ms: timeout_ms.max(1),
+                    },
+                    timeout,
+                )
+                .await
+            }
+            Handler::Grpc { .. } => HandlerResult::Unsupported(
+                "gRPC health checks are not supported by tandem yet".into(),
+            ),
+            Handler::Sleep { seconds } => {
+                tokio::time::sleep(std::time::Duration::from_secs((*seconds).max(0) as u64)).await;
+                HandlerResult::Success
+            }
+        }
+    }
+}
+
+impl LinuxRuntime {
+    /// An httpGet or tcpSocket check from inside the pod's network namespace.
+    async fn net(&self, req: NetRequest, timeout: Option<std::time::Duration>) -> HandlerResult {
+        let netns = self
+            .namespaces
+            .iter()
+            .find(|(k, _)| *k == LinuxNamespaceType::Network)
+            .map_or_else(|| "-".to_string(), |(_, p)| p.display().to_string());
+        let json = match serde_json::to_string(&req) {
+            Ok(j) => j,
+            Err(e) => return HandlerResult::Error(e.to_string()),
+        };
+        let mut cmd = tokio::process::Command::new(&self.exe);
+        cmd.arg("__netprobe").arg(netns).arg(json);
+        match helper_output(cmd, timeout).await {
+            Err(e) => HandlerResult::Error(e),
+            Ok(line) => match serde_json::from_str::<NetOutcome>(&line) {
+                Err(e) => HandlerResult::Error(format!("probe helper: {e}")),
+                Ok(NetOutcome::Success) => HandlerResult::Success,
+                Ok(NetOutcome::Warning(m)) => HandlerResult::Warning(m),
+                Ok(NetOutcome::Failure(m)) => HandlerResult::Failure(m),
+                Ok(NetOutcome::Error(m)) => HandlerResult::Error(m),
+            },
+        }
+    }
+}
+
+/// Runs a helper process and returns the last line it printed. The helper enforces the timeout
+/// itself; this bounds the wait with some slack in case the helper hangs.
+async fn helper_output(
+    mut cmd: tokio::process::Command,
+    timeout: Option<std::time::Duration>,
+) -> Result<String, String> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start the helper: {e}"))?;
+    let wait = child.wait_with_output();
+    let out = match timeout {
+        Some(t) => tokio::time::timeout(t + std::time::Duration::from_secs(5), wait)
+            .await
+            .map_err(|_| "the helper did not return".to_string())?,
+        None => wait.await,
+    }
+    .map_err(|e| format!("helper: {e}"))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .map(str::to_string)
+        .ok_or_else(|| "the helper printed nothing".to_string())
+}
+
+/// An exec outcome in the prober's terms: exit 0 succeeds, anything else fails with the output.
+fn exec_result(kind: HandlerKind, command: &[String], o: ExecOutcome) -> HandlerResult {
+    if let Some(e) = o.error {
+        return HandlerResult::Error(e);
+    }
+    if o.timed_out {
+        return HandlerResult::Failure(format!("command {:?} timed out", command.join(" ")));
+    }
+    match o.exit_code {
+        Some(0) => HandlerResult::Success,
+        Some(code) => {
+            let out = o.output.trim_end().to_string();
+            if matches!(kind, HandlerKind::PostStart | HandlerKind::PreStop) {
+                HandlerResult::Failure(format!(
+                    "command '{}' exited with {code}: {out}",
+                    command.join(" ")
+                ))
+            } else {
+                HandlerResult::Failure(out)
+            }
+        }
+        None => HandlerResult::Error("the command did not report an exit status".into()),
     }
 }

@@ -5,6 +5,7 @@
 //! <root>/pods/<namespace>_<name>/   one pod:
 //!     pod.json        the v1 Pod with its status, rewritten atomically as it changes
 //!     plan.json       the PodPlan the supervisor runs
+//!     pull.json       registry settings and imagePullSecrets for its pulls (0600)
 //!     events.jsonl    one PodEvent per line
 //!     supervisor.pid  the supervisor's process id while it runs
 //!     control.sock    the supervisor's control socket
@@ -75,6 +76,10 @@ impl PodDir {
     }
     pub fn plan_json(&self) -> PathBuf {
         self.root.join("plan.json")
+    }
+    /// Registry settings for the pod's pulls (`tandem_image::PullSettings`, mode 0600).
+    pub fn pull_json(&self) -> PathBuf {
+        self.root.join("pull.json")
     }
     pub fn events(&self) -> PathBuf {
         self.root.join("events.jsonl")

@@ -340,7 +340,6 @@ fn run(
         // The pod is accepted: the CLI may return (`run -d`) or attach (foreground).
         let _ = writeln!(ready, "ok");
         let _ = ready.flush();
-        drop(ready);
         let outcome = driver.run().await;
         let reason = match outcome.reason {
             TerminationReason::Deleted => "Deleted",

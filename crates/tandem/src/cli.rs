@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,6 +28,14 @@ pub enum Command {
     Logs(LogsArgs),
     /// Stop pods gracefully and remove them.
     Delete(DeleteArgs),
+    /// Wait until pods meet a condition (kubectl wait).
+    Wait(WaitArgs),
+    /// Check manifests: validation errors and multi-container mistakes, with fixes.
+    Lint(crate::commands::lint::LintArgs),
+    /// Draw a pod's topology from a manifest or a running pod (Mermaid, DOT or SVG).
+    Graph(crate::commands::graph::GraphArgs),
+    /// Draw a pod's recorded run, one lane per container (HTML or SVG).
+    Timeline(crate::commands::timeline::TimelineArgs),
     /// Manage local images.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -43,6 +51,29 @@ pub struct RunArgs {
     /// Return once every pod is accepted and running in the background.
     #[arg(short = 'd', long)]
     pub detach: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// How to reach registries (`image pull`, `image push`, and the pulls of `run`).
+#[derive(Debug, Args, Clone)]
+pub struct RegistryArgs {
+    /// Require HTTPS with verified certificates; `--tls-verify=false` allows plain HTTP and
+    /// self-signed certificates for every registry.
+    #[arg(long = "tls-verify", action = ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub tls_verify: bool,
+    /// Credentials in docker config.json format (default: $REGISTRY_AUTH_FILE,
+    /// $DOCKER_CONFIG/config.json, ~/.docker/config.json).
+    #[arg(long, value_name = "PATH")]
+    pub authfile: Option<PathBuf>,
+    /// A containers-registries.conf file (insecure registries, mirrors, blocked registries);
+    /// default /etc/containers/registries.conf.
+    #[arg(
+        long = "registries-conf",
+        env = "TANDEM_REGISTRIES_CONF",
+        value_name = "PATH"
+    )]
+    pub registries_conf: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -99,6 +130,20 @@ pub struct DeleteArgs {
     pub namespace: String,
 }
 
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// `pod/NAME...` (or `pod NAME...`).
+    pub targets: Vec<String>,
+    /// `condition=Ready[=true]`, `delete`, or `jsonpath='{.status.phase}'=Succeeded`.
+    #[arg(long = "for")]
+    pub for_condition: String,
+    /// How long to wait: `30s`, `5m`, `1h` (`0` checks once).
+    #[arg(long, default_value = "30s")]
+    pub timeout: String,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// Load images from a `docker save` tarball, an OCI archive or an OCI layout directory.
@@ -114,9 +159,37 @@ pub enum ImageCommand {
         #[arg(long)]
         cmd: Option<String>,
     },
+    /// Pull an image from a registry (and unpack it).
+    Pull {
+        reference: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+        /// No progress display.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
+    /// Push a local image to a registry (to DESTINATION, default its own name).
+    Push {
+        source: String,
+        destination: Option<String>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+        /// No progress display.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
+    /// Show images as JSON: names, digests, config, layers.
+    Inspect { references: Vec<String> },
     /// List images.
     #[command(alias = "list")]
     Ls,
-    /// Remove images.
-    Rm { references: Vec<String> },
+    /// Remove images (refused while a pod uses one, unless --force).
+    Rm {
+        references: Vec<String>,
+        /// Remove even when a pod uses the image.
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
+    /// Delete blobs and snapshots no image name references.
+    Prune,
 }

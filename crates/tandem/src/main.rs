@@ -3,7 +3,7 @@
 //! Owns: the command line, output formats, exit codes, and starting and finding each pod's
 //! supervisor. Never: pod logic (the engine and the supervisor own it).
 //!
-//! Hidden entry points (`__supervise`, `__shim`, `__pause`) are dispatched first, before any
+//! Hidden entry points (`__supervise`, `__shim`, `__pause`, `__exec`, `__netprobe`) are dispatched first, before any
 //! thread exists: the shim and the pause process must be single-threaded (see tandem-runtime).
 
 mod cli;
@@ -26,6 +26,24 @@ fn hidden_entry(args: &[String]) -> Option<i32> {
             let bundle = PathBuf::from(args.get(2).cloned().unwrap_or_default());
             let fd = args.get(3).and_then(|f| f.parse().ok()).unwrap_or(-1);
             Some(tandem_runtime::shim::shim_main(&bundle, fd))
+        }
+        Some("__exec") => {
+            // __exec STATE_ROOT ID TIMEOUT_MS -- ARGV...
+            let root = PathBuf::from(args.get(2).cloned().unwrap_or_default());
+            let id = args.get(3).cloned().unwrap_or_default();
+            let ms = args.get(4).and_then(|t| t.parse().ok()).unwrap_or(0);
+            let argv = args.get(6..).map(<[String]>::to_vec).unwrap_or_default();
+            Some(tandem_runtime::exec::exec_main(
+                &root,
+                &id,
+                std::time::Duration::from_millis(ms),
+                &argv,
+            ))
+        }
+        Some("__netprobe") => {
+            let netns = args.get(2).map_or("-", String::as_str);
+            let req = args.get(3).map_or("", String::as_str);
+            Some(tandem_runtime::netprobe::netprobe_main(netns, req))
         }
         Some("__supervise") => {
             let dir =

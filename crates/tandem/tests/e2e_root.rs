@@ -358,34 +358,59 @@ fn wait_for(env: &Env, pod: &str, needle: &str) -> String {
 
 #[test]
 fn a_detached_pod_is_listed_shown_and_deleted_by_its_file() {
-    let Some(()) = require_root("detached_lifecycle") else { return };
+    let Some(()) = require_root("detached_lifecycle") else {
+        return;
+    };
     let env = Env::new();
     let file = env.root.path().join("pod.yaml");
-    let yaml = format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata: {{k: v}}\n---\n{}", SERVER.replace("NAME", "det"));
+    let yaml = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata: {{k: v}}\n---\n{}",
+        SERVER.replace("NAME", "det")
+    );
     std::fs::write(&file, yaml).expect("write");
     let file = file.to_string_lossy().into_owned();
     let out = env.tandem(&["run", "-d", "-f", &file]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "pod/det created");
     wait_for(&env, "det", "\"Running\"");
-    assert_eq!(stdout(&env.tandem(&["get", "pods", "-o", "name"])).trim(), "pod/det");
+    assert_eq!(
+        stdout(&env.tandem(&["get", "pods", "-o", "name"])).trim(),
+        "pod/det"
+    );
     let yaml = stdout(&env.tandem(&["get", "pod", "det", "-o", "yaml"]));
-    assert!(yaml.contains("phase: Running") && yaml.contains("kind: Pod") && yaml.contains("restartCount: 0"), "{yaml}");
+    assert!(
+        yaml.contains("phase: Running")
+            && yaml.contains("kind: Pod")
+            && yaml.contains("restartCount: 0"),
+        "{yaml}"
+    );
     let wide = stdout(&env.tandem(&["get", "pods", "-o", "wide"]));
-    assert!(wide.starts_with("NAME") && wide.contains("NODE") && wide.contains("1/1"), "{wide}");
+    assert!(
+        wide.starts_with("NAME") && wide.contains("NODE") && wide.contains("1/1"),
+        "{wide}"
+    );
     let events = stdout(&env.tandem(&["get", "events", "--for", "pod/det"]));
-    assert!(events.contains("Started") && events.contains("pod/det (main)"), "{events}");
+    assert!(
+        events.contains("Started") && events.contains("pod/det (main)"),
+        "{events}"
+    );
     let del = env.tandem(&["delete", "-f", &file]);
     assert!(del.status.success(), "{}", stderr(&del));
     assert_eq!(stdout(&del).trim(), "pod \"det\" deleted");
     assert!(!env.pods_dir().join("default_det").exists());
     let missing = env.tandem(&["delete", "pod", "det"]);
-    assert!(!missing.status.success() && stderr(&missing).contains("pods \"det\" not found"), "{}", stderr(&missing));
+    assert!(
+        !missing.status.success() && stderr(&missing).contains("pods \"det\" not found"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]
 fn a_crashing_container_restarts_and_keeps_its_previous_log() {
-    let Some(()) = require_root("crash_restart") else { return };
+    let Some(()) = require_root("crash_restart") else {
+        return;
+    };
     let env = Env::new();
     let yaml = r#"
 apiVersion: v1
@@ -407,10 +432,22 @@ spec:
     let c = &pod["status"]["containerStatuses"][0];
     assert_eq!(c["restartCount"], 1, "{c}");
     assert_eq!(c["lastState"]["terminated"]["exitCode"], 3, "{c}");
-    assert_eq!(pod["status"]["phase"], "Running", "OnFailure keeps a crash-looping pod Running");
+    assert_eq!(
+        pod["status"]["phase"], "Running",
+        "OnFailure keeps a crash-looping pod Running"
+    );
     assert_eq!(stdout(&env.tandem(&["logs", "crash"])).trim(), "attempt-2");
-    assert_eq!(stdout(&env.tandem(&["logs", "crash", "--previous"])).trim(), "attempt-1");
+    assert_eq!(
+        stdout(&env.tandem(&["logs", "crash", "--previous"])).trim(),
+        "attempt-1"
+    );
     let get = stdout(&env.tandem(&["get", "pods"]));
-    assert!(get.contains("CrashLoopBackOff") && get.contains("1 ("), "{get}");
-    assert!(env.tandem(&["delete", "pod", "crash", "--grace-period", "0"]).status.success());
+    assert!(
+        get.contains("CrashLoopBackOff") && get.contains("1 ("),
+        "{get}"
+    );
+    assert!(env
+        .tandem(&["delete", "pod", "crash", "--grace-period", "0"])
+        .status
+        .success());
 }

@@ -7,7 +7,9 @@ use support::*;
 
 #[test]
 fn host_path_downward_api_projected_and_sub_paths_work_inside_containers() {
-    let Some(()) = require_root("volume_kinds") else { return };
+    let Some(()) = require_root("volume_kinds") else {
+        return;
+    };
     let env = Env::new();
     let host = env.root.path().join("host-data");
     let yaml = format!(
@@ -56,32 +58,66 @@ spec:
     );
     let out = env.run_yaml(&yaml, &[]);
     assert!(out.status.success(), "run failed: {}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(host.join("out")).expect("hostPath written").trim(), "from-container");
+    assert_eq!(
+        std::fs::read_to_string(host.join("out"))
+            .expect("hostPath written")
+            .trim(),
+        "from-container"
+    );
     let logs = stdout(&env.tandem(&["logs", "vols"]));
-    assert!(logs.contains("app=\"shop\"\ntier=\"web\""), "downwardAPI labels: {logs}");
-    assert!(logs.contains("\nvols\n") && logs.contains("hello") && logs.contains("default"), "{logs}");
+    assert!(
+        logs.contains("app=\"shop\"\ntier=\"web\""),
+        "downwardAPI labels: {logs}"
+    );
+    assert!(
+        logs.contains("\nvols\n") && logs.contains("hello") && logs.contains("default"),
+        "{logs}"
+    );
     let scratch = env.pods_dir().join("default_vols/volumes/scratch");
-    assert_eq!(std::fs::read_to_string(scratch.join("a/b/file")).expect("subPath").trim(), "sub");
-    assert_eq!(std::fs::read_to_string(scratch.join("per-vols/file")).expect("subPathExpr").trim(), "expr");
+    assert_eq!(
+        std::fs::read_to_string(scratch.join("a/b/file"))
+            .expect("subPath")
+            .trim(),
+        "sub"
+    );
+    assert_eq!(
+        std::fs::read_to_string(scratch.join("per-vols/file"))
+            .expect("subPathExpr")
+            .trim(),
+        "expr"
+    );
 }
 
 #[test]
 fn a_host_path_of_the_wrong_type_fails_the_start_and_leaves_nothing() {
-    let Some(()) = require_root("host_path_type") else { return };
+    let Some(()) = require_root("host_path_type") else {
+        return;
+    };
     let env = Env::new();
     let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hp\nspec:\n  volumes:\n  - name: h\n    hostPath: {path: /nonexistent-tandem-dir, type: Directory}\n  containers:\n  - name: c\n    image: localhost/tandem-busybox:1.35\n    volumeMounts:\n    - {name: h, mountPath: /h}\n";
     let out = env.run_yaml(yaml, &["-d"]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("hostPath /nonexistent-tandem-dir does not exist") && err.contains("volume h"), "{err}");
-    assert_eq!(std::fs::read_dir(env.pods_dir()).map(|d| d.count()).unwrap_or(0), 0, "pod dir left");
+    assert!(
+        err.contains("hostPath /nonexistent-tandem-dir does not exist") && err.contains("volume h"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(env.pods_dir())
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "pod dir left"
+    );
     assert_eq!(mounts_under(env.root.path()), Vec::<String>::new());
     assert!(processes_mentioning(&env.root.path().to_string_lossy()).is_empty());
 }
 
 #[test]
 fn a_sub_path_through_a_symlink_is_refused() {
-    let Some(()) = require_root("sub_path_symlink") else { return };
+    let Some(()) = require_root("sub_path_symlink") else {
+        return;
+    };
     let env = Env::new();
     // The first container plants a symlink to / in the shared volume; the second mounts a subPath
     // through it and must be refused rather than given the host's root.
@@ -113,6 +149,12 @@ spec:
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert!(status.contains("CreateContainerConfigError") && status.contains("symlink"), "{status}");
-    assert!(stdout(&env.tandem(&["logs", "escape", "-c", "victim"])).is_empty(), "the victim ran");
+    assert!(
+        status.contains("CreateContainerConfigError") && status.contains("symlink"),
+        "{status}"
+    );
+    assert!(
+        stdout(&env.tandem(&["logs", "escape", "-c", "victim"])).is_empty(),
+        "the victim ran"
+    );
 }

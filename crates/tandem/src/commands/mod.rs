@@ -2,9 +2,13 @@
 
 mod delete;
 mod get;
+pub(crate) mod graph;
 mod image;
+pub(crate) mod lint;
 mod logs;
 mod run;
+pub(crate) mod timeline;
+mod wait;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +27,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Logs(a) => logs::logs(&store, a),
         Command::Delete(a) => delete::delete(&store, a),
         Command::Image(a) => image::image(&store, a),
+        Command::Wait(a) => wait::wait(&store, a),
+        Command::Lint(a) => lint::lint(a),
+        Command::Graph(a) => graph::graph(&store, a),
+        Command::Timeline(a) => timeline::timeline(&store, a),
     }
 }
 

@@ -4,13 +4,17 @@
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::process::{Command, Stdio};
 
+use std::collections::BTreeMap;
+
 use anyhow::Context;
-use tandem_image::ImageStore;
+use tandem_api::plan::PullPolicy;
+use tandem_image::{ImageStore, NamedAuth};
 use tandem_supervisor::proto::{Reply, Request};
 use tandem_supervisor::statedir::{write_atomic, PodDir, Store};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 use super::delete::delete_pod;
+use super::image::ProgressView;
 use super::read_sources;
 use crate::cli::RunArgs;
 use crate::errors::{hint, hint_caused, Reported};
@@ -75,27 +79,18 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
         ));
     }
 
-    // Every image must be here before anything starts (registry pulls are not built yet).
+    // Images, as each container's imagePullPolicy says; every pull finishes before any pod
+    // starts, and pods sharing an image pull it once.
     let images = ImageStore::open(&store.images)
         .with_context(|| format!("cannot open the image store at {}", store.images.display()))?;
-    for p in &loaded.pods {
-        for c in p.plan.all_containers() {
-            if let Err(e) = images.resolve(&c.image) {
-                return Err(hint_caused(
-                    e,
-                    format!("pod {}: container {}: image {:?} is not in the local store (ErrImageNeverPull)", p.plan.name, c.name, c.image),
-                    "load it with `tandem image load -i ARCHIVE` or `tandem image import ROOTFS.tar NAME`; `tandem image ls` lists what is here",
-                ));
-            }
-        }
-    }
+    let pulls = ensure_images(&images, &loaded.pods, &a.registry)?;
 
     let exe = std::env::current_exe().context("cannot find the tandem executable")?;
     std::fs::create_dir_all(&store.pods)
         .with_context(|| format!("cannot create {}", store.pods.display()))?;
     let mut started: Vec<(String, PodDir)> = vec![];
     for p in &loaded.pods {
-        match start_pod(store, &exe, p) {
+        match start_pod(store, &exe, p, &pulls) {
             Ok(dir) => started.push((p.plan.name.clone(), dir)),
             Err(e) => {
                 // Nothing half-made: the pods this command already started go too.
@@ -115,10 +110,115 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     foreground(started)
 }
 
+/// The pulls `run` made before starting pods, and the settings for each pod's later pulls.
+struct Pulls {
+    settings: crate::cli::RegistryArgs,
+}
+
+/// Pull secrets of one pod, as the image store takes them.
+fn secrets_of(p: &tandem_api::LoadedPod) -> Vec<NamedAuth> {
+    p.image_pull_secrets
+        .iter()
+        .map(|s| NamedAuth {
+            name: s.name.clone(),
+            docker_config_json: String::from_utf8_lossy(&s.docker_config_json).into_owned(),
+        })
+        .collect()
+}
+
+/// Applies imagePullPolicy: `Never` needs the image here (else the run is refused with
+/// ErrImageNeverPull); `IfNotPresent` pulls a missing image; `Always` pulls every time. Each
+/// image is pulled once however many pods use it, with the pull secrets of those pods. A failed
+/// pull is a warning: the pod starts and its supervisor retries with back-off
+/// (ErrImagePull / ImagePullBackOff), as the kubelet does.
+fn ensure_images(
+    images: &ImageStore,
+    pods: &[tandem_api::LoadedPod],
+    registry: &crate::cli::RegistryArgs,
+) -> anyhow::Result<Pulls> {
+    // Normalised reference -> (as written, pods wanting it, their secrets).
+    let mut wanted: BTreeMap<String, (String, Vec<String>, Vec<NamedAuth>)> = BTreeMap::new();
+    for p in pods {
+        for c in p.plan.all_containers() {
+            let present = images
+                .lookup(&c.image)
+                .map_err(|e| {
+                    hint_caused(
+                        e,
+                        format!(
+                            "pod {}: container {}: invalid image {:?}",
+                            p.plan.name, c.name, c.image
+                        ),
+                        "fix the image reference in the manifest",
+                    )
+                })?
+                .is_some();
+            let pull = match c.image_pull_policy {
+                PullPolicy::Never if !present => {
+                    return Err(hint(
+                        format!("pod {}: container {}: image {:?} is not in the local store and its imagePullPolicy is Never (ErrImageNeverPull)", p.plan.name, c.name, c.image),
+                        "load it with `tandem image load -i ARCHIVE`, `tandem image import ROOTFS.tar NAME` or `tandem image pull NAME`; `tandem image ls` lists what is here",
+                    ));
+                }
+                PullPolicy::Never => false,
+                PullPolicy::IfNotPresent => !present,
+                PullPolicy::Always => true,
+            };
+            if pull {
+                let key = tandem_image::Reference::parse(&c.image)
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|_| c.image.clone());
+                let entry = wanted
+                    .entry(key)
+                    .or_insert_with(|| (c.image.clone(), vec![], vec![]));
+                if !entry.1.contains(&p.plan.name) {
+                    entry.1.push(p.plan.name.clone());
+                    entry.2.extend(secrets_of(p));
+                }
+            }
+        }
+    }
+    if !wanted.is_empty() {
+        let rt = super::image::runtime()?;
+        for (key, (written, users, secrets)) in wanted {
+            let opts = super::image::pull_settings(registry, secrets)
+                .options()
+                .context("cannot read the registry settings")?;
+            let view = ProgressView::new(false);
+            if view.enabled {
+                eprintln!("Pulling {key} (for pod {})", users.join(", "));
+            }
+            let result = rt.block_on(images.pull(&written, &opts, &|p| view.update(p)));
+            view.finish();
+            match result {
+                Ok(r) => {
+                    if view.enabled {
+                        eprintln!("Pulled {} ({})", r.image.reference, r.resolved_digest);
+                    }
+                }
+                Err(e) => {
+                    let present = matches!(images.lookup(&written), Ok(Some(_)));
+                    let err = super::image::pull_error(e, &written);
+                    warn(&err);
+                    if present {
+                        eprintln!("warning: using the copy of {key} already in the store");
+                    } else {
+                        eprintln!("warning: pod {} starts anyway and retries the pull with back-off (ErrImagePull, then ImagePullBackOff); `tandem get events` shows each attempt", users.join(", "));
+                    }
+                }
+            }
+        }
+    }
+    Ok(Pulls {
+        settings: registry.clone(),
+    })
+}
+
 fn start_pod(
     store: &Store,
     exe: &std::path::Path,
     p: &tandem_api::LoadedPod,
+    pulls: &Pulls,
 ) -> anyhow::Result<PodDir> {
     let plan = p.plan.clone();
     let mut object = p.object.clone();
@@ -149,6 +249,8 @@ fn start_pod(
     }
     let result = (|| -> anyhow::Result<()> {
         write_atomic(&dir.plan_json(), &serde_json::to_vec_pretty(&plan)?)?;
+        let settings = super::image::pull_settings(&pulls.settings, secrets_of(p));
+        write_private(&dir.pull_json(), &serde_json::to_vec(&settings)?)?;
         write_atomic(&dir.pod_json(), &serde_json::to_vec_pretty(&object)?)?;
         let log = std::fs::File::create(dir.supervisor_log())?;
         let mut child = Command::new(exe)
@@ -297,5 +399,32 @@ async fn send_delete(dir: &PodDir, grace: Option<u64>) {
                 {}
             });
         }
+    }
+}
+
+/// Writes a file only root can read (it may hold registry credentials).
+fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)?;
+    f.sync_all()
+}
+
+/// Prints an error as a warning: `warning:`, `caused by:` lines, then its hint.
+fn warn(e: &anyhow::Error) {
+    eprintln!("warning: {e}");
+    for cause in e.chain().skip(1) {
+        eprintln!("caused by: {cause}");
+    }
+    if let Some(h) = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<crate::errors::Hint>())
+    {
+        eprintln!("hint: {}", h.hint);
     }
 }

@@ -1,0 +1,285 @@
+//! The STATUS, READY and RESTARTS columns of `kubectl get pods` (kubelet-semantics §5.4) for
+//! pod objects in the situations the kubelet's e2e tests and the sidecar KEP show.
+
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::{json, Value};
+use tandem_kubelet::status::kubectl_columns;
+
+fn waiting(name: &str, reason: &str, restarts: i32) -> Value {
+    json!({"name": name, "image": "i", "imageID": "", "ready": false, "restartCount": restarts,
+           "state": {"waiting": {"reason": reason}}})
+}
+fn running(name: &str, ready: bool, started: bool) -> Value {
+    json!({"name": name, "image": "i", "imageID": "", "ready": ready, "restartCount": 0,
+           "started": started, "state": {"running": {"startedAt": "2024-01-01T00:00:00Z"}}})
+}
+fn terminated(name: &str, code: i32, reason: &str) -> Value {
+    json!({"name": name, "image": "i", "imageID": "", "ready": code == 0, "restartCount": 0,
+           "state": {"terminated": {"exitCode": code, "reason": reason}}})
+}
+
+/// `init` lists init containers as (name, sidecar).
+fn pod(
+    init: &[(&str, bool)],
+    mains: &[&str],
+    phase: &str,
+    init_statuses: Vec<Value>,
+    statuses: Vec<Value>,
+    conditions: &[(&str, bool)],
+    deleting: bool,
+) -> Pod {
+    let ic: Vec<Value> = init
+        .iter()
+        .map(|(n, s)| {
+            if *s {
+                json!({"name": n, "restartPolicy": "Always"})
+            } else {
+                json!({"name": n})
+            }
+        })
+        .collect();
+    let c: Vec<Value> = mains.iter().map(|n| json!({"name": n})).collect();
+    let conds: Vec<Value> = conditions
+        .iter()
+        .map(|(t, ok)| json!({"type": t, "status": if *ok {"True"} else {"False"}}))
+        .collect();
+    let mut meta = json!({"name": "p"});
+    if deleting {
+        meta["deletionTimestamp"] = json!("2024-01-01T00:00:00Z");
+    }
+    serde_json::from_value(json!({
+        "metadata": meta,
+        "spec": {"initContainers": ic, "containers": c},
+        "status": {"phase": phase, "initContainerStatuses": init_statuses,
+                   "containerStatuses": statuses, "conditions": conds},
+    }))
+    .expect("a valid pod")
+}
+
+#[test]
+fn kubectl_status_column_table() {
+    let one_init_two_sidecars = [("init", false), ("s1", true), ("s2", true)];
+    let rows: Vec<(&str, Pod, &str, &str)> = vec![
+        (
+            "first of three init containers running",
+            pod(
+                &one_init_two_sidecars,
+                &["app"],
+                "Pending",
+                vec![
+                    running("init", false, true),
+                    waiting("s1", "PodInitializing", 0),
+                    waiting("s2", "PodInitializing", 0),
+                ],
+                vec![waiting("app", "PodInitializing", 0)],
+                &[("Initialized", false)],
+                false,
+            ),
+            "0/3",
+            "Init:0/3",
+        ),
+        (
+            "init done, first sidecar started, second not yet",
+            pod(
+                &one_init_two_sidecars,
+                &["app"],
+                "Pending",
+                vec![
+                    terminated("init", 0, "Completed"),
+                    running("s1", true, true),
+                    running("s2", false, false),
+                ],
+                vec![waiting("app", "PodInitializing", 0)],
+                &[("Initialized", false)],
+                false,
+            ),
+            "1/3",
+            "Init:2/3",
+        ),
+        (
+            "all running",
+            pod(
+                &one_init_two_sidecars,
+                &["app"],
+                "Running",
+                vec![
+                    terminated("init", 0, "Completed"),
+                    running("s1", true, true),
+                    running("s2", true, true),
+                ],
+                vec![running("app", true, true)],
+                &[("Initialized", true), ("Ready", true)],
+                false,
+            ),
+            "3/3",
+            "Running",
+        ),
+        (
+            "an init container crash-looping",
+            pod(
+                &[("i1", false), ("i2", false), ("i3", false)],
+                &["app"],
+                "Pending",
+                vec![
+                    terminated("i1", 0, "Completed"),
+                    waiting("i2", "CrashLoopBackOff", 3),
+                    waiting("i3", "PodInitializing", 0),
+                ],
+                vec![waiting("app", "PodInitializing", 0)],
+                &[("Initialized", false)],
+                false,
+            ),
+            "0/1",
+            "Init:CrashLoopBackOff",
+        ),
+        (
+            "an init container failed",
+            pod(
+                &[("i1", false)],
+                &["app"],
+                "Failed",
+                vec![terminated("i1", 1, "Error")],
+                vec![waiting("app", "PodInitializing", 0)],
+                &[("Initialized", false)],
+                false,
+            ),
+            "0/1",
+            "Init:Error",
+        ),
+        (
+            "init done, main container being created",
+            pod(
+                &[("i1", false)],
+                &["app"],
+                "Pending",
+                vec![terminated("i1", 0, "Completed")],
+                vec![waiting("app", "PodInitializing", 0)],
+                &[("Initialized", true)],
+                false,
+            ),
+            "0/1",
+            "PodInitializing",
+        ),
+        (
+            "no init containers, being created",
+            pod(
+                &[],
+                &["app"],
+                "Pending",
+                vec![],
+                vec![waiting("app", "ContainerCreating", 0)],
+                &[],
+                false,
+            ),
+            "0/1",
+            "ContainerCreating",
+        ),
+        (
+            "running but not ready",
+            pod(
+                &[],
+                &["a", "b"],
+                "Running",
+                vec![],
+                vec![running("a", false, true), terminated("b", 0, "Completed")],
+                &[("Initialized", true), ("Ready", false)],
+                false,
+            ),
+            "0/2",
+            "Completed",
+        ),
+        (
+            "one done, one running and ready: NotReady",
+            pod(
+                &[],
+                &["a", "b"],
+                "Running",
+                vec![],
+                vec![terminated("a", 0, "Completed"), running("b", true, true)],
+                &[("Initialized", true), ("Ready", false)],
+                false,
+            ),
+            "1/2",
+            "NotReady",
+        ),
+        (
+            "job done",
+            pod(
+                &[("s", true)],
+                &["app"],
+                "Succeeded",
+                vec![terminated("s", 0, "Completed")],
+                vec![terminated("app", 0, "Completed")],
+                &[("Initialized", true)],
+                false,
+            ),
+            "0/2",
+            "Completed",
+        ),
+        (
+            "main container crash-looping",
+            pod(
+                &[],
+                &["app"],
+                "Running",
+                vec![],
+                vec![waiting("app", "CrashLoopBackOff", 4)],
+                &[("Initialized", true)],
+                false,
+            ),
+            "0/1",
+            "CrashLoopBackOff",
+        ),
+        (
+            "main container failed",
+            pod(
+                &[],
+                &["app"],
+                "Failed",
+                vec![],
+                vec![terminated("app", 2, "Error")],
+                &[("Initialized", true)],
+                false,
+            ),
+            "0/1",
+            "Error",
+        ),
+        (
+            "being deleted",
+            pod(
+                &[],
+                &["app"],
+                "Running",
+                vec![],
+                vec![running("app", true, true)],
+                &[("Initialized", true), ("Ready", true)],
+                true,
+            ),
+            "1/1",
+            "Terminating",
+        ),
+    ];
+    for (name, p, ready, status) in rows {
+        let (r, s, _) = kubectl_columns(&p, 0);
+        assert_eq!((r.as_str(), s.as_str()), (ready, status), "{name}");
+    }
+}
+
+#[test]
+fn restarts_column_sums_main_and_sidecar_restarts_with_the_last_restart_time() {
+    let mut app = waiting("app", "CrashLoopBackOff", 4);
+    app["lastState"] = json!({"terminated": {"exitCode": 1, "finishedAt": "1970-01-01T00:01:00Z"}});
+    let mut s = running("s", true, true);
+    s["restartCount"] = json!(2);
+    let p = pod(
+        &[("s", true)],
+        &["app"],
+        "Running",
+        vec![s],
+        vec![app],
+        &[("Initialized", true)],
+        false,
+    );
+    let (_, _, restarts) = kubectl_columns(&p, 90_000_000);
+    assert_eq!(restarts, "6 (30s ago)");
+}

@@ -1,0 +1,547 @@
+//! The kubelet's unit-test tables (kubelet-semantics §7.J) as table tests of the pure decision
+//! function: `computeInitContainerActions`/`computePodActions` (U-K1..U-K3) through
+//! [`compute_actions`], and `getPhase` (U-P1..U-P8) through [`phase`] and [`final_phase`].
+//! Rows about sandboxes, spec-hash changes and the runtime's Unknown/Created states have no
+//! counterpart in tandem (one sandbox per pod, no pod updates, synchronous runtime states).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tandem_api::plan::*;
+use tandem_kubelet::state::{Exit, Observed, ProbeKind, ProbeResult, RunState, TerminationReason};
+use tandem_kubelet::status::{phase, PodFacts};
+use tandem_kubelet::sync::{compute_actions, final_phase, Decision, PodPhase};
+use tokio::time::Instant;
+
+use RestartPolicy::{Always, Never, OnFailure};
+
+fn container(name: &str, role: ContainerRole) -> ContainerPlan {
+    ContainerPlan {
+        name: name.into(),
+        role,
+        image: "busybox".into(),
+        image_pull_policy: PullPolicy::IfNotPresent,
+        command: None,
+        args: None,
+        working_dir: None,
+        env: vec![],
+        ports: vec![],
+        volume_mounts: vec![],
+        resources: Resources::default(),
+        startup_probe: None,
+        liveness_probe: None,
+        readiness_probe: None,
+        post_start: None,
+        pre_stop: None,
+        termination_message_path: "/dev/termination-log".into(),
+        termination_message_policy: TerminationMessagePolicy::File,
+        security: ContainerSecurity::default(),
+        stdin: false,
+        tty: false,
+    }
+}
+fn pod(policy: RestartPolicy, grace: i64, spec: &[&str]) -> PodPlan {
+    let mut init = vec![];
+    let mut main = vec![];
+    for s in spec {
+        match s.split_once(':') {
+            Some(("init", n)) => init.push(container(n, ContainerRole::Init)),
+            Some(("sidecar", n)) => init.push(container(n, ContainerRole::Sidecar)),
+            _ => main.push(container(s, ContainerRole::Main)),
+        }
+    }
+    PodPlan {
+        name: "p".into(),
+        namespace: "default".into(),
+        uid: "u".into(),
+        labels: BTreeMap::new(),
+        annotations: BTreeMap::new(),
+        hostname: "p".into(),
+        subdomain: None,
+        restart_policy: policy,
+        termination_grace_period_seconds: grace,
+        active_deadline_seconds: None,
+        init_containers: init,
+        containers: main,
+        volumes: vec![],
+        dns_policy: DnsPolicy::ClusterFirst,
+        dns_config: None,
+        host_aliases: vec![],
+        host_network: false,
+        host_pid: false,
+        host_ipc: false,
+        share_process_namespace: false,
+        service_account_name: "default".into(),
+        node_name: "n".into(),
+        security: PodSecurity::default(),
+        enable_service_links: true,
+    }
+}
+
+/// One container's runtime state in a row.
+#[derive(Clone, Copy, Debug)]
+enum St {
+    /// No status.
+    Nil,
+    Running,
+    /// Exited with this code.
+    Exited(i32),
+    /// Waiting to restart after an exit with this code (crash loop).
+    Looping(i32),
+}
+
+fn observe(plan: &PodPlan, states: &[(&str, St)], t0: Instant) -> Observed {
+    let mut obs = Observed::new(plan);
+    for (name, st) in states {
+        let r = obs.get_mut(name);
+        match st {
+            St::Nil => {}
+            St::Running => {
+                r.starts = 1;
+                r.state = RunState::Running { since: t0 };
+            }
+            St::Exited(code) => {
+                r.starts = 1;
+                r.state = RunState::Exited(Exit::from_code(*code, None, false, Some(t0), t0));
+            }
+            St::Looping(code) => {
+                r.starts = 2;
+                let e = Exit::from_code(*code, None, false, Some(t0), t0);
+                r.last_exit = Some(e.clone());
+                r.state = RunState::Exited(e);
+                r.waiting = Some(("CrashLoopBackOff".into(), String::new()));
+            }
+        }
+    }
+    obs
+}
+
+fn decide(plan: &PodPlan, obs: &Observed, t0: Instant) -> Decision {
+    compute_actions(plan, obs, t0 + Duration::from_secs(1))
+}
+
+// ---- U-K1 TestComputePodActions (main containers foo1..foo3) -----------------------------------
+
+#[test]
+fn u_k1_compute_pod_actions() {
+    let t0 = Instant::now();
+    use St::*;
+    // (name, policy, foo1, foo2, foo3, liveness/startup failure on foo2, starts, kills)
+    type Row = (
+        &'static str,
+        RestartPolicy,
+        [St; 3],
+        Option<ProbeKind>,
+        &'static [&'static str],
+        &'static [&'static str],
+    );
+    let rows: &[Row] = &[
+        (
+            "1 everything is good; do nothing",
+            Always,
+            [Running, Running, Running],
+            None,
+            &[],
+            &[],
+        ),
+        (
+            "2 start all containers for a new pod",
+            Always,
+            [Nil, Nil, Nil],
+            None,
+            &["foo1"],
+            &[],
+        ),
+        (
+            "3 restart exited containers if RestartPolicy == Always",
+            Always,
+            [Exited(0), Exited(111), Running],
+            None,
+            &["foo1"],
+            &[],
+        ),
+        (
+            "4 restart failed containers if RestartPolicy == OnFailure",
+            OnFailure,
+            [Exited(0), Exited(111), Running],
+            None,
+            &["foo2"],
+            &[],
+        ),
+        (
+            "6 don't restart containers if RestartPolicy == Never",
+            Never,
+            [Exited(0), Exited(111), Running],
+            None,
+            &[],
+            &[],
+        ),
+        (
+            "11 kill and recreate the container if the liveness check has failed",
+            Always,
+            [Running, Running, Running],
+            Some(ProbeKind::Liveness),
+            &[],
+            &["foo2"],
+        ),
+        (
+            "12 kill and recreate the container if the startup check has failed",
+            Always,
+            [Running, Running, Running],
+            Some(ProbeKind::Startup),
+            &[],
+            &["foo2"],
+        ),
+    ];
+    for (name, policy, states, failed, starts, kills) in rows {
+        let mut plan = pod(*policy, 30, &["foo1", "foo2", "foo3"]);
+        if let Some(kind) = failed {
+            let p = Probe {
+                handler: Handler::Exec {
+                    command: vec!["true".into()],
+                },
+                initial_delay_seconds: 0,
+                timeout_seconds: 1,
+                period_seconds: 10,
+                success_threshold: 1,
+                failure_threshold: 3,
+                termination_grace_period_seconds: None,
+            };
+            match kind {
+                ProbeKind::Liveness => plan.containers[1].liveness_probe = Some(p),
+                _ => plan.containers[1].startup_probe = Some(p),
+            }
+        }
+        let mut obs = observe(
+            &plan,
+            &[
+                ("foo1", states[0]),
+                ("foo2", states[1]),
+                ("foo3", states[2]),
+            ],
+            t0,
+        );
+        if let Some(kind) = failed {
+            let r = obs.get_mut("foo2");
+            if *kind == ProbeKind::Startup {
+                r.probes.get_mut(ProbeKind::Startup).result = ProbeResult::Failure;
+            } else {
+                r.probes.get_mut(ProbeKind::Liveness).result = ProbeResult::Failure;
+            }
+        }
+        let d = decide(&plan, &obs, t0);
+        // Main containers start one at a time (§1.4): the first of the kubelet's list.
+        assert_eq!(d.starts(), starts.to_vec(), "{name}");
+        assert_eq!(d.kills(), kills.to_vec(), "{name}");
+        assert!(!d.kills_pod(), "{name}");
+    }
+    // 6 with every container done under Never ends the pod (KillPod).
+    let plan = pod(Never, 30, &["foo1", "foo2", "foo3"]);
+    let obs = observe(
+        &plan,
+        &[
+            ("foo1", St::Exited(0)),
+            ("foo2", St::Exited(1)),
+            ("foo3", St::Exited(0)),
+        ],
+        t0,
+    );
+    assert!(decide(&plan, &obs, t0).kills_pod());
+}
+
+// ---- U-K2 TestComputePodActionsWithInitContainers (init1..3, foo1..3) -------------------------
+
+#[test]
+fn u_k2_compute_pod_actions_with_init_containers() {
+    let t0 = Instant::now();
+    use St::*;
+    type Row = (
+        &'static str,
+        RestartPolicy,
+        [St; 3],
+        &'static [&'static str],
+        bool,
+    );
+    let rows: &[Row] = &[
+        ("1 initialization completed; start all containers", Always, [Exited(0), Exited(0), Exited(0)], &["foo1"], false),
+        ("2 no init containers have been started; start the first one", Always, [Nil, Nil, Nil], &["init1"], false),
+        ("3 initialization in progress; do nothing", Always, [Exited(0), Exited(0), Running], &[], false),
+        ("5 initialization failed; restart the last init container if RestartPolicy == Always", Always, [Exited(0), Exited(0), Exited(137)], &["init3"], false),
+        ("6 initialization failed; restart the last init container if RestartPolicy == OnFailure", OnFailure, [Exited(0), Exited(0), Exited(137)], &["init3"], false),
+        ("7 initialization failed; kill pod if RestartPolicy == Never", Never, [Exited(0), Exited(0), Exited(137)], &[], true),
+        ("14 some init statuses are missing but the last is running; don't restart preceding ones", Always, [Nil, Nil, Running], &[], false),
+    ];
+    for (name, policy, states, starts, kill_pod) in rows {
+        let plan = pod(
+            *policy,
+            30,
+            &[
+                "init:init1",
+                "init:init2",
+                "init:init3",
+                "foo1",
+                "foo2",
+                "foo3",
+            ],
+        );
+        let obs = observe(
+            &plan,
+            &[
+                ("init1", states[0]),
+                ("init2", states[1]),
+                ("init3", states[2]),
+            ],
+            t0,
+        );
+        let d = decide(&plan, &obs, t0);
+        assert_eq!(d.starts(), starts.to_vec(), "{name}");
+        assert_eq!(d.kills_pod(), *kill_pod, "{name}");
+    }
+}
+
+// ---- U-K3 TestComputePodActionsWithRestartableInitContainers ------------------------------------
+
+#[test]
+fn u_k3_compute_pod_actions_with_restartable_init_containers() {
+    let t0 = Instant::now();
+    use ProbeResult::{Failure as F, Success as Ok, Unknown as U};
+    use St::*;
+    /// (name, policy, ri1..3, mains, liveness of ri2/ri3, startup of ri2/ri3, starts, kills, kill pod)
+    struct Row {
+        name: &'static str,
+        policy: RestartPolicy,
+        ri: [St; 3],
+        mains: St,
+        liveness: [Option<ProbeResult>; 2],
+        startup: [Option<ProbeResult>; 2],
+        starts: &'static [&'static str],
+        kills: &'static [&'static str],
+        kill_pod: bool,
+    }
+    let base = Row {
+        name: "",
+        policy: Always,
+        ri: [Running, Running, Running],
+        mains: Nil,
+        liveness: [Some(Ok), Some(Ok)],
+        startup: [Some(Ok), Some(Ok)],
+        starts: &[],
+        kills: &[],
+        kill_pod: false,
+    };
+    let rows = vec![
+        Row { name: "1 initialization completed; start all containers", starts: &["foo1"], ..base },
+        Row { name: "2 no init containers have been started; start the first one", ri: [Nil, Nil, Nil], starts: &["ri1"], ..base },
+        Row { name: "4 restartable init container has started; start the next", ri: [Running, Nil, Nil], starts: &["ri2"], ..base },
+        Row { name: "5 livenessProbe has not been run; start the next", ri: [Running, Running, Nil], liveness: [Option::None, Option::None], starts: &["ri3"], ..base },
+        Row { name: "6 livenessProbe in progress; start the next", ri: [Running, Running, Nil], liveness: [Some(U), Some(U)], starts: &["ri3"], ..base },
+        Row { name: "7 livenessProbe has completed; start the next", ri: [Running, Running, Nil], starts: &["ri3"], ..base },
+        Row { name: "8 kill and recreate the restartable init container if the liveness check has failed", liveness: [Some(Ok), Some(F)], starts: &["foo1"], kills: &["ri3"], ..base },
+        Row { name: "9 startupProbe has not been run; do nothing", ri: [Running, Running, Nil], startup: [Some(U), Some(U)], ..base },
+        Row { name: "10 startupProbe in progress; do nothing", ri: [Running, Running, Nil], startup: [Some(U), Some(U)], ..base },
+        Row { name: "11 startupProbe has completed; start the next", ri: [Running, Running, Nil], starts: &["ri3"], ..base },
+        Row { name: "12 kill and recreate the restartable init container if the startup check has failed", startup: [Some(Ok), Some(F)], kills: &["ri3"], ..base },
+        Row { name: "14 restart terminated restartable init container and next init container", ri: [Exited(0), Running, Exited(0)], starts: &["ri1", "ri3"], ..base },
+        Row { name: "15 restart terminated restartable init container and regular containers", ri: [Exited(0), Running, Running], starts: &["ri1", "foo1"], ..base },
+        Row { name: "20 restart the last restartable init container even if pod's RestartPolicy == Never", policy: Never, ri: [Running, Running, Exited(137)], starts: &["ri3"], ..base },
+        Row { name: "22 restart restartable init container if regular containers are running even if Never", policy: Never, ri: [Running, Running, Exited(137)], mains: Running, starts: &["ri3"], ..base },
+        Row { name: "23 kill the pod if all main containers succeeded if pod's RestartPolicy == Never", policy: Never, mains: Exited(0), kill_pod: true, ..base },
+        Row { name: "24 some init statuses are missing but the last is running; restart sidecars and mains", ri: [Nil, Nil, Running], mains: Running, starts: &["ri1", "ri2"], ..base },
+    ];
+    for row in rows {
+        let plan = pod(
+            row.policy,
+            30,
+            &[
+                "sidecar:ri1",
+                "sidecar:ri2",
+                "sidecar:ri3",
+                "foo1",
+                "foo2",
+                "foo3",
+            ],
+        );
+        let mut plan = plan;
+        let p = Probe {
+            handler: Handler::Exec {
+                command: vec!["true".into()],
+            },
+            initial_delay_seconds: 0,
+            timeout_seconds: 1,
+            period_seconds: 10,
+            success_threshold: 1,
+            failure_threshold: 3,
+            termination_grace_period_seconds: None,
+        };
+        for c in &mut plan.init_containers[1..] {
+            c.liveness_probe = Some(p.clone());
+            c.startup_probe = Some(p.clone());
+        }
+        let mut states = vec![("ri1", row.ri[0]), ("ri2", row.ri[1]), ("ri3", row.ri[2])];
+        for m in ["foo1", "foo2", "foo3"] {
+            states.push((m, row.mains));
+        }
+        let mut obs = observe(&plan, &states, t0);
+        for (i, name) in ["ri2", "ri3"].iter().enumerate() {
+            let r = obs.get_mut(name);
+            // An absent result is the worker's initial one (§3.3): liveness Success, startup Unknown.
+            r.probes.get_mut(ProbeKind::Liveness).result = row.liveness[i].unwrap_or(Ok);
+            r.probes.get_mut(ProbeKind::Startup).result = row.startup[i].unwrap_or(U);
+        }
+        let d = decide(&plan, &obs, t0);
+        assert_eq!(d.starts(), row.starts.to_vec(), "{}", row.name);
+        assert_eq!(d.kills(), row.kills.to_vec(), "{}", row.name);
+        assert_eq!(d.kills_pod(), row.kill_pod, "{}", row.name);
+    }
+}
+
+// ---- U-P getPhase tables -------------------------------------------------------------------------
+
+fn phase_of(plan: &PodPlan, states: &[(&str, St)], started: bool) -> PodPhase {
+    let t0 = Instant::now();
+    let mut obs = observe(plan, states, t0);
+    if !started {
+        // A sidecar that runs but whose startup probe has not succeeded.
+        for c in &plan.init_containers {
+            if c.role == ContainerRole::Sidecar {
+                obs.get_mut(&c.name)
+                    .probes
+                    .get_mut(ProbeKind::Startup)
+                    .result = ProbeResult::Unknown;
+            }
+        }
+    }
+    phase(plan, &obs, &PodFacts::default())
+}
+
+#[test]
+fn u_p1_u_p5_u_p8_phase_of_main_containers() {
+    use PodPhase::{Failed, Pending, Succeeded};
+    const RUNNING: PodPhase = PodPhase::Running;
+    use St::*;
+    let rows: &[(RestartPolicy, St, St, PodPhase)] = &[
+        (Always, Nil, Nil, Pending),
+        (Always, Running, Running, RUNNING),
+        (Always, Exited(0), Exited(0), RUNNING),
+        (Always, Running, Exited(0), RUNNING),
+        (Always, Running, Nil, Pending),
+        (Always, Running, Looping(1), RUNNING),
+        (Never, Nil, Nil, Pending),
+        (Never, Running, Running, RUNNING),
+        (Never, Exited(0), Exited(0), Succeeded),
+        (Never, Exited(1), Exited(1), Failed),
+        (Never, Running, Exited(0), RUNNING),
+        (Never, Running, Nil, Pending),
+        (OnFailure, Nil, Nil, Pending),
+        (OnFailure, Running, Running, RUNNING),
+        (OnFailure, Exited(0), Exited(0), Succeeded),
+        (OnFailure, Exited(1), Exited(1), RUNNING),
+        (OnFailure, Running, Exited(0), RUNNING),
+        (OnFailure, Running, Nil, Pending),
+        (OnFailure, Running, Looping(1), RUNNING),
+    ];
+    for (policy, a, b, want) in rows {
+        let plan = pod(*policy, 30, &["A", "B"]);
+        assert_eq!(
+            phase_of(&plan, &[("A", *a), ("B", *b)], true),
+            *want,
+            "{policy:?} {a:?} {b:?}"
+        );
+    }
+}
+
+#[test]
+fn u_p2_u_p6_phase_with_init_containers() {
+    use PodPhase::{Failed, Pending};
+    const RUNNING: PodPhase = PodPhase::Running;
+    use St::*;
+    let rows: &[(RestartPolicy, St, St, PodPhase)] = &[
+        (Always, Nil, Nil, Pending),
+        (Always, Running, Nil, Pending),
+        (Always, Exited(1), Nil, Pending),
+        (Always, Looping(0), Nil, Pending),
+        (Always, Looping(1), Nil, Pending),
+        (Always, Exited(0), Running, RUNNING),
+        (Never, Nil, Nil, Pending),
+        (Never, Running, Nil, Pending),
+        (Never, Exited(1), Nil, Failed),
+        (Never, Exited(0), Running, RUNNING),
+    ];
+    for (policy, x, ab, want) in rows {
+        let plan = pod(*policy, 30, &["init:X", "A", "B"]);
+        let got = phase_of(&plan, &[("X", *x), ("A", *ab), ("B", *ab)], true);
+        assert_eq!(got, *want, "{policy:?} X={x:?} A,B={ab:?}");
+    }
+}
+
+#[test]
+fn u_p3_u_p7_phase_with_a_sidecar() {
+    use PodPhase::{Pending, Succeeded};
+    const RUNNING: PodPhase = PodPhase::Running;
+    use St::*;
+    // (policy, X, A, B, X started, phase)
+    let rows: &[(RestartPolicy, St, St, St, bool, PodPhase)] = &[
+        (Always, Nil, Nil, Nil, true, Pending),
+        (Always, Running, Nil, Nil, true, Pending),
+        (Always, Exited(0), Nil, Nil, true, Pending),
+        (Always, Running, Running, Nil, true, Pending),
+        (Always, Running, Running, Running, true, RUNNING),
+        (Always, Running, Running, Running, false, RUNNING),
+        (Always, Exited(1), Running, Running, true, RUNNING),
+        (Always, Looping(1), Running, Running, true, RUNNING),
+        (Never, Running, Exited(0), Exited(0), true, RUNNING),
+        (Never, Exited(1), Exited(0), Exited(0), true, Succeeded),
+        (Never, Exited(0), Exited(0), Exited(0), true, Succeeded),
+        (Never, Looping(1), Exited(0), Exited(0), true, Succeeded),
+    ];
+    for (policy, x, a, b, started, want) in rows {
+        let plan = pod(*policy, 30, &["sidecar:X", "A", "B"]);
+        let plan = if *started {
+            plan
+        } else {
+            let mut plan = plan;
+            plan.init_containers[0].startup_probe = Some(Probe {
+                handler: Handler::Exec {
+                    command: vec!["true".into()],
+                },
+                initial_delay_seconds: 0,
+                timeout_seconds: 1,
+                period_seconds: 10,
+                success_threshold: 1,
+                failure_threshold: 3,
+                termination_grace_period_seconds: None,
+            });
+            plan
+        };
+        let got = phase_of(&plan, &[("X", *x), ("A", *a), ("B", *b)], *started);
+        assert_eq!(
+            got, *want,
+            "{policy:?} X={x:?} A={a:?} B={b:?} started={started}"
+        );
+    }
+}
+
+#[test]
+fn u_p_terminal_phase_comes_from_main_containers_only() {
+    let t0 = Instant::now();
+    use St::*;
+    let rows: &[(St, St, St, PodPhase)] = &[
+        (Exited(137), Exited(0), Exited(0), PodPhase::Succeeded),
+        (Exited(0), Exited(0), Exited(1), PodPhase::Failed),
+        (Exited(1), Exited(137), Exited(0), PodPhase::Failed),
+    ];
+    for (x, a, b, want) in rows {
+        let plan = pod(Never, 30, &["sidecar:X", "A", "B"]);
+        let obs = observe(&plan, &[("X", *x), ("A", *a), ("B", *b)], t0);
+        assert_eq!(
+            final_phase(&plan, &obs, TerminationReason::Completed),
+            *want
+        );
+    }
+    let plan = pod(Never, 30, &["init:I", "A"]);
+    let obs = observe(&plan, &[("I", Exited(1))], t0);
+    assert_eq!(
+        final_phase(&plan, &obs, TerminationReason::InitFailed),
+        PodPhase::Failed
+    );
+}

@@ -1,0 +1,316 @@
+//! `tandem wait pod/NAME --for=condition=Ready|--for=delete|--for=jsonpath='{.status.phase}'=X
+//! --timeout=30s`, as `kubectl wait` behaves: exit status 0 and `pod/NAME condition met` once
+//! the condition holds, non-zero and `timed out waiting for the condition on pods/NAME` when the
+//! timeout passes first.
+//!
+//! The supervisor rewrites `<pod dir>/pod.json` atomically (rename) on every status change and
+//! removes the pod directory when a deleted pod is gone, so this waits on inotify(7) events for
+//! the pods directory and the pod's directory instead of polling.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use serde_json::Value;
+use tandem_supervisor::statedir::Store;
+
+use super::{pod_name, read_pod};
+use crate::cli::WaitArgs;
+use crate::errors::hint;
+
+/// What `--for` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitFor {
+    /// `condition=NAME[=VALUE]`: the pod condition's status equals VALUE (default True),
+    /// compared case-insensitively.
+    Condition { name: String, value: String },
+    /// `delete`: the pod is gone.
+    Delete,
+    /// `jsonpath={PATH}=VALUE` (or just `{PATH}`: the field exists and is not empty).
+    JsonPath {
+        path: Vec<Segment>,
+        value: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Field(String),
+    Index(usize),
+}
+
+pub fn parse_for(s: &str) -> Result<WaitFor, String> {
+    if s.eq_ignore_ascii_case("delete") {
+        return Ok(WaitFor::Delete);
+    }
+    if let Some(rest) = s.strip_prefix("condition=") {
+        let (name, value) = match rest.split_once('=') {
+            Some((n, v)) => (n, v),
+            None => (rest, "True"),
+        };
+        if name.is_empty() {
+            return Err("condition name is empty".into());
+        }
+        return Ok(WaitFor::Condition {
+            name: name.to_string(),
+            value: value.to_string(),
+        });
+    }
+    if let Some(rest) = s.strip_prefix("jsonpath=") {
+        let rest = rest.trim_matches('\'');
+        let (expr, value) = match rest.rfind('}') {
+            Some(end) => {
+                let tail = &rest[end + 1..];
+                let value = match tail.strip_prefix('=') {
+                    Some(v) => Some(v.to_string()),
+                    None if tail.is_empty() => None,
+                    None => return Err(format!("unexpected {tail:?} after the JSONPath")),
+                };
+                (&rest[..=end], value)
+            }
+            None => return Err("a JSONPath is written in braces: {.status.phase}".into()),
+        };
+        let inner = expr
+            .strip_prefix('{')
+            .and_then(|e| e.strip_suffix('}'))
+            .ok_or("a JSONPath is written in braces: {.status.phase}")?;
+        return Ok(WaitFor::JsonPath {
+            path: parse_path(inner)?,
+            value,
+        });
+    }
+    Err(format!(
+        "unrecognized condition: {s:?}; use condition=NAME, delete or jsonpath={{PATH}}=VALUE"
+    ))
+}
+
+fn parse_path(p: &str) -> Result<Vec<Segment>, String> {
+    let p = p.strip_prefix('.').unwrap_or(p);
+    let mut out = vec![];
+    for part in p.split('.').filter(|s| !s.is_empty()) {
+        let (name, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !name.is_empty() {
+            out.push(Segment::Field(name.to_string()));
+        }
+        while let Some(r) = rest.strip_prefix('[') {
+            let end = r
+                .find(']')
+                .ok_or_else(|| format!("unclosed [ in {part:?}"))?;
+            let idx = r[..end]
+                .parse()
+                .map_err(|_| format!("only numeric indexes are supported: {part:?}"))?;
+            out.push(Segment::Index(idx));
+            rest = &r[end + 1..];
+        }
+    }
+    Ok(out)
+}
+
+fn lookup<'a>(v: &'a Value, path: &[Segment]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |cur, seg| match seg {
+        Segment::Field(f) => cur.get(f),
+        Segment::Index(i) => cur.get(*i),
+    })
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether the pod object meets the condition (`None`: the pod does not exist).
+pub fn met(pod: Option<&Value>, want: &WaitFor) -> bool {
+    match (want, pod) {
+        (WaitFor::Delete, p) => p.is_none(),
+        (_, None) => false,
+        (WaitFor::Condition { name, value }, Some(p)) => p
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|c| {
+                c.get("type").and_then(Value::as_str) == Some(name.as_str())
+                    && c.get("status")
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| s.eq_ignore_ascii_case(value))
+            }),
+        (WaitFor::JsonPath { path, value }, Some(p)) => match (lookup(p, path), value) {
+            (Some(v), Some(want)) => scalar(v) == *want,
+            (Some(v), None) => !v.is_null() && scalar(v) != "",
+            (None, _) => false,
+        },
+    }
+}
+
+/// `30s`, `1m30s`, `500ms`, `2h`, `0`: Go's duration syntax, which kubectl uses.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let bad = || format!("invalid duration {s:?} (write e.g. 30s, 2m, 1h30m, 500ms)");
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let num: f64 = rest[..n].parse().map_err(|_| bad())?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..u] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += num * scale;
+        rest = &rest[u..];
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+pub fn wait(store: &Store, a: WaitArgs) -> anyhow::Result<i32> {
+    let want = parse_for(&a.for_condition).map_err(|e| {
+        hint(
+            e,
+            "write --for=condition=Ready, --for=delete or --for=jsonpath='{.status.phase}'=Succeeded",
+        )
+    })?;
+    let timeout = parse_duration(&a.timeout).map_err(|e| hint(e, "write --timeout=30s"))?;
+    let mut names = vec![];
+    for t in &a.targets {
+        if matches!(t.as_str(), "pod" | "pods" | "po") {
+            continue;
+        }
+        names.push(pod_name(t).to_string());
+    }
+    if names.is_empty() {
+        return Err(hint(
+            "nothing to wait for",
+            "write `tandem wait pod/NAME --for=condition=Ready`",
+        ));
+    }
+    let deadline = Instant::now() + timeout;
+    let mut code = 0;
+    for name in names {
+        let dir = store.pod(&a.namespace, &name);
+        let read = || -> Option<Value> {
+            let pod = read_pod(&dir).ok()?;
+            serde_json::to_value(pod).ok()
+        };
+        if want != WaitFor::Delete && read().is_none() {
+            eprintln!("Error from server (NotFound): pods \"{name}\" not found");
+            code = 1;
+            continue;
+        }
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
+            .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", store.pods.display()))?;
+        let _ = std::fs::create_dir_all(&store.pods);
+        let dir_flags = AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_DELETE
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_MOVED_FROM
+            | AddWatchFlags::IN_CLOSE_WRITE;
+        let _ = inotify.add_watch(&store.pods, dir_flags);
+        loop {
+            // Watch before reading, so no change between the read and the wait is missed.
+            if dir.root.exists() {
+                let _ = inotify.add_watch(&dir.root, dir_flags | AddWatchFlags::IN_DELETE_SELF);
+            }
+            let pod = read();
+            if met(pod.as_ref(), &want) {
+                if want == WaitFor::Delete {
+                    if pod.is_none() && dir.root.exists() {
+                        // pod.json is gone but the directory is still being removed.
+                    } else {
+                        println!("pod/{name} condition met");
+                        break;
+                    }
+                } else {
+                    println!("pod/{name} condition met");
+                    break;
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                eprintln!("error: timed out waiting for the condition on pods/{name}");
+                code = 1;
+                break;
+            }
+            let ms = left.as_millis().min(60_000) as u16;
+            let mut fds = [PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(ms.max(1)));
+            let _ = inotify.read_events();
+        }
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_the_three_kinds_of_for() {
+        assert_eq!(parse_for("delete"), Ok(WaitFor::Delete));
+        assert_eq!(
+            parse_for("condition=Ready"),
+            Ok(WaitFor::Condition {
+                name: "Ready".into(),
+                value: "True".into()
+            })
+        );
+        assert_eq!(
+            parse_for("jsonpath={.status.phase}=Succeeded"),
+            Ok(WaitFor::JsonPath {
+                path: vec![
+                    Segment::Field("status".into()),
+                    Segment::Field("phase".into())
+                ],
+                value: Some("Succeeded".into())
+            })
+        );
+        assert!(parse_for("bogus").is_err());
+    }
+
+    #[test]
+    fn conditions_and_jsonpaths_match_the_pod() {
+        let pod = json!({"status": {"phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "a", "restartCount": 2}]}});
+        let ready = parse_for("condition=Ready").expect("parse");
+        let not_ready = parse_for("condition=Ready=false").expect("parse");
+        assert!(met(Some(&pod), &ready));
+        assert!(!met(Some(&pod), &not_ready));
+        assert!(!met(None, &ready));
+        assert!(met(None, &WaitFor::Delete));
+        let rc = parse_for("jsonpath={.status.containerStatuses[0].restartCount}=2").expect("p");
+        assert!(met(Some(&pod), &rc));
+        let phase = parse_for("jsonpath={.status.phase}=Succeeded").expect("parse");
+        assert!(!met(Some(&pod), &phase));
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("10").is_err());
+    }
+}

@@ -1,0 +1,233 @@
+//! Root end-to-end tests of images from registries through the built binary: a pod whose image
+//! lives in a password-protected registry (imagePullSecret), and a pod whose image does not
+//! exist (ImagePullBackOff with events). The registry is Debian's `docker-registry`, started per
+//! test on 127.0.0.1 with a random port and its storage in a temp dir, killed by pid at the end.
+
+mod support;
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+const HTPASSWD_BIN: &str = "/usr/bin/htpasswd";
+
+struct Registry {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Registry {
+    fn start(login: Option<(&str, &str)>) -> Registry {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .expect("bind")
+                .local_addr()
+                .expect("addr")
+                .port();
+            let mut config = format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("storage").display()
+            );
+            if let Some((u, p)) = login {
+                let out = Command::new(HTPASSWD_BIN)
+                    .args(["-Bbn", u, p])
+                    .output()
+                    .expect("htpasswd");
+                fs::write(dir.path().join("htpasswd"), out.stdout).expect("htpasswd file");
+                config.push_str(&format!(
+                    "auth:\n  htpasswd:\n    realm: e2e\n    path: {}\n",
+                    dir.path().join("htpasswd").display()
+                ));
+            }
+            let cfg = dir.path().join("config.yml");
+            fs::write(&cfg, config).expect("config");
+            let mut child = Command::new(REGISTRY_BIN)
+                .arg("serve")
+                .arg(&cfg)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("docker-registry");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Registry { child, dir, port };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("docker-registry did not start");
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// A registries.conf marking this registry insecure (plain HTTP).
+    fn conf(&self) -> std::path::PathBuf {
+        let p = self.dir.path().join("registries.conf");
+        fs::write(
+            &p,
+            format!(
+                "[[registry]]\nlocation = \"{}\"\ninsecure = true\n",
+                self.host()
+            ),
+        )
+        .expect("registries.conf");
+        p
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ready(test: &str, htpasswd: bool) -> bool {
+    if require_root(test).is_none() {
+        return false;
+    }
+    if !Path::new(REGISTRY_BIN).exists() || (htpasswd && !Path::new(HTPASSWD_BIN).exists()) {
+        println!("skipped: {test} needs docker-registry and apache2-utils (tools/setup.sh)");
+        return false;
+    }
+    true
+}
+
+fn b64(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for chunk in b.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_pod_runs_from_a_private_registry_with_an_image_pull_secret() {
+    if !ready("private_registry_pod", true) {
+        return;
+    }
+    let reg = Registry::start(Some(("puller", "pw-123")));
+    let env = Env::new();
+    let conf = reg.conf();
+    let auth_json = format!(
+        r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#,
+        reg.host(),
+        b64("puller:pw-123")
+    );
+    let authfile = env.root.path().join("auth.json");
+    fs::write(&authfile, &auth_json).expect("authfile");
+    let remote = format!("{}/e2e/busybox:1.35", reg.host());
+    let out = env
+        .cmd()
+        .args(["image", "push", IMAGE, &remote, "--authfile"])
+        .arg(&authfile)
+        .arg("--registries-conf")
+        .arg(&conf)
+        .output()
+        .expect("push");
+    assert!(out.status.success(), "push: {}", stderr(&out));
+    let out = env.tandem(&["image", "rm", IMAGE]);
+    assert!(out.status.success(), "rm: {}", stderr(&out));
+
+    let yaml = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: regcred\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: frompull\nspec:\n  restartPolicy: Never\n  imagePullSecrets:\n  - name: regcred\n  containers:\n  - name: a\n    image: {remote}\n    command: [\"sh\", \"-c\", \"echo pulled-and-ran\"]\n",
+        b64(&auth_json)
+    );
+    let out = env
+        .cmd()
+        .arg("run")
+        .arg("-")
+        .env("TANDEM_REGISTRIES_CONF", &conf)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().expect("stdin").write_all(yaml.as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("run");
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    assert!(stdout(&out).contains("pulled-and-ran"), "{}", stdout(&out));
+    let ls = stdout(&env.tandem(&["image", "ls"]));
+    assert!(ls.contains(&format!("{}/e2e/busybox", reg.host())), "{ls}");
+    let _ = env.tandem(&["delete", "pod", "frompull", "--grace-period", "0"]);
+}
+
+#[test]
+fn a_pod_whose_image_does_not_exist_ends_in_image_pull_back_off_with_events() {
+    if !ready("image_pull_backoff", false) {
+        return;
+    }
+    let reg = Registry::start(None);
+    let env = Env::new();
+    let conf = reg.conf();
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: nosuch\nspec:\n  containers:\n  - name: a\n    image: {}/does/not-exist:1\n",
+        reg.host()
+    );
+    let out = env
+        .cmd()
+        .args(["run", "-d", "-"])
+        .env("TANDEM_REGISTRIES_CONF", &conf)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().expect("stdin").write_all(yaml.as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("run");
+    assert!(out.status.success(), "the pod is created: {}", stderr(&out));
+    assert!(stderr(&out).contains("was not found"), "{}", stderr(&out));
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let mut reason = String::new();
+    while Instant::now() < deadline {
+        let out = env.tandem(&["get", "pod", "nosuch", "-o", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap_or_default();
+        reason = v["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if reason == "ImagePullBackOff" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(reason, "ImagePullBackOff");
+    let events = stdout(&env.tandem(&["get", "events", "--for", "pod/nosuch"]));
+    assert!(events.contains("ErrImagePull"), "{events}");
+    assert!(events.contains("Back-off pulling image"), "{events}");
+    let out = env.tandem(&["delete", "pod", "nosuch", "--grace-period", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
