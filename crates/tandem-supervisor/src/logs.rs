@@ -118,16 +118,19 @@ pub async fn pump<R: AsyncRead + Unpin>(
             return out.flush().await;
         }
         pending.extend_from_slice(&buf[..n]);
-        while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
-            let rest = pending.split_off(pos + 1);
-            pending.truncate(pos);
-            emit(&pending, false, &mut out_buf);
-            pending = rest;
-        }
-        while pending.len() >= MAX_RECORD {
-            let rest = pending.split_off(MAX_RECORD);
-            emit(&pending, true, &mut out_buf);
-            pending = rest;
+        // A line ends a record; a line longer than MAX_RECORD is cut into partial records first.
+        loop {
+            match pending.iter().take(MAX_RECORD).position(|b| *b == b'\n') {
+                Some(pos) => {
+                    emit(&pending[..pos], false, &mut out_buf);
+                    pending.drain(..=pos);
+                }
+                None if pending.len() >= MAX_RECORD => {
+                    emit(&pending[..MAX_RECORD], true, &mut out_buf);
+                    pending.drain(..MAX_RECORD);
+                }
+                None => break,
+            }
         }
         out.write_all(&out_buf).await?;
     }
