@@ -16,7 +16,7 @@ out=${OUT:-$repo/bench/results/pull.md}
 [ "$(id -u)" = 0 ] || { echo "error: run as root (podman and unpacking with ownership need it)" >&2; exit 1; }
 
 need=()
-for p in docker-registry podman hyperfine; do
+for p in docker-registry podman runc hyperfine; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -32,7 +32,7 @@ fi
 work=$(mktemp -d /tmp/tandem-pull-bench.XXXXXX)
 reg_pid=
 cleanup() {
-  [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null
+  if [ -n "$reg_pid" ]; then kill "$reg_pid" 2>/dev/null || true; wait "$reg_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -97,7 +97,6 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.containers[*].readinessProbe.grpc.mode", W, When::Set, IGNORED, None),
     rule("spec.containers[*].startupProbe.grpc.mode", W, When::Set, IGNORED, None),
     // Implemented by the API but not enforced by tandem yet: each rule goes when its feature lands.
-    rule("spec.hostNetwork", W, When::ValueNotIn(&["false"]), NOT_YET, Some("the pod gets its own network namespace with loopback only")),
     rule("spec.hostPID", W, When::ValueNotIn(&["false"]), NOT_YET, Some("each container gets its own PID namespace")),
     rule("spec.hostIPC", W, When::ValueNotIn(&["false"]), NOT_YET, Some("the pod gets its own IPC namespace")),
     rule("spec.shareProcessNamespace", W, When::ValueNotIn(&["false"]), NOT_YET, Some("each container gets its own PID namespace")),
@@ -109,9 +108,6 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.containers[*].securityContext.capabilities", W, When::Set, NOT_YET, Some("containers get containerd's default capability set")),
     rule("spec.containers[*].securityContext.seccompProfile", W, When::Set, NOT_YET, Some("no seccomp filter is applied yet")),
     rule("spec.containers[*].securityContext.procMount", W, When::ValueNotIn(&["Default"]), NOT_YET, None),
-    rule("spec.containers[*].resources.limits", W, When::Set, "are not enforced yet: no cgroup limits are set", Some("the pod runs unconstrained on this machine")),
-    rule("spec.containers[*].ports[*].hostPort", W, When::Set, "is not published yet: pods have loopback networking only", None),
-    rule("spec.containers[*].ports[*].hostIP", W, When::Set, "is not published yet: pods have loopback networking only", None),
     // Volumes.
     rule("spec.volumes[*]", E, When::OtherKeys(SUPPORTED_VOLUME_SOURCES), "volumes are not supported by tandem: the pod cannot run without them", Some("tandem supports emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes; a hostPath or emptyDir can often stand in")),
     rule("spec.volumes[*].emptyDir.medium", E, When::ValueNotIn(&["", "Memory"]), "is not supported by tandem (use \"\" or Memory)", None),

@@ -51,6 +51,8 @@ impl Clock {
 pub struct PodFacts {
     pub sandbox_ready: bool,
     pub pod_ip: Option<String>,
+    /// Every pod address (IPv4 first); `pod_ip` is the first.
+    pub pod_ips: Vec<String>,
     pub host_ip: Option<String>,
     pub started_at: Option<Instant>,
     /// Set once the pod has ended; a pod never leaves a terminal phase.
@@ -284,6 +286,16 @@ pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Cloc
         conditions: Some(conditions),
         host_ip: facts.host_ip.clone(),
         pod_ip: facts.pod_ip.clone(),
+        pod_ips: (!facts.pod_ips.is_empty()).then(|| {
+            facts
+                .pod_ips
+                .iter()
+                .map(|ip| k8s_openapi::api::core::v1::PodIP { ip: ip.clone() })
+                .collect()
+        }),
+        host_ips: facts.host_ip.as_ref().map(|ip| {
+            vec![k8s_openapi::api::core::v1::HostIP { ip: ip.clone() }]
+        }),
         start_time: facts.started_at.map(|t| clock.time(t)),
         init_container_statuses: (!init_statuses.is_empty()).then_some(init_statuses),
         container_statuses: Some(main_statuses),

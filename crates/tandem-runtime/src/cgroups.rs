@@ -71,3 +71,19 @@ fn remove_dir_tree(dir: &Path, left: &mut Vec<PathBuf>) {
         left.push(dir.to_path_buf());
     }
 }
+
+/// Whether the kernel's OOM killer killed a process in the cgroup `rel`: the `oom_kill` counter of
+/// `memory.oom_control` (v1, Linux 4.13+) or `memory.events` (v2).
+pub fn oom_killed(rel: &Path) -> bool {
+    if rel.as_os_str().is_empty() {
+        return false;
+    }
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    hierarchies().iter().any(|h| {
+        ["memory.oom_control", "memory.events"].iter().any(|f| {
+            std::fs::read_to_string(h.join(rel).join(f)).is_ok_and(|text| {
+                text.lines().any(|l| l.strip_prefix("oom_kill ").and_then(|n| n.trim().parse::<u64>().ok()).is_some_and(|n| n > 0))
+            })
+        })
+    })
+}

@@ -52,6 +52,7 @@ impl ExecOutcome {
 /// The body of `tandem __exec`. `timeout` of zero waits as long as the command runs.
 pub fn exec_main(state_root: &Path, id: &str, timeout: Duration, argv: &[String]) -> i32 {
     let outcome = exec(state_root, id, timeout, argv);
+    reap_children();
     match serde_json::to_string(&outcome) {
         Ok(line) => {
             println!("{line}");
@@ -118,6 +119,21 @@ fn exec(state_root: &Path, id: &str, timeout: Duration, argv: &[String]) -> Exec
                 output: String::from_utf8_lossy(&output).into_owned(),
                 error: None,
             };
+        }
+    }
+}
+
+/// Waits for this process's remaining children (libcontainer's intermediate process) before
+/// exiting. An unreaped child would be reparented to the supervisor, a subreaper that does not
+/// reap strangers; a zombie that belongs to a container's PID namespace keeps that namespace's
+/// init from finishing its exit (pid_namespaces(7)), which would hang the container's stop.
+fn reap_children() {
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Err(nix::Error::ECHILD) => return,
+            Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(10)),
+            _ => {}
         }
     }
 }

@@ -11,12 +11,6 @@ pub fn send_signal(pid: i32, signal: Signal) -> Result<(), nix::Error> {
     }
 }
 
-/// Makes orphaned descendants (a container's daemonised children, a shim's leftovers) reparent to
-/// this process rather than to PID 1, so the supervisor reaps them (prctl(2) PR_SET_CHILD_SUBREAPER).
-pub fn become_subreaper() -> Result<(), nix::Error> {
-    nix::sys::prctl::set_child_subreaper(true)
-}
-
 /// Whether a process with this pid exists (signal 0, kill(2)).
 pub fn is_alive(pid: i32) -> bool {
     !matches!(kill(Pid::from_raw(pid), None), Err(nix::Error::ESRCH))

@@ -39,10 +39,24 @@ impl Sandbox {
     /// Starts `exe __pause HOSTNAME` (the entry point is [`pause_main`]) and waits until its
     /// namespaces are ready.
     pub fn start(exe: &Path, hostname: &str) -> Result<Sandbox, SandboxError> {
-        let mut child = Command::new(exe)
-            .arg("__pause")
+        Self::start_with(exe, hostname, false)
+    }
+
+    /// As [`Sandbox::start`]; with `host_network` the pause process keeps the host's network and
+    /// UTS namespaces (a `hostNetwork` pod) and holds only the pod's IPC namespace.
+    pub fn start_with(
+        exe: &Path,
+        hostname: &str,
+        host_network: bool,
+    ) -> Result<Sandbox, SandboxError> {
+        let mut cmd = Command::new(exe);
+        cmd.arg("__pause")
             .arg(hostname)
-            .arg(std::process::id().to_string())
+            .arg(std::process::id().to_string());
+        if host_network {
+            cmd.arg("--host-network");
+        }
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -82,8 +96,8 @@ impl Sandbox {
     }
 }
 
-/// The body of `tandem __pause HOSTNAME PARENT_PID`. Never returns.
-pub fn pause_main(hostname: &str, parent: i32) -> ! {
+/// The body of `tandem __pause HOSTNAME PARENT_PID [--host-network]`. Never returns.
+pub fn pause_main(hostname: &str, parent: i32, host_network: bool) -> ! {
     let fail = |what: &str, e: &dyn std::fmt::Display| -> ! {
         eprintln!("{what}: {e}");
         std::process::exit(1)
@@ -96,17 +110,23 @@ pub fn pause_main(hostname: &str, parent: i32) -> ! {
     if nix::unistd::getppid().as_raw() != parent {
         std::process::exit(1);
     }
-    if let Err(e) =
-        unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS)
-    {
-        fail("cannot create the pod's namespaces", &e);
-    }
-    if let Err(e) = nix::unistd::sethostname(hostname) {
-        fail("cannot set the pod's hostname", &e);
-    }
-    // A new network namespace starts with `lo` down; every container of the pod talks over it.
-    if let Err(e) = loopback_up() {
-        fail("cannot bring up the loopback interface", &e);
+    if host_network {
+        if let Err(e) = unshare(CloneFlags::CLONE_NEWIPC) {
+            fail("cannot create the pod's namespaces", &e);
+        }
+    } else {
+        if let Err(e) =
+            unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS)
+        {
+            fail("cannot create the pod's namespaces", &e);
+        }
+        if let Err(e) = nix::unistd::sethostname(hostname) {
+            fail("cannot set the pod's hostname", &e);
+        }
+        // A new network namespace starts with `lo` down; every container of the pod talks over it.
+        if let Err(e) = loopback_up() {
+            fail("cannot bring up the loopback interface", &e);
+        }
     }
     let mut out = std::io::stdout();
     let _ = writeln!(out, "ready");

@@ -40,7 +40,13 @@ pub struct ShimConfig {
 pub enum ShimMessage {
     Started { pid: i32 },
     Failed { stage: String, message: String },
-    Exited { exit_code: i32, signal: Option<i32> },
+    Exited {
+        exit_code: i32,
+        signal: Option<i32>,
+        /// The kernel's OOM killer acted in the container's cgroup.
+        #[serde(default)]
+        oom: bool,
+    },
 }
 
 /// The body of `tandem __shim`. Returns the shim's exit status.
@@ -124,13 +130,24 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
             Err(_) => break (255, None),
         }
     };
+    // Read the OOM count before the cgroup goes: delete removes it.
+    let oom = crate::cgroups::oom_killed(&cgroups_path(bundle));
     // Delete first (it removes the container's cgroup and kills anything left in it), then report:
     // once the supervisor hears of the exit it may start the next instance.
     let _ = container.refresh_status();
     let _ = container.delete(true);
     let _ = unmount(&cfg.rootfs);
-    say(&ShimMessage::Exited { exit_code, signal });
+    say(&ShimMessage::Exited { exit_code, signal, oom });
     0
+}
+
+/// `linux.cgroupsPath` of the bundle's spec (empty when absent).
+fn cgroups_path(bundle: &Path) -> PathBuf {
+    oci_spec::runtime::Spec::load(bundle.join("config.json"))
+        .ok()
+        .and_then(|s| s.linux().clone())
+        .and_then(|l| l.cgroups_path().clone())
+        .unwrap_or_default()
 }
 
 fn cleanup_state(cfg: &ShimConfig) {

@@ -9,11 +9,12 @@
 //! rules (the engine does).
 //!
 //! Layout: `statedir` (paths), `translate` (plan → OCI spec, pure), `volumes`, `users`, `logs`
-//! (CRI format), `linux` (the runtime adapter), `proto` + `server` (control socket), `supervise`
+//! (CRI format), `linux` (the runtime adapter), `network` (CNI attach/detach, published ports), `proto` + `server` (control socket), `supervise`
 //! (the process's main).
 
 pub mod linux;
 pub mod logs;
+pub mod network;
 pub mod proto;
 pub mod server;
 pub mod statedir;

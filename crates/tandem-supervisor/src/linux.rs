@@ -191,6 +191,7 @@ impl LinuxRuntime {
             joined: self.namespaces.clone(),
             cgroups_path: format!("/tandem/{}/{}-{attempt}", self.plan.uid, c.name),
             no_new_privileges: c.security.allow_privilege_escalation == Some(false),
+            resources: c.resources.clone(),
         };
         let spec = build_spec(&c.name, &inputs).map_err(config_error)?;
         spec.save(bundle.join("config.json"))
@@ -293,16 +294,16 @@ impl ContainerRuntime for LinuxRuntime {
                 }
             };
             let exit = async {
-                let mut code = (255, None);
+                let mut code = (255, None, false);
                 while let Ok(Some(l)) = lines.next_line().await {
-                    if let Ok(ShimMessage::Exited { exit_code, signal }) = serde_json::from_str(&l)
+                    if let Ok(ShimMessage::Exited { exit_code, signal, oom }) = serde_json::from_str(&l)
                     {
-                        code = (exit_code, signal);
+                        code = (exit_code, signal, oom);
                     }
                 }
                 code
             };
-            let ((), (), (exit_code, signal)) = tokio::join!(out, err, exit);
+            let ((), (), (exit_code, signal, oom)) = tokio::join!(out, err, exit);
             let _ = child.wait().await;
             // Forget the pid before reporting the exit: it may be reused by an unrelated process.
             pids.borrow_mut().remove(&pids_key);
@@ -312,7 +313,7 @@ impl ContainerRuntime for LinuxRuntime {
                 attempt: pids_key.1,
                 exit_code,
                 signal,
-                oom: false,
+                oom,
                 at: Instant::now(),
             });
         });
@@ -438,21 +439,22 @@ impl LinuxRuntime {
 }
 
 /// Runs a helper process and returns the last line it printed. The helper enforces the timeout
-/// itself; this bounds the wait with some slack in case the helper hangs.
+/// itself; this bounds the wait with generous slack in case the helper hangs.
 async fn helper_output(
     mut cmd: tokio::process::Command,
     timeout: Option<std::time::Duration>,
 ) -> Result<String, String> {
+    // Not killed on timeout: the helper enforces the timeout itself and must reap the command it
+    // ran (see tandem-runtime's `exec`); killing it would orphan that command to this process.
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
+        .stderr(Stdio::null());
     let child = cmd
         .spawn()
         .map_err(|e| format!("cannot start the helper: {e}"))?;
     let wait = child.wait_with_output();
     let out = match timeout {
-        Some(t) => tokio::time::timeout(t + std::time::Duration::from_secs(5), wait)
+        Some(t) => tokio::time::timeout(t + std::time::Duration::from_secs(30), wait)
             .await
             .map_err(|_| "the helper did not return".to_string())?,
         None => wait.await,

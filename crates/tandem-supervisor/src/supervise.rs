@@ -37,8 +37,6 @@ pub enum SuperviseError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("cannot set up the pod's process environment")]
-    Process(#[source] nix::Error),
     #[error(transparent)]
     Mount(#[from] tandem_runtime::mounts::MountError),
     #[error(transparent)]
@@ -55,6 +53,8 @@ pub enum SuperviseError {
     },
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
+    #[error("cannot set up the pod's network")]
+    Network(#[from] tandem_network::NetworkError),
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, SuperviseError> {
@@ -134,9 +134,17 @@ impl Observer for StateWriter {
 /// Everything made before the engine starts, torn down in reverse by [`teardown`].
 struct Setup {
     sandbox: Option<Sandbox>,
+    network: crate::network::PodNetwork,
 }
 
 fn teardown(dir: &PodDir, plan: &PodPlan, setup: Setup) {
+    // CNI DEL while the pause process still holds the namespace: its interfaces, address and
+    // firewall rules are released before the namespace goes.
+    if setup.network.attached {
+        if let Err(e) = crate::network::detach(dir, setup.sandbox.is_some()) {
+            eprintln!("warning: {}", error_line(&e));
+        }
+    }
     if let Some(s) = setup.sandbox {
         s.stop();
     }
@@ -165,7 +173,10 @@ pub fn supervise(dir: PodDir, images: &Path, exe: PathBuf) -> i32 {
             return 1;
         }
     };
-    let mut setup = Setup { sandbox: None };
+    let mut setup = Setup {
+        sandbox: None,
+        network: Default::default(),
+    };
     match prepare(&dir, &plan, &exe, &mut setup) {
         Ok(()) => {}
         Err(e) => {
@@ -206,13 +217,30 @@ fn prepare(
 ) -> Result<(), SuperviseError> {
     // A session of its own: Ctrl-C in the terminal that ran `tandem run -d` must not reach the pod.
     let _ = nix::unistd::setsid();
-    tandem_runtime::process::become_subreaper().map_err(SuperviseError::Process)?;
+    // Deliberately not a child subreaper (prctl(2) PR_SET_CHILD_SUBREAPER): tokio reaps only the
+    // children it spawned, so orphans adopted here (a finished exec helper's leftovers) would stay
+    // zombies, and a zombie tenant keeps a container's PID namespace from ever emptying. Orphans
+    // go to PID 1, which reaps them; whatever a pod leaves running dies with its cgroups.
     tandem_runtime::mounts::enter_private_mount_namespace()?;
     let _ = std::fs::write(dir.pid_file(), std::process::id().to_string());
-    setup.sandbox = Some(Sandbox::start(exe, &plan.hostname)?);
-    crate::volumes::prepare_pod_files(plan, dir, &[])?;
-    crate::volumes::prepare(plan, dir, &RuntimeFacts::default())?;
+    let sandbox = Sandbox::start_with(exe, &plan.hostname, plan.host_network)?;
+    let netns = sandbox.ns_path("net");
+    setup.sandbox = Some(sandbox);
+    let network = crate::network::attach(plan, dir, &netns)?;
+    setup.network = network;
+    crate::volumes::prepare_pod_files(plan, dir, &setup.network.pod_ips)?;
+    crate::volumes::prepare(plan, dir, &runtime_facts(&setup.network))?;
     Ok(())
+}
+
+/// What `status.podIP(s)` and `status.hostIP` resolve to in env and downwardAPI volumes.
+fn runtime_facts(net: &crate::network::PodNetwork) -> RuntimeFacts {
+    RuntimeFacts {
+        pod_ip: net.pod_ips.first().cloned().unwrap_or_default(),
+        pod_ips: net.pod_ips.clone(),
+        host_ip: net.host_ip.clone().unwrap_or_default(),
+        ..Default::default()
+    }
 }
 
 fn phase_exit_code(plan: &PodPlan, outcome: &tandem_kubelet::driver::Outcome) -> i32 {
@@ -247,13 +275,19 @@ fn run(
     let sandbox = setup.sandbox.as_ref();
     let namespaces = sandbox
         .map(|s| {
-            vec![
-                (LinuxNamespaceType::Network, s.ns_path("net")),
-                (LinuxNamespaceType::Ipc, s.ns_path("ipc")),
-                (LinuxNamespaceType::Uts, s.ns_path("uts")),
-            ]
+            if plan.host_network {
+                // hostNetwork: the host's network and UTS namespaces, the pod's IPC namespace.
+                vec![(LinuxNamespaceType::Ipc, s.ns_path("ipc"))]
+            } else {
+                vec![
+                    (LinuxNamespaceType::Network, s.ns_path("net")),
+                    (LinuxNamespaceType::Ipc, s.ns_path("ipc")),
+                    (LinuxNamespaceType::Uts, s.ns_path("uts")),
+                ]
+            }
         })
         .unwrap_or_default();
+    let net = setup.network.clone();
     let pod: Pod = read_json(&dir.pod_json())?;
     let _ = std::fs::remove_file(dir.socket());
     let std_listener = std::os::unix::net::UnixListener::bind(dir.socket()).map_err(|source| {
@@ -292,7 +326,7 @@ fn run(
             exe,
             images,
             namespaces,
-            RuntimeFacts::default(),
+            runtime_facts(&net),
             rt_tx,
             log_tx.clone(),
         ));
@@ -326,6 +360,9 @@ fn run(
         };
         let facts = PodFacts {
             sandbox_ready: true,
+            pod_ip: net.pod_ips.first().cloned(),
+            pod_ips: net.pod_ips.clone(),
+            host_ip: net.host_ip.clone(),
             ..Default::default()
         };
         let driver = Driver::new(
@@ -360,6 +397,7 @@ fn run(
             &plan,
             Setup {
                 sandbox: setup.sandbox.take(),
+                network: std::mem::take(&mut setup.network),
             },
         );
         if ended.reason == "Deleted" {

@@ -46,6 +46,37 @@ pub struct SpecInputs {
     pub joined: Vec<(LinuxNamespaceType, PathBuf)>,
     pub cgroups_path: String,
     pub no_new_privileges: bool,
+    pub resources: tandem_api::plan::Resources,
+}
+
+/// CFS period the kubelet uses; a CPU limit of N millicores is a quota of N × 100 µs per period.
+const CPU_PERIOD_US: u64 = 100_000;
+
+/// Requests and limits as cgroup settings, the way the kubelet converts them for the runtime:
+/// memory limit → memory.limit (swap equal, so no swap); CPU limit → CFS quota; CPU request →
+/// shares (1024 per core, at least 2).
+pub fn linux_resources(r: &tandem_api::plan::Resources) -> Result<oci_spec::runtime::LinuxResources, oci_spec::OciSpecError> {
+    use oci_spec::runtime::{LinuxCpuBuilder, LinuxMemoryBuilder, LinuxResourcesBuilder};
+    let mut b = LinuxResourcesBuilder::default().devices(Vec::new());
+    if let Some(mem) = r.limits.memory_bytes {
+        let mem = mem.min(i64::MAX as u64) as i64;
+        b = b.memory(LinuxMemoryBuilder::default().limit(mem).swap(mem).build()?);
+    }
+    let mut cpu = LinuxCpuBuilder::default();
+    let mut any_cpu = false;
+    if let Some(req) = r.requests.cpu_millis.or(r.limits.cpu_millis) {
+        cpu = cpu.shares((req * 1024 / 1000).max(2));
+        any_cpu = true;
+    }
+    if let Some(lim) = r.limits.cpu_millis {
+        // The kernel refuses quotas under 1 ms (sched(7), cpu.cfs_quota_us).
+        cpu = cpu.quota(((lim * CPU_PERIOD_US / 1000).max(1000)) as i64).period(CPU_PERIOD_US);
+        any_cpu = true;
+    }
+    if any_cpu {
+        b = b.cpu(cpu.build()?);
+    }
+    b.build()
 }
 
 /// The process arguments by Kubernetes' rules (kubelet-semantics §6.4.5): `command` replaces the
@@ -194,7 +225,7 @@ pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, Translat
         .cgroups_path(PathBuf::from(&inputs.cgroups_path))
         .masked_paths(linux_defaults.masked_paths().clone().unwrap_or_default())
         .readonly_paths(linux_defaults.readonly_paths().clone().unwrap_or_default())
-        .resources(linux_defaults.resources().clone().unwrap_or_default())
+        .resources(linux_resources(&inputs.resources).map_err(err)?)
         .build()
         .map_err(err)?;
 
@@ -312,6 +343,25 @@ mod tests {
     }
 
     #[test]
+    fn requests_and_limits_become_cgroup_settings_as_the_kubelet_sets_them() {
+        let mut r = Resources::default();
+        r.requests.cpu_millis = Some(250);
+        r.limits.cpu_millis = Some(500);
+        r.limits.memory_bytes = Some(64 << 20);
+        let res = linux_resources(&r).expect("resources");
+        let mem = res.memory().clone().expect("memory");
+        assert_eq!((mem.limit(), mem.swap()), (Some(64 << 20), Some(64 << 20)));
+        let cpu = res.cpu().clone().expect("cpu");
+        assert_eq!((cpu.shares(), cpu.quota(), cpu.period()), (Some(256), Some(50_000), Some(100_000)));
+        // A tiny request still gets the kernel's minimum weight; no limits means no caps.
+        let mut small = Resources::default();
+        small.requests.cpu_millis = Some(1);
+        let res = linux_resources(&small).expect("resources");
+        assert_eq!(res.cpu().clone().and_then(|c| c.shares()), Some(2));
+        assert!(res.memory().is_none() && res.cpu().clone().and_then(|c| c.quota()).is_none());
+    }
+
+    #[test]
     fn spec_joins_sandbox_namespaces_and_shares_dev_shm() {
         let inputs = SpecInputs {
             args: vec!["/bin/true".into()],
@@ -330,6 +380,7 @@ mod tests {
             joined: vec![(LinuxNamespaceType::Network, "/proc/1/ns/net".into())],
             cgroups_path: "/tandem/u/app-0".into(),
             no_new_privileges: false,
+            resources: Resources::default(),
         };
         let spec = build_spec("app", &inputs).expect("spec");
         let linux = spec.linux().clone().expect("linux");

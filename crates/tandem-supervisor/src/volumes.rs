@@ -306,6 +306,34 @@ pub fn hosts_file(plan: &PodPlan, pod_ips: &[String]) -> String {
     s
 }
 
+/// `/etc/hosts` of a hostNetwork pod: the node's own, then the host aliases (§6.2).
+pub fn host_network_hosts_file(plan: &PodPlan, node_hosts: &str) -> String {
+    let mut s = String::from("# Kubernetes-managed hosts file (host network).\n");
+    s.push_str(node_hosts);
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    if !plan.host_aliases.is_empty() {
+        s.push_str("\n# Entries added by HostAliases.\n");
+        for a in &plan.host_aliases {
+            s.push_str(&format!("{}\t{}\n", a.ip, a.hostnames.join("\t")));
+        }
+    }
+    s
+}
+
+/// Appends the other tandem pods' addresses, so pods reach each other by name. It is a snapshot
+/// taken when the pod starts: pods started later are not listed.
+pub fn with_peers(mut hosts: String, peers: &[(String, Vec<String>)]) -> String {
+    if !peers.is_empty() {
+        hosts.push_str("\n# Other tandem pods when this pod started.\n");
+        for (ip, names) in peers {
+            hosts.push_str(&format!("{ip}\t{}\n", names.join("\t")));
+        }
+    }
+    hosts
+}
+
 /// `/etc/resolv.conf`: the host's for every policy but `None` (there is no cluster DNS on one
 /// machine), with `dnsConfig` merged in as the kubelet merges it.
 pub fn resolv_conf(plan: &PodPlan, host: &str) -> String {
@@ -352,8 +380,14 @@ pub fn prepare_pod_files(
     pod_ips: &[String],
 ) -> Result<(), VolumeError> {
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let hosts = if plan.host_network {
+        let node = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        host_network_hosts_file(plan, &node)
+    } else {
+        with_peers(hosts_file(plan, pod_ips), &crate::network::peers(dir))
+    };
     for (name, content) in [
-        ("etc-hosts", hosts_file(plan, pod_ips)),
+        ("etc-hosts", hosts),
         ("hostname", format!("{}\n", plan.hostname)),
         ("resolv.conf", resolv_conf(plan, &host_resolv)),
     ] {
@@ -385,9 +419,7 @@ mod tests {
         std::os::unix::fs::symlink("/etc", root.join("link")).expect("symlink");
         assert!(safe_sub_path(&root, "../x").is_err());
         assert!(safe_sub_path(&root, "/etc").is_err());
-        assert!(safe_sub_path(&root, "link")
-            .unwrap_err()
-            .contains("symlink"));
+        assert!(safe_sub_path(&root, "link").expect_err("a symlink").contains("symlink"));
         assert!(safe_sub_path(&root, "link/passwd").is_err());
         let made = safe_sub_path(&root, "a/b").expect("created");
         assert!(made.is_dir() && made.starts_with(&root));

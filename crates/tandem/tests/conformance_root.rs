@@ -239,7 +239,7 @@ impl Pod {
             self.wait(&format!("jsonpath={{.status.phase}}={phase}"), secs),
             "pod {} never {phase}: {}",
             self.name,
-            self.get().to_string()
+            self.get()
         );
     }
     fn get(&self) -> Value {

@@ -451,3 +451,42 @@ spec:
         .status
         .success());
 }
+
+#[test]
+fn limits_are_enforced_and_a_memory_hog_is_oom_killed_while_its_sidecar_keeps_running() {
+    let Some(()) = require_root("limits_oom") else { return };
+    let env = Env::new();
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  restartPolicy: OnFailure
+  initContainers:
+    - name: sidecar
+      image: localhost/tandem-busybox:1.35
+      restartPolicy: Always
+      command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"]
+  containers:
+    - name: hog
+      image: localhost/tandem-busybox:1.35
+      command: ["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares 2>/dev/null; head -c 200m /dev/zero | tail"]
+      resources:
+        requests: {cpu: 250m, memory: 16Mi}
+        limits: {cpu: 500m, memory: 16Mi}
+"#;
+    assert!(env.run_yaml(yaml, &["-d"]).status.success());
+    let status = wait_for(&env, "hog", "\"restartCount\": 1");
+    let pod: serde_json::Value = serde_json::from_str(&status).expect("json");
+    let hog = &pod["status"]["containerStatuses"][0];
+    let last = &hog["lastState"]["terminated"];
+    assert_eq!((last["reason"].as_str(), last["exitCode"].as_i64()), (Some("OOMKilled"), Some(137)), "{hog}");
+    let side = &pod["status"]["initContainerStatuses"][0];
+    assert_eq!((side["restartCount"].as_i64(), side["state"]["running"].is_object()), (Some(0), true), "{side}");
+    let logs = stdout(&env.tandem(&["logs", "hog", "-c", "hog", "--previous"]));
+    if std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
+        // cgroup v1 host: the container sees its own limits.
+        assert!(logs.starts_with("16777216\n50000\n256\n"), "limits inside the container: {logs}");
+    }
+    assert!(env.tandem(&["delete", "pod", "hog", "--grace-period", "0"]).status.success());
+}

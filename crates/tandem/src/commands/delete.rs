@@ -33,8 +33,7 @@ pub fn delete(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
                 .map(|p| (p.plan.namespace.clone(), p.plan.name.clone())),
         );
     }
-    let mut args = a.targets.iter().map(String::as_str).peekable();
-    while let Some(t) = args.next() {
+    for t in a.targets.iter().map(String::as_str) {
         if matches!(t, "pod" | "pods" | "po") {
             continue;
         }
@@ -94,9 +93,14 @@ pub fn delete_pod(dir: &PodDir, grace: Option<u64>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What a supervisor that died without tearing down could have left: processes in the pod's
-/// cgroups and the cgroups themselves. Mounts die with the supervisor's mount namespace.
+/// What a supervisor that died without tearing down could have left: its CNI attachment (the
+/// address, port mappings and firewall rules; the interfaces died with the pause process's
+/// namespace), processes in the pod's cgroups and the cgroups themselves. Mounts die with the
+/// supervisor's mount namespace.
 fn cleanup_leftovers(dir: &PodDir) {
+    if let Err(e) = tandem_supervisor::network::detach(dir, false) {
+        eprintln!("warning: pod network of {}: {e}", dir.root.display());
+    }
     let Ok(bytes) = std::fs::read(dir.plan_json()) else {
         return;
     };

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use tandem_api::plan::PullPolicy;
 use tandem_image::{ImageStore, NamedAuth};
+use tandem_network::PortMapping;
+use tandem_supervisor::network::NetworkRequest;
 use tandem_supervisor::proto::{Reply, Request};
 use tandem_supervisor::statedir::{write_atomic, PodDir, Store};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
@@ -79,6 +81,8 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
         ));
     }
 
+    let net = network_request(store, &a, &loaded.pods)?;
+
     // Images, as each container's imagePullPolicy says; every pull finishes before any pod
     // starts, and pods sharing an image pull it once.
     let images = ImageStore::open(&store.images)
@@ -90,7 +94,7 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
         .with_context(|| format!("cannot create {}", store.pods.display()))?;
     let mut started: Vec<(String, PodDir)> = vec![];
     for p in &loaded.pods {
-        match start_pod(store, &exe, p, &pulls) {
+        match start_pod(store, &exe, p, &pulls, &net) {
             Ok(dir) => started.push((p.plan.name.clone(), dir)),
             Err(e) => {
                 // Nothing half-made: the pods this command already started go too.
@@ -108,6 +112,113 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     foreground(started)
+}
+
+/// The network the pods join and the ports `-p` publishes, checked before any pod starts: the
+/// network configuration loads, the plugins are there (else a warning, and loopback only), and no
+/// published port is taken by a running pod or by another pod of this run.
+fn network_request(
+    store: &Store,
+    a: &RunArgs,
+    pods: &[tandem_api::LoadedPod],
+) -> anyhow::Result<NetworkRequest> {
+    let mut publish = vec![];
+    for spec in &a.publish {
+        publish.push(PortMapping::parse(spec).map_err(|e| {
+            hint(
+                e.to_string(),
+                "write -p [HOSTIP:]HOSTPORT:CONTAINERPORT, e.g. -p 8080:80 or -p 127.0.0.1:8080:80/tcp",
+            )
+        })?);
+    }
+    if !publish.is_empty() && pods.len() != 1 {
+        return Err(hint(
+            format!("-p publishes ports of one pod, but the manifests hold {}", pods.len()),
+            "run the pod that should publish the port on its own, or use ports[].hostPort in the manifest",
+        ));
+    }
+    let req = NetworkRequest {
+        network: a.network.clone(),
+        config_dir: a.cni_config_dir.clone(),
+        plugin_dirs: (!a.cni_plugin_dir.is_empty()).then(|| a.cni_plugin_dir.clone()),
+        publish,
+    };
+    let networked: Vec<&tandem_api::LoadedPod> =
+        pods.iter().filter(|p| !p.plan.host_network).collect();
+    if !req.publish.is_empty() && networked.is_empty() {
+        return Err(hint(
+            "-p cannot publish ports of a hostNetwork pod",
+            "a hostNetwork pod listens on the host's addresses already",
+        ));
+    }
+    if !networked.is_empty() && !req.is_none() {
+        let cfg = tandem_network::NetworkConfig::load(&req.selection()).map_err(|e| {
+            hint(
+                e.to_string(),
+                "give --network the name of a network in --cni-config-dir, a .conflist file, or none",
+            )
+        })?;
+        let missing = cfg.missing_plugins();
+        if !missing.is_empty() {
+            let publishing = networked.iter().find(|p| {
+                !tandem_supervisor::network::port_mappings(&p.plan, &req).is_empty()
+            });
+            let what = format!(
+                "the CNI plugins {} are not installed (looked in {})",
+                missing.join(", "),
+                cfg.plugin_dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            const INSTALL: &str = "install them with `apt-get install containernetworking-plugins iptables`";
+            if let Some(p) = publishing {
+                return Err(hint(
+                    format!("pod {} publishes ports, but {what}", p.plan.name),
+                    INSTALL,
+                ));
+            }
+            eprintln!("warning: {what}; pods get loopback networking only (no pod IP, no egress)");
+            eprintln!("hint: {INSTALL}");
+        }
+    }
+    // Ports already published: running pods of this store, then the pods of this run in order.
+    let mut taken: Vec<(String, PortMapping)> = vec![];
+    for d in store.list() {
+        if d.live_supervisor().is_none() {
+            continue;
+        }
+        let Some(plan) = std::fs::read(d.plan_json())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<tandem_api::plan::PodPlan>(&b).ok())
+        else {
+            continue;
+        };
+        for m in tandem_supervisor::network::port_mappings(&plan, &NetworkRequest::read(&d)) {
+            taken.push((plan.name.clone(), m));
+        }
+    }
+    for p in pods {
+        for m in tandem_supervisor::network::port_mappings(&p.plan, &req) {
+            if let Some((owner, _)) = taken
+                .iter()
+                .find(|(_, t)| tandem_network::conflicts(t, &m))
+            {
+                return Err(hint(
+                    format!(
+                        "pod {}: host port {}/{} is already published by pod {owner}; nothing was started",
+                        p.plan.name, m.host_port, m.protocol
+                    ),
+                    format!(
+                        "pick another host port, or delete pod {owner} first (`tandem delete pod {owner}`)"
+                    ),
+                ));
+            }
+            taken.push((p.plan.name.clone(), m));
+        }
+    }
+    Ok(req)
 }
 
 /// The pulls `run` made before starting pods, and the settings for each pod's later pulls.
@@ -219,6 +330,7 @@ fn start_pod(
     exe: &std::path::Path,
     p: &tandem_api::LoadedPod,
     pulls: &Pulls,
+    net: &NetworkRequest,
 ) -> anyhow::Result<PodDir> {
     let plan = p.plan.clone();
     let mut object = p.object.clone();
@@ -252,6 +364,10 @@ fn start_pod(
         let settings = super::image::pull_settings(&pulls.settings, secrets_of(p));
         write_private(&dir.pull_json(), &serde_json::to_vec(&settings)?)?;
         write_atomic(&dir.pod_json(), &serde_json::to_vec_pretty(&object)?)?;
+        write_atomic(
+            &dir.root.join(tandem_supervisor::network::REQUEST_FILE),
+            &serde_json::to_vec_pretty(net)?,
+        )?;
         let log = std::fs::File::create(dir.supervisor_log())?;
         let mut child = Command::new(exe)
             .arg("__supervise")
@@ -355,7 +471,12 @@ fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
                         }
                         Reply::Ended(e) => {
                             ended[i] = true;
-                            eprintln!("pod/{} ended: {} ({})", names[i], e.phase, e.reason);
+                            let why = match e.reason.as_str() {
+                                "Deleted" => " (stopped on request)",
+                                "InitFailed" => " (an init container failed)",
+                                _ => "",
+                            };
+                            eprintln!("pod/{} ended: {}{why}", names[i], e.phase);
                             if exit == 0 { exit = e.exit_code; }
                         }
                         Reply::Accepted => {}

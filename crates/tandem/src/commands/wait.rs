@@ -142,7 +142,7 @@ pub fn met(pod: Option<&Value>, want: &WaitFor) -> bool {
             }),
         (WaitFor::JsonPath { path, value }, Some(p)) => match (lookup(p, path), value) {
             (Some(v), Some(want)) => scalar(v) == *want,
-            (Some(v), None) => !v.is_null() && scalar(v) != "",
+            (Some(v), None) => !v.is_null() && !scalar(v).is_empty(),
             (None, _) => false,
         },
     }

@@ -1,0 +1,371 @@
+//! ADD, CHECK and DEL of a configuration list, and the attachment record that makes DEL possible
+//! after a crash.
+//!
+//! The record (`network.json` in the pod's directory) is written before the first plugin runs and
+//! again with the result once the list is added; it holds the list itself, so a DEL always runs
+//! against the configuration the ADD used, even if the files on disk changed since.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::cni::{invoke, Op, Target};
+use crate::config::{find_plugin, NetworkConfig};
+use crate::{CniResult, NetworkError, PortMapping, Result};
+
+/// The attachment record's file name in a pod directory.
+pub const STATE_FILE: &str = "network.json";
+
+/// What to attach.
+#[derive(Debug, Clone)]
+pub struct AddRequest {
+    /// Unique among everything attached to the network (the pod's uid).
+    pub container_id: String,
+    /// A network namespace path, e.g. `/proc/<pause pid>/ns/net`.
+    pub netns: PathBuf,
+    /// The interface name inside the namespace (`eth0`).
+    pub ifname: String,
+    pub port_mappings: Vec<PortMapping>,
+}
+
+/// A pod's attachment to a network, as kept on disk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The configuration list the ADD used.
+    pub network: Value,
+    pub source: String,
+    pub plugin_dirs: Vec<PathBuf>,
+    pub container_id: String,
+    pub netns: PathBuf,
+    pub ifname: String,
+    #[serde(default)]
+    pub port_mappings: Vec<PortMapping>,
+    /// The list's final result; `None` while the ADD is under way or if it failed.
+    #[serde(default)]
+    pub result: Option<Value>,
+}
+
+impl Attachment {
+    fn config(&self) -> NetworkConfig {
+        NetworkConfig {
+            list: self.network.clone(),
+            source: self.source.clone(),
+            plugin_dirs: self.plugin_dirs.clone(),
+        }
+    }
+
+    /// The parsed result (empty when there is none).
+    pub fn parsed(&self) -> CniResult {
+        self.result
+            .as_ref()
+            .and_then(|r| CniResult::parse(r).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn pod_ips(&self) -> Vec<String> {
+        self.parsed().pod_ips()
+    }
+}
+
+fn write_state(path: &Path, a: &Attachment) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(a).map_err(|source| NetworkError::StateCorrupt {
+        path: path.into(),
+        source,
+    })?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|source| NetworkError::State {
+            path: path.into(),
+            source,
+        })
+}
+
+/// Reads an attachment record; `Ok(None)` when there is none.
+pub fn read_attachment(path: &Path) -> Result<Option<Attachment>> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| NetworkError::StateCorrupt {
+                    path: path.into(),
+                    source,
+                })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(NetworkError::State {
+            path: path.into(),
+            source,
+        }),
+    }
+}
+
+/// The configuration one plugin of the list gets on stdin.
+fn plugin_conf(
+    cfg: &NetworkConfig,
+    plugin: &Value,
+    prev: Option<&Value>,
+    ports: &[PortMapping],
+) -> Value {
+    let mut conf = plugin.clone();
+    if let Some(o) = conf.as_object_mut() {
+        o.insert("name".into(), json!(cfg.name()));
+        o.insert("cniVersion".into(), json!(cfg.cni_version()));
+        if let Some(p) = prev.filter(|p| !p.is_null()) {
+            o.insert("prevResult".into(), p.clone());
+        }
+        let wants_ports = plugin
+            .get("capabilities")
+            .and_then(|c| c.get("portMappings"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if wants_ports && !ports.is_empty() {
+            o.insert("runtimeConfig".into(), json!({ "portMappings": ports }));
+        }
+    }
+    conf
+}
+
+fn plugin_path(cfg: &NetworkConfig, plugin: &Value) -> Result<PathBuf> {
+    let kind = plugin.get("type").and_then(Value::as_str).unwrap_or("");
+    find_plugin(&cfg.plugin_dirs, kind).ok_or_else(|| NetworkError::PluginMissing {
+        plugin: kind.into(),
+        dirs: cfg
+            .plugin_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// Adds the container to the network, recording the attachment in `state` first so that
+/// [`del`] can undo even a partial ADD. On failure the plugins already run are deleted again.
+pub fn add(cfg: &NetworkConfig, req: &AddRequest, state: &Path) -> Result<Attachment> {
+    // Every plugin must be there before anything is changed.
+    for p in cfg.plugins() {
+        plugin_path(cfg, p)?;
+    }
+    let mut att = Attachment {
+        network: cfg.list.clone(),
+        source: cfg.source.clone(),
+        plugin_dirs: cfg.plugin_dirs.clone(),
+        container_id: req.container_id.clone(),
+        netns: req.netns.clone(),
+        ifname: req.ifname.clone(),
+        port_mappings: req.port_mappings.clone(),
+        result: None,
+    };
+    write_state(state, &att)?;
+    let netns = req.netns.to_string_lossy();
+    let target = Target {
+        container_id: &req.container_id,
+        netns: &netns,
+        ifname: &req.ifname,
+        plugin_dirs: &cfg.plugin_dirs,
+    };
+    let mut prev: Option<Value> = None;
+    for p in cfg.plugins() {
+        let step = plugin_path(cfg, p).and_then(|path| {
+            invoke(
+                &path,
+                Op::Add,
+                &target,
+                &plugin_conf(cfg, p, prev.as_ref(), &req.port_mappings),
+            )
+        });
+        match step {
+            Ok(v) => prev = Some(v),
+            Err(e) => {
+                att.result = prev;
+                let _ = del_attachment(&att, true);
+                let _ = std::fs::remove_file(state);
+                return Err(e);
+            }
+        }
+    }
+    let result = prev.unwrap_or(Value::Null);
+    if let Err(reason) = CniResult::parse(&result) {
+        att.result = Some(result);
+        let _ = del_attachment(&att, true);
+        let _ = std::fs::remove_file(state);
+        return Err(NetworkError::BadResult {
+            plugin: cfg.name().into(),
+            reason,
+        });
+    }
+    att.result = Some(result);
+    write_state(state, &att)?;
+    Ok(att)
+}
+
+/// CHECKs an attachment (CNI 0.4.0 and later; older lists have no CHECK and pass).
+pub fn check(att: &Attachment) -> Result<()> {
+    let cfg = att.config();
+    let version: Vec<u32> = cfg
+        .cni_version()
+        .split('.')
+        .map(|n| n.parse().unwrap_or(0))
+        .collect();
+    if version < vec![0, 4, 0] || cfg.list.get("disableCheck") == Some(&json!(true)) {
+        return Ok(());
+    }
+    let netns = att.netns.to_string_lossy();
+    let target = Target {
+        container_id: &att.container_id,
+        netns: &netns,
+        ifname: &att.ifname,
+        plugin_dirs: &cfg.plugin_dirs,
+    };
+    for p in cfg.plugins() {
+        let path = plugin_path(&cfg, p)?;
+        invoke(
+            &path,
+            Op::Check,
+            &target,
+            &plugin_conf(&cfg, p, att.result.as_ref(), &att.port_mappings),
+        )?;
+    }
+    Ok(())
+}
+
+fn del_attachment(att: &Attachment, netns_alive: bool) -> Result<()> {
+    let cfg = att.config();
+    // A namespace path of a dead process could name another process's namespace once its pid is
+    // reused: without a live namespace the plugins get none, and only release what they hold on
+    // the host (addresses, rules); the interfaces went with the namespace.
+    let netns = if netns_alive {
+        att.netns.to_string_lossy().into_owned()
+    } else {
+        String::new()
+    };
+    let target = Target {
+        container_id: &att.container_id,
+        netns: &netns,
+        ifname: &att.ifname,
+        plugin_dirs: &cfg.plugin_dirs,
+    };
+    let mut first_err = None;
+    for p in cfg.plugins().iter().rev() {
+        let step = plugin_path(&cfg, p).and_then(|path| {
+            invoke(
+                &path,
+                Op::Del,
+                &target,
+                &plugin_conf(&cfg, p, att.result.as_ref(), &att.port_mappings),
+            )
+        });
+        if let Err(e) = step {
+            first_err.get_or_insert(e);
+        }
+    }
+    // Rules a plugin could only find through the namespace (bridge's masquerading chain) are
+    // tagged with the container id; remove what is left.
+    crate::sweep::remove_rules_of(&att.container_id);
+    first_err.map_or(Ok(()), Err)
+}
+
+/// Deletes the attachment recorded in `state` (nothing to do when there is none) and removes the
+/// record. `netns_alive` says whether the namespace recorded is still the pod's: false after its
+/// holder died. The record stays when a plugin fails, so DEL can be tried again.
+pub fn del(state: &Path, netns_alive: bool) -> Result<()> {
+    let Some(att) = read_attachment(state)? else {
+        return Ok(());
+    };
+    del_attachment(&att, netns_alive)?;
+    std::fs::remove_file(state).map_err(|source| NetworkError::State {
+        path: state.into(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_conf_adds_name_version_prev_result_and_declared_capabilities() {
+        let cfg = NetworkConfig {
+            list: NetworkConfig::builtin(),
+            source: "built-in".into(),
+            plugin_dirs: vec![],
+        };
+        let ports = vec![PortMapping::parse("8080:80").expect("port")];
+        let prev = json!({"ips": []});
+        let bridge = plugin_conf(&cfg, &cfg.plugins()[0], None, &ports);
+        assert_eq!(bridge["name"], "tandem");
+        assert_eq!(bridge["cniVersion"], "1.0.0");
+        assert!(bridge.get("runtimeConfig").is_none());
+        assert!(bridge.get("prevResult").is_none());
+        let portmap = plugin_conf(&cfg, &cfg.plugins()[1], Some(&prev), &ports);
+        assert_eq!(portmap["prevResult"], prev);
+        assert_eq!(
+            portmap["runtimeConfig"]["portMappings"][0],
+            json!({"hostPort": 8080, "containerPort": 80, "protocol": "tcp"})
+        );
+    }
+
+    /// A fake plugin that logs its calls: ADD of the second plugin fails, and the first is
+    /// deleted again with no record left behind.
+    #[test]
+    fn a_failed_add_is_rolled_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("log");
+        for (name, fail) in [("good", false), ("bad", true)] {
+            let p = dir.path().join(name);
+            let body = format!(
+                "#!/bin/sh\necho \"{name} $CNI_COMMAND $CNI_NETNS\" >> {}\n{}",
+                log.display(),
+                if fail {
+                    "[ \"$CNI_COMMAND\" = ADD ] && { echo '{\"code\":7,\"msg\":\"nope\"}'; exit 1; }\nexit 0\n"
+                } else {
+                    "[ \"$CNI_COMMAND\" = ADD ] && echo '{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":\"10.9.0.2/24\"}]}'\nexit 0\n"
+                }
+            );
+            std::fs::write(&p, body).expect("write");
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let cfg = NetworkConfig {
+            list: json!({"cniVersion": "1.0.0", "name": "t", "plugins": [{"type": "good"}, {"type": "bad"}]}),
+            source: "test".into(),
+            plugin_dirs: vec![dir.path().into()],
+        };
+        let state = dir.path().join(STATE_FILE);
+        let req = AddRequest {
+            container_id: "cid-test".into(),
+            netns: "/proc/self/ns/net".into(),
+            ifname: "eth0".into(),
+            port_mappings: vec![],
+        };
+        let err = add(&cfg, &req, &state).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+        assert!(!state.exists());
+        let calls = std::fs::read_to_string(&log).expect("log");
+        assert_eq!(
+            calls.lines().collect::<Vec<_>>(),
+            [
+                "good ADD /proc/self/ns/net",
+                "bad ADD /proc/self/ns/net",
+                "bad DEL /proc/self/ns/net",
+                "good DEL /proc/self/ns/net"
+            ]
+        );
+
+        // With only the good plugin, ADD records the result and DEL without a namespace clears it.
+        let cfg = NetworkConfig {
+            list: json!({"cniVersion": "1.0.0", "name": "t", "plugins": [{"type": "good"}]}),
+            ..cfg
+        };
+        let att = add(&cfg, &req, &state).expect("add");
+        assert_eq!(att.pod_ips(), ["10.9.0.2"]);
+        let saved = read_attachment(&state).expect("read").expect("record");
+        assert_eq!(saved.pod_ips(), ["10.9.0.2"]);
+        del(&state, false).expect("del");
+        assert!(!state.exists());
+        assert!(std::fs::read_to_string(&log)
+            .expect("log")
+            .ends_with("good DEL \n"));
+    }
+}
