@@ -22,10 +22,11 @@ command -v podman >/dev/null || need+=(podman runc)
 if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-mkdir -p /etc/containers target/bench
-if ! grep -q 'tandem-bench' /etc/containers/containers.conf 2>/dev/null; then
-  cat >> /etc/containers/containers.conf <<'CONF'
-# tandem-bench: settings this host needs for podman (see shared/design/ARCHITECTURE.md)
+mkdir -p target/bench
+root=$(mktemp -d /tmp/tandem-bench.XXXXXX)
+trap 'rm -rf "$root"' EXIT
+# podman gets a private containers.conf with the settings this host needs; /etc is not touched.
+cat > "$root/containers.conf" <<'CONF'
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 [engine]
@@ -33,42 +34,46 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 CONF
-fi
+export CONTAINERS_CONF="$root/containers.conf"
 
 cargo build --release --locked -p tandem
 T="$PWD/target/release/tandem"
-root=$(mktemp -d /tmp/tandem-bench.XXXXXX)
-trap 'rm -rf "$root"' EXIT
 BUSYBOX_TAR_OUT="$root/rootfs.tar" bash tools/build-busybox-image.sh "$T" --root "$root" >/dev/null
-podman import -q "$root/rootfs.tar" localhost/tandem-busybox:1.35 >/dev/null
+podman import -q --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" --change "CMD [\"/bin/sh\"]" "$root/rootfs.tar" localhost/tandem-busybox:1.35 >/dev/null
 pod=bench/pods/three-containers.yaml
 job=bench/pods/three-jobs.yaml
 podman kube down "$pod" >/dev/null 2>&1 || true
 "$T" --root "$root" delete pod bench --grace-period 0 >/dev/null 2>&1 || true
 
+# hyperfine 1.15 takes one --prepare per command (run before every timing) and no per-command
+# cleanup, so each prepare first removes what the previous run left.
 hyperfine --runs "$RUNS" --warmup 2 --export-markdown target/bench/start-up.md \
+  --prepare "$T --root $root delete pod bench --grace-period 0 >/dev/null 2>&1 || true" \
+  --prepare "podman kube down $pod >/dev/null 2>&1 || true" \
   --command-name "tandem start" \
-  --cleanup "$T --root $root delete pod bench --grace-period 0 >/dev/null" \
   "$T --root $root run -d $pod >/dev/null && $T --root $root wait pod/bench --for=condition=Ready --timeout=30s >/dev/null" \
   --command-name "podman start" \
-  --cleanup "podman kube down $pod >/dev/null" \
   "podman kube play $pod >/dev/null"
+"$T" --root "$root" delete pod bench --grace-period 0 >/dev/null 2>&1 || true
+podman kube down "$pod" >/dev/null 2>&1 || true
 
 hyperfine --runs "$RUNS" --warmup 2 --export-markdown target/bench/delete.md \
-  --command-name "tandem delete" \
   --prepare "$T --root $root run -d $pod >/dev/null && $T --root $root wait pod/bench --for=condition=Ready --timeout=30s >/dev/null" \
+  --prepare "podman kube play $pod >/dev/null" \
+  --command-name "tandem delete" \
   "$T --root $root delete pod bench >/dev/null" \
   --command-name "podman delete" \
-  --prepare "podman kube play $pod >/dev/null" \
   "podman kube down $pod >/dev/null"
 
 hyperfine --runs "$RUNS" --warmup 2 --export-markdown target/bench/complete.md \
+  --prepare "$T --root $root delete pod bench-job >/dev/null 2>&1 || true" \
+  --prepare "podman kube down $job >/dev/null 2>&1 || true" \
   --command-name "tandem complete" \
-  --cleanup "$T --root $root delete pod bench-job >/dev/null" \
   "$T --root $root run $job >/dev/null 2>&1" \
   --command-name "podman complete" \
-  --cleanup "podman kube down $job >/dev/null" \
   "podman kube play $job >/dev/null && podman wait bench-job-a bench-job-b bench-job-c >/dev/null"
+"$T" --root "$root" delete pod bench-job >/dev/null 2>&1 || true
+podman kube down "$job" >/dev/null 2>&1 || true
 
 {
   echo "### Pod start-up, delete and run-to-completion ($(nproc) cores, $(uname -r), $(date -u +%F))"

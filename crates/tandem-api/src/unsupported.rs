@@ -33,7 +33,6 @@ pub(crate) struct Rule {
 const W: Severity = Severity::Warning;
 const E: Severity = Severity::Error;
 const IGNORED: &str = "is not supported by tandem and is ignored";
-const NOT_YET: &str = "is not implemented by tandem yet and is ignored";
 const SCHEDULING: Option<&str> =
     Some("tandem runs every pod on this machine; scheduling constraints have no effect");
 
@@ -96,18 +95,6 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.containers[*].livenessProbe.grpc.mode", W, When::Set, IGNORED, None),
     rule("spec.containers[*].readinessProbe.grpc.mode", W, When::Set, IGNORED, None),
     rule("spec.containers[*].startupProbe.grpc.mode", W, When::Set, IGNORED, None),
-    // Implemented by the API but not enforced by tandem yet: each rule goes when its feature lands.
-    rule("spec.hostPID", W, When::ValueNotIn(&["false"]), NOT_YET, Some("each container gets its own PID namespace")),
-    rule("spec.hostIPC", W, When::ValueNotIn(&["false"]), NOT_YET, Some("the pod gets its own IPC namespace")),
-    rule("spec.shareProcessNamespace", W, When::ValueNotIn(&["false"]), NOT_YET, Some("each container gets its own PID namespace")),
-    rule("spec.securityContext.fsGroup", W, When::Set, "is applied only as a supplementary group of every container; volume ownership is not changed yet", None),
-    rule("spec.securityContext.fsGroupChangePolicy", W, When::Set, NOT_YET, None),
-    rule("spec.securityContext.sysctls", W, When::Set, NOT_YET, None),
-    rule("spec.securityContext.seccompProfile", W, When::Set, NOT_YET, Some("no seccomp filter is applied yet")),
-    rule("spec.containers[*].securityContext.privileged", W, When::ValueNotIn(&["false"]), NOT_YET, Some("containers get containerd's default capability set")),
-    rule("spec.containers[*].securityContext.capabilities", W, When::Set, NOT_YET, Some("containers get containerd's default capability set")),
-    rule("spec.containers[*].securityContext.seccompProfile", W, When::Set, NOT_YET, Some("no seccomp filter is applied yet")),
-    rule("spec.containers[*].securityContext.procMount", W, When::ValueNotIn(&["Default"]), NOT_YET, None),
     // Volumes.
     rule("spec.volumes[*]", E, When::OtherKeys(SUPPORTED_VOLUME_SOURCES), "volumes are not supported by tandem: the pod cannot run without them", Some("tandem supports emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes; a hostPath or emptyDir can often stand in")),
     rule("spec.volumes[*].emptyDir.medium", E, When::ValueNotIn(&["", "Memory"]), "is not supported by tandem (use \"\" or Memory)", None),

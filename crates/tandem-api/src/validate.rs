@@ -18,6 +18,16 @@ use crate::path::FieldPath;
 use crate::quantity::parse_quantity;
 use crate::yaml::Value;
 
+/// The sysctls Kubernetes considers safe and tandem sets: namespaced (IPC or network) and
+/// without effect on other pods or the host.
+pub(crate) const SAFE_SYSCTLS: &[&str] = &[
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_unprivileged_port_start",
+];
+
 /// What a container is in the pod's lifecycle (from where it sits and its `restartPolicy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Slot {
@@ -298,10 +308,25 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                 }
             }
             for (i, s) in sc.sysctls.iter().flatten().enumerate() {
+                let field = sp.field("sysctls").index(i).field("name");
                 if s.name.is_empty() {
+                    cx.error(&field, "sysctl name is required");
+                } else if !SAFE_SYSCTLS.contains(&s.name.replace('/', ".").as_str()) {
                     cx.error(
-                        &sp.field("sysctls").index(i).field("name"),
-                        "sysctl name is required",
+                        &field,
+                        format!(
+                            "sysctl {:?} is not in the safe set tandem allows ({}): it is not namespaced per pod or could affect the host",
+                            s.name,
+                            SAFE_SYSCTLS.join(", ")
+                        ),
+                    );
+                } else if s.name.starts_with("net.") && spec.host_network == Some(true) {
+                    cx.error(
+                        &field,
+                        format!(
+                            "sysctl {:?} cannot be set on a hostNetwork pod: it would change the host's network namespace",
+                            s.name
+                        ),
                     );
                 }
             }

@@ -293,14 +293,41 @@ pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Cloc
                 .map(|ip| k8s_openapi::api::core::v1::PodIP { ip: ip.clone() })
                 .collect()
         }),
-        host_ips: facts.host_ip.as_ref().map(|ip| {
-            vec![k8s_openapi::api::core::v1::HostIP { ip: ip.clone() }]
-        }),
+        host_ips: facts
+            .host_ip
+            .as_ref()
+            .map(|ip| vec![k8s_openapi::api::core::v1::HostIP { ip: ip.clone() }]),
         start_time: facts.started_at.map(|t| clock.time(t)),
         init_container_statuses: (!init_statuses.is_empty()).then_some(init_statuses),
         container_statuses: Some(main_statuses),
-        qos_class: Some("BestEffort".into()),
+        qos_class: Some(qos_class(plan).into()),
         ..Default::default()
+    }
+}
+
+/// The pod's QoS class as the kubelet computes it (`GetPodQOS`), over every container — init
+/// containers and sidecars included — and CPU and memory only. A request left out defaults to the
+/// limit, as the API server defaults it. BestEffort: no container requests or limits anything;
+/// Guaranteed: every container has CPU and memory limits equal to its requests; else Burstable.
+pub fn qos_class(plan: &PodPlan) -> &'static str {
+    let mut any = false;
+    let mut guaranteed = true;
+    for c in plan.all_containers() {
+        let r = &c.resources;
+        let nonzero = |v: Option<u64>| v.filter(|v| *v > 0);
+        let (lim_cpu, lim_mem) = (nonzero(r.limits.cpu_millis), nonzero(r.limits.memory_bytes));
+        let req_cpu = nonzero(r.requests.cpu_millis).or(lim_cpu);
+        let req_mem = nonzero(r.requests.memory_bytes).or(lim_mem);
+        any |= [lim_cpu, lim_mem, req_cpu, req_mem]
+            .iter()
+            .any(Option::is_some);
+        guaranteed &=
+            lim_cpu.is_some() && lim_mem.is_some() && req_cpu == lim_cpu && req_mem == lim_mem;
+    }
+    match (any, guaranteed) {
+        (false, _) => "BestEffort",
+        (true, true) => "Guaranteed",
+        (true, false) => "Burstable",
     }
 }
 

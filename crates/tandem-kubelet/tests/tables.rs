@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tandem_api::plan::*;
 use tandem_kubelet::state::{Exit, Observed, ProbeKind, ProbeResult, RunState, TerminationReason};
-use tandem_kubelet::status::{phase, PodFacts};
+use tandem_kubelet::status::{phase, qos_class, PodFacts};
 use tandem_kubelet::sync::{compute_actions, final_phase, Decision, PodPhase};
 use tokio::time::Instant;
 
@@ -544,4 +544,42 @@ fn u_p_terminal_phase_comes_from_main_containers_only() {
         final_phase(&plan, &obs, TerminationReason::InitFailed),
         PodPhase::Failed
     );
+}
+
+#[test]
+fn qos_class_counts_every_container_including_sidecars() {
+    let set = |c: &mut ContainerPlan,
+               req: (Option<u64>, Option<u64>),
+               lim: (Option<u64>, Option<u64>)| {
+        c.resources.requests.cpu_millis = req.0;
+        c.resources.requests.memory_bytes = req.1;
+        c.resources.limits.cpu_millis = lim.0;
+        c.resources.limits.memory_bytes = lim.1;
+    };
+    let mut p = pod(Always, 30, &["sidecar:proxy", "app"]);
+    assert_eq!(qos_class(&p), "BestEffort");
+    // Limits only: requests default to them.
+    set(
+        &mut p.containers[0],
+        (None, None),
+        (Some(500), Some(64 << 20)),
+    );
+    assert_eq!(qos_class(&p), "Burstable", "the sidecar has nothing");
+    set(
+        &mut p.init_containers[0],
+        (Some(100), Some(16 << 20)),
+        (Some(100), Some(16 << 20)),
+    );
+    assert_eq!(qos_class(&p), "Guaranteed");
+    set(
+        &mut p.init_containers[0],
+        (Some(50), Some(16 << 20)),
+        (Some(100), Some(16 << 20)),
+    );
+    assert_eq!(qos_class(&p), "Burstable", "request below limit");
+    set(&mut p.init_containers[0], (None, None), (Some(100), None));
+    assert_eq!(qos_class(&p), "Burstable", "no memory limit");
+    set(&mut p.init_containers[0], (Some(0), None), (None, None));
+    set(&mut p.containers[0], (None, None), (None, None));
+    assert_eq!(qos_class(&p), "BestEffort", "zero requests count as none");
 }

@@ -339,7 +339,7 @@ mod tests {
             ifname: "eth0".into(),
             port_mappings: vec![],
         };
-        let err = add(&cfg, &req, &state).unwrap_err();
+        let err = add(&cfg, &req, &state).expect_err("a failing plugin");
         assert!(err.to_string().contains("nope"), "{err}");
         assert!(!state.exists());
         let calls = std::fs::read_to_string(&log).expect("log");

@@ -34,10 +34,22 @@ pub struct NetworkConfig {
 }
 
 impl NetworkConfig {
-    /// The built-in network: bridge `tandem0` with host-local addresses from `10.87.0.0/24` and
+    /// The built-in network: bridge `tandem0` with host-local addresses from `10.87.0.0/24` (and
+    /// `fd87:7a6e::/64` when the host has IPv6, so pods are dual-stack as on a dual-stack node) and
     /// masquerading for egress, portmap for published ports (with SNAT so 127.0.0.1 works),
     /// firewall to accept the pod's forwarded traffic, and loopback.
     pub fn builtin() -> Value {
+        Self::builtin_for(host_has_ipv6())
+    }
+
+    /// [`NetworkConfig::builtin`] with IPv6 on or off.
+    pub fn builtin_for(ipv6: bool) -> Value {
+        let mut ranges = vec![json!([{ "subnet": "10.87.0.0/24", "gateway": "10.87.0.1" }])];
+        let mut routes = vec![json!({ "dst": "0.0.0.0/0" })];
+        if ipv6 {
+            ranges.push(json!([{ "subnet": "fd87:7a6e::/64", "gateway": "fd87:7a6e::1" }]));
+            routes.push(json!({ "dst": "::/0" }));
+        }
         json!({
             "cniVersion": "1.0.0",
             "name": "tandem",
@@ -50,8 +62,8 @@ impl NetworkConfig {
                     "hairpinMode": true,
                     "ipam": {
                         "type": "host-local",
-                        "ranges": [[{ "subnet": "10.87.0.0/24", "gateway": "10.87.0.1" }]],
-                        "routes": [{ "dst": "0.0.0.0/0" }]
+                        "ranges": ranges,
+                        "routes": routes
                     }
                 },
                 { "type": "portmap", "capabilities": { "portMappings": true }, "snat": true },
@@ -238,6 +250,19 @@ mod tests {
     }
 
     #[test]
+    fn builtin_list_is_dual_stack_only_when_the_host_has_ipv6() {
+        let v4 = NetworkConfig::builtin_for(false);
+        assert_eq!(
+            v4["plugins"][0]["ipam"]["ranges"].as_array().map(Vec::len),
+            Some(1)
+        );
+        let dual = NetworkConfig::builtin_for(true);
+        let ipam = &dual["plugins"][0]["ipam"];
+        assert_eq!(ipam["ranges"][1][0]["subnet"], "fd87:7a6e::/64");
+        assert_eq!(ipam["routes"][1]["dst"], "::/0");
+    }
+
+    #[test]
     fn lists_load_by_name_and_path_and_single_plugins_are_wrapped() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(
@@ -263,10 +288,11 @@ mod tests {
         assert_eq!(b.plugins()[0]["type"], "bridge");
         assert!(b.plugins()[0].get("name").is_none());
         assert_eq!(b.missing_plugins(), ["bridge"]);
-        let missing = NetworkConfig::load(&sel("nope")).unwrap_err();
+        let missing = NetworkConfig::load(&sel("nope")).expect_err("no such network");
         assert!(matches!(missing, NetworkError::NetworkNotFound { .. }));
         let path = dir.path().join("30-broken.conf");
-        let broken = NetworkConfig::load(&sel(&path.display().to_string())).unwrap_err();
+        let broken =
+            NetworkConfig::load(&sel(&path.display().to_string())).expect_err("broken JSON");
         assert!(broken.to_string().contains("not valid JSON"), "{broken}");
     }
 
@@ -275,4 +301,10 @@ mod tests {
         assert_eq!(find_plugin(&[PathBuf::from("/usr/bin")], "../bin/sh"), None);
         assert_eq!(find_plugin(&[PathBuf::from("/")], ".."), None);
     }
+}
+
+/// Whether IPv6 is enabled on this host (ipv6(7): the `disable_ipv6` sysctl of `all`).
+pub fn host_has_ipv6() -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6")
+        .is_ok_and(|v| v.trim() == "0")
 }

@@ -82,7 +82,11 @@ pub fn oom_killed(rel: &Path) -> bool {
     hierarchies().iter().any(|h| {
         ["memory.oom_control", "memory.events"].iter().any(|f| {
             std::fs::read_to_string(h.join(rel).join(f)).is_ok_and(|text| {
-                text.lines().any(|l| l.strip_prefix("oom_kill ").and_then(|n| n.trim().parse::<u64>().ok()).is_some_and(|n| n > 0))
+                text.lines().any(|l| {
+                    l.strip_prefix("oom_kill ")
+                        .and_then(|n| n.trim().parse::<u64>().ok())
+                        .is_some_and(|n| n > 0)
+                })
             })
         })
     })

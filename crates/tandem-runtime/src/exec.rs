@@ -10,6 +10,7 @@
 //! SIGKILLed and reported as timed out; its background children are left to the container, as
 //! with the kubelet's ExecSync.
 
+use crate::error_chain as chain;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -164,15 +165,4 @@ fn finish(read_end: &OwnedFd, mut output: Vec<u8>, exit_code: Option<i32>) -> Ex
         output: String::from_utf8_lossy(&output).into_owned(),
         error: None,
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

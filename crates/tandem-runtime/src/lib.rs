@@ -34,3 +34,16 @@ pub enum ErrorKind {
     Unavailable,
     Internal,
 }
+
+/// An error and its causes on one line, `a: b: c`: how errors cross a process boundary (a status
+/// pipe, a JSON reply) where the chain itself cannot.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

@@ -49,12 +49,27 @@ impl Sandbox {
         hostname: &str,
         host_network: bool,
     ) -> Result<Sandbox, SandboxError> {
+        Self::start_pod(exe, hostname, host_network, false)
+    }
+
+    /// As [`Sandbox::start_with`]; with `share_pid` the sandbox also holds a PID namespace
+    /// (`shareProcessNamespace`) whose PID 1 is a child of the pause process that reaps orphans;
+    /// containers join it through [`Sandbox::ns_path`]`("pid_for_children")`.
+    pub fn start_pod(
+        exe: &Path,
+        hostname: &str,
+        host_network: bool,
+        share_pid: bool,
+    ) -> Result<Sandbox, SandboxError> {
         let mut cmd = Command::new(exe);
         cmd.arg("__pause")
             .arg(hostname)
             .arg(std::process::id().to_string());
         if host_network {
             cmd.arg("--host-network");
+        }
+        if share_pid {
+            cmd.arg("--share-pid");
         }
         let mut child = cmd
             .stdin(Stdio::null())
@@ -85,7 +100,7 @@ impl Sandbox {
         self.child.id() as i32
     }
 
-    /// `/proc/<pid>/ns/<kind>` for `net`, `ipc` or `uts`.
+    /// `/proc/<pid>/ns/<kind>` for `net`, `ipc`, `uts` or (with `share_pid`) `pid_for_children`.
     pub fn ns_path(&self, kind: &str) -> PathBuf {
         PathBuf::from(format!("/proc/{}/ns/{kind}", self.pid()))
     }
@@ -96,8 +111,8 @@ impl Sandbox {
     }
 }
 
-/// The body of `tandem __pause HOSTNAME PARENT_PID [--host-network]`. Never returns.
-pub fn pause_main(hostname: &str, parent: i32, host_network: bool) -> ! {
+/// The body of `tandem __pause HOSTNAME PARENT_PID [--host-network] [--share-pid]`. Never returns.
+pub fn pause_main(hostname: &str, parent: i32, host_network: bool, share_pid: bool) -> ! {
     let fail = |what: &str, e: &dyn std::fmt::Display| -> ! {
         eprintln!("{what}: {e}");
         std::process::exit(1)
@@ -128,11 +143,44 @@ pub fn pause_main(hostname: &str, parent: i32, host_network: bool) -> ! {
             fail("cannot bring up the loopback interface", &e);
         }
     }
+    if share_pid {
+        if let Err(e) = pid_namespace_init() {
+            fail("cannot create the pod's PID namespace", &e);
+        }
+    }
     let mut out = std::io::stdout();
     let _ = writeln!(out, "ready");
     let _ = out.flush();
     loop {
         nix::unistd::pause();
+    }
+}
+
+/// Creates the pod's PID namespace and forks its PID 1: a process that only reaps the orphans
+/// the kernel hands it, and dies with the pause process (and with it every process of the
+/// namespace). The pause process keeps the namespace reachable as `ns/pid_for_children`.
+fn pid_namespace_init() -> Result<(), nix::Error> {
+    use nix::sys::signal::{SigSet, SigmaskHow};
+    use nix::sys::wait::{waitpid, WaitPidFlag};
+    unshare(CloneFlags::CLONE_NEWPID)?;
+    // SAFETY: the pause process is single-threaded (its entry point runs before any thread is
+    // started), so the child may run arbitrary code after fork(2).
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Parent { .. } => Ok(()),
+        nix::unistd::ForkResult::Child => {
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+            let mut chld = SigSet::empty();
+            chld.add(Signal::SIGCHLD);
+            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&chld), None);
+            loop {
+                let _ = chld.wait();
+                while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                    if status == nix::sys::wait::WaitStatus::StillAlive {
+                        break;
+                    }
+                }
+            }
+        }
     }
 }
 

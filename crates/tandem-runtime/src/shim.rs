@@ -11,6 +11,7 @@
 //! and two pipes feeding the log files). The shim itself speaks only on STATUS_FD, one JSON
 //! [`ShimMessage`] per line.
 
+use crate::error_chain as chain;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{FromRawFd, RawFd};
@@ -38,8 +39,13 @@ pub struct ShimConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ShimMessage {
-    Started { pid: i32 },
-    Failed { stage: String, message: String },
+    Started {
+        pid: i32,
+    },
+    Failed {
+        stage: String,
+        message: String,
+    },
     Exited {
         exit_code: i32,
         signal: Option<i32>,
@@ -137,7 +143,11 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
     let _ = container.refresh_status();
     let _ = container.delete(true);
     let _ = unmount(&cfg.rootfs);
-    say(&ShimMessage::Exited { exit_code, signal, oom });
+    say(&ShimMessage::Exited {
+        exit_code,
+        signal,
+        oom,
+    });
     0
 }
 
@@ -152,16 +162,4 @@ fn cgroups_path(bundle: &Path) -> PathBuf {
 
 fn cleanup_state(cfg: &ShimConfig) {
     let _ = std::fs::remove_dir_all(cfg.state_root.join(&cfg.id));
-}
-
-/// An error and its causes on one line: "a: b: c".
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

@@ -16,6 +16,7 @@ pub mod linux;
 pub mod logs;
 pub mod network;
 pub mod proto;
+pub mod seccomp;
 pub mod server;
 pub mod statedir;
 pub mod supervise;

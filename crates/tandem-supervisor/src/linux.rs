@@ -9,6 +9,7 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::rc::Rc;
+use tandem_runtime::error_chain as chain;
 
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 use nix::sys::signal::Signal;
@@ -31,7 +32,7 @@ use tokio::time::Instant;
 
 use crate::logs::{pump, LogLine};
 use crate::statedir::PodDir;
-use crate::translate::{build_spec, command_line, merge_env, SpecInputs};
+use crate::translate::{build_spec, command_line, merge_env, PidNamespace, Seccomp, SpecInputs};
 use crate::volumes::container_mounts;
 
 pub struct LinuxRuntime {
@@ -53,15 +54,65 @@ fn config_error(message: impl std::fmt::Display) -> StartError {
     }
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
+/// This process's capability bounding set, from /proc/self/status (every capability if it cannot
+/// be read).
+fn own_bounding_set() -> std::collections::HashSet<oci_spec::runtime::Capability> {
+    let mask = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
+    crate::translate::capabilities_from_mask(mask)
+}
+
+/// The container's seccomp filter: RuntimeDefault unless it asks for Unconfined or a Localhost
+/// profile, which is read from `seccomp/` next to the image store (`/var/lib/tandem/seccomp`, or
+/// `<--root>/seccomp`).
+fn seccomp_of(c: &ContainerPlan, images_root: &std::path::Path) -> Result<Seccomp, String> {
+    let profile = match c.security.seccomp_profile.as_deref() {
+        None | Some("RuntimeDefault") => return Ok(Seccomp::RuntimeDefault),
+        Some("Unconfined") => return Ok(Seccomp::Unconfined),
+        Some(other) => other,
+    };
+    let Some(name) = profile.strip_prefix("Localhost/") else {
+        return Err(format!(
+            "container {}: unknown seccompProfile type {profile:?}",
+            c.name
+        ));
+    };
+    let clean = !name.is_empty()
+        && std::path::Path::new(name)
+            .components()
+            .all(|p| matches!(p, std::path::Component::Normal(_)));
+    if !clean {
+        return Err(format!(
+            "container {}: seccompProfile.localhostProfile {name:?} must be a relative path without '..'",
+            c.name
+        ));
     }
-    s
+    let dir = images_root
+        .parent()
+        .unwrap_or(std::path::Path::new("/"))
+        .join("seccomp");
+    let path = dir.join(name);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        format!(
+            "container {}: cannot read seccomp profile {}: {e}",
+            c.name,
+            path.display()
+        )
+    })?;
+    let seccomp: oci_spec::runtime::LinuxSeccomp = serde_json::from_slice(&bytes).map_err(|e| {
+        format!(
+            "container {}: seccomp profile {} is not an OCI seccomp profile: {e}",
+            c.name,
+            path.display()
+        )
+    })?;
+    Ok(Seccomp::Profile(Box::new(seccomp)))
 }
 
 impl LinuxRuntime {
@@ -132,6 +183,24 @@ impl LinuxRuntime {
         })
     }
 
+    /// hostPID: the host's; shareProcessNamespace: the sandbox's (its pause process holds it, so
+    /// its `pid_for_children` sits next to the IPC namespace every container joins).
+    fn pid_namespace(&self) -> PidNamespace {
+        if self.plan.host_pid {
+            return PidNamespace::Host;
+        }
+        let ipc = self
+            .namespaces
+            .iter()
+            .find(|(t, _)| *t == LinuxNamespaceType::Ipc);
+        match ipc {
+            Some((_, path)) if self.plan.share_process_namespace => {
+                PidNamespace::Pod(path.with_file_name("pid_for_children"))
+            }
+            _ => PidNamespace::Private,
+        }
+    }
+
     /// The OCI bundle of one instance, written to disk.
     fn prepare_bundle(
         &self,
@@ -159,8 +228,14 @@ impl LinuxRuntime {
         if let Some(fs) = self.plan.security.fs_group {
             groups.push(fs as u32);
         }
-        let mounts = container_mounts(&self.plan, c, &self.dir, &env)
+        let mut mounts = container_mounts(&self.plan, c, &self.dir, &env)
             .map_err(|e| config_error(chain(&e)))?;
+        if self.plan.host_ipc {
+            // hostIPC: the host's IPC namespace, and its /dev/shm with it.
+            for m in mounts.iter_mut().filter(|m| m.destination == "/dev/shm") {
+                m.source = "/dev/shm".into();
+            }
+        }
 
         let bundle = self.dir.bundle(&c.name, attempt);
         let _ = std::fs::remove_dir_all(&bundle);
@@ -188,10 +263,23 @@ impl LinuxRuntime {
             rootfs: rootfs.clone(),
             read_only_rootfs: c.security.read_only_root_filesystem,
             mounts,
-            joined: self.namespaces.clone(),
+            joined: self
+                .namespaces
+                .iter()
+                .filter(|(t, _)| !(self.plan.host_ipc && *t == LinuxNamespaceType::Ipc))
+                .cloned()
+                .collect(),
             cgroups_path: format!("/tandem/{}/{}-{attempt}", self.plan.uid, c.name),
             no_new_privileges: c.security.allow_privilege_escalation == Some(false),
             resources: c.resources.clone(),
+            privileged: c.security.privileged,
+            capabilities_add: c.security.capabilities_add.clone(),
+            capabilities_drop: c.security.capabilities_drop.clone(),
+            host_capabilities: own_bounding_set(),
+            seccomp: seccomp_of(c, self.images.root()).map_err(config_error)?,
+            sysctls: self.plan.security.sysctls.clone(),
+            unmasked_proc: c.security.proc_mount.as_deref() == Some("Unmasked"),
+            pid: self.pid_namespace(),
         };
         let spec = build_spec(&c.name, &inputs).map_err(config_error)?;
         spec.save(bundle.join("config.json"))
@@ -296,7 +384,11 @@ impl ContainerRuntime for LinuxRuntime {
             let exit = async {
                 let mut code = (255, None, false);
                 while let Ok(Some(l)) = lines.next_line().await {
-                    if let Ok(ShimMessage::Exited { exit_code, signal, oom }) = serde_json::from_str(&l)
+                    if let Ok(ShimMessage::Exited {
+                        exit_code,
+                        signal,
+                        oom,
+                    }) = serde_json::from_str(&l)
                     {
                         code = (exit_code, signal, oom);
                     }

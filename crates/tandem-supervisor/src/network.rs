@@ -150,7 +150,7 @@ pub fn detach(dir: &PodDir, netns_alive: bool) -> Result<(), NetworkError> {
 }
 
 /// `(ip, names)` of the other pods in the same store that have an address now: what the pod's
-/// `/etc/hosts` lists so pods reach each other by name. A snapshot taken when the pod starts.
+/// `/etc/hosts` lists so pods reach each other by name (kept current by [`refresh_peer_hosts`]).
 pub fn peers(dir: &PodDir) -> Vec<(String, Vec<String>)> {
     let Some(parent) = dir.root.parent() else {
         return vec![];
@@ -183,6 +183,58 @@ pub fn peers(dir: &PodDir) -> Vec<(String, Vec<String>)> {
     out
 }
 
+/// Rewrites `/etc/hosts` of every running pod in the store, so a pod that starts or goes is
+/// seen by the others at once (there is no cluster DNS on one machine). Called after a pod's
+/// network is attached and after it is detached.
+///
+/// The file is rewritten in place, never renamed: containers see it through a bind mount of the
+/// file itself, which follows the inode (mount(2), MS_BIND), so only writing the same inode
+/// reaches them. An exclusive flock(2) on the store keeps two supervisors from interleaving.
+pub fn refresh_peer_hosts(dir: &PodDir) {
+    use nix::fcntl::{Flock, FlockArg};
+    let Some(parent) = dir.root.parent() else {
+        return;
+    };
+    let Ok(lock) = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        // Beside the pods directory, which holds nothing but pod directories.
+        .open(parent.parent().unwrap_or(parent).join("hosts.lock"))
+    else {
+        return;
+    };
+    let Ok(_guard) = Flock::lock(lock, FlockArg::LockExclusive) else {
+        return;
+    };
+    let Ok(rd) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in rd.flatten() {
+        let other = PodDir { root: entry.path() };
+        if other.root == dir.root || other.live_supervisor().is_none() {
+            continue;
+        }
+        let Ok(Some(att)) = tandem_network::read_attachment(&state_path(&other)) else {
+            continue;
+        };
+        let Some(plan) = std::fs::read(other.plan_json())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<PodPlan>(&b).ok())
+        else {
+            continue;
+        };
+        if plan.host_network {
+            continue;
+        }
+        let hosts = crate::volumes::with_peers(
+            crate::volumes::hosts_file(&plan, &att.pod_ips()),
+            &peers(&other),
+        );
+        let _ = std::fs::write(other.etc_file("etc-hosts"), hosts);
+    }
+}
+
 /// The host's address on the interface of its default route (status.hostIP).
 pub fn host_ip() -> Option<String> {
     let routes = std::fs::read_to_string("/proc/net/route").ok()?;
@@ -194,11 +246,7 @@ pub fn host_ip() -> Option<String> {
     nix::ifaddrs::getifaddrs()
         .ok()?
         .filter(|a| a.interface_name == iface)
-        .find_map(|a| {
-            a.address?
-                .as_sockaddr_in()
-                .map(|s| std::net::Ipv4Addr::from(s.ip()).to_string())
-        })
+        .find_map(|a| a.address?.as_sockaddr_in().map(|s| s.ip().to_string()))
 }
 
 #[cfg(test)]

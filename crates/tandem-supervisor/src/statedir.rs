@@ -13,6 +13,7 @@
 //!     logs/<container>/<restartCount>.log   CRI-format container logs
 //!     volumes/<name>/ emptyDir, configMap, secret, downwardAPI and projected volumes
 //!     etc-hosts, hostname, resolv.conf, shm/   files and the /dev/shm tmpfs every container shares
+//!     network-request.json  the network and `-p` ports `run` asked for; network.json  the CNI attachment (for DEL)
 //!     containers/<name>-<attempt>/          OCI bundle: config.json, shim.json, rootfs, upper, work
 //!     runtime/        libcontainer's state for this pod's containers
 //! ```

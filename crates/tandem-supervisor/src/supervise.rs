@@ -144,6 +144,7 @@ fn teardown(dir: &PodDir, plan: &PodPlan, setup: Setup) {
         if let Err(e) = crate::network::detach(dir, setup.sandbox.is_some()) {
             eprintln!("warning: {}", error_line(&e));
         }
+        crate::network::refresh_peer_hosts(dir);
     }
     if let Some(s) = setup.sandbox {
         s.stop();
@@ -199,14 +200,7 @@ pub fn supervise(dir: PodDir, images: &Path, exe: PathBuf) -> i32 {
 }
 
 fn error_line(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    serde_json::json!({ "error": s }).to_string()
+    serde_json::json!({ "error": tandem_runtime::error_chain(e) }).to_string()
 }
 
 fn prepare(
@@ -223,12 +217,16 @@ fn prepare(
     // go to PID 1, which reaps them; whatever a pod leaves running dies with its cgroups.
     tandem_runtime::mounts::enter_private_mount_namespace()?;
     let _ = std::fs::write(dir.pid_file(), std::process::id().to_string());
-    let sandbox = Sandbox::start_with(exe, &plan.hostname, plan.host_network)?;
+    let share_pid = plan.share_process_namespace && !plan.host_pid;
+    let sandbox = Sandbox::start_pod(exe, &plan.hostname, plan.host_network, share_pid)?;
     let netns = sandbox.ns_path("net");
     setup.sandbox = Some(sandbox);
     let network = crate::network::attach(plan, dir, &netns)?;
     setup.network = network;
     crate::volumes::prepare_pod_files(plan, dir, &setup.network.pod_ips)?;
+    if setup.network.attached {
+        crate::network::refresh_peer_hosts(dir);
+    }
     crate::volumes::prepare(plan, dir, &runtime_facts(&setup.network))?;
     Ok(())
 }

@@ -1,11 +1,13 @@
 //! ContainerPlan + image config → OCI runtime spec. Pure: every input arrives as data, so the
 //! rules (command and args, env precedence, mounts, namespaces) are table-tested without root.
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespace, LinuxNamespaceBuilder,
-    LinuxNamespaceType, Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, UserBuilder,
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder, LinuxNamespace,
+    LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder, ProcessBuilder, RootBuilder,
+    Spec, UserBuilder,
 };
 use tandem_api::plan::ContainerPlan;
 use tandem_image::ImageConfig;
@@ -14,6 +16,8 @@ use tandem_image::ImageConfig;
 pub enum TranslateError {
     #[error("container {container} has nothing to run: the image sets no Entrypoint or Cmd and the pod sets no command")]
     NoCommand { container: String },
+    #[error("container {container}: unknown capability {name:?} (use a name from capabilities(7), with or without CAP_, or ALL)")]
+    UnknownCapability { container: String, name: String },
     #[error("cannot build the OCI spec of container {container}")]
     Spec {
         container: String,
@@ -47,6 +51,42 @@ pub struct SpecInputs {
     pub cgroups_path: String,
     pub no_new_privileges: bool,
     pub resources: tandem_api::plan::Resources,
+    /// `securityContext.privileged`: every capability, no masked or read-only paths, writable
+    /// /sys, every device allowed, no seccomp filter.
+    pub privileged: bool,
+    /// `securityContext.capabilities.add` / `.drop` as written (`ALL`, `NET_ADMIN`, `CAP_CHOWN`).
+    pub capabilities_add: Vec<String>,
+    pub capabilities_drop: Vec<String>,
+    /// The runtime's own bounding set: what "every capability" means on this host (containerd's
+    /// rule), so a container never asks for one the kernel would refuse.
+    pub host_capabilities: HashSet<Capability>,
+    pub seccomp: Seccomp,
+    /// Namespaced sysctls (already checked against the safe set).
+    pub sysctls: Vec<(String, String)>,
+    /// `procMount: Unmasked`: /proc without masked or read-only paths.
+    pub unmasked_proc: bool,
+    pub pid: PidNamespace,
+}
+
+/// Whose processes the container sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PidNamespace {
+    /// Its own (the default): its command is PID 1.
+    Private,
+    /// The pod's, held by the sandbox (`shareProcessNamespace`).
+    Pod(PathBuf),
+    /// The host's (`hostPID`).
+    Host,
+}
+
+/// The seccomp filter of a container.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seccomp {
+    /// tandem's allowlist ([`crate::seccomp::runtime_default`]) for the container's capabilities.
+    RuntimeDefault,
+    Unconfined,
+    /// A `Localhost` profile, already loaded.
+    Profile(Box<oci_spec::runtime::LinuxSeccomp>),
 }
 
 /// CFS period the kubelet uses; a CPU limit of N millicores is a quota of N × 100 µs per period.
@@ -55,7 +95,9 @@ const CPU_PERIOD_US: u64 = 100_000;
 /// Requests and limits as cgroup settings, the way the kubelet converts them for the runtime:
 /// memory limit → memory.limit (swap equal, so no swap); CPU limit → CFS quota; CPU request →
 /// shares (1024 per core, at least 2).
-pub fn linux_resources(r: &tandem_api::plan::Resources) -> Result<oci_spec::runtime::LinuxResources, oci_spec::OciSpecError> {
+pub fn linux_resources(
+    r: &tandem_api::plan::Resources,
+) -> Result<oci_spec::runtime::LinuxResources, oci_spec::OciSpecError> {
     use oci_spec::runtime::{LinuxCpuBuilder, LinuxMemoryBuilder, LinuxResourcesBuilder};
     let mut b = LinuxResourcesBuilder::default().devices(Vec::new());
     if let Some(mem) = r.limits.memory_bytes {
@@ -70,7 +112,9 @@ pub fn linux_resources(r: &tandem_api::plan::Resources) -> Result<oci_spec::runt
     }
     if let Some(lim) = r.limits.cpu_millis {
         // The kernel refuses quotas under 1 ms (sched(7), cpu.cfs_quota_us).
-        cpu = cpu.quota(((lim * CPU_PERIOD_US / 1000).max(1000)) as i64).period(CPU_PERIOD_US);
+        cpu = cpu
+            .quota(((lim * CPU_PERIOD_US / 1000).max(1000)) as i64)
+            .period(CPU_PERIOD_US);
         any_cpu = true;
     }
     if any_cpu {
@@ -159,14 +203,133 @@ pub const DEFAULT_CAPABILITIES: &[Capability] = &[
     Capability::AuditWrite,
 ];
 
+/// Every capability oci-spec knows, `CAP_CHOWN` (0) to `CAP_CHECKPOINT_RESTORE` (40).
+pub const ALL_CAPABILITIES: &[Capability] = &[
+    Capability::Chown,
+    Capability::DacOverride,
+    Capability::DacReadSearch,
+    Capability::Fowner,
+    Capability::Fsetid,
+    Capability::Kill,
+    Capability::Setgid,
+    Capability::Setuid,
+    Capability::Setpcap,
+    Capability::LinuxImmutable,
+    Capability::NetBindService,
+    Capability::NetBroadcast,
+    Capability::NetAdmin,
+    Capability::NetRaw,
+    Capability::IpcLock,
+    Capability::IpcOwner,
+    Capability::SysModule,
+    Capability::SysRawio,
+    Capability::SysChroot,
+    Capability::SysPtrace,
+    Capability::SysPacct,
+    Capability::SysAdmin,
+    Capability::SysBoot,
+    Capability::SysNice,
+    Capability::SysResource,
+    Capability::SysTime,
+    Capability::SysTtyConfig,
+    Capability::Mknod,
+    Capability::Lease,
+    Capability::AuditWrite,
+    Capability::AuditControl,
+    Capability::Setfcap,
+    Capability::MacOverride,
+    Capability::MacAdmin,
+    Capability::Syslog,
+    Capability::WakeAlarm,
+    Capability::BlockSuspend,
+    Capability::AuditRead,
+    Capability::Perfmon,
+    Capability::Bpf,
+    Capability::CheckpointRestore,
+];
+
+/// The capabilities of a kernel bit mask (as in `CapBnd:` of /proc/PID/status).
+pub fn capabilities_from_mask(mask: u64) -> HashSet<Capability> {
+    ALL_CAPABILITIES
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| mask & (1u64 << bit) != 0)
+        .map(|(_, c)| *c)
+        .collect()
+}
+
+/// A capability name as Kubernetes accepts it: any case, with or without `CAP_`.
+pub fn parse_capability(name: &str) -> Option<Capability> {
+    let upper = name.trim().to_ascii_uppercase();
+    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
+    bare.parse().ok()
+}
+
+/// The container's capability set, as containerd computes it: the default set (everything when
+/// privileged); `add: [ALL]` makes it everything, `drop: [ALL]` empties it; then the named
+/// additions, then the named drops.
+/// Everything is limited to `host`, the runtime's own bounding set.
+pub fn capability_set(
+    container: &str,
+    privileged: bool,
+    add: &[String],
+    drop: &[String],
+    host: &HashSet<Capability>,
+) -> Result<HashSet<Capability>, TranslateError> {
+    let all = || host.clone();
+    if privileged {
+        return Ok(all());
+    }
+    let is_all = |n: &String| n.trim().eq_ignore_ascii_case("ALL");
+    let parse = |n: &String| {
+        parse_capability(n).ok_or_else(|| TranslateError::UnknownCapability {
+            container: container.to_string(),
+            name: n.clone(),
+        })
+    };
+    let mut caps: HashSet<Capability> = DEFAULT_CAPABILITIES.iter().copied().collect();
+    if add.iter().any(is_all) {
+        caps = all();
+    }
+    if drop.iter().any(is_all) {
+        caps.clear();
+    }
+    for n in add.iter().filter(|n| !is_all(n)) {
+        caps.insert(parse(n)?);
+    }
+    for n in drop.iter().filter(|n| !is_all(n)) {
+        caps.remove(&parse(n)?);
+    }
+    caps.retain(|c| host.contains(c));
+    Ok(caps)
+}
+
 pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, TranslateError> {
     let err = |source| TranslateError::Spec {
         container: container.to_string(),
         source,
     };
-    let caps: std::collections::HashSet<Capability> =
-        DEFAULT_CAPABILITIES.iter().copied().collect();
+    let caps = capability_set(
+        container,
+        inputs.privileged,
+        &inputs.capabilities_add,
+        &inputs.capabilities_drop,
+        &inputs.host_capabilities,
+    )?;
+    let seccomp = match (&inputs.seccomp, inputs.privileged) {
+        // containerd applies no filter to a privileged container.
+        (_, true) | (Seccomp::Unconfined, _) => None,
+        (Seccomp::RuntimeDefault, false) => {
+            Some(crate::seccomp::runtime_default(&caps).map_err(err)?)
+        }
+        (Seccomp::Profile(p), false) => Some((**p).clone()),
+    };
+    // Inheritable and ambient stay empty, as containerd sets them (CVE-2022-24769); oci-spec's
+    // builder would otherwise fill them with its own defaults, capabilities that may not even be
+    // in the bounding set.
     let capabilities = LinuxCapabilitiesBuilder::default()
+        .inheritable(HashSet::new())
+        .ambient(HashSet::new())
         .bounding(caps.clone())
         .effective(caps.clone())
         .permitted(caps)
@@ -178,7 +341,7 @@ pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, Translat
         .additional_gids(inputs.additional_gids.clone())
         .build()
         .map_err(err)?;
-    let process = ProcessBuilder::default()
+    let mut process = ProcessBuilder::default()
         .args(inputs.args.clone())
         .env(
             inputs
@@ -190,25 +353,37 @@ pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, Translat
         .cwd(inputs.cwd.clone())
         .user(user)
         .capabilities(capabilities)
-        .no_new_privileges(inputs.no_new_privileges)
         .build()
         .map_err(err)?;
+    // Unset rather than `false`: libcontainer loads the seccomp filter while it still holds
+    // CAP_SYS_ADMIN only when no_new_privileges is absent.
+    process.set_no_new_privileges(inputs.no_new_privileges.then_some(true));
     let root = RootBuilder::default()
         .path(inputs.rootfs.clone())
         .readonly(inputs.read_only_rootfs)
         .build()
         .map_err(err)?;
 
-    let mut namespaces: Vec<LinuxNamespace> = vec![
-        LinuxNamespaceBuilder::default()
-            .typ(LinuxNamespaceType::Mount)
-            .build()
-            .map_err(err)?,
-        LinuxNamespaceBuilder::default()
-            .typ(LinuxNamespaceType::Pid)
-            .build()
-            .map_err(err)?,
-    ];
+    let mut namespaces: Vec<LinuxNamespace> = vec![LinuxNamespaceBuilder::default()
+        .typ(LinuxNamespaceType::Mount)
+        .build()
+        .map_err(err)?];
+    match &inputs.pid {
+        PidNamespace::Host => {}
+        PidNamespace::Private => namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Pid)
+                .build()
+                .map_err(err)?,
+        ),
+        PidNamespace::Pod(path) => namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Pid)
+                .path(path.clone())
+                .build()
+                .map_err(err)?,
+        ),
+    }
     for (typ, path) in &inputs.joined {
         namespaces.push(
             LinuxNamespaceBuilder::default()
@@ -220,14 +395,33 @@ pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, Translat
     }
     let defaults = Spec::default();
     let linux_defaults = defaults.linux().clone().unwrap_or_default();
-    let linux = LinuxBuilder::default()
+    let unmasked = inputs.privileged || inputs.unmasked_proc;
+    let (masked, readonly) = if unmasked {
+        (vec![], vec![])
+    } else {
+        (
+            linux_defaults.masked_paths().clone().unwrap_or_default(),
+            linux_defaults.readonly_paths().clone().unwrap_or_default(),
+        )
+    };
+    let mut resources = linux_resources(&inputs.resources).map_err(err)?;
+    if inputs.privileged {
+        resources.set_devices(Some(vec![LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .access("rwm")
+            .build()
+            .map_err(err)?]));
+    }
+    let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
         .cgroups_path(PathBuf::from(&inputs.cgroups_path))
-        .masked_paths(linux_defaults.masked_paths().clone().unwrap_or_default())
-        .readonly_paths(linux_defaults.readonly_paths().clone().unwrap_or_default())
-        .resources(linux_resources(&inputs.resources).map_err(err)?)
+        .masked_paths(masked)
+        .readonly_paths(readonly)
+        .resources(resources)
+        .sysctl(inputs.sysctls.iter().cloned().collect::<HashMap<_, _>>())
         .build()
         .map_err(err)?;
+    linux.set_seccomp(seccomp);
 
     // The runtime's defaults, minus /dev/shm: containers share the pod's (one IPC namespace).
     let mut mounts: Vec<Mount> = defaults
@@ -236,6 +430,14 @@ pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, Translat
         .unwrap_or_default()
         .into_iter()
         .filter(|m| m.destination() != &PathBuf::from("/dev/shm"))
+        .map(|mut m| {
+            // A privileged container gets a writable /sys.
+            if inputs.privileged && m.destination() == &PathBuf::from("/sys") {
+                let options = m.options().clone().unwrap_or_default();
+                m.set_options(Some(options.into_iter().filter(|o| o != "ro").collect()));
+            }
+            m
+        })
         .collect();
     let bind = |source: PathBuf, destination: String, ro: bool| {
         let mut options = vec!["rbind".to_string(), "rprivate".to_string()];
@@ -349,16 +551,44 @@ mod tests {
         r.limits.cpu_millis = Some(500);
         r.limits.memory_bytes = Some(64 << 20);
         let res = linux_resources(&r).expect("resources");
-        let mem = res.memory().clone().expect("memory");
+        let mem = res.memory().expect("memory");
         assert_eq!((mem.limit(), mem.swap()), (Some(64 << 20), Some(64 << 20)));
         let cpu = res.cpu().clone().expect("cpu");
-        assert_eq!((cpu.shares(), cpu.quota(), cpu.period()), (Some(256), Some(50_000), Some(100_000)));
+        assert_eq!(
+            (cpu.shares(), cpu.quota(), cpu.period()),
+            (Some(256), Some(50_000), Some(100_000))
+        );
         // A tiny request still gets the kernel's minimum weight; no limits means no caps.
         let mut small = Resources::default();
         small.requests.cpu_millis = Some(1);
         let res = linux_resources(&small).expect("resources");
         assert_eq!(res.cpu().clone().and_then(|c| c.shares()), Some(2));
         assert!(res.memory().is_none() && res.cpu().clone().and_then(|c| c.quota()).is_none());
+    }
+
+    #[test]
+    fn capabilities_follow_containerds_add_and_drop_rules() {
+        let host: HashSet<Capability> = ALL_CAPABILITIES.iter().copied().collect();
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let set =
+            |add: &[&str], drop: &[&str]| capability_set("c", false, &v(add), &v(drop), &host);
+        let default: HashSet<Capability> = DEFAULT_CAPABILITIES.iter().copied().collect();
+        assert_eq!(set(&[], &[]).expect("caps"), default);
+        assert_eq!(
+            set(&["net_admin"], &["ALL"]).expect("caps"),
+            [Capability::NetAdmin].into_iter().collect()
+        );
+        let all_but = set(&["ALL"], &["CAP_SYS_ADMIN"]).expect("caps");
+        assert_eq!(all_but.len(), ALL_CAPABILITIES.len() - 1);
+        assert!(!all_but.contains(&Capability::SysAdmin));
+        assert!(set(&["NOT_A_CAP"], &[]).is_err());
+        // Nothing beyond what the runtime holds, even for privileged.
+        let small: HashSet<Capability> = [Capability::Chown].into_iter().collect();
+        assert_eq!(
+            capability_set("c", true, &[], &[], &small).expect("caps"),
+            small
+        );
+        assert_eq!(capabilities_from_mask(0xa80425fb), default);
     }
 
     #[test]
@@ -381,6 +611,14 @@ mod tests {
             cgroups_path: "/tandem/u/app-0".into(),
             no_new_privileges: false,
             resources: Resources::default(),
+            privileged: false,
+            capabilities_add: vec![],
+            capabilities_drop: vec![],
+            host_capabilities: ALL_CAPABILITIES.iter().copied().collect(),
+            seccomp: Seccomp::RuntimeDefault,
+            sysctls: vec![],
+            unmasked_proc: false,
+            pid: PidNamespace::Private,
         };
         let spec = build_spec("app", &inputs).expect("spec");
         let linux = spec.linux().clone().expect("linux");
@@ -401,5 +639,40 @@ mod tests {
         assert_eq!(shm.len(), 1);
         assert_eq!(shm[0].source().clone(), Some(PathBuf::from("/pod/shm")));
         assert_eq!(spec.process().as_ref().map(|p| p.user().uid()), Some(1000));
+        // RuntimeDefault: a filter; masked /proc paths; no no_new_privs unless asked.
+        assert!(
+            linux.seccomp().is_some()
+                && !linux.masked_paths().clone().unwrap_or_default().is_empty()
+        );
+        assert_eq!(
+            spec.process().as_ref().and_then(|p| p.no_new_privileges()),
+            None
+        );
+
+        let privileged = SpecInputs {
+            privileged: true,
+            ..inputs
+        };
+        let spec = build_spec("app", &privileged).expect("spec");
+        let linux = spec.linux().clone().expect("linux");
+        assert!(linux.seccomp().is_none());
+        assert!(linux.masked_paths().clone().unwrap_or_default().is_empty());
+        assert!(linux
+            .readonly_paths()
+            .clone()
+            .unwrap_or_default()
+            .is_empty());
+        let sys = spec
+            .mounts()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|m| m.destination() == &PathBuf::from("/sys"))
+            .expect("/sys");
+        assert!(!sys
+            .options()
+            .clone()
+            .unwrap_or_default()
+            .contains(&"ro".to_string()));
     }
 }

@@ -131,6 +131,76 @@ pub fn prepare(plan: &PodPlan, dir: &PodDir, facts: &RuntimeFacts) -> Result<(),
                 }
             }
         }
+        if let (Some(group), Some(read_only)) =
+            (plan.security.fs_group, ownership_managed(&v.source))
+        {
+            let on_root_mismatch =
+                plan.security.fs_group_change_policy.as_deref() == Some("OnRootMismatch");
+            set_volume_ownership(&path, group as u32, read_only, on_root_mismatch)
+                .map_err(|(p, e)| io_err(&v.name, &p)(e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the kubelet manages the ownership of this kind of volume, and if so whether it treats
+/// it as read-only (`Some(true)`: configMap, secret, downwardAPI and projected volumes get g+r) or
+/// writable (`Some(false)`: emptyDir gets g+rw). hostPath is never touched.
+fn ownership_managed(source: &VolumeSource) -> Option<bool> {
+    match source {
+        VolumeSource::EmptyDir { .. } => Some(false),
+        VolumeSource::Files { .. } => Some(true),
+        VolumeSource::HostPath { .. } => None,
+    }
+}
+
+const SETGID: u32 = 0o2000;
+
+/// The permission bits fsGroup requires: group read (and write for a writable volume), plus
+/// group search and the setgid bit on directories.
+fn fs_group_mask(read_only: bool, dir: bool) -> u32 {
+    let mut mask = if read_only { 0o440 } else { 0o660 };
+    if dir {
+        mask |= SETGID | 0o110;
+    }
+    mask
+}
+
+/// Applies `fsGroup` to a volume as the kubelet does (kubelet-semantics §6.3): every entry is
+/// lchown'd to the group (owner unchanged); regular files and directories gain the group bits of
+/// [`fs_group_mask`] (symlinks are only re-grouped, never followed). New files inherit the group
+/// through the directories' setgid bit. With `OnRootMismatch` nothing is walked when the root
+/// already has the group and the bits.
+pub fn set_volume_ownership(
+    root: &Path,
+    group: u32,
+    read_only: bool,
+    on_root_mismatch: bool,
+) -> Result<(), (PathBuf, std::io::Error)> {
+    use std::os::unix::fs::MetadataExt;
+    if on_root_mismatch {
+        let meta = std::fs::symlink_metadata(root).map_err(|e| (root.to_path_buf(), e))?;
+        let mask = fs_group_mask(read_only, true);
+        if meta.gid() == group && meta.mode() & mask == mask {
+            return Ok(());
+        }
+    }
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let at = |e| (path.clone(), e);
+        let meta = std::fs::symlink_metadata(&path).map_err(at)?;
+        std::os::unix::fs::lchown(&path, None, Some(group)).map_err(at)?;
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            continue;
+        }
+        let mode = (meta.mode() & 0o7777) | fs_group_mask(read_only, ft.is_dir());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(at)?;
+        if ft.is_dir() {
+            for entry in std::fs::read_dir(&path).map_err(at)? {
+                stack.push(entry.map_err(at)?.path());
+            }
+        }
     }
     Ok(())
 }
@@ -322,11 +392,10 @@ pub fn host_network_hosts_file(plan: &PodPlan, node_hosts: &str) -> String {
     s
 }
 
-/// Appends the other tandem pods' addresses, so pods reach each other by name. It is a snapshot
-/// taken when the pod starts: pods started later are not listed.
+/// Appends the other tandem pods' addresses, so pods reach each other by name.
 pub fn with_peers(mut hosts: String, peers: &[(String, Vec<String>)]) -> String {
     if !peers.is_empty() {
-        hosts.push_str("\n# Other tandem pods when this pod started.\n");
+        hosts.push_str("\n# Other tandem pods, kept current by tandem.\n");
         for (ip, names) in peers {
             hosts.push_str(&format!("{ip}\t{}\n", names.join("\t")));
         }
@@ -419,7 +488,9 @@ mod tests {
         std::os::unix::fs::symlink("/etc", root.join("link")).expect("symlink");
         assert!(safe_sub_path(&root, "../x").is_err());
         assert!(safe_sub_path(&root, "/etc").is_err());
-        assert!(safe_sub_path(&root, "link").expect_err("a symlink").contains("symlink"));
+        assert!(safe_sub_path(&root, "link")
+            .expect_err("a symlink")
+            .contains("symlink"));
         assert!(safe_sub_path(&root, "link/passwd").is_err());
         let made = safe_sub_path(&root, "a/b").expect("created");
         assert!(made.is_dir() && made.starts_with(&root));

@@ -53,7 +53,11 @@ pub struct RunArgs {
     pub detach: bool,
     /// Publish a port of the pod on the host, [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp|sctp]
     /// (repeatable; the manifests must hold one pod). Reachable on 127.0.0.1 too.
-    #[arg(short = 'p', long = "publish", value_name = "[HOSTIP:]HOSTPORT:CONTAINERPORT")]
+    #[arg(
+        short = 'p',
+        long = "publish",
+        value_name = "[HOSTIP:]HOSTPORT:CONTAINERPORT"
+    )]
     pub publish: Vec<String>,
     /// The pods' network: a CNI network name (looked up in --cni-config-dir), a .conflist or
     /// .conf file, or `none` for loopback only. Default: the built-in bridge network `tandem`
@@ -61,10 +65,19 @@ pub struct RunArgs {
     #[arg(long, env = "TANDEM_NETWORK", value_name = "NAME|FILE|none")]
     pub network: Option<String>,
     /// Where --network NAME is looked up (default /etc/cni/net.d).
-    #[arg(long = "cni-config-dir", env = "TANDEM_CNI_CONFIG_DIR", value_name = "DIR")]
+    #[arg(
+        long = "cni-config-dir",
+        env = "TANDEM_CNI_CONFIG_DIR",
+        value_name = "DIR"
+    )]
     pub cni_config_dir: Option<PathBuf>,
     /// Where CNI plugins are looked up (repeatable; default /usr/lib/cni, then /opt/cni/bin).
-    #[arg(long = "cni-plugin-dir", env = "TANDEM_CNI_PLUGIN_DIRS", value_delimiter = ':', value_name = "DIR")]
+    #[arg(
+        long = "cni-plugin-dir",
+        env = "TANDEM_CNI_PLUGIN_DIRS",
+        value_delimiter = ':',
+        value_name = "DIR"
+    )]
     pub cni_plugin_dir: Vec<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArgs,

@@ -20,11 +20,12 @@ fn hidden_entry(args: &[String]) -> Option<i32> {
     match args.get(1).map(String::as_str) {
         Some("__pause") => {
             let parent = args.get(3).and_then(|p| p.parse().ok()).unwrap_or(0);
-            let host_network = args.get(4).is_some_and(|a| a == "--host-network");
+            let flag = |f: &str| args.iter().skip(4).any(|a| a == f);
             tandem_runtime::sandbox::pause_main(
                 args.get(2).map_or("pod", String::as_str),
                 parent,
-                host_network,
+                flag("--host-network"),
+                flag("--share-pid"),
             )
         }
         Some("__shim") => {

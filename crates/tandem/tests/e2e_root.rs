@@ -454,7 +454,9 @@ spec:
 
 #[test]
 fn limits_are_enforced_and_a_memory_hog_is_oom_killed_while_its_sidecar_keeps_running() {
-    let Some(()) = require_root("limits_oom") else { return };
+    let Some(()) = require_root("limits_oom") else {
+        return;
+    };
     let env = Env::new();
     let yaml = r#"
 apiVersion: v1
@@ -480,13 +482,30 @@ spec:
     let pod: serde_json::Value = serde_json::from_str(&status).expect("json");
     let hog = &pod["status"]["containerStatuses"][0];
     let last = &hog["lastState"]["terminated"];
-    assert_eq!((last["reason"].as_str(), last["exitCode"].as_i64()), (Some("OOMKilled"), Some(137)), "{hog}");
+    assert_eq!(
+        (last["reason"].as_str(), last["exitCode"].as_i64()),
+        (Some("OOMKilled"), Some(137)),
+        "{hog}"
+    );
     let side = &pod["status"]["initContainerStatuses"][0];
-    assert_eq!((side["restartCount"].as_i64(), side["state"]["running"].is_object()), (Some(0), true), "{side}");
+    assert_eq!(
+        (
+            side["restartCount"].as_i64(),
+            side["state"]["running"].is_object()
+        ),
+        (Some(0), true),
+        "{side}"
+    );
     let logs = stdout(&env.tandem(&["logs", "hog", "-c", "hog", "--previous"]));
     if std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
         // cgroup v1 host: the container sees its own limits.
-        assert!(logs.starts_with("16777216\n50000\n256\n"), "limits inside the container: {logs}");
+        assert!(
+            logs.starts_with("16777216\n50000\n256\n"),
+            "limits inside the container: {logs}"
+        );
     }
-    assert!(env.tandem(&["delete", "pod", "hog", "--grace-period", "0"]).status.success());
+    assert!(env
+        .tandem(&["delete", "pod", "hog", "--grace-period", "0"])
+        .status
+        .success());
 }

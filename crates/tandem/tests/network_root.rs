@@ -19,7 +19,9 @@ fn plugins_installed(test: &str) -> bool {
     let ok = std::path::Path::new("/usr/lib/cni/bridge").exists()
         || std::path::Path::new("/opt/cni/bin/bridge").exists();
     if !ok {
-        println!("skipped: {test} needs the CNI plugins (apt-get install containernetworking-plugins)");
+        println!(
+            "skipped: {test} needs the CNI plugins (apt-get install containernetworking-plugins)"
+        );
     }
     ok
 }
@@ -101,10 +103,17 @@ fn pods_exchange_http_by_pod_ip_and_by_name() {
         return;
     };
     let web = name("net-web");
-    let out = run_d(&env, &web_pod(&web, "served-by-web", "8080", "{containerPort: 8080}"), &[]);
+    let out = run_d(
+        &env,
+        &web_pod(&web, "served-by-web", "8080", "{containerPort: 8080}"),
+        &[],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let ip = pod_ip(&env, &web);
-    assert!(ip.starts_with("10.87.0."), "pod IP {ip} is not from the built-in network");
+    assert!(
+        ip.starts_with("10.87.0."),
+        "pod IP {ip} is not from the built-in network"
+    );
     let client = name("net-client");
     let yaml = format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: {client}}}\nspec:\n  restartPolicy: Never\n  containers:\n    - name: c\n      image: {IMAGE}\n      imagePullPolicy: Never\n      env: [{{name: MY_IP, valueFrom: {{fieldRef: {{fieldPath: status.podIP}}}}}}]\n      command: [sh, -c, \"echo my-ip=$MY_IP; for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://{ip}:8080/ && break; sleep 0.5; done; echo by-ip-done; wget -qO- http://{web}:8080/ && echo by-name-done\"]\n"
@@ -131,6 +140,114 @@ fn pods_exchange_http_by_pod_ip_and_by_name() {
 }
 
 #[test]
+fn pods_are_dual_stack_on_an_ipv6_host_and_talk_over_ipv6() {
+    let Some(env) = ready("pods_are_dual_stack_on_an_ipv6_host_and_talk_over_ipv6") else {
+        return;
+    };
+    if std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6")
+        .map(|v| v.trim() != "0")
+        .unwrap_or(true)
+    {
+        println!("skipped: this host has IPv6 disabled, so pods get IPv4 only");
+        return;
+    }
+    let web = name("net-v6web");
+    let out = run_d(
+        &env,
+        &web_pod(&web, "served-over-v6", "8080", "{containerPort: 8080}"),
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    pod_ip(&env, &web);
+    let ips: Vec<String> = pod_json(&env, &web)["status"]["podIPs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["ip"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let v6 = ips
+        .iter()
+        .find(|ip| ip.contains(':'))
+        .cloned()
+        .unwrap_or_else(|| panic!("no IPv6 in podIPs: {ips:?}"));
+    assert!(
+        ips[0].starts_with("10.87.0.") && v6.starts_with("fd87:7a6e::"),
+        "{ips:?}"
+    );
+    let client = name("net-v6client");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {client}}}\nspec:\n  restartPolicy: Never\n  containers:\n    - name: c\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- 'http://[{v6}]:8080/' && break; sleep 0.5; done; grep -c '{v6}' /etc/hosts\"]\n"
+    );
+    let out = env.run_yaml(&yaml, &[]);
+    let text = stdout(&out);
+    assert!(
+        out.status.success() && text.contains("served-over-v6"),
+        "{text}{}",
+        stderr(&out)
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.rsplit('|').next().map(str::trim) == Some("1")),
+        "the other pod's IPv6 address is in /etc/hosts: {text}"
+    );
+    let out = env.tandem(&["delete", "pod", &web, &client, "--grace-period", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_pod_started_later_is_resolvable_by_name_and_vanishes_when_deleted() {
+    let Some(env) = ready("a_pod_started_later_is_resolvable_by_name") else {
+        return;
+    };
+    // The client starts first and waits for a name that does not exist yet.
+    let client = name("net-early");
+    let server = name("net-late");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {client}}}\nspec:\n  containers:\n    - name: c\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"trap 'exit 0' TERM; until wget -qO- http://{server}:8080/; do sleep 0.2; done; echo; echo reached; while true; do sleep 0.2; done & wait\"]\n"
+    );
+    assert!(run_d(&env, &yaml, &[]).status.success());
+    pod_ip(&env, &client);
+    let out = run_d(
+        &env,
+        &web_pod(&server, "late-but-found", "8080", "{containerPort: 8080}"),
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut logs = String::new();
+    for _ in 0..100 {
+        logs = stdout(&env.tandem(&["logs", &client]));
+        if logs.contains("reached") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        logs.contains("late-but-found") && logs.contains("reached"),
+        "{logs}"
+    );
+    let hosts = env.pods_dir().join(format!("default_{client}/etc-hosts"));
+    assert!(std::fs::read_to_string(&hosts)
+        .expect("hosts")
+        .contains(&server));
+    assert!(env
+        .tandem(&["delete", "pod", &server, "--grace-period", "0"])
+        .status
+        .success());
+    assert!(
+        !std::fs::read_to_string(&hosts)
+            .expect("hosts")
+            .contains(&server),
+        "a deleted pod's name stayed"
+    );
+    assert!(env
+        .tandem(&["delete", "pod", &client, "--grace-period", "0"])
+        .status
+        .success());
+}
+
+#[test]
 fn host_reaches_host_port_and_publish_on_localhost_and_conflicts_are_refused() {
     let Some(env) = ready("host_reaches_host_port_and_publish_on_localhost") else {
         return;
@@ -139,7 +256,12 @@ fn host_reaches_host_port_and_publish_on_localhost_and_conflicts_are_refused() {
     let web = name("net-pub");
     let out = run_d(
         &env,
-        &web_pod(&web, "published-web", "8080", &format!("{{containerPort: 8080, hostPort: {hp}}}")),
+        &web_pod(
+            &web,
+            "published-web",
+            "8080",
+            &format!("{{containerPort: 8080, hostPort: {hp}}}"),
+        ),
         &["-p", &format!("127.0.0.1:{pp}:8080")],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -150,14 +272,26 @@ fn host_reaches_host_port_and_publish_on_localhost_and_conflicts_are_refused() {
     }
     // The same host port for another pod is refused before anything starts.
     let other = name("net-pub-other");
-    let out = run_d(&env, &web_pod(&other, "x", "8080", "{containerPort: 8080}"), &["-p", &format!("{hp}:8080")]);
+    let out = run_d(
+        &env,
+        &web_pod(&other, "x", "8080", "{containerPort: 8080}"),
+        &["-p", &format!("{hp}:8080")],
+    );
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains(&format!("host port {hp}/tcp is already published by pod {web}")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "host port {hp}/tcp is already published by pod {web}"
+        )),
+        "{err}"
+    );
     assert!(!env.pods_dir().join(format!("default_{other}")).exists());
     let out = env.tandem(&["delete", "pod", &web, "--grace-period", "0"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(http_get(&format!("127.0.0.1:{hp}"), Duration::ZERO).is_err(), "the mapping outlived the pod");
+    assert!(
+        http_get(&format!("127.0.0.1:{hp}"), Duration::ZERO).is_err(),
+        "the mapping outlived the pod"
+    );
 }
 
 #[test]
@@ -202,14 +336,25 @@ impl Drop for TestNetns {
             let _ = s.kill();
             let _ = s.wait();
         }
-        let _ = Command::new("ip").args(["link", "del", &self.host_if]).status();
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
 fn sh(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().expect("run");
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -228,18 +373,54 @@ fn an_ambassador_forwards_localhost_to_a_server_outside_the_pod() {
     let peer_if = format!("tap{}", pid % 100_000);
     let (host_addr, ns_addr) = (format!("198.18.{k}.1"), format!("198.18.{k}.2"));
     sh(&["ip", "netns", "add", &ns.name]);
-    sh(&["ip", "link", "add", &ns.host_if, "type", "veth", "peer", "name", &peer_if]);
+    sh(&[
+        "ip",
+        "link",
+        "add",
+        &ns.host_if,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &peer_if,
+    ]);
     sh(&["ip", "link", "set", &peer_if, "netns", &ns.name]);
-    sh(&["ip", "addr", "add", &format!("{host_addr}/30"), "dev", &ns.host_if]);
+    sh(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("{host_addr}/30"),
+        "dev",
+        &ns.host_if,
+    ]);
     sh(&["ip", "link", "set", &ns.host_if, "up"]);
-    sh(&["ip", "-n", &ns.name, "addr", "add", &format!("{ns_addr}/30"), "dev", &peer_if]);
+    sh(&[
+        "ip",
+        "-n",
+        &ns.name,
+        "addr",
+        "add",
+        &format!("{ns_addr}/30"),
+        "dev",
+        &peer_if,
+    ]);
     sh(&["ip", "-n", &ns.name, "link", "set", &peer_if, "up"]);
     sh(&["ip", "-n", &ns.name, "link", "set", "lo", "up"]);
     let www = tempfile::tempdir().expect("tempdir");
     std::fs::write(www.path().join("index.html"), "outside-service\n").expect("index");
     ns.server = Some(
         Command::new("ip")
-            .args(["netns", "exec", &ns.name, "busybox", "httpd", "-f", "-p", &format!("{ns_addr}:80"), "-h"])
+            .args([
+                "netns",
+                "exec",
+                &ns.name,
+                "busybox",
+                "httpd",
+                "-f",
+                "-p",
+                &format!("{ns_addr}:80"),
+                "-h",
+            ])
             .arg(www.path())
             .spawn()
             .expect("server"),
@@ -251,7 +432,10 @@ fn an_ambassador_forwards_localhost_to_a_server_outside_the_pod() {
     let out = env.run_yaml(&yaml, &[]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
-    assert!(text.contains("app") && text.contains("outside-service"), "{text}");
+    assert!(
+        text.contains("app") && text.contains("outside-service"),
+        "{text}"
+    );
     env.tandem(&["delete", "pod", &pod, "--grace-period", "0"]);
 }
 
@@ -267,17 +451,31 @@ fn host_network_pods_share_the_hosts_network() {
     let out = env.run_yaml(&yaml, &[]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
-    assert!(!stderr(&out).contains("hostNetwork"), "no not-implemented warning: {}", stderr(&out));
-    let host = nix::unistd::gethostname().expect("hostname").into_string().expect("utf8");
+    assert!(
+        !stderr(&out).contains("hostNetwork"),
+        "no not-implemented warning: {}",
+        stderr(&out)
+    );
+    let host = nix::unistd::gethostname()
+        .expect("hostname")
+        .into_string()
+        .expect("utf8");
     assert!(text.contains(&format!("host={host}")), "{text}");
-    assert!(text.contains("# Kubernetes-managed hosts file (host network)."), "{text}");
+    assert!(
+        text.contains("# Kubernetes-managed hosts file (host network)."),
+        "{text}"
+    );
     // The interface of the host's default route is visible in the container.
     let routes = std::fs::read_to_string("/proc/net/route").expect("routes");
     if let Some(iface) = routes.lines().skip(1).find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         (f.get(1) == Some(&"00000000")).then(|| f[0].to_string())
     }) {
-        assert!(text.lines().any(|l| l.trim() == iface), "{iface} missing: {text}");
+        assert!(
+            text.lines()
+                .any(|l| l.trim().ends_with(&format!("| {iface}"))),
+            "{iface} missing: {text}"
+        );
     }
     let v = pod_json(&env, &pod);
     assert_eq!(v["status"]["podIP"], v["status"]["hostIP"], "{v}");
@@ -299,12 +497,24 @@ fn without_plugins_pods_run_with_loopback_only() {
     let out = env.run_yaml(&yaml, &["--cni-plugin-dir", dir]);
     let (text, err) = (stdout(&out), stderr(&out));
     assert!(out.status.success(), "{text}{err}");
-    assert!(err.contains("apt-get install containernetworking-plugins"), "{err}");
+    assert!(
+        err.contains("apt-get install containernetworking-plugins"),
+        "{err}"
+    );
     assert!(text.contains("lo") && !text.contains("eth0"), "{text}");
     assert!(pod_json(&env, &pod)["status"]["podIP"].is_null());
     env.tandem(&["delete", "pod", &pod]);
     // Publishing cannot work without them: refused up front.
-    let out = run_d(&env, &yaml, &["--cni-plugin-dir", dir, "-p", &format!("{}:80", free_port())]);
+    let out = run_d(
+        &env,
+        &yaml,
+        &[
+            "--cni-plugin-dir",
+            dir,
+            "-p",
+            &format!("{}:80", free_port()),
+        ],
+    );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("publishes ports"), "{}", stderr(&out));
 }
@@ -312,7 +522,8 @@ fn without_plugins_pods_run_with_loopback_only() {
 /// What one attachment made on the host, read from its record while the pod runs.
 fn attachment(env: &Env, pod: &str) -> (String, String, String) {
     let rec: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(env.pods_dir().join(format!("default_{pod}/network.json"))).expect("network.json"),
+        &std::fs::read(env.pods_dir().join(format!("default_{pod}/network.json")))
+            .expect("network.json"),
     )
     .expect("record");
     let id = rec["container_id"].as_str().expect("id").to_string();
@@ -334,7 +545,10 @@ fn attachment(env: &Env, pod: &str) -> (String, String, String) {
 }
 
 fn leftovers(made: &[(String, String, String)]) -> Vec<String> {
-    let rules = Command::new("iptables-save").output().map(|o| stdout(&o)).unwrap_or_default();
+    let rules = Command::new("iptables-save")
+        .output()
+        .map(|o| stdout(&o))
+        .unwrap_or_default();
     let mut found = vec![];
     for (id, veth, ip) in made {
         if std::path::Path::new("/sys/class/net").join(veth).exists() {
@@ -358,7 +572,12 @@ fn fifty_create_delete_cycles_and_a_crash_leave_nothing_behind() {
     };
     let pod = name("net-cycle");
     let port = free_port();
-    let yaml = web_pod(&pod, "cycle", "8080", &format!("{{containerPort: 8080, hostPort: {port}}}"));
+    let yaml = web_pod(
+        &pod,
+        "cycle",
+        "8080",
+        &format!("{{containerPort: 8080, hostPort: {port}}}"),
+    );
     let mut made = vec![];
     for i in 0..50 {
         let out = run_d(&env, &yaml, &[]);
@@ -372,12 +591,17 @@ fn fifty_create_delete_cycles_and_a_crash_leave_nothing_behind() {
     assert!(out.status.success(), "{}", stderr(&out));
     made.push(attachment(&env, &pod));
     let uid = uid_of(&env, &pod);
-    let pid: i32 = std::fs::read_to_string(env.pods_dir().join(format!("default_{pod}/supervisor.pid")))
-        .expect("pid")
-        .trim()
-        .parse()
-        .expect("pid number");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("kill");
+    let pid: i32 =
+        std::fs::read_to_string(env.pods_dir().join(format!("default_{pod}/supervisor.pid")))
+            .expect("pid")
+            .trim()
+            .parse()
+            .expect("pid number");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
     let out = env.tandem(&["delete", "pod", &pod, "--grace-period", "0"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(made.last().map(|m| m.0.as_str()), Some(uid.as_str()));

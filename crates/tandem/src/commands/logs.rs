@@ -10,6 +10,7 @@ pub fn logs(store: &Store, a: LogsArgs) -> anyhow::Result<i32> {
     let name = pod_name(&a.pod);
     let dir = existing_pod(store, &a.namespace, name)?;
     let pod = read_pod(&dir)?;
+    let status = pod.status;
     let spec = pod.spec.unwrap_or_default();
     let names: Vec<String> = spec
         .init_containers
@@ -38,24 +39,37 @@ pub fn logs(store: &Store, a: LogsArgs) -> anyhow::Result<i32> {
             ))
         }
     };
-    let mut attempts: Vec<u32> = std::fs::read_dir(dir.logs(&container))
+    // The instance is named by the status's restartCount (log files are `<restartCount>.log`);
+    // listing the directory instead would race with a restart that has not written its file yet.
+    let restarts = status
+        .iter()
+        .flat_map(|s| {
+            s.init_container_statuses
+                .iter()
+                .flatten()
+                .chain(s.container_statuses.iter().flatten())
+        })
+        .find(|c| c.name == container)
+        .map(|c| c.restart_count.max(0) as u32);
+    let latest_on_disk = std::fs::read_dir(dir.logs(&container))
         .map(|rd| {
             rd.flatten()
                 .filter_map(|e| {
                     e.file_name()
                         .to_str()
                         .and_then(|n| n.strip_suffix(".log"))
-                        .and_then(|n| n.parse().ok())
+                        .and_then(|n| n.parse::<u32>().ok())
                 })
-                .collect()
+                .max()
         })
         .unwrap_or_default();
-    attempts.sort_unstable();
-    let pick = if a.previous {
-        attempts.iter().rev().nth(1)
-    } else {
-        attempts.last()
+    let current = restarts.or(latest_on_disk);
+    let pick = match (current, a.previous) {
+        (Some(n), false) => Some(n),
+        (Some(n), true) => n.checked_sub(1),
+        (None, _) => None,
     };
+    let pick = pick.as_ref();
     let Some(n) = pick else {
         if a.previous {
             return Err(hint(
@@ -68,8 +82,11 @@ pub fn logs(store: &Store, a: LogsArgs) -> anyhow::Result<i32> {
         return Ok(0);
     };
     let path = dir.log_file(&container, *n);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    // An instance that is starting has written nothing yet.
+    let text = match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        other => other.with_context(|| format!("cannot read {}", path.display()))?,
+    };
     let mut out = String::new();
     for rec in text.lines().filter_map(parse_record) {
         let (time, _stream, partial, content) = rec;

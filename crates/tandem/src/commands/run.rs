@@ -160,9 +160,9 @@ fn network_request(
         })?;
         let missing = cfg.missing_plugins();
         if !missing.is_empty() {
-            let publishing = networked.iter().find(|p| {
-                !tandem_supervisor::network::port_mappings(&p.plan, &req).is_empty()
-            });
+            let publishing = networked
+                .iter()
+                .find(|p| !tandem_supervisor::network::port_mappings(&p.plan, &req).is_empty());
             let what = format!(
                 "the CNI plugins {} are not installed (looked in {})",
                 missing.join(", "),
@@ -172,7 +172,8 @@ fn network_request(
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            const INSTALL: &str = "install them with `apt-get install containernetworking-plugins iptables`";
+            const INSTALL: &str =
+                "install them with `apt-get install containernetworking-plugins iptables`";
             if let Some(p) = publishing {
                 return Err(hint(
                     format!("pod {} publishes ports, but {what}", p.plan.name),
@@ -201,10 +202,7 @@ fn network_request(
     }
     for p in pods {
         for m in tandem_supervisor::network::port_mappings(&p.plan, &req) {
-            if let Some((owner, _)) = taken
-                .iter()
-                .find(|(_, t)| tandem_network::conflicts(t, &m))
-            {
+            if let Some((owner, _)) = taken.iter().find(|(_, t)| tandem_network::conflicts(t, &m)) {
                 return Err(hint(
                     format!(
                         "pod {}: host port {}/{} is already published by pod {owner}; nothing was started",

@@ -31,7 +31,8 @@ fn quote(s: &str) -> String {
         ])
         // "-x" is a plain scalar; "- x" and "-" would read as a list item.
         && !s.starts_with([' ', '?'])
-        && !(s == "-" || s.starts_with("- "))
+        && s != "-"
+        && !s.starts_with("- ")
         && !s.ends_with(' ')
         && !matches!(
             s.to_ascii_lowercase().as_str(),
