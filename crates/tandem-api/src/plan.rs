@@ -302,7 +302,72 @@ pub enum FileContent {
     ResourceFieldRef(ResourceFieldRef),
 }
 
+impl ContainerPlan {
+    /// A container with only a name, role and image given, every other field at the API server's
+    /// default (no command, so the image's applies). For tools and tests that build plans in code.
+    pub fn new(name: &str, role: ContainerRole, image: &str) -> Self {
+        ContainerPlan {
+            name: name.into(),
+            role,
+            image: image.into(),
+            image_pull_policy: PullPolicy::IfNotPresent,
+            command: None,
+            args: None,
+            working_dir: None,
+            env: vec![],
+            ports: vec![],
+            volume_mounts: vec![],
+            resources: Resources::default(),
+            startup_probe: None,
+            liveness_probe: None,
+            readiness_probe: None,
+            post_start: None,
+            pre_stop: None,
+            termination_message_path: "/dev/termination-log".into(),
+            termination_message_policy: TerminationMessagePolicy::File,
+            security: ContainerSecurity::default(),
+            stdin: false,
+            tty: false,
+        }
+    }
+}
+
 impl PodPlan {
+    /// A pod in namespace `default` with these containers and every other field at the API
+    /// server's default. For tools and tests that build plans in code.
+    pub fn new(
+        name: &str,
+        init_containers: Vec<ContainerPlan>,
+        containers: Vec<ContainerPlan>,
+    ) -> Self {
+        PodPlan {
+            name: name.into(),
+            namespace: "default".into(),
+            uid: format!("uid-{name}"),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            hostname: name.into(),
+            subdomain: None,
+            restart_policy: RestartPolicy::Always,
+            termination_grace_period_seconds: 30,
+            active_deadline_seconds: None,
+            init_containers,
+            containers,
+            volumes: vec![],
+            dns_policy: DnsPolicy::ClusterFirst,
+            dns_config: None,
+            host_aliases: vec![],
+            host_network: false,
+            host_pid: false,
+            host_ipc: false,
+            share_process_namespace: false,
+            service_account_name: "default".into(),
+            node_name: "localhost".into(),
+            security: PodSecurity::default(),
+            enable_service_links: true,
+        }
+    }
+
     /// All containers in declaration order: init containers (and sidecars), then main containers.
     pub fn all_containers(&self) -> impl Iterator<Item = &ContainerPlan> {
         self.init_containers.iter().chain(self.containers.iter())

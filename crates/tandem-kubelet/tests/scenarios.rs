@@ -5,7 +5,6 @@
 //! node reboots) are not here.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -23,71 +22,6 @@ use tokio::time::Instant;
 
 const S: Duration = Duration::from_secs(1);
 const MS: Duration = Duration::from_millis(1);
-
-fn container(name: &str, role: ContainerRole) -> ContainerPlan {
-    ContainerPlan {
-        name: name.into(),
-        role,
-        image: "busybox".into(),
-        image_pull_policy: PullPolicy::IfNotPresent,
-        command: None,
-        args: None,
-        working_dir: None,
-        env: vec![],
-        ports: vec![],
-        volume_mounts: vec![],
-        resources: Resources::default(),
-        startup_probe: None,
-        liveness_probe: None,
-        readiness_probe: None,
-        post_start: None,
-        pre_stop: None,
-        termination_message_path: "/dev/termination-log".into(),
-        termination_message_policy: TerminationMessagePolicy::File,
-        security: ContainerSecurity::default(),
-        stdin: false,
-        tty: false,
-    }
-}
-
-/// `spec` lists containers as `init:NAME`, `sidecar:NAME` or `NAME` (main), in declaration order.
-fn pod(policy: RestartPolicy, grace: i64, spec: &[&str]) -> PodPlan {
-    let mut init = vec![];
-    let mut main = vec![];
-    for s in spec {
-        match s.split_once(':') {
-            Some(("init", n)) => init.push(container(n, ContainerRole::Init)),
-            Some(("sidecar", n)) => init.push(container(n, ContainerRole::Sidecar)),
-            _ => main.push(container(s, ContainerRole::Main)),
-        }
-    }
-    PodPlan {
-        name: "p".into(),
-        namespace: "default".into(),
-        uid: "u".into(),
-        labels: BTreeMap::new(),
-        annotations: BTreeMap::new(),
-        hostname: "p".into(),
-        subdomain: None,
-        restart_policy: policy,
-        termination_grace_period_seconds: grace,
-        active_deadline_seconds: None,
-        init_containers: init,
-        containers: main,
-        volumes: vec![],
-        dns_policy: DnsPolicy::ClusterFirst,
-        dns_config: None,
-        host_aliases: vec![],
-        host_network: false,
-        host_pid: false,
-        host_ipc: false,
-        share_process_namespace: false,
-        service_account_name: "default".into(),
-        node_name: "n".into(),
-        security: PodSecurity::default(),
-        enable_service_links: true,
-    }
-}
 
 /// Changes one container of the plan.
 fn with(mut plan: PodPlan, name: &str, f: impl FnOnce(&mut ContainerPlan)) -> PodPlan {
@@ -372,6 +306,9 @@ fn fail(_: u32, _: u32, _: Duration) -> HandlerScript {
 }
 
 use RestartPolicy::{Always, Never, OnFailure};
+
+mod support;
+use support::pod;
 
 /// Paused time still advances a millisecond or so per scheduling step: compare with slack.
 #[track_caller]

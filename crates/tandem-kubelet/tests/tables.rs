@@ -4,7 +4,6 @@
 //! Rows about sandboxes, spec-hash changes and the runtime's Unknown/Created states have no
 //! counterpart in tandem (one sandbox per pod, no pod updates, synchronous runtime states).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tandem_api::plan::*;
@@ -15,68 +14,8 @@ use tokio::time::Instant;
 
 use RestartPolicy::{Always, Never, OnFailure};
 
-fn container(name: &str, role: ContainerRole) -> ContainerPlan {
-    ContainerPlan {
-        name: name.into(),
-        role,
-        image: "busybox".into(),
-        image_pull_policy: PullPolicy::IfNotPresent,
-        command: None,
-        args: None,
-        working_dir: None,
-        env: vec![],
-        ports: vec![],
-        volume_mounts: vec![],
-        resources: Resources::default(),
-        startup_probe: None,
-        liveness_probe: None,
-        readiness_probe: None,
-        post_start: None,
-        pre_stop: None,
-        termination_message_path: "/dev/termination-log".into(),
-        termination_message_policy: TerminationMessagePolicy::File,
-        security: ContainerSecurity::default(),
-        stdin: false,
-        tty: false,
-    }
-}
-fn pod(policy: RestartPolicy, grace: i64, spec: &[&str]) -> PodPlan {
-    let mut init = vec![];
-    let mut main = vec![];
-    for s in spec {
-        match s.split_once(':') {
-            Some(("init", n)) => init.push(container(n, ContainerRole::Init)),
-            Some(("sidecar", n)) => init.push(container(n, ContainerRole::Sidecar)),
-            _ => main.push(container(s, ContainerRole::Main)),
-        }
-    }
-    PodPlan {
-        name: "p".into(),
-        namespace: "default".into(),
-        uid: "u".into(),
-        labels: BTreeMap::new(),
-        annotations: BTreeMap::new(),
-        hostname: "p".into(),
-        subdomain: None,
-        restart_policy: policy,
-        termination_grace_period_seconds: grace,
-        active_deadline_seconds: None,
-        init_containers: init,
-        containers: main,
-        volumes: vec![],
-        dns_policy: DnsPolicy::ClusterFirst,
-        dns_config: None,
-        host_aliases: vec![],
-        host_network: false,
-        host_pid: false,
-        host_ipc: false,
-        share_process_namespace: false,
-        service_account_name: "default".into(),
-        node_name: "n".into(),
-        security: PodSecurity::default(),
-        enable_service_links: true,
-    }
-}
+mod support;
+use support::pod;
 
 /// One container's runtime state in a row.
 #[derive(Clone, Copy, Debug)]

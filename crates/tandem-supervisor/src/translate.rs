@@ -472,29 +472,10 @@ mod tests {
 
     fn c(command: Option<&[&str]>, args: Option<&[&str]>) -> ContainerPlan {
         let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        ContainerPlan {
-            name: "app".into(),
-            role: ContainerRole::Main,
-            image: "busybox".into(),
-            image_pull_policy: PullPolicy::IfNotPresent,
-            command: command.map(v),
-            args: args.map(v),
-            working_dir: None,
-            env: vec![],
-            ports: vec![],
-            volume_mounts: vec![],
-            resources: Resources::default(),
-            startup_probe: None,
-            liveness_probe: None,
-            readiness_probe: None,
-            post_start: None,
-            pre_stop: None,
-            termination_message_path: "/dev/termination-log".into(),
-            termination_message_policy: TerminationMessagePolicy::File,
-            security: ContainerSecurity::default(),
-            stdin: false,
-            tty: false,
-        }
+        let mut c = ContainerPlan::new("app", ContainerRole::Main, "busybox");
+        c.command = command.map(v);
+        c.args = args.map(v);
+        c
     }
 
     fn image() -> ImageConfig {
