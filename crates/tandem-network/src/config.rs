@@ -233,6 +233,12 @@ pub fn find_plugin(dirs: &[PathBuf], kind: &str) -> Option<PathBuf> {
     })
 }
 
+/// Whether IPv6 is enabled on this host (ipv6(7): the `disable_ipv6` sysctl of `all`).
+pub fn host_has_ipv6() -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6")
+        .is_ok_and(|v| v.trim() == "0")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,10 +307,4 @@ mod tests {
         assert_eq!(find_plugin(&[PathBuf::from("/usr/bin")], "../bin/sh"), None);
         assert_eq!(find_plugin(&[PathBuf::from("/")], ".."), None);
     }
-}
-
-/// Whether IPv6 is enabled on this host (ipv6(7): the `disable_ipv6` sysctl of `all`).
-pub fn host_has_ipv6() -> bool {
-    std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6")
-        .is_ok_and(|v| v.trim() == "0")
 }
