@@ -44,6 +44,9 @@ fn handler_target(h: &Handler) -> String {
     }
 }
 
+/// The kubelet's words for a pod stopped by `activeDeadlineSeconds`.
+pub const DEADLINE_MESSAGE: &str = "Pod was active on the node longer than the specified deadline";
+
 /// Requests from outside the pod (the control socket, a signal in the foreground).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
@@ -174,6 +177,7 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
     /// Runs the pod until it has ended. Must be called inside a `tokio::task::LocalSet`.
     pub async fn run(mut self) -> Outcome {
         self.facts.started_at = Some(Instant::now());
+        self.obs.started_at = self.facts.started_at;
         loop {
             let now = Instant::now();
             let decision = compute_actions(&self.plan, &self.obs, now);
@@ -413,6 +417,14 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 });
             }
             Action::Terminate { reason, grace } => {
+                if self.obs.termination.is_none() && reason == TerminationReason::DeadlineExceeded {
+                    self.event(
+                        EventType::Warning,
+                        "DeadlineExceeded",
+                        DEADLINE_MESSAGE.into(),
+                        None,
+                    );
+                }
                 if self.obs.termination.is_none() {
                     self.obs.termination = Some(Termination {
                         reason,

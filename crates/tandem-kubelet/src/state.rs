@@ -313,6 +313,8 @@ pub enum TerminationReason {
     Completed,
     /// A regular init container failed under restartPolicy Never.
     InitFailed,
+    /// The pod ran longer than `activeDeadlineSeconds` (§4.1): Failed, reason DeadlineExceeded.
+    DeadlineExceeded,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,6 +335,9 @@ impl Termination {
 pub struct Observed {
     pub containers: BTreeMap<String, ContainerRecord>,
     pub termination: Option<Termination>,
+    /// When the pod started on this machine (status.startTime): `activeDeadlineSeconds` counts
+    /// from here, init containers included.
+    pub started_at: Option<Instant>,
 }
 
 impl Observed {
@@ -343,6 +348,7 @@ impl Observed {
                 .map(|c| (c.name.clone(), ContainerRecord::new()))
                 .collect(),
             termination: None,
+            started_at: None,
         }
     }
 

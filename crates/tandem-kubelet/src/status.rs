@@ -60,9 +60,18 @@ pub struct PodFacts {
 }
 
 /// `getPhase` (§5.1) over the engine's records.
+fn deadline_exceeded(obs: &Observed) -> bool {
+    obs.termination
+        .is_some_and(|t| t.reason == crate::state::TerminationReason::DeadlineExceeded)
+}
+
 pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
     if let Some(p) = facts.finished {
         return p;
+    }
+    // A pod past its activeDeadlineSeconds is Failed at once, as the kubelet's eviction sets it.
+    if deadline_exceeded(obs) {
+        return PodPhase::Failed;
     }
     let initialized = obs.pod_has_initialized(plan);
     let (mut pending_init, mut failed_init, mut pending_sidecar) = (0, 0, 0);
@@ -281,7 +290,17 @@ pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Cloc
         condition("ContainersReady", cr_ok, Some(cr_reason.into()), cr_msg),
         condition("PodScheduled", true, None, None),
     ];
+    let (reason, message) = if deadline_exceeded(obs) {
+        (
+            Some("DeadlineExceeded".to_string()),
+            Some(crate::driver::DEADLINE_MESSAGE.to_string()),
+        )
+    } else {
+        (None, None)
+    };
     PodStatus {
+        reason,
+        message,
         phase: Some(phase.as_str().to_string()),
         conditions: Some(conditions),
         host_ip: facts.host_ip.clone(),

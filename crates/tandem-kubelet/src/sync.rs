@@ -545,6 +545,18 @@ fn compute_init(plan: &PodPlan, obs: &Observed) -> InitDecision {
 }
 
 fn compute_running(plan: &PodPlan, obs: &Observed, now: Instant, d: &mut Decision) {
+    // activeDeadlineSeconds (§4.1) counts from the pod's start, init time included.
+    if let (Some(secs), Some(start)) = (plan.active_deadline_seconds, obs.started_at) {
+        let deadline = start + Duration::from_secs(secs.max(0) as u64);
+        if now >= deadline {
+            d.actions.push(Action::Terminate {
+                reason: TerminationReason::DeadlineExceeded,
+                grace: pod_grace(plan),
+            });
+            return;
+        }
+        d.wake(deadline);
+    }
     let init = compute_init(plan, obs);
     if init.kill_pod {
         d.actions.push(Action::Terminate {
@@ -631,7 +643,10 @@ fn compute_termination(plan: &PodPlan, obs: &Observed, now: Instant, d: &mut Dec
 /// The phase of a pod whose containers have all stopped (§4.6, §5.1 with `podIsTerminal`): from
 /// the main containers alone; a failed init container fails the pod.
 pub fn final_phase(plan: &PodPlan, obs: &Observed, reason: TerminationReason) -> PodPhase {
-    if reason == TerminationReason::InitFailed {
+    if matches!(
+        reason,
+        TerminationReason::InitFailed | TerminationReason::DeadlineExceeded
+    ) {
         return PodPhase::Failed;
     }
     let mut any = false;

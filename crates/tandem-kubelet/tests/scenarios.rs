@@ -2044,3 +2044,35 @@ async fn a_failed_image_pull_waits_as_image_pull_back_off_with_events() {
         failed[0].message
     );
 }
+
+/// activeDeadlineSeconds (§4.1): the deadline counts init time; when it passes, every running
+/// container is stopped with the pod's grace, nothing else starts, and the pod is Failed with
+/// reason DeadlineExceeded at once.
+#[tokio::test(flavor = "current_thread")]
+async fn active_deadline_seconds_fails_the_pod_counting_init_time() {
+    let mut plan = pod(Always, 30, &["sidecar:proxy", "init:slow", "main"]);
+    plan.active_deadline_seconds = Some(3);
+    let r = Scenario::new(plan)
+        .script("slow", vec![exits(10 * S, 0)])
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(r.phase(), PodPhase::Failed);
+    assert_eq!(r.starts("main"), 0, "nothing starts after the deadline");
+    let term = r.first("slow", "SIGTERM");
+    assert!(
+        (3000..3010).contains(&term),
+        "stopped at the deadline, not at {term} ms"
+    );
+    let ev = r.events("DeadlineExceeded");
+    assert_eq!(ev.len(), 1);
+    assert_eq!(
+        ev[0].message,
+        "Pod was active on the node longer than the specified deadline"
+    );
+    let last = r.statuses().pop().expect("a status").1;
+    assert_eq!(
+        (last.phase.as_deref(), last.reason.as_deref()),
+        (Some("Failed"), Some("DeadlineExceeded"))
+    );
+}

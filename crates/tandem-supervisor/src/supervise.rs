@@ -380,6 +380,7 @@ fn run(
             TerminationReason::Deleted => "Deleted",
             TerminationReason::Completed => "Completed",
             TerminationReason::InitFailed => "InitFailed",
+            TerminationReason::DeadlineExceeded => "DeadlineExceeded",
         };
         let ended = Ended {
             phase: outcome.phase.as_str().to_string(),

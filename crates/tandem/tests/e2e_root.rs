@@ -509,3 +509,29 @@ spec:
         .status
         .success());
 }
+
+#[test]
+fn active_deadline_seconds_stops_the_pod_and_fails_it() {
+    let Some(()) = require_root("active_deadline") else {
+        return;
+    };
+    let env = Env::new();
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: deadline\nspec:\n  activeDeadlineSeconds: 1\n  terminationGracePeriodSeconds: 2\n  containers:\n  - name: main\n    image: localhost/tandem-busybox:1.35\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.1; done\"]\n";
+    let out = env.run_yaml(yaml, &[]);
+    assert!(!out.status.success(), "a Failed pod exits non-zero");
+    assert!(
+        stderr(&out).contains("Failed (activeDeadlineSeconds exceeded)"),
+        "{}",
+        stderr(&out)
+    );
+    let pod: serde_json::Value =
+        serde_json::from_slice(&env.tandem(&["get", "pod", "deadline", "-o", "json"]).stdout)
+            .expect("json");
+    assert_eq!(
+        (
+            pod["status"]["phase"].as_str(),
+            pod["status"]["reason"].as_str()
+        ),
+        (Some("Failed"), Some("DeadlineExceeded"))
+    );
+}

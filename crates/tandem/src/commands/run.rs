@@ -472,6 +472,7 @@ fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
                             let why = match e.reason.as_str() {
                                 "Deleted" => " (stopped on request)",
                                 "InitFailed" => " (an init container failed)",
+                                "DeadlineExceeded" => " (activeDeadlineSeconds exceeded)",
                                 _ => "",
                             };
                             eprintln!("pod/{} ended: {}{why}", names[i], e.phase);
