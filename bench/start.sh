@@ -24,7 +24,14 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 mkdir -p target/bench
 root=$(mktemp -d /tmp/tandem-bench.XXXXXX)
-trap 'rm -rf "$root"' EXIT
+# On any exit, stop what the benchmark started before its store goes.
+cleanup() {
+  [ -x "${T:-}" ] && "$T" --root "$root" delete pod bench bench-job --grace-period 0 >/dev/null 2>&1
+  podman kube down bench/pods/three-containers.yaml >/dev/null 2>&1
+  podman kube down bench/pods/three-jobs.yaml >/dev/null 2>&1
+  rm -rf "$root"
+}
+trap cleanup EXIT
 # podman gets a private containers.conf with the settings this host needs; /etc is not touched.
 cat > "$root/containers.conf" <<'CONF'
 [containers]
