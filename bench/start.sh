@@ -26,9 +26,9 @@ mkdir -p target/bench
 root=$(mktemp -d /tmp/tandem-bench.XXXXXX)
 # On any exit, stop what the benchmark started before its store goes.
 cleanup() {
-  for p in bench bench-job; do [ -x "${T:-}" ] && "$T" --root "$root" delete pod "$p" --grace-period 0 >/dev/null 2>&1; done
-  podman kube down bench/pods/three-containers.yaml >/dev/null 2>&1
-  podman kube down bench/pods/three-jobs.yaml >/dev/null 2>&1
+  for p in bench bench-job; do [ -x "${T:-}" ] && "$T" --root "$root" delete pod "$p" --grace-period 0 >/dev/null 2>&1 || true; done
+  podman kube down bench/pods/three-containers.yaml >/dev/null 2>&1 || true
+  podman kube down bench/pods/three-jobs.yaml >/dev/null 2>&1 || true
   rm -rf "$root"
 }
 trap cleanup EXIT
