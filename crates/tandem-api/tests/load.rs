@@ -574,3 +574,20 @@ fn image_pull_secrets_of_type_dockerconfigjson_are_carried_decoded() {
         "{warnings:?}"
     );
 }
+
+#[test]
+fn grpc_and_https_probes_are_reported_before_the_pod_starts() {
+    let extra = "      livenessProbe:\n        grpc: {port: 9000}\n      readinessProbe:\n        httpGet: {port: 8443, scheme: HTTPS}\n      startupProbe:\n        httpGet: {port: 8080}\n";
+    let loaded = tandem_api::load(&src(&pod("pr", extra)), &PlanOptions::default()).expect("valid");
+    let fields: Vec<&str> = loaded.warnings.iter().map(|w| w.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.containers[0].livenessProbe.grpc",
+            "spec.containers[0].readinessProbe.httpGet.scheme"
+        ]
+    );
+    assert!(loaded.warnings[0]
+        .message
+        .ends_with("such a probe always passes"));
+}
