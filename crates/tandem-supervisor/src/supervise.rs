@@ -404,6 +404,11 @@ fn run(
         } else {
             let _ = std::fs::remove_file(dir.pid_file());
         }
+        // Exit here, with every control connection still open: the kernel closes them as the
+        // process exits, so a client's EOF means this process is gone too. Returning would first
+        // drop the connections, then take time to shut the runtime down while still alive.
+        std::process::exit(0);
+        #[allow(unreachable_code)]
         Ok::<Ended, SuperviseError>(ended)
     });
     result
