@@ -177,6 +177,37 @@ impl Planner<'_, '_, '_> {
         );
     }
 
+    /// One `configMapKeyRef`/`secretKeyRef` of env `what.0` in container `what.1`: the value, or
+    /// `None` when it is optional and absent or was reported missing. `found` is the object's
+    /// value for the key and all its keys, when the object exists.
+    #[allow(clippy::too_many_arguments)]
+    fn key_ref(
+        &mut self,
+        at: &FieldPath,
+        kind: &str,
+        name: &str,
+        key: &str,
+        optional: Option<bool>,
+        found: Option<(Option<String>, Vec<String>)>,
+        what: (&str, &str),
+    ) -> Option<String> {
+        let optional = optional == Some(true);
+        match found {
+            Some((Some(v), _)) => Some(v),
+            _ if optional => None,
+            Some((None, keys)) => {
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                self.missing_key(&at.field("key"), kind, name, key, &keys);
+                None
+            }
+            None => {
+                let what = format!("env {:?} of container {:?}, key {:?}", what.0, what.1, key);
+                self.missing(&at.field("name"), kind, name, &what);
+                None
+            }
+        }
+    }
+
     fn container(&mut self, c: &Container, role: ContainerRole, p: &FieldPath) -> ContainerPlan {
         let ports: Vec<&ContainerPort> = c.ports.iter().flatten().collect();
         let sc = c.security_context.clone().unwrap_or_default();
@@ -360,62 +391,40 @@ impl Planner<'_, '_, '_> {
                     } else if let Some(r) = &from.resource_field_ref {
                         EnvValue::ResourceFieldRef(resource_field_ref(r, &c.name))
                     } else if let Some(r) = &from.config_map_key_ref {
+                        let found = self.store.config_map(&self.namespace, &r.name).map(|cm| {
+                            (
+                                cm.data.get(&r.key).cloned(),
+                                cm.data.keys().cloned().collect(),
+                            )
+                        });
                         let at = vp.field("configMapKeyRef");
-                        match self.store.config_map(&self.namespace, &r.name) {
-                            Some(cm) => match cm.data.get(&r.key) {
-                                Some(v) => EnvValue::Literal(escape(v)),
-                                None if r.optional == Some(true) => continue,
-                                None => {
-                                    let keys: Vec<&str> =
-                                        cm.data.keys().map(String::as_str).collect();
-                                    self.missing_key(
-                                        &at.field("key"),
-                                        "ConfigMap",
-                                        &r.name,
-                                        &r.key,
-                                        &keys,
-                                    );
-                                    continue;
-                                }
-                            },
-                            None if r.optional == Some(true) => continue,
-                            None => {
-                                let what = format!(
-                                    "env {:?} of container {:?}, key {:?}",
-                                    e.name, c.name, r.key
-                                );
-                                self.missing(&at.field("name"), "ConfigMap", &r.name, &what);
-                                continue;
-                            }
+                        let what = (e.name.as_str(), c.name.as_str());
+                        match self.key_ref(
+                            &at,
+                            "ConfigMap",
+                            &r.name,
+                            &r.key,
+                            r.optional,
+                            found,
+                            what,
+                        ) {
+                            Some(v) => EnvValue::Literal(escape(&v)),
+                            None => continue,
                         }
                     } else if let Some(r) = &from.secret_key_ref {
+                        let found = self.store.secret(&self.namespace, &r.name).map(|s| {
+                            let value = s
+                                .data
+                                .get(&r.key)
+                                .map(|v| String::from_utf8_lossy(v).into_owned());
+                            (value, s.data.keys().cloned().collect())
+                        });
                         let at = vp.field("secretKeyRef");
-                        match self.store.secret(&self.namespace, &r.name) {
-                            Some(s) => match s.data.get(&r.key) {
-                                Some(v) => EnvValue::Literal(escape(&String::from_utf8_lossy(v))),
-                                None if r.optional == Some(true) => continue,
-                                None => {
-                                    let keys: Vec<&str> =
-                                        s.data.keys().map(String::as_str).collect();
-                                    self.missing_key(
-                                        &at.field("key"),
-                                        "Secret",
-                                        &r.name,
-                                        &r.key,
-                                        &keys,
-                                    );
-                                    continue;
-                                }
-                            },
-                            None if r.optional == Some(true) => continue,
-                            None => {
-                                let what = format!(
-                                    "env {:?} of container {:?}, key {:?}",
-                                    e.name, c.name, r.key
-                                );
-                                self.missing(&at.field("name"), "Secret", &r.name, &what);
-                                continue;
-                            }
+                        let what = (e.name.as_str(), c.name.as_str());
+                        match self.key_ref(&at, "Secret", &r.name, &r.key, r.optional, found, what)
+                        {
+                            Some(v) => EnvValue::Literal(escape(&v)),
+                            None => continue,
                         }
                     } else {
                         continue;
