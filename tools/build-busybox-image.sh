@@ -2,6 +2,8 @@
 # Builds the small image the examples and tests run on, from Debian's busybox-static, with no
 # registry: a root filesystem tarball imported as localhost/tandem-busybox:1.35.
 #   tools/build-busybox-image.sh [TANDEM] [--root DIR]
+# With EXTRA_BIN=path and IMAGE_REF=ref (tools/build-checker-image.sh), the file is added as
+# /bin/<its name> and the image is imported under that reference instead.
 set -euo pipefail
 tandem=${1:-target/release/tandem}
 shift || true
@@ -14,6 +16,7 @@ trap 'rm -rf "$work"' EXIT
 root=$work/rootfs
 mkdir -p "$root"/{bin,etc,tmp,root,proc,sys,dev,var/log,home/app}
 cp "$busybox" "$root/bin/busybox"
+if [ -n "${EXTRA_BIN:-}" ]; then cp "$EXTRA_BIN" "$root/bin/"; fi
 # Applet links, made by name rather than by running the binary so the host arch does not matter.
 for applet in $("$busybox" --list); do
   [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
@@ -33,4 +36,4 @@ chown 1000:1000 "$root/home/app"
 tar --numeric-owner -C "$root" -cf "$work/rootfs.tar" .
 # Benchmarks import the same rootfs into podman: BUSYBOX_TAR_OUT=path keeps a copy.
 if [ -n "${BUSYBOX_TAR_OUT:-}" ]; then cp "$work/rootfs.tar" "$BUSYBOX_TAR_OUT"; fi
-"$tandem" "$@" image import "$work/rootfs.tar" localhost/tandem-busybox:1.35 --cmd '["/bin/sh"]'
+"$tandem" "$@" image import "$work/rootfs.tar" "${IMAGE_REF:-localhost/tandem-busybox:1.35}" --cmd '["/bin/sh"]'

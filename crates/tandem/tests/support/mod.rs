@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub const IMAGE: &str = "localhost/tandem-busybox:1.35";
+/// The busybox image with `/bin/tandem-checker` (crates/tandem-checker) added.
+pub const CHECKER_IMAGE: &str = "localhost/tandem-checker:dev";
 
 /// `None` (with the reason printed) when the test cannot run here.
 pub fn require_root(test: &str) -> Option<()> {
@@ -33,19 +35,32 @@ impl Env {
             .prefix("tandem-e2e-")
             .tempdir()
             .expect("tempdir");
+        let env = Env { root };
+        env.import("tools/build-busybox-image.sh");
+        env
+    }
+
+    /// A fresh store with the busybox image and [`CHECKER_IMAGE`] (busybox plus the
+    /// in-container `tandem-checker`) imported.
+    pub fn with_checker() -> Env {
+        let env = Env::new();
+        env.import("tools/build-checker-image.sh");
+        env
+    }
+
+    fn import(&self, script: &str) {
         let out = Command::new("bash")
-            .arg(repo().join("tools/build-busybox-image.sh"))
+            .arg(repo().join(script))
             .arg(env!("CARGO_BIN_EXE_tandem"))
             .arg("--root")
-            .arg(root.path())
+            .arg(self.root.path())
             .output()
-            .expect("run build-busybox-image.sh");
+            .expect("run an image build script");
         assert!(
             out.status.success(),
-            "image build failed: {}",
+            "{script} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Env { root }
     }
 
     pub fn cmd(&self) -> Command {
