@@ -33,8 +33,6 @@ pub(crate) struct Rule {
 const W: Severity = Severity::Warning;
 const E: Severity = Severity::Error;
 const IGNORED: &str = "is not supported by tandem and is ignored";
-const PROBE_NOT_YET: &str = "is not implemented by tandem yet: such a probe always passes";
-const PROBE_HINT: Option<&str> = Some("use an httpGet (HTTP), tcpSocket or exec probe");
 const SCHEDULING: Option<&str> =
     Some("tandem runs every pod on this machine; scheduling constraints have no effect");
 
@@ -97,14 +95,6 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.containers[*].livenessProbe.grpc.mode", W, When::Set, IGNORED, None),
     rule("spec.containers[*].readinessProbe.grpc.mode", W, When::Set, IGNORED, None),
     rule("spec.containers[*].startupProbe.grpc.mode", W, When::Set, IGNORED, None),
-    // Probe handlers the engine reports as unsupported at run time (a ProbeWarning event, and the
-    // probe counts as passed): said here too, before the pod starts.
-    rule("spec.containers[*].startupProbe.grpc", W, When::Set, PROBE_NOT_YET, PROBE_HINT),
-    rule("spec.containers[*].livenessProbe.grpc", W, When::Set, PROBE_NOT_YET, PROBE_HINT),
-    rule("spec.containers[*].readinessProbe.grpc", W, When::Set, PROBE_NOT_YET, PROBE_HINT),
-    rule("spec.containers[*].startupProbe.httpGet.scheme", W, When::ValueNotIn(&["HTTP"]), PROBE_NOT_YET, PROBE_HINT),
-    rule("spec.containers[*].livenessProbe.httpGet.scheme", W, When::ValueNotIn(&["HTTP"]), PROBE_NOT_YET, PROBE_HINT),
-    rule("spec.containers[*].readinessProbe.httpGet.scheme", W, When::ValueNotIn(&["HTTP"]), PROBE_NOT_YET, PROBE_HINT),
     // Volumes.
     rule("spec.volumes[*]", E, When::OtherKeys(SUPPORTED_VOLUME_SOURCES), "volumes are not supported by tandem: the pod cannot run without them", Some("tandem supports emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes; a hostPath or emptyDir can often stand in")),
     rule("spec.volumes[*].emptyDir.medium", E, When::ValueNotIn(&["", "Memory"]), "is not supported by tandem (use \"\" or Memory)", None),

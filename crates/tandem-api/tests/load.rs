@@ -576,18 +576,25 @@ fn image_pull_secrets_of_type_dockerconfigjson_are_carried_decoded() {
 }
 
 #[test]
-fn grpc_and_https_probes_are_reported_before_the_pod_starts() {
-    let extra = "      livenessProbe:\n        grpc: {port: 9000}\n      readinessProbe:\n        httpGet: {port: 8443, scheme: HTTPS}\n      startupProbe:\n        httpGet: {port: 8080}\n";
+fn grpc_and_https_probes_are_planned_without_warnings() {
+    let extra = "      livenessProbe:\n        grpc: {port: 9000, service: db}\n      readinessProbe:\n        httpGet: {port: 8443, scheme: HTTPS}\n      startupProbe:\n        httpGet: {port: 8080}\n";
     let loaded = tandem_api::load(&src(&pod("pr", extra)), &PlanOptions::default()).expect("valid");
-    let fields: Vec<&str> = loaded.warnings.iter().map(|w| w.field.as_str()).collect();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let c = &loaded.pods[0].plan.containers[0];
+    let handler = |p: &Option<Probe>| p.as_ref().map(|p| p.handler.clone());
     assert_eq!(
-        fields,
-        [
-            "spec.containers[0].livenessProbe.grpc",
-            "spec.containers[0].readinessProbe.httpGet.scheme"
-        ]
+        handler(&c.liveness_probe),
+        Some(Handler::Grpc {
+            port: 9000,
+            service: Some("db".into())
+        })
     );
-    assert!(loaded.warnings[0]
-        .message
-        .ends_with("such a probe always passes"));
+    assert!(matches!(
+        handler(&c.readiness_probe),
+        Some(Handler::HttpGet {
+            port: 8443,
+            scheme: HttpScheme::Https,
+            ..
+        })
+    ));
 }

@@ -1940,21 +1940,50 @@ async fn t222_a_sidecar_startup_probe_grace_period_overrides_the_pods() {
     probe_grace_override(true, true).await;
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn t200_t201_grpc_probes_are_reported_unsupported_once() {
+/// A gRPC liveness probe whose health checks return `result` (what the runtime's gRPC client
+/// reports: SERVING is a success, anything else a failure with the kubelet's message).
+async fn grpc_liveness(result: HandlerResult) -> Run {
     let plan = with(probed(false, 30), "c", |c| {
-        c.liveness_probe = Some(probe(0, 1, 1))
+        let mut p = probe(0, 1, 1);
+        p.handler = Handler::Grpc {
+            port: 2333,
+            service: None,
+        };
+        c.liveness_probe = Some(p);
     });
-    let r = Scenario::new(plan)
-        .handler("c", HandlerKind::Liveness, |_, _, _| HandlerScript {
+    Scenario::new(plan)
+        .handler("c", HandlerKind::Liveness, move |_, _, _| HandlerScript {
             takes: Some(Duration::ZERO),
-            result: HandlerResult::Unsupported("gRPC health checks are not supported".into()),
+            result: result.clone(),
         })
         .until(10 * S)
         .run()
-        .await;
+        .await
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t200_a_serving_grpc_liveness_probe_does_not_restart() {
+    let r = grpc_liveness(HandlerResult::Success).await;
     assert_eq!(r.restarts("c"), 0);
-    assert_eq!(r.events("ProbeWarning").len(), 1);
+    assert!(r.events("Unhealthy").is_empty());
+    assert!(r.events("ProbeWarning").is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t201_a_failing_grpc_liveness_probe_restarts() {
+    let msg = "timeout: failed to connect service \"127.0.0.1:2333\" within 1s: dial tcp 127.0.0.1:2333: connect: Connection refused (os error 111)";
+    let r = grpc_liveness(HandlerResult::Failure(msg.into())).await;
+    assert!(r.restarts("c") >= 1, "restarts {}", r.restarts("c"));
+    let unhealthy = r.events("Unhealthy");
+    assert_eq!(
+        unhealthy[0].message,
+        format!("Liveness probe failed: {msg}")
+    );
+    assert!(r
+        .events("Killing")
+        .iter()
+        .any(|e| e.message.contains("failed liveness probe")));
+    assert!(r.events("ProbeWarning").is_empty());
 }
 
 /// Readiness fails once the container got SIGTERM (its handler removed /tmp/ready); liveness

@@ -11,9 +11,9 @@
 //!
 //! Layout: `sandbox` (pause process), `shim` (`tandem __shim`: create, start, wait, delete),
 //! `exec` (`tandem __exec`: a command inside a running container, for exec probes and hooks),
-//! `netprobe` (`tandem __netprobe`: httpGet and tcpSocket checks from inside a pod's network
-//! namespace), `mounts` (mount namespace and mount calls), `process` (signals, subreaper),
-//! `cgroups`.
+//! `netprobe` (`tandem __netprobe`: httpGet (HTTP and HTTPS), tcpSocket and gRPC health checks
+//! from inside a pod's network namespace), `mounts` (mount namespace and mount calls), `process`
+//! (signals, subreaper), `cgroups`.
 
 pub mod cgroups;
 pub mod exec;

@@ -1,16 +1,18 @@
-//! `tandem __netprobe NETNS REQUEST_JSON`: an httpGet or tcpSocket check made from inside a pod's
-//! network namespace, printing one JSON [`NetOutcome`] line on stdout.
+//! `tandem __netprobe NETNS REQUEST_JSON`: an httpGet, tcpSocket or gRPC check made from inside a
+//! pod's network namespace, printing one JSON [`NetOutcome`] line on stdout.
 //!
 //! A pod's ports are only reachable inside its network namespace (its only interface is `lo`),
 //! so the check runs in a short-lived process that first joins the namespace of the pod's pause
 //! process with setns(2). setns(2) with CLONE_NEWNET changes the namespace of the calling thread
-//! only; this process has a single thread, so every socket it opens afterwards is in the pod's
-//! namespace. Keeping it out of the supervisor leaves the supervisor in the host's namespace.
+//! only; this process has a single thread (the gRPC client's tokio runtime is current-thread and
+//! never uses the blocking pool), so every socket it opens afterwards is in the pod's namespace. Keeping it out of the supervisor leaves the supervisor in the host's namespace.
 //!
 //! HTTP follows the kubelet's prober: GET with `User-Agent: kube-probe/1.33` and `Accept: */*`
 //! unless the probe's headers override them (a `Host` header sets the request host), no
 //! keep-alive, at most 10 KiB of body, success for 200–399, redirects followed only to the same
-//! host (at most 10), a redirect elsewhere returned as a success with a warning.
+//! host (at most 10), a redirect elsewhere returned as a success with a warning. HTTPS is the same
+//! request over rustls with the certificate unchecked, as the kubelet's `InsecureSkipVerify`
+//! (`tls`). gRPC is the Health Checking Protocol's `Check` over HTTP/2 (`grpc`).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -20,8 +22,13 @@ use std::time::{Duration, Instant};
 use nix::sched::CloneFlags;
 use serde::{Deserialize, Serialize};
 
+mod grpc;
+mod tls;
+
 const MAX_BODY: usize = 10 * 1024;
 const MAX_REDIRECTS: usize = 10;
+/// The kubelet's prober names itself after its minor version.
+pub(crate) const USER_AGENT: &str = "kube-probe/1.33";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -36,6 +43,16 @@ pub enum NetRequest {
         port: u16,
         path: String,
         headers: Vec<(String, String)>,
+        timeout_ms: u64,
+        /// `scheme: HTTPS`.
+        #[serde(default)]
+        https: bool,
+    },
+    /// `grpc.health.v1.Health/Check` with this `service` ("" asks about the whole server).
+    Grpc {
+        host: String,
+        port: u16,
+        service: String,
         timeout_ms: u64,
     },
 }
@@ -96,20 +113,33 @@ pub fn run(req: &NetRequest) -> NetOutcome {
             path,
             headers,
             timeout_ms,
+            https,
         } => http_get(
-            host,
-            *port,
-            path,
+            Target {
+                https: *https,
+                host: host.clone(),
+                port: *port,
+                path: normalise_path(path),
+            },
             headers,
             Instant::now() + Duration::from_millis(*timeout_ms),
         ),
+        NetRequest::Grpc {
+            host,
+            port,
+            service,
+            timeout_ms,
+        } => grpc::check(host, *port, service, Duration::from_millis(*timeout_ms)),
     }
 }
+
+const HTTP_TIMEOUT: &str =
+    "context deadline exceeded (Client.Timeout exceeded while awaiting headers)";
 
 fn remaining(deadline: Instant) -> Result<Duration, String> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
-        Err("context deadline exceeded (Client.Timeout exceeded while awaiting headers)".into())
+        Err(HTTP_TIMEOUT.into())
     } else {
         Ok(left)
     }
@@ -137,24 +167,62 @@ struct Response {
     body: String,
 }
 
-fn http_get(
-    host: &str,
+/// Where one request of a probe goes; redirects replace it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    https: bool,
+    host: String,
     port: u16,
-    path: &str,
-    headers: &[(String, String)],
-    deadline: Instant,
-) -> NetOutcome {
-    let (mut cur_host, mut cur_port, mut cur_path) = (host.to_string(), port, normalise_path(path));
+    path: String,
+}
+
+impl Target {
+    fn scheme(&self) -> &'static str {
+        if self.https {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    fn default_port(&self) -> u16 {
+        if self.https {
+            443
+        } else {
+            80
+        }
+    }
+
+    /// `host[:port]` as a Host header or URL authority (IPv6 literals in brackets).
+    fn authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == self.default_port() {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("{}://{}{}", self.scheme(), self.authority(), self.path)
+    }
+}
+
+fn http_get(mut target: Target, headers: &[(String, String)], deadline: Instant) -> NetOutcome {
     for _ in 0..=MAX_REDIRECTS {
-        let res = match request(&cur_host, cur_port, &cur_path, headers, deadline) {
+        let res = match request(&target, headers, deadline) {
             Ok(r) => r,
             Err(e) => return NetOutcome::Failure(e),
         };
         if (300..400).contains(&res.status) {
             if let Some(loc) = &res.location {
-                match resolve_location(loc, &cur_host, cur_port) {
-                    Some((h, p, path)) if h == cur_host => {
-                        (cur_host, cur_port, cur_path) = (h, p, path);
+                match resolve_location(loc, &target) {
+                    Some(next) if next.host == target.host => {
+                        target = next;
                         continue;
                     }
                     _ => {
@@ -183,48 +251,119 @@ fn normalise_path(p: &str) -> String {
     }
 }
 
-/// `(host, port, path)` of a Location header: absolute `http://h[:p]/x` or a path.
-fn resolve_location(loc: &str, host: &str, port: u16) -> Option<(String, u16, String)> {
-    if let Some(rest) = loc.strip_prefix("http://") {
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let (h, p) = match authority.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse().ok()?),
-            None => (authority, 80),
-        };
-        return Some((h.to_string(), p, path.to_string()));
-    }
-    if loc.contains("://") {
+/// The target of a Location header: absolute `http(s)://h[:p]/x`, scheme-relative `//h/x`, or a
+/// path on the current host. `None` for other schemes or an unparsable authority.
+fn resolve_location(loc: &str, cur: &Target) -> Option<Target> {
+    let (https, rest) = if let Some(r) = loc.strip_prefix("http://") {
+        (false, r)
+    } else if let Some(r) = loc.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = loc.strip_prefix("//") {
+        (cur.https, r)
+    } else if loc.contains("://") {
         return None;
+    } else {
+        return Some(Target {
+            path: normalise_path(loc),
+            ..cur.clone()
+        });
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut next = Target {
+        https,
+        host: String::new(),
+        port: 0,
+        path: path.to_string(),
+    };
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6.split_once(']')?;
+        (h, after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    next.host = host.to_string();
+    next.port = match port {
+        Some(p) => p.parse().ok()?,
+        None => next.default_port(),
+    };
+    Some(next)
+}
+
+/// A probe connection: plain TCP or TLS over it. Timeouts are set on the TCP socket either way.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(s) => s.get_ref(),
+        }
     }
-    Some((host.to_string(), port, normalise_path(loc)))
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
 }
 
 fn request(
-    host: &str,
-    port: u16,
-    path: &str,
+    target: &Target,
     headers: &[(String, String)],
     deadline: Instant,
 ) -> Result<Response, String> {
-    let mut stream = connect(host, port, deadline)?;
+    let url = target.url();
+    let io = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            format!("Get \"{url}\": {HTTP_TIMEOUT}")
+        }
+        _ => format!("Get \"{url}\": {e}"),
+    };
+    let tcp = connect(&target.host, target.port, deadline)?;
+    let mut stream = if target.https {
+        Conn::Tls(Box::new(
+            tls::client(&target.host, tcp).map_err(|e| format!("Get \"{url}\": {e}"))?,
+        ))
+    } else {
+        Conn::Plain(tcp)
+    };
     let has = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
     let host_header = headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("host"))
         .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| {
-            if port == 80 {
-                host.to_string()
-            } else {
-                format!("{host}:{port}")
-            }
-        });
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host_header}\r\n");
+        .unwrap_or_else(|| target.authority());
+    let mut req = format!("GET {} HTTP/1.1\r\nHost: {host_header}\r\n", target.path);
     if !has("user-agent") {
-        req.push_str("User-Agent: kube-probe/1.33\r\n");
+        req.push_str(&format!("User-Agent: {USER_AGENT}\r\n"));
     }
     if !has("accept") {
         req.push_str("Accept: */*\r\n");
@@ -237,21 +376,26 @@ fn request(
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("Connection: close\r\n\r\n");
-    let io = |e: std::io::Error| format!("Get \"http://{host}:{port}{path}\": {e}");
-    stream
-        .set_write_timeout(Some(remaining(deadline)?))
-        .map_err(io)?;
+    // The TLS handshake happens inside the first write and reads too: both timeouts first.
+    let left = remaining(deadline)?;
+    stream.tcp().set_write_timeout(Some(left)).map_err(io)?;
+    stream.tcp().set_read_timeout(Some(left)).map_err(io)?;
     stream.write_all(req.as_bytes()).map_err(io)?;
+    stream.flush().map_err(io)?;
     let mut raw = Vec::new();
     let mut buf = [0u8; 4096];
     let mut head_end = None;
     loop {
         stream
+            .tcp()
             .set_read_timeout(Some(remaining(deadline)?))
             .map_err(io)?;
         let n = match stream.read(&mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // A TLS peer that closes without close_notify: what arrived is the response, as
+            // for a plain connection closed after the body.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
             Err(e) => return Err(io(e)),
         };
         if n == 0 {
@@ -267,15 +411,14 @@ fn request(
             }
         }
     }
-    let h = head_end
-        .ok_or_else(|| format!("Get \"http://{host}:{port}{path}\": malformed HTTP response"))?;
+    let h = head_end.ok_or_else(|| format!("Get \"{url}\": malformed HTTP response"))?;
     let head = String::from_utf8_lossy(&raw[..h]);
     let mut lines = head.split("\r\n");
     let status = lines
         .next()
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|c| c.parse::<u16>().ok())
-        .ok_or_else(|| format!("Get \"http://{host}:{port}{path}\": malformed status line"))?;
+        .ok_or_else(|| format!("Get \"{url}\": malformed status line"))?;
     let location = lines
         .filter_map(|l| l.split_once(':'))
         .find(|(k, _)| k.trim().eq_ignore_ascii_case("location"))
@@ -315,6 +458,7 @@ mod tests {
             path: path.into(),
             headers: vec![],
             timeout_ms: 2000,
+            https: false,
         })
     }
 

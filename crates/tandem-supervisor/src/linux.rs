@@ -464,11 +464,6 @@ impl ContainerRuntime for LinuxRuntime {
                 scheme,
                 headers,
             } => {
-                if *scheme == HttpScheme::Https {
-                    return HandlerResult::Unsupported(
-                        "HTTPS probes and hooks are not supported by tandem yet".into(),
-                    );
-                }
                 self.net(
                     NetRequest::Http {
                         host: host.clone().unwrap_or_else(|| "127.0.0.1".into()),
@@ -476,6 +471,7 @@ impl ContainerRuntime for LinuxRuntime {
                         path: path.clone(),
                         headers: headers.clone(),
                         timeout_ms: timeout_ms.max(1),
+                        https: *scheme == HttpScheme::Https,
                     },
                     timeout,
                 )
@@ -492,9 +488,20 @@ impl ContainerRuntime for LinuxRuntime {
                 )
                 .await
             }
-            Handler::Grpc { .. } => HandlerResult::Unsupported(
-                "gRPC health checks are not supported by tandem yet".into(),
-            ),
+            // The kubelet dials the pod IP; like the other network handlers here, the check
+            // dials 127.0.0.1 inside the pod's network namespace.
+            Handler::Grpc { port, service } => {
+                self.net(
+                    NetRequest::Grpc {
+                        host: "127.0.0.1".into(),
+                        port: *port,
+                        service: service.clone().unwrap_or_default(),
+                        timeout_ms: timeout_ms.max(1),
+                    },
+                    timeout,
+                )
+                .await
+            }
             Handler::Sleep { seconds } => {
                 tokio::time::sleep(std::time::Duration::from_secs((*seconds).max(0) as u64)).await;
                 HandlerResult::Success
@@ -504,7 +511,7 @@ impl ContainerRuntime for LinuxRuntime {
 }
 
 impl LinuxRuntime {
-    /// An httpGet or tcpSocket check from inside the pod's network namespace.
+    /// An httpGet, tcpSocket or gRPC check from inside the pod's network namespace.
     async fn net(&self, req: NetRequest, timeout: Option<std::time::Duration>) -> HandlerResult {
         let netns = self
             .namespaces
