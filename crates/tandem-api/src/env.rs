@@ -89,6 +89,25 @@ pub fn expand(input: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
     out
 }
 
+/// The prober's `$(VAR)` expansion of an exec probe command (the kubelet's
+/// `ExpandContainerCommandOnlyStatic`): only the container's own `env` list counts, each name
+/// mapped to its `value:` exactly as written (not itself expanded). An entry with `valueFrom` maps
+/// to the empty string, `envFrom` keys and undefined names stay `$(VAR)`, later entries win.
+/// So a probe does not see ConfigMap, Secret or downward-API values even where the container does.
+pub(crate) fn expand_only_static(
+    command: &[String],
+    env: &[k8s_openapi::api::core::v1::EnvVar],
+) -> Vec<String> {
+    let map: HashMap<&str, &str> = env
+        .iter()
+        .map(|e| (e.name.as_str(), e.value.as_deref().unwrap_or_default()))
+        .collect();
+    command
+        .iter()
+        .map(|arg| expand(arg, |name| map.get(name).map(|v| v.to_string())))
+        .collect()
+}
+
 /// Escapes `$` so that [`expand`] gives `s` back unchanged (values the kubelet does not expand).
 pub(crate) fn escape(s: &str) -> String {
     s.replace('$', "$$")

@@ -23,6 +23,7 @@ pub mod plan;
 mod planner;
 pub mod quantity;
 mod schema;
+pub mod signal;
 mod unsupported;
 mod validate;
 mod yaml;

@@ -41,6 +41,10 @@ pub struct PodPlan {
     /// `spec.priority`, `spec.priorityClassName` and other fields with no effect on one machine are
     /// not carried; the parser warns about them.
     pub enable_service_links: bool,
+    /// `spec.readinessGates[*].conditionType`: the pod is Ready only while each of these
+    /// conditions is True. Nothing on one machine sets such conditions.
+    #[serde(default)]
+    pub readiness_gates: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +134,36 @@ pub struct ContainerPlan {
     pub security: ContainerSecurity,
     pub stdin: bool,
     pub tty: bool,
+    /// The container's own `restartPolicy` (KEP-5307) on a regular container or regular init
+    /// container; `None` follows the pod's. Sidecars are [`ContainerRole::Sidecar`] and have `None`.
+    #[serde(default)]
+    pub restart_policy: Option<RestartPolicy>,
+    /// `restartPolicyRules` with action `Restart`, checked in order before `restart_policy`.
+    #[serde(default)]
+    pub restart_rules: Vec<RestartRule>,
+    /// `lifecycle.stopSignal` (`SIGUSR1`, `SIGRTMIN+3`, ...); `None`: the image's STOPSIGNAL,
+    /// else SIGTERM.
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+}
+
+/// One `restartPolicyRules` entry: restart the container when its exit code matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartRule {
+    pub operator: ExitCodeOperator,
+    pub values: Vec<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExitCodeOperator {
+    In,
+    NotIn,
+}
+
+impl RestartRule {
+    pub fn matches(&self, exit_code: i32) -> bool {
+        self.values.contains(&exit_code) == (self.operator == ExitCodeOperator::In)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -328,6 +362,9 @@ impl ContainerPlan {
             security: ContainerSecurity::default(),
             stdin: false,
             tty: false,
+            restart_policy: None,
+            restart_rules: vec![],
+            stop_signal: None,
         }
     }
 }
@@ -365,6 +402,7 @@ impl PodPlan {
             node_name: "localhost".into(),
             security: PodSecurity::default(),
             enable_service_links: true,
+            readiness_gates: vec![],
         }
     }
 

@@ -101,6 +101,12 @@ pub(crate) fn plan(cx: &mut Cx<'_>, pod: &Pod, store: &Store) -> PodPlan {
                 .collect(),
         },
         enable_service_links: spec.enable_service_links.unwrap_or(true),
+        readiness_gates: spec
+            .readiness_gates
+            .iter()
+            .flatten()
+            .map(|g| g.condition_type.clone())
+            .collect(),
     };
     let mut planner = Planner {
         cx,
@@ -281,9 +287,15 @@ impl Planner<'_, '_, '_> {
                 })
                 .collect(),
             resources: resources(c),
-            startup_probe: c.startup_probe.as_ref().and_then(|pr| probe(pr, &ports)),
-            liveness_probe: c.liveness_probe.as_ref().and_then(|pr| probe(pr, &ports)),
-            readiness_probe: c.readiness_probe.as_ref().and_then(|pr| probe(pr, &ports)),
+            startup_probe: c.startup_probe.as_ref().and_then(|pr| probe(pr, c, &ports)),
+            liveness_probe: c
+                .liveness_probe
+                .as_ref()
+                .and_then(|pr| probe(pr, c, &ports)),
+            readiness_probe: c
+                .readiness_probe
+                .as_ref()
+                .and_then(|pr| probe(pr, c, &ports)),
             post_start: c
                 .lifecycle
                 .as_ref()
@@ -317,6 +329,34 @@ impl Planner<'_, '_, '_> {
             },
             stdin: c.stdin.unwrap_or(false),
             tty: c.tty.unwrap_or(false),
+            restart_policy: match (role, c.restart_policy.as_deref()) {
+                (ContainerRole::Sidecar, _) => None,
+                (_, Some("Always")) => Some(RestartPolicy::Always),
+                (_, Some("OnFailure")) => Some(RestartPolicy::OnFailure),
+                (_, Some("Never")) => Some(RestartPolicy::Never),
+                _ => None,
+            },
+            restart_rules: c
+                .restart_policy_rules
+                .iter()
+                .flatten()
+                // Validation refuses every other action and a rule without exitCodes.
+                .filter(|r| r.action == "Restart")
+                .filter_map(|r| r.exit_codes.as_ref())
+                .map(|e| RestartRule {
+                    operator: if e.operator == "NotIn" {
+                        ExitCodeOperator::NotIn
+                    } else {
+                        ExitCodeOperator::In
+                    },
+                    values: e.values.clone().unwrap_or_default(),
+                })
+                .collect(),
+            stop_signal: c
+                .lifecycle
+                .as_ref()
+                .and_then(|l| l.stop_signal.clone())
+                .filter(|s| !s.is_empty()),
         }
     }
 
@@ -730,10 +770,14 @@ fn http_get(h: &HTTPGetAction, ports: &[&ContainerPort]) -> Option<Handler> {
     })
 }
 
-fn probe(p: &KProbe, ports: &[&ContainerPort]) -> Option<Probe> {
+fn probe(p: &KProbe, c: &Container, ports: &[&ContainerPort]) -> Option<Probe> {
     let handler = if let Some(e) = &p.exec {
+        // The prober expands `$(VAR)` in exec probes (and only there: hooks run as written).
         Handler::Exec {
-            command: e.command.clone().unwrap_or_default(),
+            command: crate::env::expand_only_static(
+                e.command.as_deref().unwrap_or_default(),
+                c.env.as_deref().unwrap_or_default(),
+            ),
         }
     } else if let Some(h) = &p.http_get {
         http_get(h, ports)?

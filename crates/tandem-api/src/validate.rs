@@ -75,6 +75,10 @@ const MEMORY_DIVISORS: &[&str] = &[
     "1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei",
 ];
 
+/// `restartPolicyRules` limits of the API server.
+const MAX_RESTART_RULES: usize = 20;
+const MAX_EXIT_CODE_VALUES: usize = 255;
+
 fn one_of(value: &str, allowed: &[&str]) -> bool {
     allowed.contains(&value)
 }
@@ -691,26 +695,8 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                 );
             }
         }
-        if let Some(rp) = c.restart_policy.as_deref() {
-            let at = p.field("restartPolicy");
-            match (slot, rp) {
-                (Slot::Sidecar, _) => {}
-                (Slot::Init, "Never" | "OnFailure") => self.cx.error_hint(
-                    &at,
-                    format!("restartPolicy {rp:?} on an init container is not supported yet (per-container restart policy, KEP-5307)"),
-                    "remove it (init containers follow the pod's restartPolicy), or use Always to make this a native sidecar",
-                ),
-                (Slot::Init, _) => self.cx.error(
-                    &at,
-                    format!("restartPolicy of an init container must be Always (a native sidecar), got {rp:?}"),
-                ),
-                (Slot::Main, _) => self.cx.error_hint(
-                    &at,
-                    "restartPolicy on a regular container is not supported yet (per-container restart policy, KEP-5307)",
-                    "remove it and use the pod's spec.restartPolicy; `restartPolicy: Always` belongs on initContainers (native sidecars)",
-                ),
-            }
-        }
+        self.restart_policy(c, p, slot);
+        self.stop_signal(c, p);
         self.ports(c, p);
         self.env(c, p);
         self.volume_mounts(c, p);
@@ -736,7 +722,9 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         }
         if let Some(lc) = &c.lifecycle {
             let lp = p.field("lifecycle");
-            if slot == Slot::Init && (lc.post_start.is_some() || lc.pre_stop.is_some()) {
+            if slot == Slot::Init
+                && (lc.post_start.is_some() || lc.pre_stop.is_some() || lc.stop_signal.is_some())
+            {
                 self.cx.error(
                     &lp,
                     "lifecycle may not be set for init containers without restartPolicy: Always",
@@ -782,6 +770,132 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                 sc.seccomp_profile.as_ref(),
                 &sp.field("seccompProfile"),
             );
+        }
+    }
+
+    /// The container's own `restartPolicy` and `restartPolicyRules` (KEP-5307).
+    fn restart_policy(&mut self, c: &Container, p: &FieldPath, slot: Slot) {
+        let allowed = ["Always", "OnFailure", "Never"];
+        if let Some(rp) = c.restart_policy.as_deref() {
+            if !one_of(rp, &allowed) {
+                self.cx.error(
+                    &p.field("restartPolicy"),
+                    format!(
+                        "restartPolicy must be one of {}, got {rp:?}",
+                        list(&allowed)
+                    ),
+                );
+            }
+        }
+        let Some(rules) = c.restart_policy_rules.as_deref().filter(|r| !r.is_empty()) else {
+            return;
+        };
+        let at = p.field("restartPolicyRules");
+        if slot == Slot::Sidecar {
+            self.cx.error_hint(
+                &at,
+                "restartPolicyRules may not be set for init containers with restartPolicy: Always",
+                "a native sidecar is restarted whatever its exit code; remove the rules",
+            );
+            return;
+        }
+        if c.restart_policy.is_none() {
+            self.cx.error_hint(
+                &at,
+                "restartPolicyRules requires the container's restartPolicy to be set",
+                "set restartPolicy on the container, even if it is the pod's",
+            );
+        }
+        if rules.len() > MAX_RESTART_RULES {
+            self.cx.error(
+                &at,
+                format!(
+                    "at most {MAX_RESTART_RULES} restartPolicyRules are allowed, got {}",
+                    rules.len()
+                ),
+            );
+        }
+        for (i, rule) in rules.iter().enumerate() {
+            let rp = at.index(i);
+            match rule.action.as_str() {
+                "Restart" => {}
+                "RestartAllContainers" => self.cx.error_hint(
+                    &rp.field("action"),
+                    "action RestartAllContainers is not supported yet (restarting every container of the pod in place)",
+                    "use action Restart to restart this container alone",
+                ),
+                other => self.cx.error(
+                    &rp.field("action"),
+                    format!("action must be \"Restart\", got {other:?}"),
+                ),
+            }
+            let ep = rp.field("exitCodes");
+            let Some(codes) = &rule.exit_codes else {
+                self.cx.error(&ep, "exitCodes must be specified");
+                continue;
+            };
+            let operators = ["In", "NotIn"];
+            if !one_of(&codes.operator, &operators) {
+                self.cx.error(
+                    &ep.field("operator"),
+                    format!(
+                        "operator must be one of {}, got {:?}",
+                        list(&operators),
+                        codes.operator
+                    ),
+                );
+            }
+            let values = codes.values.as_deref().unwrap_or_default();
+            if values.len() > MAX_EXIT_CODE_VALUES {
+                self.cx.error(
+                    &ep.field("values"),
+                    format!(
+                        "at most {MAX_EXIT_CODE_VALUES} values are allowed, got {}",
+                        values.len()
+                    ),
+                );
+            }
+            let mut seen = HashSet::new();
+            for (j, v) in values.iter().enumerate() {
+                if !seen.insert(*v) {
+                    self.cx
+                        .error(&ep.field("values").index(j), format!("duplicate value {v}"));
+                }
+            }
+        }
+    }
+
+    /// `lifecycle.stopSignal`: only with `spec.os.name`, and one of that OS's signals.
+    fn stop_signal(&mut self, c: &Container, p: &FieldPath) {
+        let Some(sig) = c.lifecycle.as_ref().and_then(|l| l.stop_signal.as_deref()) else {
+            return;
+        };
+        let at = p.field("lifecycle").field("stopSignal");
+        let os = self.spec.os.as_ref().map(|o| o.name.as_str()).unwrap_or("");
+        let allowed = match os {
+            "" => {
+                self.cx.error_hint(
+                    &at,
+                    "stopSignal may only be set when spec.os.name is set",
+                    "add `os: {name: linux}` to the pod's spec",
+                );
+                return;
+            }
+            "windows" => crate::signal::WINDOWS_STOP_SIGNALS,
+            _ => crate::signal::LINUX_STOP_SIGNALS,
+        };
+        if !allowed.contains(&sig) {
+            match crate::schema::did_you_mean(sig, allowed) {
+                Some(near) => self.cx.error_hint(
+                    &at,
+                    format!("{sig:?} is not a supported stop signal for {os} pods"),
+                    format!("did you mean {near:?}?"),
+                ),
+                None => self.cx.error(
+                    &at,
+                    format!("{sig:?} is not a supported stop signal for {os} pods"),
+                ),
+            }
         }
     }
 

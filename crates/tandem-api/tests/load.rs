@@ -383,9 +383,120 @@ fn init_container_rules() {
     assert_eq!(
         got,
         [
-            "error 8:22 Pod/i spec.initContainers[0].restartPolicy | restartPolicy \"Never\" on an init container is not supported yet (per-container restart policy, KEP-5307)",
             "error 9:7 Pod/i spec.initContainers[0].lifecycle | lifecycle may not be set for init containers without restartPolicy: Always",
         ]
+    );
+}
+
+#[test]
+fn container_restart_rules_are_validated_as_the_api_server_does() {
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: r}\nspec:\n  initContainers:\n    - name: side\n      image: x:1\n      restartPolicy: Always\n      restartPolicyRules: [{action: Restart, exitCodes: {operator: In, values: [1]}}]\n  containers:\n    - name: a\n      image: x:1\n      restartPolicyRules: [{action: Restart, exitCodes: {operator: In, values: [42]}}]\n    - name: b\n      image: x:1\n      restartPolicy: Never\n      restartPolicyRules:\n        - {action: Restart, exitCodes: {operator: Within, values: [3, 3]}}\n        - {action: Restart}\n        - {action: RestartAllContainers, exitCodes: {operator: NotIn, values: [0]}}\n        - {action: Ignore, exitCodes: {operator: In, values: [7]}}\n    - name: c\n      image: x:1\n      restartPolicy: Sometimes\n";
+    let d = load_err(&src(text));
+    let got: Vec<_> = d.0.iter().map(brief).collect();
+    assert_eq!(
+        got,
+        [
+            "error 9:7 Pod/r spec.initContainers[0].restartPolicyRules | restartPolicyRules may not be set for init containers with restartPolicy: Always",
+            "error 13:7 Pod/r spec.containers[0].restartPolicyRules | restartPolicyRules requires the container's restartPolicy to be set",
+            "error 18:51 Pod/r spec.containers[1].restartPolicyRules[0].exitCodes.operator | operator must be one of In, NotIn, got \"Within\"",
+            "error 18:71 Pod/r spec.containers[1].restartPolicyRules[0].exitCodes.values[1] | duplicate value 3",
+            "error 19:11 Pod/r spec.containers[1].restartPolicyRules[1].exitCodes | exitCodes must be specified",
+            "error 20:20 Pod/r spec.containers[1].restartPolicyRules[2].action | action RestartAllContainers is not supported yet (restarting every container of the pod in place)",
+            "error 21:20 Pod/r spec.containers[1].restartPolicyRules[3].action | action must be \"Restart\", got \"Ignore\"",
+            "error 24:22 Pod/r spec.containers[2].restartPolicy | restartPolicy must be one of Always, OnFailure, Never, got \"Sometimes\"",
+        ]
+    );
+}
+
+#[test]
+fn container_restart_policies_are_accepted_and_planned() {
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: r}\nspec:\n  restartPolicy: Always\n  initContainers:\n    - {name: once, image: x:1, restartPolicy: Never}\n  containers:\n    - name: a\n      image: x:1\n      restartPolicy: Never\n      restartPolicyRules: [{action: Restart, exitCodes: {operator: NotIn, values: [0, 1]}}]\n    - {name: b, image: x:1, restartPolicy: OnFailure}\n    - {name: c, image: x:1}\n";
+    let l = load_ok(&src(text));
+    let p = &l.pods[0].plan;
+    assert_eq!(
+        p.init_containers[0].restart_policy,
+        Some(RestartPolicy::Never)
+    );
+    assert_eq!(p.containers[0].restart_policy, Some(RestartPolicy::Never));
+    assert_eq!(
+        p.containers[0].restart_rules,
+        [RestartRule {
+            operator: ExitCodeOperator::NotIn,
+            values: vec![0, 1]
+        }]
+    );
+    assert_eq!(
+        p.containers[1].restart_policy,
+        Some(RestartPolicy::OnFailure)
+    );
+    assert_eq!(p.containers[2].restart_policy, None);
+}
+
+#[test]
+fn stop_signal_needs_the_pod_os_and_a_linux_signal() {
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: s}\nspec:\n  containers:\n    - name: a\n      image: x:1\n      lifecycle: {stopSignal: SIGUSR1}\n";
+    let got: Vec<_> = load_err(&src(text)).0.iter().map(brief).collect();
+    assert_eq!(
+        got,
+        ["error 8:31 Pod/s spec.containers[0].lifecycle.stopSignal | stopSignal may only be set when spec.os.name is set"]
+    );
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: s}\nspec:\n  os: {name: linux}\n  containers:\n    - name: a\n      image: x:1\n      lifecycle: {stopSignal: SIGUSR3}\n";
+    let d = load_err(&src(text));
+    let got: Vec<_> = d.0.iter().map(brief).collect();
+    assert_eq!(
+        got,
+        ["error 9:31 Pod/s spec.containers[0].lifecycle.stopSignal | \"SIGUSR3\" is not a supported stop signal for linux pods"]
+    );
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: s}\nspec:\n  os: {name: linux}\n  containers:\n    - name: a\n      image: x:1\n      lifecycle: {stopSignal: SIGRTMIN+3}\n";
+    let l = load_ok(&src(text));
+    assert_eq!(
+        l.pods[0].plan.containers[0].stop_signal.as_deref(),
+        Some("SIGRTMIN+3")
+    );
+}
+
+#[test]
+fn readiness_gates_warn_that_the_pod_never_becomes_ready() {
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: g}\nspec:\n  readinessGates: [{conditionType: example.com/feature-1}]\n  containers: [{name: a, image: x:1}]\n";
+    let l = load_ok(&src(text));
+    assert_eq!(l.pods[0].plan.readiness_gates, ["example.com/feature-1"]);
+    let got: Vec<_> = l.warnings.iter().map(brief).collect();
+    assert_eq!(
+        got,
+        ["warning 5:3 Pod/g spec.readinessGates | spec.readinessGates names pod conditions that nothing on one machine sets: the pod will never be Ready"]
+    );
+}
+
+#[test]
+fn exec_probe_commands_are_expanded_with_the_static_env_only() {
+    let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {FROM_CM: cm-value, K: k}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: e}\nspec:\n  containers:\n    - name: a\n      image: x:1\n      envFrom: [{configMapRef: {name: cm}}]\n      env:\n        - {name: FILE, value: /tmp/ready}\n        - {name: RAW, value: \"$(FILE)-x\"}\n        - {name: REF, valueFrom: {configMapKeyRef: {name: cm, key: K}}}\n      readinessProbe: {exec: {command: [test, -e, \"$(FILE)\", \"$(RAW)\", \"[$(REF)]\", \"$(FROM_CM)\", \"$$(FILE)\", \"$(NOPE)\"]}}\n      lifecycle: {postStart: {exec: {command: [touch, \"$(FILE)\"]}}}\n";
+    let l = load_ok(&src(text));
+    let c = &l.pods[0].plan.containers[0];
+    let Some(Probe {
+        handler: Handler::Exec { command },
+        ..
+    }) = &c.readiness_probe
+    else {
+        panic!("no exec readiness probe: {:?}", c.readiness_probe)
+    };
+    assert_eq!(
+        command,
+        &[
+            "test",
+            "-e",
+            "/tmp/ready",
+            "$(FILE)-x",
+            "[]",
+            "$(FROM_CM)",
+            "$(FILE)",
+            "$(NOPE)"
+        ]
+    );
+    assert_eq!(
+        c.post_start,
+        Some(Handler::Exec {
+            command: vec!["touch".into(), "$(FILE)".into()]
+        })
     );
 }
 

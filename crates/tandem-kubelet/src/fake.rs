@@ -141,6 +141,8 @@ struct Inner {
     signals: HashMap<(String, u32), mpsc::UnboundedSender<StopSignal>>,
     handlers: HashMap<(String, HandlerKind), Script>,
     calls: HashMap<(String, u32, HandlerKind), u32>,
+    /// The argv of every exec handler run, in order.
+    exec_argv: Vec<(String, HandlerKind, Vec<String>)>,
     /// Per running instance: when it started, and a flag raised when it exits.
     running: HashMap<(String, u32), (Instant, watch::Receiver<bool>)>,
     log: Vec<Mark>,
@@ -181,6 +183,17 @@ impl FakeRuntime {
     }
 
     /// Number of times a container's handler of this kind ran, over all instances.
+    /// The argv each exec handler of `kind` ran with, in order.
+    pub fn exec_commands(&self, container: &str, kind: HandlerKind) -> Vec<Vec<String>> {
+        self.inner
+            .borrow()
+            .exec_argv
+            .iter()
+            .filter(|(c, k, _)| c == container && *k == kind)
+            .map(|(_, _, argv)| argv.clone())
+            .collect()
+    }
+
     pub fn handler_calls(&self, container: &str, kind: HandlerKind) -> u32 {
         self.inner
             .borrow()
@@ -302,12 +315,15 @@ impl ContainerRuntime for FakeRuntime {
         container: &ContainerPlan,
         attempt: u32,
         kind: HandlerKind,
-        _handler: &Handler,
+        handler: &Handler,
         timeout: Option<Duration>,
     ) -> HandlerResult {
         let name = container.name.clone();
         let (script, call, exited) = {
             let mut inner = self.inner.borrow_mut();
+            if let Handler::Exec { command } = handler {
+                inner.exec_argv.push((name.clone(), kind, command.clone()));
+            }
             let Some((since, exited)) = inner.running.get(&(name.clone(), attempt)).cloned() else {
                 return HandlerResult::Error(format!("container {name} is not running"));
             };

@@ -7,11 +7,11 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use tandem_api::plan::{ContainerPlan, ContainerRole, PodPlan, RestartPolicy};
+use tandem_api::plan::{ContainerPlan, ContainerRole, PodPlan};
 use tokio::time::Instant;
 
 use crate::state::{ContainerRecord, Exit, Observed, RunState};
-use crate::sync::PodPhase;
+use crate::sync::{self, PodPhase};
 
 /// Maps the engine's monotonic instants to wall-clock time for the API objects.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +57,9 @@ pub struct PodFacts {
     pub started_at: Option<Instant>,
     /// Set once the pod has ended; a pod never leaves a terminal phase.
     pub finished: Option<PodPhase>,
+    /// Conditions set by something other than the kubelet, which readiness gates (§5.2) read.
+    /// Nothing on one machine sets any today; they are reported first, as the kubelet keeps them.
+    pub external_conditions: Vec<PodCondition>,
 }
 
 /// `getPhase` (§5.1) over the engine's records.
@@ -74,8 +77,10 @@ pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
         return PodPhase::Failed;
     }
     let initialized = obs.pod_has_initialized(plan);
-    let (mut pending_init, mut failed_init, mut pending_sidecar) = (0, 0, 0);
+    let (mut pending_init, mut failed_init_not_restartable, mut pending_sidecar) = (0, 0, 0);
     let (mut running, mut stopped, mut succeeded, mut waiting) = (0, 0, 0, 0);
+    let mut stopped_not_restartable = 0;
+    let restarts = |c: &ContainerPlan, code: i32| sync::container_should_restart(plan, c, code);
     for c in &plan.init_containers {
         let r = obs.get(&c.name);
         match (c.role, &r.state) {
@@ -87,7 +92,11 @@ pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
             }
             (ContainerRole::Sidecar, RunState::Exited(_)) => {}
             (ContainerRole::Sidecar, _) => pending_sidecar += 1,
-            (_, RunState::Exited(e)) if e.exit_code != 0 => failed_init += 1,
+            (_, RunState::Exited(e)) if e.exit_code != 0 => {
+                if !restarts(c, e.exit_code) {
+                    failed_init_not_restartable += 1;
+                }
+            }
             (_, RunState::Exited(_)) => {}
             _ => pending_init += 1,
         }
@@ -101,12 +110,25 @@ pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
                 if e.exit_code == 0 {
                     succeeded += 1;
                 }
+                if !restarts(c, e.exit_code) {
+                    stopped_not_restartable += 1;
+                }
             }
-            _ if r.last_exit.is_some() => stopped += 1,
+            _ if r.last_exit.is_some() => {
+                stopped += 1;
+                if r.last_exit
+                    .as_ref()
+                    .is_some_and(|e| !restarts(c, e.exit_code))
+                {
+                    stopped_not_restartable += 1;
+                }
+            }
             _ => waiting += 1,
         }
     }
-    if failed_init > 0 && plan.restart_policy == RestartPolicy::Never {
+    // KEP-5307 (§5.1): a failed regular init container fails the pod only if it will not be
+    // restarted; under the pod's Never that is every failed one.
+    if failed_init_not_restartable > 0 {
         return PodPhase::Failed;
     }
     if pending_init > 0 || (pending_sidecar > 0 && !initialized) || waiting > 0 {
@@ -115,12 +137,16 @@ pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
     if running > 0 {
         return PodPhase::Running;
     }
+    // With per-container restart policies (§5.1, KEP-5307) the pod keeps Running while any
+    // stopped main container will be restarted; this agrees with the pod-policy table when no
+    // container sets its own.
     if stopped > 0 {
-        return match plan.restart_policy {
-            RestartPolicy::Always => PodPhase::Running,
-            _ if stopped == succeeded => PodPhase::Succeeded,
-            RestartPolicy::Never => PodPhase::Failed,
-            RestartPolicy::OnFailure => PodPhase::Running,
+        return if stopped != stopped_not_restartable {
+            PodPhase::Running
+        } else if stopped == succeeded {
+            PodPhase::Succeeded
+        } else {
+            PodPhase::Failed
         };
     }
     PodPhase::Pending
@@ -224,6 +250,42 @@ fn condition(
     }
 }
 
+/// Ready (§5.2): ContainersReady when that is not True; then False with reason
+/// `ReadinessGatesNotReady` while the condition of any readiness gate is missing or not True.
+fn ready_condition(
+    plan: &PodPlan,
+    facts: &PodFacts,
+    containers_ready: bool,
+    reason: &str,
+    message: Option<String>,
+) -> PodCondition {
+    if !containers_ready {
+        return condition("Ready", false, Some(reason.into()), message);
+    }
+    let unready: Vec<String> = plan
+        .readiness_gates
+        .iter()
+        .filter_map(
+            |gate| match facts.external_conditions.iter().find(|c| &c.type_ == gate) {
+                None => Some(format!(
+                    "corresponding condition of pod readiness gate {gate:?} does not exist."
+                )),
+                Some(c) if c.status != "True" => Some(format!(
+                    "the status of pod readiness gate {gate:?} is not \"True\", but {}",
+                    c.status
+                )),
+                Some(_) => None,
+            },
+        )
+        .collect();
+    condition(
+        "Ready",
+        unready.is_empty(),
+        Some("ReadinessGatesNotReady".into()),
+        Some(unready.join(", ")),
+    )
+}
+
 /// The v1 PodStatus of the pod now. Transition times are filled by the caller, which knows the
 /// previous status.
 pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Clock) -> PodStatus {
@@ -286,10 +348,16 @@ pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Cloc
                 incomplete.join(" ")
             )),
         ),
-        condition("Ready", cr_ok, Some(cr_reason.into()), cr_msg.clone()),
+        ready_condition(plan, facts, cr_ok, cr_reason, cr_msg.clone()),
         condition("ContainersReady", cr_ok, Some(cr_reason.into()), cr_msg),
         condition("PodScheduled", true, None, None),
     ];
+    let conditions: Vec<PodCondition> = facts
+        .external_conditions
+        .iter()
+        .cloned()
+        .chain(conditions)
+        .collect();
     let (reason, message) = if deadline_exceeded(obs) {
         (
             Some("DeadlineExceeded".to_string()),

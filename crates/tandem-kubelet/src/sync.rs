@@ -145,22 +145,46 @@ pub fn should_restart(policy: RestartPolicy, role: ContainerRole, exit_code: i32
     }
 }
 
-/// Whether an exited container restarts, counting how it ended: one the kubelet killed for a
-/// failed liveness or startup probe restarts unless the pod's policy is Never, whatever its exit
-/// code (§2.2: the restart is decided with the kill, not from the exit).
-pub fn will_restart_after(plan: &PodPlan, c: &ContainerPlan, rec: &ContainerRecord) -> bool {
-    let Some(e) = rec.exit() else { return false };
+/// The kubelet's `ContainerShouldRestart` (§2.7): a container with its own `restartPolicy` is
+/// restarted when one of its rules matches the exit code, else as its policy says; without one,
+/// as the pod's policy says (§2.1, an init container treating Always as OnFailure).
+pub fn container_should_restart(plan: &PodPlan, c: &ContainerPlan, exit_code: i32) -> bool {
     if c.role == ContainerRole::Sidecar {
         return true;
     }
+    match c.restart_policy {
+        // Every planned rule has action Restart, so the first match decides.
+        Some(_) if c.restart_rules.iter().any(|r| r.matches(exit_code)) => true,
+        Some(RestartPolicy::Always) => true,
+        Some(RestartPolicy::OnFailure) => exit_code != 0,
+        Some(RestartPolicy::Never) => false,
+        None => should_restart(plan.restart_policy, c.role, exit_code),
+    }
+}
+
+/// The kubelet's `IsContainerRestartable` (§2.7): whether the container can restart at all, which
+/// decides the restart after a liveness or startup kill, before any exit code is known.
+pub fn is_container_restartable(plan: &PodPlan, c: &ContainerPlan) -> bool {
+    if c.role == ContainerRole::Sidecar {
+        return true;
+    }
+    match c.restart_policy {
+        Some(policy) => !c.restart_rules.is_empty() || policy != RestartPolicy::Never,
+        None => plan.restart_policy != RestartPolicy::Never,
+    }
+}
+
+/// Whether an exited container restarts, counting how it ended: one the kubelet killed for a
+/// failed liveness or startup probe restarts if it is restartable at all, whatever its exit
+/// code (§2.2: the restart is decided with the kill, not from the exit).
+pub fn will_restart_after(plan: &PodPlan, c: &ContainerPlan, rec: &ContainerRecord) -> bool {
+    let Some(e) = rec.exit() else { return false };
     let probe_kill = matches!(
         rec.killed_for,
         Some(KillReason::Liveness | KillReason::Startup)
     );
-    should_restart(plan.restart_policy, c.role, e.exit_code)
-        || (probe_kill
-            && c.role == ContainerRole::Main
-            && plan.restart_policy != RestartPolicy::Never)
+    container_should_restart(plan, c, e.exit_code)
+        || (probe_kill && c.role == ContainerRole::Main && is_container_restartable(plan, c))
 }
 
 /// The grace period of a kubelet-initiated kill of one container (§4.2): the probe's own
@@ -291,8 +315,7 @@ fn kill_if_unhealthy(plan: &PodPlan, c: &ContainerPlan, rec: &ContainerRecord, d
     let message = match what {
         None => format!("FailedPostStartHook: stopping container {}", c.name),
         Some(probe) => {
-            let restart =
-                c.role == ContainerRole::Sidecar || plan.restart_policy != RestartPolicy::Never;
+            let restart = is_container_restartable(plan, c);
             let mut m = format!("{noun} {} failed {probe} probe", c.name);
             if restart {
                 m.push_str(", will be restarted");
@@ -520,7 +543,7 @@ fn compute_init(plan: &PodPlan, obs: &Observed) -> InitDecision {
             }
             RunState::Exited(_) if sidecar => out.to_start.push(i),
             RunState::Exited(e) if e.exit_code != 0 => {
-                if !should_restart(plan.restart_policy, c.role, e.exit_code) {
+                if !container_should_restart(plan, c, e.exit_code) {
                     out.kill_pod = true;
                     return out;
                 }

@@ -2105,3 +2105,195 @@ async fn active_deadline_seconds_fails_the_pod_counting_init_time() {
         (Some("Failed"), Some("DeadlineExceeded"))
     );
 }
+
+// ---- §7.B KEP-5307 per-container restart policy and rules (T150–T154) ----------------------------
+
+/// Gives a container its own restartPolicy and Restart rules on exit codes `In` these values.
+fn own_policy(plan: PodPlan, name: &str, policy: RestartPolicy, restart_on: &[i32]) -> PodPlan {
+    with(plan, name, |c| {
+        c.restart_policy = Some(policy);
+        if !restart_on.is_empty() {
+            c.restart_rules = vec![RestartRule {
+                operator: ExitCodeOperator::In,
+                values: restart_on.to_vec(),
+            }];
+        }
+    })
+}
+
+fn status_phase(r: &Run) -> String {
+    r.status().phase.unwrap_or_default()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t150_a_container_restarts_when_its_rule_matches() {
+    let plan = own_policy(pod(Never, 30, &["c"]), "c", Never, &[42]);
+    let r = Scenario::new(plan)
+        .script("c", vec![exits(S, 42)])
+        .until(60 * S)
+        .run()
+        .await;
+    assert!(r.restarts("c") > 0, "{}", r.restarts("c"));
+    assert!(
+        r.outcome.is_none(),
+        "a container that keeps restarting keeps the pod"
+    );
+    assert_eq!(status_phase(&r), "Running");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t151_no_restart_on_a_rule_mismatch_under_container_policy_never() {
+    let plan = own_policy(pod(Never, 30, &["c"]), "c", Never, &[42]);
+    let r = Scenario::new(plan)
+        .script("c", vec![exits(S, 1)])
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(r.phase(), PodPhase::Failed);
+    assert_eq!(r.restarts("c"), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t152_container_policy_never_beats_the_pods_always() {
+    let plan = own_policy(pod(Always, 30, &["c"]), "c", Never, &[]);
+    let r = Scenario::new(plan)
+        .script("c", vec![exits(S, 1)])
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(r.phase(), PodPhase::Failed, "the pod terminates");
+    assert_eq!(r.restarts("c"), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t153_container_policy_always_beats_the_pods_never() {
+    let plan = own_policy(pod(Never, 30, &["c"]), "c", Always, &[]);
+    let r = Scenario::new(plan)
+        .script("c", vec![exits(S, 1)])
+        .until(60 * S)
+        .run()
+        .await;
+    assert!(r.restarts("c") > 0);
+    assert_eq!(status_phase(&r), "Running");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t154_without_a_container_policy_the_pods_always_restarts_it() {
+    let r = Scenario::new(pod(Always, 30, &["c"]))
+        .script("c", vec![exits(S, 1)])
+        .until(60 * S)
+        .run()
+        .await;
+    assert!(r.restarts("c") > 0);
+}
+
+/// A "try-once" container (its own Never) in an OnFailure pod: it is not retried, its neighbour
+/// is, and the pod ends Failed once both stopped for good.
+#[tokio::test(flavor = "current_thread")]
+async fn kep5307_a_try_once_container_in_an_on_failure_pod() {
+    let plan = own_policy(pod(OnFailure, 30, &["once", "worker"]), "once", Never, &[]);
+    let r = Scenario::new(plan)
+        .script("once", vec![exits(S, 1)])
+        .script("worker", vec![exits(2 * S, 1), exits(2 * S, 0)])
+        .until(120 * S)
+        .run()
+        .await;
+    assert_eq!(r.restarts("once"), 0);
+    assert_eq!(r.restarts("worker"), 1);
+    assert_eq!(r.phase(), PodPhase::Failed);
+}
+
+/// An init container with its own Never in an Always pod fails the pod (§2.7); one with its own
+/// OnFailure in a Never pod is retried until it succeeds.
+#[tokio::test(flavor = "current_thread")]
+async fn kep5307_a_never_init_container_fails_an_always_pod() {
+    let plan = own_policy(pod(Always, 30, &["init:setup", "app"]), "setup", Never, &[]);
+    let r = Scenario::new(plan)
+        .script("setup", vec![exits(S, 1)])
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(r.phase(), PodPhase::Failed);
+    assert_eq!(r.restarts("setup"), 0);
+    assert!(r.doesnt_start("app"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn kep5307_an_on_failure_init_container_is_retried_in_a_never_pod() {
+    let plan = own_policy(
+        pod(Never, 30, &["init:setup", "app"]),
+        "setup",
+        OnFailure,
+        &[],
+    );
+    let r = Scenario::new(plan)
+        .script("setup", vec![exits(S, 1), exits(S, 0)])
+        .script("app", vec![exits(S, 0)])
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(r.restarts("setup"), 1);
+    assert_eq!(r.phase(), PodPhase::Succeeded);
+}
+
+/// A liveness kill restarts a container only if it is restartable (`IsContainerRestartable`): a
+/// rule with action Restart makes a Never container restartable whatever the exit code.
+#[tokio::test(flavor = "current_thread")]
+async fn kep5307_a_liveness_killed_never_container_is_not_restarted() {
+    let plan = own_policy(pod(Always, 30, &["c"]), "c", Never, &[]);
+    let plan = with(plan, "c", |c| c.liveness_probe = Some(probe(1, 1, 1)));
+    let r = Scenario::new(plan)
+        .script("c", vec![serve().term_code(143)])
+        .handler("c", HandlerKind::Liveness, fail)
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(r.restarts("c"), 0);
+    assert_eq!(r.phase(), PodPhase::Failed);
+    let killing = r.events("Killing");
+    assert!(
+        killing[0].message.ends_with("failed liveness probe"),
+        "{}",
+        killing[0].message
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn kep5307_a_restart_rule_makes_a_liveness_killed_never_container_restart() {
+    let plan = own_policy(pod(Always, 30, &["c"]), "c", Never, &[42]);
+    let plan = with(plan, "c", |c| c.liveness_probe = Some(probe(1, 1, 1)));
+    let r = Scenario::new(plan)
+        .script("c", vec![serve().term_code(143)])
+        .handler("c", HandlerKind::Liveness, fail)
+        .until(30 * S)
+        .run()
+        .await;
+    assert!(r.restarts("c") > 0);
+}
+
+// ---- §7.B T155–T159 RestartAllContainers: refused by validation (tandem-api `load` tests) -------
+
+// ---- Exec probe `$(VAR)` expansion (§3.6) --------------------------------------------------------
+
+/// The runtime runs the exec probe with `$(VAR)` expanded from the container's static env (by the
+/// planner, as the kubelet's prober does), and the exec hook as written (the kubelet's hook runner
+/// does not expand).
+#[tokio::test(flavor = "current_thread")]
+async fn exec_probe_commands_reach_the_runtime_expanded() {
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: c\n      image: busybox\n      env: [{name: MARK, value: /tmp/ready}]\n      readinessProbe: {exec: {command: [test, -e, \"$(MARK)\"]}, periodSeconds: 1}\n      lifecycle: {postStart: {exec: {command: [touch, \"$(MARK)\"]}}}\n";
+    let sources = [tandem_api::Source::new("p.yaml", text)];
+    let loaded = tandem_api::load(&sources, &tandem_api::PlanOptions::default()).expect("valid");
+    let r = Scenario::new(loaded.pods[0].plan.clone())
+        .until(5 * S)
+        .run()
+        .await;
+    let probes = r.rt.exec_commands("c", HandlerKind::Readiness);
+    assert!(!probes.is_empty());
+    assert!(probes
+        .iter()
+        .all(|argv| argv == &["test", "-e", "/tmp/ready"]));
+    assert_eq!(
+        r.rt.exec_commands("c", HandlerKind::PostStart),
+        [["touch", "$(MARK)"]]
+    );
+}

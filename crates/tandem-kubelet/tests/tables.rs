@@ -522,3 +522,280 @@ fn qos_class_counts_every_container_including_sidecars() {
     set(&mut p.containers[0], (None, None), (None, None));
     assert_eq!(qos_class(&p), "BestEffort", "zero requests count as none");
 }
+
+// ---- KEP-5307 per-container restart policy and rules (§2.7, U-P9, U-P10) -------------------------
+
+fn own_policy(
+    plan: &mut PodPlan,
+    name: &str,
+    policy: RestartPolicy,
+    rules: &[(ExitCodeOperator, &[i32])],
+) {
+    let c = plan
+        .init_containers
+        .iter_mut()
+        .chain(plan.containers.iter_mut())
+        .find(|c| c.name == name)
+        .expect("container in plan");
+    c.restart_policy = Some(policy);
+    c.restart_rules = rules
+        .iter()
+        .map(|(operator, values)| RestartRule {
+            operator: *operator,
+            values: values.to_vec(),
+        })
+        .collect();
+}
+
+#[test]
+fn container_should_restart_and_is_container_restartable() {
+    use tandem_kubelet::sync::{container_should_restart, is_container_restartable};
+    use ExitCodeOperator::{In, NotIn};
+    // (pod policy, container policy, rules, exit code, should restart, restartable)
+    type Row = (
+        RestartPolicy,
+        Option<RestartPolicy>,
+        &'static [(ExitCodeOperator, &'static [i32])],
+        i32,
+        bool,
+        bool,
+    );
+    let rows: &[Row] = &[
+        (Never, Some(Never), &[(In, &[42])], 42, true, true),
+        (Never, Some(Never), &[(In, &[42])], 1, false, true),
+        (Never, Some(Never), &[(NotIn, &[0, 1])], 2, true, true),
+        (Never, Some(Never), &[(NotIn, &[0, 1])], 1, false, true),
+        (Always, Some(Never), &[], 1, false, false),
+        (Always, Some(Never), &[], 0, false, false),
+        (Never, Some(Always), &[], 1, true, true),
+        (Never, Some(Always), &[], 0, true, true),
+        (Never, Some(OnFailure), &[], 1, true, true),
+        (Never, Some(OnFailure), &[], 0, false, true),
+        // A matching rule wins over the container's policy, the first match deciding.
+        (Always, Some(OnFailure), &[(In, &[0])], 0, true, true),
+        (Always, None, &[], 1, true, true),
+        (Always, None, &[], 0, true, true),
+        (OnFailure, None, &[], 0, false, true),
+        (Never, None, &[], 1, false, false),
+    ];
+    for (pod_policy, own, rules, code, restart, restartable) in rows {
+        let mut plan = pod(*pod_policy, 30, &["A"]);
+        if let Some(own) = own {
+            own_policy(&mut plan, "A", *own, rules);
+        }
+        let c = &plan.containers[0];
+        let row = format!("pod {pod_policy:?}, container {own:?} {rules:?}, exit {code}");
+        assert_eq!(container_should_restart(&plan, c, *code), *restart, "{row}");
+        assert_eq!(is_container_restartable(&plan, c), *restartable, "{row}");
+    }
+    // Sidecars restart whatever happens; unset init-container policy inherits (Always → OnFailure).
+    let plan = pod(Never, 30, &["sidecar:S", "init:I", "A"]);
+    assert!(container_should_restart(&plan, &plan.init_containers[0], 0));
+    assert!(is_container_restartable(&plan, &plan.init_containers[0]));
+    let plan = pod(Always, 30, &["init:I", "A"]);
+    assert!(container_should_restart(&plan, &plan.init_containers[0], 1));
+    assert!(!container_should_restart(
+        &plan,
+        &plan.init_containers[0],
+        0
+    ));
+}
+
+#[test]
+fn u_p9_phase_with_container_restart_policy() {
+    use PodPhase::{Failed, Succeeded};
+    const RUNNING: PodPhase = PodPhase::Running;
+    use St::*;
+    // (pod policy, A's own policy and state, B's own policy and state, phase)
+    type Row = (
+        RestartPolicy,
+        (Option<RestartPolicy>, St),
+        Option<(Option<RestartPolicy>, St)>,
+        PodPhase,
+    );
+    let rows: &[Row] = &[
+        (Always, (Some(Never), Exited(1)), None, Failed),
+        (Always, (Some(OnFailure), Exited(1)), None, RUNNING),
+        (Always, (Some(Always), Exited(1)), None, RUNNING),
+        (
+            Never,
+            (Some(Always), Exited(0)),
+            Some((None, Exited(1))),
+            RUNNING,
+        ),
+        (
+            Always,
+            (Some(Never), Exited(1)),
+            Some((Some(OnFailure), Exited(0))),
+            Failed,
+        ),
+        (
+            Always,
+            (Some(Never), Exited(0)),
+            Some((Some(OnFailure), Exited(0))),
+            Succeeded,
+        ),
+        // A crash-looping container that will restart keeps the pod Running.
+        (Never, (Some(OnFailure), Looping(1)), None, RUNNING),
+    ];
+    for (policy, (a_own, a), b, want) in rows {
+        let names: &[&str] = if b.is_some() { &["A", "B"] } else { &["A"] };
+        let mut plan = pod(*policy, 30, names);
+        let mut states = vec![("A", *a)];
+        if let Some(own) = a_own {
+            own_policy(&mut plan, "A", *own, &[]);
+        }
+        if let Some((b_own, b)) = b {
+            states.push(("B", *b));
+            if let Some(own) = b_own {
+                own_policy(&mut plan, "B", *own, &[]);
+            }
+        }
+        assert_eq!(
+            phase_of(&plan, &states, true),
+            *want,
+            "{policy:?} A={a_own:?}/{a:?} B={b:?}"
+        );
+    }
+}
+
+#[test]
+fn u_p10_phase_with_container_restart_policy_on_init_containers() {
+    use PodPhase::{Failed, Pending};
+    use St::*;
+    // An init container with its own Never fails an Always pod.
+    let mut plan = pod(Always, 30, &["init:X", "A"]);
+    own_policy(&mut plan, "X", Never, &[]);
+    assert_eq!(phase_of(&plan, &[("X", Exited(1))], true), Failed);
+    assert_eq!(phase_of(&plan, &[("X", Looping(1))], true), Failed);
+    // An init container with its own OnFailure in a Never pod is retried: Pending.
+    let mut plan = pod(Never, 30, &["init:X", "A"]);
+    own_policy(&mut plan, "X", OnFailure, &[]);
+    assert_eq!(phase_of(&plan, &[("X", Exited(1))], true), Pending);
+    // A sidecar that failed in a Never pod: Pending.
+    let plan = pod(Never, 30, &["sidecar:X", "A"]);
+    assert_eq!(phase_of(&plan, &[("X", Exited(1))], true), Pending);
+    // A rule that matches keeps a failed Never init container restartable.
+    let mut plan = pod(Never, 30, &["init:X", "A"]);
+    own_policy(&mut plan, "X", Never, &[(ExitCodeOperator::In, &[42])]);
+    assert_eq!(phase_of(&plan, &[("X", Exited(42))], true), Pending);
+    assert_eq!(phase_of(&plan, &[("X", Exited(1))], true), Failed);
+}
+
+#[test]
+fn u_k_container_restart_policy_decides_what_starts() {
+    use ExitCodeOperator::In;
+    use St::*;
+    let t0 = Instant::now();
+    // Never pod, rule Restart on 42: 42 restarts (the first restart is immediate), 1 ends the pod.
+    let mut plan = pod(Never, 30, &["A"]);
+    own_policy(&mut plan, "A", Never, &[(In, &[42])]);
+    let d = decide(&plan, &observe(&plan, &[("A", Exited(42))], t0), t0);
+    assert_eq!((d.starts(), d.kills_pod()), (vec!["A"], false));
+    let d = decide(&plan, &observe(&plan, &[("A", Exited(1))], t0), t0);
+    assert_eq!((d.starts(), d.kills_pod()), (vec![], true));
+    // Always pod, "try-once" container with its own Never next to a running one: left alone.
+    let mut plan = pod(Always, 30, &["once", "web"]);
+    own_policy(&mut plan, "once", Never, &[]);
+    let d = decide(
+        &plan,
+        &observe(&plan, &[("once", Exited(1)), ("web", Running)], t0),
+        t0,
+    );
+    assert_eq!((d.starts(), d.kills_pod()), (vec![], false));
+    // Init container with its own Never in an Always pod: its failure kills the pod.
+    let mut plan = pod(Always, 30, &["init:X", "A"]);
+    own_policy(&mut plan, "X", Never, &[]);
+    let d = decide(&plan, &observe(&plan, &[("X", Exited(1))], t0), t0);
+    assert_eq!((d.starts(), d.kills_pod()), (vec![], true));
+    // Init container with its own OnFailure in a Never pod: restarted.
+    let mut plan = pod(Never, 30, &["init:X", "A"]);
+    own_policy(&mut plan, "X", OnFailure, &[]);
+    let d = decide(&plan, &observe(&plan, &[("X", Exited(1))], t0), t0);
+    assert_eq!((d.starts(), d.kills_pod()), (vec!["X"], false));
+    // Liveness failure of a container with its own Never: killed, and the message says no restart.
+    let mut plan = pod(Always, 30, &["A"]);
+    own_policy(&mut plan, "A", Never, &[]);
+    plan.containers[0].liveness_probe = Some(Probe {
+        handler: Handler::Exec {
+            command: vec!["true".into()],
+        },
+        initial_delay_seconds: 0,
+        timeout_seconds: 1,
+        period_seconds: 10,
+        success_threshold: 1,
+        failure_threshold: 1,
+        termination_grace_period_seconds: None,
+    });
+    let mut obs = observe(&plan, &[("A", Running)], t0);
+    obs.get_mut("A").probes.get_mut(ProbeKind::Liveness).result = ProbeResult::Failure;
+    let d = decide(&plan, &obs, t0);
+    let messages: Vec<&str> = d
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            tandem_kubelet::sync::Action::Kill { message, .. } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(messages, ["Container A failed liveness probe"]);
+}
+
+// ---- Readiness gates (§5.2, T229) ------------------------------------------------------------------
+
+#[test]
+fn readiness_gates_hold_ready_false_until_their_conditions_are_true() {
+    use k8s_openapi::api::core::v1::PodCondition;
+    use tandem_kubelet::status::{pod_status, Clock};
+    let t0 = Instant::now();
+    let mut plan = pod(Always, 30, &["A"]);
+    plan.readiness_gates = vec!["g1".into(), "g2".into()];
+    let obs = observe(&plan, &[("A", St::Running)], t0);
+    let clock = Clock {
+        origin: t0,
+        origin_wall_us: 0,
+    };
+    let ready = |external: &[(&str, &str)]| {
+        let facts = PodFacts {
+            sandbox_ready: true,
+            external_conditions: external
+                .iter()
+                .map(|(t, s)| PodCondition {
+                    type_: t.to_string(),
+                    status: s.to_string(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let status = pod_status(&plan, &obs, &facts, &clock);
+        let conds = status.conditions.unwrap_or_default();
+        let get = |kind: &str| {
+            conds
+                .iter()
+                .find(|c| c.type_ == kind)
+                .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+                .expect("condition")
+        };
+        assert_eq!(get("ContainersReady").0, "True");
+        get("Ready")
+    };
+    assert_eq!(
+        ready(&[]),
+        (
+            "False".into(),
+            Some("ReadinessGatesNotReady".into()),
+            Some("corresponding condition of pod readiness gate \"g1\" does not exist., corresponding condition of pod readiness gate \"g2\" does not exist.".into())
+        )
+    );
+    assert_eq!(
+        ready(&[("g1", "True"), ("g2", "False")]),
+        (
+            "False".into(),
+            Some("ReadinessGatesNotReady".into()),
+            Some("the status of pod readiness gate \"g2\" is not \"True\", but False".into())
+        )
+    );
+    assert_eq!(ready(&[("g1", "True"), ("g2", "True")]).0, "True");
+    assert_eq!(ready(&[("g1", "False"), ("g2", "True")]).0, "False");
+}
