@@ -8,6 +8,8 @@
 //! It uses the standard library only, so `tools/build-checker-image.sh` can link it statically
 //! with a bare `rustc` call and put it into a busybox image with no libc.
 
+mod grpc;
+
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         "sleep" => loop {
             std::thread::sleep(Duration::from_secs(3600));
         },
+        "grpc-health-server" => grpc::serve(rest),
         _ => {
             eprintln!("tandem-checker: unknown command {cmd:?}");
             ExitCode::from(2)
