@@ -2,8 +2,9 @@
 # Builds the small image the examples and tests run on, from Debian's busybox-static, with no
 # registry: a root filesystem tarball imported as localhost/tandem-busybox:1.35.
 #   tools/build-busybox-image.sh [TANDEM] [--root DIR]
-# With EXTRA_BIN=path and IMAGE_REF=ref (tools/build-checker-image.sh), the file is added as
-# /bin/<its name> and the image is imported under that reference instead.
+# With EXTRA_BIN=path, EXTRA_LIBS_FOR=binary and IMAGE_REF=ref (tools/build-checker-image.sh), the
+# file is added as /bin/<its name>, the binary's shared libraries are added, and the image is
+# imported under that reference instead.
 set -euo pipefail
 tandem=${1:-target/release/tandem}
 shift || true
@@ -17,6 +18,10 @@ root=$work/rootfs
 mkdir -p "$root"/{bin,etc,tmp,root,proc,sys,dev,var/log,home/app}
 cp "$busybox" "$root/bin/busybox"
 if [ -n "${EXTRA_BIN:-}" ]; then cp "$EXTRA_BIN" "$root/bin/"; fi
+# EXTRA_LIBS_FOR=binary: the shared libraries (and loader) that binary needs, at their host paths.
+if [ -n "${EXTRA_LIBS_FOR:-}" ]; then
+  for lib in $(ldd "$EXTRA_LIBS_FOR" | grep -o '/[^ ]*'); do cp -L --parents "$lib" "$root/"; done
+fi
 # Applet links, made by name rather than by running the binary so the host arch does not matter.
 for applet in $("$busybox" --list); do
   [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"

@@ -24,7 +24,7 @@ const O_PATH: i32 = 0o10000000;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = args.split_first() else {
-        eprintln!("usage: tandem-checker report|fds|try-write PATH...|steal-exe SECONDS|sleep");
+        eprintln!("usage: tandem-checker report|fds|try-write PATH...|steal-exe SECONDS [HOLD_PORT]|sleep");
         return ExitCode::from(2);
     };
     match cmd.as_str() {
@@ -117,7 +117,10 @@ fn report() -> ExitCode {
             "cgroup memory.limit_in_bytes",
             "/sys/fs/cgroup/memory/memory.limit_in_bytes",
         ),
-        ("cgroup cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+        (
+            "cgroup cpu.cfs_quota_us",
+            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+        ),
         ("cgroup cpu.shares", "/sys/fs/cgroup/cpu/cpu.shares"),
         ("cgroup pids.max", "/sys/fs/cgroup/pids/pids.max"),
     ] {
@@ -156,7 +159,9 @@ fn masked(p: &str) -> &'static str {
         return "null-device";
     }
     if meta.is_dir() {
-        let empty = fs::read_dir(p).map(|mut d| d.next().is_none()).unwrap_or(true);
+        let empty = fs::read_dir(p)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(true);
         if empty && mount_flag(p) == "ro" {
             return "empty-ro-dir";
         }
@@ -218,9 +223,12 @@ fn fds() -> ExitCode {
         .collect();
     fds.sort();
     for fd in fds {
-        let target = fs::read_link(format!("/proc/self/fd/{fd}"))
-            .map(|t| t.display().to_string())
-            .unwrap_or_else(|e| format!("error {}", e.raw_os_error().unwrap_or(0)));
+        // The directory listing's own descriptor is closed by now: ENOENT, not a finding.
+        let target = match fs::read_link(format!("/proc/self/fd/{fd}")) {
+            Ok(t) => t.display().to_string(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => format!("error {}", e.raw_os_error().unwrap_or(0)),
+        };
         line(&format!("fd {fd}"), target);
     }
     line(
@@ -261,15 +269,30 @@ fn try_write(paths: &[String]) -> ExitCode {
 /// The CVE-2019-5736 attack from inside: for SECONDS, look for processes whose executable is not
 /// the checker's own image (a runtime helper entering the container for an exec probe or hook),
 /// keep an `O_PATH` handle on it, and try to reopen it for writing both at once and after the
-/// helper has gone. Prints `exe-seen: N` and either `exe-opened-for-write: PID PATH` or nothing.
+/// helper has gone. Prints `exe-seen: N`, `exe-handles: N`, the errnos of the refusals, and one
+/// `exe-opened-for-write: ...` line per success (none is the only right answer).
 fn steal_exe(args: &[String]) -> ExitCode {
     let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(5);
+    // HOLD_PORT: a listener on 127.0.0.1 that accepts and never answers, so a runtime binary
+    // lured into the container as an HTTP client stays alive long enough to be grabbed.
+    if let Some(port) = args.get(1).and_then(|p| p.parse::<u16>().ok()) {
+        match std::net::TcpListener::bind(("127.0.0.1", port)) {
+            Ok(l) => {
+                std::thread::spawn(move || {
+                    let held: Vec<_> = l.incoming().collect();
+                    drop(held);
+                });
+            }
+            Err(e) => line("hold-port", format!("error {e}")),
+        }
+    }
     let me = fs::metadata("/proc/self/exe").map(|m| m.ino()).unwrap_or(0);
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut seen = 0usize;
     let mut denied_errnos = std::collections::BTreeSet::new();
     let mut held: Vec<(u32, fs::File)> = Vec::new();
     let mut considered = std::collections::BTreeSet::new();
+    let mut refused = std::collections::BTreeSet::new();
     let mut opened = Vec::new();
     while Instant::now() < deadline {
         for (pid, _) in processes() {
@@ -279,10 +302,12 @@ fn steal_exe(args: &[String]) -> ExitCode {
             let exe = format!("/proc/{pid}/exe");
             let target = match fs::read_link(&exe) {
                 Ok(t) => t,
-                // A helper the kernel will not let us look at (not dumpable): seen and refused.
+                // A helper the kernel will not let us look at (not dumpable): refused for now,
+                // but looked at again, since it may yet execute something we can open.
                 Err(e) if matches!(e.raw_os_error(), Some(1 | 13)) => {
-                    considered.insert(pid);
-                    seen += 1;
+                    if refused.insert(pid) {
+                        seen += 1;
+                    }
                     denied_errnos.insert(e.raw_os_error().unwrap_or(0));
                     continue;
                 }
@@ -296,7 +321,9 @@ fn steal_exe(args: &[String]) -> ExitCode {
             if own {
                 continue;
             }
-            seen += 1;
+            if !refused.contains(&pid) {
+                seen += 1;
+            }
             match fs::OpenOptions::new().write(true).open(&exe) {
                 Ok(_) => opened.push(format!("{pid} {}", target.display())),
                 Err(e) => {

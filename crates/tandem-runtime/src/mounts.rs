@@ -1,9 +1,14 @@
 //! Mount calls the supervisor needs, kept behind small functions that name the path in errors.
 
+use std::ffi::OsStr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
+use nix::fcntl::{openat, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
+use nix::sys::stat::{fstat, mkdirat, Mode, SFlag};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
@@ -22,6 +27,8 @@ pub enum MountError {
         #[source]
         source: nix::Error,
     },
+    #[error("{0}")]
+    SubPath(String),
     #[error("cannot create mount point {path}")]
     MountPoint {
         path: PathBuf,
@@ -32,7 +39,10 @@ pub enum MountError {
 
 impl MountError {
     pub fn kind(&self) -> crate::ErrorKind {
-        crate::ErrorKind::Internal
+        match self {
+            MountError::SubPath(_) => crate::ErrorKind::InvalidArgument,
+            _ => crate::ErrorKind::Internal,
+        }
     }
 }
 
@@ -100,6 +110,107 @@ pub fn mount_tmpfs(target: &Path, size_bytes: Option<u64>, mode: u32) -> Result<
         options: vec![opts],
     };
     mount_spec(&spec, target)
+}
+
+/// Pins `sub` (already split into plain components) inside the directory `root` and bind-mounts
+/// exactly that file or directory on `target`, so a container can never swap a component for a
+/// symlink between the check and the mount (the kubelet's subPath fix for CVE-2017-1002101 does
+/// the same): every component is opened relative to its parent's descriptor with `O_NOFOLLOW`,
+/// missing directories are made with mkdirat(2) (subPath creates them), and the mount source is
+/// the `/proc/self/fd/N` magic link of the last descriptor, which the kernel resolves to that
+/// very inode (proc(5), "/proc/pid/fd/"). Any earlier mount on `target` is detached first.
+pub fn bind_beneath(root: &Path, sub: &[&OsStr], target: &Path) -> Result<(), MountError> {
+    let refuse = |why: String| MountError::SubPath(why);
+    let open = |dir: &OwnedFd, name: &OsStr, flags: OFlag| {
+        let raw = openat(
+            Some(dir.as_raw_fd()),
+            name,
+            flags | OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        // SAFETY: openat(2) just returned this descriptor and nothing else owns it.
+        Ok::<OwnedFd, Errno>(unsafe { OwnedFd::from_raw_fd(raw) })
+    };
+    // The volume's own path is tandem's or the manifest author's (hostPath) and may itself be a
+    // symlink such as /var/run; only what lies beneath it is the container's to change.
+    let raw = openat(
+        None,
+        root,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| refuse(format!("cannot open the volume at {}: {e}", root.display())))?;
+    // SAFETY: openat(2) just returned this descriptor and nothing else owns it.
+    let mut cur = unsafe { OwnedFd::from_raw_fd(raw) };
+    for (i, part) in sub.iter().enumerate() {
+        let last = i + 1 == sub.len();
+        let flags = if last {
+            OFlag::empty()
+        } else {
+            OFlag::O_DIRECTORY
+        };
+        let next = match open(&cur, part, flags) {
+            Err(Errno::ENOENT) => {
+                match mkdirat(
+                    Some(cur.as_raw_fd()),
+                    *part,
+                    Mode::from_bits_truncate(0o755),
+                ) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(refuse(format!("cannot be created: {e}"))),
+                }
+                open(&cur, part, OFlag::O_DIRECTORY)
+            }
+            other => other,
+        };
+        cur = next.map_err(|e| match e {
+            Errno::ELOOP | Errno::ENOTDIR => refuse(
+                "is a symlink or passes through a file; tandem does not follow symlinks in subPath"
+                    .into(),
+            ),
+            e => refuse(format!("cannot be opened: {e}")),
+        })?;
+    }
+    let st = fstat(cur.as_raw_fd()).map_err(|e| refuse(format!("cannot be read: {e}")))?;
+    let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    if kind == SFlag::S_IFLNK {
+        return Err(refuse(
+            "is a symlink; tandem does not follow symlinks in subPath".into(),
+        ));
+    }
+    let made = if kind == SFlag::S_IFDIR {
+        std::fs::create_dir_all(target)
+    } else {
+        target
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(target)
+            })
+            .map(drop)
+    };
+    made.map_err(|source| MountError::MountPoint {
+        path: target.into(),
+        source,
+    })?;
+    // A restarted container reuses its target: drop what the previous attempt mounted.
+    while umount2(target, MntFlags::MNT_DETACH).is_ok() {}
+    let source = format!("/proc/self/fd/{}", cur.as_raw_fd());
+    mount(
+        Some(source.as_str()),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|source| MountError::Mount {
+        fstype: "bind".into(),
+        target: target.into(),
+        source,
+    })
 }
 
 /// Detaches a mount (umount2(2) MNT_DETACH): processes still using it keep it until they exit.

@@ -114,6 +114,13 @@ impl PodDir {
     pub fn etc_file(&self, name: &str) -> PathBuf {
         self.root.join(name)
     }
+    /// Where volumeMount `index` of `container` with a subPath is pinned (a bind mount).
+    pub fn sub_path(&self, container: &str, index: usize) -> PathBuf {
+        self.root
+            .join("subpaths")
+            .join(container)
+            .join(index.to_string())
+    }
     pub fn shm(&self) -> PathBuf {
         self.root.join("shm")
     }

@@ -399,8 +399,12 @@ pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, Translat
     let (masked, readonly) = if unmasked {
         (vec![], vec![])
     } else {
+        let mut masked = linux_defaults.masked_paths().clone().unwrap_or_default();
+        // containerd also masks the RAPL energy counters (CVE-2020-8694, "Platypus"), which
+        // the OCI defaults predate.
+        masked.push("/sys/devices/virtual/powercap".into());
         (
-            linux_defaults.masked_paths().clone().unwrap_or_default(),
+            masked,
             linux_defaults.readonly_paths().clone().unwrap_or_default(),
         )
     };

@@ -258,32 +258,22 @@ fn is_clean_relative(p: &str) -> bool {
             .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
 }
 
-/// Resolves `sub` inside `root` without ever following a symlink out of it: each existing
-/// component must be a real directory (or, last, a file) inside the volume. Missing directories are
-/// created, as the kubelet does for subPath.
-fn safe_sub_path(root: &Path, sub: &str) -> Result<PathBuf, String> {
+/// Pins subPath `sub` of the volume at `root` on `target` (see
+/// [`tandem_runtime::mounts::bind_beneath`]): the container then gets `target`, a mount point no
+/// container can reach, instead of a path it could re-point between check and mount.
+fn pin_sub_path(root: &Path, sub: &str, target: &Path) -> Result<(), String> {
     if !is_clean_relative(sub) {
         return Err("must be a relative path without '..'".into());
     }
-    let mut cur = root.to_path_buf();
     let parts: Vec<_> = Path::new(sub)
         .components()
-        .filter(|c| matches!(c, Component::Normal(_)))
+        .filter_map(|c| match c {
+            Component::Normal(p) => Some(p),
+            _ => None,
+        })
         .collect();
-    for (i, part) in parts.iter().enumerate() {
-        cur.push(part);
-        match std::fs::symlink_metadata(&cur) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err("is a symlink; tandem does not follow symlinks in subPath".into())
-            }
-            Ok(m) if !m.is_dir() && i + 1 < parts.len() => {
-                return Err("passes through a file".into())
-            }
-            Ok(_) => {}
-            Err(_) => std::fs::create_dir(&cur).map_err(|e| format!("cannot be created: {e}"))?,
-        }
-    }
-    Ok(cur)
+    tandem_runtime::mounts::bind_beneath(root, &parts, target)
+        .map_err(|e| tandem_runtime::error_chain(&e))
 }
 
 /// The bind mounts of one container: its volumeMounts plus the pod files every container gets.
@@ -294,7 +284,7 @@ pub fn container_mounts(
     env: &[(String, String)],
 ) -> Result<Vec<BindMount>, VolumeError> {
     let mut out = vec![];
-    for vm in &c.volume_mounts {
+    for (index, vm) in c.volume_mounts.iter().enumerate() {
         let Some(vol) = plan.volume(&vm.name) else {
             continue;
         };
@@ -317,12 +307,16 @@ pub fn container_mounts(
             _ => None,
         };
         let source = match sub {
-            Some(s) => safe_sub_path(&root, &s).map_err(|problem| VolumeError::SubPath {
-                container: c.name.clone(),
-                volume: vm.name.clone(),
-                sub_path: s.clone(),
-                problem,
-            })?,
+            Some(s) => {
+                let pinned = dir.sub_path(&c.name, index);
+                pin_sub_path(&root, &s, &pinned).map_err(|problem| VolumeError::SubPath {
+                    container: c.name.clone(),
+                    volume: vm.name.clone(),
+                    sub_path: s.clone(),
+                    problem,
+                })?;
+                pinned
+            }
             None => root,
         };
         out.push(BindMount {
@@ -482,18 +476,20 @@ mod tests {
 
     #[test]
     fn sub_paths_never_leave_their_volume() {
+        // Every refusal happens before anything is mounted, so this needs no privileges.
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("vol");
         std::fs::create_dir(&root).expect("mkdir");
         std::os::unix::fs::symlink("/etc", root.join("link")).expect("symlink");
-        assert!(safe_sub_path(&root, "../x").is_err());
-        assert!(safe_sub_path(&root, "/etc").is_err());
-        assert!(safe_sub_path(&root, "link")
-            .expect_err("a symlink")
-            .contains("symlink"));
-        assert!(safe_sub_path(&root, "link/passwd").is_err());
-        let made = safe_sub_path(&root, "a/b").expect("created");
-        assert!(made.is_dir() && made.starts_with(&root));
+        std::fs::write(root.join("file"), "x").expect("file");
+        let target = dir.path().join("pinned");
+        assert!(pin_sub_path(&root, "../x", &target).is_err());
+        assert!(pin_sub_path(&root, "/etc", &target).is_err());
+        for sub in ["link", "link/passwd", "file/x"] {
+            let e = pin_sub_path(&root, sub, &target).expect_err(sub);
+            assert!(e.contains("symlink"), "{sub}: {e}");
+        }
+        assert!(!target.exists(), "nothing is made for a refused subPath");
     }
 
     #[test]

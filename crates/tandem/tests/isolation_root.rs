@@ -1,0 +1,414 @@
+//! Isolation on real containers, seen from the inside: `tandem-checker` (crates/tandem-checker,
+//! baked into localhost/tandem-checker:dev) reports what a container has and tries the escapes a
+//! container must not manage; the tests compare. Needs root (namespaces, mounts, cgroups).
+
+mod support;
+
+use std::os::unix::fs::MetadataExt;
+
+use support::*;
+
+/// Every value of `key: value` lines printed by the checker.
+fn values<'a>(logs: &'a str, key: &str) -> Vec<&'a str> {
+    logs.lines()
+        .filter_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
+        .collect()
+}
+
+fn value<'a>(logs: &'a str, key: &str) -> &'a str {
+    values(logs, key)
+        .first()
+        .copied()
+        .unwrap_or_else(|| panic!("no {key:?} in:\n{logs}"))
+}
+
+fn logs(env: &Env, pod: &str, container: &str) -> String {
+    stdout(&env.tandem(&["logs", pod, "-c", container]))
+}
+
+/// The host's own value of a /proc/self/status field.
+fn host_status(key: &str) -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+const CHECKED_PATHS: [&str; 15] = [
+    "masked /proc/acpi",
+    "masked /proc/kcore",
+    "masked /proc/keys",
+    "masked /proc/latency_stats",
+    "masked /proc/timer_list",
+    "masked /proc/timer_stats",
+    "masked /proc/sched_debug",
+    "masked /proc/scsi",
+    "masked /sys/firmware",
+    "masked /sys/devices/virtual/powercap",
+    "readonly /proc/bus",
+    "readonly /proc/fs",
+    "readonly /proc/irq",
+    "readonly /proc/sys",
+    "readonly /proc/sysrq-trigger",
+];
+
+#[test]
+fn containers_get_containerd_defaults_and_exactly_what_their_security_context_asks() {
+    let Some(()) = require_root("isolation defaults") else {
+        return;
+    };
+    let env = Env::with_checker();
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: iso}
+spec:
+  restartPolicy: Never
+  securityContext: {supplementalGroups: [4000]}
+  volumes: [{name: data, emptyDir: {}}]
+  containers:
+    - name: plain
+      image: localhost/tandem-checker:dev
+      command: ["tandem-checker", "report"]
+      resources: {limits: {memory: 64Mi, cpu: 500m}}
+      volumeMounts: [{name: data, mountPath: /data}]
+    - name: restricted
+      image: localhost/tandem-checker:dev
+      command: ["tandem-checker", "report"]
+      securityContext:
+        runAsUser: 1000
+        runAsGroup: 3000
+        allowPrivilegeEscalation: false
+        readOnlyRootFilesystem: true
+        capabilities: {drop: [ALL], add: [NET_BIND_SERVICE]}
+    - name: privileged
+      image: localhost/tandem-checker:dev
+      command: ["tandem-checker", "report"]
+      securityContext: {privileged: true}
+"#;
+    let out = env.run_yaml(yaml, &[]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+
+    let plain = logs(&env, "iso", "plain");
+    // containerd's default capability set (CAP_CHOWN ... CAP_AUDIT_WRITE, 14 capabilities) and
+    // its RuntimeDefault seccomp filter.
+    assert_eq!(value(&plain, "capeff"), "00000000a80425fb", "{plain}");
+    assert_eq!(value(&plain, "capbnd"), "00000000a80425fb", "{plain}");
+    assert_eq!(value(&plain, "capamb"), "0000000000000000", "{plain}");
+    assert_eq!(value(&plain, "seccomp"), "2", "{plain}");
+    assert_eq!(value(&plain, "nonewprivs"), "0", "{plain}");
+    assert_eq!(value(&plain, "uid"), "0 0 0 0", "{plain}");
+    assert!(value(&plain, "groups").split(' ').any(|g| g == "4000"));
+    for key in CHECKED_PATHS {
+        let v = value(&plain, key);
+        let ok = if key.starts_with("masked") {
+            v != "VISIBLE"
+        } else {
+            v == "ro" || v == "absent"
+        };
+        assert!(ok, "{key}: {v}");
+    }
+    // Only its own process, and none of the host's mounts.
+    assert_eq!(value(&plain, "process count"), "1", "{plain}");
+    assert!(value(&plain, "process 1").starts_with("tandem-checker report"));
+    for m in values(&plain, "mount") {
+        let point = m.split(' ').next().unwrap_or_default();
+        let allowed = [
+            "/",
+            "/data",
+            "/etc/hosts",
+            "/etc/hostname",
+            "/etc/resolv.conf",
+        ]
+        .contains(&point)
+            || ["/proc", "/dev", "/sys"]
+                .iter()
+                .any(|p| point == *p || point.starts_with(&format!("{p}/")));
+        assert!(allowed, "a mount the container should not see: {m}");
+    }
+    let limit = values(&plain, "cgroup memory.limit_in_bytes")
+        .into_iter()
+        .chain(values(&plain, "cgroup memory.max"))
+        .next();
+    assert_eq!(limit, Some("67108864"), "{plain}");
+    let quota = values(&plain, "cgroup cpu.cfs_quota_us")
+        .into_iter()
+        .chain(values(&plain, "cgroup cpu.max"))
+        .next();
+    assert!(
+        quota.is_some_and(|q| q == "50000" || q == "50000 100000"),
+        "{plain}"
+    );
+
+    let restricted = logs(&env, "iso", "restricted");
+    assert_eq!(value(&restricted, "uid"), "1000 1000 1000 1000");
+    assert_eq!(value(&restricted, "gid"), "3000 3000 3000 3000");
+    assert!(value(&restricted, "groups").split(' ').any(|g| g == "4000"));
+    // Only NET_BIND_SERVICE (bit 10) is left in the bounding set; a non-root process gets no
+    // effective capabilities from it.
+    assert_eq!(value(&restricted, "capbnd"), "0000000000000400");
+    assert_eq!(value(&restricted, "capeff"), "0000000000000000");
+    assert_eq!(value(&restricted, "nonewprivs"), "1");
+    assert_eq!(value(&restricted, "seccomp"), "2");
+    assert!(
+        values(&restricted, "mount").iter().any(|m| {
+            let f: Vec<&str> = m.split(' ').collect();
+            f[0] == "/" && f[2].split(',').any(|o| o == "ro")
+        }),
+        "readOnlyRootFilesystem: {restricted}"
+    );
+
+    let privileged = logs(&env, "iso", "privileged");
+    assert_eq!(value(&privileged, "capeff"), host_status("CapBnd"));
+    assert_eq!(value(&privileged, "seccomp"), "0");
+    if std::path::Path::new("/proc/keys").exists() {
+        assert_eq!(value(&privileged, "masked /proc/keys"), "VISIBLE");
+    }
+}
+
+#[test]
+fn writes_mounts_and_module_loads_without_privilege_fail() {
+    let Some(()) = require_root("isolation escapes") else {
+        return;
+    };
+    let env = Env::with_checker();
+    let yaml = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {key: value}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ro}
+spec:
+  restartPolicy: Never
+  volumes:
+    - {name: data, emptyDir: {}}
+    - {name: cfg, configMap: {name: cfg}}
+  containers:
+    - name: c
+      image: localhost/tandem-checker:dev
+      securityContext: {readOnlyRootFilesystem: true}
+      command:
+        - sh
+        - -c
+        - |
+          tandem-checker try-write /ro/x /cfg/x /x /proc/sys/kernel/hostname /sys/kernel/x /data/ok
+          mount -t tmpfs none /data 2>&1; echo "mount-exit: $?"
+          insmod /bin/tandem-checker 2>&1; echo "insmod-exit: $?"
+      volumeMounts:
+        - {name: data, mountPath: /ro, readOnly: true}
+        - {name: data, mountPath: /data}
+        - {name: cfg, mountPath: /cfg}
+"#;
+    let out = env.run_yaml(yaml, &[]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    let l = logs(&env, "ro", "c");
+    // EROFS (30) for read-only volumes, configMaps, the read-only root and /proc/sys.
+    for p in ["/ro/x", "/cfg/x", "/x", "/proc/sys/kernel/hostname"] {
+        assert_eq!(value(&l, &format!("write {p}")), "denied errno 30", "{l}");
+    }
+    assert!(
+        value(&l, "write /sys/kernel/x").starts_with("denied"),
+        "{l}"
+    );
+    // The writable mount of the same volume works, so the refusals above are the mounts'.
+    assert_eq!(value(&l, "write /data/ok"), "ok", "{l}");
+    assert_ne!(value(&l, "mount-exit"), "0", "{l}");
+    assert_ne!(value(&l, "insmod-exit"), "0", "{l}");
+    // Refused for want of privilege (EPERM), not because the "module" was junk.
+    assert!(l.contains("Operation not permitted"), "{l}");
+    assert!(!l.contains("Invalid module format"), "{l}");
+}
+
+#[test]
+fn no_host_descriptor_or_directory_reaches_containers_hooks_or_probes() {
+    let Some(()) = require_root("leaked descriptors") else {
+        return;
+    };
+    let env = Env::with_checker();
+    // CVE-2024-21626 leaked a host directory descriptor (and through it a working directory
+    // outside the root) into the container's process and into `exec`ed processes.
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: fds}
+spec:
+  restartPolicy: Never
+  volumes: [{name: out, emptyDir: {}}]
+  containers:
+    - name: c
+      image: localhost/tandem-checker:dev
+      workingDir: /tmp
+      command: ["sh", "-c", "tandem-checker fds > /out/main; sleep 4"]
+      volumeMounts: [{name: out, mountPath: /out}]
+      lifecycle:
+        postStart:
+          exec: {command: ["sh", "-c", "tandem-checker fds > /out/hook"]}
+      readinessProbe:
+        exec: {command: ["sh", "-c", "tandem-checker fds > /out/probe"]}
+        periodSeconds: 1
+    - name: reader
+      image: localhost/tandem-checker:dev
+      command: ["sh", "-c", "sleep 3; for f in main hook probe; do echo \"== $f\"; cat /out/$f; done"]
+      volumeMounts: [{name: out, mountPath: /out}]
+"#;
+    let out = env.run_yaml(yaml, &[]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    let l = logs(&env, "fds", "reader");
+    for section in ["main", "hook", "probe"] {
+        let body = l
+            .split(&format!("== {section}\n"))
+            .nth(1)
+            .and_then(|b| b.split("== ").next())
+            .unwrap_or_else(|| panic!("no {section} report in:\n{l}"));
+        let fds: Vec<&str> = body
+            .lines()
+            .filter_map(|x| x.strip_prefix("fd ")?.split(':').next())
+            .collect();
+        // fd 1 is the redirect to /out/<section>; 0 and 2 are the runtime's. Nothing else.
+        assert_eq!(fds, ["0", "1", "2"], "{section}:\n{body}");
+        assert!(
+            !body.contains("/sys/fs/cgroup") && !body.contains(&*env.root.path().to_string_lossy()),
+            "{section}:\n{body}"
+        );
+        assert_eq!(
+            value(body, "cwd climbs to root"),
+            "true",
+            "{section}:\n{body}"
+        );
+    }
+    let main = l.split("== main\n").nth(1).unwrap_or_default();
+    assert_eq!(value(main, "cwd"), "/tmp", "workingDir: {main}");
+}
+
+#[test]
+fn the_host_tandem_binary_cannot_be_overwritten_through_proc_self_exe() {
+    let Some(()) = require_root("CVE-2019-5736") else {
+        return;
+    };
+    let env = Env::with_checker();
+    let tandem = std::path::Path::new(env!("CARGO_BIN_EXE_tandem"));
+    let before = std::fs::metadata(tandem).expect("stat tandem");
+    // The exploit of CVE-2019-5736: make the runtime execute its own binary inside the
+    // container (an exec probe whose command is /proc/self/exe, here kept busy as an HTTP probe
+    // client against a listener that never answers), grab /proc/PID/exe and write to it.
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: exe}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: c
+      image: localhost/tandem-checker:dev
+      command: ["tandem-checker", "steal-exe", "6", "9999"]
+      readinessProbe:
+        exec:
+          command:
+            - /proc/self/exe
+            - __netprobe
+            - "-"
+            - '{"http":{"host":"127.0.0.1","port":9999,"path":"/","headers":[],"timeout_ms":1500}}'
+        periodSeconds: 1
+        timeoutSeconds: 2
+"#;
+    let out = env.run_yaml(yaml, &[]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    let l = logs(&env, "exe", "c");
+    // The attack really reached the host binary (it ran in the container and was grabbed) ...
+    let handles: usize = value(&l, "exe-handles").parse().expect("a count");
+    assert!(
+        handles >= 1,
+        "the exploit never got hold of the binary:\n{l}"
+    );
+    // ... and could not open it for writing: the kernel refuses while the supervisor runs the
+    // same file (ETXTBSY, 26).
+    assert!(values(&l, "exe-opened-for-write").is_empty(), "{l}");
+    assert!(
+        value(&l, "exe-denied-errnos").split(',').any(|e| e == "26"),
+        "{l}"
+    );
+    let after = std::fs::metadata(tandem).expect("stat tandem");
+    assert_eq!(
+        (before.len(), before.mtime(), before.ino()),
+        (after.len(), after.mtime(), after.ino())
+    );
+}
+
+#[test]
+fn a_sub_path_swapped_for_a_symlink_never_reaches_the_host() {
+    let Some(()) = require_root("subPath symlink swap") else {
+        return;
+    };
+    let env = Env::with_checker();
+    // A file only the host has: if a container ever sees it, a subPath led out of its volume.
+    let marker = tempfile::Builder::new()
+        .prefix("tandem-host-only-")
+        .tempdir()
+        .expect("marker dir");
+    let marker_path = marker.path().to_string_lossy().into_owned();
+    // The swapper flips `x` between a directory and a symlink to / while six containers mount
+    // subPath x one after another (each mount re-checks, so every start is another attempt).
+    let mut containers = String::new();
+    for i in 0..6 {
+        containers.push_str(&format!(
+            r#"    - name: m{i}
+      image: localhost/tandem-checker:dev
+      command: ["sh", "-c", "if [ -e /mnt{marker_path} ]; then echo ESCAPED; else echo contained; fi >> /log/result"]
+      volumeMounts:
+        - {{name: vol, mountPath: /mnt, subPath: x}}
+        - {{name: log, mountPath: /log}}
+"#
+        ));
+    }
+    let yaml = format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: swap}}
+spec:
+  restartPolicy: Never
+  volumes: [{{name: vol, emptyDir: {{}}}}, {{name: log, emptyDir: {{}}}}]
+  initContainers:
+    - name: swapper
+      image: localhost/tandem-checker:dev
+      restartPolicy: Always
+      command: ["sh", "-c", "cd /vol; mkdir -p x; while true; do mv x d; ln -s / x; rm x; mv d x; done"]
+      volumeMounts: [{{name: vol, mountPath: /vol}}]
+  containers:
+{containers}"#
+    );
+    let out = env.run_yaml(&yaml, &["-d"]);
+    assert!(out.status.success(), "run -d failed: {}", stderr(&out));
+    // A container whose mount was refused (the swapper won that race) waits in back-off;
+    // the others report. Give them a few seconds, then read what they saw.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let result_file = || {
+        std::fs::read_dir(env.pods_dir())
+            .ok()?
+            .flatten()
+            .next()
+            .map(|d| d.path().join("volumes/log/result"))
+    };
+    let mut result = String::new();
+    while std::time::Instant::now() < deadline {
+        result = result_file()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default();
+        if result.lines().count() >= 6 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let events = stdout(&env.tandem(&["get", "events", "--for", "pod/swap"]));
+    let _ = env.tandem(&["delete", "pod", "swap", "--grace-period", "0"]);
+    assert!(!result.contains("ESCAPED"), "{result}\n{events}");
+    assert!(
+        result.contains("contained"),
+        "no container ran:\n{result}\n{events}"
+    );
+}

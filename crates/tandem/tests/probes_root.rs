@@ -1,0 +1,319 @@
+//! HTTPS and gRPC probes on real containers, as root.
+//!
+//! gRPC: the checker image's `tandem-checker grpc-health-server` answers `grpc.health.v1.Health`
+//! inside the pod; the probe reaches it inside the pod's network namespace. HTTPS: a hostNetwork
+//! pod probes a rustls server this test runs on 127.0.0.1 with a self-signed certificate
+//! (crates/tandem-runtime/tests/fixtures, test-only). Also, without root: the checker's server
+//! on 127.0.0.1 against `tandem __netprobe`, the helper the supervisor runs for every probe.
+//!
+//! Traffic goes only to loopback and to the pods' own namespaces; every test has its own
+//! `--root`, pod names and ports, so they run in parallel.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use support::{require_root, stdout, Env, CHECKER_IMAGE, IMAGE};
+
+const CERT: &str = include_str!("../../tandem-runtime/tests/fixtures/probe-tls.crt");
+const KEY: &str = include_str!("../../tandem-runtime/tests/fixtures/probe-tls.key");
+
+/// A port nobody listens on right now (the pods bind it in their own namespace).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn pod_json(env: &Env, name: &str) -> serde_json::Value {
+    let out = env.tandem(&["get", "pod", name, "-o", "json"]);
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+fn events(env: &Env, name: &str) -> String {
+    stdout(&env.tandem(&["get", "events", "--for", &format!("pod/{name}")]))
+}
+
+fn wait(env: &Env, name: &str, cond: &str, secs: u64) -> bool {
+    env.tandem(&[
+        "wait",
+        &format!("pod/{name}"),
+        &format!("--for={cond}"),
+        &format!("--timeout={secs}s"),
+    ])
+    .status
+    .success()
+}
+
+fn run_detached(env: &Env, yaml: &str) {
+    let out = env.run_yaml(yaml, &["-d"]);
+    assert!(
+        out.status.success(),
+        "run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn grpc_pod(name: &str, port: u16, status: &str, probe: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  terminationGracePeriodSeconds: 2\n  containers:\n    - name: app\n      image: {CHECKER_IMAGE}\n      imagePullPolicy: Never\n      command: [/bin/tandem-checker, grpc-health-server, --port, \"{port}\", --status, {status}]\n{probe}"
+    )
+}
+
+#[test]
+fn grpc_readiness_serving_makes_the_pod_ready() {
+    let Some(()) = require_root("grpc_readiness_serving_makes_the_pod_ready") else {
+        return;
+    };
+    let env = Env::with_checker();
+    let port = free_port();
+    let probe = format!(
+        "      readinessProbe:\n        grpc: {{port: {port}}}\n        periodSeconds: 1\n"
+    );
+    let started = Instant::now();
+    run_detached(&env, &grpc_pod("grpc-ready", port, "SERVING", &probe));
+    assert!(
+        wait(&env, "grpc-ready", "condition=Ready", 30),
+        "never Ready: {}\n{}",
+        pod_json(&env, "grpc-ready"),
+        events(&env, "grpc-ready")
+    );
+    println!("Ready {:?} after run -d returned", started.elapsed());
+    let ev = events(&env, "grpc-ready");
+    assert!(!ev.contains("ProbeWarning"), "{ev}");
+    assert!(!ev.contains("Unhealthy"), "{ev}");
+}
+
+#[test]
+fn grpc_readiness_for_an_unknown_service_keeps_the_pod_unready() {
+    let Some(()) = require_root("grpc_readiness_for_an_unknown_service_keeps_the_pod_unready")
+    else {
+        return;
+    };
+    let env = Env::with_checker();
+    let port = free_port();
+    let probe = format!(
+        "      readinessProbe:\n        grpc: {{port: {port}, service: nope}}\n        periodSeconds: 1\n"
+    );
+    run_detached(&env, &grpc_pod("grpc-nf", port, "SERVING", &probe));
+    assert!(wait(
+        &env,
+        "grpc-nf",
+        "jsonpath={.status.phase}=Running",
+        30
+    ));
+    assert!(!wait(&env, "grpc-nf", "condition=Ready", 4));
+    let ev = events(&env, "grpc-nf");
+    assert!(
+        ev.contains("Readiness probe failed: error: health rpc probe failed: rpc error: code = NotFound desc = unknown service"),
+        "{ev}"
+    );
+}
+
+#[test]
+fn grpc_liveness_not_serving_restarts_the_container() {
+    let Some(()) = require_root("grpc_liveness_not_serving_restarts_the_container") else {
+        return;
+    };
+    let env = Env::with_checker();
+    let port = free_port();
+    let probe = format!(
+        "      livenessProbe:\n        grpc: {{port: {port}}}\n        periodSeconds: 1\n        failureThreshold: 1\n"
+    );
+    run_detached(&env, &grpc_pod("grpc-live", port, "NOT_SERVING", &probe));
+    assert!(
+        wait(
+            &env,
+            "grpc-live",
+            "jsonpath={.status.containerStatuses[0].restartCount}=1",
+            40
+        ),
+        "never restarted: {}\n{}",
+        pod_json(&env, "grpc-live"),
+        events(&env, "grpc-live")
+    );
+    let ev = events(&env, "grpc-live");
+    assert!(
+        ev.contains("Liveness probe failed: service unhealthy (responded with \"NOT_SERVING\")"),
+        "{ev}"
+    );
+    assert!(ev.contains("failed liveness probe"), "{ev}");
+}
+
+/// A TLS server on 127.0.0.1 answering every request with `status`; reports each request.
+fn tls_server(status: &str) -> (u16, mpsc::Receiver<String>) {
+    let certs = vec![CertificateDer::from_pem_slice(CERT.as_bytes()).expect("cert")];
+    let key = PrivateKeyDer::from_pem_slice(KEY.as_bytes()).expect("key");
+    let cfg = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config"),
+    );
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let response = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for tcp in l.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+            let Ok(conn) = rustls::ServerConnection::new(cfg.clone()) else {
+                continue;
+            };
+            let mut s = rustls::StreamOwned::new(conn, tcp);
+            let mut req = Vec::new();
+            let mut buf = [0u8; 2048];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = s.write_all(response.as_bytes());
+            s.conn.send_close_notify();
+            let _ = s.flush();
+            if tx.send(String::from_utf8_lossy(&req).into_owned()).is_err() {
+                return;
+            }
+        }
+    });
+    (port, rx)
+}
+
+fn https_pod(name: &str, port: u16) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  hostNetwork: true\n  terminationGracePeriodSeconds: 2\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n      readinessProbe:\n        httpGet: {{host: 127.0.0.1, port: {port}, path: /healthz, scheme: HTTPS}}\n        periodSeconds: 1\n"
+    )
+}
+
+#[test]
+fn https_readiness_passes_against_a_self_signed_server() {
+    let Some(()) = require_root("https_readiness_passes_against_a_self_signed_server") else {
+        return;
+    };
+    let env = Env::new();
+    let (port, requests) = tls_server("200 OK");
+    run_detached(&env, &https_pod("https-ok", port));
+    assert!(
+        wait(&env, "https-ok", "condition=Ready", 30),
+        "never Ready: {}\n{}",
+        pod_json(&env, "https-ok"),
+        events(&env, "https-ok")
+    );
+    let req = requests
+        .recv_timeout(Duration::from_secs(5))
+        .expect("a probe request");
+    assert!(req.starts_with("GET /healthz HTTP/1.1\r\n"), "{req}");
+    assert!(req.contains("\r\nUser-Agent: kube-probe/1.33\r\n"), "{req}");
+    let ev = events(&env, "https-ok");
+    assert!(!ev.contains("ProbeWarning"), "{ev}");
+}
+
+#[test]
+fn https_readiness_fails_on_500() {
+    let Some(()) = require_root("https_readiness_fails_on_500") else {
+        return;
+    };
+    let env = Env::new();
+    let (port, requests) = tls_server("500 Internal Server Error");
+    run_detached(&env, &https_pod("https-500", port));
+    assert!(wait(
+        &env,
+        "https-500",
+        "jsonpath={.status.phase}=Running",
+        30
+    ));
+    assert!(!wait(&env, "https-500", "condition=Ready", 4));
+    assert!(requests.recv_timeout(Duration::from_secs(5)).is_ok());
+    let ev = events(&env, "https-500");
+    assert!(
+        ev.contains("Readiness probe failed: HTTP probe failed with statuscode: 500"),
+        "{ev}"
+    );
+    assert!(!ev.contains("ProbeWarning"), "{ev}");
+}
+
+/// Builds the checker as tools/build-checker-image.sh does (std only, static), into `dir`.
+fn build_checker(dir: &std::path::Path) -> std::path::PathBuf {
+    let out = dir.join("tandem-checker");
+    let st = Command::new("rustc")
+        .args(["--edition", "2021", "-C", "target-feature=+crt-static"])
+        .args(["--crate-name", "tandem_checker"])
+        .arg(support::repo().join("crates/tandem-checker/src/main.rs"))
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("run rustc");
+    assert!(st.success(), "rustc tandem-checker");
+    out
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn netprobe(port: u16, service: &str) -> String {
+    let req = serde_json::json!({"grpc": {"host": "127.0.0.1", "port": port, "service": service, "timeout_ms": 2000}});
+    let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["__netprobe", "-", &req.to_string()])
+        .output()
+        .expect("run tandem __netprobe");
+    stdout(&out).trim().to_string()
+}
+
+/// Without root: the in-container gRPC server and the probe helper agree on the protocol.
+#[test]
+fn the_checkers_grpc_server_answers_the_probe_helper() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let checker = build_checker(dir.path());
+    let start = |status: &str| {
+        let port = free_port();
+        let child = Command::new(&checker)
+            .args(["grpc-health-server", "--host", "127.0.0.1", "--port"])
+            .arg(port.to_string())
+            .args(["--status", status, "--service", "db"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the checker");
+        let mut server = Server(child);
+        // It prints one line once it listens.
+        let mut first = [0u8; 1];
+        if let Some(out) = server.0.stdout.as_mut() {
+            let _ = out.read(&mut first);
+        }
+        (port, server)
+    };
+    let (port, _serving) = start("SERVING");
+    assert_eq!(netprobe(port, ""), "\"success\"");
+    let t = Instant::now();
+    assert_eq!(netprobe(port, "db"), "\"success\"");
+    println!("one gRPC probe through the helper: {:?}", t.elapsed());
+    assert_eq!(
+        netprobe(port, "other"),
+        r#"{"failure":"error: health rpc probe failed: rpc error: code = NotFound desc = unknown service"}"#
+    );
+    let (port, _not) = start("NOT_SERVING");
+    assert_eq!(
+        netprobe(port, ""),
+        r#"{"failure":"service unhealthy (responded with \"NOT_SERVING\")"}"#
+    );
+}
