@@ -148,10 +148,12 @@ pub(crate) struct RuntimeConfig {
     pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
     #[serde(default)]
     pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub stop_signal: Option<String>,
 }
 
 /// The parts of an image config a container needs: `config.Entrypoint`, `Cmd`, `Env`,
-/// `WorkingDir`, `User`, `ExposedPorts` (as `"80/tcp"` strings) and `Labels`.
+/// `WorkingDir`, `User`, `ExposedPorts` (as `"80/tcp"` strings), `Labels` and `StopSignal`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ImageConfig {
@@ -162,6 +164,8 @@ pub struct ImageConfig {
     pub user: Option<String>,
     pub exposed_ports: Vec<String>,
     pub labels: BTreeMap<String, String>,
+    /// `STOPSIGNAL` as written in the image (`SIGQUIT`, `QUIT`, `3`).
+    pub stop_signal: Option<String>,
 }
 
 impl From<RuntimeConfig> for ImageConfig {
@@ -175,6 +179,7 @@ impl From<RuntimeConfig> for ImageConfig {
             user: non_empty(c.user),
             exposed_ports: c.exposed_ports.unwrap_or_default().into_keys().collect(),
             labels: c.labels.unwrap_or_default(),
+            stop_signal: non_empty(c.stop_signal),
         }
     }
 }
@@ -219,6 +224,9 @@ impl ImageConfig {
         if !self.labels.is_empty() {
             obj.insert("Labels".into(), serde_json::json!(self.labels));
         }
+        if let Some(sig) = &self.stop_signal {
+            obj.insert("StopSignal".into(), serde_json::json!(sig));
+        }
         serde_json::Value::Object(obj)
     }
 }
@@ -243,7 +251,8 @@ mod tests {
     fn parses_docker_config_with_nulls() {
         let json = r#"{"created":"2024-01-01T00:00:00Z","architecture":"amd64","os":"linux",
             "config":{"Entrypoint":null,"Cmd":["sh"],"Env":["PATH=/bin","A=b"],"WorkingDir":"",
-            "User":"1000:1000","ExposedPorts":{"80/tcp":{},"53/udp":{}},"Labels":null},
+            "User":"1000:1000","ExposedPorts":{"80/tcp":{},"53/udp":{}},"Labels":null,
+            "StopSignal":"SIGQUIT"},
             "rootfs":{"type":"layers","diff_ids":["sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"]}}"#;
         let blob: ConfigBlob = serde_json::from_str(json).expect("parses");
         let cfg = ImageConfig::from(blob.config.unwrap_or_default());
@@ -254,6 +263,8 @@ mod tests {
         assert_eq!(cfg.user.as_deref(), Some("1000:1000"));
         assert_eq!(cfg.exposed_ports, vec!["53/udp", "80/tcp"]);
         assert!(cfg.labels.is_empty());
+        assert_eq!(cfg.stop_signal.as_deref(), Some("SIGQUIT"));
+        assert_eq!(cfg.to_runtime_json()["StopSignal"], "SIGQUIT");
         assert_eq!(blob.rootfs.diff_ids.len(), 1);
         assert_eq!(blob.created.as_deref(), Some("2024-01-01T00:00:00Z"));
     }

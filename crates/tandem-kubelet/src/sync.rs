@@ -20,6 +20,8 @@ pub const MIN_GRACE: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopSignal {
+    /// The container's stop signal: `lifecycle.stopSignal`, else the image's STOPSIGNAL, else
+    /// SIGTERM. The runtime resolves it, since only the runtime knows the image.
     Term,
     Kill,
 }

@@ -45,6 +45,19 @@ pub struct LinuxRuntime {
     pub events: mpsc::UnboundedSender<RuntimeEvent>,
     pub logs: broadcast::Sender<LogLine>,
     pids: Rc<RefCell<HashMap<(String, u32), i32>>>,
+    /// The stop signal of each container's current instance (see [`stop_signal`]).
+    stop_signals: Rc<RefCell<HashMap<String, i32>>>,
+}
+
+/// The signal a container is stopped with (KEP-4960): `lifecycle.stopSignal`, else the image's
+/// STOPSIGNAL, else SIGTERM, as containerd and CRI-O choose it. An image STOPSIGNAL that names no
+/// signal falls back to SIGTERM rather than leaving the container unstoppable but by SIGKILL.
+pub fn stop_signal(c: &ContainerPlan, image: &tandem_image::ImageConfig) -> i32 {
+    c.stop_signal
+        .as_deref()
+        .or(image.stop_signal.as_deref())
+        .and_then(tandem_api::signal::parse)
+        .unwrap_or(tandem_api::signal::SIGTERM)
 }
 
 fn config_error(message: impl std::fmt::Display) -> StartError {
@@ -137,6 +150,7 @@ impl LinuxRuntime {
             events,
             logs,
             pids: Rc::default(),
+            stop_signals: Rc::default(),
         }
     }
 
@@ -305,6 +319,9 @@ impl ContainerRuntime for LinuxRuntime {
     async fn start(&self, c: &ContainerPlan, attempt: u32) -> Result<(), StartError> {
         let image = self.ensure_image(c).await?;
         let bundle = self.prepare_bundle(c, attempt, &image)?;
+        self.stop_signals
+            .borrow_mut()
+            .insert(c.name.clone(), stop_signal(c, &image.config));
         let run_err = |m: String| StartError {
             reason: "RunContainerError".into(),
             message: m,
@@ -419,11 +436,16 @@ impl ContainerRuntime for LinuxRuntime {
             .get(&(container.to_string(), attempt))
             .copied();
         if let Some(pid) = pid {
-            let sig = match signal {
-                StopSignal::Term => Signal::SIGTERM,
-                StopSignal::Kill => Signal::SIGKILL,
+            let signo = match signal {
+                StopSignal::Term => self
+                    .stop_signals
+                    .borrow()
+                    .get(container)
+                    .copied()
+                    .unwrap_or(tandem_api::signal::SIGTERM),
+                StopSignal::Kill => Signal::SIGKILL as i32,
             };
-            let _ = tandem_runtime::process::send_signal(pid, sig);
+            let _ = tandem_runtime::process::send_signal_number(pid, signo);
         }
     }
 
@@ -588,5 +610,25 @@ fn exec_result(kind: HandlerKind, command: &[String], o: ExecOutcome) -> Handler
             }
         }
         None => HandlerResult::Error("the command did not report an exit status".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_api::plan::ContainerRole;
+
+    #[test]
+    fn stop_signal_comes_from_the_pod_then_the_image_then_sigterm() {
+        let mut c = ContainerPlan::new("c", ContainerRole::Main, "busybox");
+        let mut image = tandem_image::ImageConfig::default();
+        assert_eq!(stop_signal(&c, &image), 15);
+        image.stop_signal = Some("QUIT".into());
+        assert_eq!(stop_signal(&c, &image), 3);
+        c.stop_signal = Some("SIGUSR1".into());
+        assert_eq!(stop_signal(&c, &image), 10);
+        c.stop_signal = None;
+        image.stop_signal = Some("SIGNOPE".into());
+        assert_eq!(stop_signal(&c, &image), 15);
     }
 }

@@ -1150,3 +1150,145 @@ fn t245_a_finished_onfailure_pod_is_not_restarted() {
     let l = p.log();
     assert_eq!((l.starts("init1"), l.starts("main")), (1, 1));
 }
+
+// ---- KEP-5307 per-container restart policy and rules (§2.7, T150–T154) --------------------------
+
+/// A container command that exits `first` on its first run and `then` on every later one (the
+/// marker file lives in the hostPath, so it survives restarts).
+fn first_then(name: &str, first: i32, then: i32) -> Value {
+    let line = format!(
+        "N={name}; {MARK}; m Starting; m Started; if [ -e /persistent/{name}.ran ]; then m Exiting; exit {then}; fi; touch /persistent/{name}.ran; m Exiting; exit {first}"
+    );
+    json!({"command": ["sh", "-c", line]})
+}
+
+#[test]
+fn t150_t151_a_restart_rule_restarts_on_42_and_not_on_1() {
+    let root = need_root!();
+    let p = start(root, &unique("t150"), "Never", 2, &[
+        c("main", "c").with(first_then("c", 42, 1)).with(json!({
+            "restartPolicy": "Never",
+            "restartPolicyRules": [{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}],
+        })),
+    ]);
+    p.wait_phase("Failed", 30);
+    assert_eq!(p.restarts("c"), 1, "restarted after 42, not after 1");
+    assert_eq!(p.log().starts("c"), 2);
+    assert_eq!(p.status_of("c")["state"]["terminated"]["exitCode"], 1);
+}
+
+#[test]
+fn t152_a_try_once_container_in_an_onfailure_pod() {
+    let root = need_root!();
+    let p = start(
+        root,
+        &unique("t152"),
+        "OnFailure",
+        2,
+        &[
+            c("main", "once")
+                .runs(0.2, 1)
+                .with(json!({"restartPolicy": "Never"})),
+            c("main", "worker").with(first_then("worker", 1, 0)),
+        ],
+    );
+    p.wait_phase("Failed", 30);
+    assert_eq!(
+        p.restarts("once"),
+        0,
+        "the try-once container is not retried"
+    );
+    assert_eq!(
+        p.restarts("worker"),
+        1,
+        "the pod's OnFailure retries the other one"
+    );
+    let l = p.log();
+    assert_eq!((l.starts("once"), l.starts("worker")), (1, 2));
+}
+
+#[test]
+fn kep5307_a_never_init_container_fails_an_always_pod() {
+    let root = need_root!();
+    let p = start(
+        root,
+        &unique("k5307init"),
+        "Always",
+        2,
+        &[
+            c("init", "setup")
+                .runs(0.2, 1)
+                .with(json!({"restartPolicy": "Never"})),
+            c("main", "app"),
+        ],
+    );
+    p.wait_phase("Failed", 30);
+    assert_eq!(p.restarts("setup"), 0);
+    assert!(p.log().doesnt_start("app"));
+}
+
+// ---- $(VAR) in exec probe commands (§3.6) ----------------------------------------------------------
+
+#[test]
+fn exec_probe_commands_expand_the_containers_env() {
+    let root = need_root!();
+    let p = start(root, &unique("probevar"), "Always", 2, &[
+        c("main", "app").with(json!({
+            "env": [{"name": "READY_FILE", "value": "/tmp/started"}],
+            // Without expansion this tests for a file literally named `$(READY_FILE)`.
+            "readinessProbe": {"exec": {"command": ["test", "-e", "$(READY_FILE)"]}, "periodSeconds": 1},
+        })),
+    ]);
+    assert!(p.wait("condition=Ready", 30), "{}", p.events());
+}
+
+// ---- lifecycle.stopSignal (KEP-4960) ---------------------------------------------------------------
+
+#[test]
+fn stop_signal_is_sent_instead_of_sigterm() {
+    let root = need_root!();
+    let name = unique("stopsig");
+    let log_dir = root.join("markers").join(&name);
+    let _ = std::fs::remove_dir_all(&log_dir);
+    std::fs::create_dir_all(&log_dir).expect("log dir");
+    let line = format!(
+        "N=app; {MARK}; trap 'm GotUSR1; exit 0' USR1; trap 'm GotTERM; exit 0' TERM; m Starting; m Started; sleep 100000 & wait $!"
+    );
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "os": {"name": "linux"},
+            "terminationGracePeriodSeconds": 20,
+            "containers": [{
+                "name": "app", "image": IMAGE,
+                "command": ["sh", "-c", line],
+                "lifecycle": {"stopSignal": "SIGUSR1"},
+                "volumeMounts": [{"name": "persistent", "mountPath": "/persistent"}],
+            }],
+            "volumes": [{"name": "persistent", "hostPath": {"path": log_dir, "type": "Directory"}}],
+        }
+    });
+    let file = log_dir.with_extension("json");
+    std::fs::write(&file, serde_json::to_vec(&pod).expect("json")).expect("write pod");
+    let (ok, out) = tandem(root, &["run", "-d", &file.display().to_string()]);
+    assert!(ok, "tandem run: {out}");
+    let p = Pod {
+        root,
+        name,
+        log_dir,
+    };
+    let t = Instant::now();
+    while p.log().at("app", "Started").is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(30), "app never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let took = p.delete(None);
+    let l = p.log();
+    assert_eq!(l.at("app", "GotUSR1").len(), 1, "{:?}", l.0);
+    assert!(l.at("app", "GotTERM").is_empty(), "{:?}", l.0);
+    assert!(
+        took < Duration::from_secs(10),
+        "stopped by the signal, not by SIGKILL: {took:?}"
+    );
+}
