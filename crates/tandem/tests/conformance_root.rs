@@ -1178,11 +1178,11 @@ fn t150_t151_a_restart_rule_restarts_on_42_and_not_on_1() {
 }
 
 #[test]
-fn t152_a_try_once_container_in_an_onfailure_pod() {
+fn kep5307_a_try_once_container_in_an_onfailure_pod() {
     let root = need_root!();
     let p = start(
         root,
-        &unique("t152"),
+        &unique("k5307once"),
         "OnFailure",
         2,
         &[
