@@ -19,6 +19,7 @@ pub mod driver;
 pub mod events;
 pub mod fake;
 pub mod probe;
+pub mod resources;
 pub mod runtime;
 pub mod state;
 pub mod status;

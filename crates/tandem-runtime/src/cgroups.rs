@@ -1,8 +1,9 @@
-//! Clean-up of the cgroups a pod's containers were placed in.
+//! The pod's own cgroup, and clean-up of the cgroups a pod's containers were placed in.
 //!
-//! libcontainer creates and removes each container's own cgroup; the parents tandem names in
-//! `linux.cgroupsPath` (`/tandem/<pod-uid>/...`) are left behind, on every hierarchy of a v1 or
-//! hybrid host. This module finds and removes them.
+//! libcontainer creates and removes each container's own cgroup below the pod's
+//! (`/tandem/<pod-uid>/<container>-<attempt>`, from `linux.cgroupsPath`). The pod cgroup is made
+//! here first, with the pod-level limits the kubelet would give it, and removed with everything
+//! below it on every hierarchy of a v1, hybrid or v2 host when the pod ends.
 
 use std::path::{Path, PathBuf};
 
@@ -90,4 +91,116 @@ pub fn oom_killed(rel: &Path) -> bool {
             })
         })
     })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the pod cgroup: {path}")]
+pub struct CgroupError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl CgroupError {
+    pub fn kind(&self) -> crate::ErrorKind {
+        crate::ErrorKind::Internal
+    }
+}
+
+/// Limits of a pod's own cgroup, computed by the caller (the kubelet's `ResourceConfigForPod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodLimits {
+    pub memory_limit_bytes: Option<u64>,
+    pub cpu_quota_us: Option<u64>,
+    pub cpu_period_us: u64,
+    /// v1 `cpu.shares`; converted to v2 `cpu.weight` as runc and the kubelet convert it.
+    pub cpu_shares: u64,
+    pub pids_max: Option<u64>,
+}
+
+/// Creates the cgroup `rel` on every hierarchy and writes `limits` into the controllers that
+/// hierarchy has. On a v2 tree the controllers are first enabled in every ancestor's
+/// `cgroup.subtree_control` (cgroups(7): a controller is usable in a child only once its parent
+/// delegates it).
+pub fn create_pod_cgroup(rel: &Path, limits: &PodLimits) -> Result<(), CgroupError> {
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for l in info.lines() {
+        let Some((pre, post)) = l.split_once(" - ") else {
+            continue;
+        };
+        let mut post = post.split(' ');
+        let fstype = post.next().unwrap_or_default();
+        let superopts = post.nth(1).unwrap_or_default();
+        let Some(mount) = pre.split(' ').nth(4).map(PathBuf::from) else {
+            continue;
+        };
+        let dir = mount.join(rel);
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CgroupError { path, source }
+        };
+        let mut writes: Vec<(&str, String)> = vec![];
+        match fstype {
+            "cgroup" => {
+                let has = |c: &str| superopts.split(',').any(|o| o == c);
+                if has("memory") {
+                    if let Some(m) = limits.memory_limit_bytes {
+                        writes.push(("memory.limit_in_bytes", m.to_string()));
+                    }
+                }
+                if has("cpu") {
+                    writes.push(("cpu.shares", limits.cpu_shares.to_string()));
+                    if let Some(q) = limits.cpu_quota_us {
+                        writes.push(("cpu.cfs_period_us", limits.cpu_period_us.to_string()));
+                        writes.push(("cpu.cfs_quota_us", q.to_string()));
+                    }
+                }
+                if has("pids") {
+                    writes.push(("pids.max", max_or(limits.pids_max)));
+                }
+            }
+            "cgroup2" => {
+                let mut parent = mount.clone();
+                for part in rel.iter() {
+                    let available = std::fs::read_to_string(parent.join("cgroup.controllers"))
+                        .unwrap_or_default();
+                    let wanted: Vec<String> = ["cpu", "memory", "pids"]
+                        .iter()
+                        .filter(|c| available.split_whitespace().any(|a| a == **c))
+                        .map(|c| format!("+{c}"))
+                        .collect();
+                    if !wanted.is_empty() {
+                        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+                        let control = parent.join("cgroup.subtree_control");
+                        std::fs::write(&control, wanted.join(" ")).map_err(io(&control))?;
+                    }
+                    parent.push(part);
+                }
+                writes.push(("memory.max", max_or(limits.memory_limit_bytes)));
+                writes.push((
+                    "cpu.max",
+                    format!("{} {}", max_or(limits.cpu_quota_us), limits.cpu_period_us),
+                ));
+                // runc's conversion of shares [2, 262144] onto weight [1, 10000].
+                let weight = 1 + (limits.cpu_shares.clamp(2, 262_144) - 2) * 9999 / 262_142;
+                writes.push(("cpu.weight", weight.to_string()));
+                writes.push(("pids.max", max_or(limits.pids_max)));
+            }
+            _ => continue,
+        }
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        for (file, value) in writes {
+            let path = dir.join(file);
+            // A v2 controller the kernel does not offer has no file: nothing to limit there.
+            if path.exists() {
+                std::fs::write(&path, value).map_err(io(&path))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn max_or(v: Option<u64>) -> String {
+    v.map_or_else(|| "max".into(), |v| v.to_string())
 }

@@ -40,6 +40,8 @@ pub enum SuperviseError {
     #[error(transparent)]
     Mount(#[from] tandem_runtime::mounts::MountError),
     #[error(transparent)]
+    Cgroup(#[from] tandem_runtime::cgroups::CgroupError),
+    #[error(transparent)]
     Sandbox(#[from] tandem_runtime::sandbox::SandboxError),
     #[error(transparent)]
     Volume(#[from] crate::volumes::VolumeError),
@@ -150,7 +152,7 @@ fn teardown(dir: &PodDir, plan: &PodPlan, setup: Setup) {
         s.stop();
     }
     // Anything a container left in the pod's cgroups dies with it.
-    let cg = PathBuf::from(format!("/tandem/{}", plan.uid));
+    let cg = pod_cgroup_path(plan);
     for pid in tandem_runtime::cgroups::pids_in(&cg) {
         let _ = tandem_runtime::process::send_signal(pid, nix::sys::signal::Signal::SIGKILL);
     }
@@ -217,6 +219,7 @@ fn prepare(
     // go to PID 1, which reaps them; whatever a pod leaves running dies with its cgroups.
     tandem_runtime::mounts::enter_private_mount_namespace()?;
     let _ = std::fs::write(dir.pid_file(), std::process::id().to_string());
+    create_pod_cgroup(plan)?;
     let share_pid = plan.share_process_namespace && !plan.host_pid;
     let sandbox = Sandbox::start_pod(exe, &plan.hostname, plan.host_network, share_pid)?;
     let netns = sandbox.ns_path("net");
@@ -229,6 +232,25 @@ fn prepare(
     }
     crate::volumes::prepare(plan, dir, &runtime_facts(&setup.network))?;
     Ok(())
+}
+
+/// The pod cgroup every container's cgroup is made in, sized as the kubelet sizes it (KEP-753:
+/// sidecars count beside the main containers and the init containers after them).
+fn create_pod_cgroup(plan: &PodPlan) -> Result<(), SuperviseError> {
+    let sizing = tandem_kubelet::resources::pod_cgroup(plan);
+    let limits = tandem_runtime::cgroups::PodLimits {
+        memory_limit_bytes: sizing.memory_limit_bytes,
+        cpu_quota_us: sizing.cpu_quota_us,
+        cpu_period_us: tandem_kubelet::resources::CPU_PERIOD_US,
+        cpu_shares: sizing.cpu_shares,
+        pids_max: plan.pod_max_pids,
+    };
+    tandem_runtime::cgroups::create_pod_cgroup(&pod_cgroup_path(plan), &limits)?;
+    Ok(())
+}
+
+fn pod_cgroup_path(plan: &PodPlan) -> PathBuf {
+    PathBuf::from(format!("/tandem/{}", plan.uid))
 }
 
 /// What `status.podIP(s)` and `status.hostIP` resolve to in env and downwardAPI volumes.

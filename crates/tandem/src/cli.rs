@@ -79,6 +79,10 @@ pub struct RunArgs {
         value_name = "DIR"
     )]
     pub cni_plugin_dir: Vec<PathBuf>,
+    /// The most processes (and threads) each pod may have, all its containers together: the
+    /// pod cgroup's pids.max, as the kubelet's --pod-max-pids sets it. Default: unlimited.
+    #[arg(long = "pod-max-pids", env = "TANDEM_POD_MAX_PIDS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub pod_max_pids: Option<u64>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

@@ -412,3 +412,77 @@ spec:
         "no container ran:\n{result}\n{events}"
     );
 }
+
+/// The first existing file among `candidates`, trimmed.
+fn first_of(candidates: &[String]) -> Option<String> {
+    candidates
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+}
+
+#[test]
+fn the_pod_cgroup_is_sized_for_sidecars_and_caps_the_pods_processes() {
+    let Some(()) = require_root("pod cgroup") else {
+        return;
+    };
+    let env = Env::with_checker();
+    // KEP-753: the init container runs beside the sidecar declared before it (100m+500m,
+    // 10Mi+100Mi), which outweighs the steady state (sidecar + app: 300m, 60Mi).
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: sized}
+spec:
+  initContainers:
+    - name: side
+      image: localhost/tandem-checker:dev
+      restartPolicy: Always
+      command: ["sleep", "3600"]
+      resources: {limits: {cpu: 100m, memory: 10Mi}}
+    - name: setup
+      image: localhost/tandem-checker:dev
+      command: ["true"]
+      resources: {limits: {cpu: 500m, memory: 100Mi}}
+  containers:
+    - name: app
+      image: localhost/tandem-checker:dev
+      command: ["sh", "-c", "i=0; while [ $i -lt 20 ]; do sleep 600 & i=$((i+1)); done; echo forked; sleep 600"]
+      resources: {limits: {cpu: 200m, memory: 50Mi}}
+"#;
+    let out = env.run_yaml(yaml, &["-d", "--pod-max-pids", "16"]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    let pod: serde_json::Value =
+        serde_json::from_str(&stdout(&env.tandem(&["get", "pod", "sized", "-o", "json"])))
+            .expect("pod json");
+    let uid = pod["metadata"]["uid"].as_str().expect("metadata.uid");
+    let cg = |v1: &str, v2: &str| {
+        first_of(&[
+            format!("/sys/fs/cgroup/{v1}/tandem/{uid}/{v2}"),
+            format!("/sys/fs/cgroup/tandem/{uid}/{v2}"),
+        ])
+    };
+    let memory = cg("memory", "memory.limit_in_bytes").or_else(|| cg("-", "memory.max"));
+    assert_eq!(memory.as_deref(), Some("115343360"), "110Mi");
+    let quota = cg("cpu,cpuacct", "cpu.cfs_quota_us")
+        .or_else(|| cg("cpu", "cpu.cfs_quota_us"))
+        .or_else(|| cg("-", "cpu.max"));
+    assert!(
+        matches!(quota.as_deref(), Some("60000") | Some("60000 100000")),
+        "{quota:?}"
+    );
+    assert_eq!(
+        cg("pids", "pids.max").as_deref(),
+        Some("16"),
+        "--pod-max-pids"
+    );
+    // The app's 20 background processes run into the pod's limit.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut logs = String::new();
+    while std::time::Instant::now() < deadline && !logs.contains("forked") {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        logs = stdout(&env.tandem(&["logs", "sized", "-c", "app"]));
+    }
+    let _ = env.tandem(&["delete", "pod", "sized", "--grace-period", "0"]);
+    assert!(logs.contains("can't fork"), "{logs}");
+}

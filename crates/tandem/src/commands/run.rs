@@ -46,7 +46,7 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     let mut files = a.filename.clone();
     files.extend(a.files.iter().cloned());
     let sources = read_sources(&files)?;
-    let loaded = match tandem_api::load(
+    let mut loaded = match tandem_api::load(
         &sources,
         &tandem_api::PlanOptions {
             node_name: node_name(),
@@ -67,6 +67,9 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     };
     for w in &loaded.warnings {
         eprintln!("{}", w.render(&sources));
+    }
+    for p in &mut loaded.pods {
+        p.plan.pod_max_pids = a.pod_max_pids;
     }
     if loaded.pods.is_empty() {
         return Err(hint(
