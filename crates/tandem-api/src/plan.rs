@@ -45,6 +45,10 @@ pub struct PodPlan {
     /// conditions is True. Nothing on one machine sets such conditions.
     #[serde(default)]
     pub readiness_gates: Vec<String>,
+    /// The node's pids limit for every pod (the kubelet's `--pod-max-pids`, from
+    /// `tandem run --pod-max-pids`): the pod cgroup's `pids.max`. Not from the manifest.
+    #[serde(default)]
+    pub pod_max_pids: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -403,6 +407,7 @@ impl PodPlan {
             security: PodSecurity::default(),
             enable_service_links: true,
             readiness_gates: vec![],
+            pod_max_pids: None,
         }
     }
 

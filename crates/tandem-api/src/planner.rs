@@ -107,6 +107,7 @@ pub(crate) fn plan(cx: &mut Cx<'_>, pod: &Pod, store: &Store) -> PodPlan {
             .flatten()
             .map(|g| g.condition_type.clone())
             .collect(),
+        pod_max_pids: None,
     };
     let mut planner = Planner {
         cx,
