@@ -461,6 +461,13 @@ impl ContainerRuntime for LinuxRuntime {
             return HandlerResult::Error(format!("container {} is not running", c.name));
         }
         let timeout_ms = timeout.map_or(0, |t| t.as_millis() as u64);
+        // Hooks come without a timeout (the engine bounds them by the grace period), but the
+        // network helper needs a deadline: a day stands for none.
+        let net_timeout_ms = if timeout_ms == 0 {
+            24 * 3600 * 1000
+        } else {
+            timeout_ms
+        };
         match handler {
             Handler::Exec { command } => {
                 let id = format!("{}-{}-{attempt}", self.plan.uid, c.name);
@@ -492,7 +499,7 @@ impl ContainerRuntime for LinuxRuntime {
                         port: *port,
                         path: path.clone(),
                         headers: headers.clone(),
-                        timeout_ms: timeout_ms.max(1),
+                        timeout_ms: net_timeout_ms,
                         https: *scheme == HttpScheme::Https,
                     },
                     timeout,
@@ -504,7 +511,7 @@ impl ContainerRuntime for LinuxRuntime {
                     NetRequest::Tcp {
                         host: host.clone().unwrap_or_else(|| "127.0.0.1".into()),
                         port: *port,
-                        timeout_ms: timeout_ms.max(1),
+                        timeout_ms: net_timeout_ms,
                     },
                     timeout,
                 )
@@ -518,7 +525,7 @@ impl ContainerRuntime for LinuxRuntime {
                         host: "127.0.0.1".into(),
                         port: *port,
                         service: service.clone().unwrap_or_default(),
-                        timeout_ms: timeout_ms.max(1),
+                        timeout_ms: net_timeout_ms,
                     },
                     timeout,
                 )

@@ -246,6 +246,30 @@ fn https_readiness_fails_on_500() {
     assert!(!ev.contains("ProbeWarning"), "{ev}");
 }
 
+#[test]
+fn https_poststart_hook_reaches_a_self_signed_server() {
+    let Some(()) = require_root("https_poststart_hook_reaches_a_self_signed_server") else {
+        return;
+    };
+    let env = Env::new();
+    let (port, requests) = tls_server("200 OK");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: https-hook}}\nspec:\n  hostNetwork: true\n  terminationGracePeriodSeconds: 2\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n      lifecycle:\n        postStart:\n          httpGet: {{host: 127.0.0.1, port: {port}, path: /poststart, scheme: HTTPS}}\n"
+    );
+    run_detached(&env, &yaml);
+    assert!(
+        wait(&env, "https-hook", "condition=Ready", 30),
+        "never Ready: {}",
+        events(&env, "https-hook")
+    );
+    let req = requests
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the hook's request");
+    assert!(req.starts_with("GET /poststart HTTP/1.1\r\n"), "{req}");
+    let ev = events(&env, "https-hook");
+    assert!(!ev.contains("FailedPostStartHook"), "{ev}");
+}
+
 /// Builds the checker as tools/build-checker-image.sh does (std only, static), into `dir`.
 fn build_checker(dir: &std::path::Path) -> std::path::PathBuf {
     let out = dir.join("tandem-checker");
