@@ -90,6 +90,9 @@ pub struct PodSecurity {
     pub fs_group_change_policy: Option<String>,
     pub supplemental_groups: Vec<i64>,
     pub sysctls: Vec<(String, String)>,
+    /// `hostUsers: false`: the pod runs in a user namespace of its own, with 65536 host ids.
+    #[serde(default)]
+    pub user_namespace: bool,
 }
 
 /// Where a container sits in the pod's lifecycle.

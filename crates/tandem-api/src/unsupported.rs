@@ -67,7 +67,6 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.resources", W, When::Set, "(pod-level resources) is not enforced by tandem", Some("set resources on each container")),
     // `os: {name: linux}` is what tandem runs (and what lifecycle.stopSignal requires).
     rule("spec.os.name", W, When::ValueNotIn(&["linux"]), IGNORED, Some("tandem runs Linux pods")),
-    rule("spec.hostUsers", W, When::Set, IGNORED, Some("user namespaces for pods are not implemented yet")),
     rule("spec.hostnameOverride", W, When::Set, IGNORED, Some("use spec.hostname")),
     rule("spec.setHostnameAsFQDN", W, When::Set, IGNORED, None),
     rule("spec.automountServiceAccountToken", W, When::ValueNotIn(&["false"]), "has no effect: tandem mounts no service account token", None),

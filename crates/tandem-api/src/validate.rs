@@ -336,6 +336,22 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             }
             seccomp(cx, sc.seccomp_profile.as_ref(), &sp.field("seccompProfile"));
         }
+        // A user namespace cannot be combined with the host's namespaces (the API server
+        // refuses these, and their resources would belong to the host's users anyway).
+        if spec.host_users == Some(false) {
+            for (on, field) in [
+                (spec.host_network, "hostNetwork"),
+                (spec.host_pid, "hostPID"),
+                (spec.host_ipc, "hostIPC"),
+            ] {
+                if on == Some(true) {
+                    cx.error(
+                        &self.p.field(field),
+                        format!("{field} cannot be true when hostUsers is false"),
+                    );
+                }
+            }
+        }
     }
 
     fn volumes(&mut self) {

@@ -22,6 +22,7 @@ pub mod netprobe;
 pub mod process;
 pub mod sandbox;
 pub mod shim;
+pub mod userns;
 
 /// Broad classes of failure, shared by every crate of tandem so the CLI can map them to exit codes
 /// and hints.

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use nix::sched::{unshare, CloneFlags};
+
+use crate::userns::IdRange;
 use nix::sys::signal::Signal;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,17 +51,22 @@ impl Sandbox {
         hostname: &str,
         host_network: bool,
     ) -> Result<Sandbox, SandboxError> {
-        Self::start_pod(exe, hostname, host_network, false)
+        Self::start_pod(exe, hostname, host_network, false, None)
     }
 
     /// As [`Sandbox::start_with`]; with `share_pid` the sandbox also holds a PID namespace
     /// (`shareProcessNamespace`) whose PID 1 is a child of the pause process that reaps orphans;
     /// containers join it through [`Sandbox::ns_path`]`("pid_for_children")`.
+    ///
+    /// With `user_ns` (`hostUsers: false`) the pause process first makes a user namespace, which
+    /// gets this id range before the other namespaces are made, so they belong to it: the pod's
+    /// root is then root over its own network, IPC and UTS namespaces and nothing else.
     pub fn start_pod(
         exe: &Path,
         hostname: &str,
         host_network: bool,
         share_pid: bool,
+        user_ns: Option<IdRange>,
     ) -> Result<Sandbox, SandboxError> {
         let mut cmd = Command::new(exe);
         cmd.arg("__pause")
@@ -71,8 +78,11 @@ impl Sandbox {
         if share_pid {
             cmd.arg("--share-pid");
         }
+        if user_ns.is_some() {
+            cmd.arg("--user-ns");
+        }
         let mut child = cmd
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -81,8 +91,26 @@ impl Sandbox {
                 source,
             })?;
         let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            let _ = BufReader::new(out).read_line(&mut line);
+        let mut out = child.stdout.take().map(BufReader::new);
+        if let Some(out) = out.as_mut() {
+            let _ = out.read_line(&mut line);
+        }
+        if let (Some(range), "userns") = (user_ns, line.trim()) {
+            line.clear();
+            let mapped = crate::userns::write_maps(child.id() as i32, range);
+            if let Err(e) = &mapped {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(SandboxError::Pause {
+                    message: crate::error_chain(e),
+                });
+            }
+            if let Some(stdin) = child.stdin.as_mut() {
+                let _ = writeln!(stdin, "mapped");
+            }
+            if let Some(out) = out.as_mut() {
+                let _ = out.read_line(&mut line);
+            }
         }
         if line.trim() != "ready" {
             let _ = child.kill();
@@ -100,7 +128,8 @@ impl Sandbox {
         self.child.id() as i32
     }
 
-    /// `/proc/<pid>/ns/<kind>` for `net`, `ipc`, `uts` or (with `share_pid`) `pid_for_children`.
+    /// `/proc/<pid>/ns/<kind>` for `net`, `ipc`, `uts`, (with `share_pid`) `pid_for_children`
+    /// or (with a user namespace) `user`.
     pub fn ns_path(&self, kind: &str) -> PathBuf {
         PathBuf::from(format!("/proc/{}/ns/{kind}", self.pid()))
     }
@@ -111,8 +140,15 @@ impl Sandbox {
     }
 }
 
-/// The body of `tandem __pause HOSTNAME PARENT_PID [--host-network] [--share-pid]`. Never returns.
-pub fn pause_main(hostname: &str, parent: i32, host_network: bool, share_pid: bool) -> ! {
+/// The body of `tandem __pause HOSTNAME PARENT_PID [--host-network] [--share-pid] [--user-ns]`.
+/// Never returns.
+pub fn pause_main(
+    hostname: &str,
+    parent: i32,
+    host_network: bool,
+    share_pid: bool,
+    user_ns: bool,
+) -> ! {
     let fail = |what: &str, e: &dyn std::fmt::Display| -> ! {
         eprintln!("{what}: {e}");
         std::process::exit(1)
@@ -124,6 +160,22 @@ pub fn pause_main(hostname: &str, parent: i32, host_network: bool, share_pid: bo
     }
     if nix::unistd::getppid().as_raw() != parent {
         std::process::exit(1);
+    }
+    if user_ns {
+        // The user namespace first: namespaces made afterwards belong to it
+        // (user_namespaces(7), "Interaction of user namespaces and other types of namespaces").
+        // Its id maps can only be written from outside, by the parent, which then says so.
+        if let Err(e) = unshare(CloneFlags::CLONE_NEWUSER) {
+            fail("cannot create the pod's user namespace", &e);
+        }
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "userns");
+        let _ = out.flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        if line.trim() != "mapped" {
+            fail("the pod's user namespace got no id map", &line.trim());
+        }
     }
     if host_network {
         if let Err(e) = unshare(CloneFlags::CLONE_NEWIPC) {

@@ -34,6 +34,44 @@ pub struct ShimConfig {
     /// Where the container's root filesystem is mounted (the spec's `root.path`).
     pub rootfs: PathBuf,
     pub rootfs_mount: MountSpec,
+    /// `hostUsers: false`: the pod's user namespace (`/proc/<pause>/ns/user`). Each overlay
+    /// lower layer is then mounted through its id mapping first ([`crate::userns::idmapped_bind`]),
+    /// so the shared image layers look the pod's own without being copied.
+    #[serde(default)]
+    pub idmap_userns: Option<PathBuf>,
+}
+
+/// Mounts the container's root filesystem; with a user namespace, over idmapped views of the
+/// lower layers at `BUNDLE/lower/<n>`.
+fn mount_rootfs(cfg: &ShimConfig, bundle: &Path) -> Result<(), String> {
+    let Some(userns) = &cfg.idmap_userns else {
+        return mount_spec(&cfg.rootfs_mount, &cfg.rootfs).map_err(|e| chain(&e));
+    };
+    let mut spec = cfg.rootfs_mount.clone();
+    for opt in spec.options.iter_mut() {
+        let Some(lowers) = opt.strip_prefix("lowerdir=") else {
+            continue;
+        };
+        let mut mapped = vec![];
+        for (n, lower) in lowers.split(':').enumerate() {
+            let view = bundle.join("lower").join(n.to_string());
+            std::fs::create_dir_all(&view)
+                .map_err(|e| format!("cannot create {}: {e}", view.display()))?;
+            crate::userns::idmapped_bind(Path::new(lower), &view, userns)
+                .map_err(|e| chain(&e))?;
+            mapped.push(view.to_string_lossy().into_owned());
+        }
+        *opt = format!("lowerdir={}", mapped.join(":"));
+    }
+    mount_spec(&spec, &cfg.rootfs).map_err(|e| chain(&e))
+}
+
+/// Undoes [`mount_rootfs`]: the overlay first, then the views it was built on.
+fn unmount_rootfs(cfg: &ShimConfig, bundle: &Path) {
+    let _ = unmount(&cfg.rootfs);
+    for m in crate::mounts::mounts_under(&bundle.join("lower")) {
+        let _ = unmount(&m);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,11 +120,12 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
             return 1;
         }
     };
-    if let Err(e) = mount_spec(&cfg.rootfs_mount, &cfg.rootfs) {
+    if let Err(message) = mount_rootfs(&cfg, bundle) {
         say(&ShimMessage::Failed {
             stage: "rootfs".into(),
-            message: chain(&e),
+            message,
         });
+        unmount_rootfs(&cfg, bundle);
         return 1;
     }
     let built = ContainerBuilder::new(cfg.id.clone(), SyscallType::default())
@@ -105,7 +144,7 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
                 message: chain(&e),
             });
             cleanup_state(&cfg);
-            let _ = unmount(&cfg.rootfs);
+            unmount_rootfs(&cfg, bundle);
             return 1;
         }
     };
@@ -115,7 +154,7 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
             message: chain(&e),
         });
         let _ = container.delete(true);
-        let _ = unmount(&cfg.rootfs);
+        unmount_rootfs(&cfg, bundle);
         return 1;
     }
     let Some(pid) = container.pid() else {
@@ -124,7 +163,7 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
             message: "the container has no process id".into(),
         });
         let _ = container.delete(true);
-        let _ = unmount(&cfg.rootfs);
+        unmount_rootfs(&cfg, bundle);
         return 1;
     };
     say(&ShimMessage::Started { pid: pid.as_raw() });
@@ -142,7 +181,7 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
     // once the supervisor hears of the exit it may start the next instance.
     let _ = container.refresh_status();
     let _ = container.delete(true);
-    let _ = unmount(&cfg.rootfs);
+    unmount_rootfs(&cfg, bundle);
     say(&ShimMessage::Exited {
         exit_code,
         signal,

@@ -24,6 +24,7 @@ use tandem_kubelet::runtime::{
 use tandem_kubelet::sync::StopSignal;
 use tandem_runtime::exec::ExecOutcome;
 use tandem_runtime::mounts::MountSpec;
+use tandem_runtime::userns::IdRange;
 use tandem_runtime::netprobe::{NetOutcome, NetRequest};
 use tandem_runtime::shim::{ShimConfig, ShimMessage};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -47,6 +48,8 @@ pub struct LinuxRuntime {
     pids: Rc<RefCell<HashMap<(String, u32), i32>>>,
     /// The stop signal of each container's current instance (see [`stop_signal`]).
     stop_signals: Rc<RefCell<HashMap<String, i32>>>,
+    /// `hostUsers: false`: the host ids of the pod's user namespace.
+    id_range: Option<IdRange>,
 }
 
 /// The signal a container is stopped with (KEP-4960): `lifecycle.stopSignal`, else the image's
@@ -151,7 +154,24 @@ impl LinuxRuntime {
             logs,
             pids: Rc::default(),
             stop_signals: Rc::default(),
+            id_range: None,
         }
+    }
+
+    /// Containers join the pod's user namespace (it must be among `namespaces`), whose ids are
+    /// `range` on the host.
+    pub fn with_user_namespace(mut self, range: IdRange) -> Self {
+        self.id_range = Some(range);
+        self
+    }
+
+    fn user_namespace(&self) -> Option<(IdRange, PathBuf)> {
+        let path = self
+            .namespaces
+            .iter()
+            .find(|(t, _)| *t == LinuxNamespaceType::User)
+            .map(|(_, p)| p.clone())?;
+        Some((self.id_range?, path))
     }
 
     /// The container's image, pulled first when it is missing and its imagePullPolicy allows
@@ -262,6 +282,14 @@ impl LinuxRuntime {
             std::fs::create_dir_all(d)
                 .map_err(|e| config_error(format!("cannot create {}: {e}", d.display())))?;
         }
+        let user_ns = self.user_namespace();
+        if let Some((range, _)) = &user_ns {
+            // The writable layer belongs to the pod's root: overlayfs gives the merged root
+            // directory the upper directory's owner.
+            let root = Some(range.host_base);
+            std::os::unix::fs::chown(&upper, root, root)
+                .map_err(|e| config_error(format!("cannot chown {}: {e}", upper.display())))?;
+        }
         let inputs = SpecInputs {
             args,
             cwd: c
@@ -308,6 +336,7 @@ impl LinuxRuntime {
                 source: m.source,
                 options: m.options,
             },
+            idmap_userns: user_ns.map(|(_, path)| path),
         };
         let json = serde_json::to_vec(&shim).map_err(config_error)?;
         std::fs::write(bundle.join("shim.json"), json).map_err(config_error)?;

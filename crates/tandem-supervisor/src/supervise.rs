@@ -16,6 +16,7 @@ use tandem_kubelet::state::TerminationReason;
 use tandem_kubelet::status::{Clock, PodFacts};
 use tandem_kubelet::sync::PodPhase;
 use tandem_runtime::sandbox::Sandbox;
+use tandem_runtime::userns::IdRange;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::linux::LinuxRuntime;
@@ -41,6 +42,8 @@ pub enum SuperviseError {
     Mount(#[from] tandem_runtime::mounts::MountError),
     #[error(transparent)]
     Cgroup(#[from] tandem_runtime::cgroups::CgroupError),
+    #[error(transparent)]
+    Userns(#[from] tandem_runtime::userns::UsernsError),
     #[error(transparent)]
     Sandbox(#[from] tandem_runtime::sandbox::SandboxError),
     #[error(transparent)]
@@ -137,6 +140,8 @@ impl Observer for StateWriter {
 struct Setup {
     sandbox: Option<Sandbox>,
     network: crate::network::PodNetwork,
+    /// `hostUsers: false`: the pod's host id range and the file that claims it.
+    userns: Option<(IdRange, PathBuf)>,
 }
 
 fn teardown(dir: &PodDir, plan: &PodPlan, setup: Setup) {
@@ -160,6 +165,9 @@ fn teardown(dir: &PodDir, plan: &PodPlan, setup: Setup) {
         let _ = tandem_runtime::mounts::unmount(&m);
     }
     let _ = tandem_runtime::cgroups::remove_tree(&cg);
+    if let Some((_, claim)) = setup.userns {
+        tandem_runtime::userns::release(&claim);
+    }
     let _ = std::fs::remove_dir_all(dir.root.join("containers"));
     let _ = std::fs::remove_dir_all(dir.runtime_state());
     let _ = std::fs::remove_file(dir.socket());
@@ -179,6 +187,7 @@ pub fn supervise(dir: PodDir, images: &Path, exe: PathBuf) -> i32 {
     let mut setup = Setup {
         sandbox: None,
         network: Default::default(),
+        userns: None,
     };
     match prepare(&dir, &plan, &exe, &mut setup) {
         Ok(()) => {}
@@ -221,7 +230,21 @@ fn prepare(
     let _ = std::fs::write(dir.pid_file(), std::process::id().to_string());
     create_pod_cgroup(plan)?;
     let share_pid = plan.share_process_namespace && !plan.host_pid;
-    let sandbox = Sandbox::start_pod(exe, &plan.hostname, plan.host_network, share_pid)?;
+    let id_range = if plan.security.user_namespace {
+        let store = dir.root.parent().and_then(Path::parent).unwrap_or(&dir.root);
+        let (range, claim) = tandem_runtime::userns::claim(&store.join("userns"), &dir.root)?;
+        setup.userns = Some((range, claim));
+        Some(range)
+    } else {
+        None
+    };
+    let sandbox = Sandbox::start_pod(
+        exe,
+        &plan.hostname,
+        plan.host_network,
+        share_pid,
+        id_range,
+    )?;
     let netns = sandbox.ns_path("net");
     setup.sandbox = Some(sandbox);
     let network = crate::network::attach(plan, dir, &netns)?;
@@ -231,6 +254,9 @@ fn prepare(
         crate::network::refresh_peer_hosts(dir);
     }
     crate::volumes::prepare(plan, dir, &runtime_facts(&setup.network))?;
+    if let Some(range) = id_range {
+        crate::volumes::give_to_user_namespace(dir, range)?;
+    }
     Ok(())
 }
 
@@ -299,11 +325,15 @@ fn run(
                 // hostNetwork: the host's network and UTS namespaces, the pod's IPC namespace.
                 vec![(LinuxNamespaceType::Ipc, s.ns_path("ipc"))]
             } else {
-                vec![
+                let mut joined = vec![
                     (LinuxNamespaceType::Network, s.ns_path("net")),
                     (LinuxNamespaceType::Ipc, s.ns_path("ipc")),
                     (LinuxNamespaceType::Uts, s.ns_path("uts")),
-                ]
+                ];
+                if setup.userns.is_some() {
+                    joined.push((LinuxNamespaceType::User, s.ns_path("user")));
+                }
+                joined
             }
         })
         .unwrap_or_default();
@@ -340,7 +370,7 @@ fn run(
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         let (log_tx, _) = broadcast::channel(1024);
         let (ended_tx, ended_rx) = watch::channel(None);
-        let runtime = Rc::new(LinuxRuntime::new(
+        let mut runtime = LinuxRuntime::new(
             Rc::clone(&plan),
             dir.clone(),
             exe,
@@ -349,7 +379,11 @@ fn run(
             runtime_facts(&net),
             rt_tx,
             log_tx.clone(),
-        ));
+        );
+        if let Some((range, _)) = &setup.userns {
+            runtime = runtime.with_user_namespace(*range);
+        }
+        let runtime = Rc::new(runtime);
         let attached = Rc::new(Attached::default());
         let shared = Shared {
             control: ctl_tx.clone(),
@@ -419,6 +453,7 @@ fn run(
             Setup {
                 sandbox: setup.sandbox.take(),
                 network: std::mem::take(&mut setup.network),
+                userns: setup.userns.take(),
             },
         );
         if ended.reason == "Deleted" {

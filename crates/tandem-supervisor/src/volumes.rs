@@ -3,7 +3,7 @@
 //! Volumes are made once when the pod starts (they survive container restarts, as on a node) in
 //! the pod's directory; tmpfs-backed ones are mounted in the supervisor's private mount namespace.
 
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use tandem_api::env::RuntimeFacts;
@@ -35,6 +35,12 @@ pub enum VolumeError {
         volume: String,
         sub_path: String,
         problem: String,
+    },
+    #[error("cannot give {path} to the pod's user namespace")]
+    Ownership {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
     #[error("cannot mount volume {volume}")]
     Mount {
@@ -274,6 +280,49 @@ fn pin_sub_path(root: &Path, sub: &str, target: &Path) -> Result<(), String> {
         .collect();
     tandem_runtime::mounts::bind_beneath(root, &parts, target)
         .map_err(|e| tandem_runtime::error_chain(&e))
+}
+
+/// `hostUsers: false`: shifts the owners of everything the pod's containers mount from the pod
+/// directory (volumes, /etc/hosts, /etc/hostname, /etc/resolv.conf, /dev/shm) into the pod's
+/// host id range, so root in the pod owns what root on the host made for it, and fsGroup or
+/// defaultMode owners land on the same ids inside. They are the pod's own files, so they are
+/// chowned rather than mounted through an id mapping; hostPath volumes are the host's and keep
+/// their owners (seen from the pod as the overflow id, nobody).
+pub fn give_to_user_namespace(
+    dir: &PodDir,
+    range: tandem_runtime::userns::IdRange,
+) -> Result<(), VolumeError> {
+    fn shift(path: &Path, range: tandem_runtime::userns::IdRange) -> Result<(), VolumeError> {
+        let err = |source| VolumeError::Ownership {
+            path: path.to_path_buf(),
+            source,
+        };
+        let meta = std::fs::symlink_metadata(path).map_err(err)?;
+        std::os::unix::fs::lchown(
+            path,
+            Some(range.to_host(meta.uid())),
+            Some(range.to_host(meta.gid())),
+        )
+        .map_err(err)?;
+        // lchown(2) clears set-user-ID and set-group-ID bits: the setgid bit fsGroup put on
+        // directories must survive, so new files keep inheriting the group.
+        if !meta.file_type().is_symlink() && meta.mode() & 0o6000 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
+                .map_err(err)?;
+        }
+        if meta.is_dir() {
+            for e in std::fs::read_dir(path).map_err(err)? {
+                shift(&e.map_err(err)?.path(), range)?;
+            }
+        }
+        Ok(())
+    }
+    let mut roots = vec![dir.root.join("volumes"), dir.shm()];
+    roots.extend(["etc-hosts", "hostname", "resolv.conf"].map(|f| dir.etc_file(f)));
+    for root in roots.iter().filter(|p| p.exists()) {
+        shift(root, range)?;
+    }
+    Ok(())
 }
 
 /// The bind mounts of one container: its volumeMounts plus the pod files every container gets.

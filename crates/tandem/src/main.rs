@@ -26,6 +26,7 @@ fn hidden_entry(args: &[String]) -> Option<i32> {
                 parent,
                 flag("--host-network"),
                 flag("--share-pid"),
+                flag("--user-ns"),
             )
         }
         Some("__shim") => {

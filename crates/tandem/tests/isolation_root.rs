@@ -486,3 +486,94 @@ spec:
     let _ = env.tandem(&["delete", "pod", "sized", "--grace-period", "0"]);
     assert!(logs.contains("can't fork"), "{logs}");
 }
+
+#[test]
+fn host_users_false_gives_the_pod_its_own_ids_and_keeps_volumes_usable() {
+    let Some(()) = require_root("user namespaces") else {
+        return;
+    };
+    let env = Env::with_checker();
+    // A host directory only host root may write: the pod's root must not be host root.
+    let host_dir = tempfile::Builder::new()
+        .prefix("tandem-userns-host-")
+        .tempdir()
+        .expect("host dir");
+    std::fs::set_permissions(
+        host_dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let yaml = format!(
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: cfg}}
+data: {{key: value}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: userns}}
+spec:
+  hostUsers: false
+  restartPolicy: Never
+  securityContext: {{fsGroup: 2000}}
+  volumes:
+    - {{name: data, emptyDir: {{}}}}
+    - {{name: cfg, configMap: {{name: cfg, defaultMode: 0440}}}}
+    - {{name: host, hostPath: {{path: "{host}"}}}}
+  initContainers:
+    - name: as-root
+      image: localhost/tandem-checker:dev
+      command: ["sh", "-c", "echo root > /data/root-file && tandem-checker try-write /host/x /etc/x"]
+      volumeMounts:
+        - {{name: data, mountPath: /data}}
+        - {{name: host, mountPath: /host}}
+  containers:
+    - name: as-user
+      image: localhost/tandem-checker:dev
+      securityContext: {{runAsUser: 1000, runAsGroup: 1000}}
+      command: ["sh", "-c", "echo user > /data/user-file && cat /cfg/key && echo && cat /data/root-file && tandem-checker report"]
+      volumeMounts:
+        - {{name: data, mountPath: /data}}
+        - {{name: cfg, mountPath: /cfg}}
+"#,
+        host = host_dir.path().display()
+    );
+    let out = env.run_yaml(&yaml, &[]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+
+    let root_logs = logs(&env, "userns", "as-root");
+    // Root in the pod writes its own rootfs and volumes, but not a host directory of host root.
+    assert_eq!(value(&root_logs, "write /etc/x"), "ok", "{root_logs}");
+    assert_eq!(value(&root_logs, "write /host/x"), "denied errno 13", "{root_logs}");
+    assert!(!host_dir.path().join("x").exists());
+
+    let user_logs = logs(&env, "userns", "as-user");
+    assert!(user_logs.contains("value\nroot\n"), "{user_logs}");
+    let map: Vec<u64> = value(&user_logs, "uid_map")
+        .split_whitespace()
+        .map(|n| n.parse().expect("a number"))
+        .collect();
+    assert_eq!(map.len(), 3, "one mapping: {user_logs}");
+    let base = map[1];
+    assert_eq!((map[0], map[2]), (0, 65536), "{user_logs}");
+    assert!(base >= 65536 && base % 65536 == 0, "{base}");
+    assert_eq!(value(&user_logs, "uid"), "1000 1000 1000 1000");
+    assert!(value(&user_logs, "groups").split(' ').any(|g| g == "2000"));
+
+    // On the host, what the pod wrote belongs to its range: root is base, 1000 is base+1000,
+    // and files inherit the fsGroup (base+2000) from the setgid volume directory.
+    let data = std::fs::read_dir(env.pods_dir())
+        .expect("pods")
+        .flatten()
+        .next()
+        .expect("the pod's directory")
+        .path()
+        .join("volumes/data");
+    let owner = |f: &str| {
+        let m = std::fs::metadata(data.join(f)).expect(f);
+        (u64::from(m.uid()), u64::from(m.gid()))
+    };
+    assert_eq!(owner("root-file"), (base, base + 2000));
+    assert_eq!(owner("user-file"), (base + 1000, base + 2000));
+}

@@ -1,0 +1,274 @@
+//! User namespaces for `hostUsers: false` pods: a per-pod range of host ids, the maps that give
+//! it to the pod's user namespace, and idmapped mounts that show shared image layers to that
+//! namespace as if they belonged to it.
+//!
+//! Each pod gets 65536 ids (container ids 0..65535) at a multiple of 65536, never the first
+//! range (the host's own users), as the kubelet allocates them. A range is claimed by creating
+//! `<dir>/<index>` exclusively, so concurrent `tandem run`s never share one, and released by
+//! removing that file when the pod ends.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Ids per pod, as the kubelet gives them (and what a container image may use).
+pub const IDS_PER_POD: u32 = 65536;
+/// Highest range index: host ids up to 2^31, well inside the 32-bit id space.
+const MAX_INDEX: u32 = 32767;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UsernsError {
+    #[error("no free user-namespace id range in {dir} (all {MAX_INDEX} are claimed)")]
+    Exhausted { dir: PathBuf },
+    #[error("cannot claim a user-namespace id range in {dir}")]
+    Claim {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write the id map of process {pid}")]
+    Map {
+        pid: i32,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot make an idmapped mount of {source_path} on {target}: {step}")]
+    Idmap {
+        source_path: PathBuf,
+        target: PathBuf,
+        step: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl UsernsError {
+    pub fn kind(&self) -> crate::ErrorKind {
+        match self {
+            UsernsError::Exhausted { .. } => crate::ErrorKind::Unavailable,
+            _ => crate::ErrorKind::Internal,
+        }
+    }
+}
+
+/// Container ids `0..IDS_PER_POD` are host ids `host_base..host_base + IDS_PER_POD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IdRange {
+    pub host_base: u32,
+}
+
+impl IdRange {
+    /// The host id of container id `id` (ids outside the range are left as they are).
+    pub fn to_host(&self, id: u32) -> u32 {
+        if id < IDS_PER_POD {
+            self.host_base + id
+        } else {
+            id
+        }
+    }
+}
+
+/// Claims the lowest free range for the pod whose state lives at `owner`; the returned path is
+/// the claim, removed by [`release`]. A claim whose owner is gone (a supervisor that was killed
+/// before its teardown) is taken back.
+pub fn claim(dir: &Path, owner: &Path) -> Result<(IdRange, PathBuf), UsernsError> {
+    std::fs::create_dir_all(dir).map_err(|source| UsernsError::Claim {
+        dir: dir.into(),
+        source,
+    })?;
+    let mut retried = false;
+    let mut index = 1;
+    while index <= MAX_INDEX {
+        let path = dir.join(index.to_string());
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                use std::io::Write;
+                let _ = f.write_all(owner.as_os_str().as_bytes());
+                let range = IdRange {
+                    host_base: index * IDS_PER_POD,
+                };
+                return Ok((range, path));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // Removing a stale claim lets exactly one racing claimer's create_new win it.
+                let holder = std::fs::read(&path).unwrap_or_default();
+                let stale = !holder.is_empty()
+                    && !Path::new(std::ffi::OsStr::from_bytes(&holder)).exists();
+                if stale && !retried && std::fs::remove_file(&path).is_ok() {
+                    retried = true;
+                    continue;
+                }
+                retried = false;
+                index += 1;
+                continue;
+            }
+            Err(source) => {
+                return Err(UsernsError::Claim {
+                    dir: dir.into(),
+                    source,
+                })
+            }
+        }
+    }
+    Err(UsernsError::Exhausted { dir: dir.into() })
+}
+
+pub fn release(claim: &Path) {
+    let _ = std::fs::remove_file(claim);
+}
+
+/// Gives the user namespace of `pid` its range (user_namespaces(7), "User and group ID
+/// mappings"): written once, by a process privileged in the parent namespace.
+pub fn write_maps(pid: i32, range: IdRange) -> Result<(), UsernsError> {
+    let line = format!("0 {} {}\n", range.host_base, IDS_PER_POD);
+    for file in ["uid_map", "gid_map"] {
+        std::fs::write(format!("/proc/{pid}/{file}"), &line)
+            .map_err(|source| UsernsError::Map { pid, source })?;
+    }
+    Ok(())
+}
+
+/// Mounts `source` on `target` (an existing directory) through the id mapping of the user
+/// namespace at `userns` (a `/proc/PID/ns/user` path): files owned by container id N on disk are
+/// seen as host id `host_base + N`, so overlayfs built on such layers shows the pod the image's
+/// owners without copying or chowning the shared layers (mount_setattr(2), MOUNT_ATTR_IDMAP;
+/// the detached tree from open_tree(2) OPEN_TREE_CLONE is attached with move_mount(2)).
+pub fn idmapped_bind(source: &Path, target: &Path, userns: &Path) -> Result<(), UsernsError> {
+    let fail = |step: &'static str, source_err: std::io::Error| UsernsError::Idmap {
+        source_path: source.into(),
+        target: target.into(),
+        step,
+        source: source_err,
+    };
+    let c = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| fail("path", std::io::Error::from(std::io::ErrorKind::InvalidInput)))
+    };
+    let (src, dst) = (c(source)?, c(target)?);
+    let ns = std::fs::File::open(userns).map_err(|e| fail("open the user namespace", e))?;
+    // SAFETY: open_tree(2) with a NUL-terminated path and flags only; it returns a new
+    // descriptor or -1, and the descriptor is owned by nothing else.
+    let tree = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            src.as_ptr(),
+            libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC as libc::c_uint,
+        )
+    };
+    if tree < 0 {
+        return Err(fail("open_tree", std::io::Error::last_os_error()));
+    }
+    // SAFETY: `tree` is a fresh descriptor returned above.
+    let tree = unsafe { OwnedFd::from_raw_fd(tree as i32) };
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: ns.as_raw_fd() as u64,
+    };
+    // SAFETY: mount_setattr(2) reads `size` bytes of `attr`, which lives across the call; the
+    // empty path with AT_EMPTY_PATH names `tree` itself.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if r < 0 {
+        return Err(fail("mount_setattr", std::io::Error::last_os_error()));
+    }
+    // SAFETY: move_mount(2) with the detached tree and a NUL-terminated target path.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            dst.as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if r < 0 {
+        return Err(fail("move_mount", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn ranges_are_claimed_once_and_released() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let owner = dir.path();
+        let (a, pa) = claim(dir.path(), owner).expect("first");
+        let (b, _) = claim(dir.path(), owner).expect("second");
+        assert_eq!(a.host_base, IDS_PER_POD, "the host's own range is never given out");
+        assert_eq!(b.host_base, 2 * IDS_PER_POD);
+        release(&pa);
+        assert_eq!(claim(dir.path(), owner).expect("again").0, a);
+        assert_eq!(a.to_host(1000), IDS_PER_POD + 1000);
+        // A claim whose pod is gone is taken back.
+        let gone = dir.path().join("gone-pod");
+        std::fs::create_dir(&gone).expect("pod dir");
+        let (c, _) = claim(dir.path(), &gone).expect("third");
+        assert_eq!(c.host_base, 3 * IDS_PER_POD);
+        std::fs::remove_dir(&gone).expect("pod gone");
+        assert_eq!(claim(dir.path(), owner).expect("reclaimed").0, c);
+    }
+
+    #[test]
+    fn an_idmapped_mount_shows_container_root_files_as_the_pods_host_ids() {
+        if !nix::unistd::geteuid().is_root() {
+            println!("skipped: idmapped mounts need root");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+        std::fs::create_dir_all(&src).expect("src");
+        std::fs::create_dir_all(&dst).expect("dst");
+        std::fs::write(src.join("f"), "x").expect("file");
+        std::os::unix::fs::chown(src.join("f"), Some(0), Some(0)).expect("chown");
+        let mut child = std::process::Command::new("unshare")
+            .args(["--user", "sleep", "30"])
+            .spawn()
+            .expect("unshare");
+        let pid = child.id() as i32;
+        // Wait for unshare to have made the namespace.
+        let own = std::fs::read_link("/proc/self/ns/user").expect("own ns");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::read_link(format!("/proc/{pid}/ns/user")).ok() == Some(own.clone())
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let range = IdRange {
+            host_base: 7 * IDS_PER_POD,
+        };
+        let result = write_maps(pid, range).and_then(|()| {
+            idmapped_bind(&src, &dst, Path::new(&format!("/proc/{pid}/ns/user")))
+        });
+        let seen = std::fs::metadata(dst.join("f")).map(|m| (m.uid(), m.gid()));
+        let _ = nix::mount::umount2(&dst, nix::mount::MntFlags::MNT_DETACH);
+        let _ = child.kill();
+        let _ = child.wait();
+        result.expect("idmapped bind");
+        assert_eq!(
+            seen.expect("stat"),
+            (range.host_base, range.host_base),
+            "uid 0 on disk is the pod's first host id through the mount"
+        );
+    }
+}
