@@ -35,6 +35,7 @@ P
 cat > "$root/etc/group" <<'G'
 root:x:0:
 app:x:1000:
+staff:x:50:app
 nogroup:x:65534:
 G
 chown 1000:1000 "$root/home/app"

@@ -90,6 +90,10 @@ pub struct PodSecurity {
     pub fs_group_change_policy: Option<String>,
     pub supplemental_groups: Vec<i64>,
     pub sysctls: Vec<(String, String)>,
+    /// `Merge` (the default: the image's /etc/group memberships of the user are added) or
+    /// `Strict` (only runAsGroup, fsGroup and supplementalGroups).
+    #[serde(default)]
+    pub supplemental_groups_policy: Option<String>,
     /// `hostUsers: false`: the pod runs in a user namespace of its own, with 65536 host ids.
     #[serde(default)]
     pub user_namespace: bool,

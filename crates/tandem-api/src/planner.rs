@@ -99,6 +99,7 @@ pub(crate) fn plan(cx: &mut Cx<'_>, pod: &Pod, store: &Store) -> PodPlan {
                 .flatten()
                 .map(|s| (s.name.clone(), s.value.clone()))
                 .collect(),
+            supplemental_groups_policy: sc.supplemental_groups_policy.clone(),
             user_namespace: spec.host_users == Some(false),
         },
         enable_service_links: spec.enable_service_links.unwrap_or(true),

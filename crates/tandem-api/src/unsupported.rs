@@ -75,7 +75,6 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.securityContext.seLinuxChangePolicy", W, When::Set, IGNORED, None),
     rule("spec.securityContext.appArmorProfile", W, When::Set, IGNORED, None),
     rule("spec.securityContext.windowsOptions", W, When::Set, IGNORED, None),
-    rule("spec.securityContext.supplementalGroupsPolicy", W, When::Set, IGNORED, None),
     // Containers (and init containers).
     rule("spec.containers[*].resizePolicy", W, When::Set, IGNORED, Some("in-place resize is not implemented")),
     rule("spec.containers[*].volumeDevices", E, When::Set, "(raw block devices) is not supported by tandem", Some("block devices need a PersistentVolumeClaim, which needs a cluster")),

@@ -299,6 +299,18 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                     );
                 }
             }
+            if let Some(policy) = sc.supplemental_groups_policy.as_deref() {
+                let allowed = ["Merge", "Strict"];
+                if !one_of(policy, &allowed) {
+                    cx.error(
+                        &sp.field("supplementalGroupsPolicy"),
+                        format!(
+                            "supplementalGroupsPolicy must be one of {}, got {policy:?}",
+                            list(&allowed)
+                        ),
+                    );
+                }
+            }
             if let Some(policy) = sc.fs_group_change_policy.as_deref() {
                 let allowed = ["OnRootMismatch", "Always"];
                 if !one_of(policy, &allowed) {

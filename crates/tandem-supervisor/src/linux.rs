@@ -262,6 +262,11 @@ impl LinuxRuntime {
         if let Some(fs) = self.plan.security.fs_group {
             groups.push(fs as u32);
         }
+        if self.plan.security.supplemental_groups_policy.as_deref() != Some("Strict") {
+            groups.extend(crate::users::image_groups(image, uid));
+        }
+        groups.sort_unstable();
+        groups.dedup();
         let mut mounts = container_mounts(&self.plan, c, &self.dir, &env)
             .map_err(|e| config_error(chain(&e)))?;
         if self.plan.host_ipc {

@@ -73,3 +73,29 @@ pub fn resolve(c: &ContainerPlan, image: &ResolvedImage) -> Result<(u32, u32), S
     }
     Ok((uid, gid))
 }
+
+/// The groups the image's /etc/group lists the user `uid` as a member of (by the name its
+/// /etc/passwd gives that uid): what `supplementalGroupsPolicy: Merge`, the default, adds to a
+/// container's groups, as containerd does.
+pub fn image_groups(image: &ResolvedImage, uid: u32) -> Vec<u32> {
+    let Some(name) = image_file(image, "etc/passwd").and_then(|db| {
+        db.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 3 && f[2].parse() == Ok(uid)).then(|| f[0].to_string())
+        })
+    }) else {
+        return vec![];
+    };
+    let groups = image_file(image, "etc/group").unwrap_or_default();
+    groups
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            let members = f.get(3)?;
+            members
+                .split(',')
+                .any(|m| m.trim() == name)
+                .then(|| f[2].parse().ok())?
+        })
+        .collect()
+}

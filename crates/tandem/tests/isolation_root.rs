@@ -577,3 +577,39 @@ spec:
     assert_eq!(owner("root-file"), (base, base + 2000));
     assert_eq!(owner("user-file"), (base + 1000, base + 2000));
 }
+
+#[test]
+fn supplemental_groups_policy_merges_the_images_groups_unless_strict() {
+    let Some(()) = require_root("supplementalGroupsPolicy") else {
+        return;
+    };
+    let env = Env::with_checker();
+    // The image's /etc/group lists user app (1000) in staff (50).
+    let pod = |name: &str, policy: &str| {
+        format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  restartPolicy: Never
+  securityContext: {{runAsUser: 1000, runAsGroup: 1000, supplementalGroups: [4000]{policy}}}
+  containers:
+    - name: c
+      image: localhost/tandem-checker:dev
+      command: ["tandem-checker", "report"]
+"#
+        )
+    };
+    for (name, policy, staff) in [
+        ("merge", "", true),
+        ("strict", ", supplementalGroupsPolicy: Strict", false),
+    ] {
+        let out = env.run_yaml(&pod(name, policy), &[]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let l = logs(&env, name, "c");
+        let groups: Vec<&str> = value(&l, "groups").split(' ').collect();
+        assert!(groups.contains(&"4000"), "{name}: {groups:?}");
+        assert_eq!(groups.contains(&"50"), staff, "{name}: {groups:?}");
+    }
+}
