@@ -128,6 +128,18 @@ fn report() -> ExitCode {
             line(k, read(p));
         }
     }
+    let mut devices: Vec<String> = fs::read_dir("/dev")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_type()
+                .is_ok_and(|t| t.is_char_device() || t.is_block_device())
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    devices.sort();
+    line("devices", devices.join(" "));
     let procs = processes();
     line("process count", procs.len());
     for (pid, cmd) in procs {

@@ -327,6 +327,11 @@ impl LinuxRuntime {
             sysctls: self.plan.security.sysctls.clone(),
             unmasked_proc: c.security.proc_mount.as_deref() == Some("Unmasked"),
             pid: self.pid_namespace(),
+            devices: if c.security.privileged {
+                crate::translate::host_devices(std::path::Path::new("/dev"))
+            } else {
+                vec![]
+            },
         };
         let spec = build_spec(&c.name, &inputs).map_err(config_error)?;
         spec.save(bundle.join("config.json"))

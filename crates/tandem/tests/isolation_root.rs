@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
 use support::*;
 
@@ -162,6 +162,31 @@ spec:
 
     let privileged = logs(&env, "iso", "privileged");
     assert_eq!(value(&privileged, "capeff"), host_status("CapBnd"));
+    // The host's device nodes, as containerd gives a privileged container; only the default
+    // few for the others.
+    let host_block: Vec<String> = std::fs::read_dir("/dev")
+        .expect("/dev")
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_block_device()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let seen: Vec<&str> = value(&privileged, "devices").split(' ').collect();
+    for d in &host_block {
+        assert!(
+            seen.contains(&d.as_str()),
+            "privileged lacks /dev/{d}: {seen:?}"
+        );
+    }
+    let plain_devices: Vec<&str> = value(&plain, "devices").split(' ').collect();
+    for d in ["full", "null", "random", "tty", "urandom", "zero"] {
+        assert!(plain_devices.contains(&d), "{plain_devices:?}");
+    }
+    assert!(
+        host_block
+            .iter()
+            .all(|d| !plain_devices.contains(&d.as_str())),
+        "{plain_devices:?}"
+    );
     assert_eq!(value(&privileged, "seccomp"), "0");
     if std::path::Path::new("/proc/keys").exists() {
         assert_eq!(value(&privileged, "masked /proc/keys"), "VISIBLE");
@@ -545,7 +570,11 @@ spec:
     let root_logs = logs(&env, "userns", "as-root");
     // Root in the pod writes its own rootfs and volumes, but not a host directory of host root.
     assert_eq!(value(&root_logs, "write /etc/x"), "ok", "{root_logs}");
-    assert_eq!(value(&root_logs, "write /host/x"), "denied errno 13", "{root_logs}");
+    assert_eq!(
+        value(&root_logs, "write /host/x"),
+        "denied errno 13",
+        "{root_logs}"
+    );
     assert!(!host_dir.path().join("x").exists());
 
     let user_logs = logs(&env, "userns", "as-user");
