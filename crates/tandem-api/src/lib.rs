@@ -42,6 +42,18 @@ use yaml::{Node, Value};
 /// Namespace of objects that do not name one.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
+/// The Kubernetes release (major, minor) whose API and kubelet tandem follows. One constant so
+/// that everything naming the version agrees: `tandem lint --kube-version`'s default and the
+/// prober's `User-Agent` ([`probe_user_agent`]).
+pub const KUBERNETES_VERSION: (u32, u32) = (1, 33);
+
+/// `kube-probe/<major>.<minor>`: the User-Agent of the kubelet's HTTP and gRPC probes, which
+/// names the kubelet's release (servers log it, and some route probes by it).
+pub fn probe_user_agent() -> String {
+    let (major, minor) = KUBERNETES_VERSION;
+    format!("kube-probe/{major}.{minor}")
+}
+
 /// Inputs to planning that do not come from the manifests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanOptions {
@@ -554,6 +566,12 @@ fn derive_uid(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_probe_user_agent_names_the_emulated_release() {
+        assert_eq!(KUBERNETES_VERSION, (1, 33));
+        assert_eq!(probe_user_agent(), "kube-probe/1.33");
+    }
 
     #[test]
     fn derived_uids_are_uuid_shaped_and_stable() {

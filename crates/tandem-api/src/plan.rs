@@ -266,7 +266,7 @@ pub enum Handler {
         command: Vec<String>,
     },
     HttpGet {
-        /// Empty means the pod IP (127.0.0.1 inside the pod's network namespace).
+        /// Empty means the pod IP (127.0.0.1 only when the pod has no address).
         host: Option<String>,
         port: u16,
         path: String,

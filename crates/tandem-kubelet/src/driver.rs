@@ -101,8 +101,6 @@ pub struct Driver<R: ContainerRuntime, O: Observer> {
     control_rx: mpsc::UnboundedReceiver<Control>,
     start_tx: mpsc::UnboundedSender<Done>,
     start_rx: mpsc::UnboundedReceiver<Done>,
-    /// Containers already warned about a handler tandem cannot run (one event per instance).
-    warned: std::collections::HashSet<(String, u32, ProbeKind)>,
 }
 
 impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
@@ -128,7 +126,6 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
             control_rx,
             start_tx,
             start_rx,
-            warned: Default::default(),
         }
     }
 
@@ -491,14 +488,6 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
             HookKind::PostStart => rec.post_start = state,
             HookKind::PreStop => rec.pre_stop = state,
         }
-        if let HandlerResult::Unsupported(m) = &result {
-            self.event(
-                EventType::Warning,
-                "FailedHook",
-                m.clone(),
-                Some(&container),
-            );
-        }
         let Some(err) = failure else { return };
         // A preStop hook that fails when its container is already gone is not worth an event.
         if hook == HookKind::PreStop && !self.obs.get(&container).is_running() {
@@ -560,16 +549,6 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 format!("{label} probe warning: {m}"),
                 Some(&container),
             ),
-            HandlerResult::Unsupported(m) => {
-                if self.warned.insert((container.clone(), attempt, kind)) {
-                    self.event(
-                        EventType::Warning,
-                        "ProbeWarning",
-                        format!("{label} probe warning: {m}; treated as success"),
-                        Some(&container),
-                    );
-                }
-            }
             HandlerResult::Success => {}
         }
         let Some(raw) = crate::probe::raw_result(&result) else {

@@ -9,9 +9,7 @@ use crate::state::{ProbeKind, ProbeResult, ProbeTrack};
 /// A handler result as the prober counts it: `None` for results it discards (errors).
 pub fn raw_result(r: &HandlerResult) -> Option<ProbeResult> {
     match r {
-        HandlerResult::Success | HandlerResult::Warning(_) | HandlerResult::Unsupported(_) => {
-            Some(ProbeResult::Success)
-        }
+        HandlerResult::Success | HandlerResult::Warning(_) => Some(ProbeResult::Success),
         HandlerResult::Failure(_) => Some(ProbeResult::Failure),
         HandlerResult::Error(_) => None,
     }

@@ -74,8 +74,6 @@ pub enum HandlerResult {
     Failure(String),
     /// The check could not be carried out at all; the prober discards such results.
     Error(String),
-    /// tandem cannot run this kind of handler; treated as success with a warning event.
-    Unsupported(String),
 }
 
 pub trait ContainerRuntime: 'static {

@@ -211,9 +211,10 @@ pub struct KubeVersion {
 }
 
 impl KubeVersion {
+    /// The release tandem follows ([`tandem_api::KUBERNETES_VERSION`]).
     pub const DEFAULT: KubeVersion = KubeVersion {
-        major: 1,
-        minor: 33,
+        major: tandem_api::KUBERNETES_VERSION.0,
+        minor: tandem_api::KUBERNETES_VERSION.1,
     };
 
     pub const fn new(major: u32, minor: u32) -> KubeVersion {

@@ -1,14 +1,21 @@
 //! `tandem __netprobe NETNS REQUEST_JSON`: an httpGet, tcpSocket or gRPC check made from inside a
 //! pod's network namespace, printing one JSON [`NetOutcome`] line on stdout.
 //!
-//! A pod's ports are only reachable inside its network namespace (its only interface is `lo`),
-//! so the check runs in a short-lived process that first joins the namespace of the pod's pause
-//! process with setns(2). setns(2) with CLONE_NEWNET changes the namespace of the calling thread
-//! only; this process has a single thread (the gRPC client's tokio runtime is current-thread and
-//! never uses the blocking pool), so every socket it opens afterwards is in the pod's namespace. Keeping it out of the supervisor leaves the supervisor in the host's namespace.
+//! The caller chooses the host: as the kubelet, the pod IP unless the handler names one (the
+//! supervisor falls back to 127.0.0.1 only for a pod without an address). Dialing the pod IP
+//! from inside the pod reaches the same sockets as the kubelet dialing it from the node, so a
+//! server bound to 127.0.0.1 only fails here as on a cluster. The check still runs inside the
+//! pod's namespace: a pod without an address (`--network none`) is reachable only there, and a
+//! pod's address need not be reachable from the host (a macvlan network, for one). So it runs in
+//! a short-lived process that first joins the namespace of the pod's pause process with
+//! setns(2). setns(2) with CLONE_NEWNET changes the namespace of the calling thread only; this
+//! process has a single thread (the gRPC client's tokio runtime is current-thread and never uses
+//! the blocking pool), so every socket it opens afterwards is in the pod's namespace. Keeping it
+//! out of the supervisor leaves the supervisor in the host's namespace.
 //!
-//! HTTP follows the kubelet's prober: GET with `User-Agent: kube-probe/1.33` and `Accept: */*`
-//! unless the probe's headers override them (a `Host` header sets the request host), no
+//! HTTP follows the kubelet's prober: GET with the request's `user_agent` (the supervisor sends
+//! `kube-probe/<major>.<minor>` of the release tandem follows) and `Accept: */*` unless the
+//! probe's headers override them (a `Host` header sets the request host), no
 //! keep-alive, at most 10 KiB of body, success for 200–399, redirects followed only to the same
 //! host (at most 10), a redirect elsewhere returned as a success with a warning. HTTPS is the same
 //! request over rustls with the certificate unchecked, as the kubelet's `InsecureSkipVerify`
@@ -27,8 +34,6 @@ mod tls;
 
 const MAX_BODY: usize = 10 * 1024;
 const MAX_REDIRECTS: usize = 10;
-/// The kubelet's prober names itself after its minor version.
-pub(crate) const USER_AGENT: &str = "kube-probe/1.33";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -47,6 +52,10 @@ pub enum NetRequest {
         /// `scheme: HTTPS`.
         #[serde(default)]
         https: bool,
+        /// The `User-Agent` header unless `headers` sets one; empty sends none (as an empty
+        /// header value removes a default one).
+        #[serde(default)]
+        user_agent: String,
     },
     /// `grpc.health.v1.Health/Check` with this `service` ("" asks about the whole server).
     Grpc {
@@ -54,6 +63,9 @@ pub enum NetRequest {
         port: u16,
         service: String,
         timeout_ms: u64,
+        /// The `user-agent` of the call; empty sends none.
+        #[serde(default)]
+        user_agent: String,
     },
 }
 
@@ -114,6 +126,7 @@ pub fn run(req: &NetRequest) -> NetOutcome {
             headers,
             timeout_ms,
             https,
+            user_agent,
         } => http_get(
             Target {
                 https: *https,
@@ -122,6 +135,7 @@ pub fn run(req: &NetRequest) -> NetOutcome {
                 path: normalise_path(path),
             },
             headers,
+            user_agent,
             Instant::now() + Duration::from_millis(*timeout_ms),
         ),
         NetRequest::Grpc {
@@ -129,7 +143,14 @@ pub fn run(req: &NetRequest) -> NetOutcome {
             port,
             service,
             timeout_ms,
-        } => grpc::check(host, *port, service, Duration::from_millis(*timeout_ms)),
+            user_agent,
+        } => grpc::check(
+            host,
+            *port,
+            service,
+            user_agent,
+            Duration::from_millis(*timeout_ms),
+        ),
     }
 }
 
@@ -212,9 +233,14 @@ impl Target {
     }
 }
 
-fn http_get(mut target: Target, headers: &[(String, String)], deadline: Instant) -> NetOutcome {
+fn http_get(
+    mut target: Target,
+    headers: &[(String, String)],
+    user_agent: &str,
+    deadline: Instant,
+) -> NetOutcome {
     for _ in 0..=MAX_REDIRECTS {
-        let res = match request(&target, headers, deadline) {
+        let res = match request(&target, headers, user_agent, deadline) {
             Ok(r) => r,
             Err(e) => return NetOutcome::Failure(e),
         };
@@ -338,6 +364,7 @@ impl Write for Conn {
 fn request(
     target: &Target,
     headers: &[(String, String)],
+    user_agent: &str,
     deadline: Instant,
 ) -> Result<Response, String> {
     let url = target.url();
@@ -362,8 +389,8 @@ fn request(
         .map(|(_, v)| v.clone())
         .unwrap_or_else(|| target.authority());
     let mut req = format!("GET {} HTTP/1.1\r\nHost: {host_header}\r\n", target.path);
-    if !has("user-agent") {
-        req.push_str(&format!("User-Agent: {USER_AGENT}\r\n"));
+    if !has("user-agent") && !user_agent.is_empty() {
+        req.push_str(&format!("User-Agent: {user_agent}\r\n"));
     }
     if !has("accept") {
         req.push_str("Accept: */*\r\n");
@@ -459,6 +486,7 @@ mod tests {
             headers: vec![],
             timeout_ms: 2000,
             https: false,
+            user_agent: String::new(),
         })
     }
 
@@ -490,6 +518,43 @@ mod tests {
             get(p, "/redirect"),
             NetOutcome::Warning("Probe terminated redirects, Response body: Found".into())
         );
+    }
+
+    /// The request head a probe sends, with `user_agent` and the probe's `headers`.
+    fn head_of(user_agent: &str, headers: Vec<(String, String)>) -> String {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || {
+            let Ok((mut s, _)) = l.accept() else {
+                return String::new();
+            };
+            let mut buf = [0u8; 2048];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\n");
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        });
+        let out = run(&NetRequest::Http {
+            host: "127.0.0.1".into(),
+            port,
+            path: "/".into(),
+            headers,
+            timeout_ms: 2000,
+            https: false,
+            user_agent: user_agent.into(),
+        });
+        assert_eq!(out, NetOutcome::Success);
+        server.join().expect("server")
+    }
+
+    #[test]
+    fn the_user_agent_is_the_requests_unless_the_probe_sets_one() {
+        let h = head_of("kube-probe/9.8", vec![]);
+        assert!(h.contains("\r\nUser-Agent: kube-probe/9.8\r\n"), "{h}");
+        let h = head_of("kube-probe/9.8", vec![("user-agent".into(), "mine".into())]);
+        assert!(h.contains("\r\nuser-agent: mine\r\n"), "{h}");
+        assert!(!h.contains("kube-probe"), "{h}");
+        let h = head_of("", vec![]);
+        assert!(!h.to_ascii_lowercase().contains("user-agent"), "{h}");
     }
 
     #[test]

@@ -79,6 +79,7 @@ fn https(host: &str, port: u16, path: &str, headers: Vec<(String, String)>) -> N
         headers,
         timeout_ms: 3000,
         https: true,
+        user_agent: "kube-probe/1.33".into(),
     })
 }
 
@@ -222,6 +223,7 @@ fn https_times_out_on_a_server_that_never_handshakes() {
         headers: vec![],
         timeout_ms: 500,
         https: true,
+        user_agent: String::new(),
     });
     assert!(
         matches!(&out, NetOutcome::Failure(m) if m.contains("Client.Timeout exceeded")),
@@ -338,6 +340,7 @@ fn grpc(port: u16, service: &str, timeout_ms: u64) -> NetOutcome {
         port,
         service: service.into(),
         timeout_ms,
+        user_agent: "kube-probe/1.33".into(),
     })
 }
 

@@ -534,12 +534,13 @@ impl ContainerRuntime for LinuxRuntime {
             } => {
                 self.net(
                     NetRequest::Http {
-                        host: host.clone().unwrap_or_else(|| "127.0.0.1".into()),
+                        host: probe_host(host.as_deref(), &self.facts),
                         port: *port,
                         path: path.clone(),
                         headers: headers.clone(),
                         timeout_ms: net_timeout_ms,
                         https: *scheme == HttpScheme::Https,
+                        user_agent: tandem_api::probe_user_agent(),
                     },
                     timeout,
                 )
@@ -548,7 +549,7 @@ impl ContainerRuntime for LinuxRuntime {
             Handler::TcpSocket { host, port } => {
                 self.net(
                     NetRequest::Tcp {
-                        host: host.clone().unwrap_or_else(|| "127.0.0.1".into()),
+                        host: probe_host(host.as_deref(), &self.facts),
                         port: *port,
                         timeout_ms: net_timeout_ms,
                     },
@@ -556,15 +557,15 @@ impl ContainerRuntime for LinuxRuntime {
                 )
                 .await
             }
-            // The kubelet dials the pod IP; like the other network handlers here, the check
-            // dials 127.0.0.1 inside the pod's network namespace.
+            // gRPC has no `host`: the kubelet always dials the pod IP.
             Handler::Grpc { port, service } => {
                 self.net(
                     NetRequest::Grpc {
-                        host: "127.0.0.1".into(),
+                        host: probe_host(None, &self.facts),
                         port: *port,
                         service: service.clone().unwrap_or_default(),
                         timeout_ms: net_timeout_ms,
+                        user_agent: tandem_api::probe_user_agent(),
                     },
                     timeout,
                 )
@@ -576,6 +577,66 @@ impl ContainerRuntime for LinuxRuntime {
             }
         }
     }
+}
+
+/// The loopback address network handlers fall back to in a pod without an address.
+const LOOPBACK: &str = "127.0.0.1";
+
+/// The address a network handler dials: its `host` when it names one, else the pod IP (the first
+/// of podIPs, IPv4 first, as the kubelet's `status.podIP`; the host's address for hostNetwork
+/// pods), else 127.0.0.1 when the pod has none (`--network none`, CNI plugins missing), where
+/// the pod is reachable only on its loopback ([`loopback_fallback_warning`] says so once).
+pub fn probe_host(host: Option<&str>, facts: &RuntimeFacts) -> String {
+    match host {
+        Some(h) if !h.is_empty() => h.to_string(),
+        _ if facts.pod_ip.is_empty() => LOOPBACK.to_string(),
+        _ => facts.pod_ip.clone(),
+    }
+}
+
+/// A network handler that dials the pod IP when the pod has one: httpGet and tcpSocket without
+/// `host`, and every grpc check.
+fn dials_pod_ip(h: &Handler) -> bool {
+    match h {
+        Handler::HttpGet { host, .. } | Handler::TcpSocket { host, .. } => {
+            host.as_deref().is_none_or(str::is_empty)
+        }
+        Handler::Grpc { .. } => true,
+        Handler::Exec { .. } | Handler::Sleep { .. } => false,
+    }
+}
+
+/// The message of the one warning event a pod without an address gets when some probe or hook of
+/// it would dial the pod IP: those checks dial 127.0.0.1 instead, so a server listening on
+/// loopback only passes them here but would fail them on a cluster. `None` when the pod has an
+/// address or nothing dials it.
+///
+/// One event at start, not one per check: the fallback is a property of the pod's network,
+/// decided once, and a warning per probe run would bury the events that matter.
+pub fn loopback_fallback_warning(plan: &PodPlan, facts: &RuntimeFacts) -> Option<String> {
+    if !facts.pod_ip.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = plan
+        .all_containers()
+        .filter(|c| {
+            [&c.startup_probe, &c.liveness_probe, &c.readiness_probe]
+                .into_iter()
+                .flatten()
+                .map(|p| &p.handler)
+                .chain(c.post_start.iter())
+                .chain(c.pre_stop.iter())
+                .any(dials_pod_ip)
+        })
+        .map(|c| c.name.as_str())
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "the pod has no IP address (loopback networking only), so the httpGet, tcpSocket and grpc probes and hooks of container(s) {} dial {LOOPBACK} inside the pod instead of the pod IP; a server listening on {LOOPBACK} only passes them here but fails them on a cluster",
+        names.join(", ")
+    ))
 }
 
 impl LinuxRuntime {
@@ -663,6 +724,78 @@ fn exec_result(kind: HandlerKind, command: &[String], o: ExecOutcome) -> Handler
 mod tests {
     use super::*;
     use tandem_api::plan::ContainerRole;
+
+    fn probe(handler: Handler) -> Option<tandem_api::plan::Probe> {
+        Some(tandem_api::plan::Probe {
+            handler,
+            initial_delay_seconds: 0,
+            timeout_seconds: 1,
+            period_seconds: 10,
+            success_threshold: 1,
+            failure_threshold: 3,
+            termination_grace_period_seconds: None,
+        })
+    }
+
+    fn facts(pod_ip: &str) -> RuntimeFacts {
+        RuntimeFacts {
+            pod_ip: pod_ip.into(),
+            pod_ips: [pod_ip]
+                .iter()
+                .filter(|i| !i.is_empty())
+                .map(|i| i.to_string())
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn network_handlers_dial_the_pod_ip_and_loopback_only_without_one() {
+        assert_eq!(probe_host(None, &facts("10.87.0.5")), "10.87.0.5");
+        assert_eq!(probe_host(Some(""), &facts("10.87.0.5")), "10.87.0.5");
+        assert_eq!(
+            probe_host(Some("db.local"), &facts("10.87.0.5")),
+            "db.local"
+        );
+        assert_eq!(probe_host(None, &facts("")), "127.0.0.1");
+        assert_eq!(probe_host(Some("10.0.0.9"), &facts("")), "10.0.0.9");
+
+        let mut web = ContainerPlan::new("web", ContainerRole::Main, "busybox");
+        web.readiness_probe = probe(Handler::HttpGet {
+            host: None,
+            port: 8080,
+            path: "/".into(),
+            scheme: HttpScheme::Http,
+            headers: vec![],
+        });
+        let mut db = ContainerPlan::new("db", ContainerRole::Main, "busybox");
+        db.liveness_probe = probe(Handler::TcpSocket {
+            host: Some("127.0.0.1".into()),
+            port: 5432,
+        });
+        db.pre_stop = Some(Handler::Exec {
+            command: vec!["true".into()],
+        });
+        let mut rpc = ContainerPlan::new("rpc", ContainerRole::Main, "busybox");
+        rpc.post_start = Some(Handler::Grpc {
+            port: 9000,
+            service: None,
+        });
+        let plan = PodPlan::new("p", vec![], vec![web, db, rpc]);
+        assert_eq!(loopback_fallback_warning(&plan, &facts("10.87.0.5")), None);
+        let warning = loopback_fallback_warning(&plan, &facts("")).expect("a warning");
+        // db names its host and runs exec: it is not affected.
+        assert!(
+            warning.contains("of container(s) web, rpc dial 127.0.0.1"),
+            "{warning}"
+        );
+        let quiet = PodPlan::new(
+            "q",
+            vec![],
+            vec![ContainerPlan::new("c", ContainerRole::Main, "b")],
+        );
+        assert_eq!(loopback_fallback_warning(&quiet, &facts("")), None);
+    }
 
     #[test]
     fn stop_signal_comes_from_the_pod_then_the_image_then_sigterm() {

@@ -406,12 +406,25 @@ fn run(
                 });
             }
         }
-        let writer = StateWriter {
+        let mut writer = StateWriter {
             dir: dir.clone(),
             pod,
             last: None,
             events: None,
         };
+        if let Some(message) = crate::linux::loopback_fallback_warning(&plan, &runtime_facts(&net))
+        {
+            // Before any container starts, so it leads the pod's events (see the function).
+            writer.event(&PodEvent {
+                time_us: crate::logs::now_us(),
+                kind: tandem_kubelet::events::EventType::Warning,
+                reason: "ProbeWarning".into(),
+                message,
+                container: None,
+                attempt: None,
+                details: Default::default(),
+            });
+        }
         let facts = PodFacts {
             sandbox_ready: true,
             pod_ip: net.pod_ips.first().cloned(),

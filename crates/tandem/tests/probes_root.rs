@@ -1,4 +1,6 @@
-//! HTTPS and gRPC probes on real containers, as root.
+//! HTTPS and gRPC probes on real containers, as root, and where network probes dial: the pod IP
+//! (the host's address for hostNetwork pods), as the kubelet, so a server listening on 127.0.0.1
+//! only fails them, and 127.0.0.1 with one warning event for a pod without an address.
 //!
 //! gRPC: the checker image's `tandem-checker grpc-health-server` answers `grpc.health.v1.Health`
 //! inside the pod; the probe reaches it inside the pod's network namespace. HTTPS: a hostNetwork
@@ -88,7 +90,9 @@ fn grpc_readiness_serving_makes_the_pod_ready() {
     );
     println!("Ready {:?} after run -d returned", started.elapsed());
     let ev = events(&env, "grpc-ready");
-    assert!(!ev.contains("ProbeWarning"), "{ev}");
+    // The prober's warnings ("Readiness probe warning: ..."); without the CNI plugins the pod
+    // has no address and gets the loopback fallback's ProbeWarning, which is right there.
+    assert!(!ev.contains("probe warning"), "{ev}");
     assert!(!ev.contains("Unhealthy"), "{ev}");
 }
 
@@ -217,7 +221,8 @@ fn https_readiness_passes_against_a_self_signed_server() {
         .recv_timeout(Duration::from_secs(5))
         .expect("a probe request");
     assert!(req.starts_with("GET /healthz HTTP/1.1\r\n"), "{req}");
-    assert!(req.contains("\r\nUser-Agent: kube-probe/1.33\r\n"), "{req}");
+    let agent = format!("\r\nUser-Agent: {}\r\n", tandem_api::probe_user_agent());
+    assert!(req.contains(&agent), "{req}");
     let ev = events(&env, "https-ok");
     assert!(!ev.contains("ProbeWarning"), "{ev}");
 }
@@ -339,5 +344,203 @@ fn the_checkers_grpc_server_answers_the_probe_helper() {
     assert_eq!(
         netprobe(port, ""),
         r#"{"failure":"service unhealthy (responded with \"NOT_SERVING\")"}"#
+    );
+}
+
+fn plugins_installed(test: &str) -> bool {
+    let ok = std::path::Path::new("/usr/lib/cni/bridge").exists()
+        || std::path::Path::new("/opt/cni/bin/bridge").exists();
+    if !ok {
+        println!(
+            "skipped: {test} needs a pod IP, so the CNI plugins (apt-get install containernetworking-plugins)"
+        );
+    }
+    ok
+}
+
+/// busybox httpd serving `ok` at `/`, listening on `listen` (`127.0.0.1:PORT` or `PORT`), with
+/// `probe` under the container. busybox's nc cannot bind an address (no `-s`), so httpd is also
+/// the loopback-only listener of the tcpSocket tests: a TCP connect is all they make.
+fn httpd_pod(name: &str, listen: &str, host_network: bool, probe: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  hostNetwork: {host_network}\n  terminationGracePeriodSeconds: 1\n  containers:\n    - name: web\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"mkdir -p /w && echo ok > /w/index.html && exec httpd -f -p {listen} -h /w\"]\n{probe}"
+    )
+}
+
+fn readiness(handler: &str) -> String {
+    format!("      readinessProbe:\n        {handler}\n        periodSeconds: 1\n")
+}
+
+/// Runs a pod bound to loopback only and one bound to every address, both probed by `handler`
+/// without a host on `port`: only the second may become Ready, and the first's failures name
+/// the address probed, `want_host` (the pod IP when `None`).
+fn loopback_only_fails_and_any_address_passes(
+    env: &Env,
+    prefix: &str,
+    port: u16,
+    host_network: bool,
+    handler: &str,
+    want_host: Option<&str>,
+) {
+    let (lo, any) = (format!("{prefix}-lo"), format!("{prefix}-any"));
+    let probe = readiness(handler);
+    run_detached(
+        env,
+        &httpd_pod(&lo, &format!("127.0.0.1:{port}"), host_network, &probe),
+    );
+    run_detached(
+        env,
+        &httpd_pod(&any, &port.to_string(), host_network, &probe),
+    );
+    assert!(
+        wait(env, &any, "condition=Ready", 30),
+        "{any} never Ready: {}\n{}",
+        pod_json(env, &any),
+        events(env, &any)
+    );
+    assert!(wait(env, &lo, "jsonpath={.status.phase}=Running", 30));
+    assert!(
+        !wait(env, &lo, "condition=Ready", 4),
+        "{lo} (listening on 127.0.0.1 only) became Ready: {}",
+        events(env, &lo)
+    );
+    let ip = match want_host {
+        Some(h) => h.to_string(),
+        None => pod_json(env, &lo)["status"]["podIP"]
+            .as_str()
+            .expect("a podIP")
+            .to_string(),
+    };
+    let ev = events(env, &lo);
+    assert!(ev.contains("Unhealthy"), "{ev}");
+    assert!(
+        ev.contains(&format!("Readiness probe failed: dial tcp {ip}:{port}"))
+            || ev.contains(&format!(
+                "Readiness probe failed: Get \"http://{ip}:{port}/\""
+            )),
+        "the failure does not name {ip}:{port}: {ev}"
+    );
+    for pod in [&lo, &any] {
+        let ev = events(env, pod);
+        assert!(!ev.contains("ProbeWarning"), "{pod}: {ev}");
+    }
+}
+
+#[test]
+fn http_readiness_dials_the_pod_ip_so_a_loopback_only_server_fails() {
+    let test = "http_readiness_dials_the_pod_ip_so_a_loopback_only_server_fails";
+    let Some(()) = require_root(test) else { return };
+    if !plugins_installed(test) {
+        return;
+    }
+    let env = Env::new();
+    loopback_only_fails_and_any_address_passes(
+        &env,
+        "http",
+        8080,
+        false,
+        "httpGet: {port: 8080, path: /}",
+        None,
+    );
+}
+
+#[test]
+fn tcp_readiness_dials_the_pod_ip_so_a_loopback_only_server_fails() {
+    let test = "tcp_readiness_dials_the_pod_ip_so_a_loopback_only_server_fails";
+    let Some(()) = require_root(test) else { return };
+    if !plugins_installed(test) {
+        return;
+    }
+    let env = Env::new();
+    loopback_only_fails_and_any_address_passes(
+        &env,
+        "tcp",
+        8080,
+        false,
+        "tcpSocket: {port: 8080}",
+        None,
+    );
+}
+
+#[test]
+fn host_network_probes_dial_the_host_ip() {
+    let Some(()) = require_root("host_network_probes_dial_the_host_ip") else {
+        return;
+    };
+    let env = Env::new();
+    let (lo_port, any_port) = (free_port(), free_port());
+    // Two ports: both pods listen in the host's namespace.
+    let probe = |port: u16| readiness(&format!("httpGet: {{port: {port}, path: /}}"));
+    run_detached(
+        &env,
+        &httpd_pod(
+            "hn-lo",
+            &format!("127.0.0.1:{lo_port}"),
+            true,
+            &probe(lo_port),
+        ),
+    );
+    run_detached(
+        &env,
+        &httpd_pod("hn-any", &any_port.to_string(), true, &probe(any_port)),
+    );
+    assert!(
+        wait(&env, "hn-any", "condition=Ready", 30),
+        "hn-any never Ready: {}\n{}",
+        pod_json(&env, "hn-any"),
+        events(&env, "hn-any")
+    );
+    let host_ip = pod_json(&env, "hn-lo")["status"]["hostIP"]
+        .as_str()
+        .expect("a hostIP")
+        .to_string();
+    assert_eq!(
+        pod_json(&env, "hn-lo")["status"]["podIP"].as_str(),
+        Some(host_ip.as_str())
+    );
+    assert!(
+        !wait(&env, "hn-lo", "condition=Ready", 4),
+        "hn-lo (127.0.0.1 only) became Ready: {}",
+        events(&env, "hn-lo")
+    );
+    let ev = events(&env, "hn-lo");
+    assert!(
+        ev.contains(&format!(
+            "Readiness probe failed: dial tcp {host_ip}:{lo_port}"
+        )),
+        "{ev}"
+    );
+}
+
+#[test]
+fn without_a_network_probes_dial_loopback_and_warn_once() {
+    let Some(()) = require_root("without_a_network_probes_dial_loopback_and_warn_once") else {
+        return;
+    };
+    let env = Env::new();
+    let probes = "      readinessProbe:\n        httpGet: {port: 8080, path: /}\n        periodSeconds: 1\n      livenessProbe:\n        tcpSocket: {port: 8080}\n        periodSeconds: 1\n";
+    let out = env.run_yaml(
+        &httpd_pod("nonet", "127.0.0.1:8080", false, probes),
+        &["-d", "--network", "none"],
+    );
+    assert!(out.status.success(), "run: {}", support::stderr(&out));
+    assert!(
+        wait(&env, "nonet", "condition=Ready", 30),
+        "never Ready: {}\n{}",
+        pod_json(&env, "nonet"),
+        events(&env, "nonet")
+    );
+    assert!(pod_json(&env, "nonet")["status"]["podIP"].is_null());
+    // Several probe periods: the warning is said once, not per probe run.
+    std::thread::sleep(Duration::from_secs(3));
+    let ev = events(&env, "nonet");
+    let warnings: Vec<&str> = ev.lines().filter(|l| l.contains("ProbeWarning")).collect();
+    assert_eq!(warnings.len(), 1, "{ev}");
+    assert!(warnings[0].contains("no IP address"), "{ev}");
+    assert!(warnings[0].contains("dial 127.0.0.1"), "{ev}");
+    assert!(!ev.contains("Unhealthy"), "{ev}");
+    assert_eq!(
+        pod_json(&env, "nonet")["status"]["containerStatuses"][0]["restartCount"],
+        0
     );
 }

@@ -12,15 +12,22 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{NetOutcome, USER_AGENT};
+use super::NetOutcome;
 
 const PATH: &str = "/grpc.health.v1.Health/Check";
 /// A health response is a few bytes; anything much larger is not one.
 const MAX_RESPONSE: usize = 64 * 1024;
 const SERVING: u64 = 1;
 
-/// Runs one `Check(service)` against `host:port`, all of it within `timeout`.
-pub(super) fn check(host: &str, port: u16, service: &str, timeout: Duration) -> NetOutcome {
+/// Runs one `Check(service)` against `host:port`, all of it within `timeout`, sending
+/// `user_agent` (none when empty).
+pub(super) fn check(
+    host: &str,
+    port: u16,
+    service: &str,
+    user_agent: &str,
+    timeout: Duration,
+) -> NetOutcome {
     // A current-thread runtime: the helper has joined the pod's network namespace on this thread,
     // and only this thread's sockets are in it.
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -30,10 +37,16 @@ pub(super) fn check(host: &str, port: u16, service: &str, timeout: Duration) -> 
         Ok(rt) => rt,
         Err(e) => return NetOutcome::Error(format!("cannot start the gRPC client: {e}")),
     };
-    rt.block_on(check_async(host, port, service, timeout))
+    rt.block_on(check_async(host, port, service, user_agent, timeout))
 }
 
-async fn check_async(host: &str, port: u16, service: &str, timeout: Duration) -> NetOutcome {
+async fn check_async(
+    host: &str,
+    port: u16,
+    service: &str,
+    user_agent: &str,
+    timeout: Duration,
+) -> NetOutcome {
     let authority = if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
@@ -55,7 +68,7 @@ async fn check_async(host: &str, port: u16, service: &str, timeout: Duration) ->
         }
     };
     let left = timeout.saturating_sub(started.elapsed());
-    match tokio::time::timeout(left, call(client, &authority, service, left)).await {
+    match tokio::time::timeout(left, call(client, &authority, service, user_agent, left)).await {
         Err(_) => NetOutcome::Failure(format!(
             "timeout: health rpc did not complete within {within}"
         )),
@@ -125,15 +138,19 @@ async fn call(
     client: Client,
     authority: &str,
     service: &str,
+    user_agent: &str,
     timeout: Duration,
 ) -> Result<Reply, String> {
     let mut client = client.ready().await.map_err(|e| transport(&e))?;
-    let req = http::Request::builder()
+    let mut req = http::Request::builder()
         .method("POST")
         .uri(format!("http://{authority}{PATH}"))
         .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .header("user-agent", USER_AGENT)
+        .header("te", "trailers");
+    if !user_agent.is_empty() {
+        req = req.header("user-agent", user_agent);
+    }
+    let req = req
         .header("grpc-timeout", format!("{}m", timeout.as_millis().max(1)))
         .body(())
         .map_err(|e| e.to_string())?;

@@ -39,7 +39,7 @@ pub struct LintArgs {
     #[arg(long, value_delimiter = ',')]
     pub disable: Vec<String>,
     /// The Kubernetes version the manifests are for (native sidecars need 1.29).
-    #[arg(long = "kube-version", default_value = "1.33")]
+    #[arg(long = "kube-version", default_value_t = KubeVersion::DEFAULT.to_string())]
     pub kube_version: String,
     /// Print the rules and exit.
     #[arg(long)]
