@@ -246,6 +246,10 @@ pub struct ResourceList {
     pub cpu_millis: Option<u64>,
     pub memory_bytes: Option<u64>,
     pub ephemeral_storage_bytes: Option<u64>,
+    /// `ephemeral_storage_bytes` as the API server prints it (canonical form, `1Mi`), for the
+    /// messages that quote the limit.
+    #[serde(default)]
+    pub ephemeral_storage_quantity: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -320,6 +324,10 @@ pub enum VolumeSource {
         /// `medium: Memory`: a tmpfs.
         memory: bool,
         size_limit_bytes: Option<u64>,
+        /// `sizeLimit` as the API server prints it (canonical form, `1Mi`), for the eviction
+        /// message.
+        #[serde(default)]
+        size_limit_quantity: Option<String>,
     },
     HostPath {
         path: String,

@@ -491,6 +491,11 @@ impl Planner<'_, '_, '_> {
                     .as_ref()
                     .and_then(|q| parse_quantity(&q.0).ok())
                     .and_then(|q| q.bytes()),
+                size_limit_quantity: e
+                    .size_limit
+                    .as_ref()
+                    .and_then(|q| parse_quantity(&q.0).ok())
+                    .and_then(|q| q.canonical_bytes()),
             }
         } else if let Some(h) = &v.host_path {
             VolumeSource::HostPath {
@@ -728,6 +733,8 @@ fn resources(c: &Container) -> Resources {
                 cpu_millis: get("cpu").and_then(|q| q.cpu_millis()),
                 memory_bytes: get("memory").and_then(|q| q.bytes()),
                 ephemeral_storage_bytes: get("ephemeral-storage").and_then(|q| q.bytes()),
+                ephemeral_storage_quantity: get("ephemeral-storage")
+                    .and_then(|q| q.canonical_bytes()),
             }
         };
     let r = c.resources.as_ref();

@@ -199,9 +199,48 @@ impl Quantity {
         u64::try_from(self.value()).ok()
     }
 
+    /// The quantity as the API server prints it back (`Quantity.String()` of a canonicalised
+    /// byte count), for messages that quote a limit: `1024Ki` → `1Mi`, `1.5Mi` → `1536Ki`,
+    /// `5000000` → `5M`, `1e6` → `1e6`. A binary quantity below 1024 prints
+    /// as a decimal one, as apimachinery does. `None` when negative.
+    pub fn canonical_bytes(&self) -> Option<String> {
+        Some(canonical_bytes_like(self.bytes()?, &self.text))
+    }
+
     fn nano_value(&self) -> i128 {
         // Exact enough for comparison: Kubernetes itself cannot represent finer than nano units.
         i128::from(self.scaled(-9))
+    }
+}
+
+/// `bytes` printed in the canonical form of the format `like` is written in (binary `Ki`…`Ei`,
+/// decimal exponent `e3`, else decimal SI): see [`Quantity::canonical_bytes`]. For limits that
+/// are sums of several quantities, as apimachinery keeps the format of the first.
+pub fn canonical_bytes_like(v: u64, like: &str) -> String {
+    let suffix = like.trim_start_matches(|c: char| c.is_ascii_digit() || "+-.".contains(c));
+    if suffix.ends_with('i') && v >= 1024 {
+        const BINARY: [&str; 7] = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
+        let (mut m, mut k) = (v, 0);
+        while k + 1 < BINARY.len() && m % 1024 == 0 {
+            m /= 1024;
+            k += 1;
+        }
+        return format!("{m}{}", BINARY[k]);
+    }
+    let (mut m, mut exp) = (v, 0);
+    while m != 0 && m % 1000 == 0 && exp < 18 {
+        m /= 1000;
+        exp += 3;
+    }
+    // `E` alone is exa; `E3` and `e3` are exponents.
+    let exponent = suffix.len() > 1 && suffix.starts_with(['e', 'E']);
+    match (exp, exponent) {
+        (0, _) => m.to_string(),
+        (e, true) => format!("{m}e{e}"),
+        (e, false) => {
+            let si = ["k", "M", "G", "T", "P", "E"][(e / 3 - 1) as usize];
+            format!("{m}{si}")
+        }
     }
 }
 
@@ -286,6 +325,29 @@ mod tests {
         ] {
             assert_eq!(q(s).bytes(), Some(want), "{s}");
         }
+    }
+
+    #[test]
+    fn canonical_bytes_as_the_api_server_prints_them() {
+        for (s, want) in [
+            ("1Mi", "1Mi"),
+            ("1024Ki", "1Mi"),
+            ("1536Ki", "1536Ki"),
+            ("1.5Mi", "1536Ki"),
+            ("0.5Ki", "512"),
+            ("5Gi", "5Gi"),
+            ("5000000", "5M"),
+            ("16M", "16M"),
+            ("1048576", "1048576"),
+            ("1500k", "1500k"),
+            ("1e6", "1e6"),
+            ("12e6", "12e6"),
+            ("0", "0"),
+            ("2E", "2E"),
+        ] {
+            assert_eq!(q(s).canonical_bytes().as_deref(), Some(want), "{s}");
+        }
+        assert_eq!(q("-1Mi").canonical_bytes(), None);
     }
 
     #[test]

@@ -124,7 +124,8 @@ fn sidecar_logging_pod() {
         p.volume("logs").expect("logs").source,
         VolumeSource::EmptyDir {
             memory: false,
-            size_limit_bytes: None
+            size_limit_bytes: None,
+            size_limit_quantity: None,
         }
     );
     assert!(!mount(app, "logs").read_only);
@@ -398,7 +399,8 @@ fn native_sidecar_pod() {
         p.volume("work").expect("work").source,
         VolumeSource::EmptyDir {
             memory: true,
-            size_limit_bytes: Some(64 << 20)
+            size_limit_bytes: Some(64 << 20),
+            size_limit_quantity: Some("64Mi".into()),
         }
     );
 }

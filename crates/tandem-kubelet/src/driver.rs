@@ -195,7 +195,9 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                         };
                     }
                     // Both change what the engine decides next without any outside event.
-                    Action::Terminate { .. } | Action::Kill { .. } => again = true,
+                    Action::Terminate { .. } | Action::Evict { .. } | Action::Kill { .. } => {
+                        again = true
+                    }
                     _ => {}
                 }
                 self.apply(action, now);
@@ -430,6 +432,17 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                     });
                 }
             }
+            Action::Evict { message, grace } => {
+                if self.obs.termination.is_none() {
+                    self.event(EventType::Warning, "Evicted", message.clone(), None);
+                    self.obs.eviction = Some(message);
+                    self.obs.termination = Some(Termination {
+                        reason: TerminationReason::Evicted,
+                        started_at: now,
+                        grace,
+                    });
+                }
+            }
             Action::Finish { .. } => {}
         }
     }
@@ -623,6 +636,7 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
 
     fn on_runtime_event(&mut self, ev: RuntimeEvent) {
         match ev {
+            RuntimeEvent::LocalStorage(usage) => self.obs.storage = Some(usage),
             RuntimeEvent::Exited {
                 container,
                 attempt,

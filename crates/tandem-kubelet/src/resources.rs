@@ -29,17 +29,22 @@ pub fn pod_requests(plan: &PodPlan) -> ResourceList {
         [
             r.requests.cpu_millis.or(r.limits.cpu_millis),
             r.requests.memory_bytes.or(r.limits.memory_bytes),
+            r.requests
+                .ephemeral_storage_bytes
+                .or(r.limits.ephemeral_storage_bytes),
         ]
     })
 }
 
-/// The pod's effective limits (`PodLimits`), meaningful for a resource only when every container
-/// declares that limit (see [`pod_cgroup`]).
+/// The pod's effective limits (`PodLimits`): a resource is present when any container declares
+/// it, which is what local-storage eviction reads; the pod cgroup only takes it when every
+/// container does (see [`pod_cgroup`]).
 pub fn pod_limits(plan: &PodPlan) -> ResourceList {
     envelope(plan, |c| {
         [
             c.resources.limits.cpu_millis,
             c.resources.limits.memory_bytes,
+            c.resources.limits.ephemeral_storage_bytes,
         ]
     })
 }
@@ -64,12 +69,13 @@ pub fn pod_cgroup(plan: &PodPlan) -> PodCgroupConfig {
 }
 
 /// KEP-753: max(each regular init container + the sidecars started before it,
-/// all sidecars + all main containers), per resource ([cpu millis, memory bytes]).
+/// all sidecars + all main containers), per resource ([cpu millis, memory bytes, ephemeral
+/// storage bytes]).
 fn envelope(
     plan: &PodPlan,
-    of: impl Fn(&tandem_api::plan::ContainerPlan) -> [Option<u64>; 2],
+    of: impl Fn(&tandem_api::plan::ContainerPlan) -> [Option<u64>; 3],
 ) -> ResourceList {
-    let mut out = [None::<u64>; 2];
+    let mut out = [None::<u64>; 3];
     for (i, slot) in out.iter_mut().enumerate() {
         let get = |c| of(c)[i];
         let mut sidecars: Option<u64> = None;
@@ -92,7 +98,8 @@ fn envelope(
     ResourceList {
         cpu_millis: out[0],
         memory_bytes: out[1],
-        ephemeral_storage_bytes: None,
+        ephemeral_storage_bytes: out[2],
+        ephemeral_storage_quantity: None,
     }
 }
 

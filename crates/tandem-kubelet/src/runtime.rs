@@ -17,6 +17,7 @@ use std::time::Duration;
 use tandem_api::plan::{ContainerPlan, Handler};
 use tokio::time::Instant;
 
+use crate::state::StorageUsage;
 use crate::sync::StopSignal;
 
 /// Why a start failed, as the kubelet's waiting reasons name it.
@@ -39,6 +40,9 @@ pub enum RuntimeEvent {
         oom: bool,
         at: Instant,
     },
+    /// A local-storage measurement of the pod (§4.1 eviction), taken periodically by runtimes
+    /// whose pod has an emptyDir `sizeLimit` or an `ephemeral-storage` limit to check.
+    LocalStorage(StorageUsage),
 }
 
 /// What a handler runs for; runtimes use it to name the run in logs and marker files.

@@ -315,6 +315,20 @@ pub enum TerminationReason {
     InitFailed,
     /// The pod ran longer than `activeDeadlineSeconds` (§4.1): Failed, reason DeadlineExceeded.
     DeadlineExceeded,
+    /// The eviction manager's local-storage check (§4.1, §6.3): an emptyDir over its `sizeLimit`
+    /// or containers over their `ephemeral-storage` limits. Failed, reason Evicted; the message
+    /// is [`Observed::eviction`].
+    Evicted,
+}
+
+/// Local ephemeral storage in use, in bytes of allocated blocks (as `du` counts them), as the
+/// runtime last measured it. What the kubelet's summary stats give its eviction manager.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageUsage {
+    /// Disk-backed emptyDir volumes, by volume name.
+    pub empty_dirs: BTreeMap<String, u64>,
+    /// Per container: the writable layer of its current instance plus all its log files.
+    pub containers: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -338,6 +352,10 @@ pub struct Observed {
     /// When the pod started on this machine (status.startTime): `activeDeadlineSeconds` counts
     /// from here, init containers included.
     pub started_at: Option<Instant>,
+    /// The runtime's last local-storage measurement (only made when the pod has a limit to check).
+    pub storage: Option<StorageUsage>,
+    /// Why the pod was evicted: the kubelet's message, for the status and the `Evicted` event.
+    pub eviction: Option<String>,
 }
 
 impl Observed {
@@ -349,6 +367,8 @@ impl Observed {
                 .collect(),
             termination: None,
             started_at: None,
+            storage: None,
+            eviction: None,
         }
     }
 

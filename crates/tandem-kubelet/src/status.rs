@@ -62,18 +62,28 @@ pub struct PodFacts {
     pub external_conditions: Vec<PodCondition>,
 }
 
-/// `getPhase` (§5.1) over the engine's records.
-fn deadline_exceeded(obs: &Observed) -> bool {
-    obs.termination
-        .is_some_and(|t| t.reason == crate::state::TerminationReason::DeadlineExceeded)
+/// The pod's `reason` and `message` when the kubelet failed it itself (activeDeadlineSeconds,
+/// eviction): such a pod is Failed from that moment, before its containers have stopped.
+fn failed_by_kubelet(obs: &Observed) -> Option<(&'static str, String)> {
+    use crate::state::TerminationReason;
+    match obs.termination?.reason {
+        TerminationReason::DeadlineExceeded => Some((
+            "DeadlineExceeded",
+            crate::driver::DEADLINE_MESSAGE.to_string(),
+        )),
+        TerminationReason::Evicted => Some(("Evicted", obs.eviction.clone().unwrap_or_default())),
+        _ => None,
+    }
 }
 
+/// `getPhase` (§5.1) over the engine's records.
 pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
     if let Some(p) = facts.finished {
         return p;
     }
-    // A pod past its activeDeadlineSeconds is Failed at once, as the kubelet's eviction sets it.
-    if deadline_exceeded(obs) {
+    // A pod past its activeDeadlineSeconds, or evicted, is Failed at once, as the kubelet's
+    // eviction handlers set it.
+    if failed_by_kubelet(obs).is_some() {
         return PodPhase::Failed;
     }
     let initialized = obs.pod_has_initialized(plan);
@@ -358,13 +368,9 @@ pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Cloc
         .cloned()
         .chain(conditions)
         .collect();
-    let (reason, message) = if deadline_exceeded(obs) {
-        (
-            Some("DeadlineExceeded".to_string()),
-            Some(crate::driver::DEADLINE_MESSAGE.to_string()),
-        )
-    } else {
-        (None, None)
+    let (reason, message) = match failed_by_kubelet(obs) {
+        Some((reason, message)) => (Some(reason.to_string()), Some(message)),
+        None => (None, None),
     };
     PodStatus {
         reason,

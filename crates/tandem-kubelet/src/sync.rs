@@ -6,17 +6,22 @@
 
 use std::time::Duration;
 
-use tandem_api::plan::{ContainerPlan, ContainerRole, PodPlan, RestartPolicy};
+use tandem_api::plan::{ContainerPlan, ContainerRole, PodPlan, RestartPolicy, VolumeSource};
 use tokio::time::Instant;
 
 use crate::backoff::{self, Backoff};
 use crate::state::{
     ContainerRecord, HookState, KillReason, Observed, ProbeKind, ProbeResult, RunState,
-    TerminationReason,
+    StorageUsage, TerminationReason,
 };
 
 /// The kubelet never gives a container less than this between SIGTERM and SIGKILL (§4.2).
 pub const MIN_GRACE: Duration = Duration::from_secs(2);
+
+/// The grace period override of a local-storage eviction (the eviction manager's
+/// `immediateEvictionGracePeriodSeconds`): preStop hooks and sidecar turns get at most this,
+/// and every container still gets [`MIN_GRACE`] after its stop signal.
+pub const EVICTION_GRACE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopSignal {
@@ -89,6 +94,9 @@ pub enum Action {
         reason: TerminationReason,
         grace: Duration,
     },
+    /// Evict the pod (§4.1): tear it down as [`TerminationReason::Evicted`] with `grace`, and
+    /// report `message` as the pod's status message and in an `Evicted` event.
+    Evict { message: String, grace: Duration },
     /// Nothing runs and nothing will: the pod has ended with this phase.
     Finish { phase: PodPhase },
 }
@@ -131,7 +139,7 @@ impl Decision {
     pub fn kills_pod(&self) -> bool {
         self.actions
             .iter()
-            .any(|a| matches!(a, Action::Terminate { .. }))
+            .any(|a| matches!(a, Action::Terminate { .. } | Action::Evict { .. }))
     }
 }
 
@@ -582,6 +590,17 @@ fn compute_running(plan: &PodPlan, obs: &Observed, now: Instant, d: &mut Decisio
         }
         d.wake(deadline);
     }
+    if let Some(message) = obs
+        .storage
+        .as_ref()
+        .and_then(|usage| local_storage_eviction(plan, usage))
+    {
+        d.actions.push(Action::Evict {
+            message,
+            grace: EVICTION_GRACE,
+        });
+        return;
+    }
     let init = compute_init(plan, obs);
     if init.kill_pod {
         d.actions.push(Action::Terminate {
@@ -670,7 +689,9 @@ fn compute_termination(plan: &PodPlan, obs: &Observed, now: Instant, d: &mut Dec
 pub fn final_phase(plan: &PodPlan, obs: &Observed, reason: TerminationReason) -> PodPhase {
     if matches!(
         reason,
-        TerminationReason::InitFailed | TerminationReason::DeadlineExceeded
+        TerminationReason::InitFailed
+            | TerminationReason::DeadlineExceeded
+            | TerminationReason::Evicted
     ) {
         return PodPhase::Failed;
     }
@@ -687,4 +708,69 @@ pub fn final_phase(plan: &PodPlan, obs: &Observed, reason: TerminationReason) ->
     } else {
         PodPhase::Failed
     }
+}
+
+/// The eviction manager's `localStorageEviction` for one pod (§4.1, §6.3), in its order: an
+/// emptyDir over its `sizeLimit`, then the pod over the sum of its containers' `ephemeral-storage`
+/// limits (`PodLimits`: present when any container sets one; counting every container's writable
+/// layer and logs plus the disk-backed emptyDirs), then a main container over its own limit
+/// (writable layer and logs). Returns the kubelet's eviction message, trailing space included.
+pub fn local_storage_eviction(plan: &PodPlan, usage: &StorageUsage) -> Option<String> {
+    for v in &plan.volumes {
+        let VolumeSource::EmptyDir {
+            size_limit_bytes: Some(limit),
+            size_limit_quantity,
+            ..
+        } = &v.source
+        else {
+            continue;
+        };
+        let used = usage.empty_dirs.get(&v.name).copied();
+        if *limit > 0 && used.is_some_and(|u| u > *limit) {
+            let limit = size_limit_quantity
+                .clone()
+                .unwrap_or_else(|| limit.to_string());
+            return Some(format!(
+                "Usage of EmptyDir volume {:?} exceeds the limit {limit:?}. ",
+                v.name
+            ));
+        }
+    }
+    if let Some(limit) = crate::resources::pod_limits(plan).ephemeral_storage_bytes {
+        let total: u64 = usage
+            .containers
+            .values()
+            .chain(usage.empty_dirs.values())
+            .fold(0u64, |a, b| a.saturating_add(*b));
+        if total > limit {
+            // The sum keeps the format of the first limit it adds, as apimachinery's does.
+            let like = plan
+                .containers
+                .iter()
+                .chain(&plan.init_containers)
+                .find_map(|c| c.resources.limits.ephemeral_storage_quantity.clone())
+                .unwrap_or_default();
+            return Some(format!(
+                "Pod ephemeral local storage usage exceeds the total limit of containers {}. ",
+                tandem_api::quantity::canonical_bytes_like(limit, &like)
+            ));
+        }
+    }
+    for c in &plan.containers {
+        let limits = &c.resources.limits;
+        let Some(limit) = limits.ephemeral_storage_bytes.filter(|l| *l > 0) else {
+            continue;
+        };
+        if usage.containers.get(&c.name).is_some_and(|u| *u > limit) {
+            let limit = limits
+                .ephemeral_storage_quantity
+                .clone()
+                .unwrap_or_else(|| limit.to_string());
+            return Some(format!(
+                "Container {} exceeded its local ephemeral storage limit {limit:?}. ",
+                c.name
+            ));
+        }
+    }
+    None
 }

@@ -13,8 +13,8 @@ use tandem_api::plan::*;
 use tandem_kubelet::driver::{Control, Driver, Observer, Outcome};
 use tandem_kubelet::events::PodEvent;
 use tandem_kubelet::fake::{Behavior, FakeRuntime, HandlerScript, Mark};
-use tandem_kubelet::runtime::{HandlerKind, HandlerResult};
-use tandem_kubelet::state::TerminationReason;
+use tandem_kubelet::runtime::{HandlerKind, HandlerResult, RuntimeEvent};
+use tandem_kubelet::state::{StorageUsage, TerminationReason};
 use tandem_kubelet::status::{Clock, PodFacts};
 use tandem_kubelet::sync::PodPhase;
 use tokio::sync::mpsc;
@@ -201,6 +201,8 @@ struct Scenario {
     scripts: Vec<(String, Vec<Behavior>)>,
     handlers: Vec<(String, HandlerKind, HandlerFn)>,
     deletes: Vec<(Duration, Option<Duration>)>,
+    /// Local-storage measurements the runtime reports, at these times.
+    storage: Vec<(Duration, StorageUsage)>,
     until: Duration,
 }
 
@@ -211,6 +213,7 @@ impl Scenario {
             scripts: vec![],
             handlers: vec![],
             deletes: vec![],
+            storage: vec![],
             until: 600 * S,
         }
     }
@@ -232,6 +235,11 @@ impl Scenario {
         self.deletes.push((at, grace));
         self
     }
+    /// The runtime measures this local-storage usage at `at`.
+    fn storage_at(mut self, at: Duration, usage: StorageUsage) -> Self {
+        self.storage.push((at, usage));
+        self
+    }
     fn until(mut self, d: Duration) -> Self {
         self.until = d;
         self
@@ -242,6 +250,7 @@ impl Scenario {
         let t0 = Instant::now();
         let (rt_tx, rt_rx) = mpsc::unbounded_channel();
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+        let storage_tx = rt_tx.clone();
         let rt = Rc::new(FakeRuntime::new(rt_tx));
         for (name, b) in &self.scripts {
             rt.script(name, b.clone());
@@ -270,6 +279,7 @@ impl Scenario {
         );
         let local = tokio::task::LocalSet::new();
         let deletes = self.deletes;
+        let storage = self.storage;
         let until = self.until;
         let outcome = local
             .run_until(async move {
@@ -281,6 +291,13 @@ impl Scenario {
                     }
                     // Keep the channel open: a closed control channel is not a request.
                     std::future::pending::<()>().await;
+                });
+                tokio::task::spawn_local(async move {
+                    let start = Instant::now();
+                    for (at, usage) in storage {
+                        tokio::time::sleep_until(start + at).await;
+                        let _ = storage_tx.send(RuntimeEvent::LocalStorage(usage));
+                    }
                 });
                 tokio::time::timeout(until, driver.run()).await.ok()
             })
@@ -2103,6 +2120,211 @@ async fn active_deadline_seconds_fails_the_pod_counting_init_time() {
     assert_eq!(
         (last.phase.as_deref(), last.reason.as_deref()),
         (Some("Failed"), Some("DeadlineExceeded"))
+    );
+}
+
+// ---- §4.1 local-storage eviction (T246) ---------------------------------------------------------
+
+const MI: u64 = 1 << 20;
+
+/// Within the few milliseconds paused time needs to pass an event through the driver.
+fn about(ms: u64, want: u64) -> bool {
+    (want..want + 10).contains(&ms)
+}
+
+/// A measurement: disk-backed emptyDirs and containers (writable layer + logs), in MiB.
+fn usage(empty_dirs: &[(&str, u64)], containers: &[(&str, u64)]) -> StorageUsage {
+    StorageUsage {
+        empty_dirs: empty_dirs
+            .iter()
+            .map(|(n, m)| (n.to_string(), m * MI))
+            .collect(),
+        containers: containers
+            .iter()
+            .map(|(n, m)| (n.to_string(), m * MI))
+            .collect(),
+    }
+}
+
+fn scratch_volume(plan: &mut PodPlan, limit: Option<u64>) {
+    plan.volumes.push(VolumePlan {
+        name: "scratch".into(),
+        source: VolumeSource::EmptyDir {
+            memory: false,
+            size_limit_bytes: limit,
+            size_limit_quantity: limit.map(|l| format!("{}Mi", l / MI)),
+        },
+    });
+}
+
+fn storage_limit(plan: PodPlan, name: &str, mib: u64) -> PodPlan {
+    with(plan, name, |c| {
+        c.resources.limits.ephemeral_storage_bytes = Some(mib * MI);
+        c.resources.limits.ephemeral_storage_quantity = Some(format!("{mib}Mi"));
+    })
+}
+
+/// T246 with an emptyDir (§4.1, §6.3): the first measurement over the `sizeLimit` evicts the
+/// whole pod at once: Failed with reason Evicted and the kubelet's message from that moment, an
+/// `Evicted` warning event, every container stopped with the eviction's 1 s override (so SIGKILL
+/// 2 s after the stop signal, the kubelet's minimum), nothing restarted even under Always.
+#[tokio::test(flavor = "current_thread")]
+async fn t246_an_empty_dir_over_its_size_limit_evicts_the_pod() {
+    let mut plan = pod(
+        Always,
+        30,
+        &["sidecar:proxy", "init:setup", "writer", "idle"],
+    );
+    scratch_volume(&mut plan, Some(MI));
+    let r = Scenario::new(plan)
+        .script("setup", vec![exits(S, 0)])
+        .script("idle", vec![serve().ignoring_term()])
+        .storage_at(3 * S, usage(&[("scratch", 0)], &[]))
+        .storage_at(5 * S, usage(&[("scratch", 4)], &[]))
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(r.phase(), PodPhase::Failed);
+    assert_eq!(
+        r.outcome.as_ref().map(|o| o.reason),
+        Some(TerminationReason::Evicted)
+    );
+    let message = "Usage of EmptyDir volume \"scratch\" exceeds the limit \"1Mi\". ";
+    let ev = r.events("Evicted");
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0].kind, tandem_kubelet::events::EventType::Warning);
+    assert_eq!(ev[0].message, message);
+    // Failed/Evicted from the eviction on, before the containers have stopped.
+    let first_failed = r
+        .statuses()
+        .into_iter()
+        .find(|(_, s)| s.phase.as_deref() == Some("Failed"))
+        .expect("a Failed status");
+    assert!(about(first_failed.0, 5000), "{}", first_failed.0);
+    assert_eq!(first_failed.1.reason.as_deref(), Some("Evicted"));
+    assert!(!r.ever_phase("Succeeded"));
+    let last = r.status();
+    assert_eq!(
+        (
+            last.phase.as_deref(),
+            last.reason.as_deref(),
+            last.message.as_deref()
+        ),
+        (Some("Failed"), Some("Evicted"), Some(message))
+    );
+    // Main containers at once; the sidecar after them (its turn, bounded by the 1 s override).
+    let term = r.first("writer", "SIGTERM");
+    assert!(about(term, 5000), "{term}");
+    assert_eq!(r.first("idle", "SIGTERM"), term);
+    let kill = r.first("idle", "SIGKILL");
+    assert!(about(kill, term + 2000), "the 2 s minimum window: {kill}");
+    let proxy_term = r.first("proxy", "SIGTERM");
+    assert!((term..term + 1010).contains(&proxy_term), "{proxy_term}");
+    for c in ["proxy", "writer", "idle"] {
+        assert_eq!(r.starts(c), 1, "{c} is not restarted");
+    }
+}
+
+/// Under the limit nothing happens; a pod without limits ignores any usage.
+#[tokio::test(flavor = "current_thread")]
+async fn usage_within_the_limits_does_not_evict() {
+    let mut plan = pod(Never, 30, &["app"]);
+    scratch_volume(&mut plan, Some(MI));
+    scratch_volume(&mut plan, None);
+    plan.volumes[1].name = "unlimited".into();
+    let plan = storage_limit(plan, "app", 8);
+    let r = Scenario::new(plan)
+        .script("app", vec![exits(10 * S, 0)])
+        // Exactly at the limit is not over it.
+        .storage_at(
+            2 * S,
+            usage(&[("scratch", 1), ("unlimited", 3)], &[("app", 4)]),
+        )
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(r.phase(), PodPhase::Succeeded);
+    assert!(r.events("Evicted").is_empty());
+    assert_eq!(r.status().reason, None);
+}
+
+/// T246 as the kubelet's test writes it: one container over its `ephemeral-storage` limit. The
+/// pod-level check comes first and the pod's limit is that container's, so the kubelet's message
+/// is the pod's.
+#[tokio::test(flavor = "current_thread")]
+async fn t246_a_container_over_its_ephemeral_storage_limit_evicts_the_pod() {
+    let plan = storage_limit(pod(OnFailure, 30, &["app"]), "app", 5);
+    let r = Scenario::new(plan)
+        .storage_at(2 * S, usage(&[], &[("app", 10)]))
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(r.phase(), PodPhase::Failed);
+    assert_eq!(r.status().reason.as_deref(), Some("Evicted"));
+    assert_eq!(
+        r.status().message.as_deref(),
+        Some("Pod ephemeral local storage usage exceeds the total limit of containers 5Mi. ")
+    );
+    assert!(about(r.first("app", "SIGTERM"), 2000));
+}
+
+/// With a pod limit to spare, a container over its own limit is named (the last of the three
+/// checks); sidecars count toward the pod's limit but have no limit of their own (the kubelet
+/// checks `spec.containers` only).
+#[tokio::test(flavor = "current_thread")]
+async fn the_container_check_names_a_main_container_over_its_own_limit() {
+    let plan = pod(Always, 30, &["sidecar:proxy", "hog", "quiet"]);
+    let plan = storage_limit(plan, "proxy", 1);
+    let plan = storage_limit(plan, "hog", 1);
+    let plan = storage_limit(plan, "quiet", 20);
+    let r = Scenario::new(plan)
+        .storage_at(2 * S, usage(&[], &[("proxy", 3), ("hog", 1), ("quiet", 0)]))
+        .storage_at(3 * S, usage(&[], &[("proxy", 3), ("hog", 2), ("quiet", 0)]))
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(
+        r.events("Evicted")
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>(),
+        ["Container hog exceeded its local ephemeral storage limit \"1Mi\". "]
+    );
+    assert!(about(r.first("hog", "SIGTERM"), 3000));
+}
+
+/// The pod's total counts its disk-backed emptyDirs beside the containers.
+#[tokio::test(flavor = "current_thread")]
+async fn the_pod_check_counts_empty_dirs() {
+    let mut plan = storage_limit(pod(Always, 30, &["app"]), "app", 2);
+    scratch_volume(&mut plan, None);
+    let r = Scenario::new(plan)
+        .storage_at(2 * S, usage(&[("scratch", 2)], &[("app", 1)]))
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(
+        r.status().message.as_deref(),
+        Some("Pod ephemeral local storage usage exceeds the total limit of containers 2Mi. ")
+    );
+}
+
+/// Eviction is not a deletion: a pod already being deleted (or completing) goes on as it was.
+#[tokio::test(flavor = "current_thread")]
+async fn a_terminating_pod_is_not_evicted() {
+    let mut plan = pod(Always, 30, &["app"]);
+    scratch_volume(&mut plan, Some(MI));
+    let r = Scenario::new(plan)
+        .script("app", vec![serve().term_after(5 * S)])
+        .delete_at(S, None)
+        .storage_at(2 * S, usage(&[("scratch", 4)], &[]))
+        .until(60 * S)
+        .run()
+        .await;
+    assert!(r.events("Evicted").is_empty());
+    assert_eq!(
+        r.outcome.as_ref().map(|o| o.reason),
+        Some(TerminationReason::Deleted)
     );
 }
 

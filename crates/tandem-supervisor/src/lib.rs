@@ -10,7 +10,7 @@
 //!
 //! Layout: `statedir` (paths), `translate` (plan → OCI spec, pure), `volumes`, `users`, `logs`
 //! (CRI format), `linux` (the runtime adapter), `network` (CNI attach/detach, published ports), `proto` + `server` (control socket), `supervise`
-//! (the process's main).
+//! (the process's main), `storage` (local-storage measurement for eviction).
 
 pub mod linux;
 pub mod logs;
@@ -19,6 +19,7 @@ pub mod proto;
 pub mod seccomp;
 pub mod server;
 pub mod statedir;
+pub mod storage;
 pub mod supervise;
 pub mod translate;
 pub mod users;

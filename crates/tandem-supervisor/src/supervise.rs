@@ -367,6 +367,7 @@ fn run(
             }
         })?;
         let (rt_tx, rt_rx) = mpsc::unbounded_channel();
+        crate::storage::spawn_monitor(Rc::clone(&plan), dir.clone(), rt_tx.clone());
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         let (log_tx, _) = broadcast::channel(1024);
         let (ended_tx, ended_rx) = watch::channel(None);
@@ -450,6 +451,7 @@ fn run(
             TerminationReason::Completed => "Completed",
             TerminationReason::InitFailed => "InitFailed",
             TerminationReason::DeadlineExceeded => "DeadlineExceeded",
+            TerminationReason::Evicted => "Evicted",
         };
         let ended = Ended {
             phase: outcome.phase.as_str().to_string(),

@@ -73,6 +73,7 @@ pub fn prepare(plan: &PodPlan, dir: &PodDir, facts: &RuntimeFacts) -> Result<(),
             VolumeSource::EmptyDir {
                 memory,
                 size_limit_bytes,
+                ..
             } => {
                 std::fs::create_dir_all(&path).map_err(io_err(&v.name, &path))?;
                 // The kubelet makes emptyDir world-writable so containers running as any user can share it.

@@ -476,6 +476,7 @@ fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
                                 "Deleted" => " (stopped on request)",
                                 "InitFailed" => " (an init container failed)",
                                 "DeadlineExceeded" => " (activeDeadlineSeconds exceeded)",
+                                "Evicted" => " (evicted: a local storage limit was exceeded)",
                                 _ => "",
                             };
                             eprintln!("pod/{} ended: {}{why}", names[i], e.phase);
