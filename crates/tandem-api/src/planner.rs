@@ -723,20 +723,20 @@ fn resource_field_ref(r: &ResourceFieldSelector, own: &str) -> ResourceFieldRef 
 }
 
 fn resources(c: &Container) -> Resources {
-    let list =
-        |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
-            let get = |k: &str| {
-                m.and_then(|m| m.get(k))
-                    .and_then(|q| parse_quantity(&q.0).ok())
-            };
-            ResourceList {
-                cpu_millis: get("cpu").and_then(|q| q.cpu_millis()),
-                memory_bytes: get("memory").and_then(|q| q.bytes()),
-                ephemeral_storage_bytes: get("ephemeral-storage").and_then(|q| q.bytes()),
-                ephemeral_storage_quantity: get("ephemeral-storage")
-                    .and_then(|q| q.canonical_bytes()),
-            }
+    let list = |m: Option<
+        &BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+    >| {
+        let get = |k: &str| {
+            m.and_then(|m| m.get(k))
+                .and_then(|q| parse_quantity(&q.0).ok())
         };
+        ResourceList {
+            cpu_millis: get("cpu").and_then(|q| q.cpu_millis()),
+            memory_bytes: get("memory").and_then(|q| q.bytes()),
+            ephemeral_storage_bytes: get("ephemeral-storage").and_then(|q| q.bytes()),
+            ephemeral_storage_quantity: get("ephemeral-storage").and_then(|q| q.canonical_bytes()),
+        }
+    };
     let r = c.resources.as_ref();
     Resources {
         requests: list(r.and_then(|r| r.requests.as_ref())),

@@ -437,11 +437,19 @@ fn restart(
                 .waiting
                 .as_ref()
                 .is_some_and(|(r, _)| r == "ErrImagePull" || r == "ImagePullBackOff");
+            // A container that could not even be created (its config is wrong) has never run:
+            // the kubelet keeps showing why, not CrashLoopBackOff, while it retries.
+            let not_created = rec
+                .waiting
+                .as_ref()
+                .filter(|(r, _)| r == "CreateContainerConfigError" || r == "CreateContainerError");
             let (reason, message) = if pulling {
                 (
                     "ImagePullBackOff",
                     format!("Back-off pulling image {:?}", c.image),
                 )
+            } else if let Some((r, m)) = not_created {
+                (r.as_str(), m.clone())
             } else {
                 (
                     "CrashLoopBackOff",

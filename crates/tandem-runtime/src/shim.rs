@@ -57,8 +57,7 @@ fn mount_rootfs(cfg: &ShimConfig, bundle: &Path) -> Result<(), String> {
             let view = bundle.join("lower").join(n.to_string());
             std::fs::create_dir_all(&view)
                 .map_err(|e| format!("cannot create {}: {e}", view.display()))?;
-            crate::userns::idmapped_bind(Path::new(lower), &view, userns)
-                .map_err(|e| chain(&e))?;
+            crate::userns::idmapped_bind(Path::new(lower), &view, userns).map_err(|e| chain(&e))?;
             mapped.push(view.to_string_lossy().into_owned());
         }
         *opt = format!("lowerdir={}", mapped.join(":"));

@@ -97,8 +97,8 @@ pub fn claim(dir: &Path, owner: &Path) -> Result<(IdRange, PathBuf), UsernsError
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 // Removing a stale claim lets exactly one racing claimer's create_new win it.
                 let holder = std::fs::read(&path).unwrap_or_default();
-                let stale = !holder.is_empty()
-                    && !Path::new(std::ffi::OsStr::from_bytes(&holder)).exists();
+                let stale =
+                    !holder.is_empty() && !Path::new(std::ffi::OsStr::from_bytes(&holder)).exists();
                 if stale && !retried && std::fs::remove_file(&path).is_ok() {
                     retried = true;
                     continue;
@@ -146,8 +146,12 @@ pub fn idmapped_bind(source: &Path, target: &Path, userns: &Path) -> Result<(), 
         source: source_err,
     };
     let c = |p: &Path| {
-        CString::new(p.as_os_str().as_bytes())
-            .map_err(|_| fail("path", std::io::Error::from(std::io::ErrorKind::InvalidInput)))
+        CString::new(p.as_os_str().as_bytes()).map_err(|_| {
+            fail(
+                "path",
+                std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            )
+        })
     };
     let (src, dst) = (c(source)?, c(target)?);
     let ns = std::fs::File::open(userns).map_err(|e| fail("open the user namespace", e))?;
@@ -215,7 +219,10 @@ mod tests {
         let owner = dir.path();
         let (a, pa) = claim(dir.path(), owner).expect("first");
         let (b, _) = claim(dir.path(), owner).expect("second");
-        assert_eq!(a.host_base, IDS_PER_POD, "the host's own range is never given out");
+        assert_eq!(
+            a.host_base, IDS_PER_POD,
+            "the host's own range is never given out"
+        );
         assert_eq!(b.host_base, 2 * IDS_PER_POD);
         release(&pa);
         assert_eq!(claim(dir.path(), owner).expect("again").0, a);
@@ -257,9 +264,8 @@ mod tests {
         let range = IdRange {
             host_base: 7 * IDS_PER_POD,
         };
-        let result = write_maps(pid, range).and_then(|()| {
-            idmapped_bind(&src, &dst, Path::new(&format!("/proc/{pid}/ns/user")))
-        });
+        let result = write_maps(pid, range)
+            .and_then(|()| idmapped_bind(&src, &dst, Path::new(&format!("/proc/{pid}/ns/user"))));
         let seen = std::fs::metadata(dst.join("f")).map(|m| (m.uid(), m.gid()));
         let _ = nix::mount::umount2(&dst, nix::mount::MntFlags::MNT_DETACH);
         let _ = child.kill();

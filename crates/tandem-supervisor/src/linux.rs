@@ -24,9 +24,9 @@ use tandem_kubelet::runtime::{
 use tandem_kubelet::sync::StopSignal;
 use tandem_runtime::exec::ExecOutcome;
 use tandem_runtime::mounts::MountSpec;
-use tandem_runtime::userns::IdRange;
 use tandem_runtime::netprobe::{NetOutcome, NetRequest};
 use tandem_runtime::shim::{ShimConfig, ShimMessage};
+use tandem_runtime::userns::IdRange;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;

@@ -231,20 +231,18 @@ fn prepare(
     create_pod_cgroup(plan)?;
     let share_pid = plan.share_process_namespace && !plan.host_pid;
     let id_range = if plan.security.user_namespace {
-        let store = dir.root.parent().and_then(Path::parent).unwrap_or(&dir.root);
+        let store = dir
+            .root
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(&dir.root);
         let (range, claim) = tandem_runtime::userns::claim(&store.join("userns"), &dir.root)?;
         setup.userns = Some((range, claim));
         Some(range)
     } else {
         None
     };
-    let sandbox = Sandbox::start_pod(
-        exe,
-        &plan.hostname,
-        plan.host_network,
-        share_pid,
-        id_range,
-    )?;
+    let sandbox = Sandbox::start_pod(exe, &plan.hostname, plan.host_network, share_pid, id_range)?;
     let netns = sandbox.ns_path("net");
     setup.sandbox = Some(sandbox);
     let network = crate::network::attach(plan, dir, &netns)?;

@@ -190,6 +190,9 @@ pub enum ImageCommand {
         /// The image's default command, as a JSON array or a plain command line split on spaces.
         #[arg(long)]
         cmd: Option<String>,
+        /// The image's USER: a name or number from its /etc/passwd, optionally `:group`.
+        #[arg(long, value_name = "USER[:GROUP]")]
+        user: Option<String>,
     },
     /// Pull an image from a registry (and unpack it).
     Pull {

@@ -586,7 +586,7 @@ spec:
     assert_eq!(map.len(), 3, "one mapping: {user_logs}");
     let base = map[1];
     assert_eq!((map[0], map[2]), (0, 65536), "{user_logs}");
-    assert!(base >= 65536 && base % 65536 == 0, "{base}");
+    assert!(base >= 65536 && base.is_multiple_of(65536), "{base}");
     assert_eq!(value(&user_logs, "uid"), "1000 1000 1000 1000");
     assert!(value(&user_logs, "groups").split(' ').any(|g| g == "2000"));
 
@@ -641,4 +641,92 @@ spec:
         assert!(groups.contains(&"4000"), "{name}: {groups:?}");
         assert_eq!(groups.contains(&"50"), staff, "{name}: {groups:?}");
     }
+}
+
+/// The waiting reason and message of container `index` of a pod, polled until `reason` shows.
+fn waiting(env: &Env, pod: &str, index: usize, reason: &str) -> (String, String) {
+    let mut last = (String::new(), String::new());
+    for _ in 0..100 {
+        let v: serde_json::Value =
+            serde_json::from_slice(&env.tandem(&["get", "pod", pod, "-o", "json"]).stdout)
+                .unwrap_or_default();
+        let w = &v["status"]["containerStatuses"][index]["state"]["waiting"];
+        last = (
+            w["reason"].as_str().unwrap_or_default().to_string(),
+            w["message"].as_str().unwrap_or_default().to_string(),
+        );
+        if last.0 == reason {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    last
+}
+
+#[test]
+fn the_images_user_is_honoured_by_name_or_number_and_run_as_non_root_refuses_root() {
+    let Some(()) = require_root("image USER") else {
+        return;
+    };
+    let env = Env::new();
+    // The same root filesystem as the busybox image, with USER set by name and by number.
+    let tar = env.root.path().join("rootfs.tar");
+    let out = std::process::Command::new("bash")
+        .arg(repo().join("tools/build-busybox-image.sh"))
+        .arg(env!("CARGO_BIN_EXE_tandem"))
+        .arg("--root")
+        .arg(env.root.path())
+        .env("BUSYBOX_TAR_OUT", &tar)
+        .output()
+        .expect("build");
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (reference, user) in [
+        ("localhost/by-name:1", "app"),
+        ("localhost/by-number:1", "1000:50"),
+    ] {
+        let tar = tar.to_string_lossy();
+        let out = env.tandem(&["image", "import", &tar, reference, "--user", user]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: users}
+spec:
+  restartPolicy: Never
+  securityContext: {runAsNonRoot: true}
+  containers:
+    - name: by-name
+      image: localhost/by-name:1
+      command: ["sh", "-c", "echo ids $(id -u) $(id -g)"]
+    - name: by-number
+      image: localhost/by-number:1
+      command: ["sh", "-c", "echo ids $(id -u) $(id -g)"]
+"#;
+    let out = env.run_yaml(yaml, &[]);
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    assert!(logs(&env, "users", "by-name").contains("ids 1000 1000"));
+    assert!(logs(&env, "users", "by-number").contains("ids 1000 50"));
+
+    // An image that runs as root under runAsNonRoot: the container never starts.
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: rooted}
+spec:
+  securityContext: {runAsNonRoot: true}
+  containers:
+    - name: app
+      image: localhost/tandem-busybox:1.35
+      command: ["sleep", "60"]
+"#;
+    let out = env.run_yaml(yaml, &["-d"]);
+    assert!(out.status.success(), "run -d: {}", stderr(&out));
+    let (reason, message) = waiting(&env, "rooted", 0, "CreateContainerConfigError");
+    let _ = env.tandem(&["delete", "pod", "rooted", "--grace-period", "0"]);
+    assert_eq!(reason, "CreateContainerConfigError", "{message}");
+    assert!(
+        message.contains("container app") && message.contains("runAsNonRoot"),
+        "{message}"
+    );
 }

@@ -29,6 +29,7 @@ pub fn image(store: &Store, cmd: ImageCommand) -> anyhow::Result<i32> {
             tarball,
             reference,
             cmd,
+            user,
         } => {
             let cmd = cmd.map(|c| {
                 serde_json::from_str::<Vec<String>>(&c)
@@ -36,6 +37,7 @@ pub fn image(store: &Store, cmd: ImageCommand) -> anyhow::Result<i32> {
             });
             let config = ImageConfig {
                 cmd,
+                user: user.filter(|u| !u.is_empty()),
                 ..ImageConfig::default()
             };
             let i = images
