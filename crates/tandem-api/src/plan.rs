@@ -49,6 +49,10 @@ pub struct PodPlan {
     /// `tandem run --pod-max-pids`): the pod cgroup's `pids.max`. Not from the manifest.
     #[serde(default)]
     pub pod_max_pids: Option<u64>,
+    /// `spec.resources` (pod-level resources, KEP-2837): when set, they size the pod cgroup and
+    /// decide the QoS class instead of the containers' sum.
+    #[serde(default)]
+    pub resources: Option<Resources>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -423,6 +427,7 @@ impl PodPlan {
             enable_service_links: true,
             readiness_gates: vec![],
             pod_max_pids: None,
+            resources: None,
         }
     }
 

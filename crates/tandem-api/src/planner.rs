@@ -110,6 +110,7 @@ pub(crate) fn plan(cx: &mut Cx<'_>, pod: &Pod, store: &Store) -> PodPlan {
             .map(|g| g.condition_type.clone())
             .collect(),
         pod_max_pids: None,
+        resources: spec.resources.as_ref().map(|r| requirements(Some(r))),
     };
     let mut planner = Planner {
         cx,
@@ -723,6 +724,10 @@ fn resource_field_ref(r: &ResourceFieldSelector, own: &str) -> ResourceFieldRef 
 }
 
 fn resources(c: &Container) -> Resources {
+    requirements(c.resources.as_ref())
+}
+
+fn requirements(r: Option<&k8s_openapi::api::core::v1::ResourceRequirements>) -> Resources {
     let list = |m: Option<
         &BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
     >| {
@@ -737,7 +742,6 @@ fn resources(c: &Container) -> Resources {
             ephemeral_storage_quantity: get("ephemeral-storage").and_then(|q| q.canonical_bytes()),
         }
     };
-    let r = c.resources.as_ref();
     Resources {
         requests: list(r.and_then(|r| r.requests.as_ref())),
         limits: list(r.and_then(|r| r.limits.as_ref())),

@@ -64,7 +64,6 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.overhead", W, When::Set, IGNORED, None),
     rule("spec.runtimeClassName", W, When::Set, IGNORED, Some("tandem has one built-in runtime")),
     rule("spec.resourceClaims", W, When::Set, IGNORED, Some("dynamic resource allocation needs a cluster")),
-    rule("spec.resources", W, When::Set, "(pod-level resources) is not enforced by tandem", Some("set resources on each container")),
     // `os: {name: linux}` is what tandem runs (and what lifecycle.stopSignal requires).
     rule("spec.os.name", W, When::ValueNotIn(&["linux"]), IGNORED, Some("tandem runs Linux pods")),
     rule("spec.hostnameOverride", W, When::Set, IGNORED, Some("use spec.hostname")),

@@ -107,6 +107,8 @@ struct Spec<'c, 'a, 's> {
     p: FieldPath,
     volumes: HashMap<&'s str, &'s Volume>,
     containers: HashSet<&'s str>,
+    /// `spec.resources.limits` as parsed (pod-level resources), which bound every container's.
+    pod_limits: HashMap<String, crate::quantity::Quantity>,
 }
 
 impl<'c, 'a, 's> Spec<'c, 'a, 's> {
@@ -130,6 +132,7 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             p: FieldPath::root().field("spec"),
             volumes,
             containers,
+            pod_limits: HashMap::new(),
         }
     }
 
@@ -144,6 +147,14 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             );
         }
         self.pod_fields();
+        if let Some(res) = &spec.resources {
+            let parsed = self.requirements(res, &p.field("resources"), true);
+            self.pod_limits = parsed
+                .into_iter()
+                .filter(|((field, _), _)| *field == "limits")
+                .map(|((_, name), q)| (name.to_string(), q))
+                .collect();
+        }
         self.volumes();
         self.container_names();
         for (i, c) in spec.init_containers.iter().flatten().enumerate() {
@@ -1258,7 +1269,29 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
     fn resources(&mut self, c: &Container, p: &FieldPath) {
         let Some(res) = &c.resources else { return };
         let rp = p.field("resources");
-        let mut parsed: HashMap<(&str, &str), crate::quantity::Quantity> = HashMap::new();
+        let parsed = self.requirements(res, &rp, false);
+        for ((field, name), q) in &parsed {
+            if let Some(pod) = self.pod_limits.get(*name) {
+                if q > pod {
+                    self.cx.error(
+                        &rp.field(field).key(name),
+                        format!("{field}.{name} ({q}) must not exceed the pod-level limit spec.resources.limits.{name} ({pod})"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Checks one `resources` block (a container's, or with `pod_level` the pod's) and returns
+    /// its quantities by (requests|limits, name).
+    fn requirements<'r>(
+        &mut self,
+        res: &'r k8s_openapi::api::core::v1::ResourceRequirements,
+        rp: &FieldPath,
+        pod_level: bool,
+    ) -> HashMap<(&'static str, &'r str), crate::quantity::Quantity> {
+        let mut parsed: HashMap<(&'static str, &'r str), crate::quantity::Quantity> =
+            HashMap::new();
         for (field, map) in [("requests", &res.requests), ("limits", &res.limits)] {
             for (name, q) in map.iter().flatten() {
                 let qp = rp.field(field).key(name);
@@ -1267,6 +1300,16 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                     continue;
                 }
                 let known = matches!(name.as_str(), "cpu" | "memory" | "ephemeral-storage");
+                if pod_level
+                    && !matches!(name.as_str(), "cpu" | "memory")
+                    && !name.starts_with("hugepages-")
+                {
+                    self.cx.error(
+                        &qp,
+                        format!("pod-level resources support cpu, memory and hugepages-<size>, not {name:?}"),
+                    );
+                    continue;
+                }
                 if !known {
                     if name.starts_with("hugepages-") || name.contains('/') {
                         self.cx.warn(
@@ -1302,6 +1345,7 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                 }
             }
         }
+        parsed
     }
 
     fn probe(&mut self, probe: &Probe, which: &str, p: &FieldPath, ports: &[&ContainerPort]) {

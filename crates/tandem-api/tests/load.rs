@@ -709,3 +709,44 @@ fn grpc_and_https_probes_are_planned_without_warnings() {
         })
     ));
 }
+
+#[test]
+fn pod_level_resources_are_planned_and_bound_their_containers() {
+    let ok = pod(
+        "pl",
+        "  resources: {limits: {cpu: 500m, memory: 64Mi}}\n  hostUsers: false\n",
+    );
+    let l = load_ok(&src(&ok));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let plan = &l.pods[0].plan;
+    let r = plan.resources.as_ref().expect("pod-level resources");
+    assert_eq!(r.limits.cpu_millis, Some(500));
+    assert_eq!(r.limits.memory_bytes, Some(64 << 20));
+    assert!(plan.security.user_namespace);
+
+    let bad = format!(
+        "{}      resources: {{limits: {{memory: 128Mi}}}}\n  resources: {{limits: {{memory: 64Mi, ephemeral-storage: 1Gi}}}}\n  hostUsers: false\n  hostNetwork: true\n",
+        pod("bad", "").trim_end_matches('\n').to_string() + "\n"
+    );
+    let d = load_err(&src(&bad));
+    let got: Vec<String> = d.0.iter().map(brief).collect();
+    let has = |field: &str, words: &str| got.iter().any(|g| g.contains(field) && g.contains(words));
+    assert!(
+        has(
+            "spec.resources.limits[ephemeral-storage]",
+            "pod-level resources support"
+        ),
+        "{got:#?}"
+    );
+    assert!(
+        has(
+            "spec.containers[0].resources.limits[memory]",
+            "must not exceed the pod-level limit"
+        ),
+        "{got:#?}"
+    );
+    assert!(
+        has("spec.hostNetwork", "cannot be true when hostUsers is false"),
+        "{got:#?}"
+    );
+}

@@ -49,6 +49,8 @@ pub fn pod_limits(plan: &PodPlan) -> ResourceList {
     })
 }
 
+/// Pod-level resources (`spec.resources`, KEP-2837) take precedence, resource by resource, over
+/// what the containers add up to; a pod-level request left out defaults to its limit.
 pub fn pod_cgroup(plan: &PodPlan) -> PodCgroupConfig {
     let limits = pod_limits(plan);
     let all = |f: fn(&ResourceList) -> Option<u64>| {
@@ -56,15 +58,21 @@ pub fn pod_cgroup(plan: &PodPlan) -> PodCgroupConfig {
             .all(|c| f(&c.resources.limits).is_some_and(|v| v > 0))
     };
     let requests = pod_requests(plan);
+    let pod = plan.resources.as_ref();
+    let pod_limit = |f: fn(&ResourceList) -> Option<u64>| pod.and_then(|r| f(&r.limits));
+    let pod_request = |f: fn(&ResourceList) -> Option<u64>| {
+        pod.and_then(|r| f(&r.requests).or(f(&r.limits)))
+    };
+    let memory = pod_limit(|l| l.memory_bytes)
+        .or(limits.memory_bytes.filter(|_| all(|l| l.memory_bytes)));
+    let cpu = pod_limit(|l| l.cpu_millis).or(limits.cpu_millis.filter(|_| all(|l| l.cpu_millis)));
+    let cpu_request = pod_request(|l| l.cpu_millis).or(requests.cpu_millis);
     PodCgroupConfig {
-        memory_limit_bytes: limits.memory_bytes.filter(|_| all(|l| l.memory_bytes)),
+        memory_limit_bytes: memory,
         // MilliCPUToQuota: at least 1 ms per period, as the kernel requires.
-        cpu_quota_us: limits
-            .cpu_millis
-            .filter(|_| all(|l| l.cpu_millis))
-            .map(|m| (m * CPU_PERIOD_US / 1000).max(1000)),
+        cpu_quota_us: cpu.map(|m| (m * CPU_PERIOD_US / 1000).max(1000)),
         // MilliCPUToShares: 1024 shares per CPU, never below the kernel's minimum of 2.
-        cpu_shares: (requests.cpu_millis.unwrap_or(0) * 1024 / 1000).max(2),
+        cpu_shares: (cpu_request.unwrap_or(0) * 1024 / 1000).max(2),
     }
 }
 
@@ -156,6 +164,27 @@ mod tests {
         assert_eq!(cg.memory_limit_bytes, Some(130 << 20));
         assert_eq!(cg.cpu_quota_us, Some(100_000));
         assert_eq!(cg.cpu_shares, 1024);
+    }
+
+    #[test]
+    fn pod_level_resources_size_the_pod_cgroup_over_the_containers() {
+        use ContainerRole::*;
+        let mut free = ContainerPlan::new("free", Main, "img");
+        free.resources.requests.cpu_millis = Some(250);
+        let mut p = plan(vec![], vec![free, c("capped", Main, 100, 10)]);
+        let mut pod = tandem_api::plan::Resources::default();
+        pod.limits.memory_bytes = Some(200 << 20);
+        pod.limits.cpu_millis = Some(1500);
+        p.resources = Some(pod);
+        let cg = pod_cgroup(&p);
+        // A container without limits no longer leaves the pod unbounded.
+        assert_eq!(cg.memory_limit_bytes, Some(200 << 20));
+        assert_eq!(cg.cpu_quota_us, Some(150_000));
+        // The pod-level request defaults to its limit: 1500 m → 1536 shares.
+        assert_eq!(cg.cpu_shares, 1536);
+        // Pod-level limits with requests equal to them make the pod Guaranteed, whatever its
+        // containers say.
+        assert_eq!(crate::status::qos_class(&p), "Guaranteed");
     }
 
     #[test]

@@ -402,11 +402,27 @@ pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Cloc
 /// containers and sidecars included — and CPU and memory only. A request left out defaults to the
 /// limit, as the API server defaults it. BestEffort: no container requests or limits anything;
 /// Guaranteed: every container has CPU and memory limits equal to its requests; else Burstable.
+/// With pod-level resources (`spec.resources`) only those count, as one "container".
 pub fn qos_class(plan: &PodPlan) -> &'static str {
     let mut any = false;
     let mut guaranteed = true;
-    for c in plan.all_containers() {
-        let r = &c.resources;
+    // With pod-level resources (KEP-2837) they alone decide the class.
+    let pod_level = plan
+        .resources
+        .iter()
+        .filter(|r| {
+            [r.requests.cpu_millis, r.requests.memory_bytes, r.limits.cpu_millis, r.limits.memory_bytes]
+                .iter()
+                .any(Option::is_some)
+        })
+        .collect::<Vec<_>>();
+    let container_level = plan.all_containers().map(|c| &c.resources).collect::<Vec<_>>();
+    let considered = if pod_level.is_empty() {
+        container_level
+    } else {
+        pod_level
+    };
+    for r in considered {
         let nonzero = |v: Option<u64>| v.filter(|v| *v > 0);
         let (lim_cpu, lim_mem) = (nonzero(r.limits.cpu_millis), nonzero(r.limits.memory_bytes));
         let req_cpu = nonzero(r.requests.cpu_millis).or(lim_cpu);

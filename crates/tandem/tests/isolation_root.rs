@@ -510,6 +510,48 @@ spec:
     }
     let _ = env.tandem(&["delete", "pod", "sized", "--grace-period", "0"]);
     assert!(logs.contains("can't fork"), "{logs}");
+
+    // Pod-level resources (KEP-2837) size the pod cgroup over containers that set none, and
+    // alone decide the QoS class.
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: pod-level}
+spec:
+  resources: {limits: {cpu: 300m, memory: 64Mi}}
+  containers:
+    - name: app
+      image: localhost/tandem-checker:dev
+      command: ["sleep", "600"]
+"#;
+    let out = env.run_yaml(yaml, &["-d"]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    let pod: serde_json::Value = serde_json::from_str(&stdout(&env.tandem(&[
+        "get",
+        "pod",
+        "pod-level",
+        "-o",
+        "json",
+    ])))
+    .expect("pod json");
+    let uid = pod["metadata"]["uid"].as_str().expect("metadata.uid");
+    let cg = |v1: &str, v2: &str| {
+        first_of(&[
+            format!("/sys/fs/cgroup/{v1}/tandem/{uid}/{v2}"),
+            format!("/sys/fs/cgroup/tandem/{uid}/{v2}"),
+        ])
+    };
+    let memory = cg("memory", "memory.limit_in_bytes").or_else(|| cg("-", "memory.max"));
+    let quota = cg("cpu,cpuacct", "cpu.cfs_quota_us")
+        .or_else(|| cg("cpu", "cpu.cfs_quota_us"))
+        .or_else(|| cg("-", "cpu.max"));
+    let _ = env.tandem(&["delete", "pod", "pod-level", "--grace-period", "0"]);
+    assert_eq!(memory.as_deref(), Some("67108864"));
+    assert!(
+        matches!(quota.as_deref(), Some("30000") | Some("30000 100000")),
+        "{quota:?}"
+    );
+    assert_eq!(pod["status"]["qosClass"], "Guaranteed");
 }
 
 #[test]
