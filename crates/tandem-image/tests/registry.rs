@@ -1,15 +1,12 @@
 //! Pull and push against a real registry: Debian's `docker-registry` (the CNCF distribution
-//! registry) started per test on 127.0.0.1 with a random port and its storage in a temp dir.
+//! registry) started per test on 127.0.0.1 (`tandem_testkit::Registry`).
 //! Tests print `skipped: …` when the registry binary is not installed (tools/setup.sh installs it).
 
 mod support;
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::*;
@@ -17,99 +14,16 @@ use tandem_image::{
     AuthFile, Credentials, Error, ImageConfig, ImageStore, Progress, RegistriesConf,
     RegistryOptions,
 };
+use tandem_testkit::Registry;
 use tempfile::TempDir;
 
-const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
-const HTPASSWD_BIN: &str = "/usr/bin/htpasswd";
-
 macro_rules! needs_registry {
-    () => {
-        if !Path::new(REGISTRY_BIN).exists() {
-            println!("skipped: needs {REGISTRY_BIN} (apt-get install docker-registry, or tools/setup.sh)");
+    ($login:expr) => {
+        if let Some(why) = tandem_testkit::registry_missing($login) {
+            println!("skipped: {why}");
             return;
         }
     };
-}
-
-/// A registry process; killed (by pid) and its storage removed on drop.
-struct Registry {
-    child: Child,
-    dir: TempDir,
-    port: u16,
-}
-
-impl Registry {
-    fn start(htpasswd: Option<(&str, &str)>) -> Registry {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .expect("bind")
-                .local_addr()
-                .expect("addr")
-                .port();
-            let mut config = format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("storage").display()
-            );
-            if let Some((user, pass)) = htpasswd {
-                let out = Command::new(HTPASSWD_BIN)
-                    .args(["-Bbn", user, pass])
-                    .output()
-                    .expect("htpasswd (apt-get install apache2-utils)");
-                assert!(out.status.success());
-                fs::write(dir.path().join("htpasswd"), out.stdout).expect("write htpasswd");
-                config.push_str(&format!(
-                    "auth:\n  htpasswd:\n    realm: tandem-test\n    path: {}\n",
-                    dir.path().join("htpasswd").display()
-                ));
-            }
-            let config_path = dir.path().join("config.yml");
-            fs::write(&config_path, config).expect("write config");
-            let mut child = Command::new(REGISTRY_BIN)
-                .arg("serve")
-                .arg(&config_path)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start docker-registry");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Registry { child, dir, port };
-                }
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // the port was taken meanwhile: try another
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("docker-registry did not start");
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// A blob's data file in the registry's storage.
-    fn blob_file(&self, digest: &str) -> PathBuf {
-        let hex = digest.trim_start_matches("sha256:");
-        self.dir
-            .path()
-            .join("storage/docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -203,7 +117,7 @@ fn load_three_layer_image(stores: &Stores, store: &ImageStore, name: &str) -> Ve
 
 #[test]
 fn push_then_pull_by_tag_and_by_digest_with_progress() {
-    needs_registry!();
+    needs_registry!(false);
     let reg = Registry::start(None);
     let stores = Stores::new();
     let src = stores.open("src");
@@ -281,7 +195,7 @@ fn push_then_pull_by_tag_and_by_digest_with_progress() {
 
 #[test]
 fn plain_http_registry_needs_insecure_or_tls_verify_false() {
-    needs_registry!();
+    needs_registry!(false);
     let reg = Registry::start(None);
     let stores = Stores::new();
     let store = stores.open("s");
@@ -312,7 +226,7 @@ fn plain_http_registry_needs_insecure_or_tls_verify_false() {
 
 #[test]
 fn multi_platform_index_pulls_the_host_platform() {
-    needs_registry!();
+    needs_registry!(false);
     let reg = Registry::start(None);
     let stores = Stores::new();
     let src = stores.open("src");
@@ -387,11 +301,7 @@ fn multi_platform_index_pulls_the_host_platform() {
 
 #[test]
 fn htpasswd_registry_auth_success_and_clear_failures() {
-    needs_registry!();
-    if !Path::new(HTPASSWD_BIN).exists() {
-        println!("skipped: needs {HTPASSWD_BIN} (apt-get install apache2-utils)");
-        return;
-    }
+    needs_registry!(true);
     let reg = Registry::start(Some(("alice", "s3cret")));
     let stores = Stores::new();
     let src = stores.open("src");
@@ -478,7 +388,7 @@ fn htpasswd_registry_auth_success_and_clear_failures() {
 
 #[test]
 fn tampered_blob_in_the_registry_is_refused_and_not_stored() {
-    needs_registry!();
+    needs_registry!(false);
     let reg = Registry::start(None);
     let stores = Stores::new();
     let src = stores.open("src");
@@ -519,7 +429,7 @@ fn tampered_blob_in_the_registry_is_refused_and_not_stored() {
 
 #[test]
 fn malicious_layers_from_a_registry_are_refused_with_nothing_written_outside() {
-    needs_registry!();
+    needs_registry!(false);
     let reg = Registry::start(None);
     let stores = Stores::new();
     let src = stores.open("src");
@@ -574,7 +484,7 @@ fn malicious_layers_from_a_registry_are_refused_with_nothing_written_outside() {
 
 #[test]
 fn concurrent_pulls_of_one_image_download_it_once() {
-    needs_registry!();
+    needs_registry!(false);
     let reg = Registry::start(None);
     let stores = Stores::new();
     let src = stores.open("src");

@@ -6,104 +6,18 @@
 mod support;
 
 use std::fs;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use support::*;
-
-const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
-const HTPASSWD_BIN: &str = "/usr/bin/htpasswd";
-
-struct Registry {
-    child: Child,
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Registry {
-    fn start(login: Option<(&str, &str)>) -> Registry {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .expect("bind")
-                .local_addr()
-                .expect("addr")
-                .port();
-            let mut config = format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("storage").display()
-            );
-            if let Some((u, p)) = login {
-                let out = Command::new(HTPASSWD_BIN)
-                    .args(["-Bbn", u, p])
-                    .output()
-                    .expect("htpasswd");
-                fs::write(dir.path().join("htpasswd"), out.stdout).expect("htpasswd file");
-                config.push_str(&format!(
-                    "auth:\n  htpasswd:\n    realm: e2e\n    path: {}\n",
-                    dir.path().join("htpasswd").display()
-                ));
-            }
-            let cfg = dir.path().join("config.yml");
-            fs::write(&cfg, config).expect("config");
-            let mut child = Command::new(REGISTRY_BIN)
-                .arg("serve")
-                .arg(&cfg)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("docker-registry");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Registry { child, dir, port };
-                }
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("docker-registry did not start");
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// A registries.conf marking this registry insecure (plain HTTP).
-    fn conf(&self) -> std::path::PathBuf {
-        let p = self.dir.path().join("registries.conf");
-        fs::write(
-            &p,
-            format!(
-                "[[registry]]\nlocation = \"{}\"\ninsecure = true\n",
-                self.host()
-            ),
-        )
-        .expect("registries.conf");
-        p
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use tandem_testkit::Registry;
 
 fn ready(test: &str, htpasswd: bool) -> bool {
     if require_root(test).is_none() {
         return false;
     }
-    if !Path::new(REGISTRY_BIN).exists() || (htpasswd && !Path::new(HTPASSWD_BIN).exists()) {
-        println!("skipped: {test} needs docker-registry and apache2-utils (tools/setup.sh)");
+    if let Some(why) = tandem_testkit::registry_missing(htpasswd) {
+        println!("skipped: {test} {why}");
         return false;
     }
     true
@@ -135,7 +49,7 @@ fn a_pod_runs_from_a_private_registry_with_an_image_pull_secret() {
     }
     let reg = Registry::start(Some(("puller", "pw-123")));
     let env = Env::new();
-    let conf = reg.conf();
+    let conf = reg.insecure_conf();
     let auth_json = format!(
         r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#,
         reg.host(),
@@ -189,7 +103,7 @@ fn a_pod_whose_image_does_not_exist_ends_in_image_pull_back_off_with_events() {
     }
     let reg = Registry::start(None);
     let env = Env::new();
-    let conf = reg.conf();
+    let conf = reg.insecure_conf();
     let yaml = format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: nosuch\nspec:\n  containers:\n  - name: a\n    image: {}/does/not-exist:1\n",
         reg.host()

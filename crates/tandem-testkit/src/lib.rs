@@ -1,0 +1,127 @@
+//! Test support shared by more than one of tandem's crates (a dev-dependency only).
+//!
+//! It owns the registry the image and end-to-end tests pull from: Debian's `docker-registry`
+//! (the CNCF distribution registry) started per test on 127.0.0.1 with a free port, its storage
+//! and optional htpasswd file in a temp dir, killed by pid on drop. It never talks to anything
+//! but loopback.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+pub const HTPASSWD_BIN: &str = "/usr/bin/htpasswd";
+
+/// Why a registry test cannot run here (to print as `skipped: …`), or `None` when it can.
+pub fn registry_missing(with_login: bool) -> Option<String> {
+    if !Path::new(REGISTRY_BIN).exists() {
+        return Some(format!(
+            "needs {REGISTRY_BIN} (apt-get install docker-registry, or tools/setup.sh)"
+        ));
+    }
+    if with_login && !Path::new(HTPASSWD_BIN).exists() {
+        return Some(format!(
+            "needs {HTPASSWD_BIN} (apt-get install apache2-utils, or tools/setup.sh)"
+        ));
+    }
+    None
+}
+
+/// A running registry; killed and its storage removed on drop.
+pub struct Registry {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Registry {
+    /// Starts a registry on a free port of 127.0.0.1, with basic auth for `login` if given, and
+    /// waits until it accepts connections. Panics (it is for tests) when it cannot start.
+    pub fn start(login: Option<(&str, &str)>) -> Registry {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .expect("bind")
+                .local_addr()
+                .expect("addr")
+                .port();
+            let mut config = format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("storage").display()
+            );
+            if let Some((user, pass)) = login {
+                let out = Command::new(HTPASSWD_BIN)
+                    .args(["-Bbn", user, pass])
+                    .output()
+                    .expect("htpasswd (apt-get install apache2-utils)");
+                assert!(out.status.success(), "htpasswd failed");
+                std::fs::write(dir.path().join("htpasswd"), out.stdout).expect("htpasswd file");
+                config.push_str(&format!(
+                    "auth:\n  htpasswd:\n    realm: tandem-test\n    path: {}\n",
+                    dir.path().join("htpasswd").display()
+                ));
+            }
+            let config_path = dir.path().join("config.yml");
+            std::fs::write(&config_path, config).expect("registry config");
+            let mut child = Command::new(REGISTRY_BIN)
+                .arg("serve")
+                .arg(&config_path)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start docker-registry");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Registry { child, dir, port };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // the port was taken meanwhile: try another
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("docker-registry did not start");
+    }
+
+    /// `127.0.0.1:PORT`, as image references name it.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// A containers-registries.conf file marking this registry insecure (plain HTTP).
+    pub fn insecure_conf(&self) -> PathBuf {
+        let p = self.dir.path().join("registries.conf");
+        std::fs::write(
+            &p,
+            format!(
+                "[[registry]]\nlocation = \"{}\"\ninsecure = true\n",
+                self.host()
+            ),
+        )
+        .expect("registries.conf");
+        p
+    }
+
+    /// A blob's data file in the registry's storage (to tamper with it).
+    pub fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.dir
+            .path()
+            .join("storage/docker/registry/v2/blobs/sha256")
+            .join(hex.get(..2).unwrap_or(hex))
+            .join(hex)
+            .join("data")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
