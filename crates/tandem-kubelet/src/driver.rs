@@ -48,16 +48,26 @@ fn handler_target(h: &Handler) -> String {
 pub const DEADLINE_MESSAGE: &str = "Pod was active on the node longer than the specified deadline";
 
 /// Requests from outside the pod (the control socket, a signal in the foreground).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Control {
     /// Stop the pod gracefully; `grace` overrides terminationGracePeriodSeconds.
     Delete { grace: Option<Duration> },
+    /// Update the pod's spec: `(container, image)` pairs, the one mutable field of a running
+    /// pod's containers (§1.7). All or nothing: a name the plan does not have rejects the whole
+    /// update. `applied` hears the result once the new spec is in place and published.
+    SetImages {
+        images: Vec<(String, String)>,
+        applied: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+    },
 }
 
 /// Where the driver reports what happens. The supervisor persists both; tests collect them.
 pub trait Observer {
     fn status(&mut self, status: &PodStatus, terminating: bool);
     fn event(&mut self, event: &PodEvent);
+    /// The pod's spec changed (an image update, §1.7); `plan` is the new one. Called before the
+    /// status that follows it.
+    fn plan_changed(&mut self, _plan: &PodPlan) {}
 }
 
 /// How the pod ended.
@@ -233,6 +243,9 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 }
                 rec.state = RunState::Creating { since: now };
                 rec.starts += 1;
+                // What this instance is made from, to notice a later spec change (§1.7).
+                rec.spec_hash = Some(crate::sync::spec_hash(&plan));
+                rec.image = Some(plan.image.clone());
                 if backoff.is_some() {
                     rec.backoff = backoff;
                 }
@@ -675,9 +688,44 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
         }
     }
 
+    /// Puts new images into the plan. The engine compares each running container's spec with
+    /// the plan on its next turn and decides what the change means (§1.7); a terminating pod
+    /// takes the new spec but restarts nothing.
+    fn set_images(&mut self, images: &[(String, String)]) -> Result<(), String> {
+        if let Some((name, _)) = images
+            .iter()
+            .find(|(name, _)| self.plan.container(name).is_none())
+        {
+            return Err(format!("unable to find container named {name:?}"));
+        }
+        let mut plan = (*self.plan).clone();
+        for (name, image) in images {
+            if let Some(c) = plan
+                .init_containers
+                .iter_mut()
+                .chain(plan.containers.iter_mut())
+                .find(|c| &c.name == name)
+            {
+                c.image = image.clone();
+            }
+        }
+        if plan != *self.plan {
+            self.plan = Rc::new(plan);
+            self.observer.plan_changed(&self.plan);
+            self.publish();
+        }
+        Ok(())
+    }
+
     fn on_control(&mut self, ctl: Control) {
         let now = Instant::now();
         match ctl {
+            Control::SetImages { images, applied } => {
+                let result = self.set_images(&images);
+                if let Some(tx) = applied {
+                    let _ = tx.send(result);
+                }
+            }
             Control::Delete { grace } => {
                 let grace = grace.unwrap_or(Duration::from_secs(
                     self.plan.termination_grace_period_seconds.max(0) as u64,

@@ -146,6 +146,8 @@ struct Inner {
     /// Per running instance: when it started, and a flag raised when it exits.
     running: HashMap<(String, u32), (Instant, watch::Receiver<bool>)>,
     log: Vec<Mark>,
+    /// The image each start was asked for: (container, attempt, image).
+    images: Vec<(String, u32, String)>,
 }
 
 pub struct FakeRuntime {
@@ -204,6 +206,17 @@ impl FakeRuntime {
             .sum()
     }
 
+    /// The image of each start of `container`, in order (image updates, §1.7).
+    pub fn started_images(&self, container: &str) -> Vec<String> {
+        self.inner
+            .borrow()
+            .images
+            .iter()
+            .filter(|(c, _, _)| c == container)
+            .map(|(_, _, image)| image.clone())
+            .collect()
+    }
+
     pub fn marks(&self) -> Vec<Mark> {
         self.inner.borrow().log.clone()
     }
@@ -228,6 +241,10 @@ impl ContainerRuntime for FakeRuntime {
                 .unwrap_or_else(Behavior::serve)
         };
         let name = container.name.clone();
+        self.inner
+            .borrow_mut()
+            .images
+            .push((name.clone(), attempt, container.image.clone()));
         Self::mark(&self.inner, &name, "Starting");
         tokio::time::sleep(behavior.start_delay).await;
         if let Some(e) = behavior.start_error.clone() {

@@ -74,6 +74,9 @@ pub enum KillReason {
     PostStartHook,
     /// The pod is terminating (delete, completion, failed init container).
     PodTermination,
+    /// The container's spec (its image) changed while it ran (§1.7): it restarts whatever the
+    /// restart policy.
+    SpecChanged,
 }
 
 /// How far the stop of a running container has gone: preStop hook, then the stop signal, then
@@ -232,6 +235,13 @@ pub struct ContainerRecord {
     pub post_start: HookState,
     pub pre_stop: HookState,
     pub probes: Probes,
+    /// [`crate::sync::spec_hash`] of the spec the current (or last) instance was started from;
+    /// `None` before the first start. The engine compares it with the plan's to find a changed
+    /// spec (§1.7), as the kubelet compares the hash label of the running container.
+    pub spec_hash: Option<u64>,
+    /// The image the current (or last) instance runs: the status reports it until a new
+    /// instance starts, so a completed init container keeps its old image after an update.
+    pub image: Option<String>,
 }
 
 impl ContainerRecord {
@@ -247,6 +257,8 @@ impl ContainerRecord {
             post_start: HookState::NotRun,
             pre_stop: HookState::NotRun,
             probes: Probes::new(),
+            spec_hash: None,
+            image: None,
         }
     }
 

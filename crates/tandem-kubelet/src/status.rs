@@ -231,7 +231,9 @@ fn container_status(
     let ready = r.ready(c);
     ContainerStatus {
         name: c.name.clone(),
-        image: c.image.clone(),
+        // The image of the instance the status describes (the runtime's view, as the kubelet
+        // reports it); the spec's until one was created (§1.7).
+        image: r.image.clone().unwrap_or_else(|| c.image.clone()),
         image_id: String::new(),
         ready,
         restart_count: r.restart_count() as i32,

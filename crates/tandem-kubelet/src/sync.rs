@@ -193,8 +193,26 @@ pub fn will_restart_after(plan: &PodPlan, c: &ContainerPlan, rec: &ContainerReco
         rec.killed_for,
         Some(KillReason::Liveness | KillReason::Startup)
     );
-    container_should_restart(plan, c, e.exit_code)
+    // A container killed because its spec changed restarts regardless of the restart policy,
+    // even Never (§1.7, §2.1): the kubelet decides the restart together with that kill.
+    rec.killed_for == Some(KillReason::SpecChanged)
+        || container_should_restart(plan, c, e.exit_code)
         || (probe_kill && c.role == ContainerRole::Main && is_container_restartable(plan, c))
+}
+
+/// The container's spec hash (the kubelet's `HashContainer`): FNV-1a over the planned spec as
+/// JSON. Stable across processes, so it may be stored; only the image changes on a running pod.
+pub fn spec_hash(c: &ContainerPlan) -> u64 {
+    let bytes = serde_json::to_vec(c).unwrap_or_default();
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Whether the container's current (or last) instance was started from another spec than the
+/// plan's (§1.7). Unknown (never started, or a record built without a hash) counts as unchanged.
+pub fn spec_changed(c: &ContainerPlan, rec: &ContainerRecord) -> bool {
+    rec.spec_hash.is_some_and(|h| h != spec_hash(c))
 }
 
 /// The grace period of a kubelet-initiated kill of one container (§4.2): the probe's own
@@ -309,8 +327,18 @@ fn kill_if_unhealthy(plan: &PodPlan, c: &ContainerPlan, rec: &ContainerRecord, d
     } else {
         "Container"
     };
+    // A changed spec kills a running main container once its postStart returned (the kubelet's
+    // pod worker is busy until then), and a sidecar only once it is started: until then its
+    // startup probe decides (§1.2 reverse scan, §1.7).
+    let changed = spec_changed(c, rec)
+        && match c.role {
+            ContainerRole::Sidecar => rec.started(c),
+            _ => rec.is_up(c),
+        };
     let (reason, what) = if rec.post_start == HookState::Failed {
         (KillReason::PostStartHook, None)
+    } else if changed {
+        (KillReason::SpecChanged, None)
     } else if c.startup_probe.is_some()
         && rec.probes.get(ProbeKind::Startup).result == ProbeResult::Failure
     {
@@ -323,6 +351,14 @@ fn kill_if_unhealthy(plan: &PodPlan, c: &ContainerPlan, rec: &ContainerRecord, d
         return;
     };
     let message = match what {
+        // The kubelet's words: computePodActions adds "will be restarted" for a main container,
+        // computeInitContainerActions says nothing more for a sidecar.
+        None if reason == KillReason::SpecChanged && c.role == ContainerRole::Sidecar => {
+            format!("Init container {} definition changed", c.name)
+        }
+        None if reason == KillReason::SpecChanged => {
+            format!("Container {} definition changed, will be restarted", c.name)
+        }
         None => format!("FailedPostStartHook: stopping container {}", c.name),
         Some(probe) => {
             let restart = is_container_restartable(plan, c);
@@ -429,9 +465,12 @@ fn restart(
 ) -> bool {
     let rec = obs.get(&c.name);
     let finished_at = rec.exit().map_or(now, |e| e.finished_at);
-    match backoff::restart_not_before(rec.backoff.as_ref(), finished_at, now) {
+    // The back-off key includes the spec hash (§2.5): the entry belongs to the spec the last
+    // instance ran, so a changed spec (a new image) starts afresh (T227).
+    let entry = rec.backoff.filter(|_| !spec_changed(c, rec));
+    match backoff::restart_not_before(entry.as_ref(), finished_at, now) {
         Some(at) => {
-            let delay = rec.backoff.map(|b| b.delay()).unwrap_or_default();
+            let delay = entry.map(|b| b.delay()).unwrap_or_default();
             // A start that failed to pull its image waits as ImagePullBackOff (same timing).
             let pulling = rec
                 .waiting
@@ -472,7 +511,7 @@ fn restart(
         None => {
             d.actions.push(Action::Start {
                 container: c.name.clone(),
-                backoff: Some(backoff::next(rec.backoff.as_ref(), now)),
+                backoff: Some(backoff::next(entry.as_ref(), now)),
             });
             true
         }

@@ -1,8 +1,8 @@
 //! Engine scenarios against the fake runtime in paused virtual time (tier T1): the kubelet's
 //! ordering, restart, probe, hook and termination rules checked through the marker log, as the
 //! kubelet's own e2e suite checks them (kubelet-semantics §7.0). Each test is named after the §7
-//! case it ports (`tNNN_...`); cases that need an API the engine does not have (image updates,
-//! node reboots) are not here.
+//! case it ports (`tNNN_...`); cases that need an API the engine does not have (node reboots)
+//! are not here.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -201,6 +201,8 @@ struct Scenario {
     scripts: Vec<(String, Vec<Behavior>)>,
     handlers: Vec<(String, HandlerKind, HandlerFn)>,
     deletes: Vec<(Duration, Option<Duration>)>,
+    /// Image updates (at, container, image) to send, as `tandem set image` does (§1.7).
+    images: Vec<(Duration, String, String)>,
     /// Local-storage measurements the runtime reports, at these times.
     storage: Vec<(Duration, StorageUsage)>,
     until: Duration,
@@ -213,6 +215,7 @@ impl Scenario {
             scripts: vec![],
             handlers: vec![],
             deletes: vec![],
+            images: vec![],
             storage: vec![],
             until: 600 * S,
         }
@@ -233,6 +236,11 @@ impl Scenario {
     }
     fn delete_at(mut self, at: Duration, grace: Option<Duration>) -> Self {
         self.deletes.push((at, grace));
+        self
+    }
+    /// Updates the image of `container` at `at`, and checks the update was taken.
+    fn set_image_at(mut self, at: Duration, container: &str, image: &str) -> Self {
+        self.images.push((at, container.into(), image.into()));
         self
     }
     /// The runtime measures this local-storage usage at `at`.
@@ -279,6 +287,8 @@ impl Scenario {
         );
         let local = tokio::task::LocalSet::new();
         let deletes = self.deletes;
+        let images = self.images;
+        let images_tx = ctl_tx.clone();
         let storage = self.storage;
         let until = self.until;
         let outcome = local
@@ -290,6 +300,19 @@ impl Scenario {
                         let _ = ctl_tx.send(Control::Delete { grace });
                     }
                     // Keep the channel open: a closed control channel is not a request.
+                    std::future::pending::<()>().await;
+                });
+                tokio::task::spawn_local(async move {
+                    let start = Instant::now();
+                    for (at, container, image) in images {
+                        tokio::time::sleep_until(start + at).await;
+                        let (tx, rx) = tokio::sync::oneshot::channel();
+                        let _ = images_tx.send(Control::SetImages {
+                            images: vec![(container, image)],
+                            applied: Some(tx),
+                        });
+                        assert_eq!(rx.await, Ok(Ok(())), "image update taken");
+                    }
                     std::future::pending::<()>().await;
                 });
                 tokio::task::spawn_local(async move {
@@ -2518,4 +2541,349 @@ async fn exec_probe_commands_reach_the_runtime_expanded() {
         r.rt.exec_commands("c", HandlerKind::PostStart),
         [["touch", "$(MARK)"]]
     );
+}
+
+// ---- §1.7 image update of a running pod (T1–T13, T29–T31, T51, T72, T112, T227) ------------------
+
+/// The image `busybox:2` in place of the plans' `busybox`.
+const NEW: &str = "busybox:2";
+
+/// T1–T3: two running main containers; c0's image changes at 5 s. c0 is killed ("definition
+/// changed") and restarted with the new image whatever the restart policy; c1 is left alone.
+async fn a_running_main_container_gets_its_new_image(policy: RestartPolicy) {
+    let plan = pod(policy, 30, &["c0", "c1"]);
+    let r = Scenario::new(plan)
+        .set_image_at(5 * S, "c0", NEW)
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(r.rt.started_images("c0"), ["busybox", NEW]);
+    assert_near(r.last("c0", "Starting"), 5000);
+    assert_eq!(r.restarts("c0"), 1);
+    assert_eq!(r.container("c0").image, NEW);
+    assert!(r.container("c0").state.and_then(|s| s.running).is_some());
+    assert!(!r.has_restarted("c1"));
+    assert_eq!(r.restarts("c1"), 0);
+    let killing = r.events("Killing");
+    assert_eq!(killing.len(), 1);
+    assert_eq!(
+        killing[0].message,
+        "Container c0 definition changed, will be restarted"
+    );
+    assert_eq!(killing[0].details["killReason"], "SpecChanged");
+    assert_eq!(r.status().phase.as_deref(), Some("Running"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t001_a_running_container_restarts_with_its_new_image_under_always() {
+    a_running_main_container_gets_its_new_image(Always).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t002_a_running_container_restarts_with_its_new_image_under_onfailure() {
+    a_running_main_container_gets_its_new_image(OnFailure).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t003_a_running_container_restarts_with_its_new_image_even_under_never() {
+    a_running_main_container_gets_its_new_image(Never).await;
+}
+
+/// T4–T6: init-1 runs 20 s; regular-1's image changes at 5 s. Nothing happens until init
+/// completes; then regular-1 starts once, with the new image, restartCount 0.
+async fn an_image_update_during_initialization(policy: RestartPolicy) {
+    let plan = pod(policy, 30, &["init:init-1", "regular-1", "regular-2"]);
+    let r = Scenario::new(plan)
+        .script("init-1", vec![exits(20 * S, 0)])
+        .set_image_at(5 * S, "regular-1", NEW)
+        .until(60 * S)
+        .run()
+        .await;
+    assert!(r
+        .statuses()
+        .iter()
+        .filter(|(t, _)| *t < 20_000)
+        .all(|(_, s)| s.phase.as_deref() == Some("Pending")));
+    assert_near(r.first("regular-1", "Starting"), 20_000);
+    assert_eq!(r.rt.started_images("regular-1"), [NEW]);
+    assert_eq!(r.rt.started_images("regular-2"), ["busybox"]);
+    for c in ["regular-1", "regular-2"] {
+        assert_eq!(r.restarts(c), 0, "{c}");
+        assert!(r.container(c).state.and_then(|s| s.running).is_some());
+    }
+    assert_eq!(r.container("regular-1").image, NEW);
+    assert!(r.events("Killing").is_empty());
+    assert_eq!(r.status().phase.as_deref(), Some("Running"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t004_an_image_update_during_initialization_under_always() {
+    an_image_update_during_initialization(Always).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t005_an_image_update_during_initialization_under_onfailure() {
+    an_image_update_during_initialization(OnFailure).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t006_an_image_update_during_initialization_under_never() {
+    an_image_update_during_initialization(Never).await;
+}
+
+/// T7: a main container failing its startup probe restarts under Always; after an image update
+/// it restarts with the new image.
+#[tokio::test(flavor = "current_thread")]
+async fn t007_a_container_failing_its_startup_probe_gets_its_new_image() {
+    let plan = pod(Always, 30, &["regular-1"]);
+    let plan = with(plan, "regular-1", |c| {
+        c.startup_probe = Some(probe(5, 1, 1))
+    });
+    let r = Scenario::new(plan)
+        .handler("regular-1", HandlerKind::Startup, fail)
+        .set_image_at(8 * S, "regular-1", NEW)
+        .until(60 * S)
+        .run()
+        .await;
+    let images = r.rt.started_images("regular-1");
+    assert!(images.len() >= 3, "{images:?}");
+    assert_eq!(images[..2], ["busybox", "busybox"]);
+    assert!(images[2..].iter().all(|i| i == NEW), "{images:?}");
+    assert!(r.restarts("regular-1") > 1);
+    assert_eq!(r.container("regular-1").image, NEW);
+}
+
+/// T11–T13: the pod is being deleted (its container takes 60 s to stop) when the image changes:
+/// nothing restarts, and the pod goes away.
+async fn an_image_update_during_termination(policy: RestartPolicy) {
+    let plan = pod(policy, 120, &["regular-1"]);
+    let r = Scenario::new(plan)
+        .script("regular-1", vec![serve().term_after(60 * S).term_code(1)])
+        .delete_at(10 * S, Some(120 * S))
+        .set_image_at(11 * S, "regular-1", NEW)
+        .until(200 * S)
+        .run()
+        .await;
+    assert_eq!(r.starts("regular-1"), 1);
+    assert_eq!(r.rt.started_images("regular-1"), ["busybox"]);
+    assert_near(r.first("regular-1", "Exiting"), 70_000);
+    assert_eq!(r.container("regular-1").image, "busybox");
+    let killing = r.events("Killing");
+    assert_eq!(killing.len(), 1);
+    assert_eq!(killing[0].message, "Stopping container regular-1");
+    assert!(r.outcome.is_some());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t011_an_image_update_during_termination_is_ignored_under_always() {
+    an_image_update_during_termination(Always).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t012_an_image_update_during_termination_is_ignored_under_onfailure() {
+    an_image_update_during_termination(OnFailure).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t013_an_image_update_during_termination_is_ignored_under_never() {
+    an_image_update_during_termination(Never).await;
+}
+
+/// T29: an init container that completed is not re-run when its image changes, and its status
+/// keeps the image it ran.
+#[tokio::test(flavor = "current_thread")]
+async fn t029_a_completed_init_container_is_not_rerun_after_an_image_update() {
+    let plan = pod(Always, 30, &["init:init1", "regular1"]);
+    let r = Scenario::new(plan)
+        .script("init1", vec![exits(S, 0)])
+        .set_image_at(5 * S, "init1", NEW)
+        .until(30 * S)
+        .run()
+        .await;
+    assert_eq!(r.rt.started_images("init1"), ["busybox"]);
+    let init = r.container("init1");
+    assert_eq!(init.image, "busybox");
+    assert_eq!(init.restart_count, 0);
+    let done = init.state.and_then(|s| s.terminated).expect("terminated");
+    assert_eq!(done.exit_code, 0);
+    assert!(!r.has_restarted("regular1"));
+    assert!(r.events("Killing").is_empty());
+}
+
+/// T30: the image of a running regular init container changes (to one that would not even pull):
+/// it runs to completion as it is and is never re-run; the main container then crash-loops.
+#[tokio::test(flavor = "current_thread")]
+async fn t030_an_init_container_updated_while_it_runs_is_not_restarted() {
+    let plan = pod(Always, 30, &["init:init1", "regular1"]);
+    let r = Scenario::new(plan)
+        .script("init1", vec![exits(20 * S, 0)])
+        .script("regular1", vec![exits(S, 255)])
+        .set_image_at(5 * S, "init1", "invalid.registry.example/nope:1")
+        .until(90 * S)
+        .run()
+        .await;
+    assert_eq!(r.starts("init1"), 1);
+    assert_eq!(r.container("init1").image, "busybox");
+    assert_eq!(r.container("init1").restart_count, 0);
+    assert!(r.has_restarted("regular1"));
+    assert!(r.events("Killing").is_empty());
+}
+
+/// T31: Never; the pod is deleted while its main container takes 20 s to stop, then a completed
+/// init container's image changes: it is not re-run and keeps its image.
+#[tokio::test(flavor = "current_thread")]
+async fn t031_an_init_container_image_update_during_termination_is_ignored() {
+    let plan = pod(Never, 30, &["init:init1", "regular1"]);
+    let r = Scenario::new(plan)
+        .script("init1", vec![exits(S, 0)])
+        .script("regular1", vec![serve().term_after(20 * S).term_code(1)])
+        .delete_at(5 * S, None)
+        .set_image_at(6 * S, "init1", NEW)
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(r.starts("init1"), 1);
+    assert_eq!(r.container("init1").image, "busybox");
+    assert!(r.outcome.is_some());
+}
+
+/// T51 (Always) and T72 (OnFailure, the main container finishing): a running sidecar whose image
+/// changes is restarted with it; the other sidecar and the main container are not.
+async fn a_running_sidecar_gets_its_new_image(policy: RestartPolicy) -> Run {
+    let plan = pod(policy, 30, &["sidecar:ri1", "sidecar:ri2", "regular1"]);
+    let r = Scenario::new(plan)
+        .script("regular1", vec![exits(30 * S, 0)])
+        .set_image_at(5 * S, "ri1", NEW)
+        .until(120 * S)
+        .run()
+        .await;
+    assert_eq!(r.rt.started_images("ri1"), ["busybox", NEW]);
+    assert_near(r.last("ri1", "Starting"), 5000);
+    assert!(!r.has_restarted("ri2"));
+    assert!(!r.doesnt_start("regular1"));
+    let killing = r.events("Killing");
+    assert_eq!(killing[0].message, "Init container ri1 definition changed");
+    assert_eq!(killing[0].container.as_deref(), Some("ri1"));
+    let ri1 = r.container("ri1");
+    assert_eq!((ri1.image.as_str(), ri1.restart_count), (NEW, 1));
+    r
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t051_a_running_sidecar_restarts_with_its_new_image() {
+    let r = a_running_sidecar_gets_its_new_image(Always).await;
+    assert!(r.has_restarted("regular1"));
+    assert_eq!(r.rt.started_images("regular1")[0], "busybox");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t072_a_running_sidecar_restarts_with_its_new_image_and_the_pod_succeeds() {
+    let r = a_running_sidecar_gets_its_new_image(OnFailure).await;
+    assert!(!r.has_restarted("regular1"));
+    assert_eq!(r.phase(), PodPhase::Succeeded);
+}
+
+/// T112: a sidecar failing its startup probe restarts under Never; after an image update its next
+/// instance runs the new image, and nothing after it starts.
+#[tokio::test(flavor = "current_thread")]
+async fn t112_a_sidecar_failing_its_startup_probe_gets_its_new_image() {
+    let plan = pod(Never, 30, &["sidecar:ri1", "sidecar:ri2", "regular1"]);
+    let plan = with(plan, "ri2", |c| c.startup_probe = Some(probe(2, 1, 1)));
+    let r = Scenario::new(plan)
+        .handler("ri2", HandlerKind::Startup, fail)
+        .set_image_at(8 * S, "ri2", NEW)
+        .until(60 * S)
+        .run()
+        .await;
+    let ri2 = r.container("ri2");
+    assert!(ri2.restart_count > 1);
+    assert_eq!(ri2.image, NEW);
+    assert!(r.rt.started_images("ri2").iter().any(|i| i == NEW));
+    assert!(r.doesnt_start("regular1"));
+    assert!(!r.has_restarted("ri1"));
+    assert_eq!(r.status().phase.as_deref(), Some("Pending"));
+}
+
+/// T227: the back-off key includes the spec hash, so an image update starts a fresh back-off. The
+/// container runs 5 s and exits 1: starts at 0, 5, 20, 45 s, then waits 40 s; the update at 60 s
+/// starts it at once, and the next restart waits the initial 10 s again.
+#[tokio::test(flavor = "current_thread")]
+async fn t227_an_image_update_resets_the_crash_loop_back_off() {
+    let plan = pod(Always, 30, &["app"]);
+    let r = Scenario::new(plan)
+        .script("app", vec![exits(5 * S, 1)])
+        .set_image_at(60 * S, "app", NEW)
+        .until(80 * S)
+        .run()
+        .await;
+    let starts: Vec<u64> = r
+        .at("app", "Starting")
+        .iter()
+        .map(|ms| (ms + 500) / 1000)
+        .collect();
+    assert_eq!(starts, [0, 5, 20, 45, 60, 75]);
+    assert_eq!(
+        r.rt.started_images("app"),
+        ["busybox", "busybox", "busybox", "busybox", NEW, NEW]
+    );
+    // Waiting, not running, when the image changed: nothing to kill.
+    assert!(r.events("Killing").is_empty());
+}
+
+/// T45/T46: during initialization (init2 running) the image of the sidecar before it changes: only
+/// that sidecar restarts, with the new image; the running init2 is untouched and nothing after it
+/// starts early.
+async fn a_sidecar_updated_during_initialization(policy: RestartPolicy) {
+    let plan = pod(
+        policy,
+        30,
+        &[
+            "init:init1",
+            "sidecar:ri1",
+            "init:init2",
+            "sidecar:ri2",
+            "regular1",
+        ],
+    );
+    let r = Scenario::new(plan)
+        .script("init1", vec![exits(S, 0)])
+        .script("init2", vec![exits(60 * S, 0)])
+        .set_image_at(5 * S, "ri1", NEW)
+        .until(30 * S)
+        .run()
+        .await;
+    assert_eq!(r.rt.started_images("ri1"), ["busybox", NEW]);
+    assert!(r.starts_before("init1", "ri1") && r.starts_before("ri1", "init2"));
+    assert!(!r.has_restarted("init1") && !r.has_restarted("init2"));
+    assert!(r.doesnt_start("ri2") && r.doesnt_start("regular1"));
+    let ri1 = r.container("ri1");
+    assert_eq!((ri1.image.as_str(), ri1.restart_count), (NEW, 1));
+    assert_eq!(r.status().phase.as_deref(), Some("Pending"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t045_a_sidecar_updated_during_initialization_restarts_alone_under_always() {
+    a_sidecar_updated_during_initialization(Always).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t046_a_sidecar_updated_during_initialization_restarts_alone_under_onfailure() {
+    a_sidecar_updated_during_initialization(OnFailure).await;
+}
+
+/// T93: the main container keeps restarting (Always, 10 s runs); the first sidecar's image
+/// changes: it restarts with it, the second sidecar does not.
+#[tokio::test(flavor = "current_thread")]
+async fn t093_a_sidecar_updated_while_the_main_container_restarts() {
+    let plan = pod(Always, 30, &["sidecar:ri1", "sidecar:ri2", "regular1"]);
+    let r = Scenario::new(plan)
+        .script("regular1", vec![exits(10 * S, 0)])
+        .set_image_at(25 * S, "ri1", NEW)
+        .until(40 * S)
+        .run()
+        .await;
+    assert!(r.restarts("regular1") >= 2);
+    assert_eq!(r.rt.started_images("ri1"), ["busybox", NEW]);
+    assert_eq!(r.container("ri1").image, NEW);
+    assert!(!r.has_restarted("ri2"));
 }

@@ -2,6 +2,8 @@
 //! lines from the supervisor until either side closes. The connection stays open until the
 //! supervisor exits, so a client that waits for EOF waits for the pod to be gone.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::logs::LogLine;
@@ -13,12 +15,17 @@ pub enum Request {
     Delete { grace_seconds: Option<u64> },
     /// Stream every container's log lines, then how the pod ended.
     Attach,
+    /// Update container images (container name → image), `tandem set image`: one `accepted`
+    /// once the spec is updated, or one `rejected`, then the supervisor closes the connection.
+    SetImage { images: BTreeMap<String, String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reply {
     Accepted,
+    /// The request was refused; why, in words for the user.
+    Rejected(String),
     Log(LogLine),
     Ended(Ended),
 }

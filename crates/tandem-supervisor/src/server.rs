@@ -1,4 +1,4 @@
-//! The control socket: `delete` and `attach` requests from the CLI.
+//! The control socket: `delete`, `attach` and `set_image` requests from the CLI.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -85,6 +85,21 @@ async fn handle(stream: UnixStream, shared: Shared) {
             let _ = send(&mut w, &Reply::Accepted).await;
             // Hold the connection: the client sees EOF when this process is gone.
             std::future::pending::<()>().await;
+        }
+        Request::SetImage { images } => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let sent = shared.control.send(Control::SetImages {
+                images: images.into_iter().collect(),
+                applied: Some(tx),
+            });
+            // The driver answers once the new spec is in place, so a `get` right after the CLI
+            // returns sees it. No answer: the engine has stopped, the pod has ended.
+            let reply = match (sent, rx.await) {
+                (Ok(()), Ok(Ok(()))) => Reply::Accepted,
+                (Ok(()), Ok(Err(message))) => Reply::Rejected(message),
+                _ => Reply::Rejected("the pod has ended; its containers will not run again".into()),
+            };
+            let _ = send(&mut w, &reply).await;
         }
         Request::Attach => {
             let mut guard = Some(AttachGuard::new(&shared.attached));

@@ -122,6 +122,29 @@ impl Observer for StateWriter {
         }
     }
 
+    /// An image update (§1.7): the Pod's spec and `plan.json` say what the containers run from
+    /// now on (the status follows as instances restart).
+    fn plan_changed(&mut self, plan: &PodPlan) {
+        if let Some(spec) = self.pod.spec.as_mut() {
+            let containers = spec
+                .init_containers
+                .iter_mut()
+                .flatten()
+                .chain(spec.containers.iter_mut());
+            for c in containers {
+                if let Some(p) = plan.container(&c.name) {
+                    c.image = Some(p.image.clone());
+                }
+            }
+        }
+        if let Ok(bytes) = serde_json::to_vec_pretty(plan) {
+            let _ = write_atomic(&self.dir.plan_json(), &bytes);
+        }
+        if let Ok(bytes) = serde_json::to_vec_pretty(&self.pod) {
+            let _ = write_atomic(&self.dir.pod_json(), &bytes);
+        }
+    }
+
     fn event(&mut self, event: &PodEvent) {
         if self.events.is_none() {
             self.events = std::fs::OpenOptions::new()

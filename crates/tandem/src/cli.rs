@@ -30,6 +30,9 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Wait until pods meet a condition (kubectl wait).
     Wait(WaitArgs),
+    /// Change a running pod (kubectl set).
+    #[command(subcommand)]
+    Set(SetCommand),
     /// Check manifests: validation errors and multi-container mistakes, with fixes.
     Lint(crate::commands::lint::LintArgs),
     /// Draw a pod's topology from a manifest or a running pod (Mermaid, DOT or SVG).
@@ -172,6 +175,23 @@ pub struct WaitArgs {
     /// How long to wait: `30s`, `5m`, `1h` (`0` checks once).
     #[arg(long, default_value = "30s")]
     pub timeout: String,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SetCommand {
+    /// Update container images of a running pod: `tandem set image pod/NAME CONTAINER=IMAGE...`.
+    /// Each image is pulled first as the container's imagePullPolicy says; running containers
+    /// then restart with it, as the kubelet restarts them.
+    Image(SetImageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SetImageArgs {
+    /// `pod/NAME` (or `NAME`, or `pod NAME`), then `CONTAINER=IMAGE` pairs.
+    #[arg(required = true, num_args = 2.., value_name = "POD CONTAINER=IMAGE")]
+    pub args: Vec<String>,
     #[arg(short = 'n', long = "namespace", default_value = "default")]
     pub namespace: String,
 }

@@ -7,6 +7,7 @@ mod image;
 pub(crate) mod lint;
 mod logs;
 mod run;
+mod set;
 pub(crate) mod timeline;
 mod wait;
 
@@ -28,6 +29,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Delete(a) => delete::delete(&store, a),
         Command::Image(a) => image::image(&store, a),
         Command::Wait(a) => wait::wait(&store, a),
+        Command::Set(crate::cli::SetCommand::Image(a)) => set::set_image(&store, a),
         Command::Lint(a) => lint::lint(a),
         Command::Graph(a) => graph::graph(&store, a),
         Command::Timeline(a) => timeline::timeline(&store, a),

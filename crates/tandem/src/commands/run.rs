@@ -252,31 +252,12 @@ fn ensure_images(
     let mut wanted: BTreeMap<String, (String, Vec<String>, Vec<NamedAuth>)> = BTreeMap::new();
     for p in pods {
         for c in p.plan.all_containers() {
-            let present = images
-                .lookup(&c.image)
-                .map_err(|e| {
-                    hint_caused(
-                        e,
-                        format!(
-                            "pod {}: container {}: invalid image {:?}",
-                            p.plan.name, c.name, c.image
-                        ),
-                        "fix the image reference in the manifest",
-                    )
-                })?
-                .is_some();
-            let pull = match c.image_pull_policy {
-                PullPolicy::Never if !present => {
-                    return Err(hint(
-                        format!("pod {}: container {}: image {:?} is not in the local store and its imagePullPolicy is Never (ErrImageNeverPull)", p.plan.name, c.name, c.image),
-                        "load it with `tandem image load -i ARCHIVE`, `tandem image import ROOTFS.tar NAME` or `tandem image pull NAME`; `tandem image ls` lists what is here",
-                    ));
-                }
-                PullPolicy::Never => false,
-                PullPolicy::IfNotPresent => !present,
-                PullPolicy::Always => true,
-            };
-            if pull {
+            if needs_pull(
+                images,
+                &p.plan.name,
+                c,
+                "fix the image reference in the manifest",
+            )? {
                 let key = tandem_image::Reference::parse(&c.image)
                     .map(|r| r.to_string())
                     .unwrap_or_else(|_| c.image.clone());
@@ -323,6 +304,41 @@ fn ensure_images(
     }
     Ok(Pulls {
         settings: registry.clone(),
+    })
+}
+
+/// What a container's imagePullPolicy asks for its image: `Never` needs it in the store (else
+/// ErrImageNeverPull), `IfNotPresent` pulls it when missing, `Always` pulls it. `fix` is the hint
+/// for an image reference that does not parse.
+pub(super) fn needs_pull(
+    images: &ImageStore,
+    pod: &str,
+    c: &tandem_api::plan::ContainerPlan,
+    fix: &str,
+) -> anyhow::Result<bool> {
+    let present = images
+        .lookup(&c.image)
+        .map_err(|e| {
+            hint_caused(
+                e,
+                format!(
+                    "pod {pod}: container {}: invalid image {:?}",
+                    c.name, c.image
+                ),
+                fix,
+            )
+        })?
+        .is_some();
+    Ok(match c.image_pull_policy {
+        PullPolicy::Never if !present => {
+            return Err(hint(
+                format!("pod {pod}: container {}: image {:?} is not in the local store and its imagePullPolicy is Never (ErrImageNeverPull)", c.name, c.image),
+                "load it with `tandem image load -i ARCHIVE`, `tandem image import ROOTFS.tar NAME` or `tandem image pull NAME`; `tandem image ls` lists what is here",
+            ));
+        }
+        PullPolicy::Never => false,
+        PullPolicy::IfNotPresent => !present,
+        PullPolicy::Always => true,
     })
 }
 
@@ -482,7 +498,7 @@ fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
                             eprintln!("pod/{} ended: {}{why}", names[i], e.phase);
                             if exit == 0 { exit = e.exit_code; }
                         }
-                        Reply::Accepted => {}
+                        Reply::Accepted | Reply::Rejected(_) => {}
                     }
                 }
                 _ = sigint.recv() => stops += 1,
