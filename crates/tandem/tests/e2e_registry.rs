@@ -7,7 +7,7 @@ mod support;
 
 use std::fs;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::*;
 use tandem_testkit::Registry;
