@@ -116,10 +116,11 @@ impl fmt::Display for UnsafeReason {
 #[non_exhaustive]
 pub enum Error {
     /// A filesystem operation failed.
-    #[error("failed to {action} {}: {cause}; check that the path is accessible and the disk is not full", path.display())]
+    #[error("failed to {action} {}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,
+        #[source]
         cause: io::Error,
     },
 

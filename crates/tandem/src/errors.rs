@@ -73,7 +73,37 @@ pub fn report(e: &anyhow::Error) {
         if !h.hint.is_empty() {
             eprintln!("hint: {}", h.hint);
         }
+    } else if let Some(h) = io_hint(e) {
+        eprintln!("hint: {h}");
     }
+}
+
+/// Advice for the filesystem errors anyone can meet (a full disk above all), found anywhere in
+/// the chain: as an `io::Error`, or as text when it crossed a process boundary (the supervisor
+/// reports its errors as one line).
+fn io_hint(e: &anyhow::Error) -> Option<&'static str> {
+    let raw = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<std::io::Error>())
+        .and_then(std::io::Error::raw_os_error);
+    let text = e
+        .chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ");
+    let full = raw == Some(nix::libc::ENOSPC)
+        || raw == Some(nix::libc::EDQUOT)
+        || text.contains("No space left on device")
+        || text.contains("Disk quota exceeded");
+    if full {
+        return Some(
+            "the filesystem is full: free space on it (`df -h` shows which), or give tandem a larger one with --root DIR",
+        );
+    }
+    if raw == Some(nix::libc::EACCES) || raw == Some(nix::libc::EPERM) {
+        return Some("tandem needs root for its store and containers: run it as root, or give it a --root DIR it may write");
+    }
+    None
 }
 
 pub fn exit_code(e: &anyhow::Error) -> u8 {

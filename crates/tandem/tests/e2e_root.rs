@@ -233,6 +233,141 @@ fn a_missing_image_is_named_and_nothing_is_left() {
     );
 }
 
+/// A small tmpfs the test owns, unmounted when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn new(size: &str) -> SmallDisk {
+        let dir = tempfile::Builder::new()
+            .prefix("tandem-full-")
+            .tempdir()
+            .expect("tempdir");
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("mount");
+        assert!(ok.success(), "mount tmpfs");
+        SmallDisk { dir }
+    }
+
+    /// Everything below the disk that is a file (directories may stay: they are the store's
+    /// skeleton, made before anything is written).
+    fn files(&self) -> Vec<String> {
+        fn walk(d: &std::path::Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else {
+                    out.push(p.display().to_string());
+                }
+            }
+        }
+        let mut out = vec![];
+        walk(self.dir.path(), &mut out);
+        out
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-l"])
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_named_with_a_hint_and_leaves_nothing_half_made() {
+    let Some(()) = require_root("full_disk") else {
+        return;
+    };
+    // The busybox rootfs, kept as a tarball to import onto the small disks.
+    let env = Env::new();
+    let tar = env.root.path().join("rootfs.tar");
+    let out = std::process::Command::new("bash")
+        .arg(repo().join("tools/build-busybox-image.sh"))
+        .arg(env!("CARGO_BIN_EXE_tandem"))
+        .arg("--root")
+        .arg(env.root.path())
+        .env("BUSYBOX_TAR_OUT", &tar)
+        .output()
+        .expect("build");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tandem = |root: &std::path::Path, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .arg("--root")
+            .arg(root)
+            .args(args)
+            .output()
+            .expect("tandem")
+    };
+
+    // An image that does not fit: the import fails, says why and what to do, and keeps nothing.
+    let disk = SmallDisk::new("600k");
+    let tar_s = tar.to_string_lossy();
+    let out = tandem(
+        disk.dir.path(),
+        &["image", "import", &tar_s, "localhost/x:1"],
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(err.contains("error: cannot import"), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("hint: the filesystem is full"), "{err}");
+    let left: Vec<String> = disk
+        .files()
+        .into_iter()
+        .filter(|f| !f.ends_with("/lock"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    // A pod whose state cannot be written: refused with the same advice, no pod left behind.
+    let disk = SmallDisk::new("8m");
+    let out = tandem(
+        disk.dir.path(),
+        &["image", "import", &tar_s, "localhost/tandem-busybox:1.35"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let filler = disk.dir.path().join("filler");
+    let _ = std::process::Command::new("dd")
+        .args(["if=/dev/zero", "bs=64k"])
+        .arg(format!("of={}", filler.display()))
+        .output();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .arg("--root")
+        .arg(disk.dir.path())
+        .args(["run", "-d", "--network", "none", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    {
+        use std::io::Write;
+        let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: full}\nspec:\n  containers:\n  - {name: a, image: localhost/tandem-busybox:1.35, command: [sleep, '60']}\n";
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(yaml.as_bytes()).expect("manifest");
+    }
+    let out = child.wait_with_output().expect("run");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "a pod started on a full disk");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("hint: the filesystem is full"), "{err}");
+    let pods = disk.dir.path().join("pods");
+    assert_eq!(
+        std::fs::read_dir(&pods).map(|d| d.count()).unwrap_or(0),
+        0,
+        "a half-made pod directory is left"
+    );
+    assert!(mounts_under(&pods).is_empty());
+    let _ = std::fs::remove_file(&filler);
+}
+
 const SERVER: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: NAME\nspec:\n  terminationGracePeriodSeconds: 5\n  containers:\n  - name: main\n    image: localhost/tandem-busybox:1.35\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.1; done\"]\n";
 
 #[test]
