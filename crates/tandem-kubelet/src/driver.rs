@@ -98,6 +98,10 @@ enum Done {
         kind: ProbeKind,
         result: HandlerResult,
     },
+    Sandbox {
+        attempt: u32,
+        result: Result<Vec<String>, crate::runtime::SandboxFailure>,
+    },
 }
 
 pub struct Driver<R: ContainerRuntime, O: Observer> {
@@ -457,6 +461,24 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 }
             }
             Action::Finish { .. } => {}
+            Action::ReplaceSandbox => {
+                self.obs.sandbox.state = crate::sandbox::SandboxState::Replacing;
+                self.event(
+                    EventType::Normal,
+                    "SandboxChanged",
+                    crate::sandbox::SANDBOX_CHANGED_MESSAGE.into(),
+                    None,
+                );
+            }
+            Action::CreateSandbox { attempt } => {
+                self.obs.sandbox.state = crate::sandbox::SandboxState::Creating;
+                let runtime = Rc::clone(&self.runtime);
+                let tx = self.start_tx.clone();
+                tokio::task::spawn_local(async move {
+                    let result = runtime.recreate_sandbox(attempt).await;
+                    let _ = tx.send(Done::Sandbox { attempt, result });
+                });
+            }
         }
     }
 
@@ -486,6 +508,32 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 kind,
                 result,
             } => self.on_probe_done(container, attempt, kind, result),
+            Done::Sandbox { attempt, result } => self.on_sandbox_done(attempt, result),
+        }
+    }
+
+    /// A new sandbox is ready (its addresses become the pod's), or could not be made.
+    fn on_sandbox_done(
+        &mut self,
+        attempt: u32,
+        result: Result<Vec<String>, crate::runtime::SandboxFailure>,
+    ) {
+        match result {
+            Ok(ips) => {
+                self.obs
+                    .sandbox_created(&self.plan, attempt, Instant::now());
+                self.facts.pod_ip = ips.first().cloned();
+                self.facts.pod_ips = ips;
+            }
+            Err(e) => {
+                self.event(
+                    EventType::Warning,
+                    "FailedCreatePodSandBox",
+                    format!("Failed to create pod sandbox: {e}"),
+                    None,
+                );
+                self.obs.sandbox_failed(attempt, e.to_string());
+            }
         }
     }
 
@@ -650,6 +698,9 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
     fn on_runtime_event(&mut self, ev: RuntimeEvent) {
         match ev {
             RuntimeEvent::LocalStorage(usage) => self.obs.storage = Some(usage),
+            RuntimeEvent::SandboxLost { attempt } => {
+                self.obs.sandbox_lost(attempt);
+            }
             RuntimeEvent::Exited {
                 container,
                 attempt,

@@ -11,7 +11,9 @@ use tandem_api::plan::{ContainerPlan, Handler};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::runtime::{ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, StartError};
+use crate::runtime::{
+    ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, SandboxFailure, StartError,
+};
 use crate::sync::StopSignal;
 
 /// What one instance of a container does.
@@ -146,6 +148,10 @@ struct Inner {
     /// Per running instance: when it started, and a flag raised when it exits.
     running: HashMap<(String, u32), (Instant, watch::Receiver<bool>)>,
     log: Vec<Mark>,
+    /// The attempt number of the current sandbox.
+    sandbox_attempt: u32,
+    /// Sandbox attempts whose creation fails, with the message.
+    sandbox_failures: HashMap<u32, String>,
     /// The image each start was asked for: (container, attempt, image).
     images: Vec<(String, u32, String)>,
 }
@@ -215,6 +221,22 @@ impl FakeRuntime {
             .filter(|(c, _, _)| c == container)
             .map(|(_, _, image)| image.clone())
             .collect()
+    }
+
+    /// The sandbox dies (§2.3): logged as `sandbox Lost` and reported to the engine. The
+    /// containers keep running, as real ones do in the namespaces they hold, until killed.
+    pub fn lose_sandbox(&self) {
+        let attempt = self.inner.borrow().sandbox_attempt;
+        Self::mark(&self.inner, "sandbox", "Lost");
+        let _ = self.tx.send(RuntimeEvent::SandboxLost { attempt });
+    }
+
+    /// Making sandbox `attempt` fails with `message`.
+    pub fn fail_sandbox(&self, attempt: u32, message: &str) {
+        self.inner
+            .borrow_mut()
+            .sandbox_failures
+            .insert(attempt, message.to_string());
     }
 
     pub fn marks(&self) -> Vec<Mark> {
@@ -325,6 +347,17 @@ impl ContainerRuntime for FakeRuntime {
         if let Some(tx) = tx {
             let _ = tx.send(signal);
         }
+    }
+
+    async fn recreate_sandbox(&self, attempt: u32) -> Result<Vec<String>, SandboxFailure> {
+        Self::mark(&self.inner, "sandbox", "Creating");
+        if let Some(m) = self.inner.borrow().sandbox_failures.get(&attempt) {
+            return Err(SandboxFailure(m.clone()));
+        }
+        self.inner.borrow_mut().sandbox_attempt = attempt;
+        Self::mark(&self.inner, "sandbox", "Ready");
+        // A new address per sandbox, as a CNI plugin hands out.
+        Ok(vec![format!("10.88.0.{}", attempt + 2)])
     }
 
     async fn run_handler(

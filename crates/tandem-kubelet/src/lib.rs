@@ -11,7 +11,8 @@
 //!
 //! Layout: `backoff` (CrashLoopBackOff arithmetic), `state` (what the engine has observed), `sync`
 //! (the decision function), `probe` (probe thresholds), `status` (phase, conditions, kubectl
-//! columns), `runtime` (the seam),
+//! columns), `runtime` (the seam), `sandbox`
+//! (the pod sandbox's loss and re-creation),
 //! `driver` (the loop), `fake` (a scripted runtime for tests).
 
 pub mod backoff;
@@ -21,6 +22,7 @@ pub mod fake;
 pub mod probe;
 pub mod resources;
 pub mod runtime;
+pub mod sandbox;
 pub mod state;
 pub mod status;
 pub mod sync;

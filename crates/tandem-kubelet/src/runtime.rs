@@ -10,6 +10,10 @@
 //! 4. [`ContainerRuntime::run_handler`] runs a probe or a lifecycle hook against the running
 //!    instance: `exec` inside the container, `httpGet` and `tcpSocket` from inside the pod's
 //!    network namespace. The engine decides when; the runtime only carries it out and reports.
+//!
+//! The pod sandbox (§2.3) exists before the engine starts, as attempt 0. When it dies the runtime
+//! reports [`RuntimeEvent::SandboxLost`]; once every container has stopped, the engine may ask for
+//! a new one with [`ContainerRuntime::recreate_sandbox`].
 
 use std::future::Future;
 use std::time::Duration;
@@ -43,7 +47,14 @@ pub enum RuntimeEvent {
     /// A local-storage measurement of the pod (§4.1 eviction), taken periodically by runtimes
     /// whose pod has an emptyDir `sizeLimit` or an `ephemeral-storage` limit to check.
     LocalStorage(StorageUsage),
+    /// Sandbox `attempt` is gone (its pause process died): no container can be created in it.
+    SandboxLost { attempt: u32 },
 }
+
+/// Why a new sandbox could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SandboxFailure(pub String);
 
 /// What a handler runs for; runtimes use it to name the run in logs and marker files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,4 +110,11 @@ pub trait ContainerRuntime: 'static {
         handler: &Handler,
         timeout: Option<Duration>,
     ) -> impl Future<Output = HandlerResult>;
+    /// Replaces the lost sandbox with sandbox `attempt`, made as the first one was, once every
+    /// container of the pod has stopped; returns the pod's new addresses (`status.podIPs`, IPv4
+    /// first; empty without a pod network). On failure nothing of the new sandbox is left.
+    fn recreate_sandbox(
+        &self,
+        attempt: u32,
+    ) -> impl Future<Output = Result<Vec<String>, SandboxFailure>>;
 }

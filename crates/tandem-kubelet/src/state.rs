@@ -74,6 +74,9 @@ pub enum KillReason {
     PostStartHook,
     /// The pod is terminating (delete, completion, failed init container).
     PodTermination,
+    /// The pod's sandbox is gone and a new one will be made (§2.3): it restarts with the new
+    /// sandbox whatever its exit code, as the kubelet decides the restart with that kill.
+    SandboxChanged,
     /// The container's spec (its image) changed while it ran (§1.7): it restarts whatever the
     /// restart policy.
     SpecChanged,
@@ -331,6 +334,12 @@ pub enum TerminationReason {
     /// or containers over their `ephemeral-storage` limits. Failed, reason Evicted; the message
     /// is [`Observed::eviction`].
     Evicted,
+    /// The sandbox was lost and the pod gets no new one (§2.3: restartPolicy Never after its
+    /// containers ran, or nothing left to restart): it ends with what its containers did.
+    SandboxLost,
+    /// A new sandbox could not be made after the old one was lost: Failed, with the message in
+    /// [`Observed::sandbox`].
+    SandboxCreationFailed,
 }
 
 /// Local ephemeral storage in use, in bytes of allocated blocks (as `du` counts them), as the
@@ -368,6 +377,8 @@ pub struct Observed {
     pub storage: Option<StorageUsage>,
     /// Why the pod was evicted: the kubelet's message, for the status and the `Evicted` event.
     pub eviction: Option<String>,
+    /// The pod sandbox (§2.3), as the runtime reports it.
+    pub sandbox: crate::sandbox::PodSandbox,
 }
 
 impl Observed {
@@ -381,6 +392,7 @@ impl Observed {
             started_at: None,
             storage: None,
             eviction: None,
+            sandbox: Default::default(),
         }
     }
 
@@ -405,7 +417,11 @@ impl Observed {
     }
 
     /// Some main container has ever been created (`HasAnyRegularContainerStarted`, §5.2).
+    /// In a re-created sandbox only instances created in it count: the pod is initialized
+    /// again once the rerun init sequence is done (§2.3).
     pub fn any_main_created(&self, plan: &PodPlan) -> bool {
-        plan.containers.iter().any(|c| self.get(&c.name).starts > 0)
+        plan.containers
+            .iter()
+            .any(|c| self.in_current_sandbox(&c.name))
     }
 }

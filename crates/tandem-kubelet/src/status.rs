@@ -72,6 +72,16 @@ fn failed_by_kubelet(obs: &Observed) -> Option<(&'static str, String)> {
             crate::driver::DEADLINE_MESSAGE.to_string(),
         )),
         TerminationReason::Evicted => Some(("Evicted", obs.eviction.clone().unwrap_or_default())),
+        TerminationReason::SandboxCreationFailed => {
+            let why = match &obs.sandbox.state {
+                crate::sandbox::SandboxState::Failed(m) => m.as_str(),
+                _ => "unknown error",
+            };
+            Some((
+                "FailedCreatePodSandBox",
+                format!("Failed to create pod sandbox: {why}"),
+            ))
+        }
         _ => None,
     }
 }
@@ -347,7 +357,7 @@ pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Cloc
     let conditions = vec![
         condition(
             "PodReadyToStartContainers",
-            facts.sandbox_ready && facts.finished.is_none(),
+            facts.sandbox_ready && obs.sandbox.ready() && facts.finished.is_none(),
             None,
             None,
         ),

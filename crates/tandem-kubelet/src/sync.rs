@@ -99,6 +99,11 @@ pub enum Action {
     Evict { message: String, grace: Duration },
     /// Nothing runs and nothing will: the pod has ended with this phase.
     Finish { phase: PodPhase },
+    /// The lost sandbox will be replaced (§2.3): the `SandboxChanged` event; the kills of
+    /// every container follow as [`Action::Kill`]s.
+    ReplaceSandbox,
+    /// Every container has stopped: make sandbox `attempt` (`CreateSandbox`).
+    CreateSandbox { attempt: u32 },
 }
 
 /// What [`compute_actions`] decided, and when it wants to be asked again at the latest.
@@ -189,6 +194,11 @@ pub fn is_container_restartable(plan: &PodPlan, c: &ContainerPlan) -> bool {
 /// code (§2.2: the restart is decided with the kill, not from the exit).
 pub fn will_restart_after(plan: &PodPlan, c: &ContainerPlan, rec: &ContainerRecord) -> bool {
     let Some(e) = rec.exit() else { return false };
+    // Killed for a new sandbox: it starts again with that sandbox whatever its exit code, as the
+    // kubelet picks the containers to start when it decides the kill (§2.3).
+    if rec.killed_for == Some(KillReason::SandboxChanged) {
+        return true;
+    }
     let probe_kill = matches!(
         rec.killed_for,
         Some(KillReason::Liveness | KillReason::Startup)
@@ -424,8 +434,10 @@ fn progress_stop(
                     _ => {}
                 }
             }
-            if s.reason == KillReason::PodTermination
-                && c.role == ContainerRole::Sidecar
+            if matches!(
+                s.reason,
+                KillReason::PodTermination | KillReason::SandboxChanged
+            ) && c.role == ContainerRole::Sidecar
                 && now < deadline
                 && !sidecar_turn(plan, obs, i)
             {
@@ -572,7 +584,8 @@ fn compute_init(plan: &PodPlan, obs: &Observed) -> InitDecision {
         let c = &inits[i];
         let sidecar = c.role == ContainerRole::Sidecar;
         let rec = obs.get(&c.name);
-        if rec.starts == 0 {
+        // No instance: never started, or purged with an old sandbox (§2.3).
+        if rec.state == RunState::NotCreated {
             if previously && sidecar {
                 out.to_start.push(i);
             }
@@ -646,6 +659,11 @@ fn compute_running(plan: &PodPlan, obs: &Observed, now: Instant, d: &mut Decisio
             message,
             grace: EVICTION_GRACE,
         });
+        return;
+    }
+    // No container starts or restarts without a sandbox (§2.3).
+    if !obs.sandbox.ready() {
+        crate::sandbox::compute_sandbox_loss(plan, obs, pod_grace(plan), d);
         return;
     }
     let init = compute_init(plan, obs);
@@ -739,6 +757,7 @@ pub fn final_phase(plan: &PodPlan, obs: &Observed, reason: TerminationReason) ->
         TerminationReason::InitFailed
             | TerminationReason::DeadlineExceeded
             | TerminationReason::Evicted
+            | TerminationReason::SandboxCreationFailed
     ) {
         return PodPhase::Failed;
     }

@@ -205,6 +205,10 @@ struct Scenario {
     images: Vec<(Duration, String, String)>,
     /// Local-storage measurements the runtime reports, at these times.
     storage: Vec<(Duration, StorageUsage)>,
+    /// When the runtime reports the sandbox lost (§2.3).
+    sandbox_losses: Vec<Duration>,
+    /// Sandbox attempts whose creation fails, with the message.
+    sandbox_failures: Vec<(u32, String)>,
     until: Duration,
 }
 
@@ -217,6 +221,8 @@ impl Scenario {
             deletes: vec![],
             images: vec![],
             storage: vec![],
+            sandbox_losses: vec![],
+            sandbox_failures: vec![],
             until: 600 * S,
         }
     }
@@ -246,6 +252,16 @@ impl Scenario {
     /// The runtime measures this local-storage usage at `at`.
     fn storage_at(mut self, at: Duration, usage: StorageUsage) -> Self {
         self.storage.push((at, usage));
+        self
+    }
+    /// The pod's sandbox dies at `at` (its pause process, or a node reboot).
+    fn lose_sandbox_at(mut self, at: Duration) -> Self {
+        self.sandbox_losses.push(at);
+        self
+    }
+    /// Making sandbox `attempt` fails.
+    fn fail_sandbox(mut self, attempt: u32, message: &str) -> Self {
+        self.sandbox_failures.push((attempt, message.into()));
         self
     }
     fn until(mut self, d: Duration) -> Self {
@@ -290,6 +306,11 @@ impl Scenario {
         let images = self.images;
         let images_tx = ctl_tx.clone();
         let storage = self.storage;
+        for (attempt, message) in &self.sandbox_failures {
+            rt.fail_sandbox(*attempt, message);
+        }
+        let losses = self.sandbox_losses;
+        let loser = Rc::clone(&rt);
         let until = self.until;
         let outcome = local
             .run_until(async move {
@@ -320,6 +341,13 @@ impl Scenario {
                     for (at, usage) in storage {
                         tokio::time::sleep_until(start + at).await;
                         let _ = storage_tx.send(RuntimeEvent::LocalStorage(usage));
+                    }
+                });
+                tokio::task::spawn_local(async move {
+                    let start = Instant::now();
+                    for at in losses {
+                        tokio::time::sleep_until(start + at).await;
+                        loser.lose_sandbox();
                     }
                 });
                 tokio::time::timeout(until, driver.run()).await.ok()
@@ -2886,4 +2914,212 @@ async fn t093_a_sidecar_updated_while_the_main_container_restarts() {
     assert_eq!(r.rt.started_images("ri1"), ["busybox", NEW]);
     assert_eq!(r.container("ri1").image, NEW);
     assert!(!r.has_restarted("ri2"));
+}
+
+// ---- §2.3 sandbox loss (T32, T135) ---------------------------------------------------------------
+
+/// The phases published after `from` ms, without repeats.
+fn phases_after(r: &Run, from: u64) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for (t, s) in r.statuses() {
+        let p = s.phase.clone().unwrap_or_default();
+        if t >= from && out.last() != Some(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Whether condition `kind` was False in some status published after `from` ms.
+fn ever_false_after(r: &Run, from: u64, kind: &str) -> bool {
+    r.statuses()
+        .iter()
+        .any(|(t, s)| *t >= from && !condition(s, kind))
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t032_a_lost_sandbox_reruns_the_init_containers_in_order_then_the_regular_one() {
+    let plan = pod(Always, 30, &["init:init1", "init:init2", "regular1"]);
+    let r = Scenario::new(plan)
+        .script("init1", vec![exits(S, 0)])
+        .script("init2", vec![exits(S, 0)])
+        .lose_sandbox_at(10 * S)
+        .until(60 * S)
+        .run()
+        .await;
+    // Both runs in order: init1 < init2 < regular1.
+    for c in ["init1", "init2", "regular1"] {
+        assert_eq!(r.at(c, "Started").len(), 2, "{c}: {:#?}", r.marks);
+    }
+    let second = |c: &str| r.at(c, "Started")[1];
+    assert!(r.first("init1", "Started") <= r.first("init2", "Starting"));
+    assert!(r.first("init2", "Exiting") <= r.first("regular1", "Starting"));
+    assert!(second("init1") < second("init2"));
+    assert!(r.at("init2", "Exiting")[1] <= r.at("regular1", "Starting")[1]);
+    // regular1 was stopped before the new sandbox, which came before any second start.
+    assert_near(r.first("regular1", "SIGTERM"), 10_000);
+    let created = r.first("sandbox", "Ready");
+    assert!(r.first("regular1", "Exiting") <= created);
+    assert!(created <= second("init1"));
+    assert_eq!(r.restarts("init1"), 1);
+    assert_eq!(r.restarts("init2"), 1);
+    assert_eq!(r.restarts("regular1"), 1);
+    let changed = r.events("SandboxChanged");
+    assert_eq!(changed.len(), 1);
+    assert_eq!(
+        changed[0].message,
+        "Pod sandbox changed, it will be killed and re-created."
+    );
+    assert!(r
+        .events("Killing")
+        .iter()
+        .any(|e| e.message == "Stopping container regular1"));
+    // Pending while re-initializing, not ready to start containers until the new sandbox, not
+    // initialized until the init containers ran again; then Running and Ready.
+    assert_eq!(phases_after(&r, 10_000), ["Running", "Pending", "Running"]);
+    assert!(ever_false_after(&r, 10_000, "PodReadyToStartContainers"));
+    assert!(ever_false_after(&r, 10_000, "Initialized"));
+    let last = r.status();
+    assert_eq!(last.phase.as_deref(), Some("Running"));
+    assert!(condition(&last, "Ready"));
+    assert!(condition(&last, "Initialized"));
+    assert!(condition(&last, "PodReadyToStartContainers"));
+    // The new sandbox's address is the pod's.
+    assert_eq!(last.pod_ip.as_deref(), Some("10.88.0.3"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t135_a_lost_sandbox_reruns_init_containers_and_sidecars_in_order() {
+    let plan = pod(
+        Always,
+        30,
+        &["init:init1", "sidecar:ri2", "init:init3", "regular1"],
+    );
+    let r = Scenario::new(plan)
+        .script("init1", vec![exits(S, 0)])
+        .script("init3", vec![exits(S, 0)])
+        .lose_sandbox_at(10 * S)
+        .until(60 * S)
+        .run()
+        .await;
+    for c in ["init1", "ri2", "init3", "regular1"] {
+        assert_eq!(r.at(c, "Started").len(), 2, "{c}: {:#?}", r.marks);
+    }
+    let started = |c: &str, i: usize| r.at(c, "Started")[i];
+    for i in 0..2 {
+        assert!(started("init1", i) < started("ri2", i));
+        assert!(started("ri2", i) < started("init3", i));
+        assert!(started("init3", i) < started("regular1", i));
+    }
+    // The sidecar is stopped after the regular container, as in a pod termination.
+    assert!(r.first("regular1", "Exiting") <= r.first("ri2", "SIGTERM"));
+    assert!(r.restarts("init1") >= 1);
+    assert_eq!(phases_after(&r, 10_000), ["Running", "Pending", "Running"]);
+    assert_eq!(r.status().phase.as_deref(), Some("Running"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_lost_sandbox_without_init_containers_restarts_what_must_run_again() {
+    // U-K1 #8 over time: under OnFailure the container that succeeded is not restarted.
+    let plan = pod(OnFailure, 30, &["done", "serving"]);
+    let r = Scenario::new(plan)
+        .script("done", vec![exits(S, 0)])
+        .lose_sandbox_at(5 * S)
+        .until(30 * S)
+        .run()
+        .await;
+    assert_eq!(r.starts("done"), 1);
+    assert_eq!(r.starts("serving"), 2);
+    assert_eq!(r.restarts("serving"), 1);
+    assert_eq!(r.status().phase.as_deref(), Some("Running"));
+    assert!(r.outcome.is_none(), "the pod keeps running");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_never_pod_that_ran_gets_no_new_sandbox_and_ends_with_what_ran() {
+    let plan = pod(Never, 30, &["init:init1", "done", "serving"]);
+    let r = Scenario::new(plan)
+        .script("init1", vec![exits(S, 0)])
+        .script("done", vec![exits(S, 0)])
+        .script("serving", vec![serve().term_code(1)])
+        .lose_sandbox_at(10 * S)
+        .until(60 * S)
+        .run()
+        .await;
+    assert!(r.at("sandbox", "Creating").is_empty());
+    assert!(r.events("SandboxChanged").is_empty());
+    for c in ["init1", "done", "serving"] {
+        assert_eq!(r.starts(c), 1, "{c}");
+    }
+    assert_near(r.first("serving", "SIGTERM"), 10_000);
+    let outcome = r.outcome.as_ref().expect("the pod ended");
+    assert_eq!(outcome.reason, TerminationReason::SandboxLost);
+    // From what ran: "serving" exited 1 when stopped.
+    assert_eq!(outcome.phase, PodPhase::Failed);
+    assert!(!condition(&r.status(), "PodReadyToStartContainers"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_completed_onfailure_pod_gets_no_new_sandbox() {
+    // All main containers succeeded: the pod is already stopping its sidecar when the sandbox
+    // goes, and nothing starts again.
+    let plan = pod(OnFailure, 30, &["sidecar:logs", "app"]);
+    let r = Scenario::new(plan)
+        .script("app", vec![exits(S, 0)])
+        .script("logs", vec![serve().term_after(5 * S)])
+        .lose_sandbox_at(2 * S)
+        .until(60 * S)
+        .run()
+        .await;
+    assert!(r.at("sandbox", "Creating").is_empty());
+    assert!(r.events("SandboxChanged").is_empty());
+    assert_eq!(r.starts("app"), 1);
+    assert_eq!(r.starts("logs"), 1);
+    let outcome = r.outcome.as_ref().expect("the pod ended");
+    assert_eq!(outcome.phase, PodPhase::Succeeded);
+    assert_eq!(outcome.reason, TerminationReason::Completed);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_sandbox_that_cannot_be_recreated_fails_the_pod() {
+    let plan = pod(Always, 30, &["init:init1", "app"]);
+    let r = Scenario::new(plan)
+        .script("init1", vec![exits(S, 0)])
+        .fail_sandbox(1, "cannot start the pod's pause process")
+        .lose_sandbox_at(5 * S)
+        .until(60 * S)
+        .run()
+        .await;
+    let outcome = r.outcome.as_ref().expect("the pod ended");
+    assert_eq!(outcome.phase, PodPhase::Failed);
+    assert_eq!(outcome.reason, TerminationReason::SandboxCreationFailed);
+    assert_eq!(r.starts("app"), 1);
+    assert_eq!(r.starts("init1"), 1);
+    let status = r.status();
+    assert_eq!(status.reason.as_deref(), Some("FailedCreatePodSandBox"));
+    assert_eq!(
+        status.message.as_deref(),
+        Some("Failed to create pod sandbox: cannot start the pod's pause process")
+    );
+    let failed = r.events("FailedCreatePodSandBox");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].kind, tandem_kubelet::events::EventType::Warning);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn restart_counts_keep_counting_across_sandboxes() {
+    let plan = pod(Always, 30, &["init:init1", "app"]);
+    let r = Scenario::new(plan)
+        .script("init1", vec![exits(S, 0)])
+        .lose_sandbox_at(10 * S)
+        .lose_sandbox_at(30 * S)
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(r.starts("init1"), 3);
+    assert_eq!(r.restarts("init1"), 2);
+    assert_eq!(r.restarts("app"), 2);
+    assert_eq!(r.events("SandboxChanged").len(), 2);
+    assert_eq!(r.status().pod_ip.as_deref(), Some("10.88.0.4"));
+    assert_eq!(r.status().phase.as_deref(), Some("Running"));
 }

@@ -1,15 +1,19 @@
 //! The kubelet's unit-test tables (kubelet-semantics §7.J) as table tests of the pure decision
 //! function: `computeInitContainerActions`/`computePodActions` (U-K1..U-K3) through
 //! [`compute_actions`], and `getPhase` (U-P1..U-P8) through [`phase`] and [`final_phase`].
-//! Rows about sandboxes, spec-hash changes and the runtime's Unknown/Created states have no
-//! counterpart in tandem (one sandbox per pod, no pod updates, synchronous runtime states).
+//! The sandbox rows (U-K1 #7–#9, #13–#15, U-K2 #4, #11–#13) go through the engine's staged
+//! decision (kills, then a new sandbox, then starts). Rows about spec-hash changes and the
+//! runtime's Unknown/Created states have no counterpart in tandem (synchronous runtime states).
 
 use std::time::Duration;
 
 use tandem_api::plan::*;
-use tandem_kubelet::state::{Exit, Observed, ProbeKind, ProbeResult, RunState, TerminationReason};
+use tandem_kubelet::sandbox::{should_recreate_sandbox, SandboxState};
+use tandem_kubelet::state::{
+    Exit, KillReason, Observed, ProbeKind, ProbeResult, RunState, TerminationReason,
+};
 use tandem_kubelet::status::{phase, qos_class, PodFacts};
-use tandem_kubelet::sync::{compute_actions, final_phase, Decision, PodPhase};
+use tandem_kubelet::sync::{compute_actions, final_phase, Action, Decision, PodPhase};
 use tokio::time::Instant;
 
 use RestartPolicy::{Always, Never, OnFailure};
@@ -236,6 +240,280 @@ fn u_k2_compute_pod_actions_with_init_containers() {
         assert_eq!(d.starts(), starts.to_vec(), "{name}");
         assert_eq!(d.kills_pod(), *kill_pod, "{name}");
     }
+}
+
+// ---- §2.3 sandbox rows of U-K1 and U-K2 -----------------------------------------------------
+
+/// What the engine does about a dead sandbox, gathered over its stages: the kubelet's one-step
+/// `KillPod` / `CreateSandbox` / `Attempt` / containers to start.
+#[derive(Debug, PartialEq)]
+struct SandboxRow {
+    /// The kubelet's KillPod.
+    kill_pod: bool,
+    /// Containers killed for the new sandbox.
+    kills: Vec<String>,
+    /// The new sandbox's attempt, if one is made.
+    create: Option<u32>,
+    /// What starts in the new sandbox, in order, each started one kept running.
+    starts: Vec<String>,
+}
+
+fn sandbox_row(plan: &PodPlan, mut obs: Observed, t0: Instant) -> SandboxRow {
+    let now = t0 + Duration::from_secs(1);
+    let d = compute_actions(plan, &obs, now);
+    let mut row = SandboxRow {
+        kill_pod: d.kills_pod() || d.actions.contains(&Action::ReplaceSandbox),
+        kills: vec![],
+        create: None,
+        starts: vec![],
+    };
+    if d.kills_pod() {
+        // No new sandbox: the pod is torn down with what ran.
+        assert!(
+            d.actions
+                .iter()
+                .all(|a| !matches!(a, Action::CreateSandbox { .. })),
+            "{d:?}"
+        );
+        return row;
+    }
+    assert!(
+        d.starts().is_empty(),
+        "nothing starts without a sandbox: {d:?}"
+    );
+    row.kills = d.kills().iter().map(|k| k.to_string()).collect();
+    // The kills done: every killed container exited 137.
+    obs.sandbox.state = SandboxState::Replacing;
+    for k in &row.kills {
+        let r = obs.get_mut(k);
+        r.killed_for = Some(KillReason::SandboxChanged);
+        r.state = RunState::Exited(Exit::from_code(137, Some(9), false, Some(t0), now));
+    }
+    let d = compute_actions(plan, &obs, now);
+    let attempt = d.actions.iter().find_map(|a| match a {
+        Action::CreateSandbox { attempt } => Some(*attempt),
+        _ => None,
+    });
+    let Some(attempt) = attempt else {
+        panic!("no CreateSandbox once everything stopped: {d:?}")
+    };
+    row.create = Some(attempt);
+    obs.sandbox_created(plan, attempt, now);
+    // Start one at a time (§1.4), as the driver would, until the engine starts nothing more.
+    loop {
+        let d = compute_actions(plan, &obs, now);
+        let starts: Vec<String> = d.starts().iter().map(|s| s.to_string()).collect();
+        if starts.is_empty() {
+            return row;
+        }
+        for s in starts {
+            let r = obs.get_mut(&s);
+            if let RunState::Exited(e) = &r.state {
+                r.last_exit = Some(e.clone());
+            }
+            r.starts += 1;
+            r.killed_for = None;
+            r.state = RunState::Running { since: now };
+            row.starts.push(s);
+        }
+    }
+}
+
+#[test]
+fn u_k1_sandbox_rows_7_9_13_15() {
+    let t0 = Instant::now();
+    use St::*;
+    let row = |kill_pod, kills: &[&str], create, starts: &[&str]| SandboxRow {
+        kill_pod,
+        kills: kills.iter().map(|s| s.to_string()).collect(),
+        create,
+        starts: starts.iter().map(|s| s.to_string()).collect(),
+    };
+    // (name, policy, foo1..3, current sandbox attempt, expected)
+    let rows: Vec<(&str, RestartPolicy, [St; 3], u32, SandboxRow)> = vec![
+        (
+            "7 kill pod and recreate everything if the pod sandbox is dead, and RestartPolicy == Always",
+            Always,
+            [Running, Running, Running],
+            0,
+            row(true, &["foo1", "foo2", "foo3"], Some(1), &["foo1", "foo2", "foo3"]),
+        ),
+        (
+            "8 kill pod and recreate all containers (except for the succeeded one) if the pod sandbox is dead, and RestartPolicy == OnFailure",
+            OnFailure,
+            [Running, Exited(0), Running],
+            0,
+            row(true, &["foo1", "foo3"], Some(1), &["foo1", "foo3"]),
+        ),
+        (
+            // tandem notices a sandbox's loss only by its pause process dying; a sandbox without
+            // an IP is the same observation (not ready), so the row decides as row 7.
+            "9 kill pod and recreate all containers if the PodSandbox does not have an IP",
+            Always,
+            [Running, Running, Running],
+            0,
+            row(true, &["foo1", "foo2", "foo3"], Some(1), &["foo1", "foo2", "foo3"]),
+        ),
+        (
+            "13 no new sandbox for a pod with RestartPolicy == Never and all containers exited",
+            Never,
+            [Exited(0), Exited(1), Exited(0)],
+            1,
+            row(true, &[], None, &[]),
+        ),
+        (
+            "14 no new sandbox for a pod with RestartPolicy == OnFailure and all containers succeeded",
+            OnFailure,
+            [Exited(0), Exited(0), Exited(0)],
+            1,
+            row(true, &[], None, &[]),
+        ),
+        (
+            "15 a new sandbox for a pod with RestartPolicy == Never and no containers ever created",
+            Never,
+            [Nil, Nil, Nil],
+            2,
+            row(true, &[], Some(3), &["foo1", "foo2", "foo3"]),
+        ),
+        (
+            // The kubelet's condition is any container status, running ones included.
+            "Never with containers running: kill pod only",
+            Never,
+            [Running, Exited(0), Running],
+            0,
+            row(true, &[], None, &[]),
+        ),
+        (
+            "Always with a crash-looping container: all three start again",
+            Always,
+            [Running, Looping(1), Running],
+            0,
+            row(true, &["foo1", "foo3"], Some(1), &["foo1", "foo2", "foo3"]),
+        ),
+    ];
+    for (name, policy, states, attempt, want) in rows {
+        let plan = pod(policy, 30, &["foo1", "foo2", "foo3"]);
+        let mut obs = observe(
+            &plan,
+            &[
+                ("foo1", states[0]),
+                ("foo2", states[1]),
+                ("foo3", states[2]),
+            ],
+            t0,
+        );
+        obs.sandbox.attempt = attempt;
+        assert!(obs.sandbox_lost(attempt), "{name}");
+        assert_eq!(
+            should_recreate_sandbox(&plan, &obs),
+            want.create.is_some(),
+            "{name}"
+        );
+        assert_eq!(sandbox_row(&plan, obs, t0), want, "{name}");
+    }
+}
+
+#[test]
+fn u_k2_sandbox_rows_4_11_13() {
+    let t0 = Instant::now();
+    use St::*;
+    // (name, policy, init1..3, new sandbox attempt or none, starts)
+    type Row = (
+        &'static str,
+        RestartPolicy,
+        [St; 3],
+        Option<u32>,
+        &'static [&'static str],
+    );
+    let rows: &[Row] = &[
+        ("4 kill pod and restart the first init container if the pod sandbox is dead", Always, [Exited(0), Exited(0), Exited(0)], Some(1), &["init1"]),
+        ("11 pod sandbox not ready, init container failed, but RestartPolicy == Never; kill pod only", Never, [Exited(0), Exited(0), Exited(137)], None, &[]),
+        ("12 pod sandbox not ready, RestartPolicy == Never, but no visible init containers; create a new pod sandbox", Never, [Nil, Nil, Nil], Some(1), &["init1"]),
+        ("13 pod sandbox not ready, init container failed, and RestartPolicy == OnFailure; create a new pod sandbox", OnFailure, [Exited(0), Exited(0), Exited(137)], Some(1), &["init1"]),
+        ("an init container running when the sandbox dies is killed; init1 starts again", Always, [Exited(0), Running, Nil], Some(1), &["init1"]),
+    ];
+    for (name, policy, states, create, starts) in rows {
+        let plan = pod(
+            *policy,
+            30,
+            &[
+                "init:init1",
+                "init:init2",
+                "init:init3",
+                "foo1",
+                "foo2",
+                "foo3",
+            ],
+        );
+        let mut obs = observe(
+            &plan,
+            &[
+                ("init1", states[0]),
+                ("init2", states[1]),
+                ("init3", states[2]),
+            ],
+            t0,
+        );
+        assert!(obs.sandbox_lost(0), "{name}");
+        let row = sandbox_row(&plan, obs, t0);
+        assert!(row.kill_pod, "{name}");
+        assert_eq!(row.create, *create, "{name}");
+        assert_eq!(row.starts, starts.to_vec(), "{name}");
+    }
+}
+
+#[test]
+fn a_new_sandbox_reruns_initialization_with_the_pod_pending_and_not_initialized() {
+    let t0 = Instant::now();
+    use St::*;
+    let plan = pod(Always, 30, &["init:init1", "init:init2", "foo1"]);
+    let mut obs = observe(
+        &plan,
+        &[
+            ("init1", Exited(0)),
+            ("init2", Exited(0)),
+            ("foo1", Exited(137)),
+        ],
+        t0,
+    );
+    obs.get_mut("foo1").killed_for = Some(KillReason::SandboxChanged);
+    obs.sandbox.state = SandboxState::Creating;
+    let now = t0 + Duration::from_secs(1);
+    obs.sandbox_created(&plan, 1, now);
+    let facts = PodFacts {
+        sandbox_ready: true,
+        ..Default::default()
+    };
+    assert_eq!(phase(&plan, &obs, &facts), PodPhase::Pending);
+    let clock = tandem_kubelet::status::Clock {
+        origin: t0,
+        origin_wall_us: 0,
+    };
+    let status = tandem_kubelet::status::pod_status(&plan, &obs, &facts, &clock);
+    let cond = |t: &str| {
+        status
+            .conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_ == t)
+            .map(|c| c.status.clone())
+    };
+    assert_eq!(cond("Initialized").as_deref(), Some("False"));
+    assert_eq!(cond("PodReadyToStartContainers").as_deref(), Some("True"));
+    // The purged init containers keep their restart counts and show their last run.
+    let init1 = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .find(|s| s.name == "init1")
+        .cloned()
+        .expect("init1");
+    assert_eq!(init1.restart_count, 0);
+    assert!(init1.state.and_then(|s| s.waiting).is_some());
+    assert!(init1.last_state.and_then(|s| s.terminated).is_some());
+    // A report about the old sandbox changes nothing.
+    assert!(!obs.sandbox_lost(0));
+    assert_eq!(compute_actions(&plan, &obs, now).starts(), ["init1"]);
 }
 
 // ---- U-K3 TestComputePodActionsWithRestartableInitContainers ------------------------------------

@@ -134,6 +134,14 @@ impl Sandbox {
         PathBuf::from(format!("/proc/{}/ns/{kind}", self.pid()))
     }
 
+    /// Whether the pause process has exited (reaping it): its namespaces are gone with it, unless
+    /// a container still holds them. Once this returned true the pid may belong to another
+    /// process, so the sandbox must be dropped, never [`Sandbox::stop`]ped.
+    pub fn exited(&mut self) -> bool {
+        // An error means the child is no longer ours to wait for: gone all the same.
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
     pub fn stop(mut self) {
         let _ = crate::process::send_signal(self.pid(), Signal::SIGKILL);
         let _ = self.child.wait();

@@ -9,13 +9,15 @@
 //! rules (the engine does).
 //!
 //! Layout: `statedir` (paths), `translate` (plan → OCI spec, pure), `volumes`, `users`, `logs`
-//! (CRI format), `linux` (the runtime adapter), `network` (CNI attach/detach, published ports), `proto` + `server` (control socket), `supervise`
+//! (CRI format), `linux` (the runtime adapter), `network` (CNI attach/detach, published ports), `sandbox` (the pause process watched and
+//! replaced, §2.3), `proto` + `server` (control socket), `supervise`
 //! (the process's main), `storage` (local-storage measurement for eviction).
 
 pub mod linux;
 pub mod logs;
 pub mod network;
 pub mod proto;
+pub mod sandbox;
 pub mod seccomp;
 pub mod server;
 pub mod statedir;

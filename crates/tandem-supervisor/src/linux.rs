@@ -19,7 +19,7 @@ use tandem_api::plan::{ContainerPlan, PodPlan, PullPolicy};
 use tandem_api::plan::{Handler, HttpScheme};
 use tandem_image::{ImageStore, PullSettings, ResolvedImage};
 use tandem_kubelet::runtime::{
-    ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, StartError,
+    ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, SandboxFailure, StartError,
 };
 use tandem_kubelet::sync::StopSignal;
 use tandem_runtime::exec::ExecOutcome;
@@ -41,8 +41,10 @@ pub struct LinuxRuntime {
     pub dir: PodDir,
     pub exe: PathBuf,
     pub images: ImageStore,
-    pub namespaces: Vec<(LinuxNamespaceType, PathBuf)>,
-    pub facts: RuntimeFacts,
+    /// The sandbox's namespaces containers join; replaced with the sandbox (§2.3).
+    namespaces: RefCell<Vec<(LinuxNamespaceType, PathBuf)>>,
+    /// The pod's addresses for env, downward API and probes; a new sandbox brings new ones.
+    facts: RefCell<RuntimeFacts>,
     pub events: mpsc::UnboundedSender<RuntimeEvent>,
     pub logs: broadcast::Sender<LogLine>,
     pids: Rc<RefCell<HashMap<(String, u32), i32>>>,
@@ -50,6 +52,8 @@ pub struct LinuxRuntime {
     stop_signals: Rc<RefCell<HashMap<String, i32>>>,
     /// `hostUsers: false`: the host ids of the pod's user namespace.
     id_range: Option<IdRange>,
+    /// The pod's sandbox, which [`ContainerRuntime::recreate_sandbox`] replaces.
+    sandbox: Option<crate::sandbox::SharedSandbox>,
 }
 
 /// The signal a container is stopped with (KEP-4960): `lifecycle.stopSignal`, else the image's
@@ -148,14 +152,21 @@ impl LinuxRuntime {
             dir,
             exe,
             images,
-            namespaces,
-            facts,
+            namespaces: RefCell::new(namespaces),
+            facts: RefCell::new(facts),
             events,
             logs,
             pids: Rc::default(),
             stop_signals: Rc::default(),
             id_range: None,
+            sandbox: None,
         }
+    }
+
+    /// The sandbox the pod runs in, watched and replaced through this runtime (§2.3).
+    pub fn with_sandbox(mut self, slot: crate::sandbox::SharedSandbox) -> Self {
+        self.sandbox = Some(slot);
+        self
     }
 
     /// Containers join the pod's user namespace (it must be among `namespaces`), whose ids are
@@ -168,6 +179,7 @@ impl LinuxRuntime {
     fn user_namespace(&self) -> Option<(IdRange, PathBuf)> {
         let path = self
             .namespaces
+            .borrow()
             .iter()
             .find(|(t, _)| *t == LinuxNamespaceType::User)
             .map(|(_, p)| p.clone())?;
@@ -225,10 +237,12 @@ impl LinuxRuntime {
         }
         let ipc = self
             .namespaces
+            .borrow()
             .iter()
-            .find(|(t, _)| *t == LinuxNamespaceType::Ipc);
+            .find(|(t, _)| *t == LinuxNamespaceType::Ipc)
+            .map(|(_, path)| path.clone());
         match ipc {
-            Some((_, path)) if self.plan.share_process_namespace => {
+            Some(path) if self.plan.share_process_namespace => {
                 PidNamespace::Pod(path.with_file_name("pid_for_children"))
             }
             _ => PidNamespace::Private,
@@ -242,7 +256,8 @@ impl LinuxRuntime {
         attempt: u32,
         image: &ResolvedImage,
     ) -> Result<PathBuf, StartError> {
-        let pod_env = tandem_api::env::resolve(&self.plan, c, &self.facts).map_err(config_error)?;
+        let facts = self.facts.borrow().clone();
+        let pod_env = tandem_api::env::resolve(&self.plan, c, &facts).map_err(config_error)?;
         let env = merge_env(&image.config.env, pod_env);
         let args = command_line(c, &image.config, &env).map_err(config_error)?;
         let (uid, gid) = crate::users::resolve(c, image).map_err(config_error)?;
@@ -312,6 +327,7 @@ impl LinuxRuntime {
             mounts,
             joined: self
                 .namespaces
+                .borrow()
                 .iter()
                 .filter(|(t, _)| !(self.plan.host_ipc && *t == LinuxNamespaceType::Ipc))
                 .cloned()
@@ -488,6 +504,32 @@ impl ContainerRuntime for LinuxRuntime {
         }
     }
 
+    async fn recreate_sandbox(&self, attempt: u32) -> Result<Vec<String>, SandboxFailure> {
+        let Some(slot) = &self.sandbox else {
+            return Err(SandboxFailure("the pod has no sandbox to replace".into()));
+        };
+        let made = crate::sandbox::recreate(
+            slot,
+            &self.plan,
+            &self.dir,
+            &self.exe,
+            self.id_range,
+            attempt,
+        )
+        .map_err(|e| SandboxFailure(chain(&e)))?;
+        *self.namespaces.borrow_mut() = made.namespaces;
+        {
+            let mut facts = self.facts.borrow_mut();
+            facts.pod_ips = made.network.pod_ips.clone();
+            facts.pod_ip = made.network.pod_ips.first().cloned().unwrap_or_default();
+            if let Some(host_ip) = &made.network.host_ip {
+                facts.host_ip = host_ip.clone();
+            }
+        }
+        crate::sandbox::spawn_watch(Rc::clone(slot), attempt, self.events.clone());
+        Ok(made.network.pod_ips)
+    }
+
     async fn run_handler(
         &self,
         c: &ContainerPlan,
@@ -499,6 +541,7 @@ impl ContainerRuntime for LinuxRuntime {
         if !self.pids.borrow().contains_key(&(c.name.clone(), attempt)) {
             return HandlerResult::Error(format!("container {} is not running", c.name));
         }
+        let facts = self.facts.borrow().clone();
         let timeout_ms = timeout.map_or(0, |t| t.as_millis() as u64);
         // Hooks come without a timeout (the engine bounds them by the grace period), but the
         // network helper needs a deadline: a day stands for none.
@@ -534,7 +577,7 @@ impl ContainerRuntime for LinuxRuntime {
             } => {
                 self.net(
                     NetRequest::Http {
-                        host: probe_host(host.as_deref(), &self.facts),
+                        host: probe_host(host.as_deref(), &facts),
                         port: *port,
                         path: path.clone(),
                         headers: headers.clone(),
@@ -549,7 +592,7 @@ impl ContainerRuntime for LinuxRuntime {
             Handler::TcpSocket { host, port } => {
                 self.net(
                     NetRequest::Tcp {
-                        host: probe_host(host.as_deref(), &self.facts),
+                        host: probe_host(host.as_deref(), &facts),
                         port: *port,
                         timeout_ms: net_timeout_ms,
                     },
@@ -561,7 +604,7 @@ impl ContainerRuntime for LinuxRuntime {
             Handler::Grpc { port, service } => {
                 self.net(
                     NetRequest::Grpc {
-                        host: probe_host(None, &self.facts),
+                        host: probe_host(None, &facts),
                         port: *port,
                         service: service.clone().unwrap_or_default(),
                         timeout_ms: net_timeout_ms,
@@ -644,6 +687,7 @@ impl LinuxRuntime {
     async fn net(&self, req: NetRequest, timeout: Option<std::time::Duration>) -> HandlerResult {
         let netns = self
             .namespaces
+            .borrow()
             .iter()
             .find(|(k, _)| *k == LinuxNamespaceType::Network)
             .map_or_else(|| "-".to_string(), |(_, p)| p.display().to_string());

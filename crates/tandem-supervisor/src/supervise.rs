@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
-use oci_spec::runtime::LinuxNamespaceType;
 use tandem_api::env::RuntimeFacts;
 use tandem_api::plan::PodPlan;
 use tandem_image::ImageStore;
@@ -339,24 +338,10 @@ fn run(
     mut ready: std::io::Stdout,
 ) -> Result<Ended, SuperviseError> {
     let images = ImageStore::open(images).map_err(SuperviseError::Images)?;
-    let sandbox = setup.sandbox.as_ref();
-    let namespaces = sandbox
-        .map(|s| {
-            if plan.host_network {
-                // hostNetwork: the host's network and UTS namespaces, the pod's IPC namespace.
-                vec![(LinuxNamespaceType::Ipc, s.ns_path("ipc"))]
-            } else {
-                let mut joined = vec![
-                    (LinuxNamespaceType::Network, s.ns_path("net")),
-                    (LinuxNamespaceType::Ipc, s.ns_path("ipc")),
-                    (LinuxNamespaceType::Uts, s.ns_path("uts")),
-                ];
-                if setup.userns.is_some() {
-                    joined.push((LinuxNamespaceType::User, s.ns_path("user")));
-                }
-                joined
-            }
-        })
+    let namespaces = setup
+        .sandbox
+        .as_ref()
+        .map(|s| crate::sandbox::namespaces(plan, s, setup.userns.is_some()))
         .unwrap_or_default();
     let net = setup.network.clone();
     let pod: Pod = read_json(&dir.pod_json())?;
@@ -389,6 +374,14 @@ fn run(
         })?;
         let (rt_tx, rt_rx) = mpsc::unbounded_channel();
         crate::storage::spawn_monitor(Rc::clone(&plan), dir.clone(), rt_tx.clone());
+        // From here the sandbox lives in a slot: the watcher takes a dead pause process out of
+        // it, the runtime puts a new sandbox in (§2.3), teardown releases what it holds.
+        let slot = Rc::new(std::cell::RefCell::new(crate::sandbox::SandboxSlot {
+            sandbox: setup.sandbox.take(),
+            network: std::mem::take(&mut setup.network),
+            attempt: 0,
+        }));
+        crate::sandbox::spawn_watch(Rc::clone(&slot), 0, rt_tx.clone());
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         let (log_tx, _) = broadcast::channel(1024);
         let (ended_tx, ended_rx) = watch::channel(None);
@@ -405,6 +398,7 @@ fn run(
         if let Some((range, _)) = &setup.userns {
             runtime = runtime.with_user_namespace(*range);
         }
+        let runtime = runtime.with_sandbox(Rc::clone(&slot));
         let runtime = Rc::new(runtime);
         let attached = Rc::new(Attached::default());
         let shared = Shared {
@@ -473,6 +467,8 @@ fn run(
             TerminationReason::InitFailed => "InitFailed",
             TerminationReason::DeadlineExceeded => "DeadlineExceeded",
             TerminationReason::Evicted => "Evicted",
+            TerminationReason::SandboxLost => "SandboxLost",
+            TerminationReason::SandboxCreationFailed => "SandboxCreationFailed",
         };
         let ended = Ended {
             phase: outcome.phase.as_str().to_string(),
@@ -483,12 +479,16 @@ fn run(
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), attached.drained()).await;
         // Tear down before this runtime (and with it every control connection) goes away: a
         // client that waits for EOF must find the pod gone when it gets it.
+        let (sandbox, network) = {
+            let mut s = slot.borrow_mut();
+            (s.sandbox.take(), std::mem::take(&mut s.network))
+        };
         teardown(
             dir,
             &plan,
             Setup {
-                sandbox: setup.sandbox.take(),
-                network: std::mem::take(&mut setup.network),
+                sandbox,
+                network,
                 userns: setup.userns.take(),
             },
         );
