@@ -242,6 +242,11 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                     return;
                 };
                 let rec = self.obs.get_mut(&container);
+                rec.before_start = Some(Box::new(crate::state::BeforeStart {
+                    state: rec.state.clone(),
+                    last_exit: rec.last_exit.clone(),
+                    backoff: rec.backoff,
+                }));
                 if let RunState::Exited(e) = &rec.state {
                     rec.last_exit = Some(e.clone());
                 }
@@ -673,9 +678,38 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 if let RunState::Creating { .. } = rec.state {
                     rec.state = RunState::Running { since: now };
                 }
+                rec.before_start = None;
+                rec.not_created = None;
+            }
+            Err(e) if crate::state::NotCreated::applies(&e.reason) => {
+                // No container was made: the start is undone (no restart counted, no terminated
+                // state), and the error waits out its own retry delay (see NotCreated).
+                let rec = self.obs.get_mut(&container);
+                if let Some(before) = rec.before_start.take() {
+                    rec.state = before.state;
+                    rec.last_exit = before.last_exit;
+                    rec.backoff = before.backoff;
+                    rec.starts = rec.starts.saturating_sub(1);
+                }
+                let failures = rec.not_created.as_ref().map_or(0, |n| n.failures) + 1;
+                rec.not_created = Some(crate::state::NotCreated {
+                    at: now,
+                    failures,
+                    reason: e.reason.clone(),
+                    message: e.message.clone(),
+                });
+                rec.waiting = Some((e.reason.clone(), e.message.clone()));
+                self.event(
+                    EventType::Warning,
+                    "Failed",
+                    format!("Error: {}: {}", e.reason, e.message),
+                    Some(&container),
+                );
             }
             Err(e) => {
                 let rec = self.obs.get_mut(&container);
+                rec.before_start = None;
+                rec.not_created = None;
                 rec.state = RunState::Exited(Exit {
                     exit_code: 128,
                     signal: None,

@@ -245,6 +245,58 @@ pub struct ContainerRecord {
     /// The image the current (or last) instance runs: the status reports it until a new
     /// instance starts, so a completed init container keeps its old image after an update.
     pub image: Option<String>,
+    /// The record as it was before the start in flight, put back if that start never made a
+    /// container (see [`NotCreated`]).
+    pub before_start: Option<Box<BeforeStart>>,
+    /// Starts that failed before a container existed, since the last one that made one.
+    pub not_created: Option<NotCreated>,
+}
+
+/// What a start changes in a record, kept to undo it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BeforeStart {
+    pub state: RunState,
+    pub last_exit: Option<Exit>,
+    pub backoff: Option<Backoff>,
+}
+
+/// A start that failed before any container existed (its image could not be pulled, its config
+/// could not be built). The kubelet counts no restart for it and keeps no terminated state; it
+/// retries a pull with the image back-off (10 s doubling to 5 min) and anything else on its next
+/// pod sync (about 10 s later), showing the error as the waiting reason meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotCreated {
+    pub at: Instant,
+    pub failures: u32,
+    pub reason: String,
+    pub message: String,
+}
+
+impl NotCreated {
+    /// Start failures that leave no container behind (the kubelet's `ErrImagePull`,
+    /// `ErrImageNeverPull`, `InvalidImageName`, `CreateContainerConfigError`,
+    /// `CreateContainerError`); any other (`RunContainerError`) is an exited container.
+    pub fn applies(reason: &str) -> bool {
+        matches!(
+            reason,
+            "ErrImagePull"
+                | "ErrImageNeverPull"
+                | "InvalidImageName"
+                | "CreateContainerConfigError"
+                | "CreateContainerError"
+        )
+    }
+
+    /// When the next start may be tried.
+    pub fn retry_at(&self) -> Instant {
+        let delay = if self.reason == "ErrImagePull" {
+            let doublings = self.failures.saturating_sub(1).min(5);
+            Duration::from_secs((10u64 << doublings).min(300))
+        } else {
+            Duration::from_secs(10)
+        };
+        self.at + delay
+    }
 }
 
 impl ContainerRecord {
@@ -262,6 +314,8 @@ impl ContainerRecord {
             probes: Probes::new(),
             spec_hash: None,
             image: None,
+            before_start: None,
+            not_created: None,
         }
     }
 

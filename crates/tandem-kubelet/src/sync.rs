@@ -476,6 +476,9 @@ fn restart(
     d: &mut Decision,
 ) -> bool {
     let rec = obs.get(&c.name);
+    if waits_after_a_failed_create(c, rec, now, d) {
+        return false;
+    }
     let finished_at = rec.exit().map_or(now, |e| e.finished_at);
     // The back-off key includes the spec hash (§2.5): the entry belongs to the spec the last
     // instance ran, so a changed spec (a new image) starts afresh (T227).
@@ -483,39 +486,15 @@ fn restart(
     match backoff::restart_not_before(entry.as_ref(), finished_at, now) {
         Some(at) => {
             let delay = entry.map(|b| b.delay()).unwrap_or_default();
-            // A start that failed to pull its image waits as ImagePullBackOff (same timing).
-            let pulling = rec
-                .waiting
-                .as_ref()
-                .is_some_and(|(r, _)| r == "ErrImagePull" || r == "ImagePullBackOff");
-            // A container that could not even be created (its config is wrong) has never run:
-            // the kubelet keeps showing why, not CrashLoopBackOff, while it retries.
-            let not_created = rec
-                .waiting
-                .as_ref()
-                .filter(|(r, _)| r == "CreateContainerConfigError" || r == "CreateContainerError");
-            let (reason, message) = if pulling {
-                (
-                    "ImagePullBackOff",
-                    format!("Back-off pulling image {:?}", c.image),
-                )
-            } else if let Some((r, m)) = not_created {
-                (r.as_str(), m.clone())
-            } else {
-                (
-                    "CrashLoopBackOff",
-                    format!(
-                        "back-off {} restarting failed container={} pod={}",
-                        format_go_duration(delay),
-                        c.name,
-                        plan.name
-                    ),
-                )
-            };
             d.actions.push(Action::Wait {
                 container: c.name.clone(),
-                reason: reason.into(),
-                message,
+                reason: "CrashLoopBackOff".into(),
+                message: format!(
+                    "back-off {} restarting failed container={} pod={}",
+                    format_go_duration(delay),
+                    c.name,
+                    plan.name
+                ),
             });
             d.wake(at);
             false
@@ -528,6 +507,42 @@ fn restart(
             true
         }
     }
+}
+
+/// After a start that made no container (see [`crate::state::NotCreated`]): waits until its
+/// retry time, showing the error, or for a failed pull, after the kubelet's next status
+/// update (1 s), `ImagePullBackOff`. The spec changed since (a new image): no wait.
+fn waits_after_a_failed_create(
+    c: &ContainerPlan,
+    rec: &crate::state::ContainerRecord,
+    now: Instant,
+    d: &mut Decision,
+) -> bool {
+    let Some(failed) = rec.not_created.as_ref() else {
+        return false;
+    };
+    if spec_changed(c, rec) || now >= failed.retry_at() {
+        return false;
+    }
+    let shown_for = Duration::from_secs(1);
+    let (reason, message) = if failed.reason == "ErrImagePull" && now >= failed.at + shown_for {
+        (
+            "ImagePullBackOff".to_string(),
+            format!("Back-off pulling image {:?}", c.image),
+        )
+    } else {
+        if failed.reason == "ErrImagePull" {
+            d.wake(failed.at + shown_for);
+        }
+        (failed.reason.clone(), failed.message.clone())
+    };
+    d.actions.push(Action::Wait {
+        container: c.name.clone(),
+        reason,
+        message,
+    });
+    d.wake(failed.retry_at());
+    true
 }
 
 /// Go's `time.Duration` formatting for whole seconds and minutes: `10s`, `2m40s`, `5m0s`.
@@ -550,6 +565,9 @@ fn start_or_restart(
 ) -> bool {
     match obs.get(&c.name).state {
         RunState::NotCreated => {
+            if waits_after_a_failed_create(c, obs.get(&c.name), now, d) {
+                return false;
+            }
             d.actions.push(Action::Start {
                 container: c.name.clone(),
                 backoff: None,

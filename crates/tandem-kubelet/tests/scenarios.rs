@@ -2142,6 +2142,70 @@ async fn a_failed_image_pull_waits_as_image_pull_back_off_with_events() {
     );
 }
 
+/// §1.5: a pull that fails makes no container: no restart is counted, there is no terminated
+/// state, and the retries follow the image back-off (10 s doubling), showing ErrImagePull and
+/// then ImagePullBackOff.
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_pull_counts_no_restart_and_retries_with_the_image_back_off() {
+    let plan = pod(Always, 30, &["app"]);
+    let r = Scenario::new(plan)
+        .script("app", vec![Behavior::start_error("ErrImagePull")])
+        .until(100 * S)
+        .run()
+        .await;
+    let tries = r.at("app", "Starting");
+    let secs: Vec<u64> = tries.iter().map(|ms| (ms + 500) / 1000).collect();
+    assert_eq!(secs, [0, 10, 30, 70], "{tries:?}");
+    for (_, st) in r.statuses() {
+        let c = container_of(&st, "app");
+        assert_eq!(c.restart_count, 0);
+        assert!(c.last_state.and_then(|l| l.terminated).is_none());
+    }
+    let reasons: Vec<String> = r
+        .statuses()
+        .into_iter()
+        .filter_map(|(_, s)| container_of(&s, "app").state.and_then(|s| s.waiting))
+        .filter_map(|w| w.reason)
+        .collect();
+    let first_pull_error = reasons.iter().position(|r| r == "ErrImagePull");
+    let first_back_off = reasons.iter().position(|r| r == "ImagePullBackOff");
+    assert!(
+        first_pull_error.is_some() && first_pull_error < first_back_off,
+        "{reasons:?}"
+    );
+}
+
+/// §1.5: a container whose config cannot be built is retried on each pod sync (about 10 s)
+/// without back-off growth, keeps CreateContainerConfigError as its reason and counts no restart.
+#[tokio::test(flavor = "current_thread")]
+async fn a_config_error_is_retried_every_sync_and_keeps_its_reason() {
+    let plan = pod(Never, 30, &["app"]);
+    let r = Scenario::new(plan)
+        .script(
+            "app",
+            vec![Behavior::start_error("CreateContainerConfigError")],
+        )
+        .until(45 * S)
+        .run()
+        .await;
+    let secs: Vec<u64> = r
+        .at("app", "Starting")
+        .iter()
+        .map(|ms| (ms + 500) / 1000)
+        .collect();
+    assert_eq!(secs, [0, 10, 20, 30, 40]);
+    let c = r.container("app");
+    assert_eq!(c.restart_count, 0);
+    assert_eq!(
+        c.state
+            .and_then(|s| s.waiting)
+            .and_then(|w| w.reason)
+            .as_deref(),
+        Some("CreateContainerConfigError")
+    );
+    assert_eq!(r.status().phase.as_deref(), Some("Pending"));
+}
+
 /// activeDeadlineSeconds (§4.1): the deadline counts init time; when it passes, every running
 /// container is stopped with the pod's grace, nothing else starts, and the pod is Failed with
 /// reason DeadlineExceeded at once.

@@ -126,10 +126,12 @@ fn a_pod_whose_image_does_not_exist_ends_in_image_pull_back_off_with_events() {
     assert!(stderr(&out).contains("was not found"), "{}", stderr(&out));
     let deadline = Instant::now() + Duration::from_secs(40);
     let mut reason = String::new();
+    let mut status = serde_json::Value::Null;
     while Instant::now() < deadline {
         let out = env.tandem(&["get", "pod", "nosuch", "-o", "json"]);
         let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap_or_default();
-        reason = v["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+        status = v["status"]["containerStatuses"][0].clone();
+        reason = status["state"]["waiting"]["reason"]
             .as_str()
             .unwrap_or_default()
             .to_string();
@@ -139,6 +141,9 @@ fn a_pod_whose_image_does_not_exist_ends_in_image_pull_back_off_with_events() {
         std::thread::sleep(Duration::from_millis(250));
     }
     assert_eq!(reason, "ImagePullBackOff");
+    // No container was ever made: no restart counted, no terminated state (§1.5).
+    assert_eq!(status["restartCount"], 0, "{status}");
+    assert!(status["lastState"]["terminated"].is_null(), "{status}");
     let events = stdout(&env.tandem(&["get", "events", "--for", "pod/nosuch"]));
     assert!(events.contains("ErrImagePull"), "{events}");
     assert!(events.contains("Back-off pulling image"), "{events}");
