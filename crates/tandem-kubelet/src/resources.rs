@@ -60,11 +60,10 @@ pub fn pod_cgroup(plan: &PodPlan) -> PodCgroupConfig {
     let requests = pod_requests(plan);
     let pod = plan.resources.as_ref();
     let pod_limit = |f: fn(&ResourceList) -> Option<u64>| pod.and_then(|r| f(&r.limits));
-    let pod_request = |f: fn(&ResourceList) -> Option<u64>| {
-        pod.and_then(|r| f(&r.requests).or(f(&r.limits)))
-    };
-    let memory = pod_limit(|l| l.memory_bytes)
-        .or(limits.memory_bytes.filter(|_| all(|l| l.memory_bytes)));
+    let pod_request =
+        |f: fn(&ResourceList) -> Option<u64>| pod.and_then(|r| f(&r.requests).or(f(&r.limits)));
+    let memory =
+        pod_limit(|l| l.memory_bytes).or(limits.memory_bytes.filter(|_| all(|l| l.memory_bytes)));
     let cpu = pod_limit(|l| l.cpu_millis).or(limits.cpu_millis.filter(|_| all(|l| l.cpu_millis)));
     let cpu_request = pod_request(|l| l.cpu_millis).or(requests.cpu_millis);
     PodCgroupConfig {

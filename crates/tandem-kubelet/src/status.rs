@@ -10,6 +10,9 @@ use k8s_openapi::jiff::Timestamp;
 use tandem_api::plan::{ContainerPlan, ContainerRole, PodPlan};
 use tokio::time::Instant;
 
+use crate::sandbox::{
+    RESTARTING_ALL_REASON, RESTART_ALL_STARTED_MESSAGE, RESTART_ALL_STARTED_REASON,
+};
 use crate::state::{ContainerRecord, Exit, Observed, RunState};
 use crate::sync::{self, PodPhase};
 
@@ -57,8 +60,9 @@ pub struct PodFacts {
     pub started_at: Option<Instant>,
     /// Set once the pod has ended; a pod never leaves a terminal phase.
     pub finished: Option<PodPhase>,
-    /// Conditions set by something other than the kubelet, which readiness gates (§5.2) read.
-    /// Nothing on one machine sets any today; they are reported first, as the kubelet keeps them.
+    /// Conditions set by something other than the kubelet, which readiness gates (§5.2) read:
+    /// those `tandem patch pod NAME --subresource=status` sets ([`crate::driver::Control`]).
+    /// They are reported first, as the kubelet keeps them.
     pub external_conditions: Vec<PodCondition>,
 }
 
@@ -100,7 +104,10 @@ pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
     let (mut pending_init, mut failed_init_not_restartable, mut pending_sidecar) = (0, 0, 0);
     let (mut running, mut stopped, mut succeeded, mut waiting) = (0, 0, 0, 0);
     let mut stopped_not_restartable = 0;
-    let restarts = |c: &ContainerPlan, code: i32| sync::container_should_restart(plan, c, code);
+    // A container removed to restart every container (§2.7) starts again whatever its policy.
+    let restarts = |c: &ContainerPlan, e: &Exit| {
+        e.reason == RESTARTING_ALL_REASON || sync::container_should_restart(plan, c, e.exit_code)
+    };
     for c in &plan.init_containers {
         let r = obs.get(&c.name);
         match (c.role, &r.state) {
@@ -113,7 +120,7 @@ pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
             (ContainerRole::Sidecar, RunState::Exited(_)) => {}
             (ContainerRole::Sidecar, _) => pending_sidecar += 1,
             (_, RunState::Exited(e)) if e.exit_code != 0 => {
-                if !restarts(c, e.exit_code) {
+                if !restarts(c, e) {
                     failed_init_not_restartable += 1;
                 }
             }
@@ -130,16 +137,13 @@ pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
                 if e.exit_code == 0 {
                     succeeded += 1;
                 }
-                if !restarts(c, e.exit_code) {
+                if !restarts(c, e) {
                     stopped_not_restartable += 1;
                 }
             }
             _ if r.last_exit.is_some() => {
                 stopped += 1;
-                if r.last_exit
-                    .as_ref()
-                    .is_some_and(|e| !restarts(c, e.exit_code))
-                {
+                if r.last_exit.as_ref().is_some_and(|e| !restarts(c, e)) {
                     stopped_not_restartable += 1;
                 }
             }
@@ -173,13 +177,16 @@ pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
 }
 
 fn terminated(clock: &Clock, e: &Exit) -> ContainerStateTerminated {
+    // The kubelet writes the state of a container removed for RestartAllContainers without
+    // times: no runtime status is left to take them from (§2.7).
+    let removed = e.reason == RESTARTING_ALL_REASON;
     ContainerStateTerminated {
         exit_code: e.exit_code,
         signal: e.signal,
         reason: Some(e.reason.clone()),
         message: e.message.clone(),
-        started_at: e.started_at.map(|t| clock.time(t)),
-        finished_at: Some(clock.time(e.finished_at)),
+        started_at: e.started_at.filter(|_| !removed).map(|t| clock.time(t)),
+        finished_at: (!removed).then(|| clock.time(e.finished_at)),
         container_id: None,
     }
 }
@@ -308,6 +315,36 @@ fn ready_condition(
     )
 }
 
+/// `AllContainersRestarting` (§2.7, §5.2), for a pod with a `RestartAllContainers` rule only:
+/// True from the exit that asked for it until every container is removed; False otherwise,
+/// with reason PodCompleted or PodFailed once the pod has ended.
+fn all_containers_restarting(
+    plan: &PodPlan,
+    obs: &Observed,
+    phase: PodPhase,
+) -> Option<PodCondition> {
+    if !sync::all_containers_could_restart(plan) {
+        return None;
+    }
+    let (status, reason, message) = match phase {
+        PodPhase::Succeeded => ("False", Some("PodCompleted"), None),
+        PodPhase::Failed => ("False", Some("PodFailed"), None),
+        _ if crate::sandbox::restart_all_trigger(plan, obs).is_some() => (
+            "True",
+            Some(RESTART_ALL_STARTED_REASON),
+            Some(RESTART_ALL_STARTED_MESSAGE),
+        ),
+        _ => ("False", None, None),
+    };
+    Some(PodCondition {
+        type_: "AllContainersRestarting".into(),
+        status: status.into(),
+        reason: reason.map(Into::into),
+        message: message.map(Into::into),
+        ..Default::default()
+    })
+}
+
 /// The v1 PodStatus of the pod now. Transition times are filled by the caller, which knows the
 /// previous status.
 pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Clock) -> PodStatus {
@@ -374,6 +411,10 @@ pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Cloc
         condition("ContainersReady", cr_ok, Some(cr_reason.into()), cr_msg),
         condition("PodScheduled", true, None, None),
     ];
+    let conditions = conditions
+        .into_iter()
+        .chain(all_containers_restarting(plan, obs, phase))
+        .collect::<Vec<_>>();
     let conditions: Vec<PodCondition> = facts
         .external_conditions
         .iter()
@@ -423,12 +464,20 @@ pub fn qos_class(plan: &PodPlan) -> &'static str {
         .resources
         .iter()
         .filter(|r| {
-            [r.requests.cpu_millis, r.requests.memory_bytes, r.limits.cpu_millis, r.limits.memory_bytes]
-                .iter()
-                .any(Option::is_some)
+            [
+                r.requests.cpu_millis,
+                r.requests.memory_bytes,
+                r.limits.cpu_millis,
+                r.limits.memory_bytes,
+            ]
+            .iter()
+            .any(Option::is_some)
         })
         .collect::<Vec<_>>();
-    let container_level = plan.all_containers().map(|c| &c.resources).collect::<Vec<_>>();
+    let container_level = plan
+        .all_containers()
+        .map(|c| &c.resources)
+        .collect::<Vec<_>>();
     let considered = if pod_level.is_empty() {
         container_level
     } else {

@@ -288,16 +288,7 @@ fn a_full_disk_is_named_with_a_hint_and_leaves_nothing_half_made() {
     };
     // The busybox rootfs, kept as a tarball to import onto the small disks.
     let env = Env::new();
-    let tar = env.root.path().join("rootfs.tar");
-    let out = std::process::Command::new("bash")
-        .arg(repo().join("tools/build-busybox-image.sh"))
-        .arg(env!("CARGO_BIN_EXE_tandem"))
-        .arg("--root")
-        .arg(env.root.path())
-        .env("BUSYBOX_TAR_OUT", &tar)
-        .output()
-        .expect("build");
-    assert!(out.status.success(), "{}", stderr(&out));
+    let tar = env.rootfs_tar();
     let tandem = |root: &std::path::Path, args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
             .arg("--root")

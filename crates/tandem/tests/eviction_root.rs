@@ -11,21 +11,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::*;
 
-fn pod_json(env: &Env, name: &str) -> Value {
-    serde_json::from_slice(&env.tandem(&["get", "pod", name, "-o", "json"]).stdout)
-        .expect("pod json")
-}
-
-/// The pod's events as the supervisor recorded them.
-fn events(env: &Env, name: &str) -> Vec<Value> {
-    let path = env.pods_dir().join(format!("default_{name}/events.jsonl"));
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 fn event_time(events: &[Value], reason: &str, container: Option<&str>) -> Option<i64> {
     events
         .iter()
@@ -45,7 +30,7 @@ fn run_to_end(env: &Env, yaml: &str) -> (std::process::Output, Duration) {
 /// restarted, and that nothing of the pod is left running or mounted. Returns the seconds from
 /// the writer's start to the eviction.
 fn assert_evicted(env: &Env, name: &str, writer: &str, message: &str, within: Duration) -> f64 {
-    let pod = pod_json(env, name);
+    let pod = env.pod_json(name);
     let status = &pod["status"];
     assert_eq!(
         (
@@ -56,7 +41,7 @@ fn assert_evicted(env: &Env, name: &str, writer: &str, message: &str, within: Du
         (Some("Failed"), Some("Evicted"), Some(message)),
         "{status:#}"
     );
-    let evs = events(env, name);
+    let evs = env.event_records(name);
     let evicted: Vec<&Value> = evs.iter().filter(|e| e["reason"] == "Evicted").collect();
     assert_eq!(evicted.len(), 1, "{evs:#?}");
     assert_eq!(evicted[0]["type"], "Warning");
@@ -156,10 +141,11 @@ fn evict_nothing_when_usage_stays_within_the_limits() {
     );
     let (out, _) = run_to_end(&env, &yaml);
     assert!(out.status.success(), "{}", stderr(&out));
-    let pod = pod_json(&env, "modest");
+    let pod = env.pod_json("modest");
     assert_eq!(pod["status"]["phase"], "Succeeded", "{:#}", pod["status"]);
     assert!(pod["status"]["reason"].is_null());
-    assert!(events(&env, "modest")
+    assert!(env
+        .event_records("modest")
         .iter()
         .all(|e| e["reason"] != "Evicted"));
 }

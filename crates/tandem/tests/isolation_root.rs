@@ -438,12 +438,16 @@ spec:
     );
 }
 
-/// The first existing file among `candidates`, trimmed.
-fn first_of(candidates: &[String]) -> Option<String> {
-    candidates
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_string())
+/// A file of the pod cgroup `/tandem/<uid>`, trimmed: `v1_controller/file` on a v1 host, else
+/// `file` of the unified tree.
+fn pod_cgroup_file(uid: &str, v1_controller: &str, file: &str) -> Option<String> {
+    [
+        format!("/sys/fs/cgroup/{v1_controller}/tandem/{uid}/{file}"),
+        format!("/sys/fs/cgroup/tandem/{uid}/{file}"),
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok())
+    .map(|s| s.trim().to_string())
 }
 
 #[test]
@@ -477,16 +481,9 @@ spec:
 "#;
     let out = env.run_yaml(yaml, &["-d", "--pod-max-pids", "16"]);
     assert!(out.status.success(), "run failed: {}", stderr(&out));
-    let pod: serde_json::Value =
-        serde_json::from_str(&stdout(&env.tandem(&["get", "pod", "sized", "-o", "json"])))
-            .expect("pod json");
+    let pod = env.pod_json("sized");
     let uid = pod["metadata"]["uid"].as_str().expect("metadata.uid");
-    let cg = |v1: &str, v2: &str| {
-        first_of(&[
-            format!("/sys/fs/cgroup/{v1}/tandem/{uid}/{v2}"),
-            format!("/sys/fs/cgroup/tandem/{uid}/{v2}"),
-        ])
-    };
+    let cg = |v1: &str, v2: &str| pod_cgroup_file(uid, v1, v2);
     let memory = cg("memory", "memory.limit_in_bytes").or_else(|| cg("-", "memory.max"));
     assert_eq!(memory.as_deref(), Some("115343360"), "110Mi");
     let quota = cg("cpu,cpuacct", "cpu.cfs_quota_us")
@@ -526,21 +523,9 @@ spec:
 "#;
     let out = env.run_yaml(yaml, &["-d"]);
     assert!(out.status.success(), "run failed: {}", stderr(&out));
-    let pod: serde_json::Value = serde_json::from_str(&stdout(&env.tandem(&[
-        "get",
-        "pod",
-        "pod-level",
-        "-o",
-        "json",
-    ])))
-    .expect("pod json");
+    let pod = env.pod_json("pod-level");
     let uid = pod["metadata"]["uid"].as_str().expect("metadata.uid");
-    let cg = |v1: &str, v2: &str| {
-        first_of(&[
-            format!("/sys/fs/cgroup/{v1}/tandem/{uid}/{v2}"),
-            format!("/sys/fs/cgroup/tandem/{uid}/{v2}"),
-        ])
-    };
+    let cg = |v1: &str, v2: &str| pod_cgroup_file(uid, v1, v2);
     let memory = cg("memory", "memory.limit_in_bytes").or_else(|| cg("-", "memory.max"));
     let quota = cg("cpu,cpuacct", "cpu.cfs_quota_us")
         .or_else(|| cg("cpu", "cpu.cfs_quota_us"))
@@ -685,26 +670,6 @@ spec:
     }
 }
 
-/// The waiting reason and message of container `index` of a pod, polled until `reason` shows.
-fn waiting(env: &Env, pod: &str, index: usize, reason: &str) -> (String, String) {
-    let mut last = (String::new(), String::new());
-    for _ in 0..100 {
-        let v: serde_json::Value =
-            serde_json::from_slice(&env.tandem(&["get", "pod", pod, "-o", "json"]).stdout)
-                .unwrap_or_default();
-        let w = &v["status"]["containerStatuses"][index]["state"]["waiting"];
-        last = (
-            w["reason"].as_str().unwrap_or_default().to_string(),
-            w["message"].as_str().unwrap_or_default().to_string(),
-        );
-        if last.0 == reason {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    last
-}
-
 #[test]
 fn the_images_user_is_honoured_by_name_or_number_and_run_as_non_root_refuses_root() {
     let Some(()) = require_root("image USER") else {
@@ -712,16 +677,7 @@ fn the_images_user_is_honoured_by_name_or_number_and_run_as_non_root_refuses_roo
     };
     let env = Env::new();
     // The same root filesystem as the busybox image, with USER set by name and by number.
-    let tar = env.root.path().join("rootfs.tar");
-    let out = std::process::Command::new("bash")
-        .arg(repo().join("tools/build-busybox-image.sh"))
-        .arg(env!("CARGO_BIN_EXE_tandem"))
-        .arg("--root")
-        .arg(env.root.path())
-        .env("BUSYBOX_TAR_OUT", &tar)
-        .output()
-        .expect("build");
-    assert!(out.status.success(), "{}", stderr(&out));
+    let tar = env.rootfs_tar();
     for (reference, user) in [
         ("localhost/by-name:1", "app"),
         ("localhost/by-number:1", "1000:50"),
@@ -764,7 +720,7 @@ spec:
 "#;
     let out = env.run_yaml(yaml, &["-d"]);
     assert!(out.status.success(), "run -d: {}", stderr(&out));
-    let (reason, message) = waiting(&env, "rooted", 0, "CreateContainerConfigError");
+    let (reason, message) = env.waiting_for("rooted", 0, "CreateContainerConfigError");
     let _ = env.tandem(&["delete", "pod", "rooted", "--grace-period", "0"]);
     assert_eq!(reason, "CreateContainerConfigError", "{message}");
     assert!(

@@ -49,16 +49,11 @@ fn run_d(env: &Env, yaml: &str, extra: &[&str]) -> std::process::Output {
     env.run_yaml(yaml, &args)
 }
 
-fn pod_json(env: &Env, pod: &str) -> serde_json::Value {
-    let out = env.tandem(&["get", "pod", pod, "-o", "json"]);
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
-
 /// status.podIP once set (and checks podIPs agrees).
 fn pod_ip(env: &Env, pod: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let v = pod_json(env, pod);
+        let v = env.pod_json(pod);
         if let Some(ip) = v["status"]["podIP"].as_str() {
             assert_eq!(v["status"]["podIPs"][0]["ip"].as_str(), Some(ip), "{v}");
             return ip.to_string();
@@ -159,7 +154,7 @@ fn pods_are_dual_stack_on_an_ipv6_host_and_talk_over_ipv6() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     pod_ip(&env, &web);
-    let ips: Vec<String> = pod_json(&env, &web)["status"]["podIPs"]
+    let ips: Vec<String> = env.pod_json(&web)["status"]["podIPs"]
         .as_array()
         .map(|a| {
             a.iter()
@@ -477,7 +472,7 @@ fn host_network_pods_share_the_hosts_network() {
             "{iface} missing: {text}"
         );
     }
-    let v = pod_json(&env, &pod);
+    let v = env.pod_json(&pod);
     assert_eq!(v["status"]["podIP"], v["status"]["hostIP"], "{v}");
     env.tandem(&["delete", "pod", &pod]);
 }
@@ -502,7 +497,7 @@ fn without_plugins_pods_run_with_loopback_only() {
         "{err}"
     );
     assert!(text.contains("lo") && !text.contains("eth0"), "{text}");
-    assert!(pod_json(&env, &pod)["status"]["podIP"].is_null());
+    assert!(env.pod_json(&pod)["status"]["podIP"].is_null());
     env.tandem(&["delete", "pod", &pod]);
     // Publishing cannot work without them: refused up front.
     let out = run_d(

@@ -35,11 +35,6 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-fn pod_json(env: &Env, name: &str) -> serde_json::Value {
-    let out = env.tandem(&["get", "pod", name, "-o", "json"]);
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
-
 fn events(env: &Env, name: &str) -> String {
     stdout(&env.tandem(&["get", "events", "--for", &format!("pod/{name}")]))
 }
@@ -85,7 +80,7 @@ fn grpc_readiness_serving_makes_the_pod_ready() {
     assert!(
         wait(&env, "grpc-ready", "condition=Ready", 30),
         "never Ready: {}\n{}",
-        pod_json(&env, "grpc-ready"),
+        env.pod_json("grpc-ready"),
         events(&env, "grpc-ready")
     );
     println!("Ready {:?} after run -d returned", started.elapsed());
@@ -141,7 +136,7 @@ fn grpc_liveness_not_serving_restarts_the_container() {
             40
         ),
         "never restarted: {}\n{}",
-        pod_json(&env, "grpc-live"),
+        env.pod_json("grpc-live"),
         events(&env, "grpc-live")
     );
     let ev = events(&env, "grpc-live");
@@ -214,7 +209,7 @@ fn https_readiness_passes_against_a_self_signed_server() {
     assert!(
         wait(&env, "https-ok", "condition=Ready", 30),
         "never Ready: {}\n{}",
-        pod_json(&env, "https-ok"),
+        env.pod_json("https-ok"),
         events(&env, "https-ok")
     );
     let req = requests
@@ -395,7 +390,7 @@ fn loopback_only_fails_and_any_address_passes(
     assert!(
         wait(env, &any, "condition=Ready", 30),
         "{any} never Ready: {}\n{}",
-        pod_json(env, &any),
+        env.pod_json(&any),
         events(env, &any)
     );
     assert!(wait(env, &lo, "jsonpath={.status.phase}=Running", 30));
@@ -406,7 +401,7 @@ fn loopback_only_fails_and_any_address_passes(
     );
     let ip = match want_host {
         Some(h) => h.to_string(),
-        None => pod_json(env, &lo)["status"]["podIP"]
+        None => env.pod_json(&lo)["status"]["podIP"]
             .as_str()
             .expect("a podIP")
             .to_string(),
@@ -487,15 +482,15 @@ fn host_network_probes_dial_the_host_ip() {
     assert!(
         wait(&env, "hn-any", "condition=Ready", 30),
         "hn-any never Ready: {}\n{}",
-        pod_json(&env, "hn-any"),
+        env.pod_json("hn-any"),
         events(&env, "hn-any")
     );
-    let host_ip = pod_json(&env, "hn-lo")["status"]["hostIP"]
+    let host_ip = env.pod_json("hn-lo")["status"]["hostIP"]
         .as_str()
         .expect("a hostIP")
         .to_string();
     assert_eq!(
-        pod_json(&env, "hn-lo")["status"]["podIP"].as_str(),
+        env.pod_json("hn-lo")["status"]["podIP"].as_str(),
         Some(host_ip.as_str())
     );
     assert!(
@@ -527,10 +522,10 @@ fn without_a_network_probes_dial_loopback_and_warn_once() {
     assert!(
         wait(&env, "nonet", "condition=Ready", 30),
         "never Ready: {}\n{}",
-        pod_json(&env, "nonet"),
+        env.pod_json("nonet"),
         events(&env, "nonet")
     );
-    assert!(pod_json(&env, "nonet")["status"]["podIP"].is_null());
+    assert!(env.pod_json("nonet")["status"]["podIP"].is_null());
     // Several probe periods: the warning is said once, not per probe run.
     std::thread::sleep(Duration::from_secs(3));
     let ev = events(&env, "nonet");
@@ -540,7 +535,7 @@ fn without_a_network_probes_dial_loopback_and_warn_once() {
     assert!(warnings[0].contains("dial 127.0.0.1"), "{ev}");
     assert!(!ev.contains("Unhealthy"), "{ev}");
     assert_eq!(
-        pod_json(&env, "nonet")["status"]["containerStatuses"][0]["restartCount"],
+        env.pod_json("nonet")["status"]["containerStatuses"][0]["restartCount"],
         0
     );
 }

@@ -22,11 +22,6 @@ fn pod_dir(env: &Env, pod: &str) -> PathBuf {
     env.pods_dir().join(format!("default_{pod}"))
 }
 
-fn pod_json(env: &Env, pod: &str) -> serde_json::Value {
-    let out = env.tandem(&["get", "pod", pod, "-o", "json"]);
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
-
 fn condition(v: &serde_json::Value, kind: &str) -> Option<String> {
     v["status"]["conditions"]
         .as_array()?
@@ -161,9 +156,9 @@ fn t032_a_killed_pause_process_reruns_the_init_containers_and_restarts_the_pod()
     let dir = pod_dir(&env, &pod);
     let markers = dir.join("volumes/shared/markers");
     wait_for("the pod to be Running and Ready", 30, || {
-        running_and_ready(&pod_json(&env, &pod)).then_some(())
+        running_and_ready(&env.pod_json(&pod)).then_some(())
     });
-    let first_ip = pod_json(&env, &pod)["status"]["podIP"]
+    let first_ip = env.pod_json(&pod)["status"]["podIP"]
         .as_str()
         .map(str::to_string);
     let mut made: Vec<_> = attachment(&dir).into_iter().collect();
@@ -176,7 +171,7 @@ fn t032_a_killed_pause_process_reruns_the_init_containers_and_restarts_the_pod()
     let mut seen_pending = false;
     let mut seen_not_initialized = false;
     let after = wait_for("the pod to be Running and Ready again", 60, || {
-        let v = pod_json(&env, &pod);
+        let v = env.pod_json(&pod);
         seen_pending |= v["status"]["phase"] == "Pending";
         seen_not_initialized |= condition(&v, "Initialized").as_deref() == Some("False");
         let restarted = v["status"]["containerStatuses"][0]["restartCount"] == 1;
@@ -279,7 +274,7 @@ fn a_never_pod_that_ran_gets_no_new_sandbox() {
     assert!(out.status.success(), "{}", stderr(&out));
     let dir = pod_dir(&env, &pod);
     wait_for("done to complete and serving to run", 30, || {
-        let v = pod_json(&env, &pod);
+        let v = env.pod_json(&pod);
         let s = &v["status"]["containerStatuses"];
         (s[0]["state"]["terminated"]["exitCode"] == 0 && s[1]["state"]["running"].is_object())
             .then_some(())
@@ -288,7 +283,7 @@ fn a_never_pod_that_ran_gets_no_new_sandbox() {
     kill(pause_of(supervisor).expect("the pod's pause process"));
     // serving is stopped (it exits 0 on SIGTERM), nothing is started again: Succeeded.
     let v = wait_for("the pod to end", 30, || {
-        let v = pod_json(&env, &pod);
+        let v = env.pod_json(&pod);
         (v["status"]["phase"] == "Succeeded" || v["status"]["phase"] == "Failed").then_some(v)
     });
     assert_eq!(v["status"]["phase"], "Succeeded", "{v}");

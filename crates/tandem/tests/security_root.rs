@@ -334,25 +334,8 @@ spec:
 "#;
     let out = env.run_yaml(yaml, &["-d"]);
     assert!(out.status.success(), "run -d: {}", stderr(&out));
-    let mut reason = String::new();
-    for _ in 0..50 {
-        let v: serde_json::Value =
-            serde_json::from_slice(&env.tandem(&["get", "pod", "nosec", "-o", "json"]).stdout)
-                .unwrap_or_default();
-        reason = v["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        if reason == "CreateContainerConfigError" {
-            let msg = v["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            assert!(msg.contains("missing.json"), "{msg}");
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let (reason, msg) = env.waiting_for("nosec", 0, "CreateContainerConfigError");
+    assert!(msg.contains("missing.json"), "{msg}");
     assert_eq!(reason, "CreateContainerConfigError");
 }
 

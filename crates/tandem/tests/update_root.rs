@@ -18,16 +18,7 @@ const V2: &str = "localhost/tandem-busybox-app:2";
 /// A store with the busybox image, and the same rootfs as [`V2`] running as uid 1000.
 fn env_with_second_image() -> Env {
     let env = Env::new();
-    let tar = env.root.path().join("busybox-rootfs.tar");
-    let out = std::process::Command::new("bash")
-        .arg(repo().join("tools/build-busybox-image.sh"))
-        .arg(env!("CARGO_BIN_EXE_tandem"))
-        .arg("--root")
-        .arg(env.root.path())
-        .env("BUSYBOX_TAR_OUT", &tar)
-        .output()
-        .expect("run tools/build-busybox-image.sh");
-    assert!(out.status.success(), "{}", stderr(&out));
+    let tar = env.rootfs_tar();
     let tar = tar.to_string_lossy().into_owned();
     let out = env.tandem(&[
         "image",
@@ -41,20 +32,6 @@ fn env_with_second_image() -> Env {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     env
-}
-
-fn pod_json(env: &Env, name: &str) -> Value {
-    serde_json::from_slice(&env.tandem(&["get", "pod", name, "-o", "json"]).stdout)
-        .expect("pod json")
-}
-
-fn events(env: &Env, name: &str) -> Vec<Value> {
-    let path = env.pods_dir().join(format!("default_{name}/events.jsonl"));
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
 }
 
 fn status_of<'a>(pod: &'a Value, list: &str, container: &str) -> &'a Value {
@@ -77,7 +54,7 @@ fn spec_image(pod: &Value, list: &str, container: &str) -> String {
 fn wait_until(env: &Env, name: &str, within: Duration, ok: impl Fn(&Value) -> bool) -> Value {
     let end = Instant::now() + within;
     loop {
-        let pod = pod_json(env, name);
+        let pod = env.pod_json(name);
         if ok(&pod) {
             return pod;
         }
@@ -119,7 +96,7 @@ fn set_image_restarts_a_running_container_of_a_never_pod() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "pod/web image updated");
     // The spec says the new image at once; the status once the new instance runs.
-    assert_eq!(spec_image(&pod_json(&env, "web"), "containers", "app"), V2);
+    assert_eq!(spec_image(&env.pod_json("web"), "containers", "app"), V2);
 
     let pod = wait_until(&env, "web", Duration::from_secs(30), |p| {
         let s = status_of(p, "containerStatuses", "app");
@@ -135,7 +112,8 @@ fn set_image_restarts_a_running_container_of_a_never_pod() {
         (&Value::from(0), &Value::from(IMAGE))
     );
 
-    let killing: Vec<Value> = events(&env, "web")
+    let killing: Vec<Value> = env
+        .event_records("web")
         .into_iter()
         .filter(|e| e["reason"] == "Killing")
         .collect();
@@ -201,13 +179,16 @@ fn set_image_to_a_missing_image_fails_and_leaves_the_pod_alone() {
     );
 
     std::thread::sleep(Duration::from_secs(2));
-    let pod = pod_json(&env, "web");
+    let pod = env.pod_json("web");
     assert_eq!(spec_image(&pod, "containers", "app"), IMAGE);
     let app = status_of(&pod, "containerStatuses", "app");
     assert_eq!(app["restartCount"], 0, "{app:#}");
     assert_eq!(app["image"], IMAGE);
     assert!(app["state"]["running"].is_object(), "{app:#}");
-    assert!(events(&env, "web").iter().all(|e| e["reason"] != "Killing"));
+    assert!(env
+        .event_records("web")
+        .iter()
+        .all(|e| e["reason"] != "Killing"));
 
     let out = env.tandem(&["delete", "pod", "web", "--grace-period", "1"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -230,7 +211,7 @@ fn set_image_on_a_completed_init_container_changes_nothing() {
     assert!(out.status.success(), "{}", stderr(&out));
     std::thread::sleep(Duration::from_secs(3));
 
-    let pod = pod_json(&env, "web");
+    let pod = env.pod_json("web");
     assert_eq!(spec_image(&pod, "initContainers", "init"), V2);
     let init = status_of(&pod, "initContainerStatuses", "init");
     assert_eq!(init["restartCount"], 0, "{init:#}");
@@ -242,12 +223,16 @@ fn set_image_on_a_completed_init_container_changes_nothing() {
     let app = status_of(&pod, "containerStatuses", "app");
     assert_eq!(app["restartCount"], 0, "{app:#}");
     assert!(app["state"]["running"].is_object(), "{app:#}");
-    let starts = events(&env, "web")
+    let starts = env
+        .event_records("web")
         .iter()
         .filter(|e| e["reason"] == "Started" && e["container"] == "init")
         .count();
     assert_eq!(starts, 1);
-    assert!(events(&env, "web").iter().all(|e| e["reason"] != "Killing"));
+    assert!(env
+        .event_records("web")
+        .iter()
+        .all(|e| e["reason"] != "Killing"));
 
     let out = env.tandem(&["delete", "pod", "web", "--grace-period", "1"]);
     assert!(out.status.success(), "{}", stderr(&out));

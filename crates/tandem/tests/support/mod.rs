@@ -54,6 +54,7 @@ impl Env {
             .arg(env!("CARGO_BIN_EXE_tandem"))
             .arg("--root")
             .arg(self.root.path())
+            .env("BUSYBOX_TAR_OUT", self.rootfs_tar())
             .output()
             .expect("run an image build script");
         assert!(
@@ -61,6 +62,47 @@ impl Env {
             "{script} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// The busybox image's root filesystem as a tarball, to import again under other names or
+    /// settings (`tandem image import TAR REF --user …`).
+    pub fn rootfs_tar(&self) -> PathBuf {
+        self.root.path().join("busybox-rootfs.tar")
+    }
+
+    /// `tandem get pod NAME -o json` (`Null` when there is no such pod).
+    pub fn pod_json(&self, name: &str) -> serde_json::Value {
+        let out = self.tandem(&["get", "pod", name, "-o", "json"]);
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The pod's events as its supervisor recorded them (`events.jsonl`).
+    pub fn event_records(&self, name: &str) -> Vec<serde_json::Value> {
+        let path = self.pods_dir().join(format!("default_{name}/events.jsonl"));
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The waiting reason and message of container `index` of a pod, polled for up to 10 s
+    /// until the reason is `reason`.
+    pub fn waiting_for(&self, pod: &str, index: usize, reason: &str) -> (String, String) {
+        let mut last = (String::new(), String::new());
+        for _ in 0..100 {
+            let v = self.pod_json(pod);
+            let w = &v["status"]["containerStatuses"][index]["state"]["waiting"];
+            last = (
+                w["reason"].as_str().unwrap_or_default().to_string(),
+                w["message"].as_str().unwrap_or_default().to_string(),
+            );
+            if last.0 == reason {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        last
     }
 
     pub fn cmd(&self) -> Command {
