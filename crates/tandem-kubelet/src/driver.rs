@@ -23,6 +23,10 @@ use crate::state::{
 use crate::status::{pod_status, Clock, PodFacts};
 use crate::sync::{compute_actions, Action, HookKind, PodPhase, StopSignal, MIN_GRACE};
 
+/// How many times one probe run is tried when it cannot be carried out (kubelet
+/// `maxProbeRetries`).
+const MAX_PROBE_TRIES: usize = 3;
+
 /// `Exec`, `HTTP`, `TCP`, `GRPC`, `Sleep`: the handler's kind in hook failure messages.
 fn handler_type(h: &Handler) -> &'static str {
     match h {
@@ -392,9 +396,18 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 let runtime = Rc::clone(&self.runtime);
                 let tx = self.start_tx.clone();
                 tokio::task::spawn_local(async move {
-                    let result = runtime
-                        .run_handler(&plan, attempt, hk, &probe.handler, Some(timeout))
-                        .await;
+                    // The kubelet's prober tries a probe that could not be carried out (an
+                    // error, not a failure) up to three times before giving up on this period
+                    // (`maxProbeRetries`).
+                    let mut result = HandlerResult::Error(String::new());
+                    for _ in 0..MAX_PROBE_TRIES {
+                        result = runtime
+                            .run_handler(&plan, attempt, hk, &probe.handler, Some(timeout))
+                            .await;
+                        if !matches!(result, HandlerResult::Error(_)) {
+                            break;
+                        }
+                    }
                     let _ = tx.send(Done::Probe {
                         container: plan.name.clone(),
                         attempt,

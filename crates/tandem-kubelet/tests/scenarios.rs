@@ -1661,6 +1661,31 @@ async fn readiness_initial_delay(sidecar: bool) {
     assert_eq!(r.restarts("c"), 0);
 }
 
+/// §3.6: a probe run that cannot be carried out (an error, not a failure) is tried up to three
+/// times within the same period (`maxProbeRetries`): two errors and then a success make the
+/// first period's result a success.
+#[tokio::test(flavor = "current_thread")]
+async fn a_probe_that_errors_is_retried_within_its_period() {
+    let plan = with(probed(false, 30), "c", |c| {
+        c.readiness_probe = Some(probe(0, 20, 3))
+    });
+    let r = Scenario::new(plan)
+        .handler("c", HandlerKind::Readiness, |_, n, _| HandlerScript {
+            takes: Some(Duration::ZERO),
+            result: if n < 2 {
+                HandlerResult::Error("could not enter the container".into())
+            } else {
+                HandlerResult::Success
+            },
+        })
+        .until(10 * S)
+        .run()
+        .await;
+    let ready = ready_at(&r).expect("ready in the first period");
+    assert!(ready < 1000, "ready at {ready} ms");
+    assert_eq!(r.rt_calls("c", HandlerKind::Readiness), 3);
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn t181_readiness_waits_for_the_initial_delay() {
     readiness_initial_delay(false).await;
