@@ -153,7 +153,9 @@ pub struct ContainerPlan {
     /// container; `None` follows the pod's. Sidecars are [`ContainerRole::Sidecar`] and have `None`.
     #[serde(default)]
     pub restart_policy: Option<RestartPolicy>,
-    /// `restartPolicyRules` with action `Restart`, checked in order before `restart_policy`.
+    /// `restartPolicyRules`, checked in order before `restart_policy`: the first rule that
+    /// matches the exit code decides. A sidecar may have rules with action
+    /// `RestartAllContainers` only (KEP-5532).
     #[serde(default)]
     pub restart_rules: Vec<RestartRule>,
     /// `lifecycle.stopSignal` (`SIGUSR1`, `SIGRTMIN+3`, ...); `None`: the image's STOPSIGNAL,
@@ -162,11 +164,25 @@ pub struct ContainerPlan {
     pub stop_signal: Option<String>,
 }
 
-/// One `restartPolicyRules` entry: restart the container when its exit code matches.
+/// One `restartPolicyRules` entry: what happens when the container's exit code matches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestartRule {
     pub operator: ExitCodeOperator,
     pub values: Vec<i32>,
+    /// Plans written before the action existed had only `Restart` rules.
+    #[serde(default)]
+    pub action: RestartAction,
+}
+
+/// `restartPolicyRules[].action`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestartAction {
+    /// Restart this container alone (KEP-5307).
+    #[default]
+    Restart,
+    /// Restart every container of the pod in place, init containers first, keeping the
+    /// sandbox and the volumes (KEP-5532).
+    RestartAllContainers,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

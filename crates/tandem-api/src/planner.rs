@@ -345,15 +345,22 @@ impl Planner<'_, '_, '_> {
                 .iter()
                 .flatten()
                 // Validation refuses every other action and a rule without exitCodes.
-                .filter(|r| r.action == "Restart")
-                .filter_map(|r| r.exit_codes.as_ref())
-                .map(|e| RestartRule {
-                    operator: if e.operator == "NotIn" {
-                        ExitCodeOperator::NotIn
-                    } else {
-                        ExitCodeOperator::In
-                    },
-                    values: e.values.clone().unwrap_or_default(),
+                .filter_map(|r| {
+                    let action = match r.action.as_str() {
+                        "Restart" => RestartAction::Restart,
+                        "RestartAllContainers" => RestartAction::RestartAllContainers,
+                        _ => return None,
+                    };
+                    let e = r.exit_codes.as_ref()?;
+                    Some(RestartRule {
+                        operator: if e.operator == "NotIn" {
+                            ExitCodeOperator::NotIn
+                        } else {
+                            ExitCodeOperator::In
+                        },
+                        values: e.values.clone().unwrap_or_default(),
+                        action,
+                    })
                 })
                 .collect(),
             stop_signal: c

@@ -830,14 +830,7 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             return;
         };
         let at = p.field("restartPolicyRules");
-        if slot == Slot::Sidecar {
-            self.cx.error_hint(
-                &at,
-                "restartPolicyRules may not be set for init containers with restartPolicy: Always",
-                "a native sidecar is restarted whatever its exit code; remove the rules",
-            );
-            return;
-        }
+        let sidecar = slot == Slot::Sidecar;
         if c.restart_policy.is_none() {
             self.cx.error_hint(
                 &at,
@@ -857,15 +850,23 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         for (i, rule) in rules.iter().enumerate() {
             let rp = at.index(i);
             match rule.action.as_str() {
-                "Restart" => {}
-                "RestartAllContainers" => self.cx.error_hint(
+                // A native sidecar restarts whatever its exit code: its rules may only restart
+                // every container (KEP-5532 lets sidecars have rules for that alone).
+                "Restart" if sidecar => self.cx.error_hint(
                     &rp.field("action"),
-                    "action RestartAllContainers is not supported yet (restarting every container of the pod in place)",
-                    "use action Restart to restart this container alone",
+                    "action Restart is not allowed for init containers with restartPolicy: Always",
+                    "a native sidecar is restarted whatever its exit code; use action RestartAllContainers to restart every container of the pod, or remove the rule",
+                ),
+                "Restart" | "RestartAllContainers" => {}
+                other if sidecar => self.cx.error(
+                    &rp.field("action"),
+                    format!("action must be \"RestartAllContainers\", got {other:?}"),
                 ),
                 other => self.cx.error(
                     &rp.field("action"),
-                    format!("action must be \"Restart\", got {other:?}"),
+                    format!(
+                        "action must be one of \"Restart\", \"RestartAllContainers\", got {other:?}"
+                    ),
                 ),
             }
             let ep = rp.field("exitCodes");

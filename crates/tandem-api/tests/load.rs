@@ -396,13 +396,12 @@ fn container_restart_rules_are_validated_as_the_api_server_does() {
     assert_eq!(
         got,
         [
-            "error 9:7 Pod/r spec.initContainers[0].restartPolicyRules | restartPolicyRules may not be set for init containers with restartPolicy: Always",
+            "error 9:37 Pod/r spec.initContainers[0].restartPolicyRules[0].action | action Restart is not allowed for init containers with restartPolicy: Always",
             "error 13:7 Pod/r spec.containers[0].restartPolicyRules | restartPolicyRules requires the container's restartPolicy to be set",
             "error 18:51 Pod/r spec.containers[1].restartPolicyRules[0].exitCodes.operator | operator must be one of In, NotIn, got \"Within\"",
             "error 18:71 Pod/r spec.containers[1].restartPolicyRules[0].exitCodes.values[1] | duplicate value 3",
             "error 19:11 Pod/r spec.containers[1].restartPolicyRules[1].exitCodes | exitCodes must be specified",
-            "error 20:20 Pod/r spec.containers[1].restartPolicyRules[2].action | action RestartAllContainers is not supported yet (restarting every container of the pod in place)",
-            "error 21:20 Pod/r spec.containers[1].restartPolicyRules[3].action | action must be \"Restart\", got \"Ignore\"",
+            "error 21:20 Pod/r spec.containers[1].restartPolicyRules[3].action | action must be one of \"Restart\", \"RestartAllContainers\", got \"Ignore\"",
             "error 24:22 Pod/r spec.containers[2].restartPolicy | restartPolicy must be one of Always, OnFailure, Never, got \"Sometimes\"",
         ]
     );
@@ -410,7 +409,7 @@ fn container_restart_rules_are_validated_as_the_api_server_does() {
 
 #[test]
 fn container_restart_policies_are_accepted_and_planned() {
-    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: r}\nspec:\n  restartPolicy: Always\n  initContainers:\n    - {name: once, image: x:1, restartPolicy: Never}\n  containers:\n    - name: a\n      image: x:1\n      restartPolicy: Never\n      restartPolicyRules: [{action: Restart, exitCodes: {operator: NotIn, values: [0, 1]}}]\n    - {name: b, image: x:1, restartPolicy: OnFailure}\n    - {name: c, image: x:1}\n";
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: r}\nspec:\n  restartPolicy: Always\n  initContainers:\n    - {name: once, image: x:1, restartPolicy: Never}\n    - name: watcher\n      image: x:1\n      restartPolicy: Always\n      restartPolicyRules: [{action: RestartAllContainers, exitCodes: {operator: In, values: [88]}}]\n  containers:\n    - name: a\n      image: x:1\n      restartPolicy: Never\n      restartPolicyRules:\n        - {action: Restart, exitCodes: {operator: NotIn, values: [0, 1]}}\n        - {action: RestartAllContainers, exitCodes: {operator: In, values: [1]}}\n    - {name: b, image: x:1, restartPolicy: OnFailure}\n    - {name: c, image: x:1}\n";
     let l = load_ok(&src(text));
     let p = &l.pods[0].plan;
     assert_eq!(
@@ -420,9 +419,27 @@ fn container_restart_policies_are_accepted_and_planned() {
     assert_eq!(p.containers[0].restart_policy, Some(RestartPolicy::Never));
     assert_eq!(
         p.containers[0].restart_rules,
+        [
+            RestartRule {
+                operator: ExitCodeOperator::NotIn,
+                values: vec![0, 1],
+                action: RestartAction::Restart,
+            },
+            RestartRule {
+                operator: ExitCodeOperator::In,
+                values: vec![1],
+                action: RestartAction::RestartAllContainers,
+            }
+        ]
+    );
+    // A sidecar keeps no restartPolicy of its own but may carry RestartAllContainers rules.
+    assert_eq!(p.init_containers[1].restart_policy, None);
+    assert_eq!(
+        p.init_containers[1].restart_rules,
         [RestartRule {
-            operator: ExitCodeOperator::NotIn,
-            values: vec![0, 1]
+            operator: ExitCodeOperator::In,
+            values: vec![88],
+            action: RestartAction::RestartAllContainers,
         }]
     );
     assert_eq!(
@@ -456,14 +473,14 @@ fn stop_signal_needs_the_pod_os_and_a_linux_signal() {
 }
 
 #[test]
-fn readiness_gates_warn_that_the_pod_never_becomes_ready() {
+fn readiness_gates_warn_that_their_conditions_must_be_set() {
     let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: g}\nspec:\n  readinessGates: [{conditionType: example.com/feature-1}]\n  containers: [{name: a, image: x:1}]\n";
     let l = load_ok(&src(text));
     assert_eq!(l.pods[0].plan.readiness_gates, ["example.com/feature-1"]);
     let got: Vec<_> = l.warnings.iter().map(brief).collect();
     assert_eq!(
         got,
-        ["warning 5:3 Pod/g spec.readinessGates | spec.readinessGates names pod conditions that nothing on one machine sets: the pod will never be Ready"]
+        ["warning 5:3 Pod/g spec.readinessGates | spec.readinessGates names pod conditions that no controller sets on one machine: the pod is not Ready until you set each of them True"]
     );
 }
 

@@ -7,7 +7,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::PodStatus;
+use k8s_openapi::api::core::v1::{PodCondition, PodStatus};
 use tandem_api::plan::PodPlan;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -61,6 +61,14 @@ pub enum Control {
     /// update. `applied` hears the result once the new spec is in place and published.
     SetImages {
         images: Vec<(String, String)>,
+        applied: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+    },
+    /// Set pod conditions as a controller does through the status subresource (§5.2): only
+    /// those of the pod's readiness gates, merged by type. All or nothing: a condition of
+    /// another type, or a status other than True, False or Unknown, rejects the whole request.
+    /// `applied` hears the result once the new status is published.
+    SetConditions {
+        conditions: Vec<PodCondition>,
         applied: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
     },
 }
@@ -212,10 +220,11 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                             observed: self.obs,
                         };
                     }
-                    // Both change what the engine decides next without any outside event.
-                    Action::Terminate { .. } | Action::Evict { .. } | Action::Kill { .. } => {
-                        again = true
-                    }
+                    // These change what the engine decides next without any outside event.
+                    Action::Terminate { .. }
+                    | Action::Evict { .. }
+                    | Action::Kill { .. }
+                    | Action::RemoveAllContainers => again = true,
                     _ => {}
                 }
                 self.apply(action, now);
@@ -488,6 +497,7 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                     None,
                 );
             }
+            Action::RemoveAllContainers => self.obs.all_containers_removed(&self.plan, now),
             Action::CreateSandbox { attempt } => {
                 self.obs.sandbox.state = crate::sandbox::SandboxState::Creating;
                 let runtime = Rc::clone(&self.runtime);
@@ -815,9 +825,65 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
         Ok(())
     }
 
+    /// Records conditions of readiness gates (§5.2). A condition keeps its lastTransitionTime
+    /// while its status stays; a new status gets the time given, else now.
+    fn set_conditions(&mut self, conditions: Vec<PodCondition>) -> Result<(), String> {
+        for c in &conditions {
+            if !self.plan.readiness_gates.contains(&c.type_) {
+                return Err(if self.plan.readiness_gates.is_empty() {
+                    format!(
+                        "condition {:?} is not a readiness gate of the pod, which has none",
+                        c.type_
+                    )
+                } else {
+                    format!(
+                        "condition {:?} is not a readiness gate of the pod (its gates: {})",
+                        c.type_,
+                        self.plan.readiness_gates.join(", ")
+                    )
+                });
+            }
+            if !matches!(c.status.as_str(), "True" | "False" | "Unknown") {
+                return Err(format!(
+                    "status of condition {:?} must be True, False or Unknown, got {:?}",
+                    c.type_, c.status
+                ));
+            }
+        }
+        let now = self.clock.time(Instant::now());
+        for mut c in conditions {
+            let known = &mut self.facts.external_conditions;
+            match known.iter_mut().find(|k| k.type_ == c.type_) {
+                Some(k) => {
+                    c.last_transition_time = if k.status == c.status {
+                        k.last_transition_time.clone()
+                    } else {
+                        c.last_transition_time.or_else(|| Some(now.clone()))
+                    };
+                    *k = c;
+                }
+                None => {
+                    c.last_transition_time = c.last_transition_time.or_else(|| Some(now.clone()));
+                    known.push(c);
+                }
+            }
+        }
+        self.publish();
+        Ok(())
+    }
+
     fn on_control(&mut self, ctl: Control) {
         let now = Instant::now();
         match ctl {
+            Control::SetConditions {
+                conditions,
+                applied,
+            } => {
+                let result = self.set_conditions(conditions);
+                if let Some(tx) = applied {
+                    let _ = tx.send(result);
+                }
+            }
             Control::SetImages { images, applied } => {
                 let result = self.set_images(&images);
                 if let Some(tx) = applied {

@@ -7,14 +7,34 @@
 //! container still running (ordered and graced as a pod termination), then
 //! [`Action::CreateSandbox`] once nothing runs. A new sandbox purges the init containers'
 //! instances, so initialization reruns from init container 0 while main containers wait.
+//!
+//! The same path, minus the new sandbox, restarts every container in place when one exits into a
+//! `RestartAllContainers` rule (§2.7, KEP-5532): the kills of every container (without grace
+//! period or preStop hook, as the kubelet's grace override 0), then
+//! [`Action::RemoveAllContainers`] once nothing runs, which purges every instance — init
+//! containers, sidecars and main containers — so the pod starts again from init container 0
+//! with its sandbox, IP and volumes as they were.
 
 use std::time::Duration;
 
-use tandem_api::plan::{PodPlan, RestartPolicy};
+use tandem_api::plan::{ContainerPlan, PodPlan, RestartPolicy};
 use tokio::time::Instant;
 
-use crate::state::{HookState, KillReason, Observed, Probes, RunState, TerminationReason};
-use crate::sync::{will_restart_after, Action, Decision};
+use crate::state::{
+    ContainerRecord, Exit, HookState, KillReason, Observed, Probes, RunState, TerminationReason,
+};
+use crate::sync::{restarts_all_containers, will_restart_after, Action, Decision};
+
+/// The terminated reason (and waiting reason) of a container removed to restart every
+/// container in place, as the kubelet reports it.
+pub const RESTARTING_ALL_REASON: &str = "RestartingAllContainers";
+/// The kubelet's message with [`RESTARTING_ALL_REASON`].
+pub const RESTARTING_ALL_MESSAGE: &str =
+    "The container is removed because RestartAllContainers in place";
+/// The `AllContainersRestarting` condition's reason and message while the restart is in
+/// progress.
+pub const RESTART_ALL_STARTED_REASON: &str = "RestartAllContainersStarted";
+pub const RESTART_ALL_STARTED_MESSAGE: &str = "container exited with restart policy rule";
 
 /// The kubelet's event for a sandbox it replaces.
 pub const SANDBOX_CHANGED_MESSAGE: &str = "Pod sandbox changed, it will be killed and re-created.";
@@ -109,6 +129,22 @@ pub(crate) fn compute_sandbox_loss(
     }
     // killPodWithSyncResult: every container at once, with the pod's grace period, preStop
     // hooks, and sidecars after the main containers (§4.3, §4.4).
+    if !kill_every_container(plan, obs, KillReason::SandboxChanged, grace, d) {
+        d.actions.push(Action::CreateSandbox {
+            attempt: obs.sandbox.attempt + 1,
+        });
+    }
+}
+
+/// Begins the kill of every running container that is not being stopped yet. Returns whether
+/// any container is still active (running, or a start in flight, stopped once it runs).
+fn kill_every_container(
+    plan: &PodPlan,
+    obs: &Observed,
+    reason: KillReason,
+    grace: Duration,
+    d: &mut Decision,
+) -> bool {
     let mut active = false;
     for c in plan.all_containers() {
         let rec = obs.get(&c.name);
@@ -119,17 +155,54 @@ pub(crate) fn compute_sandbox_loss(
         if rec.is_running() && rec.stopping.is_none() {
             d.actions.push(Action::Kill {
                 container: c.name.clone(),
-                reason: KillReason::SandboxChanged,
+                reason,
                 grace,
                 message: format!("Stopping container {}", c.name),
             });
         }
     }
-    if !active {
-        d.actions.push(Action::CreateSandbox {
-            attempt: obs.sandbox.attempt + 1,
-        });
+    active
+}
+
+/// The container whose exit asks for every container to restart (the kubelet's
+/// `ShouldAllContainersRestart`): its current instance exited with a code whose first matching
+/// rule has action `RestartAllContainers`. Its removal ends the restart, so it triggers once.
+pub fn restart_all_trigger<'a>(plan: &'a PodPlan, obs: &Observed) -> Option<&'a ContainerPlan> {
+    plan.all_containers().find(|c| {
+        obs.get(&c.name)
+            .exit()
+            .is_some_and(|e| restarts_all_containers(c, e.exit_code))
+    })
+}
+
+/// The engine's turn while every container restarts in place (§2.7): kill what runs, in no
+/// order and with no grace period (the kubelet's override 0: no preStop hook, the 2 s minimum
+/// after the stop signal), then remove every instance.
+pub(crate) fn compute_restart_all(plan: &PodPlan, obs: &Observed, d: &mut Decision) {
+    if !kill_every_container(
+        plan,
+        obs,
+        KillReason::RestartAllContainers,
+        Duration::ZERO,
+        d,
+    ) {
+        d.actions.push(Action::RemoveAllContainers);
     }
+}
+
+/// Drops a container's current instance (`purgeInitContainers`, `RemoveContainer`): it has none
+/// again, keeps its restart count, and `last` becomes its `lastState`.
+fn purge_instance(rec: &mut ContainerRecord, last: Option<Exit>) {
+    if last.is_some() {
+        rec.last_exit = last;
+    }
+    rec.state = RunState::NotCreated;
+    rec.waiting = None;
+    rec.stopping = None;
+    rec.killed_for = None;
+    rec.post_start = HookState::NotRun;
+    rec.pre_stop = HookState::NotRun;
+    rec.probes = Probes::new();
 }
 
 impl Observed {
@@ -161,16 +234,36 @@ impl Observed {
             if rec.is_active() {
                 continue;
             }
-            if let RunState::Exited(e) = &rec.state {
-                rec.last_exit = Some(e.clone());
+            let last = rec.exit().cloned();
+            purge_instance(rec, last);
+        }
+    }
+
+    /// Every container stopped for a `RestartAllContainers` rule (§2.7): each one that ran is
+    /// removed. Its last run becomes the kubelet's `lastState` of a removed container
+    /// (exit code 137, reason and message [`RESTARTING_ALL_REASON`] and
+    /// [`RESTARTING_ALL_MESSAGE`], no times) and it waits with that reason until it starts
+    /// again, init containers first. The sandbox, and so the pod IP and volumes, stay.
+    pub fn all_containers_removed(&mut self, plan: &PodPlan, now: Instant) {
+        for c in plan.all_containers() {
+            let rec = self.get_mut(&c.name);
+            // Nothing to remove from a container that never ran; one still running is left
+            // alone rather than lose track of its process.
+            if rec.starts == 0 || rec.is_active() {
+                continue;
             }
-            rec.state = RunState::NotCreated;
-            rec.waiting = None;
-            rec.stopping = None;
-            rec.killed_for = None;
-            rec.post_start = HookState::NotRun;
-            rec.pre_stop = HookState::NotRun;
-            rec.probes = Probes::new();
+            let removed = Exit {
+                exit_code: 137,
+                signal: None,
+                reason: RESTARTING_ALL_REASON.into(),
+                message: Some(RESTARTING_ALL_MESSAGE.into()),
+                started_at: None,
+                finished_at: now,
+            };
+            purge_instance(rec, Some(removed));
+            rec.waiting = Some((RESTARTING_ALL_REASON.into(), RESTARTING_ALL_MESSAGE.into()));
+            rec.not_created = None;
+            rec.before_start = None;
         }
     }
 
@@ -179,6 +272,16 @@ impl Observed {
         if attempt == self.sandbox.attempt + 1 {
             self.sandbox.state = SandboxState::Failed(message);
         }
+    }
+
+    /// Whether a container was removed to restart every container and has not started since.
+    pub fn removed_for_restart_all(&self, name: &str) -> bool {
+        let rec = self.get(name);
+        rec.state == RunState::NotCreated
+            && rec.last_exit.as_ref().is_some_and(|e| {
+                e.reason == RESTARTING_ALL_REASON
+                    && self.sandbox.created_at.is_none_or(|t| e.finished_at >= t)
+            })
     }
 
     /// Whether the current instance of a container was started in the current sandbox.

@@ -80,6 +80,10 @@ pub enum KillReason {
     /// The container's spec (its image) changed while it ran (§1.7): it restarts whatever the
     /// restart policy.
     SpecChanged,
+    /// A container exited into a `RestartAllContainers` rule (§2.7, KEP-5532): every container
+    /// is stopped, without its grace period or preStop hook, and the pod starts again from its
+    /// first init container in the same sandbox.
+    RestartAllContainers,
 }
 
 /// How far the stop of a running container has gone: preStop hook, then the stop signal, then
@@ -473,9 +477,11 @@ impl Observed {
     /// Some main container has ever been created (`HasAnyRegularContainerStarted`, §5.2).
     /// In a re-created sandbox only instances created in it count: the pod is initialized
     /// again once the rerun init sequence is done (§2.3).
+    /// A main container removed to restart every container in place still counts: the pod
+    /// stays initialized through that restart (§2.7).
     pub fn any_main_created(&self, plan: &PodPlan) -> bool {
         plan.containers
             .iter()
-            .any(|c| self.in_current_sandbox(&c.name))
+            .any(|c| self.in_current_sandbox(&c.name) || self.removed_for_restart_all(&c.name))
     }
 }

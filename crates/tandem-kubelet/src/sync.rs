@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use tandem_api::plan::{ContainerPlan, ContainerRole, PodPlan, RestartPolicy, VolumeSource};
+use tandem_api::plan::{
+    ContainerPlan, ContainerRole, PodPlan, RestartAction, RestartPolicy, VolumeSource,
+};
 use tokio::time::Instant;
 
 use crate::backoff::{self, Backoff};
@@ -104,6 +106,10 @@ pub enum Action {
     ReplaceSandbox,
     /// Every container has stopped: make sandbox `attempt` (`CreateSandbox`).
     CreateSandbox { attempt: u32 },
+    /// A container exited into a `RestartAllContainers` rule and every container has stopped
+    /// (§2.7): remove their instances, so the pod starts again from its first init container
+    /// in the same sandbox (the kubelet's `RemoveContainer` of each).
+    RemoveAllContainers,
 }
 
 /// What [`compute_actions`] decided, and when it wants to be asked again at the latest.
@@ -168,13 +174,34 @@ pub fn container_should_restart(plan: &PodPlan, c: &ContainerPlan, exit_code: i3
         return true;
     }
     match c.restart_policy {
-        // Every planned rule has action Restart, so the first match decides.
+        // The first matching rule decides, and either action restarts the container: alone
+        // (Restart) or with every other one (RestartAllContainers, see [`restarts_all_containers`]).
         Some(_) if c.restart_rules.iter().any(|r| r.matches(exit_code)) => true,
         Some(RestartPolicy::Always) => true,
         Some(RestartPolicy::OnFailure) => exit_code != 0,
         Some(RestartPolicy::Never) => false,
         None => should_restart(plan.restart_policy, c.role, exit_code),
     }
+}
+
+/// Whether an exit with `exit_code` restarts every container of the pod (§2.7, KEP-5532): the
+/// first of the container's rules that matches has action `RestartAllContainers`. Sidecars may
+/// have such rules too.
+pub fn restarts_all_containers(c: &ContainerPlan, exit_code: i32) -> bool {
+    c.restart_rules
+        .iter()
+        .find(|r| r.matches(exit_code))
+        .is_some_and(|r| r.action == RestartAction::RestartAllContainers)
+}
+
+/// Whether any container of the pod has a `RestartAllContainers` rule (the kubelet's
+/// `AllContainersCouldRestart`): such a pod reports the `AllContainersRestarting` condition.
+pub fn all_containers_could_restart(plan: &PodPlan) -> bool {
+    plan.all_containers().any(|c| {
+        c.restart_rules
+            .iter()
+            .any(|r| r.action == RestartAction::RestartAllContainers)
+    })
 }
 
 /// The kubelet's `IsContainerRestartable` (§2.7): whether the container can restart at all, which
@@ -194,9 +221,13 @@ pub fn is_container_restartable(plan: &PodPlan, c: &ContainerPlan) -> bool {
 /// code (§2.2: the restart is decided with the kill, not from the exit).
 pub fn will_restart_after(plan: &PodPlan, c: &ContainerPlan, rec: &ContainerRecord) -> bool {
     let Some(e) = rec.exit() else { return false };
-    // Killed for a new sandbox: it starts again with that sandbox whatever its exit code, as the
-    // kubelet picks the containers to start when it decides the kill (§2.3).
-    if rec.killed_for == Some(KillReason::SandboxChanged) {
+    // Killed for a new sandbox, or to restart every container: it starts again whatever its
+    // exit code, as the kubelet picks the containers to start when it decides the kill (§2.3,
+    // §2.7).
+    if matches!(
+        rec.killed_for,
+        Some(KillReason::SandboxChanged | KillReason::RestartAllContainers)
+    ) {
         return true;
     }
     let probe_kill = matches!(
@@ -682,6 +713,12 @@ fn compute_running(plan: &PodPlan, obs: &Observed, now: Instant, d: &mut Decisio
     // No container starts or restarts without a sandbox (§2.3).
     if !obs.sandbox.ready() {
         crate::sandbox::compute_sandbox_loss(plan, obs, pod_grace(plan), d);
+        return;
+    }
+    // A container exited into a RestartAllContainers rule (§2.7): nothing restarts on its own
+    // until every container is stopped and removed.
+    if crate::sandbox::restart_all_trigger(plan, obs).is_some() {
+        crate::sandbox::compute_restart_all(plan, obs, d);
         return;
     }
     let init = compute_init(plan, obs);

@@ -209,6 +209,9 @@ struct Scenario {
     sandbox_losses: Vec<Duration>,
     /// Sandbox attempts whose creation fails, with the message.
     sandbox_failures: Vec<(u32, String)>,
+    /// Conditions set from outside (at, type, status), as `tandem patch --subresource=status`
+    /// does, with whether the driver takes them.
+    conditions: Vec<(Duration, String, String, bool)>,
     until: Duration,
 }
 
@@ -223,6 +226,7 @@ impl Scenario {
             storage: vec![],
             sandbox_losses: vec![],
             sandbox_failures: vec![],
+            conditions: vec![],
             until: 600 * S,
         }
     }
@@ -268,6 +272,12 @@ impl Scenario {
         self.until = d;
         self
     }
+    /// Sets condition `kind` to `status` at `at`; `taken` says whether the driver accepts it.
+    fn condition_at(mut self, at: Duration, kind: &str, status: &str, taken: bool) -> Self {
+        self.conditions
+            .push((at, kind.into(), status.into(), taken));
+        self
+    }
 
     async fn run(self) -> Run {
         tokio::time::pause();
@@ -310,6 +320,8 @@ impl Scenario {
             rt.fail_sandbox(*attempt, message);
         }
         let losses = self.sandbox_losses;
+        let conditions = self.conditions;
+        let conditions_tx = ctl_tx.clone();
         let loser = Rc::clone(&rt);
         let until = self.until;
         let outcome = local
@@ -342,6 +354,25 @@ impl Scenario {
                         tokio::time::sleep_until(start + at).await;
                         let _ = storage_tx.send(RuntimeEvent::LocalStorage(usage));
                     }
+                });
+                tokio::task::spawn_local(async move {
+                    let start = Instant::now();
+                    for (at, type_, status, taken) in conditions {
+                        tokio::time::sleep_until(start + at).await;
+                        let (tx, rx) = tokio::sync::oneshot::channel();
+                        let condition = k8s_openapi::api::core::v1::PodCondition {
+                            type_,
+                            status,
+                            ..Default::default()
+                        };
+                        let _ = conditions_tx.send(Control::SetConditions {
+                            conditions: vec![condition],
+                            applied: Some(tx),
+                        });
+                        let result = rx.await;
+                        assert_eq!(matches!(result, Ok(Ok(()))), taken, "{result:?}");
+                    }
+                    std::future::pending::<()>().await;
                 });
                 tokio::task::spawn_local(async move {
                     let start = Instant::now();
@@ -2478,6 +2509,7 @@ fn own_policy(plan: PodPlan, name: &str, policy: RestartPolicy, restart_on: &[i3
             c.restart_rules = vec![RestartRule {
                 operator: ExitCodeOperator::In,
                 values: restart_on.to_vec(),
+                action: RestartAction::Restart,
             }];
         }
     })
@@ -3211,4 +3243,334 @@ async fn restart_counts_keep_counting_across_sandboxes() {
     assert_eq!(r.events("SandboxChanged").len(), 2);
     assert_eq!(r.status().pod_ip.as_deref(), Some("10.88.0.4"));
     assert_eq!(r.status().phase.as_deref(), Some("Running"));
+}
+
+// ---- §7.B KEP-5532 RestartAllContainers (T155–T159) ---------------------------------------------
+
+/// Gives a container a rule {RestartAllContainers, exitCodes In `codes`}, and its own
+/// restartPolicy (which the API server requires with rules; a sidecar keeps its Always).
+fn restart_all_on(plan: PodPlan, name: &str, policy: RestartPolicy, codes: &[i32]) -> PodPlan {
+    with(plan, name, |c| {
+        if c.role != ContainerRole::Sidecar {
+            c.restart_policy = Some(policy);
+        }
+        c.restart_rules = vec![RestartRule {
+            operator: ExitCodeOperator::In,
+            values: codes.to_vec(),
+            action: RestartAction::RestartAllContainers,
+        }];
+    })
+}
+
+/// `AllContainersRestarting` of a status: (status, reason, message).
+fn restarting(s: &PodStatus) -> Option<(String, Option<String>, Option<String>)> {
+    s.conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "AllContainersRestarting")
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// The checks T155–T159 share: each container in `restarted` restarted exactly `times`, its
+/// last state the removed container's, and the condition was True during the restart and is
+/// False now.
+fn assert_restarted_in_place(r: &Run, restarted: &[&str], times: i32) {
+    for c in restarted {
+        let s = r.container(c);
+        assert_eq!(s.restart_count, times, "{c}: {:#?}", r.marks);
+        let last = s
+            .last_state
+            .and_then(|l| l.terminated)
+            .unwrap_or_else(|| panic!("{c} has no lastState"));
+        assert_eq!(
+            last.reason.as_deref(),
+            Some("RestartingAllContainers"),
+            "{c}"
+        );
+        assert_eq!(last.exit_code, 137, "{c}");
+        assert_eq!(
+            last.message.as_deref(),
+            Some("The container is removed because RestartAllContainers in place")
+        );
+        assert!(
+            last.finished_at.is_none() && last.started_at.is_none(),
+            "{c}"
+        );
+    }
+    let during = r
+        .statuses()
+        .into_iter()
+        .find(|(_, s)| restarting(s).is_some_and(|c| c.0 == "True"))
+        .map(|(_, s)| s)
+        .expect("AllContainersRestarting was True");
+    assert_eq!(
+        restarting(&during),
+        Some((
+            "True".into(),
+            Some("RestartAllContainersStarted".into()),
+            Some("container exited with restart policy rule".into())
+        ))
+    );
+    assert_eq!(restarting(&r.status()), Some(("False".into(), None, None)));
+    // An initialized pod stays initialized through the restart (§5.2).
+    assert!(
+        r.statuses()
+            .iter()
+            .skip_while(|(_, s)| !condition(s, "Initialized"))
+            .all(|(_, s)| condition(s, "Initialized")),
+        "Initialized went back to False"
+    );
+    // Killed at once, with no preStop hook and no grace period beyond the 2 s minimum.
+    for e in r.events("Killing") {
+        assert_eq!(e.details["killReason"], "RestartAllContainers", "{e:?}");
+        assert_eq!(e.details["gracePeriodSeconds"], 0.0, "{e:?}");
+    }
+    assert_eq!(r.status().phase.as_deref(), Some("Running"));
+    assert!(r.outcome.is_none(), "the pod keeps running");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t155_a_regular_container_exit_restarts_all_containers() {
+    let plan = pod(
+        Never,
+        30,
+        &[
+            "init:init",
+            "sidecar:sidecar",
+            "source-container",
+            "regular",
+        ],
+    );
+    let plan = restart_all_on(plan, "source-container", Never, &[42]);
+    let r = Scenario::new(plan)
+        .script("init", vec![exits(S, 0)])
+        .script("source-container", vec![exits(5 * S, 42), serve()])
+        .until(60 * S)
+        .run()
+        .await;
+    assert_restarted_in_place(&r, &["init", "sidecar", "source-container", "regular"], 1);
+    // Both runs in init order.
+    let started = |c: &str, i: usize| r.at(c, "Started")[i];
+    for i in 0..2 {
+        assert!(started("init", i) < started("sidecar", i), "{:#?}", r.marks);
+        assert!(started("sidecar", i) < started("source-container", i));
+        assert!(started("source-container", i) < started("regular", i));
+    }
+    // Everything still running was stopped before init ran again; the sandbox stayed.
+    let rerun = started("init", 1);
+    for c in ["sidecar", "regular"] {
+        assert!(r.last(c, "Exiting") <= rerun, "{c}: {:#?}", r.marks);
+    }
+    assert!(r.at("sandbox", "Ready").is_empty(), "no new sandbox");
+    assert!(r.events("SandboxChanged").is_empty());
+    assert!(r
+        .container("source-container")
+        .state
+        .and_then(|s| s.running)
+        .is_some());
+    assert!(r
+        .container("regular")
+        .state
+        .and_then(|s| s.running)
+        .is_some());
+    // Running while the containers stop, Pending while the init sequence runs again.
+    assert_eq!(phases_after(&r, 5_000), ["Running", "Pending", "Running"]);
+    // A removed container waits with the kubelet's reason until it starts again.
+    assert!(r.statuses().iter().any(|(_, s)| {
+        container_of(s, "regular")
+            .state
+            .and_then(|st| st.waiting)
+            .is_some_and(|w| w.reason.as_deref() == Some("RestartingAllContainers"))
+    }));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t156_a_sidecar_exit_restarts_all_containers() {
+    let plan = pod(
+        Never,
+        30,
+        &[
+            "init:init",
+            "sidecar:sidecar",
+            "sidecar:source-sidecar",
+            "regular",
+        ],
+    );
+    let plan = restart_all_on(plan, "source-sidecar", Always, &[42]);
+    let r = Scenario::new(plan)
+        .script("init", vec![exits(S, 0)])
+        .script("source-sidecar", vec![exits(30 * S, 42), serve()])
+        .until(90 * S)
+        .run()
+        .await;
+    assert_restarted_in_place(&r, &["init", "sidecar", "source-sidecar", "regular"], 1);
+    let started = |c: &str| r.at(c, "Started")[1];
+    assert!(started("init") < started("sidecar"));
+    assert!(started("sidecar") < started("source-sidecar"));
+    assert!(started("source-sidecar") < started("regular"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t157_an_init_container_exit_restarts_init_containers_and_sidecars() {
+    let plan = pod(
+        Never,
+        30,
+        &[
+            "sidecar:sidecar",
+            "init:init",
+            "init:source-init",
+            "regular",
+        ],
+    );
+    let plan = restart_all_on(plan, "source-init", Never, &[42]);
+    let r = Scenario::new(plan)
+        .script("init", vec![exits(S, 0)])
+        .script("source-init", vec![exits(S, 42), exits(S, 0)])
+        .until(60 * S)
+        .run()
+        .await;
+    assert_restarted_in_place(&r, &["init", "sidecar", "source-init"], 1);
+    // The regular container had not started: it starts once, after the second run.
+    assert_eq!(r.starts("regular"), 1);
+    assert_eq!(r.restarts("regular"), 0);
+    assert!(r.first("regular", "Started") > r.at("source-init", "Exiting")[1]);
+    assert!(r
+        .container("regular")
+        .state
+        .and_then(|s| s.running)
+        .is_some());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t158_several_restart_all_rules_do_not_loop() {
+    let plan = pod(Never, 30, &["source-container", "regular"]);
+    let plan = restart_all_on(plan, "source-container", Never, &[42]);
+    let plan = restart_all_on(plan, "regular", Never, &[42]);
+    let r = Scenario::new(plan)
+        .script("source-container", vec![exits(10 * S, 42), serve()])
+        .until(120 * S)
+        .run()
+        .await;
+    assert_restarted_in_place(&r, &["source-container", "regular"], 1);
+    assert_eq!(r.starts("source-container"), 2);
+    assert_eq!(r.starts("regular"), 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t159_a_previously_restarted_container_restarts_all_containers() {
+    let plan = pod(Always, 30, &["source-container", "regular"]);
+    let plan = restart_all_on(plan, "source-container", Always, &[42]);
+    let r = Scenario::new(plan)
+        .script("source-container", vec![exits(S, 1), exits(S, 42), serve()])
+        .until(60 * S)
+        .run()
+        .await;
+    // Exit 1 restarts it alone (its own Always); exit 42 restarts both.
+    assert_eq!(r.starts("source-container"), 3);
+    assert_eq!(r.starts("regular"), 2);
+    assert_eq!(r.restarts("source-container"), 2);
+    assert_eq!(r.restarts("regular"), 1);
+    assert_eq!(
+        r.events("Killing").len(),
+        1,
+        "only regular was running to be killed"
+    );
+    assert_eq!(r.status().phase.as_deref(), Some("Running"));
+    assert_eq!(restarting(&r.status()), Some(("False".into(), None, None)));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_pod_deleted_after_a_restart_all_ends_with_the_condition_false() {
+    let plan = pod(Never, 30, &["source-container", "regular"]);
+    let plan = restart_all_on(plan, "source-container", Never, &[42]);
+    let r = Scenario::new(plan)
+        .script("source-container", vec![exits(2 * S, 42), serve()])
+        .delete_at(20 * S, None)
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(r.starts("source-container"), 2);
+    assert_eq!(r.phase(), PodPhase::Succeeded);
+    assert_eq!(
+        restarting(&r.status()),
+        Some(("False".into(), Some("PodCompleted".into()), None))
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_pod_without_restart_all_rules_has_no_all_containers_restarting_condition() {
+    let r = Scenario::new(pod(Always, 30, &["a"]))
+        .until(5 * S)
+        .run()
+        .await;
+    assert_eq!(restarting(&r.status()), None);
+}
+
+// ---- Readiness gates (§5.2, T229) -----------------------------------------------------------------
+
+/// Ready over time: (ms, status, reason) each time it changes.
+fn ready_changes(r: &Run) -> Vec<(u64, String, Option<String>)> {
+    let mut out: Vec<(u64, String, Option<String>)> = vec![];
+    for (t, s) in r.statuses() {
+        let Some(c) = s.conditions.iter().flatten().find(|c| c.type_ == "Ready") else {
+            continue;
+        };
+        if out.last().map(|l| (&l.1, &l.2)) != Some((&c.status, &c.reason)) {
+            out.push((t, c.status.clone(), c.reason.clone()));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn t229_ready_follows_the_conditions_of_the_readiness_gates() {
+    let mut plan = pod(Always, 30, &["c"]);
+    plan.readiness_gates = vec!["g1".into(), "g2".into()];
+    let r = Scenario::new(plan)
+        .condition_at(5 * S, "g1", "True", true)
+        .condition_at(10 * S, "g2", "True", true)
+        .condition_at(15 * S, "g1", "False", true)
+        // Not a gate of the pod, or not a condition status: refused, nothing changes.
+        .condition_at(16 * S, "Ready", "True", false)
+        .condition_at(17 * S, "g1", "Yes", false)
+        .until(20 * S)
+        .run()
+        .await;
+    let gates = Some("ReadinessGatesNotReady".to_string());
+    let changes = ready_changes(&r);
+    let brief: Vec<(&str, Option<&str>)> = changes
+        .iter()
+        .map(|(_, s, why)| (s.as_str(), why.as_deref()))
+        .collect();
+    assert_eq!(
+        brief,
+        [
+            ("False", Some("ContainersNotReady")),
+            ("False", gates.as_deref()),
+            ("True", None),
+            ("False", gates.as_deref()),
+        ]
+    );
+    // Ready at the second gate, not at the first; unready again when the first went False.
+    assert_near(changes[2].0, 10_000);
+    assert_near(changes[3].0, 15_000);
+    let last = r.status();
+    let g1 = last
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "g1")
+        .cloned()
+        .expect("g1");
+    assert_eq!(g1.status, "False");
+    // The time it last changed (15 s after the start, on a clock starting at the epoch).
+    assert_eq!(g1.last_transition_time.map(|t| t.0.as_second()), Some(15));
+    // The gates' conditions come first, as the kubelet keeps conditions it does not own.
+    let kinds: Vec<&str> = last
+        .conditions
+        .iter()
+        .flatten()
+        .map(|c| c.type_.as_str())
+        .collect();
+    assert_eq!(&kinds[..2], ["g1", "g2"]);
 }

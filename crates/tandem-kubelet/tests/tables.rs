@@ -821,6 +821,7 @@ fn own_policy(
         .map(|(operator, values)| RestartRule {
             operator: *operator,
             values: values.to_vec(),
+            action: RestartAction::Restart,
         })
         .collect();
 }
@@ -1076,4 +1077,183 @@ fn readiness_gates_hold_ready_false_until_their_conditions_are_true() {
     );
     assert_eq!(ready(&[("g1", "True"), ("g2", "True")]).0, "True");
     assert_eq!(ready(&[("g1", "False"), ("g2", "True")]).0, "False");
+}
+
+// ---- KEP-5532 RestartAllContainers (§2.7, U-P11) ---------------------------------------------------
+
+/// Gives a container the rule {RestartAllContainers, exitCodes In [42]} (and its own Never,
+/// which the API server requires with rules, unless it is a sidecar).
+fn restart_all_on_42(plan: &mut PodPlan, name: &str) {
+    let c = plan
+        .init_containers
+        .iter_mut()
+        .chain(plan.containers.iter_mut())
+        .find(|c| c.name == name)
+        .expect("container in plan");
+    if c.role != ContainerRole::Sidecar {
+        c.restart_policy = Some(Never);
+    }
+    c.restart_rules = vec![RestartRule {
+        operator: ExitCodeOperator::In,
+        values: vec![42],
+        action: RestartAction::RestartAllContainers,
+    }];
+}
+
+#[test]
+fn u_p11_phase_with_restart_all_containers() {
+    use PodPhase::{Pending, Running as RUNNING};
+    use St::*;
+    let t0 = Instant::now();
+    // (spec, trigger, states, phase while the containers stop, phase once they are removed)
+    type Row = (
+        &'static [&'static str],
+        &'static str,
+        &'static [(&'static str, St)],
+        PodPhase,
+        PodPhase,
+    );
+    let rows: &[Row] = &[
+        (
+            &["A", "B"],
+            "A",
+            &[("A", Exited(42)), ("B", Running)],
+            RUNNING,
+            RUNNING,
+        ),
+        (&["A"], "A", &[("A", Exited(42))], RUNNING, RUNNING),
+        (
+            &["init:X", "A"],
+            "X",
+            &[("X", Exited(42))],
+            Pending,
+            Pending,
+        ),
+        (
+            &["sidecar:X", "A"],
+            "X",
+            &[("X", Exited(42))],
+            Pending,
+            Pending,
+        ),
+        (
+            &["sidecar:X", "init:Y", "A"],
+            "X",
+            &[("X", Exited(42)), ("Y", Running)],
+            Pending,
+            Pending,
+        ),
+        (
+            &["init:I", "sidecar:X", "A"],
+            "A",
+            &[("I", Exited(0)), ("X", Running), ("A", Exited(42))],
+            RUNNING,
+            Pending,
+        ),
+    ];
+    for (spec, trigger, states, during, after) in rows {
+        let mut plan = pod(Never, 30, spec);
+        restart_all_on_42(&mut plan, trigger);
+        let mut obs = observe(&plan, states, t0);
+        assert_eq!(
+            phase(&plan, &obs, &PodFacts::default()),
+            *during,
+            "{spec:?} {states:?}"
+        );
+        for c in plan.all_containers() {
+            let r = obs.get_mut(&c.name);
+            if r.is_running() {
+                r.state = RunState::Exited(Exit::from_code(143, Some(15), false, Some(t0), t0));
+            }
+        }
+        obs.all_containers_removed(&plan, t0);
+        assert_eq!(
+            phase(&plan, &obs, &PodFacts::default()),
+            *after,
+            "after the removal: {spec:?} {states:?}"
+        );
+    }
+}
+
+#[test]
+fn restart_all_containers_kills_everything_then_removes_it_then_reruns_init() {
+    use St::*;
+    let t0 = Instant::now();
+    let mut plan = pod(Never, 30, &["init:I", "sidecar:X", "A", "B"]);
+    restart_all_on_42(&mut plan, "A");
+    let states = [
+        ("I", Exited(0)),
+        ("X", Running),
+        ("A", Exited(42)),
+        ("B", Running),
+    ];
+    let mut obs = observe(&plan, &states, t0);
+    // Every running container is killed at once, with no grace period; nothing starts.
+    let d = decide(&plan, &obs, t0);
+    assert_eq!(d.kills(), ["X", "B"]);
+    assert!(d.starts().is_empty());
+    assert!(!d.kills_pod());
+    for a in &d.actions {
+        if let Action::Kill { reason, grace, .. } = a {
+            assert_eq!(*reason, KillReason::RestartAllContainers);
+            assert_eq!(*grace, Duration::ZERO);
+        }
+    }
+    // Once nothing runs, every container is removed.
+    for c in ["X", "B"] {
+        obs.get_mut(c).state =
+            RunState::Exited(Exit::from_code(143, Some(15), false, Some(t0), t0));
+    }
+    let d = decide(&plan, &obs, t0);
+    assert_eq!(d.actions, [Action::RemoveAllContainers]);
+    // Then the pod starts again from its first init container, restart counts kept.
+    obs.all_containers_removed(&plan, t0);
+    for c in ["I", "X", "A", "B"] {
+        let r = obs.get(c);
+        assert_eq!(r.state, RunState::NotCreated, "{c}");
+        assert_eq!(r.restart_count(), 0, "{c}");
+        assert_eq!(
+            r.last_exit
+                .as_ref()
+                .map(|e| (e.exit_code, e.reason.as_str())),
+            Some((137, "RestartingAllContainers")),
+            "{c}"
+        );
+    }
+    assert_eq!(decide(&plan, &obs, t0).starts(), ["I"]);
+    // A container that never ran has nothing to remove.
+    let mut plan = pod(Never, 30, &["init:I", "A"]);
+    restart_all_on_42(&mut plan, "I");
+    let mut obs = observe(&plan, &[("I", Exited(42))], t0);
+    obs.all_containers_removed(&plan, t0);
+    assert!(obs.get("A").last_exit.is_none());
+    assert!(obs.get("I").last_exit.is_some());
+}
+
+#[test]
+fn the_first_matching_rule_decides_between_restart_and_restart_all() {
+    use tandem_kubelet::sync::{container_should_restart, restarts_all_containers};
+    let mut plan = pod(Never, 30, &["A"]);
+    let c = &mut plan.containers[0];
+    c.restart_policy = Some(Never);
+    c.restart_rules = vec![
+        RestartRule {
+            operator: ExitCodeOperator::In,
+            values: vec![42],
+            action: RestartAction::Restart,
+        },
+        RestartRule {
+            operator: ExitCodeOperator::NotIn,
+            values: vec![0],
+            action: RestartAction::RestartAllContainers,
+        },
+    ];
+    let c = &plan.containers[0];
+    assert!(!restarts_all_containers(c, 42), "Restart matched first");
+    assert!(restarts_all_containers(c, 3));
+    assert!(!restarts_all_containers(c, 0));
+    for code in [42, 3] {
+        assert!(container_should_restart(&plan, c, code), "{code}");
+    }
+    assert!(!container_should_restart(&plan, c, 0));
 }

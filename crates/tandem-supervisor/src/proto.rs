@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::PodCondition;
 use serde::{Deserialize, Serialize};
 
 use crate::logs::LogLine;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
     /// Stop the pod gracefully, with an optional grace period in seconds.
@@ -18,6 +19,10 @@ pub enum Request {
     /// Update container images (container name → image), `tandem set image`: one `accepted`
     /// once the spec is updated, or one `rejected`, then the supervisor closes the connection.
     SetImage { images: BTreeMap<String, String> },
+    /// Set conditions of the pod's readiness gates, merged by type (`tandem patch pod NAME
+    /// --subresource=status`): one `accepted` once the status shows them, or one `rejected`,
+    /// then the supervisor closes the connection.
+    SetConditions { conditions: Vec<PodCondition> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

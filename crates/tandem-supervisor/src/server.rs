@@ -1,4 +1,5 @@
-//! The control socket: `delete`, `attach` and `set_image` requests from the CLI.
+//! The control socket: `delete`, `attach`, `set_image` and `set_conditions` requests from the
+//! CLI.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -85,6 +86,19 @@ async fn handle(stream: UnixStream, shared: Shared) {
             let _ = send(&mut w, &Reply::Accepted).await;
             // Hold the connection: the client sees EOF when this process is gone.
             std::future::pending::<()>().await;
+        }
+        Request::SetConditions { conditions } => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let sent = shared.control.send(Control::SetConditions {
+                conditions,
+                applied: Some(tx),
+            });
+            let reply = match (sent, rx.await) {
+                (Ok(()), Ok(Ok(()))) => Reply::Accepted,
+                (Ok(()), Ok(Err(message))) => Reply::Rejected(message),
+                _ => Reply::Rejected("the pod has ended; its status no longer changes".into()),
+            };
+            let _ = send(&mut w, &reply).await;
         }
         Request::SetImage { images } => {
             let (tx, rx) = tokio::sync::oneshot::channel();

@@ -93,18 +93,20 @@ impl StateWriter {
 impl Observer for StateWriter {
     fn status(&mut self, status: &PodStatus, terminating: bool) {
         let mut status = status.clone();
-        // Conditions keep their transition time until their status changes.
+        // Conditions keep their transition time until their status changes; those set from
+        // outside (readiness gates) come with theirs.
         let prev = self
             .last
             .as_ref()
             .and_then(|s| s.conditions.clone())
             .unwrap_or_default();
         for c in status.conditions.iter_mut().flatten() {
-            c.last_transition_time = prev
-                .iter()
-                .find(|p| p.type_ == c.type_ && p.status == c.status)
-                .and_then(|p| p.last_transition_time.clone())
-                .or_else(|| Some(Self::now_time()));
+            c.last_transition_time = c.last_transition_time.clone().or_else(|| {
+                prev.iter()
+                    .find(|p| p.type_ == c.type_ && p.status == c.status)
+                    .and_then(|p| p.last_transition_time.clone())
+                    .or_else(|| Some(Self::now_time()))
+            });
         }
         if self.last.as_ref() == Some(&status)
             && (self.pod.metadata.deletion_timestamp.is_some() == terminating)

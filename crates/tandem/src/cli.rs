@@ -33,6 +33,9 @@ pub enum Command {
     /// Change a running pod (kubectl set).
     #[command(subcommand)]
     Set(SetCommand),
+    /// Set conditions of a pod's readiness gates, as a controller would (kubectl patch
+    /// --subresource=status).
+    Patch(PatchArgs),
     /// Check manifests: validation errors and multi-container mistakes, with fixes.
     Lint(crate::commands::lint::LintArgs),
     /// Draw a pod's topology from a manifest or a running pod (Mermaid, DOT or SVG).
@@ -192,6 +195,25 @@ pub struct SetImageArgs {
     /// `pod/NAME` (or `NAME`, or `pod NAME`), then `CONTAINER=IMAGE` pairs.
     #[arg(required = true, num_args = 2.., value_name = "POD CONTAINER=IMAGE")]
     pub args: Vec<String>,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PatchArgs {
+    /// `pod NAME` (or `pod/NAME`).
+    #[arg(required = true, num_args = 1..=2, value_name = "pod NAME")]
+    pub targets: Vec<String>,
+    /// The subresource to patch; only `status` is supported.
+    #[arg(long)]
+    pub subresource: Option<String>,
+    /// The patch type: `strategic` (the default) or `merge`; conditions are merged by type
+    /// with either.
+    #[arg(long = "type", default_value = "strategic")]
+    pub patch_type: String,
+    /// The patch, as JSON: `{"status":{"conditions":[{"type":"GATE","status":"True"}]}}`.
+    #[arg(short = 'p', long = "patch")]
+    pub patch: String,
     #[arg(short = 'n', long = "namespace", default_value = "default")]
     pub namespace: String,
 }

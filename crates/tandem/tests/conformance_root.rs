@@ -1292,3 +1292,239 @@ fn stop_signal_is_sent_instead_of_sigterm() {
         "stopped by the signal, not by SIGKILL: {took:?}"
     );
 }
+
+// ---- KEP-5532 RestartAllContainers (§2.7) and readiness gates (§5.2, T229) -------------------------
+
+/// Runs a pod written in full (its containers log to /persistent as the harness's do).
+fn start_pod(root: &'static Path, name: &str, spec: Value) -> Pod {
+    let log_dir = root.join("markers").join(name);
+    let _ = std::fs::remove_dir_all(&log_dir);
+    std::fs::create_dir_all(&log_dir).expect("log dir");
+    let mut spec = spec;
+    let volumes = spec["volumes"].as_array().cloned().unwrap_or_default();
+    let mut all =
+        vec![json!({"name": "persistent", "hostPath": {"path": log_dir, "type": "Directory"}})];
+    all.extend(volumes);
+    spec["volumes"] = Value::Array(all);
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec});
+    let file = log_dir.with_extension("json");
+    std::fs::write(&file, serde_json::to_vec(&pod).expect("json")).expect("write pod");
+    let (ok, out) = tandem(root, &["run", "-d", &file.display().to_string()]);
+    assert!(ok, "tandem run: {out}");
+    Pod {
+        root,
+        name: name.to_string(),
+        log_dir,
+    }
+}
+
+/// A container of `start_pod` running `body` after the marker function is defined.
+fn sh(name: &str, body: &str, mounts: Value) -> Value {
+    json!({
+        "name": name, "image": IMAGE,
+        "command": ["sh", "-c", format!("N={name}; {MARK}; {body}")],
+        "volumeMounts": mounts,
+    })
+}
+
+#[test]
+fn t155_a_main_container_exiting_42_restarts_every_container_in_place() {
+    let root = need_root!();
+    let mounts = json!([
+        {"name": "persistent", "mountPath": "/persistent"},
+        {"name": "scratch", "mountPath": "/scratch"},
+    ]);
+    // The first run of `app` leaves a file in the emptyDir and exits 42; the second finds it.
+    let app = "m Started; if [ -e /scratch/before ]; then cat /scratch/before > /persistent/seen; m Second; exec sleep 100000; fi; echo kept > /scratch/before; m Exiting; exit 42";
+    let mut app = sh("app", app, mounts.clone());
+    app["restartPolicy"] = json!("Never");
+    app["restartPolicyRules"] = json!([{"action": "RestartAllContainers", "exitCodes": {"operator": "In", "values": [42]}}]);
+    let other = sh(
+        "other",
+        "trap 'm Exiting; exit 0' TERM; m Started; sleep 100000 & wait $!",
+        mounts.clone(),
+    );
+    let p = start_pod(
+        root,
+        &unique("t155all"),
+        json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 30,
+            "initContainers": [sh("init", "m Started; m Exiting", mounts.clone())],
+            "containers": [other, app],
+            "volumes": [{"name": "scratch", "emptyDir": {}}],
+        }),
+    );
+    assert!(
+        p.wait("jsonpath={.status.containerStatuses[1].restartCount}=1", 60),
+        "app never restarted: {}",
+        p.get()
+    );
+    assert!(
+        p.wait("condition=Ready", 30),
+        "never Ready again: {}",
+        p.get()
+    );
+    let l = p.log();
+    // The init container ran twice, each time before the main containers.
+    let init = l.at("init", "Started");
+    assert_eq!(init.len(), 2, "{:?}", l.0);
+    let other_starts = l.at("other", "Started");
+    assert_eq!(other_starts.len(), 2, "{:?}", l.0);
+    assert!(
+        init[0] < other_starts[0] && other_starts[0] < init[1],
+        "{:?}",
+        l.0
+    );
+    assert!(init[1] < other_starts[1], "{:?}", l.0);
+    // `other` was stopped before init ran again; the emptyDir kept the file.
+    assert!(l.first("other", "Exiting") <= init[1], "{:?}", l.0);
+    assert_eq!(l.at("app", "Second").len(), 1, "{:?}", l.0);
+    let seen = std::fs::read_to_string(p.log_dir.join("seen")).unwrap_or_default();
+    assert_eq!(seen.trim(), "kept", "the emptyDir survived the restart");
+    for c in ["init", "other", "app"] {
+        let s = p.status_of(c);
+        assert_eq!(s["restartCount"], 1, "{c}: {s}");
+        assert_eq!(
+            s["lastState"]["terminated"]["reason"], "RestartingAllContainers",
+            "{c}: {s}"
+        );
+    }
+    let pod = p.get();
+    let cond = |t: &str| {
+        pod["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == t)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(cond("AllContainersRestarting")["status"], "False", "{pod}");
+    assert_eq!(cond("Initialized")["status"], "True", "{pod}");
+    assert_eq!(pod["status"]["phase"], "Running");
+    // Same sandbox: no SandboxChanged, and each container was killed for the restart.
+    let events = p.events();
+    assert!(!events.contains("SandboxChanged"), "{events}");
+    assert!(events.contains("Stopping container other"), "{events}");
+}
+
+#[test]
+fn t229_readiness_gates_are_set_through_the_status_subresource() {
+    let root = need_root!();
+    let name = unique("t229gates");
+    let p = start_pod(
+        root,
+        &name,
+        json!({
+            "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": 2,
+            "readinessGates": [
+                {"conditionType": "k8s.io/test-condition1"},
+                {"conditionType": "k8s.io/test-condition2"},
+            ],
+            "containers": [sh("c", "m Started; exec sleep 100000", json!([{"name": "persistent", "mountPath": "/persistent"}]))],
+        }),
+    );
+    p.wait_phase("Running", 30);
+    let ready = |p: &Pod| {
+        p.get()["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "Ready")
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    // ContainersReady, but not Ready: the gates' conditions do not exist.
+    assert!(p.wait("condition=ContainersReady", 30), "{}", p.get());
+    let r = ready(&p);
+    assert_eq!(r["status"], "False", "{r}");
+    assert_eq!(r["reason"], "ReadinessGatesNotReady", "{r}");
+    let patch = |gate: &str, status: &str| {
+        let body = json!({"status": {"conditions": [{"type": gate, "status": status}]}});
+        let (ok, out) = tandem(
+            root,
+            &[
+                "patch",
+                "pod",
+                &name,
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                &body.to_string(),
+            ],
+        );
+        assert!(ok, "patch {gate}={status}: {out}");
+        assert!(out.contains(&format!("pod/{name} patched")), "{out}");
+    };
+    patch("k8s.io/test-condition1", "True");
+    std::thread::sleep(Duration::from_millis(500));
+    let r = ready(&p);
+    assert_eq!(r["status"], "False", "one gate is not enough: {r}");
+    assert_eq!(
+        r["message"],
+        "corresponding condition of pod readiness gate \"k8s.io/test-condition2\" does not exist."
+    );
+    patch("k8s.io/test-condition2", "True");
+    assert!(
+        p.wait("condition=Ready", 10),
+        "both gates True: {}",
+        p.get()
+    );
+    let gate = p.get()["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "k8s.io/test-condition1")
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(gate["status"], "True");
+    assert!(gate["lastTransitionTime"].is_string(), "{gate}");
+    patch("k8s.io/test-condition1", "False");
+    assert!(p.wait("condition=Ready=false", 10), "{}", p.get());
+    assert_eq!(
+        ready(&p)["message"],
+        "the status of pod readiness gate \"k8s.io/test-condition1\" is not \"True\", but False"
+    );
+    // What a controller may not do is refused, with the pod left as it was.
+    for args in [
+        vec![
+            "patch",
+            "pod",
+            &name,
+            "--subresource=status",
+            "-p",
+            r#"{"status":{"conditions":[{"type":"Ready","status":"True"}]}}"#,
+        ],
+        vec![
+            "patch",
+            "pod",
+            &name,
+            "--subresource=status",
+            "-p",
+            r#"{"status":{"phase":"Failed"}}"#,
+        ],
+        vec![
+            "patch",
+            "pod",
+            &name,
+            "--subresource=status",
+            "--type=json",
+            "-p",
+            "[]",
+        ],
+        vec![
+            "patch",
+            "pod",
+            &name,
+            "-p",
+            r#"{"status":{"conditions":[{"type":"k8s.io/test-condition1","status":"True"}]}}"#,
+        ],
+    ] {
+        let (ok, out) = tandem(root, &args);
+        assert!(!ok, "{args:?} was taken: {out}");
+        assert!(out.contains("hint:"), "{out}");
+    }
+    assert_eq!(ready(&p)["status"], "False");
+}

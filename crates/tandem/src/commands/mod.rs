@@ -6,6 +6,7 @@ pub(crate) mod graph;
 mod image;
 pub(crate) mod lint;
 mod logs;
+mod patch;
 mod run;
 mod set;
 pub(crate) mod timeline;
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Image(a) => image::image(&store, a),
         Command::Wait(a) => wait::wait(&store, a),
         Command::Set(crate::cli::SetCommand::Image(a)) => set::set_image(&store, a),
+        Command::Patch(a) => patch::patch(&store, a),
         Command::Lint(a) => lint::lint(a),
         Command::Graph(a) => graph::graph(&store, a),
         Command::Timeline(a) => timeline::timeline(&store, a),
