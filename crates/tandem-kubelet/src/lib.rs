@@ -12,7 +12,8 @@
 //! Layout: `backoff` (CrashLoopBackOff arithmetic), `state` (what the engine has observed), `sync`
 //! (the decision function), `probe` (probe thresholds), `status` (phase, conditions, kubectl
 //! columns), `runtime` (the seam), `sandbox`
-//! (the pod sandbox's loss and re-creation),
+//! (the pod sandbox's loss and re-creation, and the in-place restart of every container that
+//! reuses it),
 //! `driver` (the loop), `fake` (a scripted runtime for tests).
 
 pub mod backoff;
