@@ -91,13 +91,14 @@ pub fn parse(raw: &str) -> Option<i32> {
     }
     let upper = raw.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    // An image's STOPSIGNAL is not validated by anyone before this: no arithmetic may overflow.
     if let Some(off) = name.strip_prefix("RTMIN+") {
-        let off: i32 = off.parse().ok()?;
-        return (RTMIN + off <= RTMAX && off >= 0).then_some(RTMIN + off);
+        let n = RTMIN.checked_add(off.parse::<i32>().ok()?)?;
+        return (RTMIN..=RTMAX).contains(&n).then_some(n);
     }
     if let Some(off) = name.strip_prefix("RTMAX-") {
-        let off: i32 = off.parse().ok()?;
-        return (RTMAX - off >= RTMIN && off >= 0).then_some(RTMAX - off);
+        let n = RTMAX.checked_sub(off.parse::<i32>().ok()?)?;
+        return (RTMIN..=RTMAX).contains(&n).then_some(n);
     }
     Some(match name {
         "HUP" => 1,
@@ -146,6 +147,20 @@ mod tests {
         for name in LINUX_STOP_SIGNALS {
             assert!(parse(name).is_some(), "{name}");
         }
+    }
+
+    #[test]
+    fn out_of_range_real_time_offsets_are_refused_without_overflow() {
+        for raw in [
+            "SIGRTMIN+2147483647",
+            "RTMAX--2147483648",
+            "RTMIN+-1",
+            "RTMAX-31",
+            "RTMIN+31",
+        ] {
+            assert_eq!(parse(raw), None, "{raw}");
+        }
+        assert_eq!(parse("RTMAX-30"), Some(34));
     }
 
     #[test]

@@ -104,9 +104,13 @@ pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
     let (mut pending_init, mut failed_init_not_restartable, mut pending_sidecar) = (0, 0, 0);
     let (mut running, mut stopped, mut succeeded, mut waiting) = (0, 0, 0, 0);
     let mut stopped_not_restartable = 0;
-    // A container removed to restart every container (§2.7) starts again whatever its policy.
+    // Whether the engine will start this exited container again: by its policy and exit code,
+    // or whatever they say when the kubelet itself killed it to restart it (a changed spec, a
+    // new sandbox, a probe kill of a restartable container) or removed it to restart every
+    // container (§2.7). The phase must agree with the engine, or it would flip to
+    // Failed/Succeeded and back, which a pod never does (§5.1).
     let restarts = |c: &ContainerPlan, e: &Exit| {
-        e.reason == RESTARTING_ALL_REASON || sync::container_should_restart(plan, c, e.exit_code)
+        e.reason == RESTARTING_ALL_REASON || sync::will_restart_after(plan, c, obs.get(&c.name))
     };
     for c in &plan.init_containers {
         let r = obs.get(&c.name);
@@ -141,12 +145,9 @@ pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
                     stopped_not_restartable += 1;
                 }
             }
-            _ if r.last_exit.is_some() => {
-                stopped += 1;
-                if r.last_exit.as_ref().is_some_and(|e| !restarts(c, e)) {
-                    stopped_not_restartable += 1;
-                }
-            }
+            // A new instance on its way up after an exit: stopped, as the kubelet counts a
+            // waiting container with a last termination, but restarting by definition.
+            _ if r.last_exit.is_some() => stopped += 1,
             _ => waiting += 1,
         }
     }

@@ -211,7 +211,14 @@ pub fn is_container_restartable(plan: &PodPlan, c: &ContainerPlan) -> bool {
         return true;
     }
     match c.restart_policy {
-        Some(policy) => !c.restart_rules.is_empty() || policy != RestartPolicy::Never,
+        // Only a rule that restarts this container makes it restartable; a
+        // RestartAllContainers rule restarts the pod's containers, not this one alone.
+        Some(policy) => {
+            c.restart_rules
+                .iter()
+                .any(|r| r.action == tandem_api::plan::RestartAction::Restart)
+                || policy != RestartPolicy::Never
+        }
         None => plan.restart_policy != RestartPolicy::Never,
     }
 }

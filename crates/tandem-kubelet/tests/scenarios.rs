@@ -2723,6 +2723,28 @@ async fn a_running_main_container_gets_its_new_image(policy: RestartPolicy) {
     assert_eq!(r.status().phase.as_deref(), Some("Running"));
 }
 
+/// §5.1: the only container of a Never pod restarted for a new image never makes the pod look
+/// Failed or Succeeded in between (a pod never leaves those phases).
+#[tokio::test(flavor = "current_thread")]
+async fn an_image_update_of_the_only_container_never_flips_the_phase() {
+    let plan = pod(Never, 30, &["c0"]);
+    let r = Scenario::new(plan)
+        .set_image_at(5 * S, "c0", NEW)
+        .until(20 * S)
+        .run()
+        .await;
+    assert_eq!(r.rt.started_images("c0"), ["busybox", NEW]);
+    let phases: Vec<String> = r
+        .statuses()
+        .into_iter()
+        .filter_map(|(_, s)| s.phase)
+        .collect();
+    assert!(
+        phases.iter().all(|p| p == "Pending" || p == "Running"),
+        "{phases:?}"
+    );
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn t001_a_running_container_restarts_with_its_new_image_under_always() {
     a_running_main_container_gets_its_new_image(Always).await;

@@ -878,6 +878,12 @@ fn container_should_restart_and_is_container_restartable() {
         &plan.init_containers[0],
         0
     ));
+    // Only a Restart rule makes a Never container restartable: a RestartAllContainers rule
+    // restarts the pod's containers, which is not a restart of this one after a probe kill.
+    let mut plan = pod(Never, 30, &["A"]);
+    own_policy(&mut plan, "A", Never, &[(In, &[42])]);
+    plan.containers[0].restart_rules[0].action = RestartAction::RestartAllContainers;
+    assert!(!is_container_restartable(&plan, &plan.containers[0]));
 }
 
 #[test]
