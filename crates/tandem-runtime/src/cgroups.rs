@@ -125,6 +125,9 @@ pub struct PodLimits {
 pub fn create_pod_cgroup(rel: &Path, limits: &PodLimits) -> Result<(), CgroupError> {
     let rel = rel.strip_prefix("/").unwrap_or(rel);
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    // Which requested limits some hierarchy took: one nobody could take is an error, never a
+    // limit silently dropped.
+    let mut applied: Vec<&str> = vec![];
     for l in info.lines() {
         let Some((pre, post)) = l.split_once(" - ") else {
             continue;
@@ -132,7 +135,11 @@ pub fn create_pod_cgroup(rel: &Path, limits: &PodLimits) -> Result<(), CgroupErr
         let mut post = post.split(' ');
         let fstype = post.next().unwrap_or_default();
         let superopts = post.nth(1).unwrap_or_default();
-        let Some(mount) = pre.split(' ').nth(4).map(PathBuf::from) else {
+        let Some(mount) = pre
+            .split(' ')
+            .nth(4)
+            .map(|m| PathBuf::from(crate::mounts::unescape_mountinfo(m)))
+        else {
             continue;
         };
         let dir = mount.join(rel);
@@ -165,9 +172,15 @@ pub fn create_pod_cgroup(rel: &Path, limits: &PodLimits) -> Result<(), CgroupErr
                 for part in rel.iter() {
                     let available = std::fs::read_to_string(parent.join("cgroup.controllers"))
                         .unwrap_or_default();
+                    let control = parent.join("cgroup.subtree_control");
+                    let enabled = std::fs::read_to_string(&control).unwrap_or_default();
+                    // Only what is offered and not yet delegated: rewriting an enabled
+                    // controller can fail (a root with processes, real-time tasks and cpu)
+                    // though there is nothing to do.
                     let wanted: Vec<String> = ["cpu", "memory", "pids"]
                         .iter()
                         .filter(|c| available.split_whitespace().any(|a| a == **c))
+                        .filter(|c| !enabled.split_whitespace().any(|a| a == **c))
                         .map(|c| format!("+{c}"))
                         .collect();
                     if !wanted.is_empty() {
@@ -192,10 +205,26 @@ pub fn create_pod_cgroup(rel: &Path, limits: &PodLimits) -> Result<(), CgroupErr
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         for (file, value) in writes {
             let path = dir.join(file);
-            // A v2 controller the kernel does not offer has no file: nothing to limit there.
+            // A controller this hierarchy does not offer has no file here (the empty v2 tree
+            // of a hybrid host); another hierarchy may take the limit.
             if path.exists() {
                 std::fs::write(&path, value).map_err(io(&path))?;
+                applied.push(file.split('.').next().unwrap_or(file));
             }
+        }
+    }
+    for (wanted, controller) in [
+        (limits.memory_limit_bytes.is_some(), "memory"),
+        (limits.cpu_quota_us.is_some(), "cpu"),
+        (limits.pids_max.is_some(), "pids"),
+    ] {
+        if wanted && !applied.contains(&controller) {
+            return Err(CgroupError {
+                path: PathBuf::from("/sys/fs/cgroup").join(rel),
+                source: std::io::Error::other(format!(
+                    "the {controller} controller is not available, so the pod's {controller} limit cannot be enforced"
+                )),
+            });
         }
     }
     Ok(())

@@ -237,7 +237,7 @@ pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-fn unescape_mountinfo(s: &str) -> String {
+pub(crate) fn unescape_mountinfo(s: &str) -> String {
     s.replace("\\040", " ")
         .replace("\\011", "\t")
         .replace("\\012", "\n")

@@ -33,6 +33,8 @@ mod grpc;
 mod tls;
 
 const MAX_BODY: usize = 10 * 1024;
+/// The most header bytes a probe reads before giving up (Go's `DefaultMaxHeaderBytes`).
+const MAX_HEADER: usize = 1 << 20;
 const MAX_REDIRECTS: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -428,9 +430,22 @@ fn request(
         if n == 0 {
             break;
         }
+        let before = raw.len();
         raw.extend_from_slice(&buf[..n]);
         if head_end.is_none() {
-            head_end = raw.windows(4).position(|w| w == b"\r\n\r\n");
+            // Only the new bytes (and the 3 before them) can complete the blank line.
+            let from = before.saturating_sub(3);
+            head_end = raw[from..]
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map(|p| p + from);
+            // The server is the container's: it must not make the host-side helper hold an
+            // unbounded header block (Go's client stops at 1 MiB too).
+            if head_end.is_none() && raw.len() > MAX_HEADER {
+                return Err(format!(
+                    "Get \"{url}\": net/http: server response headers exceeded {MAX_HEADER} bytes; aborted"
+                ));
+            }
         }
         if let Some(h) = head_end {
             if raw.len() >= h + 4 + MAX_BODY {

@@ -419,3 +419,38 @@ fn grpc_a_plain_tcp_server_that_stays_silent_times_out() {
     );
     drop(l);
 }
+
+#[test]
+fn http_headers_without_end_are_cut_off_at_one_mebibyte() {
+    // A server in a container could otherwise make the host-side helper hold any amount.
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = l.accept() {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\n");
+            let line =
+                b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+            while s.write_all(line).is_ok() {}
+        }
+    });
+    let started = Instant::now();
+    let out = run(&NetRequest::Http {
+        host: "127.0.0.1".into(),
+        port,
+        path: "/".into(),
+        headers: vec![],
+        timeout_ms: 20_000,
+        https: false,
+        user_agent: "kube-probe/1.33".into(),
+    });
+    assert!(
+        matches!(&out, NetOutcome::Failure(m) if m.contains("headers exceeded")),
+        "{out:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "cut off, not timed out"
+    );
+}
