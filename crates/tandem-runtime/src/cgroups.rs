@@ -185,7 +185,6 @@ pub fn create_pod_cgroup(rel: &Path, limits: &PodLimits) -> Result<(), CgroupErr
                         .collect();
                     if !wanted.is_empty() {
                         std::fs::create_dir_all(&parent).map_err(io(&parent))?;
-                        let control = parent.join("cgroup.subtree_control");
                         std::fs::write(&control, wanted.join(" ")).map_err(io(&control))?;
                     }
                     parent.push(part);
