@@ -74,11 +74,17 @@ impl Registry {
                 .expect("start docker-registry");
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Registry { child, dir, port };
-                }
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // the port was taken meanwhile: try another
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    // Whoever answered, ours must still be alive a moment later: a registry
+                    // that lost the port to another test's exits at once.
+                    std::thread::sleep(Duration::from_millis(100));
+                    if let Ok(None) = child.try_wait() {
+                        return Registry { child, dir, port };
+                    }
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
