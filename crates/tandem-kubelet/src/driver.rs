@@ -77,9 +77,12 @@ pub enum Control {
 pub trait Observer {
     fn status(&mut self, status: &PodStatus, terminating: bool);
     fn event(&mut self, event: &PodEvent);
-    /// The pod's spec changed (an image update, §1.7); `plan` is the new one. Called before the
-    /// status that follows it.
-    fn plan_changed(&mut self, _plan: &PodPlan) {}
+    /// The pod's spec is about to change (an image update, §1.7) to `plan`. An error refuses
+    /// the change (it could not be recorded) and the engine keeps the old plan. Called before
+    /// the status that follows it.
+    fn plan_changed(&mut self, _plan: &PodPlan) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// How the pod ended.
@@ -818,8 +821,8 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
             }
         }
         if plan != *self.plan {
+            self.observer.plan_changed(&plan)?;
             self.plan = Rc::new(plan);
-            self.observer.plan_changed(&self.plan);
             self.publish();
         }
         Ok(())

@@ -125,8 +125,9 @@ impl Observer for StateWriter {
 
     /// An image update (§1.7): the Pod's spec and `plan.json` say what the containers run from
     /// now on (the status follows as instances restart).
-    fn plan_changed(&mut self, plan: &PodPlan) {
-        if let Some(spec) = self.pod.spec.as_mut() {
+    fn plan_changed(&mut self, plan: &PodPlan) -> Result<(), String> {
+        let mut pod = self.pod.clone();
+        if let Some(spec) = pod.spec.as_mut() {
             let containers = spec
                 .init_containers
                 .iter_mut()
@@ -138,12 +139,18 @@ impl Observer for StateWriter {
                 }
             }
         }
-        if let Ok(bytes) = serde_json::to_vec_pretty(plan) {
-            let _ = write_atomic(&self.dir.plan_json(), &bytes);
-        }
-        if let Ok(bytes) = serde_json::to_vec_pretty(&self.pod) {
-            let _ = write_atomic(&self.dir.pod_json(), &bytes);
-        }
+        // Both files first, then the change: a client is told "accepted" only for an update
+        // that `get` and a restarted CLI will see.
+        let write = |path: std::path::PathBuf, bytes: serde_json::Result<Vec<u8>>| {
+            bytes
+                .map_err(|e| e.to_string())
+                .and_then(|b| write_atomic(&path, &b).map_err(|e| e.to_string()))
+                .map_err(|e| format!("cannot record the update in {}: {e}", path.display()))
+        };
+        write(self.dir.plan_json(), serde_json::to_vec_pretty(plan))?;
+        write(self.dir.pod_json(), serde_json::to_vec_pretty(&pod))?;
+        self.pod = pod;
+        Ok(())
     }
 
     fn event(&mut self, event: &PodEvent) {
