@@ -21,6 +21,17 @@ pub struct PodCgroupConfig {
 /// The CFS period the kubelet uses (100 ms).
 pub const CPU_PERIOD_US: u64 = 100_000;
 
+/// The kubelet's `MilliCPUToQuota`: N millicores are N × 100 µs per [`CPU_PERIOD_US`], and never
+/// under 1 ms, which the kernel refuses (sched(7), cpu.cfs_quota_us).
+pub fn milli_cpu_to_quota(millis: u64) -> u64 {
+    (millis * CPU_PERIOD_US / 1000).max(1000)
+}
+
+/// The kubelet's `MilliCPUToShares`: 1024 shares per CPU, never below the kernel's minimum of 2.
+pub fn milli_cpu_to_shares(millis: u64) -> u64 {
+    (millis * 1024 / 1000).max(2)
+}
+
 /// The pod's effective requests (`PodRequests`): requests default to limits, as the API server
 /// defaults them.
 pub fn pod_requests(plan: &PodPlan) -> ResourceList {
@@ -68,10 +79,8 @@ pub fn pod_cgroup(plan: &PodPlan) -> PodCgroupConfig {
     let cpu_request = pod_request(|l| l.cpu_millis).or(requests.cpu_millis);
     PodCgroupConfig {
         memory_limit_bytes: memory,
-        // MilliCPUToQuota: at least 1 ms per period, as the kernel requires.
-        cpu_quota_us: cpu.map(|m| (m * CPU_PERIOD_US / 1000).max(1000)),
-        // MilliCPUToShares: 1024 shares per CPU, never below the kernel's minimum of 2.
-        cpu_shares: (cpu_request.unwrap_or(0) * 1024 / 1000).max(2),
+        cpu_quota_us: cpu.map(milli_cpu_to_quota),
+        cpu_shares: milli_cpu_to_shares(cpu_request.unwrap_or(0)),
     }
 }
 

@@ -92,9 +92,6 @@ pub enum Seccomp {
     Profile(Box<oci_spec::runtime::LinuxSeccomp>),
 }
 
-/// CFS period the kubelet uses; a CPU limit of N millicores is a quota of N × 100 µs per period.
-const CPU_PERIOD_US: u64 = 100_000;
-
 /// Requests and limits as cgroup settings, the way the kubelet converts them for the runtime:
 /// memory limit → memory.limit (swap equal, so no swap); CPU limit → CFS quota; CPU request →
 /// shares (1024 per core, at least 2).
@@ -109,14 +106,14 @@ pub fn linux_resources(
     }
     let mut cpu = LinuxCpuBuilder::default();
     let mut any_cpu = false;
+    use tandem_kubelet::resources::{milli_cpu_to_quota, milli_cpu_to_shares, CPU_PERIOD_US};
     if let Some(req) = r.requests.cpu_millis.or(r.limits.cpu_millis) {
-        cpu = cpu.shares((req * 1024 / 1000).max(2));
+        cpu = cpu.shares(milli_cpu_to_shares(req));
         any_cpu = true;
     }
     if let Some(lim) = r.limits.cpu_millis {
-        // The kernel refuses quotas under 1 ms (sched(7), cpu.cfs_quota_us).
         cpu = cpu
-            .quota(((lim * CPU_PERIOD_US / 1000).max(1000)) as i64)
+            .quota(milli_cpu_to_quota(lim).min(i64::MAX as u64) as i64)
             .period(CPU_PERIOD_US);
         any_cpu = true;
     }
