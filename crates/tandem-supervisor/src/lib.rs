@@ -8,11 +8,12 @@
 //! Never: parses the command line or prints tables (the `tandem` binary does); decides lifecycle
 //! rules (the engine does).
 //!
-//! Layout: `statedir` (paths), `translate` (plan → OCI spec, pure), `volumes`, `users`, `logs`
+//! Layout: `statedir` (paths), `translate` (plan → OCI spec, pure), `volumes`, `users`, `devices` (the host's nodes for privileged containers), `logs`
 //! (CRI format), `linux` (the runtime adapter), `network` (CNI attach/detach, published ports), `sandbox` (the pause process watched and
 //! replaced, §2.3), `proto` + `server` (control socket), `supervise`
 //! (the process's main), `storage` (local-storage measurement for eviction).
 
+pub mod devices;
 pub mod linux;
 pub mod logs;
 pub mod network;

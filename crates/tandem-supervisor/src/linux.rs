@@ -344,7 +344,7 @@ impl LinuxRuntime {
             unmasked_proc: c.security.proc_mount.as_deref() == Some("Unmasked"),
             pid: self.pid_namespace(),
             devices: if c.security.privileged {
-                crate::translate::host_devices(std::path::Path::new("/dev"))
+                crate::devices::host_devices(std::path::Path::new("/dev"))
             } else {
                 vec![]
             },
