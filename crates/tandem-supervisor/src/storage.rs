@@ -153,14 +153,16 @@ pub fn spawn_monitor(plan: Rc<PodPlan>, dir: PodDir, tx: mpsc::UnboundedSender<R
         return;
     }
     tokio::task::spawn_local(async move {
-        let mut tick = tokio::time::interval(INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            let began = tokio::time::Instant::now();
             let usage = measure(&plan, &dir).await;
             if tx.send(RuntimeEvent::LocalStorage(usage)).is_err() {
                 return;
             }
+            // A pod with millions of files would keep the supervisor's one thread walking
+            // them: the pause between walks grows with the walk, so measuring takes at most
+            // a tenth of that thread.
+            tokio::time::sleep(INTERVAL.max(began.elapsed() * 9)).await;
         }
     });
 }
