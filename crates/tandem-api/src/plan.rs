@@ -452,6 +452,33 @@ impl PodPlan {
         self.init_containers.iter().chain(self.containers.iter())
     }
 
+    /// Why a condition cannot be set from outside (`tandem patch … --subresource=status`):
+    /// only readiness gates' conditions may be, as a controller sets them, with a status of
+    /// True, False or Unknown. `None` when it can.
+    pub fn gate_condition_problem(&self, type_: &str, status: &str) -> Option<String> {
+        let gates = &self.readiness_gates;
+        if !gates.iter().any(|g| g == type_) {
+            return Some(if gates.is_empty() {
+                format!(
+                    "condition {type_:?} is not a readiness gate of pod {}, which has none",
+                    self.name
+                )
+            } else {
+                format!(
+                    "condition {type_:?} is not a readiness gate of pod {} (its gates: {})",
+                    self.name,
+                    gates.join(", ")
+                )
+            });
+        }
+        if !matches!(status, "True" | "False" | "Unknown") {
+            return Some(format!(
+                "status of condition {type_:?} must be True, False or Unknown, got {status:?}"
+            ));
+        }
+        None
+    }
+
     pub fn container(&self, name: &str) -> Option<&ContainerPlan> {
         self.all_containers().find(|c| c.name == name)
     }

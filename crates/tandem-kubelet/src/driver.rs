@@ -831,27 +831,11 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
     /// Records conditions of readiness gates (§5.2). A condition keeps its lastTransitionTime
     /// while its status stays; a new status gets the time given, else now.
     fn set_conditions(&mut self, conditions: Vec<PodCondition>) -> Result<(), String> {
-        for c in &conditions {
-            if !self.plan.readiness_gates.contains(&c.type_) {
-                return Err(if self.plan.readiness_gates.is_empty() {
-                    format!(
-                        "condition {:?} is not a readiness gate of the pod, which has none",
-                        c.type_
-                    )
-                } else {
-                    format!(
-                        "condition {:?} is not a readiness gate of the pod (its gates: {})",
-                        c.type_,
-                        self.plan.readiness_gates.join(", ")
-                    )
-                });
-            }
-            if !matches!(c.status.as_str(), "True" | "False" | "Unknown") {
-                return Err(format!(
-                    "status of condition {:?} must be True, False or Unknown, got {:?}",
-                    c.type_, c.status
-                ));
-            }
+        if let Some(problem) = conditions
+            .iter()
+            .find_map(|c| self.plan.gate_condition_problem(&c.type_, &c.status))
+        {
+            return Err(problem);
         }
         let now = self.clock.time(Instant::now());
         for mut c in conditions {

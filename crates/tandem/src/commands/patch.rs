@@ -66,7 +66,16 @@ pub fn patch(store: &Store, a: PatchArgs) -> anyhow::Result<i32> {
         serde_json::from_slice(&bytes)
             .with_context(|| format!("{} is not valid", dir.plan_json().display()))?
     };
-    check_gates(&name, &plan.readiness_gates, &conditions)?;
+    // Checked here too, so a pod that has ended gets the same answer as a running one.
+    if let Some(problem) = conditions
+        .iter()
+        .find_map(|c| plan.gate_condition_problem(&c.type_, &c.status))
+    {
+        return Err(hint(
+            problem,
+            "only the conditions of a pod's spec.readinessGates are set from outside; the kubelet's own conditions follow its containers",
+        ));
+    }
     if dir.live_supervisor().is_none() {
         let phase = read_pod(&dir)
             .ok()
@@ -212,30 +221,6 @@ fn parse_patch(text: &str) -> anyhow::Result<Vec<PodCondition>> {
     Ok(out)
 }
 
-/// Only readiness gates' conditions may be set: the kubelet owns the others.
-fn check_gates(name: &str, gates: &[String], conditions: &[PodCondition]) -> anyhow::Result<()> {
-    for c in conditions {
-        if gates.contains(&c.type_) {
-            continue;
-        }
-        return Err(if gates.is_empty() {
-            hint(
-                format!("pod {name} has no readinessGates: condition {:?} cannot be set", c.type_),
-                "only the conditions of a pod's spec.readinessGates are set from outside; the kubelet's own conditions follow its containers",
-            )
-        } else {
-            hint(
-                format!(
-                    "condition {:?} is not a readiness gate of pod {name}",
-                    c.type_
-                ),
-                format!("its readiness gates are {}", gates.join(", ")),
-            )
-        });
-    }
-    Ok(())
-}
-
 /// Hands the conditions to the pod's supervisor and waits for its answer.
 fn send(socket: &std::path::Path, name: &str, conditions: Vec<PodCondition>) -> anyhow::Result<()> {
     let mut s = UnixStream::connect(socket)
@@ -318,14 +303,17 @@ mod tests {
 
     #[test]
     fn only_readiness_gates_may_be_set() {
-        let c = |t: &str| PodCondition {
-            type_: t.into(),
-            status: "True".into(),
-            ..Default::default()
-        };
-        let gates = vec!["example.com/feature-1".to_string()];
-        assert!(check_gates("p", &gates, &[c("example.com/feature-1")]).is_ok());
-        assert!(check_gates("p", &gates, &[c("Ready")]).is_err());
-        assert!(check_gates("p", &[], &[c("example.com/feature-1")]).is_err());
+        let mut plan = PodPlan::new("p", vec![], vec![]);
+        assert!(plan
+            .gate_condition_problem("example.com/feature-1", "True")
+            .is_some());
+        plan.readiness_gates = vec!["example.com/feature-1".to_string()];
+        assert!(plan
+            .gate_condition_problem("example.com/feature-1", "True")
+            .is_none());
+        assert!(plan.gate_condition_problem("Ready", "True").is_some());
+        assert!(plan
+            .gate_condition_problem("example.com/feature-1", "Yes")
+            .is_some());
     }
 }
