@@ -758,6 +758,15 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
     fn on_runtime_event(&mut self, ev: RuntimeEvent) {
         match ev {
             RuntimeEvent::LocalStorage(usage) => self.obs.storage = Some(usage),
+            RuntimeEvent::User {
+                container,
+                attempt,
+                user,
+            } => {
+                if self.current(&container, attempt) {
+                    self.obs.get_mut(&container).user = Some(user);
+                }
+            }
             RuntimeEvent::SandboxLost { attempt } => {
                 self.obs.sandbox_lost(attempt);
             }

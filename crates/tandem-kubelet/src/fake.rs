@@ -282,6 +282,16 @@ impl ContainerRuntime for FakeRuntime {
                 .insert((name.clone(), attempt), (Instant::now(), exit_rx));
         }
         Self::mark(&self.inner, &name, "Started");
+        let sec = &container.security;
+        let _ = self.tx.send(RuntimeEvent::User {
+            container: name.clone(),
+            attempt,
+            user: crate::runtime::ContainerUserIds {
+                uid: sec.run_as_user.unwrap_or(0) as u32,
+                gid: sec.run_as_group.unwrap_or(0) as u32,
+                supplemental_groups: vec![],
+            },
+        });
         let inner = Rc::clone(&self.inner);
         let tx = self.tx.clone();
         tokio::task::spawn_local(async move {

@@ -49,6 +49,22 @@ pub enum RuntimeEvent {
     LocalStorage(StorageUsage),
     /// Sandbox `attempt` is gone (its pause process died): no container can be created in it.
     SandboxLost { attempt: u32 },
+    /// The identity instance `attempt` of a container runs with, once the runtime has resolved
+    /// it (image USER, runAsUser/Group, supplementalGroups and the policy's image groups, fsGroup):
+    /// `containerStatuses[].user.linux` (KEP-3619).
+    User {
+        container: String,
+        attempt: u32,
+        user: ContainerUserIds,
+    },
+}
+
+/// The ids a container process runs with, as the runtime resolved them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerUserIds {
+    pub uid: u32,
+    pub gid: u32,
+    pub supplemental_groups: Vec<u32>,
 }
 
 /// Why a new sandbox could not be made.

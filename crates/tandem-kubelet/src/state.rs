@@ -254,6 +254,8 @@ pub struct ContainerRecord {
     pub before_start: Option<Box<BeforeStart>>,
     /// Starts that failed before a container existed, since the last one that made one.
     pub not_created: Option<NotCreated>,
+    /// The ids the current (or last) instance runs with, once the runtime has said.
+    pub user: Option<crate::runtime::ContainerUserIds>,
 }
 
 /// What a start changes in a record, kept to undo it.
@@ -320,6 +322,7 @@ impl ContainerRecord {
             image: None,
             before_start: None,
             not_created: None,
+            user: None,
         }
     }
 

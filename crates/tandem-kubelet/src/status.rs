@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
-    ContainerStatus, Pod, PodCondition, PodStatus,
+    ContainerStatus, ContainerUser, LinuxContainerUser, Pod, PodCondition, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -261,6 +261,23 @@ fn container_status(
         }),
         state: Some(state),
         last_state: last,
+        // KEP-3619: the identity the runtime gave the instance, once it exists.
+        user: r
+            .user
+            .as_ref()
+            .filter(|_| !matches!(r.state, RunState::NotCreated))
+            .map(|u| ContainerUser {
+                linux: Some(LinuxContainerUser {
+                    uid: i64::from(u.uid),
+                    gid: i64::from(u.gid),
+                    supplemental_groups: Some(
+                        u.supplemental_groups
+                            .iter()
+                            .map(|g| i64::from(*g))
+                            .collect(),
+                    ),
+                }),
+            }),
         ..Default::default()
     }
 }

@@ -1692,6 +1692,29 @@ async fn readiness_initial_delay(sidecar: bool) {
     assert_eq!(r.restarts("c"), 0);
 }
 
+/// KEP-3619: once an instance exists, its status names the ids the runtime gave it.
+#[tokio::test(flavor = "current_thread")]
+async fn container_status_reports_the_user_the_runtime_resolved() {
+    let plan = with(pod(Never, 30, &["app"]), "app", |c| {
+        c.security.run_as_user = Some(1000);
+        c.security.run_as_group = Some(3000);
+    });
+    let r = Scenario::new(plan)
+        .script("app", vec![exits(5 * S, 0)])
+        .until(10 * S)
+        .run()
+        .await;
+    let linux = r
+        .container("app")
+        .user
+        .and_then(|u| u.linux)
+        .expect("status.user.linux");
+    assert_eq!((linux.uid, linux.gid), (1000, 3000));
+    // Before the first instance exists there is nothing to report.
+    let first = r.statuses().into_iter().next().expect("a status");
+    assert!(container_of(&first.1, "app").user.is_none());
+}
+
 /// §3.6: a probe run that cannot be carried out (an error, not a failure) is tried up to three
 /// times within the same period (`maxProbeRetries`): two errors and then a success make the
 /// first period's result a success.

@@ -282,7 +282,20 @@ impl LinuxRuntime {
         }
         groups.sort_unstable();
         groups.dedup();
-        let mut mounts = container_mounts(&self.plan, c, &self.dir, &env)
+        // containerStatuses[].user (KEP-3619): the process's groups include its primary one,
+        // as the CRI reports them.
+        let mut all_groups = vec![gid];
+        all_groups.extend(groups.iter().copied().filter(|g| *g != gid));
+        let _ = self.events.send(RuntimeEvent::User {
+            container: c.name.clone(),
+            attempt,
+            user: tandem_kubelet::runtime::ContainerUserIds {
+                uid,
+                gid,
+                supplemental_groups: all_groups,
+            },
+        });
+        let mut mounts = container_mounts(&self.plan, c, &self.dir, &env, self.id_range)
             .map_err(|e| config_error(chain(&e)))?;
         if self.plan.host_ipc {
             // hostIPC: the host's IPC namespace, and its /dev/shm with it.
