@@ -5,10 +5,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{openat, OFlag};
+use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::{fstat, mkdirat, Mode, SFlag};
+use nix::unistd::{fchownat, Gid, Uid};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
@@ -119,7 +120,18 @@ pub fn mount_tmpfs(target: &Path, size_bytes: Option<u64>, mode: u32) -> Result<
 /// missing directories are made with mkdirat(2) (subPath creates them), and the mount source is
 /// the `/proc/self/fd/N` magic link of the last descriptor, which the kernel resolves to that
 /// very inode (proc(5), "/proc/pid/fd/"). Any earlier mount on `target` is detached first.
-pub fn bind_beneath(root: &Path, sub: &[&OsStr], target: &Path) -> Result<(), MountError> {
+///
+/// Directories made here get mode 0755, as the kubelet's, and belong to `owner` (host uid and
+/// gid) when given: a `hostUsers: false` pod's root is not host root, and would otherwise see
+/// them as the overflow id and be unable to write the directory it asked for. The chown goes
+/// through the descriptor just opened (AT_EMPTY_PATH), so it reaches the directory made here
+/// and not whatever a container may have put at its name since.
+pub fn bind_beneath(
+    root: &Path,
+    sub: &[&OsStr],
+    target: &Path,
+    owner: Option<(u32, u32)>,
+) -> Result<(), MountError> {
     let refuse = |why: String| MountError::SubPath(why);
     let open = |dir: &OwnedFd, name: &OsStr, flags: OFlag| {
         let raw = openat(
@@ -151,15 +163,28 @@ pub fn bind_beneath(root: &Path, sub: &[&OsStr], target: &Path) -> Result<(), Mo
         };
         let next = match open(&cur, part, flags) {
             Err(Errno::ENOENT) => {
-                match mkdirat(
+                let made = match mkdirat(
                     Some(cur.as_raw_fd()),
                     *part,
                     Mode::from_bits_truncate(0o755),
                 ) {
-                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Ok(()) => true,
+                    // Made by someone else meanwhile: theirs, and left as it is.
+                    Err(Errno::EEXIST) => false,
                     Err(e) => return Err(refuse(format!("cannot be created: {e}"))),
+                };
+                let opened = open(&cur, part, OFlag::O_DIRECTORY);
+                if let (true, Ok(dir), Some((uid, gid))) = (made, &opened, owner) {
+                    fchownat(
+                        Some(dir.as_raw_fd()),
+                        "",
+                        Some(Uid::from_raw(uid)),
+                        Some(Gid::from_raw(gid)),
+                        AtFlags::AT_EMPTY_PATH,
+                    )
+                    .map_err(|e| refuse(format!("cannot be given to the pod's user: {e}")))?;
                 }
-                open(&cur, part, OFlag::O_DIRECTORY)
+                opened
             }
             other => other,
         };

@@ -4,8 +4,9 @@
 //!
 //! Each pod gets 65536 ids (container ids 0..65535) at a multiple of 65536, never the first
 //! range (the host's own users), as the kubelet allocates them. A range is claimed by creating
-//! `<dir>/<index>` exclusively, so concurrent `tandem run`s never share one, and released by
-//! removing that file when the pod ends.
+//! `<dir>/<index>` exclusively under a lock on the directory, so concurrent `tandem run`s never
+//! share one, and released by removing that file when the pod ends. `<dir>` is one directory for
+//! the whole machine ([`HOST_CLAIM_DIR`]): host ids do not belong to a store.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -69,50 +70,88 @@ impl IdRange {
     }
 }
 
+/// Where every pod's range is claimed, for the whole machine: host ids are shared by every
+/// store (`--root`), so a directory per store would hand two stores' pods the same ids. /run is a
+/// tmpfs, so claims vanish with a reboot, as the processes using the ids do.
+pub const HOST_CLAIM_DIR: &str = "/run/tandem/userns";
+
 /// Claims the lowest free range for the pod whose state lives at `owner`; the returned path is
 /// the claim, removed by [`release`]. A claim whose owner is gone (a supervisor that was killed
 /// before its teardown) is taken back.
+///
+/// Claimers hold an exclusive flock(2) on `<dir>/.lock` for the whole scan, so reading a stale
+/// claim, removing it and taking its index is one step for every other claimer. The owner is
+/// written to a temporary file first and hard-linked to `<dir>/<index>` (link(2) fails with
+/// EEXIST when the index is taken), so a claim is never seen without its owner.
 pub fn claim(dir: &Path, owner: &Path) -> Result<(IdRange, PathBuf), UsernsError> {
-    std::fs::create_dir_all(dir).map_err(|source| UsernsError::Claim {
+    use nix::fcntl::{Flock, FlockArg};
+    use std::io::Write;
+    let err = |source: std::io::Error| UsernsError::Claim {
         dir: dir.into(),
         source,
-    })?;
-    let mut retried = false;
+    };
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".lock"))
+        .map_err(err)?;
+    // Released when the guard drops, after the claim is linked or the scan gave up.
+    let _guard = Flock::lock(lock, FlockArg::LockExclusive).map_err(|(_, e)| err(e.into()))?;
+    // One name suffices under the lock; a claimer killed before removing it leaves a file the
+    // next one truncates.
+    let tmp = dir.join(".claim.tmp");
+    let written =
+        std::fs::File::create(&tmp).and_then(|mut f| f.write_all(owner.as_os_str().as_bytes()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
+    let result = take_lowest_free(dir, &tmp);
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+/// The scan of [`claim`], run under its lock with the owner already in `tmp`.
+fn take_lowest_free(dir: &Path, tmp: &Path) -> Result<(IdRange, PathBuf), UsernsError> {
+    let err = |source: std::io::Error| UsernsError::Claim {
+        dir: dir.into(),
+        source,
+    };
     let mut index = 1;
     while index <= MAX_INDEX {
         let path = dir.join(index.to_string());
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(mut f) => {
-                use std::io::Write;
-                let _ = f.write_all(owner.as_os_str().as_bytes());
+        match std::fs::hard_link(tmp, &path) {
+            Ok(()) => {
                 let range = IdRange {
                     host_base: index * IDS_PER_POD,
                 };
                 return Ok((range, path));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                // Removing a stale claim lets exactly one racing claimer's create_new win it.
-                let holder = std::fs::read(&path).unwrap_or_default();
-                let stale =
-                    !holder.is_empty() && !Path::new(std::ffi::OsStr::from_bytes(&holder)).exists();
-                if stale && !retried && std::fs::remove_file(&path).is_ok() {
-                    retried = true;
+                let stale = match std::fs::read(&path) {
+                    // Claimers write under the lock before linking, so an empty claim was
+                    // left by a writer that failed half-way: nobody holds it.
+                    Ok(holder) => {
+                        holder.is_empty()
+                            || !Path::new(std::ffi::OsStr::from_bytes(&holder)).exists()
+                    }
+                    // Released meanwhile (release does not take the lock): try it again.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(_) => false,
+                };
+                if !stale {
+                    index += 1;
                     continue;
                 }
-                retried = false;
-                index += 1;
-                continue;
+                match std::fs::remove_file(&path) {
+                    Ok(()) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(err(e)),
+                }
             }
-            Err(source) => {
-                return Err(UsernsError::Claim {
-                    dir: dir.into(),
-                    source,
-                })
-            }
+            Err(e) => return Err(err(e)),
         }
     }
     Err(UsernsError::Exhausted { dir: dir.into() })
@@ -171,7 +210,10 @@ pub fn idmapped_bind(source: &Path, target: &Path, userns: &Path) -> Result<(), 
     // SAFETY: `tree` is a fresh descriptor returned above.
     let tree = unsafe { OwnedFd::from_raw_fd(tree as i32) };
     let attr = libc::mount_attr {
-        attr_set: libc::MOUNT_ATTR_IDMAP,
+        // Read-only as well: these are image layers every pod shares, only ever overlayfs lower
+        // layers, and a writable view would let anything that reaches BUNDLE/lower/N (or a
+        // remove_dir_all of a bundle whose shim died before unmounting) change them for all.
+        attr_set: libc::MOUNT_ATTR_IDMAP | libc::MOUNT_ATTR_RDONLY,
         attr_clr: 0,
         propagation: 0,
         userns_fd: ns.as_raw_fd() as u64,
@@ -237,6 +279,114 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_claimers_never_share_a_range_even_when_taking_back_stale_claims() {
+        const THREADS: u32 = 16;
+        // The race needs a claimer to read a stale claim while another replaces it: rounds
+        // and stale claims make it likely: the unlocked version shared a range within ten rounds.
+        for round in 0..50 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let claims = dir.path().join("userns");
+            let owner = dir.path().join("pod");
+            std::fs::create_dir(&owner).expect("pod dir");
+            // Stale claims (their pods are gone) at the lowest indexes, where every claimer
+            // looks first, and an empty one as a writer that failed half-way left it.
+            std::fs::create_dir(&claims).expect("claims dir");
+            for index in 1..=2 * THREADS {
+                let holder = if index == 5 {
+                    String::new()
+                } else {
+                    format!("/nonexistent/{index}")
+                };
+                std::fs::write(claims.join(index.to_string()), holder).expect("stale claim");
+            }
+            let barrier = std::sync::Barrier::new(THREADS as usize);
+            let ranges: Vec<IdRange> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..THREADS)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            claim(&claims, &owner).expect("claim").0
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("claimer"))
+                    .collect()
+            });
+            let mut bases: Vec<u32> = ranges.iter().map(|r| r.host_base).collect();
+            bases.sort_unstable();
+            bases.dedup();
+            assert_eq!(
+                bases.len(),
+                THREADS as usize,
+                "round {round}: shared ranges {ranges:?}"
+            );
+            assert_eq!(
+                bases,
+                (1..=THREADS).map(|i| i * IDS_PER_POD).collect::<Vec<_>>(),
+                "round {round}: stale and empty claims are taken back, the lowest first"
+            );
+            for index in 1..=THREADS {
+                let holder = std::fs::read(claims.join(index.to_string())).expect("claim");
+                assert_eq!(
+                    holder,
+                    owner.as_os_str().as_bytes(),
+                    "round {round}: claim {index}"
+                );
+            }
+            let hidden: Vec<_> = std::fs::read_dir(&claims)
+                .expect("claims")
+                .flatten()
+                .map(|e| e.file_name())
+                .filter(|n| n.to_string_lossy().starts_with('.'))
+                .collect();
+            assert_eq!(
+                hidden,
+                [".lock"],
+                "round {round}: no temporary file is left"
+            );
+        }
+    }
+
+    /// A process in a fresh user namespace whose maps give it `range`; killed on drop.
+    struct MappedNamespace {
+        child: std::process::Child,
+    }
+
+    impl MappedNamespace {
+        fn new(range: IdRange) -> MappedNamespace {
+            let child = std::process::Command::new("unshare")
+                .args(["--user", "sleep", "30"])
+                .spawn()
+                .expect("unshare");
+            let pid = child.id() as i32;
+            // Wait for unshare to have made the namespace.
+            let own = std::fs::read_link("/proc/self/ns/user").expect("own ns");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while std::fs::read_link(format!("/proc/{pid}/ns/user")).ok() == Some(own.clone())
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let ns = MappedNamespace { child };
+            write_maps(pid, range).expect("id maps");
+            ns
+        }
+
+        fn path(&self) -> PathBuf {
+            PathBuf::from(format!("/proc/{}/ns/user", self.child.id()))
+        }
+    }
+
+    impl Drop for MappedNamespace {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    #[test]
     fn an_idmapped_mount_shows_container_root_files_as_the_pods_host_ids() {
         if !nix::unistd::geteuid().is_root() {
             println!("skipped: idmapped mounts need root");
@@ -248,33 +398,49 @@ mod tests {
         std::fs::create_dir_all(&dst).expect("dst");
         std::fs::write(src.join("f"), "x").expect("file");
         std::os::unix::fs::chown(src.join("f"), Some(0), Some(0)).expect("chown");
-        let mut child = std::process::Command::new("unshare")
-            .args(["--user", "sleep", "30"])
-            .spawn()
-            .expect("unshare");
-        let pid = child.id() as i32;
-        // Wait for unshare to have made the namespace.
-        let own = std::fs::read_link("/proc/self/ns/user").expect("own ns");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while std::fs::read_link(format!("/proc/{pid}/ns/user")).ok() == Some(own.clone())
-            && std::time::Instant::now() < deadline
-        {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
         let range = IdRange {
             host_base: 7 * IDS_PER_POD,
         };
-        let result = write_maps(pid, range)
-            .and_then(|()| idmapped_bind(&src, &dst, Path::new(&format!("/proc/{pid}/ns/user"))));
+        let ns = MappedNamespace::new(range);
+        let result = idmapped_bind(&src, &dst, &ns.path());
         let seen = std::fs::metadata(dst.join("f")).map(|m| (m.uid(), m.gid()));
         let _ = nix::mount::umount2(&dst, nix::mount::MntFlags::MNT_DETACH);
-        let _ = child.kill();
-        let _ = child.wait();
         result.expect("idmapped bind");
         assert_eq!(
             seen.expect("stat"),
             (range.host_base, range.host_base),
             "uid 0 on disk is the pod's first host id through the mount"
         );
+    }
+
+    #[test]
+    fn an_idmapped_mount_of_a_shared_layer_is_read_only() {
+        if !nix::unistd::geteuid().is_root() {
+            println!("skipped: idmapped mounts need root");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+        std::fs::create_dir_all(&src).expect("src");
+        std::fs::create_dir_all(&dst).expect("dst");
+        std::fs::write(src.join("f"), "layer").expect("file");
+        let ns = MappedNamespace::new(IdRange {
+            host_base: 9 * IDS_PER_POD,
+        });
+        let result = idmapped_bind(&src, &dst, &ns.path());
+        let write = std::fs::write(dst.join("f"), "changed");
+        let create = std::fs::write(dst.join("new"), "x");
+        let remove = std::fs::remove_file(dst.join("f"));
+        let _ = nix::mount::umount2(&dst, nix::mount::MntFlags::MNT_DETACH);
+        result.expect("idmapped bind");
+        for (what, r) in [("write", write), ("create", create), ("remove", remove)] {
+            let e = r.expect_err(what);
+            assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{what}: {e}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(src.join("f")).expect("layer"),
+            "layer"
+        );
+        assert!(!src.join("new").exists());
     }
 }

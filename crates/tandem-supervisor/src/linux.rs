@@ -74,6 +74,26 @@ fn config_error(message: impl std::fmt::Display) -> StartError {
     }
 }
 
+/// Removes an instance's bundle, detaching every mount beneath it first, deepest first. The shim
+/// unmounts the rootfs overlay and the idmapped image layers (`BUNDLE/lower/N`) itself, but a
+/// shim that died first leaves them mounted, and `std::fs::remove_dir_all` would walk into them
+/// and delete the files of the shared layers and of the pod's writable layer. If a mount will
+/// not go, the bundle stays for teardown, which detaches everything under the pod directory
+/// first.
+fn remove_bundle(bundle: &std::path::Path) {
+    for m in tandem_runtime::mounts::mounts_under(bundle) {
+        let _ = tandem_runtime::mounts::unmount(&m);
+    }
+    if tandem_runtime::mounts::mounts_under(bundle).is_empty() {
+        let _ = std::fs::remove_dir_all(bundle);
+    } else {
+        eprintln!(
+            "warning: {} still has mounts beneath it; left for the pod's teardown",
+            bundle.display()
+        );
+    }
+}
+
 /// This process's capability bounding set, from /proc/self/status (every capability if it cannot
 /// be read).
 fn own_bounding_set() -> std::collections::HashSet<oci_spec::runtime::Capability> {
@@ -305,7 +325,7 @@ impl LinuxRuntime {
         }
 
         let bundle = self.dir.bundle(&c.name, attempt);
-        let _ = std::fs::remove_dir_all(&bundle);
+        remove_bundle(&bundle);
         let (rootfs, upper, work) = (
             bundle.join("rootfs"),
             bundle.join("upper"),
@@ -427,7 +447,7 @@ impl ContainerRuntime for LinuxRuntime {
             Some(ShimMessage::Started { pid }) => pid,
             other => {
                 let _ = child.wait().await;
-                let _ = std::fs::remove_dir_all(&bundle);
+                remove_bundle(&bundle);
                 let (reason, message) = match other {
                     Some(ShimMessage::Failed { stage, message })
                         if stage == "create" || stage == "rootfs" =>
@@ -484,7 +504,7 @@ impl ContainerRuntime for LinuxRuntime {
             let _ = child.wait().await;
             // Forget the pid before reporting the exit: it may be reused by an unrelated process.
             pids.borrow_mut().remove(&pids_key);
-            let _ = std::fs::remove_dir_all(&bundle);
+            remove_bundle(&bundle);
             let _ = tx.send(RuntimeEvent::Exited {
                 container: pids_key.0,
                 attempt: pids_key.1,
@@ -866,5 +886,63 @@ mod tests {
         c.stop_signal = None;
         image.stop_signal = Some("SIGNOPE".into());
         assert_eq!(stop_signal(&c, &image), 15);
+    }
+
+    #[test]
+    fn a_bundle_is_removed_only_after_the_mounts_beneath_it_are_detached() {
+        if !nix::unistd::geteuid().is_root() {
+            println!("skipped: bind mounts need root");
+            return;
+        }
+        /// Detaches what the test mounted even when an assertion fails first.
+        struct Mounted(Vec<std::path::PathBuf>);
+        impl Drop for Mounted {
+            fn drop(&mut self) {
+                for m in self.0.iter().rev() {
+                    let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+                }
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A shared image layer and a pod's writable layer, as a dead shim leaves them mounted.
+        let (layer, upper) = (dir.path().join("layer"), dir.path().join("upper"));
+        let bundle = dir.path().join("containers/c-0");
+        let (lower, rootfs) = (bundle.join("lower/0"), bundle.join("rootfs"));
+        for d in [&layer, &upper, &lower, &rootfs] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        std::fs::write(layer.join("bin"), "layer").expect("layer file");
+        std::fs::create_dir(upper.join("nested")).expect("nested");
+        std::fs::write(upper.join("nested/data"), "pod").expect("upper file");
+        let mut mounted = Mounted(vec![]);
+        for (source, target) in [
+            (&layer, lower.clone()),
+            (&upper, rootfs.clone()),
+            (&layer, rootfs.join("nested")),
+        ] {
+            nix::mount::mount(
+                Some(source.as_path()),
+                &target,
+                None::<&str>,
+                nix::mount::MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .expect("bind mount");
+            mounted.0.push(target);
+        }
+        remove_bundle(&bundle);
+        assert!(
+            tandem_runtime::mounts::mounts_under(&bundle).is_empty(),
+            "every mount under the bundle is detached"
+        );
+        assert!(!bundle.exists(), "the bundle is removed");
+        assert_eq!(
+            std::fs::read_to_string(layer.join("bin")).expect("the layer's file survives"),
+            "layer"
+        );
+        assert_eq!(
+            std::fs::read_to_string(upper.join("nested/data")).expect("the upper file survives"),
+            "pod"
+        );
     }
 }

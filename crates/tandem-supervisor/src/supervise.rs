@@ -262,12 +262,15 @@ fn prepare(
     create_pod_cgroup(plan)?;
     let share_pid = plan.share_process_namespace && !plan.host_pid;
     let id_range = if plan.security.user_namespace {
-        let store = dir
-            .root
-            .parent()
-            .and_then(Path::parent)
-            .unwrap_or(&dir.root);
-        let (range, claim) = tandem_runtime::userns::claim(&store.join("userns"), &dir.root)?;
+        // One claim directory for the machine, not one per store: host ids are machine-wide,
+        // and two stores (two `--root`s) each counting from the first free range would give
+        // their pods the same ids. The owner is absolute because claimers of other stores, in
+        // other working directories, check whether it still exists.
+        let owner = std::path::absolute(&dir.root).unwrap_or_else(|_| dir.root.clone());
+        let (range, claim) = tandem_runtime::userns::claim(
+            Path::new(tandem_runtime::userns::HOST_CLAIM_DIR),
+            &owner,
+        )?;
         setup.userns = Some((range, claim));
         Some(range)
     } else {

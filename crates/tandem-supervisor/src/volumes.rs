@@ -267,8 +267,14 @@ fn is_clean_relative(p: &str) -> bool {
 
 /// Pins subPath `sub` of the volume at `root` on `target` (see
 /// [`tandem_runtime::mounts::bind_beneath`]): the container then gets `target`, a mount point no
-/// container can reach, instead of a path it could re-point between check and mount.
-fn pin_sub_path(root: &Path, sub: &str, target: &Path) -> Result<(), String> {
+/// container can reach, instead of a path it could re-point between check and mount. Directories
+/// it has to create belong to `owner` (uid and gid on the host), else to the supervisor (root).
+fn pin_sub_path(
+    root: &Path,
+    sub: &str,
+    target: &Path,
+    owner: Option<(u32, u32)>,
+) -> Result<(), String> {
     if !is_clean_relative(sub) {
         return Err("must be a relative path without '..'".into());
     }
@@ -279,7 +285,7 @@ fn pin_sub_path(root: &Path, sub: &str, target: &Path) -> Result<(), String> {
             _ => None,
         })
         .collect();
-    tandem_runtime::mounts::bind_beneath(root, &parts, target)
+    tandem_runtime::mounts::bind_beneath(root, &parts, target, owner)
         .map_err(|e| tandem_runtime::error_chain(&e))
 }
 
@@ -327,11 +333,13 @@ pub fn give_to_user_namespace(
 }
 
 /// The bind mounts of one container: its volumeMounts plus the pod files every container gets.
+/// `id_range` is the pod's user-namespace range (`hostUsers: false`).
 pub fn container_mounts(
     plan: &PodPlan,
     c: &ContainerPlan,
     dir: &PodDir,
     env: &[(String, String)],
+    id_range: Option<tandem_runtime::userns::IdRange>,
 ) -> Result<Vec<BindMount>, VolumeError> {
     let mut out = vec![];
     for (index, vm) in c.volume_mounts.iter().enumerate() {
@@ -356,14 +364,24 @@ pub fn container_mounts(
             }
             _ => None,
         };
+        // subPath directories made in the pod's own volumes belong to the pod's root, as
+        // everything in them does after give_to_user_namespace (which ran before any container,
+        // so before these were made); as host root they would be the pod's nobody, unwritable.
+        // hostPath volumes keep host owners, so what is made there stays host root's.
+        let owner = match (&vol.source, id_range) {
+            (VolumeSource::HostPath { .. }, _) | (_, None) => None,
+            (_, Some(range)) => Some((range.to_host(0), range.to_host(0))),
+        };
         let source = match sub {
             Some(s) => {
                 let pinned = dir.sub_path(&c.name, index);
-                pin_sub_path(&root, &s, &pinned).map_err(|problem| VolumeError::SubPath {
-                    container: c.name.clone(),
-                    volume: vm.name.clone(),
-                    sub_path: s.clone(),
-                    problem,
+                pin_sub_path(&root, &s, &pinned, owner).map_err(|problem| {
+                    VolumeError::SubPath {
+                        container: c.name.clone(),
+                        volume: vm.name.clone(),
+                        sub_path: s.clone(),
+                        problem,
+                    }
                 })?;
                 pinned
             }
@@ -533,10 +551,10 @@ mod tests {
         std::os::unix::fs::symlink("/etc", root.join("link")).expect("symlink");
         std::fs::write(root.join("file"), "x").expect("file");
         let target = dir.path().join("pinned");
-        assert!(pin_sub_path(&root, "../x", &target).is_err());
-        assert!(pin_sub_path(&root, "/etc", &target).is_err());
+        assert!(pin_sub_path(&root, "../x", &target, None).is_err());
+        assert!(pin_sub_path(&root, "/etc", &target, None).is_err());
         for sub in ["link", "link/passwd", "file/x"] {
-            let e = pin_sub_path(&root, sub, &target).expect_err(sub);
+            let e = pin_sub_path(&root, sub, &target, None).expect_err(sub);
             assert!(e.contains("symlink"), "{sub}: {e}");
         }
         assert!(!target.exists(), "nothing is made for a refused subPath");

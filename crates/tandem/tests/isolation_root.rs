@@ -737,3 +737,83 @@ spec:
         "{message}"
     );
 }
+
+#[test]
+fn host_users_false_pods_of_different_stores_get_disjoint_id_ranges() {
+    let Some(()) = require_root("user namespace ranges across stores") else {
+        return;
+    };
+    // Two stores (two --root directories) on one machine, as the root tests run in parallel:
+    // host ids are the machine's, so their pods' ranges must not overlap.
+    let envs = [Env::new(), Env::new()];
+    let yaml = |name: &str| {
+        format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  hostUsers: false
+  terminationGracePeriodSeconds: 0
+  containers:
+    - name: c
+      image: localhost/tandem-busybox:1.35
+      command: ["sh", "-c", "cat /proc/self/uid_map; exec sleep 3600"]
+"#
+        )
+    };
+    let names = ["ranges-a", "ranges-b"];
+    // Both start at once, so both claim while neither pod has its range yet.
+    let outs: Vec<_> = std::thread::scope(|s| {
+        let runs: Vec<_> = envs
+            .iter()
+            .zip(names)
+            .map(|(env, name)| s.spawn(move || env.run_yaml(&yaml(name), &["-d"])))
+            .collect();
+        runs.into_iter()
+            .map(|r| r.join().expect("run thread"))
+            .collect()
+    });
+    let mut bases = vec![];
+    for ((env, name), out) in envs.iter().zip(names).zip(&outs) {
+        assert!(out.status.success(), "run {name}: {}", stderr(out));
+        let mut map = vec![];
+        for _ in 0..100 {
+            let logs = logs(env, name, "c");
+            map = logs
+                .split_whitespace()
+                .filter_map(|n| n.parse::<u64>().ok())
+                .collect();
+            if map.len() == 3 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert_eq!(map.len(), 3, "{name}: one uid_map line, got {map:?}");
+        assert_eq!((map[0], map[2]), (0, 65536), "{name}: {map:?}");
+        bases.push(map[1]);
+    }
+    for (env, name) in envs.iter().zip(names) {
+        let out = env.tandem(&["delete", "pod", name, "--grace-period", "0"]);
+        assert!(out.status.success(), "delete {name}: {}", stderr(&out));
+    }
+    let (a, b) = (bases[0], bases[1]);
+    assert!(
+        a + 65536 <= b || b + 65536 <= a,
+        "the two stores' pods share host ids: {a} and {b}"
+    );
+    // Their claims went with them: none left naming either store's pods.
+    for e in std::fs::read_dir("/run/tandem/userns")
+        .expect("the host's claim directory")
+        .flatten()
+    {
+        let holder = std::fs::read_to_string(e.path()).unwrap_or_default();
+        for env in &envs {
+            assert!(
+                !holder.starts_with(&*env.root.path().to_string_lossy()),
+                "claim {:?} of a deleted pod is left: {holder}",
+                e.file_name()
+            );
+        }
+    }
+}

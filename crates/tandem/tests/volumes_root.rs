@@ -158,3 +158,59 @@ spec:
         "the victim ran"
     );
 }
+
+#[test]
+fn a_host_users_false_pod_writes_into_sub_path_directories_made_for_it() {
+    let Some(()) = require_root("sub_path_user_namespace") else {
+        return;
+    };
+    let env = Env::new();
+    // Neither subPath exists: the supervisor makes them at container start, after the volume
+    // was shifted into the pod's id range, so they must be made the pod root's.
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: usersub}
+spec:
+  hostUsers: false
+  restartPolicy: Never
+  volumes: [{name: scratch, emptyDir: {}}]
+  containers:
+    - name: c
+      image: localhost/tandem-busybox:1.35
+      command: ["sh", "-c", "echo new > /new/file && echo deep > /deep/file"]
+      volumeMounts:
+        - {name: scratch, mountPath: /new, subPath: newdir}
+        - {name: scratch, mountPath: /deep, subPath: a/b}
+"#;
+    let out = env.run_yaml(yaml, &[]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    let pod = env.pod_json("usersub");
+    let state = &pod["status"]["containerStatuses"][0]["state"]["terminated"];
+    assert_eq!(
+        state["exitCode"],
+        0,
+        "the pod's root writes its new subPath directories: {state} {}",
+        stdout(&env.tandem(&["logs", "usersub"]))
+    );
+    let scratch = env.pods_dir().join("default_usersub/volumes/scratch");
+    assert_eq!(
+        std::fs::read_to_string(scratch.join("newdir/file")).expect("newdir/file"),
+        "new\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(scratch.join("a/b/file")).expect("a/b/file"),
+        "deep\n"
+    );
+    use std::os::unix::fs::MetadataExt;
+    let volume_owner = std::fs::metadata(&scratch).expect("volume").uid();
+    assert_ne!(volume_owner, 0, "the volume is in the pod's range");
+    for d in ["newdir", "a", "a/b"] {
+        let m = std::fs::metadata(scratch.join(d)).expect(d);
+        assert_eq!(
+            (m.uid(), m.gid(), m.mode() & 0o7777),
+            (volume_owner, volume_owner, 0o755),
+            "{d} belongs to the pod's root, mode 0755 as the kubelet's"
+        );
+    }
+}
