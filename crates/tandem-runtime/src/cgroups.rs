@@ -232,3 +232,46 @@ pub fn create_pod_cgroup(rel: &Path, limits: &PodLimits) -> Result<(), CgroupErr
 fn max_or(v: Option<u64>) -> String {
     v.map_or_else(|| "max".into(), |v| v.to_string())
 }
+
+/// Moves process `pid` into the cgroup `rel` on every hierarchy where the parent of `rel` exists
+/// (making `rel` there), so that a process not started by libcontainer (the pod's pause process)
+/// counts against the pod's limits and dies with the pod's cgroups.
+///
+/// `rel` should be a leaf below the pod cgroup, not the pod cgroup itself: on a v2 tree a cgroup
+/// that holds processes cannot delegate controllers to children (cgroups(7), "no internal
+/// processes"), which libcontainer does for every container's cgroup.
+pub fn add_process(rel: &Path, pid: i32) -> Result<(), CgroupError> {
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for l in info.lines() {
+        let Some((pre, post)) = l.split_once(" - ") else {
+            continue;
+        };
+        let mut post = post.split(' ');
+        let fstype = post.next().unwrap_or_default();
+        let superopts = post.nth(1).unwrap_or_default();
+        if fstype != "cgroup" && fstype != "cgroup2" {
+            continue;
+        }
+        // A v1 cpuset cgroup takes no process until its cpus and mems are set (ENOSPC), and the
+        // pod sets neither: there the process stays where it is, which limits nothing of the pod.
+        if fstype == "cgroup" && superopts.split(',').any(|o| o == "cpuset") {
+            continue;
+        }
+        let Some(mount) = pre.split(' ').nth(4).map(PathBuf::from) else {
+            continue;
+        };
+        let dir = mount.join(rel);
+        if !dir.parent().is_some_and(Path::is_dir) {
+            continue;
+        }
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CgroupError { path, source }
+        };
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let procs = dir.join("cgroup.procs");
+        std::fs::write(&procs, pid.to_string()).map_err(io(&procs))?;
+    }
+    Ok(())
+}

@@ -4,9 +4,11 @@
 //! than bind mounts means nothing is left on the host when the pod ends: the pause process dies
 //! with its supervisor (PR_SET_PDEATHSIG), and the kernel frees the namespaces with it.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use nix::sched::{unshare, CloneFlags};
 
@@ -23,6 +25,8 @@ pub enum SandboxError {
     },
     #[error("the pod's pause process failed: {message}")]
     Pause { message: String },
+    #[error("the pod's pause process did not report its namespaces ready within {timeout:?} and was killed{stderr}")]
+    Timeout { timeout: Duration, stderr: String },
 }
 
 impl SandboxError {
@@ -68,6 +72,25 @@ impl Sandbox {
         share_pid: bool,
         user_ns: Option<IdRange>,
     ) -> Result<Sandbox, SandboxError> {
+        Self::start_within(
+            exe,
+            hostname,
+            host_network,
+            share_pid,
+            user_ns,
+            HANDSHAKE_TIMEOUT,
+        )
+    }
+
+    fn start_within(
+        exe: &Path,
+        hostname: &str,
+        host_network: bool,
+        share_pid: bool,
+        user_ns: Option<IdRange>,
+        timeout: Duration,
+    ) -> Result<Sandbox, SandboxError> {
+        let deadline = Instant::now() + timeout;
         let mut cmd = Command::new(exe);
         cmd.arg("__pause")
             .arg(hostname)
@@ -90,13 +113,40 @@ impl Sandbox {
                 exe: exe.into(),
                 source,
             })?;
-        let mut line = String::new();
-        let mut out = child.stdout.take().map(BufReader::new);
-        if let Some(out) = out.as_mut() {
-            let _ = out.read_line(&mut line);
-        }
+        let mut out = child.stdout.take().map(|out| Handshake {
+            out,
+            buf: Vec::new(),
+        });
+        let mut next_line = |child: &mut Child| -> Result<String, SandboxError> {
+            match out.as_mut().map(|o| o.line(deadline)) {
+                None => Ok(String::new()),
+                Some(Some(line)) => Ok(line),
+                Some(None) => {
+                    let _ = child.kill();
+                    let stderr = child
+                        .stderr
+                        .take()
+                        .map(|mut e| {
+                            let mut text = String::new();
+                            let _ = e.read_to_string(&mut text);
+                            text
+                        })
+                        .unwrap_or_default();
+                    let _ = child.wait();
+                    let stderr = stderr.trim();
+                    Err(SandboxError::Timeout {
+                        timeout,
+                        stderr: if stderr.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {stderr}")
+                        },
+                    })
+                }
+            }
+        };
+        let mut line = next_line(&mut child)?;
         if let (Some(range), "userns") = (user_ns, line.trim()) {
-            line.clear();
             let mapped = crate::userns::write_maps(child.id() as i32, range);
             if let Err(e) = &mapped {
                 let _ = child.kill();
@@ -108,9 +158,7 @@ impl Sandbox {
             if let Some(stdin) = child.stdin.as_mut() {
                 let _ = writeln!(stdin, "mapped");
             }
-            if let Some(out) = out.as_mut() {
-                let _ = out.read_line(&mut line);
-            }
+            line = next_line(&mut child)?;
         }
         if line.trim() != "ready" {
             let _ = child.kill();
@@ -128,23 +176,93 @@ impl Sandbox {
         self.child.id() as i32
     }
 
+    /// The pause process and its children (with `share_pid`, the PID namespace's init), which
+    /// were forked before the caller could move the pause process into a cgroup.
+    pub fn processes(&self) -> Vec<i32> {
+        let pid = self.pid();
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        std::iter::once(pid)
+            .chain(children.split_whitespace().filter_map(|c| c.parse().ok()))
+            .collect()
+    }
+
     /// `/proc/<pid>/ns/<kind>` for `net`, `ipc`, `uts`, (with `share_pid`) `pid_for_children`
     /// or (with a user namespace) `user`.
     pub fn ns_path(&self, kind: &str) -> PathBuf {
         PathBuf::from(format!("/proc/{}/ns/{kind}", self.pid()))
     }
 
-    /// Whether the pause process has exited (reaping it): its namespaces are gone with it, unless
-    /// a container still holds them. Once this returned true the pid may belong to another
-    /// process, so the sandbox must be dropped, never [`Sandbox::stop`]ped.
-    pub fn exited(&mut self) -> bool {
+    /// Whether the pause process has exited: its namespaces are gone with it, unless a container
+    /// still holds them.
+    ///
+    /// It is not reaped here (waitid(2) `WNOWAIT`): it stays a zombie, so its pid cannot be
+    /// given to another process while `/proc/<pid>/ns/*` paths naming it are still handed to
+    /// starts, probes and hooks; [`Sandbox::stop`] reaps it when the sandbox is replaced or torn
+    /// down. Asking again gives the same answer.
+    pub fn exited(&self) -> bool {
+        use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
         // An error means the child is no longer ours to wait for: gone all the same.
-        !matches!(self.child.try_wait(), Ok(None))
+        !matches!(
+            waitid(Id::Pid(nix::unistd::Pid::from_raw(self.pid())), flags),
+            Ok(WaitStatus::StillAlive)
+        )
     }
 
+    /// Kills the pause process (if it still runs) and reaps it. Safe after [`Sandbox::exited`]
+    /// returned true: until this reaps it, the pid is still the zombie's.
     pub fn stop(mut self) {
         let _ = crate::process::send_signal(self.pid(), Signal::SIGKILL);
         let _ = self.child.wait();
+    }
+}
+
+/// How long a new pause process has to report its namespaces ready. It only makes namespaces and
+/// brings up `lo`, which takes milliseconds; the bound is for a pause process that hangs, which
+/// would otherwise block the supervisor's only thread (and the pod with it) for good.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The pause process's stdout during the handshake, read line by line with a deadline.
+struct Handshake {
+    out: ChildStdout,
+    buf: Vec<u8>,
+}
+
+impl Handshake {
+    /// The next line (what is left when the pipe closes first, as `read_line`), or `None` when
+    /// `deadline` passes before it is complete.
+    fn line(&mut self, deadline: Instant) -> Option<String> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        loop {
+            if let Some(end) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=end).collect();
+                return Some(String::from_utf8_lossy(&line).into_owned());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+            let mut fds = [PollFd::new(self.out.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, wait) {
+                // Timed out or interrupted: the deadline decides.
+                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                Ok(_) => {}
+                Err(_) => return Some(self.rest()),
+            }
+            let mut chunk = [0u8; 256];
+            match self.out.read(&mut chunk) {
+                Ok(0) => return Some(self.rest()),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return Some(self.rest()),
+            }
+        }
+    }
+
+    fn rest(&mut self) -> String {
+        String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned()
     }
 }
 
@@ -271,4 +389,79 @@ fn loopback_up() -> Result<(), nix::Error> {
         return Err(nix::Error::last());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in for `tandem __pause`: a shell script run as `exe __pause HOSTNAME PPID`. Kept
+    /// beside the test binary rather than in /tmp, which may be mounted noexec.
+    fn fake_pause(body: &str) -> (tempfile::TempDir, PathBuf) {
+        let exe = std::env::current_exe().expect("current exe");
+        let dir = tempfile::tempdir_in(exe.parent().expect("target dir")).expect("tempdir");
+        let path = dir.path().join("pause.sh");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        (dir, path)
+    }
+
+    /// Starts the fake pause, retrying a spawn that raced another test thread's fork while the
+    /// script was still open for writing (ETXTBSY).
+    fn start(exe: &Path, timeout: Duration) -> Result<Sandbox, SandboxError> {
+        for _ in 0..20 {
+            match Sandbox::start_within(exe, "p", false, false, None, timeout) {
+                Err(SandboxError::Spawn { source, .. })
+                    if source.raw_os_error() == Some(libc::ETXTBSY) =>
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
+        panic!("the script stayed busy");
+    }
+
+    fn state(pid: i32) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.get(stat.rfind(')')? + 2..)?.chars().next()
+    }
+
+    #[test]
+    fn a_dead_pause_process_stays_a_zombie_until_stopped() {
+        let (_dir, exe) = fake_pause("echo ready\nexec sleep 600");
+        let sandbox = start(&exe, Duration::from_secs(30)).expect("sandbox");
+        let pid = sandbox.pid();
+        assert!(!sandbox.exited());
+        crate::process::send_signal(pid, Signal::SIGKILL).expect("kill the pause process");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !sandbox.exited() {
+            assert!(Instant::now() < deadline, "the death was not noticed");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Noticed, not reaped: the pid is still the zombie's, so no other process can get it
+        // while paths under /proc/<pid> are in use; asking again does not reap it either.
+        assert!(sandbox.exited());
+        assert_eq!(
+            state(pid),
+            Some('Z'),
+            "/proc/{pid} of the dead pause process"
+        );
+        sandbox.stop();
+        assert_eq!(state(pid), None, "stop() reaps the zombie");
+    }
+
+    #[test]
+    fn a_pause_process_that_never_reports_ready_fails_the_start() {
+        let (_dir, exe) = fake_pause("echo starting >&2\nexec sleep 600");
+        let began = Instant::now();
+        let err = start(&exe, Duration::from_millis(300)).expect_err("no sandbox");
+        assert!(began.elapsed() < Duration::from_secs(10), "the start hung");
+        let text = err.to_string();
+        assert!(
+            matches!(err, SandboxError::Timeout { .. }) && text.contains("starting"),
+            "{text}"
+        );
+    }
 }

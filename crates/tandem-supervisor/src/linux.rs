@@ -48,6 +48,9 @@ pub struct LinuxRuntime {
     pub events: mpsc::UnboundedSender<RuntimeEvent>,
     pub logs: broadcast::Sender<LogLine>,
     pids: Rc<RefCell<HashMap<(String, u32), i32>>>,
+    /// Woken whenever an instance has exited (and left `pids`): ends the network hooks run
+    /// against it (see [`LinuxRuntime::instance_gone`]).
+    instance_exited: Rc<tokio::sync::Notify>,
     /// The stop signal of each container's current instance (see [`stop_signal`]).
     stop_signals: Rc<RefCell<HashMap<String, i32>>>,
     /// `hostUsers: false`: the host ids of the pod's user namespace.
@@ -177,6 +180,7 @@ impl LinuxRuntime {
             events,
             logs,
             pids: Rc::default(),
+            instance_exited: Rc::default(),
             stop_signals: Rc::default(),
             id_range: None,
             sandbox: None,
@@ -475,6 +479,7 @@ impl ContainerRuntime for LinuxRuntime {
         let (name, tx, logs) = (c.name.clone(), self.events.clone(), self.logs.clone());
         let pids_key = (c.name.clone(), attempt);
         let pids = Rc::clone(&self.pids);
+        let instance_exited = Rc::clone(&self.instance_exited);
         tokio::task::spawn_local(async move {
             let out = async {
                 if let Some(s) = stdout {
@@ -504,6 +509,11 @@ impl ContainerRuntime for LinuxRuntime {
             let _ = child.wait().await;
             // Forget the pid before reporting the exit: it may be reused by an unrelated process.
             pids.borrow_mut().remove(&pids_key);
+            // The hooks still running against it end (and kill their helpers) before the engine
+            // hears of the exit: yielding lets the woken hook tasks run first, so a pod that ends
+            // with this exit leaves no helper behind.
+            instance_exited.notify_waiters();
+            tokio::task::yield_now().await;
             remove_bundle(&bundle);
             let _ = tx.send(RuntimeEvent::Exited {
                 container: pids_key.0,
@@ -576,8 +586,13 @@ impl ContainerRuntime for LinuxRuntime {
         }
         let facts = self.facts.borrow().clone();
         let timeout_ms = timeout.map_or(0, |t| t.as_millis() as u64);
-        // Hooks come without a timeout (the engine bounds them by the grace period), but the
-        // network helper needs a deadline: a day stands for none.
+        // Hooks come without a timeout, but the network helper needs a deadline: a day stands for
+        // none. What bounds a hook is its container: the hook ends when the instance exits
+        // (which the engine brings about at the end of a preStop's grace period), and its helper
+        // is killed with it (`net`).
+        let hook = matches!(kind, HandlerKind::PostStart | HandlerKind::PreStop);
+        let instance = (c.name.clone(), attempt);
+        let bound = hook.then_some(&instance);
         let net_timeout_ms = if timeout_ms == 0 {
             24 * 3600 * 1000
         } else {
@@ -619,6 +634,7 @@ impl ContainerRuntime for LinuxRuntime {
                         user_agent: tandem_api::probe_user_agent(),
                     },
                     timeout,
+                    bound,
                 )
                 .await
             }
@@ -630,6 +646,7 @@ impl ContainerRuntime for LinuxRuntime {
                         timeout_ms: net_timeout_ms,
                     },
                     timeout,
+                    bound,
                 )
                 .await
             }
@@ -644,6 +661,7 @@ impl ContainerRuntime for LinuxRuntime {
                         user_agent: tandem_api::probe_user_agent(),
                     },
                     timeout,
+                    bound,
                 )
                 .await
             }
@@ -716,8 +734,28 @@ pub fn loopback_fallback_warning(plan: &PodPlan, facts: &RuntimeFacts) -> Option
 }
 
 impl LinuxRuntime {
-    /// An httpGet, tcpSocket or gRPC check from inside the pod's network namespace.
-    async fn net(&self, req: NetRequest, timeout: Option<std::time::Duration>) -> HandlerResult {
+    /// Returns once instance `key` has exited (at once if it has).
+    async fn instance_gone(&self, key: &(String, u32)) {
+        loop {
+            let exited = self.instance_exited.notified();
+            tokio::pin!(exited);
+            // Registered before the check, so an exit right after it is not missed.
+            exited.as_mut().enable();
+            if !self.pids.borrow().contains_key(key) {
+                return;
+            }
+            exited.await;
+        }
+    }
+
+    /// An httpGet, tcpSocket or gRPC check from inside the pod's network namespace. With
+    /// `instance`, the check ends (an error) when that instance exits.
+    async fn net(
+        &self,
+        req: NetRequest,
+        timeout: Option<std::time::Duration>,
+        instance: Option<&(String, u32)>,
+    ) -> HandlerResult {
         let netns = self
             .namespaces
             .borrow()
@@ -730,7 +768,20 @@ impl LinuxRuntime {
         };
         let mut cmd = tokio::process::Command::new(&self.exe);
         cmd.arg("__netprobe").arg(netns).arg(json);
-        match helper_output(cmd, timeout).await {
+        // Killed when this check is dropped (it has no children to orphan): it holds the pod's
+        // network namespace and runs outside the pod cgroup, so it must not outlive the check.
+        cmd.kill_on_drop(true);
+        let run = helper_output(cmd, timeout);
+        let output = match instance {
+            Some(key) => tokio::select! {
+                out = run => out,
+                () = self.instance_gone(key) => {
+                    return HandlerResult::Error(format!("container {} exited", key.0));
+                }
+            },
+            None => run.await,
+        };
+        match output {
             Err(e) => HandlerResult::Error(e),
             Ok(line) => match serde_json::from_str::<NetOutcome>(&line) {
                 Err(e) => HandlerResult::Error(format!("probe helper: {e}")),
@@ -749,8 +800,9 @@ async fn helper_output(
     mut cmd: tokio::process::Command,
     timeout: Option<std::time::Duration>,
 ) -> Result<String, String> {
-    // Not killed on timeout: the helper enforces the timeout itself and must reap the command it
-    // ran (see tandem-runtime's `exec`); killing it would orphan that command to this process.
+    // Not killed on timeout unless the caller set kill_on_drop: the exec helper enforces the
+    // timeout itself and must reap the command it ran (see tandem-runtime's `exec`); killing it
+    // would orphan that command to this process.
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());

@@ -191,20 +191,10 @@ pub fn peers(dir: &PodDir) -> Vec<(String, Vec<String>)> {
 /// file itself, which follows the inode (mount(2), MS_BIND), so only writing the same inode
 /// reaches them. An exclusive flock(2) on the store keeps two supervisors from interleaving.
 pub fn refresh_peer_hosts(dir: &PodDir) {
-    use nix::fcntl::{Flock, FlockArg};
     let Some(parent) = dir.root.parent() else {
         return;
     };
-    let Ok(lock) = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        // Beside the pods directory, which holds nothing but pod directories.
-        .open(parent.parent().unwrap_or(parent).join("hosts.lock"))
-    else {
-        return;
-    };
-    let Ok(_guard) = Flock::lock(lock, FlockArg::LockExclusive) else {
+    let Ok(_guard) = lock_hosts(dir) else {
         return;
     };
     let Ok(rd) = std::fs::read_dir(parent) else {
@@ -233,6 +223,29 @@ pub fn refresh_peer_hosts(dir: &PodDir) {
         );
         let _ = std::fs::write(other.etc_file("etc-hosts"), hosts);
     }
+}
+
+/// Writes the pod's own `/etc/hosts` with `content`, computed under the same store lock as
+/// [`refresh_peer_hosts`] takes: a pod that lists its peers and writes its file while another
+/// pod rewrites every file would otherwise interleave with it, or overwrite the newer list with
+/// an older one. In place, as there: the file keeps its inode (and its owner, the pod's root
+/// with a user namespace), which containers see through a bind mount.
+pub fn write_own_hosts(dir: &PodDir, content: impl FnOnce() -> String) -> std::io::Result<()> {
+    let _guard = lock_hosts(dir)?;
+    std::fs::write(dir.etc_file("etc-hosts"), content())
+}
+
+/// An exclusive flock(2) on `<store>/hosts.lock`, beside the pods directory (which holds nothing
+/// but pod directories), held until the guard drops.
+fn lock_hosts(dir: &PodDir) -> std::io::Result<nix::fcntl::Flock<std::fs::File>> {
+    use nix::fcntl::{Flock, FlockArg};
+    let parent = dir.root.parent().unwrap_or(&dir.root);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(parent.parent().unwrap_or(parent).join("hosts.lock"))?;
+    Flock::lock(lock, FlockArg::LockExclusive).map_err(|(_, errno)| errno.into())
 }
 
 /// The host's address on the interface of its default route (status.hostIP).
@@ -274,5 +287,42 @@ mod tests {
             .map(ToString::to_string)
             .collect();
         assert_eq!(got, ["127.0.0.1:8080:80/tcp", "9090:90/udp"]);
+    }
+
+    #[test]
+    fn a_pod_writes_its_own_hosts_file_only_under_the_store_lock() {
+        use nix::fcntl::{Flock, FlockArg};
+        let store = tempfile::tempdir().expect("tempdir");
+        let dir = PodDir {
+            root: store.path().join("pods/default_p"),
+        };
+        std::fs::create_dir_all(&dir.root).expect("pod dir");
+        let hosts = dir.etc_file("etc-hosts");
+        std::fs::write(&hosts, "old\n").expect("hosts");
+        // Held as another supervisor's refresh_peer_hosts holds it (flock(2) locks belong to the
+        // open file, so a second open in this process conflicts like another process would).
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(store.path().join("hosts.lock"))
+            .expect("lock file");
+        let held = Flock::lock(lock, FlockArg::LockExclusive).expect("lock");
+        let writer = {
+            let dir = dir.clone();
+            std::thread::spawn(move || write_own_hosts(&dir, || "new\n".into()))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert_eq!(
+            std::fs::read_to_string(&hosts).expect("hosts"),
+            "old\n",
+            "written while the lock was held"
+        );
+        let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&hosts).expect("stat"));
+        drop(held);
+        writer.join().expect("writer").expect("write");
+        assert_eq!(std::fs::read_to_string(&hosts).expect("hosts"), "new\n");
+        let after = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&hosts).expect("stat"));
+        assert_eq!(inode, after, "rewritten in place");
     }
 }

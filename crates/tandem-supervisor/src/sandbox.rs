@@ -24,7 +24,9 @@ use crate::statedir::PodDir;
 /// The current sandbox and its network attachment.
 #[derive(Debug, Default)]
 pub struct SandboxSlot {
-    /// The pause process; `None` once it died (or before the first one started).
+    /// The pause process; `None` before the first one started and once teardown took it. A dead
+    /// one stays here unreaped (a zombie whose pid nobody else can get) until a new sandbox
+    /// replaces it or teardown stops it, since paths under `/proc/<pid>` may still be in use.
     pub sandbox: Option<Sandbox>,
     pub network: PodNetwork,
     /// The attempt number of the sandbox in the slot (0 for the first).
@@ -49,6 +51,8 @@ pub enum RecreateError {
     },
     #[error("cannot give the new sandbox its /dev/shm")]
     Shm(#[from] tandem_runtime::mounts::MountError),
+    #[error("cannot move the new pause process into the pod cgroup")]
+    Cgroup(#[from] tandem_runtime::cgroups::CgroupError),
 }
 
 /// The namespaces every container joins: the pause process's network, IPC and UTS namespaces
@@ -73,29 +77,43 @@ pub fn namespaces(
     joined
 }
 
+/// Moves the pause process (and the PID namespace's init it forked) into a leaf of the pod cgroup
+/// `/tandem/<uid>`, so that `--pod-max-pids`, the pod's memory limit and teardown's cgroup kill
+/// reach it as they reach the containers. A leaf, not the pod cgroup itself: see
+/// [`tandem_runtime::cgroups::add_process`].
+pub fn join_pod_cgroup(
+    plan: &PodPlan,
+    sandbox: &Sandbox,
+) -> Result<(), tandem_runtime::cgroups::CgroupError> {
+    let leaf = PathBuf::from(format!("/tandem/{}/sandbox", plan.uid));
+    for pid in sandbox.processes() {
+        tandem_runtime::cgroups::add_process(&leaf, pid)?;
+    }
+    Ok(())
+}
+
 /// How often the watcher looks at the pause process when no SIGCHLD woke it: a safety net, since
 /// signals of several children may arrive as one.
 const WATCH_FALLBACK: Duration = Duration::from_secs(1);
 
-/// Watches the pause process of sandbox `attempt` (a child of this process): when it exits, takes
-/// it out of the slot and reports [`RuntimeEvent::SandboxLost`]. Ends when the slot holds another
-/// attempt or no pause process (teardown took it).
+/// Watches the pause process of sandbox `attempt` (a child of this process): when it exits,
+/// reports [`RuntimeEvent::SandboxLost`], leaving it in the slot unreaped (see
+/// [`SandboxSlot::sandbox`]). Ends then, or when the slot holds another attempt or no pause
+/// process (teardown took it).
 pub fn spawn_watch(slot: SharedSandbox, attempt: u32, events: mpsc::UnboundedSender<RuntimeEvent>) {
     tokio::task::spawn_local(async move {
         let mut sigchld =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child()).ok();
         loop {
             {
-                let mut s = slot.borrow_mut();
+                let s = slot.borrow();
                 if s.attempt != attempt {
                     return;
                 }
-                let Some(pause) = s.sandbox.as_mut() else {
+                let Some(pause) = s.sandbox.as_ref() else {
                     return;
                 };
                 if pause.exited() {
-                    // Reaped: its pid may be reused, so it must never be signalled again.
-                    s.sandbox = None;
                     let _ = events.send(RuntimeEvent::SandboxLost { attempt });
                     return;
                 }
@@ -150,32 +168,41 @@ fn replace(
 ) -> Result<Recreated, RecreateError> {
     s.attempt = attempt;
     if s.network.attached {
-        // CNI DEL while a pause process not yet reported dead still holds the namespace. On
-        // failure the attachment stays recorded (and `attached`), for teardown to retry.
-        crate::network::detach(dir, s.sandbox.is_some()).map_err(RecreateError::Detach)?;
+        // CNI DEL, told whether a pause process still holds the namespace (a dead one is kept
+        // until below, but holds nothing). On failure the attachment stays recorded (and
+        // `attached`), for teardown to retry.
+        let alive = s.sandbox.as_ref().is_some_and(|p| !p.exited());
+        crate::network::detach(dir, alive).map_err(RecreateError::Detach)?;
         s.network = PodNetwork {
             host_ip: s.network.host_ip.clone(),
             ..Default::default()
         };
     }
     if let Some(old) = s.sandbox.take() {
-        // Never two sandboxes: one not reported dead yet is stopped.
+        // Never two sandboxes: one still running is killed, a dead one reaped; nothing names
+        // its pid any more (the caller replaces the namespace paths with the new ones).
         old.stop();
     }
     let share_pid = plan.share_process_namespace && !plan.host_pid;
     let sandbox = Sandbox::start_pod(exe, &plan.hostname, plan.host_network, share_pid, id_range)?;
     let netns = sandbox.ns_path("net");
     let namespaces = namespaces(plan, &sandbox, id_range.is_some());
+    let joined = join_pod_cgroup(plan, &sandbox);
     s.sandbox = Some(sandbox);
+    joined?;
     s.network = crate::network::attach(plan, dir, &netns).map_err(RecreateError::Attach)?;
     if !plan.host_network {
-        // In place: the file keeps its inode and its owner (the pod's root with a user namespace).
-        let hosts = crate::volumes::with_peers(
-            crate::volumes::hosts_file(plan, &s.network.pod_ips),
-            &crate::network::peers(dir),
-        );
-        let path = dir.etc_file("etc-hosts");
-        std::fs::write(&path, hosts).map_err(|source| RecreateError::PodFile { path, source })?;
+        let pod_ips = &s.network.pod_ips;
+        crate::network::write_own_hosts(dir, || {
+            crate::volumes::with_peers(
+                crate::volumes::hosts_file(plan, pod_ips),
+                &crate::network::peers(dir),
+            )
+        })
+        .map_err(|source| RecreateError::PodFile {
+            path: dir.etc_file("etc-hosts"),
+            source,
+        })?;
     }
     // A new IPC namespace gets an empty /dev/shm, as containerd gives each sandbox its own.
     let shm = dir.shm();

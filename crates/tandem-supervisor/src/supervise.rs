@@ -179,7 +179,9 @@ fn teardown(dir: &PodDir, plan: &PodPlan, setup: Setup) {
     // CNI DEL while the pause process still holds the namespace: its interfaces, address and
     // firewall rules are released before the namespace goes.
     if setup.network.attached {
-        if let Err(e) = crate::network::detach(dir, setup.sandbox.is_some()) {
+        // A pause process that died is kept (unreaped) until stopped below, but holds nothing.
+        let alive = setup.sandbox.as_ref().is_some_and(|s| !s.exited());
+        if let Err(e) = crate::network::detach(dir, alive) {
             eprintln!("warning: {}", error_line(&e));
         }
         crate::network::refresh_peer_hosts(dir);
@@ -278,7 +280,9 @@ fn prepare(
     };
     let sandbox = Sandbox::start_pod(exe, &plan.hostname, plan.host_network, share_pid, id_range)?;
     let netns = sandbox.ns_path("net");
+    let joined = crate::sandbox::join_pod_cgroup(plan, &sandbox);
     setup.sandbox = Some(sandbox);
+    joined?;
     let network = crate::network::attach(plan, dir, &netns)?;
     setup.network = network;
     crate::volumes::prepare_pod_files(plan, dir, &setup.network.pod_ips)?;

@@ -511,14 +511,27 @@ pub fn prepare_pod_files(
     pod_ips: &[String],
 ) -> Result<(), VolumeError> {
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let hosts = if plan.host_network {
-        let node = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-        host_network_hosts_file(plan, &node)
-    } else {
-        with_peers(hosts_file(plan, pod_ips), &crate::network::peers(dir))
-    };
+    // The peers are listed under the lock other pods rewrite this file with.
+    let hosts = dir.etc_file("etc-hosts");
+    crate::network::write_own_hosts(dir, || {
+        if plan.host_network {
+            let node = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+            host_network_hosts_file(plan, &node)
+        } else {
+            with_peers(hosts_file(plan, pod_ips), &crate::network::peers(dir))
+        }
+    })
+    .map_err(|source| VolumeError::PodFile {
+        path: hosts.clone(),
+        source,
+    })?;
+    std::fs::set_permissions(&hosts, std::fs::Permissions::from_mode(0o644)).map_err(|source| {
+        VolumeError::PodFile {
+            path: hosts,
+            source,
+        }
+    })?;
     for (name, content) in [
-        ("etc-hosts", hosts),
         ("hostname", format!("{}\n", plan.hostname)),
         ("resolv.conf", resolv_conf(plan, &host_resolv)),
     ] {

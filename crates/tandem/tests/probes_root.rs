@@ -539,3 +539,97 @@ fn without_a_network_probes_dial_loopback_and_warn_once() {
         0
     );
 }
+
+/// Whether a TCP socket of this network namespace listens on `port` (/proc/net/tcp{,6}: the
+/// local address's port in hex, state 0A).
+fn listening(port: u16) -> bool {
+    let local = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
+        std::fs::read_to_string(f)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| {
+                let fields: Vec<&str> = l.split_whitespace().collect();
+                fields.len() > 3 && fields[1].ends_with(&local) && fields[3] == "0A"
+            })
+    })
+}
+
+/// Running `tandem __netprobe` helpers of this test's binary whose request names `port`.
+fn netprobes_for(port: u16) -> Vec<String> {
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_tandem")).expect("tandem binary");
+    let needle = format!("\"port\":{port},");
+    let mut found = vec![];
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        // A zombie has no exe link: it runs nothing and holds no namespace.
+        if std::fs::read_link(e.path().join("exe")).ok().as_ref() != Some(&exe) {
+            continue;
+        }
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmd
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.get(1).map(String::as_str) == Some("__netprobe")
+            && args.iter().any(|a| a.contains(&needle))
+        {
+            found.push(args.join(" "));
+        }
+    }
+    found
+}
+
+#[test]
+fn a_prestop_http_hook_that_gets_no_answer_leaves_no_helper_behind() {
+    let Some(()) = require_root("a_prestop_http_hook_that_gets_no_answer_leaves_no_helper_behind")
+    else {
+        return;
+    };
+    let env = Env::new();
+    let port = free_port();
+    // A server in another pod that accepts and never answers: its stdin never ends, so nc never
+    // closes its side, and the connection outlives the hooked pod. Both pods use the host's
+    // network, so the hook reaches it on 127.0.0.1 without a pod network.
+    let server = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: mute}}\nspec:\n  hostNetwork: true\n  terminationGracePeriodSeconds: 0\n  containers:\n    - name: nc\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"sleep 100000 | nc -l -p {port}\"]\n"
+    );
+    run_detached(&env, &server);
+    assert!(
+        wait(&env, "mute", "condition=Ready", 30),
+        "server never Ready"
+    );
+    // Watched in the socket table: a test connection would use up nc's only accept.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !listening(port) {
+        assert!(Instant::now() < deadline, "nc never listened on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let hooked = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: hooked}}\nspec:\n  hostNetwork: true\n  terminationGracePeriodSeconds: 30\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n      lifecycle:\n        preStop:\n          httpGet: {{host: 127.0.0.1, port: {port}, path: /prestop}}\n"
+    );
+    run_detached(&env, &hooked);
+    assert!(wait(&env, "hooked", "condition=Ready", 30), "never Ready");
+    let began = Instant::now();
+    let out = env.tandem(&["delete", "pod", "hooked", "--grace-period", "2"]);
+    assert!(
+        out.status.success(),
+        "delete: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("delete took {} ms", began.elapsed().as_millis());
+    // The hook did reach the server, which never answered it.
+    let logs = stdout(&env.tandem(&["logs", "mute"]));
+    assert!(
+        logs.contains("GET /prestop"),
+        "the hook's request: {logs:?}"
+    );
+    // Killed when the container it ran against was; the kill takes effect at once.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut left = netprobes_for(port);
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        left = netprobes_for(port);
+    }
+    let _ = env.tandem(&["delete", "pod", "mute", "--grace-period", "0"]);
+    assert!(left.is_empty(), "helpers outlive the pod: {left:?}");
+}

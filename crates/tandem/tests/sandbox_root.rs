@@ -79,6 +79,27 @@ fn pause_of(supervisor: i32) -> Option<i32> {
         })
 }
 
+/// Whether `pid` is listed in a `cgroup.procs` of the pod cgroup `/tandem/<uid>` (or below it)
+/// on the pids hierarchy, which `--pod-max-pids` limits (the v2 tree where it has no v1 one).
+fn in_pod_cgroup(pid: i32, uid: &str) -> bool {
+    fn listed(dir: &Path, pid: i32) -> bool {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        procs.lines().any(|l| l.trim() == pid.to_string())
+            || std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| e.file_type().is_ok_and(|t| t.is_dir()) && listed(&e.path(), pid))
+    }
+    let pod = |h: &str| Path::new("/sys/fs/cgroup").join(h).join("tandem").join(uid);
+    let dir = if Path::new("/sys/fs/cgroup/pids").is_dir() {
+        pod("pids")
+    } else {
+        pod("")
+    };
+    dir.is_dir() && listed(&dir, pid)
+}
+
 fn supervisor_pid(dir: &Path) -> i32 {
     std::fs::read_to_string(dir.join("supervisor.pid"))
         .expect("supervisor.pid")
@@ -164,6 +185,12 @@ fn t032_a_killed_pause_process_reruns_the_init_containers_and_restarts_the_pod()
     let mut made: Vec<_> = attachment(&dir).into_iter().collect();
     let supervisor = supervisor_pid(&dir);
     let pause = pause_of(supervisor).expect("the pod's pause process");
+    let uid = uid_of(&env, &pod);
+    // In the pod cgroup, under the pod's limits and teardown's kill like the containers.
+    assert!(
+        in_pod_cgroup(pause, &uid),
+        "the pause process is not in the pod cgroup"
+    );
 
     kill(pause);
     let lost_at = Instant::now();
@@ -227,6 +254,10 @@ fn t032_a_killed_pause_process_reruns_the_init_containers_and_restarts_the_pod()
     // environment and /etc/hosts report.
     let new_pause = pause_of(supervisor).expect("a new pause process");
     assert_ne!(new_pause, pause);
+    assert!(
+        in_pod_cgroup(new_pause, &uid),
+        "the new pause process is not in the pod cgroup"
+    );
     if let Some(att) = attachment(&dir) {
         let ip = after["status"]["podIP"].as_str().expect("podIP");
         assert_eq!(ip, att.2);
@@ -243,7 +274,6 @@ fn t032_a_killed_pause_process_reruns_the_init_containers_and_restarts_the_pod()
         );
     }
 
-    let uid = uid_of(&env, &pod);
     let out = env.tandem(&["delete", "pod", &pod]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!dir.exists());
