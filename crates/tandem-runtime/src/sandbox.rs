@@ -169,6 +169,10 @@ impl Sandbox {
                 message: out.unwrap_or_default(),
             });
         }
+        // The pause process shares the pod's memory limit (it is in the pod cgroup, as the
+        // kubelet puts it); like the kubelet's it must be the last thing the OOM killer picks,
+        // since its death is the loss of the whole sandbox.
+        let _ = std::fs::write(format!("/proc/{}/oom_score_adj", child.id()), "-998");
         Ok(Sandbox { child })
     }
 
