@@ -669,7 +669,11 @@ spec:
         assert_eq!(groups.contains(&"50"), staff, "{name}: {groups:?}");
         // The status says the same (containerStatuses[].user, KEP-3619).
         let user = &env.pod_json(name)["status"]["containerStatuses"][0]["user"]["linux"];
-        assert_eq!((&user["uid"], &user["gid"]), (&1000.into(), &1000.into()), "{user}");
+        assert_eq!(
+            (&user["uid"], &user["gid"]),
+            (&1000.into(), &1000.into()),
+            "{user}"
+        );
         let reported: Vec<i64> = user["supplementalGroups"]
             .as_array()
             .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect())
