@@ -47,6 +47,33 @@ fn collect_pids(dir: &Path, out: &mut Vec<i32>) {
     }
 }
 
+/// Kills every process in the cgroup `rel` (and below) and removes the cgroups once they are
+/// empty, waiting up to `patience` for the killed processes to be gone: a process SIGKILLed a
+/// moment ago still counts in `cgroup.procs` until it has exited, and rmdir(2) of a cgroup with
+/// members fails with EBUSY. Returns the directories that could not be removed.
+pub fn kill_and_remove(rel: &Path, patience: std::time::Duration) -> Vec<PathBuf> {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        let pids = pids_in(rel);
+        if pids.is_empty() {
+            break;
+        }
+        for pid in pids {
+            let _ = crate::process::send_signal(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        if std::time::Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut left = remove_tree(rel);
+    while !left.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        left = remove_tree(rel);
+    }
+    left
+}
+
 /// Removes the cgroup `rel` and everything below it on every hierarchy (children first: rmdir(2)
 /// on a cgroup with children fails with EBUSY). Returns the directories that could not be removed.
 pub fn remove_tree(rel: &Path) -> Vec<PathBuf> {

@@ -189,15 +189,16 @@ fn teardown(dir: &PodDir, plan: &PodPlan, setup: Setup) {
     if let Some(s) = setup.sandbox {
         s.stop();
     }
-    // Anything a container left in the pod's cgroups dies with it.
+    // Anything a container left in the pod's cgroups dies with it, and the cgroups go once it
+    // is gone.
     let cg = pod_cgroup_path(plan);
-    for pid in tandem_runtime::cgroups::pids_in(&cg) {
-        let _ = tandem_runtime::process::send_signal(pid, nix::sys::signal::Signal::SIGKILL);
+    let left = tandem_runtime::cgroups::kill_and_remove(&cg, std::time::Duration::from_secs(5));
+    for d in left {
+        eprintln!("warning: cannot remove cgroup {}", d.display());
     }
     for m in tandem_runtime::mounts::mounts_under(&dir.root) {
         let _ = tandem_runtime::mounts::unmount(&m);
     }
-    let _ = tandem_runtime::cgroups::remove_tree(&cg);
     if let Some((_, claim)) = setup.userns {
         tandem_runtime::userns::release(&claim);
     }

@@ -110,8 +110,7 @@ fn cleanup_leftovers(dir: &PodDir) {
         return;
     };
     let cg = PathBuf::from(format!("/tandem/{}", plan.uid));
-    for pid in tandem_runtime::cgroups::pids_in(&cg) {
-        let _ = tandem_runtime::process::send_signal(pid, nix::sys::signal::Signal::SIGKILL);
+    for d in tandem_runtime::cgroups::kill_and_remove(&cg, std::time::Duration::from_secs(5)) {
+        eprintln!("warning: cannot remove cgroup {}", d.display());
     }
-    let _ = tandem_runtime::cgroups::remove_tree(&cg);
 }
