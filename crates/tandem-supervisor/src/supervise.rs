@@ -43,6 +43,8 @@ pub enum SuperviseError {
     Cgroup(#[from] tandem_runtime::cgroups::CgroupError),
     #[error(transparent)]
     Userns(#[from] tandem_runtime::userns::UsernsError),
+    #[error("hostUsers: false needs idmapped mounts of the image store, which this kernel or filesystem cannot make (Linux 5.19+ with ext4, xfs or btrfs, or tmpfs from 6.3; not overlayfs); remove hostUsers: false or keep images on such a filesystem with --root")]
+    UserNamespaceUnsupported(#[source] tandem_runtime::userns::UsernsError),
     #[error(transparent)]
     Sandbox(#[from] tandem_runtime::sandbox::SandboxError),
     #[error(transparent)]
@@ -223,7 +225,7 @@ pub fn supervise(dir: PodDir, images: &Path, exe: PathBuf) -> i32 {
         network: Default::default(),
         userns: None,
     };
-    match prepare(&dir, &plan, &exe, &mut setup) {
+    match prepare(&dir, &plan, images, &exe, &mut setup) {
         Ok(()) => {}
         Err(e) => {
             teardown(&dir, &plan, setup);
@@ -251,6 +253,7 @@ fn error_line(e: &dyn std::error::Error) -> String {
 fn prepare(
     dir: &PodDir,
     plan: &PodPlan,
+    images: &Path,
     exe: &Path,
     setup: &mut Setup,
 ) -> Result<(), SuperviseError> {
@@ -280,6 +283,27 @@ fn prepare(
         None
     };
     let sandbox = Sandbox::start_pod(exe, &plan.hostname, plan.host_network, share_pid, id_range)?;
+    if id_range.is_some() {
+        // Every container of the pod will build its root on idmapped views of the image store:
+        // find out now, not as a CreateContainerError loop, if this kernel or filesystem cannot.
+        let probe = dir.root.join("idmap-check");
+        let checked = std::fs::create_dir_all(&probe)
+            .map_err(|e| tandem_runtime::userns::UsernsError::Idmap {
+                source_path: images.into(),
+                target: probe.clone(),
+                step: "mkdir",
+                source: e,
+            })
+            .and_then(|()| {
+                tandem_runtime::userns::idmapped_bind(images, &probe, &sandbox.ns_path("user"))
+            });
+        let _ = tandem_runtime::mounts::unmount(&probe);
+        let _ = std::fs::remove_dir(&probe);
+        if let Err(e) = checked {
+            setup.sandbox = Some(sandbox);
+            return Err(SuperviseError::UserNamespaceUnsupported(e));
+        }
+    }
     let netns = sandbox.ns_path("net");
     let joined = crate::sandbox::join_pod_cgroup(plan, &sandbox);
     setup.sandbox = Some(sandbox);

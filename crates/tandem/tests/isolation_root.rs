@@ -821,3 +821,80 @@ spec:
         }
     }
 }
+
+#[test]
+fn a_store_that_cannot_idmap_refuses_host_users_false_pods_with_the_reason() {
+    let Some(()) = require_root("idmap preflight") else {
+        return;
+    };
+    // An image store on overlayfs, which cannot be mounted through an id mapping.
+    let base = tempfile::Builder::new()
+        .prefix("tandem-ovl-store-")
+        .tempdir()
+        .expect("tempdir");
+    let (lower, upper, work, root) = (
+        base.path().join("l"),
+        base.path().join("u"),
+        base.path().join("w"),
+        base.path().join("root"),
+    );
+    for d in [&lower, &upper, &work, &root] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o"])
+        .arg(format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.display(),
+            upper.display(),
+            work.display()
+        ))
+        .arg(&root)
+        .status()
+        .expect("mount");
+    assert!(mounted.success());
+    let tandem = |args: &[&str], stdin: Option<&str>| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .arg("--root")
+            .arg(&root)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("tandem");
+        if let Some(text) = stdin {
+            let _ = child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes());
+        }
+        child.wait_with_output().expect("tandem")
+    };
+    let built = std::process::Command::new("bash")
+        .arg(repo().join("tools/build-busybox-image.sh"))
+        .arg(env!("CARGO_BIN_EXE_tandem"))
+        .arg("--root")
+        .arg(&root)
+        .output()
+        .expect("build");
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: nomap}\nspec:\n  hostUsers: false\n  containers:\n  - {name: a, image: localhost/tandem-busybox:1.35, command: [sleep, '60']}\n";
+    let out = tandem(&["run", "-d", "--network", "none", "-"], Some(yaml));
+    let pods = std::fs::read_dir(root.join("pods"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let left_mounts = mounts_under(&root.join("pods"));
+    let _ = tandem(&["delete", "pod", "nomap", "--grace-period", "0"], None);
+    let _ = std::process::Command::new("umount")
+        .arg("-l")
+        .arg(&root)
+        .status();
+    assert!(built.status.success(), "{}", stderr(&built));
+    let err = stderr(&out);
+    assert!(!out.status.success(), "the pod started: {err}");
+    assert!(err.contains("needs idmapped mounts"), "{err}");
+    assert_eq!(pods, 0, "a half-made pod is left");
+    assert!(left_mounts.is_empty(), "{left_mounts:?}");
+}
