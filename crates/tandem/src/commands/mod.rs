@@ -98,3 +98,64 @@ pub fn read_pod(dir: &PodDir) -> anyhow::Result<Pod> {
     }
     Ok(pod)
 }
+
+/// A running pod's supervisor takes changes (`set image`, `patch`); an ended pod does not, and
+/// only root may reach it. `ended_hint` says what to do about an ended pod.
+fn ensure_changeable(
+    dir: &PodDir,
+    name: &str,
+    ended: &str,
+    ended_hint: String,
+) -> anyhow::Result<()> {
+    if dir.live_supervisor().is_none() {
+        let phase = read_pod(dir)
+            .ok()
+            .and_then(|p| p.status.and_then(|s| s.phase))
+            .unwrap_or_else(|| "Unknown".into());
+        return Err(hint(
+            format!("pod {name} is not running (phase {phase}); {ended}"),
+            ended_hint,
+        ));
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Err(hint(
+            "tandem needs root to change a pod",
+            "run it with sudo, or as root",
+        ));
+    }
+    Ok(())
+}
+
+/// Sends one change to a pod's supervisor over its control socket and waits for the answer;
+/// `what` names the change in errors ("patch", "update").
+fn ask_supervisor(
+    dir: &PodDir,
+    name: &str,
+    request: &tandem_supervisor::proto::Request,
+    what: &str,
+    rejected_hint: &str,
+) -> anyhow::Result<()> {
+    use std::io::{BufRead, BufReader, Write};
+    use tandem_supervisor::proto::Reply;
+    let mut s = std::os::unix::net::UnixStream::connect(dir.socket())
+        .with_context(|| format!("cannot reach the supervisor of pod {name}"))?;
+    let mut req = serde_json::to_vec(request)?;
+    req.push(b'\n');
+    s.write_all(&req)
+        .with_context(|| format!("cannot reach the supervisor of pod {name}"))?;
+    let mut line = String::new();
+    BufReader::new(s)
+        .read_line(&mut line)
+        .with_context(|| format!("no answer from the supervisor of pod {name}"))?;
+    match serde_json::from_str::<Reply>(&line) {
+        Ok(Reply::Accepted) => Ok(()),
+        Ok(Reply::Rejected(message)) => Err(hint(
+            format!("pod {name} did not take the {what}: {message}"),
+            rejected_hint.to_string(),
+        )),
+        _ => Err(hint(
+            format!("pod {name} did not take the {what} (its supervisor closed the connection)"),
+            format!("the pod may have just ended; `tandem get pod {name}` shows it"),
+        )),
+    }
+}

@@ -4,18 +4,15 @@
 //! is one of the pod's readiness gates may be set; the pod's supervisor records them and Ready
 //! follows as the kubelet computes it.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-
 use anyhow::Context;
 use k8s_openapi::api::core::v1::PodCondition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::Value;
 use tandem_api::plan::PodPlan;
-use tandem_supervisor::proto::{Reply, Request};
+use tandem_supervisor::proto::Request;
 use tandem_supervisor::statedir::Store;
 
-use super::{existing_pod, pod_name, read_pod};
+use super::{existing_pod, pod_name};
 use crate::cli::PatchArgs;
 use crate::errors::hint;
 
@@ -76,23 +73,19 @@ pub fn patch(store: &Store, a: PatchArgs) -> anyhow::Result<i32> {
             "only the conditions of a pod's spec.readinessGates are set from outside; the kubelet's own conditions follow its containers",
         ));
     }
-    if dir.live_supervisor().is_none() {
-        let phase = read_pod(&dir)
-            .ok()
-            .and_then(|p| p.status.and_then(|s| s.phase))
-            .unwrap_or_else(|| "Unknown".into());
-        return Err(hint(
-            format!("pod {name} is not running (phase {phase}); its status no longer changes"),
-            format!("`tandem get pod {name}` shows how it ended"),
-        ));
-    }
-    if !nix::unistd::geteuid().is_root() {
-        return Err(hint(
-            "tandem needs root to change a pod",
-            "run it with sudo, or as root",
-        ));
-    }
-    send(&dir.socket(), &name, conditions)?;
+    super::ensure_changeable(
+        &dir,
+        &name,
+        "its status no longer changes",
+        format!("`tandem get pod {name}` shows how it ended"),
+    )?;
+    super::ask_supervisor(
+        &dir,
+        &name,
+        &Request::SetConditions { conditions },
+        "patch",
+        &format!("`tandem get pod {name} -o yaml` shows its readiness gates and conditions"),
+    )?;
     println!("pod/{name} patched");
     Ok(0)
 }
@@ -219,31 +212,6 @@ fn parse_patch(text: &str) -> anyhow::Result<Vec<PodCondition>> {
         }
     }
     Ok(out)
-}
-
-/// Hands the conditions to the pod's supervisor and waits for its answer.
-fn send(socket: &std::path::Path, name: &str, conditions: Vec<PodCondition>) -> anyhow::Result<()> {
-    let mut s = UnixStream::connect(socket)
-        .with_context(|| format!("cannot reach the supervisor of pod {name}"))?;
-    let mut req = serde_json::to_vec(&Request::SetConditions { conditions })?;
-    req.push(b'\n');
-    s.write_all(&req)
-        .with_context(|| format!("cannot reach the supervisor of pod {name}"))?;
-    let mut line = String::new();
-    BufReader::new(s)
-        .read_line(&mut line)
-        .with_context(|| format!("no answer from the supervisor of pod {name}"))?;
-    match serde_json::from_str::<Reply>(&line) {
-        Ok(Reply::Accepted) => Ok(()),
-        Ok(Reply::Rejected(message)) => Err(hint(
-            format!("pod {name} did not take the patch: {message}"),
-            format!("`tandem get pod {name} -o yaml` shows its readiness gates and conditions"),
-        )),
-        _ => Err(hint(
-            format!("pod {name} did not take the patch (its supervisor closed the connection)"),
-            format!("the pod may have just ended; `tandem get pod {name}` shows it"),
-        )),
-    }
 }
 
 #[cfg(test)]

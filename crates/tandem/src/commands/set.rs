@@ -3,18 +3,15 @@
 //! imagePullPolicy says before the pod is touched; then the pod's supervisor takes the new spec
 //! and its engine restarts what the kubelet would restart.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-
 use anyhow::Context;
 use std::collections::BTreeMap;
 use tandem_api::plan::PodPlan;
 use tandem_image::{ImageStore, PullSettings};
-use tandem_supervisor::proto::{Reply, Request};
+use tandem_supervisor::proto::Request;
 use tandem_supervisor::statedir::{PodDir, Store};
 
 use super::image::ProgressView;
-use super::{existing_pod, pod_name, read_pod};
+use super::{existing_pod, pod_name};
 use crate::cli::SetImageArgs;
 use crate::errors::hint;
 
@@ -33,24 +30,20 @@ pub fn set_image(store: &Store, a: SetImageArgs) -> anyhow::Result<i32> {
             ));
         }
     }
-    if dir.live_supervisor().is_none() {
-        let phase = read_pod(&dir)
-            .ok()
-            .and_then(|p| p.status.and_then(|s| s.phase))
-            .unwrap_or_else(|| "Unknown".into());
-        return Err(hint(
-            format!("pod {name} is not running (phase {phase}); its containers will not start again"),
-            format!("run it anew: `tandem delete pod {name}`, then `tandem run` with the new image in the manifest"),
-        ));
-    }
-    if !nix::unistd::geteuid().is_root() {
-        return Err(hint(
-            "tandem needs root to change a pod",
-            "run it with sudo, or as root",
-        ));
-    }
+    super::ensure_changeable(
+        &dir,
+        &name,
+        "its containers will not start again",
+        format!("run it anew: `tandem delete pod {name}`, then `tandem run` with the new image in the manifest"),
+    )?;
     pull_images(store, &dir, &plan, &images)?;
-    send(&dir, &name, images)?;
+    super::ask_supervisor(
+        &dir,
+        &name,
+        &Request::SetImage { images },
+        "update",
+        &format!("`tandem get pod {name} -o yaml` shows its containers and state"),
+    )?;
     println!("pod/{name} image updated");
     Ok(0)
 }
@@ -147,31 +140,6 @@ fn pull_images(
         }
     }
     Ok(())
-}
-
-/// Hands the new images to the pod's supervisor and waits for its answer.
-fn send(dir: &PodDir, name: &str, images: BTreeMap<String, String>) -> anyhow::Result<()> {
-    let mut s = UnixStream::connect(dir.socket())
-        .with_context(|| format!("cannot reach the supervisor of pod {name}"))?;
-    let mut req = serde_json::to_vec(&Request::SetImage { images })?;
-    req.push(b'\n');
-    s.write_all(&req)
-        .with_context(|| format!("cannot reach the supervisor of pod {name}"))?;
-    let mut line = String::new();
-    BufReader::new(s)
-        .read_line(&mut line)
-        .with_context(|| format!("no answer from the supervisor of pod {name}"))?;
-    match serde_json::from_str::<Reply>(&line) {
-        Ok(Reply::Accepted) => Ok(()),
-        Ok(Reply::Rejected(message)) => Err(hint(
-            format!("pod {name} did not take the update: {message}"),
-            "`tandem get pod NAME -o yaml` shows its containers and state",
-        )),
-        _ => Err(hint(
-            format!("pod {name} did not take the update (its supervisor closed the connection)"),
-            "the pod may have just ended; `tandem get pod NAME` shows it",
-        )),
-    }
 }
 
 #[cfg(test)]
