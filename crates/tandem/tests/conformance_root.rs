@@ -1365,7 +1365,15 @@ fn t155_a_main_container_exiting_42_restarts_every_container_in_place() {
         "never Ready again: {}",
         p.get()
     );
-    let l = p.log();
+    // Ready comes with `app`'s start; its Second marker follows a moment later.
+    let mut l = p.log();
+    for _ in 0..50 {
+        if !l.at("app", "Second").is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        l = p.log();
+    }
     // The init container ran twice, each time before the main containers.
     let init = l.at("init", "Started");
     assert_eq!(init.len(), 2, "{:?}", l.0);
