@@ -6,8 +6,21 @@
 //! supervisor with [`crate::env::resolve_field_ref`].
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+/// The longest wait taken from a manifest's seconds (about 136 years). The API server lets
+/// `terminationGracePeriodSeconds` and a `sleep` hook reach `i64::MAX`; a wait that long is
+/// indistinguishable from this one, and this one still fits when added to a monotonic clock.
+pub const MAX_SECONDS: u64 = u32::MAX as u64;
+
+/// A manifest's count of seconds as a wait: below zero is none, above [`MAX_SECONDS`] is that.
+/// Every duration the engine and the supervisor derive from a pod's fields goes through here, so
+/// no field can overflow a deadline.
+pub fn seconds(s: i64) -> Duration {
+    Duration::from_secs(s.clamp(0, MAX_SECONDS as i64) as u64)
+}
 
 /// One pod, ready to run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,15 +97,16 @@ pub struct HostAlias {
     pub hostnames: Vec<String>,
 }
 
-/// Pod-level `securityContext`.
+/// Pod-level `securityContext`. Ids are the kernel's 32-bit ids: validation has kept them within
+/// the API server's 0..=2147483647, so none can wrap into another (4294967296 into root).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PodSecurity {
-    pub run_as_user: Option<i64>,
-    pub run_as_group: Option<i64>,
+    pub run_as_user: Option<u32>,
+    pub run_as_group: Option<u32>,
     pub run_as_non_root: Option<bool>,
-    pub fs_group: Option<i64>,
+    pub fs_group: Option<u32>,
     pub fs_group_change_policy: Option<String>,
-    pub supplemental_groups: Vec<i64>,
+    pub supplemental_groups: Vec<u32>,
     pub sysctls: Vec<(String, String)>,
     /// `Merge` (the default: the image's /etc/group memberships of the user are added) or
     /// `Strict` (only runAsGroup, fsGroup and supplementalGroups).
@@ -319,8 +333,8 @@ pub enum HttpScheme {
 /// Container `securityContext` merged with the pod's (container fields win).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ContainerSecurity {
-    pub run_as_user: Option<i64>,
-    pub run_as_group: Option<i64>,
+    pub run_as_user: Option<u32>,
+    pub run_as_group: Option<u32>,
     pub run_as_non_root: Option<bool>,
     pub privileged: bool,
     pub read_only_root_filesystem: bool,

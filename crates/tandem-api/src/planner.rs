@@ -87,12 +87,17 @@ pub(crate) fn plan(cx: &mut Cx<'_>, pod: &Pod, store: &Store) -> PodPlan {
             .unwrap_or_else(|| "default".into()),
         node_name: spec.node_name.clone().unwrap_or_default(),
         security: PodSecurity {
-            run_as_user: sc.run_as_user,
-            run_as_group: sc.run_as_group,
+            run_as_user: id(sc.run_as_user),
+            run_as_group: id(sc.run_as_group),
             run_as_non_root: sc.run_as_non_root,
-            fs_group: sc.fs_group,
+            fs_group: id(sc.fs_group),
             fs_group_change_policy: sc.fs_group_change_policy.clone(),
-            supplemental_groups: sc.supplemental_groups.clone().unwrap_or_default(),
+            supplemental_groups: sc
+                .supplemental_groups
+                .iter()
+                .flatten()
+                .filter_map(|g| id(Some(*g)))
+                .collect(),
             sysctls: sc
                 .sysctls
                 .iter()
@@ -320,8 +325,8 @@ impl Planner<'_, '_, '_> {
                 _ => TerminationMessagePolicy::File,
             },
             security: ContainerSecurity {
-                run_as_user: sc.run_as_user.or(pod_sc.run_as_user),
-                run_as_group: sc.run_as_group.or(pod_sc.run_as_group),
+                run_as_user: id(sc.run_as_user.or(pod_sc.run_as_user)),
+                run_as_group: id(sc.run_as_group.or(pod_sc.run_as_group)),
                 run_as_non_root: sc.run_as_non_root.or(pod_sc.run_as_non_root),
                 privileged: sc.privileged.unwrap_or(false),
                 read_only_root_filesystem: sc.read_only_root_filesystem.unwrap_or(false),
@@ -843,6 +848,13 @@ fn lifecycle_handler(h: &LifecycleHandler, ports: &[&ContainerPort]) -> Option<H
     } else {
         None
     }
+}
+
+/// A user or group id as the kernel takes it. Validation has refused every value outside the API
+/// server's range, so nothing is lost here; the conversion exists so an id that slipped past it
+/// could never wrap (4294967296 into 0, root).
+fn id(v: Option<i64>) -> Option<u32> {
+    v.and_then(|v| u32::try_from(v).ok())
 }
 
 #[cfg(test)]

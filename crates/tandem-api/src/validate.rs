@@ -83,6 +83,24 @@ fn one_of(value: &str, allowed: &[&str]) -> bool {
     allowed.contains(&value)
 }
 
+/// The largest user or group id the API server accepts (`IsValidUserID`/`IsValidGroupID`:
+/// `math.MaxInt32`). A larger value would wrap when it reaches the kernel as a 32-bit id —
+/// 4294967296 would become uid 0 — so it never gets past validation.
+const MAX_ID: i64 = i32::MAX as i64;
+
+/// The API server's bound for `activeDeadlineSeconds` (`math.MaxUint32`).
+const MAX_ACTIVE_DEADLINE: i64 = u32::MAX as i64;
+
+/// Reports `v` at `path` unless `min <= v <= max`, in the API server's words.
+fn in_range(cx: &mut Cx<'_>, path: &FieldPath, field: &str, v: i64, min: i64, max: i64) {
+    if !(min..=max).contains(&v) {
+        cx.error(
+            path,
+            format!("{field} must be between {min} and {max}, inclusive, got {v}"),
+        );
+    }
+}
+
 fn list(allowed: &[&str]) -> String {
     allowed
         .iter()
@@ -191,12 +209,14 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             }
         }
         if let Some(t) = spec.active_deadline_seconds {
-            if t < 1 {
-                cx.error(
-                    &p.field("activeDeadlineSeconds"),
-                    format!("activeDeadlineSeconds must be at least 1, got {t}"),
-                );
-            }
+            in_range(
+                cx,
+                &p.field("activeDeadlineSeconds"),
+                "activeDeadlineSeconds",
+                t,
+                1,
+                MAX_ACTIVE_DEADLINE,
+            );
         }
         let dns_policy = spec.dns_policy.as_deref().unwrap_or("ClusterFirst");
         let policies = ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"];
@@ -295,20 +315,13 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                 ("runAsGroup", sc.run_as_group),
                 ("fsGroup", sc.fs_group),
             ] {
-                if let Some(v) = v.filter(|v| *v < 0) {
-                    cx.error(
-                        &sp.field(field),
-                        format!("{field} must be 0 or more, got {v}"),
-                    );
+                if let Some(v) = v {
+                    in_range(cx, &sp.field(field), field, v, 0, MAX_ID);
                 }
             }
             for (i, g) in sc.supplemental_groups.iter().flatten().enumerate() {
-                if *g < 0 {
-                    cx.error(
-                        &sp.field("supplementalGroups").index(i),
-                        format!("supplemental group must be 0 or more, got {g}"),
-                    );
-                }
+                let path = sp.field("supplementalGroups").index(i);
+                in_range(cx, &path, "supplemental group", *g, 0, MAX_ID);
             }
             if let Some(policy) = sc.supplemental_groups_policy.as_deref() {
                 let allowed = ["Merge", "Strict"];
@@ -782,11 +795,8 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                 ("runAsUser", sc.run_as_user),
                 ("runAsGroup", sc.run_as_group),
             ] {
-                if let Some(v) = v.filter(|v| *v < 0) {
-                    self.cx.error(
-                        &sp.field(field),
-                        format!("{field} must be 0 or more, got {v}"),
-                    );
+                if let Some(v) = v {
+                    in_range(self.cx, &sp.field(field), field, v, 0, MAX_ID);
                 }
             }
             if let Some(pm) = sc.proc_mount.as_deref() {

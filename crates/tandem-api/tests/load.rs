@@ -767,3 +767,109 @@ fn pod_level_resources_are_planned_and_bound_their_containers() {
         "{got:#?}"
     );
 }
+
+/// The API server's bounds on ids (`IsValidUserID`/`IsValidGroupID`: 0..=2147483647) and on
+/// `activeDeadlineSeconds` (1..=4294967295), at both edges. Past them a value would wrap when it
+/// reaches the kernel (uid 4294967296 is root) or overflow a deadline.
+#[test]
+fn ids_and_deadlines_are_bounded_as_the_api_server_bounds_them() {
+    let cases: &[(&str, Option<&str>)] = &[
+        ("  securityContext: {runAsUser: 2147483647}", None),
+        (
+            "  securityContext: {runAsUser: 4294967296}",
+            Some("spec.securityContext.runAsUser | runAsUser must be between 0 and 2147483647, inclusive, got 4294967296"),
+        ),
+        (
+            "  securityContext: {runAsUser: 2147483648}",
+            Some("spec.securityContext.runAsUser | runAsUser must be between 0 and 2147483647, inclusive, got 2147483648"),
+        ),
+        (
+            "  securityContext: {runAsGroup: -1}",
+            Some("spec.securityContext.runAsGroup | runAsGroup must be between 0 and 2147483647, inclusive, got -1"),
+        ),
+        (
+            "  securityContext: {fsGroup: 4294967297}",
+            Some("spec.securityContext.fsGroup | fsGroup must be between 0 and 2147483647, inclusive, got 4294967297"),
+        ),
+        (
+            "  securityContext: {supplementalGroups: [5, 4294967296]}",
+            Some("spec.securityContext.supplementalGroups[1] | supplemental group must be between 0 and 2147483647, inclusive, got 4294967296"),
+        ),
+        (
+            "      securityContext: {runAsUser: 4294967296}",
+            Some("spec.containers[0].securityContext.runAsUser | runAsUser must be between 0 and 2147483647, inclusive, got 4294967296"),
+        ),
+        (
+            "      securityContext: {runAsGroup: 9223372036854775807}",
+            Some("spec.containers[0].securityContext.runAsGroup | runAsGroup must be between 0 and 2147483647, inclusive, got 9223372036854775807"),
+        ),
+        ("  activeDeadlineSeconds: 4294967295", None),
+        (
+            "  activeDeadlineSeconds: 4294967296",
+            Some("spec.activeDeadlineSeconds | activeDeadlineSeconds must be between 1 and 4294967295, inclusive, got 4294967296"),
+        ),
+        (
+            "  activeDeadlineSeconds: 9223372036854775807",
+            Some("spec.activeDeadlineSeconds | activeDeadlineSeconds must be between 1 and 4294967295, inclusive, got 9223372036854775807"),
+        ),
+        (
+            "  activeDeadlineSeconds: 0",
+            Some("spec.activeDeadlineSeconds | activeDeadlineSeconds must be between 1 and 4294967295, inclusive, got 0"),
+        ),
+        // The API server bounds neither of these: the engine saturates them instead.
+        ("  terminationGracePeriodSeconds: 9223372036854775807", None),
+    ];
+    for (extra, want) in cases {
+        // Pod-level lines go under spec:, container-level ones under the container.
+        let text = if extra.starts_with("      ") {
+            pod("ids", &format!("{extra}\n"))
+        } else {
+            format!("{}{extra}\n", pod("ids", ""))
+        };
+        match want {
+            None => {
+                load_ok(&src(&text));
+            }
+            Some(want) => {
+                let d = load_err(&src(&text));
+                let got: Vec<String> =
+                    d.0.iter()
+                        .map(|x| {
+                            brief(x)
+                                .split_once("Pod/ids ")
+                                .map(|(_, r)| r.to_string())
+                                .unwrap_or_default()
+                        })
+                        .collect();
+                assert_eq!(got, [*want], "for {extra:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn ids_reach_the_plan_as_kernel_ids() {
+    let text = format!(
+        "{}  securityContext: {{runAsUser: 2147483647, runAsGroup: 7, fsGroup: 8, supplementalGroups: [9]}}\n",
+        pod("ids", "")
+    );
+    let loaded = load_ok(&src(&text));
+    let plan = &loaded.pods[0].plan;
+    assert_eq!(plan.security.run_as_user, Some(2147483647u32));
+    assert_eq!(plan.security.fs_group, Some(8u32));
+    assert_eq!(plan.security.supplemental_groups, vec![9u32]);
+    assert_eq!(plan.containers[0].security.run_as_user, Some(2147483647u32));
+    assert_eq!(plan.containers[0].security.run_as_group, Some(7u32));
+}
+
+#[test]
+fn seconds_from_a_manifest_saturate() {
+    use std::time::Duration;
+    assert_eq!(seconds(-5), Duration::ZERO);
+    assert_eq!(seconds(30), Duration::from_secs(30));
+    assert_eq!(seconds(i64::MAX), Duration::from_secs(MAX_SECONDS));
+    // The longest wait still fits on a monotonic clock.
+    assert!(std::time::Instant::now()
+        .checked_add(seconds(i64::MAX))
+        .is_some());
+}

@@ -372,7 +372,7 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 tokio::task::spawn_local(async move {
                     let result = match &handler {
                         Handler::Sleep { seconds } => {
-                            tokio::time::sleep(Duration::from_secs((*seconds).max(0) as u64)).await;
+                            tokio::time::sleep(tandem_api::plan::seconds(*seconds)).await;
                             HandlerResult::Success
                         }
                         h => runtime.run_handler(&plan, attempt, kind, h, None).await,
@@ -887,9 +887,11 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 }
             }
             Control::Delete { grace } => {
-                let grace = grace.unwrap_or(Duration::from_secs(
-                    self.plan.termination_grace_period_seconds.max(0) as u64,
-                ));
+                // No deadline may overflow: a grace given is saturated as the manifest's are.
+                let grace = grace.map_or_else(
+                    || crate::sync::pod_grace(&self.plan),
+                    |g| g.min(Duration::from_secs(tandem_api::plan::MAX_SECONDS)),
+                );
                 match &mut self.obs.termination {
                     Some(t) => {
                         // A shorter grace period given later cuts the one in force, as kubectl's does.

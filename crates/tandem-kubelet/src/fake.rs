@@ -287,8 +287,8 @@ impl ContainerRuntime for FakeRuntime {
             container: name.clone(),
             attempt,
             user: crate::runtime::ContainerUserIds {
-                uid: sec.run_as_user.unwrap_or(0) as u32,
-                gid: sec.run_as_group.unwrap_or(0) as u32,
+                uid: sec.run_as_user.unwrap_or(0),
+                gid: sec.run_as_group.unwrap_or(0),
                 supplemental_groups: vec![],
             },
         });

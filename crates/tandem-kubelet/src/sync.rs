@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use tandem_api::plan::{
-    ContainerPlan, ContainerRole, PodPlan, RestartAction, RestartPolicy, VolumeSource,
+    seconds, ContainerPlan, ContainerRole, PodPlan, RestartAction, RestartPolicy, VolumeSource,
 };
 use tokio::time::Instant;
 
@@ -274,11 +274,11 @@ pub fn kill_grace(plan: &PodPlan, c: &ContainerPlan, reason: KillReason) -> Dura
     let secs = probe
         .and_then(|p| p.termination_grace_period_seconds)
         .unwrap_or(plan.termination_grace_period_seconds);
-    Duration::from_secs(secs.max(0) as u64)
+    seconds(secs)
 }
 
-fn pod_grace(plan: &PodPlan) -> Duration {
-    Duration::from_secs(plan.termination_grace_period_seconds.max(0) as u64)
+pub fn pod_grace(plan: &PodPlan) -> Duration {
+    seconds(plan.termination_grace_period_seconds)
 }
 
 pub fn compute_actions(plan: &PodPlan, obs: &Observed, now: Instant) -> Decision {
@@ -364,7 +364,7 @@ fn schedule_probes(
 }
 
 fn secs(s: i32) -> Duration {
-    Duration::from_secs(s.max(0) as u64)
+    seconds(s.into())
 }
 
 /// A failed postStart hook, or a published startup/liveness failure, kills the container (§1.5,
@@ -696,7 +696,7 @@ fn compute_init(plan: &PodPlan, obs: &Observed) -> InitDecision {
 fn compute_running(plan: &PodPlan, obs: &Observed, now: Instant, d: &mut Decision) {
     // activeDeadlineSeconds (§4.1) counts from the pod's start, init time included.
     if let (Some(secs), Some(start)) = (plan.active_deadline_seconds, obs.started_at) {
-        let deadline = start + Duration::from_secs(secs.max(0) as u64);
+        let deadline = start + seconds(secs);
         if now >= deadline {
             d.actions.push(Action::Terminate {
                 reason: TerminationReason::DeadlineExceeded,

@@ -3619,3 +3619,42 @@ async fn t229_ready_follows_the_conditions_of_the_readiness_gates() {
         .collect();
     assert_eq!(&kinds[..2], ["g1", "g2"]);
 }
+
+/// The API server lets `terminationGracePeriodSeconds` reach i64::MAX and bounds
+/// `activeDeadlineSeconds` only at u32::MAX; neither may overflow a deadline (a panic here was a
+/// pod stuck Pending). The grace period saturates at ~136 years: a container that ignores
+/// SIGTERM is still waited for, and one that obeys it ends the pod at once.
+#[tokio::test(flavor = "current_thread")]
+async fn the_largest_grace_period_and_deadline_saturate() {
+    let mut plan = pod(Always, i64::MAX, &["obeys", "ignores"]);
+    plan.active_deadline_seconds = Some(i64::MAX);
+    let r = Scenario::new(plan)
+        .script("obeys", vec![serve()])
+        .script("ignores", vec![serve().ignoring_term()])
+        .delete_at(S, None)
+        .until(60 * S)
+        .run()
+        .await;
+    assert_near(r.first("obeys", "SIGTERM"), 1000);
+    assert_near(r.first("ignores", "SIGTERM"), 1000);
+    assert!(
+        r.marks.iter().all(|m| m.what != "SIGKILL"),
+        "nothing is killed within a minute of a ~136-year grace period"
+    );
+}
+
+/// A grace period given with a delete saturates as the manifest's does, and a shorter one given
+/// later still cuts it, as kubectl's does.
+#[tokio::test(flavor = "current_thread")]
+async fn a_huge_delete_grace_saturates_and_a_later_short_one_cuts_it() {
+    let plan = pod(Always, i64::MAX, &["ignores"]);
+    let r = Scenario::new(plan)
+        .script("ignores", vec![serve().ignoring_term()])
+        .delete_at(S, None)
+        .delete_at(2 * S, Some(Duration::from_secs(u64::MAX / 4)))
+        .delete_at(3 * S, Some(Duration::from_secs(5)))
+        .run()
+        .await;
+    assert_near(r.first("ignores", "SIGKILL"), 8000);
+    assert!(r.outcome.is_some());
+}

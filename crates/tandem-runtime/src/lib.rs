@@ -13,10 +13,11 @@
 //! `exec` (`tandem __exec`: a command inside a running container, for exec probes and hooks),
 //! `netprobe` (`tandem __netprobe`: httpGet (HTTP and HTTPS), tcpSocket and gRPC health checks
 //! from inside a pod's network namespace), `mounts` (mount namespace and mount calls), `process`
-//! (signals, subreaper), `cgroups`.
+//! (signals; killing whatever still holds a pipe), `cgroups`, `fault` (`TANDEM_FAULT`: kill -9 at a named point, for tests).
 
 pub mod cgroups;
 pub mod exec;
+pub mod fault;
 pub mod mounts;
 pub mod netprobe;
 pub mod process;

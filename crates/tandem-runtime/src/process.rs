@@ -29,3 +29,50 @@ pub fn send_signal_number(pid: i32, signo: i32) -> Result<(), nix::Error> {
 pub fn is_alive(pid: i32) -> bool {
     !matches!(kill(Pid::from_raw(pid), None), Err(nix::Error::ESRCH))
 }
+
+/// SIGKILLs every other process that has the open file `file` refers to (the same inode, found
+/// through `/proc/*/fd`), again and again until none is left or `patience` runs out. Returns how
+/// many processes were killed.
+///
+/// This is how a pipe's leaked write ends are taken back: a process forked without exec(2) keeps
+/// every descriptor of its parent, close-on-exec or not, so when a parent dies its half-made
+/// children may hold the parent's pipes open, and a reader waiting for EOF waits for them.
+pub fn kill_holders(file: std::os::fd::BorrowedFd<'_>, patience: std::time::Duration) -> usize {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    let Ok(target) = nix::sys::stat::fstat(file.as_raw_fd()) else {
+        return 0;
+    };
+    let (dev, ino) = (target.st_dev, target.st_ino);
+    let me = std::process::id() as i32;
+    let deadline = std::time::Instant::now() + patience;
+    let mut killed = 0;
+    loop {
+        let holders: Vec<i32> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| *pid != me)
+            .filter(|pid| {
+                std::fs::read_dir(format!("/proc/{pid}/fd"))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|fd| {
+                        std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == dev && m.ino() == ino)
+                    })
+            })
+            .collect();
+        if holders.is_empty() || std::time::Instant::now() >= deadline {
+            return killed;
+        }
+        for pid in holders {
+            if send_signal(pid, Signal::SIGKILL).is_ok() {
+                killed += 1;
+            }
+        }
+        // A killed process holds its descriptors until it has exited.
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -41,6 +41,13 @@ pub struct ShimConfig {
     pub idmap_userns: Option<PathBuf>,
 }
 
+fn read_config(bundle: &Path) -> Result<ShimConfig, String> {
+    let path = bundle.join("shim.json");
+    std::fs::read(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", path.display())))
+}
+
 /// Mounts the container's root filesystem; with a user namespace, over idmapped views of the
 /// lower layers at `BUNDLE/lower/<n>`.
 fn mount_rootfs(cfg: &ShimConfig, bundle: &Path) -> Result<(), String> {
@@ -106,10 +113,7 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
             let _ = writeln!(status, "{line}");
         }
     };
-    let cfg: ShimConfig = match std::fs::read(bundle.join("shim.json"))
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-    {
+    let cfg = match read_config(bundle) {
         Ok(c) => c,
         Err(e) => {
             say(&ShimMessage::Failed {
@@ -147,6 +151,7 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
             return 1;
         }
     };
+    crate::fault::reached(crate::fault::FaultPoint::ShimAfterCreate);
     if let Err(e) = container.start() {
         say(&ShimMessage::Failed {
             stage: "start".into(),
@@ -166,6 +171,7 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
         return 1;
     };
     say(&ShimMessage::Started { pid: pid.as_raw() });
+    crate::fault::reached(crate::fault::FaultPoint::ShimAfterStart);
     let (exit_code, signal) = loop {
         match waitpid(pid, None) {
             Ok(WaitStatus::Exited(_, code)) => break (code, None),
@@ -196,6 +202,33 @@ fn cgroups_path(bundle: &Path) -> PathBuf {
         .and_then(|s| s.linux().clone())
         .and_then(|l| l.cgroups_path().clone())
         .unwrap_or_default()
+}
+
+/// How long the clean-up after a dead shim waits for the processes it killed to be gone.
+const DEAD_SHIM_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The parent's side of a shim that ended without reporting its container's exit (killed with
+/// SIGKILL while it created the container, or crashed): what it left behind is taken back, so the
+/// parent's reads of the status and output pipes reach EOF and nothing of the instance runs on.
+///
+/// libcontainer forks the container's processes with clone3(2) and no exec until the very end, so
+/// each of them holds every descriptor of the shim, `status` pipe included; an init that was
+/// created but never started blocks forever waiting for the start signal. Those are found by the
+/// pipe (`status` is the parent's read end: the same inode) and killed; a container that had
+/// already exec'd its command no longer holds the pipe, but runs in its own cgroup, which is
+/// killed and removed next. libcontainer's state directory for the instance goes too. Mounts
+/// under `bundle` are the caller's to detach (it removes the bundle). Returns how many processes
+/// were found holding the pipe.
+pub fn clean_up_after_dead_shim(bundle: &Path, status: std::os::fd::BorrowedFd<'_>) -> usize {
+    let orphans = crate::process::kill_holders(status, DEAD_SHIM_PATIENCE);
+    let cgroup = cgroups_path(bundle);
+    if !cgroup.as_os_str().is_empty() {
+        crate::cgroups::kill_and_remove(&cgroup, DEAD_SHIM_PATIENCE);
+    }
+    if let Ok(cfg) = read_config(bundle) {
+        cleanup_state(&cfg);
+    }
+    orphans
 }
 
 fn cleanup_state(cfg: &ShimConfig) {

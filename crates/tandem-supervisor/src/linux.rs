@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::rc::Rc;
@@ -291,16 +291,8 @@ impl LinuxRuntime {
                 c.name
             )));
         }
-        let mut groups: Vec<u32> = self
-            .plan
-            .security
-            .supplemental_groups
-            .iter()
-            .map(|g| *g as u32)
-            .collect();
-        if let Some(fs) = self.plan.security.fs_group {
-            groups.push(fs as u32);
-        }
+        let mut groups = self.plan.security.supplemental_groups.clone();
+        groups.extend(self.plan.security.fs_group);
         if self.plan.security.supplemental_groups_policy.as_deref() != Some("Strict") {
             groups.extend(crate::users::image_groups(image, uid));
         }
@@ -407,6 +399,145 @@ impl LinuxRuntime {
     }
 }
 
+/// One `tandem __shim` process and its status pipe (see [`tandem_runtime::shim`]).
+struct Shim {
+    child: tokio::process::Child,
+    bundle: PathBuf,
+    status: tokio::io::Lines<BufReader<tokio::net::unix::pipe::Receiver>>,
+    /// Set once the shim has been reaped.
+    ended: Option<ShimEnd>,
+}
+
+/// How a shim ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ShimEnd {
+    /// It returned, having said what happened (`shim_main` returns 0, 1 or 2).
+    Returned,
+    /// It was killed or crashed: what it left was killed (`orphans` processes still holding its
+    /// status pipe, and the container's cgroup).
+    Died { signal: Option<i32>, orphans: usize },
+}
+
+impl Shim {
+    fn spawn(exe: &std::path::Path, bundle: &std::path::Path) -> std::io::Result<Shim> {
+        let (status_r, status_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+        // The write end is inherited by the shim under its own number; the supervisor is
+        // single-threaded, so no other child can be spawned while it is inheritable.
+        fcntl(status_w.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))?;
+        let child = tokio::process::Command::new(exe)
+            .arg("__shim")
+            .arg(bundle)
+            .arg(status_w.as_raw_fd().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot start the shim {}: {e}", exe.display()),
+                )
+            })?;
+        drop(status_w);
+        let status = tokio::net::unix::pipe::Receiver::from_owned_fd(status_r)?;
+        Ok(Shim {
+            child,
+            bundle: bundle.to_path_buf(),
+            status: BufReader::new(status).lines(),
+            ended: None,
+        })
+    }
+
+    /// The shim's next message; `None` once it has ended and all it wrote has been read.
+    ///
+    /// The shim is watched as well as its pipe: a shim killed while it created the container
+    /// leaves processes that hold the pipe open, so its EOF alone would never come. Once the shim
+    /// is seen to have died, they are killed ([`tandem_runtime::shim::clean_up_after_dead_shim`]),
+    /// and the pipe ends after what the shim managed to write.
+    async fn next(&mut self) -> Option<ShimMessage> {
+        loop {
+            let line = if self.ended.is_some() {
+                self.status.next_line().await
+            } else {
+                // Both are cancel-safe: a line half read stays buffered for the next call.
+                tokio::select! {
+                    line = self.status.next_line() => line,
+                    status = self.child.wait() => {
+                        self.reaped(status).await;
+                        continue;
+                    }
+                }
+            };
+            match line {
+                Ok(Some(l)) => {
+                    if let Ok(m) = serde_json::from_str(&l) {
+                        return Some(m);
+                    }
+                }
+                Ok(None) | Err(_) => {
+                    if self.ended.is_none() {
+                        let status = self.child.wait().await;
+                        self.reaped(status).await;
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+
+    async fn reaped(&mut self, status: std::io::Result<std::process::ExitStatus>) {
+        use std::os::unix::process::ExitStatusExt;
+        let status = status.ok();
+        if matches!(status.and_then(|s| s.code()), Some(0..=2)) {
+            self.ended = Some(ShimEnd::Returned);
+            return;
+        }
+        let fd = self.status.get_ref().get_ref().as_fd().try_clone_to_owned();
+        let bundle = self.bundle.clone();
+        // Killing and waiting for processes to go may take a moment: not on the pod's thread.
+        let orphans = tokio::task::spawn_blocking(move || match fd {
+            Ok(fd) => tandem_runtime::shim::clean_up_after_dead_shim(&bundle, fd.as_fd()),
+            Err(_) => 0,
+        })
+        .await
+        .unwrap_or(0);
+        self.ended = Some(ShimEnd::Died {
+            signal: status.and_then(|s| s.signal()),
+            orphans,
+        });
+    }
+
+    /// Why the shim said nothing more, for a start error or the supervisor's log.
+    fn end_message(&self, when: &str) -> String {
+        match self.ended {
+            Some(ShimEnd::Died {
+                signal: Some(sig),
+                orphans,
+            }) => format!(
+                "the shim was killed by signal {sig} {when}; the {orphans} process(es) it left and the container's cgroup were killed"
+            ),
+            Some(ShimEnd::Died { orphans, .. }) => format!(
+                "the shim crashed {when}; the {orphans} process(es) it left and the container's cgroup were killed"
+            ),
+            _ => format!("the shim exited {when}"),
+        }
+    }
+
+    /// The exit to report when the shim ended without reporting one: a container whose shim died
+    /// was killed with SIGKILL in the clean-up, and says so (as containerd reports a task whose
+    /// shim died); otherwise nothing is known.
+    fn unreported_exit(&self) -> (i32, Option<i32>, bool) {
+        match self.ended {
+            Some(ShimEnd::Died { .. }) => (
+                128 + Signal::SIGKILL as i32,
+                Some(Signal::SIGKILL as i32),
+                false,
+            ),
+            _ => (255, None, false),
+        }
+    }
+}
+
 impl ContainerRuntime for LinuxRuntime {
     async fn start(&self, c: &ContainerPlan, attempt: u32) -> Result<(), StartError> {
         let image = self.ensure_image(c).await?;
@@ -422,51 +553,24 @@ impl ContainerRuntime for LinuxRuntime {
         let log_dir = self.dir.logs(&c.name);
         std::fs::create_dir_all(&log_dir)
             .map_err(|e| run_err(format!("cannot create {}: {e}", log_dir.display())))?;
-        let (status_r, status_w) =
-            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| run_err(format!("pipe: {e}")))?;
-        // The write end is inherited by the shim under its own number; the supervisor is
-        // single-threaded, so no other child can be spawned while it is inheritable.
-        fcntl(status_w.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))
-            .map_err(|e| run_err(format!("fcntl: {e}")))?;
-        let mut child = tokio::process::Command::new(&self.exe)
-            .arg("__shim")
-            .arg(&bundle)
-            .arg(status_w.as_raw_fd().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| run_err(format!("cannot start the shim {}: {e}", self.exe.display())))?;
-        drop(status_w);
-        let file = std::fs::File::from(status_r);
-        let reader = tokio::fs::File::from_std(file);
-        let mut lines = BufReader::new(reader).lines();
-        let first = lines
-            .next_line()
-            .await
-            .ok()
-            .flatten()
-            .and_then(|l| serde_json::from_str::<ShimMessage>(&l).ok());
-        let pid = match first {
+        let mut shim = Shim::spawn(&self.exe, &bundle).map_err(|e| run_err(e.to_string()))?;
+        let pid = match shim.next().await {
             Some(ShimMessage::Started { pid }) => pid,
-            other => {
-                let _ = child.wait().await;
+            first => {
+                // Whatever it said, the shim is ending: hear it out, so it is reaped.
+                while shim.next().await.is_some() {}
                 remove_bundle(&bundle);
-                let (reason, message) = match other {
+                return Err(match first {
                     Some(ShimMessage::Failed { stage, message })
                         if stage == "create" || stage == "rootfs" =>
                     {
-                        ("CreateContainerError", message)
+                        StartError {
+                            reason: "CreateContainerError".into(),
+                            message,
+                        }
                     }
-                    Some(ShimMessage::Failed { message, .. }) => ("RunContainerError", message),
-                    _ => (
-                        "RunContainerError",
-                        "the shim exited without starting the container".to_string(),
-                    ),
-                };
-                return Err(StartError {
-                    reason: reason.into(),
-                    message,
+                    Some(ShimMessage::Failed { message, .. }) => run_err(message),
+                    _ => run_err(shim.end_message("before it started the container")),
                 });
             }
         };
@@ -475,7 +579,7 @@ impl ContainerRuntime for LinuxRuntime {
             .insert((c.name.clone(), attempt), pid);
 
         let log_file = self.dir.log_file(&c.name, attempt);
-        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let (stdout, stderr) = (shim.child.stdout.take(), shim.child.stderr.take());
         let (name, tx, logs) = (c.name.clone(), self.events.clone(), self.logs.clone());
         let pids_key = (c.name.clone(), attempt);
         let pids = Rc::clone(&self.pids);
@@ -492,21 +596,27 @@ impl ContainerRuntime for LinuxRuntime {
                 }
             };
             let exit = async {
-                let mut code = (255, None, false);
-                while let Ok(Some(l)) = lines.next_line().await {
-                    if let Ok(ShimMessage::Exited {
+                let mut code = None;
+                while let Some(m) = shim.next().await {
+                    if let ShimMessage::Exited {
                         exit_code,
                         signal,
                         oom,
-                    }) = serde_json::from_str(&l)
+                    } = m
                     {
-                        code = (exit_code, signal, oom);
+                        code = Some((exit_code, signal, oom));
                     }
                 }
-                code
+                code.unwrap_or_else(|| {
+                    eprintln!(
+                        "warning: container {}: {}",
+                        name,
+                        shim.end_message("before it reported the container's exit")
+                    );
+                    shim.unreported_exit()
+                })
             };
             let ((), (), (exit_code, signal, oom)) = tokio::join!(out, err, exit);
-            let _ = child.wait().await;
             // Forget the pid before reporting the exit: it may be reused by an unrelated process.
             pids.borrow_mut().remove(&pids_key);
             // The hooks still running against it end (and kill their helpers) before the engine
@@ -666,7 +776,7 @@ impl ContainerRuntime for LinuxRuntime {
                 .await
             }
             Handler::Sleep { seconds } => {
-                tokio::time::sleep(std::time::Duration::from_secs((*seconds).max(0) as u64)).await;
+                tokio::time::sleep(tandem_api::plan::seconds(*seconds)).await;
                 HandlerResult::Success
             }
         }

@@ -66,10 +66,10 @@ pub fn resolve(c: &ContainerPlan, image: &ResolvedImage) -> Result<(u32, u32), S
         };
     }
     if let Some(u) = c.security.run_as_user {
-        uid = u as u32;
+        uid = u;
     }
     if let Some(g) = c.security.run_as_group {
-        gid = g as u32;
+        gid = g;
     }
     Ok((uid, gid))
 }

@@ -143,7 +143,7 @@ pub fn prepare(plan: &PodPlan, dir: &PodDir, facts: &RuntimeFacts) -> Result<(),
         {
             let on_root_mismatch =
                 plan.security.fs_group_change_policy.as_deref() == Some("OnRootMismatch");
-            set_volume_ownership(&path, group as u32, read_only, on_root_mismatch)
+            set_volume_ownership(&path, group, read_only, on_root_mismatch)
                 .map_err(|(p, e)| io_err(&v.name, &p)(e))?;
         }
     }

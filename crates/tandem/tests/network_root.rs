@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{require_root, stderr, stdout, uid_of, Env, IMAGE};
+use support::{attachment, network_leftovers, require_root, stderr, stdout, uid_of, Env, IMAGE};
 
 fn plugins_installed(test: &str) -> bool {
     let ok = std::path::Path::new("/usr/lib/cni/bridge").exists()
@@ -514,52 +514,6 @@ fn without_plugins_pods_run_with_loopback_only() {
     assert!(stderr(&out).contains("publishes ports"), "{}", stderr(&out));
 }
 
-/// What one attachment made on the host, read from its record while the pod runs.
-fn attachment(env: &Env, pod: &str) -> (String, String, String) {
-    let rec: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(env.pods_dir().join(format!("default_{pod}/network.json")))
-            .expect("network.json"),
-    )
-    .expect("record");
-    let id = rec["container_id"].as_str().expect("id").to_string();
-    let veth = rec["result"]["interfaces"]
-        .as_array()
-        .expect("interfaces")
-        .iter()
-        .filter(|i| i["sandbox"].as_str().unwrap_or("").is_empty())
-        .filter_map(|i| i["name"].as_str())
-        .find(|n| n.starts_with("veth"))
-        .expect("host veth")
-        .to_string();
-    let ip = rec["result"]["ips"][0]["address"]
-        .as_str()
-        .and_then(|a| a.split('/').next())
-        .expect("ip")
-        .to_string();
-    (id, veth, ip)
-}
-
-fn leftovers(made: &[(String, String, String)]) -> Vec<String> {
-    let rules = Command::new("iptables-save")
-        .output()
-        .map(|o| stdout(&o))
-        .unwrap_or_default();
-    let mut found = vec![];
-    for (id, veth, ip) in made {
-        if std::path::Path::new("/sys/class/net").join(veth).exists() {
-            found.push(format!("veth {veth}"));
-        }
-        let alloc = std::path::Path::new("/var/lib/cni/networks/tandem").join(ip);
-        if std::fs::read_to_string(&alloc).is_ok_and(|c| c.contains(id.as_str())) {
-            found.push(format!("allocation {ip} of {id}"));
-        }
-        if rules.contains(id.as_str()) {
-            found.push(format!("iptables rules of {id}"));
-        }
-    }
-    found
-}
-
 #[test]
 fn fifty_create_delete_cycles_and_a_crash_leave_nothing_behind() {
     let Some(env) = ready("fifty_create_delete_cycles_and_a_crash_leave_nothing_behind") else {
@@ -577,14 +531,19 @@ fn fifty_create_delete_cycles_and_a_crash_leave_nothing_behind() {
     for i in 0..50 {
         let out = run_d(&env, &yaml, &[]);
         assert!(out.status.success(), "cycle {i}: {}", stderr(&out));
-        made.push(attachment(&env, &pod));
+        made.push(
+            attachment(&env.pods_dir().join(format!("default_{pod}")))
+                .expect("an attachment record"),
+        );
         let out = env.tandem(&["delete", "pod", &pod, "--grace-period", "0"]);
         assert!(out.status.success(), "cycle {i}: {}", stderr(&out));
     }
     // A supervisor killed outright: `delete` runs the CNI DEL itself.
     let out = run_d(&env, &yaml, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    made.push(attachment(&env, &pod));
+    made.push(
+        attachment(&env.pods_dir().join(format!("default_{pod}"))).expect("an attachment record"),
+    );
     let uid = uid_of(&env, &pod);
     let pid: i32 =
         std::fs::read_to_string(env.pods_dir().join(format!("default_{pod}/supervisor.pid")))
@@ -603,7 +562,7 @@ fn fifty_create_delete_cycles_and_a_crash_leave_nothing_behind() {
     // The veth goes with the namespace, which the kernel frees shortly after the pause process.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let left = leftovers(&made);
+        let left = network_leftovers(&made);
         if left.is_empty() {
             break;
         }

@@ -10,9 +10,12 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use support::{cgroups_of, mounts_under, require_root, stderr, stdout, uid_of, Env, IMAGE};
+use support::{
+    attachment, cgroups_of, mounts_under, network_leftovers, require_root, stderr, stdout, uid_of,
+    wait_for, Env, IMAGE,
+};
 
 fn name(prefix: &str) -> String {
     format!("{prefix}-{}", std::process::id())
@@ -33,18 +36,6 @@ fn condition(v: &serde_json::Value, kind: &str) -> Option<String> {
 
 fn running_and_ready(v: &serde_json::Value) -> bool {
     v["status"]["phase"] == "Running" && condition(v, "Ready").as_deref() == Some("True")
-}
-
-/// Polls `f` every 20 ms until it returns `Some`, or fails after `secs` with `what`.
-fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The parent pid and command line of a process.
@@ -106,41 +97,6 @@ fn supervisor_pid(dir: &Path) -> i32 {
         .trim()
         .parse()
         .expect("pid number")
-}
-
-/// The host end of the pod's veth and its address, from the attachment record (`None` without
-/// the CNI plugins: the pod then has loopback only).
-fn attachment(dir: &Path) -> Option<(String, String, String)> {
-    let rec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("network.json")).ok()?).ok()?;
-    let id = rec["container_id"].as_str()?.to_string();
-    let veth = rec["result"]["interfaces"]
-        .as_array()?
-        .iter()
-        .filter(|i| i["sandbox"].as_str().unwrap_or("").is_empty())
-        .filter_map(|i| i["name"].as_str())
-        .find(|n| n.starts_with("veth"))?
-        .to_string();
-    let ip = rec["result"]["ips"][0]["address"]
-        .as_str()?
-        .split('/')
-        .next()?
-        .to_string();
-    Some((id, veth, ip))
-}
-
-fn network_leftovers(made: &[(String, String, String)]) -> Vec<String> {
-    let mut found = vec![];
-    for (id, veth, ip) in made {
-        if Path::new("/sys/class/net").join(veth).exists() {
-            found.push(format!("veth {veth}"));
-        }
-        let alloc = Path::new("/var/lib/cni/networks/tandem").join(ip);
-        if std::fs::read_to_string(&alloc).is_ok_and(|c| c.contains(id.as_str())) {
-            found.push(format!("allocation {ip} of {id}"));
-        }
-    }
-    found
 }
 
 fn events(dir: &Path) -> Vec<serde_json::Value> {

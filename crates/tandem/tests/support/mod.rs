@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 pub const IMAGE: &str = "localhost/tandem-busybox:1.35";
 /// The busybox image with `/bin/tandem-checker` (crates/tandem-checker) added.
@@ -213,4 +214,65 @@ pub fn uid_of(env: &Env, pod: &str) -> String {
     let out = env.tandem(&["get", "pod", pod, "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("pod json");
     v["metadata"]["uid"].as_str().expect("uid").to_string()
+}
+
+/// Polls `f` every 20 ms until it returns `Some`, or fails after `secs` with `what`.
+pub fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The host end of the pod's veth and its address, from the attachment record (`None` without
+/// the CNI plugins: the pod then has loopback only).
+pub fn attachment(dir: &Path) -> Option<(String, String, String)> {
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("network.json")).ok()?).ok()?;
+    let id = rec["container_id"].as_str()?.to_string();
+    let veth = rec["result"]["interfaces"]
+        .as_array()?
+        .iter()
+        .filter(|i| i["sandbox"].as_str().unwrap_or("").is_empty())
+        .filter_map(|i| i["name"].as_str())
+        .find(|n| n.starts_with("veth"))?
+        .to_string();
+    let ip = rec["result"]["ips"][0]["address"]
+        .as_str()?
+        .split('/')
+        .next()?
+        .to_string();
+    Some((id, veth, ip))
+}
+
+/// What of these attachments is still on the host: veths, address allocations, masquerade rules.
+pub fn network_leftovers(made: &[(String, String, String)]) -> Vec<String> {
+    let rules = std::process::Command::new("iptables-save")
+        .output()
+        .map(|o| stdout(&o))
+        .unwrap_or_default();
+    let mut found = vec![];
+    for (id, veth, ip) in made {
+        if Path::new("/sys/class/net").join(veth).exists() {
+            found.push(format!("veth {veth}"));
+        }
+        let alloc = Path::new("/var/lib/cni/networks/tandem").join(ip);
+        if std::fs::read_to_string(&alloc).is_ok_and(|c| c.contains(id.as_str())) {
+            found.push(format!("allocation {ip} of {id}"));
+        }
+        // The masquerade rule names both the attachment's address and its id (the pod uid,
+        // which a re-created sandbox's attachment shares): this attachment's and no other's.
+        let source = format!("-s {ip}/");
+        if rules
+            .lines()
+            .any(|l| l.contains(&source) && l.contains(id.as_str()))
+        {
+            found.push(format!("iptables rules of {id} for {ip}"));
+        }
+    }
+    found
 }
