@@ -707,7 +707,7 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 rec.before_start = None;
                 rec.not_created = None;
             }
-            Err(e) if crate::state::NotCreated::applies(&e.reason) => {
+            Err(e) if e.reason.made_no_container() => {
                 // No container was made: the start is undone (no restart counted, no terminated
                 // state), and the error waits out its own retry delay (see NotCreated).
                 let rec = self.obs.get_mut(&container);
@@ -721,10 +721,10 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 rec.not_created = Some(crate::state::NotCreated {
                     at: now,
                     failures,
-                    reason: e.reason.clone(),
+                    reason: e.reason,
                     message: e.message.clone(),
                 });
-                rec.waiting = Some((e.reason.clone(), e.message.clone()));
+                rec.waiting = Some((e.reason.to_string(), e.message.clone()));
                 self.event(
                     EventType::Warning,
                     "Failed",
@@ -744,7 +744,7 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                     started_at: None,
                     finished_at: now,
                 });
-                rec.waiting = Some((e.reason.clone(), e.message.clone()));
+                rec.waiting = Some((e.reason.to_string(), e.message.clone()));
                 self.event(
                     EventType::Warning,
                     "Failed",

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use crate::runtime::{
     ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, SandboxFailure, StartError,
+    StartFailure,
 };
 use crate::sync::StopSignal;
 
@@ -70,12 +71,9 @@ impl Behavior {
     }
 
     /// Fails to start with this waiting reason.
-    pub fn start_error(reason: &str) -> Self {
+    pub fn start_error(reason: StartFailure) -> Self {
         Behavior {
-            start_error: Some(StartError {
-                reason: reason.into(),
-                message: format!("{reason} (scripted)"),
-            }),
+            start_error: Some(StartError::new(reason, format!("{reason} (scripted)"))),
             ..Behavior::serve()
         }
     }

@@ -28,9 +28,62 @@ use crate::sync::StopSignal;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}: {message}")]
 pub struct StartError {
-    /// `CreateContainerConfigError`, `CreateContainerError`, `RunContainerError`, `ErrImageNeverPull`, ...
-    pub reason: String,
+    pub reason: StartFailure,
     pub message: String,
+}
+
+impl StartError {
+    pub fn new(reason: StartFailure, message: impl Into<String>) -> Self {
+        StartError {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// The kubelet's reasons for a failed start. What the engine does next depends on which: a
+/// failure that made no container counts no restart, and a failed pull waits out the image
+/// back-off (see [`crate::state::NotCreated`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StartFailure {
+    /// The image could not be pulled (or is not in the store and the policy allows a pull).
+    ErrImagePull,
+    /// The image is not in the store and `imagePullPolicy: Never` forbids a pull.
+    ErrImageNeverPull,
+    /// The image reference does not parse.
+    InvalidImageName,
+    /// The container's configuration could not be built (a missing key, an unknown user).
+    CreateContainerConfigError,
+    /// The runtime could not create the container.
+    CreateContainerError,
+    /// The container was created but could not be started.
+    RunContainerError,
+}
+
+impl StartFailure {
+    /// The reason as the kubelet writes it in a waiting state and an event.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StartFailure::ErrImagePull => "ErrImagePull",
+            StartFailure::ErrImageNeverPull => "ErrImageNeverPull",
+            StartFailure::InvalidImageName => "InvalidImageName",
+            StartFailure::CreateContainerConfigError => "CreateContainerConfigError",
+            StartFailure::CreateContainerError => "CreateContainerError",
+            StartFailure::RunContainerError => "RunContainerError",
+        }
+    }
+
+    /// Whether the start left no container behind: only `RunContainerError` made one (which
+    /// then counts as an exited container).
+    pub const fn made_no_container(self) -> bool {
+        !matches!(self, StartFailure::RunContainerError)
+    }
+}
+
+impl std::fmt::Display for StartFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Something that happened to a container instance, reported by the runtime.

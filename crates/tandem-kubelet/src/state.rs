@@ -274,28 +274,14 @@ pub struct BeforeStart {
 pub struct NotCreated {
     pub at: Instant,
     pub failures: u32,
-    pub reason: String,
+    pub reason: crate::runtime::StartFailure,
     pub message: String,
 }
 
 impl NotCreated {
-    /// Start failures that leave no container behind (the kubelet's `ErrImagePull`,
-    /// `ErrImageNeverPull`, `InvalidImageName`, `CreateContainerConfigError`,
-    /// `CreateContainerError`); any other (`RunContainerError`) is an exited container.
-    pub fn applies(reason: &str) -> bool {
-        matches!(
-            reason,
-            "ErrImagePull"
-                | "ErrImageNeverPull"
-                | "InvalidImageName"
-                | "CreateContainerConfigError"
-                | "CreateContainerError"
-        )
-    }
-
     /// When the next start may be tried.
     pub fn retry_at(&self) -> Instant {
-        let delay = if self.reason == "ErrImagePull" {
+        let delay = if self.reason == crate::runtime::StartFailure::ErrImagePull {
             let doublings = self.failures.saturating_sub(1).min(5);
             Duration::from_secs((10u64 << doublings).min(300))
         } else {

@@ -563,16 +563,17 @@ fn waits_after_a_failed_create(
         return false;
     }
     let shown_for = Duration::from_secs(1);
-    let (reason, message) = if failed.reason == "ErrImagePull" && now >= failed.at + shown_for {
+    let pull = failed.reason == crate::runtime::StartFailure::ErrImagePull;
+    let (reason, message) = if pull && now >= failed.at + shown_for {
         (
             "ImagePullBackOff".to_string(),
             format!("Back-off pulling image {:?}", c.image),
         )
     } else {
-        if failed.reason == "ErrImagePull" {
+        if pull {
             d.wake(failed.at + shown_for);
         }
-        (failed.reason.clone(), failed.message.clone())
+        (failed.reason.to_string(), failed.message.clone())
     };
     d.actions.push(Action::Wait {
         container: c.name.clone(),

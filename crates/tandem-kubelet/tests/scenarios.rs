@@ -13,7 +13,7 @@ use tandem_api::plan::*;
 use tandem_kubelet::driver::{Control, Driver, Observer, Outcome};
 use tandem_kubelet::events::PodEvent;
 use tandem_kubelet::fake::{Behavior, FakeRuntime, HandlerScript, Mark};
-use tandem_kubelet::runtime::{HandlerKind, HandlerResult, RuntimeEvent};
+use tandem_kubelet::runtime::{HandlerKind, HandlerResult, RuntimeEvent, StartFailure};
 use tandem_kubelet::state::{StorageUsage, TerminationReason};
 use tandem_kubelet::status::{Clock, PodFacts};
 use tandem_kubelet::sync::PodPhase;
@@ -520,7 +520,10 @@ async fn t018_poststart_blocks_the_next_regular_container() {
 async fn t019_t021_an_init_container_that_cannot_start_blocks_everything() {
     let plan = pod(Never, 30, &["init:init1", "regular1"]);
     let r = Scenario::new(plan)
-        .script("init1", vec![Behavior::start_error("ErrImageNeverPull")])
+        .script(
+            "init1",
+            vec![Behavior::start_error(StartFailure::ErrImageNeverPull)],
+        )
         .until(60 * S)
         .run()
         .await;
@@ -794,7 +797,10 @@ async fn t069_t071_a_sidecar_runs_continuously_under_onfailure() {
 async fn t053_t054_a_sidecar_that_cannot_start_blocks_the_regular_container() {
     let plan = pod(Never, 30, &["sidecar:ri1", "regular1"]);
     let r = Scenario::new(plan)
-        .script("ri1", vec![Behavior::start_error("ErrImageNeverPull")])
+        .script(
+            "ri1",
+            vec![Behavior::start_error(StartFailure::ErrImageNeverPull)],
+        )
         .until(60 * S)
         .run()
         .await;
@@ -2186,7 +2192,10 @@ async fn t225_t226_sidecar_not_ready_and_no_liveness_while_terminating() {
 async fn a_failed_image_pull_waits_as_image_pull_back_off_with_events() {
     let plan = pod(Always, 30, &["app"]);
     let r = Scenario::new(plan)
-        .script("app", vec![Behavior::start_error("ErrImagePull")])
+        .script(
+            "app",
+            vec![Behavior::start_error(StartFailure::ErrImagePull)],
+        )
         .until(100 * S)
         .run()
         .await;
@@ -2228,7 +2237,10 @@ async fn a_failed_image_pull_waits_as_image_pull_back_off_with_events() {
 async fn a_failed_pull_counts_no_restart_and_retries_with_the_image_back_off() {
     let plan = pod(Always, 30, &["app"]);
     let r = Scenario::new(plan)
-        .script("app", vec![Behavior::start_error("ErrImagePull")])
+        .script(
+            "app",
+            vec![Behavior::start_error(StartFailure::ErrImagePull)],
+        )
         .until(100 * S)
         .run()
         .await;
@@ -2262,7 +2274,9 @@ async fn a_config_error_is_retried_every_sync_and_keeps_its_reason() {
     let r = Scenario::new(plan)
         .script(
             "app",
-            vec![Behavior::start_error("CreateContainerConfigError")],
+            vec![Behavior::start_error(
+                StartFailure::CreateContainerConfigError,
+            )],
         )
         .until(45 * S)
         .run()

@@ -87,7 +87,7 @@ pub enum ShimMessage {
         pid: i32,
     },
     Failed {
-        stage: String,
+        stage: ShimStage,
         message: String,
     },
     Exited {
@@ -97,6 +97,21 @@ pub enum ShimMessage {
         #[serde(default)]
         oom: bool,
     },
+}
+
+/// Where a shim failed: `Config`, `Rootfs` and `Create` leave no container (the kubelet's
+/// `CreateContainerError`); `Start` failed a created one (`RunContainerError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShimStage {
+    /// Reading `shim.json`.
+    Config,
+    /// Mounting the root filesystem.
+    Rootfs,
+    /// libcontainer's create.
+    Create,
+    /// libcontainer's start.
+    Start,
 }
 
 /// The body of `tandem __shim`. Returns the shim's exit status.
@@ -117,7 +132,7 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
         Ok(c) => c,
         Err(e) => {
             say(&ShimMessage::Failed {
-                stage: "config".into(),
+                stage: ShimStage::Config,
                 message: e,
             });
             return 1;
@@ -125,7 +140,7 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
     };
     if let Err(message) = mount_rootfs(&cfg, bundle) {
         say(&ShimMessage::Failed {
-            stage: "rootfs".into(),
+            stage: ShimStage::Rootfs,
             message,
         });
         unmount_rootfs(&cfg, bundle);
@@ -143,7 +158,7 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
         Ok(c) => c,
         Err(e) => {
             say(&ShimMessage::Failed {
-                stage: "create".into(),
+                stage: ShimStage::Create,
                 message: chain(&e),
             });
             cleanup_state(&cfg);
@@ -154,7 +169,7 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
     crate::fault::reached(crate::fault::FaultPoint::ShimAfterCreate);
     if let Err(e) = container.start() {
         say(&ShimMessage::Failed {
-            stage: "start".into(),
+            stage: ShimStage::Start,
             message: chain(&e),
         });
         let _ = container.delete(true);
@@ -163,7 +178,7 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
     }
     let Some(pid) = container.pid() else {
         say(&ShimMessage::Failed {
-            stage: "start".into(),
+            stage: ShimStage::Start,
             message: "the container has no process id".into(),
         });
         let _ = container.delete(true);

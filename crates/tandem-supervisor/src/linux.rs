@@ -20,12 +20,13 @@ use tandem_api::plan::{Handler, HttpScheme};
 use tandem_image::{ImageStore, PullSettings, ResolvedImage};
 use tandem_kubelet::runtime::{
     ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, SandboxFailure, StartError,
+    StartFailure,
 };
 use tandem_kubelet::sync::StopSignal;
 use tandem_runtime::exec::ExecOutcome;
 use tandem_runtime::mounts::MountSpec;
 use tandem_runtime::netprobe::{NetOutcome, NetRequest};
-use tandem_runtime::shim::{ShimConfig, ShimMessage};
+use tandem_runtime::shim::{ShimConfig, ShimMessage, ShimStage};
 use tandem_runtime::userns::IdRange;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{broadcast, mpsc};
@@ -71,10 +72,10 @@ pub fn stop_signal(c: &ContainerPlan, image: &tandem_image::ImageConfig) -> i32 
 }
 
 fn config_error(message: impl std::fmt::Display) -> StartError {
-    StartError {
-        reason: "CreateContainerConfigError".into(),
-        message: message.to_string(),
-    }
+    StartError::new(
+        StartFailure::CreateContainerConfigError,
+        message.to_string(),
+    )
 }
 
 /// Removes an instance's bundle, detaching every mount beneath it first, deepest first. The shim
@@ -217,18 +218,15 @@ impl LinuxRuntime {
         let present = matches!(self.images.lookup(&c.image), Ok(Some(_)));
         if !present {
             if c.image_pull_policy == PullPolicy::Never {
-                return Err(StartError {
-                    reason: "ErrImageNeverPull".into(),
-                    message: format!(
+                return Err(StartError::new(
+                    StartFailure::ErrImageNeverPull,
+                    format!(
                         "Container image {:?} is not present with pull policy of Never; load it with `tandem image load` or `tandem image import`",
                         c.image
                     ),
-                });
+                ));
             }
-            let pull_err = |message: String| StartError {
-                reason: "ErrImagePull".into(),
-                message,
-            };
+            let pull_err = |message: String| StartError::new(StartFailure::ErrImagePull, message);
             let settings: PullSettings = match std::fs::read(self.dir.pull_json()) {
                 Ok(bytes) => serde_json::from_slice(&bytes)
                     .map_err(|e| pull_err(format!("{}: {e}", self.dir.pull_json().display())))?,
@@ -244,11 +242,10 @@ impl LinuxRuntime {
         }
         self.images.resolve(&c.image).map_err(|e| StartError {
             reason: if present {
-                "CreateContainerError"
+                StartFailure::CreateContainerError
             } else {
-                "ErrImagePull"
-            }
-            .into(),
+                StartFailure::ErrImagePull
+            },
             message: chain(&e),
         })
     }
@@ -545,10 +542,7 @@ impl ContainerRuntime for LinuxRuntime {
         self.stop_signals
             .borrow_mut()
             .insert(c.name.clone(), stop_signal(c, &image.config));
-        let run_err = |m: String| StartError {
-            reason: "RunContainerError".into(),
-            message: m,
-        };
+        let run_err = |m: String| StartError::new(StartFailure::RunContainerError, m);
 
         let log_dir = self.dir.logs(&c.name);
         std::fs::create_dir_all(&log_dir)
@@ -561,15 +555,15 @@ impl ContainerRuntime for LinuxRuntime {
                 while shim.next().await.is_some() {}
                 remove_bundle(&bundle);
                 return Err(match first {
-                    Some(ShimMessage::Failed { stage, message })
-                        if stage == "create" || stage == "rootfs" =>
-                    {
-                        StartError {
-                            reason: "CreateContainerError".into(),
-                            message,
-                        }
-                    }
-                    Some(ShimMessage::Failed { message, .. }) => run_err(message),
+                    Some(ShimMessage::Failed { stage, message }) => StartError::new(
+                        match stage {
+                            ShimStage::Config | ShimStage::Rootfs | ShimStage::Create => {
+                                StartFailure::CreateContainerError
+                            }
+                            ShimStage::Start => StartFailure::RunContainerError,
+                        },
+                        message,
+                    ),
                     _ => run_err(shim.end_message("before it started the container")),
                 });
             }
