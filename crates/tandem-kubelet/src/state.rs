@@ -367,7 +367,7 @@ impl Default for ContainerRecord {
 }
 
 /// Why the pod is being torn down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TerminationReason {
     /// `tandem delete`, Ctrl-C or SIGTERM in the foreground.
     Deleted,

@@ -1,6 +1,6 @@
 //! Fault injection for tests: with `TANDEM_FAULT=POINT[,POINT…]` in its environment, a process
 //! that reaches one of the named points kills itself with SIGKILL there, exactly as a `kill -9`
-//! landing at that moment would. The environment passes from the CLI to the supervisor and on to
+//! landing at that moment would (or, at a panic point, panics there, as a bug would). The environment passes from the CLI to the supervisor and on to
 //! its helpers, so a test sets it on the `tandem run` it starts.
 //!
 //! Each point is a place where a process dying has left something behind before; the tests that
@@ -17,16 +17,24 @@ pub enum FaultPoint {
     ShimAfterCreate,
     /// In `tandem __shim`, once the container has started and the shim has reported its pid.
     ShimAfterStart,
+    /// In the supervisor, in the task that waits for a container instance it has just started:
+    /// a panic inside one of the supervisor's tasks.
+    SupervisorPanic,
 }
 
 impl FaultPoint {
-    pub const ALL: [FaultPoint; 2] = [FaultPoint::ShimAfterCreate, FaultPoint::ShimAfterStart];
+    pub const ALL: [FaultPoint; 3] = [
+        FaultPoint::ShimAfterCreate,
+        FaultPoint::ShimAfterStart,
+        FaultPoint::SupervisorPanic,
+    ];
 
     /// The point's name in [`ENV`].
     pub const fn name(self) -> &'static str {
         match self {
             FaultPoint::ShimAfterCreate => "shim-after-create",
             FaultPoint::ShimAfterStart => "shim-after-start",
+            FaultPoint::SupervisorPanic => "supervisor-panic",
         }
     }
 
@@ -36,11 +44,16 @@ impl FaultPoint {
     }
 }
 
-/// Dies here with SIGKILL if [`ENV`] names `point`.
+/// Dies here with SIGKILL (or panics, at [`FaultPoint::SupervisorPanic`]) if [`ENV`] names
+/// `point`.
 pub fn reached(point: FaultPoint) {
-    if std::env::var(ENV).is_ok_and(|spec| point.named_in(&spec)) {
-        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    if !std::env::var(ENV).is_ok_and(|spec| point.named_in(&spec)) {
+        return;
     }
+    if point == FaultPoint::SupervisorPanic {
+        panic!("fault point {} reached", point.name());
+    }
+    let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
 }
 
 #[cfg(test)]

@@ -579,6 +579,7 @@ impl ContainerRuntime for LinuxRuntime {
         let pids = Rc::clone(&self.pids);
         let instance_exited = Rc::clone(&self.instance_exited);
         tokio::task::spawn_local(async move {
+            tandem_runtime::fault::reached(tandem_runtime::fault::FaultPoint::SupervisorPanic);
             let out = async {
                 if let Some(s) = stdout {
                     let _ = pump(s, &log_file, name.clone(), "stdout", logs.clone()).await;

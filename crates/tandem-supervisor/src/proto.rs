@@ -39,8 +39,7 @@ pub enum Reply {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ended {
     pub phase: String,
-    /// `Deleted`, `Completed` or `InitFailed`.
-    pub reason: String,
+    pub reason: tandem_kubelet::state::TerminationReason,
     /// 0 when the pod succeeded or was stopped on request with every container stopping in its
     /// grace period; else the exit code of the first main container (in spec order) that failed.
     pub exit_code: i32,

@@ -10,6 +10,7 @@
 //!     supervisor.pid  the supervisor's process id while it runs
 //!     control.sock    the supervisor's control socket
 //!     supervisor.log  what the supervisor printed (its own errors only)
+//!     supervisor-died.json  why the supervisor died, when it panicked ([`SupervisorDeath`])
 //!     logs/<container>/<restartCount>.log   CRI-format container logs
 //!     volumes/<name>/ emptyDir, configMap, secret, downwardAPI and projected volumes
 //!     etc-hosts, hostname, resolv.conf, shm/   files and the /dev/shm tmpfs every container shares
@@ -125,6 +126,15 @@ impl PodDir {
         self.root.join("shm")
     }
 
+    pub fn death_record(&self) -> PathBuf {
+        self.root.join("supervisor-died.json")
+    }
+
+    /// Why the supervisor died, if it recorded it ([`SupervisorDeath::record_on_panic`]).
+    pub fn supervisor_death(&self) -> Option<SupervisorDeath> {
+        serde_json::from_slice(&std::fs::read(self.death_record()).ok()?).ok()
+    }
+
     /// The supervisor's pid, if it is still running.
     pub fn live_supervisor(&self) -> Option<i32> {
         let pid: i32 = std::fs::read_to_string(self.pid_file())
@@ -144,4 +154,33 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
         f.write_all(data)?;
     }
     std::fs::rename(&tmp, path)
+}
+
+/// Why a pod's supervisor died, written by the supervisor itself as it goes and read by the CLI,
+/// which shows it as the status message of the pod it left (phase `Unknown`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SupervisorDeath {
+    pub message: String,
+}
+
+impl SupervisorDeath {
+    /// Makes any panic of this process, in any thread or task, final: the panic is printed as
+    /// usual (to `supervisor.log`), recorded in the pod directory, and the process exits with
+    /// 101, Rust's panic status (exit, not abort: no core file is left to fill a disk). A
+    /// panic caught by the async runtime would otherwise end only the task it hit (a container's
+    /// exit would go unreported) and leave a supervisor that runs on but never moves the pod.
+    pub fn record_on_panic(dir: &PodDir) {
+        let record = dir.death_record();
+        let print = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            print(info);
+            let death = SupervisorDeath {
+                message: format!("the pod's supervisor {info}"),
+            };
+            if let Ok(json) = serde_json::to_vec(&death) {
+                let _ = write_atomic(&record, &json);
+            }
+            std::process::exit(101);
+        }));
+    }
 }

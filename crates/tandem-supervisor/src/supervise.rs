@@ -212,6 +212,7 @@ fn teardown(dir: &PodDir, plan: &PodPlan, setup: Setup) {
 /// `tandem __supervise POD_DIR IMAGES_DIR`: reports "ok" (or an error line) on stdout once the pod
 /// is accepted, then runs it to the end. Returns the process exit status.
 pub fn supervise(dir: PodDir, images: &Path, exe: PathBuf) -> i32 {
+    crate::statedir::SupervisorDeath::record_on_panic(&dir);
     let mut ready = std::io::stdout();
     let plan: PodPlan = match read_json(&dir.plan_json()) {
         Ok(p) => p,
@@ -502,18 +503,9 @@ fn run(
         let _ = writeln!(ready, "ok");
         let _ = ready.flush();
         let outcome = driver.run().await;
-        let reason = match outcome.reason {
-            TerminationReason::Deleted => "Deleted",
-            TerminationReason::Completed => "Completed",
-            TerminationReason::InitFailed => "InitFailed",
-            TerminationReason::DeadlineExceeded => "DeadlineExceeded",
-            TerminationReason::Evicted => "Evicted",
-            TerminationReason::SandboxLost => "SandboxLost",
-            TerminationReason::SandboxCreationFailed => "SandboxCreationFailed",
-        };
         let ended = Ended {
             phase: outcome.phase.as_str().to_string(),
-            reason: reason.into(),
+            reason: outcome.reason,
             exit_code: phase_exit_code(&plan, &outcome),
         };
         let _ = ended_tx.send(Some(ended.clone()));
@@ -533,7 +525,7 @@ fn run(
                 userns: setup.userns.take(),
             },
         );
-        if ended.reason == "Deleted" {
+        if ended.reason == TerminationReason::Deleted {
             let _ = std::fs::remove_dir_all(&dir.root);
         } else {
             let _ = std::fs::remove_file(dir.pid_file());

@@ -162,3 +162,94 @@ fn a_shim_killed_after_the_start_ends_its_container() {
     let left = leftovers(&env, &pod, &uid, &made);
     assert!(left.is_empty(), "left behind: {left:#?}");
 }
+
+/// A panic in any of the supervisor's tasks ends the supervisor (the async runtime would catch
+/// it and leave a supervisor that never moves the pod again), and the pod says so: `Unknown`,
+/// `SupervisorLost`, the panic's message and the log's path. `delete` removes what is left.
+#[test]
+fn a_panicking_supervisor_leaves_a_pod_that_says_so() {
+    if require_root("a_panicking_supervisor_leaves_a_pod_that_says_so").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let pod = name("sup-panic");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n"
+    );
+    let out = run_with_fault(&env, "supervisor-panic", &yaml);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let uid = uid_of(&env, &pod);
+    let made: Vec<_> = attachment(&env.pods_dir().join(format!("default_{pod}")))
+        .into_iter()
+        .collect();
+    let status = wait_for("the pod to show its supervisor lost", 30, || {
+        let v = env.pod_json(&pod);
+        (v["status"]["phase"] == "Unknown").then(|| v["status"].clone())
+    });
+    assert_eq!(status["reason"], "SupervisorLost", "{status}");
+    let message = status["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("panicked at") && message.contains("fault point supervisor-panic reached"),
+        "{message}"
+    );
+    assert!(message.contains("supervisor.log"), "{message}");
+    delete_within(&env, &pod, 30);
+    let left = leftovers(&env, &pod, &uid, &made);
+    assert!(left.is_empty(), "left behind: {left:#?}");
+}
+
+/// In the foreground, the first Ctrl-C stops the pods gracefully and a second one forces them:
+/// a container that ignores SIGTERM under a 600 s grace period is gone within seconds of the
+/// second. (The second press used to do nothing: its counter jumped past the branch.)
+#[test]
+fn a_second_ctrl_c_forces_the_pods_to_stop() {
+    if require_root("a_second_ctrl_c_forces_the_pods_to_stop").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let pod = name("ctrl-c");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  terminationGracePeriodSeconds: 600\n  containers:\n    - name: stubborn\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"trap '' TERM; echo up; while true; do sleep 1; done\"]\n"
+    );
+    let path = env.root.path().join("ctrl-c.yaml");
+    std::fs::write(&path, yaml).expect("write the manifest");
+    let mut child = env
+        .cmd()
+        .arg("run")
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn tandem run");
+    wait_for("the pod to run", 30, || {
+        (env.pod_json(&pod)["status"]["phase"] == "Running").then_some(())
+    });
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let interrupt =
+        || nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("send SIGINT");
+    interrupt();
+    // The graceful stop waits on the container, which ignores SIGTERM.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        child.try_wait().expect("poll tandem run").is_none(),
+        "the first Ctrl-C must stop gracefully, not at once"
+    );
+    interrupt();
+    let forced = Instant::now();
+    wait_for("the forced stop", 30, || {
+        child.try_wait().expect("poll tandem run")
+    });
+    let out = child.wait_with_output().expect("collect tandem run");
+    let err = stderr(&out);
+    assert!(err.contains("stopping pods gracefully"), "{err}");
+    assert!(err.contains("forcing pods to stop"), "{err}");
+    assert!(
+        forced.elapsed() < std::time::Duration::from_secs(30),
+        "the forced stop took {:?}",
+        forced.elapsed()
+    );
+    assert!(
+        !env.pods_dir().join(format!("default_{pod}")).exists(),
+        "the stopped pod left its directory"
+    );
+}

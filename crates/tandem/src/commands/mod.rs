@@ -94,6 +94,15 @@ pub fn read_pod(dir: &PodDir) -> anyhow::Result<Pod> {
         if !terminal && dir.live_supervisor().is_none() {
             status.phase = Some("Unknown".into());
             status.reason = Some("SupervisorLost".into());
+            let why = dir.supervisor_death().map_or_else(
+                || "the pod's supervisor is gone (killed?)".to_string(),
+                |d| d.message,
+            );
+            status.message = Some(format!(
+                "{why}; its log: {}; `tandem delete pod {}` removes what is left",
+                dir.supervisor_log().display(),
+                pod.metadata.name.as_deref().unwrap_or_default()
+            ));
         }
     }
     Ok(pod)

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use tandem_api::plan::PullPolicy;
 use tandem_image::{ImageStore, NamedAuth};
+use tandem_kubelet::state::TerminationReason;
 use tandem_network::PortMapping;
 use tandem_supervisor::network::NetworkRequest;
 use tandem_supervisor::proto::{Reply, Request};
@@ -455,7 +456,9 @@ fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
         drop(tx);
         let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let mut stops = 0;
+        // Stop signals received, and how many of them have been acted on: the first deletes the
+        // pods gracefully, the second with no grace; any further one changes nothing.
+        let (mut signals, mut acted) = (0u32, 0u32);
         let mut exit = 0;
         let mut ended = vec![false; pods.len()];
         // Labels are padded to the longest container name of the pods, so columns never shift.
@@ -488,12 +491,14 @@ fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
                         }
                         Reply::Ended(e) => {
                             ended[i] = true;
-                            let why = match e.reason.as_str() {
-                                "Deleted" => " (stopped on request)",
-                                "InitFailed" => " (an init container failed)",
-                                "DeadlineExceeded" => " (activeDeadlineSeconds exceeded)",
-                                "Evicted" => " (evicted: a local storage limit was exceeded)",
-                                _ => "",
+                            let why = match e.reason {
+                                TerminationReason::Deleted => " (stopped on request)",
+                                TerminationReason::InitFailed => " (an init container failed)",
+                                TerminationReason::DeadlineExceeded => " (activeDeadlineSeconds exceeded)",
+                                TerminationReason::Evicted => " (evicted: a local storage limit was exceeded)",
+                                TerminationReason::SandboxLost => " (its sandbox was lost)",
+                                TerminationReason::SandboxCreationFailed => " (a new sandbox could not be made)",
+                                TerminationReason::Completed => "",
                             };
                             eprintln!("pod/{} ended: {}{why}", names[i], e.phase);
                             if exit == 0 { exit = e.exit_code; }
@@ -501,19 +506,17 @@ fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
                         Reply::Accepted | Reply::Rejected(_) => {}
                     }
                 }
-                _ = sigint.recv() => stops += 1,
-                _ = sigterm.recv() => stops += 1,
+                _ = sigint.recv() => signals += 1,
+                _ = sigterm.recv() => signals += 1,
             }
-            if stops > 0 {
-                let grace = if stops > 1 { Some(0) } else { None };
-                if stops == 1 || stops == 2 {
-                    eprintln!("{}", if stops == 1 { "stopping pods gracefully (Ctrl-C again to force)" } else { "forcing pods to stop" });
-                    for (i, (_, dir)) in pods.iter().enumerate() {
-                        if !ended[i] {
-                            send_delete(dir, grace).await;
-                        }
+            while acted < signals.min(2) {
+                acted += 1;
+                let force = acted == 2;
+                eprintln!("{}", if force { "forcing pods to stop" } else { "stopping pods gracefully (Ctrl-C again to force)" });
+                for (i, (_, dir)) in pods.iter().enumerate() {
+                    if !ended[i] {
+                        send_delete(dir, force.then_some(0)).await;
                     }
-                    stops += 10 * stops;
                 }
             }
         }
