@@ -20,13 +20,20 @@ pub enum FaultPoint {
     /// In the supervisor, in the task that waits for a container instance it has just started:
     /// a panic inside one of the supervisor's tasks.
     SupervisorPanic,
+    /// In `tandem run`, once a pod's files are written but before its directory is renamed to
+    /// the pod's name.
+    RunBeforeClaim,
+    /// In `tandem run`, once the pod's directory has its name but before its supervisor starts.
+    RunAfterClaim,
 }
 
 impl FaultPoint {
-    pub const ALL: [FaultPoint; 3] = [
+    pub const ALL: [FaultPoint; 5] = [
         FaultPoint::ShimAfterCreate,
         FaultPoint::ShimAfterStart,
         FaultPoint::SupervisorPanic,
+        FaultPoint::RunBeforeClaim,
+        FaultPoint::RunAfterClaim,
     ];
 
     /// The point's name in [`ENV`].
@@ -35,6 +42,8 @@ impl FaultPoint {
             FaultPoint::ShimAfterCreate => "shim-after-create",
             FaultPoint::ShimAfterStart => "shim-after-start",
             FaultPoint::SupervisorPanic => "supervisor-panic",
+            FaultPoint::RunBeforeClaim => "run-before-claim",
+            FaultPoint::RunAfterClaim => "run-after-claim",
         }
     }
 

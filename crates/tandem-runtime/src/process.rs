@@ -76,3 +76,14 @@ pub fn kill_holders(file: std::os::fd::BorrowedFd<'_>, patience: std::time::Dura
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// Lets SIGPIPE end this process again, as it ends `cat` or `grep`: the Rust runtime ignores it,
+/// so a write to a closed pipe fails with EPIPE instead, and `print!` turns that into a panic
+/// (`tandem get pods | head`). For commands whose only pipe is their standard output; a process
+/// that writes to sockets whose peers may go must keep SIGPIPE ignored.
+pub fn default_sigpipe() {
+    use nix::sys::signal::{signal, SigHandler};
+    // SAFETY: SIG_DFL installs no handler of ours, so no code runs in signal context; changing
+    // the disposition is process-wide, which is the intent.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! <root>/images/                    the image store (tandem-image)
+//! <root>/pods/.new-<namespace>_<name>-<pid>/   a pod `tandem run` (process <pid>) is still
+//!                                   preparing; renamed to its name once complete (see [`Store::claim`])
 //! <root>/pods/<namespace>_<name>/   one pod:
 //!     pod.json        the v1 Pod with its status, rewritten atomically as it changes
 //!     plan.json       the PodPlan the supervisor runs
@@ -49,11 +51,71 @@ impl Store {
         }
     }
 
+    /// Where this process prepares a new pod: out of [`Store::list`]'s sight until
+    /// [`Store::claim`] gives it its name, so a `run` killed half-way leaves no half-made pod.
+    pub fn staging(&self, namespace: &str, name: &str) -> PodDir {
+        PodDir {
+            root: self.pods.join(format!(
+                "{STAGING_PREFIX}{namespace}_{name}-{}",
+                std::process::id()
+            )),
+        }
+    }
+
+    /// Gives a prepared pod directory its name, atomically and only if no pod has it
+    /// (renameat2(2) with RENAME_NOREPLACE): the claim on the name. Fails with
+    /// `ErrorKind::AlreadyExists` when the name is taken, leaving `staged` as it is.
+    pub fn claim(&self, staged: &PodDir, namespace: &str, name: &str) -> std::io::Result<PodDir> {
+        let dir = self.pod(namespace, name);
+        match nix::fcntl::renameat2(
+            None,
+            &staged.root,
+            None,
+            &dir.root,
+            nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+        ) {
+            Ok(()) => Ok(dir),
+            // A filesystem without RENAME_NOREPLACE: rename(2) onto a missing name, which
+            // fails on a pod directory already there (it is never empty).
+            Err(nix::Error::EINVAL) => std::fs::rename(&staged.root, &dir.root)
+                .map(|()| dir)
+                .map_err(|e| match e.raw_os_error() {
+                    Some(nix::libc::ENOTEMPTY) => {
+                        std::io::Error::from(std::io::ErrorKind::AlreadyExists)
+                    }
+                    _ => e,
+                }),
+            Err(e) => Err(std::io::Error::from(e)),
+        }
+    }
+
+    /// Removes what `run`s that died before [`Store::claim`] left being prepared.
+    pub fn sweep_staging(&self) {
+        for e in std::fs::read_dir(&self.pods)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix(STAGING_PREFIX)
+                .and_then(|rest| rest.rsplit_once('-'))
+                .and_then(|(_, pid)| pid.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if !tandem_runtime::process::is_alive(pid) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+
     /// Every pod directory, sorted by name.
     pub fn list(&self) -> Vec<PodDir> {
         let mut dirs: Vec<PodDir> = std::fs::read_dir(&self.pods)
             .map(|rd| {
                 rd.flatten()
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
                     .filter(|e| e.path().is_dir())
                     .map(|e| PodDir { root: e.path() })
                     .collect()
@@ -63,6 +125,9 @@ impl Store {
         dirs
     }
 }
+
+/// The name prefix of a pod directory still being prepared ([`Store::staging`]).
+const STAGING_PREFIX: &str = ".new-";
 
 #[derive(Debug, Clone)]
 pub struct PodDir {

@@ -69,6 +69,11 @@ fn main() -> ExitCode {
         return ExitCode::from(code.clamp(0, 255) as u8);
     }
     let cli = cli::Cli::parse();
+    // Output piped into `head` ends the command quietly, as it ends `cat`; `run` keeps SIGPIPE
+    // ignored, since it also writes to pods' control sockets, which may close under it.
+    if !matches!(cli.command, cli::Command::Run(_)) {
+        tandem_runtime::process::default_sigpipe();
+    }
     match commands::dispatch(cli) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {

@@ -2,7 +2,8 @@
 //! (tandem-runtime's `fault` module): whatever dies, the pod says what happened, `delete`
 //! returns, and nothing is left behind — processes, mounts, cgroups, network attachments, state.
 //!
-//! Every test uses its own `--root` and pod names, so they run in parallel.
+//! Every test uses its own `--root` and pod names, so they run in parallel. One test, output
+//! into a closed pipe, needs no root.
 
 mod support;
 
@@ -252,4 +253,79 @@ fn a_second_ctrl_c_forces_the_pods_to_stop() {
         !env.pods_dir().join(format!("default_{pod}")).exists(),
         "the stopped pod left its directory"
     );
+}
+
+/// `tandem run` killed while it writes a pod's files leaves no pod: `get` does not list it, the
+/// next `run` of the same pod succeeds (it used to say AlreadyExists while `get` and `delete`
+/// said NotFound), and sweeps what the killed one left.
+#[test]
+fn a_run_killed_before_it_claims_the_name_leaves_no_pod() {
+    if require_root("a_run_killed_before_it_claims_the_name_leaves_no_pod").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let pod = name("run-killed");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n"
+    );
+    let out = run_with_fault(&env, "run-before-claim", &yaml);
+    assert_eq!(out.status.code(), None, "the fault point kills the CLI");
+    let listed = support::stdout(&env.tandem(&["get", "pods"]));
+    assert!(!listed.contains(&pod), "{listed}");
+    let staged = std::fs::read_dir(env.pods_dir())
+        .expect("the pods directory")
+        .count();
+    assert_eq!(staged, 1, "the killed run's staging directory");
+    let out = env.run_yaml(&yaml, &["-d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let entries: Vec<String> = std::fs::read_dir(env.pods_dir())
+        .expect("the pods directory")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries, [format!("default_{pod}")], "swept and started");
+    delete_within(&env, &pod, 30);
+}
+
+/// `tandem run` killed once the pod has its name but before its supervisor starts leaves a pod
+/// that says so (`Unknown`, `SupervisorLost`), which `delete` removes.
+#[test]
+fn a_run_killed_before_the_supervisor_starts_leaves_a_pod_that_says_so() {
+    if require_root("a_run_killed_before_the_supervisor_starts_leaves_a_pod_that_says_so").is_none()
+    {
+        return;
+    }
+    let env = Env::new();
+    let pod = name("run-claimed");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n"
+    );
+    let out = run_with_fault(&env, "run-after-claim", &yaml);
+    assert_eq!(out.status.code(), None, "the fault point kills the CLI");
+    let status = env.pod_json(&pod)["status"].clone();
+    assert_eq!(status["phase"], "Unknown", "{status}");
+    assert_eq!(status["reason"], "SupervisorLost", "{status}");
+    delete_within(&env, &pod, 30);
+    assert!(env.pod_json(&pod).is_null(), "the pod is gone");
+    let out = env.run_yaml(&yaml, &["-d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    delete_within(&env, &pod, 30);
+}
+
+/// Output into a pipe nobody reads any more (`tandem lint … | head -1`) ends the command as it
+/// ends `cat`, by SIGPIPE, instead of a panic. Needs no root.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let (read, write) = nix::unistd::pipe().expect("pipe");
+    drop(read);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["graph", "-o", "mermaid"])
+        .arg(support::repo().join("examples/sidecar-logging.yaml"))
+        .stdout(std::process::Stdio::from(write))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run tandem graph");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(nix::libc::SIGPIPE), "{out:?}");
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }

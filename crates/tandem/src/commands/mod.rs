@@ -89,7 +89,9 @@ pub fn read_pod(dir: &PodDir) -> anyhow::Result<Pod> {
         .with_context(|| format!("cannot read {}", dir.pod_json().display()))?;
     let mut pod: Pod = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not valid", dir.pod_json().display()))?;
-    if let Some(status) = pod.status.as_mut() {
+    // A pod whose supervisor never started has no status yet: that is news too.
+    {
+        let status = pod.status.get_or_insert_with(Default::default);
         let terminal = matches!(status.phase.as_deref(), Some("Succeeded") | Some("Failed"));
         if !terminal && dir.live_supervisor().is_none() {
             status.phase = Some("Unknown".into());

@@ -96,6 +96,7 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     let exe = std::env::current_exe().context("cannot find the tandem executable")?;
     std::fs::create_dir_all(&store.pods)
         .with_context(|| format!("cannot create {}", store.pods.display()))?;
+    store.sweep_staging();
     let mut started: Vec<(String, PodDir)> = vec![];
     for p in &loaded.pods {
         match start_pod(store, &exe, p, &pulls, &net) {
@@ -362,30 +363,51 @@ fn start_pod(
     if let Some(spec) = object.spec.as_mut() {
         spec.node_name = Some(plan.node_name.clone());
     }
-    let dir = store.pod(&plan.namespace, &plan.name);
-    // create_dir is the atomic claim on the name: a second `run` of the same pod fails here and
-    // touches nothing of the first.
-    if let Err(e) = std::fs::create_dir(&dir.root) {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            return Err(hint(
-                format!("pods \"{}\" already exists", plan.name),
-                format!(
-                    "delete it first with `tandem delete pod {}`, or rename the pod",
-                    plan.name
-                ),
-            ));
-        }
-        return Err(anyhow::Error::new(e).context(format!("cannot create {}", dir.root.display())));
-    }
-    let result = (|| -> anyhow::Result<()> {
-        write_atomic(&dir.plan_json(), &serde_json::to_vec_pretty(&plan)?)?;
+    // Everything is written into a staging directory first and the whole renamed into place:
+    // the rename is the atomic claim on the name (a second `run` of the same pod fails there
+    // and touches nothing of the first), and a `run` killed before it leaves no half-made pod.
+    let staged = store.staging(&plan.namespace, &plan.name);
+    let prepared = (|| -> anyhow::Result<()> {
+        std::fs::create_dir(&staged.root)
+            .with_context(|| format!("cannot create {}", staged.root.display()))?;
+        write_atomic(&staged.plan_json(), &serde_json::to_vec_pretty(&plan)?)?;
         let settings = super::image::pull_settings(&pulls.settings, secrets_of(p));
-        write_private(&dir.pull_json(), &serde_json::to_vec(&settings)?)?;
-        write_atomic(&dir.pod_json(), &serde_json::to_vec_pretty(&object)?)?;
+        write_private(&staged.pull_json(), &serde_json::to_vec(&settings)?)?;
+        write_atomic(&staged.pod_json(), &serde_json::to_vec_pretty(&object)?)?;
         write_atomic(
-            &dir.root.join(tandem_supervisor::network::REQUEST_FILE),
+            &staged.root.join(tandem_supervisor::network::REQUEST_FILE),
             &serde_json::to_vec_pretty(net)?,
         )?;
+        // Until the supervisor writes its own pid there, this process answers for the pod: a
+        // pod found before then is being started, not lost, unless this process is gone.
+        std::fs::write(staged.pid_file(), std::process::id().to_string())?;
+        tandem_runtime::fault::reached(tandem_runtime::fault::FaultPoint::RunBeforeClaim);
+        Ok(())
+    })();
+    let claimed = prepared.and_then(|()| {
+        store
+            .claim(&staged, &plan.namespace, &plan.name)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => hint(
+                    format!("pods \"{}\" already exists", plan.name),
+                    format!(
+                        "delete it first with `tandem delete pod {}`, or rename the pod",
+                        plan.name
+                    ),
+                ),
+                _ => anyhow::Error::new(e)
+                    .context(format!("cannot move {} into place", staged.root.display())),
+            })
+    });
+    let dir = match claimed {
+        Ok(dir) => dir,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staged.root);
+            return Err(e);
+        }
+    };
+    tandem_runtime::fault::reached(tandem_runtime::fault::FaultPoint::RunAfterClaim);
+    let result = (|| -> anyhow::Result<()> {
         let log = std::fs::File::create(dir.supervisor_log())?;
         let mut child = Command::new(exe)
             .arg("__supervise")
