@@ -47,7 +47,7 @@ impl Store {
 
     pub fn pod(&self, namespace: &str, name: &str) -> PodDir {
         PodDir {
-            root: self.pods.join(format!("{namespace}_{name}")),
+            root: self.pods.join(dir_name(namespace, name)),
         }
     }
 
@@ -56,7 +56,8 @@ impl Store {
     pub fn staging(&self, namespace: &str, name: &str) -> PodDir {
         PodDir {
             root: self.pods.join(format!(
-                "{STAGING_PREFIX}{namespace}_{name}-{}",
+                "{STAGING_PREFIX}{}-{}",
+                dir_name(namespace, name),
                 std::process::id()
             )),
         }
@@ -129,6 +130,47 @@ impl Store {
 /// The name prefix of a pod directory still being prepared ([`Store::staging`]).
 const STAGING_PREFIX: &str = ".new-";
 
+/// The longest pod directory name written out in full. A namespace (63) and a pod name (253) may
+/// together pass NAME_MAX (255 bytes); longer ones keep their start and add a hash of the whole,
+/// leaving room for the staging prefix and a pid.
+const DIR_NAME_MAX: usize = 200;
+
+/// `<namespace>_<name>`, or for a pair too long for a file name, its first 183 bytes, `~` and
+/// the 16 hex digits of its FNV-1a hash: stable across builds and versions, as the name of a
+/// directory that outlives them must be.
+fn dir_name(namespace: &str, name: &str) -> String {
+    let full = format!("{namespace}_{name}");
+    if full.len() <= DIR_NAME_MAX {
+        return full;
+    }
+    let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let keep = (0..=DIR_NAME_MAX - 17)
+        .rev()
+        .find(|i| full.is_char_boundary(*i))
+        .unwrap_or(0);
+    format!("{}~{hash:016x}", &full[..keep])
+}
+
+/// Where a pod's control socket can be reached: its path, or, when that is longer than a socket
+/// address holds (108 bytes with the NUL, unix(7)), the same file through an open descriptor of
+/// the pod directory, `/proc/self/fd/N/control.sock`, which is short wherever the store is.
+pub struct SocketAddr {
+    path: PathBuf,
+    /// Keeps the descriptor the path goes through open.
+    _dir: Option<std::fs::File>,
+}
+
+impl SocketAddr {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// `sun_path` holds 108 bytes, the terminating NUL included.
+const SUN_PATH_MAX: usize = 107;
+
 #[derive(Debug, Clone)]
 pub struct PodDir {
     pub root: PathBuf,
@@ -154,6 +196,7 @@ impl PodDir {
     pub fn pid_file(&self) -> PathBuf {
         self.root.join("supervisor.pid")
     }
+    /// The control socket's path; to bind or connect, use [`PodDir::socket_addr`].
     pub fn socket(&self) -> PathBuf {
         self.root.join("control.sock")
     }
@@ -198,6 +241,20 @@ impl PodDir {
     /// Why the supervisor died, if it recorded it ([`SupervisorDeath::record_on_panic`]).
     pub fn supervisor_death(&self) -> Option<SupervisorDeath> {
         serde_json::from_slice(&std::fs::read(self.death_record()).ok()?).ok()
+    }
+
+    /// The control socket's address for bind(2) and connect(2) (see [`SocketAddr`]).
+    pub fn socket_addr(&self) -> std::io::Result<SocketAddr> {
+        let path = self.socket();
+        if path.as_os_str().len() <= SUN_PATH_MAX {
+            return Ok(SocketAddr { path, _dir: None });
+        }
+        use std::os::fd::AsRawFd;
+        let dir = std::fs::File::open(&self.root)?;
+        Ok(SocketAddr {
+            path: PathBuf::from(format!("/proc/self/fd/{}/control.sock", dir.as_raw_fd())),
+            _dir: Some(dir),
+        })
     }
 
     /// The supervisor's pid, if it is still running.
@@ -247,5 +304,51 @@ impl SupervisorDeath {
             }
             std::process::exit(101);
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_names_fit_a_file_name_and_stay_distinct_and_stable() {
+        assert_eq!(dir_name("default", "web"), "default_web");
+        let long = |c: &str| format!("{}.{}", "a".repeat(200), c.repeat(52));
+        let (x, y) = (
+            dir_name(&"n".repeat(63), &long("x")),
+            dir_name(&"n".repeat(63), &long("y")),
+        );
+        assert_eq!(x.len(), DIR_NAME_MAX);
+        assert_ne!(
+            x, y,
+            "names that share their start get distinct directories"
+        );
+        // The hash is part of the store's layout: it must not change between versions.
+        assert_eq!(
+            dir_name("default", &"z".repeat(253)),
+            format!("default_{}~f06c4ba82152044b", "z".repeat(175))
+        );
+        let store = Store::new(Some(Path::new("/tmp/x")));
+        let staged = store.staging(&"n".repeat(63), &long("x"));
+        let staged_name = staged.root.file_name().map_or(0, |n| n.len());
+        assert!(staged_name <= 255, "{staged_name}");
+    }
+
+    #[test]
+    fn a_long_socket_path_is_reached_through_the_directory() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let deep = tmp.path().join("d".repeat(120));
+        std::fs::create_dir_all(&deep).expect("mkdir");
+        let dir = PodDir::open(&deep);
+        let addr = dir.socket_addr().expect("address");
+        assert!(addr.path().as_os_str().len() <= SUN_PATH_MAX);
+        let listener = std::os::unix::net::UnixListener::bind(addr.path()).expect("bind");
+        assert!(dir.socket().exists(), "bound at the real path");
+        let client = dir.socket_addr().expect("address");
+        std::os::unix::net::UnixStream::connect(client.path()).expect("connect");
+        drop(listener);
+        let short = PodDir::open(tmp.path());
+        assert_eq!(short.socket_addr().expect("address").path(), short.socket());
     }
 }

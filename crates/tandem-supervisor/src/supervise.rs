@@ -388,12 +388,13 @@ fn run(
     let net = setup.network.clone();
     let pod: Pod = read_json(&dir.pod_json())?;
     let _ = std::fs::remove_file(dir.socket());
-    let std_listener = std::os::unix::net::UnixListener::bind(dir.socket()).map_err(|source| {
-        SuperviseError::Listen {
+    let std_listener = dir
+        .socket_addr()
+        .and_then(|addr| std::os::unix::net::UnixListener::bind(addr.path()))
+        .map_err(|source| SuperviseError::Listen {
             path: dir.socket(),
             source,
-        }
-    })?;
+        })?;
     std_listener
         .set_nonblocking(true)
         .map_err(|source| SuperviseError::Listen {

@@ -329,3 +329,40 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert_eq!(out.status.signal(), Some(nix::libc::SIGPIPE), "{out:?}");
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }
+
+/// A cluster allows pod names of 253 characters. Such a pod runs, logs and is deleted like any
+/// other, though its directory name and control socket path would not fit the kernel's limits
+/// as they are (NAME_MAX 255 with the namespace; a socket address of 108 bytes).
+#[test]
+fn a_pod_with_the_longest_name_a_cluster_allows_runs() {
+    if require_root("a_pod_with_the_longest_name_a_cluster_allows_runs").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let tag = std::process::id().to_string();
+    let pod = format!(
+        "{}.{}.{}.{tag}{}",
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63),
+        "d".repeat(61 - tag.len())
+    );
+    assert_eq!(pod.len(), 253);
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"echo hello from a long name; sleep 3600\"]\n"
+    );
+    let out = env.run_yaml(&yaml, &["-d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("the pod to run", 30, || {
+        (env.pod_json(&pod)["status"]["phase"] == "Running").then_some(())
+    });
+    let listed = support::stdout(&env.tandem(&["get", "pods"]));
+    assert!(listed.contains(&pod), "{listed}");
+    wait_for("its log line", 30, || {
+        support::stdout(&env.tandem(&["logs", &pod]))
+            .contains("hello from a long name")
+            .then_some(())
+    });
+    delete_within(&env, &pod, 30);
+    assert!(env.pod_json(&pod).is_null(), "the pod is gone");
+}

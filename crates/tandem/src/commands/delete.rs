@@ -68,7 +68,10 @@ pub fn delete(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
 /// has already exited (it completed, or crashed) is cleaned up here.
 pub fn delete_pod(dir: &PodDir, grace: Option<u64>) -> anyhow::Result<()> {
     if dir.live_supervisor().is_some() {
-        if let Ok(mut s) = UnixStream::connect(dir.socket()) {
+        if let Ok(mut s) = dir
+            .socket_addr()
+            .and_then(|addr| UnixStream::connect(addr.path()))
+        {
             let mut req = serde_json::to_vec(&Request::Delete {
                 grace_seconds: grace,
             })?;

@@ -111,12 +111,7 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
     };
     let mut events: Vec<(String, PodEvent)> = vec![];
     for d in dirs {
-        let pod = d
-            .root
-            .file_name()
-            .and_then(|f| f.to_str())
-            .and_then(|f| f.split_once('_'))
-            .map(|(_, n)| n.to_string());
+        let pod = super::read_pod(&d).ok().and_then(|p| p.metadata.name);
         let text = std::fs::read_to_string(d.events()).unwrap_or_default();
         events.extend(
             text.lines()

@@ -148,7 +148,9 @@ fn ask_supervisor(
 ) -> anyhow::Result<()> {
     use std::io::{BufRead, BufReader, Write};
     use tandem_supervisor::proto::Reply;
-    let mut s = std::os::unix::net::UnixStream::connect(dir.socket())
+    let mut s = dir
+        .socket_addr()
+        .and_then(|addr| std::os::unix::net::UnixStream::connect(addr.path()))
         .with_context(|| format!("cannot reach the supervisor of pod {name}"))?;
     let mut req = serde_json::to_vec(request)?;
     req.push(b'\n');

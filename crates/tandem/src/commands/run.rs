@@ -459,7 +459,8 @@ fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
         let mut names: Vec<String> = vec![];
         for (i, (name, dir)) in pods.iter().enumerate() {
             names.push(name.clone());
-            let stream = tokio::net::UnixStream::connect(dir.socket()).await.with_context(|| format!("cannot attach to pod {name}"))?;
+            let addr = dir.socket_addr().with_context(|| format!("cannot attach to pod {name}"))?;
+            let stream = tokio::net::UnixStream::connect(addr.path()).await.with_context(|| format!("cannot attach to pod {name}"))?;
             let (r, mut w) = stream.into_split();
             let mut req = serde_json::to_vec(&Request::Attach)?;
             req.push(b'\n');
@@ -548,7 +549,8 @@ fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
 }
 
 async fn send_delete(dir: &PodDir, grace: Option<u64>) {
-    if let Ok(mut s) = tokio::net::UnixStream::connect(dir.socket()).await {
+    let Ok(addr) = dir.socket_addr() else { return };
+    if let Ok(mut s) = tokio::net::UnixStream::connect(addr.path()).await {
         if let Ok(mut req) = serde_json::to_vec(&Request::Delete {
             grace_seconds: grace,
         }) {

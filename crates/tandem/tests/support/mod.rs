@@ -148,11 +148,14 @@ impl Drop for Env {
         // Pods a failed test left behind must not outlive it.
         if let Ok(rd) = std::fs::read_dir(self.pods_dir()) {
             for e in rd.flatten() {
-                if let Some(name) = e
-                    .file_name()
-                    .to_str()
-                    .and_then(|n| n.split_once('_'))
-                    .map(|(_, n)| n.to_string())
+                // By the name the pod records: a long one's directory name is shortened.
+                let recorded = std::fs::read(e.path().join("pod.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+                if let Some(name) = recorded
+                    .as_ref()
+                    .and_then(|v| v["metadata"]["name"].as_str())
+                    .map(str::to_string)
                 {
                     let _ = self.tandem(&["delete", "pod", &name, "--grace-period", "0"]);
                 }
