@@ -62,6 +62,10 @@ pub struct PodPlan {
     /// `tandem run --pod-max-pids`): the pod cgroup's `pids.max`. Not from the manifest.
     #[serde(default)]
     pub pod_max_pids: Option<u64>,
+    /// How container log files rotate (the kubelet's `containerLogMaxSize` and
+    /// `containerLogMaxFiles`, from `tandem run`). Not from the manifest.
+    #[serde(default)]
+    pub container_logs: ContainerLogPolicy,
     /// `spec.resources` (pod-level resources, KEP-2837): when set, they size the pod cgroup and
     /// decide the QoS class instead of the containers' sum.
     #[serde(default)]
@@ -95,6 +99,26 @@ pub struct DnsConfig {
 pub struct HostAlias {
     pub ip: String,
     pub hostnames: Vec<String>,
+}
+
+/// When a container's log file is rotated and how many files are kept, as the kubelet's
+/// `containerLogMaxSize` and `containerLogMaxFiles` say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerLogPolicy {
+    /// A log file that has grown past this many bytes is rotated.
+    pub max_size: u64,
+    /// Files kept per container instance, the one being written included (at least 2).
+    pub max_files: u32,
+}
+
+impl Default for ContainerLogPolicy {
+    /// The kubelet's defaults: 10Mi and 5.
+    fn default() -> Self {
+        ContainerLogPolicy {
+            max_size: 10 << 20,
+            max_files: 5,
+        }
+    }
 }
 
 /// Pod-level `securityContext`. Ids are the kernel's 32-bit ids: validation has kept them within
@@ -457,6 +481,7 @@ impl PodPlan {
             enable_service_links: true,
             readiness_gates: vec![],
             pod_max_pids: None,
+            container_logs: ContainerLogPolicy::default(),
             resources: None,
         }
     }

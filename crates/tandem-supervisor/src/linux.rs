@@ -32,7 +32,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
-use crate::logs::{pump, LogLine};
+use crate::logs::{pump, LogFile, LogLine};
 use crate::statedir::PodDir;
 use crate::translate::{build_spec, command_line, merge_env, PidNamespace, Seccomp, SpecInputs};
 use crate::volumes::container_mounts;
@@ -547,6 +547,10 @@ impl ContainerRuntime for LinuxRuntime {
         let log_dir = self.dir.logs(&c.name);
         std::fs::create_dir_all(&log_dir)
             .map_err(|e| run_err(format!("cannot create {}: {e}", log_dir.display())))?;
+        let log_path = self.dir.log_file(&c.name, attempt);
+        let log = LogFile::open(&log_path, self.plan.container_logs)
+            .map_err(|e| run_err(format!("cannot open {}: {e}", log_path.display())))?;
+        let log = Rc::new(RefCell::new(log));
         let mut shim = Shim::spawn(&self.exe, &bundle).map_err(|e| run_err(e.to_string()))?;
         let pid = match shim.next().await {
             Some(ShimMessage::Started { pid }) => pid,
@@ -572,7 +576,6 @@ impl ContainerRuntime for LinuxRuntime {
             .borrow_mut()
             .insert((c.name.clone(), attempt), pid);
 
-        let log_file = self.dir.log_file(&c.name, attempt);
         let (stdout, stderr) = (shim.child.stdout.take(), shim.child.stderr.take());
         let (name, tx, logs) = (c.name.clone(), self.events.clone(), self.logs.clone());
         let pids_key = (c.name.clone(), attempt);
@@ -582,12 +585,12 @@ impl ContainerRuntime for LinuxRuntime {
             tandem_runtime::fault::reached(tandem_runtime::fault::FaultPoint::SupervisorPanic);
             let out = async {
                 if let Some(s) = stdout {
-                    let _ = pump(s, &log_file, name.clone(), "stdout", logs.clone()).await;
+                    pump(s, Rc::clone(&log), name.clone(), "stdout", logs.clone()).await;
                 }
             };
             let err = async {
                 if let Some(s) = stderr {
-                    let _ = pump(s, &log_file, name.clone(), "stderr", logs.clone()).await;
+                    pump(s, Rc::clone(&log), name.clone(), "stderr", logs.clone()).await;
                 }
             };
             let exit = async {

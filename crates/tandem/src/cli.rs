@@ -89,8 +89,26 @@ pub struct RunArgs {
     /// pod cgroup's pids.max, as the kubelet's --pod-max-pids sets it. Default: unlimited.
     #[arg(long = "pod-max-pids", env = "TANDEM_POD_MAX_PIDS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub pod_max_pids: Option<u64>,
+    /// A container's log file is rotated once it grows past this size (a quantity: 10Mi, 500Ki),
+    /// as the kubelet's containerLogMaxSize.
+    #[arg(long = "container-log-max-size", env = "TANDEM_CONTAINER_LOG_MAX_SIZE", value_name = "QUANTITY", default_value = "10Mi", value_parser = parse_log_size)]
+    pub container_log_max_size: u64,
+    /// Log files kept per container, the current one included (at least 2), as the kubelet's
+    /// containerLogMaxFiles.
+    #[arg(long = "container-log-max-files", env = "TANDEM_CONTAINER_LOG_MAX_FILES", value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..))]
+    pub container_log_max_files: u32,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// A byte quantity of at least one record's worth (16Ki), as `--container-log-max-size` takes.
+fn parse_log_size(s: &str) -> Result<u64, String> {
+    let q = tandem_api::quantity::parse_quantity(s).map_err(|e| e.to_string())?;
+    match q.bytes() {
+        Some(b) if b >= 16 << 10 => Ok(b),
+        Some(_) => Err("must be at least 16Ki, one log record".into()),
+        None => Err("must be a whole number of bytes, such as 10Mi".into()),
+    }
 }
 
 /// How to reach registries (`image pull`, `image push`, and the pulls of `run`).

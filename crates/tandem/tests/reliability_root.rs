@@ -366,3 +366,84 @@ fn a_pod_with_the_longest_name_a_cluster_allows_runs() {
     delete_within(&env, &pod, 30);
     assert!(env.pod_json(&pod).is_null(), "the pod is gone");
 }
+
+/// The size of every file under `dir`.
+fn bytes_under(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            let m = e.metadata().expect("metadata");
+            if m.is_dir() {
+                bytes_under(&e.path())
+            } else {
+                m.len()
+            }
+        })
+        .sum()
+}
+
+/// A container writing as fast as it can fills no disk: its log rotates at
+/// `--container-log-max-size` and keeps `--container-log-max-files` files (it used to leave
+/// 2.4 GiB in 20 s), and the supervisor's memory stays flat. `logs` reads across rotations:
+/// numbered lines come out without a gap and end at the last. Binary output is stored as
+/// written.
+#[test]
+fn logs_rotate_under_a_flood_and_keep_their_bytes() {
+    if require_root("logs_rotate_under_a_flood_and_keep_their_bytes").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let pod = name("log-flood");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers:\n    - name: flood\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"head -c 30000000 /dev/zero | tr '\\\\000' x; echo; seq 1 50000; echo counted; sleep 3600\"]\n    - name: binary\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"printf 'a\\\\377\\\\376\\\\000z\\\\n\\\\200\\\\n'; sleep 3600\"]\n"
+    );
+    let out = env.run_yaml(
+        &yaml,
+        &[
+            "-d",
+            "--container-log-max-size",
+            "256Ki",
+            "--container-log-max-files",
+            "3",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let logs = |c: &str| env.tandem(&["logs", &pod, "-c", c]).stdout;
+    wait_for("the flood to be counted", 120, || {
+        String::from_utf8_lossy(&logs("flood"))
+            .contains("counted")
+            .then_some(())
+    });
+    let dir = env.pods_dir().join(format!("default_{pod}"));
+    let kept = bytes_under(&dir.join("logs/flood"));
+    // Each file passes its size by one batch of records at most before it rotates.
+    let bound = 3 * ((256 << 10) + tandem_supervisor::logs::FLUSH_AT as u64 + (16 << 10));
+    assert!(kept <= bound, "30 MB of output left {kept} bytes of logs");
+    let text = String::from_utf8_lossy(&logs("flood")).into_owned();
+    let numbers: Vec<u32> = text.lines().filter_map(|l| l.parse().ok()).collect();
+    assert_eq!(numbers.last(), Some(&50000), "the newest lines are kept");
+    assert!(
+        numbers.windows(2).all(|w| w[1] == w[0] + 1),
+        "no line is lost between rotated files"
+    );
+    let supervisor: i32 = std::fs::read_to_string(dir.join("supervisor.pid"))
+        .expect("supervisor.pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    let rss_kib: u64 = std::fs::read_to_string(format!("/proc/{supervisor}/status"))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .expect("VmRSS");
+    assert!(
+        rss_kib < 64 << 10,
+        "the supervisor holds {rss_kib} KiB after the flood"
+    );
+    // Bytes as written: invalid UTF-8 and a NUL.
+    assert_eq!(logs("binary"), b"a\xff\xfe\x00z\n\x80\n");
+    delete_within(&env, &pod, 30);
+}

@@ -1,5 +1,7 @@
 use anyhow::Context;
-use tandem_supervisor::logs::parse_record;
+use std::io::Write;
+
+use tandem_supervisor::logs::{parse_record, segments};
 use tandem_supervisor::statedir::Store;
 
 use super::{existing_pod, pod_name, read_pod};
@@ -81,24 +83,28 @@ pub fn logs(store: &Store, a: LogsArgs) -> anyhow::Result<i32> {
         }
         return Ok(0);
     };
-    let path = dir.log_file(&container, *n);
-    // An instance that is starting has written nothing yet.
-    let text = match std::fs::read_to_string(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        other => other.with_context(|| format!("cannot read {}", path.display()))?,
-    };
-    let mut out = String::new();
-    for rec in text.lines().filter_map(parse_record) {
-        let (time, _stream, partial, content) = rec;
-        if a.timestamps {
-            out.push_str(&time);
-            out.push(' ');
+    // The instance's rotated files, oldest first, then its current one; an instance that is
+    // starting has written nothing yet. Contents go out as the container wrote them.
+    let mut stdout = std::io::stdout().lock();
+    for path in segments(&dir.log_file(&container, *n)) {
+        let bytes = match std::fs::read(&path) {
+            // Rotated away while this was reading: its lines are in the files after it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            other => other.with_context(|| format!("cannot read {}", path.display()))?,
+        };
+        let mut out = Vec::with_capacity(bytes.len());
+        for rec in bytes.split(|b| *b == b'\n').filter_map(parse_record) {
+            if a.timestamps {
+                out.extend_from_slice(rec.time);
+                out.push(b' ');
+            }
+            out.extend_from_slice(rec.content);
+            if !rec.partial {
+                out.push(b'\n');
+            }
         }
-        out.push_str(&content);
-        if !partial {
-            out.push('\n');
-        }
+        stdout.write_all(&out)?;
     }
-    print!("{out}");
+    stdout.flush()?;
     Ok(0)
 }

@@ -71,6 +71,10 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     }
     for p in &mut loaded.pods {
         p.plan.pod_max_pids = a.pod_max_pids;
+        p.plan.container_logs = tandem_api::plan::ContainerLogPolicy {
+            max_size: a.container_log_max_size,
+            max_files: a.container_log_max_files,
+        };
     }
     if loaded.pods.is_empty() {
         return Err(hint(
