@@ -7,6 +7,39 @@
 
 use std::path::{Path, PathBuf};
 
+/// The root of every pod cgroup, below each hierarchy's root.
+const POD_PARENT: &str = "/tandem";
+/// The leaf of a pod cgroup its pause process lives in.
+const SANDBOX_LEAF: &str = "sandbox";
+
+/// The cgroup of the pod with this uid: `/tandem/<uid>`. Its containers' cgroups are made below
+/// it ([`container_cgroup`]) and its pause process lives in [`sandbox_cgroup`].
+pub fn pod_cgroup(uid: &str) -> PathBuf {
+    Path::new(POD_PARENT).join(uid)
+}
+
+/// The cgroup of one container instance: `/tandem/<uid>/<container>-<attempt>`.
+pub fn container_cgroup(uid: &str, container: &str, attempt: u32) -> PathBuf {
+    pod_cgroup(uid).join(format!("{container}-{attempt}"))
+}
+
+/// The leaf of the pod cgroup the pause process lives in: `/tandem/<uid>/sandbox`.
+pub fn sandbox_cgroup(uid: &str) -> PathBuf {
+    pod_cgroup(uid).join(SANDBOX_LEAF)
+}
+
+/// The pod cgroup whose sandbox leaf this process lives in (on any hierarchy of
+/// `/proc/self/cgroup`), or `None` when it lives in no such leaf.
+pub fn own_pod_cgroup() -> Option<PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    own.lines().find_map(|l| {
+        let path = Path::new(l.splitn(3, ':').nth(2)?);
+        let pod = path.parent()?;
+        (path.file_name()? == SANDBOX_LEAF && pod.parent()? == Path::new(POD_PARENT))
+            .then(|| pod.to_path_buf())
+    })
+}
+
 /// Every cgroup hierarchy mounted on this host (v1 controllers and the v2 unified tree).
 pub fn hierarchies() -> Vec<PathBuf> {
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {

@@ -25,9 +25,20 @@ pub fn send_signal_number(pid: i32, signo: i32) -> Result<(), nix::Error> {
     }
 }
 
-/// Whether a process with this pid exists (signal 0, kill(2)).
+/// Whether a process with this pid runs. A zombie does not: it has exited and only waits for
+/// its parent to reap it, which for an orphan may take the host's init a while.
 pub fn is_alive(pid: i32) -> bool {
-    !matches!(kill(Pid::from_raw(pid), None), Err(nix::Error::ESRCH))
+    if matches!(kill(Pid::from_raw(pid), None), Err(nix::Error::ESRCH)) {
+        return false;
+    }
+    // The state follows the command name, which may hold spaces and parentheses (proc(5)).
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat.get(stat.rfind(')')? + 2..)?.chars().next()?;
+            Some(state != 'Z' && state != 'X')
+        })
+        .unwrap_or(true)
 }
 
 /// SIGKILLs every other process that has the open file `file` refers to (the same inode, found

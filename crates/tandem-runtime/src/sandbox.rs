@@ -2,7 +2,8 @@
 //!
 //! Containers join the namespaces through `/proc/<pause>/ns/*`. Holding them with a process rather
 //! than bind mounts means nothing is left on the host when the pod ends: the pause process dies
-//! with its supervisor (PR_SET_PDEATHSIG), and the kernel frees the namespaces with it.
+//! with its supervisor (PR_SET_PDEATHSIG), first killing every process of the pod's cgroup, and
+//! the kernel frees the namespaces with it.
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use nix::sched::{unshare, CloneFlags};
 
 use crate::userns::IdRange;
-use nix::sys::signal::Signal;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -283,9 +284,16 @@ pub fn pause_main(
         eprintln!("{what}: {e}");
         std::process::exit(1)
     };
-    // Die with the supervisor: a pause process must never outlive its pod. Checked against the
-    // parent pid afterwards, because the parent may have died before the prctl (prctl(2)).
-    if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
+    // Die with the supervisor, and take the pod's containers along: a pod whose supervisor is
+    // gone must not run on unsupervised (no probes, restarts or logs). The parent's death comes
+    // as SIGTERM, held blocked and taken by `sigwait` below; checked against the parent pid
+    // afterwards too, because the parent may have died before the prctl (prctl(2)).
+    let mut term = SigSet::empty();
+    term.add(Signal::SIGTERM);
+    if let Err(e) = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&term), None) {
+        fail("cannot block SIGTERM", &e);
+    }
+    if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM) {
         fail("cannot set the parent-death signal", &e);
     }
     if nix::unistd::getppid().as_raw() != parent {
@@ -333,8 +341,40 @@ pub fn pause_main(
     let mut out = std::io::stdout();
     let _ = writeln!(out, "ready");
     let _ = out.flush();
+    // Only SIGTERM is awaited; SIGKILL (the supervisor's stop) ends this process as it comes.
+    let _ = term.wait();
+    if nix::unistd::getppid().as_raw() != parent {
+        stop_orphaned_pod();
+    }
+    std::process::exit(0)
+}
+
+/// How long the pause process of a pod whose supervisor died waits for the pod's processes to go.
+const ORPHAN_PATIENCE: Duration = Duration::from_secs(5);
+
+/// The supervisor is gone: SIGKILLs every other process in this pod's cgroup (its containers,
+/// their exec'd helpers, the PID namespace's init). Only from inside a pod's sandbox leaf
+/// ([`crate::cgroups::own_pod_cgroup`]); a pause process that never got there (its supervisor
+/// died first) kills nothing. What the processes leave (cgroups, the network attachment, the
+/// pod directory) is `tandem delete`'s to remove.
+fn stop_orphaned_pod() {
+    let Some(pod) = crate::cgroups::own_pod_cgroup() else {
+        return;
+    };
+    let me = std::process::id() as i32;
+    let deadline = Instant::now() + ORPHAN_PATIENCE;
     loop {
-        nix::unistd::pause();
+        let others: Vec<i32> = crate::cgroups::pids_in(&pod)
+            .into_iter()
+            .filter(|p| *p != me)
+            .collect();
+        if others.is_empty() || Instant::now() >= deadline {
+            return;
+        }
+        for pid in others {
+            let _ = crate::process::send_signal(pid, Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -342,7 +382,6 @@ pub fn pause_main(
 /// the kernel hands it, and dies with the pause process (and with it every process of the
 /// namespace). The pause process keeps the namespace reachable as `ns/pid_for_children`.
 fn pid_namespace_init() -> Result<(), nix::Error> {
-    use nix::sys::signal::{SigSet, SigmaskHow};
     use nix::sys::wait::{waitpid, WaitPidFlag};
     unshare(CloneFlags::CLONE_NEWPID)?;
     // SAFETY: the pause process is single-threaded (its entry point runs before any thread is

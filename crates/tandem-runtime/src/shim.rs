@@ -39,6 +39,9 @@ pub struct ShimConfig {
     /// so the shared image layers look the pod's own without being copied.
     #[serde(default)]
     pub idmap_userns: Option<PathBuf>,
+    /// The supervisor's pid: the shim dies with it (see [`shim_main`]).
+    #[serde(default)]
+    pub supervisor: i32,
 }
 
 fn read_config(bundle: &Path) -> Result<ShimConfig, String> {
@@ -128,6 +131,10 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
             let _ = writeln!(status, "{line}");
         }
     };
+    // Die with the supervisor: with nobody left to report to, a shim has nothing to do, and the
+    // pod's pause process is killing its container meanwhile (sandbox.rs). Checked against the
+    // supervisor's pid afterwards, since it may have died before the prctl (prctl(2)).
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     let cfg = match read_config(bundle) {
         Ok(c) => c,
         Err(e) => {
@@ -138,6 +145,9 @@ pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
             return 1;
         }
     };
+    if nix::unistd::getppid().as_raw() != cfg.supervisor {
+        return 2;
+    }
     if let Err(message) = mount_rootfs(&cfg, bundle) {
         say(&ShimMessage::Failed {
             stage: ShimStage::Rootfs,

@@ -358,7 +358,13 @@ impl LinuxRuntime {
                 .filter(|(t, _)| !(self.plan.host_ipc && *t == LinuxNamespaceType::Ipc))
                 .cloned()
                 .collect(),
-            cgroups_path: format!("/tandem/{}/{}-{attempt}", self.plan.uid, c.name),
+            cgroups_path: tandem_runtime::cgroups::container_cgroup(
+                &self.plan.uid,
+                &c.name,
+                attempt,
+            )
+            .to_string_lossy()
+            .into_owned(),
             no_new_privileges: c.security.allow_privilege_escalation == Some(false),
             resources: c.resources.clone(),
             privileged: c.security.privileged,
@@ -389,6 +395,7 @@ impl LinuxRuntime {
                 options: m.options,
             },
             idmap_userns: user_ns.map(|(_, path)| path),
+            supervisor: std::process::id() as i32,
         };
         let json = serde_json::to_vec(&shim).map_err(config_error)?;
         std::fs::write(bundle.join("shim.json"), json).map_err(config_error)?;

@@ -85,7 +85,7 @@ pub fn join_pod_cgroup(
     plan: &PodPlan,
     sandbox: &Sandbox,
 ) -> Result<(), tandem_runtime::cgroups::CgroupError> {
-    let leaf = PathBuf::from(format!("/tandem/{}/sandbox", plan.uid));
+    let leaf = tandem_runtime::cgroups::sandbox_cgroup(&plan.uid);
     for pid in sandbox.processes() {
         tandem_runtime::cgroups::add_process(&leaf, pid)?;
     }

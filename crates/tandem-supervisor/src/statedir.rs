@@ -111,19 +111,23 @@ impl Store {
         }
     }
 
-    /// Every pod directory, sorted by name.
-    pub fn list(&self) -> Vec<PodDir> {
-        let mut dirs: Vec<PodDir> = std::fs::read_dir(&self.pods)
-            .map(|rd| {
-                rd.flatten()
-                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-                    .filter(|e| e.path().is_dir())
-                    .map(|e| PodDir { root: e.path() })
-                    .collect()
-            })
-            .unwrap_or_default();
+    /// Every pod directory, sorted by name; none when the store has no pods directory yet. A
+    /// directory that cannot be read (another user's store, `--root` naming a file) is an error,
+    /// never an empty list.
+    pub fn list(&self) -> std::io::Result<Vec<PodDir>> {
+        let rd = match std::fs::read_dir(&self.pods) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            other => other?,
+        };
+        let mut dirs = vec![];
+        for e in rd {
+            let e = e?;
+            if !e.file_name().to_string_lossy().starts_with('.') && e.file_type()?.is_dir() {
+                dirs.push(PodDir { root: e.path() });
+            }
+        }
         dirs.sort_by(|a, b| a.root.cmp(&b.root));
-        dirs
+        Ok(dirs)
     }
 }
 

@@ -338,7 +338,7 @@ fn create_pod_cgroup(plan: &PodPlan) -> Result<(), SuperviseError> {
 }
 
 fn pod_cgroup_path(plan: &PodPlan) -> PathBuf {
-    PathBuf::from(format!("/tandem/{}", plan.uid))
+    tandem_runtime::cgroups::pod_cgroup(&plan.uid)
 }
 
 /// What `status.podIP(s)` and `status.hostIP` resolve to in env and downwardAPI volumes.

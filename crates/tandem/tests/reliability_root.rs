@@ -174,8 +174,9 @@ fn a_panicking_supervisor_leaves_a_pod_that_says_so() {
     }
     let env = Env::new();
     let pod = name("sup-panic");
+    let marker = 300_000 + std::process::id() % 100_000;
     let yaml = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"{marker}\"]\n"
     );
     let out = run_with_fault(&env, "supervisor-panic", &yaml);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -194,6 +195,12 @@ fn a_panicking_supervisor_leaves_a_pod_that_says_so() {
         "{message}"
     );
     assert!(message.contains("supervisor.log"), "{message}");
+    // The container does not run on unsupervised.
+    wait_for("the container to be stopped", 15, || {
+        processes_mentioning(&format!("sleep {marker}"))
+            .is_empty()
+            .then_some(())
+    });
     delete_within(&env, &pod, 30);
     let left = leftovers(&env, &pod, &uid, &made);
     assert!(left.is_empty(), "left behind: {left:#?}");
@@ -446,4 +453,107 @@ fn logs_rotate_under_a_flood_and_keep_their_bytes() {
     // Bytes as written: invalid UTF-8 and a NUL.
     assert_eq!(logs("binary"), b"a\xff\xfe\x00z\n\x80\n");
     delete_within(&env, &pod, 30);
+}
+
+/// A supervisor killed with kill -9 takes its pod's containers along (the pause process, told
+/// by the kernel of its parent's death, kills everything in the pod's cgroup): nothing runs on
+/// unsupervised. The pod says `Unknown`/`SupervisorLost`; `delete` removes the rest.
+#[test]
+fn a_killed_supervisor_stops_its_pods_containers() {
+    if require_root("a_killed_supervisor_stops_its_pods_containers").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let pod = name("sup-killed");
+    let marker = 200_000 + std::process::id() % 100_000;
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  shareProcessNamespace: true\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"{marker}\"]\n    - name: helper\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"{}\"]\n",
+        marker + 1
+    );
+    let out = env.run_yaml(&yaml, &["-d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = env.pods_dir().join(format!("default_{pod}"));
+    let uid = uid_of(&env, &pod);
+    let made: Vec<_> = attachment(&dir).into_iter().collect();
+    wait_for("both containers to run", 30, || {
+        (processes_mentioning(&format!("sleep {marker}")).len() == 1
+            && processes_mentioning(&format!("sleep {}", marker + 1)).len() == 1)
+            .then_some(())
+    });
+    let supervisor: i32 = std::fs::read_to_string(dir.join("supervisor.pid"))
+        .expect("supervisor.pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(supervisor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the supervisor");
+    wait_for("the containers to be stopped", 15, || {
+        (processes_mentioning(&format!("sleep {marker}")).is_empty()
+            && processes_mentioning(&format!("sleep {}", marker + 1)).is_empty())
+        .then_some(())
+    });
+    let status = env.pod_json(&pod)["status"].clone();
+    assert_eq!(status["phase"], "Unknown", "{status}");
+    assert_eq!(status["reason"], "SupervisorLost", "{status}");
+    delete_within(&env, &pod, 30);
+    let left = leftovers(&env, &pod, &uid, &made);
+    assert!(left.is_empty(), "left behind: {left:#?}");
+}
+
+/// Another user's store is an error that says so, not an empty one: `get pods` used to say "No
+/// resources found" (exit 0) and `logs`/`delete` "not found" to a user who may not read root's
+/// store. `--root` naming a file is an error too.
+#[test]
+fn a_store_that_cannot_be_read_is_an_error_not_an_empty_store() {
+    if require_root("a_store_that_cannot_be_read_is_an_error_not_an_empty_store").is_none() {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    let pods = env.pods_dir();
+    std::fs::create_dir_all(&pods).expect("the pods directory");
+    // A store of root's that others may reach but not read, as /run/tandem/pods would be.
+    let open_up = |p: &std::path::Path, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    open_up(env.root.path(), 0o711);
+    open_up(&pods, 0o700);
+    let as_nobody = |args: &[&str]| {
+        env.cmd()
+            .args(args)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .expect("run tandem as nobody")
+    };
+    for args in [
+        &["get", "pods"][..],
+        &["logs", "web"][..],
+        &["delete", "pod", "web"][..],
+    ] {
+        let out = as_nobody(args);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?}: {err}");
+        assert!(err.contains("cannot read the pods in"), "{args:?}: {err}");
+        assert!(err.contains("run tandem with sudo"), "{args:?}: {err}");
+        assert!(!err.contains("not found"), "{args:?}: {err}");
+    }
+    let file = env.root.path().join("not-a-directory");
+    std::fs::write(&file, "").expect("a file");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .arg("--root")
+        .arg(&file)
+        .args(["get", "pods"])
+        .output()
+        .expect("run tandem");
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("must name a directory"),
+        "{}",
+        stderr(&out)
+    );
 }

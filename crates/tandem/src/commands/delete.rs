@@ -1,6 +1,5 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 
 use tandem_supervisor::proto::Request;
 use tandem_supervisor::statedir::{PodDir, Store};
@@ -112,7 +111,7 @@ fn cleanup_leftovers(dir: &PodDir) {
     let Ok(plan) = serde_json::from_slice::<tandem_api::plan::PodPlan>(&bytes) else {
         return;
     };
-    let cg = PathBuf::from(format!("/tandem/{}", plan.uid));
+    let cg = tandem_runtime::cgroups::pod_cgroup(&plan.uid);
     for d in tandem_runtime::cgroups::kill_and_remove(&cg, std::time::Duration::from_secs(5)) {
         eprintln!("warning: cannot remove cgroup {}", d.display());
     }

@@ -4,7 +4,7 @@ use tandem_kubelet::status::{human_duration, kubectl_columns};
 use tandem_supervisor::logs::{now_us, rfc3339_nano};
 use tandem_supervisor::statedir::Store;
 
-use super::{existing_pod, pod_name, read_pod};
+use super::{existing_pod, list_pods, pod_name, read_pod};
 use crate::cli::{GetArgs, Output};
 use crate::errors::hint;
 use crate::output::{table, yaml::to_yaml};
@@ -30,8 +30,7 @@ fn age(pod: &Pod) -> String {
 fn get_pods(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
     let pods: Vec<Pod> = match &a.name {
         Some(n) => vec![read_pod(&existing_pod(store, &a.namespace, pod_name(n))?)?],
-        None => store
-            .list()
+        None => list_pods(store)?
             .iter()
             .filter_map(|d| read_pod(d).ok())
             .filter(|p| p.metadata.namespace.as_deref().unwrap_or("default") == a.namespace)
@@ -107,7 +106,7 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
         .or(a.name.as_deref().map(pod_name));
     let dirs = match only {
         Some(n) => vec![existing_pod(store, &a.namespace, n)?],
-        None => store.list(),
+        None => list_pods(store)?,
     };
     let mut events: Vec<(String, PodEvent)> = vec![];
     for d in dirs {

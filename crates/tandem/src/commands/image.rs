@@ -145,7 +145,7 @@ pub fn image(store: &Store, cmd: ImageCommand) -> anyhow::Result<i32> {
             for r in references {
                 if !force {
                     if let Some(found) = images.lookup(&r)? {
-                        let users = pods_using(store, &images, &found.id);
+                        let users = pods_using(store, &images, &found.id)?;
                         if !users.is_empty() {
                             return Err(crate::errors::hint(
                                 format!("image {r} is in use by pod(s) {}", users.join(", ")),
@@ -172,9 +172,9 @@ pub fn image(store: &Store, cmd: ImageCommand) -> anyhow::Result<i32> {
 }
 
 /// `namespace/name` of every live pod with a container whose image is `id`.
-fn pods_using(store: &Store, images: &ImageStore, id: &str) -> Vec<String> {
+fn pods_using(store: &Store, images: &ImageStore, id: &str) -> anyhow::Result<Vec<String>> {
     let mut out = vec![];
-    for dir in store.list() {
+    for dir in super::list_pods(store)? {
         if dir.live_supervisor().is_none() {
             continue;
         }
@@ -195,7 +195,7 @@ fn pods_using(store: &Store, images: &ImageStore, id: &str) -> Vec<String> {
             out.push(format!("{}/{}", plan.namespace, plan.name));
         }
     }
-    out
+    Ok(out)
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -19,7 +19,7 @@ use k8s_openapi::api::core::v1::Pod;
 use tandem_supervisor::statedir::{PodDir, Store};
 
 use crate::cli::{Cli, Command};
-use crate::errors::hint;
+use crate::errors::{hint, hint_caused};
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let store = Store::new(cli.root.as_deref());
@@ -71,16 +71,40 @@ pub fn pod_name(arg: &str) -> &str {
         .unwrap_or(arg)
 }
 
-/// The pod directory of an existing pod, or a NotFound error in kubectl's words.
+/// The pod directory of an existing pod, or a NotFound error in kubectl's words. A pod that
+/// cannot be looked at (another user's store) is a permission error, not NotFound.
 pub fn existing_pod(store: &Store, namespace: &str, name: &str) -> anyhow::Result<PodDir> {
     let dir = store.pod(namespace, name);
-    if !dir.pod_json().exists() {
-        return Err(hint(
+    match std::fs::metadata(dir.pod_json()) {
+        Ok(_) => Ok(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(hint(
             format!("pods \"{name}\" not found"),
             "list pods with `tandem get pods`",
-        ));
+        )),
+        Err(e) => Err(store_error(store, e)),
     }
-    Ok(dir)
+}
+
+/// Every pod of the store, or why they cannot be read, with what to do about it.
+pub fn list_pods(store: &Store) -> anyhow::Result<Vec<PodDir>> {
+    store.list().map_err(|e| store_error(store, e))
+}
+
+fn store_error(store: &Store, e: std::io::Error) -> anyhow::Error {
+    let what = format!("cannot read the pods in {}", store.pods.display());
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => hint_caused(
+            e,
+            what,
+            "this store belongs to another user (root): run tandem with sudo, or keep a store of your own with --root DIR",
+        ),
+        std::io::ErrorKind::NotADirectory => hint_caused(
+            e,
+            what,
+            "--root (or TANDEM_ROOT) must name a directory",
+        ),
+        _ => anyhow::Error::new(e).context(what),
+    }
 }
 
 /// The pod object as last written, with phase Unknown when its supervisor died mid-run.

@@ -195,7 +195,7 @@ fn network_request(
     }
     // Ports already published: running pods of this store, then the pods of this run in order.
     let mut taken: Vec<(String, PortMapping)> = vec![];
-    for d in store.list() {
+    for d in super::list_pods(store)? {
         if d.live_supervisor().is_none() {
             continue;
         }
