@@ -20,7 +20,7 @@ use tempfile::TempDir;
 macro_rules! needs_registry {
     ($login:expr) => {
         if let Some(why) = tandem_testkit::registry_missing($login) {
-            println!("skipped: {why}");
+            tandem_testkit::skip(&why);
             return;
         }
     };

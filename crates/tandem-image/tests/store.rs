@@ -16,7 +16,7 @@ fn is_root() -> bool {
 macro_rules! needs_root {
     ($why:expr) => {
         if !is_root() {
-            println!("skipped: needs root ({})", $why);
+            tandem_testkit::skip(&format!("needs root ({})", $why));
             return;
         }
     };
@@ -130,7 +130,7 @@ fn docker_save_two_layers_with_whiteouts_loads_and_resolves() {
     if !is_root() {
         let err = f.store.resolve("demo").expect_err("whiteouts need root");
         assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
-        println!("skipped: needs root (whiteout char devices, overlay xattrs)");
+        tandem_testkit::skip("needs root (whiteout char devices, overlay xattrs)");
         return;
     }
     let img = f.store.resolve("demo").expect("resolve");

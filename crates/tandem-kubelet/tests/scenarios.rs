@@ -324,6 +324,11 @@ impl Scenario {
         let conditions_tx = ctl_tx.clone();
         let loser = Rc::clone(&rt);
         let until = self.until;
+        // What the control requests got back, checked once the run is over: an assertion inside
+        // a spawned task would panic into a handle nobody awaits, and the test would pass.
+        let expected_answers = images.len() + conditions.len();
+        let answers: Rc<RefCell<Vec<Result<(), String>>>> = Rc::default();
+        let (image_answers, condition_answers) = (Rc::clone(&answers), Rc::clone(&answers));
         let outcome = local
             .run_until(async move {
                 tokio::task::spawn_local(async move {
@@ -344,7 +349,11 @@ impl Scenario {
                             images: vec![(container, image)],
                             applied: Some(tx),
                         });
-                        assert_eq!(rx.await, Ok(Ok(())), "image update taken");
+                        let result = rx.await;
+                        image_answers.borrow_mut().push(match result {
+                            Ok(Ok(())) => Ok(()),
+                            other => Err(format!("image update not taken: {other:?}")),
+                        });
                     }
                     std::future::pending::<()>().await;
                 });
@@ -370,7 +379,13 @@ impl Scenario {
                             applied: Some(tx),
                         });
                         let result = rx.await;
-                        assert_eq!(matches!(result, Ok(Ok(()))), taken, "{result:?}");
+                        condition_answers.borrow_mut().push(
+                            if matches!(result, Ok(Ok(()))) == taken {
+                                Ok(())
+                            } else {
+                                Err(format!("condition taken: {result:?}, expected {taken}"))
+                            },
+                        );
                     }
                     std::future::pending::<()>().await;
                 });
@@ -384,6 +399,14 @@ impl Scenario {
                 tokio::time::timeout(until, driver.run()).await.ok()
             })
             .await;
+        let answers = answers.borrow();
+        assert_eq!(
+            answers.len(),
+            expected_answers,
+            "every control request is answered: {answers:?}"
+        );
+        let refused: Vec<_> = answers.iter().filter_map(|a| a.as_ref().err()).collect();
+        assert!(refused.is_empty(), "{refused:?}");
         Run {
             outcome,
             marks: rt.marks(),

@@ -1058,7 +1058,7 @@ mod tests {
     #[test]
     fn a_bundle_is_removed_only_after_the_mounts_beneath_it_are_detached() {
         if !nix::unistd::geteuid().is_root() {
-            println!("skipped: bind mounts need root");
+            tandem_testkit::skip("bind mounts need root");
             return;
         }
         /// Detaches what the test mounted even when an assertion fails first.

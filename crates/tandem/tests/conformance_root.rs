@@ -59,7 +59,7 @@ macro_rules! need_root {
         match root() {
             Ok(r) => r,
             Err(why) => {
-                println!("skipped: {why}");
+                tandem_testkit::skip(why);
                 return;
             }
         }
@@ -333,8 +333,14 @@ impl Log {
     fn starts_before(&self, a: &str, b: &str) -> bool {
         self.first(a, "Started") <= self.first(b, "Starting")
     }
+    /// ExitsBefore: a's first exit precedes b's last. Both must have exited: a b that never
+    /// exits proves nothing about the order.
     fn exits_before(&self, a: &str, b: &str) -> bool {
-        self.first(a, "Exiting") <= *self.at(b, "Exiting").last().unwrap_or(&f64::MAX)
+        let last_b = *self
+            .at(b, "Exiting")
+            .last()
+            .unwrap_or_else(|| panic!("{b} never Exiting: {:?}", self.0));
+        self.first(a, "Exiting") <= last_b
     }
     fn run_together(&self, a: &str, b: &str) -> bool {
         let exits = self.at(a, "Exiting");

@@ -17,7 +17,7 @@ fn ready(test: &str, htpasswd: bool) -> bool {
         return false;
     }
     if let Some(why) = tandem_testkit::registry_missing(htpasswd) {
-        println!("skipped: {test} {why}");
+        tandem_testkit::skip(&format!("{test} {why}"));
         return false;
     }
     true

@@ -19,9 +19,9 @@ fn plugins_installed(test: &str) -> bool {
     let ok = std::path::Path::new("/usr/lib/cni/bridge").exists()
         || std::path::Path::new("/opt/cni/bin/bridge").exists();
     if !ok {
-        println!(
-            "skipped: {test} needs the CNI plugins (apt-get install containernetworking-plugins)"
-        );
+        tandem_testkit::skip(&format!(
+            "{test} needs the CNI plugins (apt-get install containernetworking-plugins)"
+        ));
     }
     ok
 }

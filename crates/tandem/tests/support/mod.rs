@@ -16,7 +16,9 @@ pub fn require_root(test: &str) -> Option<()> {
     if nix::unistd::geteuid().is_root() {
         Some(())
     } else {
-        println!("skipped: {test} needs root (it creates namespaces, mounts and cgroups); CI runs as root");
+        tandem_testkit::skip(&format!(
+            "{test} needs root (it creates namespaces, mounts and cgroups)"
+        ));
         None
     }
 }
