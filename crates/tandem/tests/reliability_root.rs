@@ -557,3 +557,81 @@ fn a_store_that_cannot_be_read_is_an_error_not_an_empty_store() {
         stderr(&out)
     );
 }
+
+/// Twenty `tandem run -d` at once, of distinct pods, all succeed; four at once of one pod: one
+/// succeeds, the others get AlreadyExists, and the pod that runs is the winner's, untouched.
+#[test]
+fn concurrent_runs_claim_names_atomically() {
+    if require_root("concurrent_runs_claim_names_atomically").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let base = name("many");
+    let yaml = |pod: &str, text: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"echo {text}; sleep 3600\"]\n"
+        )
+    };
+    let run_all = |manifests: Vec<String>| -> Vec<Output> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = manifests
+                .iter()
+                .map(|m| s.spawn(|| env.run_yaml(m, &["-d"])))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a run thread"))
+                .collect()
+        })
+    };
+    let distinct: Vec<String> = (0..20)
+        .map(|i| yaml(&format!("{base}-{i}"), "distinct"))
+        .collect();
+    for (i, out) in run_all(distinct).iter().enumerate() {
+        assert!(out.status.success(), "pod {i}: {}", stderr(out));
+    }
+    let listed = support::stdout(&env.tandem(&["get", "pods"]));
+    assert_eq!(listed.matches(&base).count(), 20, "{listed}");
+
+    let same = format!("{base}-same");
+    let outs = run_all(
+        (0..4)
+            .map(|i| yaml(&same, &format!("writer-{i}")))
+            .collect(),
+    );
+    let winners: Vec<usize> = (0..4).filter(|i| outs[*i].status.success()).collect();
+    assert_eq!(winners.len(), 1, "exactly one run wins");
+    for (i, out) in outs.iter().enumerate() {
+        if i != winners[0] {
+            assert!(
+                stderr(out).contains(&format!("pods \"{same}\" already exists")),
+                "{}",
+                stderr(out)
+            );
+        }
+    }
+    let winner = format!("writer-{}", winners[0]);
+    wait_for("the winner's output", 30, || {
+        support::stdout(&env.tandem(&["logs", &same]))
+            .contains(&winner)
+            .then_some(())
+    });
+    let staged: Vec<_> = std::fs::read_dir(env.pods_dir())
+        .expect("pods")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(staged.is_empty(), "the losers left {staged:?}");
+    let mut all: Vec<String> = (0..20).map(|i| format!("{base}-{i}")).collect();
+    all.push(same);
+    let mut args = vec!["delete", "pod", "--grace-period", "0"];
+    args.extend(all.iter().map(String::as_str));
+    let out = env.tandem(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let left: Vec<_> = std::fs::read_dir(env.pods_dir())
+        .expect("pods")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
