@@ -3695,3 +3695,152 @@ async fn a_huge_delete_grace_saturates_and_a_later_short_one_cuts_it() {
     assert_near(r.first("ignores", "SIGKILL"), 8000);
     assert!(r.outcome.is_some());
 }
+
+/// xorshift64*: a small seeded generator for the property runs below.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
+    }
+    fn secs(&mut self, max: u64) -> Duration {
+        Duration::from_millis(self.below(max * 1000))
+    }
+}
+
+/// One random pod: init containers and sidecars interleaved, main containers, a restart policy,
+/// a grace period, what each instance does, and perhaps a delete.
+fn random_scenario(rng: &mut Rng) -> (Scenario, Vec<String>, Vec<String>, Vec<String>) {
+    let mut spec = vec![];
+    let (mut inits, mut sidecars, mut mains) = (vec![], vec![], vec![]);
+    for i in 0..rng.below(4) {
+        if rng.below(2) == 0 {
+            spec.push(format!("init:i{i}"));
+            inits.push(format!("i{i}"));
+        } else {
+            spec.push(format!("sidecar:s{i}"));
+            sidecars.push(format!("s{i}"));
+        }
+    }
+    for i in 0..1 + rng.below(3) {
+        spec.push(format!("m{i}"));
+        mains.push(format!("m{i}"));
+    }
+    let policy = [Always, OnFailure, Never][rng.below(3) as usize];
+    let grace = rng.below(10) as i64;
+    let spec_refs: Vec<&str> = spec.iter().map(String::as_str).collect();
+    let mut s = Scenario::new(pod(policy, grace, &spec_refs)).until(900 * S);
+    for c in &inits {
+        let b = (0..3)
+            .map(|_| Behavior::exit(rng.secs(3), [0, 0, 1][rng.below(3) as usize]))
+            .collect();
+        s = s.script(c, b);
+    }
+    // Sidecars never end by themselves, so the order they end in is the engine's alone.
+    for c in &sidecars {
+        let b = match rng.below(3) {
+            0 => serve(),
+            1 => serve().ignoring_term(),
+            _ => serve().term_after(rng.secs(4)),
+        };
+        s = s.script(c, vec![b]);
+    }
+    for c in &mains {
+        let b = (0..3)
+            .map(|_| match rng.below(4) {
+                0 => serve(),
+                1 => serve().ignoring_term(),
+                _ => Behavior::exit(rng.secs(20), [0, 1][rng.below(2) as usize]),
+            })
+            .collect();
+        s = s.script(c, b);
+    }
+    if rng.below(3) != 0 {
+        s = s.delete_at(rng.secs(40), None);
+    }
+    (s, inits, sidecars, mains)
+}
+
+/// The engine's invariants over 300 random pods run against the fake runtime: never two
+/// instances of one container at once; no main container starts before every init container
+/// has run and every sidecar has started; once the pod ends, main containers are stopped before
+/// any sidecar and sidecars in reverse order of declaration; a deleted pod ends.
+#[test]
+fn random_pods_keep_the_engines_invariants() {
+    for seed in 1..=300u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let (scenario, inits, sidecars, mains) = random_scenario(&mut rng);
+        let deletes = !scenario.deletes.is_empty();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a runtime");
+        let r = rt.block_on(scenario.run());
+        let why = |what: &str| format!("seed {seed}: {what}\n{:#?}", r.marks);
+        for c in inits.iter().chain(&sidecars).chain(&mains) {
+            let mut running = false;
+            for m in r.marks.iter().filter(|m| &m.container == c) {
+                match m.what.as_str() {
+                    "Started" => {
+                        assert!(!running, "{}", why(&format!("two instances of {c}")));
+                        running = true;
+                    }
+                    "Exiting" => running = false,
+                    _ => {}
+                }
+            }
+        }
+        for m in &mains {
+            let Some(&start) = r.at(m, "Starting").first() else {
+                continue;
+            };
+            for i in &inits {
+                assert!(
+                    r.at(i, "Exiting").first().is_some_and(|e| *e <= start),
+                    "{}",
+                    why(&format!("{m} started before init container {i} ran"))
+                );
+            }
+            for sc in &sidecars {
+                assert!(
+                    r.at(sc, "Started").first().is_some_and(|e| *e <= start),
+                    "{}",
+                    why(&format!("{m} started before sidecar {sc}"))
+                );
+            }
+        }
+        if deletes {
+            assert!(r.outcome.is_some(), "{}", why("a deleted pod never ended"));
+        }
+        if r.outcome.is_some() {
+            // The stop signals of the pod's end: main containers first, then sidecars in reverse
+            // order of declaration. (Their exits may cross: a grace period that runs out lets
+            // every turn begin at once, as the kubelet's termination ordering does.)
+            let last_term = |c: &String| r.at(c, "SIGTERM").last().copied();
+            let signalled: Vec<&String> =
+                sidecars.iter().filter(|c| last_term(c).is_some()).collect();
+            for m in mains.iter().filter_map(last_term) {
+                for sc in &signalled {
+                    assert!(
+                        last_term(sc).is_some_and(|t| m <= t),
+                        "{}",
+                        why(&format!("sidecar {sc} was stopped before a main container"))
+                    );
+                }
+            }
+            for pair in signalled.windows(2) {
+                assert!(
+                    last_term(pair[1]) <= last_term(pair[0]),
+                    "{}",
+                    why(&format!(
+                        "sidecar {} was stopped before {}",
+                        pair[0], pair[1]
+                    ))
+                );
+            }
+        }
+    }
+}
