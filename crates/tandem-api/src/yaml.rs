@@ -68,8 +68,13 @@ pub(crate) struct Document {
 
 /// Deepest nesting accepted; protects the recursive builder from hostile input.
 const MAX_DEPTH: usize = 256;
-/// Most nodes one stream may expand to (aliases are copied); protects against alias bombs.
-const MAX_NODES: usize = 2_000_000;
+/// Most nodes one stream may expand to (aliases are copied); protects against alias bombs. The
+/// API server takes objects of at most 3 MiB, far fewer nodes than this.
+const MAX_NODES: usize = 500_000;
+/// Most bytes of text (scalars and keys) one stream may expand to: a 1 KiB string aliased
+/// 100,000 times is a 0.4 MB file that would become 100 MB of plan. Ten times the API server's
+/// largest request (3 MiB) leaves room for a long List.
+const MAX_TEXT_BYTES: usize = 32 << 20;
 
 /// Parses a whole stream. Documents before a syntax error are returned; the error ends the stream.
 /// Non-fatal problems (duplicate keys) are returned too and do not stop parsing.
@@ -79,6 +84,7 @@ pub(crate) fn parse_stream(text: &str) -> (Vec<Document>, Vec<YamlError>) {
         anchors: HashMap::new(),
         errors: Vec::new(),
         nodes: 0,
+        text_bytes: 0,
     };
     let mut docs = Vec::new();
     loop {
@@ -120,6 +126,8 @@ struct Builder<'a> {
     anchors: HashMap<usize, Node>,
     errors: Vec<YamlError>,
     nodes: usize,
+    /// Bytes of text made so far, aliases' copies included.
+    text_bytes: usize,
 }
 
 impl<'a> Builder<'a> {
@@ -152,12 +160,22 @@ impl<'a> Builder<'a> {
         self.node(event, span, 0)
     }
 
-    fn count(&mut self, pos: Pos, n: usize) -> Result<(), YamlError> {
-        self.nodes = self.nodes.saturating_add(n);
+    fn count(&mut self, pos: Pos, weight: Weight) -> Result<(), YamlError> {
+        self.nodes = self.nodes.saturating_add(weight.nodes);
+        self.text_bytes = self.text_bytes.saturating_add(weight.bytes);
         if self.nodes > MAX_NODES {
             return Err(YamlError {
                 pos,
                 message: format!("YAML expands to more than {MAX_NODES} nodes (alias bomb?)"),
+            });
+        }
+        if self.text_bytes > MAX_TEXT_BYTES {
+            return Err(YamlError {
+                pos,
+                message: format!(
+                    "YAML expands to more than {} MiB of text (alias bomb?)",
+                    MAX_TEXT_BYTES >> 20
+                ),
             });
         }
         Ok(())
@@ -171,9 +189,16 @@ impl<'a> Builder<'a> {
                 message: format!("YAML nested deeper than {MAX_DEPTH} levels"),
             });
         }
-        self.count(pos, 1)?;
+        self.count(pos, Weight { nodes: 1, bytes: 0 })?;
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                self.count(
+                    pos,
+                    Weight {
+                        nodes: 0,
+                        bytes: text.len(),
+                    },
+                )?;
                 let forced_str = tag.as_ref().is_some_and(|t| t.suffix == "str");
                 let node = if style == ScalarStyle::Plain && !forced_str {
                     Node {
@@ -194,8 +219,7 @@ impl<'a> Builder<'a> {
             Event::Alias(id) => match self.anchors.get(&id) {
                 Some(found) => {
                     let mut node = found.clone();
-                    let size = node_size(&node);
-                    self.count(pos, size)?;
+                    self.count(pos, weight(&node))?;
                     node.pos = pos;
                     Ok(node)
                 }
@@ -323,11 +347,40 @@ impl<'a> Builder<'a> {
     }
 }
 
-fn node_size(node: &Node) -> usize {
+/// How much of the budget a copy of a node takes: its nodes, and the bytes of its text.
+#[derive(Debug, Clone, Copy, Default)]
+struct Weight {
+    nodes: usize,
+    bytes: usize,
+}
+
+fn weight(node: &Node) -> Weight {
+    let add = |a: Weight, b: Weight| Weight {
+        nodes: a.nodes.saturating_add(b.nodes),
+        bytes: a.bytes.saturating_add(b.bytes),
+    };
+    let own = Weight {
+        nodes: 1,
+        bytes: match &node.value {
+            Value::Str(s) => s.len(),
+            _ => node.plain.as_ref().map_or(0, String::len),
+        },
+    };
     match &node.value {
-        Value::Seq(items) => 1 + items.iter().map(node_size).sum::<usize>(),
-        Value::Map(entries) => 1 + entries.iter().map(|e| node_size(&e.value)).sum::<usize>(),
-        _ => 1,
+        Value::Seq(items) => items.iter().map(weight).fold(own, add),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|e| {
+                add(
+                    weight(&e.value),
+                    Weight {
+                        nodes: 0,
+                        bytes: e.key.len(),
+                    },
+                )
+            })
+            .fold(own, add),
+        _ => own,
     }
 }
 
@@ -605,6 +658,34 @@ mod tests {
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].pos, Pos { line: 3, col: 1 });
         assert!(errs[0].message.contains("first defined at line 1"));
+    }
+
+    #[test]
+    fn alias_bombs_stop_at_the_budget() {
+        // One 1 KiB string aliased 100,000 times: 0.4 MB of text, 100 MB expanded.
+        let mut text = format!("s: &s {}\nl:\n", "x".repeat(1024));
+        text.push_str(&"  - *s\n".repeat(100_000));
+        let (_, errs) = parse_stream(&text);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].message.contains("MiB of text"),
+            "{}",
+            errs[0].message
+        );
+        // Nested aliases, each level ten of the one before: the node budget.
+        let mut laughs = String::from("a0: &a0 [x]\n");
+        for i in 1..9 {
+            let prev = format!("*a{}", i - 1);
+            laughs.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 10].join(", ")));
+        }
+        let (_, errs) = parse_stream(&laughs);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].message.contains("nodes"), "{}", errs[0].message);
+        // A large honest stream is no bomb: 2,000 small objects, aliases and all.
+        let honest = "- &p {name: web, image: 'nginx:1.27', ports: [80, 443]}\n- *p\n".repeat(1000);
+        let (docs, errs) = parse_stream(&honest);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(docs.len(), 1);
     }
 
     #[test]
