@@ -40,10 +40,10 @@ impl<'a> Cx<'a> {
             file: self.file.to_string(),
             line: pos.line,
             column: pos.col,
-            field: path.to_string(),
-            object: self.object.clone(),
-            message,
-            hint,
+            field: crate::diag::bounded(path.to_string()),
+            object: crate::diag::bounded(self.object.clone()),
+            message: crate::diag::bounded(message),
+            hint: hint.map(crate::diag::bounded),
         });
     }
 

@@ -83,7 +83,24 @@ impl Diagnostic {
         if let Some(text) = source_line {
             let text = text.trim_end_matches('\r');
             let col = self.column.max(1) - 1;
-            let caret_len = caret_width(text, col);
+            // A long line is shown as a window around the column, a long value by its start.
+            let chars: Vec<char> = text.chars().collect();
+            let start = col.saturating_sub(SOURCE_CONTEXT);
+            let end = chars.len().min(col + SOURCE_WINDOW);
+            let window: String = if start > 0 || end < chars.len() {
+                let mut w: String = chars[start.min(end)..end].iter().collect();
+                if start > 0 {
+                    w.insert(0, '…');
+                }
+                if end < chars.len() {
+                    w.push('…');
+                }
+                w
+            } else {
+                text.to_string()
+            };
+            let (text, col) = (window.as_str(), col - start + usize::from(start > 0));
+            let caret_len = caret_width(text, col).min(SOURCE_WINDOW);
             let lead: String = text
                 .chars()
                 .take(col)
@@ -123,6 +140,24 @@ impl Diagnostic {
         s
     }
 }
+
+/// The most characters of a diagnostic's message, hint, field or object kept: a 10 MB name quoted
+/// in every diagnostic about it would otherwise print hundreds of megabytes.
+const MAX_DIAGNOSTIC_TEXT: usize = 1000;
+
+/// `s`, or its first [`MAX_DIAGNOSTIC_TEXT`] characters and how long it was: what every
+/// diagnostic's texts go through, here and in the linter.
+pub fn bounded(s: String) -> String {
+    match s.char_indices().nth(MAX_DIAGNOSTIC_TEXT) {
+        None => s,
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &s[..cut], s.len()),
+    }
+}
+
+/// Characters shown before the column of a long source line.
+const SOURCE_CONTEXT: usize = 60;
+/// Characters shown from the column on.
+const SOURCE_WINDOW: usize = 200;
 
 /// How many characters the value starting at `col` (0-based) spans on its line.
 fn caret_width(line: &str, col: usize) -> usize {

@@ -13,7 +13,7 @@
 
 mod cx;
 mod defaults;
-mod diag;
+pub mod diag;
 pub mod env;
 mod locate;
 mod names;

@@ -873,3 +873,27 @@ fn seconds_from_a_manifest_saturate() {
         .checked_add(seconds(i64::MAX))
         .is_some());
 }
+
+/// A huge value is quoted by its start: a 100,000-character name reported in each of its
+/// diagnostics used to print the whole of it every time, and its source line too.
+#[test]
+fn diagnostics_quote_a_huge_value_by_its_start() {
+    let name = "a".repeat(100_000);
+    let text = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n    - name: {name}\n      image: busybox:1.36\n"
+    );
+    let sources = src(&text);
+    let d = load_err(&sources);
+    assert!(d.0.len() >= 2, "{}", d.0.len());
+    for diag in &d.0 {
+        assert!(
+            diag.message.chars().count() < 1100,
+            "{}",
+            diag.message.len()
+        );
+        assert!(diag.object.chars().count() < 1100, "{}", diag.object.len());
+        let rendered = diag.render(&sources);
+        assert!(rendered.len() < 4000, "{}", rendered.len());
+        assert!(rendered.contains("bytes in all"), "{rendered}");
+    }
+}

@@ -3,6 +3,7 @@
 //! `tandem.dev/lint-disable` annotation.
 
 use std::collections::HashMap;
+use tandem_api::diag::bounded;
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 use serde_json::{json, Value};
@@ -115,10 +116,10 @@ pub fn lint(sources: &[Source], opts: &LintOptions) -> Vec<Finding> {
                 file: wp.file.clone(),
                 line,
                 column,
-                object: object.clone(),
-                field: r.path,
-                message: r.message,
-                help: r.help,
+                object: bounded(object.clone()),
+                field: bounded(r.path),
+                message: bounded(r.message),
+                help: r.help.map(bounded),
                 fix: r.fix,
             });
         }
