@@ -25,15 +25,19 @@ pub enum FaultPoint {
     RunBeforeClaim,
     /// In `tandem run`, once the pod's directory has its name but before its supervisor starts.
     RunAfterClaim,
+    /// In the supervisor's teardown, once the network is detached and before the sandbox, the
+    /// cgroups and the mounts go.
+    SupervisorMidTeardown,
 }
 
 impl FaultPoint {
-    pub const ALL: [FaultPoint; 5] = [
+    pub const ALL: [FaultPoint; 6] = [
         FaultPoint::ShimAfterCreate,
         FaultPoint::ShimAfterStart,
         FaultPoint::SupervisorPanic,
         FaultPoint::RunBeforeClaim,
         FaultPoint::RunAfterClaim,
+        FaultPoint::SupervisorMidTeardown,
     ];
 
     /// The point's name in [`ENV`].
@@ -44,6 +48,7 @@ impl FaultPoint {
             FaultPoint::SupervisorPanic => "supervisor-panic",
             FaultPoint::RunBeforeClaim => "run-before-claim",
             FaultPoint::RunAfterClaim => "run-after-claim",
+            FaultPoint::SupervisorMidTeardown => "supervisor-mid-teardown",
         }
     }
 

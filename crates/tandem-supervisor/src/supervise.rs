@@ -188,6 +188,7 @@ fn teardown(dir: &PodDir, plan: &PodPlan, setup: Setup) {
         }
         crate::network::refresh_peer_hosts(dir);
     }
+    tandem_runtime::fault::reached(tandem_runtime::fault::FaultPoint::SupervisorMidTeardown);
     if let Some(s) = setup.sandbox {
         s.stop();
     }

@@ -635,3 +635,31 @@ fn concurrent_runs_claim_names_atomically() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A supervisor killed in the middle of its teardown (network detached, sandbox, cgroups and
+/// mounts not yet gone): the `delete` that asked for it finishes the job, and nothing is left.
+#[test]
+fn a_supervisor_killed_mid_teardown_leaves_what_delete_removes() {
+    if require_root("a_supervisor_killed_mid_teardown_leaves_what_delete_removes").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let pod = name("mid-teardown");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n"
+    );
+    let out = run_with_fault(&env, "supervisor-mid-teardown", &yaml);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let uid = uid_of(&env, &pod);
+    let made: Vec<_> = attachment(&env.pods_dir().join(format!("default_{pod}")))
+        .into_iter()
+        .collect();
+    wait_for("the pod to run", 30, || {
+        (env.pod_json(&pod)["status"]["phase"] == "Running").then_some(())
+    });
+    // The supervisor dies half-way through the delete's teardown; the delete finishes the job.
+    delete_within(&env, &pod, 30);
+    assert!(env.pod_json(&pod).is_null(), "the pod is gone");
+    let left = leftovers(&env, &pod, &uid, &made);
+    assert!(left.is_empty(), "left behind: {left:#?}");
+}
