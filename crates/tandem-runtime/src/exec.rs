@@ -10,7 +10,11 @@
 //! SIGKILLed and reported as timed out; its background children are left to the container, as
 //! with the kubelet's ExecSync.
 
+use std::ffi::OsString;
+use std::path::PathBuf;
+
 use crate::error_chain as chain;
+use crate::helper::{Args, ArgsError, HelperArgs};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -50,9 +54,56 @@ impl ExecOutcome {
     }
 }
 
-/// The body of `tandem __exec`. `timeout` of zero waits as long as the command runs.
-pub fn exec_main(state_root: &Path, id: &str, timeout: Duration, argv: &[String]) -> i32 {
-    let outcome = exec(state_root, id, timeout, argv);
+/// `tandem __exec STATE_ROOT ID TIMEOUT_MS -- ARGV…`: ARGV run inside container ID (its
+/// libcontainer state under STATE_ROOT); a timeout of zero waits as long as the command runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecArgs {
+    pub state_root: PathBuf,
+    pub id: String,
+    pub timeout: Duration,
+    pub argv: Vec<String>,
+}
+
+impl HelperArgs for ExecArgs {
+    const VERB: &'static str = "__exec";
+
+    fn to_args(&self) -> Vec<OsString> {
+        let mut args = vec![
+            self.state_root.clone().into_os_string(),
+            OsString::from(&self.id),
+            OsString::from(self.timeout.as_millis().to_string()),
+            OsString::from("--"),
+        ];
+        args.extend(self.argv.iter().map(OsString::from));
+        args
+    }
+
+    fn parse(args: &[OsString]) -> Result<Self, ArgsError> {
+        let mut a = Args::new(Self::VERB, args);
+        let state_root = PathBuf::from(a.os("state root")?);
+        let id = a.text("container id")?.to_string();
+        let timeout = Duration::from_millis(a.value("timeout in milliseconds")?);
+        if a.text("--")? != "--" {
+            return Err(a.error("expected -- before the command"));
+        }
+        let argv = a
+            .rest()
+            .into_iter()
+            .map(|s| s.to_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| a.error("the command is not UTF-8"))?;
+        Ok(ExecArgs {
+            state_root,
+            id,
+            timeout,
+            argv,
+        })
+    }
+}
+
+/// The body of `tandem __exec`.
+pub fn exec_main(args: &ExecArgs) -> i32 {
+    let outcome = exec(&args.state_root, &args.id, args.timeout, &args.argv);
     reap_children();
     match serde_json::to_string(&outcome) {
         Ok(line) => {

@@ -9,7 +9,8 @@
 //! lifecycle. This is the only crate of the workspace allowed `unsafe`, and every block says why
 //! it is sound.
 //!
-//! Layout: `sandbox` (pause process), `shim` (`tandem __shim`: create, start, wait, delete),
+//! Layout: `helper` (the typed command lines of the helper processes, both ends), `sandbox`
+//! (pause process), `shim` (`tandem __shim`: create, start, wait, delete),
 //! `exec` (`tandem __exec`: a command inside a running container, for exec probes and hooks),
 //! `netprobe` (`tandem __netprobe`: httpGet (HTTP and HTTPS), tcpSocket and gRPC health checks
 //! from inside a pod's network namespace), `mounts` (mount namespace and mount calls), `process`
@@ -18,6 +19,7 @@
 pub mod cgroups;
 pub mod exec;
 pub mod fault;
+pub mod helper;
 pub mod mounts;
 pub mod netprobe;
 pub mod process;

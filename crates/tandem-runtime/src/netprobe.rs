@@ -21,6 +21,10 @@
 //! request over rustls with the certificate unchecked, as the kubelet's `InsecureSkipVerify`
 //! (`tls`). gRPC is the Health Checking Protocol's `Check` over HTTP/2 (`grpc`).
 
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::helper::{Args, ArgsError, HelperArgs};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
@@ -80,14 +84,44 @@ pub enum NetOutcome {
     Error(String),
 }
 
-/// The body of `tandem __netprobe`. NETNS `-` stays in the current namespace (hostNetwork pods).
-pub fn netprobe_main(netns: &str, request: &str) -> i32 {
-    let outcome = match serde_json::from_str::<NetRequest>(request) {
-        Err(e) => NetOutcome::Error(format!("bad request: {e}")),
-        Ok(req) => match enter(netns) {
-            Err(e) => NetOutcome::Error(e),
-            Ok(()) => run(&req),
-        },
+/// `tandem __netprobe NETNS REQUEST`: one check from inside a network namespace (`-`: the
+/// current one, for hostNetwork pods); REQUEST is the [`NetRequest`] as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetprobeArgs {
+    pub netns: Option<PathBuf>,
+    pub request: NetRequest,
+}
+
+impl HelperArgs for NetprobeArgs {
+    const VERB: &'static str = "__netprobe";
+
+    fn to_args(&self) -> Vec<OsString> {
+        vec![
+            self.netns
+                .as_ref()
+                .map_or_else(|| OsString::from("-"), |p| p.clone().into_os_string()),
+            // A request is plain data: it always serializes.
+            OsString::from(serde_json::to_string(&self.request).unwrap_or_default()),
+        ]
+    }
+
+    fn parse(args: &[OsString]) -> Result<Self, ArgsError> {
+        let mut a = Args::new(Self::VERB, args);
+        let netns = a.os("network namespace")?;
+        let netns = (netns != "-").then(|| PathBuf::from(netns));
+        let json = a.text("request")?;
+        let request =
+            serde_json::from_str(json).map_err(|e| a.error(format!("bad request: {e}")))?;
+        a.end()?;
+        Ok(NetprobeArgs { netns, request })
+    }
+}
+
+/// The body of `tandem __netprobe`.
+pub fn netprobe_main(args: &NetprobeArgs) -> i32 {
+    let outcome = match enter(args.netns.as_deref()) {
+        Err(e) => NetOutcome::Error(e),
+        Ok(()) => run(&args.request),
     };
     match serde_json::to_string(&outcome) {
         Ok(line) => {
@@ -98,12 +132,16 @@ pub fn netprobe_main(netns: &str, request: &str) -> i32 {
     }
 }
 
-fn enter(netns: &str) -> Result<(), String> {
-    if netns == "-" {
+fn enter(netns: Option<&Path>) -> Result<(), String> {
+    let Some(netns) = netns else {
         return Ok(());
-    }
-    let f = std::fs::File::open(Path::new(netns))
-        .map_err(|e| format!("cannot open the pod's network namespace {netns}: {e}"))?;
+    };
+    let f = std::fs::File::open(netns).map_err(|e| {
+        format!(
+            "cannot open the pod's network namespace {}: {e}",
+            netns.display()
+        )
+    })?;
     nix::sched::setns(f, CloneFlags::CLONE_NEWNET)
         .map_err(|e| format!("cannot join the pod's network namespace: {e}"))
 }

@@ -5,6 +5,7 @@
 //! with its supervisor (PR_SET_PDEATHSIG), first killing every process of the pod's cgroup, and
 //! the kernel frees the namespaces with it.
 
+use crate::helper::{Args, ArgsError, HelperArgs};
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -93,18 +94,16 @@ impl Sandbox {
     ) -> Result<Sandbox, SandboxError> {
         let deadline = Instant::now() + timeout;
         let mut cmd = Command::new(exe);
-        cmd.arg("__pause")
-            .arg(hostname)
-            .arg(std::process::id().to_string());
-        if host_network {
-            cmd.arg("--host-network");
-        }
-        if share_pid {
-            cmd.arg("--share-pid");
-        }
-        if user_ns.is_some() {
-            cmd.arg("--user-ns");
-        }
+        cmd.args(
+            PauseArgs {
+                hostname: hostname.to_string(),
+                parent: std::process::id() as i32,
+                host_network,
+                share_pid,
+                user_ns: user_ns.is_some(),
+            }
+            .argv(),
+        );
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -271,15 +270,72 @@ impl Handshake {
     }
 }
 
-/// The body of `tandem __pause HOSTNAME PARENT_PID [--host-network] [--share-pid] [--user-ns]`.
-/// Never returns.
-pub fn pause_main(
-    hostname: &str,
-    parent: i32,
-    host_network: bool,
-    share_pid: bool,
-    user_ns: bool,
-) -> ! {
+/// `tandem __pause HOSTNAME PARENT_PID [--host-network] [--share-pid] [--user-ns]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PauseArgs {
+    pub hostname: String,
+    /// The supervisor, whose death the pause process watches for.
+    pub parent: i32,
+    pub host_network: bool,
+    pub share_pid: bool,
+    pub user_ns: bool,
+}
+
+impl HelperArgs for PauseArgs {
+    const VERB: &'static str = "__pause";
+
+    fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> =
+            vec![self.hostname.clone().into(), self.parent.to_string().into()];
+        for (on, flag) in [
+            (self.host_network, "--host-network"),
+            (self.share_pid, "--share-pid"),
+            (self.user_ns, "--user-ns"),
+        ] {
+            if on {
+                args.push(flag.into());
+            }
+        }
+        args
+    }
+
+    fn parse(args: &[std::ffi::OsString]) -> Result<Self, ArgsError> {
+        let mut a = Args::new(Self::VERB, args);
+        let mut parsed = PauseArgs {
+            hostname: a.text("hostname")?.to_string(),
+            parent: a.value("parent pid")?,
+            host_network: false,
+            share_pid: false,
+            user_ns: false,
+        };
+        for flag in a.rest() {
+            match flag.to_str() {
+                Some("--host-network") => parsed.host_network = true,
+                Some("--share-pid") => parsed.share_pid = true,
+                Some("--user-ns") => parsed.user_ns = true,
+                _ => return Err(a.error(format!("unknown flag {flag:?}"))),
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// The body of `tandem __pause`. Never returns.
+pub fn pause_main(args: &PauseArgs) -> ! {
+    let PauseArgs {
+        hostname,
+        parent,
+        host_network,
+        share_pid,
+        user_ns,
+    } = args;
+    let (hostname, parent, host_network, share_pid, user_ns) = (
+        hostname.as_str(),
+        *parent,
+        *host_network,
+        *share_pid,
+        *user_ns,
+    );
     let fail = |what: &str, e: &dyn std::fmt::Display| -> ! {
         eprintln!("{what}: {e}");
         std::process::exit(1)

@@ -12,6 +12,7 @@
 //! [`ShimMessage`] per line.
 
 use crate::error_chain as chain;
+use crate::helper::{Args, ArgsError, HelperArgs};
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{FromRawFd, RawFd};
@@ -117,8 +118,41 @@ pub enum ShimStage {
     Start,
 }
 
+/// `tandem __shim BUNDLE STATUS_FD`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShimArgs {
+    pub bundle: PathBuf,
+    /// The inherited write end of the status pipe, by number.
+    pub status_fd: RawFd,
+}
+
+impl HelperArgs for ShimArgs {
+    const VERB: &'static str = "__shim";
+
+    fn to_args(&self) -> Vec<std::ffi::OsString> {
+        vec![
+            self.bundle.clone().into_os_string(),
+            self.status_fd.to_string().into(),
+        ]
+    }
+
+    fn parse(args: &[std::ffi::OsString]) -> Result<Self, ArgsError> {
+        let mut a = Args::new(Self::VERB, args);
+        let bundle = PathBuf::from(a.os("bundle")?);
+        let status_fd = a.value("status descriptor")?;
+        a.end()?;
+        Ok(ShimArgs { bundle, status_fd })
+    }
+}
+
+/// The id of one container instance: `<pod uid>-<container>-<attempt>`.
+pub fn container_id(pod_uid: &str, container: &str, attempt: u32) -> String {
+    format!("{pod_uid}-{container}-{attempt}")
+}
+
 /// The body of `tandem __shim`. Returns the shim's exit status.
-pub fn shim_main(bundle: &Path, status_fd: RawFd) -> i32 {
+pub fn shim_main(args: &ShimArgs) -> i32 {
+    let (bundle, status_fd) = (args.bundle.as_path(), args.status_fd);
     // Keep the status pipe out of the container: it must see only stdio.
     if fcntl(status_fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).is_err() {
         return 2;

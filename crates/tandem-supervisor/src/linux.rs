@@ -23,10 +23,13 @@ use tandem_kubelet::runtime::{
     StartFailure,
 };
 use tandem_kubelet::sync::StopSignal;
+use tandem_runtime::exec::ExecArgs;
 use tandem_runtime::exec::ExecOutcome;
+use tandem_runtime::helper::HelperArgs;
 use tandem_runtime::mounts::MountSpec;
+use tandem_runtime::netprobe::NetprobeArgs;
 use tandem_runtime::netprobe::{NetOutcome, NetRequest};
-use tandem_runtime::shim::{ShimConfig, ShimMessage, ShimStage};
+use tandem_runtime::shim::{container_id, ShimConfig, ShimMessage, ShimStage};
 use tandem_runtime::userns::IdRange;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{broadcast, mpsc};
@@ -386,7 +389,7 @@ impl LinuxRuntime {
             .map_err(|e| config_error(format!("cannot write the OCI spec: {e}")))?;
         let m = image.rootfs_mount(&upper, &work);
         let shim = ShimConfig {
-            id: format!("{}-{}-{attempt}", self.plan.uid, c.name),
+            id: container_id(&self.plan.uid, &c.name, attempt),
             state_root: self.dir.runtime_state(),
             rootfs,
             rootfs_mount: MountSpec {
@@ -428,10 +431,12 @@ impl Shim {
         // The write end is inherited by the shim under its own number; the supervisor is
         // single-threaded, so no other child can be spawned while it is inheritable.
         fcntl(status_w.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))?;
+        let args = tandem_runtime::shim::ShimArgs {
+            bundle: bundle.to_path_buf(),
+            status_fd: status_w.as_raw_fd(),
+        };
         let child = tokio::process::Command::new(exe)
-            .arg("__shim")
-            .arg(bundle)
-            .arg(status_w.as_raw_fd().to_string())
+            .args(args.argv())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -715,14 +720,14 @@ impl ContainerRuntime for LinuxRuntime {
         };
         match handler {
             Handler::Exec { command } => {
-                let id = format!("{}-{}-{attempt}", self.plan.uid, c.name);
+                let args = ExecArgs {
+                    state_root: self.dir.runtime_state(),
+                    id: container_id(&self.plan.uid, &c.name, attempt),
+                    timeout: timeout.unwrap_or_default(),
+                    argv: command.clone(),
+                };
                 let mut cmd = tokio::process::Command::new(&self.exe);
-                cmd.arg("__exec")
-                    .arg(self.dir.runtime_state())
-                    .arg(&id)
-                    .arg(timeout_ms.to_string())
-                    .arg("--")
-                    .args(command);
+                cmd.args(args.argv());
                 match helper_output(cmd, timeout).await {
                     Err(e) => HandlerResult::Error(e),
                     Ok(line) => match serde_json::from_str::<ExecOutcome>(&line) {
@@ -876,13 +881,13 @@ impl LinuxRuntime {
             .borrow()
             .iter()
             .find(|(k, _)| *k == LinuxNamespaceType::Network)
-            .map_or_else(|| "-".to_string(), |(_, p)| p.display().to_string());
-        let json = match serde_json::to_string(&req) {
-            Ok(j) => j,
-            Err(e) => return HandlerResult::Error(e.to_string()),
+            .map(|(_, p)| p.clone());
+        let args = NetprobeArgs {
+            netns,
+            request: req,
         };
         let mut cmd = tokio::process::Command::new(&self.exe);
-        cmd.arg("__netprobe").arg(netns).arg(json);
+        cmd.args(args.argv());
         // Killed when this check is dropped (it has no children to orphan): it holds the pod's
         // network namespace and runs outside the pod cgroup, so it must not outlive the check.
         cmd.kill_on_drop(true);

@@ -210,6 +210,32 @@ fn teardown(dir: &PodDir, plan: &PodPlan, setup: Setup) {
     let _ = std::fs::remove_file(dir.socket());
 }
 
+/// `tandem __supervise POD_DIR IMAGES_DIR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuperviseArgs {
+    pub pod_dir: PathBuf,
+    pub images: PathBuf,
+}
+
+impl tandem_runtime::helper::HelperArgs for SuperviseArgs {
+    const VERB: &'static str = "__supervise";
+
+    fn to_args(&self) -> Vec<std::ffi::OsString> {
+        vec![
+            self.pod_dir.clone().into_os_string(),
+            self.images.clone().into_os_string(),
+        ]
+    }
+
+    fn parse(args: &[std::ffi::OsString]) -> Result<Self, tandem_runtime::helper::ArgsError> {
+        let mut a = tandem_runtime::helper::Args::new(Self::VERB, args);
+        let pod_dir = PathBuf::from(a.os("pod directory")?);
+        let images = PathBuf::from(a.os("image store")?);
+        a.end()?;
+        Ok(SuperviseArgs { pod_dir, images })
+    }
+}
+
 /// `tandem __supervise POD_DIR IMAGES_DIR`: reports "ok" (or an error line) on stdout once the pod
 /// is accepted, then runs it to the end. Returns the process exit status.
 pub fn supervise(dir: PodDir, images: &Path, exe: PathBuf) -> i32 {

@@ -11,60 +11,49 @@ mod commands;
 mod errors;
 mod output;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use tandem_runtime::exec::ExecArgs;
+use tandem_runtime::helper::HelperArgs;
+use tandem_runtime::netprobe::NetprobeArgs;
+use tandem_runtime::sandbox::PauseArgs;
+use tandem_runtime::shim::ShimArgs;
+use tandem_supervisor::supervise::SuperviseArgs;
 
-fn hidden_entry(args: &[String]) -> Option<i32> {
-    match args.get(1).map(String::as_str) {
-        Some("__pause") => {
-            let parent = args.get(3).and_then(|p| p.parse().ok()).unwrap_or(0);
-            let flag = |f: &str| args.iter().skip(4).any(|a| a == f);
-            tandem_runtime::sandbox::pause_main(
-                args.get(2).map_or("pod", String::as_str),
-                parent,
-                flag("--host-network"),
-                flag("--share-pid"),
-                flag("--user-ns"),
-            )
+/// Runs a helper's body on its parsed command line; a command line that does not parse is an
+/// error (exit 2), never a default.
+fn helper<A: HelperArgs>(args: &[OsString], body: impl FnOnce(&A) -> i32) -> i32 {
+    match A::parse(args) {
+        Ok(a) => body(&a),
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
         }
-        Some("__shim") => {
-            let bundle = PathBuf::from(args.get(2).cloned().unwrap_or_default());
-            let fd = args.get(3).and_then(|f| f.parse().ok()).unwrap_or(-1);
-            Some(tandem_runtime::shim::shim_main(&bundle, fd))
-        }
-        Some("__exec") => {
-            // __exec STATE_ROOT ID TIMEOUT_MS -- ARGV...
-            let root = PathBuf::from(args.get(2).cloned().unwrap_or_default());
-            let id = args.get(3).cloned().unwrap_or_default();
-            let ms = args.get(4).and_then(|t| t.parse().ok()).unwrap_or(0);
-            let argv = args.get(6..).map(<[String]>::to_vec).unwrap_or_default();
-            Some(tandem_runtime::exec::exec_main(
-                &root,
-                &id,
-                std::time::Duration::from_millis(ms),
-                &argv,
-            ))
-        }
-        Some("__netprobe") => {
-            let netns = args.get(2).map_or("-", String::as_str);
-            let req = args.get(3).map_or("", String::as_str);
-            Some(tandem_runtime::netprobe::netprobe_main(netns, req))
-        }
-        Some("__supervise") => {
-            let dir =
-                tandem_supervisor::statedir::PodDir::open(args.get(2).cloned().unwrap_or_default());
-            let images = PathBuf::from(args.get(3).cloned().unwrap_or_default());
-            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
-            Some(tandem_supervisor::supervise::supervise(dir, &images, exe))
-        }
-        _ => None,
     }
 }
 
+fn hidden_entry(args: &[OsString]) -> Option<i32> {
+    let verb = args.get(1)?.to_str()?;
+    let rest = &args[2..];
+    Some(match verb {
+        PauseArgs::VERB => helper(rest, |a: &PauseArgs| tandem_runtime::sandbox::pause_main(a)),
+        ShimArgs::VERB => helper(rest, tandem_runtime::shim::shim_main),
+        ExecArgs::VERB => helper(rest, tandem_runtime::exec::exec_main),
+        NetprobeArgs::VERB => helper(rest, tandem_runtime::netprobe::netprobe_main),
+        SuperviseArgs::VERB => helper(rest, |a: &SuperviseArgs| {
+            let dir = tandem_supervisor::statedir::PodDir::open(a.pod_dir.clone());
+            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+            tandem_supervisor::supervise::supervise(dir, &a.images, exe)
+        }),
+        _ => return None,
+    })
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<OsString> = std::env::args_os().collect();
     if let Some(code) = hidden_entry(&args) {
         return ExitCode::from(code.clamp(0, 255) as u8);
     }

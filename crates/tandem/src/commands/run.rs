@@ -413,10 +413,12 @@ fn start_pod(
     tandem_runtime::fault::reached(tandem_runtime::fault::FaultPoint::RunAfterClaim);
     let result = (|| -> anyhow::Result<()> {
         let log = std::fs::File::create(dir.supervisor_log())?;
+        let args = tandem_supervisor::supervise::SuperviseArgs {
+            pod_dir: dir.root.clone(),
+            images: store.images.clone(),
+        };
         let mut child = Command::new(exe)
-            .arg("__supervise")
-            .arg(&dir.root)
-            .arg(&store.images)
+            .args(tandem_runtime::helper::HelperArgs::argv(&args))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)

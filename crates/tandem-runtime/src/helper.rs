@@ -1,0 +1,168 @@
+//! The command lines of tandem's helper processes: the binary re-executed as `tandem __pause`,
+//! `__shim`, `__exec`, `__netprobe` (and `__supervise`, whose arguments tandem-supervisor owns).
+//! Each helper's arguments are one type that the parent turns into argv ([`HelperArgs::argv`])
+//! and the child reads back ([`HelperArgs::parse`]), so the two ends cannot drift apart, and a
+//! command line that does not parse is an error, never a default.
+
+use std::ffi::{OsStr, OsString};
+
+/// A helper's command line.
+pub trait HelperArgs: Sized {
+    /// The hidden subcommand (`__shim`, …).
+    const VERB: &'static str;
+
+    /// The arguments after the verb.
+    fn to_args(&self) -> Vec<OsString>;
+
+    /// Reads the arguments after the verb.
+    fn parse(args: &[OsString]) -> Result<Self, ArgsError>;
+
+    /// The whole argv after the program: the verb, then [`HelperArgs::to_args`].
+    fn argv(&self) -> Vec<OsString> {
+        let mut argv = vec![OsString::from(Self::VERB)];
+        argv.extend(self.to_args());
+        argv
+    }
+}
+
+/// A helper command line that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("{verb}: {problem}")]
+pub struct ArgsError {
+    pub verb: &'static str,
+    pub problem: String,
+}
+
+/// Reads positional arguments one by one, with errors that name what was expected.
+pub struct Args<'a> {
+    verb: &'static str,
+    rest: std::slice::Iter<'a, OsString>,
+}
+
+impl<'a> Args<'a> {
+    pub fn new(verb: &'static str, args: &'a [OsString]) -> Self {
+        Args {
+            verb,
+            rest: args.iter(),
+        }
+    }
+
+    pub fn error(&self, problem: impl Into<String>) -> ArgsError {
+        ArgsError {
+            verb: self.verb,
+            problem: problem.into(),
+        }
+    }
+
+    /// The next argument, as given.
+    pub fn os(&mut self, what: &str) -> Result<&'a OsStr, ArgsError> {
+        match self.rest.next() {
+            Some(a) => Ok(a.as_os_str()),
+            None => Err(self.error(format!("missing {what}"))),
+        }
+    }
+
+    /// The next argument, which must be text.
+    pub fn text(&mut self, what: &str) -> Result<&'a str, ArgsError> {
+        let a = self.os(what)?;
+        a.to_str()
+            .ok_or_else(|| self.error(format!("{what} is not UTF-8: {a:?}")))
+    }
+
+    /// The next argument, parsed.
+    pub fn value<T: std::str::FromStr>(&mut self, what: &str) -> Result<T, ArgsError> {
+        let a = self.text(what)?;
+        a.parse()
+            .map_err(|_| self.error(format!("{what} is not valid: {a:?}")))
+    }
+
+    /// Every argument left.
+    pub fn rest(&mut self) -> Vec<&'a OsStr> {
+        self.rest.by_ref().map(OsString::as_os_str).collect()
+    }
+
+    /// Succeeds when nothing is left.
+    pub fn end(&mut self) -> Result<(), ArgsError> {
+        match self.rest.next() {
+            None => Ok(()),
+            Some(a) => Err(self.error(format!("unexpected argument {a:?}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::ExecArgs;
+    use crate::netprobe::{NetRequest, NetprobeArgs};
+    use crate::sandbox::PauseArgs;
+    use crate::shim::ShimArgs;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    fn round_trip<A: HelperArgs + PartialEq + std::fmt::Debug>(a: A) {
+        let argv = a.argv();
+        assert_eq!(argv[0], A::VERB);
+        assert_eq!(A::parse(&argv[1..]).expect("parses back"), a);
+    }
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn every_helper_reads_back_what_its_parent_wrote() {
+        round_trip(PauseArgs {
+            hostname: "web".into(),
+            parent: 42,
+            host_network: false,
+            share_pid: true,
+            user_ns: true,
+        });
+        round_trip(ShimArgs {
+            bundle: PathBuf::from("/run/tandem/pods/default_web/containers/app-0"),
+            status_fd: 7,
+        });
+        round_trip(ExecArgs {
+            state_root: PathBuf::from("/run/x/runtime"),
+            id: "u-app-0".into(),
+            timeout: Duration::from_millis(1500),
+            argv: vec!["sh".into(), "-c".into(), "echo -- $x".into()],
+        });
+        for netns in [Some(PathBuf::from("/proc/9/ns/net")), None] {
+            round_trip(NetprobeArgs {
+                netns,
+                request: NetRequest::Tcp {
+                    host: "127.0.0.1".into(),
+                    port: 80,
+                    timeout_ms: 1000,
+                },
+            });
+        }
+    }
+
+    fn err<A: std::fmt::Debug>(parsed: Result<A, ArgsError>) -> String {
+        parsed.expect_err("an error").to_string()
+    }
+
+    #[test]
+    fn a_command_line_that_does_not_parse_is_an_error() {
+        assert_eq!(
+            err(ShimArgs::parse(&os(&["/b"]))),
+            "__shim: missing status descriptor"
+        );
+        assert_eq!(
+            err(ShimArgs::parse(&os(&["/b", "x"]))),
+            "__shim: status descriptor is not valid: \"x\""
+        );
+        assert_eq!(
+            err(PauseArgs::parse(&os(&["web", "1", "--shared"]))),
+            "__pause: unknown flag \"--shared\""
+        );
+        assert_eq!(
+            err(ExecArgs::parse(&os(&["/r", "id", "10", "sh"]))),
+            "__exec: expected -- before the command"
+        );
+        assert!(err(NetprobeArgs::parse(&os(&["-", "{"]))).starts_with("__netprobe: bad request"));
+    }
+}
