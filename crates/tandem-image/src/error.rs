@@ -8,37 +8,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-/// Coarse classification of an [`Error`], in the spirit of gRPC status codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// The image, archive or blob asked for does not exist.
-    NotFound,
-    /// The thing being created exists already.
-    AlreadyExists,
-    /// The input (reference, archive, layer) is malformed, unsafe or does not verify.
-    InvalidArgument,
-    /// The request is well formed but the system is not in a state to carry it out
-    /// (for example: creating whiteouts without root).
-    FailedPrecondition,
-    /// A transient condition (for example: the disk is full); retrying later may help.
-    Unavailable,
-    /// An unexpected I/O failure or a corrupt store.
-    Internal,
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
-            ErrorKind::NotFound => "not found",
-            ErrorKind::AlreadyExists => "already exists",
-            ErrorKind::InvalidArgument => "invalid argument",
-            ErrorKind::FailedPrecondition => "failed precondition",
-            ErrorKind::Unavailable => "unavailable",
-            ErrorKind::Internal => "internal",
-        };
-        f.write_str(s)
-    }
-}
+pub use tandem_errors::ErrorKind;
 
 /// Why a layer entry was refused by the safe unpacker.
 #[derive(Clone, Debug, PartialEq, Eq)]

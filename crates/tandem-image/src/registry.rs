@@ -248,20 +248,6 @@ fn is_transport(e: &OciDistributionError) -> bool {
     matches!(e, OciDistributionError::RequestError(r) if r.is_connect() || r.is_request() || r.is_timeout())
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let next = c.to_string();
-        if !s.contains(&next) {
-            s.push_str(": ");
-            s.push_str(&next);
-        }
-        cur = c.source();
-    }
-    s
-}
-
 fn map_error(e: OciDistributionError, host: &str, shown: &str, had_credentials: bool) -> Error {
     let unauthorized = |detail: String| Error::RegistryUnauthorized {
         registry: host.to_string(),
@@ -327,10 +313,10 @@ fn map_error(e: OciDistributionError, host: &str, shown: &str, had_credentials: 
             unknown("HTTP 404".to_string())
         }
         OciDistributionError::RequestError(ref r) => other(
-            error_chain(r),
+            tandem_errors::error_chain(r),
             "check the registry address and that it is up; a plain-HTTP or self-signed registry must be marked `insecure = true` in registries.conf, or pass --tls-verify=false",
         ),
-        e => other(error_chain(&e), "the registry does not follow the OCI distribution spec"),
+        e => other(tandem_errors::error_chain(&e), "the registry does not follow the OCI distribution spec"),
     }
 }
 
@@ -825,7 +811,7 @@ impl ImageStore {
                     progress(Progress::Retrying {
                         digest: digest.to_string(),
                         offset: done,
-                        error: error_chain(&e),
+                        error: tandem_errors::error_chain(&e),
                     });
                     tokio::time::sleep(Duration::from_millis(200 * u64::from(failures))).await;
                     continue 'transfer;

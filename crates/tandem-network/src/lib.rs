@@ -30,14 +30,7 @@ pub use ports::{conflicts, PortMapping};
 
 use std::path::PathBuf;
 
-/// Broad classes of failure, so callers can pick exit codes and hints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    NotFound,
-    InvalidArgument,
-    FailedPrecondition,
-    Internal,
-}
+pub use tandem_errors::ErrorKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {

@@ -27,27 +27,4 @@ pub mod sandbox;
 pub mod shim;
 pub mod userns;
 
-/// Broad classes of failure, shared by every crate of tandem so the CLI can map them to exit codes
-/// and hints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    NotFound,
-    AlreadyExists,
-    InvalidArgument,
-    FailedPrecondition,
-    Unavailable,
-    Internal,
-}
-
-/// An error and its causes on one line, `a: b: c`: how errors cross a process boundary (a status
-/// pipe, a JSON reply) where the chain itself cannot.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+pub use tandem_errors::{error_chain, ErrorKind};
