@@ -19,25 +19,16 @@ fn name(prefix: &str) -> String {
     format!("{prefix}-{}", std::process::id())
 }
 
-/// `tandem run -d` of a one-container pod with `TANDEM_FAULT=fault` in its environment.
+/// `tandem run -d` of a manifest with `TANDEM_FAULT=fault` in its environment.
 fn run_with_fault(env: &Env, fault: &str, yaml: &str) -> Output {
-    use std::io::Write;
-    let mut child = env
-        .cmd()
-        .args(["run", "-d", "-"])
-        .env("TANDEM_FAULT", fault)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn tandem run");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(yaml.as_bytes())
-        .expect("write manifest");
-    child.wait_with_output().expect("wait tandem run")
+    env.run_yaml_with(yaml, &["-d"], &[("TANDEM_FAULT", fault)])
+}
+
+/// A one-container pod running `command` (a YAML flow sequence) with `spec` lines added.
+fn pod_yaml(pod: &str, spec: &str, command: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n{spec}  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: {command}\n"
+    )
 }
 
 /// `tandem delete pod NAME --grace-period 0`, which must return within `secs`.
@@ -94,9 +85,7 @@ fn a_shim_killed_while_it_creates_the_container_does_not_hang_the_pod() {
     }
     let env = Env::new();
     let pod = name("shim-create");
-    let yaml = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n"
-    );
+    let yaml = pod_yaml(&pod, "", "[sleep, \"3600\"]");
     let out = run_with_fault(&env, "shim-after-create", &yaml);
     assert!(out.status.success(), "{}", stderr(&out));
     let uid = uid_of(&env, &pod);
@@ -138,8 +127,10 @@ fn a_shim_killed_after_the_start_ends_its_container() {
     let pod = name("shim-start");
     // A number of seconds no other test uses, to find the container's process by it.
     let marker = 100_000 + std::process::id() % 100_000;
-    let yaml = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  restartPolicy: Never\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"{marker}\"]\n"
+    let yaml = pod_yaml(
+        &pod,
+        "  restartPolicy: Never\n",
+        &format!("[sleep, \"{marker}\"]"),
     );
     let out = run_with_fault(&env, "shim-after-start", &yaml);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -175,9 +166,7 @@ fn a_panicking_supervisor_leaves_a_pod_that_says_so() {
     let env = Env::new();
     let pod = name("sup-panic");
     let marker = 300_000 + std::process::id() % 100_000;
-    let yaml = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"{marker}\"]\n"
-    );
+    let yaml = pod_yaml(&pod, "", &format!("[sleep, \"{marker}\"]"));
     let out = run_with_fault(&env, "supervisor-panic", &yaml);
     assert!(out.status.success(), "{}", stderr(&out));
     let uid = uid_of(&env, &pod);
@@ -272,9 +261,7 @@ fn a_run_killed_before_it_claims_the_name_leaves_no_pod() {
     }
     let env = Env::new();
     let pod = name("run-killed");
-    let yaml = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n"
-    );
+    let yaml = pod_yaml(&pod, "", "[sleep, \"3600\"]");
     let out = run_with_fault(&env, "run-before-claim", &yaml);
     assert_eq!(out.status.code(), None, "the fault point kills the CLI");
     let listed = support::stdout(&env.tandem(&["get", "pods"]));
@@ -304,9 +291,7 @@ fn a_run_killed_before_the_supervisor_starts_leaves_a_pod_that_says_so() {
     }
     let env = Env::new();
     let pod = name("run-claimed");
-    let yaml = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n"
-    );
+    let yaml = pod_yaml(&pod, "", "[sleep, \"3600\"]");
     let out = run_with_fault(&env, "run-after-claim", &yaml);
     assert_eq!(out.status.code(), None, "the fault point kills the CLI");
     let status = env.pod_json(&pod)["status"].clone();
@@ -355,8 +340,10 @@ fn a_pod_with_the_longest_name_a_cluster_allows_runs() {
         "d".repeat(61 - tag.len())
     );
     assert_eq!(pod.len(), 253);
-    let yaml = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"echo hello from a long name; sleep 3600\"]\n"
+    let yaml = pod_yaml(
+        &pod,
+        "",
+        "[sh, -c, \"echo hello from a long name; sleep 3600\"]",
     );
     let out = env.run_yaml(&yaml, &["-d"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -645,9 +632,7 @@ fn a_supervisor_killed_mid_teardown_leaves_what_delete_removes() {
     }
     let env = Env::new();
     let pod = name("mid-teardown");
-    let yaml = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n"
-    );
+    let yaml = pod_yaml(&pod, "", "[sleep, \"3600\"]");
     let out = run_with_fault(&env, "supervisor-mid-teardown", &yaml);
     assert!(out.status.success(), "{}", stderr(&out));
     let uid = uid_of(&env, &pod);

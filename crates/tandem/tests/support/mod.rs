@@ -120,9 +120,15 @@ impl Env {
 
     /// Runs a manifest given as text (through stdin) in the foreground.
     pub fn run_yaml(&self, yaml: &str, extra: &[&str]) -> Output {
+        self.run_yaml_with(yaml, extra, &[])
+    }
+
+    /// [`Env::run_yaml`] with these environment variables set for `tandem run`.
+    pub fn run_yaml_with(&self, yaml: &str, extra: &[&str], vars: &[(&str, &str)]) -> Output {
         use std::io::Write;
         let mut child = self
             .cmd()
+            .envs(vars.iter().copied())
             .arg("run")
             .args(extra)
             .arg("-")
