@@ -59,7 +59,7 @@ pub fn next(entry: Option<&Backoff>, now: Instant) -> Backoff {
 mod tests {
     use super::*;
 
-    /// The kubelet's CrashLoopBackOff timing (kubelet-semantics §2.5, e2e T230): a container that
+    /// The kubelet's CrashLoopBackOff timing (docs/kubelet-rules.md §2.5, e2e T230): a container that
     /// exits immediately starts at 0, 0, 10, 30, 70, 150, 310 s.
     #[test]
     fn restart_times_for_a_container_that_exits_at_once() {

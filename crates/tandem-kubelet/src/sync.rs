@@ -2,7 +2,7 @@
 //!
 //! This is the kubelet's `computePodActions` / `computeInitContainerActions` for one pod, written
 //! as a pure function so every rule can be pinned by a table test. References in comments point at
-//! the sections of the kubelet semantics this project conforms to.
+//! the sections of docs/kubelet-rules.md, the kubelet rules this project conforms to.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The STATUS, READY and RESTARTS columns of `kubectl get pods` (kubelet-semantics §5.4) for
+//! The STATUS, READY and RESTARTS columns of `kubectl get pods` (docs/kubelet-rules.md §5.4) for
 //! pod objects in the situations the kubelet's e2e tests and the sidecar KEP show.
 
 use k8s_openapi::api::core::v1::Pod;

@@ -1,6 +1,6 @@
 //! Engine scenarios against the fake runtime in paused virtual time (tier T1): the kubelet's
 //! ordering, restart, probe, hook and termination rules checked through the marker log, as the
-//! kubelet's own e2e suite checks them (kubelet-semantics §7.0). Each test is named after the §7
+//! kubelet's own e2e suite checks them (docs/kubelet-rules.md §7.0). Each test is named after the §7
 //! case it ports (`tNNN_...`); cases that need an API the engine does not have (node reboots)
 //! are not here.
 

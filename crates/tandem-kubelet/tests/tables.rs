@@ -1,4 +1,4 @@
-//! The kubelet's unit-test tables (kubelet-semantics §7.J) as table tests of the pure decision
+//! The kubelet's unit-test tables (docs/kubelet-rules.md §7.J) as table tests of the pure decision
 //! function: `computeInitContainerActions`/`computePodActions` (U-K1..U-K3) through
 //! [`compute_actions`], and `getPhase` (U-P1..U-P8) through [`phase`] and [`final_phase`].
 //! The sandbox rows (U-K1 #7–#9, #13–#15, U-K2 #4, #11–#13) go through the engine's staged

@@ -123,7 +123,7 @@ pub fn linux_resources(
     b.build()
 }
 
-/// The process arguments by Kubernetes' rules (kubelet-semantics §6.4.5): `command` replaces the
+/// The process arguments by Kubernetes' rules (docs/kubelet-rules.md §6.4): `command` replaces the
 /// image Entrypoint and drops its Cmd; `args` replace Cmd; both are `$(VAR)`-expanded against the
 /// container's final environment.
 pub fn command_line(

@@ -173,7 +173,7 @@ fn fs_group_mask(read_only: bool, dir: bool) -> u32 {
     mask
 }
 
-/// Applies `fsGroup` to a volume as the kubelet does (kubelet-semantics §6.3): every entry is
+/// Applies `fsGroup` to a volume as the kubelet does (docs/kubelet-rules.md §6.3): every entry is
 /// lchown'd to the group (owner unchanged); regular files and directories gain the group bits of
 /// [`fs_group_mask`] (symlinks are only re-grouped, never followed). New files inherit the group
 /// through the directories' setgid bit. With `OnRootMismatch` nothing is walked when the root
@@ -415,7 +415,7 @@ pub fn container_mounts(
     Ok(out)
 }
 
-/// `/etc/hosts` as the kubelet writes it for a pod (kubelet-semantics §6.2).
+/// `/etc/hosts` as the kubelet writes it for a pod (docs/kubelet-rules.md §6.2).
 pub fn hosts_file(plan: &PodPlan, pod_ips: &[String]) -> String {
     let mut s = String::from(
         "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",

@@ -1,4 +1,4 @@
-//! Conformance scenarios of kubelet-semantics §7 on real containers (tier T2), run as root
+//! Conformance scenarios of docs/kubelet-rules.md §7 on real containers (tier T2), run as root
 //! against the built `tandem` binary with the marker-log harness of §7.0: every container (and
 //! every hook and probe) runs a small `sh` script that appends `<uptime> <name>
 //! Starting|Started|Exiting` lines to a file shared through a hostPath volume at /persistent

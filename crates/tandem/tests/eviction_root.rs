@@ -1,4 +1,4 @@
-//! Local-storage eviction (kubelet-semantics §4.1, §6.3; the kubelet's T246) on real containers,
+//! Local-storage eviction (docs/kubelet-rules.md §4.1, §6.3; the kubelet's T246) on real containers,
 //! as root: a disk-backed emptyDir over its `sizeLimit` and a container over its
 //! `ephemeral-storage` limit evict the whole pod (Failed, reason Evicted, the kubelet's message,
 //! an `Evicted` event, containers stopped with the 2 s minimum window, nothing restarted, nothing

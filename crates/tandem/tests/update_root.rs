@@ -1,4 +1,4 @@
-//! Image update of a running pod (kubelet-semantics §1.7; the kubelet's T3, T29) on real
+//! Image update of a running pod (docs/kubelet-rules.md §1.7; the kubelet's T3, T29) on real
 //! containers, as root, through `tandem set image`: a running main container of a Never pod is
 //! killed ("definition changed") and restarted with the new image; an image that cannot be had
 //! fails the command and leaves the pod alone; a completed init container is not re-run.

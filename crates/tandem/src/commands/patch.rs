@@ -1,6 +1,6 @@
 //! `tandem patch pod NAME --subresource=status --type=merge -p '{"status":{"conditions":[...]}}'`
 //! (kubectl patch of the status subresource): what a controller does to satisfy a pod's
-//! readiness gates (kubelet semantics §5.2, T229). Only `status.conditions` entries whose type
+//! readiness gates (docs/kubelet-rules.md §5.2, T229). Only `status.conditions` entries whose type
 //! is one of the pod's readiness gates may be set; the pod's supervisor records them and Ready
 //! follows as the kubelet computes it.
 

@@ -1,5 +1,5 @@
 //! `tandem set image pod/NAME CONTAINER=IMAGE...` (kubectl set image): the one change a running
-//! pod takes (kubelet semantics §1.7). Every image is checked and pulled as its container's
+//! pod takes (docs/kubelet-rules.md §1.7). Every image is checked and pulled as its container's
 //! imagePullPolicy says before the pod is touched; then the pod's supervisor takes the new spec
 //! and its engine restarts what the kubelet would restart.
 
