@@ -322,20 +322,13 @@ impl HelperArgs for PauseArgs {
 
 /// The body of `tandem __pause`. Never returns.
 pub fn pause_main(args: &PauseArgs) -> ! {
-    let PauseArgs {
-        hostname,
+    let &PauseArgs {
+        ref hostname,
         parent,
         host_network,
         share_pid,
         user_ns,
     } = args;
-    let (hostname, parent, host_network, share_pid, user_ns) = (
-        hostname.as_str(),
-        *parent,
-        *host_network,
-        *share_pid,
-        *user_ns,
-    );
     let fail = |what: &str, e: &dyn std::fmt::Display| -> ! {
         eprintln!("{what}: {e}");
         std::process::exit(1)
