@@ -545,17 +545,9 @@ fn fifty_create_delete_cycles_and_a_crash_leave_nothing_behind() {
         attachment(&env.pods_dir().join(format!("default_{pod}"))).expect("an attachment record"),
     );
     let uid = uid_of(&env, &pod);
-    let pid: i32 =
-        std::fs::read_to_string(env.pods_dir().join(format!("default_{pod}/supervisor.pid")))
-            .expect("pid")
-            .trim()
-            .parse()
-            .expect("pid number");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("kill");
+    support::kill9(support::supervisor_pid(
+        &env.pods_dir().join(format!("default_{pod}")),
+    ));
     let out = env.tandem(&["delete", "pod", &pod, "--grace-period", "0"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(made.last().map(|m| m.0.as_str()), Some(uid.as_str()));

@@ -422,11 +422,7 @@ fn logs_rotate_under_a_flood_and_keep_their_bytes() {
         numbers.windows(2).all(|w| w[1] == w[0] + 1),
         "no line is lost between rotated files"
     );
-    let supervisor: i32 = std::fs::read_to_string(dir.join("supervisor.pid"))
-        .expect("supervisor.pid")
-        .trim()
-        .parse()
-        .expect("pid");
+    let supervisor = support::supervisor_pid(&dir);
     let rss_kib: u64 = std::fs::read_to_string(format!("/proc/{supervisor}/status"))
         .expect("status")
         .lines()
@@ -467,16 +463,7 @@ fn a_killed_supervisor_stops_its_pods_containers() {
             && processes_mentioning(&format!("sleep {}", marker + 1)).len() == 1)
             .then_some(())
     });
-    let supervisor: i32 = std::fs::read_to_string(dir.join("supervisor.pid"))
-        .expect("supervisor.pid")
-        .trim()
-        .parse()
-        .expect("pid");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(supervisor),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("kill the supervisor");
+    support::kill9(support::supervisor_pid(&dir));
     wait_for("the containers to be stopped", 15, || {
         (processes_mentioning(&format!("sleep {marker}")).is_empty()
             && processes_mentioning(&format!("sleep {}", marker + 1)).is_empty())

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use support::{
-    attachment, cgroups_of, mounts_under, network_leftovers, require_root, stderr, stdout, uid_of,
-    wait_for, Env, IMAGE,
+    attachment, cgroups_of, kill9, mounts_under, network_leftovers, require_root, stderr, stdout,
+    supervisor_pid, uid_of, wait_for, Env, IMAGE,
 };
 
 fn name(prefix: &str) -> String {
@@ -91,28 +91,12 @@ fn in_pod_cgroup(pid: i32, uid: &str) -> bool {
     dir.is_dir() && listed(&dir, pid)
 }
 
-fn supervisor_pid(dir: &Path) -> i32 {
-    std::fs::read_to_string(dir.join("supervisor.pid"))
-        .expect("supervisor.pid")
-        .trim()
-        .parse()
-        .expect("pid number")
-}
-
 fn events(dir: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(dir.join("events.jsonl"))
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
-}
-
-fn kill(pid: i32) {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("kill the pause process");
 }
 
 #[test]
@@ -168,7 +152,7 @@ fn t032_a_killed_pause_process_reruns_the_init_containers_and_restarts_the_pod()
         println!("note: this machine refuses lower OOM scores, even to root; pause score {score}");
     }
 
-    kill(pause);
+    kill9(pause);
     let lost_at = Instant::now();
     // Not ready to start containers while the sandbox is replaced; re-initializing, Pending.
     let mut seen_pending = false;
@@ -289,7 +273,7 @@ fn a_never_pod_that_ran_gets_no_new_sandbox() {
             .then_some(())
     });
     let supervisor = supervisor_pid(&dir);
-    kill(pause_of(supervisor).expect("the pod's pause process"));
+    kill9(pause_of(supervisor).expect("the pod's pause process"));
     // serving is stopped (it exits 0 on SIGTERM), nothing is started again: Succeeded.
     let v = wait_for("the pod to end", 30, || {
         let v = env.pod_json(&pod);

@@ -287,3 +287,21 @@ pub fn network_leftovers(made: &[(String, String, String)]) -> Vec<String> {
     }
     found
 }
+
+/// The pid its supervisor recorded in a pod directory.
+pub fn supervisor_pid(dir: &Path) -> i32 {
+    std::fs::read_to_string(dir.join("supervisor.pid"))
+        .expect("supervisor.pid")
+        .trim()
+        .parse()
+        .expect("pid number")
+}
+
+/// `kill -9 pid`.
+pub fn kill9(pid: i32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill -9");
+}
