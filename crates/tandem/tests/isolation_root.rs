@@ -268,17 +268,19 @@ spec:
     - name: c
       image: localhost/tandem-checker:dev
       workingDir: /tmp
-      command: ["sh", "-c", "tandem-checker fds > /out/main; sleep 4"]
+      command: ["sh", "-c", "tandem-checker fds > /out/main.new && mv /out/main.new /out/main; until [ -e /out/done ]; do sleep 0.2; done"]
       volumeMounts: [{name: out, mountPath: /out}]
       lifecycle:
         postStart:
-          exec: {command: ["sh", "-c", "tandem-checker fds > /out/hook"]}
+          exec: {command: ["sh", "-c", "tandem-checker fds > /out/hook.new && mv /out/hook.new /out/hook"]}
       readinessProbe:
-        exec: {command: ["sh", "-c", "tandem-checker fds > /out/probe"]}
+        exec: {command: ["sh", "-c", "tandem-checker fds > /out/probe.new && mv /out/probe.new /out/probe"]}
         periodSeconds: 1
     - name: reader
       image: localhost/tandem-checker:dev
-      command: ["sh", "-c", "sleep 3; for f in main hook probe; do echo \"== $f\"; cat /out/$f; done"]
+      # Waits for all three reports however slow the machine (each is written aside and
+      # renamed, so none is read half-written), then lets the main container end.
+      command: ["sh", "-c", "for i in $(seq 300); do [ -s /out/main ] && [ -s /out/hook ] && [ -s /out/probe ] && break; sleep 0.2; done; for f in main hook probe; do echo \"== $f\"; cat /out/$f; done; touch /out/done"]
       volumeMounts: [{name: out, mountPath: /out}]
 "#;
     let out = env.run_yaml(yaml, &[]);
@@ -294,7 +296,7 @@ spec:
             .lines()
             .filter_map(|x| x.strip_prefix("fd ")?.split(':').next())
             .collect();
-        // fd 1 is the redirect to /out/<section>; 0 and 2 are the runtime's. Nothing else.
+        // fd 1 is the redirect to /out/<section>.new; 0 and 2 are the runtime's. Nothing else.
         assert_eq!(fds, ["0", "1", "2"], "{section}:\n{body}");
         assert!(
             !body.contains("/sys/fs/cgroup") && !body.contains(&*env.root.path().to_string_lossy()),
