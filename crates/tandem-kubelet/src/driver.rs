@@ -12,16 +12,20 @@ use tandem_api::plan::PodPlan;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::events::{EventType, PodEvent};
+use crate::events::{EventDetails, EventReason, EventType, ForcedSignal, PodEvent};
 use tandem_api::plan::Handler;
 
-use crate::runtime::{ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, StartError};
+use crate::action::{Action, PodPhase};
+use crate::backoff::Backoff;
+use crate::probe::ProbeKind;
+use crate::runtime::{
+    ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, StartError, StopSignal,
+};
 use crate::state::{
-    Exit, HookState, KillReason, Observed, ProbeKind, ProbeResult, Probes, RunState, Stopping,
-    Termination, TerminationReason,
+    HookKind, KillReason, Observed, TerminationReason, WaitingReason, DEADLINE_MESSAGE,
 };
 use crate::status::{pod_status, Clock, PodFacts};
-use crate::sync::{compute_actions, Action, HookKind, PodPhase, StopSignal, MIN_GRACE};
+use crate::sync::compute_actions;
 
 /// How many times one probe run is tried when it cannot be carried out (kubelet
 /// `maxProbeRetries`).
@@ -47,9 +51,6 @@ fn handler_target(h: &Handler) -> String {
         Handler::Sleep { seconds } => format!("{seconds}s"),
     }
 }
-
-/// The kubelet's words for a pod stopped by `activeDeadlineSeconds`.
-pub const DEADLINE_MESSAGE: &str = "Pod was active on the node longer than the specified deadline";
 
 /// Requests from outside the pod (the control socket, a signal in the foreground).
 #[derive(Debug)]
@@ -158,31 +159,30 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
         }
     }
 
-    fn event(&mut self, kind: EventType, reason: &str, message: String, container: Option<&str>) {
+    fn event(
+        &mut self,
+        kind: EventType,
+        reason: EventReason,
+        message: String,
+        container: Option<&str>,
+    ) {
         let attempt = container.map(|c| self.obs.get(c).restart_count());
-        self.event_with(
-            kind,
-            reason,
-            message,
-            container,
-            attempt,
-            serde_json::Map::new(),
-        );
+        self.event_with(kind, reason, message, container, attempt, None);
     }
 
     fn event_with(
         &mut self,
         kind: EventType,
-        reason: &str,
+        reason: EventReason,
         message: String,
         container: Option<&str>,
         attempt: Option<u32>,
-        details: serde_json::Map<String, serde_json::Value>,
+        details: Option<EventDetails>,
     ) {
         let e = PodEvent {
             time_us: self.clock.wall_us(Instant::now()),
             kind,
-            reason: reason.to_string(),
+            reason,
             message,
             container: container.map(str::to_string),
             attempt,
@@ -202,8 +202,9 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
 
     /// Runs the pod until it has ended. Must be called inside a `tokio::task::LocalSet`.
     pub async fn run(mut self) -> Outcome {
-        self.facts.started_at = Some(Instant::now());
-        self.obs.started_at = self.facts.started_at;
+        let started = Instant::now();
+        self.facts.started_at = Some(started);
+        self.obs.pod_started(started);
         loop {
             let now = Instant::now();
             let decision = compute_actions(&self.plan, &self.obs, now);
@@ -251,258 +252,59 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
         }
     }
 
+    /// Carries out one action: the observed state changes through its own methods, work that
+    /// takes time is spawned and reports back as [`Done`], and events say what happened.
     fn apply(&mut self, action: Action, now: Instant) {
         match action {
-            Action::Start { container, backoff } => {
-                let Some(plan) = self.plan.container(&container).cloned() else {
-                    return;
-                };
-                let rec = self.obs.get_mut(&container);
-                rec.before_start = Some(Box::new(crate::state::BeforeStart {
-                    state: rec.state.clone(),
-                    last_exit: rec.last_exit.clone(),
-                    backoff: rec.backoff,
-                }));
-                if let RunState::Exited(e) = &rec.state {
-                    rec.last_exit = Some(e.clone());
-                }
-                rec.state = RunState::Creating { since: now };
-                rec.starts += 1;
-                // What this instance is made from, to notice a later spec change (§1.7).
-                rec.spec_hash = Some(crate::sync::spec_hash(&plan));
-                rec.image = Some(plan.image.clone());
-                if backoff.is_some() {
-                    rec.backoff = backoff;
-                }
-                rec.waiting = None;
-                rec.stopping = None;
-                rec.killed_for = None;
-                rec.post_start = HookState::NotRun;
-                rec.pre_stop = HookState::NotRun;
-                rec.probes = Probes::new();
-                let attempt = rec.restart_count();
-                let runtime = Rc::clone(&self.runtime);
-                let tx = self.start_tx.clone();
-                tokio::task::spawn_local(async move {
-                    let result = runtime.start(&plan, attempt).await;
-                    let _ = tx.send(Done::Start {
-                        container: plan.name.clone(),
-                        attempt,
-                        result,
-                    });
-                });
-            }
+            Action::Start { container, backoff } => self.start(&container, backoff, now),
             Action::Wait {
                 container,
                 reason,
                 message,
-            } => {
-                let changed =
-                    self.obs.get(&container).waiting.as_ref().map(|w| &w.0) != Some(&reason);
-                if changed && reason == "CrashLoopBackOff" {
-                    let msg = format!(
-                        "Back-off restarting failed container {container} in pod {}",
-                        self.plan.name
-                    );
-                    self.event(EventType::Warning, "BackOff", msg, Some(&container));
-                }
-                if changed && reason == "ImagePullBackOff" {
-                    self.event(
-                        EventType::Normal,
-                        "BackOff",
-                        message.clone(),
-                        Some(&container),
-                    );
-                }
-                self.obs.get_mut(&container).waiting = Some((reason, message));
-            }
+            } => self.wait(&container, reason, message),
             Action::Kill {
                 container,
                 reason,
                 grace,
                 message,
-            } => {
-                let rec = self.obs.get_mut(&container);
-                rec.stopping = Some(Stopping {
-                    reason,
-                    started_at: now,
-                    grace,
-                    term_sent_at: None,
-                    kill_at: None,
-                    kill_sent: false,
-                });
-                if reason != KillReason::PodTermination {
-                    rec.killed_for = Some(reason);
-                }
-                let attempt = rec.restart_count();
-                let mut details = serde_json::Map::new();
-                details.insert("gracePeriodSeconds".into(), grace.as_secs_f64().into());
-                details.insert("killReason".into(), format!("{reason:?}").into());
-                self.event_with(
-                    EventType::Normal,
-                    "Killing",
-                    message,
-                    Some(&container),
-                    Some(attempt),
-                    details,
-                );
-            }
-            Action::Hook { container, hook } => {
-                let Some(plan) = self.plan.container(&container).cloned() else {
-                    return;
-                };
-                let handler = match hook {
-                    HookKind::PostStart => plan.post_start.clone(),
-                    HookKind::PreStop => plan.pre_stop.clone(),
-                };
-                let Some(handler) = handler else { return };
-                let rec = self.obs.get_mut(&container);
-                let state = HookState::Running { since: now };
-                match hook {
-                    HookKind::PostStart => rec.post_start = state,
-                    HookKind::PreStop => rec.pre_stop = state,
-                }
-                let attempt = rec.restart_count();
-                let kind = match hook {
-                    HookKind::PostStart => HandlerKind::PostStart,
-                    HookKind::PreStop => HandlerKind::PreStop,
-                };
-                let runtime = Rc::clone(&self.runtime);
-                let tx = self.start_tx.clone();
-                tokio::task::spawn_local(async move {
-                    let result = match &handler {
-                        Handler::Sleep { seconds } => {
-                            tokio::time::sleep(tandem_api::plan::seconds(*seconds)).await;
-                            HandlerResult::Success
-                        }
-                        h => runtime.run_handler(&plan, attempt, kind, h, None).await,
-                    };
-                    let _ = tx.send(Done::Hook {
-                        container: plan.name.clone(),
-                        attempt,
-                        hook,
-                        handler,
-                        result,
-                    });
-                });
-            }
-            Action::Probe { container, kind } => {
-                let Some(plan) = self.plan.container(&container).cloned() else {
-                    return;
-                };
-                let Some(probe) = kind.probe(&plan).cloned() else {
-                    return;
-                };
-                let rec = self.obs.get_mut(&container);
-                let t = rec.probes.get_mut(kind);
-                t.in_flight = true;
-                t.triggered = false;
-                t.last_run_at = Some(now);
-                let attempt = rec.restart_count();
-                let hk = match kind {
-                    ProbeKind::Startup => HandlerKind::Startup,
-                    ProbeKind::Liveness => HandlerKind::Liveness,
-                    ProbeKind::Readiness => HandlerKind::Readiness,
-                };
-                let timeout = Duration::from_secs(probe.timeout_seconds.max(1) as u64);
-                let runtime = Rc::clone(&self.runtime);
-                let tx = self.start_tx.clone();
-                tokio::task::spawn_local(async move {
-                    // The kubelet's prober tries a probe that could not be carried out (an
-                    // error, not a failure) up to three times before giving up on this period
-                    // (`maxProbeRetries`).
-                    let mut result = HandlerResult::Error(String::new());
-                    for _ in 0..MAX_PROBE_TRIES {
-                        result = runtime
-                            .run_handler(&plan, attempt, hk, &probe.handler, Some(timeout))
-                            .await;
-                        if !matches!(result, HandlerResult::Error(_)) {
-                            break;
-                        }
-                    }
-                    let _ = tx.send(Done::Probe {
-                        container: plan.name.clone(),
-                        attempt,
-                        kind,
-                        result,
-                    });
-                });
-            }
+            } => self.kill(&container, reason, grace, message, now),
+            Action::Hook { container, hook } => self.run_hook(&container, hook, now),
+            Action::Probe { container, kind } => self.run_probe(&container, kind, now),
             Action::Signal {
                 container,
                 signal,
                 kill_at,
-            } => {
-                let attempt = self.obs.get(&container).restart_count();
-                match signal {
-                    StopSignal::Term => {
-                        if let Some(s) = self.obs.get_mut(&container).stopping.as_mut() {
-                            s.term_sent_at = Some(now);
-                            s.kill_at = Some(kill_at);
-                        }
-                    }
-                    StopSignal::Kill => {
-                        if let Some(s) = self.obs.get_mut(&container).stopping.as_mut() {
-                            s.kill_sent = true;
-                        }
-                        let mut details = serde_json::Map::new();
-                        details.insert("signal".into(), "SIGKILL".into());
-                        self.event_with(
-                            EventType::Normal,
-                            "Killing",
-                            format!("Container {container} did not stop within its grace period, sending SIGKILL"),
-                            Some(&container),
-                            Some(attempt),
-                            details,
-                        );
-                    }
-                }
-                let runtime = Rc::clone(&self.runtime);
-                tokio::task::spawn_local(async move {
-                    runtime.signal(&container, attempt, signal).await
-                });
-            }
+            } => self.signal(container, signal, kill_at, now),
             Action::Terminate { reason, grace } => {
-                if self.obs.termination.is_none() && reason == TerminationReason::DeadlineExceeded {
+                if self.obs.terminate(reason, grace, now)
+                    && reason == TerminationReason::DeadlineExceeded
+                {
                     self.event(
                         EventType::Warning,
-                        "DeadlineExceeded",
+                        EventReason::DeadlineExceeded,
                         DEADLINE_MESSAGE.into(),
                         None,
                     );
                 }
-                if self.obs.termination.is_none() {
-                    self.obs.termination = Some(Termination {
-                        reason,
-                        started_at: now,
-                        grace,
-                    });
-                }
             }
             Action::Evict { message, grace } => {
-                if self.obs.termination.is_none() {
-                    self.event(EventType::Warning, "Evicted", message.clone(), None);
-                    self.obs.eviction = Some(message);
-                    self.obs.termination = Some(Termination {
-                        reason: TerminationReason::Evicted,
-                        started_at: now,
-                        grace,
-                    });
+                if self.obs.evict(message.clone(), grace, now) {
+                    self.event(EventType::Warning, EventReason::Evicted, message, None);
                 }
             }
             Action::Finish { .. } => {}
             Action::ReplaceSandbox => {
-                self.obs.sandbox.state = crate::sandbox::SandboxState::Replacing;
+                self.obs.sandbox_replacing();
                 self.event(
                     EventType::Normal,
-                    "SandboxChanged",
+                    EventReason::SandboxChanged,
                     crate::sandbox::SANDBOX_CHANGED_MESSAGE.into(),
                     None,
                 );
             }
             Action::RemoveAllContainers => self.obs.all_containers_removed(&self.plan, now),
             Action::CreateSandbox { attempt } => {
-                self.obs.sandbox.state = crate::sandbox::SandboxState::Creating;
+                self.obs.sandbox_creating();
                 let runtime = Rc::clone(&self.runtime);
                 let tx = self.start_tx.clone();
                 tokio::task::spawn_local(async move {
@@ -511,6 +313,177 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 });
             }
         }
+    }
+
+    /// Starts a new instance of `container` in the background.
+    fn start(&mut self, container: &str, backoff: Option<Backoff>, now: Instant) {
+        let Some(plan) = self.plan.container(container).cloned() else {
+            return;
+        };
+        let attempt = self.obs.get_mut(container).start_begun(&plan, backoff, now);
+        let runtime = Rc::clone(&self.runtime);
+        let tx = self.start_tx.clone();
+        tokio::task::spawn_local(async move {
+            let result = runtime.start(&plan, attempt).await;
+            let _ = tx.send(Done::Start {
+                container: plan.name.clone(),
+                attempt,
+                result,
+            });
+        });
+    }
+
+    /// The container waits; a new back-off is an event, as the kubelet's.
+    fn wait(&mut self, container: &str, reason: WaitingReason, message: String) {
+        let changed = self.obs.get_mut(container).wait(reason, message.clone());
+        if changed && reason == WaitingReason::CrashLoopBackOff {
+            let msg = format!(
+                "Back-off restarting failed container {container} in pod {}",
+                self.plan.name
+            );
+            self.event(
+                EventType::Warning,
+                EventReason::BackOff,
+                msg,
+                Some(container),
+            );
+        }
+        if changed && reason == WaitingReason::ImagePullBackOff {
+            self.event(
+                EventType::Normal,
+                EventReason::BackOff,
+                message,
+                Some(container),
+            );
+        }
+    }
+
+    /// Begins the kubelet's `killContainer`: the preStop hook and the signals follow as actions.
+    fn kill(
+        &mut self,
+        container: &str,
+        reason: KillReason,
+        grace: Duration,
+        message: String,
+        now: Instant,
+    ) {
+        let rec = self.obs.get_mut(container);
+        rec.kill_begun(reason, grace, now);
+        let attempt = rec.restart_count();
+        let details = EventDetails::Kill {
+            grace_period_seconds: grace.as_secs_f64(),
+            kill_reason: reason,
+        };
+        self.event_with(
+            EventType::Normal,
+            EventReason::Killing,
+            message,
+            Some(container),
+            Some(attempt),
+            Some(details),
+        );
+    }
+
+    /// Runs a lifecycle hook of the current instance in the background (`Sleep` here).
+    fn run_hook(&mut self, container: &str, hook: HookKind, now: Instant) {
+        let Some(plan) = self.plan.container(container).cloned() else {
+            return;
+        };
+        let handler = match hook {
+            HookKind::PostStart => plan.post_start.clone(),
+            HookKind::PreStop => plan.pre_stop.clone(),
+        };
+        let Some(handler) = handler else { return };
+        let rec = self.obs.get_mut(container);
+        rec.hook_begun(hook, now);
+        let attempt = rec.restart_count();
+        let kind = match hook {
+            HookKind::PostStart => HandlerKind::PostStart,
+            HookKind::PreStop => HandlerKind::PreStop,
+        };
+        let runtime = Rc::clone(&self.runtime);
+        let tx = self.start_tx.clone();
+        tokio::task::spawn_local(async move {
+            let result = match &handler {
+                Handler::Sleep { seconds } => {
+                    tokio::time::sleep(tandem_api::plan::seconds(*seconds)).await;
+                    HandlerResult::Success
+                }
+                h => runtime.run_handler(&plan, attempt, kind, h, None).await,
+            };
+            let _ = tx.send(Done::Hook {
+                container: plan.name.clone(),
+                attempt,
+                hook,
+                handler,
+                result,
+            });
+        });
+    }
+
+    /// Runs one probe of the current instance in the background.
+    fn run_probe(&mut self, container: &str, kind: ProbeKind, now: Instant) {
+        let Some(plan) = self.plan.container(container).cloned() else {
+            return;
+        };
+        let Some(probe) = kind.probe(&plan).cloned() else {
+            return;
+        };
+        let rec = self.obs.get_mut(container);
+        rec.probe_begun(kind, now);
+        let attempt = rec.restart_count();
+        let hk = match kind {
+            ProbeKind::Startup => HandlerKind::Startup,
+            ProbeKind::Liveness => HandlerKind::Liveness,
+            ProbeKind::Readiness => HandlerKind::Readiness,
+        };
+        let timeout = Duration::from_secs(probe.timeout_seconds.max(1) as u64);
+        let runtime = Rc::clone(&self.runtime);
+        let tx = self.start_tx.clone();
+        tokio::task::spawn_local(async move {
+            // The kubelet's prober tries a probe that could not be carried out (an
+            // error, not a failure) up to three times before giving up on this period
+            // (`maxProbeRetries`).
+            let mut result = HandlerResult::Error(String::new());
+            for _ in 0..MAX_PROBE_TRIES {
+                result = runtime
+                    .run_handler(&plan, attempt, hk, &probe.handler, Some(timeout))
+                    .await;
+                if !matches!(result, HandlerResult::Error(_)) {
+                    break;
+                }
+            }
+            let _ = tx.send(Done::Probe {
+                container: plan.name.clone(),
+                attempt,
+                kind,
+                result,
+            });
+        });
+    }
+
+    /// Sends a stop signal to the current instance; SIGKILL is an event.
+    fn signal(&mut self, container: String, signal: StopSignal, kill_at: Instant, now: Instant) {
+        let rec = self.obs.get_mut(&container);
+        rec.stop_signal_sent(signal, kill_at, now);
+        let attempt = rec.restart_count();
+        if signal == StopSignal::Kill {
+            let details = EventDetails::ForceKill {
+                signal: ForcedSignal::SIGKILL,
+            };
+            self.event_with(
+                EventType::Normal,
+                EventReason::Killing,
+                format!(
+                    "Container {container} did not stop within its grace period, sending SIGKILL"
+                ),
+                Some(&container),
+                Some(attempt),
+                Some(details),
+            );
+        }
+        let runtime = Rc::clone(&self.runtime);
+        tokio::task::spawn_local(async move { runtime.signal(&container, attempt, signal).await });
     }
 
     /// Whether `attempt` is still the current instance of `container`.
@@ -559,7 +532,7 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
             Err(e) => {
                 self.event(
                     EventType::Warning,
-                    "FailedCreatePodSandBox",
+                    EventReason::FailedCreatePodSandBox,
                     format!("Failed to create pod sandbox: {e}"),
                     None,
                 );
@@ -583,24 +556,17 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
             HandlerResult::Failure(m) | HandlerResult::Error(m) => Some(m.clone()),
             _ => None,
         };
-        let state = if failure.is_some() {
-            HookState::Failed
-        } else {
-            HookState::Succeeded
-        };
-        let rec = self.obs.get_mut(&container);
-        match hook {
-            HookKind::PostStart => rec.post_start = state,
-            HookKind::PreStop => rec.pre_stop = state,
-        }
+        self.obs
+            .get_mut(&container)
+            .hook_finished(hook, failure.is_some());
         let Some(err) = failure else { return };
         // A preStop hook that fails when its container is already gone is not worth an event.
         if hook == HookKind::PreStop && !self.obs.get(&container).is_running() {
             return;
         }
         let (reason, what) = match hook {
-            HookKind::PostStart => ("FailedPostStartHook", "PostStartHook"),
-            HookKind::PreStop => ("FailedPreStopHook", "PreStopHook"),
+            HookKind::PostStart => (EventReason::FailedPostStartHook, "PostStartHook"),
+            HookKind::PreStop => (EventReason::FailedPreStopHook, "PreStopHook"),
         };
         let message = format!(
             "{what} failed: {} lifecycle hook ({}) for Container \"{container}\" in Pod \"{}\" failed - error: {err}",
@@ -629,53 +595,48 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
         else {
             return;
         };
-        let running = self.obs.get(&container).is_running();
-        self.obs.get_mut(&container).probes.get_mut(kind).in_flight = false;
-        if !running {
+        let raw = crate::probe::raw_result(&result);
+        let changed = self
+            .obs
+            .get_mut(&container)
+            .probe_finished(kind, &probe, raw);
+        if !self.obs.get(&container).is_running() {
             return;
         }
         let label = kind.label();
         match &result {
             HandlerResult::Failure(m) => self.event(
                 EventType::Warning,
-                "Unhealthy",
+                EventReason::Unhealthy,
                 format!("{label} probe failed: {m}"),
                 Some(&container),
             ),
             HandlerResult::Error(m) => self.event(
                 EventType::Warning,
-                "Unhealthy",
+                EventReason::Unhealthy,
                 format!("{label} probe errored: {m}"),
                 Some(&container),
             ),
             HandlerResult::Warning(m) => self.event(
                 EventType::Warning,
-                "ProbeWarning",
+                EventReason::ProbeWarning,
                 format!("{label} probe warning: {m}"),
                 Some(&container),
             ),
             HandlerResult::Success => {}
         }
-        let Some(raw) = crate::probe::raw_result(&result) else {
-            return;
-        };
-        let rec = self.obs.get_mut(&container);
-        let changed = crate::probe::record(rec.probes.get_mut(kind), kind, &probe, raw);
-        if changed && kind == ProbeKind::Startup && raw == ProbeResult::Success {
-            // Readiness runs at once after the startup probe succeeded (§3.4).
-            rec.probes.get_mut(ProbeKind::Readiness).triggered = true;
-        }
-        if changed {
-            let mut details = serde_json::Map::new();
-            details.insert("probe".into(), label.into());
-            details.insert("result".into(), format!("{raw:?}").into());
+        if let Some(raw) = raw.filter(|_| changed) {
+            let details = EventDetails::Probe {
+                probe: kind,
+                result: raw,
+            };
             self.event_with(
                 EventType::Normal,
-                "ProbeResult",
+                EventReason::ProbeResult,
                 format!("{label} probe of container {container} is now {raw:?}"),
                 Some(&container),
                 Some(attempt),
-                details,
+                Some(details),
             );
         }
     }
@@ -690,64 +651,36 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 let name = container.clone();
                 self.event(
                     EventType::Normal,
-                    "Created",
+                    EventReason::Created,
                     format!("Created container {name}"),
                     Some(&name),
                 );
                 self.event(
                     EventType::Normal,
-                    "Started",
+                    EventReason::Started,
                     format!("Started container {name}"),
                     Some(&name),
                 );
-                let rec = self.obs.get_mut(&container);
-                if let RunState::Creating { .. } = rec.state {
-                    rec.state = RunState::Running { since: now };
-                }
-                rec.before_start = None;
-                rec.not_created = None;
+                self.obs.get_mut(&container).start_succeeded(now);
             }
             Err(e) if e.reason.made_no_container() => {
-                // No container was made: the start is undone (no restart counted, no terminated
-                // state), and the error waits out its own retry delay (see NotCreated).
-                let rec = self.obs.get_mut(&container);
-                if let Some(before) = rec.before_start.take() {
-                    rec.state = before.state;
-                    rec.last_exit = before.last_exit;
-                    rec.backoff = before.backoff;
-                    rec.starts = rec.starts.saturating_sub(1);
-                }
-                let failures = rec.not_created.as_ref().map_or(0, |n| n.failures) + 1;
-                rec.not_created = Some(crate::state::NotCreated {
-                    at: now,
-                    failures,
-                    reason: e.reason,
-                    message: e.message.clone(),
-                });
-                rec.waiting = Some((e.reason.to_string(), e.message.clone()));
+                self.obs
+                    .get_mut(&container)
+                    .start_made_nothing(e.reason, &e.message, now);
                 self.event(
                     EventType::Warning,
-                    "Failed",
+                    EventReason::Failed,
                     format!("Error: {}: {}", e.reason, e.message),
                     Some(&container),
                 );
             }
             Err(e) => {
-                let rec = self.obs.get_mut(&container);
-                rec.before_start = None;
-                rec.not_created = None;
-                rec.state = RunState::Exited(Exit {
-                    exit_code: 128,
-                    signal: None,
-                    reason: "StartError".into(),
-                    message: Some(e.message.clone()),
-                    started_at: None,
-                    finished_at: now,
-                });
-                rec.waiting = Some((e.reason.to_string(), e.message.clone()));
+                self.obs
+                    .get_mut(&container)
+                    .start_failed(e.reason, &e.message, now);
                 self.event(
                     EventType::Warning,
-                    "Failed",
+                    EventReason::Failed,
                     format!("Error: {}: {}", e.reason, e.message),
                     Some(&container),
                 );
@@ -757,14 +690,14 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
 
     fn on_runtime_event(&mut self, ev: RuntimeEvent) {
         match ev {
-            RuntimeEvent::LocalStorage(usage) => self.obs.storage = Some(usage),
+            RuntimeEvent::LocalStorage(usage) => self.obs.storage_measured(usage),
             RuntimeEvent::User {
                 container,
                 attempt,
                 user,
             } => {
                 if self.current(&container, attempt) {
-                    self.obs.get_mut(&container).user = Some(user);
+                    self.obs.get_mut(&container).user_known(user);
                 }
             }
             RuntimeEvent::SandboxLost { attempt } => {
@@ -778,31 +711,22 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 oom,
                 at,
             } => {
-                let rec = self.obs.get(&container);
-                if rec.starts == 0 || rec.restart_count() != attempt {
-                    return;
-                }
-                let started_at = match rec.state {
-                    RunState::Running { since } | RunState::Creating { since } => Some(since),
-                    _ => return,
-                };
-                let exit = Exit::from_code(exit_code, signal, oom, started_at, at);
-                let mut details = serde_json::Map::new();
-                details.insert("exitCode".into(), exit_code.into());
-                if let Some(s) = signal {
-                    details.insert("signal".into(), s.into());
-                }
-                details.insert("reason".into(), exit.reason.clone().into());
                 let rec = self.obs.get_mut(&container);
-                rec.state = RunState::Exited(exit);
-                rec.stopping = None;
+                let Some(exit) = rec.exited(attempt, exit_code, signal, oom, at) else {
+                    return;
+                };
+                let details = EventDetails::Exit {
+                    exit_code,
+                    signal,
+                    reason: exit.reason.clone(),
+                };
                 self.event_with(
                     EventType::Normal,
-                    "Exited",
+                    EventReason::Exited,
                     format!("Container {container} exited with code {exit_code}"),
                     Some(&container),
                     Some(attempt),
-                    details,
+                    Some(details),
                 );
             }
         }
@@ -889,39 +813,10 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
             Control::Delete { grace } => {
                 // No deadline may overflow: a grace given is saturated as the manifest's are.
                 let grace = grace.map_or_else(
-                    || crate::sync::pod_grace(&self.plan),
+                    || crate::rules::pod_grace(&self.plan),
                     |g| g.min(Duration::from_secs(tandem_api::plan::MAX_SECONDS)),
                 );
-                match &mut self.obs.termination {
-                    Some(t) => {
-                        // A shorter grace period given later cuts the one in force, as kubectl's does.
-                        let cut = now + grace;
-                        if cut < t.deadline() {
-                            t.grace = cut - t.started_at;
-                            for rec in self.obs.containers.values_mut() {
-                                let Some(s) = rec.stopping.as_mut() else {
-                                    continue;
-                                };
-                                if s.deadline() > cut {
-                                    s.grace = cut.saturating_duration_since(s.started_at);
-                                }
-                                if let (Some(term), Some(k)) = (s.term_sent_at, s.kill_at) {
-                                    s.kill_at = Some(k.min(cut.max(term + MIN_GRACE)));
-                                }
-                            }
-                        }
-                        if t.reason == TerminationReason::Completed {
-                            t.reason = TerminationReason::Deleted;
-                        }
-                    }
-                    None => {
-                        self.obs.termination = Some(Termination {
-                            reason: TerminationReason::Deleted,
-                            started_at: now,
-                            grace,
-                        })
-                    }
-                }
+                self.obs.delete(grace, now);
             }
         }
     }

@@ -13,9 +13,8 @@ use tokio::time::Instant;
 
 use crate::runtime::{
     ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, SandboxFailure, StartError,
-    StartFailure,
+    StartFailure, StopSignal,
 };
-use crate::sync::StopSignal;
 
 /// What one instance of a container does.
 #[derive(Debug, Clone)]

@@ -9,19 +9,23 @@
 //! it observations and hands its [`sync::Action`]s to a [`runtime::ContainerRuntime`]. All timing
 //! goes through `tokio::time`, so the engine runs in paused virtual time under test.
 //!
-//! Layout: `backoff` (CrashLoopBackOff arithmetic), `state` (what the engine has observed), `sync`
-//! (the decision function), `probe` (probe thresholds), `status` (phase, conditions, kubectl
-//! columns), `runtime` (the seam), `sandbox`
-//! (the pod sandbox's loss and re-creation, and the in-place restart of every container that
-//! reuses it),
-//! `driver` (the loop), `fake` (a scripted runtime for tests).
+//! Reading order (each module uses only those before it): `backoff` (CrashLoopBackOff
+//! arithmetic), `runtime` (the seam: what the engine asks of a runtime and what it hears back),
+//! `probe` (probe results against their thresholds), `state` (what the engine has observed, and
+//! every change to it), `events` (the records that explain each decision), `action` (what the
+//! engine decides, as data), `rules` (the per-container restart and grace rules), `sandbox` (the
+//! decisions when the sandbox is lost or every container restarts in place), `sync` (the decision
+//! function), `resources` and `status` (the pod's status as the API shows it), `driver` (the loop
+//! that carries decisions out), `fake` (a scripted runtime for tests).
 
+pub mod action;
 pub mod backoff;
 pub mod driver;
 pub mod events;
 pub mod fake;
 pub mod probe;
 pub mod resources;
+pub mod rules;
 pub mod runtime;
 pub mod sandbox;
 pub mod state;

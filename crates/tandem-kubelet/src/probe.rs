@@ -1,10 +1,116 @@
 //! The prober's bookkeeping (§3.3): consecutive results against the thresholds, what gets
-//! published, and when a worker goes on hold. Pure; the driver feeds it one raw result at a time.
+//! published, and when a worker goes on hold. Pure; the observed state feeds it one raw result at
+//! a time.
 
-use tandem_api::plan::Probe;
+use tandem_api::plan::{ContainerPlan, Probe};
+use tokio::time::Instant;
 
 use crate::runtime::HandlerResult;
-use crate::state::{ProbeKind, ProbeResult, ProbeTrack};
+
+/// The three probes of a container.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum ProbeKind {
+    Startup,
+    Liveness,
+    Readiness,
+}
+
+impl ProbeKind {
+    pub const ALL: [ProbeKind; 3] = [
+        ProbeKind::Startup,
+        ProbeKind::Liveness,
+        ProbeKind::Readiness,
+    ];
+
+    /// As the kubelet capitalises it in event messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            ProbeKind::Startup => "Startup",
+            ProbeKind::Liveness => "Liveness",
+            ProbeKind::Readiness => "Readiness",
+        }
+    }
+
+    pub fn probe(self, c: &ContainerPlan) -> Option<&Probe> {
+        match self {
+            ProbeKind::Startup => c.startup_probe.as_ref(),
+            ProbeKind::Liveness => c.liveness_probe.as_ref(),
+            ProbeKind::Readiness => c.readiness_probe.as_ref(),
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A published probe result (the prober's results cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ProbeResult {
+    Unknown,
+    Success,
+    Failure,
+}
+
+/// One probe worker's state for the current container instance (§3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeTrack {
+    /// What the rest of the kubelet sees.
+    pub result: ProbeResult,
+    /// The last raw result and how many times in a row it came.
+    pub last: Option<ProbeResult>,
+    pub run: u32,
+    /// When the last run began; the next is due a period later.
+    pub last_run_at: Option<Instant>,
+    pub in_flight: bool,
+    /// No more probing of this instance (after a published liveness/startup failure).
+    pub on_hold: bool,
+    /// Run at the next opportunity whatever the period (readiness right after startup succeeds).
+    pub triggered: bool,
+}
+
+impl ProbeTrack {
+    /// The worker's initial result for a new container: readiness Failure, liveness Success,
+    /// startup Unknown (§3.3).
+    pub fn initial(kind: ProbeKind) -> Self {
+        ProbeTrack {
+            result: match kind {
+                ProbeKind::Startup => ProbeResult::Unknown,
+                ProbeKind::Liveness => ProbeResult::Success,
+                ProbeKind::Readiness => ProbeResult::Failure,
+            },
+            last: None,
+            run: 0,
+            last_run_at: None,
+            in_flight: false,
+            on_hold: false,
+            triggered: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probes(pub [ProbeTrack; 3]);
+
+impl Probes {
+    pub fn new() -> Self {
+        Probes(ProbeKind::ALL.map(ProbeTrack::initial))
+    }
+    pub fn get(&self, kind: ProbeKind) -> &ProbeTrack {
+        &self.0[kind.index()]
+    }
+    pub fn get_mut(&mut self, kind: ProbeKind) -> &mut ProbeTrack {
+        &mut self.0[kind.index()]
+    }
+}
+
+impl Default for Probes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// A handler result as the prober counts it: `None` for results it discards (errors).
 pub fn raw_result(r: &HandlerResult) -> Option<ProbeResult> {

@@ -15,14 +15,31 @@
 //! reports [`RuntimeEvent::SandboxLost`]; once every container has stopped, the engine may ask for
 //! a new one with [`ContainerRuntime::recreate_sandbox`].
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
 use tandem_api::plan::{ContainerPlan, Handler};
 use tokio::time::Instant;
 
-use crate::state::StorageUsage;
-use crate::sync::StopSignal;
+/// How the engine asks a running instance to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// The container's stop signal: `lifecycle.stopSignal`, else the image's STOPSIGNAL, else
+    /// SIGTERM. The runtime resolves it, since only the runtime knows the image.
+    Term,
+    Kill,
+}
+
+/// Local ephemeral storage in use, in bytes of allocated blocks (as `du` counts them), as the
+/// runtime last measured it. What the kubelet's summary stats give its eviction manager.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageUsage {
+    /// Disk-backed emptyDir volumes, by volume name.
+    pub empty_dirs: BTreeMap<String, u64>,
+    /// Per container: the writable layer of its current instance plus all its log files.
+    pub containers: BTreeMap<String, u64>,
+}
 
 /// Why a start failed, as the kubelet's waiting reasons name it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,5 +1,7 @@
-//! The pod sandbox's lifecycle (§2.3): what the engine knows of it, what it decides when the
-//! runtime reports it lost, and how a new one resets the pod's records.
+//! The engine's decisions about the pod sandbox (§2.3): what it does when the runtime reports the
+//! sandbox lost, and the in-place restart of every container (§2.7) that takes the same path.
+//! What the engine knows of the sandbox, and how a new one resets the pod's records, is
+//! `state`'s.
 //!
 //! The kubelet's `computePodActions` answers a dead sandbox with `KillPod` and `CreateSandbox`
 //! in one step, because its `SyncPod` kills synchronously. Here the same decision comes in
@@ -18,19 +20,11 @@
 use std::time::Duration;
 
 use tandem_api::plan::{ContainerPlan, PodPlan, RestartPolicy};
-use tokio::time::Instant;
 
-use crate::state::{
-    ContainerRecord, Exit, HookState, KillReason, Observed, Probes, RunState, TerminationReason,
-};
-use crate::sync::{restarts_all_containers, will_restart_after, Action, Decision};
+use crate::action::{Action, Decision};
+use crate::rules::{restarts_all_containers, will_restart_after};
+use crate::state::{KillReason, Observed, SandboxState, TerminationReason};
 
-/// The terminated reason (and waiting reason) of a container removed to restart every
-/// container in place, as the kubelet reports it.
-pub const RESTARTING_ALL_REASON: &str = "RestartingAllContainers";
-/// The kubelet's message with [`RESTARTING_ALL_REASON`].
-pub const RESTARTING_ALL_MESSAGE: &str =
-    "The container is removed because RestartAllContainers in place";
 /// The `AllContainersRestarting` condition's reason and message while the restart is in
 /// progress.
 pub const RESTART_ALL_STARTED_REASON: &str = "RestartAllContainersStarted";
@@ -38,48 +32,6 @@ pub const RESTART_ALL_STARTED_MESSAGE: &str = "container exited with restart pol
 
 /// The kubelet's event for a sandbox it replaces.
 pub const SANDBOX_CHANGED_MESSAGE: &str = "Pod sandbox changed, it will be killed and re-created.";
-
-/// Where the current sandbox is in its life.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SandboxState {
-    /// It holds the pod's namespaces: containers can be created in it.
-    Ready,
-    /// The runtime reported it gone; the engine has not decided yet.
-    Lost,
-    /// A new one will be made: every container is being stopped first.
-    Replacing,
-    /// The runtime is making the new one.
-    Creating,
-    /// Making the new one failed, with this message: the pod ends Failed.
-    Failed(String),
-}
-
-/// The pod sandbox as observed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodSandbox {
-    /// The attempt number of the current sandbox: 0 for the first.
-    pub attempt: u32,
-    pub state: SandboxState,
-    /// When a re-created sandbox became ready; `None` for the first, which exists before the
-    /// engine starts. Instances started before it belong to an earlier sandbox.
-    pub created_at: Option<Instant>,
-}
-
-impl Default for PodSandbox {
-    fn default() -> Self {
-        PodSandbox {
-            attempt: 0,
-            state: SandboxState::Ready,
-            created_at: None,
-        }
-    }
-}
-
-impl PodSandbox {
-    pub fn ready(&self) -> bool {
-        self.state == SandboxState::Ready
-    }
-}
 
 /// Whether a pod whose sandbox is gone gets a new one (`computePodActions` with
 /// `CreateSandbox`): not under restartPolicy Never once any container has a status (the pod has
@@ -187,113 +139,5 @@ pub(crate) fn compute_restart_all(plan: &PodPlan, obs: &Observed, d: &mut Decisi
         d,
     ) {
         d.actions.push(Action::RemoveAllContainers);
-    }
-}
-
-/// Drops a container's current instance (`purgeInitContainers`, `RemoveContainer`): it has none
-/// again, keeps its restart count, and `last` becomes its `lastState`.
-fn purge_instance(rec: &mut ContainerRecord, last: Option<Exit>) {
-    if last.is_some() {
-        rec.last_exit = last;
-    }
-    rec.state = RunState::NotCreated;
-    rec.waiting = None;
-    rec.stopping = None;
-    rec.killed_for = None;
-    rec.post_start = HookState::NotRun;
-    rec.pre_stop = HookState::NotRun;
-    rec.probes = Probes::new();
-}
-
-impl Observed {
-    /// The runtime reports sandbox `attempt` gone. Returns whether that is news: a report about
-    /// an earlier sandbox, or a second one, changes nothing.
-    pub fn sandbox_lost(&mut self, attempt: u32) -> bool {
-        if attempt != self.sandbox.attempt || !self.sandbox.ready() {
-            return false;
-        }
-        self.sandbox.state = SandboxState::Lost;
-        true
-    }
-
-    /// Sandbox `attempt` is ready. The old init container instances are purged
-    /// (`purgeInitContainers`): each init container and sidecar has no current instance again,
-    /// its last run kept as `lastState` and its restart count kept, so initialization reruns
-    /// from init container 0. Main containers keep their exits and restart by the usual rules
-    /// once initialized.
-    pub fn sandbox_created(&mut self, plan: &PodPlan, attempt: u32, now: Instant) {
-        self.sandbox = PodSandbox {
-            attempt,
-            state: SandboxState::Ready,
-            created_at: Some(now),
-        };
-        for c in &plan.init_containers {
-            let rec = self.get_mut(&c.name);
-            // Every container has stopped before a new sandbox is made; a record that somehow
-            // still runs is left alone rather than lose track of its process.
-            if rec.is_active() {
-                continue;
-            }
-            let last = rec.exit().cloned();
-            purge_instance(rec, last);
-        }
-    }
-
-    /// Every container stopped for a `RestartAllContainers` rule (§2.7): each one that ran is
-    /// removed. Its last run becomes the kubelet's `lastState` of a removed container
-    /// (exit code 137, reason and message [`RESTARTING_ALL_REASON`] and
-    /// [`RESTARTING_ALL_MESSAGE`], no times) and it waits with that reason until it starts
-    /// again, init containers first. The sandbox, and so the pod IP and volumes, stay.
-    pub fn all_containers_removed(&mut self, plan: &PodPlan, now: Instant) {
-        for c in plan.all_containers() {
-            let rec = self.get_mut(&c.name);
-            // Nothing to remove from a container that never ran; one still running is left
-            // alone rather than lose track of its process.
-            if rec.starts == 0 || rec.is_active() {
-                continue;
-            }
-            let removed = Exit {
-                exit_code: 137,
-                signal: None,
-                reason: RESTARTING_ALL_REASON.into(),
-                message: Some(RESTARTING_ALL_MESSAGE.into()),
-                started_at: None,
-                finished_at: now,
-            };
-            purge_instance(rec, Some(removed));
-            rec.waiting = Some((RESTARTING_ALL_REASON.into(), RESTARTING_ALL_MESSAGE.into()));
-            rec.not_created = None;
-            rec.before_start = None;
-        }
-    }
-
-    /// Making sandbox `attempt` failed.
-    pub fn sandbox_failed(&mut self, attempt: u32, message: String) {
-        if attempt == self.sandbox.attempt + 1 {
-            self.sandbox.state = SandboxState::Failed(message);
-        }
-    }
-
-    /// Whether a container was removed to restart every container and has not started since.
-    pub fn removed_for_restart_all(&self, name: &str) -> bool {
-        let rec = self.get(name);
-        rec.state == RunState::NotCreated
-            && rec.last_exit.as_ref().is_some_and(|e| {
-                e.reason == RESTARTING_ALL_REASON
-                    && self.sandbox.created_at.is_none_or(|t| e.finished_at >= t)
-            })
-    }
-
-    /// Whether the current instance of a container was started in the current sandbox.
-    pub fn in_current_sandbox(&self, name: &str) -> bool {
-        let rec = self.get(name);
-        let Some(created) = self.sandbox.created_at else {
-            return rec.starts > 0;
-        };
-        match &rec.state {
-            RunState::NotCreated => false,
-            RunState::Creating { since } | RunState::Running { since } => *since >= created,
-            RunState::Exited(e) => e.started_at.is_some_and(|s| s >= created),
-        }
     }
 }

@@ -10,11 +10,10 @@ use k8s_openapi::jiff::Timestamp;
 use tandem_api::plan::{ContainerPlan, ContainerRole, PodPlan};
 use tokio::time::Instant;
 
-use crate::sandbox::{
-    RESTARTING_ALL_REASON, RESTART_ALL_STARTED_MESSAGE, RESTART_ALL_STARTED_REASON,
-};
-use crate::state::{ContainerRecord, Exit, Observed, RunState};
-use crate::sync::{self, PodPhase};
+use crate::action::PodPhase;
+use crate::rules::{all_containers_could_restart, will_restart_after};
+use crate::sandbox::{RESTART_ALL_STARTED_MESSAGE, RESTART_ALL_STARTED_REASON};
+use crate::state::{ContainerRecord, Exit, Observed, RunState, RESTARTING_ALL_REASON};
 
 /// Maps the engine's monotonic instants to wall-clock time for the API objects.
 #[derive(Debug, Clone, Copy)]
@@ -73,12 +72,12 @@ fn failed_by_kubelet(obs: &Observed) -> Option<(&'static str, String)> {
     match obs.termination?.reason {
         TerminationReason::DeadlineExceeded => Some((
             "DeadlineExceeded",
-            crate::driver::DEADLINE_MESSAGE.to_string(),
+            crate::state::DEADLINE_MESSAGE.to_string(),
         )),
         TerminationReason::Evicted => Some(("Evicted", obs.eviction.clone().unwrap_or_default())),
         TerminationReason::SandboxCreationFailed => {
             let why = match &obs.sandbox.state {
-                crate::sandbox::SandboxState::Failed(m) => m.as_str(),
+                crate::state::SandboxState::Failed(m) => m.as_str(),
                 _ => "unknown error",
             };
             Some((
@@ -110,7 +109,7 @@ pub fn phase(plan: &PodPlan, obs: &Observed, facts: &PodFacts) -> PodPhase {
     // container (§2.7). The phase must agree with the engine, or it would flip to
     // Failed/Succeeded and back, which a pod never does (§5.1).
     let restarts = |c: &ContainerPlan, e: &Exit| {
-        e.reason == RESTARTING_ALL_REASON || sync::will_restart_after(plan, c, obs.get(&c.name))
+        e.reason == RESTARTING_ALL_REASON || will_restart_after(plan, c, obs.get(&c.name))
     };
     for c in &plan.init_containers {
         let r = obs.get(&c.name);
@@ -222,7 +221,7 @@ fn container_status(
         // Until postStart returned the kubelet still reports the container as being created.
         RunState::Running { .. } if !up => waiting(default_waiting_reason(plan), None),
         RunState::NotCreated | RunState::Creating { .. } => match &r.waiting {
-            Some((reason, msg)) => waiting(reason, Some(msg.clone())),
+            Some((reason, msg)) => waiting(&reason.to_string(), Some(msg.clone())),
             None => waiting(default_waiting_reason(plan), None),
         },
         RunState::Running { since } => ContainerState {
@@ -238,7 +237,7 @@ fn container_status(
                     terminated: Some(terminated(clock, e)),
                     ..Default::default()
                 });
-                waiting(reason, Some(msg.clone()))
+                waiting(&reason.to_string(), Some(msg.clone()))
             }
             None => ContainerState {
                 terminated: Some(terminated(clock, e)),
@@ -341,7 +340,7 @@ fn all_containers_restarting(
     obs: &Observed,
     phase: PodPhase,
 ) -> Option<PodCondition> {
-    if !sync::all_containers_could_restart(plan) {
+    if !all_containers_could_restart(plan) {
         return None;
     }
     let (status, reason, message) = match phase {
@@ -521,7 +520,7 @@ pub fn qos_class(plan: &PodPlan) -> &'static str {
 
 /// Whether a main container that is not running will run again.
 pub fn will_restart(plan: &PodPlan, c: &ContainerPlan, r: &ContainerRecord) -> bool {
-    crate::sync::will_restart_after(plan, c, r)
+    will_restart_after(plan, c, r)
 }
 
 /// The READY, STATUS and RESTARTS columns of `kubectl get pods` for a Pod object (§5.4).

@@ -6,280 +6,21 @@
 
 use std::time::Duration;
 
-use tandem_api::plan::{
-    seconds, ContainerPlan, ContainerRole, PodPlan, RestartAction, RestartPolicy, VolumeSource,
-};
+use tandem_api::plan::{seconds, ContainerPlan, ContainerRole, PodPlan, VolumeSource};
 use tokio::time::Instant;
 
-use crate::backoff::{self, Backoff};
-use crate::state::{
-    ContainerRecord, HookState, KillReason, Observed, ProbeKind, ProbeResult, RunState,
-    StorageUsage, TerminationReason,
+use crate::action::{Action, Decision, PodPhase, EVICTION_GRACE};
+use crate::backoff::{self};
+use crate::probe::{ProbeKind, ProbeResult};
+use crate::rules::{
+    container_should_restart, is_container_restartable, kill_grace, pod_grace, spec_changed,
+    will_restart_after,
 };
-
-/// The kubelet never gives a container less than this between SIGTERM and SIGKILL (§4.2).
-pub const MIN_GRACE: Duration = Duration::from_secs(2);
-
-/// The grace period override of a local-storage eviction (the eviction manager's
-/// `immediateEvictionGracePeriodSeconds`): preStop hooks and sidecar turns get at most this,
-/// and every container still gets [`MIN_GRACE`] after its stop signal.
-pub const EVICTION_GRACE: Duration = Duration::from_secs(1);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopSignal {
-    /// The container's stop signal: `lifecycle.stopSignal`, else the image's STOPSIGNAL, else
-    /// SIGTERM. The runtime resolves it, since only the runtime knows the image.
-    Term,
-    Kill,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PodPhase {
-    Pending,
-    Running,
-    Succeeded,
-    Failed,
-}
-
-impl PodPhase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PodPhase::Pending => "Pending",
-            PodPhase::Running => "Running",
-            PodPhase::Succeeded => "Succeeded",
-            PodPhase::Failed => "Failed",
-        }
-    }
-}
-
-/// A lifecycle hook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HookKind {
-    PostStart,
-    PreStop,
-}
-
-/// One thing the driver must do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Create and start a new instance; `backoff` is the entry to record for this restart.
-    Start {
-        container: String,
-        backoff: Option<Backoff>,
-    },
-    /// The container must wait before it restarts.
-    Wait {
-        container: String,
-        reason: String,
-        message: String,
-    },
-    /// Begin the kubelet's `killContainer` for one running container: record why and the grace
-    /// period, emit `Killing`; preStop, the stop signal and SIGKILL follow as further actions.
-    Kill {
-        container: String,
-        reason: KillReason,
-        grace: Duration,
-        message: String,
-    },
-    /// Run a lifecycle hook of the current instance.
-    Hook { container: String, hook: HookKind },
-    /// Run one probe of the current instance now.
-    Probe { container: String, kind: ProbeKind },
-    /// Send a stop signal; for `Term`, SIGKILL follows at `kill_at`.
-    Signal {
-        container: String,
-        signal: StopSignal,
-        kill_at: Instant,
-    },
-    /// Begin tearing the pod down.
-    Terminate {
-        reason: TerminationReason,
-        grace: Duration,
-    },
-    /// Evict the pod (§4.1): tear it down as [`TerminationReason::Evicted`] with `grace`, and
-    /// report `message` as the pod's status message and in an `Evicted` event.
-    Evict { message: String, grace: Duration },
-    /// Nothing runs and nothing will: the pod has ended with this phase.
-    Finish { phase: PodPhase },
-    /// The lost sandbox will be replaced (§2.3): the `SandboxChanged` event; the kills of
-    /// every container follow as [`Action::Kill`]s.
-    ReplaceSandbox,
-    /// Every container has stopped: make sandbox `attempt` (`CreateSandbox`).
-    CreateSandbox { attempt: u32 },
-    /// A container exited into a `RestartAllContainers` rule and every container has stopped
-    /// (§2.7): remove their instances, so the pod starts again from its first init container
-    /// in the same sandbox (the kubelet's `RemoveContainer` of each).
-    RemoveAllContainers,
-}
-
-/// What [`compute_actions`] decided, and when it wants to be asked again at the latest.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Decision {
-    pub actions: Vec<Action>,
-    pub wake_at: Option<Instant>,
-}
-
-impl Decision {
-    fn wake(&mut self, at: Instant) {
-        self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
-    }
-
-    /// The containers this decision starts, in order (for table tests).
-    pub fn starts(&self) -> Vec<&str> {
-        self.actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::Start { container, .. } => Some(container.as_str()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The containers this decision begins to kill, in order (for table tests).
-    pub fn kills(&self) -> Vec<&str> {
-        self.actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::Kill { container, .. } => Some(container.as_str()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Whether this decision tears the pod down (the kubelet's `KillPod`).
-    pub fn kills_pod(&self) -> bool {
-        self.actions
-            .iter()
-            .any(|a| matches!(a, Action::Terminate { .. } | Action::Evict { .. }))
-    }
-}
-
-/// Whether a container that exited with `exit_code` is started again (§2.1). Sidecars always are.
-pub fn should_restart(policy: RestartPolicy, role: ContainerRole, exit_code: i32) -> bool {
-    match role {
-        ContainerRole::Sidecar => true,
-        ContainerRole::Init | ContainerRole::Main => match policy {
-            RestartPolicy::Always => role == ContainerRole::Main || exit_code != 0,
-            RestartPolicy::OnFailure => exit_code != 0,
-            RestartPolicy::Never => false,
-        },
-    }
-}
-
-/// The kubelet's `ContainerShouldRestart` (§2.7): a container with its own `restartPolicy` is
-/// restarted when one of its rules matches the exit code, else as its policy says; without one,
-/// as the pod's policy says (§2.1, an init container treating Always as OnFailure).
-pub fn container_should_restart(plan: &PodPlan, c: &ContainerPlan, exit_code: i32) -> bool {
-    if c.role == ContainerRole::Sidecar {
-        return true;
-    }
-    match c.restart_policy {
-        // The first matching rule decides, and either action restarts the container: alone
-        // (Restart) or with every other one (RestartAllContainers, see [`restarts_all_containers`]).
-        Some(_) if c.restart_rules.iter().any(|r| r.matches(exit_code)) => true,
-        Some(RestartPolicy::Always) => true,
-        Some(RestartPolicy::OnFailure) => exit_code != 0,
-        Some(RestartPolicy::Never) => false,
-        None => should_restart(plan.restart_policy, c.role, exit_code),
-    }
-}
-
-/// Whether an exit with `exit_code` restarts every container of the pod (§2.7, KEP-5532): the
-/// first of the container's rules that matches has action `RestartAllContainers`. Sidecars may
-/// have such rules too.
-pub fn restarts_all_containers(c: &ContainerPlan, exit_code: i32) -> bool {
-    c.restart_rules
-        .iter()
-        .find(|r| r.matches(exit_code))
-        .is_some_and(|r| r.action == RestartAction::RestartAllContainers)
-}
-
-/// Whether any container of the pod has a `RestartAllContainers` rule (the kubelet's
-/// `AllContainersCouldRestart`): such a pod reports the `AllContainersRestarting` condition.
-pub fn all_containers_could_restart(plan: &PodPlan) -> bool {
-    plan.all_containers().any(|c| {
-        c.restart_rules
-            .iter()
-            .any(|r| r.action == RestartAction::RestartAllContainers)
-    })
-}
-
-/// The kubelet's `IsContainerRestartable` (§2.7): whether the container can restart at all, which
-/// decides the restart after a liveness or startup kill, before any exit code is known.
-pub fn is_container_restartable(plan: &PodPlan, c: &ContainerPlan) -> bool {
-    if c.role == ContainerRole::Sidecar {
-        return true;
-    }
-    match c.restart_policy {
-        // Only a rule that restarts this container makes it restartable; a
-        // RestartAllContainers rule restarts the pod's containers, not this one alone.
-        Some(policy) => {
-            c.restart_rules
-                .iter()
-                .any(|r| r.action == tandem_api::plan::RestartAction::Restart)
-                || policy != RestartPolicy::Never
-        }
-        None => plan.restart_policy != RestartPolicy::Never,
-    }
-}
-
-/// Whether an exited container restarts, counting how it ended: one the kubelet killed for a
-/// failed liveness or startup probe restarts if it is restartable at all, whatever its exit
-/// code (§2.2: the restart is decided with the kill, not from the exit).
-pub fn will_restart_after(plan: &PodPlan, c: &ContainerPlan, rec: &ContainerRecord) -> bool {
-    let Some(e) = rec.exit() else { return false };
-    // Killed for a new sandbox, or to restart every container: it starts again whatever its
-    // exit code, as the kubelet picks the containers to start when it decides the kill (§2.3,
-    // §2.7).
-    if matches!(
-        rec.killed_for,
-        Some(KillReason::SandboxChanged | KillReason::RestartAllContainers)
-    ) {
-        return true;
-    }
-    let probe_kill = matches!(
-        rec.killed_for,
-        Some(KillReason::Liveness | KillReason::Startup)
-    );
-    // A container killed because its spec changed restarts regardless of the restart policy,
-    // even Never (§1.7, §2.1): the kubelet decides the restart together with that kill.
-    rec.killed_for == Some(KillReason::SpecChanged)
-        || container_should_restart(plan, c, e.exit_code)
-        || (probe_kill && c.role == ContainerRole::Main && is_container_restartable(plan, c))
-}
-
-/// The container's spec hash (the kubelet's `HashContainer`): FNV-1a over the planned spec as
-/// JSON. Stable across processes, so it may be stored; only the image changes on a running pod.
-pub fn spec_hash(c: &ContainerPlan) -> u64 {
-    let bytes = serde_json::to_vec(c).unwrap_or_default();
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
-/// Whether the container's current (or last) instance was started from another spec than the
-/// plan's (§1.7). Unknown (never started, or a record built without a hash) counts as unchanged.
-pub fn spec_changed(c: &ContainerPlan, rec: &ContainerRecord) -> bool {
-    rec.spec_hash.is_some_and(|h| h != spec_hash(c))
-}
-
-/// The grace period of a kubelet-initiated kill of one container (§4.2): the probe's own
-/// terminationGracePeriodSeconds for a probe kill when set, else the pod's.
-pub fn kill_grace(plan: &PodPlan, c: &ContainerPlan, reason: KillReason) -> Duration {
-    let probe = match reason {
-        KillReason::Liveness => c.liveness_probe.as_ref(),
-        KillReason::Startup => c.startup_probe.as_ref(),
-        _ => None,
-    };
-    let secs = probe
-        .and_then(|p| p.termination_grace_period_seconds)
-        .unwrap_or(plan.termination_grace_period_seconds);
-    seconds(secs)
-}
-
-pub fn pod_grace(plan: &PodPlan) -> Duration {
-    seconds(plan.termination_grace_period_seconds)
-}
+use crate::runtime::{StopSignal, StorageUsage};
+use crate::state::{
+    ContainerRecord, HookKind, HookState, KillReason, Observed, RunState, TerminationReason,
+    WaitingReason, MIN_GRACE,
+};
 
 pub fn compute_actions(plan: &PodPlan, obs: &Observed, now: Instant) -> Decision {
     let mut d = Decision::default();
@@ -526,7 +267,7 @@ fn restart(
             let delay = entry.map(|b| b.delay()).unwrap_or_default();
             d.actions.push(Action::Wait {
                 container: c.name.clone(),
-                reason: "CrashLoopBackOff".into(),
+                reason: WaitingReason::CrashLoopBackOff,
                 message: format!(
                     "back-off {} restarting failed container={} pod={}",
                     format_go_duration(delay),
@@ -566,14 +307,17 @@ fn waits_after_a_failed_create(
     let pull = failed.reason == crate::runtime::StartFailure::ErrImagePull;
     let (reason, message) = if pull && now >= failed.at + shown_for {
         (
-            "ImagePullBackOff".to_string(),
+            WaitingReason::ImagePullBackOff,
             format!("Back-off pulling image {:?}", c.image),
         )
     } else {
         if pull {
             d.wake(failed.at + shown_for);
         }
-        (failed.reason.to_string(), failed.message.clone())
+        (
+            WaitingReason::StartFailed(failed.reason),
+            failed.message.clone(),
+        )
     };
     d.actions.push(Action::Wait {
         container: c.name.clone(),

@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ContainerStatus, PodStatus};
 use tandem_api::plan::*;
+use tandem_kubelet::action::PodPhase;
 use tandem_kubelet::driver::{Control, Driver, Observer, Outcome};
-use tandem_kubelet::events::PodEvent;
+use tandem_kubelet::events::{EventDetails, EventReason, PodEvent};
 use tandem_kubelet::fake::{Behavior, FakeRuntime, HandlerScript, Mark};
+use tandem_kubelet::runtime::StorageUsage;
 use tandem_kubelet::runtime::{HandlerKind, HandlerResult, RuntimeEvent, StartFailure};
-use tandem_kubelet::state::{StorageUsage, TerminationReason};
+use tandem_kubelet::state::{KillReason, TerminationReason};
 use tandem_kubelet::status::{Clock, PodFacts};
-use tandem_kubelet::sync::PodPhase;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -130,7 +131,7 @@ impl Run {
     fn phase(&self) -> PodPhase {
         self.outcome.as_ref().expect("pod ended").phase
     }
-    fn events(&self, reason: &str) -> Vec<PodEvent> {
+    fn events(&self, reason: EventReason) -> Vec<PodEvent> {
         self.collected
             .0
             .borrow()
@@ -657,7 +658,7 @@ async fn t025_a_failed_startup_probe_calls_prestop_and_stops_the_container() {
     assert_near(r.first("regular1", "SIGTERM"), 11_000);
     assert_near(r.first("regular1", "Exiting"), 26_000);
     assert!(!r.has_restarted("regular1"));
-    let kill = &r.events("Killing")[0];
+    let kill = &r.events(EventReason::Killing)[0];
     assert_eq!(kill.message, "Container regular1 failed startup probe");
     assert_eq!(r.phase(), PodPhase::Succeeded);
 }
@@ -669,7 +670,7 @@ async fn t026_a_failed_liveness_probe_calls_prestop_and_stops_the_container() {
     assert_near(r.first("PreStop-regular1", "Started"), 10_000);
     assert!(!r.has_restarted("regular1"));
     assert_eq!(
-        r.events("Killing")[0].message,
+        r.events(EventReason::Killing)[0].message,
         "Container regular1 failed liveness probe"
     );
 }
@@ -1025,7 +1026,7 @@ async fn sidecar_startup_failure(policy: RestartPolicy) {
     assert!(!r.has_restarted("ri1"));
     assert_eq!(r.status().phase.as_deref(), Some("Pending"));
     assert_eq!(
-        r.events("Killing")[0].message,
+        r.events(EventReason::Killing)[0].message,
         "Init container ri2 failed startup probe, will be restarted"
     );
 }
@@ -1146,7 +1147,7 @@ async fn t120_sidecars_terminate_in_reverse_order() {
         r.exits_before("app", "s3") && r.exits_before("s3", "s2") && r.exits_before("s2", "s1")
     );
     assert!(r.first("app", "Exiting") <= r.first("s3", "SIGTERM"));
-    assert_eq!(r.events("Killing").len(), 4);
+    assert_eq!(r.events(EventReason::Killing).len(), 4);
 }
 
 /// U-T1..U-T3: each container takes 1.25 s to exit after its turn; the sidecars' turns come at
@@ -1357,7 +1358,7 @@ async fn t129_a_failing_prestop_hook_does_not_change_exit_codes() {
             .expect("terminated");
         assert_eq!((t.exit_code, t.reason.as_deref()), (0, Some("Completed")));
     }
-    assert_eq!(r.events("FailedPreStopHook").len(), 1);
+    assert_eq!(r.events(EventReason::FailedPreStopHook).len(), 1);
 }
 
 /// T130–T133: TGPS 5, deleted at 1 s; `term` is how long each takes after SIGTERM (20 s means it
@@ -1497,9 +1498,9 @@ async fn t_hook_a_failed_poststart_kills_and_restarts_the_container() {
         .until(20 * S)
         .run()
         .await;
-    assert_eq!(r.events("FailedPostStartHook").len(), 1);
+    assert_eq!(r.events(EventReason::FailedPostStartHook).len(), 1);
     assert_eq!(r.restarts("app"), 1);
-    assert!(r.events("Killing")[0]
+    assert!(r.events(EventReason::Killing)[0]
         .message
         .contains("FailedPostStartHook"));
 }
@@ -1681,7 +1682,7 @@ async fn t230_crash_loop_backoff_follows_the_kubelet_timing() {
         .await;
     let starts: Vec<u64> = r.at("app", "Starting").iter().map(|ms| ms / 1000).collect();
     assert_eq!(starts[..7], [0, 0, 10, 30, 70, 150, 310]);
-    assert!(r.events("BackOff").len() >= 5);
+    assert!(r.events(EventReason::BackOff).len() >= 5);
     let w = r.statuses().into_iter().find_map(|(_, s)| {
         container_of(&s, "app")
             .state
@@ -1797,7 +1798,7 @@ async fn failing_readiness(sidecar: bool, timeout: bool) {
     assert!(!r.ever_ready());
     assert_eq!(r.restarts("c"), 0);
     assert!(!r.container("c").ready);
-    let unhealthy = r.events("Unhealthy");
+    let unhealthy = r.events(EventReason::Unhealthy);
     assert!(unhealthy.len() > 10);
     assert!(unhealthy[0].message.starts_with("Readiness probe failed: "));
 }
@@ -1846,7 +1847,7 @@ async fn t183_an_exec_liveness_failure_restarts_the_container() {
     let r = liveness_restart(false, false).await;
     assert_eq!(r.restarts("c"), 1);
     assert_eq!(
-        r.events("Killing")[0].message,
+        r.events(EventReason::Killing)[0].message,
         "Container c failed liveness probe, will be restarted"
     );
 }
@@ -1911,7 +1912,7 @@ async fn exec_timeout_restarts(sidecar: bool) {
         .run()
         .await;
     assert!(r.restarts("c") >= 1);
-    let u = &r.events("Unhealthy")[0];
+    let u = &r.events(EventReason::Unhealthy)[0];
     assert!(u.message.contains("timed out"), "{}", u.message);
 }
 
@@ -1941,7 +1942,7 @@ async fn redirect_warning(sidecar: bool) {
         .run()
         .await;
     assert_eq!(r.restarts("c"), 0);
-    let w = r.events("ProbeWarning");
+    let w = r.events(EventReason::ProbeWarning);
     assert!(w[0].message.contains(
         "Probe terminated redirects, Response body: <a href=\"http://0.0.0.0/\">Found</a>."
     ));
@@ -2141,8 +2142,8 @@ async fn grpc_liveness(result: HandlerResult) -> Run {
 async fn t200_a_serving_grpc_liveness_probe_does_not_restart() {
     let r = grpc_liveness(HandlerResult::Success).await;
     assert_eq!(r.restarts("c"), 0);
-    assert!(r.events("Unhealthy").is_empty());
-    assert!(r.events("ProbeWarning").is_empty());
+    assert!(r.events(EventReason::Unhealthy).is_empty());
+    assert!(r.events(EventReason::ProbeWarning).is_empty());
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -2150,16 +2151,16 @@ async fn t201_a_failing_grpc_liveness_probe_restarts() {
     let msg = "timeout: failed to connect service \"127.0.0.1:2333\" within 1s: dial tcp 127.0.0.1:2333: connect: Connection refused (os error 111)";
     let r = grpc_liveness(HandlerResult::Failure(msg.into())).await;
     assert!(r.restarts("c") >= 1, "restarts {}", r.restarts("c"));
-    let unhealthy = r.events("Unhealthy");
+    let unhealthy = r.events(EventReason::Unhealthy);
     assert_eq!(
         unhealthy[0].message,
         format!("Liveness probe failed: {msg}")
     );
     assert!(r
-        .events("Killing")
+        .events(EventReason::Killing)
         .iter()
         .any(|e| e.message.contains("failed liveness probe")));
-    assert!(r.events("ProbeWarning").is_empty());
+    assert!(r.events(EventReason::ProbeWarning).is_empty());
 }
 
 /// Readiness fails once the container got SIGTERM (its handler removed /tmp/ready); liveness
@@ -2196,7 +2197,7 @@ async fn not_ready_while_terminating(sidecar: bool) {
     assert!(unready_while_running);
     assert!(r.at("Liveness-c", "Started").iter().all(|t| *t < 9500));
     assert!(r
-        .events("Killing")
+        .events(EventReason::Killing)
         .iter()
         .all(|e| !e.message.contains("liveness")));
 }
@@ -2237,14 +2238,14 @@ async fn a_failed_image_pull_waits_as_image_pull_back_off_with_events() {
         !reasons.iter().any(|r| r == "CrashLoopBackOff"),
         "{reasons:?}"
     );
-    let backoff = r.events("BackOff");
+    let backoff = r.events(EventReason::BackOff);
     assert!(!backoff.is_empty());
     assert!(
         backoff[0].message.starts_with("Back-off pulling image"),
         "{}",
         backoff[0].message
     );
-    let failed = r.events("Failed");
+    let failed = r.events(EventReason::Failed);
     assert!(failed.len() >= 2, "each failed pull is an event");
     assert!(
         failed[0].message.contains("ErrImagePull"),
@@ -2341,7 +2342,7 @@ async fn active_deadline_seconds_fails_the_pod_counting_init_time() {
         (3000..3010).contains(&term),
         "stopped at the deadline, not at {term} ms"
     );
-    let ev = r.events("DeadlineExceeded");
+    let ev = r.events(EventReason::DeadlineExceeded);
     assert_eq!(ev.len(), 1);
     assert_eq!(
         ev[0].message,
@@ -2421,7 +2422,7 @@ async fn t246_an_empty_dir_over_its_size_limit_evicts_the_pod() {
         Some(TerminationReason::Evicted)
     );
     let message = "Usage of EmptyDir volume \"scratch\" exceeds the limit \"1Mi\". ";
-    let ev = r.events("Evicted");
+    let ev = r.events(EventReason::Evicted);
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert_eq!(ev[0].kind, tandem_kubelet::events::EventType::Warning);
     assert_eq!(ev[0].message, message);
@@ -2475,7 +2476,7 @@ async fn usage_within_the_limits_does_not_evict() {
         .run()
         .await;
     assert_eq!(r.phase(), PodPhase::Succeeded);
-    assert!(r.events("Evicted").is_empty());
+    assert!(r.events(EventReason::Evicted).is_empty());
     assert_eq!(r.status().reason, None);
 }
 
@@ -2515,7 +2516,7 @@ async fn the_container_check_names_a_main_container_over_its_own_limit() {
         .run()
         .await;
     assert_eq!(
-        r.events("Evicted")
+        r.events(EventReason::Evicted)
             .iter()
             .map(|e| e.message.as_str())
             .collect::<Vec<_>>(),
@@ -2552,7 +2553,7 @@ async fn a_terminating_pod_is_not_evicted() {
         .until(60 * S)
         .run()
         .await;
-    assert!(r.events("Evicted").is_empty());
+    assert!(r.events(EventReason::Evicted).is_empty());
     assert_eq!(
         r.outcome.as_ref().map(|o| o.reason),
         Some(TerminationReason::Deleted)
@@ -2704,7 +2705,7 @@ async fn kep5307_a_liveness_killed_never_container_is_not_restarted() {
         .await;
     assert_eq!(r.restarts("c"), 0);
     assert_eq!(r.phase(), PodPhase::Failed);
-    let killing = r.events("Killing");
+    let killing = r.events(EventReason::Killing);
     assert!(
         killing[0].message.ends_with("failed liveness probe"),
         "{}",
@@ -2773,13 +2774,23 @@ async fn a_running_main_container_gets_its_new_image(policy: RestartPolicy) {
     assert!(r.container("c0").state.and_then(|s| s.running).is_some());
     assert!(!r.has_restarted("c1"));
     assert_eq!(r.restarts("c1"), 0);
-    let killing = r.events("Killing");
+    let killing = r.events(EventReason::Killing);
     assert_eq!(killing.len(), 1);
     assert_eq!(
         killing[0].message,
         "Container c0 definition changed, will be restarted"
     );
-    assert_eq!(killing[0].details["killReason"], "SpecChanged");
+    assert!(
+        matches!(
+            killing[0].details,
+            Some(EventDetails::Kill {
+                kill_reason: KillReason::SpecChanged,
+                ..
+            })
+        ),
+        "{:?}",
+        killing[0]
+    );
     assert_eq!(r.status().phase.as_deref(), Some("Running"));
 }
 
@@ -2843,7 +2854,7 @@ async fn an_image_update_during_initialization(policy: RestartPolicy) {
         assert!(r.container(c).state.and_then(|s| s.running).is_some());
     }
     assert_eq!(r.container("regular-1").image, NEW);
-    assert!(r.events("Killing").is_empty());
+    assert!(r.events(EventReason::Killing).is_empty());
     assert_eq!(r.status().phase.as_deref(), Some("Running"));
 }
 
@@ -2899,7 +2910,7 @@ async fn an_image_update_during_termination(policy: RestartPolicy) {
     assert_eq!(r.rt.started_images("regular-1"), ["busybox"]);
     assert_near(r.first("regular-1", "Exiting"), 70_000);
     assert_eq!(r.container("regular-1").image, "busybox");
-    let killing = r.events("Killing");
+    let killing = r.events(EventReason::Killing);
     assert_eq!(killing.len(), 1);
     assert_eq!(killing[0].message, "Stopping container regular-1");
     assert!(r.outcome.is_some());
@@ -2938,7 +2949,7 @@ async fn t029_a_completed_init_container_is_not_rerun_after_an_image_update() {
     let done = init.state.and_then(|s| s.terminated).expect("terminated");
     assert_eq!(done.exit_code, 0);
     assert!(!r.has_restarted("regular1"));
-    assert!(r.events("Killing").is_empty());
+    assert!(r.events(EventReason::Killing).is_empty());
 }
 
 /// T30: the image of a running regular init container changes (to one that would not even pull):
@@ -2957,7 +2968,7 @@ async fn t030_an_init_container_updated_while_it_runs_is_not_restarted() {
     assert_eq!(r.container("init1").image, "busybox");
     assert_eq!(r.container("init1").restart_count, 0);
     assert!(r.has_restarted("regular1"));
-    assert!(r.events("Killing").is_empty());
+    assert!(r.events(EventReason::Killing).is_empty());
 }
 
 /// T31: Never; the pod is deleted while its main container takes 20 s to stop, then a completed
@@ -2992,7 +3003,7 @@ async fn a_running_sidecar_gets_its_new_image(policy: RestartPolicy) -> Run {
     assert_near(r.last("ri1", "Starting"), 5000);
     assert!(!r.has_restarted("ri2"));
     assert!(!r.doesnt_start("regular1"));
-    let killing = r.events("Killing");
+    let killing = r.events(EventReason::Killing);
     assert_eq!(killing[0].message, "Init container ri1 definition changed");
     assert_eq!(killing[0].container.as_deref(), Some("ri1"));
     let ri1 = r.container("ri1");
@@ -3058,7 +3069,7 @@ async fn t227_an_image_update_resets_the_crash_loop_back_off() {
         ["busybox", "busybox", "busybox", "busybox", NEW, NEW]
     );
     // Waiting, not running, when the image changed: nothing to kill.
-    assert!(r.events("Killing").is_empty());
+    assert!(r.events(EventReason::Killing).is_empty());
 }
 
 /// T45/T46: during initialization (init2 running) the image of the sidecar before it changes: only
@@ -3167,14 +3178,14 @@ async fn t032_a_lost_sandbox_reruns_the_init_containers_in_order_then_the_regula
     assert_eq!(r.restarts("init1"), 1);
     assert_eq!(r.restarts("init2"), 1);
     assert_eq!(r.restarts("regular1"), 1);
-    let changed = r.events("SandboxChanged");
+    let changed = r.events(EventReason::SandboxChanged);
     assert_eq!(changed.len(), 1);
     assert_eq!(
         changed[0].message,
         "Pod sandbox changed, it will be killed and re-created."
     );
     assert!(r
-        .events("Killing")
+        .events(EventReason::Killing)
         .iter()
         .any(|e| e.message == "Stopping container regular1"));
     // Pending while re-initializing, not ready to start containers until the new sandbox, not
@@ -3250,7 +3261,7 @@ async fn a_never_pod_that_ran_gets_no_new_sandbox_and_ends_with_what_ran() {
         .run()
         .await;
     assert!(r.at("sandbox", "Creating").is_empty());
-    assert!(r.events("SandboxChanged").is_empty());
+    assert!(r.events(EventReason::SandboxChanged).is_empty());
     for c in ["init1", "done", "serving"] {
         assert_eq!(r.starts(c), 1, "{c}");
     }
@@ -3275,7 +3286,7 @@ async fn a_completed_onfailure_pod_gets_no_new_sandbox() {
         .run()
         .await;
     assert!(r.at("sandbox", "Creating").is_empty());
-    assert!(r.events("SandboxChanged").is_empty());
+    assert!(r.events(EventReason::SandboxChanged).is_empty());
     assert_eq!(r.starts("app"), 1);
     assert_eq!(r.starts("logs"), 1);
     let outcome = r.outcome.as_ref().expect("the pod ended");
@@ -3304,7 +3315,7 @@ async fn a_sandbox_that_cannot_be_recreated_fails_the_pod() {
         status.message.as_deref(),
         Some("Failed to create pod sandbox: cannot start the pod's pause process")
     );
-    let failed = r.events("FailedCreatePodSandBox");
+    let failed = r.events(EventReason::FailedCreatePodSandBox);
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].kind, tandem_kubelet::events::EventType::Warning);
 }
@@ -3322,7 +3333,7 @@ async fn restart_counts_keep_counting_across_sandboxes() {
     assert_eq!(r.starts("init1"), 3);
     assert_eq!(r.restarts("init1"), 2);
     assert_eq!(r.restarts("app"), 2);
-    assert_eq!(r.events("SandboxChanged").len(), 2);
+    assert_eq!(r.events(EventReason::SandboxChanged).len(), 2);
     assert_eq!(r.status().pod_ip.as_deref(), Some("10.88.0.4"));
     assert_eq!(r.status().phase.as_deref(), Some("Running"));
 }
@@ -3403,9 +3414,15 @@ fn assert_restarted_in_place(r: &Run, restarted: &[&str], times: i32) {
         "Initialized went back to False"
     );
     // Killed at once, with no preStop hook and no grace period beyond the 2 s minimum.
-    for e in r.events("Killing") {
-        assert_eq!(e.details["killReason"], "RestartAllContainers", "{e:?}");
-        assert_eq!(e.details["gracePeriodSeconds"], 0.0, "{e:?}");
+    for e in r.events(EventReason::Killing) {
+        assert_eq!(
+            e.details,
+            Some(EventDetails::Kill {
+                grace_period_seconds: 0.0,
+                kill_reason: KillReason::RestartAllContainers,
+            }),
+            "{e:?}"
+        );
     }
     assert_eq!(r.status().phase.as_deref(), Some("Running"));
     assert!(r.outcome.is_none(), "the pod keeps running");
@@ -3444,7 +3461,7 @@ async fn t155_a_regular_container_exit_restarts_all_containers() {
         assert!(r.last(c, "Exiting") <= rerun, "{c}: {:#?}", r.marks);
     }
     assert!(r.at("sandbox", "Ready").is_empty(), "no new sandbox");
-    assert!(r.events("SandboxChanged").is_empty());
+    assert!(r.events(EventReason::SandboxChanged).is_empty());
     assert!(r
         .container("source-container")
         .state
@@ -3553,7 +3570,7 @@ async fn t159_a_previously_restarted_container_restarts_all_containers() {
     assert_eq!(r.restarts("source-container"), 2);
     assert_eq!(r.restarts("regular"), 1);
     assert_eq!(
-        r.events("Killing").len(),
+        r.events(EventReason::Killing).len(),
         1,
         "only regular was running to be killed"
     );

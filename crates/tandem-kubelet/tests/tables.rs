@@ -8,12 +8,14 @@
 use std::time::Duration;
 
 use tandem_api::plan::*;
-use tandem_kubelet::sandbox::{should_recreate_sandbox, SandboxState};
+use tandem_kubelet::action::{Action, Decision, PodPhase};
+use tandem_kubelet::probe::{ProbeKind, ProbeResult};
+use tandem_kubelet::sandbox::should_recreate_sandbox;
 use tandem_kubelet::state::{
-    Exit, KillReason, Observed, ProbeKind, ProbeResult, RunState, TerminationReason,
+    Exit, KillReason, Observed, RunState, SandboxState, TerminationReason, WaitingReason,
 };
 use tandem_kubelet::status::{phase, qos_class, PodFacts};
-use tandem_kubelet::sync::{compute_actions, final_phase, Action, Decision, PodPhase};
+use tandem_kubelet::sync::{compute_actions, final_phase};
 use tokio::time::Instant;
 
 use RestartPolicy::{Always, Never, OnFailure};
@@ -52,7 +54,7 @@ fn observe(plan: &PodPlan, states: &[(&str, St)], t0: Instant) -> Observed {
                 let e = Exit::from_code(*code, None, false, Some(t0), t0);
                 r.last_exit = Some(e.clone());
                 r.state = RunState::Exited(e);
-                r.waiting = Some(("CrashLoopBackOff".into(), String::new()));
+                r.waiting = Some((WaitingReason::CrashLoopBackOff, String::new()));
             }
         }
     }
@@ -828,7 +830,7 @@ fn own_policy(
 
 #[test]
 fn container_should_restart_and_is_container_restartable() {
-    use tandem_kubelet::sync::{container_should_restart, is_container_restartable};
+    use tandem_kubelet::rules::{container_should_restart, is_container_restartable};
     use ExitCodeOperator::{In, NotIn};
     // (pod policy, container policy, rules, exit code, should restart, restartable)
     type Row = (
@@ -1019,7 +1021,7 @@ fn u_k_container_restart_policy_decides_what_starts() {
         .actions
         .iter()
         .filter_map(|a| match a {
-            tandem_kubelet::sync::Action::Kill { message, .. } => Some(message.as_str()),
+            tandem_kubelet::action::Action::Kill { message, .. } => Some(message.as_str()),
             _ => None,
         })
         .collect();
@@ -1238,7 +1240,7 @@ fn restart_all_containers_kills_everything_then_removes_it_then_reruns_init() {
 
 #[test]
 fn the_first_matching_rule_decides_between_restart_and_restart_all() {
-    use tandem_kubelet::sync::{container_should_restart, restarts_all_containers};
+    use tandem_kubelet::rules::{container_should_restart, restarts_all_containers};
     let mut plan = pod(Never, 30, &["A"]);
     let c = &mut plan.containers[0];
     c.restart_policy = Some(Never);

@@ -9,8 +9,8 @@
 use std::fmt::Write as _;
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
-use serde_json::Value;
-use tandem_kubelet::events::{EventType, PodEvent};
+use tandem_kubelet::events::{EventDetails, EventReason, EventType, PodEvent};
+use tandem_kubelet::probe::{ProbeKind, ProbeResult};
 
 use crate::error::Error;
 use crate::svg::{clip, esc, n, text_width};
@@ -100,7 +100,7 @@ pub struct Lane {
     pub restarts: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Timeline {
     pub pod: String,
     pub namespace: String,
@@ -146,22 +146,11 @@ pub fn parse_events(jsonl: &str) -> (Vec<PodEvent>, usize) {
     (events, skipped)
 }
 
-fn detail_str(e: &PodEvent, key: &str) -> Option<String> {
-    e.details.get(key).map(|v| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
-}
-
 fn details_text(e: &PodEvent) -> String {
     e.details
-        .iter()
-        .map(|(k, v)| match v {
-            Value::String(s) => format!("{k}={s}"),
-            other => format!("{k}={other}"),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }
 
 fn signal_name(n: i64) -> String {
@@ -362,31 +351,33 @@ impl LaneBuilder {
                 }
             },
         };
-        match e.reason.as_str() {
-            "Created" => {}
-            "Started" => self.started(t, attempt),
-            "Exited" => {
-                let code = e
-                    .details
-                    .get("exitCode")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(-1);
-                let reason = detail_str(e, "reason").unwrap_or_else(|| "Exited".into());
-                let signal = e.details.get("signal").and_then(Value::as_i64);
+        match e.reason {
+            EventReason::Created => {}
+            EventReason::Started => self.started(t, attempt),
+            EventReason::Exited => {
+                let (code, reason, signal) = match &e.details {
+                    Some(EventDetails::Exit {
+                        exit_code,
+                        signal,
+                        reason,
+                    }) => (i64::from(*exit_code), reason.clone(), signal.map(i64::from)),
+                    _ => (-1, "Exited".into(), None),
+                };
                 self.exited(t, attempt, code, reason, signal);
             }
-            "Killing" => {
-                let label = match detail_str(e, "signal") {
-                    Some(s) => s,
-                    None => match e.details.get("gracePeriodSeconds").and_then(Value::as_f64) {
-                        Some(g) => format!("SIGTERM · grace {}s", n(g)),
-                        None => "stop".into(),
-                    },
+            EventReason::Killing => {
+                let label = match &e.details {
+                    Some(EventDetails::ForceKill { signal }) => format!("{signal:?}"),
+                    Some(EventDetails::Kill {
+                        grace_period_seconds,
+                        ..
+                    }) => format!("SIGTERM · grace {}s", n(*grace_period_seconds)),
+                    _ => "stop".into(),
                 };
                 let m = mark(MarkKind::Signal, label);
                 self.lane.marks.push(m);
             }
-            "Unhealthy" => {
+            EventReason::Unhealthy => {
                 let label = e
                     .message
                     .split_whitespace()
@@ -397,17 +388,23 @@ impl LaneBuilder {
                 let m = mark(MarkKind::ProbeFailed, label);
                 self.lane.marks.push(m);
             }
-            "ProbeResult" => {
-                let probe = detail_str(e, "probe").unwrap_or_default();
-                let ok = detail_str(e, "result").as_deref() == Some("Success");
-                if probe == "Readiness" {
+            EventReason::ProbeResult => {
+                let Some(EventDetails::Probe { probe, result }) = e.details else {
+                    return;
+                };
+                let ok = result == ProbeResult::Success;
+                if probe == ProbeKind::Readiness {
                     if ok {
                         self.ready.get_or_insert((t, attempt));
                     } else {
                         self.close_ready(t);
                     }
                 }
-                let label = format!("{} {}", probe.to_lowercase(), if ok { "✓" } else { "✗" });
+                let label = format!(
+                    "{} {}",
+                    probe.label().to_lowercase(),
+                    if ok { "✓" } else { "✗" }
+                );
                 let m = mark(
                     if ok {
                         MarkKind::ProbeSucceeded
@@ -418,24 +415,24 @@ impl LaneBuilder {
                 );
                 self.lane.marks.push(m);
             }
-            "ProbeWarning" => {
+            EventReason::ProbeWarning => {
                 let m = mark(MarkKind::ProbeWarning, "probe warning".into());
                 self.lane.marks.push(m);
             }
-            "FailedPostStartHook" | "FailedPreStopHook" | "FailedHook" => {
-                let label = match e.reason.as_str() {
-                    "FailedPostStartHook" => "postStart failed",
-                    "FailedPreStopHook" => "preStop failed",
-                    _ => "hook",
+            EventReason::FailedPostStartHook | EventReason::FailedPreStopHook => {
+                let label = if e.reason == EventReason::FailedPostStartHook {
+                    "postStart failed"
+                } else {
+                    "preStop failed"
                 };
                 let m = mark(MarkKind::Hook, label.into());
                 self.lane.marks.push(m);
             }
-            "BackOff" => {
+            EventReason::BackOff => {
                 let m = mark(MarkKind::BackOff, "back-off".into());
                 self.lane.marks.push(m);
             }
-            "Failed" => {
+            EventReason::Failed => {
                 let m = mark(MarkKind::Failed, "failed".into());
                 self.lane.marks.push(m);
                 self.running = None;
@@ -598,7 +595,7 @@ impl Timeline {
                         MarkKind::Other
                     },
                     attempt: None,
-                    label: e.reason.clone(),
+                    label: e.reason.to_string(),
                     detail: format!("{} {}: {}", rfc3339(e.time_us), e.reason, e.message),
                 }),
             }
@@ -1009,7 +1006,7 @@ impl Timeline {
                 secs(e.time_us - self.start_us),
                 esc(e.container.as_deref().unwrap_or("(pod)")),
                 e.attempt.map(|a| a.to_string()).unwrap_or_default(),
-                esc(&e.reason),
+                esc(&e.reason.to_string()),
                 esc(&e.message),
                 esc(&details_text(e))
             );

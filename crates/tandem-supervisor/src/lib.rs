@@ -14,6 +14,7 @@
 //! (the process's main), `storage` (local-storage measurement for eviction).
 
 pub mod devices;
+pub mod etc_files;
 pub mod linux;
 pub mod logs;
 pub mod network;

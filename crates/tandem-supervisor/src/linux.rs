@@ -18,11 +18,11 @@ use tandem_api::env::RuntimeFacts;
 use tandem_api::plan::{ContainerPlan, PodPlan, PullPolicy};
 use tandem_api::plan::{Handler, HttpScheme};
 use tandem_image::{ImageStore, PullSettings, ResolvedImage};
+use tandem_kubelet::runtime::StopSignal;
 use tandem_kubelet::runtime::{
     ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, SandboxFailure, StartError,
     StartFailure,
 };
-use tandem_kubelet::sync::StopSignal;
 use tandem_runtime::exec::ExecArgs;
 use tandem_runtime::exec::ExecOutcome;
 use tandem_runtime::helper::HelperArgs;

@@ -43,14 +43,16 @@ pub enum RecreateError {
     Sandbox(#[from] tandem_runtime::sandbox::SandboxError),
     #[error("cannot attach the new sandbox to the pod network")]
     Attach(#[source] tandem_network::NetworkError),
-    #[error("cannot write {path}")]
-    PodFile {
+    #[error(transparent)]
+    EtcFile(#[from] crate::etc_files::EtcFileError),
+    #[error("cannot give the new sandbox its /dev/shm")]
+    Shm(#[from] crate::volumes::VolumeError),
+    #[error("cannot give {path} to the pod's user namespace")]
+    ShmOwner {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot give the new sandbox its /dev/shm")]
-    Shm(#[from] tandem_runtime::mounts::MountError),
     #[error("cannot move the new pause process into the pod cgroup")]
     Cgroup(#[from] tandem_runtime::cgroups::CgroupError),
 }
@@ -154,7 +156,7 @@ pub fn recreate(
 ) -> Result<Recreated, RecreateError> {
     let result = replace(&mut slot.borrow_mut(), plan, dir, exe, id_range, attempt);
     // The other pods' /etc/hosts follow this pod's address, whether it has a new one or none.
-    crate::network::refresh_peer_hosts(dir);
+    crate::etc_files::refresh_peer_hosts(dir);
     result
 }
 
@@ -192,26 +194,16 @@ fn replace(
     joined?;
     s.network = crate::network::attach(plan, dir, &netns).map_err(RecreateError::Attach)?;
     if !plan.host_network {
-        let pod_ips = &s.network.pod_ips;
-        crate::network::write_own_hosts(dir, || {
-            crate::volumes::with_peers(
-                crate::volumes::hosts_file(plan, pod_ips),
-                &crate::network::peers(dir),
-            )
-        })
-        .map_err(|source| RecreateError::PodFile {
-            path: dir.etc_file("etc-hosts"),
-            source,
-        })?;
+        crate::etc_files::rewrite_own_hosts(plan, dir, &s.network.pod_ips)?;
     }
     // A new IPC namespace gets an empty /dev/shm, as containerd gives each sandbox its own.
     let shm = dir.shm();
     // Best effort: a /dev/shm that is not mounted any more is simply mounted again.
     let _ = tandem_runtime::mounts::unmount(&shm);
-    tandem_runtime::mounts::mount_tmpfs(&shm, Some(64 * 1024 * 1024), 0o1777)?;
+    crate::volumes::mount_shm(dir)?;
     if let Some(range) = id_range {
         let root = Some(range.host_base);
-        std::os::unix::fs::chown(&shm, root, root).map_err(|source| RecreateError::PodFile {
+        std::os::unix::fs::chown(&shm, root, root).map_err(|source| RecreateError::ShmOwner {
             path: shm.clone(),
             source,
         })?;

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tandem_api::plan::{PodPlan, VolumeSource};
 use tandem_kubelet::runtime::RuntimeEvent;
-use tandem_kubelet::state::StorageUsage;
+use tandem_kubelet::runtime::StorageUsage;
 use tokio::sync::mpsc;
 
 use crate::statedir::PodDir;

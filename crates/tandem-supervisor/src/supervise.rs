@@ -9,11 +9,11 @@ use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use tandem_api::env::RuntimeFacts;
 use tandem_api::plan::PodPlan;
 use tandem_image::ImageStore;
+use tandem_kubelet::action::PodPhase;
 use tandem_kubelet::driver::{Control, Driver, Observer};
 use tandem_kubelet::events::PodEvent;
 use tandem_kubelet::state::TerminationReason;
 use tandem_kubelet::status::{Clock, PodFacts};
-use tandem_kubelet::sync::PodPhase;
 use tandem_runtime::sandbox::Sandbox;
 use tandem_runtime::userns::IdRange;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -49,6 +49,8 @@ pub enum SuperviseError {
     Sandbox(#[from] tandem_runtime::sandbox::SandboxError),
     #[error(transparent)]
     Volume(#[from] crate::volumes::VolumeError),
+    #[error(transparent)]
+    EtcFile(#[from] crate::etc_files::EtcFileError),
     #[error("cannot open the image store")]
     Images(#[source] tandem_image::Error),
     #[error("cannot listen on {path}")]
@@ -186,7 +188,7 @@ fn teardown(dir: &PodDir, plan: &PodPlan, setup: Setup) {
         if let Err(e) = crate::network::detach(dir, alive) {
             eprintln!("warning: {}", error_line(&e));
         }
-        crate::network::refresh_peer_hosts(dir);
+        crate::etc_files::refresh_peer_hosts(dir);
     }
     tandem_runtime::fault::reached(tandem_runtime::fault::FaultPoint::SupervisorMidTeardown);
     if let Some(s) = setup.sandbox {
@@ -338,9 +340,10 @@ fn prepare(
     joined?;
     let network = crate::network::attach(plan, dir, &netns)?;
     setup.network = network;
-    crate::volumes::prepare_pod_files(plan, dir, &setup.network.pod_ips)?;
+    crate::etc_files::write(plan, dir, &setup.network.pod_ips)?;
+    crate::volumes::mount_shm(dir)?;
     if setup.network.attached {
-        crate::network::refresh_peer_hosts(dir);
+        crate::etc_files::refresh_peer_hosts(dir);
     }
     crate::volumes::prepare(plan, dir, &runtime_facts(&setup.network))?;
     if let Some(range) = id_range {
@@ -504,11 +507,11 @@ fn run(
             writer.event(&PodEvent {
                 time_us: crate::logs::now_us(),
                 kind: tandem_kubelet::events::EventType::Warning,
-                reason: "ProbeWarning".into(),
+                reason: tandem_kubelet::events::EventReason::ProbeWarning,
                 message,
                 container: None,
                 attempt: None,
-                details: Default::default(),
+                details: None,
             });
         }
         let facts = PodFacts {

@@ -7,7 +7,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use tandem_api::env::RuntimeFacts;
-use tandem_api::plan::{ContainerPlan, DnsPolicy, FileContent, PodPlan, VolumeSource};
+use tandem_api::plan::{ContainerPlan, FileContent, PodPlan, VolumeSource};
 
 use crate::statedir::PodDir;
 use crate::translate::BindMount;
@@ -47,12 +47,6 @@ pub enum VolumeError {
         volume: String,
         #[source]
         source: tandem_runtime::mounts::MountError,
-    },
-    #[error("cannot write the pod's {path}")]
-    PodFile {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
     },
 }
 
@@ -415,134 +409,9 @@ pub fn container_mounts(
     Ok(out)
 }
 
-/// `/etc/hosts` as the kubelet writes it for a pod (docs/kubelet-rules.md §6.2).
-pub fn hosts_file(plan: &PodPlan, pod_ips: &[String]) -> String {
-    let mut s = String::from(
-        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
-    );
-    for ip in pod_ips {
-        match &plan.subdomain {
-            Some(sub) => s.push_str(&format!(
-                "{ip}\t{}.{sub}.{}.svc.cluster.local\t{}\n",
-                plan.hostname, plan.namespace, plan.hostname
-            )),
-            None => s.push_str(&format!("{ip}\t{}\n", plan.hostname)),
-        }
-    }
-    if !plan.host_aliases.is_empty() {
-        s.push_str("\n# Entries added by HostAliases.\n");
-        for a in &plan.host_aliases {
-            s.push_str(&format!("{}\t{}\n", a.ip, a.hostnames.join("\t")));
-        }
-    }
-    s
-}
-
-/// `/etc/hosts` of a hostNetwork pod: the node's own, then the host aliases (§6.2).
-pub fn host_network_hosts_file(plan: &PodPlan, node_hosts: &str) -> String {
-    let mut s = String::from("# Kubernetes-managed hosts file (host network).\n");
-    s.push_str(node_hosts);
-    if !s.ends_with('\n') {
-        s.push('\n');
-    }
-    if !plan.host_aliases.is_empty() {
-        s.push_str("\n# Entries added by HostAliases.\n");
-        for a in &plan.host_aliases {
-            s.push_str(&format!("{}\t{}\n", a.ip, a.hostnames.join("\t")));
-        }
-    }
-    s
-}
-
-/// Appends the other tandem pods' addresses, so pods reach each other by name.
-pub fn with_peers(mut hosts: String, peers: &[(String, Vec<String>)]) -> String {
-    if !peers.is_empty() {
-        hosts.push_str("\n# Other tandem pods, kept current by tandem.\n");
-        for (ip, names) in peers {
-            hosts.push_str(&format!("{ip}\t{}\n", names.join("\t")));
-        }
-    }
-    hosts
-}
-
-/// `/etc/resolv.conf`: the host's for every policy but `None` (there is no cluster DNS on one
-/// machine), with `dnsConfig` merged in as the kubelet merges it.
-pub fn resolv_conf(plan: &PodPlan, host: &str) -> String {
-    let (mut servers, mut searches, mut options) = (vec![], vec![], vec![]);
-    if plan.dns_policy != DnsPolicy::None {
-        for line in host.lines() {
-            let mut it = line.split_whitespace();
-            match it.next() {
-                Some("nameserver") => servers.extend(it.map(str::to_string)),
-                Some("search") => searches.extend(it.map(str::to_string)),
-                Some("options") => options.extend(it.map(str::to_string)),
-                _ => {}
-            }
-        }
-    }
-    if let Some(cfg) = &plan.dns_config {
-        servers.extend(cfg.nameservers.iter().cloned());
-        searches.extend(cfg.searches.iter().cloned());
-        for (name, value) in &cfg.options {
-            options.retain(|o| o.split(':').next() != Some(name.as_str()));
-            options.push(match value {
-                Some(v) => format!("{name}:{v}"),
-                None => name.clone(),
-            });
-        }
-    }
-    let mut s = String::new();
-    for n in servers.iter().take(3) {
-        s.push_str(&format!("nameserver {n}\n"));
-    }
-    if !searches.is_empty() {
-        s.push_str(&format!("search {}\n", searches.join(" ")));
-    }
-    if !options.is_empty() {
-        s.push_str(&format!("options {}\n", options.join(" ")));
-    }
-    s
-}
-
-/// Writes /etc/hosts, /etc/hostname and /etc/resolv.conf for the pod and mounts its /dev/shm.
-pub fn prepare_pod_files(
-    plan: &PodPlan,
-    dir: &PodDir,
-    pod_ips: &[String],
-) -> Result<(), VolumeError> {
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    // The peers are listed under the lock other pods rewrite this file with.
-    let hosts = dir.etc_file("etc-hosts");
-    crate::network::write_own_hosts(dir, || {
-        if plan.host_network {
-            let node = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-            host_network_hosts_file(plan, &node)
-        } else {
-            with_peers(hosts_file(plan, pod_ips), &crate::network::peers(dir))
-        }
-    })
-    .map_err(|source| VolumeError::PodFile {
-        path: hosts.clone(),
-        source,
-    })?;
-    std::fs::set_permissions(&hosts, std::fs::Permissions::from_mode(0o644)).map_err(|source| {
-        VolumeError::PodFile {
-            path: hosts,
-            source,
-        }
-    })?;
-    for (name, content) in [
-        ("hostname", format!("{}\n", plan.hostname)),
-        ("resolv.conf", resolv_conf(plan, &host_resolv)),
-    ] {
-        let path = dir.etc_file(name);
-        std::fs::write(&path, content).map_err(|source| VolumeError::PodFile {
-            path: path.clone(),
-            source,
-        })?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
-            .map_err(|source| VolumeError::PodFile { path, source })?;
-    }
+/// The pod's `/dev/shm`: one tmpfs of 64 MiB (the container runtimes' default size) that every
+/// container of the pod mounts.
+pub fn mount_shm(dir: &PodDir) -> Result<(), VolumeError> {
     tandem_runtime::mounts::mount_tmpfs(&dir.shm(), Some(64 * 1024 * 1024), 0o1777).map_err(
         |source| VolumeError::Mount {
             volume: "/dev/shm".into(),
@@ -571,36 +440,5 @@ mod tests {
             assert!(e.contains("symlink"), "{sub}: {e}");
         }
         assert!(!target.exists(), "nothing is made for a refused subPath");
-    }
-
-    #[test]
-    fn resolv_conf_merges_dns_config_options() {
-        let mut plan_dns = tandem_api::plan::DnsConfig::default();
-        plan_dns.nameservers.push("10.0.0.53".into());
-        plan_dns.options.push(("ndots".into(), Some("2".into())));
-        let host = "nameserver 1.1.1.1\nsearch example.org\noptions ndots:1 rotate\n";
-        let out = resolv_conf_with(DnsPolicy::ClusterFirst, Some(plan_dns.clone()), host);
-        assert_eq!(out, "nameserver 1.1.1.1\nnameserver 10.0.0.53\nsearch example.org\noptions rotate ndots:2\n");
-        let none = resolv_conf_with(DnsPolicy::None, Some(plan_dns), host);
-        assert_eq!(none, "nameserver 10.0.0.53\noptions ndots:2\n");
-    }
-
-    fn resolv_conf_with(
-        policy: DnsPolicy,
-        cfg: Option<tandem_api::plan::DnsConfig>,
-        host: &str,
-    ) -> String {
-        let plan: PodPlan = serde_json::from_value(serde_json::json!({
-            "name": "p", "namespace": "default", "uid": "u", "labels": {}, "annotations": {}, "hostname": "p",
-            "subdomain": null, "restart_policy": "Always", "termination_grace_period_seconds": 30,
-            "active_deadline_seconds": null, "init_containers": [], "containers": [], "volumes": [],
-            "dns_policy": policy, "dns_config": cfg, "host_aliases": [], "host_network": false, "host_pid": false,
-            "host_ipc": false, "share_process_namespace": false, "service_account_name": "default",
-            "node_name": "n", "security": {"run_as_user": null, "run_as_group": null, "run_as_non_root": null,
-            "fs_group": null, "fs_group_change_policy": null, "supplemental_groups": [], "sysctls": []},
-            "enable_service_links": true
-        }))
-        .expect("plan");
-        resolv_conf(&plan, host)
     }
 }

@@ -37,11 +37,11 @@ pub enum Command {
     /// --subresource=status).
     Patch(PatchArgs),
     /// Check manifests: validation errors and multi-container mistakes, with fixes.
-    Lint(crate::commands::lint::LintArgs),
+    Lint(LintArgs),
     /// Draw a pod's topology from a manifest or a running pod (Mermaid, DOT or SVG).
-    Graph(crate::commands::graph::GraphArgs),
+    Graph(GraphArgs),
     /// Draw a pod's recorded run, one lane per container (HTML or SVG).
-    Timeline(crate::commands::timeline::TimelineArgs),
+    Timeline(TimelineArgs),
     /// Manage local images.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -287,4 +287,83 @@ pub enum ImageCommand {
     },
     /// Delete blobs and snapshots no image name references.
     Prune,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    /// rustc-style findings with the source line, a caret and the fix.
+    Text,
+    Json,
+    /// SARIF 2.1.0, for code-scanning tools.
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Rules are listed by `tandem lint --list-rules`; turn one off for a pod with the annotation `tandem.dev/lint-disable: TND003,TND007`."
+)]
+pub struct LintArgs {
+    /// Manifest files (YAML or JSON; `-` reads stdin).
+    pub files: Vec<PathBuf>,
+    /// A manifest file (repeatable).
+    #[arg(short = 'f', long = "filename")]
+    pub filename: Vec<PathBuf>,
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    pub output: LintFormat,
+    /// Exit non-zero on warnings too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Rules to turn off everywhere, by id or name (comma-separated, repeatable).
+    #[arg(long, value_delimiter = ',')]
+    pub disable: Vec<String>,
+    /// The Kubernetes version the manifests are for (native sidecars need 1.29).
+    #[arg(long = "kube-version", default_value_t = tandem_lint::rules::KubeVersion::DEFAULT.to_string())]
+    pub kube_version: String,
+    /// Print the rules and exit.
+    #[arg(long)]
+    pub list_rules: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+    /// Drawn by tandem itself, no external tool needed.
+    Svg,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// A manifest file (`-` reads stdin), or the name of a pod tandem runs (`NAME`, `pod/NAME`).
+    pub target: String,
+    #[arg(short = 'o', long = "output", value_enum, default_value = "mermaid")]
+    pub output: GraphFormat,
+    /// Which pod of the file, when it holds several.
+    #[arg(long)]
+    pub pod: Option<String>,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimelineFormat {
+    /// A page with the drawing and the table of events; opens offline.
+    Html,
+    Svg,
+}
+
+#[derive(Debug, Args)]
+pub struct TimelineArgs {
+    /// The pod (`NAME` or `pod/NAME`).
+    pub pod: String,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+    #[arg(short = 'o', long = "output", value_enum, default_value = "html")]
+    pub output: TimelineFormat,
+    /// Write to this file (atomically) instead of stdout.
+    #[arg(short = 'O', long = "output-file")]
+    pub output_file: Option<PathBuf>,
+    /// Rewrite the output file whenever the pod's events or status change, until the pod ends.
+    #[arg(long, requires = "output_file")]
+    pub watch: bool,
 }

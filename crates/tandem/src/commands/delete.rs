@@ -93,7 +93,7 @@ pub fn delete_pod(dir: &PodDir, grace: Option<u64>) -> anyhow::Result<()> {
         }
     })?;
     // A supervisor that died could not take its pod's name out of the other pods' /etc/hosts.
-    tandem_supervisor::network::refresh_peer_hosts(dir);
+    tandem_supervisor::etc_files::refresh_peer_hosts(dir);
     Ok(())
 }
 

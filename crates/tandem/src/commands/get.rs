@@ -143,7 +143,7 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
             vec![
                 human_duration(((now - e.time_us).max(0) / 1_000_000) as u64),
                 format!("{:?}", e.kind),
-                e.reason.clone(),
+                e.reason.to_string(),
                 object,
                 e.message.clone(),
             ]

@@ -2,35 +2,14 @@
 
 use std::path::Path;
 
-use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::Pod;
 use tandem_lint::graph::Diagram;
 use tandem_lint::topology::Topology;
 use tandem_supervisor::statedir::Store;
 
 use super::{existing_pod, pod_name, read_pod, read_sources};
+use crate::cli::{GraphArgs, GraphFormat};
 use crate::errors::{hint, Reported};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GraphFormat {
-    Mermaid,
-    Dot,
-    /// Drawn by tandem itself, no external tool needed.
-    Svg,
-}
-
-#[derive(Debug, Args)]
-pub struct GraphArgs {
-    /// A manifest file (`-` reads stdin), or the name of a pod tandem runs (`NAME`, `pod/NAME`).
-    pub target: String,
-    #[arg(short = 'o', long = "output", value_enum, default_value = "mermaid")]
-    pub output: GraphFormat,
-    /// Which pod of the file, when it holds several.
-    #[arg(long)]
-    pub pod: Option<String>,
-    #[arg(short = 'n', long = "namespace", default_value = "default")]
-    pub namespace: String,
-}
 
 fn pod_from_file(a: &GraphArgs) -> anyhow::Result<Pod> {
     let sources = read_sources(&[Path::new(&a.target).to_path_buf()])?;

@@ -1,50 +1,13 @@
 //! `tandem lint`: validation errors of the manifests plus the multi-container rules of tandem-lint,
 //! as text (rustc-style), JSON or SARIF; exit status 1 on errors (or warnings with `--strict`).
 
-use std::path::PathBuf;
-
-use clap::{Args, ValueEnum};
 use tandem_lint::report;
 use tandem_lint::rules::{self, KubeVersion, RULES};
 use tandem_lint::LintOptions;
 
 use super::read_sources;
+use crate::cli::{LintArgs, LintFormat};
 use crate::errors::hint;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LintFormat {
-    /// rustc-style findings with the source line, a caret and the fix.
-    Text,
-    Json,
-    /// SARIF 2.1.0, for code-scanning tools.
-    Sarif,
-}
-
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Rules are listed by `tandem lint --list-rules`; turn one off for a pod with the annotation `tandem.dev/lint-disable: TND003,TND007`."
-)]
-pub struct LintArgs {
-    /// Manifest files (YAML or JSON; `-` reads stdin).
-    pub files: Vec<PathBuf>,
-    /// A manifest file (repeatable).
-    #[arg(short = 'f', long = "filename")]
-    pub filename: Vec<PathBuf>,
-    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
-    pub output: LintFormat,
-    /// Exit non-zero on warnings too.
-    #[arg(long)]
-    pub strict: bool,
-    /// Rules to turn off everywhere, by id or name (comma-separated, repeatable).
-    #[arg(long, value_delimiter = ',')]
-    pub disable: Vec<String>,
-    /// The Kubernetes version the manifests are for (native sidecars need 1.29).
-    #[arg(long = "kube-version", default_value_t = KubeVersion::DEFAULT.to_string())]
-    pub kube_version: String,
-    /// Print the rules and exit.
-    #[arg(long)]
-    pub list_rules: bool,
-}
 
 pub fn lint(a: LintArgs) -> anyhow::Result<i32> {
     if a.list_rules {

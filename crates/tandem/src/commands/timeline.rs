@@ -2,40 +2,15 @@
 //! `--watch` rewrites the output file each time the pod's events or status change (inotify on the
 //! pod directory, no polling) until the pod ends.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
-use clap::{Args, ValueEnum};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use tandem_lint::timeline::{self, Timeline};
 use tandem_supervisor::logs::now_us;
 use tandem_supervisor::statedir::{write_atomic, PodDir, Store};
 
 use super::{existing_pod, pod_name, read_pod};
+use crate::cli::{TimelineArgs, TimelineFormat};
 use crate::errors::hint;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TimelineFormat {
-    /// A page with the drawing and the table of events; opens offline.
-    Html,
-    Svg,
-}
-
-#[derive(Debug, Args)]
-pub struct TimelineArgs {
-    /// The pod (`NAME` or `pod/NAME`).
-    pub pod: String,
-    #[arg(short = 'n', long = "namespace", default_value = "default")]
-    pub namespace: String,
-    #[arg(short = 'o', long = "output", value_enum, default_value = "html")]
-    pub output: TimelineFormat,
-    /// Write to this file (atomically) instead of stdout.
-    #[arg(short = 'O', long = "output-file")]
-    pub output_file: Option<PathBuf>,
-    /// Rewrite the output file whenever the pod's events or status change, until the pod ends.
-    #[arg(long, requires = "output_file")]
-    pub watch: bool,
-}
 
 /// Renders the timeline as it is now; `true` when the pod will not change any more.
 fn render(dir: &PodDir, a: &TimelineArgs) -> anyhow::Result<(String, bool)> {
