@@ -9,6 +9,8 @@ cargo fmt --all -- --check
 echo "== dependency direction: the lifecycle engine never reaches the kernel or the image store"
 bad=$(cargo tree --locked -p tandem-kubelet -e normal --prefix none | grep -E '^(nix|libcontainer|libcgroups|tandem-runtime|tandem-image|tandem-supervisor) ' || true)
 if [ -n "$bad" ]; then echo "error: tandem-kubelet depends on: $bad" >&2; exit 1; fi
+echo "== reading order: no crate has modules that import each other"
+python3 tools/module-order.py
 echo "== clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== tests"
