@@ -152,6 +152,27 @@ pub enum ContainerRole {
     Main,
 }
 
+impl ContainerRole {
+    /// The role of a container of `spec.initContainers` (`init`) or `spec.containers`, given its
+    /// own `restartPolicy`: an init container with `Always` is a native sidecar.
+    pub fn of(init: bool, restart_policy: Option<&str>) -> Self {
+        match (init, restart_policy) {
+            (true, Some("Always")) => ContainerRole::Sidecar,
+            (true, _) => ContainerRole::Init,
+            (false, _) => ContainerRole::Main,
+        }
+    }
+
+    /// `init`, `sidecar` or `main`, as tandem's own output names the roles.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerRole::Init => "init",
+            ContainerRole::Sidecar => "sidecar",
+            ContainerRole::Main => "main",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PullPolicy {
     Always,

@@ -17,7 +17,6 @@ use crate::objects::Store;
 use crate::path::FieldPath;
 use crate::plan::*;
 use crate::quantity::parse_quantity;
-use crate::validate::{slot_of, Slot};
 
 /// Plans a pod. Reference problems are reported through `cx`; the plan is only meaningful when
 /// `cx` holds no errors.
@@ -126,10 +125,7 @@ pub(crate) fn plan(cx: &mut Cx<'_>, pod: &Pod, store: &Store) -> PodPlan {
     };
     let p = FieldPath::root().field("spec");
     for (i, c) in spec.init_containers.iter().flatten().enumerate() {
-        let role = match slot_of(c, true) {
-            Slot::Sidecar => ContainerRole::Sidecar,
-            _ => ContainerRole::Init,
-        };
+        let role = ContainerRole::of(true, c.restart_policy.as_deref());
         let cp = planner.container(c, role, &p.field("initContainers").index(i));
         plan.init_containers.push(cp);
     }

@@ -15,6 +15,7 @@ use crate::cx::Cx;
 use crate::env::subscript;
 use crate::names;
 use crate::path::FieldPath;
+use crate::plan::ContainerRole;
 use crate::quantity::parse_quantity;
 use crate::yaml::Value;
 
@@ -27,22 +28,6 @@ pub(crate) const SAFE_SYSCTLS: &[&str] = &[
     "net.ipv4.ping_group_range",
     "net.ipv4.ip_unprivileged_port_start",
 ];
-
-/// What a container is in the pod's lifecycle (from where it sits and its `restartPolicy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Slot {
-    Init,
-    Sidecar,
-    Main,
-}
-
-pub(crate) fn slot_of(c: &Container, init: bool) -> Slot {
-    match (init, c.restart_policy.as_deref()) {
-        (true, Some("Always")) => Slot::Sidecar,
-        (true, _) => Slot::Init,
-        (false, _) => Slot::Main,
-    }
-}
 
 const ENV_FIELD_PATHS: &[&str] = &[
     "metadata.name",
@@ -176,10 +161,14 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         self.volumes();
         self.container_names();
         for (i, c) in spec.init_containers.iter().flatten().enumerate() {
-            self.container(c, &p.field("initContainers").index(i), slot_of(c, true));
+            self.container(
+                c,
+                &p.field("initContainers").index(i),
+                ContainerRole::of(true, c.restart_policy.as_deref()),
+            );
         }
         for (i, c) in spec.containers.iter().enumerate() {
-            self.container(c, &p.field("containers").index(i), Slot::Main);
+            self.container(c, &p.field("containers").index(i), ContainerRole::Main);
         }
         self.ports_across_containers();
     }
@@ -697,9 +686,9 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         }
     }
 
-    fn container(&mut self, c: &'s Container, p: &FieldPath, slot: Slot) {
+    fn container(&mut self, c: &'s Container, p: &FieldPath, slot: ContainerRole) {
         let kind = match slot {
-            Slot::Main => "container",
+            ContainerRole::Main => "container",
             _ => "init container",
         };
         if c.name.is_empty() {
@@ -762,7 +751,7 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         for (field, probe) in probes {
             let Some(probe) = probe else { continue };
             let pp = p.field(field);
-            if slot == Slot::Init {
+            if slot == ContainerRole::Init {
                 self.cx.error_hint(
                     &pp,
                     format!("{field} may not be set for init containers without restartPolicy: Always"),
@@ -774,7 +763,7 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         }
         if let Some(lc) = &c.lifecycle {
             let lp = p.field("lifecycle");
-            if slot == Slot::Init
+            if slot == ContainerRole::Init
                 && (lc.post_start.is_some() || lc.pre_stop.is_some() || lc.stop_signal.is_some())
             {
                 self.cx.error(
@@ -823,7 +812,7 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
     }
 
     /// The container's own `restartPolicy` and `restartPolicyRules` (KEP-5307).
-    fn restart_policy(&mut self, c: &Container, p: &FieldPath, slot: Slot) {
+    fn restart_policy(&mut self, c: &Container, p: &FieldPath, slot: ContainerRole) {
         let allowed = ["Always", "OnFailure", "Never"];
         if let Some(rp) = c.restart_policy.as_deref() {
             if !one_of(rp, &allowed) {
@@ -840,7 +829,7 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             return;
         };
         let at = p.field("restartPolicyRules");
-        let sidecar = slot == Slot::Sidecar;
+        let sidecar = slot == ContainerRole::Sidecar;
         if c.restart_policy.is_none() {
             self.cx.error_hint(
                 &at,
@@ -1022,7 +1011,9 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         ];
         for (group, containers) in groups {
             for (ci, c) in containers.iter().enumerate() {
-                if group == "initContainers" && slot_of(c, true) == Slot::Init {
+                if group == "initContainers"
+                    && ContainerRole::of(true, c.restart_policy.as_deref()) == ContainerRole::Init
+                {
                     continue;
                 }
                 for (i, port) in c.ports.iter().flatten().enumerate() {

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::svg::{clip, esc, n, text_width};
-use crate::topology::{Role, Topology, Via};
+use crate::topology::{Topology, Via};
+use tandem_api::plan::ContainerRole;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
@@ -93,10 +94,10 @@ impl Diagram {
         }
         for (i, c) in t.containers.iter().enumerate() {
             let role = match c.role {
-                Role::Init => "init container".to_string(),
-                Role::Sidecar => "native sidecar".to_string(),
-                Role::Main if Some(i) == t.primary => "container · app".to_string(),
-                Role::Main => "container".to_string(),
+                ContainerRole::Init => "init container".to_string(),
+                ContainerRole::Sidecar => "native sidecar".to_string(),
+                ContainerRole::Main if Some(i) == t.primary => "container · app".to_string(),
+                ContainerRole::Main => "container".to_string(),
             };
             let mut lines = vec![c.name.clone(), role, clip(&c.image, 34)];
             let mut ports: Vec<String> = c
@@ -139,9 +140,9 @@ impl Diagram {
             nodes.push(Node {
                 id: cid[i].clone(),
                 kind: match c.role {
-                    Role::Init => NodeKind::Init,
-                    Role::Sidecar => NodeKind::Sidecar,
-                    Role::Main => NodeKind::Main,
+                    ContainerRole::Init => NodeKind::Init,
+                    ContainerRole::Sidecar => NodeKind::Sidecar,
+                    ContainerRole::Main => NodeKind::Main,
                 },
                 lines,
                 details,

@@ -9,9 +9,10 @@ use k8s_openapi::api::core::v1::{Container, Pod};
 use serde_json::{json, Value};
 use tandem_api::{PlanOptions, Source};
 
-use crate::rules::{self, KubeVersion, Rule, Severity};
-use crate::topology::{is_local, Role, Topology, VolKind};
+use crate::rules::{self, KubeVersion, Rule, RuleId, Severity};
+use crate::topology::{is_local, Topology, VolKind};
 use crate::yamlout::{entry, to_yaml};
+use tandem_api::plan::ContainerRole;
 
 /// The pod annotation that turns rules off for one pod: `tandem.dev/lint-disable: TND003,TND007`.
 pub const DISABLE_ANNOTATION: &str = "tandem.dev/lint-disable";
@@ -53,10 +54,6 @@ pub struct Finding {
     pub fix: Option<Fix>,
 }
 
-fn rule(id: &str) -> &'static Rule {
-    rules::find(id).unwrap_or(&rules::RULES[0])
-}
-
 /// Checks `sources`: every diagnostic of [`tandem_api::load`] (errors stay errors), then the rules on
 /// every Pod, ordered by file (as given), line, column and rule.
 pub fn lint(sources: &[Source], opts: &LintOptions) -> Vec<Finding> {
@@ -67,7 +64,7 @@ pub fn lint(sources: &[Source], opts: &LintOptions) -> Vec<Finding> {
     let mut out: Vec<Finding> = diags
         .into_iter()
         .map(|d| Finding {
-            rule: rule("TND000"),
+            rule: RuleId::InvalidManifest.rule(),
             severity: match d.severity {
                 tandem_api::Severity::Error => Severity::Error,
                 // What the API layer warns about concerns running on this machine (a field tandem
@@ -104,7 +101,7 @@ pub fn lint(sources: &[Source], opts: &LintOptions) -> Vec<Finding> {
         let pod_disabled = pod_disabled(&wp.object, &mut raws);
         check_pod(&wp.object, opts, &mut raws);
         for r in raws {
-            if r.rule.id != "TND000"
+            if !r.rule.is(RuleId::InvalidManifest)
                 && (opts.disabled.contains(&r.rule) || pod_disabled.contains(&r.rule))
             {
                 continue;
@@ -164,9 +161,9 @@ struct Raw {
 }
 
 impl Raw {
-    fn new(id: &str, path: impl Into<String>, message: impl Into<String>) -> Raw {
+    fn new(id: RuleId, path: impl Into<String>, message: impl Into<String>) -> Raw {
         Raw {
-            rule: rule(id),
+            rule: id.rule(),
             severity: None,
             path: path.into(),
             message: message.into(),
@@ -203,9 +200,9 @@ fn pod_disabled(pod: &Pod, raws: &mut Vec<Raw>) -> Vec<&'static Rule> {
     let mut out = Vec::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match rules::find(item) {
-            Some(r) if r.id == "TND000" => raws.push(
+            Some(r) if r.is(RuleId::InvalidManifest) => raws.push(
                 Raw::new(
-                    "TND000",
+                    RuleId::InvalidManifest,
                     &path,
                     format!("{DISABLE_ANNOTATION}: {} (manifest validation) cannot be disabled", r.id),
                 )
@@ -214,7 +211,7 @@ fn pod_disabled(pod: &Pod, raws: &mut Vec<Raw>) -> Vec<&'static Rule> {
             Some(r) => out.push(r),
             None => raws.push(
                 Raw::new(
-                    "TND000",
+                    RuleId::InvalidManifest,
                     &path,
                     format!("{DISABLE_ANNOTATION} names no lint rule: {item:?}"),
                 )
@@ -274,7 +271,7 @@ fn startup_probe_for(port: u16) -> Value {
 // TND001
 fn sidecar_as_regular_container(t: &Topology, v: KubeVersion, out: &mut Vec<Raw>) {
     for (hi, h) in t.containers.iter().enumerate() {
-        if h.role != Role::Main || Some(hi) == t.primary {
+        if h.role != ContainerRole::Main || Some(hi) == t.primary {
             continue;
         }
         let mut reasons = Vec::new();
@@ -287,7 +284,7 @@ fn sidecar_as_regular_container(t: &Topology, v: KubeVersion, out: &mut Vec<Raw>
             ));
         }
         for (oi, o) in t.containers.iter().enumerate() {
-            if oi == hi || o.role != Role::Main {
+            if oi == hi || o.role != ContainerRole::Main {
                 continue;
             }
             for (vol, mine, theirs) in t.shared_volumes(hi, oi) {
@@ -314,7 +311,7 @@ fn sidecar_as_regular_container(t: &Topology, v: KubeVersion, out: &mut Vec<Raw>
             .filter(|&p| p != hi)
             .map_or_else(|| "the app".to_string(), |p| q(&t.containers[p].name));
         let mut raw = Raw::new(
-            "TND001",
+            RuleId::SidecarAsRegularContainer,
             &h.path,
             format!(
                 "container {} is a helper other containers depend on ({}), but it is a regular container: it may start after {others}",
@@ -363,7 +360,7 @@ fn sidecar_as_regular_container(t: &Topology, v: KubeVersion, out: &mut Vec<Raw>
 // TND002
 fn sidecar_without_startup_probe(t: &Topology, out: &mut Vec<Raw>) {
     for (si, s) in t.containers.iter().enumerate() {
-        if s.role != Role::Sidecar || s.spec.startup_probe.is_some() {
+        if s.role != ContainerRole::Sidecar || s.spec.startup_probe.is_some() {
             continue;
         }
         let mut serves: Vec<String> = Vec::new();
@@ -394,7 +391,7 @@ fn sidecar_without_startup_probe(t: &Topology, out: &mut Vec<Raw>) {
             continue;
         }
         let raw = Raw::new(
-            "TND002",
+            RuleId::SidecarWithoutStartupProbe,
             &s.path,
             format!(
                 "native sidecar {} serves {} but has no startupProbe: the containers after it start when its process has started, not when it listens",
@@ -422,7 +419,7 @@ fn helper_stops_before_app(t: &Topology, v: KubeVersion, out: &mut Vec<Raw>) {
         return;
     }
     for (hi, h) in t.containers.iter().enumerate() {
-        if h.role != Role::Main || hi == pi || h.pre_stop || !t.related(hi, pi) {
+        if h.role != ContainerRole::Main || hi == pi || h.pre_stop || !t.related(hi, pi) {
             continue;
         }
         let secs = if t.grace_seconds > 10 {
@@ -446,7 +443,7 @@ fn helper_stops_before_app(t: &Topology, v: KubeVersion, out: &mut Vec<Raw>) {
         };
         out.push(
             Raw::new(
-                "TND003",
+                RuleId::HelperStopsBeforeApp,
                 &h.path,
                 format!(
                     "container {} gets SIGTERM at the same time as {} and has no preStop hook: it may exit while {} is still draining ({drain})",
@@ -521,7 +518,7 @@ fn shared_volume_without_fsgroup(t: &Topology, pod: &Pod, out: &mut Vec<Raw>) {
         }
         out.push(
             Raw::new(
-                "TND004",
+                RuleId::SharedVolumeWithoutFsgroup,
                 &vol.path,
                 format!(
                     "emptyDir {} is shared by {} without a pod fsGroup: files one of them creates may not be readable or writable by the other",
@@ -579,7 +576,7 @@ fn localhost_port_undeclared(t: &Topology, out: &mut Vec<Raw>) {
                     .map(|x| x.evidence.clone())
                     .unwrap_or_default();
                 msg.push_str(&format!("; {} appears to listen on it ({ev})", q(&lc.name)));
-                Raw::new("TND005", &l.path, msg).fix(
+                Raw::new(RuleId::LocalhostPortUndeclared, &l.path, msg).fix(
                     format!("in {}:", lc.path),
                     entry(
                         "ports",
@@ -588,7 +585,7 @@ fn localhost_port_undeclared(t: &Topology, out: &mut Vec<Raw>) {
                     ),
                 )
             }
-            None => Raw::new("TND005", &l.path, msg).help(format!(
+            None => Raw::new(RuleId::LocalhostPortUndeclared, &l.path, msg).help(format!(
                 "declare `ports: [{{containerPort: {}}}]` on the container that listens there, or check the port: nothing in this pod appears to serve it",
                 l.port
             )),
@@ -601,7 +598,7 @@ fn localhost_port_undeclared(t: &Topology, out: &mut Vec<Raw>) {
 fn duplicate_container_port(t: &Topology, out: &mut Vec<Raw>) {
     let mut seen: HashMap<(u16, String), usize> = HashMap::new();
     for (ci, c) in t.containers.iter().enumerate() {
-        if c.role == Role::Init {
+        if c.role == ContainerRole::Init {
             continue;
         }
         for p in &c.ports {
@@ -609,7 +606,7 @@ fn duplicate_container_port(t: &Topology, out: &mut Vec<Raw>) {
             match seen.get(&key) {
                 Some(&first) if first != ci => out.push(
                     Raw::new(
-                        "TND006",
+                        RuleId::DuplicateContainerPort,
                         format!("{}.containerPort", p.path),
                         format!(
                             "containerPort {}/{} is declared by both {} and {}: they share one network namespace, so only one of them can listen on it",
@@ -649,7 +646,7 @@ fn probe_port_undeclared(t: &Topology, out: &mut Vec<Raw>) {
             let raw = match owner {
                 Some((_, o)) => {
                     let raw = Raw::new(
-                        "TND007",
+                        RuleId::ProbePortUndeclared,
                         &p.path,
                         format!(
                             "the {} probe of {} checks port {port}, which {} declares: it reports on {}, not on {}",
@@ -672,7 +669,7 @@ fn probe_port_undeclared(t: &Topology, out: &mut Vec<Raw>) {
                     }
                 }
                 None => Raw::new(
-                    "TND007",
+                    RuleId::ProbePortUndeclared,
                     &p.path,
                     format!(
                         "the {} probe of {} checks port {port}, which {} does not declare",
@@ -738,7 +735,7 @@ fn missing_resources(t: &Topology, out: &mut Vec<Raw>) {
         };
         out.push(
             Raw::new(
-                "TND008",
+                RuleId::MissingResources,
                 format!("{}.resources", c.path),
                 format!("container {} has {what}", q(&c.name)),
             )
@@ -796,7 +793,7 @@ fn hostpath_instead_of_emptydir(t: &Topology, out: &mut Vec<Raw>) {
         };
         out.push(
             Raw::new(
-                "TND009",
+                RuleId::HostpathInsteadOfEmptydir,
                 format!("{}.hostPath.path", vol.path),
                 format!(
                     "volume {} is a hostPath ({path}){how}: an emptyDir keeps the data with the pod and off the node",
@@ -816,11 +813,15 @@ fn native_sidecar_unsupported(t: &Topology, v: KubeVersion, out: &mut Vec<Raw>) 
     if v >= KubeVersion::new(1, 29) {
         return;
     }
-    for s in t.containers.iter().filter(|c| c.role == Role::Sidecar) {
+    for s in t
+        .containers
+        .iter()
+        .filter(|c| c.role == ContainerRole::Sidecar)
+    {
         let path = format!("{}.restartPolicy", s.path);
         if v == KubeVersion::new(1, 28) {
             let mut raw = Raw::new(
-                "TND010",
+                RuleId::NativeSidecarUnsupported,
                 path,
                 format!(
                     "native sidecar {} needs the SidecarContainers feature gate on Kubernetes 1.28 (alpha, off by default)",
@@ -838,7 +839,7 @@ fn native_sidecar_unsupported(t: &Topology, v: KubeVersion, out: &mut Vec<Raw>) 
             }
             out.push(
                 Raw::new(
-                    "TND010",
+                    RuleId::NativeSidecarUnsupported,
                     path,
                     format!(
                         "native sidecar {} is not supported on Kubernetes {v}: restartPolicy on init containers arrived in 1.28 (behind a feature gate) and is on by default from 1.29",
@@ -913,7 +914,8 @@ fn written_config(script: &str) -> Option<(String, Option<String>)> {
 // TND011
 fn sidecar_config_inline(t: &Topology, out: &mut Vec<Raw>) {
     for (ci, c) in t.containers.iter().enumerate() {
-        let helper = c.role == Role::Sidecar || (c.role == Role::Main && Some(ci) != t.primary);
+        let helper = c.role == ContainerRole::Sidecar
+            || (c.role == ContainerRole::Main && Some(ci) != t.primary);
         if !helper {
             continue;
         }
@@ -937,7 +939,7 @@ fn sidecar_config_inline(t: &Topology, out: &mut Vec<Raw>) {
             let env = json!([{"name": e.name, "valueFrom": {"configMapKeyRef": {"name": cm, "key": e.name}}}]);
             out.push(
                 Raw::new(
-                    "TND011",
+                    RuleId::SidecarConfigInline,
                     format!("{}.env[{i}].value", c.path),
                     format!(
                         "the configuration of helper {} is inlined in env {}: a ConfigMap keeps it independent of the pod spec",
@@ -991,7 +993,7 @@ fn sidecar_config_inline(t: &Topology, out: &mut Vec<Raw>) {
             );
             out.push(
                 Raw::new(
-                    "TND011",
+                    RuleId::SidecarConfigInline,
                     format!("{}.{field}[{i}]", c.path),
                     format!(
                         "helper {} writes its configuration file {file} from its {field}: a ConfigMap keeps it independent of the pod spec",
@@ -1041,7 +1043,7 @@ fn security_context(t: &Topology, pod: &Pod, out: &mut Vec<Raw>) {
                     ),
                 ),
             };
-            out.push(Raw::new("TND012", path, msg).fix(
+            out.push(Raw::new(RuleId::RunAsNonRootMissing, path, msg).fix(
                 format!("in {}:", c.path),
                 with(&[("runAsNonRoot", json!(true)), ("runAsUser", json!(1000))]),
             ));
@@ -1049,7 +1051,7 @@ fn security_context(t: &Topology, pod: &Pod, out: &mut Vec<Raw>) {
         if sc.read_only_root_filesystem != Some(true) {
             out.push(
                 Raw::new(
-                    "TND013",
+                    RuleId::ReadOnlyRootFsMissing,
                     format!("{sc_path}.readOnlyRootFilesystem"),
                     format!("container {} has a writable root filesystem", q(&c.name)),
                 )
@@ -1063,7 +1065,7 @@ fn security_context(t: &Topology, pod: &Pod, out: &mut Vec<Raw>) {
         if sc.allow_privilege_escalation != Some(false) && sc.privileged != Some(true) {
             out.push(
                 Raw::new(
-                    "TND014",
+                    RuleId::PrivilegeEscalationAllowed,
                     format!("{sc_path}.allowPrivilegeEscalation"),
                     format!(
                         "container {} does not set allowPrivilegeEscalation: false",

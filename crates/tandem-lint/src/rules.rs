@@ -43,6 +43,54 @@ pub struct Rule {
     pub explanation: &'static str,
 }
 
+/// Every rule, by name: what the checks report findings under. Its position is the rule's
+/// number, so [`RuleId::rule`] cannot miss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleId {
+    /// TND000 `invalid-manifest`.
+    InvalidManifest,
+    /// TND001 `sidecar-as-regular-container`.
+    SidecarAsRegularContainer,
+    /// TND002 `sidecar-without-startup-probe`.
+    SidecarWithoutStartupProbe,
+    /// TND003 `helper-stops-before-app`.
+    HelperStopsBeforeApp,
+    /// TND004 `shared-volume-without-fsgroup`.
+    SharedVolumeWithoutFsgroup,
+    /// TND005 `localhost-port-undeclared`.
+    LocalhostPortUndeclared,
+    /// TND006 `duplicate-container-port`.
+    DuplicateContainerPort,
+    /// TND007 `probe-port-undeclared`.
+    ProbePortUndeclared,
+    /// TND008 `missing-resources`.
+    MissingResources,
+    /// TND009 `hostpath-instead-of-emptydir`.
+    HostpathInsteadOfEmptydir,
+    /// TND010 `native-sidecar-unsupported`.
+    NativeSidecarUnsupported,
+    /// TND011 `sidecar-config-inline`.
+    SidecarConfigInline,
+    /// TND012 `run-as-non-root-missing`.
+    RunAsNonRootMissing,
+    /// TND013 `read-only-root-fs-missing`.
+    ReadOnlyRootFsMissing,
+    /// TND014 `privilege-escalation-allowed`.
+    PrivilegeEscalationAllowed,
+}
+
+impl RuleId {
+    pub fn rule(self) -> &'static Rule {
+        &RULES[self as usize]
+    }
+}
+
+impl Rule {
+    pub fn is(&self, id: RuleId) -> bool {
+        std::ptr::eq(self, id.rule())
+    }
+}
+
 /// Every rule, in id order.
 pub static RULES: &[Rule] = &[
     Rule {
@@ -285,5 +333,45 @@ mod tests {
         assert!(KubeVersion::parse("1.2.3.4").is_err());
         assert!(KubeVersion::new(1, 28) < KubeVersion::new(1, 29));
         assert_eq!(KubeVersion::default().to_string(), "1.33");
+    }
+
+    /// The enum and the table agree: each variant's rule has the variant's number and name.
+    #[test]
+    fn every_rule_id_names_its_own_rule() {
+        let ids = [
+            RuleId::InvalidManifest,
+            RuleId::SidecarAsRegularContainer,
+            RuleId::SidecarWithoutStartupProbe,
+            RuleId::HelperStopsBeforeApp,
+            RuleId::SharedVolumeWithoutFsgroup,
+            RuleId::LocalhostPortUndeclared,
+            RuleId::DuplicateContainerPort,
+            RuleId::ProbePortUndeclared,
+            RuleId::MissingResources,
+            RuleId::HostpathInsteadOfEmptydir,
+            RuleId::NativeSidecarUnsupported,
+            RuleId::SidecarConfigInline,
+            RuleId::RunAsNonRootMissing,
+            RuleId::ReadOnlyRootFsMissing,
+            RuleId::PrivilegeEscalationAllowed,
+        ];
+        assert_eq!(ids.len(), RULES.len());
+        for (i, id) in ids.into_iter().enumerate() {
+            let r = id.rule();
+            assert_eq!(r.id, format!("TND{i:03}"));
+            assert_eq!(
+                format!("{id:?}"),
+                r.name
+                    .split('-')
+                    .map(|w| {
+                        let mut c = w.chars();
+                        c.next()
+                            .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                            .unwrap_or_default()
+                    })
+                    .collect::<String>()
+            );
+            assert!(r.is(id));
+        }
     }
 }

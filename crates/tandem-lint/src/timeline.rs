@@ -14,7 +14,7 @@ use tandem_kubelet::probe::{ProbeKind, ProbeResult};
 
 use crate::error::Error;
 use crate::svg::{clip, esc, n, text_width};
-use crate::topology::Role;
+use tandem_api::plan::ContainerRole;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpanKind {
@@ -94,7 +94,7 @@ pub struct Mark {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lane {
     pub container: String,
-    pub role: Role,
+    pub role: ContainerRole,
     pub spans: Vec<Span>,
     pub marks: Vec<Mark>,
     pub restarts: u32,
@@ -545,7 +545,7 @@ impl Timeline {
         .max(start + 1_000);
 
         let mut builders: Vec<LaneBuilder> = Vec::new();
-        let add = |name: &str, role: Role, builders: &mut Vec<LaneBuilder>| {
+        let add = |name: &str, role: ContainerRole, builders: &mut Vec<LaneBuilder>| {
             if !builders.iter().any(|b| b.lane.container == name) {
                 builders.push(LaneBuilder {
                     lane: Lane {
@@ -564,19 +564,15 @@ impl Timeline {
             }
         };
         for c in spec.init_containers.iter().flatten() {
-            let role = if c.restart_policy.as_deref() == Some("Always") {
-                Role::Sidecar
-            } else {
-                Role::Init
-            };
+            let role = ContainerRole::of(true, c.restart_policy.as_deref());
             add(&c.name, role, &mut builders);
         }
         for c in &spec.containers {
-            add(&c.name, Role::Main, &mut builders);
+            add(&c.name, ContainerRole::Main, &mut builders);
         }
         for e in &events {
             if let Some(c) = &e.container {
-                add(c, Role::Main, &mut builders);
+                add(c, ContainerRole::Main, &mut builders);
             }
         }
         let mut pod_marks = Vec::new();
@@ -769,9 +765,9 @@ impl Timeline {
                 );
             }
             let role = match lane.role {
-                Role::Init => "init container",
-                Role::Sidecar => "native sidecar",
-                Role::Main => "container",
+                ContainerRole::Init => "init container",
+                ContainerRole::Sidecar => "native sidecar",
+                ContainerRole::Main => "container",
             };
             let restarts = if lane.restarts > 0 {
                 format!(

@@ -10,29 +10,10 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::{Container, Pod, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use tandem_api::plan::ContainerRole;
 
 /// `kubectl`'s annotation naming the container commands default to; tandem reads it to find the app.
 pub const DEFAULT_CONTAINER_ANNOTATION: &str = "kubectl.kubernetes.io/default-container";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// An init container that runs to completion.
-    Init,
-    /// An init container with `restartPolicy: Always`.
-    Sidecar,
-    /// A container of `spec.containers`.
-    Main,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Init => "init",
-            Role::Sidecar => "sidecar",
-            Role::Main => "main",
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Topology {
@@ -56,7 +37,7 @@ pub struct Topology {
 #[derive(Debug, Clone)]
 pub struct Ctr {
     pub name: String,
-    pub role: Role,
+    pub role: ContainerRole,
     /// `spec.containers[1]`.
     pub path: String,
     pub image: String,
@@ -195,15 +176,16 @@ impl Topology {
         let pod_sc = spec.security_context.clone().unwrap_or_default();
         let mut containers = Vec::new();
         for (i, c) in spec.init_containers.iter().flatten().enumerate() {
-            let role = if c.restart_policy.as_deref() == Some("Always") {
-                Role::Sidecar
-            } else {
-                Role::Init
-            };
+            let role = ContainerRole::of(true, c.restart_policy.as_deref());
             containers.push(ctr(c, role, format!("spec.initContainers[{i}]"), &pod_sc));
         }
         for (i, c) in spec.containers.iter().enumerate() {
-            containers.push(ctr(c, Role::Main, format!("spec.containers[{i}]"), &pod_sc));
+            containers.push(ctr(
+                c,
+                ContainerRole::Main,
+                format!("spec.containers[{i}]"),
+                &pod_sc,
+            ));
         }
         let annotated = pod
             .metadata
@@ -214,9 +196,13 @@ impl Topology {
             .and_then(|n| {
                 containers
                     .iter()
-                    .position(|c| c.role == Role::Main && &c.name == n)
+                    .position(|c| c.role == ContainerRole::Main && &c.name == n)
             })
-            .or_else(|| containers.iter().position(|c| c.role == Role::Main));
+            .or_else(|| {
+                containers
+                    .iter()
+                    .position(|c| c.role == ContainerRole::Main)
+            });
 
         let mut volumes: Vec<Vol> = spec
             .volumes
@@ -386,7 +372,7 @@ impl Topology {
 
 fn ctr(
     c: &Container,
-    role: Role,
+    role: ContainerRole,
     path: String,
     pod_sc: &k8s_openapi::api::core::v1::PodSecurityContext,
 ) -> Ctr {

@@ -12,8 +12,8 @@ mod common;
 use std::collections::HashMap;
 
 use common::{artifacts, balanced, chromium, fixtures, tags};
+use tandem_api::plan::ContainerRole;
 use tandem_lint::timeline::{MarkKind, SpanKind, Timeline};
-use tandem_lint::topology::Role;
 
 fn load(name: &str) -> (String, String) {
     let dir = fixtures().join("timeline").join(name);
@@ -53,14 +53,17 @@ fn the_sidecar_starts_before_and_stops_after_the_app() {
     assert_eq!(t.pod, "sidecar-logging");
     assert_eq!(t.phase, "Succeeded");
     assert!(!t.live);
-    let lanes: Vec<(&str, Role)> = t
+    let lanes: Vec<(&str, ContainerRole)> = t
         .lanes
         .iter()
         .map(|l| (l.container.as_str(), l.role))
         .collect();
     assert_eq!(
         lanes,
-        vec![("log-shipper", Role::Sidecar), ("app", Role::Main)]
+        vec![
+            ("log-shipper", ContainerRole::Sidecar),
+            ("app", ContainerRole::Main)
+        ]
     );
     let shipper = span(&t, "log-shipper", SpanKind::Running, 0);
     let app = span(&t, "app", SpanKind::Running, 0);
