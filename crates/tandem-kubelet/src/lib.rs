@@ -16,13 +16,13 @@
 //! engine decides, as data), `rules` (the per-container restart and grace rules), `sandbox` (the
 //! decisions when the sandbox is lost or every container restarts in place), `sync` (the decision
 //! function), `resources` and `status` (the pod's status as the API shows it), `driver` (the loop
-//! that carries decisions out), `fake` (a scripted runtime for tests).
+//! that carries decisions out). The scripted runtime the engine is tested against lives with the
+//! tests (`tests/support/fake.rs`), outside the product.
 
 pub mod action;
 pub mod backoff;
 pub mod driver;
 pub mod events;
-pub mod fake;
 pub mod probe;
 pub mod resources;
 pub mod rules;

@@ -13,7 +13,7 @@ use tandem_api::plan::*;
 use tandem_kubelet::action::PodPhase;
 use tandem_kubelet::driver::{Control, Driver, Observer, Outcome};
 use tandem_kubelet::events::{EventDetails, EventReason, PodEvent};
-use tandem_kubelet::fake::{Behavior, FakeRuntime, HandlerScript, Mark};
+use support::fake::{Behavior, FakeRuntime, HandlerScript, Mark};
 use tandem_kubelet::runtime::StorageUsage;
 use tandem_kubelet::runtime::{HandlerKind, HandlerResult, RuntimeEvent, StartFailure};
 use tandem_kubelet::state::{KillReason, TerminationReason};

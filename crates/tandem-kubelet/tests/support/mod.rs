@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake;
+
 use tandem_api::plan::{ContainerPlan, ContainerRole, PodPlan, RestartPolicy};
 
 pub fn container(name: &str, role: ContainerRole) -> ContainerPlan {

@@ -11,7 +11,7 @@ use tandem_api::plan::{ContainerPlan, Handler};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::runtime::{
+use tandem_kubelet::runtime::{
     ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, SandboxFailure, StartError,
     StartFailure, StopSignal,
 };
@@ -283,7 +283,7 @@ impl ContainerRuntime for FakeRuntime {
         let _ = self.tx.send(RuntimeEvent::User {
             container: name.clone(),
             attempt,
-            user: crate::runtime::ContainerUserIds {
+            user: tandem_kubelet::runtime::ContainerUserIds {
                 uid: sec.run_as_user.unwrap_or(0),
                 gid: sec.run_as_group.unwrap_or(0),
                 supplemental_groups: vec![],
