@@ -64,8 +64,53 @@ const MEMORY_DIVISORS: &[&str] = &[
 const MAX_RESTART_RULES: usize = 20;
 const MAX_EXIT_CODE_VALUES: usize = 255;
 
+/// The fields whose value the API server takes from a fixed set (its `NotSupported` errors), with
+/// that set in the order its messages list it.
+const RESTART_POLICIES: &[&str] = &["Always", "OnFailure", "Never"];
+const DNS_POLICIES: &[&str] = &["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"];
+const SUPPLEMENTAL_GROUPS_POLICIES: &[&str] = &["Merge", "Strict"];
+const FS_GROUP_CHANGE_POLICIES: &[&str] = &["OnRootMismatch", "Always"];
+const HOST_PATH_TYPES: &[&str] = &[
+    "",
+    "DirectoryOrCreate",
+    "Directory",
+    "FileOrCreate",
+    "File",
+    "Socket",
+    "CharDevice",
+    "BlockDevice",
+];
+const PULL_POLICIES: &[&str] = &["Always", "IfNotPresent", "Never"];
+const TERMINATION_MESSAGE_POLICIES: &[&str] = &["File", "FallbackToLogsOnError"];
+const PROC_MOUNTS: &[&str] = &["Default", "Unmasked"];
+const RESTART_RULE_ACTIONS: &[&str] = &["Restart", "RestartAllContainers"];
+const EXIT_CODE_OPERATORS: &[&str] = &["In", "NotIn"];
+const PROTOCOLS: &[&str] = &["TCP", "UDP", "SCTP"];
+const MOUNT_PROPAGATIONS: &[&str] = &["None", "HostToContainer", "Bidirectional"];
+const RECURSIVE_READ_ONLY: &[&str] = &["Disabled", "IfPossible", "Enabled"];
+const SECCOMP_TYPES: &[&str] = &["RuntimeDefault", "Unconfined", "Localhost"];
+
 fn one_of(value: &str, allowed: &[&str]) -> bool {
     allowed.contains(&value)
+}
+
+/// Checks a field that takes one of `allowed`; `name` is how the message names it. Returns
+/// whether the value is allowed.
+fn enumerated(
+    cx: &mut Cx<'_>,
+    path: &FieldPath,
+    name: &str,
+    value: &str,
+    allowed: &[&str],
+) -> bool {
+    let ok = one_of(value, allowed);
+    if !ok {
+        cx.error(
+            path,
+            format!("{name} must be one of {}, got {value:?}", list(allowed)),
+        );
+    }
+    ok
 }
 
 /// The largest user or group id the API server accepts (`IsValidUserID`/`IsValidGroupID`:
@@ -178,16 +223,8 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         let p = self.p.clone();
         let cx = &mut *self.cx;
         if let Some(rp) = spec.restart_policy.as_deref() {
-            let allowed = ["Always", "OnFailure", "Never"];
-            if !one_of(rp, &allowed) {
-                cx.error(
-                    &p.field("restartPolicy"),
-                    format!(
-                        "restartPolicy must be one of {}, got {rp:?}",
-                        list(&allowed)
-                    ),
-                );
-            }
+            let path = p.field("restartPolicy");
+            enumerated(cx, &path, "restartPolicy", rp, RESTART_POLICIES);
         }
         if let Some(t) = spec.termination_grace_period_seconds {
             if t < 0 {
@@ -208,16 +245,13 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             );
         }
         let dns_policy = spec.dns_policy.as_deref().unwrap_or("ClusterFirst");
-        let policies = ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"];
-        if !one_of(dns_policy, &policies) {
-            cx.error(
-                &p.field("dnsPolicy"),
-                format!(
-                    "dnsPolicy must be one of {}, got {dns_policy:?}",
-                    list(&policies)
-                ),
-            );
-        }
+        enumerated(
+            cx,
+            &p.field("dnsPolicy"),
+            "dnsPolicy",
+            dns_policy,
+            DNS_POLICIES,
+        );
         let dc = p.field("dnsConfig");
         let nameservers = spec
             .dns_config
@@ -313,28 +347,14 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                 in_range(cx, &path, "supplemental group", *g, 0, MAX_ID);
             }
             if let Some(policy) = sc.supplemental_groups_policy.as_deref() {
-                let allowed = ["Merge", "Strict"];
-                if !one_of(policy, &allowed) {
-                    cx.error(
-                        &sp.field("supplementalGroupsPolicy"),
-                        format!(
-                            "supplementalGroupsPolicy must be one of {}, got {policy:?}",
-                            list(&allowed)
-                        ),
-                    );
-                }
+                let path = sp.field("supplementalGroupsPolicy");
+                let allowed = SUPPLEMENTAL_GROUPS_POLICIES;
+                enumerated(cx, &path, "supplementalGroupsPolicy", policy, allowed);
             }
             if let Some(policy) = sc.fs_group_change_policy.as_deref() {
-                let allowed = ["OnRootMismatch", "Always"];
-                if !one_of(policy, &allowed) {
-                    cx.error(
-                        &sp.field("fsGroupChangePolicy"),
-                        format!(
-                            "fsGroupChangePolicy must be one of {}, got {policy:?}",
-                            list(&allowed)
-                        ),
-                    );
-                }
+                let path = sp.field("fsGroupChangePolicy");
+                let allowed = FS_GROUP_CHANGE_POLICIES;
+                enumerated(cx, &path, "fsGroupChangePolicy", policy, allowed);
             }
             for (i, s) in sc.sysctls.iter().flatten().enumerate() {
                 let field = sp.field("sysctls").index(i).field("name");
@@ -445,23 +465,8 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             } else if h.path.split('/').any(|e| e == "..") {
                 cx.error(&hp.field("path"), "hostPath.path must not contain '..'");
             }
-            let kinds = [
-                "",
-                "DirectoryOrCreate",
-                "Directory",
-                "FileOrCreate",
-                "File",
-                "Socket",
-                "CharDevice",
-                "BlockDevice",
-            ];
             let t = h.type_.as_deref().unwrap_or_default();
-            if !one_of(t, &kinds) {
-                cx.error(
-                    &hp.field("type"),
-                    format!("hostPath.type must be one of {}, got {t:?}", list(&kinds)),
-                );
-            }
+            enumerated(cx, &hp.field("type"), "hostPath.type", t, HOST_PATH_TYPES);
         }
         if let Some(c) = &v.config_map {
             let cp = p.field("configMap");
@@ -619,15 +624,13 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                 );
             }
         }
-        if !one_of(&r.resource, RESOURCE_FIELDS) {
-            self.cx.error(
-                &p.field("resource"),
-                format!(
-                    "resource must be one of {}, got {:?}",
-                    list(RESOURCE_FIELDS),
-                    r.resource
-                ),
-            );
+        if !enumerated(
+            self.cx,
+            &p.field("resource"),
+            "resource",
+            &r.resource,
+            RESOURCE_FIELDS,
+        ) {
             return;
         }
         if let Some(d) = &r.divisor {
@@ -713,28 +716,13 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             Some(_) => {}
         }
         if let Some(pp) = c.image_pull_policy.as_deref() {
-            let allowed = ["Always", "IfNotPresent", "Never"];
-            if !one_of(pp, &allowed) {
-                self.cx.error(
-                    &p.field("imagePullPolicy"),
-                    format!(
-                        "imagePullPolicy must be one of {}, got {pp:?}",
-                        list(&allowed)
-                    ),
-                );
-            }
+            let path = p.field("imagePullPolicy");
+            enumerated(self.cx, &path, "imagePullPolicy", pp, PULL_POLICIES);
         }
         if let Some(tmp) = c.termination_message_policy.as_deref() {
-            let allowed = ["File", "FallbackToLogsOnError"];
-            if !one_of(tmp, &allowed) {
-                self.cx.error(
-                    &p.field("terminationMessagePolicy"),
-                    format!(
-                        "terminationMessagePolicy must be one of {}, got {tmp:?}",
-                        list(&allowed)
-                    ),
-                );
-            }
+            let path = p.field("terminationMessagePolicy");
+            let allowed = TERMINATION_MESSAGE_POLICIES;
+            enumerated(self.cx, &path, "terminationMessagePolicy", tmp, allowed);
         }
         self.restart_policy(c, p, slot);
         self.stop_signal(c, p);
@@ -789,13 +777,13 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                 }
             }
             if let Some(pm) = sc.proc_mount.as_deref() {
-                let allowed = ["Default", "Unmasked"];
-                if !one_of(pm, &allowed) {
-                    self.cx.error(
-                        &sp.field("procMount"),
-                        format!("procMount must be one of {}, got {pm:?}", list(&allowed)),
-                    );
-                }
+                enumerated(
+                    self.cx,
+                    &sp.field("procMount"),
+                    "procMount",
+                    pm,
+                    PROC_MOUNTS,
+                );
             }
             if sc.privileged == Some(true) && sc.allow_privilege_escalation == Some(false) {
                 self.cx.error(
@@ -813,17 +801,9 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
 
     /// The container's own `restartPolicy` and `restartPolicyRules` (KEP-5307).
     fn restart_policy(&mut self, c: &Container, p: &FieldPath, slot: ContainerRole) {
-        let allowed = ["Always", "OnFailure", "Never"];
         if let Some(rp) = c.restart_policy.as_deref() {
-            if !one_of(rp, &allowed) {
-                self.cx.error(
-                    &p.field("restartPolicy"),
-                    format!(
-                        "restartPolicy must be one of {}, got {rp:?}",
-                        list(&allowed)
-                    ),
-                );
-            }
+            let path = p.field("restartPolicy");
+            enumerated(self.cx, &path, "restartPolicy", rp, RESTART_POLICIES);
         }
         let Some(rules) = c.restart_policy_rules.as_deref().filter(|r| !r.is_empty()) else {
             return;
@@ -861,29 +841,28 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                     &rp.field("action"),
                     format!("action must be \"RestartAllContainers\", got {other:?}"),
                 ),
-                other => self.cx.error(
-                    &rp.field("action"),
-                    format!(
-                        "action must be one of \"Restart\", \"RestartAllContainers\", got {other:?}"
-                    ),
-                ),
+                other => {
+                    enumerated(
+                        self.cx,
+                        &rp.field("action"),
+                        "action",
+                        other,
+                        RESTART_RULE_ACTIONS,
+                    );
+                }
             }
             let ep = rp.field("exitCodes");
             let Some(codes) = &rule.exit_codes else {
                 self.cx.error(&ep, "exitCodes must be specified");
                 continue;
             };
-            let operators = ["In", "NotIn"];
-            if !one_of(&codes.operator, &operators) {
-                self.cx.error(
-                    &ep.field("operator"),
-                    format!(
-                        "operator must be one of {}, got {:?}",
-                        list(&operators),
-                        codes.operator
-                    ),
-                );
-            }
+            enumerated(
+                self.cx,
+                &ep.field("operator"),
+                "operator",
+                &codes.operator,
+                EXIT_CODE_OPERATORS,
+            );
             let values = codes.values.as_deref().unwrap_or_default();
             if values.len() > MAX_EXIT_CODE_VALUES {
                 self.cx.error(
@@ -968,17 +947,8 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                     );
                 }
             }
-            let protocols = ["TCP", "UDP", "SCTP"];
             if let Some(proto) = port.protocol.as_deref() {
-                if !one_of(proto, &protocols) {
-                    self.cx.error(
-                        &pp.field("protocol"),
-                        format!(
-                            "protocol must be one of {}, got {proto:?}",
-                            list(&protocols)
-                        ),
-                    );
-                }
+                enumerated(self.cx, &pp.field("protocol"), "protocol", proto, PROTOCOLS);
             }
             if let Some(name) = port.name.as_deref() {
                 if let Some(msg) = names::iana_svc_name(name) {
@@ -1238,28 +1208,15 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             }
         }
         if let Some(mp) = m.mount_propagation.as_deref() {
-            let allowed = ["None", "HostToContainer", "Bidirectional"];
-            if !one_of(mp, &allowed) {
-                self.cx.error(
-                    &p.field("mountPropagation"),
-                    format!(
-                        "mountPropagation must be one of {}, got {mp:?}",
-                        list(&allowed)
-                    ),
-                );
-            }
+            let path = p.field("mountPropagation");
+            enumerated(self.cx, &path, "mountPropagation", mp, MOUNT_PROPAGATIONS);
         }
         if let Some(r) = m.recursive_read_only.as_deref() {
-            let allowed = ["Disabled", "IfPossible", "Enabled"];
-            if !one_of(r, &allowed) {
-                self.cx.error(
-                    &p.field("recursiveReadOnly"),
-                    format!(
-                        "recursiveReadOnly must be one of {}, got {r:?}",
-                        list(&allowed)
-                    ),
-                );
-            } else if r != "Disabled" && m.read_only != Some(true) {
+            let path = p.field("recursiveReadOnly");
+            if enumerated(self.cx, &path, "recursiveReadOnly", r, RECURSIVE_READ_ONLY)
+                && r != "Disabled"
+                && m.read_only != Some(true)
+            {
                 self.cx.error(
                     &p.field("recursiveReadOnly"),
                     "recursiveReadOnly requires readOnly: true",
@@ -1546,17 +1503,11 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
 
 fn seccomp(cx: &mut Cx<'_>, s: Option<&SeccompProfile>, p: &FieldPath) {
     let Some(s) = s else { return };
-    let allowed = ["RuntimeDefault", "Unconfined", "Localhost"];
-    if !one_of(&s.type_, &allowed) {
-        cx.error(
-            &p.field("type"),
-            format!(
-                "seccompProfile.type must be one of {}, got {:?}",
-                list(&allowed),
-                s.type_
-            ),
-        );
-    } else if s.type_ == "Localhost" && s.localhost_profile.as_deref().is_none_or(str::is_empty) {
+    let path = p.field("type");
+    if !enumerated(cx, &path, "seccompProfile.type", &s.type_, SECCOMP_TYPES) {
+        return;
+    }
+    if s.type_ == "Localhost" && s.localhost_profile.as_deref().is_none_or(str::is_empty) {
         cx.error(
             &p.field("localhostProfile"),
             "localhostProfile is required when type is Localhost",

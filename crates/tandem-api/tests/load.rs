@@ -401,7 +401,7 @@ fn container_restart_rules_are_validated_as_the_api_server_does() {
             "error 18:51 Pod/r spec.containers[1].restartPolicyRules[0].exitCodes.operator | operator must be one of In, NotIn, got \"Within\"",
             "error 18:71 Pod/r spec.containers[1].restartPolicyRules[0].exitCodes.values[1] | duplicate value 3",
             "error 19:11 Pod/r spec.containers[1].restartPolicyRules[1].exitCodes | exitCodes must be specified",
-            "error 21:20 Pod/r spec.containers[1].restartPolicyRules[3].action | action must be one of \"Restart\", \"RestartAllContainers\", got \"Ignore\"",
+            "error 21:20 Pod/r spec.containers[1].restartPolicyRules[3].action | action must be one of Restart, RestartAllContainers, got \"Ignore\"",
             "error 24:22 Pod/r spec.containers[2].restartPolicy | restartPolicy must be one of Always, OnFailure, Never, got \"Sometimes\"",
         ]
     );

@@ -9,11 +9,11 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ContainerStatus, PodStatus};
+use support::fake::{Behavior, FakeRuntime, HandlerScript, Mark};
 use tandem_api::plan::*;
 use tandem_kubelet::action::PodPhase;
 use tandem_kubelet::driver::{Control, Driver, Observer, Outcome};
 use tandem_kubelet::events::{EventDetails, EventReason, PodEvent};
-use support::fake::{Behavior, FakeRuntime, HandlerScript, Mark};
 use tandem_kubelet::runtime::StorageUsage;
 use tandem_kubelet::runtime::{HandlerKind, HandlerResult, RuntimeEvent, StartFailure};
 use tandem_kubelet::state::{KillReason, TerminationReason};
