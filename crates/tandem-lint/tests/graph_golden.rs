@@ -7,10 +7,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{artifacts, balanced, chromium, fixtures, golden, tags, workspace};
+use common::{artifacts, balanced, chromium, fixtures, tags, workspace};
 use tandem_api::Source;
 use tandem_lint::graph::Diagram;
 use tandem_lint::topology::Topology;
+use tandem_testkit::golden;
 
 fn diagram(path: &Path) -> Diagram {
     let text = std::fs::read_to_string(path).expect("read manifest");

@@ -12,10 +12,11 @@ mod common;
 
 use std::path::Path;
 
-use common::{files, fixtures, golden, workspace};
+use common::{files, fixtures, workspace};
 use tandem_api::Source;
 use tandem_lint::report::render_all;
 use tandem_lint::{lint, rules, Finding, KubeVersion, LintOptions};
+use tandem_testkit::golden;
 
 fn options(text: &str) -> LintOptions {
     let mut opts = LintOptions::default();
@@ -64,7 +65,7 @@ fn check(manifest: &Path, name: &str, expected: &Path) -> Option<String> {
     let mut problems = golden(expected, &format!("{header}{body}"));
     let txt = expected.with_extension("txt");
     if txt.exists()
-        || (common::bless() && (name.starts_with("article/") || name.starts_with("bad/")))
+        || (tandem_testkit::bless() && (name.starts_with("article/") || name.starts_with("bad/")))
     {
         let rendered = render_all(&findings, &sources);
         if let Some(p) = golden(&txt, &rendered) {

@@ -1,6 +1,7 @@
 //! Test support shared by more than one of tandem's crates (a dev-dependency only).
 //!
-//! It owns what a skipped test means ([`skip`]: a pass on a developer's machine, a failure in CI).
+//! It owns what a skipped test means ([`skip`]: a pass on a developer's machine, a failure in CI)
+//! and how a test compares its output with a golden file ([`golden`], rewritten by [`bless`]).
 //!
 //! It owns the registry the image and end-to-end tests pull from: Debian's `docker-registry`
 //! (the CNCF distribution registry) started per test on 127.0.0.1 with a free port, its storage
@@ -21,6 +22,44 @@ pub fn skip(why: &str) {
         panic!("this test would be skipped in CI, where it must run: {why}");
     }
     println!("skipped: {why}");
+}
+
+/// `TANDEM_BLESS=1 cargo nextest run …` rewrites every golden file from the current output;
+/// review the diff before keeping it.
+pub fn bless() -> bool {
+    std::env::var_os("TANDEM_BLESS").is_some_and(|v| v == "1")
+}
+
+/// Compares `got` with the golden file at `path` (or writes it when blessing); returns a message on
+/// mismatch.
+pub fn golden(path: &Path, got: &str) -> Option<String> {
+    if bless() {
+        std::fs::write(path, got).expect("write golden file");
+        return None;
+    }
+    let want = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with TANDEM_BLESS=1 to create it)",
+            path.display()
+        )
+    });
+    if want == got {
+        return None;
+    }
+    let mut msg = format!("{} differs from the output:\n", path.display());
+    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    for i in 0..w.len().max(g.len()) {
+        let (a, b) = (w.get(i), g.get(i));
+        if a != b {
+            msg.push_str(&format!(
+                "  line {}:\n    want: {}\n    got:  {}\n",
+                i + 1,
+                a.unwrap_or(&"<none>"),
+                b.unwrap_or(&"<none>")
+            ));
+        }
+    }
+    Some(msg)
 }
 
 pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";

@@ -156,9 +156,10 @@ fn graph_of_a_file_matches_the_golden_diagrams() {
     ] {
         let out = tandem(&["graph", &fixture]);
         assert!(out.status.success(), "{}", text(&out.stderr));
-        let want = std::fs::read_to_string(lint_fixtures().join(format!("graph/{name}.mmd")))
-            .expect("golden");
-        assert_eq!(text(&out.stdout), want);
+        let path = lint_fixtures().join(format!("graph/{name}.mmd"));
+        if let Some(diff) = tandem_testkit::golden(&path, &text(&out.stdout)) {
+            panic!("{diff}");
+        }
     }
     let dot = text(&tandem(&["graph", "-o", "dot", &article("ambassador")]).stdout);
     assert!(dot.starts_with("digraph \"Pod app-with-proxy\" {"));

@@ -1,4 +1,4 @@
-//! Shared by the golden tests: fixture paths and the bless switch.
+//! Shared by the golden tests: fixture paths (the golden-file helper is the test kit's).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -10,44 +10,6 @@ pub fn fixtures() -> PathBuf {
 /// The workspace root (for `examples/`).
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// `TANDEM_BLESS=1 cargo test -p tandem-lint` rewrites the golden files from the current output;
-/// review the diff before keeping it.
-pub fn bless() -> bool {
-    std::env::var_os("TANDEM_BLESS").is_some_and(|v| v == "1")
-}
-
-/// Compares `got` with the golden file at `path` (or writes it when blessing); returns a message on
-/// mismatch.
-pub fn golden(path: &Path, got: &str) -> Option<String> {
-    if bless() {
-        std::fs::write(path, got).expect("write golden file");
-        return None;
-    }
-    let want = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with TANDEM_BLESS=1 to create it)",
-            path.display()
-        )
-    });
-    if want == got {
-        return None;
-    }
-    let mut msg = format!("{} differs from the output:\n", path.display());
-    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
-    for i in 0..w.len().max(g.len()) {
-        let (a, b) = (w.get(i), g.get(i));
-        if a != b {
-            msg.push_str(&format!(
-                "  line {}:\n    want: {}\n    got:  {}\n",
-                i + 1,
-                a.unwrap_or(&"<none>"),
-                b.unwrap_or(&"<none>")
-            ));
-        }
-    }
-    Some(msg)
 }
 
 /// Every file with extension `ext` in `dir`, sorted.
@@ -138,8 +100,8 @@ pub fn chromium(args: &[&str]) -> Option<std::process::Output> {
     let found = std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("chromium").is_file()));
     if !found {
-        eprintln!(
-            "SKIP: chromium is not installed (apt-get install chromium; tools/setup.sh does)"
+        tandem_testkit::skip(
+            "chromium is not installed (apt-get install chromium; tools/setup.sh does)",
         );
         return None;
     }
