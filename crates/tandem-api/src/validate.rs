@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, DownwardAPIVolumeFile, EnvVar, HTTPGetAction, KeyToPath,
-    LifecycleHandler, Pod, PodSpec, Probe, ResourceFieldSelector, SeccompProfile, Volume,
-    VolumeMount,
+    LifecycleHandler, Pod, PodSecurityContext, PodSpec, Probe, ResourceFieldSelector,
+    SeccompProfile, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -244,142 +244,10 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                 MAX_ACTIVE_DEADLINE,
             );
         }
-        let dns_policy = spec.dns_policy.as_deref().unwrap_or("ClusterFirst");
-        enumerated(
-            cx,
-            &p.field("dnsPolicy"),
-            "dnsPolicy",
-            dns_policy,
-            DNS_POLICIES,
-        );
-        let dc = p.field("dnsConfig");
-        let nameservers = spec
-            .dns_config
-            .as_ref()
-            .and_then(|d| d.nameservers.clone())
-            .unwrap_or_default();
-        if dns_policy == "None" && nameservers.is_empty() {
-            cx.error_hint(
-                &dc.field("nameservers"),
-                "dnsPolicy None needs at least one nameserver in dnsConfig.nameservers",
-                "add `dnsConfig: {nameservers: [1.1.1.1]}` or use another dnsPolicy",
-            );
-        }
-        if let Some(d) = &spec.dns_config {
-            if nameservers.len() > 3 {
-                cx.error(
-                    &dc.field("nameservers"),
-                    "at most 3 nameservers are allowed",
-                );
-            }
-            for (i, ns) in nameservers.iter().enumerate() {
-                if ns.parse::<IpAddr>().is_err() {
-                    cx.error(
-                        &dc.field("nameservers").index(i),
-                        format!("nameserver must be an IP address, got {ns:?}"),
-                    );
-                }
-            }
-            if d.searches.as_ref().is_some_and(|s| s.len() > 32) {
-                cx.error(
-                    &dc.field("searches"),
-                    "at most 32 search domains are allowed",
-                );
-            }
-            for (i, o) in d.options.iter().flatten().enumerate() {
-                if o.name.as_deref().is_none_or(str::is_empty) {
-                    cx.error(
-                        &dc.field("options").index(i).field("name"),
-                        "option name is required",
-                    );
-                }
-            }
-        }
-        for (i, a) in spec.host_aliases.iter().flatten().enumerate() {
-            let ap = p.field("hostAliases").index(i);
-            if a.ip.parse::<IpAddr>().is_err() {
-                cx.error(
-                    &ap.field("ip"),
-                    format!("ip must be an IP address, got {:?}", a.ip),
-                );
-            }
-            for (j, h) in a.hostnames.iter().flatten().enumerate() {
-                if let Some(msg) = names::dns1123_subdomain(h) {
-                    cx.error(
-                        &ap.field("hostnames").index(j),
-                        format!("invalid hostname {h:?}: {msg}"),
-                    );
-                }
-            }
-        }
-        for (field, value) in [("hostname", &spec.hostname), ("subdomain", &spec.subdomain)] {
-            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-                if let Some(msg) = names::dns1123_label(v) {
-                    cx.error(&p.field(field), format!("invalid {field} {v:?}: {msg}"));
-                }
-            }
-        }
-        if let Some(sa) = spec
-            .service_account_name
-            .as_deref()
-            .filter(|s| !s.is_empty())
-        {
-            if let Some(msg) = names::dns1123_subdomain(sa) {
-                cx.error(
-                    &p.field("serviceAccountName"),
-                    format!("invalid serviceAccountName {sa:?}: {msg}"),
-                );
-            }
-        }
+        dns(cx, spec, &p);
+        host_names(cx, spec, &p);
         if let Some(sc) = &spec.security_context {
-            let sp = p.field("securityContext");
-            for (field, v) in [
-                ("runAsUser", sc.run_as_user),
-                ("runAsGroup", sc.run_as_group),
-                ("fsGroup", sc.fs_group),
-            ] {
-                if let Some(v) = v {
-                    in_range(cx, &sp.field(field), field, v, 0, MAX_ID);
-                }
-            }
-            for (i, g) in sc.supplemental_groups.iter().flatten().enumerate() {
-                let path = sp.field("supplementalGroups").index(i);
-                in_range(cx, &path, "supplemental group", *g, 0, MAX_ID);
-            }
-            if let Some(policy) = sc.supplemental_groups_policy.as_deref() {
-                let path = sp.field("supplementalGroupsPolicy");
-                let allowed = SUPPLEMENTAL_GROUPS_POLICIES;
-                enumerated(cx, &path, "supplementalGroupsPolicy", policy, allowed);
-            }
-            if let Some(policy) = sc.fs_group_change_policy.as_deref() {
-                let path = sp.field("fsGroupChangePolicy");
-                let allowed = FS_GROUP_CHANGE_POLICIES;
-                enumerated(cx, &path, "fsGroupChangePolicy", policy, allowed);
-            }
-            for (i, s) in sc.sysctls.iter().flatten().enumerate() {
-                let field = sp.field("sysctls").index(i).field("name");
-                if s.name.is_empty() {
-                    cx.error(&field, "sysctl name is required");
-                } else if !SAFE_SYSCTLS.contains(&s.name.replace('/', ".").as_str()) {
-                    cx.error(
-                        &field,
-                        format!(
-                            "sysctl {:?} is not in the safe set tandem allows ({}): it is not namespaced per pod or could affect the host",
-                            s.name,
-                            SAFE_SYSCTLS.join(", ")
-                        ),
-                    );
-                } else if s.name.starts_with("net.") && spec.host_network == Some(true) {
-                    cx.error(
-                        &field,
-                        format!(
-                            "sysctl {:?} cannot be set on a hostNetwork pod: it would change the host's network namespace",
-                            s.name
-                        ),
-                    );
-                }
-            }
-            seccomp(cx, sc.seccomp_profile.as_ref(), &sp.field("seccompProfile"));
+            pod_security_context(cx, spec, sc, &p.field("securityContext"));
         }
         // A user namespace cannot be combined with the host's namespaces (the API server
         // refuses these, and their resources would belong to the host's users anyway).
@@ -1499,6 +1367,153 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             }
         }
     }
+}
+
+/// `dnsPolicy` and `dnsConfig`, as the API server checks them.
+fn dns(cx: &mut Cx<'_>, spec: &PodSpec, p: &FieldPath) {
+    let dns_policy = spec.dns_policy.as_deref().unwrap_or("ClusterFirst");
+    enumerated(
+        cx,
+        &p.field("dnsPolicy"),
+        "dnsPolicy",
+        dns_policy,
+        DNS_POLICIES,
+    );
+    let dc = p.field("dnsConfig");
+    let nameservers = spec
+        .dns_config
+        .as_ref()
+        .and_then(|d| d.nameservers.clone())
+        .unwrap_or_default();
+    if dns_policy == "None" && nameservers.is_empty() {
+        cx.error_hint(
+            &dc.field("nameservers"),
+            "dnsPolicy None needs at least one nameserver in dnsConfig.nameservers",
+            "add `dnsConfig: {nameservers: [1.1.1.1]}` or use another dnsPolicy",
+        );
+    }
+    if let Some(d) = &spec.dns_config {
+        if nameservers.len() > 3 {
+            cx.error(
+                &dc.field("nameservers"),
+                "at most 3 nameservers are allowed",
+            );
+        }
+        for (i, ns) in nameservers.iter().enumerate() {
+            if ns.parse::<IpAddr>().is_err() {
+                cx.error(
+                    &dc.field("nameservers").index(i),
+                    format!("nameserver must be an IP address, got {ns:?}"),
+                );
+            }
+        }
+        if d.searches.as_ref().is_some_and(|s| s.len() > 32) {
+            cx.error(
+                &dc.field("searches"),
+                "at most 32 search domains are allowed",
+            );
+        }
+        for (i, o) in d.options.iter().flatten().enumerate() {
+            if o.name.as_deref().is_none_or(str::is_empty) {
+                cx.error(
+                    &dc.field("options").index(i).field("name"),
+                    "option name is required",
+                );
+            }
+        }
+    }
+}
+
+/// `hostAliases`, `hostname`, `subdomain` and `serviceAccountName`: addresses and DNS names.
+fn host_names(cx: &mut Cx<'_>, spec: &PodSpec, p: &FieldPath) {
+    for (i, a) in spec.host_aliases.iter().flatten().enumerate() {
+        let ap = p.field("hostAliases").index(i);
+        if a.ip.parse::<IpAddr>().is_err() {
+            cx.error(
+                &ap.field("ip"),
+                format!("ip must be an IP address, got {:?}", a.ip),
+            );
+        }
+        for (j, h) in a.hostnames.iter().flatten().enumerate() {
+            if let Some(msg) = names::dns1123_subdomain(h) {
+                cx.error(
+                    &ap.field("hostnames").index(j),
+                    format!("invalid hostname {h:?}: {msg}"),
+                );
+            }
+        }
+    }
+    for (field, value) in [("hostname", &spec.hostname), ("subdomain", &spec.subdomain)] {
+        if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+            if let Some(msg) = names::dns1123_label(v) {
+                cx.error(&p.field(field), format!("invalid {field} {v:?}: {msg}"));
+            }
+        }
+    }
+    if let Some(sa) = spec
+        .service_account_name
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
+        if let Some(msg) = names::dns1123_subdomain(sa) {
+            cx.error(
+                &p.field("serviceAccountName"),
+                format!("invalid serviceAccountName {sa:?}: {msg}"),
+            );
+        }
+    }
+}
+
+/// The pod's `securityContext`: ids in range, the fixed-value policies, safe sysctls only, the
+/// seccomp profile.
+fn pod_security_context(cx: &mut Cx<'_>, spec: &PodSpec, sc: &PodSecurityContext, sp: &FieldPath) {
+    for (field, v) in [
+        ("runAsUser", sc.run_as_user),
+        ("runAsGroup", sc.run_as_group),
+        ("fsGroup", sc.fs_group),
+    ] {
+        if let Some(v) = v {
+            in_range(cx, &sp.field(field), field, v, 0, MAX_ID);
+        }
+    }
+    for (i, g) in sc.supplemental_groups.iter().flatten().enumerate() {
+        let path = sp.field("supplementalGroups").index(i);
+        in_range(cx, &path, "supplemental group", *g, 0, MAX_ID);
+    }
+    if let Some(policy) = sc.supplemental_groups_policy.as_deref() {
+        let path = sp.field("supplementalGroupsPolicy");
+        let allowed = SUPPLEMENTAL_GROUPS_POLICIES;
+        enumerated(cx, &path, "supplementalGroupsPolicy", policy, allowed);
+    }
+    if let Some(policy) = sc.fs_group_change_policy.as_deref() {
+        let path = sp.field("fsGroupChangePolicy");
+        let allowed = FS_GROUP_CHANGE_POLICIES;
+        enumerated(cx, &path, "fsGroupChangePolicy", policy, allowed);
+    }
+    for (i, s) in sc.sysctls.iter().flatten().enumerate() {
+        let field = sp.field("sysctls").index(i).field("name");
+        if s.name.is_empty() {
+            cx.error(&field, "sysctl name is required");
+        } else if !SAFE_SYSCTLS.contains(&s.name.replace('/', ".").as_str()) {
+            cx.error(
+                &field,
+                format!(
+                    "sysctl {:?} is not in the safe set tandem allows ({}): it is not namespaced per pod or could affect the host",
+                    s.name,
+                    SAFE_SYSCTLS.join(", ")
+                ),
+            );
+        } else if s.name.starts_with("net.") && spec.host_network == Some(true) {
+            cx.error(
+                &field,
+                format!(
+                    "sysctl {:?} cannot be set on a hostNetwork pod: it would change the host's network namespace",
+                    s.name
+                ),
+            );
+        }
+    }
+    seccomp(cx, sc.seccomp_profile.as_ref(), &sp.field("seccompProfile"));
 }
 
 fn seccomp(cx: &mut Cx<'_>, s: Option<&SeccompProfile>, p: &FieldPath) {
