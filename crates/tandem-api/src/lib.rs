@@ -171,7 +171,25 @@ fn pull_secrets(
 /// warnings are in [`Loaded::warnings`].
 pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostics> {
     let mut diags: Vec<Diagnostic> = Vec::new();
-    let mut docs: Vec<(usize, Node)> = Vec::new();
+    let mut objects: Vec<(usize, Node, ObjKind)> = Vec::new();
+    for (si, root) in parse_sources(sources, &mut diags) {
+        collect(&sources[si].name, si, root, None, &mut objects, &mut diags);
+    }
+    let (store, pods) = check_objects(sources, &objects, &mut diags);
+    let pods = plan_pods(sources, pods, &store, opts, &mut diags);
+    order_diagnostics(sources, &mut diags);
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        return Err(Diagnostics(diags));
+    }
+    Ok(Loaded {
+        pods,
+        warnings: diags,
+    })
+}
+
+/// Every YAML document of every source, with the index of its source; syntax errors go to `diags`.
+fn parse_sources(sources: &[Source], diags: &mut Vec<Diagnostic>) -> Vec<(usize, Node)> {
+    let mut docs = Vec::new();
     for (si, src) in sources.iter().enumerate() {
         let (parsed, errors) = yaml::parse_stream(&src.text);
         for e in errors {
@@ -192,15 +210,30 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
         }
         docs.extend(parsed.into_iter().map(|d| (si, d.root)));
     }
+    docs
+}
 
-    let mut objects: Vec<(usize, Node, ObjKind)> = Vec::new();
-    for (si, root) in docs {
-        collect(&sources[si].name, si, root, None, &mut objects, &mut diags);
-    }
+/// A Pod that passed the schema check, waiting to be defaulted, validated and planned once every
+/// ConfigMap and Secret of the sources is known.
+struct CheckedPod<'n> {
+    source: usize,
+    node: &'n Node,
+    pod: Pod,
+    /// Fields whose errors the schema check already reported.
+    suppressed: Vec<FieldPath>,
+    label: String,
+}
 
+/// Checks every object against its schema (and Pods against what tandem does not support yet),
+/// keeps the ConfigMaps and Secrets in a store, and returns the Pods to plan.
+fn check_objects<'n>(
+    sources: &[Source],
+    objects: &'n [(usize, Node, ObjKind)],
+    diags: &mut Vec<Diagnostic>,
+) -> (objects::Store, Vec<CheckedPod<'n>>) {
     let mut store = objects::Store::default();
-    let mut pods: Vec<(usize, &Node, Pod, Vec<FieldPath>, String)> = Vec::new();
-    for (si, node, kind) in &objects {
+    let mut pods = Vec::new();
+    for (si, node, kind) in objects {
         let file = sources[*si].name.as_str();
         let mut cx = Cx::new(file, node, object_label(node, kind.name()));
         let checked = schema::check(&mut cx, kind.schema());
@@ -214,8 +247,13 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
         match kind {
             ObjKind::Pod => {
                 if let Some(pod) = deserialize::<Pod>(&mut cx, json) {
-                    let suppressed = std::mem::take(&mut cx.suppressed);
-                    pods.push((*si, node, pod, suppressed, cx.object.clone()));
+                    pods.push(CheckedPod {
+                        source: *si,
+                        node,
+                        pod,
+                        suppressed: std::mem::take(&mut cx.suppressed),
+                        label: cx.object.clone(),
+                    });
                 }
             }
             ObjKind::ConfigMap => {
@@ -231,12 +269,29 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
         }
         diags.append(&mut cx.diags);
     }
+    (store, pods)
+}
 
+/// Defaults, validates and plans each Pod; a Pod with errors is reported and left out.
+fn plan_pods(
+    sources: &[Source],
+    pods: Vec<CheckedPod<'_>>,
+    store: &objects::Store,
+    opts: &PlanOptions,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<LoadedPod> {
     let mut loaded = Vec::new();
     let mut seen: HashMap<(String, String), (String, usize)> = HashMap::new();
     let mut seed_used = false;
-    for (si, node, mut pod, suppressed, label) in pods {
-        let file = sources[si].name.as_str();
+    for CheckedPod {
+        source,
+        node,
+        mut pod,
+        suppressed,
+        label,
+    } in pods
+    {
+        let file = sources[source].name.as_str();
         let mut cx = Cx::new(file, node, label);
         cx.suppressed = suppressed;
         let namespace = pod
@@ -262,6 +317,7 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
             &opts.uid,
         ) {
             (Some(u), _) => u,
+            // The seed names the first pod without a uid; the others get uids derived from it.
             (None, Some(seed)) if !seed.is_empty() => {
                 if seed_used {
                     derive_uid(&[seed, &namespace, &name])
@@ -274,8 +330,8 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
         };
         defaults::apply(&mut pod, &namespace, &uid, &opts.node_name);
         validate::pod(&mut cx, &pod);
-        let plan = planner::plan(&mut cx, &pod, &store);
-        let image_pull_secrets = pull_secrets(&mut cx, &pod, &namespace, &store);
+        let plan = planner::plan(&mut cx, &pod, store);
+        let image_pull_secrets = pull_secrets(&mut cx, &pod, &namespace, store);
         if !cx.has_errors() {
             loaded.push(LoadedPod {
                 plan,
@@ -287,7 +343,12 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
         }
         diags.append(&mut cx.diags);
     }
+    loaded
+}
 
+/// Errors before warnings, then in the order of the sources as given, by line and column; each
+/// diagnostic once.
+fn order_diagnostics(sources: &[Source], diags: &mut Vec<Diagnostic>) {
     let order: HashMap<&str, usize> = sources
         .iter()
         .enumerate()
@@ -303,13 +364,6 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
         )
     });
     diags.dedup();
-    if diags.iter().any(|d| d.severity == Severity::Error) {
-        return Err(Diagnostics(diags));
-    }
-    Ok(Loaded {
-        pods: loaded,
-        warnings: diags,
-    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
