@@ -401,6 +401,93 @@ fn phase_exit_code(plan: &PodPlan, outcome: &tandem_kubelet::driver::Outcome) ->
         .unwrap_or(1)
 }
 
+/// The control socket, bound in place of any left by an earlier supervisor of this pod.
+fn control_listener(dir: &PodDir) -> Result<std::os::unix::net::UnixListener, SuperviseError> {
+    let _ = std::fs::remove_file(dir.socket());
+    dir.socket_addr()
+        .and_then(|addr| std::os::unix::net::UnixListener::bind(addr.path()))
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|source| SuperviseError::Listen {
+            path: dir.socket(),
+            source,
+        })
+}
+
+/// SIGTERM or SIGINT to the supervisor is a graceful delete, as for a node's pod.
+fn forward_stop_signals(control: &mpsc::UnboundedSender<Control>) {
+    for kind in [
+        tokio::signal::unix::SignalKind::terminate(),
+        tokio::signal::unix::SignalKind::interrupt(),
+    ] {
+        if let Ok(mut sig) = tokio::signal::unix::signal(kind) {
+            let tx = control.clone();
+            tokio::task::spawn_local(async move {
+                while sig.recv().await.is_some() {
+                    let _ = tx.send(Control::Delete { grace: None });
+                }
+            });
+        }
+    }
+}
+
+/// Where the engine's status and events go, with the pod's first event when probes cannot reach
+/// the pod's address (see [`crate::linux::loopback_fallback_warning`]).
+fn state_writer(
+    dir: &PodDir,
+    pod: Pod,
+    plan: &PodPlan,
+    net: &crate::network::PodNetwork,
+) -> StateWriter {
+    let mut writer = StateWriter {
+        dir: dir.clone(),
+        pod,
+        last: None,
+        events: None,
+    };
+    if let Some(message) = crate::linux::loopback_fallback_warning(plan, &runtime_facts(net)) {
+        // Before any container starts, so it leads the pod's events.
+        writer.event(&PodEvent {
+            time_us: crate::logs::now_us(),
+            kind: tandem_kubelet::events::EventType::Warning,
+            reason: tandem_kubelet::events::EventReason::ProbeWarning,
+            message,
+            container: None,
+            attempt: None,
+            details: None,
+        });
+    }
+    writer
+}
+
+/// Releases what the pod still holds once it has ended, and its directory if it was deleted (a
+/// pod that ended by itself stays, for `get` and `logs`, until `tandem delete`).
+fn release(
+    dir: &PodDir,
+    plan: &PodPlan,
+    slot: &crate::sandbox::SharedSandbox,
+    setup: &mut Setup,
+    ended: &Ended,
+) {
+    let (sandbox, network) = {
+        let mut s = slot.borrow_mut();
+        (s.sandbox.take(), std::mem::take(&mut s.network))
+    };
+    teardown(
+        dir,
+        plan,
+        Setup {
+            sandbox,
+            network,
+            userns: setup.userns.take(),
+        },
+    );
+    if ended.reason == TerminationReason::Deleted {
+        let _ = std::fs::remove_dir_all(&dir.root);
+    } else {
+        let _ = std::fs::remove_file(dir.pid_file());
+    }
+}
+
 fn run(
     dir: &PodDir,
     plan: &PodPlan,
@@ -417,20 +504,7 @@ fn run(
         .unwrap_or_default();
     let net = setup.network.clone();
     let pod: Pod = read_json(&dir.pod_json())?;
-    let _ = std::fs::remove_file(dir.socket());
-    let std_listener = dir
-        .socket_addr()
-        .and_then(|addr| std::os::unix::net::UnixListener::bind(addr.path()))
-        .map_err(|source| SuperviseError::Listen {
-            path: dir.socket(),
-            source,
-        })?;
-    std_listener
-        .set_nonblocking(true)
-        .map_err(|source| SuperviseError::Listen {
-            path: dir.socket(),
-            source,
-        })?;
+    let std_listener = control_listener(dir)?;
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -481,39 +555,8 @@ fn run(
             attached: Rc::clone(&attached),
         };
         tokio::task::spawn_local(serve(listener, shared));
-        // SIGTERM or SIGINT to the supervisor is a graceful delete, as for a node's pod.
-        for kind in [
-            tokio::signal::unix::SignalKind::terminate(),
-            tokio::signal::unix::SignalKind::interrupt(),
-        ] {
-            if let Ok(mut sig) = tokio::signal::unix::signal(kind) {
-                let tx = ctl_tx.clone();
-                tokio::task::spawn_local(async move {
-                    while sig.recv().await.is_some() {
-                        let _ = tx.send(Control::Delete { grace: None });
-                    }
-                });
-            }
-        }
-        let mut writer = StateWriter {
-            dir: dir.clone(),
-            pod,
-            last: None,
-            events: None,
-        };
-        if let Some(message) = crate::linux::loopback_fallback_warning(&plan, &runtime_facts(&net))
-        {
-            // Before any container starts, so it leads the pod's events (see the function).
-            writer.event(&PodEvent {
-                time_us: crate::logs::now_us(),
-                kind: tandem_kubelet::events::EventType::Warning,
-                reason: tandem_kubelet::events::EventReason::ProbeWarning,
-                message,
-                container: None,
-                attempt: None,
-                details: None,
-            });
-        }
+        forward_stop_signals(&ctl_tx);
+        let writer = state_writer(dir, pod, &plan, &net);
         let facts = PodFacts {
             sandbox_ready: true,
             pod_ip: net.pod_ips.first().cloned(),
@@ -543,24 +586,7 @@ fn run(
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), attached.drained()).await;
         // Tear down before this runtime (and with it every control connection) goes away: a
         // client that waits for EOF must find the pod gone when it gets it.
-        let (sandbox, network) = {
-            let mut s = slot.borrow_mut();
-            (s.sandbox.take(), std::mem::take(&mut s.network))
-        };
-        teardown(
-            dir,
-            &plan,
-            Setup {
-                sandbox,
-                network,
-                userns: setup.userns.take(),
-            },
-        );
-        if ended.reason == TerminationReason::Deleted {
-            let _ = std::fs::remove_dir_all(&dir.root);
-        } else {
-            let _ = std::fs::remove_file(dir.pid_file());
-        }
+        release(dir, &plan, &slot, setup, &ended);
         // Exit here, with every control connection still open: the kernel closes them as the
         // process exits, so a client's EOF means this process is gone too. Returning would first
         // drop the connections, then take time to shut the runtime down while still alive.

@@ -5,10 +5,11 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDevice, LinuxDeviceCgroupBuilder,
-    LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder, ProcessBuilder,
-    RootBuilder, Spec, UserBuilder,
+    Capability, Linux, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDevice,
+    LinuxDeviceCgroupBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxSeccomp, Mount,
+    MountBuilder, Process, ProcessBuilder, RootBuilder, Spec, UserBuilder,
 };
+use oci_spec::OciSpecError;
 use tandem_api::plan::ContainerPlan;
 use tandem_image::ImageConfig;
 
@@ -305,10 +306,6 @@ pub fn capability_set(
 }
 
 pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, TranslateError> {
-    let err = |source| TranslateError::Spec {
-        container: container.to_string(),
-        source,
-    };
     let caps = capability_set(
         container,
         inputs.privileged,
@@ -316,6 +313,10 @@ pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, Translat
         &inputs.capabilities_drop,
         &inputs.host_capabilities,
     )?;
+    let err = |source| TranslateError::Spec {
+        container: container.to_string(),
+        source,
+    };
     let seccomp = match (&inputs.seccomp, inputs.privileged) {
         // containerd applies no filter to a privileged container.
         (_, true) | (Seccomp::Unconfined, _) => None,
@@ -324,6 +325,23 @@ pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, Translat
         }
         (Seccomp::Profile(p), false) => Some((**p).clone()),
     };
+    let mut spec = Spec::default();
+    spec.set_hostname(None);
+    spec.set_process(Some(process(inputs, caps).map_err(err)?));
+    spec.set_root(Some(
+        RootBuilder::default()
+            .path(inputs.rootfs.clone())
+            .readonly(inputs.read_only_rootfs)
+            .build()
+            .map_err(err)?,
+    ));
+    spec.set_linux(Some(linux(inputs, seccomp).map_err(err)?));
+    spec.set_mounts(Some(mounts(inputs).map_err(err)?));
+    Ok(spec)
+}
+
+/// The container's process: command, environment, working directory, ids and capabilities.
+fn process(inputs: &SpecInputs, caps: HashSet<Capability>) -> Result<Process, OciSpecError> {
     // Inheritable and ambient stay empty, as containerd sets them (CVE-2022-24769); oci-spec's
     // builder would otherwise fill them with its own defaults, capabilities that may not even be
     // in the bounding set.
@@ -333,14 +351,12 @@ pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, Translat
         .bounding(caps.clone())
         .effective(caps.clone())
         .permitted(caps)
-        .build()
-        .map_err(err)?;
+        .build()?;
     let user = UserBuilder::default()
         .uid(inputs.uid)
         .gid(inputs.gid)
         .additional_gids(inputs.additional_gids.clone())
-        .build()
-        .map_err(err)?;
+        .build()?;
     let mut process = ProcessBuilder::default()
         .args(inputs.args.clone())
         .env(
@@ -353,48 +369,35 @@ pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, Translat
         .cwd(inputs.cwd.clone())
         .user(user)
         .capabilities(capabilities)
-        .build()
-        .map_err(err)?;
+        .build()?;
     // Unset rather than `false`: libcontainer loads the seccomp filter while it still holds
     // CAP_SYS_ADMIN only when no_new_privileges is absent.
     process.set_no_new_privileges(inputs.no_new_privileges.then_some(true));
-    let root = RootBuilder::default()
-        .path(inputs.rootfs.clone())
-        .readonly(inputs.read_only_rootfs)
-        .build()
-        .map_err(err)?;
+    Ok(process)
+}
 
-    let mut namespaces: Vec<LinuxNamespace> = vec![LinuxNamespaceBuilder::default()
-        .typ(LinuxNamespaceType::Mount)
-        .build()
-        .map_err(err)?];
+/// The Linux part: namespaces (its own mount and pid namespaces, the pod's others), masked and
+/// read-only paths, cgroup resources and devices, sysctls, the seccomp filter.
+fn linux(inputs: &SpecInputs, seccomp: Option<LinuxSeccomp>) -> Result<Linux, OciSpecError> {
+    let namespace = |typ, path: Option<&PathBuf>| {
+        let mut b = LinuxNamespaceBuilder::default().typ(typ);
+        if let Some(path) = path {
+            b = b.path(path.clone());
+        }
+        b.build()
+    };
+    let mut namespaces = vec![namespace(LinuxNamespaceType::Mount, None)?];
     match &inputs.pid {
         PidNamespace::Host => {}
-        PidNamespace::Private => namespaces.push(
-            LinuxNamespaceBuilder::default()
-                .typ(LinuxNamespaceType::Pid)
-                .build()
-                .map_err(err)?,
-        ),
-        PidNamespace::Pod(path) => namespaces.push(
-            LinuxNamespaceBuilder::default()
-                .typ(LinuxNamespaceType::Pid)
-                .path(path.clone())
-                .build()
-                .map_err(err)?,
-        ),
+        PidNamespace::Private => namespaces.push(namespace(LinuxNamespaceType::Pid, None)?),
+        PidNamespace::Pod(path) => {
+            namespaces.push(namespace(LinuxNamespaceType::Pid, Some(path))?);
+        }
     }
     for (typ, path) in &inputs.joined {
-        namespaces.push(
-            LinuxNamespaceBuilder::default()
-                .typ(*typ)
-                .path(path.clone())
-                .build()
-                .map_err(err)?,
-        );
+        namespaces.push(namespace(*typ, Some(path))?);
     }
-    let defaults = Spec::default();
-    let linux_defaults = defaults.linux().clone().unwrap_or_default();
+    let linux_defaults = Spec::default().linux().clone().unwrap_or_default();
     let unmasked = inputs.privileged || inputs.unmasked_proc;
     let (masked, readonly) = if unmasked {
         (vec![], vec![])
@@ -408,13 +411,12 @@ pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, Translat
             linux_defaults.readonly_paths().clone().unwrap_or_default(),
         )
     };
-    let mut resources = linux_resources(&inputs.resources).map_err(err)?;
+    let mut resources = linux_resources(&inputs.resources)?;
     if inputs.privileged {
         resources.set_devices(Some(vec![LinuxDeviceCgroupBuilder::default()
             .allow(true)
             .access("rwm")
-            .build()
-            .map_err(err)?]));
+            .build()?]));
     }
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
@@ -423,15 +425,18 @@ pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, Translat
         .readonly_paths(readonly)
         .resources(resources)
         .sysctl(inputs.sysctls.iter().cloned().collect::<HashMap<_, _>>())
-        .build()
-        .map_err(err)?;
+        .build()?;
     linux.set_seccomp(seccomp);
     if !inputs.devices.is_empty() {
         linux.set_devices(Some(inputs.devices.clone()));
     }
+    Ok(linux)
+}
 
-    // The runtime's defaults, minus /dev/shm: containers share the pod's (one IPC namespace).
-    let mut mounts: Vec<Mount> = defaults
+/// The runtime's default mounts minus /dev/shm (containers share the pod's: one IPC namespace),
+/// then the volumes and the pod's files as bind mounts.
+fn mounts(inputs: &SpecInputs) -> Result<Vec<Mount>, OciSpecError> {
+    let mut mounts: Vec<Mount> = Spec::default()
         .mounts()
         .clone()
         .unwrap_or_default()
@@ -446,30 +451,21 @@ pub fn build_spec(container: &str, inputs: &SpecInputs) -> Result<Spec, Translat
             m
         })
         .collect();
-    let bind = |source: PathBuf, destination: String, ro: bool| {
+    for m in &inputs.mounts {
         let mut options = vec!["rbind".to_string(), "rprivate".to_string()];
-        if ro {
+        if m.read_only {
             options.push("ro".into());
         }
-        MountBuilder::default()
-            .destination(destination)
-            .typ("bind")
-            .source(source)
-            .options(options)
-            .build()
-            .map_err(err)
-    };
-    for m in &inputs.mounts {
-        mounts.push(bind(m.source.clone(), m.destination.clone(), m.read_only)?);
+        mounts.push(
+            MountBuilder::default()
+                .destination(m.destination.clone())
+                .typ("bind")
+                .source(m.source.clone())
+                .options(options)
+                .build()?,
+        );
     }
-
-    let mut spec = Spec::default();
-    spec.set_hostname(None);
-    spec.set_process(Some(process));
-    spec.set_root(Some(root));
-    spec.set_linux(Some(linux));
-    spec.set_mounts(Some(mounts));
-    Ok(spec)
+    Ok(mounts)
 }
 
 #[cfg(test)]
