@@ -668,19 +668,9 @@ impl Timeline {
         }
     }
 
-    /// The drawing: a time axis, one lane per container.
+    /// The drawing: a time axis, one lane per container, the pod's own marks, a legend.
     pub fn svg(&self) -> String {
-        const W: f64 = 1200.0;
-        const LEFT: f64 = 210.0;
-        const RIGHT: f64 = 40.0;
-        const TOP: f64 = 56.0;
-        const LANE: f64 = 84.0;
-        const BAR: f64 = 20.0;
-        let plot = W - LEFT - RIGHT;
-        let span = (self.end_us - self.start_us).max(1) as f64;
-        let x = |t: i64| LEFT + (t - self.start_us) as f64 / span * plot;
-        let height = TOP + LANE * self.lanes.len() as f64 + 70.0;
-
+        let frame = Frame::of(self);
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -689,9 +679,9 @@ impl Timeline {
             self.start_us,
             self.end_us,
             n(W),
-            n(height),
+            n(frame.height),
             n(W),
-            n(height)
+            n(frame.height)
         );
         let _ = writeln!(
             s,
@@ -701,9 +691,20 @@ impl Timeline {
             rfc3339(self.start_us)
         );
         s.push_str("<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n");
-        // Axis and grid.
+        self.svg_axis(&mut s, &frame);
+        for (i, lane) in self.lanes.iter().enumerate() {
+            svg_lane(&mut s, &frame, i, lane);
+        }
+        self.svg_pod_marks(&mut s, &frame);
+        svg_legend(&mut s, &frame);
+        s.push_str("</svg>\n");
+        s
+    }
+
+    /// The time axis with its ticks and grid lines.
+    fn svg_axis(&self, s: &mut String, frame: &Frame) {
+        let (x, axis_bottom, plot) = (|t| frame.x(t), frame.axis_bottom, frame.plot);
         let step = self.tick_step();
-        let axis_bottom = TOP + LANE * self.lanes.len() as f64;
         s.push_str("<g class=\"axis\">");
         let _ = write!(
             s,
@@ -744,165 +745,11 @@ impl Timeline {
             esc(&format!("t0 = {}", rfc3339(self.start_us)))
         );
         s.push_str("</g>\n");
+    }
 
-        for (i, lane) in self.lanes.iter().enumerate() {
-            let y0 = TOP + LANE * i as f64;
-            let bar_y = y0 + 28.0;
-            let _ = write!(
-                s,
-                "<g class=\"lane\" data-container=\"{}\" data-role=\"{}\" data-restarts=\"{}\">",
-                esc(&lane.container),
-                lane.role.as_str(),
-                lane.restarts
-            );
-            if i % 2 == 1 {
-                let _ = write!(
-                    s,
-                    "<rect x=\"0\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#f6f8fa\"/>",
-                    n(y0),
-                    n(W),
-                    n(LANE)
-                );
-            }
-            let role = match lane.role {
-                ContainerRole::Init => "init container",
-                ContainerRole::Sidecar => "native sidecar",
-                ContainerRole::Main => "container",
-            };
-            let restarts = if lane.restarts > 0 {
-                format!(
-                    " · {} restart{}",
-                    lane.restarts,
-                    if lane.restarts == 1 { "" } else { "s" }
-                )
-            } else {
-                String::new()
-            };
-            let _ = write!(
-                s,
-                "<text class=\"lane-label\" x=\"12\" y=\"{}\" font-weight=\"bold\">{}</text><text x=\"12\" y=\"{}\" fill=\"#57606a\" font-size=\"11\">{}</text>",
-                n(bar_y + 8.0),
-                esc(&clip(&lane.container, 26)),
-                n(bar_y + 24.0),
-                esc(&format!("{role}{restarts}"))
-            );
-            for sp in &lane.spans {
-                let (x0, x1) = (x(sp.start_us), x(sp.end_us));
-                let w = (x1 - x0).max(1.5);
-                let (y, h, fill) = match sp.kind {
-                    SpanKind::Waiting => (bar_y, BAR, "#d0d7de"),
-                    SpanKind::Running => (bar_y, BAR, "#2da44e"),
-                    SpanKind::Terminated if sp.exit_code == Some(0) => {
-                        (bar_y + 5.0, BAR - 10.0, "#8c959f")
-                    }
-                    SpanKind::Terminated => (bar_y + 5.0, BAR - 10.0, "#fa4549"),
-                    SpanKind::Ready => (bar_y + BAR + 2.0, 4.0, "#0969da"),
-                };
-                let _ = write!(
-                    s,
-                    "<rect class=\"span {}\" data-container=\"{}\" data-kind=\"{}\" data-attempt=\"{}\" data-start-us=\"{}\" data-end-us=\"{}\" data-open=\"{}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"2\" fill=\"{fill}\"><title>{}</title></rect>",
-                    sp.kind.as_str(),
-                    esc(&lane.container),
-                    sp.kind.as_str(),
-                    sp.attempt,
-                    sp.start_us,
-                    sp.end_us,
-                    sp.open,
-                    n(x0),
-                    n(y),
-                    n(w),
-                    n(h),
-                    esc(&sp.detail)
-                );
-                if sp.kind == SpanKind::Running && text_width(&sp.label, 11.0) + 8.0 < w {
-                    let _ = write!(
-                        s,
-                        "<text x=\"{}\" y=\"{}\" fill=\"#fff\" font-size=\"11\" pointer-events=\"none\">{}</text>",
-                        n(x0 + 4.0),
-                        n(bar_y + 14.0),
-                        esc(&sp.label)
-                    );
-                }
-            }
-            // Marks, with labels moved to another row when they would overlap (and left out,
-            // the mark and its hover text kept, when every row is taken there).
-            let rows_y = [bar_y - 12.0, bar_y + BAR + 17.0, bar_y + BAR + 30.0];
-            let mut rows: Vec<(f64, f64)> = vec![(f64::MIN, f64::MIN); rows_y.len()];
-            for m in &lane.marks {
-                let px = x(m.time_us);
-                let (color, shape) = match m.kind {
-                    MarkKind::Signal => (
-                        "#cf222e",
-                        format!("M{},{} l5,-8 l-10,0 z", n(px), n(bar_y - 1.0)),
-                    ),
-                    MarkKind::Exit => (
-                        "#24292f",
-                        format!(
-                            "M{},{} l4,4 l-4,4 l-4,-4 z",
-                            n(px),
-                            n(bar_y + BAR / 2.0 - 4.0)
-                        ),
-                    ),
-                    MarkKind::ProbeFailed | MarkKind::Failed => (
-                        "#bc4c00",
-                        format!("M{},{} l6,6 m0,-6 l-6,6", n(px - 3.0), n(bar_y + BAR + 2.0)),
-                    ),
-                    MarkKind::ProbeSucceeded => (
-                        "#0969da",
-                        format!("M{},{} l3,3 l5,-6", n(px - 3.0), n(bar_y + BAR + 5.0)),
-                    ),
-                    MarkKind::ProbeWarning | MarkKind::BackOff => (
-                        "#9a6700",
-                        format!("M{},{} l4,7 l-8,0 z", n(px), n(bar_y + BAR + 1.0)),
-                    ),
-                    MarkKind::Hook => (
-                        "#8250df",
-                        format!("M{},{} h6 v6 h-6 z", n(px - 3.0), n(bar_y - 8.0)),
-                    ),
-                    MarkKind::Other => (
-                        "#57606a",
-                        format!("M{},{} v{}", n(px), n(bar_y - 4.0), n(BAR + 8.0)),
-                    ),
-                };
-                let label_w = text_width(&m.label, 10.0);
-                // Near the right edge the label ends at the mark instead of starting there.
-                let (lx0, lx1, anchor) = if px + 2.0 + label_w > W - 4.0 {
-                    (px - 2.0 - label_w, px - 2.0, "end")
-                } else {
-                    (px + 2.0, px + 2.0 + label_w, "start")
-                };
-                let row = rows
-                    .iter()
-                    .position(|&(a, b)| b == f64::MIN || lx0 > b + 4.0 || lx1 < a - 4.0);
-                let text = match row {
-                    Some(r) => {
-                        let (a, b) = rows[r];
-                        rows[r] = if b == f64::MIN {
-                            (lx0, lx1)
-                        } else {
-                            (a.min(lx0), b.max(lx1))
-                        };
-                        format!(
-                            "<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"{anchor}\" fill=\"{color}\">{}</text>",
-                            n(if anchor == "end" { lx1 } else { lx0 }),
-                            n(rows_y[r]),
-                            esc(&m.label)
-                        )
-                    }
-                    None => String::new(),
-                };
-                let _ = write!(
-                    s,
-                    "<g class=\"mark {}\" data-container=\"{}\" data-attempt=\"{}\" data-time-us=\"{}\"><title>{}</title><path d=\"{shape}\" fill=\"{color}\" stroke=\"{color}\" stroke-width=\"1.5\"/>{text}</g>",
-                    m.kind.as_str(),
-                    esc(&lane.container),
-                    m.attempt.map(|a| a.to_string()).unwrap_or_default(),
-                    m.time_us,
-                    esc(&m.detail),
-                );
-            }
-            s.push_str("</g>\n");
-        }
+    /// The pod's own events: a dashed line across every lane.
+    fn svg_pod_marks(&self, s: &mut String, frame: &Frame) {
+        let (x, axis_bottom) = (|t| frame.x(t), frame.axis_bottom);
         for m in &self.pod_marks {
             let px = x(m.time_us);
             let _ = writeln!(
@@ -920,35 +767,6 @@ impl Timeline {
                 esc(&m.label)
             );
         }
-        // Legend.
-        let ly = axis_bottom + 34.0;
-        let mut lx = LEFT;
-        s.push_str("<g class=\"legend\" font-size=\"11\">");
-        for (label, fill) in [
-            ("waiting", "#d0d7de"),
-            ("running", "#2da44e"),
-            ("ready", "#0969da"),
-            ("terminated (0)", "#8c959f"),
-            ("terminated (error)", "#fa4549"),
-        ] {
-            let _ = write!(
-                s,
-                "<rect x=\"{}\" y=\"{}\" width=\"14\" height=\"10\" fill=\"{fill}\"/><text x=\"{}\" y=\"{}\">{label}</text>",
-                n(lx),
-                n(ly),
-                n(lx + 18.0),
-                n(ly + 9.0)
-            );
-            lx += 36.0 + text_width(label, 11.0);
-        }
-        let _ = write!(
-            s,
-            "<text x=\"{}\" y=\"{}\" fill=\"#57606a\">▼ signal  ◆ exit  ✕ probe failed  ✓ probe ok  ■ hook</text>",
-            n(lx),
-            n(ly + 9.0)
-        );
-        s.push_str("</g>\n</svg>\n");
-        s
     }
 
     /// A self-contained page: header, the drawing, and the table of events. `refresh` adds a
@@ -1010,4 +828,232 @@ impl Timeline {
         h.push_str("</table>\n</body>\n</html>\n");
         h
     }
+}
+const W: f64 = 1200.0;
+const LEFT: f64 = 210.0;
+const RIGHT: f64 = 40.0;
+const TOP: f64 = 56.0;
+const LANE: f64 = 84.0;
+const BAR: f64 = 20.0;
+
+/// Where the drawing's time axis lies: the plot's width, the time it spans, where lanes end.
+struct Frame {
+    start_us: i64,
+    span: f64,
+    plot: f64,
+    axis_bottom: f64,
+    height: f64,
+}
+
+impl Frame {
+    fn of(t: &Timeline) -> Frame {
+        let lanes = t.lanes.len() as f64;
+        Frame {
+            start_us: t.start_us,
+            span: (t.end_us - t.start_us).max(1) as f64,
+            plot: W - LEFT - RIGHT,
+            axis_bottom: TOP + LANE * lanes,
+            height: TOP + LANE * lanes + 70.0,
+        }
+    }
+
+    /// The x of time `t`.
+    fn x(&self, t: i64) -> f64 {
+        LEFT + (t - self.start_us) as f64 / self.span * self.plot
+    }
+}
+
+/// One container's lane: its label, its spans (waiting, running, ready, terminated), its marks.
+fn svg_lane(s: &mut String, frame: &Frame, i: usize, lane: &Lane) {
+    let x = |t| frame.x(t);
+    let y0 = TOP + LANE * i as f64;
+    let bar_y = y0 + 28.0;
+    let _ = write!(
+        s,
+        "<g class=\"lane\" data-container=\"{}\" data-role=\"{}\" data-restarts=\"{}\">",
+        esc(&lane.container),
+        lane.role.as_str(),
+        lane.restarts
+    );
+    if i % 2 == 1 {
+        let _ = write!(
+            s,
+            "<rect x=\"0\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#f6f8fa\"/>",
+            n(y0),
+            n(W),
+            n(LANE)
+        );
+    }
+    let role = match lane.role {
+        ContainerRole::Init => "init container",
+        ContainerRole::Sidecar => "native sidecar",
+        ContainerRole::Main => "container",
+    };
+    let restarts = if lane.restarts > 0 {
+        format!(
+            " · {} restart{}",
+            lane.restarts,
+            if lane.restarts == 1 { "" } else { "s" }
+        )
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        s,
+        "<text class=\"lane-label\" x=\"12\" y=\"{}\" font-weight=\"bold\">{}</text><text x=\"12\" y=\"{}\" fill=\"#57606a\" font-size=\"11\">{}</text>",
+        n(bar_y + 8.0),
+        esc(&clip(&lane.container, 26)),
+        n(bar_y + 24.0),
+        esc(&format!("{role}{restarts}"))
+    );
+    for sp in &lane.spans {
+        let (x0, x1) = (x(sp.start_us), x(sp.end_us));
+        let w = (x1 - x0).max(1.5);
+        let (y, h, fill) = match sp.kind {
+            SpanKind::Waiting => (bar_y, BAR, "#d0d7de"),
+            SpanKind::Running => (bar_y, BAR, "#2da44e"),
+            SpanKind::Terminated if sp.exit_code == Some(0) => (bar_y + 5.0, BAR - 10.0, "#8c959f"),
+            SpanKind::Terminated => (bar_y + 5.0, BAR - 10.0, "#fa4549"),
+            SpanKind::Ready => (bar_y + BAR + 2.0, 4.0, "#0969da"),
+        };
+        let _ = write!(
+            s,
+            "<rect class=\"span {}\" data-container=\"{}\" data-kind=\"{}\" data-attempt=\"{}\" data-start-us=\"{}\" data-end-us=\"{}\" data-open=\"{}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"2\" fill=\"{fill}\"><title>{}</title></rect>",
+            sp.kind.as_str(),
+            esc(&lane.container),
+            sp.kind.as_str(),
+            sp.attempt,
+            sp.start_us,
+            sp.end_us,
+            sp.open,
+            n(x0),
+            n(y),
+            n(w),
+            n(h),
+            esc(&sp.detail)
+        );
+        if sp.kind == SpanKind::Running && text_width(&sp.label, 11.0) + 8.0 < w {
+            let _ = write!(
+                s,
+                "<text x=\"{}\" y=\"{}\" fill=\"#fff\" font-size=\"11\" pointer-events=\"none\">{}</text>",
+                n(x0 + 4.0),
+                n(bar_y + 14.0),
+                esc(&sp.label)
+            );
+        }
+    }
+    svg_marks(s, frame, lane, bar_y);
+    s.push_str("</g>\n");
+}
+
+/// A lane's marks, with labels moved to another row when they would overlap (and left out, the
+/// mark and its hover text kept, when every row is taken there).
+fn svg_marks(s: &mut String, frame: &Frame, lane: &Lane, bar_y: f64) {
+    let x = |t| frame.x(t);
+    let rows_y = [bar_y - 12.0, bar_y + BAR + 17.0, bar_y + BAR + 30.0];
+    let mut rows: Vec<(f64, f64)> = vec![(f64::MIN, f64::MIN); rows_y.len()];
+    for m in &lane.marks {
+        let px = x(m.time_us);
+        let (color, shape) = match m.kind {
+            MarkKind::Signal => (
+                "#cf222e",
+                format!("M{},{} l5,-8 l-10,0 z", n(px), n(bar_y - 1.0)),
+            ),
+            MarkKind::Exit => (
+                "#24292f",
+                format!(
+                    "M{},{} l4,4 l-4,4 l-4,-4 z",
+                    n(px),
+                    n(bar_y + BAR / 2.0 - 4.0)
+                ),
+            ),
+            MarkKind::ProbeFailed | MarkKind::Failed => (
+                "#bc4c00",
+                format!("M{},{} l6,6 m0,-6 l-6,6", n(px - 3.0), n(bar_y + BAR + 2.0)),
+            ),
+            MarkKind::ProbeSucceeded => (
+                "#0969da",
+                format!("M{},{} l3,3 l5,-6", n(px - 3.0), n(bar_y + BAR + 5.0)),
+            ),
+            MarkKind::ProbeWarning | MarkKind::BackOff => (
+                "#9a6700",
+                format!("M{},{} l4,7 l-8,0 z", n(px), n(bar_y + BAR + 1.0)),
+            ),
+            MarkKind::Hook => (
+                "#8250df",
+                format!("M{},{} h6 v6 h-6 z", n(px - 3.0), n(bar_y - 8.0)),
+            ),
+            MarkKind::Other => (
+                "#57606a",
+                format!("M{},{} v{}", n(px), n(bar_y - 4.0), n(BAR + 8.0)),
+            ),
+        };
+        let label_w = text_width(&m.label, 10.0);
+        // Near the right edge the label ends at the mark instead of starting there.
+        let (lx0, lx1, anchor) = if px + 2.0 + label_w > W - 4.0 {
+            (px - 2.0 - label_w, px - 2.0, "end")
+        } else {
+            (px + 2.0, px + 2.0 + label_w, "start")
+        };
+        let row = rows
+            .iter()
+            .position(|&(a, b)| b == f64::MIN || lx0 > b + 4.0 || lx1 < a - 4.0);
+        let text = match row {
+            Some(r) => {
+                let (a, b) = rows[r];
+                rows[r] = if b == f64::MIN {
+                    (lx0, lx1)
+                } else {
+                    (a.min(lx0), b.max(lx1))
+                };
+                format!(
+                    "<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"{anchor}\" fill=\"{color}\">{}</text>",
+                    n(if anchor == "end" { lx1 } else { lx0 }),
+                    n(rows_y[r]),
+                    esc(&m.label)
+                )
+            }
+            None => String::new(),
+        };
+        let _ = write!(
+            s,
+            "<g class=\"mark {}\" data-container=\"{}\" data-attempt=\"{}\" data-time-us=\"{}\"><title>{}</title><path d=\"{shape}\" fill=\"{color}\" stroke=\"{color}\" stroke-width=\"1.5\"/>{text}</g>",
+            m.kind.as_str(),
+            esc(&lane.container),
+            m.attempt.map(|a| a.to_string()).unwrap_or_default(),
+            m.time_us,
+            esc(&m.detail),
+        );
+    }
+}
+
+/// The colours of the spans and the shapes of the marks.
+fn svg_legend(s: &mut String, frame: &Frame) {
+    let ly = frame.axis_bottom + 34.0;
+    let mut lx = LEFT;
+    s.push_str("<g class=\"legend\" font-size=\"11\">");
+    for (label, fill) in [
+        ("waiting", "#d0d7de"),
+        ("running", "#2da44e"),
+        ("ready", "#0969da"),
+        ("terminated (0)", "#8c959f"),
+        ("terminated (error)", "#fa4549"),
+    ] {
+        let _ = write!(
+            s,
+            "<rect x=\"{}\" y=\"{}\" width=\"14\" height=\"10\" fill=\"{fill}\"/><text x=\"{}\" y=\"{}\">{label}</text>",
+            n(lx),
+            n(ly),
+            n(lx + 18.0),
+            n(ly + 9.0)
+        );
+        lx += 36.0 + text_width(label, 11.0);
+    }
+    let _ = write!(
+        s,
+        "<text x=\"{}\" y=\"{}\" fill=\"#57606a\">▼ signal  ◆ exit  ✕ probe failed  ✓ probe ok  ■ hook</text>",
+        n(lx),
+        n(ly + 9.0)
+    );
+    s.push_str("</g>\n");
 }
