@@ -409,10 +409,50 @@ impl Diagram {
     /// SVG, laid out in columns (clients, init containers and sidecars, containers, volumes,
     /// the outside), with the pod drawn around what is inside it.
     pub fn svg(&self) -> String {
-        const FONT: f64 = 12.0;
-        const LINE: f64 = 15.0;
-        const PAD: f64 = 10.0;
-        const GAP_Y: f64 = 28.0;
+        let layout = self.layout();
+        let (width, height) = (layout.width, layout.height);
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"tandem-graph\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" font-size=\"{FONT}\">",
+            n(width),
+            n(height),
+            n(width),
+            n(height)
+        );
+        let _ = writeln!(s, "<title>{}</title>", esc(&self.title));
+        s.push_str("<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>\n");
+        s.push_str("<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n");
+        self.svg_pod_frame(&mut s, &layout);
+        // Edges under the nodes.
+        let mut pair_count: HashMap<(String, String), usize> = HashMap::new();
+        let mut channels = 0usize;
+        for e in &self.edges {
+            let (Some(a), Some(b)) = (
+                layout.boxes.get(e.from.as_str()),
+                layout.boxes.get(e.to.as_str()),
+            ) else {
+                continue;
+            };
+            let k = pair_count
+                .entry((e.from.clone(), e.to.clone()))
+                .or_insert(0);
+            let nth = *k as f64;
+            *k += 1;
+            svg_edge(&mut s, &layout, e, *a, *b, nth, &mut channels);
+        }
+        for node in &self.nodes {
+            if let Some(&place) = layout.boxes.get(node.id.as_str()) {
+                svg_node(&mut s, node, place);
+            }
+        }
+        s.push_str("</svg>\n");
+        s
+    }
+
+    /// Where every node goes: columns that have nodes, each as wide as its widest node, nodes
+    /// stacked down their column.
+    fn layout(&self) -> Layout<'_> {
         // Room between columns for the longest edge label.
         let gap_x = self
             .edges
@@ -420,8 +460,6 @@ impl Diagram {
             .map(|e| text_width(&e.label, 10.5) + 48.0)
             .fold(110.0, f64::max)
             .min(280.0);
-        const MARGIN: f64 = 24.0;
-        const TOP: f64 = 64.0;
 
         // Columns that have nodes, with their widths.
         let mut widths = [0.0f64; 5];
@@ -446,7 +484,7 @@ impl Diagram {
                 x += widths[c] + gap_x;
             }
         }
-        let mut boxes: HashMap<&str, (f64, f64, f64, f64, usize)> = HashMap::new();
+        let mut boxes: HashMap<&str, Place> = HashMap::new();
         let mut y_next = [TOP; 5];
         for node in &self.nodes {
             let c = Self::column(node.kind);
@@ -470,24 +508,22 @@ impl Diagram {
         let width = x - gap_x + MARGIN;
         let height = bottom + MARGIN + 4.0 + 18.0 * skipping as f64;
 
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"tandem-graph\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" font-size=\"{FONT}\">",
-            n(width),
-            n(height),
-            n(width),
-            n(height)
-        );
-        let _ = writeln!(s, "<title>{}</title>", esc(&self.title));
-        s.push_str("<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>\n");
-        s.push_str("<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n");
-        // The pod frame around the columns of things inside it.
-        let inside: Vec<&(f64, f64, f64, f64, usize)> = self
+        Layout {
+            boxes,
+            gap_x,
+            bottom,
+            width,
+            height,
+        }
+    }
+
+    /// The pod frame around the columns of things inside it.
+    fn svg_pod_frame(&self, s: &mut String, layout: &Layout<'_>) {
+        let inside: Vec<&Place> = self
             .nodes
             .iter()
             .filter(|x| Self::in_pod(x.kind))
-            .filter_map(|x| boxes.get(x.id.as_str()))
+            .filter_map(|x| layout.boxes.get(x.id.as_str()))
             .collect();
         if !inside.is_empty() {
             let x0 = inside.iter().map(|b| b.0).fold(f64::MAX, f64::min) - 16.0;
@@ -505,149 +541,168 @@ impl Diagram {
                 esc(&format!("{} · shared network namespace", self.title))
             );
         }
-        // Edges under the nodes.
-        let mut pair_count: HashMap<(String, String), usize> = HashMap::new();
-        let mut channels = 0usize;
-        for e in &self.edges {
-            let (Some(a), Some(b)) = (boxes.get(e.from.as_str()), boxes.get(e.to.as_str())) else {
-                continue;
-            };
-            let k = pair_count
-                .entry((e.from.clone(), e.to.clone()))
-                .or_insert(0);
-            let nth = *k as f64;
-            *k += 1;
-            let (ay, by) = (a.1 + a.3 / 2.0, b.1 + b.3 / 2.0);
-            let bez = |p0: (f64, f64), p1: (f64, f64), p2: (f64, f64), p3: (f64, f64)| {
-                (
-                    format!(
-                        "M{},{} C{},{} {},{} {},{}",
-                        n(p0.0),
-                        n(p0.1),
-                        n(p1.0),
-                        n(p1.1),
-                        n(p2.0),
-                        n(p2.1),
-                        n(p3.0),
-                        n(p3.1)
-                    ),
-                    (p0.0 + 3.0 * p1.0 + 3.0 * p2.0 + p3.0) / 8.0,
-                    (p0.1 + 3.0 * p1.1 + 3.0 * p2.1 + p3.1) / 8.0,
-                )
-            };
-            let (d, mx, my) = if a.4.abs_diff(b.4) > 1 {
-                // Out through the gap beside the source, along a channel under every node, and up
-                // through the gap beside the target: never across a node.
-                let channel = bottom + 4.0 + 18.0 * channels as f64;
-                let off = 6.0 * (channels % 5) as f64;
-                channels += 1;
-                let half = gap_x / 2.0 - 12.0;
-                let (sx, g1, ex, g2) = if a.4 < b.4 {
-                    (a.0 + a.2, a.0 + a.2 + half - off, b.0, b.0 - half + off)
-                } else {
-                    (a.0, a.0 - half + off, b.0 + b.2, b.0 + b.2 + half - off)
-                };
-                (
-                    format!(
-                        "M{},{} H{} V{} H{} V{} H{}",
-                        n(sx),
-                        n(ay),
-                        n(g1),
-                        n(channel),
-                        n(g2),
-                        n(by),
-                        n(ex)
-                    ),
-                    (g1 + g2) / 2.0,
-                    channel + 4.0,
-                )
-            } else if a.4 < b.4 {
-                let (sx, ex) = (a.0 + a.2, b.0);
-                let d = (ex - sx) / 2.0;
-                bez((sx, ay), (sx + d, ay), (ex - d, by), (ex, by))
-            } else if a.4 > b.4 {
-                let (sx, ex) = (a.0, b.0 + b.2);
-                let d = (sx - ex) / 2.0;
-                bez((sx, ay), (sx - d, ay), (ex + d, by), (ex, by))
-            } else {
-                let sx = a.0 + a.2;
-                let bulge = 50.0 + 0.25 * (by - ay).abs();
-                bez((sx, ay), (sx + bulge, ay), (sx + bulge, by), (sx, by))
-            };
-            let (color, dash) = match e.kind {
-                EdgeKind::Localhost => ("#1f6feb", ""),
-                EdgeKind::Undeclared => ("#cf222e", " stroke-dasharray=\"5 4\""),
-                EdgeKind::Probe => ("#8250df", " stroke-dasharray=\"2 3\""),
-                EdgeKind::MountWrite | EdgeKind::MountRead => ("#1a7f37", ""),
-                EdgeKind::External | EdgeKind::Client => ("#555", ""),
-            };
-            let kind = format!("{:?}", e.kind).to_ascii_lowercase();
-            let _ = write!(
-                s,
-                "<g class=\"edge {kind}\" data-from=\"{}\" data-to=\"{}\"><title>{}</title><path d=\"{d}\" fill=\"none\" stroke-linejoin=\"round\" stroke=\"{color}\" stroke-width=\"1.5\"{dash} marker-end=\"url(#arrow)\"/>",
-                esc(&e.from),
-                esc(&e.to),
-                esc(&format!("{} → {}{}{}", e.from, e.to, if e.label.is_empty() { "" } else { ": " }, e.label)),
-            );
-            if !e.label.is_empty() {
-                let my = my + nth * 14.0;
-                let w = text_width(&e.label, 10.5) + 8.0;
-                let _ = write!(
-                    s,
-                    "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"14\" rx=\"3\" fill=\"#fff\" fill-opacity=\"0.9\"/><text x=\"{}\" y=\"{}\" font-size=\"10.5\" text-anchor=\"middle\" fill=\"{color}\">{}</text>",
-                    n(mx - w / 2.0),
-                    n(my - 10.0),
-                    n(w),
-                    n(mx),
-                    n(my + 1.0),
-                    esc(&e.label)
-                );
-            }
-            s.push_str("</g>\n");
-        }
-        for node in &self.nodes {
-            let Some(&(x, y, w, h, _)) = boxes.get(node.id.as_str()) else {
-                continue;
-            };
-            let (fill, stroke, extra) = match node.kind {
-                NodeKind::Main => ("#ddf4ff", "#0969da", ""),
-                NodeKind::Sidecar => ("#fff8c5", "#9a6700", ""),
-                NodeKind::Init => ("#f6f8fa", "#57606a", " stroke-dasharray=\"4 3\""),
-                NodeKind::Volume => ("#dafbe1", "#1a7f37", ""),
-                NodeKind::External => ("#f6f8fa", "#57606a", ""),
-                NodeKind::Client => ("#ffffff", "#57606a", ""),
-                NodeKind::Nowhere => ("#ffebe9", "#cf222e", " stroke-dasharray=\"5 4\""),
-            };
-            let rx = match node.kind {
-                NodeKind::Sidecar | NodeKind::Client => h / 2.0,
-                NodeKind::Volume => 14.0,
-                _ => 4.0,
-            };
-            let kind = format!("{:?}", node.kind).to_ascii_lowercase();
-            let _ = write!(
-                s,
-                "<g class=\"node {kind}\" data-id=\"{}\"><title>{}</title><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"{}\" fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"1.5\"{extra}/>",
-                esc(&node.id),
-                esc(&node.details),
-                n(x),
-                n(y),
-                n(w),
-                n(h),
-                n(rx)
-            );
-            for (i, line) in node.lines.iter().enumerate() {
-                let weight = if i == 0 { " font-weight=\"bold\"" } else { "" };
-                let _ = write!(
-                    s,
-                    "<text x=\"{}\" y=\"{}\"{weight}>{}</text>",
-                    n(x + PAD),
-                    n(y + PAD + 10.0 + i as f64 * LINE),
-                    esc(line)
-                );
-            }
-            s.push_str("</g>\n");
-        }
-        s.push_str("</svg>\n");
-        s
     }
+}
+const FONT: f64 = 12.0;
+const LINE: f64 = 15.0;
+const PAD: f64 = 10.0;
+const GAP_Y: f64 = 28.0;
+const MARGIN: f64 = 24.0;
+const TOP: f64 = 64.0;
+
+/// A node's box: x, y, width, height, and its column.
+type Place = (f64, f64, f64, f64, usize);
+
+/// The SVG's layout (see [`Diagram::layout`]).
+struct Layout<'d> {
+    boxes: HashMap<&'d str, Place>,
+    /// Room between columns, for the longest edge label.
+    gap_x: f64,
+    /// Below the lowest node: where the channels of edges that skip a column run.
+    bottom: f64,
+    width: f64,
+    height: f64,
+}
+
+/// One edge from box `a` to box `b` (its `nth` between the two): a curve between neighbouring
+/// columns, a loop within one, or a path round underneath the nodes (in its own channel) when it
+/// skips a column; its label in a box at the middle.
+fn svg_edge(
+    s: &mut String,
+    layout: &Layout<'_>,
+    e: &Edge,
+    a: Place,
+    b: Place,
+    nth: f64,
+    channels: &mut usize,
+) {
+    let (bottom, gap_x) = (layout.bottom, layout.gap_x);
+    let (ay, by) = (a.1 + a.3 / 2.0, b.1 + b.3 / 2.0);
+    let bez = |p0: (f64, f64), p1: (f64, f64), p2: (f64, f64), p3: (f64, f64)| {
+        (
+            format!(
+                "M{},{} C{},{} {},{} {},{}",
+                n(p0.0),
+                n(p0.1),
+                n(p1.0),
+                n(p1.1),
+                n(p2.0),
+                n(p2.1),
+                n(p3.0),
+                n(p3.1)
+            ),
+            (p0.0 + 3.0 * p1.0 + 3.0 * p2.0 + p3.0) / 8.0,
+            (p0.1 + 3.0 * p1.1 + 3.0 * p2.1 + p3.1) / 8.0,
+        )
+    };
+    let (d, mx, my) = if a.4.abs_diff(b.4) > 1 {
+        // Out through the gap beside the source, along a channel under every node, and up
+        // through the gap beside the target: never across a node.
+        let channel = bottom + 4.0 + 18.0 * *channels as f64;
+        let off = 6.0 * (*channels % 5) as f64;
+        *channels += 1;
+        let half = gap_x / 2.0 - 12.0;
+        let (sx, g1, ex, g2) = if a.4 < b.4 {
+            (a.0 + a.2, a.0 + a.2 + half - off, b.0, b.0 - half + off)
+        } else {
+            (a.0, a.0 - half + off, b.0 + b.2, b.0 + b.2 + half - off)
+        };
+        (
+            format!(
+                "M{},{} H{} V{} H{} V{} H{}",
+                n(sx),
+                n(ay),
+                n(g1),
+                n(channel),
+                n(g2),
+                n(by),
+                n(ex)
+            ),
+            (g1 + g2) / 2.0,
+            channel + 4.0,
+        )
+    } else if a.4 < b.4 {
+        let (sx, ex) = (a.0 + a.2, b.0);
+        let d = (ex - sx) / 2.0;
+        bez((sx, ay), (sx + d, ay), (ex - d, by), (ex, by))
+    } else if a.4 > b.4 {
+        let (sx, ex) = (a.0, b.0 + b.2);
+        let d = (sx - ex) / 2.0;
+        bez((sx, ay), (sx - d, ay), (ex + d, by), (ex, by))
+    } else {
+        let sx = a.0 + a.2;
+        let bulge = 50.0 + 0.25 * (by - ay).abs();
+        bez((sx, ay), (sx + bulge, ay), (sx + bulge, by), (sx, by))
+    };
+    let (color, dash) = match e.kind {
+        EdgeKind::Localhost => ("#1f6feb", ""),
+        EdgeKind::Undeclared => ("#cf222e", " stroke-dasharray=\"5 4\""),
+        EdgeKind::Probe => ("#8250df", " stroke-dasharray=\"2 3\""),
+        EdgeKind::MountWrite | EdgeKind::MountRead => ("#1a7f37", ""),
+        EdgeKind::External | EdgeKind::Client => ("#555", ""),
+    };
+    let kind = format!("{:?}", e.kind).to_ascii_lowercase();
+    let _ = write!(
+        s,
+        "<g class=\"edge {kind}\" data-from=\"{}\" data-to=\"{}\"><title>{}</title><path d=\"{d}\" fill=\"none\" stroke-linejoin=\"round\" stroke=\"{color}\" stroke-width=\"1.5\"{dash} marker-end=\"url(#arrow)\"/>",
+        esc(&e.from),
+        esc(&e.to),
+        esc(&format!("{} → {}{}{}", e.from, e.to, if e.label.is_empty() { "" } else { ": " }, e.label)),
+    );
+    if !e.label.is_empty() {
+        let my = my + nth * 14.0;
+        let w = text_width(&e.label, 10.5) + 8.0;
+        let _ = write!(
+            s,
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"14\" rx=\"3\" fill=\"#fff\" fill-opacity=\"0.9\"/><text x=\"{}\" y=\"{}\" font-size=\"10.5\" text-anchor=\"middle\" fill=\"{color}\">{}</text>",
+            n(mx - w / 2.0),
+            n(my - 10.0),
+            n(w),
+            n(mx),
+            n(my + 1.0),
+            esc(&e.label)
+        );
+    }
+    s.push_str("</g>\n");
+}
+
+/// One node: its box, shaped and coloured by kind, and its lines of text.
+fn svg_node(s: &mut String, node: &Node, (x, y, w, h, _): Place) {
+    let (fill, stroke, extra) = match node.kind {
+        NodeKind::Main => ("#ddf4ff", "#0969da", ""),
+        NodeKind::Sidecar => ("#fff8c5", "#9a6700", ""),
+        NodeKind::Init => ("#f6f8fa", "#57606a", " stroke-dasharray=\"4 3\""),
+        NodeKind::Volume => ("#dafbe1", "#1a7f37", ""),
+        NodeKind::External => ("#f6f8fa", "#57606a", ""),
+        NodeKind::Client => ("#ffffff", "#57606a", ""),
+        NodeKind::Nowhere => ("#ffebe9", "#cf222e", " stroke-dasharray=\"5 4\""),
+    };
+    let rx = match node.kind {
+        NodeKind::Sidecar | NodeKind::Client => h / 2.0,
+        NodeKind::Volume => 14.0,
+        _ => 4.0,
+    };
+    let kind = format!("{:?}", node.kind).to_ascii_lowercase();
+    let _ = write!(
+        s,
+        "<g class=\"node {kind}\" data-id=\"{}\"><title>{}</title><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"{}\" fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"1.5\"{extra}/>",
+        esc(&node.id),
+        esc(&node.details),
+        n(x),
+        n(y),
+        n(w),
+        n(h),
+        n(rx)
+    );
+    for (i, line) in node.lines.iter().enumerate() {
+        let weight = if i == 0 { " font-weight=\"bold\"" } else { "" };
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"{}\"{weight}>{}</text>",
+            n(x + PAD),
+            n(y + PAD + 10.0 + i as f64 * LINE),
+            esc(line)
+        );
+    }
+    s.push_str("</g>\n");
 }
