@@ -410,29 +410,8 @@ impl ImageStore {
         opts: &RegistryOptions,
         progress: ProgressFn<'_>,
     ) -> Result<PullReport> {
-        let top = match (name.digest(), name.tag()) {
-            (Some(d), _) => s.at_digest(&d.to_string()),
-            (None, Some(t)) => s.at_tag(t),
-            (None, None) => s.at_tag(crate::DEFAULT_TAG),
-        };
-        let (bytes, _) = s
-            .client
-            .pull_manifest_raw(&top, &s.auth, ACCEPT)
-            .await
-            .map_err(|e| s.err(e))?;
-        let resolved = Digest::of_bytes(&bytes);
-        if let Some(pinned) = name.digest() {
-            if &resolved != pinned {
-                return Err(Error::BlobDigestMismatch {
-                    location: format!("manifest of {} from {}", s.shown, s.host),
-                    expected: pinned.to_string(),
-                    actual: resolved.to_string(),
-                });
-            }
-        }
-        let (manifest_bytes, manifest_digest, index) = self
-            .select_platform(s, bytes.to_vec(), resolved.clone())
-            .await?;
+        let (manifest_bytes, manifest_digest, index, resolved) =
+            self.resolve_manifest(s, name).await?;
         let bad = |what, reason: String| Error::BadRegistryContent {
             registry: s.host.clone(),
             reference: s.shown.clone(),
@@ -441,29 +420,7 @@ impl ImageStore {
         };
         let manifest: Manifest =
             serde_json::from_slice(&manifest_bytes).map_err(|e| bad("manifest", e.to_string()))?;
-        if let Some(mt) = &manifest.media_type {
-            if mt != spec::MEDIA_OCI_MANIFEST && mt != spec::MEDIA_DOCKER_MANIFEST {
-                return Err(Error::UnsupportedMediaType {
-                    what: format!("manifest {manifest_digest} of {}", s.shown),
-                    media_type: mt.clone(),
-                });
-            }
-        }
-        let config_type = manifest.config.media_type.as_str();
-        if config_type != spec::MEDIA_OCI_CONFIG && config_type != spec::MEDIA_DOCKER_CONFIG {
-            return Err(Error::UnsupportedMediaType {
-                what: format!("config of {} (it is not a container image)", s.shown),
-                media_type: config_type.to_string(),
-            });
-        }
-        for l in &manifest.layers {
-            if spec::layer_media(&l.media_type) == spec::LayerMedia::Unsupported {
-                return Err(Error::UnsupportedMediaType {
-                    what: format!("layer {} of {}", l.digest, s.shown),
-                    media_type: l.media_type.clone(),
-                });
-            }
-        }
+        check_media_types(s, &manifest, &manifest_digest)?;
         let config_bytes = self
             .fetch_small(s, &manifest.config.digest, manifest.config.size, "config")
             .await?;
@@ -534,6 +491,80 @@ impl ImageStore {
             }
         }
 
+        let results = self
+            .fetch_layers(s, &manifest, &diff_ids, &chains, opts, progress)
+            .await?;
+
+        let (config_digest, config_size) = self.content.write_bytes(&config_bytes, self.root())?;
+        let (manifest_digest, manifest_size) =
+            self.content.write_bytes(&manifest_bytes, self.root())?;
+        if let Some((index_bytes, _)) = &index {
+            self.content.write_bytes(index_bytes, self.root())?;
+        }
+        let entry = IndexEntry {
+            manifest: manifest_digest,
+            config: config_digest,
+            size: manifest_size + config_size + manifest.layers.iter().map(|l| l.size).sum::<u64>(),
+            created: config.created.clone(),
+            index: index.map(|(_, d)| d),
+        };
+        let mut index_file = self.read_index()?;
+        index_file.images.insert(key.clone(), entry.clone());
+        self.write_index(&index_file)?;
+        Ok(PullReport {
+            image: summary(&key, &entry),
+            resolved_digest: resolved.to_string(),
+            blobs_downloaded: results.iter().flatten().count(),
+            bytes_downloaded: results.iter().flatten().sum(),
+            up_to_date: false,
+        })
+    }
+
+    /// The manifest `name` points at, for this host's platform: its bytes and digest, the top
+    /// index it was chosen from (bytes, digest) if any, and the digest the name resolved to
+    /// (checked against the name's own digest when it has one).
+    async fn resolve_manifest(
+        &self,
+        s: &Session,
+        name: &Reference,
+    ) -> Result<(Vec<u8>, Digest, Option<(Vec<u8>, Digest)>, Digest)> {
+        let top = match (name.digest(), name.tag()) {
+            (Some(d), _) => s.at_digest(&d.to_string()),
+            (None, Some(t)) => s.at_tag(t),
+            (None, None) => s.at_tag(crate::DEFAULT_TAG),
+        };
+        let (bytes, _) = s
+            .client
+            .pull_manifest_raw(&top, &s.auth, ACCEPT)
+            .await
+            .map_err(|e| s.err(e))?;
+        let resolved = Digest::of_bytes(&bytes);
+        if let Some(pinned) = name.digest() {
+            if &resolved != pinned {
+                return Err(Error::BlobDigestMismatch {
+                    location: format!("manifest of {} from {}", s.shown, s.host),
+                    expected: pinned.to_string(),
+                    actual: resolved.to_string(),
+                });
+            }
+        }
+        let (manifest_bytes, manifest_digest, index) = self
+            .select_platform(s, bytes.to_vec(), resolved.clone())
+            .await?;
+        Ok((manifest_bytes, manifest_digest, index, resolved))
+    }
+
+    /// Downloads every layer not in the store yet (a few at a time) and unpacks every snapshot
+    /// not made yet. Returns the size of each layer downloaded (`None` for one already there).
+    async fn fetch_layers(
+        &self,
+        s: &Session,
+        manifest: &Manifest,
+        diff_ids: &[Digest],
+        chains: &[Digest],
+        opts: &RegistryOptions,
+        progress: ProgressFn<'_>,
+    ) -> Result<Vec<Option<u64>>> {
         let is_root = nix::unistd::geteuid().is_root();
         let jobs = manifest
             .layers
@@ -577,34 +608,10 @@ impl ImageStore {
                 }
                 Ok::<Option<u64>, Error>(downloaded)
             });
-        let results: Vec<Option<u64>> = stream::iter(jobs)
+        stream::iter(jobs)
             .buffer_unordered(opts.max_concurrent.max(1))
             .try_collect()
-            .await?;
-
-        let (config_digest, config_size) = self.content.write_bytes(&config_bytes, self.root())?;
-        let (manifest_digest, manifest_size) =
-            self.content.write_bytes(&manifest_bytes, self.root())?;
-        if let Some((index_bytes, _)) = &index {
-            self.content.write_bytes(index_bytes, self.root())?;
-        }
-        let entry = IndexEntry {
-            manifest: manifest_digest,
-            config: config_digest,
-            size: manifest_size + config_size + manifest.layers.iter().map(|l| l.size).sum::<u64>(),
-            created: config.created.clone(),
-            index: index.map(|(_, d)| d),
-        };
-        let mut index_file = self.read_index()?;
-        index_file.images.insert(key.clone(), entry.clone());
-        self.write_index(&index_file)?;
-        Ok(PullReport {
-            image: summary(&key, &entry),
-            resolved_digest: resolved.to_string(),
-            blobs_downloaded: results.iter().flatten().count(),
-            bytes_downloaded: results.iter().flatten().sum(),
-            up_to_date: false,
-        })
+            .await
     }
 
     /// Follows an index to the manifest for `linux/<host arch>`. Returns the manifest bytes, its
@@ -1049,6 +1056,34 @@ fn check_bytes(bytes: &[u8], digest: &Digest, size: u64, location: &str) -> Resu
             expected: size,
             actual: bytes.len() as u64,
         });
+    }
+    Ok(())
+}
+/// Refuses what is not a container image tandem can unpack: another kind of manifest, a config
+/// that is not an image config, a layer in a format it cannot read.
+fn check_media_types(s: &Session, manifest: &Manifest, digest: &Digest) -> Result<()> {
+    if let Some(mt) = &manifest.media_type {
+        if mt != spec::MEDIA_OCI_MANIFEST && mt != spec::MEDIA_DOCKER_MANIFEST {
+            return Err(Error::UnsupportedMediaType {
+                what: format!("manifest {digest} of {}", s.shown),
+                media_type: mt.clone(),
+            });
+        }
+    }
+    let config_type = manifest.config.media_type.as_str();
+    if config_type != spec::MEDIA_OCI_CONFIG && config_type != spec::MEDIA_DOCKER_CONFIG {
+        return Err(Error::UnsupportedMediaType {
+            what: format!("config of {} (it is not a container image)", s.shown),
+            media_type: config_type.to_string(),
+        });
+    }
+    for l in &manifest.layers {
+        if spec::layer_media(&l.media_type) == spec::LayerMedia::Unsupported {
+            return Err(Error::UnsupportedMediaType {
+                what: format!("layer {} of {}", l.digest, s.shown),
+                media_type: l.media_type.clone(),
+            });
+        }
     }
     Ok(())
 }
