@@ -98,4 +98,33 @@ mod tests {
         assert_eq!(next(Some(&e), later).delay(), INITIAL);
         assert_eq!(restart_not_before(Some(&e), later, later), None);
     }
+
+    /// The edges, as client-go's `hasExpired` (strictly more than twice the cap) and
+    /// `IsInBackOffSince` (strictly before the delay is over) draw them.
+    #[test]
+    fn the_edges_of_expiry_and_of_the_wait() {
+        let t0 = Instant::now();
+        let e = next(None, t0);
+        let edge = t0 + 2 * MAX;
+        assert_eq!(
+            next(Some(&e), edge).delay(),
+            2 * INITIAL,
+            "not expired at exactly 2×cap"
+        );
+        assert_eq!(
+            restart_not_before(Some(&e), edge, edge),
+            Some(edge + INITIAL)
+        );
+        let finished = t0;
+        let ready = finished + INITIAL;
+        assert_eq!(
+            restart_not_before(Some(&e), finished, ready - Duration::from_millis(1)),
+            Some(ready)
+        );
+        assert_eq!(
+            restart_not_before(Some(&e), finished, ready),
+            None,
+            "free at the delay"
+        );
+    }
 }

@@ -101,6 +101,13 @@ impl HelperArgs for ExecArgs {
     }
 }
 
+/// The parent's end: runs `tandem __exec` (the binary at `exe`) and reads its outcome. The helper
+/// enforces `args.timeout`; it is never killed from here, as it must reap the command it ran.
+pub async fn call(exe: &Path, args: &ExecArgs) -> Result<ExecOutcome, String> {
+    let bound = (!args.timeout.is_zero()).then_some(args.timeout);
+    crate::helper::run(exe, args, bound, false).await
+}
+
 /// The body of `tandem __exec`.
 pub fn exec_main(args: &ExecArgs) -> i32 {
     let outcome = exec(&args.state_root, &args.id, args.timeout, &args.argv);

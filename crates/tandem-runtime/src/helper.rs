@@ -2,9 +2,14 @@
 //! `__shim`, `__exec`, `__netprobe` (and `__supervise`, whose arguments tandem-supervisor owns).
 //! Each helper's arguments are one type that the parent turns into argv ([`HelperArgs::argv`])
 //! and the child reads back ([`HelperArgs::parse`]), so the two ends cannot drift apart, and a
-//! command line that does not parse is an error, never a default.
+//! command line that does not parse is an error, never a default. A helper that answers prints
+//! one JSON line, its outcome type, which the parent reads back with [`run`]; each helper's
+//! module owns its arguments, its outcome, the child's body and the parent's call.
 
 use std::ffi::{OsStr, OsString};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
 
 /// A helper's command line.
 pub trait HelperArgs: Sized {
@@ -88,6 +93,41 @@ impl<'a> Args<'a> {
             Some(a) => Err(self.error(format!("unexpected argument {a:?}"))),
         }
     }
+}
+
+/// The parent's end of a helper that answers: runs `exe` with `args` and reads the last line it
+/// printed as the outcome `T`. The helper enforces its own timeout; `bound` (when given) limits
+/// the wait with 30 s of slack in case it hangs. With `kill_on_drop` the helper is killed when
+/// the caller stops waiting: only for helpers that have no children to orphan (the exec helper
+/// must reap the command it ran, so it is left to end by itself).
+pub async fn run<A: HelperArgs, T: serde::de::DeserializeOwned>(
+    exe: &Path,
+    args: &A,
+    bound: Option<Duration>,
+    kill_on_drop: bool,
+) -> Result<T, String> {
+    let child = tokio::process::Command::new(exe)
+        .args(args.argv())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(kill_on_drop)
+        .spawn()
+        .map_err(|e| format!("cannot start the {} helper: {e}", A::VERB))?;
+    let wait = child.wait_with_output();
+    let out = match bound {
+        Some(t) => tokio::time::timeout(t + Duration::from_secs(30), wait)
+            .await
+            .map_err(|_| format!("the {} helper did not return", A::VERB))?,
+        None => wait.await,
+    }
+    .map_err(|e| format!("{} helper: {e}", A::VERB))?;
+    let line = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .map(str::to_string)
+        .ok_or_else(|| format!("the {} helper printed nothing", A::VERB))?;
+    serde_json::from_str(&line).map_err(|e| format!("{} helper: {e}", A::VERB))
 }
 
 #[cfg(test)]

@@ -117,6 +117,18 @@ impl HelperArgs for NetprobeArgs {
     }
 }
 
+/// The parent's end: runs `tandem __netprobe` (the binary at `exe`) and reads its outcome,
+/// waiting at most `bound` (plus slack). The helper is killed if the caller stops waiting: it
+/// holds the pod's network namespace and runs outside the pod cgroup, so it must not outlive
+/// the check (it has no children to orphan).
+pub async fn call(
+    exe: &Path,
+    args: &NetprobeArgs,
+    bound: Option<Duration>,
+) -> Result<NetOutcome, String> {
+    crate::helper::run(exe, args, bound, true).await
+}
+
 /// The body of `tandem __netprobe`.
 pub fn netprobe_main(args: &NetprobeArgs) -> i32 {
     let outcome = match enter(args.netns.as_deref()) {

@@ -726,14 +726,9 @@ impl ContainerRuntime for LinuxRuntime {
                     timeout: timeout.unwrap_or_default(),
                     argv: command.clone(),
                 };
-                let mut cmd = tokio::process::Command::new(&self.exe);
-                cmd.args(args.argv());
-                match helper_output(cmd, timeout).await {
+                match tandem_runtime::exec::call(&self.exe, &args).await {
                     Err(e) => HandlerResult::Error(e),
-                    Ok(line) => match serde_json::from_str::<ExecOutcome>(&line) {
-                        Err(e) => HandlerResult::Error(format!("exec helper: {e}")),
-                        Ok(o) => exec_result(kind, command, o),
-                    },
+                    Ok(o) => exec_result(kind, command, o),
                 }
             }
             Handler::HttpGet {
@@ -886,12 +881,7 @@ impl LinuxRuntime {
             netns,
             request: req,
         };
-        let mut cmd = tokio::process::Command::new(&self.exe);
-        cmd.args(args.argv());
-        // Killed when this check is dropped (it has no children to orphan): it holds the pod's
-        // network namespace and runs outside the pod cgroup, so it must not outlive the check.
-        cmd.kill_on_drop(true);
-        let run = helper_output(cmd, timeout);
+        let run = tandem_runtime::netprobe::call(&self.exe, &args, timeout);
         let output = match instance {
             Some(key) => tokio::select! {
                 out = run => out,
@@ -903,45 +893,12 @@ impl LinuxRuntime {
         };
         match output {
             Err(e) => HandlerResult::Error(e),
-            Ok(line) => match serde_json::from_str::<NetOutcome>(&line) {
-                Err(e) => HandlerResult::Error(format!("probe helper: {e}")),
-                Ok(NetOutcome::Success) => HandlerResult::Success,
-                Ok(NetOutcome::Warning(m)) => HandlerResult::Warning(m),
-                Ok(NetOutcome::Failure(m)) => HandlerResult::Failure(m),
-                Ok(NetOutcome::Error(m)) => HandlerResult::Error(m),
-            },
+            Ok(NetOutcome::Success) => HandlerResult::Success,
+            Ok(NetOutcome::Warning(m)) => HandlerResult::Warning(m),
+            Ok(NetOutcome::Failure(m)) => HandlerResult::Failure(m),
+            Ok(NetOutcome::Error(m)) => HandlerResult::Error(m),
         }
     }
-}
-
-/// Runs a helper process and returns the last line it printed. The helper enforces the timeout
-/// itself; this bounds the wait with generous slack in case the helper hangs.
-async fn helper_output(
-    mut cmd: tokio::process::Command,
-    timeout: Option<std::time::Duration>,
-) -> Result<String, String> {
-    // Not killed on timeout unless the caller set kill_on_drop: the exec helper enforces the
-    // timeout itself and must reap the command it ran (see tandem-runtime's `exec`); killing it
-    // would orphan that command to this process.
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start the helper: {e}"))?;
-    let wait = child.wait_with_output();
-    let out = match timeout {
-        Some(t) => tokio::time::timeout(t + std::time::Duration::from_secs(30), wait)
-            .await
-            .map_err(|_| "the helper did not return".to_string())?,
-        None => wait.await,
-    }
-    .map_err(|e| format!("helper: {e}"))?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .map(str::to_string)
-        .ok_or_else(|| "the helper printed nothing".to_string())
 }
 
 /// An exec outcome in the prober's terms: exit 0 succeeds, anything else fails with the output.
