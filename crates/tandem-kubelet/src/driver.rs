@@ -243,7 +243,11 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                     None => std::future::pending().await,
                 }
             };
+            // In this order when several are ready: what the runtime reports (an exit) first, so
+            // a handler result that raced with its container's exit is read against the state
+            // after the exit, and dropped when its instance is gone.
             tokio::select! {
+                biased;
                 Some(ev) = self.runtime_rx.recv() => self.on_runtime_event(ev),
                 Some(done) = self.start_rx.recv() => self.on_done(done),
                 Some(ctl) = self.control_rx.recv() => self.on_control(ctl),

@@ -182,4 +182,51 @@ mod tests {
         }
         assert!(serde_json::from_str::<EventDetails>(r#"{"probe":"Sideways"}"#).is_err());
     }
+
+    /// What `get events` and the timeline's table show: the reason's own name, the details as
+    /// `key=value` pairs in key order.
+    #[test]
+    fn reasons_and_details_read_as_the_kubelet_writes_them() {
+        assert_eq!(
+            EventReason::FailedPostStartHook.to_string(),
+            "FailedPostStartHook"
+        );
+        assert_eq!(
+            EventReason::FailedCreatePodSandBox.to_string(),
+            "FailedCreatePodSandBox"
+        );
+        let shown = [
+            (
+                EventDetails::Exit {
+                    exit_code: 137,
+                    signal: Some(9),
+                    reason: "Error".into(),
+                },
+                "exitCode=137, reason=Error, signal=9",
+            ),
+            (
+                EventDetails::Kill {
+                    grace_period_seconds: 30.0,
+                    kill_reason: KillReason::PodTermination,
+                },
+                "gracePeriodSeconds=30.0, killReason=PodTermination",
+            ),
+            (
+                EventDetails::ForceKill {
+                    signal: ForcedSignal::SIGKILL,
+                },
+                "signal=SIGKILL",
+            ),
+            (
+                EventDetails::Probe {
+                    probe: ProbeKind::Liveness,
+                    result: ProbeResult::Failure,
+                },
+                "probe=Liveness, result=Failure",
+            ),
+        ];
+        for (details, text) in shown {
+            assert_eq!(details.to_string(), text);
+        }
+    }
 }

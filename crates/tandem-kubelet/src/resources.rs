@@ -209,4 +209,17 @@ mod tests {
         let best_effort = plan(vec![], vec![ContainerPlan::new("x", Main, "img")]);
         assert_eq!(pod_cgroup(&best_effort).cpu_shares, 2);
     }
+
+    /// The kubelet counts a limit of zero as no limit (`IsZero`): one such container leaves the
+    /// pod cgroup without that limit.
+    #[test]
+    fn a_zero_limit_is_no_limit_for_the_pod_cgroup() {
+        use ContainerRole::*;
+        let p = plan(vec![], vec![c("a", Main, 100, 10), c("b", Main, 0, 0)]);
+        let cg = pod_cgroup(&p);
+        assert_eq!(cg.memory_limit_bytes, None);
+        assert_eq!(cg.cpu_quota_us, None);
+        let p = plan(vec![], vec![c("a", Main, 100, 10), c("b", Main, 1, 1)]);
+        assert_eq!(pod_cgroup(&p).memory_limit_bytes, Some(11 << 20));
+    }
 }

@@ -230,8 +230,14 @@ fn container_status(
             }),
             ..Default::default()
         },
-        RunState::Exited(e) => match &r.waiting {
-            // A container waiting to restart shows Waiting, its last run moves to lastState.
+        // A container waiting to restart shows Waiting, its last run moves to lastState. One that
+        // will not restart stays Terminated whatever its start error was, as the kubelet shows
+        // its reason cache only for containers it will start again.
+        RunState::Exited(e) => match r
+            .waiting
+            .as_ref()
+            .filter(|_| will_restart_after(plan, c, r))
+        {
             Some((reason, msg)) => {
                 last = Some(ContainerState {
                     terminated: Some(terminated(clock, e)),

@@ -55,14 +55,17 @@ fn probe(initial: i32, period: i32, failure: i32) -> Probe {
     }
 }
 
-type Collected = (Vec<(Instant, PodStatus)>, Vec<PodEvent>);
+/// Statuses with their time, events, and each status's `terminating` flag.
+type Collected = (Vec<(Instant, PodStatus)>, Vec<PodEvent>, Vec<bool>);
 
 #[derive(Clone, Default)]
 struct Collect(Rc<RefCell<Collected>>);
 
 impl Observer for Collect {
-    fn status(&mut self, status: &PodStatus, _terminating: bool) {
-        self.0.borrow_mut().0.push((Instant::now(), status.clone()));
+    fn status(&mut self, status: &PodStatus, terminating: bool) {
+        let mut c = self.0.borrow_mut();
+        c.0.push((Instant::now(), status.clone()));
+        c.2.push(terminating);
     }
     fn event(&mut self, event: &PodEvent) {
         self.0.borrow_mut().1.push(event.clone());
@@ -159,6 +162,10 @@ impl Run {
             .iter()
             .map(|(t, s)| ((*t - self.t0).as_millis() as u64, s.clone()))
             .collect()
+    }
+    /// The `terminating` flag of every published status, in order.
+    fn terminating(&self) -> Vec<bool> {
+        self.collected.0.borrow().2.clone()
     }
     fn container(&self, name: &str) -> ContainerStatus {
         container_of(&self.status(), name)
@@ -1498,7 +1505,12 @@ async fn t_hook_a_failed_poststart_kills_and_restarts_the_container() {
         .until(20 * S)
         .run()
         .await;
-    assert_eq!(r.events(EventReason::FailedPostStartHook).len(), 1);
+    let failed = r.events(EventReason::FailedPostStartHook);
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0].message,
+        "PostStartHook failed: Exec lifecycle hook ([sh -c true]) for Container \"app\" in Pod \"p\" failed - error: exit status 1"
+    );
     assert_eq!(r.restarts("app"), 1);
     assert!(r.events(EventReason::Killing)[0]
         .message
@@ -3860,4 +3872,155 @@ fn random_pods_keep_the_engines_invariants() {
             }
         }
     }
+}
+
+// ---- the driver's bookkeeping (each test pins what a mutation of the driver broke unseen) -------
+
+/// Only a pod being deleted is reported terminating (kubectl's `Terminating`), not one that
+/// completes on its own; and only a deadline is a `DeadlineExceeded` event.
+#[tokio::test(flavor = "current_thread")]
+async fn only_a_deleted_pod_is_reported_terminating() {
+    let done = Scenario::new(pod(Never, 30, &["app"]))
+        .script("app", vec![exits(S, 0)])
+        .run()
+        .await;
+    assert_eq!(done.phase(), PodPhase::Succeeded);
+    assert!(
+        !done.terminating().contains(&true),
+        "{:?}",
+        done.terminating()
+    );
+    assert!(done.events(EventReason::DeadlineExceeded).is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_deleted_pod_is_reported_terminating() {
+    let deleted = Scenario::new(pod(Always, 30, &["app"]))
+        .script("app", vec![serve()])
+        .delete_at(S, None)
+        .run()
+        .await;
+    let flags = deleted.terminating();
+    assert_eq!(flags.first(), Some(&false), "{flags:?}");
+    assert_eq!(flags.last(), Some(&true), "{flags:?}");
+    assert!(deleted.events(EventReason::DeadlineExceeded).is_empty());
+}
+
+/// A handler run cut short by its container's exit belongs to that instance: the restarted
+/// instance never hears of it (its readiness probe here only ever fails, never errors).
+#[tokio::test(flavor = "current_thread")]
+async fn a_result_for_an_earlier_instance_is_dropped() {
+    let plan = with(pod(Always, 30, &["app"]), "app", |c| {
+        let mut p = probe(0, 10, 3);
+        p.timeout_seconds = 30;
+        c.readiness_probe = Some(p);
+    });
+    let r = Scenario::new(plan)
+        .script("app", vec![exits(S, 1), serve()])
+        .handler("app", HandlerKind::Readiness, |attempt, _, _| {
+            if attempt == 0 {
+                HandlerScript::ok().taking(5 * S)
+            } else {
+                HandlerScript::fail()
+            }
+        })
+        .until(4 * S)
+        .run()
+        .await;
+    assert_eq!(r.starts("app"), 2);
+    let stale: Vec<PodEvent> = r
+        .events(EventReason::Unhealthy)
+        .into_iter()
+        .filter(|e| e.message.contains("errored"))
+        .collect();
+    assert!(stale.is_empty(), "{stale:?}");
+}
+
+/// One BackOff event per back-off, however often the engine looks at the pod meanwhile (here a
+/// second container's probe wakes it every second).
+#[tokio::test(flavor = "current_thread")]
+async fn a_back_off_is_one_event_however_often_the_engine_runs() {
+    let plan = with(pod(Always, 30, &["app", "side"]), "side", |c| {
+        c.readiness_probe = Some(probe(0, 1, 3));
+    });
+    let r = Scenario::new(plan)
+        .script("app", vec![exits(Duration::ZERO, 1)])
+        .script("side", vec![serve()])
+        .until(80 * S)
+        .run()
+        .await;
+    let starts: Vec<u64> = r.at("app", "Starting").iter().map(|ms| ms / 1000).collect();
+    assert_eq!(starts, [0, 0, 10, 30, 70]);
+    // Back-offs before the starts at 10, 30 and 70 s, and the one after the exit at 70 s.
+    assert_eq!(r.events(EventReason::BackOff).len(), 4);
+}
+
+/// A preStop hook cut short because its container exited by itself is no failure worth an event.
+#[tokio::test(flavor = "current_thread")]
+async fn a_prestop_cut_short_by_its_containers_exit_is_not_reported() {
+    let plan = with(pod(Always, 30, &["app"]), "app", |c| {
+        c.pre_stop = Some(exec())
+    });
+    let r = Scenario::new(plan)
+        .script("app", vec![exits(3 * S, 0)])
+        .handler("app", HandlerKind::PreStop, |_, _, _| {
+            HandlerScript::ok().taking(10 * S)
+        })
+        .delete_at(S, None)
+        .run()
+        .await;
+    assert!(r.first("PreStop-app", "Started") < r.first("app", "Exiting"));
+    assert!(r.events(EventReason::FailedPreStopHook).is_empty());
+}
+
+/// A container that was made but could not start (`RunContainerError`) ran and ended: exit code
+/// 128, reason StartError, a restart counted; unlike a start that made no container.
+#[tokio::test(flavor = "current_thread")]
+async fn a_container_that_could_not_start_ended_with_128() {
+    let r = Scenario::new(pod(Never, 30, &["app"]))
+        .script(
+            "app",
+            vec![Behavior::start_error(StartFailure::RunContainerError)],
+        )
+        .until(60 * S)
+        .run()
+        .await;
+    assert_eq!(r.phase(), PodPhase::Failed);
+    let t = r
+        .container("app")
+        .state
+        .and_then(|s| s.terminated)
+        .expect("terminated");
+    assert_eq!(
+        (t.exit_code, t.reason.as_deref()),
+        (128, Some("StartError"))
+    );
+}
+
+/// §3.4: readiness runs at once when the startup probe succeeds, not a readiness period later.
+#[tokio::test(flavor = "current_thread")]
+async fn readiness_runs_as_soon_as_the_startup_probe_succeeds() {
+    let plan = with(pod(Always, 30, &["app"]), "app", |c| {
+        c.startup_probe = Some(probe(0, 1, 30));
+        c.readiness_probe = Some(probe(0, 60, 3));
+    });
+    let r = Scenario::new(plan)
+        .script("app", vec![serve()])
+        .handler("app", HandlerKind::Startup, |_, n, _| {
+            if n < 2 {
+                HandlerScript::fail()
+            } else {
+                HandlerScript::ok()
+            }
+        })
+        .until(30 * S)
+        .run()
+        .await;
+    let ready = r
+        .statuses()
+        .into_iter()
+        .find(|(_, s)| condition(s, "Ready"))
+        .map(|(t, _)| t)
+        .expect("ready");
+    assert!((2000..3000).contains(&ready), "ready at {ready} ms");
 }
