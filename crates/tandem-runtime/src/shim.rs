@@ -9,20 +9,24 @@
 //!
 //! The container inherits the shim's stdin, stdout and stderr (the supervisor gives it /dev/null
 //! and two pipes feeding the log files). The shim itself speaks only on STATUS_FD, one JSON
-//! [`ShimMessage`] per line.
+//! [`ShimMessage`] per line. Both ends live here: [`shim_main`] is the child's, [`Shim`] the
+//! parent's.
 
 use crate::error_chain as chain;
 use crate::helper::{Args, ArgsError, HelperArgs};
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
-use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::mounts::{mount_spec, unmount, MountSpec};
 
@@ -252,6 +256,159 @@ pub fn shim_main(args: &ShimArgs) -> i32 {
         oom,
     });
     0
+}
+
+/// The parent's end: one `tandem __shim` process and its status pipe.
+pub struct Shim {
+    child: tokio::process::Child,
+    bundle: PathBuf,
+    status: tokio::io::Lines<BufReader<tokio::net::unix::pipe::Receiver>>,
+    /// Set once the shim has been reaped.
+    ended: Option<ShimEnd>,
+}
+
+/// How a shim ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ShimEnd {
+    /// It returned, having said what happened (`shim_main` returns 0, 1 or 2).
+    Returned,
+    /// It was killed or crashed: what it left was killed (`orphans` processes still holding its
+    /// status pipe, and the container's cgroup).
+    Died { signal: Option<i32>, orphans: usize },
+}
+
+impl Shim {
+    /// Starts `tandem __shim BUNDLE FD` (the binary at `exe`); the container it makes inherits
+    /// the shim's stdout and stderr, pipes whose read ends [`Shim::take_output`] hands out.
+    pub fn spawn(exe: &Path, bundle: &Path) -> std::io::Result<Shim> {
+        let (status_r, status_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+        // The write end is inherited by the shim under its own number; the supervisor is
+        // single-threaded, so no other child can be spawned while it is inheritable.
+        fcntl(status_w.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))?;
+        let args = ShimArgs {
+            bundle: bundle.to_path_buf(),
+            status_fd: status_w.as_raw_fd(),
+        };
+        let child = tokio::process::Command::new(exe)
+            .args(args.argv())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot start the shim {}: {e}", exe.display()),
+                )
+            })?;
+        drop(status_w);
+        let status = tokio::net::unix::pipe::Receiver::from_owned_fd(status_r)?;
+        Ok(Shim {
+            child,
+            bundle: bundle.to_path_buf(),
+            status: BufReader::new(status).lines(),
+            ended: None,
+        })
+    }
+
+    /// The shim's next message; `None` once it has ended and all it wrote has been read.
+    ///
+    /// The shim is watched as well as its pipe: a shim killed while it created the container
+    /// leaves processes that hold the pipe open, so its EOF alone would never come. Once the shim
+    /// is seen to have died, they are killed ([`clean_up_after_dead_shim`]),
+    /// and the pipe ends after what the shim managed to write.
+    pub async fn next(&mut self) -> Option<ShimMessage> {
+        loop {
+            let line = if self.ended.is_some() {
+                self.status.next_line().await
+            } else {
+                // Both are cancel-safe: a line half read stays buffered for the next call.
+                tokio::select! {
+                    line = self.status.next_line() => line,
+                    status = self.child.wait() => {
+                        self.reaped(status).await;
+                        continue;
+                    }
+                }
+            };
+            match line {
+                Ok(Some(l)) => {
+                    if let Ok(m) = serde_json::from_str(&l) {
+                        return Some(m);
+                    }
+                }
+                Ok(None) | Err(_) => {
+                    if self.ended.is_none() {
+                        let status = self.child.wait().await;
+                        self.reaped(status).await;
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+
+    async fn reaped(&mut self, status: std::io::Result<std::process::ExitStatus>) {
+        use std::os::unix::process::ExitStatusExt;
+        let status = status.ok();
+        if matches!(status.and_then(|s| s.code()), Some(0..=2)) {
+            self.ended = Some(ShimEnd::Returned);
+            return;
+        }
+        let fd = self.status.get_ref().get_ref().as_fd().try_clone_to_owned();
+        let bundle = self.bundle.clone();
+        // Killing and waiting for processes to go may take a moment: not on the pod's thread.
+        let orphans = tokio::task::spawn_blocking(move || match fd {
+            Ok(fd) => clean_up_after_dead_shim(&bundle, fd.as_fd()),
+            Err(_) => 0,
+        })
+        .await
+        .unwrap_or(0);
+        self.ended = Some(ShimEnd::Died {
+            signal: status.and_then(|s| s.signal()),
+            orphans,
+        });
+    }
+
+    /// The read ends of the container's stdout and stderr (once).
+    pub fn take_output(
+        &mut self,
+    ) -> (
+        Option<tokio::process::ChildStdout>,
+        Option<tokio::process::ChildStderr>,
+    ) {
+        (self.child.stdout.take(), self.child.stderr.take())
+    }
+
+    /// Why the shim said nothing more, for a start error or the supervisor's log.
+    pub fn end_message(&self, when: &str) -> String {
+        match self.ended {
+            Some(ShimEnd::Died {
+                signal: Some(sig),
+                orphans,
+            }) => format!(
+                "the shim was killed by signal {sig} {when}; the {orphans} process(es) it left and the container's cgroup were killed"
+            ),
+            Some(ShimEnd::Died { orphans, .. }) => format!(
+                "the shim crashed {when}; the {orphans} process(es) it left and the container's cgroup were killed"
+            ),
+            _ => format!("the shim exited {when}"),
+        }
+    }
+
+    /// The exit to report when the shim ended without reporting one: a container whose shim died
+    /// was killed with SIGKILL in the clean-up, and says so (as containerd reports a task whose
+    /// shim died); otherwise nothing is known.
+    pub fn unreported_exit(&self) -> (i32, Option<i32>, bool) {
+        match self.ended {
+            Some(ShimEnd::Died { .. }) => (
+                128 + Signal::SIGKILL as i32,
+                Some(Signal::SIGKILL as i32),
+                false,
+            ),
+            _ => (255, None, false),
+        }
+    }
 }
 
 /// `linux.cgroupsPath` of the bundle's spec (empty when absent).
