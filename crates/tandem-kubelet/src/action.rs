@@ -15,7 +15,8 @@ use crate::state::{HookKind, KillReason, TerminationReason, WaitingReason};
 /// and every container still gets [`MIN_GRACE`] after its stop signal.
 pub const EVICTION_GRACE: Duration = Duration::from_secs(1);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The pod's phase as the engine decides it (the API's `status.phase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PodPhase {
     Pending,
     Running,
@@ -31,6 +32,12 @@ impl PodPhase {
             PodPhase::Succeeded => "Succeeded",
             PodPhase::Failed => "Failed",
         }
+    }
+}
+
+impl std::fmt::Display for PodPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -67,8 +67,6 @@ pub struct ProbeTrack {
     pub in_flight: bool,
     /// No more probing of this instance (after a published liveness/startup failure).
     pub on_hold: bool,
-    /// Run at the next opportunity whatever the period (readiness right after startup succeeds).
-    pub triggered: bool,
 }
 
 impl ProbeTrack {
@@ -86,7 +84,6 @@ impl ProbeTrack {
             last_run_at: None,
             in_flight: false,
             on_hold: false,
-            triggered: false,
         }
     }
 }

@@ -453,13 +453,11 @@ impl ContainerRecord {
     pub fn probe_begun(&mut self, kind: ProbeKind, now: Instant) {
         let t = self.probes.get_mut(kind);
         t.in_flight = true;
-        t.triggered = false;
         t.last_run_at = Some(now);
     }
 
     /// A probe run ended with `raw` (`None`: it could not be carried out, which the prober does
-    /// not count). Returns whether the published result changed; readiness runs at once after
-    /// the startup probe succeeded (§3.4).
+    /// not count). Returns whether the published result changed.
     pub fn probe_finished(
         &mut self,
         kind: ProbeKind,
@@ -470,11 +468,7 @@ impl ContainerRecord {
         let Some(raw) = raw.filter(|_| self.is_running()) else {
             return false;
         };
-        let changed = crate::probe::record(self.probes.get_mut(kind), kind, probe, raw);
-        if changed && kind == ProbeKind::Startup && raw == ProbeResult::Success {
-            self.probes.get_mut(ProbeKind::Readiness).triggered = true;
-        }
-        changed
+        crate::probe::record(self.probes.get_mut(kind), kind, probe, raw)
     }
 
     /// The runtime says which ids the current instance runs with.
@@ -951,5 +945,61 @@ mod tests {
         let (a, mut b) = (app(), app());
         b.image = "busybox:2".into();
         assert_ne!(spec_hash(&a), spec_hash(&b));
+    }
+
+    #[test]
+    fn a_lost_sandbox_is_replaced_then_created_and_only_news_counts() {
+        let t0 = Instant::now();
+        let plan = PodPlan::new("p", vec![], vec![app()]);
+        let mut obs = Observed::new(&plan);
+        assert!(obs.sandbox_lost(0));
+        assert!(!obs.sandbox_lost(0), "the same loss twice");
+        assert_eq!(obs.sandbox.state, SandboxState::Lost);
+        obs.sandbox_replacing();
+        assert_eq!(obs.sandbox.state, SandboxState::Replacing);
+        obs.sandbox_creating();
+        assert_eq!(obs.sandbox.state, SandboxState::Creating);
+        obs.sandbox_failed(2, "not this one".into());
+        assert_eq!(
+            obs.sandbox.state,
+            SandboxState::Creating,
+            "a failure of another attempt"
+        );
+        obs.sandbox_created(&plan, 1, t0);
+        assert!(obs.sandbox.ready());
+        assert!(!obs.sandbox_lost(0), "a report about the old sandbox");
+    }
+
+    /// After a re-created sandbox, a main container removed to restart every container still
+    /// counts as created (the pod stays initialized, §2.7); one that ran only in the old sandbox
+    /// does not.
+    #[test]
+    fn a_container_removed_for_a_restart_of_all_counts_as_created_in_a_new_sandbox() {
+        let t0 = Instant::now();
+        let later = |s| t0 + Duration::from_secs(s);
+        let plan = PodPlan::new("p", vec![], vec![app()]);
+        let mut obs = Observed::new(&plan);
+        let rec = obs.get_mut("app");
+        rec.start_begun(&app(), None, t0);
+        rec.start_succeeded(t0);
+        rec.exited(0, 1, None, false, later(1));
+        // The old sandbox is replaced: what ran in it does not count.
+        obs.sandbox_created(&plan, 1, later(2));
+        assert!(!obs.removed_for_restart_all("app"));
+        assert!(!obs.any_main_created(&plan));
+        let rec = obs.get_mut("app");
+        rec.start_begun(&app(), None, later(3));
+        rec.start_succeeded(later(3));
+        rec.exited(1, 42, None, false, later(4));
+        obs.all_containers_removed(&plan, later(5));
+        assert!(obs.removed_for_restart_all("app"));
+        assert!(obs.any_main_created(&plan));
+        assert_eq!(
+            obs.get("app").waiting.as_ref().map(|w| w.0),
+            Some(WaitingReason::RestartingAllContainers)
+        );
+        // Removed before the sandbox that is current now: it does not count.
+        obs.sandbox_created(&plan, 2, later(6));
+        assert!(!obs.removed_for_restart_all("app"));
     }
 }

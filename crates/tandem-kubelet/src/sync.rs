@@ -84,14 +84,12 @@ fn schedule_probes(
         if (kind == ProbeKind::Startup) == started {
             continue;
         }
+        // A probe that never ran is due at its initial delay: readiness and liveness run as
+        // soon as the startup probe has succeeded (§3.4, where the kubelet triggers readiness).
         let first = since + secs(p.initial_delay_seconds);
-        let due = if t.triggered {
-            now
-        } else {
-            match t.last_run_at {
-                None => first,
-                Some(last) => (last + secs(p.period_seconds.max(1))).max(first),
-            }
+        let due = match t.last_run_at {
+            None => first,
+            Some(last) => (last + secs(p.period_seconds.max(1))).max(first),
         };
         if due <= now {
             d.actions.push(Action::Probe {
@@ -646,4 +644,42 @@ pub fn local_storage_eviction(plan: &PodPlan, usage: &StorageUsage) -> Option<St
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_api::plan::{VolumePlan, VolumeSource};
+
+    /// The eviction manager's edges: an emptyDir is over its `sizeLimit` only when it uses more
+    /// than it, and a `sizeLimit` of zero is no limit (its `Sign() == 1` check).
+    #[test]
+    fn an_empty_dir_is_evicted_only_over_a_positive_size_limit() {
+        let mut plan = PodPlan::new(
+            "p",
+            vec![],
+            vec![ContainerPlan::new("app", ContainerRole::Main, "busybox")],
+        );
+        let volume = |limit| VolumePlan {
+            name: "cache".into(),
+            source: VolumeSource::EmptyDir {
+                memory: false,
+                size_limit_bytes: Some(limit),
+                size_limit_quantity: None,
+            },
+        };
+        let using = |bytes| StorageUsage {
+            empty_dirs: [("cache".to_string(), bytes)].into(),
+            ..Default::default()
+        };
+        plan.volumes = vec![volume(1024)];
+        assert_eq!(
+            local_storage_eviction(&plan, &using(1024)),
+            None,
+            "at the limit"
+        );
+        assert!(local_storage_eviction(&plan, &using(1025)).is_some());
+        plan.volumes = vec![volume(0)];
+        assert_eq!(local_storage_eviction(&plan, &using(1 << 30)), None);
+    }
 }

@@ -3185,6 +3185,11 @@ async fn t032_a_lost_sandbox_reruns_the_init_containers_in_order_then_the_regula
     // regular1 was stopped before the new sandbox, which came before any second start.
     assert_near(r.first("regular1", "SIGTERM"), 10_000);
     let created = r.first("sandbox", "Ready");
+    assert_eq!(
+        r.at("sandbox", "Creating").len(),
+        1,
+        "one new sandbox per loss"
+    );
     assert!(r.first("regular1", "Exiting") <= created);
     assert!(created <= second("init1"));
     assert_eq!(r.restarts("init1"), 1);
@@ -3486,6 +3491,17 @@ async fn t155_a_regular_container_exit_restarts_all_containers() {
         .is_some());
     // Running while the containers stop, Pending while the init sequence runs again.
     assert_eq!(phases_after(&r, 5_000), ["Running", "Pending", "Running"]);
+    // The pod stays initialized through the restart (§2.7).
+    let initialized: Vec<bool> = r
+        .statuses()
+        .iter()
+        .skip_while(|(_, s)| !condition(s, "Initialized"))
+        .map(|(_, s)| condition(s, "Initialized"))
+        .collect();
+    assert!(
+        initialized.len() > 1 && initialized.iter().all(|i| *i),
+        "{initialized:?}"
+    );
     // A removed container waits with the kubelet's reason until it starts again.
     assert!(r.statuses().iter().any(|(_, s)| {
         container_of(s, "regular")
@@ -3958,11 +3974,13 @@ async fn a_back_off_is_one_event_however_often_the_engine_runs() {
 /// A preStop hook cut short because its container exited by itself is no failure worth an event.
 #[tokio::test(flavor = "current_thread")]
 async fn a_prestop_cut_short_by_its_containers_exit_is_not_reported() {
-    let plan = with(pod(Always, 30, &["app"]), "app", |c| {
+    let plan = with(pod(Always, 30, &["app", "slow"]), "app", |c| {
         c.pre_stop = Some(exec())
     });
+    // `slow` keeps the pod terminating after `app` exits, so the hook's end is heard.
     let r = Scenario::new(plan)
         .script("app", vec![exits(3 * S, 0)])
+        .script("slow", vec![serve().term_after(5 * S)])
         .handler("app", HandlerKind::PreStop, |_, _, _| {
             HandlerScript::ok().taking(10 * S)
         })

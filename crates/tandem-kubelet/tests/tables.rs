@@ -1028,6 +1028,48 @@ fn u_k_container_restart_policy_decides_what_starts() {
     assert_eq!(messages, ["Container A failed liveness probe"]);
 }
 
+// ---- The pod's own status fields ------------------------------------------------------------------
+
+/// What the kubelet reports about the pod itself besides its phase: its addresses (pod IPs, IPv4
+/// first, and the host's), when it started, and its QoS class.
+#[test]
+fn the_status_carries_the_pods_addresses_start_time_and_qos_class() {
+    use tandem_kubelet::status::{pod_status, Clock};
+    let t0 = Instant::now();
+    let plan = pod(Always, 30, &["A"]);
+    let obs = observe(&plan, &[("A", St::Running)], t0);
+    let clock = Clock {
+        origin: t0,
+        origin_wall_us: 1_700_000_000_000_000,
+    };
+    let facts = PodFacts {
+        sandbox_ready: true,
+        pod_ip: Some("10.88.0.7".into()),
+        pod_ips: vec!["10.88.0.7".into(), "fd88::7".into()],
+        host_ip: Some("192.0.2.10".into()),
+        started_at: Some(t0),
+        ..Default::default()
+    };
+    let status = pod_status(&plan, &obs, &facts, &clock);
+    let ips = |v: Option<Vec<String>>| v.unwrap_or_default();
+    assert_eq!(status.pod_ip.as_deref(), Some("10.88.0.7"));
+    assert_eq!(
+        ips(status
+            .pod_ips
+            .map(|v| v.into_iter().map(|p| p.ip).collect())),
+        ["10.88.0.7", "fd88::7"]
+    );
+    assert_eq!(status.host_ip.as_deref(), Some("192.0.2.10"));
+    assert_eq!(
+        ips(status
+            .host_ips
+            .map(|v| v.into_iter().map(|p| p.ip).collect())),
+        ["192.0.2.10"]
+    );
+    assert_eq!(status.start_time, Some(clock.time(t0)));
+    assert_eq!(status.qos_class.as_deref(), Some("BestEffort"));
+}
+
 // ---- Readiness gates (§5.2, T229) ------------------------------------------------------------------
 
 #[test]

@@ -38,7 +38,7 @@ pub enum Reply {
 /// How a pod ended, for the foreground CLI's exit status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ended {
-    pub phase: String,
+    pub phase: tandem_kubelet::action::PodPhase,
     pub reason: tandem_kubelet::state::TerminationReason,
     /// 0 when the pod succeeded or was stopped on request with every container stopping in its
     /// grace period; else the exit code of the first main container (in spec order) that failed.

@@ -578,7 +578,7 @@ fn run(
         let _ = ready.flush();
         let outcome = driver.run().await;
         let ended = Ended {
-            phase: outcome.phase.as_str().to_string(),
+            phase: outcome.phase,
             reason: outcome.reason,
             exit_code: phase_exit_code(&plan, &outcome),
         };
