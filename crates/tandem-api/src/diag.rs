@@ -295,6 +295,14 @@ mod tests {
         assert_eq!(caret_width("  labels: {app: web, x: y}", 16), 3);
         assert_eq!(caret_width("  image: nginx:1.25", 9), 10);
         assert_eq!(caret_width("x", 5), 1);
+        // A quoted value ends at its closing quote (an escaped or doubled one does not end it),
+        // even with more text after it on the line.
+        assert_eq!(caret_width(r#"  image: "a\"b" and more"#, 9), 6);
+        assert_eq!(caret_width("  image: 'it''s' and more", 9), 7);
+        assert_eq!(caret_width(r#"  image: "unclosed"#, 9), 9);
+        // A collection or a block scalar's indicator is marked by itself.
+        assert_eq!(caret_width("  ports: [80, 443]", 9), 1);
+        assert_eq!(caret_width("  script: |", 10), 1);
     }
 
     #[test]
@@ -304,5 +312,32 @@ mod tests {
         assert!(s.starts_with("2 errors in the manifests\n"));
         assert!(s.contains("pod.yaml:5:6: error: containerPort must be"));
         assert!(s.contains("[spec.containers[0].ports[0].containerPort in Pod/web]"));
+    }
+
+    /// A long line is shown as a window: 60 characters before the column and 200 from it, each
+    /// cut end marked with `…`, the caret under the value where the window puts it.
+    #[test]
+    fn a_long_line_is_shown_as_a_window_around_the_column() {
+        let render_line = |line: &str, column: usize| {
+            let sources = [Source::new("pod.yaml", line)];
+            let out = diag(1, column).render(&sources);
+            let lines: Vec<String> = out.lines().map(str::to_string).collect();
+            (lines[3].clone(), lines[4].clone())
+        };
+        let line = format!("{}VALUE # {}", "x".repeat(100), "y".repeat(300));
+        let (shown, caret) = render_line(&line, 101);
+        assert_eq!(
+            shown,
+            format!("1 | …{}VALUE # {}…", "x".repeat(60), "y".repeat(192))
+        );
+        assert_eq!(caret, format!("  | {}^^^^^", " ".repeat(61)));
+        // At the start of the line nothing is cut before it.
+        let line = format!("VALUE # {}", "y".repeat(300));
+        let (shown, caret) = render_line(&line, 1);
+        assert_eq!(shown, format!("1 | VALUE # {}…", "y".repeat(192)));
+        assert_eq!(caret, "  | ^^^^^");
+        // A line that fits is shown whole.
+        let (shown, _) = render_line("short: VALUE", 8);
+        assert_eq!(shown, "1 | short: VALUE");
     }
 }

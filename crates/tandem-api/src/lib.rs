@@ -635,5 +635,11 @@ mod tests {
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "8");
         assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"));
+        // 128-bit FNV-1a of "default\0web\0", version 8 and the variant set: stored uids keep
+        // their meaning across versions.
+        assert_eq!(
+            derive_uid(&["default", "web"]),
+            "8b7a54ae-2644-88d6-8969-03242d749a64"
+        );
     }
 }

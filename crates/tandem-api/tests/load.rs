@@ -688,9 +688,10 @@ fn image_pull_secrets_of_type_dockerconfigjson_are_carried_decoded() {
         secrets[0].docker_config_json,
         br#"{"auths":{"r.io":{"auth":"dTpw"}}}"#
     );
+    let shown = format!("{:?}", secrets[0]);
     assert!(
-        !format!("{:?}", secrets[0]).contains("auths"),
-        "Debug hides credentials"
+        shown.contains("regcred") && !shown.contains("auths"),
+        "Debug names the secret and hides its credentials: {shown}"
     );
     let warnings: Vec<&str> = loaded.warnings.iter().map(|w| w.field.as_str()).collect();
     assert!(
@@ -896,4 +897,100 @@ fn diagnostics_quote_a_huge_value_by_its_start() {
         assert!(rendered.len() < 4000, "{}", rendered.len());
         assert!(rendered.contains("bytes in all"), "{rendered}");
     }
+}
+
+/// The older `kubernetes.io/dockercfg` Secret holds the `auths` map itself; it is carried as the
+/// config.json document it stands for.
+#[test]
+fn image_pull_secrets_of_the_older_dockercfg_type_are_wrapped_as_config_json() {
+    // {"r.io":{"auth":"dTpw"}} base64-encoded.
+    let text = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: old}}\ntype: kubernetes.io/dockercfg\ndata:\n  .dockercfg: eyJyLmlvIjp7ImF1dGgiOiJkVHB3In19\n---\n{}",
+        pod("p", "  imagePullSecrets: [{name: old}]\n")
+    );
+    let loaded = load_ok(&src(&text));
+    let secrets = &loaded.pods[0].image_pull_secrets;
+    assert_eq!(secrets.len(), 1, "{:?}", loaded.warnings);
+    assert_eq!(
+        secrets[0].docker_config_json,
+        br#"{"auths":{"r.io":{"auth":"dTpw"}}}"#
+    );
+}
+
+/// Where a pod's namespace and uid come from: its own fields when set (an empty string counts as
+/// unset), else `default` and a uid derived from the pod; a uid seed names the first pod without
+/// one, and an empty seed is no seed.
+#[test]
+fn namespace_and_uid_come_from_the_pod_then_the_seed_then_the_content() {
+    let two = format!(
+        "{}\n---\n{}",
+        pod("a", "").replace(
+            "  name: a\n",
+            "  name: a\n  namespace: team\n  uid: given\n"
+        ),
+        pod("b", "").replace("  name: b\n", "  name: b\n  namespace: \"\"\n  uid: \"\"\n")
+    );
+    let loaded = load_ok(&src(&two));
+    let (a, b) = (&loaded.pods[0].plan, &loaded.pods[1].plan);
+    assert_eq!((a.namespace.as_str(), a.uid.as_str()), ("team", "given"));
+    assert_eq!(b.namespace, "default");
+    assert_eq!(b.uid.len(), 36, "derived: {}", b.uid);
+    let seeded = |seed: &str| {
+        let o = tandem_api::PlanOptions {
+            node_name: "n".into(),
+            uid: Some(seed.into()),
+        };
+        let l = load(&src(&two), &o).expect("loads");
+        l.pods[1].plan.uid.clone()
+    };
+    assert_eq!(
+        seeded("seed-1"),
+        "seed-1",
+        "the first pod without a uid gets the seed"
+    );
+    assert_eq!(seeded(""), b.uid, "an empty seed is no seed");
+}
+
+/// Defaults the API server applies that the plan shows: the deprecated `serviceAccount` when
+/// `serviceAccountName` is missing, and a hook's httpGet path `/` and scheme HTTP.
+#[test]
+fn the_legacy_service_account_and_hook_http_defaults_apply() {
+    let extra = "  serviceAccount: robot\n";
+    let hook = "      lifecycle:\n        postStart:\n          httpGet: {port: 8080}\n";
+    let text = pod("p", extra).replace(
+        "      image: busybox:1.36\n",
+        &format!("      image: busybox:1.36\n{hook}"),
+    );
+    let loaded = load_ok(&src(&text));
+    let plan = &loaded.pods[0].plan;
+    assert_eq!(plan.service_account_name, "robot");
+    match &plan.containers[0].post_start {
+        Some(Handler::HttpGet { path, scheme, .. }) => {
+            assert_eq!((path.as_str(), scheme), ("/", &HttpScheme::Http));
+        }
+        other => panic!("{other:?}"),
+    }
+    let plain = load_ok(&src(&pod("q", "  serviceAccount: \"\"\n")));
+    assert_eq!(plain.pods[0].plan.service_account_name, "default");
+}
+
+/// A List with `items: null` holds nothing (and is no error); a workload is refused with the
+/// path of its pod template; an unnamed object is labelled as such.
+#[test]
+fn empty_lists_workloads_and_unnamed_objects_are_reported_as_they_are() {
+    let l = load_ok(&src(&format!(
+        "apiVersion: v1\nkind: List\nitems:\n---\n{}",
+        pod("p", "")
+    )));
+    assert_eq!(l.pods.len(), 1);
+    let d = load_err(&src(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {}\n",
+    ));
+    let hint = d.0[0].hint.clone().unwrap_or_default();
+    assert!(
+        hint.contains("copy spec.template.metadata and spec.template.spec"),
+        "{hint}"
+    );
+    let d = load_err(&src("apiVersion: v1\nkind: Pod\nmetadata: {name: \"\"}\nspec: {containers: [{name: a, image: x:1, ports: [{containerPort: 0}]}]}\n"));
+    assert!(d.0.iter().all(|d| d.object == "Pod/<unnamed>"), "{:?}", d.0);
 }
