@@ -32,16 +32,17 @@ rows=$root/rows
 for i in $(seq 0 "$RUNS"); do
   "$T" --root "$root" delete pod bench --grace-period 0 >/dev/null 2>&1 || true
   start=$(date +%s%N)
-  # strace follows the supervisor `run -d` leaves running: it is detached (SIGINT) once the pod
+  # strace follows the supervisor `run -d` leaves running: it is detached (SIGTERM; a background
+  # job of a script ignores SIGINT) once the pod
   # is Ready.
-  strace -f -tt -qq -e trace=execve -e signal=none -o "$trace" \
+  strace -I 1 -f -tt -qq -e trace=execve -e signal=none -o "$trace" \
     "$T" --root "$root" run -d "$pod" >/dev/null &
   tracer=$!
   until "$T" --root "$root" wait pod/bench --for=condition=Ready --timeout=30s >/dev/null 2>&1; do
     sleep 0.01
   done
   end=$(date +%s%N)
-  kill -INT "$tracer" 2>/dev/null || true
+  kill -TERM "$tracer" 2>/dev/null || true
   wait "$tracer" 2>/dev/null || true
   events=$(find "$root" -path '*bench*' -name events.jsonl | head -1)
   # The first run warms the page cache and is not counted.
