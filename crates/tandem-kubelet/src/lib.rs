@@ -6,7 +6,7 @@
 //!
 //! Never: touches the kernel, the filesystem, a socket or an image. [`sync::compute_actions`] is a
 //! pure function of (plan, observed state, now); [`driver::Driver`] is the thin async loop that feeds
-//! it observations and hands its [`sync::Action`]s to a [`runtime::ContainerRuntime`]. All timing
+//! it observations and hands its [`action::Action`]s to a [`runtime::ContainerRuntime`]. All timing
 //! goes through `tokio::time`, so the engine runs in paused virtual time under test.
 //!
 //! Reading order (each module uses only those before it): `backoff` (CrashLoopBackOff
