@@ -143,6 +143,13 @@ pub fn rewrite_own_hosts(
     write_own_hosts(dir, || with_peers(hosts_file(plan, pod_ips), &peers(dir)))
 }
 
+/// Another pod's network attachment and plan, when it has an address and a readable plan.
+fn attached(other: &PodDir) -> Option<(tandem_network::Attachment, PodPlan)> {
+    let att = tandem_network::read_attachment(&crate::network::state_path(other)).ok()??;
+    let plan = serde_json::from_slice(&std::fs::read(other.plan_json()).ok()?).ok()?;
+    Some((att, plan))
+}
+
 /// `(ip, names)` of the other pods in the same store that have an address now: what the pod's
 /// `/etc/hosts` lists so pods reach each other by name (kept current by [`refresh_peer_hosts`]).
 pub fn peers(dir: &PodDir) -> Vec<(String, Vec<String>)> {
@@ -156,14 +163,7 @@ pub fn peers(dir: &PodDir) -> Vec<(String, Vec<String>)> {
     let mut out = vec![];
     for d in dirs.into_iter().filter(|d| *d != dir.root) {
         let other = PodDir { root: d };
-        let Ok(Some(att)) = tandem_network::read_attachment(&crate::network::state_path(&other))
-        else {
-            continue;
-        };
-        let Some(plan) = std::fs::read(other.plan_json())
-            .ok()
-            .and_then(|b| serde_json::from_slice::<PodPlan>(&b).ok())
-        else {
+        let Some((att, plan)) = attached(&other) else {
             continue;
         };
         let mut names = vec![plan.name.clone()];
@@ -200,14 +200,7 @@ pub fn refresh_peer_hosts(dir: &PodDir) {
         if other.root == dir.root || other.live_supervisor().is_none() {
             continue;
         }
-        let Ok(Some(att)) = tandem_network::read_attachment(&crate::network::state_path(&other))
-        else {
-            continue;
-        };
-        let Some(plan) = std::fs::read(other.plan_json())
-            .ok()
-            .and_then(|b| serde_json::from_slice::<PodPlan>(&b).ok())
-        else {
+        let Some((att, plan)) = attached(&other) else {
             continue;
         };
         if plan.host_network {
