@@ -10,43 +10,16 @@
 #             tandem: `tandem delete pod bench`; podman: `podman kube down`
 #   complete: a pod of three containers running `true`, from the command until the pod has ended
 #             tandem: `tandem run` (foreground); podman: `podman kube play` + `podman wait` of its containers
-# Both use the same busybox root filesystem (tools/build-busybox-image.sh). podman is installed
-# and configured here for this host (runc, cgroupfs, file events; crun 1.8 refuses hybrid cgroups).
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# Both use the same busybox root filesystem (tools/build-busybox-image.sh); bench/common.sh sets
+# podman up for this host.
 RUNS=${RUNS:-20}
-bash tools/setup.sh
-need=()
-command -v hyperfine >/dev/null || need+=(hyperfine)
-command -v podman >/dev/null || need+=(podman runc)
-if [ ${#need[@]} -gt 0 ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-mkdir -p target/bench
-root=$(mktemp -d /tmp/tandem-bench.XXXXXX)
 # On any exit, stop what the benchmark started before its store goes.
-cleanup() {
+bench_stop() {
   for p in bench bench-job; do [ -x "${T:-}" ] && "$T" --root "$root" delete pod "$p" --grace-period 0 >/dev/null 2>&1 || true; done
   podman kube down bench/pods/three-containers.yaml >/dev/null 2>&1 || true
   podman kube down bench/pods/three-jobs.yaml >/dev/null 2>&1 || true
-  rm -rf "$root"
 }
-trap cleanup EXIT
-# podman gets a private containers.conf with the settings this host needs; /etc is not touched.
-cat > "$root/containers.conf" <<'CONF'
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
-export CONTAINERS_CONF="$root/containers.conf"
-
-cargo build --release --locked -p tandem
-T="$PWD/target/release/tandem"
-BUSYBOX_TAR_OUT="$root/rootfs.tar" bash tools/build-busybox-image.sh "$T" --root "$root" >/dev/null
-podman import -q --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" --change "CMD [\"/bin/sh\"]" "$root/rootfs.tar" localhost/tandem-busybox:1.35 >/dev/null
+source "$(dirname "$0")/common.sh"
 pod=bench/pods/three-containers.yaml
 job=bench/pods/three-jobs.yaml
 podman kube down "$pod" >/dev/null 2>&1 || true

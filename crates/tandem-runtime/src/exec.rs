@@ -183,8 +183,8 @@ fn exec(state_root: &Path, id: &str, timeout: Duration, argv: &[String]) -> Exec
 }
 
 /// Waits for this process's remaining children (libcontainer's intermediate process) before
-/// exiting. An unreaped child would be reparented to the supervisor, a subreaper that does not
-/// reap strangers; a zombie that belongs to a container's PID namespace keeps that namespace's
+/// exiting. An unreaped child would be reparented to the supervisor, a subreaper that reaps only
+/// strangers (crate::reaper), and the intermediate shares its session; a zombie that belongs to a container's PID namespace keeps that namespace's
 /// init from finishing its exit (pid_namespaces(7)), which would hang the container's stop.
 fn reap_children() {
     let until = Instant::now() + Duration::from_secs(2);

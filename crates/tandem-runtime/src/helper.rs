@@ -162,6 +162,7 @@ mod tests {
         round_trip(ShimArgs {
             bundle: PathBuf::from("/run/tandem/pods/default_web/containers/app-0"),
             status_fd: 7,
+            go_fd: 8,
         });
         round_trip(ExecArgs {
             state_root: PathBuf::from("/run/x/runtime"),
@@ -194,6 +195,10 @@ mod tests {
         assert_eq!(
             err(ShimArgs::parse(&os(&["/b", "x"]))),
             "__shim: status descriptor is not valid: \"x\""
+        );
+        assert_eq!(
+            err(ShimArgs::parse(&os(&["/b", "7"]))),
+            "__shim: missing go descriptor"
         );
         assert_eq!(
             err(PauseArgs::parse(&os(&["web", "1", "--shared"]))),

@@ -2,7 +2,7 @@
 //!
 //! Owns: the pod sandbox (a pause process holding the pod's network, IPC and UTS namespaces), the
 //! shim that creates one container through youki's embedded `libcontainer` from a single-threaded
-//! process and waits on it, mount helpers for the supervisor's private mount namespace, signals,
+//! process and hands it over, the supervisor's side of being its containers' parent, mount helpers for the supervisor's private mount namespace, signals,
 //! and cgroup clean-up. It is handed OCI specs and mount descriptions as data.
 //!
 //! Never: knows what a Pod, a probe or an image format is; parses YAML; decides anything about a
@@ -10,7 +10,8 @@
 //! it is sound.
 //!
 //! Layout: `helper` (the typed command lines of the helper processes, both ends), `sandbox`
-//! (pause process), `shim` (`tandem __shim`: create, start, wait, delete),
+//! (pause process), `reaper` (the subreaper: pidfds of container inits, strangers reaped),
+//! `shim` (`tandem __shim`: create and start; the parent's take-over, wait and delete),
 //! `exec` (`tandem __exec`: a command inside a running container, for exec probes and hooks),
 //! `netprobe` (`tandem __netprobe`: httpGet (HTTP and HTTPS), tcpSocket and gRPC health checks
 //! from inside a pod's network namespace), `mounts` (mount namespace and mount calls), `process`
@@ -23,6 +24,7 @@ pub mod helper;
 pub mod mounts;
 pub mod netprobe;
 pub mod process;
+pub mod reaper;
 pub mod sandbox;
 pub mod shim;
 pub mod userns;

@@ -42,22 +42,22 @@ pub fn is_alive(pid: i32) -> bool {
 }
 
 /// SIGKILLs every other process that has the open file `file` refers to (the same inode, found
-/// through `/proc/*/fd`), again and again until none is left or `patience` runs out. Returns how
-/// many processes were killed.
+/// through `/proc/*/fd`), again and again until none is left or `patience` runs out. Returns the
+/// processes killed.
 ///
 /// This is how a pipe's leaked write ends are taken back: a process forked without exec(2) keeps
 /// every descriptor of its parent, close-on-exec or not, so when a parent dies its half-made
 /// children may hold the parent's pipes open, and a reader waiting for EOF waits for them.
-pub fn kill_holders(file: std::os::fd::BorrowedFd<'_>, patience: std::time::Duration) -> usize {
+pub fn kill_holders(file: std::os::fd::BorrowedFd<'_>, patience: std::time::Duration) -> Vec<i32> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::MetadataExt;
     let Ok(target) = nix::sys::stat::fstat(file.as_raw_fd()) else {
-        return 0;
+        return vec![];
     };
     let (dev, ino) = (target.st_dev, target.st_ino);
     let me = std::process::id() as i32;
     let deadline = std::time::Instant::now() + patience;
-    let mut killed = 0;
+    let mut killed = vec![];
     loop {
         let holders: Vec<i32> = std::fs::read_dir("/proc")
             .into_iter()
@@ -79,8 +79,8 @@ pub fn kill_holders(file: std::os::fd::BorrowedFd<'_>, patience: std::time::Dura
             return killed;
         }
         for pid in holders {
-            if send_signal(pid, Signal::SIGKILL).is_ok() {
-                killed += 1;
+            if send_signal(pid, Signal::SIGKILL).is_ok() && !killed.contains(&pid) {
+                killed.push(pid);
             }
         }
         // A killed process holds its descriptors until it has exited.

@@ -1,34 +1,35 @@
-//! `tandem __shim BUNDLE STATUS_FD`: creates one container through libcontainer, starts it,
-//! waits for it, and cleans up after it.
+//! `tandem __shim BUNDLE STATUS_FD GO_FD`: creates one container through libcontainer, starts
+//! it, and hands it over to the supervisor.
 //!
 //! Why a separate process: libcontainer forks with a raw clone3(2), so glibc's fork handlers do
 //! not run; doing that from the multi-threaded supervisor could deadlock on a lock held by another
-//! thread at fork time. The shim is a fresh single-threaded process. Through CLONE_PARENT the
-//! container's init becomes the shim's own child, so the shim is also the one that can waitpid(2)
-//! it and learn its exit status.
+//! thread at fork time. The shim is a fresh single-threaded process, and it lives only as long as
+//! the creation: once the container runs it says so, waits for the parent's go and exits. The
+//! container's init, the shim's child through CLONE_PARENT, then becomes the child of the
+//! supervisor (a subreaper), which waits for it through a pidfd taken before the go
+//! ([`crate::reaper`]), so no process stays behind per container.
 //!
 //! The container inherits the shim's stdin, stdout and stderr (the supervisor gives it /dev/null
 //! and two pipes feeding the log files). The shim itself speaks only on STATUS_FD, one JSON
-//! [`ShimMessage`] per line. Both ends live here: [`shim_main`] is the child's, [`Shim`] the
-//! parent's.
+//! [`ShimMessage`] per line, and hears only GO_FD's end of file. Both ends live here:
+//! [`shim_main`] is the child's, [`Shim`] and [`Container`] the parent's.
 
 use crate::error_chain as chain;
 use crate::helper::{Args, ArgsError, HelperArgs};
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
-use nix::sys::signal::Signal;
-use nix::sys::wait::{waitpid, WaitStatus};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::mounts::{mount_spec, unmount, MountSpec};
+use crate::reaper::{Adopted, Exit};
 
 /// What the shim needs besides the OCI bundle (`BUNDLE/config.json`); written as `BUNDLE/shim.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,19 +92,13 @@ fn unmount_rootfs(cfg: &ShimConfig, bundle: &Path) {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ShimMessage {
+    /// The container runs; the shim waits for the go to exit.
     Started {
         pid: i32,
     },
     Failed {
         stage: ShimStage,
         message: String,
-    },
-    Exited {
-        exit_code: i32,
-        signal: Option<i32>,
-        /// The kernel's OOM killer acted in the container's cgroup.
-        #[serde(default)]
-        oom: bool,
     },
 }
 
@@ -118,16 +113,18 @@ pub enum ShimStage {
     Rootfs,
     /// libcontainer's create.
     Create,
-    /// libcontainer's start.
+    /// libcontainer's start, or taking the started container over.
     Start,
 }
 
-/// `tandem __shim BUNDLE STATUS_FD`.
+/// `tandem __shim BUNDLE STATUS_FD GO_FD`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShimArgs {
     pub bundle: PathBuf,
     /// The inherited write end of the status pipe, by number.
     pub status_fd: RawFd,
+    /// The inherited read end of the go pipe, by number: its end of file lets the shim exit.
+    pub go_fd: RawFd,
 }
 
 impl HelperArgs for ShimArgs {
@@ -137,6 +134,7 @@ impl HelperArgs for ShimArgs {
         vec![
             self.bundle.clone().into_os_string(),
             self.status_fd.to_string().into(),
+            self.go_fd.to_string().into(),
         ]
     }
 
@@ -144,8 +142,13 @@ impl HelperArgs for ShimArgs {
         let mut a = Args::new(Self::VERB, args);
         let bundle = PathBuf::from(a.os("bundle")?);
         let status_fd = a.value("status descriptor")?;
+        let go_fd = a.value("go descriptor")?;
         a.end()?;
-        Ok(ShimArgs { bundle, status_fd })
+        Ok(ShimArgs {
+            bundle,
+            status_fd,
+            go_fd,
+        })
     }
 }
 
@@ -157,13 +160,17 @@ pub fn container_id(pod_uid: &str, container: &str, attempt: u32) -> String {
 /// The body of `tandem __shim`. Returns the shim's exit status.
 pub fn shim_main(args: &ShimArgs) -> i32 {
     let (bundle, status_fd) = (args.bundle.as_path(), args.status_fd);
-    // Keep the status pipe out of the container: it must see only stdio.
-    if fcntl(status_fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).is_err() {
-        return 2;
+    // Keep both pipes out of the container: it must see only stdio.
+    for fd in [status_fd, args.go_fd] {
+        if fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).is_err() {
+            return 2;
+        }
     }
     // SAFETY: the supervisor passes the number of a pipe write end it opened for this process and
     // nothing else in this process owns it.
     let mut status = unsafe { File::from_raw_fd(status_fd) };
+    // SAFETY: as above, for the read end of the go pipe.
+    let go = unsafe { File::from_raw_fd(args.go_fd) };
     let mut say = |m: &ShimMessage| {
         if let Ok(line) = serde_json::to_string(m) {
             let _ = writeln!(status, "{line}");
@@ -215,54 +222,62 @@ pub fn shim_main(args: &ShimArgs) -> i32 {
         }
     };
     crate::fault::reached(crate::fault::FaultPoint::ShimAfterCreate);
-    if let Err(e) = container.start() {
-        say(&ShimMessage::Failed {
-            stage: ShimStage::Start,
-            message: chain(&e),
-        });
-        let _ = container.delete(true);
-        unmount_rootfs(&cfg, bundle);
-        return 1;
-    }
-    let Some(pid) = container.pid() else {
-        say(&ShimMessage::Failed {
-            stage: ShimStage::Start,
-            message: "the container has no process id".into(),
-        });
-        let _ = container.delete(true);
-        unmount_rootfs(&cfg, bundle);
-        return 1;
+    let started = container.start().map_err(|e| chain(&e)).and_then(|()| {
+        container
+            .pid()
+            .ok_or_else(|| "the container has no process id".to_string())
+    });
+    let pid = match started {
+        Ok(pid) => pid,
+        Err(message) => {
+            say(&ShimMessage::Failed {
+                stage: ShimStage::Start,
+                message,
+            });
+            let _ = container.delete(true);
+            unmount_rootfs(&cfg, bundle);
+            return 1;
+        }
     };
     say(&ShimMessage::Started { pid: pid.as_raw() });
     crate::fault::reached(crate::fault::FaultPoint::ShimAfterStart);
-    let (exit_code, signal) = loop {
-        match waitpid(pid, None) {
-            Ok(WaitStatus::Exited(_, code)) => break (code, None),
-            Ok(WaitStatus::Signaled(_, sig, _)) => break (128 + sig as i32, Some(sig as i32)),
-            Ok(_) | Err(nix::Error::EINTR) => continue,
-            Err(_) => break (255, None),
-        }
-    };
-    // Read the OOM count before the cgroup goes: delete removes it.
-    let oom = crate::cgroups::oom_killed(&cgroups_path(bundle));
-    // Delete first (it removes the container's cgroup and kills anything left in it), then report:
-    // once the supervisor hears of the exit it may start the next instance.
-    let _ = container.refresh_status();
-    let _ = container.delete(true);
-    unmount_rootfs(&cfg, bundle);
-    say(&ShimMessage::Exited {
-        exit_code,
-        signal,
-        oom,
-    });
+    // The parent opens a pidfd of the init, then closes its end of the go pipe. Exiting before
+    // that would hand the init to the parent unannounced, where a sweep for strangers could
+    // reap it and lose its exit status.
+    wait_for_end_of_file(go);
     0
 }
 
-/// The parent's end: one `tandem __shim` process and its status pipe.
+fn wait_for_end_of_file(mut pipe: File) {
+    use std::io::Read;
+    let mut buf = [0u8; 64];
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Why a shim gave no container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShimFailure {
+    /// Where it failed, as it said; `None` when it ended without saying (killed, or crashed).
+    pub stage: Option<ShimStage>,
+    pub message: String,
+}
+
+/// The parent's end: one `tandem __shim` process and its pipes.
 pub struct Shim {
     child: tokio::process::Child,
     bundle: PathBuf,
     status: tokio::io::Lines<BufReader<tokio::net::unix::pipe::Receiver>>,
+    /// The write end of the go pipe: dropped to let the shim exit.
+    go: Option<OwnedFd>,
+    /// The shim said its container runs: from then on, nothing it leaves is cleaned after it.
+    started: bool,
     /// Set once the shim has been reaped.
     ended: Option<ShimEnd>,
 }
@@ -270,24 +285,32 @@ pub struct Shim {
 /// How a shim ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ShimEnd {
-    /// It returned, having said what happened (`shim_main` returns 0, 1 or 2).
+    /// It returned, having said what happened (`shim_main` returns 0, 1 or 2), or it died once
+    /// its container ran, which leaves nothing to clean.
     Returned,
-    /// It was killed or crashed: what it left was killed (`orphans` processes still holding its
-    /// status pipe, and the container's cgroup).
+    /// It was killed or crashed before its container ran: what it left was killed (`orphans`
+    /// processes still holding its status pipe, and the container's cgroup).
     Died { signal: Option<i32>, orphans: usize },
 }
 
+/// Marks an inherited descriptor's number as inheritable by the next spawned child. The caller
+/// is single-threaded, so no other child can be spawned while it is.
+fn inheritable(fd: &OwnedFd) -> std::io::Result<RawFd> {
+    fcntl(fd.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))?;
+    Ok(fd.as_raw_fd())
+}
+
 impl Shim {
-    /// Starts `tandem __shim BUNDLE FD` (the binary at `exe`); the container it makes inherits
-    /// the shim's stdout and stderr, pipes whose read ends [`Shim::take_output`] hands out.
+    /// Starts `tandem __shim BUNDLE STATUS_FD GO_FD` (the binary at `exe`); the container it
+    /// makes inherits the shim's stdout and stderr, pipes whose read ends [`Shim::take_output`]
+    /// hands out.
     pub fn spawn(exe: &Path, bundle: &Path) -> std::io::Result<Shim> {
         let (status_r, status_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-        // The write end is inherited by the shim under its own number; the supervisor is
-        // single-threaded, so no other child can be spawned while it is inheritable.
-        fcntl(status_w.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))?;
+        let (go_r, go_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
         let args = ShimArgs {
             bundle: bundle.to_path_buf(),
-            status_fd: status_w.as_raw_fd(),
+            status_fd: inheritable(&status_w)?,
+            go_fd: inheritable(&go_r)?,
         };
         let child = tokio::process::Command::new(exe)
             .args(args.argv())
@@ -301,14 +324,68 @@ impl Shim {
                     format!("cannot start the shim {}: {e}", exe.display()),
                 )
             })?;
-        drop(status_w);
+        drop((status_w, go_r));
         let status = tokio::net::unix::pipe::Receiver::from_owned_fd(status_r)?;
         Ok(Shim {
             child,
             bundle: bundle.to_path_buf(),
             status: BufReader::new(status).lines(),
+            go: Some(go_w),
+            started: false,
             ended: None,
         })
+    }
+
+    /// The read ends of the container's stdout and stderr (once).
+    pub fn take_output(
+        &mut self,
+    ) -> (
+        Option<tokio::process::ChildStdout>,
+        Option<tokio::process::ChildStderr>,
+    ) {
+        (self.child.stdout.take(), self.child.stderr.take())
+    }
+
+    /// Waits for the shim to start its container, and takes the container over: a pidfd of its
+    /// init is opened while the shim still holds it ([`Adopted`]), then the shim is let go and
+    /// reaped, which makes the init this process's child. The calling process must be a
+    /// subreaper ([`crate::reaper::become_subreaper`]). On failure the shim has been reaped too,
+    /// and what a shim that died left behind has been killed.
+    pub async fn take_over(mut self) -> Result<Container, ShimFailure> {
+        let first = self.next().await;
+        let adopted = match &first {
+            Some(ShimMessage::Started { pid }) => {
+                self.started = true;
+                Some(Adopted::new(*pid).map_err(|e| (*pid, e)))
+            }
+            _ => None,
+        };
+        self.go = None;
+        // Whatever it said, the shim is ending: hear it out, so it is reaped.
+        while self.next().await.is_some() {}
+        match (first, adopted) {
+            (_, Some(Ok(init))) => Ok(Container {
+                init,
+                bundle: self.bundle,
+            }),
+            (_, Some(Err((pid, e)))) => {
+                // Only short of descriptors: a container nobody could wait for must not run.
+                let bundle = self.bundle.clone();
+                let _ = tokio::task::spawn_blocking(move || remove_container(&bundle)).await;
+                Err(ShimFailure {
+                    stage: Some(ShimStage::Start),
+                    message: format!("cannot open a pidfd of the container's init {pid}: {e}"),
+                })
+            }
+            (Some(ShimMessage::Failed { stage, message }), None) => Err(ShimFailure {
+                stage: Some(stage),
+                message,
+            }),
+            _ => Err(ShimFailure {
+                stage: None,
+                message: self.end_message("before it started the container"),
+            }),
+        }
     }
 
     /// The shim's next message; `None` once it has ended and all it wrote has been read.
@@ -317,7 +394,7 @@ impl Shim {
     /// leaves processes that hold the pipe open, so its EOF alone would never come. Once the shim
     /// is seen to have died, they are killed ([`clean_up_after_dead_shim`]),
     /// and the pipe ends after what the shim managed to write.
-    pub async fn next(&mut self) -> Option<ShimMessage> {
+    async fn next(&mut self) -> Option<ShimMessage> {
         loop {
             let line = if self.ended.is_some() {
                 self.status.next_line().await
@@ -351,7 +428,7 @@ impl Shim {
     async fn reaped(&mut self, status: std::io::Result<std::process::ExitStatus>) {
         use std::os::unix::process::ExitStatusExt;
         let status = status.ok();
-        if matches!(status.and_then(|s| s.code()), Some(0..=2)) {
+        if self.started || matches!(status.and_then(|s| s.code()), Some(0..=2)) {
             self.ended = Some(ShimEnd::Returned);
             return;
         }
@@ -370,18 +447,8 @@ impl Shim {
         });
     }
 
-    /// The read ends of the container's stdout and stderr (once).
-    pub fn take_output(
-        &mut self,
-    ) -> (
-        Option<tokio::process::ChildStdout>,
-        Option<tokio::process::ChildStderr>,
-    ) {
-        (self.child.stdout.take(), self.child.stderr.take())
-    }
-
     /// Why the shim said nothing more, for a start error or the supervisor's log.
-    pub fn end_message(&self, when: &str) -> String {
+    fn end_message(&self, when: &str) -> String {
         match self.ended {
             Some(ShimEnd::Died {
                 signal: Some(sig),
@@ -395,19 +462,49 @@ impl Shim {
             _ => format!("the shim exited {when}"),
         }
     }
+}
 
-    /// The exit to report when the shim ended without reporting one: a container whose shim died
-    /// was killed with SIGKILL in the clean-up, and says so (as containerd reports a task whose
-    /// shim died); otherwise nothing is known.
-    pub fn unreported_exit(&self) -> (i32, Option<i32>, bool) {
-        match self.ended {
-            Some(ShimEnd::Died { .. }) => (
-                128 + Signal::SIGKILL as i32,
-                Some(Signal::SIGKILL as i32),
-                false,
-            ),
-            _ => (255, None, false),
-        }
+/// A running container, taken over from its shim: this process is its init's parent.
+pub struct Container {
+    init: Adopted,
+    bundle: PathBuf,
+}
+
+/// How a container ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContainerExit {
+    pub exit: Exit,
+    /// The kernel's OOM killer acted in the container's cgroup.
+    pub oom: bool,
+}
+
+impl Container {
+    pub fn pid(&self) -> i32 {
+        self.init.pid()
+    }
+
+    /// Sends the signal numbered `signo` to the init; one that has exited is not an error.
+    pub fn signal(&self, signo: i32) -> std::io::Result<()> {
+        self.init.signal(signo)
+    }
+
+    /// Waits for the init to exit and reaps it, then takes away what the container leaves: its
+    /// cgroup, with anything still in it, and libcontainer's state. The OOM count is read before
+    /// the cgroup goes. The root filesystem's mounts are the bundle's owner's to detach.
+    pub async fn exited(&self) -> ContainerExit {
+        let exit = self.init.wait().await.unwrap_or(Exit {
+            exit_code: 255,
+            signal: None,
+        });
+        let bundle = self.bundle.clone();
+        let oom = tokio::task::spawn_blocking(move || {
+            let oom = crate::cgroups::oom_killed(&cgroups_path(&bundle));
+            remove_container(&bundle);
+            oom
+        })
+        .await
+        .unwrap_or(false);
+        ContainerExit { exit, oom }
     }
 }
 
@@ -420,31 +517,46 @@ fn cgroups_path(bundle: &Path) -> PathBuf {
         .unwrap_or_default()
 }
 
-/// How long the clean-up after a dead shim waits for the processes it killed to be gone.
-const DEAD_SHIM_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long taking a container away waits for the processes it killed to be gone.
+const KILL_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The parent's side of a shim that ended without reporting its container's exit (killed with
-/// SIGKILL while it created the container, or crashed): what it left behind is taken back, so the
-/// parent's reads of the status and output pipes reach EOF and nothing of the instance runs on.
+/// Kills and removes the container's cgroup and removes libcontainer's state of it (what
+/// libcontainer's delete does for a stopped container, without loading a state that names a pid
+/// already reaped, and perhaps reused).
+fn remove_container(bundle: &Path) {
+    let cgroup = cgroups_path(bundle);
+    if !cgroup.as_os_str().is_empty() {
+        crate::cgroups::kill_and_remove(&cgroup, KILL_PATIENCE);
+    }
+    if let Ok(cfg) = read_config(bundle) {
+        cleanup_state(&cfg);
+    }
+}
+
+/// The parent's side of a shim that died before its container ran (killed with SIGKILL while it
+/// created the container, or crashed): what it left behind is taken back, so the parent's reads
+/// of the status and output pipes reach EOF and nothing of the instance runs on.
 ///
 /// libcontainer forks the container's processes with clone3(2) and no exec until the very end, so
 /// each of them holds every descriptor of the shim, `status` pipe included; an init that was
 /// created but never started blocks forever waiting for the start signal. Those are found by the
-/// pipe (`status` is the parent's read end: the same inode) and killed; a container that had
+/// pipe (`status` is the parent's read end: the same inode), killed, and reaped: with the shim
+/// gone they are the caller's children, and one of them (libcontainer's intermediate process)
+/// shares the caller's session, which the stranger sweep leaves alone. A container that had
 /// already exec'd its command no longer holds the pipe, but runs in its own cgroup, which is
 /// killed and removed next. libcontainer's state directory for the instance goes too. Mounts
 /// under `bundle` are the caller's to detach (it removes the bundle). Returns how many processes
 /// were found holding the pipe.
 pub fn clean_up_after_dead_shim(bundle: &Path, status: std::os::fd::BorrowedFd<'_>) -> usize {
-    let orphans = crate::process::kill_holders(status, DEAD_SHIM_PATIENCE);
-    let cgroup = cgroups_path(bundle);
-    if !cgroup.as_os_str().is_empty() {
-        crate::cgroups::kill_and_remove(&cgroup, DEAD_SHIM_PATIENCE);
+    let orphans = crate::process::kill_holders(status, KILL_PATIENCE);
+    for pid in &orphans {
+        let _ = nix::sys::wait::waitpid(
+            nix::unistd::Pid::from_raw(*pid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG | nix::sys::wait::WaitPidFlag::__WALL),
+        );
     }
-    if let Ok(cfg) = read_config(bundle) {
-        cleanup_state(&cfg);
-    }
-    orphans
+    remove_container(bundle);
+    orphans.len()
 }
 
 fn cleanup_state(cfg: &ShimConfig) {

@@ -1,7 +1,8 @@
 //! The adapter: the engine's [`ContainerRuntime`] carried out with real containers.
 //!
 //! Each instance gets an OCI bundle in the pod directory, a `tandem __shim` process that creates
-//! it through libcontainer and waits on it, and two pipes whose lines become the CRI log file.
+//! it through libcontainer and hands it over (this process then waits on its init through a
+//! pidfd), and two pipes whose lines become the CRI log file.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -25,7 +26,7 @@ use tandem_runtime::exec::ExecOutcome;
 use tandem_runtime::mounts::MountSpec;
 use tandem_runtime::netprobe::NetprobeArgs;
 use tandem_runtime::netprobe::{NetOutcome, NetRequest};
-use tandem_runtime::shim::{container_id, Shim, ShimConfig, ShimMessage, ShimStage};
+use tandem_runtime::shim::{container_id, Container, Shim, ShimConfig, ShimFailure, ShimStage};
 use tandem_runtime::userns::IdRange;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
@@ -34,6 +35,9 @@ use crate::logs::{pump, LogFile, LogLine};
 use crate::statedir::PodDir;
 use crate::translate::{build_spec, command_line, merge_env, PidNamespace, Seccomp, SpecInputs};
 use crate::volumes::container_mounts;
+
+/// The running container instances, by container name and attempt.
+type Running = HashMap<(String, u32), Rc<Container>>;
 
 pub struct LinuxRuntime {
     pub plan: Rc<PodPlan>,
@@ -46,8 +50,10 @@ pub struct LinuxRuntime {
     facts: RefCell<RuntimeFacts>,
     pub events: mpsc::UnboundedSender<RuntimeEvent>,
     pub logs: broadcast::Sender<LogLine>,
-    pids: Rc<RefCell<HashMap<(String, u32), i32>>>,
-    /// Woken whenever an instance has exited (and left `pids`): ends the network hooks run
+    /// The running instances, by container and attempt: each one's init, whose pidfd this
+    /// process signals and waits on.
+    running: Rc<RefCell<Running>>,
+    /// Woken whenever an instance has exited (and left `running`): ends the network hooks run
     /// against it (see [`LinuxRuntime::instance_gone`]).
     instance_exited: Rc<tokio::sync::Notify>,
     /// The stop signal of each container's current instance (see [`stop_signal`]).
@@ -76,12 +82,12 @@ fn config_error(message: impl std::fmt::Display) -> StartError {
     )
 }
 
-/// Removes an instance's bundle, detaching every mount beneath it first, deepest first. The shim
-/// unmounts the rootfs overlay and the idmapped image layers (`BUNDLE/lower/N`) itself, but a
-/// shim that died first leaves them mounted, and `std::fs::remove_dir_all` would walk into them
-/// and delete the files of the shared layers and of the pod's writable layer. If a mount will
-/// not go, the bundle stays for teardown, which detaches everything under the pod directory
-/// first.
+/// Removes an instance's bundle, detaching every mount beneath it first, deepest first: the
+/// root filesystem's overlay and the idmapped image layers (`BUNDLE/lower/N`) the shim mounted,
+/// which outlive it (this process's mount namespace is the shim's). `std::fs::remove_dir_all`
+/// would otherwise walk into them and delete the files of the shared layers and of the pod's
+/// writable layer. If a mount will not go, the bundle stays for teardown, which detaches
+/// everything under the pod directory first.
 fn remove_bundle(bundle: &std::path::Path) {
     for m in tandem_runtime::mounts::mounts_under(bundle) {
         let _ = tandem_runtime::mounts::unmount(&m);
@@ -178,7 +184,7 @@ impl LinuxRuntime {
             facts: RefCell::new(facts),
             events,
             logs,
-            pids: Rc::default(),
+            running: Rc::default(),
             instance_exited: Rc::default(),
             stop_signals: Rc::default(),
             id_range: None,
@@ -418,34 +424,27 @@ impl ContainerRuntime for LinuxRuntime {
             .map_err(|e| run_err(format!("cannot open {}: {e}", log_path.display())))?;
         let log = Rc::new(RefCell::new(log));
         let mut shim = Shim::spawn(&self.exe, &bundle).map_err(|e| run_err(e.to_string()))?;
-        let pid = match shim.next().await {
-            Some(ShimMessage::Started { pid }) => pid,
-            first => {
-                // Whatever it said, the shim is ending: hear it out, so it is reaped.
-                while shim.next().await.is_some() {}
+        let (stdout, stderr) = shim.take_output();
+        let container = match shim.take_over().await {
+            Ok(container) => Rc::new(container),
+            Err(ShimFailure { stage, message }) => {
                 remove_bundle(&bundle);
-                return Err(match first {
-                    Some(ShimMessage::Failed { stage, message }) => StartError::new(
-                        match stage {
-                            ShimStage::Config | ShimStage::Rootfs | ShimStage::Create => {
-                                StartFailure::CreateContainerError
-                            }
-                            ShimStage::Start => StartFailure::RunContainerError,
-                        },
-                        message,
-                    ),
-                    _ => run_err(shim.end_message("before it started the container")),
-                });
+                let failure = match stage {
+                    Some(ShimStage::Config | ShimStage::Rootfs | ShimStage::Create) => {
+                        StartFailure::CreateContainerError
+                    }
+                    Some(ShimStage::Start) | None => StartFailure::RunContainerError,
+                };
+                return Err(StartError::new(failure, message));
             }
         };
-        self.pids
+        let key = (c.name.clone(), attempt);
+        self.running
             .borrow_mut()
-            .insert((c.name.clone(), attempt), pid);
+            .insert(key.clone(), Rc::clone(&container));
 
-        let (stdout, stderr) = shim.take_output();
         let (name, tx, logs) = (c.name.clone(), self.events.clone(), self.logs.clone());
-        let pids_key = (c.name.clone(), attempt);
-        let pids = Rc::clone(&self.pids);
+        let running = Rc::clone(&self.running);
         let instance_exited = Rc::clone(&self.instance_exited);
         tokio::task::spawn_local(async move {
             tandem_runtime::fault::reached(tandem_runtime::fault::FaultPoint::SupervisorPanic);
@@ -459,30 +458,8 @@ impl ContainerRuntime for LinuxRuntime {
                     pump(s, Rc::clone(&log), name.clone(), "stderr", logs.clone()).await;
                 }
             };
-            let exit = async {
-                let mut code = None;
-                while let Some(m) = shim.next().await {
-                    if let ShimMessage::Exited {
-                        exit_code,
-                        signal,
-                        oom,
-                    } = m
-                    {
-                        code = Some((exit_code, signal, oom));
-                    }
-                }
-                code.unwrap_or_else(|| {
-                    eprintln!(
-                        "warning: container {}: {}",
-                        name,
-                        shim.end_message("before it reported the container's exit")
-                    );
-                    shim.unreported_exit()
-                })
-            };
-            let ((), (), (exit_code, signal, oom)) = tokio::join!(out, err, exit);
-            // Forget the pid before reporting the exit: it may be reused by an unrelated process.
-            pids.borrow_mut().remove(&pids_key);
+            let ((), (), ended) = tokio::join!(out, err, container.exited());
+            running.borrow_mut().remove(&key);
             // The hooks still running against it end (and kill their helpers) before the engine
             // hears of the exit: yielding lets the woken hook tasks run first, so a pod that ends
             // with this exit leaves no helper behind.
@@ -490,11 +467,11 @@ impl ContainerRuntime for LinuxRuntime {
             tokio::task::yield_now().await;
             remove_bundle(&bundle);
             let _ = tx.send(RuntimeEvent::Exited {
-                container: pids_key.0,
-                attempt: pids_key.1,
-                exit_code,
-                signal,
-                oom,
+                container: key.0,
+                attempt: key.1,
+                exit_code: ended.exit.exit_code,
+                signal: ended.exit.signal,
+                oom: ended.oom,
                 at: Instant::now(),
             });
         });
@@ -502,12 +479,12 @@ impl ContainerRuntime for LinuxRuntime {
     }
 
     async fn signal(&self, container: &str, attempt: u32, signal: StopSignal) {
-        let pid = self
-            .pids
+        let running = self
+            .running
             .borrow()
             .get(&(container.to_string(), attempt))
-            .copied();
-        if let Some(pid) = pid {
+            .cloned();
+        if let Some(running) = running {
             let signo = match signal {
                 StopSignal::Term => self
                     .stop_signals
@@ -517,7 +494,7 @@ impl ContainerRuntime for LinuxRuntime {
                     .unwrap_or(tandem_api::signal::SIGTERM),
                 StopSignal::Kill => Signal::SIGKILL as i32,
             };
-            let _ = tandem_runtime::process::send_signal_number(pid, signo);
+            let _ = running.signal(signo);
         }
     }
 
@@ -555,7 +532,11 @@ impl ContainerRuntime for LinuxRuntime {
         handler: &Handler,
         timeout: Option<std::time::Duration>,
     ) -> HandlerResult {
-        if !self.pids.borrow().contains_key(&(c.name.clone(), attempt)) {
+        if !self
+            .running
+            .borrow()
+            .contains_key(&(c.name.clone(), attempt))
+        {
             return HandlerResult::Error(format!("container {} is not running", c.name));
         }
         let facts = self.facts.borrow().clone();
@@ -710,7 +691,7 @@ impl LinuxRuntime {
             tokio::pin!(exited);
             // Registered before the check, so an exit right after it is not missed.
             exited.as_mut().enable();
-            if !self.pids.borrow().contains_key(key) {
+            if !self.running.borrow().contains_key(key) {
                 return;
             }
             exited.await;

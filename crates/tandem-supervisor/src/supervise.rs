@@ -59,7 +59,7 @@ pub enum SuperviseError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot start the async runtime")]
+    #[error("cannot start the async runtime or become the subreaper of the pod's processes")]
     Runtime(#[source] std::io::Error),
     #[error("cannot set up the pod's network")]
     Network(#[from] tandem_network::NetworkError),
@@ -289,10 +289,10 @@ fn prepare(
 ) -> Result<(), SuperviseError> {
     // A session of its own: Ctrl-C in the terminal that ran `tandem run -d` must not reach the pod.
     let _ = nix::unistd::setsid();
-    // Deliberately not a child subreaper (prctl(2) PR_SET_CHILD_SUBREAPER): tokio reaps only the
-    // children it spawned, so orphans adopted here (a finished exec helper's leftovers) would stay
-    // zombies, and a zombie tenant keeps a container's PID namespace from ever emptying. Orphans
-    // go to PID 1, which reaps them; whatever a pod leaves running dies with its cgroups.
+    // The parent of the pod's containers once their shims exit, and of whatever else is orphaned
+    // below it; the stranger sweep started with the async runtime reaps the latter
+    // (tandem_runtime::reaper).
+    tandem_runtime::reaper::become_subreaper().map_err(|e| SuperviseError::Runtime(e.into()))?;
     tandem_runtime::mounts::enter_private_mount_namespace()?;
     let _ = std::fs::write(dir.pid_file(), std::process::id().to_string());
     create_pod_cgroup(plan)?;
@@ -519,6 +519,7 @@ fn run(
                 source,
             }
         })?;
+        tandem_runtime::reaper::spawn_sweeper().map_err(SuperviseError::Runtime)?;
         let (rt_tx, rt_rx) = mpsc::unbounded_channel();
         crate::storage::spawn_monitor(Rc::clone(&plan), dir.clone(), rt_tx.clone());
         // From here the sandbox lives in a slot: the watcher takes a dead pause process out of

@@ -661,3 +661,71 @@ fn active_deadline_seconds_stops_the_pod_and_fails_it() {
         (Some("Failed"), Some("DeadlineExceeded"))
     );
 }
+
+/// No process per container: once a pod runs, each container's init is a child of the pod's
+/// supervisor (the subreaper its shim handed it to) and no shim is left.
+#[test]
+fn a_running_pod_keeps_no_process_per_container_besides_the_container() {
+    let Some(()) = require_root("no_process_per_container") else {
+        return;
+    };
+    let env = Env::new();
+    // Numbers of seconds no other test uses, to find each container's process by.
+    let marker = 600_000 + 3 * (std::process::id() % 100_000);
+    let yaml = format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: lean}}
+spec:
+  initContainers:
+    - {{name: side, image: localhost/tandem-busybox:1.35, restartPolicy: Always, command: [sleep, "{}"]}}
+  containers:
+    - {{name: a, image: localhost/tandem-busybox:1.35, command: [sleep, "{}"]}}
+    - {{name: b, image: localhost/tandem-busybox:1.35, command: [sleep, "{}"]}}
+"#,
+        marker,
+        marker + 1,
+        marker + 2
+    );
+    assert!(env.run_yaml(&yaml, &["-d"]).status.success());
+    let running = |v: &serde_json::Value| {
+        ["initContainerStatuses", "containerStatuses"]
+            .iter()
+            .flat_map(|k| v["status"][k].as_array().into_iter().flatten())
+            .filter(|c| c["state"]["running"].is_object())
+            .count()
+    };
+    let mut pod = serde_json::Value::Null;
+    for _ in 0..200 {
+        pod = serde_json::from_str(&stdout(&env.tandem(&["get", "pod", "lean", "-o", "json"])))
+            .unwrap_or_default();
+        if running(&pod) == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(running(&pod), 3, "{pod}");
+    let dir = env.pods_dir().join("default_lean");
+    let supervisor: i32 = std::fs::read_to_string(dir.join("supervisor.pid"))
+        .expect("supervisor.pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    for n in marker..marker + 3 {
+        let found = pids_mentioning(&format!("sleep {n}"));
+        assert_eq!(found.len(), 1, "sleep {n}: {found:?}");
+        assert_eq!(
+            parent_of(found[0].0),
+            Some(supervisor),
+            "the parent of {:?}",
+            found[0].1
+        );
+    }
+    let shims = pids_mentioning(&format!("__shim {}", dir.display()));
+    assert!(shims.is_empty(), "shims left: {shims:?}");
+    assert!(env
+        .tandem(&["delete", "pod", "lean", "--grace-period", "0"])
+        .status
+        .success());
+}

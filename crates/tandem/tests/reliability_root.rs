@@ -11,8 +11,8 @@ use std::process::Output;
 use std::time::Instant;
 
 use support::{
-    attachment, cgroups_of, mounts_under, network_leftovers, processes_mentioning, require_root,
-    stderr, uid_of, wait_for, Env, IMAGE,
+    attachment, cgroups_of, mounts_under, network_leftovers, parent_of, pids_mentioning,
+    processes_mentioning, require_root, stderr, uid_of, wait_for, Env, IMAGE,
 };
 
 fn name(prefix: &str) -> String {
@@ -115,12 +115,17 @@ fn a_shim_killed_while_it_creates_the_container_does_not_hang_the_pod() {
     assert!(left.is_empty(), "left behind: {left:#?}");
 }
 
-/// A shim killed once its container runs leaves the container without a waiter: it is killed
-/// with its cgroup and reported as exited 137 (as containerd reports a task whose shim died),
-/// so a Never pod ends Failed instead of running unsupervised.
+/// A shim killed once it has reported its container started takes nothing with it: the
+/// supervisor holds a pidfd of the container's init by then, and the init, handed to the
+/// supervisor (a subreaper) as the shim dies, runs on as its child. Its exit is heard as any
+/// other's (`delete` stops it), and nothing is left behind.
 #[test]
-fn a_shim_killed_after_the_start_ends_its_container() {
-    if require_root("a_shim_killed_after_the_start_ends_its_container").is_none() {
+fn a_shim_killed_after_the_start_leaves_its_container_running_under_the_supervisor() {
+    if require_root(
+        "a_shim_killed_after_the_start_leaves_its_container_running_under_the_supervisor",
+    )
+    .is_none()
+    {
         return;
     }
     let env = Env::new();
@@ -135,22 +140,34 @@ fn a_shim_killed_after_the_start_ends_its_container() {
     let out = run_with_fault(&env, "shim-after-start", &yaml);
     assert!(out.status.success(), "{}", stderr(&out));
     let uid = uid_of(&env, &pod);
-    let made: Vec<_> = attachment(&env.pods_dir().join(format!("default_{pod}")))
-        .into_iter()
-        .collect();
-    let v = wait_for("the pod to end", 30, || {
-        let v = env.pod_json(&pod);
-        (v["status"]["phase"] == "Failed").then_some(v)
+    let dir = env.pods_dir().join(format!("default_{pod}"));
+    let made: Vec<_> = attachment(&dir).into_iter().collect();
+    wait_for("the container to run", 30, || {
+        let (state, _) = states(&env, &pod);
+        state["running"].is_object().then_some(())
     });
-    let terminated = &v["status"]["containerStatuses"][0]["state"]["terminated"];
-    assert_eq!(terminated["exitCode"], 137, "{terminated}");
-    assert_eq!(terminated["signal"], 9, "{terminated}");
+    let supervisor: i32 = std::fs::read_to_string(dir.join("supervisor.pid"))
+        .expect("supervisor.pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let sleeping = pids_mentioning(&format!("sleep {marker}"));
+    assert_eq!(sleeping.len(), 1, "{sleeping:?}");
+    assert_eq!(parent_of(sleeping[0].0), Some(supervisor));
+    // Still running a while later, never restarted.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let v = env.pod_json(&pod);
+    assert_eq!(v["status"]["phase"], "Running", "{v}");
+    assert_eq!(
+        v["status"]["containerStatuses"][0]["restartCount"], 0,
+        "{v}"
+    );
+    delete_within(&env, &pod, 30);
     let sleeping = processes_mentioning(&format!("sleep {marker}"));
     assert!(
         sleeping.is_empty(),
         "the container still runs: {sleeping:?}"
     );
-    delete_within(&env, &pod, 30);
     let left = leftovers(&env, &pod, &uid, &made);
     assert!(left.is_empty(), "left behind: {left:#?}");
 }

@@ -193,20 +193,36 @@ pub fn mounts_under(dir: &Path) -> Vec<String> {
 
 /// Processes whose command line mentions `needle`.
 pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    pids_mentioning(needle)
+        .into_iter()
+        .map(|(_, cmd)| cmd)
+        .collect()
+}
+
+/// The pid and command line of each process whose command line contains `needle`.
+pub fn pids_mentioning(needle: &str) -> Vec<(i32, String)> {
     let mut found = vec![];
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        if e.file_name()
-            .to_str()
-            .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
-        {
-            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(needle) {
-                found.push(cmd);
-            }
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains(needle) {
+            found.push((pid, cmd));
         }
     }
     found
+}
+
+/// The parent of process `pid` (proc(5): after the command name, which may hold parentheses).
+pub fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// Cgroup directories of the pod with this uid, on every hierarchy.
