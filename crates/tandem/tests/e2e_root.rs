@@ -707,11 +707,7 @@ spec:
     }
     assert_eq!(running(&pod), 3, "{pod}");
     let dir = env.pods_dir().join("default_lean");
-    let supervisor: i32 = std::fs::read_to_string(dir.join("supervisor.pid"))
-        .expect("supervisor.pid")
-        .trim()
-        .parse()
-        .expect("a pid");
+    let supervisor = supervisor_pid(&dir);
     for n in marker..marker + 3 {
         let found = pids_mentioning(&format!("sleep {n}"));
         assert_eq!(found.len(), 1, "sleep {n}: {found:?}");

@@ -146,11 +146,7 @@ fn a_shim_killed_after_the_start_leaves_its_container_running_under_the_supervis
         let (state, _) = states(&env, &pod);
         state["running"].is_object().then_some(())
     });
-    let supervisor: i32 = std::fs::read_to_string(dir.join("supervisor.pid"))
-        .expect("supervisor.pid")
-        .trim()
-        .parse()
-        .expect("a pid");
+    let supervisor = support::supervisor_pid(&dir);
     let sleeping = pids_mentioning(&format!("sleep {marker}"));
     assert_eq!(sleeping.len(), 1, "{sleeping:?}");
     assert_eq!(parent_of(sleeping[0].0), Some(supervisor));
