@@ -1,103 +1,22 @@
-//! ADD, CHECK and DEL of a configuration list, and the attachment record that makes DEL possible
-//! after a crash.
-//!
-//! The record (`network.json` in the pod's directory) is written before the first plugin runs and
-//! again with the result once the list is added; it holds the list itself, so a DEL always runs
-//! against the configuration the ADD used, even if the files on disk changed since.
+//! ADD, CHECK and DEL of a pod's attachment: the built-in network in-process ([`crate::builtin`]),
+//! any other configuration list through its plugins, one after another, with the record
+//! ([`crate::record`]) written before the first plugin runs and again with the list's result.
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::cni::{invoke, Op, Target};
 use crate::config::{find_plugin, NetworkConfig};
+use crate::record::{read_attachment, write_state, AddRequest, Attachment, Backend};
 use crate::{CniResult, NetworkError, PortMapping, Result};
 
-/// The attachment record's file name in a pod directory.
-pub const STATE_FILE: &str = "network.json";
-
-/// What to attach.
-#[derive(Debug, Clone)]
-pub struct AddRequest {
-    /// Unique among everything attached to the network (the pod's uid).
-    pub container_id: String,
-    /// A network namespace path, e.g. `/proc/<pause pid>/ns/net`.
-    pub netns: PathBuf,
-    /// The interface name inside the namespace (`eth0`).
-    pub ifname: String,
-    pub port_mappings: Vec<PortMapping>,
-}
-
-/// A pod's attachment to a network, as kept on disk.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Attachment {
-    /// The configuration list the ADD used.
-    pub network: Value,
-    pub source: String,
-    pub plugin_dirs: Vec<PathBuf>,
-    pub container_id: String,
-    pub netns: PathBuf,
-    pub ifname: String,
-    #[serde(default)]
-    pub port_mappings: Vec<PortMapping>,
-    /// The list's final result; `None` while the ADD is under way or if it failed.
-    #[serde(default)]
-    pub result: Option<Value>,
-}
-
-impl Attachment {
-    fn config(&self) -> NetworkConfig {
-        NetworkConfig {
-            list: self.network.clone(),
-            source: self.source.clone(),
-            plugin_dirs: self.plugin_dirs.clone(),
-        }
-    }
-
-    /// The parsed result (empty when there is none).
-    pub fn parsed(&self) -> CniResult {
-        self.result
-            .as_ref()
-            .and_then(|r| CniResult::parse(r).ok())
-            .unwrap_or_default()
-    }
-
-    pub fn pod_ips(&self) -> Vec<String> {
-        self.parsed().pod_ips()
-    }
-}
-
-fn write_state(path: &Path, a: &Attachment) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(a).map_err(|source| NetworkError::StateCorrupt {
-        path: path.into(),
-        source,
-    })?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|source| NetworkError::State {
-            path: path.into(),
-            source,
-        })
-}
-
-/// Reads an attachment record; `Ok(None)` when there is none.
-pub fn read_attachment(path: &Path) -> Result<Option<Attachment>> {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|source| NetworkError::StateCorrupt {
-                    path: path.into(),
-                    source,
-                })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(NetworkError::State {
-            path: path.into(),
-            source,
-        }),
+/// The configuration list an attachment was made with.
+fn config_of(att: &Attachment) -> NetworkConfig {
+    NetworkConfig {
+        list: att.network.clone(),
+        source: att.source.clone(),
+        plugin_dirs: att.plugin_dirs.clone(),
     }
 }
 
@@ -141,8 +60,12 @@ fn plugin_path(cfg: &NetworkConfig, plugin: &Value) -> Result<PathBuf> {
 }
 
 /// Adds the container to the network, recording the attachment in `state` first so that
-/// [`del`] can undo even a partial ADD. On failure the plugins already run are deleted again.
+/// [`del`] can undo even a partial ADD: the built-in network in-process, any other through its
+/// plugins. On failure what was made is removed again.
 pub fn add(cfg: &NetworkConfig, req: &AddRequest, state: &Path) -> Result<Attachment> {
+    if cfg.is_builtin() {
+        return crate::builtin::add(&cfg.list, req, state);
+    }
     // Every plugin must be there before anything is changed.
     for p in cfg.plugins() {
         plugin_path(cfg, p)?;
@@ -156,6 +79,7 @@ pub fn add(cfg: &NetworkConfig, req: &AddRequest, state: &Path) -> Result<Attach
         ifname: req.ifname.clone(),
         port_mappings: req.port_mappings.clone(),
         result: None,
+        backend: Backend::Cni,
     };
     write_state(state, &att)?;
     let netns = req.netns.to_string_lossy();
@@ -202,7 +126,10 @@ pub fn add(cfg: &NetworkConfig, req: &AddRequest, state: &Path) -> Result<Attach
 
 /// CHECKs an attachment (CNI 0.4.0 and later; older lists have no CHECK and pass).
 pub fn check(att: &Attachment) -> Result<()> {
-    let cfg = att.config();
+    if att.backend != Backend::Cni {
+        return Ok(());
+    }
+    let cfg = config_of(att);
     let version: Vec<u32> = cfg
         .cni_version()
         .split('.')
@@ -231,7 +158,10 @@ pub fn check(att: &Attachment) -> Result<()> {
 }
 
 fn del_attachment(att: &Attachment, netns_alive: bool) -> Result<()> {
-    let cfg = att.config();
+    if att.backend != Backend::Cni {
+        return crate::builtin::remove(att);
+    }
+    let cfg = config_of(att);
     // A namespace path of a dead process could name another process's namespace once its pid is
     // reused: without a live namespace the plugins get none, and only release what they hold on
     // the host (addresses, rules); the interfaces went with the namespace.
@@ -283,6 +213,7 @@ pub fn del(state: &Path, netns_alive: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::STATE_FILE;
 
     #[test]
     fn plugin_conf_adds_name_version_prev_result_and_declared_capabilities() {

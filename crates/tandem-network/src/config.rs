@@ -39,24 +39,25 @@ impl NetworkConfig {
     /// masquerading for egress, portmap for published ports (with SNAT so 127.0.0.1 works),
     /// firewall to accept the pod's forwarded traffic, and loopback.
     pub fn builtin() -> Value {
-        Self::builtin_for(host_has_ipv6())
+        Self::builtin_for(crate::builtin::ipv6_enabled())
     }
 
-    /// [`NetworkConfig::builtin`] with IPv6 on or off.
+    /// [`NetworkConfig::builtin`] with IPv6 on or off: what tandem makes in-process
+    /// ([`crate::builtin`]), written as the CNI configuration list that would make the same.
     pub fn builtin_for(ipv6: bool) -> Value {
-        let mut ranges = vec![json!([{ "subnet": "10.87.0.0/24", "gateway": "10.87.0.1" }])];
+        let range = |r: &crate::ipam::Range| json!([{ "subnet": format!("{}/{}", r.subnet, r.prefix), "gateway": r.gateway.to_string() }]);
+        let ranges: Vec<Value> = crate::builtin::ranges(ipv6).iter().map(range).collect();
         let mut routes = vec![json!({ "dst": "0.0.0.0/0" })];
         if ipv6 {
-            ranges.push(json!([{ "subnet": "fd87:7a6e::/64", "gateway": "fd87:7a6e::1" }]));
             routes.push(json!({ "dst": "::/0" }));
         }
         json!({
             "cniVersion": "1.0.0",
-            "name": "tandem",
+            "name": crate::builtin::NAME,
             "plugins": [
                 {
                     "type": "bridge",
-                    "bridge": "tandem0",
+                    "bridge": crate::builtin::BRIDGE,
                     "isGateway": true,
                     "ipMasq": true,
                     "hairpinMode": true,
@@ -79,7 +80,7 @@ impl NetworkConfig {
             .clone()
             .unwrap_or_else(|| DEFAULT_PLUGIN_DIRS.iter().map(PathBuf::from).collect());
         let (list, source) = match sel.network.as_deref() {
-            None | Some("") => (Self::builtin(), "built-in".to_string()),
+            None | Some("") => (Self::builtin(), crate::record::BUILTIN_SOURCE.to_string()),
             Some(n) if is_path(n) => (read_list(Path::new(n))?, n.to_string()),
             Some(name) => {
                 let dir = sel
@@ -146,7 +147,15 @@ impl NetworkConfig {
     }
 
     /// Plugin types of the list not found in the plugin directories.
+    /// The built-in network, which tandem makes itself.
+    pub fn is_builtin(&self) -> bool {
+        self.source == crate::record::BUILTIN_SOURCE
+    }
+
     pub fn missing_plugins(&self) -> Vec<String> {
+        if self.is_builtin() {
+            return vec![];
+        }
         self.plugins()
             .iter()
             .filter_map(|p| p.get("type").and_then(Value::as_str))
@@ -231,12 +240,6 @@ pub fn find_plugin(dirs: &[PathBuf], kind: &str) -> Option<PathBuf> {
             .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
             .unwrap_or(false)
     })
-}
-
-/// Whether IPv6 is enabled on this host (ipv6(7): the `disable_ipv6` sysctl of `all`).
-pub fn host_has_ipv6() -> bool {
-    std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6")
-        .is_ok_and(|v| v.trim() == "0")
 }
 
 #[cfg(test)]

@@ -18,15 +18,21 @@
 //! `sweep` (per-container iptables rule removal).
 
 mod attach;
+mod builtin;
 mod cni;
 mod config;
+pub mod ipam;
+mod links;
+mod nat;
 mod ports;
+mod record;
 mod sweep;
 
-pub use attach::{add, check, del, read_attachment, AddRequest, Attachment, STATE_FILE};
+pub use attach::{add, check, del};
 pub use cni::{CniResult, Interface, IpConfig};
 pub use config::{find_plugin, NetworkConfig, Selection, DEFAULT_CONFIG_DIR, DEFAULT_PLUGIN_DIRS};
 pub use ports::{conflicts, PortMapping};
+pub use record::{read_attachment, AddRequest, Attachment, Backend, STATE_FILE};
 
 use std::path::PathBuf;
 
@@ -69,6 +75,12 @@ pub enum NetworkError {
     },
     #[error("invalid port mapping {spec:?}: {reason}")]
     Port { spec: String, reason: String },
+    #[error("cannot set up the pod's link: {step}: {reason}")]
+    Netlink { step: String, reason: String },
+    #[error("cannot set up the packet filter (nftables table inet tandem): {step}: {reason}")]
+    PacketFilter { step: String, reason: String },
+    #[error("no address left in {range} (allocations in {})", dir.display())]
+    AddressesExhausted { range: String, dir: PathBuf },
 }
 
 impl NetworkError {
@@ -77,7 +89,10 @@ impl NetworkError {
             NetworkError::PluginMissing { .. } => ErrorKind::FailedPrecondition,
             NetworkError::NetworkNotFound { .. } => ErrorKind::NotFound,
             NetworkError::Config { .. } | NetworkError::Port { .. } => ErrorKind::InvalidArgument,
+            NetworkError::AddressesExhausted { .. } => ErrorKind::Unavailable,
             NetworkError::Plugin { .. }
+            | NetworkError::Netlink { .. }
+            | NetworkError::PacketFilter { .. }
             | NetworkError::Exec { .. }
             | NetworkError::BadResult { .. }
             | NetworkError::State { .. }

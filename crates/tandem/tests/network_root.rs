@@ -1,7 +1,9 @@
-//! Pod networking end to end, as root: pod IPs from the CNI plugins, pod-to-pod HTTP by IP and by
-//! name, published ports (hostPort and `run -p`) on 127.0.0.1, a localhost-only listener that stays
-//! private, an ambassador reaching a server in a network namespace this test creates, hostNetwork,
-//! the no-plugins fallback, and create/delete cycles (with a supervisor crash) that leave nothing.
+//! Pod networking end to end, as root: pod IPs from the built-in network (made in-process) and
+//! from a configuration list of one's own (through the CNI plugins), pod-to-pod HTTP by IP and by
+//! name, published ports (hostPort and `run -p`) on 127.0.0.1, a localhost-only listener that
+//! stays private, an ambassador reaching a server in a network namespace this test creates,
+//! hostNetwork, the no-plugins fallback, and create/delete cycles (with a supervisor crash) that
+//! leave nothing.
 //!
 //! Traffic goes only to loopback, pod IPs and the namespace made here. Every test uses its own
 //! `--root`, pod names and host ports, so they run in parallel.
@@ -477,19 +479,75 @@ fn host_network_pods_share_the_hosts_network() {
     env.tandem(&["delete", "pod", &pod]);
 }
 
+/// The built-in network is made in-process: with no CNI plugin anywhere in sight the pod gets
+/// its address, and its record says who made it.
 #[test]
-fn without_plugins_pods_run_with_loopback_only() {
-    let Some(()) = require_root("without_plugins_pods_run_with_loopback_only") else {
+fn the_builtin_network_needs_no_plugins() {
+    let Some(()) = require_root("the_builtin_network_needs_no_plugins") else {
         return;
     };
     let env = Env::new();
     let empty = tempfile::tempdir().expect("tempdir");
     let dir = empty.path().to_str().expect("utf8");
-    let pod = name("net-noplug");
+    let pod = name("net-inproc");
     let yaml = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  restartPolicy: Never\n  containers:\n    - name: c\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"ls /sys/class/net\"]\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  restartPolicy: Never\n  containers:\n    - name: c\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"ip -4 addr show eth0; ip route\"]\n"
     );
     let out = env.run_yaml(&yaml, &["--cni-plugin-dir", dir]);
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{text}{err}");
+    assert!(!err.contains("warning"), "{err}");
+    let ip = env.pod_json(&pod)["status"]["podIP"]
+        .as_str()
+        .expect("a pod IP")
+        .to_string();
+    assert!(ip.starts_with("10.87.0."), "{ip}");
+    assert!(text.contains(&format!("inet {ip}/24")), "{text}");
+    assert!(text.contains("default via 10.87.0.1 dev eth0"), "{text}");
+    env.tandem(&["delete", "pod", &pod]);
+}
+
+/// A configuration list of the user's own runs through its plugins; without them, pods keep
+/// loopback only (with the hint to install them), and publishing ports is refused up front.
+#[test]
+fn a_conflist_of_ones_own_runs_through_the_plugins_or_leaves_loopback_only() {
+    let Some(env) =
+        ready("a_conflist_of_ones_own_runs_through_the_plugins_or_leaves_loopback_only")
+    else {
+        return;
+    };
+    let conf_dir = tempfile::tempdir().expect("tempdir");
+    let net = format!("tt{}", std::process::id() % 100_000);
+    let bridge = format!("{net}br");
+    let subnet = format!(
+        "10.{}.{}",
+        100 + std::process::id() % 100,
+        std::process::id() % 250
+    );
+    let conflist = conf_dir.path().join(format!("{net}.conflist"));
+    std::fs::write(
+        &conflist,
+        format!(
+            r#"{{"cniVersion": "1.0.0", "name": "{net}", "plugins": [{{"type": "bridge", "bridge": "{bridge}", "isGateway": true, "ipam": {{"type": "host-local", "ranges": [[{{"subnet": "{subnet}.0/24"}}]], "routes": [{{"dst": "0.0.0.0/0"}}]}}}}, {{"type": "loopback"}}]}}"#
+        ),
+    )
+    .expect("conflist");
+    let conflist = conflist.to_str().expect("utf8");
+    let pod = name("net-own");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  restartPolicy: Never\n  containers:\n    - name: c\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"ls /sys/class/net; ip -4 addr show\"]\n"
+    );
+    let out = env.run_yaml(&yaml, &["--network", conflist]);
+    let text = stdout(&out);
+    let _ = Command::new("ip").args(["link", "del", &bridge]).status();
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.contains(&format!("inet {subnet}.")), "{text}");
+    env.tandem(&["delete", "pod", &pod]);
+    let _ = std::fs::remove_dir_all(format!("/var/lib/cni/networks/{net}"));
+
+    let empty = tempfile::tempdir().expect("tempdir");
+    let dir = empty.path().to_str().expect("utf8");
+    let out = env.run_yaml(&yaml, &["--network", conflist, "--cni-plugin-dir", dir]);
     let (text, err) = (stdout(&out), stderr(&out));
     assert!(out.status.success(), "{text}{err}");
     assert!(
@@ -504,6 +562,8 @@ fn without_plugins_pods_run_with_loopback_only() {
         &env,
         &yaml,
         &[
+            "--network",
+            conflist,
             "--cni-plugin-dir",
             dir,
             "-p",

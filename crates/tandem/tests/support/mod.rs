@@ -276,9 +276,16 @@ pub fn attachment(dir: &Path) -> Option<(String, String, String)> {
     Some((id, veth, ip))
 }
 
-/// What of these attachments is still on the host: veths, address allocations, masquerade rules.
+/// What of these attachments is still on the host: veths, address allocations, masquerade rules
+/// (of the plugins, in iptables) and published ports' rules (of the built-in network, commented
+/// with the pod's id in nftables' `inet tandem` table).
 pub fn network_leftovers(made: &[(String, String, String)]) -> Vec<String> {
     let rules = std::process::Command::new("iptables-save")
+        .output()
+        .map(|o| stdout(&o))
+        .unwrap_or_default();
+    let nft = std::process::Command::new("nft")
+        .args(["list", "table", "inet", "tandem"])
         .output()
         .map(|o| stdout(&o))
         .unwrap_or_default();
@@ -299,6 +306,9 @@ pub fn network_leftovers(made: &[(String, String, String)]) -> Vec<String> {
             .any(|l| l.contains(&source) && l.contains(id.as_str()))
         {
             found.push(format!("iptables rules of {id} for {ip}"));
+        }
+        if nft.contains(&format!("comment \"{id}\"")) {
+            found.push(format!("nftables rules of {id}"));
         }
     }
     found
