@@ -90,7 +90,7 @@ fn http_get(addr: &str, wait: Duration) -> Result<String, String> {
 /// A pod serving `text` with busybox httpd on `listen` (`PORT` or `IP:PORT`).
 fn web_pod(pod: &str, text: &str, listen: &str, ports: &str) -> String {
     format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n    - name: web\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"mkdir -p /w && echo {text} > /w/index.html && exec httpd -f -p {listen} -h /w\"]\n      ports: [{ports}]\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n    - name: web\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"mkdir -p /w && echo {text} > /w/index.html && exec httpd -f -v -p {listen} -h /w\"]\n      ports: [{ports}]\n"
     )
 }
 
@@ -267,6 +267,29 @@ fn host_reaches_host_port_and_publish_on_localhost_and_conflicts_are_refused() {
             .unwrap_or_else(|e| panic!("127.0.0.1:{port}: {e}"));
         assert!(body.contains("published-web"), "{body}");
     }
+    // From another pod of the bridge through the host's address: destination-NATed back into
+    // the bridge, and masqueraded so the answer returns through the host (hairpin).
+    let host_ip = env.pod_json(&web)["status"]["hostIP"]
+        .as_str()
+        .expect("status.hostIP")
+        .to_string();
+    let client = name("net-pub-client");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {client}}}\nspec:\n  restartPolicy: Never\n  containers:\n    - name: c\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [timeout, \"10\", wget, -qO-, \"http://{host_ip}:{hp}/\"]\n"
+    );
+    let out = env.run_yaml(&yaml, &[]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("published-web"), "{}", stdout(&out));
+    // The server saw the gateway, not the client: without the translation it would have
+    // answered the client directly, from an address the client never called.
+    let client_ip = env.pod_json(&client)["status"]["podIP"]
+        .as_str()
+        .expect("the client's podIP")
+        .to_string();
+    let served = stdout(&env.tandem(&["logs", &web]));
+    assert!(served.contains("10.87.0.1]:"), "{served}");
+    assert!(!served.contains(&format!("{client_ip}]:")), "{served}");
+    env.tandem(&["delete", "pod", &client]);
     // The same host port for another pod is refused before anything starts.
     let other = name("net-pub-other");
     let out = run_d(
