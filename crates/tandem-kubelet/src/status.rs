@@ -535,26 +535,42 @@ pub fn kubectl_columns(pod: &Pod, now_us: i64) -> (String, String, String) {
     let spec = pod.spec.clone().unwrap_or_default();
     let status = pod.status.clone().unwrap_or_default();
     let init_specs = spec.init_containers.unwrap_or_default();
-    let is_sidecar =
-        |i: usize| init_specs.get(i).and_then(|c| c.restart_policy.as_deref()) == Some("Always");
-    let sidecars = (0..init_specs.len()).filter(|i| is_sidecar(*i)).count();
+    // A status is matched to its spec by name: one naming no sidecar counts as none.
+    let sidecar_names: Vec<&str> = init_specs
+        .iter()
+        .filter(|c| c.restart_policy.as_deref() == Some("Always"))
+        .map(|c| c.name.as_str())
+        .collect();
+    let is_sidecar = |s: &ContainerStatus| sidecar_names.contains(&s.name.as_str());
+    let sidecars = sidecar_names.len();
     let total = spec.containers.len() + sidecars;
+    let phase = status.phase.clone().unwrap_or_default();
     let mut reason = status
         .reason
         .clone()
-        .or(status.phase.clone())
-        .unwrap_or_else(|| "Pending".into());
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| phase.clone());
+    // A pod held back by a scheduling gate (KEP-3521) says so.
+    let gated = status.conditions.iter().flatten().any(|c| {
+        c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated")
+    });
+    if gated {
+        reason = "SchedulingGated".into();
+    }
     let (mut restarts, mut sidecar_restarts, mut ready) = (0, 0, 0);
-    let mut last_restart: Option<Timestamp> = None;
-    let mut note_last = |s: &ContainerStatus| {
-        if let Some(t) = s
+    // The latest restart: over every container while initializing, over the sidecars and the
+    // main containers once initialized (as the count is).
+    let (mut last_restart, mut last_sidecar_restart): (Option<Timestamp>, Option<Timestamp>) =
+        (None, None);
+    let later = |last: &mut Option<Timestamp>, s: &ContainerStatus| {
+        let finished = s
             .last_state
             .as_ref()
             .and_then(|l| l.terminated.as_ref())
-            .and_then(|t| t.finished_at.as_ref())
-        {
-            if last_restart.is_none_or(|l| t.0 > l) {
-                last_restart = Some(t.0);
+            .and_then(|t| t.finished_at.as_ref());
+        if let Some(t) = finished {
+            if last.is_none_or(|l| t.0 > l) {
+                *last = Some(t.0);
             }
         }
     };
@@ -562,15 +578,16 @@ pub fn kubectl_columns(pod: &Pod, now_us: i64) -> (String, String, String) {
     let init_statuses = status.init_container_statuses.clone().unwrap_or_default();
     for (i, s) in init_statuses.iter().enumerate() {
         restarts += s.restart_count;
-        note_last(s);
-        if is_sidecar(i) {
+        later(&mut last_restart, s);
+        if is_sidecar(s) {
             sidecar_restarts += s.restart_count;
+            later(&mut last_sidecar_restart, s);
         }
         let st = s.state.clone().unwrap_or_default();
         if st.terminated.as_ref().is_some_and(|t| t.exit_code == 0) {
             continue;
         }
-        if is_sidecar(i) && s.started == Some(true) {
+        if is_sidecar(s) && s.started == Some(true) {
             if s.ready {
                 ready += 1;
             }
@@ -607,10 +624,11 @@ pub fn kubectl_columns(pod: &Pod, now_us: i64) -> (String, String, String) {
         .any(|c| c.type_ == "Ready" && c.status == "True");
     if !initializing || initialized_cond {
         restarts = sidecar_restarts;
+        last_restart = last_sidecar_restart;
         let mut has_running = false;
         for s in status.container_statuses.iter().flatten().rev() {
             restarts += s.restart_count;
-            note_last(s);
+            later(&mut last_restart, s);
             let st = s.state.clone().unwrap_or_default();
             if let Some(r) = st
                 .waiting
@@ -638,8 +656,14 @@ pub fn kubectl_columns(pod: &Pod, now_us: i64) -> (String, String, String) {
             };
         }
     }
+    // Deleted: Terminating until the pod has ended (a finished pod keeps its last word), or
+    // Unknown when its node is unreachable.
     if pod.metadata.deletion_timestamp.is_some() {
-        reason = "Terminating".into();
+        if status.reason.as_deref() == Some("NodeLost") {
+            reason = "Unknown".into();
+        } else if phase != "Succeeded" && phase != "Failed" {
+            reason = "Terminating".into();
+        }
     }
     let restarts_col = match last_restart {
         Some(t) if restarts > 0 => {
@@ -651,14 +675,26 @@ pub fn kubectl_columns(pod: &Pod, now_us: i64) -> (String, String, String) {
     (format!("{ready}/{total}"), reason, restarts_col)
 }
 
-/// kubectl's short age format: `45s`, `3m12s`, `5h`, `2d`.
+/// kubectl's age format (apimachinery's `duration.HumanDuration`): `45s`, `3m12s` (`5m` on the
+/// minute), `42m`, `5h3m` (`5h`), `20h`, `3d4h` (`3d`), `90d`, `2y3d` (`2y`), `10y`.
 pub fn human_duration(secs: u64) -> String {
+    let (minutes, hours) = (secs / 60, secs / 3600);
+    let pair = |a: u64, unit_a: &str, b: u64, unit_b: &str| {
+        if b == 0 {
+            format!("{a}{unit_a}")
+        } else {
+            format!("{a}{unit_a}{b}{unit_b}")
+        }
+    };
     match secs {
         s if s < 120 => format!("{s}s"),
-        s if s < 600 => format!("{}m{}s", s / 60, s % 60),
-        s if s < 3 * 3600 => format!("{}m", s / 60),
-        s if s < 8 * 3600 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
-        s if s < 2 * 86400 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86400),
+        s if minutes < 10 => pair(minutes, "m", s % 60, "s"),
+        _ if minutes < 3 * 60 => format!("{minutes}m"),
+        _ if hours < 8 => pair(hours, "h", minutes % 60, "m"),
+        _ if hours < 48 => format!("{hours}h"),
+        _ if hours < 24 * 8 => pair(hours / 24, "d", hours % 24, "h"),
+        _ if hours < 24 * 365 * 2 => format!("{}d", hours / 24),
+        _ if hours < 24 * 365 * 8 => pair(hours / 24 / 365, "y", (hours / 24) % 365, "d"),
+        _ => format!("{}y", hours / 24 / 365),
     }
 }

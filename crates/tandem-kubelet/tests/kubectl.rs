@@ -283,3 +283,74 @@ fn restarts_column_sums_main_and_sidecar_restarts_with_the_last_restart_time() {
     let (_, _, restarts) = kubectl_columns(&p, 90_000_000);
     assert_eq!(restarts, "6 (30s ago)");
 }
+
+/// kubectl's own printer tests, ported as data (`fixtures/kubectl_print_pod.json`, provenance in
+/// its `about`): each pod's READY, STATUS and RESTARTS cells as kubectl prints them. The cases
+/// marked `newer_than_1_33` show behaviour that came after the Kubernetes release tandem follows
+/// (an init container waiting in `PodInitializing` printed as `Init:ContainerCreating`); they are
+/// left out, and counted, so the table still says what changes when tandem moves on.
+#[test]
+fn kubectls_printer_tables_agree() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kubectl_print_pod.json");
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
+    let cases = doc["cases"].as_array().expect("cases");
+    let mut failures = vec![];
+    let mut checked = 0;
+    for case in cases {
+        if case["newer_than_1_33"] == true {
+            continue;
+        }
+        let now: k8s_openapi::jiff::Timestamp = case["now"]
+            .as_str()
+            .expect("now")
+            .parse()
+            .expect("now is RFC 3339");
+        let now_us = now.as_microsecond();
+        let pod: Pod = serde_json::from_value(case["pod"].clone()).expect("a v1 Pod");
+        let got = kubectl_columns(&pod, now_us);
+        let e = &case["expect"];
+        let want = (
+            e["ready"].as_str().expect("ready").to_string(),
+            e["status"].as_str().expect("status").to_string(),
+            e["restarts"].as_str().expect("restarts").to_string(),
+        );
+        checked += 1;
+        if got != want {
+            failures.push(format!(
+                "{} ({}): got {got:?}, kubectl prints {want:?}",
+                case["source"], case["name"]
+            ));
+        }
+    }
+    assert_eq!(checked, 40, "cases checked");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Ages as kubectl prints them, apimachinery's duration table (`TestHumanDuration`) as data plus
+/// the forms on the unit boundaries.
+#[test]
+fn ages_read_as_kubectl_prints_them() {
+    use tandem_kubelet::status::human_duration;
+    const H: u64 = 3600;
+    let table = [
+        (1, "1s"),
+        (70, "70s"),
+        (190, "3m10s"),
+        (300, "5m"),
+        (70 * 60, "70m"),
+        (5 * H, "5h"),
+        (5 * H + 3 * 60, "5h3m"),
+        (47 * H, "47h"),
+        (49 * H, "2d1h"),
+        (3 * 24 * H, "3d"),
+        ((8 * 24 + 2) * H, "8d"),
+        (367 * 24 * H, "367d"),
+        ((365 * 2 * 24 + 25) * H, "2y1d"),
+        (365 * 2 * 24 * H, "2y"),
+        ((365 * 8 * 24 + 2) * H, "8y"),
+    ];
+    for (secs, want) in table {
+        assert_eq!(human_duration(secs), want, "{secs} s");
+    }
+}
