@@ -8,7 +8,7 @@
 #
 # Every SAMPLE_EVERY cycles (default 50) one row: cycle, elapsed s, open fds of all tandem
 # processes, tandem processes, the crash-looper's supervisor RSS (KiB) and restart count, mounts
-# under the store, pod cgroups, network namespaces, veths, iptables rules naming tandem pods,
+# under the store, pod cgroups, network namespaces, veths, packet filter rules of tandem pods,
 # CNI address allocations, and the store's size (KiB). Written as a markdown table to
 # target/bench/soak.md; the run fails if a count other than RSS, restarts or store size ends
 # higher than it began.
@@ -60,7 +60,10 @@ sample() {
   cgroups=$( (find /sys/fs/cgroup/*/tandem /sys/fs/cgroup/tandem -mindepth 1 -maxdepth 1 -type d 2>/dev/null || true) | wc -l)
   netns=$( (find /proc/[0-9]*/ns/net -maxdepth 0 -printf '%l\n' 2>/dev/null || true) | sort -u | wc -l)
   veths=$(ip -o link show type veth 2>/dev/null | wc -l)
-  rules=$( (iptables-save 2>/dev/null; ip6tables-save 2>/dev/null) | grep -c 'name: \\"tandem\\"' || true)
+  # The plugins' rules (iptables) and the built-in network's per-pod rules (nftables, commented
+  # with the pod's uid).
+  rules=$( ( (iptables-save 2>/dev/null; ip6tables-save 2>/dev/null) | grep 'name: \\"tandem\\"';
+             nft list table inet tandem 2>/dev/null | grep 'comment "') | grep -c . || true)
   allocs=$(ls /var/lib/cni/networks/tandem 2>/dev/null | grep -vc -e lock -e last_reserved || true)
   store=$(du -sk "$root/pods" | cut -f1)
   echo "| $1 | $2 | $fds | $procs | $rss | $restarts | $mounts | $cgroups | $netns | $veths | $rules | $allocs | $store |"

@@ -551,9 +551,11 @@ pub fn kubectl_columns(pod: &Pod, now_us: i64) -> (String, String, String) {
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| phase.clone());
     // A pod held back by a scheduling gate (KEP-3521) says so.
-    let gated = status.conditions.iter().flatten().any(|c| {
-        c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated")
-    });
+    let gated = status
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated"));
     if gated {
         reason = "SchedulingGated".into();
     }

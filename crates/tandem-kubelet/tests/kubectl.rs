@@ -291,7 +291,10 @@ fn restarts_column_sums_main_and_sidecar_restarts_with_the_last_restart_time() {
 /// left out, and counted, so the table still says what changes when tandem moves on.
 #[test]
 fn kubectls_printer_tables_agree() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kubectl_print_pod.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/kubectl_print_pod.json"
+    );
     let doc: Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
     let cases = doc["cases"].as_array().expect("cases");
@@ -349,8 +352,83 @@ fn ages_read_as_kubectl_prints_them() {
         ((365 * 2 * 24 + 25) * H, "2y1d"),
         (365 * 2 * 24 * H, "2y"),
         ((365 * 8 * 24 + 2) * H, "8y"),
+        // Each boundary, from both sides.
+        (119, "119s"),
+        (120, "2m"),
+        (599, "9m59s"),
+        (600, "10m"),
+        (3 * H - 1, "179m"),
+        (3 * H, "3h"),
+        (8 * H - 1, "7h59m"),
+        (8 * H, "8h"),
+        (48 * H - 1, "47h"),
+        (48 * H, "2d"),
+        (8 * 24 * H - 1, "7d23h"),
+        (8 * 24 * H, "8d"),
+        (2 * 365 * 24 * H - 1, "729d"),
+        (8 * 365 * 24 * H - 1, "7y364d"),
+        (10 * 365 * 24 * H, "10y"),
     ];
     for (secs, want) in table {
         assert_eq!(human_duration(secs), want, "{secs} s");
     }
+}
+
+/// Edges the ported tables leave out: exits without a reason, a regular init container that
+/// reports itself started, a PodScheduled condition that is no gate, a last termination time
+/// without a restart.
+#[test]
+fn cells_at_the_edges_of_printpod() {
+    let cells = |v: Value| {
+        let pod: Pod = serde_json::from_value(v).expect("a v1 Pod");
+        kubectl_columns(&pod, 0)
+    };
+    let one_init = |state: Value, started: bool| {
+        json!({"spec": {"initContainers": [{"name": "i"}], "containers": [{"name": "c"}]},
+               "status": {"phase": "Pending", "initContainerStatuses": [
+                   {"name": "i", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                    "started": started, "state": state}]}})
+    };
+    let one_main = |state: Value| {
+        json!({"spec": {"containers": [{"name": "c"}]},
+               "status": {"phase": "Running", "containerStatuses": [
+                   {"name": "c", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                    "state": state}]}})
+    };
+    let table = [
+        (
+            one_init(json!({"terminated": {"exitCode": 137, "signal": 9}}), false),
+            "Init:Signal:9",
+        ),
+        (
+            one_init(
+                json!({"terminated": {"exitCode": 2, "reason": "", "signal": 0}}),
+                false,
+            ),
+            "Init:ExitCode:2",
+        ),
+        (one_init(json!({"running": {}}), true), "Init:0/1"),
+        (
+            one_main(json!({"terminated": {"exitCode": 137, "reason": "", "signal": 9}})),
+            "Signal:9",
+        ),
+        (
+            one_main(json!({"terminated": {"exitCode": 3, "signal": 0}})),
+            "ExitCode:3",
+        ),
+    ];
+    for (pod, status) in table {
+        assert_eq!(cells(pod.clone()).1, status, "{pod}");
+    }
+    let scheduled = json!({"spec": {"containers": [{"name": "c"}]},
+        "status": {"phase": "Running", "conditions": [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Ready", "status": "False", "reason": "SchedulingGated"}]}});
+    assert_eq!(cells(scheduled).1, "Running");
+    let finished_never_restarted = json!({"spec": {"containers": [{"name": "c"}]},
+        "status": {"phase": "Running", "containerStatuses": [
+            {"name": "c", "image": "x", "imageID": "", "ready": true, "restartCount": 0,
+             "state": {"running": {}},
+             "lastState": {"terminated": {"exitCode": 0, "finishedAt": "1970-01-01T00:00:00Z"}}}]}});
+    assert_eq!(cells(finished_never_restarted).2, "0");
 }

@@ -176,6 +176,9 @@ pub struct LogsArgs {
 pub struct DeleteArgs {
     /// `pod NAME...` (or `pod/NAME`).
     pub targets: Vec<String>,
+    /// Delete every pod of the namespace (`tandem delete pods --all`).
+    #[arg(long)]
+    pub all: bool,
     /// Delete the pods of these manifest files.
     #[arg(short = 'f', long = "filename")]
     pub filename: Vec<PathBuf>,

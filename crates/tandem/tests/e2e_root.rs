@@ -725,3 +725,43 @@ spec:
         .status
         .success());
 }
+
+/// `delete pods --all` deletes every pod of the namespace (each asked first, then waited for) and
+/// none of another; with nothing left it says so, as kubectl does.
+#[test]
+fn delete_all_takes_every_pod_of_the_namespace_and_no_other() {
+    let Some(()) = require_root("delete_all") else {
+        return;
+    };
+    let env = Env::new();
+    let yaml = |name: &str, ns: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n    - {{name: c, image: localhost/tandem-busybox:1.35, command: [sleep, \"3600\"]}}\n"
+        )
+    };
+    for (name, ns) in [("a", "default"), ("b", "default"), ("c", "other")] {
+        assert!(env.run_yaml(&yaml(name, ns), &["-d"]).status.success());
+    }
+    let out = env.tandem(&["delete", "pods", "--all"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text, "pod \"a\" deleted\npod \"b\" deleted\n", "{text}");
+    assert!(!env.pods_dir().join("default_a").exists());
+    assert!(!env.pods_dir().join("default_b").exists());
+    let left = stdout(&env.tandem(&["get", "pods", "-n", "other"]));
+    assert!(left.contains("c "), "{left}");
+    let again = env.tandem(&["delete", "pods", "--all"]);
+    assert!(again.status.success());
+    assert_eq!(stderr(&again).trim(), "No resources found");
+    let out = env.tandem(&[
+        "delete",
+        "pods",
+        "--all",
+        "-n",
+        "other",
+        "--grace-period",
+        "0",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!env.pods_dir().join("other_c").exists());
+}

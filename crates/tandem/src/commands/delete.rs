@@ -49,41 +49,94 @@ pub fn delete(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
         }
         targets.push((a.namespace.clone(), pod_name(t).to_string()));
     }
+    if a.all {
+        let pods = super::list_pods(store)?;
+        targets.extend(
+            pods.iter()
+                .filter_map(|d| super::read_pod(d).ok())
+                .map(|p| {
+                    let ns = p.metadata.namespace.unwrap_or_else(|| "default".into());
+                    (ns, p.metadata.name.unwrap_or_default())
+                })
+                .filter(|(ns, _)| *ns == a.namespace),
+        );
+        if targets.is_empty() {
+            eprintln!("No resources found");
+            return Ok(0);
+        }
+    }
     if targets.is_empty() {
         return Err(hint(
             "nothing to delete",
-            "write `tandem delete pod NAME` or `tandem delete -f FILE`",
+            "write `tandem delete pod NAME`, `tandem delete pods --all` or `tandem delete -f FILE`",
         ));
     }
-    for (ns, name) in targets {
-        let dir = existing_pod(store, &ns, &name)?;
-        delete_pod(&dir, a.grace_period)?;
+    let dirs = targets
+        .iter()
+        .map(|(ns, name)| existing_pod(store, ns, name))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // Every pod is asked first, then waited for: they terminate side by side, each with its own
+    // grace period, as the API server's deletions do.
+    let asked: Vec<Deleting> = dirs
+        .iter()
+        .map(|d| Deleting::ask(d, a.grace_period))
+        .collect::<anyhow::Result<_>>()?;
+    for ((deleting, dir), (_, name)) in asked.into_iter().zip(&dirs).zip(&targets) {
+        deleting.finish(dir)?;
         println!("pod \"{name}\" deleted");
     }
     Ok(0)
 }
 
-/// Stops a pod through its supervisor and returns once the pod is gone; a pod whose supervisor
-/// has already exited (it completed, or crashed) is cleaned up here.
-pub fn delete_pod(dir: &PodDir, grace: Option<u64>) -> anyhow::Result<()> {
-    if dir.live_supervisor().is_some() {
-        if let Ok(mut s) = dir
-            .socket_addr()
-            .and_then(|addr| UnixStream::connect(addr.path()))
-        {
-            let mut req = serde_json::to_vec(&Request::Delete {
-                grace_seconds: grace,
-            })?;
-            req.push(b'\n');
-            s.write_all(&req)?;
-            // The supervisor holds the connection open until it exits.
+/// A deletion asked of a pod's supervisor, not yet finished.
+struct Deleting {
+    /// The supervisor's connection, which it holds open until it exits; `None` when it was
+    /// not running.
+    supervisor: Option<UnixStream>,
+}
+
+impl Deleting {
+    fn ask(dir: &PodDir, grace: Option<u64>) -> anyhow::Result<Deleting> {
+        let mut supervisor = None;
+        if dir.live_supervisor().is_some() {
+            if let Ok(mut s) = dir
+                .socket_addr()
+                .and_then(|addr| UnixStream::connect(addr.path()))
+            {
+                let mut req = serde_json::to_vec(&Request::Delete {
+                    grace_seconds: grace,
+                })?;
+                req.push(b'\n');
+                s.write_all(&req)?;
+                supervisor = Some(s);
+            }
+        }
+        Ok(Deleting { supervisor })
+    }
+
+    /// Waits for the supervisor to exit, then removes what is left of the pod.
+    fn finish(self, dir: &PodDir) -> anyhow::Result<()> {
+        let asked = self.supervisor.is_some();
+        if let Some(s) = self.supervisor {
             let mut r = BufReader::new(s);
             let mut line = String::new();
             while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
                 line.clear();
             }
         }
+        remove(dir, !asked)
     }
+}
+
+/// Stops a pod through its supervisor and returns once the pod is gone; a pod whose supervisor
+/// has already exited (it completed, or crashed) is cleaned up here.
+pub fn delete_pod(dir: &PodDir, grace: Option<u64>) -> anyhow::Result<()> {
+    Deleting::ask(dir, grace)?.finish(dir)
+}
+
+/// Removes a pod's directory and what a dead supervisor left. `orphaned`: no supervisor took
+/// the pod down, so none took its name out of the other pods' /etc/hosts either.
+fn remove(dir: &PodDir, orphaned: bool) -> anyhow::Result<()> {
     cleanup_leftovers(dir);
     std::fs::remove_dir_all(&dir.root).or_else(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -92,8 +145,9 @@ pub fn delete_pod(dir: &PodDir, grace: Option<u64>) -> anyhow::Result<()> {
             Err(e)
         }
     })?;
-    // A supervisor that died could not take its pod's name out of the other pods' /etc/hosts.
-    tandem_supervisor::etc_files::refresh_peer_hosts(dir);
+    if orphaned {
+        tandem_supervisor::etc_files::refresh_peer_hosts(dir);
+    }
     Ok(())
 }
 
