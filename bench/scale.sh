@@ -26,7 +26,7 @@ mapfile -t ids < <(seq -f "%03g" 1 "$PODS")
 for i in "${ids[@]}"; do
   sed "s/^  name: bench$/  name: scale-$i/" bench/pods/three-containers.yaml > "$root/pods-yaml/$i.yaml"
 done
-ms() { date +%s%N | awk '{printf "%d", $1 / 1000000}'; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
 mean() { awk '{s += $1} END {printf "%.0f", s / NR}'; }
 own_memory() {
   # Sum of Rss and Pss (kB) of every process running the tandem binary: "rss pss count".

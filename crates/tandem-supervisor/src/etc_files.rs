@@ -150,9 +150,28 @@ fn attached(other: &PodDir) -> Option<(tandem_network::Attachment, PodPlan)> {
     Some((att, plan))
 }
 
-/// `(ip, names)` of the other pods in the same store that have an address now: what the pod's
-/// `/etc/hosts` lists so pods reach each other by name (kept current by [`refresh_peer_hosts`]).
-pub fn peers(dir: &PodDir) -> Vec<(String, Vec<String>)> {
+/// A pod of the store that has an address: its directory, plan and addresses.
+struct Addressed {
+    dir: PodDir,
+    plan: PodPlan,
+    ips: Vec<String>,
+}
+
+impl Addressed {
+    /// `(ip, names)` lines of this pod, as its peers list it.
+    fn lines(&self) -> impl Iterator<Item = (String, Vec<String>)> + '_ {
+        let plan = &self.plan;
+        let mut names = vec![plan.name.clone()];
+        if plan.hostname != plan.name {
+            names.push(plan.hostname.clone());
+        }
+        names.push(format!("{}.{}", plan.name, plan.namespace));
+        self.ips.iter().map(move |ip| (ip.clone(), names.clone()))
+    }
+}
+
+/// Every pod in the store of `dir` that has an address now, each read once, in name order.
+fn addressed(dir: &PodDir) -> Vec<Addressed> {
     let Some(parent) = dir.root.parent() else {
         return vec![];
     };
@@ -160,22 +179,31 @@ pub fn peers(dir: &PodDir) -> Vec<(String, Vec<String>)> {
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     dirs.sort();
-    let mut out = vec![];
-    for d in dirs.into_iter().filter(|d| *d != dir.root) {
-        let other = PodDir { root: d };
-        let Some((att, plan)) = attached(&other) else {
-            continue;
-        };
-        let mut names = vec![plan.name.clone()];
-        if plan.hostname != plan.name {
-            names.push(plan.hostname.clone());
-        }
-        names.push(format!("{}.{}", plan.name, plan.namespace));
-        for ip in att.pod_ips() {
-            out.push((ip, names.clone()));
-        }
-    }
-    out
+    dirs.into_iter()
+        .filter_map(|d| {
+            let dir = PodDir { root: d };
+            let (att, plan) = attached(&dir)?;
+            Some(Addressed {
+                ips: att.pod_ips(),
+                dir,
+                plan,
+            })
+        })
+        .collect()
+}
+
+/// The lines of every pod in `all` but the one at `own`.
+fn lines_of_others(all: &[Addressed], own: &std::path::Path) -> Vec<(String, Vec<String>)> {
+    all.iter()
+        .filter(|p| p.dir.root != own)
+        .flat_map(Addressed::lines)
+        .collect()
+}
+
+/// `(ip, names)` of the other pods in the same store that have an address now: what the pod's
+/// `/etc/hosts` lists so pods reach each other by name (kept current by [`refresh_peer_hosts`]).
+pub fn peers(dir: &PodDir) -> Vec<(String, Vec<String>)> {
+    lines_of_others(&addressed(dir), &dir.root)
 }
 
 /// Rewrites `/etc/hosts` of every running pod in the store, so a pod that starts or goes is
@@ -186,28 +214,24 @@ pub fn peers(dir: &PodDir) -> Vec<(String, Vec<String>)> {
 /// file itself, which follows the inode (mount(2), MS_BIND), so only writing the same inode
 /// reaches them. An exclusive flock(2) on the store keeps two supervisors from interleaving.
 pub fn refresh_peer_hosts(dir: &PodDir) {
-    let Some(parent) = dir.root.parent() else {
-        return;
-    };
     let Ok(_guard) = lock_hosts(dir) else {
         return;
     };
-    let Ok(rd) = std::fs::read_dir(parent) else {
-        return;
-    };
-    for entry in rd.flatten() {
-        let other = PodDir { root: entry.path() };
-        if other.root == dir.root || other.live_supervisor().is_none() {
+    // Every pod's plan and addresses are read once, not once per pod rewritten: the work of one
+    // refresh grows with the number of pods, not with its square.
+    let all = addressed(dir);
+    for other in &all {
+        if other.dir.root == dir.root
+            || other.plan.host_network
+            || other.dir.live_supervisor().is_none()
+        {
             continue;
         }
-        let Some((att, plan)) = attached(&other) else {
-            continue;
-        };
-        if plan.host_network {
-            continue;
-        }
-        let hosts = with_peers(hosts_file(&plan, &att.pod_ips()), &peers(&other));
-        let _ = std::fs::write(other.etc_file("etc-hosts"), hosts);
+        let hosts = with_peers(
+            hosts_file(&other.plan, &other.ips),
+            &lines_of_others(&all, &other.dir.root),
+        );
+        let _ = std::fs::write(other.dir.etc_file("etc-hosts"), hosts);
     }
 }
 

@@ -195,7 +195,16 @@ fn network_request(
     }
     // Ports already published: running pods of this store, then the pods of this run in order.
     let mut taken: Vec<(String, PortMapping)> = vec![];
-    for d in super::list_pods(store)? {
+    let publishing = pods
+        .iter()
+        .any(|p| !tandem_supervisor::network::port_mappings(&p.plan, &req).is_empty());
+    // Only a run that publishes reads the other pods' plans.
+    let running = if publishing {
+        super::list_pods(store)?
+    } else {
+        vec![]
+    };
+    for d in running {
         if d.live_supervisor().is_none() {
             continue;
         }
