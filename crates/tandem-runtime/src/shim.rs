@@ -171,9 +171,12 @@ pub fn shim_main(args: &ShimArgs) -> i32 {
     let mut status = unsafe { File::from_raw_fd(status_fd) };
     // SAFETY: as above, for the read end of the go pipe.
     let go = unsafe { File::from_raw_fd(args.go_fd) };
+    // One write per message, shorter than PIPE_BUF, so it is atomic (pipe(7)): a shim killed
+    // right after saying something has said all of it, and the parent reads whole lines.
     let mut say = |m: &ShimMessage| {
-        if let Ok(line) = serde_json::to_string(m) {
-            let _ = writeln!(status, "{line}");
+        if let Ok(mut line) = serde_json::to_string(m) {
+            line.push('\n');
+            let _ = status.write_all(line.as_bytes());
         }
     };
     // Die with the supervisor: with nobody left to report to, a shim has nothing to do, and the
@@ -278,6 +281,8 @@ pub struct Shim {
     go: Option<OwnedFd>,
     /// The shim said its container runs: from then on, nothing it leaves is cleaned after it.
     started: bool,
+    /// The shim's exit, once heard, until what it wrote before it has been read.
+    exit: Option<std::io::Result<std::process::ExitStatus>>,
     /// Set once the shim has been reaped.
     ended: Option<ShimEnd>,
 }
@@ -332,6 +337,7 @@ impl Shim {
             status: BufReader::new(status).lines(),
             go: Some(go_w),
             started: false,
+            exit: None,
             ended: None,
         })
     }
@@ -398,12 +404,24 @@ impl Shim {
         loop {
             let line = if self.ended.is_some() {
                 self.status.next_line().await
+            } else if self.exit.is_some() {
+                // The shim is gone. What it wrote before it died is read first, since a `Started`
+                // changes what its death means; but only what is there now, as processes it left
+                // may hold the pipe open for good.
+                if self.more_written() {
+                    self.status.next_line().await
+                } else {
+                    if let Some(status) = self.exit.take() {
+                        self.reaped(status).await;
+                    }
+                    continue;
+                }
             } else {
                 // Both are cancel-safe: a line half read stays buffered for the next call.
                 tokio::select! {
                     line = self.status.next_line() => line,
                     status = self.child.wait() => {
-                        self.reaped(status).await;
+                        self.exit = Some(status);
                         continue;
                     }
                 }
@@ -416,13 +434,28 @@ impl Shim {
                 }
                 Ok(None) | Err(_) => {
                     if self.ended.is_none() {
-                        let status = self.child.wait().await;
+                        let status = match self.exit.take() {
+                            Some(status) => status,
+                            None => self.child.wait().await,
+                        };
                         self.reaped(status).await;
                     }
                     return None;
                 }
             }
         }
+    }
+
+    /// Whether a whole line, or the pipe's end, can be read without waiting. The shim writes
+    /// each line at once, so readable data is a whole line.
+    fn more_written(&mut self) -> bool {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let reader = self.status.get_mut();
+        if reader.buffer().contains(&b'\n') {
+            return true;
+        }
+        let mut fds = [PollFd::new(reader.get_ref().as_fd(), PollFlags::POLLIN)];
+        matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
     }
 
     async fn reaped(&mut self, status: std::io::Result<std::process::ExitStatus>) {

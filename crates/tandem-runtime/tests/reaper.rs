@@ -148,3 +148,44 @@ fn the_sweep_reaps_strangers_and_never_an_exit_an_owner_waits_for() {
         assert_eq!(status.code(), Some(3));
     });
 }
+
+/// A shim that says its container started and dies before its parent reads that (killed, or
+/// just quick while the parent is busy) has handed over a running container: its death is not
+/// taken for a failed creation, and nothing it left is killed. The stand-in shim's container
+/// holds the status pipe for half a second, as a container's init holds it until it execs. Several rounds, since
+/// which of the two the parent sees first (the line or the death) was left to chance.
+#[test]
+fn a_shim_that_dies_right_after_saying_started_hands_its_container_over() {
+    use tandem_runtime::shim::Shim;
+    become_subreaper().expect("prctl");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let exe = dir.path().join("shim");
+    // `tandem __shim BUNDLE STATUS_FD GO_FD`: $3 is the status pipe's descriptor (above 9, which
+    // bash can redirect to and dash cannot).
+    std::fs::write(
+        &exe,
+        "#!/bin/bash\n(sleep 0.5; eval \"exec sleep 60 $3>&-\") &\nprintf '{\"started\":{\"pid\":%d}}\\n' $! >&\"$3\"\nkill -9 $$\n",
+    )
+    .expect("the stand-in shim");
+    std::fs::set_permissions(&exe, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    runtime().block_on(async {
+        for round in 0..5 {
+            let shim = Shim::spawn(&exe, dir.path()).expect("spawn");
+            // The shim has written and died before its parent looks.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let container = shim
+                .take_over()
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+            let pid = container.pid();
+            assert!(exists(pid), "round {round}: the container was killed");
+            assert_eq!(parent_of(pid), Some(std::process::id() as i32));
+            container.signal(9).expect("pidfd_send_signal");
+            let exit = tokio::time::timeout(Duration::from_secs(10), container.exited())
+                .await
+                .expect("the exit within 10 s");
+            assert_eq!(exit.exit.signal, Some(9), "round {round}: {exit:?}");
+        }
+    });
+}
