@@ -293,6 +293,25 @@ fn max_or(v: Option<u64>) -> String {
     v.map_or_else(|| "max".into(), |v| v.to_string())
 }
 
+/// Moves process `pid` into the existing cgroup `rel` on every hierarchy that has it (a process
+/// joining a container's cgroups, as an exec'd command does). Hierarchies where `rel` is missing
+/// are left alone: a container's cgroup is never made here, so one removed as its container
+/// exited is not brought back.
+pub fn join(rel: &Path, pid: i32) -> Result<(), CgroupError> {
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    for dir in hierarchies().into_iter().map(|h| h.join(rel)) {
+        if !dir.is_dir() {
+            continue;
+        }
+        let procs = dir.join("cgroup.procs");
+        std::fs::write(&procs, pid.to_string()).map_err(|source| CgroupError {
+            path: procs,
+            source,
+        })?;
+    }
+    Ok(())
+}
+
 /// Moves process `pid` into the cgroup `rel` on every hierarchy where the parent of `rel` exists
 /// (making `rel` there), so that a process not started by libcontainer (the pod's pause process)
 /// counts against the pod's limits and dies with the pod's cgroups.

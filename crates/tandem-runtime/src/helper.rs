@@ -122,7 +122,12 @@ pub async fn run<A: HelperArgs, T: serde::de::DeserializeOwned>(
         None => wait.await,
     }
     .map_err(|e| format!("{} helper: {e}", A::VERB))?;
-    let line = String::from_utf8_lossy(&out.stdout)
+    outcome::<A, T>(&out.stdout)
+}
+
+/// A helper's outcome: the last line it printed.
+pub fn outcome<A: HelperArgs, T: serde::de::DeserializeOwned>(printed: &[u8]) -> Result<T, String> {
+    let line = String::from_utf8_lossy(printed)
         .lines()
         .last()
         .map(str::to_string)
@@ -133,7 +138,7 @@ pub async fn run<A: HelperArgs, T: serde::de::DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::ExecArgs;
+    use crate::exec::{ExecArgs, ExecStdio};
     use crate::netprobe::{NetRequest, NetprobeArgs};
     use crate::sandbox::PauseArgs;
     use crate::shim::ShimArgs;
@@ -164,12 +169,15 @@ mod tests {
             status_fd: 7,
             go_fd: 8,
         });
-        round_trip(ExecArgs {
-            state_root: PathBuf::from("/run/x/runtime"),
-            id: "u-app-0".into(),
-            timeout: Duration::from_millis(1500),
-            argv: vec!["sh".into(), "-c".into(), "echo -- $x".into()],
-        });
+        for stdio in [ExecStdio::Capture, ExecStdio::Terminal { status_fd: 11 }] {
+            round_trip(ExecArgs {
+                bundle: PathBuf::from("/run/x/containers/app-0"),
+                init_fd: 9,
+                timeout: Duration::from_millis(1500),
+                stdio,
+                argv: vec!["sh".into(), "-c".into(), "echo -- $x".into()],
+            });
+        }
         for netns in [Some(PathBuf::from("/proc/9/ns/net")), None] {
             round_trip(NetprobeArgs {
                 netns,
@@ -205,7 +213,7 @@ mod tests {
             "__pause: unknown flag \"--shared\""
         );
         assert_eq!(
-            err(ExecArgs::parse(&os(&["/r", "id", "10", "sh"]))),
+            err(ExecArgs::parse(&os(&["/b", "9", "10", "capture", "sh"]))),
             "__exec: expected -- before the command"
         );
         assert!(err(NetprobeArgs::parse(&os(&["-", "{"]))).starts_with("__netprobe: bad request"));

@@ -12,7 +12,9 @@
 //! Layout: `helper` (the typed command lines of the helper processes, both ends), `sandbox`
 //! (pause process), `reaper` (the subreaper: pidfds of container inits, strangers reaped),
 //! `shim` (`tandem __shim`: create and start; the parent's take-over, wait and delete),
-//! `exec` (`tandem __exec`: a command inside a running container, for exec probes and hooks),
+//! `exec` (`tandem __exec`: a command inside a running container with the container's own
+//! credentials and filters, for exec probes, hooks and `tandem exec`; its pseudo-terminals),
+//! `passfd` (descriptors sent over a unix socket),
 //! `netprobe` (`tandem __netprobe`: httpGet (HTTP and HTTPS), tcpSocket and gRPC health checks
 //! from inside a pod's network namespace), `mounts` (mount namespace and mount calls), `process`
 //! (signals; killing whatever still holds a pipe), `cgroups`, `fault` (`TANDEM_FAULT`: kill -9 at a named point, for tests).
@@ -23,6 +25,7 @@ pub mod fault;
 pub mod helper;
 pub mod mounts;
 pub mod netprobe;
+pub mod passfd;
 pub mod process;
 pub mod reaper;
 pub mod sandbox;

@@ -23,7 +23,7 @@
 
 use std::collections::BTreeSet;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -100,6 +100,11 @@ impl Adopted {
 
     pub fn pid(&self) -> i32 {
         self.pid
+    }
+
+    /// The pidfd, to hand to a helper that enters the process's namespaces.
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        self.fd.get_ref().as_fd()
     }
 
     /// Sends the signal numbered `signo` (real-time signals included); one that has already

@@ -516,6 +516,16 @@ impl Container {
         self.init.pid()
     }
 
+    /// A pidfd of the init (see [`crate::exec`]).
+    pub fn init_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.init.pidfd()
+    }
+
+    /// The bundle the container was made from (its OCI spec, `config.json`).
+    pub fn bundle(&self) -> &Path {
+        &self.bundle
+    }
+
     /// Sends the signal numbered `signo` to the init; one that has exited is not an error.
     pub fn signal(&self, signo: i32) -> std::io::Result<()> {
         self.init.signal(signo)

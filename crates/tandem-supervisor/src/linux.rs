@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::rc::Rc;
 use tandem_runtime::error_chain as chain;
@@ -21,8 +22,7 @@ use tandem_kubelet::runtime::{
     ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, SandboxFailure, StartError,
     StartFailure,
 };
-use tandem_runtime::exec::ExecArgs;
-use tandem_runtime::exec::ExecOutcome;
+use tandem_runtime::exec::{ExecOutcome, Session, SessionStdio};
 use tandem_runtime::mounts::MountSpec;
 use tandem_runtime::netprobe::NetprobeArgs;
 use tandem_runtime::netprobe::{NetOutcome, NetRequest};
@@ -32,6 +32,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use crate::logs::{pump, LogFile, LogLine};
+use crate::proto::ExecRequest;
 use crate::statedir::PodDir;
 use crate::translate::{build_spec, command_line, merge_env, PidNamespace, Seccomp, SpecInputs};
 use crate::volumes::container_mounts;
@@ -532,13 +533,10 @@ impl ContainerRuntime for LinuxRuntime {
         handler: &Handler,
         timeout: Option<std::time::Duration>,
     ) -> HandlerResult {
-        if !self
-            .running
-            .borrow()
-            .contains_key(&(c.name.clone(), attempt))
-        {
+        let instance = (c.name.clone(), attempt);
+        let Some(container) = self.running.borrow().get(&instance).cloned() else {
             return HandlerResult::Error(format!("container {} is not running", c.name));
-        }
+        };
         let facts = self.facts.borrow().clone();
         let timeout_ms = timeout.map_or(0, |t| t.as_millis() as u64);
         // Hooks come without a timeout, but the network helper needs a deadline: a day stands for
@@ -546,7 +544,6 @@ impl ContainerRuntime for LinuxRuntime {
         // (which the engine brings about at the end of a preStop's grace period), and its helper
         // is killed with it (`net`).
         let hook = matches!(kind, HandlerKind::PostStart | HandlerKind::PreStop);
-        let instance = (c.name.clone(), attempt);
         let bound = hook.then_some(&instance);
         let net_timeout_ms = if timeout_ms == 0 {
             24 * 3600 * 1000
@@ -555,13 +552,14 @@ impl ContainerRuntime for LinuxRuntime {
         };
         match handler {
             Handler::Exec { command } => {
-                let args = ExecArgs {
-                    state_root: self.dir.runtime_state(),
-                    id: container_id(&self.plan.uid, &c.name, attempt),
-                    timeout: timeout.unwrap_or_default(),
-                    argv: command.clone(),
-                };
-                match tandem_runtime::exec::call(&self.exe, &args).await {
+                let call = tandem_runtime::exec::call(
+                    &self.exe,
+                    container.bundle(),
+                    container.init_fd(),
+                    timeout.unwrap_or_default(),
+                    command,
+                );
+                match call.await {
                     Err(e) => HandlerResult::Error(e),
                     Ok(o) => exec_result(kind, command, o),
                 }
@@ -684,6 +682,62 @@ pub fn loopback_fallback_warning(plan: &PodPlan, facts: &RuntimeFacts) -> Option
 }
 
 impl LinuxRuntime {
+    /// Starts a command for a client in the running instance of `req.container` (`tandem
+    /// exec`), with the descriptors that came with the request (see [`ExecRequest`]). Returns
+    /// the session and, with a terminal, its controlling end for the client.
+    pub fn exec_session(
+        &self,
+        req: &ExecRequest,
+        mut fds: Vec<OwnedFd>,
+    ) -> Result<(Session, Option<OwnedFd>), String> {
+        if req.command.is_empty() {
+            return Err("no command given".into());
+        }
+        if fds.len() != req.descriptors() {
+            return Err(format!(
+                "expected {} descriptor(s) with the request, got {}",
+                req.descriptors(),
+                fds.len()
+            ));
+        }
+        let container = self
+            .running
+            .borrow()
+            .iter()
+            .find(|((name, _), _)| *name == req.container)
+            .map(|(_, c)| Rc::clone(c))
+            .ok_or_else(|| format!("container {} is not running", req.container))?;
+        let (stdio, master) = if req.tty {
+            let (master, replica) = tandem_runtime::exec::open_terminal(container.pid(), req.size)
+                .map_err(|e| format!("cannot open a terminal in the container: {e}"))?;
+            (SessionStdio::Terminal(replica), Some(master))
+        } else {
+            let stderr = fds.pop();
+            let stdout = fds.pop();
+            let (Some(stdout), Some(stderr)) = (stdout, stderr) else {
+                return Err("the request came without its stdout and stderr".into());
+            };
+            let stdin = fds.pop();
+            (
+                SessionStdio::Pipes {
+                    stdin,
+                    stdout,
+                    stderr,
+                },
+                None,
+            )
+        };
+        let session = Session::spawn(
+            &self.exe,
+            container.bundle(),
+            container.init_fd(),
+            &req.command,
+            stdio,
+        )
+        .map_err(|e| format!("cannot start the exec helper: {e}"))?;
+        Ok((session, master))
+    }
+
     /// Returns once instance `key` has exited (at once if it has).
     async fn instance_gone(&self, key: &(String, u32)) {
         loop {

@@ -1,6 +1,8 @@
 //! The control protocol on `control.sock`: one JSON request line from the client, then JSON
 //! lines from the supervisor until either side closes. The connection stays open until the
 //! supervisor exits, so a client that waits for EOF waits for the pod to be gone.
+//!
+//! Descriptors travel with a message as SCM_RIGHTS ([`tandem_runtime::passfd`]).
 
 use std::collections::BTreeMap;
 
@@ -23,6 +25,35 @@ pub enum Request {
     /// --subresource=status`): one `accepted` once the status shows them, or one `rejected`,
     /// then the supervisor closes the connection.
     SetConditions { conditions: Vec<PodCondition> },
+    /// Run a command in a running container (`tandem exec`): one `accepted` (or `rejected`),
+    /// then one `exec_ended` once the command has exited. Closing the connection before that
+    /// kills the command.
+    Exec(ExecRequest),
+}
+
+/// What `tandem exec` asks for. Without `tty`, the request comes with the pipe ends for the
+/// command's stdin (only with `stdin`), stdout and stderr, in that order; with `tty`, with none,
+/// and the `accepted` reply carries the controlling end of the command's pseudo-terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecRequest {
+    pub container: String,
+    pub command: Vec<String>,
+    pub stdin: bool,
+    pub tty: bool,
+    /// The terminal's rows and columns to start with.
+    #[serde(default)]
+    pub size: Option<(u16, u16)>,
+}
+
+impl ExecRequest {
+    /// How many descriptors come with the request.
+    pub fn descriptors(&self) -> usize {
+        match (self.tty, self.stdin) {
+            (true, _) => 0,
+            (false, true) => 3,
+            (false, false) => 2,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +64,8 @@ pub enum Reply {
     Rejected(String),
     Log(LogLine),
     Ended(Ended),
+    /// How an exec'd command ended.
+    ExecEnded(tandem_runtime::exec::ExecOutcome),
 }
 
 /// How a pod ended, for the foreground CLI's exit status.

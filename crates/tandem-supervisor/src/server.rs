@@ -1,17 +1,19 @@
-//! The control socket: `delete`, `attach`, `set_image` and `set_conditions` requests from the
-//! CLI.
+//! The control socket: `delete`, `attach`, `set_image`, `set_conditions` and `exec` requests
+//! from the CLI.
 
 use std::cell::Cell;
+use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 use std::time::Duration;
 
 use tandem_kubelet::driver::Control;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 
+use crate::linux::LinuxRuntime;
 use crate::logs::LogLine;
-use crate::proto::{Ended, Reply, Request};
+use crate::proto::{Ended, ExecRequest, Reply, Request};
 
 #[derive(Clone)]
 pub struct Shared {
@@ -20,6 +22,8 @@ pub struct Shared {
     pub ended: watch::Receiver<Option<Ended>>,
     /// Attach streams still sending; the supervisor lets them finish before it exits.
     pub attached: Rc<Attached>,
+    /// Runs exec'd commands.
+    pub runtime: Rc<LinuxRuntime>,
 }
 
 /// Counts attach streams, so the supervisor can wait for the last `Ended` reply to be written.
@@ -61,24 +65,57 @@ pub async fn serve(listener: UnixListener, shared: Shared) {
     }
 }
 
+fn line_of(reply: &Reply) -> Option<Vec<u8>> {
+    let mut line = serde_json::to_vec(reply).ok()?;
+    line.push(b'\n');
+    Some(line)
+}
+
 async fn send(w: &mut tokio::net::unix::OwnedWriteHalf, reply: &Reply) -> bool {
-    let Ok(mut line) = serde_json::to_vec(reply) else {
+    let Some(line) = line_of(reply) else {
         return false;
     };
-    line.push(b'\n');
     w.write_all(&line).await.is_ok()
 }
 
+/// The request line and the descriptors sent with it. A client sends one line and then waits,
+/// so nothing after the line is lost.
+async fn read_request(stream: &UnixStream) -> Option<(Request, Vec<OwnedFd>)> {
+    let (mut line, mut fds) = (Vec::new(), Vec::new());
+    let mut buf = [0u8; 4096];
+    while !line.contains(&b'\n') {
+        stream.readable().await.ok()?;
+        let got = stream.try_io(Interest::READABLE, || {
+            tandem_runtime::passfd::recv_with_fds(stream.as_fd(), &mut buf)
+        });
+        match got {
+            Ok((0, _)) => return None,
+            Ok((n, more)) => {
+                line.extend_from_slice(&buf[..n]);
+                fds.extend(more);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return None,
+        }
+        if line.len() > 1 << 20 {
+            return None;
+        }
+    }
+    let end = line.iter().position(|b| *b == b'\n')?;
+    let req = serde_json::from_slice(&line[..end]).ok()?;
+    Some((req, fds))
+}
+
 async fn handle(stream: UnixStream, shared: Shared) {
-    let (r, mut w) = stream.into_split();
-    let mut lines = BufReader::new(r).lines();
-    let Ok(Some(line)) = lines.next_line().await else {
+    let Some((req, fds)) = read_request(&stream).await else {
         return;
     };
-    let Ok(req) = serde_json::from_str::<Request>(&line) else {
-        return;
-    };
+    if let Request::Exec(req) = req {
+        return exec(stream, req, fds, &shared.runtime).await;
+    }
+    let (_, mut w) = stream.into_split();
     match req {
+        Request::Exec(_) => {}
         Request::Delete { grace_seconds } => {
             let _ = shared.control.send(Control::Delete {
                 grace: grace_seconds.map(Duration::from_secs),
@@ -149,4 +186,43 @@ async fn handle(stream: UnixStream, shared: Shared) {
             }
         }
     }
+}
+
+/// Runs a client's command until it exits, or until the client hangs up, which kills it (the
+/// session's helper is killed as it is dropped, and the command with it).
+async fn exec(stream: UnixStream, req: ExecRequest, fds: Vec<OwnedFd>, runtime: &LinuxRuntime) {
+    let (mut session, master) = match runtime.exec_session(&req, fds) {
+        Ok(started) => started,
+        Err(message) => {
+            let (_, mut w) = stream.into_split();
+            let _ = send(&mut w, &Reply::Rejected(message)).await;
+            return;
+        }
+    };
+    let Some(accepted) = line_of(&Reply::Accepted) else {
+        return;
+    };
+    let passed: Vec<_> = master.iter().map(AsFd::as_fd).collect();
+    loop {
+        if stream.writable().await.is_err() {
+            return;
+        }
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            tandem_runtime::passfd::send_with_fds(stream.as_fd(), &accepted, &passed)
+        });
+        match sent {
+            Ok(()) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
+    }
+    drop(passed);
+    drop(master);
+    let (mut r, mut w) = stream.into_split();
+    let mut buf = [0u8; 64];
+    let outcome = tokio::select! {
+        outcome = session.outcome() => outcome,
+        _ = r.read(&mut buf) => return,
+    };
+    let _ = send(&mut w, &Reply::ExecEnded(outcome)).await;
 }

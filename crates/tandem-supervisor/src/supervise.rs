@@ -554,6 +554,7 @@ fn run(
             logs: log_tx,
             ended: ended_rx,
             attached: Rc::clone(&attached),
+            runtime: Rc::clone(&runtime),
         };
         tokio::task::spawn_local(serve(listener, shared));
         forward_stop_signals(&ctl_tx);

@@ -26,6 +26,9 @@ pub enum Command {
     Get(GetArgs),
     /// Print a container's logs.
     Logs(LogsArgs),
+    /// Run a command in a running container (kubectl exec).
+    #[command(after_help = EXEC_EXAMPLES)]
+    Exec(ExecArgs),
     /// Stop pods gracefully and remove them.
     Delete(DeleteArgs),
     /// Wait until pods meet a condition (kubectl wait).
@@ -168,6 +171,39 @@ pub struct LogsArgs {
     /// Prefix each line with its RFC 3339 timestamp.
     #[arg(long)]
     pub timestamps: bool,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
+
+const EXEC_EXAMPLES: &str = "Examples:
+  tandem exec web -- ls /                     # in the pod's default container
+  tandem exec web -c log-shipper -- env       # in the container log-shipper
+  tandem exec -it web -- sh                   # an interactive shell on a terminal
+  echo hi | tandem exec -i web -- cat         # stdin passed on, then its end
+
+Exit status: the command's; 127 when it is not found, 126 when it cannot be executed,
+1 when it could not be run at all.";
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The pod (`NAME` or `pod/NAME`).
+    pub pod: String,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+    /// The container; by default the one the pod's `kubectl.kubernetes.io/default-container`
+    /// annotation names, else its first container.
+    #[arg(short = 'c', long = "container")]
+    pub container: Option<String>,
+    /// Pass stdin to the command.
+    #[arg(short = 'i', long = "stdin")]
+    pub stdin: bool,
+    /// Give the command a terminal (with -i, when stdin is one).
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Print nothing but the command's own output.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     #[arg(short = 'n', long = "namespace", default_value = "default")]
     pub namespace: String,
 }

@@ -1,6 +1,7 @@
 //! One module per verb; each returns the process exit status.
 
 mod delete;
+mod exec;
 mod get;
 pub(crate) mod graph;
 mod image;
@@ -27,6 +28,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Run(a) => run::run(&store, a),
         Command::Get(a) => get::get(&store, a),
         Command::Logs(a) => logs::logs(&store, a),
+        Command::Exec(a) => exec::exec(&store, a),
         Command::Delete(a) => delete::delete(&store, a),
         Command::Image(a) => image::image(&store, a),
         Command::Wait(a) => wait::wait(&store, a),

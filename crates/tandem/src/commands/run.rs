@@ -541,7 +541,7 @@ fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
                             eprintln!("pod/{} ended: {}{why}", names[i], e.phase);
                             if exit == 0 { exit = e.exit_code; }
                         }
-                        Reply::Accepted | Reply::Rejected(_) => {}
+                        Reply::Accepted | Reply::Rejected(_) | Reply::ExecEnded(_) => {}
                     }
                 }
                 _ = sigint.recv() => signals += 1,

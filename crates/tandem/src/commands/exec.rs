@@ -1,0 +1,530 @@
+//! `tandem exec [-i] [-t] POD [-c CONTAINER] -- COMMAND...` (kubectl exec): a command in a running
+//! container, through the pod's supervisor, which starts it with the container's own namespaces,
+//! cgroup, credentials and filters (tandem-runtime's `exec`).
+//!
+//! The command never gets this process's own descriptors: its stdio are pipes made here and
+//! relayed (a terminal of the host in a container could be pushed input with TIOCSTI, a file
+//! reopened through /proc), and with `-t` it runs on a pseudo-terminal of the container's own,
+//! whose controlling end the supervisor hands back. Then this terminal is put in raw mode, so
+//! keys such as Ctrl-C reach the command's terminal as they are typed, and window-size changes
+//! are passed on. If this process ends first, the supervisor sees the connection close and
+//! kills the command.
+
+use std::io::{IsTerminal, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use anyhow::Context;
+use k8s_openapi::api::core::v1::{ContainerState, Pod};
+use nix::fcntl::OFlag;
+use tandem_runtime::exec::ExecOutcome;
+use tandem_runtime::passfd::{recv_with_fds, send_with_fds};
+use tandem_supervisor::proto::{ExecRequest, Reply, Request};
+use tandem_supervisor::statedir::{PodDir, Store};
+
+use super::{existing_pod, pod_name, read_pod};
+use crate::cli::ExecArgs;
+use crate::errors::hint;
+
+/// The annotation naming the container kubectl picks when none is given.
+const DEFAULT_CONTAINER: &str = "kubectl.kubernetes.io/default-container";
+
+/// How long output still arriving after the command exited is relayed: background processes it
+/// left may hold its pipes or terminal open for good.
+const DRAIN: Duration = Duration::from_secs(1);
+
+pub fn exec(store: &Store, a: ExecArgs) -> anyhow::Result<i32> {
+    let name = pod_name(&a.pod);
+    let dir = existing_pod(store, &a.namespace, name)?;
+    let pod = read_pod(&dir)?;
+    let (container, note) = choose_container(&pod, a.container.as_deref())?;
+    if let (Some(note), false) = (note, a.quiet) {
+        eprintln!("{note}");
+    }
+    ensure_running(&dir, &pod, name, &container)?;
+    // As kubectl: a terminal only for stdin, and only when stdin is one.
+    let tty = a.tty && a.stdin && {
+        let is = std::io::stdin().is_terminal();
+        if !is && !a.quiet {
+            eprintln!("Unable to use a TTY - input is not a terminal or the right kind of file");
+        }
+        is
+    };
+    if !nix::unistd::geteuid().is_root() {
+        return Err(hint(
+            "tandem needs root to run a command in a container",
+            "run it with sudo, or as root",
+        ));
+    }
+    let request = ExecRequest {
+        container: container.clone(),
+        command: a.command.clone(),
+        stdin: a.stdin,
+        tty,
+        size: tty
+            .then(|| tandem_runtime::exec::terminal_size(std::io::stdout().as_fd()))
+            .flatten(),
+    };
+    let mut conn = Connection::open(&dir, name)?;
+    let outcome = if tty {
+        on_terminal(&mut conn, &request, name)?
+    } else {
+        on_pipes(&mut conn, &request)?
+    };
+    finish(outcome, &a.command, &container, name)
+}
+
+/// The container `-c` names, else the pod's default one, with kubectl's note when a default was
+/// picked among several.
+fn choose_container(pod: &Pod, asked: Option<&str>) -> anyhow::Result<(String, Option<String>)> {
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let spec = pod.spec.clone().unwrap_or_default();
+    let mains: Vec<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
+    let inits: Vec<&str> = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| c.name.as_str())
+        .collect();
+    let exists = |c: &str| mains.contains(&c) || inits.contains(&c);
+    if let Some(c) = asked {
+        if exists(c) {
+            return Ok((c.to_string(), None));
+        }
+        let all: Vec<&str> = mains.iter().chain(&inits).copied().collect();
+        return Err(hint(
+            format!("container {c} is not valid for pod {name}"),
+            format!("choose one of: [{}] with -c", all.join(" ")),
+        ));
+    }
+    let annotated = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(DEFAULT_CONTAINER))
+        .filter(|c| exists(c));
+    if let Some(c) = annotated {
+        return Ok((c.clone(), None));
+    }
+    let Some(first) = mains.first() else {
+        return Err(hint(
+            format!("pod {name} has no containers"),
+            "name one with -c",
+        ));
+    };
+    let note = (mains.len() + inits.len() > 1).then(|| {
+        let all: Vec<String> = mains
+            .iter()
+            .map(|c| c.to_string())
+            .chain(inits.iter().map(|c| format!("{c} (init)")))
+            .collect();
+        format!("Defaulted container {first:?} out of: {}", all.join(", "))
+    });
+    Ok((first.to_string(), note))
+}
+
+/// Refuses a pod without a live supervisor and a container that is not running, with its state.
+fn ensure_running(dir: &PodDir, pod: &Pod, name: &str, container: &str) -> anyhow::Result<()> {
+    let status = pod.status.clone().unwrap_or_default();
+    if dir.live_supervisor().is_none() {
+        let phase = status.phase.unwrap_or_else(|| "Unknown".into());
+        let why = status.reason.map(|r| format!(": {r}")).unwrap_or_default();
+        return Err(hint(
+            format!("pod {name} is not running (phase {phase}{why}); no command can run in it"),
+            status.message.unwrap_or_else(|| {
+                format!("`tandem get pod {name}` shows how it ended; run it again to use it")
+            }),
+        ));
+    }
+    let state = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .find(|s| s.name == container)
+        .and_then(|s| s.state.clone());
+    if state.as_ref().is_some_and(|s| s.running.is_some()) {
+        return Ok(());
+    }
+    Err(hint(
+        format!(
+            "container {container} in pod {name} is not running ({})",
+            describe_state(state.as_ref())
+        ),
+        format!(
+            "`tandem get pod {name}` shows its state; `tandem logs {name} -c {container}` what it printed"
+        ),
+    ))
+}
+
+/// A container state in a few words: `waiting: CrashLoopBackOff`, `terminated: Error, exit code 1`.
+fn describe_state(state: Option<&ContainerState>) -> String {
+    let Some(state) = state else {
+        return "not started yet".into();
+    };
+    if let Some(t) = &state.terminated {
+        let reason = t.reason.as_deref().unwrap_or("Terminated");
+        return format!("terminated: {reason}, exit code {}", t.exit_code);
+    }
+    match state.waiting.as_ref().and_then(|w| w.reason.as_deref()) {
+        Some(reason) => format!("waiting: {reason}"),
+        None => "waiting".into(),
+    }
+}
+
+/// The control connection to the pod's supervisor, read one reply line at a time with the
+/// descriptors that came with it.
+struct Connection {
+    socket: UnixStream,
+    pending: Vec<u8>,
+    name: String,
+}
+
+impl Connection {
+    fn open(dir: &PodDir, name: &str) -> anyhow::Result<Connection> {
+        let socket = dir
+            .socket_addr()
+            .and_then(|addr| UnixStream::connect(addr.path()))
+            .map_err(|e| {
+                crate::errors::hint_caused(
+                    e,
+                    format!("cannot reach the supervisor of pod {name}"),
+                    format!("the pod may have just ended; `tandem get pod {name}` shows it"),
+                )
+            })?;
+        Ok(Connection {
+            socket,
+            pending: Vec::new(),
+            name: name.to_string(),
+        })
+    }
+
+    fn send(&self, request: &ExecRequest, fds: &[BorrowedFd<'_>]) -> anyhow::Result<()> {
+        let mut line = serde_json::to_vec(&Request::Exec(request.clone()))?;
+        line.push(b'\n');
+        send_with_fds(self.socket.as_fd(), &line, fds)
+            .with_context(|| format!("cannot reach the supervisor of pod {}", self.name))
+    }
+
+    /// The next reply; `None` once the supervisor has closed the connection.
+    fn reply(&mut self) -> anyhow::Result<Option<(Reply, Vec<OwnedFd>)>> {
+        let mut fds = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.pending.drain(..=end).collect();
+                let reply = serde_json::from_slice(&line[..end]).with_context(|| {
+                    format!(
+                        "the supervisor of pod {} answered in a way this tandem cannot read",
+                        self.name
+                    )
+                })?;
+                return Ok(Some((reply, fds)));
+            }
+            let (n, more) = match recv_with_fds(self.socket.as_fd(), &mut buf) {
+                Ok(got) => got,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("lost the supervisor of pod {}", self.name))
+                }
+            };
+            if n == 0 {
+                return Ok(None);
+            }
+            self.pending.extend_from_slice(&buf[..n]);
+            fds.extend(more);
+        }
+    }
+
+    /// The supervisor's `accepted`, with its descriptors, or its refusal as an error.
+    fn accepted(&mut self, container: &str) -> anyhow::Result<Vec<OwnedFd>> {
+        match self.reply()? {
+            Some((Reply::Accepted, fds)) => Ok(fds),
+            Some((Reply::Rejected(message), _)) => Err(hint(
+                format!(
+                    "cannot run the command in container {container} of pod {}: {message}",
+                    self.name
+                ),
+                format!("`tandem get pod {}` shows its containers' state", self.name),
+            )),
+            _ => Err(self.gone()),
+        }
+    }
+
+    /// How the command ended, as the supervisor reports it.
+    fn ended(&mut self) -> anyhow::Result<ExecOutcome> {
+        match self.reply()? {
+            Some((Reply::ExecEnded(outcome), _)) => Ok(outcome),
+            _ => Err(self.gone()),
+        }
+    }
+
+    fn gone(&self) -> anyhow::Error {
+        hint(
+            format!(
+                "the supervisor of pod {} closed the connection before the command ended",
+                self.name
+            ),
+            format!(
+                "the pod may have just ended; `tandem get pod {}` shows it",
+                self.name
+            ),
+        )
+    }
+}
+
+fn pipe() -> anyhow::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).context("cannot make a pipe")
+}
+
+/// Copies `from` to `to` until `from` ends, each read written out at once (interactive output
+/// must not wait for a newline).
+fn relay(mut from: impl Read, mut to: impl Write) {
+    let mut buf = [0u8; 8192];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).and_then(|()| to.flush()).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Relays into a writer that ends (closes) when the reader does: stdin to the command, whose
+/// end of input is passed on.
+fn spawn_stdin(to: std::fs::File) {
+    std::thread::spawn(move || relay(std::io::stdin().lock(), to));
+}
+
+/// Waits until every relay of output has ended, or [`DRAIN`] has passed.
+fn drained(done: &std::sync::mpsc::Receiver<()>, relays: usize) {
+    let deadline = std::time::Instant::now() + DRAIN;
+    for _ in 0..relays {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if done.recv_timeout(left).is_err() {
+            return;
+        }
+    }
+}
+
+fn on_pipes(conn: &mut Connection, request: &ExecRequest) -> anyhow::Result<ExecOutcome> {
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let input = if request.stdin { Some(pipe()?) } else { None };
+    {
+        let mut fds: Vec<BorrowedFd<'_>> = Vec::new();
+        if let Some((r, _)) = &input {
+            fds.push(r.as_fd());
+        }
+        fds.push(out_w.as_fd());
+        fds.push(err_w.as_fd());
+        conn.send(request, &fds)?;
+    }
+    // Only the command holds the other ends now, so each pipe ends with it.
+    drop((out_w, err_w));
+    let input = input.map(|(r, w)| {
+        drop(r);
+        w
+    });
+    conn.accepted(&request.container)?;
+    if let Some(w) = input {
+        spawn_stdin(std::fs::File::from(w));
+    }
+    let (done_tx, done) = std::sync::mpsc::channel();
+    for (from, to_stderr) in [(out_r, false), (err_r, true)] {
+        let done_tx = done_tx.clone();
+        std::thread::spawn(move || {
+            let from = std::fs::File::from(from);
+            if to_stderr {
+                relay(from, std::io::stderr());
+            } else {
+                relay(from, std::io::stdout());
+            }
+            let _ = done_tx.send(());
+        });
+    }
+    let outcome = conn.ended()?;
+    drained(&done, 2);
+    Ok(outcome)
+}
+
+/// This terminal in raw mode until dropped.
+struct RawMode {
+    saved: nix::sys::termios::Termios,
+}
+
+impl RawMode {
+    fn enter() -> anyhow::Result<RawMode> {
+        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(stdin.as_fd()).context("cannot read the terminal's settings")?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw)
+            .context("cannot put the terminal in raw mode")?;
+        Ok(RawMode { saved })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = nix::sys::termios::tcsetattr(
+            std::io::stdin().as_fd(),
+            nix::sys::termios::SetArg::TCSANOW,
+            &self.saved,
+        );
+    }
+}
+
+fn on_terminal(
+    conn: &mut Connection,
+    request: &ExecRequest,
+    name: &str,
+) -> anyhow::Result<ExecOutcome> {
+    conn.send(request, &[])?;
+    let mut fds = conn.accepted(&request.container)?;
+    let Some(master) = fds.pop() else {
+        return Err(hint(
+            format!("the supervisor of pod {name} gave no terminal"),
+            "run the command without -t",
+        ));
+    };
+    let master = std::fs::File::from(master);
+    let raw = RawMode::enter()?;
+    spawn_stdin(master.try_clone().context("cannot share the terminal")?);
+    let resized = master.try_clone().context("cannot share the terminal")?;
+    std::thread::spawn(move || forward_window_changes(resized));
+    let (done_tx, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Read until the terminal hangs up (EIO once nothing holds its other end).
+        relay(master, std::io::stdout());
+        let _ = done_tx.send(());
+    });
+    let outcome = conn.ended();
+    drained(&done, 1);
+    drop(raw);
+    outcome
+}
+
+/// Passes this terminal's size on to the command's each time it changes (SIGWINCH).
+fn forward_window_changes(terminal: std::fs::File) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+    else {
+        return;
+    };
+    rt.block_on(async {
+        let Ok(mut changes) = signal(SignalKind::window_change()) else {
+            return;
+        };
+        while changes.recv().await.is_some() {
+            if let Some((rows, cols)) =
+                tandem_runtime::exec::terminal_size(std::io::stdout().as_fd())
+            {
+                let _ = tandem_runtime::exec::resize_terminal(terminal.as_fd(), rows, cols);
+            }
+        }
+    });
+}
+
+/// The command's exit status becomes tandem's, with kubectl's line for a failure.
+fn finish(
+    outcome: ExecOutcome,
+    command: &[String],
+    container: &str,
+    name: &str,
+) -> anyhow::Result<i32> {
+    match (outcome.exit_code, outcome.error) {
+        (Some(code), Some(error)) => {
+            eprintln!("error: {error}");
+            eprintln!("command terminated with exit code {code}");
+            Ok(code)
+        }
+        (None, Some(error)) => Err(hint(
+            format!(
+                "cannot run {:?} in container {container} of pod {name}: {error}",
+                command.join(" ")
+            ),
+            format!("`tandem get pod {name}` shows the container's state"),
+        )),
+        (Some(0), None) => Ok(0),
+        (Some(code), None) => {
+            eprintln!("command terminated with exit code {code}");
+            Ok(code)
+        }
+        (None, None) => Err(hint(
+            format!(
+                "the command in container {container} of pod {name} ended without an exit status"
+            ),
+            format!("the pod's supervisor log may say why: `tandem get pod {name}`"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(json: &str) -> Pod {
+        serde_json::from_str(json).expect("a pod")
+    }
+
+    #[test]
+    fn the_default_container_is_the_annotated_one_else_the_first_with_kubectls_note() {
+        let spec = r#""spec":{"initContainers":[{"name":"proxy"}],"containers":[{"name":"app"},{"name":"shipper"}]}"#;
+        let p = pod(&format!(r#"{{"metadata":{{"name":"web"}},{spec}}}"#));
+        let (c, note) = choose_container(&p, None).expect("a default");
+        assert_eq!(c, "app");
+        assert_eq!(
+            note.as_deref(),
+            Some(r#"Defaulted container "app" out of: app, shipper, proxy (init)"#)
+        );
+        let annotated = pod(&format!(
+            r#"{{"metadata":{{"name":"web","annotations":{{"{DEFAULT_CONTAINER}":"shipper"}}}},{spec}}}"#
+        ));
+        assert_eq!(
+            choose_container(&annotated, None).expect("c"),
+            ("shipper".into(), None)
+        );
+        // An annotation naming no container is passed over, as kubectl does.
+        let stale = pod(&format!(
+            r#"{{"metadata":{{"name":"web","annotations":{{"{DEFAULT_CONTAINER}":"gone"}}}},{spec}}}"#
+        ));
+        assert_eq!(choose_container(&stale, None).expect("c").0, "app");
+        assert_eq!(
+            choose_container(&p, Some("proxy")).expect("c"),
+            ("proxy".into(), None)
+        );
+        let err = choose_container(&p, Some("nope")).expect_err("unknown");
+        assert_eq!(err.to_string(), "container nope is not valid for pod web");
+        let single = pod(r#"{"metadata":{"name":"one"},"spec":{"containers":[{"name":"only"}]}}"#);
+        assert_eq!(
+            choose_container(&single, None).expect("c"),
+            ("only".into(), None)
+        );
+    }
+
+    #[test]
+    fn states_read_in_a_few_words() {
+        let s: ContainerState =
+            serde_json::from_str(r#"{"terminated":{"exitCode":0,"reason":"Completed"}}"#)
+                .expect("state");
+        assert_eq!(
+            describe_state(Some(&s)),
+            "terminated: Completed, exit code 0"
+        );
+        let s: ContainerState =
+            serde_json::from_str(r#"{"waiting":{"reason":"CrashLoopBackOff"}}"#).expect("state");
+        assert_eq!(describe_state(Some(&s)), "waiting: CrashLoopBackOff");
+        assert_eq!(describe_state(None), "not started yet");
+    }
+}

@@ -1,0 +1,81 @@
+"""Drives a command on a pseudo-terminal, as a person at a terminal would.
+
+Usage: drive_terminal.py STEPS_JSON COMMAND [ARG...]
+
+STEPS_JSON is a list of steps, run in order:
+  ["send", TEXT]          type TEXT
+  ["expect", TEXT]        wait (up to 20 s) until TEXT has been printed after the last expect
+  ["resize", ROWS, COLS]  change the terminal's size (the command gets SIGWINCH)
+The terminal starts at 30 rows and 100 columns. Prints one JSON object: the whole output and
+the command's exit status, or the step that timed out.
+"""
+import fcntl
+import json
+import os
+import pty
+import select
+import struct
+import sys
+import termios
+import time
+
+
+def main():
+    steps = json.loads(sys.argv[1])
+    argv = sys.argv[2:]
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(argv[0], argv)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    out = b""
+    seen = 0
+    failed = None
+
+    def read(deadline):
+        nonlocal out
+        while time.time() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                return False
+            if not data:
+                return False
+            out += data
+            return True
+        return True
+
+    for step in steps:
+        if step[0] == "send":
+            os.write(fd, step[1].encode())
+        elif step[0] == "resize":
+            fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", step[1], step[2], 0, 0))
+        elif step[0] == "expect":
+            deadline = time.time() + 20
+            want = step[1].encode()
+            while want not in out[seen:] and time.time() < deadline:
+                if not read(deadline):
+                    break
+            at = out.find(want, seen)
+            if at < 0:
+                failed = step
+                break
+            seen = at + len(want)
+    deadline = time.time() + 20
+    while read(deadline) and time.time() < deadline:
+        pass
+    try:
+        os.kill(pid, 9) if failed else None
+    except ProcessLookupError:
+        pass
+    _, status = os.waitpid(pid, 0)
+    print(json.dumps({
+        "output": out.decode(errors="replace"),
+        "exit": os.waitstatus_to_exitcode(status),
+        "failed": failed,
+    }))
+
+
+main()
