@@ -15,6 +15,7 @@ mod cx;
 mod defaults;
 pub mod diag;
 pub mod env;
+pub mod labels;
 mod locate;
 mod names;
 mod objects;

@@ -159,21 +159,57 @@ pub struct GetArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = LOGS_EXAMPLES)]
 pub struct LogsArgs {
-    /// The pod (`NAME` or `pod/NAME`).
-    pub pod: String,
-    /// The container; may be omitted when the pod has one container.
+    /// The pod (`NAME` or `pod/NAME`); omitted with -l.
+    pub pod: Option<String>,
+    /// The container; by default the one the pod's `kubectl.kubernetes.io/default-container`
+    /// annotation names, else its first container.
     #[arg(short = 'c', long = "container")]
     pub container: Option<String>,
+    /// Every container of the pod (init containers first).
+    #[arg(long = "all-containers")]
+    pub all_containers: bool,
+    /// Keep printing as the containers write, through restarts, until they are gone.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
     /// The previous instance's logs (after a restart).
     #[arg(short = 'p', long)]
     pub previous: bool,
     /// Prefix each line with its RFC 3339 timestamp.
     #[arg(long)]
     pub timestamps: bool,
+    /// Only the last N lines of each container (-1: all; 10 with -l).
+    #[arg(long, allow_negative_numbers = true)]
+    pub tail: Option<i64>,
+    /// Only lines newer than this: `30s`, `5m`, `1h`.
+    #[arg(long, conflicts_with = "since_time")]
+    pub since: Option<String>,
+    /// Only lines at or after this RFC 3339 time.
+    #[arg(long = "since-time")]
+    pub since_time: Option<String>,
+    /// Prefix each line with `[pod/NAME/CONTAINER]`.
+    #[arg(long)]
+    pub prefix: bool,
+    /// At most this many bytes of each container's logs.
+    #[arg(long = "limit-bytes")]
+    pub limit_bytes: Option<u64>,
+    /// The pods whose labels match this selector (`app=web`, `tier in (front,back)`, `!canary`).
+    #[arg(short = 'l', long = "selector")]
+    pub selector: Option<String>,
+    /// Print no note about the container picked by default.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     #[arg(short = 'n', long = "namespace", default_value = "default")]
     pub namespace: String,
 }
+
+const LOGS_EXAMPLES: &str = "Examples:
+  tandem logs web                          # the default container's logs
+  tandem logs web --all-containers --prefix -f   # every container, as they write
+  tandem logs web -c app --previous        # the instance before the last restart
+  tandem logs -l app=web --tail 20         # the last 20 lines of each matching pod
+  tandem logs web --since 5m --timestamps";
 
 const EXEC_EXAMPLES: &str = "Examples:
   tandem exec web -- ls /                     # in the pod's default container

@@ -23,12 +23,9 @@ use tandem_runtime::passfd::{recv_with_fds, send_with_fds};
 use tandem_supervisor::proto::{ExecRequest, Reply, Request};
 use tandem_supervisor::statedir::{PodDir, Store};
 
-use super::{existing_pod, pod_name, read_pod};
+use super::{choose_container, existing_pod, pod_name, read_pod};
 use crate::cli::ExecArgs;
 use crate::errors::hint;
-
-/// The annotation naming the container kubectl picks when none is given.
-const DEFAULT_CONTAINER: &str = "kubectl.kubernetes.io/default-container";
 
 /// How long output still arriving after the command exited is relayed: background processes it
 /// left may hold its pipes or terminal open for good.
@@ -73,55 +70,6 @@ pub fn exec(store: &Store, a: ExecArgs) -> anyhow::Result<i32> {
         on_pipes(&mut conn, &request)?
     };
     finish(outcome, &a.command, &container, name)
-}
-
-/// The container `-c` names, else the pod's default one, with kubectl's note when a default was
-/// picked among several.
-fn choose_container(pod: &Pod, asked: Option<&str>) -> anyhow::Result<(String, Option<String>)> {
-    let name = pod.metadata.name.as_deref().unwrap_or_default();
-    let spec = pod.spec.clone().unwrap_or_default();
-    let mains: Vec<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
-    let inits: Vec<&str> = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .map(|c| c.name.as_str())
-        .collect();
-    let exists = |c: &str| mains.contains(&c) || inits.contains(&c);
-    if let Some(c) = asked {
-        if exists(c) {
-            return Ok((c.to_string(), None));
-        }
-        let all: Vec<&str> = mains.iter().chain(&inits).copied().collect();
-        return Err(hint(
-            format!("container {c} is not valid for pod {name}"),
-            format!("choose one of: [{}] with -c", all.join(" ")),
-        ));
-    }
-    let annotated = pod
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(DEFAULT_CONTAINER))
-        .filter(|c| exists(c));
-    if let Some(c) = annotated {
-        return Ok((c.clone(), None));
-    }
-    let Some(first) = mains.first() else {
-        return Err(hint(
-            format!("pod {name} has no containers"),
-            "name one with -c",
-        ));
-    };
-    let note = (mains.len() + inits.len() > 1).then(|| {
-        let all: Vec<String> = mains
-            .iter()
-            .map(|c| c.to_string())
-            .chain(inits.iter().map(|c| format!("{c} (init)")))
-            .collect();
-        format!("Defaulted container {first:?} out of: {}", all.join(", "))
-    });
-    Ok((first.to_string(), note))
 }
 
 /// Refuses a pod without a live supervisor and a container that is not running, with its state.
@@ -473,45 +421,6 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pod(json: &str) -> Pod {
-        serde_json::from_str(json).expect("a pod")
-    }
-
-    #[test]
-    fn the_default_container_is_the_annotated_one_else_the_first_with_kubectls_note() {
-        let spec = r#""spec":{"initContainers":[{"name":"proxy"}],"containers":[{"name":"app"},{"name":"shipper"}]}"#;
-        let p = pod(&format!(r#"{{"metadata":{{"name":"web"}},{spec}}}"#));
-        let (c, note) = choose_container(&p, None).expect("a default");
-        assert_eq!(c, "app");
-        assert_eq!(
-            note.as_deref(),
-            Some(r#"Defaulted container "app" out of: app, shipper, proxy (init)"#)
-        );
-        let annotated = pod(&format!(
-            r#"{{"metadata":{{"name":"web","annotations":{{"{DEFAULT_CONTAINER}":"shipper"}}}},{spec}}}"#
-        ));
-        assert_eq!(
-            choose_container(&annotated, None).expect("c"),
-            ("shipper".into(), None)
-        );
-        // An annotation naming no container is passed over, as kubectl does.
-        let stale = pod(&format!(
-            r#"{{"metadata":{{"name":"web","annotations":{{"{DEFAULT_CONTAINER}":"gone"}}}},{spec}}}"#
-        ));
-        assert_eq!(choose_container(&stale, None).expect("c").0, "app");
-        assert_eq!(
-            choose_container(&p, Some("proxy")).expect("c"),
-            ("proxy".into(), None)
-        );
-        let err = choose_container(&p, Some("nope")).expect_err("unknown");
-        assert_eq!(err.to_string(), "container nope is not valid for pod web");
-        let single = pod(r#"{"metadata":{"name":"one"},"spec":{"containers":[{"name":"only"}]}}"#);
-        assert_eq!(
-            choose_container(&single, None).expect("c"),
-            ("only".into(), None)
-        );
-    }
 
     #[test]
     fn states_read_in_a_few_words() {
