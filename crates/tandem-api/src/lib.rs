@@ -9,7 +9,8 @@
 //! YAML events with positions ([`yaml`]) → structural check against the k8s-openapi schema
 //! (unknown fields, types) → table of known-but-unsupported fields → deserialisation into
 //! k8s-openapi types → API defaults → API validation → plan (ConfigMap/Secret references resolved
-//! against the objects in the same sources).
+//! against the objects in the same sources). Besides: [`labels`], label selectors as kubectl's
+//! `-l` and the API's selectors read and match them.
 
 mod cx;
 mod defaults;

@@ -14,7 +14,8 @@
 //! `shim` (`tandem __shim`: create and start; the parent's take-over, wait and delete),
 //! `exec` (`tandem __exec`: a command inside a running container with the container's own
 //! credentials and filters, for exec probes, hooks and `tandem exec`; its pseudo-terminals),
-//! `passfd` (descriptors sent over a unix socket),
+//! `passfd` (descriptors sent over a unix socket), `netns` (connections from inside a pod's
+//! network namespace),
 //! `netprobe` (`tandem __netprobe`: httpGet (HTTP and HTTPS), tcpSocket and gRPC health checks
 //! from inside a pod's network namespace), `mounts` (mount namespace and mount calls), `process`
 //! (signals; killing whatever still holds a pipe), `cgroups`, `fault` (`TANDEM_FAULT`: kill -9 at a named point, for tests).
@@ -24,6 +25,7 @@ pub mod exec;
 pub mod fault;
 pub mod helper;
 pub mod mounts;
+pub mod netns;
 pub mod netprobe;
 pub mod passfd;
 pub mod process;

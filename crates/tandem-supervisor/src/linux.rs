@@ -738,6 +738,31 @@ impl LinuxRuntime {
         Ok((session, master))
     }
 
+    /// A connection to `port` on the pod's loopback, made from inside its network namespace
+    /// (`tandem port-forward`), on a thread of its own so the pod's thread never blocks on it.
+    pub async fn dial(&self, port: u16) -> Result<OwnedFd, String> {
+        let netns = self
+            .namespaces
+            .borrow()
+            .iter()
+            .find(|(k, _)| *k == LinuxNamespaceType::Network)
+            .map(|(_, p)| p.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let dialled = tandem_runtime::netns::dial_loopback(
+                netns.as_deref(),
+                port,
+                std::time::Duration::from_secs(5),
+            );
+            let _ = tx.send(dialled);
+        });
+        match rx.await {
+            Ok(Ok(stream)) => Ok(OwnedFd::from(stream)),
+            Ok(Err(e)) => Err(format!("dial tcp 127.0.0.1:{port} in the pod: {e}")),
+            Err(_) => Err("the dialling thread ended without an answer".into()),
+        }
+    }
+
     /// Returns once instance `key` has exited (at once if it has).
     async fn instance_gone(&self, key: &(String, u32)) {
         loop {

@@ -29,6 +29,10 @@ pub enum Request {
     /// then one `exec_ended` once the command has exited. Closing the connection before that
     /// kills the command.
     Exec(ExecRequest),
+    /// Connect to a port on the pod's loopback from inside its network namespace
+    /// (`tandem port-forward`): one `accepted` carrying the connected socket (SCM_RIGHTS), or
+    /// one `rejected` saying why, then the supervisor closes the connection.
+    Dial { port: u16 },
 }
 
 /// What `tandem exec` asks for. Without `tty`, the request comes with the pipe ends for the

@@ -110,12 +110,24 @@ async fn handle(stream: UnixStream, shared: Shared) {
     let Some((req, fds)) = read_request(&stream).await else {
         return;
     };
-    if let Request::Exec(req) = req {
-        return exec(stream, req, fds, &shared.runtime).await;
+    match req {
+        Request::Exec(req) => return exec(stream, req, fds, &shared.runtime).await,
+        Request::Dial { port } => {
+            let dialled = shared.runtime.dial(port).await;
+            return match dialled {
+                Ok(socket) => {
+                    let _ = send_fds(&stream, &Reply::Accepted, &[socket.as_fd()]).await;
+                }
+                Err(message) => {
+                    let _ = send_fds(&stream, &Reply::Rejected(message), &[]).await;
+                }
+            };
+        }
+        _ => {}
     }
     let (_, mut w) = stream.into_split();
     match req {
-        Request::Exec(_) => {}
+        Request::Exec(_) | Request::Dial { .. } => {}
         Request::Delete { grace_seconds } => {
             let _ = shared.control.send(Control::Delete {
                 grace: grace_seconds.map(Duration::from_secs),
@@ -188,6 +200,26 @@ async fn handle(stream: UnixStream, shared: Shared) {
     }
 }
 
+/// Sends one reply line with descriptors attached.
+async fn send_fds(
+    stream: &UnixStream,
+    reply: &Reply,
+    fds: &[std::os::fd::BorrowedFd<'_>],
+) -> std::io::Result<()> {
+    let line =
+        line_of(reply).ok_or_else(|| std::io::Error::other("a reply that cannot be written"))?;
+    loop {
+        stream.writable().await?;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            tandem_runtime::passfd::send_with_fds(stream.as_fd(), &line, fds)
+        });
+        match sent {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            other => return other,
+        }
+    }
+}
+
 /// Runs a client's command until it exits, or until the client hangs up, which kills it (the
 /// session's helper is killed as it is dropped, and the command with it).
 async fn exec(stream: UnixStream, req: ExecRequest, fds: Vec<OwnedFd>, runtime: &LinuxRuntime) {
@@ -199,22 +231,9 @@ async fn exec(stream: UnixStream, req: ExecRequest, fds: Vec<OwnedFd>, runtime: 
             return;
         }
     };
-    let Some(accepted) = line_of(&Reply::Accepted) else {
-        return;
-    };
     let passed: Vec<_> = master.iter().map(AsFd::as_fd).collect();
-    loop {
-        if stream.writable().await.is_err() {
-            return;
-        }
-        let sent = stream.try_io(Interest::WRITABLE, || {
-            tandem_runtime::passfd::send_with_fds(stream.as_fd(), &accepted, &passed)
-        });
-        match sent {
-            Ok(()) => break,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => return,
-        }
+    if send_fds(&stream, &Reply::Accepted, &passed).await.is_err() {
+        return;
     }
     drop(passed);
     drop(master);

@@ -26,6 +26,12 @@ pub enum Command {
     Get(GetArgs),
     /// Print a container's logs.
     Logs(LogsArgs),
+    /// Show a pod in detail: containers, state, probes, volumes, conditions, events
+    /// (kubectl describe).
+    Describe(DescribeArgs),
+    /// Forward local ports to a pod's ports (kubectl port-forward).
+    #[command(name = "port-forward", after_help = PORT_FORWARD_EXAMPLES)]
+    PortForward(PortForwardArgs),
     /// Run a command in a running container (kubectl exec).
     #[command(after_help = EXEC_EXAMPLES)]
     Exec(ExecArgs),
@@ -210,6 +216,45 @@ const LOGS_EXAMPLES: &str = "Examples:
   tandem logs web -c app --previous        # the instance before the last restart
   tandem logs -l app=web --tail 20         # the last 20 lines of each matching pod
   tandem logs web --since 5m --timestamps";
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  tandem describe pod web\n  tandem describe pods            # every pod of the namespace\n  tandem describe pods -l app=web"
+)]
+pub struct DescribeArgs {
+    /// `pod NAME...`, `pod/NAME`, or `pods` for every pod.
+    #[arg(required = true, value_name = "pod [NAME...]")]
+    pub args: Vec<String>,
+    /// Only pods whose labels match this selector.
+    #[arg(short = 'l', long = "selector")]
+    pub selector: Option<String>,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
+
+const PORT_FORWARD_EXAMPLES: &str = "Examples:
+  tandem port-forward web 8080:80          # localhost:8080 here reaches port 80 in the pod
+  tandem port-forward web :80              # any free port here
+  tandem port-forward pod/web 9000:http    # the container port named http
+  tandem port-forward --address 0.0.0.0 web 8080:80
+
+Each connection is made from inside the pod, to its loopback: a server listening on 127.0.0.1
+in the pod is reached. Runs until interrupted, or until the pod is gone.";
+
+#[derive(Debug, Args)]
+pub struct PortForwardArgs {
+    /// The pod (`NAME` or `pod/NAME`).
+    pub pod: String,
+    /// `[LOCAL:]REMOTE` pairs: REMOTE a port number or a container port's name; `:REMOTE` picks a
+    /// free local port.
+    #[arg(required = true)]
+    pub ports: Vec<String>,
+    /// Addresses to listen on, comma-separated: `localhost` (127.0.0.1 and ::1) or IPs.
+    #[arg(long, value_delimiter = ',', default_value = "localhost")]
+    pub address: Vec<String>,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
 
 const EXEC_EXAMPLES: &str = "Examples:
   tandem exec web -- ls /                     # in the pod's default container

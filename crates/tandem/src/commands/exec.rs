@@ -12,17 +12,16 @@
 
 use std::io::{IsTerminal, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use anyhow::Context;
 use k8s_openapi::api::core::v1::{ContainerState, Pod};
 use nix::fcntl::OFlag;
 use tandem_runtime::exec::ExecOutcome;
-use tandem_runtime::passfd::{recv_with_fds, send_with_fds};
 use tandem_supervisor::proto::{ExecRequest, Reply, Request};
 use tandem_supervisor::statedir::{PodDir, Store};
 
+use super::control::Connection;
 use super::{choose_container, existing_pod, pod_name, read_pod};
 use crate::cli::ExecArgs;
 use crate::errors::hint;
@@ -121,105 +120,11 @@ fn describe_state(state: Option<&ContainerState>) -> String {
     }
 }
 
-/// The control connection to the pod's supervisor, read one reply line at a time with the
-/// descriptors that came with it.
-struct Connection {
-    socket: UnixStream,
-    pending: Vec<u8>,
-    name: String,
-}
-
-impl Connection {
-    fn open(dir: &PodDir, name: &str) -> anyhow::Result<Connection> {
-        let socket = dir
-            .socket_addr()
-            .and_then(|addr| UnixStream::connect(addr.path()))
-            .map_err(|e| {
-                crate::errors::hint_caused(
-                    e,
-                    format!("cannot reach the supervisor of pod {name}"),
-                    format!("the pod may have just ended; `tandem get pod {name}` shows it"),
-                )
-            })?;
-        Ok(Connection {
-            socket,
-            pending: Vec::new(),
-            name: name.to_string(),
-        })
-    }
-
-    fn send(&self, request: &ExecRequest, fds: &[BorrowedFd<'_>]) -> anyhow::Result<()> {
-        let mut line = serde_json::to_vec(&Request::Exec(request.clone()))?;
-        line.push(b'\n');
-        send_with_fds(self.socket.as_fd(), &line, fds)
-            .with_context(|| format!("cannot reach the supervisor of pod {}", self.name))
-    }
-
-    /// The next reply; `None` once the supervisor has closed the connection.
-    fn reply(&mut self) -> anyhow::Result<Option<(Reply, Vec<OwnedFd>)>> {
-        let mut fds = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            if let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = self.pending.drain(..=end).collect();
-                let reply = serde_json::from_slice(&line[..end]).with_context(|| {
-                    format!(
-                        "the supervisor of pod {} answered in a way this tandem cannot read",
-                        self.name
-                    )
-                })?;
-                return Ok(Some((reply, fds)));
-            }
-            let (n, more) = match recv_with_fds(self.socket.as_fd(), &mut buf) {
-                Ok(got) => got,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(e)
-                        .with_context(|| format!("lost the supervisor of pod {}", self.name))
-                }
-            };
-            if n == 0 {
-                return Ok(None);
-            }
-            self.pending.extend_from_slice(&buf[..n]);
-            fds.extend(more);
-        }
-    }
-
-    /// The supervisor's `accepted`, with its descriptors, or its refusal as an error.
-    fn accepted(&mut self, container: &str) -> anyhow::Result<Vec<OwnedFd>> {
-        match self.reply()? {
-            Some((Reply::Accepted, fds)) => Ok(fds),
-            Some((Reply::Rejected(message), _)) => Err(hint(
-                format!(
-                    "cannot run the command in container {container} of pod {}: {message}",
-                    self.name
-                ),
-                format!("`tandem get pod {}` shows its containers' state", self.name),
-            )),
-            _ => Err(self.gone()),
-        }
-    }
-
-    /// How the command ended, as the supervisor reports it.
-    fn ended(&mut self) -> anyhow::Result<ExecOutcome> {
-        match self.reply()? {
-            Some((Reply::ExecEnded(outcome), _)) => Ok(outcome),
-            _ => Err(self.gone()),
-        }
-    }
-
-    fn gone(&self) -> anyhow::Error {
-        hint(
-            format!(
-                "the supervisor of pod {} closed the connection before the command ended",
-                self.name
-            ),
-            format!(
-                "the pod may have just ended; `tandem get pod {}` shows it",
-                self.name
-            ),
-        )
+/// How the command ended, as the supervisor reports it.
+fn ended(conn: &mut Connection) -> anyhow::Result<ExecOutcome> {
+    match conn.reply()? {
+        Some((Reply::ExecEnded(outcome), _)) => Ok(outcome),
+        _ => Err(conn.gone()),
     }
 }
 
@@ -273,7 +178,7 @@ fn on_pipes(conn: &mut Connection, request: &ExecRequest) -> anyhow::Result<Exec
         }
         fds.push(out_w.as_fd());
         fds.push(err_w.as_fd());
-        conn.send(request, &fds)?;
+        conn.send(&Request::Exec(request.clone()), &fds)?;
     }
     // Only the command holds the other ends now, so each pipe ends with it.
     drop((out_w, err_w));
@@ -281,7 +186,10 @@ fn on_pipes(conn: &mut Connection, request: &ExecRequest) -> anyhow::Result<Exec
         drop(r);
         w
     });
-    conn.accepted(&request.container)?;
+    conn.accepted(&format!(
+        "run the command in container {}",
+        request.container
+    ))?;
     if let Some(w) = input {
         spawn_stdin(std::fs::File::from(w));
     }
@@ -298,7 +206,7 @@ fn on_pipes(conn: &mut Connection, request: &ExecRequest) -> anyhow::Result<Exec
             let _ = done_tx.send(());
         });
     }
-    let outcome = conn.ended()?;
+    let outcome = ended(conn)?;
     drained(&done, 2);
     Ok(outcome)
 }
@@ -336,8 +244,11 @@ fn on_terminal(
     request: &ExecRequest,
     name: &str,
 ) -> anyhow::Result<ExecOutcome> {
-    conn.send(request, &[])?;
-    let mut fds = conn.accepted(&request.container)?;
+    conn.send(&Request::Exec(request.clone()), &[])?;
+    let mut fds = conn.accepted(&format!(
+        "run the command in container {}",
+        request.container
+    ))?;
     let Some(master) = fds.pop() else {
         return Err(hint(
             format!("the supervisor of pod {name} gave no terminal"),
@@ -355,7 +266,7 @@ fn on_terminal(
         relay(master, std::io::stdout());
         let _ = done_tx.send(());
     });
-    let outcome = conn.ended();
+    let outcome = ended(conn);
     drained(&done, 1);
     drop(raw);
     outcome

@@ -1,6 +1,8 @@
 //! One module per verb; each returns the process exit status.
 
+mod control;
 mod delete;
+mod describe;
 mod exec;
 mod get;
 pub(crate) mod graph;
@@ -8,6 +10,7 @@ mod image;
 pub(crate) mod lint;
 mod logs;
 mod patch;
+mod port_forward;
 mod run;
 mod set;
 pub(crate) mod timeline;
@@ -29,6 +32,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Get(a) => get::get(&store, a),
         Command::Logs(a) => logs::logs(&store, a),
         Command::Exec(a) => exec::exec(&store, a),
+        Command::Describe(a) => describe::describe(&store, a),
+        Command::PortForward(a) => port_forward::port_forward(&store, a),
         Command::Delete(a) => delete::delete(&store, a),
         Command::Image(a) => image::image(&store, a),
         Command::Wait(a) => wait::wait(&store, a),

@@ -1,5 +1,6 @@
 //! Renderers: kubectl-style tables and YAML.
 
+pub mod tabwriter;
 pub mod yaml;
 
 /// Prints rows as kubectl does: columns padded to their widest cell, three spaces apart.
