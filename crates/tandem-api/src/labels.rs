@@ -1,8 +1,10 @@
 //! Label selectors as `kubectl -l` and a Service's or workload's selector use them: the grammar of
 //! apimachinery's `labels.Parse` (`k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k`,
 //! `!k`, `k>N`, `k<N`, comma-separated and all required), with its matching rules: `!=` and
-//! `notin` also match objects without the key.
+//! `notin` also match objects without the key. Field selectors (`--field-selector`) too:
+//! `field=value`, `field==value`, `field!=value`, comma-separated.
 //! <https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors>
+//! <https://kubernetes.io/docs/concepts/overview/working-with-objects/field-selectors/>
 
 use std::collections::BTreeMap;
 
@@ -74,6 +76,50 @@ impl Selector {
                 ));
             }
         }
+    }
+}
+
+/// A field selector: every `(field, value, equal)` must hold (`equal` false: `!=`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FieldSelector(pub Vec<(String, String, bool)>);
+
+impl FieldSelector {
+    /// Parses `field=value,field!=value`; `known` lists the fields the kind can be selected by.
+    pub fn parse(text: &str, known: &[&str]) -> Result<FieldSelector, String> {
+        let mut reqs = vec![];
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (field, value, equal) = if let Some((f, v)) = part.split_once("!=") {
+                (f, v, false)
+            } else if let Some((f, v)) = part.split_once("==") {
+                (f, v, true)
+            } else if let Some((f, v)) = part.split_once('=') {
+                (f, v, true)
+            } else {
+                return Err(format!(
+                    "invalid selector: '{part}'; can't understand '{part}'"
+                ));
+            };
+            let field = field.trim();
+            if !known.contains(&field) {
+                return Err(format!(
+                    "\"{field}\" is not a known field selector: only {}",
+                    known
+                        .iter()
+                        .map(|k| format!("\"{k}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            reqs.push((field.to_string(), value.trim().to_string(), equal));
+        }
+        Ok(FieldSelector(reqs))
+    }
+
+    /// Whether an object whose field values `value_of` gives is selected.
+    pub fn matches(&self, value_of: impl Fn(&str) -> String) -> bool {
+        self.0
+            .iter()
+            .all(|(field, value, equal)| (value_of(field) == *value) == *equal)
     }
 }
 
@@ -236,6 +282,32 @@ mod tests {
             let s = Selector::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(s.matches(&l), want, "{text}");
         }
+    }
+
+    #[test]
+    fn field_selectors_compare_known_fields() {
+        let known = ["metadata.name", "status.phase"];
+        let s =
+            FieldSelector::parse("status.phase=Running,metadata.name!=db", &known).expect("parses");
+        let pod = |name: &'static str, phase: &'static str| {
+            move |f: &str| {
+                if f == "metadata.name" {
+                    name.into()
+                } else {
+                    phase.into()
+                }
+            }
+        };
+        assert!(s.matches(pod("web", "Running")));
+        assert!(!s.matches(pod("db", "Running")));
+        assert!(!s.matches(pod("web", "Pending")));
+        assert!(FieldSelector::parse("status.phase==Running", &known).is_ok());
+        let e = FieldSelector::parse("spec.x=1", &known).expect_err("unknown");
+        assert!(
+            e.starts_with("\"spec.x\" is not a known field selector: only \"metadata.name\""),
+            "{e}"
+        );
+        assert!(FieldSelector::parse("status.phase", &known).is_err());
     }
 
     #[test]

@@ -162,6 +162,21 @@ pub struct GetArgs {
     /// For events: only those of `pod/NAME`.
     #[arg(long = "for")]
     pub for_object: Option<String>,
+    /// Only pods whose labels match this selector (`app=web`, `tier in (a,b)`, `!canary`).
+    #[arg(short = 'l', long = "selector")]
+    pub selector: Option<String>,
+    /// Only pods whose fields match (`status.phase=Running`, `spec.nodeName!=x`).
+    #[arg(long = "field-selector")]
+    pub field_selector: Option<String>,
+    /// Pods of every namespace, with a NAMESPACE column.
+    #[arg(short = 'A', long = "all-namespaces")]
+    pub all_namespaces: bool,
+    /// A LABELS column.
+    #[arg(long = "show-labels")]
+    pub show_labels: bool,
+    /// After the list, a line each time a pod's row changes, until interrupted.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,5 @@
 use k8s_openapi::api::core::v1::Pod;
+use tandem_api::labels::{FieldSelector, Selector};
 use tandem_kubelet::events::PodEvent;
 use tandem_kubelet::status::{human_duration, kubectl_columns};
 use tandem_supervisor::logs::{now_us, rfc3339_nano};
@@ -12,7 +13,22 @@ use crate::output::{table, yaml::to_yaml};
 pub fn get(store: &Store, a: GetArgs) -> anyhow::Result<i32> {
     match a.resource.as_str() {
         "pods" | "pod" | "po" => get_pods(store, &a),
-        "events" | "event" | "ev" => get_events(store, &a),
+        "events" | "event" | "ev" => {
+            let pod_only = [
+                ("--selector", a.selector.is_some()),
+                ("--field-selector", a.field_selector.is_some()),
+                ("--all-namespaces", a.all_namespaces),
+                ("--show-labels", a.show_labels),
+                ("--watch", a.watch),
+            ];
+            if let Some((flag, _)) = pod_only.iter().find(|(_, set)| *set) {
+                return Err(hint(
+                    format!("{flag} is not supported for events yet"),
+                    "use it with `tandem get pods`; `--for pod/NAME` picks one pod's events",
+                ));
+            }
+            get_events(store, &a)
+        }
         other => Err(hint(
             format!("the server doesn't have a resource type \"{other}\""),
             "tandem knows `pods` and `events`",
@@ -27,29 +43,172 @@ fn age(pod: &Pod) -> String {
     }
 }
 
-fn get_pods(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
-    let pods: Vec<Pod> = match &a.name {
+/// The fields pods can be selected by, as the API server allows them.
+const POD_FIELDS: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "spec.nodeName",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "spec.hostNetwork",
+    "status.phase",
+    "status.podIP",
+    "status.nominatedNodeName",
+];
+
+fn pod_field(p: &Pod, field: &str) -> String {
+    let spec = p.spec.clone().unwrap_or_default();
+    let status = p.status.clone().unwrap_or_default();
+    match field {
+        "metadata.name" => p.metadata.name.clone(),
+        "metadata.namespace" => p.metadata.namespace.clone().or(Some("default".into())),
+        "spec.nodeName" => spec.node_name,
+        "spec.restartPolicy" => spec.restart_policy,
+        "spec.schedulerName" => spec.scheduler_name,
+        "spec.serviceAccountName" => spec.service_account_name,
+        "spec.hostNetwork" => Some(spec.host_network.unwrap_or(false).to_string()),
+        "status.phase" => status.phase,
+        "status.podIP" => status.pod_ip,
+        "status.nominatedNodeName" => status.nominated_node_name,
+        _ => None,
+    }
+    .unwrap_or_default()
+}
+
+/// The pods `get` lists: the named one, or those of the namespace (or all) that the selectors
+/// pick, by namespace and name.
+fn selected_pods(store: &Store, a: &GetArgs) -> anyhow::Result<Vec<Pod>> {
+    let labels = a
+        .selector
+        .as_deref()
+        .map(Selector::parse)
+        .transpose()
+        .map_err(|e| {
+            hint(
+                format!("invalid selector: {e}"),
+                "write e.g. -l app=web,tier!=db",
+            )
+        })?;
+    let fields = a
+        .field_selector
+        .as_deref()
+        .map(|f| FieldSelector::parse(f, POD_FIELDS))
+        .transpose()
+        .map_err(|e| hint(e, "write e.g. --field-selector status.phase=Running"))?;
+    let mut pods: Vec<Pod> = match &a.name {
         Some(n) => vec![read_pod(&existing_pod(store, &a.namespace, pod_name(n))?)?],
         None => list_pods(store)?
             .iter()
             .filter_map(|d| read_pod(d).ok())
-            .filter(|p| p.metadata.namespace.as_deref().unwrap_or("default") == a.namespace)
+            .filter(|p| {
+                a.all_namespaces
+                    || p.metadata.namespace.as_deref().unwrap_or("default") == a.namespace
+            })
             .collect(),
     };
+    pods.retain(|p| {
+        let l = p.metadata.labels.clone().unwrap_or_default();
+        labels.as_ref().is_none_or(|s| s.matches(&l))
+            && fields
+                .as_ref()
+                .is_none_or(|f| f.matches(|field| pod_field(p, field)))
+    });
+    pods.sort_by(|x, y| {
+        (&x.metadata.namespace, &x.metadata.name).cmp(&(&y.metadata.namespace, &y.metadata.name))
+    });
+    Ok(pods)
+}
+
+/// The table's columns for `a`.
+fn pod_header(a: &GetArgs) -> Vec<&'static str> {
+    let mut header = vec![];
+    if a.all_namespaces {
+        header.push("NAMESPACE");
+    }
+    header.extend(["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
+    if a.output == Some(Output::Wide) {
+        header.extend(["IP", "NODE"]);
+    }
+    if a.show_labels {
+        header.push("LABELS");
+    }
+    header
+}
+
+/// One pod's row, as kubectl prints it.
+fn pod_row(p: &Pod, a: &GetArgs, now: i64) -> Vec<String> {
+    let (ready, status, restarts) = kubectl_columns(p, now);
+    let mut row = vec![];
+    if a.all_namespaces {
+        row.push(
+            p.metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+        );
+    }
+    row.extend([
+        p.metadata.name.clone().unwrap_or_default(),
+        ready,
+        status,
+        restarts,
+        age(p),
+    ]);
+    if a.output == Some(Output::Wide) {
+        let st = p.status.clone().unwrap_or_default();
+        row.push(st.pod_ip.unwrap_or_else(|| "<none>".into()));
+        row.push(
+            p.spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .unwrap_or_else(|| "<none>".into()),
+        );
+    }
+    if a.show_labels {
+        let labels: Vec<String> = p
+            .metadata
+            .labels
+            .iter()
+            .flatten()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        row.push(if labels.is_empty() {
+            "<none>".into()
+        } else {
+            labels.join(",")
+        });
+    }
+    row
+}
+
+fn get_pods(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
+    if a.for_object.is_some() {
+        return Err(hint(
+            "--for applies to events",
+            "write `tandem get events --for pod/NAME`",
+        ));
+    }
+    if a.watch && !matches!(a.output, None | Some(Output::Wide)) {
+        return Err(hint(
+            "--watch prints the table as it changes; it does not go with -o json, yaml or name",
+            "drop -o, or drop --watch",
+        ));
+    }
+    let pods = selected_pods(store, a)?;
+    let list = |pods: &[Pod]| serde_json::json!({"apiVersion": "v1", "kind": "List", "items": pods, "metadata": {"resourceVersion": ""}});
     match a.output {
         Some(Output::Json) => {
-            let v = if a.name.is_some() {
-                serde_json::to_value(&pods[0])?
-            } else {
-                serde_json::json!({"apiVersion": "v1", "kind": "List", "items": pods, "metadata": {"resourceVersion": ""}})
+            let v = match (&a.name, pods.first()) {
+                (Some(_), Some(p)) => serde_json::to_value(p)?,
+                _ => list(&pods),
             };
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         Some(Output::Yaml) => {
-            let v = if a.name.is_some() {
-                serde_json::to_value(&pods[0])?
-            } else {
-                serde_json::json!({"apiVersion": "v1", "kind": "List", "items": pods, "metadata": {"resourceVersion": ""}})
+            let v = match (&a.name, pods.first()) {
+                (Some(_), Some(p)) => serde_json::to_value(p)?,
+                _ => list(&pods),
             };
             print!("{}", to_yaml(&v));
         }
@@ -58,44 +217,82 @@ fn get_pods(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
                 println!("pod/{}", p.metadata.name.clone().unwrap_or_default());
             }
         }
-        wide => {
-            if pods.is_empty() {
-                eprintln!("No resources found in {} namespace.", a.namespace);
+        Some(Output::Wide) | None => {
+            let header = pod_header(a);
+            if pods.is_empty() && !a.watch {
+                match a.all_namespaces {
+                    true => eprintln!("No resources found"),
+                    false => eprintln!("No resources found in {} namespace.", a.namespace),
+                }
                 return Ok(0);
             }
             let now = now_us();
-            let rows: Vec<Vec<String>> = pods
-                .iter()
-                .map(|p| {
-                    let (ready, status, restarts) = kubectl_columns(p, now);
-                    let mut row = vec![
-                        p.metadata.name.clone().unwrap_or_default(),
-                        ready,
-                        status,
-                        restarts,
-                        age(p),
-                    ];
-                    if wide == Some(Output::Wide) {
-                        let st = p.status.clone().unwrap_or_default();
-                        row.push(st.pod_ip.unwrap_or_else(|| "<none>".into()));
-                        row.push(
-                            p.spec
-                                .as_ref()
-                                .and_then(|s| s.node_name.clone())
-                                .unwrap_or_else(|| "<none>".into()),
-                        );
-                    }
-                    row
-                })
-                .collect();
-            let mut header = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
-            if wide == Some(Output::Wide) {
-                header.extend(["IP", "NODE"]);
-            }
+            let rows: Vec<Vec<String>> = pods.iter().map(|p| pod_row(p, a, now)).collect();
             print!("{}", table(&header, &rows));
+            if a.watch {
+                return watch(store, a, &header, &rows);
+            }
         }
     }
     Ok(0)
+}
+
+/// `-w`: a row each time a pod's row changes (its age aside), as kubectl's watch prints one per
+/// change, padded to the columns of the first table. Runs until interrupted.
+fn watch(
+    store: &Store,
+    a: &GetArgs,
+    header: &[&str],
+    first: &[Vec<String>],
+) -> anyhow::Result<i32> {
+    use std::io::Write;
+    let age = header.iter().position(|h| *h == "AGE");
+    let key = |row: &[String]| -> Vec<String> {
+        row.iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != age)
+            .map(|(_, c)| c.clone())
+            .collect()
+    };
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in first {
+        for (i, c) in row.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let name_at = usize::from(a.all_namespaces);
+    let mut last: std::collections::BTreeMap<(String, String), Vec<String>> = first
+        .iter()
+        .map(|r| ((r[0].clone(), r[name_at].clone()), key(r)))
+        .collect();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        // A pod named on the command line that is gone ends the watch, as its deletion does.
+        let pods = match selected_pods(store, a) {
+            Ok(p) => p,
+            Err(_) if a.name.is_some() => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let now = now_us();
+        let mut out = std::io::stdout().lock();
+        for p in &pods {
+            let row = pod_row(p, a, now);
+            let id = (row[0].clone(), row[name_at].clone());
+            if last.get(&id) != Some(&key(&row)) {
+                let cells: Vec<String> = row
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| match widths.get(i) {
+                        Some(w) if i + 1 < row.len() => format!("{c:<w$}   "),
+                        _ => c.clone(),
+                    })
+                    .collect();
+                writeln!(out, "{}", cells.concat().trim_end())?;
+                last.insert(id, key(&row));
+            }
+        }
+        out.flush()?;
+    }
 }
 
 fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {

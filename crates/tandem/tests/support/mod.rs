@@ -165,7 +165,20 @@ impl Drop for Env {
                     .and_then(|v| v["metadata"]["name"].as_str())
                     .map(str::to_string)
                 {
-                    let _ = self.tandem(&["delete", "pod", &name, "--grace-period", "0"]);
+                    let namespace = recorded
+                        .as_ref()
+                        .and_then(|v| v["metadata"]["namespace"].as_str())
+                        .unwrap_or("default")
+                        .to_string();
+                    let _ = self.tandem(&[
+                        "delete",
+                        "pod",
+                        &name,
+                        "-n",
+                        &namespace,
+                        "--grace-period",
+                        "0",
+                    ]);
                 }
             }
         }
