@@ -32,6 +32,9 @@ pub enum Command {
     /// Forward local ports to a pod's ports (kubectl port-forward).
     #[command(name = "port-forward", after_help = PORT_FORWARD_EXAMPLES)]
     PortForward(PortForwardArgs),
+    /// Copy files and directories to and from a container (kubectl cp).
+    #[command(after_help = CP_EXAMPLES)]
+    Cp(CpArgs),
     /// Run a command in a running container (kubectl exec).
     #[command(after_help = EXEC_EXAMPLES)]
     Exec(ExecArgs),
@@ -267,6 +270,28 @@ pub struct PortForwardArgs {
     /// Addresses to listen on, comma-separated: `localhost` (127.0.0.1 and ::1) or IPs.
     #[arg(long, value_delimiter = ',', default_value = "localhost")]
     pub address: Vec<String>,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
+
+const CP_EXAMPLES: &str = "Examples:
+  tandem cp web:/var/log/app ./app-logs      # a directory out of the default container
+  tandem cp ./config.json web:/etc/app/config.json -c app
+  tandem cp ./certs web:/etc/ssl/            # into a directory, under its own name
+
+Into an existing directory a copy lands under its own name, as with cp(1). Symlinks coming out
+of a container are never followed here: one pointing outside the copy is skipped with a
+warning, as are hard links and devices. The container needs tar.";
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// `POD:PATH` or a local path.
+    pub source: String,
+    /// A local path or `POD:PATH`.
+    pub destination: String,
+    /// The container; by default the pod's default one.
+    #[arg(short = 'c', long = "container")]
+    pub container: Option<String>,
     #[arg(short = 'n', long = "namespace", default_value = "default")]
     pub namespace: String,
 }

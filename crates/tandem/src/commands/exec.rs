@@ -72,7 +72,7 @@ pub fn exec(store: &Store, a: ExecArgs) -> anyhow::Result<i32> {
 }
 
 /// Refuses a pod without a live supervisor and a container that is not running, with its state.
-fn ensure_running(dir: &PodDir, pod: &Pod, name: &str, container: &str) -> anyhow::Result<()> {
+pub fn ensure_running(dir: &PodDir, pod: &Pod, name: &str, container: &str) -> anyhow::Result<()> {
     let status = pod.status.clone().unwrap_or_default();
     if dir.live_supervisor().is_none() {
         let phase = status.phase.unwrap_or_else(|| "Unknown".into());
@@ -121,7 +121,7 @@ fn describe_state(state: Option<&ContainerState>) -> String {
 }
 
 /// How the command ended, as the supervisor reports it.
-fn ended(conn: &mut Connection) -> anyhow::Result<ExecOutcome> {
+pub fn ended(conn: &mut Connection) -> anyhow::Result<ExecOutcome> {
     match conn.reply()? {
         Some((Reply::ExecEnded(outcome), _)) => Ok(outcome),
         _ => Err(conn.gone()),
@@ -167,7 +167,15 @@ fn drained(done: &std::sync::mpsc::Receiver<()>, relays: usize) {
     }
 }
 
-fn on_pipes(conn: &mut Connection, request: &ExecRequest) -> anyhow::Result<ExecOutcome> {
+/// A command started with pipes: its stdin (with `request.stdin`), stdout and stderr here.
+pub struct Piped {
+    pub stdin: Option<std::fs::File>,
+    pub stdout: std::fs::File,
+    pub stderr: std::fs::File,
+}
+
+/// Starts `request` (without a terminal) through `conn`, with pipes made here.
+pub fn start_piped(conn: &mut Connection, request: &ExecRequest) -> anyhow::Result<Piped> {
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let input = if request.stdin { Some(pipe()?) } else { None };
@@ -182,22 +190,30 @@ fn on_pipes(conn: &mut Connection, request: &ExecRequest) -> anyhow::Result<Exec
     }
     // Only the command holds the other ends now, so each pipe ends with it.
     drop((out_w, err_w));
-    let input = input.map(|(r, w)| {
+    let stdin = input.map(|(r, w)| {
         drop(r);
-        w
+        std::fs::File::from(w)
     });
     conn.accepted(&format!(
         "run the command in container {}",
         request.container
     ))?;
-    if let Some(w) = input {
-        spawn_stdin(std::fs::File::from(w));
+    Ok(Piped {
+        stdin,
+        stdout: std::fs::File::from(out_r),
+        stderr: std::fs::File::from(err_r),
+    })
+}
+
+fn on_pipes(conn: &mut Connection, request: &ExecRequest) -> anyhow::Result<ExecOutcome> {
+    let piped = start_piped(conn, request)?;
+    if let Some(w) = piped.stdin {
+        spawn_stdin(w);
     }
     let (done_tx, done) = std::sync::mpsc::channel();
-    for (from, to_stderr) in [(out_r, false), (err_r, true)] {
+    for (from, to_stderr) in [(piped.stdout, false), (piped.stderr, true)] {
         let done_tx = done_tx.clone();
         std::thread::spawn(move || {
-            let from = std::fs::File::from(from);
             if to_stderr {
                 relay(from, std::io::stderr());
             } else {

@@ -1,6 +1,7 @@
 //! One module per verb; each returns the process exit status.
 
 mod control;
+mod cp;
 mod delete;
 mod describe;
 mod exec;
@@ -32,6 +33,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Get(a) => get::get(&store, a),
         Command::Logs(a) => logs::logs(&store, a),
         Command::Exec(a) => exec::exec(&store, a),
+        Command::Cp(a) => cp::cp(&store, a),
         Command::Describe(a) => describe::describe(&store, a),
         Command::PortForward(a) => port_forward::port_forward(&store, a),
         Command::Delete(a) => delete::delete(&store, a),
