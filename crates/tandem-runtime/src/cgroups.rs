@@ -153,6 +153,70 @@ pub fn oom_killed(rel: &Path) -> bool {
     })
 }
 
+/// The names of the cgroups directly below `rel`, on the first hierarchy that has it.
+pub fn children(rel: &Path) -> Vec<String> {
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    hierarchies()
+        .iter()
+        .map(|h| h.join(rel))
+        .find(|d| d.is_dir())
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect()
+}
+
+/// The CPU time used by the processes of cgroup `rel` and below, in nanoseconds: v1
+/// `cpuacct.usage`, else v2 `cpu.stat`'s `usage_usec` (present whether or not the cpu controller
+/// is enabled there).
+pub fn cpu_usage_ns(rel: &Path) -> Option<u64> {
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    let dirs: Vec<PathBuf> = hierarchies().iter().map(|h| h.join(rel)).collect();
+    dirs.iter()
+        .find_map(|d| {
+            std::fs::read_to_string(d.join("cpuacct.usage"))
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+        })
+        .or_else(|| {
+            dirs.iter().find_map(|d| {
+                stat_value(&d.join("cpu.stat"), "usage_usec").map(|us| us.saturating_mul(1000))
+            })
+        })
+}
+
+/// The memory working set of cgroup `rel` as cAdvisor computes it for the kubelet's summary
+/// (what `kubectl top` shows): usage less the inactive file cache, never below zero. v1
+/// `memory.usage_in_bytes` and `total_inactive_file`; v2 `memory.current` and `inactive_file`.
+pub fn memory_working_set(rel: &Path) -> Option<u64> {
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    hierarchies().iter().map(|h| h.join(rel)).find_map(|d| {
+        let read = |f: &str| -> Option<u64> {
+            std::fs::read_to_string(d.join(f))
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+        };
+        if let Some(usage) = read("memory.usage_in_bytes") {
+            let inactive = stat_value(&d.join("memory.stat"), "total_inactive_file").unwrap_or(0);
+            return Some(usage.saturating_sub(inactive));
+        }
+        let usage = read("memory.current")?;
+        let inactive = stat_value(&d.join("memory.stat"), "inactive_file").unwrap_or(0);
+        Some(usage.saturating_sub(inactive))
+    })
+}
+
+/// One `key value` line of a flat-keyed cgroup file.
+fn stat_value(path: &Path, key: &str) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up the pod cgroup: {path}")]
 pub struct CgroupError {
@@ -353,4 +417,25 @@ pub fn add_process(rel: &Path, pid: i32) -> Result<(), CgroupError> {
         std::fs::write(&procs, pid.to_string()).map_err(io(&procs))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_keyed_files_are_read_by_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stat = dir.path().join("memory.stat");
+        std::fs::write(
+            &stat,
+            "cache 10\ninactive_file 4096\ntotal_inactive_file 8192\nusage_usec 77\n",
+        )
+        .expect("write");
+        assert_eq!(stat_value(&stat, "inactive_file"), Some(4096));
+        assert_eq!(stat_value(&stat, "total_inactive_file"), Some(8192));
+        assert_eq!(stat_value(&stat, "usage_usec"), Some(77));
+        assert_eq!(stat_value(&stat, "missing"), None);
+        assert_eq!(stat_value(&dir.path().join("absent"), "cache"), None);
+    }
 }

@@ -35,6 +35,8 @@ pub enum Command {
     /// Copy files and directories to and from a container (kubectl cp).
     #[command(after_help = CP_EXAMPLES)]
     Cp(CpArgs),
+    /// CPU and memory of running pods and their containers (kubectl top pod).
+    Top(TopArgs),
     /// Run a command in a running container (kubectl exec).
     #[command(after_help = EXEC_EXAMPLES)]
     Exec(ExecArgs),
@@ -294,6 +296,34 @@ pub struct CpArgs {
     pub container: Option<String>,
     #[arg(short = 'n', long = "namespace", default_value = "default")]
     pub namespace: String,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  tandem top pod                     # every pod of the namespace\n  tandem top pod web --containers    # per container\n  tandem top pod --sort-by cpu\n\nCPU is measured over half a second, in millicores; memory is the working set (usage less\ninactive file cache), as the kubelet reports it."
+)]
+pub struct TopArgs {
+    /// `pod` (also `pods`, `po`).
+    pub resource: String,
+    /// A pod name; every pod of the namespace without one.
+    pub name: Option<String>,
+    /// One line per container.
+    #[arg(long)]
+    pub containers: bool,
+    /// Highest first by `cpu` or `memory` (by name without it).
+    #[arg(long = "sort-by", value_enum)]
+    pub sort_by: Option<TopSort>,
+    /// Only pods whose labels match this selector.
+    #[arg(short = 'l', long = "selector")]
+    pub selector: Option<String>,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TopSort {
+    Cpu,
+    Memory,
 }
 
 const EXEC_EXAMPLES: &str = "Examples:

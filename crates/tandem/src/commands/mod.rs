@@ -15,6 +15,7 @@ mod port_forward;
 mod run;
 mod set;
 pub(crate) mod timeline;
+mod top;
 mod wait;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Get(a) => get::get(&store, a),
         Command::Logs(a) => logs::logs(&store, a),
         Command::Exec(a) => exec::exec(&store, a),
+        Command::Top(a) => top::top(&store, a),
         Command::Cp(a) => cp::cp(&store, a),
         Command::Describe(a) => describe::describe(&store, a),
         Command::PortForward(a) => port_forward::port_forward(&store, a),
