@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::output::jsonpath::Template;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tandem",
@@ -146,12 +148,51 @@ pub struct RegistryArgs {
     pub registries_conf: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+/// `-o`: how `get` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     Wide,
     Name,
     Json,
     Yaml,
+    /// `jsonpath=TEMPLATE` (kubectl's JSONPath template).
+    JsonPath(Template),
+    /// `custom-columns=HEADER:PATH,...`.
+    CustomColumns(Vec<(String, Template)>),
+}
+
+fn parse_output(s: &str) -> Result<Output, String> {
+    Ok(match s {
+        "wide" => Output::Wide,
+        "name" => Output::Name,
+        "json" => Output::Json,
+        "yaml" => Output::Yaml,
+        _ => {
+            if let Some(t) = s.strip_prefix("jsonpath=") {
+                return Template::parse(t).map(Output::JsonPath);
+            }
+            if let Some(spec) = s.strip_prefix("custom-columns=") {
+                let columns = spec
+                    .split(',')
+                    .map(|c| {
+                        let (header, path) = c.split_once(':').ok_or_else(|| {
+                            format!("custom-columns takes HEADER:PATH pairs, got {c:?}")
+                        })?;
+                        let path = if path.starts_with('{') {
+                            path.to_string()
+                        } else {
+                            format!("{{{path}}}")
+                        };
+                        Ok((header.to_string(), Template::parse(&path)?))
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+                return Ok(Output::CustomColumns(columns));
+            }
+            return Err(format!(
+                "unable to match a printer suitable for the output format {s:?}, allowed formats are: custom-columns, json, jsonpath, name, wide, yaml"
+            ));
+        }
+    })
 }
 
 #[derive(Debug, Args)]
@@ -160,7 +201,8 @@ pub struct GetArgs {
     pub resource: String,
     /// A pod name (for pods).
     pub name: Option<String>,
-    #[arg(short = 'o', long = "output", value_enum)]
+    /// wide, name, json, yaml, jsonpath=TEMPLATE, custom-columns=HEADER:PATH,...
+    #[arg(short = 'o', long = "output", value_parser = parse_output)]
     pub output: Option<Output>,
     #[arg(short = 'n', long = "namespace", default_value = "default")]
     pub namespace: String,

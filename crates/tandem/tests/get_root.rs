@@ -104,6 +104,47 @@ fn selectors_namespaces_labels_and_watch() {
     let second: Vec<&str> = rows.next().unwrap_or_default().split_whitespace().collect();
     assert_eq!((second[0], second[6]), ("team-b", "app=web"), "{table}");
 
+    // kubectl's JSONPath templates and custom columns.
+    let out = env.tandem(&[
+        "get",
+        "pod",
+        &web,
+        "-o",
+        "jsonpath={.metadata.labels.app}:{.spec.containers[0].name}",
+    ]);
+    assert_eq!(stdout(&out), "web:app", "{}", stderr(&out));
+    let out = env.tandem(&[
+        "get", "pods", "-o",
+        "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
+    ]);
+    assert_eq!(
+        stdout(&out),
+        format!("{db}=False\n{web}=True\n"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.tandem(&[
+        "get",
+        "pods",
+        "-l",
+        "app=web",
+        "-o",
+        "custom-columns=NAME:.metadata.name,PHASE:.status.phase,GONE:.spec.nope",
+    ]);
+    let cells: Vec<Vec<String>> = stdout(&out)
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            vec!["NAME".to_string(), "PHASE".into(), "GONE".into()],
+            vec![web.clone(), "Running".into(), "<none>".into()]
+        ]
+    );
+    let out = env.tandem(&["get", "pods", "-o", "jsonpath={.items[0]", "--watch"]);
+    assert!(!out.status.success());
+
     let out = env.tandem(&["get", "pods", "--field-selector", "spec.bogus=1"]);
     assert!(
         stderr(&out).contains("\"spec.bogus\" is not a known field selector"),

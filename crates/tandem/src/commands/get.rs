@@ -8,6 +8,7 @@ use tandem_supervisor::statedir::Store;
 use super::{existing_pod, list_pods, pod_name, read_pod};
 use crate::cli::{GetArgs, Output};
 use crate::errors::hint;
+use crate::output::jsonpath::{show, Template};
 use crate::output::{table, yaml::to_yaml};
 
 pub fn get(store: &Store, a: GetArgs) -> anyhow::Result<i32> {
@@ -197,20 +198,22 @@ fn get_pods(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
     }
     let pods = selected_pods(store, a)?;
     let list = |pods: &[Pod]| serde_json::json!({"apiVersion": "v1", "kind": "List", "items": pods, "metadata": {"resourceVersion": ""}});
-    match a.output {
-        Some(Output::Json) => {
-            let v = match (&a.name, pods.first()) {
-                (Some(_), Some(p)) => serde_json::to_value(p)?,
-                _ => list(&pods),
-            };
-            println!("{}", serde_json::to_string_pretty(&v)?);
-        }
-        Some(Output::Yaml) => {
-            let v = match (&a.name, pods.first()) {
-                (Some(_), Some(p)) => serde_json::to_value(p)?,
-                _ => list(&pods),
-            };
-            print!("{}", to_yaml(&v));
+    let object = || -> anyhow::Result<serde_json::Value> {
+        Ok(match (&a.name, pods.first()) {
+            (Some(_), Some(p)) => serde_json::to_value(p)?,
+            _ => list(&pods),
+        })
+    };
+    match &a.output {
+        Some(Output::Json) => println!("{}", serde_json::to_string_pretty(&object()?)?),
+        Some(Output::Yaml) => print!("{}", to_yaml(&object()?)),
+        Some(Output::JsonPath(t)) => print!("{}", t.render(&object()?)),
+        Some(Output::CustomColumns(columns)) => {
+            let items: Vec<serde_json::Value> = pods
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()?;
+            print!("{}", custom_columns(columns, &items));
         }
         Some(Output::Name) => {
             for p in &pods {
@@ -295,6 +298,29 @@ fn watch(
     }
 }
 
+/// A table with one column per `HEADER:PATH`, one row per object; a path with no value shows
+/// `<none>`, several values are joined with commas, as kubectl shows them.
+fn custom_columns(columns: &[(String, Template)], items: &[serde_json::Value]) -> String {
+    let header: Vec<&str> = columns.iter().map(|(h, _)| h.as_str()).collect();
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|item| {
+            columns
+                .iter()
+                .map(|(_, t)| {
+                    let values: Vec<String> = t.values(item).iter().map(show).collect();
+                    if values.is_empty() {
+                        "<none>".to_string()
+                    } else {
+                        values.join(",")
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    table(&header, &rows)
+}
+
 fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
     let only = a
         .for_object
@@ -316,18 +342,38 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
         );
     }
     events.sort_by_key(|(_, e)| e.time_us);
-    if a.output == Some(Output::Json) || a.output == Some(Output::Yaml) {
-        let items: Vec<serde_json::Value> = events
-            .iter()
-            .map(|(pod, e)| v1_event(&a.namespace, pod, e))
-            .collect();
-        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}});
-        if a.output == Some(Output::Json) {
-            println!("{}", serde_json::to_string_pretty(&list)?);
-        } else {
-            print!("{}", to_yaml(&list));
+    let items: Vec<serde_json::Value> = events
+        .iter()
+        .map(|(pod, e)| v1_event(&a.namespace, pod, e))
+        .collect();
+    let list = || serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}});
+    match &a.output {
+        Some(Output::Json) => {
+            println!("{}", serde_json::to_string_pretty(&list())?);
+            return Ok(0);
         }
-        return Ok(0);
+        Some(Output::Yaml) => {
+            print!("{}", to_yaml(&list()));
+            return Ok(0);
+        }
+        Some(Output::JsonPath(t)) => {
+            print!("{}", t.render(&list()));
+            return Ok(0);
+        }
+        Some(Output::CustomColumns(columns)) => {
+            print!("{}", custom_columns(columns, &items));
+            return Ok(0);
+        }
+        Some(Output::Name) => {
+            for e in &items {
+                println!(
+                    "event/{}",
+                    e["metadata"]["name"].as_str().unwrap_or_default()
+                );
+            }
+            return Ok(0);
+        }
+        Some(Output::Wide) | None => {}
     }
     let now = now_us();
     let rows: Vec<Vec<String>> = events

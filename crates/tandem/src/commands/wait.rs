@@ -18,6 +18,7 @@ use tandem_supervisor::statedir::Store;
 use super::{pod_name, read_pod};
 use crate::cli::WaitArgs;
 use crate::errors::hint;
+use crate::output::jsonpath::{show, Template};
 
 /// What `--for` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,15 +30,9 @@ pub enum WaitFor {
     Delete,
     /// `jsonpath={PATH}=VALUE` (or just `{PATH}`: the field exists and is not empty).
     JsonPath {
-        path: Vec<Segment>,
+        path: Template,
         value: Option<String>,
     },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Segment {
-    Field(String),
-    Index(usize),
 }
 
 pub fn parse_for(s: &str) -> Result<WaitFor, String> {
@@ -71,57 +66,17 @@ pub fn parse_for(s: &str) -> Result<WaitFor, String> {
             }
             None => return Err("a JSONPath is written in braces: {.status.phase}".into()),
         };
-        let inner = expr
-            .strip_prefix('{')
-            .and_then(|e| e.strip_suffix('}'))
-            .ok_or("a JSONPath is written in braces: {.status.phase}")?;
+        if !(expr.starts_with('{') && expr.ends_with('}')) {
+            return Err("a JSONPath is written in braces: {.status.phase}".into());
+        }
         return Ok(WaitFor::JsonPath {
-            path: parse_path(inner)?,
+            path: Template::parse(expr)?,
             value,
         });
     }
     Err(format!(
         "unrecognized condition: {s:?}; use condition=NAME, delete or jsonpath={{PATH}}=VALUE"
     ))
-}
-
-fn parse_path(p: &str) -> Result<Vec<Segment>, String> {
-    let p = p.strip_prefix('.').unwrap_or(p);
-    let mut out = vec![];
-    for part in p.split('.').filter(|s| !s.is_empty()) {
-        let (name, mut rest) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        if !name.is_empty() {
-            out.push(Segment::Field(name.to_string()));
-        }
-        while let Some(r) = rest.strip_prefix('[') {
-            let end = r
-                .find(']')
-                .ok_or_else(|| format!("unclosed [ in {part:?}"))?;
-            let idx = r[..end]
-                .parse()
-                .map_err(|_| format!("only numeric indexes are supported: {part:?}"))?;
-            out.push(Segment::Index(idx));
-            rest = &r[end + 1..];
-        }
-    }
-    Ok(out)
-}
-
-fn lookup<'a>(v: &'a Value, path: &[Segment]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |cur, seg| match seg {
-        Segment::Field(f) => cur.get(f),
-        Segment::Index(i) => cur.get(*i),
-    })
-}
-
-fn scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// Whether the pod object meets the condition (`None`: the pod does not exist).
@@ -140,9 +95,9 @@ pub fn met(pod: Option<&Value>, want: &WaitFor) -> bool {
                         .and_then(Value::as_str)
                         .is_some_and(|s| s.eq_ignore_ascii_case(value))
             }),
-        (WaitFor::JsonPath { path, value }, Some(p)) => match (lookup(p, path), value) {
-            (Some(v), Some(want)) => scalar(v) == *want,
-            (Some(v), None) => !v.is_null() && !scalar(v).is_empty(),
+        (WaitFor::JsonPath { path, value }, Some(p)) => match (path.values(p).first(), value) {
+            (Some(v), Some(want)) => show(v) == *want,
+            (Some(v), None) => !show(v).is_empty(),
             (None, _) => false,
         },
     }
@@ -278,10 +233,7 @@ mod tests {
         assert_eq!(
             parse_for("jsonpath={.status.phase}=Succeeded"),
             Ok(WaitFor::JsonPath {
-                path: vec![
-                    Segment::Field("status".into()),
-                    Segment::Field("phase".into())
-                ],
+                path: Template::parse("{.status.phase}").expect("a template"),
                 value: Some("Succeeded".into())
             })
         );

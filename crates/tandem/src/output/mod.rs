@@ -1,5 +1,6 @@
 //! Renderers: kubectl-style tables and YAML.
 
+pub mod jsonpath;
 pub mod tabwriter;
 pub mod yaml;
 
