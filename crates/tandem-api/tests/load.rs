@@ -86,6 +86,15 @@ fn warnings_do_not_fail_the_load() {
 }
 
 #[test]
+fn stdin_and_tty_are_reported_until_they_work_and_false_is_quiet() {
+    let l = load_ok(&src(&pod("t", "      stdin: true\n      tty: true\n")));
+    let got: Vec<_> = l.warnings.iter().map(|w| w.field.clone()).collect();
+    assert_eq!(got, ["spec.containers[0].stdin", "spec.containers[0].tty"]);
+    let l = load_ok(&src(&pod("t", "      stdin: false\n      tty: false\n")));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+}
+
+#[test]
 fn errors_come_first_then_warnings_and_all_are_gathered() {
     let text = format!(
         "{}---\n{}",
