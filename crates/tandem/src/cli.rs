@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use clap_complete::engine::ArgValueCandidates;
+
+use crate::completion::{container_names, pod_names};
 use crate::output::jsonpath::Template;
 
 #[derive(Debug, Parser)]
@@ -61,6 +64,18 @@ pub enum Command {
     /// Manage local images.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Print the script that makes a shell complete tandem's verbs, flags, pods and containers:
+    /// `source <(tandem completion bash)`.
+    Completion(CompletionArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  source <(tandem completion bash)           # in ~/.bashrc\n  tandem completion zsh > \"${fpath[1]}/_tandem\"\n  tandem completion fish > ~/.config/fish/completions/tandem.fish"
+)]
+pub struct CompletionArgs {
+    /// `bash`, `zsh`, `fish`, `elvish` or `powershell`.
+    pub shell: String,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +215,7 @@ pub struct GetArgs {
     /// `pods` (also `pod`, `po`) or `events` (also `event`, `ev`).
     pub resource: String,
     /// A pod name (for pods).
+    #[arg(add = ArgValueCandidates::new(pod_names))]
     pub name: Option<String>,
     /// wide, name, json, yaml, jsonpath=TEMPLATE, custom-columns=HEADER:PATH,...
     #[arg(short = 'o', long = "output", value_parser = parse_output)]
@@ -230,10 +246,11 @@ pub struct GetArgs {
 #[command(after_help = LOGS_EXAMPLES)]
 pub struct LogsArgs {
     /// The pod (`NAME` or `pod/NAME`); omitted with -l.
+    #[arg(add = ArgValueCandidates::new(pod_names))]
     pub pod: Option<String>,
     /// The container; by default the one the pod's `kubectl.kubernetes.io/default-container`
     /// annotation names, else its first container.
-    #[arg(short = 'c', long = "container")]
+    #[arg(short = 'c', long = "container", add = ArgValueCandidates::new(container_names))]
     pub container: Option<String>,
     /// Every container of the pod (init containers first).
     #[arg(long = "all-containers")]
@@ -306,6 +323,7 @@ in the pod is reached. Runs until interrupted, or until the pod is gone.";
 #[derive(Debug, Args)]
 pub struct PortForwardArgs {
     /// The pod (`NAME` or `pod/NAME`).
+    #[arg(add = ArgValueCandidates::new(pod_names))]
     pub pod: String,
     /// `[LOCAL:]REMOTE` pairs: REMOTE a port number or a container port's name; `:REMOTE` picks a
     /// free local port.
@@ -334,7 +352,7 @@ pub struct CpArgs {
     /// A local path or `POD:PATH`.
     pub destination: String,
     /// The container; by default the pod's default one.
-    #[arg(short = 'c', long = "container")]
+    #[arg(short = 'c', long = "container", add = ArgValueCandidates::new(container_names))]
     pub container: Option<String>,
     #[arg(short = 'n', long = "namespace", default_value = "default")]
     pub namespace: String,
@@ -348,6 +366,7 @@ pub struct TopArgs {
     /// `pod` (also `pods`, `po`).
     pub resource: String,
     /// A pod name; every pod of the namespace without one.
+    #[arg(add = ArgValueCandidates::new(pod_names))]
     pub name: Option<String>,
     /// One line per container.
     #[arg(long)]
@@ -380,13 +399,14 @@ Exit status: the command's; 127 when it is not found, 126 when it cannot be exec
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// The pod (`NAME` or `pod/NAME`).
+    #[arg(add = ArgValueCandidates::new(pod_names))]
     pub pod: String,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
     /// The container; by default the one the pod's `kubectl.kubernetes.io/default-container`
     /// annotation names, else its first container.
-    #[arg(short = 'c', long = "container")]
+    #[arg(short = 'c', long = "container", add = ArgValueCandidates::new(container_names))]
     pub container: Option<String>,
     /// Pass stdin to the command.
     #[arg(short = 'i', long = "stdin")]

@@ -8,6 +8,7 @@
 
 mod cli;
 mod commands;
+mod completion;
 mod errors;
 mod output;
 
@@ -57,6 +58,10 @@ fn main() -> ExitCode {
     if let Some(code) = hidden_entry(&args) {
         return ExitCode::from(code.clamp(0, 255) as u8);
     }
+    // The shell asking for completions (see `tandem completion`).
+    clap_complete::CompleteEnv::with_factory(<cli::Cli as clap::CommandFactory>::command)
+        .var(completion::VAR)
+        .complete();
     let cli = cli::Cli::parse();
     // Output piped into `head` ends the command quietly, as it ends `cat`; `run` keeps SIGPIPE
     // ignored, since it also writes to pods' control sockets, which may close under it.

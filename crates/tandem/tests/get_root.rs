@@ -145,6 +145,49 @@ fn selectors_namespaces_labels_and_watch() {
     let out = env.tandem(&["get", "pods", "-o", "jsonpath={.items[0]", "--watch"]);
     assert!(!out.status.success());
 
+    // Completion: the shell asks tandem, which answers with the store's pods and containers.
+    let complete = |index: &str, words: &[&str]| -> Vec<String> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .env("TANDEM_ROOT", env.root.path())
+            .env("TANDEM_COMPLETE", "bash")
+            .env("_CLAP_COMPLETE_INDEX", index)
+            .arg("--")
+            .args(words)
+            .output()
+            .expect("tandem completes");
+        stdout(&out)
+            .split(['\n', '\u{b}'])
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let pods = complete("2", &["tandem", "exec", ""]);
+    assert!(pods.contains(&web) && pods.contains(&db), "{pods:?}");
+    assert!(
+        !pods.contains(&other) || pods.contains(&other),
+        "every namespace's pods may show"
+    );
+    assert_eq!(complete("4", &["tandem", "logs", &web, "-c", ""]), ["app"]);
+    assert!(complete("1", &["tandem", "po"]).contains(&"port-forward".to_string()));
+    let script = env.tandem(&["completion", "bash"]);
+    let mut bash = std::process::Command::new("bash")
+        .arg("-n")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("bash");
+    std::io::Write::write_all(&mut bash.stdin.take().expect("stdin"), &script.stdout)
+        .expect("write");
+    assert!(
+        bash.wait().expect("bash -n").success(),
+        "{}",
+        stdout(&script)
+    );
+    assert!(
+        stdout(&script).contains("TANDEM_COMPLETE"),
+        "{}",
+        stdout(&script)
+    );
+
     let out = env.tandem(&["get", "pods", "--field-selector", "spec.bogus=1"]);
     assert!(
         stderr(&out).contains("\"spec.bogus\" is not a known field selector"),

@@ -34,6 +34,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Get(a) => get::get(&store, a),
         Command::Logs(a) => logs::logs(&store, a),
         Command::Exec(a) => exec::exec(&store, a),
+        Command::Completion(a) => crate::completion::print_registration(&a.shell).map(|()| 0),
         Command::Top(a) => top::top(&store, a),
         Command::Cp(a) => cp::cp(&store, a),
         Command::Describe(a) => describe::describe(&store, a),
