@@ -26,8 +26,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the Pods of manifest files (YAML or JSON; `-` reads stdin).
+    #[command(
+        after_help = "Examples:\n  tandem run pod.yaml                  # in the foreground: logs per container, Ctrl-C stops it\n  tandem run -d -f app.yaml -f cm.yaml # in the background, with the ConfigMaps it uses\n  helm template app ./chart | tandem run -d -\n  tandem run -p 8080:80 web.yaml       # a container port published on this machine\n\nExit status: 0 when every pod succeeded (or stopped on request in its grace period), else the\nexit code of the first main container that failed; 1 for a manifest or setup error."
+    )]
     Run(RunArgs),
     /// List pods, or show one pod or its events.
+    #[command(
+        after_help = "Examples:\n  tandem get pods                      # NAME READY STATUS RESTARTS AGE\n  tandem get pods -A -l app=web --show-labels\n  tandem get pod web -o yaml           # also json, name, wide, jsonpath=..., custom-columns=...\n  tandem get pods -w                   # a new row whenever a pod changes\n  tandem get events --for pod/web"
+    )]
     Get(GetArgs),
     /// Print a container's logs.
     Logs(LogsArgs),
@@ -46,20 +52,38 @@ pub enum Command {
     #[command(after_help = EXEC_EXAMPLES)]
     Exec(ExecArgs),
     /// Stop pods gracefully and remove them.
+    #[command(
+        after_help = "Examples:\n  tandem delete pod web                # gracefully, with its terminationGracePeriodSeconds\n  tandem delete pod web db --grace-period 5\n  tandem delete -f app.yaml            # the pods of a manifest\n  tandem delete pods --all"
+    )]
     Delete(DeleteArgs),
     /// Wait until pods meet a condition (kubectl wait).
+    #[command(
+        after_help = "Examples:\n  tandem wait pod/web --for=condition=Ready --timeout=60s\n  tandem wait pod/job --for=jsonpath='{.status.phase}'=Succeeded\n  tandem wait pod/web --for=delete"
+    )]
     Wait(WaitArgs),
     /// Change a running pod (kubectl set).
     #[command(subcommand)]
     Set(SetCommand),
     /// Set conditions of a pod's readiness gates, as a controller would (kubectl patch
     /// --subresource=status).
+    #[command(
+        after_help = "Examples:\n  tandem patch pod web --subresource=status --type=merge \\\n    -p '{\"status\":{\"conditions\":[{\"type\":\"example.com/gate\",\"status\":\"True\"}]}}'"
+    )]
     Patch(PatchArgs),
     /// Check manifests: validation errors and multi-container mistakes, with fixes.
+    #[command(
+        after_help = "Examples:\n  tandem lint pod.yaml                 # findings with the line, the field and the fix\n  tandem lint -o sarif app.yaml > lint.sarif\n  tandem lint --strict --disable TND003 pod.yaml\n\nExit status: 1 when an error is found (with --strict, a warning too), else 0."
+    )]
     Lint(LintArgs),
     /// Draw a pod's topology from a manifest or a running pod (Mermaid, DOT or SVG).
+    #[command(
+        after_help = "Examples:\n  tandem graph pod.yaml                # Mermaid, for a README\n  tandem graph pod/web -o svg > web.svg  # a running pod, drawn by tandem itself\n  tandem graph app.yaml --pod web -o dot | dot -Tpng > web.png"
+    )]
     Graph(GraphArgs),
     /// Draw a pod's recorded run, one lane per container (HTML or SVG).
+    #[command(
+        after_help = "Examples:\n  tandem timeline web > web.html       # open it in a browser, offline\n  tandem timeline web -o svg -O web.svg --watch"
+    )]
     Timeline(TimelineArgs),
     /// Manage local images.
     #[command(subcommand)]
@@ -240,6 +264,18 @@ pub struct GetArgs {
     /// After the list, a line each time a pod's row changes, until interrupted.
     #[arg(short = 'w', long)]
     pub watch: bool,
+    /// Order the list by a JSONPath (`.metadata.name`, `{.status.startTime}`): numbers by value,
+    /// the rest as text, objects without it first.
+    #[arg(long = "sort-by", value_parser = parse_sort_by)]
+    pub sort_by: Option<Template>,
+}
+
+fn parse_sort_by(s: &str) -> Result<Template, String> {
+    if s.starts_with('{') {
+        Template::parse(s)
+    } else {
+        Template::parse(&format!("{{{s}}}"))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -457,6 +493,9 @@ pub enum SetCommand {
     /// Update container images of a running pod: `tandem set image pod/NAME CONTAINER=IMAGE...`.
     /// Each image is pulled first as the container's imagePullPolicy says; running containers
     /// then restart with it, as the kubelet restarts them.
+    #[command(
+        after_help = "Example:\n  tandem set image pod/web app=registry.example.com/app:1.2 log-shipper=fluent-bit:3.1"
+    )]
     Image(SetImageArgs),
 }
 
@@ -491,11 +530,17 @@ pub struct PatchArgs {
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// Load images from a `docker save` tarball, an OCI archive or an OCI layout directory.
+    #[command(
+        after_help = "Example:\n  docker save busybox:1.36 -o busybox.tar && tandem image load -i busybox.tar"
+    )]
     Load {
         #[arg(short = 'i', long = "input")]
         input: PathBuf,
     },
     /// Create a one-layer image from a root filesystem tarball (like `docker import`).
+    #[command(
+        after_help = "Example:\n  tandem image import rootfs.tar localhost/tool:1.0 --cmd '[\"/bin/tool\"]' --user app"
+    )]
     Import {
         tarball: PathBuf,
         reference: String,
@@ -507,6 +552,9 @@ pub enum ImageCommand {
         user: Option<String>,
     },
     /// Pull an image from a registry (and unpack it).
+    #[command(
+        after_help = "Examples:\n  tandem image pull nginx:1.27\n  tandem image pull 127.0.0.1:5000/app:dev --tls-verify=false"
+    )]
     Pull {
         reference: String,
         #[command(flatten)]
@@ -516,6 +564,9 @@ pub enum ImageCommand {
         quiet: bool,
     },
     /// Push a local image to a registry (to DESTINATION, default its own name).
+    #[command(
+        after_help = "Example:\n  tandem image push localhost/tool:1.0 registry.example.com/me/tool:1.0 --authfile auth.json"
+    )]
     Push {
         source: String,
         destination: Option<String>,
@@ -526,11 +577,13 @@ pub enum ImageCommand {
         quiet: bool,
     },
     /// Show images as JSON: names, digests, config, layers.
+    #[command(after_help = "Example:\n  tandem image inspect nginx:1.27")]
     Inspect { references: Vec<String> },
     /// List images.
-    #[command(alias = "list")]
+    #[command(alias = "list", after_help = "Example:\n  tandem image ls")]
     Ls,
     /// Remove images (refused while a pod uses one, unless --force).
+    #[command(after_help = "Example:\n  tandem image rm nginx:1.27 && tandem image prune")]
     Rm {
         references: Vec<String>,
         /// Remove even when a pod uses the image.
@@ -538,6 +591,7 @@ pub enum ImageCommand {
         force: bool,
     },
     /// Delete blobs and snapshots no image name references.
+    #[command(after_help = "Example:\n  tandem image rm old:1.0 && tandem image prune")]
     Prune,
 }
 

@@ -142,6 +142,16 @@ fn selectors_namespaces_labels_and_watch() {
             vec![web.clone(), "Running".into(), "<none>".into()]
         ]
     );
+    // Sorted by a JSONPath: pods without the value (db has no tier label) come first; text
+    // values as text.
+    let sorted = names(&["--sort-by", ".metadata.labels.tier"]);
+    assert_eq!(sorted, [format!("pod/{db}"), format!("pod/{web}")]);
+    let sorted = names(&["--sort-by", "{.status.phase}"]);
+    assert_eq!(
+        sorted,
+        [format!("pod/{web}"), format!("pod/{db}")],
+        "Running < Succeeded"
+    );
     let out = env.tandem(&["get", "pods", "-o", "jsonpath={.items[0]", "--watch"]);
     assert!(!out.status.success());
 

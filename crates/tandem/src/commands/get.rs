@@ -118,7 +118,37 @@ fn selected_pods(store: &Store, a: &GetArgs) -> anyhow::Result<Vec<Pod>> {
     pods.sort_by(|x, y| {
         (&x.metadata.namespace, &x.metadata.name).cmp(&(&y.metadata.namespace, &y.metadata.name))
     });
+    if let Some(by) = &a.sort_by {
+        let mut keyed: Vec<(Option<serde_json::Value>, Pod)> = pods
+            .into_iter()
+            .map(|p| {
+                let v = serde_json::to_value(&p)
+                    .ok()
+                    .and_then(|v| by.values(&v).into_iter().next());
+                (v, p)
+            })
+            .collect();
+        // Stable, so equal keys keep the namespace and name order.
+        keyed.sort_by(|(a, _), (b, _)| sort_key_cmp(a.as_ref(), b.as_ref()));
+        pods = keyed.into_iter().map(|(_, p)| p).collect();
+    }
     Ok(pods)
+}
+
+/// kubectl's `--sort-by` order: missing values first, numbers by value, the rest as text.
+fn sort_key_cmp(
+    a: Option<&serde_json::Value>,
+    b: Option<&serde_json::Value>,
+) -> std::cmp::Ordering {
+    match (a, b) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, Some(_)) => std::cmp::Ordering::Less,
+        (Some(_), None) => std::cmp::Ordering::Greater,
+        (Some(a), Some(b)) => match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            _ => show(a).cmp(&show(b)),
+        },
+    }
 }
 
 /// The table's columns for `a`.
