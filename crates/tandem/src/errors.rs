@@ -10,6 +10,9 @@ pub struct Hint {
     pub hint: String,
     pub code: u8,
     pub cause: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    /// The API server's reason when kubectl shows this error as the server's
+    /// (`Error from server (NotFound): …`), so scripts written for kubectl match it.
+    pub server_reason: Option<&'static str>,
 }
 
 impl fmt::Display for Hint {
@@ -32,6 +35,18 @@ pub fn hint(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Erro
         hint: hint.into(),
         code: 1,
         cause: None,
+        server_reason: None,
+    })
+}
+
+/// kubectl's `Error from server (NotFound): pods "NAME" not found`, with advice.
+pub fn not_found(kind: &str, name: &str, hint: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Hint {
+        message: format!("{kind} \"{name}\" not found"),
+        hint: hint.into(),
+        code: 1,
+        cause: None,
+        server_reason: Some("NotFound"),
     })
 }
 
@@ -46,6 +61,7 @@ pub fn hint_caused(
         hint: hint.into(),
         code: 1,
         cause: Some(Box::new(cause)),
+        server_reason: None,
     })
 }
 
@@ -65,7 +81,15 @@ pub fn report(e: &anyhow::Error) {
     if e.downcast_ref::<Reported>().is_some() {
         return;
     }
-    eprintln!("error: {e}");
+    match e
+        .chain()
+        .next()
+        .and_then(|c| c.downcast_ref::<Hint>())
+        .and_then(|h| h.server_reason)
+    {
+        Some(reason) => eprintln!("Error from server ({reason}): {e}"),
+        None => eprintln!("error: {e}"),
+    }
     for cause in e.chain().skip(1) {
         eprintln!("caused by: {cause}");
     }

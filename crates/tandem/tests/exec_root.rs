@@ -238,7 +238,7 @@ fn the_default_container_is_kubectls_and_a_stopped_one_is_refused_with_its_state
     );
     let out = exec(&env, &["nope", "--", "true"]);
     assert!(
-        stderr(&out).contains("pods \"nope\" not found"),
+        stderr(&out).contains("Error from server (NotFound): pods \"nope\" not found"),
         "{}",
         stderr(&out)
     );

@@ -221,7 +221,7 @@ fn timeline_and_graph_of_a_recorded_pod() {
         "{graph}"
     );
     let missing = tandem(&["--root", r, "timeline", "nope"]);
-    assert!(text(&missing.stderr).contains("pods \"nope\" not found"));
+    assert!(text(&missing.stderr).contains("Error from server (NotFound): pods \"nope\" not found"));
     let watch_without_file = tandem(&["--root", r, "timeline", "--watch", "sidecar-logging"]);
     assert_eq!(watch_without_file.status.code(), Some(2));
 }

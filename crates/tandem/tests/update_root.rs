@@ -173,7 +173,7 @@ fn set_image_to_a_missing_image_fails_and_leaves_the_pod_alone() {
     let out = env.tandem(&["set", "image", "pod/ghost", &format!("app={IMAGE}")]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("error: pods \"ghost\" not found"),
+        stderr(&out).contains("Error from server (NotFound): pods \"ghost\" not found"),
         "{}",
         stderr(&out)
     );

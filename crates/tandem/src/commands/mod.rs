@@ -89,8 +89,9 @@ pub fn existing_pod(store: &Store, namespace: &str, name: &str) -> anyhow::Resul
     let dir = store.pod(namespace, name);
     match std::fs::metadata(dir.pod_json()) {
         Ok(_) => Ok(dir),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(hint(
-            format!("pods \"{name}\" not found"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(crate::errors::not_found(
+            "pods",
+            name,
             "list pods with `tandem get pods`",
         )),
         Err(e) => Err(store_error(store, e)),
