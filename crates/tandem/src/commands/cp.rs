@@ -217,16 +217,23 @@ fn inside(path: &Path, base: &str) -> Option<PathBuf> {
 }
 
 /// Whether a symlink at `at` (relative to the copy's root) with target `link` resolves inside
-/// the copy, lexically: an absolute target or one climbing above the root does not.
+/// the copy: not absolute, not climbing above the root, and with its `..` only in front — after
+/// a name, `..` would climb from wherever that name leads, which another symlink of the archive
+/// may have made the root itself (`d -> .`, then `../../d/..`).
 fn stays_inside(at: &Path, link: &Path) -> bool {
     if link.is_absolute() {
         return false;
     }
     let mut depth: i64 = at.components().count() as i64 - 1;
+    let mut named = false;
     for c in link.components() {
         match c {
+            Component::ParentDir if named => return false,
             Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
+            Component::Normal(_) => {
+                named = true;
+                depth += 1;
+            }
             _ => {}
         }
         if depth < 0 {
@@ -369,6 +376,7 @@ mod tests {
         assert!(!stays_inside(Path::new("a/link"), Path::new("../../b")));
         assert!(!stays_inside(Path::new("link"), Path::new("/etc")));
         assert!(stays_inside(Path::new("link"), Path::new("sub/file")));
+        assert!(!stays_inside(Path::new("x/y/l"), Path::new("../../d/..")));
         assert_eq!(
             remote("web:/var/log"),
             Some(("web".into(), "/var/log".into()))
