@@ -22,7 +22,31 @@ fn exe() -> &'static str {
     env!("CARGO_BIN_EXE_tandem")
 }
 
-/// The shared root with the busybox image, or why the tests cannot run here.
+const ROOT_PREFIX: &str = "tandem-conformance-";
+
+/// Removes the stores of test processes that are gone.
+fn sweep_stale_roots() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(ROOT_PREFIX))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// The shared root with the busybox image, or why the tests cannot run here. Each test process
+/// keeps its own for its life (helper threads of a test use it too); stores of processes that
+/// are gone are swept by the next test to start, so runs do not pile them up in /tmp.
 fn root() -> Result<&'static Path, &'static str> {
     static ROOT: OnceLock<Result<PathBuf, &'static str>> = OnceLock::new();
     ROOT.get_or_init(|| {
@@ -32,7 +56,8 @@ fn root() -> Result<&'static Path, &'static str> {
         if !Path::new("/bin/busybox").exists() {
             return Err("/bin/busybox is missing (apt-get install busybox-static)");
         }
-        let dir = std::env::temp_dir().join(format!("tandem-conformance-{}", std::process::id()));
+        sweep_stale_roots();
+        let dir = std::env::temp_dir().join(format!("{ROOT_PREFIX}{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/build-busybox-image.sh");
