@@ -12,7 +12,6 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use tandem_api::env::RuntimeFacts;
-use tandem_api::labels::Selector;
 use tandem_api::plan::{PodPlan, ResourceFieldRef};
 use tandem_kubelet::events::PodEvent;
 use tandem_kubelet::status::human_duration;
@@ -45,12 +44,7 @@ pub fn describe(store: &Store, a: DescribeArgs) -> anyhow::Result<i32> {
             "write `tandem describe pod NAME` (or `tandem describe pods` for all)",
         ));
     }
-    let selector = a
-        .selector
-        .as_deref()
-        .map(Selector::parse)
-        .transpose()
-        .map_err(|e| hint(format!("invalid selector: {e}"), "write e.g. -l app=web"))?;
+    let selector = super::label_selector(a.selector.as_deref())?;
     let dirs = if names.is_empty() {
         let mut dirs = vec![];
         for dir in list_pods(store)? {

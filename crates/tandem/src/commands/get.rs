@@ -1,5 +1,5 @@
 use k8s_openapi::api::core::v1::Pod;
-use tandem_api::labels::{FieldSelector, Selector};
+use tandem_api::labels::FieldSelector;
 use tandem_kubelet::events::PodEvent;
 use tandem_kubelet::status::{human_duration, kubectl_columns};
 use tandem_supervisor::logs::{now_us, rfc3339_nano};
@@ -80,17 +80,7 @@ fn pod_field(p: &Pod, field: &str) -> String {
 /// The pods `get` lists: the named one, or those of the namespace (or all) that the selectors
 /// pick, by namespace and name.
 fn selected_pods(store: &Store, a: &GetArgs) -> anyhow::Result<Vec<Pod>> {
-    let labels = a
-        .selector
-        .as_deref()
-        .map(Selector::parse)
-        .transpose()
-        .map_err(|e| {
-            hint(
-                format!("invalid selector: {e}"),
-                "write e.g. -l app=web,tier!=db",
-            )
-        })?;
+    let labels = super::label_selector(a.selector.as_deref())?;
     let fields = a
         .field_selector
         .as_deref()

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
-use tandem_api::labels::Selector;
 use tandem_supervisor::logs::{parse_record, rfc3339_nano, segments};
 use tandem_supervisor::statedir::{PodDir, Store};
 
@@ -35,17 +34,7 @@ pub fn logs(store: &Store, a: LogsArgs) -> anyhow::Result<i32> {
             "drop one of them",
         ));
     }
-    let selector = a
-        .selector
-        .as_deref()
-        .map(Selector::parse)
-        .transpose()
-        .map_err(|e| {
-            hint(
-                format!("invalid selector: {e}"),
-                "write e.g. -l app=web,tier!=db",
-            )
-        })?;
+    let selector = super::label_selector(a.selector.as_deref())?;
     let pods = match (&a.pod, &selector) {
         (Some(_), Some(_)) => {
             return Err(hint(

@@ -98,6 +98,18 @@ pub fn existing_pod(store: &Store, namespace: &str, name: &str) -> anyhow::Resul
     }
 }
 
+/// `-l`/`--selector`, parsed, or the error naming what is wrong in it.
+pub fn label_selector(text: Option<&str>) -> anyhow::Result<Option<tandem_api::labels::Selector>> {
+    text.map(tandem_api::labels::Selector::parse)
+        .transpose()
+        .map_err(|e| {
+            hint(
+                format!("invalid selector: {e}"),
+                "write e.g. -l app=web,tier!=db",
+            )
+        })
+}
+
 /// The annotation naming the container kubectl picks when none is given.
 const DEFAULT_CONTAINER: &str = "kubectl.kubernetes.io/default-container";
 

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Pod;
-use tandem_api::labels::Selector;
 use tandem_runtime::cgroups;
 use tandem_supervisor::statedir::Store;
 
@@ -34,12 +33,7 @@ pub fn top(store: &Store, a: TopArgs) -> anyhow::Result<i32> {
             "write `tandem top pod [NAME]`",
         ));
     }
-    let selector = a
-        .selector
-        .as_deref()
-        .map(Selector::parse)
-        .transpose()
-        .map_err(|e| hint(format!("invalid selector: {e}"), "write e.g. -l app=web"))?;
+    let selector = super::label_selector(a.selector.as_deref())?;
     let pods: Vec<Pod> = match &a.name {
         Some(n) => vec![read_pod(&existing_pod(store, &a.namespace, pod_name(n))?)?],
         None => list_pods(store)?
