@@ -6,8 +6,12 @@ use crate::yaml::{Node, Pos};
 
 pub(crate) struct Cx<'a> {
     pub file: &'a str,
-    /// The object's node (a document, or an item of a List).
+    /// The node checks are relative to: an object (a document, or an item of a List), or the
+    /// pod template inside a workload.
     pub root: &'a Node,
+    /// Where `root` sits in the object (`spec.template` for a workload's template; empty for an
+    /// object): reported field paths start with it.
+    pub base: FieldPath,
     /// `Kind/name`.
     pub object: String,
     pub diags: Vec<Diagnostic>,
@@ -21,9 +25,19 @@ impl<'a> Cx<'a> {
         Cx {
             file,
             root,
+            base: FieldPath::root(),
             object,
             diags: Vec::new(),
             suppressed: Vec::new(),
+        }
+    }
+
+    /// A context for the part of an object at `base` (a workload's pod template), whose node is
+    /// `root`: checks written for a Pod report at `base` + their path.
+    pub(crate) fn nested(file: &'a str, root: &'a Node, base: FieldPath, object: String) -> Cx<'a> {
+        Cx {
+            base,
+            ..Cx::new(file, root, object)
         }
     }
 
@@ -40,7 +54,7 @@ impl<'a> Cx<'a> {
             file: self.file.to_string(),
             line: pos.line,
             column: pos.col,
-            field: crate::diag::bounded(path.to_string()),
+            field: crate::diag::bounded(self.base.join(path).to_string()),
             object: crate::diag::bounded(self.object.clone()),
             message: crate::diag::bounded(message),
             hint: hint.map(crate::diag::bounded),

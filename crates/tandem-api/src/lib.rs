@@ -12,10 +12,12 @@
 //! against the objects in the same sources). Besides: [`labels`], label selectors as kubectl's
 //! `-l` and the API's selectors read and match them.
 
+pub mod cron;
 mod cx;
 mod defaults;
 pub mod diag;
 pub mod env;
+pub mod kinds;
 pub mod labels;
 mod locate;
 mod names;
@@ -28,16 +30,21 @@ mod schema;
 pub mod signal;
 mod unsupported;
 mod validate;
+pub mod workloads;
 mod yaml;
 
 use std::collections::HashMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::api::apps::v1 as apps;
+use k8s_openapi::api::batch::v1 as batch;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, ReplicationController, Secret};
 
 pub use diag::{Diagnostic, Diagnostics, Severity, Source};
+pub use kinds::{Workload, WorkloadKind};
 pub use locate::{locate, written_pods, WrittenPod};
 
 use cx::Cx;
+use objects::namespace_of;
 use path::FieldPath;
 use yaml::{Node, Value};
 
@@ -71,7 +78,25 @@ pub struct PlanOptions {
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub pods: Vec<LoadedPod>,
+    pub workloads: Vec<LoadedWorkload>,
+    /// The ConfigMaps and Secrets of the sources as written, for the pods workloads make later
+    /// (each such pod is loaded with them, as the API server would resolve its references then).
+    pub references: Vec<serde_json::Value>,
     pub warnings: Vec<Diagnostic>,
+}
+
+/// A workload (an object with a pod template) that passed validation, its template included.
+#[derive(Debug, Clone)]
+pub struct LoadedWorkload {
+    /// The object with the API server's defaults, in its own fields and in its template's spec;
+    /// `metadata.namespace` and `metadata.uid` filled.
+    pub object: Workload,
+    /// The template planned as a pod named after the workload: what its pods will run (images,
+    /// ports), for checks before anything starts.
+    pub template: plan::PodPlan,
+    pub file: String,
+    /// Line where the object starts.
+    pub line: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -177,14 +202,33 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
     for (si, root) in parse_sources(sources, &mut diags) {
         collect(&sources[si].name, si, root, None, &mut objects, &mut diags);
     }
-    let (store, pods) = check_objects(sources, &objects, &mut diags);
-    let pods = plan_pods(sources, pods, &store, opts, &mut diags);
+    let checked = check_objects(sources, &objects, &mut diags);
+    let mut uids = Uids::new(opts);
+    let pods = plan_pods(
+        sources,
+        checked.pods,
+        &checked.store,
+        opts,
+        &mut uids,
+        &mut diags,
+    );
+    let workloads = plan_workloads(
+        sources,
+        checked.workloads,
+        &checked.store,
+        opts,
+        &mut uids,
+        &mut diags,
+    );
+    pod_name_clashes(&pods, &workloads, &mut diags);
     order_diagnostics(sources, &mut diags);
     if diags.iter().any(|d| d.severity == Severity::Error) {
         return Err(Diagnostics(diags));
     }
     Ok(Loaded {
         pods,
+        workloads,
+        references: checked.references,
         warnings: diags,
     })
 }
@@ -226,21 +270,50 @@ struct CheckedPod<'n> {
     label: String,
 }
 
-/// Checks every object against its schema (and Pods against what tandem does not support yet),
-/// keeps the ConfigMaps and Secrets in a store, and returns the Pods to plan.
+/// A workload that passed the schema check, waiting like a [`CheckedPod`].
+struct CheckedWorkload<'n> {
+    source: usize,
+    node: &'n Node,
+    object: Workload,
+    suppressed: Vec<FieldPath>,
+    label: String,
+}
+
+/// What the schema check let through.
+struct Checked<'n> {
+    store: objects::Store,
+    pods: Vec<CheckedPod<'n>>,
+    workloads: Vec<CheckedWorkload<'n>>,
+    references: Vec<serde_json::Value>,
+}
+
+/// Checks every object against its schema (and pods and pod templates against what tandem does
+/// not support yet), keeps the ConfigMaps and Secrets in a store, and returns the Pods and
+/// workloads to plan.
 fn check_objects<'n>(
     sources: &[Source],
     objects: &'n [(usize, Node, ObjKind)],
     diags: &mut Vec<Diagnostic>,
-) -> (objects::Store, Vec<CheckedPod<'n>>) {
+) -> Checked<'n> {
     let mut store = objects::Store::default();
     let mut pods = Vec::new();
+    let mut workloads = Vec::new();
+    let mut references = Vec::new();
     for (si, node, kind) in objects {
         let file = sources[*si].name.as_str();
         let mut cx = Cx::new(file, node, object_label(node, kind.name()));
         let checked = schema::check(&mut cx, kind.schema());
-        if *kind == ObjKind::Pod {
-            unsupported::check(&mut cx);
+        match kind {
+            ObjKind::Pod => unsupported::check(&mut cx),
+            ObjKind::Workload(w) => {
+                let base = template_path(*w);
+                if let Some(template) = node.at(&base) {
+                    let mut tcx = Cx::nested(file, template, base, cx.object.clone());
+                    unsupported::check(&mut tcx);
+                    diags.append(&mut tcx.diags);
+                }
+            }
+            ObjKind::ConfigMap | ObjKind::Secret => references.push(node.to_json()),
         }
         let mut json = node.to_json();
         for bad in &checked.bad_values {
@@ -268,10 +341,125 @@ fn check_objects<'n>(
                     objects::add_secret(&mut cx, &mut store, s);
                 }
             }
+            ObjKind::Workload(w) => {
+                if let Some(object) = deserialize_workload(&mut cx, *w, json) {
+                    workloads.push(CheckedWorkload {
+                        source: *si,
+                        node,
+                        object,
+                        suppressed: std::mem::take(&mut cx.suppressed),
+                        label: cx.object.clone(),
+                    });
+                }
+            }
         }
         diags.append(&mut cx.diags);
     }
-    (store, pods)
+    Checked {
+        store,
+        pods,
+        workloads,
+        references,
+    }
+}
+
+fn deserialize_workload(
+    cx: &mut Cx<'_>,
+    kind: WorkloadKind,
+    json: serde_json::Value,
+) -> Option<Workload> {
+    Some(match kind {
+        WorkloadKind::Deployment => {
+            Workload::Deployment(deserialize::<apps::Deployment>(cx, json)?)
+        }
+        WorkloadKind::ReplicaSet => {
+            Workload::ReplicaSet(deserialize::<apps::ReplicaSet>(cx, json)?)
+        }
+        WorkloadKind::StatefulSet => {
+            Workload::StatefulSet(deserialize::<apps::StatefulSet>(cx, json)?)
+        }
+        WorkloadKind::DaemonSet => Workload::DaemonSet(deserialize::<apps::DaemonSet>(cx, json)?),
+        WorkloadKind::Job => Workload::Job(deserialize::<batch::Job>(cx, json)?),
+        WorkloadKind::CronJob => Workload::CronJob(deserialize::<batch::CronJob>(cx, json)?),
+        WorkloadKind::ReplicationController => {
+            Workload::ReplicationController(deserialize::<ReplicationController>(cx, json)?)
+        }
+    })
+}
+
+/// Where a kind's pod template is, as a path.
+fn template_path(kind: WorkloadKind) -> FieldPath {
+    kind.template_path()
+        .iter()
+        .fold(FieldPath::root(), |p, f| p.field(f))
+}
+
+/// Gives objects their uids: `metadata.uid` when written, else the seed for the first object
+/// without one and uids derived from it for the rest, else uids derived from the object.
+struct Uids<'o> {
+    seed: Option<&'o str>,
+    seed_used: bool,
+}
+
+impl<'o> Uids<'o> {
+    fn new(opts: &'o PlanOptions) -> Uids<'o> {
+        Uids {
+            seed: opts.uid.as_deref().filter(|s| !s.is_empty()),
+            seed_used: false,
+        }
+    }
+
+    fn uid(&mut self, written: Option<&str>, namespace: &str, name: &str, node: &Node) -> String {
+        match (written.filter(|u| !u.is_empty()), self.seed) {
+            (Some(u), _) => u.to_string(),
+            // The seed names the first object without a uid; the others get uids derived from it.
+            (None, Some(seed)) if self.seed_used => derive_uid(&[seed, namespace, name]),
+            (None, Some(seed)) => {
+                self.seed_used = true;
+                seed.to_string()
+            }
+            (None, None) => derive_uid(&[namespace, name, &node.to_json().to_string()]),
+        }
+    }
+}
+
+/// Reports an object whose kind, namespace and name an earlier one had.
+fn defined_twice(
+    cx: &mut Cx<'_>,
+    seen: &mut HashMap<(String, String, String), (String, usize)>,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) {
+    if name.is_empty() {
+        return;
+    }
+    let key = (kind.to_string(), namespace.to_string(), name.to_string());
+    if let Some((f, line)) = seen.get(&key) {
+        cx.error(
+            &FieldPath::root().field("metadata").field("name"),
+            format!("{kind} {namespace}/{name} is defined twice (first at {f}:{line})"),
+        );
+    } else {
+        seen.insert(key, (cx.file.to_string(), cx.root.pos.line));
+    }
+}
+
+/// Defaults, validates and plans one pod (a Pod, or a workload's template as a pod): what a Pod
+/// and a template have in common.
+fn plan_pod(
+    cx: &mut Cx<'_>,
+    pod: &mut Pod,
+    uid: &str,
+    store: &objects::Store,
+    opts: &PlanOptions,
+) -> (plan::PodPlan, Vec<PullSecret>) {
+    let namespace = namespace_of(&pod.metadata);
+    defaults::apply(pod, &namespace, uid, &opts.node_name);
+    validate::pod(cx, pod);
+    let plan = planner::plan(cx, pod, store);
+    let image_pull_secrets = pull_secrets(cx, pod, &namespace, store);
+    (plan, image_pull_secrets)
 }
 
 /// Defaults, validates and plans each Pod; a Pod with errors is reported and left out.
@@ -280,11 +468,11 @@ fn plan_pods(
     pods: Vec<CheckedPod<'_>>,
     store: &objects::Store,
     opts: &PlanOptions,
+    uids: &mut Uids<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<LoadedPod> {
     let mut loaded = Vec::new();
-    let mut seen: HashMap<(String, String), (String, usize)> = HashMap::new();
-    let mut seed_used = false;
+    let mut seen = HashMap::new();
     for CheckedPod {
         source,
         node,
@@ -296,44 +484,11 @@ fn plan_pods(
         let file = sources[source].name.as_str();
         let mut cx = Cx::new(file, node, label);
         cx.suppressed = suppressed;
-        let namespace = pod
-            .metadata
-            .namespace
-            .clone()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+        let namespace = namespace_of(&pod.metadata);
         let name = pod.metadata.name.clone().unwrap_or_default();
-        if !name.is_empty() {
-            let key = (namespace.clone(), name.clone());
-            if let Some((f, line)) = seen.get(&key) {
-                cx.error(
-                    &FieldPath::root().field("metadata").field("name"),
-                    format!("Pod {namespace}/{name} is defined twice (first at {f}:{line})"),
-                );
-            } else {
-                seen.insert(key, (file.to_string(), node.pos.line));
-            }
-        }
-        let uid = match (
-            pod.metadata.uid.clone().filter(|u| !u.is_empty()),
-            &opts.uid,
-        ) {
-            (Some(u), _) => u,
-            // The seed names the first pod without a uid; the others get uids derived from it.
-            (None, Some(seed)) if !seed.is_empty() => {
-                if seed_used {
-                    derive_uid(&[seed, &namespace, &name])
-                } else {
-                    seed_used = true;
-                    seed.clone()
-                }
-            }
-            (None, _) => derive_uid(&[&namespace, &name, &node.to_json().to_string()]),
-        };
-        defaults::apply(&mut pod, &namespace, &uid, &opts.node_name);
-        validate::pod(&mut cx, &pod);
-        let plan = planner::plan(&mut cx, &pod, store);
-        let image_pull_secrets = pull_secrets(&mut cx, &pod, &namespace, store);
+        defined_twice(&mut cx, &mut seen, "Pod", &namespace, &name);
+        let uid = uids.uid(pod.metadata.uid.as_deref(), &namespace, &name, node);
+        let (plan, image_pull_secrets) = plan_pod(&mut cx, &mut pod, &uid, store, opts);
         if !cx.has_errors() {
             loaded.push(LoadedPod {
                 plan,
@@ -346,6 +501,120 @@ fn plan_pods(
         diags.append(&mut cx.diags);
     }
     loaded
+}
+
+/// The name a workload's template is checked under: the first pod a StatefulSet makes, else the
+/// workload's own name (its pods' names start with it).
+fn stand_in_pod_name(w: &Workload) -> String {
+    match w.kind() {
+        WorkloadKind::StatefulSet => format!("{}-0", w.name()),
+        _ => w.name().to_string(),
+    }
+}
+
+/// Defaults and validates each workload's own fields, then its template as a pod (findings
+/// located inside the template); a workload with errors is reported and left out.
+fn plan_workloads(
+    sources: &[Source],
+    workloads: Vec<CheckedWorkload<'_>>,
+    store: &objects::Store,
+    opts: &PlanOptions,
+    uids: &mut Uids<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<LoadedWorkload> {
+    let mut loaded = Vec::new();
+    let mut seen = HashMap::new();
+    for CheckedWorkload {
+        source,
+        node,
+        mut object,
+        suppressed,
+        label,
+    } in workloads
+    {
+        let file = sources[source].name.as_str();
+        let kind = object.kind();
+        let mut cx = Cx::new(file, node, label.clone());
+        cx.suppressed = suppressed.clone();
+        let named = objects::validate_metadata(&mut cx, object.metadata()).is_some();
+        let namespace = namespace_of(object.metadata());
+        let name = object.name().to_string();
+        defined_twice(&mut cx, &mut seen, kind.name(), &namespace, &name);
+        let uid = uids.uid(object.metadata().uid.as_deref(), &namespace, &name, node);
+        let meta = object.metadata_mut();
+        meta.namespace = Some(namespace.clone());
+        meta.uid = Some(uid.clone());
+        workloads::apply_defaults(&mut object);
+        workloads::validate(&mut cx, &object);
+        let base = template_path(kind);
+        let template = match (node.at(&base), object.template().cloned()) {
+            (Some(template_node), Some(t)) if named => {
+                let mut tcx = Cx::nested(file, template_node, base.clone(), label);
+                tcx.suppressed = suppressed
+                    .iter()
+                    .filter_map(|p| p.strip_prefix(&base))
+                    .collect();
+                let mut pod = Pod {
+                    metadata: t.metadata.clone().unwrap_or_default(),
+                    spec: t.spec.clone(),
+                    status: None,
+                };
+                pod.metadata.name = Some(stand_in_pod_name(&object));
+                pod.metadata.namespace = Some(namespace.clone());
+                pod.metadata.generate_name = None;
+                let (plan, _) = plan_pod(&mut tcx, &mut pod, &uid, store, opts);
+                // The stored template carries the API defaults of its spec, as on a cluster.
+                if let Some(t) = object.template_mut() {
+                    t.spec = pod.spec;
+                }
+                cx.diags.append(&mut tcx.diags);
+                Some(plan)
+            }
+            _ => None,
+        };
+        if let (Some(template), false) = (template, cx.has_errors()) {
+            loaded.push(LoadedWorkload {
+                object,
+                template,
+                file: file.to_string(),
+                line: node.pos.line,
+            });
+        }
+        diags.append(&mut cx.diags);
+    }
+    loaded
+}
+
+/// Pods a StatefulSet will make (`NAME-0` ..) must not be Pods of the same sources.
+fn pod_name_clashes(pods: &[LoadedPod], workloads: &[LoadedWorkload], diags: &mut Vec<Diagnostic>) {
+    for w in workloads {
+        let Workload::StatefulSet(_) = &w.object else {
+            continue;
+        };
+        let replicas = w.object.replicas().unwrap_or(1).max(0);
+        for p in pods {
+            let clash = p.plan.namespace == w.object.namespace()
+                && (0..replicas).any(|i| p.plan.name == format!("{}-{i}", w.object.name()));
+            if clash {
+                diags.push(Diagnostic {
+                    severity: Severity::Error,
+                    file: p.file.clone(),
+                    line: p.line,
+                    column: 1,
+                    field: "metadata.name".into(),
+                    object: format!("Pod/{}", p.plan.name),
+                    message: format!(
+                        "Pod {} has the name of a pod StatefulSet {} makes ({}:{})",
+                        p.plan.name,
+                        w.object.name(),
+                        w.file,
+                        w.line
+                    ),
+                    hint: Some("rename the Pod or the StatefulSet".into()),
+                });
+            }
+        }
+    }
 }
 
 /// Errors before warnings, then in the order of the sources as given, by line and column; each
@@ -373,6 +642,7 @@ enum ObjKind {
     Pod,
     ConfigMap,
     Secret,
+    Workload(WorkloadKind),
 }
 
 impl ObjKind {
@@ -381,6 +651,14 @@ impl ObjKind {
             ObjKind::Pod => "Pod",
             ObjKind::ConfigMap => "ConfigMap",
             ObjKind::Secret => "Secret",
+            ObjKind::Workload(w) => w.name(),
+        }
+    }
+
+    fn api_version(self) -> &'static str {
+        match self {
+            ObjKind::Workload(w) => w.api_version(),
+            _ => "v1",
         }
     }
 
@@ -389,6 +667,7 @@ impl ObjKind {
             ObjKind::Pod => schema::Kind::Pod,
             ObjKind::ConfigMap => schema::Kind::ConfigMap,
             ObjKind::Secret => schema::Kind::Secret,
+            ObjKind::Workload(w) => schema::Kind::Workload(w),
         }
     }
 
@@ -397,7 +676,7 @@ impl ObjKind {
             "Pod" => Some(ObjKind::Pod),
             "ConfigMap" => Some(ObjKind::ConfigMap),
             "Secret" => Some(ObjKind::Secret),
-            _ => None,
+            _ => WorkloadKind::from_kind(kind).map(ObjKind::Workload),
         }
     }
 }
@@ -413,17 +692,123 @@ fn object_label(node: &Node, kind: &str) -> String {
     }
 }
 
-/// Kinds that hold a pod template, and where it is.
-const WORKLOADS: &[(&str, &str)] = &[
-    ("Deployment", "spec.template"),
-    ("StatefulSet", "spec.template"),
-    ("DaemonSet", "spec.template"),
-    ("ReplicaSet", "spec.template"),
-    ("ReplicationController", "spec.template"),
-    ("Job", "spec.template"),
-    ("CronJob", "spec.jobTemplate.spec.template"),
-    ("PodTemplate", "template"),
+/// Kinds a cluster takes that tandem does not apply, each with what it would do there: accepted
+/// with one warning each, so the rest of an app's file runs.
+const NOT_APPLIED: &[(&str, &str, &str)] = &[
+    (
+        "v1",
+        "Service",
+        "Services are not run yet: pods reach each other by pod name",
+    ),
+    (
+        "v1",
+        "ServiceAccount",
+        "pods run with no service account token",
+    ),
+    (
+        "v1",
+        "Namespace",
+        "namespaces need no creating here: each object's metadata.namespace is used as written",
+    ),
+    (
+        "v1",
+        "PersistentVolumeClaim",
+        "claims are not provisioned; a pod that mounts one is refused",
+    ),
+    ("v1", "PersistentVolume", "volumes are not provisioned"),
+    ("v1", "LimitRange", "no admission defaults are applied"),
+    ("v1", "ResourceQuota", "no quota is enforced"),
+    ("v1", "Endpoints", "Services are not run yet"),
+    ("v1", "PodTemplate", "a PodTemplate makes no pods by itself"),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "Role",
+        "there is no API access to authorize",
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "RoleBinding",
+        "there is no API access to authorize",
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRole",
+        "there is no API access to authorize",
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRoleBinding",
+        "there is no API access to authorize",
+    ),
+    (
+        "networking.k8s.io/v1",
+        "NetworkPolicy",
+        "pod traffic is not filtered by policy",
+    ),
+    (
+        "networking.k8s.io/v1",
+        "Ingress",
+        "no ingress controller routes to it",
+    ),
+    (
+        "networking.k8s.io/v1",
+        "IngressClass",
+        "no ingress controller routes to it",
+    ),
+    (
+        "discovery.k8s.io/v1",
+        "EndpointSlice",
+        "Services are not run yet",
+    ),
+    (
+        "autoscaling/v1",
+        "HorizontalPodAutoscaler",
+        "replicas are not scaled on load",
+    ),
+    (
+        "autoscaling/v2",
+        "HorizontalPodAutoscaler",
+        "replicas are not scaled on load",
+    ),
+    (
+        "policy/v1",
+        "PodDisruptionBudget",
+        "nothing evicts pods voluntarily on one machine",
+    ),
+    (
+        "scheduling.k8s.io/v1",
+        "PriorityClass",
+        "every pod runs on this machine without preemption",
+    ),
+    (
+        "storage.k8s.io/v1",
+        "StorageClass",
+        "volumes are not provisioned",
+    ),
+    (
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        "custom resources are not served",
+    ),
+    (
+        "admissionregistration.k8s.io/v1",
+        "MutatingWebhookConfiguration",
+        "no admission webhooks are called",
+    ),
+    (
+        "admissionregistration.k8s.io/v1",
+        "ValidatingWebhookConfiguration",
+        "no admission webhooks are called",
+    ),
 ];
+
+/// API groups of Kubernetes itself: an unknown kind there is a mistake, not a custom resource.
+fn is_builtin_group(api_version: &str) -> bool {
+    match api_version.split_once('/') {
+        None => true,
+        Some((group, _)) => !group.contains('.') || group.ends_with(".k8s.io"),
+    }
+}
 
 /// Sorts one document (or List item) into the objects to check, reporting what tandem does not
 /// take. `list_kind` is the item kind implied by a typed list (`PodList`).
@@ -489,13 +874,16 @@ fn collect(
             .strip_suffix("List")
             .and_then(ObjKind::from_kind)
             .is_some();
-    if (obj.is_some() || is_list) && api_version != "v1" {
+    let expected = match obj {
+        Some(o) => o.api_version(),
+        None if is_list => "v1",
+        None => "",
+    };
+    if !expected.is_empty() && api_version != expected {
         cx.error_hint(
             &root.field("apiVersion"),
-            format!(
-                "apiVersion {api_version:?} is not valid for kind {kind}: it is in the core group"
-            ),
-            "use `apiVersion: v1`",
+            format!("apiVersion {api_version:?} is not served for kind {kind}: it is {expected}"),
+            format!("use `apiVersion: {expected}`"),
         );
         diags.append(&mut cx.diags);
         return;
@@ -552,18 +940,39 @@ fn collect(
         }
         return;
     }
-    let template = WORKLOADS.iter().find(|(k, _)| *k == kind).map(|(_, t)| *t);
-    let hint = match template {
-        Some(t) => format!(
-            "tandem runs Pods: copy {t}.metadata and {t}.spec of this {kind} into a document with `apiVersion: v1`, `kind: Pod`"
-        ),
-        None => "tandem runs Pods (with the ConfigMaps and Secrets they use); remove this document or pass it to a cluster".into(),
-    };
-    cx.error_hint(
-        &root.field("kind"),
-        format!("kind {kind} ({api_version}) is not supported: tandem runs v1 Pods, ConfigMaps and Secrets"),
-        hint,
-    );
+    if let Some((_, _, what)) = NOT_APPLIED
+        .iter()
+        .find(|(v, k, _)| *k == kind && *v == api_version)
+    {
+        cx.warn(
+            &root.field("kind"),
+            format!("{kind} is accepted but not applied by tandem: {what}"),
+            None,
+        );
+    } else if !is_builtin_group(&api_version) {
+        cx.warn(
+            &root.field("kind"),
+            format!(
+                "{kind} ({api_version}) is a custom resource: accepted but not applied by tandem"
+            ),
+            None,
+        );
+    } else {
+        let known: Vec<&str> = ["Pod", "ConfigMap", "Secret", "List"]
+            .into_iter()
+            .chain(WorkloadKind::ALL.iter().map(|w| w.name()))
+            .chain(NOT_APPLIED.iter().map(|(_, k, _)| *k))
+            .collect();
+        let hint = match schema::did_you_mean(&kind, &known) {
+            Some(k) => format!("did you mean {k}?"),
+            None => "tandem runs Pods and workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) with their ConfigMaps and Secrets".into(),
+        };
+        cx.error_hint(
+            &root.field("kind"),
+            format!("no matches for kind {kind:?} in version {api_version:?}"),
+            hint,
+        );
+    }
     diags.append(&mut cx.diags);
 }
 

@@ -5,21 +5,28 @@
 use k8s_openapi::api::core::v1::Pod;
 
 use crate::diag::Source;
+use crate::kinds::WorkloadKind;
 use crate::path::FieldPath;
 use crate::yaml::{self, Node, Value};
 
-/// A Pod as written in a manifest (no defaults applied), with where it starts.
+/// A Pod as written in a manifest (no defaults applied), or a workload's pod template as a Pod
+/// named after the workload, with where it starts.
 #[derive(Debug, Clone)]
 pub struct WrittenPod {
     pub object: Pod,
     pub file: String,
     /// Line where the object starts: the same line [`crate::LoadedPod::line`] gives.
     pub line: usize,
+    /// `Pod/NAME`, or the workload holding the template (`Deployment/NAME`).
+    pub label: String,
+    /// Where the pod's fields are inside the object: `""` for a Pod, `spec.template.` for most
+    /// workloads (with the dot, so that `base + "spec.containers[0]"` is the whole path).
+    pub base: String,
 }
 
-/// Every `v1` Pod of the sources (documents and items of Lists) that deserialises, in source order,
-/// whether or not the whole set would [`crate::load`]. Pods that do not deserialise are left out:
-/// `load` reports why.
+/// Every `v1` Pod of the sources (documents and items of Lists) and every workload's pod template
+/// that deserialises, in source order, whether or not the whole set would [`crate::load`]. Those
+/// that do not deserialise are left out: `load` reports why.
 pub fn written_pods(sources: &[Source]) -> Vec<WrittenPod> {
     let mut out = Vec::new();
     for src in sources {
@@ -41,11 +48,42 @@ fn collect_pods(file: &str, node: &Node, in_pod_list: bool, out: &mut Vec<Writte
     };
     if is_pod {
         if let Ok(object) = serde_json::from_value::<Pod>(node.to_json()) {
+            let name = object.metadata.name.as_deref().unwrap_or("<unnamed>");
             out.push(WrittenPod {
+                label: format!("Pod/{name}"),
                 object,
                 file: file.to_string(),
                 line: node.pos.line,
+                base: String::new(),
             });
+        }
+        return;
+    }
+    let workload = kind
+        .and_then(WorkloadKind::from_kind)
+        .filter(|w| Some(w.api_version()) == api_version);
+    if let Some(w) = workload {
+        let template = w.template_path().iter().try_fold(node, |n, f| n.get(f));
+        let name = node
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Node::as_str)
+            .unwrap_or("<unnamed>");
+        if let Some(t) = template {
+            let pod = serde_json::json!({
+                "metadata": t.get("metadata").map(Node::to_json),
+                "spec": t.get("spec").map(Node::to_json),
+            });
+            if let Ok(mut object) = serde_json::from_value::<Pod>(pod) {
+                object.metadata.name = Some(name.to_string());
+                out.push(WrittenPod {
+                    object,
+                    file: file.to_string(),
+                    line: node.pos.line,
+                    label: format!("{}/{name}", w.name()),
+                    base: format!("{}.", w.template_path().join(".")),
+                });
+            }
         }
         return;
     }

@@ -71,7 +71,9 @@ impl Store {
     }
 }
 
-fn namespace_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+pub(crate) fn namespace_of(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> String {
     meta.namespace
         .clone()
         .filter(|n| !n.is_empty())

@@ -39,6 +39,20 @@ impl FieldPath {
         p
     }
 
+    /// This path followed by `rest`.
+    pub(crate) fn join(&self, rest: &FieldPath) -> FieldPath {
+        let mut p = self.clone();
+        p.0.extend(rest.0.iter().cloned());
+        p
+    }
+
+    /// The path below `base`, when it starts there.
+    pub(crate) fn strip_prefix(&self, base: &FieldPath) -> Option<FieldPath> {
+        self.0
+            .strip_prefix(base.0.as_slice())
+            .map(|rest| FieldPath(rest.to_vec()))
+    }
+
     pub(crate) fn segs(&self) -> &[Seg] {
         &self.0
     }

@@ -96,7 +96,7 @@ fn one_of(value: &str, allowed: &[&str]) -> bool {
 
 /// Checks a field that takes one of `allowed`; `name` is how the message names it. Returns
 /// whether the value is allowed.
-fn enumerated(
+pub(crate) fn enumerated(
     cx: &mut Cx<'_>,
     path: &FieldPath,
     name: &str,
@@ -122,7 +122,7 @@ const MAX_ID: i64 = i32::MAX as i64;
 const MAX_ACTIVE_DEADLINE: i64 = u32::MAX as i64;
 
 /// Reports `v` at `path` unless `min <= v <= max`, in the API server's words.
-fn in_range(cx: &mut Cx<'_>, path: &FieldPath, field: &str, v: i64, min: i64, max: i64) {
+pub(crate) fn in_range(cx: &mut Cx<'_>, path: &FieldPath, field: &str, v: i64, min: i64, max: i64) {
     if !(min..=max).contains(&v) {
         cx.error(
             path,

@@ -118,7 +118,7 @@ corpus! {
     bad_dns_names => "bad-dns-name.yaml",
     missing_config_map_and_secret => "missing-configmap.yaml",
     invalid_base64_in_secret => "bad-base64.yaml",
-    deployment_and_wrong_api_group => "deployment.yaml",
+    workloads_and_kinds_not_applied => "workloads.yaml",
     yaml_syntax_error => "yaml-syntax.yaml",
     wrong_types => "wrong-type.yaml",
     errors_inside_a_list => "list-item-error.yaml",

@@ -983,8 +983,8 @@ fn the_legacy_service_account_and_hook_http_defaults_apply() {
     assert_eq!(plain.pods[0].plan.service_account_name, "default");
 }
 
-/// A List with `items: null` holds nothing (and is no error); a workload is refused with the
-/// path of its pod template; an unnamed object is labelled as such.
+/// A List with `items: null` holds nothing (and is no error); a workload without a selector is
+/// refused there; an unnamed object is labelled as such.
 #[test]
 fn empty_lists_workloads_and_unnamed_objects_are_reported_as_they_are() {
     let l = load_ok(&src(&format!(
@@ -993,13 +993,9 @@ fn empty_lists_workloads_and_unnamed_objects_are_reported_as_they_are() {
     )));
     assert_eq!(l.pods.len(), 1);
     let d = load_err(&src(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {}\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {template: {spec: {containers: [{name: a, image: x:1}]}}}\n",
     ));
-    let hint = d.0[0].hint.clone().unwrap_or_default();
-    assert!(
-        hint.contains("copy spec.template.metadata and spec.template.spec"),
-        "{hint}"
-    );
+    assert_eq!(d.0[0].field, "spec.selector", "{:?}", d.0);
     let d = load_err(&src("apiVersion: v1\nkind: Pod\nmetadata: {name: \"\"}\nspec: {containers: [{name: a, image: x:1, ports: [{containerPort: 0}]}]}\n"));
     assert!(d.0.iter().all(|d| d.object == "Pod/<unnamed>"), "{:?}", d.0);
 }

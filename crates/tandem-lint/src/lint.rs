@@ -88,10 +88,7 @@ pub fn lint(sources: &[Source], opts: &LintOptions) -> Vec<Finding> {
         .collect();
     let mut found = Vec::new();
     for wp in tandem_api::written_pods(sources) {
-        let object = format!(
-            "Pod/{}",
-            wp.object.metadata.name.as_deref().unwrap_or("<unnamed>")
-        );
+        let object = wp.label.clone();
         let at = |path: &str| {
             text.get(wp.file.as_str())
                 .and_then(|t| tandem_api::locate(t, wp.line, path))
@@ -106,7 +103,12 @@ pub fn lint(sources: &[Source], opts: &LintOptions) -> Vec<Finding> {
             {
                 continue;
             }
-            let (line, column) = at(&r.path);
+            let path = if r.path.is_empty() {
+                wp.base.trim_end_matches('.').to_string()
+            } else {
+                format!("{}{}", wp.base, r.path)
+            };
+            let (line, column) = at(&path);
             found.push(Finding {
                 rule: r.rule,
                 severity: r.severity.unwrap_or(r.rule.severity),
@@ -114,10 +116,13 @@ pub fn lint(sources: &[Source], opts: &LintOptions) -> Vec<Finding> {
                 line,
                 column,
                 object: bounded(object.clone()),
-                field: bounded(r.path),
+                field: bounded(path),
                 message: bounded(r.message),
                 help: r.help.map(bounded),
-                fix: r.fix,
+                fix: r.fix.map(|f| Fix {
+                    action: rebase(&f.action, &wp.base),
+                    ..f
+                }),
             });
         }
     }
@@ -184,6 +189,25 @@ impl Raw {
         });
         self
     }
+}
+
+/// A fix's action with every pod field path in it (`spec…`, `metadata…`) put under `base`, the
+/// template's place in a workload (`spec.template.`): the rules write paths from the pod.
+fn rebase(action: &str, base: &str) -> String {
+    if base.is_empty() {
+        return action.to_string();
+    }
+    action
+        .split(' ')
+        .map(|word| {
+            if word.starts_with("spec") || word.starts_with("metadata") {
+                format!("{base}{word}")
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The rules the pod's annotation turns off; entries that name no rule are reported.
