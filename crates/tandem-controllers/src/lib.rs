@@ -1,0 +1,483 @@
+//! What kube-controller-manager's workload controllers decide, for one machine: which pods a
+//! Deployment, ReplicaSet, ReplicationController, StatefulSet, DaemonSet or Job should have, which
+//! to create and which to delete, and the workload's status.
+//!
+//! Owns: pod names (pod-template hash, generated suffixes), the labels and owner references the
+//! controllers give pods, the ordering rules of each controller, status and conditions.
+//! Never: IO, the clock (`now` is an input), randomness (the suffixes' source is an input),
+//! starting or stopping anything — the adapter in the `tandem` binary acts on [`Decision`]s.
+//!
+//! Start at [`reconcile`]; [`pod_owner`] says which pods a workload's controller looks at.
+
+pub mod job;
+pub mod naming;
+pub mod observed;
+pub mod replicas;
+pub mod statefulset;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde_json::{json, Value};
+use tandem_api::{Workload, WorkloadKind};
+
+use naming::{derived_uid, template_hash, Owner, POD_TEMPLATE_HASH};
+pub use observed::{Action, Decision, OwnedPod, Phase};
+use replicas::{Counts, Replicas};
+
+/// Who the pods of a workload name as their controller: the workload itself, or for a
+/// Deployment the ReplicaSet of its current template (`NAME-HASH`, a uid derived from the
+/// Deployment's).
+pub fn pod_owner(w: &Workload) -> Owner {
+    let kind = w.kind();
+    match w {
+        Workload::Deployment(d) => {
+            let name = format!("{}-{}", w.name(), template_hash(&d.spec.template));
+            Owner {
+                api_version: "apps/v1".into(),
+                kind: "ReplicaSet".into(),
+                uid: derived_uid(w.uid(), &name),
+                name,
+            }
+        }
+        _ => Owner {
+            api_version: kind.api_version().into(),
+            kind: kind.name().into(),
+            name: w.name().into(),
+            uid: w.uid().into(),
+        },
+    }
+}
+
+/// Whether the workload's controller makes pods (a CronJob's controller makes Jobs).
+pub fn makes_pods(kind: WorkloadKind) -> bool {
+    kind != WorkloadKind::CronJob
+}
+
+fn time(us: i64) -> Value {
+    let t = k8s_openapi::jiff::Timestamp::from_microsecond(us)
+        .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+    serde_json::to_value(Time(t)).unwrap_or(Value::Null)
+}
+
+/// A condition, keeping the last transition time from `previous` when its status is unchanged.
+fn condition(
+    previous: &Value,
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    now_us: i64,
+) -> Value {
+    let status = if status { "True" } else { "False" };
+    let old = previous
+        .get("conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == type_));
+    let since = match old {
+        Some(c) if c["status"] == status => c["lastTransitionTime"].clone(),
+        _ => time(now_us),
+    };
+    let mut c = json!({
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": since,
+    });
+    if type_ == "Available" || type_ == "Progressing" {
+        c["lastUpdateTime"] = time(now_us);
+    }
+    c
+}
+
+/// `maxUnavailable` of a Deployment's rolling update as a number of pods (percentages round
+/// down, as the Deployment controller resolves them).
+fn max_unavailable(d: &k8s_openapi::api::apps::v1::Deployment, replicas: i32) -> i32 {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let v = d
+        .spec
+        .strategy
+        .as_ref()
+        .and_then(|s| s.rolling_update.as_ref())
+        .and_then(|r| r.max_unavailable.clone());
+    match v {
+        Some(IntOrString::Int(n)) => n,
+        Some(IntOrString::String(p)) => {
+            let pct: i64 = p.trim_end_matches('%').parse().unwrap_or(25);
+            (i64::from(replicas) * pct / 100) as i32
+        }
+        None => 0,
+    }
+    .clamp(0, replicas.max(0))
+}
+
+/// One look at a workload: its pods (those [`pod_owner`] owns), the time, where claim
+/// directories live, and a source of randomness for generated names.
+pub fn reconcile(
+    w: &Workload,
+    pods: &[OwnedPod],
+    now_us: i64,
+    claims_dir: &str,
+    random: &mut dyn FnMut() -> u32,
+) -> Decision {
+    let owner = pod_owner(w);
+    let previous = w.to_json().get("status").cloned().unwrap_or(Value::Null);
+    let namespace = w.namespace();
+    let name = w.name();
+    let mut wake_at_us = None;
+    let (actions, status) = match w {
+        Workload::Deployment(d) => {
+            let hash = template_hash(&d.spec.template);
+            let replicas = d.spec.replicas.unwrap_or(1);
+            let (actions, c) = replicas::manage(
+                &Replicas {
+                    replicas,
+                    template: &d.spec.template,
+                    namespace,
+                    name_base: format!("{}-", owner.name),
+                    labels: vec![(POD_TEMPLATE_HASH, hash)],
+                    owner: owner.clone(),
+                    min_ready_seconds: d.spec.min_ready_seconds.unwrap_or(0),
+                },
+                pods,
+                now_us,
+                random,
+            );
+            let available = c.available >= replicas - max_unavailable(d, replicas);
+            let complete = c.replicas == replicas && c.available == replicas;
+            let mut status = replica_status(c, replicas);
+            status["updatedReplicas"] = json!(c.replicas);
+            if replicas > c.available {
+                status["unavailableReplicas"] = json!(replicas - c.available);
+            }
+            status["conditions"] = json!([
+                condition(
+                    &previous,
+                    "Available",
+                    available,
+                    if available {
+                        "MinimumReplicasAvailable"
+                    } else {
+                        "MinimumReplicasUnavailable"
+                    },
+                    if available {
+                        "Deployment has minimum availability."
+                    } else {
+                        "Deployment does not have minimum availability."
+                    },
+                    now_us
+                ),
+                condition(
+                    &previous,
+                    "Progressing",
+                    true,
+                    if complete {
+                        "NewReplicaSetAvailable"
+                    } else {
+                        "ReplicaSetUpdated"
+                    },
+                    &if complete {
+                        format!("ReplicaSet \"{}\" has successfully progressed.", owner.name)
+                    } else {
+                        format!("ReplicaSet \"{}\" is progressing.", owner.name)
+                    },
+                    now_us
+                ),
+            ]);
+            (actions, status)
+        }
+        Workload::ReplicaSet(r) => {
+            let replicas = r.spec.replicas.unwrap_or(1);
+            let template = r.spec.template.clone().unwrap_or_default();
+            replicated(
+                &template,
+                replicas,
+                r.spec.min_ready_seconds,
+                &owner,
+                namespace,
+                pods,
+                now_us,
+                random,
+            )
+        }
+        Workload::ReplicationController(rc) => {
+            let spec = rc.spec.clone().unwrap_or_default();
+            let template = spec.template.clone().unwrap_or_default();
+            let replicas = spec.replicas.unwrap_or(1);
+            replicated(
+                &template,
+                replicas,
+                spec.min_ready_seconds,
+                &owner,
+                namespace,
+                pods,
+                now_us,
+                random,
+            )
+        }
+        Workload::DaemonSet(ds) => {
+            let hash = template_hash(&ds.spec.template);
+            let (actions, c) = replicas::manage(
+                &Replicas {
+                    replicas: 1,
+                    template: &ds.spec.template,
+                    namespace,
+                    name_base: format!("{name}-"),
+                    labels: vec![
+                        ("controller-revision-hash", hash),
+                        ("pod-template-generation", "1".into()),
+                    ],
+                    owner: owner.clone(),
+                    min_ready_seconds: ds.spec.min_ready_seconds.unwrap_or(0),
+                },
+                pods,
+                now_us,
+                random,
+            );
+            let status = json!({
+                "currentNumberScheduled": c.replicas,
+                "desiredNumberScheduled": 1,
+                "numberMisscheduled": 0,
+                "numberReady": c.ready,
+                "numberAvailable": c.available,
+                "numberUnavailable": 1 - c.available.min(1),
+                "updatedNumberScheduled": c.replicas,
+                "observedGeneration": 1,
+            });
+            (actions, status)
+        }
+        Workload::StatefulSet(st) => {
+            let (actions, c) =
+                statefulset::manage(name, namespace, &st.spec, &owner, pods, claims_dir);
+            let revision = format!("{name}-{}", template_hash(&st.spec.template));
+            let status = json!({
+                "replicas": c.replicas,
+                "readyReplicas": c.ready,
+                "availableReplicas": c.available,
+                "currentReplicas": c.replicas,
+                "updatedReplicas": c.replicas,
+                "currentRevision": revision,
+                "updateRevision": revision,
+                "collisionCount": 0,
+                "observedGeneration": 1,
+            });
+            (actions, status)
+        }
+        Workload::Job(j) => {
+            let spec = j.spec.clone().unwrap_or_default();
+            let start_us = previous
+                .get("startTime")
+                .and_then(|t| serde_json::from_value::<Time>(t.clone()).ok())
+                .map_or(now_us, |t| t.0.as_microsecond());
+            let already = job_finished(&previous);
+            let look = job::manage(
+                name, namespace, &spec, &owner, pods, start_us, now_us, already, random,
+            );
+            wake_at_us = look.wake_at_us;
+            (
+                look.actions.clone(),
+                job_status(&previous, &look, start_us, now_us),
+            )
+        }
+        Workload::CronJob(_) => (Vec::new(), previous.clone()),
+    };
+    Decision {
+        actions,
+        status,
+        wake_at_us,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn replicated(
+    template: &k8s_openapi::api::core::v1::PodTemplateSpec,
+    replicas: i32,
+    min_ready_seconds: Option<i32>,
+    owner: &Owner,
+    namespace: &str,
+    pods: &[OwnedPod],
+    now_us: i64,
+    random: &mut dyn FnMut() -> u32,
+) -> (Vec<Action>, Value) {
+    let (actions, c) = replicas::manage(
+        &Replicas {
+            replicas,
+            template,
+            namespace,
+            name_base: format!("{}-", owner.name),
+            labels: vec![],
+            owner: owner.clone(),
+            min_ready_seconds: min_ready_seconds.unwrap_or(0),
+        },
+        pods,
+        now_us,
+        random,
+    );
+    (actions, replica_status(c, replicas))
+}
+
+fn replica_status(c: Counts, _replicas: i32) -> Value {
+    json!({
+        "replicas": c.replicas,
+        "fullyLabeledReplicas": c.replicas,
+        "readyReplicas": c.ready,
+        "availableReplicas": c.available,
+        "observedGeneration": 1,
+    })
+}
+
+/// How a Job's earlier status says it ended.
+fn job_finished(previous: &Value) -> Option<job::Finished> {
+    let conditions = previous.get("conditions")?.as_array()?;
+    conditions.iter().find_map(|c| {
+        if c["status"] != "True" {
+            return None;
+        }
+        match c["type"].as_str()? {
+            "Complete" | "SuccessCriteriaMet" => Some(job::Finished::Complete),
+            "Failed" | "FailureTarget" => Some(job::Finished::Failed {
+                reason: if c["reason"] == "DeadlineExceeded" {
+                    "DeadlineExceeded"
+                } else {
+                    "BackoffLimitExceeded"
+                },
+                message: c["message"].as_str().unwrap_or_default().to_string(),
+            }),
+            _ => None,
+        }
+    })
+}
+
+/// A Job's status: counts, start and completion times, and its conditions as the Job
+/// controller sets them (SuccessCriteriaMet or FailureTarget at once, Complete or Failed once
+/// no pod of it runs any more).
+fn job_status(previous: &Value, look: &job::JobLook, start_us: i64, now_us: i64) -> Value {
+    let mut status = json!({
+        "startTime": time(start_us),
+        "active": look.active,
+        "ready": look.ready,
+        "succeeded": look.succeeded,
+        "failed": look.failed,
+        "terminating": 0,
+    });
+    if let Some(ci) = &look.completed_indexes {
+        status["completedIndexes"] = json!(ci);
+    }
+    let Some(finished) = &look.finished else {
+        return status;
+    };
+    let drained = look.active == 0;
+    let (target, last, reason, message) = match finished {
+        job::Finished::Complete => (
+            "SuccessCriteriaMet",
+            "Complete",
+            "CompletionsReached",
+            "Reached expected number of succeeded pods".to_string(),
+        ),
+        job::Finished::Failed { reason, message } => {
+            ("FailureTarget", "Failed", *reason, message.clone())
+        }
+    };
+    let mut conditions = vec![condition(previous, target, true, reason, &message, now_us)];
+    if drained {
+        conditions.push(condition(previous, last, true, reason, &message, now_us));
+        if matches!(finished, job::Finished::Complete) {
+            status["completionTime"] = previous
+                .get("completionTime")
+                .cloned()
+                .unwrap_or_else(|| time(now_us));
+        }
+    }
+    status["conditions"] = json!(conditions);
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(yaml: &str) -> Workload {
+        let l = tandem_api::load(
+            &[tandem_api::Source::new("w.yaml", yaml)],
+            &tandem_api::PlanOptions::default(),
+        )
+        .expect("loads");
+        l.workloads[0].object.clone()
+    }
+
+    fn running(name: &str) -> OwnedPod {
+        OwnedPod {
+            name: name.into(),
+            phase: Phase::Running,
+            ready: true,
+            ready_since_us: Some(0),
+            created_us: 0,
+            finished_us: None,
+            deleting: false,
+            index: None,
+            restarts: 0,
+        }
+    }
+
+    const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 3\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: a, image: busybox}]}\n";
+
+    #[test]
+    fn a_deployments_pods_belong_to_the_replicaset_of_its_template() {
+        let w = load(DEPLOYMENT);
+        let owner = pod_owner(&w);
+        assert!(owner.name.starts_with("web-") && owner.kind == "ReplicaSet");
+        let d = reconcile(&w, &[], 0, "/c", &mut || 1);
+        assert_eq!(d.actions.len(), 3);
+        let Action::Create(p) = &d.actions[0] else {
+            panic!("no pod");
+        };
+        let name = p.metadata.name.clone().unwrap_or_default();
+        assert!(name.starts_with(&format!("{}-", owner.name)), "{name}");
+        assert_eq!(
+            p.metadata.owner_references.as_ref().expect("owner")[0].uid,
+            owner.uid
+        );
+        assert_eq!(d.status["conditions"][0]["type"], "Available");
+        assert_eq!(d.status["conditions"][0]["status"], "False");
+        let pods: Vec<OwnedPod> = (0..3)
+            .map(|i| running(&format!("{}-{i}", owner.name)))
+            .collect();
+        let d = reconcile(&w, &pods, 1, "/c", &mut || 1);
+        assert!(d.actions.is_empty());
+        assert_eq!(d.status["availableReplicas"], 3);
+        assert_eq!(d.status["conditions"][0]["status"], "True");
+        assert_eq!(
+            d.status["conditions"][1]["reason"],
+            "NewReplicaSetAvailable"
+        );
+    }
+
+    #[test]
+    fn a_job_is_complete_once_its_pods_are_gone_and_stays_so() {
+        let mut w = load("apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec: {restartPolicy: Never, containers: [{name: a, image: busybox}]}\n");
+        let mut done = running("j-a");
+        done.phase = Phase::Succeeded;
+        let d = reconcile(&w, &[done.clone(), running("j-b")], 5, "/c", &mut || 1);
+        assert_eq!(d.actions, [Action::Delete("j-b".into())]);
+        let types: Vec<&str> = d.status["conditions"]
+            .as_array()
+            .expect("conditions")
+            .iter()
+            .filter_map(|c| c["type"].as_str())
+            .collect();
+        assert_eq!(types, ["SuccessCriteriaMet"]);
+        if let Workload::Job(j) = &mut w {
+            j.status = serde_json::from_value(d.status.clone()).ok();
+        }
+        let d = reconcile(&w, &[done], 9, "/c", &mut || 1);
+        assert!(d.actions.is_empty());
+        let types: Vec<&str> = d.status["conditions"]
+            .as_array()
+            .expect("conditions")
+            .iter()
+            .filter_map(|c| c["type"].as_str())
+            .collect();
+        assert_eq!(types, ["SuccessCriteriaMet", "Complete"]);
+        assert_eq!(d.status["succeeded"], 1);
+        assert!(d.status["completionTime"].is_string());
+    }
+}

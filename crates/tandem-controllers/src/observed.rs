@@ -1,0 +1,89 @@
+//! What a controller sees and what it decides, as data: the pods it owns, and the pods to create
+//! or delete.
+
+use k8s_openapi::api::core::v1::Pod;
+
+/// A pod's phase as the controllers read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    /// Its supervisor is gone: neither running nor finished.
+    Unknown,
+}
+
+impl Phase {
+    pub fn parse(phase: &str) -> Phase {
+        match phase {
+            "Running" => Phase::Running,
+            "Succeeded" => Phase::Succeeded,
+            "Failed" => Phase::Failed,
+            "Pending" => Phase::Pending,
+            _ => Phase::Unknown,
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Succeeded | Phase::Failed)
+    }
+}
+
+/// One pod the workload owns, as its status says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnedPod {
+    pub name: String,
+    pub phase: Phase,
+    /// The Ready condition is True.
+    pub ready: bool,
+    /// Microseconds since the epoch at which Ready last became True (for `minReadySeconds`).
+    pub ready_since_us: Option<i64>,
+    /// Microseconds since the epoch at which the pod was created.
+    pub created_us: i64,
+    /// Microseconds since the epoch at which its last container ended, for a finished pod.
+    pub finished_us: Option<i64>,
+    /// Being deleted (its grace period running): counted neither as active nor as finished.
+    pub deleting: bool,
+    /// The index a StatefulSet ordinal or an Indexed Job's completion index gives the pod.
+    pub index: Option<i32>,
+    /// Restarts of its containers, summed (the ReplicaSet controller deletes the most
+    /// restarted of equal pods first).
+    pub restarts: i32,
+}
+
+impl OwnedPod {
+    /// Counted by the controllers as one of the workload's current pods.
+    pub fn is_active(&self) -> bool {
+        !self.deleting && !self.phase.is_terminal()
+    }
+
+    /// Ready for at least `min_ready_seconds` at `now_us`.
+    pub fn is_available(&self, min_ready_seconds: i32, now_us: i64) -> bool {
+        self.ready
+            && self
+                .ready_since_us
+                .is_none_or(|since| now_us - since >= i64::from(min_ready_seconds) * 1_000_000)
+    }
+}
+
+/// What a controller asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Create this pod (named, labelled and owned).
+    Create(Box<Pod>),
+    /// Delete this pod gracefully.
+    Delete(String),
+}
+
+/// The outcome of one look at a workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub actions: Vec<Action>,
+    /// The workload's `status`, as the API type's JSON.
+    pub status: serde_json::Value,
+    /// When to look again at the latest, in microseconds since the epoch, if something is
+    /// waiting on the clock (a Job's back-off, `minReadySeconds`); pod changes wake the
+    /// controller anyway.
+    pub wake_at_us: Option<i64>,
+}

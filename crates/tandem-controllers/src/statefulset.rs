@@ -1,0 +1,216 @@
+//! The StatefulSet controller: pods `NAME-0` .. `NAME-(N-1)` with stable names and hostnames,
+//! made in order and each only once the one before is Running and Ready (`OrderedReady`), or all
+//! at once (`Parallel`); removed from the highest ordinal down. Each claim template becomes a
+//! directory of the pod's own that outlives it (what a PersistentVolumeClaim gives on a cluster).
+
+use k8s_openapi::api::apps::v1::StatefulSetSpec;
+use k8s_openapi::api::core::v1::{HostPathVolumeSource, Volume};
+
+use crate::naming::{pod_from_template, template_hash, Owner};
+use crate::observed::{Action, OwnedPod, Phase};
+use crate::replicas::Counts;
+
+/// What one look at a StatefulSet decides, and the pods' counts.
+pub fn manage(
+    name: &str,
+    namespace: &str,
+    spec: &StatefulSetSpec,
+    owner: &Owner,
+    pods: &[OwnedPod],
+    claims_dir: &str,
+) -> (Vec<Action>, Counts) {
+    let replicas = spec.replicas.unwrap_or(1).max(0);
+    let parallel = spec.pod_management_policy.as_deref() == Some("Parallel");
+    let ordinal = |p: &OwnedPod| -> Option<i32> {
+        p.name.strip_prefix(name)?.strip_prefix('-')?.parse().ok()
+    };
+    let at = |i: i32| pods.iter().find(|p| ordinal(p) == Some(i));
+    let counts = Counts {
+        replicas: pods.iter().filter(|p| p.is_active()).count() as i32,
+        ready: pods.iter().filter(|p| p.is_active() && p.ready).count() as i32,
+        available: pods.iter().filter(|p| p.is_active() && p.ready).count() as i32,
+    };
+    let mut actions = Vec::new();
+    for i in 0..replicas {
+        match at(i) {
+            None => {
+                actions.push(Action::Create(Box::new(pod(
+                    name, namespace, spec, owner, i, claims_dir,
+                ))));
+                if !parallel {
+                    return (actions, counts);
+                }
+            }
+            // A finished pod is deleted and made again under the same name.
+            Some(p) if p.phase.is_terminal() && !p.deleting => {
+                actions.push(Action::Delete(p.name.clone()));
+                if !parallel {
+                    return (actions, counts);
+                }
+            }
+            Some(p) if !parallel && (p.deleting || p.phase != Phase::Running || !p.ready) => {
+                return (actions, counts);
+            }
+            Some(_) => {}
+        }
+    }
+    // The surplus, highest ordinal first; in order, one at a time.
+    let mut condemned: Vec<&OwnedPod> = pods
+        .iter()
+        .filter(|p| ordinal(p).is_none_or(|i| i >= replicas))
+        .collect();
+    condemned.sort_by_key(|p| std::cmp::Reverse(ordinal(p)));
+    for p in condemned {
+        if p.deleting {
+            if parallel {
+                continue;
+            }
+            break;
+        }
+        actions.push(Action::Delete(p.name.clone()));
+        if !parallel {
+            break;
+        }
+    }
+    (actions, counts)
+}
+
+/// Pod `NAME-i`: its hostname, the governing Service's subdomain, the labels the controller
+/// sets, and a directory per claim template.
+fn pod(
+    name: &str,
+    namespace: &str,
+    spec: &StatefulSetSpec,
+    owner: &Owner,
+    i: i32,
+    claims_dir: &str,
+) -> k8s_openapi::api::core::v1::Pod {
+    let pod_name = format!("{name}-{i}");
+    let revision = format!("{name}-{}", template_hash(&spec.template));
+    let mut pod = pod_from_template(
+        &spec.template,
+        &pod_name,
+        namespace,
+        &[
+            ("statefulset.kubernetes.io/pod-name", pod_name.clone()),
+            ("apps.kubernetes.io/pod-index", i.to_string()),
+            ("controller-revision-hash", revision),
+        ],
+        owner,
+    );
+    let ps = pod.spec.get_or_insert_with(Default::default);
+    ps.hostname = Some(pod_name.clone());
+    if let Some(service) = spec.service_name.as_deref().filter(|s| !s.is_empty()) {
+        ps.subdomain = Some(service.to_string());
+    }
+    for claim in spec.volume_claim_templates.iter().flatten() {
+        let claim_name = claim.metadata.name.clone().unwrap_or_default();
+        let volumes = ps.volumes.get_or_insert_with(Vec::new);
+        volumes.retain(|v| v.name != claim_name);
+        volumes.push(Volume {
+            name: claim_name.clone(),
+            host_path: Some(HostPathVolumeSource {
+                path: format!("{claims_dir}/{namespace}/{claim_name}-{pod_name}"),
+                type_: Some("DirectoryOrCreate".into()),
+            }),
+            ..Default::default()
+        });
+    }
+    pod
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replicas::tests::pod as owned;
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+
+    fn spec(replicas: i32, policy: &str) -> StatefulSetSpec {
+        StatefulSetSpec {
+            replicas: Some(replicas),
+            pod_management_policy: Some(policy.into()),
+            service_name: Some("db".into()),
+            volume_claim_templates: Some(vec![PersistentVolumeClaim {
+                metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                    name: Some("data".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }
+    }
+
+    fn owner() -> Owner {
+        Owner {
+            api_version: "apps/v1".into(),
+            kind: "StatefulSet".into(),
+            name: "db".into(),
+            uid: "u".into(),
+        }
+    }
+
+    fn names(actions: &[Action]) -> Vec<String> {
+        actions
+            .iter()
+            .map(|a| match a {
+                Action::Create(p) => format!("+{}", p.metadata.name.clone().unwrap_or_default()),
+                Action::Delete(n) => format!("-{n}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ordered_ready_makes_one_pod_after_the_other_is_ready() {
+        let s = spec(3, "OrderedReady");
+        let run = |pods: &[OwnedPod]| names(&manage("db", "default", &s, &owner(), pods, "/c").0);
+        assert_eq!(run(&[]), ["+db-0"]);
+        assert_eq!(
+            run(&[owned("db-0", Phase::Running, false, 1)]),
+            Vec::<String>::new()
+        );
+        assert_eq!(run(&[owned("db-0", Phase::Running, true, 1)]), ["+db-1"]);
+        // A failed pod is deleted, then made again under its name.
+        let failed = [
+            owned("db-0", Phase::Failed, false, 1),
+            owned("db-1", Phase::Running, true, 1),
+        ];
+        assert_eq!(run(&failed), ["-db-0"]);
+        let (actions, _) = manage("db", "default", &s, &owner(), &[], "/c");
+        let Action::Create(p) = &actions[0] else {
+            panic!("no pod");
+        };
+        let ps = p.spec.as_ref().expect("spec");
+        assert_eq!(ps.hostname.as_deref(), Some("db-0"));
+        assert_eq!(ps.subdomain.as_deref(), Some("db"));
+        let v = &ps.volumes.as_ref().expect("volumes")[0];
+        assert_eq!(
+            v.host_path.as_ref().map(|h| h.path.as_str()),
+            Some("/c/default/data-db-0")
+        );
+    }
+
+    #[test]
+    fn scaling_down_removes_the_highest_ordinal_first() {
+        let all = [
+            owned("db-0", Phase::Running, true, 1),
+            owned("db-1", Phase::Running, true, 1),
+            owned("db-2", Phase::Running, true, 1),
+        ];
+        let s = spec(1, "OrderedReady");
+        assert_eq!(
+            names(&manage("db", "default", &s, &owner(), &all, "/c").0),
+            ["-db-2"]
+        );
+        let s = spec(1, "Parallel");
+        assert_eq!(
+            names(&manage("db", "default", &s, &owner(), &all, "/c").0),
+            ["-db-2", "-db-1"]
+        );
+        let s = spec(3, "Parallel");
+        assert_eq!(
+            names(&manage("db", "default", &s, &owner(), &[], "/c").0),
+            ["+db-0", "+db-1", "+db-2"]
+        );
+    }
+}
