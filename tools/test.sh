@@ -6,9 +6,11 @@ cd "$(dirname "$0")/.."
 NEED_NEXTEST=1 bash tools/setup.sh
 echo "== format"
 cargo fmt --all -- --check
-echo "== dependency direction: the lifecycle engine never reaches the kernel or the image store"
-bad=$(cargo tree --locked -p tandem-kubelet -e normal --prefix none | grep -E '^(nix|libcontainer|libcgroups|tandem-runtime|tandem-image|tandem-supervisor) ' || true)
-if [ -n "$bad" ]; then echo "error: tandem-kubelet depends on: $bad" >&2; exit 1; fi
+echo "== dependency direction: the lifecycle engine and the controllers never reach the kernel or the image store"
+for crate in tandem-kubelet tandem-controllers; do
+  bad=$(cargo tree --locked -p "$crate" -e normal --prefix none | grep -E '^(nix|libcontainer|libcgroups|tandem-runtime|tandem-image|tandem-supervisor) ' || true)
+  if [ -n "$bad" ]; then echo "error: $crate depends on: $bad" >&2; exit 1; fi
+done
 echo "== reading order: no crate has modules that import each other"
 python3 tools/module-order.py
 echo "== clippy"

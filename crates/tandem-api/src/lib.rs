@@ -97,6 +97,8 @@ pub struct LoadedWorkload {
     pub file: String,
     /// Line where the object starts.
     pub line: usize,
+    /// The template's usable imagePullSecrets (as [`LoadedPod::image_pull_secrets`]).
+    pub image_pull_secrets: Vec<PullSecret>,
 }
 
 #[derive(Debug, Clone)]
@@ -512,6 +514,34 @@ fn stand_in_pod_name(w: &Workload) -> String {
     }
 }
 
+/// A StatefulSet's pods get a volume per claim template (a directory of the pod's own, see
+/// tandem-controllers): its template is checked with a stand-in for each, as mounts name them.
+/// Returns the names of the stand-ins added.
+fn claim_volumes(w: &Workload, pod: &mut Pod) -> Vec<String> {
+    let Workload::StatefulSet(st) = w else {
+        return Vec::new();
+    };
+    let Some(spec) = pod.spec.as_mut() else {
+        return Vec::new();
+    };
+    let volumes = spec.volumes.get_or_insert_with(Vec::new);
+    let mut added = Vec::new();
+    for claim in st.spec.volume_claim_templates.iter().flatten() {
+        let Some(name) = claim.metadata.name.clone() else {
+            continue;
+        };
+        if volumes.iter().all(|v| v.name != name) {
+            volumes.push(k8s_openapi::api::core::v1::Volume {
+                name: name.clone(),
+                empty_dir: Some(Default::default()),
+                ..Default::default()
+            });
+            added.push(name);
+        }
+    }
+    added
+}
+
 /// Defaults and validates each workload's own fields, then its template as a pod (findings
 /// located inside the template); a workload with errors is reported and left out.
 fn plan_workloads(
@@ -562,22 +592,28 @@ fn plan_workloads(
                 pod.metadata.name = Some(stand_in_pod_name(&object));
                 pod.metadata.namespace = Some(namespace.clone());
                 pod.metadata.generate_name = None;
-                let (plan, _) = plan_pod(&mut tcx, &mut pod, &uid, store, opts);
-                // The stored template carries the API defaults of its spec, as on a cluster.
-                if let Some(t) = object.template_mut() {
-                    t.spec = pod.spec;
+                let claims = claim_volumes(&object, &mut pod);
+                let planned = plan_pod(&mut tcx, &mut pod, &uid, store, opts);
+                // The stored template carries the API defaults of its spec, as on a cluster,
+                // and not the claims' stand-ins.
+                if let (Some(t), Some(mut spec)) = (object.template_mut(), pod.spec) {
+                    if let Some(v) = spec.volumes.as_mut() {
+                        v.retain(|v| !claims.contains(&v.name));
+                    }
+                    t.spec = Some(spec);
                 }
                 cx.diags.append(&mut tcx.diags);
-                Some(plan)
+                Some(planned)
             }
             _ => None,
         };
-        if let (Some(template), false) = (template, cx.has_errors()) {
+        if let (Some((template, image_pull_secrets)), false) = (template, cx.has_errors()) {
             loaded.push(LoadedWorkload {
                 object,
                 template,
                 file: file.to_string(),
                 line: node.pos.line,
+                image_pull_secrets,
             });
         }
         diags.append(&mut cx.diags);

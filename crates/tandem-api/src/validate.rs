@@ -290,14 +290,21 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                     ),
                 );
             }
-            // Exactly one source, counted on the input as written.
+            // Exactly one source, counted on the input as written (or, for a volume that is
+            // not in the input — a StatefulSet claim's stand-in — on the object).
             let sources: Vec<String> = match self.cx.root.at(&p).map(|n| &n.value) {
                 Some(Value::Map(entries)) => entries
                     .iter()
                     .filter(|e| e.key != "name" && !e.value.is_null())
                     .map(|e| e.key.clone())
                     .collect(),
-                _ => Vec::new(),
+                Some(_) => Vec::new(),
+                None => match serde_json::to_value(v) {
+                    Ok(serde_json::Value::Object(m)) => {
+                        m.keys().filter(|k| *k != "name").cloned().collect()
+                    }
+                    _ => Vec::new(),
+                },
             };
             match sources.len() {
                 0 => self.cx.error_hint(

@@ -29,6 +29,10 @@ use std::path::{Path, PathBuf};
 pub struct Store {
     pub images: PathBuf,
     pub pods: PathBuf,
+    /// One directory per workload (its object, status and controller).
+    pub workloads: PathBuf,
+    /// Directories that outlive pods: a StatefulSet's claim templates.
+    pub volumes: PathBuf,
 }
 
 impl Store {
@@ -37,10 +41,14 @@ impl Store {
             Some(r) => Store {
                 images: r.join("images"),
                 pods: r.join("pods"),
+                workloads: r.join("workloads"),
+                volumes: r.join("volumes"),
             },
             None => Store {
                 images: "/var/lib/tandem/images".into(),
                 pods: "/run/tandem/pods".into(),
+                workloads: "/run/tandem/workloads".into(),
+                volumes: "/var/lib/tandem/volumes".into(),
             },
         }
     }

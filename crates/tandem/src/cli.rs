@@ -56,6 +56,12 @@ pub enum Command {
         after_help = "Examples:\n  tandem delete pod web                # gracefully, with its terminationGracePeriodSeconds\n  tandem delete pod web db --grace-period 5\n  tandem delete -f app.yaml            # the pods of a manifest\n  tandem delete pods --all"
     )]
     Delete(DeleteArgs),
+    /// Set a new number of replicas for a Deployment, ReplicaSet, StatefulSet or
+    /// ReplicationController; its controller makes or removes pods to match.
+    #[command(
+        after_help = "Examples:\n  tandem scale deployment/web --replicas 3\n  tandem scale sts db --replicas 1     # removes db-2, then db-1"
+    )]
+    Scale(ScaleArgs),
     /// Wait until pods meet a condition (kubectl wait).
     #[command(
         after_help = "Examples:\n  tandem wait pod/web --for=condition=Ready --timeout=60s\n  tandem wait pod/job --for=jsonpath='{.status.phase}'=Succeeded\n  tandem wait pod/web --for=delete"
@@ -236,7 +242,9 @@ fn parse_output(s: &str) -> Result<Output, String> {
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// `pods` (also `pod`, `po`) or `events` (also `event`, `ev`).
+    /// `pods` (also `pod`, `po`), `events` (also `event`, `ev`), or a workload kind:
+    /// `deployments` (`deploy`), `replicasets` (`rs`), `statefulsets` (`sts`), `daemonsets`
+    /// (`ds`), `jobs`, `cronjobs` (`cj`), `replicationcontrollers` (`rc`); `KIND/NAME` too.
     pub resource: String,
     /// A pod name (for pods).
     #[arg(add = ArgValueCandidates::new(pod_names))]
@@ -459,7 +467,8 @@ pub struct ExecArgs {
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
-    /// `pod NAME...` (or `pod/NAME`).
+    /// `pod NAME...` (or `pod/NAME`), or a workload: `deployment NAME` (or `deployment/NAME`),
+    /// which goes with its pods.
     pub targets: Vec<String>,
     /// Delete every pod of the namespace (`tandem delete pods --all`).
     #[arg(long)]
@@ -470,6 +479,18 @@ pub struct DeleteArgs {
     /// Seconds between SIGTERM and SIGKILL, instead of the pod's terminationGracePeriodSeconds.
     #[arg(long = "grace-period")]
     pub grace_period: Option<u64>,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// `KIND/NAME` or `KIND NAME` (deployment, replicaset, statefulset, replicationcontroller).
+    #[arg(required = true, num_args = 1..=2)]
+    pub target: Vec<String>,
+    /// The number of pods wanted.
+    #[arg(long, allow_negative_numbers = true)]
+    pub replicas: i32,
     #[arg(short = 'n', long = "namespace", default_value = "default")]
     pub namespace: String,
 }

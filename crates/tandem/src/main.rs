@@ -49,6 +49,7 @@ fn hidden_entry(args: &[OsString]) -> Option<i32> {
             let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
             tandem_supervisor::supervise::supervise(dir, &a.images, exe)
         }),
+        commands::controller::ControlArgs::VERB => helper(rest, commands::controller::control_main),
         _ => return None,
     })
 }

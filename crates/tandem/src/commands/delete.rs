@@ -31,6 +31,36 @@ pub fn delete(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
                 .iter()
                 .map(|p| (p.plan.namespace.clone(), p.plan.name.clone())),
         );
+        for w in &loaded.workloads {
+            let o = &w.object;
+            super::workloads::delete(store, o.kind(), o.namespace(), o.name(), a.grace_period)?;
+        }
+        if targets.is_empty() && !loaded.workloads.is_empty() {
+            return Ok(0);
+        }
+    }
+    // A workload: `KIND NAME...` or `KIND/NAME`, deleted with its pods.
+    let first_kind = a
+        .targets
+        .first()
+        .and_then(|f| tandem_api::WorkloadKind::from_resource(f));
+    let mut workloads = vec![];
+    for t in &a.targets {
+        match (t.split_once('/'), first_kind) {
+            (Some((k, n)), _) => {
+                if let Some(kind) = tandem_api::WorkloadKind::from_resource(k) {
+                    workloads.push((kind, n.to_string()));
+                }
+            }
+            (None, Some(kind)) if Some(t) != a.targets.first() => workloads.push((kind, t.clone())),
+            _ => {}
+        }
+    }
+    if first_kind.is_some() || !workloads.is_empty() {
+        for (kind, name) in &workloads {
+            super::workloads::delete(store, *kind, &a.namespace, name, a.grace_period)?;
+        }
+        return Ok(0);
     }
     for t in a.targets.iter().map(String::as_str) {
         if matches!(t, "pod" | "pods" | "po") {

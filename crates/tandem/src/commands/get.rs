@@ -11,7 +11,20 @@ use crate::errors::hint;
 use crate::output::jsonpath::{show, Template};
 use crate::output::{table, yaml::to_yaml};
 
-pub fn get(store: &Store, a: GetArgs) -> anyhow::Result<i32> {
+pub fn get(store: &Store, mut a: GetArgs) -> anyhow::Result<i32> {
+    if let Some((kind, name)) = a.resource.split_once('/') {
+        if a.name.is_some() {
+            return Err(hint(
+                "there is a name in KIND/NAME and after it",
+                "write `get KIND NAME` or `get KIND/NAME`",
+            ));
+        }
+        a.name = Some(name.to_string());
+        a.resource = kind.to_string();
+    }
+    if let Some(kind) = tandem_api::WorkloadKind::from_resource(&a.resource) {
+        return super::workloads::get(store, kind, &a);
+    }
     match a.resource.as_str() {
         "pods" | "pod" | "po" => get_pods(store, &a),
         "events" | "event" | "ev" => {
@@ -32,7 +45,7 @@ pub fn get(store: &Store, a: GetArgs) -> anyhow::Result<i32> {
         }
         other => Err(hint(
             format!("the server doesn't have a resource type \"{other}\""),
-            "tandem knows `pods` and `events`",
+            "tandem knows pods, events, deployments, replicasets, statefulsets, daemonsets, jobs, cronjobs and replicationcontrollers",
         )),
     }
 }

@@ -1,6 +1,7 @@
 //! One module per verb; each returns the process exit status.
 
 mod control;
+pub(crate) mod controller;
 mod cp;
 mod delete;
 mod describe;
@@ -17,6 +18,7 @@ mod set;
 pub(crate) mod timeline;
 mod top;
 mod wait;
+mod workloads;
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +42,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Describe(a) => describe::describe(&store, a),
         Command::PortForward(a) => port_forward::port_forward(&store, a),
         Command::Delete(a) => delete::delete(&store, a),
+        Command::Scale(a) => workloads::scale(&store, a),
         Command::Image(a) => image::image(&store, a),
         Command::Wait(a) => wait::wait(&store, a),
         Command::Set(crate::cli::SetCommand::Image(a)) => set::set_image(&store, a),

@@ -22,7 +22,7 @@ use super::read_sources;
 use crate::cli::RunArgs;
 use crate::errors::{hint, hint_caused, Reported};
 
-fn random_uid() -> String {
+pub(crate) fn random_uid() -> String {
     std::fs::read_to_string("/proc/sys/kernel/random/uuid")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| {
@@ -36,7 +36,7 @@ fn random_uid() -> String {
         })
 }
 
-fn node_name() -> String {
+pub(crate) fn node_name() -> String {
     nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())
@@ -76,10 +76,35 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
             max_files: a.container_log_max_files,
         };
     }
-    if loaded.pods.is_empty() {
+    if loaded.pods.is_empty() && loaded.workloads.is_empty() {
         return Err(hint(
-            "the manifests hold no Pod",
-            "tandem runs v1 Pods; ConfigMaps and Secrets only feed them",
+            "the manifests hold no Pod and no workload",
+            "tandem runs Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and ReplicationControllers; ConfigMaps and Secrets only feed them",
+        ));
+    }
+    if let Some(c) = loaded
+        .workloads
+        .iter()
+        .find(|w| !tandem_controllers::makes_pods(w.object.kind()))
+    {
+        return Err(hint(
+            format!(
+                "CronJob {} cannot run here yet: tandem does not run CronJobs on their schedule; nothing was started",
+                c.object.name()
+            ),
+            "run its job once by putting spec.jobTemplate into a `kind: Job` of apiVersion batch/v1; `tandem lint` checks the CronJob",
+        ));
+    }
+    if !loaded.workloads.is_empty() && !a.detach {
+        return Err(hint(
+            "workloads run in the background: their controllers keep them running after this command",
+            "run them with `tandem run -d -f FILE`, then follow them with `tandem get pods -w` or `tandem logs -f -l LABEL`",
+        ));
+    }
+    if !loaded.workloads.is_empty() && !a.publish.is_empty() {
+        return Err(hint(
+            "-p publishes ports of one pod, but a workload makes several",
+            "give the template's container ports a hostPort instead",
         ));
     }
     if !nix::unistd::geteuid().is_root() {
@@ -95,7 +120,22 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     // starts, and pods sharing an image pull it once.
     let images = ImageStore::open(&store.images)
         .with_context(|| format!("cannot open the image store at {}", store.images.display()))?;
-    let pulls = ensure_images(&images, &loaded.pods, &a.registry)?;
+    let templates: Vec<tandem_api::LoadedPod> = loaded
+        .workloads
+        .iter()
+        .map(|w| tandem_api::LoadedPod {
+            plan: w.template.clone(),
+            object: Default::default(),
+            file: w.file.clone(),
+            line: w.line,
+            image_pull_secrets: w.image_pull_secrets.clone(),
+        })
+        .collect();
+    let pulls = ensure_images(
+        &images,
+        &[loaded.pods.as_slice(), templates.as_slice()].concat(),
+        &a.registry,
+    )?;
 
     let exe = std::env::current_exe().context("cannot find the tandem executable")?;
     std::fs::create_dir_all(&store.pods)
@@ -114,9 +154,42 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
             }
         }
     }
+    let settings = super::controller::PodSettings {
+        network: net.clone(),
+        pulls: pulls.settings.clone(),
+        pod_max_pids: a.pod_max_pids,
+        container_logs: tandem_api::plan::ContainerLogPolicy {
+            max_size: a.container_log_max_size,
+            max_files: a.container_log_max_files,
+        },
+        pods_dir: store.pods.clone(),
+        images_dir: store.images.clone(),
+        volumes_dir: store.volumes.clone(),
+        workloads_dir: store.workloads.clone(),
+    };
+    let mut created = vec![];
+    for w in &mut loaded.workloads {
+        w.object.metadata_mut().creation_timestamp = Some(now_time());
+        match super::controller::create(store, &exe, w, &loaded.references, &settings) {
+            Ok(dir) => created.push((w.object.kind(), w.object.name().to_string(), dir)),
+            Err(e) => {
+                // Nothing half-made: what this command started goes too.
+                for (_, _, dir) in &created {
+                    let _ = super::controller::delete(store, dir, Some(0));
+                }
+                for (_, dir) in &started {
+                    let _ = delete_pod(dir, Some(0));
+                }
+                return Err(e);
+            }
+        }
+    }
     if a.detach {
         for (name, _) in &started {
             println!("pod/{name} created");
+        }
+        for (kind, name, _) in &created {
+            println!("{}/{name} created", super::workloads::resource(*kind));
         }
         return Ok(0);
     }
@@ -237,9 +310,9 @@ fn network_request(
     Ok(req)
 }
 
-/// The pulls `run` made before starting pods, and the settings for each pod's later pulls.
-struct Pulls {
-    settings: crate::cli::RegistryArgs,
+/// The settings for each pod's later pulls (its own pull secrets are added per pod).
+pub(crate) struct Pulls {
+    pub settings: tandem_image::PullSettings,
 }
 
 /// Pull secrets of one pod, as the image store takes them.
@@ -318,7 +391,7 @@ fn ensure_images(
         }
     }
     Ok(Pulls {
-        settings: registry.clone(),
+        settings: super::image::pull_settings(registry, vec![]),
     })
 }
 
@@ -357,7 +430,15 @@ pub(super) fn needs_pull(
     })
 }
 
-fn start_pod(
+/// Now, as object metadata writes it.
+fn now_time() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::from_microsecond(tandem_supervisor::logs::now_us())
+            .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+    )
+}
+
+pub(crate) fn start_pod(
     store: &Store,
     exe: &std::path::Path,
     p: &tandem_api::LoadedPod,
@@ -368,11 +449,7 @@ fn start_pod(
     let mut object = p.object.clone();
     object.metadata.uid = Some(plan.uid.clone());
     object.metadata.namespace = Some(plan.namespace.clone());
-    object.metadata.creation_timestamp =
-        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-            k8s_openapi::jiff::Timestamp::from_microsecond(tandem_supervisor::logs::now_us())
-                .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
-        ));
+    object.metadata.creation_timestamp = Some(now_time());
     if let Some(spec) = object.spec.as_mut() {
         spec.node_name = Some(plan.node_name.clone());
     }
@@ -384,7 +461,10 @@ fn start_pod(
         std::fs::create_dir(&staged.root)
             .with_context(|| format!("cannot create {}", staged.root.display()))?;
         write_atomic(&staged.plan_json(), &serde_json::to_vec_pretty(&plan)?)?;
-        let settings = super::image::pull_settings(&pulls.settings, secrets_of(p));
+        let settings = tandem_image::PullSettings {
+            pull_secrets: secrets_of(p),
+            ..pulls.settings.clone()
+        };
         write_private(&staged.pull_json(), &serde_json::to_vec(&settings)?)?;
         write_atomic(&staged.pod_json(), &serde_json::to_vec_pretty(&object)?)?;
         write_atomic(

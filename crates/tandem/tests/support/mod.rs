@@ -153,7 +153,30 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        // Pods a failed test left behind must not outlive it.
+        // Workloads first (their controllers would make their pods again), then pods a failed
+        // test left behind: none may outlive it.
+        if let Ok(rd) = std::fs::read_dir(self.root.path().join("workloads")) {
+            for e in rd.flatten() {
+                let recorded = std::fs::read(e.path().join("workload.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .unwrap_or_default();
+                let meta = &recorded["metadata"];
+                if let (Some(kind), Some(name)) = (recorded["kind"].as_str(), meta["name"].as_str())
+                {
+                    let namespace = meta["namespace"].as_str().unwrap_or("default");
+                    let _ = self.tandem(&[
+                        "delete",
+                        kind,
+                        name,
+                        "-n",
+                        namespace,
+                        "--grace-period",
+                        "0",
+                    ]);
+                }
+            }
+        }
         if let Ok(rd) = std::fs::read_dir(self.pods_dir()) {
             for e in rd.flatten() {
                 // By the name the pod records: a long one's directory name is shortened.

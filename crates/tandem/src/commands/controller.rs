@@ -1,0 +1,449 @@
+//! Workloads on this machine: each has a directory in the store (`workloads/NS_KIND_NAME/`: the
+//! object as given, its status, the ConfigMaps and Secrets its pods resolve, the settings its
+//! pods start with) and a controller process of its own, `tandem __control DIR`, as each pod has
+//! its supervisor: no daemon. The controller looks at the workload's pods every half second,
+//! asks `tandem_controllers::reconcile` what to do and does it: pods are started as `run`
+//! starts them (a supervisor each) and deleted as `delete` deletes them.
+//!
+//! The CLI writes `workload.json` (a scale changes it) and the controller only `status.json`, so
+//! neither overwrites the other. `delete` leaves a `deleting` mark: the controller deletes every
+//! pod of the workload, gracefully and side by side, then removes the directory. A controller
+//! killed with `kill -9` leaves its pods running; `delete` then does the controller's part itself.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::Context;
+use k8s_openapi::api::core::v1::Pod;
+use serde::{Deserialize, Serialize};
+use tandem_api::{LoadedWorkload, Workload, WorkloadKind};
+use tandem_controllers::{Action, OwnedPod, Phase};
+use tandem_runtime::helper::{Args, ArgsError, HelperArgs};
+use tandem_supervisor::network::NetworkRequest;
+use tandem_supervisor::statedir::{write_atomic, PodDir, Store};
+
+use super::delete::delete_pod;
+use super::run::{start_pod, Pulls};
+use crate::errors::hint;
+
+/// How often a controller looks at its pods.
+const PERIOD: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// What the pods of a workload start with: the `run` that created it gave these.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PodSettings {
+    pub network: NetworkRequest,
+    pub pulls: tandem_image::PullSettings,
+    pub pod_max_pids: Option<u64>,
+    pub container_logs: tandem_api::plan::ContainerLogPolicy,
+    /// The store the workload lives in (its pods, images and claim directories).
+    pub pods_dir: PathBuf,
+    pub images_dir: PathBuf,
+    pub volumes_dir: PathBuf,
+    pub workloads_dir: PathBuf,
+}
+
+impl PodSettings {
+    fn store(&self) -> Store {
+        Store {
+            images: self.images_dir.clone(),
+            pods: self.pods_dir.clone(),
+            workloads: self.workloads_dir.clone(),
+            volumes: self.volumes_dir.clone(),
+        }
+    }
+}
+
+/// A workload's directory in the store.
+#[derive(Debug, Clone)]
+pub struct WorkloadDir {
+    pub root: PathBuf,
+}
+
+impl WorkloadDir {
+    pub fn of(store: &Store, kind: WorkloadKind, namespace: &str, name: &str) -> WorkloadDir {
+        WorkloadDir {
+            root: store
+                .workloads
+                .join(format!("{namespace}_{}_{name}", kind.plural())),
+        }
+    }
+
+    fn object(&self) -> PathBuf {
+        self.root.join("workload.json")
+    }
+    fn status(&self) -> PathBuf {
+        self.root.join("status.json")
+    }
+    fn references(&self) -> PathBuf {
+        self.root.join("references.json")
+    }
+    fn settings(&self) -> PathBuf {
+        self.root.join("settings.json")
+    }
+    fn pid_file(&self) -> PathBuf {
+        self.root.join("controller.pid")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.root.join("controller.log")
+    }
+    fn deleting(&self) -> PathBuf {
+        self.root.join("deleting")
+    }
+
+    /// The workload with the status its controller last wrote.
+    pub fn read(&self) -> anyhow::Result<Workload> {
+        let bytes = std::fs::read(self.object())
+            .with_context(|| format!("cannot read {}", self.object().display()))?;
+        let mut v: serde_json::Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not JSON", self.object().display()))?;
+        if let Ok(status) = std::fs::read(self.status()) {
+            if let Ok(s) = serde_json::from_slice::<serde_json::Value>(&status) {
+                v["status"] = s;
+            }
+        }
+        Workload::from_json(v)
+            .with_context(|| format!("{} is not a workload", self.object().display()))
+    }
+
+    /// Replaces the workload's object (its spec: a scale); the controller sees it at its next look.
+    pub fn write(&self, w: &Workload) -> anyhow::Result<()> {
+        let mut v = w.to_json();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("status");
+        }
+        write_atomic(&self.object(), &serde_json::to_vec_pretty(&v)?)?;
+        Ok(())
+    }
+
+    /// The controller's pid, when it runs.
+    pub fn live_controller(&self) -> Option<i32> {
+        let pid: i32 = std::fs::read_to_string(self.pid_file())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let is_ours = cmdline
+            .split(|b| *b == 0)
+            .any(|a| a == ControlArgs::VERB.as_bytes());
+        is_ours.then_some(pid)
+    }
+}
+
+/// Every workload directory of the store.
+pub fn list(store: &Store) -> Vec<WorkloadDir> {
+    let mut out: Vec<WorkloadDir> = std::fs::read_dir(&store.workloads)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("workload.json").exists())
+        .map(|e| WorkloadDir { root: e.path() })
+        .collect();
+    out.sort_by(|a, b| a.root.cmp(&b.root));
+    out
+}
+
+/// `tandem __control DIR`: the controller of one workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlArgs {
+    pub dir: PathBuf,
+}
+
+impl HelperArgs for ControlArgs {
+    const VERB: &'static str = "__control";
+
+    fn to_args(&self) -> Vec<OsString> {
+        vec![self.dir.clone().into_os_string()]
+    }
+
+    fn parse(args: &[OsString]) -> Result<Self, ArgsError> {
+        let mut a = Args::new(Self::VERB, args);
+        let dir = PathBuf::from(a.os("workload directory")?);
+        a.end()?;
+        Ok(ControlArgs { dir })
+    }
+}
+
+/// Stores a workload `run` loaded and starts its controller. A workload of that kind and name
+/// already there is refused, as the API server refuses a second create.
+pub fn create(
+    store: &Store,
+    exe: &Path,
+    w: &LoadedWorkload,
+    references: &[serde_json::Value],
+    settings: &PodSettings,
+) -> anyhow::Result<WorkloadDir> {
+    let kind = w.object.kind();
+    let (ns, name) = (w.object.namespace(), w.object.name());
+    std::fs::create_dir_all(&store.workloads)
+        .with_context(|| format!("cannot create {}", store.workloads.display()))?;
+    let dir = WorkloadDir::of(store, kind, ns, name);
+    let group = match kind.api_version().split_once('/') {
+        Some((g, _)) => format!("{}.{g}", kind.plural()),
+        None => kind.plural().to_string(),
+    };
+    if let Err(e) = std::fs::create_dir(&dir.root) {
+        return Err(match e.kind() {
+            std::io::ErrorKind::AlreadyExists => hint(
+                format!("{group} \"{name}\" already exists"),
+                format!(
+                    "delete it first with `tandem delete {} {name}`, or change its replicas with `tandem scale`",
+                    kind.name().to_ascii_lowercase()
+                ),
+            ),
+            _ => anyhow::Error::new(e).context(format!("cannot create {}", dir.root.display())),
+        });
+    }
+    let made = (|| -> anyhow::Result<()> {
+        let in_namespace: Vec<&serde_json::Value> = references
+            .iter()
+            .filter(|r| r["metadata"]["namespace"].as_str().unwrap_or("default") == ns)
+            .collect();
+        write_atomic(&dir.references(), &serde_json::to_vec(&in_namespace)?)?;
+        let mut private = std::fs::OpenOptions::new();
+        std::os::unix::fs::OpenOptionsExt::mode(&mut private, 0o600);
+        std::io::Write::write_all(
+            &mut private.write(true).create_new(true).open(dir.settings())?,
+            &serde_json::to_vec_pretty(settings)?,
+        )?;
+        dir.write(&w.object)?;
+        let log = std::fs::File::create(dir.log())?;
+        let child = Command::new(exe)
+            .args(ControlArgs::argv(&ControlArgs {
+                dir: dir.root.clone(),
+            }))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .context("cannot start the workload's controller")?;
+        std::fs::write(dir.pid_file(), child.id().to_string())?;
+        Ok(())
+    })();
+    if let Err(e) = made {
+        let _ = std::fs::remove_dir_all(&dir.root);
+        return Err(e);
+    }
+    Ok(dir)
+}
+
+use std::os::unix::process::CommandExt as _;
+
+/// The pods of the store whose controller is `owner_uid`, read from their `pod.json`.
+fn owned_pods(store: &Store, namespace: &str, owner_uid: &str) -> Vec<(PodDir, Pod)> {
+    store
+        .list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|d| {
+            let pod: Pod = serde_json::from_slice(&std::fs::read(d.pod_json()).ok()?).ok()?;
+            let owned = pod.metadata.namespace.as_deref() == Some(namespace)
+                && pod
+                    .metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| o.uid == owner_uid && o.controller == Some(true));
+            owned.then_some((d, pod))
+        })
+        .collect()
+}
+
+fn micros(t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Option<i64> {
+    t.map(|t| t.0.as_microsecond())
+}
+
+/// A pod as the controllers read it: phase (Unknown when its supervisor is gone before it
+/// finished), readiness and since when, restarts, and its index.
+fn observe(dir: &PodDir, pod: &Pod) -> OwnedPod {
+    let status = pod.status.clone().unwrap_or_default();
+    let mut phase = Phase::parse(status.phase.as_deref().unwrap_or("Pending"));
+    if !phase.is_terminal() && dir.live_supervisor().is_none() {
+        phase = Phase::Unknown;
+    }
+    let ready = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "Ready");
+    let containers = status.container_statuses.iter().flatten();
+    let finished_us = containers
+        .clone()
+        .filter_map(|c| c.state.as_ref()?.terminated.as_ref()?.finished_at.as_ref())
+        .map(|t| t.0.as_microsecond())
+        .max();
+    let meta = &pod.metadata;
+    let index = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(tandem_controllers::job::COMPLETION_INDEX))
+        .and_then(|i| i.parse().ok());
+    OwnedPod {
+        name: meta.name.clone().unwrap_or_default(),
+        phase,
+        ready: ready.is_some_and(|c| c.status == "True"),
+        ready_since_us: ready
+            .filter(|c| c.status == "True")
+            .and_then(|c| micros(c.last_transition_time.as_ref())),
+        created_us: micros(meta.creation_timestamp.as_ref()).unwrap_or(0),
+        finished_us,
+        deleting: meta.deletion_timestamp.is_some(),
+        index,
+        restarts: containers.map(|c| c.restart_count).sum(),
+    }
+}
+
+/// A pod the controller asked for, loaded as `run` loads a Pod (the workload's ConfigMaps and
+/// Secrets beside it, so its references resolve as they did for the template).
+fn load_pod(
+    pod: &Pod,
+    references: &[serde_json::Value],
+    settings: &PodSettings,
+) -> anyhow::Result<tandem_api::LoadedPod> {
+    let mut doc = serde_json::to_value(pod)?;
+    doc["apiVersion"] = "v1".into();
+    doc["kind"] = "Pod".into();
+    let mut sources = vec![tandem_api::Source::new(
+        "pod.json",
+        serde_json::to_string(&doc)?,
+    )];
+    for (i, r) in references.iter().enumerate() {
+        sources.push(tandem_api::Source::new(
+            format!("reference-{i}.json"),
+            r.to_string(),
+        ));
+    }
+    let opts = tandem_api::PlanOptions {
+        node_name: super::run::node_name(),
+        uid: Some(super::run::random_uid()),
+    };
+    let mut loaded = tandem_api::load(&sources, &opts)
+        .map_err(|d| anyhow::anyhow!("{d}"))?
+        .pods
+        .pop()
+        .context("the pod did not load")?;
+    loaded.plan.pod_max_pids = settings.pod_max_pids;
+    loaded.plan.container_logs = settings.container_logs;
+    Ok(loaded)
+}
+
+fn now_us() -> i64 {
+    tandem_supervisor::logs::now_us()
+}
+
+/// A source of random indexes for generated names.
+fn random() -> impl FnMut() -> u32 {
+    let mut file = std::fs::File::open("/dev/urandom").ok();
+    move || {
+        let mut b = [0u8; 4];
+        if let Some(f) = file.as_mut() {
+            let _ = std::io::Read::read_exact(f, &mut b);
+        }
+        u32::from_le_bytes(b)
+    }
+}
+
+/// The controller process: looks, decides, acts, until the workload is deleted.
+pub fn control_main(a: &ControlArgs) -> i32 {
+    let dir = WorkloadDir {
+        root: a.dir.clone(),
+    };
+    match control(&dir) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
+    let settings: PodSettings = serde_json::from_slice(&std::fs::read(dir.settings())?)?;
+    let references: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(dir.references())?)?;
+    let store = settings.store();
+    let exe = std::env::current_exe().context("cannot find the tandem executable")?;
+    let pulls = Pulls {
+        settings: settings.pulls.clone(),
+    };
+    let mut rng = random();
+    let claims = store.volumes.display().to_string();
+    loop {
+        if dir.deleting().exists() {
+            return finish_deletion(&store, dir);
+        }
+        let w = dir.read()?;
+        let owner = tandem_controllers::pod_owner(&w);
+        let pods = owned_pods(&store, w.namespace(), &owner.uid);
+        let observed: Vec<OwnedPod> = pods.iter().map(|(d, p)| observe(d, p)).collect();
+        let decision = tandem_controllers::reconcile(&w, &observed, now_us(), &claims, &mut rng);
+        for action in decision.actions {
+            match action {
+                Action::Create(pod) => {
+                    let name = pod.metadata.name.clone().unwrap_or_default();
+                    let started = load_pod(&pod, &references, &settings)
+                        .and_then(|lp| start_pod(&store, &exe, &lp, &pulls, &settings.network));
+                    match started {
+                        Ok(_) => eprintln!("created pod {name}"),
+                        Err(e) => eprintln!("error: cannot create pod {name}: {e:#}"),
+                    }
+                }
+                Action::Delete(name) => {
+                    if let Some((d, _)) = pods
+                        .iter()
+                        .find(|(_, p)| p.metadata.name.as_deref() == Some(&name))
+                    {
+                        eprintln!("deleting pod {name}");
+                        let d = d.clone();
+                        // Each deletion takes its grace period: side by side, not in turn.
+                        std::thread::spawn(move || delete_pod(&d, None));
+                    }
+                }
+            }
+        }
+        write_atomic(&dir.status(), &serde_json::to_vec_pretty(&decision.status)?)?;
+        let wait = decision
+            .wake_at_us
+            .map(|t| std::time::Duration::from_micros((t - now_us()).max(0) as u64))
+            .map_or(PERIOD, |d| d.min(PERIOD));
+        std::thread::sleep(wait);
+    }
+}
+
+/// Deletes every pod the workload owns, gracefully and side by side (with the grace period the
+/// `deleting` mark holds, if any), then its directory.
+fn finish_deletion(store: &Store, dir: &WorkloadDir) -> anyhow::Result<()> {
+    let w = dir.read()?;
+    let owner = tandem_controllers::pod_owner(&w);
+    let grace: Option<u64> = std::fs::read_to_string(dir.deleting())
+        .ok()
+        .and_then(|g| g.trim().parse().ok());
+    let handles: Vec<_> = owned_pods(store, w.namespace(), &owner.uid)
+        .into_iter()
+        .map(|(d, _)| std::thread::spawn(move || delete_pod(&d, grace)))
+        .collect();
+    for h in handles {
+        let _ = h.join();
+    }
+    std::fs::remove_dir_all(&dir.root)?;
+    Ok(())
+}
+
+/// `tandem delete KIND NAME`: marks the workload deleted and waits for its controller to delete
+/// its pods and itself; a controller that is gone has its part done here.
+pub fn delete(store: &Store, dir: &WorkloadDir, grace: Option<u64>) -> anyhow::Result<()> {
+    let mark = grace.map(|g| g.to_string()).unwrap_or_default();
+    write_atomic(&dir.deleting(), mark.as_bytes())?;
+    loop {
+        if !dir.root.exists() {
+            return Ok(());
+        }
+        if dir.live_controller().is_none() {
+            return finish_deletion(store, dir);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

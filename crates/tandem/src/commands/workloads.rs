@@ -1,0 +1,382 @@
+//! `get`, `scale` and `delete` of workloads, with kubectl's columns and words.
+
+use serde_json::Value;
+use tandem_api::{Workload, WorkloadKind};
+use tandem_kubelet::status::human_duration;
+use tandem_supervisor::logs::now_us;
+use tandem_supervisor::statedir::Store;
+
+use super::controller::{self, WorkloadDir};
+use crate::cli::{GetArgs, Output, ScaleArgs};
+use crate::errors::hint;
+use crate::output::{table, yaml::to_yaml};
+
+/// `deployments.apps`, `jobs.batch`, `replicationcontrollers`: how kubectl names a kind's
+/// resource in messages.
+pub(crate) fn resource(kind: WorkloadKind) -> String {
+    match kind.api_version().split_once('/') {
+        Some((group, _)) => format!("{}.{group}", kind.plural()),
+        None => kind.plural().to_string(),
+    }
+}
+
+fn not_found(kind: WorkloadKind, name: &str) -> anyhow::Error {
+    crate::errors::not_found(
+        &resource(kind),
+        name,
+        format!("`tandem get {}` lists them", kind.plural()),
+    )
+}
+
+/// The workload of that kind and name, or kubectl's NotFound.
+fn existing(
+    store: &Store,
+    kind: WorkloadKind,
+    namespace: &str,
+    name: &str,
+) -> anyhow::Result<WorkloadDir> {
+    let dir = WorkloadDir::of(store, kind, namespace, name);
+    if dir.root.join("workload.json").exists() {
+        Ok(dir)
+    } else {
+        Err(not_found(kind, name))
+    }
+}
+
+fn age(w: &Workload) -> String {
+    match &w.metadata().creation_timestamp {
+        Some(t) => human_duration(((now_us() - t.0.as_microsecond()).max(0) / 1_000_000) as u64),
+        None => "<unknown>".into(),
+    }
+}
+
+fn num(status: &Value, field: &str) -> i64 {
+    status[field].as_i64().unwrap_or(0)
+}
+
+/// kubectl's columns for a kind, and one row.
+fn columns(kind: WorkloadKind) -> &'static [&'static str] {
+    match kind {
+        WorkloadKind::Deployment => &["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+        WorkloadKind::ReplicaSet | WorkloadKind::ReplicationController => {
+            &["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+        }
+        WorkloadKind::StatefulSet => &["NAME", "READY", "AGE"],
+        WorkloadKind::DaemonSet => &[
+            "NAME",
+            "DESIRED",
+            "CURRENT",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "NODE SELECTOR",
+            "AGE",
+        ],
+        WorkloadKind::Job => &["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
+        WorkloadKind::CronJob => &[
+            "NAME",
+            "SCHEDULE",
+            "TIMEZONE",
+            "SUSPEND",
+            "ACTIVE",
+            "LAST SCHEDULE",
+            "AGE",
+        ],
+    }
+}
+
+fn row(w: &Workload) -> Vec<String> {
+    let s = w.to_json()["status"].clone();
+    let spec_replicas = i64::from(w.replicas().unwrap_or(1));
+    let name = w.name().to_string();
+    match w {
+        Workload::Deployment(_) => vec![
+            name,
+            format!("{}/{spec_replicas}", num(&s, "readyReplicas")),
+            num(&s, "updatedReplicas").to_string(),
+            num(&s, "availableReplicas").to_string(),
+            age(w),
+        ],
+        Workload::ReplicaSet(_) | Workload::ReplicationController(_) => vec![
+            name,
+            spec_replicas.to_string(),
+            num(&s, "replicas").to_string(),
+            num(&s, "readyReplicas").to_string(),
+            age(w),
+        ],
+        Workload::StatefulSet(_) => vec![
+            name,
+            format!("{}/{spec_replicas}", num(&s, "readyReplicas")),
+            age(w),
+        ],
+        Workload::DaemonSet(ds) => vec![
+            name,
+            num(&s, "desiredNumberScheduled").to_string(),
+            num(&s, "currentNumberScheduled").to_string(),
+            num(&s, "numberReady").to_string(),
+            num(&s, "updatedNumberScheduled").to_string(),
+            num(&s, "numberAvailable").to_string(),
+            ds.spec
+                .template
+                .spec
+                .as_ref()
+                .and_then(|p| p.node_selector.as_ref())
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "<none>".into()),
+            age(w),
+        ],
+        Workload::Job(j) => {
+            let spec = j.spec.clone().unwrap_or_default();
+            let completions = match spec.completions {
+                Some(c) => format!("{}/{c}", num(&s, "succeeded")),
+                None => format!(
+                    "{}/1 of {}",
+                    num(&s, "succeeded"),
+                    spec.parallelism.unwrap_or(1)
+                ),
+            };
+            let start = s["startTime"]
+                .as_str()
+                .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok());
+            let end = s["completionTime"]
+                .as_str()
+                .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok());
+            let duration = match start {
+                Some(st) => {
+                    let until = end.map_or(now_us(), |e| e.as_microsecond());
+                    human_duration(((until - st.as_microsecond()).max(0) / 1_000_000) as u64)
+                }
+                None => String::new(),
+            };
+            vec![name, job_status(&s), completions, duration, age(w)]
+        }
+        Workload::CronJob(c) => vec![
+            name,
+            c.spec.schedule.clone(),
+            c.spec.time_zone.clone().unwrap_or_else(|| "<none>".into()),
+            if c.spec.suspend.unwrap_or(false) {
+                "True"
+            } else {
+                "False"
+            }
+            .into(),
+            "0".into(),
+            "<none>".into(),
+            age(w),
+        ],
+    }
+}
+
+/// The STATUS column of a Job, as kubectl 1.33 derives it from the conditions.
+fn job_status(s: &Value) -> String {
+    let conditions = s["conditions"].as_array().cloned().unwrap_or_default();
+    let has = |t: &str| {
+        conditions
+            .iter()
+            .any(|c| c["type"] == t && c["status"] == "True")
+    };
+    if has("Complete") {
+        "Complete"
+    } else if has("Failed") {
+        "Failed"
+    } else if has("SuccessCriteriaMet") {
+        "SuccessCriteriaMet"
+    } else if has("FailureTarget") {
+        "FailureTarget"
+    } else if has("Suspended") {
+        "Suspended"
+    } else {
+        "Running"
+    }
+    .into()
+}
+
+/// `tandem get KIND [NAME]` for a workload kind.
+pub fn get(store: &Store, kind: WorkloadKind, a: &GetArgs) -> anyhow::Result<i32> {
+    let pod_only = [
+        ("--selector", a.selector.is_some()),
+        ("--field-selector", a.field_selector.is_some()),
+        ("--show-labels", a.show_labels),
+        ("--watch", a.watch),
+        ("--sort-by", a.sort_by.is_some()),
+    ];
+    if let Some((flag, _)) = pod_only.iter().find(|(_, set)| *set) {
+        return Err(hint(
+            format!("{flag} is not supported for {} yet", kind.plural()),
+            "use it with `tandem get pods`",
+        ));
+    }
+    let dirs: Vec<WorkloadDir> = match &a.name {
+        Some(n) => vec![existing(store, kind, &a.namespace, n)?],
+        None => controller::list(store),
+    };
+    let mut items: Vec<Workload> = Vec::new();
+    for d in dirs {
+        let Ok(w) = d.read() else { continue };
+        if w.kind() == kind && (a.all_namespaces || w.namespace() == a.namespace) {
+            items.push(w);
+        }
+    }
+    let json = |ws: &[Workload]| -> Value {
+        match (&a.name, ws.first()) {
+            (Some(_), Some(w)) => w.to_json(),
+            _ => {
+                serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
+                "items": ws.iter().map(Workload::to_json).collect::<Vec<_>>()})
+            }
+        }
+    };
+    match &a.output {
+        Some(Output::Json) => println!("{}", serde_json::to_string_pretty(&json(&items))?),
+        Some(Output::Yaml) => print!("{}", to_yaml(&json(&items))),
+        Some(Output::JsonPath(t)) => print!("{}", t.render(&json(&items))),
+        Some(Output::Name) => {
+            for w in &items {
+                println!("{}/{}", resource(kind), w.name());
+            }
+        }
+        Some(Output::CustomColumns(_)) => {
+            return Err(hint(
+                format!(
+                    "-o custom-columns is not supported for {} yet",
+                    kind.plural()
+                ),
+                "use -o jsonpath, json or yaml",
+            ))
+        }
+        Some(Output::Wide) | None => {
+            if items.is_empty() {
+                match a.all_namespaces {
+                    true => eprintln!("No resources found"),
+                    false => eprintln!("No resources found in {} namespace.", a.namespace),
+                }
+                return Ok(0);
+            }
+            let mut header: Vec<&str> = columns(kind).to_vec();
+            if a.all_namespaces {
+                header.insert(0, "NAMESPACE");
+            }
+            let wide = a.output == Some(Output::Wide);
+            if wide {
+                header.extend(["CONTAINERS", "IMAGES"]);
+            }
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|w| {
+                    let mut r = row(w);
+                    if a.all_namespaces {
+                        r.insert(0, w.namespace().to_string());
+                    }
+                    if wide {
+                        let cs = w
+                            .template()
+                            .and_then(|t| t.spec.clone())
+                            .map(|s| s.containers)
+                            .unwrap_or_default();
+                        r.push(
+                            cs.iter()
+                                .map(|c| c.name.clone())
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        );
+                        r.push(
+                            cs.iter()
+                                .map(|c| c.image.clone().unwrap_or_default())
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        );
+                    }
+                    r
+                })
+                .collect();
+            print!("{}", table(&header, &rows));
+        }
+    }
+    Ok(0)
+}
+
+/// `KIND/NAME` or `KIND NAME` as a workload kind and name.
+pub fn target(words: &[String]) -> anyhow::Result<(WorkloadKind, String)> {
+    let (kind, name) = match words {
+        [one] => one
+            .split_once('/')
+            .map(|(k, n)| (k.to_string(), n.to_string()))
+            .ok_or_else(|| {
+                hint(
+                    format!("{one:?} names no kind"),
+                    "write KIND/NAME, e.g. deployment/web",
+                )
+            })?,
+        [k, n] => (k.clone(), n.clone()),
+        _ => {
+            return Err(hint(
+                "expected one workload",
+                "write KIND/NAME, e.g. deployment/web",
+            ))
+        }
+    };
+    let kind = WorkloadKind::from_resource(&kind).ok_or_else(|| {
+        hint(
+            format!("the server doesn't have a resource type \"{kind}\""),
+            "workloads are deployments, replicasets, statefulsets, daemonsets, jobs, cronjobs and replicationcontrollers",
+        )
+    })?;
+    Ok((kind, name))
+}
+
+/// `tandem scale KIND/NAME --replicas N`.
+pub fn scale(store: &Store, a: ScaleArgs) -> anyhow::Result<i32> {
+    let (kind, name) = target(&a.target)?;
+    if !matches!(
+        kind,
+        WorkloadKind::Deployment
+            | WorkloadKind::ReplicaSet
+            | WorkloadKind::StatefulSet
+            | WorkloadKind::ReplicationController
+    ) {
+        return Err(hint(
+            format!("{} cannot be scaled", resource(kind)),
+            "scale deployments, replicasets, statefulsets or replicationcontrollers",
+        ));
+    }
+    if a.replicas < 0 {
+        return Err(hint(
+            format!("--replicas must be 0 or more, got {}", a.replicas),
+            "e.g. --replicas 3",
+        ));
+    }
+    let dir = existing(store, kind, &a.namespace, &name)?;
+    let mut w = dir.read()?;
+    match &mut w {
+        Workload::Deployment(d) => d.spec.replicas = Some(a.replicas),
+        Workload::ReplicaSet(r) => r.spec.replicas = Some(a.replicas),
+        Workload::StatefulSet(s) => s.spec.replicas = Some(a.replicas),
+        Workload::ReplicationController(rc) => {
+            rc.spec.get_or_insert_with(Default::default).replicas = Some(a.replicas)
+        }
+        _ => {}
+    }
+    dir.write(&w)?;
+    println!("{}/{name} scaled", resource(kind));
+    Ok(0)
+}
+
+/// `tandem delete KIND NAME`: the workload and its pods (cascading, each pod gracefully).
+pub fn delete(
+    store: &Store,
+    kind: WorkloadKind,
+    namespace: &str,
+    name: &str,
+    grace: Option<u64>,
+) -> anyhow::Result<()> {
+    let dir = existing(store, kind, namespace, name)?;
+    controller::delete(store, &dir, grace)?;
+    println!("{} \"{name}\" deleted", resource(kind));
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! Workloads on real containers, as root: a Deployment with a native sidecar keeps its replicas
+//! (a deleted pod is replaced, a scale down removes pods), a StatefulSet makes pod 1 only after
+//! pod 0 is Ready and its claim directory outlives pod re-creation, an Indexed Job runs each
+//! index once with at most `parallelism` pods at a time, and deleting a workload takes its pods
+//! and its controller with it.
+
+mod support;
+
+use support::{require_root, stderr, stdout, wait_for, Env, IMAGE};
+
+/// Pods of the store (name, phase, ready containers), from `get pods -o json`.
+fn pods(env: &Env) -> Vec<(String, String, serde_json::Value)> {
+    let out = env.tandem(&["get", "pods", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| {
+            (
+                p["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                p["status"]["phase"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                p,
+            )
+        })
+        .collect()
+}
+
+fn running(env: &Env, prefix: &str) -> Vec<String> {
+    pods(env)
+        .into_iter()
+        .filter(|(n, phase, _)| n.starts_with(prefix) && phase == "Running")
+        .map(|(n, _, _)| n)
+        .collect()
+}
+
+fn controllers(env: &Env) -> usize {
+    let root = env.root.path().display().to_string();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            text.contains("__control") && text.contains(&root)
+        })
+        .count()
+}
+
+fn run_d(env: &Env, yaml: &str) {
+    let path = env.root.path().join("app.yaml");
+    std::fs::write(&path, yaml).expect("write manifest");
+    let out = env.tandem(&["run", "-d", "-f", path.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+const LOOP: &str = "[sh, -c, \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]";
+
+#[test]
+fn a_deployment_keeps_its_replicas_and_goes_with_its_pods() {
+    if require_root("a_deployment_keeps_its_replicas_and_goes_with_its_pods").is_none() {
+        return;
+    }
+    let env = Env::new();
+    run_d(
+        &env,
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  replicas: 3\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      terminationGracePeriodSeconds: 5\n      initContainers:\n        - {{name: proxy, image: {IMAGE}, imagePullPolicy: Never, restartPolicy: Always, command: {LOOP}}}\n      containers:\n        - name: app\n          image: {IMAGE}\n          imagePullPolicy: Never\n          command: {LOOP}\n          readinessProbe: {{exec: {{command: [\"true\"]}}, periodSeconds: 1}}\n"
+        ),
+    );
+    let first = wait_for("3 running pods", 60, || {
+        let r = running(&env, "web-");
+        (r.len() == 3).then_some(r)
+    });
+    // Named as the ReplicaSet controller names them, labelled and owned.
+    let all = pods(&env);
+    let (_, _, pod) = all.iter().find(|(n, _, _)| *n == first[0]).expect("pod");
+    let hash = pod["metadata"]["labels"]["pod-template-hash"]
+        .as_str()
+        .expect("pod-template-hash")
+        .to_string();
+    assert!(
+        first.iter().all(|n| n.starts_with(&format!("web-{hash}-"))
+            && n.len() == format!("web-{hash}-").len() + 5),
+        "{first:?}"
+    );
+    let owner = &pod["metadata"]["ownerReferences"][0];
+    assert_eq!(
+        (owner["kind"].as_str(), owner["name"].as_str()),
+        (Some("ReplicaSet"), Some(format!("web-{hash}").as_str()))
+    );
+    let rows = stdout(&env.tandem(&["get", "deploy"]));
+    wait_for("the deployment 3/3 available", 30, || {
+        let v: serde_json::Value = serde_json::from_slice(
+            &env.tandem(&["get", "deployment", "web", "-o", "json"])
+                .stdout,
+        )
+        .unwrap_or_default();
+        (v["status"]["availableReplicas"] == 3 && v["status"]["conditions"][0]["status"] == "True")
+            .then_some(())
+    });
+    assert!(
+        rows.starts_with("NAME   READY   UP-TO-DATE   AVAILABLE   AGE"),
+        "{rows}"
+    );
+    // A deleted pod is replaced.
+    let out = env.tandem(&["delete", "pod", &first[0], "--grace-period", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let replaced = wait_for("a replacement", 60, || {
+        let r = running(&env, "web-");
+        (r.len() == 3 && !r.contains(&first[0])).then_some(r)
+    });
+    // Scaling down removes two pods gracefully; the sidecar stops after the app.
+    let out = env.tandem(&["scale", "deployment/web", "--replicas", "1"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "deployments.apps/web scaled",
+        "{}",
+        stderr(&out)
+    );
+    wait_for("one pod left", 60, || {
+        let all = pods(&env);
+        (all.len() == 1 && replaced.contains(&all[0].0)).then_some(())
+    });
+    assert_eq!(controllers(&env), 1);
+    // Deleting the deployment takes its pod and its controller.
+    let out = env.tandem(&["delete", "deployment", "web", "--grace-period", "0"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "deployments.apps \"web\" deleted",
+        "{}",
+        stderr(&out)
+    );
+    assert!(pods(&env).is_empty());
+    assert_eq!(controllers(&env), 0);
+    let out = env.tandem(&["get", "deploy", "web"]);
+    assert!(
+        stderr(&out).contains("Error from server (NotFound): deployments.apps \"web\" not found"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_statefulset_starts_in_order_and_keeps_its_claims() {
+    if require_root("a_statefulset_starts_in_order_and_keeps_its_claims").is_none() {
+        return;
+    }
+    let env = Env::new();
+    // Pod 0 becomes Ready only after 2 s: pod 1 must not exist before that.
+    run_d(
+        &env,
+        &format!(
+            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: db}}\nspec:\n  replicas: 2\n  serviceName: db\n  selector: {{matchLabels: {{app: db}}}}\n  template:\n    metadata: {{labels: {{app: db}}}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n        - name: db\n          image: {IMAGE}\n          imagePullPolicy: Never\n          command: [sh, -c, \"hostname >> /data/starts; trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n          volumeMounts: [{{name: data, mountPath: /data}}]\n          readinessProbe: {{exec: {{command: [\"true\"]}}, initialDelaySeconds: 2, periodSeconds: 1}}\n  volumeClaimTemplates:\n    - metadata: {{name: data}}\n      spec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}\n"
+        ),
+    );
+    let ready_at = wait_for("db-0 ready", 60, || {
+        let all = pods(&env);
+        let (_, _, p) = all.iter().find(|(n, _, _)| n == "db-0")?;
+        let ready = p["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == "Ready" && c["status"] == "True")?;
+        Some(ready["lastTransitionTime"].as_str()?.to_string())
+    });
+    let db1 = wait_for("db-1", 60, || {
+        pods(&env)
+            .into_iter()
+            .find(|(n, _, _)| n == "db-1")
+            .map(|(_, _, p)| p)
+    });
+    let created = db1["metadata"]["creationTimestamp"]
+        .as_str()
+        .expect("created")
+        .to_string();
+    assert!(
+        created >= ready_at,
+        "db-1 created at {created}, before db-0 was ready at {ready_at}"
+    );
+    assert_eq!(db1["spec"]["hostname"], "db-1");
+    assert_eq!(db1["spec"]["subdomain"], "db");
+    // db-0 deleted comes back under its name, with the file its first life wrote.
+    let out = env.tandem(&["delete", "pod", "db-0", "--grace-period", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let starts = wait_for("db-0 again", 60, || {
+        let out = env.tandem(&["exec", "db-0", "--", "cat", "/data/starts"]);
+        let text = stdout(&out);
+        (text.lines().count() == 2).then_some(text)
+    });
+    assert_eq!(starts, "db-0\ndb-0\n");
+    let out = env.tandem(&["delete", "sts/db", "--grace-period", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        env.root
+            .path()
+            .join("volumes/default/data-db-0/starts")
+            .exists(),
+        "claims outlive the StatefulSet"
+    );
+}
+
+#[test]
+fn an_indexed_job_with_a_sidecar_runs_each_index_once_two_at_a_time() {
+    if require_root("an_indexed_job_with_a_sidecar_runs_each_index_once_two_at_a_time").is_none() {
+        return;
+    }
+    let env = Env::new();
+    run_d(
+        &env,
+        &format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: work}}\nspec:\n  completions: 4\n  parallelism: 2\n  completionMode: Indexed\n  template:\n    spec:\n      restartPolicy: Never\n      initContainers:\n        - {{name: sidecar, image: {IMAGE}, imagePullPolicy: Never, restartPolicy: Always, command: {LOOP}}}\n      containers:\n        - name: work\n          image: {IMAGE}\n          imagePullPolicy: Never\n          command: [sh, -c, 'echo index=$JOB_COMPLETION_INDEX host=$(hostname); sleep 1']\n"
+        ),
+    );
+    let mut most = 0;
+    wait_for("the job complete", 90, || {
+        most = most.max(
+            pods(&env)
+                .iter()
+                .filter(|(_, phase, _)| phase == "Running" || phase == "Pending")
+                .count(),
+        );
+        let v: serde_json::Value =
+            serde_json::from_slice(&env.tandem(&["get", "job", "work", "-o", "json"]).stdout)
+                .unwrap_or_default();
+        let done = v["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Complete" && c["status"] == "True")
+        });
+        done.then_some(())
+    });
+    assert!(most <= 2, "{most} pods at once");
+    let mut seen: Vec<String> = pods(&env)
+        .iter()
+        .map(|(n, phase, _)| {
+            assert_eq!(phase, "Succeeded", "{n}");
+            stdout(&env.tandem(&["logs", n, "-c", "work"]))
+                .trim()
+                .to_string()
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "index=0 host=work-0",
+            "index=1 host=work-1",
+            "index=2 host=work-2",
+            "index=3 host=work-3"
+        ]
+    );
+    let rows = stdout(&env.tandem(&["get", "jobs"]));
+    let row: Vec<&str> = rows
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(&row[..3], ["work", "Complete", "4/4"], "{rows}");
+    let out = env.tandem(&["delete", "job", "work"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(pods(&env).is_empty());
+}
