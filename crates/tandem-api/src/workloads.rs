@@ -211,10 +211,37 @@ pub fn selector_of(s: &LabelSelector) -> Result<Selector, String> {
     Ok(Selector(out))
 }
 
+/// Fields of a workload's own that its controller here does not act on yet, by kind: a warning
+/// each when the input sets them, never silently ignored.
+const NOT_ACTED_ON: &[(WorkloadKind, &str)] = &[
+    (WorkloadKind::Deployment, "paused"),
+    (WorkloadKind::StatefulSet, "ordinals"),
+    (WorkloadKind::StatefulSet, "updateStrategy"),
+    (WorkloadKind::DaemonSet, "updateStrategy"),
+    (WorkloadKind::Job, "podFailurePolicy"),
+    (WorkloadKind::Job, "successPolicy"),
+    (WorkloadKind::Job, "suspend"),
+    (WorkloadKind::Job, "ttlSecondsAfterFinished"),
+    (WorkloadKind::Job, "backoffLimitPerIndex"),
+    (WorkloadKind::Job, "maxFailedIndexes"),
+    (WorkloadKind::Job, "podReplacementPolicy"),
+    (WorkloadKind::Job, "managedBy"),
+];
+
 /// Validates a defaulted workload's own fields; its template is validated as a Pod elsewhere.
 pub(crate) fn validate(cx: &mut Cx<'_>, w: &Workload) {
     let spec = FieldPath::root().field("spec");
     let kind = w.kind();
+    for (k, field) in NOT_ACTED_ON {
+        let at = spec.field(field);
+        if *k == kind && cx.given(&at) {
+            cx.warn(
+                &at,
+                format!("spec.{field} is not supported by tandem's {kind} controller yet and is ignored"),
+                None,
+            );
+        }
+    }
     if w.template().is_none() {
         let at = kind
             .template_path()

@@ -248,3 +248,21 @@ fn the_api_servers_rules_for_workload_fields() {
         .expect("present");
     assert_eq!(sel.get("a").map(String::as_str), Some("b"));
 }
+
+#[test]
+fn workload_fields_the_controllers_do_not_act_on_are_warned_about() {
+    let text = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {ttlSecondsAfterFinished: 60, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n";
+    let l = load(&[Source::new("w.yaml", text)], &PlanOptions::default()).expect("loads");
+    let w: Vec<(&str, &str)> = l
+        .warnings
+        .iter()
+        .map(|d| (d.field.as_str(), d.message.as_str()))
+        .collect();
+    assert_eq!(
+        w,
+        [(
+            "spec.ttlSecondsAfterFinished",
+            "spec.ttlSecondsAfterFinished is not supported by tandem's Job controller yet and is ignored"
+        )]
+    );
+}

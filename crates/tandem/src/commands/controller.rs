@@ -11,6 +11,7 @@
 //! killed with `kill -9` leaves its pods running; `delete` then does the controller's part itself.
 
 use std::ffi::OsString;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -229,8 +230,6 @@ pub fn create(
     }
     Ok(dir)
 }
-
-use std::os::unix::process::CommandExt as _;
 
 /// The pods of the store whose controller is `owner_uid`, read from their `pod.json`.
 fn owned_pods(store: &Store, namespace: &str, owner_uid: &str) -> Vec<(PodDir, Pod)> {
