@@ -9,6 +9,7 @@
 //!
 //! Start at [`reconcile`]; [`pod_owner`] says which pods a workload's controller looks at.
 
+pub mod deployment;
 pub mod job;
 pub mod naming;
 pub mod observed;
@@ -19,31 +20,37 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{json, Value};
 use tandem_api::{Workload, WorkloadKind};
 
-use naming::{derived_uid, template_hash, Owner, POD_TEMPLATE_HASH};
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use naming::{derived_uid, template_hash, Owner};
 pub use observed::{Action, Decision, OwnedPod, Phase};
 use replicas::{Counts, Replicas};
 
-/// Who the pods of a workload name as their controller: the workload itself, or for a
-/// Deployment the ReplicaSet of its current template (`NAME-HASH`, a uid derived from the
-/// Deployment's).
-pub fn pod_owner(w: &Workload) -> Owner {
-    let kind = w.kind();
+/// Who the pods of a workload name as their controller: the workload itself (for a
+/// Deployment, its ReplicaSets: those of the last look, and the one of its current template).
+pub fn pod_owners(w: &Workload, replica_sets: &[ReplicaSet]) -> Vec<String> {
     match w {
         Workload::Deployment(d) => {
             let name = format!("{}-{}", w.name(), template_hash(&d.spec.template));
-            Owner {
-                api_version: "apps/v1".into(),
-                kind: "ReplicaSet".into(),
-                uid: derived_uid(w.uid(), &name),
-                name,
-            }
+            let mut uids: Vec<String> = replica_sets
+                .iter()
+                .filter_map(|rs| rs.metadata.uid.clone())
+                .collect();
+            uids.push(derived_uid(w.uid(), &name));
+            uids.sort();
+            uids.dedup();
+            uids
         }
-        _ => Owner {
-            api_version: kind.api_version().into(),
-            kind: kind.name().into(),
-            name: w.name().into(),
-            uid: w.uid().into(),
-        },
+        _ => vec![w.uid().to_string()],
+    }
+}
+
+fn self_owner(w: &Workload) -> Owner {
+    let kind = w.kind();
+    Owner {
+        api_version: kind.api_version().into(),
+        kind: kind.name().into(),
+        name: w.name().into(),
+        uid: w.uid().into(),
     }
 }
 
@@ -89,66 +96,40 @@ fn condition(
     c
 }
 
-/// `maxUnavailable` of a Deployment's rolling update as a number of pods (percentages round
-/// down, as the Deployment controller resolves them).
-fn max_unavailable(d: &k8s_openapi::api::apps::v1::Deployment, replicas: i32) -> i32 {
-    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-    let v = d
-        .spec
-        .strategy
-        .as_ref()
-        .and_then(|s| s.rolling_update.as_ref())
-        .and_then(|r| r.max_unavailable.clone());
-    match v {
-        Some(IntOrString::Int(n)) => n,
-        Some(IntOrString::String(p)) => {
-            let pct: i64 = p.trim_end_matches('%').parse().unwrap_or(25);
-            (i64::from(replicas) * pct / 100) as i32
-        }
-        None => 0,
-    }
-    .clamp(0, replicas.max(0))
-}
-
-/// One look at a workload: its pods (those [`pod_owner`] owns), the time, where claim
-/// directories live, and a source of randomness for generated names.
+/// One look at a workload: its pods (those [`pod_owners`] names), a Deployment's ReplicaSets of
+/// the last look, the time, where claim directories live, and a source of randomness for
+/// generated names.
 pub fn reconcile(
     w: &Workload,
     pods: &[OwnedPod],
+    replica_sets: &[ReplicaSet],
     now_us: i64,
     claims_dir: &str,
     random: &mut dyn FnMut() -> u32,
 ) -> Decision {
-    let owner = pod_owner(w);
+    let owner = self_owner(w);
+    let mut children = Vec::new();
+    // The spec this look acted on: `rollout status` waits for it.
+    let generation = w.metadata().generation.unwrap_or(1);
     let previous = w.to_json().get("status").cloned().unwrap_or(Value::Null);
     let namespace = w.namespace();
     let name = w.name();
     let mut wake_at_us = None;
     let (actions, status) = match w {
         Workload::Deployment(d) => {
-            let hash = template_hash(&d.spec.template);
             let replicas = d.spec.replicas.unwrap_or(1);
-            let (actions, c) = replicas::manage(
-                &Replicas {
-                    replicas,
-                    template: &d.spec.template,
-                    namespace,
-                    name_base: format!("{}-", owner.name),
-                    labels: vec![(POD_TEMPLATE_HASH, hash)],
-                    owner: owner.clone(),
-                    min_ready_seconds: d.spec.min_ready_seconds.unwrap_or(0),
-                },
-                pods,
-                now_us,
-                random,
-            );
-            let available = c.available >= replicas - max_unavailable(d, replicas);
-            let complete = c.replicas == replicas && c.available == replicas;
-            let mut status = replica_status(c, replicas);
-            status["updatedReplicas"] = json!(c.replicas);
-            if replicas > c.available {
-                status["unavailableReplicas"] = json!(replicas - c.available);
+            let r = deployment::manage(d, replica_sets, pods, now_us, random);
+            let (_, max_unavailable) = deployment::surge_and_unavailable(d, replicas);
+            let available = r.total.available >= replicas - max_unavailable;
+            let old_pods = r.total.replicas - r.updated.replicas;
+            let complete =
+                old_pods == 0 && r.updated.replicas == replicas && r.updated.available == replicas;
+            let mut status = replica_status(r.total, generation);
+            status["updatedReplicas"] = json!(r.updated.replicas);
+            if replicas > r.total.available {
+                status["unavailableReplicas"] = json!(replicas - r.total.available);
             }
+            let new_rs = &r.new_name;
             status["conditions"] = json!([
                 condition(
                     &previous,
@@ -176,14 +157,15 @@ pub fn reconcile(
                         "ReplicaSetUpdated"
                     },
                     &if complete {
-                        format!("ReplicaSet \"{}\" has successfully progressed.", owner.name)
+                        format!("ReplicaSet \"{new_rs}\" has successfully progressed.")
                     } else {
-                        format!("ReplicaSet \"{}\" is progressing.", owner.name)
+                        format!("ReplicaSet \"{new_rs}\" is progressing.")
                     },
                     now_us
                 ),
             ]);
-            (actions, status)
+            children = r.replica_sets;
+            (r.actions, status)
         }
         Workload::ReplicaSet(r) => {
             let replicas = r.spec.replicas.unwrap_or(1);
@@ -196,6 +178,7 @@ pub fn reconcile(
                 namespace,
                 pods,
                 now_us,
+                generation,
                 random,
             )
         }
@@ -211,6 +194,7 @@ pub fn reconcile(
                 namespace,
                 pods,
                 now_us,
+                generation,
                 random,
             )
         }
@@ -241,7 +225,7 @@ pub fn reconcile(
                 "numberAvailable": c.available,
                 "numberUnavailable": 1 - c.available.min(1),
                 "updatedNumberScheduled": c.replicas,
-                "observedGeneration": 1,
+                "observedGeneration": generation,
             });
             (actions, status)
         }
@@ -258,7 +242,7 @@ pub fn reconcile(
                 "currentRevision": revision,
                 "updateRevision": revision,
                 "collisionCount": 0,
-                "observedGeneration": 1,
+                "observedGeneration": generation,
             });
             (actions, status)
         }
@@ -283,6 +267,7 @@ pub fn reconcile(
     Decision {
         actions,
         status,
+        replica_sets: children,
         wake_at_us,
     }
 }
@@ -296,6 +281,7 @@ fn replicated(
     namespace: &str,
     pods: &[OwnedPod],
     now_us: i64,
+    generation: i64,
     random: &mut dyn FnMut() -> u32,
 ) -> (Vec<Action>, Value) {
     let (actions, c) = replicas::manage(
@@ -312,16 +298,16 @@ fn replicated(
         now_us,
         random,
     );
-    (actions, replica_status(c, replicas))
+    (actions, replica_status(c, generation))
 }
 
-fn replica_status(c: Counts, _replicas: i32) -> Value {
+fn replica_status(c: Counts, generation: i64) -> Value {
     json!({
         "replicas": c.replicas,
         "fullyLabeledReplicas": c.replicas,
         "readyReplicas": c.ready,
         "availableReplicas": c.available,
-        "observedGeneration": 1,
+        "observedGeneration": generation,
     })
 }
 
@@ -415,6 +401,7 @@ mod tests {
             deleting: false,
             index: None,
             restarts: 0,
+            owner_uid: String::new(),
         }
     }
 
@@ -423,25 +410,38 @@ mod tests {
     #[test]
     fn a_deployments_pods_belong_to_the_replicaset_of_its_template() {
         let w = load(DEPLOYMENT);
-        let owner = pod_owner(&w);
-        assert!(owner.name.starts_with("web-") && owner.kind == "ReplicaSet");
-        let d = reconcile(&w, &[], 0, "/c", &mut || 1);
+        let d = reconcile(&w, &[], &[], 0, "/c", &mut || 1);
         assert_eq!(d.actions.len(), 3);
+        let rs = &d.replica_sets[0];
+        let rs_name = rs.metadata.name.clone().unwrap_or_default();
+        let rs_uid = rs.metadata.uid.clone().unwrap_or_default();
+        assert!(rs_name.starts_with("web-"), "{rs_name}");
+        assert_eq!(
+            pod_owners(&w, &d.replica_sets),
+            std::slice::from_ref(&rs_uid)
+        );
+        assert_eq!(
+            rs.metadata.owner_references.as_ref().expect("owner")[0].kind,
+            "Deployment"
+        );
         let Action::Create(p) = &d.actions[0] else {
             panic!("no pod");
         };
         let name = p.metadata.name.clone().unwrap_or_default();
-        assert!(name.starts_with(&format!("{}-", owner.name)), "{name}");
+        assert!(name.starts_with(&format!("{rs_name}-")), "{name}");
         assert_eq!(
             p.metadata.owner_references.as_ref().expect("owner")[0].uid,
-            owner.uid
+            rs_uid
         );
         assert_eq!(d.status["conditions"][0]["type"], "Available");
         assert_eq!(d.status["conditions"][0]["status"], "False");
         let pods: Vec<OwnedPod> = (0..3)
-            .map(|i| running(&format!("{}-{i}", owner.name)))
+            .map(|i| OwnedPod {
+                owner_uid: rs_uid.clone(),
+                ..running(&format!("{rs_name}-{i}"))
+            })
             .collect();
-        let d = reconcile(&w, &pods, 1, "/c", &mut || 1);
+        let d = reconcile(&w, &pods, &d.replica_sets, 1, "/c", &mut || 1);
         assert!(d.actions.is_empty());
         assert_eq!(d.status["availableReplicas"], 3);
         assert_eq!(d.status["conditions"][0]["status"], "True");
@@ -456,7 +456,7 @@ mod tests {
         let mut w = load("apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec: {restartPolicy: Never, containers: [{name: a, image: busybox}]}\n");
         let mut done = running("j-a");
         done.phase = Phase::Succeeded;
-        let d = reconcile(&w, &[done.clone(), running("j-b")], 5, "/c", &mut || 1);
+        let d = reconcile(&w, &[done.clone(), running("j-b")], &[], 5, "/c", &mut || 1);
         assert_eq!(d.actions, [Action::Delete("j-b".into())]);
         let types: Vec<&str> = d.status["conditions"]
             .as_array()
@@ -468,7 +468,7 @@ mod tests {
         if let Workload::Job(j) = &mut w {
             j.status = serde_json::from_value(d.status.clone()).ok();
         }
-        let d = reconcile(&w, &[done], 9, "/c", &mut || 1);
+        let d = reconcile(&w, &[done], &[], 9, "/c", &mut || 1);
         assert!(d.actions.is_empty());
         let types: Vec<&str> = d.status["conditions"]
             .as_array()

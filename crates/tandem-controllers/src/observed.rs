@@ -47,6 +47,9 @@ pub struct OwnedPod {
     pub deleting: bool,
     /// The index a StatefulSet ordinal or an Indexed Job's completion index gives the pod.
     pub index: Option<i32>,
+    /// The uid of its controller (`ownerReferences[].uid` with `controller: true`): for a
+    /// Deployment's pods, the ReplicaSet that made them.
+    pub owner_uid: String,
     /// Restarts of its containers, summed (the ReplicaSet controller deletes the most
     /// restarted of equal pods first).
     pub restarts: i32,
@@ -82,6 +85,9 @@ pub struct Decision {
     pub actions: Vec<Action>,
     /// The workload's `status`, as the API type's JSON.
     pub status: serde_json::Value,
+    /// A Deployment's ReplicaSets, the current one first (empty for the other kinds): the
+    /// next look gets them back.
+    pub replica_sets: Vec<k8s_openapi::api::apps::v1::ReplicaSet>,
     /// When to look again at the latest, in microseconds since the epoch, if something is
     /// waiting on the clock (a Job's back-off, `minReadySeconds`); pod changes wake the
     /// controller anyway.

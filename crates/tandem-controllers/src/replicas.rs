@@ -110,6 +110,7 @@ pub(crate) mod tests {
             deleting: false,
             index: None,
             restarts: 0,
+            owner_uid: String::new(),
         }
     }
 

@@ -62,9 +62,16 @@ pub enum Command {
         after_help = "Examples:\n  tandem scale deployment/web --replicas 3\n  tandem scale sts db --replicas 1     # removes db-2, then db-1"
     )]
     Scale(ScaleArgs),
+    /// A Deployment's rollout: follow it (`status`), start it again (`restart`), go back to an
+    /// earlier template (`undo`), or list its revisions (`history`).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  tandem set image deployment/web app=busybox:1.36\n  tandem rollout status deployment/web --timeout 2m\n  tandem rollout undo deployment/web\n  tandem rollout history deployment/web"
+    )]
+    Rollout(RolloutCommand),
     /// Wait until pods meet a condition (kubectl wait).
     #[command(
-        after_help = "Examples:\n  tandem wait pod/web --for=condition=Ready --timeout=60s\n  tandem wait pod/job --for=jsonpath='{.status.phase}'=Succeeded\n  tandem wait pod/web --for=delete"
+        after_help = "Examples:\n  tandem wait pod/web --for=condition=Ready --timeout=60s\n  tandem wait pod/job --for=jsonpath='{.status.phase}'=Succeeded\n  tandem wait pod/web --for=delete\n  tandem wait deployment/web --for=condition=Available\n  tandem wait job/migrate --for=condition=Complete --timeout=5m"
     )]
     Wait(WaitArgs),
     /// Change a running pod (kubectl set).
@@ -483,6 +490,45 @@ pub struct DeleteArgs {
     pub namespace: String,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Wait until the rollout is done, printing its progress as kubectl does.
+    Status(RolloutStatusArgs),
+    /// Replace every pod by rolling out the same template again.
+    Restart(RolloutTarget),
+    /// Roll back to the previous revision (or `--to-revision N`).
+    Undo(RolloutUndoArgs),
+    /// The revisions kept (one per ReplicaSet).
+    History(RolloutTarget),
+}
+
+#[derive(Debug, Args)]
+pub struct RolloutTarget {
+    /// `deployment/NAME` or `deployment NAME`.
+    #[arg(required = true, num_args = 1..=2)]
+    pub target: Vec<String>,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RolloutStatusArgs {
+    #[command(flatten)]
+    pub target: RolloutTarget,
+    /// How long to wait (`0` waits for ever, as kubectl's default).
+    #[arg(long, default_value = "0s")]
+    pub timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RolloutUndoArgs {
+    #[command(flatten)]
+    pub target: RolloutTarget,
+    /// The revision to go back to (`rollout history` lists them); 0 is the previous one.
+    #[arg(long = "to-revision", default_value_t = 0)]
+    pub to_revision: i64,
+}
+
 #[derive(Debug, Args)]
 pub struct ScaleArgs {
     /// `KIND/NAME` or `KIND NAME` (deployment, replicaset, statefulset, replicationcontroller).
@@ -497,7 +543,7 @@ pub struct ScaleArgs {
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {
-    /// `pod/NAME...` (or `pod NAME...`).
+    /// `pod/NAME...` (or `pod NAME...`), or workloads: `deployment/NAME`, `job/NAME`, ….
     pub targets: Vec<String>,
     /// `condition=Ready[=true]`, `delete`, or `jsonpath='{.status.phase}'=Succeeded`.
     #[arg(long = "for")]

@@ -98,15 +98,24 @@ fn a_deployment_keeps_its_replicas_and_goes_with_its_pods() {
         (Some("ReplicaSet"), Some(format!("web-{hash}").as_str()))
     );
     let rows = stdout(&env.tandem(&["get", "deploy"]));
-    wait_for("the deployment 3/3 available", 30, || {
-        let v: serde_json::Value = serde_json::from_slice(
-            &env.tandem(&["get", "deployment", "web", "-o", "json"])
-                .stdout,
-        )
-        .unwrap_or_default();
-        (v["status"]["availableReplicas"] == 3 && v["status"]["conditions"][0]["status"] == "True")
-            .then_some(())
-    });
+    let out = env.tandem(&[
+        "wait",
+        "deployment/web",
+        "--for=condition=Available",
+        "--timeout=30s",
+    ]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "deployment.apps/web condition met",
+        "{}",
+        stderr(&out)
+    );
+    let v: serde_json::Value = serde_json::from_slice(
+        &env.tandem(&["get", "deployment", "web", "-o", "json"])
+            .stdout,
+    )
+    .unwrap_or_default();
+    assert_eq!(v["status"]["availableReplicas"], 3);
     assert!(
         rows.starts_with("NAME   READY   UP-TO-DATE   AVAILABLE   AGE"),
         "{rows}"
@@ -122,7 +131,7 @@ fn a_deployment_keeps_its_replicas_and_goes_with_its_pods() {
     let out = env.tandem(&["scale", "deployment/web", "--replicas", "1"]);
     assert_eq!(
         stdout(&out).trim(),
-        "deployments.apps/web scaled",
+        "deployment.apps/web scaled",
         "{}",
         stderr(&out)
     );
@@ -135,7 +144,7 @@ fn a_deployment_keeps_its_replicas_and_goes_with_its_pods() {
     let out = env.tandem(&["delete", "deployment", "web", "--grace-period", "0"]);
     assert_eq!(
         stdout(&out).trim(),
-        "deployments.apps \"web\" deleted",
+        "deployment.apps \"web\" deleted",
         "{}",
         stderr(&out)
     );
@@ -219,6 +228,17 @@ fn an_indexed_job_with_a_sidecar_runs_each_index_once_two_at_a_time() {
             "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: work}}\nspec:\n  completions: 4\n  parallelism: 2\n  completionMode: Indexed\n  template:\n    spec:\n      restartPolicy: Never\n      initContainers:\n        - {{name: sidecar, image: {IMAGE}, imagePullPolicy: Never, restartPolicy: Always, command: {LOOP}}}\n      containers:\n        - name: work\n          image: {IMAGE}\n          imagePullPolicy: Never\n          command: [sh, -c, 'echo index=$JOB_COMPLETION_INDEX host=$(hostname); sleep 1']\n"
         ),
     );
+    let waiter = env
+        .cmd()
+        .args([
+            "wait",
+            "job/work",
+            "--for=condition=Complete",
+            "--timeout=90s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("wait");
     let mut most = 0;
     wait_for("the job complete", 90, || {
         most = most.max(
@@ -237,6 +257,8 @@ fn an_indexed_job_with_a_sidecar_runs_each_index_once_two_at_a_time() {
         done.then_some(())
     });
     assert!(most <= 2, "{most} pods at once");
+    let waited = waiter.wait_with_output().expect("wait");
+    assert_eq!(stdout(&waited).trim(), "job.batch/work condition met");
     let mut seen: Vec<String> = pods(&env)
         .iter()
         .map(|(n, phase, _)| {
@@ -267,4 +289,126 @@ fn an_indexed_job_with_a_sidecar_runs_each_index_once_two_at_a_time() {
     let out = env.tandem(&["delete", "job", "work"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(pods(&env).is_empty());
+}
+
+/// Ready pods of the store, from `get pods -o json`.
+fn ready(env: &Env) -> usize {
+    pods(env)
+        .iter()
+        .filter(|(_, _, p)| {
+            p["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+        })
+        .count()
+}
+
+#[test]
+fn a_rolling_update_never_drops_below_its_availability_budget_and_undoes() {
+    if require_root("a_rolling_update_never_drops_below_its_availability_budget_and_undoes")
+        .is_none()
+    {
+        return;
+    }
+    let env = Env::new();
+    let tar = env.rootfs_tar();
+    let out = env.tandem(&[
+        "image",
+        "import",
+        tar.to_str().expect("utf-8"),
+        "localhost/tandem-busybox:next",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // maxUnavailable 0: never fewer than 3 ready pods; maxSurge 1: never more than 4 pods. The
+    // new pods become Ready only after a second, so the budget is what holds the line.
+    run_d(
+        &env,
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  replicas: 3\n  strategy: {{rollingUpdate: {{maxSurge: 1, maxUnavailable: 0}}}}\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      terminationGracePeriodSeconds: 5\n      containers:\n        - name: app\n          image: {IMAGE}\n          imagePullPolicy: Never\n          command: {LOOP}\n          readinessProbe: {{exec: {{command: [\"true\"]}}, initialDelaySeconds: 1, periodSeconds: 1}}\n"
+        ),
+    );
+    wait_for("3 ready pods", 60, || (ready(&env) == 3).then_some(()));
+    let before: Vec<String> = running(&env, "web-");
+    let out = env.tandem(&[
+        "set",
+        "image",
+        "deployment/web",
+        "app=localhost/tandem-busybox:next",
+    ]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "deployment.apps/web image updated",
+        "{}",
+        stderr(&out)
+    );
+    let mut status = env
+        .cmd()
+        .args(["rollout", "status", "deployment/web", "--timeout", "90s"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("rollout status");
+    let (mut fewest, mut most) = (usize::MAX, 0);
+    let done = loop {
+        fewest = fewest.min(ready(&env));
+        most = most.max(
+            pods(&env)
+                .iter()
+                .filter(|(_, phase, _)| phase != "Succeeded" && phase != "Failed")
+                .count(),
+        );
+        if let Some(s) = status.try_wait().expect("wait") {
+            break s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut text = String::new();
+    std::io::Read::read_to_string(status.stdout.as_mut().expect("stdout"), &mut text)
+        .expect("read");
+    assert!(done.success(), "{text}");
+    assert!(
+        text.ends_with("deployment \"web\" successfully rolled out\n"),
+        "{text}"
+    );
+    assert!(fewest >= 3, "only {fewest} ready pods during the rollout");
+    assert!(most <= 4, "{most} pods during the rollout");
+    let after = running(&env, "web-");
+    assert_eq!(after.len(), 3);
+    assert!(
+        after.iter().all(|n| !before.contains(n)),
+        "{before:?} {after:?}"
+    );
+    for n in &after {
+        let v = env.pod_json(n);
+        assert_eq!(
+            v["spec"]["containers"][0]["image"],
+            "localhost/tandem-busybox:next"
+        );
+    }
+    // Two ReplicaSets, the old one scaled to 0; undo brings the first template back.
+    let rs = stdout(&env.tandem(&["get", "rs"]));
+    assert_eq!(rs.lines().count(), 3, "{rs}");
+    assert!(
+        rs.lines().any(|l| l.split_whitespace().nth(1) == Some("0")),
+        "{rs}"
+    );
+    let out = env.tandem(&["rollout", "undo", "deployment/web"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "deployment.apps/web rolled back",
+        "{}",
+        stderr(&out)
+    );
+    let out = env.tandem(&["rollout", "status", "deployment/web", "--timeout", "90s"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    for n in running(&env, "web-") {
+        assert_eq!(env.pod_json(&n)["spec"]["containers"][0]["image"], IMAGE);
+    }
+    let history = stdout(&env.tandem(&["rollout", "history", "deployment/web"]));
+    let revisions: Vec<&str> = history
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(revisions, ["2", "3"], "{history}");
 }

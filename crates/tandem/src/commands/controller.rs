@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::Context;
+use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use serde::{Deserialize, Serialize};
 use tandem_api::{LoadedWorkload, Workload, WorkloadKind};
@@ -83,6 +84,18 @@ impl WorkloadDir {
     fn settings(&self) -> PathBuf {
         self.root.join("settings.json")
     }
+    fn replica_sets_file(&self) -> PathBuf {
+        self.root.join("replicasets.json")
+    }
+
+    /// A Deployment's ReplicaSets as its controller last wrote them (none for other kinds).
+    pub fn replica_sets(&self) -> Vec<ReplicaSet> {
+        std::fs::read(self.replica_sets_file())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
     fn pid_file(&self) -> PathBuf {
         self.root.join("controller.pid")
     }
@@ -116,6 +129,20 @@ impl WorkloadDir {
         }
         write_atomic(&self.object(), &serde_json::to_vec_pretty(&v)?)?;
         Ok(())
+    }
+
+    /// Changes the workload's spec: a new generation, which its controller's status then
+    /// reports as observed (what `rollout status` waits for).
+    pub fn update(
+        &self,
+        change: impl FnOnce(&mut Workload) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Workload> {
+        let mut w = self.read()?;
+        change(&mut w)?;
+        let meta = w.metadata_mut();
+        meta.generation = Some(meta.generation.unwrap_or(1) + 1);
+        self.write(&w)?;
+        Ok(w)
     }
 
     /// The controller's pid, when it runs.
@@ -231,8 +258,18 @@ pub fn create(
     Ok(dir)
 }
 
-/// The pods of the store whose controller is `owner_uid`, read from their `pod.json`.
-fn owned_pods(store: &Store, namespace: &str, owner_uid: &str) -> Vec<(PodDir, Pod)> {
+/// The uid of the pod's controller (`ownerReferences[]` with `controller: true`).
+fn controller_uid(pod: &Pod) -> Option<&str> {
+    pod.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+        .map(|o| o.uid.as_str())
+}
+
+/// The pods of the store whose controller is one of `owners`, read from their `pod.json`.
+fn owned_pods(store: &Store, namespace: &str, owners: &[String]) -> Vec<(PodDir, Pod)> {
     store
         .list()
         .unwrap_or_default()
@@ -240,12 +277,7 @@ fn owned_pods(store: &Store, namespace: &str, owner_uid: &str) -> Vec<(PodDir, P
         .filter_map(|d| {
             let pod: Pod = serde_json::from_slice(&std::fs::read(d.pod_json()).ok()?).ok()?;
             let owned = pod.metadata.namespace.as_deref() == Some(namespace)
-                && pod
-                    .metadata
-                    .owner_references
-                    .iter()
-                    .flatten()
-                    .any(|o| o.uid == owner_uid && o.controller == Some(true));
+                && controller_uid(&pod).is_some_and(|u| owners.iter().any(|o| o == u));
             owned.then_some((d, pod))
         })
         .collect()
@@ -292,6 +324,7 @@ fn observe(dir: &PodDir, pod: &Pod) -> OwnedPod {
         deleting: meta.deletion_timestamp.is_some(),
         index,
         restarts: containers.map(|c| c.restart_count).sum(),
+        owner_uid: controller_uid(pod).unwrap_or_default().to_string(),
     }
 }
 
@@ -370,15 +403,23 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
     };
     let mut rng = random();
     let claims = store.volumes.display().to_string();
+    let mut replica_sets = dir.replica_sets();
     loop {
         if dir.deleting().exists() {
             return finish_deletion(&store, dir);
         }
         let w = dir.read()?;
-        let owner = tandem_controllers::pod_owner(&w);
-        let pods = owned_pods(&store, w.namespace(), &owner.uid);
+        let owners = tandem_controllers::pod_owners(&w, &replica_sets);
+        let pods = owned_pods(&store, w.namespace(), &owners);
         let observed: Vec<OwnedPod> = pods.iter().map(|(d, p)| observe(d, p)).collect();
-        let decision = tandem_controllers::reconcile(&w, &observed, now_us(), &claims, &mut rng);
+        let decision = tandem_controllers::reconcile(
+            &w,
+            &observed,
+            &replica_sets,
+            now_us(),
+            &claims,
+            &mut rng,
+        );
         for action in decision.actions {
             match action {
                 Action::Create(pod) => {
@@ -403,6 +444,15 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
                 }
             }
         }
+        // The ReplicaSets first: a controller killed between the two writes finds its pods'
+        // owners again.
+        if decision.replica_sets != replica_sets {
+            replica_sets = decision.replica_sets;
+            write_atomic(
+                &dir.replica_sets_file(),
+                &serde_json::to_vec_pretty(&replica_sets)?,
+            )?;
+        }
         write_atomic(&dir.status(), &serde_json::to_vec_pretty(&decision.status)?)?;
         let wait = decision
             .wake_at_us
@@ -416,11 +466,11 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
 /// `deleting` mark holds, if any), then its directory.
 fn finish_deletion(store: &Store, dir: &WorkloadDir) -> anyhow::Result<()> {
     let w = dir.read()?;
-    let owner = tandem_controllers::pod_owner(&w);
+    let owners = tandem_controllers::pod_owners(&w, &dir.replica_sets());
     let grace: Option<u64> = std::fs::read_to_string(dir.deleting())
         .ok()
         .and_then(|g| g.trim().parse().ok());
-    let handles: Vec<_> = owned_pods(store, w.namespace(), &owner.uid)
+    let handles: Vec<_> = owned_pods(store, w.namespace(), &owners)
         .into_iter()
         .map(|(d, _)| std::thread::spawn(move || delete_pod(&d, grace)))
         .collect();

@@ -169,7 +169,9 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     };
     let mut created = vec![];
     for w in &mut loaded.workloads {
-        w.object.metadata_mut().creation_timestamp = Some(now_time());
+        let meta = w.object.metadata_mut();
+        meta.creation_timestamp = Some(now_time());
+        meta.generation = Some(1);
         match super::controller::create(store, &exe, w, &loaded.references, &settings) {
             Ok(dir) => created.push((w.object.kind(), w.object.name().to_string(), dir)),
             Err(e) => {
@@ -189,7 +191,7 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
             println!("pod/{name} created");
         }
         for (kind, name, _) in &created {
-            println!("{}/{name} created", super::workloads::resource(*kind));
+            println!("{}/{name} created", super::workloads::kind_ref(*kind));
         }
         return Ok(0);
     }

@@ -18,6 +18,23 @@ use crate::errors::hint;
 const USAGE: &str = "write `tandem set image pod/NAME CONTAINER=IMAGE [CONTAINER=IMAGE...]`";
 
 pub fn set_image(store: &Store, a: SetImageArgs) -> anyhow::Result<i32> {
+    // A workload: `KIND/NAME` or `KIND NAME` first.
+    let workload = match a.args.as_slice() {
+        [first, rest @ ..] => match first.split_once('/') {
+            Some((k, n)) => {
+                tandem_api::WorkloadKind::from_resource(k).map(|k| (k, n.to_string(), rest))
+            }
+            None => match (tandem_api::WorkloadKind::from_resource(first), rest) {
+                (Some(k), [n, rest @ ..]) => Some((k, n.clone(), rest)),
+                _ => None,
+            },
+        },
+        [] => None,
+    };
+    if let Some((kind, name, pairs)) = workload {
+        let (_, images) = parse_args(&[&[format!("{}/{name}", kind.plural())], pairs].concat())?;
+        return super::workloads::set_image(store, kind, &a.namespace, &name, &images).map(|()| 0);
+    }
     let (name, images) = parse_args(&a.args)?;
     let dir = existing_pod(store, &a.namespace, &name)?;
     let plan = read_plan(&dir)?;

@@ -1,11 +1,13 @@
 //! `tandem wait pod/NAME --for=condition=Ready|--for=delete|--for=jsonpath='{.status.phase}'=X
-//! --timeout=30s`, as `kubectl wait` behaves: exit status 0 and `pod/NAME condition met` once
+//! --timeout=30s` (and `deployment/NAME --for=condition=Available`, `job/NAME
+//! --for=condition=Complete`, any workload), as `kubectl wait` behaves: exit status 0 and `pod/NAME condition met` once
 //! the condition holds, non-zero and `timed out waiting for the condition on pods/NAME` when the
 //! timeout passes first.
 //!
 //! The supervisor rewrites `<pod dir>/pod.json` atomically (rename) on every status change and
-//! removes the pod directory when a deleted pod is gone, so this waits on inotify(7) events for
-//! the pods directory and the pod's directory instead of polling.
+//! removes the pod directory when a deleted pod is gone (a workload's controller does the same
+//! with `status.json` and the workload's directory), so this waits on inotify(7) events for the
+//! parent directory and the object's directory instead of polling.
 
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
@@ -146,63 +148,96 @@ pub fn wait(store: &Store, a: WaitArgs) -> anyhow::Result<i32> {
         )
     })?;
     let timeout = parse_duration(&a.timeout).map_err(|e| hint(e, "write --timeout=30s"))?;
-    let mut names = vec![];
+    // Targets: `pod/NAME`, `pod NAME`, `NAME` (a pod), or a workload `KIND/NAME`.
+    let mut targets: Vec<Target> = vec![];
     for t in &a.targets {
         if matches!(t.as_str(), "pod" | "pods" | "po") {
             continue;
         }
-        names.push(pod_name(t).to_string());
+        let workload = t
+            .split_once('/')
+            .and_then(|(k, n)| Some((tandem_api::WorkloadKind::from_resource(k)?, n)));
+        targets.push(match workload {
+            Some((kind, name)) => Target {
+                label: format!("{}/{name}", super::workloads::kind_ref(kind)),
+                plural: super::workloads::resource(kind),
+                name: name.to_string(),
+                dir: super::controller::WorkloadDir::of(store, kind, &a.namespace, name).root,
+                workload: true,
+            },
+            None => {
+                let name = pod_name(t).to_string();
+                Target {
+                    label: format!("pod/{name}"),
+                    plural: "pods".into(),
+                    dir: store.pod(&a.namespace, &name).root,
+                    name,
+                    workload: false,
+                }
+            }
+        });
     }
-    if names.is_empty() {
+    if targets.is_empty() {
         return Err(hint(
             "nothing to wait for",
-            "write `tandem wait pod/NAME --for=condition=Ready`",
+            "write `tandem wait pod/NAME --for=condition=Ready` or `tandem wait deployment/NAME --for=condition=Available`",
         ));
     }
     let deadline = Instant::now() + timeout;
     let mut code = 0;
-    for name in names {
-        let dir = store.pod(&a.namespace, &name);
+    for t in targets {
+        // The object while its directory exists (`Null` while it has no readable state yet).
         let read = || -> Option<Value> {
-            let pod = read_pod(&dir).ok()?;
-            serde_json::to_value(pod).ok()
+            if !t.dir.exists() {
+                return None;
+            }
+            let object = if t.workload {
+                super::controller::WorkloadDir {
+                    root: t.dir.clone(),
+                }
+                .read()
+                .ok()
+                .map(|w| w.to_json())
+            } else {
+                read_pod(&tandem_supervisor::statedir::PodDir::open(t.dir.clone()))
+                    .ok()
+                    .and_then(|p| serde_json::to_value(p).ok())
+            };
+            Some(object.unwrap_or(Value::Null))
         };
         if want != WaitFor::Delete && read().is_none() {
-            eprintln!("Error from server (NotFound): pods \"{name}\" not found");
+            eprintln!(
+                "Error from server (NotFound): {} \"{}\" not found",
+                t.plural, t.name
+            );
             code = 1;
             continue;
         }
+        let parent = t.dir.parent().unwrap_or(&t.dir).to_path_buf();
         let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
-            .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", store.pods.display()))?;
-        let _ = std::fs::create_dir_all(&store.pods);
+            .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", parent.display()))?;
+        let _ = std::fs::create_dir_all(&parent);
         let dir_flags = AddWatchFlags::IN_CREATE
             | AddWatchFlags::IN_DELETE
             | AddWatchFlags::IN_MOVED_TO
             | AddWatchFlags::IN_MOVED_FROM
             | AddWatchFlags::IN_CLOSE_WRITE;
-        let _ = inotify.add_watch(&store.pods, dir_flags);
+        let _ = inotify.add_watch(&parent, dir_flags);
         loop {
             // Watch before reading, so no change between the read and the wait is missed.
-            if dir.root.exists() {
-                let _ = inotify.add_watch(&dir.root, dir_flags | AddWatchFlags::IN_DELETE_SELF);
+            if t.dir.exists() {
+                let _ = inotify.add_watch(&t.dir, dir_flags | AddWatchFlags::IN_DELETE_SELF);
             }
-            let pod = read();
-            if met(pod.as_ref(), &want) {
-                if want == WaitFor::Delete {
-                    if pod.is_none() && dir.root.exists() {
-                        // pod.json is gone but the directory is still being removed.
-                    } else {
-                        println!("pod/{name} condition met");
-                        break;
-                    }
-                } else {
-                    println!("pod/{name} condition met");
-                    break;
-                }
+            if met(read().as_ref(), &want) {
+                println!("{} condition met", t.label);
+                break;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                eprintln!("error: timed out waiting for the condition on pods/{name}");
+                eprintln!(
+                    "error: timed out waiting for the condition on {}/{}",
+                    t.plural, t.name
+                );
                 code = 1;
                 break;
             }
@@ -213,6 +248,17 @@ pub fn wait(store: &Store, a: WaitArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// One object `wait` waits on: where its state lives and how messages name it.
+struct Target {
+    /// `pod/web`, `deployment.apps/web`.
+    label: String,
+    /// `pods`, `deployments.apps`.
+    plural: String,
+    name: String,
+    dir: std::path::PathBuf,
+    workload: bool,
 }
 
 #[cfg(test)]

@@ -7,16 +7,26 @@ use tandem_supervisor::logs::now_us;
 use tandem_supervisor::statedir::Store;
 
 use super::controller::{self, WorkloadDir};
-use crate::cli::{GetArgs, Output, ScaleArgs};
+use crate::cli::{GetArgs, Output, RolloutCommand, RolloutTarget, ScaleArgs};
 use crate::errors::hint;
 use crate::output::{table, yaml::to_yaml};
 
-/// `deployments.apps`, `jobs.batch`, `replicationcontrollers`: how kubectl names a kind's
-/// resource in messages.
+/// `deployments.apps`, `jobs.batch`, `replicationcontrollers`: how the API server names a
+/// kind's resource in its errors.
 pub(crate) fn resource(kind: WorkloadKind) -> String {
+    with_group(kind.plural(), kind)
+}
+
+/// `deployment.apps`, `job.batch`, `replicationcontroller`: how kubectl names an object of the
+/// kind in what it reports (`deployment.apps/web created`, `-o name`).
+pub(crate) fn kind_ref(kind: WorkloadKind) -> String {
+    with_group(&kind.name().to_ascii_lowercase(), kind)
+}
+
+fn with_group(word: &str, kind: WorkloadKind) -> String {
     match kind.api_version().split_once('/') {
-        Some((group, _)) => format!("{}.{group}", kind.plural()),
-        None => kind.plural().to_string(),
+        Some((group, _)) => format!("{word}.{group}"),
+        None => word.to_string(),
     }
 }
 
@@ -212,15 +222,23 @@ pub fn get(store: &Store, kind: WorkloadKind, a: &GetArgs) -> anyhow::Result<i32
             "use it with `tandem get pods`",
         ));
     }
-    let dirs: Vec<WorkloadDir> = match &a.name {
-        Some(n) => vec![existing(store, kind, &a.namespace, n)?],
-        None => controller::list(store),
-    };
     let mut items: Vec<Workload> = Vec::new();
-    for d in dirs {
+    for d in controller::list(store) {
         let Ok(w) = d.read() else { continue };
-        if w.kind() == kind && (a.all_namespaces || w.namespace() == a.namespace) {
+        if !(a.all_namespaces || w.namespace() == a.namespace) {
+            continue;
+        }
+        if w.kind() == kind {
             items.push(w);
+        } else if kind == WorkloadKind::ReplicaSet && w.kind() == WorkloadKind::Deployment {
+            // A Deployment's ReplicaSets, as its controller keeps them.
+            items.extend(d.replica_sets().into_iter().map(Workload::ReplicaSet));
+        }
+    }
+    if let Some(n) = &a.name {
+        items.retain(|w| w.name() == n);
+        if items.is_empty() {
+            return Err(not_found(kind, n));
         }
     }
     let json = |ws: &[Workload]| -> Value {
@@ -238,7 +256,7 @@ pub fn get(store: &Store, kind: WorkloadKind, a: &GetArgs) -> anyhow::Result<i32
         Some(Output::JsonPath(t)) => print!("{}", t.render(&json(&items))),
         Some(Output::Name) => {
             for w in &items {
-                println!("{}/{}", resource(kind), w.name());
+                println!("{}/{}", kind_ref(kind), w.name());
             }
         }
         Some(Output::CustomColumns(_)) => {
@@ -352,18 +370,19 @@ pub fn scale(store: &Store, a: ScaleArgs) -> anyhow::Result<i32> {
         ));
     }
     let dir = existing(store, kind, &a.namespace, &name)?;
-    let mut w = dir.read()?;
-    match &mut w {
-        Workload::Deployment(d) => d.spec.replicas = Some(a.replicas),
-        Workload::ReplicaSet(r) => r.spec.replicas = Some(a.replicas),
-        Workload::StatefulSet(s) => s.spec.replicas = Some(a.replicas),
-        Workload::ReplicationController(rc) => {
-            rc.spec.get_or_insert_with(Default::default).replicas = Some(a.replicas)
+    dir.update(|w| {
+        match w {
+            Workload::Deployment(d) => d.spec.replicas = Some(a.replicas),
+            Workload::ReplicaSet(r) => r.spec.replicas = Some(a.replicas),
+            Workload::StatefulSet(s) => s.spec.replicas = Some(a.replicas),
+            Workload::ReplicationController(rc) => {
+                rc.spec.get_or_insert_with(Default::default).replicas = Some(a.replicas)
+            }
+            _ => {}
         }
-        _ => {}
-    }
-    dir.write(&w)?;
-    println!("{}/{name} scaled", resource(kind));
+        Ok(())
+    })?;
+    println!("{}/{name} scaled", kind_ref(kind));
     Ok(0)
 }
 
@@ -377,6 +396,239 @@ pub fn delete(
 ) -> anyhow::Result<()> {
     let dir = existing(store, kind, namespace, name)?;
     controller::delete(store, &dir, grace)?;
-    println!("{} \"{name}\" deleted", resource(kind));
+    println!("{} \"{name}\" deleted", kind_ref(kind));
     Ok(())
+}
+
+/// `tandem set image KIND/NAME CONTAINER=IMAGE...`: a new template, which a Deployment's
+/// controller rolls out (and a ReplicaSet's or ReplicationController's gives to its new pods, as
+/// on a cluster).
+pub fn set_image(
+    store: &Store,
+    kind: WorkloadKind,
+    namespace: &str,
+    name: &str,
+    images: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    match kind {
+        WorkloadKind::Deployment | WorkloadKind::ReplicaSet | WorkloadKind::ReplicationController => {}
+        WorkloadKind::Job => {
+            return Err(hint(
+                format!("jobs.batch \"{name}\" is invalid: spec.template: Invalid value: field is immutable"),
+                "delete the Job and run it again with the new image",
+            ))
+        }
+        _ => {
+            return Err(hint(
+                format!("{} do not roll out a changed template here yet", kind.plural()),
+                "delete it and run it again with the new image; Deployments roll out with `tandem set image deployment/NAME`",
+            ))
+        }
+    }
+    let dir = existing(store, kind, namespace, name)?;
+    dir.update(|w| {
+        let spec = w
+            .template_mut()
+            .and_then(|t| t.spec.as_mut())
+            .ok_or_else(|| {
+                hint(
+                    format!("{} {name} has no pod template", kind.name()),
+                    "check the manifest",
+                )
+            })?;
+        for (container, image) in images {
+            let names: Vec<String> = spec
+                .init_containers
+                .iter()
+                .flatten()
+                .chain(&spec.containers)
+                .map(|c| c.name.clone())
+                .collect();
+            let found = spec
+                .init_containers
+                .iter_mut()
+                .flatten()
+                .chain(spec.containers.iter_mut())
+                .find(|c| c.name == *container);
+            match found {
+                Some(c) => c.image = Some(image.clone()),
+                None => {
+                    return Err(hint(
+                        format!("unable to find container named {container:?}"),
+                        format!(
+                            "{} {name} has the containers {}",
+                            kind.name(),
+                            names.join(", ")
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    })?;
+    println!("{}/{name} image updated", kind_ref(kind));
+    Ok(())
+}
+
+/// The Deployment a `rollout` verb names.
+fn rollout_target(store: &Store, t: &RolloutTarget) -> anyhow::Result<(String, WorkloadDir)> {
+    let (kind, name) = target(&t.target)?;
+    if kind != WorkloadKind::Deployment {
+        return Err(hint(
+            format!("rollout of {} is not supported yet", kind.plural()),
+            "tandem rolls out Deployments",
+        ));
+    }
+    let dir = existing(store, kind, &t.namespace, &name)?;
+    Ok((name, dir))
+}
+
+/// Where a Deployment's rollout is, in kubectl's words; `None` once it is done.
+fn rollout_progress(name: &str, w: &Workload) -> Option<String> {
+    let s = w.to_json()["status"].clone();
+    let generation = w.metadata().generation.unwrap_or(1);
+    let replicas = i64::from(w.replicas().unwrap_or(1));
+    let (updated, total, available) = (
+        num(&s, "updatedReplicas"),
+        num(&s, "replicas"),
+        num(&s, "availableReplicas"),
+    );
+    let waiting = format!("Waiting for deployment {name:?} rollout to finish");
+    if num(&s, "observedGeneration") < generation {
+        Some("Waiting for deployment spec update to be observed...".into())
+    } else if updated < replicas {
+        Some(format!(
+            "{waiting}: {updated} out of {replicas} new replicas have been updated..."
+        ))
+    } else if total > updated {
+        Some(format!(
+            "{waiting}: {} old replicas are pending termination...",
+            total - updated
+        ))
+    } else if available < updated {
+        Some(format!(
+            "{waiting}: {available} of {updated} updated replicas are available..."
+        ))
+    } else {
+        None
+    }
+}
+
+/// `tandem rollout status|restart|undo|history deployment/NAME`.
+pub fn rollout(store: &Store, c: RolloutCommand) -> anyhow::Result<i32> {
+    use tandem_controllers::deployment::{revision, REVISION};
+    match c {
+        RolloutCommand::Status(a) => {
+            let (name, dir) = rollout_target(store, &a.target)?;
+            let timeout = super::wait::parse_duration(&a.timeout)
+                .map_err(|e| hint(e, "write --timeout=2m"))?;
+            let deadline = (!timeout.is_zero()).then(|| std::time::Instant::now() + timeout);
+            let mut last = String::new();
+            loop {
+                let w = dir.read()?;
+                match rollout_progress(&name, &w) {
+                    None => {
+                        println!("deployment {name:?} successfully rolled out");
+                        return Ok(0);
+                    }
+                    Some(line) => {
+                        if line != last {
+                            println!("{line}");
+                            last = line;
+                        }
+                    }
+                }
+                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    return Err(hint(
+                        "timed out waiting for the condition",
+                        "`tandem get pods` shows where the new pods are",
+                    ));
+                }
+                if dir.live_controller().is_none() {
+                    return Err(hint(
+                        format!("the controller of deployment {name:?} is not running"),
+                        format!("`tandem delete deployment {name}` removes it; run it again to start a new controller"),
+                    ));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        }
+        RolloutCommand::Restart(t) => {
+            let (name, dir) = rollout_target(store, &t)?;
+            let now = k8s_openapi::jiff::Timestamp::from_microsecond(now_us())
+                .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+                .to_string();
+            dir.update(|w| {
+                if let Some(t) = w.template_mut() {
+                    t.metadata
+                        .get_or_insert_with(Default::default)
+                        .annotations
+                        .get_or_insert_with(Default::default)
+                        .insert("kubectl.kubernetes.io/restartedAt".into(), now.clone());
+                }
+                Ok(())
+            })?;
+            println!("deployment.apps/{name} restarted");
+            Ok(0)
+        }
+        RolloutCommand::Undo(a) => {
+            let (name, dir) = rollout_target(store, &a.target)?;
+            let mut sets = dir.replica_sets();
+            sets.sort_by_key(|rs| std::cmp::Reverse(revision(rs)));
+            let wanted = match a.to_revision {
+                0 => sets.get(1),
+                r => sets.iter().find(|rs| revision(rs) == r),
+            }
+            .ok_or_else(|| match a.to_revision {
+                0 => hint(
+                    "no rollout history found for deployment \"".to_string() + &name + "\"",
+                    "a Deployment has history once its template changed",
+                ),
+                r => hint(
+                    format!("unable to find specified revision {r} in history"),
+                    format!("`tandem rollout history deployment/{name}` lists them"),
+                ),
+            })?;
+            let mut template = wanted.spec.template.clone().unwrap_or_default();
+            if let Some(labels) = template.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
+                labels.remove(tandem_controllers::naming::POD_TEMPLATE_HASH);
+            }
+            dir.update(|w| {
+                if let Some(t) = w.template_mut() {
+                    *t = template.clone();
+                }
+                Ok(())
+            })?;
+            println!("deployment.apps/{name} rolled back");
+            Ok(0)
+        }
+        RolloutCommand::History(t) => {
+            let (name, dir) = rollout_target(store, &t)?;
+            let mut sets = dir.replica_sets();
+            sets.sort_by_key(revision);
+            println!("deployment.apps/{name} ");
+            let rows: Vec<Vec<String>> = sets
+                .iter()
+                .filter(|rs| {
+                    rs.metadata
+                        .annotations
+                        .as_ref()
+                        .is_some_and(|a| a.contains_key(REVISION))
+                })
+                .map(|rs| {
+                    let cause = rs
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get("kubernetes.io/change-cause"))
+                        .cloned()
+                        .unwrap_or_else(|| "<none>".into());
+                    vec![revision(rs).to_string(), cause]
+                })
+                .collect();
+            print!("{}", table(&["REVISION", "CHANGE-CAUSE"], &rows));
+            Ok(0)
+        }
+    }
 }
