@@ -2,7 +2,7 @@
 # Installs what tandem needs to build and test on a fresh Debian machine (as root). Safe to run
 # again: it asks apt only for what is missing, with one `apt-get update`.
 set -euo pipefail
-packages=(python3 libseccomp-dev libclang-dev nftables pkg-config busybox-static iproute2 file chromium docker-registry apache2-utils containernetworking-plugins iptables)
+packages=(python3 libseccomp-dev libclang-dev nftables pkg-config busybox-static iproute2 file chromium docker-registry apache2-utils containernetworking-plugins iptables tzdata)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -92,16 +92,38 @@ impl Schedule {
 impl Fields {
     /// Whether the schedule runs at this minute (`weekday` 0 = Sunday, `day` and `month` from 1).
     pub fn matches(&self, minute: u32, hour: u32, day: u32, month: u32, weekday: u32) -> bool {
-        let has = |set: u64, v: u32| v < 64 && set & (1 << v) != 0;
+        self.month_matches(month)
+            && self.day_matches(day, weekday)
+            && self.hour_matches(hour)
+            && self.minute_matches(minute)
+    }
+
+    pub fn month_matches(&self, month: u32) -> bool {
+        has(self.months, month)
+    }
+
+    /// Day of month or of week, with cron's rule for when both are restricted.
+    pub fn day_matches(&self, day: u32, weekday: u32) -> bool {
         let dom = has(self.days_of_month, day);
         let dow = has(self.days_of_week, weekday);
-        let day_ok = if self.dom_star || self.dow_star {
+        if self.dom_star || self.dow_star {
             dom && dow
         } else {
             dom || dow
-        };
-        has(self.minutes, minute) && has(self.hours, hour) && has(self.months, month) && day_ok
+        }
     }
+
+    pub fn hour_matches(&self, hour: u32) -> bool {
+        has(self.hours, hour)
+    }
+
+    pub fn minute_matches(&self, minute: u32) -> bool {
+        has(self.minutes, minute)
+    }
+}
+
+fn has(set: u64, v: u32) -> bool {
+    v < 64 && set & (1 << v) != 0
 }
 
 /// A Go duration as `time.ParseDuration` reads it (`1h30m`, `90s`, `1.5h`), in whole seconds.

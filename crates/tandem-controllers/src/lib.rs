@@ -1,6 +1,6 @@
 //! What kube-controller-manager's workload controllers decide, for one machine: which pods a
 //! Deployment, ReplicaSet, ReplicationController, StatefulSet, DaemonSet or Job should have, which
-//! to create and which to delete, and the workload's status.
+//! to create and which to delete, which Jobs a CronJob makes when, and the workload's status.
 //!
 //! Owns: pod names (pod-template hash, generated suffixes), the labels and owner references the
 //! controllers give pods, the ordering rules of each controller, status and conditions.
@@ -9,6 +9,7 @@
 //!
 //! Start at [`reconcile`]; [`pod_owner`] says which pods a workload's controller looks at.
 
+pub mod cronjob;
 pub mod deployment;
 pub mod job;
 pub mod naming;
@@ -18,7 +19,7 @@ pub mod statefulset;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{json, Value};
-use tandem_api::{Workload, WorkloadKind};
+use tandem_api::Workload;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use naming::{derived_uid, template_hash, Owner};
@@ -54,9 +55,45 @@ fn self_owner(w: &Workload) -> Owner {
     }
 }
 
-/// Whether the workload's controller makes pods (a CronJob's controller makes Jobs).
-pub fn makes_pods(kind: WorkloadKind) -> bool {
-    kind != WorkloadKind::CronJob
+/// One look at a CronJob: the Jobs it made, the time and the zone its schedule is read in
+/// (`spec.timeZone` as the adapter found it, else the machine's). Returns what to do and the
+/// status.
+pub fn reconcile_cronjob(
+    w: &Workload,
+    jobs: &[cronjob::OwnedJob],
+    now_us: i64,
+    tz: &jiff::tz::TimeZone,
+) -> (cronjob::CronLook, Value) {
+    let Workload::CronJob(c) = w else {
+        let idle = cronjob::CronLook {
+            actions: Vec::new(),
+            scheduled_us: None,
+            wake_at_us: None,
+        };
+        return (idle, Value::Null);
+    };
+    let created = c
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or(now_us, |t| t.0.as_microsecond());
+    let last = c
+        .status
+        .as_ref()
+        .and_then(|s| s.last_schedule_time.as_ref())
+        .map(|t| t.0.as_microsecond());
+    let look = cronjob::manage(
+        &self_owner(w),
+        w.namespace(),
+        &c.spec,
+        tz,
+        created,
+        last,
+        jobs,
+        now_us,
+    );
+    let status = cronjob::status(w.namespace(), jobs, look.scheduled_us.or(last));
+    (look, status)
 }
 
 fn time(us: i64) -> Value {
@@ -262,6 +299,7 @@ pub fn reconcile(
                 job_status(&previous, &look, start_us, now_us),
             )
         }
+        // A CronJob makes Jobs, not pods: see [`reconcile_cronjob`].
         Workload::CronJob(_) => (Vec::new(), previous.clone()),
     };
     Decision {

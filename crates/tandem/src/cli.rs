@@ -62,6 +62,10 @@ pub enum Command {
         after_help = "Examples:\n  tandem scale deployment/web --replicas 3\n  tandem scale sts db --replicas 1     # removes db-2, then db-1"
     )]
     Scale(ScaleArgs),
+    /// Create an object from another: `tandem create job NAME --from=cronjob/CRON` runs a
+    /// CronJob's job now.
+    #[command(subcommand)]
+    Create(CreateCommand),
     /// A Deployment's rollout: follow it (`status`), start it again (`restart`), go back to an
     /// earlier template (`undo`), or list its revisions (`history`).
     #[command(
@@ -486,6 +490,24 @@ pub struct DeleteArgs {
     /// Seconds between SIGTERM and SIGKILL, instead of the pod's terminationGracePeriodSeconds.
     #[arg(long = "grace-period")]
     pub grace_period: Option<u64>,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreateCommand {
+    /// A Job from a CronJob's job template, now.
+    #[command(after_help = "Example:\n  tandem create job backup-now --from=cronjob/nightly")]
+    Job(CreateJobArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateJobArgs {
+    /// The Job's name.
+    pub name: String,
+    /// `cronjob/NAME`: the CronJob whose job template to run.
+    #[arg(long, required = true)]
+    pub from: String,
     #[arg(short = 'n', long = "namespace", default_value = "default")]
     pub namespace: String,
 }

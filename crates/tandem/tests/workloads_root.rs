@@ -412,3 +412,91 @@ fn a_rolling_update_never_drops_below_its_availability_budget_and_undoes() {
         .collect();
     assert_eq!(revisions, ["2", "3"], "{history}");
 }
+
+#[test]
+fn a_cronjob_runs_on_its_schedule_and_on_demand_and_goes_with_its_jobs() {
+    if require_root("a_cronjob_runs_on_its_schedule_and_on_demand_and_goes_with_its_jobs").is_none()
+    {
+        return;
+    }
+    let env = Env::new();
+    // `@every 2s` (the controller's parser takes it): the first run is due 2 s after creation.
+    run_d(
+        &env,
+        &format!(
+            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: tick}}\nspec:\n  schedule: \"@every 2s\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n            - name: tick\n              image: {IMAGE}\n              imagePullPolicy: Never\n              command: [sh, -c, 'echo tick $(hostname)']\n"
+        ),
+    );
+    let out = env.tandem(&["create", "job", "now", "--from=cronjob/tick"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "job.batch/now created",
+        "{}",
+        stderr(&out)
+    );
+    let jobs = |env: &Env| -> Vec<serde_json::Value> {
+        let v: serde_json::Value =
+            serde_json::from_slice(&env.tandem(&["get", "jobs", "-o", "json"]).stdout)
+                .unwrap_or_default();
+        v["items"].as_array().cloned().unwrap_or_default()
+    };
+    let scheduled = wait_for("a scheduled job", 30, || {
+        jobs(&env).into_iter().find(|j| {
+            j["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("tick-"))
+        })
+    });
+    let annotations = &scheduled["metadata"]["annotations"];
+    assert!(
+        annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"].is_string(),
+        "{annotations}"
+    );
+    assert_eq!(
+        scheduled["metadata"]["ownerReferences"][0]["kind"],
+        "CronJob"
+    );
+    let manual = jobs(&env)
+        .into_iter()
+        .find(|j| j["metadata"]["name"] == "now")
+        .expect("the manual job");
+    assert_eq!(
+        manual["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"],
+        "manual"
+    );
+    let out = env.tandem(&[
+        "wait",
+        "job/now",
+        "--for=condition=Complete",
+        "--timeout=60s",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pod = pods(&env)
+        .into_iter()
+        .find(|(n, _, _)| n.starts_with("now-"))
+        .expect("its pod")
+        .0;
+    assert_eq!(
+        stdout(&env.tandem(&["logs", &pod])).trim(),
+        format!("tick {pod}")
+    );
+    let rows = stdout(&env.tandem(&["get", "cronjobs"]));
+    assert!(
+        rows.starts_with("NAME   SCHEDULE    TIMEZONE   SUSPEND   ACTIVE   LAST SCHEDULE   AGE"),
+        "{rows}"
+    );
+    let column = rows.find("LAST SCHEDULE").expect("the column");
+    let cell = rows
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .get(column..)
+        .unwrap_or_default();
+    assert!(!cell.starts_with("<none>"), "a last schedule: {rows}");
+    // Deleting the CronJob takes its Jobs, their pods and every controller.
+    let out = env.tandem(&["delete", "cronjob", "tick"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(jobs(&env).is_empty());
+    assert!(pods(&env).is_empty());
+    assert_eq!(controllers(&env), 0);
+}

@@ -81,6 +81,13 @@ impl WorkloadDir {
     fn references(&self) -> PathBuf {
         self.root.join("references.json")
     }
+    /// The settings its pods start with, as the `run` that created it gave them.
+    pub fn read_settings(&self) -> anyhow::Result<(PodSettings, Vec<serde_json::Value>)> {
+        let settings = serde_json::from_slice(&std::fs::read(self.settings())?)?;
+        let references = serde_json::from_slice(&std::fs::read(self.references())?)?;
+        Ok((settings, references))
+    }
+
     fn settings(&self) -> PathBuf {
         self.root.join("settings.json")
     }
@@ -393,9 +400,7 @@ pub fn control_main(a: &ControlArgs) -> i32 {
 }
 
 fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
-    let settings: PodSettings = serde_json::from_slice(&std::fs::read(dir.settings())?)?;
-    let references: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(dir.references())?)?;
+    let (settings, references) = dir.read_settings()?;
     let store = settings.store();
     let exe = std::env::current_exe().context("cannot find the tandem executable")?;
     let pulls = Pulls {
@@ -409,6 +414,19 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
             return finish_deletion(&store, dir);
         }
         let w = dir.read()?;
+        if let Workload::CronJob(c) = &w {
+            let wait = cron_look(
+                &store,
+                &exe,
+                dir,
+                &w,
+                c.spec.time_zone.as_deref(),
+                &settings,
+                &references,
+            )?;
+            std::thread::sleep(wait);
+            continue;
+        }
         let owners = tandem_controllers::pod_owners(&w, &replica_sets);
         let pods = owned_pods(&store, w.namespace(), &owners);
         let observed: Vec<OwnedPod> = pods.iter().map(|(d, p)| observe(d, p)).collect();
@@ -454,18 +472,175 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
             )?;
         }
         write_atomic(&dir.status(), &serde_json::to_vec_pretty(&decision.status)?)?;
-        let wait = decision
-            .wake_at_us
-            .map(|t| std::time::Duration::from_micros((t - now_us()).max(0) as u64))
-            .map_or(PERIOD, |d| d.min(PERIOD));
-        std::thread::sleep(wait);
+        std::thread::sleep(until(decision.wake_at_us));
     }
 }
 
-/// Deletes every pod the workload owns, gracefully and side by side (with the grace period the
-/// `deleting` mark holds, if any), then its directory.
+/// How long to sleep until `wake_at_us`, at most a [`PERIOD`].
+fn until(wake_at_us: Option<i64>) -> std::time::Duration {
+    wake_at_us
+        .map(|t| std::time::Duration::from_micros((t - now_us()).max(0) as u64))
+        .map_or(PERIOD, |d| d.min(PERIOD))
+}
+
+/// The zone a CronJob's schedule is read in: `spec.timeZone` from the machine's zoneinfo, else
+/// the machine's own zone (as kube-controller-manager reads a schedule without one).
+pub fn time_zone(name: Option<&str>) -> anyhow::Result<jiff::tz::TimeZone> {
+    match name {
+        Some(n) => jiff::tz::TimeZone::get(n).map_err(|e| {
+            hint(
+                format!("unknown time zone {n:?}: {e}"),
+                "give an IANA zone such as Europe/Berlin (the tzdata package provides them)",
+            )
+        }),
+        None => Ok(jiff::tz::TimeZone::system()),
+    }
+}
+
+/// The Jobs of the store whose controller is the CronJob `uid`.
+fn owned_jobs(store: &Store, namespace: &str, uid: &str) -> Vec<(WorkloadDir, Workload)> {
+    list(store)
+        .into_iter()
+        .filter_map(|d| {
+            let w = d.read().ok()?;
+            let owned = w.kind() == WorkloadKind::Job
+                && w.namespace() == namespace
+                && w.metadata()
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| o.uid == uid && o.controller == Some(true));
+            owned.then_some((d, w))
+        })
+        .collect()
+}
+
+/// A Job as the CronJob controller reads it.
+fn observe_job(w: &Workload) -> tandem_controllers::cronjob::OwnedJob {
+    let status = w.to_json()["status"].clone();
+    let finished = status["conditions"].as_array().and_then(|cs| {
+        cs.iter()
+            .find(|c| c["status"] == "True" && (c["type"] == "Complete" || c["type"] == "Failed"))
+    });
+    let micros_of = |v: &serde_json::Value| {
+        v.as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.as_microsecond())
+    };
+    tandem_controllers::cronjob::OwnedJob {
+        name: w.name().to_string(),
+        uid: w.uid().to_string(),
+        created_us: micros(w.metadata().creation_timestamp.as_ref()).unwrap_or(0),
+        succeeded: finished.map(|c| c["type"] == "Complete"),
+        finished_us: finished.and_then(|c| micros_of(&c["lastTransitionTime"])),
+    }
+}
+
+/// Stores a Job (a CronJob's, or `create job --from`) as `run` stores one, loaded with the
+/// ConfigMaps and Secrets it may use (validated and defaulted as the API server would), and
+/// starts its controller.
+pub fn create_job(
+    store: &Store,
+    exe: &Path,
+    job: &k8s_openapi::api::batch::v1::Job,
+    settings: &PodSettings,
+    references: &[serde_json::Value],
+) -> anyhow::Result<WorkloadDir> {
+    let mut doc = serde_json::to_value(job)?;
+    doc["apiVersion"] = "batch/v1".into();
+    doc["kind"] = "Job".into();
+    let mut sources = vec![tandem_api::Source::new(
+        "job.json",
+        serde_json::to_string(&doc)?,
+    )];
+    for (i, r) in references.iter().enumerate() {
+        sources.push(tandem_api::Source::new(
+            format!("reference-{i}.json"),
+            r.to_string(),
+        ));
+    }
+    let opts = tandem_api::PlanOptions {
+        node_name: super::run::node_name(),
+        uid: Some(super::run::random_uid()),
+    };
+    let mut w = tandem_api::load(&sources, &opts)
+        .map_err(|d| anyhow::anyhow!("{d}"))?
+        .workloads
+        .pop()
+        .context("the Job did not load")?;
+    let meta = w.object.metadata_mut();
+    meta.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        jiff::Timestamp::from_microsecond(now_us()).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+    ));
+    meta.generation = Some(1);
+    create(store, exe, &w, references, settings)
+}
+
+/// One look at a CronJob: its Jobs made, deleted, its status written; returns how long to
+/// sleep.
+fn cron_look(
+    store: &Store,
+    exe: &Path,
+    dir: &WorkloadDir,
+    w: &Workload,
+    zone: Option<&str>,
+    settings: &PodSettings,
+    references: &[serde_json::Value],
+) -> anyhow::Result<std::time::Duration> {
+    use tandem_controllers::cronjob::CronAction;
+    let tz = match time_zone(zone) {
+        Ok(tz) => tz,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(PERIOD * 20);
+        }
+    };
+    let jobs = owned_jobs(store, w.namespace(), w.uid());
+    let observed: Vec<_> = jobs.iter().map(|(_, j)| observe_job(j)).collect();
+    let (look, status) = tandem_controllers::reconcile_cronjob(w, &observed, now_us(), &tz);
+    for action in look.actions {
+        match action {
+            CronAction::CreateJob(job) => {
+                let name = job.metadata.name.clone().unwrap_or_default();
+                match create_job(store, exe, &job, settings, references) {
+                    Ok(_) => eprintln!("created job {name}"),
+                    Err(e) => eprintln!("error: cannot create job {name}: {e:#}"),
+                }
+            }
+            CronAction::DeleteJob(name) => {
+                if let Some((d, _)) = jobs.iter().find(|(_, j)| j.name() == name) {
+                    eprintln!("deleting job {name}");
+                    let (store, d) = (store.clone(), d.clone());
+                    std::thread::spawn(move || delete(&store, &d, None));
+                }
+            }
+        }
+    }
+    write_atomic(&dir.status(), &serde_json::to_vec_pretty(&status)?)?;
+    Ok(until(look.wake_at_us))
+}
+
+/// Deletes every pod the workload owns (a CronJob: every Job), gracefully and side by side
+/// (with the grace period the `deleting` mark holds, if any), then its directory.
 fn finish_deletion(store: &Store, dir: &WorkloadDir) -> anyhow::Result<()> {
     let w = dir.read()?;
+    if w.kind() == WorkloadKind::CronJob {
+        let grace: Option<u64> = std::fs::read_to_string(dir.deleting())
+            .ok()
+            .and_then(|g| g.trim().parse().ok());
+        let handles: Vec<_> = owned_jobs(store, w.namespace(), w.uid())
+            .into_iter()
+            .map(|(d, _)| {
+                let store = store.clone();
+                std::thread::spawn(move || delete(&store, &d, grace))
+            })
+            .collect();
+        for h in handles {
+            let _ = h.join();
+        }
+        std::fs::remove_dir_all(&dir.root)?;
+        return Ok(());
+    }
     let owners = tandem_controllers::pod_owners(&w, &dir.replica_sets());
     let grace: Option<u64> = std::fs::read_to_string(dir.deleting())
         .ok()

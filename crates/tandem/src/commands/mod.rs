@@ -44,6 +44,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Delete(a) => delete::delete(&store, a),
         Command::Scale(a) => workloads::scale(&store, a),
         Command::Rollout(c) => workloads::rollout(&store, c),
+        Command::Create(crate::cli::CreateCommand::Job(a)) => workloads::create_job(&store, a),
         Command::Image(a) => image::image(&store, a),
         Command::Wait(a) => wait::wait(&store, a),
         Command::Set(crate::cli::SetCommand::Image(a)) => set::set_image(&store, a),

@@ -82,18 +82,10 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
             "tandem runs Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and ReplicationControllers; ConfigMaps and Secrets only feed them",
         ));
     }
-    if let Some(c) = loaded
-        .workloads
-        .iter()
-        .find(|w| !tandem_controllers::makes_pods(w.object.kind()))
-    {
-        return Err(hint(
-            format!(
-                "CronJob {} cannot run here yet: tandem does not run CronJobs on their schedule; nothing was started",
-                c.object.name()
-            ),
-            "run its job once by putting spec.jobTemplate into a `kind: Job` of apiVersion batch/v1; `tandem lint` checks the CronJob",
-        ));
+    for w in &loaded.workloads {
+        if let tandem_api::Workload::CronJob(c) = &w.object {
+            super::controller::time_zone(c.spec.time_zone.as_deref())?;
+        }
     }
     if !loaded.workloads.is_empty() && !a.detach {
         return Err(hint(

@@ -7,7 +7,7 @@ use tandem_supervisor::logs::now_us;
 use tandem_supervisor::statedir::Store;
 
 use super::controller::{self, WorkloadDir};
-use crate::cli::{GetArgs, Output, RolloutCommand, RolloutTarget, ScaleArgs};
+use crate::cli::{CreateJobArgs, GetArgs, Output, RolloutCommand, RolloutTarget, ScaleArgs};
 use crate::errors::hint;
 use crate::output::{table, yaml::to_yaml};
 
@@ -176,8 +176,14 @@ fn row(w: &Workload) -> Vec<String> {
                 "False"
             }
             .into(),
-            "0".into(),
-            "<none>".into(),
+            s["active"].as_array().map_or(0, Vec::len).to_string(),
+            s["lastScheduleTime"]
+                .as_str()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .map_or_else(
+                    || "<none>".into(),
+                    |t| human_duration(((now_us() - t.as_microsecond()).max(0) / 1_000_000) as u64),
+                ),
             age(w),
         ],
     }
@@ -631,4 +637,39 @@ pub fn rollout(store: &Store, c: RolloutCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// `tandem create job NAME --from=cronjob/CRON`: the CronJob's job template as a Job now, owned
+/// by the CronJob and marked as made by hand (`cronjob.kubernetes.io/instantiate: manual`).
+pub fn create_job(store: &Store, a: CreateJobArgs) -> anyhow::Result<i32> {
+    let (kind, cron) = target(std::slice::from_ref(&a.from))?;
+    if kind != WorkloadKind::CronJob {
+        return Err(hint(
+            format!("from must be an existing cronjob: {}", a.from),
+            "write --from=cronjob/NAME",
+        ));
+    }
+    let dir = existing(store, kind, &a.namespace, &cron)?;
+    let Workload::CronJob(c) = dir.read()? else {
+        return Err(not_found(kind, &cron));
+    };
+    let owner = tandem_controllers::naming::Owner {
+        api_version: "batch/v1".into(),
+        kind: "CronJob".into(),
+        name: cron.clone(),
+        uid: c.metadata.uid.clone().unwrap_or_default(),
+    };
+    let mut job =
+        tandem_controllers::cronjob::job(&owner, &a.namespace, &c.spec, &a.name, now_us());
+    let annotations = job
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default);
+    annotations.remove(tandem_controllers::cronjob::SCHEDULED);
+    annotations.insert("cronjob.kubernetes.io/instantiate".into(), "manual".into());
+    let (settings, references) = dir.read_settings()?;
+    let exe = std::env::current_exe()?;
+    controller::create_job(store, &exe, &job, &settings, &references)?;
+    println!("job.batch/{} created", a.name);
+    Ok(0)
 }
