@@ -48,6 +48,9 @@ use objects::namespace_of;
 use path::FieldPath;
 use yaml::{Node, Value};
 
+/// The claims directory of plans made without [`PlanOptions::claims_dir`] (lint, graph).
+const CLAIMS_PLACEHOLDER: &str = "/var/lib/tandem/volumes";
+
 /// Namespace of objects that do not name one.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
@@ -72,6 +75,9 @@ pub struct PlanOptions {
     /// further one a UUID derived from it and its namespace/name. `None`: uids are derived from
     /// namespace, name and content (stable, no clock, no randomness).
     pub uid: Option<String>,
+    /// Where PersistentVolumeClaims live on this machine: a claim `C` of namespace `N` is the
+    /// directory `claims_dir/N/C`. `None` for tools that do not run pods (a placeholder then).
+    pub claims_dir: Option<String>,
 }
 
 /// Everything [`load`] accepted.
@@ -79,6 +85,8 @@ pub struct PlanOptions {
 pub struct Loaded {
     pub pods: Vec<LoadedPod>,
     pub workloads: Vec<LoadedWorkload>,
+    /// The PersistentVolumeClaims of the sources, as (namespace, name).
+    pub claims: Vec<(String, String)>,
     /// The ConfigMaps and Secrets of the sources as written, for the pods workloads make later
     /// (each such pod is loaded with them, as the API server would resolve its references then).
     pub references: Vec<serde_json::Value>,
@@ -201,8 +209,17 @@ fn pull_secrets(
 pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostics> {
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut objects: Vec<(usize, Node, ObjKind)> = Vec::new();
+    let mut claims = Vec::new();
     for (si, root) in parse_sources(sources, &mut diags) {
-        collect(&sources[si].name, si, root, None, &mut objects, &mut diags);
+        collect(
+            &sources[si].name,
+            si,
+            root,
+            None,
+            &mut objects,
+            &mut claims,
+            &mut diags,
+        );
     }
     let checked = check_objects(sources, &objects, &mut diags);
     let mut uids = Uids::new(opts);
@@ -230,6 +247,7 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
     Ok(Loaded {
         pods,
         workloads,
+        claims,
         references: checked.references,
         warnings: diags,
     })
@@ -459,7 +477,8 @@ fn plan_pod(
     let namespace = namespace_of(&pod.metadata);
     defaults::apply(pod, &namespace, uid, &opts.node_name);
     validate::pod(cx, pod);
-    let plan = planner::plan(cx, pod, store);
+    let claims_dir = opts.claims_dir.as_deref().unwrap_or(CLAIMS_PLACEHOLDER);
+    let plan = planner::plan(cx, pod, store, claims_dir);
     let image_pull_secrets = pull_secrets(cx, pod, &namespace, store);
     (plan, image_pull_secrets)
 }
@@ -514,13 +533,13 @@ fn stand_in_pod_name(w: &Workload) -> String {
     }
 }
 
-/// A StatefulSet's pods get a volume per claim template (a directory of the pod's own, see
-/// tandem-controllers): its template is checked with a stand-in for each, as mounts name them.
-/// Returns the names of the stand-ins added.
+/// A StatefulSet's pods get a claim per claim template (see tandem-controllers): its template is
+/// checked with a stand-in for each, as mounts name them. Returns the names of the stand-ins.
 fn claim_volumes(w: &Workload, pod: &mut Pod) -> Vec<String> {
     let Workload::StatefulSet(st) = w else {
         return Vec::new();
     };
+    let pod_name = pod.metadata.name.clone().unwrap_or_default();
     let Some(spec) = pod.spec.as_mut() else {
         return Vec::new();
     };
@@ -533,7 +552,12 @@ fn claim_volumes(w: &Workload, pod: &mut Pod) -> Vec<String> {
         if volumes.iter().all(|v| v.name != name) {
             volumes.push(k8s_openapi::api::core::v1::Volume {
                 name: name.clone(),
-                empty_dir: Some(Default::default()),
+                persistent_volume_claim: Some(
+                    k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
+                        claim_name: format!("{name}-{pod_name}"),
+                        read_only: None,
+                    },
+                ),
                 ..Default::default()
             });
             added.push(name);
@@ -854,6 +878,7 @@ fn collect(
     node: Node,
     list_kind: Option<ObjKind>,
     out: &mut Vec<(usize, Node, ObjKind)>,
+    claims: &mut Vec<(String, String)>,
     diags: &mut Vec<Diagnostic>,
 ) {
     if node.is_null() {
@@ -956,7 +981,7 @@ fn collect(
             match e.value.value {
                 Value::Seq(items) => {
                     for item in items {
-                        collect(file, si, item, item_kind, out, diags);
+                        collect(file, si, item, item_kind, out, claims, diags);
                     }
                 }
                 Value::Null => {}
@@ -975,6 +1000,26 @@ fn collect(
             }
         }
         return;
+    }
+    if kind == "PersistentVolumeClaim" && api_version == "v1" {
+        let meta = node.get("metadata");
+        let text = |f: &str| {
+            meta.and_then(|m| m.get(f))
+                .and_then(Node::as_str)
+                .map(str::to_string)
+        };
+        if let Some(name) = text("name").filter(|n| !n.is_empty()) {
+            match names::dns1123_subdomain(&name) {
+                Some(msg) => cx.error(
+                    &root.field("metadata").field("name"),
+                    format!("invalid name {name:?}: {msg}"),
+                ),
+                None => claims.push((
+                    text("namespace").unwrap_or_else(|| DEFAULT_NAMESPACE.to_string()),
+                    name,
+                )),
+            }
+        }
     }
     if let Some((_, _, what)) = NOT_APPLIED
         .iter()

@@ -416,6 +416,10 @@ pub enum VolumeSource {
     /// configMap, secret, downwardAPI and projected volumes: a read-only set of files written by the
     /// supervisor when the pod starts.
     Files { files: Vec<FileProjection> },
+    /// `persistentVolumeClaim`: the claim's directory on this machine
+    /// (`PlanOptions::claims_dir`/NAMESPACE/CLAIM), made when first used and kept after the pod;
+    /// `fsGroup` applies to it as to a claim's volume on a cluster.
+    Claim { claim: String, path: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

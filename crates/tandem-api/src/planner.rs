@@ -20,7 +20,7 @@ use crate::quantity::parse_quantity;
 
 /// Plans a pod. Reference problems are reported through `cx`; the plan is only meaningful when
 /// `cx` holds no errors.
-pub(crate) fn plan(cx: &mut Cx<'_>, pod: &Pod, store: &Store) -> PodPlan {
+pub(crate) fn plan(cx: &mut Cx<'_>, pod: &Pod, store: &Store, claims_dir: &str) -> PodPlan {
     let empty = PodSpec::default();
     let spec = pod.spec.as_ref().unwrap_or(&empty);
     let meta = &pod.metadata;
@@ -120,6 +120,7 @@ pub(crate) fn plan(cx: &mut Cx<'_>, pod: &Pod, store: &Store) -> PodPlan {
     let mut planner = Planner {
         cx,
         store,
+        claims_dir,
         namespace,
         spec,
     };
@@ -158,6 +159,7 @@ pub(crate) fn hostname(spec_hostname: Option<&str>, pod_name: &str) -> String {
 struct Planner<'c, 'a, 's> {
     cx: &'c mut Cx<'a>,
     store: &'s Store,
+    claims_dir: &'s str,
     namespace: String,
     spec: &'s PodSpec,
 }
@@ -574,6 +576,16 @@ impl Planner<'_, '_, '_> {
                 }
             }
             VolumeSource::Files { files }
+        } else if let Some(c) = &v.persistent_volume_claim {
+            VolumeSource::Claim {
+                claim: c.claim_name.clone(),
+                path: format!(
+                    "{}/{}/{}",
+                    self.claims_dir.trim_end_matches('/'),
+                    self.namespace,
+                    c.claim_name
+                ),
+            }
         } else {
             return None;
         };

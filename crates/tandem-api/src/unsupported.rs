@@ -45,6 +45,7 @@ pub(crate) const SUPPORTED_VOLUME_SOURCES: &[&str] = &[
     "secret",
     "downwardAPI",
     "projected",
+    "persistentVolumeClaim",
 ];
 
 pub(crate) const RULES: &[Rule] = &[
@@ -95,7 +96,8 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.containers[*].readinessProbe.grpc.mode", W, When::Set, IGNORED, None),
     rule("spec.containers[*].startupProbe.grpc.mode", W, When::Set, IGNORED, None),
     // Volumes.
-    rule("spec.volumes[*]", E, When::OtherKeys(SUPPORTED_VOLUME_SOURCES), "volumes are not supported by tandem: the pod cannot run without them", Some("tandem supports emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes; a hostPath or emptyDir can often stand in")),
+    rule("spec.volumes[*]", E, When::OtherKeys(SUPPORTED_VOLUME_SOURCES), "volumes are not supported by tandem: the pod cannot run without them", Some("tandem supports emptyDir, hostPath, configMap, secret, downwardAPI, projected and persistentVolumeClaim volumes; a hostPath or emptyDir can often stand in")),
+    rule("spec.volumes[*].persistentVolumeClaim.readOnly", W, When::ValueNotIn(&["false"]), IGNORED, Some("mount it read-only with volumeMounts[].readOnly: true")),
     rule("spec.volumes[*].emptyDir.medium", E, When::ValueNotIn(&["", "Memory"]), "is not supported by tandem (use \"\" or Memory)", None),
     rule("spec.volumes[*].emptyDir.mode", W, When::Set, IGNORED, None),
     rule("spec.volumes[*].configMap.defaultUser", W, When::Set, IGNORED, None),

@@ -333,6 +333,14 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                 quantity(cx, &p.field("emptyDir").field("sizeLimit"), &q.0);
             }
         }
+        if let Some(c) = &v.persistent_volume_claim {
+            let at = p.field("persistentVolumeClaim").field("claimName");
+            if c.claim_name.is_empty() {
+                cx.error(&at, "persistentVolumeClaim.claimName is required");
+            } else if let Some(msg) = crate::names::dns1123_subdomain(&c.claim_name) {
+                cx.error(&at, format!("invalid claim name {:?}: {msg}", c.claim_name));
+            }
+        }
         if let Some(h) = &v.host_path {
             let hp = p.field("hostPath");
             if h.path.is_empty() {

@@ -39,6 +39,7 @@ fn uid_seed_metadata_and_derivation() {
     let seeded = PlanOptions {
         node_name: "n".into(),
         uid: Some("6f1c2f4e-0000-4000-8000-000000000001".into()),
+        claims_dir: None,
     };
     let l = load(&src(&text), &seeded).expect("loads");
     let uids: Vec<_> = l.pods.iter().map(|p| p.plan.uid.clone()).collect();
@@ -948,6 +949,7 @@ fn namespace_and_uid_come_from_the_pod_then_the_seed_then_the_content() {
         let o = tandem_api::PlanOptions {
             node_name: "n".into(),
             uid: Some(seed.into()),
+            claims_dir: None,
         };
         let l = load(&src(&two), &o).expect("loads");
         l.pods[1].plan.uid.clone()

@@ -134,14 +134,12 @@ fn condition(
 }
 
 /// One look at a workload: its pods (those [`pod_owners`] names), a Deployment's ReplicaSets of
-/// the last look, the time, where claim directories live, and a source of randomness for
-/// generated names.
+/// the last look, the time, and a source of randomness for generated names.
 pub fn reconcile(
     w: &Workload,
     pods: &[OwnedPod],
     replica_sets: &[ReplicaSet],
     now_us: i64,
-    claims_dir: &str,
     random: &mut dyn FnMut() -> u32,
 ) -> Decision {
     let owner = self_owner(w);
@@ -267,8 +265,7 @@ pub fn reconcile(
             (actions, status)
         }
         Workload::StatefulSet(st) => {
-            let (actions, c) =
-                statefulset::manage(name, namespace, &st.spec, &owner, pods, claims_dir);
+            let (actions, c) = statefulset::manage(name, namespace, &st.spec, &owner, pods);
             let revision = format!("{name}-{}", template_hash(&st.spec.template));
             let status = json!({
                 "replicas": c.replicas,
@@ -448,7 +445,7 @@ mod tests {
     #[test]
     fn a_deployments_pods_belong_to_the_replicaset_of_its_template() {
         let w = load(DEPLOYMENT);
-        let d = reconcile(&w, &[], &[], 0, "/c", &mut || 1);
+        let d = reconcile(&w, &[], &[], 0, &mut || 1);
         assert_eq!(d.actions.len(), 3);
         let rs = &d.replica_sets[0];
         let rs_name = rs.metadata.name.clone().unwrap_or_default();
@@ -479,7 +476,7 @@ mod tests {
                 ..running(&format!("{rs_name}-{i}"))
             })
             .collect();
-        let d = reconcile(&w, &pods, &d.replica_sets, 1, "/c", &mut || 1);
+        let d = reconcile(&w, &pods, &d.replica_sets, 1, &mut || 1);
         assert!(d.actions.is_empty());
         assert_eq!(d.status["availableReplicas"], 3);
         assert_eq!(d.status["conditions"][0]["status"], "True");
@@ -494,7 +491,7 @@ mod tests {
         let mut w = load("apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec: {restartPolicy: Never, containers: [{name: a, image: busybox}]}\n");
         let mut done = running("j-a");
         done.phase = Phase::Succeeded;
-        let d = reconcile(&w, &[done.clone(), running("j-b")], &[], 5, "/c", &mut || 1);
+        let d = reconcile(&w, &[done.clone(), running("j-b")], &[], 5, &mut || 1);
         assert_eq!(d.actions, [Action::Delete("j-b".into())]);
         let types: Vec<&str> = d.status["conditions"]
             .as_array()
@@ -506,7 +503,7 @@ mod tests {
         if let Workload::Job(j) = &mut w {
             j.status = serde_json::from_value(d.status.clone()).ok();
         }
-        let d = reconcile(&w, &[done], &[], 9, "/c", &mut || 1);
+        let d = reconcile(&w, &[done], &[], 9, &mut || 1);
         assert!(d.actions.is_empty());
         let types: Vec<&str> = d.status["conditions"]
             .as_array()

@@ -1,10 +1,10 @@
 //! The StatefulSet controller: pods `NAME-0` .. `NAME-(N-1)` with stable names and hostnames,
 //! made in order and each only once the one before is Running and Ready (`OrderedReady`), or all
-//! at once (`Parallel`); removed from the highest ordinal down. Each claim template becomes a
-//! directory of the pod's own that outlives it (what a PersistentVolumeClaim gives on a cluster).
+//! at once (`Parallel`); removed from the highest ordinal down. Each claim template gives every
+//! pod a claim of its own, `CLAIM-NAME-i`, as the controller names them.
 
 use k8s_openapi::api::apps::v1::StatefulSetSpec;
-use k8s_openapi::api::core::v1::{HostPathVolumeSource, Volume};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaimVolumeSource, Volume};
 
 use crate::naming::{pod_from_template, template_hash, Owner};
 use crate::observed::{Action, OwnedPod, Phase};
@@ -17,7 +17,6 @@ pub fn manage(
     spec: &StatefulSetSpec,
     owner: &Owner,
     pods: &[OwnedPod],
-    claims_dir: &str,
 ) -> (Vec<Action>, Counts) {
     let replicas = spec.replicas.unwrap_or(1).max(0);
     let parallel = spec.pod_management_policy.as_deref() == Some("Parallel");
@@ -35,7 +34,7 @@ pub fn manage(
         match at(i) {
             None => {
                 actions.push(Action::Create(Box::new(pod(
-                    name, namespace, spec, owner, i, claims_dir,
+                    name, namespace, spec, owner, i,
                 ))));
                 if !parallel {
                     return (actions, counts);
@@ -76,14 +75,13 @@ pub fn manage(
 }
 
 /// Pod `NAME-i`: its hostname, the governing Service's subdomain, the labels the controller
-/// sets, and a directory per claim template.
+/// sets, and a claim per claim template.
 fn pod(
     name: &str,
     namespace: &str,
     spec: &StatefulSetSpec,
     owner: &Owner,
     i: i32,
-    claims_dir: &str,
 ) -> k8s_openapi::api::core::v1::Pod {
     let pod_name = format!("{name}-{i}");
     let revision = format!("{name}-{}", template_hash(&spec.template));
@@ -109,9 +107,9 @@ fn pod(
         volumes.retain(|v| v.name != claim_name);
         volumes.push(Volume {
             name: claim_name.clone(),
-            host_path: Some(HostPathVolumeSource {
-                path: format!("{claims_dir}/{namespace}/{claim_name}-{pod_name}"),
-                type_: Some("DirectoryOrCreate".into()),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: format!("{claim_name}-{pod_name}"),
+                read_only: None,
             }),
             ..Default::default()
         });
@@ -163,7 +161,7 @@ mod tests {
     #[test]
     fn ordered_ready_makes_one_pod_after_the_other_is_ready() {
         let s = spec(3, "OrderedReady");
-        let run = |pods: &[OwnedPod]| names(&manage("db", "default", &s, &owner(), pods, "/c").0);
+        let run = |pods: &[OwnedPod]| names(&manage("db", "default", &s, &owner(), pods).0);
         assert_eq!(run(&[]), ["+db-0"]);
         assert_eq!(
             run(&[owned("db-0", Phase::Running, false, 1)]),
@@ -176,7 +174,7 @@ mod tests {
             owned("db-1", Phase::Running, true, 1),
         ];
         assert_eq!(run(&failed), ["-db-0"]);
-        let (actions, _) = manage("db", "default", &s, &owner(), &[], "/c");
+        let (actions, _) = manage("db", "default", &s, &owner(), &[]);
         let Action::Create(p) = &actions[0] else {
             panic!("no pod");
         };
@@ -185,8 +183,10 @@ mod tests {
         assert_eq!(ps.subdomain.as_deref(), Some("db"));
         let v = &ps.volumes.as_ref().expect("volumes")[0];
         assert_eq!(
-            v.host_path.as_ref().map(|h| h.path.as_str()),
-            Some("/c/default/data-db-0")
+            v.persistent_volume_claim
+                .as_ref()
+                .map(|c| c.claim_name.as_str()),
+            Some("data-db-0")
         );
     }
 
@@ -199,17 +199,17 @@ mod tests {
         ];
         let s = spec(1, "OrderedReady");
         assert_eq!(
-            names(&manage("db", "default", &s, &owner(), &all, "/c").0),
+            names(&manage("db", "default", &s, &owner(), &all).0),
             ["-db-2"]
         );
         let s = spec(1, "Parallel");
         assert_eq!(
-            names(&manage("db", "default", &s, &owner(), &all, "/c").0),
+            names(&manage("db", "default", &s, &owner(), &all).0),
             ["-db-2", "-db-1"]
         );
         let s = spec(3, "Parallel");
         assert_eq!(
-            names(&manage("db", "default", &s, &owner(), &[], "/c").0),
+            names(&manage("db", "default", &s, &owner(), &[]).0),
             ["+db-0", "+db-1", "+db-2"]
         );
     }

@@ -175,6 +175,7 @@ mod tests {
             &tandem_api::PlanOptions {
                 node_name: "n".into(),
                 uid: None,
+                claims_dir: None,
             },
         )
         .expect("manifest");

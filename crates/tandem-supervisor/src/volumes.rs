@@ -62,7 +62,10 @@ fn io_err<'a>(volume: &str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Vo
 /// Creates every volume of the pod under its directory.
 pub fn prepare(plan: &PodPlan, dir: &PodDir, facts: &RuntimeFacts) -> Result<(), VolumeError> {
     for v in &plan.volumes {
-        let path = dir.volume(&v.name);
+        let path = match &v.source {
+            VolumeSource::Claim { path, .. } => PathBuf::from(path),
+            _ => dir.volume(&v.name),
+        };
         match &v.source {
             VolumeSource::EmptyDir {
                 memory,
@@ -83,6 +86,15 @@ pub fn prepare(plan: &PodPlan, dir: &PodDir, facts: &RuntimeFacts) -> Result<(),
                 }
             }
             VolumeSource::HostPath { path: host, kind } => check_host_path(&v.name, host, kind)?,
+            // A claim's directory is made on first use, writable by every user as a
+            // provisioner's local volume is; it stays when the pod goes.
+            VolumeSource::Claim { .. } => {
+                if !path.exists() {
+                    std::fs::create_dir_all(&path).map_err(io_err(&v.name, &path))?;
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777))
+                        .map_err(io_err(&v.name, &path))?;
+                }
+            }
             VolumeSource::Files { files } => {
                 std::fs::create_dir_all(&path).map_err(io_err(&v.name, &path))?;
                 for f in files {
@@ -149,7 +161,7 @@ pub fn prepare(plan: &PodPlan, dir: &PodDir, facts: &RuntimeFacts) -> Result<(),
 /// writable (`Some(false)`: emptyDir gets g+rw). hostPath is never touched.
 fn ownership_managed(source: &VolumeSource) -> Option<bool> {
     match source {
-        VolumeSource::EmptyDir { .. } => Some(false),
+        VolumeSource::EmptyDir { .. } | VolumeSource::Claim { .. } => Some(false),
         VolumeSource::Files { .. } => Some(true),
         VolumeSource::HostPath { .. } => None,
     }
@@ -341,7 +353,9 @@ pub fn container_mounts(
             continue;
         };
         let (root, forced_ro) = match &vol.source {
-            VolumeSource::HostPath { path, .. } => (PathBuf::from(path), false),
+            VolumeSource::HostPath { path, .. } | VolumeSource::Claim { path, .. } => {
+                (PathBuf::from(path), false)
+            }
             VolumeSource::Files { .. } => (dir.volume(&vm.name), true),
             VolumeSource::EmptyDir { .. } => (dir.volume(&vm.name), false),
         };
@@ -363,7 +377,7 @@ pub fn container_mounts(
         // so before these were made); as host root they would be the pod's nobody, unwritable.
         // hostPath volumes keep host owners, so what is made there stays host root's.
         let owner = match (&vol.source, id_range) {
-            (VolumeSource::HostPath { .. }, _) | (_, None) => None,
+            (VolumeSource::HostPath { .. } | VolumeSource::Claim { .. }, _) | (_, None) => None,
             (_, Some(range)) => Some((range.to_host(0), range.to_host(0))),
         };
         let source = match sub {

@@ -484,9 +484,12 @@ pub struct DeleteArgs {
     /// Delete every pod of the namespace (`tandem delete pods --all`).
     #[arg(long)]
     pub all: bool,
-    /// Delete the pods of these manifest files.
+    /// Delete the pods and workloads of these manifest files.
     #[arg(short = 'f', long = "filename")]
     pub filename: Vec<PathBuf>,
+    /// With -f: also delete the directories of the file's PersistentVolumeClaims, and their data.
+    #[arg(long = "include-volumes")]
+    pub include_volumes: bool,
     /// Seconds between SIGTERM and SIGKILL, instead of the pod's terminationGracePeriodSeconds.
     #[arg(long = "grace-period")]
     pub grace_period: Option<u64>,

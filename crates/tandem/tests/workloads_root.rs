@@ -500,3 +500,80 @@ fn a_cronjob_runs_on_its_schedule_and_on_demand_and_goes_with_its_jobs() {
     assert!(pods(&env).is_empty());
     assert_eq!(controllers(&env), 0);
 }
+
+#[test]
+fn a_helm_style_file_runs_whole_and_its_claim_outlives_pods() {
+    if require_root("a_helm_style_file_runs_whole_and_its_claim_outlives_pods").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let yaml = format!(
+        "---\n# Source: app/templates/serviceaccount.yaml\napiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: app}}\n---\n# Source: app/templates/pvc.yaml\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: app-data}}\nspec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app-config}}\ndata: {{GREETING: hello}}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: app}}\nspec: {{rules: [{{http: {{paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: app, port: {{number: 80}}}}}}}}]}}}}]}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app, labels: {{app.kubernetes.io/name: app}}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app.kubernetes.io/name: app}}}}\n  template:\n    metadata: {{labels: {{app.kubernetes.io/name: app}}}}\n    spec:\n      serviceAccountName: app\n      terminationGracePeriodSeconds: 1\n      securityContext: {{runAsUser: 1000, fsGroup: 3000}}\n      containers:\n        - name: app\n          image: {IMAGE}\n          imagePullPolicy: Never\n          envFrom: [{{configMapRef: {{name: app-config}}}}]\n          command: [sh, -c, \"echo $GREETING from $(hostname) >> /data/log; trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n          volumeMounts: [{{name: data, mountPath: /data}}]\n      volumes:\n        - name: data\n          persistentVolumeClaim: {{claimName: app-data}}\n"
+    );
+    let path = env.root.path().join("app.yaml");
+    std::fs::write(&path, yaml).expect("write");
+    let file = path.to_str().expect("utf-8");
+    let out = env.tandem(&["run", "-d", "-f", file]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "deployment.apps/app created");
+    // One note for each kind that is not applied; the claim says what it becomes.
+    let notes = stderr(&out);
+    for kind in [
+        "ServiceAccount is accepted",
+        "Ingress is accepted",
+        "PersistentVolumeClaim is accepted",
+    ] {
+        assert_eq!(notes.matches(kind).count(), 1, "{kind}: {notes}");
+    }
+    let first = wait_for("the app's pod", 60, || running(&env, "app-").pop());
+    // The claim's directory takes fsGroup as a cluster's claim does, and keeps what the first pod
+    // wrote for the next one.
+    let log = wait_for("the first line", 30, || {
+        let t = stdout(&env.tandem(&["exec", &first, "--", "cat", "/data/log"]));
+        (!t.is_empty()).then_some(t)
+    });
+    assert_eq!(log, format!("hello from {first}\n"));
+    let data = env.root.path().join("volumes/default/app-data");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(&data).expect("claim directory").gid(),
+        3000
+    );
+    let out = env.tandem(&["delete", "pod", &first, "--grace-period", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = wait_for("a replacement", 60, || {
+        running(&env, "app-").into_iter().find(|n| *n != first)
+    });
+    let log = wait_for("the second line", 30, || {
+        let t = stdout(&env.tandem(&["exec", &second, "--", "cat", "/data/log"]));
+        (t.lines().count() == 2).then_some(t)
+    });
+    assert_eq!(log, format!("hello from {first}\nhello from {second}\n"));
+    // delete -f removes what the file made but keeps the claim unless asked.
+    let out = env.tandem(&["delete", "-f", file, "--grace-period", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("persistentvolumeclaim \"app-data\" kept"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(pods(&env).is_empty());
+    assert!(data.join("log").exists());
+    let out = env.tandem(&["run", "-d", "-f", file]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.tandem(&[
+        "delete",
+        "-f",
+        file,
+        "--include-volumes",
+        "--grace-period",
+        "0",
+    ]);
+    assert!(
+        stdout(&out).contains("persistentvolumeclaim \"app-data\" deleted"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!data.exists());
+    assert_eq!(controllers(&env), 0);
+}

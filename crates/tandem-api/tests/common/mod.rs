@@ -21,6 +21,7 @@ pub fn opts() -> PlanOptions {
     PlanOptions {
         node_name: "node-1".into(),
         uid: None,
+        claims_dir: None,
     }
 }
 

@@ -342,11 +342,34 @@ fn load_pod(
     references: &[serde_json::Value],
     settings: &PodSettings,
 ) -> anyhow::Result<tandem_api::LoadedPod> {
-    let mut doc = serde_json::to_value(pod)?;
-    doc["apiVersion"] = "v1".into();
-    doc["kind"] = "Pod".into();
+    let mut loaded = load_object(
+        serde_json::to_value(pod)?,
+        "v1",
+        "Pod",
+        references,
+        settings,
+    )?
+    .pods
+    .pop()
+    .context("the pod did not load")?;
+    loaded.plan.pod_max_pids = settings.pod_max_pids;
+    loaded.plan.container_logs = settings.container_logs;
+    Ok(loaded)
+}
+
+/// An object a controller makes, loaded as `run` loads a manifest: validated and defaulted as
+/// the API server would, with the workload's ConfigMaps and Secrets beside it and a fresh uid.
+fn load_object(
+    mut doc: serde_json::Value,
+    api_version: &str,
+    kind: &str,
+    references: &[serde_json::Value],
+    settings: &PodSettings,
+) -> anyhow::Result<tandem_api::Loaded> {
+    doc["apiVersion"] = api_version.into();
+    doc["kind"] = kind.into();
     let mut sources = vec![tandem_api::Source::new(
-        "pod.json",
+        "object.json",
         serde_json::to_string(&doc)?,
     )];
     for (i, r) in references.iter().enumerate() {
@@ -358,15 +381,9 @@ fn load_pod(
     let opts = tandem_api::PlanOptions {
         node_name: super::run::node_name(),
         uid: Some(super::run::random_uid()),
+        claims_dir: Some(settings.volumes_dir.display().to_string()),
     };
-    let mut loaded = tandem_api::load(&sources, &opts)
-        .map_err(|d| anyhow::anyhow!("{d}"))?
-        .pods
-        .pop()
-        .context("the pod did not load")?;
-    loaded.plan.pod_max_pids = settings.pod_max_pids;
-    loaded.plan.container_logs = settings.container_logs;
-    Ok(loaded)
+    tandem_api::load(&sources, &opts).map_err(|d| anyhow::anyhow!("{d}"))
 }
 
 fn now_us() -> i64 {
@@ -407,7 +424,6 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
         settings: settings.pulls.clone(),
     };
     let mut rng = random();
-    let claims = store.volumes.display().to_string();
     let mut replica_sets = dir.replica_sets();
     loop {
         if dir.deleting().exists() {
@@ -430,14 +446,8 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
         let owners = tandem_controllers::pod_owners(&w, &replica_sets);
         let pods = owned_pods(&store, w.namespace(), &owners);
         let observed: Vec<OwnedPod> = pods.iter().map(|(d, p)| observe(d, p)).collect();
-        let decision = tandem_controllers::reconcile(
-            &w,
-            &observed,
-            &replica_sets,
-            now_us(),
-            &claims,
-            &mut rng,
-        );
+        let decision =
+            tandem_controllers::reconcile(&w, &observed, &replica_sets, now_us(), &mut rng);
         for action in decision.actions {
             match action {
                 Action::Create(pod) => {
@@ -546,28 +556,16 @@ pub fn create_job(
     settings: &PodSettings,
     references: &[serde_json::Value],
 ) -> anyhow::Result<WorkloadDir> {
-    let mut doc = serde_json::to_value(job)?;
-    doc["apiVersion"] = "batch/v1".into();
-    doc["kind"] = "Job".into();
-    let mut sources = vec![tandem_api::Source::new(
-        "job.json",
-        serde_json::to_string(&doc)?,
-    )];
-    for (i, r) in references.iter().enumerate() {
-        sources.push(tandem_api::Source::new(
-            format!("reference-{i}.json"),
-            r.to_string(),
-        ));
-    }
-    let opts = tandem_api::PlanOptions {
-        node_name: super::run::node_name(),
-        uid: Some(super::run::random_uid()),
-    };
-    let mut w = tandem_api::load(&sources, &opts)
-        .map_err(|d| anyhow::anyhow!("{d}"))?
-        .workloads
-        .pop()
-        .context("the Job did not load")?;
+    let mut w = load_object(
+        serde_json::to_value(job)?,
+        "batch/v1",
+        "Job",
+        references,
+        settings,
+    )?
+    .workloads
+    .pop()
+    .context("the Job did not load")?;
     let meta = w.object.metadata_mut();
     meta.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
         jiff::Timestamp::from_microsecond(now_us()).unwrap_or(jiff::Timestamp::UNIX_EPOCH),

@@ -9,36 +9,10 @@ use crate::cli::DeleteArgs;
 use crate::errors::hint;
 
 pub fn delete(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
-    let mut targets: Vec<(String, String)> = vec![];
     if !a.filename.is_empty() {
-        let sources = read_sources(&a.filename)?;
-        let loaded = tandem_api::load(
-            &sources,
-            &tandem_api::PlanOptions {
-                node_name: String::new(),
-                uid: None,
-            },
-        )
-        .map_err(|d| {
-            hint(
-                format!("cannot read the manifests: {d}"),
-                "fix the manifest, or delete the pods by name",
-            )
-        })?;
-        targets.extend(
-            loaded
-                .pods
-                .iter()
-                .map(|p| (p.plan.namespace.clone(), p.plan.name.clone())),
-        );
-        for w in &loaded.workloads {
-            let o = &w.object;
-            super::workloads::delete(store, o.kind(), o.namespace(), o.name(), a.grace_period)?;
-        }
-        if targets.is_empty() && !loaded.workloads.is_empty() {
-            return Ok(0);
-        }
+        return delete_file(store, &a);
     }
+    let mut targets: Vec<(String, String)> = vec![];
     // A workload: `KIND NAME...` or `KIND/NAME`, deleted with its pods.
     let first_kind = a
         .targets
@@ -101,6 +75,16 @@ pub fn delete(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
             "write `tandem delete pod NAME`, `tandem delete pods --all` or `tandem delete -f FILE`",
         ));
     }
+    delete_pods(store, &targets, a.grace_period)?;
+    Ok(0)
+}
+
+/// Deletes pods by (namespace, name).
+fn delete_pods(
+    store: &Store,
+    targets: &[(String, String)],
+    grace: Option<u64>,
+) -> anyhow::Result<()> {
     let dirs = targets
         .iter()
         .map(|(ns, name)| existing_pod(store, ns, name))
@@ -109,11 +93,64 @@ pub fn delete(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
     // grace period, as the API server's deletions do.
     let asked: Vec<Deleting> = dirs
         .iter()
-        .map(|d| Deleting::ask(d, a.grace_period))
+        .map(|d| Deleting::ask(d, grace))
         .collect::<anyhow::Result<_>>()?;
-    for ((deleting, dir), (_, name)) in asked.into_iter().zip(&dirs).zip(&targets) {
+    for ((deleting, dir), (_, name)) in asked.into_iter().zip(&dirs).zip(targets) {
         deleting.finish(dir)?;
         println!("pod \"{name}\" deleted");
+    }
+    Ok(())
+}
+
+/// `delete -f FILE`: the file's workloads (with their pods), then its pods, then — with
+/// `--include-volumes`, once nothing can use them any more — its claims' directories.
+fn delete_file(store: &Store, a: &DeleteArgs) -> anyhow::Result<i32> {
+    let sources = read_sources(&a.filename)?;
+    let loaded = tandem_api::load(
+        &sources,
+        &tandem_api::PlanOptions {
+            node_name: String::new(),
+            uid: None,
+            claims_dir: None,
+        },
+    )
+    .map_err(|d| {
+        hint(
+            format!("cannot read the manifests: {d}"),
+            "fix the manifest, or delete the pods by name",
+        )
+    })?;
+    for w in &loaded.workloads {
+        let o = &w.object;
+        super::workloads::delete(store, o.kind(), o.namespace(), o.name(), a.grace_period)?;
+    }
+    let pods: Vec<(String, String)> = loaded
+        .pods
+        .iter()
+        .map(|p| (p.plan.namespace.clone(), p.plan.name.clone()))
+        .collect();
+    delete_pods(store, &pods, a.grace_period)?;
+    for (ns, name) in &loaded.claims {
+        let dir = store.volumes.join(ns).join(name);
+        if !a.include_volumes {
+            if dir.exists() {
+                eprintln!(
+                    "persistentvolumeclaim \"{name}\" kept ({}): --include-volumes deletes it with its data",
+                    dir.display()
+                );
+            }
+            continue;
+        }
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => println!("persistentvolumeclaim \"{name}\" deleted"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "cannot delete the claim directory {}",
+                    dir.display()
+                )))
+            }
+        }
     }
     Ok(0)
 }

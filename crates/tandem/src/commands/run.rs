@@ -52,6 +52,7 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
         &tandem_api::PlanOptions {
             node_name: node_name(),
             uid: Some(random_uid()),
+            claims_dir: Some(store.volumes.display().to_string()),
         },
     ) {
         Ok(l) => l,
