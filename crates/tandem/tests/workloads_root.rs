@@ -120,6 +120,23 @@ fn a_deployment_keeps_its_replicas_and_goes_with_its_pods() {
         rows.starts_with("NAME   READY   UP-TO-DATE   AVAILABLE   AGE"),
         "{rows}"
     );
+    // `get all` as kubectl prints it: pods, then the Deployment and its ReplicaSet.
+    let all = stdout(&env.tandem(&["get", "all"]));
+    let firsts: Vec<&str> = all
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        firsts.iter().filter(|n| n.starts_with("pod/web-")).count(),
+        3,
+        "{all}"
+    );
+    assert!(firsts.contains(&"deployment.apps/web"), "{all}");
+    assert!(
+        firsts.contains(&format!("replicaset.apps/web-{hash}").as_str()),
+        "{all}"
+    );
+    assert_eq!(all.matches("\n\nNAME ").count(), 2, "{all}");
     // A deleted pod is replaced.
     let out = env.tandem(&["delete", "pod", &first[0], "--grace-period", "0"]);
     assert!(out.status.success(), "{}", stderr(&out));

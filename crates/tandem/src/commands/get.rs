@@ -27,6 +27,7 @@ pub fn get(store: &Store, mut a: GetArgs) -> anyhow::Result<i32> {
     }
     match a.resource.as_str() {
         "pods" | "pod" | "po" => get_pods(store, &a),
+        "all" => get_all(store, &a),
         "events" | "event" | "ev" => {
             let pod_only = [
                 ("--selector", a.selector.is_some()),
@@ -48,6 +49,50 @@ pub fn get(store: &Store, mut a: GetArgs) -> anyhow::Result<i32> {
             "tandem knows pods, events, deployments, replicasets, statefulsets, daemonsets, jobs, cronjobs and replicationcontrollers",
         )),
     }
+}
+
+/// `get all`: pods, then each workload kind, as kubectl prints its `all` category (names
+/// qualified by kind, a blank line between tables).
+fn get_all(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
+    let unsupported = [
+        ("a name", a.name.is_some()),
+        ("--selector", a.selector.is_some()),
+        ("--field-selector", a.field_selector.is_some()),
+        ("--show-labels", a.show_labels),
+        ("--watch", a.watch),
+        ("--sort-by", a.sort_by.is_some()),
+        ("-o", !matches!(a.output, None | Some(Output::Wide))),
+    ];
+    if let Some((what, _)) = unsupported.iter().find(|(_, set)| *set) {
+        return Err(hint(
+            format!("{what} is not supported with `get all` yet"),
+            "use it with one kind: `tandem get pods`, `tandem get deployments`, …",
+        ));
+    }
+    let mut sections = vec![];
+    let pods = selected_pods(store, a)?;
+    if !pods.is_empty() {
+        let now = now_us();
+        let name_at = usize::from(a.all_namespaces);
+        let rows: Vec<Vec<String>> = pods
+            .iter()
+            .map(|p| {
+                let mut r = pod_row(p, a, now);
+                r[name_at] = format!("pod/{}", r[name_at]);
+                r
+            })
+            .collect();
+        sections.push(table(&pod_header(a), &rows));
+    }
+    sections.extend(super::workloads::all_sections(store, a));
+    if sections.is_empty() {
+        match a.all_namespaces {
+            true => eprintln!("No resources found"),
+            false => eprintln!("No resources found in {} namespace.", a.namespace),
+        }
+    }
+    print!("{}", sections.join("\n"));
+    Ok(0)
 }
 
 fn age(pod: &Pod) -> String {

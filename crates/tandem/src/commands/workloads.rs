@@ -228,19 +228,7 @@ pub fn get(store: &Store, kind: WorkloadKind, a: &GetArgs) -> anyhow::Result<i32
             "use it with `tandem get pods`",
         ));
     }
-    let mut items: Vec<Workload> = Vec::new();
-    for d in controller::list(store) {
-        let Ok(w) = d.read() else { continue };
-        if !(a.all_namespaces || w.namespace() == a.namespace) {
-            continue;
-        }
-        if w.kind() == kind {
-            items.push(w);
-        } else if kind == WorkloadKind::ReplicaSet && w.kind() == WorkloadKind::Deployment {
-            // A Deployment's ReplicaSets, as its controller keeps them.
-            items.extend(d.replica_sets().into_iter().map(Workload::ReplicaSet));
-        }
-    }
+    let mut items = listed(store, kind, a);
     if let Some(n) = &a.name {
         items.retain(|w| w.name() == n);
         if items.is_empty() {
@@ -282,47 +270,86 @@ pub fn get(store: &Store, kind: WorkloadKind, a: &GetArgs) -> anyhow::Result<i32
                 }
                 return Ok(0);
             }
-            let mut header: Vec<&str> = columns(kind).to_vec();
-            if a.all_namespaces {
-                header.insert(0, "NAMESPACE");
-            }
-            let wide = a.output == Some(Output::Wide);
-            if wide {
-                header.extend(["CONTAINERS", "IMAGES"]);
-            }
-            let rows: Vec<Vec<String>> = items
-                .iter()
-                .map(|w| {
-                    let mut r = row(w);
-                    if a.all_namespaces {
-                        r.insert(0, w.namespace().to_string());
-                    }
-                    if wide {
-                        let cs = w
-                            .template()
-                            .and_then(|t| t.spec.clone())
-                            .map(|s| s.containers)
-                            .unwrap_or_default();
-                        r.push(
-                            cs.iter()
-                                .map(|c| c.name.clone())
-                                .collect::<Vec<_>>()
-                                .join(","),
-                        );
-                        r.push(
-                            cs.iter()
-                                .map(|c| c.image.clone().unwrap_or_default())
-                                .collect::<Vec<_>>()
-                                .join(","),
-                        );
-                    }
-                    r
-                })
-                .collect();
-            print!("{}", table(&header, &rows));
+            print!("{}", table_of(kind, &items, a, false));
         }
     }
     Ok(0)
+}
+
+/// The workloads of a kind that `get` lists (a Deployment's ReplicaSets among ReplicaSets).
+fn listed(store: &Store, kind: WorkloadKind, a: &GetArgs) -> Vec<Workload> {
+    let mut items: Vec<Workload> = Vec::new();
+    for d in controller::list(store) {
+        let Ok(w) = d.read() else { continue };
+        if !(a.all_namespaces || w.namespace() == a.namespace) {
+            continue;
+        }
+        if w.kind() == kind {
+            items.push(w);
+        } else if kind == WorkloadKind::ReplicaSet && w.kind() == WorkloadKind::Deployment {
+            // A Deployment's ReplicaSets, as its controller keeps them.
+            items.extend(d.replica_sets().into_iter().map(Workload::ReplicaSet));
+        }
+    }
+    items
+}
+
+/// kubectl's table of workloads of one kind; `qualified` names them `deployment.apps/web`, as
+/// `get all` does.
+fn table_of(kind: WorkloadKind, items: &[Workload], a: &GetArgs, qualified: bool) -> String {
+    let mut header: Vec<&str> = columns(kind).to_vec();
+    if a.all_namespaces {
+        header.insert(0, "NAMESPACE");
+    }
+    let wide = a.output == Some(Output::Wide);
+    if wide {
+        header.extend(["CONTAINERS", "IMAGES"]);
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|w| {
+            let mut r = row(w);
+            if qualified {
+                r[0] = format!("{}/{}", kind_ref(kind), r[0]);
+            }
+            if a.all_namespaces {
+                r.insert(0, w.namespace().to_string());
+            }
+            if wide {
+                let cs = w
+                    .template()
+                    .and_then(|t| t.spec.clone())
+                    .map(|s| s.containers)
+                    .unwrap_or_default();
+                let join = |f: &dyn Fn(&k8s_openapi::api::core::v1::Container) -> String| {
+                    cs.iter().map(f).collect::<Vec<_>>().join(",")
+                };
+                r.push(join(&|c| c.name.clone()));
+                r.push(join(&|c| c.image.clone().unwrap_or_default()));
+            }
+            r
+        })
+        .collect();
+    table(&header, &rows)
+}
+
+/// The workload sections of `get all`, in kubectl's order, each a table (empty kinds left out).
+pub fn all_sections(store: &Store, a: &GetArgs) -> Vec<String> {
+    [
+        WorkloadKind::ReplicationController,
+        WorkloadKind::DaemonSet,
+        WorkloadKind::Deployment,
+        WorkloadKind::ReplicaSet,
+        WorkloadKind::StatefulSet,
+        WorkloadKind::CronJob,
+        WorkloadKind::Job,
+    ]
+    .into_iter()
+    .filter_map(|kind| {
+        let items = listed(store, kind, a);
+        (!items.is_empty()).then(|| table_of(kind, &items, a, true))
+    })
+    .collect()
 }
 
 /// `KIND/NAME` or `KIND NAME` as a workload kind and name.
