@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::{require_root, stderr, stdout, wait_for, Env, IMAGE};
+use support::{kill9, require_root, stderr, stdout, wait_for, Env, IMAGE};
 
 /// Pods of the store (name, phase, ready containers), from `get pods -o json`.
 fn pods(env: &Env) -> Vec<(String, String, serde_json::Value)> {
@@ -592,5 +592,74 @@ fn a_helm_style_file_runs_whole_and_its_claim_outlives_pods() {
         stdout(&out)
     );
     assert!(!data.exists());
+    assert_eq!(controllers(&env), 0);
+}
+
+#[test]
+fn a_killed_controller_leaves_its_pods_running_and_the_next_command_recovers_it() {
+    if require_root("a_killed_controller_leaves_its_pods_running_and_the_next_command_recovers_it")
+        .is_none()
+    {
+        return;
+    }
+    let env = Env::new();
+    run_d(
+        &env,
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  replicas: 2\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n        - {{name: app, image: {IMAGE}, imagePullPolicy: Never, command: {LOOP}}}\n"
+        ),
+    );
+    let before = wait_for("2 running pods", 60, || {
+        let r = running(&env, "web-");
+        (r.len() == 2).then_some(r)
+    });
+    let dir = env.root.path().join("workloads/default_deployments_web");
+    let pid: i32 = std::fs::read_to_string(dir.join("controller.pid"))
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    kill9(pid);
+    wait_for("the controller gone", 10, || {
+        (controllers(&env) == 0).then_some(())
+    });
+    // Its pods keep running without it.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(running(&env, "web-"), before);
+    // The next command naming the workload says so and starts it again.
+    let out = env.tandem(&["get", "deployment", "web"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("the controller of deployment.apps/web was not running; it is started again"),
+        "{}",
+        stderr(&out)
+    );
+    wait_for("a controller again", 10, || {
+        (controllers(&env) == 1).then_some(())
+    });
+    // It takes up the pods it finds (none made twice) and replaces a deleted one.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert_eq!(running(&env, "web-"), before);
+    let out = env.tandem(&["delete", "pod", &before[0], "--grace-period", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("a replacement", 60, || {
+        let r = running(&env, "web-");
+        (r.len() == 2 && !r.contains(&before[0])).then_some(())
+    });
+    // Killed again, `delete` does its part: nothing of the workload is left.
+    let pid: i32 = std::fs::read_to_string(dir.join("controller.pid"))
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    kill9(pid);
+    wait_for("the controller gone", 10, || {
+        (controllers(&env) == 0).then_some(())
+    });
+    let out = env.tandem(&["delete", "deployment", "web", "--grace-period", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(pods(&env).is_empty());
+    assert!(!dir.exists());
     assert_eq!(controllers(&env), 0);
 }

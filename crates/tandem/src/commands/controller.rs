@@ -152,18 +152,65 @@ impl WorkloadDir {
         Ok(w)
     }
 
-    /// The controller's pid, when it runs.
-    pub fn live_controller(&self) -> Option<i32> {
-        let pid: i32 = std::fs::read_to_string(self.pid_file())
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let is_ours = cmdline
-            .split(|b| *b == 0)
-            .any(|a| a == ControlArgs::VERB.as_bytes());
-        is_ours.then_some(pid)
+    fn lock_file(&self) -> PathBuf {
+        self.root.join("controller.lock")
+    }
+
+    /// The controller's lock: an exclusive flock(2) on `controller.lock` that the controller
+    /// holds for its life, so at most one controller runs per workload and a dead one (even one
+    /// killed with kill -9) is seen at once. `None` when another process holds it.
+    fn try_lock(&self) -> std::io::Result<Option<nix::fcntl::Flock<std::fs::File>>> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.lock_file())?;
+        match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(Some(lock)),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(e.into()),
+        }
+    }
+
+    /// Whether the workload's controller runs.
+    pub fn controller_running(&self) -> bool {
+        matches!(self.try_lock(), Ok(None))
+    }
+
+    /// Starts the workload's controller when none runs (one killed, say): the command that
+    /// names the workload next recovers it, as the issue of a dead controller asks. Returns
+    /// whether it had to.
+    pub fn ensure_controller(&self, exe: &Path) -> anyhow::Result<bool> {
+        if self.controller_running() || self.deleting().exists() {
+            return Ok(false);
+        }
+        self.spawn_controller(exe)?;
+        Ok(true)
+    }
+
+    /// `tandem __control DIR`, in a process group of its own (no terminal signal reaches it),
+    /// writing to `controller.log`. A second one started at the same time finds the lock taken
+    /// and exits.
+    fn spawn_controller(&self, exe: &Path) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log())?;
+        let child = Command::new(exe)
+            .args(ControlArgs::argv(&ControlArgs {
+                dir: self.root.clone(),
+            }))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .context("cannot start the workload's controller")?;
+        std::fs::write(self.pid_file(), child.id().to_string())?;
+        // Not waited for here: the controller outlives this command (its exit is reaped by
+        // whoever inherits it).
+        drop(child);
+        Ok(())
     }
 }
 
@@ -244,19 +291,7 @@ pub fn create(
             &serde_json::to_vec_pretty(settings)?,
         )?;
         dir.write(&w.object)?;
-        let log = std::fs::File::create(dir.log())?;
-        let child = Command::new(exe)
-            .args(ControlArgs::argv(&ControlArgs {
-                dir: dir.root.clone(),
-            }))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .context("cannot start the workload's controller")?;
-        std::fs::write(dir.pid_file(), child.id().to_string())?;
-        Ok(())
+        dir.spawn_controller(exe)
     })();
     if let Err(e) = made {
         let _ = std::fs::remove_dir_all(&dir.root);
@@ -417,6 +452,12 @@ pub fn control_main(a: &ControlArgs) -> i32 {
 }
 
 fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
+    // Held until this process ends; another controller of the workload means this one is not
+    // needed.
+    let Some(_lock) = dir.try_lock()? else {
+        return Ok(());
+    };
+    std::fs::write(dir.pid_file(), std::process::id().to_string())?;
     let (settings, references) = dir.read_settings()?;
     let store = settings.store();
     let exe = std::env::current_exe().context("cannot find the tandem executable")?;
@@ -426,6 +467,7 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
     let mut rng = random();
     let mut replica_sets = dir.replica_sets();
     loop {
+        reap_exited_children();
         if dir.deleting().exists() {
             return finish_deletion(&store, dir);
         }
@@ -483,6 +525,19 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
         }
         write_atomic(&dir.status(), &serde_json::to_vec_pretty(&decision.status)?)?;
         std::thread::sleep(until(decision.wake_at_us));
+    }
+}
+
+/// Collects the exit of every child that has ended: the supervisors this controller started
+/// (a pod's supervisor exits when its pod is deleted) and a CronJob's Job controllers are its
+/// children, and nothing here waits for them, so without this each would stay a zombie for the
+/// controller's life. Nothing the controller does needs a child's exit status.
+fn reap_exited_children() {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
     }
 }
 
@@ -663,7 +718,7 @@ pub fn delete(store: &Store, dir: &WorkloadDir, grace: Option<u64>) -> anyhow::R
         if !dir.root.exists() {
             return Ok(());
         }
-        if dir.live_controller().is_none() {
+        if !dir.controller_running() {
             return finish_deletion(store, dir);
         }
         std::thread::sleep(std::time::Duration::from_millis(100));

@@ -53,6 +53,37 @@ fn existing(
     }
 }
 
+/// [`existing`], with its controller started again if it is not running (killed, say): any
+/// command that names a workload recovers it.
+fn recovered(
+    store: &Store,
+    kind: WorkloadKind,
+    namespace: &str,
+    name: &str,
+) -> anyhow::Result<WorkloadDir> {
+    let dir = existing(store, kind, namespace, name)?;
+    recover(&dir, kind, name);
+    Ok(dir)
+}
+
+/// Starts a workload's controller that is not running, saying so on stderr.
+fn recover(dir: &WorkloadDir, kind: WorkloadKind, name: &str) {
+    let restarted = std::env::current_exe()
+        .map_err(anyhow::Error::from)
+        .and_then(|exe| dir.ensure_controller(&exe));
+    match restarted {
+        Ok(true) => eprintln!(
+            "warning: the controller of {}/{name} was not running; it is started again",
+            kind_ref(kind)
+        ),
+        Ok(false) => {}
+        Err(e) => eprintln!(
+            "warning: the controller of {}/{name} is not running and could not be started: {e:#}",
+            kind_ref(kind)
+        ),
+    }
+}
+
 fn age(w: &Workload) -> String {
     match &w.metadata().creation_timestamp {
         Some(t) => human_duration(((now_us() - t.0.as_microsecond()).max(0) / 1_000_000) as u64),
@@ -285,6 +316,7 @@ fn listed(store: &Store, kind: WorkloadKind, a: &GetArgs) -> Vec<Workload> {
             continue;
         }
         if w.kind() == kind {
+            recover(&d, kind, w.name());
             items.push(w);
         } else if kind == WorkloadKind::ReplicaSet && w.kind() == WorkloadKind::Deployment {
             // A Deployment's ReplicaSets, as its controller keeps them.
@@ -402,7 +434,7 @@ pub fn scale(store: &Store, a: ScaleArgs) -> anyhow::Result<i32> {
             "e.g. --replicas 3",
         ));
     }
-    let dir = existing(store, kind, &a.namespace, &name)?;
+    let dir = recovered(store, kind, &a.namespace, &name)?;
     dir.update(|w| {
         match w {
             Workload::Deployment(d) => d.spec.replicas = Some(a.replicas),
@@ -458,7 +490,7 @@ pub fn set_image(
             ))
         }
     }
-    let dir = existing(store, kind, namespace, name)?;
+    let dir = recovered(store, kind, namespace, name)?;
     dir.update(|w| {
         let spec = w
             .template_mut()
@@ -512,7 +544,7 @@ fn rollout_target(store: &Store, t: &RolloutTarget) -> anyhow::Result<(String, W
             "tandem rolls out Deployments",
         ));
     }
-    let dir = existing(store, kind, &t.namespace, &name)?;
+    let dir = recovered(store, kind, &t.namespace, &name)?;
     Ok((name, dir))
 }
 
@@ -577,7 +609,7 @@ pub fn rollout(store: &Store, c: RolloutCommand) -> anyhow::Result<i32> {
                         "`tandem get pods` shows where the new pods are",
                     ));
                 }
-                if dir.live_controller().is_none() {
+                if !dir.controller_running() {
                     return Err(hint(
                         format!("the controller of deployment {name:?} is not running"),
                         format!("`tandem delete deployment {name}` removes it; run it again to start a new controller"),
@@ -676,7 +708,7 @@ pub fn create_job(store: &Store, a: CreateJobArgs) -> anyhow::Result<i32> {
             "write --from=cronjob/NAME",
         ));
     }
-    let dir = existing(store, kind, &a.namespace, &cron)?;
+    let dir = recovered(store, kind, &a.namespace, &cron)?;
     let Workload::CronJob(c) = dir.read()? else {
         return Err(not_found(kind, &cron));
     };
