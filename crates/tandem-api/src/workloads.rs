@@ -220,8 +220,6 @@ const NOT_ACTED_ON: &[(WorkloadKind, &str)] = &[
     (WorkloadKind::DaemonSet, "updateStrategy"),
     (WorkloadKind::Job, "podFailurePolicy"),
     (WorkloadKind::Job, "successPolicy"),
-    (WorkloadKind::Job, "suspend"),
-    (WorkloadKind::Job, "ttlSecondsAfterFinished"),
     (WorkloadKind::Job, "backoffLimitPerIndex"),
     (WorkloadKind::Job, "maxFailedIndexes"),
     (WorkloadKind::Job, "podReplacementPolicy"),

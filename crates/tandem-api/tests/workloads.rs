@@ -251,7 +251,7 @@ fn the_api_servers_rules_for_workload_fields() {
 
 #[test]
 fn workload_fields_the_controllers_do_not_act_on_are_warned_about() {
-    let text = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {ttlSecondsAfterFinished: 60, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n";
+    let text = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {podFailurePolicy: {rules: []}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n";
     let l = load(&[Source::new("w.yaml", text)], &PlanOptions::default()).expect("loads");
     let w: Vec<(&str, &str)> = l
         .warnings
@@ -261,8 +261,8 @@ fn workload_fields_the_controllers_do_not_act_on_are_warned_about() {
     assert_eq!(
         w,
         [(
-            "spec.ttlSecondsAfterFinished",
-            "spec.ttlSecondsAfterFinished is not supported by tandem's Job controller yet and is ignored"
+            "spec.podFailurePolicy",
+            "spec.podFailurePolicy is not supported by tandem's Job controller yet and is ignored"
         )]
     );
 }

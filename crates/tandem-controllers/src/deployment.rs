@@ -392,6 +392,7 @@ mod tests {
                                 deleting: false,
                                 index: None,
                                 restarts: 0,
+                                revision: None,
                                 owner_uid: p.metadata.owner_references.as_ref().expect("owned")[0]
                                     .uid
                                     .clone(),

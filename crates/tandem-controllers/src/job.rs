@@ -44,6 +44,8 @@ pub struct JobLook {
     pub finished: Option<Finished>,
     /// When the back-off lets the next pod start.
     pub wake_at_us: Option<i64>,
+    /// `spec.suspend`: no pod runs (those running are deleted) until it is resumed.
+    pub suspended: bool,
 }
 
 /// Decides for a Job started at `start_us` (its `status.startTime`); `already` is how it ended
@@ -85,6 +87,7 @@ pub fn manage(
         completed_indexes: indexed.then(|| ranges(&succeeded_indexes)),
         finished: already,
         wake_at_us: None,
+        suspended: false,
     };
     if look.finished.is_none() {
         look.finished = if completions.is_some_and(|c| succeeded >= c)
@@ -108,7 +111,8 @@ pub fn manage(
             None
         };
     }
-    if look.finished.is_some() {
+    look.suspended = look.finished.is_none() && spec.suspend == Some(true);
+    if look.finished.is_some() || look.suspended {
         look.actions = active
             .iter()
             .map(|p| Action::Delete(p.name.clone()))
@@ -348,6 +352,17 @@ mod tests {
             })
         ));
         assert_eq!(late.actions, [Action::Delete("j-r".into())]);
+    }
+
+    #[test]
+    fn a_suspended_job_runs_no_pod() {
+        let mut s = spec(2, 2, false);
+        s.suspend = Some(true);
+        let running = [pod("j-r", Phase::Running, true, 0)];
+        let l = look(&s, &running, 0);
+        assert!(l.suspended);
+        assert_eq!(l.actions, [Action::Delete("j-r".into())]);
+        assert!(look(&s, &[], 0).actions.is_empty());
     }
 
     #[test]

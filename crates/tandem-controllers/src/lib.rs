@@ -144,6 +144,7 @@ pub fn reconcile(
 ) -> Decision {
     let owner = self_owner(w);
     let mut children = Vec::new();
+    let mut expired = false;
     // The spec this look acted on: `rollout status` waits for it.
     let generation = w.metadata().generation.unwrap_or(1);
     let previous = w.to_json().get("status").cloned().unwrap_or(Value::Null);
@@ -235,15 +236,15 @@ pub fn reconcile(
         }
         Workload::DaemonSet(ds) => {
             let hash = template_hash(&ds.spec.template);
-            let (actions, c) = replicas::manage(
+            let (mut actions, c) = replicas::manage(
                 &Replicas {
                     replicas: 1,
                     template: &ds.spec.template,
                     namespace,
                     name_base: format!("{name}-"),
                     labels: vec![
-                        ("controller-revision-hash", hash),
-                        ("pod-template-generation", "1".into()),
+                        (naming::REVISION_LABEL, hash.clone()),
+                        ("pod-template-generation", generation.to_string()),
                     ],
                     owner: owner.clone(),
                     min_ready_seconds: ds.spec.min_ready_seconds.unwrap_or(0),
@@ -252,6 +253,24 @@ pub fn reconcile(
                 now_us,
                 random,
             );
+            // A changed template: the pod on the old one is deleted and made again
+            // (`RollingUpdate` with maxUnavailable 1, maxSurge 0 on one node); `OnDelete` waits.
+            let on_delete = ds
+                .spec
+                .update_strategy
+                .as_ref()
+                .and_then(|u| u.type_.as_deref())
+                == Some("OnDelete");
+            let stale = pods
+                .iter()
+                .find(|p| p.is_active() && p.revision.as_deref() != Some(hash.as_str()));
+            if let (Some(p), true, false) = (stale, actions.is_empty(), on_delete) {
+                actions.push(Action::Delete(p.name.clone()));
+            }
+            let updated = pods
+                .iter()
+                .filter(|p| p.is_active() && p.revision.as_deref() == Some(hash.as_str()))
+                .count();
             let status = json!({
                 "currentNumberScheduled": c.replicas,
                 "desiredNumberScheduled": 1,
@@ -259,21 +278,31 @@ pub fn reconcile(
                 "numberReady": c.ready,
                 "numberAvailable": c.available,
                 "numberUnavailable": 1 - c.available.min(1),
-                "updatedNumberScheduled": c.replicas,
+                "updatedNumberScheduled": updated,
                 "observedGeneration": generation,
             });
             (actions, status)
         }
         Workload::StatefulSet(st) => {
-            let (actions, c) = statefulset::manage(name, namespace, &st.spec, &owner, pods);
+            let (actions, c, updated) =
+                statefulset::manage(name, namespace, &st.spec, &owner, pods);
             let revision = format!("{name}-{}", template_hash(&st.spec.template));
+            // The revision most pods are on until every one runs the update.
+            let current = if updated == c.replicas {
+                revision.clone()
+            } else {
+                pods.iter()
+                    .filter_map(|p| p.revision.clone())
+                    .find(|r| *r != revision)
+                    .unwrap_or_else(|| revision.clone())
+            };
             let status = json!({
                 "replicas": c.replicas,
                 "readyReplicas": c.ready,
                 "availableReplicas": c.available,
-                "currentReplicas": c.replicas,
-                "updatedReplicas": c.replicas,
-                "currentRevision": revision,
+                "currentReplicas": if current == revision { updated } else { c.replicas - updated },
+                "updatedReplicas": updated,
+                "currentRevision": current,
                 "updateRevision": revision,
                 "collisionCount": 0,
                 "observedGeneration": generation,
@@ -291,10 +320,16 @@ pub fn reconcile(
                 name, namespace, &spec, &owner, pods, start_us, now_us, already, random,
             );
             wake_at_us = look.wake_at_us;
-            (
-                look.actions.clone(),
-                job_status(&previous, &look, start_us, now_us),
-            )
+            let status = job_status(&previous, &look, start_us, now_us);
+            // ttlSecondsAfterFinished, from the time the Job's last condition says it ended.
+            if let (Some(ttl), Some(ended)) =
+                (spec.ttl_seconds_after_finished, finished_at(&status))
+            {
+                let due = ended + i64::from(ttl.max(0)) * 1_000_000;
+                expired = now_us >= due;
+                wake_at_us = Some(wake_at_us.map_or(due, |w| w.min(due)));
+            }
+            (look.actions.clone(), status)
         }
         // A CronJob makes Jobs, not pods: see [`reconcile_cronjob`].
         Workload::CronJob(_) => (Vec::new(), previous.clone()),
@@ -303,6 +338,7 @@ pub fn reconcile(
         actions,
         status,
         replica_sets: children,
+        expired,
         wake_at_us,
     }
 }
@@ -346,6 +382,15 @@ fn replica_status(c: Counts, generation: i64) -> Value {
     })
 }
 
+/// When a Job ended: the time of its Complete or Failed condition.
+fn finished_at(status: &Value) -> Option<i64> {
+    status["conditions"].as_array()?.iter().find_map(|c| {
+        let ended = (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True";
+        let t: Time = serde_json::from_value(c["lastTransitionTime"].clone()).ok()?;
+        ended.then(|| t.0.as_microsecond())
+    })
+}
+
 /// How a Job's earlier status says it ended.
 fn job_finished(previous: &Value) -> Option<job::Finished> {
     let conditions = previous.get("conditions")?.as_array()?;
@@ -382,6 +427,17 @@ fn job_status(previous: &Value, look: &job::JobLook, start_us: i64, now_us: i64)
     });
     if let Some(ci) = &look.completed_indexes {
         status["completedIndexes"] = json!(ci);
+    }
+    if look.suspended {
+        status["conditions"] = json!([condition(
+            previous,
+            "Suspended",
+            true,
+            "JobSuspended",
+            "Job suspended",
+            now_us
+        )]);
+        return status;
     }
     let Some(finished) = &look.finished else {
         return status;
@@ -436,6 +492,7 @@ mod tests {
             deleting: false,
             index: None,
             restarts: 0,
+            revision: None,
             owner_uid: String::new(),
         }
     }

@@ -13,6 +13,9 @@ pub const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 /// The label that ties a Deployment's pods to its ReplicaSet for one template.
 pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
 
+/// The label with the template revision a StatefulSet's or DaemonSet's pod was made from.
+pub const REVISION_LABEL: &str = "controller-revision-hash";
+
 /// FNV-1a, 32 bits, as the controllers hash a template.
 fn fnv32a(data: &[u8]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;

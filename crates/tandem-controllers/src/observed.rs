@@ -50,6 +50,9 @@ pub struct OwnedPod {
     /// The uid of its controller (`ownerReferences[].uid` with `controller: true`): for a
     /// Deployment's pods, the ReplicaSet that made them.
     pub owner_uid: String,
+    /// Its `controller-revision-hash` label: the template revision a StatefulSet or DaemonSet
+    /// made it from.
+    pub revision: Option<String>,
     /// Restarts of its containers, summed (the ReplicaSet controller deletes the most
     /// restarted of equal pods first).
     pub restarts: i32,
@@ -88,6 +91,9 @@ pub struct Decision {
     /// A Deployment's ReplicaSets, the current one first (empty for the other kinds): the
     /// next look gets them back.
     pub replica_sets: Vec<k8s_openapi::api::apps::v1::ReplicaSet>,
+    /// A finished Job whose `ttlSecondsAfterFinished` has passed: the adapter deletes it (and
+    /// its pods), as the TTL-after-finished controller does.
+    pub expired: bool,
     /// When to look again at the latest, in microseconds since the epoch, if something is
     /// waiting on the clock (a Job's back-off, `minReadySeconds`); pod changes wake the
     /// controller anyway.

@@ -110,6 +110,7 @@ pub(crate) mod tests {
             deleting: false,
             index: None,
             restarts: 0,
+            revision: None,
             owner_uid: String::new(),
         }
     }

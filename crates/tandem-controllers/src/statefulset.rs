@@ -10,15 +10,21 @@ use crate::naming::{pod_from_template, template_hash, Owner};
 use crate::observed::{Action, OwnedPod, Phase};
 use crate::replicas::Counts;
 
-/// What one look at a StatefulSet decides, and the pods' counts.
+/// What one look at a StatefulSet decides, the pods' counts, and how many run the current
+/// template.
 pub fn manage(
     name: &str,
     namespace: &str,
     spec: &StatefulSetSpec,
     owner: &Owner,
     pods: &[OwnedPod],
-) -> (Vec<Action>, Counts) {
+) -> (Vec<Action>, Counts, i32) {
     let replicas = spec.replicas.unwrap_or(1).max(0);
+    let revision = format!("{name}-{}", template_hash(&spec.template));
+    let updated = pods
+        .iter()
+        .filter(|p| p.is_active() && p.revision.as_deref() == Some(revision.as_str()))
+        .count() as i32;
     let parallel = spec.pod_management_policy.as_deref() == Some("Parallel");
     let ordinal = |p: &OwnedPod| -> Option<i32> {
         p.name.strip_prefix(name)?.strip_prefix('-')?.parse().ok()
@@ -37,18 +43,18 @@ pub fn manage(
                     name, namespace, spec, owner, i,
                 ))));
                 if !parallel {
-                    return (actions, counts);
+                    return (actions, counts, updated);
                 }
             }
             // A finished pod is deleted and made again under the same name.
             Some(p) if p.phase.is_terminal() && !p.deleting => {
                 actions.push(Action::Delete(p.name.clone()));
                 if !parallel {
-                    return (actions, counts);
+                    return (actions, counts, updated);
                 }
             }
             Some(p) if !parallel && (p.deleting || p.phase != Phase::Running || !p.ready) => {
-                return (actions, counts);
+                return (actions, counts, updated);
             }
             Some(_) => {}
         }
@@ -71,7 +77,29 @@ pub fn manage(
             break;
         }
     }
-    (actions, counts)
+    // A changed template rolls out (`RollingUpdate`, the default): once every pod is Running and
+    // Ready, the highest ordinal at or above the partition still on an old revision is deleted
+    // and made again from the new template, one at a time. `OnDelete` waits for the user to
+    // delete pods.
+    let strategy = spec.update_strategy.as_ref();
+    let rolling = strategy.and_then(|u| u.type_.as_deref()) != Some("OnDelete");
+    let settled = (0..replicas)
+        .all(|i| at(i).is_some_and(|p| !p.deleting && p.phase == Phase::Running && p.ready));
+    if rolling && actions.is_empty() && settled {
+        let partition = strategy
+            .and_then(|u| u.rolling_update.as_ref())
+            .and_then(|r| r.partition)
+            .unwrap_or(0)
+            .max(0);
+        let stale = (partition..replicas)
+            .rev()
+            .filter_map(at)
+            .find(|p| p.revision.as_deref() != Some(revision.as_str()));
+        if let Some(p) = stale {
+            actions.push(Action::Delete(p.name.clone()));
+        }
+    }
+    (actions, counts, updated)
 }
 
 /// Pod `NAME-i`: its hostname, the governing Service's subdomain, the labels the controller
@@ -92,7 +120,7 @@ fn pod(
         &[
             ("statefulset.kubernetes.io/pod-name", pod_name.clone()),
             ("apps.kubernetes.io/pod-index", i.to_string()),
-            ("controller-revision-hash", revision),
+            (crate::naming::REVISION_LABEL, revision),
         ],
         owner,
     );
@@ -174,7 +202,7 @@ mod tests {
             owned("db-1", Phase::Running, true, 1),
         ];
         assert_eq!(run(&failed), ["-db-0"]);
-        let (actions, _) = manage("db", "default", &s, &owner(), &[]);
+        let (actions, _, _) = manage("db", "default", &s, &owner(), &[]);
         let Action::Create(p) = &actions[0] else {
             panic!("no pod");
         };
@@ -188,6 +216,44 @@ mod tests {
                 .map(|c| c.claim_name.as_str()),
             Some("data-db-0")
         );
+    }
+
+    #[test]
+    fn a_changed_template_rolls_out_from_the_highest_ordinal_down_to_the_partition() {
+        let mut s = spec(3, "OrderedReady");
+        let old = |n: &str| OwnedPod {
+            revision: Some("db-old".into()),
+            ..owned(n, Phase::Running, true, 1)
+        };
+        let pods = [old("db-0"), old("db-1"), old("db-2")];
+        assert_eq!(
+            names(&manage("db", "default", &s, &owner(), &pods).0),
+            ["-db-2"]
+        );
+        // Not while a pod is not ready.
+        let mut waiting = pods.clone();
+        waiting[0].ready = false;
+        assert!(manage("db", "default", &s, &owner(), &waiting).0.is_empty());
+        // The partition keeps the lower ordinals on the old revision.
+        let current = format!("db-{}", template_hash(&s.template));
+        let new = |n: &str| OwnedPod {
+            revision: Some(current.clone()),
+            ..owned(n, Phase::Running, true, 1)
+        };
+        s.update_strategy = Some(k8s_openapi::api::apps::v1::StatefulSetUpdateStrategy {
+            type_: Some("RollingUpdate".into()),
+            rolling_update: Some(
+                k8s_openapi::api::apps::v1::RollingUpdateStatefulSetStrategy {
+                    partition: Some(1),
+                    max_unavailable: None,
+                },
+            ),
+        });
+        let partly = [old("db-0"), old("db-1"), new("db-2")];
+        let (actions, _, updated) = manage("db", "default", &s, &owner(), &partly);
+        assert_eq!((names(&actions), updated), (vec!["-db-1".to_string()], 1));
+        let done = [old("db-0"), new("db-1"), new("db-2")];
+        assert!(manage("db", "default", &s, &owner(), &done).0.is_empty());
     }
 
     #[test]

@@ -222,6 +222,34 @@ fn a_statefulset_starts_in_order_and_keeps_its_claims() {
         (text.lines().count() == 2).then_some(text)
     });
     assert_eq!(starts, "db-0\ndb-0\n");
+    // A restart rolls out from the highest ordinal down, each pod made again once the one
+    // before is Ready.
+    let out = env.tandem(&["rollout", "restart", "sts/db"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "statefulset.apps/db restarted",
+        "{}",
+        stderr(&out)
+    );
+    let out = env.tandem(&["rollout", "status", "statefulset/db", "--timeout", "90s"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("statefulset rolling update complete 2 pods at revision db-"),
+        "{text}"
+    );
+    let created = |n: &str| {
+        env.pod_json(n)["metadata"]["creationTimestamp"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        created("db-1") <= created("db-0"),
+        "db-1 {} db-0 {}",
+        created("db-1"),
+        created("db-0")
+    );
     let out = env.tandem(&["delete", "sts/db", "--grace-period", "0"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -662,4 +690,50 @@ fn a_killed_controller_leaves_its_pods_running_and_the_next_command_recovers_it(
     assert!(pods(&env).is_empty());
     assert!(!dir.exists());
     assert_eq!(controllers(&env), 0);
+}
+
+#[test]
+fn a_finished_job_goes_after_its_ttl_and_a_suspended_one_runs_nothing() {
+    if require_root("a_finished_job_goes_after_its_ttl_and_a_suspended_one_runs_nothing").is_none()
+    {
+        return;
+    }
+    let env = Env::new();
+    let job = |name: &str, extra: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}}}\nspec:\n{extra}  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: a, image: {IMAGE}, imagePullPolicy: Never, command: [sh, -c, 'echo done']}}]\n"
+        )
+    };
+    run_d(
+        &env,
+        &format!(
+            "{}---\n{}",
+            job("short", "  ttlSecondsAfterFinished: 1\n"),
+            job("held", "  suspend: true\n")
+        ),
+    );
+    let out = env.tandem(&[
+        "wait",
+        "job/short",
+        "--for=condition=Complete",
+        "--timeout=60s",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // One second after it finished, the Job and its pod are gone.
+    wait_for("the job deleted", 30, || {
+        let out = env.tandem(&["get", "job", "short"]);
+        (!out.status.success() && pods(&env).iter().all(|(n, _, _)| !n.starts_with("short-")))
+            .then_some(())
+    });
+    // The suspended Job made no pod and says so.
+    assert!(pods(&env).iter().all(|(n, _, _)| !n.starts_with("held-")));
+    let rows = stdout(&env.tandem(&["get", "jobs"]));
+    let row: Vec<&str> = rows
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(&row[..3], ["held", "Suspended", "0/1"], "{rows}");
+    assert_eq!(controllers(&env), 1);
 }

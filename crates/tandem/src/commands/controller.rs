@@ -366,6 +366,11 @@ fn observe(dir: &PodDir, pod: &Pod) -> OwnedPod {
         deleting: meta.deletion_timestamp.is_some(),
         index,
         restarts: containers.map(|c| c.restart_count).sum(),
+        revision: meta
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(tandem_controllers::naming::REVISION_LABEL))
+            .cloned(),
         owner_uid: controller_uid(pod).unwrap_or_default().to_string(),
     }
 }
@@ -524,6 +529,12 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
             )?;
         }
         write_atomic(&dir.status(), &serde_json::to_vec_pretty(&decision.status)?)?;
+        if decision.expired {
+            // ttlSecondsAfterFinished: the Job goes, with its pods.
+            eprintln!("deleting the finished job: its ttlSecondsAfterFinished has passed");
+            write_atomic(&dir.deleting(), b"")?;
+            continue;
+        }
         std::thread::sleep(until(decision.wake_at_us));
     }
 }

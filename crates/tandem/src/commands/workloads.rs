@@ -465,9 +465,10 @@ pub fn delete(
     Ok(())
 }
 
-/// `tandem set image KIND/NAME CONTAINER=IMAGE...`: a new template, which a Deployment's
-/// controller rolls out (and a ReplicaSet's or ReplicationController's gives to its new pods, as
-/// on a cluster).
+/// `tandem set image KIND/NAME CONTAINER=IMAGE...`: a new template, which the controllers of
+/// Deployments, StatefulSets and DaemonSets roll out (a ReplicaSet's, ReplicationController's or
+/// CronJob's gives it to the pods or Jobs it makes next, as on a cluster). A Job's template is
+/// immutable.
 pub fn set_image(
     store: &Store,
     kind: WorkloadKind,
@@ -475,20 +476,11 @@ pub fn set_image(
     name: &str,
     images: &std::collections::BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
-    match kind {
-        WorkloadKind::Deployment | WorkloadKind::ReplicaSet | WorkloadKind::ReplicationController => {}
-        WorkloadKind::Job => {
-            return Err(hint(
-                format!("jobs.batch \"{name}\" is invalid: spec.template: Invalid value: field is immutable"),
-                "delete the Job and run it again with the new image",
-            ))
-        }
-        _ => {
-            return Err(hint(
-                format!("{} do not roll out a changed template here yet", kind.plural()),
-                "delete it and run it again with the new image; Deployments roll out with `tandem set image deployment/NAME`",
-            ))
-        }
+    if kind == WorkloadKind::Job {
+        return Err(hint(
+            format!("jobs.batch \"{name}\" is invalid: spec.template: Invalid value: field is immutable"),
+            "delete the Job and run it again with the new image",
+        ));
     }
     let dir = recovered(store, kind, namespace, name)?;
     dir.update(|w| {
@@ -536,55 +528,136 @@ pub fn set_image(
 }
 
 /// The Deployment a `rollout` verb names.
-fn rollout_target(store: &Store, t: &RolloutTarget) -> anyhow::Result<(String, WorkloadDir)> {
+fn rollout_target(
+    store: &Store,
+    t: &RolloutTarget,
+    kinds: &[WorkloadKind],
+) -> anyhow::Result<(WorkloadKind, String, WorkloadDir)> {
     let (kind, name) = target(&t.target)?;
-    if kind != WorkloadKind::Deployment {
+    if !kinds.contains(&kind) {
+        let names: Vec<&str> = kinds.iter().map(|k| k.plural()).collect();
         return Err(hint(
-            format!("rollout of {} is not supported yet", kind.plural()),
-            "tandem rolls out Deployments",
+            format!("this rollout verb does not take {} yet", kind.plural()),
+            format!("it takes {}", names.join(", ")),
         ));
     }
     let dir = recovered(store, kind, &t.namespace, &name)?;
-    Ok((name, dir))
+    Ok((kind, name, dir))
 }
 
-/// Where a Deployment's rollout is, in kubectl's words; `None` once it is done.
-fn rollout_progress(name: &str, w: &Workload) -> Option<String> {
+/// Where a rollout is, in kubectl's words (`kubectl/pkg/polymorphichelpers/rollout_status.go`).
+enum Progress {
+    Waiting(String),
+    Done(String),
+}
+
+fn rollout_progress(name: &str, w: &Workload) -> Progress {
     let s = w.to_json()["status"].clone();
     let generation = w.metadata().generation.unwrap_or(1);
-    let replicas = i64::from(w.replicas().unwrap_or(1));
-    let (updated, total, available) = (
-        num(&s, "updatedReplicas"),
-        num(&s, "replicas"),
-        num(&s, "availableReplicas"),
-    );
-    let waiting = format!("Waiting for deployment {name:?} rollout to finish");
+    let kind_words = match w.kind() {
+        WorkloadKind::DaemonSet => "daemon set",
+        WorkloadKind::StatefulSet => "statefulset",
+        _ => "deployment",
+    };
     if num(&s, "observedGeneration") < generation {
-        Some("Waiting for deployment spec update to be observed...".into())
-    } else if updated < replicas {
-        Some(format!(
-            "{waiting}: {updated} out of {replicas} new replicas have been updated..."
-        ))
-    } else if total > updated {
-        Some(format!(
-            "{waiting}: {} old replicas are pending termination...",
-            total - updated
-        ))
-    } else if available < updated {
-        Some(format!(
-            "{waiting}: {available} of {updated} updated replicas are available..."
-        ))
-    } else {
-        None
+        return Progress::Waiting(format!(
+            "Waiting for {kind_words} spec update to be observed..."
+        ));
+    }
+    match w {
+        Workload::DaemonSet(_) => {
+            let desired = num(&s, "desiredNumberScheduled");
+            let (updated, available) = (
+                num(&s, "updatedNumberScheduled"),
+                num(&s, "numberAvailable"),
+            );
+            let waiting = format!("Waiting for daemon set {name:?} rollout to finish");
+            if updated < desired {
+                Progress::Waiting(format!(
+                    "{waiting}: {updated} out of {desired} new pods have been updated..."
+                ))
+            } else if available < desired {
+                Progress::Waiting(format!(
+                    "{waiting}: {available} of {desired} updated pods are available..."
+                ))
+            } else {
+                Progress::Done(format!("daemon set {name:?} successfully rolled out"))
+            }
+        }
+        Workload::StatefulSet(st) => {
+            let replicas = i64::from(st.spec.replicas.unwrap_or(1));
+            let ready = num(&s, "readyReplicas");
+            let updated = num(&s, "updatedReplicas");
+            let revision = s["updateRevision"].as_str().unwrap_or_default();
+            let partition = st
+                .spec
+                .update_strategy
+                .as_ref()
+                .and_then(|u| u.rolling_update.as_ref())
+                .and_then(|r| r.partition)
+                .map_or(0, i64::from);
+            if ready < replicas {
+                Progress::Waiting(format!(
+                    "Waiting for {} pods to be ready...",
+                    replicas - ready
+                ))
+            } else if partition > 0 {
+                let want = (replicas - partition).max(0);
+                if updated < want {
+                    Progress::Waiting(format!("Waiting for partitioned roll out to finish: {updated} out of {want} new pods have been updated..."))
+                } else {
+                    Progress::Done(format!(
+                        "partitioned roll out complete: {updated} new pods have been updated..."
+                    ))
+                }
+            } else if updated < replicas {
+                Progress::Waiting(format!("Waiting for statefulset rolling update to complete {updated} pods at revision {revision}..."))
+            } else {
+                Progress::Done(format!(
+                    "statefulset rolling update complete {replicas} pods at revision {revision}..."
+                ))
+            }
+        }
+        _ => {
+            let replicas = i64::from(w.replicas().unwrap_or(1));
+            let (updated, total, available) = (
+                num(&s, "updatedReplicas"),
+                num(&s, "replicas"),
+                num(&s, "availableReplicas"),
+            );
+            let waiting = format!("Waiting for deployment {name:?} rollout to finish");
+            if updated < replicas {
+                Progress::Waiting(format!(
+                    "{waiting}: {updated} out of {replicas} new replicas have been updated..."
+                ))
+            } else if total > updated {
+                Progress::Waiting(format!(
+                    "{waiting}: {} old replicas are pending termination...",
+                    total - updated
+                ))
+            } else if available < updated {
+                Progress::Waiting(format!(
+                    "{waiting}: {available} of {updated} updated replicas are available..."
+                ))
+            } else {
+                Progress::Done(format!("deployment {name:?} successfully rolled out"))
+            }
+        }
     }
 }
+
+const ROLLING: &[WorkloadKind] = &[
+    WorkloadKind::Deployment,
+    WorkloadKind::StatefulSet,
+    WorkloadKind::DaemonSet,
+];
 
 /// `tandem rollout status|restart|undo|history deployment/NAME`.
 pub fn rollout(store: &Store, c: RolloutCommand) -> anyhow::Result<i32> {
     use tandem_controllers::deployment::{revision, REVISION};
     match c {
         RolloutCommand::Status(a) => {
-            let (name, dir) = rollout_target(store, &a.target)?;
+            let (_, name, dir) = rollout_target(store, &a.target, ROLLING)?;
             let timeout = super::wait::parse_duration(&a.timeout)
                 .map_err(|e| hint(e, "write --timeout=2m"))?;
             let deadline = (!timeout.is_zero()).then(|| std::time::Instant::now() + timeout);
@@ -592,11 +665,11 @@ pub fn rollout(store: &Store, c: RolloutCommand) -> anyhow::Result<i32> {
             loop {
                 let w = dir.read()?;
                 match rollout_progress(&name, &w) {
-                    None => {
-                        println!("deployment {name:?} successfully rolled out");
+                    Progress::Done(line) => {
+                        println!("{line}");
                         return Ok(0);
                     }
-                    Some(line) => {
+                    Progress::Waiting(line) => {
                         if line != last {
                             println!("{line}");
                             last = line;
@@ -611,15 +684,17 @@ pub fn rollout(store: &Store, c: RolloutCommand) -> anyhow::Result<i32> {
                 }
                 if !dir.controller_running() {
                     return Err(hint(
-                        format!("the controller of deployment {name:?} is not running"),
-                        format!("`tandem delete deployment {name}` removes it; run it again to start a new controller"),
+                        format!(
+                            "the controller of {name:?} is not running and could not be started"
+                        ),
+                        format!("its log: {}", dir.log().display()),
                     ));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(200));
             }
         }
         RolloutCommand::Restart(t) => {
-            let (name, dir) = rollout_target(store, &t)?;
+            let (kind, name, dir) = rollout_target(store, &t, ROLLING)?;
             let now = k8s_openapi::jiff::Timestamp::from_microsecond(now_us())
                 .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)
                 .strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -634,11 +709,11 @@ pub fn rollout(store: &Store, c: RolloutCommand) -> anyhow::Result<i32> {
                 }
                 Ok(())
             })?;
-            println!("deployment.apps/{name} restarted");
+            println!("{}/{name} restarted", kind_ref(kind));
             Ok(0)
         }
         RolloutCommand::Undo(a) => {
-            let (name, dir) = rollout_target(store, &a.target)?;
+            let (_, name, dir) = rollout_target(store, &a.target, &[WorkloadKind::Deployment])?;
             let mut sets = dir.replica_sets();
             sets.sort_by_key(|rs| std::cmp::Reverse(revision(rs)));
             let wanted = match a.to_revision {
@@ -669,7 +744,7 @@ pub fn rollout(store: &Store, c: RolloutCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
         RolloutCommand::History(t) => {
-            let (name, dir) = rollout_target(store, &t)?;
+            let (_, name, dir) = rollout_target(store, &t, &[WorkloadKind::Deployment])?;
             let mut sets = dir.replica_sets();
             sets.sort_by_key(revision);
             println!("deployment.apps/{name} ");
