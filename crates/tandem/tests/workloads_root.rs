@@ -737,3 +737,80 @@ fn a_finished_job_goes_after_its_ttl_and_a_suspended_one_runs_nothing() {
     assert_eq!(&row[..3], ["held", "Suspended", "0/1"], "{rows}");
     assert_eq!(controllers(&env), 1);
 }
+
+#[test]
+fn run_in_the_foreground_follows_a_workloads_pods_and_ends_with_its_jobs() {
+    if require_root("run_in_the_foreground_follows_a_workloads_pods_and_ends_with_its_jobs")
+        .is_none()
+    {
+        return;
+    }
+    let env = Env::new();
+    let job = |name: &str, backoff: u32, script: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}}}\nspec:\n  completions: 2\n  backoffLimit: {backoff}\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: main, image: {IMAGE}, imagePullPolicy: Never, command: [sh, -c, '{script}']}}]\n"
+        )
+    };
+    // A Job that completes: every pod's line is printed (even those of pods found after they
+    // started), and the command ends with it, exit status 0.
+    let out = env.run_yaml(&job("ok", 6, "echo from $(hostname)"), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("| from ok-")).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for l in lines {
+        let (label, said) = l.split_once(" | ").expect("a label");
+        assert_eq!(
+            format!("from {}", label.trim().trim_end_matches("/main")),
+            said,
+            "{l}"
+        );
+    }
+    // A Job that fails past its backoffLimit: exit status 1.
+    let out = env.run_yaml(&job("bad", 0, "exit 3"), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    // A Deployment runs until Ctrl-C, which deletes it with its pods.
+    let mut child = env
+        .cmd()
+        .args(["run", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: fg}}\nspec:\n  replicas: 2\n  selector: {{matchLabels: {{app: fg}}}}\n  template:\n    metadata: {{labels: {{app: fg}}}}\n    spec:\n      terminationGracePeriodSeconds: 5\n      containers: [{{name: app, image: {IMAGE}, imagePullPolicy: Never, command: {LOOP}}}]\n").as_bytes())
+            .expect("write");
+    }
+    wait_for("2 running pods", 60, || {
+        (running(&env, "fg-").len() == 2).then_some(())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stopping pods gracefully"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(pods(&env).iter().all(|(n, _, _)| !n.starts_with("fg-")));
+    assert!(!env
+        .root
+        .path()
+        .join("workloads/default_deployments_fg")
+        .exists());
+}

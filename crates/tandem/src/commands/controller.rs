@@ -214,6 +214,46 @@ impl WorkloadDir {
     }
 }
 
+/// The pods a workload's controllers made (a CronJob's through its Jobs) that are still in the
+/// store.
+pub fn pods_of(store: &Store, dir: &WorkloadDir) -> Vec<PodDir> {
+    let Ok(w) = dir.read() else {
+        return Vec::new();
+    };
+    let owners: Vec<String> = match w.kind() {
+        WorkloadKind::CronJob => owned_jobs(store, w.namespace(), w.uid())
+            .iter()
+            .flat_map(|(d, j)| tandem_controllers::pod_owners(j, &d.replica_sets()))
+            .collect(),
+        _ => tandem_controllers::pod_owners(&w, &dir.replica_sets()),
+    };
+    owned_pods(store, w.namespace(), &owners)
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect()
+}
+
+/// Whether a workload has nothing more to do: `Some(true)` for a Job that completed (or a
+/// workload deleted), `Some(false)` for a Job that failed, `None` while it runs (Deployments,
+/// StatefulSets, DaemonSets, ReplicaSets and CronJobs always do).
+pub fn is_done(dir: &WorkloadDir) -> Option<bool> {
+    let Ok(w) = dir.read() else {
+        return Some(true);
+    };
+    if w.kind() != WorkloadKind::Job {
+        return None;
+    }
+    let status = w.to_json()["status"].clone();
+    status["conditions"].as_array()?.iter().find_map(|c| {
+        let on = c["status"] == "True";
+        match c["type"].as_str()? {
+            "Complete" if on => Some(true),
+            "Failed" if on => Some(false),
+            _ => None,
+        }
+    })
+}
+
 /// Every workload directory of the store.
 pub fn list(store: &Store) -> Vec<WorkloadDir> {
     let mut out: Vec<WorkloadDir> = std::fs::read_dir(&store.workloads)

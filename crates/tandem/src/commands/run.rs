@@ -88,12 +88,6 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
             super::controller::time_zone(c.spec.time_zone.as_deref())?;
         }
     }
-    if !loaded.workloads.is_empty() && !a.detach {
-        return Err(hint(
-            "workloads run in the background: their controllers keep them running after this command",
-            "run them with `tandem run -d -f FILE`, then follow them with `tandem get pods -w` or `tandem logs -f -l LABEL`",
-        ));
-    }
     if !loaded.workloads.is_empty() && !a.publish.is_empty() {
         return Err(hint(
             "-p publishes ports of one pod, but a workload makes several",
@@ -188,7 +182,8 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
-    foreground(started)
+    let workloads = created.into_iter().map(|(_, _, dir)| dir).collect();
+    foreground(store, started, workloads)
 }
 
 /// The network the pods join and the ports `-p` publishes, checked before any pod starts: the
@@ -536,46 +531,44 @@ pub(crate) fn start_pod(
 
 const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
 
-/// Streams every container's output, prefixed with its name, until every pod has ended; Ctrl-C
-/// or SIGTERM deletes the pods gracefully (a second one deletes them with no grace).
-fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
+/// Streams every container's output, prefixed with its name, until every pod has ended and every
+/// workload is done (a Job finished; a Deployment, StatefulSet, DaemonSet, ReplicaSet or CronJob
+/// never is); the pods workloads make are followed as they come. Ctrl-C or SIGTERM deletes the
+/// workloads and pods gracefully (a second one deletes the pods with no grace).
+fn foreground(
+    store: &Store,
+    pods: Vec<(String, PodDir)>,
+    workloads: Vec<super::controller::WorkloadDir>,
+) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
         let color = std::io::stdout().is_terminal();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Reply)>();
-        let multi = pods.len() > 1;
-        let mut names: Vec<String> = vec![];
-        for (i, (name, dir)) in pods.iter().enumerate() {
-            names.push(name.clone());
-            let addr = dir.socket_addr().with_context(|| format!("cannot attach to pod {name}"))?;
-            let stream = tokio::net::UnixStream::connect(addr.path()).await.with_context(|| format!("cannot attach to pod {name}"))?;
-            let (r, mut w) = stream.into_split();
-            let mut req = serde_json::to_vec(&Request::Attach)?;
-            req.push(b'\n');
-            w.write_all(&req).await?;
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let _keep = w;
-                let mut lines = tokio::io::BufReader::new(r).lines();
-                while let Ok(Some(l)) = lines.next_line().await {
-                    if let Ok(reply) = serde_json::from_str::<Reply>(&l) {
-                        let _ = tx.send((i, reply));
-                    }
-                }
-            });
+        // Each pod's replies, then `None` once its supervisor closed the stream (it exits, and
+        // a deleted pod's directory is gone, only after that).
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Option<Reply>)>();
+        let multi = pods.len() > 1 || !workloads.is_empty();
+        let mut followed: Vec<(String, PodDir)> = vec![];
+        let mut ended: Vec<bool> = vec![];
+        let mut closed: Vec<bool> = vec![];
+        for (name, dir) in pods {
+            attach(followed.len(), &name, &dir, false, &tx).await?;
+            followed.push((name, dir));
+            ended.push(false);
+            closed.push(false);
         }
-        drop(tx);
+        // The pods given; the ones after them are the workloads'.
+        let bare = followed.len();
         let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut look = tokio::time::interval(std::time::Duration::from_millis(250));
         // Stop signals received, and how many of them have been acted on: the first deletes the
         // pods gracefully, the second with no grace; any further one changes nothing.
         let (mut signals, mut acted) = (0u32, 0u32);
         let mut exit = 0;
-        let mut ended = vec![false; pods.len()];
         // Labels are padded to the longest container name of the pods, so columns never shift.
-        let mut width = pods
+        let mut width = followed
             .iter()
             .filter_map(|(name, dir)| {
                 let plan: tandem_api::plan::PodPlan = serde_json::from_slice(&std::fs::read(dir.plan_json()).ok()?).ok()?;
@@ -589,9 +582,13 @@ fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
             tokio::select! {
                 msg = rx.recv() => {
                     let Some((i, reply)) = msg else { break };
+                    let Some(reply) = reply else {
+                        closed[i] = true;
+                        continue;
+                    };
                     match reply {
                         Reply::Log(l) => {
-                            let label = if multi { format!("{}/{}", names[i], l.container) } else { l.container.clone() };
+                            let label = if multi { format!("{}/{}", followed[i].0, l.container) } else { l.container.clone() };
                             width = width.max(label.len());
                             if !palette.contains(&label) { palette.push(label.clone()); }
                             let c = COLORS[palette.iter().position(|p| *p == label).unwrap_or(0) % COLORS.len()];
@@ -613,10 +610,45 @@ fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
                                 TerminationReason::SandboxCreationFailed => " (a new sandbox could not be made)",
                                 TerminationReason::Completed => "",
                             };
-                            eprintln!("pod/{} ended: {}{why}", names[i], e.phase);
-                            if exit == 0 { exit = e.exit_code; }
+                            eprintln!("pod/{} ended: {}{why}", followed[i].0, e.phase);
+                            // A workload's pods are its controller's to judge (a Job retries).
+                            if exit == 0 && i < bare { exit = e.exit_code; }
                         }
                         Reply::Accepted | Reply::Rejected(_) | Reply::ExecEnded(_) => {}
+                    }
+                }
+                _ = look.tick() => {
+                    // Pods the workloads made since the last look.
+                    for w in &workloads {
+                        for dir in super::controller::pods_of(store, w) {
+                            if followed.iter().any(|(_, d)| d.root == dir.root) { continue; }
+                            let Ok(pod) = super::read_pod(&dir) else { continue };
+                            let name = pod.metadata.name.clone().unwrap_or_default();
+                            let i = followed.len();
+                            if attach(i, &name, &dir, true, &tx).await.is_err() {
+                                // Ended (its supervisor gone) before it was found: what it
+                                // wrote, then how it ended.
+                                let Some(phase) = pod
+                                    .status
+                                    .and_then(|s| s.phase)
+                                    .and_then(|p| serde_json::from_value(serde_json::Value::String(p)).ok())
+                                else {
+                                    continue;
+                                };
+                                for line in written_so_far(&dir) {
+                                    let _ = tx.send((i, Some(Reply::Log(line))));
+                                }
+                                let _ = tx.send((i, Some(Reply::Ended(tandem_supervisor::proto::Ended {
+                                    phase,
+                                    reason: TerminationReason::Completed,
+                                    exit_code: 0,
+                                }))));
+                                let _ = tx.send((i, None));
+                            }
+                            followed.push((name, dir));
+                            ended.push(false);
+                            closed.push(false);
+                        }
                     }
                 }
                 _ = sigint.recv() => signals += 1,
@@ -626,16 +658,127 @@ fn foreground(pods: Vec<(String, PodDir)>) -> anyhow::Result<i32> {
                 acted += 1;
                 let force = acted == 2;
                 eprintln!("{}", if force { "forcing pods to stop" } else { "stopping pods gracefully (Ctrl-C again to force)" });
-                for (i, (_, dir)) in pods.iter().enumerate() {
+                if !force {
+                    for w in &workloads {
+                        let (store, w) = (store.clone(), w.clone());
+                        // Each workload's controller deletes its pods; this waits for none of it.
+                        tokio::task::spawn_blocking(move || super::controller::delete(&store, &w, None));
+                    }
+                }
+                for (i, (_, dir)) in followed.iter().enumerate() {
                     if !ended[i] {
                         send_delete(dir, force.then_some(0)).await;
                     }
                 }
             }
+            let done = workloads.iter().map(super::controller::is_done).collect::<Vec<_>>();
+            if closed.iter().all(|c| *c) && done.iter().all(Option::is_some) {
+                if exit == 0 && done.contains(&Some(false)) {
+                    exit = 1;
+                }
+                break;
+            }
         }
         // Deleted pods remove themselves; completed ones stay for `get` and `logs` until deleted.
         Ok(exit)
     })
+}
+
+/// Follows one pod's output and end through its supervisor's control socket; messages reach
+/// `tx` tagged with `i`. With `replay`, what the containers wrote before is sent first (a pod
+/// found after it started): read once the supervisor has accepted the attach, so no line falls
+/// between the files and the stream, and lines in both are sent once.
+async fn attach(
+    i: usize,
+    name: &str,
+    dir: &PodDir,
+    replay: bool,
+    tx: &tokio::sync::mpsc::UnboundedSender<(usize, Option<Reply>)>,
+) -> anyhow::Result<()> {
+    let addr = dir
+        .socket_addr()
+        .with_context(|| format!("cannot attach to pod {name}"))?;
+    let stream = tokio::net::UnixStream::connect(addr.path())
+        .await
+        .with_context(|| format!("cannot attach to pod {name}"))?;
+    let (r, mut w) = stream.into_split();
+    let mut req = serde_json::to_vec(&Request::Attach)?;
+    req.push(b'\n');
+    w.write_all(&req).await?;
+    let mut lines = tokio::io::BufReader::new(r).lines();
+    let mut seen = std::collections::HashSet::new();
+    if replay {
+        // The supervisor subscribes to its containers' output before it answers.
+        let first = lines.next_line().await?.unwrap_or_default();
+        if let Ok(reply) = serde_json::from_str::<Reply>(&first) {
+            if !matches!(reply, Reply::Accepted) {
+                let _ = tx.send((i, Some(reply)));
+            }
+        }
+        for line in written_so_far(dir) {
+            seen.insert((line.container.clone(), line.time_us, line.text.clone()));
+            let _ = tx.send((i, Some(Reply::Log(line))));
+        }
+    }
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let _keep = w;
+        while let Ok(Some(l)) = lines.next_line().await {
+            if let Ok(reply) = serde_json::from_str::<Reply>(&l) {
+                if let Reply::Log(line) = &reply {
+                    if seen.contains(&(line.container.clone(), line.time_us, line.text.clone())) {
+                        continue;
+                    }
+                }
+                let _ = tx.send((i, Some(reply)));
+            }
+        }
+        let _ = tx.send((i, None));
+    });
+    Ok(())
+}
+
+/// Every line the pod's containers have written to their log files, oldest first.
+fn written_so_far(dir: &PodDir) -> Vec<tandem_supervisor::logs::LogLine> {
+    let Some(plan) = std::fs::read(dir.plan_json())
+        .ok()
+        .and_then(|b| serde_json::from_slice::<tandem_api::plan::PodPlan>(&b).ok())
+    else {
+        return vec![];
+    };
+    let mut out = vec![];
+    for c in plan.all_containers() {
+        let mut restart = 0;
+        loop {
+            let current = dir.log_file(&c.name, restart);
+            let segments = tandem_supervisor::logs::segments(&current);
+            if segments.is_empty() {
+                break;
+            }
+            for file in segments {
+                let bytes = std::fs::read(&file).unwrap_or_default();
+                for r in bytes
+                    .split(|b| *b == b'\n')
+                    .filter_map(tandem_supervisor::logs::parse_record)
+                {
+                    let time_us = std::str::from_utf8(r.time)
+                        .ok()
+                        .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+                        .map_or(0, |t| t.as_microsecond());
+                    out.push(tandem_supervisor::logs::LogLine {
+                        container: c.name.clone(),
+                        stream: String::from_utf8_lossy(r.stream).into_owned(),
+                        partial: r.partial,
+                        time_us,
+                        text: String::from_utf8_lossy(r.content).into_owned(),
+                    });
+                }
+            }
+            restart += 1;
+        }
+    }
+    out.sort_by_key(|l| l.time_us);
+    out
 }
 
 async fn send_delete(dir: &PodDir, grace: Option<u64>) {
