@@ -8,7 +8,9 @@
 //! The CLI writes `workload.json` (a scale changes it) and the controller only `status.json`, so
 //! neither overwrites the other. `delete` leaves a `deleting` mark: the controller deletes every
 //! pod of the workload, gracefully and side by side, then removes the directory. A controller
-//! killed with `kill -9` leaves its pods running; `delete` then does the controller's part itself.
+//! killed with `kill -9` leaves its pods running; the next command naming the workload starts it
+//! again, and `delete` does the controller's part itself. A CronJob's controller makes Jobs,
+//! each a workload of its own.
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt as _;
@@ -26,7 +28,7 @@ use tandem_supervisor::network::NetworkRequest;
 use tandem_supervisor::statedir::{write_atomic, PodDir, Store};
 
 use super::delete::delete_pod;
-use super::run::{start_pod, Pulls};
+use super::start::{node_name, now_time, random_uid, start_pod, write_private, Pulls};
 use crate::errors::hint;
 
 /// How often a controller looks at its pods.
@@ -324,12 +326,8 @@ pub fn create(
             .filter(|r| r["metadata"]["namespace"].as_str().unwrap_or("default") == ns)
             .collect();
         write_atomic(&dir.references(), &serde_json::to_vec(&in_namespace)?)?;
-        let mut private = std::fs::OpenOptions::new();
-        std::os::unix::fs::OpenOptionsExt::mode(&mut private, 0o600);
-        std::io::Write::write_all(
-            &mut private.write(true).create_new(true).open(dir.settings())?,
-            &serde_json::to_vec_pretty(settings)?,
-        )?;
+        // Mode 0600: the pull settings may name registry credentials.
+        write_private(&dir.settings(), &serde_json::to_vec_pretty(settings)?)?;
         dir.write(&w.object)?;
         dir.spawn_controller(exe)
     })();
@@ -459,8 +457,8 @@ fn load_object(
         ));
     }
     let opts = tandem_api::PlanOptions {
-        node_name: super::run::node_name(),
-        uid: Some(super::run::random_uid()),
+        node_name: node_name(),
+        uid: Some(random_uid()),
         claims_dir: Some(settings.volumes_dir.display().to_string()),
     };
     tandem_api::load(&sources, &opts).map_err(|d| anyhow::anyhow!("{d}"))
@@ -673,9 +671,7 @@ pub fn create_job(
     .pop()
     .context("the Job did not load")?;
     let meta = w.object.metadata_mut();
-    meta.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-        jiff::Timestamp::from_microsecond(now_us()).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
-    ));
+    meta.creation_timestamp = Some(now_time());
     meta.generation = Some(1);
     create(store, exe, &w, references, settings)
 }

@@ -15,6 +15,7 @@ mod patch;
 mod port_forward;
 mod run;
 mod set;
+mod start;
 pub(crate) mod timeline;
 mod top;
 mod wait;

@@ -1,8 +1,7 @@
 //! `tandem run`: manifests → plans → images checked → one supervisor per pod → (foreground) logs
 //! streamed until the pods end.
 
-use std::io::{BufRead, BufReader, IsTerminal, Write};
-use std::process::{Command, Stdio};
+use std::io::{IsTerminal, Write};
 
 use std::collections::BTreeMap;
 
@@ -13,35 +12,15 @@ use tandem_kubelet::state::TerminationReason;
 use tandem_network::PortMapping;
 use tandem_supervisor::network::NetworkRequest;
 use tandem_supervisor::proto::{Reply, Request};
-use tandem_supervisor::statedir::{write_atomic, PodDir, Store};
+use tandem_supervisor::statedir::{PodDir, Store};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 use super::delete::delete_pod;
 use super::image::ProgressView;
 use super::read_sources;
+use super::start::{node_name, now_time, random_uid, secrets_of, start_pod, Pulls};
 use crate::cli::RunArgs;
 use crate::errors::{hint, hint_caused, Reported};
-
-pub(crate) fn random_uid() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/uuid")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| {
-            format!(
-                "{:032x}",
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0)
-            )
-        })
-}
-
-pub(crate) fn node_name() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".into())
-}
 
 pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     let mut files = a.filename.clone();
@@ -300,22 +279,6 @@ fn network_request(
     Ok(req)
 }
 
-/// The settings for each pod's later pulls (its own pull secrets are added per pod).
-pub(crate) struct Pulls {
-    pub settings: tandem_image::PullSettings,
-}
-
-/// Pull secrets of one pod, as the image store takes them.
-fn secrets_of(p: &tandem_api::LoadedPod) -> Vec<NamedAuth> {
-    p.image_pull_secrets
-        .iter()
-        .map(|s| NamedAuth {
-            name: s.name.clone(),
-            docker_config_json: String::from_utf8_lossy(&s.docker_config_json).into_owned(),
-        })
-        .collect()
-}
-
 /// Applies imagePullPolicy: `Never` needs the image here (else the run is refused with
 /// ErrImageNeverPull); `IfNotPresent` pulls a missing image; `Always` pulls every time. Each
 /// image is pulled once however many pods use it, with the pull secrets of those pods. A failed
@@ -418,115 +381,6 @@ pub(super) fn needs_pull(
         PullPolicy::IfNotPresent => !present,
         PullPolicy::Always => true,
     })
-}
-
-/// Now, as object metadata writes it.
-fn now_time() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
-    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-        k8s_openapi::jiff::Timestamp::from_microsecond(tandem_supervisor::logs::now_us())
-            .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
-    )
-}
-
-pub(crate) fn start_pod(
-    store: &Store,
-    exe: &std::path::Path,
-    p: &tandem_api::LoadedPod,
-    pulls: &Pulls,
-    net: &NetworkRequest,
-) -> anyhow::Result<PodDir> {
-    let plan = p.plan.clone();
-    let mut object = p.object.clone();
-    object.metadata.uid = Some(plan.uid.clone());
-    object.metadata.namespace = Some(plan.namespace.clone());
-    object.metadata.creation_timestamp = Some(now_time());
-    if let Some(spec) = object.spec.as_mut() {
-        spec.node_name = Some(plan.node_name.clone());
-    }
-    // Everything is written into a staging directory first and the whole renamed into place:
-    // the rename is the atomic claim on the name (a second `run` of the same pod fails there
-    // and touches nothing of the first), and a `run` killed before it leaves no half-made pod.
-    let staged = store.staging(&plan.namespace, &plan.name);
-    let prepared = (|| -> anyhow::Result<()> {
-        std::fs::create_dir(&staged.root)
-            .with_context(|| format!("cannot create {}", staged.root.display()))?;
-        write_atomic(&staged.plan_json(), &serde_json::to_vec_pretty(&plan)?)?;
-        let settings = tandem_image::PullSettings {
-            pull_secrets: secrets_of(p),
-            ..pulls.settings.clone()
-        };
-        write_private(&staged.pull_json(), &serde_json::to_vec(&settings)?)?;
-        write_atomic(&staged.pod_json(), &serde_json::to_vec_pretty(&object)?)?;
-        write_atomic(
-            &staged.root.join(tandem_supervisor::network::REQUEST_FILE),
-            &serde_json::to_vec_pretty(net)?,
-        )?;
-        // Until the supervisor writes its own pid there, this process answers for the pod: a
-        // pod found before then is being started, not lost, unless this process is gone.
-        std::fs::write(staged.pid_file(), std::process::id().to_string())?;
-        tandem_runtime::fault::reached(tandem_runtime::fault::FaultPoint::RunBeforeClaim);
-        Ok(())
-    })();
-    let claimed = prepared.and_then(|()| {
-        store
-            .claim(&staged, &plan.namespace, &plan.name)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => hint(
-                    format!("pods \"{}\" already exists", plan.name),
-                    format!(
-                        "delete it first with `tandem delete pod {}`, or rename the pod",
-                        plan.name
-                    ),
-                ),
-                _ => anyhow::Error::new(e)
-                    .context(format!("cannot move {} into place", staged.root.display())),
-            })
-    });
-    let dir = match claimed {
-        Ok(dir) => dir,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staged.root);
-            return Err(e);
-        }
-    };
-    tandem_runtime::fault::reached(tandem_runtime::fault::FaultPoint::RunAfterClaim);
-    let result = (|| -> anyhow::Result<()> {
-        let log = std::fs::File::create(dir.supervisor_log())?;
-        let args = tandem_supervisor::supervise::SuperviseArgs {
-            pod_dir: dir.root.clone(),
-            images: store.images.clone(),
-        };
-        let mut child = Command::new(exe)
-            .args(tandem_runtime::helper::HelperArgs::argv(&args))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .context("cannot start the pod's supervisor")?;
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            BufReader::new(out).read_line(&mut line)?;
-        }
-        if line.trim() == "ok" {
-            return Ok(());
-        }
-        let _ = child.wait();
-        let message = serde_json::from_str::<serde_json::Value>(&line)
-            .ok()
-            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
-            .unwrap_or_else(|| {
-                std::fs::read_to_string(dir.supervisor_log())
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string()
-            });
-        Err(anyhow::anyhow!("{message}").context(format!("pod {} could not be started", plan.name)))
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_dir_all(&dir.root);
-        return Err(e);
-    }
-    Ok(dir)
 }
 
 const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
@@ -800,19 +654,6 @@ async fn send_delete(dir: &PodDir, grace: Option<u64>) {
             });
         }
     }
-}
-
-/// Writes a file only root can read (it may hold registry credentials).
-fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(data)?;
-    f.sync_all()
 }
 
 /// Prints an error as a warning: `warning:`, `caused by:` lines, then its hint.
