@@ -165,7 +165,7 @@ fn visit(cx: &mut Cx<'_>, node: &Node, path: &FieldPath) {
                         When::OtherKeys(_) => false,
                     };
                     if applies {
-                        let msg = format!("{field} {}", rule.what);
+                        let msg = format!("{} {}", cx.base.join(&field), rule.what);
                         cx.report(rule.severity, &field, msg, rule.hint.map(Into::into));
                     }
                 }

@@ -266,3 +266,21 @@ fn workload_fields_the_controllers_do_not_act_on_are_warned_about() {
         )]
     );
 }
+
+#[test]
+fn a_templates_unsupported_fields_are_named_by_their_whole_path() {
+    let text = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: a}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {nodeSelector: {disk: ssd}, containers: [{name: a, image: x}]}}}\n";
+    let l = load(&[Source::new("w.yaml", text)], &PlanOptions::default()).expect("loads");
+    let w: Vec<(&str, &str)> = l
+        .warnings
+        .iter()
+        .map(|d| (d.field.as_str(), d.message.as_str()))
+        .collect();
+    assert_eq!(
+        w,
+        [(
+            "spec.template.spec.nodeSelector",
+            "spec.template.spec.nodeSelector is not supported by tandem and is ignored"
+        )]
+    );
+}
