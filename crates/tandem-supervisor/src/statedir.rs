@@ -149,8 +149,8 @@ const DIR_NAME_MAX: usize = 200;
 
 /// `<namespace>_<name>`, or for a pair too long for a file name, its first 183 bytes, `~` and
 /// the 16 hex digits of its FNV-1a hash: stable across builds and versions, as the name of a
-/// directory that outlives them must be.
-fn dir_name(namespace: &str, name: &str) -> String {
+/// directory that outlives them must be. (Workload directories are named the same way.)
+pub fn dir_name(namespace: &str, name: &str) -> String {
     let full = format!("{namespace}_{name}");
     if full.len() <= DIR_NAME_MAX {
         return full;

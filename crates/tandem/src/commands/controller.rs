@@ -67,10 +67,12 @@ pub struct WorkloadDir {
 
 impl WorkloadDir {
     pub fn of(store: &Store, kind: WorkloadKind, namespace: &str, name: &str) -> WorkloadDir {
+        // `NS_KIND_NAME`, kept within a file name's length as pod directories are.
+        let kind_and_name = format!("{}_{name}", kind.plural());
         WorkloadDir {
             root: store
                 .workloads
-                .join(format!("{namespace}_{}_{name}", kind.plural())),
+                .join(tandem_supervisor::statedir::dir_name(namespace, &kind_and_name)),
         }
     }
 
