@@ -69,6 +69,25 @@ impl WorkloadKind {
         }
     }
 
+    /// The resource with its group, as the API server's errors name it: `deployments.apps`,
+    /// `jobs.batch`, `replicationcontrollers`.
+    pub fn group_resource(self) -> String {
+        self.with_group(self.plural())
+    }
+
+    /// The kind with its group, as kubectl names an object of it in what it reports:
+    /// `deployment.apps` (`deployment.apps/web created`, `-o name`).
+    pub fn group_kind(self) -> String {
+        self.with_group(&self.name().to_ascii_lowercase())
+    }
+
+    fn with_group(self, word: &str) -> String {
+        match self.api_version().split_once('/') {
+            Some((group, _)) => format!("{word}.{group}"),
+            None => word.to_string(),
+        }
+    }
+
     /// kubectl's short name, when the kind has one.
     pub fn short_name(self) -> Option<&'static str> {
         match self {
@@ -293,6 +312,15 @@ mod tests {
             assert_eq!(WorkloadKind::from_resource(word), Some(kind), "{word}");
         }
         assert_eq!(WorkloadKind::from_resource("pods"), None);
+        assert_eq!(
+            WorkloadKind::Deployment.group_resource(),
+            "deployments.apps"
+        );
+        assert_eq!(WorkloadKind::Job.group_kind(), "job.batch");
+        assert_eq!(
+            WorkloadKind::ReplicationController.group_kind(),
+            "replicationcontroller"
+        );
     }
 
     #[test]

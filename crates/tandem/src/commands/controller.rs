@@ -70,9 +70,10 @@ impl WorkloadDir {
         // `NS_KIND_NAME`, kept within a file name's length as pod directories are.
         let kind_and_name = format!("{}_{name}", kind.plural());
         WorkloadDir {
-            root: store
-                .workloads
-                .join(tandem_supervisor::statedir::dir_name(namespace, &kind_and_name)),
+            root: store.workloads.join(tandem_supervisor::statedir::dir_name(
+                namespace,
+                &kind_and_name,
+            )),
         }
     }
 
@@ -306,14 +307,10 @@ pub fn create(
     std::fs::create_dir_all(&store.workloads)
         .with_context(|| format!("cannot create {}", store.workloads.display()))?;
     let dir = WorkloadDir::of(store, kind, ns, name);
-    let group = match kind.api_version().split_once('/') {
-        Some((g, _)) => format!("{}.{g}", kind.plural()),
-        None => kind.plural().to_string(),
-    };
     if let Err(e) = std::fs::create_dir(&dir.root) {
         return Err(match e.kind() {
             std::io::ErrorKind::AlreadyExists => hint(
-                format!("{group} \"{name}\" already exists"),
+                format!("{} \"{name}\" already exists", kind.group_resource()),
                 format!(
                     "delete it first with `tandem delete {} {name}`, or change its replicas with `tandem scale`",
                     kind.name().to_ascii_lowercase()

@@ -157,7 +157,7 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
             println!("pod/{name} created");
         }
         for (kind, name, _) in &created {
-            println!("{}/{name} created", super::workloads::kind_ref(*kind));
+            println!("{}/{name} created", kind.group_kind());
         }
         return Ok(0);
     }

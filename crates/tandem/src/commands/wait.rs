@@ -159,8 +159,8 @@ pub fn wait(store: &Store, a: WaitArgs) -> anyhow::Result<i32> {
             .and_then(|(k, n)| Some((tandem_api::WorkloadKind::from_resource(k)?, n)));
         targets.push(match workload {
             Some((kind, name)) => Target {
-                label: format!("{}/{name}", super::workloads::kind_ref(kind)),
-                plural: super::workloads::resource(kind),
+                label: format!("{}/{name}", kind.group_kind()),
+                plural: kind.group_resource(),
                 name: name.to_string(),
                 dir: super::controller::WorkloadDir::of(store, kind, &a.namespace, name).root,
                 workload: true,

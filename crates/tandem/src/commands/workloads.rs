@@ -11,28 +11,9 @@ use crate::cli::{CreateJobArgs, GetArgs, Output, RolloutCommand, RolloutTarget, 
 use crate::errors::hint;
 use crate::output::{table, yaml::to_yaml};
 
-/// `deployments.apps`, `jobs.batch`, `replicationcontrollers`: how the API server names a
-/// kind's resource in its errors.
-pub(crate) fn resource(kind: WorkloadKind) -> String {
-    with_group(kind.plural(), kind)
-}
-
-/// `deployment.apps`, `job.batch`, `replicationcontroller`: how kubectl names an object of the
-/// kind in what it reports (`deployment.apps/web created`, `-o name`).
-pub(crate) fn kind_ref(kind: WorkloadKind) -> String {
-    with_group(&kind.name().to_ascii_lowercase(), kind)
-}
-
-fn with_group(word: &str, kind: WorkloadKind) -> String {
-    match kind.api_version().split_once('/') {
-        Some((group, _)) => format!("{word}.{group}"),
-        None => word.to_string(),
-    }
-}
-
 fn not_found(kind: WorkloadKind, name: &str) -> anyhow::Error {
     crate::errors::not_found(
-        &resource(kind),
+        &kind.group_resource(),
         name,
         format!("`tandem get {}` lists them", kind.plural()),
     )
@@ -74,12 +55,12 @@ fn recover(dir: &WorkloadDir, kind: WorkloadKind, name: &str) {
     match restarted {
         Ok(true) => eprintln!(
             "warning: the controller of {}/{name} was not running; it is started again",
-            kind_ref(kind)
+            kind.group_kind()
         ),
         Ok(false) => {}
         Err(e) => eprintln!(
             "warning: the controller of {}/{name} is not running and could not be started: {e:#}",
-            kind_ref(kind)
+            kind.group_kind()
         ),
     }
 }
@@ -281,7 +262,7 @@ pub fn get(store: &Store, kind: WorkloadKind, a: &GetArgs) -> anyhow::Result<i32
         Some(Output::JsonPath(t)) => print!("{}", t.render(&json(&items))),
         Some(Output::Name) => {
             for w in &items {
-                println!("{}/{}", kind_ref(kind), w.name());
+                println!("{}/{}", kind.group_kind(), w.name());
             }
         }
         Some(Output::CustomColumns(_)) => {
@@ -342,7 +323,7 @@ fn table_of(kind: WorkloadKind, items: &[Workload], a: &GetArgs, qualified: bool
         .map(|w| {
             let mut r = row(w);
             if qualified {
-                r[0] = format!("{}/{}", kind_ref(kind), r[0]);
+                r[0] = format!("{}/{}", kind.group_kind(), r[0]);
             }
             if a.all_namespaces {
                 r.insert(0, w.namespace().to_string());
@@ -424,7 +405,7 @@ pub fn scale(store: &Store, a: ScaleArgs) -> anyhow::Result<i32> {
             | WorkloadKind::ReplicationController
     ) {
         return Err(hint(
-            format!("{} cannot be scaled", resource(kind)),
+            format!("{} cannot be scaled", kind.group_resource()),
             "scale deployments, replicasets, statefulsets or replicationcontrollers",
         ));
     }
@@ -447,7 +428,7 @@ pub fn scale(store: &Store, a: ScaleArgs) -> anyhow::Result<i32> {
         }
         Ok(())
     })?;
-    println!("{}/{name} scaled", kind_ref(kind));
+    println!("{}/{name} scaled", kind.group_kind());
     Ok(0)
 }
 
@@ -461,7 +442,7 @@ pub fn delete(
 ) -> anyhow::Result<()> {
     let dir = existing(store, kind, namespace, name)?;
     controller::delete(store, &dir, grace)?;
-    println!("{} \"{name}\" deleted", kind_ref(kind));
+    println!("{} \"{name}\" deleted", kind.group_kind());
     Ok(())
 }
 
@@ -523,7 +504,7 @@ pub fn set_image(
         }
         Ok(())
     })?;
-    println!("{}/{name} image updated", kind_ref(kind));
+    println!("{}/{name} image updated", kind.group_kind());
     Ok(())
 }
 
@@ -709,7 +690,7 @@ pub fn rollout(store: &Store, c: RolloutCommand) -> anyhow::Result<i32> {
                 }
                 Ok(())
             })?;
-            println!("{}/{name} restarted", kind_ref(kind));
+            println!("{}/{name} restarted", kind.group_kind());
             Ok(0)
         }
         RolloutCommand::Undo(a) => {
