@@ -1,4 +1,6 @@
-//! `get`, `scale` and `delete` of workloads, with kubectl's columns and words.
+//! `get`, `scale`, `set image`, `rollout`, `create job` and `delete` of workloads, with kubectl's
+//! columns and words; a command that names a workload whose controller is not running starts it
+//! again.
 
 use serde_json::Value;
 use tandem_api::{Workload, WorkloadKind};
