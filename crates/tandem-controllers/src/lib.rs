@@ -11,6 +11,7 @@
 
 pub mod cronjob;
 pub mod deployment;
+pub mod events;
 pub mod job;
 pub mod naming;
 pub mod observed;

@@ -33,6 +33,14 @@ fn pods(env: &Env) -> Vec<(String, String, serde_json::Value)> {
         .collect()
 }
 
+/// A table with every run of blanks made one space, line by line.
+fn squeezed(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn running(env: &Env, prefix: &str) -> Vec<String> {
     pods(env)
         .into_iter()
@@ -137,6 +145,14 @@ fn a_deployment_keeps_its_replicas_and_goes_with_its_pods() {
         "{all}"
     );
     assert_eq!(all.matches("\n\nNAME ").count(), 2, "{all}");
+    // The controllers' events, as kubectl get events shows them.
+    let events = squeezed(&stdout(&env.tandem(&["get", "events"])));
+    let rs_created =
+        format!("Normal SuccessfulCreate replicaset/web-{hash} Created pod: web-{hash}-");
+    assert_eq!(events.matches(&rs_created).count(), 3, "{events}");
+    let scaled =
+        format!("ScalingReplicaSet deployment/web Scaled up replica set web-{hash} from 0 to 3");
+    assert!(events.contains(&scaled), "{events}");
     // A deleted pod is replaced.
     let out = env.tandem(&["delete", "pod", &first[0], "--grace-period", "0"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -331,6 +347,11 @@ fn an_indexed_job_with_a_sidecar_runs_each_index_once_two_at_a_time() {
         .split_whitespace()
         .collect();
     assert_eq!(&row[..3], ["work", "Complete", "4/4"], "{rows}");
+    let events = squeezed(&stdout(&env.tandem(&["get", "events"])));
+    let created = "Normal SuccessfulCreate job/work Created pod: work-";
+    assert_eq!(events.matches(created).count(), 4, "{events}");
+    let completed = "Normal Completed job/work Job completed";
+    assert_eq!(events.matches(completed).count(), 1, "{events}");
     let out = env.tandem(&["delete", "job", "work"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(pods(&env).is_empty());

@@ -22,6 +22,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use serde::{Deserialize, Serialize};
 use tandem_api::{LoadedWorkload, Workload, WorkloadKind};
+use tandem_controllers::events::WorkloadEvent;
 use tandem_controllers::{Action, OwnedPod, Phase};
 use tandem_runtime::helper::{Args, ArgsError, HelperArgs};
 use tandem_supervisor::network::NetworkRequest;
@@ -96,6 +97,41 @@ impl WorkloadDir {
     fn settings(&self) -> PathBuf {
         self.root.join("settings.json")
     }
+    fn events(&self) -> PathBuf {
+        self.root.join("events.jsonl")
+    }
+
+    /// Appends events, one JSON line each.
+    fn record(&self, events: &[WorkloadEvent]) {
+        use std::io::Write;
+        if events.is_empty() {
+            return;
+        }
+        let mut text = Vec::new();
+        for e in events {
+            if let Ok(line) = serde_json::to_vec(e) {
+                text.extend_from_slice(&line);
+                text.push(b'\n');
+            }
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.events());
+        if let Err(e) = file.and_then(|mut f| f.write_all(&text)) {
+            eprintln!("warning: cannot record events: {e}");
+        }
+    }
+
+    /// The events its controller recorded, oldest first.
+    pub fn read_events(&self) -> Vec<WorkloadEvent> {
+        std::fs::read_to_string(self.events())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
     fn replica_sets_file(&self) -> PathBuf {
         self.root.join("replicasets.json")
     }
@@ -532,23 +568,46 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
         let observed: Vec<OwnedPod> = pods.iter().map(|(d, p)| observe(d, p)).collect();
         let decision =
             tandem_controllers::reconcile(&w, &observed, &replica_sets, now_us(), &mut rng);
+        let now = now_us();
+        let mut events = vec![];
+        // Who a pod's events name: its ReplicaSet for a Deployment's pods, else the workload.
+        let owner_of = |pod: &Pod| -> (String, String) {
+            let rs = pod
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|o| o.kind == "ReplicaSet")
+                .map(|o| o.name.as_str());
+            tandem_controllers::events::pod_event_owner(w.kind(), w.name(), rs)
+        };
         for action in decision.actions {
             match action {
                 Action::Create(pod) => {
                     let name = pod.metadata.name.clone().unwrap_or_default();
+                    let (kind, owner) = owner_of(&pod);
                     let started = load_pod(&pod, &references, &settings)
                         .and_then(|lp| start_pod(&store, &exe, &lp, &pulls, &settings.network));
                     match started {
-                        Ok(_) => eprintln!("created pod {name}"),
-                        Err(e) => eprintln!("error: cannot create pod {name}: {e:#}"),
+                        Ok(_) => {
+                            eprintln!("created pod {name}");
+                            events.push(WorkloadEvent::created((&kind, &owner), "pod", &name, now));
+                        }
+                        Err(e) => {
+                            eprintln!("error: cannot create pod {name}: {e:#}");
+                            let error = format!("pods \"{name}\": {e:#}");
+                            events.push(WorkloadEvent::failed_create((&kind, &owner), &error, now));
+                        }
                     }
                 }
                 Action::Delete(name) => {
-                    if let Some((d, _)) = pods
+                    if let Some((d, p)) = pods
                         .iter()
                         .find(|(_, p)| p.metadata.name.as_deref() == Some(&name))
                     {
                         eprintln!("deleting pod {name}");
+                        let (kind, owner) = owner_of(p);
+                        events.push(WorkloadEvent::deleted((&kind, &owner), "pod", &name, now));
                         let d = d.clone();
                         // Each deletion takes its grace period: side by side, not in turn.
                         std::thread::spawn(move || delete_pod(&d, None));
@@ -556,6 +615,24 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
                 }
             }
         }
+        if w.kind() == WorkloadKind::Deployment {
+            events.extend(tandem_controllers::events::scaling(
+                w.name(),
+                &replica_sets,
+                &decision.replica_sets,
+                now,
+            ));
+        }
+        if w.kind() == WorkloadKind::Job {
+            let before = w.to_json()["status"].clone();
+            events.extend(tandem_controllers::events::job_transitions(
+                w.name(),
+                &before,
+                &decision.status,
+                now,
+            ));
+        }
+        dir.record(&events);
         // The ReplicaSets first: a controller killed between the two writes finds its pods'
         // owners again.
         if decision.replica_sets != replica_sets {
@@ -696,25 +773,37 @@ fn cron_look(
     };
     let jobs = owned_jobs(store, w.namespace(), w.uid());
     let observed: Vec<_> = jobs.iter().map(|(_, j)| observe_job(j)).collect();
-    let (look, status) = tandem_controllers::reconcile_cronjob(w, &observed, now_us(), &tz);
+    let now = now_us();
+    let (look, status) = tandem_controllers::reconcile_cronjob(w, &observed, now, &tz);
+    let owner = ("CronJob", w.name());
+    let mut events = vec![];
     for action in look.actions {
         match action {
             CronAction::CreateJob(job) => {
                 let name = job.metadata.name.clone().unwrap_or_default();
                 match create_job(store, exe, &job, settings, references) {
-                    Ok(_) => eprintln!("created job {name}"),
-                    Err(e) => eprintln!("error: cannot create job {name}: {e:#}"),
+                    Ok(_) => {
+                        eprintln!("created job {name}");
+                        events.push(WorkloadEvent::created(owner, "job", &name, now));
+                    }
+                    Err(e) => {
+                        eprintln!("error: cannot create job {name}: {e:#}");
+                        let error = format!("jobs.batch \"{name}\": {e:#}");
+                        events.push(WorkloadEvent::failed_create(owner, &error, now));
+                    }
                 }
             }
             CronAction::DeleteJob(name) => {
                 if let Some((d, _)) = jobs.iter().find(|(_, j)| j.name() == name) {
                     eprintln!("deleting job {name}");
+                    events.push(WorkloadEvent::deleted(owner, "job", &name, now));
                     let (store, d) = (store.clone(), d.clone());
                     std::thread::spawn(move || delete(&store, &d, None));
                 }
             }
         }
     }
+    dir.record(&events);
     write_atomic(&dir.status(), &serde_json::to_vec_pretty(&status)?)?;
     Ok(until(look.wake_at_us))
 }

@@ -419,11 +419,47 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
                 .map(|e| (pod.clone().unwrap_or_default(), e)),
         );
     }
-    events.sort_by_key(|(_, e)| e.time_us);
-    let items: Vec<serde_json::Value> = events
+    // Each event as (time, kubectl's row, v1 Event): the pods', then (unless one pod is asked
+    // for) the workload controllers'.
+    let now = now_us();
+    let age = |t: i64| human_duration(((now - t).max(0) / 1_000_000) as u64);
+    let mut all: Vec<(i64, Vec<String>, serde_json::Value)> = events
         .iter()
-        .map(|(pod, e)| v1_event(&a.namespace, pod, e))
+        .map(|(pod, e)| {
+            let object = match &e.container {
+                Some(c) => format!("pod/{pod} ({c})"),
+                None => format!("pod/{pod}"),
+            };
+            let row = vec![
+                age(e.time_us),
+                format!("{:?}", e.kind),
+                e.reason.to_string(),
+                object,
+                e.message.clone(),
+            ];
+            (e.time_us, row, v1_event(&a.namespace, pod, e))
+        })
         .collect();
+    if only.is_none() {
+        for dir in super::controller::list(store) {
+            let in_namespace = dir.read().is_ok_and(|w| w.namespace() == a.namespace);
+            if !in_namespace {
+                continue;
+            }
+            for e in dir.read_events() {
+                let row = vec![
+                    age(e.time_us),
+                    format!("{:?}", e.kind),
+                    e.reason.to_string(),
+                    format!("{}/{}", e.object_kind.to_ascii_lowercase(), e.object_name),
+                    e.message.clone(),
+                ];
+                all.push((e.time_us, row, workload_v1_event(&a.namespace, &e)));
+            }
+        }
+    }
+    all.sort_by_key(|(t, _, _)| *t);
+    let items: Vec<serde_json::Value> = all.iter().map(|(_, _, v)| v.clone()).collect();
     let list = || serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}});
     match &a.output {
         Some(Output::Json) => {
@@ -453,28 +489,34 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
         }
         Some(Output::Wide) | None => {}
     }
-    let now = now_us();
-    let rows: Vec<Vec<String>> = events
-        .iter()
-        .map(|(pod, e)| {
-            let object = match &e.container {
-                Some(c) => format!("pod/{pod} ({c})"),
-                None => format!("pod/{pod}"),
-            };
-            vec![
-                human_duration(((now - e.time_us).max(0) / 1_000_000) as u64),
-                format!("{:?}", e.kind),
-                e.reason.to_string(),
-                object,
-                e.message.clone(),
-            ]
-        })
-        .collect();
+    let rows: Vec<Vec<String>> = all.into_iter().map(|(_, row, _)| row).collect();
     print!(
         "{}",
         table(&["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], &rows)
     );
     Ok(0)
+}
+
+/// A v1 Event object for one event a workload controller recorded.
+fn workload_v1_event(
+    namespace: &str,
+    e: &tandem_controllers::events::WorkloadEvent,
+) -> serde_json::Value {
+    let api_version =
+        tandem_api::WorkloadKind::from_kind(&e.object_kind).map_or("apps/v1", |k| k.api_version());
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": format!("{}.{:x}", e.object_name, e.time_us), "namespace": namespace},
+        "involvedObject": {"apiVersion": api_version, "kind": e.object_kind, "name": e.object_name, "namespace": namespace},
+        "reason": e.reason,
+        "message": e.message,
+        "type": format!("{:?}", e.kind),
+        "eventTime": rfc3339_nano(e.time_us).replace("000Z", "Z"),
+        "reportingComponent": e.source,
+        "source": {"component": e.source},
+        "count": 1,
+    })
 }
 
 /// A v1 Event object for one recorded event (microsecond `eventTime`, as the kubelet's new events).
