@@ -25,14 +25,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the Pods of manifest files (YAML or JSON; `-` reads stdin).
+    /// Run the Pods and workloads (Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs,
+    /// CronJobs) of manifest files (YAML or JSON; `-` reads stdin).
     #[command(
-        after_help = "Examples:\n  tandem run pod.yaml                  # in the foreground: logs per container, Ctrl-C stops it\n  tandem run -d -f app.yaml -f cm.yaml # in the background, with the ConfigMaps it uses\n  helm template app ./chart | tandem run -d -\n  tandem run -p 8080:80 web.yaml       # a container port published on this machine\n\nExit status: 0 when every pod succeeded (or stopped on request in its grace period), else the\nexit code of the first main container that failed; 1 for a manifest or setup error."
+        after_help = "Examples:\n  tandem run pod.yaml                  # in the foreground: logs per container, Ctrl-C stops it\n  tandem run -d -f app.yaml -f cm.yaml # in the background, with the ConfigMaps it uses\n  helm template app ./chart | tandem run -d -\n  tandem run -p 8080:80 web.yaml       # a container port published on this machine\n  tandem run -f job.yaml               # follows the Job's pods; ends when the Job does\n\nExit status: 0 when every pod succeeded (or stopped on request in its grace period) and every\nJob completed, else the exit code of the first main container of a Pod that failed; 1 when a\nJob failed, or for a manifest or setup error."
     )]
     Run(RunArgs),
     /// List pods, or show one pod or its events.
     #[command(
-        after_help = "Examples:\n  tandem get pods                      # NAME READY STATUS RESTARTS AGE\n  tandem get pods -A -l app=web --show-labels\n  tandem get pod web -o yaml           # also json, name, wide, jsonpath=..., custom-columns=...\n  tandem get pods -w                   # a new row whenever a pod changes\n  tandem get events --for pod/web"
+        after_help = "Examples:\n  tandem get pods                      # NAME READY STATUS RESTARTS AGE\n  tandem get pods -A -l app=web --show-labels\n  tandem get pod web -o yaml           # also json, name, wide, jsonpath=..., custom-columns=...\n  tandem get pods -w                   # a new row whenever a pod changes\n  tandem get events --for pod/web\n  tandem get deploy                    # also rs, sts, ds, jobs, cj, rc\n  tandem get all                       # pods and every workload, as kubectl get all"
     )]
     Get(GetArgs),
     /// Print a container's logs.
@@ -53,7 +54,7 @@ pub enum Command {
     Exec(ExecArgs),
     /// Stop pods gracefully and remove them.
     #[command(
-        after_help = "Examples:\n  tandem delete pod web                # gracefully, with its terminationGracePeriodSeconds\n  tandem delete pod web db --grace-period 5\n  tandem delete -f app.yaml            # the pods of a manifest\n  tandem delete pods --all"
+        after_help = "Examples:\n  tandem delete pod web                # gracefully, with its terminationGracePeriodSeconds\n  tandem delete pod web db --grace-period 5\n  tandem delete -f app.yaml            # the pods and workloads of a manifest\n  tandem delete deployment web        # with its pods, each gracefully\n  tandem delete pods --all"
     )]
     Delete(DeleteArgs),
     /// Set a new number of replicas for a Deployment, ReplicaSet, StatefulSet or

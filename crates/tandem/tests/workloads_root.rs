@@ -145,6 +145,9 @@ fn a_deployment_keeps_its_replicas_and_goes_with_its_pods() {
         "{all}"
     );
     assert_eq!(all.matches("\n\nNAME ").count(), 2, "{all}");
+    // -o wide adds the template's containers, images and the selector.
+    let wide = squeezed(&stdout(&env.tandem(&["get", "deploy", "-o", "wide"])));
+    assert!(wide.ends_with(&format!("app {IMAGE} app=web")), "{wide}");
     // The controllers' events, as kubectl get events shows them.
     let events = squeezed(&stdout(&env.tandem(&["get", "events"])));
     let rs_created =

@@ -317,8 +317,14 @@ fn table_of(kind: WorkloadKind, items: &[Workload], a: &GetArgs, qualified: bool
         header.insert(0, "NAMESPACE");
     }
     let wide = a.output == Some(Output::Wide);
+    // kubectl's wide columns: the template's containers and images, and the selector (which a
+    // StatefulSet's wide output leaves out).
+    let selector_column = kind != WorkloadKind::StatefulSet;
     if wide {
         header.extend(["CONTAINERS", "IMAGES"]);
+        if selector_column {
+            header.push("SELECTOR");
+        }
     }
     let rows: Vec<Vec<String>> = items
         .iter()
@@ -341,11 +347,42 @@ fn table_of(kind: WorkloadKind, items: &[Workload], a: &GetArgs, qualified: bool
                 };
                 r.push(join(&|c| c.name.clone()));
                 r.push(join(&|c| c.image.clone().unwrap_or_default()));
+                if selector_column {
+                    r.push(selector_text(w));
+                }
             }
             r
         })
         .collect();
     table(&header, &rows)
+}
+
+/// A workload's selector as kubectl prints it: `app=web,tier in (a,b)`; `<none>` when it has
+/// none.
+fn selector_text(w: &Workload) -> String {
+    let Some(s) = w.selector() else {
+        return "<none>".into();
+    };
+    let mut parts: Vec<String> = s
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    for e in s.match_expressions.iter().flatten() {
+        let values = e.values.clone().unwrap_or_default().join(",");
+        parts.push(match e.operator.as_str() {
+            "In" => format!("{} in ({values})", e.key),
+            "NotIn" => format!("{} notin ({values})", e.key),
+            "Exists" => e.key.clone(),
+            _ => format!("!{}", e.key),
+        });
+    }
+    if parts.is_empty() {
+        "<none>".into()
+    } else {
+        parts.join(",")
+    }
 }
 
 /// The workload sections of `get all`, in kubectl's order, each a table (empty kinds left out).
