@@ -37,7 +37,9 @@ impl Schedule {
     pub fn parse(text: &str) -> Result<Schedule, String> {
         let text = text.trim();
         if let Some(d) = text.strip_prefix("@every ") {
-            return go_duration(d.trim())
+            return crate::duration::parse_go(d.trim())
+                .ok()
+                .map(|d| d.as_secs())
                 .filter(|s| *s >= 1)
                 .map(Schedule::Every)
                 .ok_or_else(|| {
@@ -124,37 +126,6 @@ impl Fields {
 
 fn has(set: u64, v: u32) -> bool {
     v < 64 && set & (1 << v) != 0
-}
-
-/// A Go duration as `time.ParseDuration` reads it (`1h30m`, `90s`, `1.5h`), in whole seconds.
-fn go_duration(text: &str) -> Option<u64> {
-    let mut total = 0f64;
-    let mut rest = text;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let n: f64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += n * scale;
-        rest = &rest[unit_len..];
-    }
-    (total.is_finite() && total < 1e15).then_some(total as u64)
 }
 
 /// One field: comma-separated parts, each `*`, `?`, `N`, `A-B`, with an optional `/STEP`.

@@ -16,6 +16,7 @@ pub mod cron;
 mod cx;
 mod defaults;
 pub mod diag;
+pub mod duration;
 pub mod env;
 pub mod kinds;
 pub mod labels;

@@ -133,7 +133,7 @@ pub fn logs(store: &Store, a: LogsArgs) -> anyhow::Result<i32> {
 /// (RFC 3339 with nanoseconds, which sorts as text).
 fn since(a: &LogsArgs) -> anyhow::Result<Option<String>> {
     if let Some(d) = &a.since {
-        let d = super::wait::parse_duration(d).map_err(|e| hint(e, "write e.g. --since 5m"))?;
+        let d = tandem_api::duration::parse_go(d).map_err(|e| hint(e, "write e.g. --since 5m"))?;
         let now = tandem_supervisor::logs::now_us();
         return Ok(Some(rfc3339_nano(now - d.as_micros() as i64)));
     }

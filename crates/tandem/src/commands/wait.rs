@@ -10,7 +10,7 @@
 //! parent directory and the object's directory instead of polling.
 
 use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
@@ -105,41 +105,6 @@ pub fn met(pod: Option<&Value>, want: &WaitFor) -> bool {
     }
 }
 
-/// `30s`, `1m30s`, `500ms`, `2h`, `0`: Go's duration syntax, which kubectl uses.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let bad = || format!("invalid duration {s:?} (write e.g. 30s, 2m, 1h30m, 500ms)");
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let num: f64 = rest[..n].parse().map_err(|_| bad())?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..u] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += num * scale;
-        rest = &rest[u..];
-    }
-    Ok(Duration::from_secs_f64(total))
-}
-
 pub fn wait(store: &Store, a: WaitArgs) -> anyhow::Result<i32> {
     let want = parse_for(&a.for_condition).map_err(|e| {
         hint(
@@ -147,7 +112,8 @@ pub fn wait(store: &Store, a: WaitArgs) -> anyhow::Result<i32> {
             "write --for=condition=Ready, --for=delete or --for=jsonpath='{.status.phase}'=Succeeded",
         )
     })?;
-    let timeout = parse_duration(&a.timeout).map_err(|e| hint(e, "write --timeout=30s"))?;
+    let timeout =
+        tandem_api::duration::parse_go(&a.timeout).map_err(|e| hint(e, "write --timeout=30s"))?;
     // Targets: `pod/NAME`, `pod NAME`, `NAME` (a pod), or a workload `KIND/NAME`.
     let mut targets: Vec<Target> = vec![];
     for t in &a.targets {
@@ -301,14 +267,5 @@ mod tests {
         assert!(met(Some(&pod), &rc));
         let phase = parse_for("jsonpath={.status.phase}=Succeeded").expect("parse");
         assert!(!met(Some(&pod), &phase));
-    }
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        assert!(parse_duration("10").is_err());
     }
 }

@@ -678,7 +678,7 @@ pub fn rollout(store: &Store, c: RolloutCommand) -> anyhow::Result<i32> {
     match c {
         RolloutCommand::Status(a) => {
             let (_, name, dir) = rollout_target(store, &a.target, ROLLING)?;
-            let timeout = super::wait::parse_duration(&a.timeout)
+            let timeout = tandem_api::duration::parse_go(&a.timeout)
                 .map_err(|e| hint(e, "write --timeout=2m"))?;
             let deadline = (!timeout.is_zero()).then(|| std::time::Instant::now() + timeout);
             let mut last = String::new();
