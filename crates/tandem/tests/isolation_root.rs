@@ -525,7 +525,11 @@ spec:
 "#;
     let out = env.run_yaml(yaml, &["-d"]);
     assert!(out.status.success(), "run failed: {}", stderr(&out));
-    let pod = env.pod_json("pod-level");
+    // `run -d` returns once the sandbox is up; the first status (with the QoS class) follows.
+    let pod = support::wait_for("the pod's first status", 10, || {
+        let pod = env.pod_json("pod-level");
+        (!pod["status"]["qosClass"].is_null()).then_some(pod)
+    });
     let uid = pod["metadata"]["uid"].as_str().expect("metadata.uid");
     let cg = |v1: &str, v2: &str| pod_cgroup_file(uid, v1, v2);
     let memory = cg("memory", "memory.limit_in_bytes").or_else(|| cg("-", "memory.max"));
