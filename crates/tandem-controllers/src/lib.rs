@@ -204,29 +204,19 @@ pub fn reconcile(
             children = r.replica_sets;
             (r.actions, status)
         }
-        Workload::ReplicaSet(r) => {
-            let replicas = r.spec.replicas.unwrap_or(1);
-            let template = r.spec.template.clone().unwrap_or_default();
+        // A ReplicaSet and a ReplicationController keep their replicas alike.
+        Workload::ReplicaSet(_) | Workload::ReplicationController(_) => {
+            let min_ready_seconds = match w {
+                Workload::ReplicaSet(r) => r.spec.min_ready_seconds,
+                Workload::ReplicationController(rc) => {
+                    rc.spec.as_ref().and_then(|s| s.min_ready_seconds)
+                }
+                _ => None,
+            };
             replicated(
-                &template,
-                replicas,
-                r.spec.min_ready_seconds,
-                &owner,
-                namespace,
-                pods,
-                now_us,
-                generation,
-                random,
-            )
-        }
-        Workload::ReplicationController(rc) => {
-            let spec = rc.spec.clone().unwrap_or_default();
-            let template = spec.template.clone().unwrap_or_default();
-            let replicas = spec.replicas.unwrap_or(1);
-            replicated(
-                &template,
-                replicas,
-                spec.min_ready_seconds,
+                &w.template().cloned().unwrap_or_default(),
+                w.replicas().unwrap_or(1),
+                min_ready_seconds,
                 &owner,
                 namespace,
                 pods,

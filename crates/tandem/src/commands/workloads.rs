@@ -513,14 +513,14 @@ pub fn set_image(
                     "check the manifest",
                 )
             })?;
+        let names: Vec<String> = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(&spec.containers)
+            .map(|c| c.name.clone())
+            .collect();
         for (container, image) in images {
-            let names: Vec<String> = spec
-                .init_containers
-                .iter()
-                .flatten()
-                .chain(&spec.containers)
-                .map(|c| c.name.clone())
-                .collect();
             let found = spec
                 .init_containers
                 .iter_mut()
