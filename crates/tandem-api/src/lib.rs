@@ -28,6 +28,7 @@ pub mod plan;
 mod planner;
 pub mod quantity;
 mod schema;
+pub mod services;
 pub mod signal;
 mod unsupported;
 mod validate;
@@ -38,7 +39,7 @@ use std::collections::HashMap;
 
 use k8s_openapi::api::apps::v1 as apps;
 use k8s_openapi::api::batch::v1 as batch;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, ReplicationController, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, ReplicationController, Secret, Service};
 
 pub use diag::{Diagnostic, Diagnostics, Severity, Source};
 pub use kinds::{Workload, WorkloadKind};
@@ -91,7 +92,18 @@ pub struct Loaded {
     /// The ConfigMaps and Secrets of the sources as written, for the pods workloads make later
     /// (each such pod is loaded with them, as the API server would resolve its references then).
     pub references: Vec<serde_json::Value>,
+    pub services: Vec<LoadedService>,
     pub warnings: Vec<Diagnostic>,
+}
+
+/// A Service that passed validation, with the API server's defaults and `metadata.namespace`
+/// and `metadata.uid` filled; its cluster IP and node ports are allocated when it is created.
+#[derive(Debug, Clone)]
+pub struct LoadedService {
+    pub object: Service,
+    pub file: String,
+    /// Line where the object starts.
+    pub line: usize,
 }
 
 /// A workload (an object with a pod template) that passed validation, its template included.
@@ -240,6 +252,7 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
         &mut uids,
         &mut diags,
     );
+    let services = plan_services(sources, checked.services, &mut uids, &mut diags);
     pod_name_clashes(&pods, &workloads, &mut diags);
     order_diagnostics(sources, &mut diags);
     if diags.iter().any(|d| d.severity == Severity::Error) {
@@ -250,6 +263,7 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
         workloads,
         claims,
         references: checked.references,
+        services,
         warnings: diags,
     })
 }
@@ -300,11 +314,20 @@ struct CheckedWorkload<'n> {
     label: String,
 }
 
+struct CheckedService<'n> {
+    source: usize,
+    node: &'n Node,
+    object: Service,
+    suppressed: Vec<FieldPath>,
+    label: String,
+}
+
 /// What the schema check let through.
 struct Checked<'n> {
     store: objects::Store,
     pods: Vec<CheckedPod<'n>>,
     workloads: Vec<CheckedWorkload<'n>>,
+    services: Vec<CheckedService<'n>>,
     references: Vec<serde_json::Value>,
 }
 
@@ -319,6 +342,7 @@ fn check_objects<'n>(
     let mut store = objects::Store::default();
     let mut pods = Vec::new();
     let mut workloads = Vec::new();
+    let mut services = Vec::new();
     let mut references = Vec::new();
     for (si, node, kind) in objects {
         let file = sources[*si].name.as_str();
@@ -335,6 +359,7 @@ fn check_objects<'n>(
                 }
             }
             ObjKind::ConfigMap | ObjKind::Secret => references.push(node.to_json()),
+            ObjKind::Service => {}
         }
         let mut json = node.to_json();
         for bad in &checked.bad_values {
@@ -362,6 +387,17 @@ fn check_objects<'n>(
                     objects::add_secret(&mut cx, &mut store, s);
                 }
             }
+            ObjKind::Service => {
+                if let Some(object) = deserialize::<Service>(&mut cx, json) {
+                    services.push(CheckedService {
+                        source: *si,
+                        node,
+                        object,
+                        suppressed: std::mem::take(&mut cx.suppressed),
+                        label: cx.object.clone(),
+                    });
+                }
+            }
             ObjKind::Workload(w) => {
                 if let Some(object) = deserialize_workload(&mut cx, *w, json) {
                     workloads.push(CheckedWorkload {
@@ -380,6 +416,7 @@ fn check_objects<'n>(
         store,
         pods,
         workloads,
+        services,
         references,
     }
 }
@@ -646,6 +683,47 @@ fn plan_workloads(
     loaded
 }
 
+/// Defaults and validates each Service; one with errors is reported and left out.
+fn plan_services(
+    sources: &[Source],
+    services: Vec<CheckedService<'_>>,
+    uids: &mut Uids<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<LoadedService> {
+    let mut loaded = Vec::new();
+    let mut seen = HashMap::new();
+    for CheckedService {
+        source,
+        node,
+        mut object,
+        suppressed,
+        label,
+    } in services
+    {
+        let file = sources[source].name.as_str();
+        let mut cx = Cx::new(file, node, label);
+        cx.suppressed = suppressed;
+        objects::validate_metadata(&mut cx, &object.metadata);
+        let namespace = namespace_of(&object.metadata);
+        let name = object.metadata.name.clone().unwrap_or_default();
+        defined_twice(&mut cx, &mut seen, "Service", &namespace, &name);
+        let uid = uids.uid(object.metadata.uid.as_deref(), &namespace, &name, node);
+        object.metadata.namespace = Some(namespace);
+        object.metadata.uid = Some(uid);
+        services::apply_defaults(&mut object);
+        services::validate(&mut cx, &object);
+        if !cx.has_errors() {
+            loaded.push(LoadedService {
+                object,
+                file: file.to_string(),
+                line: node.pos.line,
+            });
+        }
+        diags.append(&mut cx.diags);
+    }
+    loaded
+}
+
 /// Pods a StatefulSet will make (`NAME-0` ..) must not be Pods of the same sources.
 fn pod_name_clashes(pods: &[LoadedPod], workloads: &[LoadedWorkload], diags: &mut Vec<Diagnostic>) {
     for w in workloads {
@@ -703,6 +781,7 @@ enum ObjKind {
     Pod,
     ConfigMap,
     Secret,
+    Service,
     Workload(WorkloadKind),
 }
 
@@ -712,6 +791,7 @@ impl ObjKind {
             ObjKind::Pod => "Pod",
             ObjKind::ConfigMap => "ConfigMap",
             ObjKind::Secret => "Secret",
+            ObjKind::Service => "Service",
             ObjKind::Workload(w) => w.name(),
         }
     }
@@ -728,6 +808,7 @@ impl ObjKind {
             ObjKind::Pod => schema::Kind::Pod,
             ObjKind::ConfigMap => schema::Kind::ConfigMap,
             ObjKind::Secret => schema::Kind::Secret,
+            ObjKind::Service => schema::Kind::Service,
             ObjKind::Workload(w) => schema::Kind::Workload(w),
         }
     }
@@ -737,6 +818,7 @@ impl ObjKind {
             "Pod" => Some(ObjKind::Pod),
             "ConfigMap" => Some(ObjKind::ConfigMap),
             "Secret" => Some(ObjKind::Secret),
+            "Service" => Some(ObjKind::Service),
             _ => WorkloadKind::from_kind(kind).map(ObjKind::Workload),
         }
     }
@@ -758,11 +840,6 @@ fn object_label(node: &Node, kind: &str) -> String {
 const NOT_APPLIED: &[(&str, &str, &str)] = &[
     (
         "v1",
-        "Service",
-        "Services are not run yet: pods reach each other by pod name",
-    ),
-    (
-        "v1",
         "ServiceAccount",
         "pods run with no service account token",
     ),
@@ -779,7 +856,11 @@ const NOT_APPLIED: &[(&str, &str, &str)] = &[
     ("v1", "PersistentVolume", "volumes are not provisioned"),
     ("v1", "LimitRange", "no admission defaults are applied"),
     ("v1", "ResourceQuota", "no quota is enforced"),
-    ("v1", "Endpoints", "Services are not run yet"),
+    (
+        "v1",
+        "Endpoints",
+        "a Service's endpoints are its selector's pods; endpoints given by hand are not applied yet",
+    ),
     ("v1", "PodTemplate", "a PodTemplate makes no pods by itself"),
     (
         "rbac.authorization.k8s.io/v1",
@@ -819,7 +900,7 @@ const NOT_APPLIED: &[(&str, &str, &str)] = &[
     (
         "discovery.k8s.io/v1",
         "EndpointSlice",
-        "Services are not run yet",
+        "a Service's endpoints are its selector's pods; endpoint slices given by hand are not applied yet",
     ),
     (
         "autoscaling/v1",
@@ -1040,7 +1121,7 @@ fn collect(
             None,
         );
     } else {
-        let known: Vec<&str> = ["Pod", "ConfigMap", "Secret", "List"]
+        let known: Vec<&str> = ["Pod", "ConfigMap", "Secret", "Service", "List"]
             .into_iter()
             .chain(WorkloadKind::ALL.iter().map(|w| w.name()))
             .chain(NOT_APPLIED.iter().map(|(_, k, _)| *k))

@@ -32,6 +32,21 @@ pub(crate) fn dns1123_label(s: &str) -> Option<String> {
     None
 }
 
+/// RFC 1035 label: Service names (each is a DNS name, so it starts with a letter).
+pub(crate) fn dns1035_label(s: &str) -> Option<String> {
+    if let Some(msg) = dns1123_label(s) {
+        return Some(msg);
+    }
+    if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Some(
+            "must be a lowercase RFC 1035 label: lowercase letters, digits and '-', starting \
+             with a letter and ending with a letter or digit (e.g. 'my-name' or 'abc-123')"
+                .into(),
+        );
+    }
+    None
+}
+
 /// RFC 1123 subdomain: object names.
 pub(crate) fn dns1123_subdomain(s: &str) -> Option<String> {
     if s.len() > DNS1123_SUBDOMAIN_MAX {

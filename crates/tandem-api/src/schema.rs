@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use base64::Engine as _;
 use k8s_openapi::api::apps::v1 as apps;
 use k8s_openapi::api::batch::v1 as batch;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, ReplicationController, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, ReplicationController, Secret, Service};
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::Value as J;
 
@@ -23,6 +23,7 @@ pub(crate) enum Kind {
     Pod,
     ConfigMap,
     Secret,
+    Service,
     Workload(WorkloadKind),
 }
 
@@ -36,11 +37,13 @@ fn schema_of(kind: Kind) -> &'static J {
     static POD: OnceLock<J> = OnceLock::new();
     static CONFIG_MAP: OnceLock<J> = OnceLock::new();
     static SECRET: OnceLock<J> = OnceLock::new();
+    static SERVICE: OnceLock<J> = OnceLock::new();
     static WORKLOADS: [OnceLock<J>; 7] = [const { OnceLock::new() }; 7];
     match kind {
         Kind::Pod => POD.get_or_init(root_schema::<Pod>),
         Kind::ConfigMap => CONFIG_MAP.get_or_init(root_schema::<ConfigMap>),
         Kind::Secret => SECRET.get_or_init(root_schema::<Secret>),
+        Kind::Service => SERVICE.get_or_init(root_schema::<Service>),
         Kind::Workload(w) => WORKLOADS[w as usize].get_or_init(|| match w {
             WorkloadKind::Deployment => root_schema::<apps::Deployment>(),
             WorkloadKind::ReplicaSet => root_schema::<apps::ReplicaSet>(),

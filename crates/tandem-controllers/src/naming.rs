@@ -56,6 +56,17 @@ pub fn generated_name(base: &str, random: &mut dyn FnMut() -> u32) -> String {
     base
 }
 
+/// A generated name that is the same each time for the same `key` (the object's uid and what
+/// sets it apart): `base` and five characters of the safe alphabet, for objects a controller
+/// rewrites on every look (a Service's EndpointSlices), so their names stay put between looks.
+pub fn derived_name(base: &str, key: &str) -> String {
+    let mut h = fnv32a(key.as_bytes());
+    generated_name(base, &mut || {
+        h = fnv32a(&h.to_le_bytes());
+        h
+    })
+}
+
 /// Who owns a pod: `ownerReferences[0]` as the controllers write it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {

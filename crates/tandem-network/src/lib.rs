@@ -26,6 +26,7 @@ mod links;
 mod nat;
 mod ports;
 mod record;
+pub mod services;
 mod sweep;
 
 pub use attach::{add, check, del};

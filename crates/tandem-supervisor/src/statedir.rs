@@ -33,6 +33,8 @@ pub struct Store {
     pub workloads: PathBuf,
     /// Directories that outlive pods: a StatefulSet's claim templates.
     pub volumes: PathBuf,
+    /// One directory per Service (its object and endpoints), and the proxy's lock and log.
+    pub services: PathBuf,
 }
 
 impl Store {
@@ -43,12 +45,14 @@ impl Store {
                 pods: r.join("pods"),
                 workloads: r.join("workloads"),
                 volumes: r.join("volumes"),
+                services: r.join("services"),
             },
             None => Store {
                 images: "/var/lib/tandem/images".into(),
                 pods: "/run/tandem/pods".into(),
                 workloads: "/run/tandem/workloads".into(),
                 volumes: "/var/lib/tandem/volumes".into(),
+                services: "/run/tandem/services".into(),
             },
         }
     }

@@ -41,12 +41,21 @@ pub fn hint(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Erro
 
 /// kubectl's `Error from server (NotFound): pods "NAME" not found`, with advice.
 pub fn not_found(kind: &str, name: &str, hint: impl Into<String>) -> anyhow::Error {
+    server_error("NotFound", format!("{kind} \"{name}\" not found"), hint)
+}
+
+/// An error kubectl shows as the API server's, `Error from server (REASON): MESSAGE`.
+pub fn server_error(
+    reason: &'static str,
+    message: impl Into<String>,
+    hint: impl Into<String>,
+) -> anyhow::Error {
     anyhow::Error::new(Hint {
-        message: format!("{kind} \"{name}\" not found"),
+        message: message.into(),
         hint: hint.into(),
         code: 1,
         cause: None,
-        server_reason: Some("NotFound"),
+        server_reason: Some(reason),
     })
 }
 

@@ -47,6 +47,10 @@ pub struct PodSettings {
     pub images_dir: PathBuf,
     pub volumes_dir: PathBuf,
     pub workloads_dir: PathBuf,
+    /// Absent from the settings of workloads made before Services were run: beside
+    /// `workloads_dir` then, as [`Store::new`] lays them out.
+    #[serde(default)]
+    pub services_dir: PathBuf,
 }
 
 impl PodSettings {
@@ -56,6 +60,11 @@ impl PodSettings {
             pods: self.pods_dir.clone(),
             workloads: self.workloads_dir.clone(),
             volumes: self.volumes_dir.clone(),
+            services: if self.services_dir.as_os_str().is_empty() {
+                self.workloads_dir.with_file_name("services")
+            } else {
+                self.services_dir.clone()
+            },
         }
     }
 }

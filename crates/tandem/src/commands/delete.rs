@@ -13,6 +13,27 @@ pub fn delete(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
         return delete_file(store, &a);
     }
     let mut targets: Vec<(String, String)> = vec![];
+    // A Service: `service NAME...` or `svc/NAME`.
+    let is_service = |k: &str| {
+        super::services::Resource::from_resource(k) == Some(super::services::Resource::Services)
+    };
+    let service_first = a.targets.first().is_some_and(|f| is_service(f));
+    let services: Vec<&str> = a
+        .targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| match t.split_once('/') {
+            Some((k, n)) if is_service(k) => Some(n),
+            None if service_first && i > 0 => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    if service_first || !services.is_empty() {
+        for name in services {
+            super::services::delete(store, &a.namespace, name)?;
+        }
+        return Ok(0);
+    }
     // A workload: `KIND NAME...` or `KIND/NAME`, deleted with its pods.
     let first_kind = a
         .targets
@@ -102,7 +123,7 @@ fn delete_pods(
     Ok(())
 }
 
-/// `delete -f FILE`: the file's workloads (with their pods), then its pods, then — with
+/// `delete -f FILE`: the file's workloads (with their pods), then its pods and Services, then — with
 /// `--include-volumes`, once nothing can use them any more — its claims' directories.
 fn delete_file(store: &Store, a: &DeleteArgs) -> anyhow::Result<i32> {
     let sources = read_sources(&a.filename)?;
@@ -130,6 +151,14 @@ fn delete_file(store: &Store, a: &DeleteArgs) -> anyhow::Result<i32> {
         .map(|p| (p.plan.namespace.clone(), p.plan.name.clone()))
         .collect();
     delete_pods(store, &pods, a.grace_period)?;
+    for s in &loaded.services {
+        let m = &s.object.metadata;
+        let (ns, name) = (
+            m.namespace.as_deref().unwrap_or("default"),
+            m.name.as_deref().unwrap_or_default(),
+        );
+        super::services::delete(store, ns, name)?;
+    }
     for (ns, name) in &loaded.claims {
         let dir = store.volumes.join(ns).join(name);
         if !a.include_volumes {

@@ -25,6 +25,9 @@ pub fn get(store: &Store, mut a: GetArgs) -> anyhow::Result<i32> {
     if let Some(kind) = tandem_api::WorkloadKind::from_resource(&a.resource) {
         return super::workloads::get(store, kind, &a);
     }
+    if let Some(r) = super::services::Resource::from_resource(&a.resource) {
+        return super::services::get(store, r, &a);
+    }
     match a.resource.as_str() {
         "pods" | "pod" | "po" => get_pods(store, &a),
         "all" => get_all(store, &a),
@@ -46,12 +49,12 @@ pub fn get(store: &Store, mut a: GetArgs) -> anyhow::Result<i32> {
         }
         other => Err(hint(
             format!("the server doesn't have a resource type \"{other}\""),
-            "tandem knows pods, events, deployments, replicasets, statefulsets, daemonsets, jobs, cronjobs and replicationcontrollers",
+            "tandem knows pods, events, services, endpoints, endpointslices, deployments, replicasets, statefulsets, daemonsets, jobs, cronjobs and replicationcontrollers",
         )),
     }
 }
 
-/// `get all`: pods, then each workload kind, as kubectl prints its `all` category (names
+/// `get all`: pods, Services, then each workload kind, as kubectl prints its `all` category (names
 /// qualified by kind, a blank line between tables).
 fn get_all(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
     let unsupported = [
@@ -84,6 +87,7 @@ fn get_all(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
             .collect();
         sections.push(table(&pod_header(a), &rows));
     }
+    sections.extend(super::services::all_section(store, a)?);
     sections.extend(super::workloads::all_sections(store, a));
     if sections.is_empty() {
         match a.all_namespaces {

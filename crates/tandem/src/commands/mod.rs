@@ -14,6 +14,7 @@ mod logs;
 mod patch;
 mod port_forward;
 mod run;
+pub(crate) mod services;
 mod set;
 mod start;
 pub(crate) mod timeline;

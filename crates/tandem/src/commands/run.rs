@@ -56,10 +56,10 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
             max_files: a.container_log_max_files,
         };
     }
-    if loaded.pods.is_empty() && loaded.workloads.is_empty() {
+    if loaded.pods.is_empty() && loaded.workloads.is_empty() && loaded.services.is_empty() {
         return Err(hint(
-            "the manifests hold no Pod and no workload",
-            "tandem runs Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and ReplicationControllers; ConfigMaps and Secrets only feed them",
+            "the manifests hold no Pod, no workload and no Service",
+            "tandem runs Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and ReplicationControllers, and Services in front of them; ConfigMaps and Secrets only feed them",
         ));
     }
     for w in &loaded.workloads {
@@ -107,6 +107,25 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     std::fs::create_dir_all(&store.pods)
         .with_context(|| format!("cannot create {}", store.pods.display()))?;
     store.sweep_staging();
+    // Services first, as their addresses are checked before anything runs (a node port taken
+    // refuses the whole file).
+    super::services::create(store, &exe, &loaded.services)?;
+    let service_names: Vec<(String, String)> = loaded
+        .services
+        .iter()
+        .map(|s| {
+            let m = &s.object.metadata;
+            (
+                m.namespace.clone().unwrap_or_default(),
+                m.name.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let remove_services = || {
+        for (ns, name) in &service_names {
+            let _ = super::services::remove(store, ns, name);
+        }
+    };
     let mut started: Vec<(String, PodDir)> = vec![];
     for p in &loaded.pods {
         match start_pod(store, &exe, p, &pulls, &net) {
@@ -116,6 +135,7 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
                 for (_, dir) in &started {
                     let _ = delete_pod(dir, Some(0));
                 }
+                remove_services();
                 return Err(e);
             }
         }
@@ -132,6 +152,7 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
         images_dir: store.images.clone(),
         volumes_dir: store.volumes.clone(),
         workloads_dir: store.workloads.clone(),
+        services_dir: store.services.clone(),
     };
     let mut created = vec![];
     for w in &mut loaded.workloads {
@@ -148,11 +169,15 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
                 for (_, dir) in &started {
                     let _ = delete_pod(dir, Some(0));
                 }
+                remove_services();
                 return Err(e);
             }
         }
     }
-    if a.detach {
+    for (_, name) in &service_names {
+        println!("service/{name} created");
+    }
+    if a.detach || (started.is_empty() && created.is_empty()) {
         for (name, _) in &started {
             println!("pod/{name} created");
         }
@@ -162,7 +187,7 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let workloads = created.into_iter().map(|(_, _, dir)| dir).collect();
-    foreground(store, started, workloads)
+    foreground(store, started, workloads, service_names)
 }
 
 /// The network the pods join and the ports `-p` publishes, checked before any pod starts: the
@@ -388,11 +413,12 @@ const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
 /// Streams every container's output, prefixed with its name, until every pod has ended and every
 /// workload is done (a Job finished; a Deployment, StatefulSet, DaemonSet, ReplicaSet or CronJob
 /// never is); the pods workloads make are followed as they come. Ctrl-C or SIGTERM deletes the
-/// workloads and pods gracefully (a second one deletes the pods with no grace).
+/// workloads, pods and Services gracefully (a second one deletes the pods with no grace).
 fn foreground(
     store: &Store,
     pods: Vec<(String, PodDir)>,
     workloads: Vec<super::controller::WorkloadDir>,
+    services: Vec<(String, String)>,
 ) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -513,6 +539,9 @@ fn foreground(
                 let force = acted == 2;
                 eprintln!("{}", if force { "forcing pods to stop" } else { "stopping pods gracefully (Ctrl-C again to force)" });
                 if !force {
+                    for (ns, name) in &services {
+                        let _ = super::services::remove(store, ns, name);
+                    }
                     for w in &workloads {
                         let (store, w) = (store.clone(), w.clone());
                         // Each workload's controller deletes its pods; this waits for none of it.

@@ -177,6 +177,20 @@ impl Drop for Env {
                 }
             }
         }
+        // Services, so their proxy removes its rules and exits, and their addresses go back.
+        if let Ok(rd) = std::fs::read_dir(self.root.path().join("services")) {
+            for e in rd.flatten() {
+                let recorded = std::fs::read(e.path().join("service.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .unwrap_or_default();
+                let meta = &recorded["metadata"];
+                if let Some(name) = meta["name"].as_str() {
+                    let namespace = meta["namespace"].as_str().unwrap_or("default");
+                    let _ = self.tandem(&["delete", "service", name, "-n", namespace]);
+                }
+            }
+        }
         if let Ok(rd) = std::fs::read_dir(self.pods_dir()) {
             for e in rd.flatten() {
                 // By the name the pod records: a long one's directory name is shortened.

@@ -1,0 +1,383 @@
+//! A v1 Service's fields: the API server's defaults (`pkg/apis/core/v1/defaults.go`,
+//! `SetDefaults_Service`) and validation (`pkg/apis/core/validation`, `ValidateService`), in our
+//! words. Allocation (a cluster IP, node ports) is the store's business, not this module's: a
+//! Service here may still have an empty `clusterIP`.
+
+use k8s_openapi::api::core::v1::{Service, ServicePort};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::cx::Cx;
+use crate::names;
+use crate::path::FieldPath;
+use crate::validate::{enumerated, in_range};
+
+/// `spec.type`, with what each type asks of the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceType {
+    ClusterIP,
+    NodePort,
+    LoadBalancer,
+    ExternalName,
+}
+
+impl ServiceType {
+    pub const NAMES: [&'static str; 4] = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
+
+    pub fn of(s: &Service) -> ServiceType {
+        match s.spec.as_ref().and_then(|s| s.type_.as_deref()) {
+            Some("NodePort") => ServiceType::NodePort,
+            Some("LoadBalancer") => ServiceType::LoadBalancer,
+            Some("ExternalName") => ServiceType::ExternalName,
+            _ => ServiceType::ClusterIP,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// Whether its ports are published on the node (NodePort and LoadBalancer).
+    pub fn has_node_ports(self) -> bool {
+        matches!(self, ServiceType::NodePort | ServiceType::LoadBalancer)
+    }
+}
+
+/// `clusterIP: None`: no virtual IP; its name resolves to the endpoints themselves.
+pub fn is_headless(s: &Service) -> bool {
+    s.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some("None")
+}
+
+/// The defaults the API server gives a Service.
+pub(crate) fn apply_defaults(s: &mut Service) {
+    let ty = ServiceType::of(s);
+    let spec = s.spec.get_or_insert_with(Default::default);
+    spec.type_.get_or_insert_with(|| "ClusterIP".into());
+    spec.session_affinity.get_or_insert_with(|| "None".into());
+    if spec.session_affinity.as_deref() == Some("ClientIP") {
+        let config = spec
+            .session_affinity_config
+            .get_or_insert_with(Default::default);
+        config
+            .client_ip
+            .get_or_insert_with(Default::default)
+            .timeout_seconds
+            .get_or_insert(10800);
+    }
+    if ty != ServiceType::ExternalName {
+        spec.internal_traffic_policy
+            .get_or_insert_with(|| "Cluster".into());
+    }
+    if ty.has_node_ports() {
+        spec.external_traffic_policy
+            .get_or_insert_with(|| "Cluster".into());
+    }
+    if ty == ServiceType::LoadBalancer {
+        spec.allocate_load_balancer_node_ports.get_or_insert(true);
+    }
+    for p in spec.ports.iter_mut().flatten() {
+        p.protocol.get_or_insert_with(|| "TCP".into());
+        let unset = match &p.target_port {
+            None => true,
+            Some(IntOrString::Int(0)) => true,
+            Some(IntOrString::String(s)) => s.is_empty(),
+            Some(IntOrString::Int(_)) => false,
+        };
+        if unset {
+            p.target_port = Some(IntOrString::Int(p.port));
+        }
+    }
+}
+
+/// Fields a cluster acts on that tandem's proxy does not yet: a warning each.
+const NOT_ACTED_ON: &[(&str, &str)] = &[
+    (
+        "sessionAffinityConfig",
+        "connections are balanced without client affinity",
+    ),
+    (
+        "externalIPs",
+        "only the cluster IP and node ports are routed",
+    ),
+    (
+        "loadBalancerSourceRanges",
+        "published ports are not filtered by source",
+    ),
+];
+
+/// Validates a defaulted Service.
+pub(crate) fn validate(cx: &mut Cx<'_>, s: &Service) {
+    let spec_at = FieldPath::root().field("spec");
+    let Some(spec) = &s.spec else {
+        return;
+    };
+    if let Some(name) = s.metadata.name.as_deref() {
+        // Service names are DNS labels (RFC 1035: a letter first), as each is a DNS name.
+        if let Some(msg) = names::dns1035_label(name) {
+            cx.error(
+                &FieldPath::root().field("metadata").field("name"),
+                format!("invalid Service name {name:?}: {msg}"),
+            );
+        }
+    }
+    let ty_name = spec.type_.as_deref().unwrap_or("ClusterIP");
+    if !enumerated(
+        cx,
+        &spec_at.field("type"),
+        "type",
+        ty_name,
+        &ServiceType::NAMES,
+    ) {
+        return;
+    }
+    let ty = ServiceType::of(s);
+    let headless = is_headless(s);
+    for (field, what) in NOT_ACTED_ON {
+        let at = spec_at.field(field);
+        if cx.given(&at) {
+            cx.warn(
+                &at,
+                format!("spec.{field} is not supported by tandem yet and is ignored: {what}"),
+                None,
+            );
+        }
+    }
+    if spec.session_affinity.as_deref() == Some("ClientIP") {
+        cx.warn(
+            &spec_at.field("sessionAffinity"),
+            "sessionAffinity ClientIP is not supported by tandem yet: each connection picks an endpoint at random",
+            None,
+        );
+    }
+    enumerated(
+        cx,
+        &spec_at.field("sessionAffinity"),
+        "sessionAffinity",
+        spec.session_affinity.as_deref().unwrap_or("None"),
+        &["None", "ClientIP"],
+    );
+    if let Some(t) = spec
+        .session_affinity_config
+        .as_ref()
+        .and_then(|c| c.client_ip.as_ref())
+        .and_then(|c| c.timeout_seconds)
+    {
+        in_range(
+            cx,
+            &spec_at
+                .field("sessionAffinityConfig")
+                .field("clientIP")
+                .field("timeoutSeconds"),
+            "timeoutSeconds",
+            t.into(),
+            1,
+            86400,
+        );
+    }
+    for (field, allowed) in [
+        ("internalTrafficPolicy", &["Cluster", "Local"]),
+        ("externalTrafficPolicy", &["Cluster", "Local"]),
+    ] {
+        let value = match field {
+            "internalTrafficPolicy" => spec.internal_traffic_policy.as_deref(),
+            _ => spec.external_traffic_policy.as_deref(),
+        };
+        if let Some(v) = value {
+            enumerated(cx, &spec_at.field(field), field, v, allowed);
+        }
+    }
+    if ty == ServiceType::ExternalName {
+        external_name(cx, &spec_at, spec);
+    } else {
+        cluster_ip(cx, &spec_at, spec, ty);
+    }
+    let ports = spec.ports.as_deref().unwrap_or_default();
+    if ports.is_empty() && !headless && ty != ServiceType::ExternalName {
+        cx.error_hint(
+            &spec_at.field("ports"),
+            "ports: Required value",
+            "a Service needs at least one port (`ports: [{port: 80}]`), unless it is headless (`clusterIP: None`)",
+        );
+    }
+    for (i, p) in ports.iter().enumerate() {
+        port(cx, &spec_at.field("ports").index(i), p, ports.len() > 1, ty);
+    }
+    for (i, p) in ports.iter().enumerate() {
+        let at = spec_at.field("ports").index(i);
+        if let Some(name) = p.name.as_deref().filter(|n| !n.is_empty()) {
+            if ports[..i].iter().any(|q| q.name.as_deref() == Some(name)) {
+                cx.error(&at.field("name"), format!("Duplicate value: {name:?}"));
+            }
+        }
+        if ports[..i]
+            .iter()
+            .any(|q| q.port == p.port && q.protocol == p.protocol)
+        {
+            cx.error(
+                &at,
+                format!(
+                    "Duplicate value: port {} with protocol {}",
+                    p.port,
+                    p.protocol.as_deref().unwrap_or("TCP")
+                ),
+            );
+        }
+        if let Some(n) = p.node_port.filter(|n| *n != 0) {
+            if ports[..i]
+                .iter()
+                .any(|q| q.node_port == Some(n) && q.protocol == p.protocol)
+            {
+                cx.error(&at.field("nodePort"), format!("Duplicate value: {n}"));
+            }
+        }
+    }
+    if let Some(selector) = &spec.selector {
+        for (k, v) in selector {
+            let at = spec_at.field("selector").key(k);
+            if let Some(msg) = names::qualified_name(k) {
+                cx.error(&at, format!("invalid label key {k:?}: {msg}"));
+            }
+            if let Some(msg) = names::label_value(v) {
+                cx.error(&at, format!("invalid label value {v:?}: {msg}"));
+            }
+        }
+    }
+}
+
+fn external_name(
+    cx: &mut Cx<'_>,
+    spec_at: &FieldPath,
+    spec: &k8s_openapi::api::core::v1::ServiceSpec,
+) {
+    match spec.external_name.as_deref() {
+        None | Some("") => cx.error_hint(
+            &spec_at.field("externalName"),
+            "externalName: Required value",
+            "an ExternalName Service names the host it stands for (`externalName: db.example.com`)",
+        ),
+        Some(n) => {
+            if let Some(msg) = names::dns1123_subdomain(n.trim_end_matches('.')) {
+                cx.error(
+                    &spec_at.field("externalName"),
+                    format!("invalid externalName {n:?}: {msg}"),
+                );
+            }
+        }
+    }
+    if spec.cluster_ip.as_deref().is_some_and(|c| !c.is_empty()) {
+        cx.error(
+            &spec_at.field("clusterIP"),
+            "clusterIP must be empty for an ExternalName Service",
+        );
+    }
+}
+
+fn cluster_ip(
+    cx: &mut Cx<'_>,
+    spec_at: &FieldPath,
+    spec: &k8s_openapi::api::core::v1::ServiceSpec,
+    ty: ServiceType,
+) {
+    match spec.cluster_ip.as_deref() {
+        None | Some("") => {}
+        Some("None") if ty.has_node_ports() => cx.error(
+            &spec_at.field("clusterIP"),
+            format!(
+                "a {} Service may not be headless (clusterIP: None)",
+                ty.name()
+            ),
+        ),
+        Some("None") => {}
+        Some(ip) => {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                cx.error(
+                    &spec_at.field("clusterIP"),
+                    format!("invalid clusterIP {ip:?}: must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff), or None"),
+                );
+            }
+        }
+    }
+    if let (Some(first), Some(ips)) = (spec.cluster_ip.as_deref(), &spec.cluster_ips) {
+        if ips.first().is_some_and(|i| i != first) {
+            cx.error(
+                &spec_at.field("clusterIPs").index(0),
+                format!("clusterIPs[0] must be the same as clusterIP ({first})"),
+            );
+        }
+    }
+    if let Some(fams) = &spec.ip_families {
+        for (i, f) in fams.iter().enumerate() {
+            let at = spec_at.field("ipFamilies").index(i);
+            if enumerated(cx, &at, "ipFamily", f, &["IPv4", "IPv6"]) && f == "IPv6" {
+                cx.warn(
+                    &at,
+                    "IPv6 cluster IPs are not supported by tandem yet: the Service gets an IPv4 one",
+                    None,
+                );
+            }
+        }
+    }
+}
+
+fn port(cx: &mut Cx<'_>, at: &FieldPath, p: &ServicePort, many: bool, ty: ServiceType) {
+    match p.name.as_deref().filter(|n| !n.is_empty()) {
+        None if many => cx.error_hint(
+            &at.field("name"),
+            "name: Required value",
+            "a Service with more than one port names each of them",
+        ),
+        None => {}
+        Some(n) => {
+            if let Some(msg) = names::dns1123_label(n) {
+                cx.error(&at.field("name"), format!("invalid port name {n:?}: {msg}"));
+            }
+        }
+    }
+    in_range(cx, &at.field("port"), "port", p.port.into(), 1, 65535);
+    let protocol = p.protocol.as_deref().unwrap_or("TCP");
+    if enumerated(
+        cx,
+        &at.field("protocol"),
+        "protocol",
+        protocol,
+        &["TCP", "UDP", "SCTP"],
+    ) && protocol == "SCTP"
+    {
+        cx.warn(
+            &at.field("protocol"),
+            "SCTP ports are not routed by tandem yet",
+            None,
+        );
+    }
+    match &p.target_port {
+        Some(IntOrString::Int(n)) => {
+            in_range(
+                cx,
+                &at.field("targetPort"),
+                "targetPort",
+                (*n).into(),
+                1,
+                65535,
+            );
+        }
+        Some(IntOrString::String(s)) => {
+            if let Some(msg) = names::iana_svc_name(s) {
+                cx.error(
+                    &at.field("targetPort"),
+                    format!("invalid targetPort {s:?}: {msg}"),
+                );
+            }
+        }
+        None => {}
+    }
+    if let Some(n) = p.node_port.filter(|n| *n != 0) {
+        if ty.has_node_ports() {
+            in_range(cx, &at.field("nodePort"), "nodePort", n.into(), 1, 65535);
+        } else {
+            cx.error_hint(
+                &at.field("nodePort"),
+                format!("may not be used when `type` is '{}'", ty.name()),
+                "a nodePort needs `type: NodePort` (or LoadBalancer)",
+            );
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Services as the API server takes them: defaults (`SetDefaults_Service`), and the rules of
+//! `ValidateService` that a manifest can break, each reported at its field.
+
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use tandem_api::{load, PlanOptions, Severity, Source};
+
+fn loaded(yaml: &str) -> Result<tandem_api::Loaded, tandem_api::Diagnostics> {
+    load(&[Source::new("svc.yaml", yaml)], &PlanOptions::default())
+}
+
+/// The error messages of a manifest that must fail, as `field: message`.
+fn errors(yaml: &str) -> Vec<String> {
+    match loaded(yaml) {
+        Ok(_) => panic!("accepted:\n{yaml}"),
+        Err(d) => {
+            d.0.iter()
+                .filter(|d| d.severity == Severity::Error)
+                .map(|d| format!("{}: {}", d.field, d.message))
+                .collect()
+        }
+    }
+}
+
+fn service(spec: &str) -> String {
+    format!("apiVersion: v1\nkind: Service\nmetadata: {{name: web}}\nspec:\n{spec}")
+}
+
+#[test]
+fn a_service_gets_the_api_servers_defaults() {
+    let l = loaded(&service(
+        "  selector: {app: web}\n  ports: [{port: 80}, {name: dns, port: 53, protocol: UDP, targetPort: 5353}]\n",
+    ));
+    // Two ports without names are refused (below); here one is named and one is not.
+    let err = l.expect_err("two ports, one unnamed");
+    assert!(
+        err.0.iter().any(|d| d.field == "spec.ports[0].name"),
+        "{err:?}"
+    );
+    let l = loaded(&service(
+        "  selector: {app: web}\n  ports: [{name: http, port: 80}, {name: dns, port: 53, protocol: UDP, targetPort: 5353}]\n",
+    ))
+    .expect("valid");
+    let s = &l.services[0].object;
+    let spec = s.spec.clone().expect("spec");
+    assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
+    assert_eq!(spec.session_affinity.as_deref(), Some("None"));
+    assert_eq!(spec.internal_traffic_policy.as_deref(), Some("Cluster"));
+    assert_eq!(spec.external_traffic_policy, None);
+    let ports = spec.ports.expect("ports");
+    assert_eq!(ports[0].protocol.as_deref(), Some("TCP"));
+    assert_eq!(ports[0].target_port, Some(IntOrString::Int(80)));
+    assert_eq!(ports[1].target_port, Some(IntOrString::Int(5353)));
+    assert_eq!(s.metadata.namespace.as_deref(), Some("default"));
+    assert!(s.metadata.uid.is_some());
+}
+
+#[test]
+fn node_port_and_load_balancer_defaults() {
+    let l = loaded(&service(
+        "  type: LoadBalancer\n  selector: {app: web}\n  ports: [{port: 80, targetPort: http}]\n",
+    ))
+    .expect("valid");
+    let spec = l.services[0].object.spec.clone().expect("spec");
+    assert_eq!(spec.external_traffic_policy.as_deref(), Some("Cluster"));
+    assert_eq!(spec.allocate_load_balancer_node_ports, Some(true));
+    assert_eq!(
+        spec.ports.expect("ports")[0].target_port,
+        Some(IntOrString::String("http".into()))
+    );
+}
+
+#[test]
+fn headless_and_external_name_services_need_no_ports() {
+    let l = loaded(&format!(
+        "{}---\n{}",
+        service("  clusterIP: None\n  selector: {app: web}\n"),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec: {type: ExternalName, externalName: db.example.com}\n"
+    ))
+    .expect("valid");
+    assert_eq!(l.services.len(), 2);
+    assert!(tandem_api::services::is_headless(&l.services[0].object));
+}
+
+#[test]
+fn validation_errors_name_their_field() {
+    let table: &[(&str, &str, &str)] = &[
+        ("  ports: []\n", "spec.ports", "Required value"),
+        (
+            "  ports: [{port: 80}, {port: 81}]\n",
+            "spec.ports[0].name",
+            "Required value",
+        ),
+        (
+            "  ports: [{name: a, port: 80}, {name: a, port: 81}]\n",
+            "spec.ports[1].name",
+            "Duplicate value",
+        ),
+        (
+            "  ports: [{name: a, port: 80}, {name: b, port: 80}]\n",
+            "spec.ports[1]",
+            "Duplicate value: port 80",
+        ),
+        (
+            "  ports: [{port: 0}]\n",
+            "spec.ports[0].port",
+            "between 1 and 65535",
+        ),
+        (
+            "  ports: [{port: 70000}]\n",
+            "spec.ports[0].port",
+            "between 1 and 65535",
+        ),
+        (
+            "  ports: [{port: 80, protocol: ICMP}]\n",
+            "spec.ports[0].protocol",
+            "must be one of",
+        ),
+        (
+            "  ports: [{port: 80, targetPort: Not_A_Name}]\n",
+            "spec.ports[0].targetPort",
+            "invalid targetPort",
+        ),
+        (
+            "  type: Cluster\n  ports: [{port: 80}]\n",
+            "spec.type",
+            "must be one of",
+        ),
+        (
+            "  ports: [{port: 80, nodePort: 30001}]\n",
+            "spec.ports[0].nodePort",
+            "may not be used when `type` is 'ClusterIP'",
+        ),
+        (
+            "  type: NodePort\n  clusterIP: None\n  ports: [{port: 80}]\n",
+            "spec.clusterIP",
+            "may not be headless",
+        ),
+        (
+            "  clusterIP: 10.96.0.300\n  ports: [{port: 80}]\n",
+            "spec.clusterIP",
+            "invalid clusterIP",
+        ),
+        (
+            "  type: ExternalName\n",
+            "spec.externalName",
+            "Required value",
+        ),
+        (
+            "  type: ExternalName\n  externalName: db.example.com\n  clusterIP: 10.96.0.5\n",
+            "spec.clusterIP",
+            "must be empty",
+        ),
+        (
+            "  sessionAffinity: Sticky\n  ports: [{port: 80}]\n",
+            "spec.sessionAffinity",
+            "must be one of",
+        ),
+        (
+            "  selector: {\"a b\": web}\n  ports: [{port: 80}]\n",
+            "spec.selector[a b]",
+            "invalid label key",
+        ),
+    ];
+    for (spec, field, message) in table {
+        let got = errors(&service(spec));
+        assert!(
+            got.iter()
+                .any(|e| e.starts_with(&format!("{field}: ")) && e.contains(message)),
+            "{spec}: expected {field}: …{message}…, got {got:?}"
+        );
+    }
+}
+
+#[test]
+fn a_service_name_is_a_dns_label_starting_with_a_letter() {
+    let got = errors(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: 1web}\nspec: {ports: [{port: 80}]}\n",
+    );
+    assert!(
+        got.iter()
+            .any(|e| e.starts_with("metadata.name: ") && e.contains("RFC 1035")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn fields_not_acted_on_are_warnings() {
+    let l = loaded(&service(
+        "  sessionAffinity: ClientIP\n  externalIPs: [192.0.2.10]\n  ports: [{port: 80}]\n",
+    ))
+    .expect("valid");
+    let warned: Vec<&str> = l.warnings.iter().map(|w| w.field.as_str()).collect();
+    assert!(warned.contains(&"spec.sessionAffinity"), "{warned:?}");
+    assert!(warned.contains(&"spec.externalIPs"), "{warned:?}");
+    // The API server's default timeout for ClientIP affinity.
+    let spec = l.services[0].object.spec.clone().expect("spec");
+    let timeout = spec
+        .session_affinity_config
+        .and_then(|c| c.client_ip)
+        .and_then(|c| c.timeout_seconds);
+    assert_eq!(timeout, Some(10800));
+}
+
+#[test]
+fn a_service_defined_twice_is_refused() {
+    let one = service("  ports: [{port: 80}]\n");
+    let got = errors(&format!("{one}---\n{one}"));
+    assert!(got.iter().any(|e| e.contains("defined")), "{got:?}");
+}

@@ -1,0 +1,416 @@
+//! What the EndpointSlice controller (and the older Endpoints controller) make of a Service: the
+//! pods its selector picks, each with its address, its readiness and the port every Service port
+//! leads to on it (`pkg/controller/endpointslice`, `staging/src/k8s.io/endpointslice`).
+//!
+//! The rules kept: a pod without an IP or in a terminal phase is no endpoint; a pod being deleted
+//! stays as a terminating endpoint (ready false, serving as its readiness says) so a proxy can
+//! drain to it; `publishNotReadyAddresses` makes every endpoint ready; a named `targetPort` is
+//! looked up per pod among its containers' ports (native sidecars' included) with the same
+//! protocol, and a pod without it is no endpoint of that port; pods that resolve the ports alike
+//! share a slice; a Service with a selector that matches nothing has one empty slice; a Service
+//! without a selector (or of type ExternalName) has none made for it.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    EndpointAddress, EndpointPort as CorePort, EndpointSubset, Endpoints, ObjectReference, Pod,
+    Service,
+};
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::naming::derived_name;
+
+/// The label naming a slice's Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+/// The label naming who manages a slice, and the value the EndpointSlice controller writes.
+pub const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
+pub const MANAGED_BY: &str = "endpointslice-controller.k8s.io";
+
+/// The Service's selector, when it has one that endpoints are made for.
+fn selector(service: &Service) -> Option<&BTreeMap<String, String>> {
+    let spec = service.spec.as_ref()?;
+    if spec.type_.as_deref() == Some("ExternalName") {
+        return None;
+    }
+    spec.selector.as_ref().filter(|s| !s.is_empty())
+}
+
+fn selects(selector: &BTreeMap<String, String>, pod: &Pod) -> bool {
+    let labels = pod.metadata.labels.as_ref();
+    selector
+        .iter()
+        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+}
+
+fn is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
+/// The pod's IPv4 address, when it has one and is not finished.
+fn address(pod: &Pod) -> Option<String> {
+    let status = pod.status.as_ref()?;
+    if matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
+        return None;
+    }
+    let ips = status.pod_ips.iter().flatten().map(|p| p.ip.as_str());
+    status
+        .pod_ip
+        .as_deref()
+        .into_iter()
+        .chain(ips)
+        .find(|ip| ip.parse::<std::net::Ipv4Addr>().is_ok())
+        .map(str::to_string)
+}
+
+/// The port a Service port leads to on `pod`: a number as given, a name looked up among the
+/// ports of its containers and native sidecars with the Service port's protocol.
+pub fn target_port(pod: &Pod, target: &IntOrString, protocol: &str) -> Option<i32> {
+    match target {
+        IntOrString::Int(n) => Some(*n),
+        IntOrString::String(name) => {
+            let spec = pod.spec.as_ref()?;
+            let sidecars = spec
+                .init_containers
+                .iter()
+                .flatten()
+                .filter(|c| c.restart_policy.as_deref() == Some("Always"));
+            spec.containers
+                .iter()
+                .chain(sidecars)
+                .flat_map(|c| c.ports.iter().flatten())
+                .find(|p| {
+                    p.name.as_deref() == Some(name.as_str())
+                        && p.protocol.as_deref().unwrap_or("TCP") == protocol
+                })
+                .map(|p| p.container_port)
+        }
+    }
+}
+
+/// A Service port as one pod resolves it: the port's name, the pod's port number, the protocol.
+type ResolvedPort = (Option<String>, i32, String);
+
+/// The slices the EndpointSlice controller keeps for `service`, given the pods of the store.
+pub fn endpoint_slices(service: &Service, pods: &[Pod]) -> Vec<EndpointSlice> {
+    let Some(selector) = selector(service) else {
+        return Vec::new();
+    };
+    let namespace = service.metadata.namespace.clone().unwrap_or_default();
+    let name = service.metadata.name.clone().unwrap_or_default();
+    let spec = service.spec.clone().unwrap_or_default();
+    let ports = spec.ports.unwrap_or_default();
+    let publish_not_ready = spec.publish_not_ready_addresses == Some(true);
+    // Pods grouped by the ports they resolve, as the controller groups them into slices.
+    let mut groups: BTreeMap<Vec<ResolvedPort>, Vec<Endpoint>> = BTreeMap::new();
+    let mut selected: Vec<&Pod> = pods
+        .iter()
+        .filter(|p| p.metadata.namespace.as_deref() == Some(namespace.as_str()))
+        .filter(|p| selects(selector, p))
+        .collect();
+    selected.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    for pod in selected {
+        let Some(ip) = address(pod) else { continue };
+        let resolved: Vec<ResolvedPort> = ports
+            .iter()
+            .filter_map(|p| {
+                let protocol = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+                let target = p.target_port.clone().unwrap_or(IntOrString::Int(p.port));
+                let port = target_port(pod, &target, &protocol)?;
+                Some((p.name.clone(), port, protocol))
+            })
+            .collect();
+        let terminating = pod.metadata.deletion_timestamp.is_some();
+        let ready = is_ready(pod);
+        let pod_spec = pod.spec.as_ref();
+        let hostname = pod_spec
+            .and_then(|s| s.hostname.clone())
+            .filter(|_| pod_spec.and_then(|s| s.subdomain.as_deref()) == Some(name.as_str()));
+        groups.entry(resolved).or_default().push(Endpoint {
+            addresses: vec![ip],
+            conditions: Some(EndpointConditions {
+                ready: Some(publish_not_ready || (ready && !terminating)),
+                serving: Some(publish_not_ready || ready),
+                terminating: Some(terminating),
+            }),
+            hostname,
+            node_name: pod_spec.and_then(|s| s.node_name.clone()),
+            target_ref: Some(ObjectReference {
+                kind: Some("Pod".into()),
+                namespace: Some(namespace.clone()),
+                name: pod.metadata.name.clone(),
+                uid: pod.metadata.uid.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    if groups.is_empty() {
+        // The placeholder slice of a Service whose selector matches nothing.
+        groups.insert(Vec::new(), Vec::new());
+    }
+    let uid = service.metadata.uid.clone().unwrap_or_default();
+    groups
+        .into_iter()
+        .map(|(ports, endpoints)| {
+            let key = format!("{uid}/{ports:?}");
+            EndpointSlice {
+                metadata: ObjectMeta {
+                    name: Some(derived_name(&format!("{name}-"), &key)),
+                    generate_name: Some(format!("{name}-")),
+                    namespace: Some(namespace.clone()),
+                    labels: Some(BTreeMap::from([
+                        (SERVICE_NAME_LABEL.to_string(), name.clone()),
+                        (MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string()),
+                    ])),
+                    owner_references: Some(vec![OwnerReference {
+                        api_version: "v1".into(),
+                        kind: "Service".into(),
+                        name: name.clone(),
+                        uid: uid.clone(),
+                        controller: Some(true),
+                        block_owner_deletion: Some(true),
+                    }]),
+                    ..Default::default()
+                },
+                address_type: "IPv4".into(),
+                endpoints: Some(endpoints),
+                ports: Some(
+                    ports
+                        .into_iter()
+                        .map(|(name, port, protocol)| EndpointPort {
+                            name: Some(name.unwrap_or_default()),
+                            port: Some(port),
+                            protocol: Some(protocol),
+                            app_protocol: None,
+                        })
+                        .collect(),
+                ),
+            }
+        })
+        .collect()
+}
+
+/// A slice's endpoints (none when the field is absent).
+pub fn members(slice: &EndpointSlice) -> &[Endpoint] {
+    slice.endpoints.as_deref().unwrap_or_default()
+}
+
+/// The v1 Endpoints object of the same Service: one subset per slice with endpoints, ready
+/// addresses apart from not-ready ones; terminating pods are left out (unless
+/// `publishNotReadyAddresses`), as the Endpoints controller leaves them.
+pub fn endpoints(service: &Service, slices: &[EndpointSlice]) -> Endpoints {
+    let subsets: Vec<EndpointSubset> = slices
+        .iter()
+        .filter_map(|s| {
+            let mut ready = Vec::new();
+            let mut not_ready = Vec::new();
+            for e in members(s) {
+                let c = e.conditions.clone().unwrap_or_default();
+                let address = EndpointAddress {
+                    ip: e.addresses.first().cloned().unwrap_or_default(),
+                    hostname: e.hostname.clone(),
+                    node_name: e.node_name.clone(),
+                    target_ref: e.target_ref.clone(),
+                };
+                match (c.ready == Some(true), c.terminating == Some(true)) {
+                    (true, _) => ready.push(address),
+                    (false, false) => not_ready.push(address),
+                    (false, true) => {}
+                }
+            }
+            if ready.is_empty() && not_ready.is_empty() {
+                return None;
+            }
+            Some(EndpointSubset {
+                addresses: (!ready.is_empty()).then_some(ready),
+                not_ready_addresses: (!not_ready.is_empty()).then_some(not_ready),
+                ports: s.ports.as_ref().map(|ports| {
+                    ports
+                        .iter()
+                        .map(|p| CorePort {
+                            name: p.name.clone().filter(|n| !n.is_empty()),
+                            port: p.port.unwrap_or_default(),
+                            protocol: p.protocol.clone(),
+                            app_protocol: None,
+                        })
+                        .collect()
+                }),
+            })
+        })
+        .collect();
+    Endpoints {
+        metadata: ObjectMeta {
+            name: service.metadata.name.clone(),
+            namespace: service.metadata.namespace.clone(),
+            labels: service.metadata.labels.clone(),
+            ..Default::default()
+        },
+        subsets: (!subsets.is_empty()).then_some(subsets),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn service(spec: serde_json::Value) -> Service {
+        serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "default", "uid": "u1"},
+            "spec": spec,
+        }))
+        .expect("service")
+    }
+
+    fn pod(name: &str, ip: Option<&str>, ready: bool, extra: serde_json::Value) -> Pod {
+        let mut p = json!({
+            "metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}"),
+                         "labels": {"app": "web"}},
+            "spec": {"nodeName": "node", "containers": [{"name": "c", "image": "i",
+                "ports": [{"name": "http", "containerPort": 8080}]}]},
+            "status": {"phase": "Running",
+                       "conditions": [{"type": "Ready", "status": if ready {"True"} else {"False"}}]},
+        });
+        if let Some(ip) = ip {
+            p["status"]["podIP"] = json!(ip);
+        }
+        if let serde_json::Value::Object(m) = extra {
+            for (k, v) in m {
+                match k.as_str() {
+                    "deletionTimestamp" => p["metadata"][k] = v,
+                    "phase" => p["status"]["phase"] = v,
+                    _ => p["spec"][k] = v,
+                }
+            }
+        }
+        serde_json::from_value(p).expect("pod")
+    }
+
+    fn conditions(e: &Endpoint) -> (bool, bool, bool) {
+        let c = e.conditions.clone().unwrap_or_default();
+        (
+            c.ready == Some(true),
+            c.serving == Some(true),
+            c.terminating == Some(true),
+        )
+    }
+
+    #[test]
+    fn ready_pods_are_ready_endpoints_with_named_ports_resolved() {
+        let svc = service(json!({"selector": {"app": "web"},
+            "ports": [{"name": "web", "port": 80, "targetPort": "http", "protocol": "TCP"}]}));
+        let pods = [
+            pod("b", Some("10.87.0.3"), true, json!({})),
+            pod("a", Some("10.87.0.2"), false, json!({})),
+            pod("c", None, true, json!({})),
+            pod("d", Some("10.87.0.4"), true, json!({"phase": "Succeeded"})),
+        ];
+        let slices = endpoint_slices(&svc, &pods);
+        assert_eq!(slices.len(), 1);
+        let s = &slices[0];
+        let ports = s.ports.clone().unwrap_or_default();
+        assert_eq!(ports[0].port, Some(8080));
+        assert_eq!(ports[0].name.as_deref(), Some("web"));
+        let names: Vec<_> = members(s)
+            .iter()
+            .map(|e| e.target_ref.clone().and_then(|r| r.name))
+            .collect();
+        assert_eq!(names, [Some("a".into()), Some("b".into())]);
+        assert_eq!(conditions(&members(s)[0]), (false, false, false));
+        assert_eq!(conditions(&members(s)[1]), (true, true, false));
+        let labels = s.metadata.labels.clone().unwrap_or_default();
+        assert_eq!(labels[SERVICE_NAME_LABEL], "web");
+        // The same look gives the same name.
+        assert_eq!(
+            endpoint_slices(&svc, &pods)[0].metadata.name,
+            s.metadata.name
+        );
+        let ep = endpoints(&svc, &slices);
+        let subset = &ep.subsets.expect("subsets")[0];
+        assert_eq!(subset.addresses.as_ref().map(Vec::len), Some(1));
+        assert_eq!(subset.not_ready_addresses.as_ref().map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn terminating_pods_serve_but_are_not_ready() {
+        let svc = service(json!({"selector": {"app": "web"}, "ports": [{"port": 80}]}));
+        let pods = [pod(
+            "a",
+            Some("10.87.0.2"),
+            true,
+            json!({"deletionTimestamp": "2026-01-01T00:00:00Z"}),
+        )];
+        let slices = endpoint_slices(&svc, &pods);
+        assert_eq!(conditions(&members(&slices[0])[0]), (false, true, true));
+        // The port defaults to the Service port's number.
+        assert_eq!(
+            slices[0].ports.clone().unwrap_or_default()[0].port,
+            Some(80)
+        );
+        assert!(endpoints(&svc, &slices).subsets.is_none());
+    }
+
+    #[test]
+    fn publish_not_ready_makes_every_endpoint_ready() {
+        let svc = service(
+            json!({"selector": {"app": "web"}, "publishNotReadyAddresses": true,
+            "ports": [{"port": 80}]}),
+        );
+        let slices = endpoint_slices(&svc, &[pod("a", Some("10.87.0.2"), false, json!({}))]);
+        assert_eq!(conditions(&members(&slices[0])[0]), (true, true, false));
+    }
+
+    #[test]
+    fn an_unknown_port_name_leaves_the_pod_out_of_that_port() {
+        let svc = service(json!({"selector": {"app": "web"},
+            "ports": [{"port": 80, "targetPort": "metrics"}]}));
+        let slices = endpoint_slices(&svc, &[pod("a", Some("10.87.0.2"), true, json!({}))]);
+        assert_eq!(slices.len(), 1);
+        assert_eq!(slices[0].ports.clone().unwrap_or_default().len(), 0);
+        assert_eq!(members(&slices[0]).len(), 1);
+    }
+
+    #[test]
+    fn no_match_is_one_empty_slice_and_no_selector_none() {
+        let svc = service(json!({"selector": {"app": "other"}, "ports": [{"port": 80}]}));
+        let slices = endpoint_slices(&svc, &[pod("a", Some("10.87.0.2"), true, json!({}))]);
+        assert_eq!(slices.len(), 1);
+        assert!(members(&slices[0]).is_empty());
+        let bare = service(json!({"ports": [{"port": 80}]}));
+        assert!(endpoint_slices(&bare, &[pod("a", Some("10.87.0.2"), true, json!({}))]).is_empty());
+    }
+
+    #[test]
+    fn hostnames_only_under_the_pods_subdomain() {
+        let svc = service(
+            json!({"selector": {"app": "web"}, "clusterIP": "None", "ports": [{"port": 80}]}),
+        );
+        let pods = [
+            pod(
+                "web-0",
+                Some("10.87.0.2"),
+                true,
+                json!({"hostname": "web-0", "subdomain": "web"}),
+            ),
+            pod(
+                "x",
+                Some("10.87.0.3"),
+                true,
+                json!({"hostname": "x", "subdomain": "other"}),
+            ),
+        ];
+        let slices = endpoint_slices(&svc, &pods);
+        let hosts: Vec<_> = members(&slices[0])
+            .iter()
+            .map(|e| e.hostname.clone())
+            .collect();
+        assert_eq!(hosts, [Some("web-0".into()), None]);
+    }
+}

@@ -1,0 +1,552 @@
+//! Services' virtual IPs in the kernel, as kube-proxy's nftables mode makes them: a table of
+//! tandem's own per store (`ip tandem-services-…`, named by the caller) that sends a connection to a Service's cluster IP (or to
+//! a node port on one of the host's addresses) to one of its endpoints, chosen at random per new
+//! connection, by destination NAT in the kernel: no process is in the data path.
+//!
+//! The table is written whole from a list of [`VirtualPort`]s (one per Service port) in one
+//! `nft -j -f -` transaction (the `nftables` crate: the libnftables JSON schema as types), so a
+//! reader never sees half a change and a port that went away leaves nothing behind. Connections
+//! already made keep their endpoint (conntrack), as with kube-proxy.
+//!
+//! Layout of the table (names as kube-proxy's, where it has them):
+//! - `nat-prerouting`, `nat-output` → `services`: a Service port with endpoints → `svc-…`, which
+//!   picks `numgen random mod N` among `ep-…` chains, each a DNAT to one endpoint;
+//! - `filter-forward`, `filter-output`, `filter-input` → `endpoints-check`: a new connection to a
+//!   Service port without endpoints is rejected (a TCP reset, ICMP port unreachable for UDP: the
+//!   client's connect fails at once with "connection refused" instead of hanging);
+//! - `nat-postrouting`: connections marked in `mark-for-masquerade` are masqueraded — those from
+//!   outside the pods' subnets (the host itself, 127.0.0.1 to a node port) and a pod reaching
+//!   itself through its own Service (hairpin), so the reply comes back through the host.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+use nftables::batch::Batch;
+use nftables::expr::{
+    BinaryOperation, Expression, Fib, FibFlag, FibResult, Meta, MetaKey, NamedExpression, NgMode,
+    Numgen, Payload, PayloadField, Prefix, SetItem, Verdict, CT,
+};
+use nftables::schema::{Chain, NfListObject, Rule, Table};
+use nftables::stmt::{
+    JumpTarget, Mangle, Match, NATFamily, Operator, Reject, RejectType, Statement, VerdictMap, NAT,
+};
+use nftables::types::{NfChainType, NfFamily, NfHook};
+
+use crate::links::Cidr;
+use crate::{NetworkError, Result};
+
+/// The packet mark of connections to masquerade (kube-proxy's bit).
+const MASQUERADE_MARK: u32 = 0x4000;
+
+/// The transport protocol of a Service port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+impl Transport {
+    fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+}
+
+/// One endpoint of a Service port, with its conditions as its EndpointSlice gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    pub ip: Ipv4Addr,
+    pub port: u16,
+    pub ready: bool,
+    pub serving: bool,
+    pub terminating: bool,
+}
+
+/// One port of one Service, as the proxy routes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualPort {
+    /// Names its chains and comments: `NAMESPACE/NAME:PORTNAME` (or the port number).
+    pub name: String,
+    pub transport: Transport,
+    /// `None` for a headless Service (no virtual IP; only its node port, if any).
+    pub cluster_ip: Option<Ipv4Addr>,
+    pub port: u16,
+    pub node_port: Option<u16>,
+    pub backends: Vec<Backend>,
+}
+
+/// The endpoints kube-proxy sends new connections to: the ready ones; when none is ready, those
+/// still serving while they terminate (so a rolling update does not drop traffic); else none.
+pub fn chosen(backends: &[Backend]) -> Vec<&Backend> {
+    let ready: Vec<&Backend> = backends.iter().filter(|b| b.ready).collect();
+    if !ready.is_empty() {
+        return ready;
+    }
+    backends
+        .iter()
+        .filter(|b| b.serving && b.terminating)
+        .collect()
+}
+
+fn s(text: impl Into<String>) -> Expression<'static> {
+    Expression::String(Cow::Owned(text.into()))
+}
+
+fn field(protocol: &'static str, name: &'static str) -> Expression<'static> {
+    Expression::Named(NamedExpression::Payload(Payload::PayloadField(
+        PayloadField {
+            protocol: Cow::Borrowed(protocol),
+            field: Cow::Borrowed(name),
+        },
+    )))
+}
+
+fn meta(key: MetaKey) -> Expression<'static> {
+    Expression::Named(NamedExpression::Meta(Meta { key }))
+}
+
+fn matches(
+    left: Expression<'static>,
+    op: Operator,
+    right: Expression<'static>,
+) -> Statement<'static> {
+    Statement::Match(Match { left, right, op })
+}
+
+fn eq(left: Expression<'static>, right: Expression<'static>) -> Statement<'static> {
+    matches(left, Operator::EQ, right)
+}
+
+fn goto(chain: &str) -> Statement<'static> {
+    Statement::Goto(JumpTarget {
+        target: Cow::Owned(chain.to_string()),
+    })
+}
+
+fn jump(chain: &str) -> Statement<'static> {
+    Statement::Jump(JumpTarget {
+        target: Cow::Owned(chain.to_string()),
+    })
+}
+
+fn prefix(net: Cidr) -> Expression<'static> {
+    Expression::Named(NamedExpression::Prefix(Prefix {
+        addr: Box::new(s(net.addr.to_string())),
+        len: u32::from(net.prefix),
+    }))
+}
+
+/// `meta l4proto P th dport N`
+fn transport_port(t: Transport, port: u16) -> [Statement<'static>; 2] {
+    [
+        eq(meta(MetaKey::L4proto), s(t.name())),
+        eq(field("th", "dport"), Expression::Number(u32::from(port))),
+    ]
+}
+
+fn local_destination() -> Statement<'static> {
+    eq(
+        Expression::Named(NamedExpression::Fib(Fib {
+            result: FibResult::Type,
+            flags: HashSet::from([FibFlag::Daddr]),
+        })),
+        s("local"),
+    )
+}
+
+/// A chain name from a port's name: nft takes any text, but only letters, digits and `-._/:`
+/// keep `nft list` readable.
+fn chain_name(kind: &str, name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-._/:".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{kind}-{clean}")
+}
+
+struct Builder {
+    table: String,
+    batch: Batch<'static>,
+}
+
+impl Builder {
+    fn chain(&mut self, name: &str, base: Option<(NfChainType, NfHook, i32)>) {
+        self.batch.add(NfListObject::Chain(Chain {
+            family: NfFamily::IP,
+            table: Cow::Owned(self.table.clone()),
+            name: Cow::Owned(name.to_string()),
+            _type: base.map(|b| b.0),
+            hook: base.map(|b| b.1),
+            prio: base.map(|b| b.2),
+            policy: base.map(|_| nftables::types::NfChainPolicy::Accept),
+            ..Default::default()
+        }));
+    }
+
+    fn rule(&mut self, chain: &str, expr: Vec<Statement<'static>>, comment: Option<&str>) {
+        self.batch.add(NfListObject::Rule(Rule {
+            family: NfFamily::IP,
+            table: Cow::Owned(self.table.clone()),
+            chain: Cow::Owned(chain.to_string()),
+            expr: Cow::Owned(expr),
+            comment: comment.map(|c| Cow::Owned(c.chars().take(128).collect())),
+            ..Default::default()
+        }));
+    }
+}
+
+fn table(name: &str) -> NfListObject<'static> {
+    NfListObject::Table(Table {
+        family: NfFamily::IP,
+        name: Cow::Owned(name.to_string()),
+        ..Default::default()
+    })
+}
+
+/// The whole table `name` for `ports`, replacing what was there: one transaction that adds the table
+/// (so deleting it cannot fail), deletes it with everything in it, and makes it anew.
+/// `pod_subnets` are the addresses that need no masquerading (a pod keeps its address towards
+/// another pod, as on a cluster).
+pub fn ruleset(
+    name: &str,
+    ports: &[VirtualPort],
+    pod_subnets: &[Cidr],
+) -> nftables::schema::Nftables<'static> {
+    let mut b = Builder {
+        table: name.to_string(),
+        batch: Batch::new(),
+    };
+    b.batch.add(table(name));
+    b.batch.delete(table(name));
+    b.batch.add(table(name));
+    use NfChainType::{Filter, NAT as Nat};
+    // dstnat and srcnat; the filter chains run before the NAT of the output hook (-100), so the
+    // check sees the cluster IP still.
+    b.chain("nat-prerouting", Some((Nat, NfHook::Prerouting, -100)));
+    b.chain("nat-output", Some((Nat, NfHook::Output, -100)));
+    b.chain("nat-postrouting", Some((Nat, NfHook::Postrouting, 100)));
+    b.chain("filter-forward", Some((Filter, NfHook::Forward, -110)));
+    b.chain("filter-output", Some((Filter, NfHook::Output, -110)));
+    b.chain("filter-input", Some((Filter, NfHook::Input, -110)));
+    for c in ["services", "endpoints-check", "mark-for-masquerade"] {
+        b.chain(c, None);
+    }
+    b.rule("nat-prerouting", vec![jump("services")], None);
+    b.rule("nat-output", vec![jump("services")], None);
+    let new_connection = eq(
+        Expression::Named(NamedExpression::CT(CT {
+            key: Cow::Borrowed("state"),
+            family: None,
+            dir: None,
+        })),
+        s("new"),
+    );
+    for c in ["filter-forward", "filter-output", "filter-input"] {
+        b.rule(
+            c,
+            vec![new_connection.clone(), jump("endpoints-check")],
+            None,
+        );
+    }
+    let mark = || meta(MetaKey::Mark);
+    b.rule(
+        "mark-for-masquerade",
+        vec![Statement::Mangle(Mangle {
+            key: mark(),
+            value: Expression::BinaryOperation(Box::new(BinaryOperation::OR(vec![
+                mark(),
+                Expression::Number(MASQUERADE_MARK),
+            ]))),
+        })],
+        None,
+    );
+    let masked = || {
+        Expression::BinaryOperation(Box::new(BinaryOperation::AND(
+            mark(),
+            Expression::Number(MASQUERADE_MARK),
+        )))
+    };
+    b.rule(
+        "nat-postrouting",
+        vec![eq(masked(), Expression::Number(0)), Statement::Return(None)],
+        None,
+    );
+    b.rule(
+        "nat-postrouting",
+        vec![
+            Statement::Mangle(Mangle {
+                key: mark(),
+                value: Expression::BinaryOperation(Box::new(BinaryOperation::XOR(
+                    mark(),
+                    Expression::Number(MASQUERADE_MARK),
+                ))),
+            }),
+            Statement::Masquerade(Some(NAT {
+                addr: None,
+                family: None,
+                port: None,
+                flags: Some(HashSet::from([nftables::stmt::NATFlag::FullyRandom])),
+            })),
+        ],
+        None,
+    );
+    for p in ports {
+        let backends = chosen(&p.backends);
+        let matches_port = |local: bool| -> Vec<Statement<'static>> {
+            let mut m = Vec::new();
+            match (local, p.cluster_ip) {
+                (false, Some(ip)) => m.push(eq(field("ip", "daddr"), s(ip.to_string()))),
+                (false, None) => return m,
+                (true, _) => m.push(local_destination()),
+            }
+            m.extend(transport_port(
+                p.transport,
+                if local {
+                    p.node_port.unwrap_or(0)
+                } else {
+                    p.port
+                },
+            ));
+            m
+        };
+        let entries: Vec<Vec<Statement<'static>>> = [false, true]
+            .into_iter()
+            .filter(|local| {
+                if *local {
+                    p.node_port.is_some()
+                } else {
+                    p.cluster_ip.is_some()
+                }
+            })
+            .map(matches_port)
+            .collect();
+        if backends.is_empty() {
+            for m in entries {
+                let mut rule = m;
+                // A TCP reset makes the client's connect fail at once; the ICMP error that
+                // kube-proxy's plain reject sends is rate-limited and seen only after a
+                // retransmission (a second here).
+                rule.push(Statement::Reject(Some(match p.transport {
+                    Transport::Tcp => Reject::new(Some(RejectType::TCPReset), None),
+                    Transport::Udp => Reject::new(None, None),
+                })));
+                b.rule(
+                    "endpoints-check",
+                    rule,
+                    Some(&format!("{} has no endpoints", p.name)),
+                );
+            }
+            continue;
+        }
+        let svc = chain_name("svc", &format!("{}/{}", p.name, p.transport.name()));
+        b.chain(&svc, None);
+        for (i, m) in entries.into_iter().enumerate() {
+            let mut rule = m;
+            rule.push(goto(&svc));
+            b.rule("services", rule, Some(&p.name));
+            // From outside the pods (the host, or a node port from anywhere): masquerade.
+            if i == 0 && p.cluster_ip.is_some() {
+                let mut outside = matches_port(false);
+                for net in pod_subnets {
+                    outside.push(matches(field("ip", "saddr"), Operator::NEQ, prefix(*net)));
+                }
+                outside.push(jump("mark-for-masquerade"));
+                b.rule(&svc, outside, None);
+            }
+        }
+        if p.node_port.is_some() {
+            let mut from_node = matches_port(true);
+            from_node.push(jump("mark-for-masquerade"));
+            b.rule(&svc, from_node, None);
+        }
+        let mut targets = Vec::new();
+        for (i, e) in backends.iter().enumerate() {
+            let ep = chain_name(
+                "ep",
+                &format!("{}/{}/{}:{}", p.name, p.transport.name(), e.ip, e.port),
+            );
+            b.chain(&ep, None);
+            b.rule(
+                &ep,
+                vec![
+                    eq(field("ip", "saddr"), s(e.ip.to_string())),
+                    jump("mark-for-masquerade"),
+                ],
+                None,
+            );
+            b.rule(
+                &ep,
+                vec![
+                    eq(meta(MetaKey::L4proto), s(p.transport.name())),
+                    Statement::DNAT(Some(NAT {
+                        addr: Some(s(e.ip.to_string())),
+                        family: Some(NATFamily::IP),
+                        port: Some(Expression::Number(u32::from(e.port))),
+                        flags: None,
+                    })),
+                ],
+                None,
+            );
+            targets.push(SetItem::Mapping(
+                Expression::Number(i as u32),
+                Expression::Verdict(Verdict::Goto(JumpTarget {
+                    target: Cow::Owned(ep),
+                })),
+            ));
+        }
+        b.rule(
+            &svc,
+            vec![Statement::VerdictMap(VerdictMap {
+                key: Expression::Named(NamedExpression::Numgen(Numgen {
+                    mode: NgMode::Random,
+                    ng_mod: targets.len() as u32,
+                    offset: None,
+                })),
+                data: Expression::Named(NamedExpression::Set(targets)),
+            })],
+            None,
+        );
+    }
+    b.batch.to_nftables()
+}
+
+fn apply(rules: &nftables::schema::Nftables<'_>, step: &str) -> Result<()> {
+    nftables::helper::apply_ruleset(rules).map_err(|e| NetworkError::PacketFilter {
+        step: step.to_string(),
+        reason: match e {
+            nftables::helper::NftablesError::NftFailed { stderr, .. } => stderr.trim().to_string(),
+            other => other.to_string(),
+        },
+    })
+}
+
+/// Writes the table `name` for `ports` (see [`ruleset`]).
+///
+/// A reply from an endpoint to a client pod on the same bridge goes to it directly, at layer 2,
+/// and only passes the host's NAT (to be translated back to the cluster IP) when bridged traffic
+/// is sent through the IP hooks (`br_netfilter`'s `bridge-nf-call-iptables`, which kube-proxy
+/// needs for the same reason). It is switched on where the kernel has it; where it does not,
+/// every connection to a Service is masqueraded, so replies come back through the host at the
+/// cost of the client's address.
+pub fn sync(name: &str, ports: &[VirtualPort]) -> Result<()> {
+    const KNOB: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+    let bridged = std::fs::read_to_string(KNOB).is_ok_and(|v| v.trim() == "1")
+        || (std::fs::write(KNOB, "1").is_ok()
+            && std::fs::read_to_string(KNOB).is_ok_and(|v| v.trim() == "1"));
+    let subnets: Vec<Cidr> = if bridged {
+        vec![Cidr {
+            addr: crate::builtin::V4.subnet,
+            prefix: crate::builtin::V4.prefix,
+        }]
+    } else {
+        Vec::new()
+    };
+    apply(
+        &ruleset(name, ports, &subnets),
+        "writing the Services' rules",
+    )
+}
+
+/// Removes the table and every rule in it; nothing to do when there is none.
+pub fn remove(name: &str) -> Result<()> {
+    let mut batch = Batch::new();
+    batch.add(table(name));
+    batch.delete(table(name));
+    apply(&batch.to_nftables(), "removing the Services' rules")
+}
+
+/// Whether the table exists (`nft list table` succeeds).
+pub fn present(name: &str) -> bool {
+    std::process::Command::new("nft")
+        .args(["list", "table", "ip", name])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend(last: u8, ready: bool, serving: bool, terminating: bool) -> Backend {
+        Backend {
+            ip: Ipv4Addr::new(10, 87, 0, last),
+            port: 8080,
+            ready,
+            serving,
+            terminating,
+        }
+    }
+
+    #[test]
+    fn ready_endpoints_first_then_serving_terminating_ones() {
+        let all = [
+            backend(2, true, true, false),
+            backend(3, false, true, true),
+            backend(4, false, false, false),
+        ];
+        let ips: Vec<_> = chosen(&all).iter().map(|b| b.ip).collect();
+        assert_eq!(ips, [Ipv4Addr::new(10, 87, 0, 2)]);
+        let ips: Vec<_> = chosen(&all[1..]).iter().map(|b| b.ip).collect();
+        assert_eq!(ips, [Ipv4Addr::new(10, 87, 0, 3)]);
+        assert!(chosen(&all[2..]).is_empty());
+    }
+
+    #[test]
+    fn a_port_without_endpoints_is_rejected_and_one_with_is_balanced() {
+        let port = |name: &str, backends| VirtualPort {
+            name: name.into(),
+            transport: Transport::Tcp,
+            cluster_ip: Some(Ipv4Addr::new(10, 96, 0, 9)),
+            port: 80,
+            node_port: Some(30080),
+            backends,
+        };
+        let subnet = Cidr {
+            addr: "10.87.0.0".parse().expect("ip"),
+            prefix: 24,
+        };
+        let rules = ruleset(
+            "t",
+            &[
+                port(
+                    "default/web:http",
+                    vec![backend(2, true, true, false), backend(3, true, true, false)],
+                ),
+                port("default/empty:http", vec![]),
+            ],
+            &[subnet],
+        );
+        let text = serde_json::to_string(&rules).expect("json");
+        assert!(
+            text.contains(r#""numgen":{"mode":"random","mod":2}"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""target":"ep-default/web:http/tcp/10.87.0.3:8080""#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""comment":"default/empty:http has no endpoints""#),
+            "{text}"
+        );
+        // The table is replaced whole: add, delete, add, in that order, first.
+        let objects = &rules.objects;
+        let first: Vec<String> = objects[..3]
+            .iter()
+            .map(|o| serde_json::to_string(o).expect("json"))
+            .collect();
+        assert!(first[0].starts_with(r#"{"add":{"table""#), "{first:?}");
+        assert!(first[1].starts_with(r#"{"delete":{"table""#), "{first:?}");
+    }
+}

@@ -1,0 +1,271 @@
+//! Services on real containers, as root, traffic only to the pods' own addresses, the Services'
+//! cluster IPs and 127.0.0.1: a client pod reaches both replicas of a Deployment through the
+//! cluster IP; a replica whose readiness probe fails leaves the rotation and comes back when it
+//! passes; a node port answers on 127.0.0.1; a Service with no ready endpoint refuses at once;
+//! deleting it all leaves no rule, reservation or proxy behind. Addresses and ports are the
+//! machine's: two stores never get the same one.
+
+mod support;
+
+use support::{require_root, stderr, stdout, wait_for, Env, IMAGE};
+
+fn run_d(env: &Env, yaml: &str) -> std::process::Output {
+    let path = env.root.path().join("app.yaml");
+    std::fs::write(&path, yaml).expect("write manifest");
+    env.tandem(&["run", "-d", "-f", path.to_str().expect("utf-8")])
+}
+
+fn service_json(env: &Env, name: &str) -> serde_json::Value {
+    let out = env.tandem(&["get", "service", name, "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("service json")
+}
+
+/// The ready addresses of a Service's Endpoints object.
+fn ready_addresses(env: &Env, name: &str) -> Vec<String> {
+    let out = env.tandem(&["get", "endpoints", name, "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let mut ips: Vec<String> = v["subsets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["addresses"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a["ip"].as_str().map(str::to_string))
+        .collect();
+    ips.sort();
+    ips
+}
+
+/// What `wget` printed for each of `n` requests from the client pod, one line each.
+fn fetch_from(env: &Env, client: &str, url: &str, n: usize) -> Vec<String> {
+    let script = format!("for i in $(seq {n}); do wget -qO- {url} || echo FAILED; done");
+    let out = env.tandem(&["exec", client, "--", "sh", "-c", &script]);
+    stdout(&out).lines().map(str::to_string).collect()
+}
+
+fn web_pods(env: &Env) -> Vec<String> {
+    let out = env.tandem(&["get", "pods", "-o", "name"]);
+    stdout(&out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("pod/"))
+        .filter(|n| n.starts_with("web-"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn proxies(env: &Env) -> usize {
+    let root = env.root.path().display().to_string();
+    support::processes_mentioning("__proxy")
+        .iter()
+        .filter(|p| p.contains(&root))
+        .count()
+}
+
+fn ruleset() -> String {
+    let out = std::process::Command::new("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .expect("nft");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const APP: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n        - name: httpd\n          image: IMAGE\n          imagePullPolicy: Never\n          command: [sh, -c, \"mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www\"]\n          ports: [{name: http, containerPort: 8080}]\n          readinessProbe:\n            exec: {command: [sh, -c, \"test ! -f /tmp/unready\"]}\n            periodSeconds: 1\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports: [{name: web, port: 80, targetPort: http}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: client}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n    - name: c\n      image: IMAGE\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n";
+
+#[test]
+fn traffic_follows_readiness_through_the_cluster_ip() {
+    if require_root("traffic_follows_readiness_through_the_cluster_ip").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let out = run_d(&env, &APP.replace("IMAGE", IMAGE));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("service/web created"),
+        "{}",
+        stdout(&out)
+    );
+    let svc = service_json(&env, "web");
+    let ip = svc["spec"]["clusterIP"]
+        .as_str()
+        .expect("a cluster IP")
+        .to_string();
+    assert!(ip.starts_with("10.96."), "{ip}");
+    let node_port = svc["spec"]["ports"][0]["nodePort"]
+        .as_u64()
+        .expect("a node port");
+    assert!((30000..=32767).contains(&node_port), "{node_port}");
+    let both = wait_for("two ready endpoints", 60, || {
+        let ips = ready_addresses(&env, "web");
+        (ips.len() == 2).then_some(ips)
+    });
+    // kubectl's columns, the endpoint port resolved from the container port's name.
+    let table = stdout(&env.tandem(&["get", "endpoints", "web"]));
+    assert!(table.contains(&format!("{}:8080", both[0])), "{table}");
+    let pods = web_pods(&env);
+    assert_eq!(pods.len(), 2, "{pods:?}");
+    wait_for("the client pod", 60, || {
+        let out = env.tandem(&["exec", "client", "--", "true"]);
+        out.status.success().then_some(())
+    });
+
+    // Both replicas answer through the cluster IP.
+    let url = format!("http://{ip}/");
+    let seen = fetch_from(&env, "client", &url, 30);
+    for p in &pods {
+        assert!(seen.contains(p), "{p} never answered: {seen:?}");
+    }
+    assert!(!seen.iter().any(|l| l == "FAILED"), "{seen:?}");
+
+    // One replica's readiness fails: it leaves the rotation, and comes back.
+    let out = env.tandem(&["exec", &pods[0], "--", "touch", "/tmp/unready"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("the unready endpoint to leave", 30, || {
+        (ready_addresses(&env, "web").len() == 1).then_some(())
+    });
+    let seen = fetch_from(&env, "client", &url, 20);
+    assert!(seen.iter().all(|l| *l == pods[1]), "{seen:?}");
+    let out = env.tandem(&["exec", &pods[0], "--", "rm", "/tmp/unready"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("the endpoint to come back", 30, || {
+        (ready_addresses(&env, "web").len() == 2).then_some(())
+    });
+    let seen = fetch_from(&env, "client", &url, 30);
+    assert!(seen.contains(&pods[0]), "{seen:?}");
+
+    // The node port, from the host itself.
+    let out = std::process::Command::new("busybox")
+        .args(["wget", "-qO-", &format!("http://127.0.0.1:{node_port}/")])
+        .output()
+        .expect("busybox wget");
+    let answer = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(pods.contains(&answer), "{answer:?} {}", stderr(&out));
+
+    // No replica: connections are refused at once instead of hanging.
+    let out = env.tandem(&["scale", "deployment/web", "--replicas", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // (Replicas still terminating serve the connections they are sent, as kube-proxy sends
+    // them to serving terminating endpoints when none is ready: wait for them to be gone.)
+    wait_for("no endpoint at all", 60, || {
+        let out = env.tandem(&["get", "endpointslices", "-o", "json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let items = v["items"].as_array().cloned().unwrap_or_default();
+        items
+            .iter()
+            .all(|s| s["endpoints"].as_array().is_none_or(Vec::is_empty))
+            .then_some(())
+    });
+    let out = env.tandem(&["exec", "client", "--", "wget", "-qO-", &url]);
+    assert!(
+        stderr(&out).contains("Connection refused"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Deleting the file removes the Service's rules, its addresses and the proxy.
+    let out = env.tandem(&[
+        "delete",
+        "-f",
+        env.root.path().join("app.yaml").to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("service \"web\" deleted"),
+        "{}",
+        stdout(&out)
+    );
+    wait_for("the proxy to leave", 30, || {
+        (proxies(&env) == 0).then_some(())
+    });
+    let rules = ruleset();
+    assert!(!rules.contains(&ip), "{rules}");
+    assert!(!std::path::Path::new("/run/tandem/service-reservations")
+        .join(&ip)
+        .exists());
+}
+
+#[test]
+fn addresses_are_the_machines_and_bad_ones_are_refused_before_anything_starts() {
+    if require_root("addresses_are_the_machines_and_bad_ones_are_refused_before_anything_starts")
+        .is_none()
+    {
+        return;
+    }
+    let (a, b) = (Env::new(), Env::new());
+    // A port of the node-port range that something on the host listens on.
+    let (listener, taken) = (30000..=32767)
+        .rev()
+        .find_map(|p| {
+            std::net::TcpListener::bind(("0.0.0.0", p))
+                .ok()
+                .map(|l| (l, p))
+        })
+        .expect("a free port");
+    let free = (30000..=32767)
+        .rev()
+        .find(|p| *p != taken && std::net::TcpListener::bind(("0.0.0.0", *p)).is_ok())
+        .expect("another free port");
+    let svc = |node_port: u16| {
+        format!("apiVersion: v1\nkind: Service\nmetadata: {{name: db}}\nspec:\n  type: NodePort\n  selector: {{app: db}}\n  ports: [{{port: 5432, nodePort: {node_port}}}]\n")
+    };
+    let pod = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never, command: [sleep, \"3600\"]}}]\n");
+    // A node port something listens on: refused, and nothing of the file starts.
+    let out = run_d(&a, &format!("{}---\n{pod}", svc(taken)));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!(
+            "spec.ports[0].nodePort: Invalid value: \"{taken}\": provided port is already in use on this host"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    drop(listener);
+    assert!(stdout(&a.tandem(&["get", "pods", "-o", "name"])).is_empty());
+    assert!(stdout(&a.tandem(&["get", "services", "-o", "name"])).is_empty());
+
+    // The same Service in two stores: the second gets another cluster IP, and may not have the
+    // first one's node port.
+    let out = run_d(&a, &svc(free));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_d(&b, &svc(free));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("provided port is already allocated"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_d(&b, &svc(free).replace(&format!(", nodePort: {free}"), ""));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ip_a = service_json(&a, "db")["spec"]["clusterIP"].clone();
+    let ip_b = service_json(&b, "db")["spec"]["clusterIP"].clone();
+    assert!(ip_a.is_string() && ip_b.is_string());
+    assert_ne!(ip_a, ip_b);
+    // A second create of one name, and a cluster IP outside the range, as the API server says.
+    let out = run_d(&a, &svc(free));
+    assert!(
+        stderr(&out).contains("Error from server (AlreadyExists): services \"db\" already exists"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_d(
+        &a,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: far}\nspec: {clusterIP: 10.1.2.3, ports: [{port: 80}]}\n",
+    );
+    assert!(
+        stderr(&out).contains(
+            "provided IP is not in the valid range. The range of valid IPs is 10.96.0.0/16"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // With no endpoint the node port refuses; deleting the Service frees it.
+    let out = a.tandem(&["delete", "svc/db"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = a.tandem(&["get", "svc", "db"]);
+    assert!(
+        stderr(&out).contains("Error from server (NotFound): services \"db\" not found"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_d(&b, &svc(free).replace("name: db", "name: db2"));
+    assert!(out.status.success(), "{}", stderr(&out));
+}
