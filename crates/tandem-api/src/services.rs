@@ -381,3 +381,46 @@ fn port(cx: &mut Cx<'_>, at: &FieldPath, p: &ServicePort, many: bool, ty: Servic
         }
     }
 }
+
+/// The environment variables the kubelet gives a container for the Services of its namespace
+/// that have a cluster IP (`enableServiceLinks`, `pkg/kubelet/envvars`): `WEB_SERVICE_HOST`,
+/// `WEB_SERVICE_PORT` (the first port), `WEB_SERVICE_PORT_HTTP` per named port, and the Docker
+/// link variables `WEB_PORT=tcp://IP:PORT`, `WEB_PORT_80_TCP{,_PROTO,_PORT,_ADDR}`. Names are
+/// upper-cased with `-` as `_`. Sorted by name: the kubelet gives no order either.
+pub fn environment(services: &[Service]) -> Vec<(String, String)> {
+    fn var_name(s: &str) -> String {
+        s.to_ascii_uppercase().replace('-', "_")
+    }
+    let mut out = Vec::new();
+    for s in services {
+        let spec = s.spec.clone().unwrap_or_default();
+        let Some(ip) = spec.cluster_ip.filter(|ip| !ip.is_empty() && ip != "None") else {
+            continue;
+        };
+        let name = var_name(s.metadata.name.as_deref().unwrap_or_default());
+        let ports = spec.ports.unwrap_or_default();
+        out.push((format!("{name}_SERVICE_HOST"), ip.clone()));
+        for (i, p) in ports.iter().enumerate() {
+            let protocol = p.protocol.as_deref().unwrap_or("TCP");
+            let lower = protocol.to_ascii_lowercase();
+            let url = format!("{lower}://{ip}:{}", p.port);
+            if i == 0 {
+                out.push((format!("{name}_SERVICE_PORT"), p.port.to_string()));
+                out.push((format!("{name}_PORT"), url.clone()));
+            }
+            if let Some(port_name) = p.name.as_deref().filter(|n| !n.is_empty()) {
+                out.push((
+                    format!("{name}_SERVICE_PORT_{}", var_name(port_name)),
+                    p.port.to_string(),
+                ));
+            }
+            let prefix = format!("{name}_PORT_{}_{}", p.port, protocol.to_ascii_uppercase());
+            out.push((format!("{prefix}_PROTO"), lower));
+            out.push((format!("{prefix}_PORT"), p.port.to_string()));
+            out.push((format!("{prefix}_ADDR"), ip.clone()));
+            out.push((prefix, url));
+        }
+    }
+    out.sort();
+    out
+}

@@ -207,3 +207,27 @@ fn a_service_defined_twice_is_refused() {
     let got = errors(&format!("{one}---\n{one}"));
     assert!(got.iter().any(|e| e.contains("defined")), "{got:?}");
 }
+
+#[test]
+fn service_links_as_the_kubelet_writes_them() {
+    let l = loaded(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: my-db}\nspec:\n  clusterIP: 10.96.0.20\n  ports: [{name: pg, port: 5432}, {name: metrics, port: 9187, protocol: UDP}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: headless}\nspec: {clusterIP: None, ports: [{port: 80}]}\n",
+    )
+    .expect("valid");
+    let objects: Vec<_> = l.services.iter().map(|s| s.object.clone()).collect();
+    let env = tandem_api::services::environment(&objects);
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("MY_DB_SERVICE_HOST"), Some("10.96.0.20"));
+    assert_eq!(get("MY_DB_SERVICE_PORT"), Some("5432"));
+    assert_eq!(get("MY_DB_SERVICE_PORT_PG"), Some("5432"));
+    assert_eq!(get("MY_DB_SERVICE_PORT_METRICS"), Some("9187"));
+    assert_eq!(get("MY_DB_PORT"), Some("tcp://10.96.0.20:5432"));
+    assert_eq!(get("MY_DB_PORT_5432_TCP"), Some("tcp://10.96.0.20:5432"));
+    assert_eq!(get("MY_DB_PORT_5432_TCP_PROTO"), Some("tcp"));
+    assert_eq!(get("MY_DB_PORT_5432_TCP_PORT"), Some("5432"));
+    assert_eq!(get("MY_DB_PORT_5432_TCP_ADDR"), Some("10.96.0.20"));
+    assert_eq!(get("MY_DB_PORT_9187_UDP"), Some("udp://10.96.0.20:9187"));
+    // A headless Service has no variables.
+    assert!(env.iter().all(|(n, _)| !n.starts_with("HEADLESS")));
+    assert_eq!(env.len(), 13);
+}

@@ -3,6 +3,7 @@
 //!
 //! Owns:
 //! - the lint rules ([`rules::RULES`], stable `TNDnnn` ids) for the classic multi-container mistakes
+//!   and a Service that selects nothing or names a port no container has
 //!   (helpers that start after or stop before the app, undeclared localhost ports, shared volumes
 //!   without `fsGroup`, ...) and their located findings with a concrete fix ([`lint::lint`]), rendered
 //!   rustc-style, as JSON or as SARIF 2.1.0 ([`report`]);

@@ -57,9 +57,9 @@ pub struct Finding {
 /// Checks `sources`: every diagnostic of [`tandem_api::load`] (errors stay errors), then the rules on
 /// every Pod, ordered by file (as given), line, column and rule.
 pub fn lint(sources: &[Source], opts: &LintOptions) -> Vec<Finding> {
-    let diags = match tandem_api::load(sources, &PlanOptions::default()) {
-        Ok(loaded) => loaded.warnings,
-        Err(d) => d.0,
+    let (diags, services) = match tandem_api::load(sources, &PlanOptions::default()) {
+        Ok(loaded) => (loaded.warnings, loaded.services),
+        Err(d) => (d.0, Vec::new()),
     };
     let mut out: Vec<Finding> = diags
         .into_iter()
@@ -87,7 +87,34 @@ pub fn lint(sources: &[Source], opts: &LintOptions) -> Vec<Finding> {
         .map(|s| (s.name.as_str(), s.text.as_str()))
         .collect();
     let mut found = Vec::new();
-    for wp in tandem_api::written_pods(sources) {
+    let written = tandem_api::written_pods(sources);
+    for s in &services {
+        for (id, path, message, help) in check_service(&s.object, &written) {
+            if opts.disabled.contains(&id.rule()) {
+                continue;
+            }
+            let (line, column) = text
+                .get(s.file.as_str())
+                .and_then(|t| tandem_api::locate(t, s.line, &path))
+                .unwrap_or((s.line, 1));
+            found.push(Finding {
+                rule: id.rule(),
+                severity: id.rule().severity,
+                file: s.file.clone(),
+                line,
+                column,
+                object: bounded(format!(
+                    "Service/{}",
+                    s.object.metadata.name.as_deref().unwrap_or_default()
+                )),
+                field: path,
+                message: bounded(message),
+                help: Some(help),
+                fix: None,
+            });
+        }
+    }
+    for wp in written {
         let object = wp.label.clone();
         let at = |path: &str| {
             text.get(wp.file.as_str())
@@ -152,6 +179,90 @@ pub fn lint(sources: &[Source], opts: &LintOptions) -> Vec<Finding> {
         key(a).cmp(&key(b))
     });
     out.dedup();
+    out
+}
+
+/// TND015 and TND016 for one Service: (rule, field, message, help). The pods it selects are
+/// the Pods and pod templates of the same manifests whose labels match its selector.
+fn check_service(
+    s: &k8s_openapi::api::core::v1::Service,
+    written: &[tandem_api::WrittenPod],
+) -> Vec<(RuleId, String, String, String)> {
+    let mut out = Vec::new();
+    let spec = s.spec.clone().unwrap_or_default();
+    let Some(selector) = spec.selector.filter(|s| !s.is_empty()) else {
+        return out;
+    };
+    if spec.type_.as_deref() == Some("ExternalName") {
+        return out;
+    }
+    let name = s.metadata.name.as_deref().unwrap_or_default();
+    let selected: Vec<&tandem_api::WrittenPod> = written
+        .iter()
+        .filter(|wp| {
+            let labels = wp.object.metadata.labels.clone().unwrap_or_default();
+            selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+        })
+        .collect();
+    let wanted = selector
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    if selected.is_empty() {
+        out.push((
+            RuleId::ServiceSelectsNothing,
+            "spec.selector".to_string(),
+            format!("Service {name} selects {wanted}, but no Pod or pod template in these manifests has those labels"),
+            "match the selector to the pods' labels (a workload's are in spec.template.metadata.labels); a Service without endpoints refuses every connection".to_string(),
+        ));
+        return out;
+    }
+    for (i, p) in spec.ports.iter().flatten().enumerate() {
+        let Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(target)) =
+            &p.target_port
+        else {
+            continue;
+        };
+        let protocol = p.protocol.as_deref().unwrap_or("TCP");
+        let mut known = Vec::new();
+        let defined = selected.iter().any(|wp| {
+            let spec = wp.object.spec.clone().unwrap_or_default();
+            let sidecars = spec
+                .init_containers
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| c.restart_policy.as_deref() == Some("Always"));
+            spec.containers
+                .into_iter()
+                .chain(sidecars)
+                .flat_map(|c| c.ports.unwrap_or_default())
+                .any(|cp| {
+                    if let Some(n) = &cp.name {
+                        known.push(format!("{n}/{}", cp.container_port));
+                    }
+                    cp.name.as_deref() == Some(target.as_str())
+                        && cp.protocol.as_deref().unwrap_or("TCP") == protocol
+                })
+        });
+        if !defined {
+            let pods: Vec<&str> = selected.iter().map(|wp| wp.label.as_str()).collect();
+            let have = if known.is_empty() {
+                "they name no port".to_string()
+            } else {
+                format!("their named ports: {}", known.join(", "))
+            };
+            out.push((
+                RuleId::ServiceTargetPortUndefined,
+                format!("spec.ports[{i}].targetPort"),
+                format!(
+                    "targetPort {target:?} ({protocol}) names no container port of {} ({have})",
+                    pods.join(", ")
+                ),
+                format!("name the container's port (`ports: [{{name: {target}, containerPort: …}}]`) or give the port's number"),
+            ));
+        }
+    }
     out
 }
 

@@ -77,6 +77,10 @@ pub enum RuleId {
     ReadOnlyRootFsMissing,
     /// TND014 `privilege-escalation-allowed`.
     PrivilegeEscalationAllowed,
+    /// TND015 `service-selects-nothing`.
+    ServiceSelectsNothing,
+    /// TND016 `service-target-port-undefined`.
+    ServiceTargetPortUndefined,
 }
 
 impl RuleId {
@@ -231,6 +235,22 @@ pub static RULES: &[Rule] = &[
         explanation: "without it a process can gain privileges through setuid binaries or file \
                       capabilities (no_new_privs is not set)",
     },
+    Rule {
+        id: "TND015",
+        name: "service-selects-nothing",
+        severity: Severity::Warning,
+        summary: "a Service's selector matches no Pod or pod template in the manifests",
+        explanation: "the Service then has no endpoints and refuses every connection; it is \
+                      created all the same, so the mistake shows only as traffic that fails",
+    },
+    Rule {
+        id: "TND016",
+        name: "service-target-port-undefined",
+        severity: Severity::Warning,
+        summary: "a Service's targetPort names a port no container of its pods defines",
+        explanation: "pods without a container port of that name are left out of that port's \
+                      endpoints, so the Service refuses connections to it",
+    },
 ];
 
 /// The rule with this id (`TND003`, any case) or name (`helper-stops-before-app`).
@@ -354,6 +374,8 @@ mod tests {
             RuleId::RunAsNonRootMissing,
             RuleId::ReadOnlyRootFsMissing,
             RuleId::PrivilegeEscalationAllowed,
+            RuleId::ServiceSelectsNothing,
+            RuleId::ServiceTargetPortUndefined,
         ];
         assert_eq!(ids.len(), RULES.len());
         for (i, id) in ids.into_iter().enumerate() {

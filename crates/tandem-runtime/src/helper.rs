@@ -135,6 +135,31 @@ pub fn outcome<A: HelperArgs, T: serde::de::DeserializeOwned>(printed: &[u8]) ->
     serde_json::from_str(&line).map_err(|e| format!("{} helper: {e}", A::VERB))
 }
 
+/// Spawns `cmd` in the mount namespace `ns` (an fd of `/proc/PID/ns/mnt`) instead of the
+/// caller's: a long-lived process started by a pod's supervisor (the store's proxy) must not
+/// hold the supervisor's private mount namespace, which would keep the pod's mounts, and a copy
+/// of every host mount, alive after the pod (mount_namespaces(7)).
+pub fn spawn_in_mount_namespace(
+    cmd: &mut std::process::Command,
+    ns: std::os::fd::BorrowedFd<'_>,
+) -> std::io::Result<std::process::Child> {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::process::CommandExt as _;
+    let fd = ns.as_raw_fd();
+    // SAFETY: the closure runs in the forked child before exec and only calls setns(2), which
+    // is async-signal-safe, on a descriptor the caller keeps open until the spawn returns; the
+    // child has one thread, as setns(CLONE_NEWNS) requires.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(fd, libc::CLONE_NEWNS) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

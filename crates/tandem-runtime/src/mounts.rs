@@ -15,6 +15,8 @@ use nix::unistd::{fchownat, Gid, Uid};
 pub enum MountError {
     #[error("cannot create a private mount namespace")]
     Unshare(#[source] nix::Error),
+    #[error("cannot open the mount namespace it leaves (/proc/self/ns/mnt)")]
+    HostNamespace(#[source] std::io::Error),
     #[error("cannot mount {fstype} on {target}")]
     Mount {
         fstype: String,
@@ -63,7 +65,14 @@ pub struct MountSpec {
 /// calling thread only, and later threads inherit it. Propagation is set to slave (not private)
 /// so host mounts made later (a hostPath on removable media) still appear, as `unshare
 /// --propagation slave` does (mount_namespaces(7), "MS_SLAVE").
-pub fn enter_private_mount_namespace() -> Result<(), MountError> {
+///
+/// Returns the namespace it left (the host's), for processes that must not live in this one:
+/// a process started here would hold the namespace, and every mount copied into it, past the
+/// pod (see [`crate::helper::spawn_in_mount_namespace`]).
+pub fn enter_private_mount_namespace() -> Result<std::os::fd::OwnedFd, MountError> {
+    let host = std::fs::File::open("/proc/self/ns/mnt")
+        .map(std::os::fd::OwnedFd::from)
+        .map_err(MountError::HostNamespace)?;
     unshare(CloneFlags::CLONE_NEWNS).map_err(MountError::Unshare)?;
     mount(
         None::<&str>,
@@ -76,7 +85,8 @@ pub fn enter_private_mount_namespace() -> Result<(), MountError> {
         fstype: "propagation".into(),
         target: "/".into(),
         source,
-    })
+    })?;
+    Ok(host)
 }
 
 pub fn mount_spec(spec: &MountSpec, target: &Path) -> Result<(), MountError> {

@@ -484,11 +484,7 @@ fn request(
         raw.extend_from_slice(&buf[..n]);
         if head_end.is_none() {
             // Only the new bytes (and the 3 before them) can complete the blank line.
-            let from = before.saturating_sub(3);
-            head_end = raw[from..]
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-                .map(|p| p + from);
+            head_end = blank_line(&raw, before.saturating_sub(3));
             // The server is the container's: it must not make the host-side helper hold an
             // unbounded header block (Go's client stops at 1 MiB too).
             if head_end.is_none() && raw.len() > MAX_HEADER {
@@ -497,15 +493,16 @@ fn request(
                 ));
             }
         }
-        if let Some(h) = head_end {
-            if raw.len() >= h + 4 + MAX_BODY {
+        if let Some((_, body)) = head_end {
+            if raw.len() >= body + MAX_BODY {
                 break;
             }
         }
     }
-    let h = head_end.ok_or_else(|| format!("Get \"{url}\": malformed HTTP response"))?;
+    let (h, body_start) =
+        head_end.ok_or_else(|| format!("Get \"{url}\": malformed HTTP response"))?;
     let head = String::from_utf8_lossy(&raw[..h]);
-    let mut lines = head.split("\r\n");
+    let mut lines = head.split('\n').map(|l| l.trim_end_matches('\r'));
     let status = lines
         .next()
         .and_then(|l| l.split_whitespace().nth(1))
@@ -515,12 +512,30 @@ fn request(
         .filter_map(|l| l.split_once(':'))
         .find(|(k, _)| k.trim().eq_ignore_ascii_case("location"))
         .map(|(_, v)| v.trim().to_string());
-    let body_end = raw.len().min(h + 4 + MAX_BODY);
-    let body = String::from_utf8_lossy(&raw[h + 4..body_end]).into_owned();
+    let body_end = raw.len().min(body_start + MAX_BODY);
+    let body = String::from_utf8_lossy(&raw[body_start..body_end]).into_owned();
     Ok(Response {
         status,
         location,
         body,
+    })
+}
+
+/// Where the response's header block ends, searched from `from`: its length and where the body
+/// starts. Lines may end in CRLF or a bare LF, as Go's HTTP client (the kubelet's prober)
+/// accepts them: CGI scripts behind busybox's httpd answer with bare LFs.
+fn blank_line(raw: &[u8], from: usize) -> Option<(usize, usize)> {
+    (from..raw.len()).find_map(|i| {
+        let rest = &raw[i..];
+        if rest.starts_with(b"\r\n\r\n") {
+            Some((i, i + 4))
+        } else if rest.starts_with(b"\n\r\n") {
+            Some((i, i + 3))
+        } else if rest.starts_with(b"\n\n") {
+            Some((i, i + 2))
+        } else {
+            None
+        }
     })
 }
 
@@ -559,6 +574,14 @@ mod tests {
     fn status_200_to_399_succeeds_and_400_fails() {
         let p = serve(vec!["HTTP/1.1 204 No Content\r\n\r\n"]);
         assert_eq!(get(p, "/"), NetOutcome::Success);
+        // Header lines ending in a bare LF (busybox httpd's CGI responses), as Go reads them.
+        let p = serve(vec!["HTTP/1.1 200 OK\r\nContent-Type: text/plain\n\nok"]);
+        assert_eq!(get(p, "/"), NetOutcome::Success);
+        let p = serve(vec!["HTTP/1.1 503 No\nRetry-After: 1\n\n"]);
+        assert_eq!(
+            get(p, "/"),
+            NetOutcome::Failure("HTTP probe failed with statuscode: 503".into())
+        );
         let p = serve(vec!["HTTP/1.1 500 Oops\r\n\r\nbad"]);
         assert_eq!(
             get(p, "/healthz"),

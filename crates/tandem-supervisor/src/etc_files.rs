@@ -71,19 +71,45 @@ pub fn with_peers(mut hosts: String, peers: &[(String, Vec<String>)]) -> String 
     hosts
 }
 
-/// `/etc/resolv.conf`: the host's for every policy but `None` (there is no cluster DNS on one
-/// machine), with `dnsConfig` merged in as the kubelet merges it.
-pub fn resolv_conf(plan: &PodPlan, host: &str) -> String {
+/// `/etc/resolv.conf` as the kubelet writes it (`pkg/kubelet/network/dns`): for `ClusterFirst`
+/// (and `ClusterFirstWithHostNet` on the host's network) the cluster DNS address, the search
+/// path `NS.svc.cluster.local svc.cluster.local cluster.local` then the host's, and `ndots:5`; a
+/// `ClusterFirst` pod on the host's network, `Default`, or a pod with no cluster DNS (loopback
+/// only) gets the host's; `None` only its `dnsConfig`. `dnsConfig` is merged in last.
+pub fn resolv_conf(plan: &PodPlan, host: &str, cluster_dns: Option<&str>) -> String {
     let (mut servers, mut searches, mut options) = (vec![], vec![], vec![]);
-    if plan.dns_policy != DnsPolicy::None {
-        for line in host.lines() {
-            let mut it = line.split_whitespace();
-            match it.next() {
-                Some("nameserver") => servers.extend(it.map(str::to_string)),
-                Some("search") => searches.extend(it.map(str::to_string)),
-                Some("options") => options.extend(it.map(str::to_string)),
-                _ => {}
-            }
+    let (mut host_servers, mut host_searches, mut host_options) = (vec![], vec![], vec![]);
+    for line in host.lines() {
+        let mut it = line.split_whitespace();
+        match it.next() {
+            Some("nameserver") => host_servers.extend(it.map(str::to_string)),
+            Some("search") => host_searches.extend(it.map(str::to_string)),
+            Some("options") => host_options.extend(it.map(str::to_string)),
+            _ => {}
+        }
+    }
+    let cluster_first = match plan.dns_policy {
+        DnsPolicy::ClusterFirst => !plan.host_network,
+        DnsPolicy::ClusterFirstWithHostNet => true,
+        DnsPolicy::Default | DnsPolicy::None => false,
+    };
+    match (plan.dns_policy, cluster_dns.filter(|_| cluster_first)) {
+        (DnsPolicy::None, _) => {}
+        (_, Some(ip)) => {
+            servers.push(ip.to_string());
+            let domain = "cluster.local";
+            searches.extend([
+                format!("{}.svc.{domain}", plan.namespace),
+                format!("svc.{domain}"),
+                domain.to_string(),
+            ]);
+            searches.extend(host_searches);
+            options.push("ndots:5".to_string());
+        }
+        (_, None) => {
+            servers = host_servers;
+            searches = host_searches;
+            options = host_options;
         }
     }
     if let Some(cfg) = &plan.dns_config {
@@ -112,7 +138,12 @@ pub fn resolv_conf(plan: &PodPlan, host: &str) -> String {
 
 /// Writes the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf (mode 0644), which its
 /// containers get as bind mounts of these files.
-pub fn write(plan: &PodPlan, dir: &PodDir, pod_ips: &[String]) -> Result<(), EtcFileError> {
+pub fn write(
+    plan: &PodPlan,
+    dir: &PodDir,
+    pod_ips: &[String],
+    cluster_dns: Option<&str>,
+) -> Result<(), EtcFileError> {
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     if plan.host_network {
         let node = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
@@ -122,7 +153,7 @@ pub fn write(plan: &PodPlan, dir: &PodDir, pod_ips: &[String]) -> Result<(), Etc
     }?;
     for (name, content) in [
         ("hostname", format!("{}\n", plan.hostname)),
-        ("resolv.conf", resolv_conf(plan, &host_resolv)),
+        ("resolv.conf", resolv_conf(plan, &host_resolv, cluster_dns)),
     ] {
         let path = dir.etc_file(name);
         std::fs::write(&path, content)
@@ -271,16 +302,40 @@ mod tests {
         plan_dns.nameservers.push("10.0.0.53".into());
         plan_dns.options.push(("ndots".into(), Some("2".into())));
         let host = "nameserver 1.1.1.1\nsearch example.org\noptions ndots:1 rotate\n";
-        let out = resolv_conf_with(DnsPolicy::ClusterFirst, Some(plan_dns.clone()), host);
+        let out = resolv_conf_with(DnsPolicy::Default, Some(plan_dns.clone()), host, None);
         assert_eq!(out, "nameserver 1.1.1.1\nnameserver 10.0.0.53\nsearch example.org\noptions rotate ndots:2\n");
-        let none = resolv_conf_with(DnsPolicy::None, Some(plan_dns), host);
+        let none = resolv_conf_with(
+            DnsPolicy::None,
+            Some(plan_dns.clone()),
+            host,
+            Some("10.96.0.10"),
+        );
         assert_eq!(none, "nameserver 10.0.0.53\noptions ndots:2\n");
+        // ClusterFirst with the cluster's DNS: its address, the namespace's search path first,
+        // the host's after it, ndots:5 (the host's options are not the cluster's).
+        let cluster = resolv_conf_with(DnsPolicy::ClusterFirst, None, host, Some("10.96.0.10"));
+        assert_eq!(cluster, "nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local example.org\noptions ndots:5\n");
+        let merged = resolv_conf_with(
+            DnsPolicy::ClusterFirst,
+            Some(plan_dns),
+            host,
+            Some("10.96.0.10"),
+        );
+        assert_eq!(merged, "nameserver 10.96.0.10\nnameserver 10.0.0.53\nsearch default.svc.cluster.local svc.cluster.local cluster.local example.org\noptions ndots:2\n");
+        // Without a cluster DNS (a pod with loopback only): the host's, as the kubelet falls
+        // back to Default.
+        let fallback = resolv_conf_with(DnsPolicy::ClusterFirst, None, host, None);
+        assert_eq!(
+            fallback,
+            "nameserver 1.1.1.1\nsearch example.org\noptions ndots:1 rotate\n"
+        );
     }
 
     fn resolv_conf_with(
         policy: DnsPolicy,
         cfg: Option<tandem_api::plan::DnsConfig>,
         host: &str,
+        cluster_dns: Option<&str>,
     ) -> String {
         let plan: PodPlan = serde_json::from_value(serde_json::json!({
             "name": "p", "namespace": "default", "uid": "u", "labels": {}, "annotations": {}, "hostname": "p",
@@ -293,7 +348,7 @@ mod tests {
             "enable_service_links": true
         }))
         .expect("plan");
-        resolv_conf(&plan, host)
+        resolv_conf(&plan, host, cluster_dns)
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! Layout: `statedir` (paths), `translate` (plan → OCI spec, pure), `volumes`, `users`, `devices` (the host's nodes for privileged containers), `logs`
 //! (CRI format), `linux` (the runtime adapter), `network` (CNI attach/detach, published ports), `sandbox` (the pause process watched and
 //! replaced, §2.3), `proto` + `server` (control socket), `supervise`
-//! (the process's main), `storage` (local-storage measurement for eviction).
+//! (the process's main), `storage` (local-storage measurement for eviction), `proxy` (starting the store's proxy,
+//! which serves its pods' cluster DNS).
 
 pub mod devices;
 pub mod etc_files;
@@ -19,6 +20,7 @@ pub mod linux;
 pub mod logs;
 pub mod network;
 pub mod proto;
+pub mod proxy;
 pub mod sandbox;
 pub mod seccomp;
 pub mod server;

@@ -28,6 +28,18 @@ pub struct NetworkRequest {
     /// `tandem run -p` publications.
     #[serde(default)]
     pub publish: Vec<PortMapping>,
+    /// The store's cluster DNS, the nameserver of `ClusterFirst` pods (`None`: the host's
+    /// resolvers, as the kubelet without a `clusterDNS`).
+    #[serde(default)]
+    pub cluster_dns: Option<ClusterDns>,
+}
+
+/// Where a pod's cluster DNS is: its address, and the store whose proxy answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterDns {
+    pub ip: String,
+    /// The store's Services directory (the proxy's lock and log).
+    pub services: PathBuf,
 }
 
 impl NetworkRequest {

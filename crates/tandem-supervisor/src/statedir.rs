@@ -19,8 +19,13 @@
 //!     network-request.json  the network and `-p` ports `run` asked for; network.json  the CNI attachment (for DEL)
 //!     containers/<name>-<attempt>/          OCI bundle: config.json, shim.json, rootfs, upper, work
 //!     runtime/        libcontainer's state for this pod's containers
+//! <root>/workloads/<namespace>_<kind>_<name>/   one workload and its controller's files
+//! <root>/services/<namespace>_<name>/  one Service: service.json, endpointslices.json
+//! <root>/services/cluster-dns.json   the store's cluster DNS address, while it has pods or Services
+//! <root>/services/proxy.lock, proxy.pid, proxy.log   the store's proxy (Services, cluster DNS)
 //! ```
-//! Defaults: images under /var/lib/tandem, pods under /run/tandem; `--root DIR` puts both under DIR.
+//! Defaults: images and volumes under /var/lib/tandem, pods, workloads and services under
+//! /run/tandem; `--root DIR` puts them all under DIR.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -177,6 +177,8 @@ struct Setup {
     network: crate::network::PodNetwork,
     /// `hostUsers: false`: the pod's host id range and the file that claims it.
     userns: Option<(IdRange, PathBuf)>,
+    /// The host's mount namespace, left for the pod's own: where the store's proxy is started.
+    host_mounts: Option<std::os::fd::OwnedFd>,
 }
 
 fn teardown(dir: &PodDir, plan: &PodPlan, setup: Setup) {
@@ -254,6 +256,7 @@ pub fn supervise(dir: PodDir, images: &Path, exe: PathBuf) -> i32 {
         sandbox: None,
         network: Default::default(),
         userns: None,
+        host_mounts: None,
     };
     match prepare(&dir, &plan, images, &exe, &mut setup) {
         Ok(()) => {}
@@ -293,7 +296,7 @@ fn prepare(
     // below it; the stranger sweep started with the async runtime reaps the latter
     // (tandem_runtime::reaper).
     tandem_runtime::reaper::become_subreaper().map_err(|e| SuperviseError::Runtime(e.into()))?;
-    tandem_runtime::mounts::enter_private_mount_namespace()?;
+    setup.host_mounts = Some(tandem_runtime::mounts::enter_private_mount_namespace()?);
     let _ = std::fs::write(dir.pid_file(), std::process::id().to_string());
     create_pod_cgroup(plan)?;
     let share_pid = plan.share_process_namespace && !plan.host_pid;
@@ -340,7 +343,12 @@ fn prepare(
     joined?;
     let network = crate::network::attach(plan, dir, &netns)?;
     setup.network = network;
-    crate::etc_files::write(plan, dir, &setup.network.pod_ips)?;
+    // The cluster DNS is reached through the pod's network, or the host's own.
+    let cluster_dns = crate::network::NetworkRequest::read(dir)
+        .cluster_dns
+        .filter(|_| setup.network.attached || plan.host_network);
+    let nameserver = cluster_dns.as_ref().map(|c| c.ip.as_str());
+    crate::etc_files::write(plan, dir, &setup.network.pod_ips, nameserver)?;
     crate::volumes::mount_shm(dir)?;
     if setup.network.attached {
         crate::etc_files::refresh_peer_hosts(dir);
@@ -479,6 +487,7 @@ fn release(
             sandbox,
             network,
             userns: setup.userns.take(),
+            host_mounts: None,
         },
     );
     if ended.reason == TerminationReason::Deleted {
@@ -503,6 +512,7 @@ fn run(
         .map(|s| crate::sandbox::namespaces(plan, s, setup.userns.is_some()))
         .unwrap_or_default();
     let net = setup.network.clone();
+    let exe_for_proxy = exe.clone();
     let pod: Pod = read_json(&dir.pod_json())?;
     let std_listener = control_listener(dir)?;
 
@@ -558,6 +568,9 @@ fn run(
         };
         tokio::task::spawn_local(serve(listener, shared));
         forward_stop_signals(&ctl_tx);
+        if let Some(host_mounts) = setup.host_mounts.take() {
+            tokio::task::spawn_local(keep_proxy(dir.clone(), exe_for_proxy, host_mounts));
+        }
         let writer = state_writer(dir, pod, &plan, &net);
         let facts = PodFacts {
             sandbox_ready: true,
@@ -597,4 +610,32 @@ fn run(
         Ok::<Ended, SuperviseError>(ended)
     });
     result
+}
+
+/// How often a supervisor looks for its store's proxy.
+const PROXY_LOOK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Starts the store's proxy again whenever it is gone (a kill -9, say): it answers the pod's
+/// cluster DNS, so names resolve again within [`PROXY_LOOK`] and a moment. Only for a pod whose
+/// resolv.conf names the cluster DNS.
+async fn keep_proxy(dir: PodDir, exe: PathBuf, host_mounts: std::os::fd::OwnedFd) {
+    use std::os::fd::AsFd as _;
+    let Some(dns) = crate::network::NetworkRequest::read(&dir).cluster_dns else {
+        return;
+    };
+    let Some(pods) = dir.root.parent().map(Path::to_path_buf) else {
+        return;
+    };
+    let args = crate::proxy::ProxyArgs {
+        services: dns.services,
+        pods,
+    };
+    loop {
+        tokio::time::sleep(PROXY_LOOK).await;
+        if !crate::proxy::running(&args.services) {
+            if let Err(e) = crate::proxy::spawn(&exe, &args, Some(host_mounts.as_fd())) {
+                eprintln!("warning: cannot start the store's proxy: {e}");
+            }
+        }
+    }
 }

@@ -50,7 +50,9 @@ fn hidden_entry(args: &[OsString]) -> Option<i32> {
             tandem_supervisor::supervise::supervise(dir, &a.images, exe)
         }),
         commands::controller::ControlArgs::VERB => helper(rest, commands::controller::control_main),
-        commands::services::ProxyArgs::VERB => helper(rest, commands::services::proxy_main),
+        tandem_supervisor::proxy::ProxyArgs::VERB => {
+            helper(rest, commands::service_proxy::proxy_main)
+        }
         _ => return None,
     })
 }

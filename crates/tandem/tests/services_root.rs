@@ -269,3 +269,184 @@ fn addresses_are_the_machines_and_bad_ones_are_refused_before_anything_starts() 
     let out = run_d(&b, &svc(free).replace("name: db", "name: db2"));
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// Lines of `nslookup` (busybox's) from a pod, for one name and record type.
+fn nslookup(env: &Env, pod: &str, args: &[&str]) -> String {
+    let mut argv = vec!["exec", pod, "--", "nslookup"];
+    argv.extend(args);
+    stdout(&env.tandem(&argv))
+}
+
+fn reservations_of(env: &Env) -> Vec<String> {
+    let root = env.root.path().display().to_string();
+    std::fs::read_dir("/run/tandem/service-reservations")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| std::fs::read_to_string(e.path()).is_ok_and(|holder| holder.starts_with(&root)))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn the_two_tier_example_talks_by_name_and_dns_survives_its_server() {
+    if require_root("the_two_tier_example_talks_by_name_and_dns_survives_its_server").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let example = support::repo().join("examples/two-tier.yaml");
+    let client = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: client}}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never, command: [sleep, \"3600\"]}}]\n");
+    let client_file = env.root.path().join("client.yaml");
+    std::fs::write(&client_file, client).expect("write");
+    let out = env.tandem(&[
+        "run",
+        "-d",
+        "-f",
+        example.to_str().expect("utf-8"),
+        "-f",
+        client_file.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("both web pods ready behind their Service", 90, || {
+        (ready_addresses(&env, "web").len() == 2).then_some(())
+    });
+    // The kubelet's resolv.conf for ClusterFirst.
+    let resolv = stdout(&env.tandem(&["exec", "client", "--", "cat", "/etc/resolv.conf"]));
+    let dns_ip = resolv
+        .lines()
+        .find_map(|l| l.strip_prefix("nameserver "))
+        .expect("a nameserver")
+        .to_string();
+    assert!(dns_ip.starts_with("10.96.0."), "{resolv}");
+    assert!(
+        resolv.contains("search default.svc.cluster.local svc.cluster.local cluster.local"),
+        "{resolv}"
+    );
+    assert!(resolv.contains("options ndots:5"), "{resolv}");
+
+    // The web Service by its short, namespaced and full name; each page went through the web
+    // pod's ambassador to the `postgres` Service (the seed's ambassador pattern, by name).
+    let web = web_pods(&env);
+    for name in ["web", "web.default", "web.default.svc.cluster.local"] {
+        let seen = fetch_from(&env, "client", &format!("http://{name}/cgi-bin/page"), 1);
+        assert_eq!(seen.len(), 1, "{name}: {seen:?}");
+        assert!(
+            seen[0].ends_with("db postgres-0: result for SELECT 1"),
+            "{name}: {seen:?}"
+        );
+    }
+    let seen = fetch_from(&env, "client", "http://web/cgi-bin/page", 50);
+    for p in &web {
+        assert!(
+            seen.iter().any(|l| l.starts_with(&format!("web {p}:"))),
+            "{p} never answered: {seen:?}"
+        );
+    }
+
+    // A headless Service resolves to its ready pods, a StatefulSet pod by its own name, named
+    // ports have SRV records, and cluster IPs have reverse names.
+    let pg_ip = ready_addresses(&env, "postgres-pods");
+    assert_eq!(pg_ip.len(), 1);
+    let answer = nslookup(&env, "client", &["postgres-pods.default.svc.cluster.local"]);
+    assert!(
+        answer.contains(&format!("Address: {}", pg_ip[0])),
+        "{answer}"
+    );
+    let answer = nslookup(
+        &env,
+        "client",
+        &["postgres-0.postgres-pods.default.svc.cluster.local"],
+    );
+    assert!(
+        answer.contains(&format!("Address: {}", pg_ip[0])),
+        "{answer}"
+    );
+    let answer = nslookup(
+        &env,
+        "client",
+        &["-type=srv", "_pg._tcp.postgres.default.svc.cluster.local"],
+    );
+    assert!(
+        answer.contains("0 100 5432 postgres.default.svc.cluster.local"),
+        "{answer}"
+    );
+    let web_ip = service_json(&env, "web")["spec"]["clusterIP"]
+        .as_str()
+        .expect("ip")
+        .to_string();
+    let answer = nslookup(&env, "client", &[&web_ip]);
+    assert!(answer.contains("web.default.svc.cluster.local"), "{answer}");
+    // The Services that existed when the client started are in its environment.
+    let environment = stdout(&env.tandem(&["exec", "client", "--", "env"]));
+    for line in [
+        format!("WEB_SERVICE_HOST={web_ip}"),
+        "WEB_SERVICE_PORT=80".to_string(),
+        "WEB_SERVICE_PORT_HTTP=80".to_string(),
+        format!("WEB_PORT=tcp://{web_ip}:80"),
+        "POSTGRES_SERVICE_PORT_PG=5432".to_string(),
+    ] {
+        assert!(
+            environment.lines().any(|l| l == line),
+            "{line}: {environment}"
+        );
+    }
+    // A headless Service gives none.
+    assert!(!environment.contains("POSTGRES_PODS_"), "{environment}");
+
+    // The server is the proxy's: killed, a supervisor starts it again, and names resolve.
+    let root = env.root.path().display().to_string();
+    let proxy = support::pids_mentioning("__proxy")
+        .into_iter()
+        .find(|(_, cmd)| cmd.contains(&root))
+        .expect("the proxy")
+        .0;
+    support::kill9(proxy);
+    wait_for("names to resolve again", 30, || {
+        let answer = nslookup(&env, "client", &["web.default.svc.cluster.local"]);
+        answer.contains(&format!("Address: {web_ip}")).then_some(())
+    });
+
+    // Deleting it all leaves no proxy, rule or address of this store.
+    let out = env.tandem(&["delete", "-f", example.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.tandem(&["delete", "pod", "client"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(proxies(&env), 0);
+    let rules = ruleset();
+    assert!(!rules.contains(&web_ip), "{rules}");
+    assert!(!rules.contains(&format!("{dns_ip} ")), "{rules}");
+    assert_eq!(reservations_of(&env), Vec::<String>::new());
+}
+
+#[test]
+fn twenty_service_cycles_leave_no_rule_address_or_process() {
+    if require_root("twenty_service_cycles_leave_no_rule_address_or_process").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let yaml = format!("apiVersion: v1\nkind: Service\nmetadata: {{name: echo}}\nspec:\n  type: NodePort\n  selector: {{app: echo}}\n  ports: [{{port: 7, targetPort: 7000}}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: echo, labels: {{app: echo}}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never, command: [sh, -c, \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]}}]\n");
+    let file = env.root.path().join("echo.yaml");
+    std::fs::write(&file, yaml).expect("write");
+    let file = file.to_str().expect("utf-8");
+    let mut ips = Vec::new();
+    for i in 0..20 {
+        let out = env.tandem(&["run", "-d", "-f", file]);
+        assert!(out.status.success(), "cycle {i}: {}", stderr(&out));
+        ips.push(
+            service_json(&env, "echo")["spec"]["clusterIP"]
+                .as_str()
+                .expect("ip")
+                .to_string(),
+        );
+        let out = env.tandem(&["delete", "-f", file]);
+        assert!(out.status.success(), "cycle {i}: {}", stderr(&out));
+        assert_eq!(proxies(&env), 0, "cycle {i}");
+        assert_eq!(reservations_of(&env), Vec::<String>::new(), "cycle {i}");
+    }
+    let rules = ruleset();
+    for ip in &ips {
+        assert!(!rules.contains(ip.as_str()), "{ip}: {rules}");
+    }
+    // No rule commented with this Service's name is left either.
+    assert!(!rules.contains("default/echo:"), "{rules}");
+}

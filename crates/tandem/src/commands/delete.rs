@@ -9,6 +9,13 @@ use crate::cli::DeleteArgs;
 use crate::errors::hint;
 
 pub fn delete(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
+    let deleted = delete_targets(store, a);
+    // With the last pod and Service gone, `delete` returns once the proxy has gone too.
+    super::service_proxy::settle(store);
+    deleted
+}
+
+fn delete_targets(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
     if !a.filename.is_empty() {
         return delete_file(store, &a);
     }

@@ -14,6 +14,8 @@ mod logs;
 mod patch;
 mod port_forward;
 mod run;
+pub(crate) mod service_proxy;
+pub(crate) mod service_store;
 pub(crate) mod services;
 mod set;
 mod start;

@@ -23,6 +23,15 @@ use crate::cli::RunArgs;
 use crate::errors::{hint, hint_caused, Reported};
 
 pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
+    let ran = run_files(store, a);
+    if ran.is_err() {
+        // Nothing of a refused or failed run stays, the proxy its pods started included.
+        super::service_proxy::settle(store);
+    }
+    ran
+}
+
+fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     let mut files = a.filename.clone();
     files.extend(a.files.iter().cloned());
     let sources = read_sources(&files)?;
@@ -109,7 +118,8 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     store.sweep_staging();
     // Services first, as their addresses are checked before anything runs (a node port taken
     // refuses the whole file).
-    super::services::create(store, &exe, &loaded.services)?;
+    super::service_store::create(store, &loaded.services)?;
+    super::service_proxy::ensure_proxy(store, &exe)?;
     let service_names: Vec<(String, String)> = loaded
         .services
         .iter()
@@ -123,7 +133,7 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
         .collect();
     let remove_services = || {
         for (ns, name) in &service_names {
-            let _ = super::services::remove(store, ns, name);
+            let _ = super::service_store::remove(store, ns, name);
         }
     };
     let mut started: Vec<(String, PodDir)> = vec![];
@@ -218,6 +228,7 @@ fn network_request(
         config_dir: a.cni_config_dir.clone(),
         plugin_dirs: (!a.cni_plugin_dir.is_empty()).then(|| a.cni_plugin_dir.clone()),
         publish,
+        cluster_dns: None,
     };
     let networked: Vec<&tandem_api::LoadedPod> =
         pods.iter().filter(|p| !p.plan.host_network).collect();
@@ -540,7 +551,7 @@ fn foreground(
                 eprintln!("{}", if force { "forcing pods to stop" } else { "stopping pods gracefully (Ctrl-C again to force)" });
                 if !force {
                     for (ns, name) in &services {
-                        let _ = super::services::remove(store, ns, name);
+                        let _ = super::service_store::remove(store, ns, name);
                     }
                     for w in &workloads {
                         let (store, w) = (store.clone(), w.clone());

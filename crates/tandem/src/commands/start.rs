@@ -59,6 +59,36 @@ pub(crate) fn now_time() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time
     )
 }
 
+/// The Services of the pod's namespace that exist as it starts, as environment variables of
+/// each container (`enableServiceLinks`, the kubelet's default): put first, so the container's
+/// own variables of the same name win and may refer to them as `$(WEB_SERVICE_HOST)`.
+fn with_service_links(store: &Store, plan: &mut tandem_api::plan::PodPlan) {
+    use tandem_api::plan::{EnvValue, EnvVar};
+    let services: Vec<k8s_openapi::api::core::v1::Service> = super::service_store::list(store)
+        .into_iter()
+        .map(|(_, s)| s)
+        .filter(|s| s.metadata.namespace.as_deref() == Some(plan.namespace.as_str()))
+        .collect();
+    let links: Vec<EnvVar> = tandem_api::services::environment(&services)
+        .into_iter()
+        .map(|(name, value)| EnvVar {
+            name,
+            // Literals are stored with `$` doubled (see `EnvValue::Literal`).
+            value: EnvValue::Literal(value.replace('$', "$$")),
+        })
+        .collect();
+    if links.is_empty() {
+        return;
+    }
+    for c in plan
+        .init_containers
+        .iter_mut()
+        .chain(plan.containers.iter_mut())
+    {
+        c.env.splice(0..0, links.iter().cloned());
+    }
+}
+
 pub(crate) fn start_pod(
     store: &Store,
     exe: &std::path::Path,
@@ -66,7 +96,10 @@ pub(crate) fn start_pod(
     pulls: &Pulls,
     net: &NetworkRequest,
 ) -> anyhow::Result<PodDir> {
-    let plan = p.plan.clone();
+    let mut plan = p.plan.clone();
+    if plan.enable_service_links {
+        with_service_links(store, &mut plan);
+    }
     let mut object = p.object.clone();
     object.metadata.uid = Some(plan.uid.clone());
     object.metadata.namespace = Some(plan.namespace.clone());
@@ -78,9 +111,23 @@ pub(crate) fn start_pod(
     // the rename is the atomic claim on the name (a second `run` of the same pod fails there
     // and touches nothing of the first), and a `run` killed before it leaves no half-made pod.
     let staged = store.staging(&plan.namespace, &plan.name);
-    let prepared = (|| -> anyhow::Result<()> {
+    let make_dir = || {
         std::fs::create_dir(&staged.root)
-            .with_context(|| format!("cannot create {}", staged.root.display()))?;
+            .with_context(|| format!("cannot create {}", staged.root.display()))
+    };
+    // The store's cluster DNS, for the pod's resolv.conf (a pod with loopback only has none).
+    let mut net = net.clone();
+    let made = match net.is_none() {
+        true => make_dir(),
+        false => super::service_store::with_cluster_dns(store, |ip| {
+            net.cluster_dns = Some(tandem_supervisor::network::ClusterDns {
+                ip: ip.to_string(),
+                services: store.services.clone(),
+            });
+            make_dir()
+        }),
+    };
+    let prepared = made.and_then(|()| -> anyhow::Result<()> {
         write_atomic(&staged.plan_json(), &serde_json::to_vec_pretty(&plan)?)?;
         let settings = tandem_image::PullSettings {
             pull_secrets: secrets_of(p),
@@ -90,14 +137,14 @@ pub(crate) fn start_pod(
         write_atomic(&staged.pod_json(), &serde_json::to_vec_pretty(&object)?)?;
         write_atomic(
             &staged.root.join(tandem_supervisor::network::REQUEST_FILE),
-            &serde_json::to_vec_pretty(net)?,
+            &serde_json::to_vec_pretty(&net)?,
         )?;
         // Until the supervisor writes its own pid there, this process answers for the pod: a
         // pod found before then is being started, not lost, unless this process is gone.
         std::fs::write(staged.pid_file(), std::process::id().to_string())?;
         tandem_runtime::fault::reached(tandem_runtime::fault::FaultPoint::RunBeforeClaim);
         Ok(())
-    })();
+    });
     let claimed = prepared.and_then(|()| {
         store
             .claim(&staged, &plan.namespace, &plan.name)
@@ -122,6 +169,8 @@ pub(crate) fn start_pod(
     };
     tandem_runtime::fault::reached(tandem_runtime::fault::FaultPoint::RunAfterClaim);
     let result = (|| -> anyhow::Result<()> {
+        // The proxy serves the cluster DNS while any pod is in the store.
+        super::service_proxy::ensure_proxy(store, exe)?;
         let log = std::fs::File::create(dir.supervisor_log())?;
         let args = tandem_supervisor::supervise::SuperviseArgs {
             pod_dir: dir.root.clone(),

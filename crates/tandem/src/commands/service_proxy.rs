@@ -1,0 +1,361 @@
+//! The store's proxy, `tandem __proxy SERVICES PODS`: one process per store, as each workload
+//! has its controller (no daemon), running while the store has a Service or a running pod.
+//! Every quarter second it reads the pods, asks `tandem_controllers::endpoints` for each
+//! Service's endpoints, writes those that changed, rewrites the kernel's rules
+//! (`tandem_network::services`) when what they route changed, and gives the cluster DNS server
+//! it runs (`tandem_dns`) the names of the day; the store's cluster DNS address leads to that
+//! server's loopback port. When the last Service and running pod go it removes its rules,
+//! gives the cluster DNS address back and exits.
+//!
+//! It holds `proxy.lock` (flock) for its life, so one runs per store and a dead one is seen at
+//! once; a command that makes a Service or a pod starts it when none runs, and after a kill -9
+//! each pod's supervisor starts it again within two seconds (`tandem_supervisor::proxy`), as do
+//! `get` and `delete` (the kernel's rules stay meanwhile: traffic flows, only endpoint changes
+//! and DNS answers wait).
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::Context;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use tandem_api::services::{is_headless, ServiceType};
+use tandem_controllers::endpoints::{endpoint_slices, members};
+use tandem_network::services::{Backend, Transport, VirtualPort};
+use tandem_supervisor::proxy::{self, ProxyArgs};
+use tandem_supervisor::statedir::Store;
+
+use super::service_store::{
+    allocation_lock, list, name_of, namespace_of, read_cluster_dns, release_cluster_dns, table_name,
+};
+
+/// How often the proxy looks at the pods.
+const PERIOD: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Starts the proxy when none runs and there is work for it: a Service, a pod (whose cluster
+/// DNS it serves), or rules of Services that are gone. The proxy sees to the rest.
+pub fn ensure_proxy(store: &Store, exe: &Path) -> anyhow::Result<()> {
+    if proxy::running(&store.services) {
+        return Ok(());
+    }
+    if list(store).is_empty()
+        && !has_pods(store)
+        && !tandem_network::services::present(&table_name(store))
+    {
+        return Ok(());
+    }
+    let args = ProxyArgs {
+        services: store.services.clone(),
+        pods: store.pods.clone(),
+    };
+    proxy::spawn(exe, &args, None).context("cannot start the Services' proxy")
+}
+
+pub fn proxy_main(a: &ProxyArgs) -> i32 {
+    let mut store = Store::new(None);
+    store.services = a.services.clone();
+    store.pods = a.pods.clone();
+    match proxy(&store) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+/// The pods of the store, read again only when their `pod.json` changed; a pod whose supervisor
+/// is gone is not ready (its containers run unwatched: no probe says they are).
+struct Pods {
+    cache: HashMap<PathBuf, (SystemTime, Pod)>,
+}
+
+impl Pods {
+    fn look(&mut self, store: &Store) -> Vec<Pod> {
+        let dirs = store.list().unwrap_or_default();
+        let mut seen = HashMap::new();
+        for d in dirs {
+            let path = d.pod_json();
+            let Ok(modified) = std::fs::metadata(&path).and_then(|m| m.modified()) else {
+                continue;
+            };
+            let pod = match self.cache.remove(&path) {
+                Some((t, pod)) if t == modified => pod,
+                _ => {
+                    let Some(pod) = std::fs::read(&path)
+                        .ok()
+                        .and_then(|b| serde_json::from_slice::<Pod>(&b).ok())
+                    else {
+                        continue;
+                    };
+                    pod
+                }
+            };
+            let mut shown = pod.clone();
+            if d.live_supervisor().is_none() {
+                for c in shown
+                    .status
+                    .iter_mut()
+                    .flat_map(|s| s.conditions.iter_mut().flatten())
+                {
+                    if c.type_ == "Ready" {
+                        c.status = "False".into();
+                    }
+                }
+            }
+            seen.insert(path, (modified, pod, shown));
+        }
+        let mut out = Vec::new();
+        for (path, (t, pod, shown)) in seen {
+            self.cache.insert(path, (t, pod));
+            out.push(shown);
+        }
+        out
+    }
+}
+
+/// What the kernel routes for one Service: a [`VirtualPort`] per TCP or UDP port, its backends
+/// from the slices (the slice port named as the Service port).
+fn virtual_ports(s: &Service, slices: &[EndpointSlice]) -> Vec<VirtualPort> {
+    let spec = s.spec.clone().unwrap_or_default();
+    if ServiceType::of(s) == ServiceType::ExternalName {
+        return Vec::new();
+    }
+    let cluster_ip = spec.cluster_ip.as_deref().and_then(|c| c.parse().ok());
+    spec.ports
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| {
+            let protocol = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+            let transport = match protocol.as_str() {
+                "TCP" => Transport::Tcp,
+                "UDP" => Transport::Udp,
+                _ => return None,
+            };
+            let port_name = p.name.clone().unwrap_or_default();
+            let mut backends = Vec::new();
+            for slice in slices {
+                let Some(target) = slice.ports.iter().flatten().find(|sp| {
+                    sp.name.clone().unwrap_or_default() == port_name
+                        && sp.protocol.as_deref() == Some(protocol.as_str())
+                }) else {
+                    continue;
+                };
+                let Some(port) = target.port.and_then(|n| u16::try_from(n).ok()) else {
+                    continue;
+                };
+                for e in members(slice) {
+                    let Some(ip) = e.addresses.first().and_then(|a| a.parse().ok()) else {
+                        continue;
+                    };
+                    let c = e.conditions.clone().unwrap_or_default();
+                    backends.push(Backend {
+                        ip,
+                        port,
+                        ready: c.ready == Some(true),
+                        serving: c.serving == Some(true),
+                        terminating: c.terminating == Some(true),
+                    });
+                }
+            }
+            Some(VirtualPort {
+                name: format!(
+                    "{}/{}:{}",
+                    namespace_of(s),
+                    name_of(s),
+                    if port_name.is_empty() {
+                        p.port.to_string()
+                    } else {
+                        port_name
+                    }
+                ),
+                transport,
+                cluster_ip,
+                port: u16::try_from(p.port).ok()?,
+                node_port: p.node_port.and_then(|n| u16::try_from(n).ok()),
+                backends,
+            })
+        })
+        .collect()
+}
+
+/// After a deletion: when the store has no Service and no pod left, waits (at most 5 s) for the
+/// proxy to remove its rules and exit, so that a `delete` that returns has left nothing running.
+pub fn settle(store: &Store) {
+    // A proxy that is not running (killed) is started, to remove rules left behind.
+    if let Ok(exe) = std::env::current_exe() {
+        let _ = ensure_proxy(store, &exe);
+    }
+    if !list(store).is_empty() || has_pods(store) {
+        return;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while proxy::running(&store.services) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Whether the store has a pod that runs or is being made (its staging directory, or its
+/// directory before its supervisor took over, answered for by the `run` making it): the
+/// cluster DNS is theirs. A finished pod kept for `logs` needs none.
+fn has_pods(store: &Store) -> bool {
+    std::fs::read_dir(&store.pods)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .any(|e| {
+            e.file_name().to_string_lossy().starts_with(".new-")
+                || tandem_supervisor::statedir::PodDir::open(e.path())
+                    .live_supervisor()
+                    .is_some()
+        })
+}
+
+/// What DNS answers for the Services: names, cluster IPs, ready endpoints and named ports.
+fn zone_of(services: &[(Service, Vec<EndpointSlice>)]) -> tandem_dns::Zone {
+    use tandem_dns::zone::{Endpoint, Kind, Port};
+    let mut zone = tandem_dns::Zone::default();
+    for (s, slices) in services {
+        let spec = s.spec.clone().unwrap_or_default();
+        let kind = match (
+            ServiceType::of(s),
+            spec.cluster_ip.as_deref().and_then(|c| c.parse().ok()),
+        ) {
+            (ServiceType::ExternalName, _) => {
+                Kind::ExternalName(spec.external_name.clone().unwrap_or_default())
+            }
+            (_, Some(ip)) => Kind::ClusterIp(ip),
+            _ if is_headless(s) => Kind::Headless,
+            _ => continue,
+        };
+        let ports = spec
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(|p| {
+                let name = p.name.clone().filter(|n| !n.is_empty())?;
+                let protocol = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+                let target_port = slices
+                    .iter()
+                    .flat_map(|sl| sl.ports.iter().flatten())
+                    .find(|sp| {
+                        sp.name.as_deref() == Some(name.as_str())
+                            && sp.protocol.as_deref() == Some(protocol.as_str())
+                    })
+                    .and_then(|sp| sp.port)
+                    .unwrap_or(p.port);
+                Some(Port {
+                    name,
+                    protocol: protocol.to_ascii_lowercase(),
+                    port: u16::try_from(p.port).ok()?,
+                    target_port: u16::try_from(target_port).ok()?,
+                })
+            })
+            .collect();
+        let endpoints = slices
+            .iter()
+            .flat_map(members)
+            .filter_map(|e| {
+                Some(Endpoint {
+                    ip: e.addresses.first()?.parse().ok()?,
+                    hostname: e.hostname.clone(),
+                    ready: e.conditions.as_ref().and_then(|c| c.ready) == Some(true),
+                })
+            })
+            .collect();
+        zone.services.insert(
+            (namespace_of(s).to_string(), name_of(s).to_string()),
+            tandem_dns::zone::Service {
+                kind,
+                ports,
+                endpoints,
+            },
+        );
+    }
+    zone
+}
+
+/// The cluster DNS address's port 53, UDP and TCP, led to the server's loopback port.
+fn dns_ports(ip: Ipv4Addr, port: u16) -> Vec<VirtualPort> {
+    [("dns", Transport::Udp), ("dns-tcp", Transport::Tcp)]
+        .into_iter()
+        .map(|(name, transport)| VirtualPort {
+            name: format!("cluster-dns:{name}"),
+            transport,
+            cluster_ip: Some(ip),
+            port: 53,
+            node_port: None,
+            backends: vec![Backend {
+                ip: Ipv4Addr::LOCALHOST,
+                port,
+                ready: true,
+                serving: true,
+                terminating: false,
+            }],
+        })
+        .collect()
+}
+
+/// The proxy: looks, writes what changed, until no Service and no running pod is left.
+fn proxy(store: &Store) -> anyhow::Result<()> {
+    let Some(lock) = proxy::lock(&store.services)? else {
+        return Ok(());
+    };
+    std::fs::write(
+        store.services.join("proxy.pid"),
+        std::process::id().to_string(),
+    )?;
+    let host_resolvers = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let dns = tandem_dns::Dns::start(tandem_dns::upstreams(&host_resolvers))?;
+    let mut pods = Pods {
+        cache: HashMap::new(),
+    };
+    let mut routed: Option<Vec<VirtualPort>> = None;
+    let mut answered: Option<tandem_dns::Zone> = None;
+    loop {
+        let services = list(store);
+        if services.is_empty() && !has_pods(store) {
+            // Decided under the allocation lock, under which Services and pods' directories
+            // are made: one made after this look finds this process gone (its proxy lock let
+            // go) and starts another.
+            let _alloc = allocation_lock(store)?;
+            if list(store).is_empty() && !has_pods(store) {
+                tandem_network::services::remove(&table_name(store))?;
+                release_cluster_dns(store);
+                let _ = std::fs::remove_file(store.services.join("proxy.pid"));
+                drop(lock);
+                return Ok(());
+            }
+            continue;
+        }
+        let all_pods = pods.look(store);
+        let mut ports = Vec::new();
+        let mut sliced = Vec::new();
+        for (dir, s) in services {
+            let slices = endpoint_slices(&s, &all_pods);
+            if slices != dir.slices() {
+                dir.write_slices(&slices)?;
+            }
+            ports.extend(virtual_ports(&s, &slices));
+            sliced.push((s, slices));
+        }
+        if let Some(ip) = read_cluster_dns(store) {
+            ports.extend(dns_ports(ip, dns.port()));
+        }
+        if routed.as_ref() != Some(&ports) {
+            match tandem_network::services::sync(&table_name(store), &ports) {
+                Ok(()) => routed = Some(ports),
+                Err(e) => eprintln!("error: {e}"),
+            }
+        }
+        let zone = zone_of(&sliced);
+        if answered.as_ref() != Some(&zone) {
+            dns.set_zone(zone.clone());
+            answered = Some(zone);
+        }
+        std::thread::sleep(PERIOD);
+    }
+}
