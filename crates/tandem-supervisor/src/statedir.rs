@@ -22,7 +22,8 @@
 //! <root>/workloads/<namespace>_<kind>_<name>/   one workload and its controller's files
 //! <root>/services/<namespace>_<name>/  one Service: service.json, endpointslices.json
 //! <root>/services/cluster-dns.json   the store's cluster DNS address, while it has pods or Services
-//! <root>/services/proxy.lock, proxy.pid, proxy.log   the store's proxy (Services, cluster DNS)
+//! <root>/services/proxy.lock, proxy.pid, proxy.log, proxy.table   the store's proxy (Services,
+//!                                   cluster DNS) and the name of its nftables table
 //! ```
 //! Defaults: images and volumes under /var/lib/tandem, pods, workloads and services under
 //! /run/tandem; `--root DIR` puts them all under DIR.

@@ -72,8 +72,10 @@ fn grpc_readiness_serving_makes_the_pod_ready() {
     };
     let env = Env::with_checker();
     let port = free_port();
+    // The first probe waits a second: one sent before the server listens fails with "connection
+    // refused", as on a cluster, and this test is about what a listening server answers.
     let probe = format!(
-        "      readinessProbe:\n        grpc: {{port: {port}}}\n        periodSeconds: 1\n"
+        "      readinessProbe:\n        grpc: {{port: {port}}}\n        initialDelaySeconds: 1\n        periodSeconds: 1\n"
     );
     let started = Instant::now();
     run_detached(&env, &grpc_pod("grpc-ready", port, "SERVING", &probe));

@@ -299,6 +299,12 @@ fn dns_ports(ip: Ipv4Addr, port: u16) -> Vec<VirtualPort> {
         .collect()
 }
 
+/// `proxy.table`: the name of the store's table while it exists, for people (and tests) asking
+/// `nft list table ip NAME` which rules are this store's.
+fn table_file(store: &Store) -> PathBuf {
+    store.services.join("proxy.table")
+}
+
 /// The proxy: looks, writes what changed, until no Service and no running pod is left.
 fn proxy(store: &Store) -> anyhow::Result<()> {
     let Some(lock) = proxy::lock(&store.services)? else {
@@ -324,6 +330,7 @@ fn proxy(store: &Store) -> anyhow::Result<()> {
             let _alloc = allocation_lock(store)?;
             if list(store).is_empty() && !has_pods(store) {
                 tandem_network::services::remove(&table_name(store))?;
+                let _ = std::fs::remove_file(table_file(store));
                 release_cluster_dns(store);
                 let _ = std::fs::remove_file(store.services.join("proxy.pid"));
                 drop(lock);
@@ -347,7 +354,12 @@ fn proxy(store: &Store) -> anyhow::Result<()> {
         }
         if routed.as_ref() != Some(&ports) {
             match tandem_network::services::sync(&table_name(store), &ports) {
-                Ok(()) => routed = Some(ports),
+                Ok(()) => {
+                    if routed.is_none() {
+                        std::fs::write(table_file(store), table_name(store))?;
+                    }
+                    routed = Some(ports)
+                }
                 Err(e) => eprintln!("error: {e}"),
             }
         }
