@@ -93,7 +93,17 @@ pub struct Loaded {
     /// (each such pod is loaded with them, as the API server would resolve its references then).
     pub references: Vec<serde_json::Value>,
     pub services: Vec<LoadedService>,
+    /// EndpointSlices and Endpoints given by hand (for Services without a selector).
+    pub endpoints: Vec<LoadedEndpoints>,
     pub warnings: Vec<Diagnostic>,
+}
+
+/// An EndpointSlice or Endpoints object that passed validation, `metadata.namespace` filled.
+#[derive(Debug, Clone)]
+pub struct LoadedEndpoints {
+    pub object: services::ManualEndpoints,
+    pub file: String,
+    pub line: usize,
 }
 
 /// A Service that passed validation, with the API server's defaults and `metadata.namespace`
@@ -253,6 +263,7 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
         &mut diags,
     );
     let services = plan_services(sources, checked.services, &mut uids, &mut diags);
+    let endpoints = plan_endpoints(sources, checked.endpoints, &mut diags);
     pod_name_clashes(&pods, &workloads, &mut diags);
     order_diagnostics(sources, &mut diags);
     if diags.iter().any(|d| d.severity == Severity::Error) {
@@ -264,6 +275,7 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
         claims,
         references: checked.references,
         services,
+        endpoints,
         warnings: diags,
     })
 }
@@ -322,12 +334,21 @@ struct CheckedService<'n> {
     label: String,
 }
 
+struct CheckedEndpoints<'n> {
+    source: usize,
+    node: &'n Node,
+    object: services::ManualEndpoints,
+    suppressed: Vec<FieldPath>,
+    label: String,
+}
+
 /// What the schema check let through.
 struct Checked<'n> {
     store: objects::Store,
     pods: Vec<CheckedPod<'n>>,
     workloads: Vec<CheckedWorkload<'n>>,
     services: Vec<CheckedService<'n>>,
+    endpoints: Vec<CheckedEndpoints<'n>>,
     references: Vec<serde_json::Value>,
 }
 
@@ -343,6 +364,7 @@ fn check_objects<'n>(
     let mut pods = Vec::new();
     let mut workloads = Vec::new();
     let mut services = Vec::new();
+    let mut endpoints = Vec::new();
     let mut references = Vec::new();
     for (si, node, kind) in objects {
         let file = sources[*si].name.as_str();
@@ -359,7 +381,7 @@ fn check_objects<'n>(
                 }
             }
             ObjKind::ConfigMap | ObjKind::Secret => references.push(node.to_json()),
-            ObjKind::Service => {}
+            ObjKind::Service | ObjKind::EndpointSlice | ObjKind::Endpoints => {}
         }
         let mut json = node.to_json();
         for bad in &checked.bad_values {
@@ -398,6 +420,23 @@ fn check_objects<'n>(
                     });
                 }
             }
+            ObjKind::EndpointSlice | ObjKind::Endpoints => {
+                let object = match kind {
+                    ObjKind::EndpointSlice => {
+                        deserialize(&mut cx, json).map(services::ManualEndpoints::Slice)
+                    }
+                    _ => deserialize(&mut cx, json).map(services::ManualEndpoints::Endpoints),
+                };
+                if let Some(object) = object {
+                    endpoints.push(CheckedEndpoints {
+                        source: *si,
+                        node,
+                        object,
+                        suppressed: std::mem::take(&mut cx.suppressed),
+                        label: cx.object.clone(),
+                    });
+                }
+            }
             ObjKind::Workload(w) => {
                 if let Some(object) = deserialize_workload(&mut cx, *w, json) {
                     workloads.push(CheckedWorkload {
@@ -417,6 +456,7 @@ fn check_objects<'n>(
         pods,
         workloads,
         services,
+        endpoints,
         references,
     }
 }
@@ -724,6 +764,45 @@ fn plan_services(
     loaded
 }
 
+/// Validates EndpointSlices and Endpoints given by hand; one with errors is reported and left
+/// out.
+fn plan_endpoints(
+    sources: &[Source],
+    given: Vec<CheckedEndpoints<'_>>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<LoadedEndpoints> {
+    let mut loaded = Vec::new();
+    let mut seen = HashMap::new();
+    for CheckedEndpoints {
+        source,
+        node,
+        mut object,
+        suppressed,
+        label,
+    } in given
+    {
+        let file = sources[source].name.as_str();
+        let mut cx = Cx::new(file, node, label);
+        cx.suppressed = suppressed;
+        let meta = object.metadata_mut();
+        objects::validate_metadata(&mut cx, meta);
+        let namespace = namespace_of(meta);
+        let name = meta.name.clone().unwrap_or_default();
+        meta.namespace = Some(namespace.clone());
+        defined_twice(&mut cx, &mut seen, object.kind(), &namespace, &name);
+        services::validate_manual(&mut cx, &object);
+        if !cx.has_errors() {
+            loaded.push(LoadedEndpoints {
+                object,
+                file: file.to_string(),
+                line: node.pos.line,
+            });
+        }
+        diags.append(&mut cx.diags);
+    }
+    loaded
+}
+
 /// Pods a StatefulSet will make (`NAME-0` ..) must not be Pods of the same sources.
 fn pod_name_clashes(pods: &[LoadedPod], workloads: &[LoadedWorkload], diags: &mut Vec<Diagnostic>) {
     for w in workloads {
@@ -782,6 +861,8 @@ enum ObjKind {
     ConfigMap,
     Secret,
     Service,
+    EndpointSlice,
+    Endpoints,
     Workload(WorkloadKind),
 }
 
@@ -792,6 +873,8 @@ impl ObjKind {
             ObjKind::ConfigMap => "ConfigMap",
             ObjKind::Secret => "Secret",
             ObjKind::Service => "Service",
+            ObjKind::EndpointSlice => "EndpointSlice",
+            ObjKind::Endpoints => "Endpoints",
             ObjKind::Workload(w) => w.name(),
         }
     }
@@ -799,6 +882,7 @@ impl ObjKind {
     fn api_version(self) -> &'static str {
         match self {
             ObjKind::Workload(w) => w.api_version(),
+            ObjKind::EndpointSlice => "discovery.k8s.io/v1",
             _ => "v1",
         }
     }
@@ -809,6 +893,8 @@ impl ObjKind {
             ObjKind::ConfigMap => schema::Kind::ConfigMap,
             ObjKind::Secret => schema::Kind::Secret,
             ObjKind::Service => schema::Kind::Service,
+            ObjKind::EndpointSlice => schema::Kind::EndpointSlice,
+            ObjKind::Endpoints => schema::Kind::Endpoints,
             ObjKind::Workload(w) => schema::Kind::Workload(w),
         }
     }
@@ -819,6 +905,8 @@ impl ObjKind {
             "ConfigMap" => Some(ObjKind::ConfigMap),
             "Secret" => Some(ObjKind::Secret),
             "Service" => Some(ObjKind::Service),
+            "EndpointSlice" => Some(ObjKind::EndpointSlice),
+            "Endpoints" => Some(ObjKind::Endpoints),
             _ => WorkloadKind::from_kind(kind).map(ObjKind::Workload),
         }
     }
@@ -856,11 +944,6 @@ const NOT_APPLIED: &[(&str, &str, &str)] = &[
     ("v1", "PersistentVolume", "volumes are not provisioned"),
     ("v1", "LimitRange", "no admission defaults are applied"),
     ("v1", "ResourceQuota", "no quota is enforced"),
-    (
-        "v1",
-        "Endpoints",
-        "a Service's endpoints are its selector's pods; endpoints given by hand are not applied yet",
-    ),
     ("v1", "PodTemplate", "a PodTemplate makes no pods by itself"),
     (
         "rbac.authorization.k8s.io/v1",
@@ -896,11 +979,6 @@ const NOT_APPLIED: &[(&str, &str, &str)] = &[
         "networking.k8s.io/v1",
         "IngressClass",
         "no ingress controller routes to it",
-    ),
-    (
-        "discovery.k8s.io/v1",
-        "EndpointSlice",
-        "a Service's endpoints are its selector's pods; endpoint slices given by hand are not applied yet",
     ),
     (
         "autoscaling/v1",
@@ -1121,11 +1199,19 @@ fn collect(
             None,
         );
     } else {
-        let known: Vec<&str> = ["Pod", "ConfigMap", "Secret", "Service", "List"]
-            .into_iter()
-            .chain(WorkloadKind::ALL.iter().map(|w| w.name()))
-            .chain(NOT_APPLIED.iter().map(|(_, k, _)| *k))
-            .collect();
+        let known: Vec<&str> = [
+            "Pod",
+            "ConfigMap",
+            "Secret",
+            "Service",
+            "EndpointSlice",
+            "Endpoints",
+            "List",
+        ]
+        .into_iter()
+        .chain(WorkloadKind::ALL.iter().map(|w| w.name()))
+        .chain(NOT_APPLIED.iter().map(|(_, k, _)| *k))
+        .collect();
         let hint = match schema::did_you_mean(&kind, &known) {
             Some(k) => format!("did you mean {k}?"),
             None => "tandem runs Pods and workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) with their ConfigMaps and Secrets".into(),

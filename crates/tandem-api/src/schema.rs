@@ -24,6 +24,8 @@ pub(crate) enum Kind {
     ConfigMap,
     Secret,
     Service,
+    EndpointSlice,
+    Endpoints,
     Workload(WorkloadKind),
 }
 
@@ -38,12 +40,19 @@ fn schema_of(kind: Kind) -> &'static J {
     static CONFIG_MAP: OnceLock<J> = OnceLock::new();
     static SECRET: OnceLock<J> = OnceLock::new();
     static SERVICE: OnceLock<J> = OnceLock::new();
+    static ENDPOINT_SLICE: OnceLock<J> = OnceLock::new();
+    static ENDPOINTS: OnceLock<J> = OnceLock::new();
     static WORKLOADS: [OnceLock<J>; 7] = [const { OnceLock::new() }; 7];
     match kind {
         Kind::Pod => POD.get_or_init(root_schema::<Pod>),
         Kind::ConfigMap => CONFIG_MAP.get_or_init(root_schema::<ConfigMap>),
         Kind::Secret => SECRET.get_or_init(root_schema::<Secret>),
         Kind::Service => SERVICE.get_or_init(root_schema::<Service>),
+        Kind::EndpointSlice => ENDPOINT_SLICE
+            .get_or_init(root_schema::<k8s_openapi::api::discovery::v1::EndpointSlice>),
+        Kind::Endpoints => {
+            ENDPOINTS.get_or_init(root_schema::<k8s_openapi::api::core::v1::Endpoints>)
+        }
         Kind::Workload(w) => WORKLOADS[w as usize].get_or_init(|| match w {
             WorkloadKind::Deployment => root_schema::<apps::Deployment>(),
             WorkloadKind::ReplicaSet => root_schema::<apps::ReplicaSet>(),

@@ -3,7 +3,9 @@
 //! words. Allocation (a cluster IP, node ports) is the store's business, not this module's: a
 //! Service here may still have an empty `clusterIP`.
 
-use k8s_openapi::api::core::v1::{Service, ServicePort};
+use k8s_openapi::api::core::v1::{Endpoints, Service, ServicePort};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::cx::Cx;
@@ -423,4 +425,149 @@ pub fn environment(services: &[Service]) -> Vec<(String, String)> {
     }
     out.sort();
     out
+}
+
+/// Endpoints given by hand, for a Service without a selector (an external database behind a
+/// name, say): an EndpointSlice labelled `kubernetes.io/service-name`, or the older Endpoints
+/// object named as its Service.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ManualEndpoints {
+    Slice(EndpointSlice),
+    Endpoints(Endpoints),
+}
+
+impl ManualEndpoints {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ManualEndpoints::Slice(_) => "EndpointSlice",
+            ManualEndpoints::Endpoints(_) => "Endpoints",
+        }
+    }
+
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            ManualEndpoints::Slice(s) => &s.metadata,
+            ManualEndpoints::Endpoints(e) => &e.metadata,
+        }
+    }
+
+    pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            ManualEndpoints::Slice(s) => &mut s.metadata,
+            ManualEndpoints::Endpoints(e) => &mut e.metadata,
+        }
+    }
+}
+
+/// The label tying an EndpointSlice to its Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+fn endpoint_port(
+    cx: &mut Cx<'_>,
+    at: &FieldPath,
+    name: Option<&str>,
+    port: Option<i32>,
+    protocol: Option<&str>,
+) {
+    if let Some(n) = name.filter(|n| !n.is_empty()) {
+        if let Some(msg) = names::dns1123_label(n) {
+            cx.error(&at.field("name"), format!("invalid port name {n:?}: {msg}"));
+        }
+    }
+    if let Some(p) = port {
+        in_range(cx, &at.field("port"), "port", p.into(), 1, 65535);
+    }
+    enumerated(
+        cx,
+        &at.field("protocol"),
+        "protocol",
+        protocol.unwrap_or("TCP"),
+        &["TCP", "UDP", "SCTP"],
+    );
+}
+
+fn address(cx: &mut Cx<'_>, at: &FieldPath, ip: &str) {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => {}
+        Ok(std::net::IpAddr::V6(_)) => cx.warn(
+            at,
+            format!("IPv6 endpoint {ip} is not routed by tandem yet"),
+            None,
+        ),
+        Err(_) => cx.error(
+            at,
+            format!("invalid IP address {ip:?}: must be a valid IP address"),
+        ),
+    }
+}
+
+/// The API server's checks of an EndpointSlice or Endpoints object that tandem acts on
+/// (`ValidateEndpointSlice`, `ValidateEndpoints`): address types, addresses, ports.
+pub(crate) fn validate_manual(cx: &mut Cx<'_>, m: &ManualEndpoints) {
+    let root = FieldPath::root();
+    match m {
+        ManualEndpoints::Slice(s) => {
+            let at = root.field("addressType");
+            if enumerated(
+                cx,
+                &at,
+                "addressType",
+                &s.address_type,
+                &["IPv4", "IPv6", "FQDN"],
+            ) && s.address_type != "IPv4"
+            {
+                cx.warn(
+                    &at,
+                    format!("{} endpoints are not routed by tandem yet", s.address_type),
+                    None,
+                );
+            }
+            let labels = s.metadata.labels.clone().unwrap_or_default();
+            if !labels.contains_key(SERVICE_NAME_LABEL) {
+                cx.warn(
+                    &root.field("metadata").field("labels"),
+                    format!("an EndpointSlice without the label {SERVICE_NAME_LABEL} belongs to no Service and is not used"),
+                    None,
+                );
+            }
+            for (i, e) in s.endpoints.iter().flatten().enumerate() {
+                let at = root.field("endpoints").index(i).field("addresses");
+                if e.addresses.is_empty() || e.addresses.len() > 100 {
+                    cx.error(&at, "must have between 1 and 100 addresses");
+                }
+                if s.address_type == "IPv4" {
+                    for (j, a) in e.addresses.iter().enumerate() {
+                        address(cx, &at.index(j), a);
+                    }
+                }
+            }
+            for (i, p) in s.ports.iter().flatten().enumerate() {
+                let at = root.field("ports").index(i);
+                endpoint_port(cx, &at, p.name.as_deref(), p.port, p.protocol.as_deref());
+            }
+        }
+        ManualEndpoints::Endpoints(e) => {
+            for (i, subset) in e.subsets.iter().flatten().enumerate() {
+                let at = root.field("subsets").index(i);
+                for (field, list) in [
+                    ("addresses", &subset.addresses),
+                    ("notReadyAddresses", &subset.not_ready_addresses),
+                ] {
+                    for (j, a) in list.iter().flatten().enumerate() {
+                        address(cx, &at.field(field).index(j).field("ip"), &a.ip);
+                    }
+                }
+                for (j, p) in subset.ports.iter().flatten().enumerate() {
+                    let at = at.field("ports").index(j);
+                    endpoint_port(
+                        cx,
+                        &at,
+                        p.name.as_deref(),
+                        Some(p.port),
+                        p.protocol.as_deref(),
+                    );
+                }
+            }
+        }
+    }
 }

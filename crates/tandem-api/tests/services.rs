@@ -231,3 +231,49 @@ fn service_links_as_the_kubelet_writes_them() {
     assert!(env.iter().all(|(n, _)| !n.starts_with("HEADLESS")));
     assert_eq!(env.len(), 13);
 }
+
+#[test]
+fn endpoints_given_by_hand_are_validated() {
+    let l = loaded(
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: db-1, labels: {kubernetes.io/service-name: db}}\naddressType: IPv4\nendpoints: [{addresses: [192.0.2.10]}]\nports: [{name: pg, port: 5432}]\n---\napiVersion: v1\nkind: Endpoints\nmetadata: {name: cache}\nsubsets: [{addresses: [{ip: 192.0.2.11}], ports: [{port: 6379}]}]\n",
+    )
+    .expect("valid");
+    let kinds: Vec<&str> = l.endpoints.iter().map(|e| e.object.kind()).collect();
+    assert_eq!(kinds, ["EndpointSlice", "Endpoints"]);
+    assert_eq!(
+        l.endpoints[0].object.metadata().namespace.as_deref(),
+        Some("default")
+    );
+    let got = errors(
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: bad, labels: {kubernetes.io/service-name: db}}\naddressType: IPv5\nendpoints: [{addresses: []}]\nports: [{port: 70000}]\n",
+    );
+    for (field, message) in [
+        ("addressType", "must be one of"),
+        ("endpoints[0].addresses", "between 1 and 100"),
+        ("ports[0].port", "between 1 and 65535"),
+    ] {
+        assert!(
+            got.iter()
+                .any(|e| e.starts_with(&format!("{field}: ")) && e.contains(message)),
+            "{field}: {got:?}"
+        );
+    }
+    let got = errors(
+        "apiVersion: v1\nkind: Endpoints\nmetadata: {name: cache}\nsubsets: [{addresses: [{ip: not-an-ip}]}]\n",
+    );
+    assert!(
+        got.iter()
+            .any(|e| e.starts_with("subsets[0].addresses[0].ip: ")),
+        "{got:?}"
+    );
+    // A slice that names no Service is accepted with a warning: nothing routes to it.
+    let l = loaded(
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: loose}\naddressType: IPv4\nendpoints: [{addresses: [192.0.2.10]}]\n",
+    )
+    .expect("valid");
+    assert!(
+        l.warnings.iter().any(|w| w.field == "metadata.labels"),
+        "{:?}",
+        l.warnings
+    );
+}

@@ -8,7 +8,9 @@
 //! looked up per pod among its containers' ports (native sidecars' included) with the same
 //! protocol, and a pod without it is no endpoint of that port; pods that resolve the ports alike
 //! share a slice; a Service with a selector that matches nothing has one empty slice; a Service
-//! without a selector (or of type ExternalName) has none made for it.
+//! without a selector (or of type ExternalName) has none made for it, and is routed to the
+//! slices given by hand with its name as their `kubernetes.io/service-name` label
+//! ([`labelled_for`]), an Endpoints object given by hand mirrored into slices first ([`mirror`]).
 
 use std::collections::BTreeMap;
 
@@ -256,6 +258,95 @@ pub fn endpoints(service: &Service, slices: &[EndpointSlice]) -> Endpoints {
     }
 }
 
+/// The label the EndpointSlice mirroring controller writes on the slices it makes.
+pub const MIRRORED_BY: &str = "endpointslicemirroring-controller.k8s.io";
+
+/// What the EndpointSlice mirroring controller makes of an Endpoints object written by hand
+/// (for a Service without a selector): one slice per subset, ready addresses ready, not-ready
+/// ones not, labelled with the Service's name (`pkg/controller/endpointslicemirroring`).
+pub fn mirror(e: &Endpoints) -> Vec<EndpointSlice> {
+    let name = e.metadata.name.clone().unwrap_or_default();
+    let namespace = e.metadata.namespace.clone();
+    e.subsets
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, subset)| {
+            let endpoint = |a: &EndpointAddress, ready: bool| Endpoint {
+                addresses: vec![a.ip.clone()],
+                conditions: Some(EndpointConditions {
+                    ready: Some(ready),
+                    serving: Some(ready),
+                    terminating: Some(false),
+                }),
+                hostname: a.hostname.clone(),
+                node_name: a.node_name.clone(),
+                target_ref: a.target_ref.clone(),
+                ..Default::default()
+            };
+            let endpoints = subset
+                .addresses
+                .iter()
+                .flatten()
+                .map(|a| endpoint(a, true))
+                .chain(
+                    subset
+                        .not_ready_addresses
+                        .iter()
+                        .flatten()
+                        .map(|a| endpoint(a, false)),
+                )
+                .collect();
+            let uid = e.metadata.uid.clone().unwrap_or_else(|| name.clone());
+            EndpointSlice {
+                metadata: ObjectMeta {
+                    name: Some(derived_name(&format!("{name}-"), &format!("{uid}/{i}"))),
+                    generate_name: Some(format!("{name}-")),
+                    namespace: namespace.clone(),
+                    labels: Some(BTreeMap::from([
+                        (SERVICE_NAME_LABEL.to_string(), name.clone()),
+                        (MANAGED_BY_LABEL.to_string(), MIRRORED_BY.to_string()),
+                    ])),
+                    ..Default::default()
+                },
+                address_type: "IPv4".into(),
+                endpoints: Some(endpoints),
+                ports: Some(
+                    subset
+                        .ports
+                        .iter()
+                        .flatten()
+                        .map(|p| EndpointPort {
+                            name: Some(p.name.clone().unwrap_or_default()),
+                            port: Some(p.port),
+                            protocol: Some(p.protocol.clone().unwrap_or_else(|| "TCP".into())),
+                            app_protocol: p.app_protocol.clone(),
+                        })
+                        .collect(),
+                ),
+            }
+        })
+        .collect()
+}
+
+/// The slices given by hand that belong to `service`: of its namespace, labelled with its
+/// name. kube-proxy routes these beside the controller's.
+pub fn labelled_for<'a>(
+    service: &Service,
+    given: &'a [EndpointSlice],
+) -> impl Iterator<Item = &'a EndpointSlice> {
+    let name = service.metadata.name.clone();
+    let namespace = service.metadata.namespace.clone();
+    given.iter().filter(move |s| {
+        s.metadata.namespace == namespace
+            && s.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SERVICE_NAME_LABEL))
+                == name.as_ref()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,6 +476,32 @@ mod tests {
         assert!(members(&slices[0]).is_empty());
         let bare = service(json!({"ports": [{"port": 80}]}));
         assert!(endpoint_slices(&bare, &[pod("a", Some("10.87.0.2"), true, json!({}))]).is_empty());
+    }
+
+    #[test]
+    fn endpoints_by_hand_are_mirrored_and_found_by_their_label() {
+        let e: Endpoints = serde_json::from_value(json!({
+            "metadata": {"name": "db", "namespace": "default"},
+            "subsets": [{"addresses": [{"ip": "192.0.2.10"}], "notReadyAddresses": [{"ip": "192.0.2.11"}],
+                         "ports": [{"name": "pg", "port": 5432}]}],
+        }))
+        .expect("endpoints");
+        let slices = mirror(&e);
+        assert_eq!(slices.len(), 1);
+        let conds: Vec<_> = members(&slices[0]).iter().map(conditions).collect();
+        assert_eq!(conds, [(true, true, false), (false, false, false)]);
+        assert_eq!(
+            slices[0].ports.clone().unwrap_or_default()[0].port,
+            Some(5432)
+        );
+        let svc: Service = serde_json::from_value(json!({
+            "metadata": {"name": "db", "namespace": "default"}, "spec": {"ports": [{"port": 5432}]}}))
+        .expect("service");
+        assert_eq!(labelled_for(&svc, &slices).count(), 1);
+        let other: Service = serde_json::from_value(json!({
+            "metadata": {"name": "db", "namespace": "other"}}))
+        .expect("service");
+        assert_eq!(labelled_for(&other, &slices).count(), 0);
     }
 
     #[test]

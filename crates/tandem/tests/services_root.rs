@@ -448,3 +448,56 @@ fn twenty_service_cycles_leave_no_rule_address_or_process() {
         assert_eq!(reservations_of(&env), Vec::<String>::new(), "cycle {i}");
     }
 }
+
+#[test]
+fn a_service_without_a_selector_routes_to_endpoints_given_by_hand() {
+    if require_root("a_service_without_a_selector_routes_to_endpoints_given_by_hand").is_none() {
+        return;
+    }
+    let env = Env::new();
+    // The "database elsewhere": a pod no Service selects, reached by its address.
+    let server = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: elsewhere}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never, command: [sh, -c, \"mkdir -p /w && echo from elsewhere > /w/index.html && exec httpd -f -p 8080 -h /w\"]}}]\n");
+    let out = run_d(&env, &server);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ip = wait_for("the server's address", 60, || {
+        env.pod_json("elsewhere")["status"]["podIP"]
+            .as_str()
+            .map(str::to_string)
+    });
+    let yaml = format!("apiVersion: v1\nkind: Service\nmetadata: {{name: external}}\nspec:\n  ports: [{{port: 80, targetPort: 8080}}]\n---\napiVersion: v1\nkind: Endpoints\nmetadata: {{name: external}}\nsubsets: [{{addresses: [{{ip: {ip}}}], ports: [{{port: 8080}}]}}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: client}}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never, command: [sleep, \"3600\"]}}]\n");
+    let file = env.root.path().join("external.yaml");
+    std::fs::write(&file, yaml).expect("write");
+    let file = file.to_str().expect("utf-8");
+    let out = env.tandem(&["run", "-d", "-f", file]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("the client", 60, || {
+        env.tandem(&["exec", "client", "--", "true"])
+            .status
+            .success()
+            .then_some(())
+    });
+    // By name, through the Service's cluster IP, to the address given by hand.
+    let seen = wait_for("an answer through the Service", 30, || {
+        let seen = fetch_from(&env, "client", "http://external/", 1);
+        (seen == ["from elsewhere"]).then_some(seen)
+    });
+    assert_eq!(seen, ["from elsewhere"]);
+    let table = stdout(&env.tandem(&["get", "endpoints", "external"]));
+    assert!(table.contains(&format!("{ip}:8080")), "{table}");
+    let slices = stdout(&env.tandem(&["get", "endpointslices", "-o", "json"]));
+    assert!(
+        slices.contains("endpointslicemirroring-controller.k8s.io"),
+        "{slices}"
+    );
+    // A second run of the file is refused whole.
+    let out = env.tandem(&["run", "-d", "-f", file]);
+    assert!(!out.status.success());
+    let out = env.tandem(&["delete", "-f", file]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("endpoints \"external\" deleted"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&env.tandem(&["get", "endpointslices", "-o", "name"])).is_empty());
+}

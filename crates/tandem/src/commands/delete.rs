@@ -166,6 +166,19 @@ fn delete_file(store: &Store, a: &DeleteArgs) -> anyhow::Result<i32> {
         );
         super::services::delete(store, ns, name)?;
     }
+    for e in &loaded.endpoints {
+        if super::service_store::remove_manual(store, &e.object) {
+            let name = e.object.metadata().name.clone().unwrap_or_default();
+            match &e.object {
+                tandem_api::services::ManualEndpoints::Slice(_) => {
+                    println!("endpointslice.discovery.k8s.io \"{name}\" deleted")
+                }
+                tandem_api::services::ManualEndpoints::Endpoints(_) => {
+                    println!("endpoints \"{name}\" deleted")
+                }
+            }
+        }
+    }
     for (ns, name) in &loaded.claims {
         let dir = store.volumes.join(ns).join(name);
         if !a.include_volumes {

@@ -65,7 +65,11 @@ fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
             max_files: a.container_log_max_files,
         };
     }
-    if loaded.pods.is_empty() && loaded.workloads.is_empty() && loaded.services.is_empty() {
+    if loaded.pods.is_empty()
+        && loaded.workloads.is_empty()
+        && loaded.services.is_empty()
+        && loaded.endpoints.is_empty()
+    {
         return Err(hint(
             "the manifests hold no Pod, no workload and no Service",
             "tandem runs Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and ReplicationControllers, and Services in front of them; ConfigMaps and Secrets only feed them",
@@ -119,6 +123,17 @@ fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     // Services first, as their addresses are checked before anything runs (a node port taken
     // refuses the whole file).
     super::service_store::create(store, &loaded.services)?;
+    if let Err(e) = super::service_store::create_manual(store, &loaded.endpoints) {
+        for s in &loaded.services {
+            let m = &s.object.metadata;
+            let (ns, name) = (
+                m.namespace.as_deref().unwrap_or_default(),
+                m.name.as_deref().unwrap_or_default(),
+            );
+            let _ = super::service_store::remove(store, ns, name);
+        }
+        return Err(e);
+    }
     super::service_proxy::ensure_proxy(store, &exe)?;
     let service_names: Vec<(String, String)> = loaded
         .services
@@ -134,6 +149,9 @@ fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     let remove_services = || {
         for (ns, name) in &service_names {
             let _ = super::service_store::remove(store, ns, name);
+        }
+        for e in &loaded.endpoints {
+            super::service_store::remove_manual(store, &e.object);
         }
     };
     let mut started: Vec<(String, PodDir)> = vec![];
@@ -197,7 +215,11 @@ fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let workloads = created.into_iter().map(|(_, _, dir)| dir).collect();
-    foreground(store, started, workloads, service_names)
+    let made = Made {
+        services: service_names,
+        endpoints: loaded.endpoints.iter().map(|e| e.object.clone()).collect(),
+    };
+    foreground(store, started, workloads, made)
 }
 
 /// The network the pods join and the ports `-p` publishes, checked before any pod starts: the
@@ -421,6 +443,13 @@ pub(super) fn needs_pull(
 
 const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
 
+/// The Services and endpoints given by hand that a foreground `run` made: Ctrl-C deletes them
+/// with its workloads and pods.
+struct Made {
+    services: Vec<(String, String)>,
+    endpoints: Vec<tandem_api::services::ManualEndpoints>,
+}
+
 /// Streams every container's output, prefixed with its name, until every pod has ended and every
 /// workload is done (a Job finished; a Deployment, StatefulSet, DaemonSet, ReplicaSet or CronJob
 /// never is); the pods workloads make are followed as they come. Ctrl-C or SIGTERM deletes the
@@ -429,7 +458,7 @@ fn foreground(
     store: &Store,
     pods: Vec<(String, PodDir)>,
     workloads: Vec<super::controller::WorkloadDir>,
-    services: Vec<(String, String)>,
+    made: Made,
 ) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -550,8 +579,11 @@ fn foreground(
                 let force = acted == 2;
                 eprintln!("{}", if force { "forcing pods to stop" } else { "stopping pods gracefully (Ctrl-C again to force)" });
                 if !force {
-                    for (ns, name) in &services {
+                    for (ns, name) in &made.services {
                         let _ = super::service_store::remove(store, ns, name);
+                    }
+                    for e in &made.endpoints {
+                        super::service_store::remove_manual(store, e);
                     }
                     for w in &workloads {
                         let (store, w) = (store.clone(), w.clone());

@@ -22,13 +22,14 @@ use anyhow::Context;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use tandem_api::services::{is_headless, ServiceType};
-use tandem_controllers::endpoints::{endpoint_slices, members};
+use tandem_controllers::endpoints::{endpoint_slices, labelled_for, members};
 use tandem_network::services::{Backend, Transport, VirtualPort};
 use tandem_supervisor::proxy::{self, ProxyArgs};
 use tandem_supervisor::statedir::Store;
 
 use super::service_store::{
-    allocation_lock, list, name_of, namespace_of, read_cluster_dns, release_cluster_dns, table_name,
+    allocation_lock, list, manual_slices, name_of, namespace_of, read_cluster_dns,
+    release_cluster_dns, table_name,
 };
 
 /// How often the proxy looks at the pods.
@@ -341,11 +342,15 @@ fn proxy(store: &Store) -> anyhow::Result<()> {
         let all_pods = pods.look(store);
         let mut ports = Vec::new();
         let mut sliced = Vec::new();
+        let given = manual_slices(store);
         for (dir, s) in services {
-            let slices = endpoint_slices(&s, &all_pods);
+            let mut slices = endpoint_slices(&s, &all_pods);
             if slices != dir.slices() {
                 dir.write_slices(&slices)?;
             }
+            // kube-proxy routes every slice labelled with the Service's name, its
+            // controller's and those given by hand (a Service without a selector has only those).
+            slices.extend(labelled_for(&s, &given).cloned());
             ports.extend(virtual_ports(&s, &slices));
             sliced.push((s, slices));
         }

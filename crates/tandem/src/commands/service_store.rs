@@ -12,8 +12,8 @@ use anyhow::Context;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde_json::Value;
-use tandem_api::services::{is_headless, ServiceType};
-use tandem_api::LoadedService;
+use tandem_api::services::{is_headless, ManualEndpoints, ServiceType};
+use tandem_api::{LoadedEndpoints, LoadedService};
 use tandem_supervisor::statedir::{write_atomic, Store};
 
 use crate::errors::{hint, server_error};
@@ -537,4 +537,99 @@ fn cluster_dns_locked(store: &Store) -> anyhow::Result<Ipv4Addr> {
         "no address is left for the cluster DNS in the first 256 of the Service range",
         "delete stores (--root directories) you no longer use",
     ))
+}
+
+/// EndpointSlices and Endpoints given by hand: one file each under `services/manual/`.
+fn manual_file(store: &Store, m: &ManualEndpoints) -> PathBuf {
+    let meta = m.metadata();
+    let kind_and_name = format!(
+        "{}_{}",
+        m.kind().to_ascii_lowercase(),
+        meta.name.as_deref().unwrap_or_default()
+    );
+    let namespace = meta.namespace.as_deref().unwrap_or("default");
+    store.services.join("manual").join(format!(
+        "{}.json",
+        tandem_supervisor::statedir::dir_name(namespace, &kind_and_name)
+    ))
+}
+
+/// Stores the EndpointSlices and Endpoints `run` loaded, all or none; one of a name already
+/// there is refused, as the API server refuses a second create.
+pub fn create_manual(store: &Store, given: &[LoadedEndpoints]) -> anyhow::Result<()> {
+    let mut made: Vec<PathBuf> = Vec::new();
+    for l in given {
+        let path = manual_file(store, &l.object);
+        let written = (|| -> anyhow::Result<()> {
+            let dir = store.services.join("manual");
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let mut object = l.object.clone();
+            object.metadata_mut().creation_timestamp = Some(super::start::now_time());
+            let json = match &object {
+                ManualEndpoints::Slice(s) => serde_json::to_vec_pretty(s)?,
+                ManualEndpoints::Endpoints(e) => serde_json::to_vec_pretty(e)?,
+            };
+            let mut file = match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let name = l.object.metadata().name.clone().unwrap_or_default();
+                    let resource = match &l.object {
+                        ManualEndpoints::Slice(_) => "endpointslices.discovery.k8s.io",
+                        ManualEndpoints::Endpoints(_) => "endpoints",
+                    };
+                    return Err(server_error(
+                        "AlreadyExists",
+                        format!("{resource} \"{name}\" already exists"),
+                        "delete the file's objects first with `tandem delete -f FILE`",
+                    ));
+                }
+                Err(e) => return Err(anyhow::Error::new(e)),
+            };
+            std::io::Write::write_all(&mut file, &json)?;
+            Ok(())
+        })();
+        if let Err(e) = written {
+            for p in &made {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e);
+        }
+        made.push(path);
+    }
+    Ok(())
+}
+
+/// Removes an EndpointSlice or Endpoints given by hand; whether there was one.
+pub fn remove_manual(store: &Store, m: &ManualEndpoints) -> bool {
+    std::fs::remove_file(manual_file(store, m)).is_ok()
+}
+
+/// Every EndpointSlice given by hand, Endpoints mirrored into slices.
+pub fn manual_slices(store: &Store) -> Vec<EndpointSlice> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(store.services.join("manual"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let Ok(bytes) = std::fs::read(e.path()) else {
+            continue;
+        };
+        let Ok(json) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        // An EndpointSlice has an address type; an Endpoints object has none.
+        if json.get("addressType").is_some() {
+            out.extend(serde_json::from_value::<EndpointSlice>(json).ok());
+        } else if let Ok(endpoints) = serde_json::from_value(json) {
+            out.extend(tandem_controllers::endpoints::mirror(&endpoints));
+        }
+    }
+    out.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    out
 }

@@ -2,12 +2,14 @@
 //! Services section of `get all`, and `delete service`.
 
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 use tandem_api::services::ServiceType;
-use tandem_controllers::endpoints::{endpoints, members};
+use tandem_controllers::endpoints::{endpoints, labelled_for, members};
 use tandem_supervisor::statedir::Store;
 
-use super::service_store::{list, name_of, namespace_of};
+use super::service_store::{list, manual_slices, name_of, namespace_of};
 use crate::cli::{GetArgs, Output};
 use crate::errors::{hint, not_found};
 use crate::output::{table, yaml::to_yaml};
@@ -25,8 +27,8 @@ pub fn delete(store: &Store, namespace: &str, name: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn age_of(s: &Service) -> String {
-    match &s.metadata.creation_timestamp {
+fn age_of(meta: &ObjectMeta) -> String {
+    match &meta.creation_timestamp {
         Some(t) => tandem_kubelet::status::human_duration(
             ((tandem_supervisor::logs::now_us() - t.0.as_microsecond()).max(0) / 1_000_000) as u64,
         ),
@@ -171,7 +173,7 @@ fn items(store: &Store, r: Resource, a: &GetArgs) -> anyhow::Result<Vec<Item>> {
                     spec.cluster_ip.clone().unwrap_or_else(|| "<none>".into()),
                     external_ip(&s),
                     ports_text(&s),
-                    age_of(&s),
+                    age_of(&s.metadata),
                 ];
                 if wide {
                     row.push(selector_text(&s));
@@ -184,7 +186,13 @@ fn items(store: &Store, r: Resource, a: &GetArgs) -> anyhow::Result<Vec<Item>> {
                 });
             }
             Resource::Endpoints => {
-                let e = endpoints(&s, &dir.slices());
+                let given = manual_slices(store);
+                let slices: Vec<EndpointSlice> = dir
+                    .slices()
+                    .into_iter()
+                    .chain(labelled_for(&s, &given).cloned())
+                    .collect();
+                let e = endpoints(&s, &slices);
                 let mut addresses = Vec::new();
                 for subset in e.subsets.iter().flatten() {
                     for addr in subset.addresses.iter().flatten() {
@@ -200,7 +208,7 @@ fn items(store: &Store, r: Resource, a: &GetArgs) -> anyhow::Result<Vec<Item>> {
                 let mut json = serde_json::to_value(&e)?;
                 json["apiVersion"] = "v1".into();
                 json["kind"] = "Endpoints".into();
-                let row = vec![name.clone(), at_most_three(addresses), age_of(&s)];
+                let row = vec![name.clone(), at_most_three(addresses), age_of(&s.metadata)];
                 out.push(Item {
                     name,
                     namespace: ns,
@@ -210,41 +218,56 @@ fn items(store: &Store, r: Resource, a: &GetArgs) -> anyhow::Result<Vec<Item>> {
             }
             Resource::EndpointSlices => {
                 for slice in dir.slices() {
-                    let mut json = serde_json::to_value(&slice)?;
-                    json["apiVersion"] = "discovery.k8s.io/v1".into();
-                    json["kind"] = "EndpointSlice".into();
-                    let ports: Vec<String> = slice
-                        .ports
-                        .iter()
-                        .flatten()
-                        .filter_map(|p| p.port.map(|n| n.to_string()))
-                        .collect();
-                    let addresses: Vec<String> = members(&slice)
-                        .iter()
-                        .flat_map(|e| e.addresses.clone())
-                        .collect();
-                    let row = vec![
-                        slice.metadata.name.clone().unwrap_or_default(),
-                        slice.address_type.clone(),
-                        if ports.is_empty() {
-                            "<unset>".into()
-                        } else {
-                            ports.join(",")
-                        },
-                        at_most_three(addresses),
-                        age_of(&s),
-                    ];
-                    out.push(Item {
-                        name: slice.metadata.name.clone().unwrap_or_default(),
-                        namespace: ns.clone(),
-                        json,
-                        row,
-                    });
+                    out.push(slice_item(slice, &ns)?);
                 }
             }
         }
     }
+    if r == Resource::EndpointSlices {
+        // Those given by hand, whichever Service (if any) they name.
+        for slice in manual_slices(store) {
+            let ns = slice.metadata.namespace.clone().unwrap_or_default();
+            if a.all_namespaces || ns == a.namespace {
+                out.push(slice_item(slice, &ns)?);
+            }
+        }
+    }
     Ok(out)
+}
+
+/// One EndpointSlice as `get endpointslices` shows it.
+fn slice_item(slice: EndpointSlice, namespace: &str) -> anyhow::Result<Item> {
+    let mut json = serde_json::to_value(&slice)?;
+    json["apiVersion"] = "discovery.k8s.io/v1".into();
+    json["kind"] = "EndpointSlice".into();
+    let ports: Vec<String> = slice
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| p.port.map(|n| n.to_string()))
+        .collect();
+    let addresses: Vec<String> = members(&slice)
+        .iter()
+        .flat_map(|e| e.addresses.clone())
+        .collect();
+    let name = slice.metadata.name.clone().unwrap_or_default();
+    let row = vec![
+        name.clone(),
+        slice.address_type.clone(),
+        if ports.is_empty() {
+            "<unset>".into()
+        } else {
+            ports.join(",")
+        },
+        at_most_three(addresses),
+        age_of(&slice.metadata),
+    ];
+    Ok(Item {
+        name,
+        namespace: namespace.to_string(),
+        json,
+        row,
+    })
 }
 
 fn header(r: Resource, a: &GetArgs) -> Vec<&'static str> {
