@@ -357,8 +357,8 @@ const LOGS_EXAMPLES: &str = "Examples:
     after_help = "Examples:\n  tandem describe pod web\n  tandem describe pods            # every pod of the namespace\n  tandem describe pods -l app=web"
 )]
 pub struct DescribeArgs {
-    /// `pod NAME...`, `pod/NAME`, or `pods` for every pod.
-    #[arg(required = true, value_name = "pod [NAME...]")]
+    /// `pod NAME...`, `pod/NAME`, `pods` for every pod; `svc NAME...`, `svc/NAME`, `services`.
+    #[arg(required = true, value_name = "pod|svc [NAME...]")]
     pub args: Vec<String>,
     /// Only pods whose labels match this selector.
     #[arg(short = 'l', long = "selector")]
@@ -372,13 +372,16 @@ const PORT_FORWARD_EXAMPLES: &str = "Examples:
   tandem port-forward web :80              # any free port here
   tandem port-forward pod/web 9000:http    # the container port named http
   tandem port-forward --address 0.0.0.0 web 8080:80
+  tandem port-forward svc/web 8080:80          # a pod behind the Service, at its targetPort
+  tandem port-forward deployment/web 8080:http
 
 Each connection is made from inside the pod, to its loopback: a server listening on 127.0.0.1
 in the pod is reached. Runs until interrupted, or until the pod is gone.";
 
 #[derive(Debug, Args)]
 pub struct PortForwardArgs {
-    /// The pod (`NAME` or `pod/NAME`).
+    /// The pod (`NAME` or `pod/NAME`), or `svc/NAME` or a workload (`deployment/NAME`, …) to
+    /// pick a running pod of.
     #[arg(add = ArgValueCandidates::new(pod_names))]
     pub pod: String,
     /// `[LOCAL:]REMOTE` pairs: REMOTE a port number or a container port's name; `:REMOTE` picks a

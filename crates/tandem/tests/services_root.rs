@@ -112,6 +112,29 @@ fn traffic_follows_readiness_through_the_cluster_ip() {
     // kubectl's columns, the endpoint port resolved from the container port's name.
     let table = stdout(&env.tandem(&["get", "endpoints", "web"]));
     assert!(table.contains(&format!("{}:8080", both[0])), "{table}");
+    // kubectl's describe: the ports, the node port and the ready endpoints of each.
+    let described = stdout(&env.tandem(&["describe", "svc", "web"]));
+    let field = |name: &str| {
+        described
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("Type"), "NodePort", "{described}");
+    assert_eq!(field("IP"), ip, "{described}");
+    assert_eq!(field("Port"), "web  80/TCP", "{described}");
+    assert_eq!(
+        field("NodePort"),
+        format!("web  {node_port}/TCP"),
+        "{described}"
+    );
+    for address in &both {
+        assert!(
+            field("Endpoints").contains(&format!("{address}:8080")),
+            "{described}"
+        );
+    }
     let pods = web_pods(&env);
     assert_eq!(pods.len(), 2, "{pods:?}");
     wait_for("the client pod", 60, || {
@@ -400,6 +423,41 @@ fn the_two_tier_example_talks_by_name_and_dns_survives_its_server() {
     }
     // A headless Service gives none.
     assert!(!environment.contains("POSTGRES_PODS_"), "{environment}");
+
+    // port-forward to the Service: a pod behind it, at the Service port's targetPort.
+    let mut forward = env
+        .cmd()
+        .args(["port-forward", "svc/web", ":80"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("port-forward");
+    // Its output is read while it runs: it prints a line per connection.
+    let mut output = std::io::BufReader::new(forward.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut output, &mut first).expect("a line");
+    let local = first
+        .strip_prefix("Forwarding from 127.0.0.1:")
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a local port")
+        .to_string();
+    assert!(first.trim_end().ends_with("-> 8080"), "{first}");
+    let out = std::process::Command::new("busybox")
+        .args([
+            "wget",
+            "-qO-",
+            &format!("http://127.0.0.1:{local}/cgi-bin/page"),
+        ])
+        .output()
+        .expect("busybox wget");
+    let page = String::from_utf8_lossy(&out.stdout).into_owned();
+    let _ = forward.kill();
+    let _ = forward.wait();
+    drop(output);
+    assert!(
+        page.contains("db postgres-0: result for SELECT 1"),
+        "{page}"
+    );
 
     // The server is the proxy's: killed, a supervisor starts it again, and names resolve.
     let root = env.root.path().display().to_string();

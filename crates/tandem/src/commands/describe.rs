@@ -2,7 +2,8 @@
 //! (`describePod` in kubectl's `pkg/describe`): its identity and status, every container with its
 //! state, last state, probes, resources, environment and mounts (init containers, native
 //! sidecars among them, first), conditions, volumes, QoS class, node selectors and tolerations,
-//! and the Events table with repeats folded into `(xN over AGE)`.
+//! and the Events table with repeats folded into `(xN over AGE)`; `describe service` a Service as
+//! `describeService` does (type, addresses, and per port its target, node port and endpoints).
 //! <https://kubernetes.io/docs/reference/kubectl/generated/kubectl_describe/>
 
 use std::collections::BTreeMap;
@@ -18,7 +19,7 @@ use tandem_kubelet::status::human_duration;
 use tandem_supervisor::logs::now_us;
 use tandem_supervisor::statedir::Store;
 
-use super::{existing_pod, list_pods, pod_name, read_pod};
+use super::{existing_pod, list_pods, pod_name, read_pod, service_store};
 use crate::cli::DescribeArgs;
 use crate::errors::hint;
 use crate::output::tabwriter::TabWriter;
@@ -27,6 +28,12 @@ use crate::output::tabwriter::TabWriter;
 const MAX_ANNOTATION: usize = 140;
 
 pub fn describe(store: &Store, a: DescribeArgs) -> anyhow::Result<i32> {
+    if a.args
+        .iter()
+        .any(|arg| is_service_kind(arg.split_once('/').map_or(arg.as_str(), |(kind, _)| kind)))
+    {
+        return describe_services(store, &a);
+    }
     let mut names: Vec<String> = vec![];
     let mut kind_given = false;
     for (i, arg) in a.args.iter().enumerate() {
@@ -90,11 +97,187 @@ fn is_pod_kind(kind: &str) -> bool {
     matches!(kind, "pod" | "pods" | "po")
 }
 
+fn is_service_kind(kind: &str) -> bool {
+    matches!(kind, "service" | "services" | "svc")
+}
+
 fn unknown_kind(kind: &str) -> anyhow::Error {
     hint(
         format!("the server doesn't have a resource type \"{kind}\""),
-        "tandem describes pods: `tandem describe pod NAME`",
+        "tandem describes pods and Services: `tandem describe pod NAME`, `tandem describe svc NAME`",
     )
+}
+
+/// `describe service [NAME...]` (`svc/NAME`): every Service of the namespace, or those named.
+fn describe_services(store: &Store, a: &DescribeArgs) -> anyhow::Result<i32> {
+    let mut names = vec![];
+    for (i, arg) in a.args.iter().enumerate() {
+        match arg.split_once('/') {
+            Some((kind, name)) if is_service_kind(kind) => names.push(name.to_string()),
+            Some((kind, _)) => return Err(unknown_kind(kind)),
+            None if i == 0 && is_service_kind(arg) => {}
+            None if i == 0 => return Err(unknown_kind(arg)),
+            None => names.push(arg.clone()),
+        }
+    }
+    let selector = super::label_selector(a.selector.as_deref())?;
+    let given = service_store::manual_slices(store);
+    let mut found: Vec<(String, String)> = service_store::list(store)
+        .into_iter()
+        .filter(|(_, s)| service_store::namespace_of(s) == a.namespace)
+        .filter(|(_, s)| names.is_empty() || names.iter().any(|n| n == service_store::name_of(s)))
+        .filter(|(_, s)| {
+            let labels = s.metadata.labels.clone().unwrap_or_default();
+            selector.as_ref().is_none_or(|sel| sel.matches(&labels))
+        })
+        .map(|(dir, s)| {
+            let slices: Vec<_> = dir
+                .slices()
+                .into_iter()
+                .chain(tandem_controllers::endpoints::labelled_for(&s, &given).cloned())
+                .collect();
+            (
+                service_store::name_of(&s).to_string(),
+                describe_service(&s, &slices),
+            )
+        })
+        .collect();
+    if let Some(missing) = names.iter().find(|n| !found.iter().any(|(f, _)| f == *n)) {
+        return Err(crate::errors::not_found(
+            "services",
+            missing,
+            "`tandem get services` lists the Services",
+        ));
+    }
+    if found.is_empty() {
+        eprintln!("No resources found in {} namespace.", a.namespace);
+        return Ok(0);
+    }
+    found.sort();
+    let texts: Vec<String> = found.into_iter().map(|(_, t)| t).collect();
+    print!("{}", texts.join("\n\n"));
+    Ok(0)
+}
+
+/// A Service as kubectl describes it (`describeService`): identity, selector, type and
+/// addresses, then per port its target, node port and ready endpoints.
+pub fn describe_service(
+    s: &k8s_openapi::api::core::v1::Service,
+    slices: &[k8s_openapi::api::discovery::v1::EndpointSlice],
+) -> String {
+    use tandem_api::services::ServiceType;
+    let mut w = TabWriter::default();
+    let meta = &s.metadata;
+    let spec = s.spec.clone().unwrap_or_default();
+    let mut line = |text: String| {
+        w.write(&text);
+        w.write("\n");
+    };
+    line(format!(
+        "Name:\t{}",
+        meta.name.as_deref().unwrap_or_default()
+    ));
+    line(format!(
+        "Namespace:\t{}",
+        meta.namespace.as_deref().unwrap_or("default")
+    ));
+    multiline(&mut w, "Labels", meta.labels.as_ref(), false);
+    multiline(&mut w, "Annotations", meta.annotations.as_ref(), true);
+    let mut line = |text: String| {
+        w.write(&text);
+        w.write("\n");
+    };
+    let selector = spec
+        .selector
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    line(format!("Selector:\t{selector}"));
+    let ty = ServiceType::of(s);
+    line(format!("Type:\t{}", ty.name()));
+    if let Some(p) = &spec.ip_family_policy {
+        line(format!("IP Family Policy:\t{p}"));
+    }
+    if let Some(f) = &spec.ip_families {
+        line(format!("IP Families:\t{}", f.join(",")));
+    }
+    if let Some(ip) = &spec.cluster_ip {
+        line(format!("IP:\t{ip}"));
+    }
+    if let Some(ips) = &spec.cluster_ips {
+        line(format!("IPs:\t{}", ips.join(",")));
+    }
+    if let Some(n) = &spec.external_name {
+        line(format!("External Name:\t{n}"));
+    }
+    let ingress = s
+        .status
+        .as_ref()
+        .and_then(|st| st.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.clone())
+        .unwrap_or_default();
+    for i in ingress {
+        let mode = i.ip_mode.map(|m| format!(" ({m})")).unwrap_or_default();
+        line(format!(
+            "LoadBalancer Ingress:\t{}{mode}",
+            i.ip.or(i.hostname).unwrap_or_default()
+        ));
+    }
+    for p in spec.ports.iter().flatten() {
+        let name = p.name.clone().filter(|n| !n.is_empty());
+        let shown = name.clone().unwrap_or_else(|| "<unset>".into());
+        let protocol = p.protocol.as_deref().unwrap_or("TCP");
+        line(format!("Port:\t{shown}  {}/{protocol}", p.port));
+        let target = match &p.target_port {
+            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n)) => {
+                n.to_string()
+            }
+            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s)) => s.clone(),
+            None => p.port.to_string(),
+        };
+        line(format!("TargetPort:\t{target}/{protocol}"));
+        if let Some(n) = p.node_port {
+            line(format!("NodePort:\t{shown}  {n}/{protocol}"));
+        }
+        // The ready endpoints of this port, from the slices that carry it.
+        let mut endpoints = vec![];
+        for slice in slices {
+            let Some(port) = slice
+                .ports
+                .iter()
+                .flatten()
+                .find(|sp| sp.name.clone().filter(|n| !n.is_empty()) == name)
+                .and_then(|sp| sp.port)
+            else {
+                continue;
+            };
+            for e in tandem_controllers::endpoints::members(slice) {
+                if e.conditions.as_ref().and_then(|c| c.ready) == Some(true) {
+                    endpoints.extend(e.addresses.iter().map(|a| format!("{a}:{port}")));
+                }
+            }
+        }
+        let shown = if endpoints.is_empty() {
+            "<none>".to_string()
+        } else {
+            endpoints.join(",")
+        };
+        line(format!("Endpoints:\t{shown}"));
+    }
+    line(format!(
+        "Session Affinity:\t{}",
+        spec.session_affinity.as_deref().unwrap_or("None")
+    ));
+    if let Some(p) = &spec.external_traffic_policy {
+        line(format!("External Traffic Policy:\t{p}"));
+    }
+    if let Some(p) = &spec.internal_traffic_policy {
+        line(format!("Internal Traffic Policy:\t{p}"));
+    }
+    line("Events:\t<none>".to_string());
+    w.finish()
 }
 
 /// A pod as kubectl describes it; `now_us` dates the ages.

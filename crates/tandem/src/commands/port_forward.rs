@@ -1,4 +1,6 @@
-//! `tandem port-forward POD [LOCAL:]REMOTE...` (kubectl port-forward): listens on this machine
+//! `tandem port-forward POD|svc/NAME|KIND/NAME [LOCAL:]REMOTE...` (kubectl port-forward): picks the
+//! pod (for a Service or a workload, a running pod of it, a ready one first, and a Service's
+//! port is led to its targetPort on that pod), listens on this machine
 //! (127.0.0.1 and ::1 by default, `--address` to choose), and for each connection asks the pod's
 //! supervisor to connect to REMOTE on the pod's own loopback, from inside its network namespace,
 //! so a server listening on 127.0.0.1 in the pod is reached as with kubectl. The supervisor hands
@@ -27,22 +29,16 @@ struct Forward {
 }
 
 pub fn port_forward(store: &Store, a: PortForwardArgs) -> anyhow::Result<i32> {
-    let name = match a.pod.split_once('/') {
-        Some(("pod" | "pods" | "po", n)) => n.to_string(),
-        Some((kind, _)) => {
-            return Err(hint(
-                format!("cannot forward to {kind}: tandem forwards to pods"),
-                format!("write `tandem port-forward pod/NAME {}`", a.ports.join(" ")),
-            ))
-        }
-        None => pod_name(&a.pod).to_string(),
-    };
-    let dir = existing_pod(store, &a.namespace, &name)?;
+    let (dir, service) = target(store, &a)?;
     let pod = read_pod(&dir)?;
+    let name = pod.metadata.name.clone().unwrap_or_default();
     let forwards = a
         .ports
         .iter()
-        .map(|p| parse_forward(p, &pod))
+        .map(|p| match &service {
+            Some(s) => parse_service_forward(p, s, &pod),
+            None => parse_forward(p, &pod),
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     if dir.live_supervisor().is_none() {
         let status = pod.status.clone().unwrap_or_default();
@@ -108,6 +104,128 @@ pub fn port_forward(store: &Store, a: PortForwardArgs) -> anyhow::Result<i32> {
             ));
         }
     }
+}
+
+/// The pod to forward to, as kubectl picks it: `NAME` or `pod/NAME`; for `svc/NAME` a running
+/// pod its selector picks (a ready one first), with the Service to read REMOTE ports against;
+/// for a workload (`deployment/NAME`, …) a running pod of it (a ready one first).
+fn target(
+    store: &Store,
+    a: &PortForwardArgs,
+) -> anyhow::Result<(PodDir, Option<k8s_openapi::api::core::v1::Service>)> {
+    let Some((kind, name)) = a.pod.split_once('/') else {
+        return Ok((existing_pod(store, &a.namespace, pod_name(&a.pod))?, None));
+    };
+    if matches!(kind, "pod" | "pods" | "po") {
+        return Ok((existing_pod(store, &a.namespace, name)?, None));
+    }
+    let (candidates, service) = if matches!(kind, "service" | "services" | "svc") {
+        let dir = super::service_store::ServiceDir::of(store, &a.namespace, name);
+        let service = dir.read().map_err(|_| {
+            crate::errors::not_found("services", name, "`tandem get services` lists them")
+        })?;
+        let selector = service
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.clone())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                hint(
+                    format!("cannot attach to a Service without a selector: {name}"),
+                    "forward to one of the pods its endpoints name: `tandem port-forward pod/NAME …`",
+                )
+            })?;
+        let pods: Vec<PodDir> = super::list_pods(store)?
+            .into_iter()
+            .filter(|d| {
+                read_pod(d).is_ok_and(|p| {
+                    let labels = p.metadata.labels.unwrap_or_default();
+                    p.metadata.namespace.as_deref() == Some(a.namespace.as_str())
+                        && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+                })
+            })
+            .collect();
+        (pods, Some(service))
+    } else if let Some(w) = tandem_api::WorkloadKind::from_resource(kind) {
+        let dir = super::controller::WorkloadDir::of(store, w, &a.namespace, name);
+        if dir.read().is_err() {
+            return Err(crate::errors::not_found(
+                &w.group_resource(),
+                name,
+                format!("`tandem get {}` lists them", w.plural()),
+            ));
+        }
+        (super::controller::pods_of(store, &dir), None)
+    } else {
+        return Err(hint(
+            format!("cannot forward to {kind}: tandem forwards to pods, Services and workloads"),
+            format!("write `tandem port-forward pod/NAME {}`", a.ports.join(" ")),
+        ));
+    };
+    let ready = |d: &PodDir| {
+        read_pod(d).is_ok_and(|p| {
+            p.status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+        })
+    };
+    let mut running: Vec<PodDir> = candidates
+        .into_iter()
+        .filter(|d| d.live_supervisor().is_some())
+        .collect();
+    running.sort_by_key(|d| (!ready(d), d.root.clone()));
+    let dir = running.into_iter().next().ok_or_else(|| {
+        hint(
+            format!("no running pod found for {kind}/{name}"),
+            format!("`tandem get pods` shows the pods; `tandem describe {kind} {name}` what selects them"),
+        )
+    })?;
+    Ok((dir, service))
+}
+
+/// `[LOCAL:]REMOTE` against a Service: REMOTE is one of its ports (by number or name), led to
+/// the pod's port as the Service's targetPort says (kubectl's `translateServicePortToTargetPort`).
+fn parse_service_forward(
+    spec: &str,
+    service: &k8s_openapi::api::core::v1::Service,
+    pod: &Pod,
+) -> anyhow::Result<Forward> {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let (local, remote) = match spec.split_once(':') {
+        Some((l, r)) => (Some(l), r),
+        None => (None, spec),
+    };
+    let name = service.metadata.name.as_deref().unwrap_or_default();
+    let ports = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.clone())
+        .unwrap_or_default();
+    let port = ports
+        .iter()
+        .find(|p| match remote.parse::<i32>() {
+            Ok(n) => p.port == n,
+            Err(_) => p.name.as_deref() == Some(remote),
+        })
+        .ok_or_else(|| {
+            hint(
+                format!("Service {name} does not have a service port {remote}"),
+                format!("`tandem describe svc {name}` lists its ports"),
+            )
+        })?;
+    let target = match &port.target_port {
+        Some(IntOrString::String(n)) => n.clone(),
+        Some(IntOrString::Int(n)) => n.to_string(),
+        None => port.port.to_string(),
+    };
+    let pod_side = match local {
+        Some(l) => format!("{l}:{target}"),
+        // With no local port, kubectl listens on the Service's port.
+        None => format!("{}:{target}", port.port),
+    };
+    parse_forward(&pod_side, pod)
 }
 
 /// `127.0.0.1:8080` and `[::1]:8080`, as kubectl prints them.
