@@ -254,9 +254,10 @@ fn parse_output(s: &str) -> Result<Output, String> {
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// `pods` (also `pod`, `po`), `events` (also `event`, `ev`), or a workload kind:
-    /// `deployments` (`deploy`), `replicasets` (`rs`), `statefulsets` (`sts`), `daemonsets`
-    /// (`ds`), `jobs`, `cronjobs` (`cj`), `replicationcontrollers` (`rc`); `KIND/NAME` too.
+    /// `pods` (also `pod`, `po`), `events` (also `event`, `ev`), `services` (`svc`),
+    /// `endpoints` (`ep`), `endpointslices`, `all`, or a workload kind: `deployments`
+    /// (`deploy`), `replicasets` (`rs`), `statefulsets` (`sts`), `daemonsets` (`ds`), `jobs`,
+    /// `cronjobs` (`cj`), `replicationcontrollers` (`rc`); `KIND/NAME` too.
     pub resource: String,
     /// A pod name (for pods).
     #[arg(add = ArgValueCandidates::new(pod_names))]
@@ -288,6 +289,21 @@ pub struct GetArgs {
     /// the rest as text, objects without it first.
     #[arg(long = "sort-by", value_parser = parse_sort_by)]
     pub sort_by: Option<Template>,
+}
+
+impl GetArgs {
+    /// The first flag given that only `get pods` acts on, for other kinds to refuse.
+    pub fn pod_only_flag(&self) -> Option<&'static str> {
+        [
+            ("--selector", self.selector.is_some()),
+            ("--field-selector", self.field_selector.is_some()),
+            ("--show-labels", self.show_labels),
+            ("--watch", self.watch),
+            ("--sort-by", self.sort_by.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(flag, given)| given.then_some(flag))
+    }
 }
 
 fn parse_sort_by(s: &str) -> Result<Template, String> {

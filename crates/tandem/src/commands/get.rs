@@ -279,7 +279,13 @@ fn get_pods(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
         ));
     }
     let pods = selected_pods(store, a)?;
-    let list = |pods: &[Pod]| serde_json::json!({"apiVersion": "v1", "kind": "List", "items": pods, "metadata": {"resourceVersion": ""}});
+    let list = |pods: &[Pod]| {
+        crate::output::list_of(
+            pods.iter()
+                .filter_map(|p| serde_json::to_value(p).ok())
+                .collect(),
+        )
+    };
     let object = || -> anyhow::Result<serde_json::Value> {
         Ok(match (&a.name, pods.first()) {
             (Some(_), Some(p)) => serde_json::to_value(p)?,
@@ -464,7 +470,7 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
     }
     all.sort_by_key(|(t, _, _)| *t);
     let items: Vec<serde_json::Value> = all.iter().map(|(_, _, v)| v.clone()).collect();
-    let list = || serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}});
+    let list = || crate::output::list_of(items.clone());
     match &a.output {
         Some(Output::Json) => {
             println!("{}", serde_json::to_string_pretty(&list())?);

@@ -310,14 +310,7 @@ fn rows(items: &[Item], a: &GetArgs, qualify: Option<&str>) -> Vec<Vec<String>> 
 
 /// `tandem get services|endpoints|endpointslices [NAME]`.
 pub fn get(store: &Store, r: Resource, a: &GetArgs) -> anyhow::Result<i32> {
-    let pod_only = [
-        ("--selector", a.selector.is_some()),
-        ("--field-selector", a.field_selector.is_some()),
-        ("--show-labels", a.show_labels),
-        ("--watch", a.watch),
-        ("--sort-by", a.sort_by.is_some()),
-    ];
-    if let Some((flag, _)) = pod_only.iter().find(|(_, set)| *set) {
+    if let Some(flag) = a.pod_only_flag() {
         return Err(hint(
             format!("{flag} is not supported for {} yet", r.plural()),
             "use it with `tandem get pods`",
@@ -340,10 +333,7 @@ pub fn get(store: &Store, r: Resource, a: &GetArgs) -> anyhow::Result<i32> {
     let json = || -> Value {
         match (&a.name, items.first()) {
             (Some(_), Some(i)) => i.json.clone(),
-            _ => {
-                serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
-                "items": items.iter().map(|i| i.json.clone()).collect::<Vec<_>>()})
-            }
+            _ => crate::output::list_of(items.iter().map(|i| i.json.clone()).collect()),
         }
     };
     match &a.output {

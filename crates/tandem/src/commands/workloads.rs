@@ -229,14 +229,7 @@ fn job_status(s: &Value) -> String {
 
 /// `tandem get KIND [NAME]` for a workload kind.
 pub fn get(store: &Store, kind: WorkloadKind, a: &GetArgs) -> anyhow::Result<i32> {
-    let pod_only = [
-        ("--selector", a.selector.is_some()),
-        ("--field-selector", a.field_selector.is_some()),
-        ("--show-labels", a.show_labels),
-        ("--watch", a.watch),
-        ("--sort-by", a.sort_by.is_some()),
-    ];
-    if let Some((flag, _)) = pod_only.iter().find(|(_, set)| *set) {
+    if let Some(flag) = a.pod_only_flag() {
         return Err(hint(
             format!("{flag} is not supported for {} yet", kind.plural()),
             "use it with `tandem get pods`",
@@ -252,10 +245,7 @@ pub fn get(store: &Store, kind: WorkloadKind, a: &GetArgs) -> anyhow::Result<i32
     let json = |ws: &[Workload]| -> Value {
         match (&a.name, ws.first()) {
             (Some(_), Some(w)) => w.to_json(),
-            _ => {
-                serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
-                "items": ws.iter().map(Workload::to_json).collect::<Vec<_>>()})
-            }
+            _ => crate::output::list_of(ws.iter().map(Workload::to_json).collect()),
         }
     };
     match &a.output {

@@ -4,6 +4,11 @@ pub mod jsonpath;
 pub mod tabwriter;
 pub mod yaml;
 
+/// A kubectl `List` of objects (what `get -o json|yaml` prints for more than one).
+pub fn list_of(items: Vec<serde_json::Value>) -> serde_json::Value {
+    serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}})
+}
+
 /// Prints rows as kubectl does: columns padded to their widest cell, three spaces apart.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
