@@ -82,7 +82,13 @@ spec:
     );
     let out = env.tandem(&["describe", "service", "x"]);
     assert!(
-        stderr(&out).contains("the server doesn't have a resource type \"service\""),
+        stderr(&out).contains("Error from server (NotFound): services \"x\" not found"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.tandem(&["describe", "widget", "x"]);
+    assert!(
+        stderr(&out).contains("the server doesn't have a resource type \"widget\""),
         "{}",
         stderr(&out)
     );
