@@ -22,8 +22,8 @@
 //! <root>/workloads/<namespace>_<kind>_<name>/   one workload and its controller's files
 //! <root>/services/<namespace>_<name>/  one Service: service.json, endpointslices.json
 //! <root>/services/cluster-dns.json   the store's cluster DNS address, while it has pods or Services
-//! <root>/services/proxy.lock, proxy.pid, proxy.log, proxy.table   the store's proxy (Services,
-//!                                   cluster DNS) and the name of its nftables table
+//! <root>/services/proxy.lock, proxy.pid, proxy.log, proxy.table, proxy.sock   the store's proxy
+//!                                   (Services, cluster DNS), its nftables table's name, its wake-up
 //! ```
 //! Defaults: images and volumes under /var/lib/tandem, pods, workloads and services under
 //! /run/tandem; `--root DIR` puts them all under DIR.

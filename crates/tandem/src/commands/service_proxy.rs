@@ -182,8 +182,50 @@ fn virtual_ports(s: &Service, slices: &[EndpointSlice]) -> Vec<VirtualPort> {
         .collect()
 }
 
-/// After a deletion: when the store has no Service and no pod left, waits (at most 5 s) for the
-/// proxy to remove its rules and exit, so that a `delete` that returns has left nothing running.
+/// The proxy's wake-up: a datagram socket (`proxy.sock`) it waits on between looks, so a
+/// deletion need not wait out a period to see it leave. Without one (a path too long for a
+/// socket's address) it sleeps the period.
+struct Wake(Option<std::os::unix::net::UnixDatagram>);
+
+impl Wake {
+    fn path(store: &Store) -> PathBuf {
+        store.services.join("proxy.sock")
+    }
+
+    fn bind(store: &Store) -> Wake {
+        let path = Self::path(store);
+        let _ = std::fs::remove_file(&path);
+        let socket = std::os::unix::net::UnixDatagram::bind(&path)
+            .and_then(|s| s.set_read_timeout(Some(PERIOD)).map(|()| s));
+        Wake(socket.ok())
+    }
+
+    /// Until a wake-up comes or a period has passed.
+    fn wait(&self) {
+        match &self.0 {
+            Some(s) => {
+                let mut buf = [0u8; 8];
+                let _ = s.recv(&mut buf);
+            }
+            None => std::thread::sleep(PERIOD),
+        }
+    }
+
+    fn remove(&self, store: &Store) {
+        let _ = std::fs::remove_file(Self::path(store));
+    }
+
+    /// Wakes the store's proxy, if it waits.
+    fn send(store: &Store) {
+        if let Ok(s) = std::os::unix::net::UnixDatagram::unbound() {
+            let _ = s.send_to(b"look", Self::path(store));
+        }
+    }
+}
+
+/// After a deletion: when the store has no Service and no pod left, wakes the proxy and waits
+/// (at most 5 s) for it to remove its rules and exit, so that a `delete` that returns has left
+/// nothing running.
 pub fn settle(store: &Store) {
     // A proxy that is not running (killed) is started, to remove rules left behind.
     if let Ok(exe) = std::env::current_exe() {
@@ -192,9 +234,10 @@ pub fn settle(store: &Store) {
     if !list(store).is_empty() || has_pods(store) {
         return;
     }
+    Wake::send(store);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while proxy::running(&store.services) && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
 
@@ -311,6 +354,7 @@ fn proxy(store: &Store) -> anyhow::Result<()> {
     let Some(lock) = proxy::lock(&store.services)? else {
         return Ok(());
     };
+    let wake = Wake::bind(store);
     std::fs::write(
         store.services.join("proxy.pid"),
         std::process::id().to_string(),
@@ -334,6 +378,7 @@ fn proxy(store: &Store) -> anyhow::Result<()> {
                 let _ = std::fs::remove_file(table_file(store));
                 release_cluster_dns(store);
                 let _ = std::fs::remove_file(store.services.join("proxy.pid"));
+                wake.remove(store);
                 drop(lock);
                 return Ok(());
             }
@@ -373,6 +418,6 @@ fn proxy(store: &Store) -> anyhow::Result<()> {
             dns.set_zone(zone.clone());
             answered = Some(zone);
         }
-        std::thread::sleep(PERIOD);
+        wake.wait();
     }
 }
