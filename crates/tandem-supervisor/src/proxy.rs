@@ -38,9 +38,9 @@ impl HelperArgs for ProxyArgs {
 
 /// The proxy's lock: an exclusive flock(2) on `proxy.lock` that the proxy holds for its life,
 /// so one runs per store and a dead one (even one killed with kill -9) is seen at once. `None`
-/// when another process holds it.
+/// when another process holds it. Never makes the directory: a store removed under a late
+/// caller must not come back.
 pub fn lock(services: &Path) -> std::io::Result<Option<nix::fcntl::Flock<std::fs::File>>> {
-    std::fs::create_dir_all(services)?;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -58,7 +58,7 @@ pub fn running(services: &Path) -> bool {
     matches!(lock(services), Ok(None))
 }
 
-/// Starts the proxy, writing to `proxy.log`, in a process group of its own (no terminal signal
+/// Starts the proxy (its directory must exist), writing to `proxy.log`, in a process group of its own (no terminal signal
 /// reaches it); in the mount namespace `host_mounts` when the caller lives in a private one. A
 /// second one started at the same time finds the lock taken and exits. Not waited for: it
 /// outlives the caller.
@@ -68,7 +68,6 @@ pub fn spawn(
     host_mounts: Option<std::os::fd::BorrowedFd<'_>>,
 ) -> std::io::Result<()> {
     use std::os::unix::process::CommandExt as _;
-    std::fs::create_dir_all(&args.services)?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

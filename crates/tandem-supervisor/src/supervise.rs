@@ -632,6 +632,10 @@ async fn keep_proxy(dir: PodDir, exe: PathBuf, host_mounts: std::os::fd::OwnedFd
     };
     loop {
         tokio::time::sleep(PROXY_LOOK).await;
+        // A store being removed (the pod's own directory gone) gets no proxy again.
+        if !dir.root.exists() || !args.services.is_dir() {
+            return;
+        }
         if !crate::proxy::running(&args.services) {
             if let Err(e) = crate::proxy::spawn(&exe, &args, Some(host_mounts.as_fd())) {
                 eprintln!("warning: cannot start the store's proxy: {e}");

@@ -47,6 +47,8 @@ pub fn ensure_proxy(store: &Store, exe: &Path) -> anyhow::Result<()> {
     {
         return Ok(());
     }
+    std::fs::create_dir_all(&store.services)
+        .with_context(|| format!("cannot create {}", store.services.display()))?;
     let args = ProxyArgs {
         services: store.services.clone(),
         pods: store.pods.clone(),
@@ -369,6 +371,11 @@ fn proxy(store: &Store) -> anyhow::Result<()> {
     loop {
         let services = list(store);
         if services.is_empty() && !has_pods(store) {
+            if !store.services.is_dir() {
+                // The store was removed under this process: its rules go, nothing is made again.
+                tandem_network::services::remove(&table_name(store))?;
+                return Ok(());
+            }
             // Decided under the allocation lock, under which Services and pods' directories
             // are made: one made after this look finds this process gone (its proxy lock let
             // go) and starts another.
