@@ -58,16 +58,16 @@ pub fn running(services: &Path) -> bool {
     matches!(lock(services), Ok(None))
 }
 
-/// Starts the proxy (its directory must exist), writing to `proxy.log`, in a process group of its own (no terminal signal
-/// reaches it); in the mount namespace `host_mounts` when the caller lives in a private one. A
-/// second one started at the same time finds the lock taken and exits. Not waited for: it
-/// outlives the caller.
+/// Starts the proxy (its directory must exist), writing to `proxy.log`; in the mount namespace
+/// `host_mounts` when the caller lives in a private one. The proxy makes itself a session of its
+/// own first ([`leave_session`]): no terminal signal reaches it, and to a supervisor (a
+/// subreaper) its exit is a stranger's, collected by the reaper's sweep. A second one started at
+/// the same time finds the lock taken and exits.
 pub fn spawn(
     exe: &Path,
     args: &ProxyArgs,
     host_mounts: Option<std::os::fd::BorrowedFd<'_>>,
-) -> std::io::Result<()> {
-    use std::os::unix::process::CommandExt as _;
+) -> std::io::Result<std::process::Child> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -76,11 +76,14 @@ pub fn spawn(
     cmd.args(args.argv())
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0);
+        .stderr(log);
     match host_mounts {
-        Some(ns) => tandem_runtime::helper::spawn_in_mount_namespace(&mut cmd, ns)?,
-        None => cmd.spawn()?,
-    };
-    Ok(())
+        Some(ns) => tandem_runtime::helper::spawn_in_mount_namespace(&mut cmd, ns),
+        None => cmd.spawn(),
+    }
+}
+
+/// The proxy's first step: a session of its own (setsid(2)), see [`spawn`].
+pub fn leave_session() {
+    let _ = nix::unistd::setsid();
 }

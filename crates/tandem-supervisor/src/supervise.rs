@@ -637,6 +637,8 @@ async fn keep_proxy(dir: PodDir, exe: PathBuf, host_mounts: std::os::fd::OwnedFd
             return;
         }
         if !crate::proxy::running(&args.services) {
+            // Not waited for: the proxy leads a session of its own, so its exit is a stranger's
+            // that the reaper's sweep collects (tandem_runtime::reaper).
             if let Err(e) = crate::proxy::spawn(&exe, &args, Some(host_mounts.as_fd())) {
                 eprintln!("warning: cannot start the store's proxy: {e}");
             }

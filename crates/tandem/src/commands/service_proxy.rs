@@ -53,10 +53,14 @@ pub fn ensure_proxy(store: &Store, exe: &Path) -> anyhow::Result<()> {
         services: store.services.clone(),
         pods: store.pods.clone(),
     };
-    proxy::spawn(exe, &args, None).context("cannot start the Services' proxy")
+    // Not waited for: it outlives this command (whoever inherits it collects its exit).
+    proxy::spawn(exe, &args, None)
+        .map(drop)
+        .context("cannot start the Services' proxy")
 }
 
 pub fn proxy_main(a: &ProxyArgs) -> i32 {
+    proxy::leave_session();
     let mut store = Store::new(None);
     store.services = a.services.clone();
     store.pods = a.pods.clone();
