@@ -292,6 +292,14 @@ pub struct GetArgs {
 }
 
 impl GetArgs {
+    /// kubectl's words for an empty list, on stderr.
+    pub fn say_none_found(&self) {
+        match self.all_namespaces {
+            true => eprintln!("No resources found"),
+            false => eprintln!("No resources found in {} namespace.", self.namespace),
+        }
+    }
+
     /// The first flag given that only `get pods` acts on, for other kinds to refuse.
     pub fn pod_only_flag(&self) -> Option<&'static str> {
         [

@@ -90,10 +90,7 @@ fn get_all(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
     sections.extend(super::services::all_section(store, a)?);
     sections.extend(super::workloads::all_sections(store, a));
     if sections.is_empty() {
-        match a.all_namespaces {
-            true => eprintln!("No resources found"),
-            false => eprintln!("No resources found in {} namespace.", a.namespace),
-        }
+        a.say_none_found();
     }
     print!("{}", sections.join("\n"));
     Ok(0)
@@ -311,10 +308,7 @@ fn get_pods(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
         Some(Output::Wide) | None => {
             let header = pod_header(a);
             if pods.is_empty() && !a.watch {
-                match a.all_namespaces {
-                    true => eprintln!("No resources found"),
-                    false => eprintln!("No resources found in {} namespace.", a.namespace),
-                }
+                a.say_none_found();
                 return Ok(0);
             }
             let now = now_us();

@@ -353,10 +353,7 @@ pub fn get(store: &Store, r: Resource, a: &GetArgs) -> anyhow::Result<i32> {
         }
         Some(Output::Wide) | None => {
             if items.is_empty() {
-                match a.all_namespaces {
-                    true => eprintln!("No resources found"),
-                    false => eprintln!("No resources found in {} namespace.", a.namespace),
-                }
+                a.say_none_found();
                 return Ok(0);
             }
             print!("{}", table(&header(r, a), &rows(&items, a, None)));

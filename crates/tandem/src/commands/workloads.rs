@@ -268,10 +268,7 @@ pub fn get(store: &Store, kind: WorkloadKind, a: &GetArgs) -> anyhow::Result<i32
         }
         Some(Output::Wide) | None => {
             if items.is_empty() {
-                match a.all_namespaces {
-                    true => eprintln!("No resources found"),
-                    false => eprintln!("No resources found in {} namespace.", a.namespace),
-                }
+                a.say_none_found();
                 return Ok(0);
             }
             print!("{}", table_of(kind, &items, a, false));
