@@ -31,6 +31,7 @@ mod schema;
 pub mod services;
 pub mod signal;
 mod unsupported;
+pub mod updates;
 mod validate;
 pub mod workloads;
 mod yaml;

@@ -4,6 +4,7 @@
 //! containers from more than one thread). Each turn: ask the engine, carry out its actions, publish
 //! the status, then sleep until a runtime event, a control request or the engine's wake-up time.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -72,6 +73,14 @@ pub enum Control {
         conditions: Vec<PodCondition>,
         applied: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
     },
+    /// Replace the pod's labels and/or annotations (`None`: unchanged), as an update of the pod
+    /// does; nothing the engine decides depends on them. `applied` hears the result once the
+    /// observer has recorded them.
+    SetMetadata {
+        labels: Option<BTreeMap<String, String>>,
+        annotations: Option<BTreeMap<String, String>>,
+        applied: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+    },
 }
 
 /// Where the driver reports what happens. The supervisor persists both; tests collect them.
@@ -82,6 +91,14 @@ pub trait Observer {
     /// the change (it could not be recorded) and the engine keeps the old plan. Called before
     /// the status that follows it.
     fn plan_changed(&mut self, _plan: &PodPlan) -> Result<(), String> {
+        Ok(())
+    }
+    /// The pod's labels or annotations change (`None`: unchanged). An error refuses the change.
+    fn metadata_changed(
+        &mut self,
+        _labels: Option<&BTreeMap<String, String>>,
+        _annotations: Option<&BTreeMap<String, String>>,
+    ) -> Result<(), String> {
         Ok(())
     }
 }
@@ -810,6 +827,18 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
             }
             Control::SetImages { images, applied } => {
                 let result = self.set_images(&images);
+                if let Some(tx) = applied {
+                    let _ = tx.send(result);
+                }
+            }
+            Control::SetMetadata {
+                labels,
+                annotations,
+                applied,
+            } => {
+                let result = self
+                    .observer
+                    .metadata_changed(labels.as_ref(), annotations.as_ref());
                 if let Some(tx) = applied {
                     let _ = tx.send(result);
                 }

@@ -25,6 +25,13 @@ pub enum Request {
     /// --subresource=status`): one `accepted` once the status shows them, or one `rejected`,
     /// then the supervisor closes the connection.
     SetConditions { conditions: Vec<PodCondition> },
+    /// Replace the pod's labels and/or annotations (`None`: unchanged), as an update of the
+    /// pod does (`tandem label`, the API's PATCH): one `accepted` once pod.json shows them, or
+    /// one `rejected`, then the supervisor closes the connection.
+    SetMetadata {
+        labels: Option<BTreeMap<String, String>>,
+        annotations: Option<BTreeMap<String, String>>,
+    },
     /// Run a command in a running container (`tandem exec`): one `accepted` (or `rejected`),
     /// then one `exec_ended` once the command has exited. Closing the connection before that
     /// kills the command.

@@ -149,6 +149,23 @@ async fn handle(stream: UnixStream, shared: Shared) {
             };
             let _ = send(&mut w, &reply).await;
         }
+        Request::SetMetadata {
+            labels,
+            annotations,
+        } => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let sent = shared.control.send(Control::SetMetadata {
+                labels,
+                annotations,
+                applied: Some(tx),
+            });
+            let reply = match (sent, rx.await) {
+                (Ok(()), Ok(Ok(()))) => Reply::Accepted,
+                (Ok(()), Ok(Err(message))) => Reply::Rejected(message),
+                _ => Reply::Rejected("the pod has ended; its metadata no longer changes".into()),
+            };
+            let _ = send(&mut w, &reply).await;
+        }
         Request::SetImage { images } => {
             let (tx, rx) = tokio::sync::oneshot::channel();
             let sent = shared.control.send(Control::SetImages {

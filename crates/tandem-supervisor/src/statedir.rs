@@ -41,6 +41,9 @@ pub struct Store {
     pub volumes: PathBuf,
     /// One directory per Service (its object and endpoints), and the proxy's lock and log.
     pub services: PathBuf,
+    /// `tandem serve`'s certificates, token, kubeconfig, lock and log (kept across reboots, so
+    /// a kubeconfig handed out stays good).
+    pub serve: PathBuf,
 }
 
 impl Store {
@@ -52,6 +55,7 @@ impl Store {
                 workloads: r.join("workloads"),
                 volumes: r.join("volumes"),
                 services: r.join("services"),
+                serve: r.join("serve"),
             },
             None => Store {
                 images: "/var/lib/tandem/images".into(),
@@ -59,6 +63,7 @@ impl Store {
                 workloads: "/run/tandem/workloads".into(),
                 volumes: "/var/lib/tandem/volumes".into(),
                 services: "/run/tandem/services".into(),
+                serve: "/var/lib/tandem/serve".into(),
             },
         }
     }

@@ -1,6 +1,7 @@
 //! The supervisor process's main: sandbox and volumes (before any thread exists), then the engine
 //! on a single-threaded runtime, then teardown that leaves nothing behind.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -129,6 +130,36 @@ impl Observer for StateWriter {
 
     /// An image update (§1.7): the Pod's spec and `plan.json` say what the containers run from
     /// now on (the status follows as instances restart).
+    fn metadata_changed(
+        &mut self,
+        labels: Option<&BTreeMap<String, String>>,
+        annotations: Option<&BTreeMap<String, String>>,
+    ) -> Result<(), String> {
+        // The kubelet rewrites downwardAPI files of labels and annotations when they change;
+        // tandem writes them once, at the start, so such a pod keeps its metadata for now.
+        if let Some(path) = projected_metadata(&self.pod, labels.is_some(), annotations.is_some()) {
+            return Err(format!(
+                "the pod projects {path} into a downwardAPI volume, and tandem does not rewrite those files yet; recreate the pod to change it"
+            ));
+        }
+        let mut pod = self.pod.clone();
+        if let Some(l) = labels {
+            pod.metadata.labels = Some(l.clone()).filter(|l| !l.is_empty());
+        }
+        if let Some(a) = annotations {
+            pod.metadata.annotations = Some(a.clone()).filter(|a| !a.is_empty());
+        }
+        let bytes = serde_json::to_vec_pretty(&pod).map_err(|e| e.to_string())?;
+        write_atomic(&self.dir.pod_json(), &bytes).map_err(|e| {
+            format!(
+                "cannot record the update in {}: {e}",
+                self.dir.pod_json().display()
+            )
+        })?;
+        self.pod = pod;
+        Ok(())
+    }
+
     fn plan_changed(&mut self, plan: &PodPlan) -> Result<(), String> {
         let mut pod = self.pod.clone();
         if let Some(spec) = pod.spec.as_mut() {
@@ -440,6 +471,31 @@ fn forward_stop_signals(control: &mpsc::UnboundedSender<Control>) {
 
 /// Where the engine's status and events go, with the pod's first event when probes cannot reach
 /// the pod's address (see [`crate::linux::loopback_fallback_warning`]).
+/// The first `metadata.labels` or `metadata.annotations` field a downwardAPI volume (plain or
+/// projected) of `pod` writes into a file, among those asked about.
+fn projected_metadata(pod: &Pod, labels: bool, annotations: bool) -> Option<String> {
+    let spec = pod.spec.as_ref()?;
+    let asked = |path: &str| {
+        (labels && path.starts_with("metadata.labels"))
+            || (annotations && path.starts_with("metadata.annotations"))
+    };
+    spec.volumes
+        .iter()
+        .flatten()
+        .flat_map(|v| {
+            let plain = v.downward_api.iter().flat_map(|d| d.items.iter().flatten());
+            let projected = v
+                .projected
+                .iter()
+                .flat_map(|p| p.sources.iter().flatten())
+                .flat_map(|s| s.downward_api.iter().flat_map(|d| d.items.iter().flatten()));
+            plain.chain(projected)
+        })
+        .filter_map(|item| item.field_ref.as_ref())
+        .map(|f| f.field_path.clone())
+        .find(|p| asked(p))
+}
+
 fn state_writer(
     dir: &PodDir,
     pod: Pod,

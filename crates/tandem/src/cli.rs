@@ -103,12 +103,58 @@ pub enum Command {
         after_help = "Examples:\n  tandem timeline web > web.html       # open it in a browser, offline\n  tandem timeline web -o svg -O web.svg --watch"
     )]
     Timeline(TimelineArgs),
+    /// Serve the Kubernetes API for this store on https://127.0.0.1:6443, so kubectl and other
+    /// Kubernetes clients reach its pods (with the kubeconfig `tandem kubeconfig` prints).
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
+    /// Print the kubeconfig that reaches `tandem serve` (or, with --path, where it is).
+    #[command(
+        after_help = "Examples:\n  tandem kubeconfig > ~/.kube/config\n  export KUBECONFIG=$(tandem kubeconfig --path)"
+    )]
+    Kubeconfig(KubeconfigArgs),
     /// Manage local images.
     #[command(subcommand)]
     Image(ImageCommand),
     /// Print the script that makes a shell complete tandem's verbs, flags, pods and containers:
     /// `source <(tandem completion bash)`.
     Completion(CompletionArgs),
+}
+
+const SERVE_EXAMPLES: &str = "Examples:
+  tandem serve -d                          # in the background; its log is in the store
+  export KUBECONFIG=$(tandem kubeconfig --path)
+  kubectl get pods
+  tandem serve --port 7443 --write-kubeconfig ~/.kube/tandem.yaml
+
+Only clients with the kubeconfig's certificate (or the bearer token in the store's serve/token,
+readable by root only) are let in. Stopping serve stops no pod; pods made with kubectl and with
+`tandem run` are the same pods. Pods created through the API get the settings `tandem run` takes
+from its environment (TANDEM_NETWORK, TANDEM_CNI_CONFIG_DIR, ...).";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Keep serving in the background; print the address and return.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// The port to listen on (0: any free port).
+    #[arg(long, default_value_t = 6443)]
+    pub port: u16,
+    /// The address to listen on; 0.0.0.0 serves every address of the host.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub address: std::net::IpAddr,
+    /// Also write the kubeconfig to this file (mode 0600).
+    #[arg(long = "write-kubeconfig", value_name = "PATH")]
+    pub write_kubeconfig: Option<PathBuf>,
+    /// Set by `serve -d` on the process it starts.
+    #[arg(long = "detached-child", hide = true)]
+    pub detached_child: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KubeconfigArgs {
+    /// Print the kubeconfig's path instead of its content.
+    #[arg(long)]
+    pub path: bool,
 }
 
 #[derive(Debug, Args)]

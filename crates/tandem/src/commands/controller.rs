@@ -65,6 +65,8 @@ impl PodSettings {
             } else {
                 self.services_dir.clone()
             },
+            // Beside the images in both layouts `Store::new` makes.
+            serve: self.images_dir.with_file_name("serve"),
         }
     }
 }

@@ -205,14 +205,14 @@ fn delete_file(store: &Store, a: &DeleteArgs) -> anyhow::Result<i32> {
 }
 
 /// A deletion asked of a pod's supervisor, not yet finished.
-struct Deleting {
+pub(super) struct Deleting {
     /// The supervisor's connection, which it holds open until it exits; `None` when it was
     /// not running.
     supervisor: Option<UnixStream>,
 }
 
 impl Deleting {
-    fn ask(dir: &PodDir, grace: Option<u64>) -> anyhow::Result<Deleting> {
+    pub(super) fn ask(dir: &PodDir, grace: Option<u64>) -> anyhow::Result<Deleting> {
         let mut supervisor = None;
         if dir.live_supervisor().is_some() {
             if let Ok(mut s) = dir
@@ -231,7 +231,7 @@ impl Deleting {
     }
 
     /// Waits for the supervisor to exit, then removes what is left of the pod.
-    fn finish(self, dir: &PodDir) -> anyhow::Result<()> {
+    pub(super) fn finish(self, dir: &PodDir) -> anyhow::Result<()> {
         let asked = self.supervisor.is_some();
         if let Some(s) = self.supervisor {
             let mut r = BufReader::new(s);

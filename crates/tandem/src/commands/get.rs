@@ -413,15 +413,15 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
         Some(n) => vec![existing_pod(store, &a.namespace, n)?],
         None => list_pods(store)?,
     };
-    let mut events: Vec<(String, PodEvent)> = vec![];
+    let mut events: Vec<(Pod, PodEvent)> = vec![];
     for d in dirs {
-        let pod = super::read_pod(&d).ok().and_then(|p| p.metadata.name);
-        let text = std::fs::read_to_string(d.events()).unwrap_or_default();
-        events.extend(
-            text.lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .map(|e| (pod.clone().unwrap_or_default(), e)),
-        );
+        let Ok(pod) = super::read_pod(&d) else {
+            continue;
+        };
+        if pod.metadata.namespace.as_deref().unwrap_or("default") != a.namespace {
+            continue;
+        }
+        events.extend(pod_events(&d).into_iter().map(|e| (pod.clone(), e)));
     }
     // Each event as (time, kubectl's row, v1 Event): the pods', then (unless one pod is asked
     // for) the workload controllers'.
@@ -430,9 +430,10 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
     let mut all: Vec<(i64, Vec<String>, serde_json::Value)> = events
         .iter()
         .map(|(pod, e)| {
+            let name = pod.metadata.name.as_deref().unwrap_or_default();
             let object = match &e.container {
-                Some(c) => format!("pod/{pod} ({c})"),
-                None => format!("pod/{pod}"),
+                Some(c) => format!("pod/{name} ({c})"),
+                None => format!("pod/{name}"),
             };
             let row = vec![
                 age(e.time_us),
@@ -441,7 +442,7 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
                 object,
                 e.message.clone(),
             ];
-            (e.time_us, row, v1_event(&a.namespace, pod, e))
+            (e.time_us, row, v1_event(pod, e))
         })
         .collect();
     if only.is_none() {
@@ -501,8 +502,17 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// The events a pod's supervisor recorded, oldest first.
+pub(super) fn pod_events(dir: &tandem_supervisor::statedir::PodDir) -> Vec<PodEvent> {
+    std::fs::read_to_string(dir.events())
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
 /// A v1 Event object for one event a workload controller recorded.
-fn workload_v1_event(
+pub(super) fn workload_v1_event(
     namespace: &str,
     e: &tandem_controllers::events::WorkloadEvent,
 ) -> serde_json::Value {
@@ -523,8 +533,11 @@ fn workload_v1_event(
     })
 }
 
-/// A v1 Event object for one recorded event (microsecond `eventTime`, as the kubelet's new events).
-fn v1_event(namespace: &str, pod: &str, e: &PodEvent) -> serde_json::Value {
+/// A v1 Event object for one recorded event of `pod` (microsecond `eventTime`, as the kubelet's
+/// new events).
+pub(super) fn v1_event(pod: &Pod, e: &PodEvent) -> serde_json::Value {
+    let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
     let field_path = e
         .container
         .as_ref()
@@ -532,8 +545,8 @@ fn v1_event(namespace: &str, pod: &str, e: &PodEvent) -> serde_json::Value {
     serde_json::json!({
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": format!("{pod}.{:x}", e.time_us), "namespace": namespace},
-        "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": namespace, "fieldPath": field_path},
+        "metadata": {"name": format!("{name}.{:x}", e.time_us), "namespace": namespace},
+        "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": name, "namespace": namespace, "uid": pod.metadata.uid, "fieldPath": field_path},
         "reason": e.reason,
         "message": e.message,
         "type": format!("{:?}", e.kind),

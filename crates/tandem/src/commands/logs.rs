@@ -106,27 +106,86 @@ pub fn logs(store: &Store, a: LogsArgs) -> anyhow::Result<i32> {
             });
         }
     }
-    if a.follow {
-        return follow(sources, &opts);
-    }
     let mut out = std::io::stdout().lock();
-    for source in &sources {
+    match a.follow {
+        true => follow(&sources, &opts, &mut out)?,
+        false => print_all(&sources, &opts, a.previous, &mut out)?,
+    }
+    Ok(0)
+}
+
+/// Every source's records so far (`previous`: of the instance before the latest), one
+/// container after another.
+fn print_all(
+    sources: &[Source],
+    opts: &Options,
+    previous: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    for source in sources {
         let pod = read_pod(&source.dir)?;
-        let Some(instance) = source.instance(&pod, a.previous)? else {
+        let Some(instance) = source.instance(&pod, previous)? else {
             continue;
         };
-        let mut printer = Printer::new(source, &opts);
+        let mut printer = Printer::new(source, opts);
         let records = backlog(
             &source.dir.log_file(&source.container, instance),
             None,
-            &opts,
+            opts,
         )?;
         for r in records {
-            printer.print(&r, &mut out)?;
+            printer.print(&r, out)?;
         }
     }
     out.flush()?;
-    Ok(0)
+    Ok(())
+}
+
+/// One container's log as the API's `pods/log` serves it: checked first (a container that has
+/// not started cannot be read unless followed), then written by the returned stream.
+pub(crate) fn container_log(
+    dir: PodDir,
+    pod: &Pod,
+    container: String,
+    options: &tandem_apiserver::LogOptions,
+) -> anyhow::Result<tandem_apiserver::LogStream> {
+    let since = match (&options.since_time, options.since_seconds) {
+        (Some(t), _) => {
+            let ts: k8s_openapi::jiff::Timestamp = t
+                .parse()
+                .map_err(|e| anyhow::anyhow!("invalid sinceTime {t:?}: {e}"))?;
+            Some(rfc3339_nano(ts.as_microsecond()))
+        }
+        (None, Some(s)) => Some(rfc3339_nano(
+            tandem_supervisor::logs::now_us() - s.max(0) * 1_000_000,
+        )),
+        (None, None) => None,
+    };
+    let opts = Options {
+        timestamps: options.timestamps,
+        prefix: false,
+        tail: options.tail_lines.unwrap_or(-1),
+        since,
+        limit_bytes: options.limit_bytes,
+    };
+    let source = Source {
+        label: String::new(),
+        pod: pod.metadata.name.clone().unwrap_or_default(),
+        dir,
+        container,
+    };
+    if !options.follow {
+        source.instance(pod, options.previous)?;
+    }
+    let (follows, previous) = (options.follow, options.previous);
+    Ok(Box::new(move |out: &mut dyn Write| {
+        let sources = [source];
+        match follows {
+            true => follow(&sources, &opts, out),
+            false => print_all(&sources, &opts, previous, out),
+        }
+        .map_err(std::io::Error::other)
+    }))
 }
 
 /// `--since` and `--since-time` as the timestamp a record must reach, in the files' own form
@@ -382,7 +441,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn print(&mut self, r: &Record, out: &mut impl Write) -> std::io::Result<()> {
+    fn print(&mut self, r: &Record, out: &mut dyn Write) -> std::io::Result<()> {
         let mut bytes = Vec::with_capacity(r.content.len() + 64);
         if self.opts.prefix && self.line_start {
             bytes.extend_from_slice(self.label.as_bytes());
@@ -535,7 +594,9 @@ impl Followed<'_> {
     }
 }
 
-fn follow(sources: Vec<Source>, opts: &Options) -> anyhow::Result<i32> {
+/// Follows every source until each has ended; the output is flushed after every look, so a
+/// reader that has gone is noticed while the logs are quiet.
+fn follow(sources: &[Source], opts: &Options, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut followed: Vec<Followed<'_>> = sources
         .iter()
         .map(|source| Followed {
@@ -557,13 +618,12 @@ fn follow(sources: Vec<Source>, opts: &Options) -> anyhow::Result<i32> {
         first = false;
         // Several containers' lines in time order (stable: each container's order is kept).
         batch.sort_by(|a, b| a.1.time.cmp(&b.1.time));
-        let mut out = std::io::stdout().lock();
         for (i, r) in &batch {
-            followed[*i].printer.print(r, &mut out)?;
+            followed[*i].printer.print(r, out)?;
         }
         out.flush()?;
         if followed.iter().all(|f| f.done) {
-            return Ok(0);
+            return Ok(());
         }
         std::thread::sleep(POLL);
     }

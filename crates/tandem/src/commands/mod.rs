@@ -14,6 +14,7 @@ mod logs;
 mod patch;
 mod port_forward;
 mod run;
+mod serve;
 pub(crate) mod service_proxy;
 pub(crate) mod service_store;
 pub(crate) mod services;
@@ -49,6 +50,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Scale(a) => workloads::scale(&store, a),
         Command::Rollout(c) => workloads::rollout(&store, c),
         Command::Create(crate::cli::CreateCommand::Job(a)) => workloads::create_job(&store, a),
+        Command::Serve(a) => serve::serve(&store, a),
+        Command::Kubeconfig(a) => serve::kubeconfig(&store, a),
         Command::Image(a) => image::image(&store, a),
         Command::Wait(a) => wait::wait(&store, a),
         Command::Set(crate::cli::SetCommand::Image(a)) => set::set_image(&store, a),
@@ -256,6 +259,26 @@ fn ask_supervisor(
     what: &str,
     rejected_hint: &str,
 ) -> anyhow::Result<()> {
+    supervisor_answer(dir, name, request)?.map_err(|message| match message {
+        Some(message) => hint(
+            format!("pod {name} did not take the {what}: {message}"),
+            rejected_hint.to_string(),
+        ),
+        None => hint(
+            format!("pod {name} did not take the {what} (its supervisor closed the connection)"),
+            format!("the pod may have just ended; `tandem get pod {name}` shows it"),
+        ),
+    })
+}
+
+/// Sends one change to a pod's supervisor and reads its answer: `Ok(Ok(()))` accepted,
+/// `Ok(Err(Some(why)))` rejected, `Ok(Err(None))` no answer (the supervisor closed the
+/// connection: the pod is ending); `Err` when the supervisor cannot be reached.
+pub(crate) fn supervisor_answer(
+    dir: &PodDir,
+    name: &str,
+    request: &tandem_supervisor::proto::Request,
+) -> anyhow::Result<Result<(), Option<String>>> {
     use std::io::{BufRead, BufReader, Write};
     use tandem_supervisor::proto::Reply;
     let mut s = dir
@@ -270,17 +293,11 @@ fn ask_supervisor(
     BufReader::new(s)
         .read_line(&mut line)
         .with_context(|| format!("no answer from the supervisor of pod {name}"))?;
-    match serde_json::from_str::<Reply>(&line) {
+    Ok(match serde_json::from_str::<Reply>(&line) {
         Ok(Reply::Accepted) => Ok(()),
-        Ok(Reply::Rejected(message)) => Err(hint(
-            format!("pod {name} did not take the {what}: {message}"),
-            rejected_hint.to_string(),
-        )),
-        _ => Err(hint(
-            format!("pod {name} did not take the {what} (its supervisor closed the connection)"),
-            format!("the pod may have just ended; `tandem get pod {name}` shows it"),
-        )),
-    }
+        Ok(Reply::Rejected(message)) => Err(Some(message)),
+        _ => Err(None),
+    })
 }
 
 #[cfg(test)]

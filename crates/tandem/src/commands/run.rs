@@ -35,7 +35,7 @@ fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     let mut files = a.filename.clone();
     files.extend(a.files.iter().cloned());
     let sources = read_sources(&files)?;
-    let mut loaded = match tandem_api::load(
+    let loaded = match tandem_api::load(
         &sources,
         &tandem_api::PlanOptions {
             node_name: node_name(),
@@ -58,6 +58,46 @@ fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     for w in &loaded.warnings {
         eprintln!("{}", w.render(&sources));
     }
+    let made = create_loaded(store, &a, loaded)?;
+    for (_, name) in &made.services {
+        println!("service/{name} created");
+    }
+    if a.detach || (made.pods.is_empty() && made.workloads.is_empty()) {
+        for (name, _) in &made.pods {
+            println!("pod/{name} created");
+        }
+        for (kind, name, _) in &made.workloads {
+            println!("{}/{name} created", kind.group_kind());
+        }
+        return Ok(0);
+    }
+    foreground(store, made)
+}
+
+/// What a `run` made, for a foreground `run` to follow (and delete on Ctrl-C).
+pub(crate) struct Made {
+    /// Services as (namespace, name).
+    pub services: Vec<(String, String)>,
+    /// Endpoints given by hand.
+    pub endpoints: Vec<tandem_api::services::ManualEndpoints>,
+    /// Pods as (name, directory).
+    pub pods: Vec<(String, PodDir)>,
+    pub workloads: Vec<(
+        tandem_api::WorkloadKind,
+        String,
+        super::controller::WorkloadDir,
+    )>,
+}
+
+/// Creates what loaded manifests hold, as `run` does: Services and their addresses first,
+/// then every pod, then every workload's controller, with images pulled as each container's
+/// imagePullPolicy says. All or nothing: what this call made is removed again when a later
+/// part fails. `a` gives the settings pods get (network, logs, pids, registries).
+pub(crate) fn create_loaded(
+    store: &Store,
+    a: &RunArgs,
+    mut loaded: tandem_api::Loaded,
+) -> anyhow::Result<Made> {
     for p in &mut loaded.pods {
         p.plan.pod_max_pids = a.pod_max_pids;
         p.plan.container_logs = tandem_api::plan::ContainerLogPolicy {
@@ -93,7 +133,7 @@ fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
         ));
     }
 
-    let net = network_request(store, &a, &loaded.pods)?;
+    let net = network_request(store, a, &loaded.pods)?;
 
     // Images, as each container's imagePullPolicy says; every pull finishes before any pod
     // starts, and pods sharing an image pull it once.
@@ -202,24 +242,12 @@ fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
             }
         }
     }
-    for (_, name) in &service_names {
-        println!("service/{name} created");
-    }
-    if a.detach || (started.is_empty() && created.is_empty()) {
-        for (name, _) in &started {
-            println!("pod/{name} created");
-        }
-        for (kind, name, _) in &created {
-            println!("{}/{name} created", kind.group_kind());
-        }
-        return Ok(0);
-    }
-    let workloads = created.into_iter().map(|(_, _, dir)| dir).collect();
-    let made = Made {
+    Ok(Made {
         services: service_names,
         endpoints: loaded.endpoints.iter().map(|e| e.object.clone()).collect(),
-    };
-    foreground(store, started, workloads, made)
+        pods: started,
+        workloads: created,
+    })
 }
 
 /// The network the pods join and the ports `-p` publishes, checked before any pod starts: the
@@ -443,23 +471,15 @@ pub(super) fn needs_pull(
 
 const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
 
-/// The Services and endpoints given by hand that a foreground `run` made: Ctrl-C deletes them
-/// with its workloads and pods.
-struct Made {
-    services: Vec<(String, String)>,
-    endpoints: Vec<tandem_api::services::ManualEndpoints>,
-}
-
 /// Streams every container's output, prefixed with its name, until every pod has ended and every
 /// workload is done (a Job finished; a Deployment, StatefulSet, DaemonSet, ReplicaSet or CronJob
 /// never is); the pods workloads make are followed as they come. Ctrl-C or SIGTERM deletes the
 /// workloads, pods and Services gracefully (a second one deletes the pods with no grace).
-fn foreground(
-    store: &Store,
-    pods: Vec<(String, PodDir)>,
-    workloads: Vec<super::controller::WorkloadDir>,
-    made: Made,
-) -> anyhow::Result<i32> {
+fn foreground(store: &Store, made: Made) -> anyhow::Result<i32> {
+    let pods = made.pods;
+    let workloads: Vec<super::controller::WorkloadDir> =
+        made.workloads.into_iter().map(|(_, _, dir)| dir).collect();
+    let (services, endpoints) = (made.services, made.endpoints);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -579,10 +599,10 @@ fn foreground(
                 let force = acted == 2;
                 eprintln!("{}", if force { "forcing pods to stop" } else { "stopping pods gracefully (Ctrl-C again to force)" });
                 if !force {
-                    for (ns, name) in &made.services {
+                    for (ns, name) in &services {
                         let _ = super::service_store::remove(store, ns, name);
                     }
-                    for e in &made.endpoints {
+                    for e in &endpoints {
                         super::service_store::remove_manual(store, e);
                     }
                     for w in &workloads {

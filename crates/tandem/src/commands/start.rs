@@ -104,6 +104,11 @@ pub(crate) fn start_pod(
     object.metadata.uid = Some(plan.uid.clone());
     object.metadata.namespace = Some(plan.namespace.clone());
     object.metadata.creation_timestamp = Some(now_time());
+    // Pending from the start, as the API server creates every pod; the supervisor takes over.
+    object.status = Some(k8s_openapi::api::core::v1::PodStatus {
+        phase: Some("Pending".into()),
+        ..Default::default()
+    });
     if let Some(spec) = object.spec.as_mut() {
         spec.node_name = Some(plan.node_name.clone());
     }

@@ -1,0 +1,106 @@
+//! What the server asks of the store: the contract between the API and the binary that owns
+//! the store (reading pods, starting and deleting them, reading their logs). Every call blocks;
+//! the server runs them off its event loop.
+
+use std::io::Write;
+
+use serde_json::Value;
+
+use crate::cache::Object;
+use crate::resource::Resource;
+use crate::status::ApiError;
+
+/// `pods/log` options, as `PodLogOptions` names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    pub container: Option<String>,
+    pub follow: bool,
+    pub previous: bool,
+    pub timestamps: bool,
+    pub tail_lines: Option<i64>,
+    pub since_seconds: Option<i64>,
+    /// RFC 3339.
+    pub since_time: Option<String>,
+    pub limit_bytes: Option<u64>,
+}
+
+/// A column of a server-side table (`metav1.TableColumnDefinition`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    /// OpenAPI type: `string`, `integer`, `date`, …
+    pub type_: &'static str,
+    /// `name` for the column that names the object.
+    pub format: &'static str,
+    pub description: &'static str,
+    /// 0: always shown; 1: with `-o wide` only.
+    pub priority: u8,
+}
+
+/// A log being read: writes it to the given writer until it ends, or the writer fails (the
+/// client has gone; a follower flushes between looks so it finds out while the log is quiet).
+pub type LogStream = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send>;
+
+/// A created object and the warnings the API server would send with it (`Warning:` headers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    pub warnings: Vec<String>,
+}
+
+/// The store, as the API server sees it.
+pub trait Backend: Send + Sync + 'static {
+    /// Every object served, as the store holds it now.
+    fn snapshot(&self) -> Result<Vec<Object>, ApiError>;
+
+    /// Creates `object` (already checked to be of `resource`'s kind) in `namespace`. With
+    /// `dry_run`, checks it as a creation would and changes nothing. `strict`: unknown fields
+    /// are errors (`fieldValidation=Strict`), else warnings.
+    fn create(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        object: &Value,
+        dry_run: bool,
+        strict: bool,
+    ) -> Result<Created, ApiError>;
+
+    /// Changes `old` into `new` (the whole object after a PATCH), as an update of the object
+    /// is judged and carried out; with `dry_run`, judged only.
+    fn update(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        old: &Value,
+        new: &Value,
+        dry_run: bool,
+    ) -> Result<(), ApiError>;
+
+    /// Starts a graceful deletion and returns at once; the object leaves the snapshot when it
+    /// is gone.
+    fn delete(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        grace_seconds: Option<u64>,
+    ) -> Result<(), ApiError>;
+
+    /// A pod's log, read as it grows when following (until the container ends). Errors (no
+    /// such container, none chosen among several) come before anything is written.
+    fn logs(
+        &self,
+        namespace: &str,
+        name: &str,
+        options: &LogOptions,
+    ) -> Result<LogStream, ApiError>;
+
+    /// The columns of `resource`'s table and each object's cells, as the API server's printers
+    /// compute them (`now_us`: the time ages are counted to).
+    fn table(
+        &self,
+        resource: Resource,
+        objects: &[&Value],
+        now_us: i64,
+    ) -> (Vec<Column>, Vec<Vec<Value>>);
+}

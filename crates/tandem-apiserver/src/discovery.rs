@@ -1,0 +1,282 @@
+//! What a client learns before it asks for objects: `/version`, the legacy discovery documents
+//! (`/api`, `/api/v1`, `/apis`), and the OpenAPI v3 documents kubectl reads to learn that this
+//! server checks fields itself (`fieldValidation` on each kind's PATCH), so it sends objects as
+//! they are instead of checking them against a schema first.
+//!
+//! Aggregated discovery is not offered: a client asking for it gets the legacy documents with
+//! their own content type and falls back to them, as client-go does against older servers.
+
+use serde_json::{json, Value};
+
+use crate::resource::Resource;
+
+/// The Kubernetes release whose API this server speaks.
+pub fn version() -> Value {
+    let (major, minor) = tandem_api::KUBERNETES_VERSION;
+    json!({
+        "major": major.to_string(),
+        "minor": minor.to_string(),
+        "gitVersion": format!("v{major}.{minor}.0+tandem.{}", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, go_arch()),
+    })
+}
+
+/// Go's name for this machine's architecture (`GOARCH`).
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
+/// `/api`: the core group's versions.
+pub fn core_versions(server_address: &str) -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+    })
+}
+
+/// `/apis`: the named groups (none served yet).
+pub fn groups() -> Value {
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+}
+
+/// `/api/v1` (or `/apis/GROUP/VERSION`): the resources of one group version.
+pub fn resources(group: &str, version: &str) -> Option<Value> {
+    let served: Vec<Resource> = Resource::ALL
+        .into_iter()
+        .filter(|r| r.group() == group && r.version() == version)
+        .collect();
+    if served.is_empty() {
+        return None;
+    }
+    let mut list = vec![];
+    for r in served {
+        list.push(json!({
+            "name": r.plural(),
+            "singularName": r.singular(),
+            "namespaced": r.namespaced(),
+            "kind": r.kind(),
+            "verbs": r.verbs(),
+            "shortNames": r.short_names(),
+            "categories": r.categories(),
+        }));
+        for s in r.subresources() {
+            list.push(json!({
+                "name": format!("{}/{}", r.plural(), s.name()),
+                "singularName": "",
+                "namespaced": r.namespaced(),
+                "kind": s.kind(),
+                "verbs": s.verbs(),
+            }));
+        }
+    }
+    let group_version = match group {
+        "" => version.to_string(),
+        g => format!("{g}/{version}"),
+    };
+    Some(json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": list,
+    }))
+}
+
+/// The key of a group version in the OpenAPI v3 index: `api/v1`, `apis/apps/v1`.
+fn openapi_key(group: &str, version: &str) -> String {
+    match group {
+        "" => format!("api/{version}"),
+        g => format!("apis/{g}/{version}"),
+    }
+}
+
+/// `/openapi/v3`: where each group version's document is.
+pub fn openapi_index() -> Value {
+    let mut paths = serde_json::Map::new();
+    for r in Resource::ALL {
+        let key = openapi_key(r.group(), r.version());
+        let hash = openapi_hash(&openapi_document(r.group(), r.version()).unwrap_or_default());
+        paths.insert(
+            key.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")}),
+        );
+    }
+    json!({"paths": paths})
+}
+
+/// A stable hash of a document, so clients cache it until it changes.
+fn openapi_hash(doc: &Value) -> String {
+    // FNV-1a: stable across runs and builds, unlike std's hasher.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in doc.to_string().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016X}")
+}
+
+/// `/openapi/v3/api/v1`: the paths of one group version, each operation with its kind
+/// (`x-kubernetes-group-version-kind`) and query parameters. Schemas of the kinds are not given
+/// yet (`kubectl explain` needs them).
+pub fn openapi_document(group: &str, version: &str) -> Option<Value> {
+    let served: Vec<Resource> = Resource::ALL
+        .into_iter()
+        .filter(|r| r.group() == group && r.version() == version)
+        .collect();
+    if served.is_empty() {
+        return None;
+    }
+    let query = |name: &str| json!({"name": name, "in": "query", "schema": {"type": "string"}});
+    let mut paths = serde_json::Map::new();
+    for r in served {
+        let gvk = json!({"group": r.group(), "version": r.version(), "kind": r.kind()});
+        let prefix = match group {
+            "" => format!("/api/{version}"),
+            g => format!("/apis/{g}/{version}"),
+        };
+        let collection = match r.namespaced() {
+            true => format!("{prefix}/namespaces/{{namespace}}/{}", r.plural()),
+            false => format!("{prefix}/{}", r.plural()),
+        };
+        let op = |action: &str, params: &[&str]| {
+            json!({
+                "x-kubernetes-action": action,
+                "x-kubernetes-group-version-kind": gvk,
+                "parameters": params.iter().map(|p| query(p)).collect::<Vec<_>>(),
+                "responses": {"200": {"description": "OK"}},
+            })
+        };
+        let mut coll = serde_json::Map::new();
+        coll.insert(
+            "get".into(),
+            op(
+                "list",
+                &[
+                    "labelSelector",
+                    "fieldSelector",
+                    "watch",
+                    "resourceVersion",
+                    "timeoutSeconds",
+                ],
+            ),
+        );
+        let mut item = serde_json::Map::new();
+        item.insert("get".into(), op("get", &[]));
+        if r.verbs().contains(&"create") {
+            coll.insert(
+                "post".into(),
+                op("post", &["dryRun", "fieldManager", "fieldValidation"]),
+            );
+        }
+        if r.verbs().contains(&"patch") {
+            item.insert(
+                "patch".into(),
+                op(
+                    "patch",
+                    &["dryRun", "fieldManager", "fieldValidation", "force"],
+                ),
+            );
+        }
+        if r.verbs().contains(&"delete") {
+            item.insert(
+                "delete".into(),
+                op(
+                    "delete",
+                    &["dryRun", "gracePeriodSeconds", "propagationPolicy"],
+                ),
+            );
+        }
+        paths.insert(collection.clone(), Value::Object(coll));
+        paths.insert(format!("{collection}/{{name}}"), Value::Object(item));
+    }
+    let (major, minor) = tandem_api::KUBERNETES_VERSION;
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": format!("v{major}.{minor}.0")},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }))
+}
+
+/// The media type of `/openapi/v2` in protobuf, the form client-go reads. Clients ask for it
+/// as `…spec.v2@v1.0+protobuf`; the answer names it with a dot, as Go's media type parser
+/// refuses the `@`.
+pub const OPENAPI_V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// `/openapi/v2`: a Swagger 2.0 document without paths or definitions yet. kubectl before 1.29
+/// fetches it for `apply` (it merges by the types it knows when the document has none); the
+/// checks go by OpenAPI v3. `protobuf`: in gnostic's `openapi_v2.Document` encoding (swagger =
+/// 1, info = 2 with title = 1 and version = 2, paths = 8), else JSON.
+pub fn openapi_v2(protobuf: bool) -> Vec<u8> {
+    let (major, minor) = tandem_api::KUBERNETES_VERSION;
+    let version = format!("v{major}.{minor}.0");
+    if !protobuf {
+        return json!({
+            "swagger": "2.0",
+            "info": {"title": "Kubernetes", "version": version},
+            "paths": {},
+            "definitions": {},
+        })
+        .to_string()
+        .into_bytes();
+    }
+    let message = |write: &dyn Fn(&mut protobuf::CodedOutputStream) -> protobuf::Result<()>| {
+        let mut bytes = vec![];
+        let mut os = protobuf::CodedOutputStream::vec(&mut bytes);
+        // Writing into a Vec fails only when memory does.
+        let _ = write(&mut os).and_then(|()| os.flush());
+        drop(os);
+        bytes
+    };
+    let info = message(&|os| {
+        os.write_string(1, "Kubernetes")?;
+        os.write_string(2, &version)
+    });
+    message(&|os| {
+        os.write_string(1, "2.0")?;
+        os.write_bytes(2, &info)?;
+        os.write_bytes(8, &[])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pods_are_discovered_with_their_log_subresource() {
+        let v1 = resources("", "v1").expect("v1");
+        let names: Vec<&str> = v1["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
+        assert!(
+            names.contains(&"pods") && names.contains(&"pods/log"),
+            "{names:?}"
+        );
+        assert!(resources("apps", "v1").is_none());
+        let index = openapi_index();
+        let url = index["paths"]["api/v1"]["serverRelativeURL"]
+            .as_str()
+            .expect("url");
+        assert!(url.starts_with("/openapi/v3/api/v1?hash="), "{url}");
+        // swagger "2.0", info {title, version}, empty paths, as protobuf fields.
+        let pb = openapi_v2(true);
+        assert!(pb.starts_with(b"\x0a\x032.0\x12"), "{pb:?}");
+        assert!(pb.ends_with(b"\x42\x00"), "{pb:?}");
+        let v: Value = serde_json::from_slice(&openapi_v2(false)).expect("json");
+        assert_eq!(v["swagger"], "2.0");
+    }
+}

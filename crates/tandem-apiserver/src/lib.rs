@@ -1,0 +1,30 @@
+//! A Kubernetes API endpoint for one machine's store, so kubectl and every client built on
+//! client-go, kube-rs or the Python client reach tandem's pods as they reach a cluster's.
+//!
+//! Owns: the REST protocol as the API server speaks it — paths and query options
+//! ([`request`]), discovery and OpenAPI ([`discovery`]), `Status` bodies ([`status`]),
+//! resource versions and watches ([`cache`]), selectors ([`select`]), tables, TLS with client
+//! certificates and the credentials and kubeconfig ([`pki`]), the HTTPS server ([`server`]).
+//! Never: reads the store, starts or stops anything, or decides what an object means: every
+//! object comes from, and every change goes to, the [`Backend`] the binary gives it.
+//!
+//! Reading order: `status → resource → request → select → cache → patch → backend → discovery → pki
+//! → server`.
+
+pub mod backend;
+pub mod cache;
+pub mod discovery;
+pub mod patch;
+pub mod pki;
+pub mod request;
+pub mod resource;
+pub mod select;
+pub mod server;
+pub mod status;
+
+pub use backend::{Backend, Column, Created, LogOptions, LogStream};
+pub use cache::Object;
+pub use pki::Credentials;
+pub use resource::Resource;
+pub use server::{ServeError, Server};
+pub use status::{ApiError, Cause, Details, Reason};

@@ -1,0 +1,166 @@
+//! The resources this server serves, with what discovery says of each: its plural, kind, short
+//! names, verbs, scope and the fields it can be selected by. One table, so discovery, routing,
+//! OpenAPI and field selectors cannot disagree.
+
+/// A served resource (a REST collection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Resource {
+    Namespaces,
+    Pods,
+    Events,
+}
+
+/// A subresource of pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subresource {
+    Log,
+}
+
+impl Resource {
+    pub const ALL: [Resource; 3] = [Resource::Namespaces, Resource::Pods, Resource::Events];
+
+    /// The API group (`""` for the core group).
+    pub fn group(self) -> &'static str {
+        ""
+    }
+
+    pub fn version(self) -> &'static str {
+        "v1"
+    }
+
+    /// `v1`, or `apps/v1` for a named group.
+    pub fn api_version(self) -> String {
+        match self.group() {
+            "" => self.version().to_string(),
+            g => format!("{g}/{}", self.version()),
+        }
+    }
+
+    pub fn plural(self) -> &'static str {
+        match self {
+            Resource::Namespaces => "namespaces",
+            Resource::Pods => "pods",
+            Resource::Events => "events",
+        }
+    }
+
+    pub fn singular(self) -> &'static str {
+        match self {
+            Resource::Namespaces => "namespace",
+            Resource::Pods => "pod",
+            Resource::Events => "event",
+        }
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            Resource::Namespaces => "Namespace",
+            Resource::Pods => "Pod",
+            Resource::Events => "Event",
+        }
+    }
+
+    pub fn short_names(self) -> &'static [&'static str] {
+        match self {
+            Resource::Namespaces => &["ns"],
+            Resource::Pods => &["po"],
+            Resource::Events => &["ev"],
+        }
+    }
+
+    pub fn namespaced(self) -> bool {
+        !matches!(self, Resource::Namespaces)
+    }
+
+    /// What clients may do, as discovery lists it. Only verbs this server serves.
+    pub fn verbs(self) -> &'static [&'static str] {
+        match self {
+            Resource::Namespaces | Resource::Events => &["get", "list", "watch"],
+            Resource::Pods => &["create", "delete", "get", "list", "patch", "watch"],
+        }
+    }
+
+    pub fn categories(self) -> &'static [&'static str] {
+        match self {
+            Resource::Pods => &["all"],
+            _ => &[],
+        }
+    }
+
+    pub fn subresources(self) -> &'static [Subresource] {
+        match self {
+            Resource::Pods => &[Subresource::Log],
+            _ => &[],
+        }
+    }
+
+    /// The fields `fieldSelector` may name, as the API server's field label conversion
+    /// functions allow them (`metadata.name` and `metadata.namespace` for every kind).
+    pub fn selectable_fields(self) -> &'static [&'static str] {
+        match self {
+            Resource::Namespaces => &["metadata.name", "status.phase"],
+            Resource::Pods => &[
+                "metadata.name",
+                "metadata.namespace",
+                "spec.nodeName",
+                "spec.restartPolicy",
+                "spec.schedulerName",
+                "spec.serviceAccountName",
+                "spec.hostNetwork",
+                "status.phase",
+                "status.podIP",
+                "status.nominatedNodeName",
+            ],
+            Resource::Events => &[
+                "metadata.name",
+                "metadata.namespace",
+                "involvedObject.kind",
+                "involvedObject.namespace",
+                "involvedObject.name",
+                "involvedObject.uid",
+                "involvedObject.apiVersion",
+                "involvedObject.resourceVersion",
+                "involvedObject.fieldPath",
+                "reason",
+                "reportingComponent",
+                "source",
+                "type",
+            ],
+        }
+    }
+
+    /// The resource a path names: its group, version and plural.
+    pub fn find(group: &str, version: &str, plural: &str) -> Option<Resource> {
+        Resource::ALL
+            .into_iter()
+            .find(|r| r.group() == group && r.version() == version && r.plural() == plural)
+    }
+}
+
+impl Subresource {
+    pub fn name(self) -> &'static str {
+        match self {
+            Subresource::Log => "log",
+        }
+    }
+
+    pub fn find(name: &str) -> Option<Subresource> {
+        match name {
+            "log" => Some(Subresource::Log),
+            _ => None,
+        }
+    }
+
+    /// The kind its response is (`pods/log` is plain text, which discovery names `Pod`).
+    pub fn kind(self) -> &'static str {
+        match self {
+            Subresource::Log => "Pod",
+        }
+    }
+
+    pub fn verbs(self) -> &'static [&'static str] {
+        match self {
+            Subresource::Log => &["get"],
+        }
+    }
+}

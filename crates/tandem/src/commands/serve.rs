@@ -1,0 +1,761 @@
+//! `tandem serve` and `tandem kubeconfig`: the Kubernetes API endpoint (tandem-apiserver) over
+//! this store, and the kubeconfig that reaches it. This module is the endpoint's backend: it
+//! reads pods and events as `get` does, creates pods as `run -d` does, deletes them as `delete`
+//! does and reads logs as `logs` does, so both doors lead to the same pods.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::{json, Value};
+use tandem_apiserver::{
+    ApiError, Backend, Cause, Column, Created, Credentials, LogOptions, LogStream, Object,
+    Resource, Server,
+};
+use tandem_kubelet::status::{human_duration, kubectl_columns};
+use tandem_supervisor::statedir::Store;
+
+use super::{list_pods, read_pod};
+use crate::cli::{KubeconfigArgs, RunArgs, ServeArgs};
+use crate::errors::hint;
+
+/// The namespaces every cluster has, listed whether or not a pod lives in them.
+const BUILTIN_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public", "kube-system"];
+
+pub fn serve(store: &Store, a: ServeArgs) -> anyhow::Result<i32> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(hint(
+            "tandem serve needs root: the pods it creates and deletes are root's",
+            "run it with sudo, or as root",
+        ));
+    }
+    if a.detach {
+        return detach(store);
+    }
+    if a.detached_child {
+        // A session of its own: the terminal that started `serve -d` may close.
+        let _ = nix::unistd::setsid();
+    }
+    std::fs::create_dir_all(&store.serve)
+        .with_context(|| format!("cannot create {}", store.serve.display()))?;
+    let _lock = lock(&store.serve)?;
+    let hostname = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default();
+    let names = tandem_apiserver::pki::server_names(a.address, &host_addresses(), &hostname);
+    let credentials = Credentials::load_or_create(&store.serve, &names).with_context(|| {
+        format!(
+            "cannot prepare the certificates in {}",
+            store.serve.display()
+        )
+    })?;
+    let backend = Arc::new(StoreBackend::new(store.clone())?);
+    let server =
+        Server::bind(SocketAddr::new(a.address, a.port), &credentials, backend).map_err(|e| {
+            match &e {
+                tandem_apiserver::ServeError::Bind { source, .. }
+                    if source.kind() == std::io::ErrorKind::AddrInUse =>
+                {
+                    hint(
+                        format!("port {} of {} is in use", a.port, a.address),
+                        "pick another with --port (0: any free port)",
+                    )
+                }
+                _ => anyhow::Error::new(e),
+            }
+        })?;
+    let bound = server.local_addr();
+    let url = server_url(bound);
+    let config = credentials.kubeconfig(&url);
+    let path = kubeconfig_path(store);
+    write_private(&path, config.as_bytes())?;
+    if let Some(extra) = &a.write_kubeconfig {
+        write_private(extra, config.as_bytes())?;
+    }
+    // Whoever started this may stop reading (`serve -d` returns): the lines are best effort.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "serving the Kubernetes API on {url}");
+    let _ = writeln!(
+        out,
+        "kubeconfig: {} (export KUBECONFIG={0})",
+        path.display()
+    );
+    let _ = out.flush();
+    server.run()?;
+    Ok(0)
+}
+
+pub fn kubeconfig(store: &Store, a: KubeconfigArgs) -> anyhow::Result<i32> {
+    let path = kubeconfig_path(store);
+    let config = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => hint(
+            format!(
+                "{} does not exist: tandem serve has not run for this store",
+                path.display()
+            ),
+            "start it with `tandem serve -d`",
+        ),
+        _ => anyhow::Error::new(e).context(format!("cannot read {}", path.display())),
+    })?;
+    match a.path {
+        true => println!("{}", path.display()),
+        false => print!("{config}"),
+    }
+    Ok(0)
+}
+
+fn kubeconfig_path(store: &Store) -> PathBuf {
+    store.serve.join("kubeconfig")
+}
+
+/// What clients dial: loopback when every address is served.
+fn server_url(bound: SocketAddr) -> String {
+    let host = match bound.ip() {
+        IpAddr::V4(v) if v.is_unspecified() => "127.0.0.1".to_string(),
+        IpAddr::V6(v) if v.is_unspecified() => "[::1]".to_string(),
+        IpAddr::V4(v) => v.to_string(),
+        IpAddr::V6(v) => format!("[{v}]"),
+    };
+    format!("https://{host}:{}", bound.port())
+}
+
+fn host_addresses() -> Vec<IpAddr> {
+    nix::ifaddrs::getifaddrs()
+        .map(|addrs| {
+            addrs
+                .filter_map(|a| {
+                    let a = a.address?;
+                    a.as_sockaddr_in()
+                        .map(|s| IpAddr::V4(s.ip()))
+                        .or_else(|| a.as_sockaddr_in6().map(|s| IpAddr::V6(s.ip())))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(data)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// One server per store: the lock is held for the process's life.
+fn lock(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+    let path = dir.join("serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut locked = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            hint(
+                format!(
+                    "tandem serve is already running for this store (pid {}): {e}",
+                    holder.trim()
+                ),
+                "`tandem kubeconfig` gives its address; stop it first to start another",
+            )
+        })?;
+    locked.set_len(0)?;
+    write!(locked, "{}", std::process::id())?;
+    Ok(locked)
+}
+
+/// `serve -d`: the same command in the background, its log in the store; returns once it
+/// serves (or with its error).
+fn detach(store: &Store) -> anyhow::Result<i32> {
+    std::fs::create_dir_all(&store.serve)
+        .with_context(|| format!("cannot create {}", store.serve.display()))?;
+    let log_path = store.serve.join("serve.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    let args: Vec<std::ffi::OsString> = std::env::args_os()
+        .skip(1)
+        .filter(|a| a != "-d" && a != "--detach")
+        .chain(["--detached-child".into()])
+        .collect();
+    let exe = std::env::current_exe().context("cannot find the tandem executable")?;
+    let mut child = Command::new(exe)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .context("cannot start tandem serve in the background")?;
+    let mut lines = vec![];
+    if let Some(out) = child.stdout.take() {
+        let mut reader = BufReader::new(out);
+        for _ in 0..2 {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            lines.push(line);
+        }
+    }
+    if lines.len() < 2 {
+        let _ = child.wait();
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let last = log
+            .lines()
+            .rev()
+            .take_while(|l| !l.is_empty())
+            .collect::<Vec<_>>();
+        let last: Vec<&str> = last.into_iter().rev().collect();
+        return Err(anyhow::anyhow!("{}", last.join("\n")).context(format!(
+            "tandem serve did not start (its log: {})",
+            log_path.display()
+        )));
+    }
+    for l in lines {
+        print!("{l}");
+    }
+    println!("pid {}; log {}", child.id(), log_path.display());
+    Ok(0)
+}
+
+/// The store, as the API endpoint reads and changes it.
+struct StoreBackend {
+    store: Store,
+    /// The settings `run` would give pods from this environment (network, logs, registries).
+    settings: RunArgs,
+}
+
+/// `RunArgs` parsed from nothing but the environment: the defaults and TANDEM_* variables.
+#[derive(Parser)]
+struct SettingsOnly {
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+impl StoreBackend {
+    fn new(store: Store) -> anyhow::Result<StoreBackend> {
+        let settings = SettingsOnly::try_parse_from(["tandem"])
+            .context("the TANDEM_* settings in the environment are not valid")?
+            .run;
+        Ok(StoreBackend { store, settings })
+    }
+
+    fn namespace_object(name: &str, created: &str) -> Value {
+        json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": name,
+                "creationTimestamp": created,
+                "labels": {"kubernetes.io/metadata.name": name},
+            },
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        })
+    }
+}
+
+fn internal(e: anyhow::Error) -> ApiError {
+    ApiError::internal(format!("{e:#}"))
+}
+
+/// When the store began, for the namespaces' age: its pods directory's modification time at the
+/// latest.
+fn store_created(store: &Store) -> String {
+    let us = std::fs::metadata(&store.pods)
+        .and_then(|m| m.created().or_else(|_| m.modified()))
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_micros() as i64);
+    let s = tandem_supervisor::logs::rfc3339_nano(us - us % 1_000_000);
+    // Seconds only, as metav1.Time is written.
+    match s.split_once('.') {
+        Some((whole, _)) => format!("{whole}Z"),
+        None => s,
+    }
+}
+
+impl Backend for StoreBackend {
+    fn snapshot(&self) -> Result<Vec<Object>, ApiError> {
+        // Supervisors this process started are its children; each exits when its pod is gone.
+        tandem_runtime::reaper::sweep(None);
+        let dirs = match self.store.pods.exists() {
+            true => list_pods(&self.store).map_err(internal)?,
+            false => vec![],
+        };
+        let mut objects = vec![];
+        let mut namespaces: std::collections::BTreeSet<String> =
+            BUILTIN_NAMESPACES.iter().map(|n| n.to_string()).collect();
+        for dir in dirs {
+            let Ok(pod) = read_pod(&dir) else { continue };
+            let namespace = pod
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into());
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            for e in super::get::pod_events(&dir) {
+                let event = super::get::v1_event(&pod, &e);
+                objects.push(Object {
+                    resource: Resource::Events,
+                    namespace: namespace.clone(),
+                    name: event["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .into(),
+                    value: event,
+                });
+            }
+            namespaces.insert(namespace.clone());
+            objects.push(Object {
+                resource: Resource::Pods,
+                namespace,
+                name,
+                value: serde_json::to_value(&pod).map_err(|e| internal(e.into()))?,
+            });
+        }
+        for dir in super::controller::list(&self.store) {
+            let Ok(w) = dir.read() else { continue };
+            let namespace = w.namespace().to_string();
+            for e in dir.read_events() {
+                let event = super::get::workload_v1_event(&namespace, &e);
+                objects.push(Object {
+                    resource: Resource::Events,
+                    namespace: namespace.clone(),
+                    name: event["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .into(),
+                    value: event,
+                });
+            }
+        }
+        let created = store_created(&self.store);
+        for ns in namespaces {
+            objects.push(Object {
+                resource: Resource::Namespaces,
+                namespace: String::new(),
+                value: Self::namespace_object(&ns, &created),
+                name: ns,
+            });
+        }
+        Ok(objects)
+    }
+
+    fn create(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        object: &Value,
+        dry_run: bool,
+        _strict: bool,
+    ) -> Result<Created, ApiError> {
+        if resource != Resource::Pods {
+            return Err(ApiError::internal(format!(
+                "{} cannot be created here",
+                resource.plural()
+            )));
+        }
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let sources = vec![tandem_api::Source::new(
+            format!("pods/{name}"),
+            object.to_string(),
+        )];
+        let loaded = tandem_api::load(
+            &sources,
+            &tandem_api::PlanOptions {
+                node_name: super::start::node_name(),
+                uid: Some(super::start::random_uid()),
+                claims_dir: Some(self.store.volumes.display().to_string()),
+            },
+        )
+        .map_err(|diags| {
+            let causes = diags
+                .0
+                .iter()
+                .map(|d| Cause {
+                    reason: "FieldValueInvalid".into(),
+                    message: d.message.clone(),
+                    field: d.field.clone(),
+                })
+                .collect();
+            ApiError::invalid("", "Pod", &name, causes)
+        })?;
+        let warnings = loaded.warnings.iter().map(|w| w.message.clone()).collect();
+        if self.store.pod(namespace, &name).root.exists() {
+            return Err(ApiError::already_exists("", "pods", &name));
+        }
+        if dry_run {
+            return Ok(Created { warnings });
+        }
+        super::run::create_loaded(&self.store, &self.settings, loaded).map_err(|e| {
+            // A refused or failed creation leaves nothing, the proxy it started included.
+            super::service_proxy::settle(&self.store);
+            // A creation that failed removed what it made: a pod there now is another's.
+            match self.store.pod(namespace, &name).root.exists() {
+                true => ApiError::already_exists("", "pods", &name),
+                false => internal(e),
+            }
+        })?;
+        Ok(Created { warnings })
+    }
+
+    fn update(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        old: &Value,
+        new: &Value,
+        dry_run: bool,
+    ) -> Result<(), ApiError> {
+        if resource != Resource::Pods {
+            return Err(ApiError::internal(format!(
+                "{} cannot be changed here",
+                resource.plural()
+            )));
+        }
+        let refused = |field: String, message: String| {
+            ApiError::invalid(
+                "",
+                "Pod",
+                name,
+                vec![Cause {
+                    reason: "FieldValueForbidden".into(),
+                    message,
+                    field,
+                }],
+            )
+        };
+        let update = tandem_api::updates::pod_update(old, new).map_err(|r| match r {
+            tandem_api::updates::Refusal::Forbidden { field, message }
+            | tandem_api::updates::Refusal::NotSupported { field, message } => {
+                refused(field, message)
+            }
+        })?;
+        if dry_run || update.is_empty() {
+            return Ok(());
+        }
+        let dir = self.store.pod(namespace, name);
+        if dir.live_supervisor().is_none() {
+            // Nobody writes an ended pod's object any more: the change is recorded here.
+            return record_ended(&dir, &update).map_err(internal);
+        }
+        use tandem_supervisor::proto::Request;
+        let mut asks = vec![];
+        if update.labels.is_some() || update.annotations.is_some() {
+            asks.push(Request::SetMetadata {
+                labels: update.labels.clone(),
+                annotations: update.annotations.clone(),
+            });
+        }
+        if !update.images.is_empty() {
+            asks.push(Request::SetImage {
+                images: update.images.clone(),
+            });
+        }
+        for ask in asks {
+            match super::supervisor_answer(&dir, name, &ask).map_err(internal)? {
+                Ok(()) => {}
+                Err(why) => {
+                    let why = why.unwrap_or_else(|| "the pod is ending".into());
+                    return Err(refused(String::new(), why));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn delete(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        grace_seconds: Option<u64>,
+    ) -> Result<(), ApiError> {
+        if resource != Resource::Pods {
+            return Err(ApiError::internal(format!(
+                "{} cannot be deleted here",
+                resource.plural()
+            )));
+        }
+        let dir = self.store.pod(namespace, name);
+        if !dir.root.exists() {
+            return Err(ApiError::not_found("", "pods", name));
+        }
+        let deleting = super::delete::Deleting::ask(&dir, grace_seconds).map_err(internal)?;
+        let store = self.store.clone();
+        // The pod leaves the store once its containers have stopped; the client learns it
+        // through its watch, as from a cluster.
+        std::thread::spawn(move || {
+            if let Err(e) = deleting.finish(&dir) {
+                eprintln!("warning: deleting {}: {e:#}", dir.root.display());
+            }
+            super::service_proxy::settle(&store);
+        });
+        Ok(())
+    }
+
+    fn logs(
+        &self,
+        namespace: &str,
+        name: &str,
+        options: &LogOptions,
+    ) -> Result<LogStream, ApiError> {
+        let dir = self.store.pod(namespace, name);
+        let pod = read_pod(&dir).map_err(|_| ApiError::not_found("", "pods", name))?;
+        let container = log_container(&pod, name, options.container.as_deref())?;
+        super::logs::container_log(dir, &pod, container, options)
+            .map_err(|e| ApiError::bad_request(format!("{e}")))
+    }
+
+    fn table(
+        &self,
+        resource: Resource,
+        objects: &[&Value],
+        now_us: i64,
+    ) -> (Vec<Column>, Vec<Vec<Value>>) {
+        let age = |t: &Value| -> String {
+            t.as_str()
+                .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+                .map_or_else(
+                    || "<unknown>".into(),
+                    |t| human_duration(((now_us - t.as_microsecond()).max(0) / 1_000_000) as u64),
+                )
+        };
+        match resource {
+            Resource::Pods => (
+                POD_COLUMNS.to_vec(),
+                objects
+                    .iter()
+                    .map(|o| {
+                        let Ok(pod) = serde_json::from_value::<Pod>((*o).clone()) else {
+                            return vec![];
+                        };
+                        pod_cells(&pod, now_us, age(&o["metadata"]["creationTimestamp"]))
+                    })
+                    .collect(),
+            ),
+            Resource::Namespaces => (
+                NAMESPACE_COLUMNS.to_vec(),
+                objects
+                    .iter()
+                    .map(|o| {
+                        vec![
+                            o["metadata"]["name"].clone(),
+                            o["status"]["phase"].clone(),
+                            json!(age(&o["metadata"]["creationTimestamp"])),
+                        ]
+                    })
+                    .collect(),
+            ),
+            Resource::Events => (
+                EVENT_COLUMNS.to_vec(),
+                objects
+                    .iter()
+                    .map(|o| {
+                        let seen = age(&o["eventTime"]);
+                        let involved = &o["involvedObject"];
+                        vec![
+                            json!(seen),
+                            o["type"].clone(),
+                            o["reason"].clone(),
+                            json!(format!(
+                                "{}/{}",
+                                involved["kind"]
+                                    .as_str()
+                                    .unwrap_or_default()
+                                    .to_ascii_lowercase(),
+                                involved["name"].as_str().unwrap_or_default()
+                            )),
+                            json!(involved["fieldPath"].as_str().unwrap_or_default()),
+                            json!(o["source"]["component"].as_str().unwrap_or_default()),
+                            o["message"].clone(),
+                            json!(seen),
+                            o["count"].clone(),
+                            o["metadata"]["name"].clone(),
+                        ]
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// An update of a pod whose supervisor has exited, written into its object directly.
+fn record_ended(
+    dir: &tandem_supervisor::statedir::PodDir,
+    update: &tandem_api::updates::PodUpdate,
+) -> anyhow::Result<()> {
+    // As written, not as read_pod shows a lost pod.
+    let mut pod: Pod = serde_json::from_slice(&std::fs::read(dir.pod_json())?)?;
+    if let Some(l) = &update.labels {
+        pod.metadata.labels = Some(l.clone()).filter(|l| !l.is_empty());
+    }
+    if let Some(a) = &update.annotations {
+        pod.metadata.annotations = Some(a.clone()).filter(|a| !a.is_empty());
+    }
+    if let Some(spec) = pod.spec.as_mut() {
+        for c in spec
+            .init_containers
+            .iter_mut()
+            .flatten()
+            .chain(spec.containers.iter_mut())
+        {
+            if let Some(image) = update.images.get(&c.name) {
+                c.image = Some(image.clone());
+            }
+        }
+    }
+    tandem_supervisor::statedir::write_atomic(&dir.pod_json(), &serde_json::to_vec_pretty(&pod)?)?;
+    Ok(())
+}
+
+/// The container `pods/log` reads, chosen as the API server chooses it: the one named, else
+/// the pod's only main container.
+fn log_container(pod: &Pod, name: &str, asked: Option<&str>) -> Result<String, ApiError> {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let names = |list: &[k8s_openapi::api::core::v1::Container]| -> Vec<String> {
+        list.iter().map(|c| c.name.clone()).collect()
+    };
+    let mains = names(&spec.containers);
+    let inits = names(spec.init_containers.as_deref().unwrap_or_default());
+    match asked {
+        Some(c) if mains.iter().chain(&inits).any(|n| n == c) => Ok(c.to_string()),
+        Some(c) => Err(ApiError::bad_request(format!(
+            "container {c} is not valid for pod {name}"
+        ))),
+        None if mains.len() == 1 => Ok(mains[0].clone()),
+        None => {
+            let mut message = format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                mains.join(" ")
+            );
+            if !inits.is_empty() {
+                message.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    inits.join(" ")
+                ));
+            }
+            Err(ApiError::bad_request(message))
+        }
+    }
+}
+
+fn pod_cells(pod: &Pod, now_us: i64, age: String) -> Vec<Value> {
+    let (ready, status, restarts) = kubectl_columns(pod, now_us);
+    let spec = pod.spec.clone().unwrap_or_default();
+    let st = pod.status.clone().unwrap_or_default();
+    let none = || "<none>".to_string();
+    let gates = spec.readiness_gates.unwrap_or_default();
+    let gates_cell = match gates.len() {
+        0 => none(),
+        n => {
+            let met = gates
+                .iter()
+                .filter(|g| {
+                    st.conditions
+                        .iter()
+                        .flatten()
+                        .any(|c| c.type_ == g.condition_type && c.status == "True")
+                })
+                .count();
+            format!("{met}/{n}")
+        }
+    };
+    vec![
+        json!(pod.metadata.name.clone().unwrap_or_default()),
+        json!(ready),
+        json!(status),
+        json!(restarts),
+        json!(age),
+        json!(st.pod_ip.unwrap_or_else(none)),
+        json!(spec.node_name.unwrap_or_else(none)),
+        json!(st.nominated_node_name.unwrap_or_else(none)),
+        json!(gates_cell),
+    ]
+}
+
+const fn column(name: &'static str, description: &'static str, priority: u8) -> Column {
+    Column {
+        name,
+        type_: "string",
+        format: "",
+        description,
+        priority,
+    }
+}
+
+const NAME: Column = Column {
+    name: "Name",
+    type_: "string",
+    format: "name",
+    description: "Name must be unique within a namespace.",
+    priority: 0,
+};
+
+/// The API server's pod table (pkg/printers/internalversion's podColumnDefinitions).
+const POD_COLUMNS: [Column; 9] = [
+    NAME,
+    column("Ready", "The aggregate readiness state of this pod for accepting traffic.", 0),
+    column("Status", "The aggregate status of the containers in this pod.", 0),
+    column("Restarts", "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.", 0),
+    column("Age", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0),
+    column("IP", "IP address allocated to the pod. Routable at least within the cluster.", 1),
+    column("Node", "NodeName is a request to schedule this pod onto a specific node.", 1),
+    column("Nominated Node", "nominatedNodeName is set only when this pod preempts other pods on the node.", 1),
+    column("Readiness Gates", "If specified, all readiness gates will be evaluated for pod readiness.", 1),
+];
+
+const NAMESPACE_COLUMNS: [Column; 3] = [
+    NAME,
+    column("Status", "The status of the namespace", 0),
+    column("Age", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0),
+];
+
+const EVENT_COLUMNS: [Column; 10] = [
+    column("Last Seen", "The time since the event was last seen.", 0),
+    column("Type", "Type of this event (Normal, Warning).", 0),
+    column("Reason", "Why the action was taken.", 0),
+    column("Object", "The object this event is about.", 0),
+    column("Subobject", "The part of the object the event is about.", 1),
+    column("Source", "The component reporting this event.", 1),
+    column(
+        "Message",
+        "A human-readable description of the status of this operation.",
+        0,
+    ),
+    column(
+        "First Seen",
+        "The time at which the event was first recorded.",
+        1,
+    ),
+    column("Count", "The number of times this event has occurred.", 1),
+    Column {
+        name: "Name",
+        type_: "string",
+        format: "name",
+        description: "Name must be unique within a namespace.",
+        priority: 1,
+    },
+];

@@ -1,0 +1,427 @@
+//! `tandem serve` driven by the real kubectl, as root, on real containers: a user's day of
+//! apply, wait, get, get -w, logs, label, annotate, re-apply and delete works against pods that
+//! `tandem` itself sees as its own (and the other way round); only the kubeconfig's holders get
+//! in; a watch from a version the server no longer keeps is told 410 Gone. Each kubectl release
+//! installed beside the default one reads and creates pods too.
+
+mod support;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use support::{require_root, stderr, stdout, wait_for, Env, IMAGE};
+
+/// A foreground `tandem serve` on a free port, stopped (by its pid) when dropped.
+struct Serving {
+    child: Child,
+    kubeconfig: PathBuf,
+    url: String,
+}
+
+impl Serving {
+    fn start(env: &Env) -> Serving {
+        let mut child = env
+            .cmd()
+            .args(["serve", "--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(env.root.path().join("serve.err")).expect("log"))
+            .spawn()
+            .expect("start tandem serve");
+        let mut first = String::new();
+        let out = child.stdout.take().expect("stdout");
+        std::io::BufReader::new(out)
+            .read_line(&mut first)
+            .expect("serve's first line");
+        let url = first
+            .trim()
+            .strip_prefix("serving the Kubernetes API on ")
+            .unwrap_or_else(|| panic!("serve said {first:?}"))
+            .to_string();
+        Serving {
+            child,
+            kubeconfig: env.root.path().join("serve/kubeconfig"),
+            url,
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// kubectl (or `binary`, one of the versioned ones) with the serve's kubeconfig.
+fn kubectl_as(binary: &str, kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(binary)
+        .env("KUBECONFIG", kubeconfig)
+        // No cache of another server's discovery or OpenAPI documents.
+        .env("HOME", kubeconfig.parent().expect("serve dir"))
+        .args(args)
+        .output()
+        .expect("run kubectl")
+}
+
+fn kubectl(s: &Serving, args: &[&str]) -> Output {
+    kubectl_as("kubectl", &s.kubeconfig, args)
+}
+
+fn kubectl_installed(test: &str) -> bool {
+    let found = Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        // tools/setup.sh installs it; only a machine set up by hand can lack it.
+        tandem_testkit::skip(&format!(
+            "{test} needs kubectl (tools/setup.sh installs it)"
+        ));
+    }
+    found
+}
+
+fn pod_yaml(name: &str, labels: &str, sleep: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  labels: {{{labels}}}
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: app
+    image: {IMAGE}
+    imagePullPolicy: Never
+    command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while true; do echo line $i; i=$((i+1)); sleep 0.2; done"]
+  - name: side
+    image: {IMAGE}
+    imagePullPolicy: Never
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep {sleep}; done"]
+"#
+    )
+}
+
+#[test]
+fn a_kubectl_users_day_works_against_tandem_serve() {
+    if require_root("a_kubectl_users_day_works_against_tandem_serve").is_none()
+        || !kubectl_installed("a_kubectl_users_day_works_against_tandem_serve")
+    {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let file = env.root.path().join("web.yaml");
+    std::fs::write(&file, pod_yaml("web", "app: web", "0.2")).expect("write");
+    let file = file.to_str().expect("utf-8");
+
+    // Created with kubectl's defaults: client-side apply with server-side field validation.
+    let out = kubectl(&serving, &["apply", "-f", file]);
+    assert_eq!(stdout(&out), "pod/web created\n", "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &["wait", "--for=condition=Ready", "pod/web", "--timeout=60s"],
+    );
+    assert_eq!(stdout(&out), "pod/web condition met\n", "{}", stderr(&out));
+
+    // The server's table, as a cluster prints it; and tandem sees the same pod.
+    let out = kubectl(&serving, &["get", "pods"]);
+    let lines: Vec<Vec<String>> = stdout(&out)
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect();
+    assert_eq!(
+        lines[0],
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        lines[1][..4],
+        ["web", "2/2", "Running", "0"],
+        "{}",
+        stdout(&out)
+    );
+    let wide = stdout(&kubectl(&serving, &["get", "pods", "-o", "wide"]));
+    assert!(
+        wide.starts_with("NAME ")
+            && wide.contains("NOMINATED NODE")
+            && wide.contains("READINESS GATES"),
+        "{wide}"
+    );
+    let ours = env.tandem(&["get", "pod", "web", "-o", "json"]);
+    let theirs = kubectl(&serving, &["get", "pod", "web", "-o", "json"]);
+    let (ours, theirs): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_slice(&ours.stdout).expect("tandem's json"),
+        serde_json::from_slice(&theirs.stdout).expect("kubectl's json"),
+    );
+    assert_eq!(ours["metadata"]["uid"], theirs["metadata"]["uid"]);
+    assert!(theirs["metadata"]["resourceVersion"]
+        .as_str()
+        .is_some_and(|v| !v.is_empty()));
+
+    // Logs, whole and from the tail.
+    let out = kubectl(&serving, &["logs", "web", "-c", "app"]);
+    assert!(
+        stdout(&out).starts_with("line 0\nline 1\n"),
+        "{}",
+        stderr(&out)
+    );
+    let out = kubectl(&serving, &["logs", "web", "-c", "app", "--tail=1"]);
+    assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
+
+    // Labels and annotations change on the running pod; a re-apply of an edited file too.
+    let out = kubectl(&serving, &["label", "pod", "web", "stage=test"]);
+    assert_eq!(stdout(&out), "pod/web labeled\n", "{}", stderr(&out));
+    let out = kubectl(&serving, &["annotate", "pod", "web", "note=hello"]);
+    assert_eq!(stdout(&out), "pod/web annotated\n", "{}", stderr(&out));
+    std::fs::write(file, pod_yaml("web", "app: web, tier: front", "0.2")).expect("write");
+    let out = kubectl(&serving, &["apply", "-f", file]);
+    assert_eq!(stdout(&out), "pod/web configured\n", "{}", stderr(&out));
+    let labels = wait_for("the labels in tandem's view", 10, || {
+        let v = env.pod_json("web");
+        let l = v["metadata"]["labels"].clone();
+        (l["tier"] == "front" && l["stage"] == "test").then_some(v)
+    });
+    assert_eq!(labels["metadata"]["annotations"]["note"], "hello");
+
+    // A change the API server forbids is refused in its words, and nothing changes.
+    std::fs::write(file, pod_yaml("web", "app: web, tier: front", "0.3")).expect("write");
+    let out = kubectl(&serving, &["apply", "-f", file]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("The Pod \"web\" is invalid: spec: Forbidden: pod updates may not change fields other than"),
+        "{}",
+        stderr(&out)
+    );
+    // An unknown field is refused before anything is created.
+    let bad = env.root.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        pod_yaml("bad", "app: bad", "0.2").replace(
+            "  terminationGracePeriodSeconds: 5\n",
+            "  terminationGracePeriod: 5\n",
+        ),
+    )
+    .expect("write");
+    let out = kubectl(&serving, &["apply", "-f", bad.to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("terminationGracePeriod"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.pod_json("bad"), serde_json::Value::Null);
+
+    // A pod tandem runs shows up in kubectl's list and watch.
+    let mut watch = Command::new("kubectl")
+        .env("KUBECONFIG", &serving.kubeconfig)
+        .env("HOME", env.root.path().join("serve"))
+        .args(["get", "pods", "-w"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl get -w");
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let lines = std::sync::Arc::clone(&lines);
+        let out = watch.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                lines.lock().expect("lines").push(l);
+            }
+        })
+    };
+    let seen = |what: &str, f: &dyn Fn(&str) -> bool| {
+        wait_for(what, 30, || {
+            lines
+                .lock()
+                .expect("lines")
+                .iter()
+                .any(|l| f(l))
+                .then_some(())
+        })
+    };
+    seen("web in the first list", &|l: &str| l.starts_with("web "));
+    let other = env.root.path().join("other.yaml");
+    std::fs::write(&other, pod_yaml("other", "app: other", "0.2")).expect("write");
+    let out = env.tandem(&["run", "-d", "-f", other.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    seen("other running, in the watch", &|l: &str| {
+        l.starts_with("other ") && l.contains("Running")
+    });
+
+    // Deleted with kubectl: graceful, seen terminating, then gone for both.
+    let out = kubectl(&serving, &["delete", "pod", "web"]);
+    assert_eq!(stdout(&out), "pod \"web\" deleted\n", "{}", stderr(&out));
+    seen("web terminating, in the watch", &|l: &str| {
+        l.starts_with("web ") && l.contains("Terminating")
+    });
+    let out = kubectl(&serving, &["get", "pod", "web"]);
+    assert_eq!(
+        stderr(&out),
+        "Error from server (NotFound): pods \"web\" not found\n"
+    );
+    assert_eq!(env.pod_json("web"), serde_json::Value::Null);
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let _ = reader.join();
+
+    let out = kubectl(&serving, &["delete", "-f", other.to_str().expect("utf-8")]);
+    assert_eq!(stdout(&out), "pod \"other\" deleted\n", "{}", stderr(&out));
+    assert!(!serving.url.is_empty());
+}
+
+#[test]
+fn only_the_kubeconfigs_holders_get_in_and_old_watches_are_gone() {
+    if require_root("only_the_kubeconfigs_holders_get_in_and_old_watches_are_gone").is_none()
+        || !kubectl_installed("only_the_kubeconfigs_holders_get_in_and_old_watches_are_gone")
+    {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let dir = env.root.path().join("serve");
+    // A kubeconfig with the CA but no client certificate: refused, as a cluster refuses.
+    let anonymous = dir.join("anonymous.yaml");
+    let config = std::fs::read_to_string(&serving.kubeconfig).expect("kubeconfig");
+    let stripped: String = config
+        .lines()
+        .filter(|l| !l.contains("client-certificate-data") && !l.contains("client-key-data"))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        .replace("  user:\n", "  user: {}\n");
+    std::fs::write(&anonymous, stripped).expect("write");
+    // (kubectl asks for a user name on its terminal when it has no credentials at all: a
+    // wrong token stands for the stranger here.)
+    let out = kubectl_as(
+        "kubectl",
+        &anonymous,
+        &["--token", "not-the-token", "get", "pods"],
+    );
+    assert!(!out.status.success());
+    // Discovery is refused first, in the words kubectl has for a 401.
+    assert!(
+        stderr(&out).ends_with(
+            "error: You must be logged in to the server (the server has asked for the client to provide credentials)\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let log = std::fs::read_to_string(env.root.path().join("serve.err")).expect("serve's log");
+    assert!(log.contains("refused GET /api from 127.0.0.1:"), "{log}");
+    // The bearer token from the store lets the same client in.
+    let token = std::fs::read_to_string(dir.join("token")).expect("token");
+    let out = kubectl_as(
+        "kubectl",
+        &anonymous,
+        &["--token", token.trim(), "get", "namespaces", "-o", "name"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("namespace/default\n"),
+        "{}",
+        stdout(&out)
+    );
+    // Plain HTTP gets no answer from the API.
+    let address = serving.url.trim_start_matches("https://");
+    let mut plain = std::net::TcpStream::connect(address).expect("connect");
+    use std::io::{Read, Write};
+    plain
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    let _ = plain.write_all(b"GET /api/v1/pods HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut answer = vec![];
+    let _ = plain.read_to_end(&mut answer);
+    assert!(!String::from_utf8_lossy(&answer).contains("PodList"));
+
+    // A watch from a version older than the server keeps ends at once with 410 Expired.
+    let out = kubectl(
+        &serving,
+        &[
+            "get",
+            "--raw",
+            "/api/v1/namespaces/default/pods?watch=1&resourceVersion=1",
+        ],
+    );
+    let event: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", stdout(&out)));
+    assert_eq!(event["type"], "ERROR");
+    assert_eq!(event["object"]["code"], 410);
+    assert_eq!(event["object"]["reason"], "Expired");
+}
+
+#[test]
+fn every_installed_kubectl_release_lists_and_creates_pods() {
+    if require_root("every_installed_kubectl_release_lists_and_creates_pods").is_none()
+        || !kubectl_installed("every_installed_kubectl_release_lists_and_creates_pods")
+    {
+        return;
+    }
+    // The releases installed beside the default one (kubectl.1.27 … kubectl.1.33).
+    let dir = std::fs::canonicalize(
+        Command::new("sh")
+            .args(["-c", "command -v kubectl"])
+            .output()
+            .map(|o| stdout(&o).trim().to_string())
+            .unwrap_or_default(),
+    )
+    .ok()
+    .and_then(|p| p.parent().map(Path::to_path_buf));
+    let mut releases: Vec<PathBuf> = dir
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("kubectl.1."))
+        })
+        .collect();
+    releases.sort();
+    if releases.is_empty() {
+        releases.push(PathBuf::from("kubectl"));
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    for (i, binary) in releases.iter().enumerate() {
+        let binary = binary.to_str().expect("utf-8");
+        let name = format!("v{i}");
+        let file = env.root.path().join(format!("{name}.yaml"));
+        std::fs::write(&file, pod_yaml(&name, "app: v", "0.2")).expect("write");
+        let out = kubectl_as(
+            binary,
+            &serving.kubeconfig,
+            &["apply", "-f", file.to_str().expect("utf-8")],
+        );
+        assert_eq!(
+            stdout(&out),
+            format!("pod/{name} created\n"),
+            "{binary}: {}",
+            stderr(&out)
+        );
+        let out = kubectl_as(
+            binary,
+            &serving.kubeconfig,
+            &["get", "pods", "-l", "app=v", "-o", "name"],
+        );
+        assert!(
+            stdout(&out).contains(&format!("pod/{name}\n")),
+            "{binary}: {}",
+            stderr(&out)
+        );
+        let out = kubectl_as(
+            binary,
+            &serving.kubeconfig,
+            &["delete", "pod", &name, "--wait=false"],
+        );
+        assert_eq!(
+            stdout(&out),
+            format!("pod \"{name}\" deleted\n"),
+            "{binary}: {}",
+            stderr(&out)
+        );
+    }
+}
