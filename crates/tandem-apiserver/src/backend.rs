@@ -2,7 +2,7 @@
 //! the store (reading pods, starting and deleting them, reading their logs). Every call blocks;
 //! the server runs them off its event loop.
 
-use std::io::Write;
+use std::io::{Read, Write};
 
 use serde_json::Value;
 
@@ -40,6 +40,42 @@ pub struct Column {
 /// A log being read: writes it to the given writer until it ends, or the writer fails (the
 /// client has gone; a follower flushes between looks so it finds out while the log is quiet).
 pub type LogStream = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send>;
+
+/// `pods/exec` options, as `PodExecOptions` names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOptions {
+    pub container: Option<String>,
+    pub command: Vec<String>,
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub tty: bool,
+}
+
+/// How a command run by `pods/exec` ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecEnd {
+    /// It exited with this code.
+    Exited(i32),
+    /// It exited with this code, and the runtime says why (e.g. the executable was not found).
+    Failed { code: i32, message: String },
+    /// It could not run, or its end is not known.
+    Error(String),
+}
+
+/// A command started in a container: its streams (with a terminal, stdout carries the
+/// terminal's output and stdin feeds it; there is no stderr), and its end.
+pub struct ExecStreams {
+    pub stdin: Option<Box<dyn Write + Send>>,
+    pub stdout: Option<Box<dyn Read + Send>>,
+    pub stderr: Option<Box<dyn Read + Send>>,
+    /// Sets the terminal's size (rows, columns); with a terminal only.
+    pub resize: Option<Box<dyn Fn(u16, u16) + Send + Sync>>,
+    /// Blocks until the command has ended.
+    pub wait: Box<dyn FnOnce() -> ExecEnd + Send>,
+    /// Ends the command (its client has gone) and makes `wait` return.
+    pub abandon: Box<dyn Fn() + Send + Sync>,
+}
 
 /// A created object and the warnings the API server would send with it (`Warning:` headers).
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +130,14 @@ pub trait Backend: Send + Sync + 'static {
         name: &str,
         options: &LogOptions,
     ) -> Result<LogStream, ApiError>;
+
+    /// Starts a command in a running container of a pod (`pods/exec`).
+    fn exec(
+        &self,
+        namespace: &str,
+        name: &str,
+        options: &ExecOptions,
+    ) -> Result<ExecStreams, ApiError>;
 
     /// The columns of `resource`'s table and each object's cells, as the API server's printers
     /// compute them (`now_us`: the time ages are counted to).

@@ -45,9 +45,22 @@ pub fn core_versions(server_address: &str) -> Value {
     })
 }
 
-/// `/apis`: the named groups (none served yet).
+/// `/apis`: the named groups, each with its one served version.
 pub fn groups() -> Value {
-    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+    let mut names: Vec<(&str, &str)> = Resource::ALL
+        .into_iter()
+        .filter(|r| !r.group().is_empty())
+        .map(|r| (r.group(), r.version()))
+        .collect();
+    names.dedup();
+    let groups: Vec<Value> = names
+        .into_iter()
+        .map(|(g, v)| {
+            let gv = json!({"groupVersion": format!("{g}/{v}"), "version": v});
+            json!({"name": g, "versions": [gv], "preferredVersion": gv})
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 /// `/api/v1` (or `/apis/GROUP/VERSION`): the resources of one group version.

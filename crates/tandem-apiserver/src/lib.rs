@@ -8,8 +8,8 @@
 //! Never: reads the store, starts or stops anything, or decides what an object means: every
 //! object comes from, and every change goes to, the [`Backend`] the binary gives it.
 //!
-//! Reading order: `status → resource → request → select → cache → patch → backend → discovery → pki
-//! → server`.
+//! Reading order: `status → resource → request → select → cache → patch → backend →
+//! discovery → pki → stream → server`.
 
 pub mod backend;
 pub mod cache;
@@ -21,8 +21,11 @@ pub mod resource;
 pub mod select;
 pub mod server;
 pub mod status;
+pub mod stream;
 
-pub use backend::{Backend, Column, Created, LogOptions, LogStream};
+pub use backend::{
+    Backend, Column, Created, ExecEnd, ExecOptions, ExecStreams, LogOptions, LogStream,
+};
 pub use cache::Object;
 pub use pki::Credentials;
 pub use resource::Resource;

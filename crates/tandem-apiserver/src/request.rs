@@ -166,6 +166,15 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a repeated parameter, in order (`command=sh&command=-c`).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
     /// A boolean as Go's `strconv.ParseBool` reads it; absent is false.
     pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
         match self.get(name) {

@@ -8,20 +8,32 @@ pub enum Resource {
     Namespaces,
     Pods,
     Events,
+    /// `kubectl auth can-i`: answered by the server itself (the kubeconfig's holder may do
+    /// everything served).
+    SelfSubjectAccessReviews,
 }
 
 /// A subresource of pods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subresource {
     Log,
+    Exec,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 3] = [Resource::Namespaces, Resource::Pods, Resource::Events];
+    pub const ALL: [Resource; 4] = [
+        Resource::Namespaces,
+        Resource::Pods,
+        Resource::Events,
+        Resource::SelfSubjectAccessReviews,
+    ];
 
     /// The API group (`""` for the core group).
     pub fn group(self) -> &'static str {
-        ""
+        match self {
+            Resource::SelfSubjectAccessReviews => "authorization.k8s.io",
+            _ => "",
+        }
     }
 
     pub fn version(self) -> &'static str {
@@ -41,6 +53,7 @@ impl Resource {
             Resource::Namespaces => "namespaces",
             Resource::Pods => "pods",
             Resource::Events => "events",
+            Resource::SelfSubjectAccessReviews => "selfsubjectaccessreviews",
         }
     }
 
@@ -49,6 +62,7 @@ impl Resource {
             Resource::Namespaces => "namespace",
             Resource::Pods => "pod",
             Resource::Events => "event",
+            Resource::SelfSubjectAccessReviews => "selfsubjectaccessreview",
         }
     }
 
@@ -57,6 +71,7 @@ impl Resource {
             Resource::Namespaces => "Namespace",
             Resource::Pods => "Pod",
             Resource::Events => "Event",
+            Resource::SelfSubjectAccessReviews => "SelfSubjectAccessReview",
         }
     }
 
@@ -65,11 +80,15 @@ impl Resource {
             Resource::Namespaces => &["ns"],
             Resource::Pods => &["po"],
             Resource::Events => &["ev"],
+            Resource::SelfSubjectAccessReviews => &[],
         }
     }
 
     pub fn namespaced(self) -> bool {
-        !matches!(self, Resource::Namespaces)
+        !matches!(
+            self,
+            Resource::Namespaces | Resource::SelfSubjectAccessReviews
+        )
     }
 
     /// What clients may do, as discovery lists it. Only verbs this server serves.
@@ -77,6 +96,7 @@ impl Resource {
         match self {
             Resource::Namespaces | Resource::Events => &["get", "list", "watch"],
             Resource::Pods => &["create", "delete", "get", "list", "patch", "watch"],
+            Resource::SelfSubjectAccessReviews => &["create"],
         }
     }
 
@@ -89,7 +109,7 @@ impl Resource {
 
     pub fn subresources(self) -> &'static [Subresource] {
         match self {
-            Resource::Pods => &[Subresource::Log],
+            Resource::Pods => &[Subresource::Log, Subresource::Exec],
             _ => &[],
         }
     }
@@ -111,6 +131,7 @@ impl Resource {
                 "status.podIP",
                 "status.nominatedNodeName",
             ],
+            Resource::SelfSubjectAccessReviews => &[],
             Resource::Events => &[
                 "metadata.name",
                 "metadata.namespace",
@@ -141,26 +162,31 @@ impl Subresource {
     pub fn name(self) -> &'static str {
         match self {
             Subresource::Log => "log",
+            Subresource::Exec => "exec",
         }
     }
 
     pub fn find(name: &str) -> Option<Subresource> {
         match name {
             "log" => Some(Subresource::Log),
+            "exec" => Some(Subresource::Exec),
             _ => None,
         }
     }
 
-    /// The kind its response is (`pods/log` is plain text, which discovery names `Pod`).
+    /// The kind discovery names for it (`pods/log` is plain text, `pods/exec` a stream, both
+    /// listed as `Pod` or `PodExecOptions` as the API server lists them).
     pub fn kind(self) -> &'static str {
         match self {
             Subresource::Log => "Pod",
+            Subresource::Exec => "PodExecOptions",
         }
     }
 
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
             Subresource::Log => &["get"],
+            Subresource::Exec => &["create", "get"],
         }
     }
 }

@@ -21,7 +21,7 @@ use hyper::body::{Frame, Incoming};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::backend::{Backend, Column, LogOptions};
+use crate::backend::{Backend, Column, ExecOptions, LogOptions};
 use crate::cache::{Cache, Change, EventType, Key};
 use crate::discovery;
 use crate::patch::PatchType;
@@ -423,7 +423,10 @@ async fn object(
     let r = t.resource;
     let method = req.method().clone();
     match (&method, &t.name, t.subresource) {
-        (&Method::GET, None, None) => {
+        (&Method::POST, None, None) if r == Resource::SelfSubjectAccessReviews => {
+            access_review(req).await
+        }
+        (&Method::GET, None, None) if r.verbs().contains(&"list") => {
             let shape = shape(&req, query)?;
             let selection =
                 Selection::parse(r, query.get("labelSelector"), query.get("fieldSelector"))?;
@@ -444,7 +447,7 @@ async fn object(
                 &listing(shared, r, &items, version, shape),
             ))
         }
-        (&Method::GET, Some(name), None) => {
+        (&Method::GET, Some(name), None) if r.verbs().contains(&"get") => {
             let shape = shape(&req, query)?;
             let (version, found) = {
                 let cache = shared.cache();
@@ -461,6 +464,10 @@ async fn object(
                     Shape::Table(..) => table(shared, r, &[object], version, shape),
                 },
             ))
+        }
+        (&Method::GET | &Method::POST, Some(name), Some(Subresource::Exec)) => {
+            let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
+            exec(shared, req, namespace, name, query).await
         }
         (&Method::GET, Some(name), Some(Subresource::Log)) => {
             logs(
@@ -485,6 +492,27 @@ async fn object(
         }
         _ => Err(not_allowed()),
     }
+}
+
+/// `kubectl auth can-i`: whoever got in holds the kubeconfig, and may do all that is served. The
+/// review's spec is echoed when it came as JSON; kubectl sends it as protobuf, which is not read
+/// (the answer does not depend on it) and answered in JSON, which clients accept.
+async fn access_review(req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let body = read_body(req).await?;
+    let spec = serde_json::from_slice::<Value>(&body)
+        .map(|v| v["spec"].clone())
+        .unwrap_or_else(|_| json!({}));
+    let review = json!({
+        "kind": Resource::SelfSubjectAccessReviews.kind(),
+        "apiVersion": Resource::SelfSubjectAccessReviews.api_version(),
+        "metadata": {},
+        "spec": spec,
+        "status": {
+            "allowed": true,
+            "reason": "tandem admits only the holders of its kubeconfig, and lets them do all it serves",
+        },
+    });
+    Ok(json_response(201, &review))
 }
 
 /// A list: `PodList` with the cache's version, or a `Table`.
@@ -991,6 +1019,51 @@ async fn logs(
         let _ = stream(&mut out);
     });
     Ok(respond(200, "text/plain", Body::Stream(body)))
+}
+
+async fn exec(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    namespace: String,
+    name: String,
+    query: &Query,
+) -> Result<Response<Body>, ApiError> {
+    let options = ExecOptions {
+        container: query
+            .get("container")
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
+        command: query.all("command"),
+        stdin: query.flag("stdin")?,
+        stdout: query.flag("stdout")?,
+        stderr: query.flag("stderr")?,
+        tty: query.flag("tty")?,
+    };
+    if options.command.is_empty() {
+        return Err(ApiError::bad_request("you must specify at least 1 command"));
+    }
+    if !(options.stdin || options.stdout || options.stderr) {
+        return Err(ApiError::bad_request(
+            "you must specify at least 1 of stdin, stdout, stderr",
+        ));
+    }
+    let upgrade = crate::stream::upgrade(&req)?;
+    if shared
+        .cache()
+        .get(Resource::Pods, &namespace, &name)
+        .is_none()
+    {
+        return Err(ApiError::not_found("", "pods", &name));
+    }
+    let backend = Arc::clone(&shared.backend);
+    let streams = blocking(move || backend.exec(&namespace, &name, &options)).await?;
+    tokio::spawn(async move {
+        match hyper::upgrade::on(req).await {
+            Ok(upgraded) => crate::stream::serve_exec(upgraded, streams).await,
+            Err(_) => (streams.abandon)(),
+        }
+    });
+    Ok(upgrade.response(Body::Full(None)))
 }
 
 /// A writer into a response body; writing or flushing fails once the client has gone.

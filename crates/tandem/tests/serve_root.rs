@@ -1,5 +1,6 @@
 //! `tandem serve` driven by the real kubectl, as root, on real containers: a user's day of
-//! apply, wait, get, get -w, logs, label, annotate, re-apply and delete works against pods that
+//! apply, wait, get, get -w, logs, exec (-i, -t), auth can-i, label, annotate, re-apply and
+//! delete works against pods that
 //! `tandem` itself sees as its own (and the other way round); only the kubeconfig's holders get
 //! in; a watch from a version the server no longer keeps is told 410 Gone. Each kubectl release
 //! installed beside the default one reads and creates pods too.
@@ -171,6 +172,78 @@ fn a_kubectl_users_day_works_against_tandem_serve() {
     );
     let out = kubectl(&serving, &["logs", "web", "-c", "app", "--tail=1"]);
     assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
+
+    // exec over WebSocket: streams apart, the exit status kubectl's, stdin with its end, a
+    // terminal of the size the client has, a missing program said so.
+    let out = kubectl(
+        &serving,
+        &[
+            "exec",
+            "web",
+            "-c",
+            "app",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+    );
+    assert_eq!(
+        (out.status.code(), stdout(&out).as_str()),
+        (Some(3), "out\n")
+    );
+    assert_eq!(stderr(&out), "err\ncommand terminated with exit code 3\n");
+    let mut cat = Command::new("kubectl")
+        .env("KUBECONFIG", &serving.kubeconfig)
+        .env("HOME", env.root.path().join("serve"))
+        .args([
+            "exec",
+            "-i",
+            "web",
+            "-c",
+            "app",
+            "--",
+            "sh",
+            "-c",
+            "cat; echo done",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("kubectl exec -i");
+    {
+        use std::io::Write;
+        let mut input = cat.stdin.take().expect("stdin");
+        input.write_all(b"hello\n").expect("write");
+    }
+    let out = cat.wait_with_output().expect("exec -i");
+    assert_eq!(
+        (out.status.code(), stdout(&out).as_str()),
+        (Some(0), "hello\ndone\n")
+    );
+    let out = kubectl(
+        &serving,
+        &["exec", "web", "-c", "app", "--", "no-such-program"],
+    );
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        stderr(&out).contains("executable file not found in $PATH"),
+        "{}",
+        stderr(&out)
+    );
+    let script = format!(
+        "stty rows 40 cols 120; KUBECONFIG={} HOME={} kubectl exec -it web -c app -- sh -c 'stty size; exit 4'",
+        serving.kubeconfig.display(),
+        env.root.path().join("serve").display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &script, "/dev/null"])
+        .output()
+        .expect("script");
+    assert_eq!(out.status.code(), Some(4), "{}", stdout(&out));
+    assert!(stdout(&out).contains("40 120"), "{}", stdout(&out));
+    let out = kubectl(&serving, &["auth", "can-i", "create", "pods"]);
+    assert_eq!(stdout(&out), "yes\n", "{}", stderr(&out));
 
     // Labels and annotations change on the running pod; a re-apply of an edited file too.
     let out = kubectl(&serving, &["label", "pod", "web", "stage=test"]);

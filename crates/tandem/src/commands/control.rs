@@ -38,6 +38,14 @@ impl Connection {
         })
     }
 
+    /// A second handle on the connection, to end it from another thread: the supervisor then
+    /// ends what the request started (an exec's command).
+    pub fn closer(&self) -> anyhow::Result<UnixStream> {
+        self.socket
+            .try_clone()
+            .with_context(|| format!("cannot share the connection to pod {}", self.name))
+    }
+
     pub fn send(&self, request: &Request, fds: &[BorrowedFd<'_>]) -> anyhow::Result<()> {
         let mut line = serde_json::to_vec(request)?;
         line.push(b'\n');

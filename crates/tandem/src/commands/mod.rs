@@ -1,11 +1,11 @@
 //! One module per verb; each returns the process exit status.
 
-mod control;
+pub(crate) mod control;
 pub(crate) mod controller;
 mod cp;
 mod delete;
 mod describe;
-mod exec;
+pub(crate) mod exec;
 mod get;
 pub(crate) mod graph;
 mod image;

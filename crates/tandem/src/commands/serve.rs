@@ -15,9 +15,12 @@ use clap::Parser;
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{json, Value};
 use tandem_apiserver::{
-    ApiError, Backend, Cause, Column, Created, Credentials, LogOptions, LogStream, Object,
-    Resource, Server,
+    ApiError, Backend, Cause, Column, Created, Credentials, ExecEnd, ExecOptions, ExecStreams,
+    LogOptions, LogStream, Object, Resource, Server,
 };
+use tandem_supervisor::proto::{ExecRequest, Request};
+
+use super::control::Connection;
 use tandem_kubelet::status::{human_duration, kubectl_columns};
 use tandem_supervisor::statedir::Store;
 
@@ -461,7 +464,6 @@ impl Backend for StoreBackend {
             // Nobody writes an ended pod's object any more: the change is recorded here.
             return record_ended(&dir, &update).map_err(internal);
         }
-        use tandem_supervisor::proto::Request;
         let mut asks = vec![];
         if update.labels.is_some() || update.annotations.is_some() {
             asks.push(Request::SetMetadata {
@@ -524,9 +526,57 @@ impl Backend for StoreBackend {
     ) -> Result<LogStream, ApiError> {
         let dir = self.store.pod(namespace, name);
         let pod = read_pod(&dir).map_err(|_| ApiError::not_found("", "pods", name))?;
-        let container = log_container(&pod, name, options.container.as_deref())?;
+        let container = chosen_container(&pod, name, options.container.as_deref())?;
         super::logs::container_log(dir, &pod, container, options)
             .map_err(|e| ApiError::bad_request(format!("{e}")))
+    }
+
+    fn exec(
+        &self,
+        namespace: &str,
+        name: &str,
+        options: &ExecOptions,
+    ) -> Result<ExecStreams, ApiError> {
+        let dir = self.store.pod(namespace, name);
+        let pod = read_pod(&dir).map_err(|_| ApiError::not_found("", "pods", name))?;
+        let container = chosen_container(&pod, name, options.container.as_deref())?;
+        super::exec::ensure_running(&dir, &pod, name, &container)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let request = ExecRequest {
+            container: container.clone(),
+            command: options.command.clone(),
+            stdin: options.stdin,
+            tty: options.tty,
+            size: None,
+        };
+        let mut conn = Connection::open(&dir, name).map_err(internal)?;
+        let closer = conn.closer().map_err(internal)?;
+        let streams = match options.tty {
+            true => on_terminal(&mut conn, &request, options),
+            false => on_pipes(&mut conn, &request, options),
+        }
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let (stdin, stdout, stderr, resize) = streams;
+        Ok(ExecStreams {
+            stdin,
+            stdout,
+            stderr,
+            resize,
+            wait: Box::new(move || match super::exec::ended(&mut conn) {
+                Ok(outcome) => match (outcome.exit_code, outcome.error) {
+                    (Some(code), None) => ExecEnd::Exited(code),
+                    (Some(code), Some(message)) => ExecEnd::Failed { code, message },
+                    (None, Some(message)) => ExecEnd::Error(message),
+                    (None, None) => {
+                        ExecEnd::Error("the command ended without an exit status".into())
+                    }
+                },
+                Err(e) => ExecEnd::Error(format!("{e:#}")),
+            }),
+            abandon: Box::new(move || {
+                let _ = closer.shutdown(std::net::Shutdown::Both);
+            }),
+        })
     }
 
     fn table(
@@ -598,6 +648,8 @@ impl Backend for StoreBackend {
                     })
                     .collect(),
             ),
+            // Never stored, so never listed.
+            Resource::SelfSubjectAccessReviews => (vec![NAME], vec![]),
         }
     }
 }
@@ -631,9 +683,73 @@ fn record_ended(
     Ok(())
 }
 
-/// The container `pods/log` reads, chosen as the API server chooses it: the one named, else
-/// the pod's only main container.
-fn log_container(pod: &Pod, name: &str, asked: Option<&str>) -> Result<String, ApiError> {
+/// An exec's streams: stdin, stdout, stderr and the terminal's resizer.
+type Streams = (
+    Option<Box<dyn Write + Send>>,
+    Option<Box<dyn std::io::Read + Send>>,
+    Option<Box<dyn std::io::Read + Send>>,
+    Option<Box<dyn Fn(u16, u16) + Send + Sync>>,
+);
+
+/// Without a terminal: pipes for stdin (when asked), stdout and stderr; a stream the client
+/// did not ask for is read and dropped here, so the command never blocks on it.
+fn on_pipes(
+    conn: &mut Connection,
+    request: &ExecRequest,
+    options: &ExecOptions,
+) -> anyhow::Result<Streams> {
+    let piped = super::exec::start_piped(conn, request)?;
+    let wanted = |file: std::fs::File, wanted: bool| -> Option<Box<dyn std::io::Read + Send>> {
+        match wanted {
+            true => Some(Box::new(file)),
+            false => {
+                std::thread::spawn(move || std::io::copy(&mut { file }, &mut std::io::sink()));
+                None
+            }
+        }
+    };
+    Ok((
+        piped.stdin.map(|w| Box::new(w) as Box<dyn Write + Send>),
+        wanted(piped.stdout, options.stdout),
+        wanted(piped.stderr, options.stderr),
+        None,
+    ))
+}
+
+/// With a terminal: the controlling end the supervisor hands back carries output and input,
+/// and takes the client's size changes.
+fn on_terminal(
+    conn: &mut Connection,
+    request: &ExecRequest,
+    options: &ExecOptions,
+) -> anyhow::Result<Streams> {
+    conn.send(&Request::Exec(request.clone()), &[])?;
+    let mut fds = conn.accepted(&format!(
+        "run the command in container {}",
+        request.container
+    ))?;
+    let master = std::fs::File::from(
+        fds.pop()
+            .ok_or_else(|| anyhow::anyhow!("the pod's supervisor gave no terminal"))?,
+    );
+    let input = master.try_clone()?;
+    let sizer = master.try_clone()?;
+    Ok((
+        options
+            .stdin
+            .then(|| Box::new(input) as Box<dyn Write + Send>),
+        Some(Box::new(master)),
+        None,
+        Some(Box::new(move |rows, cols| {
+            use std::os::fd::AsFd as _;
+            let _ = tandem_runtime::exec::resize_terminal(sizer.as_fd(), rows, cols);
+        })),
+    ))
+}
+
+/// The container `pods/log` and `pods/exec` use, chosen as the API server chooses it: the one
+/// named, else the pod's only main container.
+fn chosen_container(pod: &Pod, name: &str, asked: Option<&str>) -> Result<String, ApiError> {
     let spec = pod.spec.clone().unwrap_or_default();
     let names = |list: &[k8s_openapi::api::core::v1::Container]| -> Vec<String> {
         list.iter().map(|c| c.name.clone()).collect()
