@@ -2,12 +2,20 @@
 //! names, verbs, scope and the fields it can be selected by. One table, so discovery, routing,
 //! OpenAPI and field selectors cannot disagree.
 
+use tandem_api::WorkloadKind;
+
 /// A served resource (a REST collection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Resource {
     Namespaces,
     Pods,
     Events,
+    Services,
+    Endpoints,
+    EndpointSlices,
+    /// Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs and
+    /// ReplicationControllers: the kinds with a pod template tandem runs.
+    Workload(WorkloadKind),
     /// `kubectl auth can-i`: answered by the server itself (the kubeconfig's holder may do
     /// everything served).
     SelfSubjectAccessReviews,
@@ -21,10 +29,20 @@ pub enum Subresource {
 }
 
 impl Resource {
-    pub const ALL: [Resource; 4] = [
+    pub const ALL: [Resource; 14] = [
         Resource::Namespaces,
         Resource::Pods,
         Resource::Events,
+        Resource::Services,
+        Resource::Endpoints,
+        Resource::EndpointSlices,
+        Resource::Workload(WorkloadKind::Deployment),
+        Resource::Workload(WorkloadKind::ReplicaSet),
+        Resource::Workload(WorkloadKind::StatefulSet),
+        Resource::Workload(WorkloadKind::DaemonSet),
+        Resource::Workload(WorkloadKind::Job),
+        Resource::Workload(WorkloadKind::CronJob),
+        Resource::Workload(WorkloadKind::ReplicationController),
         Resource::SelfSubjectAccessReviews,
     ];
 
@@ -32,6 +50,8 @@ impl Resource {
     pub fn group(self) -> &'static str {
         match self {
             Resource::SelfSubjectAccessReviews => "authorization.k8s.io",
+            Resource::EndpointSlices => "discovery.k8s.io",
+            Resource::Workload(k) => k.api_version().split_once('/').map_or("", |(g, _)| g),
             _ => "",
         }
     }
@@ -53,17 +73,16 @@ impl Resource {
             Resource::Namespaces => "namespaces",
             Resource::Pods => "pods",
             Resource::Events => "events",
+            Resource::Services => "services",
+            Resource::Endpoints => "endpoints",
+            Resource::EndpointSlices => "endpointslices",
+            Resource::Workload(k) => k.plural(),
             Resource::SelfSubjectAccessReviews => "selfsubjectaccessreviews",
         }
     }
 
-    pub fn singular(self) -> &'static str {
-        match self {
-            Resource::Namespaces => "namespace",
-            Resource::Pods => "pod",
-            Resource::Events => "event",
-            Resource::SelfSubjectAccessReviews => "selfsubjectaccessreview",
-        }
+    pub fn singular(self) -> String {
+        self.kind().to_ascii_lowercase()
     }
 
     pub fn kind(self) -> &'static str {
@@ -71,16 +90,23 @@ impl Resource {
             Resource::Namespaces => "Namespace",
             Resource::Pods => "Pod",
             Resource::Events => "Event",
+            Resource::Services => "Service",
+            Resource::Endpoints => "Endpoints",
+            Resource::EndpointSlices => "EndpointSlice",
+            Resource::Workload(k) => k.name(),
             Resource::SelfSubjectAccessReviews => "SelfSubjectAccessReview",
         }
     }
 
-    pub fn short_names(self) -> &'static [&'static str] {
+    pub fn short_names(self) -> Vec<&'static str> {
         match self {
-            Resource::Namespaces => &["ns"],
-            Resource::Pods => &["po"],
-            Resource::Events => &["ev"],
-            Resource::SelfSubjectAccessReviews => &[],
+            Resource::Namespaces => vec!["ns"],
+            Resource::Pods => vec!["po"],
+            Resource::Events => vec!["ev"],
+            Resource::Services => vec!["svc"],
+            Resource::Endpoints => vec!["ep"],
+            Resource::Workload(k) => k.short_name().into_iter().collect(),
+            Resource::EndpointSlices | Resource::SelfSubjectAccessReviews => vec![],
         }
     }
 
@@ -94,15 +120,22 @@ impl Resource {
     /// What clients may do, as discovery lists it. Only verbs this server serves.
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            Resource::Namespaces | Resource::Events => &["get", "list", "watch"],
+            Resource::Namespaces
+            | Resource::Events
+            | Resource::Endpoints
+            | Resource::EndpointSlices => &["get", "list", "watch"],
             Resource::Pods => &["create", "delete", "get", "list", "patch", "watch"],
+            Resource::Services | Resource::Workload(_) => {
+                &["create", "delete", "get", "list", "watch"]
+            }
             Resource::SelfSubjectAccessReviews => &["create"],
         }
     }
 
+    /// `kubectl get all` lists the resources of category `all`.
     pub fn categories(self) -> &'static [&'static str] {
         match self {
-            Resource::Pods => &["all"],
+            Resource::Pods | Resource::Services | Resource::Workload(_) => &["all"],
             _ => &[],
         }
     }
@@ -131,7 +164,6 @@ impl Resource {
                 "status.podIP",
                 "status.nominatedNodeName",
             ],
-            Resource::SelfSubjectAccessReviews => &[],
             Resource::Events => &[
                 "metadata.name",
                 "metadata.namespace",
@@ -147,6 +179,14 @@ impl Resource {
                 "source",
                 "type",
             ],
+            Resource::Workload(WorkloadKind::Job) => {
+                &["metadata.name", "metadata.namespace", "status.successful"]
+            }
+            Resource::Workload(WorkloadKind::ReplicaSet) => {
+                &["metadata.name", "metadata.namespace", "status.replicas"]
+            }
+            Resource::SelfSubjectAccessReviews => &[],
+            _ => &["metadata.name", "metadata.namespace"],
         }
     }
 
@@ -155,6 +195,13 @@ impl Resource {
         Resource::ALL
             .into_iter()
             .find(|r| r.group() == group && r.version() == version && r.plural() == plural)
+    }
+
+    /// The resource whose objects are of `kind` in `api_version` (`apps/v1`, `Deployment`).
+    pub fn of_kind(api_version: &str, kind: &str) -> Option<Resource> {
+        Resource::ALL
+            .into_iter()
+            .find(|r| r.api_version() == api_version && r.kind() == kind)
     }
 }
 

@@ -498,3 +498,89 @@ fn every_installed_kubectl_release_lists_and_creates_pods() {
         );
     }
 }
+
+#[test]
+fn an_apps_file_of_workloads_and_services_applies_rolls_out_and_deletes_with_kubectl() {
+    if require_root(
+        "an_apps_file_of_workloads_and_services_applies_rolls_out_and_deletes_with_kubectl",
+    )
+    .is_none()
+        || !kubectl_installed(
+            "an_apps_file_of_workloads_and_services_applies_rolls_out_and_deletes_with_kubectl",
+        )
+    {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let file = support::repo().join("examples/two-tier.yaml");
+    let file = file.to_str().expect("utf-8");
+    let out = kubectl(&serving, &["apply", "-f", file]);
+    assert_eq!(
+        stdout(&out),
+        "service/postgres created\nservice/postgres-pods created\nstatefulset.apps/postgres created\nservice/web created\ndeployment.apps/web created\n",
+        "{}",
+        stderr(&out)
+    );
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "deployment/web", "--timeout=90s"],
+    );
+    assert!(
+        stdout(&out).ends_with("deployment \"web\" successfully rolled out\n"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "statefulset/postgres", "--timeout=90s"],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    // `get all` as against a cluster: every kind of category all, each under its own header.
+    let all = stdout(&kubectl(&serving, &["get", "all"]));
+    for needle in [
+        "pod/postgres-0 ",
+        "service/web ",
+        "deployment.apps/web ",
+        "replicaset.apps/web-",
+        "statefulset.apps/postgres ",
+    ] {
+        assert!(all.contains(needle), "{needle} in {all}");
+    }
+    let deploy = stdout(&kubectl(&serving, &["get", "deploy", "web"]));
+    let row: Vec<&str> = deploy
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[..4], ["web", "2/2", "2", "2"], "{deploy}");
+    // The Endpoints of the Service name both web pods; tandem sees the same Service.
+    let ep = stdout(&kubectl(
+        &serving,
+        &["get", "endpoints", "web", "-o", "json"],
+    ));
+    let ep: serde_json::Value = serde_json::from_str(&ep).expect("endpoints json");
+    assert_eq!(
+        ep["subsets"][0]["addresses"].as_array().map(Vec::len),
+        Some(2),
+        "{ep}"
+    );
+    let svc = stdout(&kubectl(
+        &serving,
+        &["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"],
+    ));
+    let ours = stdout(&env.tandem(&["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"]));
+    assert_eq!(svc, ours);
+    assert!(svc.starts_with("10.96."), "{svc}");
+
+    let out = kubectl(&serving, &["delete", "-f", file]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("every pod gone", 60, || {
+        let out = env.tandem(&["get", "pods", "-o", "name"]);
+        stdout(&out).is_empty().then_some(())
+    });
+    let out = kubectl(&serving, &["get", "all"]);
+    assert_eq!(stdout(&out), "", "{}", stdout(&out));
+}

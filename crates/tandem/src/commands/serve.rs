@@ -24,9 +24,10 @@ use super::control::Connection;
 use tandem_kubelet::status::{human_duration, kubectl_columns};
 use tandem_supervisor::statedir::Store;
 
-use super::{list_pods, read_pod};
+use super::{list_pods, read_pod, services};
 use crate::cli::{KubeconfigArgs, RunArgs, ServeArgs};
 use crate::errors::hint;
+use tandem_api::Workload;
 
 /// The namespaces every cluster has, listed whether or not a pod lives in them.
 const BUILTIN_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public", "kube-system"];
@@ -337,6 +338,20 @@ impl Backend for StoreBackend {
         for dir in super::controller::list(&self.store) {
             let Ok(w) = dir.read() else { continue };
             let namespace = w.namespace().to_string();
+            namespaces.insert(namespace.clone());
+            let mut made = vec![w.clone()];
+            if w.kind() == tandem_api::WorkloadKind::Deployment {
+                // Its ReplicaSets, as its controller keeps them.
+                made.extend(dir.replica_sets().into_iter().map(Workload::ReplicaSet));
+            }
+            for m in made {
+                objects.push(Object {
+                    resource: Resource::Workload(m.kind()),
+                    namespace: namespace.clone(),
+                    name: m.name().to_string(),
+                    value: m.to_json(),
+                });
+            }
             for e in dir.read_events() {
                 let event = super::get::workload_v1_event(&namespace, &e);
                 objects.push(Object {
@@ -347,6 +362,26 @@ impl Backend for StoreBackend {
                         .unwrap_or_default()
                         .into(),
                     value: event,
+                });
+            }
+        }
+        for (resource, kind) in [
+            (Resource::Services, services::Resource::Services),
+            (Resource::Endpoints, services::Resource::Endpoints),
+            (Resource::EndpointSlices, services::Resource::EndpointSlices),
+        ] {
+            for value in services::objects(&self.store, kind).map_err(internal)? {
+                let meta = &value["metadata"];
+                let (namespace, name) = (
+                    meta["namespace"].as_str().unwrap_or("default").to_string(),
+                    meta["name"].as_str().unwrap_or_default().to_string(),
+                );
+                namespaces.insert(namespace.clone());
+                objects.push(Object {
+                    resource,
+                    namespace,
+                    name,
+                    value,
                 });
             }
         }
@@ -370,18 +405,12 @@ impl Backend for StoreBackend {
         dry_run: bool,
         _strict: bool,
     ) -> Result<Created, ApiError> {
-        if resource != Resource::Pods {
-            return Err(ApiError::internal(format!(
-                "{} cannot be created here",
-                resource.plural()
-            )));
-        }
         let name = object["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
             .to_string();
         let sources = vec![tandem_api::Source::new(
-            format!("pods/{name}"),
+            format!("{}/{name}", resource.plural()),
             object.to_string(),
         )];
         let loaded = tandem_api::load(
@@ -402,11 +431,40 @@ impl Backend for StoreBackend {
                     field: d.field.clone(),
                 })
                 .collect();
-            ApiError::invalid("", "Pod", &name, causes)
+            ApiError::invalid(resource.group(), resource.kind(), &name, causes)
         })?;
         let warnings = loaded.warnings.iter().map(|w| w.message.clone()).collect();
-        if self.store.pod(namespace, &name).root.exists() {
-            return Err(ApiError::already_exists("", "pods", &name));
+        let holds = match resource {
+            Resource::Pods => loaded.pods.len(),
+            Resource::Services => loaded.services.len(),
+            Resource::Workload(_) => loaded.workloads.len(),
+            _ => 0,
+        };
+        if holds != 1 {
+            return Err(ApiError::internal(format!(
+                "{} cannot be created here",
+                resource.plural()
+            )));
+        }
+        let exists = || match resource {
+            Resource::Pods => self.store.pod(namespace, &name).root.exists(),
+            Resource::Workload(kind) => {
+                super::controller::WorkloadDir::of(&self.store, kind, namespace, &name)
+                    .root
+                    .join("workload.json")
+                    .exists()
+            }
+            _ => services::objects(&self.store, services::Resource::Services)
+                .unwrap_or_default()
+                .iter()
+                .any(|s| s["metadata"]["namespace"] == namespace && s["metadata"]["name"] == name),
+        };
+        if exists() {
+            return Err(ApiError::already_exists(
+                resource.group(),
+                resource.plural(),
+                &name,
+            ));
         }
         if dry_run {
             return Ok(Created { warnings });
@@ -414,9 +472,9 @@ impl Backend for StoreBackend {
         super::run::create_loaded(&self.store, &self.settings, loaded).map_err(|e| {
             // A refused or failed creation leaves nothing, the proxy it started included.
             super::service_proxy::settle(&self.store);
-            // A creation that failed removed what it made: a pod there now is another's.
-            match self.store.pod(namespace, &name).root.exists() {
-                true => ApiError::already_exists("", "pods", &name),
+            // A creation that failed removed what it made: an object there now is another's.
+            match exists() {
+                true => ApiError::already_exists(resource.group(), resource.plural(), &name),
                 false => internal(e),
             }
         })?;
@@ -495,18 +553,51 @@ impl Backend for StoreBackend {
         name: &str,
         grace_seconds: Option<u64>,
     ) -> Result<(), ApiError> {
-        if resource != Resource::Pods {
-            return Err(ApiError::internal(format!(
-                "{} cannot be deleted here",
-                resource.plural()
-            )));
+        let store = self.store.clone();
+        match resource {
+            Resource::Pods => {}
+            Resource::Services => {
+                // Its addresses and rules go at once; its pods stay, as on a cluster.
+                return match super::service_store::remove(&store, namespace, name) {
+                    Ok(true) => {
+                        super::service_proxy::settle(&store);
+                        Ok(())
+                    }
+                    Ok(false) => Err(ApiError::not_found("", "services", name)),
+                    Err(e) => Err(internal(e)),
+                };
+            }
+            Resource::Workload(kind) => {
+                let dir = super::controller::WorkloadDir::of(&store, kind, namespace, name);
+                if !dir.root.join("workload.json").exists() {
+                    return Err(ApiError::not_found(
+                        resource.group(),
+                        resource.plural(),
+                        name,
+                    ));
+                }
+                // Its controller deletes its pods (each gracefully), then itself; watchers see
+                // them go.
+                std::thread::spawn(move || {
+                    if let Err(e) = super::controller::delete(&store, &dir, grace_seconds) {
+                        eprintln!("warning: deleting {}: {e:#}", dir.root.display());
+                    }
+                    super::service_proxy::settle(&store);
+                });
+                return Ok(());
+            }
+            _ => {
+                return Err(ApiError::internal(format!(
+                    "{} cannot be deleted here",
+                    resource.plural()
+                )))
+            }
         }
         let dir = self.store.pod(namespace, name);
         if !dir.root.exists() {
             return Err(ApiError::not_found("", "pods", name));
         }
         let deleting = super::delete::Deleting::ask(&dir, grace_seconds).map_err(internal)?;
-        let store = self.store.clone();
         // The pod leaves the store once its containers have stopped; the client learns it
         // through its watch, as from a cluster.
         std::thread::spawn(move || {
@@ -648,6 +739,30 @@ impl Backend for StoreBackend {
                     })
                     .collect(),
             ),
+            Resource::Services | Resource::Endpoints | Resource::EndpointSlices => {
+                let kind = match resource {
+                    Resource::Services => services::Resource::Services,
+                    Resource::Endpoints => services::Resource::Endpoints,
+                    _ => services::Resource::EndpointSlices,
+                };
+                (
+                    cli_columns(&services::wide_header(kind), resource == Resource::Services),
+                    objects
+                        .iter()
+                        .map(|o| cells(services::row_of(kind, o, true)))
+                        .collect(),
+                )
+            }
+            Resource::Workload(kind) => (
+                cli_columns(super::workloads::columns(kind), false),
+                objects
+                    .iter()
+                    .map(|o| match Workload::from_json((*o).clone()) {
+                        Ok(w) => cells(super::workloads::row(&w)),
+                        Err(_) => vec![],
+                    })
+                    .collect(),
+            ),
             // Never stored, so never listed.
             Resource::SelfSubjectAccessReviews => (vec![NAME], vec![]),
         }
@@ -681,6 +796,26 @@ fn record_ended(
     }
     tandem_supervisor::statedir::write_atomic(&dir.pod_json(), &serde_json::to_vec_pretty(&pod)?)?;
     Ok(())
+}
+
+/// The CLI's column headers as a table's columns (`NAME` names the object; with `last_wide`,
+/// the last column is shown with `-o wide` only).
+fn cli_columns(header: &[&'static str], last_wide: bool) -> Vec<Column> {
+    header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| Column {
+            name: h,
+            type_: "string",
+            format: if *h == "NAME" { "name" } else { "" },
+            description: "",
+            priority: u8::from(last_wide && i + 1 == header.len()),
+        })
+        .collect()
+}
+
+fn cells(row: Vec<String>) -> Vec<Value> {
+    row.into_iter().map(Value::String).collect()
 }
 
 /// An exec's streams: stdin, stdout, stderr and the terminal's resizer.

@@ -1,7 +1,7 @@
 //! The Services' verbs: `get services|endpoints|endpointslices` with kubectl's columns, the
 //! Services section of `get all`, and `delete service`.
 
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Endpoints, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
@@ -9,7 +9,7 @@ use tandem_api::services::ServiceType;
 use tandem_controllers::endpoints::{endpoints, labelled_for, members};
 use tandem_supervisor::statedir::Store;
 
-use super::service_store::{list, manual_slices, name_of, namespace_of};
+use super::service_store::{list, manual_slices, namespace_of};
 use crate::cli::{GetArgs, Output};
 use crate::errors::{hint, not_found};
 use crate::output::{table, yaml::to_yaml};
@@ -145,45 +145,108 @@ impl Resource {
 }
 
 /// One object as `get` shows it: name, namespace, its JSON and its table row.
-struct Item {
-    name: String,
-    namespace: String,
-    json: Value,
-    row: Vec<String>,
+pub(crate) struct Item {
+    pub name: String,
+    pub namespace: String,
+    pub json: Value,
+    pub row: Vec<String>,
 }
 
-fn items(store: &Store, r: Resource, a: &GetArgs) -> anyhow::Result<Vec<Item>> {
-    let wide = a.output == Some(Output::Wide);
+impl Item {
+    fn of(json: Value, r: Resource, wide: bool) -> Item {
+        Item {
+            name: json["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            namespace: json["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            row: row_of(r, &json, wide),
+            json,
+        }
+    }
+}
+
+/// An object's row in kubectl's table of `r` (`wide`: with the columns of `-o wide`).
+pub(crate) fn row_of(r: Resource, json: &Value, wide: bool) -> Vec<String> {
+    let name = json["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let meta: ObjectMeta = serde_json::from_value(json["metadata"].clone()).unwrap_or_default();
+    match r {
+        Resource::Services => {
+            let s: Service = serde_json::from_value(json.clone()).unwrap_or_default();
+            let spec = s.spec.clone().unwrap_or_default();
+            let mut row = vec![
+                name,
+                ServiceType::of(&s).name().to_string(),
+                spec.cluster_ip.clone().unwrap_or_else(|| "<none>".into()),
+                external_ip(&s),
+                ports_text(&s),
+                age_of(&meta),
+            ];
+            if wide {
+                row.push(selector_text(&s));
+            }
+            row
+        }
+        Resource::Endpoints => {
+            let e: Endpoints = serde_json::from_value(json.clone()).unwrap_or_default();
+            let mut addresses = Vec::new();
+            for subset in e.subsets.iter().flatten() {
+                for addr in subset.addresses.iter().flatten() {
+                    let ports = subset.ports.clone().unwrap_or_default();
+                    if ports.is_empty() {
+                        addresses.push(addr.ip.clone());
+                    }
+                    for p in ports {
+                        addresses.push(format!("{}:{}", addr.ip, p.port));
+                    }
+                }
+            }
+            vec![name, at_most_three(addresses), age_of(&meta)]
+        }
+        Resource::EndpointSlices => {
+            let slice: EndpointSlice = serde_json::from_value(json.clone()).unwrap_or_default();
+            let ports: Vec<String> = slice
+                .ports
+                .iter()
+                .flatten()
+                .filter_map(|p| p.port.map(|n| n.to_string()))
+                .collect();
+            let addresses: Vec<String> = members(&slice)
+                .iter()
+                .flat_map(|e| e.addresses.clone())
+                .collect();
+            vec![
+                name,
+                slice.address_type.clone(),
+                if ports.is_empty() {
+                    "<unset>".into()
+                } else {
+                    ports.join(",")
+                },
+                at_most_three(addresses),
+                age_of(&meta),
+            ]
+        }
+    }
+}
+
+/// The objects of `r` in the store, of every namespace: Services as created, their Endpoints as
+/// the endpoints controller would write them, the EndpointSlices made and those given by hand.
+pub(crate) fn objects(store: &Store, r: Resource) -> anyhow::Result<Vec<Value>> {
     let mut out = Vec::new();
     for (dir, s) in list(store) {
-        let ns = namespace_of(&s).to_string();
-        if !(a.all_namespaces || ns == a.namespace) {
-            continue;
-        }
-        let name = name_of(&s).to_string();
         match r {
             Resource::Services => {
                 let mut json = serde_json::to_value(&s)?;
                 json["apiVersion"] = "v1".into();
                 json["kind"] = "Service".into();
-                let spec = s.spec.clone().unwrap_or_default();
-                let mut row = vec![
-                    name.clone(),
-                    ServiceType::of(&s).name().to_string(),
-                    spec.cluster_ip.clone().unwrap_or_else(|| "<none>".into()),
-                    external_ip(&s),
-                    ports_text(&s),
-                    age_of(&s.metadata),
-                ];
-                if wide {
-                    row.push(selector_text(&s));
-                }
-                out.push(Item {
-                    name,
-                    namespace: ns,
-                    json,
-                    row,
-                });
+                out.push(json);
             }
             Resource::Endpoints => {
                 let given = manual_slices(store);
@@ -192,33 +255,18 @@ fn items(store: &Store, r: Resource, a: &GetArgs) -> anyhow::Result<Vec<Item>> {
                     .into_iter()
                     .chain(labelled_for(&s, &given).cloned())
                     .collect();
-                let e = endpoints(&s, &slices);
-                let mut addresses = Vec::new();
-                for subset in e.subsets.iter().flatten() {
-                    for addr in subset.addresses.iter().flatten() {
-                        let ports = subset.ports.clone().unwrap_or_default();
-                        if ports.is_empty() {
-                            addresses.push(addr.ip.clone());
-                        }
-                        for p in ports {
-                            addresses.push(format!("{}:{}", addr.ip, p.port));
-                        }
-                    }
-                }
-                let mut json = serde_json::to_value(&e)?;
+                let mut json = serde_json::to_value(endpoints(&s, &slices))?;
                 json["apiVersion"] = "v1".into();
                 json["kind"] = "Endpoints".into();
-                let row = vec![name.clone(), at_most_three(addresses), age_of(&s.metadata)];
-                out.push(Item {
-                    name,
-                    namespace: ns,
-                    json,
-                    row,
-                });
+                json["metadata"]["namespace"] = namespace_of(&s).into();
+                // Written by the endpoints controller as the Service appears.
+                json["metadata"]["creationTimestamp"] =
+                    serde_json::to_value(&s.metadata.creation_timestamp)?;
+                out.push(json);
             }
             Resource::EndpointSlices => {
                 for slice in dir.slices() {
-                    out.push(slice_item(slice, &ns)?);
+                    out.push(slice_json(slice, namespace_of(&s))?);
                 }
             }
         }
@@ -227,51 +275,32 @@ fn items(store: &Store, r: Resource, a: &GetArgs) -> anyhow::Result<Vec<Item>> {
         // Those given by hand, whichever Service (if any) they name.
         for slice in manual_slices(store) {
             let ns = slice.metadata.namespace.clone().unwrap_or_default();
-            if a.all_namespaces || ns == a.namespace {
-                out.push(slice_item(slice, &ns)?);
-            }
+            out.push(slice_json(slice, &ns)?);
         }
     }
     Ok(out)
 }
 
-/// One EndpointSlice as `get endpointslices` shows it.
-fn slice_item(slice: EndpointSlice, namespace: &str) -> anyhow::Result<Item> {
+fn items(store: &Store, r: Resource, a: &GetArgs) -> anyhow::Result<Vec<Item>> {
+    let wide = a.output == Some(Output::Wide);
+    Ok(objects(store, r)?
+        .into_iter()
+        .map(|json| Item::of(json, r, wide))
+        .filter(|i| a.all_namespaces || i.namespace == a.namespace)
+        .collect())
+}
+
+fn slice_json(slice: EndpointSlice, namespace: &str) -> anyhow::Result<Value> {
     let mut json = serde_json::to_value(&slice)?;
     json["apiVersion"] = "discovery.k8s.io/v1".into();
     json["kind"] = "EndpointSlice".into();
-    let ports: Vec<String> = slice
-        .ports
-        .iter()
-        .flatten()
-        .filter_map(|p| p.port.map(|n| n.to_string()))
-        .collect();
-    let addresses: Vec<String> = members(&slice)
-        .iter()
-        .flat_map(|e| e.addresses.clone())
-        .collect();
-    let name = slice.metadata.name.clone().unwrap_or_default();
-    let row = vec![
-        name.clone(),
-        slice.address_type.clone(),
-        if ports.is_empty() {
-            "<unset>".into()
-        } else {
-            ports.join(",")
-        },
-        at_most_three(addresses),
-        age_of(&slice.metadata),
-    ];
-    Ok(Item {
-        name,
-        namespace: namespace.to_string(),
-        json,
-        row,
-    })
+    json["metadata"]["namespace"] = namespace.into();
+    Ok(json)
 }
 
-fn header(r: Resource, a: &GetArgs) -> Vec<&'static str> {
-    let mut h = match r {
+/// kubectl's columns of `r`, those of `-o wide` included (a Service's last, SELECTOR).
+pub(crate) fn wide_header(r: Resource) -> Vec<&'static str> {
+    match r {
         Resource::Services => vec![
             "NAME",
             "TYPE",
@@ -279,12 +308,17 @@ fn header(r: Resource, a: &GetArgs) -> Vec<&'static str> {
             "EXTERNAL-IP",
             "PORT(S)",
             "AGE",
+            "SELECTOR",
         ],
         Resource::Endpoints => vec!["NAME", "ENDPOINTS", "AGE"],
         Resource::EndpointSlices => vec!["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"],
-    };
-    if r == Resource::Services && a.output == Some(Output::Wide) {
-        h.push("SELECTOR");
+    }
+}
+
+fn header(r: Resource, a: &GetArgs) -> Vec<&'static str> {
+    let mut h = wide_header(r);
+    if r == Resource::Services && a.output != Some(Output::Wide) {
+        h.pop();
     }
     if a.all_namespaces {
         h.insert(0, "NAMESPACE");

@@ -79,7 +79,7 @@ fn num(status: &Value, field: &str) -> i64 {
 }
 
 /// kubectl's columns for a kind, and one row.
-fn columns(kind: WorkloadKind) -> &'static [&'static str] {
+pub(crate) fn columns(kind: WorkloadKind) -> &'static [&'static str] {
     match kind {
         WorkloadKind::Deployment => &["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
         WorkloadKind::ReplicaSet | WorkloadKind::ReplicationController => {
@@ -109,7 +109,7 @@ fn columns(kind: WorkloadKind) -> &'static [&'static str] {
     }
 }
 
-fn row(w: &Workload) -> Vec<String> {
+pub(crate) fn row(w: &Workload) -> Vec<String> {
     let s = w.to_json()["status"].clone();
     let spec_replicas = i64::from(w.replicas().unwrap_or(1));
     let name = w.name().to_string();
