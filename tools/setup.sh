@@ -2,7 +2,7 @@
 # Installs what tandem needs to build and test on a fresh Debian machine (as root). Safe to run
 # again: it asks apt only for what is missing, with one `apt-get update`.
 set -euo pipefail
-packages=(python3 curl libseccomp-dev libclang-dev nftables pkg-config busybox-static iproute2 file chromium docker-registry apache2-utils containernetworking-plugins iptables tzdata)
+packages=(python3 python3-venv curl libseccomp-dev libclang-dev nftables pkg-config busybox-static iproute2 file chromium docker-registry apache2-utils containernetworking-plugins iptables tzdata)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -32,6 +32,13 @@ if ! command -v kubectl >/dev/null; then
   echo "$(curl -fsSL "$url.sha256")  /usr/local/bin/kubectl.download" | sha256sum --quiet -c -
   chmod 0755 /usr/local/bin/kubectl.download
   mv /usr/local/bin/kubectl.download /usr/local/bin/kubectl
+fi
+# The Python `kubernetes` client, which serve_root.rs drives: pinned, in an environment of its
+# own under target/ (nothing installed into the system's Python).
+py_env="$(cd "$(dirname "$0")/.." && pwd)/target/python-kubernetes"
+if ! "$py_env/bin/python" -c 'import kubernetes' 2>/dev/null; then
+  python3 -m venv "$py_env"
+  "$py_env/bin/pip" install -q --disable-pip-version-check kubernetes==37.0.2
 fi
 command -v cargo >/dev/null || {
   echo "error: cargo is not installed" >&2

@@ -584,3 +584,29 @@ fn an_apps_file_of_workloads_and_services_applies_rolls_out_and_deletes_with_kub
     let out = kubectl(&serving, &["get", "all"]);
     assert_eq!(stdout(&out), "", "{}", stdout(&out));
 }
+
+#[test]
+fn the_python_client_lists_creates_watches_reads_logs_and_deletes() {
+    if require_root("the_python_client_lists_creates_watches_reads_logs_and_deletes").is_none() {
+        return;
+    }
+    // tools/setup.sh makes this environment; only a machine set up by hand lacks it.
+    let python = support::repo().join("target/python-kubernetes/bin/python");
+    if !python.exists() {
+        tandem_testkit::skip(&format!(
+            "the Python kubernetes client is not installed at {} (tools/setup.sh installs it)",
+            python.display()
+        ));
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let out = Command::new(&python)
+        .arg(support::repo().join("crates/tandem/tests/python/client.py"))
+        .arg(IMAGE)
+        .env("KUBECONFIG", &serving.kubeconfig)
+        .output()
+        .expect("run python");
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out), "ok\n");
+}

@@ -549,7 +549,7 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
     std::fs::write(dir.pid_file(), std::process::id().to_string())?;
     let (settings, references) = dir.read_settings()?;
     let store = settings.store();
-    let exe = std::env::current_exe().context("cannot find the tandem executable")?;
+    let exe = super::own_exe()?;
     let pulls = Pulls {
         settings: settings.pulls.clone(),
     };

@@ -174,6 +174,16 @@ fn choose_container(pod: &Pod, asked: Option<&str>) -> anyhow::Result<(String, O
     Ok((first.to_string(), note))
 }
 
+/// This program, to start helpers with: its path, or the running image itself once the file
+/// was replaced (an upgrade under a long-running `serve` or controller), which still runs.
+pub fn own_exe() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot find the tandem executable")?;
+    Ok(match exe.exists() {
+        true => exe,
+        false => PathBuf::from("/proc/self/exe"),
+    })
+}
+
 /// Every pod of the store, or why they cannot be read, with what to do about it.
 pub fn list_pods(store: &Store) -> anyhow::Result<Vec<PodDir>> {
     store.list().map_err(|e| store_error(store, e))

@@ -156,7 +156,7 @@ pub(crate) fn create_loaded(
         &a.registry,
     )?;
 
-    let exe = std::env::current_exe().context("cannot find the tandem executable")?;
+    let exe = super::own_exe()?;
     std::fs::create_dir_all(&store.pods)
         .with_context(|| format!("cannot create {}", store.pods.display()))?;
     store.sweep_staging();

@@ -199,7 +199,7 @@ fn detach(store: &Store) -> anyhow::Result<i32> {
         .filter(|a| a != "-d" && a != "--detach")
         .chain(["--detached-child".into()])
         .collect();
-    let exe = std::env::current_exe().context("cannot find the tandem executable")?;
+    let exe = super::own_exe()?;
     let mut child = Command::new(exe)
         .args(&args)
         .stdin(Stdio::null())

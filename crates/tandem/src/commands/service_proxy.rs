@@ -234,7 +234,7 @@ impl Wake {
 /// nothing running.
 pub fn settle(store: &Store) {
     // A proxy that is not running (killed) is started, to remove rules left behind.
-    if let Ok(exe) = std::env::current_exe() {
+    if let Ok(exe) = super::own_exe() {
         let _ = ensure_proxy(store, &exe);
     }
     if !list(store).is_empty() || has_pods(store) {

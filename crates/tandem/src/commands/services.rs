@@ -350,7 +350,7 @@ pub fn get(store: &Store, r: Resource, a: &GetArgs) -> anyhow::Result<i32> {
             "use it with `tandem get pods`",
         ));
     }
-    if let Ok(exe) = std::env::current_exe() {
+    if let Ok(exe) = super::own_exe() {
         super::service_proxy::ensure_proxy(store, &exe)?;
     }
     let mut items = items(store, r, a)?;

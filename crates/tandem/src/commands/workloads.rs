@@ -51,9 +51,7 @@ fn recovered(
 
 /// Starts a workload's controller that is not running, saying so on stderr.
 fn recover(dir: &WorkloadDir, kind: WorkloadKind, name: &str) {
-    let restarted = std::env::current_exe()
-        .map_err(anyhow::Error::from)
-        .and_then(|exe| dir.ensure_controller(&exe));
+    let restarted = super::own_exe().and_then(|exe| dir.ensure_controller(&exe));
     match restarted {
         Ok(true) => eprintln!(
             "warning: the controller of {}/{name} was not running; it is started again",
@@ -809,7 +807,7 @@ pub fn create_job(store: &Store, a: CreateJobArgs) -> anyhow::Result<i32> {
     annotations.remove(tandem_controllers::cronjob::SCHEDULED);
     annotations.insert("cronjob.kubernetes.io/instantiate".into(), "manual".into());
     let (settings, references) = dir.read_settings()?;
-    let exe = std::env::current_exe()?;
+    let exe = super::own_exe()?;
     controller::create_job(store, &exe, &job, &settings, &references)?;
     println!("job.batch/{} created", a.name);
     Ok(0)
