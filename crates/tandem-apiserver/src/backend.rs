@@ -112,6 +112,15 @@ pub trait Backend: Send + Sync + 'static {
         dry_run: bool,
     ) -> Result<(), ApiError>;
 
+    /// Gives a workload a new number of replicas (its `scale` subresource).
+    fn scale(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        replicas: i32,
+    ) -> Result<(), ApiError>;
+
     /// Starts a graceful deletion and returns at once; the object leaves the snapshot when it
     /// is gone.
     fn delete(

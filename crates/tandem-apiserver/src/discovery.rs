@@ -84,13 +84,18 @@ pub fn resources(group: &str, version: &str) -> Option<Value> {
             "categories": r.categories(),
         }));
         for s in r.subresources() {
-            list.push(json!({
+            let mut sub = json!({
                 "name": format!("{}/{}", r.plural(), s.name()),
                 "singularName": "",
                 "namespaced": r.namespaced(),
                 "kind": s.kind(),
                 "verbs": s.verbs(),
-            }));
+            });
+            if let Some((g, v)) = s.group_version() {
+                sub["group"] = json!(g);
+                sub["version"] = json!(v);
+            }
+            list.push(sub);
         }
     }
     let group_version = match group {

@@ -26,6 +26,8 @@ pub enum Resource {
 pub enum Subresource {
     Log,
     Exec,
+    /// `autoscaling/v1` Scale of the workloads with replicas.
+    Scale,
 }
 
 impl Resource {
@@ -143,6 +145,12 @@ impl Resource {
     pub fn subresources(self) -> &'static [Subresource] {
         match self {
             Resource::Pods => &[Subresource::Log, Subresource::Exec],
+            Resource::Workload(
+                WorkloadKind::Deployment
+                | WorkloadKind::ReplicaSet
+                | WorkloadKind::StatefulSet
+                | WorkloadKind::ReplicationController,
+            ) => &[Subresource::Scale],
             _ => &[],
         }
     }
@@ -210,6 +218,7 @@ impl Subresource {
         match self {
             Subresource::Log => "log",
             Subresource::Exec => "exec",
+            Subresource::Scale => "scale",
         }
     }
 
@@ -217,6 +226,15 @@ impl Subresource {
         match name {
             "log" => Some(Subresource::Log),
             "exec" => Some(Subresource::Exec),
+            "scale" => Some(Subresource::Scale),
+            _ => None,
+        }
+    }
+
+    /// The group and version of its objects when they differ from the resource's.
+    pub fn group_version(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Subresource::Scale => Some(("autoscaling", "v1")),
             _ => None,
         }
     }
@@ -227,6 +245,7 @@ impl Subresource {
         match self {
             Subresource::Log => "Pod",
             Subresource::Exec => "PodExecOptions",
+            Subresource::Scale => "Scale",
         }
     }
 
@@ -234,6 +253,7 @@ impl Subresource {
         match self {
             Subresource::Log => &["get"],
             Subresource::Exec => &["create", "get"],
+            Subresource::Scale => &["get", "patch", "update"],
         }
     }
 }

@@ -469,6 +469,10 @@ async fn object(
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
             exec(shared, req, namespace, name, query).await
         }
+        (&Method::GET | &Method::PATCH | &Method::PUT, Some(name), Some(Subresource::Scale)) => {
+            let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
+            scale(shared, req, r, namespace, name, query).await
+        }
         (&Method::GET, Some(name), Some(Subresource::Log)) => {
             logs(
                 shared,
@@ -896,6 +900,94 @@ async fn patch(
         .cache()
         .get(r, &namespace, &name)
         .map_or(new, |o| (*o).clone());
+    Ok(json_response(200, &answer))
+}
+
+/// A workload's `autoscaling/v1` Scale: its replicas asked for and had, and its selector.
+fn scale_of(object: &Value) -> Value {
+    let meta = &object["metadata"];
+    let selector = object["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"],
+            "creationTimestamp": meta["creationTimestamp"],
+        },
+        "spec": {"replicas": object["spec"]["replicas"].as_i64().unwrap_or(1)},
+        "status": {"replicas": object["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+    })
+}
+
+/// `…/scale`: read, or changed by PATCH or PUT (only `spec.replicas` is taken).
+async fn scale(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    r: Resource,
+    namespace: String,
+    name: String,
+    query: &Query,
+) -> Result<Response<Body>, ApiError> {
+    let Some(current) = shared.cache().get(r, &namespace, &name) else {
+        return Err(ApiError::not_found(r.group(), r.plural(), &name));
+    };
+    let before = scale_of(&current);
+    let method = req.method().clone();
+    if method == Method::GET {
+        return Ok(json_response(200, &before));
+    }
+    let dry_run = dry_run(query)?;
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
+    let body = read_body(req).await?;
+    let after = match method {
+        Method::PUT => serde_json::from_slice::<Value>(&body)
+            .map_err(|e| ApiError::bad_request(format!("the Scale is not valid JSON: {e}")))?,
+        _ => crate::patch::apply(&before, &body, PatchType::from_content_type(&content_type)?)?,
+    };
+    let replicas = after["spec"]["replicas"]
+        .as_i64()
+        .and_then(|n| i32::try_from(n).ok())
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "autoscaling",
+                "Scale",
+                &name,
+                vec![crate::status::Cause {
+                    reason: "FieldValueInvalid".into(),
+                    message: format!(
+                        "Invalid value: {}: must be greater than or equal to 0",
+                        after["spec"]["replicas"]
+                    ),
+                    field: "spec.replicas".into(),
+                }],
+            )
+        })?;
+    if !dry_run {
+        let backend = Arc::clone(&shared.backend);
+        let (ns, n) = (namespace.clone(), name.clone());
+        blocking(move || backend.scale(r, &ns, &n, replicas)).await?;
+        shared.refresh().await?;
+    }
+    let now = shared.cache().get(r, &namespace, &name).unwrap_or(current);
+    let mut answer = scale_of(&now);
+    answer["spec"]["replicas"] = json!(replicas);
     Ok(json_response(200, &answer))
 }
 

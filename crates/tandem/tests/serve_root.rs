@@ -556,6 +556,30 @@ fn an_apps_file_of_workloads_and_services_applies_rolls_out_and_deletes_with_kub
         .split_whitespace()
         .collect();
     assert_eq!(row[..4], ["web", "2/2", "2", "2"], "{deploy}");
+    // Scaled through the scale subresource, as kubectl scales.
+    let out = kubectl(&serving, &["scale", "deployment/web", "--replicas=3"]);
+    assert_eq!(
+        stdout(&out),
+        "deployment.apps/web scaled\n",
+        "{}",
+        stderr(&out)
+    );
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "deployment/web", "--timeout=90s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let web_pods = || {
+        stdout(&env.tandem(&["get", "pods", "-l", "app=web", "-o", "name"]))
+            .lines()
+            .count()
+    };
+    assert_eq!(web_pods(), 3);
+    let out = kubectl(&serving, &["scale", "deployment/web", "--replicas=2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("the third web pod gone", 60, || {
+        (web_pods() == 2).then_some(())
+    });
     // The Endpoints of the Service name both web pods; tandem sees the same Service.
     let ep = stdout(&kubectl(
         &serving,

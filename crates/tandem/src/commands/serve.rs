@@ -546,6 +546,31 @@ impl Backend for StoreBackend {
         Ok(())
     }
 
+    fn scale(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        replicas: i32,
+    ) -> Result<(), ApiError> {
+        let Resource::Workload(kind) = resource else {
+            return Err(ApiError::internal(format!(
+                "{} do not scale",
+                resource.plural()
+            )));
+        };
+        let dir = super::controller::WorkloadDir::of(&self.store, kind, namespace, name);
+        if !dir.root.join("workload.json").exists() {
+            return Err(ApiError::not_found(
+                resource.group(),
+                resource.plural(),
+                name,
+            ));
+        }
+        super::workloads::set_replicas(&self.store, kind, namespace, name, replicas)
+            .map_err(internal)
+    }
+
     fn delete(
         &self,
         resource: Resource,

@@ -439,21 +439,34 @@ pub fn scale(store: &Store, a: ScaleArgs) -> anyhow::Result<i32> {
             "e.g. --replicas 3",
         ));
     }
-    let dir = recovered(store, kind, &a.namespace, &name)?;
+    set_replicas(store, kind, &a.namespace, &name, a.replicas)?;
+    println!("{}/{name} scaled", kind.group_kind());
+    Ok(0)
+}
+
+/// Gives a workload that scales a new number of replicas; its controller makes or removes pods
+/// to match.
+pub(crate) fn set_replicas(
+    store: &Store,
+    kind: WorkloadKind,
+    namespace: &str,
+    name: &str,
+    replicas: i32,
+) -> anyhow::Result<()> {
+    let dir = recovered(store, kind, namespace, name)?;
     dir.update(|w| {
         match w {
-            Workload::Deployment(d) => d.spec.replicas = Some(a.replicas),
-            Workload::ReplicaSet(r) => r.spec.replicas = Some(a.replicas),
-            Workload::StatefulSet(s) => s.spec.replicas = Some(a.replicas),
+            Workload::Deployment(d) => d.spec.replicas = Some(replicas),
+            Workload::ReplicaSet(r) => r.spec.replicas = Some(replicas),
+            Workload::StatefulSet(s) => s.spec.replicas = Some(replicas),
             Workload::ReplicationController(rc) => {
-                rc.spec.get_or_insert_with(Default::default).replicas = Some(a.replicas)
+                rc.spec.get_or_insert_with(Default::default).replicas = Some(replicas)
             }
             _ => {}
         }
         Ok(())
     })?;
-    println!("{}/{name} scaled", kind.group_kind());
-    Ok(0)
+    Ok(())
 }
 
 /// `tandem delete KIND NAME`: the workload and its pods (cascading, each pod gracefully).
