@@ -46,7 +46,7 @@ fn hidden_entry(args: &[OsString]) -> Option<i32> {
         NetprobeArgs::VERB => helper(rest, tandem_runtime::netprobe::netprobe_main),
         SuperviseArgs::VERB => helper(rest, |a: &SuperviseArgs| {
             let dir = tandem_supervisor::statedir::PodDir::open(a.pod_dir.clone());
-            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+            let exe = commands::own_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
             tandem_supervisor::supervise::supervise(dir, &a.images, exe)
         }),
         commands::controller::ControlArgs::VERB => helper(rest, commands::controller::control_main),
