@@ -52,7 +52,9 @@ pub fn groups() -> Value {
         .filter(|r| !r.group().is_empty())
         .map(|r| (r.group(), r.version()))
         .collect();
-    names.dedup();
+    // Each group once, in the order of the resource table.
+    let mut seen = std::collections::BTreeSet::new();
+    names.retain(|n| seen.insert(*n));
     let groups: Vec<Value> = names
         .into_iter()
         .map(|(g, v)| {
@@ -284,7 +286,30 @@ mod tests {
             names.contains(&"pods") && names.contains(&"pods/log"),
             "{names:?}"
         );
-        assert!(resources("apps", "v1").is_none());
+        let apps = resources("apps", "v1").expect("apps/v1");
+        let scale = apps["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .find(|r| r["name"] == "deployments/scale")
+            .cloned()
+            .expect("deployments/scale");
+        assert_eq!(
+            (scale["group"].as_str(), scale["kind"].as_str()),
+            (Some("autoscaling"), Some("Scale"))
+        );
+        assert!(resources("apps", "v2").is_none());
+        let groups = groups();
+        let names: Vec<&str> = groups["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .filter_map(|g| g["name"].as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["discovery.k8s.io", "apps", "batch", "authorization.k8s.io"]
+        );
         let index = openapi_index();
         let url = index["paths"]["api/v1"]["serverRelativeURL"]
             .as_str()

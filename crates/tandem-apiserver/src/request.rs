@@ -27,7 +27,42 @@ pub enum Route {
     },
     /// A collection (`name` None) or one object, possibly a subresource of it.
     Object(Target),
+    /// A subresource the API server has and this one does not serve yet: what it is, and what
+    /// to use instead.
+    NotYet {
+        what: &'static str,
+        instead: &'static str,
+    },
 }
+
+/// Pods' subresources of the API server that are not served yet.
+const NOT_YET: [(&str, &str, &str); 5] = [
+    (
+        "portforward",
+        "port-forward through the API",
+        "`tandem port-forward` forwards ports",
+    ),
+    (
+        "attach",
+        "attach",
+        "`tandem logs -f` follows a container's output",
+    ),
+    (
+        "ephemeralcontainers",
+        "ephemeral containers (kubectl debug)",
+        "`tandem exec` runs a command in a running container",
+    ),
+    (
+        "status",
+        "the status subresource through the API",
+        "`tandem patch pod NAME --subresource=status` sets readiness gates",
+    ),
+    (
+        "eviction",
+        "eviction through the API",
+        "delete the pod instead",
+    ),
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -76,6 +111,16 @@ pub fn route(path: &str) -> Result<Route, ApiError> {
             group: group.to_string(),
             version: version.to_string(),
         },
+        ["api", "v1", "namespaces", _, "pods", _, sub]
+            if NOT_YET.iter().any(|(s, ..)| s == sub) =>
+        {
+            let (_, what, instead) = NOT_YET
+                .iter()
+                .find(|(s, ..)| s == sub)
+                .copied()
+                .unwrap_or(NOT_YET[0]);
+            Route::NotYet { what, instead }
+        }
         ["api", version, rest @ ..] => Route::Object(target("", version, rest)?),
         ["apis", group, version, rest @ ..] => Route::Object(target(group, version, rest)?),
         _ => return Err(not_found()),
@@ -248,6 +293,10 @@ mod tests {
             (ns.resource, ns.name.as_deref()),
             (Resource::Namespaces, Some("kube-system"))
         );
+        assert!(matches!(
+            route("/api/v1/namespaces/default/pods/web/portforward"),
+            Ok(Route::NotYet { .. })
+        ));
         // A pod is named within a namespace only; namespaces are not in one; unknown paths and
         // subresources are not found.
         for bad in [

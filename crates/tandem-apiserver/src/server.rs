@@ -399,6 +399,9 @@ async fn dispatch(
             .map(json_response_ok)
             .ok_or_else(crate::request::not_found),
         Route::Object(t) => object(shared, req, t, &query).await,
+        Route::NotYet { what, instead } => Err(ApiError::bad_request(format!(
+            "{what} is not supported by tandem yet; {instead}"
+        ))),
         _ => Err(not_allowed()),
     }
 }
