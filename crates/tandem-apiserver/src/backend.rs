@@ -88,6 +88,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Every object served, as the store holds it now.
     fn snapshot(&self) -> Result<Vec<Object>, ApiError>;
 
+    /// Returns once the store may have changed, or after `timeout`: the server takes a snapshot
+    /// after each return. Without a way to be told, it just waits.
+    fn wait_for_change(&self, timeout: std::time::Duration) {
+        std::thread::sleep(timeout);
+    }
+
     /// Creates `object` (already checked to be of `resource`'s kind) in `namespace`. With
     /// `dry_run`, checks it as a creation would and changes nothing. `strict`: unknown fields
     /// are errors (`fieldValidation=Strict`), else warnings.

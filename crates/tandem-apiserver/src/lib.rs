@@ -3,25 +3,32 @@
 //!
 //! Owns: the REST protocol as the API server speaks it — paths and query options
 //! ([`request`]), discovery and OpenAPI ([`discovery`]), `Status` bodies ([`status`]),
-//! resource versions and watches ([`cache`]), selectors ([`select`]), tables, TLS with client
-//! certificates and the credentials and kubeconfig ([`pki`]), the HTTPS server ([`server`]).
+//! resource versions and watches ([`cache`]), selectors ([`select`]), patches ([`patch`]),
+//! reads as objects, tables and watches, writes, logs and exec over WebSocket ([`stream`]), TLS
+//! with client certificates and the credentials and kubeconfig ([`pki`]), the HTTPS server and
+//! its routing ([`server`]).
 //! Never: reads the store, starts or stops anything, or decides what an object means: every
 //! object comes from, and every change goes to, the [`Backend`] the binary gives it.
 //!
-//! Reading order: `status → resource → request → select → cache → patch → backend →
-//! discovery → pki → stream → server`.
+//! Reading order: `resource → cache → status → backend → discovery → patch → pki → reply →
+//! request → select → state → reads → stream → sessions → writes → server`.
 
 pub mod backend;
 pub mod cache;
 pub mod discovery;
 pub mod patch;
 pub mod pki;
+mod reads;
+mod reply;
 pub mod request;
 pub mod resource;
 pub mod select;
 pub mod server;
+mod sessions;
+mod state;
 pub mod status;
 pub mod stream;
+mod writes;
 
 pub use backend::{
     Backend, Column, Created, ExecEnd, ExecOptions, ExecStreams, LogOptions, LogStream,

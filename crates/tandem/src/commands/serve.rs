@@ -10,9 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
+use std::os::fd::AsFd as _;
+
 use anyhow::Context;
 use clap::Parser;
 use k8s_openapi::api::core::v1::Pod;
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use serde_json::{json, Value};
 use tandem_apiserver::{
     ApiError, Backend, Cause, Column, Created, Credentials, ExecEnd, ExecOptions, ExecStreams,
@@ -244,6 +247,52 @@ struct StoreBackend {
     store: Store,
     /// The settings `run` would give pods from this environment (network, logs, registries).
     settings: RunArgs,
+    /// Told of every file written in the store's pod, workload and Service directories.
+    watch: std::sync::Mutex<StoreWatch>,
+}
+
+/// inotify(7) on the directories whose files the store's processes write: the pods',
+/// workloads' and Services' directories and each directory in them (a file is replaced by a
+/// rename, a log of events appended to).
+struct StoreWatch {
+    inotify: Option<Inotify>,
+    watched: std::collections::BTreeSet<PathBuf>,
+}
+
+impl StoreWatch {
+    fn new() -> StoreWatch {
+        StoreWatch {
+            inotify: Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ok(),
+            watched: Default::default(),
+        }
+    }
+
+    /// Watches every directory of `tops` and those in them not yet watched.
+    fn cover(&mut self, tops: &[&Path]) {
+        let Some(ino) = &self.inotify else { return };
+        let flags = AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_DELETE
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_CLOSE_WRITE
+            | AddWatchFlags::IN_MODIFY;
+        let dirs = tops.iter().flat_map(|top| {
+            let inner = std::fs::read_dir(top)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir());
+            std::iter::once(top.to_path_buf()).chain(inner)
+        });
+        let fresh: Vec<PathBuf> = dirs.filter(|d| !self.watched.contains(d)).collect();
+        for d in fresh {
+            if ino.add_watch(&d, flags).is_ok() {
+                self.watched.insert(d);
+            }
+        }
+        // Directories gone take their watches with them.
+        self.watched.retain(|d| d.exists());
+    }
 }
 
 /// `RunArgs` parsed from nothing but the environment: the defaults and TANDEM_* variables.
@@ -258,7 +307,11 @@ impl StoreBackend {
         let settings = SettingsOnly::try_parse_from(["tandem"])
             .context("the TANDEM_* settings in the environment are not valid")?
             .run;
-        Ok(StoreBackend { store, settings })
+        Ok(StoreBackend {
+            store,
+            settings,
+            watch: std::sync::Mutex::new(StoreWatch::new()),
+        })
     }
 
     fn namespace_object(name: &str, created: &str) -> Value {
@@ -297,6 +350,26 @@ fn store_created(store: &Store) -> String {
 }
 
 impl Backend for StoreBackend {
+    fn wait_for_change(&self, timeout: std::time::Duration) {
+        let mut watch = self.watch.lock().unwrap_or_else(|e| e.into_inner());
+        let s = &self.store;
+        watch.cover(&[&s.pods, &s.workloads, &s.services]);
+        let Some(ino) = &watch.inotify else {
+            drop(watch);
+            std::thread::sleep(timeout);
+            return;
+        };
+        let mut fds = [nix::poll::PollFd::new(
+            ino.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)).unwrap_or(0) > 0 {
+            // What changed is read in the snapshot that follows; the events only wake it.
+            while ino.read_events().is_ok_and(|e| !e.is_empty()) {}
+        }
+    }
+
     fn snapshot(&self) -> Result<Vec<Object>, ApiError> {
         // Supervisors this process started are its children; each exits when its pod is gone.
         tandem_runtime::reaper::sweep(None);

@@ -1,0 +1,339 @@
+//! Changing objects through the backend: create, patch, delete, a workload's scale, and the
+//! access review that answers `kubectl auth can-i`; each answers with the object as the cache
+//! holds it after the change.
+
+use std::sync::Arc;
+
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+use serde_json::{json, Value};
+
+use crate::patch::PatchType;
+use crate::reply::{json_response, read_body, rfc3339_now, warn, Body};
+use crate::request::Query;
+use crate::resource::Resource;
+use crate::state::{blocking, Shared};
+use crate::status::{ApiError, Reason};
+
+/// The `dryRun` parameter: `All` or nothing, as the API server takes it.
+pub(crate) fn dry_run(query: &Query) -> Result<bool, ApiError> {
+    match query.get("dryRun") {
+        None | Some("") => Ok(false),
+        Some("All") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "Unsupported value: {other:?}: supported values: \"All\""
+        ))),
+    }
+}
+
+/// `kubectl auth can-i`: whoever got in holds the kubeconfig, and may do all that is served. The
+/// review's spec is echoed when it came as JSON; kubectl sends it as protobuf, which is not read
+/// (the answer does not depend on it) and answered in JSON, which clients accept.
+pub(crate) async fn access_review(req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let body = read_body(req).await?;
+    let spec = serde_json::from_slice::<Value>(&body)
+        .map(|v| v["spec"].clone())
+        .unwrap_or_else(|_| json!({}));
+    let review = json!({
+        "kind": Resource::SelfSubjectAccessReviews.kind(),
+        "apiVersion": Resource::SelfSubjectAccessReviews.api_version(),
+        "metadata": {},
+        "spec": spec,
+        "status": {
+            "allowed": true,
+            "reason": "tandem admits only the holders of its kubeconfig, and lets them do all it serves",
+        },
+    });
+    Ok(json_response(201, &review))
+}
+
+pub(crate) async fn create(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    r: Resource,
+    namespace: String,
+    query: &Query,
+) -> Result<Response<Body>, ApiError> {
+    let dry_run = dry_run(query)?;
+    let strict = match query.get("fieldValidation") {
+        None | Some("" | "Strict" | "Warn") => true,
+        Some("Ignore") => false,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "fieldValidation {other:?} is not one of Ignore, Warn or Strict"
+            )))
+        }
+    };
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
+    if !content_type.starts_with("application/json") {
+        return Err(ApiError::new(
+            Reason::UnsupportedMediaType,
+            format!("the body of the request was in an unknown format - accepted media types include: application/json (got {content_type})"),
+        ));
+    }
+    let body = read_body(req).await?;
+    let mut object: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!("the object provided is not valid JSON: {e}"))
+    })?;
+    let (api_version, kind) = (
+        object["apiVersion"].as_str().unwrap_or(""),
+        object["kind"].as_str().unwrap_or(""),
+    );
+    if api_version != r.api_version() || kind != r.kind() {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({api_version}) does not match the expected API version ({}) or the kind ({kind}) is not {}",
+            r.api_version(),
+            r.kind()
+        )));
+    }
+    match object["metadata"]["namespace"].as_str() {
+        Some(ns) if !ns.is_empty() && ns != namespace => return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )),
+        _ => {
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("namespace".into(), json!(namespace));
+            }
+        }
+    }
+    let Some(name) = object["metadata"]["name"].as_str().map(str::to_string) else {
+        return Err(ApiError::invalid(
+            r.group(),
+            r.kind(),
+            "",
+            vec![crate::status::Cause {
+                reason: "FieldValueRequired".into(),
+                message: "Required value: name or generateName is required".into(),
+                field: "metadata.name".into(),
+            }],
+        ));
+    };
+    let backend = Arc::clone(&shared.backend);
+    let (ns, submitted) = (namespace.clone(), object.clone());
+    let created = blocking(move || backend.create(r, &ns, &submitted, dry_run, strict)).await?;
+    let answer = match dry_run {
+        true => object,
+        false => {
+            shared.refresh().await?;
+            shared
+                .cache()
+                .get(r, &namespace, &name)
+                .map(|o| (*o).clone())
+                .unwrap_or(object)
+        }
+    };
+    let mut response = json_response(201, &answer);
+    for w in created.warnings {
+        warn(&mut response, &w);
+    }
+    Ok(response)
+}
+
+pub(crate) async fn patch(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    r: Resource,
+    namespace: String,
+    name: String,
+    query: &Query,
+) -> Result<Response<Body>, ApiError> {
+    let dry_run = dry_run(query)?;
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let kind = PatchType::from_content_type(&content_type)?;
+    let body = read_body(req).await?;
+    let Some(current) = shared.cache().get(r, &namespace, &name) else {
+        return Err(ApiError::not_found(r.group(), r.plural(), &name));
+    };
+    let new = crate::patch::apply(&current, &body, kind)?;
+    // A version in the patch is a precondition: the object must not have changed since.
+    let (asked, now) = (
+        &new["metadata"]["resourceVersion"],
+        &current["metadata"]["resourceVersion"],
+    );
+    if !asked.is_null() && asked != now {
+        return Err(ApiError::new(
+            Reason::Conflict,
+            format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", qualified(r)),
+        ));
+    }
+    if new["kind"] != current["kind"] || new["apiVersion"] != current["apiVersion"] {
+        return Err(ApiError::bad_request(
+            "the patch may not change the object's apiVersion or kind",
+        ));
+    }
+    let backend = Arc::clone(&shared.backend);
+    let (ns, n, old, changed) = (
+        namespace.clone(),
+        name.clone(),
+        Arc::clone(&current),
+        new.clone(),
+    );
+    blocking(move || backend.update(r, &ns, &n, &old, &changed, dry_run)).await?;
+    if dry_run {
+        return Ok(json_response(200, &new));
+    }
+    shared.refresh().await?;
+    let answer = shared
+        .cache()
+        .get(r, &namespace, &name)
+        .map_or(new, |o| (*o).clone());
+    Ok(json_response(200, &answer))
+}
+
+/// A workload's `autoscaling/v1` Scale: its replicas asked for and had, and its selector.
+pub(crate) fn scale_of(object: &Value) -> Value {
+    let meta = &object["metadata"];
+    let selector = object["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"],
+            "creationTimestamp": meta["creationTimestamp"],
+        },
+        "spec": {"replicas": object["spec"]["replicas"].as_i64().unwrap_or(1)},
+        "status": {"replicas": object["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+    })
+}
+
+/// `…/scale`: read, or changed by PATCH or PUT (only `spec.replicas` is taken).
+pub(crate) async fn scale(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    r: Resource,
+    namespace: String,
+    name: String,
+    query: &Query,
+) -> Result<Response<Body>, ApiError> {
+    let Some(current) = shared.cache().get(r, &namespace, &name) else {
+        return Err(ApiError::not_found(r.group(), r.plural(), &name));
+    };
+    let before = scale_of(&current);
+    let method = req.method().clone();
+    if method == Method::GET {
+        return Ok(json_response(200, &before));
+    }
+    let dry_run = dry_run(query)?;
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
+    let body = read_body(req).await?;
+    let after = match method {
+        Method::PUT => serde_json::from_slice::<Value>(&body)
+            .map_err(|e| ApiError::bad_request(format!("the Scale is not valid JSON: {e}")))?,
+        _ => crate::patch::apply(&before, &body, PatchType::from_content_type(&content_type)?)?,
+    };
+    let replicas = after["spec"]["replicas"]
+        .as_i64()
+        .and_then(|n| i32::try_from(n).ok())
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "autoscaling",
+                "Scale",
+                &name,
+                vec![crate::status::Cause {
+                    reason: "FieldValueInvalid".into(),
+                    message: format!(
+                        "Invalid value: {}: must be greater than or equal to 0",
+                        after["spec"]["replicas"]
+                    ),
+                    field: "spec.replicas".into(),
+                }],
+            )
+        })?;
+    if !dry_run {
+        let backend = Arc::clone(&shared.backend);
+        let (ns, n) = (namespace.clone(), name.clone());
+        blocking(move || backend.scale(r, &ns, &n, replicas)).await?;
+        shared.refresh().await?;
+    }
+    let now = shared.cache().get(r, &namespace, &name).unwrap_or(current);
+    let mut answer = scale_of(&now);
+    answer["spec"]["replicas"] = json!(replicas);
+    Ok(json_response(200, &answer))
+}
+
+/// `pods`, or `deployments.apps`, as conflict messages name a resource.
+pub(crate) fn qualified(r: Resource) -> String {
+    match r.group() {
+        "" => r.plural().to_string(),
+        g => format!("{}.{g}", r.plural()),
+    }
+}
+
+pub(crate) async fn delete(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    r: Resource,
+    namespace: String,
+    name: String,
+    query: &Query,
+) -> Result<Response<Body>, ApiError> {
+    let dry_run = dry_run(query)?;
+    let body = read_body(req).await?;
+    let options: Value = match body.is_empty() {
+        true => json!({}),
+        false => serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the DeleteOptions provided are not valid JSON: {e}"
+            ))
+        })?,
+    };
+    let grace = match query.integer("gracePeriodSeconds")? {
+        Some(g) => Some(g),
+        None => options["gracePeriodSeconds"].as_i64(),
+    };
+    let Some(current) = shared.cache().get(r, &namespace, &name) else {
+        return Err(ApiError::not_found(r.group(), r.plural(), &name));
+    };
+    let mut answer = (*current).clone();
+    if !dry_run {
+        let backend = Arc::clone(&shared.backend);
+        let (ns, n) = (namespace.clone(), name.clone());
+        let grace_seconds = grace.map(|g| g.max(0) as u64);
+        blocking(move || backend.delete(r, &ns, &n, grace_seconds)).await?;
+        shared.refresh().await?;
+        if let Some(now) = shared.cache().get(r, &namespace, &name) {
+            answer = (*now).clone();
+        }
+    }
+    // Deletion is graceful: until the object is gone it carries when it will be.
+    if answer["metadata"]["deletionTimestamp"].is_null() {
+        let meta = &mut answer["metadata"];
+        meta["deletionTimestamp"] = json!(rfc3339_now());
+        meta["deletionGracePeriodSeconds"] = json!(grace.unwrap_or_else(|| answer_grace(&current)));
+    }
+    Ok(json_response(200, &answer))
+}
+
+/// The grace period a pod asks for (`spec.terminationGracePeriodSeconds`, 30 by default).
+pub(crate) fn answer_grace(object: &Value) -> i64 {
+    object["spec"]["terminationGracePeriodSeconds"]
+        .as_i64()
+        .unwrap_or(30)
+}
