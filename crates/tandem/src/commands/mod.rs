@@ -1,5 +1,6 @@
 //! One module per verb; each returns the process exit status.
 
+mod api_backend;
 pub(crate) mod control;
 pub(crate) mod controller;
 mod cp;

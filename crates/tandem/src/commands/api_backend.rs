@@ -1,0 +1,897 @@
+//! The store as the API endpoint sees it (tandem-apiserver's `Backend`): pods, events,
+//! namespaces, workloads and Services read as `get` reads them, created as `run -d` creates
+//! them, changed through their supervisors and controllers, deleted as `delete` deletes them;
+//! logs as `logs` reads them, exec as `exec` starts it; and the tables kubectl's `get` prints,
+//! with the CLI's own columns. Both doors lead to the same pods.
+
+use std::io::Write;
+use std::os::fd::AsFd as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Parser;
+use k8s_openapi::api::core::v1::Pod;
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use serde_json::{json, Value};
+use tandem_api::Workload;
+use tandem_apiserver::{
+    ApiError, Backend, Cause, Column, Created, ExecEnd, ExecOptions, ExecStreams, LogOptions,
+    LogStream, Object, Resource,
+};
+use tandem_kubelet::status::{human_duration, kubectl_columns};
+use tandem_supervisor::proto::{ExecRequest, Request};
+use tandem_supervisor::statedir::Store;
+
+use super::control::Connection;
+use super::{list_pods, read_pod, services};
+use crate::cli::RunArgs;
+
+/// The namespaces every cluster has, listed whether or not a pod lives in them.
+const BUILTIN_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public", "kube-system"];
+
+/// The store, as the API endpoint reads and changes it.
+pub(crate) struct StoreBackend {
+    store: Store,
+    /// The settings `run` would give pods from this environment (network, logs, registries).
+    settings: RunArgs,
+    /// Told of every file written in the store's pod, workload and Service directories.
+    watch: std::sync::Mutex<StoreWatch>,
+}
+
+/// inotify(7) on the directories whose files the store's processes write: the pods',
+/// workloads' and Services' directories and each directory in them (a file is replaced by a
+/// rename, a log of events appended to).
+struct StoreWatch {
+    inotify: Option<Inotify>,
+    watched: std::collections::BTreeSet<PathBuf>,
+}
+
+impl StoreWatch {
+    fn new() -> StoreWatch {
+        StoreWatch {
+            inotify: Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ok(),
+            watched: Default::default(),
+        }
+    }
+
+    /// Watches every directory of `tops` and those in them not yet watched.
+    fn cover(&mut self, tops: &[&Path]) {
+        let Some(ino) = &self.inotify else { return };
+        let flags = AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_DELETE
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_CLOSE_WRITE
+            | AddWatchFlags::IN_MODIFY;
+        let dirs = tops.iter().flat_map(|top| {
+            let inner = std::fs::read_dir(top)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir());
+            std::iter::once(top.to_path_buf()).chain(inner)
+        });
+        let fresh: Vec<PathBuf> = dirs.filter(|d| !self.watched.contains(d)).collect();
+        for d in fresh {
+            if ino.add_watch(&d, flags).is_ok() {
+                self.watched.insert(d);
+            }
+        }
+        // Directories gone take their watches with them.
+        self.watched.retain(|d| d.exists());
+    }
+}
+
+/// `RunArgs` parsed from nothing but the environment: the defaults and TANDEM_* variables.
+#[derive(Parser)]
+struct SettingsOnly {
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+impl StoreBackend {
+    pub(crate) fn new(store: Store) -> anyhow::Result<StoreBackend> {
+        let settings = SettingsOnly::try_parse_from(["tandem"])
+            .context("the TANDEM_* settings in the environment are not valid")?
+            .run;
+        Ok(StoreBackend {
+            store,
+            settings,
+            watch: std::sync::Mutex::new(StoreWatch::new()),
+        })
+    }
+
+    fn namespace_object(name: &str, created: &str) -> Value {
+        json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": name,
+                "creationTimestamp": created,
+                "labels": {"kubernetes.io/metadata.name": name},
+            },
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        })
+    }
+}
+
+fn internal(e: anyhow::Error) -> ApiError {
+    ApiError::internal(format!("{e:#}"))
+}
+
+/// When the store began, for the namespaces' age: its pods directory's modification time at the
+/// latest.
+fn store_created(store: &Store) -> String {
+    let us = std::fs::metadata(&store.pods)
+        .and_then(|m| m.created().or_else(|_| m.modified()))
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_micros() as i64);
+    let s = tandem_supervisor::logs::rfc3339_nano(us - us % 1_000_000);
+    // Seconds only, as metav1.Time is written.
+    match s.split_once('.') {
+        Some((whole, _)) => format!("{whole}Z"),
+        None => s,
+    }
+}
+
+impl Backend for StoreBackend {
+    fn wait_for_change(&self, timeout: std::time::Duration) {
+        let mut watch = self.watch.lock().unwrap_or_else(|e| e.into_inner());
+        let s = &self.store;
+        watch.cover(&[&s.pods, &s.workloads, &s.services]);
+        let Some(ino) = &watch.inotify else {
+            drop(watch);
+            std::thread::sleep(timeout);
+            return;
+        };
+        let mut fds = [nix::poll::PollFd::new(
+            ino.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)).unwrap_or(0) > 0 {
+            // What changed is read in the snapshot that follows; the events only wake it.
+            while ino.read_events().is_ok_and(|e| !e.is_empty()) {}
+        }
+    }
+
+    fn snapshot(&self) -> Result<Vec<Object>, ApiError> {
+        // Supervisors this process started are its children; each exits when its pod is gone.
+        tandem_runtime::reaper::sweep(None);
+        let dirs = match self.store.pods.exists() {
+            true => list_pods(&self.store).map_err(internal)?,
+            false => vec![],
+        };
+        let mut objects = vec![];
+        let mut namespaces: std::collections::BTreeSet<String> =
+            BUILTIN_NAMESPACES.iter().map(|n| n.to_string()).collect();
+        for dir in dirs {
+            let Ok(pod) = read_pod(&dir) else { continue };
+            let namespace = pod
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into());
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            for e in super::get::pod_events(&dir) {
+                let event = super::get::v1_event(&pod, &e);
+                objects.push(Object {
+                    resource: Resource::Events,
+                    namespace: namespace.clone(),
+                    name: event["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .into(),
+                    value: event,
+                });
+            }
+            namespaces.insert(namespace.clone());
+            objects.push(Object {
+                resource: Resource::Pods,
+                namespace,
+                name,
+                value: serde_json::to_value(&pod).map_err(|e| internal(e.into()))?,
+            });
+        }
+        for dir in super::controller::list(&self.store) {
+            let Ok(w) = dir.read() else { continue };
+            let namespace = w.namespace().to_string();
+            namespaces.insert(namespace.clone());
+            let mut made = vec![w.clone()];
+            if w.kind() == tandem_api::WorkloadKind::Deployment {
+                // Its ReplicaSets, as its controller keeps them.
+                made.extend(dir.replica_sets().into_iter().map(Workload::ReplicaSet));
+            }
+            for m in made {
+                objects.push(Object {
+                    resource: Resource::Workload(m.kind()),
+                    namespace: namespace.clone(),
+                    name: m.name().to_string(),
+                    value: m.to_json(),
+                });
+            }
+            for e in dir.read_events() {
+                let event = super::get::workload_v1_event(&namespace, &e);
+                objects.push(Object {
+                    resource: Resource::Events,
+                    namespace: namespace.clone(),
+                    name: event["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .into(),
+                    value: event,
+                });
+            }
+        }
+        for (resource, kind) in [
+            (Resource::Services, services::Resource::Services),
+            (Resource::Endpoints, services::Resource::Endpoints),
+            (Resource::EndpointSlices, services::Resource::EndpointSlices),
+        ] {
+            for value in services::objects(&self.store, kind).map_err(internal)? {
+                let meta = &value["metadata"];
+                let (namespace, name) = (
+                    meta["namespace"].as_str().unwrap_or("default").to_string(),
+                    meta["name"].as_str().unwrap_or_default().to_string(),
+                );
+                namespaces.insert(namespace.clone());
+                objects.push(Object {
+                    resource,
+                    namespace,
+                    name,
+                    value,
+                });
+            }
+        }
+        let created = store_created(&self.store);
+        for ns in namespaces {
+            objects.push(Object {
+                resource: Resource::Namespaces,
+                namespace: String::new(),
+                value: Self::namespace_object(&ns, &created),
+                name: ns,
+            });
+        }
+        Ok(objects)
+    }
+
+    fn create(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        object: &Value,
+        dry_run: bool,
+        _strict: bool,
+    ) -> Result<Created, ApiError> {
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let sources = vec![tandem_api::Source::new(
+            format!("{}/{name}", resource.plural()),
+            object.to_string(),
+        )];
+        let loaded = tandem_api::load(
+            &sources,
+            &tandem_api::PlanOptions {
+                node_name: super::start::node_name(),
+                uid: Some(super::start::random_uid()),
+                claims_dir: Some(self.store.volumes.display().to_string()),
+            },
+        )
+        .map_err(|diags| {
+            let causes = diags
+                .0
+                .iter()
+                .map(|d| Cause {
+                    reason: "FieldValueInvalid".into(),
+                    message: d.message.clone(),
+                    field: d.field.clone(),
+                })
+                .collect();
+            ApiError::invalid(resource.group(), resource.kind(), &name, causes)
+        })?;
+        let warnings = loaded.warnings.iter().map(|w| w.message.clone()).collect();
+        let holds = match resource {
+            Resource::Pods => loaded.pods.len(),
+            Resource::Services => loaded.services.len(),
+            Resource::Workload(_) => loaded.workloads.len(),
+            _ => 0,
+        };
+        if holds != 1 {
+            return Err(ApiError::internal(format!(
+                "{} cannot be created here",
+                resource.plural()
+            )));
+        }
+        let exists = || match resource {
+            Resource::Pods => self.store.pod(namespace, &name).root.exists(),
+            Resource::Workload(kind) => {
+                super::controller::WorkloadDir::of(&self.store, kind, namespace, &name)
+                    .root
+                    .join("workload.json")
+                    .exists()
+            }
+            _ => services::objects(&self.store, services::Resource::Services)
+                .unwrap_or_default()
+                .iter()
+                .any(|s| s["metadata"]["namespace"] == namespace && s["metadata"]["name"] == name),
+        };
+        if exists() {
+            return Err(ApiError::already_exists(
+                resource.group(),
+                resource.plural(),
+                &name,
+            ));
+        }
+        if dry_run {
+            return Ok(Created { warnings });
+        }
+        super::run::create_loaded(&self.store, &self.settings, loaded).map_err(|e| {
+            // A refused or failed creation leaves nothing, the proxy it started included.
+            super::service_proxy::settle(&self.store);
+            // A creation that failed removed what it made: an object there now is another's.
+            match exists() {
+                true => ApiError::already_exists(resource.group(), resource.plural(), &name),
+                false => internal(e),
+            }
+        })?;
+        Ok(Created { warnings })
+    }
+
+    fn update(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        old: &Value,
+        new: &Value,
+        dry_run: bool,
+    ) -> Result<(), ApiError> {
+        if resource != Resource::Pods {
+            return Err(ApiError::internal(format!(
+                "{} cannot be changed here",
+                resource.plural()
+            )));
+        }
+        let refused = |field: String, message: String| {
+            ApiError::invalid(
+                "",
+                "Pod",
+                name,
+                vec![Cause {
+                    reason: "FieldValueForbidden".into(),
+                    message,
+                    field,
+                }],
+            )
+        };
+        let update = tandem_api::updates::pod_update(old, new).map_err(|r| match r {
+            tandem_api::updates::Refusal::Forbidden { field, message }
+            | tandem_api::updates::Refusal::NotSupported { field, message } => {
+                refused(field, message)
+            }
+        })?;
+        if dry_run || update.is_empty() {
+            return Ok(());
+        }
+        let dir = self.store.pod(namespace, name);
+        if dir.live_supervisor().is_none() {
+            // Nobody writes an ended pod's object any more: the change is recorded here.
+            return record_ended(&dir, &update).map_err(internal);
+        }
+        let mut asks = vec![];
+        if update.labels.is_some() || update.annotations.is_some() {
+            asks.push(Request::SetMetadata {
+                labels: update.labels.clone(),
+                annotations: update.annotations.clone(),
+            });
+        }
+        if !update.images.is_empty() {
+            asks.push(Request::SetImage {
+                images: update.images.clone(),
+            });
+        }
+        for ask in asks {
+            match super::supervisor_answer(&dir, name, &ask).map_err(internal)? {
+                Ok(()) => {}
+                Err(why) => {
+                    let why = why.unwrap_or_else(|| "the pod is ending".into());
+                    return Err(refused(String::new(), why));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn scale(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        replicas: i32,
+    ) -> Result<(), ApiError> {
+        let Resource::Workload(kind) = resource else {
+            return Err(ApiError::internal(format!(
+                "{} do not scale",
+                resource.plural()
+            )));
+        };
+        let dir = super::controller::WorkloadDir::of(&self.store, kind, namespace, name);
+        if !dir.root.join("workload.json").exists() {
+            return Err(ApiError::not_found(
+                resource.group(),
+                resource.plural(),
+                name,
+            ));
+        }
+        super::workloads::set_replicas(&self.store, kind, namespace, name, replicas)
+            .map_err(internal)
+    }
+
+    fn delete(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        grace_seconds: Option<u64>,
+    ) -> Result<(), ApiError> {
+        let store = self.store.clone();
+        match resource {
+            Resource::Pods => {}
+            Resource::Services => {
+                // Its addresses and rules go at once; its pods stay, as on a cluster.
+                return match super::service_store::remove(&store, namespace, name) {
+                    Ok(true) => {
+                        super::service_proxy::settle(&store);
+                        Ok(())
+                    }
+                    Ok(false) => Err(ApiError::not_found("", "services", name)),
+                    Err(e) => Err(internal(e)),
+                };
+            }
+            Resource::Workload(kind) => {
+                let dir = super::controller::WorkloadDir::of(&store, kind, namespace, name);
+                if !dir.root.join("workload.json").exists() {
+                    return Err(ApiError::not_found(
+                        resource.group(),
+                        resource.plural(),
+                        name,
+                    ));
+                }
+                // Its controller deletes its pods (each gracefully), then itself; watchers see
+                // them go.
+                std::thread::spawn(move || {
+                    if let Err(e) = super::controller::delete(&store, &dir, grace_seconds) {
+                        eprintln!("warning: deleting {}: {e:#}", dir.root.display());
+                    }
+                    super::service_proxy::settle(&store);
+                });
+                return Ok(());
+            }
+            _ => {
+                return Err(ApiError::internal(format!(
+                    "{} cannot be deleted here",
+                    resource.plural()
+                )))
+            }
+        }
+        let dir = self.store.pod(namespace, name);
+        if !dir.root.exists() {
+            return Err(ApiError::not_found("", "pods", name));
+        }
+        let deleting = super::delete::Deleting::ask(&dir, grace_seconds).map_err(internal)?;
+        // The pod leaves the store once its containers have stopped; the client learns it
+        // through its watch, as from a cluster.
+        std::thread::spawn(move || {
+            if let Err(e) = deleting.finish(&dir) {
+                eprintln!("warning: deleting {}: {e:#}", dir.root.display());
+            }
+            super::service_proxy::settle(&store);
+        });
+        Ok(())
+    }
+
+    fn logs(
+        &self,
+        namespace: &str,
+        name: &str,
+        options: &LogOptions,
+    ) -> Result<LogStream, ApiError> {
+        let dir = self.store.pod(namespace, name);
+        let pod = read_pod(&dir).map_err(|_| ApiError::not_found("", "pods", name))?;
+        let container = chosen_container(&pod, name, options.container.as_deref())?;
+        super::logs::container_log(dir, &pod, container, options)
+            .map_err(|e| ApiError::bad_request(format!("{e}")))
+    }
+
+    fn exec(
+        &self,
+        namespace: &str,
+        name: &str,
+        options: &ExecOptions,
+    ) -> Result<ExecStreams, ApiError> {
+        let dir = self.store.pod(namespace, name);
+        let pod = read_pod(&dir).map_err(|_| ApiError::not_found("", "pods", name))?;
+        let container = chosen_container(&pod, name, options.container.as_deref())?;
+        super::exec::ensure_running(&dir, &pod, name, &container)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let request = ExecRequest {
+            container: container.clone(),
+            command: options.command.clone(),
+            stdin: options.stdin,
+            tty: options.tty,
+            size: None,
+        };
+        let mut conn = Connection::open(&dir, name).map_err(internal)?;
+        let closer = conn.closer().map_err(internal)?;
+        let streams = match options.tty {
+            true => on_terminal(&mut conn, &request, options),
+            false => on_pipes(&mut conn, &request, options),
+        }
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let (stdin, stdout, stderr, resize) = streams;
+        Ok(ExecStreams {
+            stdin,
+            stdout,
+            stderr,
+            resize,
+            wait: Box::new(move || match super::exec::ended(&mut conn) {
+                Ok(outcome) => match (outcome.exit_code, outcome.error) {
+                    (Some(code), None) => ExecEnd::Exited(code),
+                    (Some(code), Some(message)) => ExecEnd::Failed { code, message },
+                    (None, Some(message)) => ExecEnd::Error(message),
+                    (None, None) => {
+                        ExecEnd::Error("the command ended without an exit status".into())
+                    }
+                },
+                Err(e) => ExecEnd::Error(format!("{e:#}")),
+            }),
+            abandon: Box::new(move || {
+                let _ = closer.shutdown(std::net::Shutdown::Both);
+            }),
+        })
+    }
+
+    fn table(
+        &self,
+        resource: Resource,
+        objects: &[&Value],
+        now_us: i64,
+    ) -> (Vec<Column>, Vec<Vec<Value>>) {
+        let age = |t: &Value| -> String {
+            t.as_str()
+                .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+                .map_or_else(
+                    || "<unknown>".into(),
+                    |t| human_duration(((now_us - t.as_microsecond()).max(0) / 1_000_000) as u64),
+                )
+        };
+        match resource {
+            Resource::Pods => (
+                POD_COLUMNS.to_vec(),
+                objects
+                    .iter()
+                    .map(|o| {
+                        let Ok(pod) = serde_json::from_value::<Pod>((*o).clone()) else {
+                            return vec![];
+                        };
+                        pod_cells(&pod, now_us, age(&o["metadata"]["creationTimestamp"]))
+                    })
+                    .collect(),
+            ),
+            Resource::Namespaces => (
+                NAMESPACE_COLUMNS.to_vec(),
+                objects
+                    .iter()
+                    .map(|o| {
+                        vec![
+                            o["metadata"]["name"].clone(),
+                            o["status"]["phase"].clone(),
+                            json!(age(&o["metadata"]["creationTimestamp"])),
+                        ]
+                    })
+                    .collect(),
+            ),
+            Resource::Events => (
+                EVENT_COLUMNS.to_vec(),
+                objects
+                    .iter()
+                    .map(|o| {
+                        let seen = age(&o["eventTime"]);
+                        let involved = &o["involvedObject"];
+                        vec![
+                            json!(seen),
+                            o["type"].clone(),
+                            o["reason"].clone(),
+                            json!(format!(
+                                "{}/{}",
+                                involved["kind"]
+                                    .as_str()
+                                    .unwrap_or_default()
+                                    .to_ascii_lowercase(),
+                                involved["name"].as_str().unwrap_or_default()
+                            )),
+                            json!(involved["fieldPath"].as_str().unwrap_or_default()),
+                            json!(o["source"]["component"].as_str().unwrap_or_default()),
+                            o["message"].clone(),
+                            json!(seen),
+                            o["count"].clone(),
+                            o["metadata"]["name"].clone(),
+                        ]
+                    })
+                    .collect(),
+            ),
+            Resource::Services | Resource::Endpoints | Resource::EndpointSlices => {
+                let kind = match resource {
+                    Resource::Services => services::Resource::Services,
+                    Resource::Endpoints => services::Resource::Endpoints,
+                    _ => services::Resource::EndpointSlices,
+                };
+                (
+                    cli_columns(&services::wide_header(kind), resource == Resource::Services),
+                    objects
+                        .iter()
+                        .map(|o| cells(services::row_of(kind, o, true)))
+                        .collect(),
+                )
+            }
+            Resource::Workload(kind) => (
+                cli_columns(super::workloads::columns(kind), false),
+                objects
+                    .iter()
+                    .map(|o| match Workload::from_json((*o).clone()) {
+                        Ok(w) => cells(super::workloads::row(&w)),
+                        Err(_) => vec![],
+                    })
+                    .collect(),
+            ),
+            // Never stored, so never listed.
+            Resource::SelfSubjectAccessReviews => (vec![NAME], vec![]),
+        }
+    }
+}
+
+/// An update of a pod whose supervisor has exited, written into its object directly.
+fn record_ended(
+    dir: &tandem_supervisor::statedir::PodDir,
+    update: &tandem_api::updates::PodUpdate,
+) -> anyhow::Result<()> {
+    // As written, not as read_pod shows a lost pod.
+    let mut pod: Pod = serde_json::from_slice(&std::fs::read(dir.pod_json())?)?;
+    if let Some(l) = &update.labels {
+        pod.metadata.labels = Some(l.clone()).filter(|l| !l.is_empty());
+    }
+    if let Some(a) = &update.annotations {
+        pod.metadata.annotations = Some(a.clone()).filter(|a| !a.is_empty());
+    }
+    if let Some(spec) = pod.spec.as_mut() {
+        for c in spec
+            .init_containers
+            .iter_mut()
+            .flatten()
+            .chain(spec.containers.iter_mut())
+        {
+            if let Some(image) = update.images.get(&c.name) {
+                c.image = Some(image.clone());
+            }
+        }
+    }
+    tandem_supervisor::statedir::write_atomic(&dir.pod_json(), &serde_json::to_vec_pretty(&pod)?)?;
+    Ok(())
+}
+
+/// The CLI's column headers as a table's columns (`NAME` names the object; with `last_wide`,
+/// the last column is shown with `-o wide` only).
+fn cli_columns(header: &[&'static str], last_wide: bool) -> Vec<Column> {
+    header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| Column {
+            name: h,
+            type_: "string",
+            format: if *h == "NAME" { "name" } else { "" },
+            description: "",
+            priority: u8::from(last_wide && i + 1 == header.len()),
+        })
+        .collect()
+}
+
+fn cells(row: Vec<String>) -> Vec<Value> {
+    row.into_iter().map(Value::String).collect()
+}
+
+/// An exec's streams: stdin, stdout, stderr and the terminal's resizer.
+type Streams = (
+    Option<Box<dyn Write + Send>>,
+    Option<Box<dyn std::io::Read + Send>>,
+    Option<Box<dyn std::io::Read + Send>>,
+    Option<Box<dyn Fn(u16, u16) + Send + Sync>>,
+);
+
+/// Without a terminal: pipes for stdin (when asked), stdout and stderr; a stream the client
+/// did not ask for is read and dropped here, so the command never blocks on it.
+fn on_pipes(
+    conn: &mut Connection,
+    request: &ExecRequest,
+    options: &ExecOptions,
+) -> anyhow::Result<Streams> {
+    let piped = super::exec::start_piped(conn, request)?;
+    let wanted = |file: std::fs::File, wanted: bool| -> Option<Box<dyn std::io::Read + Send>> {
+        match wanted {
+            true => Some(Box::new(file)),
+            false => {
+                std::thread::spawn(move || std::io::copy(&mut { file }, &mut std::io::sink()));
+                None
+            }
+        }
+    };
+    Ok((
+        piped.stdin.map(|w| Box::new(w) as Box<dyn Write + Send>),
+        wanted(piped.stdout, options.stdout),
+        wanted(piped.stderr, options.stderr),
+        None,
+    ))
+}
+
+/// With a terminal: the controlling end the supervisor hands back carries output and input,
+/// and takes the client's size changes.
+fn on_terminal(
+    conn: &mut Connection,
+    request: &ExecRequest,
+    options: &ExecOptions,
+) -> anyhow::Result<Streams> {
+    conn.send(&Request::Exec(request.clone()), &[])?;
+    let mut fds = conn.accepted(&format!(
+        "run the command in container {}",
+        request.container
+    ))?;
+    let master = std::fs::File::from(
+        fds.pop()
+            .ok_or_else(|| anyhow::anyhow!("the pod's supervisor gave no terminal"))?,
+    );
+    let input = master.try_clone()?;
+    let sizer = master.try_clone()?;
+    Ok((
+        options
+            .stdin
+            .then(|| Box::new(input) as Box<dyn Write + Send>),
+        Some(Box::new(master)),
+        None,
+        Some(Box::new(move |rows, cols| {
+            use std::os::fd::AsFd as _;
+            let _ = tandem_runtime::exec::resize_terminal(sizer.as_fd(), rows, cols);
+        })),
+    ))
+}
+
+/// The container `pods/log` and `pods/exec` use, chosen as the API server chooses it: the one
+/// named, else the pod's only main container.
+fn chosen_container(pod: &Pod, name: &str, asked: Option<&str>) -> Result<String, ApiError> {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let names = |list: &[k8s_openapi::api::core::v1::Container]| -> Vec<String> {
+        list.iter().map(|c| c.name.clone()).collect()
+    };
+    let mains = names(&spec.containers);
+    let inits = names(spec.init_containers.as_deref().unwrap_or_default());
+    match asked {
+        Some(c) if mains.iter().chain(&inits).any(|n| n == c) => Ok(c.to_string()),
+        Some(c) => Err(ApiError::bad_request(format!(
+            "container {c} is not valid for pod {name}"
+        ))),
+        None if mains.len() == 1 => Ok(mains[0].clone()),
+        None => {
+            let mut message = format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                mains.join(" ")
+            );
+            if !inits.is_empty() {
+                message.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    inits.join(" ")
+                ));
+            }
+            Err(ApiError::bad_request(message))
+        }
+    }
+}
+
+fn pod_cells(pod: &Pod, now_us: i64, age: String) -> Vec<Value> {
+    let (ready, status, restarts) = kubectl_columns(pod, now_us);
+    let spec = pod.spec.clone().unwrap_or_default();
+    let st = pod.status.clone().unwrap_or_default();
+    let none = || "<none>".to_string();
+    let gates = spec.readiness_gates.unwrap_or_default();
+    let gates_cell = match gates.len() {
+        0 => none(),
+        n => {
+            let met = gates
+                .iter()
+                .filter(|g| {
+                    st.conditions
+                        .iter()
+                        .flatten()
+                        .any(|c| c.type_ == g.condition_type && c.status == "True")
+                })
+                .count();
+            format!("{met}/{n}")
+        }
+    };
+    vec![
+        json!(pod.metadata.name.clone().unwrap_or_default()),
+        json!(ready),
+        json!(status),
+        json!(restarts),
+        json!(age),
+        json!(st.pod_ip.unwrap_or_else(none)),
+        json!(spec.node_name.unwrap_or_else(none)),
+        json!(st.nominated_node_name.unwrap_or_else(none)),
+        json!(gates_cell),
+    ]
+}
+
+const fn column(name: &'static str, description: &'static str, priority: u8) -> Column {
+    Column {
+        name,
+        type_: "string",
+        format: "",
+        description,
+        priority,
+    }
+}
+
+const NAME: Column = Column {
+    name: "Name",
+    type_: "string",
+    format: "name",
+    description: "Name must be unique within a namespace.",
+    priority: 0,
+};
+
+/// The API server's pod table (pkg/printers/internalversion's podColumnDefinitions).
+const POD_COLUMNS: [Column; 9] = [
+    NAME,
+    column("Ready", "The aggregate readiness state of this pod for accepting traffic.", 0),
+    column("Status", "The aggregate status of the containers in this pod.", 0),
+    column("Restarts", "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.", 0),
+    column("Age", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0),
+    column("IP", "IP address allocated to the pod. Routable at least within the cluster.", 1),
+    column("Node", "NodeName is a request to schedule this pod onto a specific node.", 1),
+    column("Nominated Node", "nominatedNodeName is set only when this pod preempts other pods on the node.", 1),
+    column("Readiness Gates", "If specified, all readiness gates will be evaluated for pod readiness.", 1),
+];
+
+const NAMESPACE_COLUMNS: [Column; 3] = [
+    NAME,
+    column("Status", "The status of the namespace", 0),
+    column("Age", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0),
+];
+
+const EVENT_COLUMNS: [Column; 10] = [
+    column("Last Seen", "The time since the event was last seen.", 0),
+    column("Type", "Type of this event (Normal, Warning).", 0),
+    column("Reason", "Why the action was taken.", 0),
+    column("Object", "The object this event is about.", 0),
+    column("Subobject", "The part of the object the event is about.", 1),
+    column("Source", "The component reporting this event.", 1),
+    column(
+        "Message",
+        "A human-readable description of the status of this operation.",
+        0,
+    ),
+    column(
+        "First Seen",
+        "The time at which the event was first recorded.",
+        1,
+    ),
+    column("Count", "The number of times this event has occurred.", 1),
+    Column {
+        name: "Name",
+        type_: "string",
+        format: "name",
+        description: "Name must be unique within a namespace.",
+        priority: 1,
+    },
+];
