@@ -42,7 +42,7 @@ if ! "$py_env/bin/python" -c 'import kubernetes' 2>/dev/null; then
 fi
 command -v cargo >/dev/null || {
   echo "error: cargo is not installed" >&2
-  echo "hint: install the Rust toolchain (rustup, stable >= 1.85) and run this again" >&2
+  echo "hint: install the Rust toolchain (rustup, stable >= 1.88) and run this again" >&2
   exit 1
 }
 if [ "${NEED_NEXTEST:-0}" = 1 ] && ! cargo nextest --version >/dev/null 2>&1; then

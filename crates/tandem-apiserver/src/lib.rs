@@ -10,7 +10,7 @@
 //! Never: reads the store, starts or stops anything, or decides what an object means: every
 //! object comes from, and every change goes to, the [`Backend`] the binary gives it.
 //!
-//! Reading order: `resource → cache → status → backend → discovery → patch → pki → reply →
+//! Reading order: `resource → cache → status → backend → discovery → patch → pki → proto → reply →
 //! request → select → state → reads → stream → sessions → writes → server`.
 
 pub mod backend;
@@ -18,6 +18,7 @@ pub mod cache;
 pub mod discovery;
 pub mod patch;
 pub mod pki;
+pub mod proto;
 mod reads;
 mod reply;
 pub mod request;

@@ -13,6 +13,8 @@ pub enum Resource {
     Services,
     Endpoints,
     EndpointSlices,
+    ConfigMaps,
+    Secrets,
     /// Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs and
     /// ReplicationControllers: the kinds with a pod template tandem runs.
     Workload(WorkloadKind),
@@ -31,13 +33,15 @@ pub enum Subresource {
 }
 
 impl Resource {
-    pub const ALL: [Resource; 14] = [
+    pub const ALL: [Resource; 16] = [
         Resource::Namespaces,
         Resource::Pods,
         Resource::Events,
         Resource::Services,
         Resource::Endpoints,
         Resource::EndpointSlices,
+        Resource::ConfigMaps,
+        Resource::Secrets,
         Resource::Workload(WorkloadKind::Deployment),
         Resource::Workload(WorkloadKind::ReplicaSet),
         Resource::Workload(WorkloadKind::StatefulSet),
@@ -78,6 +82,8 @@ impl Resource {
             Resource::Services => "services",
             Resource::Endpoints => "endpoints",
             Resource::EndpointSlices => "endpointslices",
+            Resource::ConfigMaps => "configmaps",
+            Resource::Secrets => "secrets",
             Resource::Workload(k) => k.plural(),
             Resource::SelfSubjectAccessReviews => "selfsubjectaccessreviews",
         }
@@ -95,6 +101,8 @@ impl Resource {
             Resource::Services => "Service",
             Resource::Endpoints => "Endpoints",
             Resource::EndpointSlices => "EndpointSlice",
+            Resource::ConfigMaps => "ConfigMap",
+            Resource::Secrets => "Secret",
             Resource::Workload(k) => k.name(),
             Resource::SelfSubjectAccessReviews => "SelfSubjectAccessReview",
         }
@@ -107,8 +115,11 @@ impl Resource {
             Resource::Events => vec!["ev"],
             Resource::Services => vec!["svc"],
             Resource::Endpoints => vec!["ep"],
+            Resource::ConfigMaps => vec!["cm"],
             Resource::Workload(k) => k.short_name().into_iter().collect(),
-            Resource::EndpointSlices | Resource::SelfSubjectAccessReviews => vec![],
+            Resource::EndpointSlices | Resource::Secrets | Resource::SelfSubjectAccessReviews => {
+                vec![]
+            }
         }
     }
 
@@ -126,7 +137,9 @@ impl Resource {
             | Resource::Events
             | Resource::Endpoints
             | Resource::EndpointSlices => &["get", "list", "watch"],
-            Resource::Pods => &["create", "delete", "get", "list", "patch", "watch"],
+            Resource::Pods | Resource::ConfigMaps | Resource::Secrets => {
+                &["create", "delete", "get", "list", "patch", "watch"]
+            }
             Resource::Services | Resource::Workload(_) => {
                 &["create", "delete", "get", "list", "watch"]
             }
@@ -193,6 +206,7 @@ impl Resource {
             Resource::Workload(WorkloadKind::ReplicaSet) => {
                 &["metadata.name", "metadata.namespace", "status.replicas"]
             }
+            Resource::Secrets => &["metadata.name", "metadata.namespace", "type"],
             Resource::SelfSubjectAccessReviews => &[],
             _ => &["metadata.name", "metadata.namespace"],
         }

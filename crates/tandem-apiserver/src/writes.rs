@@ -70,16 +70,20 @@ pub(crate) async fn create(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_string();
-    if !content_type.starts_with("application/json") {
+    let protobuf = content_type.starts_with(crate::proto::MEDIA_TYPE);
+    if !content_type.starts_with("application/json") && !protobuf {
         return Err(ApiError::new(
             Reason::UnsupportedMediaType,
-            format!("the body of the request was in an unknown format - accepted media types include: application/json (got {content_type})"),
+            format!("the body of the request was in an unknown format - accepted media types include: application/json, {} (got {content_type})", crate::proto::MEDIA_TYPE),
         ));
     }
     let body = read_body(req).await?;
-    let mut object: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(format!("the object provided is not valid JSON: {e}"))
-    })?;
+    let mut object: Value = match protobuf {
+        true => crate::proto::decode(&body)?,
+        false => serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!("the object provided is not valid JSON: {e}"))
+        })?,
+    };
     let (api_version, kind) = (
         object["apiVersion"].as_str().unwrap_or(""),
         object["kind"].as_str().unwrap_or(""),

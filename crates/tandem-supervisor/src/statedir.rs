@@ -44,6 +44,9 @@ pub struct Store {
     /// `tandem serve`'s certificates, token, kubeconfig, lock and log (kept across reboots, so
     /// a kubeconfig handed out stays good).
     pub serve: PathBuf,
+    /// Objects kept for others to use: ConfigMaps and Secrets made through the API
+    /// (`configmaps/NS_NAME.json`, `secrets/NS_NAME.json`).
+    pub objects: PathBuf,
 }
 
 impl Store {
@@ -56,6 +59,7 @@ impl Store {
                 volumes: r.join("volumes"),
                 services: r.join("services"),
                 serve: r.join("serve"),
+                objects: r.join("objects"),
             },
             None => Store {
                 images: "/var/lib/tandem/images".into(),
@@ -64,6 +68,7 @@ impl Store {
                 volumes: "/var/lib/tandem/volumes".into(),
                 services: "/run/tandem/services".into(),
                 serve: "/var/lib/tandem/serve".into(),
+                objects: "/run/tandem/objects".into(),
             },
         }
     }

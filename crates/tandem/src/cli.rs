@@ -103,6 +103,16 @@ pub enum Command {
         after_help = "Examples:\n  tandem timeline web > web.html       # open it in a browser, offline\n  tandem timeline web -o svg -O web.svg --watch"
     )]
     Timeline(TimelineArgs),
+    /// Set or remove labels of pods (kubectl label).
+    #[command(
+        after_help = "Examples:\n  tandem label pod web tier=front\n  tandem label pod/web tier=back --overwrite\n  tandem label pods -l app=web canary-     # removes the label canary\n  tandem label pods --all stage=test"
+    )]
+    Label(MetadataArgs),
+    /// Set or remove annotations of pods (kubectl annotate).
+    #[command(
+        after_help = "Examples:\n  tandem annotate pod web note='rolled by hand'\n  tandem annotate pod web note-"
+    )]
+    Annotate(MetadataArgs),
     /// Serve the Kubernetes API for this store on https://127.0.0.1:6443, so kubectl and other
     /// Kubernetes clients reach its pods (with the kubeconfig `tandem kubeconfig` prints).
     #[command(after_help = SERVE_EXAMPLES)]
@@ -118,6 +128,24 @@ pub enum Command {
     /// Print the script that makes a shell complete tandem's verbs, flags, pods and containers:
     /// `source <(tandem completion bash)`.
     Completion(CompletionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MetadataArgs {
+    /// `pods NAME... KEY=VALUE... KEY-...` (or `pod/NAME`); `KEY-` removes a key.
+    #[arg(required = true, num_args = 1..)]
+    pub args: Vec<String>,
+    /// Replace a value a key already has (else that is an error).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Every pod of the namespace.
+    #[arg(long)]
+    pub all: bool,
+    /// The pods whose labels match this selector.
+    #[arg(short = 'l', long = "selector")]
+    pub selector: Option<String>,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
 }
 
 const SERVE_EXAMPLES: &str = "Examples:

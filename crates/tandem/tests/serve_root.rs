@@ -634,3 +634,139 @@ fn the_python_client_lists_creates_watches_reads_logs_and_deletes() {
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert_eq!(stdout(&out), "ok\n");
 }
+
+#[test]
+fn configmaps_and_secrets_made_with_kubectl_feed_the_pods_made_after_them() {
+    if require_root("configmaps_and_secrets_made_with_kubectl_feed_the_pods_made_after_them")
+        .is_none()
+        || !kubectl_installed(
+            "configmaps_and_secrets_made_with_kubectl_feed_the_pods_made_after_them",
+        )
+    {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let out = kubectl(
+        &serving,
+        &[
+            "create",
+            "configmap",
+            "web-config",
+            "--from-literal=greeting=hello",
+        ],
+    );
+    assert_eq!(
+        stdout(&out),
+        "configmap/web-config created\n",
+        "{}",
+        stderr(&out)
+    );
+    let out = kubectl(
+        &serving,
+        &[
+            "create",
+            "secret",
+            "generic",
+            "web-secret",
+            "--from-literal=token=s3cret",
+        ],
+    );
+    assert_eq!(
+        stdout(&out),
+        "secret/web-secret created\n",
+        "{}",
+        stderr(&out)
+    );
+    let out = kubectl(&serving, &["get", "configmaps"]);
+    let row: Vec<String> = stdout(&out)
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(row[..2], ["web-config", "1"], "{}", stdout(&out));
+    let out = kubectl(
+        &serving,
+        &[
+            "get",
+            "secret",
+            "web-secret",
+            "-o",
+            "jsonpath={.type} {.data.token}",
+        ],
+    );
+    assert_eq!(stdout(&out), "Opaque czNjcmV0", "{}", stderr(&out));
+
+    let pod = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: fed
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: {IMAGE}
+    imagePullPolicy: Never
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+    env:
+    - name: GREETING
+      valueFrom: {{configMapKeyRef: {{name: web-config, key: greeting}}}}
+    volumeMounts: [{{name: secret, mountPath: /secret}}]
+  volumes:
+  - name: secret
+    secret: {{secretName: web-secret}}
+"#
+    );
+    let file = env.root.path().join("fed.yaml");
+    std::fs::write(&file, pod).expect("write");
+    let out = kubectl(&serving, &["apply", "-f", file.to_str().expect("utf-8")]);
+    assert_eq!(stdout(&out), "pod/fed created\n", "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &["wait", "--for=condition=Ready", "pod/fed", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &[
+            "exec",
+            "fed",
+            "--",
+            "sh",
+            "-c",
+            "echo $GREETING; cat /secret/token",
+        ],
+    );
+    assert_eq!(stdout(&out), "hello\ns3cret", "{}", stderr(&out));
+
+    // A reference to nothing is refused before anything is made, as `run` refuses it.
+    let missing = std::fs::read_to_string(&file)
+        .expect("read")
+        .replace("name: fed", "name: unfed")
+        .replace("name: web-config", "name: no-such-config");
+    std::fs::write(&file, missing).expect("write");
+    let out = kubectl(&serving, &["apply", "-f", file.to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no-such-config"), "{}", stderr(&out));
+
+    // Other kinds kubectl sends as protobuf are refused with what to do instead.
+    let out = kubectl(&serving, &["create", "deployment", "d", "--image", IMAGE]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("send it as JSON"), "{}", stderr(&out));
+
+    let out = kubectl(&serving, &["delete", "configmap", "web-config"]);
+    assert_eq!(
+        stdout(&out),
+        "configmap \"web-config\" deleted\n",
+        "{}",
+        stderr(&out)
+    );
+    let out = kubectl(&serving, &["get", "configmap", "web-config"]);
+    assert_eq!(
+        stderr(&out),
+        "Error from server (NotFound): configmaps \"web-config\" not found\n"
+    );
+}

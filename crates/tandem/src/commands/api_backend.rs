@@ -23,6 +23,7 @@ use tandem_supervisor::proto::{ExecRequest, Request};
 use tandem_supervisor::statedir::Store;
 
 use super::control::Connection;
+use super::object_store::{self, Kept};
 use super::{list_pods, read_pod, services};
 use crate::cli::RunArgs;
 
@@ -245,6 +246,25 @@ impl Backend for StoreBackend {
                 });
             }
         }
+        for (resource, kept) in [
+            (Resource::ConfigMaps, Kept::ConfigMaps),
+            (Resource::Secrets, Kept::Secrets),
+        ] {
+            for value in object_store::list(&self.store, kept) {
+                let meta = &value["metadata"];
+                let (namespace, name) = (
+                    meta["namespace"].as_str().unwrap_or("default").to_string(),
+                    meta["name"].as_str().unwrap_or_default().to_string(),
+                );
+                namespaces.insert(namespace.clone());
+                objects.push(Object {
+                    resource,
+                    namespace,
+                    name,
+                    value,
+                });
+            }
+        }
         let created = store_created(&self.store);
         for ns in namespaces {
             objects.push(Object {
@@ -269,10 +289,24 @@ impl Backend for StoreBackend {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let sources = vec![tandem_api::Source::new(
+        if let Some(kept) = kept_kind(resource) {
+            return self.keep(kept, namespace, &name, object, dry_run, None);
+        }
+        // The ConfigMaps and Secrets kept in the namespace, which its references resolve
+        // against, as the API server's would.
+        let mut sources = vec![tandem_api::Source::new(
             format!("{}/{name}", resource.plural()),
             object.to_string(),
         )];
+        for (i, r) in object_store::in_namespace(&self.store, namespace)
+            .into_iter()
+            .enumerate()
+        {
+            sources.push(tandem_api::Source::new(
+                format!("reference-{i}.json"),
+                r.to_string(),
+            ));
+        }
         let loaded = tandem_api::load(
             &sources,
             &tandem_api::PlanOptions {
@@ -281,18 +315,7 @@ impl Backend for StoreBackend {
                 claims_dir: Some(self.store.volumes.display().to_string()),
             },
         )
-        .map_err(|diags| {
-            let causes = diags
-                .0
-                .iter()
-                .map(|d| Cause {
-                    reason: "FieldValueInvalid".into(),
-                    message: d.message.clone(),
-                    field: d.field.clone(),
-                })
-                .collect();
-            ApiError::invalid(resource.group(), resource.kind(), &name, causes)
-        })?;
+        .map_err(|diags| invalid(resource, &name, &diags))?;
         let warnings = loaded.warnings.iter().map(|w| w.message.clone()).collect();
         let holds = match resource {
             Resource::Pods => loaded.pods.len(),
@@ -350,6 +373,11 @@ impl Backend for StoreBackend {
         new: &Value,
         dry_run: bool,
     ) -> Result<(), ApiError> {
+        if let Some(kept) = kept_kind(resource) {
+            return self
+                .keep(kept, namespace, name, new, dry_run, Some(old))
+                .map(|_| ());
+        }
         if resource != Resource::Pods {
             return Err(ApiError::internal(format!(
                 "{} cannot be changed here",
@@ -378,32 +406,10 @@ impl Backend for StoreBackend {
             return Ok(());
         }
         let dir = self.store.pod(namespace, name);
-        if dir.live_supervisor().is_none() {
-            // Nobody writes an ended pod's object any more: the change is recorded here.
-            return record_ended(&dir, &update).map_err(internal);
+        match super::metadata::apply_pod_update(&dir, name, &update).map_err(internal)? {
+            Ok(()) => Ok(()),
+            Err(why) => Err(refused(String::new(), why)),
         }
-        let mut asks = vec![];
-        if update.labels.is_some() || update.annotations.is_some() {
-            asks.push(Request::SetMetadata {
-                labels: update.labels.clone(),
-                annotations: update.annotations.clone(),
-            });
-        }
-        if !update.images.is_empty() {
-            asks.push(Request::SetImage {
-                images: update.images.clone(),
-            });
-        }
-        for ask in asks {
-            match super::supervisor_answer(&dir, name, &ask).map_err(internal)? {
-                Ok(()) => {}
-                Err(why) => {
-                    let why = why.unwrap_or_else(|| "the pod is ending".into());
-                    return Err(refused(String::new(), why));
-                }
-            }
-        }
-        Ok(())
     }
 
     fn scale(
@@ -450,6 +456,14 @@ impl Backend for StoreBackend {
                     }
                     Ok(false) => Err(ApiError::not_found("", "services", name)),
                     Err(e) => Err(internal(e)),
+                };
+            }
+            Resource::ConfigMaps | Resource::Secrets => {
+                let kept = kept_kind(resource).unwrap_or(Kept::ConfigMaps);
+                return match object_store::remove(&store, kept, namespace, name) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(ApiError::not_found("", resource.plural(), name)),
+                    Err(e) => Err(internal(e.into())),
                 };
             }
             Resource::Workload(kind) => {
@@ -648,39 +662,166 @@ impl Backend for StoreBackend {
                     })
                     .collect(),
             ),
+            Resource::ConfigMaps => (
+                vec![NAME, column("Data", "The number of keys.", 0), AGE],
+                objects
+                    .iter()
+                    .map(|o| {
+                        vec![
+                            o["metadata"]["name"].clone(),
+                            json!(keys(o)),
+                            json!(age(&o["metadata"]["creationTimestamp"])),
+                        ]
+                    })
+                    .collect(),
+            ),
+            Resource::Secrets => (
+                vec![
+                    NAME,
+                    column("Type", "The type of the secret.", 0),
+                    column("Data", "The number of keys.", 0),
+                    AGE,
+                ],
+                objects
+                    .iter()
+                    .map(|o| {
+                        vec![
+                            o["metadata"]["name"].clone(),
+                            o["type"].clone(),
+                            json!(keys(o)),
+                            json!(age(&o["metadata"]["creationTimestamp"])),
+                        ]
+                    })
+                    .collect(),
+            ),
             // Never stored, so never listed.
             Resource::SelfSubjectAccessReviews => (vec![NAME], vec![]),
         }
     }
 }
 
-/// An update of a pod whose supervisor has exited, written into its object directly.
-fn record_ended(
-    dir: &tandem_supervisor::statedir::PodDir,
-    update: &tandem_api::updates::PodUpdate,
-) -> anyhow::Result<()> {
-    // As written, not as read_pod shows a lost pod.
-    let mut pod: Pod = serde_json::from_slice(&std::fs::read(dir.pod_json())?)?;
-    if let Some(l) = &update.labels {
-        pod.metadata.labels = Some(l.clone()).filter(|l| !l.is_empty());
+/// The kept kind a resource is, if it is one.
+fn kept_kind(resource: Resource) -> Option<Kept> {
+    match resource {
+        Resource::ConfigMaps => Some(Kept::ConfigMaps),
+        Resource::Secrets => Some(Kept::Secrets),
+        _ => None,
     }
-    if let Some(a) = &update.annotations {
-        pod.metadata.annotations = Some(a.clone()).filter(|a| !a.is_empty());
-    }
-    if let Some(spec) = pod.spec.as_mut() {
-        for c in spec
-            .init_containers
-            .iter_mut()
-            .flatten()
-            .chain(spec.containers.iter_mut())
-        {
-            if let Some(image) = update.images.get(&c.name) {
-                c.image = Some(image.clone());
+}
+
+/// How many keys a ConfigMap or Secret holds.
+fn keys(o: &Value) -> usize {
+    ["data", "binaryData"]
+        .iter()
+        .filter_map(|f| o[*f].as_object())
+        .map(|m| m.len())
+        .sum()
+}
+
+impl StoreBackend {
+    /// Keeps a ConfigMap or Secret, checked as `run` checks one (`old`: the object it
+    /// replaces, whose identity stays and whose `immutable` data may not change). A Secret's
+    /// `stringData` is folded into `data`, as the API server folds it.
+    fn keep(
+        &self,
+        kept: Kept,
+        namespace: &str,
+        name: &str,
+        object: &Value,
+        dry_run: bool,
+        old: Option<&Value>,
+    ) -> Result<Created, ApiError> {
+        let resource = match kept {
+            Kept::ConfigMaps => Resource::ConfigMaps,
+            Kept::Secrets => Resource::Secrets,
+        };
+        let mut object = object.clone();
+        if let Some(strings) = object.get("stringData").and_then(Value::as_object).cloned() {
+            use base64::Engine as _;
+            let mut data = object["data"].as_object().cloned().unwrap_or_default();
+            for (k, v) in strings {
+                let text = v.as_str().unwrap_or_default();
+                data.insert(
+                    k,
+                    json!(base64::engine::general_purpose::STANDARD.encode(text)),
+                );
+            }
+            object["data"] = Value::Object(data);
+            if let Some(o) = object.as_object_mut() {
+                o.remove("stringData");
             }
         }
+        if kept == Kept::Secrets && object["type"].as_str().is_none_or(str::is_empty) {
+            object["type"] = json!("Opaque");
+        }
+        let sources = vec![tandem_api::Source::new(
+            format!("{}/{name}", resource.plural()),
+            object.to_string(),
+        )];
+        let loaded = tandem_api::load(
+            &sources,
+            &tandem_api::PlanOptions {
+                node_name: super::start::node_name(),
+                uid: None,
+                claims_dir: None,
+            },
+        )
+        .map_err(|diags| invalid(resource, name, &diags))?;
+        let warnings = loaded.warnings.iter().map(|w| w.message.clone()).collect();
+        let (uid, created) = match old {
+            None => {
+                if kept.path(&self.store, namespace, name).exists() {
+                    return Err(ApiError::already_exists("", resource.plural(), name));
+                }
+                let now = serde_json::to_value(super::start::now_time())
+                    .map_err(|e| internal(e.into()))?;
+                (json!(super::start::random_uid()), now)
+            }
+            Some(old) => {
+                let data_changed = ["data", "binaryData"].iter().any(|f| object[*f] != old[*f]);
+                if old["immutable"] == json!(true) && data_changed {
+                    return Err(ApiError::invalid(
+                        "",
+                        resource.kind(),
+                        name,
+                        vec![Cause {
+                            reason: "FieldValueForbidden".into(),
+                            message: "Forbidden: field is immutable when `immutable` is set".into(),
+                            field: "data".into(),
+                        }],
+                    ));
+                }
+                let meta = &old["metadata"];
+                (meta["uid"].clone(), meta["creationTimestamp"].clone())
+            }
+        };
+        let meta = &mut object["metadata"];
+        meta["uid"] = uid;
+        meta["creationTimestamp"] = created;
+        meta["namespace"] = json!(namespace);
+        if let Some(m) = meta.as_object_mut() {
+            m.remove("resourceVersion");
+        }
+        if !dry_run {
+            object_store::put(&self.store, kept, namespace, name, &object)
+                .map_err(|e| internal(e.into()))?;
+        }
+        Ok(Created { warnings })
     }
-    tandem_supervisor::statedir::write_atomic(&dir.pod_json(), &serde_json::to_vec_pretty(&pod)?)?;
-    Ok(())
+}
+
+/// The loader's findings as the API server's `Invalid`: one cause per problem, at its field.
+fn invalid(resource: Resource, name: &str, diags: &tandem_api::diag::Diagnostics) -> ApiError {
+    let causes = diags
+        .0
+        .iter()
+        .map(|d| Cause {
+            reason: "FieldValueInvalid".into(),
+            message: d.message.clone(),
+            field: d.field.clone(),
+        })
+        .collect();
+    ApiError::invalid(resource.group(), resource.kind(), name, causes)
 }
 
 /// The CLI's column headers as a table's columns (`NAME` names the object; with `last_wide`,
@@ -842,6 +983,12 @@ const fn column(name: &'static str, description: &'static str, priority: u8) -> 
     }
 }
 
+const AGE: Column = column(
+    "Age",
+    "CreationTimestamp is a timestamp representing the server time when this object was created.",
+    0,
+);
+
 const NAME: Column = Column {
     name: "Name",
     type_: "string",
@@ -856,7 +1003,7 @@ const POD_COLUMNS: [Column; 9] = [
     column("Ready", "The aggregate readiness state of this pod for accepting traffic.", 0),
     column("Status", "The aggregate status of the containers in this pod.", 0),
     column("Restarts", "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.", 0),
-    column("Age", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0),
+    AGE,
     column("IP", "IP address allocated to the pod. Routable at least within the cluster.", 1),
     column("Node", "NodeName is a request to schedule this pod onto a specific node.", 1),
     column("Nominated Node", "nominatedNodeName is set only when this pod preempts other pods on the node.", 1),
@@ -866,7 +1013,7 @@ const POD_COLUMNS: [Column; 9] = [
 const NAMESPACE_COLUMNS: [Column; 3] = [
     NAME,
     column("Status", "The status of the namespace", 0),
-    column("Age", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0),
+    AGE,
 ];
 
 const EVENT_COLUMNS: [Column; 10] = [

@@ -65,8 +65,9 @@ impl PodSettings {
             } else {
                 self.services_dir.clone()
             },
-            // Beside the images in both layouts `Store::new` makes.
+            // Beside the images and the workloads in both layouts `Store::new` makes.
             serve: self.images_dir.with_file_name("serve"),
+            objects: self.workloads_dir.with_file_name("objects"),
         }
     }
 }

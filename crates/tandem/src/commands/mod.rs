@@ -12,6 +12,8 @@ pub(crate) mod graph;
 mod image;
 pub(crate) mod lint;
 mod logs;
+mod metadata;
+mod object_store;
 mod patch;
 mod port_forward;
 mod run;
@@ -51,6 +53,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Scale(a) => workloads::scale(&store, a),
         Command::Rollout(c) => workloads::rollout(&store, c),
         Command::Create(crate::cli::CreateCommand::Job(a)) => workloads::create_job(&store, a),
+        Command::Label(a) => metadata::change(&store, a, metadata::Field::Labels),
+        Command::Annotate(a) => metadata::change(&store, a, metadata::Field::Annotations),
         Command::Serve(a) => serve::serve(&store, a),
         Command::Kubeconfig(a) => serve::kubeconfig(&store, a),
         Command::Image(a) => image::image(&store, a),
