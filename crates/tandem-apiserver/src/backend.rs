@@ -146,6 +146,14 @@ pub trait Backend: Send + Sync + 'static {
         options: &LogOptions,
     ) -> Result<LogStream, ApiError>;
 
+    /// The PodMetrics of the running pods of `namespace` (every namespace when `None`), or of
+    /// one pod, measured now (`kubectl top pod`).
+    fn pod_metrics(
+        &self,
+        namespace: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<Vec<Value>, ApiError>;
+
     /// Starts a command in a running container of a pod (`pods/exec`).
     fn exec(
         &self,

@@ -308,7 +308,13 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["discovery.k8s.io", "apps", "batch", "authorization.k8s.io"]
+            [
+                "discovery.k8s.io",
+                "apps",
+                "batch",
+                "authorization.k8s.io",
+                "metrics.k8s.io"
+            ]
         );
         let index = openapi_index();
         let url = index["paths"]["api/v1"]["serverRelativeURL"]

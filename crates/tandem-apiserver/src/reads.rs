@@ -347,3 +347,41 @@ pub(crate) fn get(
         },
     ))
 }
+
+/// `kubectl top pod`: PodMetrics measured now, of one pod or those the selector picks.
+pub(crate) async fn metrics(
+    shared: &Arc<Shared>,
+    t: &Target,
+    query: &Query,
+) -> Result<Response<Body>, ApiError> {
+    let selection = Selection::parse(
+        Resource::Pods,
+        query.get("labelSelector"),
+        query.get("fieldSelector"),
+    )?;
+    let backend = Arc::clone(&shared.backend);
+    let (namespace, name) = (t.namespace.clone(), t.name.clone());
+    let items =
+        crate::state::blocking(move || backend.pod_metrics(namespace.as_deref(), name.as_deref()))
+            .await?;
+    let r = t.resource;
+    match &t.name {
+        Some(name) => items
+            .into_iter()
+            .next()
+            .map(|m| json_response(200, &m))
+            .ok_or_else(|| ApiError::not_found(r.group(), r.plural(), name)),
+        None => {
+            let items: Vec<Value> = items.into_iter().filter(|m| selection.matches(m)).collect();
+            Ok(json_response(
+                200,
+                &json!({
+                    "kind": "PodMetricsList",
+                    "apiVersion": r.api_version(),
+                    "metadata": {},
+                    "items": items,
+                }),
+            ))
+        }
+    }
+}

@@ -21,6 +21,8 @@ pub enum Resource {
     /// `kubectl auth can-i`: answered by the server itself (the kubeconfig's holder may do
     /// everything served).
     SelfSubjectAccessReviews,
+    /// `metrics.k8s.io` PodMetrics (`kubectl top pod`): measured when asked, never stored.
+    PodMetrics,
 }
 
 /// A subresource of pods.
@@ -33,7 +35,7 @@ pub enum Subresource {
 }
 
 impl Resource {
-    pub const ALL: [Resource; 16] = [
+    pub const ALL: [Resource; 17] = [
         Resource::Namespaces,
         Resource::Pods,
         Resource::Events,
@@ -50,12 +52,14 @@ impl Resource {
         Resource::Workload(WorkloadKind::CronJob),
         Resource::Workload(WorkloadKind::ReplicationController),
         Resource::SelfSubjectAccessReviews,
+        Resource::PodMetrics,
     ];
 
     /// The API group (`""` for the core group).
     pub fn group(self) -> &'static str {
         match self {
             Resource::SelfSubjectAccessReviews => "authorization.k8s.io",
+            Resource::PodMetrics => "metrics.k8s.io",
             Resource::EndpointSlices => "discovery.k8s.io",
             Resource::Workload(k) => k.api_version().split_once('/').map_or("", |(g, _)| g),
             _ => "",
@@ -63,7 +67,10 @@ impl Resource {
     }
 
     pub fn version(self) -> &'static str {
-        "v1"
+        match self {
+            Resource::PodMetrics => "v1beta1",
+            _ => "v1",
+        }
     }
 
     /// `v1`, or `apps/v1` for a named group.
@@ -86,6 +93,7 @@ impl Resource {
             Resource::Secrets => "secrets",
             Resource::Workload(k) => k.plural(),
             Resource::SelfSubjectAccessReviews => "selfsubjectaccessreviews",
+            Resource::PodMetrics => "pods",
         }
     }
 
@@ -105,6 +113,7 @@ impl Resource {
             Resource::Secrets => "Secret",
             Resource::Workload(k) => k.name(),
             Resource::SelfSubjectAccessReviews => "SelfSubjectAccessReview",
+            Resource::PodMetrics => "PodMetrics",
         }
     }
 
@@ -117,9 +126,10 @@ impl Resource {
             Resource::Endpoints => vec!["ep"],
             Resource::ConfigMaps => vec!["cm"],
             Resource::Workload(k) => k.short_name().into_iter().collect(),
-            Resource::EndpointSlices | Resource::Secrets | Resource::SelfSubjectAccessReviews => {
-                vec![]
-            }
+            Resource::EndpointSlices
+            | Resource::Secrets
+            | Resource::SelfSubjectAccessReviews
+            | Resource::PodMetrics => vec![],
         }
     }
 
@@ -144,6 +154,7 @@ impl Resource {
                 &["create", "delete", "get", "list", "watch"]
             }
             Resource::SelfSubjectAccessReviews => &["create"],
+            Resource::PodMetrics => &["get", "list"],
         }
     }
 

@@ -284,6 +284,9 @@ async fn object(
         (&Method::POST, None, None) if r == Resource::SelfSubjectAccessReviews => {
             writes::access_review(req).await
         }
+        (&Method::GET, _, None) if r == Resource::PodMetrics => {
+            reads::metrics(shared, &t, query).await
+        }
         (&Method::GET, None, None) if r.verbs().contains(&"list") => {
             reads::list(shared, &req, &t, query)
         }

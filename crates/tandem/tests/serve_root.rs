@@ -242,6 +242,14 @@ fn a_kubectl_users_day_works_against_tandem_serve() {
         .expect("script");
     assert_eq!(out.status.code(), Some(4), "{}", stdout(&out));
     assert!(stdout(&out).contains("40 120"), "{}", stdout(&out));
+    // Metrics measured when asked, as metrics-server's: `kubectl top pod`.
+    let out = kubectl(&serving, &["top", "pod", "web", "--containers"]);
+    let top = stdout(&out);
+    assert!(top.starts_with("POD "), "{top}{}", stderr(&out));
+    assert!(
+        top.contains("\nweb   app ") && top.contains("\nweb   side "),
+        "{top}"
+    );
     let out = kubectl(&serving, &["auth", "can-i", "create", "pods"]);
     assert_eq!(stdout(&out), "yes\n", "{}", stderr(&out));
 

@@ -521,6 +521,59 @@ impl Backend for StoreBackend {
             .map_err(|e| ApiError::bad_request(format!("{e}")))
     }
 
+    fn pod_metrics(
+        &self,
+        namespace: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<Vec<Value>, ApiError> {
+        let mut pods: Vec<Pod> = vec![];
+        for dir in list_pods(&self.store).map_err(internal)? {
+            let Ok(pod) = read_pod(&dir) else { continue };
+            let m = &pod.metadata;
+            let ns = m.namespace.as_deref().unwrap_or("default");
+            if namespace.is_none_or(|n| n == ns)
+                && name.is_none_or(|n| m.name.as_deref() == Some(n))
+            {
+                pods.push(pod);
+            }
+        }
+        let usage = super::top::measure(&pods);
+        let timestamp = super::start::now_time();
+        let window = format!("{}ms", super::top::WINDOW.as_millis());
+        Ok(pods
+            .iter()
+            .filter_map(|p| {
+                let pod_name = p.metadata.name.clone().unwrap_or_default();
+                let containers: Vec<Value> = usage
+                    .iter()
+                    .filter(|u| u.pod == pod_name)
+                    .map(|u| {
+                        json!({
+                            "name": u.container,
+                            "usage": {"cpu": format!("{}m", u.millicores), "memory": format!("{}Ki", u.bytes / 1024)},
+                        })
+                    })
+                    .collect();
+                // A pod with no running container has no metrics, as metrics-server has none.
+                (!containers.is_empty()).then(|| {
+                    json!({
+                        "kind": "PodMetrics",
+                        "apiVersion": "metrics.k8s.io/v1beta1",
+                        "metadata": {
+                            "name": pod_name,
+                            "namespace": p.metadata.namespace,
+                            "labels": p.metadata.labels,
+                            "creationTimestamp": timestamp,
+                        },
+                        "timestamp": timestamp,
+                        "window": window,
+                        "containers": containers,
+                    })
+                })
+            })
+            .collect())
+    }
+
     fn exec(
         &self,
         namespace: &str,
@@ -695,7 +748,7 @@ impl Backend for StoreBackend {
                     .collect(),
             ),
             // Never stored, so never listed.
-            Resource::SelfSubjectAccessReviews => (vec![NAME], vec![]),
+            Resource::SelfSubjectAccessReviews | Resource::PodMetrics => (vec![NAME], vec![]),
         }
     }
 }

@@ -24,7 +24,7 @@ pub(crate) mod services;
 mod set;
 mod start;
 pub(crate) mod timeline;
-mod top;
+pub(crate) mod top;
 mod wait;
 mod workloads;
 

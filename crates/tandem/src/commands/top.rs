@@ -16,39 +16,23 @@ use crate::errors::hint;
 use crate::output::table;
 
 /// How long CPU usage is measured over.
-const WINDOW: Duration = Duration::from_millis(500);
+pub(crate) const WINDOW: Duration = Duration::from_millis(500);
 
 /// One running container's figures.
-struct Usage {
-    pod: String,
-    container: String,
-    millicores: u64,
-    bytes: u64,
+pub(crate) struct Usage {
+    pub pod: String,
+    pub container: String,
+    /// CPU over the window.
+    pub millicores: u64,
+    /// The memory working set.
+    pub bytes: u64,
 }
 
-pub fn top(store: &Store, a: TopArgs) -> anyhow::Result<i32> {
-    if !matches!(a.resource.as_str(), "pod" | "pods" | "po") {
-        return Err(hint(
-            format!("tandem top shows pods, not {:?}", a.resource),
-            "write `tandem top pod [NAME]`",
-        ));
-    }
-    let selector = super::label_selector(a.selector.as_deref())?;
-    let pods: Vec<Pod> = match &a.name {
-        Some(n) => vec![read_pod(&existing_pod(store, &a.namespace, pod_name(n))?)?],
-        None => list_pods(store)?
-            .iter()
-            .filter_map(|d| read_pod(d).ok())
-            .filter(|p| p.metadata.namespace.as_deref().unwrap_or("default") == a.namespace)
-            .filter(|p| {
-                let labels = p.metadata.labels.clone().unwrap_or_default();
-                selector.as_ref().is_none_or(|s| s.matches(&labels))
-            })
-            .collect(),
-    };
-    // Every running container's cgroup, sampled at both ends of one window.
+/// Every running container of `pods`, its cgroup sampled at both ends of one [`WINDOW`]; a
+/// container that exits during the window is left out.
+pub(crate) fn measure(pods: &[Pod]) -> Vec<Usage> {
     let mut cgroups_of = vec![];
-    for p in &pods {
+    for p in pods {
         let name = p.metadata.name.clone().unwrap_or_default();
         let uid = p.metadata.uid.clone().unwrap_or_default();
         for (container, attempt) in running(p) {
@@ -73,7 +57,6 @@ pub fn top(store: &Store, a: TopArgs) -> anyhow::Result<i32> {
             cgroups::cpu_usage_ns(cgroup),
             cgroups::memory_working_set(cgroup),
         ) else {
-            // Exited during the window.
             continue;
         };
         usage.push(Usage {
@@ -83,6 +66,30 @@ pub fn top(store: &Store, a: TopArgs) -> anyhow::Result<i32> {
             bytes,
         });
     }
+    usage
+}
+
+pub fn top(store: &Store, a: TopArgs) -> anyhow::Result<i32> {
+    if !matches!(a.resource.as_str(), "pod" | "pods" | "po") {
+        return Err(hint(
+            format!("tandem top shows pods, not {:?}", a.resource),
+            "write `tandem top pod [NAME]`",
+        ));
+    }
+    let selector = super::label_selector(a.selector.as_deref())?;
+    let pods: Vec<Pod> = match &a.name {
+        Some(n) => vec![read_pod(&existing_pod(store, &a.namespace, pod_name(n))?)?],
+        None => list_pods(store)?
+            .iter()
+            .filter_map(|d| read_pod(d).ok())
+            .filter(|p| p.metadata.namespace.as_deref().unwrap_or("default") == a.namespace)
+            .filter(|p| {
+                let labels = p.metadata.labels.clone().unwrap_or_default();
+                selector.as_ref().is_none_or(|s| s.matches(&labels))
+            })
+            .collect(),
+    };
+    let mut usage = measure(&pods);
     if usage.is_empty() {
         return Err(match &a.name {
             Some(n) => hint(
