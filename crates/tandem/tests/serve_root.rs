@@ -778,3 +778,154 @@ spec:
         "Error from server (NotFound): configmaps \"web-config\" not found\n"
     );
 }
+
+#[test]
+fn serve_killed_mid_stream_takes_no_pod_with_it_and_comes_back() {
+    if require_root("serve_killed_mid_stream_takes_no_pod_with_it_and_comes_back").is_none()
+        || !kubectl_installed("serve_killed_mid_stream_takes_no_pod_with_it_and_comes_back")
+    {
+        return;
+    }
+    let env = Env::new();
+    let mut serving = Serving::start(&env);
+    let file = env.root.path().join("web.yaml");
+    std::fs::write(&file, pod_yaml("web", "app: web", "0.2")).expect("write");
+    let out = kubectl(&serving, &["apply", "-f", file.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &["wait", "--for=condition=Ready", "pod/web", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The version of a list as the server gave it (kubectl's own `get -o jsonpath` of a list
+    // prints the list it builds itself, without one).
+    let list = kubectl(
+        &serving,
+        &["get", "--raw", "/api/v1/namespaces/default/pods"],
+    );
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).expect("a pod list");
+    let version = list["metadata"]["resourceVersion"]
+        .as_str()
+        .filter(|v| !v.is_empty())
+        .expect("a list's version")
+        .to_string();
+    let uid = env.pod_json("web")["metadata"]["uid"].clone();
+    // Clients streaming when the server dies: a watch and a followed log.
+    let streams: Vec<std::process::Child> = [
+        vec!["get", "pods", "-w"],
+        vec!["logs", "-f", "web", "-c", "app"],
+    ]
+    .into_iter()
+    .map(|args| {
+        Command::new("kubectl")
+            .env("KUBECONFIG", &serving.kubeconfig)
+            .env("HOME", env.root.path().join("serve"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kubectl stream")
+    })
+    .collect();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    support::kill9(serving.child.id() as i32);
+    let _ = serving.child.wait();
+    // Their streams end with it (how each reports it is kubectl's business).
+    for mut s in streams {
+        wait_for("the client's stream to end with the server", 30, || {
+            s.try_wait().ok().flatten()
+        });
+    }
+    // The pod runs on, untouched.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let pod = env.pod_json("web");
+    assert_eq!(pod["status"]["phase"], "Running");
+    assert_eq!(pod["metadata"]["uid"], uid);
+    assert_eq!(pod["status"]["containerStatuses"][0]["restartCount"], 0);
+
+    // Started again: the same pods, the same credentials; a watch from before is Gone.
+    let again = Serving::start(&env);
+    let out = kubectl(
+        &again,
+        &["get", "pod", "web", "-o", "jsonpath={.metadata.uid}"],
+    );
+    assert_eq!(
+        serde_json::Value::String(stdout(&out)),
+        uid,
+        "{}",
+        stderr(&out)
+    );
+    let path = format!(
+        "/api/v1/namespaces/default/pods?watch=1&resourceVersion={version}&timeoutSeconds=10"
+    );
+    let out = kubectl(&again, &["get", "--raw", &path]);
+    let event: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", stdout(&out)));
+    assert_eq!(event["object"]["code"], 410, "{event}");
+    let out = kubectl(&again, &["delete", "pod", "web"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_bodies_get_the_api_servers_answers_and_make_nothing() {
+    if require_root("bad_bodies_get_the_api_servers_answers_and_make_nothing").is_none()
+        || !kubectl_installed("bad_bodies_get_the_api_servers_answers_and_make_nothing")
+    {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let create = |body: &str, path: &str| {
+        let file = env.root.path().join("body.json");
+        std::fs::write(&file, body).expect("write");
+        kubectl(
+            &serving,
+            &["create", "--raw", path, "-f", file.to_str().expect("utf-8")],
+        )
+    };
+    let pods = "/api/v1/namespaces/default/pods";
+    let valid = format!(
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"x"}},"spec":{{"containers":[{{"name":"a","image":"{IMAGE}","imagePullPolicy":"Never"}}]}}}}"#
+    );
+    for (body, path, words) in [
+        ("{not json".to_string(), pods, "BadRequest"),
+        (
+            valid.replace(r#""kind":"Pod""#, r#""kind":"Service""#),
+            pods,
+            "does not match the expected API version",
+        ),
+        (
+            valid.replace(r#""name":"x"}"#, r#""name":"x","namespace":"other"}"#),
+            pods,
+            "does not match the namespace sent on the request",
+        ),
+        (
+            valid.replace(r#""image":"#, r#""imagePolicy":"Never","image":"#),
+            pods,
+            "imagePolicy",
+        ),
+        (valid.replace(r#""name":"a","#, ""), pods, "is invalid"),
+        (
+            valid.clone(),
+            "/api/v1/namespaces/default/widgets",
+            "NotFound",
+        ),
+    ] {
+        let out = create(&body, path);
+        assert!(!out.status.success(), "{body} was taken");
+        assert!(
+            stderr(&out).contains(words),
+            "{words} for {body}: {}",
+            stderr(&out)
+        );
+    }
+    let out = env.tandem(&["get", "pods", "-o", "name"]);
+    assert_eq!(stdout(&out), "", "nothing was made");
+    // A name taken is a conflict, and the first pod stays.
+    let out = create(&valid, pods);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = create(&valid, pods);
+    assert!(stderr(&out).contains("AlreadyExists"), "{}", stderr(&out));
+    let out = kubectl(&serving, &["delete", "pod", "x", "--grace-period=0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
