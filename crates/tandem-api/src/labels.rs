@@ -79,6 +79,21 @@ impl Selector {
     }
 }
 
+/// The fields pods can be selected by, as the API server's pod field label conversion allows
+/// them.
+pub const POD_FIELDS: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "spec.nodeName",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "spec.hostNetwork",
+    "status.phase",
+    "status.podIP",
+    "status.nominatedNodeName",
+];
+
 /// A field selector: every `(field, value, equal)` must hold (`equal` false: `!=`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FieldSelector(pub Vec<(String, String, bool)>);

@@ -25,6 +25,25 @@ pub struct Object {
     pub value: Value,
 }
 
+impl Object {
+    /// An object of `resource` named by its own metadata (`default` when it names no
+    /// namespace and the resource has them).
+    pub fn from_value(resource: Resource, value: Value) -> Object {
+        let meta = &value["metadata"];
+        let namespace = match resource.namespaced() {
+            true => meta["namespace"].as_str().unwrap_or("default").to_string(),
+            false => String::new(),
+        };
+        let name = meta["name"].as_str().unwrap_or_default().to_string();
+        Object {
+            resource,
+            namespace,
+            name,
+            value,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Key {
     pub resource: Resource,

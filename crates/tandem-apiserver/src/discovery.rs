@@ -65,15 +65,18 @@ pub fn groups() -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
-/// `/api/v1` (or `/apis/GROUP/VERSION`): the resources of one group version.
-pub fn resources(group: &str, version: &str) -> Option<Value> {
+/// The resources of one group version; `None` when it is not served.
+fn served(group: &str, version: &str) -> Option<Vec<Resource>> {
     let served: Vec<Resource> = Resource::ALL
         .into_iter()
         .filter(|r| r.group() == group && r.version() == version)
         .collect();
-    if served.is_empty() {
-        return None;
-    }
+    (!served.is_empty()).then_some(served)
+}
+
+/// `/api/v1` (or `/apis/GROUP/VERSION`): the resources of one group version.
+pub fn resources(group: &str, version: &str) -> Option<Value> {
+    let served = served(group, version)?;
     let mut list = vec![];
     for r in served {
         list.push(json!({
@@ -149,13 +152,7 @@ fn openapi_hash(doc: &Value) -> String {
 /// (`x-kubernetes-group-version-kind`) and query parameters. Schemas of the kinds are not given
 /// yet (`kubectl explain` needs them).
 pub fn openapi_document(group: &str, version: &str) -> Option<Value> {
-    let served: Vec<Resource> = Resource::ALL
-        .into_iter()
-        .filter(|r| r.group() == group && r.version() == version)
-        .collect();
-    if served.is_empty() {
-        return None;
-    }
+    let served = served(group, version)?;
     let query = |name: &str| json!({"name": name, "in": "query", "schema": {"type": "string"}});
     let mut paths = serde_json::Map::new();
     for r in served {

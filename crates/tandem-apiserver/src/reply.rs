@@ -101,3 +101,12 @@ pub(crate) fn rfc3339_now() -> String {
         })
         .unwrap_or_default()
 }
+
+/// The request's `Content-Type`, or `default` when it gives none.
+pub(crate) fn content_type(req: &Request<Incoming>, default: &str) -> String {
+    req.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(default)
+        .to_string()
+}

@@ -184,18 +184,7 @@ impl Resource {
     pub fn selectable_fields(self) -> &'static [&'static str] {
         match self {
             Resource::Namespaces => &["metadata.name", "status.phase"],
-            Resource::Pods => &[
-                "metadata.name",
-                "metadata.namespace",
-                "spec.nodeName",
-                "spec.restartPolicy",
-                "spec.schedulerName",
-                "spec.serviceAccountName",
-                "spec.hostNetwork",
-                "status.phase",
-                "status.podIP",
-                "status.nominatedNodeName",
-            ],
+            Resource::Pods => tandem_api::labels::POD_FIELDS,
             Resource::Events => &[
                 "metadata.name",
                 "metadata.namespace",

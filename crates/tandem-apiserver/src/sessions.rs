@@ -37,13 +37,7 @@ pub(crate) async fn logs(
             .map(str::to_string),
         limit_bytes: query.integer("limitBytes")?.map(|b| b.max(0) as u64),
     };
-    if shared
-        .cache()
-        .get(Resource::Pods, &namespace, &name)
-        .is_none()
-    {
-        return Err(ApiError::not_found("", "pods", &name));
-    }
+    known_pod(shared, &namespace, &name)?;
     let backend = Arc::clone(&shared.backend);
     let stream = blocking(move || backend.logs(&namespace, &name, &options)).await?;
     let (tx, body) = mpsc::channel::<Bytes>(16);
@@ -82,13 +76,7 @@ pub(crate) async fn exec(
         ));
     }
     let upgrade = crate::stream::upgrade(&req)?;
-    if shared
-        .cache()
-        .get(Resource::Pods, &namespace, &name)
-        .is_none()
-    {
-        return Err(ApiError::not_found("", "pods", &name));
-    }
+    known_pod(shared, &namespace, &name)?;
     let backend = Arc::clone(&shared.backend);
     let streams = blocking(move || backend.exec(&namespace, &name, &options)).await?;
     tokio::spawn(async move {
@@ -116,5 +104,13 @@ impl std::io::Write for ChannelWriter {
             true => Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe)),
             false => Ok(()),
         }
+    }
+}
+
+/// NotFound unless the cache holds the pod.
+fn known_pod(shared: &Shared, namespace: &str, name: &str) -> Result<(), ApiError> {
+    match shared.cache().get(Resource::Pods, namespace, name) {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found("", "pods", name)),
     }
 }

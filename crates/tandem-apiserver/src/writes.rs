@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use serde_json::{json, Value};
 
 use crate::patch::PatchType;
-use crate::reply::{json_response, read_body, rfc3339_now, warn, Body};
+use crate::reply::{content_type, json_response, read_body, rfc3339_now, warn, Body};
 use crate::request::Query;
 use crate::resource::Resource;
 use crate::state::{blocking, Shared};
@@ -64,12 +64,7 @@ pub(crate) async fn create(
             )))
         }
     };
-    let content_type = req
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .to_string();
+    let content_type = content_type(&req, "application/json");
     let protobuf = content_type.starts_with(crate::proto::MEDIA_TYPE);
     if !content_type.starts_with("application/json") && !protobuf {
         return Err(ApiError::new(
@@ -147,12 +142,7 @@ pub(crate) async fn patch(
     query: &Query,
 ) -> Result<Response<Body>, ApiError> {
     let dry_run = dry_run(query)?;
-    let content_type = req
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let content_type = content_type(&req, "");
     let kind = PatchType::from_content_type(&content_type)?;
     let body = read_body(req).await?;
     let Some(current) = shared.cache().get(r, &namespace, &name) else {
@@ -239,12 +229,7 @@ pub(crate) async fn scale(
         return Ok(json_response(200, &before));
     }
     let dry_run = dry_run(query)?;
-    let content_type = req
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .to_string();
+    let content_type = content_type(&req, "application/json");
     let body = read_body(req).await?;
     let after = match method {
         Method::PUT => serde_json::from_slice::<Value>(&body)

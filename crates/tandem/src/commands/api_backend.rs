@@ -166,64 +166,31 @@ impl Backend for StoreBackend {
             false => vec![],
         };
         let mut objects = vec![];
-        let mut namespaces: std::collections::BTreeSet<String> =
-            BUILTIN_NAMESPACES.iter().map(|n| n.to_string()).collect();
         for dir in dirs {
             let Ok(pod) = read_pod(&dir) else { continue };
-            let namespace = pod
-                .metadata
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".into());
-            let name = pod.metadata.name.clone().unwrap_or_default();
             for e in super::get::pod_events(&dir) {
                 let event = super::get::v1_event(&pod, &e);
-                objects.push(Object {
-                    resource: Resource::Events,
-                    namespace: namespace.clone(),
-                    name: event["metadata"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .into(),
-                    value: event,
-                });
+                objects.push(Object::from_value(Resource::Events, event));
             }
-            namespaces.insert(namespace.clone());
-            objects.push(Object {
-                resource: Resource::Pods,
-                namespace,
-                name,
-                value: serde_json::to_value(&pod).map_err(|e| internal(e.into()))?,
-            });
+            let value = serde_json::to_value(&pod).map_err(|e| internal(e.into()))?;
+            objects.push(Object::from_value(Resource::Pods, value));
         }
         for dir in super::controller::list(&self.store) {
             let Ok(w) = dir.read() else { continue };
-            let namespace = w.namespace().to_string();
-            namespaces.insert(namespace.clone());
             let mut made = vec![w.clone()];
             if w.kind() == tandem_api::WorkloadKind::Deployment {
                 // Its ReplicaSets, as its controller keeps them.
                 made.extend(dir.replica_sets().into_iter().map(Workload::ReplicaSet));
             }
             for m in made {
-                objects.push(Object {
-                    resource: Resource::Workload(m.kind()),
-                    namespace: namespace.clone(),
-                    name: m.name().to_string(),
-                    value: m.to_json(),
-                });
+                objects.push(Object::from_value(
+                    Resource::Workload(m.kind()),
+                    m.to_json(),
+                ));
             }
             for e in dir.read_events() {
-                let event = super::get::workload_v1_event(&namespace, &e);
-                objects.push(Object {
-                    resource: Resource::Events,
-                    namespace: namespace.clone(),
-                    name: event["metadata"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .into(),
-                    value: event,
-                });
+                let event = super::get::workload_v1_event(w.namespace(), &e);
+                objects.push(Object::from_value(Resource::Events, event));
             }
         }
         for (resource, kind) in [
@@ -232,18 +199,7 @@ impl Backend for StoreBackend {
             (Resource::EndpointSlices, services::Resource::EndpointSlices),
         ] {
             for value in services::objects(&self.store, kind).map_err(internal)? {
-                let meta = &value["metadata"];
-                let (namespace, name) = (
-                    meta["namespace"].as_str().unwrap_or("default").to_string(),
-                    meta["name"].as_str().unwrap_or_default().to_string(),
-                );
-                namespaces.insert(namespace.clone());
-                objects.push(Object {
-                    resource,
-                    namespace,
-                    name,
-                    value,
-                });
+                objects.push(Object::from_value(resource, value));
             }
         }
         for (resource, kept) in [
@@ -251,28 +207,17 @@ impl Backend for StoreBackend {
             (Resource::Secrets, Kept::Secrets),
         ] {
             for value in object_store::list(&self.store, kept) {
-                let meta = &value["metadata"];
-                let (namespace, name) = (
-                    meta["namespace"].as_str().unwrap_or("default").to_string(),
-                    meta["name"].as_str().unwrap_or_default().to_string(),
-                );
-                namespaces.insert(namespace.clone());
-                objects.push(Object {
-                    resource,
-                    namespace,
-                    name,
-                    value,
-                });
+                objects.push(Object::from_value(resource, value));
             }
         }
+        // The namespaces every cluster has, and each one something lives in.
+        let mut namespaces: std::collections::BTreeSet<String> =
+            BUILTIN_NAMESPACES.iter().map(|n| n.to_string()).collect();
+        namespaces.extend(objects.iter().map(|o| o.namespace.clone()));
         let created = store_created(&self.store);
         for ns in namespaces {
-            objects.push(Object {
-                resource: Resource::Namespaces,
-                namespace: String::new(),
-                value: Self::namespace_object(&ns, &created),
-                name: ns,
-            });
+            let value = Self::namespace_object(&ns, &created);
+            objects.push(Object::from_value(Resource::Namespaces, value));
         }
         Ok(objects)
     }

@@ -1,5 +1,5 @@
 use k8s_openapi::api::core::v1::Pod;
-use tandem_api::labels::FieldSelector;
+use tandem_api::labels::{FieldSelector, POD_FIELDS};
 use tandem_kubelet::events::PodEvent;
 use tandem_kubelet::status::{human_duration, kubectl_columns};
 use tandem_supervisor::logs::{now_us, rfc3339_nano};
@@ -102,20 +102,6 @@ fn age(pod: &Pod) -> String {
         None => "<unknown>".into(),
     }
 }
-
-/// The fields pods can be selected by, as the API server allows them.
-const POD_FIELDS: &[&str] = &[
-    "metadata.name",
-    "metadata.namespace",
-    "spec.nodeName",
-    "spec.restartPolicy",
-    "spec.schedulerName",
-    "spec.serviceAccountName",
-    "spec.hostNetwork",
-    "status.phase",
-    "status.podIP",
-    "status.nominatedNodeName",
-];
 
 fn pod_field(p: &Pod, field: &str) -> String {
     let spec = p.spec.clone().unwrap_or_default();
