@@ -323,6 +323,16 @@ async fn object(
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
             writes::delete(shared, req, r, namespace, name, query).await
         }
+        // The API server would take these; say what tandem does not do yet, and what instead.
+        (&Method::PATCH | &Method::PUT, Some(_), None) if r.verbs().contains(&"create") => {
+            let mut e = not_allowed();
+            e.message = format!(
+                "{}: changing {} through the API is not supported by tandem yet; delete and create the object again, or use `kubectl scale` or `tandem set image`",
+                e.message,
+                r.plural()
+            );
+            Err(e)
+        }
         _ => Err(not_allowed()),
     }
 }
