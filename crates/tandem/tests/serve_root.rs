@@ -75,6 +75,15 @@ fn kubectl(s: &Serving, args: &[&str]) -> Output {
     kubectl_as("kubectl", &s.kubeconfig, args)
 }
 
+/// `kubectl apply` of `yaml` (written to `path`), which must be refused with `words` in the
+/// error.
+fn apply_refused(s: &Serving, path: &Path, yaml: &str, words: &str) {
+    std::fs::write(path, yaml).expect("write the manifest");
+    let out = kubectl(s, &["apply", "-f", path.to_str().expect("utf-8")]);
+    assert!(!out.status.success(), "{yaml} was taken");
+    assert!(stderr(&out).contains(words), "{words}: {}", stderr(&out));
+}
+
 fn kubectl_installed(test: &str) -> bool {
     let found = Command::new("kubectl")
         .args(["version", "--client"])
@@ -273,30 +282,21 @@ fn a_kubectl_users_day_works_against_tandem_serve() {
     assert_eq!(labels["metadata"]["annotations"]["note"], "hello");
 
     // A change the API server forbids is refused in its words, and nothing changes.
-    std::fs::write(file, pod_yaml("web", "app: web, tier: front", "0.3")).expect("write");
-    let out = kubectl(&serving, &["apply", "-f", file]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("The Pod \"web\" is invalid: spec: Forbidden: pod updates may not change fields other than"),
-        "{}",
-        stderr(&out)
+    apply_refused(
+        &serving,
+        Path::new(file),
+        &pod_yaml("web", "app: web, tier: front", "0.3"),
+        "The Pod \"web\" is invalid: spec: Forbidden: pod updates may not change fields other than",
     );
     // An unknown field is refused before anything is created.
-    let bad = env.root.path().join("bad.yaml");
-    std::fs::write(
-        &bad,
-        pod_yaml("bad", "app: bad", "0.2").replace(
+    apply_refused(
+        &serving,
+        &env.root.path().join("bad.yaml"),
+        &pod_yaml("bad", "app: bad", "0.2").replace(
             "  terminationGracePeriodSeconds: 5\n",
             "  terminationGracePeriod: 5\n",
         ),
-    )
-    .expect("write");
-    let out = kubectl(&serving, &["apply", "-f", bad.to_str().expect("utf-8")]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("terminationGracePeriod"),
-        "{}",
-        stderr(&out)
+        "terminationGracePeriod",
     );
     assert_eq!(env.pod_json("bad"), serde_json::Value::Null);
 
@@ -567,22 +567,15 @@ fn an_apps_file_of_workloads_and_services_applies_rolls_out_and_deletes_with_kub
         .collect();
     assert_eq!(row[..4], ["web", "2/2", "2", "2"], "{deploy}");
     // An edited workload is not re-applied yet: said so, with what to do instead.
-    let edited = env.root.path().join("edited.yaml");
     let text = std::fs::read_to_string(file).expect("read the example");
-    std::fs::write(
-        &edited,
-        text.replace(
+    apply_refused(
+        &serving,
+        &env.root.path().join("edited.yaml"),
+        &text.replace(
             "terminationGracePeriodSeconds: 2",
             "terminationGracePeriodSeconds: 3",
         ),
-    )
-    .expect("write");
-    let out = kubectl(&serving, &["apply", "-f", edited.to_str().expect("utf-8")]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("through the API is not supported by tandem yet"),
-        "{}",
-        stderr(&out)
+        "through the API is not supported by tandem yet",
     );
     // Scaled through the scale subresource, as kubectl scales.
     let out = kubectl(&serving, &["scale", "deployment/web", "--replicas=3"]);
@@ -775,10 +768,7 @@ spec:
         .expect("read")
         .replace("name: fed", "name: unfed")
         .replace("name: web-config", "name: no-such-config");
-    std::fs::write(&file, missing).expect("write");
-    let out = kubectl(&serving, &["apply", "-f", file.to_str().expect("utf-8")]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("no-such-config"), "{}", stderr(&out));
+    apply_refused(&serving, &file, &missing, "no-such-config");
 
     // Other kinds kubectl sends as protobuf are refused with what to do instead.
     let out = kubectl(&serving, &["create", "deployment", "d", "--image", IMAGE]);
