@@ -77,9 +77,9 @@ pub struct ExecStreams {
     pub abandon: Box<dyn Fn() + Send + Sync>,
 }
 
-/// A created object and the warnings the API server would send with it (`Warning:` headers).
+/// A created or changed object's warnings, as the API server sends them (`Warning:` headers).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Created {
+pub struct Accepted {
     pub warnings: Vec<String>,
 }
 
@@ -104,10 +104,10 @@ pub trait Backend: Send + Sync + 'static {
         object: &Value,
         dry_run: bool,
         strict: bool,
-    ) -> Result<Created, ApiError>;
+    ) -> Result<Accepted, ApiError>;
 
-    /// Changes `old` into `new` (the whole object after a PATCH), as an update of the object
-    /// is judged and carried out; with `dry_run`, judged only.
+    /// Changes `old` into `new` (the whole object after a PATCH, or as a PUT sent it), as an
+    /// update of the object is judged and carried out; with `dry_run`, judged only.
     fn update(
         &self,
         resource: Resource,
@@ -116,7 +116,7 @@ pub trait Backend: Send + Sync + 'static {
         old: &Value,
         new: &Value,
         dry_run: bool,
-    ) -> Result<(), ApiError>;
+    ) -> Result<Accepted, ApiError>;
 
     /// Gives a workload a new number of replicas (its `scale` subresource).
     fn scale(

@@ -32,7 +32,7 @@ pub mod stream;
 mod writes;
 
 pub use backend::{
-    Backend, Column, Created, ExecEnd, ExecOptions, ExecStreams, LogOptions, LogStream,
+    Accepted, Backend, Column, ExecEnd, ExecOptions, ExecStreams, LogOptions, LogStream,
 };
 pub use cache::Object;
 pub use pki::Credentials;

@@ -59,7 +59,7 @@ pub fn apply(original: &Value, patch: &[u8], kind: PatchType) -> Result<Value, A
             if !p.is_object() {
                 return Err(bad(&"a strategic merge patch must be a JSON object"));
             }
-            Ok(strategic(original, &p))
+            Ok(strategic(original, &p, ""))
         }
         PatchType::Apply => Err(ApiError::new(
             Reason::UnsupportedMediaType,
@@ -68,10 +68,12 @@ pub fn apply(original: &Value, patch: &[u8], kind: PatchType) -> Result<Value, A
     }
 }
 
-/// The key a list's elements merge on, by the field's name (the `patchMergeKey` tags of the
-/// core types; the lists of a Pod and of pod templates).
-fn merge_key(field: &str) -> Option<&'static str> {
+/// The key a list's elements merge on, by the field's name and the name of the field it is in
+/// (the `patchMergeKey` tags of the core types: the lists of a Pod, of pod templates and of a
+/// Service, whose `spec.ports` merge on `port` where a container's merge on `containerPort`).
+fn merge_key(parent: &str, field: &str) -> Option<&'static str> {
     Some(match field {
+        "ports" if parent == "spec" => "port",
         "containers"
         | "initContainers"
         | "ephemeralContainers"
@@ -91,7 +93,8 @@ fn merge_key(field: &str) -> Option<&'static str> {
     })
 }
 
-fn strategic(original: &Value, patch: &Value) -> Value {
+/// `original` with the strategic merge `patch` applied; `parent`: the field both are in.
+fn strategic(original: &Value, patch: &Value, parent: &str) -> Value {
     let (Some(orig), Some(p)) = (original.as_object(), patch.as_object()) else {
         return patch.clone();
     };
@@ -124,12 +127,12 @@ fn strategic(original: &Value, patch: &Value) -> Value {
             continue;
         }
         let merged = match (out.get(k), v) {
-            (Some(o @ Value::Object(_)), Value::Object(_)) => strategic(o, v),
-            (Some(Value::Array(o)), Value::Array(pl)) => match merge_key(k) {
-                Some(key) => Value::Array(merge_list(o, pl, key)),
+            (Some(o @ Value::Object(_)), Value::Object(_)) => strategic(o, v, k),
+            (Some(Value::Array(o)), Value::Array(pl)) => match merge_key(parent, k) {
+                Some(key) => Value::Array(merge_list(o, pl, key, k)),
                 None => v.clone(),
             },
-            (_, Value::Object(_)) => strategic(&Value::Object(Map::new()), v),
+            (_, Value::Object(_)) => strategic(&Value::Object(Map::new()), v, k),
             _ => v.clone(),
         };
         if merged.is_null() {
@@ -141,9 +144,9 @@ fn strategic(original: &Value, patch: &Value) -> Value {
     Value::Object(out)
 }
 
-/// Merges the elements of `patch` into `original` by `key`: a matching element is merged, a
-/// `$patch: delete` one removed, a new one appended.
-fn merge_list(original: &[Value], patch: &[Value], key: &str) -> Vec<Value> {
+/// Merges the elements of `patch` into `original` (the list `field`) by `key`: a matching
+/// element is merged, a `$patch: delete` one removed, a new one appended.
+fn merge_list(original: &[Value], patch: &[Value], key: &str, field: &str) -> Vec<Value> {
     let mut out: Vec<Value> = original.to_vec();
     if patch
         .iter()
@@ -167,8 +170,8 @@ fn merge_list(original: &[Value], patch: &[Value], key: &str) -> Vec<Value> {
                 out.remove(i);
             }
             (None, true) => {}
-            (Some(i), false) => out[i] = strategic(&out[i], element),
-            (None, false) => out.push(strategic(&Value::Object(Map::new()), element)),
+            (Some(i), false) => out[i] = strategic(&out[i], element, field),
+            (None, false) => out.push(strategic(&Value::Object(Map::new()), element, field)),
         }
     }
     out
@@ -218,6 +221,22 @@ mod tests {
         assert_eq!(
             out["spec"]["containers"][0]["env"],
             json!([{"name": "B", "value": "2"}])
+        );
+        // A Service's ports merge on their port, a container's on its containerPort.
+        let service = json!({"spec": {"ports": [{"port": 80, "targetPort": 8080}, {"port": 443}],
+            "template": {"spec": {"containers": [{"name": "app", "ports": [{"containerPort": 80, "name": "http"}]}]}}}});
+        let patch = json!({"spec": {"$setElementOrder/ports": [{"port": 80}, {"port": 443}],
+            "ports": [{"port": 80, "targetPort": 8081}],
+            "template": {"spec": {"containers": [{"name": "app", "ports": [{"containerPort": 80, "name": "web"}]}]}}}});
+        let out =
+            apply(&service, patch.to_string().as_bytes(), PatchType::Strategic).expect("patch");
+        assert_eq!(
+            out["spec"]["ports"],
+            json!([{"port": 80, "targetPort": 8081}, {"port": 443}])
+        );
+        assert_eq!(
+            out["spec"]["template"]["spec"]["containers"][0]["ports"],
+            json!([{"containerPort": 80, "name": "web"}])
         );
         // A merge patch replaces the list whole.
         let merge = json!({"spec": {"containers": [{"name": "side", "image": "s:3"}]}});

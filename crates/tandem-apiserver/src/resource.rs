@@ -147,12 +147,13 @@ impl Resource {
             | Resource::Events
             | Resource::Endpoints
             | Resource::EndpointSlices => &["get", "list", "watch"],
-            Resource::Pods | Resource::ConfigMaps | Resource::Secrets => {
-                &["create", "delete", "get", "list", "patch", "watch"]
-            }
-            Resource::Services | Resource::Workload(_) => {
-                &["create", "delete", "get", "list", "watch"]
-            }
+            Resource::Pods
+            | Resource::ConfigMaps
+            | Resource::Secrets
+            | Resource::Services
+            | Resource::Workload(_) => &[
+                "create", "delete", "get", "list", "patch", "update", "watch",
+            ],
             Resource::SelfSubjectAccessReviews => &["create"],
             Resource::PodMetrics => &["get", "list"],
         }

@@ -315,24 +315,24 @@ async fn object(
             let namespace = t.namespace.clone().unwrap_or_default();
             writes::create(shared, req, r, namespace, query).await
         }
-        (&Method::PATCH, Some(name), None) if r.verbs().contains(&"patch") => {
+        (&Method::PATCH | &Method::PUT, Some(name), None)
+            if r.verbs().contains(&update_verb(&method)) =>
+        {
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
-            writes::patch(shared, req, r, namespace, name, query).await
+            writes::update(shared, req, r, namespace, name, query).await
         }
         (&Method::DELETE, Some(name), None) if r.verbs().contains(&"delete") => {
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
             writes::delete(shared, req, r, namespace, name, query).await
         }
-        // The API server would take these; say what tandem does not do yet, and what instead.
-        (&Method::PATCH | &Method::PUT, Some(_), None) if r.verbs().contains(&"create") => {
-            let mut e = not_allowed();
-            e.message = format!(
-                "{}: changing {} through the API is not supported by tandem yet; delete and create the object again, or use `kubectl scale` or `tandem set image`",
-                e.message,
-                r.plural()
-            );
-            Err(e)
-        }
         _ => Err(not_allowed()),
+    }
+}
+
+/// The verb discovery names a PATCH or a PUT by.
+fn update_verb(method: &Method) -> &'static str {
+    match *method {
+        Method::PUT => "update",
+        _ => "patch",
     }
 }

@@ -1,4 +1,4 @@
-//! Changing objects through the backend: create, patch, delete, a workload's scale, and the
+//! Changing objects through the backend: create, patch or replace, delete, a workload's scale, and the
 //! access review that answers `kubectl auth can-i`; each answers with the object as the cache
 //! holds it after the change.
 
@@ -47,6 +47,33 @@ pub(crate) async fn access_review(req: Request<Incoming>) -> Result<Response<Bod
     Ok(json_response(201, &review))
 }
 
+/// Checks that a submitted object is of the resource's kind and in the request's namespace,
+/// which it is given when it names none.
+fn addressed(r: Resource, object: &mut Value, namespace: &str) -> Result<(), ApiError> {
+    let (api_version, kind) = (
+        object["apiVersion"].as_str().unwrap_or(""),
+        object["kind"].as_str().unwrap_or(""),
+    );
+    if api_version != r.api_version() || kind != r.kind() {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({api_version}) does not match the expected API version ({}) or the kind ({kind}) is not {}",
+            r.api_version(),
+            r.kind()
+        )));
+    }
+    match object["metadata"]["namespace"].as_str() {
+        Some(ns) if !ns.is_empty() && ns != namespace => Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )),
+        _ => {
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("namespace".into(), json!(namespace));
+            }
+            Ok(())
+        }
+    }
+}
+
 pub(crate) async fn create(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
@@ -79,27 +106,7 @@ pub(crate) async fn create(
             ApiError::bad_request(format!("the object provided is not valid JSON: {e}"))
         })?,
     };
-    let (api_version, kind) = (
-        object["apiVersion"].as_str().unwrap_or(""),
-        object["kind"].as_str().unwrap_or(""),
-    );
-    if api_version != r.api_version() || kind != r.kind() {
-        return Err(ApiError::bad_request(format!(
-            "the API version in the data ({api_version}) does not match the expected API version ({}) or the kind ({kind}) is not {}",
-            r.api_version(),
-            r.kind()
-        )));
-    }
-    match object["metadata"]["namespace"].as_str() {
-        Some(ns) if !ns.is_empty() && ns != namespace => return Err(ApiError::bad_request(
-            "the namespace of the provided object does not match the namespace sent on the request",
-        )),
-        _ => {
-            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.insert("namespace".into(), json!(namespace));
-            }
-        }
-    }
+    addressed(r, &mut object, &namespace)?;
     let Some(name) = object["metadata"]["name"].as_str().map(str::to_string) else {
         return Err(ApiError::invalid(
             r.group(),
@@ -133,7 +140,8 @@ pub(crate) async fn create(
     Ok(response)
 }
 
-pub(crate) async fn patch(
+/// PATCH (the object with the patch applied) or PUT (the object sent, whole).
+pub(crate) async fn update(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
     r: Resource,
@@ -142,13 +150,38 @@ pub(crate) async fn patch(
     query: &Query,
 ) -> Result<Response<Body>, ApiError> {
     let dry_run = dry_run(query)?;
-    let content_type = content_type(&req, "");
-    let kind = PatchType::from_content_type(&content_type)?;
+    let replace = req.method() == Method::PUT;
+    let content_type = content_type(&req, if replace { "application/json" } else { "" });
+    let patch_type = match replace {
+        true if !content_type.starts_with("application/json") => {
+            return Err(ApiError::new(
+                Reason::UnsupportedMediaType,
+                format!("the body of the request was in an unknown format - accepted media types include: application/json (got {content_type})"),
+            ))
+        }
+        true => None,
+        false => Some(PatchType::from_content_type(&content_type)?),
+    };
     let body = read_body(req).await?;
     let Some(current) = shared.cache().get(r, &namespace, &name) else {
         return Err(ApiError::not_found(r.group(), r.plural(), &name));
     };
-    let new = crate::patch::apply(&current, &body, kind)?;
+    let new = match patch_type {
+        Some(kind) => crate::patch::apply(&current, &body, kind)?,
+        None => {
+            let mut sent: Value = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::bad_request(format!("the object provided is not valid JSON: {e}"))
+            })?;
+            addressed(r, &mut sent, &namespace)?;
+            if sent["metadata"]["name"].as_str() != Some(name.as_str()) {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({}) does not match the name on the URL ({name})",
+                    sent["metadata"]["name"].as_str().unwrap_or_default()
+                )));
+            }
+            sent
+        }
+    };
     // A version in the patch is a precondition: the object must not have changed since.
     let (asked, now) = (
         &new["metadata"]["resourceVersion"],
@@ -172,16 +205,22 @@ pub(crate) async fn patch(
         Arc::clone(&current),
         new.clone(),
     );
-    blocking(move || backend.update(r, &ns, &n, &old, &changed, dry_run)).await?;
-    if dry_run {
-        return Ok(json_response(200, &new));
+    let accepted = blocking(move || backend.update(r, &ns, &n, &old, &changed, dry_run)).await?;
+    let answer = match dry_run {
+        true => new,
+        false => {
+            shared.refresh().await?;
+            shared
+                .cache()
+                .get(r, &namespace, &name)
+                .map_or(new, |o| (*o).clone())
+        }
+    };
+    let mut response = json_response(200, &answer);
+    for w in accepted.warnings {
+        warn(&mut response, &w);
     }
-    shared.refresh().await?;
-    let answer = shared
-        .cache()
-        .get(r, &namespace, &name)
-        .map_or(new, |o| (*o).clone());
-    Ok(json_response(200, &answer))
+    Ok(response)
 }
 
 /// A workload's `autoscaling/v1` Scale: its replicas asked for and had, and its selector.

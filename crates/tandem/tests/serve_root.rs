@@ -1,5 +1,6 @@
 //! `tandem serve` driven by the real kubectl, as root, on real containers: a user's day of
-//! apply, wait, get, get -w, logs, exec (-i, -t), auth can-i, label, annotate, re-apply and
+//! apply, wait, get, get -w, logs, exec (-i, -t), auth can-i, label, annotate, re-apply (pods,
+//! workloads, Services), patch, replace, edit and
 //! delete works against pods that
 //! `tandem` itself sees as its own (and the other way round); only the kubeconfig's holders get
 //! in; a watch from a version the server no longer keeps is told 410 Gone. Each kubectl release
@@ -566,16 +567,82 @@ fn an_apps_file_of_workloads_and_services_applies_rolls_out_and_deletes_with_kub
         .split_whitespace()
         .collect();
     assert_eq!(row[..4], ["web", "2/2", "2", "2"], "{deploy}");
-    // An edited workload is not re-applied yet: said so, with what to do instead.
+    // The file edited and applied again: the Deployment rolls its pods out with the new
+    // template, the Service takes its new label, what did not change is left alone.
     let text = std::fs::read_to_string(file).expect("read the example");
+    let edited = text
+        .replace(
+            "            - {name: DB_PORT, value: \"5432\"}\n",
+            "            - {name: DB_PORT, value: \"5432\"}\n            - {name: RELEASE, value: \"2\"}\n",
+        )
+        .replace(
+            "kind: Service\nmetadata:\n  name: web\n",
+            "kind: Service\nmetadata:\n  name: web\n  labels: {tier: front}\n",
+        );
+    assert!(edited.contains("RELEASE") && edited.contains("tier: front"));
+    let edited_file = env.root.path().join("edited.yaml");
+    std::fs::write(&edited_file, &edited).expect("write the edited file");
+    let edited_file = edited_file.to_str().expect("utf-8");
+    let out = kubectl(&serving, &["apply", "-f", edited_file]);
+    assert_eq!(
+        stdout(&out),
+        "service/postgres unchanged\nservice/postgres-pods unchanged\nstatefulset.apps/postgres unchanged\nservice/web configured\ndeployment.apps/web configured\n",
+        "{}",
+        stderr(&out)
+    );
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "deployment/web", "--timeout=90s"],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let out = kubectl(
+        &serving,
+        &[
+            "exec",
+            "deployment/web",
+            "-c",
+            "app",
+            "--",
+            "sh",
+            "-c",
+            "echo $RELEASE",
+        ],
+    );
+    assert_eq!(stdout(&out), "2\n", "{}", stderr(&out));
+    let rs = stdout(&kubectl(
+        &serving,
+        &["get", "rs", "-l", "app=web", "-o", "name"],
+    ));
+    assert_eq!(
+        rs.lines().count(),
+        2,
+        "the old ReplicaSet is kept for undo: {rs}"
+    );
+    wait_for("only pods of the new template", 60, || {
+        let pods = env.tandem(&["get", "pods", "-l", "app=web", "-o", "json"]);
+        let pods: serde_json::Value = serde_json::from_str(&stdout(&pods)).ok()?;
+        let items = pods["items"].as_array()?;
+        let new = |p: &serde_json::Value| {
+            p["spec"]["containers"][0]["env"]
+                .to_string()
+                .contains("RELEASE")
+        };
+        (items.len() == 2 && items.iter().all(new)).then_some(())
+    });
+    let label = env.tandem(&[
+        "get",
+        "svc",
+        "web",
+        "-o",
+        "jsonpath={.metadata.labels.tier}",
+    ]);
+    assert_eq!(stdout(&label), "front");
+    // A change the API server forbids is refused in its words.
     apply_refused(
         &serving,
-        &env.root.path().join("edited.yaml"),
-        &text.replace(
-            "terminationGracePeriodSeconds: 2",
-            "terminationGracePeriodSeconds: 3",
-        ),
-        "through the API is not supported by tandem yet",
+        &env.root.path().join("renamed.yaml"),
+        &edited.replace("serviceName: postgres-pods", "serviceName: postgres"),
+        "The StatefulSet \"postgres\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template'",
     );
     // Scaled through the scale subresource, as kubectl scales.
     let out = kubectl(&serving, &["scale", "deployment/web", "--replicas=3"]);
@@ -620,7 +687,7 @@ fn an_apps_file_of_workloads_and_services_applies_rolls_out_and_deletes_with_kub
     assert_eq!(svc, ours);
     assert!(svc.starts_with("10.96."), "{svc}");
 
-    let out = kubectl(&serving, &["delete", "-f", file]);
+    let out = kubectl(&serving, &["delete", "-f", edited_file]);
     assert!(out.status.success(), "{}", stderr(&out));
     wait_for("every pod gone", 60, || {
         let out = env.tandem(&["get", "pods", "-o", "name"]);
@@ -628,6 +695,282 @@ fn an_apps_file_of_workloads_and_services_applies_rolls_out_and_deletes_with_kub
     });
     let out = kubectl(&serving, &["get", "all"]);
     assert_eq!(stdout(&out), "", "{}", stdout(&out));
+}
+
+/// `kubectl patch` or `kubectl replace` of an object, expected to succeed with `said`.
+fn changed(s: &Serving, args: &[&str], said: &str) {
+    let out = kubectl(s, args);
+    assert_eq!(stdout(&out), said, "{args:?}: {}", stderr(&out));
+}
+
+/// `kubectl patch` expected to be refused with `words` in its error.
+fn change_refused(s: &Serving, args: &[&str], words: &str) {
+    let out = kubectl(s, args);
+    assert!(!out.status.success(), "{args:?} was taken");
+    assert!(stderr(&out).contains(words), "{args:?}: {}", stderr(&out));
+}
+
+#[test]
+fn workloads_and_services_change_as_the_api_server_lets_them() {
+    let test = "workloads_and_services_change_as_the_api_server_lets_them";
+    if require_root(test).is_none() || !kubectl_installed(test) {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let file = env.root.path().join("app.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: once
+spec:
+  suspend: true
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {{name: c, image: {IMAGE}, imagePullPolicy: Never, command: ["true"]}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: app
+        image: {IMAGE}
+        imagePullPolicy: Never
+        command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  type: NodePort
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 8080}}]
+"#
+        ),
+    )
+    .expect("write the manifest");
+    let out = kubectl(&serving, &["apply", "-f", file.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A suspended Job resumed by a patch runs to its end.
+    let out = kubectl(
+        &serving,
+        &[
+            "wait",
+            "--for=condition=Suspended",
+            "job/once",
+            "--timeout=30s",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    changed(
+        &serving,
+        &[
+            "patch",
+            "job",
+            "once",
+            "-p",
+            r#"{"spec":{"suspend":false}}"#,
+        ],
+        "job.batch/once patched\n",
+    );
+    let out = kubectl(
+        &serving,
+        &[
+            "wait",
+            "--for=condition=Complete",
+            "job/once",
+            "--timeout=60s",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // What the API server fixes at creation stays, in its words.
+    change_refused(
+        &serving,
+        &[
+            "patch",
+            "job",
+            "once",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/template/spec/containers/0/command","value":["false"]}]"#,
+        ],
+        "The Job \"once\" is invalid: spec.template: Invalid value:",
+    );
+    change_refused(
+        &serving,
+        &[
+            "patch",
+            "deployment",
+            "web",
+            "-p",
+            r#"{"spec":{"selector":{"matchLabels":{"app":"other"}},"template":{"metadata":{"labels":{"app":"other"}}}}}"#,
+        ],
+        "spec.selector: Invalid value:",
+    );
+    change_refused(
+        &serving,
+        &[
+            "patch",
+            "service",
+            "web",
+            "-p",
+            r#"{"spec":{"clusterIP":"10.96.0.250","clusterIPs":["10.96.0.250"]}}"#,
+        ],
+        "spec.clusterIP: Invalid value: \"10.96.0.250\": field is immutable",
+    );
+    change_refused(
+        &serving,
+        &[
+            "patch",
+            "service",
+            "web",
+            "-p",
+            r#"{"spec":{"type":"ClusterIP"}}"#,
+        ],
+        "changing a Service's type is not supported by tandem yet",
+    );
+
+    // `kubectl replace` with a Deployment read (once its status settled) and edited: a new
+    // generation, one more pod.
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "deployment/web", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut deploy: serde_json::Value = serde_json::from_str(&stdout(&kubectl(
+        &serving,
+        &["get", "deploy", "web", "-o", "json"],
+    )))
+    .expect("deployment json");
+    let generation = deploy["metadata"]["generation"]
+        .as_i64()
+        .expect("generation");
+    deploy["spec"]["replicas"] = serde_json::json!(2);
+    let replaced = env.root.path().join("replaced.json");
+    std::fs::write(&replaced, deploy.to_string()).expect("write");
+    changed(
+        &serving,
+        &["replace", "-f", replaced.to_str().expect("utf-8")],
+        "deployment.apps/web replaced\n",
+    );
+    // Replaced again from the same (now stale) version: a conflict, as on a cluster.
+    change_refused(
+        &serving,
+        &["replace", "-f", replaced.to_str().expect("utf-8")],
+        "the object has been modified; please apply your changes to the latest version and try again",
+    );
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "deployment/web", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let now = stdout(&kubectl(
+        &serving,
+        &[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.metadata.generation} {.status.readyReplicas}",
+        ],
+    ));
+    assert_eq!(now, format!("{} 2", generation + 1));
+    // A dry run changes nothing; a template patch rolls out.
+    changed(
+        &serving,
+        &[
+            "set",
+            "env",
+            "deployment/web",
+            "MODE=dry",
+            "--dry-run=server",
+        ],
+        "deployment.apps/web env updated (server dry run)\n",
+    );
+    changed(
+        &serving,
+        &["set", "env", "deployment/web", "MODE=live"],
+        "deployment.apps/web env updated\n",
+    );
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "deployment/web", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &["exec", "deployment/web", "--", "sh", "-c", "echo $MODE"],
+    );
+    assert_eq!(stdout(&out), "live\n", "{}", stderr(&out));
+    // `kubectl edit`, with an editor that changes the replicas.
+    let out = kubectl_command("kubectl", &serving.kubeconfig, &["edit", "deployment/web"])
+        .env(
+            "KUBE_EDITOR",
+            "sed -i -e 's/^  replicas: 2$/  replicas: 1/'",
+        )
+        .output()
+        .expect("run kubectl edit");
+    assert_eq!(
+        stdout(&out),
+        "deployment.apps/web edited\n",
+        "{}",
+        stderr(&out)
+    );
+    let replicas = kubectl(
+        &serving,
+        &["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"],
+    );
+    assert_eq!(stdout(&replicas), "1");
+    // A Service's selector and target port change; its node port stays.
+    let port = stdout(&kubectl(
+        &serving,
+        &[
+            "get",
+            "svc",
+            "web",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}",
+        ],
+    ));
+    changed(
+        &serving,
+        &[
+            "patch",
+            "service",
+            "web",
+            "-p",
+            r#"{"spec":{"ports":[{"port":80,"targetPort":9090}]}}"#,
+        ],
+        "service/web patched\n",
+    );
+    let ours = env.tandem(&[
+        "get",
+        "svc",
+        "web",
+        "-o",
+        "jsonpath={.spec.ports[0].nodePort} {.spec.ports[0].targetPort}",
+    ]);
+    assert_eq!(stdout(&ours), format!("{port} 9090"));
+
+    let out = kubectl(&serving, &["delete", "-f", file.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]

@@ -15,7 +15,7 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use serde_json::{json, Value};
 use tandem_api::Workload;
 use tandem_apiserver::{
-    ApiError, Backend, Cause, Column, Created, ExecEnd, ExecOptions, ExecStreams, LogOptions,
+    Accepted, ApiError, Backend, Cause, Column, ExecEnd, ExecOptions, ExecStreams, LogOptions,
     LogStream, Object, Resource,
 };
 use tandem_kubelet::status::{human_duration, kubectl_columns};
@@ -229,7 +229,7 @@ impl Backend for StoreBackend {
         object: &Value,
         dry_run: bool,
         _strict: bool,
-    ) -> Result<Created, ApiError> {
+    ) -> Result<Accepted, ApiError> {
         let name = object["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
@@ -237,30 +237,7 @@ impl Backend for StoreBackend {
         if let Some(kept) = kept_kind(resource) {
             return self.keep(kept, namespace, &name, object, dry_run, None);
         }
-        // The ConfigMaps and Secrets kept in the namespace, which its references resolve
-        // against, as the API server's would.
-        let mut sources = vec![tandem_api::Source::new(
-            format!("{}/{name}", resource.plural()),
-            object.to_string(),
-        )];
-        for (i, r) in object_store::in_namespace(&self.store, namespace)
-            .into_iter()
-            .enumerate()
-        {
-            sources.push(tandem_api::Source::new(
-                format!("reference-{i}.json"),
-                r.to_string(),
-            ));
-        }
-        let loaded = tandem_api::load(
-            &sources,
-            &tandem_api::PlanOptions {
-                node_name: super::start::node_name(),
-                uid: Some(super::start::random_uid()),
-                claims_dir: Some(self.store.volumes.display().to_string()),
-            },
-        )
-        .map_err(|diags| invalid(resource, &name, &diags))?;
+        let loaded = self.load_submitted(resource, namespace, &name, object)?;
         let warnings = loaded.warnings.iter().map(|w| w.message.clone()).collect();
         let holds = match resource {
             Resource::Pods => loaded.pods.len(),
@@ -295,7 +272,7 @@ impl Backend for StoreBackend {
             ));
         }
         if dry_run {
-            return Ok(Created { warnings });
+            return Ok(Accepted { warnings });
         }
         super::run::create_loaded(&self.store, &self.settings, loaded).map_err(|e| {
             // A refused or failed creation leaves nothing, the proxy it started included.
@@ -306,7 +283,7 @@ impl Backend for StoreBackend {
                 false => internal(e),
             }
         })?;
-        Ok(Created { warnings })
+        Ok(Accepted { warnings })
     }
 
     fn update(
@@ -317,43 +294,39 @@ impl Backend for StoreBackend {
         old: &Value,
         new: &Value,
         dry_run: bool,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Accepted, ApiError> {
         if let Some(kept) = kept_kind(resource) {
-            return self
-                .keep(kept, namespace, name, new, dry_run, Some(old))
-                .map(|_| ());
+            return self.keep(kept, namespace, name, new, dry_run, Some(old));
         }
-        if resource != Resource::Pods {
-            return Err(ApiError::internal(format!(
-                "{} cannot be changed here",
-                resource.plural()
-            )));
-        }
-        let refused = |field: String, message: String| {
-            ApiError::invalid(
-                "",
-                "Pod",
-                name,
-                vec![Cause {
-                    reason: "FieldValueForbidden".into(),
-                    message,
-                    field,
-                }],
-            )
-        };
-        let update = tandem_api::updates::pod_update(old, new).map_err(|r| match r {
-            tandem_api::updates::Refusal::Forbidden { field, message }
-            | tandem_api::updates::Refusal::NotSupported { field, message } => {
-                refused(field, message)
+        match resource {
+            Resource::Pods => {}
+            Resource::Workload(kind) => {
+                return self.update_workload(kind, namespace, name, old, new, dry_run)
             }
-        })?;
+            Resource::Services => return self.update_service(namespace, name, old, new, dry_run),
+            _ => {
+                return Err(ApiError::internal(format!(
+                    "{} cannot be changed here",
+                    resource.plural()
+                )))
+            }
+        }
+        let update =
+            tandem_api::updates::pod_update(old, new).map_err(|r| refusal(resource, name, r))?;
         if dry_run || update.is_empty() {
-            return Ok(());
+            return Ok(Accepted { warnings: vec![] });
         }
         let dir = self.store.pod(namespace, name);
         match super::metadata::apply_pod_update(&dir, name, &update).map_err(internal)? {
-            Ok(()) => Ok(()),
-            Err(why) => Err(refused(String::new(), why)),
+            Ok(()) => Ok(Accepted { warnings: vec![] }),
+            Err(message) => Err(refusal(
+                resource,
+                name,
+                tandem_api::updates::Refusal::NotSupported {
+                    field: String::new(),
+                    message,
+                },
+            )),
         }
     }
 
@@ -717,6 +690,119 @@ fn keys(o: &Value) -> usize {
 }
 
 impl StoreBackend {
+    /// A submitted object loaded as `run` loads a manifest (validated, defaulted, planned), with
+    /// the ConfigMaps and Secrets kept in its namespace, which its references resolve against
+    /// as the API server's would.
+    fn load_submitted(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        object: &Value,
+    ) -> Result<tandem_api::Loaded, ApiError> {
+        let mut sources = vec![tandem_api::Source::new(
+            format!("{}/{name}", resource.plural()),
+            object.to_string(),
+        )];
+        for (i, r) in object_store::in_namespace(&self.store, namespace)
+            .into_iter()
+            .enumerate()
+        {
+            sources.push(tandem_api::Source::new(
+                format!("reference-{i}.json"),
+                r.to_string(),
+            ));
+        }
+        tandem_api::load(
+            &sources,
+            &tandem_api::PlanOptions {
+                node_name: super::start::node_name(),
+                uid: Some(super::start::random_uid()),
+                claims_dir: Some(self.store.volumes.display().to_string()),
+            },
+        )
+        .map_err(|diags| invalid(resource, name, &diags))
+    }
+
+    /// A workload changed as the API server changes one: the new object validated and
+    /// defaulted as a creation is, judged against the old (`tandem_api::updates`), then given to
+    /// its controller, which rolls out a new template, scales, or resumes as the new spec asks.
+    fn update_workload(
+        &self,
+        kind: tandem_api::WorkloadKind,
+        namespace: &str,
+        name: &str,
+        old: &Value,
+        new: &Value,
+        dry_run: bool,
+    ) -> Result<Accepted, ApiError> {
+        let resource = Resource::Workload(kind);
+        let dir = super::controller::WorkloadDir::of(&self.store, kind, namespace, name);
+        if !dir.root.join("workload.json").exists() {
+            return Err(ApiError::not_found(
+                resource.group(),
+                resource.plural(),
+                name,
+            ));
+        }
+        let mut submitted = without_server_fields(new);
+        // A Job's generated selector is generated again from its uid, as at its creation.
+        if kind == tandem_api::WorkloadKind::Job && old["spec"]["manualSelector"] != json!(true) {
+            if let Some(spec) = submitted["spec"].as_object_mut() {
+                spec.remove("selector");
+            }
+        }
+        let mut loaded = self.load_submitted(resource, namespace, name, &submitted)?;
+        let Some(workload) = loaded.workloads.pop() else {
+            return Err(ApiError::internal(format!(
+                "{} cannot be changed here",
+                resource.plural()
+            )));
+        };
+        let judged_as = workload.object.to_json();
+        let judged = tandem_api::updates::workload_update(kind, old, &judged_as)
+            .map_err(|r| refusal(resource, name, r))?;
+        let warnings = news(&loaded.warnings, old, &judged_as);
+        if dry_run || judged == tandem_api::updates::WorkloadUpdate::default() {
+            return Ok(Accepted { warnings });
+        }
+        dir.replace(workload.object, &loaded.references, judged.spec_changed)
+            .map_err(internal)?;
+        // A controller that is not running (killed, say) is started again to act on it.
+        super::workloads::recovered(&self.store, kind, namespace, name).map_err(internal)?;
+        Ok(Accepted { warnings })
+    }
+
+    /// A Service changed as the API server changes one: what its creation allocated kept,
+    /// the new object validated and defaulted as a creation is and judged against the old
+    /// (`tandem_api::updates::service_update`); the proxy routes by it at its next look.
+    fn update_service(
+        &self,
+        namespace: &str,
+        name: &str,
+        old: &Value,
+        new: &Value,
+        dry_run: bool,
+    ) -> Result<Accepted, ApiError> {
+        let resource = Resource::Services;
+        let mut submitted = without_server_fields(new);
+        tandem_api::updates::keep_allocated(old, &mut submitted);
+        let mut loaded = self.load_submitted(resource, namespace, name, &submitted)?;
+        let Some(service) = loaded.services.pop() else {
+            return Err(ApiError::internal("services cannot be changed here"));
+        };
+        let judged_as = serde_json::to_value(&service.object).map_err(|e| internal(e.into()))?;
+        let changed = tandem_api::updates::service_update(old, &judged_as)
+            .map_err(|r| refusal(resource, name, r))?;
+        let warnings = news(&loaded.warnings, old, &judged_as);
+        if dry_run || !changed {
+            return Ok(Accepted { warnings });
+        }
+        super::service_store::replace(&self.store, service.object).map_err(internal)?;
+        super::service_proxy::settle(&self.store);
+        Ok(Accepted { warnings })
+    }
+
     /// Keeps a ConfigMap or Secret, checked as `run` checks one (`old`: the object it
     /// replaces, whose identity stays and whose `immutable` data may not change). A Secret's
     /// `stringData` is folded into `data`, as the API server folds it.
@@ -728,7 +814,7 @@ impl StoreBackend {
         object: &Value,
         dry_run: bool,
         old: Option<&Value>,
-    ) -> Result<Created, ApiError> {
+    ) -> Result<Accepted, ApiError> {
         let resource = match kept {
             Kept::ConfigMaps => Resource::ConfigMaps,
             Kept::Secrets => Resource::Secrets,
@@ -804,7 +890,7 @@ impl StoreBackend {
             object_store::put(&self.store, kept, namespace, name, &object)
                 .map_err(|e| internal(e.into()))?;
         }
-        Ok(Created { warnings })
+        Ok(Accepted { warnings })
     }
 }
 
@@ -820,6 +906,44 @@ fn invalid(resource: Resource, name: &str, diags: &tandem_api::diag::Diagnostics
         })
         .collect();
     ApiError::invalid(resource.group(), resource.kind(), name, causes)
+}
+
+/// The loader's warnings about what an update changes (`old` into `new`): a field it left as
+/// it was, a default say, was warned of when the object was created.
+fn news(warnings: &[tandem_api::Diagnostic], old: &Value, new: &Value) -> Vec<String> {
+    warnings
+        .iter()
+        .filter(|w| w.field.is_empty() || !tandem_api::updates::unchanged(old, new, &w.field))
+        .map(|w| w.message.clone())
+        .collect()
+}
+
+/// An object sent for an update without what the server keeps itself (its status, version,
+/// generation and managed fields), which is not the client's to send.
+fn without_server_fields(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(o) = object.as_object_mut() {
+        o.remove("status");
+    }
+    if let Some(m) = object["metadata"].as_object_mut() {
+        for owned in ["resourceVersion", "generation", "managedFields"] {
+            m.remove(owned);
+        }
+    }
+    object
+}
+
+/// An update refused (by the API server's rules, or as one tandem does not carry out yet) as
+/// the API server's `Invalid`, at the field it names.
+fn refusal(resource: Resource, name: &str, r: tandem_api::updates::Refusal) -> ApiError {
+    let (tandem_api::updates::Refusal::Forbidden { field, message }
+    | tandem_api::updates::Refusal::NotSupported { field, message }) = r;
+    let cause = Cause {
+        reason: "FieldValueForbidden".into(),
+        message,
+        field,
+    };
+    ApiError::invalid(resource.group(), resource.kind(), name, vec![cause])
 }
 
 /// The CLI's column headers as a table's columns (`NAME` names the object; with `last_wide`,

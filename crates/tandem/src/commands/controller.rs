@@ -102,8 +102,26 @@ impl WorkloadDir {
     /// The settings its pods start with, as the `run` that created it gave them.
     pub fn read_settings(&self) -> anyhow::Result<(PodSettings, Vec<serde_json::Value>)> {
         let settings = serde_json::from_slice(&std::fs::read(self.settings())?)?;
-        let references = serde_json::from_slice(&std::fs::read(self.references())?)?;
-        Ok((settings, references))
+        Ok((settings, self.read_references()?))
+    }
+
+    fn read_references(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        Ok(serde_json::from_slice(&std::fs::read(self.references())?)?)
+    }
+
+    /// The ConfigMaps and Secrets of `namespace` among `references`, which the pods it makes
+    /// resolve their references against.
+    fn write_references(
+        &self,
+        references: &[serde_json::Value],
+        namespace: &str,
+    ) -> anyhow::Result<()> {
+        let in_namespace: Vec<&serde_json::Value> = references
+            .iter()
+            .filter(|r| r["metadata"]["namespace"].as_str().unwrap_or("default") == namespace)
+            .collect();
+        write_atomic(&self.references(), &serde_json::to_vec(&in_namespace)?)?;
+        Ok(())
     }
 
     fn settings(&self) -> PathBuf {
@@ -203,6 +221,21 @@ impl WorkloadDir {
         meta.generation = Some(meta.generation.unwrap_or(1) + 1);
         self.write(&w)?;
         Ok(w)
+    }
+
+    /// Replaces the workload's object by an update's (labels, annotations and spec, already
+    /// judged), with the references its template now resolves against; `spec_changed`: a new
+    /// generation. The controller sees it at its next look.
+    pub fn replace(
+        &self,
+        mut w: Workload,
+        references: &[serde_json::Value],
+        spec_changed: bool,
+    ) -> anyhow::Result<()> {
+        let generation = self.read()?.metadata().generation.unwrap_or(1);
+        w.metadata_mut().generation = Some(generation + i64::from(spec_changed));
+        self.write_references(references, w.namespace())?;
+        self.write(&w)
     }
 
     fn lock_file(&self) -> PathBuf {
@@ -368,11 +401,7 @@ pub fn create(
         });
     }
     let made = (|| -> anyhow::Result<()> {
-        let in_namespace: Vec<&serde_json::Value> = references
-            .iter()
-            .filter(|r| r["metadata"]["namespace"].as_str().unwrap_or("default") == ns)
-            .collect();
-        write_atomic(&dir.references(), &serde_json::to_vec(&in_namespace)?)?;
+        dir.write_references(references, ns)?;
         // Mode 0600: the pull settings may name registry credentials.
         write_private(&dir.settings(), &serde_json::to_vec_pretty(settings)?)?;
         dir.write(&w.object)?;
@@ -548,7 +577,7 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
         return Ok(());
     };
     std::fs::write(dir.pid_file(), std::process::id().to_string())?;
-    let (settings, references) = dir.read_settings()?;
+    let (settings, _) = dir.read_settings()?;
     let store = settings.store();
     let exe = super::own_exe()?;
     let pulls = Pulls {
@@ -561,7 +590,8 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
         if dir.deleting().exists() {
             return finish_deletion(&store, dir);
         }
-        let w = dir.read()?;
+        // Read at each look: an update of the workload may bring new ones with a new template.
+        let (w, references) = (dir.read()?, dir.read_references()?);
         if let Workload::CronJob(c) = &w {
             let wait = cron_look(
                 &store,

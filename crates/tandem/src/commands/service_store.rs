@@ -453,6 +453,21 @@ pub fn create(store: &Store, services: &[LoadedService]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Replaces a stored Service by an update of it (already judged: the same cluster IPs, type and
+/// node ports, so what it holds stays held); its creation time and status stay. The proxy
+/// routes by it at its next look.
+pub fn replace(store: &Store, mut s: Service) -> anyhow::Result<()> {
+    let dir = ServiceDir::of(store, namespace_of(&s), name_of(&s));
+    let _lock = allocation_lock(store)?;
+    let was = dir.read()?;
+    s.metadata.creation_timestamp = was.metadata.creation_timestamp;
+    s.status = was.status;
+    Ok(write_atomic(
+        &dir.object(),
+        &serde_json::to_vec_pretty(&s)?,
+    )?)
+}
+
 /// Removes a Service, if there is one of that name, and gives its addresses back; the proxy
 /// drops its rules at its next look. Returns whether there was one.
 pub fn remove(store: &Store, namespace: &str, name: &str) -> anyhow::Result<bool> {

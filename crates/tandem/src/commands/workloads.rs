@@ -38,7 +38,7 @@ fn existing(
 
 /// [`existing`], with its controller started again if it is not running (killed, say): any
 /// command that names a workload recovers it.
-fn recovered(
+pub(crate) fn recovered(
     store: &Store,
     kind: WorkloadKind,
     namespace: &str,
