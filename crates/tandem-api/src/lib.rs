@@ -21,7 +21,7 @@ pub mod env;
 pub mod kinds;
 pub mod labels;
 mod locate;
-mod names;
+pub mod names;
 mod objects;
 mod path;
 pub mod plan;
@@ -940,7 +940,7 @@ const NOT_APPLIED: &[(&str, &str, &str)] = &[
     (
         "v1",
         "PersistentVolumeClaim",
-        "claims are not provisioned; a pod that mounts one is refused",
+        "a claim is a directory of this machine, whatever its storage class, size and access modes",
     ),
     ("v1", "PersistentVolume", "volumes are not provisioned"),
     ("v1", "LimitRange", "no admission defaults are applied"),
@@ -1162,7 +1162,12 @@ fn collect(
         }
         return;
     }
-    if kind == "PersistentVolumeClaim" && api_version == "v1" {
+    let not_applied = NOT_APPLIED
+        .iter()
+        .find(|(v, k, _)| *k == kind && *v == api_version);
+    if not_applied.is_some() {
+        // Named as the API server would have it: RBAC objects by a path segment
+        // (`system:aggregate-to-view`), every other kind by a DNS subdomain.
         let meta = node.get("metadata");
         let text = |f: &str| {
             meta.and_then(|m| m.get(f))
@@ -1170,22 +1175,24 @@ fn collect(
                 .map(str::to_string)
         };
         if let Some(name) = text("name").filter(|n| !n.is_empty()) {
-            match names::dns1123_subdomain(&name) {
+            let problem = match api_version.starts_with("rbac.authorization.k8s.io/") {
+                true => names::path_segment(&name),
+                false => names::dns1123_subdomain(&name),
+            };
+            match problem {
                 Some(msg) => cx.error(
                     &root.field("metadata").field("name"),
                     format!("invalid name {name:?}: {msg}"),
                 ),
-                None => claims.push((
+                None if kind == "PersistentVolumeClaim" => claims.push((
                     text("namespace").unwrap_or_else(|| DEFAULT_NAMESPACE.to_string()),
                     name,
                 )),
+                None => {}
             }
         }
     }
-    if let Some((_, _, what)) = NOT_APPLIED
-        .iter()
-        .find(|(v, k, _)| *k == kind && *v == api_version)
-    {
+    if let Some((_, _, what)) = not_applied {
         cx.warn(
             &root.field("kind"),
             format!("{kind} is accepted but not applied by tandem: {what}"),

@@ -15,7 +15,7 @@ fn is_label(s: &str) -> bool {
 }
 
 /// RFC 1123 label: container, volume, namespace names, `spec.hostname`.
-pub(crate) fn dns1123_label(s: &str) -> Option<String> {
+pub fn dns1123_label(s: &str) -> Option<String> {
     if s.len() > DNS1123_LABEL_MAX {
         return Some(format!(
             "must be no more than {DNS1123_LABEL_MAX} characters (got {})",
@@ -67,6 +67,18 @@ pub(crate) fn dns1123_subdomain(s: &str) -> Option<String> {
 
 /// IANA_SVC_NAME: port names (at most 15 characters, lowercase letters, digits and '-', at least
 /// one letter, no leading, trailing or double '-').
+/// A name that is one segment of a URL path, as the API server's `ValidatePathSegmentName`
+/// requires of RBAC objects: not `.` or `..`, no `/` or `%`.
+pub(crate) fn path_segment(s: &str) -> Option<String> {
+    if s == "." || s == ".." {
+        return Some(format!("may not be {s:?}"));
+    }
+    ['/', '%']
+        .into_iter()
+        .find(|c| s.contains(*c))
+        .map(|c| format!("may not contain {c:?}"))
+}
+
 pub(crate) fn iana_svc_name(s: &str) -> Option<String> {
     if s.is_empty() || s.len() > 15 {
         return Some("must be no more than 15 characters".into());

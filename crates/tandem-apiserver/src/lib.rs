@@ -36,6 +36,6 @@ pub use backend::{
 };
 pub use cache::Object;
 pub use pki::Credentials;
-pub use resource::Resource;
+pub use resource::{Resource, StoredKind};
 pub use server::{ServeError, Server};
 pub use status::{ApiError, Cause, Details, Reason};

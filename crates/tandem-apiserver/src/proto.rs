@@ -1,5 +1,5 @@
 //! Request bodies in Kubernetes' protobuf encoding, which kubectl's typed clients send for
-//! `create configmap`, `create secret` and `auth can-i`: the `k8s\0` envelope around a
+//! `create configmap|secret|namespace|serviceaccount` and `auth can-i`: the `k8s\0` envelope around a
 //! `runtime.Unknown`, and the objects of the kinds read here, turned into their JSON form. The
 //! message types are kube-rs's `k8s-pb` (generated from the API's own .proto files); which fields
 //! each kind has in JSON is written here.
@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use k8s_pb::api::core::v1::{ConfigMap, Secret};
+use k8s_pb::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
 use k8s_pb::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_pb::apimachinery::pkg::runtime::Unknown;
 use prost::Message as _;
@@ -71,13 +71,22 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
             }
             o
         }
+        // `kubectl create namespace|serviceaccount`: names and labels only.
+        ("v1", "Namespace") => {
+            let n = Namespace::decode(raw.as_slice()).map_err(|e| bad(&e.to_string()))?;
+            json!({"metadata": metadata(n.metadata)})
+        }
+        ("v1", "ServiceAccount") => {
+            let sa = ServiceAccount::decode(raw.as_slice()).map_err(|e| bad(&e.to_string()))?;
+            json!({"metadata": metadata(sa.metadata)})
+        }
         // The review's answer does not depend on what it asks.
         ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => json!({"metadata": {}, "spec": {}}),
         _ => {
             return Err(ApiError::new(
                 Reason::UnsupportedMediaType,
                 format!(
-                    "tandem reads protobuf bodies of ConfigMaps and Secrets only, not of {kind} ({api_version}); send it as JSON: e.g. `kubectl create deployment … --dry-run=client -o yaml | kubectl apply -f -`"
+                    "tandem reads protobuf bodies of ConfigMaps, Secrets, Namespaces and ServiceAccounts only, not of {kind} ({api_version}); send it as JSON: e.g. `kubectl create deployment … --dry-run=client -o yaml | kubectl apply -f -`"
                 ),
             ))
         }

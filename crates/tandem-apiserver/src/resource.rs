@@ -23,6 +23,166 @@ pub enum Resource {
     SelfSubjectAccessReviews,
     /// `metrics.k8s.io` PodMetrics (`kubectl top pod`): measured when asked, never stored.
     PodMetrics,
+    /// A kind a cluster takes that tandem keeps without acting on it.
+    Stored(StoredKind),
+}
+
+/// The kinds a cluster takes that tandem keeps as an API server keeps them — created, listed,
+/// watched, changed, deleted — while nothing on this machine acts on them (no tokens for
+/// ServiceAccounts, no authorization by RBAC, no ingress controller, no autoscaler, no quota):
+/// each write is answered with a warning that says so, so an app's whole file applies and the
+/// user knows what a cluster would do beyond it. A PersistentVolumeClaim is kept too: the claim's
+/// data is a directory of the store, made when a pod first mounts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StoredKind {
+    ServiceAccount,
+    PersistentVolumeClaim,
+    PersistentVolume,
+    LimitRange,
+    ResourceQuota,
+    PodTemplate,
+    Role,
+    RoleBinding,
+    ClusterRole,
+    ClusterRoleBinding,
+    NetworkPolicy,
+    Ingress,
+    IngressClass,
+    HorizontalPodAutoscaler,
+    PodDisruptionBudget,
+    PriorityClass,
+    StorageClass,
+}
+
+/// What discovery says of a stored kind: group, version, plural, kind, namespaced, short names.
+struct StoredRow(
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    &'static [&'static str],
+);
+
+impl StoredKind {
+    pub const ALL: [StoredKind; 17] = [
+        StoredKind::ServiceAccount,
+        StoredKind::PersistentVolumeClaim,
+        StoredKind::PersistentVolume,
+        StoredKind::LimitRange,
+        StoredKind::ResourceQuota,
+        StoredKind::PodTemplate,
+        StoredKind::Role,
+        StoredKind::RoleBinding,
+        StoredKind::ClusterRole,
+        StoredKind::ClusterRoleBinding,
+        StoredKind::NetworkPolicy,
+        StoredKind::Ingress,
+        StoredKind::IngressClass,
+        StoredKind::HorizontalPodAutoscaler,
+        StoredKind::PodDisruptionBudget,
+        StoredKind::PriorityClass,
+        StoredKind::StorageClass,
+    ];
+
+    fn row(self) -> StoredRow {
+        const RBAC: &str = "rbac.authorization.k8s.io";
+        const NET: &str = "networking.k8s.io";
+        match self {
+            StoredKind::ServiceAccount => {
+                StoredRow("", "v1", "serviceaccounts", "ServiceAccount", true, &["sa"])
+            }
+            StoredKind::PersistentVolumeClaim => StoredRow(
+                "",
+                "v1",
+                "persistentvolumeclaims",
+                "PersistentVolumeClaim",
+                true,
+                &["pvc"],
+            ),
+            StoredKind::PersistentVolume => StoredRow(
+                "",
+                "v1",
+                "persistentvolumes",
+                "PersistentVolume",
+                false,
+                &["pv"],
+            ),
+            StoredKind::LimitRange => {
+                StoredRow("", "v1", "limitranges", "LimitRange", true, &["limits"])
+            }
+            StoredKind::ResourceQuota => StoredRow(
+                "",
+                "v1",
+                "resourcequotas",
+                "ResourceQuota",
+                true,
+                &["quota"],
+            ),
+            StoredKind::PodTemplate => {
+                StoredRow("", "v1", "podtemplates", "PodTemplate", true, &[])
+            }
+            StoredKind::Role => StoredRow(RBAC, "v1", "roles", "Role", true, &[]),
+            StoredKind::RoleBinding => {
+                StoredRow(RBAC, "v1", "rolebindings", "RoleBinding", true, &[])
+            }
+            StoredKind::ClusterRole => {
+                StoredRow(RBAC, "v1", "clusterroles", "ClusterRole", false, &[])
+            }
+            StoredKind::ClusterRoleBinding => StoredRow(
+                RBAC,
+                "v1",
+                "clusterrolebindings",
+                "ClusterRoleBinding",
+                false,
+                &[],
+            ),
+            StoredKind::NetworkPolicy => StoredRow(
+                NET,
+                "v1",
+                "networkpolicies",
+                "NetworkPolicy",
+                true,
+                &["netpol"],
+            ),
+            StoredKind::Ingress => StoredRow(NET, "v1", "ingresses", "Ingress", true, &["ing"]),
+            StoredKind::IngressClass => {
+                StoredRow(NET, "v1", "ingressclasses", "IngressClass", false, &[])
+            }
+            StoredKind::HorizontalPodAutoscaler => StoredRow(
+                "autoscaling",
+                "v2",
+                "horizontalpodautoscalers",
+                "HorizontalPodAutoscaler",
+                true,
+                &["hpa"],
+            ),
+            StoredKind::PodDisruptionBudget => StoredRow(
+                "policy",
+                "v1",
+                "poddisruptionbudgets",
+                "PodDisruptionBudget",
+                true,
+                &["pdb"],
+            ),
+            StoredKind::PriorityClass => StoredRow(
+                "scheduling.k8s.io",
+                "v1",
+                "priorityclasses",
+                "PriorityClass",
+                false,
+                &["pc"],
+            ),
+            StoredKind::StorageClass => StoredRow(
+                "storage.k8s.io",
+                "v1",
+                "storageclasses",
+                "StorageClass",
+                false,
+                &["sc"],
+            ),
+        }
+    }
 }
 
 /// A subresource of pods.
@@ -35,25 +195,23 @@ pub enum Subresource {
 }
 
 impl Resource {
-    pub const ALL: [Resource; 17] = [
-        Resource::Namespaces,
-        Resource::Pods,
-        Resource::Events,
-        Resource::Services,
-        Resource::Endpoints,
-        Resource::EndpointSlices,
-        Resource::ConfigMaps,
-        Resource::Secrets,
-        Resource::Workload(WorkloadKind::Deployment),
-        Resource::Workload(WorkloadKind::ReplicaSet),
-        Resource::Workload(WorkloadKind::StatefulSet),
-        Resource::Workload(WorkloadKind::DaemonSet),
-        Resource::Workload(WorkloadKind::Job),
-        Resource::Workload(WorkloadKind::CronJob),
-        Resource::Workload(WorkloadKind::ReplicationController),
-        Resource::SelfSubjectAccessReviews,
-        Resource::PodMetrics,
-    ];
+    /// Every served resource, in discovery's order.
+    pub fn all() -> impl Iterator<Item = Resource> {
+        [
+            Resource::Namespaces,
+            Resource::Pods,
+            Resource::Events,
+            Resource::Services,
+            Resource::Endpoints,
+            Resource::EndpointSlices,
+            Resource::ConfigMaps,
+            Resource::Secrets,
+        ]
+        .into_iter()
+        .chain(WorkloadKind::ALL.into_iter().map(Resource::Workload))
+        .chain([Resource::SelfSubjectAccessReviews, Resource::PodMetrics])
+        .chain(StoredKind::ALL.into_iter().map(Resource::Stored))
+    }
 
     /// The API group (`""` for the core group).
     pub fn group(self) -> &'static str {
@@ -62,6 +220,7 @@ impl Resource {
             Resource::PodMetrics => "metrics.k8s.io",
             Resource::EndpointSlices => "discovery.k8s.io",
             Resource::Workload(k) => k.api_version().split_once('/').map_or("", |(g, _)| g),
+            Resource::Stored(k) => k.row().0,
             _ => "",
         }
     }
@@ -69,6 +228,7 @@ impl Resource {
     pub fn version(self) -> &'static str {
         match self {
             Resource::PodMetrics => "v1beta1",
+            Resource::Stored(k) => k.row().1,
             _ => "v1",
         }
     }
@@ -94,6 +254,7 @@ impl Resource {
             Resource::Workload(k) => k.plural(),
             Resource::SelfSubjectAccessReviews => "selfsubjectaccessreviews",
             Resource::PodMetrics => "pods",
+            Resource::Stored(k) => k.row().2,
         }
     }
 
@@ -114,6 +275,7 @@ impl Resource {
             Resource::Workload(k) => k.name(),
             Resource::SelfSubjectAccessReviews => "SelfSubjectAccessReview",
             Resource::PodMetrics => "PodMetrics",
+            Resource::Stored(k) => k.row().3,
         }
     }
 
@@ -126,6 +288,7 @@ impl Resource {
             Resource::Endpoints => vec!["ep"],
             Resource::ConfigMaps => vec!["cm"],
             Resource::Workload(k) => k.short_name().into_iter().collect(),
+            Resource::Stored(k) => k.row().5.to_vec(),
             Resource::EndpointSlices
             | Resource::Secrets
             | Resource::SelfSubjectAccessReviews
@@ -134,24 +297,26 @@ impl Resource {
     }
 
     pub fn namespaced(self) -> bool {
-        !matches!(
-            self,
-            Resource::Namespaces | Resource::SelfSubjectAccessReviews
-        )
+        match self {
+            Resource::Namespaces | Resource::SelfSubjectAccessReviews => false,
+            Resource::Stored(k) => k.row().4,
+            _ => true,
+        }
     }
 
     /// What clients may do, as discovery lists it. Only verbs this server serves.
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            Resource::Namespaces
-            | Resource::Events
-            | Resource::Endpoints
-            | Resource::EndpointSlices => &["get", "list", "watch"],
+            Resource::Events | Resource::Endpoints | Resource::EndpointSlices => {
+                &["get", "list", "watch"]
+            }
+            Resource::Namespaces => &["create", "delete", "get", "list", "watch"],
             Resource::Pods
             | Resource::ConfigMaps
             | Resource::Secrets
             | Resource::Services
-            | Resource::Workload(_) => &[
+            | Resource::Workload(_)
+            | Resource::Stored(_) => &[
                 "create", "delete", "get", "list", "patch", "update", "watch",
             ],
             Resource::SelfSubjectAccessReviews => &["create"],
@@ -215,16 +380,13 @@ impl Resource {
 
     /// The resource a path names: its group, version and plural.
     pub fn find(group: &str, version: &str, plural: &str) -> Option<Resource> {
-        Resource::ALL
-            .into_iter()
+        Resource::all()
             .find(|r| r.group() == group && r.version() == version && r.plural() == plural)
     }
 
     /// The resource whose objects are of `kind` in `api_version` (`apps/v1`, `Deployment`).
     pub fn of_kind(api_version: &str, kind: &str) -> Option<Resource> {
-        Resource::ALL
-            .into_iter()
-            .find(|r| r.api_version() == api_version && r.kind() == kind)
+        Resource::all().find(|r| r.api_version() == api_version && r.kind() == kind)
     }
 }
 

@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 pub enum Reason {
     BadRequest,
     Unauthorized,
+    /// 403: what nobody may do (deleting a namespace every cluster has).
+    Forbidden,
     NotFound,
     MethodNotAllowed,
     NotAcceptable,
@@ -26,6 +28,7 @@ impl Reason {
         match self {
             Reason::BadRequest => "BadRequest",
             Reason::Unauthorized => "Unauthorized",
+            Reason::Forbidden => "Forbidden",
             Reason::NotFound => "NotFound",
             Reason::MethodNotAllowed => "MethodNotAllowed",
             Reason::NotAcceptable => "NotAcceptable",
@@ -42,6 +45,7 @@ impl Reason {
         match self {
             Reason::BadRequest => 400,
             Reason::Unauthorized => 401,
+            Reason::Forbidden => 403,
             Reason::NotFound => 404,
             Reason::MethodNotAllowed => 405,
             Reason::NotAcceptable => 406,

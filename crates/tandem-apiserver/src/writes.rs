@@ -48,7 +48,7 @@ pub(crate) async fn access_review(req: Request<Incoming>) -> Result<Response<Bod
 }
 
 /// Checks that a submitted object is of the resource's kind and in the request's namespace,
-/// which it is given when it names none.
+/// which it is given when it names none (a cluster-scoped object is given none).
 fn addressed(r: Resource, object: &mut Value, namespace: &str) -> Result<(), ApiError> {
     let (api_version, kind) = (
         object["apiVersion"].as_str().unwrap_or(""),
@@ -60,6 +60,13 @@ fn addressed(r: Resource, object: &mut Value, namespace: &str) -> Result<(), Api
             r.api_version(),
             r.kind()
         )));
+    }
+    if !r.namespaced() {
+        // A cluster-scoped object is in no namespace, whatever it says.
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("namespace");
+        }
+        return Ok(());
     }
     match object["metadata"]["namespace"].as_str() {
         Some(ns) if !ns.is_empty() && ns != namespace => Err(ApiError::bad_request(

@@ -974,6 +974,235 @@ spec:
 }
 
 #[test]
+fn a_helm_style_file_applies_whole_and_what_tandem_does_not_run_is_kept_with_a_warning() {
+    let test =
+        "a_helm_style_file_applies_whole_and_what_tandem_does_not_run_is_kept_with_a_warning";
+    if require_root(test).is_none() || !kubectl_installed(test) {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let file = env.root.path().join("chart.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: app}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: "system:app-reader"}}
+rules: [{{apiGroups: [""], resources: [pods], verbs: [get, list]}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: app}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:app-reader"}}
+subjects: [{{kind: ServiceAccount, name: app}}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: data}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 1Gi}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: web}}
+spec:
+  podSelector: {{matchLabels: {{app: web}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: web}}
+spec:
+  rules: [{{host: web.example, http: {{paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{number: 80}}}}}}}}]}}}}]
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {{name: web}}
+spec:
+  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: web}}
+  minReplicas: 1
+  maxReplicas: 3
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      serviceAccountName: app
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: app
+        image: {IMAGE}
+        imagePullPolicy: Never
+        command: ["sh", "-c", "trap 'exit 0' TERM; echo kept > /data/file; while true; do sleep 0.2; done"]
+        volumeMounts: [{{name: data, mountPath: /data}}]
+      volumes: [{{name: data, persistentVolumeClaim: {{claimName: data}}}}]
+"#
+        ),
+    )
+    .expect("write the chart's output");
+    let file = file.to_str().expect("utf-8");
+    let out = kubectl(&serving, &["apply", "-f", file]);
+    assert_eq!(
+        stdout(&out),
+        "serviceaccount/app created\nclusterrole.rbac.authorization.k8s.io/system:app-reader created\nrolebinding.rbac.authorization.k8s.io/app created\npersistentvolumeclaim/data created\nnetworkpolicy.networking.k8s.io/web created\ningress.networking.k8s.io/web created\nhorizontalpodautoscaler.autoscaling/web created\ndeployment.apps/web created\n",
+        "{}",
+        stderr(&out)
+    );
+    // kubectl prints the server's warnings: what a cluster would do that tandem does not.
+    for warning in [
+        "Warning: Ingress is accepted but not applied by tandem: no ingress controller routes to it",
+        "Warning: NetworkPolicy is accepted but not applied by tandem: pod traffic is not filtered by policy",
+        "Warning: HorizontalPodAutoscaler is accepted but not applied by tandem",
+    ] {
+        assert!(stderr(&out).contains(warning), "{warning} in {}", stderr(&out));
+    }
+    let listed = stdout(&kubectl(
+        &serving,
+        &[
+            "get",
+            "sa,clusterrole,rolebinding,pvc,netpol,ing,hpa",
+            "-o",
+            "name",
+        ],
+    ));
+    assert_eq!(
+        listed,
+        "serviceaccount/app\nclusterrole.rbac.authorization.k8s.io/system:app-reader\nrolebinding.rbac.authorization.k8s.io/app\npersistentvolumeclaim/data\nnetworkpolicy.networking.k8s.io/web\ningress.networking.k8s.io/web\nhorizontalpodautoscaler.autoscaling/web\n"
+    );
+    let pvc = stdout(&kubectl(&serving, &["get", "pvc", "data"]));
+    let row: Vec<&str> = pvc
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[..4], ["data", "Bound", "1Gi", "RWO"], "{pvc}");
+    // Applied again unchanged: nothing sent, nothing warned.
+    let out = kubectl(&serving, &["apply", "-f", file]);
+    assert!(
+        stdout(&out).contains("ingress.networking.k8s.io/web unchanged\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stderr(&out).contains("Warning"), "{}", stderr(&out));
+    // A name the API server refuses is refused.
+    apply_refused(
+        &serving,
+        &env.root.path().join("bad.yaml"),
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: Data_1}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n",
+        "invalid name \"Data_1\"",
+    );
+
+    // Namespaces: made (kubectl sends protobuf for these), listed, refused while they hold
+    // anything, deleted when empty; those every cluster has stay.
+    changed(
+        &serving,
+        &["create", "namespace", "team"],
+        "namespace/team created\n",
+    );
+    changed(
+        &serving,
+        &["create", "serviceaccount", "bot", "-n", "team"],
+        "serviceaccount/bot created\n",
+    );
+    change_refused(
+        &serving,
+        &["create", "namespace", "default"],
+        "AlreadyExists",
+    );
+    change_refused(
+        &serving,
+        &["delete", "namespace", "team"],
+        "namespace \"team\" holds 1 object(s) (serviceaccount/bot",
+    );
+    change_refused(
+        &serving,
+        &["delete", "namespace", "default"],
+        "namespaces \"default\" is forbidden: this namespace may not be deleted",
+    );
+    changed(
+        &serving,
+        &["delete", "sa", "bot", "-n", "team"],
+        "serviceaccount \"bot\" deleted\n",
+    );
+    changed(
+        &serving,
+        &["delete", "namespace", "team"],
+        "namespace \"team\" deleted\n",
+    );
+
+    // The claim's data is a directory of the store: kept while a pod mounts it, even when the
+    // claim is deleted; a claim nobody mounts goes with its data.
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "deployment/web", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let claim = env.root.path().join("volumes/default/data");
+    wait_for("the pod's file in the claim", 30, || {
+        std::fs::read_to_string(claim.join("file"))
+            .ok()
+            .filter(|t| t == "kept\n")
+    });
+    changed(
+        &serving,
+        &["delete", "pvc", "data"],
+        "persistentvolumeclaim \"data\" deleted\n",
+    );
+    assert!(
+        claim.join("file").exists(),
+        "a mounted claim's data is kept"
+    );
+    let out = kubectl(
+        &serving,
+        &["delete", "-f", file, "--ignore-not-found", "--wait"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("every pod gone", 60, || {
+        stdout(&env.tandem(&["get", "pods", "-o", "name"]))
+            .is_empty()
+            .then_some(())
+    });
+    let out = kubectl(&serving, &["apply", "-f", file]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(&serving, &["delete", "deployment", "web", "--wait"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("every pod gone", 60, || {
+        stdout(&env.tandem(&["get", "pods", "-o", "name"]))
+            .is_empty()
+            .then_some(())
+    });
+    changed(
+        &serving,
+        &["delete", "pvc", "data"],
+        "persistentvolumeclaim \"data\" deleted\n",
+    );
+    assert!(!claim.exists(), "a claim nobody mounts goes with its data");
+    let out = kubectl(&serving, &["delete", "-f", file, "--ignore-not-found"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let left = stdout(&kubectl(
+        &serving,
+        &[
+            "get",
+            "sa,clusterrole,rolebinding,pvc,netpol,ing,hpa",
+            "-o",
+            "name",
+        ],
+    ));
+    assert_eq!(left, "");
+}
+
+#[test]
 fn the_python_client_lists_creates_watches_reads_logs_and_deletes() {
     if require_root("the_python_client_lists_creates_watches_reads_logs_and_deletes").is_none() {
         return;

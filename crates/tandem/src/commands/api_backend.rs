@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use tandem_api::Workload;
 use tandem_apiserver::{
     Accepted, ApiError, Backend, Cause, Column, ExecEnd, ExecOptions, ExecStreams, LogOptions,
-    LogStream, Object, Resource,
+    LogStream, Object, Resource, StoredKind,
 };
 use tandem_kubelet::status::{human_duration, kubectl_columns};
 use tandem_supervisor::proto::{ExecRequest, Request};
@@ -202,21 +202,26 @@ impl Backend for StoreBackend {
                 objects.push(Object::from_value(resource, value));
             }
         }
-        for (resource, kept) in [
-            (Resource::ConfigMaps, Kept::ConfigMaps),
-            (Resource::Secrets, Kept::Secrets),
-        ] {
+        for kept in Kept::all().filter(|k| *k != Kept::Namespaces) {
             for value in object_store::list(&self.store, kept) {
-                objects.push(Object::from_value(resource, value));
+                objects.push(Object::from_value(kept.resource(), value));
             }
         }
-        // The namespaces every cluster has, and each one something lives in.
+        // The namespaces made through the API, those every cluster has, and each one something
+        // lives in.
+        let made = object_store::list(&self.store, Kept::Namespaces);
         let mut namespaces: std::collections::BTreeSet<String> =
             BUILTIN_NAMESPACES.iter().map(|n| n.to_string()).collect();
         namespaces.extend(objects.iter().map(|o| o.namespace.clone()));
+        namespaces.remove("");
         let created = store_created(&self.store);
         for ns in namespaces {
-            let value = Self::namespace_object(&ns, &created);
+            if !made.iter().any(|m| m["metadata"]["name"] == ns.as_str()) {
+                let value = Self::namespace_object(&ns, &created);
+                objects.push(Object::from_value(Resource::Namespaces, value));
+            }
+        }
+        for value in made {
             objects.push(Object::from_value(Resource::Namespaces, value));
         }
         Ok(objects)
@@ -234,7 +239,7 @@ impl Backend for StoreBackend {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        if let Some(kept) = kept_kind(resource) {
+        if let Some(kept) = Kept::of(resource) {
             return self.keep(kept, namespace, &name, object, dry_run, None);
         }
         let loaded = self.load_submitted(resource, namespace, &name, object)?;
@@ -295,7 +300,7 @@ impl Backend for StoreBackend {
         new: &Value,
         dry_run: bool,
     ) -> Result<Accepted, ApiError> {
-        if let Some(kept) = kept_kind(resource) {
+        if let Some(kept) = Kept::of(resource) {
             return self.keep(kept, namespace, name, new, dry_run, Some(old));
         }
         match resource {
@@ -376,13 +381,25 @@ impl Backend for StoreBackend {
                     Err(e) => Err(internal(e)),
                 };
             }
-            Resource::ConfigMaps | Resource::Secrets => {
-                let kept = kept_kind(resource).unwrap_or(Kept::ConfigMaps);
-                return match object_store::remove(&store, kept, namespace, name) {
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(ApiError::not_found("", resource.plural(), name)),
-                    Err(e) => Err(internal(e.into())),
-                };
+            Resource::Namespaces => return self.delete_namespace(name),
+            Resource::ConfigMaps | Resource::Secrets | Resource::Stored(_) => {
+                let kept = Kept::of(resource).unwrap_or(Kept::ConfigMaps);
+                let removed = object_store::remove(&store, kept, namespace, name)
+                    .map_err(|e| internal(e.into()))?;
+                if !removed {
+                    return Err(ApiError::not_found(
+                        resource.group(),
+                        resource.plural(),
+                        name,
+                    ));
+                }
+                if resource == Resource::Stored(StoredKind::PersistentVolumeClaim) {
+                    // Its data goes with it, as a dynamically provisioned volume's (reclaim
+                    // policy Delete) — unless a pod still mounts it, which keeps it.
+                    super::delete::remove_unused_claim(&store, namespace, name)
+                        .map_err(internal)?;
+                }
+                return Ok(());
             }
             Resource::Workload(kind) => {
                 let dir = super::controller::WorkloadDir::of(&store, kind, namespace, name);
@@ -665,18 +682,88 @@ impl Backend for StoreBackend {
                     })
                     .collect(),
             ),
+            Resource::Stored(StoredKind::PersistentVolumeClaim) => (
+                vec![
+                    NAME,
+                    column("Status", "The phase of the claim.", 0),
+                    column("Volume", "The volume bound to the claim.", 0),
+                    column("Capacity", "The capacity of the claim.", 0),
+                    column("Access Modes", "How the claim may be mounted.", 0),
+                    column("StorageClass", "The storage class of the claim.", 0),
+                    AGE,
+                ],
+                objects
+                    .iter()
+                    .map(|o| {
+                        let modes = o["spec"]["accessModes"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(Value::as_str)
+                            .map(|m| match m {
+                                "ReadWriteOnce" => "RWO",
+                                "ReadOnlyMany" => "ROX",
+                                "ReadWriteMany" => "RWX",
+                                "ReadWriteOncePod" => "RWOP",
+                                other => other,
+                            })
+                            .collect::<Vec<_>>()
+                            .join(",");
+                        vec![
+                            o["metadata"]["name"].clone(),
+                            o["status"]["phase"].clone(),
+                            json!(o["spec"]["volumeName"].as_str().unwrap_or_default()),
+                            json!(o["status"]["capacity"]["storage"]
+                                .as_str()
+                                .unwrap_or_default()),
+                            json!(modes),
+                            json!(o["spec"]["storageClassName"].as_str().unwrap_or("<unset>")),
+                            json!(age(&o["metadata"]["creationTimestamp"])),
+                        ]
+                    })
+                    .collect(),
+            ),
+            // Kept without being acted on: what identifies each, as a table without a printer
+            // of its own shows it.
+            Resource::Stored(_) => (
+                vec![NAME, AGE],
+                objects
+                    .iter()
+                    .map(|o| {
+                        vec![
+                            o["metadata"]["name"].clone(),
+                            json!(age(&o["metadata"]["creationTimestamp"])),
+                        ]
+                    })
+                    .collect(),
+            ),
             // Never stored, so never listed.
             Resource::SelfSubjectAccessReviews | Resource::PodMetrics => (vec![NAME], vec![]),
         }
     }
 }
 
-/// The kept kind a resource is, if it is one.
-fn kept_kind(resource: Resource) -> Option<Kept> {
-    match resource {
-        Resource::ConfigMaps => Some(Kept::ConfigMaps),
-        Resource::Secrets => Some(Kept::Secrets),
-        _ => None,
+/// A Secret's `stringData` folded into its `data`, base64-encoded, and its type Opaque when it
+/// names none, as the API server does.
+fn secret_defaults(secret: &mut Value) {
+    use base64::Engine as _;
+    if secret["type"].as_str().is_none_or(str::is_empty) {
+        secret["type"] = json!("Opaque");
+    }
+    let Some(strings) = secret.get("stringData").and_then(Value::as_object).cloned() else {
+        return;
+    };
+    let mut data = secret["data"].as_object().cloned().unwrap_or_default();
+    for (k, v) in strings {
+        let text = v.as_str().unwrap_or_default();
+        data.insert(
+            k,
+            json!(base64::engine::general_purpose::STANDARD.encode(text)),
+        );
+    }
+    secret["data"] = Value::Object(data);
+    if let Some(o) = secret.as_object_mut() {
+        o.remove("stringData");
     }
 }
 
@@ -803,9 +890,42 @@ impl StoreBackend {
         Ok(Accepted { warnings })
     }
 
-    /// Keeps a ConfigMap or Secret, checked as `run` checks one (`old`: the object it
-    /// replaces, whose identity stays and whose `immutable` data may not change). A Secret's
-    /// `stringData` is folded into `data`, as the API server folds it.
+    /// Deletes a namespace made through the API. One that holds anything is refused: tandem
+    /// does not yet delete a namespace's objects with it, as the namespace controller would.
+    fn delete_namespace(&self, name: &str) -> Result<(), ApiError> {
+        if BUILTIN_NAMESPACES.contains(&name) {
+            return Err(ApiError::new(
+                tandem_apiserver::Reason::Forbidden,
+                format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"),
+            ));
+        }
+        let held: Vec<String> = self
+            .snapshot()?
+            .into_iter()
+            .filter(|o| o.namespace == name && o.resource != Resource::Events)
+            .map(|o| format!("{}/{}", o.resource.singular(), o.name))
+            .collect();
+        if let Some(first) = held.first() {
+            return Err(ApiError::new(
+                tandem_apiserver::Reason::Conflict,
+                format!(
+                    "namespace \"{name}\" holds {} object(s) ({first}, …): tandem does not delete a namespace's objects with it yet; delete them first (`kubectl delete all,configmaps,secrets --all -n {name}`)",
+                    held.len()
+                ),
+            ));
+        }
+        match object_store::remove(&self.store, Kept::Namespaces, "", name) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ApiError::not_found("", "namespaces", name)),
+            Err(e) => Err(internal(e.into())),
+        }
+    }
+
+    /// Keeps an object of a kept kind, checked as `run` checks one (`old`: the object it
+    /// replaces, whose identity stays). A Secret's `stringData` is folded into `data` and its
+    /// type defaults to Opaque, as the API server does; the data of an `immutable` ConfigMap or
+    /// Secret may not change. A claim is Bound from the start (its data is a directory of this
+    /// machine), a namespace Active.
     fn keep(
         &self,
         kept: Kept,
@@ -815,47 +935,65 @@ impl StoreBackend {
         dry_run: bool,
         old: Option<&Value>,
     ) -> Result<Accepted, ApiError> {
-        let resource = match kept {
-            Kept::ConfigMaps => Resource::ConfigMaps,
-            Kept::Secrets => Resource::Secrets,
-        };
-        let mut object = object.clone();
-        if let Some(strings) = object.get("stringData").and_then(Value::as_object).cloned() {
-            use base64::Engine as _;
-            let mut data = object["data"].as_object().cloned().unwrap_or_default();
-            for (k, v) in strings {
-                let text = v.as_str().unwrap_or_default();
-                data.insert(
-                    k,
-                    json!(base64::engine::general_purpose::STANDARD.encode(text)),
-                );
-            }
-            object["data"] = Value::Object(data);
-            if let Some(o) = object.as_object_mut() {
-                o.remove("stringData");
-            }
+        let resource = kept.resource();
+        let mut object = without_server_fields(object);
+        if kept == Kept::Secrets {
+            secret_defaults(&mut object);
         }
-        if kept == Kept::Secrets && object["type"].as_str().is_none_or(str::is_empty) {
-            object["type"] = json!("Opaque");
-        }
-        let sources = vec![tandem_api::Source::new(
-            format!("{}/{name}", resource.plural()),
-            object.to_string(),
-        )];
-        let loaded = tandem_api::load(
-            &sources,
-            &tandem_api::PlanOptions {
-                node_name: super::start::node_name(),
-                uid: None,
-                claims_dir: None,
+        let warnings = match kept {
+            // Checked here: the loader takes a Namespace as a note that none is needed to run.
+            Kept::Namespaces => match tandem_api::names::dns1123_label(name) {
+                Some(problem) => {
+                    return Err(ApiError::invalid(
+                        "",
+                        resource.kind(),
+                        name,
+                        vec![Cause {
+                            reason: "FieldValueInvalid".into(),
+                            message: format!("Invalid value: {name:?}: {problem}"),
+                            field: "metadata.name".into(),
+                        }],
+                    ))
+                }
+                None => vec![],
             },
-        )
-        .map_err(|diags| invalid(resource, name, &diags))?;
-        let warnings = loaded.warnings.iter().map(|w| w.message.clone()).collect();
+            _ => {
+                let sources = vec![tandem_api::Source::new(
+                    format!("{}/{name}", resource.plural()),
+                    object.to_string(),
+                )];
+                let loaded = tandem_api::load(
+                    &sources,
+                    &tandem_api::PlanOptions {
+                        node_name: super::start::node_name(),
+                        uid: None,
+                        claims_dir: None,
+                    },
+                )
+                .map_err(|diags| invalid(resource, name, &diags))?;
+                match old {
+                    None => loaded.warnings.iter().map(|w| w.message.clone()).collect(),
+                    Some(old) => news(&loaded.warnings, old, &object),
+                }
+            }
+        };
         let (uid, created) = match old {
             None => {
-                if kept.path(&self.store, namespace, name).exists() {
-                    return Err(ApiError::already_exists("", resource.plural(), name));
+                // A namespace every cluster has, or one something lives in, exists already.
+                let implied = || {
+                    self.snapshot().is_ok_and(|all| {
+                        all.iter()
+                            .any(|o| o.resource == Resource::Namespaces && o.name == name)
+                    })
+                };
+                if kept.path(&self.store, namespace, name).exists()
+                    || (kept == Kept::Namespaces && implied())
+                {
+                    return Err(ApiError::already_exists(
+                        resource.group(),
+                        resource.plural(),
+                        name,
+                    ));
                 }
                 let now = serde_json::to_value(super::start::now_time())
                     .map_err(|e| internal(e.into()))?;
@@ -882,9 +1020,29 @@ impl StoreBackend {
         let meta = &mut object["metadata"];
         meta["uid"] = uid;
         meta["creationTimestamp"] = created;
-        meta["namespace"] = json!(namespace);
-        if let Some(m) = meta.as_object_mut() {
-            m.remove("resourceVersion");
+        match resource.namespaced() {
+            true => meta["namespace"] = json!(namespace),
+            false => {
+                if let Some(m) = meta.as_object_mut() {
+                    m.remove("namespace");
+                }
+            }
+        }
+        match kept {
+            Kept::Stored(StoredKind::PersistentVolumeClaim) => {
+                let spec = &object["spec"];
+                object["status"] = json!({
+                    "phase": "Bound",
+                    "accessModes": spec["accessModes"],
+                    "capacity": {"storage": spec["resources"]["requests"]["storage"]},
+                });
+            }
+            Kept::Namespaces => {
+                object["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
+                object["spec"] = json!({"finalizers": ["kubernetes"]});
+                object["status"] = json!({"phase": "Active"});
+            }
+            _ => {}
         }
         if !dry_run {
             object_store::put(&self.store, kept, namespace, name, &object)

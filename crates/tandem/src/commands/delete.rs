@@ -244,6 +244,42 @@ impl Deleting {
     }
 }
 
+/// Removes a claim's directory (its data) unless a running pod of the store mounts it; whether
+/// it did. A claim deleted through the API goes with its data, as a dynamically provisioned
+/// volume with reclaim policy Delete does; one in use keeps it, as the claim's protection
+/// finalizer would until its pods are gone.
+pub(crate) fn remove_unused_claim(
+    store: &Store,
+    namespace: &str,
+    name: &str,
+) -> anyhow::Result<bool> {
+    let mounted = super::list_pods(store)?.into_iter().any(|dir| {
+        let Ok(pod) = super::read_pod(&dir) else {
+            return false;
+        };
+        let mounts = pod.metadata.namespace.as_deref() == Some(namespace)
+            && pod
+                .spec
+                .iter()
+                .flat_map(|s| s.volumes.iter().flatten())
+                .filter_map(|v| v.persistent_volume_claim.as_ref())
+                .any(|c| c.claim_name == name);
+        mounts && dir.live_supervisor().is_some()
+    });
+    if mounted {
+        return Ok(false);
+    }
+    let dir = store.volumes.join(namespace).join(name);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
+            "cannot delete the claim directory {}",
+            dir.display()
+        ))),
+    }
+}
+
 /// Stops a pod through its supervisor and returns once the pod is gone; a pod whose supervisor
 /// has already exited (it completed, or crashed) is cleaned up here.
 pub fn delete_pod(dir: &PodDir, grace: Option<u64>) -> anyhow::Result<()> {

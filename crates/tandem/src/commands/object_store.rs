@@ -1,11 +1,14 @@
-//! ConfigMaps and Secrets kept in the store (`objects/configmaps/NS_NAME.json`,
-//! `objects/secrets/NS_NAME.json`), as the API server keeps them: made, changed and deleted
-//! through the API endpoint, and resolved for the pods and workloads created through it, whose
-//! references to them the API server would resolve from what it holds.
+//! Objects kept in the store as the API server keeps them, one JSON file each
+//! (`objects/RESOURCE/NS_NAME.json`, `objects/configmaps/default_app.json`): ConfigMaps and
+//! Secrets, which the pods and workloads created through the API endpoint resolve their
+//! references against; Namespaces made through it; and the kinds a cluster takes that tandem
+//! keeps without acting on them (ServiceAccounts, RBAC, Ingresses, …). Made, changed and deleted
+//! through the API endpoint.
 
 use std::path::PathBuf;
 
 use serde_json::Value;
+use tandem_apiserver::{Resource, StoredKind};
 use tandem_supervisor::statedir::{dir_name, write_atomic, Store};
 
 /// The kinds kept.
@@ -13,16 +16,48 @@ use tandem_supervisor::statedir::{dir_name, write_atomic, Store};
 pub(crate) enum Kept {
     ConfigMaps,
     Secrets,
+    Namespaces,
+    Stored(StoredKind),
 }
 
 impl Kept {
+    /// The kept kind a resource is, if it is one.
+    pub fn of(resource: Resource) -> Option<Kept> {
+        match resource {
+            Resource::ConfigMaps => Some(Kept::ConfigMaps),
+            Resource::Secrets => Some(Kept::Secrets),
+            Resource::Namespaces => Some(Kept::Namespaces),
+            Resource::Stored(k) => Some(Kept::Stored(k)),
+            _ => None,
+        }
+    }
+
+    pub fn resource(self) -> Resource {
+        match self {
+            Kept::ConfigMaps => Resource::ConfigMaps,
+            Kept::Secrets => Resource::Secrets,
+            Kept::Namespaces => Resource::Namespaces,
+            Kept::Stored(k) => Resource::Stored(k),
+        }
+    }
+
+    /// Every kept kind.
+    pub fn all() -> impl Iterator<Item = Kept> {
+        [Kept::ConfigMaps, Kept::Secrets, Kept::Namespaces]
+            .into_iter()
+            .chain(StoredKind::ALL.into_iter().map(Kept::Stored))
+    }
+
     fn dir(self, store: &Store) -> PathBuf {
-        store.objects.join(match self {
-            Kept::ConfigMaps => "configmaps",
-            Kept::Secrets => "secrets",
+        // The resource's plural, qualified by its group (`roles.rbac.authorization.k8s.io`).
+        let r = self.resource();
+        store.objects.join(match r.group() {
+            "" => r.plural().to_string(),
+            g => format!("{}.{g}", r.plural()),
         })
     }
 
+    /// Where an object of this kind is kept (`namespace` empty for a cluster-scoped kind).
     pub fn path(self, store: &Store, namespace: &str, name: &str) -> PathBuf {
         self.dir(store)
             .join(format!("{}.json", dir_name(namespace, name)))
