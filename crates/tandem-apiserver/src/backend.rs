@@ -162,6 +162,12 @@ pub trait Backend: Send + Sync + 'static {
         options: &ExecOptions,
     ) -> Result<ExecStreams, ApiError>;
 
+    /// Connects to `port` on a running pod's own loopback, from inside its network namespace
+    /// (`pods/portforward`), so a server listening on 127.0.0.1 in the pod is reached as with a
+    /// cluster's kubelet.
+    fn dial(&self, namespace: &str, name: &str, port: u16)
+        -> Result<std::net::TcpStream, ApiError>;
+
     /// The columns of `resource`'s table and each object's cells, as the API server's printers
     /// compute them (`now_us`: the time ages are counted to).
     fn table(

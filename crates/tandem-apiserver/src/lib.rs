@@ -4,20 +4,23 @@
 //! Owns: the REST protocol as the API server speaks it — paths and query options
 //! ([`request`]), discovery and OpenAPI ([`discovery`]), `Status` bodies ([`status`]),
 //! resource versions and watches ([`cache`]), selectors ([`select`]), patches ([`patch`]),
-//! reads as objects, tables and watches, writes, logs and exec over WebSocket ([`stream`]), TLS
+//! reads as objects, tables and watches, writes, logs, exec over WebSocket ([`stream`]) and
+//! port-forward over SPDY, TLS
 //! with client certificates and the credentials and kubeconfig ([`pki`]), the HTTPS server and
 //! its routing ([`server`]).
 //! Never: reads the store, starts or stops anything, or decides what an object means: every
 //! object comes from, and every change goes to, the [`Backend`] the binary gives it.
 //!
 //! Reading order: `resource → cache → status → backend → discovery → patch → pki → proto → reply →
-//! request → select → state → reads → stream → sessions → writes → server`.
+//! request → select → state → reads → upgrade → stream → spdy → portforward → sessions → writes →
+//! server`.
 
 pub mod backend;
 pub mod cache;
 pub mod discovery;
 pub mod patch;
 pub mod pki;
+mod portforward;
 pub mod proto;
 mod reads;
 mod reply;
@@ -26,9 +29,11 @@ pub mod resource;
 pub mod select;
 pub mod server;
 mod sessions;
+mod spdy;
 mod state;
 pub mod status;
 pub mod stream;
+mod upgrade;
 mod writes;
 
 pub use backend::{

@@ -36,12 +36,7 @@ pub enum Route {
 }
 
 /// Pods' subresources of the API server that are not served yet.
-const NOT_YET: [(&str, &str, &str); 5] = [
-    (
-        "portforward",
-        "port-forward through the API",
-        "`tandem port-forward` forwards ports",
-    ),
+const NOT_YET: [(&str, &str, &str); 4] = [
     (
         "attach",
         "attach",
@@ -294,7 +289,7 @@ mod tests {
             (Resource::Namespaces, Some("kube-system"))
         );
         assert!(matches!(
-            route("/api/v1/namespaces/default/pods/web/portforward"),
+            route("/api/v1/namespaces/default/pods/web/attach"),
             Ok(Route::NotYet { .. })
         ));
         // A pod is named within a namespace only; namespaces are not in one; unknown paths and

@@ -190,6 +190,7 @@ impl StoredKind {
 pub enum Subresource {
     Log,
     Exec,
+    PortForward,
     /// `autoscaling/v1` Scale of the workloads with replicas.
     Scale,
 }
@@ -334,7 +335,11 @@ impl Resource {
 
     pub fn subresources(self) -> &'static [Subresource] {
         match self {
-            Resource::Pods => &[Subresource::Log, Subresource::Exec],
+            Resource::Pods => &[
+                Subresource::Log,
+                Subresource::Exec,
+                Subresource::PortForward,
+            ],
             Resource::Workload(
                 WorkloadKind::Deployment
                 | WorkloadKind::ReplicaSet
@@ -395,6 +400,7 @@ impl Subresource {
         match self {
             Subresource::Log => "log",
             Subresource::Exec => "exec",
+            Subresource::PortForward => "portforward",
             Subresource::Scale => "scale",
         }
     }
@@ -403,6 +409,7 @@ impl Subresource {
         match name {
             "log" => Some(Subresource::Log),
             "exec" => Some(Subresource::Exec),
+            "portforward" => Some(Subresource::PortForward),
             "scale" => Some(Subresource::Scale),
             _ => None,
         }
@@ -422,6 +429,7 @@ impl Subresource {
         match self {
             Subresource::Log => "Pod",
             Subresource::Exec => "PodExecOptions",
+            Subresource::PortForward => "PodPortForwardOptions",
             Subresource::Scale => "Scale",
         }
     }
@@ -429,7 +437,7 @@ impl Subresource {
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
             Subresource::Log => &["get"],
-            Subresource::Exec => &["create", "get"],
+            Subresource::Exec | Subresource::PortForward => &["create", "get"],
             Subresource::Scale => &["get", "patch", "update"],
         }
     }

@@ -298,6 +298,10 @@ async fn object(
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
             sessions::exec(shared, req, namespace, name, query).await
         }
+        (&Method::GET | &Method::POST, Some(name), Some(Subresource::PortForward)) => {
+            let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
+            sessions::port_forward(shared, req, namespace, name).await
+        }
         (&Method::GET | &Method::PATCH | &Method::PUT, Some(name), Some(Subresource::Scale)) => {
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
             writes::scale(shared, req, r, namespace, name, query).await

@@ -1,5 +1,6 @@
-//! Requests that stream for as long as their session lasts: a pod's log (followed) and a command
-//! run in a container (exec over WebSocket, `crate::stream`).
+//! Requests that stream for as long as their session lasts: a pod's log (followed), a command
+//! run in a container (exec over WebSocket, `crate::stream`) and a pod's ports forwarded (SPDY,
+//! plain or inside a WebSocket, `crate::portforward`).
 
 use std::sync::Arc;
 
@@ -8,12 +9,19 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use tokio::sync::mpsc;
 
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio_tungstenite::tungstenite::protocol::{Message, Role};
+use tokio_tungstenite::WebSocketStream;
+
 use crate::backend::{ExecOptions, LogOptions};
+use crate::portforward;
 use crate::reply::{respond, Body};
 use crate::request::Query;
 use crate::resource::Resource;
 use crate::state::{blocking, Shared};
 use crate::status::ApiError;
+use crate::upgrade::{Offer, Upgrade};
 
 pub(crate) async fn logs(
     shared: &Arc<Shared>,
@@ -75,7 +83,7 @@ pub(crate) async fn exec(
             "you must specify at least 1 of stdin, stdout, stderr",
         ));
     }
-    let upgrade = crate::stream::upgrade(&req)?;
+    let upgrade = crate::upgrade::upgrade(&req, &crate::stream::EXEC)?;
     known_pod(shared, &namespace, &name)?;
     let backend = Arc::clone(&shared.backend);
     let streams = blocking(move || backend.exec(&namespace, &name, &options)).await?;
@@ -86,6 +94,109 @@ pub(crate) async fn exec(
         }
     });
     Ok(upgrade.response(Body::Full(None)))
+}
+
+pub(crate) async fn port_forward(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    namespace: String,
+    name: String,
+) -> Result<Response<Body>, ApiError> {
+    let offer = Offer {
+        websocket: &[portforward::TUNNELED],
+        spdy: Some(portforward::PROTOCOL),
+    };
+    let upgrade = crate::upgrade::upgrade(&req, &offer)?;
+    known_pod(shared, &namespace, &name)?;
+    let backend = Arc::clone(&shared.backend);
+    let dial: portforward::Dial = Arc::new(move |port| {
+        let (backend, namespace, name) = (Arc::clone(&backend), namespace.clone(), name.clone());
+        Box::pin(async move {
+            let std = blocking(move || backend.dial(&namespace, &name, port))
+                .await
+                .map_err(|e| e.message)?;
+            std.set_nonblocking(true).map_err(|e| e.to_string())?;
+            tokio::net::TcpStream::from_std(std).map_err(|e| e.to_string())
+        })
+    });
+    let websocket = matches!(upgrade, Upgrade::WebSocket { .. });
+    tokio::spawn(async move {
+        let Ok(upgraded) = hyper::upgrade::on(req).await else {
+            return;
+        };
+        let io = hyper_util::rt::TokioIo::new(upgraded);
+        let (to_session, incoming) = mpsc::channel::<Vec<u8>>(16);
+        let (outgoing, from_session) = mpsc::channel::<Vec<u8>>(16);
+        let session = tokio::spawn(portforward::serve(incoming, outgoing, dial));
+        let writer = match websocket {
+            true => over_websocket(io, to_session, from_session).await,
+            false => over_connection(io, to_session, from_session).await,
+        };
+        // The client has gone: the session ends its connections, then nothing is left to send.
+        let _ = session.await;
+        writer.abort();
+    });
+    Ok(upgrade.response(Body::Full(None)))
+}
+
+/// A session's bytes in WebSocket binary messages, either way (kubectl 1.31+). Reads until the
+/// client goes; returns the task that writes.
+async fn over_websocket(
+    io: hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>,
+    to_session: mpsc::Sender<Vec<u8>>,
+    mut from_session: mpsc::Receiver<Vec<u8>>,
+) -> tokio::task::JoinHandle<()> {
+    let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+    let (mut sink, mut stream) = ws.split();
+    let writer = tokio::spawn(async move {
+        while let Some(bytes) = from_session.recv().await {
+            if sink.send(Message::Binary(bytes.into())).await.is_err() {
+                return;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    while let Some(Ok(message)) = stream.next().await {
+        let sent = match message {
+            Message::Binary(b) => to_session.send(b.to_vec()).await.is_ok(),
+            Message::Close(_) => false,
+            _ => true,
+        };
+        if !sent {
+            break;
+        }
+    }
+    writer
+}
+
+/// A session's bytes on the upgraded connection itself (SPDY, kubectl before 1.31). Reads
+/// until the client goes; returns the task that writes.
+async fn over_connection(
+    io: hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>,
+    to_session: mpsc::Sender<Vec<u8>>,
+    mut from_session: mpsc::Receiver<Vec<u8>>,
+) -> tokio::task::JoinHandle<()> {
+    let (mut read, mut write) = tokio::io::split(io);
+    let writer = tokio::spawn(async move {
+        while let Some(bytes) = from_session.recv().await {
+            if write.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+        let _ = write.shutdown().await;
+    });
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        match read.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if to_session.send(buf[..n].to_vec()).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    writer
 }
 
 /// A writer into a response body; writing or flushing fails once the client has gone.

@@ -3,7 +3,7 @@
 //! with its channel — 0 stdin, 1 stdout, 2 stderr, 3 the end as a `metav1.Status`, 4 terminal
 //! size (`{"Width":…,"Height":…}`), and in v5, 255 to close one channel (stdin's end).
 //!
-//! The WebSocket framing is tungstenite's; the upgrade is answered here (RFC 6455 §4.2.2) on
+//! The WebSocket framing is tungstenite's; the upgrade is answered by `crate::upgrade` on
 //! hyper's connection, which hands the socket over once the 101 is sent.
 
 use std::io::{Read, Write};
@@ -12,18 +12,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
-use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Message, Role};
 
 use crate::backend::{ExecEnd, ExecStreams};
-use crate::status::ApiError;
+use crate::upgrade::Offer;
 
 /// The subprotocols served, best first.
-const PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
+pub(crate) const PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
 
 const STDIN: u8 = 0;
 const STDOUT: u8 = 1;
@@ -36,72 +34,12 @@ const CLOSE: u8 = 255;
 /// background may hold its streams open for good.
 const DRAIN: Duration = Duration::from_secs(1);
 
-/// An accepted upgrade: the subprotocol chosen and the `Sec-WebSocket-Accept` value.
-pub struct Upgrade {
-    pub protocol: &'static str,
-    accept: String,
-}
-
-/// Checks that `req` asks for a WebSocket with a subprotocol served here. SPDY (kubectl before
-/// 1.30) is refused with what to use instead.
-pub fn upgrade(req: &Request<Incoming>) -> Result<Upgrade, ApiError> {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    };
-    if !header("upgrade").eq_ignore_ascii_case("websocket") {
-        return Err(ApiError::bad_request(format!(
-            "tandem streams over WebSocket ({}), not {:?}: use kubectl 1.30 or later, or a client that speaks it",
-            PROTOCOLS.join(", "),
-            header("upgrade")
-        )));
-    }
-    let offered: Vec<&str> = header("sec-websocket-protocol")
-        .split(',')
-        .map(str::trim)
-        .collect();
-    let Some(protocol) = PROTOCOLS.into_iter().find(|p| offered.contains(p)) else {
-        return Err(ApiError::bad_request(format!(
-            "none of the offered subprotocols {offered:?} is served; tandem serves {}",
-            PROTOCOLS.join(", ")
-        )));
-    };
-    let key = header("sec-websocket-key");
-    if key.is_empty() {
-        return Err(ApiError::bad_request("Sec-WebSocket-Key is missing"));
-    }
-    Ok(Upgrade {
-        protocol,
-        accept: tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes()),
-    })
-}
-
-impl Upgrade {
-    /// The `101 Switching Protocols` answer.
-    pub fn response<B>(&self, body: B) -> Response<B> {
-        let mut r = Response::new(body);
-        *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        let h = r.headers_mut();
-        h.insert(
-            http::header::UPGRADE,
-            http::HeaderValue::from_static("websocket"),
-        );
-        h.insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("Upgrade"),
-        );
-        if let Ok(v) = http::HeaderValue::from_str(&self.accept) {
-            h.insert(http::header::SEC_WEBSOCKET_ACCEPT, v);
-        }
-        h.insert(
-            http::header::SEC_WEBSOCKET_PROTOCOL,
-            http::HeaderValue::from_static(self.protocol),
-        );
-        r
-    }
-}
+/// What exec upgrades to: a WebSocket with one of its subprotocols (SPDY, kubectl before
+/// 1.30, is refused with what to use instead).
+pub(crate) const EXEC: Offer = Offer {
+    websocket: &PROTOCOLS,
+    spdy: None,
+};
 
 /// The end of a command as the status on the error channel: Success, or Failure with
 /// `NonZeroExitCode` and the code as a cause, which kubectl turns into its own exit status.

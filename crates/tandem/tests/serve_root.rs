@@ -1202,6 +1202,200 @@ spec:
     assert_eq!(left, "");
 }
 
+/// A `kubectl port-forward` running in the background (killed when dropped), with the local
+/// port it chose.
+struct Forwarding {
+    child: Child,
+    port: u16,
+}
+
+impl Forwarding {
+    fn start(binary: &str, s: &Serving, target: &str, remote: &str) -> Forwarding {
+        let mut child = kubectl_command(
+            binary,
+            &s.kubeconfig,
+            &["port-forward", target, &format!(":{remote}")],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start kubectl port-forward");
+        let port = forwarded_port(&mut child);
+        Forwarding { child, port }
+    }
+
+    /// One HTTP/1.0 GET through the forwarded port: the whole answer.
+    fn get(&self) -> String {
+        use std::io::{Read as _, Write as _};
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        c.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .expect("timeout");
+        c.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("send");
+        let mut answer = String::new();
+        let _ = c.read_to_string(&mut answer);
+        answer
+    }
+}
+
+impl Drop for Forwarding {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The local port a `kubectl port-forward` chose, from its first line ("Forwarding from
+/// 127.0.0.1:41234 -> 8080"); the rest of its output is read away (it writes a line per
+/// connection, and would fail on a closed pipe).
+fn forwarded_port(child: &mut Child) -> u16 {
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    out.read_line(&mut first).expect("its first line");
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    first
+        .strip_prefix("Forwarding from 127.0.0.1:")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("port-forward said {first:?}"))
+}
+
+/// How many descriptors a process holds.
+fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn kubectl_port_forward_reaches_a_server_listening_on_the_pods_loopback() {
+    let test = "kubectl_port_forward_reaches_a_server_listening_on_the_pods_loopback";
+    if require_root(test).is_none() || !kubectl_installed(test) {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let file = env.root.path().join("www.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: www}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: www}}}}
+  template:
+    metadata: {{labels: {{app: www}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      initContainers:
+      - name: proxy
+        image: {IMAGE}
+        imagePullPolicy: Never
+        restartPolicy: Always
+        command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+      containers:
+      - name: web
+        image: {IMAGE}
+        imagePullPolicy: Never
+        ports: [{{name: http, containerPort: 8080}}]
+        command: ["sh", "-c", "mkdir -p /www && echo hello from the pod > /www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www"]
+        readinessProbe:
+          exec: {{command: ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]}}
+          periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: www}}
+spec:
+  selector: {{app: www}}
+  ports: [{{port: 80, targetPort: http}}]
+"#
+        ),
+    )
+    .expect("write the manifest");
+    let out = kubectl(&serving, &["apply", "-f", file.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "deployment/www", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The server listens on the pod's 127.0.0.1 only: reached from inside its network namespace.
+    let serve_pid = serving.child.id();
+    let before = fds(serve_pid);
+    {
+        let forwarding = Forwarding::start("kubectl", &serving, "deployment/www", "8080");
+        assert!(
+            forwarding.get().ends_with("hello from the pod\n"),
+            "{}",
+            forwarding.get()
+        );
+        // 20 connections at once, each answered whole.
+        let port = forwarding.port;
+        let answers: Vec<String> = (0..20)
+            .map(|_| {
+                let f = Forwarding {
+                    child: Command::new("true").spawn().expect("true"),
+                    port,
+                };
+                std::thread::spawn(move || f.get())
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().expect("a connection"))
+            .collect();
+        assert!(
+            answers.iter().all(|a| a.ends_with("hello from the pod\n")),
+            "{answers:?}"
+        );
+        // A Service's port is led to its target port on a pod of it.
+        let svc = Forwarding::start("kubectl", &serving, "svc/www", "80");
+        assert!(svc.get().ends_with("hello from the pod\n"));
+    }
+    // Before 1.31 kubectl speaks SPDY over the upgraded connection itself.
+    let old = "/usr/lib/google-cloud-sdk/bin/kubectl.1.27";
+    if Path::new(old).exists() {
+        let forwarding = Forwarding::start(old, &serving, "deployment/www", "8080");
+        assert!(forwarding.get().ends_with("hello from the pod\n"));
+    }
+    // A port nothing listens on: the connection closes and kubectl says why.
+    let pod = stdout(&kubectl(
+        &serving,
+        &["get", "pods", "-l", "app=www", "-o", "name"],
+    ));
+    let out = kubectl_command(
+        "kubectl",
+        &serving.kubeconfig,
+        &["port-forward", pod.trim(), ":9999"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("start kubectl port-forward");
+    let mut forwarding = Forwarding {
+        child: out,
+        port: 0,
+    };
+    forwarding.port = forwarded_port(&mut forwarding.child);
+    assert_eq!(forwarding.get(), "");
+    let mut err = String::new();
+    use std::io::Read as _;
+    let _ = forwarding
+        .child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err);
+    assert!(
+        err.contains("error forwarding port 9999 to the pod"),
+        "{err}"
+    );
+    drop(forwarding);
+    // Every session ended leaves nothing open in the server.
+    wait_for("serve's descriptors back where they were", 20, || {
+        (fds(serve_pid) <= before).then_some(())
+    });
+}
+
 #[test]
 fn the_python_client_lists_creates_watches_reads_logs_and_deletes() {
     if require_root("the_python_client_lists_creates_watches_reads_logs_and_deletes").is_none() {

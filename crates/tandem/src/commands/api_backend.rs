@@ -557,6 +557,25 @@ impl Backend for StoreBackend {
         })
     }
 
+    fn dial(
+        &self,
+        namespace: &str,
+        name: &str,
+        port: u16,
+    ) -> Result<std::net::TcpStream, ApiError> {
+        let dir = self.store.pod(namespace, name);
+        if !dir.root.exists() {
+            return Err(ApiError::not_found("", "pods", name));
+        }
+        if dir.live_supervisor().is_none() {
+            return Err(ApiError::bad_request(format!(
+                "pod {name} is not running, so no port of it can be reached"
+            )));
+        }
+        super::port_forward::dial(&dir, name, port)
+            .map_err(|e| ApiError::new(tandem_apiserver::Reason::InternalError, format!("{e:#}")))
+    }
+
     fn table(
         &self,
         resource: Resource,

@@ -312,20 +312,25 @@ fn accept_loop(listener: TcpListener, remote: u16, dir: PodDir, name: String) {
     }
 }
 
-/// One connection: a socket connected inside the pod, then bytes both ways until each side ends.
-fn forward(client: &TcpStream, remote: u16, dir: &PodDir, name: &str) -> anyhow::Result<()> {
+/// A socket connected to `port` on the pod's loopback, from inside its network namespace: the
+/// pod's supervisor connects it and hands it over, keeping nothing.
+pub(crate) fn dial(dir: &PodDir, name: &str, port: u16) -> anyhow::Result<TcpStream> {
     let mut conn = Connection::open(dir, name)?;
-    conn.send(&Request::Dial { port: remote }, &[])?;
+    conn.send(&Request::Dial { port }, &[])?;
     let mut fds = match conn.reply()? {
         Some((Reply::Accepted, fds)) => fds,
         Some((Reply::Rejected(message), _)) => anyhow::bail!("{message}"),
         _ => return Err(conn.gone()),
     };
-    drop(conn);
     let Some(socket) = fds.pop() else {
         anyhow::bail!("the supervisor of pod {name} sent no connection");
     };
-    let upstream = TcpStream::from(socket);
+    Ok(TcpStream::from(socket))
+}
+
+/// One connection: a socket connected inside the pod, then bytes both ways until each side ends.
+fn forward(client: &TcpStream, remote: u16, dir: &PodDir, name: &str) -> anyhow::Result<()> {
+    let upstream = dial(dir, name, remote)?;
     let (client_r, client_w) = (client.try_clone()?, client.try_clone()?);
     let upstream_r = upstream.try_clone()?;
     let up = std::thread::spawn(move || pipe(client_r, upstream));
