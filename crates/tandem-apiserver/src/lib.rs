@@ -11,7 +11,7 @@
 //! Never: reads the store, starts or stops anything, or decides what an object means: every
 //! object comes from, and every change goes to, the [`Backend`] the binary gives it.
 //!
-//! Reading order: `resource → cache → status → backend → discovery → patch → pki → proto → reply →
+//! Reading order: `resource → cache → status → backend → discovery → patch → pki → protoobjects → proto → reply →
 //! request → select → state → reads → upgrade → stream → spdy → portforward → sessions → writes →
 //! server`.
 
@@ -22,6 +22,7 @@ pub mod patch;
 pub mod pki;
 mod portforward;
 pub mod proto;
+mod protoobjects;
 mod reads;
 mod reply;
 pub mod request;

@@ -1397,6 +1397,141 @@ spec:
 }
 
 #[test]
+fn kubectl_create_of_each_kind_makes_it_from_protobuf() {
+    let test = "kubectl_create_of_each_kind_makes_it_from_protobuf";
+    if require_root(test).is_none() || !kubectl_installed(test) {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let image = format!("--image={IMAGE}");
+    let loop_ = "trap 'exit 0' TERM; while true; do sleep 0.2; done";
+    // kubectl's typed clients send these in protobuf; each is made as from its JSON.
+    let made = [
+        (
+            vec![
+                "create",
+                "deployment",
+                "web",
+                &image,
+                "--port=80",
+                "-r",
+                "2",
+                "--",
+                "sh",
+                "-c",
+                loop_,
+            ],
+            "deployment.apps/web created\n",
+        ),
+        (
+            vec!["create", "job", "once", &image, "--", "true"],
+            "job.batch/once created\n",
+        ),
+        (
+            vec![
+                "create",
+                "cronjob",
+                "nightly",
+                &image,
+                "--schedule=0 3 * * *",
+                "--",
+                "true",
+            ],
+            "cronjob.batch/nightly created\n",
+        ),
+        (
+            vec!["create", "service", "nodeport", "web", "--tcp=80:80"],
+            "service/web created\n",
+        ),
+        (
+            vec![
+                "create",
+                "role",
+                "reader",
+                "--verb=get,list",
+                "--resource=pods",
+            ],
+            "role.rbac.authorization.k8s.io/reader created\n",
+        ),
+        (
+            vec![
+                "create",
+                "rolebinding",
+                "read",
+                "--role=reader",
+                "--serviceaccount=default:app",
+            ],
+            "rolebinding.rbac.authorization.k8s.io/read created\n",
+        ),
+        (
+            vec!["create", "priorityclass", "high", "--value=1000"],
+            "priorityclass.scheduling.k8s.io/high created\n",
+        ),
+    ];
+    for (args, said) in made {
+        changed(&serving, &args, said);
+    }
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "deployment/web", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &[
+            "wait",
+            "--for=condition=Complete",
+            "job/once",
+            "--timeout=60s",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Read back as the flags asked: the container's port and command, the Service's selector
+    // and ports, the rule, the binding's subject, the class's value.
+    let deploy = stdout(&kubectl(&serving, &["get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].ports[0].containerPort} {.spec.template.spec.containers[0].command[0]}"]));
+    assert_eq!(deploy, "80 sh");
+    let svc = stdout(&env.tandem(&[
+        "get",
+        "svc",
+        "web",
+        "-o",
+        "jsonpath={.spec.selector.app} {.spec.ports[0].targetPort} {.spec.type}",
+    ]));
+    assert_eq!(svc, "web 80 NodePort");
+    let rule = stdout(&kubectl(
+        &serving,
+        &["get", "role", "reader", "-o", "jsonpath={.rules[0].verbs}"],
+    ));
+    assert_eq!(rule, r#"["get","list"]"#);
+    let subject = stdout(&kubectl(
+        &serving,
+        &[
+            "get",
+            "rolebinding",
+            "read",
+            "-o",
+            "jsonpath={.subjects[0].kind}/{.subjects[0].name} {.roleRef.name}",
+        ],
+    ));
+    assert_eq!(subject, "ServiceAccount/app reader");
+    let value = stdout(&kubectl(
+        &serving,
+        &["get", "priorityclass", "high", "-o", "jsonpath={.value}"],
+    ));
+    assert_eq!(value, "1000");
+    // A Job copied from a CronJob carries all of its stored template: more than is read here
+    // in protobuf, so it is refused, saying where, never made without it.
+    change_refused(
+        &serving,
+        &["create", "job", "manual", "--from=cronjob/nightly"],
+        "this Job sets fields tandem does not read in protobuf yet",
+    );
+    let out = kubectl(&serving, &["get", "job", "manual"]);
+    assert!(!out.status.success(), "nothing was made");
+}
+
+#[test]
 fn the_python_client_lists_creates_watches_reads_logs_and_deletes() {
     if require_root("the_python_client_lists_creates_watches_reads_logs_and_deletes").is_none() {
         return;
