@@ -567,6 +567,13 @@ fn an_apps_file_of_workloads_and_services_applies_rolls_out_and_deletes_with_kub
         .split_whitespace()
         .collect();
     assert_eq!(row[..4], ["web", "2/2", "2", "2"], "{deploy}");
+    // `describe` finds a workload's events by its uid, as against a cluster.
+    let described = stdout(&kubectl(&serving, &["describe", "deployment", "web"]));
+    assert!(
+        described.contains("ScalingReplicaSet")
+            && described.contains("deployment-controller  Scaled up replica set web-"),
+        "{described}"
+    );
     // The file edited and applied again: the Deployment rolls its pods out with the new
     // template, the Service takes its new label, what did not change is left alone.
     let text = std::fs::read_to_string(file).expect("read the example");

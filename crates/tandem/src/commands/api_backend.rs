@@ -176,21 +176,18 @@ impl Backend for StoreBackend {
             objects.push(Object::from_value(Resource::Pods, value));
         }
         for dir in super::controller::list(&self.store) {
-            let Ok(w) = dir.read() else { continue };
-            let mut made = vec![w.clone()];
-            if w.kind() == tandem_api::WorkloadKind::Deployment {
-                // Its ReplicaSets, as its controller keeps them.
-                made.extend(dir.replica_sets().into_iter().map(Workload::ReplicaSet));
+            let Ok(made) = dir.read_objects() else {
+                continue;
+            };
+            for e in dir.read_events() {
+                let event = super::get::workload_v1_event(&made, &e);
+                objects.push(Object::from_value(Resource::Events, event));
             }
             for m in made {
                 objects.push(Object::from_value(
                     Resource::Workload(m.kind()),
                     m.to_json(),
                 ));
-            }
-            for e in dir.read_events() {
-                let event = super::get::workload_v1_event(w.namespace(), &e);
-                objects.push(Object::from_value(Resource::Events, event));
             }
         }
         for (resource, kind) in [

@@ -199,6 +199,19 @@ impl WorkloadDir {
             .with_context(|| format!("{} is not a workload", self.object().display()))
     }
 
+    /// The workload with its status, then (for a Deployment) the ReplicaSets its controller
+    /// keeps: every object it stands for in the API.
+    pub fn read_objects(&self) -> anyhow::Result<Vec<Workload>> {
+        let w = self.read()?;
+        let sets = match w.kind() {
+            WorkloadKind::Deployment => self.replica_sets(),
+            _ => vec![],
+        };
+        Ok(std::iter::once(w)
+            .chain(sets.into_iter().map(Workload::ReplicaSet))
+            .collect())
+    }
+
     /// Replaces the workload's object (its spec: a scale); the controller sees it at its next look.
     pub fn write(&self, w: &Workload) -> anyhow::Result<()> {
         let mut v = w.to_json();

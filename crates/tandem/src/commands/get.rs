@@ -433,8 +433,10 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
         .collect();
     if only.is_none() {
         for dir in super::controller::list(store) {
-            let in_namespace = dir.read().is_ok_and(|w| w.namespace() == a.namespace);
-            if !in_namespace {
+            let Ok(made) = dir.read_objects() else {
+                continue;
+            };
+            if made.first().is_none_or(|w| w.namespace() != a.namespace) {
                 continue;
             }
             for e in dir.read_events() {
@@ -445,7 +447,7 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
                     format!("{}/{}", e.object_kind.to_ascii_lowercase(), e.object_name),
                     e.message.clone(),
                 ];
-                all.push((e.time_us, row, workload_v1_event(&a.namespace, &e)));
+                all.push((e.time_us, row, workload_v1_event(&made, &e)));
             }
         }
     }
@@ -497,18 +499,25 @@ pub(super) fn pod_events(dir: &tandem_supervisor::statedir::PodDir) -> Vec<PodEv
         .collect()
 }
 
-/// A v1 Event object for one event a workload controller recorded.
+/// A v1 Event object for one event a workload controller recorded, about one of `made` (the
+/// workload and its ReplicaSets).
 pub(super) fn workload_v1_event(
-    namespace: &str,
+    made: &[tandem_api::Workload],
     e: &tandem_controllers::events::WorkloadEvent,
 ) -> serde_json::Value {
+    let namespace = made.first().map_or("default", |w| w.namespace());
     let api_version =
         tandem_api::WorkloadKind::from_kind(&e.object_kind).map_or("apps/v1", |k| k.api_version());
+    // `kubectl describe` finds an object's events by its uid too.
+    let uid = made
+        .iter()
+        .find(|w| w.kind().name() == e.object_kind && w.name() == e.object_name)
+        .map(|w| w.uid());
     serde_json::json!({
         "apiVersion": "v1",
         "kind": "Event",
         "metadata": {"name": format!("{}.{:x}", e.object_name, e.time_us), "namespace": namespace},
-        "involvedObject": {"apiVersion": api_version, "kind": e.object_kind, "name": e.object_name, "namespace": namespace},
+        "involvedObject": {"apiVersion": api_version, "kind": e.object_kind, "name": e.object_name, "namespace": namespace, "uid": uid},
         "reason": e.reason,
         "message": e.message,
         "type": format!("{:?}", e.kind),
