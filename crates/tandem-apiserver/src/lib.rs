@@ -4,20 +4,21 @@
 //! Owns: the REST protocol as the API server speaks it — paths and query options
 //! ([`request`]), discovery and OpenAPI ([`discovery`]), `Status` bodies ([`status`]),
 //! resource versions and watches ([`cache`]), selectors ([`select`]), patches ([`patch`]),
-//! reads as objects, tables and watches, writes, logs, exec over WebSocket ([`stream`]) and
-//! port-forward over SPDY, TLS
+//! reads as objects, tables and watches, writes, logs, exec over WebSocket ([`stream`]) or SPDY
+//! and port-forward over SPDY, TLS
 //! with client certificates and the credentials and kubeconfig ([`pki`]), the HTTPS server and
 //! its routing ([`server`]).
 //! Never: reads the store, starts or stops anything, or decides what an object means: every
 //! object comes from, and every change goes to, the [`Backend`] the binary gives it.
 //!
-//! Reading order: `resource → cache → status → backend → discovery → patch → pki → protoobjects → proto → reply →
-//! request → select → state → reads → upgrade → stream → spdy → portforward → sessions → writes →
-//! server`.
+//! Reading order: `resource → cache → status → backend → discovery → patch → pki →
+//! protoobjects → proto → reply → request → select → state → reads → upgrade → exec → stream →
+//! spdy → spdyexec → portforward → sessions → writes → server`.
 
 pub mod backend;
 pub mod cache;
 pub mod discovery;
+mod exec;
 pub mod patch;
 pub mod pki;
 mod portforward;
@@ -31,6 +32,7 @@ pub mod select;
 pub mod server;
 mod sessions;
 mod spdy;
+mod spdyexec;
 mod state;
 pub mod status;
 pub mod stream;

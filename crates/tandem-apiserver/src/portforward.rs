@@ -16,10 +16,10 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::spdy::{Decoder, Encoder, Frame};
+use crate::spdy::{Decoder, Frame, Writer};
 
 /// The stream protocol, as both its SPDY and its WebSocket-tunnelled forms name it.
 pub(crate) const PROTOCOL: &str = "portforward.k8s.io";
@@ -34,19 +34,6 @@ const CHUNK: usize = 32 * 1024;
 pub(crate) type Dial = Arc<
     dyn Fn(u16) -> Pin<Box<dyn Future<Output = Result<TcpStream, String>> + Send>> + Send + Sync,
 >;
-
-/// The session's sending side: frames encoded in the order they are sent.
-#[derive(Clone)]
-struct Sender(Arc<Mutex<(Encoder, mpsc::Sender<Vec<u8>>)>>);
-
-impl Sender {
-    /// Sends a frame; false once the client has gone.
-    async fn send(&self, frame: Frame) -> bool {
-        let mut guard = self.0.lock().await;
-        let bytes = guard.0.encode(&frame);
-        guard.1.send(bytes).await.is_ok()
-    }
-}
 
 /// The two streams of one forwarded connection, as they are opened.
 #[derive(Default)]
@@ -64,7 +51,7 @@ pub(crate) async fn serve(
     outgoing: mpsc::Sender<Vec<u8>>,
     dial: Dial,
 ) {
-    let sender = Sender(Arc::new(Mutex::new((Encoder::new(), outgoing))));
+    let sender = Writer::new(outgoing);
     let mut decoder = Decoder::new();
     let mut pairs: HashMap<String, Pair> = HashMap::new();
     // The client's bytes for each data stream, to its connection; `None`: its FIN.
@@ -174,7 +161,7 @@ async fn forward(
     data: u32,
     port: Result<u16, String>,
     mut from_client: mpsc::Receiver<Option<Vec<u8>>>,
-    sender: Sender,
+    sender: Writer,
     dial: Dial,
 ) {
     let connected = match port {
@@ -192,7 +179,7 @@ async fn forward(
                 data: message.into_bytes(),
             };
             sender.send(told).await;
-            sender.send(fin(data)).await;
+            sender.fin(data).await;
             return;
         }
     };
@@ -223,7 +210,7 @@ async fn forward(
                     return;
                 }
             }
-            sender.send(fin(data)).await;
+            sender.fin(data).await;
         }
     };
     // The connection is over when the pod has said all it will: the client may still be
@@ -231,14 +218,5 @@ async fn forward(
     let up = tokio::spawn(up);
     down.await;
     up.abort();
-    sender.send(fin(error)).await;
-}
-
-/// A stream's end from this side.
-fn fin(stream: u32) -> Frame {
-    Frame::Data {
-        stream,
-        fin: true,
-        data: vec![],
-    }
+    sender.fin(error).await;
 }

@@ -324,19 +324,28 @@ impl Reader {
         Some(o.done())
     }
 
-    fn pod_template(&mut self, at: &str, t: Option<PodTemplateSpec>) -> Value {
-        let mut t = t.unwrap_or_default();
+    /// A template: its metadata, and its spec as `spec` reads it.
+    fn template(
+        &mut self,
+        at: &str,
+        metadata: Option<ObjectMeta>,
+        spec: impl FnOnce(&mut Self, &str) -> Value,
+    ) -> Value {
         let mut o = Obj::default();
         o.put(
             "metadata",
-            Some(self.metadata(&format!("{at}.metadata"), t.metadata.take())),
+            Some(self.metadata(&format!("{at}.metadata"), metadata)),
         );
-        o.put(
-            "spec",
-            Some(self.pod_spec(&format!("{at}.spec"), t.spec.take())),
-        );
-        self.rest(at, t);
+        o.put("spec", Some(spec(self, &format!("{at}.spec"))));
         o.done()
+    }
+
+    fn pod_template(&mut self, at: &str, t: Option<PodTemplateSpec>) -> Value {
+        let mut t = t.unwrap_or_default();
+        let spec = t.spec.take();
+        let v = self.template(at, t.metadata.take(), |r, at| r.pod_spec(at, spec));
+        self.rest(at, t);
+        v
     }
 
     fn pod_spec(&mut self, at: &str, s: Option<PodSpec>) -> Value {
@@ -418,17 +427,10 @@ impl Reader {
 
     fn job_template(&mut self, at: &str, t: Option<JobTemplateSpec>) -> Value {
         let mut t = t.unwrap_or_default();
-        let mut o = Obj::default();
-        o.put(
-            "metadata",
-            Some(self.metadata(&format!("{at}.metadata"), t.metadata.take())),
-        );
-        o.put(
-            "spec",
-            Some(self.job_spec(&format!("{at}.spec"), t.spec.take())),
-        );
+        let spec = t.spec.take();
+        let v = self.template(at, t.metadata.take(), |r, at| r.job_spec(at, spec));
         self.rest(at, t);
-        o.done()
+        v
     }
 
     fn job_spec(&mut self, at: &str, s: Option<JobSpec>) -> Value {

@@ -311,7 +311,9 @@ impl Resource {
             Resource::Events | Resource::Endpoints | Resource::EndpointSlices => {
                 &["get", "list", "watch"]
             }
-            Resource::Namespaces => &["create", "delete", "get", "list", "watch"],
+            Resource::Namespaces => &[
+                "create", "delete", "get", "list", "patch", "update", "watch",
+            ],
             Resource::Pods
             | Resource::ConfigMaps
             | Resource::Secrets

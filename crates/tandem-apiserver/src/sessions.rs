@@ -1,6 +1,6 @@
 //! Requests that stream for as long as their session lasts: a pod's log (followed), a command
-//! run in a container (exec over WebSocket, `crate::stream`) and a pod's ports forwarded (SPDY,
-//! plain or inside a WebSocket, `crate::portforward`).
+//! run in a container (exec over WebSocket, `crate::stream`, or SPDY, `crate::spdyexec`) and a
+//! pod's ports forwarded (SPDY, plain or inside a WebSocket, `crate::portforward`).
 
 use std::sync::Arc;
 
@@ -83,14 +83,30 @@ pub(crate) async fn exec(
             "you must specify at least 1 of stdin, stdout, stderr",
         ));
     }
-    let upgrade = crate::upgrade::upgrade(&req, &crate::stream::EXEC)?;
+    let offer = Offer {
+        websocket: &crate::stream::PROTOCOLS,
+        spdy: Some(crate::spdyexec::PROTOCOL),
+    };
+    let upgrade = crate::upgrade::upgrade(&req, &offer)?;
     known_pod(shared, &namespace, &name)?;
     let backend = Arc::clone(&shared.backend);
-    let streams = blocking(move || backend.exec(&namespace, &name, &options)).await?;
+    let asked = options.clone();
+    let streams = blocking(move || backend.exec(&namespace, &name, &asked)).await?;
+    let websocket = matches!(upgrade, Upgrade::WebSocket { .. });
     tokio::spawn(async move {
-        match hyper::upgrade::on(req).await {
-            Ok(upgraded) => crate::stream::serve_exec(upgraded, streams).await,
-            Err(_) => (streams.abandon)(),
+        let upgraded = match hyper::upgrade::on(req).await {
+            Ok(upgraded) => upgraded,
+            Err(_) => return (streams.abandon)(),
+        };
+        match websocket {
+            true => crate::stream::serve_exec(upgraded, streams).await,
+            // kubectl before 1.30.
+            false => {
+                carry(upgraded, false, move |incoming, outgoing| async move {
+                    crate::spdyexec::serve(incoming, outgoing, streams, &options).await
+                })
+                .await
+            }
         }
     });
     Ok(upgrade.response(Body::Full(None)))
@@ -121,22 +137,33 @@ pub(crate) async fn port_forward(
     });
     let websocket = matches!(upgrade, Upgrade::WebSocket { .. });
     tokio::spawn(async move {
-        let Ok(upgraded) = hyper::upgrade::on(req).await else {
-            return;
-        };
-        let io = hyper_util::rt::TokioIo::new(upgraded);
-        let (to_session, incoming) = mpsc::channel::<Vec<u8>>(16);
-        let (outgoing, from_session) = mpsc::channel::<Vec<u8>>(16);
-        let session = tokio::spawn(portforward::serve(incoming, outgoing, dial));
-        let writer = match websocket {
-            true => over_websocket(io, to_session, from_session).await,
-            false => over_connection(io, to_session, from_session).await,
-        };
-        // The client has gone: the session ends its connections, then nothing is left to send.
-        let _ = session.await;
-        writer.abort();
+        if let Ok(upgraded) = hyper::upgrade::on(req).await {
+            let session = move |incoming, outgoing| portforward::serve(incoming, outgoing, dial);
+            carry(upgraded, websocket, session).await;
+        }
     });
     Ok(upgrade.response(Body::Full(None)))
+}
+
+/// Runs a SPDY `session` on an upgraded connection, its bytes carried in WebSocket binary
+/// messages (`websocket`, the tunnelled form of kubectl 1.31+) or on the connection itself;
+/// returns when the client has gone and the session has ended.
+async fn carry<F, S>(upgraded: hyper::upgrade::Upgraded, websocket: bool, session: F)
+where
+    F: FnOnce(mpsc::Receiver<Vec<u8>>, mpsc::Sender<Vec<u8>>) -> S,
+    S: std::future::Future<Output = ()> + Send + 'static,
+{
+    let io = hyper_util::rt::TokioIo::new(upgraded);
+    let (to_session, incoming) = mpsc::channel::<Vec<u8>>(16);
+    let (outgoing, from_session) = mpsc::channel::<Vec<u8>>(16);
+    let session = tokio::spawn(session(incoming, outgoing));
+    let writer = match websocket {
+        true => over_websocket(io, to_session, from_session).await,
+        false => over_connection(io, to_session, from_session).await,
+    };
+    // The client has gone: the session ends what it started, then nothing is left to send.
+    let _ = session.await;
+    writer.abort();
 }
 
 /// A session's bytes in WebSocket binary messages, either way (kubectl 1.31+). Reads until the

@@ -11,7 +11,10 @@
 //! No Rust library keeps SPDY (HTTP/2 replaced it everywhere but here), so the framing is
 //! written here; zlib is flate2's.
 
+use std::sync::Arc;
+
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use tokio::sync::{mpsc, Mutex};
 
 const VERSION: u16 = 3;
 const CONTROL: u8 = 0x80;
@@ -361,6 +364,35 @@ impl Encoder {
                 return out;
             }
         }
+    }
+}
+
+/// A session's sending side, shared by everything that sends on it: frames are encoded (header
+/// blocks continue one zlib stream) in the order they are sent.
+#[derive(Clone)]
+pub(crate) struct Writer(Arc<Mutex<(Encoder, mpsc::Sender<Vec<u8>>)>>);
+
+impl Writer {
+    /// Writes into `outgoing`, the bytes for the client.
+    pub fn new(outgoing: mpsc::Sender<Vec<u8>>) -> Writer {
+        Writer(Arc::new(Mutex::new((Encoder::new(), outgoing))))
+    }
+
+    /// Sends a frame; false once the client has gone.
+    pub async fn send(&self, frame: Frame) -> bool {
+        let mut guard = self.0.lock().await;
+        let bytes = guard.0.encode(&frame);
+        guard.1.send(bytes).await.is_ok()
+    }
+
+    /// Ends this side of a stream.
+    pub async fn fin(&self, stream: u32) -> bool {
+        self.send(Frame::Data {
+            stream,
+            fin: true,
+            data: vec![],
+        })
+        .await
     }
 }
 

@@ -53,8 +53,12 @@ pub(crate) fn upgrade(req: &Request<Incoming>, offer: &Offer) -> Result<Upgrade,
     }
     if !wanted.eq_ignore_ascii_case("websocket") {
         return Err(ApiError::bad_request(format!(
-            "tandem streams over WebSocket ({}), not {wanted:?}: use kubectl 1.30 or later, or a client that speaks it",
+            "tandem streams this over WebSocket ({}){}, not {wanted:?}",
             offer.websocket.join(", "),
+            offer
+                .spdy
+                .map(|p| format!(" or SPDY/3.1 ({p})"))
+                .unwrap_or_default(),
         )));
     }
     let offered = header("sec-websocket-protocol");

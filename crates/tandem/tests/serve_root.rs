@@ -438,9 +438,9 @@ fn only_the_kubeconfigs_holders_get_in_and_old_watches_are_gone() {
 }
 
 #[test]
-fn every_installed_kubectl_release_lists_and_creates_pods() {
-    if require_root("every_installed_kubectl_release_lists_and_creates_pods").is_none()
-        || !kubectl_installed("every_installed_kubectl_release_lists_and_creates_pods")
+fn every_installed_kubectl_release_lists_creates_and_execs_into_pods() {
+    if require_root("every_installed_kubectl_release_lists_creates_and_execs_into_pods").is_none()
+        || !kubectl_installed("every_installed_kubectl_release_lists_creates_and_execs_into_pods")
     {
         return;
     }
@@ -496,6 +496,52 @@ fn every_installed_kubectl_release_lists_and_creates_pods() {
             "{binary}: {}",
             stderr(&out)
         );
+        // Exec: over SPDY before 1.30, over a WebSocket since; input, output and the exit code
+        // either way.
+        let out = kubectl_as(
+            binary,
+            &serving.kubeconfig,
+            &[
+                "wait",
+                "--for=condition=Ready",
+                &format!("pod/{name}"),
+                "--timeout=60s",
+            ],
+        );
+        assert!(out.status.success(), "{binary}: {}", stderr(&out));
+        let mut exec = kubectl_command(
+            binary,
+            &serving.kubeconfig,
+            &[
+                "exec",
+                "-i",
+                &name,
+                "-c",
+                "side",
+                "--",
+                "sh",
+                "-c",
+                "read l; echo got $l; echo oops >&2; exit 3",
+            ],
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kubectl exec");
+        {
+            use std::io::Write as _;
+            let mut stdin = exec.stdin.take().expect("stdin");
+            stdin.write_all(b"line\n").expect("write stdin");
+        }
+        let out = exec.wait_with_output().expect("kubectl exec");
+        assert_eq!(stdout(&out), "got line\n", "{binary}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with("oops\n"),
+            "{binary}: {}",
+            stderr(&out)
+        );
+        assert_eq!(out.status.code(), Some(3), "{binary}: {}", stderr(&out));
         let out = kubectl_as(
             binary,
             &serving.kubeconfig,
@@ -1137,6 +1183,26 @@ spec:
         &["delete", "namespace", "default"],
         "namespaces \"default\" is forbidden: this namespace may not be deleted",
     );
+    // Namespaces take labels, those every cluster has too (injection switches live there).
+    changed(
+        &serving,
+        &["label", "namespace", "default", "istio-injection=disabled"],
+        "namespace/default labeled\n",
+    );
+    let labels = stdout(&kubectl(
+        &serving,
+        &[
+            "get",
+            "namespace",
+            "default",
+            "-o",
+            "jsonpath={.metadata.labels}",
+        ],
+    ));
+    assert_eq!(
+        labels,
+        r#"{"istio-injection":"disabled","kubernetes.io/metadata.name":"default"}"#
+    );
     changed(
         &serving,
         &["delete", "sa", "bot", "-n", "team"],
@@ -1678,10 +1744,17 @@ spec:
         .replace("name: web-config", "name: no-such-config");
     apply_refused(&serving, &file, &missing, "no-such-config");
 
-    // Other kinds kubectl sends as protobuf are refused with what to do instead.
-    let out = kubectl(&serving, &["create", "deployment", "d", "--image", IMAGE]);
+    // A kind not read in protobuf is refused with what to do instead, and nothing is made.
+    let out = kubectl(&serving, &["create", "quota", "q", "--hard=pods=2"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("send it as JSON"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "tandem does not read ResourceQuota (v1) in protobuf yet; send it as JSON instead"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!kubectl(&serving, &["get", "quota", "q"]).status.success());
 
     let out = kubectl(&serving, &["delete", "configmap", "web-config"]);
     assert_eq!(
