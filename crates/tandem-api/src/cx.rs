@@ -18,6 +18,8 @@ pub(crate) struct Cx<'a> {
     /// Paths already reported by the structural checks: later checks stay quiet at and below them
     /// (one mistake, one message).
     pub suppressed: Vec<FieldPath>,
+    /// What the structural checks make of an unknown field.
+    pub unknown_fields: crate::UnknownFields,
 }
 
 impl<'a> Cx<'a> {
@@ -29,6 +31,7 @@ impl<'a> Cx<'a> {
             object,
             diags: Vec::new(),
             suppressed: Vec::new(),
+            unknown_fields: crate::UnknownFields::Refuse,
         }
     }
 

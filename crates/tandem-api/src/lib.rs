@@ -44,6 +44,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, ReplicationController, Secret, 
 
 pub use diag::{Diagnostic, Diagnostics, Severity, Source};
 pub use kinds::{Workload, WorkloadKind};
+
 pub use locate::{locate, written_pods, WrittenPod};
 
 use cx::Cx;
@@ -81,6 +82,19 @@ pub struct PlanOptions {
     /// Where PersistentVolumeClaims live on this machine: a claim `C` of namespace `N` is the
     /// directory `claims_dir/N/C`. `None` for tools that do not run pods (a placeholder then).
     pub claims_dir: Option<String>,
+    /// What an unknown field is: an error (the default, as `kubectl apply` asks by default and
+    /// `run` always does), a warning, or nothing — the API server's `fieldValidation`.
+    pub unknown_fields: UnknownFields,
+}
+
+/// How unknown fields are taken (`fieldValidation=Strict|Warn|Ignore`). Either way they are
+/// not kept: an object is read as the fields it knows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UnknownFields {
+    #[default]
+    Refuse,
+    Warn,
+    Ignore,
 }
 
 /// Everything [`load`] accepted.
@@ -245,7 +259,7 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
             &mut diags,
         );
     }
-    let checked = check_objects(sources, &objects, &mut diags);
+    let checked = check_objects(sources, &objects, opts.unknown_fields, &mut diags);
     let mut uids = Uids::new(opts);
     let pods = plan_pods(
         sources,
@@ -359,6 +373,7 @@ struct Checked<'n> {
 fn check_objects<'n>(
     sources: &[Source],
     objects: &'n [(usize, Node, ObjKind)],
+    unknown_fields: UnknownFields,
     diags: &mut Vec<Diagnostic>,
 ) -> Checked<'n> {
     let mut store = objects::Store::default();
@@ -370,6 +385,7 @@ fn check_objects<'n>(
     for (si, node, kind) in objects {
         let file = sources[*si].name.as_str();
         let mut cx = Cx::new(file, node, object_label(node, kind.name()));
+        cx.unknown_fields = unknown_fields;
         let checked = schema::check(&mut cx, kind.schema());
         match kind {
             ObjKind::Pod => unsupported::check(&mut cx),

@@ -316,8 +316,16 @@ impl<'s> Walker<'s> {
                 )
             }
         };
-        cx.push_at(Severity::Error, &field, key_pos, message, hint);
-        cx.suppressed.push(field);
+        match cx.unknown_fields {
+            crate::UnknownFields::Refuse => {
+                cx.push_at(Severity::Error, &field, key_pos, message, hint);
+                cx.suppressed.push(field);
+            }
+            crate::UnknownFields::Warn => {
+                cx.push_at(Severity::Warning, &field, key_pos, message, hint)
+            }
+            crate::UnknownFields::Ignore => {}
+        }
         if let Some(s) = suggestion {
             // The intended field is "missing" only because of the typo: say it once.
             cx.suppressed.push(path.field(s));

@@ -40,6 +40,7 @@ fn uid_seed_metadata_and_derivation() {
         node_name: "n".into(),
         uid: Some("6f1c2f4e-0000-4000-8000-000000000001".into()),
         claims_dir: None,
+        ..Default::default()
     };
     let l = load(&src(&text), &seeded).expect("loads");
     let uids: Vec<_> = l.pods.iter().map(|p| p.plan.uid.clone()).collect();
@@ -950,6 +951,7 @@ fn namespace_and_uid_come_from_the_pod_then_the_seed_then_the_content() {
             node_name: "n".into(),
             uid: Some(seed.into()),
             claims_dir: None,
+            ..Default::default()
         };
         let l = load(&src(&two), &o).expect("loads");
         l.pods[1].plan.uid.clone()

@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 
 use serde_json::Value;
+use tandem_api::UnknownFields;
 
 use crate::cache::Object;
 use crate::resource::Resource;
@@ -83,6 +84,15 @@ pub struct Accepted {
     pub warnings: Vec<String>,
 }
 
+/// How a create or an update is carried out (`dryRun`, `fieldValidation`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Judged only, nothing changed.
+    pub dry_run: bool,
+    /// What an unknown field is.
+    pub unknown_fields: UnknownFields,
+}
+
 /// The store, as the API server sees it.
 pub trait Backend: Send + Sync + 'static {
     /// Every object served, as the store holds it now.
@@ -94,20 +104,18 @@ pub trait Backend: Send + Sync + 'static {
         std::thread::sleep(timeout);
     }
 
-    /// Creates `object` (already checked to be of `resource`'s kind) in `namespace`. With
-    /// `dry_run`, checks it as a creation would and changes nothing. `strict`: unknown fields
-    /// are errors (`fieldValidation=Strict`), else warnings.
+    /// Creates `object` (already checked to be of `resource`'s kind) in `namespace`; a dry run
+    /// checks it as a creation would and changes nothing.
     fn create(
         &self,
         resource: Resource,
         namespace: &str,
         object: &Value,
-        dry_run: bool,
-        strict: bool,
+        write: WriteOptions,
     ) -> Result<Accepted, ApiError>;
 
     /// Changes `old` into `new` (the whole object after a PATCH, or as a PUT sent it), as an
-    /// update of the object is judged and carried out; with `dry_run`, judged only.
+    /// update of the object is judged and carried out; a dry run judges it only.
     fn update(
         &self,
         resource: Resource,
@@ -115,7 +123,7 @@ pub trait Backend: Send + Sync + 'static {
         name: &str,
         old: &Value,
         new: &Value,
-        dry_run: bool,
+        write: WriteOptions,
     ) -> Result<Accepted, ApiError>;
 
     /// Gives a workload a new number of replicas (its `scale` subresource).

@@ -41,6 +41,7 @@ mod writes;
 
 pub use backend::{
     Accepted, Backend, Column, ExecEnd, ExecOptions, ExecStreams, LogOptions, LogStream,
+    WriteOptions,
 };
 pub use cache::Object;
 pub use pki::Credentials;

@@ -8,6 +8,9 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
+use tandem_api::UnknownFields;
+
+use crate::backend::WriteOptions;
 use crate::patch::PatchType;
 use crate::reply::{content_type, json_response, read_body, rfc3339_now, warn, Body};
 use crate::request::Query;
@@ -24,6 +27,26 @@ pub(crate) fn dry_run(query: &Query) -> Result<bool, ApiError> {
             "Unsupported value: {other:?}: supported values: \"All\""
         ))),
     }
+}
+
+/// The `dryRun` and `fieldValidation` parameters of a create or an update. An unknown field
+/// is a warning when `fieldValidation` is not given, as the API server takes it; kubectl sends
+/// Strict.
+fn write_options(query: &Query) -> Result<WriteOptions, ApiError> {
+    let unknown_fields = match query.get("fieldValidation") {
+        None | Some("" | "Warn") => UnknownFields::Warn,
+        Some("Strict") => UnknownFields::Refuse,
+        Some("Ignore") => UnknownFields::Ignore,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "fieldValidation {other:?} is not one of Ignore, Warn or Strict"
+            )))
+        }
+    };
+    Ok(WriteOptions {
+        dry_run: dry_run(query)?,
+        unknown_fields,
+    })
 }
 
 /// `kubectl auth can-i`: whoever got in holds the kubeconfig, and may do all that is served. The
@@ -88,16 +111,7 @@ pub(crate) async fn create(
     namespace: String,
     query: &Query,
 ) -> Result<Response<Body>, ApiError> {
-    let dry_run = dry_run(query)?;
-    let strict = match query.get("fieldValidation") {
-        None | Some("" | "Strict" | "Warn") => true,
-        Some("Ignore") => false,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "fieldValidation {other:?} is not one of Ignore, Warn or Strict"
-            )))
-        }
-    };
+    let write = write_options(query)?;
     let content_type = content_type(&req, "application/json");
     let protobuf = content_type.starts_with(crate::proto::MEDIA_TYPE);
     if !content_type.starts_with("application/json") && !protobuf {
@@ -128,8 +142,8 @@ pub(crate) async fn create(
     };
     let backend = Arc::clone(&shared.backend);
     let (ns, submitted) = (namespace.clone(), object.clone());
-    let created = blocking(move || backend.create(r, &ns, &submitted, dry_run, strict)).await?;
-    let answer = match dry_run {
+    let created = blocking(move || backend.create(r, &ns, &submitted, write)).await?;
+    let answer = match write.dry_run {
         true => object,
         false => {
             shared.refresh().await?;
@@ -156,7 +170,7 @@ pub(crate) async fn update(
     name: String,
     query: &Query,
 ) -> Result<Response<Body>, ApiError> {
-    let dry_run = dry_run(query)?;
+    let write = write_options(query)?;
     let replace = req.method() == Method::PUT;
     let content_type = content_type(&req, if replace { "application/json" } else { "" });
     let patch_type = match replace {
@@ -212,8 +226,8 @@ pub(crate) async fn update(
         Arc::clone(&current),
         new.clone(),
     );
-    let accepted = blocking(move || backend.update(r, &ns, &n, &old, &changed, dry_run)).await?;
-    let answer = match dry_run {
+    let accepted = blocking(move || backend.update(r, &ns, &n, &old, &changed, write)).await?;
+    let answer = match write.dry_run {
         true => new,
         false => {
             shared.refresh().await?;

@@ -107,6 +107,9 @@ fn time(us: i64) -> Value {
 }
 
 /// A condition, keeping the last transition time from `previous` when its status is unchanged.
+/// A Deployment's condition whose status and reason are unchanged stays as it was, update time
+/// and all (the deployment controller's `SetDeploymentCondition`), but for progress being made
+/// (`ReplicaSetUpdated`), which it records at each look: a settled Deployment does not change.
 fn condition(
     previous: &Value,
     type_: &str,
@@ -120,6 +123,14 @@ fn condition(
         .get("conditions")
         .and_then(Value::as_array)
         .and_then(|cs| cs.iter().find(|c| c["type"] == type_));
+    if let Some(c) = old.filter(|c| {
+        c["status"] == status
+            && c["reason"] == reason
+            && reason != "ReplicaSetUpdated"
+            && !c["lastUpdateTime"].is_null()
+    }) {
+        return c.clone();
+    }
     let since = match old {
         Some(c) if c["status"] == status => c["lastTransitionTime"].clone(),
         _ => time(now_us),
@@ -565,5 +576,51 @@ mod tests {
         assert_eq!(types, ["SuccessCriteriaMet", "Complete"]);
         assert_eq!(d.status["succeeded"], 1);
         assert!(d.status["completionTime"].is_string());
+    }
+
+    #[test]
+    fn a_settled_deployments_conditions_do_not_change_from_look_to_look() {
+        let first = condition(
+            &Value::Null,
+            "Available",
+            true,
+            "MinimumReplicasAvailable",
+            "m",
+            1_000_000,
+        );
+        let previous = json!({"conditions": [first.clone()]});
+        // A later look with the same status and reason: the same condition, update time and all.
+        assert_eq!(
+            condition(
+                &previous,
+                "Available",
+                true,
+                "MinimumReplicasAvailable",
+                "m",
+                9_000_000
+            ),
+            first
+        );
+        // Progress being made is recorded at each look; a new reason is a new update.
+        let progressing = json!({"conditions": [condition(&Value::Null, "Progressing", true, "ReplicaSetUpdated", "p", 1_000_000)]});
+        let later = condition(
+            &progressing,
+            "Progressing",
+            true,
+            "ReplicaSetUpdated",
+            "p",
+            9_000_000,
+        );
+        assert_eq!(later["lastUpdateTime"], time(9_000_000));
+        assert_eq!(later["lastTransitionTime"], time(1_000_000));
+        let done = condition(
+            &progressing,
+            "Progressing",
+            true,
+            "NewReplicaSetAvailable",
+            "p",
+            9_000_000,
+        );
+        assert_eq!(done["lastUpdateTime"], time(9_000_000));
     }
 }

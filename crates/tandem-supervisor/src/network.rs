@@ -188,6 +188,7 @@ mod tests {
                 node_name: "n".into(),
                 uid: None,
                 claims_dir: None,
+                ..Default::default()
             },
         )
         .expect("manifest");

@@ -1873,6 +1873,7 @@ fn bad_bodies_get_the_api_servers_answers_and_make_nothing() {
         )
     };
     let pods = "/api/v1/namespaces/default/pods";
+    let strict = "/api/v1/namespaces/default/pods?fieldValidation=Strict";
     let valid = format!(
         r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"x"}},"spec":{{"containers":[{{"name":"a","image":"{IMAGE}","imagePullPolicy":"Never"}}]}}}}"#
     );
@@ -1890,7 +1891,7 @@ fn bad_bodies_get_the_api_servers_answers_and_make_nothing() {
         ),
         (
             valid.replace(r#""image":"#, r#""imagePolicy":"Never","image":"#),
-            pods,
+            strict,
             "imagePolicy",
         ),
         (valid.replace(r#""name":"a","#, ""), pods, "is invalid"),
@@ -1917,4 +1918,54 @@ fn bad_bodies_get_the_api_servers_answers_and_make_nothing() {
     assert!(stderr(&out).contains("AlreadyExists"), "{}", stderr(&out));
     let out = kubectl(&serving, &["delete", "pod", "x", "--grace-period=0"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    // An unknown field is a warning when the client says nothing (as the API server's
+    // default) or asks for Warn, nothing with Ignore; either way it is not kept.
+    let unknown = valid.replace(r#""image":"#, r#""imagePolicy":"Never","image":"#);
+    for (name, query, warned) in [
+        ("w1", "", true),
+        ("w2", "?fieldValidation=Warn", true),
+        ("w3", "?fieldValidation=Ignore", false),
+    ] {
+        let body = unknown.replace(r#""name":"x""#, &format!(r#""name":"{name}""#));
+        let out = create(&body, &format!("{pods}{query}"));
+        assert!(out.status.success(), "{query}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out).contains("Warning: unknown field 'imagePolicy'"),
+            warned,
+            "{query}: {}",
+            stderr(&out)
+        );
+        let kept = kubectl(&serving, &["get", "pod", name, "-o", "json"]);
+        assert!(!stdout(&kept).contains("imagePolicy"), "{}", stdout(&kept));
+    }
+    // `kubectl apply --validate=ignore` sends Ignore.
+    let file = env.root.path().join("cm.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: loose}\ndata: {a: b}\nextra: 1\n",
+    )
+    .expect("write");
+    let file = file.to_str().expect("utf-8");
+    apply_refused(
+        &serving,
+        Path::new(file),
+        &std::fs::read_to_string(file).expect("read"),
+        "unknown field \"extra\"",
+    );
+    let out = kubectl(&serving, &["apply", "--validate=ignore", "-f", file]);
+    assert_eq!(
+        stdout(&out),
+        "configmap/loose created\n",
+        "{}",
+        stderr(&out)
+    );
+    let kept: serde_json::Value = serde_json::from_str(&stdout(&kubectl(
+        &serving,
+        &["get", "cm", "loose", "-o", "json"],
+    )))
+    .expect("configmap json");
+    assert!(
+        kept["extra"].is_null() && kept["data"]["a"] == "b",
+        "{kept}"
+    );
 }

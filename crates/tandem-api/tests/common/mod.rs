@@ -22,6 +22,7 @@ pub fn opts() -> PlanOptions {
         node_name: "node-1".into(),
         uid: None,
         claims_dir: None,
+        ..Default::default()
     }
 }
 

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use tandem_api::Workload;
 use tandem_apiserver::{
     Accepted, ApiError, Backend, Cause, Column, ExecEnd, ExecOptions, ExecStreams, LogOptions,
-    LogStream, Object, Resource, StoredKind,
+    LogStream, Object, Resource, StoredKind, WriteOptions,
 };
 use tandem_kubelet::status::{human_duration, kubectl_columns};
 use tandem_supervisor::proto::{ExecRequest, Request};
@@ -229,17 +229,16 @@ impl Backend for StoreBackend {
         resource: Resource,
         namespace: &str,
         object: &Value,
-        dry_run: bool,
-        _strict: bool,
+        write: WriteOptions,
     ) -> Result<Accepted, ApiError> {
         let name = object["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
             .to_string();
         if let Some(kept) = Kept::of(resource) {
-            return self.keep(kept, namespace, &name, object, dry_run, None);
+            return self.keep(kept, namespace, &name, object, write, None);
         }
-        let loaded = self.load_submitted(resource, namespace, &name, object)?;
+        let loaded = self.load_submitted(resource, namespace, &name, object, write)?;
         let warnings = loaded.warnings.iter().map(|w| w.message.clone()).collect();
         let holds = match resource {
             Resource::Pods => loaded.pods.len(),
@@ -273,7 +272,7 @@ impl Backend for StoreBackend {
                 &name,
             ));
         }
-        if dry_run {
+        if write.dry_run {
             return Ok(Accepted { warnings });
         }
         super::run::create_loaded(&self.store, &self.settings, loaded).map_err(|e| {
@@ -295,17 +294,17 @@ impl Backend for StoreBackend {
         name: &str,
         old: &Value,
         new: &Value,
-        dry_run: bool,
+        write: WriteOptions,
     ) -> Result<Accepted, ApiError> {
         if let Some(kept) = Kept::of(resource) {
-            return self.keep(kept, namespace, name, new, dry_run, Some(old));
+            return self.keep(kept, namespace, name, new, write, Some(old));
         }
         match resource {
             Resource::Pods => {}
             Resource::Workload(kind) => {
-                return self.update_workload(kind, namespace, name, old, new, dry_run)
+                return self.update_workload(kind, namespace, name, old, new, write)
             }
-            Resource::Services => return self.update_service(namespace, name, old, new, dry_run),
+            Resource::Services => return self.update_service(namespace, name, old, new, write),
             _ => {
                 return Err(ApiError::internal(format!(
                     "{} cannot be changed here",
@@ -315,7 +314,7 @@ impl Backend for StoreBackend {
         }
         let update =
             tandem_api::updates::pod_update(old, new).map_err(|r| refusal(resource, name, r))?;
-        if dry_run || update.is_empty() {
+        if write.dry_run || update.is_empty() {
             return Ok(Accepted { warnings: vec![] });
         }
         let dir = self.store.pod(namespace, name);
@@ -802,6 +801,7 @@ impl StoreBackend {
         namespace: &str,
         name: &str,
         object: &Value,
+        write: WriteOptions,
     ) -> Result<tandem_api::Loaded, ApiError> {
         let mut sources = vec![tandem_api::Source::new(
             format!("{}/{name}", resource.plural()),
@@ -822,6 +822,7 @@ impl StoreBackend {
                 node_name: super::start::node_name(),
                 uid: Some(super::start::random_uid()),
                 claims_dir: Some(self.store.volumes.display().to_string()),
+                unknown_fields: write.unknown_fields,
             },
         )
         .map_err(|diags| invalid(resource, name, &diags))
@@ -837,7 +838,7 @@ impl StoreBackend {
         name: &str,
         old: &Value,
         new: &Value,
-        dry_run: bool,
+        write: WriteOptions,
     ) -> Result<Accepted, ApiError> {
         let resource = Resource::Workload(kind);
         let dir = super::controller::WorkloadDir::of(&self.store, kind, namespace, name);
@@ -855,7 +856,7 @@ impl StoreBackend {
                 spec.remove("selector");
             }
         }
-        let mut loaded = self.load_submitted(resource, namespace, name, &submitted)?;
+        let mut loaded = self.load_submitted(resource, namespace, name, &submitted, write)?;
         let Some(workload) = loaded.workloads.pop() else {
             return Err(ApiError::internal(format!(
                 "{} cannot be changed here",
@@ -866,7 +867,7 @@ impl StoreBackend {
         let judged = tandem_api::updates::workload_update(kind, old, &judged_as)
             .map_err(|r| refusal(resource, name, r))?;
         let warnings = news(&loaded.warnings, old, &judged_as);
-        if dry_run || judged == tandem_api::updates::WorkloadUpdate::default() {
+        if write.dry_run || judged == tandem_api::updates::WorkloadUpdate::default() {
             return Ok(Accepted { warnings });
         }
         dir.replace(workload.object, &loaded.references, judged.spec_changed)
@@ -885,12 +886,12 @@ impl StoreBackend {
         name: &str,
         old: &Value,
         new: &Value,
-        dry_run: bool,
+        write: WriteOptions,
     ) -> Result<Accepted, ApiError> {
         let resource = Resource::Services;
         let mut submitted = without_server_fields(new);
         tandem_api::updates::keep_allocated(old, &mut submitted);
-        let mut loaded = self.load_submitted(resource, namespace, name, &submitted)?;
+        let mut loaded = self.load_submitted(resource, namespace, name, &submitted, write)?;
         let Some(service) = loaded.services.pop() else {
             return Err(ApiError::internal("services cannot be changed here"));
         };
@@ -898,7 +899,7 @@ impl StoreBackend {
         let changed = tandem_api::updates::service_update(old, &judged_as)
             .map_err(|r| refusal(resource, name, r))?;
         let warnings = news(&loaded.warnings, old, &judged_as);
-        if dry_run || !changed {
+        if write.dry_run || !changed {
             return Ok(Accepted { warnings });
         }
         super::service_store::replace(&self.store, service.object).map_err(internal)?;
@@ -948,7 +949,7 @@ impl StoreBackend {
         namespace: &str,
         name: &str,
         object: &Value,
-        dry_run: bool,
+        write: WriteOptions,
         old: Option<&Value>,
     ) -> Result<Accepted, ApiError> {
         let resource = kept.resource();
@@ -982,15 +983,25 @@ impl StoreBackend {
                     &sources,
                     &tandem_api::PlanOptions {
                         node_name: super::start::node_name(),
-                        uid: None,
-                        claims_dir: None,
+                        unknown_fields: write.unknown_fields,
+                        ..Default::default()
                     },
                 )
                 .map_err(|diags| invalid(resource, name, &diags))?;
-                match old {
+                let warnings = match old {
                     None => loaded.warnings.iter().map(|w| w.message.clone()).collect(),
                     Some(old) => news(&loaded.warnings, old, &object),
-                }
+                };
+                // Kept as the fields its type knows, as the API server decodes it: an unknown
+                // field warned of (or ignored) is not kept.
+                object = match kept {
+                    Kept::ConfigMaps => {
+                        known_fields::<k8s_openapi::api::core::v1::ConfigMap>(object)?
+                    }
+                    Kept::Secrets => known_fields::<k8s_openapi::api::core::v1::Secret>(object)?,
+                    _ => object,
+                };
+                warnings
             }
         };
         let (uid, created) = match old {
@@ -1060,7 +1071,7 @@ impl StoreBackend {
             }
             _ => {}
         }
-        if !dry_run {
+        if !write.dry_run {
             object_store::put(&self.store, kept, namespace, name, &object)
                 .map_err(|e| internal(e.into()))?;
         }
@@ -1090,6 +1101,15 @@ fn news(warnings: &[tandem_api::Diagnostic], old: &Value, new: &Value) -> Vec<St
         .filter(|w| w.field.is_empty() || !tandem_api::updates::unchanged(old, new, &w.field))
         .map(|w| w.message.clone())
         .collect()
+}
+
+/// `object` read as a `T` and written again: what `T` does not know is gone.
+fn known_fields<T: serde::de::DeserializeOwned + serde::Serialize>(
+    object: Value,
+) -> Result<Value, ApiError> {
+    serde_json::from_value::<T>(object)
+        .and_then(|t| serde_json::to_value(t))
+        .map_err(|e| ApiError::bad_request(format!("the object is not valid: {e}")))
 }
 
 /// An object sent for an update without what the server keeps itself (its status, version,

@@ -549,6 +549,7 @@ fn load_object(
         node_name: node_name(),
         uid: Some(random_uid()),
         claims_dir: Some(settings.volumes_dir.display().to_string()),
+        ..Default::default()
     };
     tandem_api::load(&sources, &opts).map_err(|d| anyhow::anyhow!("{d}"))
 }

@@ -140,6 +140,7 @@ fn delete_file(store: &Store, a: &DeleteArgs) -> anyhow::Result<i32> {
             node_name: String::new(),
             uid: None,
             claims_dir: None,
+            ..Default::default()
         },
     )
     .map_err(|d| {

@@ -41,6 +41,7 @@ fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
             node_name: node_name(),
             uid: Some(random_uid()),
             claims_dir: Some(store.volumes.display().to_string()),
+            ..Default::default()
         },
     ) {
         Ok(l) => l,
