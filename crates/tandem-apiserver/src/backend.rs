@@ -162,6 +162,9 @@ pub trait Backend: Send + Sync + 'static {
         name: Option<&str>,
     ) -> Result<Vec<Value>, ApiError>;
 
+    /// The node's NodeMetrics, measured now (`kubectl top node`).
+    fn node_metrics(&self) -> Result<Vec<Value>, ApiError>;
+
     /// Starts a command in a running container of a pod (`pods/exec`).
     fn exec(
         &self,

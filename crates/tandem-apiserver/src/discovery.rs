@@ -27,7 +27,7 @@ pub fn version() -> Value {
 }
 
 /// Go's name for this machine's architecture (`GOARCH`).
-fn go_arch() -> &'static str {
+pub fn go_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",

@@ -354,17 +354,31 @@ pub(crate) async fn metrics(
     t: &Target,
     query: &Query,
 ) -> Result<Response<Body>, ApiError> {
+    let r = t.resource;
+    let measured = match r {
+        Resource::NodeMetrics => Resource::Nodes,
+        _ => Resource::Pods,
+    };
     let selection = Selection::parse(
-        Resource::Pods,
+        measured,
         query.get("labelSelector"),
         query.get("fieldSelector"),
     )?;
     let backend = Arc::clone(&shared.backend);
     let (namespace, name) = (t.namespace.clone(), t.name.clone());
-    let items =
-        crate::state::blocking(move || backend.pod_metrics(namespace.as_deref(), name.as_deref()))
-            .await?;
-    let r = t.resource;
+    let items = crate::state::blocking(move || match measured {
+        Resource::Nodes => backend.node_metrics(),
+        _ => backend.pod_metrics(namespace.as_deref(), name.as_deref()),
+    })
+    .await?;
+    // One node: asked by name, it is that one or none.
+    let items: Vec<Value> = match (&t.name, measured) {
+        (Some(name), Resource::Nodes) => items
+            .into_iter()
+            .filter(|m| m["metadata"]["name"] == name.as_str())
+            .collect(),
+        _ => items,
+    };
     match &t.name {
         Some(name) => items
             .into_iter()
@@ -376,7 +390,7 @@ pub(crate) async fn metrics(
             Ok(json_response(
                 200,
                 &json!({
-                    "kind": "PodMetricsList",
+                    "kind": format!("{}List", r.kind()),
                     "apiVersion": r.api_version(),
                     "metadata": {},
                     "items": items,

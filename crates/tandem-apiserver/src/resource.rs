@@ -8,6 +8,8 @@ use tandem_api::WorkloadKind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Resource {
     Namespaces,
+    /// This machine, the one node.
+    Nodes,
     Pods,
     Events,
     Services,
@@ -23,6 +25,8 @@ pub enum Resource {
     SelfSubjectAccessReviews,
     /// `metrics.k8s.io` PodMetrics (`kubectl top pod`): measured when asked, never stored.
     PodMetrics,
+    /// `metrics.k8s.io` NodeMetrics (`kubectl top node`): measured when asked, never stored.
+    NodeMetrics,
     /// A kind a cluster takes that tandem keeps without acting on it.
     Stored(StoredKind),
 }
@@ -200,6 +204,7 @@ impl Resource {
     pub fn all() -> impl Iterator<Item = Resource> {
         [
             Resource::Namespaces,
+            Resource::Nodes,
             Resource::Pods,
             Resource::Events,
             Resource::Services,
@@ -210,7 +215,11 @@ impl Resource {
         ]
         .into_iter()
         .chain(WorkloadKind::ALL.into_iter().map(Resource::Workload))
-        .chain([Resource::SelfSubjectAccessReviews, Resource::PodMetrics])
+        .chain([
+            Resource::SelfSubjectAccessReviews,
+            Resource::PodMetrics,
+            Resource::NodeMetrics,
+        ])
         .chain(StoredKind::ALL.into_iter().map(Resource::Stored))
     }
 
@@ -218,7 +227,7 @@ impl Resource {
     pub fn group(self) -> &'static str {
         match self {
             Resource::SelfSubjectAccessReviews => "authorization.k8s.io",
-            Resource::PodMetrics => "metrics.k8s.io",
+            Resource::PodMetrics | Resource::NodeMetrics => "metrics.k8s.io",
             Resource::EndpointSlices => "discovery.k8s.io",
             Resource::Workload(k) => k.api_version().split_once('/').map_or("", |(g, _)| g),
             Resource::Stored(k) => k.row().0,
@@ -228,7 +237,7 @@ impl Resource {
 
     pub fn version(self) -> &'static str {
         match self {
-            Resource::PodMetrics => "v1beta1",
+            Resource::PodMetrics | Resource::NodeMetrics => "v1beta1",
             Resource::Stored(k) => k.row().1,
             _ => "v1",
         }
@@ -245,6 +254,7 @@ impl Resource {
     pub fn plural(self) -> &'static str {
         match self {
             Resource::Namespaces => "namespaces",
+            Resource::Nodes | Resource::NodeMetrics => "nodes",
             Resource::Pods => "pods",
             Resource::Events => "events",
             Resource::Services => "services",
@@ -266,6 +276,8 @@ impl Resource {
     pub fn kind(self) -> &'static str {
         match self {
             Resource::Namespaces => "Namespace",
+            Resource::Nodes => "Node",
+            Resource::NodeMetrics => "NodeMetrics",
             Resource::Pods => "Pod",
             Resource::Events => "Event",
             Resource::Services => "Service",
@@ -283,6 +295,7 @@ impl Resource {
     pub fn short_names(self) -> Vec<&'static str> {
         match self {
             Resource::Namespaces => vec!["ns"],
+            Resource::Nodes => vec!["no"],
             Resource::Pods => vec!["po"],
             Resource::Events => vec!["ev"],
             Resource::Services => vec!["svc"],
@@ -293,13 +306,17 @@ impl Resource {
             Resource::EndpointSlices
             | Resource::Secrets
             | Resource::SelfSubjectAccessReviews
-            | Resource::PodMetrics => vec![],
+            | Resource::PodMetrics
+            | Resource::NodeMetrics => vec![],
         }
     }
 
     pub fn namespaced(self) -> bool {
         match self {
-            Resource::Namespaces | Resource::SelfSubjectAccessReviews => false,
+            Resource::Namespaces
+            | Resource::Nodes
+            | Resource::NodeMetrics
+            | Resource::SelfSubjectAccessReviews => false,
             Resource::Stored(k) => k.row().4,
             _ => true,
         }
@@ -308,7 +325,7 @@ impl Resource {
     /// What clients may do, as discovery lists it. Only verbs this server serves.
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            Resource::Events | Resource::Endpoints | Resource::EndpointSlices => {
+            Resource::Events | Resource::Endpoints | Resource::EndpointSlices | Resource::Nodes => {
                 &["get", "list", "watch"]
             }
             Resource::Namespaces => &[
@@ -323,7 +340,7 @@ impl Resource {
                 "create", "delete", "get", "list", "patch", "update", "watch",
             ],
             Resource::SelfSubjectAccessReviews => &["create"],
-            Resource::PodMetrics => &["get", "list"],
+            Resource::PodMetrics | Resource::NodeMetrics => &["get", "list"],
         }
     }
 
@@ -357,6 +374,7 @@ impl Resource {
     pub fn selectable_fields(self) -> &'static [&'static str] {
         match self {
             Resource::Namespaces => &["metadata.name", "status.phase"],
+            Resource::Nodes => &["metadata.name", "spec.unschedulable"],
             Resource::Pods => tandem_api::labels::POD_FIELDS,
             Resource::Events => &[
                 "metadata.name",

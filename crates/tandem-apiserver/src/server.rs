@@ -284,7 +284,7 @@ async fn object(
         (&Method::POST, None, None) if r == Resource::SelfSubjectAccessReviews => {
             writes::access_review(req).await
         }
-        (&Method::GET, _, None) if r == Resource::PodMetrics => {
+        (&Method::GET, _, None) if matches!(r, Resource::PodMetrics | Resource::NodeMetrics) => {
             reads::metrics(shared, &t, query).await
         }
         (&Method::GET, None, None) if r.verbs().contains(&"list") => {

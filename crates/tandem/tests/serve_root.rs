@@ -264,6 +264,36 @@ fn a_kubectl_users_day_works_against_tandem_serve() {
         top.contains("\nweb   app ") && top.contains("\nweb   side "),
         "{top}"
     );
+    // This machine is the one node: listed Ready, described with the pods it runs, measured.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("host name");
+    let host = host.trim();
+    let nodes = stdout(&kubectl(&serving, &["get", "nodes"]));
+    let row: Vec<&str> = nodes
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[..3], [host, "Ready", "<none>"], "{nodes}");
+    assert!(row[4].starts_with("v1."), "{nodes}");
+    let described = stdout(&kubectl(&serving, &["describe", "node", host]));
+    assert!(
+        described.contains("Container Runtime Version:  tandem://")
+            && described.contains("Non-terminated Pods:")
+            && described.contains(" web "),
+        "{described}"
+    );
+    let out = kubectl(&serving, &["top", "node"]);
+    let top = stdout(&out);
+    assert!(
+        top.starts_with("NAME ") && top.contains("MEMORY(bytes)"),
+        "{top}{}",
+        stderr(&out)
+    );
+    assert!(
+        top.lines().nth(1).is_some_and(|l| l.starts_with(host)),
+        "{top}"
+    );
     let out = kubectl(&serving, &["auth", "can-i", "create", "pods"]);
     assert_eq!(stdout(&out), "yes\n", "{}", stderr(&out));
 

@@ -221,6 +221,10 @@ impl Backend for StoreBackend {
         for value in made {
             objects.push(Object::from_value(Resource::Namespaces, value));
         }
+        objects.push(Object::from_value(
+            Resource::Nodes,
+            super::node::object(&created),
+        ));
         Ok(objects)
     }
 
@@ -505,6 +509,10 @@ impl Backend for StoreBackend {
             .collect())
     }
 
+    fn node_metrics(&self) -> Result<Vec<Value>, ApiError> {
+        Ok(vec![super::node::metrics()])
+    }
+
     fn exec(
         &self,
         namespace: &str,
@@ -752,8 +760,63 @@ impl Backend for StoreBackend {
                     })
                     .collect(),
             ),
+            Resource::Nodes => (
+                vec![
+                    NAME,
+                    column("Status", "The status of the node.", 0),
+                    column("Roles", "The roles of the node.", 0),
+                    AGE,
+                    column("Version", "Kubelet Version reported by the node.", 0),
+                    column("Internal-IP", "List of internal IPs.", 1),
+                    column("External-IP", "List of external IPs.", 1),
+                    column("OS-Image", "OS image reported by the node.", 1),
+                    column("Kernel-Version", "Kernel version reported by the node.", 1),
+                    column(
+                        "Container-Runtime",
+                        "Container runtime reported by the node.",
+                        1,
+                    ),
+                ],
+                objects
+                    .iter()
+                    .map(|o| {
+                        let status = &o["status"];
+                        let ready = status["conditions"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .find(|c| c["type"] == "Ready")
+                            .is_some_and(|c| c["status"] == "True");
+                        let address = |kind: &str| {
+                            status["addresses"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .find(|a| a["type"] == kind)
+                                .and_then(|a| a["address"].as_str())
+                                .unwrap_or("<none>")
+                                .to_string()
+                        };
+                        let info = &status["nodeInfo"];
+                        vec![
+                            o["metadata"]["name"].clone(),
+                            json!(if ready { "Ready" } else { "NotReady" }),
+                            json!("<none>"),
+                            json!(age(&o["metadata"]["creationTimestamp"])),
+                            info["kubeletVersion"].clone(),
+                            json!(address("InternalIP")),
+                            json!(address("ExternalIP")),
+                            info["osImage"].clone(),
+                            info["kernelVersion"].clone(),
+                            info["containerRuntimeVersion"].clone(),
+                        ]
+                    })
+                    .collect(),
+            ),
             // Never stored, so never listed.
-            Resource::SelfSubjectAccessReviews | Resource::PodMetrics => (vec![NAME], vec![]),
+            Resource::SelfSubjectAccessReviews | Resource::PodMetrics | Resource::NodeMetrics => {
+                (vec![NAME], vec![])
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ mod image;
 pub(crate) mod lint;
 mod logs;
 mod metadata;
+mod node;
 mod object_store;
 mod patch;
 mod port_forward;
