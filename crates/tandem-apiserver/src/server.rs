@@ -150,6 +150,9 @@ impl Server {
                         continue;
                     }
                 };
+                // Small writes go at once, as Go's servers and clients send them: an exec's
+                // keystrokes and SPDY's stream replies must not wait for an acknowledgement.
+                let _ = stream.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let shared = Arc::clone(&self.shared);
                 tokio::spawn(async move {

@@ -132,6 +132,7 @@ pub(crate) async fn port_forward(
                 .await
                 .map_err(|e| e.message)?;
             std.set_nonblocking(true).map_err(|e| e.to_string())?;
+            let _ = std.set_nodelay(true);
             tokio::net::TcpStream::from_std(std).map_err(|e| e.to_string())
         })
     });
