@@ -357,6 +357,29 @@ pub(crate) async fn delete(
         Some(g) => Some(g),
         None => options["gracePeriodSeconds"].as_i64(),
     };
+    // What becomes of the dependents: a workload's pods go with it (Background; Foreground too,
+    // the workload then going last); keeping them (Orphan) is not done yet, and says so rather
+    // than deleting what the client asked to keep.
+    let policy = query
+        .get("propagationPolicy")
+        .map(str::to_string)
+        .or_else(|| options["propagationPolicy"].as_str().map(str::to_string))
+        .or_else(|| (options["orphanDependents"] == json!(true)).then(|| "Orphan".to_string()));
+    match policy.as_deref() {
+        None | Some("" | "Background" | "Foreground") => {}
+        Some("Orphan") if matches!(r, Resource::Workload(_)) => {
+            return Err(ApiError::bad_request(format!(
+                "deleting {} \"{name}\" without its pods (propagationPolicy Orphan, --cascade=orphan) is not supported by tandem yet: its pods go with it; delete it with --cascade=background, or keep it",
+                qualified(r)
+            )))
+        }
+        Some("Orphan") => {}
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Unsupported value: {other:?}: supported values: \"Orphan\", \"Background\", \"Foreground\""
+            )))
+        }
+    }
     let Some(current) = shared.cache().get(r, &namespace, &name) else {
         return Err(ApiError::not_found(r.group(), r.plural(), &name));
     };

@@ -1002,6 +1002,38 @@ spec:
         &["exec", "deployment/web", "--", "sh", "-c", "echo $MODE"],
     );
     assert_eq!(stdout(&out), "live\n", "{}", stderr(&out));
+    // kubectl's rollout verbs are patches too: restart, then undo to the template before it.
+    changed(
+        &serving,
+        &["rollout", "restart", "deployment/web"],
+        "deployment.apps/web restarted\n",
+    );
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "deployment/web", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    changed(
+        &serving,
+        &["rollout", "undo", "deployment/web"],
+        "deployment.apps/web rolled back\n",
+    );
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "deployment/web", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let restarted = stdout(&kubectl(
+        &serving,
+        &[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.metadata.annotations}",
+        ],
+    ));
+    assert!(!restarted.contains("restartedAt"), "{restarted}");
     // `kubectl edit`, with an editor that changes the replicas.
     let out = kubectl_command("kubectl", &serving.kubeconfig, &["edit", "deployment/web"])
         .env(
@@ -1052,7 +1084,24 @@ spec:
     ]);
     assert_eq!(stdout(&ours), format!("{port} 9090"));
 
-    let out = kubectl(&serving, &["delete", "-f", file.to_str().expect("utf-8")]);
+    // Keeping a workload's pods while deleting it is not done yet: refused, nothing deleted.
+    change_refused(
+        &serving,
+        &["delete", "deployment", "web", "--cascade=orphan"],
+        "without its pods (propagationPolicy Orphan, --cascade=orphan) is not supported by tandem yet",
+    );
+    assert!(kubectl(&serving, &["get", "deployment", "web"])
+        .status
+        .success());
+    let out = kubectl(
+        &serving,
+        &[
+            "delete",
+            "-f",
+            file.to_str().expect("utf-8"),
+            "--cascade=foreground",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
