@@ -37,7 +37,26 @@ fn safe_encode(s: &str) -> String {
 /// printing of the struct, which no other program reproduces), as a decimal string encoded into
 /// the safe alphabet; the same template always gives the same hash, a changed one another.
 pub fn template_hash(template: &PodTemplateSpec) -> String {
-    let json = serde_json::to_vec(template).unwrap_or_default();
+    // A container's `resources` is a struct, not a pointer, in the API's Go types: empty is the
+    // same as absent there (a template copied back by `kubectl rollout undo` has it written
+    // `{}`), and must hash the same.
+    let mut template = template.clone();
+    if let Some(spec) = template.spec.as_mut() {
+        for c in spec
+            .init_containers
+            .iter_mut()
+            .flatten()
+            .chain(spec.containers.iter_mut())
+        {
+            if c.resources
+                .as_ref()
+                .is_some_and(|r| *r == Default::default())
+            {
+                c.resources = None;
+            }
+        }
+    }
+    let json = serde_json::to_vec(&template).unwrap_or_default();
     safe_encode(&fnv32a(&json).to_string())
 }
 
@@ -154,6 +173,35 @@ mod tests {
             .get_or_insert_default()
             .insert("a".into(), "b".into());
         assert_ne!(template_hash(&other), h);
+        // Empty resources are no resources, as in the API's types; a limit is a difference.
+        let container = |resources| k8s_openapi::api::core::v1::Container {
+            name: "app".into(),
+            resources,
+            ..Default::default()
+        };
+        let with = |c| PodTemplateSpec {
+            spec: Some(k8s_openapi::api::core::v1::PodSpec {
+                containers: vec![c],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let bare = template_hash(&with(container(None)));
+        assert_eq!(
+            template_hash(&with(container(Some(Default::default())))),
+            bare
+        );
+        let limited = k8s_openapi::api::core::v1::ResourceRequirements {
+            limits: Some(
+                [(
+                    "cpu".to_string(),
+                    k8s_openapi::apimachinery::pkg::api::resource::Quantity("1".into()),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        assert_ne!(template_hash(&with(container(Some(limited)))), bare);
         let mut n = 0u32;
         let name = generated_name("web-abc-", &mut || {
             n += 1;
