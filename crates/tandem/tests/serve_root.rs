@@ -1036,7 +1036,10 @@ spec:
     assert!(!restarted.contains("restartedAt"), "{restarted}");
     // The undo brought back the ReplicaSet of that template (its revision moves up), as the
     // deployment controller does, rather than making a new one.
-    let sets = stdout(&kubectl(&serving, &["get", "rs", "-l", "app=web", "-o", "name"]));
+    let sets = stdout(&kubectl(
+        &serving,
+        &["get", "rs", "-l", "app=web", "-o", "name"],
+    ));
     assert_eq!(sets.lines().count(), 3, "{sets}");
     // `kubectl edit`, with an editor that changes the replicas.
     let out = kubectl_command("kubectl", &serving.kubeconfig, &["edit", "deployment/web"])
