@@ -206,7 +206,13 @@ pub struct ContainerPlan {
     pub termination_message_path: String,
     pub termination_message_policy: TerminationMessagePolicy,
     pub security: ContainerSecurity,
+    /// `stdin`: the container's stdin is a pipe the supervisor holds open for `attach`, not
+    /// `/dev/null`.
     pub stdin: bool,
+    /// `stdinOnce`: that pipe is closed once the first attach that sent input ends.
+    #[serde(default)]
+    pub stdin_once: bool,
+    /// `tty`: the container's stdio is a pseudo-terminal of its own devpts.
     pub tty: bool,
     /// The container's own `restartPolicy` (KEP-5307) on a regular container or regular init
     /// container; `None` follows the pod's. Sidecars are [`ContainerRole::Sidecar`] and have `None`.
@@ -463,6 +469,7 @@ impl ContainerPlan {
             termination_message_policy: TerminationMessagePolicy::File,
             security: ContainerSecurity::default(),
             stdin: false,
+            stdin_once: false,
             tty: false,
             restart_policy: None,
             restart_rules: vec![],

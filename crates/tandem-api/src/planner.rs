@@ -336,6 +336,7 @@ impl Planner<'_, '_, '_> {
                 seccomp_profile: seccomp,
             },
             stdin: c.stdin.unwrap_or(false),
+            stdin_once: c.stdin_once.unwrap_or(false),
             tty: c.tty.unwrap_or(false),
             restart_policy: match (role, c.restart_policy.as_deref()) {
                 (ContainerRole::Sidecar, _) => None,

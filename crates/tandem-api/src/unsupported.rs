@@ -77,9 +77,6 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.securityContext.windowsOptions", W, When::Set, IGNORED, None),
     // Containers (and init containers).
     rule("spec.containers[*].resizePolicy", W, When::Set, IGNORED, Some("in-place resize is not implemented")),
-    rule("spec.containers[*].stdin", W, When::ValueNotIn(&["false"]), "is not supported by tandem yet: the container's stdin is /dev/null", Some("give a command input with `tandem exec -i POD -- CMD`")),
-    rule("spec.containers[*].stdinOnce", W, When::ValueNotIn(&["false"]), IGNORED, None),
-    rule("spec.containers[*].tty", W, When::ValueNotIn(&["false"]), "is not supported by tandem yet: the container gets no terminal", Some("for an interactive shell, `tandem exec -it POD -- sh`")),
     rule("spec.containers[*].volumeDevices", E, When::Set, "(raw block devices) is not supported by tandem", Some("block devices need a PersistentVolumeClaim, which needs a cluster")),
     rule("spec.containers[*].resources.claims", W, When::Set, IGNORED, None),
     rule("spec.containers[*].volumeMounts[*].mountPropagation", W, When::ValueNotIn(&["None"]), "is not supported by tandem: mounts are private (None)", None),

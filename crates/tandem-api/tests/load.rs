@@ -88,12 +88,18 @@ fn warnings_do_not_fail_the_load() {
 }
 
 #[test]
-fn stdin_and_tty_are_reported_until_they_work_and_false_is_quiet() {
-    let l = load_ok(&src(&pod("t", "      stdin: true\n      tty: true\n")));
-    let got: Vec<_> = l.warnings.iter().map(|w| w.field.clone()).collect();
-    assert_eq!(got, ["spec.containers[0].stdin", "spec.containers[0].tty"]);
-    let l = load_ok(&src(&pod("t", "      stdin: false\n      tty: false\n")));
+fn stdin_stdin_once_and_tty_reach_the_plan_quietly() {
+    let l = load_ok(&src(&pod(
+        "t",
+        "      stdin: true\n      stdinOnce: true\n      tty: true\n",
+    )));
     assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let c = &l.pods[0].plan.containers[0];
+    assert!(c.stdin && c.stdin_once && c.tty, "{c:?}");
+    let c = &load_ok(&src(&pod("t", "      stdin: true\n"))).pods[0]
+        .plan
+        .containers[0];
+    assert!(c.stdin && !c.stdin_once && !c.tty, "{c:?}");
 }
 
 #[test]

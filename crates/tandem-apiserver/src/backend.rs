@@ -42,7 +42,8 @@ pub struct Column {
 /// client has gone; a follower flushes between looks so it finds out while the log is quiet).
 pub type LogStream = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send>;
 
-/// `pods/exec` options, as `PodExecOptions` names them.
+/// `pods/exec` options, as `PodExecOptions` names them; `pods/attach`'s too
+/// (`PodAttachOptions`: the same without a command).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecOptions {
     pub container: Option<String>,
@@ -64,8 +65,9 @@ pub enum ExecEnd {
     Error(String),
 }
 
-/// A command started in a container: its streams (with a terminal, stdout carries the
-/// terminal's output and stdin feeds it; there is no stderr), and its end.
+/// A command started in a container, or a session attached to one: its streams (with a
+/// terminal, stdout carries the terminal's output and stdin feeds it; there is no stderr), and
+/// its end.
 pub struct ExecStreams {
     pub stdin: Option<Box<dyn Write + Send>>,
     pub stdout: Option<Box<dyn Read + Send>>,
@@ -167,6 +169,15 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Starts a command in a running container of a pod (`pods/exec`).
     fn exec(
+        &self,
+        namespace: &str,
+        name: &str,
+        options: &ExecOptions,
+    ) -> Result<ExecStreams, ApiError>;
+
+    /// Attaches to the process already running in a container of a pod (`pods/attach`): its
+    /// output from now on, and its input. `wait` returns once the session has ended.
+    fn attach(
         &self,
         namespace: &str,
         name: &str,

@@ -36,12 +36,7 @@ pub enum Route {
 }
 
 /// Pods' subresources of the API server that are not served yet.
-const NOT_YET: [(&str, &str, &str); 4] = [
-    (
-        "attach",
-        "attach",
-        "`tandem logs -f` follows a container's output",
-    ),
+const NOT_YET: [(&str, &str, &str); 3] = [
     (
         "ephemeralcontainers",
         "ephemeral containers (kubectl debug)",
@@ -288,8 +283,12 @@ mod tests {
             (ns.resource, ns.name.as_deref()),
             (Resource::Namespaces, Some("kube-system"))
         );
+        assert_eq!(
+            object("/api/v1/namespaces/default/pods/web/attach").subresource,
+            Some(Subresource::Attach)
+        );
         assert!(matches!(
-            route("/api/v1/namespaces/default/pods/web/attach"),
+            route("/api/v1/namespaces/default/pods/web/eviction"),
             Ok(Route::NotYet { .. })
         ));
         // A pod is named within a namespace only; namespaces are not in one; unknown paths and

@@ -194,6 +194,7 @@ impl StoredKind {
 pub enum Subresource {
     Log,
     Exec,
+    Attach,
     PortForward,
     /// `autoscaling/v1` Scale of the workloads with replicas.
     Scale,
@@ -357,6 +358,7 @@ impl Resource {
             Resource::Pods => &[
                 Subresource::Log,
                 Subresource::Exec,
+                Subresource::Attach,
                 Subresource::PortForward,
             ],
             Resource::Workload(
@@ -420,6 +422,7 @@ impl Subresource {
         match self {
             Subresource::Log => "log",
             Subresource::Exec => "exec",
+            Subresource::Attach => "attach",
             Subresource::PortForward => "portforward",
             Subresource::Scale => "scale",
         }
@@ -429,6 +432,7 @@ impl Subresource {
         match name {
             "log" => Some(Subresource::Log),
             "exec" => Some(Subresource::Exec),
+            "attach" => Some(Subresource::Attach),
             "portforward" => Some(Subresource::PortForward),
             "scale" => Some(Subresource::Scale),
             _ => None,
@@ -449,6 +453,7 @@ impl Subresource {
         match self {
             Subresource::Log => "Pod",
             Subresource::Exec => "PodExecOptions",
+            Subresource::Attach => "PodAttachOptions",
             Subresource::PortForward => "PodPortForwardOptions",
             Subresource::Scale => "Scale",
         }
@@ -457,7 +462,9 @@ impl Subresource {
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
             Subresource::Log => &["get"],
-            Subresource::Exec | Subresource::PortForward => &["create", "get"],
+            Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
+                &["create", "get"]
+            }
             Subresource::Scale => &["get", "patch", "update"],
         }
     }

@@ -297,9 +297,14 @@ async fn object(
             let namespace = t.namespace.as_deref().unwrap_or("");
             reads::get(shared, &req, r, namespace, name, query)
         }
-        (&Method::GET | &Method::POST, Some(name), Some(Subresource::Exec)) => {
+        (
+            &Method::GET | &Method::POST,
+            Some(name),
+            Some(s @ (Subresource::Exec | Subresource::Attach)),
+        ) => {
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
-            sessions::exec(shared, req, namespace, name, query).await
+            let attach = s == Subresource::Attach;
+            sessions::exec(shared, req, namespace, name, query, attach).await
         }
         (&Method::GET | &Method::POST, Some(name), Some(Subresource::PortForward)) => {
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());

@@ -1,5 +1,6 @@
 //! Requests that stream for as long as their session lasts: a pod's log (followed), a command
-//! run in a container (exec over WebSocket, `crate::stream`, or SPDY, `crate::spdyexec`) and a
+//! run in a container or a session attached to one (over WebSocket, `crate::stream`, or SPDY,
+//! `crate::spdyexec`) and a
 //! pod's ports forwarded (SPDY, plain or inside a WebSocket, `crate::portforward`).
 
 use std::sync::Arc;
@@ -57,12 +58,15 @@ pub(crate) async fn logs(
     Ok(respond(200, "text/plain", Body::Stream(body)))
 }
 
+/// `pods/exec` and `pods/attach` (`attach`): the same streams over the same protocols; an
+/// attach has no command and joins the container's own process.
 pub(crate) async fn exec(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
     namespace: String,
     name: String,
     query: &Query,
+    attach: bool,
 ) -> Result<Response<Body>, ApiError> {
     let options = ExecOptions {
         container: query
@@ -75,7 +79,7 @@ pub(crate) async fn exec(
         stderr: query.flag("stderr")?,
         tty: query.flag("tty")?,
     };
-    if options.command.is_empty() {
+    if options.command.is_empty() && !attach {
         return Err(ApiError::bad_request("you must specify at least 1 command"));
     }
     if !(options.stdin || options.stdout || options.stderr) {
@@ -91,7 +95,11 @@ pub(crate) async fn exec(
     known_pod(shared, &namespace, &name)?;
     let backend = Arc::clone(&shared.backend);
     let asked = options.clone();
-    let streams = blocking(move || backend.exec(&namespace, &name, &asked)).await?;
+    let streams = blocking(move || match attach {
+        true => backend.attach(&namespace, &name, &asked),
+        false => backend.exec(&namespace, &name, &asked),
+    })
+    .await?;
     let websocket = matches!(upgrade, Upgrade::WebSocket { .. });
     tokio::spawn(async move {
         let upgraded = match hyper::upgrade::on(req).await {

@@ -14,7 +14,7 @@
 //! `shim` (`tandem __shim`: create and start; the parent's take-over, wait and delete),
 //! `exec` (`tandem __exec`: a command inside a running container with the container's own
 //! credentials and filters, for exec probes, hooks and `tandem exec`; its pseudo-terminals),
-//! `passfd` (descriptors sent over a unix socket), `netns` (connections from inside a pod's
+//! `passfd` (descriptors sent over a unix socket), `fdio` (descriptors read and written from async code), `netns` (connections from inside a pod's
 //! network namespace),
 //! `netprobe` (`tandem __netprobe`: httpGet (HTTP and HTTPS), tcpSocket and gRPC health checks
 //! from inside a pod's network namespace), `mounts` (mount namespace and mount calls), `process`
@@ -23,6 +23,7 @@
 pub mod cgroups;
 pub mod exec;
 pub mod fault;
+pub mod fdio;
 pub mod helper;
 pub mod mounts;
 pub mod netns;

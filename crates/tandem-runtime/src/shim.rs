@@ -10,9 +10,12 @@
 //! ([`crate::reaper`]), so no process stays behind per container.
 //!
 //! The container inherits the shim's stdin, stdout and stderr (the supervisor gives it /dev/null
-//! and two pipes feeding the log files). The shim itself speaks only on STATUS_FD, one JSON
-//! [`ShimMessage`] per line, and hears only GO_FD's end of file. Both ends live here:
-//! [`shim_main`] is the child's, [`Shim`] and [`Container`] the parent's.
+//! or, for `stdin: true`, a pipe it keeps writing to, and two pipes feeding the log files). A
+//! container with a terminal (`tty: true`, the spec's `process.terminal`) gets instead a
+//! pseudo-terminal that libcontainer makes in the container's own devpts and sends, as runc
+//! does, over a console socket the parent listens on ([`Console`]). The shim itself speaks only
+//! on STATUS_FD, one JSON [`ShimMessage`] per line, and hears only GO_FD's end of file. Both ends
+//! live here: [`shim_main`] is the child's, [`Shim`] and [`Container`] the parent's.
 
 use crate::error_chain as chain;
 use crate::helper::{Args, ArgsError, HelperArgs};
@@ -48,6 +51,9 @@ pub struct ShimConfig {
     /// The supervisor's pid: the shim dies with it (see [`shim_main`]).
     #[serde(default)]
     pub supervisor: i32,
+    /// For a container with a terminal: the socket its pseudo-terminal is sent to ([`Console`]).
+    #[serde(default)]
+    pub console_socket: Option<PathBuf>,
 }
 
 fn read_config(bundle: &Path) -> Result<ShimConfig, String> {
@@ -207,7 +213,8 @@ pub fn shim_main(args: &ShimArgs) -> i32 {
     let built = ContainerBuilder::new(cfg.id.clone(), SyscallType::default())
         .with_root_path(&cfg.state_root)
         .and_then(|b| {
-            b.as_init(bundle)
+            b.with_console_socket(cfg.console_socket.clone())
+                .as_init(bundle)
                 .with_systemd(false)
                 .with_detach(true)
                 .build()
@@ -264,6 +271,62 @@ fn wait_for_end_of_file(mut pipe: File) {
     }
 }
 
+/// The parent's end of a console socket (runc's `--console-socket`): libcontainer, in the
+/// shim, connects to it before it forks the container, and the container's init sends over it
+/// the controlling end of the pseudo-terminal it opened in the container's devpts (after
+/// pivot_root, so the terminal is the container's own and `/dev/console` is its replica).
+pub struct Console {
+    listener: tokio::net::UnixListener,
+}
+
+impl Console {
+    /// Listens at `path` (named as [`ShimConfig::console_socket`]). Bound through
+    /// `/proc/self/fd/N/NAME`, a descriptor of its directory, since a bundle's path may be
+    /// longer than a socket address holds (108 bytes, unix(7)).
+    pub fn bind(path: &Path) -> std::io::Result<Console> {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} names no socket in a directory", path.display()),
+            ));
+        };
+        let dir = std::fs::File::open(dir)?;
+        let short = Path::new("/proc/self/fd")
+            .join(dir.as_raw_fd().to_string())
+            .join(name);
+        let listener = tokio::net::UnixListener::bind(&short)?;
+        Ok(Console { listener })
+    }
+
+    /// The first descriptor sent by the first client.
+    async fn receive(self) -> std::io::Result<OwnedFd> {
+        let (stream, _) = self.listener.accept().await?;
+        let mut buf = [0u8; 64];
+        loop {
+            stream.readable().await?;
+            let got = stream.try_io(tokio::io::Interest::READABLE, || {
+                crate::passfd::recv_with_fds(stream.as_fd(), &mut buf)
+            });
+            match got {
+                Ok((_, fds)) if !fds.is_empty() => {
+                    return fds.into_iter().next().ok_or_else(|| {
+                        std::io::Error::other("the console socket's message had no descriptor")
+                    })
+                }
+                Ok((0, _)) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the console socket closed before a terminal came",
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
 /// Why a shim gave no container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShimFailure {
@@ -279,6 +342,8 @@ pub struct Shim {
     status: tokio::io::Lines<BufReader<tokio::net::unix::pipe::Receiver>>,
     /// The write end of the go pipe: dropped to let the shim exit.
     go: Option<OwnedFd>,
+    /// Where the container's terminal comes, if it has one.
+    console: Option<Console>,
     /// The shim said its container runs: from then on, nothing it leaves is cleaned after it.
     started: bool,
     /// The shim's exit, once heard, until what it wrote before it has been read.
@@ -308,8 +373,14 @@ fn inheritable(fd: &OwnedFd) -> std::io::Result<RawFd> {
 impl Shim {
     /// Starts `tandem __shim BUNDLE STATUS_FD GO_FD` (the binary at `exe`); the container it
     /// makes inherits the shim's stdout and stderr, pipes whose read ends [`Shim::take_output`]
-    /// hands out.
-    pub fn spawn(exe: &Path, bundle: &Path) -> std::io::Result<Shim> {
+    /// hands out, and `stdin` (else /dev/null). With `console`, the container's terminal is
+    /// received on it while the shim creates the container.
+    pub fn spawn(
+        exe: &Path,
+        bundle: &Path,
+        stdin: Option<OwnedFd>,
+        console: Option<Console>,
+    ) -> std::io::Result<Shim> {
         let (status_r, status_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
         let (go_r, go_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
         let args = ShimArgs {
@@ -319,7 +390,7 @@ impl Shim {
         };
         let child = tokio::process::Command::new(exe)
             .args(args.argv())
-            .stdin(Stdio::null())
+            .stdin(stdin.map_or_else(Stdio::null, Stdio::from))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -336,6 +407,7 @@ impl Shim {
             bundle: bundle.to_path_buf(),
             status: BufReader::new(status).lines(),
             go: Some(go_w),
+            console,
             started: false,
             exit: None,
             ended: None,
@@ -358,7 +430,63 @@ impl Shim {
     /// subreaper ([`crate::reaper::become_subreaper`]). On failure the shim has been reaped too,
     /// and what a shim that died left behind has been killed.
     pub async fn take_over(mut self) -> Result<Container, ShimFailure> {
-        let first = self.next().await;
+        let console = self.console.take();
+        let expects_terminal = console.is_some();
+        let (first, terminal) = match console {
+            None => (self.next().await, None),
+            Some(console) => self.first_with_terminal(console).await,
+        };
+        let container = self.adopt(first, terminal).await?;
+        if expects_terminal && container.terminal.is_none() {
+            // Its output would reach no log and nobody could attach to it: it must not run.
+            let _ = container.signal(nix::sys::signal::Signal::SIGKILL as i32);
+            container.exited().await;
+            return Err(ShimFailure {
+                stage: Some(ShimStage::Start),
+                message: "the container's terminal never came over its console socket".into(),
+            });
+        }
+        Ok(container)
+    }
+
+    /// The shim's first message, and the terminal libcontainer sends (before the container
+    /// starts, so before `Started`) while waiting for it.
+    async fn first_with_terminal(
+        &mut self,
+        console: Console,
+    ) -> (Option<ShimMessage>, Option<OwnedFd>) {
+        let receive = console.receive();
+        tokio::pin!(receive);
+        let mut terminal = None;
+        let first = loop {
+            tokio::select! {
+                got = &mut receive, if terminal.is_none() => {
+                    terminal = Some(got.ok());
+                }
+                // Cancel-safe (see `next`).
+                first = self.next() => break first,
+            }
+        };
+        let terminal = match terminal {
+            Some(t) => t,
+            // Sent before the container was started: if it came at all, it is there by now.
+            None if matches!(first, Some(ShimMessage::Started { .. })) => {
+                tokio::time::timeout(std::time::Duration::from_secs(1), receive)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            }
+            None => None,
+        };
+        (first, terminal)
+    }
+
+    /// Takes the container over once the shim said `first` (see [`Shim::take_over`]).
+    async fn adopt(
+        mut self,
+        first: Option<ShimMessage>,
+        terminal: Option<OwnedFd>,
+    ) -> Result<Container, ShimFailure> {
         let adopted = match &first {
             Some(ShimMessage::Started { pid }) => {
                 self.started = true;
@@ -373,6 +501,7 @@ impl Shim {
             (_, Some(Ok(init))) => Ok(Container {
                 init,
                 bundle: self.bundle,
+                terminal,
             }),
             (_, Some(Err((pid, e)))) => {
                 // Only short of descriptors: a container nobody could wait for must not run.
@@ -501,6 +630,8 @@ impl Shim {
 pub struct Container {
     init: Adopted,
     bundle: PathBuf,
+    /// The controlling end of its terminal, until taken.
+    terminal: Option<OwnedFd>,
 }
 
 /// How a container ended.
@@ -514,6 +645,11 @@ pub struct ContainerExit {
 impl Container {
     pub fn pid(&self) -> i32 {
         self.init.pid()
+    }
+
+    /// The controlling end of the container's terminal (`tty: true`), once.
+    pub fn take_terminal(&mut self) -> Option<OwnedFd> {
+        self.terminal.take()
     }
 
     /// A pidfd of the init (see [`crate::exec`]).

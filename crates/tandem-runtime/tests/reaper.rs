@@ -171,7 +171,7 @@ fn a_shim_that_dies_right_after_saying_started_hands_its_container_over() {
         .expect("chmod");
     runtime().block_on(async {
         for round in 0..5 {
-            let shim = Shim::spawn(&exe, dir.path()).expect("spawn");
+            let shim = Shim::spawn(&exe, dir.path(), None, None).expect("spawn");
             // The shim has written and died before its parent looks.
             tokio::time::sleep(Duration::from_millis(200)).await;
             let container = shim

@@ -26,19 +26,33 @@ use tandem_runtime::exec::{ExecOutcome, Session, SessionStdio};
 use tandem_runtime::mounts::MountSpec;
 use tandem_runtime::netprobe::NetprobeArgs;
 use tandem_runtime::netprobe::{NetOutcome, NetRequest};
-use tandem_runtime::shim::{container_id, Container, Shim, ShimConfig, ShimFailure, ShimStage};
+use tandem_runtime::shim::{
+    container_id, Console, Container, Shim, ShimConfig, ShimFailure, ShimStage,
+};
 use tandem_runtime::userns::IdRange;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
+use crate::attach::{Stream, Streams};
 use crate::logs::{pump, LogFile, LogLine};
-use crate::proto::ExecRequest;
+use crate::proto::{AttachRequest, ExecRequest};
 use crate::statedir::PodDir;
 use crate::translate::{build_spec, command_line, merge_env, PidNamespace, Seccomp, SpecInputs};
 use crate::volumes::container_mounts;
+use tandem_runtime::fdio::{Fd, Reader};
 
 /// The running container instances, by container name and attempt.
-type Running = HashMap<(String, u32), Rc<Container>>;
+type Running = HashMap<(String, u32), Instance>;
+
+/// A running container instance: its init, and its own streams for attach.
+#[derive(Clone)]
+struct Instance {
+    container: Rc<Container>,
+    streams: Rc<Streams>,
+}
+
+/// The console socket's name in a bundle (`tty: true`).
+const CONSOLE_SOCKET: &str = "console.sock";
 
 pub struct LinuxRuntime {
     pub plan: Rc<PodPlan>,
@@ -284,7 +298,11 @@ impl LinuxRuntime {
     ) -> Result<PathBuf, StartError> {
         let facts = self.facts.borrow().clone();
         let pod_env = tandem_api::env::resolve(&self.plan, c, &facts).map_err(config_error)?;
-        let env = merge_env(&image.config.env, pod_env);
+        let mut env = merge_env(&image.config.env, pod_env);
+        if c.tty && !env.iter().any(|(k, _)| k == "TERM") {
+            // As containerd gives a container with a terminal (its WithTTY option).
+            env.push(("TERM".into(), "xterm".into()));
+        }
         let args = command_line(c, &image.config, &env).map_err(config_error)?;
         let (uid, gid) = crate::users::resolve(c, image).map_err(config_error)?;
         if c.security.run_as_non_root == Some(true) && uid == 0 {
@@ -371,6 +389,7 @@ impl LinuxRuntime {
             .to_string_lossy()
             .into_owned(),
             no_new_privileges: c.security.allow_privilege_escalation == Some(false),
+            terminal: c.tty,
             resources: c.resources.clone(),
             privileged: c.security.privileged,
             capabilities_add: c.security.capabilities_add.clone(),
@@ -401,6 +420,7 @@ impl LinuxRuntime {
             },
             idmap_userns: user_ns.map(|(_, path)| path),
             supervisor: std::process::id() as i32,
+            console_socket: c.tty.then(|| bundle.join(CONSOLE_SOCKET)),
         };
         let json = serde_json::to_vec(&shim).map_err(config_error)?;
         std::fs::write(bundle.join("shim.json"), json).map_err(config_error)?;
@@ -424,10 +444,30 @@ impl ContainerRuntime for LinuxRuntime {
         let log = LogFile::open(&log_path, self.plan.container_logs)
             .map_err(|e| run_err(format!("cannot open {}: {e}", log_path.display())))?;
         let log = Rc::new(RefCell::new(log));
-        let mut shim = Shim::spawn(&self.exe, &bundle).map_err(|e| run_err(e.to_string()))?;
+        // `stdin: true`: a pipe whose write end stays here for attach (a terminal is its own
+        // input). Close-on-exec, so no other container or helper inherits it.
+        let (stdin_r, stdin_w) = match c.stdin && !c.tty {
+            true => {
+                let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                    .map_err(|e| run_err(format!("cannot make the container's stdin pipe: {e}")))?;
+                let w = Fd::new(w)
+                    .map_err(|e| run_err(format!("cannot hold the container's stdin: {e}")))?;
+                (Some(r), Some(w))
+            }
+            false => (None, None),
+        };
+        let console = match c.tty {
+            true => Some(
+                Console::bind(&bundle.join(CONSOLE_SOCKET))
+                    .map_err(|e| run_err(format!("cannot listen on the console socket: {e}")))?,
+            ),
+            false => None,
+        };
+        let mut shim = Shim::spawn(&self.exe, &bundle, stdin_r, console)
+            .map_err(|e| run_err(e.to_string()))?;
         let (stdout, stderr) = shim.take_output();
-        let container = match shim.take_over().await {
-            Ok(container) => Rc::new(container),
+        let mut container = match shim.take_over().await {
+            Ok(container) => container,
             Err(ShimFailure { stage, message }) => {
                 remove_bundle(&bundle);
                 let failure = match stage {
@@ -439,25 +479,65 @@ impl ContainerRuntime for LinuxRuntime {
                 return Err(StartError::new(failure, message));
             }
         };
+        let terminal = match container.take_terminal().map(Fd::new).transpose() {
+            Ok(t) => t.map(Rc::new),
+            Err(e) => {
+                // Nobody could read it: the container must not run.
+                let _ = container.signal(Signal::SIGKILL as i32);
+                container.exited().await;
+                remove_bundle(&bundle);
+                return Err(run_err(format!(
+                    "cannot read the container's terminal: {e}"
+                )));
+            }
+        };
+        let instance = Instance {
+            container: Rc::new(container),
+            streams: Rc::new(Streams::new(
+                &c.name,
+                c.stdin_once,
+                stdin_w,
+                terminal.clone(),
+            )),
+        };
         let key = (c.name.clone(), attempt);
         self.running
             .borrow_mut()
-            .insert(key.clone(), Rc::clone(&container));
+            .insert(key.clone(), instance.clone());
 
         let (name, tx, logs) = (c.name.clone(), self.events.clone(), self.logs.clone());
         let running = Rc::clone(&self.running);
         let instance_exited = Rc::clone(&self.instance_exited);
         tokio::task::spawn_local(async move {
             tandem_runtime::fault::reached(tandem_runtime::fault::FaultPoint::SupervisorPanic);
+            let Instance { container, streams } = instance;
+            let pumped = |from: Stream| {
+                let streams = Rc::clone(&streams);
+                move |bytes: &[u8]| streams.publish(from, bytes)
+            };
             let out = async {
-                if let Some(s) = stdout {
-                    pump(s, Rc::clone(&log), name.clone(), "stdout", logs.clone()).await;
-                }
+                // A terminal's output is the container's stdout, as CRI runtimes log it.
+                let term = async {
+                    if let Some(t) = terminal {
+                        let (log, name, logs) = (Rc::clone(&log), name.clone(), logs.clone());
+                        pump(Reader(t), log, name, "stdout", logs, pumped(Stream::Stdout)).await;
+                    }
+                };
+                let pipe = async {
+                    if let Some(s) = stdout {
+                        let (log, name, logs) = (Rc::clone(&log), name.clone(), logs.clone());
+                        pump(s, log, name, "stdout", logs, pumped(Stream::Stdout)).await;
+                    }
+                };
+                tokio::join!(term, pipe);
+                streams.end(Stream::Stdout);
             };
             let err = async {
                 if let Some(s) = stderr {
-                    pump(s, Rc::clone(&log), name.clone(), "stderr", logs.clone()).await;
+                    let (log, name, logs) = (Rc::clone(&log), name.clone(), logs.clone());
+                    pump(s, log, name, "stderr", logs, pumped(Stream::Stderr)).await;
                 }
+                streams.end(Stream::Stderr);
             };
             let ((), (), ended) = tokio::join!(out, err, container.exited());
             running.borrow_mut().remove(&key);
@@ -485,7 +565,10 @@ impl ContainerRuntime for LinuxRuntime {
             .borrow()
             .get(&(container.to_string(), attempt))
             .cloned();
-        if let Some(running) = running {
+        if let Some(Instance {
+            container: init, ..
+        }) = running
+        {
             let signo = match signal {
                 StopSignal::Term => self
                     .stop_signals
@@ -495,7 +578,7 @@ impl ContainerRuntime for LinuxRuntime {
                     .unwrap_or(tandem_api::signal::SIGTERM),
                 StopSignal::Kill => Signal::SIGKILL as i32,
             };
-            let _ = running.signal(signo);
+            let _ = init.signal(signo);
         }
     }
 
@@ -534,7 +617,7 @@ impl ContainerRuntime for LinuxRuntime {
         timeout: Option<std::time::Duration>,
     ) -> HandlerResult {
         let instance = (c.name.clone(), attempt);
-        let Some(container) = self.running.borrow().get(&instance).cloned() else {
+        let Some(Instance { container, .. }) = self.running.borrow().get(&instance).cloned() else {
             return HandlerResult::Error(format!("container {} is not running", c.name));
         };
         let facts = self.facts.borrow().clone();
@@ -700,13 +783,7 @@ impl LinuxRuntime {
                 fds.len()
             ));
         }
-        let container = self
-            .running
-            .borrow()
-            .iter()
-            .find(|((name, _), _)| *name == req.container)
-            .map(|(_, c)| Rc::clone(c))
-            .ok_or_else(|| format!("container {} is not running", req.container))?;
+        let container = self.instance(&req.container)?.container;
         let (stdio, master) = if req.tty {
             let (master, replica) = tandem_runtime::exec::open_terminal(container.pid(), req.size)
                 .map_err(|e| format!("cannot open a terminal in the container: {e}"))?;
@@ -736,6 +813,26 @@ impl LinuxRuntime {
         )
         .map_err(|e| format!("cannot start the exec helper: {e}"))?;
         Ok((session, master))
+    }
+
+    /// The running instance of `container`.
+    fn instance(&self, container: &str) -> Result<Instance, String> {
+        self.running
+            .borrow()
+            .iter()
+            .find(|((name, _), _)| name == container)
+            .map(|(_, i)| i.clone())
+            .ok_or_else(|| format!("container {container} is not running"))
+    }
+
+    /// An attach session of a client to the running instance of `req.container`, with the
+    /// descriptors that came with the request (see [`AttachRequest`]).
+    pub fn attach_session(
+        &self,
+        req: &AttachRequest,
+        fds: Vec<OwnedFd>,
+    ) -> Result<crate::attach::Session, String> {
+        self.instance(&req.container)?.streams.session(req, fds)
     }
 
     /// A connection to `port` on the pod's loopback, made from inside its network namespace

@@ -202,7 +202,8 @@ pub fn segments(current: &Path) -> Vec<PathBuf> {
 }
 
 /// Copies one stream of a container into its log file, record by record, and publishes each
-/// record to attached clients. Returns when the stream closes (the container exited).
+/// record to the foreground CLI's followers; each read as it came goes to `tee` (attached
+/// clients, `crate::attach`). Returns when the stream closes (the container exited).
 ///
 /// A record that cannot be written (a full disk) is dropped with one warning, and the stream is
 /// still read to its end: a container must never block on, or die of, its own log.
@@ -212,6 +213,7 @@ pub async fn pump<R: AsyncRead + Unpin>(
     container: String,
     stream: &'static str,
     tx: broadcast::Sender<LogLine>,
+    tee: impl Fn(&[u8]),
 ) {
     let mut buf = vec![0u8; 8192];
     let mut pending: Vec<u8> = Vec::new();
@@ -246,6 +248,7 @@ pub async fn pump<R: AsyncRead + Unpin>(
             flush(&mut out);
             return;
         }
+        tee(&buf[..n]);
         pending.extend_from_slice(&buf[..n]);
         // A line ends a record; a line longer than MAX_RECORD is cut into partial records.
         loop {
@@ -309,7 +312,7 @@ mod tests {
     async fn pump_all(input: &[u8], file: &Path, policy: ContainerLogPolicy) {
         let (tx, _rx) = broadcast::channel(16);
         let log = Rc::new(RefCell::new(LogFile::open(file, policy).expect("open")));
-        pump(input, log, "app".into(), "stdout", tx).await;
+        pump(input, log, "app".into(), "stdout", tx, |_| {}).await;
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -322,7 +325,7 @@ mod tests {
         let log = Rc::new(RefCell::new(
             LogFile::open(&file, ContainerLogPolicy::default()).expect("open"),
         ));
-        pump(input.as_bytes(), log, "app".into(), "stdout", tx).await;
+        pump(input.as_bytes(), log, "app".into(), "stdout", tx, |_| {}).await;
         let recs = records(&std::fs::read(&file).expect("read"));
         assert_eq!(recs.len(), 4);
         assert_eq!(recs[0], ("stdout".into(), false, b"hello".to_vec()));

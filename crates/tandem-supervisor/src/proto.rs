@@ -16,8 +16,8 @@ use crate::logs::LogLine;
 pub enum Request {
     /// Stop the pod gracefully, with an optional grace period in seconds.
     Delete { grace_seconds: Option<u64> },
-    /// Stream every container's log lines, then how the pod ended.
-    Attach,
+    /// Stream every container's log lines, then how the pod ended (the foreground `tandem run`).
+    Follow,
     /// Update container images (container name → image), `tandem set image`: one `accepted`
     /// once the spec is updated, or one `rejected`, then the supervisor closes the connection.
     SetImage { images: BTreeMap<String, String> },
@@ -36,6 +36,12 @@ pub enum Request {
     /// then one `exec_ended` once the command has exited. Closing the connection before that
     /// kills the command.
     Exec(ExecRequest),
+    /// Attach to the running instance of a container's own streams (`tandem attach`, the API's
+    /// `pods/attach`), with the client's pipe ends (see [`AttachRequest`]): one `accepted` (or
+    /// `rejected`); then the client may send [`AttachInput`] lines while the session lasts; one
+    /// `attach_ended` once it has ended (the container's output ended, or the client's input did,
+    /// see `crate::attach`). Closing the connection ends the session.
+    AttachContainer(AttachRequest),
     /// Connect to a port on the pod's loopback from inside its network namespace
     /// (`tandem port-forward`): one `accepted` carrying the connected socket (SCM_RIGHTS), or
     /// one `rejected` saying why, then the supervisor closes the connection.
@@ -67,6 +73,35 @@ impl ExecRequest {
     }
 }
 
+/// What `tandem attach` asks for. The request comes with the read end of a pipe for the
+/// container's input (only with `stdin`), then the write ends of pipes for its stdout and,
+/// without a terminal, its stderr (a terminal has one output). `tty` is what the client read in
+/// the pod's spec; the supervisor refuses a request that disagrees with the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachRequest {
+    pub container: String,
+    pub stdin: bool,
+    pub tty: bool,
+    /// The terminal's rows and columns to set first.
+    #[serde(default)]
+    pub size: Option<(u16, u16)>,
+}
+
+impl AttachRequest {
+    /// How many descriptors come with the request.
+    pub fn descriptors(&self) -> usize {
+        usize::from(self.stdin) + if self.tty { 1 } else { 2 }
+    }
+}
+
+/// What an attached client sends after its request, one JSON line each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachInput {
+    /// The client's terminal has this many rows and columns now.
+    Resize { rows: u16, columns: u16 },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reply {
@@ -77,6 +112,8 @@ pub enum Reply {
     Ended(Ended),
     /// How an exec'd command ended.
     ExecEnded(tandem_runtime::exec::ExecOutcome),
+    /// An attach session has ended.
+    AttachEnded,
 }
 
 /// How a pod ended, for the foreground CLI's exit status.

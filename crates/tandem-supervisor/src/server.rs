@@ -1,5 +1,4 @@
-//! The control socket: `delete`, `attach`, `set_image`, `set_conditions` and `exec` requests
-//! from the CLI.
+//! The control socket: the CLI's requests (`crate::proto`).
 
 use std::cell::Cell;
 use std::os::fd::{AsFd, OwnedFd};
@@ -13,7 +12,7 @@ use tokio::sync::{broadcast, mpsc, watch, Notify};
 
 use crate::linux::LinuxRuntime;
 use crate::logs::LogLine;
-use crate::proto::{Ended, ExecRequest, Reply, Request};
+use crate::proto::{AttachRequest, Ended, ExecRequest, Reply, Request};
 
 #[derive(Clone)]
 pub struct Shared {
@@ -112,6 +111,7 @@ async fn handle(stream: UnixStream, shared: Shared) {
     };
     match req {
         Request::Exec(req) => return exec(stream, req, fds, &shared.runtime).await,
+        Request::AttachContainer(req) => return attach(stream, req, fds, &shared.runtime).await,
         Request::Dial { port } => {
             let dialled = shared.runtime.dial(port).await;
             return match dialled {
@@ -127,7 +127,7 @@ async fn handle(stream: UnixStream, shared: Shared) {
     }
     let (_, mut w) = stream.into_split();
     match req {
-        Request::Exec(_) | Request::Dial { .. } => {}
+        Request::Exec(_) | Request::AttachContainer(_) | Request::Dial { .. } => {}
         Request::Delete { grace_seconds } => {
             let _ = shared.control.send(Control::Delete {
                 grace: grace_seconds.map(Duration::from_secs),
@@ -181,7 +181,7 @@ async fn handle(stream: UnixStream, shared: Shared) {
             };
             let _ = send(&mut w, &reply).await;
         }
-        Request::Attach => {
+        Request::Follow => {
             let mut guard = Some(AttachGuard::new(&shared.attached));
             let mut logs = shared.logs.subscribe();
             let mut ended = shared.ended.clone();
@@ -261,4 +261,21 @@ async fn exec(stream: UnixStream, req: ExecRequest, fds: Vec<OwnedFd>, runtime: 
         _ = r.read(&mut buf) => return,
     };
     let _ = send(&mut w, &Reply::ExecEnded(outcome)).await;
+}
+
+/// Attaches a client to a container's own streams until the session ends (`crate::attach`).
+async fn attach(stream: UnixStream, req: AttachRequest, fds: Vec<OwnedFd>, runtime: &LinuxRuntime) {
+    let (r, mut w) = stream.into_split();
+    let session = match runtime.attach_session(&req, fds) {
+        Ok(session) => session,
+        Err(message) => {
+            let _ = send(&mut w, &Reply::Rejected(message)).await;
+            return;
+        }
+    };
+    if !send(&mut w, &Reply::Accepted).await {
+        return;
+    }
+    session.run(r).await;
+    let _ = send(&mut w, &Reply::AttachEnded).await;
 }

@@ -51,6 +51,9 @@ pub struct SpecInputs {
     pub joined: Vec<(LinuxNamespaceType, PathBuf)>,
     pub cgroups_path: String,
     pub no_new_privileges: bool,
+    /// `tty`: the process gets a pseudo-terminal of the container's devpts as its stdio and
+    /// controlling terminal, made by the runtime and handed over its console socket.
+    pub terminal: bool,
     pub resources: tandem_api::plan::Resources,
     /// `securityContext.privileged`: every capability, no masked or read-only paths, writable
     /// /sys, every device allowed, no seccomp filter.
@@ -367,6 +370,7 @@ fn process(inputs: &SpecInputs, caps: HashSet<Capability>) -> Result<Process, Oc
                 .collect::<Vec<_>>(),
         )
         .cwd(inputs.cwd.clone())
+        .terminal(inputs.terminal)
         .user(user)
         .capabilities(capabilities)
         .build()?;
@@ -594,6 +598,7 @@ mod tests {
             joined: vec![(LinuxNamespaceType::Network, "/proc/1/ns/net".into())],
             cgroups_path: "/tandem/u/app-0".into(),
             no_new_privileges: false,
+            terminal: false,
             resources: Resources::default(),
             privileged: false,
             capabilities_add: vec![],

@@ -52,6 +52,10 @@ pub enum Command {
     /// Run a command in a running container (kubectl exec).
     #[command(after_help = EXEC_EXAMPLES)]
     Exec(ExecArgs),
+    /// Attach to the process already running in a container: its output, and with -i its input
+    /// (kubectl attach).
+    #[command(after_help = ATTACH_EXAMPLES)]
+    Attach(AttachArgs),
     /// Stop pods gracefully and remove them.
     #[command(
         after_help = "Examples:\n  tandem delete pod web                # gracefully, with its terminationGracePeriodSeconds\n  tandem delete pod web db --grace-period 5\n  tandem delete -f app.yaml            # the pods and workloads of a manifest\n  tandem delete deployment web        # with its pods, each gracefully\n  tandem delete pods --all"
@@ -572,6 +576,36 @@ pub struct ExecArgs {
     #[arg(short = 't', long = "tty")]
     pub tty: bool,
     /// Print nothing but the command's own output.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
+
+const ATTACH_EXAMPLES: &str = "Examples:
+  tandem attach web                           # what the default container writes from now on
+  tandem attach -it shell -c sh               # a container with stdin and tty: its terminal
+  echo hi | tandem attach -i reader           # input for a container with stdin: true
+
+The session ends when the container exits, or when the input ends (a container with
+stdinOnce: true then reads the end of its stdin, and its output is followed until it exits).";
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The pod (`NAME` or `pod/NAME`).
+    #[arg(add = ArgValueCandidates::new(pod_names))]
+    pub pod: String,
+    /// The container; by default the one the pod's `kubectl.kubernetes.io/default-container`
+    /// annotation names, else its first container.
+    #[arg(short = 'c', long = "container", add = ArgValueCandidates::new(container_names))]
+    pub container: Option<String>,
+    /// Pass stdin to the container (which needs `stdin: true`, or a terminal).
+    #[arg(short = 'i', long = "stdin")]
+    pub stdin: bool,
+    /// Use the container's terminal (it needs `tty: true`), with -i when stdin is one.
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Print nothing but the container's own output.
     #[arg(short = 'q', long)]
     pub quiet: bool,
     #[arg(short = 'n', long = "namespace", default_value = "default")]

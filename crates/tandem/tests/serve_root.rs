@@ -12,7 +12,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use support::{require_root, stderr, stdout, wait_for, Env, IMAGE};
+use support::{repo, require_root, stderr, stdout, wait_for, Env, IMAGE};
 
 /// A foreground `tandem serve` on a free port, stopped (by its pid) when dropped.
 struct Serving {
@@ -572,6 +572,50 @@ fn every_installed_kubectl_release_lists_creates_and_execs_into_pods() {
             stderr(&out)
         );
         assert_eq!(out.status.code(), Some(3), "{binary}: {}", stderr(&out));
+        // `kubectl run -i --rm`: a pod with stdin (and stdinOnce), attached to (SPDY before
+        // 1.30, a WebSocket since), its input ended, its exit code kubectl's, then deleted.
+        let once = format!("{name}-run");
+        let mut run = kubectl_command(
+            binary,
+            &serving.kubeconfig,
+            &[
+                "run",
+                &once,
+                "-i",
+                "--rm",
+                "--restart=Never",
+                &format!("--image={IMAGE}"),
+                "--image-pull-policy=Never",
+                "--",
+                "sh",
+                "-c",
+                "wc -l; exit 4",
+            ],
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kubectl run");
+        {
+            use std::io::Write as _;
+            let mut stdin = run.stdin.take().expect("stdin");
+            stdin.write_all(b"a\nb\nc\n").expect("write stdin");
+        }
+        let out = run.wait_with_output().expect("kubectl run");
+        assert!(
+            stdout(&out).starts_with("3\n"),
+            "{binary}: {} / {}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert_eq!(out.status.code(), Some(4), "{binary}: {}", stderr(&out));
+        let out = kubectl_as(binary, &serving.kubeconfig, &["get", "pod", &once]);
+        assert!(
+            stderr(&out).contains("NotFound"),
+            "{binary}: --rm left {}",
+            stdout(&out)
+        );
         let out = kubectl_as(
             binary,
             &serving.kubeconfig,
@@ -1553,6 +1597,140 @@ spec:
     wait_for("serve's descriptors back where they were", 20, || {
         (fds(serve_pid) <= before).then_some(())
     });
+}
+
+/// The full path of a kubectl (`name` on the PATH or beside it), as a program to exec.
+fn kubectl_path(name: &str) -> PathBuf {
+    let found = Command::new("sh")
+        .args(["-c", "command -v kubectl"])
+        .output()
+        .map(|o| stdout(&o).trim().to_string())
+        .unwrap_or_default();
+    let default = std::fs::canonicalize(found).expect("kubectl on the PATH");
+    match name {
+        "kubectl" => default,
+        other => default.with_file_name(other),
+    }
+}
+
+#[test]
+fn kubectl_run_it_and_attach_reach_a_containers_own_terminal_and_input() {
+    if require_root("kubectl_run_it_and_attach_reach_a_containers_own_terminal_and_input").is_none()
+        || !kubectl_installed("kubectl_run_it_and_attach_reach_a_containers_own_terminal_and_input")
+    {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    // `kubectl run -it --rm`: a terminal container attached to, typed into and resized, its
+    // exit code kubectl's, deleted after; over SPDY (1.27) and over a WebSocket (the default).
+    for release in ["kubectl.1.27", "kubectl"] {
+        let binary = kubectl_path(release);
+        if !binary.exists() {
+            continue;
+        }
+        let steps = serde_json::json!([
+            ["expect", "try pressing enter."],
+            ["send", "\r"],
+            ["expect", "# "],
+            ["send", "tty; stty size; echo $((6*7))\r"],
+            ["expect", "42"],
+            ["resize", 40, 120],
+            ["send", "stty size\r"],
+            ["expect", "40 120"],
+            ["send", "exit 5\r"],
+        ]);
+        let out = Command::new("python3")
+            .env("KUBECONFIG", &serving.kubeconfig)
+            .env("HOME", serving.kubeconfig.parent().expect("serve dir"))
+            .arg(repo().join("crates/tandem/tests/support/drive_terminal.py"))
+            .arg(steps.to_string())
+            .arg(&binary)
+            .args(["run", "shell", "-it", "--rm", "--restart=Never"])
+            .arg(format!("--image={IMAGE}"))
+            .args(["--image-pull-policy=Never", "--", "sh"])
+            .output()
+            .expect("python3 drives the terminal");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        let shown = report["output"].as_str().unwrap_or_default();
+        assert!(
+            report["failed"].is_null(),
+            "{release} stuck at {}: {shown}",
+            report["failed"]
+        );
+        assert!(
+            shown.contains("/dev/pts/0\r\n30 100\r\n42"),
+            "{release}: {shown}"
+        );
+        assert!(shown.contains("40 120"), "{release}: {shown}");
+        assert!(
+            shown.contains("pod \"shell\" deleted"),
+            "{release}: {shown}"
+        );
+        assert_eq!(report["exit"], 5, "{release}: {shown}");
+        let out = kubectl(&serving, &["get", "pod", "shell"]);
+        assert!(
+            stderr(&out).contains("NotFound"),
+            "{release}: {}",
+            stdout(&out)
+        );
+    }
+
+    // `kubectl attach -i` to a container with stdin: a line in, the same line out; the session
+    // ends with the input, and the container reads on.
+    let file = env.root.path().join("cat.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata: {{name: cat}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: cat
+    image: {IMAGE}
+    imagePullPolicy: Never
+    stdin: true
+    command: [cat]
+"#
+        ),
+    )
+    .expect("write the manifest");
+    let out = kubectl(&serving, &["apply", "-f", file.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &["wait", "--for=condition=Ready", "pod/cat", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    for word in ["hello", "again"] {
+        let mut attach = kubectl_command("kubectl", &serving.kubeconfig, &["attach", "-i", "cat"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start kubectl attach");
+        let mut stdin = attach.stdin.take().expect("stdin");
+        let mut lines = std::io::BufReader::new(attach.stdout.take().expect("stdout")).lines();
+        {
+            use std::io::Write as _;
+            writeln!(stdin, "{word}").expect("write stdin");
+        }
+        let line = lines.next().and_then(Result::ok);
+        assert_eq!(line.as_deref(), Some(word));
+        drop(stdin);
+        let out = attach.wait_with_output().expect("kubectl attach");
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let seen = env.pod_json("cat");
+    assert!(
+        seen["status"]["containerStatuses"][0]["state"]["running"].is_object(),
+        "{seen}"
+    );
+    let out = kubectl(&serving, &["delete", "pod", "cat"]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]

@@ -19,7 +19,7 @@ use tandem_apiserver::{
     LogStream, Object, Resource, StoredKind, WriteOptions,
 };
 use tandem_kubelet::status::{human_duration, kubectl_columns};
-use tandem_supervisor::proto::{ExecRequest, Request};
+use tandem_supervisor::proto::{AttachRequest, ExecRequest, Request};
 use tandem_supervisor::statedir::Store;
 
 use super::control::Connection;
@@ -554,6 +554,55 @@ impl Backend for StoreBackend {
                     }
                 },
                 Err(e) => ExecEnd::Error(format!("{e:#}")),
+            }),
+            abandon: Box::new(move || {
+                let _ = closer.shutdown(std::net::Shutdown::Both);
+            }),
+        })
+    }
+
+    fn attach(
+        &self,
+        namespace: &str,
+        name: &str,
+        options: &ExecOptions,
+    ) -> Result<ExecStreams, ApiError> {
+        let dir = self.store.pod(namespace, name);
+        let pod = read_pod(&dir).map_err(|_| ApiError::not_found("", "pods", name))?;
+        let container = chosen_container(&pod, name, options.container.as_deref())?;
+        super::exec::ensure_running(&dir, &pod, name, &container)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        // The container's own terminal decides how many outputs there are, whatever was asked.
+        let tty = super::attach::container_spec(&pod, &container)
+            .and_then(|c| c.tty)
+            .unwrap_or(false);
+        let request = AttachRequest {
+            container,
+            stdin: options.stdin,
+            tty,
+            size: None,
+        };
+        let conn = Connection::open(&dir, name).map_err(internal)?;
+        let attached = super::attach::Attached::start(conn, &request)
+            .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+        let super::attach::Attached {
+            stdin,
+            stdout,
+            stderr,
+            control,
+            mut conn,
+        } = attached;
+        let closer = control.try_clone().map_err(|e| internal(e.into()))?;
+        Ok(ExecStreams {
+            stdin: stdin.map(|w| Box::new(w) as Box<dyn Write + Send>),
+            stdout: wanted(stdout, options.stdout),
+            stderr: stderr.and_then(|e| wanted(e, options.stderr)),
+            resize: tty.then(|| {
+                Box::new(super::attach::resizer(control)) as Box<dyn Fn(u16, u16) + Send + Sync>
+            }),
+            wait: Box::new(move || {
+                super::attach::ended(&mut conn);
+                ExecEnd::Exited(0)
             }),
             abandon: Box::new(move || {
                 let _ = closer.shutdown(std::net::Shutdown::Both);
@@ -1239,21 +1288,24 @@ fn on_pipes(
     options: &ExecOptions,
 ) -> anyhow::Result<Streams> {
     let piped = super::exec::start_piped(conn, request)?;
-    let wanted = |file: std::fs::File, wanted: bool| -> Option<Box<dyn std::io::Read + Send>> {
-        match wanted {
-            true => Some(Box::new(file)),
-            false => {
-                std::thread::spawn(move || std::io::copy(&mut { file }, &mut std::io::sink()));
-                None
-            }
-        }
-    };
     Ok((
         piped.stdin.map(|w| Box::new(w) as Box<dyn Write + Send>),
         wanted(piped.stdout, options.stdout),
         wanted(piped.stderr, options.stderr),
         None,
     ))
+}
+
+/// A stream the client asked for, as a reader; one it did not ask for is read and dropped
+/// here, so the container never blocks on it.
+fn wanted(file: std::fs::File, wanted: bool) -> Option<Box<dyn std::io::Read + Send>> {
+    match wanted {
+        true => Some(Box::new(file)),
+        false => {
+            std::thread::spawn(move || std::io::copy(&mut { file }, &mut std::io::sink()));
+            None
+        }
+    }
 }
 
 /// With a terminal: the controlling end the supervisor hands back carries output and input,

@@ -78,7 +78,7 @@ pub fn ensure_running(dir: &PodDir, pod: &Pod, name: &str, container: &str) -> a
         let phase = status.phase.unwrap_or_else(|| "Unknown".into());
         let why = status.reason.map(|r| format!(": {r}")).unwrap_or_default();
         return Err(hint(
-            format!("pod {name} is not running (phase {phase}{why}); no command can run in it"),
+            format!("pod {name} is not running (phase {phase}{why})"),
             status.message.unwrap_or_else(|| {
                 format!("`tandem get pod {name}` shows how it ended; run it again to use it")
             }),
@@ -128,13 +128,13 @@ pub fn ended(conn: &mut Connection) -> anyhow::Result<ExecOutcome> {
     }
 }
 
-fn pipe() -> anyhow::Result<(OwnedFd, OwnedFd)> {
+pub(super) fn pipe() -> anyhow::Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC).context("cannot make a pipe")
 }
 
 /// Copies `from` to `to` until `from` ends, each read written out at once (interactive output
 /// must not wait for a newline).
-fn relay(mut from: impl Read, mut to: impl Write) {
+pub(super) fn relay(mut from: impl Read, mut to: impl Write) {
     let mut buf = [0u8; 8192];
     loop {
         match from.read(&mut buf) {
@@ -152,12 +152,12 @@ fn relay(mut from: impl Read, mut to: impl Write) {
 
 /// Relays into a writer that ends (closes) when the reader does: stdin to the command, whose
 /// end of input is passed on.
-fn spawn_stdin(to: std::fs::File) {
+pub(super) fn spawn_stdin(to: std::fs::File) {
     std::thread::spawn(move || relay(std::io::stdin().lock(), to));
 }
 
 /// Waits until every relay of output has ended, or [`DRAIN`] has passed.
-fn drained(done: &std::sync::mpsc::Receiver<()>, relays: usize) {
+pub(super) fn drained(done: &std::sync::mpsc::Receiver<()>, relays: usize) {
     let deadline = std::time::Instant::now() + DRAIN;
     for _ in 0..relays {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -228,12 +228,12 @@ fn on_pipes(conn: &mut Connection, request: &ExecRequest) -> anyhow::Result<Exec
 }
 
 /// This terminal in raw mode until dropped.
-struct RawMode {
+pub(super) struct RawMode {
     saved: nix::sys::termios::Termios,
 }
 
 impl RawMode {
-    fn enter() -> anyhow::Result<RawMode> {
+    pub(super) fn enter() -> anyhow::Result<RawMode> {
         use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
         let stdin = std::io::stdin();
         let saved = tcgetattr(stdin.as_fd()).context("cannot read the terminal's settings")?;
@@ -275,7 +275,9 @@ fn on_terminal(
     let raw = RawMode::enter()?;
     spawn_stdin(master.try_clone().context("cannot share the terminal")?);
     let resized = master.try_clone().context("cannot share the terminal")?;
-    std::thread::spawn(move || forward_window_changes(resized));
+    forward_window_changes(move |rows, cols| {
+        let _ = tandem_runtime::exec::resize_terminal(resized.as_fd(), rows, cols);
+    });
     let (done_tx, done) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         // Read until the terminal hangs up (EIO once nothing holds its other end).
@@ -288,26 +290,29 @@ fn on_terminal(
     outcome
 }
 
-/// Passes this terminal's size on to the command's each time it changes (SIGWINCH).
-fn forward_window_changes(terminal: std::fs::File) {
+/// Passes this terminal's size on (to `resize`, rows and columns) each time it changes
+/// (SIGWINCH), from a thread of its own.
+pub(super) fn forward_window_changes(resize: impl Fn(u16, u16) + Send + 'static) {
     use tokio::signal::unix::{signal, SignalKind};
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-    else {
-        return;
-    };
-    rt.block_on(async {
-        let Ok(mut changes) = signal(SignalKind::window_change()) else {
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+        else {
             return;
         };
-        while changes.recv().await.is_some() {
-            if let Some((rows, cols)) =
-                tandem_runtime::exec::terminal_size(std::io::stdout().as_fd())
-            {
-                let _ = tandem_runtime::exec::resize_terminal(terminal.as_fd(), rows, cols);
+        rt.block_on(async {
+            let Ok(mut changes) = signal(SignalKind::window_change()) else {
+                return;
+            };
+            while changes.recv().await.is_some() {
+                if let Some((rows, cols)) =
+                    tandem_runtime::exec::terminal_size(std::io::stdout().as_fd())
+                {
+                    resize(rows, cols);
+                }
             }
-        }
+        });
     });
 }
 

@@ -1,6 +1,7 @@
 //! One module per verb; each returns the process exit status.
 
 mod api_backend;
+mod attach;
 pub(crate) mod control;
 pub(crate) mod controller;
 mod cp;
@@ -45,6 +46,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Get(a) => get::get(&store, a),
         Command::Logs(a) => logs::logs(&store, a),
         Command::Exec(a) => exec::exec(&store, a),
+        Command::Attach(a) => attach::attach(&store, a),
         Command::Completion(a) => crate::completion::print_registration(&a.shell).map(|()| 0),
         Command::Top(a) => top::top(&store, a),
         Command::Cp(a) => cp::cp(&store, a),

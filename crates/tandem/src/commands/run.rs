@@ -555,7 +555,7 @@ fn foreground(store: &Store, made: Made) -> anyhow::Result<i32> {
                             // A workload's pods are its controller's to judge (a Job retries).
                             if exit == 0 && i < bare { exit = e.exit_code; }
                         }
-                        Reply::Accepted | Reply::Rejected(_) | Reply::ExecEnded(_) => {}
+                        Reply::Accepted | Reply::Rejected(_) | Reply::ExecEnded(_) | Reply::AttachEnded => {}
                     }
                 }
                 _ = look.tick() => {
@@ -649,7 +649,7 @@ async fn attach(
         .await
         .with_context(|| format!("cannot attach to pod {name}"))?;
     let (r, mut w) = stream.into_split();
-    let mut req = serde_json::to_vec(&Request::Attach)?;
+    let mut req = serde_json::to_vec(&Request::Follow)?;
     req.push(b'\n');
     w.write_all(&req).await?;
     let mut lines = tokio::io::BufReader::new(r).lines();

@@ -1,0 +1,236 @@
+//! `tandem attach` and containers with `stdin`, `stdinOnce` and `tty` on real containers, as
+//! root: input reaches the container's own process and its end closes a `stdinOnce` stdin;
+//! output is followed from the moment of attaching; a terminal container is driven through its
+//! own terminal (typed keys, a resize, its size and TERM), and what it printed is in its log.
+//!
+//! Every test uses its own `--root` and pod names, so they run in parallel.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+
+use support::{repo, require_root, stderr, stdout, wait_for, Env, IMAGE};
+
+fn name(prefix: &str) -> String {
+    format!("{prefix}-{}", std::process::id())
+}
+
+/// Starts a pod and waits until every one of its containers runs.
+fn running_pod(env: &Env, yaml: &str, pod: &str) {
+    let out = env.run_yaml(yaml, &["-d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("every container to run", 60, || {
+        let v = env.pod_json(pod);
+        let statuses = v["status"]["containerStatuses"].as_array()?.clone();
+        statuses
+            .iter()
+            .all(|s| s["state"]["running"].is_object())
+            .then_some(())
+    });
+}
+
+fn container_state(env: &Env, pod: &str, container: &str) -> serde_json::Value {
+    let v = env.pod_json(pod);
+    v["status"]["containerStatuses"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["name"] == container).cloned())
+        .map(|s| s["state"].clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn input_reaches_the_containers_process_and_stdin_once_closes_it() {
+    if require_root("input_reaches_the_containers_process_and_stdin_once_closes_it").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let pod = name("attach-in");
+    let yaml = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {{name: {pod}}}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: once
+      image: {IMAGE}
+      imagePullPolicy: Never
+      stdin: true
+      stdinOnce: true
+      command: [sh, -c, "wc -l; echo once-done"]
+    - name: echo
+      image: {IMAGE}
+      imagePullPolicy: Never
+      stdin: true
+      command: [cat]
+    - name: ticker
+      image: {IMAGE}
+      imagePullPolicy: Never
+      command: [sh, -c, "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"]
+"#
+    );
+    running_pod(&env, &yaml, &pod);
+
+    // stdinOnce: 1000 lines, then the end of input, which the container reads as its own; the
+    // session follows its output until it exits.
+    let mut child = env
+        .cmd()
+        .args(["attach", "-i", &pod, "-c", "once"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tandem attach");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        for i in 0..1000 {
+            writeln!(stdin, "line {i}").expect("write");
+        }
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "1000\nonce-done\n");
+    assert!(
+        stderr(&out).contains("If you don't see a command prompt, try pressing enter."),
+        "{}",
+        stderr(&out)
+    );
+    wait_for("container once to have exited 0", 20, || {
+        (container_state(&env, &pod, "once")["terminated"]["exitCode"] == 0).then_some(())
+    });
+
+    // Without stdinOnce: the session ends with the client's input, and the container's stdin
+    // stays open for the next one.
+    for word in ["first", "second"] {
+        let mut child = env
+            .cmd()
+            .args(["attach", "-i", "-q", &pod, "-c", "echo"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tandem attach");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        writeln!(stdin, "{word}").expect("write");
+        let line = lines.next().and_then(Result::ok);
+        assert_eq!(line.as_deref(), Some(word));
+        drop(stdin);
+        let status = child.wait().expect("wait");
+        assert!(status.success());
+        assert!(
+            container_state(&env, &pod, "echo")["running"].is_object(),
+            "cat read an end of input it should not have"
+        );
+    }
+
+    // Output only, from the moment of attaching: the ticker's lines go on past the first seen.
+    let mut child = env
+        .cmd()
+        .args(["attach", &pod, "-c", "ticker"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tandem attach");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first: Vec<String> = (0..3).filter_map(|_| lines.next()?.ok()).collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    let numbers: Vec<u64> = first
+        .iter()
+        .filter_map(|l| l.strip_prefix("tick ")?.parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), 3, "{first:?}");
+    assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{numbers:?}");
+
+    // Refusals: an unknown container, a container that is no longer running.
+    let out = env.tandem(&["attach", &pod, "-c", "nope"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("container nope is not valid for pod"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.tandem(&["attach", &pod, "-c", "once"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is not running (terminated: Completed, exit code 0)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.tandem(&["delete", "pod", &pod, "--grace-period", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_terminal_container_is_driven_through_its_own_terminal() {
+    if require_root("a_terminal_container_is_driven_through_its_own_terminal").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let pod = name("attach-tty");
+    let yaml = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {{name: {pod}}}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: shell
+      image: {IMAGE}
+      imagePullPolicy: Never
+      stdin: true
+      tty: true
+      command: [sh]
+"#
+    );
+    running_pod(&env, &yaml, &pod);
+    let steps = serde_json::json!([
+        ["expect", "try pressing enter."],
+        ["send", "\r"],
+        ["expect", "# "],
+        ["send", "tty; stty size; echo term=$TERM; echo $((6*7))\r"],
+        ["expect", "42"],
+        ["resize", 40, 120],
+        ["send", "stty size\r"],
+        ["expect", "40 120"],
+        ["send", "exit 3\r"],
+    ]);
+    let out = std::process::Command::new("python3")
+        .arg(repo().join("crates/tandem/tests/support/drive_terminal.py"))
+        .arg(steps.to_string())
+        .arg(env!("CARGO_BIN_EXE_tandem"))
+        .arg("--root")
+        .arg(env.root.path())
+        .args(["attach", "-it", &pod])
+        .output()
+        .expect("python3 drives the terminal");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let shown = report["output"].as_str().unwrap_or_default();
+    assert!(
+        report["failed"].is_null(),
+        "stuck at {}: {shown}",
+        report["failed"]
+    );
+    // The container's own terminal, set to the client's size, with containerd's TERM.
+    assert!(
+        shown.contains("/dev/pts/0\r\n30 100\r\nterm=xterm\r\n42"),
+        "{shown}"
+    );
+    assert!(shown.contains("40 120"), "{shown}");
+    assert_eq!(report["exit"], 0, "{shown}");
+    // The shell exited with its status; what the terminal showed is the container's log.
+    wait_for("the shell to have exited 3", 20, || {
+        (container_state(&env, &pod, "shell")["terminated"]["exitCode"] == 3).then_some(())
+    });
+    let logs = env.tandem(&["logs", &pod]);
+    assert!(
+        stdout(&logs).contains("term=xterm\r\n42"),
+        "{}",
+        stdout(&logs)
+    );
+    let out = env.tandem(&["delete", "pod", &pod, "--grace-period", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
