@@ -18,6 +18,7 @@ mod defaults;
 pub mod diag;
 pub mod duration;
 pub mod env;
+pub mod ephemeral;
 pub mod kinds;
 pub mod labels;
 mod locate;

@@ -40,6 +40,9 @@ pub struct PodPlan {
     pub init_containers: Vec<ContainerPlan>,
     /// `spec.containers` in declaration order.
     pub containers: Vec<ContainerPlan>,
+    /// `spec.ephemeralContainers`, in the order they were added to the running pod.
+    #[serde(default)]
+    pub ephemeral_containers: Vec<ContainerPlan>,
     pub volumes: Vec<VolumePlan>,
     pub dns_policy: DnsPolicy,
     pub dns_config: Option<DnsConfig>,
@@ -150,6 +153,9 @@ pub enum ContainerRole {
     Sidecar,
     /// `spec.containers[i]`.
     Main,
+    /// `spec.ephemeralContainers[i]`: added to a running pod (`kubectl debug`), started once,
+    /// never restarted, no part of the pod's phase or readiness.
+    Ephemeral,
 }
 
 impl ContainerRole {
@@ -169,6 +175,7 @@ impl ContainerRole {
             ContainerRole::Init => "init",
             ContainerRole::Sidecar => "sidecar",
             ContainerRole::Main => "main",
+            ContainerRole::Ephemeral => "ephemeral",
         }
     }
 }
@@ -227,6 +234,10 @@ pub struct ContainerPlan {
     /// else SIGTERM.
     #[serde(default)]
     pub stop_signal: Option<String>,
+    /// An ephemeral container's `targetContainerName`: it joins that container's process
+    /// namespace.
+    #[serde(default)]
+    pub target_container: Option<String>,
 }
 
 /// One `restartPolicyRules` entry: what happens when the container's exit code matches.
@@ -474,6 +485,7 @@ impl ContainerPlan {
             restart_policy: None,
             restart_rules: vec![],
             stop_signal: None,
+            target_container: None,
         }
     }
 }
@@ -499,6 +511,7 @@ impl PodPlan {
             active_deadline_seconds: None,
             init_containers,
             containers,
+            ephemeral_containers: vec![],
             volumes: vec![],
             dns_policy: DnsPolicy::ClusterFirst,
             dns_config: None,
@@ -518,9 +531,19 @@ impl PodPlan {
         }
     }
 
-    /// All containers in declaration order: init containers (and sidecars), then main containers.
-    pub fn all_containers(&self) -> impl Iterator<Item = &ContainerPlan> {
+    /// The init containers (and sidecars), then the main containers: what the pod's resources
+    /// and QoS class are made of (ephemeral containers have no resources, §1.8).
+    pub fn sized_containers(&self) -> impl Iterator<Item = &ContainerPlan> {
         self.init_containers.iter().chain(self.containers.iter())
+    }
+
+    /// All containers in declaration order: init containers (and sidecars), main containers,
+    /// then ephemeral containers.
+    pub fn all_containers(&self) -> impl Iterator<Item = &ContainerPlan> {
+        self.init_containers
+            .iter()
+            .chain(self.containers.iter())
+            .chain(self.ephemeral_containers.iter())
     }
 
     /// Why a condition cannot be set from outside (`tandem patch … --subresource=status`):

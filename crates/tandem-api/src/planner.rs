@@ -50,6 +50,7 @@ pub(crate) fn plan(cx: &mut Cx<'_>, pod: &Pod, store: &Store, claims_dir: &str) 
         active_deadline_seconds: spec.active_deadline_seconds,
         init_containers: Vec::new(),
         containers: Vec::new(),
+        ephemeral_containers: Vec::new(),
         volumes: Vec::new(),
         dns_policy: match spec.dns_policy.as_deref() {
             Some("ClusterFirstWithHostNet") => DnsPolicy::ClusterFirstWithHostNet,
@@ -373,6 +374,7 @@ impl Planner<'_, '_, '_> {
                 .as_ref()
                 .and_then(|l| l.stop_signal.clone())
                 .filter(|s| !s.is_empty()),
+            target_container: None,
         }
     }
 

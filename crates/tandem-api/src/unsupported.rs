@@ -61,7 +61,7 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.preemptionPolicy", W, When::Set, IGNORED, SCHEDULING),
     rule("spec.schedulerName", W, When::ValueNotIn(&["default-scheduler"]), IGNORED, SCHEDULING),
     rule("spec.readinessGates", W, When::Set, "names pod conditions that no controller sets on one machine: the pod is not Ready until you set each of them True", Some("set a gate's condition as a controller would: `tandem patch pod NAME --subresource=status --type=merge -p '{\"status\":{\"conditions\":[{\"type\":\"GATE\",\"status\":\"True\"}]}}'`")),
-    rule("spec.ephemeralContainers", W, When::Set, IGNORED, Some("ephemeral containers cannot be part of a new pod; use `tandem exec`")),
+    rule("spec.ephemeralContainers", E, When::Set, "cannot be set on create (Forbidden, as the API server answers)", Some("add one to the running pod with `tandem debug POD --image IMAGE` (kubectl debug)")),
     rule("spec.overhead", W, When::Set, IGNORED, None),
     rule("spec.runtimeClassName", W, When::Set, IGNORED, Some("tandem has one built-in runtime")),
     rule("spec.resourceClaims", W, When::Set, IGNORED, Some("dynamic resource allocation needs a cluster")),

@@ -69,6 +69,14 @@ pub fn pod_update(old: &Value, new: &Value) -> Result<PodUpdate, Refusal> {
 
     let (os, ns) = (&old["spec"], &new["spec"]);
     let mut spec = ns.clone();
+    // Ephemeral containers change only through their own subresource (`crate::ephemeral`): an
+    // update of the pod keeps them as they were, as the API server does.
+    spec["ephemeralContainers"] = os["ephemeralContainers"].clone();
+    if os.get("ephemeralContainers").is_none() {
+        if let Some(m) = spec.as_object_mut() {
+            m.remove("ephemeralContainers");
+        }
+    }
     for list in ["initContainers", "containers"] {
         let (old_list, new_list) = (
             os[list].as_array().cloned().unwrap_or_default(),

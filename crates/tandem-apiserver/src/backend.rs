@@ -81,7 +81,7 @@ pub struct ExecStreams {
 }
 
 /// A created or changed object's warnings, as the API server sends them (`Warning:` headers).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Accepted {
     pub warnings: Vec<String>,
 }
@@ -121,6 +121,17 @@ pub trait Backend: Send + Sync + 'static {
     fn update(
         &self,
         resource: Resource,
+        namespace: &str,
+        name: &str,
+        old: &Value,
+        new: &Value,
+        write: WriteOptions,
+    ) -> Result<Accepted, ApiError>;
+
+    /// Adds the ephemeral containers `new` (a pod) has and `old` has not, through the pod's
+    /// `ephemeralcontainers` subresource (`kubectl debug`); nothing else of `new` is read.
+    fn add_ephemeral_containers(
+        &self,
         namespace: &str,
         name: &str,
         old: &Value,

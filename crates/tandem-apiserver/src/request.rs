@@ -36,12 +36,7 @@ pub enum Route {
 }
 
 /// Pods' subresources of the API server that are not served yet.
-const NOT_YET: [(&str, &str, &str); 3] = [
-    (
-        "ephemeralcontainers",
-        "ephemeral containers (kubectl debug)",
-        "`tandem exec` runs a command in a running container",
-    ),
+const NOT_YET: [(&str, &str, &str); 2] = [
     (
         "status",
         "the status subresource through the API",

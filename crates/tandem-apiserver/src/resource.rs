@@ -195,6 +195,8 @@ pub enum Subresource {
     Log,
     Exec,
     Attach,
+    /// A pod's `ephemeralcontainers`: the Pod, of which only `spec.ephemeralContainers` changes.
+    EphemeralContainers,
     PortForward,
     /// `autoscaling/v1` Scale of the workloads with replicas.
     Scale,
@@ -359,6 +361,7 @@ impl Resource {
                 Subresource::Log,
                 Subresource::Exec,
                 Subresource::Attach,
+                Subresource::EphemeralContainers,
                 Subresource::PortForward,
             ],
             Resource::Workload(
@@ -423,6 +426,7 @@ impl Subresource {
             Subresource::Log => "log",
             Subresource::Exec => "exec",
             Subresource::Attach => "attach",
+            Subresource::EphemeralContainers => "ephemeralcontainers",
             Subresource::PortForward => "portforward",
             Subresource::Scale => "scale",
         }
@@ -433,6 +437,7 @@ impl Subresource {
             "log" => Some(Subresource::Log),
             "exec" => Some(Subresource::Exec),
             "attach" => Some(Subresource::Attach),
+            "ephemeralcontainers" => Some(Subresource::EphemeralContainers),
             "portforward" => Some(Subresource::PortForward),
             "scale" => Some(Subresource::Scale),
             _ => None,
@@ -454,6 +459,7 @@ impl Subresource {
             Subresource::Log => "Pod",
             Subresource::Exec => "PodExecOptions",
             Subresource::Attach => "PodAttachOptions",
+            Subresource::EphemeralContainers => "Pod",
             Subresource::PortForward => "PodPortForwardOptions",
             Subresource::Scale => "Scale",
         }
@@ -465,7 +471,7 @@ impl Subresource {
             Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
                 &["create", "get"]
             }
-            Subresource::Scale => &["get", "patch", "update"],
+            Subresource::Scale | Subresource::EphemeralContainers => &["get", "patch", "update"],
         }
     }
 }

@@ -331,7 +331,15 @@ async fn object(
             if r.verbs().contains(&update_verb(&method)) =>
         {
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
-            writes::update(shared, req, r, namespace, name, query).await
+            writes::update(shared, req, r, namespace, name, query, None).await
+        }
+        (&Method::GET, Some(name), Some(Subresource::EphemeralContainers)) => {
+            let namespace = t.namespace.as_deref().unwrap_or("");
+            reads::get(shared, &req, r, namespace, name, query)
+        }
+        (&Method::PATCH | &Method::PUT, Some(name), Some(s @ Subresource::EphemeralContainers)) => {
+            let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
+            writes::update(shared, req, r, namespace, name, query, Some(s)).await
         }
         (&Method::DELETE, Some(name), None) if r.verbs().contains(&"delete") => {
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());

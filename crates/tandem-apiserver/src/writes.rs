@@ -14,7 +14,7 @@ use crate::backend::WriteOptions;
 use crate::patch::PatchType;
 use crate::reply::{content_type, json_response, read_body, rfc3339_now, warn, Body};
 use crate::request::Query;
-use crate::resource::Resource;
+use crate::resource::{Resource, Subresource};
 use crate::state::{blocking, Shared};
 use crate::status::{ApiError, Reason};
 
@@ -161,7 +161,8 @@ pub(crate) async fn create(
     Ok(response)
 }
 
-/// PATCH (the object with the patch applied) or PUT (the object sent, whole).
+/// PATCH (the object with the patch applied) or PUT (the object sent, whole), of the object or
+/// of its `subresource` that changes part of it (a pod's `ephemeralcontainers`).
 pub(crate) async fn update(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
@@ -169,6 +170,7 @@ pub(crate) async fn update(
     namespace: String,
     name: String,
     query: &Query,
+    subresource: Option<Subresource>,
 ) -> Result<Response<Body>, ApiError> {
     let write = write_options(query)?;
     let replace = req.method() == Method::PUT;
@@ -226,7 +228,13 @@ pub(crate) async fn update(
         Arc::clone(&current),
         new.clone(),
     );
-    let accepted = blocking(move || backend.update(r, &ns, &n, &old, &changed, write)).await?;
+    let accepted = blocking(move || match subresource {
+        Some(Subresource::EphemeralContainers) => {
+            backend.add_ephemeral_containers(&ns, &n, &old, &changed, write)
+        }
+        _ => backend.update(r, &ns, &n, &old, &changed, write),
+    })
+    .await?;
     let answer = match write.dry_run {
         true => new,
         false => {

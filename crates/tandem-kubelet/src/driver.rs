@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{PodCondition, PodStatus};
-use tandem_api::plan::PodPlan;
+use tandem_api::plan::{ContainerPlan, PodPlan};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -73,6 +73,15 @@ pub enum Control {
         conditions: Vec<PodCondition>,
         applied: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
     },
+    /// Add an ephemeral container to the running pod (§1.8, `kubectl debug`): `spec` is the
+    /// container as the API has it (for the pod's spec), `container` its plan. Refused when the
+    /// pod is terminating or a container of the pod has its name. `applied` hears the result
+    /// once the new spec is in place and published; the engine starts it on its next turn.
+    AddEphemeral {
+        container: Box<ContainerPlan>,
+        spec: Box<k8s_openapi::api::core::v1::EphemeralContainer>,
+        applied: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+    },
     /// Replace the pod's labels and/or annotations (`None`: unchanged), as an update of the pod
     /// does; nothing the engine decides depends on them. `applied` hears the result once the
     /// observer has recorded them.
@@ -91,6 +100,14 @@ pub trait Observer {
     /// the change (it could not be recorded) and the engine keeps the old plan. Called before
     /// the status that follows it.
     fn plan_changed(&mut self, _plan: &PodPlan) -> Result<(), String> {
+        Ok(())
+    }
+    /// An ephemeral container is about to be added (its spec as the API has it), just before
+    /// [`Observer::plan_changed`] gets the plan with it. An error refuses it.
+    fn ephemeral_added(
+        &mut self,
+        _spec: &k8s_openapi::api::core::v1::EphemeralContainer,
+    ) -> Result<(), String> {
         Ok(())
     }
     /// The pod's labels or annotations change (`None`: unchanged). An error refuses the change.
@@ -782,6 +799,30 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
         Ok(())
     }
 
+    /// Puts an ephemeral container into the plan (§1.8); the engine starts it on its next turn.
+    fn add_ephemeral(
+        &mut self,
+        container: ContainerPlan,
+        spec: &k8s_openapi::api::core::v1::EphemeralContainer,
+    ) -> Result<(), String> {
+        if self.obs.termination.is_some() {
+            return Err("the pod is terminating; no container is added to it".into());
+        }
+        if self.plan.container(&container.name).is_some() {
+            return Err(format!(
+                "a container named {:?} already exists in the pod",
+                container.name
+            ));
+        }
+        let mut plan = (*self.plan).clone();
+        plan.ephemeral_containers.push(container);
+        self.observer.ephemeral_added(spec)?;
+        self.observer.plan_changed(&plan)?;
+        self.plan = Rc::new(plan);
+        self.publish();
+        Ok(())
+    }
+
     /// Records conditions of readiness gates (§5.2). A condition keeps its lastTransitionTime
     /// while its status stays; a new status gets the time given, else now.
     fn set_conditions(&mut self, conditions: Vec<PodCondition>) -> Result<(), String> {
@@ -827,6 +868,16 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
             }
             Control::SetImages { images, applied } => {
                 let result = self.set_images(&images);
+                if let Some(tx) = applied {
+                    let _ = tx.send(result);
+                }
+            }
+            Control::AddEphemeral {
+                container,
+                spec,
+                applied,
+            } => {
+                let result = self.add_ephemeral(*container, &spec);
                 if let Some(tx) = applied {
                     let _ = tx.send(result);
                 }

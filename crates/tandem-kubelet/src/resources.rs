@@ -65,7 +65,7 @@ pub fn pod_limits(plan: &PodPlan) -> ResourceList {
 pub fn pod_cgroup(plan: &PodPlan) -> PodCgroupConfig {
     let limits = pod_limits(plan);
     let all = |f: fn(&ResourceList) -> Option<u64>| {
-        plan.all_containers()
+        plan.sized_containers()
             .all(|c| f(&c.resources.limits).is_some_and(|v| v > 0))
     };
     let requests = pod_requests(plan);

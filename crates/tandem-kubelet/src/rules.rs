@@ -10,10 +10,12 @@ use tandem_api::plan::{
 
 use crate::state::{spec_hash, ContainerRecord, KillReason};
 
-/// Whether a container that exited with `exit_code` is started again (§2.1). Sidecars always are.
+/// Whether a container that exited with `exit_code` is started again (§2.1). Sidecars always are;
+/// ephemeral containers never are (§1.8).
 pub fn should_restart(policy: RestartPolicy, role: ContainerRole, exit_code: i32) -> bool {
     match role {
         ContainerRole::Sidecar => true,
+        ContainerRole::Ephemeral => false,
         ContainerRole::Init | ContainerRole::Main => match policy {
             RestartPolicy::Always => role == ContainerRole::Main || exit_code != 0,
             RestartPolicy::OnFailure => exit_code != 0,
@@ -84,6 +86,9 @@ pub fn is_container_restartable(plan: &PodPlan, c: &ContainerPlan) -> bool {
 /// code (§2.2: the restart is decided with the kill, not from the exit).
 pub fn will_restart_after(plan: &PodPlan, c: &ContainerPlan, rec: &ContainerRecord) -> bool {
     let Some(e) = rec.exit() else { return false };
+    if c.role == ContainerRole::Ephemeral {
+        return false;
+    }
     // Killed for a new sandbox, or to restart every container: it starts again whatever its
     // exit code, as the kubelet picks the containers to start when it decides the kill (§2.3,
     // §2.7).

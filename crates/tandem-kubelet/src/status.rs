@@ -379,6 +379,12 @@ pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Cloc
     };
     let init_statuses = statuses(&plan.init_containers);
     let main_statuses = statuses(&plan.containers);
+    // Never ready: readiness is the regular containers' (the kubelet's probe manager sets it
+    // for those only).
+    let ephemeral_statuses: Vec<ContainerStatus> = statuses(&plan.ephemeral_containers)
+        .into_iter()
+        .map(|s| ContainerStatus { ready: false, ..s })
+        .collect();
 
     let incomplete: Vec<&str> = plan
         .init_containers
@@ -396,7 +402,7 @@ pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Cloc
     let initialized =
         obs.any_main_created(plan) || incomplete.is_empty() || phase == PodPhase::Succeeded;
     let unready: Vec<&str> = plan
-        .all_containers()
+        .sized_containers()
         .zip(init_statuses.iter().chain(&main_statuses))
         .filter(|(c, s)| c.role != ContainerRole::Init && !s.ready)
         .map(|(c, _)| c.name.as_str())
@@ -469,6 +475,8 @@ pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Cloc
         start_time: facts.started_at.map(|t| clock.time(t)),
         init_container_statuses: (!init_statuses.is_empty()).then_some(init_statuses),
         container_statuses: Some(main_statuses),
+        ephemeral_container_statuses: (!ephemeral_statuses.is_empty())
+            .then_some(ephemeral_statuses),
         qos_class: Some(qos_class(plan).into()),
         ..Default::default()
     }
@@ -498,7 +506,7 @@ pub fn qos_class(plan: &PodPlan) -> &'static str {
         })
         .collect::<Vec<_>>();
     let container_level = plan
-        .all_containers()
+        .sized_containers()
         .map(|c| &c.resources)
         .collect::<Vec<_>>();
     let considered = if pod_level.is_empty() {

@@ -471,6 +471,13 @@ fn compute_running(plan: &PodPlan, obs: &Observed, now: Instant, d: &mut Decisio
         crate::sandbox::compute_restart_all(plan, obs, d);
         return;
     }
+    // Ephemeral containers (§1.8): each started once, as soon as it is added, whatever
+    // initialization has reached; never restarted, and no part of the pod's completion.
+    for c in &plan.ephemeral_containers {
+        if obs.get(&c.name).state == RunState::NotCreated {
+            start_or_restart(plan, c, obs, now, d);
+        }
+    }
     let init = compute_init(plan, obs);
     if init.kill_pod {
         d.actions.push(Action::Terminate {

@@ -220,6 +220,8 @@ struct Scenario {
     /// Conditions set from outside (at, type, status), as `tandem patch --subresource=status`
     /// does, with whether the driver takes them.
     conditions: Vec<(Duration, String, String, bool)>,
+    /// Ephemeral containers added (at, container), as `kubectl debug` does (§1.8).
+    ephemerals: Vec<(Duration, ContainerPlan)>,
     until: Duration,
 }
 
@@ -235,6 +237,7 @@ impl Scenario {
             sandbox_losses: vec![],
             sandbox_failures: vec![],
             conditions: vec![],
+            ephemerals: vec![],
             until: 600 * S,
         }
     }
@@ -278,6 +281,13 @@ impl Scenario {
     }
     fn until(mut self, d: Duration) -> Self {
         self.until = d;
+        self
+    }
+    /// Adds ephemeral container `name` at `at`, and checks it was taken.
+    fn debug_at(mut self, at: Duration, name: &str) -> Self {
+        let mut c = ContainerPlan::new(name, ContainerRole::Ephemeral, "busybox");
+        c.restart_policy = None;
+        self.ephemerals.push((at, c));
         self
     }
     /// Sets condition `kind` to `status` at `at`; `taken` says whether the driver accepts it.
@@ -334,9 +344,12 @@ impl Scenario {
         let until = self.until;
         // What the control requests got back, checked once the run is over: an assertion inside
         // a spawned task would panic into a handle nobody awaits, and the test would pass.
-        let expected_answers = images.len() + conditions.len();
+        let ephemerals = self.ephemerals;
+        let debug_tx = ctl_tx.clone();
+        let expected_answers = images.len() + conditions.len() + ephemerals.len();
         let answers: Rc<RefCell<Vec<Result<(), String>>>> = Rc::default();
         let (image_answers, condition_answers) = (Rc::clone(&answers), Rc::clone(&answers));
+        let debug_answers = Rc::clone(&answers);
         let outcome = local
             .run_until(async move {
                 tokio::task::spawn_local(async move {
@@ -394,6 +407,29 @@ impl Scenario {
                                 Err(format!("condition taken: {result:?}, expected {taken}"))
                             },
                         );
+                    }
+                    std::future::pending::<()>().await;
+                });
+                tokio::task::spawn_local(async move {
+                    let start = Instant::now();
+                    for (at, container) in ephemerals {
+                        tokio::time::sleep_until(start + at).await;
+                        let (tx, rx) = tokio::sync::oneshot::channel();
+                        let spec = k8s_openapi::api::core::v1::EphemeralContainer {
+                            name: container.name.clone(),
+                            image: Some(container.image.clone()),
+                            ..Default::default()
+                        };
+                        let _ = debug_tx.send(Control::AddEphemeral {
+                            container: Box::new(container),
+                            spec: Box::new(spec),
+                            applied: Some(tx),
+                        });
+                        let result = rx.await;
+                        debug_answers.borrow_mut().push(match result {
+                            Ok(Ok(())) => Ok(()),
+                            other => Err(format!("ephemeral container not taken: {other:?}")),
+                        });
                     }
                     std::future::pending::<()>().await;
                 });
@@ -4041,4 +4077,46 @@ async fn readiness_runs_as_soon_as_the_startup_probe_succeeds() {
         .map(|(t, _)| t)
         .expect("ready");
     assert!((2000..3000).contains(&ready), "ready at {ready} ms");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn ephemeral_containers_start_once_never_restart_and_leave_phase_and_readiness_alone() {
+    // An Always pod: the debug container exits 1 and is not started again; the pod stays
+    // Running and Ready meanwhile.
+    let plan = pod(Always, 30, &["app"]);
+    let r = Scenario::new(plan)
+        .script("debugger", vec![exits(2 * S, 1)])
+        .debug_at(5 * S, "debugger")
+        .until(120 * S)
+        .run()
+        .await;
+    assert_eq!(r.at("debugger", "Starting").len(), 1, "{:?}", r.marks);
+    assert_near(r.first("debugger", "Starting"), 5000);
+    let (_, last) = r.statuses().pop().expect("a status");
+    let eph = last
+        .ephemeral_container_statuses
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(eph.len(), 1, "{last:?}");
+    let ended = eph[0].state.clone().and_then(|s| s.terminated);
+    assert_eq!(ended.map(|t| t.exit_code), Some(1));
+    assert_eq!((eph[0].ready, eph[0].restart_count), (false, 0));
+    assert_eq!(last.phase.as_deref(), Some("Running"));
+    assert!(condition(&last, "Ready"), "{last:?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_ephemeral_container_still_running_does_not_keep_a_completed_pod() {
+    // A Never pod whose only main container succeeds while the debug container still runs: the
+    // pod ends Succeeded, the debug container killed with the rest.
+    let plan = pod(Never, 30, &["app"]);
+    let r = Scenario::new(plan)
+        .script("app", vec![exits(10 * S, 0)])
+        .script("debugger", vec![serve().term_after(S)])
+        .debug_at(2 * S, "debugger")
+        .run()
+        .await;
+    assert_eq!(r.phase(), PodPhase::Succeeded);
+    assert_eq!(r.at("debugger", "SIGTERM").len(), 1, "{:?}", r.marks);
+    assert!(r.first("debugger", "SIGTERM") >= 10_000);
 }

@@ -98,6 +98,7 @@ impl Diagram {
                 ContainerRole::Sidecar => "native sidecar".to_string(),
                 ContainerRole::Main if Some(i) == t.primary => "container · app".to_string(),
                 ContainerRole::Main => "container".to_string(),
+                ContainerRole::Ephemeral => "ephemeral container".to_string(),
             };
             let mut lines = vec![c.name.clone(), role, clip(&c.image, 34)];
             let mut ports: Vec<String> = c
@@ -142,7 +143,8 @@ impl Diagram {
                 kind: match c.role {
                     ContainerRole::Init => NodeKind::Init,
                     ContainerRole::Sidecar => NodeKind::Sidecar,
-                    ContainerRole::Main => NodeKind::Main,
+                    // Only a running pod has one (manifests may not): drawn as a container.
+                    ContainerRole::Main | ContainerRole::Ephemeral => NodeKind::Main,
                 },
                 lines,
                 details,

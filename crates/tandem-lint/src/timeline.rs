@@ -570,6 +570,9 @@ impl Timeline {
         for c in &spec.containers {
             add(&c.name, ContainerRole::Main, &mut builders);
         }
+        for c in spec.ephemeral_containers.iter().flatten() {
+            add(&c.name, ContainerRole::Ephemeral, &mut builders);
+        }
         for e in &events {
             if let Some(c) = &e.container {
                 add(c, ContainerRole::Main, &mut builders);
@@ -888,6 +891,7 @@ fn svg_lane(s: &mut String, frame: &Frame, i: usize, lane: &Lane) {
         ContainerRole::Init => "init container",
         ContainerRole::Sidecar => "native sidecar",
         ContainerRole::Main => "container",
+        ContainerRole::Ephemeral => "ephemeral container",
     };
     let restarts = if lane.restarts > 0 {
         format!(

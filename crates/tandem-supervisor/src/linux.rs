@@ -271,9 +271,26 @@ impl LinuxRuntime {
 
     /// hostPID: the host's; shareProcessNamespace: the sandbox's (its pause process holds it, so
     /// its `pid_for_children` sits next to the IPC namespace every container joins).
-    fn pid_namespace(&self) -> PidNamespace {
+    fn pid_namespace(&self, c: &ContainerPlan) -> Result<PidNamespace, StartError> {
         if self.plan.host_pid {
-            return PidNamespace::Host;
+            return Ok(PidNamespace::Host);
+        }
+        if let Some(target) = &c.target_container {
+            // The target's running instance: its init is this process's child, so its pid
+            // names it until this process reaps it.
+            let pid = self
+                .instance(target)
+                .map_err(|_| {
+                    config_error(format!(
+                        "the target container {target:?} of container {} is not running",
+                        c.name
+                    ))
+                })?
+                .container
+                .pid();
+            return Ok(PidNamespace::Container(PathBuf::from(format!(
+                "/proc/{pid}/ns/pid"
+            ))));
         }
         let ipc = self
             .namespaces
@@ -281,12 +298,12 @@ impl LinuxRuntime {
             .iter()
             .find(|(t, _)| *t == LinuxNamespaceType::Ipc)
             .map(|(_, path)| path.clone());
-        match ipc {
+        Ok(match ipc {
             Some(path) if self.plan.share_process_namespace => {
                 PidNamespace::Pod(path.with_file_name("pid_for_children"))
             }
             _ => PidNamespace::Private,
-        }
+        })
     }
 
     /// The OCI bundle of one instance, written to disk.
@@ -398,7 +415,7 @@ impl LinuxRuntime {
             seccomp: seccomp_of(c, self.images.root()).map_err(config_error)?,
             sysctls: self.plan.security.sysctls.clone(),
             unmasked_proc: c.security.proc_mount.as_deref() == Some("Unmasked"),
-            pid: self.pid_namespace(),
+            pid: self.pid_namespace(c)?,
             devices: if c.security.privileged {
                 crate::devices::host_devices(std::path::Path::new("/dev"))
             } else {

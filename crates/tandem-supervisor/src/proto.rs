@@ -32,6 +32,13 @@ pub enum Request {
         labels: Option<BTreeMap<String, String>>,
         annotations: Option<BTreeMap<String, String>>,
     },
+    /// Add an ephemeral container to the running pod (`tandem debug`, the API's
+    /// `pods/ephemeralcontainers`): its plan and its spec as the API has it. One `accepted` once
+    /// the pod's spec and plan have it (the engine starts it next), or one `rejected`.
+    AddEphemeral {
+        container: Box<tandem_api::plan::ContainerPlan>,
+        spec: Box<k8s_openapi::api::core::v1::EphemeralContainer>,
+    },
     /// Run a command in a running container (`tandem exec`): one `accepted` (or `rejected`),
     /// then one `exec_ended` once the command has exited. Closing the connection before that
     /// kills the command.

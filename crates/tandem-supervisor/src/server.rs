@@ -166,6 +166,20 @@ async fn handle(stream: UnixStream, shared: Shared) {
             };
             let _ = send(&mut w, &reply).await;
         }
+        Request::AddEphemeral { container, spec } => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let sent = shared.control.send(Control::AddEphemeral {
+                container,
+                spec,
+                applied: Some(tx),
+            });
+            let reply = match (sent, rx.await) {
+                (Ok(()), Ok(Ok(()))) => Reply::Accepted,
+                (Ok(()), Ok(Err(message))) => Reply::Rejected(message),
+                _ => Reply::Rejected("the pod has ended; no container is added to it".into()),
+            };
+            let _ = send(&mut w, &reply).await;
+        }
         Request::SetImage { images } => {
             let (tx, rx) = tokio::sync::oneshot::channel();
             let sent = shared.control.send(Control::SetImages {

@@ -83,6 +83,8 @@ struct StateWriter {
     pod: Pod,
     last: Option<PodStatus>,
     events: Option<std::fs::File>,
+    /// An ephemeral container being added: the next plan change puts it in the spec.
+    adding: Option<k8s_openapi::api::core::v1::EphemeralContainer>,
 }
 
 impl StateWriter {
@@ -160,8 +162,21 @@ impl Observer for StateWriter {
         Ok(())
     }
 
+    fn ephemeral_added(
+        &mut self,
+        spec: &k8s_openapi::api::core::v1::EphemeralContainer,
+    ) -> Result<(), String> {
+        self.adding = Some(spec.clone());
+        Ok(())
+    }
+
     fn plan_changed(&mut self, plan: &PodPlan) -> Result<(), String> {
         let mut pod = self.pod.clone();
+        if let (Some(spec), Some(added)) = (pod.spec.as_mut(), self.adding.take()) {
+            spec.ephemeral_containers
+                .get_or_insert_with(Vec::new)
+                .push(added);
+        }
         if let Some(spec) = pod.spec.as_mut() {
             let containers = spec
                 .init_containers
@@ -507,6 +522,7 @@ fn state_writer(
         pod,
         last: None,
         events: None,
+        adding: None,
     };
     if let Some(message) = crate::linux::loopback_fallback_warning(plan, &runtime_facts(net)) {
         // Before any container starts, so it leads the pod's events.

@@ -82,6 +82,9 @@ pub enum PidNamespace {
     Private,
     /// The pod's, held by the sandbox (`shareProcessNamespace`).
     Pod(PathBuf),
+    /// Another container's (an ephemeral container's `targetContainerName`), by its init's
+    /// `/proc/PID/ns/pid`.
+    Container(PathBuf),
     /// The host's (`hostPID`).
     Host,
 }
@@ -394,7 +397,7 @@ fn linux(inputs: &SpecInputs, seccomp: Option<LinuxSeccomp>) -> Result<Linux, Oc
     match &inputs.pid {
         PidNamespace::Host => {}
         PidNamespace::Private => namespaces.push(namespace(LinuxNamespaceType::Pid, None)?),
-        PidNamespace::Pod(path) => {
+        PidNamespace::Pod(path) | PidNamespace::Container(path) => {
             namespaces.push(namespace(LinuxNamespaceType::Pid, Some(path))?);
         }
     }

@@ -56,6 +56,10 @@ pub enum Command {
     /// (kubectl attach).
     #[command(after_help = ATTACH_EXAMPLES)]
     Attach(AttachArgs),
+    /// Add an ephemeral container to a running pod, to debug it from inside with tools its
+    /// image lacks (kubectl debug).
+    #[command(after_help = DEBUG_EXAMPLES)]
+    Debug(DebugArgs),
     /// Stop pods gracefully and remove them.
     #[command(
         after_help = "Examples:\n  tandem delete pod web                # gracefully, with its terminationGracePeriodSeconds\n  tandem delete pod web db --grace-period 5\n  tandem delete -f app.yaml            # the pods and workloads of a manifest\n  tandem delete deployment web        # with its pods, each gracefully\n  tandem delete pods --all"
@@ -605,6 +609,50 @@ pub struct AttachArgs {
     /// Use the container's terminal (it needs `tty: true`), with -i when stdin is one.
     #[arg(short = 't', long = "tty")]
     pub tty: bool,
+    /// Print nothing but the container's own output.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+}
+
+const DEBUG_EXAMPLES: &str = "Examples:
+  tandem debug -it web --image=busybox --target=app -- sh   # a shell seeing app's processes
+  tandem debug web --image=busybox -c probe -- wget -qO- localhost:8080/healthz
+  tandem logs web -c probe                                  # what it printed
+
+The container joins the pod's network, IPC and UTS namespaces (with --target, that container's
+processes too), runs once and is never restarted; it cannot be removed, and goes with the pod.";
+
+#[derive(Debug, Args)]
+pub struct DebugArgs {
+    /// The pod (`NAME` or `pod/NAME`).
+    #[arg(add = ArgValueCandidates::new(pod_names))]
+    pub pod: String,
+    /// The image of the debug container.
+    #[arg(long)]
+    pub image: String,
+    /// The command (or with --arguments-only, its arguments), after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+    /// The debug container's name; by default `debugger-` and five random characters.
+    #[arg(short = 'c', long = "container")]
+    pub container: Option<String>,
+    /// A container whose process namespace the debug container joins.
+    #[arg(long, add = ArgValueCandidates::new(container_names))]
+    pub target: Option<String>,
+    /// Keep the debug container's stdin open and attach to it.
+    #[arg(short = 'i', long = "stdin")]
+    pub stdin: bool,
+    /// Give the debug container a terminal.
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Always, IfNotPresent or Never.
+    #[arg(long = "image-pull-policy", value_parser = ["Always", "IfNotPresent", "Never"])]
+    pub image_pull_policy: Option<String>,
+    /// The words after `--` are the image's arguments rather than the command.
+    #[arg(long = "arguments-only")]
+    pub arguments_only: bool,
     /// Print nothing but the container's own output.
     #[arg(short = 'q', long)]
     pub quiet: bool,

@@ -234,3 +234,158 @@ spec:
     let out = env.tandem(&["delete", "pod", &pod, "--grace-period", "1"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn an_ephemeral_container_joins_a_running_pod_and_its_targets_processes() {
+    if require_root("an_ephemeral_container_joins_a_running_pod_and_its_targets_processes")
+        .is_none()
+    {
+        return;
+    }
+    let env = Env::new();
+    let pod = name("debug");
+    let yaml = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {{name: {pod}}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: app
+      image: {IMAGE}
+      imagePullPolicy: Never
+      command: [sh, -c, "echo hello > /tmp/mark; exec sleep 3600"]
+"#
+    );
+    running_pod(&env, &yaml, &pod);
+    // A pod may not be created with one, as the API server says.
+    let refused = env.run_yaml(
+        &yaml
+            .replace(&format!("name: {pod}}}"), &format!("name: {pod}-x}}"))
+            .replace(
+                "  containers:",
+                &format!("  ephemeralContainers: [{{name: e, image: {IMAGE}}}]\n  containers:"),
+            ),
+        &["-d"],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("spec.ephemeralContainers cannot be set on create"),
+        "{}",
+        stderr(&refused)
+    );
+
+    // Added to the running pod: it sees app's processes, and app's files through them.
+    let out = env.tandem(&[
+        "debug",
+        &pod,
+        "--image",
+        IMAGE,
+        "--image-pull-policy=Never",
+        "--target=app",
+        "-c",
+        "probe",
+        "--",
+        "sh",
+        "-c",
+        "ps -o comm; cat /proc/1/root/tmp/mark; hostname",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("the ephemeral container to have exited 0", 30, || {
+        let v = env.pod_json(&pod);
+        let s = v["status"]["ephemeralContainerStatuses"]
+            .as_array()?
+            .first()?
+            .clone();
+        (s["state"]["terminated"]["exitCode"] == 0).then_some(s)
+    });
+    let logs = env.tandem(&["logs", &pod, "-c", "probe"]);
+    let printed = stdout(&logs);
+    assert!(
+        printed.contains("sleep") && printed.contains(&format!("hello\n{pod}\n")),
+        "{printed}"
+    );
+    // Not restarted, no part of the pod's readiness or phase.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let v = env.pod_json(&pod);
+    let s = &v["status"]["ephemeralContainerStatuses"][0];
+    assert_eq!(
+        (&s["restartCount"], &s["ready"]),
+        (&0.into(), &false.into()),
+        "{s}"
+    );
+    assert_eq!(v["status"]["phase"], "Running");
+    assert_eq!(
+        v["spec"]["ephemeralContainers"][0]["targetContainerName"],
+        "app"
+    );
+    let out = env.tandem(&["get", "pod", &pod]);
+    assert!(
+        stdout(&out).contains("1/1     Running   0"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Refused as the API server refuses them: a name taken, a target that is not there.
+    for (args, words) in [
+        (
+            vec!["-c", "probe"],
+            "spec.ephemeralContainers[1].name: Duplicate value: \"probe\"",
+        ),
+        (vec!["-c", "app"], "Duplicate value: \"app\""),
+        (
+            vec!["--target", "nope"],
+            "spec.ephemeralContainers[1].targetContainerName: Not found: \"nope\"",
+        ),
+    ] {
+        let mut all = vec!["debug", &pod, "--image", IMAGE];
+        all.extend(args);
+        let out = env.tandem(&all);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains(words), "{}", stderr(&out));
+    }
+
+    // Interactive: a shell on the debug container's own terminal, attached at once.
+    let steps = serde_json::json!([
+        ["expect", "# "],
+        ["send", "echo $((6*7)); ps -o comm | grep -c sleep\r"],
+        ["expect", "42\r\n1"],
+        ["send", "exit\r"],
+    ]);
+    let out = std::process::Command::new("python3")
+        .arg(repo().join("crates/tandem/tests/support/drive_terminal.py"))
+        .arg(steps.to_string())
+        .arg(env!("CARGO_BIN_EXE_tandem"))
+        .arg("--root")
+        .arg(env.root.path())
+        .args([
+            "debug",
+            "-it",
+            &pod,
+            "--image",
+            IMAGE,
+            "--image-pull-policy=Never",
+        ])
+        .args(["--target", "app", "--", "sh"])
+        .output()
+        .expect("python3 drives the terminal");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let shown = report["output"].as_str().unwrap_or_default();
+    assert!(
+        report["failed"].is_null(),
+        "stuck at {}: {shown}",
+        report["failed"]
+    );
+    assert!(
+        shown.contains("Defaulting debug container name to debugger-"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("the ephemeral container will not be restarted"),
+        "{shown}"
+    );
+    assert_eq!(report["exit"], 0, "{shown}");
+    let out = env.tandem(&["delete", "pod", &pod]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

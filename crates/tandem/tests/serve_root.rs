@@ -1614,9 +1614,12 @@ fn kubectl_path(name: &str) -> PathBuf {
 }
 
 #[test]
-fn kubectl_run_it_and_attach_reach_a_containers_own_terminal_and_input() {
-    if require_root("kubectl_run_it_and_attach_reach_a_containers_own_terminal_and_input").is_none()
-        || !kubectl_installed("kubectl_run_it_and_attach_reach_a_containers_own_terminal_and_input")
+fn kubectl_run_it_attach_and_debug_reach_a_containers_own_terminal_and_input() {
+    if require_root("kubectl_run_it_attach_and_debug_reach_a_containers_own_terminal_and_input")
+        .is_none()
+        || !kubectl_installed(
+            "kubectl_run_it_attach_and_debug_reach_a_containers_own_terminal_and_input",
+        )
     {
         return;
     }
@@ -1728,6 +1731,71 @@ spec:
     assert!(
         seen["status"]["containerStatuses"][0]["state"]["running"].is_object(),
         "{seen}"
+    );
+
+    // `kubectl debug`: an ephemeral container through `pods/ephemeralcontainers`, in the
+    // target's process namespace; then interactive, over SPDY (1.27) and a WebSocket.
+    let out = kubectl(
+        &serving,
+        &[
+            "debug",
+            "cat",
+            &format!("--image={IMAGE}"),
+            "--image-pull-policy=Never",
+            "--target=cat",
+            "-c",
+            "kd",
+            "--",
+            "sh",
+            "-c",
+            "ps -o comm",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("the debug container to have run", 30, || {
+        let v = env.pod_json("cat");
+        let s = v["status"]["ephemeralContainerStatuses"][0].clone();
+        s["state"]["terminated"].is_object().then_some(())
+    });
+    let out = kubectl(&serving, &["logs", "cat", "-c", "kd"]);
+    assert!(stdout(&out).contains("cat\n"), "{}", stdout(&out));
+    for release in ["kubectl.1.27", "kubectl"] {
+        let binary = kubectl_path(release);
+        if !binary.exists() {
+            continue;
+        }
+        let steps = serde_json::json!([
+            ["expect", "# "],
+            ["send", "echo $((6*7))\r"],
+            ["expect", "42"],
+            ["send", "exit\r"],
+        ]);
+        let out = Command::new("python3")
+            .env("KUBECONFIG", &serving.kubeconfig)
+            .env("HOME", serving.kubeconfig.parent().expect("serve dir"))
+            .arg(repo().join("crates/tandem/tests/support/drive_terminal.py"))
+            .arg(steps.to_string())
+            .arg(&binary)
+            .args(["debug", "-it", "cat"])
+            .arg(format!("--image={IMAGE}"))
+            .args(["--image-pull-policy=Never", "--target=cat", "--", "sh"])
+            .output()
+            .expect("python3 drives the terminal");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        let shown = report["output"].as_str().unwrap_or_default();
+        assert!(
+            report["failed"].is_null(),
+            "{release} stuck at {}: {shown}",
+            report["failed"]
+        );
+        assert_eq!(report["exit"], 0, "{release}: {shown}");
+    }
+    let v = env.pod_json("cat");
+    assert_eq!(
+        v["spec"]["ephemeralContainers"].as_array().map(Vec::len),
+        Some(3),
+        "{v}"
     );
     let out = kubectl(&serving, &["delete", "pod", "cat"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -561,6 +561,52 @@ impl Backend for StoreBackend {
         })
     }
 
+    fn add_ephemeral_containers(
+        &self,
+        namespace: &str,
+        name: &str,
+        old: &Value,
+        new: &Value,
+        write: WriteOptions,
+    ) -> Result<Accepted, ApiError> {
+        let dir = self.store.pod(namespace, name);
+        if !dir.root.exists() {
+            return Err(ApiError::not_found("", "pods", name));
+        }
+        let added = tandem_api::ephemeral::additions(old, new)
+            .map_err(|r| refusal(Resource::Pods, name, r))?;
+        let listed = new["spec"]["ephemeralContainers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut planned = vec![];
+        for spec in added {
+            let index = listed
+                .iter()
+                .position(|c| c["name"] == spec["name"])
+                .unwrap_or_default();
+            let plan = super::debug::planned(&self.store, old, &spec, index, write.unknown_fields)
+                .map_err(|d| invalid(Resource::Pods, name, &d))?;
+            let typed = serde_json::from_value(spec).map_err(|e| {
+                ApiError::bad_request(format!("an ephemeral container does not read: {e}"))
+            })?;
+            planned.push((plan, typed));
+        }
+        if write.dry_run {
+            return Ok(Accepted::default());
+        }
+        for (plan, typed) in planned {
+            super::debug::add(&dir, name, plan, typed)
+                .map_err(internal)?
+                .map_err(|why| {
+                    ApiError::bad_request(format!(
+                        "no ephemeral container can be added to pod {name}: {why}"
+                    ))
+                })?;
+        }
+        Ok(Accepted::default())
+    }
+
     fn attach(
         &self,
         namespace: &str,
@@ -573,9 +619,7 @@ impl Backend for StoreBackend {
         super::exec::ensure_running(&dir, &pod, name, &container)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         // The container's own terminal decides how many outputs there are, whatever was asked.
-        let tty = super::attach::container_spec(&pod, &container)
-            .and_then(|c| c.tty)
-            .unwrap_or(false);
+        let tty = super::attach::Stdio::of(&pod, &container).tty;
         let request = AttachRequest {
             container,
             stdin: options.stdin,
@@ -1348,8 +1392,9 @@ fn chosen_container(pod: &Pod, name: &str, asked: Option<&str>) -> Result<String
     };
     let mains = names(&spec.containers);
     let inits = names(spec.init_containers.as_deref().unwrap_or_default());
+    let ephemeral = spec.ephemeral_containers.iter().flatten().map(|c| &c.name);
     match asked {
-        Some(c) if mains.iter().chain(&inits).any(|n| n == c) => Ok(c.to_string()),
+        Some(c) if mains.iter().chain(&inits).chain(ephemeral).any(|n| n == c) => Ok(c.to_string()),
         Some(c) => Err(ApiError::bad_request(format!(
             "container {c} is not valid for pod {name}"
         ))),

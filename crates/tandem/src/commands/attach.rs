@@ -12,7 +12,7 @@ use std::io::{IsTerminal, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use tandem_supervisor::proto::{AttachInput, AttachRequest, Reply, Request};
 
 use super::control::Connection;
@@ -20,7 +20,7 @@ use super::exec::{drained, ensure_running, forward_window_changes, pipe, relay, 
 use super::{choose_container, existing_pod, pod_name, read_pod};
 use crate::cli::AttachArgs;
 use crate::errors::hint;
-use tandem_supervisor::statedir::Store;
+use tandem_supervisor::statedir::{PodDir, Store};
 
 /// The client's ends of an attach session.
 pub struct Attached {
@@ -95,13 +95,51 @@ pub fn ended(conn: &mut Connection) {
     }
 }
 
-/// The container's spec in the pod, main or init.
-pub fn container_spec<'a>(pod: &'a Pod, name: &str) -> Option<&'a Container> {
-    let spec = pod.spec.as_ref()?;
-    spec.containers
-        .iter()
-        .chain(spec.init_containers.iter().flatten())
-        .find(|c| c.name == name)
+/// A container's `stdin`, `stdinOnce` and `tty` in the pod's spec (init, main or ephemeral).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stdio {
+    pub stdin: bool,
+    pub stdin_once: bool,
+    pub tty: bool,
+    /// It is an ephemeral container (it will not be restarted).
+    pub ephemeral: bool,
+}
+
+impl Stdio {
+    pub fn of(pod: &Pod, container: &str) -> Stdio {
+        let Some(spec) = pod.spec.as_ref() else {
+            return Stdio::default();
+        };
+        let of = |stdin: Option<bool>, stdin_once: Option<bool>, tty: Option<bool>| Stdio {
+            stdin: stdin.unwrap_or(false),
+            stdin_once: stdin_once.unwrap_or(false),
+            tty: tty.unwrap_or(false),
+            ephemeral: false,
+        };
+        if let Some(c) = spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+            .find(|c| c.name == container)
+        {
+            return of(c.stdin, c.stdin_once, c.tty);
+        }
+        spec.ephemeral_containers
+            .iter()
+            .flatten()
+            .find(|c| c.name == container)
+            .map_or_else(Stdio::default, |c| Stdio {
+                ephemeral: true,
+                ..of(c.stdin, c.stdin_once, c.tty)
+            })
+    }
+}
+
+/// What `tandem attach` (and `tandem debug -i`) was asked for.
+pub struct Asked {
+    pub stdin: bool,
+    pub tty: bool,
+    pub quiet: bool,
 }
 
 pub fn attach(store: &Store, a: AttachArgs) -> anyhow::Result<i32> {
@@ -119,11 +157,21 @@ pub fn attach(store: &Store, a: AttachArgs) -> anyhow::Result<i32> {
     if let (Some(note), false) = (note, a.quiet) {
         eprintln!("{note}");
     }
-    ensure_running(&dir, &pod, name, &container)?;
-    let spec = container_spec(&pod, &container)
-        .cloned()
-        .unwrap_or_default();
-    let has_tty = spec.tty.unwrap_or(false);
+    let asked = Asked {
+        stdin: a.stdin,
+        tty: a.tty,
+        quiet: a.quiet,
+    };
+    attach_to(&dir, &pod, &container, &asked)
+}
+
+/// Attaches this process to `container` of the pod in `dir` until the session ends.
+pub fn attach_to(dir: &PodDir, pod: &Pod, container: &str, a: &Asked) -> anyhow::Result<i32> {
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let container = container.to_string();
+    ensure_running(dir, pod, name, &container)?;
+    let spec = Stdio::of(pod, &container);
+    let has_tty = spec.tty;
     // kubectl's rules: a terminal only if the container has one, and only for input that is one.
     if a.tty && !has_tty && !a.quiet {
         eprintln!("error: Unable to use a TTY - container {container} did not allocate one");
@@ -135,7 +183,7 @@ pub fn attach(store: &Store, a: AttachArgs) -> anyhow::Result<i32> {
         }
         is
     };
-    if a.stdin && !spec.stdin.unwrap_or(false) && !has_tty && !a.quiet {
+    if a.stdin && !spec.stdin && !has_tty && !a.quiet {
         eprintln!(
             "warning: container {container} was not started with stdin: true; what is typed here reaches nothing"
         );
@@ -163,7 +211,7 @@ pub fn attach(store: &Store, a: AttachArgs) -> anyhow::Result<i32> {
         stderr,
         control,
         mut conn,
-    } = Attached::start(Connection::open(&dir, name)?, &request)?;
+    } = Attached::start(Connection::open(dir, name)?, &request)?;
     let raw_mode = match raw {
         true => {
             forward_window_changes(resizer(control));
@@ -189,14 +237,20 @@ pub fn attach(store: &Store, a: AttachArgs) -> anyhow::Result<i32> {
             let _ = done_tx.send(());
         });
     }
-    let stdin_once = spec.stdin_once.unwrap_or(false);
+    let stdin_once = spec.stdin_once;
     ended(&mut conn);
     drained(&done, relays);
     drop(raw_mode);
     if raw && !stdin_once && !a.quiet {
-        println!(
-            "Session ended, resume using 'tandem attach {name} -c {container} -i -t' command when the pod is running"
-        );
+        // kubectl's words, for a container that restarts and for one that does not.
+        match spec.ephemeral {
+            false => println!(
+                "Session ended, resume using 'tandem attach {name} -c {container} -i -t' command when the pod is running"
+            ),
+            true => println!(
+                "Session ended, the ephemeral container will not be restarted but may be reattached using 'tandem attach {name} -c {container} -i -t' if it is still running"
+            ),
+        }
     }
     Ok(0)
 }

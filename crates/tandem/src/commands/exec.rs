@@ -89,6 +89,7 @@ pub fn ensure_running(dir: &PodDir, pod: &Pod, name: &str, container: &str) -> a
         .iter()
         .flatten()
         .chain(status.container_statuses.iter().flatten())
+        .chain(status.ephemeral_container_statuses.iter().flatten())
         .find(|s| s.name == container)
         .and_then(|s| s.state.clone());
     if state.as_ref().is_some_and(|s| s.running.is_some()) {

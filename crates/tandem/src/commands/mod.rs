@@ -5,6 +5,7 @@ mod attach;
 pub(crate) mod control;
 pub(crate) mod controller;
 mod cp;
+mod debug;
 mod delete;
 mod describe;
 pub(crate) mod exec;
@@ -47,6 +48,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Logs(a) => logs::logs(&store, a),
         Command::Exec(a) => exec::exec(&store, a),
         Command::Attach(a) => attach::attach(&store, a),
+        Command::Debug(a) => debug::debug(&store, a),
         Command::Completion(a) => crate::completion::print_registration(&a.shell).map(|()| 0),
         Command::Top(a) => top::top(&store, a),
         Command::Cp(a) => cp::cp(&store, a),
@@ -145,7 +147,14 @@ fn choose_container(pod: &Pod, asked: Option<&str>) -> anyhow::Result<(String, O
         .flatten()
         .map(|c| c.name.as_str())
         .collect();
-    let exists = |c: &str| mains.contains(&c) || inits.contains(&c);
+    let ephemeral: Vec<&str> = spec
+        .ephemeral_containers
+        .iter()
+        .flatten()
+        .map(|c| c.name.as_str())
+        .collect();
+    // An ephemeral container is chosen only by name, as kubectl chooses it.
+    let exists = |c: &str| mains.contains(&c) || inits.contains(&c) || ephemeral.contains(&c);
     if let Some(c) = asked {
         if exists(c) {
             return Ok((c.to_string(), None));
