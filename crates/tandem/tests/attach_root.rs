@@ -10,7 +10,7 @@ mod support;
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 
-use support::{repo, require_root, stderr, stdout, wait_for, Env, IMAGE};
+use support::{drive_terminal, require_root, stderr, stdout, wait_for, Env, Terminal, IMAGE};
 
 fn name(prefix: &str) -> String {
     format!("{prefix}-{}", std::process::id())
@@ -197,30 +197,17 @@ spec:
         ["expect", "40 120"],
         ["send", "exit 3\r"],
     ]);
-    let out = std::process::Command::new("python3")
-        .arg(repo().join("crates/tandem/tests/support/drive_terminal.py"))
-        .arg(steps.to_string())
-        .arg(env!("CARGO_BIN_EXE_tandem"))
-        .arg("--root")
-        .arg(env.root.path())
-        .args(["attach", "-it", &pod])
-        .output()
-        .expect("python3 drives the terminal");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    let shown = report["output"].as_str().unwrap_or_default();
-    assert!(
-        report["failed"].is_null(),
-        "stuck at {}: {shown}",
-        report["failed"]
-    );
+    let root = env.root.path().to_string_lossy().into_owned();
+    let tandem = env!("CARGO_BIN_EXE_tandem");
+    let argv = [tandem, "--root", &root, "attach", "-it", &pod];
+    let Terminal { shown, exit } = drive_terminal(&steps, argv, &[]);
     // The container's own terminal, set to the client's size, with containerd's TERM.
     assert!(
         shown.contains("/dev/pts/0\r\n30 100\r\nterm=xterm\r\n42"),
         "{shown}"
     );
     assert!(shown.contains("40 120"), "{shown}");
-    assert_eq!(report["exit"], 0, "{shown}");
+    assert_eq!(exit, 0, "{shown}");
     // The shell exited with its status; what the terminal showed is the container's log.
     wait_for("the shell to have exited 3", 20, || {
         (container_state(&env, &pod, "shell")["terminated"]["exitCode"] == 3).then_some(())
@@ -325,6 +312,13 @@ spec:
         "{}",
         stdout(&out)
     );
+    let out = env.tandem(&["describe", "pod", &pod]);
+    let described = stdout(&out);
+    let section = described
+        .split_once("Ephemeral Containers:\n  probe:\n")
+        .map(|(_, after)| after)
+        .unwrap_or_else(|| panic!("{described}"));
+    assert!(section.contains("Terminated"), "{described}");
 
     // Refused as the API server refuses them: a name taken, a target that is not there.
     for (args, words) in [
@@ -352,31 +346,24 @@ spec:
         ["expect", "42\r\n1"],
         ["send", "exit\r"],
     ]);
-    let out = std::process::Command::new("python3")
-        .arg(repo().join("crates/tandem/tests/support/drive_terminal.py"))
-        .arg(steps.to_string())
-        .arg(env!("CARGO_BIN_EXE_tandem"))
-        .arg("--root")
-        .arg(env.root.path())
-        .args([
-            "debug",
-            "-it",
-            &pod,
-            "--image",
-            IMAGE,
-            "--image-pull-policy=Never",
-        ])
-        .args(["--target", "app", "--", "sh"])
-        .output()
-        .expect("python3 drives the terminal");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    let shown = report["output"].as_str().unwrap_or_default();
-    assert!(
-        report["failed"].is_null(),
-        "stuck at {}: {shown}",
-        report["failed"]
-    );
+    let root = env.root.path().to_string_lossy().into_owned();
+    let tandem = env!("CARGO_BIN_EXE_tandem");
+    let argv = [
+        tandem,
+        "--root",
+        &root,
+        "debug",
+        "-it",
+        &pod,
+        "--image",
+        IMAGE,
+        "--image-pull-policy=Never",
+        "--target",
+        "app",
+        "--",
+        "sh",
+    ];
+    let Terminal { shown, exit } = drive_terminal(&steps, argv, &[]);
     assert!(
         shown.contains("Defaulting debug container name to debugger-"),
         "{shown}"
@@ -385,7 +372,7 @@ spec:
         shown.contains("the ephemeral container will not be restarted"),
         "{shown}"
     );
-    assert_eq!(report["exit"], 0, "{shown}");
+    assert_eq!(exit, 0, "{shown}");
     let out = env.tandem(&["delete", "pod", &pod]);
     assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -11,7 +11,9 @@ mod support;
 use std::io::Write;
 use std::process::{Output, Stdio};
 
-use support::{pids_mentioning, repo, require_root, stderr, stdout, wait_for, Env, IMAGE};
+use support::{
+    drive_terminal, pids_mentioning, require_root, stderr, stdout, wait_for, Env, Terminal, IMAGE,
+};
 
 fn name(prefix: &str) -> String {
     format!("{prefix}-{}", std::process::id())
@@ -299,23 +301,12 @@ fn an_interactive_shell_gets_a_terminal_of_the_container_resized_and_interrupted
         ["expect", "status-130"],
         ["send", "exit 7\r"],
     ]);
-    let out = std::process::Command::new("python3")
-        .arg(repo().join("crates/tandem/tests/support/drive_terminal.py"))
-        .arg(steps.to_string())
-        .arg(env!("CARGO_BIN_EXE_tandem"))
-        .arg("--root")
-        .arg(env.root.path())
-        .args(["exec", "-it", &pod, "-c", "other", "--", "sh"])
-        .output()
-        .expect("python3 drives the terminal");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    let shown = report["output"].as_str().unwrap_or_default();
-    assert!(
-        report["failed"].is_null(),
-        "stuck at {}: {shown}",
-        report["failed"]
-    );
+    let root = env.root.path().to_string_lossy().into_owned();
+    let tandem = env!("CARGO_BIN_EXE_tandem");
+    let argv = [
+        tandem, "--root", &root, "exec", "-it", &pod, "-c", "other", "--", "sh",
+    ];
+    let Terminal { shown, exit } = drive_terminal(&steps, argv, &[]);
     // The container's own devpts, the size it was started with, then the new one.
     assert!(shown.contains("/dev/pts/0\r\n30 100\r\n42"), "{shown}");
     assert!(shown.contains("40 120"), "{shown}");
@@ -323,7 +314,7 @@ fn an_interactive_shell_gets_a_terminal_of_the_container_resized_and_interrupted
         shown.contains("command terminated with exit code 7"),
         "{shown}"
     );
-    assert_eq!(report["exit"], 7, "{shown}");
+    assert_eq!(exit, 7, "{shown}");
     // Without a terminal on stdin, kubectl's warning and plain pipes.
     let out = exec(&env, &["-it", &pod, "-c", "other", "--", "tty"]);
     assert_eq!(stdout(&out), "not a tty\n");

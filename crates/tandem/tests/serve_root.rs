@@ -12,7 +12,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use support::{repo, require_root, stderr, stdout, wait_for, Env, IMAGE};
+use support::{drive_terminal, require_root, stderr, stdout, wait_for, Env, Terminal, IMAGE};
 
 /// A foreground `tandem serve` on a free port, stopped (by its pid) when dropped.
 struct Serving {
@@ -1599,6 +1599,14 @@ spec:
     });
 }
 
+/// The environment kubectl needs for the server (as [`kubectl_command`] sets it).
+fn kubectl_env(s: &Serving) -> [(&str, &Path); 2] {
+    [
+        ("KUBECONFIG", s.kubeconfig.as_path()),
+        ("HOME", s.kubeconfig.parent().expect("serve dir")),
+    ]
+}
+
 /// The full path of a kubectl (`name` on the PATH or beside it), as a program to exec.
 fn kubectl_path(name: &str) -> PathBuf {
     let found = Command::new("sh")
@@ -1643,25 +1651,20 @@ fn kubectl_run_it_attach_and_debug_reach_a_containers_own_terminal_and_input() {
             ["expect", "40 120"],
             ["send", "exit 5\r"],
         ]);
-        let out = Command::new("python3")
-            .env("KUBECONFIG", &serving.kubeconfig)
-            .env("HOME", serving.kubeconfig.parent().expect("serve dir"))
-            .arg(repo().join("crates/tandem/tests/support/drive_terminal.py"))
-            .arg(steps.to_string())
-            .arg(&binary)
-            .args(["run", "shell", "-it", "--rm", "--restart=Never"])
-            .arg(format!("--image={IMAGE}"))
-            .args(["--image-pull-policy=Never", "--", "sh"])
-            .output()
-            .expect("python3 drives the terminal");
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-        let shown = report["output"].as_str().unwrap_or_default();
-        assert!(
-            report["failed"].is_null(),
-            "{release} stuck at {}: {shown}",
-            report["failed"]
-        );
+        let image = format!("--image={IMAGE}");
+        let argv = [
+            binary.as_os_str(),
+            "run".as_ref(),
+            "shell".as_ref(),
+            "-it".as_ref(),
+            "--rm".as_ref(),
+            "--restart=Never".as_ref(),
+            image.as_ref(),
+            "--image-pull-policy=Never".as_ref(),
+            "--".as_ref(),
+            "sh".as_ref(),
+        ];
+        let Terminal { shown, exit } = drive_terminal(&steps, argv, &kubectl_env(&serving));
         assert!(
             shown.contains("/dev/pts/0\r\n30 100\r\n42"),
             "{release}: {shown}"
@@ -1671,7 +1674,7 @@ fn kubectl_run_it_attach_and_debug_reach_a_containers_own_terminal_and_input() {
             shown.contains("pod \"shell\" deleted"),
             "{release}: {shown}"
         );
-        assert_eq!(report["exit"], 5, "{release}: {shown}");
+        assert_eq!(exit, 5, "{release}: {shown}");
         let out = kubectl(&serving, &["get", "pod", "shell"]);
         assert!(
             stderr(&out).contains("NotFound"),
@@ -1770,26 +1773,20 @@ spec:
             ["expect", "42"],
             ["send", "exit\r"],
         ]);
-        let out = Command::new("python3")
-            .env("KUBECONFIG", &serving.kubeconfig)
-            .env("HOME", serving.kubeconfig.parent().expect("serve dir"))
-            .arg(repo().join("crates/tandem/tests/support/drive_terminal.py"))
-            .arg(steps.to_string())
-            .arg(&binary)
-            .args(["debug", "-it", "cat"])
-            .arg(format!("--image={IMAGE}"))
-            .args(["--image-pull-policy=Never", "--target=cat", "--", "sh"])
-            .output()
-            .expect("python3 drives the terminal");
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-        let shown = report["output"].as_str().unwrap_or_default();
-        assert!(
-            report["failed"].is_null(),
-            "{release} stuck at {}: {shown}",
-            report["failed"]
-        );
-        assert_eq!(report["exit"], 0, "{release}: {shown}");
+        let image = format!("--image={IMAGE}");
+        let argv = [
+            binary.as_os_str(),
+            "debug".as_ref(),
+            "-it".as_ref(),
+            "cat".as_ref(),
+            image.as_ref(),
+            "--image-pull-policy=Never".as_ref(),
+            "--target=cat".as_ref(),
+            "--".as_ref(),
+            "sh".as_ref(),
+        ];
+        let Terminal { shown, exit } = drive_terminal(&steps, argv, &kubectl_env(&serving));
+        assert_eq!(exit, 0, "{release}: {shown}");
     }
     let v = env.pod_json("cat");
     assert_eq!(

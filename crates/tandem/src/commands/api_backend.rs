@@ -91,6 +91,22 @@ struct SettingsOnly {
 }
 
 impl StoreBackend {
+    /// The pod, and the container `pods/exec` or `pods/attach` names (chosen as the API server
+    /// chooses it), which must be running.
+    fn running_container(
+        &self,
+        namespace: &str,
+        name: &str,
+        options: &ExecOptions,
+    ) -> Result<(tandem_supervisor::statedir::PodDir, Pod, String), ApiError> {
+        let dir = self.store.pod(namespace, name);
+        let pod = read_pod(&dir).map_err(|_| ApiError::not_found("", "pods", name))?;
+        let container = chosen_container(&pod, name, options.container.as_deref())?;
+        super::exec::ensure_running(&dir, &pod, name, &container)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        Ok((dir, pod, container))
+    }
+
     pub(crate) fn new(store: Store) -> anyhow::Result<StoreBackend> {
         let settings = SettingsOnly::try_parse_from(["tandem"])
             .context("the TANDEM_* settings in the environment are not valid")?
@@ -519,11 +535,7 @@ impl Backend for StoreBackend {
         name: &str,
         options: &ExecOptions,
     ) -> Result<ExecStreams, ApiError> {
-        let dir = self.store.pod(namespace, name);
-        let pod = read_pod(&dir).map_err(|_| ApiError::not_found("", "pods", name))?;
-        let container = chosen_container(&pod, name, options.container.as_deref())?;
-        super::exec::ensure_running(&dir, &pod, name, &container)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let (dir, _, container) = self.running_container(namespace, name, options)?;
         let request = ExecRequest {
             container: container.clone(),
             command: options.command.clone(),
@@ -613,11 +625,7 @@ impl Backend for StoreBackend {
         name: &str,
         options: &ExecOptions,
     ) -> Result<ExecStreams, ApiError> {
-        let dir = self.store.pod(namespace, name);
-        let pod = read_pod(&dir).map_err(|_| ApiError::not_found("", "pods", name))?;
-        let container = chosen_container(&pod, name, options.container.as_deref())?;
-        super::exec::ensure_running(&dir, &pod, name, &container)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let (dir, pod, container) = self.running_container(namespace, name, options)?;
         // The container's own terminal decides how many outputs there are, whatever was asked.
         let tty = super::attach::Stdio::of(&pod, &container).tty;
         let request = AttachRequest {

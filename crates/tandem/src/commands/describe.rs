@@ -421,6 +421,29 @@ pub fn describe_pod(pod: &Pod, plan: Option<&PodPlan>, events: &[PodEvent], now_
         status.container_statuses.as_deref().unwrap_or_default(),
         &env_of,
     );
+    // kubectl describes them as containers (the same fields, but the target).
+    let ephemeral: Vec<Container> = spec
+        .ephemeral_containers
+        .iter()
+        .flatten()
+        .filter_map(|e| {
+            let mut v = serde_json::to_value(e).ok()?;
+            v.as_object_mut()?.remove("targetContainerName");
+            serde_json::from_value(v).ok()
+        })
+        .collect();
+    if !ephemeral.is_empty() {
+        containers(
+            &mut w,
+            "Ephemeral Containers",
+            &ephemeral,
+            status
+                .ephemeral_container_statuses
+                .as_deref()
+                .unwrap_or_default(),
+            &env_of,
+        );
+    }
     let conditions = status.conditions.clone().unwrap_or_default();
     if let Some(gates) = spec.readiness_gates.as_ref().filter(|g| !g.is_empty()) {
         line(&mut w, 0, "Readiness Gates:".into());

@@ -381,3 +381,41 @@ pub fn kill9(pid: i32) {
     )
     .expect("kill -9");
 }
+
+/// What a person at a terminal saw running a command (`support/drive_terminal.py`).
+pub struct Terminal {
+    /// Everything the terminal showed.
+    pub shown: String,
+    /// The command's exit status (JSON null if it was killed).
+    pub exit: serde_json::Value,
+}
+
+/// Runs `argv` (the program first) on a pseudo-terminal of 30 × 100, typing and waiting as
+/// `steps` say (drive_terminal.py's steps), with `envs` set; fails the test at a step whose
+/// expected text never came, showing what did.
+pub fn drive_terminal<S: AsRef<std::ffi::OsStr>>(
+    steps: &serde_json::Value,
+    argv: impl IntoIterator<Item = S>,
+    envs: &[(&str, &Path)],
+) -> Terminal {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo().join("crates/tandem/tests/support/drive_terminal.py"))
+        .arg(steps.to_string())
+        .args(argv);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("python3 drives the terminal");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let shown = report["output"].as_str().unwrap_or_default().to_string();
+    assert!(
+        report["failed"].is_null(),
+        "stuck at {}: {shown}",
+        report["failed"]
+    );
+    Terminal {
+        shown,
+        exit: report["exit"].clone(),
+    }
+}
