@@ -449,6 +449,14 @@ fn mounts(inputs: &SpecInputs) -> Result<Vec<Mount>, OciSpecError> {
         .unwrap_or_default()
         .into_iter()
         .filter(|m| m.destination() != &PathBuf::from("/dev/shm"))
+        // No cgroup filesystem for a container joining another container's PID namespace: on a
+        // cgroup v1 host libcontainer 0.7 finds the hierarchy to show it by looking its init's
+        // pid up in the host's /proc, and in a joined namespace that pid names another process
+        // of the host or none (the create then fails: `Procfs(NotFound("/proc/87"))`).
+        .filter(|m| {
+            !(matches!(inputs.pid, PidNamespace::Container(_))
+                && m.destination() == &PathBuf::from("/sys/fs/cgroup"))
+        })
         .map(|mut m| {
             // A privileged container gets a writable /sys.
             if inputs.privileged && m.destination() == &PathBuf::from("/sys") {
@@ -640,6 +648,33 @@ mod tests {
         assert_eq!(
             spec.process().as_ref().and_then(|p| p.no_new_privileges()),
             None
+        );
+
+        let has_cgroupfs = |spec: &Spec| {
+            spec.mounts()
+                .iter()
+                .flatten()
+                .any(|m| m.destination() == &PathBuf::from("/sys/fs/cgroup"))
+        };
+        assert!(has_cgroupfs(&spec));
+        // Another container's PID namespace (an ephemeral container's target): joined by path,
+        // and no cgroup filesystem (see `mounts`).
+        let debug = SpecInputs {
+            pid: PidNamespace::Container("/proc/42/ns/pid".into()),
+            terminal: true,
+            ..inputs.clone()
+        };
+        let spec = build_spec("debugger", &debug).expect("spec");
+        let ns = spec.linux().clone().and_then(|l| l.namespaces().clone());
+        assert!(ns
+            .iter()
+            .flatten()
+            .any(|n| n.typ() == LinuxNamespaceType::Pid
+                && n.path().as_deref() == Some(std::path::Path::new("/proc/42/ns/pid"))));
+        assert!(!has_cgroupfs(&spec));
+        assert_eq!(
+            spec.process().as_ref().map(|p| p.terminal()),
+            Some(Some(true))
         );
 
         let privileged = SpecInputs {
