@@ -142,6 +142,10 @@ pub struct ResolvedImage {
     pub reference: String,
     /// The image id (config digest).
     pub id: String,
+    /// The repository and the digest the image was pulled by (its multi-platform index, else
+    /// its manifest), `docker.io/library/busybox@sha256:…`: the image ID a container's status
+    /// shows, as containerd reports its repo digest.
+    pub repo_digest: String,
     pub config: ImageConfig,
     /// Unpacked layer directories, top-most layer FIRST (the order overlayfs `lowerdir=` wants).
     /// Never empty: an image without layers gets one empty directory.
@@ -154,6 +158,17 @@ pub struct Mount {
     pub fstype: String,
     pub source: String,
     pub options: Vec<String>,
+}
+
+/// A normalised reference without its tag or digest: `docker.io/library/busybox:1.36` →
+/// `docker.io/library/busybox` (a registry's port, before the first `/`, is kept).
+fn repository(reference: &str) -> &str {
+    let name = reference.split_once('@').map_or(reference, |(n, _)| n);
+    let last = name.rfind('/').map_or(0, |i| i + 1);
+    match name[last..].rfind(':') {
+        Some(colon) => &name[..last + colon],
+        None => name,
+    }
 }
 
 impl ResolvedImage {
@@ -459,9 +474,11 @@ impl ImageStore {
             }
             chains.iter().rev().map(|c| self.snapshot_fs(c)).collect()
         };
+        let digest = entry.index.as_ref().unwrap_or(&entry.manifest);
         Ok(ResolvedImage {
             reference: key.to_string(),
             id: entry.config.to_string(),
+            repo_digest: format!("{}@{digest}", repository(key)),
             config: ImageConfig::from(config.config.unwrap_or_default()),
             layers,
         })
@@ -780,10 +797,31 @@ mod tests {
     }
 
     #[test]
+    fn a_repository_is_the_reference_without_tag_or_digest() {
+        assert_eq!(
+            repository("docker.io/library/busybox:1.36"),
+            "docker.io/library/busybox"
+        );
+        assert_eq!(
+            repository("localhost:5000/app/web:v1"),
+            "localhost:5000/app/web"
+        );
+        assert_eq!(
+            repository("localhost:5000/app/web"),
+            "localhost:5000/app/web"
+        );
+        assert_eq!(
+            repository("docker.io/library/busybox@sha256:abc"),
+            "docker.io/library/busybox"
+        );
+    }
+
+    #[test]
     fn rootfs_mount_is_data_in_overlay_order() {
         let img = ResolvedImage {
             reference: "r".into(),
             id: "i".into(),
+            repo_digest: "r@sha256:0".into(),
             config: ImageConfig::default(),
             layers: vec!["/s/top/fs".into(), "/s/base/fs".into()],
         };

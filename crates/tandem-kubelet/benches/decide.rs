@@ -27,7 +27,7 @@ fn running(plan: &PodPlan, t0: Instant) -> Observed {
     for c in plan.all_containers() {
         let rec = obs.get_mut(&c.name);
         rec.start_begun(c, None, t0);
-        rec.start_succeeded(t0);
+        rec.start_succeeded(Default::default(), t0);
     }
     obs
 }

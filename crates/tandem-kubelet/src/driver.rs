@@ -20,7 +20,7 @@ use crate::action::{Action, PodPhase};
 use crate::backoff::Backoff;
 use crate::probe::ProbeKind;
 use crate::runtime::{
-    ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, StartError, StopSignal,
+    ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, StartError, Started, StopSignal,
 };
 use crate::state::{
     HookKind, KillReason, Observed, TerminationReason, WaitingReason, DEADLINE_MESSAGE,
@@ -133,7 +133,7 @@ enum Done {
     Start {
         container: String,
         attempt: u32,
-        result: Result<(), StartError>,
+        result: Result<Started, StartError>,
     },
     Hook {
         container: String,
@@ -679,13 +679,18 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
         }
     }
 
-    fn on_start_done(&mut self, container: String, attempt: u32, result: Result<(), StartError>) {
+    fn on_start_done(
+        &mut self,
+        container: String,
+        attempt: u32,
+        result: Result<Started, StartError>,
+    ) {
         let now = Instant::now();
         if !self.current(&container, attempt) {
             return;
         }
         match result {
-            Ok(()) => {
+            Ok(started) => {
                 let name = container.clone();
                 self.event(
                     EventType::Normal,
@@ -699,7 +704,7 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                     format!("Started container {name}"),
                     Some(&name),
                 );
-                self.obs.get_mut(&container).start_succeeded(now);
+                self.obs.get_mut(&container).start_succeeded(started, now);
             }
             Err(e) if e.reason.made_no_container() => {
                 self.obs

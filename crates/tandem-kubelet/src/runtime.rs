@@ -177,12 +177,21 @@ pub enum HandlerResult {
     Error(String),
 }
 
+/// What a start made, as the container's status shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Started {
+    /// The instance's id with the runtime's scheme (`tandem://…`, as `containerd://…`).
+    pub container_id: String,
+    /// The image it runs, by repository and digest (`docker.io/library/busybox@sha256:…`).
+    pub image_id: String,
+}
+
 pub trait ContainerRuntime: 'static {
     fn start(
         &self,
         container: &ContainerPlan,
         attempt: u32,
-    ) -> impl Future<Output = Result<(), StartError>>;
+    ) -> impl Future<Output = Result<Started, StartError>>;
     fn signal(&self, container: &str, attempt: u32, signal: StopSignal)
         -> impl Future<Output = ()>;
     /// Runs an `exec`, `httpGet`, `tcpSocket` or `grpc` handler against instance `attempt` of

@@ -174,6 +174,9 @@ pub struct ContainerRecord {
     /// The image the current (or last) instance runs: the status reports it until a new
     /// instance starts, so a completed init container keeps its old image after an update.
     pub image: Option<String>,
+    /// What the runtime said of the current (or last) instance it made: its id and its
+    /// image's, for the status.
+    pub started: Option<crate::runtime::Started>,
     /// The record as it was before the start in flight, put back if that start never made a
     /// container (see [`NotCreated`]).
     pub before_start: Option<Box<BeforeStart>>,
@@ -255,6 +258,7 @@ impl ContainerRecord {
             probes: Probes::new(),
             spec_hash: None,
             image: None,
+            started: None,
             before_start: None,
             not_created: None,
             user: None,
@@ -346,10 +350,11 @@ impl ContainerRecord {
     }
 
     /// The instance's process runs.
-    pub fn start_succeeded(&mut self, now: Instant) {
+    pub fn start_succeeded(&mut self, started: crate::runtime::Started, now: Instant) {
         if let RunState::Creating { .. } = self.state {
             self.state = RunState::Running { since: now };
         }
+        self.started = Some(started);
         self.before_start = None;
         self.not_created = None;
     }
@@ -875,7 +880,7 @@ mod tests {
         assert_eq!(rec.not_created.as_ref().map(|n| n.failures), Some(2));
         // A start that works forgets the failures.
         rec.start_begun(&app(), None, t0);
-        rec.start_succeeded(t0);
+        rec.start_succeeded(Default::default(), t0);
         assert!(matches!(rec.state, RunState::Running { .. }));
         assert!(rec.not_created.is_none() && rec.waiting.is_none());
     }
@@ -885,7 +890,7 @@ mod tests {
         let t0 = Instant::now();
         let mut rec = ContainerRecord::new();
         rec.start_begun(&app(), None, t0);
-        rec.start_succeeded(t0);
+        rec.start_succeeded(Default::default(), t0);
         assert!(
             rec.exited(1, 0, None, false, t0).is_none(),
             "attempt 1 never ran"
@@ -911,7 +916,7 @@ mod tests {
         assert!(!obs.terminate(TerminationReason::Deleted, Duration::from_secs(1), t0));
         let rec = obs.get_mut("app");
         rec.start_begun(&app(), None, t0);
-        rec.start_succeeded(t0);
+        rec.start_succeeded(Default::default(), t0);
         rec.kill_begun(KillReason::PodTermination, Duration::from_secs(30), t0);
         rec.stop_signal_sent(StopSignal::Term, t0 + Duration::from_secs(30), t0);
         obs.delete(Duration::ZERO, t0);
@@ -981,7 +986,7 @@ mod tests {
         let mut obs = Observed::new(&plan);
         let rec = obs.get_mut("app");
         rec.start_begun(&app(), None, t0);
-        rec.start_succeeded(t0);
+        rec.start_succeeded(Default::default(), t0);
         rec.exited(0, 1, None, false, later(1));
         // The old sandbox is replaced: what ran in it does not count.
         obs.sandbox_created(&plan, 1, later(2));
@@ -989,7 +994,7 @@ mod tests {
         assert!(!obs.any_main_created(&plan));
         let rec = obs.get_mut("app");
         rec.start_begun(&app(), None, later(3));
-        rec.start_succeeded(later(3));
+        rec.start_succeeded(Default::default(), later(3));
         rec.exited(1, 42, None, false, later(4));
         obs.all_containers_removed(&plan, later(5));
         assert!(obs.removed_for_restart_all("app"));

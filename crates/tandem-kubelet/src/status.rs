@@ -257,7 +257,14 @@ fn container_status(
         // The image of the instance the status describes (the runtime's view, as the kubelet
         // reports it); the spec's until one was created (§1.7).
         image: r.image.clone().unwrap_or_else(|| c.image.clone()),
-        image_id: String::new(),
+        // The instance's ids as the runtime gave them, once it made one (KEP-less: the
+        // kubelet copies the CRI's `id` and `image_ref`).
+        image_id: r
+            .started
+            .as_ref()
+            .map(|s| s.image_id.clone())
+            .unwrap_or_default(),
+        container_id: r.started.as_ref().map(|s| s.container_id.clone()),
         ready,
         restart_count: r.restart_count() as i32,
         started: Some(match c.role {

@@ -4101,6 +4101,11 @@ async fn ephemeral_containers_start_once_never_restart_and_leave_phase_and_readi
     let ended = eph[0].state.clone().and_then(|s| s.terminated);
     assert_eq!(ended.map(|t| t.exit_code), Some(1));
     assert_eq!((eph[0].ready, eph[0].restart_count), (false, 0));
+    // The ids the runtime gave the instance.
+    assert_eq!(
+        (eph[0].container_id.as_deref(), eph[0].image_id.as_str()),
+        (Some("fake://debugger-0"), "busybox@sha256:fake")
+    );
     assert_eq!(last.phase.as_deref(), Some("Running"));
     assert!(condition(&last, "Ready"), "{last:?}");
 }

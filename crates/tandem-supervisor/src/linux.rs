@@ -20,7 +20,7 @@ use tandem_image::{ImageStore, PullSettings, ResolvedImage};
 use tandem_kubelet::runtime::StopSignal;
 use tandem_kubelet::runtime::{
     ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, SandboxFailure, StartError,
-    StartFailure,
+    StartFailure, Started,
 };
 use tandem_runtime::exec::{ExecOutcome, Session, SessionStdio};
 use tandem_runtime::mounts::MountSpec;
@@ -446,8 +446,9 @@ impl LinuxRuntime {
 }
 
 impl ContainerRuntime for LinuxRuntime {
-    async fn start(&self, c: &ContainerPlan, attempt: u32) -> Result<(), StartError> {
+    async fn start(&self, c: &ContainerPlan, attempt: u32) -> Result<Started, StartError> {
         let image = self.ensure_image(c).await?;
+        let image_id = image.repo_digest.clone();
         let bundle = self.prepare_bundle(c, attempt, &image)?;
         self.stop_signals
             .borrow_mut()
@@ -573,7 +574,13 @@ impl ContainerRuntime for LinuxRuntime {
                 at: Instant::now(),
             });
         });
-        Ok(())
+        Ok(Started {
+            container_id: format!(
+                "tandem://{}",
+                container_id(&self.plan.uid, &c.name, attempt)
+            ),
+            image_id,
+        })
     }
 
     async fn signal(&self, container: &str, attempt: u32, signal: StopSignal) {

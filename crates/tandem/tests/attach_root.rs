@@ -306,6 +306,16 @@ spec:
         v["spec"]["ephemeralContainers"][0]["targetContainerName"],
         "app"
     );
+    // Each instance's id and its image's, as a CRI runtime reports them.
+    let app = &v["status"]["containerStatuses"][0];
+    let uid = v["metadata"]["uid"].as_str().unwrap_or_default();
+    assert_eq!(app["containerID"], format!("tandem://{uid}-app-0"), "{app}");
+    let image_id = app["imageID"].as_str().unwrap_or_default();
+    assert!(
+        image_id.starts_with("localhost/tandem-busybox@sha256:") && image_id.len() == 32 + 64,
+        "{image_id}"
+    );
+    assert_eq!(s["imageID"], app["imageID"]);
     let out = env.tandem(&["get", "pod", &pod]);
     assert!(
         stdout(&out).contains("1/1     Running   0"),

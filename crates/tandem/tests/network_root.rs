@@ -15,7 +15,10 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{attachment, network_leftovers, require_root, stderr, stdout, uid_of, Env, IMAGE};
+use support::{
+    attachment, free_port, free_ports, network_leftovers, require_root, stderr, stdout, uid_of,
+    Env, IMAGE,
+};
 
 fn plugins_installed(test: &str) -> bool {
     let ok = std::path::Path::new("/usr/lib/cni/bridge").exists()
@@ -38,13 +41,6 @@ fn name(prefix: &str) -> String {
 }
 
 /// A port nobody listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 fn run_d(env: &Env, yaml: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["-d"];
     args.extend_from_slice(extra);
@@ -249,7 +245,7 @@ fn host_reaches_host_port_and_publish_on_localhost_and_conflicts_are_refused() {
     let Some(env) = ready("host_reaches_host_port_and_publish_on_localhost") else {
         return;
     };
-    let (hp, pp) = (free_port(), free_port());
+    let [hp, pp] = free_ports();
     let web = name("net-pub");
     let out = run_d(
         &env,

@@ -22,19 +22,12 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use support::{require_root, stdout, Env, CHECKER_IMAGE, IMAGE};
+use support::{free_port, free_ports, require_root, stdout, Env, CHECKER_IMAGE, IMAGE};
 
 const CERT: &str = include_str!("../../tandem-runtime/tests/fixtures/probe-tls.crt");
 const KEY: &str = include_str!("../../tandem-runtime/tests/fixtures/probe-tls.key");
 
 /// A port nobody listens on right now (the pods bind it in their own namespace).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 fn events(env: &Env, name: &str) -> String {
     stdout(&env.tandem(&["get", "events", "--for", &format!("pod/{name}")]))
 }
@@ -465,7 +458,7 @@ fn host_network_probes_dial_the_host_ip() {
         return;
     };
     let env = Env::new();
-    let (lo_port, any_port) = (free_port(), free_port());
+    let [lo_port, any_port] = free_ports();
     // Two ports: both pods listen in the host's namespace.
     let probe = |port: u16| readiness(&format!("httpGet: {{port: {port}, path: /}}"));
     run_detached(

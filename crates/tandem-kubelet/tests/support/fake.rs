@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use tandem_kubelet::runtime::{
     ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, SandboxFailure, StartError,
-    StartFailure, StopSignal,
+    StartFailure, Started, StopSignal,
 };
 
 /// What one instance of a container does.
@@ -250,7 +250,7 @@ impl FakeRuntime {
 }
 
 impl ContainerRuntime for FakeRuntime {
-    async fn start(&self, container: &ContainerPlan, attempt: u32) -> Result<(), StartError> {
+    async fn start(&self, container: &ContainerPlan, attempt: u32) -> Result<Started, StartError> {
         let behavior = {
             let inner = self.inner.borrow();
             let script = inner.scripts.get(&container.name);
@@ -332,7 +332,10 @@ impl ContainerRuntime for FakeRuntime {
                 at: Instant::now(),
             });
         });
-        Ok(())
+        Ok(Started {
+            container_id: format!("fake://{}-{attempt}", container.name),
+            image_id: format!("{}@sha256:fake", container.image),
+        })
     }
 
     async fn signal(&self, container: &str, attempt: u32, signal: StopSignal) {

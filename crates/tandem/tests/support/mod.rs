@@ -419,3 +419,18 @@ pub fn drive_terminal<S: AsRef<std::ffi::OsStr>>(
         exit: report["exit"].clone(),
     }
 }
+
+/// A free TCP port of 127.0.0.1.
+pub fn free_port() -> u16 {
+    let [port] = free_ports();
+    port
+}
+
+/// `N` different free TCP ports of 127.0.0.1: each is held until all are found, since a port
+/// given back may be the next one handed out.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("free port"))
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("bound").port())
+}
