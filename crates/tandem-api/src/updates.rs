@@ -644,3 +644,68 @@ mod tests {
         assert!(unchanged(&old, &new, "spec.missing[3].x"));
     }
 }
+
+/// The conditions an update of a pod's `status` subresource sets (new or changed, by type), or
+/// why it is refused: the rest of the status is the kubelet's, and on this machine tandem's
+/// kubelet is the only writer of it. Which conditions may be set from outside (a readiness
+/// gate's) is the pod's to judge (`PodPlan::gate_condition_problem`). Nothing outside the
+/// status is read, as the API server's status strategy keeps the rest of the object.
+pub fn status_conditions(old: &Value, new: &Value) -> Result<Vec<Value>, Refusal> {
+    let empty = serde_json::Map::new();
+    let (os, ns) = (
+        old["status"].as_object().unwrap_or(&empty),
+        new["status"].as_object().unwrap_or(&empty),
+    );
+    if let Some(field) = os
+        .keys()
+        .chain(ns.keys())
+        .filter(|k| *k != "conditions")
+        .find(|k| os.get(*k) != ns.get(*k))
+    {
+        return Err(Refusal::NotSupported {
+            field: format!("status.{field}"),
+            message: "the pod's kubelet sets it: only the conditions of the pod's readiness gates are set from outside".into(),
+        });
+    }
+    let before = os
+        .get("conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let changed = ns
+        .get("conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| !before.iter().any(|o| o == c))
+        .collect();
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_status_update_sets_only_conditions() {
+        let old = json!({"status": {"phase": "Running", "conditions": [
+            {"type": "Ready", "status": "False"},
+            {"type": "example.com/gate", "status": "False"}]}});
+        let mut new = old.clone();
+        new["status"]["conditions"][1]["status"] = json!("True");
+        new["spec"] = json!({"ignored": true});
+        assert_eq!(
+            status_conditions(&old, &new),
+            Ok(vec![json!({"type": "example.com/gate", "status": "True"})])
+        );
+        assert_eq!(status_conditions(&old, &old), Ok(vec![]));
+        let mut phase = old.clone();
+        phase["status"]["phase"] = json!("Succeeded");
+        assert!(matches!(
+            status_conditions(&old, &phase),
+            Err(Refusal::NotSupported { field, .. }) if field == "status.phase"
+        ));
+    }
+}

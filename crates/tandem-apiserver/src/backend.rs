@@ -139,6 +139,17 @@ pub trait Backend: Send + Sync + 'static {
         write: WriteOptions,
     ) -> Result<Accepted, ApiError>;
 
+    /// Changes a pod's status through its `status` subresource (`kubectl patch --subresource=
+    /// status`, a controller): `new` is the pod after the change; only its status is read.
+    fn update_pod_status(
+        &self,
+        namespace: &str,
+        name: &str,
+        old: &Value,
+        new: &Value,
+        write: WriteOptions,
+    ) -> Result<Accepted, ApiError>;
+
     /// Gives a workload a new number of replicas (its `scale` subresource).
     fn scale(
         &self,

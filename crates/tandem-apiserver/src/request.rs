@@ -36,18 +36,11 @@ pub enum Route {
 }
 
 /// Pods' subresources of the API server that are not served yet.
-const NOT_YET: [(&str, &str, &str); 2] = [
-    (
-        "status",
-        "the status subresource through the API",
-        "`tandem patch pod NAME --subresource=status` sets readiness gates",
-    ),
-    (
-        "eviction",
-        "eviction through the API",
-        "delete the pod instead",
-    ),
-];
+const NOT_YET: [(&str, &str, &str); 1] = [(
+    "eviction",
+    "eviction through the API",
+    "delete the pod instead",
+)];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

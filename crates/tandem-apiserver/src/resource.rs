@@ -197,6 +197,9 @@ pub enum Subresource {
     Attach,
     /// A pod's `ephemeralcontainers`: the Pod, of which only `spec.ephemeralContainers` changes.
     EphemeralContainers,
+    /// A pod's `status`: the Pod, of which only the status changes (here: the conditions of its
+    /// readiness gates, the part a controller sets).
+    Status,
     PortForward,
     /// `autoscaling/v1` Scale of the workloads with replicas.
     Scale,
@@ -363,6 +366,7 @@ impl Resource {
                 Subresource::Attach,
                 Subresource::EphemeralContainers,
                 Subresource::PortForward,
+                Subresource::Status,
             ],
             Resource::Workload(
                 WorkloadKind::Deployment
@@ -427,6 +431,7 @@ impl Subresource {
             Subresource::Exec => "exec",
             Subresource::Attach => "attach",
             Subresource::EphemeralContainers => "ephemeralcontainers",
+            Subresource::Status => "status",
             Subresource::PortForward => "portforward",
             Subresource::Scale => "scale",
         }
@@ -438,6 +443,7 @@ impl Subresource {
             "exec" => Some(Subresource::Exec),
             "attach" => Some(Subresource::Attach),
             "ephemeralcontainers" => Some(Subresource::EphemeralContainers),
+            "status" => Some(Subresource::Status),
             "portforward" => Some(Subresource::PortForward),
             "scale" => Some(Subresource::Scale),
             _ => None,
@@ -459,7 +465,7 @@ impl Subresource {
             Subresource::Log => "Pod",
             Subresource::Exec => "PodExecOptions",
             Subresource::Attach => "PodAttachOptions",
-            Subresource::EphemeralContainers => "Pod",
+            Subresource::EphemeralContainers | Subresource::Status => "Pod",
             Subresource::PortForward => "PodPortForwardOptions",
             Subresource::Scale => "Scale",
         }
@@ -471,7 +477,9 @@ impl Subresource {
             Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
                 &["create", "get"]
             }
-            Subresource::Scale | Subresource::EphemeralContainers => &["get", "patch", "update"],
+            Subresource::Scale | Subresource::EphemeralContainers | Subresource::Status => {
+                &["get", "patch", "update"]
+            }
         }
     }
 }

@@ -333,11 +333,19 @@ async fn object(
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
             writes::update(shared, req, r, namespace, name, query, None).await
         }
-        (&Method::GET, Some(name), Some(Subresource::EphemeralContainers)) => {
+        (
+            &Method::GET,
+            Some(name),
+            Some(Subresource::EphemeralContainers | Subresource::Status),
+        ) => {
             let namespace = t.namespace.as_deref().unwrap_or("");
             reads::get(shared, &req, r, namespace, name, query)
         }
-        (&Method::PATCH | &Method::PUT, Some(name), Some(s @ Subresource::EphemeralContainers)) => {
+        (
+            &Method::PATCH | &Method::PUT,
+            Some(name),
+            Some(s @ (Subresource::EphemeralContainers | Subresource::Status)),
+        ) => {
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
             writes::update(shared, req, r, namespace, name, query, Some(s)).await
         }

@@ -232,6 +232,7 @@ pub(crate) async fn update(
         Some(Subresource::EphemeralContainers) => {
             backend.add_ephemeral_containers(&ns, &n, &old, &changed, write)
         }
+        Some(Subresource::Status) => backend.update_pod_status(&ns, &n, &old, &changed, write),
         _ => backend.update(r, &ns, &n, &old, &changed, write),
     })
     .await?;

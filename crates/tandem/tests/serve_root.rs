@@ -1798,6 +1798,108 @@ spec:
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// `kubectl patch --subresource=status`: a readiness gate's condition, as its controller sets
+/// it, makes the pod Ready; the kubelet's part of the status is refused.
+#[test]
+fn kubectl_patch_of_the_status_sets_a_readiness_gate_and_nothing_else() {
+    if require_root("kubectl_patch_of_the_status_sets_a_readiness_gate_and_nothing_else").is_none()
+        || !kubectl_installed("kubectl_patch_of_the_status_sets_a_readiness_gate_and_nothing_else")
+    {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let gated = env.root.path().join("gated.yaml");
+    std::fs::write(
+        &gated,
+        format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata: {{name: gated}}
+spec:
+  terminationGracePeriodSeconds: 1
+  readinessGates: [{{conditionType: example.com/gate}}]
+  containers:
+  - {{name: app, image: {IMAGE}, imagePullPolicy: Never, command: [sleep, "3600"]}}
+"#
+        ),
+    )
+    .expect("write the manifest");
+    let out = kubectl(&serving, &["apply", "-f", gated.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &[
+            "wait",
+            "--for=condition=ContainersReady",
+            "pod/gated",
+            "--timeout=60s",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ready = |s: &Serving| {
+        let out = kubectl(
+            s,
+            &[
+                "get",
+                "pod",
+                "gated",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+            ],
+        );
+        stdout(&out)
+    };
+    assert_eq!(ready(&serving), "False");
+    for (patch, words) in [
+        (r#"{"status":{"phase":"Failed"}}"#, "status.phase"),
+        (
+            r#"{"status":{"conditions":[{"type":"Ready","status":"True"}]}}"#,
+            "is not a readiness gate",
+        ),
+    ] {
+        let out = kubectl(
+            &serving,
+            &[
+                "patch",
+                "pod",
+                "gated",
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                patch,
+            ],
+        );
+        assert!(!out.status.success(), "{patch} was taken");
+        assert!(stderr(&out).contains(words), "{patch}: {}", stderr(&out));
+    }
+    let out = kubectl(
+        &serving,
+        &[
+            "patch",
+            "pod",
+            "gated",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"conditions":[{"type":"example.com/gate","status":"True"}]}}"#,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "pod/gated",
+            "--timeout=30s",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(&serving, &["delete", "pod", "gated"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 #[test]
 fn kubectl_create_of_each_kind_makes_it_from_protobuf() {
     let test = "kubectl_create_of_each_kind_makes_it_from_protobuf";

@@ -619,6 +619,49 @@ impl Backend for StoreBackend {
         Ok(Accepted::default())
     }
 
+    fn update_pod_status(
+        &self,
+        namespace: &str,
+        name: &str,
+        old: &Value,
+        new: &Value,
+        write: WriteOptions,
+    ) -> Result<Accepted, ApiError> {
+        let dir = self.store.pod(namespace, name);
+        if !dir.root.exists() {
+            return Err(ApiError::not_found("", "pods", name));
+        }
+        let set = tandem_api::updates::status_conditions(old, new)
+            .map_err(|r| refusal(Resource::Pods, name, r))?;
+        if set.is_empty() || write.dry_run {
+            return Ok(Accepted::default());
+        }
+        let conditions: Vec<k8s_openapi::api::core::v1::PodCondition> =
+            serde_json::from_value(Value::Array(set)).map_err(|e| {
+                ApiError::bad_request(format!("status.conditions do not read as conditions: {e}"))
+            })?;
+        let refused = |message: String| {
+            refusal(
+                Resource::Pods,
+                name,
+                tandem_api::updates::Refusal::Forbidden {
+                    field: "status.conditions".into(),
+                    message,
+                },
+            )
+        };
+        if dir.live_supervisor().is_none() {
+            return Err(refused(format!(
+                "pod {name} has ended; its status no longer changes"
+            )));
+        }
+        let request = tandem_supervisor::proto::Request::SetConditions { conditions };
+        super::supervisor_answer(&dir, name, &request)
+            .map_err(internal)?
+            .map_err(|why| refused(why.unwrap_or_else(|| "the pod is ending".into())))?;
+        Ok(Accepted::default())
+    }
+
     fn attach(
         &self,
         namespace: &str,
