@@ -8,7 +8,6 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
 
 use support::{drive_terminal, require_root, stderr, stdout, wait_for, Env, Terminal, IMAGE};
 
@@ -74,14 +73,7 @@ spec:
 
     // stdinOnce: 1000 lines, then the end of input, which the container reads as its own; the
     // session follows its output until it exits.
-    let mut child = env
-        .cmd()
-        .args(["attach", "-i", &pod, "-c", "once"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tandem attach");
+    let mut child = env.spawn_piped(&["attach", "-i", &pod, "-c", "once"]);
     {
         let mut stdin = child.stdin.take().expect("stdin");
         for i in 0..1000 {
@@ -103,14 +95,7 @@ spec:
     // Without stdinOnce: the session ends with the client's input, and the container's stdin
     // stays open for the next one.
     for word in ["first", "second"] {
-        let mut child = env
-            .cmd()
-            .args(["attach", "-i", "-q", &pod, "-c", "echo"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tandem attach");
+        let mut child = env.spawn_piped(&["attach", "-i", "-q", &pod, "-c", "echo"]);
         let mut stdin = child.stdin.take().expect("stdin");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         writeln!(stdin, "{word}").expect("write");
@@ -126,13 +111,7 @@ spec:
     }
 
     // Output only, from the moment of attaching: the ticker's lines go on past the first seen.
-    let mut child = env
-        .cmd()
-        .args(["attach", &pod, "-c", "ticker"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn tandem attach");
+    let mut child = env.spawn_piped(&["attach", &pod, "-c", "ticker"]);
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let first: Vec<String> = (0..3).filter_map(|_| lines.next()?.ok()).collect();
     let _ = child.kill();

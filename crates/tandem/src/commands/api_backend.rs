@@ -91,6 +91,19 @@ struct SettingsOnly {
 }
 
 impl StoreBackend {
+    /// The directory of a pod that exists, else the API server's NotFound.
+    fn pod_dir(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<tandem_supervisor::statedir::PodDir, ApiError> {
+        let dir = self.store.pod(namespace, name);
+        match dir.root.exists() {
+            true => Ok(dir),
+            false => Err(ApiError::not_found("", "pods", name)),
+        }
+    }
+
     /// The pod, and the container `pods/exec` or `pods/attach` names (chosen as the API server
     /// chooses it), which must be running.
     fn running_container(
@@ -443,10 +456,7 @@ impl Backend for StoreBackend {
                 )))
             }
         }
-        let dir = self.store.pod(namespace, name);
-        if !dir.root.exists() {
-            return Err(ApiError::not_found("", "pods", name));
-        }
+        let dir = self.pod_dir(namespace, name)?;
         let deleting = super::delete::Deleting::ask(&dir, grace_seconds).map_err(internal)?;
         // The pod leaves the store once its containers have stopped; the client learns it
         // through its watch, as from a cluster.
@@ -581,10 +591,7 @@ impl Backend for StoreBackend {
         new: &Value,
         write: WriteOptions,
     ) -> Result<Accepted, ApiError> {
-        let dir = self.store.pod(namespace, name);
-        if !dir.root.exists() {
-            return Err(ApiError::not_found("", "pods", name));
-        }
+        let dir = self.pod_dir(namespace, name)?;
         let added = tandem_api::ephemeral::additions(old, new)
             .map_err(|r| refusal(Resource::Pods, name, r))?;
         let listed = new["spec"]["ephemeralContainers"]
@@ -627,10 +634,7 @@ impl Backend for StoreBackend {
         new: &Value,
         write: WriteOptions,
     ) -> Result<Accepted, ApiError> {
-        let dir = self.store.pod(namespace, name);
-        if !dir.root.exists() {
-            return Err(ApiError::not_found("", "pods", name));
-        }
+        let dir = self.pod_dir(namespace, name)?;
         let set = tandem_api::updates::status_conditions(old, new)
             .map_err(|r| refusal(Resource::Pods, name, r))?;
         if set.is_empty() || write.dry_run {
@@ -711,10 +715,7 @@ impl Backend for StoreBackend {
         name: &str,
         port: u16,
     ) -> Result<std::net::TcpStream, ApiError> {
-        let dir = self.store.pod(namespace, name);
-        if !dir.root.exists() {
-            return Err(ApiError::not_found("", "pods", name));
-        }
+        let dir = self.pod_dir(namespace, name)?;
         if dir.live_supervisor().is_none() {
             return Err(ApiError::bad_request(format!(
                 "pod {name} is not running, so no port of it can be reached"
@@ -1010,27 +1011,12 @@ impl StoreBackend {
         object: &Value,
         write: WriteOptions,
     ) -> Result<tandem_api::Loaded, ApiError> {
-        let mut sources = vec![tandem_api::Source::new(
+        object_store::load_with_references(
+            &self.store,
+            namespace,
             format!("{}/{name}", resource.plural()),
-            object.to_string(),
-        )];
-        for (i, r) in object_store::in_namespace(&self.store, namespace)
-            .into_iter()
-            .enumerate()
-        {
-            sources.push(tandem_api::Source::new(
-                format!("reference-{i}.json"),
-                r.to_string(),
-            ));
-        }
-        tandem_api::load(
-            &sources,
-            &tandem_api::PlanOptions {
-                node_name: super::start::node_name(),
-                uid: Some(super::start::random_uid()),
-                claims_dir: Some(self.store.volumes.display().to_string()),
-                unknown_fields: write.unknown_fields,
-            },
+            object,
+            write.unknown_fields,
         )
         .map_err(|diags| invalid(resource, name, &diags))
     }

@@ -38,25 +38,6 @@ pub fn planned(
 ) -> Result<ContainerPlan, tandem_api::diag::Diagnostics> {
     let namespace = pod["metadata"]["namespace"].as_str().unwrap_or("default");
     let name = pod["metadata"]["name"].as_str().unwrap_or_default();
-    let mut sources = vec![tandem_api::Source::new(
-        format!("pods/{name}/ephemeralcontainers"),
-        tandem_api::ephemeral::as_pod(pod, container).to_string(),
-    )];
-    for (i, r) in object_store::in_namespace(store, namespace)
-        .into_iter()
-        .enumerate()
-    {
-        sources.push(tandem_api::Source::new(
-            format!("reference-{i}.json"),
-            r.to_string(),
-        ));
-    }
-    let opts = tandem_api::PlanOptions {
-        node_name: super::start::node_name(),
-        claims_dir: Some(store.volumes.display().to_string()),
-        unknown_fields,
-        ..Default::default()
-    };
     let own = |mut diags: tandem_api::diag::Diagnostics| {
         for d in &mut diags.0 {
             if let Some(rest) = d.field.strip_prefix("spec.containers[0]") {
@@ -65,7 +46,14 @@ pub fn planned(
         }
         diags
     };
-    let mut loaded = tandem_api::load(&sources, &opts).map_err(own)?;
+    let mut loaded = object_store::load_with_references(
+        store,
+        namespace,
+        format!("pods/{name}/ephemeralcontainers"),
+        &tandem_api::ephemeral::as_pod(pod, container),
+        unknown_fields,
+    )
+    .map_err(own)?;
     let mut plan = loaded
         .pods
         .pop()

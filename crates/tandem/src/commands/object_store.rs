@@ -96,6 +96,34 @@ pub(crate) fn in_namespace(store: &Store, namespace: &str) -> Vec<Value> {
         .collect()
 }
 
+/// `object` (named `source` in findings) loaded as `run` loads a manifest: validated, defaulted
+/// and planned, its references resolved against the ConfigMaps and Secrets kept in `namespace`,
+/// as the API server's would be.
+pub(crate) fn load_with_references(
+    store: &Store,
+    namespace: &str,
+    source: String,
+    object: &Value,
+    unknown_fields: tandem_api::UnknownFields,
+) -> Result<tandem_api::Loaded, tandem_api::diag::Diagnostics> {
+    let mut sources = vec![tandem_api::Source::new(source, object.to_string())];
+    for (i, r) in in_namespace(store, namespace).into_iter().enumerate() {
+        sources.push(tandem_api::Source::new(
+            format!("reference-{i}.json"),
+            r.to_string(),
+        ));
+    }
+    tandem_api::load(
+        &sources,
+        &tandem_api::PlanOptions {
+            node_name: super::start::node_name(),
+            uid: Some(super::start::random_uid()),
+            claims_dir: Some(store.volumes.display().to_string()),
+            unknown_fields,
+        },
+    )
+}
+
 /// Keeps `object` (whole, replacing what was there).
 pub(crate) fn put(
     store: &Store,

@@ -114,6 +114,18 @@ impl Env {
         c
     }
 
+    /// `tandem ARGS` started with its stdin, stdout and stderr piped to the test.
+    pub fn spawn_piped(&self, args: &[&str]) -> std::process::Child {
+        use std::process::Stdio;
+        self.cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tandem")
+    }
+
     pub fn tandem(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().expect("run tandem")
     }
