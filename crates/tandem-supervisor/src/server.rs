@@ -137,62 +137,47 @@ async fn handle(stream: UnixStream, shared: Shared) {
             std::future::pending::<()>().await;
         }
         Request::SetConditions { conditions } => {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let sent = shared.control.send(Control::SetConditions {
-                conditions,
-                applied: Some(tx),
-            });
-            let reply = match (sent, rx.await) {
-                (Ok(()), Ok(Ok(()))) => Reply::Accepted,
-                (Ok(()), Ok(Err(message))) => Reply::Rejected(message),
-                _ => Reply::Rejected("the pod has ended; its status no longer changes".into()),
-            };
+            let reply = applied(
+                &shared,
+                "the pod has ended; its status no longer changes",
+                |tx| Control::SetConditions {
+                    conditions,
+                    applied: Some(tx),
+                },
+            )
+            .await;
             let _ = send(&mut w, &reply).await;
         }
         Request::SetMetadata {
             labels,
             annotations,
         } => {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let sent = shared.control.send(Control::SetMetadata {
+            let ended = "the pod has ended; its metadata no longer changes";
+            let reply = applied(&shared, ended, |tx| Control::SetMetadata {
                 labels,
                 annotations,
                 applied: Some(tx),
-            });
-            let reply = match (sent, rx.await) {
-                (Ok(()), Ok(Ok(()))) => Reply::Accepted,
-                (Ok(()), Ok(Err(message))) => Reply::Rejected(message),
-                _ => Reply::Rejected("the pod has ended; its metadata no longer changes".into()),
-            };
+            })
+            .await;
             let _ = send(&mut w, &reply).await;
         }
         Request::AddEphemeral { container, spec } => {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let sent = shared.control.send(Control::AddEphemeral {
+            let ended = "the pod has ended; no container is added to it";
+            let reply = applied(&shared, ended, |tx| Control::AddEphemeral {
                 container,
                 spec,
                 applied: Some(tx),
-            });
-            let reply = match (sent, rx.await) {
-                (Ok(()), Ok(Ok(()))) => Reply::Accepted,
-                (Ok(()), Ok(Err(message))) => Reply::Rejected(message),
-                _ => Reply::Rejected("the pod has ended; no container is added to it".into()),
-            };
+            })
+            .await;
             let _ = send(&mut w, &reply).await;
         }
         Request::SetImage { images } => {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let sent = shared.control.send(Control::SetImages {
+            let ended = "the pod has ended; its containers will not run again";
+            let reply = applied(&shared, ended, |tx| Control::SetImages {
                 images: images.into_iter().collect(),
                 applied: Some(tx),
-            });
-            // The driver answers once the new spec is in place, so a `get` right after the CLI
-            // returns sees it. No answer: the engine has stopped, the pod has ended.
-            let reply = match (sent, rx.await) {
-                (Ok(()), Ok(Ok(()))) => Reply::Accepted,
-                (Ok(()), Ok(Err(message))) => Reply::Rejected(message),
-                _ => Reply::Rejected("the pod has ended; its containers will not run again".into()),
-            };
+            })
+            .await;
             let _ = send(&mut w, &reply).await;
         }
         Request::Follow => {
@@ -228,6 +213,24 @@ async fn handle(stream: UnixStream, shared: Shared) {
                 }
             }
         }
+    }
+}
+
+/// Hands the driver a change (`control`, given where to answer) and waits for its answer: the
+/// driver answers once the change is in place, so a `get` right after the client returns sees
+/// it. No answer means the engine has stopped: the pod has ended (`ended` says what that means
+/// for the change).
+async fn applied(
+    shared: &Shared,
+    ended: &str,
+    control: impl FnOnce(tokio::sync::oneshot::Sender<Result<(), String>>) -> Control,
+) -> Reply {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let sent = shared.control.send(control(tx));
+    match (sent, rx.await) {
+        (Ok(()), Ok(Ok(()))) => Reply::Accepted,
+        (Ok(()), Ok(Err(message))) => Reply::Rejected(message),
+        _ => Reply::Rejected(ended.into()),
     }
 }
 
