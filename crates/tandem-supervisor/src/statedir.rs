@@ -19,6 +19,8 @@
 //!     network-request.json  the network and `-p` ports `run` asked for; network.json  the CNI attachment (for DEL)
 //!     containers/<name>-<attempt>/          OCI bundle: config.json, shim.json, rootfs, upper, work
 //!     runtime/        libcontainer's state for this pod's containers
+//! <root>/{pods,workloads,services}/.gone-<pid>-<n>/   a directory process <pid> is removing,
+//!                                   already out of its name (see [`remove_whole`])
 //! <root>/workloads/<namespace>_<kind>_<name>/   one workload and its controller's files
 //! <root>/services/<namespace>_<name>/  one Service: service.json, endpointslices.json
 //! <root>/services/cluster-dns.json   the store's cluster DNS address, while it has pods or Services
@@ -118,23 +120,27 @@ impl Store {
         }
     }
 
-    /// Removes what `run`s that died before [`Store::claim`] left being prepared.
+    /// Removes what processes that died half-way left: pods a `run` was preparing before
+    /// [`Store::claim`], and pod, workload and Service directories [`remove_whole`] had taken
+    /// out of their names but not yet removed.
     pub fn sweep_staging(&self) {
-        for e in std::fs::read_dir(&self.pods)
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let Some(pid) = name
-                .strip_prefix(STAGING_PREFIX)
-                .and_then(|rest| rest.rsplit_once('-'))
-                .and_then(|(_, pid)| pid.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            if !tandem_runtime::process::is_alive(pid) {
-                let _ = std::fs::remove_dir_all(e.path());
+        for parent in [&self.pods, &self.workloads, &self.services] {
+            for e in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                // `.new-<dir name>-<pid>` and `.gone-<pid>-<n>`.
+                let pid = match name.strip_prefix(STAGING_PREFIX) {
+                    Some(rest) => rest.rsplit_once('-').map(|(_, pid)| pid),
+                    None => name
+                        .strip_prefix(REMOVING_PREFIX)
+                        .and_then(|rest| rest.split_once('-'))
+                        .map(|(pid, _)| pid),
+                };
+                let Some(pid) = pid.and_then(|pid| pid.parse::<i32>().ok()) else {
+                    continue;
+                };
+                if !tandem_runtime::process::is_alive(pid) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
             }
         }
     }
@@ -161,6 +167,31 @@ impl Store {
 
 /// The name prefix of a pod directory still being prepared ([`Store::staging`]).
 const STAGING_PREFIX: &str = ".new-";
+
+/// The name prefix of a directory being removed ([`remove_whole`]).
+const REMOVING_PREFIX: &str = ".gone-";
+
+/// Removes a pod's, workload's or Service's directory as one step for everyone reading the
+/// store: it is first renamed out of its name (rename(2) is atomic), so that the name is free
+/// at once for a new object and no listing ever sees a half-removed one (a directory whose
+/// object file is gone while the directory still holds the name), then removed. A process
+/// killed in between leaves a `.gone-PID-N` directory, out of every listing's sight, that
+/// [`Store::sweep_staging`] takes away. Removing a directory that is not there is no error.
+pub fn remove_whole(dir: &Path) -> std::io::Result<()> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let gone = dir.with_file_name(format!("{REMOVING_PREFIX}{}-{n}", std::process::id()));
+    let target = match std::fs::rename(dir, &gone) {
+        Ok(()) => gone,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        // A directory that cannot move (a mount point: EBUSY) is removed where it is.
+        Err(_) => dir.to_path_buf(),
+    };
+    match std::fs::remove_dir_all(&target) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
 
 /// The longest pod directory name written out in full. A namespace (63) and a pod name (253) may
 /// together pass NAME_MAX (255 bytes); longer ones keep their start and add a hash of the whole,
@@ -365,6 +396,34 @@ mod tests {
         let staged = store.staging(&"n".repeat(63), &long("x"));
         let staged_name = staged.root.file_name().map_or(0, |n| n.len());
         assert!(staged_name <= 255, "{staged_name}");
+    }
+
+    #[test]
+    fn a_removed_directory_frees_its_name_at_once_and_leftovers_are_swept() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let store = Store::new(Some(root.path()));
+        let pod = store.pod("default", "web");
+        std::fs::create_dir_all(pod.root.join("logs/app")).expect("pod dir");
+        std::fs::write(pod.pod_json(), "{}").expect("pod.json");
+        remove_whole(&pod.root).expect("removed");
+        assert!(!pod.root.exists());
+        remove_whole(&pod.root).expect("removing what is gone is no error");
+        // What a removal killed half-way leaves is out of sight and swept once its process is
+        // gone; one whose process lives is left to it.
+        let dead = store
+            .workloads
+            .join(format!("{REMOVING_PREFIX}{}-0", i32::MAX));
+        let live = store
+            .services
+            .join(format!("{REMOVING_PREFIX}{}-0", std::process::id()));
+        for d in [&dead, &live] {
+            std::fs::create_dir_all(d.join("inner")).expect("leftover");
+        }
+        std::fs::create_dir_all(&store.pods).expect("pods");
+        assert!(store.list().expect("list").is_empty());
+        store.sweep_staging();
+        assert!(!dead.exists(), "a dead process's leftover is swept");
+        assert!(live.exists(), "a live process's removal is its own");
     }
 
     #[test]

@@ -563,7 +563,7 @@ fn release(
         },
     );
     if ended.reason == TerminationReason::Deleted {
-        let _ = std::fs::remove_dir_all(&dir.root);
+        let _ = crate::statedir::remove_whole(&dir.root);
     } else {
         let _ = std::fs::remove_file(dir.pid_file());
     }

@@ -61,6 +61,7 @@ impl StoreWatch {
         let flags = AddWatchFlags::IN_CREATE
             | AddWatchFlags::IN_DELETE
             | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_MOVED_FROM
             | AddWatchFlags::IN_CLOSE_WRITE
             | AddWatchFlags::IN_MODIFY;
         let dirs = tops.iter().flat_map(|top| {

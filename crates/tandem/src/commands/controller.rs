@@ -359,7 +359,10 @@ pub fn list(store: &Store) -> Vec<WorkloadDir> {
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.path().join("workload.json").exists())
+        .filter(|e| {
+            !e.file_name().to_string_lossy().starts_with('.')
+                && e.path().join("workload.json").exists()
+        })
         .map(|e| WorkloadDir { root: e.path() })
         .collect();
     out.sort_by(|a, b| a.root.cmp(&b.root));
@@ -882,7 +885,7 @@ fn finish_deletion(store: &Store, dir: &WorkloadDir) -> anyhow::Result<()> {
         for h in handles {
             let _ = h.join();
         }
-        std::fs::remove_dir_all(&dir.root)?;
+        tandem_supervisor::statedir::remove_whole(&dir.root)?;
         return Ok(());
     }
     let owners = tandem_controllers::pod_owners(&w, &dir.replica_sets());
@@ -896,7 +899,7 @@ fn finish_deletion(store: &Store, dir: &WorkloadDir) -> anyhow::Result<()> {
     for h in handles {
         let _ = h.join();
     }
-    std::fs::remove_dir_all(&dir.root)?;
+    tandem_supervisor::statedir::remove_whole(&dir.root)?;
     Ok(())
 }
 

@@ -291,13 +291,7 @@ pub fn delete_pod(dir: &PodDir, grace: Option<u64>) -> anyhow::Result<()> {
 /// the pod down, so none took its name out of the other pods' /etc/hosts either.
 fn remove(dir: &PodDir, orphaned: bool) -> anyhow::Result<()> {
     cleanup_leftovers(dir);
-    std::fs::remove_dir_all(&dir.root).or_else(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Ok(())
-        } else {
-            Err(e)
-        }
-    })?;
+    tandem_supervisor::statedir::remove_whole(&dir.root)?;
     if orphaned {
         tandem_supervisor::etc_files::refresh_peer_hosts(dir);
     }

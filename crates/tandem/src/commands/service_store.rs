@@ -73,6 +73,7 @@ pub fn list(store: &Store) -> Vec<(ServiceDir, Service)> {
         .into_iter()
         .flatten()
         .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .map(|e| ServiceDir { root: e.path() })
         .filter_map(|d| Some((d.clone(), d.read().ok()?)))
         .collect();
@@ -480,7 +481,7 @@ pub fn remove(store: &Store, namespace: &str, name: &str) -> anyhow::Result<bool
         if let Ok(s) = dir.read() {
             release(&dir, &s);
         }
-        std::fs::remove_dir_all(&dir.root)
+        tandem_supervisor::statedir::remove_whole(&dir.root)
             .with_context(|| format!("cannot remove {}", dir.root.display()))?;
     }
     Ok(true)
