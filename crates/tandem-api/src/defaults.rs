@@ -22,16 +22,13 @@ fn set_str(slot: &mut Option<String>, value: &str) {
     }
 }
 
-/// Fills what the API server and the kubelet would fill.
+/// Fills what the API server and the kubelet would fill in a Pod: its spec's defaults, and what
+/// only a Pod gets (`SetDefaults_Pod`, the ServiceAccount admission plugin, the scheduler).
 pub(crate) fn apply(pod: &mut Pod, namespace: &str, uid: &str, node_name: &str) {
     set_str(&mut pod.metadata.namespace, namespace);
     set_str(&mut pod.metadata.uid, uid);
     let spec = pod.spec.get_or_insert_with(PodSpec::default);
-    set_str(&mut spec.restart_policy, "Always");
-    set(&mut spec.termination_grace_period_seconds, DEFAULT_TGPS);
-    set_str(&mut spec.dns_policy, "ClusterFirst");
-    set_str(&mut spec.scheduler_name, "default-scheduler");
-    set(&mut spec.security_context, PodSecurityContext::default());
+    pod_spec(spec);
     if spec
         .service_account_name
         .as_deref()
@@ -44,6 +41,25 @@ pub(crate) fn apply(pod: &mut Pod, namespace: &str, uid: &str, node_name: &str) 
     if !node_name.is_empty() {
         set_str(&mut spec.node_name, node_name);
     }
+    // Requests default to limits for each resource with a limit and no request: on a Pod only,
+    // never on a template (upstream says so where it does it).
+    for c in spec.init_containers.iter_mut().flatten() {
+        requests_from_limits(c);
+    }
+    for c in &mut spec.containers {
+        requests_from_limits(c);
+    }
+}
+
+/// The defaults of a pod spec wherever it is (`SetDefaults_PodSpec` and those of its
+/// containers, probes and volumes): a Pod's, and a workload's template, stored with these and
+/// no more, as the API server stores it.
+pub(crate) fn pod_spec(spec: &mut PodSpec) {
+    set_str(&mut spec.restart_policy, "Always");
+    set(&mut spec.termination_grace_period_seconds, DEFAULT_TGPS);
+    set_str(&mut spec.dns_policy, "ClusterFirst");
+    set_str(&mut spec.scheduler_name, "default-scheduler");
+    set(&mut spec.security_context, PodSecurityContext::default());
     for c in spec.init_containers.iter_mut().flatten() {
         container(c);
     }
@@ -52,6 +68,17 @@ pub(crate) fn apply(pod: &mut Pod, namespace: &str, uid: &str, node_name: &str) 
     }
     for v in spec.volumes.iter_mut().flatten() {
         volume(v);
+    }
+}
+
+fn requests_from_limits(c: &mut Container) {
+    if let Some(res) = &mut c.resources {
+        if let Some(limits) = &res.limits {
+            let requests = res.requests.get_or_insert_with(Default::default);
+            for (k, v) in limits {
+                requests.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
     }
 }
 
@@ -98,15 +125,6 @@ fn container(c: &mut Container) {
     for e in c.env.iter_mut().flatten() {
         if let Some(f) = e.value_from.as_mut().and_then(|v| v.field_ref.as_mut()) {
             set_str(&mut f.api_version, "v1");
-        }
-    }
-    // Requests default to limits for each resource with a limit and no request.
-    if let Some(res) = &mut c.resources {
-        if let Some(limits) = &res.limits {
-            let requests = res.requests.get_or_insert_with(Default::default);
-            for (k, v) in limits {
-                requests.entry(k.clone()).or_insert_with(|| v.clone());
-            }
         }
     }
 }

@@ -630,17 +630,16 @@ fn stand_in_pod_name(w: &Workload) -> String {
 }
 
 /// A StatefulSet's pods get a claim per claim template (see tandem-controllers): its template is
-/// checked with a stand-in for each, as mounts name them. Returns the names of the stand-ins.
-fn claim_volumes(w: &Workload, pod: &mut Pod) -> Vec<String> {
+/// checked with a stand-in for each, as mounts name them.
+fn claim_volumes(w: &Workload, pod: &mut Pod) {
     let Workload::StatefulSet(st) = w else {
-        return Vec::new();
+        return;
     };
     let pod_name = pod.metadata.name.clone().unwrap_or_default();
     let Some(spec) = pod.spec.as_mut() else {
-        return Vec::new();
+        return;
     };
     let volumes = spec.volumes.get_or_insert_with(Vec::new);
-    let mut added = Vec::new();
     for claim in st.spec.volume_claim_templates.iter().flatten() {
         let Some(name) = claim.metadata.name.clone() else {
             continue;
@@ -656,10 +655,8 @@ fn claim_volumes(w: &Workload, pod: &mut Pod) -> Vec<String> {
                 ),
                 ..Default::default()
             });
-            added.push(name);
         }
     }
-    added
 }
 
 /// Defaults and validates each workload's own fields, then its template as a pod (findings
@@ -712,15 +709,13 @@ fn plan_workloads(
                 pod.metadata.name = Some(stand_in_pod_name(&object));
                 pod.metadata.namespace = Some(namespace.clone());
                 pod.metadata.generate_name = None;
-                let claims = claim_volumes(&object, &mut pod);
+                claim_volumes(&object, &mut pod);
                 let planned = plan_pod(&mut tcx, &mut pod, &uid, store, opts);
-                // The stored template carries the API defaults of its spec, as on a cluster,
-                // and not the claims' stand-ins.
-                if let (Some(t), Some(mut spec)) = (object.template_mut(), pod.spec) {
-                    if let Some(v) = spec.volumes.as_mut() {
-                        v.retain(|v| !claims.contains(&v.name));
-                    }
-                    t.spec = Some(spec);
+                // The stored template carries the API defaults of its spec, as on a cluster
+                // (not a Pod's own: no service account, node, requests from limits), and not
+                // the claims' stand-ins.
+                if let Some(spec) = object.template_mut().and_then(|t| t.spec.as_mut()) {
+                    defaults::pod_spec(spec);
                 }
                 cx.diags.append(&mut tcx.diags);
                 Some(planned)

@@ -98,9 +98,9 @@ pub(crate) fn apply_defaults(w: &mut Workload) {
             set(&mut s.suspend, false);
             set(&mut s.successful_jobs_history_limit, 3);
             set(&mut s.failed_jobs_history_limit, 1);
-            if let Some(js) = s.job_template.spec.as_mut() {
-                job_spec_defaults(js);
-            }
+            // The job template keeps what it says: a Job's defaults are the Job's, given each
+            // Job the CronJob makes as it is created (there is no defaulting of a JobSpec
+            // alone).
         }
         Workload::ReplicationController(rc) => {
             let labels = rc

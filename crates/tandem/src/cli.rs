@@ -38,8 +38,8 @@ pub enum Command {
     Get(GetArgs),
     /// Print a container's logs.
     Logs(LogsArgs),
-    /// Show a pod in detail: containers, state, probes, volumes, conditions, events
-    /// (kubectl describe).
+    /// Show a pod, Service or workload in detail: containers, state, probes, volumes,
+    /// conditions, events (kubectl describe).
     Describe(DescribeArgs),
     /// Forward local ports to a pod's ports (kubectl port-forward).
     #[command(name = "port-forward", after_help = PORT_FORWARD_EXAMPLES)]
@@ -460,13 +460,15 @@ const LOGS_EXAMPLES: &str = "Examples:
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  tandem describe pod web\n  tandem describe pods            # every pod of the namespace\n  tandem describe pods -l app=web"
+    after_help = "Examples:\n  tandem describe pod web\n  tandem describe pods            # every pod of the namespace\n  tandem describe pods -l app=web\n  tandem describe deployment web  # replicas, strategy, template, ReplicaSets, events\n  tandem describe deploy/web svc/web"
 )]
 pub struct DescribeArgs {
-    /// `pod NAME...`, `pod/NAME`, `pods` for every pod; `svc NAME...`, `svc/NAME`, `services`.
-    #[arg(required = true, value_name = "pod|svc [NAME...]")]
+    /// `KIND [NAME...]` (every object of the kind when no name is given) or `KIND/NAME...`:
+    /// pods, services, deployments, replicasets, statefulsets, daemonsets, jobs, cronjobs,
+    /// replicationcontrollers, by kubectl's names and short names.
+    #[arg(required = true, value_name = "KIND [NAME...] | KIND/NAME...")]
     pub args: Vec<String>,
-    /// Only pods whose labels match this selector.
+    /// Only objects whose labels match this selector.
     #[arg(short = 'l', long = "selector")]
     pub selector: Option<String>,
     #[arg(short = 'n', long = "namespace", default_value = "default")]

@@ -2400,3 +2400,206 @@ fn bad_bodies_get_the_api_servers_answers_and_make_nothing() {
         "{kept}"
     );
 }
+
+/// `tandem describe` of every kind it runs reads byte for byte as the real kubectl's describers
+/// write the same objects served by `tandem serve`: a Deployment with a native sidecar and its
+/// ReplicaSet, a StatefulSet with a claim template, a DaemonSet, an Indexed Job, a CronJob, a
+/// ReplicationController, and their pods (whose events come from the kubelet).
+#[test]
+fn describe_of_every_workload_kind_reads_as_kubectls_own() {
+    let test = "describe_of_every_workload_kind_reads_as_kubectls_own";
+    if require_root(test).is_none() || !kubectl_installed(test) {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let sleep = "[sh, -c, \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]";
+    let yaml = format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, labels: {{app: web}}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      initContainers:
+      - {{name: proxy, image: {IMAGE}, imagePullPolicy: Never, restartPolicy: Always, command: {sleep}}}
+      containers:
+      - name: app
+        image: {IMAGE}
+        imagePullPolicy: Never
+        command: {sleep}
+        ports: [{{name: http, containerPort: 8080}}]
+        env:
+        - {{name: POD, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
+        - {{name: IP, valueFrom: {{fieldRef: {{fieldPath: status.podIP}}}}}}
+        - {{name: MEM, valueFrom: {{resourceFieldRef: {{resource: limits.memory, divisor: 1Mi}}}}}}
+        resources: {{limits: {{memory: 64Mi}}}}
+        volumeMounts: [{{name: data, mountPath: /data}}]
+      volumes: [{{name: data, emptyDir: {{}}}}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: db}}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {{matchLabels: {{app: db}}}}
+  template:
+    metadata: {{labels: {{app: db}}, annotations: {{team: data}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never, command: {sleep}, volumeMounts: [{{name: data, mountPath: /data}}]}}]
+  volumeClaimTemplates:
+  - metadata: {{name: data}}
+    spec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: agent}}
+spec:
+  selector: {{matchLabels: {{app: agent}}}}
+  template:
+    metadata: {{labels: {{app: agent}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never, command: {sleep}}}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: once}}
+spec:
+  completions: 2
+  completionMode: Indexed
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never, command: ["true"]}}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {{name: tick}}
+spec:
+  schedule: "0 0 1 1 *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never, command: ["true"]}}]
+---
+apiVersion: v1
+kind: ReplicationController
+metadata: {{name: old}}
+spec:
+  replicas: 1
+  template:
+    metadata: {{labels: {{app: old}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never, command: {sleep}}}]
+"#
+    );
+    let file = env.root.path().join("kinds.yaml");
+    std::fs::write(&file, yaml).expect("write");
+    let out = env.tandem(&["run", "-d", "-f", file.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Settled: every pod Running or finished, the Job complete, the Deployment available.
+    wait_for("the workloads settled", 60, || {
+        let out = kubectl(
+            &serving,
+            &["get", "pods", "-o", "jsonpath={.items[*].status.phase}"],
+        );
+        let phases = stdout(&out);
+        let settled = phases.split_whitespace().count() == 7
+            && phases
+                .split_whitespace()
+                .all(|p| p == "Running" || p == "Succeeded");
+        let job = stdout(&kubectl(
+            &serving,
+            &["get", "job", "once", "-o", "jsonpath={.status.succeeded}"],
+        ));
+        (settled && job == "2").then_some(())
+    });
+    let describe = |kind: &str| -> (String, String) {
+        let theirs = kubectl(&serving, &["describe", kind]);
+        assert!(theirs.status.success(), "{}", stderr(&theirs));
+        let ours = env.tandem(&["describe", kind]);
+        assert!(ours.status.success(), "{}", stderr(&ours));
+        (stdout(&theirs), stdout(&ours))
+    };
+    for kind in [
+        "deployments",
+        "replicasets",
+        "statefulsets",
+        "daemonsets",
+        "jobs",
+        "cronjobs",
+        "replicationcontrollers",
+        "pods",
+    ] {
+        // Ages move on by the second: the two are taken again until they fall in the same one.
+        let (theirs, ours) = (0..5)
+            .map(|_| describe(kind))
+            .find(|(t, o)| t == o)
+            .unwrap_or_else(|| describe(kind));
+        assert_eq!(
+            ours, theirs,
+            "tandem describe {kind} differs from kubectl's"
+        );
+    }
+    // What each says, beyond being kubectl's words.
+    let (_, deployment) = describe("deployment/web");
+    for line in [
+        "Replicas:               2 desired | 2 updated | 2 total | 2 available | 0 unavailable",
+        "RollingUpdateStrategy:  25% max unavailable, 25% max surge",
+        "      MEM:  64 (limits.memory)",
+        "OldReplicaSets:  <none>",
+        "  Normal  ScalingReplicaSet",
+    ] {
+        assert!(deployment.contains(line), "{line:?} in {deployment}");
+    }
+    assert!(
+        !deployment.contains("Service Account:")
+            && !deployment.contains("      memory:  64Mi\n    Requests:"),
+        "a template keeps only its spec's defaults: {deployment}"
+    );
+    let (_, sets) = describe("rs");
+    assert!(sets.contains("Controlled By:  Deployment/web"), "{sets}");
+    assert!(
+        sets.contains("Pods Status:    2 Running / 0 Waiting / 0 Succeeded / 0 Failed"),
+        "{sets}"
+    );
+    assert_eq!(
+        sets.matches("SuccessfulCreate").count(),
+        2,
+        "one event per pod made: {sets}"
+    );
+    let (_, job) = describe("job/once");
+    assert!(job.contains("Completed Indexes:  0-1"), "{job}");
+    assert!(job.contains("2 Succeeded"), "{job}");
+    let (_, sts) = describe("sts/db");
+    assert!(
+        sts.contains("Volume Claims:\n  Name:          data"),
+        "{sts}"
+    );
+    // Unknown names and kinds get kubectl's words.
+    let out = env.tandem(&["describe", "deployment", "nope"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Error from server (NotFound): deployments.apps \"nope\" not found"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.tandem(&["describe", "widgets"]);
+    assert!(
+        stderr(&out).contains("the server doesn't have a resource type \"widgets\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.tandem(&["delete", "-f", file.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -198,8 +198,8 @@ impl Backend for StoreBackend {
         let mut objects = vec![];
         for dir in dirs {
             let Ok(pod) = read_pod(&dir) else { continue };
-            for e in super::get::pod_events(&dir) {
-                let event = super::get::v1_event(&pod, &e);
+            for (i, e) in super::get::pod_events(&dir).into_iter().enumerate() {
+                let event = super::get::v1_event(&pod, &e, i);
                 objects.push(Object::from_value(Resource::Events, event));
             }
             let value = serde_json::to_value(&pod).map_err(|e| internal(e.into()))?;
@@ -209,8 +209,8 @@ impl Backend for StoreBackend {
             let Ok(made) = dir.read_objects() else {
                 continue;
             };
-            for e in dir.read_events() {
-                let event = super::get::workload_v1_event(&made, &e);
+            for (i, e) in dir.read_events().into_iter().enumerate() {
+                let event = super::get::workload_v1_event(&made, &e, i);
                 objects.push(Object::from_value(Resource::Events, event));
             }
             for m in made {

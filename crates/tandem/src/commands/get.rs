@@ -399,7 +399,7 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
         Some(n) => vec![existing_pod(store, &a.namespace, n)?],
         None => list_pods(store)?,
     };
-    let mut events: Vec<(Pod, PodEvent)> = vec![];
+    let mut events: Vec<(Pod, usize, PodEvent)> = vec![];
     for d in dirs {
         let Ok(pod) = super::read_pod(&d) else {
             continue;
@@ -407,7 +407,12 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
         if pod.metadata.namespace.as_deref().unwrap_or("default") != a.namespace {
             continue;
         }
-        events.extend(pod_events(&d).into_iter().map(|e| (pod.clone(), e)));
+        events.extend(
+            pod_events(&d)
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| (pod.clone(), i, e)),
+        );
     }
     // Each event as (time, kubectl's row, v1 Event): the pods', then (unless one pod is asked
     // for) the workload controllers'.
@@ -415,7 +420,7 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
     let age = |t: i64| human_duration(((now - t).max(0) / 1_000_000) as u64);
     let mut all: Vec<(i64, Vec<String>, serde_json::Value)> = events
         .iter()
-        .map(|(pod, e)| {
+        .map(|(pod, i, e)| {
             let name = pod.metadata.name.as_deref().unwrap_or_default();
             let object = match &e.container {
                 Some(c) => format!("pod/{name} ({c})"),
@@ -428,7 +433,7 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
                 object,
                 e.message.clone(),
             ];
-            (e.time_us, row, v1_event(pod, e))
+            (e.time_us, row, v1_event(pod, e, *i))
         })
         .collect();
     if only.is_none() {
@@ -439,7 +444,7 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
             if made.first().is_none_or(|w| w.namespace() != a.namespace) {
                 continue;
             }
-            for e in dir.read_events() {
+            for (i, e) in dir.read_events().into_iter().enumerate() {
                 let row = vec![
                     age(e.time_us),
                     format!("{:?}", e.kind),
@@ -447,7 +452,7 @@ fn get_events(store: &Store, a: &GetArgs) -> anyhow::Result<i32> {
                     format!("{}/{}", e.object_kind.to_ascii_lowercase(), e.object_name),
                     e.message.clone(),
                 ];
-                all.push((e.time_us, row, workload_v1_event(&made, &e)));
+                all.push((e.time_us, row, workload_v1_event(&made, &e, i)));
             }
         }
     }
@@ -499,11 +504,22 @@ pub(super) fn pod_events(dir: &tandem_supervisor::statedir::PodDir) -> Vec<PodEv
         .collect()
 }
 
-/// A v1 Event object for one event a workload controller recorded, about one of `made` (the
-/// workload and its ReplicaSets).
+/// An Event's name: its object's, then a hex number that grows with time as the recorders' do
+/// (theirs is the time in nanoseconds), told apart by the event's place among its object's, as
+/// a controller records several events in one look, at one time.
+fn event_name(object: &str, time_us: i64, index: usize) -> String {
+    let n = time_us
+        .saturating_mul(1000)
+        .saturating_add((index % 1000) as i64);
+    format!("{object}.{n:x}")
+}
+
+/// A v1 Event object for one event a workload controller recorded (the `index`th of its
+/// workload's), about one of `made` (the workload and its ReplicaSets).
 pub(super) fn workload_v1_event(
     made: &[tandem_api::Workload],
     e: &tandem_controllers::events::WorkloadEvent,
+    index: usize,
 ) -> serde_json::Value {
     let namespace = made.first().map_or("default", |w| w.namespace());
     let api_version =
@@ -516,7 +532,7 @@ pub(super) fn workload_v1_event(
     serde_json::json!({
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": format!("{}.{:x}", e.object_name, e.time_us), "namespace": namespace},
+        "metadata": {"name": event_name(&e.object_name, e.time_us, index), "namespace": namespace},
         "involvedObject": {"apiVersion": api_version, "kind": e.object_kind, "name": e.object_name, "namespace": namespace, "uid": uid},
         "reason": e.reason,
         "message": e.message,
@@ -530,7 +546,7 @@ pub(super) fn workload_v1_event(
 
 /// A v1 Event object for one recorded event of `pod` (microsecond `eventTime`, as the kubelet's
 /// new events).
-pub(super) fn v1_event(pod: &Pod, e: &PodEvent) -> serde_json::Value {
+pub(super) fn v1_event(pod: &Pod, e: &PodEvent, index: usize) -> serde_json::Value {
     let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
     let name = pod.metadata.name.as_deref().unwrap_or_default();
     let field_path = e
@@ -540,14 +556,14 @@ pub(super) fn v1_event(pod: &Pod, e: &PodEvent) -> serde_json::Value {
     serde_json::json!({
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": format!("{name}.{:x}", e.time_us), "namespace": namespace},
+        "metadata": {"name": event_name(name, e.time_us, index), "namespace": namespace},
         "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": name, "namespace": namespace, "uid": pod.metadata.uid, "fieldPath": field_path},
         "reason": e.reason,
         "message": e.message,
         "type": format!("{:?}", e.kind),
         "eventTime": rfc3339_nano(e.time_us).replace("000Z", "Z"),
-        "reportingComponent": "tandem",
-        "source": {"component": "tandem"},
+        "reportingComponent": "kubelet",
+        "source": {"component": "kubelet", "host": pod.spec.as_ref().and_then(|s| s.node_name.clone())},
         "count": 1,
         "tandem": {"attempt": e.attempt, "details": e.details},
     })

@@ -2,6 +2,7 @@
 //! columns and words; a command that names a workload whose controller is not running starts it
 //! again.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::Value;
 use tandem_api::{Workload, WorkloadKind};
 use tandem_kubelet::status::human_duration;
@@ -344,10 +345,13 @@ fn table_of(kind: WorkloadKind, items: &[Workload], a: &GetArgs, qualified: bool
 
 /// A workload's selector as kubectl prints it: `app=web,tier in (a,b)`; `<none>` when it has
 /// none.
-fn selector_text(w: &Workload) -> String {
-    let Some(s) = w.selector() else {
-        return "<none>".into();
-    };
+pub(crate) fn selector_text(w: &Workload) -> String {
+    w.selector()
+        .map_or_else(|| "<none>".into(), |s| label_selector_text(&s))
+}
+
+/// A label selector as kubectl prints one: `app=web,tier in (a,b),!canary`.
+pub(crate) fn label_selector_text(s: &LabelSelector) -> String {
     let mut parts: Vec<String> = s
         .match_labels
         .iter()
