@@ -86,6 +86,11 @@ pub struct PlanOptions {
     /// What an unknown field is: an error (the default, as `kubectl apply` asks by default and
     /// `run` always does), a warning, or nothing — the API server's `fieldValidation`.
     pub unknown_fields: UnknownFields,
+    /// The uids of objects that exist already, by (kind, namespace, name): an object of the
+    /// sources without a uid of its own that names one of them is an update of it and keeps its
+    /// uid (a Job's generated selector and pod labels with it), as an update through the API
+    /// server does (`tandem apply`).
+    pub existing: std::collections::BTreeMap<(String, String, String), String>,
 }
 
 /// How unknown fields are taken (`fieldValidation=Strict|Warn|Ignore`). Either way they are
@@ -515,6 +520,7 @@ fn template_path(kind: WorkloadKind) -> FieldPath {
 struct Uids<'o> {
     seed: Option<&'o str>,
     seed_used: bool,
+    existing: &'o std::collections::BTreeMap<(String, String, String), String>,
 }
 
 impl<'o> Uids<'o> {
@@ -522,12 +528,22 @@ impl<'o> Uids<'o> {
         Uids {
             seed: opts.uid.as_deref().filter(|s| !s.is_empty()),
             seed_used: false,
+            existing: &opts.existing,
         }
     }
 
-    fn uid(&mut self, written: Option<&str>, namespace: &str, name: &str, node: &Node) -> String {
+    fn uid(
+        &mut self,
+        written: Option<&str>,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        node: &Node,
+    ) -> String {
+        let key = (kind.to_string(), namespace.to_string(), name.to_string());
         match (written.filter(|u| !u.is_empty()), self.seed) {
             (Some(u), _) => u.to_string(),
+            (None, _) if self.existing.contains_key(&key) => self.existing[&key].clone(),
             // The seed names the first object without a uid; the others get uids derived from it.
             (None, Some(seed)) if self.seed_used => derive_uid(&[seed, namespace, name]),
             (None, Some(seed)) => {
@@ -604,7 +620,7 @@ fn plan_pods(
         let namespace = namespace_of(&pod.metadata);
         let name = pod.metadata.name.clone().unwrap_or_default();
         defined_twice(&mut cx, &mut seen, "Pod", &namespace, &name);
-        let uid = uids.uid(pod.metadata.uid.as_deref(), &namespace, &name, node);
+        let uid = uids.uid(pod.metadata.uid.as_deref(), "Pod", &namespace, &name, node);
         let (plan, image_pull_secrets) = plan_pod(&mut cx, &mut pod, &uid, store, opts);
         if !cx.has_errors() {
             loaded.push(LoadedPod {
@@ -687,7 +703,13 @@ fn plan_workloads(
         let namespace = namespace_of(object.metadata());
         let name = object.name().to_string();
         defined_twice(&mut cx, &mut seen, kind.name(), &namespace, &name);
-        let uid = uids.uid(object.metadata().uid.as_deref(), &namespace, &name, node);
+        let uid = uids.uid(
+            object.metadata().uid.as_deref(),
+            kind.name(),
+            &namespace,
+            &name,
+            node,
+        );
         let meta = object.metadata_mut();
         meta.namespace = Some(namespace.clone());
         meta.uid = Some(uid.clone());
@@ -760,7 +782,13 @@ fn plan_services(
         let namespace = namespace_of(&object.metadata);
         let name = object.metadata.name.clone().unwrap_or_default();
         defined_twice(&mut cx, &mut seen, "Service", &namespace, &name);
-        let uid = uids.uid(object.metadata.uid.as_deref(), &namespace, &name, node);
+        let uid = uids.uid(
+            object.metadata.uid.as_deref(),
+            "Service",
+            &namespace,
+            &name,
+            node,
+        );
         object.metadata.namespace = Some(namespace);
         object.metadata.uid = Some(uid);
         services::apply_defaults(&mut object);

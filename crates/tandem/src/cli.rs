@@ -31,6 +31,12 @@ pub enum Command {
         after_help = "Examples:\n  tandem run pod.yaml                  # in the foreground: logs per container, Ctrl-C stops it\n  tandem run -d -f app.yaml -f cm.yaml # in the background, with the ConfigMaps it uses\n  helm template app ./chart | tandem run -d -\n  tandem run -p 8080:80 web.yaml       # a container port published on this machine\n  tandem run -f job.yaml               # follows the Job's pods; ends when the Job does\n\nExit status: 0 when every pod succeeded (or stopped on request in its grace period) and every\nJob completed, else the exit code of the first main container of a Pod that failed; 1 when a\nJob failed, or for a manifest or setup error."
     )]
     Run(RunArgs),
+    /// Make what the manifests hold and change what exists to what they now say: a changed
+    /// template rolls out, a changed image restarts its container (kubectl apply).
+    #[command(
+        after_help = "Examples:\n  tandem apply -f app.yaml             # created, configured or unchanged, per object\n  helm template app ./chart | tandem apply -f -\n\nThe files are checked whole first: an object whose change the API server would refuse (an\nimmutable field, a pod field other than its images) refuses the whole apply, and nothing changes.\nLabels and annotations become the file's, as `kubectl replace` has them (kubectl apply keeps\nthose others added; tandem keeps no last-applied configuration)."
+    )]
+    Apply(ApplyArgs),
     /// List pods, or show one pod or its events.
     #[command(
         after_help = "Examples:\n  tandem get pods                      # NAME READY STATUS RESTARTS AGE\n  tandem get pods -A -l app=web --show-labels\n  tandem get pod web -o yaml           # also json, name, wide, jsonpath=..., custom-columns=...\n  tandem get pods -w                   # a new row whenever a pod changes\n  tandem get events --for pod/web\n  tandem get deploy                    # also rs, sts, ds, jobs, cj, rc\n  tandem get all                       # pods and every workload, as kubectl get all"
@@ -220,6 +226,26 @@ pub struct RunArgs {
         value_name = "[HOSTIP:]HOSTPORT:CONTAINERPORT"
     )]
     pub publish: Vec<String>,
+    #[command(flatten)]
+    pub pods: PodArgs,
+}
+
+/// `tandem apply -f FILE...`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Manifest files; may also be given with -f.
+    pub files: Vec<PathBuf>,
+    /// A manifest file (repeatable); `-` reads stdin.
+    #[arg(short = 'f', long = "filename")]
+    pub filename: Vec<PathBuf>,
+    #[command(flatten)]
+    pub pods: PodArgs,
+}
+
+/// How the pods a command makes run: their network, limits, logs and registries (`run`,
+/// `apply`, and `serve` from its environment).
+#[derive(Debug, Args, Clone)]
+pub struct PodArgs {
     /// The pods' network: a CNI network name (looked up in --cni-config-dir), a .conflist or
     /// .conf file, or `none` for loopback only. Default: the built-in bridge network `tandem`
     /// (tandem0, 10.87.0.0/24).

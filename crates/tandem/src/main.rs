@@ -67,10 +67,13 @@ fn main() -> ExitCode {
         .var(completion::VAR)
         .complete();
     let cli = cli::Cli::parse();
-    // Output piped into `head` ends the command quietly, as it ends `cat`; `run` and `serve`
-    // keep SIGPIPE ignored, since they also write to sockets (pods' control sockets, API
+    // Output piped into `head` ends the command quietly, as it ends `cat`; `run`, `apply` and
+    // `serve` keep SIGPIPE ignored, since they also write to sockets (pods' control sockets, API
     // clients) that may close under them.
-    if !matches!(cli.command, cli::Command::Run(_) | cli::Command::Serve(_)) {
+    if !matches!(
+        cli.command,
+        cli::Command::Run(_) | cli::Command::Apply(_) | cli::Command::Serve(_)
+    ) {
         tandem_runtime::process::default_sigpipe();
     }
     match commands::dispatch(cli) {

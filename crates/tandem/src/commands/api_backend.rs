@@ -25,7 +25,7 @@ use tandem_supervisor::statedir::Store;
 use super::control::Connection;
 use super::object_store::{self, Kept};
 use super::{list_pods, read_pod, services};
-use crate::cli::RunArgs;
+use crate::cli::PodArgs;
 
 /// The namespaces every cluster has, listed whether or not a pod lives in them.
 const BUILTIN_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public", "kube-system"];
@@ -34,7 +34,7 @@ const BUILTIN_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-publi
 pub(crate) struct StoreBackend {
     store: Store,
     /// The settings `run` would give pods from this environment (network, logs, registries).
-    settings: RunArgs,
+    settings: PodArgs,
     /// Told of every file written in the store's pod, workload and Service directories.
     watch: std::sync::Mutex<StoreWatch>,
 }
@@ -84,11 +84,11 @@ impl StoreWatch {
     }
 }
 
-/// `RunArgs` parsed from nothing but the environment: the defaults and TANDEM_* variables.
+/// `PodArgs` parsed from nothing but the environment: the defaults and TANDEM_* variables.
 #[derive(Parser)]
 struct SettingsOnly {
     #[command(flatten)]
-    run: RunArgs,
+    pods: PodArgs,
 }
 
 impl StoreBackend {
@@ -124,7 +124,7 @@ impl StoreBackend {
     pub(crate) fn new(store: Store) -> anyhow::Result<StoreBackend> {
         let settings = SettingsOnly::try_parse_from(["tandem"])
             .context("the TANDEM_* settings in the environment are not valid")?
-            .run;
+            .pods;
         Ok(StoreBackend {
             store,
             settings,
@@ -309,7 +309,7 @@ impl Backend for StoreBackend {
         if write.dry_run {
             return Ok(Accepted { warnings });
         }
-        super::run::create_loaded(&self.store, &self.settings, loaded).map_err(|e| {
+        super::run::create_loaded(&self.store, &self.settings, &[], loaded).map_err(|e| {
             // A refused or failed creation leaves nothing, the proxy it started included.
             super::service_proxy::settle(&self.store);
             // A creation that failed removed what it made: an object there now is another's.
@@ -1064,10 +1064,13 @@ impl StoreBackend {
         if write.dry_run || judged == tandem_api::updates::WorkloadUpdate::default() {
             return Ok(Accepted { warnings });
         }
-        dir.replace(workload.object, &loaded.references, judged.spec_changed)
-            .map_err(internal)?;
-        // A controller that is not running (killed, say) is started again to act on it.
-        super::workloads::recovered(&self.store, kind, namespace, name).map_err(internal)?;
+        super::workloads::change(
+            &self.store,
+            workload.object,
+            &loaded.references,
+            judged.spec_changed,
+        )
+        .map_err(internal)?;
         Ok(Accepted { warnings })
     }
 

@@ -1,6 +1,7 @@
 //! One module per verb; each returns the process exit status.
 
 mod api_backend;
+mod apply;
 mod attach;
 pub(crate) mod control;
 pub(crate) mod controller;
@@ -44,6 +45,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let store = Store::new(cli.root.as_deref());
     match cli.command {
         Command::Run(a) => run::run(&store, a),
+        Command::Apply(a) => apply::apply(&store, a),
         Command::Get(a) => get::get(&store, a),
         Command::Logs(a) => logs::logs(&store, a),
         Command::Exec(a) => exec::exec(&store, a),

@@ -120,6 +120,7 @@ pub(crate) fn load_with_references(
             uid: Some(super::start::random_uid()),
             claims_dir: Some(store.volumes.display().to_string()),
             unknown_fields,
+            ..Default::default()
         },
     )
 }

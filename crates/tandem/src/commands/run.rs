@@ -1,9 +1,9 @@
 //! `tandem run`: manifests → plans → images checked → one supervisor per pod → (foreground) logs
 //! streamed until the pods end.
 
-use std::io::{IsTerminal, Write};
-
 use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use tandem_api::plan::PullPolicy;
@@ -19,7 +19,7 @@ use super::delete::delete_pod;
 use super::image::ProgressView;
 use super::read_sources;
 use super::start::{node_name, now_time, random_uid, secrets_of, start_pod, Pulls};
-use crate::cli::RunArgs;
+use crate::cli::{PodArgs, RunArgs};
 use crate::errors::{hint, hint_caused, Reported};
 
 pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
@@ -31,16 +31,23 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     ran
 }
 
-fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
-    let mut files = a.filename.clone();
-    files.extend(a.files.iter().cloned());
-    let sources = read_sources(&files)?;
+/// Reads and loads manifest files as `run` and `apply` take them, printing every problem
+/// (then `nothing` says what did not happen) and every warning. `existing`: the uids of objects
+/// the store has, which the objects updating them keep (`PlanOptions::existing`).
+pub(super) fn load_files(
+    store: &Store,
+    files: &[PathBuf],
+    existing: BTreeMap<(String, String, String), String>,
+    nothing: &str,
+) -> anyhow::Result<tandem_api::Loaded> {
+    let sources = read_sources(files)?;
     let loaded = match tandem_api::load(
         &sources,
         &tandem_api::PlanOptions {
             node_name: node_name(),
             uid: Some(random_uid()),
             claims_dir: Some(store.volumes.display().to_string()),
+            existing,
             ..Default::default()
         },
     ) {
@@ -49,17 +56,21 @@ fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
             for d in &diags.0 {
                 eprintln!("{}", d.render(&sources));
             }
-            eprintln!(
-                "error: {} problem(s) found; nothing was started",
-                diags.0.len()
-            );
+            eprintln!("error: {} problem(s) found; {nothing}", diags.0.len());
             return Err(Reported.into());
         }
     };
     for w in &loaded.warnings {
         eprintln!("{}", w.render(&sources));
     }
-    let made = create_loaded(store, &a, loaded)?;
+    Ok(loaded)
+}
+
+fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
+    let mut files = a.filename.clone();
+    files.extend(a.files.iter().cloned());
+    let loaded = load_files(store, &files, BTreeMap::new(), "nothing was started")?;
+    let made = create_loaded(store, &a.pods, &a.publish, loaded)?;
     for (_, name) in &made.services {
         println!("service/{name} created");
     }
@@ -96,7 +107,8 @@ pub(crate) struct Made {
 /// part fails. `a` gives the settings pods get (network, logs, pids, registries).
 pub(crate) fn create_loaded(
     store: &Store,
-    a: &RunArgs,
+    a: &PodArgs,
+    publish: &[String],
     mut loaded: tandem_api::Loaded,
 ) -> anyhow::Result<Made> {
     for p in &mut loaded.pods {
@@ -121,7 +133,7 @@ pub(crate) fn create_loaded(
             super::controller::time_zone(c.spec.time_zone.as_deref())?;
         }
     }
-    if !loaded.workloads.is_empty() && !a.publish.is_empty() {
+    if !loaded.workloads.is_empty() && !publish.is_empty() {
         return Err(hint(
             "-p publishes ports of one pod, but a workload makes several",
             "give the template's container ports a hostPort instead",
@@ -134,7 +146,7 @@ pub(crate) fn create_loaded(
         ));
     }
 
-    let net = network_request(store, a, &loaded.pods)?;
+    let net = network_request(store, a, publish, &loaded.pods)?;
 
     // Images, as each container's imagePullPolicy says; every pull finishes before any pod
     // starts, and pods sharing an image pull it once.
@@ -256,11 +268,12 @@ pub(crate) fn create_loaded(
 /// published port is taken by a running pod or by another pod of this run.
 fn network_request(
     store: &Store,
-    a: &RunArgs,
+    a: &PodArgs,
+    published: &[String],
     pods: &[tandem_api::LoadedPod],
 ) -> anyhow::Result<NetworkRequest> {
     let mut publish = vec![];
-    for spec in &a.publish {
+    for spec in published {
         publish.push(PortMapping::parse(spec).map_err(|e| {
             hint(
                 e.to_string(),

@@ -621,6 +621,12 @@ pub fn create_manual(store: &Store, given: &[LoadedEndpoints]) -> anyhow::Result
 }
 
 /// Removes an EndpointSlice or Endpoints given by hand; whether there was one.
+/// The stored object of EndpointSlices or Endpoints given by hand, when there is one of that
+/// kind and name.
+pub fn read_manual(store: &Store, m: &ManualEndpoints) -> Option<Value> {
+    serde_json::from_slice(&std::fs::read(manual_file(store, m)).ok()?).ok()
+}
+
 pub fn remove_manual(store: &Store, m: &ManualEndpoints) -> bool {
     std::fs::remove_file(manual_file(store, m)).is_ok()
 }

@@ -50,6 +50,22 @@ pub(crate) fn recovered(
     Ok(dir)
 }
 
+/// Gives a stored workload an update already judged (`tandem_api::updates::workload_update`):
+/// its new object and the references its template now resolves against; its controller (started
+/// again if it is not running) rolls out a new template, scales or resumes as the spec asks.
+pub(crate) fn change(
+    store: &Store,
+    w: Workload,
+    references: &[Value],
+    spec_changed: bool,
+) -> anyhow::Result<()> {
+    let (kind, namespace, name) = (w.kind(), w.namespace().to_string(), w.name().to_string());
+    let dir = existing(store, kind, &namespace, &name)?;
+    dir.replace(w, references, spec_changed)?;
+    recover(&dir, kind, &name);
+    Ok(())
+}
+
 /// Starts a workload's controller that is not running, saying so on stderr.
 fn recover(dir: &WorkloadDir, kind: WorkloadKind, name: &str) {
     let restarted = super::own_exe().and_then(|exe| dir.ensure_controller(&exe));

@@ -1,0 +1,201 @@
+//! `tandem apply`: a file applied makes what is new, changes what exists to what it now says (a
+//! Deployment's new template rolls out, a pod's new image restarts its container, a Service's
+//! new port routes), says `unchanged` for the rest, and refuses the whole file when the API
+//! server would refuse one change. As root, on real containers.
+
+mod support;
+
+use serde_json::Value;
+use support::*;
+
+const V2: &str = "localhost/tandem-busybox-app:2";
+
+fn app(pod_image: &str, replicas: u32, mode: &str, port: u16, pod_command: &str) -> String {
+    let sleep = "[sh, -c, \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]";
+    format!(
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata: {{name: settings}}
+data: {{mode: {mode}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: api}}
+spec:
+  selector: {{app: api}}
+  ports: [{{port: {port}, targetPort: 8080}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: tool}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {{name: c, image: {pod_image}, imagePullPolicy: Never, command: {pod_command}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: api}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: api}}}}
+  template:
+    metadata: {{labels: {{app: api}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      initContainers:
+      - {{name: proxy, image: {IMAGE}, imagePullPolicy: Never, restartPolicy: Always, command: {sleep}}}
+      containers:
+      - name: app
+        image: {IMAGE}
+        imagePullPolicy: Never
+        command: {sleep}
+        env: [{{name: MODE, valueFrom: {{configMapKeyRef: {{name: settings, key: mode}}}}}}]
+"#
+    )
+}
+
+fn apply(env: &Env, yaml: &str) -> std::process::Output {
+    let file = env.root.path().join("app.yaml");
+    std::fs::write(&file, yaml).expect("write");
+    env.tandem(&["apply", "-f", file.to_str().expect("utf-8")])
+}
+
+/// The MODE each running pod of the Deployment sees, sorted.
+fn modes(env: &Env) -> Vec<String> {
+    let pods: Value = serde_json::from_str(&stdout(
+        &env.tandem(&["get", "pods", "-l", "app=api", "-o", "json"]),
+    ))
+    .expect("json");
+    let mut out: Vec<String> = pods["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .filter_map(|p| p["metadata"]["name"].as_str())
+        .map(|name| {
+            stdout(&env.tandem(&["exec", name, "-c", "app", "--", "sh", "-c", "echo $MODE"]))
+                .trim()
+                .to_string()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn apply_makes_what_is_new_changes_what_exists_and_refuses_a_forbidden_change_whole() {
+    if require_root(
+        "apply_makes_what_is_new_changes_what_exists_and_refuses_a_forbidden_change_whole",
+    )
+    .is_none()
+    {
+        return;
+    }
+    let env = Env::new();
+    let tar = env.rootfs_tar();
+    let out = env.tandem(&[
+        "image",
+        "import",
+        &tar.to_string_lossy(),
+        V2,
+        "--cmd",
+        "[\"/bin/sh\"]",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sleep = "[sh, -c, \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]";
+
+    // Made, in the order of the file.
+    let out = apply(&env, &app(IMAGE, 2, "one", 80, sleep));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "service/api created\npod/tool created\ndeployment.apps/api created\n"
+    );
+    let out = env.tandem(&["rollout", "status", "deployment/api", "--timeout=60s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first_ip = stdout(&env.tandem(&["get", "svc", "api", "-o", "jsonpath={.spec.clusterIP}"]));
+    let tool_uid = uid_of(&env, "tool");
+    wait_for("the pods' environment", 30, || {
+        (modes(&env) == ["one", "one"]).then_some(())
+    });
+
+    // The same file again changes nothing.
+    let out = apply(&env, &app(IMAGE, 2, "one", 80, sleep));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "service/api unchanged\npod/tool unchanged\ndeployment.apps/api unchanged\n"
+    );
+
+    // A change the API server refuses (a pod's command) refuses the whole file: the
+    // Deployment's new replica count is not applied either.
+    let out = apply(&env, &app(IMAGE, 3, "one", 80, "[sleep, \"3600\"]"));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("The Pod \"tool\" is invalid: spec: Forbidden: pod updates may not change fields other than"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("nothing was applied"),
+        "{}",
+        stderr(&out)
+    );
+    let replicas =
+        stdout(&env.tandem(&["get", "deploy", "api", "-o", "jsonpath={.spec.replicas}"]));
+    assert_eq!(replicas, "2");
+
+    // What may change does: the pod's image (its container restarts with it), the Deployment's
+    // replicas and template (a ConfigMap it reads changed with it: rolled out), the Service's
+    // port (its cluster IP kept).
+    let out = apply(&env, &app(V2, 3, "two", 81, sleep));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "service/api configured\npod/tool configured\ndeployment.apps/api configured\n"
+    );
+    let pod = wait_for("the tool pod on its new image", 30, || {
+        let pod = env.pod_json("tool");
+        let s = &pod["status"]["containerStatuses"][0];
+        (s["image"] == V2 && s["restartCount"] == 1 && s["state"]["running"].is_object())
+            .then_some(pod)
+    });
+    assert_eq!(pod["metadata"]["uid"], tool_uid.as_str(), "the same pod");
+    let svc: Value =
+        serde_json::from_str(&stdout(&env.tandem(&["get", "svc", "api", "-o", "json"])))
+            .expect("json");
+    assert_eq!(svc["spec"]["ports"][0]["port"], 81);
+    assert_eq!(svc["spec"]["clusterIP"], first_ip.as_str());
+    // The template did not change, only what its pods read: no rollout, as on a cluster.
+    let out = env.tandem(&["rollout", "status", "deployment/api", "--timeout=60s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sets = stdout(&env.tandem(&["get", "rs", "-o", "name"]));
+    assert_eq!(sets.lines().count(), 1, "{sets}");
+    wait_for("a third replica", 30, || {
+        (modes(&env).len() == 3).then_some(())
+    });
+    // A new template rolls out: the pods made for it read the new value.
+    let edited = app(V2, 3, "two", 81, sleep).replace(
+        "metadata: {labels: {app: api}}",
+        "metadata: {labels: {app: api}, annotations: {rev: \"2\"}}",
+    );
+    let out = apply(&env, &edited);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("deployment.apps/api configured\n"),
+        "{}",
+        stdout(&out)
+    );
+    let out = env.tandem(&["rollout", "status", "deployment/api", "--timeout=90s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("every replica on the new template", 60, || {
+        (modes(&env) == ["two", "two", "two"]).then_some(())
+    });
+    let sets = stdout(&env.tandem(&["get", "rs", "-o", "name"]));
+    assert_eq!(sets.lines().count(), 2, "{sets}");
+
+    let file = env.root.path().join("app.yaml");
+    let out = env.tandem(&["delete", "-f", file.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
