@@ -56,6 +56,44 @@ pub fn hierarchies() -> Vec<PathBuf> {
         .collect()
 }
 
+/// The controllers libcontainer's cgroup v1 manager places each container in (a directory of
+/// its own in each of their hierarchies).
+const V1_CONTROLLERS: [&str; 12] = [
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "devices",
+    "hugetlb",
+    "memory",
+    "pids",
+    "perf_event",
+    "blkio",
+    "net_prio",
+    "net_cls",
+    "freezer",
+];
+
+/// The cgroup v1 hierarchies of those controllers mounted under /sys/fs/cgroup
+/// (`/sys/fs/cgroup/cpu,cpuacct`, `/sys/fs/cgroup/memory`, …): where each container has a
+/// directory of its own. None on a v2 host; a named hierarchy (systemd's) and a hybrid host's
+/// v2 tree are not among them.
+pub fn v1_controller_hierarchies() -> Vec<PathBuf> {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return vec![];
+    };
+    info.lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let mut post = post.split(' ');
+            let (fstype, _source, options) = (post.next()?, post.next()?, post.next()?);
+            let controller = options.split(',').any(|o| V1_CONTROLLERS.contains(&o));
+            let point = PathBuf::from(pre.split(' ').nth(4)?);
+            (fstype == "cgroup" && controller && point.starts_with("/sys/fs/cgroup"))
+                .then_some(point)
+        })
+        .collect()
+}
+
 /// Process ids in the cgroup `rel` (and below) on any hierarchy.
 pub fn pids_in(rel: &Path) -> Vec<i32> {
     let mut pids = vec![];

@@ -405,6 +405,7 @@ impl LinuxRuntime {
             )
             .to_string_lossy()
             .into_owned(),
+            cgroup_v1_hierarchies: tandem_runtime::cgroups::v1_controller_hierarchies(),
             no_new_privileges: c.security.allow_privilege_escalation == Some(false),
             terminal: c.tty,
             resources: c.resources.clone(),

@@ -2,7 +2,7 @@
 //! rules (command and args, env precedence, mounts, namespaces) are table-tested without root.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
     Capability, Linux, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDevice,
@@ -50,6 +50,10 @@ pub struct SpecInputs {
     /// Namespaces joined by path (the sandbox's network, IPC and UTS).
     pub joined: Vec<(LinuxNamespaceType, PathBuf)>,
     pub cgroups_path: String,
+    /// The host's cgroup v1 controller hierarchies
+    /// (`tandem_runtime::cgroups::v1_controller_hierarchies`), none on a v2 host: a container
+    /// joining a PID namespace it does not own is shown its cgroups from these (see `mounts`).
+    pub cgroup_v1_hierarchies: Vec<PathBuf>,
     pub no_new_privileges: bool,
     /// `tty`: the process gets a pseudo-terminal of the container's devpts as its stdio and
     /// controlling terminal, made by the runtime and handed over its console socket.
@@ -383,6 +387,47 @@ fn process(inputs: &SpecInputs, caps: HashSet<Capability>) -> Result<Process, Oc
     Ok(process)
 }
 
+/// The container's own cgroup v1 directories as libcontainer would show them: a tmpfs at
+/// /sys/fs/cgroup and, read-only, each controller hierarchy's directory of the container at the
+/// hierarchy's name (`cpu,cpuacct`) and at each of its controllers' (`cpu`, `cpuacct`), where
+/// the host has symbolic links.
+fn own_cgroups(inputs: &SpecInputs, root: &Path) -> Result<Vec<Mount>, OciSpecError> {
+    let flags = |extra: &[&str]| -> Vec<String> {
+        ["nosuid", "noexec", "nodev"]
+            .iter()
+            .chain(extra)
+            .map(|o| o.to_string())
+            .collect()
+    };
+    let mut out = vec![MountBuilder::default()
+        .destination(root)
+        .typ("tmpfs")
+        .source("tmpfs")
+        .options(flags(&["mode=755"]))
+        .build()?];
+    let own = inputs.cgroups_path.trim_start_matches('/');
+    for hierarchy in &inputs.cgroup_v1_hierarchies {
+        let Some(name) = hierarchy.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let mut names = vec![name.to_string()];
+        if name.contains(',') {
+            names.extend(name.split(',').map(str::to_string));
+        }
+        for n in names {
+            out.push(
+                MountBuilder::default()
+                    .destination(root.join(n))
+                    .typ("bind")
+                    .source(hierarchy.join(own))
+                    .options(flags(&["rbind", "rprivate", "ro"]))
+                    .build()?,
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// The Linux part: namespaces (its own mount and pid namespaces, the pod's others), masked and
 /// read-only paths, cgroup resources and devices, sysctls, the seccomp filter.
 fn linux(inputs: &SpecInputs, seccomp: Option<LinuxSeccomp>) -> Result<Linux, OciSpecError> {
@@ -443,29 +488,33 @@ fn linux(inputs: &SpecInputs, seccomp: Option<LinuxSeccomp>) -> Result<Linux, Oc
 /// The runtime's default mounts minus /dev/shm (containers share the pod's: one IPC namespace),
 /// then the volumes and the pod's files as bind mounts.
 fn mounts(inputs: &SpecInputs) -> Result<Vec<Mount>, OciSpecError> {
-    let mut mounts: Vec<Mount> = Spec::default()
-        .mounts()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|m| m.destination() != &PathBuf::from("/dev/shm"))
-        // No cgroup filesystem for a container joining another container's PID namespace: on a
-        // cgroup v1 host libcontainer 0.7 finds the hierarchy to show it by looking its init's
-        // pid up in the host's /proc, and in a joined namespace that pid names another process
-        // of the host or none (the create then fails: `Procfs(NotFound("/proc/87"))`).
-        .filter(|m| {
-            !(matches!(inputs.pid, PidNamespace::Container(_))
-                && m.destination() == &PathBuf::from("/sys/fs/cgroup"))
-        })
-        .map(|mut m| {
-            // A privileged container gets a writable /sys.
-            if inputs.privileged && m.destination() == &PathBuf::from("/sys") {
-                let options = m.options().clone().unwrap_or_default();
-                m.set_options(Some(options.into_iter().filter(|o| o != "ro").collect()));
-            }
-            m
-        })
-        .collect();
+    let cgroup_root = PathBuf::from("/sys/fs/cgroup");
+    // A container joining a PID namespace it does not own (the pod's shared one, or an
+    // ephemeral container's target's) on a cgroup v1 host gets its cgroups mounted from the
+    // spec, not by libcontainer: libcontainer 0.7 looks its init's pid (a pid of the joined
+    // namespace) up in the host's /proc to find them, where that pid names another process or
+    // none, and the create fails (`Procfs(NotFound("/proc/9"))`).
+    let emulated = !inputs.cgroup_v1_hierarchies.is_empty()
+        && matches!(
+            inputs.pid,
+            PidNamespace::Pod(_) | PidNamespace::Container(_)
+        );
+    let mut mounts = vec![];
+    for mut m in Spec::default().mounts().clone().unwrap_or_default() {
+        if m.destination() == &PathBuf::from("/dev/shm") {
+            continue;
+        }
+        if emulated && m.destination() == &cgroup_root {
+            mounts.extend(own_cgroups(inputs, &cgroup_root)?);
+            continue;
+        }
+        // A privileged container gets a writable /sys.
+        if inputs.privileged && m.destination() == &PathBuf::from("/sys") {
+            let options = m.options().clone().unwrap_or_default();
+            m.set_options(Some(options.into_iter().filter(|o| o != "ro").collect()));
+        }
+        mounts.push(m);
+    }
     for m in &inputs.mounts {
         let mut options = vec!["rbind".to_string(), "rprivate".to_string()];
         if m.read_only {
@@ -608,6 +657,7 @@ mod tests {
             }],
             joined: vec![(LinuxNamespaceType::Network, "/proc/1/ns/net".into())],
             cgroups_path: "/tandem/u/app-0".into(),
+            cgroup_v1_hierarchies: vec![],
             no_new_privileges: false,
             terminal: false,
             resources: Resources::default(),
@@ -650,18 +700,39 @@ mod tests {
             None
         );
 
-        let has_cgroupfs = |spec: &Spec| {
+        // The cgroup filesystem's mounts: (destination, type, source).
+        let cgroupfs = |spec: &Spec| -> Vec<(String, String, String)> {
             spec.mounts()
                 .iter()
                 .flatten()
-                .any(|m| m.destination() == &PathBuf::from("/sys/fs/cgroup"))
+                .filter(|m| m.destination().starts_with("/sys/fs/cgroup"))
+                .map(|m| {
+                    let text = |p: Option<&Path>| p.map(|p| p.display().to_string());
+                    (
+                        m.destination().display().to_string(),
+                        m.typ().clone().unwrap_or_default(),
+                        text(m.source().as_deref()).unwrap_or_default(),
+                    )
+                })
+                .collect()
         };
-        assert!(has_cgroupfs(&spec));
-        // Another container's PID namespace (an ephemeral container's target): joined by path,
-        // and no cgroup filesystem (see `mounts`).
+        let runtimes = vec![(
+            "/sys/fs/cgroup".to_string(),
+            "cgroup".to_string(),
+            "cgroup".to_string(),
+        )];
+        assert_eq!(cgroupfs(&spec), runtimes);
+        // Another container's PID namespace (an ephemeral container's target): joined by path;
+        // on a v1 host its own cgroups mounted from the spec (see `mounts`), on a v2 host the
+        // runtime's cgroup filesystem.
+        let v1 = vec![
+            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"),
+            PathBuf::from("/sys/fs/cgroup/memory"),
+        ];
         let debug = SpecInputs {
             pid: PidNamespace::Container("/proc/42/ns/pid".into()),
             terminal: true,
+            cgroup_v1_hierarchies: v1.clone(),
             ..inputs.clone()
         };
         let spec = build_spec("debugger", &debug).expect("spec");
@@ -671,7 +742,41 @@ mod tests {
             .flatten()
             .any(|n| n.typ() == LinuxNamespaceType::Pid
                 && n.path().as_deref() == Some(std::path::Path::new("/proc/42/ns/pid"))));
-        assert!(!has_cgroupfs(&spec));
+        let own = |at: &str, hierarchy: &str| {
+            (
+                format!("/sys/fs/cgroup/{at}"),
+                "bind".to_string(),
+                format!("/sys/fs/cgroup/{hierarchy}/tandem/u/app-0"),
+            )
+        };
+        assert_eq!(
+            cgroupfs(&spec),
+            vec![
+                (
+                    "/sys/fs/cgroup".to_string(),
+                    "tmpfs".to_string(),
+                    "tmpfs".to_string()
+                ),
+                own("cpu,cpuacct", "cpu,cpuacct"),
+                own("cpu", "cpu,cpuacct"),
+                own("cpuacct", "cpu,cpuacct"),
+                own("memory", "memory"),
+            ]
+        );
+        let shared = SpecInputs {
+            pid: PidNamespace::Pod("/proc/7/ns/pid_for_children".into()),
+            cgroup_v1_hierarchies: v1,
+            ..inputs.clone()
+        };
+        assert_eq!(
+            cgroupfs(&build_spec("app", &shared).expect("spec")).len(),
+            5
+        );
+        let v2 = SpecInputs {
+            pid: PidNamespace::Container("/proc/42/ns/pid".into()),
+            ..inputs.clone()
+        };
+        assert_eq!(cgroupfs(&build_spec("app", &v2).expect("spec")), runtimes);
         assert_eq!(
             spec.process().as_ref().map(|p| p.terminal()),
             Some(Some(true))

@@ -455,3 +455,55 @@ spec:
     assert!(procs(&host) > 20 || host.contains("sees-peer"), "{host}");
     assert!(host.contains(&host_ipc), "{host}");
 }
+
+/// Every container of a pod that shares its process namespace starts at its first create and
+/// reads its own cgroup limits, however many the pod has. On a cgroup v1 host libcontainer looked
+/// a pid of the joined namespace up in the host's /proc to find the cgroups to show: a container
+/// whose init got a number the host has no process of failed its first create
+/// (CreateContainerError, started again 10 s on).
+#[test]
+fn a_shared_process_namespace_of_ten_containers_starts_each_at_once_with_its_own_cgroups() {
+    let Some(()) = require_root("shared_pid_many") else {
+        return;
+    };
+    let env = Env::new();
+    let containers: String = (0..10)
+        .map(|i| {
+            format!(
+                "    - name: c{i}\n      image: {IMAGE}\n      imagePullPolicy: Never\n      resources: {{limits: {{memory: {}Mi}}}}\n      command: [sh, -c, \"cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; exec sleep 3600\"]\n",
+                32 + i
+            )
+        })
+        .collect();
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: many}}\nspec:\n  shareProcessNamespace: true\n  terminationGracePeriodSeconds: 0\n  containers:\n{containers}"
+    );
+    let out = env.run_yaml(&yaml, &["-d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("every container running", 30, || {
+        let pod = env.pod_json("many");
+        let statuses = pod["status"]["containerStatuses"].as_array()?.clone();
+        (statuses.len() == 10 && statuses.iter().all(|s| s["state"]["running"].is_object()))
+            .then_some(())
+    });
+    let pod = env.pod_json("many");
+    for s in pod["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        assert_eq!(s["restartCount"], 0, "{s:#}");
+    }
+    let failed: Vec<_> = env
+        .event_records("many")
+        .into_iter()
+        .filter(|e| e["type"] == "Warning")
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    for i in 0..10u64 {
+        let logs = stdout(&env.tandem(&["logs", "many", "-c", &format!("c{i}")]));
+        assert_eq!(logs.trim(), ((32 + i) << 20).to_string(), "c{i}");
+    }
+    let out = env.tandem(&["delete", "pod", "many"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
