@@ -148,6 +148,75 @@ fn condition(
     c
 }
 
+/// The Progressing condition of a Deployment as the deployment controller keeps it
+/// (`syncRolloutStatus`, pkg/controller/deployment/progress.go): `NewReplicaSetCreated` when a
+/// rollout makes its ReplicaSet, `ReplicaSetUpdated` again only when the rollout made progress
+/// (more updated, ready or available replicas, fewer old ones), `NewReplicaSetAvailable` once
+/// complete, and False with `ProgressDeadlineExceeded` when no progress was made for
+/// `progressDeadlineSeconds`; none without a deadline. Also when to look again to see the
+/// deadline pass.
+fn progressing(
+    d: &k8s_openapi::api::apps::v1::Deployment,
+    previous: &Value,
+    status: &Value,
+    complete: bool,
+    new_rs: &str,
+    created: bool,
+    now_us: i64,
+) -> (Option<Value>, Option<i64>) {
+    let Some(deadline) = d.spec.progress_deadline_seconds.filter(|s| *s != i32::MAX) else {
+        return (None, None);
+    };
+    let deadline_us = i64::from(deadline) * 1_000_000;
+    let current = previous
+        .get("conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Progressing"));
+    let reason = current
+        .and_then(|c| c["reason"].as_str())
+        .unwrap_or_default();
+    let n = |v: &Value, f: &str| v[f].as_i64().unwrap_or(0);
+    let old_replicas = |v: &Value| n(v, "replicas") - n(v, "updatedReplicas");
+    // A complete rollout is not looked at again until a new template or a scale makes one.
+    if reason == "NewReplicaSetAvailable" && n(status, "replicas") == n(status, "updatedReplicas") {
+        return (current.cloned(), None);
+    }
+    let set = |ok: bool, reason: &str, message: String| {
+        Some(condition(
+            previous,
+            "Progressing",
+            ok,
+            reason,
+            &message,
+            now_us,
+        ))
+    };
+    if complete {
+        let message = format!("ReplicaSet \"{new_rs}\" has successfully progressed.");
+        return (set(true, "NewReplicaSetAvailable", message), None);
+    }
+    let due = Some(now_us + deadline_us + 1_000_000);
+    if created {
+        let message = format!("Created new replica set \"{new_rs}\"");
+        return (set(true, "NewReplicaSetCreated", message), due);
+    }
+    let progressed = n(status, "updatedReplicas") > n(previous, "updatedReplicas")
+        || old_replicas(status) < old_replicas(previous)
+        || n(status, "readyReplicas") > n(previous, "readyReplicas")
+        || n(status, "availableReplicas") > n(previous, "availableReplicas");
+    let Some(current) = current.filter(|_| !progressed) else {
+        let message = format!("ReplicaSet \"{new_rs}\" is progressing.");
+        return (set(true, "ReplicaSetUpdated", message), due);
+    };
+    let since = serde_json::from_value::<Time>(current["lastUpdateTime"].clone())
+        .map_or(now_us, |t| t.0.as_microsecond());
+    if reason == "ProgressDeadlineExceeded" || since + deadline_us < now_us {
+        let message = format!("ReplicaSet \"{new_rs}\" has timed out progressing.");
+        return (set(false, "ProgressDeadlineExceeded", message), None);
+    }
+    (Some(current.clone()), Some(since + deadline_us + 1_000_000))
+}
+
 /// One look at a workload: its pods (those [`pod_owners`] names), a Deployment's ReplicaSets of
 /// the last look, the time, and a source of randomness for generated names.
 pub fn reconcile(
@@ -181,40 +250,30 @@ pub fn reconcile(
                 status["unavailableReplicas"] = json!(replicas - r.total.available);
             }
             let new_rs = &r.new_name;
-            status["conditions"] = json!([
-                condition(
-                    &previous,
-                    "Available",
-                    available,
-                    if available {
-                        "MinimumReplicasAvailable"
-                    } else {
-                        "MinimumReplicasUnavailable"
-                    },
-                    if available {
-                        "Deployment has minimum availability."
-                    } else {
-                        "Deployment does not have minimum availability."
-                    },
-                    now_us
-                ),
-                condition(
-                    &previous,
-                    "Progressing",
-                    true,
-                    if complete {
-                        "NewReplicaSetAvailable"
-                    } else {
-                        "ReplicaSetUpdated"
-                    },
-                    &if complete {
-                        format!("ReplicaSet \"{new_rs}\" has successfully progressed.")
-                    } else {
-                        format!("ReplicaSet \"{new_rs}\" is progressing.")
-                    },
-                    now_us
-                ),
-            ]);
+            let created = !replica_sets
+                .iter()
+                .any(|rs| rs.metadata.name.as_deref() == Some(new_rs.as_str()));
+            let (progressing, due) =
+                progressing(d, &previous, &status, complete, new_rs, created, now_us);
+            wake_at_us = due;
+            let mut conditions = vec![condition(
+                &previous,
+                "Available",
+                available,
+                if available {
+                    "MinimumReplicasAvailable"
+                } else {
+                    "MinimumReplicasUnavailable"
+                },
+                if available {
+                    "Deployment has minimum availability."
+                } else {
+                    "Deployment does not have minimum availability."
+                },
+                now_us,
+            )];
+            conditions.extend(progressing);
+            status["conditions"] = json!(conditions);
             children = r.replica_sets;
             (r.actions, status)
         }
@@ -622,5 +681,105 @@ mod tests {
             9_000_000,
         );
         assert_eq!(done["lastUpdateTime"], time(9_000_000));
+    }
+
+    /// A rollout stuck for `progressDeadlineSeconds` turns Progressing False, and progress
+    /// after it True again, as the deployment controller's `syncRolloutStatus` has it.
+    #[test]
+    fn a_rollout_without_progress_for_its_deadline_stops_progressing() {
+        let deployment = |deadline: i32| -> k8s_openapi::api::apps::v1::Deployment {
+            serde_json::from_value(json!({
+                "metadata": {"name": "web"},
+                "spec": {"replicas": 2, "progressDeadlineSeconds": deadline,
+                    "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}},
+                        "spec": {"containers": [{"name": "c", "image": "i"}]}}}
+            }))
+            .expect("deployment")
+        };
+        let d = deployment(10);
+        let counts = |updated: i64, ready: i64| {
+            json!({"replicas": 2, "updatedReplicas": updated, "readyReplicas": ready,
+                "availableReplicas": ready})
+        };
+        let s = 1_000_000;
+        let with = |status: &Value, c: &Option<Value>| {
+            let mut v = status.clone();
+            v["conditions"] = json!([c.clone().expect("a condition")]);
+            v
+        };
+        // The rollout makes its ReplicaSet.
+        let (c, due) = progressing(&d, &Value::Null, &counts(0, 0), false, "web-1", true, 0);
+        assert_eq!(
+            c.as_ref().map(|c| c["reason"].clone()),
+            Some(json!("NewReplicaSetCreated"))
+        );
+        assert_eq!(due, Some(11 * s));
+        // One pod updated: progress, the clock starts again.
+        let previous = with(&counts(0, 0), &c);
+        let (c, due) = progressing(&d, &previous, &counts(1, 0), false, "web-1", false, 5 * s);
+        let c1 = c.clone().expect("a condition");
+        assert_eq!(
+            (c1["reason"].clone(), c1["status"].clone()),
+            (json!("ReplicaSetUpdated"), json!("True"))
+        );
+        assert_eq!(due, Some(16 * s));
+        // Nothing moves: the condition stays as it was until its deadline has passed.
+        let previous = with(&counts(1, 0), &c);
+        let (same, due) = progressing(&d, &previous, &counts(1, 0), false, "web-1", false, 14 * s);
+        assert_eq!(same, Some(c1.clone()));
+        assert_eq!(due, Some(16 * s));
+        let (c, due) = progressing(&d, &previous, &counts(1, 0), false, "web-1", false, 16 * s);
+        let stuck = c.clone().expect("a condition");
+        assert_eq!(
+            (
+                stuck["status"].clone(),
+                stuck["reason"].clone(),
+                stuck["message"].clone()
+            ),
+            (
+                json!("False"),
+                json!("ProgressDeadlineExceeded"),
+                json!("ReplicaSet \"web-1\" has timed out progressing.")
+            )
+        );
+        assert_eq!(due, None);
+        // It stays so without progress; progress makes it True again; complete, it settles.
+        let previous = with(&counts(1, 0), &c);
+        let (again, _) = progressing(&d, &previous, &counts(1, 0), false, "web-1", false, 30 * s);
+        assert_eq!(
+            again.expect("a condition")["reason"],
+            "ProgressDeadlineExceeded"
+        );
+        let (c, _) = progressing(&d, &previous, &counts(2, 1), false, "web-1", false, 31 * s);
+        let moving = c.clone().expect("a condition");
+        assert_eq!(
+            (
+                moving["status"].clone(),
+                moving["lastTransitionTime"].clone()
+            ),
+            (json!("True"), time(31 * s))
+        );
+        let previous = with(&counts(2, 1), &c);
+        let (c, due) = progressing(&d, &previous, &counts(2, 2), true, "web-1", false, 32 * s);
+        assert_eq!(
+            c.as_ref().map(|c| c["reason"].clone()),
+            Some(json!("NewReplicaSetAvailable"))
+        );
+        assert_eq!(due, None);
+        let previous = with(&counts(2, 2), &c);
+        let (settled, _) = progressing(&d, &previous, &counts(2, 1), false, "web-1", false, 90 * s);
+        assert_eq!(settled, c, "a scale or a lost pod is no rollout");
+        // No deadline (the API's "none", 2^31-1): no Progressing condition at all.
+        let (none, due) = progressing(
+            &deployment(i32::MAX),
+            &Value::Null,
+            &counts(0, 0),
+            false,
+            "web-1",
+            true,
+            0,
+        );
+        assert_eq!((none, due), (None, None));
     }
 }

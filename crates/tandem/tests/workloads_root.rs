@@ -838,3 +838,74 @@ fn run_in_the_foreground_follows_a_workloads_pods_and_ends_with_its_jobs() {
         .join("workloads/default_deployments_fg")
         .exists());
 }
+
+/// A Deployment whose pods never become ready stops progressing once its
+/// `progressDeadlineSeconds` pass: Progressing False with ProgressDeadlineExceeded, and
+/// `rollout status` fails with kubectl's words; a fixed template progresses again.
+#[test]
+fn a_stuck_rollout_exceeds_its_progress_deadline_and_a_fixed_one_completes() {
+    if require_root("a_stuck_rollout_exceeds_its_progress_deadline_and_a_fixed_one_completes")
+        .is_none()
+    {
+        return;
+    }
+    let env = Env::new();
+    let deployment = |probe: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: stuck}}\nspec:\n  replicas: 1\n  progressDeadlineSeconds: 3\n  selector: {{matchLabels: {{app: stuck}}}}\n  template:\n    metadata: {{labels: {{app: stuck}}}}\n    spec:\n      terminationGracePeriodSeconds: 0\n      containers:\n      - name: c\n        image: {IMAGE}\n        imagePullPolicy: Never\n        command: [sleep, \"3600\"]\n        readinessProbe: {{exec: {{command: [\"{probe}\"]}}, periodSeconds: 1}}\n"
+        )
+    };
+    run_d(&env, &deployment("false"));
+    let started = std::time::Instant::now();
+    let out = env.tandem(&["rollout", "status", "deployment/stuck", "--timeout=60s"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("deployment \"stuck\" exceeded its progress deadline"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(3),
+        "not before the deadline"
+    );
+    let progressing = |env: &Env| -> serde_json::Value {
+        let d: serde_json::Value = serde_json::from_str(&stdout(
+            &env.tandem(&["get", "deploy", "stuck", "-o", "json"]),
+        ))
+        .expect("json");
+        d["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "Progressing")
+            .cloned()
+            .unwrap_or_default()
+    };
+    let c = progressing(&env);
+    assert_eq!(
+        (&c["status"], &c["reason"]),
+        (
+            &serde_json::json!("False"),
+            &serde_json::json!("ProgressDeadlineExceeded")
+        ),
+        "{c:#}"
+    );
+    // The template fixed: a new rollout, which completes.
+    let file = env.root.path().join("stuck.yaml");
+    std::fs::write(&file, deployment("true")).expect("write");
+    let out = env.tandem(&["apply", "-f", file.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.tandem(&["rollout", "status", "deployment/stuck", "--timeout=60s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c = progressing(&env);
+    assert_eq!(
+        (&c["status"], &c["reason"]),
+        (
+            &serde_json::json!("True"),
+            &serde_json::json!("NewReplicaSetAvailable")
+        ),
+        "{c:#}"
+    );
+    let out = env.tandem(&["delete", "deployment", "stuck"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -587,6 +587,8 @@ fn rollout_target(
 enum Progress {
     Waiting(String),
     Done(String),
+    /// The rollout will not finish: kubectl's error.
+    Failed(String),
 }
 
 fn rollout_progress(name: &str, w: &Workload) -> Progress {
@@ -657,6 +659,15 @@ fn rollout_progress(name: &str, w: &Workload) -> Progress {
             }
         }
         _ => {
+            let timed_out =
+                s["conditions"].as_array().into_iter().flatten().any(|c| {
+                    c["type"] == "Progressing" && c["reason"] == "ProgressDeadlineExceeded"
+                });
+            if timed_out {
+                return Progress::Failed(format!(
+                    "deployment {name:?} exceeded its progress deadline"
+                ));
+            }
             let replicas = i64::from(w.replicas().unwrap_or(1));
             let (updated, total, available) = (
                 num(&s, "updatedReplicas"),
@@ -713,6 +724,10 @@ pub fn rollout(store: &Store, c: RolloutCommand) -> anyhow::Result<i32> {
                             last = line;
                         }
                     }
+                    Progress::Failed(why) => return Err(hint(
+                        why,
+                        "`tandem describe deployment` and `tandem get pods` show what holds it up",
+                    )),
                 }
                 if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                     return Err(hint(
