@@ -123,7 +123,7 @@ impl Store {
     /// Removes what processes that died half-way left: pods a `run` was preparing before
     /// [`Store::claim`], and pod, workload and Service directories [`remove_whole`] had taken
     /// out of their names but not yet removed.
-    pub fn sweep_staging(&self) {
+    pub fn sweep_leftovers(&self) {
         for parent in [&self.pods, &self.workloads, &self.services] {
             for e in std::fs::read_dir(parent).into_iter().flatten().flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
@@ -176,7 +176,7 @@ const REMOVING_PREFIX: &str = ".gone-";
 /// at once for a new object and no listing ever sees a half-removed one (a directory whose
 /// object file is gone while the directory still holds the name), then removed. A process
 /// killed in between leaves a `.gone-PID-N` directory, out of every listing's sight, that
-/// [`Store::sweep_staging`] takes away. Removing a directory that is not there is no error.
+/// [`Store::sweep_leftovers`] takes away. Removing a directory that is not there is no error.
 pub fn remove_whole(dir: &Path) -> std::io::Result<()> {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -421,7 +421,7 @@ mod tests {
         }
         std::fs::create_dir_all(&store.pods).expect("pods");
         assert!(store.list().expect("list").is_empty());
-        store.sweep_staging();
+        store.sweep_leftovers();
         assert!(!dead.exists(), "a dead process's leftover is swept");
         assert!(live.exists(), "a live process's removal is its own");
     }

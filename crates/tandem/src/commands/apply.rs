@@ -137,6 +137,12 @@ fn existing_uids(store: &Store) -> BTreeMap<(String, String, String), String> {
     out
 }
 
+/// What becomes of one object of the files: made, or its change judged (`None`: unchanged).
+enum Verdict {
+    New,
+    Judged(Result<Option<Change>, Refusal>),
+}
+
 /// Splits what the files hold into what is new (made as `run` makes it) and what exists, each
 /// change of which is judged here: the outcomes, and the refusals in the API server's words.
 fn judge(store: &Store, loaded: Loaded) -> anyhow::Result<(Loaded, Vec<Outcome>, Vec<String>)> {
@@ -151,143 +157,178 @@ fn judge(store: &Store, loaded: Loaded) -> anyhow::Result<(Loaded, Vec<Outcome>,
     };
     let mut outcomes = vec![];
     let mut refused = vec![];
-    let mut judged = |at: (String, usize),
+    // Records the verdict on an object (`kind` and `name` as the API server's words name it,
+    // `object` as kubectl's lines do); whether it is new.
+    let mut record = |at: (String, usize),
                       object: String,
-                      kind: &str,
-                      name: &str,
-                      verdict: Result<Option<Change>, Refusal>| {
-        match verdict {
-            Ok(change) => outcomes.push(Outcome {
+                      (kind, name): (&str, &str),
+                      verdict: Verdict| match verdict {
+        Verdict::New => {
+            outcomes.push(Outcome {
                 at,
                 object,
-                word: if change.is_some() {
-                    "configured"
-                } else {
-                    "unchanged"
-                },
+                change: None,
+                word: "created",
+            });
+            true
+        }
+        Verdict::Judged(Ok(change)) => {
+            let word = if change.is_some() {
+                "configured"
+            } else {
+                "unchanged"
+            };
+            outcomes.push(Outcome {
+                at,
+                object,
                 change,
-            }),
-            Err(r) => refused.push(refusal(kind, name, r)),
+                word,
+            });
+            false
+        }
+        Verdict::Judged(Err(r)) => {
+            refused.push(refusal(kind, name, r));
+            false
         }
     };
-    let mut created = vec![];
     for p in loaded.pods {
-        let (ns, name) = (p.plan.namespace.clone(), p.plan.name.clone());
-        let dir = store.pod(&ns, &name);
-        let at = (p.file.clone(), p.line);
-        match std::fs::read(dir.pod_json()) {
-            Err(_) => {
-                created.push((at, format!("pod/{name}")));
-                new.pods.push(p);
-            }
-            Ok(bytes) => {
-                let old: Value = serde_json::from_slice(&bytes)?;
-                let mut proposed = old.clone();
-                let given = serde_json::to_value(&p.object)?;
-                for f in ["labels", "annotations"] {
-                    proposed["metadata"][f] = given["metadata"][f].clone();
-                }
-                proposed["spec"] = given["spec"].clone();
-                let verdict = tandem_api::updates::pod_update(&old, &proposed).map(|update| {
-                    (!update.is_empty()).then(|| Change::Pod {
-                        dir: dir.clone(),
-                        name: name.clone(),
-                        update,
-                    })
-                });
-                judged(at, format!("pod/{name}"), "Pod", &name, verdict);
-            }
+        let verdict = pod_verdict(store, &p)?;
+        let shown = format!("pod/{}", p.plan.name);
+        if record(
+            (p.file.clone(), p.line),
+            shown,
+            ("Pod", &p.plan.name),
+            verdict,
+        ) {
+            new.pods.push(p);
         }
     }
     for w in loaded.workloads {
+        let verdict = workload_verdict(store, &w, &loaded.references)?;
         let kind = w.object.kind();
-        let (ns, name) = (
-            w.object.namespace().to_string(),
-            w.object.name().to_string(),
-        );
-        let dir = WorkloadDir::of(store, kind, &ns, &name);
-        let at = (w.file.clone(), w.line);
-        let shown = format!("{}/{name}", kind.group_kind());
-        let Ok(old) = dir.read() else {
-            created.push((at, shown));
+        let shown = format!("{}/{}", kind.group_kind(), w.object.name());
+        if record(
+            (w.file.clone(), w.line),
+            shown,
+            (kind.name(), w.object.name()),
+            verdict,
+        ) {
             new.workloads.push(w);
-            continue;
-        };
-        let mut object = w.object;
-        let meta = object.metadata_mut();
-        meta.creation_timestamp = old.metadata().creation_timestamp.clone();
-        meta.generation = old.metadata().generation;
-        let kept = dir.read_settings().map(|s| s.1).unwrap_or_default();
-        let references = merged(kept, &loaded.references);
-        let verdict = tandem_api::updates::workload_update(kind, &old.to_json(), &object.to_json())
-            .map(|u| {
-                (u != WorkloadUpdate::default()).then_some(Change::Workload {
-                    spec_changed: u.spec_changed,
-                    object: Box::new(object),
-                    references,
-                })
-            });
-        judged(at, shown, kind.name(), &name, verdict);
+        }
     }
     for s in loaded.services {
+        let verdict = service_verdict(store, &s)?;
         let name = service_store::name_of(&s.object).to_string();
-        let dir =
-            service_store::ServiceDir::of(store, service_store::namespace_of(&s.object), &name);
-        let at = (s.file.clone(), s.line);
-        let Ok(old) = dir.read() else {
-            created.push((at, format!("service/{name}")));
+        let shown = format!("service/{name}");
+        if record((s.file.clone(), s.line), shown, ("Service", &name), verdict) {
             new.services.push(s);
-            continue;
-        };
-        let old = serde_json::to_value(&old)?;
-        let mut proposed = serde_json::to_value(&s.object)?;
-        tandem_api::updates::keep_allocated(&old, &mut proposed);
-        let verdict = match tandem_api::updates::service_update(&old, &proposed) {
-            Ok(true) => serde_json::from_value(proposed)
-                .map(|s| Some(Change::Service(Box::new(s))))
-                .map_err(|e| Refusal::Forbidden {
-                    field: "spec".into(),
-                    message: e.to_string(),
-                }),
-            Ok(false) => Ok(None),
-            Err(r) => Err(r),
-        };
-        judged(at, format!("service/{name}"), "Service", &name, verdict);
+        }
     }
     for e in loaded.endpoints {
-        let kind = e.object.kind();
+        let verdict = endpoints_verdict(store, &e)?;
         let name = e.object.metadata().name.clone().unwrap_or_default();
-        let shown = match kind {
+        let shown = match e.object.kind() {
             "EndpointSlice" => format!("endpointslice.discovery.k8s.io/{name}"),
             _ => format!("endpoints/{name}"),
         };
-        let at = (e.file.clone(), e.line);
-        match service_store::read_manual(store, &e.object) {
-            None => {
-                created.push((at, shown));
-                new.endpoints.push(e);
-            }
-            Some(mut old) => {
-                // The same but for when it was made.
-                old["metadata"]
-                    .as_object_mut()
-                    .map(|m| m.remove("creationTimestamp"));
-                let same = match &e.object {
-                    tandem_api::services::ManualEndpoints::Slice(s) => serde_json::to_value(s)?,
-                    tandem_api::services::ManualEndpoints::Endpoints(x) => serde_json::to_value(x)?,
-                } == old;
-                let change = (!same).then(|| Change::Endpoints(Box::new(e)));
-                judged(at, shown, kind, &name, Ok(change));
-            }
+        if record(
+            (e.file.clone(), e.line),
+            shown,
+            (e.object.kind(), &name),
+            verdict,
+        ) {
+            new.endpoints.push(e);
         }
     }
-    outcomes.extend(created.into_iter().map(|(at, object)| Outcome {
-        at,
-        object,
-        change: None,
-        word: "created",
-    }));
     Ok((new, outcomes, refused))
+}
+
+/// A pod's labels, annotations and spec as the file has them, judged against the stored pod's.
+fn pod_verdict(store: &Store, p: &tandem_api::LoadedPod) -> anyhow::Result<Verdict> {
+    let dir = store.pod(&p.plan.namespace, &p.plan.name);
+    let Ok(bytes) = std::fs::read(dir.pod_json()) else {
+        return Ok(Verdict::New);
+    };
+    let old: Value = serde_json::from_slice(&bytes)?;
+    let mut proposed = old.clone();
+    let given = serde_json::to_value(&p.object)?;
+    for f in ["labels", "annotations"] {
+        proposed["metadata"][f] = given["metadata"][f].clone();
+    }
+    proposed["spec"] = given["spec"].clone();
+    let name = p.plan.name.clone();
+    Ok(Verdict::Judged(
+        tandem_api::updates::pod_update(&old, &proposed)
+            .map(|update| (!update.is_empty()).then_some(Change::Pod { dir, name, update })),
+    ))
+}
+
+/// A workload as the file has it (its identity the stored one's), judged against the stored
+/// workload; its pods then resolve their references against the files' ConfigMaps and Secrets
+/// as well as those it kept.
+fn workload_verdict(
+    store: &Store,
+    w: &tandem_api::LoadedWorkload,
+    given: &[Value],
+) -> anyhow::Result<Verdict> {
+    let kind = w.object.kind();
+    let dir = WorkloadDir::of(store, kind, w.object.namespace(), w.object.name());
+    let Ok(old) = dir.read() else {
+        return Ok(Verdict::New);
+    };
+    let mut object = w.object.clone();
+    let meta = object.metadata_mut();
+    meta.creation_timestamp = old.metadata().creation_timestamp.clone();
+    meta.generation = old.metadata().generation;
+    let kept = dir.read_settings().map(|s| s.1).unwrap_or_default();
+    let judged = tandem_api::updates::workload_update(kind, &old.to_json(), &object.to_json());
+    Ok(Verdict::Judged(judged.map(|u| {
+        (u != WorkloadUpdate::default()).then(|| Change::Workload {
+            spec_changed: u.spec_changed,
+            object: Box::new(object),
+            references: merged(kept, given),
+        })
+    })))
+}
+
+/// A Service as the file has it, with the addresses and node ports it holds, judged against
+/// the stored Service.
+fn service_verdict(store: &Store, s: &tandem_api::LoadedService) -> anyhow::Result<Verdict> {
+    let name = service_store::name_of(&s.object);
+    let dir = service_store::ServiceDir::of(store, service_store::namespace_of(&s.object), name);
+    let Ok(old) = dir.read() else {
+        return Ok(Verdict::New);
+    };
+    let old = serde_json::to_value(&old)?;
+    let mut proposed = serde_json::to_value(&s.object)?;
+    tandem_api::updates::keep_allocated(&old, &mut proposed);
+    Ok(Verdict::Judged(
+        match tandem_api::updates::service_update(&old, &proposed) {
+            Ok(true) => Ok(Some(Change::Service(Box::new(serde_json::from_value(
+                proposed,
+            )?)))),
+            Ok(false) => Ok(None),
+            Err(r) => Err(r),
+        },
+    ))
+}
+
+/// EndpointSlices or Endpoints given by hand: replaced when the file's differ from those
+/// stored (but for when those were made).
+fn endpoints_verdict(store: &Store, e: &tandem_api::LoadedEndpoints) -> anyhow::Result<Verdict> {
+    let Some(mut old) = service_store::read_manual(store, &e.object) else {
+        return Ok(Verdict::New);
+    };
+    if let Some(m) = old["metadata"].as_object_mut() {
+        m.remove("creationTimestamp");
+    }
+    let given = match &e.object {
+        tandem_api::services::ManualEndpoints::Slice(s) => serde_json::to_value(s)?,
+        tandem_api::services::ManualEndpoints::Endpoints(x) => serde_json::to_value(x)?,
+    };
+    Ok(Verdict::Judged(Ok(
+        (given != old).then(|| Change::Endpoints(Box::new(e.clone())))
+    )))
 }
 
 /// The ConfigMaps and Secrets a changed workload's pods resolve their references against: those

@@ -172,7 +172,7 @@ pub(crate) fn create_loaded(
     let exe = super::own_exe()?;
     std::fs::create_dir_all(&store.pods)
         .with_context(|| format!("cannot create {}", store.pods.display()))?;
-    store.sweep_staging();
+    store.sweep_leftovers();
     // Services first, as their addresses are checked before anything runs (a node port taken
     // refuses the whole file).
     super::service_store::create(store, &loaded.services)?;
