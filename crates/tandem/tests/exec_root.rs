@@ -420,3 +420,60 @@ fn a_pod_whose_supervisor_died_is_refused_with_its_state() {
         stderr(&out)
     );
 }
+
+/// A hundred exec sessions, each run to its end or its client killed at some moment of it,
+/// leave the pod's supervisor with the descriptors it had and its memory where it was.
+#[test]
+fn a_hundred_exec_sessions_leave_the_supervisor_as_it_was() {
+    if require_root("a_hundred_exec_sessions_leave_the_supervisor_as_it_was").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let pod = name("exec-many");
+    ready_pod(&env, &pod, "");
+    let dir = env.pods_dir().join(format!("default_{pod}"));
+    let supervisor = support::supervisor_pid(&dir);
+    let fds = || std::fs::read_dir(format!("/proc/{supervisor}/fd")).map_or(0, |d| d.count());
+    // A few sessions first, so that what a first session sets up once counts as "before".
+    for _ in 0..5 {
+        assert!(exec(&env, &[&pod, "-c", "other", "--", "true"])
+            .status
+            .success());
+    }
+    let (fds_before, rss_before) = (fds(), support::rss_kib(supervisor));
+    for i in 0..100u64 {
+        if i % 5 == 0 {
+            let mut client = env
+                .cmd()
+                .args(["exec", "-i", &pod, "-c", "other", "--", "sleep", "30"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn tandem exec");
+            std::thread::sleep(std::time::Duration::from_millis(20 * (i % 15)));
+            support::kill9(client.id() as i32);
+            let _ = client.wait();
+        } else {
+            let out = exec(
+                &env,
+                &[&pod, "-c", "other", "--", "sh", "-c", "echo $0", "x"],
+            );
+            assert_eq!(stdout(&out), "x\n", "{}", stderr(&out));
+        }
+    }
+    wait_for("every dropped command gone", 30, || {
+        pids_mentioning("sleep 30").is_empty().then_some(())
+    });
+    wait_for(
+        "the supervisor's descriptors back where they were",
+        10,
+        || (fds() == fds_before).then_some(()),
+    );
+    let rss_after = support::rss_kib(supervisor);
+    assert!(
+        rss_after <= rss_before + 1024,
+        "the supervisor grew from {rss_before} KiB to {rss_after} KiB over 100 sessions"
+    );
+    eprintln!("supervisor RSS {rss_before} KiB -> {rss_after} KiB over 100 exec sessions");
+}

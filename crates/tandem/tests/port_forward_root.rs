@@ -1,7 +1,7 @@
 //! `tandem port-forward` on real pods, as root: HTTP to a server that listens on the pod's
 //! 127.0.0.1 only, a container port by name, 20 connections at once, a port nobody listens on,
-//! 100 connections opened and dropped leaving the supervisor's descriptors where they were, and
-//! the forwarder ending with the pod. Traffic stays on loopback and inside the test's own pod.
+//! 100 connections opened and dropped leaving the supervisor's descriptors and memory where they
+//! were, and the forwarder ending with the pod. Traffic stays on loopback and inside the test's own pod.
 
 mod support;
 
@@ -101,7 +101,7 @@ spec:
     let dir = env.pods_dir().join(format!("default_{pod}"));
     let supervisor = support::supervisor_pid(&dir);
     let fds = || std::fs::read_dir(format!("/proc/{supervisor}/fd")).map_or(0, |d| d.count());
-    let before = fds();
+    let (before, rss_before) = (fds(), support::rss_kib(supervisor));
     for _ in 0..100 {
         drop(TcpStream::connect(("127.0.0.1", port)).expect("connect"));
     }
@@ -110,6 +110,11 @@ spec:
         "the supervisor's descriptors back where they were",
         20,
         || (fds() == before).then_some(()),
+    );
+    let rss_after = support::rss_kib(supervisor);
+    assert!(
+        rss_after <= rss_before + 1024,
+        "the supervisor grew from {rss_before} KiB to {rss_after} KiB over 100 connections"
     );
 
     // A port nobody listens on: that connection is closed, the forwarder goes on. (Its stdout

@@ -377,6 +377,16 @@ pub fn network_leftovers(made: &[(String, String, String)]) -> Vec<String> {
 }
 
 /// The pid its supervisor recorded in a pod directory.
+/// The resident memory of a process, in KiB (0 once it is gone).
+pub fn rss_kib(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 pub fn supervisor_pid(dir: &Path) -> i32 {
     std::fs::read_to_string(dir.join("supervisor.pid"))
         .expect("supervisor.pid")
