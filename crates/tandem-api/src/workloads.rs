@@ -218,7 +218,6 @@ const NOT_ACTED_ON: &[(WorkloadKind, &str)] = &[
     (WorkloadKind::StatefulSet, "ordinals"),
     (WorkloadKind::StatefulSet, "updateStrategy"),
     (WorkloadKind::DaemonSet, "updateStrategy"),
-    (WorkloadKind::Job, "podFailurePolicy"),
     (WorkloadKind::Job, "successPolicy"),
     (WorkloadKind::Job, "backoffLimitPerIndex"),
     (WorkloadKind::Job, "maxFailedIndexes"),
@@ -578,6 +577,122 @@ fn job_spec(cx: &mut Cx<'_>, spec: &FieldPath, s: &batch::JobSpec) {
             &template,
             "only \"Never\" is supported when podFailurePolicy is specified",
         );
+    }
+    if let Some(policy) = &s.pod_failure_policy {
+        pod_failure_policy(cx, &spec.field("podFailurePolicy"), s, policy);
+    }
+}
+
+/// A Job's `podFailurePolicy`, by the API server's rules (`validatePodFailurePolicy` in
+/// pkg/apis/batch/validation): at most 20 rules, each with an action and exactly one of
+/// `onExitCodes` (In or NotIn, 1 to 255 ordered unique values, no 0 for In, a container of the
+/// template) and `onPodConditions` (at most 20 patterns, status True, False or Unknown).
+fn pod_failure_policy(
+    cx: &mut Cx<'_>,
+    at: &FieldPath,
+    s: &batch::JobSpec,
+    policy: &batch::PodFailurePolicy,
+) {
+    let rules_at = at.field("rules");
+    if policy.rules.len() > 20 {
+        cx.error(
+            &rules_at,
+            format!("must have at most 20 items, got {}", policy.rules.len()),
+        );
+    }
+    let containers: Vec<&str> = s
+        .template
+        .spec
+        .iter()
+        .flat_map(|p| {
+            p.init_containers
+                .iter()
+                .flatten()
+                .chain(p.containers.iter())
+        })
+        .map(|c| c.name.as_str())
+        .collect();
+    for (i, rule) in policy.rules.iter().enumerate() {
+        let rule_at = rules_at.index(i);
+        let action_at = rule_at.field("action");
+        if rule.action == "FailIndex" {
+            if s.backoff_limit_per_index.is_none() {
+                cx.error(
+                    &action_at,
+                    "FailIndex requires the backoffLimitPerIndex to be set",
+                );
+            }
+        } else {
+            enumerated(
+                cx,
+                &action_at,
+                "action",
+                &rule.action,
+                &["Count", "FailIndex", "FailJob", "Ignore"],
+            );
+        }
+        let conditions = rule.on_pod_conditions.as_deref().unwrap_or_default();
+        match (&rule.on_exit_codes, conditions.is_empty()) {
+            (Some(_), false) => cx.error(
+                &rule_at,
+                "specifying both onExitCodes and onPodConditions is not supported",
+            ),
+            (None, true) => cx.error(
+                &rule_at,
+                "specifying one of onExitCodes and onPodConditions is required",
+            ),
+            _ => {}
+        }
+        if let Some(req) = &rule.on_exit_codes {
+            let req_at = rule_at.field("onExitCodes");
+            enumerated(
+                cx,
+                &req_at.field("operator"),
+                "operator",
+                &req.operator,
+                &["In", "NotIn"],
+            );
+            if let Some(name) = &req.container_name {
+                if !containers.contains(&name.as_str()) {
+                    cx.error(
+                        &req_at.field("containerName"),
+                        format!("{name:?} must be one of the container or initContainer names in the pod template"),
+                    );
+                }
+            }
+            let values_at = req_at.field("values");
+            if req.values.is_empty() || req.values.len() > 255 {
+                cx.error(&values_at, "must have from 1 to 255 values");
+            }
+            for (j, v) in req.values.iter().enumerate() {
+                if req.operator == "In" && *v == 0 {
+                    cx.error(&values_at.index(j), "must not be 0 for the In operator");
+                }
+                if req.values[..j].contains(v) {
+                    cx.error(&values_at.index(j), format!("duplicate value {v}"));
+                }
+            }
+            if req.values.windows(2).any(|w| w[0] > w[1]) {
+                cx.error(&values_at, "must be ordered");
+            }
+        }
+        let patterns_at = rule_at.field("onPodConditions");
+        if conditions.len() > 20 {
+            cx.error(
+                &patterns_at,
+                format!("must have at most 20 items, got {}", conditions.len()),
+            );
+        }
+        for (j, p) in conditions.iter().enumerate() {
+            let status = p.status.as_deref().unwrap_or("True");
+            enumerated(
+                cx,
+                &patterns_at.index(j).field("status"),
+                "status",
+                status,
+                &["False", "True", "Unknown"],
+            );
+        }
     }
 }
 

@@ -222,6 +222,20 @@ fn the_api_servers_rules_for_workload_fields() {
          "spec.completions"),
         ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {podFailurePolicy: {rules: []}, template: {spec: {restartPolicy: OnFailure, containers: [{name: a, image: x}]}}}\n",
          "spec.template.spec.restartPolicy"),
+        ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {podFailurePolicy: {rules: [{action: FailIndex, onExitCodes: {operator: In, values: [1]}}]}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n",
+         "spec.podFailurePolicy.rules[0].action"),
+        ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {podFailurePolicy: {rules: [{action: Ignore, onExitCodes: {operator: In, values: [1]}, onPodConditions: [{type: DisruptionTarget}]}]}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n",
+         "spec.podFailurePolicy.rules[0]"),
+        ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {podFailurePolicy: {rules: [{action: Count}]}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n",
+         "spec.podFailurePolicy.rules[0]"),
+        ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {podFailurePolicy: {rules: [{action: Count, onExitCodes: {operator: In, values: [0, 1]}}]}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n",
+         "spec.podFailurePolicy.rules[0].onExitCodes.values[0]"),
+        ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {podFailurePolicy: {rules: [{action: Count, onExitCodes: {operator: NotIn, values: [5, 2]}}]}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n",
+         "spec.podFailurePolicy.rules[0].onExitCodes.values"),
+        ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {podFailurePolicy: {rules: [{action: FailJob, onExitCodes: {containerName: b, operator: In, values: [1]}}]}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n",
+         "spec.podFailurePolicy.rules[0].onExitCodes.containerName"),
+        ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {podFailurePolicy: {rules: [{action: Ignore, onPodConditions: [{type: DisruptionTarget, status: Maybe}]}]}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n",
+         "spec.podFailurePolicy.rules[0].onPodConditions[0].status"),
         ("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: a}\nspec: {schedule: \"* * *\", jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}}}\n",
          "spec.schedule"),
         ("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: a}\nspec: {schedule: \"@hourly\", concurrencyPolicy: Never, jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}}}\n",
@@ -251,18 +265,19 @@ fn the_api_servers_rules_for_workload_fields() {
 
 #[test]
 fn workload_fields_the_controllers_do_not_act_on_are_warned_about() {
-    let text = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {podFailurePolicy: {rules: []}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n";
+    let text = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {successPolicy: {rules: [{succeededCount: 1}]}, podFailurePolicy: {rules: []}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n";
     let l = load(&[Source::new("w.yaml", text)], &PlanOptions::default()).expect("loads");
     let w: Vec<(&str, &str)> = l
         .warnings
         .iter()
         .map(|d| (d.field.as_str(), d.message.as_str()))
         .collect();
+    // The pod failure policy is acted on; the success policy not yet.
     assert_eq!(
         w,
         [(
-            "spec.podFailurePolicy",
-            "spec.podFailurePolicy is not supported by tandem's Job controller yet and is ignored"
+            "spec.successPolicy",
+            "spec.successPolicy is not supported by tandem's Job controller yet and is ignored"
         )]
     );
 }

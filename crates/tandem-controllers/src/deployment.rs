@@ -392,6 +392,8 @@ mod tests {
                                 deleting: false,
                                 index: None,
                                 restarts: 0,
+                                exits: vec![],
+                                conditions: vec![],
                                 revision: None,
                                 owner_uid: p.metadata.owner_references.as_ref().expect("owned")[0]
                                     .uid

@@ -23,6 +23,8 @@ pub enum EventReason {
     Completed,
     BackoffLimitExceeded,
     DeadlineExceeded,
+    /// A Job failed by a rule of its `podFailurePolicy`.
+    PodFailurePolicy,
     SuspendedJob,
 }
 
@@ -173,6 +175,10 @@ pub fn job_transitions(
             "Suspended" => (EventReason::SuspendedJob, "Job suspended".to_string()),
             _ if c["reason"] == "DeadlineExceeded" => (
                 EventReason::DeadlineExceeded,
+                c["message"].as_str().unwrap_or_default().to_string(),
+            ),
+            _ if c["reason"] == "PodFailurePolicy" => (
+                EventReason::PodFailurePolicy,
                 c["message"].as_str().unwrap_or_default().to_string(),
             ),
             _ => (

@@ -1,12 +1,14 @@
 //! The Job controller: pods until `completions` succeed (`parallelism` at a time), each index
 //! once in `Indexed` mode; the pod back-off after failures (10 s doubling to 6 min), and failure
-//! once more than `backoffLimit` pods failed or `activeDeadlineSeconds` passed. A pod with
-//! native sidecars succeeds when its main containers do, so such a Job completes as on a
-//! cluster.
+//! once more than `backoffLimit` pods failed or `activeDeadlineSeconds` passed. A failed pod is
+//! judged by the `podFailurePolicy` first (pkg/controller/job/pod_failure_policy.go): a rule
+//! matching its exit codes or conditions fails the Job, ignores the failure (not counted, the pod
+//! replaced) or counts it. A pod with native sidecars succeeds when its main containers do, so
+//! such a Job completes as on a cluster.
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::batch::v1::JobSpec;
+use k8s_openapi::api::batch::v1::{JobSpec, PodFailurePolicy};
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector};
 
 use crate::naming::{generated_name, pod_from_template, Owner};
@@ -67,7 +69,20 @@ pub fn manage(
     let parallelism = spec.parallelism.unwrap_or(1).max(0);
     let backoff_limit = spec.backoff_limit.unwrap_or(6);
     let active: Vec<&OwnedPod> = pods.iter().filter(|p| p.is_active()).collect();
-    let failed = pods.iter().filter(|p| p.phase == Phase::Failed).count() as i32;
+    // Failed pods as the pod failure policy judges them, the first to end first: those it
+    // ignores count for nothing; the first it fails the Job for ends it.
+    let mut failures: Vec<(&OwnedPod, Judged)> = pods
+        .iter()
+        .filter(|p| p.phase == Phase::Failed)
+        .map(|p| (p, judge(spec.pod_failure_policy.as_ref(), p, namespace)))
+        .filter(|(_, j)| *j != Judged::Ignore)
+        .collect();
+    failures.sort_by_key(|(p, _)| p.finished_us.unwrap_or(p.created_us));
+    let fail_job = failures.iter().find_map(|(_, j)| match j {
+        Judged::FailJob(message) => Some(message.clone()),
+        _ => None,
+    });
+    let failed = failures.len() as i32;
     let succeeded_indexes: BTreeSet<i32> = pods
         .iter()
         .filter(|p| p.phase == Phase::Succeeded)
@@ -90,7 +105,12 @@ pub fn manage(
         suspended: false,
     };
     if look.finished.is_none() {
-        look.finished = if completions.is_some_and(|c| succeeded >= c)
+        look.finished = if let Some(message) = fail_job {
+            Some(Finished::Failed {
+                reason: "PodFailurePolicy",
+                message,
+            })
+        } else if completions.is_some_and(|c| succeeded >= c)
             || (completions.is_none() && succeeded > 0)
         {
             Some(Finished::Complete)
@@ -119,13 +139,12 @@ pub fn manage(
             .collect();
         return look;
     }
-    // The pod back-off: after n failures the next pod waits 10 s * 2^(n-1), at most 6 min,
-    // from the last failure.
+    // The pod back-off: after n counted failures the next pod waits 10 s * 2^(n-1), at most
+    // 6 min, from the last failure.
     if failed > 0 {
-        let last = pods
+        let last = failures
             .iter()
-            .filter(|p| p.phase == Phase::Failed)
-            .map(|p| p.finished_us.unwrap_or(p.created_us))
+            .map(|(p, _)| p.finished_us.unwrap_or(p.created_us))
             .max()
             .unwrap_or(0);
         let delay = BACKOFF_BASE_US
@@ -201,6 +220,71 @@ pub fn manage(
         }
     }
     look
+}
+
+/// What the pod failure policy makes of a failed pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Judged {
+    /// Counted towards `backoffLimit` (no rule matched, or a `Count` rule did).
+    Count,
+    /// Not counted; the pod is replaced.
+    Ignore,
+    /// The Job fails, with this message.
+    FailJob(String),
+}
+
+/// The first rule of `policy` that a failed pod matches, by a non-zero exit code of one of its
+/// containers (main containers first) or by one of its conditions.
+fn judge(policy: Option<&PodFailurePolicy>, pod: &OwnedPod, namespace: &str) -> Judged {
+    for (index, rule) in policy
+        .map_or(&[][..], |p| p.rules.as_slice())
+        .iter()
+        .enumerate()
+    {
+        let matched = if let Some(req) = &rule.on_exit_codes {
+            pod.exits
+                .iter()
+                .find(|(container, code)| {
+                    *code != 0
+                        && req.container_name.as_ref().is_none_or(|n| n == container)
+                        && match req.operator.as_str() {
+                            "In" => req.values.contains(code),
+                            "NotIn" => !req.values.contains(code),
+                            _ => false,
+                        }
+                })
+                .map(|(container, code)| {
+                    format!(
+                        "Container {container} for pod {namespace}/{} failed with exit code {code} matching {} rule at index {index}",
+                        pod.name, rule.action
+                    )
+                })
+        } else {
+            pod.conditions
+                .iter()
+                .find(|(type_, status)| {
+                    rule.on_pod_conditions.iter().flatten().any(|p| {
+                        p.type_ == *type_ && p.status.as_deref().unwrap_or("True") == status
+                    })
+                })
+                .map(|(type_, _)| {
+                    format!(
+                        "Pod {namespace}/{} has condition {type_} matching {} rule at index {index}",
+                        pod.name, rule.action
+                    )
+                })
+        };
+        let Some(message) = matched else { continue };
+        match rule.action.as_str() {
+            "FailJob" => return Judged::FailJob(message),
+            "Ignore" => return Judged::Ignore,
+            "Count" => return Judged::Count,
+            // `FailIndex` needs `backoffLimitPerIndex`, which is not acted on yet (a warning):
+            // the failure counts, as a `Count` rule's would.
+            _ => return Judged::Count,
+        }
+    }
+    Judged::Count
 }
 
 /// Indexes as the status writes them: `0-2,4,6-7`.
@@ -370,5 +454,67 @@ mod tests {
         let set: BTreeSet<i32> = [0, 1, 2, 4, 6, 7].into_iter().collect();
         assert_eq!(ranges(&set), "0-2,4,6-7");
         assert_eq!(ranges(&BTreeSet::new()), "");
+    }
+
+    /// The pod failure policy, rule by rule in order: a matching FailJob rule fails the Job
+    /// with the controller's message; an Ignore rule's failures count for nothing and wait for
+    /// no back-off; a Count rule's, and those no rule matches, count.
+    #[test]
+    fn a_pod_failure_policy_fails_ignores_or_counts_each_failed_pod() {
+        let policy: PodFailurePolicy = serde_json::from_value(serde_json::json!({"rules": [
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            {"action": "FailJob", "onExitCodes": {"containerName": "main", "operator": "In", "values": [42]}},
+            {"action": "Count", "onExitCodes": {"operator": "NotIn", "values": [1]}},
+        ]}))
+        .expect("policy");
+        let s = JobSpec {
+            pod_failure_policy: Some(policy),
+            backoff_limit: Some(0),
+            ..spec(1, 1, false)
+        };
+        let failed = |name: &str, exits: &[(&str, i32)], conditions: &[(&str, &str)]| OwnedPod {
+            exits: exits.iter().map(|(c, e)| (c.to_string(), *e)).collect(),
+            conditions: conditions
+                .iter()
+                .map(|(t, v)| (t.to_string(), v.to_string()))
+                .collect(),
+            finished_us: Some(5),
+            ..pod(name, Phase::Failed, false, 1)
+        };
+        // Disrupted twice: nothing counted, a new pod at once (backoffLimit 0 not reached).
+        let disrupted = [
+            failed("j-a", &[("main", 137)], &[("DisruptionTarget", "True")]),
+            failed("j-b", &[("main", 137)], &[("DisruptionTarget", "True")]),
+        ];
+        let l = look(&s, &disrupted, 10);
+        assert_eq!((l.finished.clone(), l.failed), (None, 0));
+        assert_eq!(l.actions.len(), 1, "{:?}", l.actions);
+        // Exit code 42 of `main` (a sidecar's 0 beside it matches nothing): the Job fails.
+        let l = look(&s, &[failed("j-c", &[("main", 42), ("proxy", 0)], &[])], 10);
+        assert_eq!(
+            l.finished,
+            Some(Finished::Failed {
+                reason: "PodFailurePolicy",
+                message: "Container main for pod default/j-c failed with exit code 42 matching FailJob rule at index 1".into()
+            })
+        );
+        assert!(l.actions.is_empty());
+        // Exit code 3 (NotIn [1]: counted) exceeds backoffLimit 0; so does 1, which no rule
+        // matches.
+        for code in [3, 1] {
+            let l = look(&s, &[failed("j-d", &[("main", code)], &[])], 10);
+            assert_eq!(l.failed, 1);
+            assert!(
+                matches!(
+                    &l.finished,
+                    Some(Finished::Failed {
+                        reason: "BackoffLimitExceeded",
+                        ..
+                    })
+                ),
+                "{code}: {:?}",
+                l.finished
+            );
+        }
     }
 }

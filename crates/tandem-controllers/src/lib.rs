@@ -556,6 +556,8 @@ mod tests {
             deleting: false,
             index: None,
             restarts: 0,
+            exits: vec![],
+            conditions: vec![],
             revision: None,
             owner_uid: String::new(),
         }

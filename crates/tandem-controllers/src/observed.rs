@@ -56,6 +56,11 @@ pub struct OwnedPod {
     /// Restarts of its containers, summed (the ReplicaSet controller deletes the most
     /// restarted of equal pods first).
     pub restarts: i32,
+    /// The exit codes of its containers that ended, main containers first, then init
+    /// containers, as (container, code): what a Job's `podFailurePolicy` reads.
+    pub exits: Vec<(String, i32)>,
+    /// Its conditions as (type, status): `DisruptionTarget`, say, for a `podFailurePolicy`.
+    pub conditions: Vec<(String, String)>,
 }
 
 impl OwnedPod {

@@ -110,6 +110,8 @@ pub(crate) mod tests {
             deleting: false,
             index: None,
             restarts: 0,
+            exits: vec![],
+            conditions: vec![],
             revision: None,
             owner_uid: String::new(),
         }

@@ -909,3 +909,80 @@ fn a_stuck_rollout_exceeds_its_progress_deadline_and_a_fixed_one_completes() {
     let out = env.tandem(&["delete", "deployment", "stuck"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// A Job's podFailurePolicy on real pods: an exit code its Ignore rule names is not counted (the
+/// pod is replaced at once, and the Job completes with no failure counted although its
+/// backoffLimit is 0); one its FailJob rule names fails the Job at once, with the controller's
+/// reason and message.
+#[test]
+fn a_pod_failure_policy_ignores_one_exit_code_and_fails_the_job_on_another() {
+    if require_root("a_pod_failure_policy_ignores_one_exit_code_and_fails_the_job_on_another")
+        .is_none()
+    {
+        return;
+    }
+    let env = Env::new();
+    // Exit 3 the first time (a marker left in a claim), then 0; `fatal` exits 42 at once.
+    let job = |name: &str, script: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}}}\nspec:\n  backoffLimit: 0\n  podFailurePolicy:\n    rules:\n    - {{action: FailJob, onExitCodes: {{containerName: main, operator: In, values: [42]}}}}\n    - {{action: Ignore, onExitCodes: {{operator: In, values: [3]}}}}\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: {IMAGE}\n        imagePullPolicy: Never\n        command: [sh, -c, \"{script}\"]\n        volumeMounts: [{{name: data, mountPath: /data}}]\n      volumes: [{{name: data, persistentVolumeClaim: {{claimName: marks-{name}}}}}]\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: marks-{name}}}\nspec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Mi}}}}}}\n"
+        )
+    };
+    run_d(
+        &env,
+        &job(
+            "retried",
+            "if [ -f /data/again ]; then exit 0; fi; touch /data/again; exit 3",
+        ),
+    );
+    let out = env.tandem(&[
+        "wait",
+        "job/retried",
+        "--for=condition=Complete",
+        "--timeout=60s",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status: serde_json::Value = serde_json::from_str(&stdout(
+        &env.tandem(&["get", "job", "retried", "-o", "json"]),
+    ))
+    .expect("json");
+    assert_eq!(status["status"]["succeeded"], 1, "{status:#}");
+    assert!(
+        status["status"]["failed"].as_i64().unwrap_or(0) == 0,
+        "{status:#}"
+    );
+
+    let path = env.root.path().join("fatal.yaml");
+    std::fs::write(&path, job("fatal", "exit 42")).expect("write");
+    let out = env.tandem(&["run", "-d", "-f", path.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.tandem(&[
+        "wait",
+        "job/fatal",
+        "--for=condition=Failed",
+        "--timeout=60s",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let job: serde_json::Value =
+        serde_json::from_str(&stdout(&env.tandem(&["get", "job", "fatal", "-o", "json"])))
+            .expect("json");
+    let failed = job["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Failed")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(failed["reason"], "PodFailurePolicy", "{job:#}");
+    let message = failed["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("Container main for pod default/fatal-")
+            && message.ends_with("failed with exit code 42 matching FailJob rule at index 0"),
+        "{message}"
+    );
+    let events = stdout(&env.tandem(&["get", "events"]));
+    assert!(
+        events.contains("PodFailurePolicy") && events.contains("job/fatal"),
+        "{events}"
+    );
+}

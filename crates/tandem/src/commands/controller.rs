@@ -502,6 +502,22 @@ fn observe(dir: &PodDir, pod: &Pod) -> OwnedPod {
             .and_then(|l| l.get(tandem_controllers::naming::REVISION_LABEL))
             .cloned(),
         owner_uid: controller_uid(pod).unwrap_or_default().to_string(),
+        exits: status
+            .container_statuses
+            .iter()
+            .flatten()
+            .chain(status.init_container_statuses.iter().flatten())
+            .filter_map(|c| {
+                let code = c.state.as_ref()?.terminated.as_ref()?.exit_code;
+                Some((c.name.clone(), code))
+            })
+            .collect(),
+        conditions: status
+            .conditions
+            .iter()
+            .flatten()
+            .map(|c| (c.type_.clone(), c.status.clone()))
+            .collect(),
     }
 }
 
