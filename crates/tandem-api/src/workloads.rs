@@ -218,7 +218,6 @@ const NOT_ACTED_ON: &[(WorkloadKind, &str)] = &[
     (WorkloadKind::StatefulSet, "ordinals"),
     (WorkloadKind::StatefulSet, "updateStrategy"),
     (WorkloadKind::DaemonSet, "updateStrategy"),
-    (WorkloadKind::Job, "successPolicy"),
     (WorkloadKind::Job, "backoffLimitPerIndex"),
     (WorkloadKind::Job, "maxFailedIndexes"),
     (WorkloadKind::Job, "podReplacementPolicy"),
@@ -581,6 +580,100 @@ fn job_spec(cx: &mut Cx<'_>, spec: &FieldPath, s: &batch::JobSpec) {
     if let Some(policy) = &s.pod_failure_policy {
         pod_failure_policy(cx, &spec.field("podFailurePolicy"), s, policy);
     }
+    if let Some(policy) = &s.success_policy {
+        success_policy(cx, &spec.field("successPolicy"), mode, s, policy);
+    }
+}
+
+/// A Job's `successPolicy`, by the API server's rules (`validateSuccessPolicy`): an Indexed
+/// Job's, 1 to 20 rules, each with `succeededIndexes` (in the format of `completedIndexes`,
+/// below `completions`) or `succeededCount` (at most `completions`, and at most the indexes it
+/// names) or both.
+fn success_policy(
+    cx: &mut Cx<'_>,
+    at: &FieldPath,
+    mode: &str,
+    s: &batch::JobSpec,
+    policy: &batch::SuccessPolicy,
+) {
+    if mode != "Indexed" {
+        cx.error(at, "successPolicy requires completionMode Indexed");
+        return;
+    }
+    let completions = s.completions.unwrap_or(0);
+    let rules_at = at.field("rules");
+    if policy.rules.is_empty() || policy.rules.len() > 20 {
+        cx.error(&rules_at, "must have from 1 to 20 rules");
+    }
+    for (i, rule) in policy.rules.iter().enumerate() {
+        let rule_at = rules_at.index(i);
+        if rule.succeeded_count.is_none() && rule.succeeded_indexes.is_none() {
+            cx.error(
+                &rule_at,
+                "at least one of succeededCount or succeededIndexes must be specified",
+            );
+        }
+        let named = rule.succeeded_indexes.as_deref().and_then(|text| {
+            indexes(text, completions)
+                .map_err(|e| {
+                    cx.error(
+                        &rule_at.field("succeededIndexes"),
+                        format!("error parsing succeededIndexes: {e}"),
+                    )
+                })
+                .ok()
+        });
+        if let Some(n) = rule.succeeded_count {
+            let count_at = rule_at.field("succeededCount");
+            if n < 0 {
+                cx.error(&count_at, "must be greater than or equal to 0");
+            } else if n > completions {
+                cx.error(
+                    &count_at,
+                    format!("must be less than or equal to {completions} (the number of specified completions)"),
+                );
+            } else if let Some(named) = named.filter(|named| n as usize > named.len()) {
+                cx.error(
+                    &count_at,
+                    format!("must be less than or equal to {} (the number of indexes in the specified succeededIndexes field)", named.len()),
+                );
+            }
+        }
+    }
+}
+
+/// Indexes written as a Job's `completedIndexes` and a success policy's `succeededIndexes` are:
+/// `1,3-5,7`, each below `completions`, in increasing order (`validateIndexesFormat`).
+pub fn indexes(text: &str, completions: i32) -> Result<std::collections::BTreeSet<i32>, String> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut previous: Option<i32> = None;
+    for fragment in text.split(',') {
+        let parts: Vec<&str> = fragment.split('-').collect();
+        if parts.len() > 2 {
+            return Err(format!(
+                "the fragment {fragment:?} violates the requirement that an index interval can have at most two parts"
+            ));
+        }
+        let mut bounds = vec![];
+        for p in &parts {
+            let n: i32 = p
+                .parse()
+                .map_err(|_| format!("cannot convert string to integer for index: {p:?}"))?;
+            if n >= completions {
+                return Err(format!("too large index: {p:?}"));
+            }
+            if let Some(before) = previous.filter(|b| n <= *b) {
+                return Err(format!(
+                    "non-increasing order, previous: {before}, current: {n}"
+                ));
+            }
+            previous = Some(n);
+            bounds.push(n);
+        }
+        let (first, last) = (bounds[0], *bounds.last().unwrap_or(&bounds[0]));
+        out.extend(first..=last);
+    }
+    Ok(out)
 }
 
 /// A Job's `podFailurePolicy`, by the API server's rules (`validatePodFailurePolicy` in

@@ -236,6 +236,14 @@ fn the_api_servers_rules_for_workload_fields() {
          "spec.podFailurePolicy.rules[0].onExitCodes.containerName"),
         ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {podFailurePolicy: {rules: [{action: Ignore, onPodConditions: [{type: DisruptionTarget, status: Maybe}]}]}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n",
          "spec.podFailurePolicy.rules[0].onPodConditions[0].status"),
+        ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {completions: 2, successPolicy: {rules: [{succeededCount: 1}]}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n",
+         "spec.successPolicy"),
+        ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {completionMode: Indexed, completions: 3, successPolicy: {rules: [{succeededIndexes: \"0,2-4\"}]}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n",
+         "spec.successPolicy.rules[0].succeededIndexes"),
+        ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {completionMode: Indexed, completions: 5, successPolicy: {rules: [{succeededIndexes: \"0,2\", succeededCount: 3}]}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n",
+         "spec.successPolicy.rules[0].succeededCount"),
+        ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {completionMode: Indexed, completions: 5, successPolicy: {rules: [{}]}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n",
+         "spec.successPolicy.rules[0]"),
         ("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: a}\nspec: {schedule: \"* * *\", jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}}}\n",
          "spec.schedule"),
         ("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: a}\nspec: {schedule: \"@hourly\", concurrencyPolicy: Never, jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}}}\n",
@@ -265,19 +273,19 @@ fn the_api_servers_rules_for_workload_fields() {
 
 #[test]
 fn workload_fields_the_controllers_do_not_act_on_are_warned_about() {
-    let text = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {successPolicy: {rules: [{succeededCount: 1}]}, podFailurePolicy: {rules: []}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n";
+    let text = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {completionMode: Indexed, completions: 2, backoffLimitPerIndex: 1, successPolicy: {rules: [{succeededCount: 1}]}, podFailurePolicy: {rules: []}, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n";
     let l = load(&[Source::new("w.yaml", text)], &PlanOptions::default()).expect("loads");
     let w: Vec<(&str, &str)> = l
         .warnings
         .iter()
         .map(|d| (d.field.as_str(), d.message.as_str()))
         .collect();
-    // The pod failure policy is acted on; the success policy not yet.
+    // The pod failure and success policies are acted on; a back-off limit per index not yet.
     assert_eq!(
         w,
         [(
-            "spec.successPolicy",
-            "spec.successPolicy is not supported by tandem's Job controller yet and is ignored"
+            "spec.backoffLimitPerIndex",
+            "spec.backoffLimitPerIndex is not supported by tandem's Job controller yet and is ignored"
         )]
     );
 }

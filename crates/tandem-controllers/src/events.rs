@@ -170,21 +170,20 @@ pub fn job_transitions(
         let Some(c) = has(after, condition).filter(|_| has(before, condition).is_none()) else {
             continue;
         };
+        let message = c["message"].as_str().unwrap_or_default().to_string();
         let (reason, message) = match condition {
             "Complete" => (EventReason::Completed, "Job completed".to_string()),
             "Suspended" => (EventReason::SuspendedJob, "Job suspended".to_string()),
-            _ if c["reason"] == "DeadlineExceeded" => (
-                EventReason::DeadlineExceeded,
-                c["message"].as_str().unwrap_or_default().to_string(),
-            ),
-            _ if c["reason"] == "PodFailurePolicy" => (
-                EventReason::PodFailurePolicy,
-                c["message"].as_str().unwrap_or_default().to_string(),
-            ),
-            _ => (
-                EventReason::BackoffLimitExceeded,
-                c["message"].as_str().unwrap_or_default().to_string(),
-            ),
+            // A failure's event is its condition's reason and message.
+            _ => match c["reason"].as_str().and_then(crate::job::JobReason::parse) {
+                Some(crate::job::JobReason::DeadlineExceeded) => {
+                    (EventReason::DeadlineExceeded, message)
+                }
+                Some(crate::job::JobReason::PodFailurePolicy) => {
+                    (EventReason::PodFailurePolicy, message)
+                }
+                _ => (EventReason::BackoffLimitExceeded, message),
+            },
         };
         out.push(WorkloadEvent::new(
             kind,

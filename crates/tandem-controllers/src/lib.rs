@@ -176,7 +176,6 @@ fn progressing(
         .and_then(|c| c["reason"].as_str())
         .unwrap_or_default();
     let n = |v: &Value, f: &str| v[f].as_i64().unwrap_or(0);
-    let old_replicas = |v: &Value| n(v, "replicas") - n(v, "updatedReplicas");
     // A complete rollout is not looked at again until a new template or a scale makes one.
     if reason == "NewReplicaSetAvailable" && n(status, "replicas") == n(status, "updatedReplicas") {
         return (current.cloned(), None);
@@ -200,21 +199,45 @@ fn progressing(
         let message = format!("Created new replica set \"{new_rs}\"");
         return (set(true, "NewReplicaSetCreated", message), due);
     }
-    let progressed = n(status, "updatedReplicas") > n(previous, "updatedReplicas")
-        || old_replicas(status) < old_replicas(previous)
-        || n(status, "readyReplicas") > n(previous, "readyReplicas")
-        || n(status, "availableReplicas") > n(previous, "availableReplicas");
-    let Some(current) = current.filter(|_| !progressed) else {
+    let Some(current) = current.filter(|_| !made_progress(previous, status)) else {
         let message = format!("ReplicaSet \"{new_rs}\" is progressing.");
         return (set(true, "ReplicaSetUpdated", message), due);
     };
-    let since = serde_json::from_value::<Time>(current["lastUpdateTime"].clone())
-        .map_or(now_us, |t| t.0.as_microsecond());
-    if reason == "ProgressDeadlineExceeded" || since + deadline_us < now_us {
+    if timed_out(current, deadline, now_us) {
         let message = format!("ReplicaSet \"{new_rs}\" has timed out progressing.");
         return (set(false, "ProgressDeadlineExceeded", message), None);
     }
+    let since = last_update_us(current).unwrap_or(now_us);
     (Some(current.clone()), Some(since + deadline_us + 1_000_000))
+}
+
+/// Whether a rollout made progress from one status to the next (`DeploymentProgressing`): more
+/// updated, ready or available replicas, or fewer old ones.
+fn made_progress(before: &Value, after: &Value) -> bool {
+    let n = |v: &Value, f: &str| v[f].as_i64().unwrap_or(0);
+    let old_replicas = |v: &Value| n(v, "replicas") - n(v, "updatedReplicas");
+    n(after, "updatedReplicas") > n(before, "updatedReplicas")
+        || old_replicas(after) < old_replicas(before)
+        || n(after, "readyReplicas") > n(before, "readyReplicas")
+        || n(after, "availableReplicas") > n(before, "availableReplicas")
+}
+
+fn last_update_us(condition: &Value) -> Option<i64> {
+    serde_json::from_value::<Time>(condition["lastUpdateTime"].clone())
+        .ok()
+        .map(|t| t.0.as_microsecond())
+}
+
+/// Whether a Progressing condition has timed out (`DeploymentTimedOut`): it says so already, or
+/// it was last updated more than `deadline` seconds ago and is not the one of a complete
+/// rollout.
+fn timed_out(condition: &Value, deadline: i32, now_us: i64) -> bool {
+    match condition["reason"].as_str() {
+        Some("NewReplicaSetAvailable") => false,
+        Some("ProgressDeadlineExceeded") => true,
+        _ => last_update_us(condition)
+            .is_some_and(|since| since + i64::from(deadline) * 1_000_000 < now_us),
+    }
 }
 
 /// One look at a workload: its pods (those [`pod_owners`] names), a Deployment's ReplicaSets of
@@ -462,15 +485,16 @@ fn job_finished(previous: &Value) -> Option<job::Finished> {
         if c["status"] != "True" {
             return None;
         }
+        let message = c["message"].as_str().unwrap_or_default().to_string();
+        let reason = c["reason"].as_str().and_then(job::JobReason::parse);
         match c["type"].as_str()? {
-            "Complete" | "SuccessCriteriaMet" => Some(job::Finished::Complete),
+            "Complete" | "SuccessCriteriaMet" => Some(job::Finished::Complete {
+                reason: reason.unwrap_or(job::JobReason::CompletionsReached),
+                message,
+            }),
             "Failed" | "FailureTarget" => Some(job::Finished::Failed {
-                reason: if c["reason"] == "DeadlineExceeded" {
-                    "DeadlineExceeded"
-                } else {
-                    "BackoffLimitExceeded"
-                },
-                message: c["message"].as_str().unwrap_or_default().to_string(),
+                reason: reason.unwrap_or(job::JobReason::BackoffLimitExceeded),
+                message,
             }),
             _ => None,
         }
@@ -508,20 +532,17 @@ fn job_status(previous: &Value, look: &job::JobLook, start_us: i64, now_us: i64)
     };
     let drained = look.active == 0;
     let (target, last, reason, message) = match finished {
-        job::Finished::Complete => (
-            "SuccessCriteriaMet",
-            "Complete",
-            "CompletionsReached",
-            "Reached expected number of succeeded pods".to_string(),
-        ),
+        job::Finished::Complete { reason, message } => {
+            ("SuccessCriteriaMet", "Complete", reason.as_str(), message)
+        }
         job::Finished::Failed { reason, message } => {
-            ("FailureTarget", "Failed", *reason, message.clone())
+            ("FailureTarget", "Failed", reason.as_str(), message)
         }
     };
-    let mut conditions = vec![condition(previous, target, true, reason, &message, now_us)];
+    let mut conditions = vec![condition(previous, target, true, reason, message, now_us)];
     if drained {
-        conditions.push(condition(previous, last, true, reason, &message, now_us));
-        if matches!(finished, job::Finished::Complete) {
+        conditions.push(condition(previous, last, true, reason, message, now_us));
+        if matches!(finished, job::Finished::Complete { .. }) {
             status["completionTime"] = previous
                 .get("completionTime")
                 .cloned()
@@ -783,5 +804,115 @@ mod tests {
             0,
         );
         assert_eq!((none, due), (None, None));
+    }
+
+    /// Upstream's own tables (pkg/controller/deployment/util/deployment_util_test.go):
+    /// `TestResolveFenceposts` (the rows the loader does not refuse first),
+    /// `TestDeploymentProgressing` and `TestDeploymentTimedOut`, ported row for row.
+    #[test]
+    fn the_deployment_controllers_own_tables() {
+        use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+        // ResolveFenceposts: (maxSurge, maxUnavailable, desired) → (surge, unavailable).
+        type Fencepost<'a> = (Option<&'a str>, Option<&'a str>, i32, (i32, i32));
+        let fenceposts: &[Fencepost<'_>] = &[
+            (Some("0%"), Some("0%"), 0, (0, 1)),
+            (Some("39%"), Some("39%"), 10, (4, 3)),
+            (None, Some("39%"), 10, (0, 3)),
+            (Some("39%"), None, 10, (4, 0)),
+            (None, None, 10, (0, 1)),
+        ];
+        for (surge, unavailable, desired, want) in fenceposts {
+            let mut d: k8s_openapi::api::apps::v1::Deployment = Default::default();
+            d.spec.strategy = Some(k8s_openapi::api::apps::v1::DeploymentStrategy {
+                type_: Some("RollingUpdate".into()),
+                rolling_update: Some(k8s_openapi::api::apps::v1::RollingUpdateDeployment {
+                    max_surge: surge.map(|s| IntOrString::String(s.into())),
+                    max_unavailable: unavailable.map(|s| IntOrString::String(s.into())),
+                }),
+            });
+            assert_eq!(
+                deployment::surge_and_unavailable(&d, *desired),
+                *want,
+                "{surge:?} {unavailable:?} {desired}"
+            );
+        }
+        // DeploymentProgressing: (current, updated, ready, available) before and after.
+        let status = |c: i64, u: i64, r: i64, a: i64| json!({"replicas": c, "updatedReplicas": u, "readyReplicas": r, "availableReplicas": a});
+        let table = [
+            (
+                "updated pods",
+                status(10, 4, 4, 4),
+                status(10, 6, 4, 4),
+                true,
+            ),
+            (
+                "not progressing",
+                status(10, 4, 4, 4),
+                status(10, 4, 4, 4),
+                false,
+            ),
+            (
+                "old pods removed",
+                status(10, 4, 6, 6),
+                status(8, 4, 6, 6),
+                true,
+            ),
+            (
+                "less new pods",
+                status(10, 7, 3, 3),
+                status(10, 6, 3, 3),
+                false,
+            ),
+            (
+                "less overall but more new pods",
+                status(10, 4, 7, 7),
+                status(8, 8, 5, 5),
+                true,
+            ),
+            (
+                "more ready pods",
+                status(10, 10, 9, 8),
+                status(10, 10, 10, 8),
+                true,
+            ),
+            (
+                "more available pods",
+                status(10, 10, 10, 9),
+                status(10, 10, 10, 10),
+                true,
+            ),
+        ];
+        for (name, before, after, want) in table {
+            assert_eq!(made_progress(&before, &after), want, "{name}");
+        }
+        // DeploymentTimedOut: a Progressing condition last updated at 00:01:SS, now 00:01:20.
+        let at = |secs: i64| 1_451_606_400_000_000 + (60 + secs) * 1_000_000;
+        let cond = |reason: &str, updated: i64| json!({"type": "Progressing", "status": "True", "reason": reason, "lastUpdateTime": time(updated)});
+        assert!(
+            timed_out(&cond("", at(9)), 10, at(20)),
+            "11 s past a 10 s deadline"
+        );
+        assert!(!timed_out(&cond("", at(11)), 10, at(20)), "9 s");
+        assert!(
+            !timed_out(&cond("NewReplicaSetAvailable", 0), 10, at(20)),
+            "a complete one"
+        );
+        // Without a deadline (nil, or the API's infinite 2^31-1) no Progressing condition is
+        // kept at all, so none times out.
+        let mut d: k8s_openapi::api::apps::v1::Deployment = Default::default();
+        let previous = json!({"conditions": [cond("", at(9))]});
+        for none in [None, Some(i32::MAX)] {
+            d.spec.progress_deadline_seconds = none;
+            let (c, _) = progressing(
+                &d,
+                &previous,
+                &status(1, 1, 0, 0),
+                false,
+                "rs",
+                false,
+                at(20),
+            );
+            assert_eq!(c, None);
+        }
     }
 }

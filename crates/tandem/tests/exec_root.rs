@@ -441,11 +441,13 @@ fn a_hundred_exec_sessions_leave_the_supervisor_as_it_was() {
             .success());
     }
     let (fds_before, rss_before) = (fds(), support::rss_kib(supervisor));
+    // A number no other test's command sleeps for: those may run beside this one.
+    let marker = format!("{}", 600_000 + std::process::id() % 100_000);
     for i in 0..100u64 {
         if i % 5 == 0 {
             let mut client = env
                 .cmd()
-                .args(["exec", "-i", &pod, "-c", "other", "--", "sleep", "30"])
+                .args(["exec", "-i", &pod, "-c", "other", "--", "sleep", &marker])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -462,8 +464,9 @@ fn a_hundred_exec_sessions_leave_the_supervisor_as_it_was() {
             assert_eq!(stdout(&out), "x\n", "{}", stderr(&out));
         }
     }
+    let needle = format!("sleep {marker}");
     wait_for("every dropped command gone", 30, || {
-        pids_mentioning("sleep 30").is_empty().then_some(())
+        pids_mentioning(&needle).is_empty().then_some(())
     });
     wait_for(
         "the supervisor's descriptors back where they were",

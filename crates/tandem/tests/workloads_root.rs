@@ -986,3 +986,49 @@ fn a_pod_failure_policy_ignores_one_exit_code_and_fails_the_job_on_another() {
         "{events}"
     );
 }
+
+/// An Indexed Job whose success policy names index 0 completes once that index succeeds, with
+/// the controller's reason, and its other indexes' pods are deleted.
+#[test]
+fn a_success_policy_completes_an_indexed_job_by_its_leader() {
+    if require_root("a_success_policy_completes_an_indexed_job_by_its_leader").is_none() {
+        return;
+    }
+    let env = Env::new();
+    run_d(
+        &env,
+        &format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: leader}}\nspec:\n  completionMode: Indexed\n  completions: 3\n  parallelism: 3\n  successPolicy: {{rules: [{{succeededIndexes: \"0\"}}]}}\n  template:\n    spec:\n      restartPolicy: Never\n      terminationGracePeriodSeconds: 0\n      containers:\n      - name: c\n        image: {IMAGE}\n        imagePullPolicy: Never\n        command: [sh, -c, \"if [ $JOB_COMPLETION_INDEX = 0 ]; then sleep 1; exit 0; fi; exec sleep 300\"]\n"
+        ),
+    );
+    let out = env.tandem(&[
+        "wait",
+        "job/leader",
+        "--for=condition=Complete",
+        "--timeout=60s",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let job: serde_json::Value = serde_json::from_str(&stdout(
+        &env.tandem(&["get", "job", "leader", "-o", "json"]),
+    ))
+    .expect("json");
+    let complete = job["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Complete")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (&complete["reason"], &complete["message"]),
+        (
+            &serde_json::json!("SuccessPolicy"),
+            &serde_json::json!("Matched rules at index 0")
+        ),
+        "{job:#}"
+    );
+    assert_eq!(job["status"]["completedIndexes"], "0", "{job:#}");
+    wait_for("the other indexes' pods gone", 30, || {
+        running(&env, "leader-").is_empty().then_some(())
+    });
+}
