@@ -158,6 +158,14 @@ fn http_get(h: &mut HTTPGetAction) {
 }
 
 fn volume(v: &mut Volume) {
+    // A volume with no source is an emptyDir (`SetDefaults_Volume`).
+    let sourceless = serde_json::to_value(&*v)
+        .ok()
+        .and_then(|j| j.as_object().map(|m| m.keys().all(|k| k == "name")))
+        .unwrap_or(false);
+    if sourceless {
+        v.empty_dir = Some(Default::default());
+    }
     if let Some(cm) = &mut v.config_map {
         set(&mut cm.default_mode, DEFAULT_FILE_MODE);
     }

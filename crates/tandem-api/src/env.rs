@@ -263,7 +263,9 @@ pub fn resolve_resource_field_ref(
     let container = plan
         .container(&r.container_name)
         .ok_or_else(|| EnvError::NoSuchContainer(r.container_name.clone()))?;
-    let divisor_text = if r.divisor.trim().is_empty() {
+    // Unset, or zero (which the API server takes as unset): 1.
+    let zero = parse_quantity(r.divisor.trim()).is_ok_and(|d| d.is_zero());
+    let divisor_text = if r.divisor.trim().is_empty() || zero {
         "1"
     } else {
         r.divisor.as_str()

@@ -80,6 +80,10 @@ pub(crate) fn namespace_of(
         .unwrap_or_else(|| crate::DEFAULT_NAMESPACE.to_string())
 }
 
+/// The most bytes an object's annotations may hold together (the API server's
+/// `TotalAnnotationSizeLimitB`, 256 KiB).
+const ANNOTATIONS_MAX_BYTES: usize = 256 * 1024;
+
 /// Validates the metadata shared by every kind; returns the (namespace, name) when usable.
 pub(crate) fn validate_metadata(
     cx: &mut Cx<'_>,
@@ -130,6 +134,19 @@ pub(crate) fn validate_metadata(
             let p = m.field("annotations").key(k);
             cx.error(&p, format!("invalid annotation key {k:?}: {msg}"));
         }
+    }
+    // All annotations together, keys and values (`ValidateAnnotationsSize`).
+    let size: usize = meta
+        .annotations
+        .iter()
+        .flatten()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    if size > ANNOTATIONS_MAX_BYTES {
+        cx.error(
+            &m.field("annotations"),
+            format!("annotations are {size} bytes together: may not be more than {ANNOTATIONS_MAX_BYTES} bytes"),
+        );
     }
     ok.then(|| (namespace_of(meta), name))
 }

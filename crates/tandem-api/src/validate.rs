@@ -246,6 +246,65 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         }
         dns(cx, spec, &p);
         host_names(cx, spec, &p);
+        // `ValidatePodSpec`'s rules for the fields tandem reads or shows but does not act on.
+        if spec.share_process_namespace == Some(true) && spec.host_pid == Some(true) {
+            cx.error(
+                &p.field("shareProcessNamespace"),
+                "shareProcessNamespace and hostPID cannot both be enabled",
+            );
+        }
+        if let Some(node) = spec.node_name.as_deref().filter(|n| !n.is_empty()) {
+            if let Some(msg) = names::dns1123_subdomain(node) {
+                cx.error(
+                    &p.field("nodeName"),
+                    format!("invalid node name {node:?}: {msg}"),
+                );
+            }
+        }
+        if let Some(os) = &spec.os {
+            enumerated(
+                cx,
+                &p.field("os").field("name"),
+                "os.name",
+                &os.name,
+                &["linux", "windows"],
+            );
+        }
+        for (i, g) in spec.readiness_gates.iter().flatten().enumerate() {
+            if let Some(msg) = names::qualified_name(&g.condition_type) {
+                cx.error(
+                    &p.field("readinessGates").index(i).field("conditionType"),
+                    format!("invalid condition type {:?}: {msg}", g.condition_type),
+                );
+            }
+        }
+        for (i, t) in spec.tolerations.iter().flatten().enumerate() {
+            toleration(cx, t, &p.field("tolerations").index(i));
+        }
+        for (i, c) in spec
+            .topology_spread_constraints
+            .iter()
+            .flatten()
+            .enumerate()
+        {
+            let at = p.field("topologySpreadConstraints").index(i);
+            if c.max_skew <= 0 {
+                cx.error(
+                    &at.field("maxSkew"),
+                    format!("maxSkew must be greater than zero, got {}", c.max_skew),
+                );
+            }
+            if c.topology_key.is_empty() {
+                cx.error(&at.field("topologyKey"), "topologyKey is required");
+            }
+            enumerated(
+                cx,
+                &at.field("whenUnsatisfiable"),
+                "whenUnsatisfiable",
+                &c.when_unsatisfiable,
+                &["DoNotSchedule", "ScheduleAnyway"],
+            );
+        }
         if let Some(sc) = &spec.security_context {
             pod_security_context(cx, spec, sc, &p.field("securityContext"));
         }
@@ -307,12 +366,9 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                 },
             };
             match sources.len() {
-                0 => self.cx.error_hint(
-                    &p,
-                    format!("volume {:?} must specify a volume source", v.name),
-                    "add one of emptyDir: {}, hostPath, configMap, secret, downwardAPI or projected",
-                ),
-                1 => {}
+                // None: the API server makes it an emptyDir (`SetDefaults_Volume`), as the
+                // defaults here do.
+                0 | 1 => {}
                 _ => self.cx.error(
                     &p.field(&sources[1]),
                     format!(
@@ -516,7 +572,12 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         ) {
             return;
         }
-        if let Some(d) = &r.divisor {
+        // A zero divisor is the unset one (`validateContainerResourceDivisor`): 1.
+        if let Some(d) = r
+            .divisor
+            .as_ref()
+            .filter(|d| !parse_quantity(&d.0).is_ok_and(|q| q.is_zero()))
+        {
             let allowed = if r.resource.ends_with(".cpu") {
                 CPU_DIVISORS
             } else {
@@ -1381,6 +1442,57 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                 }
             }
         }
+    }
+}
+
+/// A toleration, by `validateTolerations`: an operator `Equal` or `Exists` (no value with
+/// `Exists`, which alone may leave the key empty), an effect the scheduler knows, and
+/// `tolerationSeconds` only for `NoExecute`.
+fn toleration(cx: &mut Cx<'_>, t: &k8s_openapi::api::core::v1::Toleration, p: &FieldPath) {
+    let key = t.key.as_deref().unwrap_or_default();
+    let operator = t.operator.as_deref().unwrap_or("Equal");
+    if !key.is_empty() {
+        if let Some(msg) = names::qualified_name(key) {
+            cx.error(
+                &p.field("key"),
+                format!("invalid toleration key {key:?}: {msg}"),
+            );
+        }
+    } else if operator != "Exists" {
+        cx.error(
+            &p.field("operator"),
+            "operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
+        );
+    }
+    if enumerated(
+        cx,
+        &p.field("operator"),
+        "operator",
+        operator,
+        &["Equal", "Exists"],
+    ) && operator == "Exists"
+        && t.value.as_deref().is_some_and(|v| !v.is_empty())
+    {
+        cx.error(
+            &p.field("value"),
+            "value must be empty when `operator` is 'Exists'",
+        );
+    }
+    let effect = t.effect.as_deref().unwrap_or_default();
+    if !effect.is_empty() {
+        enumerated(
+            cx,
+            &p.field("effect"),
+            "effect",
+            effect,
+            &["NoSchedule", "PreferNoSchedule", "NoExecute"],
+        );
+    }
+    if t.toleration_seconds.is_some() && effect != "NoExecute" {
+        cx.error(
+            &p.field("tolerationSeconds"),
+            "tolerationSeconds may only be set when effect is NoExecute",
+        );
     }
 }
 

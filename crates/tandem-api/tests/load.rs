@@ -261,7 +261,12 @@ fn field_refs_and_resource_refs() {
         let got = env::resolve_resource_field_ref(plan, &r(resource, divisor), &f).expect(resource);
         assert_eq!(got, want, "{resource} / {divisor}");
     }
-    assert!(env::resolve_resource_field_ref(plan, &r("limits.cpu", "0"), &f).is_err());
+    // Zero is the unset divisor (the API server's reading), 1; a negative one is no divisor.
+    assert_eq!(
+        env::resolve_resource_field_ref(plan, &r("limits.cpu", "0"), &f).expect("zero"),
+        "2"
+    );
+    assert!(env::resolve_resource_field_ref(plan, &r("limits.cpu", "-1"), &f).is_err());
     let other = ResourceFieldRef {
         container_name: "nope".into(),
         ..r("limits.cpu", "1")
@@ -1008,4 +1013,51 @@ fn empty_lists_workloads_and_unnamed_objects_are_reported_as_they_are() {
     assert_eq!(d.0[0].field, "spec.selector", "{:?}", d.0);
     let d = load_err(&src("apiVersion: v1\nkind: Pod\nmetadata: {name: \"\"}\nspec: {containers: [{name: a, image: x:1, ports: [{containerPort: 0}]}]}\n"));
     assert!(d.0.iter().all(|d| d.object == "Pod/<unnamed>"), "{:?}", d.0);
+}
+
+/// What the API server refuses of fields tandem reads but does not act on (tolerations, node
+/// name, OS, readiness gates, topology spread, process namespace with hostPID, the size of all
+/// annotations), and what it accepts that tandem once refused (a volume with no source is an
+/// emptyDir, a zero divisor is the unset one).
+#[test]
+fn the_api_servers_rules_for_fields_tandem_does_not_act_on() {
+    let refused = [
+        ("  tolerations: [{key: k, operator: Bogus}]\n", "spec.tolerations[0].operator"),
+        ("  tolerations: [{operator: Equal, value: v}]\n", "spec.tolerations[0].operator"),
+        ("  tolerations: [{key: k, operator: Exists, value: v}]\n", "spec.tolerations[0].value"),
+        ("  tolerations: [{key: k, effect: Sometimes}]\n", "spec.tolerations[0].effect"),
+        ("  tolerations: [{key: k, effect: NoSchedule, tolerationSeconds: 5}]\n", "spec.tolerations[0].tolerationSeconds"),
+        ("  shareProcessNamespace: true\n  hostPID: true\n", "spec.shareProcessNamespace"),
+        ("  nodeName: \"Bad Node\"\n", "spec.nodeName"),
+        ("  os: {name: plan9}\n", "spec.os.name"),
+        ("  readinessGates: [{conditionType: \"Bad Gate!\"}]\n", "spec.readinessGates[0].conditionType"),
+        ("  topologySpreadConstraints: [{maxSkew: 0, topologyKey: zone, whenUnsatisfiable: DoNotSchedule}]\n", "spec.topologySpreadConstraints[0].maxSkew"),
+        ("  topologySpreadConstraints: [{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: Maybe}]\n", "spec.topologySpreadConstraints[0].whenUnsatisfiable"),
+    ];
+    for (extra, field) in refused {
+        let d = load_err(&src(&format!("{}{extra}", pod("p", ""))));
+        let fields: Vec<&str> = d.errors().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, [field], "{extra}");
+    }
+    let big = "a".repeat(256 * 1024);
+    let text = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p, annotations: {{note: \"{big}\"}}}}\nspec: {{containers: [{{name: app, image: x:1}}]}}\n");
+    let d = load_err(&src(&text));
+    let fields: Vec<&str> = d.errors().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["metadata.annotations"]);
+
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  volumes: [{name: scratch}]\n  tolerations: [{operator: Exists}, {key: k, operator: Exists, effect: NoExecute, tolerationSeconds: 30}]\n  containers:\n    - name: app\n      image: x:1\n      resources: {limits: {cpu: \"2\"}}\n      volumeMounts: [{name: scratch, mountPath: /s}]\n      env: [{name: CPU, valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: \"0\"}}}]\n";
+    let l = load_ok(&src(text));
+    let spec = l.pods[0].object.spec.clone().expect("spec");
+    let volume = &spec.volumes.expect("volumes")[0];
+    assert!(volume.empty_dir.is_some(), "{volume:?}");
+    let plan = &l.pods[0].plan;
+    let r = ResourceFieldRef {
+        container_name: "app".into(),
+        resource: "limits.cpu".into(),
+        divisor: "0".into(),
+    };
+    assert_eq!(
+        env::resolve_resource_field_ref(plan, &r, &facts()).expect("resolved"),
+        "2"
+    );
 }

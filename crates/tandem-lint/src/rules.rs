@@ -161,10 +161,11 @@ pub static RULES: &[Rule] = &[
     Rule {
         id: "TND006",
         name: "duplicate-container-port",
-        severity: Severity::Error,
+        severity: Severity::Warning,
         summary: "two containers that run at the same time declare the same port",
         explanation: "containers of a pod share one network namespace: only one of them can bind \
-                      the port, the other fails to start or serves nothing",
+                      the port, the other fails to start or serves nothing. A warning, as the API \
+                      server's: declaring a port binds nothing, so the pod may be right",
     },
     Rule {
         id: "TND007",

@@ -8,7 +8,7 @@
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job, JobTemplateSpec};
-use k8s_openapi::api::core::v1::{Pod, ReplicationController};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tandem_api::Workload;
@@ -32,13 +32,12 @@ pub(super) struct Context<'a> {
 pub(super) fn describe(w: &Workload, cx: &Context<'_>) -> String {
     let mut out = TabWriter::default();
     match w {
-        Workload::Deployment(d) => deployment(&mut out, d, cx),
-        Workload::ReplicaSet(rs) => replica_set(&mut out, w, rs, cx),
+        Workload::Deployment(d) => deployment(&mut out, w, d, cx),
+        Workload::ReplicaSet(_) | Workload::ReplicationController(_) => replicated(&mut out, w, cx),
         Workload::StatefulSet(s) => stateful_set(&mut out, w, s, cx),
         Workload::DaemonSet(ds) => daemon_set(&mut out, w, ds, cx),
         Workload::Job(j) => job(&mut out, w, j),
         Workload::CronJob(c) => cron_job(&mut out, c),
-        Workload::ReplicationController(rc) => replication_controller(&mut out, w, rc, cx),
     }
     let rows: Vec<EventRow> = cx
         .events
@@ -162,19 +161,13 @@ fn set_or_unset<T: std::fmt::Display>(v: Option<T>, unit: &str) -> String {
     v.map_or_else(|| "<unset>".to_string(), |v| format!("{v}{unit}"))
 }
 
-fn deployment(w: &mut TabWriter, d: &Deployment, cx: &Context<'_>) {
+fn deployment(w: &mut TabWriter, whole: &Workload, d: &Deployment, cx: &Context<'_>) {
     let meta = &d.metadata;
     let status = d.status.clone().unwrap_or_default();
     name_and_namespace(w, meta);
     created(w, meta);
     labels_and_annotations(w, meta);
-    line(
-        w,
-        format!(
-            "Selector:\t{}",
-            selector_text(&Workload::Deployment(d.clone()))
-        ),
-    );
+    line(w, format!("Selector:\t{}", selector_text(whole)));
     line(
         w,
         format!(
@@ -249,50 +242,28 @@ fn deployment(w: &mut TabWriter, d: &Deployment, cx: &Context<'_>) {
     }
 }
 
-fn replica_set(w: &mut TabWriter, whole: &Workload, rs: &ReplicaSet, cx: &Context<'_>) {
-    let meta = &rs.metadata;
+/// A ReplicaSet or a ReplicationController: `describeReplicaSet` and
+/// `describeReplicationController` write the same, but that a ReplicaSet names its controller.
+fn replicated(w: &mut TabWriter, whole: &Workload, cx: &Context<'_>) {
+    let meta = whole.metadata();
+    let status = whole.to_json()["status"].clone();
     name_and_namespace(w, meta);
     line(w, format!("Selector:\t{}", selector_text(whole)));
     labels_and_annotations(w, meta);
-    controlled_by(w, meta);
-    let spec = rs.spec.clone();
-    let status = rs.status.clone().unwrap_or_default();
+    if matches!(whole, Workload::ReplicaSet(_)) {
+        controlled_by(w, meta);
+    }
     line(
         w,
         format!(
             "Replicas:\t{} current / {} desired",
-            status.replicas,
-            spec.replicas.unwrap_or(1)
+            status["replicas"].as_i64().unwrap_or(0),
+            whole.replicas().unwrap_or(1)
         ),
     );
     pods_status(w, whole.uid(), cx);
-    pod_template(w, &spec.template.unwrap_or_default());
-    conditions(w, &serde_json::to_value(&status).unwrap_or_default());
-}
-
-fn replication_controller(
-    w: &mut TabWriter,
-    whole: &Workload,
-    rc: &ReplicationController,
-    cx: &Context<'_>,
-) {
-    let meta = &rc.metadata;
-    name_and_namespace(w, meta);
-    line(w, format!("Selector:\t{}", selector_text(whole)));
-    labels_and_annotations(w, meta);
-    let spec = rc.spec.clone().unwrap_or_default();
-    let status = rc.status.clone().unwrap_or_default();
-    line(
-        w,
-        format!(
-            "Replicas:\t{} current / {} desired",
-            status.replicas,
-            spec.replicas.unwrap_or(1)
-        ),
-    );
-    pods_status(w, whole.uid(), cx);
-    pod_template(w, &spec.template.unwrap_or_default());
-    conditions(w, &serde_json::to_value(&status).unwrap_or_default());
+    pod_template(w, &whole.template().cloned().unwrap_or_default());
+    conditions(w, &status);
 }
 
 fn stateful_set(w: &mut TabWriter, whole: &Workload, s: &StatefulSet, cx: &Context<'_>) {
