@@ -265,7 +265,7 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
             &mut diags,
         );
     }
-    let checked = check_objects(sources, &objects, opts.unknown_fields, &mut diags);
+    let checked = check_objects(sources, &objects, opts, &mut diags);
     let mut uids = Uids::new(opts);
     let pods = plan_pods(
         sources,
@@ -379,9 +379,10 @@ struct Checked<'n> {
 fn check_objects<'n>(
     sources: &[Source],
     objects: &'n [(usize, Node, ObjKind)],
-    unknown_fields: UnknownFields,
+    opts: &PlanOptions,
     diags: &mut Vec<Diagnostic>,
 ) -> Checked<'n> {
+    let unknown_fields = opts.unknown_fields;
     let mut store = objects::Store::default();
     let mut pods = Vec::new();
     let mut workloads = Vec::new();
@@ -409,6 +410,18 @@ fn check_objects<'n>(
         let mut json = node.to_json();
         for bad in &checked.bad_values {
             schema::blank(&mut json, bad);
+        }
+        // Only `generateName`: the API server makes the name, from the run's seed here (else
+        // from the object, for tools that only read).
+        let meta = &json["metadata"];
+        if meta["name"].as_str().is_none_or(str::is_empty) {
+            if let Some(base) = meta["generateName"].as_str().filter(|b| !b.is_empty()) {
+                let seed = match opts.uid.as_deref() {
+                    Some(u) => derive_uid(&[u, &si.to_string(), &node.pos.line.to_string()]),
+                    None => derive_uid(&[&node.to_json().to_string()]),
+                };
+                json["metadata"]["name"] = names::generated(base, &seed).into();
+            }
         }
         match kind {
             ObjKind::Pod => {

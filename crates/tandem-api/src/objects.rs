@@ -94,19 +94,12 @@ pub(crate) fn validate_metadata(
     let mut ok = true;
     if name.is_empty() {
         ok = false;
-        if meta.generate_name.as_deref().is_some_and(|g| !g.is_empty()) {
-            cx.error_hint(
-                &m.field("generateName"),
-                "metadata.generateName is not supported: tandem needs a fixed metadata.name",
-                "replace generateName with name",
-            );
-        } else {
-            cx.error_hint(
-                &m.field("name"),
-                "metadata.name is required",
-                "add `metadata: {name: my-object}`",
-            );
-        }
+        // (A `generateName` has given the object its name by now, as the API server does.)
+        cx.error_hint(
+            &m.field("name"),
+            "metadata.name is required",
+            "add `metadata: {name: my-object}`, or `generateName: my-object-` for a name made for it",
+        );
     } else if let Some(msg) = names::dns1123_subdomain(&name) {
         ok = false;
         cx.error(&m.field("name"), format!("invalid name {name:?}: {msg}"));

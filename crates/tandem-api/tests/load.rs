@@ -1061,3 +1061,38 @@ fn the_api_servers_rules_for_fields_tandem_does_not_act_on() {
         "2"
     );
 }
+
+/// An object with only `generateName` gets a name as the API server makes one: the base and five
+/// characters of its generator's alphabet, different per run (seed), stable for a reader.
+#[test]
+fn generate_name_makes_the_name_as_the_api_server_does() {
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {generateName: web-}\nspec: {containers: [{name: app, image: x:1}]}\n---\napiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-}\nspec: {template: {spec: {restartPolicy: Never, containers: [{name: app, image: x:1}]}}}\n";
+    let with = |seed: Option<&str>| {
+        let opts = PlanOptions {
+            uid: seed.map(str::to_string),
+            ..PlanOptions::default()
+        };
+        let l = load(&src(text), &opts).expect("loads");
+        (
+            l.pods[0].plan.name.clone(),
+            l.workloads[0].object.name().to_string(),
+        )
+    };
+    let (pod, job) = with(Some("11111111-2222-4333-8444-555555555555"));
+    let alphabet = "bcdfghjklmnpqrstvwxz2456789";
+    for (name, base) in [(&pod, "web-"), (&job, "migrate-")] {
+        let suffix = name.strip_prefix(base).expect("the base first");
+        assert!(
+            suffix.len() == 5 && suffix.chars().all(|c| alphabet.contains(c)),
+            "{name}"
+        );
+    }
+    let (other, _) = with(Some("99999999-2222-4333-8444-555555555555"));
+    assert_ne!(pod, other, "another run, another name");
+    assert_eq!(with(None), with(None), "a reader sees one name");
+    assert_eq!(
+        tandem_api::names::generated(&"x".repeat(70), "s").len(),
+        63,
+        "the base is cut to 58 bytes"
+    );
+}

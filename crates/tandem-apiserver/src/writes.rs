@@ -128,6 +128,20 @@ pub(crate) async fn create(
         })?,
     };
     addressed(r, &mut object, &namespace)?;
+    // Only `generateName`: a name is made for the object, as the API server's registry makes
+    // it (a name taken is then AlreadyExists, as there).
+    if object["metadata"]["name"]
+        .as_str()
+        .is_none_or(str::is_empty)
+    {
+        if let Some(base) = object["metadata"]["generateName"]
+            .as_str()
+            .filter(|b| !b.is_empty())
+        {
+            let name = tandem_api::names::generated(base, &fresh_seed());
+            object["metadata"]["name"] = name.into();
+        }
+    }
     let Some(name) = object["metadata"]["name"].as_str().map(str::to_string) else {
         return Err(ApiError::invalid(
             r.group(),
@@ -417,4 +431,14 @@ pub(crate) fn answer_grace(object: &Value) -> i64 {
     object["spec"]["terminationGracePeriodSeconds"]
         .as_i64()
         .unwrap_or(30)
+}
+
+/// A seed no other request gets: the clock to the nanosecond and a count of this process's.
+fn fresh_seed() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{now}-{n}-{}", std::process::id())
 }

@@ -2603,3 +2603,47 @@ spec:
     let out = env.tandem(&["delete", "-f", file.to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// An object with only `generateName` is made with a name made for it, through kubectl and
+/// through `tandem run` alike, a new one each time.
+#[test]
+fn generate_name_gets_a_made_name_through_kubectl_and_run() {
+    let test = "generate_name_gets_a_made_name_through_kubectl_and_run";
+    if require_root(test).is_none() || !kubectl_installed(test) {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let file = env.root.path().join("gen.yaml");
+    std::fs::write(
+        &file,
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{generateName: gen-}}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never, command: [sleep, \"3600\"]}}]\n"),
+    )
+    .expect("write");
+    let file = file.to_str().expect("utf-8");
+    let made = |out: &Output| -> String {
+        let text = stdout(out);
+        let name = text
+            .strip_prefix("pod/")
+            .and_then(|t| t.strip_suffix(" created\n"))
+            .unwrap_or_else(|| panic!("{text}{}", stderr(out)))
+            .to_string();
+        let suffix = name.strip_prefix("gen-").expect("the base first");
+        assert!(
+            suffix.len() == 5
+                && suffix
+                    .chars()
+                    .all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)),
+            "{name}"
+        );
+        name
+    };
+    let first = made(&kubectl(&serving, &["create", "-f", file]));
+    let second = made(&kubectl(&serving, &["create", "-f", file]));
+    let third = made(&env.tandem(&["run", "-d", "-f", file]));
+    assert!(first != second && second != third && first != third);
+    let names = stdout(&env.tandem(&["get", "pods", "-o", "name"]));
+    for n in [&first, &second, &third] {
+        assert!(names.contains(&format!("pod/{n}\n")), "{n} in {names}");
+    }
+}
