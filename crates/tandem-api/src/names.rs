@@ -195,6 +195,29 @@ pub(crate) fn http_header_name(s: &str) -> Option<String> {
     }
 }
 
+/// The characters the API server's name generator draws from (no vowels, no look-alikes).
+const GENERATED_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// A name for an object that gives only `metadata.generateName`, as the API server makes one
+/// (`SimpleNameGenerator`): the base, cut to 58 bytes, and 5 characters of its alphabet, here
+/// drawn from `seed` (random where names must differ, stable where a tool only reads).
+pub fn generated(base: &str, seed: &str) -> String {
+    let cut = (0..=base.len().min(58))
+        .rev()
+        .find(|i| base.is_char_boundary(*i))
+        .unwrap_or(0);
+    let mut h = seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut name = base[..cut].to_string();
+    for _ in 0..5 {
+        let n = GENERATED_ALPHABET.len() as u64;
+        name.push(char::from(GENERATED_ALPHABET[(h % n) as usize]));
+        h /= n;
+    }
+    name
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,27 +255,4 @@ mod tests {
         assert!(local_descending_path("/a").is_some());
         assert!(local_descending_path("a/../b").is_some());
     }
-}
-
-/// The characters the API server's name generator draws from (no vowels, no look-alikes).
-const GENERATED_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-
-/// A name for an object that gives only `metadata.generateName`, as the API server makes one
-/// (`SimpleNameGenerator`): the base, cut to 58 bytes, and 5 characters of its alphabet, here
-/// drawn from `seed` (random where names must differ, stable where a tool only reads).
-pub fn generated(base: &str, seed: &str) -> String {
-    let cut = (0..=base.len().min(58))
-        .rev()
-        .find(|i| base.is_char_boundary(*i))
-        .unwrap_or(0);
-    let mut h = seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    let mut name = base[..cut].to_string();
-    for _ in 0..5 {
-        let n = GENERATED_ALPHABET.len() as u64;
-        name.push(char::from(GENERATED_ALPHABET[(h % n) as usize]));
-        h /= n;
-    }
-    name
 }
