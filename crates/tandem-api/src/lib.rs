@@ -113,6 +113,8 @@ pub struct Loaded {
     /// The ConfigMaps and Secrets of the sources as written, for the pods workloads make later
     /// (each such pod is loaded with them, as the API server would resolve its references then).
     pub references: Vec<serde_json::Value>,
+    /// The names made for objects that gave only `metadata.generateName`.
+    pub generated_names: Vec<String>,
     pub services: Vec<LoadedService>,
     /// EndpointSlices and Endpoints given by hand (for Services without a selector).
     pub endpoints: Vec<LoadedEndpoints>,
@@ -295,6 +297,7 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
         workloads,
         claims,
         references: checked.references,
+        generated_names: checked.generated_names,
         services,
         endpoints,
         warnings: diags,
@@ -371,6 +374,7 @@ struct Checked<'n> {
     services: Vec<CheckedService<'n>>,
     endpoints: Vec<CheckedEndpoints<'n>>,
     references: Vec<serde_json::Value>,
+    generated_names: Vec<String>,
 }
 
 /// Checks every object against its schema (and pods and pod templates against what tandem does
@@ -383,6 +387,7 @@ fn check_objects<'n>(
     diags: &mut Vec<Diagnostic>,
 ) -> Checked<'n> {
     let unknown_fields = opts.unknown_fields;
+    let mut generated_names = Vec::new();
     let mut store = objects::Store::default();
     let mut pods = Vec::new();
     let mut workloads = Vec::new();
@@ -420,7 +425,9 @@ fn check_objects<'n>(
                     Some(u) => derive_uid(&[u, &si.to_string(), &node.pos.line.to_string()]),
                     None => derive_uid(&[&node.to_json().to_string()]),
                 };
-                json["metadata"]["name"] = names::generated(base, &seed).into();
+                let name = names::generated(base, &seed);
+                generated_names.push(name.clone());
+                json["metadata"]["name"] = name.into();
             }
         }
         match kind {
@@ -494,6 +501,7 @@ fn check_objects<'n>(
         services,
         endpoints,
         references,
+        generated_names,
     }
 }
 

@@ -316,6 +316,17 @@ impl LinuxRuntime {
         let facts = self.facts.borrow().clone();
         let pod_env = tandem_api::env::resolve(&self.plan, c, &facts).map_err(config_error)?;
         let mut env = merge_env(&image.config.env, pod_env);
+        // containerd starts every container's environment with HOSTNAME (the pod's, or under
+        // hostNetwork the node's), which the image's and the pod's own may override.
+        if !env.iter().any(|(k, _)| k == "HOSTNAME") {
+            let hostname = match self.plan.host_network {
+                true => nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                false => self.plan.hostname.clone(),
+            };
+            env.insert(0, ("HOSTNAME".into(), hostname));
+        }
         if c.tty && !env.iter().any(|(k, _)| k == "TERM") {
             // As containerd gives a container with a terminal (its WithTTY option).
             env.push(("TERM".into(), "xterm".into()));

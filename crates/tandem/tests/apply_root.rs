@@ -195,6 +195,20 @@ fn apply_makes_what_is_new_changes_what_exists_and_refuses_a_forbidden_change_wh
     let sets = stdout(&env.tandem(&["get", "rs", "-o", "name"]));
     assert_eq!(sets.lines().count(), 2, "{sets}");
 
+    // An object named only by generateName would be new at every apply: refused, as kubectl
+    // refuses it, and nothing made.
+    let generated = format!("apiVersion: v1\nkind: Pod\nmetadata: {{generateName: once-}}\nspec: {{containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never}}]}}\n");
+    let gen_file = env.root.path().join("gen.yaml");
+    std::fs::write(&gen_file, generated).expect("write");
+    let out = env.tandem(&["apply", "-f", gen_file.to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("cannot use generate name with apply"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stdout(&env.tandem(&["get", "pods", "-o", "name"])).contains("once-"));
+
     let file = env.root.path().join("app.yaml");
     let out = env.tandem(&["delete", "-f", file.to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", stderr(&out));

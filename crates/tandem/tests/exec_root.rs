@@ -121,17 +121,19 @@ fn a_command_runs_as_the_containers_own_process_with_its_exit_status() {
             "--",
             "sh",
             "-c",
-            "id -u; id -g; pwd; hostname; echo $FOO; [ \"$(cat /proc/1/cgroup)\" = \"$(cat /proc/self/cgroup)\" ] && echo same-cgroup; [ \"$(readlink /proc/1/ns/pid)\" = \"$(readlink /proc/self/ns/pid)\" ] && echo same-pid-ns; ls /proc/self/fd",
+            "id -u; id -g; pwd; hostname; echo $HOSTNAME; echo $FOO; [ \"$(cat /proc/1/cgroup)\" = \"$(cat /proc/self/cgroup)\" ] && echo same-cgroup; [ \"$(readlink /proc/1/ns/pid)\" = \"$(readlink /proc/self/ns/pid)\" ] && echo same-pid-ns; ls /proc/self/fd",
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let lines: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
+    // HOSTNAME in the environment, as containerd gives every container.
     assert_eq!(
-        lines[..7],
+        lines[..8],
         [
             "1000",
             "3000",
             "/tmp",
+            pod.as_str(),
             pod.as_str(),
             "bar",
             "same-cgroup",
@@ -140,7 +142,7 @@ fn a_command_runs_as_the_containers_own_process_with_its_exit_status() {
         "{lines:?}"
     );
     // stdio and the directory ls reads, nothing of the supervisor's or the helper's.
-    assert_eq!(lines[7..], ["0", "1", "2", "3"], "{lines:?}");
+    assert_eq!(lines[8..], ["0", "1", "2", "3"], "{lines:?}");
 
     let out = exec(
         &env,

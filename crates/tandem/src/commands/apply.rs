@@ -48,6 +48,14 @@ pub fn apply(store: &Store, a: ApplyArgs) -> anyhow::Result<i32> {
     let mut files = a.filename.clone();
     files.extend(a.files.iter().cloned());
     let loaded = run::load_files(store, &files, existing_uids(store), "nothing was applied")?;
+    // An object named only by `generateName` would be a new one at every apply: kubectl refuses
+    // it, and so does this.
+    if let Some(name) = loaded.generated_names.first() {
+        return Err(hint(
+            format!("cannot use generate name with apply (the object made as {name})"),
+            "give the object a metadata.name, or make it with `tandem run -d`",
+        ));
+    }
     let (new, mut outcomes, refused) = judge(store, loaded)?;
     if !refused.is_empty() {
         for r in &refused {
@@ -151,6 +159,7 @@ fn judge(store: &Store, loaded: Loaded) -> anyhow::Result<(Loaded, Vec<Outcome>,
         workloads: vec![],
         claims: loaded.claims.clone(),
         references: loaded.references.clone(),
+        generated_names: vec![],
         services: vec![],
         endpoints: vec![],
         warnings: vec![],
