@@ -162,7 +162,10 @@ fn t032_a_killed_pause_process_reruns_the_init_containers_and_restarts_the_pod()
         seen_pending |= v["status"]["phase"] == "Pending";
         seen_not_initialized |= condition(&v, "Initialized").as_deref() == Some("False");
         let restarted = v["status"]["containerStatuses"][0]["restartCount"] == 1;
-        (restarted && running_and_ready(&v)).then_some(v)
+        // Running is the process started, not its first line written: wait for that too.
+        let written = std::fs::read_to_string(&markers)
+            .is_ok_and(|t| t.lines().filter(|l| l.starts_with("main ip=")).count() == 2);
+        (restarted && running_and_ready(&v) && written).then_some(v)
     });
     let recovery = lost_at.elapsed();
     println!(
