@@ -20,6 +20,8 @@ pub(crate) struct Cx<'a> {
     pub suppressed: Vec<FieldPath>,
     /// What the structural checks make of an unknown field.
     pub unknown_fields: crate::UnknownFields,
+    /// Refuse what tandem would otherwise stand in for ([`crate::PlanOptions::strict`]).
+    pub strict: bool,
 }
 
 impl<'a> Cx<'a> {
@@ -32,6 +34,7 @@ impl<'a> Cx<'a> {
             diags: Vec::new(),
             suppressed: Vec::new(),
             unknown_fields: crate::UnknownFields::Refuse,
+            strict: false,
         }
     }
 
@@ -112,4 +115,41 @@ impl<'a> Cx<'a> {
     pub(crate) fn given(&self, path: &FieldPath) -> bool {
         self.root.at(path).is_some_and(|n| !n.is_null())
     }
+}
+
+/// Checks a field that takes one of `allowed`; `name` is how the message names it. Returns
+/// whether the value is allowed.
+pub(crate) fn enumerated(
+    cx: &mut Cx<'_>,
+    path: &FieldPath,
+    name: &str,
+    value: &str,
+    allowed: &[&str],
+) -> bool {
+    let ok = allowed.contains(&value);
+    if !ok {
+        cx.error(
+            path,
+            format!("{name} must be one of {}, got {value:?}", list(allowed)),
+        );
+    }
+    ok
+}
+
+/// Reports `v` at `path` unless `min <= v <= max`, in the API server's words.
+pub(crate) fn in_range(cx: &mut Cx<'_>, path: &FieldPath, field: &str, v: i64, min: i64, max: i64) {
+    if !(min..=max).contains(&v) {
+        cx.error(
+            path,
+            format!("{field} must be between {min} and {max}, inclusive, got {v}"),
+        );
+    }
+}
+
+pub(crate) fn list(allowed: &[&str]) -> String {
+    allowed
+        .iter()
+        .map(|a| if a.is_empty() { "\"\"" } else { a })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -31,6 +31,7 @@ pub mod quantity;
 mod schema;
 pub mod services;
 pub mod signal;
+mod stand_ins;
 mod unsupported;
 pub mod updates;
 mod validate;
@@ -91,6 +92,10 @@ pub struct PlanOptions {
     /// uid (a Job's generated selector and pod labels with it), as an update through the API
     /// server does (`tandem apply`).
     pub existing: std::collections::BTreeMap<(String, String, String), String>,
+    /// Refuse a pod with a volume source that cannot exist on this machine (a network or cloud
+    /// disk, a CSI driver, a generic ephemeral volume) instead of warning and running it with an
+    /// empty directory standing in for the volume (`--strict`).
+    pub strict: bool,
 }
 
 /// How unknown fields are taken (`fieldValidation=Strict|Warn|Ignore`). Either way they are
@@ -304,6 +309,21 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
     })
 }
 
+/// The documents of YAML (or JSON) sources as JSON values, read as [`load`] reads manifests (YAML
+/// 1.1 scalars, as go-yaml v2 resolves them), for callers that take other shapes of data.
+pub fn documents(sources: &[Source]) -> Result<Vec<serde_json::Value>, Diagnostics> {
+    let mut diags = Vec::new();
+    let docs: Vec<_> = parse_sources(sources, &mut diags)
+        .into_iter()
+        .map(|(_, root)| root.to_json())
+        .collect();
+    if diags.is_empty() {
+        Ok(docs)
+    } else {
+        Err(Diagnostics(diags))
+    }
+}
+
 /// Every YAML document of every source, with the index of its source; syntax errors go to `diags`.
 fn parse_sources(sources: &[Source], diags: &mut Vec<Diagnostic>) -> Vec<(usize, Node)> {
     let mut docs = Vec::new();
@@ -398,6 +418,7 @@ fn check_objects<'n>(
         let file = sources[*si].name.as_str();
         let mut cx = Cx::new(file, node, object_label(node, kind.name()));
         cx.unknown_fields = unknown_fields;
+        cx.strict = opts.strict;
         let checked = schema::check(&mut cx, kind.schema());
         match kind {
             ObjKind::Pod => unsupported::check(&mut cx),
@@ -405,6 +426,7 @@ fn check_objects<'n>(
                 let base = template_path(*w);
                 if let Some(template) = node.at(&base) {
                     let mut tcx = Cx::nested(file, template, base, cx.object.clone());
+                    tcx.strict = opts.strict;
                     unsupported::check(&mut tcx);
                     diags.append(&mut tcx.diags);
                 }

@@ -589,6 +589,18 @@ impl Planner<'_, '_, '_> {
                     c.claim_name
                 ),
             }
+        } else if serde_json::to_value(v)
+            .ok()
+            .and_then(|j| crate::stand_ins::source_of(&j))
+            .is_some()
+        {
+            // A disk or share this machine cannot have: an empty directory of the pod's own
+            // stands in for it (the load warned, or refused it under `strict`).
+            VolumeSource::EmptyDir {
+                memory: false,
+                size_limit_bytes: None,
+                size_limit_quantity: None,
+            }
         } else {
             return None;
         };

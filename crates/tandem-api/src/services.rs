@@ -9,9 +9,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::cx::Cx;
+use crate::cx::{enumerated, in_range};
 use crate::names;
 use crate::path::FieldPath;
-use crate::validate::{enumerated, in_range};
 
 /// `spec.type`, with what each type asks of the proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

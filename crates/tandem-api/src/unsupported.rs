@@ -5,6 +5,7 @@
 use crate::cx::Cx;
 use crate::diag::Severity;
 use crate::path::{FieldPath, Seg};
+use crate::stand_ins;
 use crate::yaml::{Node, Value};
 
 /// When a rule applies to a field that is present (and not null, `{}` or `[]`).
@@ -14,8 +15,8 @@ pub(crate) enum When {
     Set,
     /// When its (string) value is none of these.
     ValueNotIn(&'static [&'static str]),
-    /// For every child key not in this list (`pattern` names the parent).
-    OtherKeys(&'static [&'static str]),
+    /// For every child key in none of these lists (`pattern` names the parent).
+    OtherKeys(&'static [&'static [&'static str]]),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -93,7 +94,7 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.containers[*].readinessProbe.grpc.mode", W, When::Set, IGNORED, None),
     rule("spec.containers[*].startupProbe.grpc.mode", W, When::Set, IGNORED, None),
     // Volumes.
-    rule("spec.volumes[*]", E, When::OtherKeys(SUPPORTED_VOLUME_SOURCES), "volumes are not supported by tandem: the pod cannot run without them", Some("tandem supports emptyDir, hostPath, configMap, secret, downwardAPI, projected and persistentVolumeClaim volumes; a hostPath or emptyDir can often stand in")),
+    rule("spec.volumes[*]", E, When::OtherKeys(&[SUPPORTED_VOLUME_SOURCES, stand_ins::SOURCES]), "volumes are not supported by tandem: the pod cannot run without them", Some("tandem supports emptyDir, hostPath, configMap, secret, downwardAPI, projected and persistentVolumeClaim volumes; a hostPath or emptyDir can often stand in")),
     rule("spec.volumes[*].persistentVolumeClaim.readOnly", W, When::ValueNotIn(&["false"]), IGNORED, Some("mount it read-only with volumeMounts[].readOnly: true")),
     rule("spec.volumes[*].emptyDir.medium", E, When::ValueNotIn(&["", "Memory"]), "is not supported by tandem (use \"\" or Memory)", None),
     rule("spec.volumes[*].emptyDir.mode", W, When::Set, IGNORED, None),
@@ -122,10 +123,44 @@ const fn rule(
     }
 }
 
-/// Checks a Pod's node against [`RULES`].
+/// Checks a Pod's node against [`RULES`], and says which volumes an empty directory stands in for.
 pub(crate) fn check(cx: &mut Cx<'_>) {
     let root = cx.root;
     visit(cx, root, &FieldPath::root());
+    stood_in(cx);
+}
+
+/// Each volume whose source cannot exist here: a warning (an error with `strict`).
+fn stood_in(cx: &mut Cx<'_>) {
+    let volumes = FieldPath::root().field("spec").field("volumes");
+    let Some(Value::Seq(items)) = cx.root.at(&volumes).map(|n| &n.value) else {
+        return;
+    };
+    for (i, item) in items.iter().enumerate() {
+        let Some(source) = stand_ins::source_of(&item.to_json()) else {
+            continue;
+        };
+        let name = item.get("name").and_then(Node::as_str).unwrap_or_default();
+        let at = volumes.index(i).field(source);
+        if cx.strict {
+            cx.report(
+                Severity::Error,
+                &at,
+                format!("{source} volume {name:?} cannot exist on this machine (--strict)"),
+                Some(
+                    "drop --strict to run the pod with an empty directory standing in for it"
+                        .into(),
+                ),
+            );
+        } else {
+            cx.report(
+                Severity::Warning,
+                &at,
+                format!("{source} volume {name:?} cannot exist on this machine: an empty directory stands in for it, one per pod"),
+                Some("its data is not there; run with --strict to refuse such pods instead".into()),
+            );
+        }
+    }
 }
 
 fn visit(cx: &mut Cx<'_>, node: &Node, path: &FieldPath) {
@@ -136,7 +171,8 @@ fn visit(cx: &mut Cx<'_>, node: &Node, path: &FieldPath) {
                 if let When::OtherKeys(allowed) = rule.when {
                     if rule.pattern == generic_parent {
                         for e in entries {
-                            if !allowed.contains(&e.key.as_str()) && !e.value.is_null() {
+                            let known = allowed.iter().any(|l| l.contains(&e.key.as_str()));
+                            if !known && !e.value.is_null() {
                                 let field = path.field(&e.key);
                                 let msg = format!("{} {}", e.key, rule.what);
                                 cx.report(rule.severity, &field, msg, rule.hint.map(Into::into));

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::cx::Cx;
+use crate::cx::{enumerated, in_range, list, Cx};
 use crate::env::subscript;
 use crate::names;
 use crate::path::FieldPath;
@@ -90,29 +90,6 @@ const MOUNT_PROPAGATIONS: &[&str] = &["None", "HostToContainer", "Bidirectional"
 const RECURSIVE_READ_ONLY: &[&str] = &["Disabled", "IfPossible", "Enabled"];
 const SECCOMP_TYPES: &[&str] = &["RuntimeDefault", "Unconfined", "Localhost"];
 
-fn one_of(value: &str, allowed: &[&str]) -> bool {
-    allowed.contains(&value)
-}
-
-/// Checks a field that takes one of `allowed`; `name` is how the message names it. Returns
-/// whether the value is allowed.
-pub(crate) fn enumerated(
-    cx: &mut Cx<'_>,
-    path: &FieldPath,
-    name: &str,
-    value: &str,
-    allowed: &[&str],
-) -> bool {
-    let ok = one_of(value, allowed);
-    if !ok {
-        cx.error(
-            path,
-            format!("{name} must be one of {}, got {value:?}", list(allowed)),
-        );
-    }
-    ok
-}
-
 /// The largest user or group id the API server accepts (`IsValidUserID`/`IsValidGroupID`:
 /// `math.MaxInt32`). A larger value would wrap when it reaches the kernel as a 32-bit id —
 /// 4294967296 would become uid 0 — so it never gets past validation.
@@ -120,24 +97,6 @@ const MAX_ID: i64 = i32::MAX as i64;
 
 /// The API server's bound for `activeDeadlineSeconds` (`math.MaxUint32`).
 const MAX_ACTIVE_DEADLINE: i64 = u32::MAX as i64;
-
-/// Reports `v` at `path` unless `min <= v <= max`, in the API server's words.
-pub(crate) fn in_range(cx: &mut Cx<'_>, path: &FieldPath, field: &str, v: i64, min: i64, max: i64) {
-    if !(min..=max).contains(&v) {
-        cx.error(
-            path,
-            format!("{field} must be between {min} and {max}, inclusive, got {v}"),
-        );
-    }
-}
-
-fn list(allowed: &[&str]) -> String {
-    allowed
-        .iter()
-        .map(|a| if a.is_empty() { "\"\"" } else { a })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 /// Validates a defaulted Pod.
 pub(crate) fn pod(cx: &mut Cx<'_>, pod: &Pod) {
@@ -384,6 +343,9 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
 
     fn volume_source(&mut self, v: &'s Volume, p: &FieldPath) {
         let cx = &mut *self.cx;
+        if let Ok(json) = serde_json::to_value(v) {
+            crate::stand_ins::check(cx, &json, p);
+        }
         if let Some(e) = &v.empty_dir {
             if let Some(q) = &e.size_limit {
                 quantity(cx, &p.field("emptyDir").field("sizeLimit"), &q.0);
@@ -1388,7 +1350,7 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
     fn http_get(&mut self, h: &HTTPGetAction, p: &FieldPath, ports: &[&ContainerPort]) {
         self.port(&h.port, &p.field("port"), ports);
         if let Some(s) = h.scheme.as_deref() {
-            if !one_of(s, &["HTTP", "HTTPS"]) {
+            if !["HTTP", "HTTPS"].contains(&s) {
                 self.cx.error(
                     &p.field("scheme"),
                     format!("scheme must be HTTP or HTTPS, got {s:?}"),
@@ -1714,7 +1676,7 @@ fn field_ref(
         }
         return;
     }
-    if !one_of(path, allowed) {
+    if !allowed.contains(&path) {
         cx.error_hint(
             &p.field("fieldPath"),
             format!("unsupported fieldPath {path:?}"),

@@ -12,10 +12,10 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::cron::Schedule;
 use crate::cx::Cx;
+use crate::cx::{enumerated, in_range};
 use crate::kinds::{Workload, WorkloadKind};
 use crate::labels::Selector;
 use crate::path::FieldPath;
-use crate::validate::{enumerated, in_range};
 
 /// The labels the Job controller's API strategy gives a Job's pods and selects them by.
 pub const JOB_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";

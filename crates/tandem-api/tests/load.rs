@@ -1096,3 +1096,43 @@ fn generate_name_makes_the_name_as_the_api_server_does() {
         "the base is cut to 58 bytes"
     );
 }
+
+#[test]
+fn a_disk_this_machine_cannot_have_is_stood_in_for_and_refused_under_strict() {
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  volumes:\n    - {name: share, nfs: {server: nfs.example.com, path: /exports}}\n    - name: scratch\n      ephemeral:\n        volumeClaimTemplate:\n          spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n  containers:\n    - name: app\n      image: x:1\n      volumeMounts: [{name: share, mountPath: /share}, {name: scratch, mountPath: /scratch}]\n";
+    let l = load_ok(&src(text));
+    let got: Vec<_> = l.warnings.iter().map(brief).collect();
+    assert_eq!(
+        got,
+        [
+            "warning 6:21 Pod/p spec.volumes[0].nfs | nfs volume \"share\" cannot exist on this machine: an empty directory stands in for it, one per pod",
+            "warning 8:7 Pod/p spec.volumes[1].ephemeral | ephemeral volume \"scratch\" cannot exist on this machine: an empty directory stands in for it, one per pod",
+        ]
+    );
+    for v in &l.pods[0].plan.volumes {
+        assert!(
+            matches!(
+                v.source,
+                VolumeSource::EmptyDir {
+                    memory: false,
+                    size_limit_bytes: None,
+                    ..
+                }
+            ),
+            "{v:?}"
+        );
+    }
+    let strict = PlanOptions {
+        strict: true,
+        ..opts()
+    };
+    let d = load(&src(text), &strict).expect_err("refused under strict");
+    let fields: Vec<&str> = d.errors().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["spec.volumes[0].nfs", "spec.volumes[1].ephemeral"]);
+
+    // Checked as the API server checks them, at its field paths.
+    let bad = text.replace("path: /exports", "path: exports");
+    let d = load_err(&src(&bad));
+    let fields: Vec<&str> = d.errors().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["spec.volumes[0].nfs.path"]);
+}

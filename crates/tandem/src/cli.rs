@@ -226,6 +226,11 @@ pub struct RunArgs {
         value_name = "[HOSTIP:]HOSTPORT:CONTAINERPORT"
     )]
     pub publish: Vec<String>,
+    /// Refuse a pod with a volume this machine cannot have (a network or cloud disk, a CSI
+    /// driver, a generic ephemeral volume) instead of running it with an empty directory
+    /// standing in for that volume.
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub pods: PodArgs,
 }
@@ -238,6 +243,11 @@ pub struct ApplyArgs {
     /// A manifest file (repeatable); `-` reads stdin.
     #[arg(short = 'f', long = "filename")]
     pub filename: Vec<PathBuf>,
+    /// Refuse a pod with a volume this machine cannot have (a network or cloud disk, a CSI
+    /// driver, a generic ephemeral volume) instead of running it with an empty directory
+    /// standing in for that volume.
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub pods: PodArgs,
 }

@@ -214,3 +214,66 @@ spec:
         );
     }
 }
+
+/// A Deployment written for a cluster, with a cloud disk and a CSI volume: on this machine each
+/// is an empty directory of the pod's own (said once, as a warning) and the pod runs; `--strict`
+/// refuses it before anything starts.
+#[test]
+fn a_cloud_disk_runs_as_an_empty_directory_and_strict_refuses_it() {
+    let Some(()) = require_root("cloud_disk_stand_in") else {
+        return;
+    };
+    let env = Env::new();
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: disks}
+spec:
+  restartPolicy: Never
+  volumes:
+    - name: data
+      gcePersistentDisk: {pdName: shop-data, fsType: ext4}
+    - name: secrets
+      csi: {driver: secrets-store.csi.k8s.io, readOnly: true, volumeAttributes: {secretProviderClass: vault}}
+  containers:
+    - name: c
+      image: localhost/tandem-busybox:1.35
+      imagePullPolicy: Never
+      command: ["sh", "-c", "ls -A /data | wc -l; echo kept > /data/f; cat /data/f; ls -A /secrets | wc -l"]
+      volumeMounts:
+        - {name: data, mountPath: /data}
+        - {name: secrets, mountPath: /secrets}
+"#;
+    let refused = env.run_yaml(yaml, &["--strict"]);
+    assert!(!refused.status.success(), "{}", stdout(&refused));
+    let said = stderr(&refused);
+    assert!(
+        said.contains("gcePersistentDisk volume \"data\" cannot exist on this machine (--strict)"),
+        "{said}"
+    );
+    assert!(said.contains("nothing was started"), "{said}");
+    assert!(
+        !env.pods_dir().join("default_disks").exists(),
+        "a refused pod left its directory"
+    );
+
+    let out = env.run_yaml(yaml, &[]);
+    let said = stderr(&out);
+    assert!(out.status.success(), "{said}");
+    for source in [
+        "gcePersistentDisk volume \"data\"",
+        "csi volume \"secrets\"",
+    ] {
+        assert!(
+            said.contains(&format!(
+                "{source} cannot exist on this machine: an empty directory stands in for it"
+            )),
+            "{said}"
+        );
+    }
+    let logs = env.tandem(&["logs", "disks"]);
+    assert_eq!(
+        stdout(&logs).split_whitespace().collect::<Vec<_>>(),
+        ["0", "kept", "0"]
+    );
+}

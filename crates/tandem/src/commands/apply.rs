@@ -47,7 +47,13 @@ struct Outcome {
 pub fn apply(store: &Store, a: ApplyArgs) -> anyhow::Result<i32> {
     let mut files = a.filename.clone();
     files.extend(a.files.iter().cloned());
-    let loaded = run::load_files(store, &files, existing_uids(store), "nothing was applied")?;
+    let loaded = run::load_files(
+        store,
+        &files,
+        existing_uids(store),
+        a.strict,
+        "nothing was applied",
+    )?;
     // An object named only by `generateName` would be a new one at every apply: kubectl refuses
     // it, and so does this.
     if let Some(name) = loaded.generated_names.first() {

@@ -38,6 +38,7 @@ pub(super) fn load_files(
     store: &Store,
     files: &[PathBuf],
     existing: BTreeMap<(String, String, String), String>,
+    strict: bool,
     nothing: &str,
 ) -> anyhow::Result<tandem_api::Loaded> {
     let sources = read_sources(files)?;
@@ -48,6 +49,7 @@ pub(super) fn load_files(
             uid: Some(random_uid()),
             claims_dir: Some(store.volumes.display().to_string()),
             existing,
+            strict,
             ..Default::default()
         },
     ) {
@@ -69,7 +71,13 @@ pub(super) fn load_files(
 fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     let mut files = a.filename.clone();
     files.extend(a.files.iter().cloned());
-    let loaded = load_files(store, &files, BTreeMap::new(), "nothing was started")?;
+    let loaded = load_files(
+        store,
+        &files,
+        BTreeMap::new(),
+        a.strict,
+        "nothing was started",
+    )?;
     let made = create_loaded(store, &a.pods, &a.publish, loaded)?;
     for (_, name) in &made.services {
         println!("service/{name} created");
