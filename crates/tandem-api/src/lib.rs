@@ -28,6 +28,7 @@ mod path;
 pub mod plan;
 mod planner;
 pub mod quantity;
+mod scheduling;
 mod schema;
 pub mod services;
 pub mod signal;

@@ -106,13 +106,12 @@ pub(crate) fn check(cx: &mut Cx<'_>, volume: &Value, p: &FieldPath) {
                 cx.error(&at.field("directory"), msg);
             }
         }
-        "nfs" => {
+        "nfs"
             if s["path"]
                 .as_str()
-                .is_some_and(|x| !x.is_empty() && !x.starts_with('/'))
-            {
-                cx.error(&at.field("path"), "nfs.path must be an absolute path");
-            }
+                .is_some_and(|x| !x.is_empty() && !x.starts_with('/')) =>
+        {
+            cx.error(&at.field("path"), "nfs.path must be an absolute path");
         }
         "iscsi" => iscsi(cx, s, &at),
         "flexVolume" => {
@@ -163,10 +162,8 @@ pub(crate) fn check(cx: &mut Cx<'_>, volume: &Value, p: &FieldPath) {
             }
         }
         "azureDisk" => azure_disk(cx, s, &at),
-        "scaleIO" => {
-            if s["secretRef"].is_null() {
-                cx.error(&at.field("secretRef"), "scaleIO.secretRef is required");
-            }
+        "scaleIO" if s["secretRef"].is_null() => {
+            cx.error(&at.field("secretRef"), "scaleIO.secretRef is required");
         }
         "csi" => {
             let driver = s["driver"].as_str().unwrap_or_default();
@@ -385,7 +382,8 @@ fn claim_template(cx: &mut Cx<'_>, t: &Value, at: &FieldPath) {
         ("finalizers", "finalizers"),
         ("managedFields", "managedFields"),
     ] {
-        if !is_empty(&meta[field]) && !(field == "generation" && meta[field] == 0) {
+        // A generation of 0 is the unset one.
+        if !(is_empty(&meta[field]) || field == "generation" && meta[field] == 0) {
             cx.error(
                 &mp.field(path),
                 format!("{field} is not allowed in a claim template"),
@@ -456,22 +454,7 @@ fn claim_template(cx: &mut Cx<'_>, t: &Value, at: &FieldPath) {
             &["Block", "Filesystem"],
         );
     }
-    let expressions = spec["selector"]["matchExpressions"].as_array();
-    for (i, e) in expressions.into_iter().flatten().enumerate() {
-        let op = e["operator"].as_str().unwrap_or_default();
-        let at = sp
-            .field("selector")
-            .field("matchExpressions")
-            .index(i)
-            .field("operator");
-        enumerated(
-            cx,
-            &at,
-            "operator",
-            op,
-            &["In", "NotIn", "Exists", "DoesNotExist"],
-        );
-    }
+    crate::scheduling::label_selector(cx, &spec["selector"], &sp.field("selector"));
     for field in ["dataSource", "dataSourceRef"] {
         let group = spec[field]["apiGroup"].as_str().unwrap_or_default();
         if !group.is_empty() {

@@ -240,29 +240,8 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         for (i, t) in spec.tolerations.iter().flatten().enumerate() {
             toleration(cx, t, &p.field("tolerations").index(i));
         }
-        for (i, c) in spec
-            .topology_spread_constraints
-            .iter()
-            .flatten()
-            .enumerate()
-        {
-            let at = p.field("topologySpreadConstraints").index(i);
-            if c.max_skew <= 0 {
-                cx.error(
-                    &at.field("maxSkew"),
-                    format!("maxSkew must be greater than zero, got {}", c.max_skew),
-                );
-            }
-            if c.topology_key.is_empty() {
-                cx.error(&at.field("topologyKey"), "topologyKey is required");
-            }
-            enumerated(
-                cx,
-                &at.field("whenUnsatisfiable"),
-                "whenUnsatisfiable",
-                &c.when_unsatisfiable,
-                &["DoNotSchedule", "ScheduleAnyway"],
-            );
+        if let Ok(json) = serde_json::to_value(spec) {
+            crate::scheduling::check(cx, &json, &p);
         }
         if let Some(sc) = &spec.security_context {
             pod_security_context(cx, spec, sc, &p.field("securityContext"));
