@@ -69,6 +69,15 @@ pub(crate) fn pod_spec(spec: &mut PodSpec) {
     for v in spec.volumes.iter_mut().flatten() {
         volume(v);
     }
+    // On the host's network a container's port is the host's port (`SetDefaults_PodSpec`).
+    if spec.host_network == Some(true) {
+        let containers = spec.init_containers.iter_mut().flatten();
+        for c in containers.chain(spec.containers.iter_mut()) {
+            for port in c.ports.iter_mut().flatten() {
+                zero_as_unset(&mut port.host_port, port.container_port);
+            }
+        }
+    }
 }
 
 fn requests_from_limits(c: &mut Container) {
@@ -140,9 +149,11 @@ fn probe(p: &mut Probe) {
     zero_as_unset(&mut p.period_seconds, 10);
     zero_as_unset(&mut p.success_threshold, 1);
     zero_as_unset(&mut p.failure_threshold, 3);
-    set(&mut p.initial_delay_seconds, 0);
     if let Some(h) = &mut p.http_get {
         http_get(h);
+    }
+    if let Some(g) = &mut p.grpc {
+        set_str(&mut g.service, "");
     }
 }
 
@@ -182,6 +193,44 @@ fn volume(v: &mut Volume) {
     }
     if let Some(p) = &mut v.projected {
         set(&mut p.default_mode, DEFAULT_FILE_MODE);
+        for source in p.sources.iter_mut().flatten() {
+            let items = source
+                .downward_api
+                .iter_mut()
+                .flat_map(|d| d.items.iter_mut().flatten());
+            for f in items.filter_map(|i| i.field_ref.as_mut()) {
+                set_str(&mut f.api_version, "v1");
+            }
+            if let Some(t) = &mut source.service_account_token {
+                set(&mut t.expiration_seconds, 3600);
+            }
+        }
+    }
+    // The disks an empty directory stands in for keep the API server's defaults, as stored.
+    if let Some(d) = &mut v.azure_disk {
+        set_str(&mut d.caching_mode, "ReadWrite");
+        set_str(&mut d.fs_type, "ext4");
+        set_str(&mut d.kind, "Shared");
+        set(&mut d.read_only, false);
+    }
+    if let Some(i) = &mut v.iscsi {
+        set_str(&mut i.iscsi_interface, "default");
+    }
+    if let Some(r) = &mut v.rbd {
+        set_str(&mut r.pool, "rbd");
+        set_str(&mut r.user, "admin");
+        set_str(&mut r.keyring, "/etc/ceph/keyring");
+    }
+    if let Some(s) = &mut v.scale_io {
+        set_str(&mut s.storage_mode, "ThinProvisioned");
+        set_str(&mut s.fs_type, "xfs");
+    }
+    if let Some(spec) = v
+        .ephemeral
+        .as_mut()
+        .and_then(|e| e.volume_claim_template.as_mut())
+    {
+        set_str(&mut spec.spec.volume_mode, "Filesystem");
     }
     if let Some(h) = &mut v.host_path {
         set(&mut h.type_, String::new());

@@ -27,6 +27,7 @@ mod objects;
 mod path;
 pub mod plan;
 mod planner;
+mod profiles;
 pub mod quantity;
 mod scheduling;
 mod schema;

@@ -106,6 +106,9 @@ pub(crate) fn pod(cx: &mut Cx<'_>, pod: &Pod) {
         return;
     };
     Spec::new(cx, spec).run();
+    if let Ok(json) = serde_json::to_value(pod) {
+        crate::profiles::check(cx, &json);
+    }
 }
 
 struct Spec<'c, 'a, 's> {

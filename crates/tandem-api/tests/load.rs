@@ -303,7 +303,8 @@ fn object_gets_api_defaults() {
             probe.failure_threshold,
             probe.initial_delay_seconds
         ),
-        (Some(1), Some(10), Some(1), Some(3), Some(0))
+        // initialDelaySeconds stays unset: 0 is its zero value, which the API server omits.
+        (Some(1), Some(10), Some(1), Some(3), None)
     );
     let get = probe.http_get.expect("httpGet");
     assert_eq!(
@@ -614,6 +615,9 @@ fn port_conflicts() {
         [
             (Severity::Error, "spec.containers[0].ports[0].hostPort", "with hostNetwork, hostPort must equal containerPort (80)"),
             (Severity::Error, "spec.containers[1].ports[3].name", "duplicate port name \"p\" (also ports[2])"),
+            // On the host's network hostPort defaults to containerPort, so the two 9000/TCP
+            // clash on the host as the API server finds.
+            (Severity::Error, "spec.containers[2].ports[0].hostPort", "hostPort 9000/TCP is already used by spec.containers[1].ports[0]"),
             (Severity::Warning, "spec.containers[2].ports[0].containerPort", "containerPort 9000/TCP is also declared by spec.containers[1].ports[0]: containers of a pod share one network namespace, so only one can listen on it"),
         ]
     );
