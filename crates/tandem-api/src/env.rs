@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use thiserror::Error;
 
-use crate::plan::{ContainerPlan, EnvValue, PodPlan, ResourceFieldRef};
+use crate::plan::{ContainerPlan, EnvValue, ObjectKeyRef, ObjectKind, PodPlan, ResourceFieldRef};
 use crate::quantity::parse_quantity;
 
 /// Facts known only once the pod's sandbox exists.
@@ -32,6 +32,62 @@ pub enum EnvError {
     InvalidDivisor(String),
     #[error("{0} is not set on container {1:?} and the node's allocatable amount is not known")]
     NoLimit(String, String),
+    /// The kubelet's words: the API server's NotFound.
+    #[error("{} {name:?} not found", kind.name().to_ascii_lowercase())]
+    ObjectNotFound { kind: ObjectKind, name: String },
+    /// The kubelet's words (`makeEnvironmentVariables`).
+    #[error("couldn't find key {key} in {} {namespace}/{name}", kind.name())]
+    KeyNotFound {
+        kind: ObjectKind,
+        namespace: String,
+        name: String,
+        key: String,
+    },
+}
+
+/// The ConfigMaps and Secrets of the pod's namespace a container reads when it is created
+/// ([`EnvValue::FromObject`]), by kind and name: each object's keys and values (a Secret's
+/// decoded; a value that is not UTF-8 is taken lossily).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Objects(BTreeMap<(ObjectKind, String), BTreeMap<String, String>>);
+
+impl Objects {
+    /// Adds a ConfigMap or Secret as the API server stores it (a Secret's `data` base64, its
+    /// `stringData` over it).
+    pub fn insert(&mut self, kind: ObjectKind, object: &serde_json::Value) {
+        use base64::Engine as _;
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+        let mut data: BTreeMap<String, String> = BTreeMap::new();
+        for (k, v) in object["data"].as_object().into_iter().flatten() {
+            let value = match kind {
+                ObjectKind::ConfigMap => text(v),
+                ObjectKind::Secret => base64::engine::general_purpose::STANDARD
+                    .decode(v.as_str().unwrap_or_default())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default(),
+            };
+            data.insert(k.clone(), value);
+        }
+        if kind == ObjectKind::Secret {
+            for (k, v) in object["stringData"].as_object().into_iter().flatten() {
+                data.insert(k.clone(), text(v));
+            }
+        }
+        self.0.insert((kind, name.to_string()), data);
+    }
+
+    fn get(&self, kind: ObjectKind, name: &str) -> Option<&BTreeMap<String, String>> {
+        self.0.get(&(kind, name.to_string()))
+    }
+}
+
+/// The objects a container's environment reads when it is created.
+pub fn object_refs(container: &ContainerPlan) -> impl Iterator<Item = &ObjectKeyRef> {
+    container.env.iter().filter_map(|v| match &v.value {
+        EnvValue::FromObject(r) => Some(r),
+        _ => None,
+    })
 }
 
 /// Expands `$(VAR)` references exactly as the kubelet does:
@@ -118,16 +174,20 @@ pub(crate) fn escape(s: &str) -> String {
 /// Each literal is expanded against the variables defined before it; `fieldRef` and
 /// `resourceFieldRef` are resolved with `facts` and not expanded. Values that came from ConfigMaps,
 /// Secrets and `envFrom` are stored escaped in the plan, so they come out verbatim.
+///
+/// References to objects that were not loaded with the pod ([`EnvValue::FromObject`]) are read
+/// from `objects`, as the kubelet reads them when it creates the container; a missing one that
+/// is not optional is an error (the start's CreateContainerConfigError).
 pub fn resolve(
     plan: &PodPlan,
     container: &ContainerPlan,
     facts: &RuntimeFacts,
+    objects: &Objects,
 ) -> Result<Vec<(String, String)>, EnvError> {
-    let mut order: Vec<(String, String)> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut env = Ordered::default();
     for var in &container.env {
         let value = match &var.value {
-            EnvValue::Literal(s) => expand(s, |name| index.get(name).map(|&i| order[i].1.clone())),
+            EnvValue::Literal(s) => expand(s, |name| env.get(name)),
             EnvValue::FieldRef(path) => resolve_field_ref(plan, path, facts)?,
             EnvValue::ResourceFieldRef(r) => {
                 let mut r = r.clone();
@@ -136,16 +196,69 @@ pub fn resolve(
                 }
                 resolve_resource_field_ref(plan, &r, facts)?
             }
+            EnvValue::FromObject(r) => {
+                let Some(data) = objects.get(r.kind, &r.name) else {
+                    if r.optional {
+                        continue;
+                    }
+                    return Err(EnvError::ObjectNotFound {
+                        kind: r.kind,
+                        name: r.name.clone(),
+                    });
+                };
+                match &r.key {
+                    Some(key) => match data.get(key) {
+                        Some(v) => v.clone(),
+                        None if r.optional => continue,
+                        None => {
+                            return Err(EnvError::KeyNotFound {
+                                kind: r.kind,
+                                namespace: plan.namespace.clone(),
+                                name: r.name.clone(),
+                                key: key.clone(),
+                            })
+                        }
+                    },
+                    None => {
+                        // envFrom: every key, prefixed; a name no environment can hold is
+                        // left out, as the kubelet leaves it out.
+                        for (k, v) in data {
+                            let name = format!("{}{k}", var.name);
+                            if crate::names::env_var_name(&name).is_none() {
+                                env.set(name, v.clone());
+                            }
+                        }
+                        continue;
+                    }
+                }
+            }
         };
-        match index.get(&var.name) {
-            Some(&i) => order[i].1 = value,
+        env.set(var.name.clone(), value);
+    }
+    Ok(env.order)
+}
+
+/// Variables in order of first definition; a later definition replaces the value in place.
+#[derive(Default)]
+struct Ordered {
+    order: Vec<(String, String)>,
+    index: HashMap<String, usize>,
+}
+
+impl Ordered {
+    fn get(&self, name: &str) -> Option<String> {
+        self.index.get(name).map(|&i| self.order[i].1.clone())
+    }
+
+    fn set(&mut self, name: String, value: String) {
+        match self.index.get(&name) {
+            Some(&i) => self.order[i].1 = value,
             None => {
-                index.insert(var.name.clone(), order.len());
-                order.push((var.name.clone(), value));
+                self.index.insert(name.clone(), self.order.len());
+                self.order.push((name, value));
             }
         }
     }
-    Ok(order)
 }
 
 /// Resolves a downward-API `fieldPath` (env `fieldRef` or a downwardAPI volume item).

@@ -298,6 +298,45 @@ pub enum EnvValue {
     FieldRef(String),
     /// `valueFrom.resourceFieldRef`.
     ResourceFieldRef(ResourceFieldRef),
+    /// A ConfigMap or Secret (or a key of one) that was not among the objects the pod was loaded
+    /// with: read from the store when the container is created, as the kubelet reads it then;
+    /// until it is there the start fails with CreateContainerConfigError (unless optional).
+    /// From `envFrom` (`key: None`) the variable's name is the prefix of every key's.
+    FromObject(ObjectKeyRef),
+}
+
+/// The two kinds of object a container's environment and files may come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ObjectKind {
+    ConfigMap,
+    Secret,
+}
+
+impl ObjectKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectKind::ConfigMap => "ConfigMap",
+            ObjectKind::Secret => "Secret",
+        }
+    }
+
+    /// The resource, as in `configmaps/NAME` and the API server's NotFound (`configmap "x"`).
+    pub fn plural(self) -> &'static str {
+        match self {
+            ObjectKind::ConfigMap => "configmaps",
+            ObjectKind::Secret => "secrets",
+        }
+    }
+}
+
+/// A reference to a ConfigMap or Secret of the pod's namespace, or to one key of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectKeyRef {
+    pub kind: ObjectKind,
+    pub name: String,
+    /// `None`: every key (`envFrom`).
+    pub key: Option<String>,
+    pub optional: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

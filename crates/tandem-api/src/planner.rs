@@ -192,33 +192,50 @@ impl Planner<'_, '_, '_> {
         );
     }
 
-    /// One `configMapKeyRef`/`secretKeyRef` of env `what.0` in container `what.1`: the value, or
-    /// `None` when it is optional and absent or was reported missing. `found` is the object's
-    /// value for the key and all its keys, when the object exists.
-    #[allow(clippy::too_many_arguments)]
+    /// A reference to an object (or a key of one) the sources do not hold: read when the
+    /// container is created, as the kubelet reads it; said once here, since until it exists the
+    /// container waits (`missing` names what, `at` where).
+    fn deferred(&mut self, at: &FieldPath, missing: String, r: ObjectKeyRef) -> EnvValue {
+        if !r.optional {
+            self.cx.warn(
+                at,
+                format!("{missing}: the container waits (CreateContainerConfigError) until it exists"),
+                Some(format!(
+                    "create it (`tandem apply -f FILE`, or through the API) and the container starts at its next try, within 10 s; {REF_HINT}; or mark the reference `optional: true`"
+                )),
+            );
+        }
+        EnvValue::FromObject(r)
+    }
+
+    /// One `configMapKeyRef`/`secretKeyRef` of env `what.0` in container `what.1`: the value
+    /// when the object and key are at hand, else a reference read when the container is created.
+    /// `found` is the object's value for the key and all its keys, when the object exists.
     fn key_ref(
         &mut self,
         at: &FieldPath,
-        kind: &str,
-        name: &str,
-        key: &str,
-        optional: Option<bool>,
+        r: ObjectKeyRef,
         found: Option<(Option<String>, Vec<String>)>,
         what: (&str, &str),
-    ) -> Option<String> {
-        let optional = optional == Some(true);
+    ) -> EnvValue {
+        let key = r.key.clone().unwrap_or_default();
+        let (kind, name) = (r.kind.name(), r.name.clone());
         match found {
-            Some((Some(v), _)) => Some(v),
-            _ if optional => None,
+            Some((Some(v), _)) => EnvValue::Literal(escape(&v)),
             Some((None, keys)) => {
-                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-                self.missing_key(&at.field("key"), kind, name, key, &keys);
-                None
+                let have = match keys.is_empty() {
+                    true => "it has no keys".to_string(),
+                    false => format!("its keys: {}", keys.join(", ")),
+                };
+                let missing = format!("key {key:?} not found in {kind} {name:?} ({have})");
+                self.deferred(&at.field("key"), missing, r)
             }
             None => {
-                let what = format!("env {:?} of container {:?}, key {:?}", what.0, what.1, key);
-                self.missing(&at.field("name"), kind, name, &what);
-                None
+                let missing = format!(
+                    "{kind} {name:?} not found in namespace {:?} (referenced by env {:?} of container {:?}, key {key:?})",
+                    self.namespace, what.0, what.1
+                );
+                self.deferred(&at.field("name"), missing, r)
             }
         }
     }
@@ -384,45 +401,56 @@ impl Planner<'_, '_, '_> {
         for (i, ef) in c.env_from.iter().flatten().enumerate() {
             let ep = p.field("envFrom").index(i);
             let prefix = ef.prefix.clone().unwrap_or_default();
-            let mut pairs: Vec<(String, String)> = Vec::new();
-            let source;
-            if let Some(r) = &ef.config_map_ref {
-                source = format!("ConfigMap {:?}", r.name);
-                match self.store.config_map(&self.namespace, &r.name) {
-                    Some(cm) => pairs.extend(cm.data.iter().map(|(k, v)| (k.clone(), v.clone()))),
-                    None if r.optional == Some(true) => {}
-                    None => {
-                        let what = format!("envFrom of container {:?}", c.name);
-                        self.missing(
-                            &ep.field("configMapRef").field("name"),
-                            "ConfigMap",
-                            &r.name,
-                            &what,
-                        );
-                    }
-                }
+            let found = if let Some(r) = &ef.config_map_ref {
+                let data = self.store.config_map(&self.namespace, &r.name).map(|cm| {
+                    cm.data
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                });
+                (
+                    ObjectKind::ConfigMap,
+                    "configMapRef",
+                    &r.name,
+                    r.optional,
+                    data,
+                )
             } else if let Some(r) = &ef.secret_ref {
-                source = format!("Secret {:?}", r.name);
-                match self.store.secret(&self.namespace, &r.name) {
-                    Some(s) => pairs.extend(
-                        s.data
-                            .iter()
-                            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned())),
-                    ),
-                    None if r.optional == Some(true) => {}
-                    None => {
-                        let what = format!("envFrom of container {:?}", c.name);
-                        self.missing(
-                            &ep.field("secretRef").field("name"),
-                            "Secret",
-                            &r.name,
-                            &what,
-                        );
-                    }
-                }
+                let data = self.store.secret(&self.namespace, &r.name).map(|s| {
+                    s.data
+                        .iter()
+                        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+                        .collect()
+                });
+                (ObjectKind::Secret, "secretRef", &r.name, r.optional, data)
             } else {
                 continue;
-            }
+            };
+            let (kind, field, name, optional, data) = found;
+            let source = format!("{} {name:?}", kind.name());
+            let pairs: Vec<(String, String)> = match data {
+                Some(data) => data,
+                None => {
+                    let missing = format!(
+                        "{} {name:?} not found in namespace {:?} (referenced by envFrom of container {:?})",
+                        kind.name(),
+                        self.namespace,
+                        c.name
+                    );
+                    let r = ObjectKeyRef {
+                        kind,
+                        name: name.clone(),
+                        key: None,
+                        optional: optional == Some(true),
+                    };
+                    let value = self.deferred(&ep.field(field).field("name"), missing, r);
+                    out.push(EnvVar {
+                        name: prefix.clone(),
+                        value,
+                    });
+                    continue;
+                }
+            };
             for (k, v) in pairs {
                 let name = format!("{prefix}{k}");
                 if let Some(msg) = names::env_var_name(&name) {
@@ -456,19 +484,13 @@ impl Planner<'_, '_, '_> {
                             )
                         });
                         let at = vp.field("configMapKeyRef");
-                        let what = (e.name.as_str(), c.name.as_str());
-                        match self.key_ref(
-                            &at,
-                            "ConfigMap",
-                            &r.name,
-                            &r.key,
-                            r.optional,
-                            found,
-                            what,
-                        ) {
-                            Some(v) => EnvValue::Literal(escape(&v)),
-                            None => continue,
-                        }
+                        let reference = ObjectKeyRef {
+                            kind: ObjectKind::ConfigMap,
+                            name: r.name.clone(),
+                            key: Some(r.key.clone()),
+                            optional: r.optional == Some(true),
+                        };
+                        self.key_ref(&at, reference, found, (&e.name, &c.name))
                     } else if let Some(r) = &from.secret_key_ref {
                         let found = self.store.secret(&self.namespace, &r.name).map(|s| {
                             let value = s
@@ -478,12 +500,13 @@ impl Planner<'_, '_, '_> {
                             (value, s.data.keys().cloned().collect())
                         });
                         let at = vp.field("secretKeyRef");
-                        let what = (e.name.as_str(), c.name.as_str());
-                        match self.key_ref(&at, "Secret", &r.name, &r.key, r.optional, found, what)
-                        {
-                            Some(v) => EnvValue::Literal(escape(&v)),
-                            None => continue,
-                        }
+                        let reference = ObjectKeyRef {
+                            kind: ObjectKind::Secret,
+                            name: r.name.clone(),
+                            key: Some(r.key.clone()),
+                            optional: r.optional == Some(true),
+                        };
+                        self.key_ref(&at, reference, found, (&e.name, &c.name))
                     } else {
                         continue;
                     }

@@ -111,7 +111,7 @@ fn sidecar_logging_pod() {
         ]
     );
     assert_eq!(
-        env::resolve(p, app, &facts()).expect("env"),
+        env::resolve(p, app, &facts(), &env::Objects::default()).expect("env"),
         [
             ("LOG_DIR".to_string(), "/var/log/app".to_string()),
             ("LOG_FILE".to_string(), "/var/log/app/app.log".to_string()),
@@ -261,7 +261,7 @@ fn ambassador_pod() {
 
     // Env: expansion against earlier vars, fieldRef from runtime facts.
     assert_eq!(app.env[3].value, EnvValue::FieldRef("status.podIP".into()));
-    let env = env::resolve(p, app, &facts()).expect("env");
+    let env = env::resolve(p, app, &facts(), &env::Objects::default()).expect("env");
     assert_eq!(
         env,
         [
@@ -429,14 +429,26 @@ fn multi_document_file_with_a_list() {
             ("APP_log.level", &EnvValue::Literal("debug".into())),
         ]
     );
-    // configMapKeyRef resolved from the List in the same file; the optional missing key omitted.
+    // configMapKeyRef resolved from the List in the same file; the optional missing key is
+    // looked for again when the container is created (and left out if still missing).
     let second = &loaded.pods[1].plan.containers[0];
     assert_eq!(
         second.env,
-        [EnvVar {
-            name: "MODE".into(),
-            value: EnvValue::Literal("fast".into())
-        }]
+        [
+            EnvVar {
+                name: "MODE".into(),
+                value: EnvValue::Literal("fast".into())
+            },
+            EnvVar {
+                name: "MISSING".into(),
+                value: EnvValue::FromObject(ObjectKeyRef {
+                    kind: ObjectKind::ConfigMap,
+                    name: "settings".into(),
+                    key: Some("nope".into()),
+                    optional: true,
+                })
+            }
+        ]
     );
 }
 

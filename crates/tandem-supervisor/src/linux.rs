@@ -306,6 +306,22 @@ impl LinuxRuntime {
         })
     }
 
+    /// The ConfigMaps and Secrets `c`'s environment reads now, from the store (those that are
+    /// there; a missing one is the resolver's to judge).
+    fn kept_objects(&self, c: &ContainerPlan) -> tandem_api::env::Objects {
+        let mut objects = tandem_api::env::Objects::default();
+        for r in tandem_api::env::object_refs(c) {
+            let path = self.dir.kept_object(r.kind, &self.plan.namespace, &r.name);
+            let kept = std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+            if let Some(object) = kept {
+                objects.insert(r.kind, &object);
+            }
+        }
+        objects
+    }
+
     /// The OCI bundle of one instance, written to disk.
     fn prepare_bundle(
         &self,
@@ -314,7 +330,8 @@ impl LinuxRuntime {
         image: &ResolvedImage,
     ) -> Result<PathBuf, StartError> {
         let facts = self.facts.borrow().clone();
-        let pod_env = tandem_api::env::resolve(&self.plan, c, &facts).map_err(config_error)?;
+        let pod_env = tandem_api::env::resolve(&self.plan, c, &facts, &self.kept_objects(c))
+            .map_err(config_error)?;
         let mut env = merge_env(&image.config.env, pod_env);
         // containerd starts every container's environment with HOSTNAME (the pod's, or under
         // hostNetwork the node's), which the image's and the pod's own may override.

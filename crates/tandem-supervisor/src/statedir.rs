@@ -253,6 +253,25 @@ impl PodDir {
     pub fn pull_json(&self) -> PathBuf {
         self.root.join("pull.json")
     }
+    /// Where the store keeps the ConfigMap or Secret `name` of `namespace`
+    /// ([`Store::objects`], a sibling of the pods' directory in either layout of [`Store::new`]):
+    /// what a container whose references were not at hand reads when it is created.
+    pub fn kept_object(
+        &self,
+        kind: tandem_api::plan::ObjectKind,
+        namespace: &str,
+        name: &str,
+    ) -> PathBuf {
+        let store = self
+            .root
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("/"));
+        store
+            .join("objects")
+            .join(kind.plural())
+            .join(format!("{}.json", dir_name(namespace, name)))
+    }
     pub fn events(&self) -> PathBuf {
         self.root.join("events.jsonl")
     }

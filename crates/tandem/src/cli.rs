@@ -68,7 +68,7 @@ pub enum Command {
     Debug(DebugArgs),
     /// Stop pods gracefully and remove them.
     #[command(
-        after_help = "Examples:\n  tandem delete pod web                # gracefully, with its terminationGracePeriodSeconds\n  tandem delete pod web db --grace-period 5\n  tandem delete -f app.yaml            # the pods and workloads of a manifest\n  tandem delete deployment web        # with its pods, each gracefully\n  tandem delete pods --all"
+        after_help = "Examples:\n  tandem delete pod web                # gracefully, with its terminationGracePeriodSeconds\n  tandem delete pod web db --grace-period 5\n  tandem delete -f app.yaml            # the pods and workloads of a manifest\n  tandem delete deployment web        # with its pods, each gracefully\n  tandem delete configmap settings    # kept for the containers that read it when they start\n  tandem delete pods --all"
     )]
     Delete(DeleteArgs),
     /// Set a new number of replicas for a Deployment, ReplicaSet, StatefulSet or

@@ -110,7 +110,7 @@ fn apply_makes_what_is_new_changes_what_exists_and_refuses_a_forbidden_change_wh
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "service/api created\npod/tool created\ndeployment.apps/api created\n"
+        "configmap/settings created\nservice/api created\npod/tool created\ndeployment.apps/api created\n"
     );
     let out = env.tandem(&["rollout", "status", "deployment/api", "--timeout=60s"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -125,7 +125,7 @@ fn apply_makes_what_is_new_changes_what_exists_and_refuses_a_forbidden_change_wh
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "service/api unchanged\npod/tool unchanged\ndeployment.apps/api unchanged\n"
+        "configmap/settings unchanged\nservice/api unchanged\npod/tool unchanged\ndeployment.apps/api unchanged\n"
     );
 
     // A change the API server refuses (a pod's command) refuses the whole file: the
@@ -153,7 +153,7 @@ fn apply_makes_what_is_new_changes_what_exists_and_refuses_a_forbidden_change_wh
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "service/api configured\npod/tool configured\ndeployment.apps/api configured\n"
+        "configmap/settings configured\nservice/api configured\npod/tool configured\ndeployment.apps/api configured\n"
     );
     let pod = wait_for("the tool pod on its new image", 30, || {
         let pod = env.pod_json("tool");
@@ -212,4 +212,100 @@ fn apply_makes_what_is_new_changes_what_exists_and_refuses_a_forbidden_change_wh
     let file = env.root.path().join("app.yaml");
     let out = env.tandem(&["delete", "-f", file.to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// A pod whose environment names a ConfigMap and a Secret that do not exist yet is accepted, as
+/// a cluster accepts it: that container waits with CreateContainerConfigError while the others
+/// run, and starts once `apply` brings the objects; they stay kept until deleted by name.
+#[test]
+fn a_container_waits_for_its_config_map_and_starts_once_it_is_applied() {
+    let Some(()) = require_root("config_map_wait") else {
+        return;
+    };
+    let env = Env::new();
+    let pod = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: waits}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: localhost/tandem-busybox:1.35
+    imagePullPolicy: Never
+    env: [{name: MODE, valueFrom: {configMapKeyRef: {name: settings, key: mode}}}]
+    envFrom: [{secretRef: {name: creds}, prefix: APP_}]
+    command: [sh, -c, "echo mode=$MODE token=$APP_TOKEN; trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+  - name: helper
+    image: localhost/tandem-busybox:1.35
+    imagePullPolicy: Never
+    command: [sh, -c, "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+"#;
+    let out = env.run_yaml(pod, &["-d"]);
+    let said = stderr(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("ConfigMap \"settings\" not found in namespace \"default\"")
+            && said.contains("Secret \"creds\" not found in namespace \"default\"")
+            && said.contains("the container waits (CreateContainerConfigError) until it exists"),
+        "{said}"
+    );
+    let waiting = wait_for(
+        "app to wait for its ConfigMap and helper to run",
+        30,
+        || {
+            let v = env.pod_json("waits");
+            let statuses = v["status"]["containerStatuses"].as_array()?.clone();
+            let of = |n: &str| statuses.iter().find(|s| s["name"] == n).cloned();
+            let app = of("app")?;
+            let helper_running = of("helper")?["state"]["running"].is_object();
+            (app["state"]["waiting"]["reason"] == "CreateContainerConfigError" && helper_running)
+                .then_some(app)
+        },
+    );
+    // envFrom is read before env, as the kubelet reads them: the Secret is named first.
+    assert_eq!(
+        waiting["state"]["waiting"]["message"], "secret \"creds\" not found",
+        "{waiting}"
+    );
+
+    let objects = env.root.path().join("objects.yaml");
+    std::fs::write(
+        &objects,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: fast}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {TOKEN: t0k}\n",
+    )
+    .expect("write");
+    let path = objects.to_str().expect("path");
+    let applied = env.tandem(&["apply", "-f", path]);
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    assert_eq!(
+        stdout(&applied).lines().collect::<Vec<_>>(),
+        ["configmap/settings created", "secret/creds created"]
+    );
+    // Within one retry of the kubelet's (10 s), the container starts with what they hold.
+    wait_for("app to start with the ConfigMap's value", 30, || {
+        let logs = stdout(&env.tandem(&["logs", "waits", "-c", "app"]));
+        logs.contains("mode=fast token=t0k").then_some(())
+    });
+    let again = env.tandem(&["apply", "-f", path]);
+    assert_eq!(
+        stdout(&again).lines().collect::<Vec<_>>(),
+        ["configmap/settings unchanged", "secret/creds unchanged"]
+    );
+
+    let deleted = env.tandem(&["delete", "configmap", "settings"]);
+    assert_eq!(stdout(&deleted).trim(), "configmap \"settings\" deleted");
+    let gone = env.tandem(&["delete", "cm/settings"]);
+    assert!(!gone.status.success());
+    assert!(
+        stderr(&gone).contains("Error from server (NotFound): configmaps \"settings\" not found"),
+        "{}",
+        stderr(&gone)
+    );
+    let deleted = env.tandem(&["delete", "-f", path]);
+    assert!(
+        stdout(&deleted).contains("secret \"creds\" deleted"),
+        "{}",
+        stdout(&deleted)
+    );
 }

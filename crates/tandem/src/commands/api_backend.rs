@@ -967,30 +967,6 @@ impl Backend for StoreBackend {
     }
 }
 
-/// A Secret's `stringData` folded into its `data`, base64-encoded, and its type Opaque when it
-/// names none, as the API server does.
-fn secret_defaults(secret: &mut Value) {
-    use base64::Engine as _;
-    if secret["type"].as_str().is_none_or(str::is_empty) {
-        secret["type"] = json!("Opaque");
-    }
-    let Some(strings) = secret.get("stringData").and_then(Value::as_object).cloned() else {
-        return;
-    };
-    let mut data = secret["data"].as_object().cloned().unwrap_or_default();
-    for (k, v) in strings {
-        let text = v.as_str().unwrap_or_default();
-        data.insert(
-            k,
-            json!(base64::engine::general_purpose::STANDARD.encode(text)),
-        );
-    }
-    secret["data"] = Value::Object(data);
-    if let Some(o) = secret.as_object_mut() {
-        o.remove("stringData");
-    }
-}
-
 /// How many keys a ConfigMap or Secret holds.
 fn keys(o: &Value) -> usize {
     ["data", "binaryData"]
@@ -1152,7 +1128,7 @@ impl StoreBackend {
         let resource = kept.resource();
         let mut object = without_server_fields(object);
         if kept == Kept::Secrets {
-            secret_defaults(&mut object);
+            object_store::secret_defaults(&mut object);
         }
         let warnings = match kept {
             // Checked here: the loader takes a Namespace as a note that none is needed to run.

@@ -62,6 +62,7 @@ pub fn apply(store: &Store, a: ApplyArgs) -> anyhow::Result<i32> {
             "give the object a metadata.name, or make it with `tandem run -d`",
         ));
     }
+    let references = loaded.references.clone();
     let (new, mut outcomes, refused) = judge(store, loaded)?;
     if !refused.is_empty() {
         for r in &refused {
@@ -80,10 +81,11 @@ pub fn apply(store: &Store, a: ApplyArgs) -> anyhow::Result<i32> {
         && new.workloads.is_empty()
         && new.services.is_empty()
         && new.endpoints.is_empty());
-    // A file of nothing tandem runs is refused as `run` refuses it.
-    if creates || outcomes.is_empty() {
+    // A file of nothing tandem runs (and no ConfigMap or Secret) is refused as `run` refuses it.
+    if creates || (outcomes.is_empty() && references.is_empty()) {
         run::create_loaded(store, &a.pods, &[], new)?;
     }
+    run::keep_references(store, &references)?;
     let mut services_changed = false;
     for o in &mut outcomes {
         match o.change.take() {

@@ -4,6 +4,7 @@ use std::os::unix::net::UnixStream;
 use tandem_supervisor::proto::Request;
 use tandem_supervisor::statedir::{PodDir, Store};
 
+use super::object_store::{self, Kept};
 use super::{existing_pod, pod_name, read_sources};
 use crate::cli::DeleteArgs;
 use crate::errors::hint;
@@ -38,6 +39,27 @@ fn delete_targets(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
     if service_first || !services.is_empty() {
         for name in services {
             super::services::delete(store, &a.namespace, name)?;
+        }
+        return Ok(0);
+    }
+    // A ConfigMap or Secret: `configmap NAME...` or `cm/NAME` (not both kinds at once).
+    let kept_kind = |k: &str| match k {
+        "configmap" | "configmaps" | "cm" => Some(Kept::ConfigMaps),
+        "secret" | "secrets" => Some(Kept::Secrets),
+        _ => None,
+    };
+    let first_kept = a.targets.first().and_then(|f| kept_kind(f));
+    let mut kept = vec![];
+    for (i, t) in a.targets.iter().enumerate() {
+        match (t.split_once('/'), first_kept) {
+            (Some((k, n)), _) => kept.extend(kept_kind(k).map(|k| (k, n.to_string()))),
+            (None, Some(k)) if i > 0 => kept.push((k, t.clone())),
+            _ => {}
+        }
+    }
+    if first_kept.is_some() || !kept.is_empty() {
+        for (kind, name) in &kept {
+            delete_kept(store, *kind, &a.namespace, name)?;
         }
         return Ok(0);
     }
@@ -105,6 +127,25 @@ fn delete_targets(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
     }
     delete_pods(store, &targets, a.grace_period)?;
     Ok(0)
+}
+
+/// Deletes a kept ConfigMap or Secret; one that is not there is kubectl's NotFound.
+fn delete_kept(store: &Store, kind: Kept, namespace: &str, name: &str) -> anyhow::Result<()> {
+    let singular = kind.resource().singular();
+    match object_store::remove(store, kind, namespace, name)? {
+        true => {
+            println!("{singular} \"{name}\" deleted");
+            Ok(())
+        }
+        false => Err(crate::errors::not_found(
+            kind.resource().plural(),
+            name,
+            format!(
+                "`kubectl get {}` through `tandem serve` lists those kept",
+                kind.resource().plural()
+            ),
+        )),
+    }
 }
 
 /// Deletes pods by (namespace, name).
@@ -180,6 +221,22 @@ fn delete_file(store: &Store, a: &DeleteArgs) -> anyhow::Result<i32> {
             }
         }
     }
+    // One not kept is reported and the rest still deleted, as kubectl goes on past a NotFound.
+    let mut not_kept = false;
+    for object in &loaded.references {
+        let kind = match object["kind"].as_str() {
+            Some("Secret") => Kept::Secrets,
+            _ => Kept::ConfigMaps,
+        };
+        let ns = object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default");
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        if let Err(e) = delete_kept(store, kind, ns, name) {
+            crate::errors::report(&e);
+            not_kept = true;
+        }
+    }
     for (ns, name) in &loaded.claims {
         let dir = store.volumes.join(ns).join(name);
         if !a.include_volumes {
@@ -202,7 +259,7 @@ fn delete_file(store: &Store, a: &DeleteArgs) -> anyhow::Result<i32> {
             }
         }
     }
-    Ok(0)
+    Ok(i32::from(not_kept))
 }
 
 /// A deletion asked of a pod's supervisor, not yet finished.

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use tandem_apiserver::{Resource, StoredKind};
 use tandem_supervisor::statedir::{dir_name, write_atomic, Store};
 
@@ -153,4 +153,115 @@ pub(crate) fn remove(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// A Secret's `stringData` folded into its `data`, base64-encoded, and its type Opaque when it
+/// names none, as the API server does.
+pub(crate) fn secret_defaults(secret: &mut Value) {
+    use base64::Engine as _;
+    if secret["type"].as_str().is_none_or(str::is_empty) {
+        secret["type"] = json!("Opaque");
+    }
+    let Some(strings) = secret.get("stringData").and_then(Value::as_object).cloned() else {
+        return;
+    };
+    let mut data = secret["data"].as_object().cloned().unwrap_or_default();
+    for (k, v) in strings {
+        let text = v.as_str().unwrap_or_default();
+        data.insert(
+            k,
+            json!(base64::engine::general_purpose::STANDARD.encode(text)),
+        );
+    }
+    secret["data"] = Value::Object(data);
+    if let Some(o) = secret.as_object_mut() {
+        o.remove("stringData");
+    }
+}
+
+/// What keeping an object of a file did, in kubectl apply's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Created,
+    Configured,
+    Unchanged,
+}
+
+impl Outcome {
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Configured => "configured",
+            Outcome::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// Keeps a ConfigMap or Secret of manifest files (`run`, `apply`) as the API endpoint keeps one
+/// — a Secret's `stringData` folded into `data`, the identity of one kept already kept — so the
+/// containers that read it when they are created find it. Returns `kind/name` and what it did;
+/// the data of an `immutable` one may not change.
+pub(crate) fn keep_from_file(store: &Store, object: &Value) -> anyhow::Result<(String, Outcome)> {
+    let kind = match object["kind"].as_str() {
+        Some("ConfigMap") => Kept::ConfigMaps,
+        Some("Secret") => Kept::Secrets,
+        other => anyhow::bail!("{other:?} is not a ConfigMap or Secret"),
+    };
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let namespace = object["metadata"]["namespace"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default")
+        .to_string();
+    let mut object = object.clone();
+    if kind == Kept::Secrets {
+        secret_defaults(&mut object);
+    }
+    let path = kind.path(store, &namespace, &name);
+    let old: Option<Value> = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let compared = ["data", "binaryData", "type", "immutable"];
+    let (uid, created, outcome) = match &old {
+        None => (
+            json!(super::start::random_uid()),
+            serde_json::to_value(super::start::now_time())?,
+            Outcome::Created,
+        ),
+        Some(old) => {
+            let data_changed = ["data", "binaryData"].iter().any(|f| object[*f] != old[*f]);
+            if old["immutable"] == true && data_changed {
+                anyhow::bail!(
+                    "{}/{name} is immutable: its data may not change (delete it and create it again)",
+                    kind.resource().singular()
+                );
+            }
+            let same = compared.iter().all(|f| object[*f] == old[*f])
+                && ["labels", "annotations"]
+                    .iter()
+                    .all(|f| object["metadata"][*f] == old["metadata"][*f]);
+            let meta = &old["metadata"];
+            let outcome = if same {
+                Outcome::Unchanged
+            } else {
+                Outcome::Configured
+            };
+            (
+                meta["uid"].clone(),
+                meta["creationTimestamp"].clone(),
+                outcome,
+            )
+        }
+    };
+    let meta = &mut object["metadata"];
+    meta["uid"] = uid;
+    meta["creationTimestamp"] = created;
+    meta["namespace"] = json!(namespace);
+    if outcome != Outcome::Unchanged {
+        put(store, kind, &namespace, &name, &object)?;
+    }
+    Ok((format!("{}/{name}", kind.resource().singular()), outcome))
 }

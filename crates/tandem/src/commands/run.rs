@@ -71,14 +71,26 @@ pub(super) fn load_files(
 fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     let mut files = a.filename.clone();
     files.extend(a.files.iter().cloned());
-    let loaded = load_files(
+    let mut loaded = load_files(
         store,
         &files,
         BTreeMap::new(),
         a.strict,
         "nothing was started",
     )?;
+    let references = std::mem::take(&mut loaded.references);
+    let only_references = loaded.pods.is_empty()
+        && loaded.workloads.is_empty()
+        && loaded.services.is_empty()
+        && loaded.endpoints.is_empty()
+        && !references.is_empty();
+    if only_references {
+        keep_references(store, &references)?;
+        return Ok(0);
+    }
+    loaded.references = references.clone();
     let made = create_loaded(store, &a.pods, &a.publish, loaded)?;
+    keep_references(store, &references)?;
     for (_, name) in &made.services {
         println!("service/{name} created");
     }
@@ -92,6 +104,20 @@ fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     foreground(store, made)
+}
+
+/// Keeps the files' ConfigMaps and Secrets in the store, as the API server keeps them, for the
+/// containers that read them when they are created (and waited for them); prints what each
+/// became (`configmap/settings created`).
+pub(super) fn keep_references(
+    store: &Store,
+    references: &[serde_json::Value],
+) -> anyhow::Result<()> {
+    for object in references {
+        let (what, outcome) = super::object_store::keep_from_file(store, object)?;
+        println!("{what} {}", outcome.word());
+    }
+    Ok(())
 }
 
 /// What a `run` made, for a foreground `run` to follow (and delete on Ctrl-C).
