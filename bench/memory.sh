@@ -4,10 +4,10 @@
 #
 #   sudo bash bench/memory.sh         # prints a markdown table (also written to target/bench/memory.md)
 #
-# Own processes: tandem's are every process running the tandem binary (the pod's supervisor and
-# pause process, and any helper alive at that moment); podman's are its conmon monitors and the
-# pod's infra (pause) process, since podman has no daemon either. The containers themselves are
-# not counted. RSS and PSS (proportional set size: shared pages divided among the processes that
+# Own processes: tandem's are every process running the tandem binary or its tandem-pause (the
+# pod's supervisor, the store's proxy, the pause process, and any helper alive at that moment);
+# podman's are its conmon monitors and the pod's infra (pause) process, since podman has no
+# daemon either. The containers themselves are not counted. RSS and PSS (proportional set size: shared pages divided among the processes that
 # map them) from /proc/PID/smaps_rollup, summed, median of ROUNDS rounds (default 5), each round
 # a fresh pod measured 2 s after it runs.
 ROUNDS=${ROUNDS:-5}
@@ -29,9 +29,12 @@ sum_memory() {
   echo "$rss $pss $n"
 }
 tandem_pids() {
-  local exe
+  local exe target
   for exe in /proc/[0-9]*/exe; do
-    [ "$(readlink "$exe" 2>/dev/null)" = "$T" ] && { p=${exe#/proc/}; echo "${p%/exe}"; }
+    target=$(readlink "$exe" 2>/dev/null) || continue
+    case "$target" in
+      "$T" | "$T-pause") p=${exe#/proc/}; echo "${p%/exe}" ;;
+    esac
   done
 }
 podman_pids() {

@@ -93,7 +93,7 @@ impl Sandbox {
         timeout: Duration,
     ) -> Result<Sandbox, SandboxError> {
         let deadline = Instant::now() + timeout;
-        let mut cmd = Command::new(exe);
+        let mut cmd = Command::new(pause_program(exe));
         cmd.args(
             PauseArgs {
                 hostname: hostname.to_string(),
@@ -267,6 +267,17 @@ impl Handshake {
 
     fn rest(&mut self) -> String {
         String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned()
+    }
+}
+
+/// The program a pod's pause process runs: `tandem-pause` where it is installed beside `exe`
+/// (a small program that holds the namespaces for the pod's whole life without mapping the whole
+/// tandem binary), else `exe` itself (`tandem __pause`). Both take [`PauseArgs::argv`].
+pub fn pause_program(exe: &Path) -> PathBuf {
+    let small = exe.with_file_name("tandem-pause");
+    match small.is_file() {
+        true => small,
+        false => exe.to_path_buf(),
     }
 }
 

@@ -497,7 +497,8 @@ fn a_detached_pod_is_listed_shown_and_deleted_by_its_file() {
     let file = file.to_string_lossy().into_owned();
     let out = env.tandem(&["run", "-d", "-f", &file]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), "pod/det created");
+    // The file's ConfigMap is kept, as `kubectl create -f` keeps it.
+    assert_eq!(stdout(&out).trim(), "configmap/c created\npod/det created");
     wait_for(&env, "det", "\"Running\"");
     assert_eq!(
         stdout(&env.tandem(&["get", "pods", "-o", "name"])).trim(),
@@ -522,7 +523,10 @@ fn a_detached_pod_is_listed_shown_and_deleted_by_its_file() {
     );
     let del = env.tandem(&["delete", "-f", &file]);
     assert!(del.status.success(), "{}", stderr(&del));
-    assert_eq!(stdout(&del).trim(), "pod \"det\" deleted");
+    assert_eq!(
+        stdout(&del).trim(),
+        "pod \"det\" deleted\nconfigmap \"c\" deleted"
+    );
     assert!(!env.pods_dir().join("default_det").exists());
     let missing = env.tandem(&["delete", "pod", "det"]);
     assert!(

@@ -30,6 +30,7 @@ metadata:
   name: {pod}
   annotations: {{{annotations}}}
 spec:
+  enableServiceLinks: false
   initContainers:
     - name: proxy
       image: {IMAGE}
@@ -121,14 +122,15 @@ fn a_command_runs_as_the_containers_own_process_with_its_exit_status() {
             "--",
             "sh",
             "-c",
-            "id -u; id -g; pwd; hostname; echo $HOSTNAME; echo $FOO; [ \"$(cat /proc/1/cgroup)\" = \"$(cat /proc/self/cgroup)\" ] && echo same-cgroup; [ \"$(readlink /proc/1/ns/pid)\" = \"$(readlink /proc/self/ns/pid)\" ] && echo same-pid-ns; ls /proc/self/fd",
+            "id -u; id -g; pwd; hostname; echo $HOSTNAME; echo $FOO; echo $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT; [ \"$(cat /proc/1/cgroup)\" = \"$(cat /proc/self/cgroup)\" ] && echo same-cgroup; [ \"$(readlink /proc/1/ns/pid)\" = \"$(readlink /proc/self/ns/pid)\" ] && echo same-pid-ns; ls /proc/self/fd",
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let lines: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
-    // HOSTNAME in the environment, as containerd gives every container.
+    // HOSTNAME in the environment, as containerd gives every container; the `kubernetes`
+    // Service's variables even with enableServiceLinks false, as the kubelet gives them.
     assert_eq!(
-        lines[..8],
+        lines[..9],
         [
             "1000",
             "3000",
@@ -136,13 +138,14 @@ fn a_command_runs_as_the_containers_own_process_with_its_exit_status() {
             pod.as_str(),
             pod.as_str(),
             "bar",
+            "10.96.0.1:443",
             "same-cgroup",
             "same-pid-ns"
         ],
         "{lines:?}"
     );
     // stdio and the directory ls reads, nothing of the supervisor's or the helper's.
-    assert_eq!(lines[8..], ["0", "1", "2", "3"], "{lines:?}");
+    assert_eq!(lines[9..], ["0", "1", "2", "3"], "{lines:?}");
 
     let out = exec(
         &env,

@@ -180,10 +180,6 @@ spec:
       securityContext:
         capabilities: {{add: [ALL], drop: [SYS_ADMIN]}}
       command: ["sh", "-c", "{PROBE}"]
-    - name: unmasked
-      image: localhost/tandem-busybox:1.35
-      securityContext: {{procMount: Unmasked}}
-      command: ["sh", "-c", "{PROBE}{mounts_ro}"]
     - name: privileged
       image: localhost/tandem-busybox:1.35
       securityContext: {{privileged: true}}
@@ -192,7 +188,31 @@ spec:
     );
     // Exit codes do not matter here: what each container reports does.
     let _ = env.run_yaml(&yaml, &[]);
-    let logs = |c: &str| stdout(&env.tandem(&["logs", "caps", "-c", c]));
+    // An unmasked /proc needs a user namespace of the pod's own, as the API server requires.
+    let unmasked = format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: caps-unmasked}}
+spec:
+  restartPolicy: Never
+  hostUsers: false
+  containers:
+    - name: unmasked
+      image: localhost/tandem-busybox:1.35
+      securityContext: {{procMount: Unmasked}}
+      command: ["sh", "-c", "{PROBE}{mounts_ro}"]
+"#
+    );
+    let _ = env.run_yaml(&unmasked, &[]);
+    let logs = |c: &str| {
+        let pod = if c == "unmasked" {
+            "caps-unmasked"
+        } else {
+            "caps"
+        };
+        stdout(&env.tandem(&["logs", pod, "-c", c]))
+    };
     // "Every capability" is every one the runtime itself holds.
     let own = std::fs::read_to_string("/proc/self/status").expect("status");
     let all = status_field(&own, "CapBnd")

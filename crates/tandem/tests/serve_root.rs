@@ -2168,12 +2168,50 @@ spec:
     );
     assert_eq!(stdout(&out), "hello\ns3cret", "{}", stderr(&out));
 
-    // A reference to nothing is refused before anything is made, as `run` refuses it.
+    // A ConfigMap that does not exist yet: the pod is made, as the API server makes it, and its
+    // container waits (CreateContainerConfigError) until kubectl creates the ConfigMap.
     let missing = std::fs::read_to_string(&file)
         .expect("read")
         .replace("name: fed", "name: unfed")
         .replace("name: web-config", "name: no-such-config");
-    apply_refused(&serving, &file, &missing, "no-such-config");
+    std::fs::write(&file, &missing).expect("write");
+    let out = kubectl(&serving, &["apply", "-f", file.to_str().expect("utf-8")]);
+    assert_eq!(stdout(&out), "pod/unfed created\n", "{}", stderr(&out));
+    let reason = "jsonpath={.status.containerStatuses[0].state.waiting.reason}";
+    wait_for("unfed to wait for its ConfigMap", 30, || {
+        let out = kubectl(&serving, &["get", "pod", "unfed", "-o", reason]);
+        (stdout(&out) == "CreateContainerConfigError").then_some(())
+    });
+    let out = kubectl(
+        &serving,
+        &[
+            "create",
+            "configmap",
+            "no-such-config",
+            "--from-literal=greeting=late",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "pod/unfed",
+            "--timeout=60s",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &["exec", "unfed", "--", "sh", "-c", "echo $GREETING"],
+    );
+    assert_eq!(stdout(&out), "late\n", "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &["delete", "pod/unfed", "configmap/no-such-config"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
 
     // A kind not read in protobuf is refused with what to do instead, and nothing is made.
     let out = kubectl(&serving, &["create", "quota", "q", "--hard=pods=2"]);

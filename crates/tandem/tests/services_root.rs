@@ -415,6 +415,15 @@ fn the_two_tier_example_talks_by_name_and_dns_survives_its_server() {
         "WEB_SERVICE_PORT_HTTP=80".to_string(),
         format!("WEB_PORT=tcp://{web_ip}:80"),
         "POSTGRES_SERVICE_PORT_PG=5432".to_string(),
+        // The `kubernetes` Service's, as every container on a cluster has them.
+        "KUBERNETES_SERVICE_HOST=10.96.0.1".to_string(),
+        "KUBERNETES_SERVICE_PORT=443".to_string(),
+        "KUBERNETES_SERVICE_PORT_HTTPS=443".to_string(),
+        "KUBERNETES_PORT=tcp://10.96.0.1:443".to_string(),
+        "KUBERNETES_PORT_443_TCP=tcp://10.96.0.1:443".to_string(),
+        "KUBERNETES_PORT_443_TCP_PROTO=tcp".to_string(),
+        "KUBERNETES_PORT_443_TCP_PORT=443".to_string(),
+        "KUBERNETES_PORT_443_TCP_ADDR=10.96.0.1".to_string(),
     ] {
         assert!(
             environment.lines().any(|l| l == line),

@@ -584,7 +584,11 @@ fn a_helm_style_file_runs_whole_and_its_claim_outlives_pods() {
     let file = path.to_str().expect("utf-8");
     let out = env.tandem(&["run", "-d", "-f", file]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), "deployment.apps/app created");
+    // The chart's ConfigMap is kept, as the API server keeps it.
+    assert_eq!(
+        stdout(&out).trim(),
+        "configmap/app-config created\ndeployment.apps/app created"
+    );
     // One note for each kind that is not applied; the claim says what it becomes.
     let notes = stderr(&out);
     for kind in [

@@ -212,6 +212,23 @@ fn node_port_key(protocol: &str, port: i32) -> String {
     format!("{protocol}-{port}")
 }
 
+/// The `kubernetes` Service every cluster has in `default`: the first address of the Service
+/// range, port 443 named `https`, as the API server makes it. Its environment variables are in
+/// every container, as the kubelet puts them there; its address is held for it.
+pub fn kubernetes_service() -> Service {
+    let (base, _) = SERVICE_RANGE;
+    let ip = Ipv4Addr::from(u32::from(base) + 1).to_string();
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "kubernetes", "namespace": "default"},
+        "spec": {
+            "clusterIP": ip,
+            "clusterIPs": [ip],
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}],
+        },
+    }))
+    .unwrap_or_default()
+}
+
 fn in_range(ip: Ipv4Addr) -> bool {
     let (base, prefix) = SERVICE_RANGE;
     let mask = u32::MAX << (32 - u32::from(prefix));
@@ -329,7 +346,8 @@ fn cluster_ip(
             &format!("pick an address in {range}, or leave clusterIP out"),
         ));
     }
-    if !held.take(&ip.to_string())? {
+    let kubernetes = kubernetes_service().spec.and_then(|s| s.cluster_ip);
+    if kubernetes.as_deref() == Some(given) || !held.take(&ip.to_string())? {
         return Err(invalid(
             name,
             field,

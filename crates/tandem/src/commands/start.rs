@@ -60,15 +60,27 @@ pub(crate) fn now_time() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time
 }
 
 /// The Services of the pod's namespace that exist as it starts, as environment variables of
-/// each container (`enableServiceLinks`, the kubelet's default): put first, so the container's
-/// own variables of the same name win and may refer to them as `$(WEB_SERVICE_HOST)`.
+/// each container (`enableServiceLinks`, the kubelet's default), and always those of the
+/// `kubernetes` Service (`KUBERNETES_SERVICE_HOST`, …), as the kubelet gives them whatever
+/// `enableServiceLinks` says: put first, so the container's own variables of the same name win
+/// and may refer to them as `$(WEB_SERVICE_HOST)`.
 fn with_service_links(store: &Store, plan: &mut tandem_api::plan::PodPlan) {
     use tandem_api::plan::{EnvValue, EnvVar};
-    let services: Vec<k8s_openapi::api::core::v1::Service> = super::service_store::list(store)
-        .into_iter()
-        .map(|(_, s)| s)
-        .filter(|s| s.metadata.namespace.as_deref() == Some(plan.namespace.as_str()))
-        .collect();
+    let mut services: Vec<k8s_openapi::api::core::v1::Service> = match plan.enable_service_links {
+        true => super::service_store::list(store)
+            .into_iter()
+            .map(|(_, s)| s)
+            .filter(|s| s.metadata.namespace.as_deref() == Some(plan.namespace.as_str()))
+            .collect(),
+        false => Vec::new(),
+    };
+    // A Service of the pod's own namespace named `kubernetes` wins, as in the kubelet's map.
+    if !services
+        .iter()
+        .any(|s| s.metadata.name.as_deref() == Some("kubernetes"))
+    {
+        services.push(super::service_store::kubernetes_service());
+    }
     let links: Vec<EnvVar> = tandem_api::services::environment(&services)
         .into_iter()
         .map(|(name, value)| EnvVar {
@@ -97,9 +109,7 @@ pub(crate) fn start_pod(
     net: &NetworkRequest,
 ) -> anyhow::Result<PodDir> {
     let mut plan = p.plan.clone();
-    if plan.enable_service_links {
-        with_service_links(store, &mut plan);
-    }
+    with_service_links(store, &mut plan);
     let mut object = p.object.clone();
     object.metadata.uid = Some(plan.uid.clone());
     object.metadata.namespace = Some(plan.namespace.clone());
