@@ -95,8 +95,9 @@ const SECCOMP_TYPES: &[&str] = &["RuntimeDefault", "Unconfined", "Localhost"];
 /// 4294967296 would become uid 0 — so it never gets past validation.
 const MAX_ID: i64 = i32::MAX as i64;
 
-/// The API server's bound for `activeDeadlineSeconds` (`math.MaxUint32`).
-const MAX_ACTIVE_DEADLINE: i64 = u32::MAX as i64;
+/// The API server's bound for `activeDeadlineSeconds` (`math.MaxInt32`; its own test of the
+/// bound is `math.MaxInt32 + 1`).
+const MAX_ACTIVE_DEADLINE: i64 = i32::MAX as i64;
 
 /// Validates a defaulted Pod.
 pub(crate) fn pod(cx: &mut Cx<'_>, pod: &Pod) {
@@ -108,6 +109,79 @@ pub(crate) fn pod(cx: &mut Cx<'_>, pod: &Pod) {
     Spec::new(cx, spec).run();
     if let Ok(json) = serde_json::to_value(pod) {
         crate::profiles::check(cx, &json);
+    }
+    pod_wide(cx, pod, spec);
+}
+
+const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+const MIRROR: &str = "kubernetes.io/config.mirror";
+
+/// The rules of `ValidatePodCreate` that look at the pod as a whole: class names, the
+/// annotations controllers and the kubelet read, and the claims generic ephemeral volumes make.
+fn pod_wide(cx: &mut Cx<'_>, pod: &Pod, spec: &PodSpec) {
+    let sp = FieldPath::root().field("spec");
+    for (field, value) in [
+        ("priorityClassName", &spec.priority_class_name),
+        ("runtimeClassName", &spec.runtime_class_name),
+    ] {
+        if let Some(msg) = value
+            .as_deref()
+            .filter(|v| !v.is_empty())
+            .and_then(names::dns1123_subdomain)
+        {
+            cx.error(&sp.field(field), msg);
+        }
+    }
+    let annotations = pod.metadata.annotations.clone().unwrap_or_default();
+    let ap = FieldPath::root().field("metadata").field("annotations");
+    if let Some(cost) = annotations.get(DELETION_COST) {
+        // An int32 as Go's strconv writes one: no sign but '-'.
+        let digits = cost.strip_prefix('-').unwrap_or(cost);
+        let whole = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        if !whole || cost.parse::<i32>().is_err() {
+            cx.error(
+                &ap.key(DELETION_COST),
+                format!("{cost:?} must be a 32-bit integer"),
+            );
+        }
+    }
+    if annotations.contains_key(MIRROR) && !cx.given(&sp.field("nodeName")) {
+        cx.error(&ap.key(MIRROR), "a mirror pod must set spec.nodeName");
+    }
+    // A generic ephemeral volume's claim is named `<pod>-<volume>`: a valid name, and one no
+    // other volume of the pod names as its own claim.
+    let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
+    let volumes = spec.volumes.as_deref().unwrap_or_default();
+    let mut generated = Vec::new();
+    for (i, v) in volumes.iter().enumerate() {
+        if v.ephemeral.is_some() {
+            let claim = format!("{pod_name}-{}", v.name);
+            if let Some(msg) = names::dns1123_subdomain(&claim) {
+                cx.error(
+                    &sp.field("volumes").index(i).field("name"),
+                    format!("the claim this ephemeral volume makes, {claim:?}, is not a valid name: {msg}"),
+                );
+            }
+            generated.push(claim);
+        }
+    }
+    for (i, v) in volumes.iter().enumerate() {
+        if let Some(c) = v
+            .persistent_volume_claim
+            .as_ref()
+            .filter(|c| generated.contains(&c.claim_name))
+        {
+            cx.error(
+                &sp.field("volumes")
+                    .index(i)
+                    .field("persistentVolumeClaim")
+                    .field("claimName"),
+                format!(
+                    "{:?} is the claim of an ephemeral volume of this pod",
+                    c.claim_name
+                ),
+            );
+        }
     }
 }
 
@@ -465,6 +539,12 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             } else if let Some(msg) = names::local_descending_path(&it.path) {
                 self.cx
                     .error(&ip.field("path"), format!("path {:?} {msg}", it.path));
+            } else if it.path.starts_with("..") {
+                // `..data` and its kin are the atomic writer's own (`validateLocalNonReservedPath`).
+                self.cx.error(
+                    &ip.field("path"),
+                    format!("path {:?} must not start with '..'", it.path),
+                );
             }
             mode(self.cx, &ip.field("mode"), it.mode);
             match (&it.field_ref, &it.resource_field_ref) {
@@ -582,6 +662,7 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             ContainerRole::Main => "container",
             _ => "init container",
         };
+        self.resize_policy(c, &p.field("resizePolicy"));
         if c.name.is_empty() {
             self.cx
                 .error(&p.field("name"), format!("{kind} name is required"));
@@ -867,6 +948,36 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             ),
             ("containers", &spec.containers[..]),
         ];
+        // Init containers run one at a time, so the host ports of one clash only with its own
+        // (the API server checks each apart).
+        for (ci, c) in spec.init_containers.iter().flatten().enumerate() {
+            if ContainerRole::of(true, c.restart_policy.as_deref()) != ContainerRole::Init {
+                continue;
+            }
+            let mut init_host: HashMap<(i32, String, String), FieldPath> = HashMap::new();
+            for (i, port) in c.ports.iter().flatten().enumerate() {
+                let Some(hp) = port.host_port.filter(|h| *h != 0) else {
+                    continue;
+                };
+                let proto = port.protocol.clone().unwrap_or_else(|| "TCP".into());
+                let key = (hp, proto.clone(), port.host_ip.clone().unwrap_or_default());
+                let pp = self
+                    .p
+                    .field("initContainers")
+                    .index(ci)
+                    .field("ports")
+                    .index(i);
+                match init_host.get(&key) {
+                    Some(first) => self.cx.error(
+                        &pp.field("hostPort"),
+                        format!("hostPort {hp}/{proto} is already used by {first}"),
+                    ),
+                    None => {
+                        init_host.insert(key, pp);
+                    }
+                }
+            }
+        }
         for (group, containers) in groups {
             for (ci, c) in containers.iter().enumerate() {
                 if group == "initContainers"
@@ -917,15 +1028,12 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                     &ep.field("secretRef"),
                     "configMapRef and secretRef are mutually exclusive in one envFrom entry",
                 ),
-                (Some(r), None) if r.name.is_empty() => {
-                    self.cx
-                        .error(&ep.field("configMapRef").field("name"), "name is required");
+                (Some(r), None) => {
+                    object_name(self.cx, &ep.field("configMapRef").field("name"), &r.name)
                 }
-                (None, Some(r)) if r.name.is_empty() => {
-                    self.cx
-                        .error(&ep.field("secretRef").field("name"), "name is required");
+                (None, Some(r)) => {
+                    object_name(self.cx, &ep.field("secretRef").field("name"), &r.name)
                 }
-                _ => {}
             }
             if let Some(prefix) = ef.prefix.as_deref().filter(|x| !x.is_empty()) {
                 if let Some(msg) = names::env_var_name(prefix) {
@@ -1010,9 +1118,7 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         .filter_map(|(f, r)| r.map(|(n, k)| (f, n, k)))
         {
             let rp = vp.field(field);
-            if name.is_empty() {
-                self.cx.error(&rp.field("name"), "name is required");
-            }
+            object_name(self.cx, &rp.field("name"), name);
             if key.is_empty() {
                 self.cx.error(&rp.field("key"), "key is required");
             } else if let Some(msg) = names::config_key(key) {
@@ -1027,6 +1133,26 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         for (i, m) in c.volume_mounts.iter().flatten().enumerate() {
             let mp = p.field("volumeMounts").index(i);
             self.volume_mount(m, &mp);
+            // Mounts made under the container reach the host only from a privileged one, and a
+            // recursively read-only mount propagates nothing (`validateMountPropagation`,
+            // `validateMountRecursiveReadOnly`).
+            let privileged = c.security_context.as_ref().and_then(|s| s.privileged) == Some(true);
+            if m.mount_propagation.as_deref() == Some("Bidirectional") && !privileged {
+                self.cx.error(
+                    &mp.field("mountPropagation"),
+                    "Bidirectional mount propagation is available only to privileged containers",
+                );
+            }
+            let recursive = m
+                .recursive_read_only
+                .as_deref()
+                .is_some_and(|r| r != "Disabled");
+            if recursive && m.mount_propagation.as_deref().is_some_and(|p| p != "None") {
+                self.cx.error(
+                    &mp.field("recursiveReadOnly"),
+                    "recursiveReadOnly requires mountPropagation None",
+                );
+            }
             if !m.mount_path.is_empty() {
                 let norm = m.mount_path.trim_end_matches('/');
                 if let Some(first) = paths.insert(if norm.is_empty() { "/" } else { norm }, i) {
@@ -1035,6 +1161,39 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                         format!("mountPath {:?} is already used by volumeMounts[{first}] of this container", m.mount_path),
                     );
                 }
+            }
+        }
+    }
+
+    /// `resizePolicy` (`validateResizePolicy`): cpu and memory once each, restarting the
+    /// container only where the pod restarts containers at all.
+    fn resize_policy(&mut self, c: &Container, p: &FieldPath) {
+        let restarts = self.spec.restart_policy.as_deref().unwrap_or("Always") == "Always";
+        let mut seen = Vec::new();
+        for (i, r) in c.resize_policy.iter().flatten().enumerate() {
+            let name = r.resource_name.as_str();
+            if !["cpu", "memory"].contains(&name) {
+                self.cx.error(
+                    p,
+                    format!("resizePolicy resourceName must be cpu or memory, got {name:?}"),
+                );
+            } else if seen.contains(&name) {
+                self.cx
+                    .error(&p.index(i), format!("duplicate resizePolicy for {name}"));
+            }
+            seen.push(name);
+            let policy = r.restart_policy.as_str();
+            match policy {
+                "NotRequired" => {}
+                "RestartContainer" if restarts => {}
+                "RestartContainer" => self.cx.error(
+                    p,
+                    "resizePolicy RestartContainer needs the pod's restartPolicy to be Always",
+                ),
+                _ => self.cx.error(
+                    p,
+                    format!("resizePolicy restartPolicy must be NotRequired or RestartContainer, got {policy:?}"),
+                ),
             }
         }
     }
@@ -1157,6 +1316,13 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                     );
                     continue;
                 }
+                if name.contains('/') {
+                    if let Some(msg) = names::qualified_name(name) {
+                        self.cx
+                            .error(&qp, format!("invalid resource name {name:?}: {msg}"));
+                        continue;
+                    }
+                }
                 if !known {
                     if name.starts_with("hugepages-") || name.contains('/') {
                         self.cx.warn(
@@ -1178,8 +1344,43 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                 }
             }
         }
+        // Extended resources (a domain of the user's) and hugepages cannot be overcommitted:
+        // whole numbers (extended), a limit, and requests equal to it (`ValidateResourceRequirements`).
+        let exact = |name: &str| {
+            name.starts_with("hugepages-")
+                || (name.contains('/') && !name.contains("kubernetes.io/"))
+        };
+        if !pod_level {
+            for ((field, name), q) in &parsed {
+                let qp = rp.field(field).key(name);
+                if name.contains('/') && exact(name) && q.milli_value() % 1000 != 0 {
+                    self.cx
+                        .error(&qp, format!("{field}.{name} must be an integer, got {q}"));
+                }
+                if *field == "requests" && exact(name) {
+                    match parsed.get(&("limits", *name)) {
+                        None => self.cx.error(
+                            &rp.field("limits").key(name),
+                            format!(
+                                "a limit must be set for {name}, which cannot be overcommitted"
+                            ),
+                        ),
+                        Some(lim) if lim != q => self
+                            .cx
+                            .error(&qp, format!("must be equal to the {name} limit of {lim}")),
+                        Some(_) => {}
+                    }
+                }
+            }
+            let huge = parsed.keys().any(|(_, n)| n.starts_with("hugepages-"));
+            let cpu_or_memory = parsed.keys().any(|(_, n)| matches!(*n, "cpu" | "memory"));
+            if huge && !cpu_or_memory {
+                self.cx
+                    .error(rp, "hugepages require a cpu or memory request or limit");
+            }
+        }
         for ((field, name), req) in &parsed {
-            if *field != "requests" {
+            if *field != "requests" || exact(name) {
                 continue;
             }
             if let Some(lim) = parsed.get(&("limits", name)) {
@@ -1417,8 +1618,9 @@ fn toleration(cx: &mut Cx<'_>, t: &k8s_openapi::api::core::v1::Toleration, p: &F
     ) && operator == "Exists"
         && t.value.as_deref().is_some_and(|v| !v.is_empty())
     {
+        // At the operator, as the API server reports it.
         cx.error(
-            &p.field("value"),
+            &p.field("operator"),
             "value must be empty when `operator` is 'Exists'",
         );
     }
@@ -1434,7 +1636,7 @@ fn toleration(cx: &mut Cx<'_>, t: &k8s_openapi::api::core::v1::Toleration, p: &F
     }
     if t.toleration_seconds.is_some() && effect != "NoExecute" {
         cx.error(
-            &p.field("tolerationSeconds"),
+            &p.field("effect"),
             "tolerationSeconds may only be set when effect is NoExecute",
         );
     }
@@ -1478,11 +1680,40 @@ fn dns(cx: &mut Cx<'_>, spec: &PodSpec, p: &FieldPath) {
                 );
             }
         }
-        if d.searches.as_ref().is_some_and(|s| s.len() > 32) {
+        let searches = d.searches.as_deref().unwrap_or_default();
+        if searches.len() > 32 {
             cx.error(
                 &dc.field("searches"),
                 "at most 32 search domains are allowed",
             );
+        }
+        // The resolver's limit on the whole list, spaces included.
+        let length =
+            searches.iter().map(String::len).sum::<usize>() + searches.len().saturating_sub(1);
+        if length > 2048 {
+            cx.error(
+                &dc.field("searches"),
+                format!("the search list may not be longer than 2048 characters, got {length}"),
+            );
+        }
+        for (i, domain) in searches.iter().enumerate() {
+            // A single "." (no search) is allowed, and labels may hold underscores
+            // (RelaxedDNSSearchValidation): `_?[a-z0-9]([-_a-z0-9]*[a-z0-9])?` each.
+            let name = domain.strip_suffix('.').unwrap_or(domain);
+            let label_ok = |l: &str| {
+                let l = l.strip_prefix('_').unwrap_or(l).as_bytes();
+                let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+                l.first().is_some_and(alnum)
+                    && l.last().is_some_and(alnum)
+                    && l.iter().all(|c| alnum(c) || *c == b'-' || *c == b'_')
+            };
+            let valid = name.len() <= 253 && name.split('.').all(label_ok);
+            if domain != "." && !valid {
+                cx.error(
+                    &dc.field("searches").index(i),
+                    format!("invalid search domain {domain:?}: each must be a DNS subdomain (underscores allowed) or \".\""),
+                );
+            }
         }
         for (i, o) in d.options.iter().flatten().enumerate() {
             if o.name.as_deref().is_none_or(str::is_empty) {
@@ -1650,7 +1881,13 @@ fn field_ref(
         .iter()
         .find_map(|prefix| subscript(path, prefix).map(|key| (prefix, key)));
     if let Some((prefix, key)) = subscripted {
-        if let Some(msg) = names::qualified_name(key) {
+        // Annotation keys are compared without case (`validateDownwardAPIVolumeFile` lower-cases
+        // them); label keys as written.
+        let checked = match *prefix {
+            "metadata.annotations" => key.to_ascii_lowercase(),
+            _ => key.to_string(),
+        };
+        if let Some(msg) = names::qualified_name(&checked) {
             cx.error(
                 &p.field("fieldPath"),
                 format!("invalid key {key:?} in {prefix}: {msg}"),
@@ -1667,6 +1904,16 @@ fn field_ref(
                 list(allowed)
             ),
         );
+    }
+}
+
+/// The name of a ConfigMap or Secret a reference names (`ValidateConfigMapName`,
+/// `ValidateSecretName`: a DNS subdomain).
+fn object_name(cx: &mut Cx<'_>, p: &FieldPath, name: &str) {
+    if name.is_empty() {
+        cx.error(p, "name is required");
+    } else if let Some(msg) = names::dns1123_subdomain(name) {
+        cx.error(p, format!("invalid name {name:?}: {msg}"));
     }
 }
 

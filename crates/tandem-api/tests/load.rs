@@ -809,7 +809,7 @@ fn pod_level_resources_are_planned_and_bound_their_containers() {
 }
 
 /// The API server's bounds on ids (`IsValidUserID`/`IsValidGroupID`: 0..=2147483647) and on
-/// `activeDeadlineSeconds` (1..=4294967295), at both edges. Past them a value would wrap when it
+/// `activeDeadlineSeconds` (1..=2147483647), at both edges. Past them a value would wrap when it
 /// reaches the kernel (uid 4294967296 is root) or overflow a deadline.
 #[test]
 fn ids_and_deadlines_are_bounded_as_the_api_server_bounds_them() {
@@ -843,18 +843,18 @@ fn ids_and_deadlines_are_bounded_as_the_api_server_bounds_them() {
             "      securityContext: {runAsGroup: 9223372036854775807}",
             Some("spec.containers[0].securityContext.runAsGroup | runAsGroup must be between 0 and 2147483647, inclusive, got 9223372036854775807"),
         ),
-        ("  activeDeadlineSeconds: 4294967295", None),
+        ("  activeDeadlineSeconds: 2147483647", None),
         (
-            "  activeDeadlineSeconds: 4294967296",
-            Some("spec.activeDeadlineSeconds | activeDeadlineSeconds must be between 1 and 4294967295, inclusive, got 4294967296"),
+            "  activeDeadlineSeconds: 2147483648",
+            Some("spec.activeDeadlineSeconds | activeDeadlineSeconds must be between 1 and 2147483647, inclusive, got 2147483648"),
         ),
         (
             "  activeDeadlineSeconds: 9223372036854775807",
-            Some("spec.activeDeadlineSeconds | activeDeadlineSeconds must be between 1 and 4294967295, inclusive, got 9223372036854775807"),
+            Some("spec.activeDeadlineSeconds | activeDeadlineSeconds must be between 1 and 2147483647, inclusive, got 9223372036854775807"),
         ),
         (
             "  activeDeadlineSeconds: 0",
-            Some("spec.activeDeadlineSeconds | activeDeadlineSeconds must be between 1 and 4294967295, inclusive, got 0"),
+            Some("spec.activeDeadlineSeconds | activeDeadlineSeconds must be between 1 and 2147483647, inclusive, got 0"),
         ),
         // The API server bounds neither of these: the engine saturates them instead.
         ("  terminationGracePeriodSeconds: 9223372036854775807", None),
@@ -1041,9 +1041,9 @@ fn the_api_servers_rules_for_fields_tandem_does_not_act_on() {
     let refused = [
         ("  tolerations: [{key: k, operator: Bogus}]\n", "spec.tolerations[0].operator"),
         ("  tolerations: [{operator: Equal, value: v}]\n", "spec.tolerations[0].operator"),
-        ("  tolerations: [{key: k, operator: Exists, value: v}]\n", "spec.tolerations[0].value"),
+        ("  tolerations: [{key: k, operator: Exists, value: v}]\n", "spec.tolerations[0].operator"),
         ("  tolerations: [{key: k, effect: Sometimes}]\n", "spec.tolerations[0].effect"),
-        ("  tolerations: [{key: k, effect: NoSchedule, tolerationSeconds: 5}]\n", "spec.tolerations[0].tolerationSeconds"),
+        ("  tolerations: [{key: k, effect: NoSchedule, tolerationSeconds: 5}]\n", "spec.tolerations[0].effect"),
         ("  shareProcessNamespace: true\n  hostPID: true\n", "spec.shareProcessNamespace"),
         ("  nodeName: \"Bad Node\"\n", "spec.nodeName"),
         ("  os: {name: plan9}\n", "spec.os.name"),

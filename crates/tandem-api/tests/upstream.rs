@@ -75,11 +75,26 @@ fn at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
 /// Whether tandem's field `got` is the API server's `want` or a field inside it: tandem may name
 /// the key of a map (`requests[cpu]` where the API server says `requests`) or the one field of a
 /// reference that is wrong (`valueFrom.secretKeyRef` where it says `valueFrom`).
+///
+/// The API server writes some paths without a list's index (`volumeMounts.subPath`): such a path
+/// is taken to name every item, so tandem's `volumeMounts[0].subPath` is inside it.
 fn at_or_inside(got: &str, want: &str) -> bool {
-    got == want
-        || got
-            .strip_prefix(want)
-            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    let (got, want) = (got.as_bytes(), want.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while j < want.len() {
+        if i < got.len() && got[i] == want[j] {
+            (i, j) = (i + 1, j + 1);
+        } else if i < got.len() && got[i] == b'[' && (want[j] == b'.' || want[j] == b'[') {
+            // An index the API server's path leaves out.
+            match got[i..].iter().position(|&c| c == b']') {
+                Some(end) if got[i + 1..i + end].iter().all(u8::is_ascii_digit) => i += end + 1,
+                _ => return false,
+            }
+        } else {
+            return false;
+        }
+    }
+    i == got.len() || got[i] == b'.' || got[i] == b'['
 }
 
 /// What tandem decided about one case, when it is not what the API server decides.
