@@ -689,6 +689,10 @@ fn listen_protocol(c: &crate::topology::Ctr, port: u16) -> &'static str {
 
 // TND005
 fn localhost_port_undeclared(t: &Topology, out: &mut Vec<Raw>) {
+    // On the host's network, localhost:PORT is a port of the node, which no container declares.
+    if t.host_network {
+        return;
+    }
     for l in &t.links {
         if l.to.is_some() {
             continue;
@@ -773,51 +777,29 @@ fn probe_port_undeclared(t: &Topology, out: &mut Vec<Raw>) {
             {
                 continue;
             }
-            let owner = t
-                .containers
+            // A port another container of the pod serves is fine: that container answers for
+            // this one (Istio's agent serves the app's probes on 15020/15021 so).
+            if t.containers
                 .iter()
                 .enumerate()
-                .find(|(oi, o)| *oi != ci && o.ports.iter().any(|x| x.number == port));
-            let raw = match owner {
-                Some((_, o)) => {
-                    let raw = Raw::new(
-                        RuleId::ProbePortUndeclared,
-                        &p.path,
-                        format!(
-                            "the {} probe of {} checks port {port}, which {} declares: it reports on {}, not on {}",
-                            p.kind,
-                            q(&c.name),
-                            q(&o.name),
-                            q(&o.name),
-                            q(&c.name)
-                        ),
-                    );
-                    match c.ports.first() {
-                        Some(own) => raw.fix(
-                            format!("in {}:", p.path.trim_end_matches(".port")),
-                            entry("port", &json!(own.number), 0),
-                        ),
-                        None => raw.help(format!(
-                            "probe a port {} listens on, and declare it",
-                            q(&c.name)
-                        )),
-                    }
-                }
-                None => Raw::new(
-                    RuleId::ProbePortUndeclared,
-                    &p.path,
-                    format!(
-                        "the {} probe of {} checks port {port}, which {} does not declare",
-                        p.kind,
-                        q(&c.name),
-                        q(&c.name)
-                    ),
-                )
-                .fix(
-                    format!("in {}:", c.path),
-                    entry("ports", &ports_with(&c.spec, port, "TCP"), 0),
+                .any(|(oi, o)| oi != ci && o.ports.iter().any(|x| x.number == port))
+            {
+                continue;
+            }
+            let raw = Raw::new(
+                RuleId::ProbePortUndeclared,
+                &p.path,
+                format!(
+                    "the {} probe of {} checks port {port}, which {} does not declare",
+                    p.kind,
+                    q(&c.name),
+                    q(&c.name)
                 ),
-            };
+            )
+            .fix(
+                format!("in {}:", c.path),
+                entry("ports", &ports_with(&c.spec, port, "TCP"), 0),
+            );
             out.push(raw);
         }
     }
@@ -825,6 +807,10 @@ fn probe_port_undeclared(t: &Topology, out: &mut Vec<Raw>) {
 
 // TND008
 fn missing_resources(t: &Topology, out: &mut Vec<Raw>) {
+    // Pod-level resources bound every container together (KEP-2837).
+    if t.pod_resources {
+        return;
+    }
     for (ci, c) in t.containers.iter().enumerate() {
         let res = c.spec.resources.clone().unwrap_or_default();
         let has = |list: &Option<std::collections::BTreeMap<String, _>>, k: &str| {
@@ -907,13 +893,31 @@ fn host_integration(path: &str) -> bool {
             .any(|x| p == *x || p.starts_with(&format!("{x}/")))
 }
 
+/// Whether an emptyDir could stand for this hostPath: the pod writes it (a hostPath every
+/// container only reads holds what the node has: certificates, configuration, data), and it is
+/// scratch space (`/tmp`) or a directory the pod's containers share among themselves. A hostPath
+/// one container writes alone most likely keeps data past the pod, which an emptyDir would lose.
+fn empty_dir_keeps_the_meaning(vol: &crate::topology::Vol, path: &str) -> bool {
+    if vol.mounts.iter().all(|m| m.read_only) {
+        return false;
+    }
+    let p = path.trim_end_matches('/');
+    let scratch = ["/tmp", "/var/tmp"]
+        .iter()
+        .any(|x| p == *x || p.starts_with(&format!("{x}/")));
+    let mut containers: Vec<usize> = vol.mounts.iter().map(|m| m.container).collect();
+    containers.sort_unstable();
+    containers.dedup();
+    scratch || containers.len() >= 2
+}
+
 // TND009
 fn hostpath_instead_of_emptydir(t: &Topology, out: &mut Vec<Raw>) {
     for vol in &t.volumes {
         let VolKind::HostPath(path) = &vol.kind else {
             continue;
         };
-        if host_integration(path) {
+        if host_integration(path) || !empty_dir_keeps_the_meaning(vol, path) {
             continue;
         }
         let users: Vec<String> = vol

@@ -171,16 +171,17 @@ pub static RULES: &[Rule] = &[
         id: "TND007",
         name: "probe-port-undeclared",
         severity: Severity::Warning,
-        summary: "a probe points at a port its container does not declare",
+        summary: "a probe points at a port no container of the pod declares",
         explanation: "the probe checks whatever listens on that port of the pod, which may be \
-                      another container or nothing at all; declare the port on the container the \
-                      probe is about, or point the probe at one it declares",
+                      nothing at all; declare the port on the container that serves it (a port \
+                      another container declares is fine: it answers for this one, as a mesh's \
+                      proxy answers the app's probes)",
     },
     Rule {
         id: "TND008",
         name: "missing-resources",
         severity: Severity::Warning,
-        summary: "a container (sidecars included) lacks resource requests or limits",
+        summary: "a container (sidecars included) lacks resource requests or limits, and the pod sets none for all of them",
         explanation: "requests are what the scheduler reserves and limits what the kernel \
                       enforces; a container without them can be starved or starve its neighbours, \
                       sidecars included — they share the pod's budget",
@@ -189,10 +190,11 @@ pub static RULES: &[Rule] = &[
         id: "TND009",
         name: "hostpath-instead-of-emptydir",
         severity: Severity::Warning,
-        summary: "a hostPath volume holds data an emptyDir would hold",
+        summary: "a hostPath volume holds what an emptyDir would hold: scratch space, or files the pod's containers share",
         explanation: "hostPath ties the pod to one node's filesystem, outlives the pod and is \
                       shared with anything else on the host; to share files between the \
-                      containers of a pod an emptyDir is enough",
+                      containers of a pod an emptyDir is enough (a hostPath the pod only reads, \
+                      or one container keeps its data in, is left alone)",
     },
     Rule {
         id: "TND010",

@@ -32,6 +32,10 @@ pub struct Topology {
     pub grace_seconds: i64,
     /// Whether the pod set `terminationGracePeriodSeconds` itself.
     pub grace_given: bool,
+    /// `hostNetwork: true`: localhost is the node's, not the pod's.
+    pub host_network: bool,
+    /// Pod-level `spec.resources` requests or limits cpu or memory: the containers share them.
+    pub pod_resources: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -326,6 +330,13 @@ impl Topology {
             fs_group: pod_sc.fs_group,
             grace_seconds: spec.termination_grace_period_seconds.unwrap_or(30),
             grace_given: spec.termination_grace_period_seconds.is_some(),
+            host_network: spec.host_network == Some(true),
+            pod_resources: spec.resources.as_ref().is_some_and(|r| {
+                [&r.requests, &r.limits]
+                    .into_iter()
+                    .flatten()
+                    .any(|m| m.contains_key("cpu") || m.contains_key("memory"))
+            }),
         }
     }
 
