@@ -702,11 +702,14 @@ fn endpoints(text: &str) -> Vec<Endpoint> {
             let Some((host, port)) = split_host_port(authority) else {
                 continue;
             };
-            if !host_like(&host) {
+            // A URI of a scheme without a known port and with none written names an object
+            // (`gs://bucket/key`, `secretmanager://projects/p/secrets/s`), not a place to connect.
+            let port = port.or_else(|| default_port(&scheme));
+            if !host_like(&host) || port.is_none() {
                 continue;
             }
             out.push(Endpoint {
-                port: port.or_else(|| default_port(&scheme)),
+                port,
                 host,
                 raw: token.trim_end_matches(['.', ':']).to_string(),
             });
@@ -854,6 +857,12 @@ mod tests {
         // Times, image tags, `project:region:instance` and bare words are not endpoints.
         assert!(ep("12:44:29 redis:7 myapp:2.0 project:region:instance").is_empty());
         assert!(ep("file:///etc/x").is_empty());
+        // URIs of objects are not endpoints; a scheme without a default port needs one written.
+        assert!(ep("gs://my-bucket/config.json sm://projects/p/secrets/db k8s://ns/cm").is_empty());
+        assert_eq!(
+            ep("OTEL_EXPORTER=grpc://collector.example.com:4317"),
+            vec![("collector.example.com".into(), Some(4317))]
+        );
     }
 
     #[test]
