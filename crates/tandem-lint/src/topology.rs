@@ -113,8 +113,17 @@ impl VolKind {
     }
 
     /// Volumes containers can write to and so share data through.
+    /// Whether a container that mounts it without `readOnly` may write it: every kind but the
+    /// files made from API objects (configMap, secret, downwardAPI, projected) and image
+    /// volumes, which the kubelet always mounts read-only. A claim, a disk or a share is as
+    /// writable as its mount.
     pub fn writable(&self) -> bool {
-        matches!(self, VolKind::EmptyDir { .. } | VolKind::HostPath(_))
+        !matches!(
+            self,
+            VolKind::ConfigMap(_)
+                | VolKind::Secret(_)
+                | VolKind::Other("projected" | "downwardAPI" | "image")
+        )
     }
 }
 

@@ -147,3 +147,19 @@ fn svg_is_well_formed_and_renders_in_chromium() {
         "not a real PNG"
     );
 }
+
+/// A claim (or a disk, a share) is drawn as its mount says: written where it is mounted without
+/// readOnly; only the volumes made from API objects are read-only whatever the mount says.
+#[test]
+fn a_claim_mounted_read_write_is_drawn_written() {
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: db}\nspec:\n  volumes:\n    - {name: data, persistentVolumeClaim: {claimName: db-data}}\n    - {name: conf, configMap: {name: db-conf}}\n  containers:\n    - name: db\n      image: postgres:16\n      volumeMounts: [{name: data, mountPath: /var/lib/postgresql/data}, {name: conf, mountPath: /etc/db}]\n    - name: backup\n      image: backup:1\n      volumeMounts: [{name: data, mountPath: /data, readOnly: true}]\n";
+    let pods = tandem_api::written_pods(&[Source::new("m.yaml", text.to_string())]);
+    let m = Diagram::of(&Topology::of(&pods[0].object)).mermaid();
+    for line in [
+        "c_db -->|\"rw /var/lib/postgresql/data · image user\"| v_data",
+        "v_data -->|\"ro /data · image user\"| c_backup",
+        "v_conf -->|\"ro /etc/db · image user\"| c_db",
+    ] {
+        assert!(m.lines().any(|l| l.trim() == line), "{line}\n{m}");
+    }
+}
