@@ -58,7 +58,6 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.schedulingGates", W, When::Set, IGNORED, SCHEDULING),
     rule("spec.schedulingGroup", W, When::Set, IGNORED, SCHEDULING),
     rule("spec.priorityClassName", W, When::Set, IGNORED, SCHEDULING),
-    rule("spec.priority", W, When::Set, IGNORED, SCHEDULING),
     rule("spec.preemptionPolicy", W, When::Set, IGNORED, SCHEDULING),
     rule("spec.schedulerName", W, When::ValueNotIn(&["default-scheduler"]), IGNORED, SCHEDULING),
     rule("spec.readinessGates", W, When::Set, "names pod conditions that no controller sets on one machine: the pod is not Ready until you set each of them True", Some("set a gate's condition as a controller would: `tandem patch pod NAME --subresource=status --type=merge -p '{\"status\":{\"conditions\":[{\"type\":\"GATE\",\"status\":\"True\"}]}}'`")),

@@ -1046,6 +1046,8 @@ fn the_api_servers_rules_for_fields_tandem_does_not_act_on() {
         ("  tolerations: [{key: k, effect: NoSchedule, tolerationSeconds: 5}]\n", "spec.tolerations[0].effect"),
         ("  shareProcessNamespace: true\n  hostPID: true\n", "spec.shareProcessNamespace"),
         ("  nodeName: \"Bad Node\"\n", "spec.nodeName"),
+        // The Priority admission plugin's: no class here, so the priority must be 0 or absent.
+        ("  priority: 1000\n", "spec.priority"),
         ("  os: {name: plan9}\n", "spec.os.name"),
         ("  readinessGates: [{conditionType: \"Bad Gate!\"}]\n", "spec.readinessGates[0].conditionType"),
         ("  topologySpreadConstraints: [{maxSkew: 0, topologyKey: zone, whenUnsatisfiable: DoNotSchedule}]\n", "spec.topologySpreadConstraints[0].maxSkew"),
