@@ -134,7 +134,10 @@ fn pod_wide(cx: &mut Cx<'_>, pod: &Pod, spec: &PodSpec) {
     }
     // The Priority admission plugin computes the priority from priorityClassName (0 without
     // one, as here: this machine has no PriorityClasses) and refuses a pod that gives another.
-    if let Some(p) = spec.priority.filter(|p| *p != 0 && cx.given(&sp.field("priority"))) {
+    if let Some(p) = spec
+        .priority
+        .filter(|p| *p != 0 && cx.given(&sp.field("priority")))
+    {
         cx.error_hint(
             &sp.field("priority"),
             format!("the integer value of priority ({p}) must not be provided in pod spec; priority admission controller computed 0 from the given PriorityClass name"),

@@ -1,10 +1,14 @@
 //! Pod status as the kubelet reports it: phase (§5.1), conditions (§5.2), container statuses
 //! (§5.3), and the READY / STATUS / RESTARTS columns kubectl prints (§5.4).
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
     ContainerStatus, ContainerUser, LinuxContainerUser, Pod, PodCondition, PodStatus,
+    ResourceRequirements,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use tandem_api::plan::{ContainerPlan, ContainerRole, PodPlan};
@@ -273,6 +277,15 @@ fn container_status(
         }),
         state: Some(state),
         last_state: last,
+        // What the kubelet allocated the container and what it runs with (KEP-1287, on by
+        // default since 1.33): its requests, and its requests and limits, as quantities.
+        allocated_resources: quantities(&c.resources.requests),
+        resources: Some(ResourceRequirements {
+            requests: quantities(&c.resources.requests),
+            limits: quantities(&c.resources.limits),
+            ..Default::default()
+        })
+        .filter(|r| r.requests.is_some() || r.limits.is_some()),
         // KEP-3619: the identity the runtime gave the instance, once it exists.
         user: r
             .user
@@ -292,6 +305,25 @@ fn container_status(
             }),
         ..Default::default()
     }
+}
+
+/// cpu, memory and ephemeral-storage as the kubelet writes them back: millicores (`250m`, `1`)
+/// and bytes in binary units (`64Mi`); `None` when the list is empty.
+fn quantities(list: &tandem_api::plan::ResourceList) -> Option<BTreeMap<String, Quantity>> {
+    let cpu = |m: u64| match m % 1000 {
+        0 => (m / 1000).to_string(),
+        _ => format!("{m}m"),
+    };
+    let bytes = |b: u64| tandem_api::quantity::canonical_bytes_like(b, "Mi");
+    let out: BTreeMap<String, Quantity> = [
+        ("cpu", list.cpu_millis.map(cpu)),
+        ("memory", list.memory_bytes.map(bytes)),
+        ("ephemeral-storage", list.ephemeral_storage_bytes.map(bytes)),
+    ]
+    .into_iter()
+    .filter_map(|(name, q)| Some((name.to_string(), Quantity(q?))))
+    .collect();
+    (!out.is_empty()).then_some(out)
 }
 
 fn condition(

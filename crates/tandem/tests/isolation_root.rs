@@ -500,6 +500,23 @@ spec:
         Some("16"),
         "--pod-max-pids"
     );
+    // Each container's status says what it was given, as the kubelet's does: requests (copied
+    // from the limits here) allocated, requests and limits in effect.
+    let app = wait_for("the app's status with its resources", 20, || {
+        let v = env.pod_json("sized");
+        let s = v["status"]["containerStatuses"][0].clone();
+        s["resources"].is_object().then_some(s)
+    });
+    assert_eq!(
+        app["allocatedResources"],
+        serde_json::json!({"cpu": "200m", "memory": "50Mi"}),
+        "{app}"
+    );
+    assert_eq!(
+        app["resources"],
+        serde_json::json!({"requests": {"cpu": "200m", "memory": "50Mi"}, "limits": {"cpu": "200m", "memory": "50Mi"}}),
+        "{app}"
+    );
     // The app's 20 background processes run into the pod's limit.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut logs = String::new();
