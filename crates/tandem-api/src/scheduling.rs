@@ -114,35 +114,12 @@ fn node_selector(cx: &mut Cx<'_>, s: &Value, p: &FieldPath) {
 }
 
 fn node_selector_term(cx: &mut Cx<'_>, t: &Value, p: &FieldPath) {
-    for (i, r) in items(&t["matchExpressions"]).iter().enumerate() {
-        let rp = p.field("matchExpressions").index(i);
-        let values = strings(&r["values"]);
-        match r["operator"].as_str().unwrap_or_default() {
-            "In" | "NotIn" if values.is_empty() => cx.error(
-                &rp.field("values"),
-                "must be specified when `operator` is 'In' or 'NotIn'",
-            ),
-            "Exists" | "DoesNotExist" if !values.is_empty() => cx.error(
-                &rp.field("values"),
-                "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
-            ),
-            "Gt" | "Lt" if values.len() != 1 => cx.error(
-                &rp.field("values"),
-                "must be specified single value when `operator` is 'Lt' or 'Gt'",
-            ),
-            "In" | "NotIn" | "Exists" | "DoesNotExist" | "Gt" | "Lt" => {}
-            op => cx.error(
-                &rp.field("operator"),
-                format!("not a valid selector operator: {op:?}"),
-            ),
-        }
-        label_key(cx, &r["key"], &rp.field("key"));
-        for (j, v) in values.iter().enumerate() {
-            if let Some(msg) = names::label_value(v) {
-                cx.error(&rp.field("values").index(j), msg);
-            }
-        }
-    }
+    expressions(
+        cx,
+        &t["matchExpressions"],
+        &p.field("matchExpressions"),
+        true,
+    );
     for (i, r) in items(&t["matchFields"]).iter().enumerate() {
         let rp = p.field("matchFields").index(i);
         match r["operator"].as_str().unwrap_or_default() {
@@ -189,8 +166,22 @@ pub(crate) fn label_selector(cx: &mut Cx<'_>, s: &Value, p: &FieldPath) {
             );
         }
     }
-    for (i, r) in items(&s["matchExpressions"]).iter().enumerate() {
-        let rp = p.field("matchExpressions").index(i);
+    expressions(
+        cx,
+        &s["matchExpressions"],
+        &p.field("matchExpressions"),
+        false,
+    );
+}
+
+/// The `matchExpressions` of a label selector, or with `numeric` of a node selector term (which
+/// also has `Gt` and `Lt`): a label name for a key, values as the operator wants them, each a
+/// label value.
+fn expressions(cx: &mut Cx<'_>, list: &Value, p: &FieldPath, numeric: bool) {
+    const LABEL: &[&str] = &["In", "NotIn", "Exists", "DoesNotExist"];
+    const NODE: &[&str] = &["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"];
+    for (i, r) in items(list).iter().enumerate() {
+        let rp = p.index(i);
         let values = strings(&r["values"]);
         match r["operator"].as_str().unwrap_or_default() {
             "In" | "NotIn" if values.is_empty() => cx.error(
@@ -201,15 +192,13 @@ pub(crate) fn label_selector(cx: &mut Cx<'_>, s: &Value, p: &FieldPath) {
                 &rp.field("values"),
                 "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
             ),
-            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            "Gt" | "Lt" if numeric && values.len() != 1 => cx.error(
+                &rp.field("values"),
+                "must be specified single value when `operator` is 'Lt' or 'Gt'",
+            ),
             op => {
-                enumerated(
-                    cx,
-                    &rp.field("operator"),
-                    "operator",
-                    op,
-                    &["In", "NotIn", "Exists", "DoesNotExist"],
-                );
+                let allowed = if numeric { NODE } else { LABEL };
+                enumerated(cx, &rp.field("operator"), "operator", op, allowed);
             }
         }
         label_key(cx, &r["key"], &rp.field("key"));

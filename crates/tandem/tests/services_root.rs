@@ -288,6 +288,16 @@ fn addresses_are_the_machines_and_bad_ones_are_refused_before_anything_starts() 
         "{}",
         stderr(&out)
     );
+    // The first address of the range is the `kubernetes` Service's, as on a cluster.
+    let out = run_d(
+        &a,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: first}\nspec: {clusterIP: 10.96.0.1, ports: [{port: 80}]}\n",
+    );
+    assert!(
+        stderr(&out).contains("Invalid value: \"10.96.0.1\": provided IP is already allocated"),
+        "{}",
+        stderr(&out)
+    );
     // With no endpoint the node port refuses; deleting the Service frees it.
     let out = a.tandem(&["delete", "svc/db"]);
     assert!(out.status.success(), "{}", stderr(&out));
