@@ -276,7 +276,8 @@ fn container_status(
             _ => r.started(c),
         }),
         state: Some(state),
-        last_state: last,
+        // Always written, empty until a run ended, as the kubelet writes it (`lastState: {}`).
+        last_state: Some(last.unwrap_or_default()),
         // What the kubelet allocated the container and what it runs with (KEP-1287, on by
         // default since 1.33): its requests, and its requests and limits, as quantities.
         allocated_resources: quantities(&c.resources.requests),
