@@ -198,6 +198,14 @@ pub fn remove_whole(dir: &Path) -> std::io::Result<()> {
 /// leaving room for the staging prefix and a pid.
 const DIR_NAME_MAX: usize = 200;
 
+/// The file an object kept in the store is (`objects/configmaps/default_app.json`): `objects`
+/// is [`Store::objects`], `resource` the kind's directory (its plural, qualified by its group).
+pub fn kept_file(objects: &Path, resource: &str, namespace: &str, name: &str) -> PathBuf {
+    objects
+        .join(resource)
+        .join(format!("{}.json", dir_name(namespace, name)))
+}
+
 /// `<namespace>_<name>`, or for a pair too long for a file name, its first 183 bytes, `~` and
 /// the 16 hex digits of its FNV-1a hash: stable across builds and versions, as the name of a
 /// directory that outlives them must be. (Workload directories are named the same way.)
@@ -267,10 +275,7 @@ impl PodDir {
             .parent()
             .and_then(Path::parent)
             .unwrap_or(Path::new("/"));
-        store
-            .join("objects")
-            .join(kind.plural())
-            .join(format!("{}.json", dir_name(namespace, name)))
+        kept_file(&store.join("objects"), kind.plural(), namespace, name)
     }
     pub fn events(&self) -> PathBuf {
         self.root.join("events.jsonl")

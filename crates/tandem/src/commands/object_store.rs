@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use tandem_apiserver::{Resource, StoredKind};
-use tandem_supervisor::statedir::{dir_name, write_atomic, Store};
+use tandem_supervisor::statedir::{kept_file, write_atomic, Store};
 
 /// The kinds kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,19 +48,22 @@ impl Kept {
             .chain(StoredKind::ALL.into_iter().map(Kept::Stored))
     }
 
-    fn dir(self, store: &Store) -> PathBuf {
-        // The resource's plural, qualified by its group (`roles.rbac.authorization.k8s.io`).
+    /// The kind's directory: its plural, qualified by its group (`roles.rbac.authorization.k8s.io`).
+    fn resource_dir(self) -> String {
         let r = self.resource();
-        store.objects.join(match r.group() {
+        match r.group() {
             "" => r.plural().to_string(),
             g => format!("{}.{g}", r.plural()),
-        })
+        }
+    }
+
+    fn dir(self, store: &Store) -> PathBuf {
+        store.objects.join(self.resource_dir())
     }
 
     /// Where an object of this kind is kept (`namespace` empty for a cluster-scoped kind).
     pub fn path(self, store: &Store, namespace: &str, name: &str) -> PathBuf {
-        self.dir(store)
-            .join(format!("{}.json", dir_name(namespace, name)))
+        kept_file(&store.objects, &self.resource_dir(), namespace, name)
     }
 }
 
