@@ -348,8 +348,23 @@ fn the_two_tier_example_talks_by_name_and_dns_survives_its_server() {
         client_file.to_str().expect("utf-8"),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    wait_for("both web pods ready behind their Service", 90, || {
-        (ready_addresses(&env, "web").len() == 2).then_some(())
+    // The web pods' readiness does not wait for the database (as on a cluster), so the pages
+    // below need the database's endpoint to be ready too.
+    wait_for(
+        "both web pods and the database ready behind their Services",
+        90,
+        || {
+            (ready_addresses(&env, "web").len() == 2
+                && ready_addresses(&env, "postgres").len() == 1)
+                .then_some(())
+        },
+    );
+    // The proxy follows the endpoints within a quarter second.
+    wait_for("a page served through the database's Service", 10, || {
+        fetch_from(&env, "client", "http://web/cgi-bin/page", 1)
+            .first()
+            .is_some_and(|l| l.ends_with("result for SELECT 1"))
+            .then_some(())
     });
     // The kubelet's resolv.conf for ClusterFirst.
     let resolv = stdout(&env.tandem(&["exec", "client", "--", "cat", "/etc/resolv.conf"]));
