@@ -46,39 +46,72 @@ pub enum EnvError {
 }
 
 /// The ConfigMaps and Secrets of the pod's namespace a container reads when it is created
-/// ([`EnvValue::FromObject`]), by kind and name: each object's keys and values (a Secret's
-/// decoded; a value that is not UTF-8 is taken lossily).
+/// ([`EnvValue::FromObject`]) and its volumes when they are set up
+/// ([`crate::plan::ObjectFiles`]), by kind and name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Objects(BTreeMap<(ObjectKind, String), BTreeMap<String, String>>);
+pub struct Objects(BTreeMap<(ObjectKind, String), ObjectData>);
+
+/// One object's keys, as the environment and as files see them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ObjectData {
+    /// A ConfigMap's `data`, a Secret's decoded values (a value that is not UTF-8 taken lossily).
+    env: BTreeMap<String, String>,
+    /// The same, with a ConfigMap's `binaryData` too, as bytes.
+    files: BTreeMap<String, Vec<u8>>,
+}
 
 impl Objects {
     /// Adds a ConfigMap or Secret as the API server stores it (a Secret's `data` base64, its
-    /// `stringData` over it).
+    /// `stringData` over it; a ConfigMap's `binaryData` base64, for files only).
     pub fn insert(&mut self, kind: ObjectKind, object: &serde_json::Value) {
         use base64::Engine as _;
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-        let mut data: BTreeMap<String, String> = BTreeMap::new();
-        for (k, v) in object["data"].as_object().into_iter().flatten() {
-            let value = match kind {
-                ObjectKind::ConfigMap => text(v),
-                ObjectKind::Secret => base64::engine::general_purpose::STANDARD
-                    .decode(v.as_str().unwrap_or_default())
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default(),
-            };
-            data.insert(k.clone(), value);
-        }
-        if kind == ObjectKind::Secret {
-            for (k, v) in object["stringData"].as_object().into_iter().flatten() {
-                data.insert(k.clone(), text(v));
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().as_bytes().to_vec();
+        let decoded = |v: &serde_json::Value| {
+            base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().unwrap_or_default())
+                .unwrap_or_default()
+        };
+        let entries = |field: &str| {
+            object[field]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v))
+                .collect::<Vec<_>>()
+        };
+        let mut values: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        let mut files_only: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        match kind {
+            ObjectKind::ConfigMap => {
+                values.extend(entries("data").into_iter().map(|(k, v)| (k, text(v))));
+                files_only.extend(
+                    entries("binaryData")
+                        .into_iter()
+                        .map(|(k, v)| (k, decoded(v))),
+                );
+            }
+            ObjectKind::Secret => {
+                values.extend(entries("data").into_iter().map(|(k, v)| (k, decoded(v))));
+                values.extend(entries("stringData").into_iter().map(|(k, v)| (k, text(v))));
             }
         }
+        let env = values
+            .iter()
+            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect();
+        values.extend(files_only);
+        let data = ObjectData { env, files: values };
         self.0.insert((kind, name.to_string()), data);
     }
 
     fn get(&self, kind: ObjectKind, name: &str) -> Option<&BTreeMap<String, String>> {
-        self.0.get(&(kind, name.to_string()))
+        self.0.get(&(kind, name.to_string())).map(|d| &d.env)
+    }
+
+    /// An object's keys as a volume projects them.
+    pub fn files(&self, kind: ObjectKind, name: &str) -> Option<&BTreeMap<String, Vec<u8>>> {
+        self.0.get(&(kind, name.to_string())).map(|d| &d.files)
     }
 }
 

@@ -190,8 +190,8 @@ mod tests {
 
     #[test]
     fn written_pods_keep_pods_that_do_not_load() {
-        // The configMap reference fails `load`; the Pod is still there as written.
-        let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: a\n      image: x\n  volumes:\n    - name: c\n      configMap:\n        name: missing\n---\napiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata:\n      name: q\n    spec:\n      containers: [{name: b, image: bb}]\n";
+        // The volume without a name fails `load`; the Pod is still there as written.
+        let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: a\n      image: x\n  volumes:\n    - name: C\n      configMap:\n        name: missing\n---\napiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata:\n      name: q\n    spec:\n      containers: [{name: b, image: bb}]\n";
         let sources = [Source::new("m.yaml", text)];
         assert!(crate::load(&sources, &Default::default()).is_err());
         let pods = written_pods(&sources);

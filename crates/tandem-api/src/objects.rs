@@ -19,20 +19,12 @@ pub(crate) struct ConfigMapData {
 
 impl ConfigMapData {
     /// Every key as file content (`data` and `binaryData`, sorted by key).
-    pub(crate) fn files(&self) -> BTreeMap<&str, Vec<u8>> {
-        let mut out: BTreeMap<&str, Vec<u8>> = self
+    pub(crate) fn files(&self) -> BTreeMap<String, Vec<u8>> {
+        let text = self
             .data
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_bytes().to_vec()))
-            .collect();
-        for (k, v) in &self.binary {
-            out.insert(k.as_str(), v.clone());
-        }
-        out
-    }
-
-    pub(crate) fn keys(&self) -> Vec<&str> {
-        self.files().into_keys().collect()
+            .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()));
+        text.chain(self.binary.clone()).collect()
     }
 }
 

@@ -470,8 +470,15 @@ pub enum VolumeSource {
         kind: String,
     },
     /// configMap, secret, downwardAPI and projected volumes: a read-only set of files written by the
-    /// supervisor when the pod starts.
-    Files { files: Vec<FileProjection> },
+    /// supervisor when the pod starts. `awaiting` are the ConfigMaps and Secrets the volume
+    /// projects that were not among the objects the pod was loaded with: read from the store
+    /// when the pod's volumes are set up, as the kubelet reads them then; until each exists the
+    /// pod waits in ContainerCreating (`FailedMount`).
+    Files {
+        files: Vec<FileProjection>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        awaiting: Vec<ObjectFiles>,
+    },
     /// `persistentVolumeClaim`: the claim's directory on this machine
     /// (`PlanOptions::claims_dir`/NAMESPACE/CLAIM), made when first used and kept after the pod;
     /// `fsGroup` applies to it as to a claim's volume on a cluster.
@@ -485,6 +492,62 @@ pub struct FileProjection {
     /// Permission bits (defaultMode or the item's mode).
     pub mode: u32,
     pub content: FileContent,
+}
+
+/// The files a volume projects from one ConfigMap or Secret (`configMap`/`secret` volumes and
+/// projected sources).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectFiles {
+    pub kind: ObjectKind,
+    pub name: String,
+    /// `items`; empty: every key, each a file of its name.
+    pub items: Vec<KeyFile>,
+    /// `defaultMode`, for every key's file when no item is listed.
+    pub mode: u32,
+}
+
+/// One `items` entry: the object's key, the file's path in the volume, its mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyFile {
+    pub key: String,
+    pub path: String,
+    pub mode: u32,
+}
+
+impl ObjectFiles {
+    /// The files of the object whose keys hold `content` (a ConfigMap's `data` and `binaryData`,
+    /// a Secret's decoded `data`), in key or item order, and the indexes of the items whose key
+    /// the object does not have (the kubelet's volume plugins refuse those unless the reference
+    /// is optional).
+    pub fn project(
+        &self,
+        content: &BTreeMap<String, Vec<u8>>,
+    ) -> (Vec<FileProjection>, Vec<usize>) {
+        if self.items.is_empty() {
+            let files = content
+                .iter()
+                .map(|(k, v)| FileProjection {
+                    path: k.clone(),
+                    mode: self.mode,
+                    content: FileContent::Bytes(v.clone()),
+                })
+                .collect();
+            return (files, Vec::new());
+        }
+        let mut files = Vec::new();
+        let mut missing = Vec::new();
+        for (i, it) in self.items.iter().enumerate() {
+            match content.get(&it.key) {
+                Some(v) => files.push(FileProjection {
+                    path: it.path.clone(),
+                    mode: it.mode,
+                    content: FileContent::Bytes(v.clone()),
+                }),
+                None => missing.push(i),
+            }
+        }
+        (files, missing)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -168,30 +168,6 @@ struct Planner<'c, 'a, 's> {
 const REF_HINT: &str = "add it to this file, or pass the file that defines it with another -f";
 
 impl Planner<'_, '_, '_> {
-    fn missing(&mut self, at: &FieldPath, kind: &str, name: &str, what: &str) {
-        self.cx.error_hint(
-            at,
-            format!(
-                "{kind} {name:?} not found in namespace {:?} (referenced by {what})",
-                self.namespace
-            ),
-            format!("{REF_HINT}; or mark the reference `optional: true`"),
-        );
-    }
-
-    fn missing_key(&mut self, at: &FieldPath, kind: &str, name: &str, key: &str, keys: &[&str]) {
-        let have = if keys.is_empty() {
-            "it has no keys".to_string()
-        } else {
-            format!("its keys: {}", keys.join(", "))
-        };
-        self.cx.error_hint(
-            at,
-            format!("key {key:?} not found in {kind} {name:?}"),
-            format!("{have}; or mark the reference `optional: true`"),
-        );
-    }
-
     /// A reference to an object (or a key of one) the sources do not hold: read when the
     /// container is created, as the kubelet reads it; said once here, since until it exists the
     /// container waits (`missing` names what, `at` where).
@@ -541,67 +517,73 @@ impl Planner<'_, '_, '_> {
                 kind: h.type_.clone().unwrap_or_default(),
             }
         } else if let Some(c) = &v.config_map {
-            let mode = file_mode(c.default_mode);
+            let mut awaiting = Vec::new();
+            let source = ObjectSource {
+                kind: ObjectKind::ConfigMap,
+                name: &c.name,
+                items: c.items.as_deref(),
+                optional: c.optional,
+                default_mode: c.default_mode,
+                name_field: "name",
+            };
             let what = format!("volume {:?}", v.name);
-            let files = self.config_map_files(
-                &c.name,
-                c.items.as_deref(),
-                c.optional,
-                mode,
-                &p.field("configMap"),
-                &what,
-            );
-            VolumeSource::Files { files }
+            let files = self.object_files(source, &p.field("configMap"), &what, &mut awaiting);
+            VolumeSource::Files { files, awaiting }
         } else if let Some(s) = &v.secret {
-            let mode = file_mode(s.default_mode);
+            let mut awaiting = Vec::new();
+            let source = ObjectSource {
+                kind: ObjectKind::Secret,
+                name: s.secret_name.as_deref().unwrap_or_default(),
+                items: s.items.as_deref(),
+                optional: s.optional,
+                default_mode: s.default_mode,
+                name_field: "secretName",
+            };
             let what = format!("volume {:?}", v.name);
-            let name = s.secret_name.clone().unwrap_or_default();
-            let at = p.field("secret");
-            let files = self.secret_files(
-                &name,
-                s.items.as_deref(),
-                s.optional,
-                mode,
-                &at,
-                "secretName",
-                &what,
-            );
-            VolumeSource::Files { files }
+            let files = self.object_files(source, &p.field("secret"), &what, &mut awaiting);
+            VolumeSource::Files { files, awaiting }
         } else if let Some(d) = &v.downward_api {
             let mode = file_mode(d.default_mode);
             VolumeSource::Files {
                 files: downward_files(d.items.as_deref(), mode, plan),
+                awaiting: Vec::new(),
             }
         } else if let Some(pr) = &v.projected {
             let mode = file_mode(pr.default_mode);
             let mut files = Vec::new();
+            let mut awaiting = Vec::new();
+            let what = format!("projected volume {:?}", v.name);
             for (i, s) in pr.sources.iter().flatten().enumerate() {
                 let sp = p.field("projected").field("sources").index(i);
-                let what = format!("projected volume {:?}", v.name);
-                if let Some(c) = &s.config_map {
-                    files.extend(self.config_map_files(
-                        &c.name,
-                        c.items.as_deref(),
-                        c.optional,
-                        mode,
-                        &sp.field("configMap"),
-                        &what,
-                    ));
+                let (source, at) = if let Some(c) = &s.config_map {
+                    let source = ObjectSource {
+                        kind: ObjectKind::ConfigMap,
+                        name: &c.name,
+                        items: c.items.as_deref(),
+                        optional: c.optional,
+                        default_mode: pr.default_mode,
+                        name_field: "name",
+                    };
+                    (source, sp.field("configMap"))
                 } else if let Some(c) = &s.secret {
-                    files.extend(self.secret_files(
-                        &c.name,
-                        c.items.as_deref(),
-                        c.optional,
-                        mode,
-                        &sp.field("secret"),
-                        "name",
-                        &what,
-                    ));
-                } else if let Some(d) = &s.downward_api {
-                    files.extend(downward_files(d.items.as_deref(), mode, plan));
-                }
+                    let source = ObjectSource {
+                        kind: ObjectKind::Secret,
+                        name: &c.name,
+                        items: c.items.as_deref(),
+                        optional: c.optional,
+                        default_mode: pr.default_mode,
+                        name_field: "name",
+                    };
+                    (source, sp.field("secret"))
+                } else {
+                    if let Some(d) = &s.downward_api {
+                        files.extend(downward_files(d.items.as_deref(), mode, plan));
+                    }
+                    continue;
+                };
+                files.extend(self.object_files(source, &at, &what, &mut awaiting));
             }
-            VolumeSource::Files { files }
+            VolumeSource::Files { files, awaiting }
         } else if let Some(c) = &v.persistent_volume_claim {
             VolumeSource::Claim {
                 claim: c.claim_name.clone(),
@@ -633,104 +615,95 @@ impl Planner<'_, '_, '_> {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn config_map_files(
+    /// The files a `configMap`/`secret` volume or projected source gives, when its object is at
+    /// hand; otherwise (or when it lacks a listed key) the projection goes to `awaiting`, read
+    /// when the pod's volumes are set up, and the load warns once. An optional reference to a
+    /// missing object or key projects nothing for it, as in the kubelet's volume plugins.
+    fn object_files(
         &mut self,
-        name: &str,
-        items: Option<&[KeyToPath]>,
-        optional: Option<bool>,
-        mode: u32,
+        source: ObjectSource<'_>,
         at: &FieldPath,
         what: &str,
+        awaiting: &mut Vec<ObjectFiles>,
     ) -> Vec<FileProjection> {
-        let Some(cm) = self.store.config_map(&self.namespace, name) else {
-            if optional != Some(true) {
-                self.missing(&at.field("name"), "ConfigMap", name, what);
-            }
-            return Vec::new();
-        };
-        let content = cm.files();
-        let keys = cm.keys();
-        self.project(
-            &content,
-            &keys,
-            items,
-            optional,
-            mode,
-            at,
-            "ConfigMap",
-            name,
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn secret_files(
-        &mut self,
-        name: &str,
-        items: Option<&[KeyToPath]>,
-        optional: Option<bool>,
-        mode: u32,
-        at: &FieldPath,
-        name_field: &str,
-        what: &str,
-    ) -> Vec<FileProjection> {
-        let Some(s) = self.store.secret(&self.namespace, name) else {
-            if optional != Some(true) {
-                self.missing(&at.field(name_field), "Secret", name, what);
-            }
-            return Vec::new();
-        };
-        let content: BTreeMap<&str, Vec<u8>> = s
-            .data
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect();
-        let keys: Vec<&str> = content.keys().copied().collect();
-        self.project(&content, &keys, items, optional, mode, at, "Secret", name)
-    }
-
-    /// Files for all keys (sorted) or for the listed items; a missing item key is an error unless
-    /// the reference is optional (then it is skipped), as in the kubelet's volume plugins.
-    #[allow(clippy::too_many_arguments)]
-    fn project(
-        &mut self,
-        content: &BTreeMap<&str, Vec<u8>>,
-        keys: &[&str],
-        items: Option<&[KeyToPath]>,
-        optional: Option<bool>,
-        mode: u32,
-        at: &FieldPath,
-        kind: &str,
-        name: &str,
-    ) -> Vec<FileProjection> {
-        let items = items.unwrap_or_default();
-        if items.is_empty() {
-            return content
+        let mode = file_mode(source.default_mode);
+        let projection = ObjectFiles {
+            kind: source.kind,
+            name: source.name.to_string(),
+            items: source
+                .items
+                .unwrap_or_default()
                 .iter()
-                .map(|(k, v)| FileProjection {
-                    path: (*k).to_string(),
-                    mode,
-                    content: FileContent::Bytes(v.clone()),
-                })
-                .collect();
-        }
-        let mut out = Vec::new();
-        for (i, it) in items.iter().enumerate() {
-            match content.get(it.key.as_str()) {
-                Some(v) => out.push(FileProjection {
+                .map(|it| KeyFile {
+                    key: it.key.clone(),
                     path: it.path.clone(),
                     mode: it.mode.map_or(mode, file_mode_of),
-                    content: FileContent::Bytes(v.clone()),
-                }),
-                None if optional == Some(true) => {}
-                None => {
-                    let kp = at.field("items").index(i).field("key");
-                    self.missing_key(&kp, kind, name, &it.key, keys);
-                }
+                })
+                .collect(),
+            mode,
+        };
+        let content: Option<BTreeMap<String, Vec<u8>>> = match source.kind {
+            ObjectKind::ConfigMap => self
+                .store
+                .config_map(&self.namespace, source.name)
+                .map(|cm| cm.files()),
+            ObjectKind::Secret => self
+                .store
+                .secret(&self.namespace, source.name)
+                .map(|s| s.data.clone()),
+        };
+        let optional = source.optional == Some(true);
+        let kind = source.kind.name();
+        let name = source.name;
+        let Some(content) = content else {
+            if !optional {
+                let missing = format!(
+                    "{kind} {name:?} not found in namespace {:?} (referenced by {what})",
+                    self.namespace
+                );
+                self.awaited(&at.field(source.name_field), missing);
+                awaiting.push(projection);
             }
+            return Vec::new();
+        };
+        let (files, missing) = projection.project(&content);
+        if let (false, Some(&first)) = (optional, missing.first()) {
+            let keys: Vec<&str> = content.keys().map(String::as_str).collect();
+            let have = match keys.is_empty() {
+                true => "it has no keys".to_string(),
+                false => format!("its keys: {}", keys.join(", ")),
+            };
+            let key = &projection.items[first].key;
+            let missing = format!("key {key:?} not found in {kind} {name:?} ({have})");
+            self.awaited(&at.field("items").index(first).field("key"), missing);
+            awaiting.push(projection);
+            return Vec::new();
         }
-        out
+        files
     }
+
+    /// A volume's object (or a key of it) the sources do not hold: said once here, since until
+    /// it exists the pod waits.
+    fn awaited(&mut self, at: &FieldPath, missing: String) {
+        self.cx.warn(
+            at,
+            format!("{missing}: the pod waits in ContainerCreating (FailedMount) until it exists"),
+            Some(format!(
+                "create it (`tandem apply -f FILE`, or through the API) and the pod starts at its next try, within 10 s; {REF_HINT}; or mark the reference `optional: true`"
+            )),
+        );
+    }
+}
+
+/// A `configMap`/`secret` volume or projected source, as [`Planner::object_files`] reads it.
+struct ObjectSource<'a> {
+    kind: ObjectKind,
+    name: &'a str,
+    items: Option<&'a [KeyToPath]>,
+    optional: Option<bool>,
+    default_mode: Option<i32>,
+    /// The field that names the object: `name`, or a secret volume's `secretName`.
+    name_field: &'static str,
 }
 
 fn file_mode_of(m: i32) -> u32 {

@@ -346,7 +346,10 @@ fn object_gets_api_defaults() {
     let plan = &l.pods[0].plan;
     assert_eq!(
         plan.volume("s").map(|v| &v.source),
-        Some(&VolumeSource::Files { files: vec![] })
+        Some(&VolumeSource::Files {
+            files: vec![],
+            awaiting: vec![]
+        })
     );
     assert_eq!(
         plan.containers[0]
@@ -649,7 +652,7 @@ fn projected_volume_and_binary_data() {
     assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
     assert!(l.warnings[0].message.contains("serviceAccountToken"));
     let plan = &l.pods[0].plan;
-    let VolumeSource::Files { files } = &plan.volume("all").expect("all").source else {
+    let VolumeSource::Files { files, .. } = &plan.volume("all").expect("all").source else {
         panic!("not files");
     };
     let got: Vec<_> = files

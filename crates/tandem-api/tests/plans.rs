@@ -18,7 +18,7 @@ fn facts() -> RuntimeFacts {
 
 fn files(plan: &PodPlan, volume: &str) -> Vec<FileProjection> {
     match &plan.volume(volume).expect("volume").source {
-        VolumeSource::Files { files } => files.clone(),
+        VolumeSource::Files { files, .. } => files.clone(),
         other => panic!("{volume}: not a files volume: {other:?}"),
     }
 }

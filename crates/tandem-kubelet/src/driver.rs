@@ -152,6 +152,7 @@ enum Done {
         attempt: u32,
         result: Result<Vec<String>, crate::runtime::SandboxFailure>,
     },
+    Volumes(Result<(), crate::runtime::MountFailure>),
 }
 
 pub struct Driver<R: ContainerRuntime, O: Observer> {
@@ -341,6 +342,14 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 );
             }
             Action::RemoveAllContainers => self.obs.all_containers_removed(&self.plan, now),
+            Action::SetUpVolumes => {
+                self.obs.volumes_trying();
+                let runtime = Rc::clone(&self.runtime);
+                let tx = self.start_tx.clone();
+                tokio::task::spawn_local(async move {
+                    let _ = tx.send(Done::Volumes(runtime.set_up_volumes().await));
+                });
+            }
             Action::CreateSandbox { attempt } => {
                 self.obs.sandbox_creating();
                 let runtime = Rc::clone(&self.runtime);
@@ -551,6 +560,17 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 result,
             } => self.on_probe_done(container, attempt, kind, result),
             Done::Sandbox { attempt, result } => self.on_sandbox_done(attempt, result),
+            Done::Volumes(result) => {
+                if let Err(e) = &result {
+                    self.event(
+                        EventType::Warning,
+                        EventReason::FailedMount,
+                        e.to_string(),
+                        None,
+                    );
+                }
+                self.obs.volumes_tried(result.is_ok(), Instant::now());
+            }
         }
     }
 

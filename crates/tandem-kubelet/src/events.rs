@@ -55,6 +55,8 @@ pub enum EventReason {
     Evicted,
     SandboxChanged,
     FailedCreatePodSandBox,
+    /// A volume could not be set up (its ConfigMap or Secret is missing).
+    FailedMount,
 }
 
 impl std::fmt::Display for EventReason {

@@ -137,6 +137,15 @@ pub struct ContainerUserIds {
     pub supplemental_groups: Vec<u32>,
 }
 
+/// Why the pod's volumes could not be set up: the kubelet's `FailedMount` message, without its
+/// `MountVolume.SetUp failed for volume` prefix (the volume and the cause).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("MountVolume.SetUp failed for volume {volume:?} : {message}")]
+pub struct MountFailure {
+    pub volume: String,
+    pub message: String,
+}
+
 /// Why a new sandbox could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -205,6 +214,10 @@ pub trait ContainerRuntime: 'static {
         handler: &Handler,
         timeout: Option<Duration>,
     ) -> impl Future<Output = HandlerResult>;
+    /// Sets up the volumes the plan marks as awaiting their ConfigMaps and Secrets (the
+    /// kubelet's `WaitForAttachAndMount`); called until it succeeds, before any container of the
+    /// pod is created. The first volume that cannot be set up yet is the error.
+    fn set_up_volumes(&self) -> impl Future<Output = Result<(), MountFailure>>;
     /// Replaces the lost sandbox with sandbox `attempt`, made as the first one was, once every
     /// container of the pod has stopped; returns the pod's new addresses (`status.podIPs`, IPv4
     /// first; empty without a pod network). On failure nothing of the new sandbox is left.

@@ -569,6 +569,45 @@ pub struct Observed {
     pub eviction: Option<String>,
     /// The pod sandbox (§2.3), as the runtime reports it.
     pub sandbox: PodSandbox,
+    /// Whether the pod's volumes are set up (§6.7).
+    pub volumes: VolumeSetUp,
+}
+
+/// The pod's volumes (§6.7): set up before any container is created. Only volumes that wait
+/// for a ConfigMap or Secret are set up by the engine; the others exist before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeSetUp {
+    Done,
+    /// Not yet: the next try is due at `retry_at` (`None`: now), after `failures` failed ones.
+    Pending {
+        retry_at: Option<Instant>,
+        failures: u32,
+    },
+    /// A try is in flight.
+    Trying {
+        failures: u32,
+    },
+}
+
+/// The first wait between two tries of a volume's set-up, doubled after each failure up to
+/// [`VOLUME_RETRY_MAX`] (the kubelet's volume operations back off from 500 ms; its cap of two
+/// minutes is shortened so a pod starts within seconds of its object's creation).
+pub const VOLUME_RETRY_FIRST: Duration = Duration::from_millis(500);
+pub const VOLUME_RETRY_MAX: Duration = Duration::from_secs(10);
+
+impl VolumeSetUp {
+    fn of(plan: &PodPlan) -> Self {
+        let awaiting = plan.volumes.iter().any(|v| {
+            matches!(&v.source, tandem_api::plan::VolumeSource::Files { awaiting, .. } if !awaiting.is_empty())
+        });
+        match awaiting {
+            true => VolumeSetUp::Pending {
+                retry_at: None,
+                failures: 0,
+            },
+            false => VolumeSetUp::Done,
+        }
+    }
 }
 
 impl Observed {
@@ -583,6 +622,7 @@ impl Observed {
             storage: None,
             eviction: None,
             sandbox: Default::default(),
+            volumes: VolumeSetUp::of(plan),
         }
     }
 
@@ -752,6 +792,32 @@ impl Observed {
     }
 
     /// The runtime is making the new sandbox.
+    /// A try to set up the pod's volumes begins.
+    pub fn volumes_trying(&mut self) {
+        if let VolumeSetUp::Pending { failures, .. } = self.volumes {
+            self.volumes = VolumeSetUp::Trying { failures };
+        }
+    }
+
+    /// A try to set up the pod's volumes ended: done, or the next is due after the back-off.
+    pub fn volumes_tried(&mut self, ok: bool, now: Instant) {
+        let VolumeSetUp::Trying { failures } = self.volumes else {
+            return;
+        };
+        self.volumes = match ok {
+            true => VolumeSetUp::Done,
+            false => {
+                let wait = VOLUME_RETRY_FIRST
+                    .saturating_mul(1 << failures.min(16))
+                    .min(VOLUME_RETRY_MAX);
+                VolumeSetUp::Pending {
+                    retry_at: Some(now + wait),
+                    failures: failures + 1,
+                }
+            }
+        };
+    }
+
     pub fn sandbox_creating(&mut self) {
         self.sandbox.state = SandboxState::Creating;
     }

@@ -19,7 +19,7 @@ use crate::rules::{
 use crate::runtime::{StopSignal, StorageUsage};
 use crate::state::{
     ContainerRecord, HookKind, HookState, KillReason, Observed, RunState, TerminationReason,
-    WaitingReason, MIN_GRACE,
+    VolumeSetUp, WaitingReason, MIN_GRACE,
 };
 
 pub fn compute_actions(plan: &PodPlan, obs: &Observed, now: Instant) -> Decision {
@@ -464,6 +464,19 @@ fn compute_running(plan: &PodPlan, obs: &Observed, now: Instant, d: &mut Decisio
     if !obs.sandbox.ready() {
         crate::sandbox::compute_sandbox_loss(plan, obs, pod_grace(plan), d);
         return;
+    }
+    // No container is created before the pod's volumes are set up (§6.7, the kubelet's
+    // WaitForAttachAndMount).
+    match obs.volumes {
+        VolumeSetUp::Done => {}
+        VolumeSetUp::Trying { .. } => return,
+        VolumeSetUp::Pending { retry_at, .. } => {
+            match retry_at.filter(|at| *at > now) {
+                Some(at) => d.wake(at),
+                None => d.actions.push(Action::SetUpVolumes),
+            }
+            return;
+        }
     }
     // A container exited into a RestartAllContainers rule (§2.7): nothing restarts on its own
     // until every container is stopped and removed.

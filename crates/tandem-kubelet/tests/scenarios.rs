@@ -217,6 +217,8 @@ struct Scenario {
     sandbox_losses: Vec<Duration>,
     /// Sandbox attempts whose creation fails, with the message.
     sandbox_failures: Vec<(u32, String)>,
+    /// When the object the pod's awaited volumes project appears.
+    volumes_missing_until: Option<Duration>,
     /// Conditions set from outside (at, type, status), as `tandem patch --subresource=status`
     /// does, with whether the driver takes them.
     conditions: Vec<(Duration, String, String, bool)>,
@@ -236,6 +238,7 @@ impl Scenario {
             storage: vec![],
             sandbox_losses: vec![],
             sandbox_failures: vec![],
+            volumes_missing_until: None,
             conditions: vec![],
             ephemerals: vec![],
             until: 600 * S,
@@ -277,6 +280,11 @@ impl Scenario {
     /// Making sandbox `attempt` fails.
     fn fail_sandbox(mut self, attempt: u32, message: &str) -> Self {
         self.sandbox_failures.push((attempt, message.into()));
+        self
+    }
+    /// The pod's awaited volumes cannot be set up before `at`.
+    fn volumes_missing_until(mut self, at: Duration) -> Self {
+        self.volumes_missing_until = Some(at);
         self
     }
     fn until(mut self, d: Duration) -> Self {
@@ -336,6 +344,9 @@ impl Scenario {
         let storage = self.storage;
         for (attempt, message) in &self.sandbox_failures {
             rt.fail_sandbox(*attempt, message);
+        }
+        if let Some(at) = self.volumes_missing_until {
+            rt.volumes_missing_until(t0 + at);
         }
         let losses = self.sandbox_losses;
         let conditions = self.conditions;
@@ -3389,6 +3400,94 @@ async fn restart_counts_keep_counting_across_sandboxes() {
     assert_eq!(r.events(EventReason::SandboxChanged).len(), 2);
     assert_eq!(r.status().pod_ip.as_deref(), Some("10.88.0.4"));
     assert_eq!(r.status().phase.as_deref(), Some("Running"));
+}
+
+// ---- §6.7 volumes that wait for their ConfigMap or Secret ----------------------------------------
+
+/// A pod with a volume of a ConfigMap that is not there yet.
+fn awaiting_volume(mut plan: PodPlan) -> PodPlan {
+    plan.volumes.push(VolumePlan {
+        name: "config".into(),
+        source: VolumeSource::Files {
+            files: vec![],
+            awaiting: vec![ObjectFiles {
+                kind: ObjectKind::ConfigMap,
+                name: "app-config".into(),
+                items: vec![],
+                mode: 0o644,
+            }],
+        },
+    });
+    plan
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn no_container_starts_until_the_volumes_object_appears() {
+    let plan = awaiting_volume(pod(Always, 30, &["init:init1", "sidecar:proxy", "app"]));
+    let r = Scenario::new(plan)
+        .script("init1", vec![exits(S, 0)])
+        .volumes_missing_until(5 * S)
+        .until(20 * S)
+        .run()
+        .await;
+    // Tries back off from 500 ms, doubling: 0, 0.5, 1.5, 3.5 s fail; 7.5 s finds the object
+    // (to the timer's millisecond per try).
+    assert_eq!(tenths(r.at("volumes", "FailedMount")), [0, 5, 15, 35]);
+    assert_eq!(tenths(r.at("volumes", "SetUp")), [75]);
+    assert_eq!(tenths(vec![r.first("init1", "Starting")]), [75]);
+    assert!(r.starts_before("init1", "proxy"));
+    assert!(r.starts_before("proxy", "app"));
+    let failed = r.events(EventReason::FailedMount);
+    assert_eq!(failed.len(), 4);
+    assert_eq!(failed[0].kind, tandem_kubelet::events::EventType::Warning);
+    assert_eq!(
+        failed[0].message,
+        "MountVolume.SetUp failed for volume \"config\" : configmap \"app-config\" not found"
+    );
+    // While it waits the pod is Pending and every container waits as the kubelet shows it.
+    let (_, waiting) = r
+        .statuses()
+        .into_iter()
+        .rfind(|(t, _)| *t < 7400)
+        .expect("a status while waiting");
+    assert_eq!(waiting.phase.as_deref(), Some("Pending"));
+    let reasons: Vec<String> = waiting
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(waiting.container_statuses.iter().flatten())
+        .map(|c| {
+            c.state
+                .as_ref()
+                .and_then(|s| s.waiting.as_ref())
+                .and_then(|w| w.reason.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(reasons, ["PodInitializing"; 3]);
+    assert_eq!(r.status().phase.as_deref(), Some("Running"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_pod_waiting_for_its_volumes_is_deleted_without_starting_anything() {
+    let plan = awaiting_volume(pod(Always, 30, &["app"]));
+    let r = Scenario::new(plan)
+        .volumes_missing_until(600 * S)
+        .delete_at(3 * S, None)
+        .until(60 * S)
+        .run()
+        .await;
+    let outcome = r.outcome.as_ref().expect("the pod ended");
+    assert_eq!(outcome.reason, TerminationReason::Deleted);
+    assert!(r.at("app", "Starting").is_empty());
+    assert!(r.at("volumes", "SetUp").is_empty());
+    // Back-off doubles to its 10 s cap: no try after the delete at 3 s.
+    assert_eq!(tenths(r.at("volumes", "FailedMount")), [0, 5, 15]);
+}
+
+/// Milliseconds to the nearest tenth of a second.
+fn tenths(ms: Vec<u64>) -> Vec<u64> {
+    ms.into_iter().map(|t| (t + 50) / 100).collect()
 }
 
 // ---- §7.B KEP-5532 RestartAllContainers (T155–T159) ---------------------------------------------

@@ -14,13 +14,13 @@ use tandem_runtime::error_chain as chain;
 use nix::sys::signal::Signal;
 use oci_spec::runtime::LinuxNamespaceType;
 use tandem_api::env::RuntimeFacts;
-use tandem_api::plan::{ContainerPlan, PodPlan, PullPolicy};
+use tandem_api::plan::{ContainerPlan, ObjectKind, PodPlan, PullPolicy};
 use tandem_api::plan::{Handler, HttpScheme};
 use tandem_image::{ImageStore, PullSettings, ResolvedImage};
 use tandem_kubelet::runtime::StopSignal;
 use tandem_kubelet::runtime::{
-    ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, SandboxFailure, StartError,
-    StartFailure, Started,
+    ContainerRuntime, HandlerKind, HandlerResult, MountFailure, RuntimeEvent, SandboxFailure,
+    StartError, StartFailure, Started,
 };
 use tandem_runtime::exec::{ExecOutcome, Session, SessionStdio};
 use tandem_runtime::mounts::MountSpec;
@@ -308,15 +308,20 @@ impl LinuxRuntime {
 
     /// The ConfigMaps and Secrets `c`'s environment reads now, from the store (those that are
     /// there; a missing one is the resolver's to judge).
-    fn kept_objects(&self, c: &ContainerPlan) -> tandem_api::env::Objects {
+    /// The kept ConfigMaps and Secrets of the pod's namespace among `refs`, as the store holds
+    /// them now.
+    fn kept_objects<'r>(
+        &self,
+        refs: impl Iterator<Item = (ObjectKind, &'r str)>,
+    ) -> tandem_api::env::Objects {
         let mut objects = tandem_api::env::Objects::default();
-        for r in tandem_api::env::object_refs(c) {
-            let path = self.dir.kept_object(r.kind, &self.plan.namespace, &r.name);
+        for (kind, name) in refs {
+            let path = self.dir.kept_object(kind, &self.plan.namespace, name);
             let kept = std::fs::read(&path)
                 .ok()
                 .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
             if let Some(object) = kept {
-                objects.insert(r.kind, &object);
+                objects.insert(kind, &object);
             }
         }
         objects
@@ -330,7 +335,8 @@ impl LinuxRuntime {
         image: &ResolvedImage,
     ) -> Result<PathBuf, StartError> {
         let facts = self.facts.borrow().clone();
-        let pod_env = tandem_api::env::resolve(&self.plan, c, &facts, &self.kept_objects(c))
+        let env_refs = tandem_api::env::object_refs(c).map(|r| (r.kind, r.name.as_str()));
+        let pod_env = tandem_api::env::resolve(&self.plan, c, &facts, &self.kept_objects(env_refs))
             .map_err(config_error)?;
         let mut env = merge_env(&image.config.env, pod_env);
         // containerd starts every container's environment with HOSTNAME (the pod's, or under
@@ -633,6 +639,12 @@ impl ContainerRuntime for LinuxRuntime {
             };
             let _ = init.signal(signo);
         }
+    }
+
+    async fn set_up_volumes(&self) -> Result<(), MountFailure> {
+        let awaited = crate::volumes::awaited_objects(&self.plan);
+        let objects = self.kept_objects(awaited.map(|(_, o)| (o.kind, o.name.as_str())));
+        crate::volumes::set_up_awaiting(&self.plan, &self.dir, &objects, self.id_range)
     }
 
     async fn recreate_sandbox(&self, attempt: u32) -> Result<Vec<String>, SandboxFailure> {

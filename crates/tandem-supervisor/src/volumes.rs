@@ -6,8 +6,13 @@
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
+use tandem_api::env::Objects;
 use tandem_api::env::RuntimeFacts;
-use tandem_api::plan::{ContainerPlan, FileContent, PodPlan, VolumeSource};
+use tandem_api::plan::{
+    ContainerPlan, FileContent, FileProjection, ObjectFiles, ObjectKind, PodPlan, VolumePlan,
+    VolumeSource,
+};
+use tandem_kubelet::runtime::MountFailure;
 
 use crate::statedir::PodDir;
 use crate::translate::BindMount;
@@ -95,62 +100,140 @@ pub fn prepare(plan: &PodPlan, dir: &PodDir, facts: &RuntimeFacts) -> Result<(),
                         .map_err(io_err(&v.name, &path))?;
                 }
             }
-            VolumeSource::Files { files } => {
+            VolumeSource::Files { files, awaiting } => {
                 std::fs::create_dir_all(&path).map_err(io_err(&v.name, &path))?;
-                for f in files {
-                    if !is_clean_relative(&f.path) {
-                        return Err(VolumeError::Content {
-                            volume: v.name.clone(),
-                            message: format!(
-                                "file path {:?} must be relative and must not contain '..'",
-                                f.path
-                            ),
-                        });
-                    }
-                    let bytes = match &f.content {
-                        FileContent::Bytes(b) => b.clone(),
-                        FileContent::FieldRef(p) => {
-                            tandem_api::env::resolve_field_ref(plan, p, facts)
-                                .map_err(|e| VolumeError::Content {
-                                    volume: v.name.clone(),
-                                    message: e.to_string(),
-                                })?
-                                .into_bytes()
-                        }
-                        FileContent::ResourceFieldRef(r) => {
-                            tandem_api::env::resolve_resource_field_ref(plan, r, facts)
-                                .map_err(|e| VolumeError::Content {
-                                    volume: v.name.clone(),
-                                    message: e.to_string(),
-                                })?
-                                .into_bytes()
-                        }
-                    };
-                    let target = path.join(&f.path);
-                    if let Some(parent) = target.parent() {
-                        std::fs::create_dir_all(parent).map_err(io_err(&v.name, parent))?;
-                    }
-                    std::fs::OpenOptions::new()
-                        .write(true)
-                        .create(true)
-                        .truncate(true)
-                        .mode(f.mode)
-                        .open(&target)
-                        .and_then(|mut file| std::io::Write::write_all(&mut file, &bytes))
-                        .map_err(io_err(&v.name, &target))?;
-                    // open(2)'s mode is filtered by the umask; the volume must show the mode asked for.
-                    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(f.mode))
-                        .map_err(io_err(&v.name, &target))?;
+                write_files(plan, &v.name, &path, files, facts)?;
+                if !awaiting.is_empty() {
+                    // The rest comes with its objects, and ownership after it (`set_up_awaiting`).
+                    continue;
                 }
             }
         }
-        if let (Some(group), Some(read_only)) =
-            (plan.security.fs_group, ownership_managed(&v.source))
-        {
-            let on_root_mismatch =
-                plan.security.fs_group_change_policy.as_deref() == Some("OnRootMismatch");
-            set_volume_ownership(&path, group, read_only, on_root_mismatch)
-                .map_err(|(p, e)| io_err(&v.name, &p)(e))?;
+        apply_fs_group(plan, &v.name, &v.source, &path)?;
+    }
+    Ok(())
+}
+
+/// `fsGroup` on one volume, where the kubelet manages its ownership.
+fn apply_fs_group(
+    plan: &PodPlan,
+    volume: &str,
+    source: &VolumeSource,
+    path: &Path,
+) -> Result<(), VolumeError> {
+    if let (Some(group), Some(read_only)) = (plan.security.fs_group, ownership_managed(source)) {
+        let on_root_mismatch =
+            plan.security.fs_group_change_policy.as_deref() == Some("OnRootMismatch");
+        set_volume_ownership(path, group, read_only, on_root_mismatch)
+            .map_err(|(p, e)| io_err(volume, &p)(e))?;
+    }
+    Ok(())
+}
+
+/// Writes a file volume's files under `path`.
+fn write_files(
+    plan: &PodPlan,
+    volume: &str,
+    path: &Path,
+    files: &[FileProjection],
+    facts: &RuntimeFacts,
+) -> Result<(), VolumeError> {
+    let content_err = |message: String| VolumeError::Content {
+        volume: volume.to_string(),
+        message,
+    };
+    for f in files {
+        if !is_clean_relative(&f.path) {
+            return Err(content_err(format!(
+                "file path {:?} must be relative and must not contain '..'",
+                f.path
+            )));
+        }
+        let bytes = match &f.content {
+            FileContent::Bytes(b) => b.clone(),
+            FileContent::FieldRef(p) => tandem_api::env::resolve_field_ref(plan, p, facts)
+                .map_err(|e| content_err(e.to_string()))?
+                .into_bytes(),
+            FileContent::ResourceFieldRef(r) => {
+                tandem_api::env::resolve_resource_field_ref(plan, r, facts)
+                    .map_err(|e| content_err(e.to_string()))?
+                    .into_bytes()
+            }
+        };
+        let target = path.join(&f.path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err(volume, parent))?;
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(f.mode)
+            .open(&target)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, &bytes))
+            .map_err(io_err(volume, &target))?;
+        // open(2)'s mode is filtered by the umask; the volume must show the mode asked for.
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(f.mode))
+            .map_err(io_err(volume, &target))?;
+    }
+    Ok(())
+}
+
+/// The ConfigMaps and Secrets the pod's file volumes wait for.
+pub fn awaited_objects(plan: &PodPlan) -> impl Iterator<Item = (&VolumePlan, &ObjectFiles)> {
+    plan.volumes.iter().flat_map(|v| {
+        let awaiting = match &v.source {
+            VolumeSource::Files { awaiting, .. } => awaiting.as_slice(),
+            _ => &[],
+        };
+        awaiting.iter().map(move |o| (v, o))
+    })
+}
+
+/// Completes the file volumes that wait for ConfigMaps and Secrets, from `objects` (the
+/// kubelet's configMap and secret volume plugins' SetUp): nothing is written until every awaited
+/// object and key is there; the first missing one is the error, in the plugins' words.
+pub fn set_up_awaiting(
+    plan: &PodPlan,
+    dir: &PodDir,
+    objects: &Objects,
+    id_range: Option<tandem_runtime::userns::IdRange>,
+) -> Result<(), MountFailure> {
+    let mut found: Vec<(&VolumePlan, Vec<FileProjection>)> = Vec::new();
+    for (v, o) in awaited_objects(plan) {
+        let (lower, noun) = match o.kind {
+            ObjectKind::ConfigMap => ("configmap", "config"),
+            ObjectKind::Secret => ("secret", "secret"),
+        };
+        let failure = |message: String| MountFailure {
+            volume: v.name.clone(),
+            message,
+        };
+        let content = objects
+            .files(o.kind, &o.name)
+            .ok_or_else(|| failure(format!("{lower} {:?} not found", o.name)))?;
+        let (files, missing) = o.project(content);
+        if let Some(&i) = missing.first() {
+            let key = &o.items[i].key;
+            return Err(failure(format!(
+                "{lower} references non-existent {noun} key: {key}"
+            )));
+        }
+        match found.iter_mut().find(|(fv, _)| fv.name == v.name) {
+            Some((_, all)) => all.extend(files),
+            None => found.push((v, files)),
+        }
+    }
+    for (v, files) in found {
+        let path = dir.volume(&v.name);
+        let failure = |e: VolumeError| MountFailure {
+            volume: v.name.clone(),
+            message: tandem_runtime::error_chain(&e),
+        };
+        write_files(plan, &v.name, &path, &files, &RuntimeFacts::default()).map_err(failure)?;
+        apply_fs_group(plan, &v.name, &v.source, &path).map_err(failure)?;
+        if let Some(range) = id_range {
+            shift_to(&path, range).map_err(failure)?;
         }
     }
     Ok(())
@@ -305,35 +388,35 @@ pub fn give_to_user_namespace(
     dir: &PodDir,
     range: tandem_runtime::userns::IdRange,
 ) -> Result<(), VolumeError> {
-    fn shift(path: &Path, range: tandem_runtime::userns::IdRange) -> Result<(), VolumeError> {
-        let err = |source| VolumeError::Ownership {
-            path: path.to_path_buf(),
-            source,
-        };
-        let meta = std::fs::symlink_metadata(path).map_err(err)?;
-        std::os::unix::fs::lchown(
-            path,
-            Some(range.to_host(meta.uid())),
-            Some(range.to_host(meta.gid())),
-        )
-        .map_err(err)?;
-        // lchown(2) clears set-user-ID and set-group-ID bits: the setgid bit fsGroup put on
-        // directories must survive, so new files keep inheriting the group.
-        if !meta.file_type().is_symlink() && meta.mode() & 0o6000 != 0 {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
-                .map_err(err)?;
-        }
-        if meta.is_dir() {
-            for e in std::fs::read_dir(path).map_err(err)? {
-                shift(&e.map_err(err)?.path(), range)?;
-            }
-        }
-        Ok(())
-    }
     let mut roots = vec![dir.root.join("volumes"), dir.shm()];
     roots.extend(["etc-hosts", "hostname", "resolv.conf"].map(|f| dir.etc_file(f)));
     for root in roots.iter().filter(|p| p.exists()) {
-        shift(root, range)?;
+        shift_to(root, range)?;
+    }
+    Ok(())
+}
+
+/// Moves everything under `path` (made on the host's ids) into the pod's id `range`.
+fn shift_to(path: &Path, range: tandem_runtime::userns::IdRange) -> Result<(), VolumeError> {
+    let err = |source| VolumeError::Ownership {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::symlink_metadata(path).map_err(err)?;
+    // Ids already in the range (ranges start at IDS_PER_POD or above) stay as they are, so a
+    // volume completed later can be shifted again as a whole.
+    let (uid, gid) = (range.to_host(meta.uid()), range.to_host(meta.gid()));
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(err)?;
+    // lchown(2) clears set-user-ID and set-group-ID bits: the setgid bit fsGroup put on
+    // directories must survive, so new files keep inheriting the group.
+    if !meta.file_type().is_symlink() && meta.mode() & 0o6000 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
+            .map_err(err)?;
+    }
+    if meta.is_dir() {
+        for e in std::fs::read_dir(path).map_err(err)? {
+            shift_to(&e.map_err(err)?.path(), range)?;
+        }
     }
     Ok(())
 }

@@ -309,3 +309,125 @@ spec:
         stdout(&deleted)
     );
 }
+
+/// A pod whose volumes project a ConfigMap and a Secret that do not exist yet is accepted, as a
+/// cluster accepts it: it waits in ContainerCreating with a FailedMount event per try, no
+/// container of it starts, and once `apply` brings both objects it starts with their files, in
+/// their modes and with the pod's fsGroup.
+#[test]
+fn a_pod_waits_for_its_volumes_objects_and_starts_once_they_are_applied() {
+    let Some(()) = require_root("volume_object_wait") else {
+        return;
+    };
+    let env = Env::new();
+    let pod = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: mounts}
+spec:
+  terminationGracePeriodSeconds: 1
+  securityContext: {runAsUser: 1000, fsGroup: 3000}
+  initContainers:
+  - name: init
+    image: localhost/tandem-busybox:1.35
+    imagePullPolicy: Never
+    command: [sh, -c, "cat /config/app.conf"]
+    volumeMounts: [{name: config, mountPath: /config}]
+  containers:
+  - name: app
+    image: localhost/tandem-busybox:1.35
+    imagePullPolicy: Never
+    command: [sh, -c, "ls -ln /config/ /creds/api/; cat /creds/api/token; echo; trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+    volumeMounts: [{name: config, mountPath: /config}, {name: creds, mountPath: /creds}]
+  volumes:
+  - name: config
+    configMap:
+      name: settings
+      items: [{key: conf, path: app.conf, mode: 0440}]
+  - name: creds
+    projected:
+      sources: [{secret: {name: creds, items: [{key: token, path: api/token}]}}]
+      defaultMode: 0400
+"#;
+    let out = env.run_yaml(pod, &["-d"]);
+    let said = stderr(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("ConfigMap \"settings\" not found in namespace \"default\" (referenced by volume \"config\"): the pod waits in ContainerCreating (FailedMount)")
+            && said.contains("Secret \"creds\" not found in namespace \"default\" (referenced by projected volume \"creds\")"),
+        "{said}"
+    );
+    let failed_mounts = |volume: &str| {
+        env.event_records("mounts")
+            .into_iter()
+            .filter(|e| e["reason"] == "FailedMount")
+            .filter_map(|e| e["message"].as_str().map(str::to_string))
+            .filter(|m| m.contains(&format!("for volume \"{volume}\"")))
+            .collect::<Vec<_>>()
+    };
+    let first = wait_for("a FailedMount event for the ConfigMap", 30, || {
+        failed_mounts("config").first().cloned()
+    });
+    assert_eq!(
+        first,
+        "MountVolume.SetUp failed for volume \"config\" : configmap \"settings\" not found"
+    );
+    let v = env.pod_json("mounts");
+    assert_eq!(v["status"]["phase"], "Pending", "{v}");
+    for s in ["initContainerStatuses", "containerStatuses"] {
+        assert_eq!(
+            v["status"][s][0]["state"]["waiting"]["reason"], "PodInitializing",
+            "{v}"
+        );
+    }
+    let described = stdout(&env.tandem(&["get", "pod", "mounts"]));
+    assert!(described.contains("Init:0/1"), "{described}");
+
+    let objects = env.root.path().join("objects.yaml");
+    std::fs::write(
+        &objects,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {conf: level=debug}\n",
+    )
+    .expect("write");
+    let applied = env.tandem(&["apply", "-f", objects.to_str().expect("path")]);
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    // The ConfigMap is there; the Secret is what the pod waits for now.
+    wait_for("a FailedMount event for the Secret", 30, || {
+        failed_mounts("creds")
+            .iter()
+            .any(|m| m.ends_with(": secret \"creds\" not found"))
+            .then_some(())
+    });
+    assert!(
+        env.pod_json("mounts")["status"]["initContainerStatuses"][0]["state"]["waiting"]
+            .is_object()
+    );
+
+    std::fs::write(
+        &objects,
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {token: t0k}\n",
+    )
+    .expect("write");
+    let applied = env.tandem(&["apply", "-f", objects.to_str().expect("path")]);
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    let logs = wait_for("app to list its volumes", 30, || {
+        let logs = stdout(&env.tandem(&["logs", "mounts", "-c", "app"]));
+        logs.contains("t0k").then_some(logs)
+    });
+    assert_eq!(
+        stdout(&env.tandem(&["logs", "mounts", "-c", "init"])).trim(),
+        "level=debug"
+    );
+    // The item's mode and the projected defaultMode, each with fsGroup's group read bit.
+    let line = |name: &str| {
+        logs.lines()
+            .find(|l| l.ends_with(&format!(" {name}")))
+            .map(|l| l.split_whitespace().take(4).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    assert!(line("app.conf").starts_with("-r--r-----"), "{logs}");
+    assert!(line("app.conf").ends_with(" 3000"), "{logs}");
+    assert!(line("token").starts_with("-r--r-----"), "{logs}");
+    let out = env.tandem(&["delete", "pod", "mounts"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

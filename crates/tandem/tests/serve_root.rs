@@ -2213,6 +2213,62 @@ spec:
     );
     assert!(out.status.success(), "{}", stderr(&out));
 
+    // A Secret a volume names that does not exist yet: the pod waits in ContainerCreating with
+    // FailedMount events, as kubectl shows them, until kubectl creates the Secret.
+    let unmounted = std::fs::read_to_string(&file)
+        .expect("read")
+        .replace("name: unfed", "name: unmounted")
+        .replace("name: no-such-config", "name: web-config")
+        .replace("secretName: web-secret", "secretName: late-secret");
+    std::fs::write(&file, &unmounted).expect("write");
+    let out = kubectl(&serving, &["apply", "-f", file.to_str().expect("utf-8")]);
+    assert_eq!(stdout(&out), "pod/unmounted created\n", "{}", stderr(&out));
+    let events = wait_for("a FailedMount event through the API", 30, || {
+        let out = kubectl(&serving, &["describe", "pod", "unmounted"]);
+        let text = stdout(&out);
+        text.contains("FailedMount").then_some(text)
+    });
+    assert!(
+        events.contains(
+            "MountVolume.SetUp failed for volume \"secret\" : secret \"late-secret\" not found"
+        ),
+        "{events}"
+    );
+    let out = kubectl(&serving, &["get", "pod", "unmounted", "--no-headers"]);
+    assert!(
+        stdout(&out).contains("ContainerCreating"),
+        "{}",
+        stdout(&out)
+    );
+    let out = kubectl(
+        &serving,
+        &[
+            "create",
+            "secret",
+            "generic",
+            "late-secret",
+            "--from-literal=token=late",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "pod/unmounted",
+            "--timeout=60s",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &["exec", "unmounted", "--", "cat", "/secret/token"],
+    );
+    assert_eq!(stdout(&out), "late", "{}", stderr(&out));
+    let out = kubectl(&serving, &["delete", "pod/unmounted", "secret/late-secret"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
     // A kind not read in protobuf is refused with what to do instead, and nothing is made.
     let out = kubectl(&serving, &["create", "quota", "q", "--hard=pods=2"]);
     assert!(!out.status.success());

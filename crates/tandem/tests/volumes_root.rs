@@ -215,6 +215,56 @@ spec:
     }
 }
 
+/// Under `hostUsers: false`, a volume completed once its ConfigMap exists is the pod's as the
+/// files written at the start are: root's and fsGroup's inside the pod's user namespace, both
+/// the file that waited and the downward API file beside it.
+#[test]
+fn a_volume_completed_later_belongs_to_a_host_users_false_pod() {
+    let Some(()) = require_root("awaited_volume_user_namespace") else {
+        return;
+    };
+    let env = Env::new();
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: userwait}
+spec:
+  hostUsers: false
+  terminationGracePeriodSeconds: 1
+  securityContext: {fsGroup: 2000}
+  volumes:
+    - name: cfg
+      projected:
+        sources:
+          - downwardAPI: {items: [{path: name, fieldRef: {fieldPath: metadata.name}}]}
+          - configMap: {name: later}
+  containers:
+    - name: c
+      image: localhost/tandem-busybox:1.35
+      imagePullPolicy: Never
+      command: ["sh", "-c", "stat -c '%n %u %g %a' /cfg/name /cfg/app.conf; cat /cfg/app.conf; echo; trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+      volumeMounts: [{name: cfg, mountPath: /cfg}]
+"#;
+    let out = env.run_yaml(yaml, &["-d"]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    let cm = env.root.path().join("later.yaml");
+    std::fs::write(
+        &cm,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: later}\ndata: {app.conf: ready}\n",
+    )
+    .expect("write");
+    let applied = env.tandem(&["apply", "-f", cm.to_str().expect("path")]);
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    let logs = wait_for("the container to read its volume", 30, || {
+        let logs = stdout(&env.tandem(&["logs", "userwait"]));
+        logs.contains("ready").then_some(logs)
+    });
+    assert!(logs.contains("/cfg/name 0 2000 644"), "{logs}");
+    assert!(logs.contains("/cfg/app.conf 0 2000 644"), "{logs}");
+    let out = env.tandem(&["delete", "pod", "userwait"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 /// A Deployment written for a cluster, with a cloud disk and a CSI volume: on this machine each
 /// is an empty directory of the pod's own (said once, as a warning) and the pod runs; `--strict`
 /// refuses it before anything starts.

@@ -12,8 +12,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use tandem_kubelet::runtime::{
-    ContainerRuntime, HandlerKind, HandlerResult, RuntimeEvent, SandboxFailure, StartError,
-    StartFailure, Started, StopSignal,
+    ContainerRuntime, HandlerKind, HandlerResult, MountFailure, RuntimeEvent, SandboxFailure,
+    StartError, StartFailure, Started, StopSignal,
 };
 
 /// What one instance of a container does.
@@ -149,6 +149,8 @@ struct Inner {
     sandbox_attempt: u32,
     /// Sandbox attempts whose creation fails, with the message.
     sandbox_failures: HashMap<u32, String>,
+    /// Until when the pod's awaited volumes cannot be set up (their object is missing).
+    volumes_missing_until: Option<Instant>,
     /// The image each start was asked for: (container, attempt, image).
     images: Vec<(String, u32, String)>,
 }
@@ -234,6 +236,11 @@ impl FakeRuntime {
             .borrow_mut()
             .sandbox_failures
             .insert(attempt, message.to_string());
+    }
+
+    /// The pod's awaited volumes cannot be set up before `until` (their object appears then).
+    pub fn volumes_missing_until(&self, until: Instant) {
+        self.inner.borrow_mut().volumes_missing_until = Some(until);
     }
 
     pub fn marks(&self) -> Vec<Mark> {
@@ -357,6 +364,19 @@ impl ContainerRuntime for FakeRuntime {
         if let Some(tx) = tx {
             let _ = tx.send(signal);
         }
+    }
+
+    async fn set_up_volumes(&self) -> Result<(), MountFailure> {
+        let missing = self.inner.borrow().volumes_missing_until;
+        if missing.is_some_and(|until| Instant::now() < until) {
+            Self::mark(&self.inner, "volumes", "FailedMount");
+            return Err(MountFailure {
+                volume: "config".into(),
+                message: "configmap \"app-config\" not found".into(),
+            });
+        }
+        Self::mark(&self.inner, "volumes", "SetUp");
+        Ok(())
     }
 
     async fn recreate_sandbox(&self, attempt: u32) -> Result<Vec<String>, SandboxFailure> {
