@@ -34,6 +34,7 @@ mod schema;
 pub mod services;
 pub mod signal;
 mod stand_ins;
+pub mod sysctls;
 mod unsupported;
 pub mod updates;
 mod validate;

@@ -19,16 +19,6 @@ use crate::plan::ContainerRole;
 use crate::quantity::parse_quantity;
 use crate::yaml::Value;
 
-/// The sysctls Kubernetes considers safe and tandem sets: namespaced (IPC or network) and
-/// without effect on other pods or the host.
-pub(crate) const SAFE_SYSCTLS: &[&str] = &[
-    "kernel.shm_rmid_forced",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range",
-    "net.ipv4.ip_unprivileged_port_start",
-];
-
 const ENV_FIELD_PATHS: &[&str] = &[
     "metadata.name",
     "metadata.namespace",
@@ -1804,30 +1794,57 @@ fn pod_security_context(cx: &mut Cx<'_>, spec: &PodSpec, sc: &PodSecurityContext
         let allowed = FS_GROUP_CHANGE_POLICIES;
         enumerated(cx, &path, "fsGroupChangePolicy", policy, allowed);
     }
+    sysctls(cx, spec, sc, &sp.field("sysctls"));
+    seccomp(cx, sc.seccomp_profile.as_ref(), &sp.field("seccompProfile"));
+}
+
+/// `validateSysctls`: names well formed and not repeated, none of a namespace the pod shares
+/// with the host. A name outside the kubelet's safe set is the kubelet's to refuse (at
+/// admission, `SysctlForbidden`): said here as a warning.
+fn sysctls(cx: &mut Cx<'_>, spec: &PodSpec, sc: &PodSecurityContext, p: &FieldPath) {
+    use crate::sysctls::{name_problem, namespace_of, Namespace, SAFE};
+    let mut seen = std::collections::HashSet::new();
     for (i, s) in sc.sysctls.iter().flatten().enumerate() {
-        let field = sp.field("sysctls").index(i).field("name");
+        let field = p.index(i).field("name");
         if s.name.is_empty() {
             cx.error(&field, "sysctl name is required");
-        } else if !SAFE_SYSCTLS.contains(&s.name.replace('/', ".").as_str()) {
+            continue;
+        }
+        if let Some(problem) = name_problem(&s.name) {
             cx.error(
                 &field,
-                format!(
-                    "sysctl {:?} is not in the safe set tandem allows ({}): it is not namespaced per pod or could affect the host",
-                    s.name,
-                    SAFE_SYSCTLS.join(", ")
-                ),
+                format!("invalid sysctl name {:?}: {problem}", s.name),
             );
-        } else if s.name.starts_with("net.") && spec.host_network == Some(true) {
+            continue;
+        }
+        if !seen.insert(s.name.as_str()) {
+            cx.error(&field, format!("sysctl {:?} is set twice", s.name));
+            continue;
+        }
+        let shared = match namespace_of(&s.name) {
+            Some(Namespace::Net) if spec.host_network == Some(true) => Some("hostNetwork"),
+            Some(Namespace::Ipc) if spec.host_ipc == Some(true) => Some("hostIPC"),
+            _ => None,
+        };
+        if let Some(host) = shared {
             cx.error(
                 &field,
+                format!("sysctl {:?} may not be specified when {host} is true: it would change the host's own", s.name),
+            );
+        } else if !SAFE.contains(&crate::sysctls::dotted(&s.name).as_str()) {
+            cx.warn(
+                &field,
                 format!(
-                    "sysctl {:?} cannot be set on a hostNetwork pod: it would change the host's network namespace",
+                    "sysctl {:?} is not in the kubelet's safe set: the kubelet refuses the pod at admission (SysctlForbidden)",
                     s.name
                 ),
+                Some(format!(
+                    "a node allows it only with the kubelet's --allowed-unsafe-sysctls, which tandem does not offer; the safe set: {}",
+                    SAFE.join(", ")
+                )),
             );
         }
     }
-    seccomp(cx, sc.seccomp_profile.as_ref(), &sp.field("seccompProfile"));
 }
 
 fn seccomp(cx: &mut Cx<'_>, s: Option<&SeccompProfile>, p: &FieldPath) {

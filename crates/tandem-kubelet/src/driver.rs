@@ -17,6 +17,7 @@ use crate::events::{EventDetails, EventReason, EventType, ForcedSignal, PodEvent
 use tandem_api::plan::Handler;
 
 use crate::action::{Action, PodPhase};
+use crate::admission::RejectReason;
 use crate::backoff::Backoff;
 use crate::probe::ProbeKind;
 use crate::runtime::{
@@ -315,15 +316,25 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 kill_at,
             } => self.signal(container, signal, kill_at, now),
             Action::Terminate { reason, grace } => {
-                if self.obs.terminate(reason, grace, now)
-                    && reason == TerminationReason::DeadlineExceeded
-                {
-                    self.event(
+                if !self.obs.terminate(reason, grace, now) {
+                    return;
+                }
+                match reason {
+                    TerminationReason::DeadlineExceeded => self.event(
                         EventType::Warning,
                         EventReason::DeadlineExceeded,
                         DEADLINE_MESSAGE.into(),
                         None,
-                    );
+                    ),
+                    TerminationReason::Rejected => {
+                        if let Err(r) = crate::admission::admit(&self.plan) {
+                            let event = match r.reason {
+                                RejectReason::SysctlForbidden => EventReason::SysctlForbidden,
+                            };
+                            self.event(EventType::Warning, event, r.message, None);
+                        }
+                    }
+                    _ => {}
                 }
             }
             Action::Evict { message, grace } => {

@@ -57,6 +57,8 @@ pub enum EventReason {
     FailedCreatePodSandBox,
     /// A volume could not be set up (its ConfigMap or Secret is missing).
     FailedMount,
+    /// Admission refused the pod for a sysctl ([`crate::admission::RejectReason`]).
+    SysctlForbidden,
 }
 
 impl std::fmt::Display for EventReason {

@@ -9,8 +9,8 @@
 //! it observations and hands its [`action::Action`]s to a [`runtime::ContainerRuntime`]. All timing
 //! goes through `tokio::time`, so the engine runs in paused virtual time under test.
 //!
-//! Reading order (each module uses only those before it): `backoff` (CrashLoopBackOff
-//! arithmetic), `runtime` (the seam: what the engine asks of a runtime and what it hears back),
+//! Reading order (each module uses only those before it): `admission` (whether the node runs
+//! the pod at all), `backoff` (CrashLoopBackOff arithmetic), `runtime` (the seam: what the engine asks of a runtime and what it hears back),
 //! `probe` (probe results against their thresholds), `state` (what the engine has observed, and
 //! every change to it), `events` (the records that explain each decision), `action` (what the
 //! engine decides, as data), `rules` (the per-container restart and grace rules), `sandbox` (the
@@ -20,6 +20,7 @@
 //! tests (`tests/support/fake.rs`), outside the product.
 
 pub mod action;
+pub mod admission;
 pub mod backoff;
 pub mod driver;
 pub mod events;

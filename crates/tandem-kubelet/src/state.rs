@@ -540,6 +540,9 @@ pub enum TerminationReason {
     /// A new sandbox could not be made after the old one was lost: Failed, with the message in
     /// [`Observed::sandbox`].
     SandboxCreationFailed,
+    /// Admission refused the pod ([`crate::admission::admit`]): Failed before anything started,
+    /// with the rejection's reason and message.
+    Rejected,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -411,6 +411,17 @@ fn all_containers_restarting(
 /// The v1 PodStatus of the pod now. Transition times are filled by the caller, which knows the
 /// previous status.
 pub fn pod_status(plan: &PodPlan, obs: &Observed, facts: &PodFacts, clock: &Clock) -> PodStatus {
+    // A pod refused at admission never got further: the kubelet's `rejectPod` writes its phase,
+    // reason, message and QoS class only (so `kubectl get` shows the reason).
+    if let Some(r) = crate::admission::admit(plan).err() {
+        return PodStatus {
+            phase: Some(PodPhase::Failed.as_str().into()),
+            reason: Some(r.reason.as_str().into()),
+            message: Some(r.status_message()),
+            qos_class: Some(qos_class(plan).into()),
+            ..Default::default()
+        };
+    }
     let phase = phase(plan, obs, facts);
     let statuses = |cs: &[ContainerPlan]| -> Vec<ContainerStatus> {
         cs.iter()

@@ -437,6 +437,14 @@ fn compute_init(plan: &PodPlan, obs: &Observed) -> InitDecision {
 }
 
 fn compute_running(plan: &PodPlan, obs: &Observed, now: Instant, d: &mut Decision) {
+    // A pod the node refuses never starts anything (the kubelet's admission, before its sync).
+    if crate::admission::admit(plan).is_err() {
+        d.actions.push(Action::Terminate {
+            reason: TerminationReason::Rejected,
+            grace: Duration::ZERO,
+        });
+        return;
+    }
     // activeDeadlineSeconds (§4.1) counts from the pod's start, init time included.
     if let (Some(secs), Some(start)) = (plan.active_deadline_seconds, obs.started_at) {
         let deadline = start + seconds(secs);
@@ -583,6 +591,7 @@ pub fn final_phase(plan: &PodPlan, obs: &Observed, reason: TerminationReason) ->
             | TerminationReason::DeadlineExceeded
             | TerminationReason::Evicted
             | TerminationReason::SandboxCreationFailed
+            | TerminationReason::Rejected
     ) {
         return PodPhase::Failed;
     }

@@ -3490,6 +3490,75 @@ fn tenths(ms: Vec<u64>) -> Vec<u64> {
     ms.into_iter().map(|t| (t + 50) / 100).collect()
 }
 
+// ---- §6.8 admission -------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_pod_with_an_unsafe_sysctl_is_refused_before_anything_starts() {
+    let mut plan = awaiting_volume(pod(Always, 30, &["init:init1", "app"]));
+    plan.security.sysctls = vec![
+        ("net.ipv4.tcp_syncookies".into(), "1".into()),
+        ("kernel/msgmax".into(), "1".into()),
+    ];
+    let r = Scenario::new(plan).until(60 * S).run().await;
+    let outcome = r.outcome.as_ref().expect("the pod ended");
+    assert_eq!(outcome.phase, PodPhase::Failed);
+    assert_eq!(outcome.reason, TerminationReason::Rejected);
+    // Not a container, not even the volumes.
+    assert!(r.marks.is_empty(), "{:#?}", r.marks);
+    let status = r.status();
+    assert_eq!(status.phase.as_deref(), Some("Failed"));
+    assert_eq!(status.reason.as_deref(), Some("SysctlForbidden"));
+    assert_eq!(
+        status.message.as_deref(),
+        Some("Pod was rejected: forbidden sysctl: \"kernel.msgmax\" not allowlisted")
+    );
+    assert!(status.container_statuses.is_none() && status.init_container_statuses.is_none());
+    let refused = r.events(EventReason::SysctlForbidden);
+    assert_eq!(refused.len(), 1);
+    assert_eq!(
+        refused[0].message,
+        "forbidden sysctl: \"kernel.msgmax\" not allowlisted"
+    );
+}
+
+#[test]
+fn admission_refuses_what_the_kubelets_sysctl_allowlist_refuses() {
+    use tandem_kubelet::admission::admit;
+    let with = |sysctls: &[&str], host_network: bool, host_ipc: bool| {
+        let mut plan = pod(Always, 30, &["app"]);
+        plan.security.sysctls = sysctls
+            .iter()
+            .map(|n| (n.to_string(), "1".into()))
+            .collect();
+        plan.host_network = host_network;
+        plan.host_ipc = host_ipc;
+        admit(&plan).err().map(|r| r.message)
+    };
+    assert_eq!(with(&[], true, true), None);
+    assert_eq!(
+        with(
+            &["net.ipv4.tcp_keepalive_probes", "kernel.shm_rmid_forced"],
+            false,
+            false
+        ),
+        None
+    );
+    assert_eq!(
+        with(&["net/ipv4/ip_local_port_range"], true, false).as_deref(),
+        Some(
+            "forbidden sysctl: \"net.ipv4.ip_local_port_range\" not allowed with host net enabled"
+        )
+    );
+    assert_eq!(
+        with(&["kernel.shm_rmid_forced"], false, true).as_deref(),
+        Some("forbidden sysctl: \"kernel.shm_rmid_forced\" not allowed with host ipc enabled")
+    );
+    assert_eq!(
+        with(&["vm.max_map_count"], false, false).as_deref(),
+        Some("forbidden sysctl: \"vm.max_map_count\" not allowlisted")
+    );
+}
+
 // ---- §7.B KEP-5532 RestartAllContainers (T155–T159) ---------------------------------------------
 
 /// Gives a container a rule {RestartAllContainers, exitCodes In `codes`}, and its own

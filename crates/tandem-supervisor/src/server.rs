@@ -184,6 +184,9 @@ async fn handle(stream: UnixStream, shared: Shared) {
             let mut guard = Some(AttachGuard::new(&shared.attached));
             let mut logs = shared.logs.subscribe();
             let mut ended = shared.ended.clone();
+            // A pod that ended before the client came (a pod refused at admission ends at
+            // once) is told at the first turn, as one that ends later is.
+            ended.mark_changed();
             if !send(&mut w, &Reply::Accepted).await {
                 return;
             }

@@ -69,7 +69,7 @@ pub struct SpecInputs {
     /// rule), so a container never asks for one the kernel would refuse.
     pub host_capabilities: HashSet<Capability>,
     pub seccomp: Seccomp,
-    /// Namespaced sysctls (already checked against the safe set).
+    /// Namespaced sysctls (the engine admitted them: safe, of no namespace shared with the host).
     pub sysctls: Vec<(String, String)>,
     /// `procMount: Unmasked`: /proc without masked or read-only paths.
     pub unmasked_proc: bool,

@@ -375,18 +375,19 @@ spec:
     sysctls:
       - {name: net.ipv4.ip_unprivileged_port_start, value: "80"}
       - {name: kernel.shm_rmid_forced, value: "1"}
+      - {name: net/ipv4/tcp_keepalive_time, value: "600"}
   containers:
     - name: c
       image: localhost/tandem-busybox:1.35
       resources: {limits: {cpu: 100m, memory: 32Mi}}
-      command: ["sh", "-c", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shm_rmid_forced"]
+      command: ["sh", "-c", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shm_rmid_forced /proc/sys/net/ipv4/tcp_keepalive_time"]
 "#;
     let out = env.run_yaml(yaml, &[]);
     assert!(out.status.success(), "run failed: {}", stderr(&out));
     let logs = stdout(&env.tandem(&["logs", "sysctl"]));
     assert_eq!(
         logs.split_whitespace().collect::<Vec<_>>(),
-        ["80", "1"],
+        ["80", "1", "600"],
         "{logs}"
     );
     // Limits equal to (defaulted) requests on every container: Guaranteed.
@@ -402,14 +403,36 @@ spec:
         "80"
     );
 
-    let bad = yaml.replace("kernel.shm_rmid_forced", "kernel.msgmax");
+    // A sysctl outside the safe set passes the API server's checks (a warning says what comes)
+    // and the kubelet refuses the pod at admission: Failed, SysctlForbidden, nothing started.
+    let bad = yaml
+        .replace("name: sysctl}", "name: unsafe}")
+        .replace("kernel.shm_rmid_forced", "kernel.msgmax");
     let out = env.run_yaml(&bad, &[]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
-        err.contains("kernel.msgmax") && err.contains("safe set"),
+        err.contains("sysctl \"kernel.msgmax\" is not in the kubelet's safe set")
+            && err
+                .contains("Pod was rejected: forbidden sysctl: \"kernel.msgmax\" not allowlisted"),
         "{err}"
     );
+    let v = env.pod_json("unsafe");
+    assert_eq!(v["status"]["phase"], "Failed", "{v}");
+    assert_eq!(v["status"]["reason"], "SysctlForbidden", "{v}");
+    assert!(stdout(&env.tandem(&["logs", "unsafe"])).is_empty());
+    let events = env.event_records("unsafe");
+    assert!(
+        events.iter().any(|e| e["reason"] == "SysctlForbidden"
+            && e["message"] == "forbidden sysctl: \"kernel.msgmax\" not allowlisted"),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e["reason"] == "Started"),
+        "{events:?}"
+    );
+    let listed = stdout(&env.tandem(&["get", "pod", "unsafe"]));
+    assert!(listed.contains("SysctlForbidden"), "{listed}");
 }
 
 #[test]

@@ -572,6 +572,18 @@ fn foreground(store: &Store, made: Made) -> anyhow::Result<i32> {
                     let Some((i, reply)) = msg else { break };
                     let Some(reply) = reply else {
                         closed[i] = true;
+                        // A pod that ended before its follower was heard (one refused at
+                        // admission ends at once) tells how from its last status.
+                        let status = if ended[i] { None } else { last_status(&followed[i].1) };
+                        if let Some(status) = status.filter(|s| matches!(s.phase.as_deref(), Some("Failed" | "Succeeded"))) {
+                            let phase = status.phase.unwrap_or_default();
+                            let why = status.reason.map(|r| format!(" ({r})")).unwrap_or_default();
+                            eprintln!("pod/{} ended: {phase}{why}", followed[i].0);
+                            if let Some(message) = status.message {
+                                eprintln!("  {message}");
+                            }
+                            if exit == 0 && i < bare && phase == "Failed" { exit = 1; }
+                        }
                         continue;
                     };
                     match reply {
@@ -596,9 +608,15 @@ fn foreground(store: &Store, made: Made) -> anyhow::Result<i32> {
                                 TerminationReason::Evicted => " (evicted: a local storage limit was exceeded)",
                                 TerminationReason::SandboxLost => " (its sandbox was lost)",
                                 TerminationReason::SandboxCreationFailed => " (a new sandbox could not be made)",
+                                TerminationReason::Rejected => " (refused at admission)",
                                 TerminationReason::Completed => "",
                             };
                             eprintln!("pod/{} ended: {}{why}", followed[i].0, e.phase);
+                            if e.reason == TerminationReason::Rejected {
+                                if let Some(message) = last_status(&followed[i].1).and_then(|s| s.message) {
+                                    eprintln!("  {message}");
+                                }
+                            }
                             // A workload's pods are its controller's to judge (a Job retries).
                             if exit == 0 && i < bare { exit = e.exit_code; }
                         }
@@ -676,6 +694,11 @@ fn foreground(store: &Store, made: Made) -> anyhow::Result<i32> {
         // Deleted pods remove themselves; completed ones stay for `get` and `logs` until deleted.
         Ok(exit)
     })
+}
+
+/// The pod's status as its supervisor last wrote it.
+fn last_status(dir: &PodDir) -> Option<k8s_openapi::api::core::v1::PodStatus> {
+    super::read_pod(dir).ok().and_then(|p| p.status)
 }
 
 /// Follows one pod's output and end through its supervisor's control socket; messages reach
