@@ -554,7 +554,12 @@ fn helper_stops_before_app(t: &Topology, v: KubeVersion, out: &mut Vec<Raw>) {
         return;
     }
     for (hi, h) in t.containers.iter().enumerate() {
-        if h.role != ContainerRole::Main || hi == pi || h.pre_stop || !t.related(hi, pi) {
+        if h.role != ContainerRole::Main
+            || hi == pi
+            || h.pre_stop
+            || !t.related(hi, pi)
+            || one_shot(&h.spec)
+        {
             continue;
         }
         let secs = if t.grace_seconds > 10 {
@@ -594,6 +599,48 @@ fn helper_stops_before_app(t: &Topology, v: KubeVersion, out: &mut Vec<Raw>) {
             .fix(format!("in {}:", h.path), entry("lifecycle", &lifecycle, 0)),
         );
     }
+}
+
+/// Whether a container's command visibly does its work and exits (`echo`, `cp`, a shell line
+/// without a loop, a wait or a long-running program): it is gone long before any SIGTERM, so a
+/// preStop hook would keep nothing up. A container that runs its image's command may serve, and
+/// is not one.
+fn one_shot(c: &k8s_openapi::api::core::v1::Container) -> bool {
+    const SHELLS: &[&str] = &["sh", "bash", "ash", "dash", "zsh"];
+    const ONE_SHOT: &[&str] = &[
+        "echo", "printf", "true", "false", "cp", "mv", "ln", "rm", "touch", "mkdir", "chmod",
+        "chown", "date", "env", "id", "ls",
+    ];
+    // Anything that loops, waits, stays in the background or follows a stream.
+    const LASTING: &[&str] = &[
+        "while", "until", "for", "sleep", "wait", "tail", "read", "exec", "nc", "httpd", "trap",
+        "yes", "watch", "socat",
+    ];
+    let argv: Vec<&str> = c
+        .command
+        .iter()
+        .flatten()
+        .chain(c.args.iter().flatten())
+        .map(String::as_str)
+        .collect();
+    let Some(program) = argv.first().and_then(|p| p.rsplit('/').next()) else {
+        return false;
+    };
+    if SHELLS.contains(&program) {
+        let Some(script) = argv
+            .iter()
+            .position(|a| *a == "-c")
+            .and_then(|i| argv.get(i + 1))
+        else {
+            return false;
+        };
+        let words =
+            script.split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '&' || ch == '_'));
+        return !words
+            .into_iter()
+            .any(|w| LASTING.contains(&w) || (w.contains('&') && w != "&&"));
+    }
+    ONE_SHOT.contains(&program)
 }
 
 fn user_label(user: Option<i64>) -> String {

@@ -135,7 +135,9 @@ pub static RULES: &[Rule] = &[
         explanation: "at pod termination every regular container gets SIGTERM at the same time; \
                       a helper that exits at once leaves the app without its proxy, log shipper or \
                       adapter for the rest of its drain; native sidecars are stopped only after \
-                      the containers have exited, and a preStop hook keeps a regular one up",
+                      the containers have exited, and a preStop hook keeps a regular one up; \
+                      a helper whose command visibly does its work and exits (echo, cp, a shell \
+                      line without a loop or wait) is not one",
     },
     Rule {
         id: "TND004",
