@@ -23,6 +23,9 @@ pub struct LintOptions {
     pub kube_version: KubeVersion,
     /// Rules switched off everywhere (`--disable`).
     pub disabled: Vec<&'static Rule>,
+    /// How the runtime reads an image reference: what is wrong with one it cannot read. The
+    /// grammar is the image store's; without it TND017 checks nothing.
+    pub image_reference: Option<fn(&str) -> Option<String>>,
 }
 
 /// The YAML that fixes a finding, and where it goes.
@@ -380,6 +383,37 @@ fn check_pod(pod: &Pod, opts: &LintOptions, out: &mut Vec<Raw>) {
     native_sidecar_unsupported(&t, v, out);
     sidecar_config_inline(&t, out);
     security_context(&t, pod, out);
+    if let Some(check) = opts.image_reference {
+        image_reference_invalid(&t, check, out);
+    }
+}
+
+// TND017
+fn image_reference_invalid(t: &Topology, check: fn(&str) -> Option<String>, out: &mut Vec<Raw>) {
+    for c in &t.containers {
+        // (An empty image, or one with spaces around it, is the API server's to refuse.)
+        let Some(image) = c
+            .spec
+            .image
+            .as_deref()
+            .filter(|i| !i.is_empty() && i.trim() == *i)
+        else {
+            continue;
+        };
+        if let Some(problem) = check(image) {
+            out.push(
+                Raw::new(
+                    RuleId::ImageReferenceInvalid,
+                    format!("{}.image", c.path),
+                    format!(
+                        "container {} has an image reference that cannot be parsed ({problem}): it would wait with InvalidImageName and never start",
+                        q(&c.name)
+                    ),
+                )
+                .help("write it as [registry/]repository[:tag][@sha256:digest], e.g. docker.io/library/nginx:1.27"),
+            );
+        }
+    }
 }
 
 fn q(s: &str) -> String {

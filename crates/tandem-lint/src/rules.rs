@@ -81,6 +81,8 @@ pub enum RuleId {
     ServiceSelectsNothing,
     /// TND016 `service-target-port-undefined`.
     ServiceTargetPortUndefined,
+    /// TND017 `image-reference-invalid`.
+    ImageReferenceInvalid,
 }
 
 impl RuleId {
@@ -256,6 +258,15 @@ pub static RULES: &[Rule] = &[
         explanation: "pods without a container port of that name are left out of that port's \
                       endpoints, so the Service refuses connections to it",
     },
+    Rule {
+        id: "TND017",
+        name: "image-reference-invalid",
+        severity: Severity::Error,
+        summary: "a container's image reference cannot be parsed",
+        explanation: "the API server takes any image string, but the kubelet must parse it to \
+                      pull: a container whose reference does not parse never starts (it waits \
+                      with InvalidImageName), on a cluster as here",
+    },
 ];
 
 /// The rule with this id (`TND003`, any case) or name (`helper-stops-before-app`).
@@ -381,6 +392,7 @@ mod tests {
             RuleId::PrivilegeEscalationAllowed,
             RuleId::ServiceSelectsNothing,
             RuleId::ServiceTargetPortUndefined,
+            RuleId::ImageReferenceInvalid,
         ];
         assert_eq!(ids.len(), RULES.len());
         for (i, id) in ids.into_iter().enumerate() {

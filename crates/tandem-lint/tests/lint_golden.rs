@@ -19,7 +19,15 @@ use tandem_lint::{lint, rules, Finding, KubeVersion, LintOptions};
 use tandem_testkit::golden;
 
 fn options(text: &str) -> LintOptions {
-    let mut opts = LintOptions::default();
+    // As `tandem lint` runs it: with the image store's reference grammar.
+    let mut opts = LintOptions {
+        image_reference: Some(|r| {
+            tandem_image::Reference::parse(r)
+                .err()
+                .map(|e| e.to_string())
+        }),
+        ..LintOptions::default()
+    };
     let Some(directive) = text.lines().next().and_then(|l| l.strip_prefix("# lint:")) else {
         return opts;
     };

@@ -38,6 +38,11 @@ pub fn lint(a: LintArgs) -> anyhow::Result<i32> {
         &LintOptions {
             kube_version,
             disabled,
+            image_reference: Some(|r| {
+                tandem_image::Reference::parse(r)
+                    .err()
+                    .map(|e| e.to_string())
+            }),
         },
     );
     match a.output {
