@@ -206,6 +206,11 @@ fn volume(v: &mut Volume) {
             }
         }
     }
+    if let Some(i) = &mut v.image {
+        // As a container's imagePullPolicy (`SetDefaults_ImageVolumeSource`).
+        let policy = pull_policy_for(i.reference.as_deref().unwrap_or_default());
+        set_str(&mut i.pull_policy, policy);
+    }
     // The disks an empty directory stands in for keep the API server's defaults, as stored.
     if let Some(d) = &mut v.azure_disk {
         set_str(&mut d.caching_mode, "ReadWrite");

@@ -479,10 +479,28 @@ pub enum VolumeSource {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         awaiting: Vec<ObjectFiles>,
     },
+    /// `image` (KEP-4639): an image's layers merged, mounted read-only, pulled as a container's
+    /// image is. Set up with the volumes that wait, before any container starts.
+    Image {
+        reference: String,
+        pull_policy: PullPolicy,
+    },
     /// `persistentVolumeClaim`: the claim's directory on this machine
     /// (`PlanOptions::claims_dir`/NAMESPACE/CLAIM), made when first used and kept after the pod;
     /// `fsGroup` applies to it as to a claim's volume on a cluster.
     Claim { claim: String, path: String },
+}
+
+impl VolumeSource {
+    /// Whether the volume is set up once the pod's engine runs, before any container starts
+    /// (its ConfigMaps or Secrets read then, its image pulled), rather than with the sandbox.
+    pub fn set_up_late(&self) -> bool {
+        match self {
+            VolumeSource::Files { awaiting, .. } => !awaiting.is_empty(),
+            VolumeSource::Image { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -235,15 +235,7 @@ impl Planner<'_, '_, '_> {
         ContainerPlan {
             name: c.name.clone(),
             role,
-            image_pull_policy: match c.image_pull_policy.as_deref() {
-                Some("Always") => PullPolicy::Always,
-                Some("Never") => PullPolicy::Never,
-                Some("IfNotPresent") => PullPolicy::IfNotPresent,
-                _ => match crate::defaults::pull_policy_for(&image) {
-                    "Always" => PullPolicy::Always,
-                    _ => PullPolicy::IfNotPresent,
-                },
-            },
+            image_pull_policy: pull_policy(c.image_pull_policy.as_deref(), &image),
             image,
             command: c.command.clone().filter(|v| !v.is_empty()),
             args: c.args.clone().filter(|v| !v.is_empty()),
@@ -584,6 +576,12 @@ impl Planner<'_, '_, '_> {
                 files.extend(self.object_files(source, &at, &what, &mut awaiting));
             }
             VolumeSource::Files { files, awaiting }
+        } else if let Some(i) = &v.image {
+            let reference = i.reference.clone().unwrap_or_default();
+            VolumeSource::Image {
+                pull_policy: pull_policy(i.pull_policy.as_deref(), &reference),
+                reference,
+            }
         } else if let Some(c) = &v.persistent_volume_claim {
             VolumeSource::Claim {
                 claim: c.claim_name.clone(),
@@ -704,6 +702,16 @@ struct ObjectSource<'a> {
     default_mode: Option<i32>,
     /// The field that names the object: `name`, or a secret volume's `secretName`.
     name_field: &'static str,
+}
+
+/// A container's `imagePullPolicy` or an image volume's `pullPolicy`, defaulted from the
+/// reference when unset.
+fn pull_policy(given: Option<&str>, reference: &str) -> PullPolicy {
+    match given.unwrap_or(crate::defaults::pull_policy_for(reference)) {
+        "Always" => PullPolicy::Always,
+        "Never" => PullPolicy::Never,
+        _ => PullPolicy::IfNotPresent,
+    }
 }
 
 fn file_mode_of(m: i32) -> u32 {

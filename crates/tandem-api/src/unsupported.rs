@@ -47,6 +47,7 @@ pub(crate) const SUPPORTED_VOLUME_SOURCES: &[&str] = &[
     "downwardAPI",
     "projected",
     "persistentVolumeClaim",
+    "image",
 ];
 
 pub(crate) const RULES: &[Rule] = &[
@@ -93,7 +94,7 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.containers[*].readinessProbe.grpc.mode", W, When::Set, IGNORED, None),
     rule("spec.containers[*].startupProbe.grpc.mode", W, When::Set, IGNORED, None),
     // Volumes.
-    rule("spec.volumes[*]", E, When::OtherKeys(&[SUPPORTED_VOLUME_SOURCES, stand_ins::SOURCES]), "volumes are not supported by tandem: the pod cannot run without them", Some("tandem supports emptyDir, hostPath, configMap, secret, downwardAPI, projected and persistentVolumeClaim volumes, and runs network and cloud disks with an empty directory standing in")),
+    rule("spec.volumes[*]", E, When::OtherKeys(&[SUPPORTED_VOLUME_SOURCES, stand_ins::SOURCES]), "volumes are not supported by tandem: the pod cannot run without them", Some("tandem supports emptyDir, hostPath, configMap, secret, downwardAPI, projected, persistentVolumeClaim and image volumes, and runs network and cloud disks with an empty directory standing in")),
     rule("spec.volumes[*].persistentVolumeClaim.readOnly", W, When::ValueNotIn(&["false"]), IGNORED, Some("mount it read-only with volumeMounts[].readOnly: true")),
     rule("spec.volumes[*].emptyDir.medium", E, When::ValueNotIn(&["", "Memory"]), "is not supported by tandem (use \"\" or Memory)", None),
     rule("spec.volumes[*].emptyDir.mode", W, When::Set, IGNORED, None),

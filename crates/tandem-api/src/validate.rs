@@ -417,6 +417,26 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                 cx.error(&at, format!("invalid claim name {:?}: {msg}", c.claim_name));
             }
         }
+        if let Some(i) = &v.image {
+            let ip = p.field("image");
+            match i.reference.as_deref() {
+                None | Some("") => cx.error(&ip.field("reference"), "image.reference is required"),
+                Some(r) if r.trim() != r => cx.error(
+                    &ip.field("reference"),
+                    "image.reference must not have leading or trailing whitespace",
+                ),
+                Some(_) => {}
+            }
+            if let Some(pp) = i.pull_policy.as_deref() {
+                enumerated(
+                    cx,
+                    &ip.field("pullPolicy"),
+                    "image.pullPolicy",
+                    pp,
+                    PULL_POLICIES,
+                );
+            }
+        }
         if let Some(h) = &v.host_path {
             let hp = p.field("hostPath");
             if h.path.is_empty() {

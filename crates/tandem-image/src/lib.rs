@@ -196,6 +196,28 @@ impl ResolvedImage {
     }
 }
 
+impl ResolvedImage {
+    /// The image's layers merged read-only (an image volume, KEP-4639): an overlay of lower
+    /// directories alone. overlayfs needs two of them without an upper directory ("at least 2
+    /// lowerdir are needed while upperdir nonexistent"), so `empty`, an empty directory, is the
+    /// bottom one under an image of one layer.
+    pub fn read_only_mount(&self, empty: &Path) -> Mount {
+        let mut lower: Vec<String> = self
+            .layers
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        if lower.len() < 2 {
+            lower.push(empty.display().to_string());
+        }
+        Mount {
+            fstype: "overlay".to_string(),
+            source: "overlay".to_string(),
+            options: vec![format!("lowerdir={}", lower.join(":"))],
+        }
+    }
+}
+
 /// What [`ImageStore::prune`] (and the clean-up after [`ImageStore::remove`]) deleted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PruneReport {

@@ -86,7 +86,7 @@ pub enum Action {
     /// The lost sandbox will be replaced (§2.3): the `SandboxChanged` event; the kills of
     /// every container follow as [`Action::Kill`]s.
     ReplaceSandbox,
-    /// Set up the volumes that wait for their ConfigMaps and Secrets (§6.7).
+    /// Set up the volumes set up late: those awaiting ConfigMaps and Secrets, image volumes (§6.7).
     SetUpVolumes,
     /// Every container has stopped: make sandbox `attempt` (`CreateSandbox`).
     CreateSandbox { attempt: u32 },

@@ -214,9 +214,10 @@ pub trait ContainerRuntime: 'static {
         handler: &Handler,
         timeout: Option<Duration>,
     ) -> impl Future<Output = HandlerResult>;
-    /// Sets up the volumes the plan marks as awaiting their ConfigMaps and Secrets (the
-    /// kubelet's `WaitForAttachAndMount`); called until it succeeds, before any container of the
-    /// pod is created. The first volume that cannot be set up yet is the error.
+    /// Sets up the volumes that are set up late (`VolumeSource::set_up_late`: those awaiting
+    /// their ConfigMaps and Secrets, image volumes; the kubelet's `WaitForAttachAndMount` and
+    /// image volume pulls); called until it succeeds, before any container of the pod is
+    /// created. A volume set up once stays so; the first that cannot be yet is the error.
     fn set_up_volumes(&self) -> impl Future<Output = Result<(), MountFailure>>;
     /// Replaces the lost sandbox with sandbox `attempt`, made as the first one was, once every
     /// container of the pod has stopped; returns the pod's new addresses (`status.podIPs`, IPv4

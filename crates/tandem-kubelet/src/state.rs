@@ -577,7 +577,8 @@ pub struct Observed {
 }
 
 /// The pod's volumes (§6.7): set up before any container is created. Only volumes that wait
-/// for a ConfigMap or Secret are set up by the engine; the others exist before it starts.
+/// for a ConfigMap or Secret, and image volumes, are set up by the engine; the others exist
+/// before it starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VolumeSetUp {
     Done,
@@ -600,10 +601,7 @@ pub const VOLUME_RETRY_MAX: Duration = Duration::from_secs(10);
 
 impl VolumeSetUp {
     fn of(plan: &PodPlan) -> Self {
-        let awaiting = plan.volumes.iter().any(|v| {
-            matches!(&v.source, tandem_api::plan::VolumeSource::Files { awaiting, .. } if !awaiting.is_empty())
-        });
-        match awaiting {
+        match plan.volumes.iter().any(|v| v.source.set_up_late()) {
             true => VolumeSetUp::Pending {
                 retry_at: None,
                 failures: 0,

@@ -14,7 +14,7 @@ use tandem_runtime::error_chain as chain;
 use nix::sys::signal::Signal;
 use oci_spec::runtime::LinuxNamespaceType;
 use tandem_api::env::RuntimeFacts;
-use tandem_api::plan::{ContainerPlan, ObjectKind, PodPlan, PullPolicy};
+use tandem_api::plan::{ContainerPlan, ObjectKind, PodPlan, PullPolicy, VolumeSource};
 use tandem_api::plan::{Handler, HttpScheme};
 use tandem_image::{ImageStore, PullSettings, ResolvedImage};
 use tandem_kubelet::runtime::StopSignal;
@@ -77,6 +77,8 @@ pub struct LinuxRuntime {
     id_range: Option<IdRange>,
     /// The pod's sandbox, which [`ContainerRuntime::recreate_sandbox`] replaces.
     sandbox: Option<crate::sandbox::SharedSandbox>,
+    /// The image volumes mounted so far (a set-up that failed on a later volume keeps them).
+    image_volumes: RefCell<std::collections::HashSet<String>>,
 }
 
 /// The signal a container is stopped with (KEP-4960): `lifecycle.stopSignal`, else the image's
@@ -204,6 +206,7 @@ impl LinuxRuntime {
             stop_signals: Rc::default(),
             id_range: None,
             sandbox: None,
+            image_volumes: RefCell::default(),
         }
     }
 
@@ -234,14 +237,23 @@ impl LinuxRuntime {
     /// (`tandem run` already pulled what the policy asks for before the pod started, so a
     /// present image is used as it is).
     async fn ensure_image(&self, c: &ContainerPlan) -> Result<ResolvedImage, StartError> {
-        let present = matches!(self.images.lookup(&c.image), Ok(Some(_)));
+        self.ensure(&c.image, c.image_pull_policy).await
+    }
+
+    /// The image `reference` from the store, pulled first when it is missing and `policy`
+    /// allows (a container's image, or an image volume's).
+    async fn ensure(
+        &self,
+        reference: &str,
+        policy: PullPolicy,
+    ) -> Result<ResolvedImage, StartError> {
+        let present = matches!(self.images.lookup(reference), Ok(Some(_)));
         if !present {
-            if c.image_pull_policy == PullPolicy::Never {
+            if policy == PullPolicy::Never {
                 return Err(StartError::new(
                     StartFailure::ErrImageNeverPull,
                     format!(
-                        "Container image {:?} is not present with pull policy of Never; load it with `tandem image load` or `tandem image import`",
-                        c.image
+                        "Container image {reference:?} is not present with pull policy of Never; load it with `tandem image load` or `tandem image import`"
                     ),
                 ));
             }
@@ -253,13 +265,13 @@ impl LinuxRuntime {
             };
             let opts = settings.options().map_err(|e| pull_err(chain(&e)))?;
             self.images
-                .pull(&c.image, &opts, &tandem_image::progress::silent)
+                .pull(reference, &opts, &tandem_image::progress::silent)
                 .await
                 .map_err(|e| {
-                    pull_err(format!("failed to pull image {:?}: {}", c.image, chain(&e)))
+                    pull_err(format!("failed to pull image {reference:?}: {}", chain(&e)))
                 })?;
         }
-        self.images.resolve(&c.image).map_err(|e| StartError {
+        self.images.resolve(reference).map_err(|e| StartError {
             reason: if present {
                 StartFailure::CreateContainerError
             } else {
@@ -644,7 +656,31 @@ impl ContainerRuntime for LinuxRuntime {
     async fn set_up_volumes(&self) -> Result<(), MountFailure> {
         let awaited = crate::volumes::awaited_objects(&self.plan);
         let objects = self.kept_objects(awaited.map(|(_, o)| (o.kind, o.name.as_str())));
-        crate::volumes::set_up_awaiting(&self.plan, &self.dir, &objects, self.id_range)
+        crate::volumes::set_up_awaiting(&self.plan, &self.dir, &objects, self.id_range)?;
+        for v in &self.plan.volumes {
+            let VolumeSource::Image {
+                reference,
+                pull_policy,
+            } = &v.source
+            else {
+                continue;
+            };
+            if self.image_volumes.borrow().contains(&v.name) {
+                continue;
+            }
+            let failure = |message: String| MountFailure {
+                volume: v.name.clone(),
+                message,
+            };
+            let image = self
+                .ensure(reference, *pull_policy)
+                .await
+                .map_err(|e| failure(e.message))?;
+            crate::volumes::mount_image(&self.dir, &v.name, &image)
+                .map_err(|e| failure(chain(&e)))?;
+            self.image_volumes.borrow_mut().insert(v.name.clone());
+        }
+        Ok(())
     }
 
     async fn recreate_sandbox(&self, attempt: u32) -> Result<Vec<String>, SandboxFailure> {

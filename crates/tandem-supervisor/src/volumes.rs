@@ -100,6 +100,11 @@ pub fn prepare(plan: &PodPlan, dir: &PodDir, facts: &RuntimeFacts) -> Result<(),
                         .map_err(io_err(&v.name, &path))?;
                 }
             }
+            // The mount point; the image is pulled and mounted by `mount_image`.
+            VolumeSource::Image { .. } => {
+                std::fs::create_dir_all(&path).map_err(io_err(&v.name, &path))?;
+                continue;
+            }
             VolumeSource::Files { files, awaiting } => {
                 std::fs::create_dir_all(&path).map_err(io_err(&v.name, &path))?;
                 write_files(plan, &v.name, &path, files, facts)?;
@@ -179,6 +184,29 @@ fn write_files(
     Ok(())
 }
 
+/// Mounts an image volume's layers read-only on its directory (KEP-4639: merged as a
+/// container's root is, never writable).
+pub fn mount_image(
+    dir: &PodDir,
+    volume: &str,
+    image: &tandem_image::ResolvedImage,
+) -> Result<(), VolumeError> {
+    let empty = dir.root.join("image-volume-base");
+    std::fs::create_dir_all(&empty).map_err(io_err(volume, &empty))?;
+    let m = image.read_only_mount(&empty);
+    let spec = tandem_runtime::mounts::MountSpec {
+        fstype: m.fstype,
+        source: m.source,
+        options: m.options,
+    };
+    tandem_runtime::mounts::mount_spec(&spec, &dir.volume(volume)).map_err(|source| {
+        VolumeError::Mount {
+            volume: volume.to_string(),
+            source,
+        }
+    })
+}
+
 /// The ConfigMaps and Secrets the pod's file volumes wait for.
 pub fn awaited_objects(plan: &PodPlan) -> impl Iterator<Item = (&VolumePlan, &ObjectFiles)> {
     plan.volumes.iter().flat_map(|v| {
@@ -246,7 +274,7 @@ fn ownership_managed(source: &VolumeSource) -> Option<bool> {
     match source {
         VolumeSource::EmptyDir { .. } | VolumeSource::Claim { .. } => Some(false),
         VolumeSource::Files { .. } => Some(true),
-        VolumeSource::HostPath { .. } => None,
+        VolumeSource::HostPath { .. } | VolumeSource::Image { .. } => None,
     }
 }
 
@@ -439,7 +467,7 @@ pub fn container_mounts(
             VolumeSource::HostPath { path, .. } | VolumeSource::Claim { path, .. } => {
                 (PathBuf::from(path), false)
             }
-            VolumeSource::Files { .. } => (dir.volume(&vm.name), true),
+            VolumeSource::Files { .. } | VolumeSource::Image { .. } => (dir.volume(&vm.name), true),
             VolumeSource::EmptyDir { .. } => (dir.volume(&vm.name), false),
         };
         let sub = match (&vm.sub_path, &vm.sub_path_expr) {

@@ -265,6 +265,108 @@ spec:
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// Image volumes (KEP-4639): an image's files mounted read-only, set up before any container
+/// starts. One that is not there yet (pull policy Never) holds the pod in ContainerCreating
+/// with FailedMount events until it is imported; it cannot be removed while the pod uses it.
+#[test]
+fn an_image_volume_mounts_an_images_files_read_only_once_the_image_is_there() {
+    let Some(()) = require_root("image_volume") else {
+        return;
+    };
+    let env = Env::new();
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: imgvol}
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes:
+    - name: tools
+      image: {reference: localhost/tandem-busybox:1.35, pullPolicy: Never}
+    - name: content
+      image: {reference: localhost/content:1, pullPolicy: Never}
+  containers:
+    - name: c
+      image: localhost/tandem-busybox:1.35
+      imagePullPolicy: Never
+      command: ["sh", "-c", "cat /content/site/hello.txt; ls /tools/bin/busybox; touch /content/x 2>/dev/null || echo read-only; trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+      volumeMounts:
+        - {name: tools, mountPath: /tools}
+        - {name: content, mountPath: /content}
+"#;
+    let out = env.run_yaml(yaml, &["-d"]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    let failed = wait_for("a FailedMount event for the missing image", 30, || {
+        env.event_records("imgvol")
+            .into_iter()
+            .find(|e| e["reason"] == "FailedMount")
+            .and_then(|e| e["message"].as_str().map(str::to_string))
+    });
+    assert!(
+        failed.starts_with("MountVolume.SetUp failed for volume \"content\" : Container image \"localhost/content:1\" is not present with pull policy of Never"),
+        "{failed}"
+    );
+    let v = env.pod_json("imgvol");
+    assert_eq!(v["status"]["phase"], "Pending", "{v}");
+    assert_eq!(
+        v["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "ContainerCreating",
+        "{v}"
+    );
+
+    // A one-layer image, as `docker import` makes them.
+    let rootfs = env.root.path().join("content");
+    std::fs::create_dir_all(rootfs.join("site")).expect("mkdir");
+    std::fs::write(
+        rootfs.join("site/hello.txt"),
+        "hello from an image volume\n",
+    )
+    .expect("write");
+    let tarball = env.root.path().join("content.tar");
+    let tarred = std::process::Command::new("tar")
+        .args([
+            "-C",
+            rootfs.to_str().expect("path"),
+            "-cf",
+            tarball.to_str().expect("path"),
+            ".",
+        ])
+        .status()
+        .expect("tar");
+    assert!(tarred.success());
+    let imported = env.tandem(&[
+        "image",
+        "import",
+        tarball.to_str().expect("path"),
+        "localhost/content:1",
+    ]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+
+    let logs = wait_for("the container to read its image volumes", 30, || {
+        let logs = stdout(&env.tandem(&["logs", "imgvol"]));
+        logs.contains("read-only").then_some(logs)
+    });
+    assert_eq!(
+        logs.lines().collect::<Vec<_>>(),
+        [
+            "hello from an image volume",
+            "/tools/bin/busybox",
+            "read-only"
+        ],
+        "{logs}"
+    );
+    let rm = env.tandem(&["image", "rm", "localhost/content:1"]);
+    assert!(!rm.status.success());
+    assert!(
+        stderr(&rm).contains("in use by pod(s) default/imgvol"),
+        "{}",
+        stderr(&rm)
+    );
+    let out = env.tandem(&["delete", "pod", "imgvol"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rm = env.tandem(&["image", "rm", "localhost/content:1"]);
+    assert!(rm.status.success(), "{}", stderr(&rm));
+}
+
 /// A Deployment written for a cluster, with a cloud disk and a CSI volume: on this machine each
 /// is an empty directory of the pod's own (said once, as a warning) and the pod runs; `--strict`
 /// refuses it before anything starts.

@@ -171,7 +171,7 @@ pub fn image(store: &Store, cmd: ImageCommand) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// `namespace/name` of every live pod with a container whose image is `id`.
+/// `namespace/name` of every live pod with a container or an image volume whose image is `id`.
 fn pods_using(store: &Store, images: &ImageStore, id: &str) -> anyhow::Result<Vec<String>> {
     let mut out = vec![];
     for dir in super::list_pods(store)? {
@@ -184,13 +184,15 @@ fn pods_using(store: &Store, images: &ImageStore, id: &str) -> anyhow::Result<Ve
         let Ok(plan) = serde_json::from_slice::<tandem_api::plan::PodPlan>(&bytes) else {
             continue;
         };
-        let uses = plan.all_containers().any(|c| {
-            images
-                .lookup(&c.image)
-                .ok()
-                .flatten()
-                .is_some_and(|i| i.id == id)
+        let volumes = plan.volumes.iter().filter_map(|v| match &v.source {
+            tandem_api::plan::VolumeSource::Image { reference, .. } => Some(reference),
+            _ => None,
         });
+        let uses = plan
+            .all_containers()
+            .map(|c| &c.image)
+            .chain(volumes)
+            .any(|r| images.lookup(r).ok().flatten().is_some_and(|i| i.id == id));
         if uses {
             out.push(format!("{}/{}", plan.namespace, plan.name));
         }
