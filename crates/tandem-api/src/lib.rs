@@ -24,6 +24,7 @@ pub mod labels;
 mod locate;
 pub mod names;
 mod objects;
+pub mod openapi;
 mod path;
 pub mod plan;
 mod planner;

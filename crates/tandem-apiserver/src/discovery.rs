@@ -1,7 +1,8 @@
 //! What a client learns before it asks for objects: `/version`, the legacy discovery documents
 //! (`/api`, `/api/v1`, `/apis`), and the OpenAPI v3 documents kubectl reads to learn that this
 //! server checks fields itself (`fieldValidation` on each kind's PATCH), so it sends objects as
-//! they are instead of checking them against a schema first.
+//! they are instead of checking them against a schema first, and whose schemas `kubectl
+//! explain` walks.
 //!
 //! Aggregated discovery is not offered: a client asking for it gets the legacy documents with
 //! their own content type and falls back to them, as client-go does against older servers.
@@ -121,12 +122,17 @@ fn openapi_key(group: &str, version: &str) -> String {
     }
 }
 
-/// `/openapi/v3`: where each group version's document is.
+/// `/openapi/v3`: where each group version's document is. The hash is the document's without
+/// its schemas, and the release's: the schemas come from the types this build was made with, so
+/// two builds of one release serve the same ones, and clients keep them cached until it changes.
 pub fn openapi_index() -> Value {
     let mut paths = serde_json::Map::new();
     for r in Resource::all() {
         let key = openapi_key(r.group(), r.version());
-        let hash = openapi_hash(&openapi_document(r.group(), r.version()).unwrap_or_default());
+        let Some(doc) = build_openapi_document(r.group(), r.version(), false) else {
+            continue;
+        };
+        let hash = openapi_hash(&json!([env!("CARGO_PKG_VERSION"), doc]));
         paths.insert(
             key.clone(),
             json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")}),
@@ -147,10 +153,29 @@ fn openapi_hash(doc: &Value) -> String {
 }
 
 /// `/openapi/v3/api/v1`: the paths of one group version, each operation with its kind
-/// (`x-kubernetes-group-version-kind`) and query parameters. Schemas of the kinds are not given
-/// yet (`kubectl explain` needs them).
-pub fn openapi_document(group: &str, version: &str) -> Option<Value> {
+/// (`x-kubernetes-group-version-kind`) and query parameters, and the schemas of its kinds with
+/// every type they use (what `kubectl explain` walks), as JSON. Made when first asked for and
+/// kept, as text (the core group's is some 400 kB). No operation says it takes a strategic
+/// merge patch body, so `kubectl apply` keeps computing its patches from the types it knows
+/// (the schemas lack the patch strategies and merge keys it would need).
+pub fn openapi_document(group: &str, version: &str) -> Option<bytes::Bytes> {
+    type Made = std::collections::HashMap<(String, String), bytes::Bytes>;
+    static MADE: std::sync::Mutex<Option<Made>> = std::sync::Mutex::new(None);
+    let key = (group.to_string(), version.to_string());
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    let made = made.get_or_insert_with(Made::new);
+    if let Some(doc) = made.get(&key) {
+        return Some(doc.clone());
+    }
+    let doc = build_openapi_document(group, version, true)?;
+    let text = bytes::Bytes::from(serde_json::to_vec(&doc).ok()?);
+    made.insert(key, text.clone());
+    Some(text)
+}
+
+fn build_openapi_document(group: &str, version: &str, schemas: bool) -> Option<Value> {
     let served = served(group, version)?;
+    let kinds: Vec<&str> = served.iter().map(|r| r.kind()).collect();
     let query = |name: &str| json!({"name": name, "in": "query", "schema": {"type": "string"}});
     let mut paths = serde_json::Map::new();
     for r in served {
@@ -219,7 +244,10 @@ pub fn openapi_document(group: &str, version: &str) -> Option<Value> {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": format!("v{major}.{minor}.0")},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": match schemas {
+            true => tandem_api::openapi::components(group, version, &kinds),
+            false => serde_json::Map::new(),
+        }},
     }))
 }
 

@@ -258,7 +258,7 @@ async fn dispatch(
         }
         Route::OpenApiIndex if get => plain(discovery::openapi_index()),
         Route::OpenApi { group, version } if get => discovery::openapi_document(&group, &version)
-            .map(json_response_ok)
+            .map(|doc| respond(200, "application/json", Body::Full(Some(doc))))
             .ok_or_else(crate::request::not_found),
         Route::Object(t) => object(shared, req, t, &query).await,
         Route::NotYet { what, instead } => Err(ApiError::bad_request(format!(

@@ -2741,3 +2741,77 @@ fn generate_name_gets_a_made_name_through_kubectl_and_run() {
         assert!(names.contains(&format!("pod/{n}\n")), "{n} in {names}");
     }
 }
+
+/// `kubectl explain` walks the schemas of the OpenAPI v3 documents, as against a cluster, with
+/// every installed release from 1.27 (the first to read v3 by default).
+#[test]
+fn kubectl_explain_walks_the_served_schemas() {
+    let test = "kubectl_explain_walks_the_served_schemas";
+    if require_root(test).is_none() || !kubectl_installed(test) {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    for release in ["kubectl", "kubectl.1.27", "kubectl.1.30"] {
+        let binary = kubectl_path(release);
+        if !binary.exists() {
+            continue;
+        }
+        let binary = binary.to_str().expect("utf-8");
+        let out = kubectl_as(
+            binary,
+            &serving.kubeconfig,
+            &["explain", "pod.spec.initContainers.restartPolicy"],
+        );
+        let text = stdout(&out);
+        assert!(out.status.success(), "{release}: {}", stderr(&out));
+        assert!(
+            text.starts_with("KIND:       Pod\nVERSION:    v1\n"),
+            "{release}: {text}"
+        );
+        assert!(
+            text.contains("FIELD: restartPolicy <string>"),
+            "{release}: {text}"
+        );
+        assert!(
+            text.contains("RestartPolicy defines the restart behavior"),
+            "{release}: {text}"
+        );
+
+        let out = kubectl_as(
+            binary,
+            &serving.kubeconfig,
+            &["explain", "deployment.spec.strategy"],
+        );
+        let text = stdout(&out);
+        assert!(
+            text.starts_with("GROUP:      apps\nKIND:       Deployment\nVERSION:    v1\n"),
+            "{release}: {text}"
+        );
+        assert!(
+            text.contains("rollingUpdate\t<RollingUpdateDeployment>"),
+            "{release}: {text}"
+        );
+        assert!(text.contains("type\t<string>"), "{release}: {text}");
+
+        let out = kubectl_as(
+            binary,
+            &serving.kubeconfig,
+            &["explain", "pod.spec.nosuchfield"],
+        );
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("field \"nosuchfield\" does not exist"),
+            "{release}: {}",
+            stderr(&out)
+        );
+    }
+    // The whole tree of a kind, as `--recursive` prints it.
+    let out = kubectl(&serving, &["explain", "cronjob", "--recursive"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        text.contains("        initContainers\t<[]Container>"),
+        "{text}"
+    );
+}
