@@ -1286,8 +1286,8 @@ spec:
         "invalid name \"Data_1\"",
     );
 
-    // Namespaces: made (kubectl sends protobuf for these), listed, refused while they hold
-    // anything, deleted when empty; those every cluster has stay.
+    // Namespaces: made (kubectl sends protobuf for these), listed, deleted with what they hold;
+    // those every cluster has stay.
     changed(
         &serving,
         &["create", "namespace", "team"],
@@ -1302,11 +1302,6 @@ spec:
         &serving,
         &["create", "namespace", "default"],
         "AlreadyExists",
-    );
-    change_refused(
-        &serving,
-        &["delete", "namespace", "team"],
-        "namespace \"team\" holds 1 object(s) (serviceaccount/bot",
     );
     change_refused(
         &serving,
@@ -1335,14 +1330,11 @@ spec:
     );
     changed(
         &serving,
-        &["delete", "sa", "bot", "-n", "team"],
-        "serviceaccount \"bot\" deleted\n",
-    );
-    changed(
-        &serving,
         &["delete", "namespace", "team"],
         "namespace \"team\" deleted\n",
     );
+    let left = kubectl(&serving, &["get", "sa", "bot", "-n", "team"]);
+    assert!(stderr(&left).contains("NotFound"), "{}", stderr(&left));
 
     // The claim's data is a directory of the store: kept while a pod mounts it, even when the
     // claim is deleted; a claim nobody mounts goes with its data.
@@ -2814,4 +2806,113 @@ fn kubectl_explain_walks_the_served_schemas() {
         text.contains("        initContainers\t<[]Container>"),
         "{text}"
     );
+}
+
+/// `kubectl delete namespace` takes everything in it along, as the namespace controller does:
+/// workloads first, then pods (each within its grace period), Services, ConfigMaps; until it is
+/// gone the namespace is Terminating and nothing new may be made in it.
+#[test]
+fn deleting_a_namespace_deletes_what_it_holds() {
+    let test = "deleting_a_namespace_deletes_what_it_holds";
+    if require_root(test).is_none() || !kubectl_installed(test) {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let file = env.root.path().join("shop.yaml");
+    // The bare pod ignores SIGTERM and takes its whole grace period (3 s) to go.
+    std::fs::write(
+        &file,
+        format!(
+            r#"apiVersion: v1
+kind: Namespace
+metadata: {{name: shop}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: settings, namespace: shop}}
+data: {{mode: fast}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: shop}}
+spec:
+  selector: {{app: web}}
+  ports: [{{port: 80}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: shop}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never, command: [sleep, "3600"]}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: slow, namespace: shop}}
+spec:
+  terminationGracePeriodSeconds: 3
+  containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never, command: [sh, -c, "trap '' TERM; while true; do sleep 0.2; done"]}}]
+"#
+        ),
+    )
+    .expect("write");
+    let out = kubectl(&serving, &["apply", "-f", file.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "pod",
+            "--all",
+            "-n",
+            "shop",
+            "--timeout=60s",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = stdout(&kubectl(
+        &serving,
+        &["get", "pods", "-n", "shop", "-o", "name"],
+    ));
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+
+    let out = kubectl(&serving, &["delete", "namespace", "shop", "--wait=false"]);
+    assert_eq!(
+        stdout(&out),
+        "namespace \"shop\" deleted\n",
+        "{}",
+        stderr(&out)
+    );
+    let phase = stdout(&kubectl(
+        &serving,
+        &["get", "namespace", "shop", "-o", "jsonpath={.status.phase}"],
+    ));
+    assert_eq!(phase, "Terminating");
+    let out = kubectl(&serving, &["create", "configmap", "late", "-n", "shop"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("configmaps \"late\" is forbidden: unable to create new content in namespace shop because it is being terminated"),
+        "{}",
+        stderr(&out)
+    );
+    let out = kubectl(
+        &serving,
+        &["wait", "--for=delete", "namespace/shop", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &["get", "all,configmaps", "-n", "shop", "-o", "name"],
+    );
+    assert_eq!(stdout(&out), "", "{}", stderr(&out));
+    // Nothing of it is left on the machine either.
+    let pods = stdout(&env.tandem(&["get", "pods", "-A", "-o", "name"]));
+    assert!(pods.is_empty(), "{pods}");
 }

@@ -147,6 +147,77 @@ impl StoreBackend {
     }
 }
 
+/// Every object of the store, as the API shows it.
+fn snapshot(store: &Store) -> Result<Vec<Object>, ApiError> {
+    // Supervisors this process started are its children; each exits when its pod is gone.
+    tandem_runtime::reaper::sweep(None);
+    let dirs = match store.pods.exists() {
+        true => list_pods(store).map_err(internal)?,
+        false => vec![],
+    };
+    let mut objects = vec![];
+    for dir in dirs {
+        let Ok(pod) = read_pod(&dir) else { continue };
+        for (i, e) in super::get::pod_events(&dir).into_iter().enumerate() {
+            let event = super::get::v1_event(&pod, &e, i);
+            objects.push(Object::from_value(Resource::Events, event));
+        }
+        let value = serde_json::to_value(&pod).map_err(|e| internal(e.into()))?;
+        objects.push(Object::from_value(Resource::Pods, value));
+    }
+    for dir in super::controller::list(store) {
+        let Ok(made) = dir.read_objects() else {
+            continue;
+        };
+        for (i, e) in dir.read_events().into_iter().enumerate() {
+            let event = super::get::workload_v1_event(&made, &e, i);
+            objects.push(Object::from_value(Resource::Events, event));
+        }
+        for m in made {
+            objects.push(Object::from_value(
+                Resource::Workload(m.kind()),
+                m.to_json(),
+            ));
+        }
+    }
+    for (resource, kind) in [
+        (Resource::Services, services::Resource::Services),
+        (Resource::Endpoints, services::Resource::Endpoints),
+        (Resource::EndpointSlices, services::Resource::EndpointSlices),
+    ] {
+        for value in services::objects(store, kind).map_err(internal)? {
+            objects.push(Object::from_value(resource, value));
+        }
+    }
+    for kept in Kept::all().filter(|k| *k != Kept::Namespaces) {
+        for value in object_store::list(store, kept) {
+            objects.push(Object::from_value(kept.resource(), value));
+        }
+    }
+    // The namespaces made through the API, those every cluster has, and each one something
+    // lives in.
+    let made = object_store::list(store, Kept::Namespaces);
+    let mut namespaces: std::collections::BTreeSet<String> =
+        BUILTIN_NAMESPACES.iter().map(|n| n.to_string()).collect();
+    namespaces.extend(objects.iter().map(|o| o.namespace.clone()));
+    namespaces.remove("");
+    let created = store_created(store);
+    for ns in namespaces {
+        if !made.iter().any(|m| m["metadata"]["name"] == ns.as_str()) {
+            let value = StoreBackend::namespace_object(&ns, &created);
+            objects.push(Object::from_value(Resource::Namespaces, value));
+        }
+    }
+    for value in made {
+        objects.push(Object::from_value(Resource::Namespaces, value));
+    }
+    objects.push(Object::from_value(
+        Resource::Nodes,
+        super::node::object(&created),
+    ));
+    Ok(objects)
+}
+
 fn internal(e: anyhow::Error) -> ApiError {
     ApiError::internal(format!("{e:#}"))
 }
@@ -189,73 +260,7 @@ impl Backend for StoreBackend {
     }
 
     fn snapshot(&self) -> Result<Vec<Object>, ApiError> {
-        // Supervisors this process started are its children; each exits when its pod is gone.
-        tandem_runtime::reaper::sweep(None);
-        let dirs = match self.store.pods.exists() {
-            true => list_pods(&self.store).map_err(internal)?,
-            false => vec![],
-        };
-        let mut objects = vec![];
-        for dir in dirs {
-            let Ok(pod) = read_pod(&dir) else { continue };
-            for (i, e) in super::get::pod_events(&dir).into_iter().enumerate() {
-                let event = super::get::v1_event(&pod, &e, i);
-                objects.push(Object::from_value(Resource::Events, event));
-            }
-            let value = serde_json::to_value(&pod).map_err(|e| internal(e.into()))?;
-            objects.push(Object::from_value(Resource::Pods, value));
-        }
-        for dir in super::controller::list(&self.store) {
-            let Ok(made) = dir.read_objects() else {
-                continue;
-            };
-            for (i, e) in dir.read_events().into_iter().enumerate() {
-                let event = super::get::workload_v1_event(&made, &e, i);
-                objects.push(Object::from_value(Resource::Events, event));
-            }
-            for m in made {
-                objects.push(Object::from_value(
-                    Resource::Workload(m.kind()),
-                    m.to_json(),
-                ));
-            }
-        }
-        for (resource, kind) in [
-            (Resource::Services, services::Resource::Services),
-            (Resource::Endpoints, services::Resource::Endpoints),
-            (Resource::EndpointSlices, services::Resource::EndpointSlices),
-        ] {
-            for value in services::objects(&self.store, kind).map_err(internal)? {
-                objects.push(Object::from_value(resource, value));
-            }
-        }
-        for kept in Kept::all().filter(|k| *k != Kept::Namespaces) {
-            for value in object_store::list(&self.store, kept) {
-                objects.push(Object::from_value(kept.resource(), value));
-            }
-        }
-        // The namespaces made through the API, those every cluster has, and each one something
-        // lives in.
-        let made = object_store::list(&self.store, Kept::Namespaces);
-        let mut namespaces: std::collections::BTreeSet<String> =
-            BUILTIN_NAMESPACES.iter().map(|n| n.to_string()).collect();
-        namespaces.extend(objects.iter().map(|o| o.namespace.clone()));
-        namespaces.remove("");
-        let created = store_created(&self.store);
-        for ns in namespaces {
-            if !made.iter().any(|m| m["metadata"]["name"] == ns.as_str()) {
-                let value = Self::namespace_object(&ns, &created);
-                objects.push(Object::from_value(Resource::Namespaces, value));
-            }
-        }
-        for value in made {
-            objects.push(Object::from_value(Resource::Namespaces, value));
-        }
-        objects.push(Object::from_value(
-            Resource::Nodes,
-            super::node::object(&created),
-        ));
-        Ok(objects)
+        snapshot(&self.store)
     }
 
     fn create(
@@ -269,6 +274,7 @@ impl Backend for StoreBackend {
             .as_str()
             .unwrap_or_default()
             .to_string();
+        self.refuse_if_terminating(resource, namespace, &name)?;
         if let Some(kept) = Kept::of(resource) {
             return self.keep(kept, namespace, &name, object, write, None);
         }
@@ -1080,8 +1086,11 @@ impl StoreBackend {
         Ok(Accepted { warnings })
     }
 
-    /// Deletes a namespace made through the API. One that holds anything is refused: tandem
-    /// does not yet delete a namespace's objects with it, as the namespace controller would.
+    /// Deletes a namespace with everything in it, as the namespace controller does: the
+    /// namespace is `Terminating` at once (nothing new may be created in it), its workloads are
+    /// deleted first (so nothing makes pods again), then its pods (each gracefully), Services,
+    /// ConfigMaps, Secrets and kept objects; the namespace goes once nothing is left. The four
+    /// every cluster has may not be deleted.
     fn delete_namespace(&self, name: &str) -> Result<(), ApiError> {
         if BUILTIN_NAMESPACES.contains(&name) {
             return Err(ApiError::new(
@@ -1089,25 +1098,89 @@ impl StoreBackend {
                 format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"),
             ));
         }
-        let held: Vec<String> = self
-            .snapshot()?
-            .into_iter()
+        let objects = self.snapshot()?;
+        let held: Vec<&Object> = objects
+            .iter()
             .filter(|o| o.namespace == name && o.resource != Resource::Events)
-            .map(|o| format!("{}/{}", o.resource.singular(), o.name))
             .collect();
-        if let Some(first) = held.first() {
-            return Err(ApiError::new(
-                tandem_apiserver::Reason::Conflict,
-                format!(
-                    "namespace \"{name}\" holds {} object(s) ({first}, …): tandem does not delete a namespace's objects with it yet; delete them first (`kubectl delete all,configmaps,secrets --all -n {name}`)",
-                    held.len()
-                ),
-            ));
+        let made = object_store::list(&self.store, Kept::Namespaces)
+            .into_iter()
+            .find(|n| n["metadata"]["name"] == name);
+        let Some(mut namespace) = made.or_else(|| {
+            (!held.is_empty()).then(|| Self::namespace_object(name, &store_created(&self.store)))
+        }) else {
+            return Err(ApiError::not_found("", "namespaces", name));
+        };
+        if namespace["metadata"]["deletionTimestamp"].is_null() {
+            namespace["metadata"]["deletionTimestamp"] =
+                serde_json::to_value(super::start::now_time()).map_err(|e| internal(e.into()))?;
+            namespace["status"]["phase"] = json!("Terminating");
+            object_store::put(&self.store, Kept::Namespaces, "", name, &namespace)
+                .map_err(|e| internal(e.into()))?;
         }
-        match object_store::remove(&self.store, Kept::Namespaces, "", name) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(ApiError::not_found("", "namespaces", name)),
-            Err(e) => Err(internal(e.into())),
+        let rank = |r: Resource| match r {
+            Resource::Workload(_) => 0,
+            Resource::Pods => 1,
+            _ => 2,
+        };
+        let mut held: Vec<(Resource, String)> =
+            held.iter().map(|o| (o.resource, o.name.clone())).collect();
+        held.sort_by_key(|(r, _)| rank(*r));
+        for (resource, object) in &held {
+            // A pod its workload is deleting already, or one gone meanwhile, is no error.
+            match self.delete(*resource, name, object, None) {
+                Ok(()) => {}
+                Err(e) if e.reason == tandem_apiserver::Reason::NotFound => {}
+                Err(e) => eprintln!(
+                    "warning: deleting {} {object} of namespace {name}: {e}",
+                    resource.plural()
+                ),
+            }
+        }
+        let store = self.store.clone();
+        let name = name.to_string();
+        std::thread::spawn(move || {
+            // The pods stop within their grace periods; a namespace that still holds something
+            // after ten minutes stays Terminating, as one with a stuck finalizer does.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+            while std::time::Instant::now() < deadline {
+                let empty = snapshot(&store).is_ok_and(|objects| {
+                    !objects
+                        .iter()
+                        .any(|o| o.namespace == name && o.resource != Resource::Events)
+                });
+                if empty {
+                    let _ = object_store::remove(&store, Kept::Namespaces, "", &name);
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        });
+        Ok(())
+    }
+
+    /// Refuses a new object in a namespace being deleted, as the API server's namespace
+    /// lifecycle admission does.
+    fn refuse_if_terminating(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        let terminating = object_store::list(&self.store, Kept::Namespaces)
+            .iter()
+            .any(|n| {
+                n["metadata"]["name"] == namespace && !n["metadata"]["deletionTimestamp"].is_null()
+            });
+        match terminating {
+            true => Err(ApiError::new(
+                tandem_apiserver::Reason::Forbidden,
+                format!(
+                    "{} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
+                    resource.plural()
+                ),
+            )),
+            false => Ok(()),
         }
     }
 
