@@ -567,6 +567,15 @@ fn foreground(store: &Store, made: Made) -> anyhow::Result<i32> {
         let mut palette: Vec<String> = vec![];
         let stdout = std::io::stdout();
         loop {
+            // Checked before waiting again, whatever woke the last turn: a pod's stream that
+            // closed as the last one must end the run at once, not at the next look.
+            let done = workloads.iter().map(super::controller::is_done).collect::<Vec<_>>();
+            if closed.iter().all(|c| *c) && done.iter().all(Option::is_some) {
+                if exit == 0 && done.contains(&Some(false)) {
+                    exit = 1;
+                }
+                break;
+            }
             tokio::select! {
                 msg = rx.recv() => {
                     let Some((i, reply)) = msg else { break };
@@ -682,13 +691,6 @@ fn foreground(store: &Store, made: Made) -> anyhow::Result<i32> {
                         send_delete(dir, force.then_some(0)).await;
                     }
                 }
-            }
-            let done = workloads.iter().map(super::controller::is_done).collect::<Vec<_>>();
-            if closed.iter().all(|c| *c) && done.iter().all(Option::is_some) {
-                if exit == 0 && done.contains(&Some(false)) {
-                    exit = 1;
-                }
-                break;
             }
         }
         // Deleted pods remove themselves; completed ones stay for `get` and `logs` until deleted.
