@@ -4,9 +4,12 @@
 //! judged by the `podFailurePolicy` first (pkg/controller/job/pod_failure_policy.go): a rule
 //! matching its exit codes or conditions fails the Job, ignores the failure (not counted, the pod
 //! replaced) or counts it. A pod with native sidecars succeeds when its main containers do, so
-//! such a Job completes as on a cluster.
+//! such a Job completes as on a cluster. With `backoffLimitPerIndex` (an Indexed Job, KEP-3850)
+//! each index has its own limit and back-off: an index past its limit, or failed by a
+//! `FailIndex` rule, is not run again, and the Job fails once more indexes failed than
+//! `maxFailedIndexes` allows, or once every index has succeeded or failed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::batch::v1::{JobSpec, PodFailurePolicy};
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector};
@@ -16,6 +19,10 @@ use crate::observed::{Action, OwnedPod, Phase};
 
 /// The annotation and label with an Indexed Job pod's index.
 pub const COMPLETION_INDEX: &str = "batch.kubernetes.io/job-completion-index";
+
+/// The annotation with how many pods of a pod's index had failed when it was made
+/// (`backoffLimitPerIndex`).
+pub const INDEX_FAILURE_COUNT: &str = "batch.kubernetes.io/job-index-failure-count";
 
 const BACKOFF_BASE_US: i64 = 10_000_000;
 const BACKOFF_MAX_US: i64 = 360_000_000;
@@ -52,15 +59,21 @@ pub enum JobReason {
     BackoffLimitExceeded,
     DeadlineExceeded,
     PodFailurePolicy,
+    /// More indexes failed than `maxFailedIndexes` allows.
+    MaxFailedIndexesExceeded,
+    /// Every index succeeded or failed, and some failed.
+    FailedIndexes,
 }
 
 impl JobReason {
-    const ALL: [JobReason; 5] = [
+    const ALL: [JobReason; 7] = [
         JobReason::CompletionsReached,
         JobReason::SuccessPolicy,
         JobReason::BackoffLimitExceeded,
         JobReason::DeadlineExceeded,
         JobReason::PodFailurePolicy,
+        JobReason::MaxFailedIndexesExceeded,
+        JobReason::FailedIndexes,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +83,8 @@ impl JobReason {
             JobReason::BackoffLimitExceeded => "BackoffLimitExceeded",
             JobReason::DeadlineExceeded => "DeadlineExceeded",
             JobReason::PodFailurePolicy => "PodFailurePolicy",
+            JobReason::MaxFailedIndexesExceeded => "MaxFailedIndexesExceeded",
+            JobReason::FailedIndexes => "FailedIndexes",
         }
     }
 
@@ -89,6 +104,8 @@ pub struct JobLook {
     pub failed: i32,
     /// `Indexed`: the succeeded indexes as the status writes them (`0-2,4`).
     pub completed_indexes: Option<String>,
+    /// With `backoffLimitPerIndex`: the failed indexes, written the same way.
+    pub failed_indexes: Option<String>,
     /// Set once the Job is over; its pods still running are being deleted.
     pub finished: Option<Finished>,
     /// When the back-off lets the next pod start.
@@ -130,6 +147,17 @@ pub fn manage(
         _ => None,
     });
     let failed = failures.len() as i32;
+    // Per index: its counted failures, when the last ended, and whether a rule failed it.
+    let mut per_index: BTreeMap<i32, (i32, i64, bool)> = BTreeMap::new();
+    for (p, j) in &failures {
+        if let Some(i) = p.index {
+            let e = per_index.entry(i).or_insert((0, 0, false));
+            e.0 += 1;
+            e.1 = e.1.max(p.finished_us.unwrap_or(p.created_us));
+            e.2 |= *j == Judged::FailIndex;
+        }
+    }
+    let index_limit = spec.backoff_limit_per_index.filter(|_| indexed);
     let succeeded_indexes: BTreeSet<i32> = pods
         .iter()
         .filter(|p| p.phase == Phase::Succeeded)
@@ -140,6 +168,16 @@ pub fn manage(
     } else {
         pods.iter().filter(|p| p.phase == Phase::Succeeded).count() as i32
     };
+    let failed_indexes: BTreeSet<i32> = match index_limit {
+        Some(limit) => per_index
+            .iter()
+            .filter(|(i, (count, _, failed_by_rule))| {
+                (*failed_by_rule || *count > limit) && !succeeded_indexes.contains(i)
+            })
+            .map(|(i, _)| *i)
+            .collect(),
+        None => BTreeSet::new(),
+    };
     let mut look = JobLook {
         actions: Vec::new(),
         active: active.len() as i32,
@@ -147,6 +185,7 @@ pub fn manage(
         succeeded,
         failed,
         completed_indexes: indexed.then(|| ranges(&succeeded_indexes)),
+        failed_indexes: index_limit.map(|_| ranges(&failed_indexes)),
         finished: already,
         wake_at_us: None,
         suspended: false,
@@ -157,8 +196,21 @@ pub fn manage(
         let met = indexed
             .then(|| success_policy_met(spec, &succeeded_indexes))
             .flatten();
+        let every_index_ended = completions.is_some_and(|c| {
+            (0..c).all(|i| succeeded_indexes.contains(&i) || failed_indexes.contains(&i))
+        });
         look.finished = if let Some(message) = fail_job {
             Finished::failed(JobReason::PodFailurePolicy, message)
+        } else if spec
+            .max_failed_indexes
+            .is_some_and(|m| failed_indexes.len() as i32 > m)
+        {
+            Finished::failed(
+                JobReason::MaxFailedIndexesExceeded,
+                "Job has exceeded the specified maximal number of failed indexes",
+            )
+        } else if !failed_indexes.is_empty() && every_index_ended {
+            Finished::failed(JobReason::FailedIndexes, "Job has failed indexes")
         } else if failed > backoff_limit {
             Finished::failed(
                 JobReason::BackoffLimitExceeded,
@@ -197,19 +249,32 @@ pub fn manage(
         return look;
     }
     // The pod back-off: after n counted failures the next pod waits 10 s * 2^(n-1), at most
-    // 6 min, from the last failure.
-    if failed > 0 {
+    // 6 min, from the last failure; with `backoffLimitPerIndex`, each index by its own.
+    let backoff_end = |count: i32, last: i64| {
+        last + BACKOFF_BASE_US
+            .saturating_mul(1 << (count - 1).clamp(0, 20))
+            .min(BACKOFF_MAX_US)
+    };
+    if failed > 0 && index_limit.is_none() {
         let last = failures
             .iter()
             .map(|(p, _)| p.finished_us.unwrap_or(p.created_us))
             .max()
             .unwrap_or(0);
-        let delay = BACKOFF_BASE_US
-            .saturating_mul(1 << (failed - 1).clamp(0, 20))
-            .min(BACKOFF_MAX_US);
-        if now_us < last + delay {
-            look.wake_at_us = Some(last + delay);
+        let end = backoff_end(failed, last);
+        if now_us < end {
+            look.wake_at_us = Some(end);
             return look;
+        }
+    }
+    let mut backing_off: BTreeSet<i32> = BTreeSet::new();
+    if index_limit.is_some() {
+        for (i, (count, last, _)) in &per_index {
+            let end = backoff_end(*count, *last);
+            if now_us < end && !failed_indexes.contains(i) {
+                backing_off.insert(*i);
+                look.wake_at_us = Some(look.wake_at_us.map_or(end, |w| w.min(end)));
+            }
         }
     }
     let remaining = completions.map_or(1, |c| c - succeeded).max(0);
@@ -227,7 +292,12 @@ pub fn manage(
     if indexed {
         let busy: BTreeSet<i32> = active.iter().filter_map(|p| p.index).collect();
         let free = (0..completions.unwrap_or(0))
-            .filter(|i| !succeeded_indexes.contains(i) && !busy.contains(i))
+            .filter(|i| {
+                !succeeded_indexes.contains(i)
+                    && !busy.contains(i)
+                    && !failed_indexes.contains(i)
+                    && !backing_off.contains(i)
+            })
             .take(room as usize);
         for i in free {
             let pod_name = fresh(&format!("{name}-{i}-"));
@@ -238,10 +308,15 @@ pub fn manage(
                 &[(COMPLETION_INDEX, i.to_string())],
                 owner,
             );
-            pod.metadata
+            let annotations = pod
+                .metadata
                 .annotations
-                .get_or_insert_with(Default::default)
-                .insert(COMPLETION_INDEX.into(), i.to_string());
+                .get_or_insert_with(Default::default);
+            annotations.insert(COMPLETION_INDEX.into(), i.to_string());
+            if index_limit.is_some() {
+                let count = per_index.get(&i).map_or(0, |e| e.0);
+                annotations.insert(INDEX_FAILURE_COUNT.into(), count.to_string());
+            }
             let ps = pod.spec.get_or_insert_with(Default::default);
             ps.hostname = Some(format!("{name}-{i}"));
             for c in ps
@@ -308,6 +383,8 @@ enum Judged {
     Ignore,
     /// The Job fails, with this message.
     FailJob(String),
+    /// Counted, and the pod's index fails (with `backoffLimitPerIndex`).
+    FailIndex,
 }
 
 /// The first rule of `policy` that a failed pod matches, by a non-zero exit code of one of its
@@ -355,9 +432,8 @@ fn judge(policy: Option<&PodFailurePolicy>, pod: &OwnedPod, namespace: &str) -> 
         match rule.action.as_str() {
             "FailJob" => return Judged::FailJob(message),
             "Ignore" => return Judged::Ignore,
-            // `FailIndex` fails the pod's index (with `backoffLimitPerIndex`, not acted on yet:
-            // a warning); the failure counts, as upstream counts it.
-            "Count" | "FailIndex" => return Judged::Count,
+            "FailIndex" => return Judged::FailIndex,
+            "Count" => return Judged::Count,
             // A rule with an action the controller does not know is skipped, as upstream does.
             _ => continue,
         }
@@ -520,6 +596,96 @@ mod tests {
             })
         ));
         assert_eq!(late.actions, [Action::Delete("j-r".into())]);
+    }
+
+    /// `backoffLimitPerIndex` (KEP-3850): each index backs off and fails by itself; the Job
+    /// fails once every index ended with some failed, or past `maxFailedIndexes`.
+    #[test]
+    fn each_index_has_its_own_backoff_limit() {
+        let mut s = spec(3, 3, true);
+        s.backoff_limit = Some(i32::MAX);
+        s.backoff_limit_per_index = Some(1);
+        let failed = |name: &str, i: i32, at: i64| OwnedPod {
+            finished_us: Some(at),
+            ..indexed(name, i, Phase::Failed)
+        };
+        // Index 0 failed once at 1 s: it waits out its back-off while 1 and 2 start.
+        let first = [failed("j-0-a", 0, 1_000_000)];
+        let l = look(&s, &first, 2_000_000);
+        let made: Vec<String> = l
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Create(p) => p.metadata.name.clone(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(made.len(), 2, "{made:?}");
+        assert!(made.iter().all(|n| !n.starts_with("j-0-")), "{made:?}");
+        assert_eq!(l.wake_at_us, Some(11_000_000));
+        assert_eq!(l.failed_indexes.as_deref(), Some(""));
+        // Once it is over, index 0 runs again, its pod told how often it failed.
+        let again = look(&s, &first, 11_000_000);
+        let Some(Action::Create(retry)) = again.actions.first() else {
+            panic!("{:?}", again.actions)
+        };
+        let annotations = retry.metadata.annotations.clone().unwrap_or_default();
+        assert_eq!(annotations[COMPLETION_INDEX], "0");
+        assert_eq!(annotations[INDEX_FAILURE_COUNT], "1");
+
+        // A second failure puts index 0 past its limit: never run again; the Job goes on.
+        let pods = [
+            failed("j-0-a", 0, 1_000_000),
+            failed("j-0-b", 0, 20_000_000),
+            indexed("j-1-a", 1, Phase::Succeeded),
+            indexed("j-2-a", 2, Phase::Running),
+        ];
+        let l = look(&s, &pods, 100_000_000);
+        assert_eq!(l.failed_indexes.as_deref(), Some("0"));
+        assert_eq!(l.finished, None);
+        assert!(l.actions.is_empty(), "{:?}", l.actions);
+        // Every index has ended, one failed: the Job fails.
+        let mut done = pods.clone();
+        done[3] = indexed("j-2-a", 2, Phase::Succeeded);
+        let l = look(&s, &done, 100_000_000);
+        assert_eq!(
+            l.finished,
+            Finished::failed(JobReason::FailedIndexes, "Job has failed indexes")
+        );
+        assert_eq!(l.completed_indexes.as_deref(), Some("1-2"));
+        // With maxFailedIndexes 0, the first failed index fails the Job at once and its
+        // running pods go.
+        s.max_failed_indexes = Some(0);
+        let l = look(&s, &pods, 100_000_000);
+        assert_eq!(
+            l.finished,
+            Finished::failed(
+                JobReason::MaxFailedIndexesExceeded,
+                "Job has exceeded the specified maximal number of failed indexes"
+            )
+        );
+        assert_eq!(l.actions, [Action::Delete("j-2-a".into())]);
+    }
+
+    /// A `FailIndex` rule fails the pod's index at its first failure, whatever its limit.
+    #[test]
+    fn a_fail_index_rule_fails_the_index_at_once() {
+        let policy: PodFailurePolicy = serde_json::from_value(serde_json::json!({
+            "rules": [{"action": "FailIndex", "onExitCodes": {"operator": "In", "values": [42]}}]
+        }))
+        .expect("policy");
+        let mut s = spec(2, 2, true);
+        s.backoff_limit_per_index = Some(5);
+        s.pod_failure_policy = Some(policy);
+        let mut bad = indexed("j-1-a", 1, Phase::Failed);
+        bad.exits = vec![("c".into(), 42)];
+        let l = look(&s, &[bad, indexed("j-0-a", 0, Phase::Running)], 0);
+        assert_eq!(l.failed_indexes.as_deref(), Some("1"));
+        assert!(
+            l.actions.is_empty(),
+            "index 1 is not run again: {:?}",
+            l.actions
+        );
     }
 
     #[test]
@@ -702,7 +868,7 @@ mod tests {
              vec![("main-container", 111), ("suppport-container", 0), ("init-container", 0)], vec![],
              Judged::Count),
             ("FailIndex rule matched for exit codes",
-             Some(vec![on_codes("FailIndex", "In", &[1, 2, 3])]), vec![("", 2)], vec![], Judged::Count),
+             Some(vec![on_codes("FailIndex", "In", &[1, 2, 3])]), vec![("", 2)], vec![], Judged::FailIndex),
             ("pod failure policy with NotIn operator and value 0",
              Some(vec![on_codes("FailJob", "NotIn", &[0])]),
              vec![("main-container", 1), ("suppport-container", 0)], vec![],
@@ -714,7 +880,7 @@ mod tests {
             ("count rule matched for exit codes",
              Some(vec![on_codes("Count", "In", &[1, 2, 3])]), vec![("bar", 2)], vec![], Judged::Count),
             ("FailIndex rule matched for pod conditions",
-             Some(vec![on_condition("FailIndex", "DisruptionTarget", "True")]), vec![], disrupted("True"), Judged::Count),
+             Some(vec![on_condition("FailIndex", "DisruptionTarget", "True")]), vec![], disrupted("True"), Judged::FailIndex),
             ("ignore rule matched for pod conditions",
              Some(vec![on_condition("Ignore", "DisruptionTarget", "True")]), vec![], disrupted("True"), Judged::Ignore),
             ("ignore rule matches by the status=False",

@@ -516,6 +516,9 @@ fn job_status(previous: &Value, look: &job::JobLook, start_us: i64, now_us: i64)
     if let Some(ci) = &look.completed_indexes {
         status["completedIndexes"] = json!(ci);
     }
+    if let Some(fi) = &look.failed_indexes {
+        status["failedIndexes"] = json!(fi);
+    }
     if look.suspended {
         status["conditions"] = json!([condition(
             previous,

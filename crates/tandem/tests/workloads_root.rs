@@ -1036,3 +1036,61 @@ fn a_success_policy_completes_an_indexed_job_by_its_leader() {
         running(&env, "leader-").is_empty().then_some(())
     });
 }
+
+/// `backoffLimitPerIndex` (KEP-3850): an Indexed Job whose index 1 fails by a `FailIndex` rule
+/// runs its other indexes to success, never runs index 1 again, and fails once every index has
+/// ended, with the failed indexes in its status.
+#[test]
+fn an_indexed_job_fails_one_index_by_its_own_limit_and_the_others_complete() {
+    if require_root("an_indexed_job_fails_one_index_by_its_own_limit_and_the_others_complete")
+        .is_none()
+    {
+        return;
+    }
+    let env = Env::new();
+    let job = format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: per-index}}\nspec:\n  completionMode: Indexed\n  completions: 3\n  parallelism: 3\n  backoffLimitPerIndex: 1\n  podFailurePolicy:\n    rules:\n    - {{action: FailIndex, onExitCodes: {{operator: In, values: [42]}}}}\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: {IMAGE}\n        imagePullPolicy: Never\n        command: [sh, -c, \"if [ $JOB_COMPLETION_INDEX = 1 ]; then exit 42; fi\"]\n"
+    );
+    run_d(&env, &job);
+    let out = env.tandem(&[
+        "wait",
+        "job/per-index",
+        "--for=condition=Failed",
+        "--timeout=60s",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let job: serde_json::Value = serde_json::from_str(&stdout(&env.tandem(&[
+        "get",
+        "job",
+        "per-index",
+        "-o",
+        "json",
+    ])))
+    .expect("json");
+    let status = &job["status"];
+    assert_eq!(status["failedIndexes"], "1", "{job:#}");
+    assert_eq!(status["completedIndexes"], "0,2", "{job:#}");
+    assert_eq!(
+        (status["succeeded"].as_i64(), status["failed"].as_i64()),
+        (Some(2), Some(1)),
+        "{job:#}"
+    );
+    let failed = status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Failed")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(failed["reason"], "FailedIndexes", "{job:#}");
+    assert_eq!(failed["message"], "Job has failed indexes", "{job:#}");
+    // Index 1 ran once: its failure was not retried.
+    let pods = stdout(&env.tandem(&["get", "pods", "-o", "name"]));
+    assert_eq!(
+        pods.lines()
+            .filter(|p| p.starts_with("pod/per-index-1-"))
+            .count(),
+        1,
+        "{pods}"
+    );
+}
