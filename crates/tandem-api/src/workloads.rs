@@ -218,7 +218,6 @@ const NOT_ACTED_ON: &[(WorkloadKind, &str)] = &[
     (WorkloadKind::StatefulSet, "ordinals"),
     (WorkloadKind::StatefulSet, "updateStrategy"),
     (WorkloadKind::DaemonSet, "updateStrategy"),
-    (WorkloadKind::Job, "podReplacementPolicy"),
     (WorkloadKind::Job, "managedBy"),
 ];
 

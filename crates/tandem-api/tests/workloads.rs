@@ -273,20 +273,20 @@ fn the_api_servers_rules_for_workload_fields() {
 
 #[test]
 fn workload_fields_the_controllers_do_not_act_on_are_warned_about() {
-    let text = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {completionMode: Indexed, completions: 2, backoffLimitPerIndex: 1, successPolicy: {rules: [{succeededCount: 1}]}, podFailurePolicy: {rules: []}, podReplacementPolicy: Failed, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n";
+    let text = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {completionMode: Indexed, completions: 2, backoffLimitPerIndex: 1, successPolicy: {rules: [{succeededCount: 1}]}, podFailurePolicy: {rules: []}, podReplacementPolicy: Failed, managedBy: example.com/batch, template: {spec: {restartPolicy: Never, containers: [{name: a, image: x}]}}}\n";
     let l = load(&[Source::new("w.yaml", text)], &PlanOptions::default()).expect("loads");
     let w: Vec<(&str, &str)> = l
         .warnings
         .iter()
         .map(|d| (d.field.as_str(), d.message.as_str()))
         .collect();
-    // The pod failure and success policies and the back-off limit per index are acted on;
-    // the pod replacement policy not yet.
+    // The pod failure, success and replacement policies and the back-off limit per index are
+    // acted on; another controller named to manage the Job is not.
     assert_eq!(
         w,
         [(
-            "spec.podReplacementPolicy",
-            "spec.podReplacementPolicy is not supported by tandem's Job controller yet and is ignored"
+            "spec.managedBy",
+            "spec.managedBy is not supported by tandem's Job controller yet and is ignored"
         )]
     );
 }

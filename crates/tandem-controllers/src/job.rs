@@ -7,7 +7,9 @@
 //! such a Job completes as on a cluster. With `backoffLimitPerIndex` (an Indexed Job, KEP-3850)
 //! each index has its own limit and back-off: an index past its limit, or failed by a
 //! `FailIndex` rule, is not run again, and the Job fails once more indexes failed than
-//! `maxFailedIndexes` allows, or once every index has succeeded or failed.
+//! `maxFailedIndexes` allows, or once every index has succeeded or failed. A pod being deleted
+//! is replaced at once (`podReplacementPolicy: TerminatingOrFailed`, the default without a pod
+//! failure policy) or only once it has gone (`Failed`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -99,6 +101,8 @@ impl JobReason {
 pub struct JobLook {
     pub actions: Vec<Action>,
     pub active: i32,
+    /// Pods being deleted, still running their grace period (`status.terminating`).
+    pub terminating: i32,
     pub ready: i32,
     pub succeeded: i32,
     pub failed: i32,
@@ -133,6 +137,16 @@ pub fn manage(
     let parallelism = spec.parallelism.unwrap_or(1).max(0);
     let backoff_limit = spec.backoff_limit.unwrap_or(6);
     let active: Vec<&OwnedPod> = pods.iter().filter(|p| p.is_active()).collect();
+    let terminating: Vec<&OwnedPod> = pods
+        .iter()
+        .filter(|p| p.deleting && !p.phase.is_terminal())
+        .collect();
+    // `Failed`: a pod being deleted still holds its place (and its index) until it has gone.
+    let wait_for_terminating = spec.pod_replacement_policy.as_deref() == Some("Failed");
+    let occupying: Vec<&OwnedPod> = match wait_for_terminating {
+        true => active.iter().chain(&terminating).copied().collect(),
+        false => active.clone(),
+    };
     // Failed pods as the pod failure policy judges them, the first to end first: those it
     // ignores count for nothing; the first it fails the Job for ends it.
     let mut failures: Vec<(&OwnedPod, Judged)> = pods
@@ -181,6 +195,7 @@ pub fn manage(
     let mut look = JobLook {
         actions: Vec::new(),
         active: active.len() as i32,
+        terminating: terminating.len() as i32,
         ready: active.iter().filter(|p| p.ready).count() as i32,
         succeeded,
         failed,
@@ -278,7 +293,7 @@ pub fn manage(
         }
     }
     let remaining = completions.map_or(1, |c| c - succeeded).max(0);
-    let room = parallelism.min(remaining) - look.active;
+    let room = parallelism.min(remaining) - occupying.len() as i32;
     if room <= 0 {
         return look;
     }
@@ -290,7 +305,7 @@ pub fn manage(
         }
     };
     if indexed {
-        let busy: BTreeSet<i32> = active.iter().filter_map(|p| p.index).collect();
+        let busy: BTreeSet<i32> = occupying.iter().filter_map(|p| p.index).collect();
         let free = (0..completions.unwrap_or(0))
             .filter(|i| {
                 !succeeded_indexes.contains(i)
@@ -686,6 +701,24 @@ mod tests {
             "index 1 is not run again: {:?}",
             l.actions
         );
+    }
+
+    /// `podReplacementPolicy`: a pod being deleted is replaced at once (`TerminatingOrFailed`)
+    /// or once it has gone (`Failed`); either way it counts as terminating.
+    #[test]
+    fn a_terminating_pod_is_replaced_as_the_replacement_policy_says() {
+        let mut s = spec(2, 1, true);
+        let deleting = OwnedPod {
+            deleting: true,
+            ..indexed("j-0-a", 0, Phase::Running)
+        };
+        for (policy, replaced) in [("TerminatingOrFailed", true), ("Failed", false)] {
+            s.pod_replacement_policy = Some(policy.into());
+            let l = look(&s, std::slice::from_ref(&deleting), 0);
+            assert_eq!(l.terminating, 1, "{policy}");
+            assert_eq!(l.active, 0, "{policy}");
+            assert_eq!(!l.actions.is_empty(), replaced, "{policy}: {:?}", l.actions);
+        }
     }
 
     #[test]

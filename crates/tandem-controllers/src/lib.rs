@@ -511,7 +511,7 @@ fn job_status(previous: &Value, look: &job::JobLook, start_us: i64, now_us: i64)
         "ready": look.ready,
         "succeeded": look.succeeded,
         "failed": look.failed,
-        "terminating": 0,
+        "terminating": look.terminating,
     });
     if let Some(ci) = &look.completed_indexes {
         status["completedIndexes"] = json!(ci);
