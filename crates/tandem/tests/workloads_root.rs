@@ -480,6 +480,19 @@ fn a_rolling_update_never_drops_below_its_availability_budget_and_undoes() {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert_eq!(revisions, ["2", "3"], "{history}");
+    // The Deployment carries its newest ReplicaSet's revision, as the controller annotates it.
+    let deployment: serde_json::Value = serde_json::from_str(&stdout(&env.tandem(&[
+        "get",
+        "deployment",
+        "web",
+        "-o",
+        "json",
+    ])))
+    .expect("json");
+    assert_eq!(
+        deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "3",
+        "{deployment:#}"
+    );
 }
 
 #[test]

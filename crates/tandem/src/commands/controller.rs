@@ -202,11 +202,27 @@ impl WorkloadDir {
     /// The workload with its status, then (for a Deployment) the ReplicaSets its controller
     /// keeps: every object it stands for in the API.
     pub fn read_objects(&self) -> anyhow::Result<Vec<Workload>> {
-        let w = self.read()?;
+        let mut w = self.read()?;
         let sets = match w.kind() {
             WorkloadKind::Deployment => self.replica_sets(),
             _ => vec![],
         };
+        // A Deployment carries the revision of its newest ReplicaSet, as the Deployment
+        // controller annotates it (what `kubectl rollout history` and `describe` read).
+        let newest = sets
+            .iter()
+            .map(tandem_controllers::deployment::revision)
+            .max()
+            .filter(|r| *r > 0);
+        if let Some(revision) = newest {
+            w.metadata_mut()
+                .annotations
+                .get_or_insert_with(Default::default)
+                .insert(
+                    tandem_controllers::deployment::REVISION.into(),
+                    revision.to_string(),
+                );
+        }
         Ok(std::iter::once(w)
             .chain(sets.into_iter().map(Workload::ReplicaSet))
             .collect())

@@ -296,7 +296,11 @@ pub fn get(store: &Store, kind: WorkloadKind, a: &GetArgs) -> anyhow::Result<i32
 fn listed(store: &Store, kind: WorkloadKind, a: &GetArgs) -> Vec<Workload> {
     let mut items: Vec<Workload> = Vec::new();
     for d in controller::list(store) {
-        let Ok(w) = d.read() else { continue };
+        // The workload as the API shows it, then (a Deployment's) the ReplicaSets it keeps.
+        let Ok(mut objects) = d.read_objects() else {
+            continue;
+        };
+        let w = objects.remove(0);
         if !(a.all_namespaces || w.namespace() == a.namespace) {
             continue;
         }
@@ -304,8 +308,7 @@ fn listed(store: &Store, kind: WorkloadKind, a: &GetArgs) -> Vec<Workload> {
             recover(&d, kind, w.name());
             items.push(w);
         } else if kind == WorkloadKind::ReplicaSet && w.kind() == WorkloadKind::Deployment {
-            // A Deployment's ReplicaSets, as its controller keeps them.
-            items.extend(d.replica_sets().into_iter().map(Workload::ReplicaSet));
+            items.extend(objects);
         }
     }
     items
