@@ -384,35 +384,53 @@ fn check_pod(pod: &Pod, opts: &LintOptions, out: &mut Vec<Raw>) {
     sidecar_config_inline(&t, out);
     security_context(&t, pod, out);
     if let Some(check) = opts.image_reference {
-        image_reference_invalid(&t, check, out);
+        image_reference_invalid(&t, pod, check, out);
     }
 }
 
 // TND017
-fn image_reference_invalid(t: &Topology, check: fn(&str) -> Option<String>, out: &mut Vec<Raw>) {
+fn image_reference_invalid(
+    t: &Topology,
+    pod: &Pod,
+    check: fn(&str) -> Option<String>,
+    out: &mut Vec<Raw>,
+) {
+    const HELP: &str = "write it as [registry/]repository[:tag][@sha256:digest], e.g. docker.io/library/nginx:1.27";
+    // (An empty reference, or one with spaces around it, is the API server's to refuse.)
+    let problem = |r: &str| check(r).filter(|_| !r.is_empty() && r.trim() == r);
     for c in &t.containers {
-        // (An empty image, or one with spaces around it, is the API server's to refuse.)
-        let Some(image) = c
-            .spec
-            .image
-            .as_deref()
-            .filter(|i| !i.is_empty() && i.trim() == *i)
-        else {
+        let Some(problem) = c.spec.image.as_deref().and_then(problem) else {
             continue;
         };
-        if let Some(problem) = check(image) {
-            out.push(
-                Raw::new(
-                    RuleId::ImageReferenceInvalid,
-                    format!("{}.image", c.path),
-                    format!(
-                        "container {} has an image reference that cannot be parsed ({problem}): it would wait with InvalidImageName and never start",
-                        q(&c.name)
-                    ),
-                )
-                .help("write it as [registry/]repository[:tag][@sha256:digest], e.g. docker.io/library/nginx:1.27"),
-            );
-        }
+        out.push(
+            Raw::new(
+                RuleId::ImageReferenceInvalid,
+                format!("{}.image", c.path),
+                format!(
+                    "container {} has an image reference that cannot be parsed ({problem}): it would wait with InvalidImageName and never start",
+                    q(&c.name)
+                ),
+            )
+            .help(HELP),
+        );
+    }
+    let volumes = pod.spec.iter().flat_map(|s| s.volumes.iter().flatten());
+    for (i, v) in volumes.enumerate() {
+        let reference = v.image.as_ref().and_then(|im| im.reference.as_deref());
+        let Some(problem) = reference.and_then(problem) else {
+            continue;
+        };
+        out.push(
+            Raw::new(
+                RuleId::ImageReferenceInvalid,
+                format!("spec.volumes[{i}].image.reference"),
+                format!(
+                    "image volume {} has a reference that cannot be parsed ({problem}): the pod would never start",
+                    q(&v.name)
+                ),
+            )
+            .help(HELP),
+        );
     }
 }
 

@@ -262,10 +262,11 @@ pub static RULES: &[Rule] = &[
         id: "TND017",
         name: "image-reference-invalid",
         severity: Severity::Error,
-        summary: "a container's image reference cannot be parsed",
+        summary: "a container's or an image volume's image reference cannot be parsed",
         explanation: "the API server takes any image string, but the kubelet must parse it to \
                       pull: a container whose reference does not parse never starts (it waits \
-                      with InvalidImageName), on a cluster as here",
+                      with InvalidImageName), nor does a pod whose image volume's does, on a \
+                      cluster as here",
     },
 ];
 

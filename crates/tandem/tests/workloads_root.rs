@@ -70,6 +70,33 @@ fn run_d(env: &Env, yaml: &str) {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// Waits (up to a minute) until Job `name` has condition `condition`, and returns the Job as
+/// `get -o json` shows it with that condition.
+fn job_with_condition(
+    env: &Env,
+    name: &str,
+    condition: &str,
+) -> (serde_json::Value, serde_json::Value) {
+    let out = env.tandem(&[
+        "wait",
+        &format!("job/{name}"),
+        &format!("--for=condition={condition}"),
+        "--timeout=60s",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let job: serde_json::Value =
+        serde_json::from_str(&stdout(&env.tandem(&["get", "job", name, "-o", "json"])))
+            .expect("json");
+    let found = job["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == condition)
+        .cloned()
+        .unwrap_or_default();
+    (job, found)
+}
+
 const LOOP: &str = "[sh, -c, \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]";
 
 #[test]
@@ -952,17 +979,7 @@ fn a_pod_failure_policy_ignores_one_exit_code_and_fails_the_job_on_another() {
             "if [ -f /data/again ]; then exit 0; fi; touch /data/again; exit 3",
         ),
     );
-    let out = env.tandem(&[
-        "wait",
-        "job/retried",
-        "--for=condition=Complete",
-        "--timeout=60s",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let status: serde_json::Value = serde_json::from_str(&stdout(
-        &env.tandem(&["get", "job", "retried", "-o", "json"]),
-    ))
-    .expect("json");
+    let (status, _) = job_with_condition(&env, "retried", "Complete");
     assert_eq!(status["status"]["succeeded"], 1, "{status:#}");
     assert!(
         status["status"]["failed"].as_i64().unwrap_or(0) == 0,
@@ -973,23 +990,7 @@ fn a_pod_failure_policy_ignores_one_exit_code_and_fails_the_job_on_another() {
     std::fs::write(&path, job("fatal", "exit 42")).expect("write");
     let out = env.tandem(&["run", "-d", "-f", path.to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = env.tandem(&[
-        "wait",
-        "job/fatal",
-        "--for=condition=Failed",
-        "--timeout=60s",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let job: serde_json::Value =
-        serde_json::from_str(&stdout(&env.tandem(&["get", "job", "fatal", "-o", "json"])))
-            .expect("json");
-    let failed = job["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == "Failed")
-        .cloned()
-        .unwrap_or_default();
+    let (job, failed) = job_with_condition(&env, "fatal", "Failed");
     assert_eq!(failed["reason"], "PodFailurePolicy", "{job:#}");
     let message = failed["message"].as_str().unwrap_or_default();
     assert!(
@@ -1018,24 +1019,7 @@ fn a_success_policy_completes_an_indexed_job_by_its_leader() {
             "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: leader}}\nspec:\n  completionMode: Indexed\n  completions: 3\n  parallelism: 3\n  successPolicy: {{rules: [{{succeededIndexes: \"0\"}}]}}\n  template:\n    spec:\n      restartPolicy: Never\n      terminationGracePeriodSeconds: 0\n      containers:\n      - name: c\n        image: {IMAGE}\n        imagePullPolicy: Never\n        command: [sh, -c, \"if [ $JOB_COMPLETION_INDEX = 0 ]; then sleep 1; exit 0; fi; exec sleep 300\"]\n"
         ),
     );
-    let out = env.tandem(&[
-        "wait",
-        "job/leader",
-        "--for=condition=Complete",
-        "--timeout=60s",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let job: serde_json::Value = serde_json::from_str(&stdout(
-        &env.tandem(&["get", "job", "leader", "-o", "json"]),
-    ))
-    .expect("json");
-    let complete = job["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == "Complete")
-        .cloned()
-        .unwrap_or_default();
+    let (job, complete) = job_with_condition(&env, "leader", "Complete");
     assert_eq!(
         (&complete["reason"], &complete["message"]),
         (
@@ -1065,21 +1049,7 @@ fn an_indexed_job_fails_one_index_by_its_own_limit_and_the_others_complete() {
         "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: per-index}}\nspec:\n  completionMode: Indexed\n  completions: 3\n  parallelism: 3\n  backoffLimitPerIndex: 1\n  podFailurePolicy:\n    rules:\n    - {{action: FailIndex, onExitCodes: {{operator: In, values: [42]}}}}\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: {IMAGE}\n        imagePullPolicy: Never\n        command: [sh, -c, \"if [ $JOB_COMPLETION_INDEX = 1 ]; then exit 42; fi\"]\n"
     );
     run_d(&env, &job);
-    let out = env.tandem(&[
-        "wait",
-        "job/per-index",
-        "--for=condition=Failed",
-        "--timeout=60s",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let job: serde_json::Value = serde_json::from_str(&stdout(&env.tandem(&[
-        "get",
-        "job",
-        "per-index",
-        "-o",
-        "json",
-    ])))
-    .expect("json");
+    let (job, failed) = job_with_condition(&env, "per-index", "Failed");
     let status = &job["status"];
     assert_eq!(status["failedIndexes"], "1", "{job:#}");
     assert_eq!(status["completedIndexes"], "0,2", "{job:#}");
@@ -1088,13 +1058,6 @@ fn an_indexed_job_fails_one_index_by_its_own_limit_and_the_others_complete() {
         (Some(2), Some(1)),
         "{job:#}"
     );
-    let failed = status["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == "Failed")
-        .cloned()
-        .unwrap_or_default();
     assert_eq!(failed["reason"], "FailedIndexes", "{job:#}");
     assert_eq!(failed["message"], "Job has failed indexes", "{job:#}");
     // Index 1 ran once: its failure was not retried.
