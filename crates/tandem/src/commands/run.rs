@@ -221,7 +221,12 @@ pub(crate) fn create_loaded(
         }
         return Err(e);
     }
-    super::service_proxy::ensure_proxy(store, &exe)?;
+    // The file's Services are served from now on; pods get the proxy as each starts
+    // (`start_pod`), so a file without Services asks nothing here (in an idle store that would
+    // cost an `nft` exec looking for a table left by a killed proxy, which `delete` settles).
+    if !loaded.services.is_empty() || !loaded.endpoints.is_empty() {
+        super::service_proxy::ensure_proxy(store, &exe)?;
+    }
     let service_names: Vec<(String, String)> = loaded
         .services
         .iter()
