@@ -100,6 +100,10 @@ pub struct PlanOptions {
     /// disk, a CSI driver, a generic ephemeral volume) instead of warning and running it with an
     /// empty directory standing in for the volume (`--strict`).
     pub strict: bool,
+    /// The ConfigMaps and Secrets a store keeps (made earlier through the API or `apply`), as
+    /// the API server stores them: a reference the sources do not satisfy reads them, as the
+    /// API server's objects would be read. The sources' own objects of the same name win.
+    pub kept: Vec<serde_json::Value>,
 }
 
 /// How unknown fields are taken (`fieldValidation=Strict|Warn|Ignore`). Either way they are
@@ -519,6 +523,9 @@ fn check_objects<'n>(
             }
         }
         diags.append(&mut cx.diags);
+    }
+    for object in &opts.kept {
+        store.keep(object);
     }
     Checked {
         store,

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::ByteString;
 
 use crate::cx::Cx;
 use crate::names;
@@ -18,6 +19,13 @@ pub(crate) struct ConfigMapData {
 }
 
 impl ConfigMapData {
+    fn of(data: BTreeMap<String, String>, binary: BTreeMap<String, ByteString>) -> Self {
+        ConfigMapData {
+            data,
+            binary: binary.into_iter().map(|(k, v)| (k, v.0)).collect(),
+        }
+    }
+
     /// Every key as file content (`data` and `binaryData`, sorted by key).
     pub(crate) fn files(&self) -> BTreeMap<String, Vec<u8>> {
         let text = self
@@ -34,6 +42,24 @@ pub(crate) struct SecretData {
     pub data: BTreeMap<String, Vec<u8>>,
     /// `type` (e.g. `kubernetes.io/dockerconfigjson`).
     pub kind: Option<String>,
+}
+
+impl SecretData {
+    fn of(secret: Secret) -> Self {
+        let mut data: BTreeMap<String, Vec<u8>> = secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect();
+        for (k, v) in secret.string_data.unwrap_or_default() {
+            data.insert(k, v.into_bytes());
+        }
+        SecretData {
+            data,
+            kind: secret.type_,
+        }
+    }
 }
 
 /// Where an object was defined, for "defined twice" messages.
@@ -54,6 +80,45 @@ impl Store {
         self.config_maps
             .get(&(namespace.to_string(), name.to_string()))
             .map(|(d, _)| d)
+    }
+
+    /// Adds a ConfigMap or Secret kept from before (checked when it was kept), unless the
+    /// sources define one of its name.
+    pub(crate) fn keep(&mut self, object: &serde_json::Value) {
+        let origin = || Origin {
+            file: "(kept in the store)".into(),
+            pos: Pos::default(),
+        };
+        match object["kind"].as_str() {
+            Some("ConfigMap") => {
+                let Ok(cm) = serde_json::from_value::<ConfigMap>(object.clone()) else {
+                    return;
+                };
+                let id = (
+                    namespace_of(&cm.metadata),
+                    cm.metadata.name.clone().unwrap_or_default(),
+                );
+                let data = ConfigMapData::of(
+                    cm.data.unwrap_or_default(),
+                    cm.binary_data.unwrap_or_default(),
+                );
+                self.config_maps
+                    .entry(id)
+                    .or_insert_with(|| (data, origin()));
+            }
+            Some("Secret") => {
+                let Ok(secret) = serde_json::from_value::<Secret>(object.clone()) else {
+                    return;
+                };
+                let id = (
+                    namespace_of(&secret.metadata),
+                    secret.metadata.name.clone().unwrap_or_default(),
+                );
+                let data = SecretData::of(secret);
+                self.secrets.entry(id).or_insert_with(|| (data, origin()));
+            }
+            _ => {}
+        }
     }
 
     pub(crate) fn secret(&self, namespace: &str, name: &str) -> Option<&SecretData> {
@@ -172,20 +237,19 @@ pub(crate) fn add_config_map(cx: &mut Cx<'_>, store: &mut Store, cm: ConfigMap) 
         cx.error(&FieldPath::root().field("metadata").field("name"), msg);
         return;
     }
-    let data = ConfigMapData {
-        data: data.into_iter().collect(),
-        binary: binary.into_iter().map(|(k, v)| (k, v.0)).collect(),
-    };
-    store.config_maps.insert(id, (data, origin));
+    store
+        .config_maps
+        .insert(id, (ConfigMapData::of(data, binary), origin));
 }
 
 pub(crate) fn add_secret(cx: &mut Cx<'_>, store: &mut Store, secret: Secret) {
     let id = validate_metadata(cx, &secret.metadata);
-    let kind = secret.type_.clone();
-    let data = secret.data.unwrap_or_default();
-    let string_data = secret.string_data.unwrap_or_default();
-    check_keys(cx, "data", data.keys());
-    check_keys(cx, "stringData", string_data.keys());
+    check_keys(cx, "data", secret.data.iter().flatten().map(|(k, _)| k));
+    check_keys(
+        cx,
+        "stringData",
+        secret.string_data.iter().flatten().map(|(k, _)| k),
+    );
     let Some(id) = id else { return };
     let origin = Origin {
         file: cx.file.to_string(),
@@ -199,11 +263,5 @@ pub(crate) fn add_secret(cx: &mut Cx<'_>, store: &mut Store, secret: Secret) {
         cx.error(&FieldPath::root().field("metadata").field("name"), msg);
         return;
     }
-    let mut merged: BTreeMap<String, Vec<u8>> = data.into_iter().map(|(k, v)| (k, v.0)).collect();
-    for (k, v) in string_data {
-        merged.insert(k, v.into_bytes());
-    }
-    store
-        .secrets
-        .insert(id, (SecretData { data: merged, kind }, origin));
+    store.secrets.insert(id, (SecretData::of(secret), origin));
 }

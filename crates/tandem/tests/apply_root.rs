@@ -431,3 +431,43 @@ spec:
     let out = env.tandem(&["delete", "pod", "mounts"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// What the store keeps from an earlier `apply` (or the API) satisfies a later `run`'s
+/// references, as the API server's objects would: no warning, the values read at once.
+#[test]
+fn a_run_reads_the_config_maps_the_store_keeps() {
+    let Some(()) = require_root("run_reads_kept_objects") else {
+        return;
+    };
+    let env = Env::new();
+    let cm = env.root.path().join("cm.yaml");
+    std::fs::write(
+        &cm,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: kept}\n",
+    )
+    .expect("write");
+    let applied = env.tandem(&["apply", "-f", cm.to_str().expect("path")]);
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    let pod = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: reader}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: localhost/tandem-busybox:1.35
+    imagePullPolicy: Never
+    env: [{name: MODE, valueFrom: {configMapKeyRef: {name: settings, key: mode}}}]
+    command: [sh, -c, "echo env=$MODE file=$(cat /config/mode)"]
+    volumeMounts: [{name: config, mountPath: /config}]
+  volumes: [{name: config, configMap: {name: settings}}]
+"#;
+    let out = env.run_yaml(pod, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("not found"), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&env.tandem(&["logs", "reader"])).trim(),
+        "env=kept file=kept"
+    );
+}

@@ -17,6 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 use super::delete::delete_pod;
 use super::image::ProgressView;
+use super::object_store::Kept;
 use super::read_sources;
 use super::start::{node_name, now_time, random_uid, secrets_of, start_pod, Pulls};
 use crate::cli::{PodArgs, RunArgs};
@@ -50,6 +51,11 @@ pub(super) fn load_files(
             claims_dir: Some(store.volumes.display().to_string()),
             existing,
             strict,
+            // What the store keeps (from `apply` or the API) satisfies the files' references.
+            kept: [Kept::ConfigMaps, Kept::Secrets]
+                .into_iter()
+                .flat_map(|k| super::object_store::list(store, k))
+                .collect(),
             ..Default::default()
         },
     ) {
