@@ -4,8 +4,9 @@
 //! they are instead of checking them against a schema first, and whose schemas `kubectl
 //! explain` walks.
 //!
-//! Aggregated discovery is not offered: a client asking for it gets the legacy documents with
-//! their own content type and falls back to them, as client-go does against older servers.
+//! Aggregated discovery (`/api` and `/apis` as one `APIGroupDiscoveryList` each, KEP-3352) is
+//! offered to a client that asks for it in `Accept` (kubectl from 1.26 does), so it learns
+//! every resource in two requests rather than one per group version.
 
 use serde_json::{json, Value};
 
@@ -63,6 +64,97 @@ pub fn groups() -> Value {
         })
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// The versions of aggregated discovery this server writes, newest first: kubectl 1.30 and later
+/// ask for `v2`, earlier ones for `v2beta1` (the same document).
+const AGGREGATED: [&str; 2] = ["v2", "v2beta1"];
+
+/// The aggregated discovery version a request's `Accept` asks for first among those this
+/// server writes (the client's order is its preference), if any.
+pub fn aggregated_version(accept: &str) -> Option<&'static str> {
+    accept.split(',').find_map(|media| {
+        let params: Vec<(&str, &str)> = media
+            .split(';')
+            .skip(1)
+            .filter_map(|p| p.trim().split_once('='))
+            .collect();
+        let get = |k: &str| params.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+        if get("g") != Some("apidiscovery.k8s.io") || get("as") != Some("APIGroupDiscoveryList") {
+            return None;
+        }
+        AGGREGATED.into_iter().find(|a| Some(*a) == get("v"))
+    })
+}
+
+/// The content type of an aggregated discovery document of `version`.
+pub fn aggregated_media(version: &str) -> String {
+    format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList")
+}
+
+/// `/api` (`core`) or `/apis` as an `APIGroupDiscoveryList` of `version`: every served group
+/// with its version and each resource's kind, scope, verbs, names and subresources.
+pub fn aggregated(core: bool, version: &str) -> Value {
+    let mut groups: Vec<(&str, &str)> = Resource::all()
+        .filter(|r| r.group().is_empty() == core)
+        .map(|r| (r.group(), r.version()))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    groups.retain(|g| seen.insert(*g));
+    let items: Vec<Value> = groups
+        .into_iter()
+        .map(|(group, gv)| {
+            let resources: Vec<Value> = served(group, gv)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| {
+                    let subresources: Vec<Value> = r
+                        .subresources()
+                        .into_iter()
+                        .map(|s| {
+                            let (g, v) = s.group_version().unwrap_or((group, gv));
+                            json!({
+                                "subresource": s.name(),
+                                "responseKind": {"group": g, "version": v, "kind": s.kind()},
+                                "verbs": s.verbs(),
+                            })
+                        })
+                        .collect();
+                    let mut resource = json!({
+                        "resource": r.plural(),
+                        "responseKind": {"group": group, "version": gv, "kind": r.kind()},
+                        "scope": if r.namespaced() { "Namespaced" } else { "Cluster" },
+                        "singularResource": r.singular(),
+                        "verbs": r.verbs(),
+                    });
+                    if !r.short_names().is_empty() {
+                        resource["shortNames"] = json!(r.short_names());
+                    }
+                    if !r.categories().is_empty() {
+                        resource["categories"] = json!(r.categories());
+                    }
+                    if !subresources.is_empty() {
+                        resource["subresources"] = json!(subresources);
+                    }
+                    resource
+                })
+                .collect();
+            let mut meta = json!({"creationTimestamp": null});
+            if !core {
+                meta["name"] = json!(group);
+            }
+            json!({
+                "metadata": meta,
+                "versions": [{"version": gv, "resources": resources, "freshness": "Current"}],
+            })
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+        "metadata": {},
+        "items": items,
+    })
 }
 
 /// The resources of one group version; `None` when it is not served.
@@ -295,6 +387,34 @@ pub fn openapi_v2(protobuf: bool) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aggregated_discovery_goes_to_those_who_ask_for_it() {
+        let kubectl_1_33 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        assert_eq!(aggregated_version(kubectl_1_33), Some("v2"));
+        let kubectl_1_27 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        assert_eq!(aggregated_version(kubectl_1_27), Some("v2beta1"));
+        assert_eq!(aggregated_version("application/json"), None);
+        let core = aggregated(true, "v2");
+        assert_eq!(core["kind"], "APIGroupDiscoveryList");
+        let pods = core["items"][0]["versions"][0]["resources"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["resource"] == "pods"))
+            .cloned()
+            .expect("pods");
+        assert_eq!(
+            pods["responseKind"],
+            json!({"group": "", "version": "v1", "kind": "Pod"})
+        );
+        assert_eq!(pods["scope"], "Namespaced");
+        assert!(pods["subresources"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s["subresource"] == "exec")));
+        let groups = aggregated(false, "v2");
+        assert!(groups["items"]
+            .as_array()
+            .is_some_and(|g| g.iter().any(|g| g["metadata"]["name"] == "apps")));
+    }
 
     #[test]
     fn pods_are_discovered_with_their_log_subresource() {

@@ -227,6 +227,11 @@ async fn dispatch(
     let route = route(req.uri().path())?;
     let method = req.method().clone();
     let get = method == Method::GET || method == Method::HEAD;
+    let aggregated = req
+        .headers()
+        .get(http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .and_then(discovery::aggregated_version);
     let plain = |v: Value| Ok(json_response(200, &v));
     match route {
         Route::Health if get => Ok(respond(
@@ -235,6 +240,15 @@ async fn dispatch(
             Body::Full(Some(Bytes::from("ok"))),
         )),
         Route::Version if get => plain(discovery::version()),
+        Route::CoreVersions | Route::Groups if get && aggregated.is_some() => {
+            let version = aggregated.unwrap_or_default();
+            let doc = discovery::aggregated(matches!(route, Route::CoreVersions), version);
+            Ok(respond(
+                200,
+                &discovery::aggregated_media(version),
+                Body::Full(Some(Bytes::from(doc.to_string()))),
+            ))
+        }
         Route::CoreVersions if get => plain(discovery::core_versions(&shared.address.to_string())),
         Route::Groups if get => plain(discovery::groups()),
         Route::GroupVersion { group, version } if get => discovery::resources(&group, &version)

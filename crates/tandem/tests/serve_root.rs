@@ -2734,11 +2734,12 @@ fn generate_name_gets_a_made_name_through_kubectl_and_run() {
     }
 }
 
-/// `kubectl explain` walks the schemas of the OpenAPI v3 documents, as against a cluster, with
-/// every installed release from 1.27 (the first to read v3 by default).
+/// kubectl learns every resource from aggregated discovery in two requests, and `kubectl
+/// explain` walks the schemas of the OpenAPI v3 documents, as against a cluster, with installed
+/// releases from 1.27 (the first to read v3 by default).
 #[test]
-fn kubectl_explain_walks_the_served_schemas() {
-    let test = "kubectl_explain_walks_the_served_schemas";
+fn kubectl_discovers_the_api_in_two_requests_and_explains_its_schemas() {
+    let test = "kubectl_discovers_the_api_in_two_requests_and_explains_its_schemas";
     if require_root(test).is_none() || !kubectl_installed(test) {
         return;
     }
@@ -2797,6 +2798,40 @@ fn kubectl_explain_walks_the_served_schemas() {
             "{release}: {}",
             stderr(&out)
         );
+    }
+    // Aggregated discovery: every resource learnt from `/api` and `/apis` alone, by kubectl
+    // 1.33 (v2) and 1.27 (v2beta1).
+    for release in ["kubectl", "kubectl.1.27"] {
+        let binary = kubectl_path(release);
+        if !binary.exists() {
+            continue;
+        }
+        let home = serving
+            .kubeconfig
+            .parent()
+            .expect("serve dir")
+            .join(".kube");
+        let _ = std::fs::remove_dir_all(&home);
+        let binary = binary.to_str().expect("utf-8");
+        let out = kubectl_as(binary, &serving.kubeconfig, &["api-resources", "-v=6"]);
+        assert!(out.status.success(), "{release}: {}", stderr(&out));
+        let log = stderr(&out);
+        let gets: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("GET") && l.contains("/api"))
+            .filter_map(|l| l.split("https://").nth(1))
+            .map(|u| u.split_once('/').map_or(u, |(_, path)| path))
+            .map(|p| p.split(['?', '"', ' ']).next().unwrap_or_default())
+            .collect();
+        assert_eq!(gets, ["api", "apis"], "{release}: {log}");
+        let text = stdout(&out);
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                    == ["pods", "po", "v1", "true", "Pod"]),
+            "{release}: {text}"
+        );
+        assert!(text.contains("cronjobs"), "{release}: {text}");
     }
     // The whole tree of a kind, as `--recursive` prints it.
     let out = kubectl(&serving, &["explain", "cronjob", "--recursive"]);
