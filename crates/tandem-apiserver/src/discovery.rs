@@ -110,7 +110,7 @@ pub fn aggregated(core: bool, version: &str) -> Value {
                 .map(|r| {
                     let subresources: Vec<Value> = r
                         .subresources()
-                        .into_iter()
+                        .iter()
                         .map(|s| {
                             let (g, v) = s.group_version().unwrap_or((group, gv));
                             json!({
