@@ -55,7 +55,8 @@ pub enum EventReason {
     Evicted,
     SandboxChanged,
     FailedCreatePodSandBox,
-    /// A volume could not be set up (its ConfigMap or Secret is missing).
+    /// A volume could not be set up (its ConfigMap or Secret is missing, its image cannot be
+    /// had).
     FailedMount,
     /// Admission refused the pod for a sysctl ([`crate::admission::RejectReason`]).
     SysctlForbidden,

@@ -9,15 +9,15 @@
 //! it observations and hands its [`action::Action`]s to a [`runtime::ContainerRuntime`]. All timing
 //! goes through `tokio::time`, so the engine runs in paused virtual time under test.
 //!
-//! Reading order (each module uses only those before it): `admission` (whether the node runs
-//! the pod at all), `backoff` (CrashLoopBackOff arithmetic), `runtime` (the seam: what the engine asks of a runtime and what it hears back),
-//! `probe` (probe results against their thresholds), `state` (what the engine has observed, and
-//! every change to it), `events` (the records that explain each decision), `action` (what the
-//! engine decides, as data), `rules` (the per-container restart and grace rules), `sandbox` (the
-//! decisions when the sandbox is lost or every container restarts in place), `sync` (the decision
-//! function), `resources` and `status` (the pod's status as the API shows it), `driver` (the loop
-//! that carries decisions out). The scripted runtime the engine is tested against lives with the
-//! tests (`tests/support/fake.rs`), outside the product.
+//! Reading order (each module uses only those before it): `admission` (whether the node runs the
+//! pod at all), `backoff` (CrashLoopBackOff arithmetic), `runtime` (the seam: what the engine asks
+//! of a runtime and what it hears back), `probe` (probe results against their thresholds), `state`
+//! (what the engine has observed, and every change to it), `events` (the records that explain each
+//! decision), `action` (what the engine decides, as data), `rules` (the per-container restart and
+//! grace rules), `sandbox` (the decisions when the sandbox is lost or every container restarts in
+//! place), `sync` (the decision function), `resources` and `status` (the pod's status as the API
+//! shows it), `driver` (the loop that carries decisions out). The scripted runtime the engine is
+//! tested against lives with the tests (`tests/support/fake.rs`), outside the product.
 
 pub mod action;
 pub mod admission;

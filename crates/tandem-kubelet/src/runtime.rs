@@ -137,8 +137,8 @@ pub struct ContainerUserIds {
     pub supplemental_groups: Vec<u32>,
 }
 
-/// Why the pod's volumes could not be set up: the kubelet's `FailedMount` message, without its
-/// `MountVolume.SetUp failed for volume` prefix (the volume and the cause).
+/// Why one of the pod's volumes could not be set up: the volume and the cause, displayed as the
+/// kubelet's `FailedMount` message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("MountVolume.SetUp failed for volume {volume:?} : {message}")]
 pub struct MountFailure {
