@@ -296,8 +296,8 @@ fn an_interactive_shell_gets_a_terminal_of_the_container_resized_and_interrupted
         ["send", "tty; stty size; echo $((6*7))\r"],
         ["expect", "42"],
         ["resize", 40, 120],
-        ["send", "stty size\r"],
-        ["expect", "40 120"],
+        // The new size reaches the container's terminal on its own time.
+        ["until", "40 120", "stty size\r"],
         // Ctrl-C once the job is the terminal's foreground (it prints only then).
         ["send", "sh -c 'echo started; exec sleep 300'\r"],
         ["expect", "started\r\n"],

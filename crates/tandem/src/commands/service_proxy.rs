@@ -38,14 +38,19 @@ const PERIOD: std::time::Duration = std::time::Duration::from_millis(250);
 /// Starts the proxy when none runs and there is work for it: a Service, a pod (whose cluster
 /// DNS it serves), or rules of Services that are gone. The proxy sees to the rest.
 pub fn ensure_proxy(store: &Store, exe: &Path) -> anyhow::Result<()> {
+    start_proxy(store, exe).map(drop)
+}
+
+/// [`ensure_proxy`], returning the proxy it started, if it started one.
+fn start_proxy(store: &Store, exe: &Path) -> anyhow::Result<Option<std::process::Child>> {
     if proxy::running(&store.services) {
-        return Ok(());
+        return Ok(None);
     }
     if list(store).is_empty()
         && !has_pods(store)
         && !tandem_network::services::present(&table_name(store))
     {
-        return Ok(());
+        return Ok(None);
     }
     std::fs::create_dir_all(&store.services)
         .with_context(|| format!("cannot create {}", store.services.display()))?;
@@ -55,7 +60,7 @@ pub fn ensure_proxy(store: &Store, exe: &Path) -> anyhow::Result<()> {
     };
     // Not waited for: it outlives this command (whoever inherits it collects its exit).
     proxy::spawn(exe, &args, None)
-        .map(drop)
+        .map(Some)
         .context("cannot start the Services' proxy")
 }
 
@@ -233,16 +238,36 @@ impl Wake {
 /// (at most 5 s) for it to remove its rules and exit, so that a `delete` that returns has left
 /// nothing running.
 pub fn settle(store: &Store) {
-    // A proxy that is not running (killed) is started, to remove rules left behind.
-    if let Ok(exe) = super::own_exe() {
-        let _ = ensure_proxy(store, &exe);
+    // A proxy that is not running (killed, or failed) is started, to remove rules left behind;
+    // it is given the time to take its lock (or to be done already), so the wait below sees it.
+    let started = super::own_exe()
+        .ok()
+        .and_then(|exe| start_proxy(store, &exe).ok().flatten());
+    if let Some(mut child) = started {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !proxy::running(&store.services)
+            && child.try_wait().ok().flatten().is_none()
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
     }
     if !list(store).is_empty() || has_pods(store) {
         return;
     }
+    // Its pid first: the proxy lets its lock go (and removes the file) a moment before its
+    // process is gone, and a `delete` that returns has left nothing running.
+    let pid = std::fs::read_to_string(store.services.join("proxy.pid")).unwrap_or_default();
     Wake::send(store);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while proxy::running(&store.services) && std::time::Instant::now() < deadline {
+    let alive = || {
+        proxy::running(&store.services)
+            || pid.trim().parse::<u32>().is_ok_and(|pid| {
+                // Gone, or a zombie (whose command line reads empty) its parent has yet to reap.
+                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
+            })
+    };
+    while alive() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
@@ -257,10 +282,13 @@ fn has_pods(store: &Store) -> bool {
         .flatten()
         .filter(|e| e.path().is_dir())
         .any(|e| {
-            e.file_name().to_string_lossy().starts_with(".new-")
-                || tandem_supervisor::statedir::PodDir::open(e.path())
-                    .live_supervisor()
-                    .is_some()
+            let name = e.file_name().to_string_lossy().into_owned();
+            // A pod being removed (`.gone-…`, its supervisor finishing) is gone already.
+            name.starts_with(".new-")
+                || (!name.starts_with('.')
+                    && tandem_supervisor::statedir::PodDir::open(e.path())
+                        .live_supervisor()
+                        .is_some())
         })
 }
 
@@ -402,7 +430,12 @@ fn proxy(store: &Store) -> anyhow::Result<()> {
         for (dir, s) in services {
             let mut slices = endpoint_slices(&s, &all_pods);
             if slices != dir.slices() {
-                dir.write_slices(&slices)?;
+                if let Err(e) = dir.write_slices(&slices) {
+                    // A Service deleted since this look was taken: the next look has it gone.
+                    if dir.root.exists() {
+                        return Err(e);
+                    }
+                }
             }
             // kube-proxy routes every slice labelled with the Service's name, its
             // controller's and those given by hand (a Service without a selector has only those).

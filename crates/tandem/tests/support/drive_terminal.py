@@ -6,6 +6,9 @@ STEPS_JSON is a list of steps, run in order:
   ["send", TEXT]          type TEXT
   ["expect", TEXT]        wait (up to 20 s) until TEXT has been printed after the last expect
   ["resize", ROWS, COLS]  change the terminal's size (the command gets SIGWINCH)
+  ["until", TEXT, SEND]   type SEND, and again every second, until TEXT has been printed after
+                          the last expect (up to 20 s): for what reaches the command on its own
+                          time, as a new window size does
 The terminal starts at 30 rows and 100 columns. Prints one JSON object: the whole output and
 the command's exit status, or the step that timed out.
 """
@@ -52,6 +55,20 @@ def main():
             os.write(fd, step[1].encode())
         elif step[0] == "resize":
             fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", step[1], step[2], 0, 0))
+        elif step[0] == "until":
+            deadline = time.time() + 20
+            want = step[1].encode()
+            while want not in out[seen:] and time.time() < deadline:
+                os.write(fd, step[2].encode())
+                again = min(deadline, time.time() + 1)
+                while want not in out[seen:] and time.time() < again:
+                    if not read(again):
+                        break
+            at = out.find(want, seen)
+            if at < 0:
+                failed = step
+                break
+            seen = at + len(want)
         elif step[0] == "expect":
             deadline = time.time() + 20
             want = step[1].encode()
