@@ -50,36 +50,30 @@ def main():
             return True
         return True
 
+    def wait_for(want, until, resend=None):
+        """Reads until `want` shows after the last expect (typing `resend` again every second),
+        or `until` passes; True once it showed."""
+        while want not in out[seen:] and time.time() < until:
+            if resend is not None:
+                os.write(fd, resend)
+            step_end = min(until, time.time() + 1) if resend is not None else until
+            while want not in out[seen:] and time.time() < step_end:
+                if not read(step_end):
+                    return want in out[seen:]
+        return want in out[seen:]
+
     for step in steps:
         if step[0] == "send":
             os.write(fd, step[1].encode())
         elif step[0] == "resize":
             fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", step[1], step[2], 0, 0))
-        elif step[0] == "until":
-            deadline = time.time() + 20
+        elif step[0] in ("expect", "until"):
             want = step[1].encode()
-            while want not in out[seen:] and time.time() < deadline:
-                os.write(fd, step[2].encode())
-                again = min(deadline, time.time() + 1)
-                while want not in out[seen:] and time.time() < again:
-                    if not read(again):
-                        break
-            at = out.find(want, seen)
-            if at < 0:
+            resend = step[2].encode() if step[0] == "until" else None
+            if not wait_for(want, time.time() + 20, resend):
                 failed = step
                 break
-            seen = at + len(want)
-        elif step[0] == "expect":
-            deadline = time.time() + 20
-            want = step[1].encode()
-            while want not in out[seen:] and time.time() < deadline:
-                if not read(deadline):
-                    break
-            at = out.find(want, seen)
-            if at < 0:
-                failed = step
-                break
-            seen = at + len(want)
+            seen = out.find(want, seen) + len(want)
     deadline = time.time() + 20
     while read(deadline) and time.time() < deadline:
         pass
