@@ -93,10 +93,6 @@ pub(crate) fn apply_defaults(s: &mut Service) {
 /// Fields a cluster acts on that tandem's proxy does not yet: a warning each.
 const NOT_ACTED_ON: &[(&str, &str)] = &[
     (
-        "sessionAffinityConfig",
-        "connections are balanced without client affinity",
-    ),
-    (
         "externalIPs",
         "only the cluster IP and node ports are routed",
     ),
@@ -143,11 +139,11 @@ pub(crate) fn validate(cx: &mut Cx<'_>, s: &Service) {
             );
         }
     }
-    if spec.session_affinity.as_deref() == Some("ClientIP") {
-        cx.warn(
-            &spec_at.field("sessionAffinity"),
-            "sessionAffinity ClientIP is not supported by tandem yet: each connection picks an endpoint at random",
-            None,
+    if spec.session_affinity.as_deref() == Some("None") && spec.session_affinity_config.is_some() {
+        cx.error_hint(
+            &spec_at.field("sessionAffinityConfig"),
+            "must not be set when session affinity is None",
+            "remove sessionAffinityConfig, or set `sessionAffinity: ClientIP`",
         );
     }
     enumerated(

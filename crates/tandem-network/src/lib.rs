@@ -39,6 +39,12 @@ use std::path::PathBuf;
 
 pub use tandem_errors::ErrorKind;
 
+/// The built-in network's IPv4 subnet (`tandem0`, 10.87.0.0/24), which a Service range must
+/// not overlap.
+pub fn builtin_subnet() -> (std::net::IpAddr, u8) {
+    (builtin::V4.subnet, builtin::V4.prefix)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
     #[error("CNI plugin {plugin:?} is not installed (looked in {dirs}); install it with `apt-get install containernetworking-plugins`")]

@@ -17,19 +17,26 @@
 //! - `nat-postrouting`: connections marked in `mark-for-masquerade` are masqueraded — those from
 //!   outside the pods' subnets (the host itself, 127.0.0.1 to a node port) and a pod reaching
 //!   itself through its own Service (hairpin), so the reply comes back through the host.
+//! - `sessionAffinity: ClientIP`: each endpoint of such a port has a set `affinity-…` of the client
+//!   addresses it served, each kept for the affinity's timeout after its last connection; a new
+//!   connection from an address in one of them goes to that endpoint before any random choice.
+//!   Since the table is written whole, the sets' addresses (with the time each has left) are
+//!   read back first and written again with it, so a change elsewhere does not move a client.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
 use nftables::batch::Batch;
+use nftables::expr::Elem;
 use nftables::expr::{
     BinaryOperation, Expression, Fib, FibFlag, FibResult, Meta, MetaKey, NamedExpression, NgMode,
     Numgen, Payload, PayloadField, Prefix, SetItem, Verdict, CT,
 };
-use nftables::schema::{Chain, NfListObject, Rule, Table};
+use nftables::schema::{Chain, NfListObject, Rule, Set, SetFlag, SetType, SetTypeValue, Table};
 use nftables::stmt::{
-    JumpTarget, Mangle, Match, NATFamily, Operator, Reject, RejectType, Statement, VerdictMap, NAT,
+    JumpTarget, Mangle, Match, NATFamily, Operator, Reject, RejectType, SetOp, Statement,
+    VerdictMap, NAT,
 };
 use nftables::types::{NfChainType, NfFamily, NfHook};
 
@@ -76,6 +83,54 @@ pub struct VirtualPort {
     pub port: u16,
     pub node_port: Option<u16>,
     pub backends: Vec<Backend>,
+    /// `sessionAffinity: ClientIP`: how long (seconds) a client keeps its endpoint after its last
+    /// new connection (`sessionAffinityConfig.clientIP.timeoutSeconds`).
+    pub affinity: Option<u32>,
+}
+
+/// The client addresses each affinity set of a table holds, with the seconds each has left:
+/// what a rewrite of the table must carry over (set name → addresses).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Affinities(HashMap<String, Vec<(Ipv4Addr, u32)>>);
+
+impl Affinities {
+    /// Reads the affinity sets of table `name` from the kernel (`nft -j list table`); none when
+    /// the table does not exist yet.
+    pub fn read(name: &str) -> Affinities {
+        nftables::helper::get_current_ruleset_raw(
+            nftables::helper::DEFAULT_NFT,
+            ["list", "table", "ip", name],
+        )
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .map(|listed| Affinities::parse(&listed))
+        .unwrap_or_default()
+    }
+
+    /// The affinity sets of `nft -j list table` output. Read as plain JSON rather than through
+    /// the crate's types: only the sets are wanted, and a rule the types do not know must not
+    /// make the whole listing unreadable.
+    fn parse(listed: &serde_json::Value) -> Affinities {
+        let mut sets = HashMap::new();
+        for object in listed["nftables"].as_array().into_iter().flatten() {
+            let set = &object["set"];
+            let Some(name) = set["name"].as_str().filter(|n| n.starts_with("affinity-")) else {
+                continue;
+            };
+            let clients = set["elem"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| {
+                    let ip = e["elem"]["val"].as_str()?.parse().ok()?;
+                    let left = u32::try_from(e["elem"]["expires"].as_u64()?).ok()?;
+                    (left > 0).then_some((ip, left))
+                })
+                .collect();
+            sets.insert(name.to_string(), clients);
+        }
+        Affinities(sets)
+    }
 }
 
 /// The endpoints kube-proxy sends new connections to: the ready ones; when none is ready, those
@@ -204,6 +259,38 @@ impl Builder {
     }
 }
 
+impl Builder {
+    /// A set of client addresses, each forgotten `timeout` seconds after it was last updated,
+    /// holding `clients` (with the seconds each has left) from the table it replaces.
+    fn affinity_set(&mut self, name: &str, timeout: u32, clients: Option<&Vec<(Ipv4Addr, u32)>>) {
+        let elem: Vec<Expression<'static>> = clients
+            .into_iter()
+            .flatten()
+            .map(|(ip, left)| {
+                Expression::Named(NamedExpression::Elem(Elem {
+                    val: Box::new(s(ip.to_string())),
+                    timeout: Some((*left).min(timeout)),
+                    expires: None,
+                    comment: None,
+                    counter: None,
+                }))
+            })
+            .collect();
+        self.batch.add(NfListObject::Set(Box::new(Set {
+            family: NfFamily::IP,
+            table: Cow::Owned(self.table.clone()),
+            name: Cow::Owned(name.to_string()),
+            set_type: SetTypeValue::Single(SetType::Ipv4Addr),
+            // `nft` marks it dynamic itself for the rule that updates it (and its JSON reader
+            // refuses the flag by name, 1.0.6).
+            flags: Some(HashSet::from([SetFlag::Timeout])),
+            elem: (!elem.is_empty()).then_some(Cow::Owned(elem)),
+            timeout: Some(timeout),
+            ..Default::default()
+        })));
+    }
+}
+
 fn table(name: &str) -> NfListObject<'static> {
     NfListObject::Table(Table {
         family: NfFamily::IP,
@@ -215,11 +302,12 @@ fn table(name: &str) -> NfListObject<'static> {
 /// The whole table `name` for `ports`, replacing what was there: one transaction that adds the table
 /// (so deleting it cannot fail), deletes it with everything in it, and makes it anew.
 /// `pod_subnets` are the addresses that need no masquerading (a pod keeps its address towards
-/// another pod, as on a cluster).
+/// another pod, as on a cluster); `kept` the clients of affinity sets to carry over.
 pub fn ruleset(
     name: &str,
     ports: &[VirtualPort],
     pod_subnets: &[Cidr],
+    kept: &Affinities,
 ) -> nftables::schema::Nftables<'static> {
     let mut b = Builder {
         table: name.to_string(),
@@ -370,10 +458,8 @@ pub fn ruleset(
         }
         let mut targets = Vec::new();
         for (i, e) in backends.iter().enumerate() {
-            let ep = chain_name(
-                "ep",
-                &format!("{}/{}/{}:{}", p.name, p.transport.name(), e.ip, e.port),
-            );
+            let endpoint = format!("{}/{}/{}:{}", p.name, p.transport.name(), e.ip, e.port);
+            let ep = chain_name("ep", &endpoint);
             b.chain(&ep, None);
             b.rule(
                 &ep,
@@ -383,6 +469,27 @@ pub fn ruleset(
                 ],
                 None,
             );
+            if let Some(timeout) = p.affinity {
+                // As kube-proxy: a client seen in the set goes to this endpoint again (checked
+                // in the Service's chain before the random choice), and each new connection
+                // through here starts its timeout again.
+                let set = chain_name("affinity", &endpoint);
+                b.affinity_set(&set, timeout, kept.0.get(&set));
+                b.rule(
+                    &svc,
+                    vec![eq(field("ip", "saddr"), s(format!("@{set}"))), goto(&ep)],
+                    None,
+                );
+                b.rule(
+                    &ep,
+                    vec![Statement::Set(nftables::stmt::Set {
+                        op: SetOp::Update,
+                        elem: field("ip", "saddr"),
+                        set: Cow::Owned(format!("@{set}")),
+                    })],
+                    None,
+                );
+            }
             b.rule(
                 &ep,
                 vec![
@@ -450,8 +557,14 @@ pub fn sync(name: &str, ports: &[VirtualPort]) -> Result<()> {
     } else {
         Vec::new()
     };
+    // Only a table with affinity sets has anything to carry over (one more `nft` run).
+    let kept = if ports.iter().any(|p| p.affinity.is_some()) {
+        Affinities::read(name)
+    } else {
+        Affinities::default()
+    };
     apply(
-        &ruleset(name, ports, &subnets),
+        &ruleset(name, ports, &subnets, &kept),
         "writing the Services' rules",
     )
 }
@@ -511,6 +624,7 @@ mod tests {
             port: 80,
             node_port: Some(30080),
             backends,
+            affinity: None,
         };
         let subnet = Cidr {
             addr: "10.87.0.0".parse().expect("ip"),
@@ -526,6 +640,7 @@ mod tests {
                 port("default/empty:http", vec![]),
             ],
             &[subnet],
+            &Affinities::default(),
         );
         let text = serde_json::to_string(&rules).expect("json");
         assert!(
@@ -548,5 +663,49 @@ mod tests {
             .collect();
         assert!(first[0].starts_with(r#"{"add":{"table""#), "{first:?}");
         assert!(first[1].starts_with(r#"{"delete":{"table""#), "{first:?}");
+    }
+
+    #[test]
+    fn affinity_sets_send_a_known_client_back_and_keep_what_the_table_had() {
+        let listed = serde_json::json!({"nftables": [
+            {"metainfo": {"json_schema_version": 1}},
+            {"set": {"family": "ip", "name": "affinity-default/sticky:80/tcp/10.87.0.2:8080",
+                "table": "t", "type": "ipv4_addr", "flags": ["timeout"], "timeout": 10800,
+                "elem": [{"elem": {"val": "10.87.0.9", "expires": 10750}},
+                         {"elem": {"val": "10.87.0.10", "expires": 0}}]}},
+            {"set": {"family": "ip", "name": "other", "table": "t", "type": "ipv4_addr"}},
+        ]});
+        let kept = Affinities::parse(&listed);
+        assert_eq!(
+            kept.0.get("affinity-default/sticky:80/tcp/10.87.0.2:8080"),
+            Some(&vec![(Ipv4Addr::new(10, 87, 0, 9), 10750)]),
+            "{kept:?}"
+        );
+        assert_eq!(kept.0.len(), 1, "{kept:?}");
+        let port = VirtualPort {
+            name: "default/sticky:80".into(),
+            transport: Transport::Tcp,
+            cluster_ip: Some(Ipv4Addr::new(10, 96, 0, 9)),
+            port: 80,
+            node_port: None,
+            backends: vec![backend(2, true, true, false), backend(3, true, true, false)],
+            affinity: Some(600),
+        };
+        let text = serde_json::to_string(&ruleset("t", &[port], &[], &kept)).expect("json");
+        // The client known to endpoint .2 is written again, with no more than the timeout left.
+        assert!(
+            text.contains(r#""elem":[{"elem":{"val":"10.87.0.9","timeout":600,"#),
+            "{text}"
+        );
+        // Each endpoint: a set, a check in the Service's chain before the random choice, and an
+        // update in its own chain.
+        let check = r#"{"match":{"left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"@affinity-default/sticky:80/tcp/10.87.0.3:8080","op":"=="}},{"goto":{"target":"ep-default/sticky:80/tcp/10.87.0.3:8080"}}"#;
+        let at = text.find(check).expect(check);
+        assert!(at < text.find(r#""numgen""#).expect("numgen"), "{text}");
+        assert!(
+            text.contains(r#"{"set":{"op":"update","elem":{"payload":{"protocol":"ip","field":"saddr"}},"set":"@affinity-default/sticky:80/tcp/10.87.0.2:8080"}}"#),
+            "{text}"
+        );
+        assert!(text.contains(r#""timeout":600"#), "{text}");
     }
 }

@@ -276,6 +276,15 @@ pub struct PodArgs {
         value_name = "DIR"
     )]
     pub cni_plugin_dir: Vec<PathBuf>,
+    /// The range Services' cluster IPs come from, as kube-apiserver's flag of that name: the
+    /// store's from its first Service or pod until it has none. Default: 10.96.0.0/16.
+    #[arg(
+        long = "service-cluster-ip-range",
+        env = "TANDEM_SERVICE_CLUSTER_IP_RANGE",
+        value_name = "CIDR",
+        value_parser = crate::commands::service_store::ServiceRange::parse
+    )]
+    pub service_cluster_ip_range: Option<crate::commands::service_store::ServiceRange>,
     /// The most processes (and threads) each pod may have, all its containers together: the
     /// pod cgroup's pids.max, as the kubelet's --pod-max-pids sets it. Default: unlimited.
     #[arg(long = "pod-max-pids", env = "TANDEM_POD_MAX_PIDS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]

@@ -1,7 +1,7 @@
 //! Services on real containers, as root, traffic only to the pods' own addresses, the Services'
 //! cluster IPs and 127.0.0.1: a client pod reaches both replicas of a Deployment through the
 //! cluster IP; a replica whose readiness probe fails leaves the rotation and comes back when it
-//! passes; a node port answers on 127.0.0.1; a Service with no ready endpoint refuses at once;
+//! passes; with `sessionAffinity: ClientIP` one client keeps its replica; a node port answers on 127.0.0.1; a Service with no ready endpoint refuses at once;
 //! deleting it all leaves no rule, reservation or proxy behind. Addresses and ports are the
 //! machine's: two stores never get the same one.
 
@@ -78,7 +78,7 @@ fn table_exists(name: &str) -> bool {
         .success()
 }
 
-const APP: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n        - name: httpd\n          image: IMAGE\n          imagePullPolicy: Never\n          command: [sh, -c, \"mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www\"]\n          ports: [{name: http, containerPort: 8080}]\n          readinessProbe:\n            exec: {command: [sh, -c, \"test ! -f /tmp/unready\"]}\n            periodSeconds: 1\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports: [{name: web, port: 80, targetPort: http}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: client}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n    - name: c\n      image: IMAGE\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n";
+const APP: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n        - name: httpd\n          image: IMAGE\n          imagePullPolicy: Never\n          command: [sh, -c, \"mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www\"]\n          ports: [{name: http, containerPort: 8080}]\n          readinessProbe:\n            exec: {command: [sh, -c, \"test ! -f /tmp/unready\"]}\n            periodSeconds: 1\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports: [{name: web, port: 80, targetPort: http}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: sticky}\nspec:\n  selector: {app: web}\n  sessionAffinity: ClientIP\n  ports: [{port: 80, targetPort: http}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: client}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n    - name: c\n      image: IMAGE\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n";
 
 #[test]
 fn traffic_follows_readiness_through_the_cluster_ip() {
@@ -150,21 +150,66 @@ fn traffic_follows_readiness_through_the_cluster_ip() {
     }
     assert!(!seen.iter().any(|l| l == "FAILED"), "{seen:?}");
 
+    // `sessionAffinity: ClientIP`: every connection of one client goes to one replica.
+    let sticky_ip = service_json(&env, "sticky")["spec"]["clusterIP"]
+        .as_str()
+        .expect("a cluster IP")
+        .to_string();
+    let sticky = format!("http://{sticky_ip}/");
+    wait_for("two ready endpoints of sticky", 60, || {
+        (ready_addresses(&env, "sticky").len() == 2).then_some(())
+    });
+    let seen = fetch_from(&env, "client", &sticky, 20);
+    assert!(pods.contains(&seen[0]), "{seen:?}");
+    assert!(seen.iter().all(|l| *l == seen[0]), "{seen:?}");
+
     // One replica's readiness fails: it leaves the rotation, and comes back.
     let out = env.tandem(&["exec", &pods[0], "--", "touch", "/tmp/unready"]);
     assert!(out.status.success(), "{}", stderr(&out));
     wait_for("the unready endpoint to leave", 30, || {
-        (ready_addresses(&env, "web").len() == 1).then_some(())
+        (ready_addresses(&env, "web").len() == 1 && ready_addresses(&env, "sticky").len() == 1)
+            .then_some(())
     });
     let seen = fetch_from(&env, "client", &url, 20);
+    assert!(seen.iter().all(|l| *l == pods[1]), "{seen:?}");
+    // The sticky client now goes to the replica left (remembered there)...
+    let seen = fetch_from(&env, "client", &sticky, 5);
     assert!(seen.iter().all(|l| *l == pods[1]), "{seen:?}");
     let out = env.tandem(&["exec", &pods[0], "--", "rm", "/tmp/unready"]);
     assert!(out.status.success(), "{}", stderr(&out));
     wait_for("the endpoint to come back", 30, || {
-        (ready_addresses(&env, "web").len() == 2).then_some(())
+        (ready_addresses(&env, "web").len() == 2 && ready_addresses(&env, "sticky").len() == 2)
+            .then_some(())
     });
     let seen = fetch_from(&env, "client", &url, 30);
     assert!(seen.contains(&pods[0]), "{seen:?}");
+    // ...and stays with it once both are back, though the table was written anew meanwhile:
+    // the client's address is still in the replica's affinity set before it connects again.
+    let ip_of = |pod: &str| {
+        env.pod_json(pod)["status"]["podIP"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let (client_ip, kept_ip) = (ip_of("client").expect("ip"), ip_of(&pods[1]).expect("ip"));
+    let listed = std::process::Command::new("nft")
+        .args(["-j", "list", "table", "ip", &table_of(&env)])
+        .output()
+        .expect("nft");
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("nft json");
+    let set = listed["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| &o["set"])
+        .find(|s| {
+            s["name"].as_str().is_some_and(|n| {
+                n.starts_with("affinity-default/sticky") && n.contains(&format!("/{kept_ip}:"))
+            })
+        })
+        .unwrap_or_else(|| panic!("no affinity set for {kept_ip}: {listed}"));
+    assert_eq!(set["elem"][0]["elem"]["val"], client_ip.as_str(), "{set}");
+    let seen = fetch_from(&env, "client", &sticky, 20);
+    assert!(seen.iter().all(|l| *l == pods[1]), "{seen:?}");
 
     // The node port, from the host itself.
     let out = std::process::Command::new("busybox")
@@ -308,6 +353,119 @@ fn addresses_are_the_machines_and_bad_ones_are_refused_before_anything_starts() 
         stderr(&out)
     );
     let out = run_d(&b, &svc(free).replace("name: db", "name: db2"));
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_store_takes_its_service_range_from_the_flag_until_it_is_empty() {
+    if require_root("a_store_takes_its_service_range_from_the_flag_until_it_is_empty").is_none() {
+        return;
+    }
+    let env = Env::new();
+    let file = env.root.path().join("app.yaml");
+    std::fs::write(
+        &file,
+        format!("apiVersion: v1\nkind: Service\nmetadata: {{name: web}}\nspec:\n  selector: {{app: web}}\n  ports: [{{port: 80, targetPort: 8080}}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: web, labels: {{app: web}}}}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n    - name: httpd\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 8080 -h /www\"]\n"),
+    )
+    .expect("write manifest");
+    let file = file.to_str().expect("utf-8");
+    let out = env.tandem(&[
+        "run",
+        "-d",
+        "--service-cluster-ip-range",
+        "10.100.0.0/24",
+        "-f",
+        file,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A cluster IP above the range's static band (16 addresses for a /24), the `kubernetes`
+    // Service's first address and the cluster DNS at the tenth, as a cluster of that range has.
+    let ip = service_json(&env, "web")["spec"]["clusterIP"]
+        .as_str()
+        .expect("a cluster IP")
+        .to_string();
+    let last: u8 = ip
+        .strip_prefix("10.100.0.")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_else(|| panic!("{ip} is not in 10.100.0.0/24"));
+    assert!((16..255).contains(&last), "{ip}");
+    wait_for("the pod to run", 60, || {
+        env.tandem(&["exec", "web", "--", "true"])
+            .status
+            .success()
+            .then_some(())
+    });
+    let resolv = stdout(&env.tandem(&["exec", "web", "--", "cat", "/etc/resolv.conf"]));
+    assert!(resolv.contains("nameserver 10.100.0.10"), "{resolv}");
+    let vars = stdout(&env.tandem(&["exec", "web", "--", "env"]));
+    assert!(
+        vars.contains("KUBERNETES_SERVICE_HOST=10.100.0.1\n"),
+        "{vars}"
+    );
+    assert!(vars.contains(&format!("WEB_SERVICE_HOST={ip}\n")), "{vars}");
+    // The name resolves through that cluster DNS address and the cluster IP routes.
+    let page = wait_for("a page through the Service's name", 30, || {
+        let out = env.tandem(&[
+            "exec",
+            "web",
+            "--",
+            "wget",
+            "-qO-",
+            "http://web.default.svc.cluster.local/",
+        ]);
+        out.status.success().then(|| stdout(&out))
+    });
+    assert_eq!(page.trim(), "hello");
+
+    // Another range while the store holds these: refused, nothing made.
+    let other = env.root.path().join("other.yaml");
+    std::fs::write(
+        &other,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: other}\nspec: {ports: [{port: 80}]}\n",
+    )
+    .expect("write");
+    let other = other.to_str().expect("utf-8");
+    let out = env.tandem(&[
+        "run",
+        "-d",
+        "--service-cluster-ip-range",
+        "10.101.0.0/24",
+        "-f",
+        other,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("the store's Services and pods have addresses from 10.100.0.0/24"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!env.tandem(&["get", "svc", "other"]).status.success());
+    // Without the flag the store's range holds, as the API server checks a requested address.
+    let far = env.root.path().join("far.yaml");
+    std::fs::write(
+        &far,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: far}\nspec: {clusterIP: 10.96.0.50, ports: [{port: 80}]}\n",
+    )
+    .expect("write");
+    let out = env.tandem(&["run", "-d", "-f", far.to_str().expect("utf-8")]);
+    assert!(
+        stderr(&out).contains("The range of valid IPs is 10.100.0.0/24"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Once the store is empty, its range is forgotten: the default applies again.
+    let out = env.tandem(&["delete", "-f", file]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("the proxy to leave", 30, || {
+        (proxies(&env) == 0).then_some(())
+    });
+    assert!(!env.root.path().join("services/range").exists());
+    let out = env.tandem(&["run", "-d", "-f", other]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ip = service_json(&env, "other")["spec"]["clusterIP"].clone();
+    assert!(ip.as_str().is_some_and(|i| i.starts_with("10.96.")), "{ip}");
+    let out = env.tandem(&["delete", "svc/other"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
 

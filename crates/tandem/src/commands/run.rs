@@ -186,6 +186,7 @@ pub(crate) fn create_loaded(
         ));
     }
 
+    super::service_store::adopt_range(store, a.service_cluster_ip_range)?;
     let net = network_request(store, a, publish, &loaded.pods)?;
 
     // Images, as each container's imagePullPolicy says; every pull finishes before any pod

@@ -29,7 +29,7 @@ use tandem_supervisor::statedir::Store;
 
 use super::service_store::{
     allocation_lock, list, manual_slices, name_of, namespace_of, read_cluster_dns,
-    release_cluster_dns, table_name,
+    release_store_addresses, table_name,
 };
 
 /// How often the proxy looks at the pods.
@@ -136,6 +136,14 @@ fn virtual_ports(s: &Service, slices: &[EndpointSlice]) -> Vec<VirtualPort> {
         return Vec::new();
     }
     let cluster_ip = spec.cluster_ip.as_deref().and_then(|c| c.parse().ok());
+    let affinity = (spec.session_affinity.as_deref() == Some("ClientIP")).then(|| {
+        spec.session_affinity_config
+            .as_ref()
+            .and_then(|c| c.client_ip.as_ref())
+            .and_then(|c| c.timeout_seconds)
+            .and_then(|t| u32::try_from(t).ok())
+            .unwrap_or(10800)
+    });
     spec.ports
         .unwrap_or_default()
         .into_iter()
@@ -188,6 +196,7 @@ fn virtual_ports(s: &Service, slices: &[EndpointSlice]) -> Vec<VirtualPort> {
                 port: u16::try_from(p.port).ok()?,
                 node_port: p.node_port.and_then(|n| u16::try_from(n).ok()),
                 backends,
+                affinity,
             })
         })
         .collect()
@@ -373,6 +382,7 @@ fn dns_ports(ip: Ipv4Addr, port: u16) -> Vec<VirtualPort> {
                 serving: true,
                 terminating: false,
             }],
+            affinity: None,
         })
         .collect()
 }
@@ -415,7 +425,7 @@ fn proxy(store: &Store) -> anyhow::Result<()> {
             if list(store).is_empty() && !has_pods(store) {
                 tandem_network::services::remove(&table_name(store))?;
                 let _ = std::fs::remove_file(table_file(store));
-                release_cluster_dns(store);
+                release_store_addresses(store);
                 let _ = std::fs::remove_file(store.services.join("proxy.pid"));
                 wake.remove(store);
                 drop(lock);

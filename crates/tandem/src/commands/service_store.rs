@@ -18,8 +18,119 @@ use tandem_supervisor::statedir::{write_atomic, Store};
 
 use crate::errors::{hint, server_error};
 
-/// The range cluster IPs come from (kube-apiserver's default `--service-cluster-ip-range`).
-pub const SERVICE_RANGE: (Ipv4Addr, u8) = (Ipv4Addr::new(10, 96, 0, 0), 16);
+/// The range cluster IPs come from: kube-apiserver's `--service-cluster-ip-range`, here a
+/// store's. IPv4, from /12 (the API server's largest) to /28 (room for the `kubernetes`
+/// Service's first address and a cluster DNS address at the tenth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceRange {
+    base: Ipv4Addr,
+    prefix: u8,
+}
+
+impl ServiceRange {
+    /// kube-apiserver's default.
+    pub const DEFAULT: ServiceRange = ServiceRange {
+        base: Ipv4Addr::new(10, 96, 0, 0),
+        prefix: 16,
+    };
+
+    /// `A.B.C.D/N`, as `--service-cluster-ip-range` takes it; the reason in words when not.
+    pub fn parse(text: &str) -> Result<ServiceRange, String> {
+        let (addr, prefix) = text
+            .split_once('/')
+            .ok_or_else(|| format!("{text:?} is not a CIDR (write it as 10.96.0.0/16)"))?;
+        let addr: Ipv4Addr = addr.parse().map_err(|_| {
+            format!("{addr:?} is not an IPv4 address (IPv6 Service ranges are not supported by tandem yet)")
+        })?;
+        let prefix: u8 = prefix
+            .parse()
+            .map_err(|_| format!("{prefix:?} is not a prefix length"))?;
+        if !(12..=28).contains(&prefix) {
+            return Err(format!(
+                "/{prefix} is outside /12 (the API server's largest Service range) to /28 (16 addresses)"
+            ));
+        }
+        let range = ServiceRange {
+            base: Ipv4Addr::from(u32::from(addr) & (u32::MAX << (32 - u32::from(prefix)))),
+            prefix,
+        };
+        if range.base != addr {
+            return Err(format!("{text} has host bits set; the range is {range}"));
+        }
+        if let (std::net::IpAddr::V4(subnet), len) = tandem_network::builtin_subnet() {
+            let shorter = u32::from(len.min(prefix));
+            if (u32::from(subnet) ^ u32::from(range.base)) >> (32 - shorter) == 0 {
+                return Err(format!("{range} overlaps the pods' network {subnet}/{len}"));
+            }
+        }
+        Ok(range)
+    }
+
+    fn size(self) -> u32 {
+        1 << (32 - u32::from(self.prefix))
+    }
+
+    fn contains(self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & (u32::MAX << (32 - u32::from(self.prefix))) == u32::from(self.base)
+    }
+
+    fn nth(self, offset: u32) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.base) + offset)
+    }
+
+    /// How many of the first addresses (after the network's) the API server's allocator keeps
+    /// for Services that ask for one (its static band): a sixteenth of the range, at least 16
+    /// and at most 256; none in a range of 16 addresses or fewer.
+    fn static_band(self) -> u32 {
+        match self.size() {
+            0..=16 => 0,
+            size => (size / 16).clamp(16, 256),
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.base, self.prefix)
+    }
+}
+
+/// The file naming the store's Service range while it has Services or pods.
+fn range_file(store: &Store) -> PathBuf {
+    store.services.join("range")
+}
+
+/// The store's Service range: the one its first Service or pod was made with, else the default.
+pub fn range(store: &Store) -> ServiceRange {
+    std::fs::read_to_string(range_file(store))
+        .ok()
+        .and_then(|t| ServiceRange::parse(t.trim()).ok())
+        .unwrap_or(ServiceRange::DEFAULT)
+}
+
+/// Makes `wanted` (`--service-cluster-ip-range`) the store's Service range. A store holding
+/// Services or pods keeps the range their addresses came from: a different one is refused.
+pub fn adopt_range(store: &Store, wanted: Option<ServiceRange>) -> anyhow::Result<()> {
+    let Some(wanted) = wanted else {
+        return Ok(());
+    };
+    let _lock = allocation_lock(store)?;
+    let have = range(store);
+    if have == wanted {
+        return Ok(());
+    }
+    if !list(store).is_empty() || read_cluster_dns(store).is_some() {
+        return Err(hint(
+            format!(
+                "the store's Services and pods have addresses from {have}: --service-cluster-ip-range {wanted} cannot apply while they exist"
+            ),
+            "delete its Services, workloads and pods first (`tandem delete -f FILE` for each file run), or use another store (--root) for this range",
+        ));
+    }
+    let path = range_file(store);
+    write_atomic(&path, format!("{wanted}\n").as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
 
 /// The range node ports come from (`--service-node-port-range`).
 pub const NODE_PORTS: std::ops::RangeInclusive<u16> = 30000..=32767;
@@ -215,9 +326,8 @@ fn node_port_key(protocol: &str, port: i32) -> String {
 /// The `kubernetes` Service every cluster has in `default`: the first address of the Service
 /// range, port 443 named `https`, as the API server makes it. Its environment variables are in
 /// every container, as the kubelet puts them there; its address is held for it.
-pub fn kubernetes_service() -> Service {
-    let (base, _) = SERVICE_RANGE;
-    let ip = Ipv4Addr::from(u32::from(base) + 1).to_string();
+pub fn kubernetes_service(range: ServiceRange) -> Service {
+    let ip = range.nth(1).to_string();
     serde_json::from_value(serde_json::json!({
         "metadata": {"name": "kubernetes", "namespace": "default"},
         "spec": {
@@ -227,12 +337,6 @@ pub fn kubernetes_service() -> Service {
         },
     }))
     .unwrap_or_default()
-}
-
-fn in_range(ip: Ipv4Addr) -> bool {
-    let (base, prefix) = SERVICE_RANGE;
-    let mask = u32::MAX << (32 - u32::from(prefix));
-    u32::from(ip) & mask == u32::from(base)
 }
 
 fn invalid(service: &str, field: &str, value: &str, why: &str, what_to_do: &str) -> anyhow::Error {
@@ -246,7 +350,7 @@ fn invalid(service: &str, field: &str, value: &str, why: &str, what_to_do: &str)
 /// Gives the Service its cluster IP and node ports, as the API server's allocators do: those
 /// written are checked (in range, not held by another Service, a node port not bound on this
 /// host); the rest are chosen. Nothing is written here.
-fn allocate(s: &mut Service, held: &mut Reservations) -> anyhow::Result<()> {
+fn allocate(s: &mut Service, range: ServiceRange, held: &mut Reservations) -> anyhow::Result<()> {
     let ty = ServiceType::of(s);
     let headless = is_headless(s);
     let name = name_of(s).to_string();
@@ -257,7 +361,7 @@ fn allocate(s: &mut Service, held: &mut Reservations) -> anyhow::Result<()> {
             true => "None".to_string(),
             false => {
                 let given = spec.cluster_ip.as_deref().filter(|c| !c.is_empty());
-                let ip = cluster_ip(&name, given, start, held)?.to_string();
+                let ip = cluster_ip(&name, given, range, start, held)?.to_string();
                 spec.cluster_ip = Some(ip.clone());
                 ip
             }
@@ -304,22 +408,26 @@ fn first_free<T>(
     Ok(None)
 }
 
-/// The cluster IP asked for, checked, or one chosen from `start` on in the range above its first
-/// 256 addresses, which are kept for Services that ask for one and for the stores' cluster DNS
-/// (the API server's static band).
+/// The cluster IP asked for, checked, or one chosen from `start` on in the range above its
+/// static band, which is kept for Services that ask for one and for the stores' cluster DNS;
+/// when the rest is taken, the band's free addresses (as the API server's allocator does).
 fn cluster_ip(
     name: &str,
     given: Option<&str>,
+    range: ServiceRange,
     start: u32,
     held: &mut Reservations,
 ) -> anyhow::Result<Ipv4Addr> {
-    let (base, prefix) = SERVICE_RANGE;
-    let range = format!("{base}/{prefix}");
+    let kubernetes = range.nth(1);
     let Some(given) = given else {
-        // Above the static band, below the broadcast address.
-        let dynamic = (1u32 << (32 - u32::from(prefix))) - 256 - 1;
+        // Above the static band, below the broadcast address; then the band after the
+        // `kubernetes` Service's address.
+        let band = range.static_band();
+        let (first, last) = ((band + 1).max(2), range.size() - 2);
+        let dynamic = last + 1 - first;
         let candidates = (0..dynamic)
-            .map(|i| Ipv4Addr::from(u32::from(base) + 256 + (start.wrapping_add(i)) % dynamic));
+            .map(|i| range.nth(first + start.wrapping_add(i) % dynamic))
+            .chain((2..=band).map(|i| range.nth(i)));
         return first_free(candidates, Ipv4Addr::to_string, |_| true, held)?.ok_or_else(|| {
             hint(
                 format!("no cluster IP is left in {range}"),
@@ -337,7 +445,7 @@ fn cluster_ip(
             "leave clusterIP out to have one allocated",
         ));
     };
-    if !in_range(ip) {
+    if !range.contains(ip) {
         return Err(invalid(
             name,
             field,
@@ -346,8 +454,7 @@ fn cluster_ip(
             &format!("pick an address in {range}, or leave clusterIP out"),
         ));
     }
-    let kubernetes = kubernetes_service().spec.and_then(|s| s.cluster_ip);
-    if kubernetes.as_deref() == Some(given) || !held.take(&ip.to_string())? {
+    if ip == kubernetes || !held.take(&ip.to_string())? {
         return Err(invalid(
             name,
             field,
@@ -428,6 +535,7 @@ pub fn create(store: &Store, services: &[LoadedService]) -> anyhow::Result<()> {
         return Ok(());
     }
     let _lock = allocation_lock(store)?;
+    let range = range(store);
     let mut ready: Vec<(ServiceDir, Service, Reservations)> = Vec::new();
     let undo = |ready: Vec<(ServiceDir, Service, Reservations)>| {
         for (dir, _, held) in ready {
@@ -451,7 +559,7 @@ pub fn create(store: &Store, services: &[LoadedService]) -> anyhow::Result<()> {
         }
         s.metadata.creation_timestamp = Some(super::start::now_time());
         let mut held = Reservations::new(&dir.object())?;
-        if let Err(e) = allocate(&mut s, &mut held) {
+        if let Err(e) = allocate(&mut s, range, &mut held) {
             held.release();
             undo(ready);
             return Err(e);
@@ -536,13 +644,15 @@ pub fn with_cluster_dns<T>(
     make_pod(cluster_dns_locked(store)?)
 }
 
-/// Gives the store's cluster DNS address back (the caller holds the allocation lock).
-pub(super) fn release_cluster_dns(store: &Store) {
+/// Gives the store's cluster DNS address back and forgets its Service range, once it has no
+/// Service and no pod left (the caller holds the allocation lock).
+pub(super) fn release_store_addresses(store: &Store) {
     let path = cluster_dns_file(store);
     if let Some(ip) = read_cluster_dns(store) {
         release_key(&ip.to_string(), &path);
     }
     let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(range_file(store));
 }
 
 fn cluster_dns_locked(store: &Store) -> anyhow::Result<Ipv4Addr> {
@@ -551,9 +661,9 @@ fn cluster_dns_locked(store: &Store) -> anyhow::Result<Ipv4Addr> {
     }
     let path = cluster_dns_file(store);
     let mut held = Reservations::new(&path)?;
-    let (base, _) = SERVICE_RANGE;
-    for offset in 10..256 {
-        let ip = Ipv4Addr::from(u32::from(base) + offset);
+    let range = range(store);
+    for offset in 10..=range.static_band().max(16).min(range.size() - 2) {
+        let ip = range.nth(offset);
         if held.take(&ip.to_string())? {
             if let Err(e) = write_atomic(
                 &path,
@@ -568,7 +678,7 @@ fn cluster_dns_locked(store: &Store) -> anyhow::Result<Ipv4Addr> {
         }
     }
     Err(hint(
-        "no address is left for the cluster DNS in the first 256 of the Service range",
+        "no address is left for the cluster DNS in the static band of the Service range",
         "delete stores (--root directories) you no longer use",
     ))
 }
@@ -672,4 +782,50 @@ pub fn manual_slices(store: &Store) -> Vec<EndpointSlice> {
     }
     out.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_range_is_an_ipv4_network_of_12_to_28_bits_apart_from_the_pods() {
+        let r = ServiceRange::parse("10.100.0.0/24").expect("valid");
+        assert_eq!(r.to_string(), "10.100.0.0/24");
+        assert!(r.contains(Ipv4Addr::new(10, 100, 0, 255)));
+        assert!(!r.contains(Ipv4Addr::new(10, 100, 1, 0)));
+        assert_eq!(r.nth(1), Ipv4Addr::new(10, 100, 0, 1));
+        for (text, why) in [
+            ("10.96.0.0", "is not a CIDR"),
+            ("fd00::/112", "IPv6 Service ranges"),
+            ("10.96.0.0/x", "is not a prefix length"),
+            ("10.0.0.0/8", "outside /12"),
+            ("10.96.0.0/29", "outside /12"),
+            (
+                "10.96.0.1/16",
+                "has host bits set; the range is 10.96.0.0/16",
+            ),
+            ("10.80.0.0/12", "overlaps the pods' network 10.87.0.0/24"),
+            ("10.87.0.128/28", "overlaps the pods' network"),
+        ] {
+            let e = ServiceRange::parse(text).expect_err(text);
+            assert!(e.contains(why), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_static_band_is_a_sixteenth_between_16_and_256_addresses() {
+        let band = |t: &str| ServiceRange::parse(t).expect(t).static_band();
+        assert_eq!(band("10.96.0.0/16"), 256);
+        assert_eq!(band("10.96.0.0/12"), 256);
+        assert_eq!(band("10.96.0.0/20"), 256);
+        assert_eq!(band("10.96.0.0/22"), 64);
+        assert_eq!(band("10.96.0.0/24"), 16);
+        assert_eq!(band("10.96.0.0/27"), 16);
+        assert_eq!(band("10.96.0.0/28"), 0);
+        assert_eq!(
+            ServiceRange::DEFAULT,
+            ServiceRange::parse("10.96.0.0/16").expect("ok")
+        );
+    }
 }

@@ -79,7 +79,9 @@ fn with_service_links(store: &Store, plan: &mut tandem_api::plan::PodPlan) {
         .iter()
         .any(|s| s.metadata.name.as_deref() == Some("kubernetes"))
     {
-        services.push(super::service_store::kubernetes_service());
+        services.push(super::service_store::kubernetes_service(
+            super::service_store::range(store),
+        ));
     }
     let links: Vec<EnvVar> = tandem_api::services::environment(&services)
         .into_iter()
