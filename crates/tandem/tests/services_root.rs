@@ -556,6 +556,24 @@ fn the_two_tier_example_talks_by_name_and_dns_survives_its_server() {
             "{p} never answered: {seen:?}"
         );
     }
+    // The database's adapter counts those queries in Prometheus's format (the seed's adapter
+    // pattern), reached by the StatefulSet pod's own name.
+    let metrics = fetch_from(
+        &env,
+        "client",
+        "http://postgres-0.postgres-pods:9187/metrics",
+        1,
+    );
+    let count: u32 = metrics
+        .iter()
+        .find_map(|l| l.strip_prefix("db_queries_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no counter: {metrics:?}"));
+    assert!(count >= 53, "{count}: {metrics:?}");
+    assert!(
+        metrics.contains(&"# TYPE db_queries_total counter".to_string()),
+        "{metrics:?}"
+    );
 
     // A headless Service resolves to its ready pods, a StatefulSet pod by its own name, named
     // ports have SRV records, and cluster IPs have reverse names.
