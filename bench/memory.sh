@@ -4,7 +4,7 @@
 #
 #   sudo bash bench/memory.sh         # prints a markdown table (also written to target/bench/memory.md)
 #
-# Own processes: tandem's are every process running the tandem binary or its tandem-pause (the
+# Own processes: tandem's are every process running the tandem binary or one of its helper programs (the
 # pod's supervisor, the store's proxy, the pause process, and any helper alive at that moment);
 # podman's are its conmon monitors and the pod's infra (pause) process, since podman has no
 # daemon either. The containers themselves are not counted. RSS and PSS (proportional set size: shared pages divided among the processes that
@@ -33,7 +33,7 @@ tandem_pids() {
   for exe in /proc/[0-9]*/exe; do
     target=$(readlink "$exe" 2>/dev/null) || continue
     case "$target" in
-      "$T" | "$T-pause") p=${exe#/proc/}; echo "${p%/exe}" ;;
+      "$T" | "$T"-*) p=${exe#/proc/}; echo "${p%/exe}" ;;
     esac
   done
 }

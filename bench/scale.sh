@@ -29,12 +29,12 @@ done
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 mean() { awk '{s += $1} END {printf "%.0f", s / NR}'; }
 own_memory() {
-  # Sum of Rss and Pss (kB) of every process running the tandem binary or its tandem-pause:
+  # Sum of Rss and Pss (kB) of every process running the tandem binary or a helper program of it:
   # "rss pss count".
   local rss=0 pss=0 n=0 exe pid r p target
   for exe in /proc/[0-9]*/exe; do
     target=$(readlink "$exe" 2>/dev/null) || continue
-    [ "$target" = "$T" ] || [ "$target" = "$T-pause" ] || continue
+    case "$target" in "$T" | "$T"-*) ;; *) continue ;; esac
     pid=${exe#/proc/}; pid=${pid%/exe}
     read -r r p < <(awk '/^Rss:/{r=$2} /^Pss:/{p=$2} END{print r+0, p+0}' "/proc/$pid/smaps_rollup" 2>/dev/null || echo "0 0")
     rss=$((rss + r)); pss=$((pss + p)); n=$((n + 1))

@@ -211,26 +211,39 @@ pub fn selector_of(s: &LabelSelector) -> Result<Selector, String> {
     Ok(Selector(out))
 }
 
-/// Fields of a workload's own that its controller here does not act on yet, by kind: a warning
-/// each when the input sets them, never silently ignored.
-const NOT_ACTED_ON: &[(WorkloadKind, &str)] = &[
-    (WorkloadKind::Deployment, "paused"),
-    (WorkloadKind::StatefulSet, "ordinals"),
-    (WorkloadKind::StatefulSet, "updateStrategy"),
-    (WorkloadKind::DaemonSet, "updateStrategy"),
-    (WorkloadKind::Job, "managedBy"),
+/// Fields of a workload's own that its controller here does not act on yet, by kind, with what
+/// happens instead: a warning each when the input sets them, never silently ignored.
+const NOT_ACTED_ON: &[(WorkloadKind, &[&str], &str)] = &[
+    (
+        WorkloadKind::Deployment,
+        &["paused"],
+        "a changed template still rolls out",
+    ),
+    (
+        WorkloadKind::StatefulSet,
+        &["updateStrategy", "rollingUpdate", "maxUnavailable"],
+        "pods are updated one at a time (the field is alpha, MaxUnavailableStatefulSet; a cluster with default feature gates drops it too)",
+    ),
+    (
+        WorkloadKind::Job,
+        &["managedBy"],
+        "tandem's own Job controller runs the Job whatever controller it names",
+    ),
 ];
 
 /// Validates a defaulted workload's own fields; its template is validated as a Pod elsewhere.
 pub(crate) fn validate(cx: &mut Cx<'_>, w: &Workload) {
     let spec = FieldPath::root().field("spec");
     let kind = w.kind();
-    for (k, field) in NOT_ACTED_ON {
-        let at = spec.field(field);
+    for (k, path, instead) in NOT_ACTED_ON {
+        let at = path.iter().fold(spec.clone(), |p, f| p.field(f));
         if *k == kind && cx.given(&at) {
             cx.warn(
                 &at,
-                format!("spec.{field} is not supported by tandem's {kind} controller yet and is ignored"),
+                format!(
+                    "spec.{} is not supported by tandem's {kind} controller yet and is ignored: {instead}",
+                    path.join(".")
+                ),
                 None,
             );
         }
@@ -437,6 +450,16 @@ pub(crate) fn int_or_percent(
 }
 
 fn statefulset(cx: &mut Cx<'_>, spec: &FieldPath, s: &apps::StatefulSetSpec) {
+    if let Some(start) = s.ordinals.as_ref().and_then(|o| o.start) {
+        in_range(
+            cx,
+            &spec.field("ordinals").field("start"),
+            "ordinals.start",
+            start.into(),
+            0,
+            i32::MAX.into(),
+        );
+    }
     if let Some(p) = &s.pod_management_policy {
         enumerated(
             cx,

@@ -286,9 +286,19 @@ fn workload_fields_the_controllers_do_not_act_on_are_warned_about() {
         w,
         [(
             "spec.managedBy",
-            "spec.managedBy is not supported by tandem's Job controller yet and is ignored"
+            "spec.managedBy is not supported by tandem's Job controller yet and is ignored: tandem's own Job controller runs the Job whatever controller it names"
         )]
     );
+    // A StatefulSet's update strategy, ordinals and a DaemonSet's surge are acted on; only the
+    // alpha maxUnavailable of a StatefulSet is warned about, at its whole path.
+    let sts = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec: {ordinals: {start: 3}, updateStrategy: {type: RollingUpdate, rollingUpdate: {partition: 1, maxUnavailable: 2}}, selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: a, image: x}]}}}\n---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: ds}\nspec: {updateStrategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}, selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: a, image: x}]}}}\n";
+    let l = load(&[Source::new("w.yaml", sts)], &PlanOptions::default()).expect("loads");
+    let w: Vec<&str> = l.warnings.iter().map(|d| d.field.as_str()).collect();
+    assert_eq!(w, ["spec.updateStrategy.rollingUpdate.maxUnavailable"]);
+    let bad = sts.replace("start: 3", "start: -1");
+    let e = load(&[Source::new("w.yaml", &bad)], &PlanOptions::default())
+        .expect_err("a negative start");
+    assert!(format!("{e:?}").contains("spec.ordinals.start"), "{e:?}");
 }
 
 #[test]

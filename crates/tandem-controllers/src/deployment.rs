@@ -56,7 +56,7 @@ fn set_desired(rs: &mut ReplicaSet, n: i32) {
 }
 
 /// An int-or-percent of `total`: percentages round up for surge, down for unavailability.
-fn resolve(v: Option<&IntOrString>, total: i32, round_up: bool) -> i32 {
+pub(crate) fn resolve(v: Option<&IntOrString>, total: i32, round_up: bool) -> i32 {
     match v {
         Some(IntOrString::Int(n)) => *n,
         Some(IntOrString::String(p)) => {

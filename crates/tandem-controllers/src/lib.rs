@@ -323,9 +323,29 @@ pub fn reconcile(
         }
         Workload::DaemonSet(ds) => {
             let hash = template_hash(&ds.spec.template);
+            let min_ready = ds.spec.min_ready_seconds.unwrap_or(0);
+            // A changed template (`RollingUpdate` on one node): the pod on the old one is deleted
+            // and made again, or with a `maxSurge` the new pod is made first and the old one
+            // deleted once the new one is available; `OnDelete` waits.
+            let strategy = ds.spec.update_strategy.as_ref();
+            let on_delete = strategy.and_then(|u| u.type_.as_deref()) == Some("OnDelete");
+            let surge = !on_delete
+                && deployment::resolve(
+                    strategy
+                        .and_then(|u| u.rolling_update.as_ref())
+                        .and_then(|r| r.max_surge.as_ref()),
+                    1,
+                    true,
+                ) > 0;
+            let on = |current: bool| {
+                pods.iter().find(|p| {
+                    p.is_active() && (p.revision.as_deref() == Some(hash.as_str())) == current
+                })
+            };
+            let (stale, fresh) = (on(false), on(true));
             let (mut actions, c) = replicas::manage(
                 &Replicas {
-                    replicas: 1,
+                    replicas: if surge && stale.is_some() { 2 } else { 1 },
                     template: &ds.spec.template,
                     namespace,
                     name_base: format!("{name}-"),
@@ -334,24 +354,20 @@ pub fn reconcile(
                         ("pod-template-generation", generation.to_string()),
                     ],
                     owner: owner.clone(),
-                    min_ready_seconds: ds.spec.min_ready_seconds.unwrap_or(0),
+                    min_ready_seconds: min_ready,
                 },
                 pods,
                 now_us,
                 random,
             );
-            // A changed template: the pod on the old one is deleted and made again
-            // (`RollingUpdate` with maxUnavailable 1, maxSurge 0 on one node); `OnDelete` waits.
-            let on_delete = ds
-                .spec
-                .update_strategy
-                .as_ref()
-                .and_then(|u| u.type_.as_deref())
-                == Some("OnDelete");
-            let stale = pods
-                .iter()
-                .find(|p| p.is_active() && p.revision.as_deref() != Some(hash.as_str()));
-            if let (Some(p), true, false) = (stale, actions.is_empty(), on_delete) {
+            let replaceable = match (surge, fresh) {
+                (false, _) => true,
+                (true, Some(f)) => f.is_available(min_ready, now_us),
+                (true, None) => false,
+            };
+            if let (Some(p), true, false, true) =
+                (stale, actions.is_empty(), on_delete, replaceable)
+            {
                 actions.push(Action::Delete(p.name.clone()));
             }
             let updated = pods
@@ -359,11 +375,12 @@ pub fn reconcile(
                 .filter(|p| p.is_active() && p.revision.as_deref() == Some(hash.as_str()))
                 .count();
             let status = json!({
-                "currentNumberScheduled": c.replicas,
+                // Counted by node (this one), though a surge runs two pods on it for a while.
+                "currentNumberScheduled": c.replicas.min(1),
                 "desiredNumberScheduled": 1,
                 "numberMisscheduled": 0,
-                "numberReady": c.ready,
-                "numberAvailable": c.available,
+                "numberReady": c.ready.min(1),
+                "numberAvailable": c.available.min(1),
                 "numberUnavailable": 1 - c.available.min(1),
                 "updatedNumberScheduled": updated,
                 "observedGeneration": generation,
@@ -631,6 +648,48 @@ mod tests {
             d.status["conditions"][1]["reason"],
             "NewReplicaSetAvailable"
         );
+    }
+
+    #[test]
+    fn a_daemonset_replaces_its_pod_in_place_or_with_a_surge_new_first() {
+        const DS: &str = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\nspec:\n  selector: {matchLabels: {app: a}}\n  minReadySeconds: 5\n  template:\n    metadata: {labels: {app: a}}\n    spec: {containers: [{name: a, image: busybox}]}\n";
+        let old = OwnedPod {
+            revision: Some("old".into()),
+            ..running("agent-old")
+        };
+        let creates = |d: &Decision| {
+            d.actions
+                .iter()
+                .filter(|a| matches!(a, Action::Create(_)))
+                .count()
+        };
+        // Default (maxUnavailable 1, maxSurge 0): the old pod goes first.
+        let w = load(DS);
+        let d = reconcile(&w, std::slice::from_ref(&old), &[], 0, &mut || 1);
+        assert_eq!(d.actions, [Action::Delete("agent-old".into())]);
+        // maxSurge 1: the new pod first, the old one deleted once the new one is available
+        // (ready for minReadySeconds); counted as one node's pod meanwhile.
+        let w = load(&DS.replace(
+            "  minReadySeconds: 5\n",
+            "  minReadySeconds: 5\n  updateStrategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}\n",
+        ));
+        let d = reconcile(&w, std::slice::from_ref(&old), &[], 0, &mut || 1);
+        assert_eq!((creates(&d), d.actions.len()), (1, 1), "{:?}", d.actions);
+        let Action::Create(p) = &d.actions[0] else {
+            panic!("no pod");
+        };
+        let hash = p.metadata.labels.clone().unwrap_or_default()[naming::REVISION_LABEL].clone();
+        let fresh = OwnedPod {
+            revision: Some(hash),
+            ready_since_us: Some(1_000_000),
+            ..running("agent-new")
+        };
+        let both = [old.clone(), fresh];
+        let d = reconcile(&w, &both, &[], 3_000_000, &mut || 1);
+        assert!(d.actions.is_empty(), "{:?}", d.actions);
+        assert_eq!(d.status["currentNumberScheduled"], 1);
+        let d = reconcile(&w, &both, &[], 6_000_001, &mut || 1);
+        assert_eq!(d.actions, [Action::Delete("agent-old".into())]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The StatefulSet controller: pods `NAME-0` .. `NAME-(N-1)` with stable names and hostnames,
-//! made in order and each only once the one before is Running and Ready (`OrderedReady`), or all
+//! The StatefulSet controller: pods `NAME-0` .. `NAME-(N-1)` (from `ordinals.start` on when it
+//! is given) with stable names and hostnames, made in order and each only once the one before is Running and Ready (`OrderedReady`), or all
 //! at once (`Parallel`); removed from the highest ordinal down. Each claim template gives every
 //! pod a claim of its own, `CLAIM-NAME-i`, as the controller names them.
 
@@ -29,7 +29,14 @@ pub fn manage(
     let ordinal = |p: &OwnedPod| -> Option<i32> {
         p.name.strip_prefix(name)?.strip_prefix('-')?.parse().ok()
     };
-    let at = |i: i32| pods.iter().find(|p| ordinal(p) == Some(i));
+    // Replica `i` is the pod of ordinal `start + i`; the partition counts replicas, not ordinals.
+    let start = spec
+        .ordinals
+        .as_ref()
+        .and_then(|o| o.start)
+        .unwrap_or(0)
+        .max(0);
+    let at = |i: i32| pods.iter().find(|p| ordinal(p) == Some(start + i));
     let counts = Counts {
         replicas: pods.iter().filter(|p| p.is_active()).count() as i32,
         ready: pods.iter().filter(|p| p.is_active() && p.ready).count() as i32,
@@ -40,7 +47,11 @@ pub fn manage(
         match at(i) {
             None => {
                 actions.push(Action::Create(Box::new(pod(
-                    name, namespace, spec, owner, i,
+                    name,
+                    namespace,
+                    spec,
+                    owner,
+                    start + i,
                 ))));
                 if !parallel {
                     return (actions, counts, updated);
@@ -62,7 +73,7 @@ pub fn manage(
     // The surplus, highest ordinal first; in order, one at a time.
     let mut condemned: Vec<&OwnedPod> = pods
         .iter()
-        .filter(|p| ordinal(p).is_none_or(|i| i >= replicas))
+        .filter(|p| ordinal(p).is_none_or(|o| o < start || o >= start + replicas))
         .collect();
     condemned.sort_by_key(|p| std::cmp::Reverse(ordinal(p)));
     for p in condemned {
@@ -216,6 +227,39 @@ mod tests {
                 .map(|c| c.claim_name.as_str()),
             Some("data-db-0")
         );
+    }
+
+    #[test]
+    fn ordinals_start_where_the_spec_says_and_pods_outside_them_go() {
+        let mut s = spec(2, "OrderedReady");
+        s.ordinals = Some(k8s_openapi::api::apps::v1::StatefulSetOrdinals { start: Some(5) });
+        let run = |s: &StatefulSetSpec, pods: &[OwnedPod]| {
+            names(&manage("db", "default", s, &owner(), pods).0)
+        };
+        assert_eq!(run(&s, &[]), ["+db-5"]);
+        assert_eq!(
+            run(&s, &[owned("db-5", Phase::Running, true, 1)]),
+            ["+db-6"]
+        );
+        let (actions, _, _) = manage("db", "default", &s, &owner(), &[]);
+        let Action::Create(p) = &actions[0] else {
+            panic!("no pod");
+        };
+        let labels = p.metadata.labels.clone().unwrap_or_default();
+        assert_eq!(
+            labels
+                .get("apps.kubernetes.io/pod-index")
+                .map(String::as_str),
+            Some("5")
+        );
+        // The start moved up: the pod below it goes, as one above the end would.
+        s.ordinals = Some(k8s_openapi::api::apps::v1::StatefulSetOrdinals { start: Some(6) });
+        let pods = [
+            owned("db-5", Phase::Running, true, 1),
+            owned("db-6", Phase::Running, true, 1),
+            owned("db-7", Phase::Running, true, 1),
+        ];
+        assert_eq!(run(&s, &pods), ["-db-5"]);
     }
 
     #[test]

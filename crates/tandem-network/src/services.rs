@@ -3,6 +3,9 @@
 //! a node port on one of the host's addresses) to one of its endpoints, chosen at random per new
 //! connection, by destination NAT in the kernel: no process is in the data path.
 //!
+//! Also the range cluster IPs are drawn from ([`ServiceRange`]: its arithmetic and checks; the
+//! allocation itself is the caller's).
+//!
 //! The table is written whole from a list of [`VirtualPort`]s (one per Service port) in one
 //! `nft -j -f -` transaction (the `nftables` crate: the libnftables JSON schema as types), so a
 //! reader never sees half a change and a port that went away leaves nothing behind. Connections
@@ -130,6 +133,83 @@ impl Affinities {
             sets.insert(name.to_string(), clients);
         }
         Affinities(sets)
+    }
+}
+
+/// The range cluster IPs come from: kube-apiserver's `--service-cluster-ip-range` (a store's,
+/// in tandem). IPv4, from /12 (the API server's largest) to /28 (room for the `kubernetes`
+/// Service's first address and a cluster DNS address at the tenth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceRange {
+    base: Ipv4Addr,
+    prefix: u8,
+}
+
+impl ServiceRange {
+    /// kube-apiserver's default.
+    pub const DEFAULT: ServiceRange = ServiceRange {
+        base: Ipv4Addr::new(10, 96, 0, 0),
+        prefix: 16,
+    };
+
+    /// `A.B.C.D/N`, as `--service-cluster-ip-range` takes it; the reason in words when not.
+    pub fn parse(text: &str) -> Result<ServiceRange, String> {
+        let (addr, prefix) = text
+            .split_once('/')
+            .ok_or_else(|| format!("{text:?} is not a CIDR (write it as 10.96.0.0/16)"))?;
+        let addr: Ipv4Addr = addr.parse().map_err(|_| {
+            format!("{addr:?} is not an IPv4 address (IPv6 Service ranges are not supported by tandem yet)")
+        })?;
+        let prefix: u8 = prefix
+            .parse()
+            .map_err(|_| format!("{prefix:?} is not a prefix length"))?;
+        if !(12..=28).contains(&prefix) {
+            return Err(format!(
+                "/{prefix} is outside /12 (the API server's largest Service range) to /28 (16 addresses)"
+            ));
+        }
+        let range = ServiceRange {
+            base: Ipv4Addr::from(u32::from(addr) & (u32::MAX << (32 - u32::from(prefix)))),
+            prefix,
+        };
+        if range.base != addr {
+            return Err(format!("{text} has host bits set; the range is {range}"));
+        }
+        if let (std::net::IpAddr::V4(subnet), len) = crate::builtin_subnet() {
+            let shorter = u32::from(len.min(prefix));
+            if (u32::from(subnet) ^ u32::from(range.base)) >> (32 - shorter) == 0 {
+                return Err(format!("{range} overlaps the pods' network {subnet}/{len}"));
+            }
+        }
+        Ok(range)
+    }
+
+    pub fn size(self) -> u32 {
+        1 << (32 - u32::from(self.prefix))
+    }
+
+    pub fn contains(self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & (u32::MAX << (32 - u32::from(self.prefix))) == u32::from(self.base)
+    }
+
+    pub fn nth(self, offset: u32) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.base) + offset)
+    }
+
+    /// How many of the first addresses (after the network's) the API server's allocator keeps
+    /// for Services that ask for one (its static band): a sixteenth of the range, at least 16
+    /// and at most 256; none in a range of 16 addresses or fewer.
+    pub fn static_band(self) -> u32 {
+        match self.size() {
+            0..=16 => 0,
+            size => (size / 16).clamp(16, 256),
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.base, self.prefix)
     }
 }
 
@@ -707,5 +787,46 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#""timeout":600"#), "{text}");
+    }
+
+    #[test]
+    fn a_service_range_is_an_ipv4_network_of_12_to_28_bits_apart_from_the_pods() {
+        let r = ServiceRange::parse("10.100.0.0/24").expect("valid");
+        assert_eq!(r.to_string(), "10.100.0.0/24");
+        assert!(r.contains(Ipv4Addr::new(10, 100, 0, 255)));
+        assert!(!r.contains(Ipv4Addr::new(10, 100, 1, 0)));
+        assert_eq!(r.nth(1), Ipv4Addr::new(10, 100, 0, 1));
+        for (text, why) in [
+            ("10.96.0.0", "is not a CIDR"),
+            ("fd00::/112", "IPv6 Service ranges"),
+            ("10.96.0.0/x", "is not a prefix length"),
+            ("10.0.0.0/8", "outside /12"),
+            ("10.96.0.0/29", "outside /12"),
+            (
+                "10.96.0.1/16",
+                "has host bits set; the range is 10.96.0.0/16",
+            ),
+            ("10.80.0.0/12", "overlaps the pods' network 10.87.0.0/24"),
+            ("10.87.0.128/28", "overlaps the pods' network"),
+        ] {
+            let e = ServiceRange::parse(text).expect_err(text);
+            assert!(e.contains(why), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_static_band_is_a_sixteenth_between_16_and_256_addresses() {
+        let band = |t: &str| ServiceRange::parse(t).expect(t).static_band();
+        assert_eq!(band("10.96.0.0/16"), 256);
+        assert_eq!(band("10.96.0.0/12"), 256);
+        assert_eq!(band("10.96.0.0/20"), 256);
+        assert_eq!(band("10.96.0.0/22"), 64);
+        assert_eq!(band("10.96.0.0/24"), 16);
+        assert_eq!(band("10.96.0.0/27"), 16);
+        assert_eq!(band("10.96.0.0/28"), 0);
+        assert_eq!(
+            ServiceRange::DEFAULT,
+            ServiceRange::parse("10.96.0.0/16").expect("ok")
+        );
     }
 }

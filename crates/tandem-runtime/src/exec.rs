@@ -118,6 +118,7 @@ pub struct ExecArgs {
 
 impl HelperArgs for ExecArgs {
     const VERB: &'static str = "__exec";
+    const PROGRAM: Option<&'static str> = Some("tandem-shim");
 
     fn to_args(&self) -> Vec<OsString> {
         let mut args = vec![
@@ -161,7 +162,7 @@ impl HelperArgs for ExecArgs {
 /// The command line of `tandem __exec`, keeping `keep` (descriptor numbers of this process)
 /// open in the helper and nothing else beyond its stdio.
 fn command(exe: &Path, args: &ExecArgs, keep: Vec<RawFd>) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(exe);
+    let mut cmd = tokio::process::Command::new(ExecArgs::program(exe));
     cmd.args(args.argv());
     // SAFETY: the closure runs in the forked child before exec and only calls fcntl(2), which is
     // async-signal-safe, on descriptor numbers the parent keeps open until the spawn returns.

@@ -7,7 +7,7 @@
 //! module owns its arguments, its outcome, the child's body and the parent's call.
 
 use std::ffi::{OsStr, OsString};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -15,6 +15,20 @@ use std::time::Duration;
 pub trait HelperArgs: Sized {
     /// The hidden subcommand (`__shim`, …).
     const VERB: &'static str;
+
+    /// The small program that runs this helper, installed beside `tandem` (`tandem-shim`, …):
+    /// linking only what the helper runs, it maps a fraction of the whole binary and starts
+    /// faster. `None`: only `tandem` itself runs it.
+    const PROGRAM: Option<&'static str> = None;
+
+    /// What to start for this helper, given the `tandem` binary: its small program where that
+    /// is installed beside it, else `tandem` itself (both take the same argv, verb first).
+    fn program(exe: &Path) -> PathBuf {
+        Self::PROGRAM
+            .map(|name| exe.with_file_name(name))
+            .filter(|small| small.is_file())
+            .unwrap_or_else(|| exe.to_path_buf())
+    }
 
     /// The arguments after the verb.
     fn to_args(&self) -> Vec<OsString>;
@@ -28,6 +42,27 @@ pub trait HelperArgs: Sized {
         argv.extend(self.to_args());
         argv
     }
+}
+
+/// A helper program's main for one helper: parses the arguments after the verb as `A` and runs
+/// `body`; a command line that does not parse is an error (exit 2), never a default.
+pub fn dispatch<A: HelperArgs>(args: &[OsString], body: impl FnOnce(&A) -> i32) -> i32 {
+    match A::parse(args) {
+        Ok(a) => body(&a),
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+/// A helper program's answer to a verb it does not run (exit 2).
+pub fn unknown_verb(program: &str, verbs: &[&str]) -> i32 {
+    eprintln!(
+        "error: {program} runs tandem's helpers {}; it is started by tandem, not by hand",
+        verbs.join(", ")
+    );
+    2
 }
 
 /// A helper command line that does not parse.
@@ -106,7 +141,7 @@ pub async fn run<A: HelperArgs, T: serde::de::DeserializeOwned>(
     bound: Option<Duration>,
     kill_on_drop: bool,
 ) -> Result<T, String> {
-    let child = tokio::process::Command::new(exe)
+    let child = tokio::process::Command::new(A::program(exe))
         .args(args.argv())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

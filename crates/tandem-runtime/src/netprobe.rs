@@ -94,6 +94,7 @@ pub struct NetprobeArgs {
 
 impl HelperArgs for NetprobeArgs {
     const VERB: &'static str = "__netprobe";
+    const PROGRAM: Option<&'static str> = Some("tandem-shim");
 
     fn to_args(&self) -> Vec<OsString> {
         vec![

@@ -93,7 +93,7 @@ impl Sandbox {
         timeout: Duration,
     ) -> Result<Sandbox, SandboxError> {
         let deadline = Instant::now() + timeout;
-        let mut cmd = Command::new(pause_program(exe));
+        let mut cmd = Command::new(PauseArgs::program(exe));
         cmd.args(
             PauseArgs {
                 hostname: hostname.to_string(),
@@ -270,17 +270,6 @@ impl Handshake {
     }
 }
 
-/// The program a pod's pause process runs: `tandem-pause` where it is installed beside `exe`
-/// (a small program that holds the namespaces for the pod's whole life without mapping the whole
-/// tandem binary), else `exe` itself (`tandem __pause`). Both take [`PauseArgs::argv`].
-pub fn pause_program(exe: &Path) -> PathBuf {
-    let small = exe.with_file_name("tandem-pause");
-    match small.is_file() {
-        true => small,
-        false => exe.to_path_buf(),
-    }
-}
-
 /// `tandem __pause HOSTNAME PARENT_PID [--host-network] [--share-pid] [--user-ns]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PauseArgs {
@@ -294,6 +283,7 @@ pub struct PauseArgs {
 
 impl HelperArgs for PauseArgs {
     const VERB: &'static str = "__pause";
+    const PROGRAM: Option<&'static str> = Some("tandem-pause");
 
     fn to_args(&self) -> Vec<std::ffi::OsString> {
         let mut args: Vec<std::ffi::OsString> =

@@ -135,6 +135,7 @@ pub struct ShimArgs {
 
 impl HelperArgs for ShimArgs {
     const VERB: &'static str = "__shim";
+    const PROGRAM: Option<&'static str> = Some("tandem-shim");
 
     fn to_args(&self) -> Vec<std::ffi::OsString> {
         vec![
@@ -388,7 +389,7 @@ impl Shim {
             status_fd: inheritable(&status_w)?,
             go_fd: inheritable(&go_r)?,
         };
-        let child = tokio::process::Command::new(exe)
+        let child = tokio::process::Command::new(ShimArgs::program(exe))
             .args(args.argv())
             .stdin(stdin.map_or_else(Stdio::null, Stdio::from))
             .stdout(Stdio::piped())

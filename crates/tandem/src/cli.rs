@@ -282,9 +282,9 @@ pub struct PodArgs {
         long = "service-cluster-ip-range",
         env = "TANDEM_SERVICE_CLUSTER_IP_RANGE",
         value_name = "CIDR",
-        value_parser = crate::commands::service_store::ServiceRange::parse
+        value_parser = tandem_network::services::ServiceRange::parse
     )]
-    pub service_cluster_ip_range: Option<crate::commands::service_store::ServiceRange>,
+    pub service_cluster_ip_range: Option<tandem_network::services::ServiceRange>,
     /// The most processes (and threads) each pod may have, all its containers together: the
     /// pod cgroup's pids.max, as the kubelet's --pod-max-pids sets it. Default: unlimited.
     #[arg(long = "pod-max-pids", env = "TANDEM_POD_MAX_PIDS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]

@@ -5,6 +5,8 @@
 //!
 //! Hidden entry points (`__supervise`, `__shim`, `__pause`, `__exec`, `__netprobe`) are dispatched first, before any
 //! thread exists: the shim and the pause process must be single-threaded (see tandem-runtime).
+//! The same helpers are also small programs of their own (`src/bin/`), which are started instead
+//! where they are installed beside this binary.
 
 mod cli;
 mod commands;
@@ -18,23 +20,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tandem_runtime::exec::ExecArgs;
-use tandem_runtime::helper::HelperArgs;
+use tandem_runtime::helper::{dispatch as helper, HelperArgs};
 use tandem_runtime::netprobe::NetprobeArgs;
 use tandem_runtime::sandbox::PauseArgs;
 use tandem_runtime::shim::ShimArgs;
 use tandem_supervisor::supervise::SuperviseArgs;
-
-/// Runs a helper's body on its parsed command line; a command line that does not parse is an
-/// error (exit 2), never a default.
-fn helper<A: HelperArgs>(args: &[OsString], body: impl FnOnce(&A) -> i32) -> i32 {
-    match A::parse(args) {
-        Ok(a) => body(&a),
-        Err(e) => {
-            eprintln!("error: {e}");
-            2
-        }
-    }
-}
 
 fn hidden_entry(args: &[OsString]) -> Option<i32> {
     let verb = args.get(1)?.to_str()?;

@@ -311,3 +311,98 @@ fn a_never_pod_that_ran_gets_no_new_sandbox() {
     assert!(mounts_under(env.root.path()).is_empty(), "mounts are left");
     assert!(cgroups_of(&uid).is_empty(), "cgroups are left");
 }
+
+/// The program a process runs, by its file name.
+fn program_of(pid: i32) -> String {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn helpers_run_as_small_programs_and_from_tandem_alone() {
+    if require_root("helpers_run_as_small_programs_and_from_tandem_alone").is_none() {
+        return;
+    }
+    // An exec readiness probe (the exec helper) and an HTTP one (the network probe helper).
+    let pod = |name: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n    - name: web\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sh, -c, \"mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www\"]\n      readinessProbe: {{httpGet: {{path: /, port: 8080}}, periodSeconds: 1}}\n    - name: side\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n      readinessProbe: {{exec: {{command: [\"true\"]}}, periodSeconds: 1}}\n")
+    };
+    let ready = |env: &Env, name: &str| {
+        wait_for("the pod to be ready", 60, || {
+            running_and_ready(&env.pod_json(name)).then_some(())
+        })
+    };
+
+    // Installed beside tandem (as cargo builds them): the supervisor and the pause process are
+    // their small programs.
+    let env = Env::new();
+    let out = env.run_yaml(&pod("small"), &["-d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    ready(&env, "small");
+    let supervisor = supervisor_pid(&pod_dir(&env, "small"));
+    assert_eq!(program_of(supervisor), "tandem-supervise");
+    let pause = pause_of(supervisor).expect("a pause process");
+    assert_eq!(program_of(pause), "tandem-pause");
+    let out = env.tandem(&[
+        "exec",
+        "small",
+        "-c",
+        "side",
+        "--",
+        "echo",
+        "through the shim",
+    ]);
+    assert_eq!(stdout(&out), "through the shim\n", "{}", stderr(&out));
+    assert!(env.tandem(&["delete", "pod", "small"]).status.success());
+
+    // `tandem` alone (a copy without the programs beside it): the same helpers run as
+    // `tandem __VERB`, and the pod is just as ready.
+    let alone =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("alone-{}", std::process::id()));
+    std::fs::create_dir_all(&alone).expect("mkdir");
+    let tandem = alone.join("tandem");
+    let _ = std::fs::remove_file(&tandem);
+    std::fs::hard_link(env!("CARGO_BIN_EXE_tandem"), &tandem)
+        .or_else(|_| std::fs::copy(env!("CARGO_BIN_EXE_tandem"), &tandem).map(|_| ()))
+        .expect("tandem alone");
+    let env = Env::new();
+    let solo = |args: &[&str]| {
+        std::process::Command::new(&tandem)
+            .arg("--root")
+            .arg(env.root.path())
+            .args(args)
+            .output()
+            .expect("tandem alone")
+    };
+    let file = env.root.path().join("pod.yaml");
+    std::fs::write(&file, pod("alone")).expect("write");
+    let out = solo(&["run", "-d", file.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    ready(&env, "alone");
+    let supervisor = supervisor_pid(&pod_dir(&env, "alone"));
+    assert_eq!(program_of(supervisor), "tandem");
+    assert!(
+        proc_info(supervisor).is_some_and(|(_, cmd)| cmd.contains("__supervise")),
+        "{:?}",
+        proc_info(supervisor)
+    );
+    assert_eq!(
+        program_of(pause_of(supervisor).expect("a pause process")),
+        "tandem"
+    );
+    let out = solo(&[
+        "exec",
+        "alone",
+        "-c",
+        "side",
+        "--",
+        "echo",
+        "through tandem",
+    ]);
+    assert_eq!(stdout(&out), "through tandem\n", "{}", stderr(&out));
+    let out = solo(&["delete", "pod", "alone"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&alone);
+}

@@ -1070,3 +1070,59 @@ fn an_indexed_job_fails_one_index_by_its_own_limit_and_the_others_complete() {
         "{pods}"
     );
 }
+
+#[test]
+fn ordinals_name_a_statefulsets_pods_and_a_daemonset_surges_its_update() {
+    if require_root("ordinals_name_a_statefulsets_pods_and_a_daemonset_surges_its_update").is_none()
+    {
+        return;
+    }
+    let env = Env::new();
+    let spec = |cmd: &str| {
+        format!("    metadata: {{labels: {{app: x}}}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never, command: [sh, -c, \"{cmd}\"]}}]\n")
+    };
+    run_d(
+        &env,
+        &format!(
+            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: ord}}\nspec:\n  replicas: 2\n  ordinals: {{start: 3}}\n  podManagementPolicy: Parallel\n  selector: {{matchLabels: {{app: x}}}}\n  template:\n{}---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: agent}}\nspec:\n  updateStrategy: {{rollingUpdate: {{maxSurge: 1, maxUnavailable: 0}}}}\n  selector: {{matchLabels: {{app: agent}}}}\n  template:\n{}",
+            spec("trap 'exit 0' TERM; while true; do sleep 0.2; done"),
+            spec("trap 'exit 0' TERM; while true; do sleep 0.2; done").replace("app: x", "app: agent"),
+        ),
+    );
+    // `ordinals.start: 3`: the pods are ord-3 and ord-4, each with its ordinal as index.
+    let mut names = wait_for("ord-3 and ord-4", 60, || {
+        let names = running(&env, "ord-");
+        (names.len() == 2).then_some(names)
+    });
+    names.sort();
+    assert_eq!(names, ["ord-3", "ord-4"]);
+    let pod = env.pod_json("ord-4");
+    assert_eq!(
+        pod["metadata"]["labels"]["apps.kubernetes.io/pod-index"],
+        "4"
+    );
+    assert_eq!(pod["spec"]["hostname"], "ord-4");
+
+    // maxSurge 1: a restarted DaemonSet runs its new pod before the old one goes, so some pod
+    // of it runs at every moment sampled.
+    let first = wait_for("the agent's pod", 60, || {
+        running(&env, "agent-").first().cloned()
+    });
+    let out = env.tandem(&["rollout", "restart", "ds/agent"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut most = 0;
+    let replaced = wait_for("the agent's pod replaced", 60, || {
+        let now = running(&env, "agent-");
+        assert!(!now.is_empty(), "no agent pod running");
+        most = most.max(now.len());
+        (now.len() == 1 && now[0] != first).then(|| now[0].clone())
+    });
+    assert_ne!(replaced, first);
+    assert_eq!(most, 2, "the new pod never ran beside the old one");
+    let out = env.tandem(&[
+        "delete",
+        "-f",
+        env.root.path().join("app.yaml").to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -193,7 +193,8 @@ pub(crate) fn start_pod(
             pod_dir: dir.root.clone(),
             images: store.images.clone(),
         };
-        let mut child = Command::new(exe)
+        let program = <tandem_supervisor::supervise::SuperviseArgs as tandem_runtime::helper::HelperArgs>::program(exe);
+        let mut child = Command::new(program)
             .args(tandem_runtime::helper::HelperArgs::argv(&args))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
