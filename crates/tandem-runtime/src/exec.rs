@@ -118,7 +118,7 @@ pub struct ExecArgs {
 
 impl HelperArgs for ExecArgs {
     const VERB: &'static str = "__exec";
-    const PROGRAM: Option<&'static str> = Some("tandem-shim");
+    const PROGRAM: Option<&'static str> = Some("tandem-pod");
 
     fn to_args(&self) -> Vec<OsString> {
         let mut args = vec![

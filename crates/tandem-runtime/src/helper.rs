@@ -16,9 +16,12 @@ pub trait HelperArgs: Sized {
     /// The hidden subcommand (`__shim`, …).
     const VERB: &'static str;
 
-    /// The small program that runs this helper, installed beside `tandem` (`tandem-shim`, …):
+    /// The small program that runs this helper, installed beside `tandem` (`tandem-pod`, …):
     /// linking only what the helper runs, it maps a fraction of the whole binary and starts
-    /// faster. `None`: only `tandem` itself runs it.
+    /// faster. `None`: only `tandem` itself runs it. A helper that a container can make run as
+    /// its own command (the shim's, exec's and probes') must share its program with the pod's
+    /// supervisor, whose running keeps the file from being opened for writing (ETXTBSY,
+    /// CVE-2019-5736; see `tandem-pod`).
     const PROGRAM: Option<&'static str> = None;
 
     /// What to start for this helper, given the `tandem` binary: its small program where that

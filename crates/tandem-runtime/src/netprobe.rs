@@ -94,7 +94,7 @@ pub struct NetprobeArgs {
 
 impl HelperArgs for NetprobeArgs {
     const VERB: &'static str = "__netprobe";
-    const PROGRAM: Option<&'static str> = Some("tandem-shim");
+    const PROGRAM: Option<&'static str> = Some("tandem-pod");
 
     fn to_args(&self) -> Vec<OsString> {
         vec![

@@ -135,7 +135,7 @@ pub struct ShimArgs {
 
 impl HelperArgs for ShimArgs {
     const VERB: &'static str = "__shim";
-    const PROGRAM: Option<&'static str> = Some("tandem-shim");
+    const PROGRAM: Option<&'static str> = Some("tandem-pod");
 
     fn to_args(&self) -> Vec<std::ffi::OsString> {
         vec![

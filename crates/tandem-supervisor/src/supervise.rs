@@ -269,7 +269,7 @@ pub struct SuperviseArgs {
 
 impl tandem_runtime::helper::HelperArgs for SuperviseArgs {
     const VERB: &'static str = "__supervise";
-    const PROGRAM: Option<&'static str> = Some("tandem-supervise");
+    const PROGRAM: Option<&'static str> = Some("tandem-pod");
 
     fn to_args(&self) -> Vec<std::ffi::OsString> {
         vec![

@@ -342,7 +342,7 @@ fn helpers_run_as_small_programs_and_from_tandem_alone() {
     assert!(out.status.success(), "{}", stderr(&out));
     ready(&env, "small");
     let supervisor = supervisor_pid(&pod_dir(&env, "small"));
-    assert_eq!(program_of(supervisor), "tandem-supervise");
+    assert_eq!(program_of(supervisor), "tandem-pod");
     let pause = pause_of(supervisor).expect("a pause process");
     assert_eq!(program_of(pause), "tandem-pause");
     let out = env.tandem(&[
