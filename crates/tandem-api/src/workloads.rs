@@ -215,11 +215,6 @@ pub fn selector_of(s: &LabelSelector) -> Result<Selector, String> {
 /// happens instead: a warning each when the input sets them, never silently ignored.
 const NOT_ACTED_ON: &[(WorkloadKind, &[&str], &str)] = &[
     (
-        WorkloadKind::Deployment,
-        &["paused"],
-        "a changed template still rolls out",
-    ),
-    (
         WorkloadKind::StatefulSet,
         &["updateStrategy", "rollingUpdate", "maxUnavailable"],
         "pods are updated one at a time (the field is alpha, MaxUnavailableStatefulSet; a cluster with default feature gates drops it too)",

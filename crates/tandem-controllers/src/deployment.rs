@@ -136,6 +136,32 @@ pub fn manage(
                 .count() as i32,
         }
     };
+    // Paused (`sync`, not `rolloutRolling`): no ReplicaSet is made for a new template and none
+    // is scaled toward it; a changed `replicas` goes to the newest ReplicaSet that has pods.
+    if d.spec.paused == Some(true) {
+        let mut all: Vec<ReplicaSet> = previous.to_vec();
+        all.sort_by_key(|rs| std::cmp::Reverse(revision(rs)));
+        let current = all.iter().position(|rs| hash_of(rs) == Some(hash.as_str()));
+        if let Some(i) = current {
+            let rs = all.remove(i);
+            all.insert(0, rs);
+        }
+        let mut more = replicas - all.iter().map(desired).sum::<i32>();
+        let order: Vec<usize> = (0..all.len())
+            .filter(|i| desired(&all[*i]) > 0)
+            .chain(0..all.len())
+            .collect();
+        for i in order {
+            if more == 0 {
+                break;
+            }
+            let d = desired(&all[i]);
+            let to = (d + more).max(0);
+            more -= to - d;
+            set_desired(&mut all[i], to);
+        }
+        return keep(d, &namespace, all, current.is_some(), pods, now_us, random);
+    }
     let top_revision = previous.iter().map(revision).max().unwrap_or(0);
     let mut old: Vec<ReplicaSet> = previous
         .iter()
@@ -216,10 +242,24 @@ pub fn manage(
             down -= cut;
         }
     }
-    // Each ReplicaSet keeps its pods as it is told.
-    let mut actions = Vec::new();
     let mut all = vec![new];
     all.extend(old.into_iter().rev());
+    keep(d, &namespace, all, true, pods, now_us, random)
+}
+
+/// Each ReplicaSet keeps its pods as it is told; `all` has the one of the current template
+/// first when `has_new`. Old ones without pods beyond `revisionHistoryLimit` go.
+fn keep(
+    d: &Deployment,
+    namespace: &str,
+    mut all: Vec<ReplicaSet>,
+    has_new: bool,
+    pods: &[OwnedPod],
+    now_us: i64,
+    random: &mut dyn FnMut() -> u32,
+) -> Rollout {
+    let min_ready = d.spec.min_ready_seconds.unwrap_or(0);
+    let mut actions = Vec::new();
     let mut total = Counts::default();
     let mut updated = Counts::default();
     for (i, rs) in all.iter_mut().enumerate() {
@@ -240,7 +280,7 @@ pub fn manage(
             &Replicas {
                 replicas: desired(rs),
                 template: &rs_template,
-                namespace: &namespace,
+                namespace,
                 name_base: format!("{rs_name}-"),
                 labels: vec![],
                 owner,
@@ -262,13 +302,13 @@ pub fn manage(
         total.replicas += c.replicas;
         total.ready += c.ready;
         total.available += c.available;
-        if i == 0 {
+        if has_new && i == 0 {
             updated = c;
         }
     }
     // History: old ReplicaSets with no pods beyond revisionHistoryLimit go, oldest first.
     let limit = d.spec.revision_history_limit.unwrap_or(10).max(0) as usize;
-    let idle: Vec<String> = all[1..]
+    let idle: Vec<String> = all[usize::from(has_new).min(all.len())..]
         .iter()
         .rev()
         .filter(|rs| desired(rs) == 0 && rs.status.as_ref().is_some_and(|s| s.replicas == 0))
@@ -278,7 +318,11 @@ pub fn manage(
         let drop: Vec<String> = idle[..idle.len() - limit].to_vec();
         all.retain(|rs| rs.metadata.name.as_ref().is_none_or(|n| !drop.contains(n)));
     }
-    let new_name = all[0].metadata.name.clone().unwrap_or_default();
+    // No ReplicaSet of the current template (a paused Deployment's new template): none named.
+    let new_name = match has_new {
+        true => all[0].metadata.name.clone().unwrap_or_default(),
+        false => String::new(),
+    };
     Rollout {
         actions,
         replica_sets: all,

@@ -119,6 +119,18 @@ fn condition(
     now_us: i64,
 ) -> Value {
     let status = if status { "True" } else { "False" };
+    condition_of(previous, type_, status, reason, message, now_us)
+}
+
+/// [`condition`] with its status as written (`Unknown` too).
+fn condition_of(
+    previous: &Value,
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    now_us: i64,
+) -> Value {
     let old = previous
         .get("conditions")
         .and_then(Value::as_array)
@@ -175,6 +187,21 @@ fn progressing(
     let reason = current
         .and_then(|c| c["reason"].as_str())
         .unwrap_or_default();
+    // Paused: Unknown, and no deadline runs; resumed: Unknown again until the rollout moves
+    // (`checkPausedConditions`, pkg/controller/deployment/progress.go).
+    let unknown = |reason: &str, message: &str| {
+        condition_of(previous, "Progressing", "Unknown", reason, message, now_us)
+    };
+    if d.spec.paused == Some(true) {
+        return (
+            Some(unknown("DeploymentPaused", "Deployment is paused")),
+            None,
+        );
+    }
+    if reason == "DeploymentPaused" {
+        let resumed = unknown("DeploymentResumed", "Deployment is resumed");
+        return (Some(resumed), Some(now_us + deadline_us + 1_000_000));
+    }
     let n = |v: &Value, f: &str| v[f].as_i64().unwrap_or(0);
     // A complete rollout is not looked at again until a new template or a scale makes one.
     if reason == "NewReplicaSetAvailable" && n(status, "replicas") == n(status, "updatedReplicas") {
@@ -690,6 +717,62 @@ mod tests {
         assert_eq!(d.status["currentNumberScheduled"], 1);
         let d = reconcile(&w, &both, &[], 6_000_001, &mut || 1);
         assert_eq!(d.actions, [Action::Delete("agent-old".into())]);
+    }
+
+    #[test]
+    fn a_paused_deployment_scales_but_does_not_roll_out_until_resumed() {
+        let w = load(DEPLOYMENT);
+        let first = reconcile(&w, &[], &[], 0, &mut || 1);
+        let rs = first.replica_sets[0].clone();
+        let uid = rs.metadata.uid.clone().unwrap_or_default();
+        let pods: Vec<OwnedPod> = (0..3)
+            .map(|i| OwnedPod {
+                owner_uid: uid.clone(),
+                ..running(&format!("web-{i}"))
+            })
+            .collect();
+        let settled = reconcile(&w, &pods, &first.replica_sets, 1, &mut || 1);
+        let with = |text: &str| {
+            let mut w = load(text);
+            if let Workload::Deployment(d) = &mut w {
+                d.status = serde_json::from_value(settled.status.clone()).ok();
+            }
+            w
+        };
+        // A new image and four replicas, paused: no new ReplicaSet, one more pod of the old one.
+        let changed = DEPLOYMENT
+            .replace("image: busybox", "image: busybox:2")
+            .replace("replicas: 3", "replicas: 4\n  paused: true");
+        let d = reconcile(&with(&changed), &pods, &settled.replica_sets, 2, &mut || 1);
+        assert_eq!(d.replica_sets.len(), 1, "{:?}", d.replica_sets);
+        assert_eq!(d.replica_sets[0].spec.replicas, Some(4));
+        let created: Vec<_> = d
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Create(p) => p
+                    .metadata
+                    .owner_references
+                    .as_ref()
+                    .map(|o| o[0].uid.clone()),
+                Action::Delete(_) => None,
+            })
+            .collect();
+        assert_eq!(created, [uid]);
+        assert_eq!(d.status["updatedReplicas"], 0);
+        let progressing = &d.status["conditions"][1];
+        assert_eq!(
+            (&progressing["status"], &progressing["reason"]),
+            (&json!("Unknown"), &json!("DeploymentPaused"))
+        );
+        // Resumed: the new template's ReplicaSet is made and the rollout goes on.
+        let mut resumed = with(&changed.replace("\n  paused: true", ""));
+        if let Workload::Deployment(dep) = &mut resumed {
+            dep.status = serde_json::from_value(d.status.clone()).ok();
+        }
+        let r = reconcile(&resumed, &pods, &d.replica_sets, 3, &mut || 1);
+        assert_eq!(r.replica_sets.len(), 2, "{:?}", r.replica_sets);
+        assert_eq!(r.status["conditions"][1]["reason"], "DeploymentResumed");
     }
 
     #[test]

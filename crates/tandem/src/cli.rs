@@ -756,6 +756,10 @@ pub enum RolloutCommand {
     Undo(RolloutUndoArgs),
     /// The revisions kept (one per ReplicaSet).
     History(RolloutTarget),
+    /// Stop a Deployment's rollouts: template changes wait (scaling goes on) until `resume`.
+    Pause(RolloutTarget),
+    /// Let a paused Deployment roll out its template again.
+    Resume(RolloutTarget),
 }
 
 #[derive(Debug, Args)]

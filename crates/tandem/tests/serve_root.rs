@@ -771,6 +771,21 @@ fn an_apps_file_of_workloads_and_services_applies_rolls_out_and_deletes_with_kub
         &edited.replace("serviceName: postgres-pods", "serviceName: postgres"),
         "The StatefulSet \"postgres\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template'",
     );
+    // kubectl's rollout pause and resume patch spec.paused, which the controller follows.
+    for (verb, said, paused) in [("pause", "paused", "true"), ("resume", "resumed", "")] {
+        let out = kubectl(&serving, &["rollout", verb, "deployment/web"]);
+        assert_eq!(
+            stdout(&out),
+            format!("deployment.apps/web {said}\n"),
+            "{}",
+            stderr(&out)
+        );
+        let out = kubectl(
+            &serving,
+            &["get", "deployment", "web", "-o", "jsonpath={.spec.paused}"],
+        );
+        assert_eq!(stdout(&out), paused, "{}", stderr(&out));
+    }
     // Scaled through the scale subresource, as kubectl scales.
     let out = kubectl(&serving, &["scale", "deployment/web", "--replicas=3"]);
     assert_eq!(

@@ -1126,3 +1126,82 @@ fn ordinals_name_a_statefulsets_pods_and_a_daemonset_surges_its_update() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn a_paused_deployment_scales_but_rolls_out_only_once_resumed() {
+    if require_root("a_paused_deployment_scales_but_rolls_out_only_once_resumed").is_none() {
+        return;
+    }
+    let env = Env::new();
+    run_d(
+        &env,
+        &format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  replicas: 2\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers: [{{name: c, image: {IMAGE}, imagePullPolicy: Never, command: [sh, -c, \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]}}]\n"),
+    );
+    let mut before = wait_for("two pods", 60, || {
+        let names = running(&env, "web-");
+        (names.len() == 2).then_some(names)
+    });
+    before.sort();
+    let out = env.tandem(&["rollout", "pause", "deployment/web"]);
+    assert_eq!(
+        stdout(&out),
+        "deployment.apps/web paused\n",
+        "{}",
+        stderr(&out)
+    );
+    let out = env.tandem(&["rollout", "pause", "deployment/web"]);
+    assert!(
+        stderr(&out).contains("deployments.apps \"web\" is already paused"),
+        "{}",
+        stderr(&out)
+    );
+    // A restart (a changed template) waits; a scale does not, and stays on the old template.
+    assert!(env
+        .tandem(&["rollout", "restart", "deployment/web"])
+        .status
+        .success());
+    assert!(env
+        .tandem(&["scale", "deployment/web", "--replicas", "3"])
+        .status
+        .success());
+    let three = wait_for("three pods", 60, || {
+        let names = running(&env, "web-");
+        (names.len() == 3).then_some(names)
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let template_of = |n: &str| {
+        env.pod_json(n)["metadata"]["labels"]["pod-template-hash"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let old_hash = template_of(&before[0]);
+    assert!(
+        three.iter().all(|n| template_of(n) == old_hash),
+        "{three:?}"
+    );
+    assert!(
+        before.iter().all(|n| three.contains(n)),
+        "{before:?} {three:?}"
+    );
+    let described = stdout(&env.tandem(&["get", "deployment", "web", "-o", "json"]));
+    assert!(described.contains("DeploymentPaused"), "{described}");
+    // Resumed: the rollout runs to the end on the new template.
+    let out = env.tandem(&["rollout", "resume", "deployment/web"]);
+    assert_eq!(
+        stdout(&out),
+        "deployment.apps/web resumed\n",
+        "{}",
+        stderr(&out)
+    );
+    let out = env.tandem(&["rollout", "status", "deployment/web", "--timeout", "90s"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let after = wait_for("three new pods", 60, || {
+        let names = running(&env, "web-");
+        (names.len() == 3 && names.iter().all(|n| template_of(n) != old_hash)).then_some(names)
+    });
+    assert!(after.iter().all(|n| !three.contains(n)), "{after:?}");
+    let out = env.tandem(&["rollout", "resume", "deployment/web"]);
+    assert!(stderr(&out).contains("is not paused"), "{}", stderr(&out));
+    assert!(env.tandem(&["delete", "deployment/web"]).status.success());
+}

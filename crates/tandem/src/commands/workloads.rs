@@ -568,6 +568,36 @@ pub fn set_image(
     Ok(())
 }
 
+/// `rollout pause` (`to: true`) and `rollout resume` of a Deployment: its `spec.paused`.
+fn pause(store: &Store, t: &RolloutTarget, to: bool) -> anyhow::Result<i32> {
+    let (_, name, dir) = rollout_target(store, t, &[WorkloadKind::Deployment])?;
+    let paused = |w: &Workload| match w {
+        Workload::Deployment(d) => d.spec.paused == Some(true),
+        _ => false,
+    };
+    // kubectl's words (`polymorphichelpers/objectpauser.go`, `objectresumer.go`).
+    if paused(&dir.read()?) == to {
+        return Err(hint(
+            format!(
+                "deployments.apps \"{name}\" is {}",
+                if to { "already paused" } else { "not paused" }
+            ),
+            format!("`tandem get deployment {name} -o yaml` shows spec.paused"),
+        ));
+    }
+    dir.update(|w| {
+        if let Workload::Deployment(d) = w {
+            d.spec.paused = to.then_some(true);
+        }
+        Ok(())
+    })?;
+    println!(
+        "deployment.apps/{name} {}",
+        if to { "paused" } else { "resumed" }
+    );
+    Ok(0)
+}
+
 /// The Deployment a `rollout` verb names.
 fn rollout_target(
     store: &Store,
@@ -799,6 +829,8 @@ pub fn rollout(store: &Store, c: RolloutCommand) -> anyhow::Result<i32> {
             println!("deployment.apps/{name} rolled back");
             Ok(0)
         }
+        RolloutCommand::Pause(t) => pause(store, &t, true),
+        RolloutCommand::Resume(t) => pause(store, &t, false),
         RolloutCommand::History(t) => {
             let (_, name, dir) = rollout_target(store, &t, &[WorkloadKind::Deployment])?;
             let mut sets = dir.replica_sets();
