@@ -469,6 +469,45 @@ fn a_store_takes_its_service_range_from_the_flag_until_it_is_empty() {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+#[test]
+fn the_table_of_a_store_removed_with_its_proxy_killed_is_swept_by_the_next_proxy() {
+    if require_root("the_table_of_a_store_removed_with_its_proxy_killed_is_swept_by_the_next_proxy")
+        .is_none()
+    {
+        return;
+    }
+    let svc =
+        "apiVersion: v1\nkind: Service\nmetadata: {name: gone}\nspec: {ports: [{port: 80}]}\n";
+    let (a, b) = (Env::new(), Env::new());
+    let out = run_d(&a, svc);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = table_of(&a);
+    let record = std::path::Path::new("/run/tandem/service-tables").join(&table);
+    wait_for("the table's record", 10, || record.exists().then_some(()));
+    // The store is removed by hand after its proxy was killed: nothing removed its rules.
+    let root = a.root.path().display().to_string();
+    for (pid, _) in support::pids_mentioning("__proxy") {
+        if support::pids_mentioning(&root)
+            .iter()
+            .any(|(p, _)| *p == pid)
+        {
+            support::kill9(pid);
+        }
+    }
+    wait_for("the proxy to die", 10, || (proxies(&a) == 0).then_some(()));
+    std::fs::remove_dir_all(a.root.path()).expect("remove the store");
+    assert!(table_exists(&table), "{table}");
+    // Another store's proxy, as it starts, removes them.
+    let out = run_d(&b, &svc.replace("gone", "here"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("the removed store's table to go", 10, || {
+        (!table_exists(&table)).then_some(())
+    });
+    assert!(!record.exists());
+    let out = b.tandem(&["delete", "svc/here"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 /// Lines of `nslookup` (busybox's) from a pod, for one name and record type.
 fn nslookup(env: &Env, pod: &str, args: &[&str]) -> String {
     let mut argv = vec!["exec", pod, "--", "nslookup"];

@@ -25,7 +25,7 @@ use tandem_api::services::{is_headless, ServiceType};
 use tandem_controllers::endpoints::{endpoint_slices, labelled_for, members};
 use tandem_network::services::{Backend, Transport, VirtualPort};
 use tandem_supervisor::proxy::{self, ProxyArgs};
-use tandem_supervisor::statedir::Store;
+use tandem_supervisor::statedir::{write_atomic, Store};
 
 use super::service_store::{
     allocation_lock, list, manual_slices, name_of, namespace_of, read_cluster_dns,
@@ -69,11 +69,58 @@ pub fn proxy_main(a: &ProxyArgs) -> i32 {
     let mut store = Store::new(None);
     store.services = a.services.clone();
     store.pods = a.pods.clone();
+    sweep_orphaned_tables();
     match proxy(&store) {
         Ok(()) => 0,
         Err(e) => {
+            // A store removed under the proxy (its directory gone mid-look) takes its rules
+            // with it: nobody would start a proxy for it again to remove them.
+            if !store.services.is_dir() {
+                forget_table(&store);
+            }
             eprintln!("error: {e:#}");
             1
+        }
+    }
+}
+
+/// Which store each Services table belongs to, machine-wide (tables are the machine's): one
+/// file per table, named as the table and holding the store's Services directory, written when
+/// the table is first made and removed with it.
+const TABLE_RECORDS: &str = "/run/tandem/service-tables";
+
+/// Removes the store's table, its record and `proxy.table`.
+fn forget_table(store: &Store) {
+    let name = table_name(store);
+    if let Err(e) = tandem_network::services::remove(&name) {
+        eprintln!("error: {e}");
+        return;
+    }
+    let _ = std::fs::remove_file(Path::new(TABLE_RECORDS).join(&name));
+    let _ = std::fs::remove_file(table_file(store));
+}
+
+/// Removes the tables of stores that no longer exist (removed by hand with their proxy killed,
+/// say), as each proxy starts: their rules would still catch their old addresses, which other
+/// stores may be given.
+fn sweep_orphaned_tables() {
+    for record in std::fs::read_dir(TABLE_RECORDS)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let Ok(services) = std::fs::read_to_string(record.path()) else {
+            continue;
+        };
+        if Path::new(services.trim()).is_dir() {
+            continue;
+        }
+        let name = record.file_name().to_string_lossy().into_owned();
+        match tandem_network::services::remove(&name) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(record.path());
+            }
+            Err(e) => eprintln!("error: {e}"),
         }
     }
 }
@@ -415,7 +462,7 @@ fn proxy(store: &Store) -> anyhow::Result<()> {
         if services.is_empty() && !has_pods(store) {
             if !store.services.is_dir() {
                 // The store was removed under this process: its rules go, nothing is made again.
-                tandem_network::services::remove(&table_name(store))?;
+                forget_table(store);
                 return Ok(());
             }
             // Decided under the allocation lock, under which Services and pods' directories
@@ -423,8 +470,7 @@ fn proxy(store: &Store) -> anyhow::Result<()> {
             // go) and starts another.
             let _alloc = allocation_lock(store)?;
             if list(store).is_empty() && !has_pods(store) {
-                tandem_network::services::remove(&table_name(store))?;
-                let _ = std::fs::remove_file(table_file(store));
+                forget_table(store);
                 release_store_addresses(store);
                 let _ = std::fs::remove_file(store.services.join("proxy.pid"));
                 wake.remove(store);
@@ -461,6 +507,11 @@ fn proxy(store: &Store) -> anyhow::Result<()> {
                 Ok(()) => {
                     if routed.is_none() {
                         std::fs::write(table_file(store), table_name(store))?;
+                        std::fs::create_dir_all(TABLE_RECORDS)?;
+                        write_atomic(
+                            &Path::new(TABLE_RECORDS).join(table_name(store)),
+                            store.services.as_os_str().as_encoded_bytes(),
+                        )?;
                     }
                     routed = Some(ports)
                 }
