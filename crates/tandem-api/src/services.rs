@@ -49,6 +49,10 @@ pub fn is_headless(s: &Service) -> bool {
     s.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some("None")
 }
 
+/// How long a client keeps its endpoint under `sessionAffinity: ClientIP` when
+/// `sessionAffinityConfig.clientIP.timeoutSeconds` does not say (the API server's default).
+pub const CLIENT_IP_TIMEOUT_SECONDS: i32 = 10800;
+
 /// The defaults the API server gives a Service.
 pub(crate) fn apply_defaults(s: &mut Service) {
     let ty = ServiceType::of(s);
@@ -63,7 +67,7 @@ pub(crate) fn apply_defaults(s: &mut Service) {
             .client_ip
             .get_or_insert_with(Default::default)
             .timeout_seconds
-            .get_or_insert(10800);
+            .get_or_insert(CLIENT_IP_TIMEOUT_SECONDS);
     }
     if ty != ServiceType::ExternalName {
         spec.internal_traffic_policy

@@ -631,6 +631,16 @@ mod tests {
         }
     }
 
+    /// `n` running, ready pods `PREFIX-i` owned by the ReplicaSet `uid`.
+    fn owned_by(uid: &str, prefix: &str, n: usize) -> Vec<OwnedPod> {
+        (0..n)
+            .map(|i| OwnedPod {
+                owner_uid: uid.to_string(),
+                ..running(&format!("{prefix}-{i}"))
+            })
+            .collect()
+    }
+
     const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 3\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: a, image: busybox}]}\n";
 
     #[test]
@@ -661,12 +671,7 @@ mod tests {
         );
         assert_eq!(d.status["conditions"][0]["type"], "Available");
         assert_eq!(d.status["conditions"][0]["status"], "False");
-        let pods: Vec<OwnedPod> = (0..3)
-            .map(|i| OwnedPod {
-                owner_uid: rs_uid.clone(),
-                ..running(&format!("{rs_name}-{i}"))
-            })
-            .collect();
+        let pods = owned_by(&rs_uid, &rs_name, 3);
         let d = reconcile(&w, &pods, &d.replica_sets, 1, &mut || 1);
         assert!(d.actions.is_empty());
         assert_eq!(d.status["availableReplicas"], 3);
@@ -725,12 +730,7 @@ mod tests {
         let first = reconcile(&w, &[], &[], 0, &mut || 1);
         let rs = first.replica_sets[0].clone();
         let uid = rs.metadata.uid.clone().unwrap_or_default();
-        let pods: Vec<OwnedPod> = (0..3)
-            .map(|i| OwnedPod {
-                owner_uid: uid.clone(),
-                ..running(&format!("web-{i}"))
-            })
-            .collect();
+        let pods = owned_by(&uid, "web", 3);
         let settled = reconcile(&w, &pods, &first.replica_sets, 1, &mut || 1);
         let with = |text: &str| {
             let mut w = load(text);

@@ -188,8 +188,8 @@ fn virtual_ports(s: &Service, slices: &[EndpointSlice]) -> Vec<VirtualPort> {
             .as_ref()
             .and_then(|c| c.client_ip.as_ref())
             .and_then(|c| c.timeout_seconds)
-            .and_then(|t| u32::try_from(t).ok())
-            .unwrap_or(10800)
+            .unwrap_or(tandem_api::services::CLIENT_IP_TIMEOUT_SECONDS)
+            .unsigned_abs()
     });
     spec.ports
         .unwrap_or_default()
