@@ -72,6 +72,17 @@ pub(crate) fn apply_defaults(s: &mut Service) {
     if ty != ServiceType::ExternalName {
         spec.internal_traffic_policy
             .get_or_insert_with(|| "Cluster".into());
+        // Either of `clusterIP` and `clusterIPs` may be given: each fills the other (the
+        // Service strategy's `NormalizeClusterIPs`).
+        let first = spec
+            .cluster_ips
+            .as_ref()
+            .and_then(|ips| ips.first().cloned());
+        match (spec.cluster_ip.as_deref().filter(|c| !c.is_empty()), first) {
+            (None, Some(first)) => spec.cluster_ip = Some(first),
+            (Some(ip), None) => spec.cluster_ips = Some(vec![ip.to_string()]),
+            _ => {}
+        }
     }
     if ty.has_node_ports() {
         spec.external_traffic_policy
@@ -298,26 +309,241 @@ fn cluster_ip(
             }
         }
     }
-    if let (Some(first), Some(ips)) = (spec.cluster_ip.as_deref(), &spec.cluster_ips) {
-        if ips.first().is_some_and(|i| i != first) {
-            cx.error(
-                &spec_at.field("clusterIPs").index(0),
-                format!("clusterIPs[0] must be the same as clusterIP ({first})"),
-            );
+    cluster_ips(cx, spec_at, spec);
+}
+
+/// `clusterIPs`, `ipFamilies` and `ipFamilyPolicy` on their own, before allocation
+/// (`ValidateServiceClusterIPsRelatedFields`); what depends on the cluster's families is
+/// [`ip_families`]'.
+fn cluster_ips(
+    cx: &mut Cx<'_>,
+    spec_at: &FieldPath,
+    spec: &k8s_openapi::api::core::v1::ServiceSpec,
+) {
+    let at = spec_at.field("clusterIPs");
+    let ips = spec.cluster_ips.as_deref().unwrap_or_default();
+    if let (Some(first), Some(given)) = (spec.cluster_ip.as_deref(), ips.first()) {
+        if first != given {
+            cx.error(&at, "first value must match `clusterIP`");
         }
     }
-    if let Some(fams) = &spec.ip_families {
-        for (i, f) in fams.iter().enumerate() {
-            let at = spec_at.field("ipFamilies").index(i);
-            if enumerated(cx, &at, "ipFamily", f, &["IPv4", "IPv6"]) && f == "IPv6" {
-                cx.warn(
-                    &at,
-                    "IPv6 cluster IPs are not supported by tandem yet: the Service gets an IPv4 one",
-                    None,
+    let mut families = Vec::new();
+    for (i, ip) in ips.iter().enumerate() {
+        if ip == "None" && i == 0 {
+            if ips.len() > 1 {
+                cx.error(&at, "'None' must be the first and only value");
+                return;
+            }
+            continue;
+        }
+        match ip.parse::<std::net::IpAddr>() {
+            Ok(ip) => families.push(IpFamily::of(ip)),
+            Err(_) => {
+                cx.error(
+                    &at.index(i),
+                    format!("invalid IP address {ip:?}: must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"),
                 );
+                return;
             }
         }
     }
+    if ips.len() > 2 {
+        cx.error(&at, "may only hold up to 2 values");
+    } else if families.len() == 2 && families[0] == families[1] {
+        cx.error(&at, "may specify no more than one IP for each IP family");
+    }
+    let given = spec.ip_families.as_deref().unwrap_or_default();
+    for (i, f) in given.iter().enumerate() {
+        let field = spec_at.field("ipFamilies").index(i);
+        if enumerated(cx, &field, "ipFamily", f, &["IPv4", "IPv6"]) && given[..i].contains(f) {
+            cx.error(&field, format!("Duplicate value: {f:?}"));
+        }
+    }
+    for (i, (family, named)) in families.iter().zip(given).enumerate() {
+        if IpFamily::parse(named).is_some_and(|n| n != *family) {
+            cx.error(
+                &at.index(i),
+                format!("expected an {named} value as indicated by `ipFamilies[{i}]`"),
+            );
+        }
+    }
+    if let Some(policy) = spec.ip_family_policy.as_deref() {
+        enumerated(
+            cx,
+            &spec_at.field("ipFamilyPolicy"),
+            "ipFamilyPolicy",
+            policy,
+            &IpFamilyPolicy::NAMES,
+        );
+    }
+}
+
+/// An IP family: a Service's `ipFamilies` entry, an EndpointSlice's `addressType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IpFamily {
+    V4,
+    V6,
+}
+
+impl IpFamily {
+    pub fn of(ip: std::net::IpAddr) -> IpFamily {
+        match ip {
+            std::net::IpAddr::V4(_) => IpFamily::V4,
+            std::net::IpAddr::V6(_) => IpFamily::V6,
+        }
+    }
+
+    /// The API's word: `IPv4`, `IPv6`.
+    pub fn name(self) -> &'static str {
+        match self {
+            IpFamily::V4 => "IPv4",
+            IpFamily::V6 => "IPv6",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<IpFamily> {
+        match text {
+            "IPv4" => Some(IpFamily::V4),
+            "IPv6" => Some(IpFamily::V6),
+            _ => None,
+        }
+    }
+
+    pub fn other(self) -> IpFamily {
+        match self {
+            IpFamily::V4 => IpFamily::V6,
+            IpFamily::V6 => IpFamily::V4,
+        }
+    }
+}
+
+/// `spec.ipFamilyPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpFamilyPolicy {
+    SingleStack,
+    PreferDualStack,
+    RequireDualStack,
+}
+
+impl IpFamilyPolicy {
+    pub const NAMES: [&'static str; 3] = ["SingleStack", "PreferDualStack", "RequireDualStack"];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    fn parse(text: &str) -> Option<IpFamilyPolicy> {
+        [
+            IpFamilyPolicy::SingleStack,
+            IpFamilyPolicy::PreferDualStack,
+            IpFamilyPolicy::RequireDualStack,
+        ]
+        .into_iter()
+        .find(|p| p.name() == text)
+    }
+}
+
+/// Why a Service's IP families cannot be had on this cluster: the field, and the API server's
+/// words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyRefusal {
+    pub field: String,
+    pub value: String,
+    pub message: String,
+}
+
+/// Fills in a validated Service's `ipFamilyPolicy` and `ipFamilies` for a cluster whose Service
+/// ranges have `cluster` families (its first, the default, first), as the API server does at
+/// creation before it allocates (`initIPFamilyFields`): the policy is SingleStack unless given
+/// (RequireDualStack for a headless Service without selector); families come from the cluster IPs
+/// given, else the cluster's first; a policy other than SingleStack adds the other family where
+/// the cluster has it (a headless Service without selector, always). An ExternalName Service has
+/// none. The cluster IPs themselves are the allocator's.
+pub fn ip_families(s: &mut Service, cluster: &[IpFamily]) -> Result<(), FamilyRefusal> {
+    if ServiceType::of(s) == ServiceType::ExternalName {
+        return Ok(());
+    }
+    let headless = is_headless(s);
+    let spec = s.spec.get_or_insert_with(Default::default);
+    let selectorless = spec.selector.as_ref().is_none_or(|m| m.is_empty());
+    let policy = match spec.ip_family_policy.as_deref() {
+        Some(given) => IpFamilyPolicy::parse(given).unwrap_or(IpFamilyPolicy::SingleStack),
+        None if headless && selectorless => IpFamilyPolicy::RequireDualStack,
+        None => IpFamilyPolicy::SingleStack,
+    };
+    spec.ip_family_policy = Some(policy.name().into());
+    let refuse = |field: &str, value: String, message: &str| FamilyRefusal {
+        field: field.to_string(),
+        value,
+        message: message.to_string(),
+    };
+    let ips = spec.cluster_ips.clone().unwrap_or_default();
+    let mut families: Vec<IpFamily> = spec
+        .ip_families
+        .iter()
+        .flatten()
+        .filter_map(|f| IpFamily::parse(f))
+        .collect();
+    if policy == IpFamilyPolicy::SingleStack {
+        if ips.len() == 2 {
+            return Err(refuse("spec.ipFamilyPolicy", policy.name().into(), "must be 'RequireDualStack' or 'PreferDualStack' when multiple cluster IPs are specified"));
+        }
+        if families.len() == 2 {
+            return Err(refuse("spec.ipFamilyPolicy", policy.name().into(), "must be 'RequireDualStack' or 'PreferDualStack' when multiple IP families are specified"));
+        }
+    }
+    for (i, ip) in ips.iter().enumerate() {
+        let Ok(ip) = ip.parse::<std::net::IpAddr>() else {
+            break; // `None`
+        };
+        let family = IpFamily::of(ip);
+        if i >= families.len() {
+            if !cluster.contains(&family) {
+                return Err(refuse(
+                    &format!("spec.clusterIPs[{i}]"),
+                    ip.to_string(),
+                    &format!("{} is not configured on this cluster", family.name()),
+                ));
+            }
+            families.push(family);
+        }
+    }
+    let primary = cluster.first().copied().unwrap_or(IpFamily::V4);
+    if headless && selectorless {
+        if families.is_empty() {
+            families.push(primary);
+        }
+        if families.len() < 2 && policy != IpFamilyPolicy::SingleStack {
+            families.push(families[0].other());
+        }
+    } else {
+        if policy == IpFamilyPolicy::RequireDualStack && cluster.len() < 2 {
+            return Err(refuse(
+                "spec.ipFamilyPolicy",
+                policy.name().into(),
+                "this cluster is not configured for dual-stack services",
+            ));
+        }
+        if let Some((i, f)) = families
+            .iter()
+            .enumerate()
+            .find(|(_, f)| !cluster.contains(f))
+        {
+            return Err(refuse(
+                &format!("spec.ipFamilies[{i}]"),
+                f.name().into(),
+                "not configured on this cluster",
+            ));
+        }
+        if families.is_empty() {
+            families.push(primary);
+        }
+        if policy != IpFamilyPolicy::SingleStack && families.len() == 1 && cluster.len() == 2 {
+            families.push(families[0].other());
+        }
+    }
+    spec.ip_families = Some(families.iter().map(|f| f.name().to_string()).collect());
+    Ok(())
 }
 
 fn port(cx: &mut Cx<'_>, at: &FieldPath, p: &ServicePort, many: bool, ty: ServiceType) {
@@ -487,17 +713,11 @@ fn endpoint_port(
 }
 
 fn address(cx: &mut Cx<'_>, at: &FieldPath, ip: &str) {
-    match ip.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(_)) => {}
-        Ok(std::net::IpAddr::V6(_)) => cx.warn(
-            at,
-            format!("IPv6 endpoint {ip} is not routed by tandem yet"),
-            None,
-        ),
-        Err(_) => cx.error(
+    if ip.parse::<std::net::IpAddr>().is_err() {
+        cx.error(
             at,
             format!("invalid IP address {ip:?}: must be a valid IP address"),
-        ),
+        );
     }
 }
 
@@ -514,11 +734,11 @@ pub(crate) fn validate_manual(cx: &mut Cx<'_>, m: &ManualEndpoints) {
                 "addressType",
                 &s.address_type,
                 &["IPv4", "IPv6", "FQDN"],
-            ) && s.address_type != "IPv4"
+            ) && s.address_type == "FQDN"
             {
                 cx.warn(
                     &at,
-                    format!("{} endpoints are not routed by tandem yet", s.address_type),
+                    "FQDN endpoints are not routed (kube-proxy routes IPv4 and IPv6 slices only)",
                     None,
                 );
             }

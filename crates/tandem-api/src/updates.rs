@@ -346,8 +346,8 @@ pub fn keep_allocated(old: &Value, new: &mut Value) {
 
 /// Judges the change of a Service from `old` to `new` (both whole, `new` defaulted and with
 /// [`keep_allocated`] applied): its cluster IPs are immutable, as the API server keeps them;
-/// its type and its node ports tandem does not change yet (a change there would allocate or
-/// give back addresses). Whether anything changed.
+/// its type, IP families and node ports tandem does not change yet (a change there would
+/// allocate or give back addresses). Whether anything changed.
 pub fn service_update(old: &Value, new: &Value) -> Result<bool, Refusal> {
     let (labels, annotations) = metadata_update(old, new, "on a Service")?;
     let (os, ns) = (&old["spec"], &new["spec"]);
@@ -356,6 +356,14 @@ pub fn service_update(old: &Value, new: &Value) -> Result<bool, Refusal> {
             return Err(Refusal::Forbidden {
                 field: format!("spec.{f}"),
                 message: format!("Invalid value: {}: field is immutable", ns[f]),
+            });
+        }
+    }
+    for f in ["ipFamilyPolicy", "ipFamilies"] {
+        if os[f] != ns[f] {
+            return Err(Refusal::NotSupported {
+                field: format!("spec.{f}"),
+                message: "changing a Service's IP families (to or from dual-stack) is not supported by tandem yet; delete the Service and create it again".into(),
             });
         }
     }
@@ -611,6 +619,10 @@ mod tests {
         moved["spec"]["clusterIP"] = json!("10.96.0.10");
         assert!(matches!(service_update(&old, &moved),
             Err(Refusal::Forbidden { field, .. }) if field == "spec.clusterIP"));
+        let mut upgraded = new.clone();
+        upgraded["spec"]["ipFamilyPolicy"] = json!("PreferDualStack");
+        assert!(matches!(service_update(&old, &upgraded),
+            Err(Refusal::NotSupported { field, .. }) if field == "spec.ipFamilyPolicy"));
         let mut retyped = new.clone();
         retyped["spec"]["type"] = json!("ClusterIP");
         assert!(matches!(service_update(&old, &retyped),

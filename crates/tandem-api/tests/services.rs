@@ -287,3 +287,158 @@ fn endpoints_given_by_hand_are_validated() {
         l.warnings
     );
 }
+
+/// Rows of the API server's table for IP family defaulting at creation
+/// (`TestCreateInitIPFields`, pkg/registry/core/service/storage): the cluster's families, the
+/// Service's spec as given, what it gets or the refusal's field and words.
+#[test]
+fn ip_families_are_defaulted_as_the_api_server_defaults_them() {
+    use tandem_api::services::{ip_families, IpFamily, IpFamily::V4, IpFamily::V6};
+    type Want = Result<(&'static str, &'static [&'static str]), (&'static str, &'static str)>;
+    let rows: Vec<(&[IpFamily], &str, Want)> = vec![
+        (&[V4], "", Ok(("SingleStack", &["IPv4"]))),
+        (&[V4, V6], "", Ok(("SingleStack", &["IPv4"]))),
+        (
+            &[V4],
+            "  ipFamilyPolicy: PreferDualStack\n",
+            Ok(("PreferDualStack", &["IPv4"])),
+        ),
+        (
+            &[V4, V6],
+            "  ipFamilyPolicy: PreferDualStack\n",
+            Ok(("PreferDualStack", &["IPv4", "IPv6"])),
+        ),
+        (
+            &[V4, V6],
+            "  ipFamilyPolicy: RequireDualStack\n  ipFamilies: [IPv6]\n",
+            Ok(("RequireDualStack", &["IPv6", "IPv4"])),
+        ),
+        (
+            &[V4],
+            "  ipFamilyPolicy: RequireDualStack\n",
+            Err((
+                "spec.ipFamilyPolicy",
+                "this cluster is not configured for dual-stack services",
+            )),
+        ),
+        (
+            &[V4],
+            "  ipFamilies: [IPv6]\n",
+            Err(("spec.ipFamilies[0]", "not configured on this cluster")),
+        ),
+        (
+            &[V4],
+            "  clusterIP: 'fd00:10:96::5'\n",
+            Err(("spec.clusterIPs[0]", "IPv6 is not configured on this cluster")),
+        ),
+        (
+            &[V4, V6],
+            "  clusterIP: 'fd00:10:96::5'\n",
+            Ok(("SingleStack", &["IPv6"])),
+        ),
+        (
+            &[V4, V6],
+            "  clusterIPs: [10.96.0.5, 'fd00:10:96::5']\n",
+            Err(("spec.ipFamilyPolicy", "must be 'RequireDualStack' or 'PreferDualStack' when multiple cluster IPs are specified")),
+        ),
+        (
+            &[V4, V6],
+            "  ipFamilies: [IPv4, IPv6]\n",
+            Err(("spec.ipFamilyPolicy", "must be 'RequireDualStack' or 'PreferDualStack' when multiple IP families are specified")),
+        ),
+        (
+            &[V4, V6],
+            "  ipFamilyPolicy: PreferDualStack\n  clusterIPs: ['fd00:10:96::5']\n",
+            Ok(("PreferDualStack", &["IPv6", "IPv4"])),
+        ),
+        // Headless without a selector: dual-stack unless told, even on a single-stack cluster.
+        (
+            &[V4],
+            "  clusterIP: None\n  selector: null\n",
+            Ok(("RequireDualStack", &["IPv4", "IPv6"])),
+        ),
+        (&[V4], "  clusterIP: None\n", Ok(("SingleStack", &["IPv4"]))),
+        (
+            &[V4, V6],
+            "  clusterIP: None\n  ipFamilyPolicy: PreferDualStack\n",
+            Ok(("PreferDualStack", &["IPv4", "IPv6"])),
+        ),
+    ];
+    for (cluster, given, want) in rows {
+        let selector = if given.contains("selector: null") {
+            ""
+        } else {
+            "  selector: {app: web}\n"
+        };
+        let yaml = service(&format!("{selector}  ports: [{{port: 80}}]\n{given}"));
+        let mut s = loaded(&yaml).expect(&yaml).services.remove(0).object;
+        let got = ip_families(&mut s, cluster).map(|()| {
+            let spec = s.spec.clone().unwrap_or_default();
+            (
+                spec.ip_family_policy.unwrap_or_default(),
+                spec.ip_families.unwrap_or_default(),
+            )
+        });
+        match (got, want) {
+            (Ok((policy, families)), Ok((p, f))) => assert_eq!(
+                (
+                    policy.as_str(),
+                    families.iter().map(String::as_str).collect::<Vec<_>>()
+                ),
+                (p, f.to_vec()),
+                "{given}"
+            ),
+            (Err(e), Err((field, message))) => {
+                assert_eq!(
+                    (e.field.as_str(), e.message.as_str()),
+                    (field, message),
+                    "{given}"
+                )
+            }
+            (got, want) => panic!("{given}: got {got:?}, want {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn cluster_ips_and_families_are_checked_on_their_own() {
+    for (spec, message) in [
+        (
+            "clusterIP: 10.96.0.5\n  clusterIPs: [10.96.0.6]",
+            "spec.clusterIPs: first value must match `clusterIP`",
+        ),
+        (
+            "clusterIPs: [None, 10.96.0.6]",
+            "spec.clusterIPs: 'None' must be the first and only value",
+        ),
+        (
+            "clusterIPs: [10.96.0.5, 10.96.0.6]\n  ipFamilyPolicy: PreferDualStack",
+            "spec.clusterIPs: may specify no more than one IP for each IP family",
+        ),
+        (
+            "clusterIPs: [10.96.0.5, 'fd00::5', 'fd00::6']",
+            "spec.clusterIPs: may only hold up to 2 values",
+        ),
+        (
+            "clusterIPs: [10.96.0.5]\n  ipFamilies: [IPv6]",
+            "spec.clusterIPs[0]: expected an IPv6 value as indicated by `ipFamilies[0]`",
+        ),
+        (
+            "ipFamilies: [IPv4, IPv4]",
+            "spec.ipFamilies[1]: Duplicate value: \"IPv4\"",
+        ),
+        (
+            "ipFamilyPolicy: DualStack",
+            "spec.ipFamilyPolicy: ipFamilyPolicy must be one of",
+        ),
+    ] {
+        let yaml = service(&format!(
+            "  selector: {{app: web}}\n  ports: [{{port: 80}}]\n  {spec}\n"
+        ));
+        let errors = errors(&yaml);
+        assert!(
+            errors.iter().any(|e| e.starts_with(message)),
+            "{spec}: {errors:?}"
+        );
+    }
+}

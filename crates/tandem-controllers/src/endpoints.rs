@@ -6,8 +6,9 @@
 //! stays as a terminating endpoint (ready false, serving as its readiness says) so a proxy can
 //! drain to it; `publishNotReadyAddresses` makes every endpoint ready; a named `targetPort` is
 //! looked up per pod among its containers' ports (native sidecars' included) with the same
-//! protocol, and a pod without it is no endpoint of that port; pods that resolve the ports alike
-//! share a slice; a Service with a selector that matches nothing has one empty slice; a Service
+//! protocol, and a pod without it is no endpoint of that port; slices are per address type (the
+//! Service's IP families: a dual-stack Service has IPv4 and IPv6 slices, each with the pods'
+//! addresses of its family) and pods that resolve the ports alike share a slice; a Service with a selector that matches nothing has one empty slice; a Service
 //! without a selector (or of type ExternalName) has none made for it, and is routed to the
 //! slices given by hand with its name as their `kubernetes.io/service-name` label
 //! ([`labelled_for`]), an Endpoints object given by hand mirrored into slices first ([`mirror`]).
@@ -55,8 +56,9 @@ fn is_ready(pod: &Pod) -> bool {
         .any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
-/// The pod's IPv4 address, when it has one and is not finished.
-fn address(pod: &Pod) -> Option<String> {
+/// The pod's address of `family` (an EndpointSlice's `addressType`), when it has one and is not
+/// finished.
+fn address(pod: &Pod, family: &str) -> Option<String> {
     let status = pod.status.as_ref()?;
     if matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
         return None;
@@ -67,8 +69,38 @@ fn address(pod: &Pod) -> Option<String> {
         .as_deref()
         .into_iter()
         .chain(ips)
-        .find(|ip| ip.parse::<std::net::Ipv4Addr>().is_ok())
+        .find(|ip| address_type(ip) == Some(family))
         .map(str::to_string)
+}
+
+/// The address type of an address: `IPv4` or `IPv6`.
+fn address_type(ip: &str) -> Option<&'static str> {
+    match ip.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(_) => Some("IPv4"),
+        std::net::IpAddr::V6(_) => Some("IPv6"),
+    }
+}
+
+/// The address types of the slices a Service has: its IP families (`getAddressTypesForService`:
+/// from its cluster IP when it has none recorded; a headless Service without any, both).
+fn address_types(service: &Service) -> Vec<String> {
+    let spec = service.spec.as_ref();
+    let families: Vec<String> = spec
+        .and_then(|s| s.ip_families.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| f == "IPv4" || f == "IPv6")
+        .collect();
+    if !families.is_empty() {
+        return families;
+    }
+    match spec
+        .and_then(|s| s.cluster_ip.as_deref())
+        .and_then(address_type)
+    {
+        Some(family) => vec![family.to_string()],
+        None => vec!["IPv4".into(), "IPv6".into()],
+    }
 }
 
 /// The port a Service port leads to on `pod`: a number as given, a name looked up among the
@@ -109,16 +141,22 @@ pub fn endpoint_slices(service: &Service, pods: &[Pod]) -> Vec<EndpointSlice> {
     let spec = service.spec.clone().unwrap_or_default();
     let ports = spec.ports.unwrap_or_default();
     let publish_not_ready = spec.publish_not_ready_addresses == Some(true);
-    // Pods grouped by the ports they resolve, as the controller groups them into slices.
-    let mut groups: BTreeMap<Vec<ResolvedPort>, Vec<Endpoint>> = BTreeMap::new();
     let mut selected: Vec<&Pod> = pods
         .iter()
         .filter(|p| p.metadata.namespace.as_deref() == Some(namespace.as_str()))
         .filter(|p| selects(selector, p))
         .collect();
     selected.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    for pod in selected {
-        let Some(ip) = address(pod) else { continue };
+    // Per address type, pods grouped by the ports they resolve, as the controller groups them
+    // into slices.
+    let mut groups: BTreeMap<(String, Vec<ResolvedPort>), Vec<Endpoint>> = BTreeMap::new();
+    for (family, pod) in address_types(service)
+        .into_iter()
+        .flat_map(|f| selected.iter().map(move |p| (f.clone(), *p)))
+    {
+        let Some(ip) = address(pod, &family) else {
+            continue;
+        };
         let resolved: Vec<ResolvedPort> = ports
             .iter()
             .filter_map(|p| {
@@ -134,34 +172,43 @@ pub fn endpoint_slices(service: &Service, pods: &[Pod]) -> Vec<EndpointSlice> {
         let hostname = pod_spec
             .and_then(|s| s.hostname.clone())
             .filter(|_| pod_spec.and_then(|s| s.subdomain.as_deref()) == Some(name.as_str()));
-        groups.entry(resolved).or_default().push(Endpoint {
-            addresses: vec![ip],
-            conditions: Some(EndpointConditions {
-                ready: Some(publish_not_ready || (ready && !terminating)),
-                serving: Some(publish_not_ready || ready),
-                terminating: Some(terminating),
-            }),
-            hostname,
-            node_name: pod_spec.and_then(|s| s.node_name.clone()),
-            target_ref: Some(ObjectReference {
-                kind: Some("Pod".into()),
-                namespace: Some(namespace.clone()),
-                name: pod.metadata.name.clone(),
-                uid: pod.metadata.uid.clone(),
+        groups
+            .entry((family, resolved))
+            .or_default()
+            .push(Endpoint {
+                addresses: vec![ip],
+                conditions: Some(EndpointConditions {
+                    ready: Some(publish_not_ready || (ready && !terminating)),
+                    serving: Some(publish_not_ready || ready),
+                    terminating: Some(terminating),
+                }),
+                hostname,
+                node_name: pod_spec.and_then(|s| s.node_name.clone()),
+                target_ref: Some(ObjectReference {
+                    kind: Some("Pod".into()),
+                    namespace: Some(namespace.clone()),
+                    name: pod.metadata.name.clone(),
+                    uid: pod.metadata.uid.clone(),
+                    ..Default::default()
+                }),
                 ..Default::default()
-            }),
-            ..Default::default()
-        });
+            });
     }
-    if groups.is_empty() {
-        // The placeholder slice of a Service whose selector matches nothing.
-        groups.insert(Vec::new(), Vec::new());
+    // The placeholder slice of a Service whose selector matches nothing, per address type.
+    for family in address_types(service) {
+        if !groups.keys().any(|(f, _)| *f == family) {
+            groups.insert((family, Vec::new()), Vec::new());
+        }
     }
     let uid = service.metadata.uid.clone().unwrap_or_default();
     groups
         .into_iter()
-        .map(|(ports, endpoints)| {
-            let key = format!("{uid}/{ports:?}");
+        .map(|((family, ports), endpoints)| {
+            // The first family's names stay as they were before slices had a second family.
+            let key = match family.as_str() {
+                "IPv4" => format!("{uid}/{ports:?}"),
+                _ => format!("{uid}/{family}/{ports:?}"),
+            };
             EndpointSlice {
                 metadata: ObjectMeta {
                     name: Some(derived_name(&format!("{name}-"), &key)),
@@ -181,7 +228,7 @@ pub fn endpoint_slices(service: &Service, pods: &[Pod]) -> Vec<EndpointSlice> {
                     }]),
                     ..Default::default()
                 },
-                address_type: "IPv4".into(),
+                address_type: family,
                 endpoints: Some(endpoints),
                 ports: Some(
                     ports
@@ -204,12 +251,15 @@ pub fn members(slice: &EndpointSlice) -> &[Endpoint] {
     slice.endpoints.as_deref().unwrap_or_default()
 }
 
-/// The v1 Endpoints object of the same Service: one subset per slice with endpoints, ready
-/// addresses apart from not-ready ones; terminating pods are left out (unless
+/// The v1 Endpoints object of the same Service: one subset per slice of its first IP family with
+/// endpoints, ready addresses apart from not-ready ones; terminating pods are left out (unless
 /// `publishNotReadyAddresses`), as the Endpoints controller leaves them.
 pub fn endpoints(service: &Service, slices: &[EndpointSlice]) -> Endpoints {
+    // The Endpoints controller gives each pod's address of the Service's first family only.
+    let primary = address_types(service).into_iter().next();
     let subsets: Vec<EndpointSubset> = slices
         .iter()
+        .filter(|s| primary.as_deref() == Some(s.address_type.as_str()))
         .filter_map(|s| {
             let mut ready = Vec::new();
             let mut not_ready = Vec::new();
@@ -271,7 +321,8 @@ pub fn mirror(e: &Endpoints) -> Vec<EndpointSlice> {
         .iter()
         .flatten()
         .enumerate()
-        .map(|(i, subset)| {
+        .flat_map(|(i, subset)| ["IPv4", "IPv6"].map(|family| (i, subset, family)))
+        .filter_map(|(i, subset, family)| {
             let endpoint = |a: &EndpointAddress, ready: bool| Endpoint {
                 addresses: vec![a.ip.clone()],
                 conditions: Some(EndpointConditions {
@@ -284,23 +335,33 @@ pub fn mirror(e: &Endpoints) -> Vec<EndpointSlice> {
                 target_ref: a.target_ref.clone(),
                 ..Default::default()
             };
-            let endpoints = subset
+            let of_family = |a: &&EndpointAddress| address_type(&a.ip) == Some(family);
+            let endpoints: Vec<Endpoint> = subset
                 .addresses
                 .iter()
                 .flatten()
+                .filter(of_family)
                 .map(|a| endpoint(a, true))
                 .chain(
                     subset
                         .not_ready_addresses
                         .iter()
                         .flatten()
+                        .filter(of_family)
                         .map(|a| endpoint(a, false)),
                 )
                 .collect();
+            if endpoints.is_empty() {
+                return None;
+            }
             let uid = e.metadata.uid.clone().unwrap_or_else(|| name.clone());
-            EndpointSlice {
+            let key = match family {
+                "IPv4" => format!("{uid}/{i}"),
+                _ => format!("{uid}/{family}/{i}"),
+            };
+            Some(EndpointSlice {
                 metadata: ObjectMeta {
-                    name: Some(derived_name(&format!("{name}-"), &format!("{uid}/{i}"))),
+                    name: Some(derived_name(&format!("{name}-"), &key)),
                     generate_name: Some(format!("{name}-")),
                     namespace: namespace.clone(),
                     labels: Some(BTreeMap::from([
@@ -309,7 +370,7 @@ pub fn mirror(e: &Endpoints) -> Vec<EndpointSlice> {
                     ])),
                     ..Default::default()
                 },
-                address_type: "IPv4".into(),
+                address_type: family.into(),
                 endpoints: Some(endpoints),
                 ports: Some(
                     subset
@@ -324,7 +385,7 @@ pub fn mirror(e: &Endpoints) -> Vec<EndpointSlice> {
                         })
                         .collect(),
                 ),
-            }
+            })
         })
         .collect()
 }
@@ -352,7 +413,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn service(spec: serde_json::Value) -> Service {
+    /// A Service as stored: single-stack IPv4 unless its spec says otherwise.
+    fn service(mut spec: serde_json::Value) -> Service {
+        if spec.get("ipFamilies").is_none() {
+            spec["ipFamilies"] = json!(["IPv4"]);
+        }
         serde_json::from_value(json!({
             "metadata": {"name": "web", "namespace": "default", "uid": "u1"},
             "spec": spec,
@@ -466,6 +531,69 @@ mod tests {
         assert_eq!(slices.len(), 1);
         assert_eq!(slices[0].ports.clone().unwrap_or_default().len(), 0);
         assert_eq!(members(&slices[0]).len(), 1);
+    }
+
+    #[test]
+    fn a_dual_stack_service_has_a_slice_per_family_and_endpoints_of_its_first() {
+        let svc = service(json!({"selector": {"app": "web"}, "ports": [{"port": 80}],
+            "ipFamilies": ["IPv6", "IPv4"]}));
+        let mut dual = pod("a", Some("10.87.0.2"), true, json!({}));
+        if let Some(status) = dual.status.as_mut() {
+            status.pod_ips = Some(
+                ["10.87.0.2", "fd87:7a6e::2"]
+                    .map(|ip| k8s_openapi::api::core::v1::PodIP { ip: ip.into() })
+                    .to_vec(),
+            );
+        }
+        let v4_only = pod("b", Some("10.87.0.3"), true, json!({}));
+        let slices = endpoint_slices(&svc, &[dual, v4_only]);
+        let of = |family: &str| -> Vec<String> {
+            slices
+                .iter()
+                .filter(|s| s.address_type == family)
+                .flat_map(members)
+                .flat_map(|e| e.addresses.clone())
+                .collect()
+        };
+        assert_eq!(of("IPv4"), ["10.87.0.2", "10.87.0.3"]);
+        assert_eq!(of("IPv6"), ["fd87:7a6e::2"]);
+        let names: std::collections::BTreeSet<_> =
+            slices.iter().map(|s| s.metadata.name.clone()).collect();
+        assert_eq!(names.len(), slices.len(), "{names:?}");
+        // The Endpoints object holds the first family's addresses only.
+        let e = endpoints(&svc, &slices);
+        let ips: Vec<String> = e
+            .subsets
+            .iter()
+            .flatten()
+            .flat_map(|s| s.addresses.iter().flatten().map(|a| a.ip.clone()))
+            .collect();
+        assert_eq!(ips, ["fd87:7a6e::2"]);
+        // Addresses given by hand are mirrored into a slice per family.
+        let given: Endpoints = serde_json::from_value(json!({
+            "metadata": {"name": "ext", "namespace": "default"},
+            "subsets": [{"addresses": [{"ip": "192.0.2.1"}, {"ip": "2001:db8::1"}],
+                         "ports": [{"port": 80}]}]}))
+        .expect("endpoints");
+        let mirrored: Vec<(String, Vec<String>)> = mirror(&given)
+            .iter()
+            .map(|s| {
+                (
+                    s.address_type.clone(),
+                    members(s)
+                        .iter()
+                        .flat_map(|e| e.addresses.clone())
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            mirrored,
+            [
+                ("IPv4".to_string(), vec!["192.0.2.1".to_string()]),
+                ("IPv6".to_string(), vec!["2001:db8::1".to_string()])
+            ]
+        );
     }
 
     #[test]

@@ -2,22 +2,24 @@
 //! answers them (the schema of the Kubernetes DNS specification,
 //! <https://github.com/kubernetes/dns/blob/master/docs/specification.md>):
 //!
-//! - `SVC.NS.svc.ZONE`: A with the cluster IP; for a headless Service, one A per ready
-//!   endpoint; for an ExternalName Service, a CNAME to its name.
-//! - `HOST.SVC.NS.svc.ZONE`: A of the endpoint of a headless Service with that hostname (a
-//!   StatefulSet's `web-0.web`), or whose address is `HOST` written with dashes.
+//! - `SVC.NS.svc.ZONE`: A with the IPv4 cluster IP, AAAA with the IPv6 one (a dual-stack
+//!   Service has both); for a headless Service, one A or AAAA per ready endpoint; for an
+//!   ExternalName Service, a CNAME to its name.
+//! - `HOST.SVC.NS.svc.ZONE`: A or AAAA of the endpoint of a headless Service with that hostname
+//!   (a StatefulSet's `web-0.web`), or whose address is `HOST` written with dashes.
 //! - `_PORT._PROTO.SVC.NS.svc.ZONE`: SRV per named port: the Service's own name for a cluster
-//!   IP, each endpoint's name for a headless Service (with their A records as additionals).
-//! - `A-B-C-D.NS.pod.ZONE`: A of the address in the name.
-//! - reverse names (`D.C.B.A.in-addr.arpa`) of cluster IPs and named endpoints: PTR.
+//!   IP, each endpoint's name for a headless Service (with their addresses as additionals).
+//! - `A-B-C-D.NS.pod.ZONE` (an IPv6 address with `-` for each `:`): the address in the name.
+//! - reverse names (`D.C.B.A.in-addr.arpa`, the 32 nibbles of an IPv6 address under
+//!   `ip6.arpa`) of cluster IPs and named endpoints: PTR.
 //!
 //! A name in the zone that matches nothing is NXDOMAIN; a name that exists without records of
 //! the type asked is an empty answer; anything else is forwarded. Pure: no IO.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use hickory_server::proto::rr::rdata::{A, CNAME, PTR, SRV};
+use hickory_server::proto::rr::rdata::{A, AAAA, CNAME, PTR, SRV};
 use hickory_server::proto::rr::{Name, RData, Record, RecordType};
 
 /// How long resolvers may keep an answer (CoreDNS's `ttl` default for the kubernetes plugin).
@@ -26,7 +28,7 @@ pub const TTL: u32 = 5;
 /// One endpoint of a Service, as DNS sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     /// `spec.hostname` of a pod whose `spec.subdomain` is the Service.
     pub hostname: Option<String>,
     /// Only ready endpoints are answered (publishNotReadyAddresses makes all of them ready).
@@ -47,7 +49,8 @@ pub struct Port {
 /// What a Service answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
-    ClusterIp(Ipv4Addr),
+    /// Its cluster IPs: one, or one per family for a dual-stack Service.
+    ClusterIp(Vec<IpAddr>),
     Headless,
     ExternalName(String),
 }
@@ -88,16 +91,64 @@ fn name(text: &str) -> Name {
     Name::from_ascii(text).unwrap_or_default()
 }
 
-fn a_record(owner: &Name, ip: Ipv4Addr) -> Record {
-    Record::from_rdata(owner.clone(), TTL, RData::A(A(ip)))
+/// An A record for an IPv4 address, AAAA for an IPv6 one.
+fn address_record(owner: &Name, ip: IpAddr) -> Record {
+    let data = match ip {
+        IpAddr::V4(v4) => RData::A(A(v4)),
+        IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
+    };
+    Record::from_rdata(owner.clone(), TTL, data)
 }
 
-fn dashed(ip: Ipv4Addr) -> String {
-    ip.to_string().replace('.', "-")
+/// Whether an address answers a query of `rtype` (A for IPv4, AAAA for IPv6).
+fn answers(rtype: RecordType, ip: IpAddr) -> bool {
+    matches!(
+        (rtype, ip),
+        (RecordType::A, IpAddr::V4(_)) | (RecordType::AAAA, IpAddr::V6(_))
+    )
 }
 
-fn undashed(label: &str) -> Option<Ipv4Addr> {
-    label.replace('-', ".").parse().ok()
+/// The addresses of `ips` that answer `rtype`, as records; NoData when none does.
+fn address_records(owner: &Name, ips: impl Iterator<Item = IpAddr>, rtype: RecordType) -> Answer {
+    let found: Vec<Record> = ips
+        .filter(|ip| answers(rtype, *ip))
+        .map(|ip| address_record(owner, ip))
+        .collect();
+    if found.is_empty() {
+        Answer::NoData
+    } else {
+        records(found, vec![])
+    }
+}
+
+/// An address as a DNS label: `10-87-0-5`, `fd87-7a6e--5`.
+fn dashed(ip: IpAddr) -> String {
+    ip.to_string().replace(['.', ':'], "-")
+}
+
+fn undashed(label: &str) -> Option<IpAddr> {
+    label
+        .replace('-', ".")
+        .parse::<Ipv4Addr>()
+        .map(IpAddr::V4)
+        .or_else(|_| label.replace('-', ":").parse::<Ipv6Addr>().map(IpAddr::V6))
+        .ok()
+}
+
+/// The address a reverse name stands for: `D.C.B.A` under in-addr.arpa, 32 nibbles (lowest
+/// first) under ip6.arpa.
+fn unreversed(reversed: &str, v6: bool) -> Option<IpAddr> {
+    let mut parts: Vec<&str> = reversed.split('.').collect();
+    parts.reverse();
+    if !v6 {
+        return parts.join(".").parse::<Ipv4Addr>().ok().map(IpAddr::V4);
+    }
+    if parts.len() != 32 || parts.iter().any(|p| p.len() != 1) {
+        return None;
+    }
+    u128::from_str_radix(&parts.concat(), 16)
+        .ok()
+        .map(|n| IpAddr::V6(Ipv6Addr::from(n)))
 }
 
 impl Zone {
@@ -107,7 +158,10 @@ impl Zone {
         let text = lower.to_ascii();
         let text = text.trim_end_matches('.');
         if let Some(reverse) = text.strip_suffix(".in-addr.arpa") {
-            return self.reverse(qname, reverse, rtype);
+            return self.reverse(qname, unreversed(reverse, false), rtype);
+        }
+        if let Some(reverse) = text.strip_suffix(".ip6.arpa") {
+            return self.reverse(qname, unreversed(reverse, true), rtype);
         }
         let Some(inside) = text.strip_suffix(".cluster.local") else {
             return if text == "cluster.local" {
@@ -123,10 +177,9 @@ impl Zone {
                 self.srv(qname, ns, svc, &port[1..], &proto[1..], rtype)
             }
             [host, svc, ns, "svc"] => self.endpoint(qname, ns, svc, host, rtype),
-            [ip, _ns, "pod"] => match (undashed(ip), rtype) {
-                (Some(ip), RecordType::A) => records(vec![a_record(qname, ip)], vec![]),
-                (Some(_), _) => Answer::NoData,
-                (None, _) => Answer::NxDomain,
+            [ip, _ns, "pod"] => match undashed(ip) {
+                Some(ip) => address_records(qname, std::iter::once(ip), rtype),
+                None => Answer::NxDomain,
             },
             [ns, "svc"] if self.services.keys().any(|(n, _)| n == ns) => Answer::NoData,
             ["svc"] | ["pod"] => Answer::NoData,
@@ -151,21 +204,12 @@ impl Zone {
                 )],
                 vec![],
             ),
-            (Kind::ClusterIp(ip), RecordType::A) => records(vec![a_record(qname, *ip)], vec![]),
-            (Kind::Headless, RecordType::A) => {
-                let answers: Vec<Record> = s
-                    .endpoints
-                    .iter()
-                    .filter(|e| e.ready)
-                    .map(|e| a_record(qname, e.ip))
-                    .collect();
-                if answers.is_empty() {
-                    Answer::NoData
-                } else {
-                    records(answers, vec![])
-                }
-            }
-            _ => Answer::NoData,
+            (Kind::ClusterIp(ips), _) => address_records(qname, ips.iter().copied(), rtype),
+            (Kind::Headless, _) => address_records(
+                qname,
+                s.endpoints.iter().filter(|e| e.ready).map(|e| e.ip),
+                rtype,
+            ),
         }
     }
 
@@ -173,16 +217,21 @@ impl Zone {
         let Some(s) = self.get(ns, svc) else {
             return Answer::NxDomain;
         };
-        let found = s.endpoints.iter().find(|e| {
-            e.ready
-                && (e.hostname.as_deref() == Some(host)
-                    || (e.hostname.is_none() && dashed(e.ip) == host))
-        });
-        match (found, rtype) {
-            (Some(e), RecordType::A) => records(vec![a_record(qname, e.ip)], vec![]),
-            (Some(_), _) => Answer::NoData,
-            (None, _) => Answer::NxDomain,
+        // A dual-stack pod is two endpoints (one per family) under one name.
+        let found: Vec<IpAddr> = s
+            .endpoints
+            .iter()
+            .filter(|e| {
+                e.ready
+                    && (e.hostname.as_deref() == Some(host)
+                        || (e.hostname.is_none() && dashed(e.ip) == host))
+            })
+            .map(|e| e.ip)
+            .collect();
+        if found.is_empty() {
+            return Answer::NxDomain;
         }
+        address_records(qname, found.into_iter(), rtype)
     }
 
     fn srv(
@@ -224,8 +273,13 @@ impl Zone {
                 for e in s.endpoints.iter().filter(|e| e.ready) {
                     let host = e.hostname.clone().unwrap_or_else(|| dashed(e.ip));
                     let target = name(&format!("{host}.{svc}.{ns}.svc.cluster.local."));
-                    answers.push(srv(target.clone(), p.target_port));
-                    additionals.push(a_record(&target, e.ip));
+                    // A dual-stack pod is an endpoint in each family under one hostname: one
+                    // SRV record, its two addresses as additionals.
+                    let record = srv(target.clone(), p.target_port);
+                    if !answers.contains(&record) {
+                        answers.push(record);
+                    }
+                    additionals.push(address_record(&target, e.ip));
                 }
                 if answers.is_empty() {
                     Answer::NoData
@@ -238,15 +292,15 @@ impl Zone {
     }
 
     /// PTR for cluster IPs and named endpoints; other addresses are the host resolvers'.
-    fn reverse(&self, qname: &Name, reversed: &str, rtype: RecordType) -> Answer {
-        let mut octets: Vec<&str> = reversed.split('.').collect();
-        octets.reverse();
-        let Ok(ip) = octets.join(".").parse::<Ipv4Addr>() else {
+    fn reverse(&self, qname: &Name, ip: Option<IpAddr>, rtype: RecordType) -> Answer {
+        let Some(ip) = ip else {
             return Answer::Forward;
         };
         for ((ns, svc), s) in &self.services {
             let target = match &s.kind {
-                Kind::ClusterIp(c) if *c == ip => Some(format!("{svc}.{ns}.svc.cluster.local.")),
+                Kind::ClusterIp(c) if c.contains(&ip) => {
+                    Some(format!("{svc}.{ns}.svc.cluster.local."))
+                }
                 Kind::Headless => s
                     .endpoints
                     .iter()
@@ -289,7 +343,7 @@ mod tests {
         z.services.insert(
             ("default".into(), "web".into()),
             Service {
-                kind: Kind::ClusterIp(Ipv4Addr::new(10, 96, 1, 5)),
+                kind: Kind::ClusterIp(vec![IpAddr::V4(Ipv4Addr::new(10, 96, 1, 5))]),
                 ports: vec![Port {
                     name: "http".into(),
                     protocol: "tcp".into(),
@@ -311,21 +365,37 @@ mod tests {
                 }],
                 endpoints: vec![
                     Endpoint {
-                        ip: Ipv4Addr::new(10, 87, 0, 4),
+                        ip: IpAddr::V4(Ipv4Addr::new(10, 87, 0, 4)),
                         hostname: Some("pg-0".into()),
                         ready: true,
                     },
                     Endpoint {
-                        ip: Ipv4Addr::new(10, 87, 0, 5),
+                        ip: "fd87:7a6e::4".parse().expect("ip"),
+                        hostname: Some("pg-0".into()),
+                        ready: true,
+                    },
+                    Endpoint {
+                        ip: IpAddr::V4(Ipv4Addr::new(10, 87, 0, 5)),
                         hostname: None,
                         ready: true,
                     },
                     Endpoint {
-                        ip: Ipv4Addr::new(10, 87, 0, 6),
+                        ip: IpAddr::V4(Ipv4Addr::new(10, 87, 0, 6)),
                         hostname: Some("pg-2".into()),
                         ready: false,
                     },
                 ],
+            },
+        );
+        z.services.insert(
+            ("default".into(), "dual".into()),
+            Service {
+                kind: Kind::ClusterIp(vec![
+                    IpAddr::V4(Ipv4Addr::new(10, 96, 1, 6)),
+                    "fd00:10:96::106".parse().expect("ip"),
+                ]),
+                ports: vec![],
+                endpoints: vec![],
             },
         );
         z.services.insert(
@@ -369,6 +439,19 @@ mod tests {
             ask("web.default.svc.cluster.local.", RecordType::AAAA),
             ["NoData"]
         );
+        // A dual-stack Service: A and AAAA, each its family's cluster IP.
+        assert_eq!(
+            ask("dual.default.svc.cluster.local.", RecordType::A),
+            ["10.96.1.6"]
+        );
+        assert_eq!(
+            ask("dual.default.svc.cluster.local.", RecordType::AAAA),
+            ["fd00:10:96::106"]
+        );
+        assert_eq!(
+            ask("pg.db.svc.cluster.local.", RecordType::AAAA),
+            ["fd87:7a6e::4"]
+        );
         assert_eq!(
             ask("ext.default.svc.cluster.local.", RecordType::A),
             ["db.example.com."]
@@ -404,6 +487,18 @@ mod tests {
             ask("10-87-0-9.default.pod.cluster.local.", RecordType::A),
             ["10.87.0.9"]
         );
+        assert_eq!(
+            ask("pg-0.pg.db.svc.cluster.local.", RecordType::AAAA),
+            ["fd87:7a6e::4"]
+        );
+        assert_eq!(
+            ask("fd87-7a6e--9.default.pod.cluster.local.", RecordType::AAAA),
+            ["fd87:7a6e::9"]
+        );
+        assert_eq!(
+            ask("fd87-7a6e--9.default.pod.cluster.local.", RecordType::A),
+            ["NoData"]
+        );
     }
 
     #[test]
@@ -428,7 +523,8 @@ mod tests {
                 "0 100 5432 10-87-0-5.pg.db.svc.cluster.local."
             ]
         );
-        assert_eq!(additionals.len(), 2);
+        // pg-0's two addresses, and the unnamed endpoint's.
+        assert_eq!(additionals.len(), 3);
         assert_eq!(
             ask("_nope._tcp.web.default.svc.cluster.local.", RecordType::SRV),
             ["NxDomain"]
@@ -449,5 +545,20 @@ mod tests {
             ask("1.1.168.192.in-addr.arpa.", RecordType::PTR),
             ["Forward"]
         );
+        assert_eq!(
+            ask(
+                "6.0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.6.9.0.0.0.1.0.0.0.0.d.f.ip6.arpa.",
+                RecordType::PTR
+            ),
+            ["dual.default.svc.cluster.local."]
+        );
+        assert_eq!(
+            ask(
+                "4.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.e.6.a.7.7.8.d.f.ip6.arpa.",
+                RecordType::PTR
+            ),
+            ["pg-0.pg.db.svc.cluster.local."]
+        );
+        assert_eq!(ask("1.ip6.arpa.", RecordType::PTR), ["Forward"]);
     }
 }

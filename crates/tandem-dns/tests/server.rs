@@ -81,7 +81,7 @@ fn answers_its_zone_and_relays_the_rest() {
     zone.services.insert(
         ("default".into(), "web".into()),
         Service {
-            kind: Kind::ClusterIp(Ipv4Addr::new(10, 96, 3, 4)),
+            kind: Kind::ClusterIp(vec![Ipv4Addr::new(10, 96, 3, 4).into()]),
             ports: vec![],
             endpoints: vec![],
         },

@@ -39,11 +39,9 @@ use std::path::PathBuf;
 
 pub use tandem_errors::ErrorKind;
 
-/// The built-in network's IPv4 subnet (`tandem0`, 10.87.0.0/24), which a Service range must
-/// not overlap.
-pub fn builtin_subnet() -> (std::net::IpAddr, u8) {
-    (builtin::V4.subnet, builtin::V4.prefix)
-}
+/// Whether pods of the built-in network get IPv6 addresses too (the host has IPv6): a store's
+/// Services are then dual-stack by default.
+pub use builtin::ipv6_enabled;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {

@@ -1,10 +1,15 @@
 //! Services' virtual IPs in the kernel, as kube-proxy's nftables mode makes them: a table of
-//! tandem's own per store (`ip tandem-services-…`, named by the caller) that sends a connection to a Service's cluster IP (or to
-//! a node port on one of the host's addresses) to one of its endpoints, chosen at random per new
-//! connection, by destination NAT in the kernel: no process is in the data path.
+//! tandem's own per store (`inet tandem-services-…`, named by the caller) that sends a
+//! connection to a Service's cluster IP (or to a node port on one of the host's addresses) to one
+//! of its endpoints, chosen at random per new connection, by destination NAT in the kernel: no
+//! process is in the data path.
 //!
-//! Also the range cluster IPs are drawn from ([`ServiceRange`]: its arithmetic and checks; the
-//! allocation itself is the caller's).
+//! Both IP families live in the one `inet` table (kube-proxy runs one proxier per family, each
+//! with its own `ip` or `ip6` table): a [`VirtualPort`] is one port of one family, so a
+//! dual-stack Service is two of them, and every rule of a port matches its family only.
+//!
+//! Also the ranges cluster IPs are drawn from ([`ServiceRange`], [`ServiceRanges`]: their
+//! arithmetic and checks; the allocation itself is the caller's).
 //!
 //! The table is written whole from a list of [`VirtualPort`]s (one per Service port) in one
 //! `nft -j -f -` transaction (the `nftables` crate: the libnftables JSON schema as types), so a
@@ -28,7 +33,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use nftables::batch::Batch;
 use nftables::expr::Elem;
@@ -65,24 +70,82 @@ impl Transport {
     }
 }
 
+/// An IP family, as the packet filter tells them apart (the API's word for it is
+/// `tandem_api::services::IpFamily`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IpFamily {
+    V4,
+    V6,
+}
+
+impl IpFamily {
+    pub fn of(ip: IpAddr) -> IpFamily {
+        match ip {
+            IpAddr::V4(_) => IpFamily::V4,
+            IpAddr::V6(_) => IpFamily::V6,
+        }
+    }
+
+    /// The address payload's protocol in nft (`ip saddr`, `ip6 saddr`).
+    fn payload(self) -> &'static str {
+        match self {
+            IpFamily::V4 => "ip",
+            IpFamily::V6 => "ip6",
+        }
+    }
+
+    /// `meta nfproto`'s value.
+    fn nfproto(self) -> &'static str {
+        match self {
+            IpFamily::V4 => "ipv4",
+            IpFamily::V6 => "ipv6",
+        }
+    }
+
+    fn nat(self) -> NATFamily {
+        match self {
+            IpFamily::V4 => NATFamily::IP,
+            IpFamily::V6 => NATFamily::IP6,
+        }
+    }
+
+    fn set_type(self) -> SetType {
+        match self {
+            IpFamily::V4 => SetType::Ipv4Addr,
+            IpFamily::V6 => SetType::Ipv6Addr,
+        }
+    }
+
+    /// What tells apart the chains of the two families of one Service port (`tcp`, `tcp6`).
+    fn suffix(self) -> &'static str {
+        match self {
+            IpFamily::V4 => "",
+            IpFamily::V6 => "6",
+        }
+    }
+}
+
 /// One endpoint of a Service port, with its conditions as its EndpointSlice gives them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backend {
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub port: u16,
     pub ready: bool,
     pub serving: bool,
     pub terminating: bool,
 }
 
-/// One port of one Service, as the proxy routes it.
+/// One port of one Service in one IP family, as the proxy routes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualPort {
     /// Names its chains and comments: `NAMESPACE/NAME:PORTNAME` (or the port number).
     pub name: String,
     pub transport: Transport,
+    /// The family of its cluster IP, its node port's connections and its backends (backends of
+    /// the other family are left out).
+    pub family: IpFamily,
     /// `None` for a headless Service (no virtual IP; only its node port, if any).
-    pub cluster_ip: Option<Ipv4Addr>,
+    pub cluster_ip: Option<IpAddr>,
     pub port: u16,
     pub node_port: Option<u16>,
     pub backends: Vec<Backend>,
@@ -94,7 +157,7 @@ pub struct VirtualPort {
 /// The client addresses each affinity set of a table holds, with the seconds each has left:
 /// what a rewrite of the table must carry over (set name → addresses).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Affinities(HashMap<String, Vec<(Ipv4Addr, u32)>>);
+pub struct Affinities(HashMap<String, Vec<(IpAddr, u32)>>);
 
 impl Affinities {
     /// Reads the affinity sets of table `name` from the kernel (`nft -j list table`); none when
@@ -102,7 +165,7 @@ impl Affinities {
     pub fn read(name: &str) -> Affinities {
         nftables::helper::get_current_ruleset_raw(
             nftables::helper::DEFAULT_NFT,
-            ["list", "table", "ip", name],
+            ["list", "table", "inet", name],
         )
         .ok()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
@@ -136,64 +199,117 @@ impl Affinities {
     }
 }
 
-/// The range cluster IPs come from: kube-apiserver's `--service-cluster-ip-range` (a store's,
-/// in tandem). IPv4, from /12 (the API server's largest) to /28 (room for the `kubernetes`
-/// Service's first address and a cluster DNS address at the tenth).
+/// A range cluster IPs come from: one CIDR of kube-apiserver's `--service-cluster-ip-range` (a
+/// store's, in tandem). IPv4 from /12 (the API server's largest) to /28, IPv6 from /108 (the
+/// largest its allocator takes) to /124: room for the `kubernetes` Service's first address and a
+/// cluster DNS address at the tenth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServiceRange {
-    base: Ipv4Addr,
+    base: IpAddr,
     prefix: u8,
+}
+
+/// An address as a number, whatever its family.
+fn number(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+fn bits(family: IpFamily) -> u8 {
+    match family {
+        IpFamily::V4 => 32,
+        IpFamily::V6 => 128,
+    }
 }
 
 impl ServiceRange {
     /// kube-apiserver's default.
     pub const DEFAULT: ServiceRange = ServiceRange {
-        base: Ipv4Addr::new(10, 96, 0, 0),
+        base: IpAddr::V4(Ipv4Addr::new(10, 96, 0, 0)),
         prefix: 16,
     };
 
-    /// `A.B.C.D/N`, as `--service-cluster-ip-range` takes it; the reason in words when not.
+    /// The IPv6 range a dual-stack store has unless told otherwise (kind's default).
+    pub const DEFAULT_V6: ServiceRange = ServiceRange {
+        base: IpAddr::V6(Ipv6Addr::new(0xfd00, 0x10, 0x96, 0, 0, 0, 0, 0)),
+        prefix: 112,
+    };
+
+    /// `A.B.C.D/N` or `X::/N`, as `--service-cluster-ip-range` takes each of its CIDRs; the
+    /// reason in words when not.
     pub fn parse(text: &str) -> Result<ServiceRange, String> {
-        let (addr, prefix) = text
-            .split_once('/')
-            .ok_or_else(|| format!("{text:?} is not a CIDR (write it as 10.96.0.0/16)"))?;
-        let addr: Ipv4Addr = addr.parse().map_err(|_| {
-            format!("{addr:?} is not an IPv4 address (IPv6 Service ranges are not supported by tandem yet)")
+        let (addr, prefix) = text.split_once('/').ok_or_else(|| {
+            format!("{text:?} is not a CIDR (write it as 10.96.0.0/16 or fd00:10:96::/112)")
         })?;
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{addr:?} is not an IP address"))?;
         let prefix: u8 = prefix
             .parse()
             .map_err(|_| format!("{prefix:?} is not a prefix length"))?;
-        if !(12..=28).contains(&prefix) {
-            return Err(format!(
-                "/{prefix} is outside /12 (the API server's largest Service range) to /28 (16 addresses)"
-            ));
+        let family = IpFamily::of(addr);
+        let (largest, smallest, why) = match family {
+            IpFamily::V4 => (
+                12,
+                28,
+                "/12 (the API server's largest Service range) to /28 (16 addresses)",
+            ),
+            IpFamily::V6 => (
+                108,
+                124,
+                "/108 (the API server's largest IPv6 Service range) to /124 (16 addresses)",
+            ),
+        };
+        if !(largest..=smallest).contains(&prefix) {
+            return Err(format!("/{prefix} is outside {why}"));
         }
         let range = ServiceRange {
-            base: Ipv4Addr::from(u32::from(addr) & (u32::MAX << (32 - u32::from(prefix)))),
+            base: ServiceRange::address(family, number(addr) & mask(family, prefix)),
             prefix,
         };
         if range.base != addr {
             return Err(format!("{text} has host bits set; the range is {range}"));
         }
-        if let (std::net::IpAddr::V4(subnet), len) = crate::builtin_subnet() {
-            let shorter = u32::from(len.min(prefix));
-            if (u32::from(subnet) ^ u32::from(range.base)) >> (32 - shorter) == 0 {
-                return Err(format!("{range} overlaps the pods' network {subnet}/{len}"));
-            }
+        let pods = match family {
+            IpFamily::V4 => crate::builtin::V4,
+            IpFamily::V6 => crate::builtin::V6,
+        };
+        let shorter = pods.prefix.min(prefix);
+        if number(pods.subnet) & mask(family, shorter) == number(range.base) & mask(family, shorter)
+        {
+            return Err(format!(
+                "{range} overlaps the pods' network {}/{}",
+                pods.subnet, pods.prefix
+            ));
         }
         Ok(range)
     }
 
+    fn address(family: IpFamily, n: u128) -> IpAddr {
+        match family {
+            IpFamily::V4 => IpAddr::V4(Ipv4Addr::from(n as u32)),
+            IpFamily::V6 => IpAddr::V6(Ipv6Addr::from(n)),
+        }
+    }
+
+    pub fn family(self) -> IpFamily {
+        IpFamily::of(self.base)
+    }
+
+    /// How many addresses it holds (at most 2^20, the largest range taken).
     pub fn size(self) -> u32 {
-        1 << (32 - u32::from(self.prefix))
+        1 << (bits(self.family()) - self.prefix)
     }
 
-    pub fn contains(self, ip: Ipv4Addr) -> bool {
-        u32::from(ip) & (u32::MAX << (32 - u32::from(self.prefix))) == u32::from(self.base)
+    pub fn contains(self, ip: IpAddr) -> bool {
+        IpFamily::of(ip) == self.family()
+            && number(ip) & mask(self.family(), self.prefix) == number(self.base)
     }
 
-    pub fn nth(self, offset: u32) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.base) + offset)
+    pub fn nth(self, offset: u32) -> IpAddr {
+        ServiceRange::address(self.family(), number(self.base) + u128::from(offset))
     }
 
     /// How many of the first addresses (after the network's) the API server's allocator keeps
@@ -207,9 +323,90 @@ impl ServiceRange {
     }
 }
 
+/// The network mask of a `prefix` in a family, as a number.
+fn mask(family: IpFamily, prefix: u8) -> u128 {
+    let bits = bits(family);
+    let all = if bits == 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - 1
+    };
+    all & !(all >> prefix)
+}
+
 impl std::fmt::Display for ServiceRange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.base, self.prefix)
+    }
+}
+
+/// The Service ranges of a store: an IPv4 one, first (pods' first address is IPv4, so the
+/// store's primary family is), and an IPv6 one on a dual-stack store, as kube-apiserver's
+/// `--service-cluster-ip-range IPV4CIDR,IPV6CIDR` makes a cluster dual-stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceRanges {
+    pub primary: ServiceRange,
+    pub secondary: Option<ServiceRange>,
+}
+
+impl ServiceRanges {
+    /// The default: 10.96.0.0/16, and fd00:10:96::/112 when pods have IPv6 addresses.
+    pub fn default_for(ipv6: bool) -> ServiceRanges {
+        ServiceRanges {
+            primary: ServiceRange::DEFAULT,
+            secondary: ipv6.then_some(ServiceRange::DEFAULT_V6),
+        }
+    }
+
+    /// `CIDR` or `IPV4CIDR,IPV6CIDR`; an IPv6 range only where pods have IPv6 (`ipv6`).
+    pub fn parse(text: &str, ipv6: bool) -> Result<ServiceRanges, String> {
+        let mut parts = text.split(',').map(str::trim);
+        let primary = ServiceRange::parse(parts.next().unwrap_or_default())?;
+        let secondary = parts.next().map(ServiceRange::parse).transpose()?;
+        if parts.next().is_some() {
+            return Err(format!(
+                "{text:?} has more than two ranges (at most one IPv4 and one IPv6)"
+            ));
+        }
+        if primary.family() != IpFamily::V4 {
+            return Err(format!(
+                "{primary} is IPv6: the first range is the pods' first family, IPv4 (write 10.96.0.0/16,{primary} for a dual-stack store)"
+            ));
+        }
+        if let Some(second) = secondary {
+            if second.family() != IpFamily::V6 {
+                return Err(format!(
+                    "{text} has two IPv4 ranges: the second range must be IPv6"
+                ));
+            }
+            if !ipv6 {
+                return Err(format!(
+                    "{second} is IPv6, but pods on this host have no IPv6 addresses (IPv6 is disabled)"
+                ));
+            }
+        }
+        Ok(ServiceRanges { primary, secondary })
+    }
+
+    /// The range of a family, when the store has one.
+    pub fn of(self, family: IpFamily) -> Option<ServiceRange> {
+        [Some(self.primary), self.secondary]
+            .into_iter()
+            .flatten()
+            .find(|r| r.family() == family)
+    }
+
+    pub fn dual_stack(self) -> bool {
+        self.secondary.is_some()
+    }
+}
+
+impl std::fmt::Display for ServiceRanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.secondary {
+            Some(second) => write!(f, "{},{second}", self.primary),
+            None => write!(f, "{}", self.primary),
+        }
     }
 }
 
@@ -316,7 +513,7 @@ struct Builder {
 impl Builder {
     fn chain(&mut self, name: &str, base: Option<(NfChainType, NfHook, i32)>) {
         self.batch.add(NfListObject::Chain(Chain {
-            family: NfFamily::IP,
+            family: NfFamily::INet,
             table: Cow::Owned(self.table.clone()),
             name: Cow::Owned(name.to_string()),
             _type: base.map(|b| b.0),
@@ -329,7 +526,7 @@ impl Builder {
 
     fn rule(&mut self, chain: &str, expr: Vec<Statement<'static>>, comment: Option<&str>) {
         self.batch.add(NfListObject::Rule(Rule {
-            family: NfFamily::IP,
+            family: NfFamily::INet,
             table: Cow::Owned(self.table.clone()),
             chain: Cow::Owned(chain.to_string()),
             expr: Cow::Owned(expr),
@@ -342,10 +539,17 @@ impl Builder {
 impl Builder {
     /// A set of client addresses, each forgotten `timeout` seconds after it was last updated,
     /// holding `clients` (with the seconds each has left) from the table it replaces.
-    fn affinity_set(&mut self, name: &str, timeout: u32, clients: Option<&Vec<(Ipv4Addr, u32)>>) {
+    fn affinity_set(
+        &mut self,
+        name: &str,
+        family: IpFamily,
+        timeout: u32,
+        clients: Option<&Vec<(IpAddr, u32)>>,
+    ) {
         let elem: Vec<Expression<'static>> = clients
             .into_iter()
             .flatten()
+            .filter(|(ip, _)| IpFamily::of(*ip) == family)
             .map(|(ip, left)| {
                 Expression::Named(NamedExpression::Elem(Elem {
                     val: Box::new(s(ip.to_string())),
@@ -357,10 +561,10 @@ impl Builder {
             })
             .collect();
         self.batch.add(NfListObject::Set(Box::new(Set {
-            family: NfFamily::IP,
+            family: NfFamily::INet,
             table: Cow::Owned(self.table.clone()),
             name: Cow::Owned(name.to_string()),
-            set_type: SetTypeValue::Single(SetType::Ipv4Addr),
+            set_type: SetTypeValue::Single(family.set_type()),
             // `nft` marks it dynamic itself for the rule that updates it (and its JSON reader
             // refuses the flag by name, 1.0.6).
             flags: Some(HashSet::from([SetFlag::Timeout])),
@@ -371,16 +575,26 @@ impl Builder {
     }
 }
 
-fn table(name: &str) -> NfListObject<'static> {
+fn table(family: NfFamily, name: &str) -> NfListObject<'static> {
     NfListObject::Table(Table {
-        family: NfFamily::IP,
+        family,
         name: Cow::Owned(name.to_string()),
         ..Default::default()
     })
 }
 
-/// The whole table `name` for `ports`, replacing what was there: one transaction that adds the table
-/// (so deleting it cannot fail), deletes it with everything in it, and makes it anew.
+/// Deletes table `name` with everything in it, whether or not it exists (added first, so the
+/// deletion cannot fail); also the `ip` table of that name an earlier tandem wrote, whose rules
+/// would otherwise still catch its Services' addresses.
+fn clear(batch: &mut Batch<'static>, name: &str) {
+    for family in [NfFamily::IP, NfFamily::INet] {
+        batch.add(table(family, name));
+        batch.delete(table(family, name));
+    }
+}
+
+/// The whole table `name` for `ports`, replacing what was there: one transaction that deletes it
+/// with everything in it ([`clear`]) and makes it anew.
 /// `pod_subnets` are the addresses that need no masquerading (a pod keeps its address towards
 /// another pod, as on a cluster); `kept` the clients of affinity sets to carry over.
 pub fn ruleset(
@@ -393,9 +607,8 @@ pub fn ruleset(
         table: name.to_string(),
         batch: Batch::new(),
     };
-    b.batch.add(table(name));
-    b.batch.delete(table(name));
-    b.batch.add(table(name));
+    clear(&mut b.batch, name);
+    b.batch.add(table(NfFamily::INet, name));
     use NfChainType::{Filter, NAT as Nat};
     // dstnat and srcnat; the filter chains run before the NAT of the output hook (-100), so the
     // check sees the cluster IP still.
@@ -468,13 +681,24 @@ pub fn ruleset(
         None,
     );
     for p in ports {
-        let backends = chosen(&p.backends);
+        let family = p.family;
+        let address = |name: &'static str| field(family.payload(), name);
+        let of_family: Vec<Backend> = p
+            .backends
+            .iter()
+            .filter(|b| IpFamily::of(b.ip) == family)
+            .cloned()
+            .collect();
+        let backends = chosen(&of_family);
         let matches_port = |local: bool| -> Vec<Statement<'static>> {
             let mut m = Vec::new();
             match (local, p.cluster_ip) {
-                (false, Some(ip)) => m.push(eq(field("ip", "daddr"), s(ip.to_string()))),
+                (false, Some(ip)) => m.push(eq(address("daddr"), s(ip.to_string()))),
                 (false, None) => return m,
-                (true, _) => m.push(local_destination()),
+                (true, _) => {
+                    m.push(eq(meta(MetaKey::Nfproto), s(family.nfproto())));
+                    m.push(local_destination());
+                }
             }
             m.extend(transport_port(
                 p.transport,
@@ -515,7 +739,8 @@ pub fn ruleset(
             }
             continue;
         }
-        let svc = chain_name("svc", &format!("{}/{}", p.name, p.transport.name()));
+        let transport = format!("{}{}", p.transport.name(), family.suffix());
+        let svc = chain_name("svc", &format!("{}/{transport}", p.name));
         b.chain(&svc, None);
         for (i, m) in entries.into_iter().enumerate() {
             let mut rule = m;
@@ -524,8 +749,11 @@ pub fn ruleset(
             // From outside the pods (the host, or a node port from anywhere): masquerade.
             if i == 0 && p.cluster_ip.is_some() {
                 let mut outside = matches_port(false);
-                for net in pod_subnets {
-                    outside.push(matches(field("ip", "saddr"), Operator::NEQ, prefix(*net)));
+                for net in pod_subnets
+                    .iter()
+                    .filter(|n| IpFamily::of(n.addr) == family)
+                {
+                    outside.push(matches(address("saddr"), Operator::NEQ, prefix(*net)));
                 }
                 outside.push(jump("mark-for-masquerade"));
                 b.rule(&svc, outside, None);
@@ -538,13 +766,17 @@ pub fn ruleset(
         }
         let mut targets = Vec::new();
         for (i, e) in backends.iter().enumerate() {
-            let endpoint = format!("{}/{}/{}:{}", p.name, p.transport.name(), e.ip, e.port);
+            let endpoint = format!(
+                "{}/{transport}/{}",
+                p.name,
+                std::net::SocketAddr::new(e.ip, e.port)
+            );
             let ep = chain_name("ep", &endpoint);
             b.chain(&ep, None);
             b.rule(
                 &ep,
                 vec![
-                    eq(field("ip", "saddr"), s(e.ip.to_string())),
+                    eq(address("saddr"), s(e.ip.to_string())),
                     jump("mark-for-masquerade"),
                 ],
                 None,
@@ -554,17 +786,17 @@ pub fn ruleset(
                 // in the Service's chain before the random choice), and each new connection
                 // through here starts its timeout again.
                 let set = chain_name("affinity", &endpoint);
-                b.affinity_set(&set, timeout, kept.0.get(&set));
+                b.affinity_set(&set, family, timeout, kept.0.get(&set));
                 b.rule(
                     &svc,
-                    vec![eq(field("ip", "saddr"), s(format!("@{set}"))), goto(&ep)],
+                    vec![eq(address("saddr"), s(format!("@{set}"))), goto(&ep)],
                     None,
                 );
                 b.rule(
                     &ep,
                     vec![Statement::Set(nftables::stmt::Set {
                         op: SetOp::Update,
-                        elem: field("ip", "saddr"),
+                        elem: address("saddr"),
                         set: Cow::Owned(format!("@{set}")),
                     })],
                     None,
@@ -576,7 +808,7 @@ pub fn ruleset(
                     eq(meta(MetaKey::L4proto), s(p.transport.name())),
                     Statement::DNAT(Some(NAT {
                         addr: Some(s(e.ip.to_string())),
-                        family: Some(NATFamily::IP),
+                        family: Some(family.nat()),
                         port: Some(Expression::Number(u32::from(e.port))),
                         flags: None,
                     })),
@@ -620,23 +852,29 @@ fn apply(rules: &nftables::schema::Nftables<'_>, step: &str) -> Result<()> {
 ///
 /// A reply from an endpoint to a client pod on the same bridge goes to it directly, at layer 2,
 /// and only passes the host's NAT (to be translated back to the cluster IP) when bridged traffic
-/// is sent through the IP hooks (`br_netfilter`'s `bridge-nf-call-iptables`, which kube-proxy
+/// is sent through the IP hooks (`br_netfilter`'s `bridge-nf-call-iptables` and
+/// `bridge-nf-call-ip6tables`, one per family, which kube-proxy
 /// needs for the same reason). It is switched on where the kernel has it; where it does not,
 /// every connection to a Service is masqueraded, so replies come back through the host at the
 /// cost of the client's address.
 pub fn sync(name: &str, ports: &[VirtualPort]) -> Result<()> {
-    const KNOB: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
-    let bridged = std::fs::read_to_string(KNOB).is_ok_and(|v| v.trim() == "1")
-        || (std::fs::write(KNOB, "1").is_ok()
-            && std::fs::read_to_string(KNOB).is_ok_and(|v| v.trim() == "1"));
-    let subnets: Vec<Cidr> = if bridged {
-        vec![Cidr {
-            addr: crate::builtin::V4.subnet,
-            prefix: crate::builtin::V4.prefix,
-        }]
-    } else {
-        Vec::new()
+    let bridged = |knob: &str| {
+        let path = format!("/proc/sys/net/bridge/{knob}");
+        std::fs::read_to_string(&path).is_ok_and(|v| v.trim() == "1")
+            || (std::fs::write(&path, "1").is_ok()
+                && std::fs::read_to_string(&path).is_ok_and(|v| v.trim() == "1"))
     };
+    let subnets: Vec<Cidr> = [
+        ("bridge-nf-call-iptables", crate::builtin::V4),
+        ("bridge-nf-call-ip6tables", crate::builtin::V6),
+    ]
+    .into_iter()
+    .filter(|(knob, _)| bridged(knob))
+    .map(|(_, range)| Cidr {
+        addr: range.subnet,
+        prefix: range.prefix,
+    })
+    .collect();
     // Only a table with affinity sets has anything to carry over (one more `nft` run).
     let kept = if ports.iter().any(|p| p.affinity.is_some()) {
         Affinities::read(name)
@@ -652,15 +890,14 @@ pub fn sync(name: &str, ports: &[VirtualPort]) -> Result<()> {
 /// Removes the table and every rule in it; nothing to do when there is none.
 pub fn remove(name: &str) -> Result<()> {
     let mut batch = Batch::new();
-    batch.add(table(name));
-    batch.delete(table(name));
+    clear(&mut batch, name);
     apply(&batch.to_nftables(), "removing the Services' rules")
 }
 
 /// Whether the table exists (`nft list table` succeeds).
 pub fn present(name: &str) -> bool {
     std::process::Command::new("nft")
-        .args(["list", "table", "ip", name])
+        .args(["list", "table", "inet", name])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
@@ -673,7 +910,7 @@ mod tests {
 
     fn backend(last: u8, ready: bool, serving: bool, terminating: bool) -> Backend {
         Backend {
-            ip: Ipv4Addr::new(10, 87, 0, last),
+            ip: IpAddr::V4(Ipv4Addr::new(10, 87, 0, last)),
             port: 8080,
             ready,
             serving,
@@ -689,9 +926,9 @@ mod tests {
             backend(4, false, false, false),
         ];
         let ips: Vec<_> = chosen(&all).iter().map(|b| b.ip).collect();
-        assert_eq!(ips, [Ipv4Addr::new(10, 87, 0, 2)]);
+        assert_eq!(ips, [IpAddr::V4(Ipv4Addr::new(10, 87, 0, 2))]);
         let ips: Vec<_> = chosen(&all[1..]).iter().map(|b| b.ip).collect();
-        assert_eq!(ips, [Ipv4Addr::new(10, 87, 0, 3)]);
+        assert_eq!(ips, [IpAddr::V4(Ipv4Addr::new(10, 87, 0, 3))]);
         assert!(chosen(&all[2..]).is_empty());
     }
 
@@ -700,7 +937,8 @@ mod tests {
         let port = |name: &str, backends| VirtualPort {
             name: name.into(),
             transport: Transport::Tcp,
-            cluster_ip: Some(Ipv4Addr::new(10, 96, 0, 9)),
+            family: IpFamily::V4,
+            cluster_ip: Some(IpAddr::V4(Ipv4Addr::new(10, 96, 0, 9))),
             port: 80,
             node_port: Some(30080),
             backends,
@@ -735,37 +973,53 @@ mod tests {
             text.contains(r#""comment":"default/empty:http has no endpoints""#),
             "{text}"
         );
-        // The table is replaced whole: add, delete, add, in that order, first.
+        // The table is replaced whole: add, delete (for the `ip` table an earlier tandem wrote,
+        // then the `inet` one), add, in that order, first.
         let objects = &rules.objects;
-        let first: Vec<String> = objects[..3]
+        let first: Vec<String> = objects[..5]
             .iter()
             .map(|o| serde_json::to_string(o).expect("json"))
             .collect();
-        assert!(first[0].starts_with(r#"{"add":{"table""#), "{first:?}");
-        assert!(first[1].starts_with(r#"{"delete":{"table""#), "{first:?}");
+        assert!(
+            first[0].starts_with(r#"{"add":{"table":{"family":"ip","#),
+            "{first:?}"
+        );
+        assert!(
+            first[1].starts_with(r#"{"delete":{"table":{"family":"ip","#),
+            "{first:?}"
+        );
+        assert!(
+            first[3].starts_with(r#"{"delete":{"table":{"family":"inet","#),
+            "{first:?}"
+        );
+        assert!(
+            first[4].starts_with(r#"{"add":{"table":{"family":"inet","#),
+            "{first:?}"
+        );
     }
 
     #[test]
     fn affinity_sets_send_a_known_client_back_and_keep_what_the_table_had() {
         let listed = serde_json::json!({"nftables": [
             {"metainfo": {"json_schema_version": 1}},
-            {"set": {"family": "ip", "name": "affinity-default/sticky:80/tcp/10.87.0.2:8080",
+            {"set": {"family": "inet", "name": "affinity-default/sticky:80/tcp/10.87.0.2:8080",
                 "table": "t", "type": "ipv4_addr", "flags": ["timeout"], "timeout": 10800,
                 "elem": [{"elem": {"val": "10.87.0.9", "expires": 10750}},
                          {"elem": {"val": "10.87.0.10", "expires": 0}}]}},
-            {"set": {"family": "ip", "name": "other", "table": "t", "type": "ipv4_addr"}},
+            {"set": {"family": "inet", "name": "other", "table": "t", "type": "ipv4_addr"}},
         ]});
         let kept = Affinities::parse(&listed);
         assert_eq!(
             kept.0.get("affinity-default/sticky:80/tcp/10.87.0.2:8080"),
-            Some(&vec![(Ipv4Addr::new(10, 87, 0, 9), 10750)]),
+            Some(&vec![(IpAddr::V4(Ipv4Addr::new(10, 87, 0, 9)), 10750)]),
             "{kept:?}"
         );
         assert_eq!(kept.0.len(), 1, "{kept:?}");
         let port = VirtualPort {
             name: "default/sticky:80".into(),
             transport: Transport::Tcp,
-            cluster_ip: Some(Ipv4Addr::new(10, 96, 0, 9)),
+            family: IpFamily::V4,
+            cluster_ip: Some(IpAddr::V4(Ipv4Addr::new(10, 96, 0, 9))),
             port: 80,
             node_port: None,
             backends: vec![backend(2, true, true, false), backend(3, true, true, false)],
@@ -790,28 +1044,135 @@ mod tests {
     }
 
     #[test]
-    fn a_service_range_is_an_ipv4_network_of_12_to_28_bits_apart_from_the_pods() {
+    fn a_service_range_is_a_network_of_its_familys_sizes_apart_from_the_pods() {
         let r = ServiceRange::parse("10.100.0.0/24").expect("valid");
         assert_eq!(r.to_string(), "10.100.0.0/24");
-        assert!(r.contains(Ipv4Addr::new(10, 100, 0, 255)));
-        assert!(!r.contains(Ipv4Addr::new(10, 100, 1, 0)));
-        assert_eq!(r.nth(1), Ipv4Addr::new(10, 100, 0, 1));
+        let v4 = |a, b, c, d| IpAddr::V4(Ipv4Addr::new(a, b, c, d));
+        assert!(r.contains(v4(10, 100, 0, 255)));
+        assert!(!r.contains(v4(10, 100, 1, 0)));
+        assert_eq!(r.nth(1), v4(10, 100, 0, 1));
+        let r6 = ServiceRange::parse("fd00:10:96::/112").expect("valid");
+        assert_eq!(r6, ServiceRange::DEFAULT_V6);
+        assert_eq!((r6.family(), r6.size()), (IpFamily::V6, 65536));
+        assert_eq!(r6.nth(10).to_string(), "fd00:10:96::a");
+        assert!(r6.contains("fd00:10:96::ffff".parse().expect("ip")));
+        assert!(!r6.contains("fd00:10:97::".parse().expect("ip")));
+        assert!(!r6.contains(v4(10, 96, 0, 1)));
         for (text, why) in [
             ("10.96.0.0", "is not a CIDR"),
-            ("fd00::/112", "IPv6 Service ranges"),
             ("10.96.0.0/x", "is not a prefix length"),
             ("10.0.0.0/8", "outside /12"),
             ("10.96.0.0/29", "outside /12"),
+            ("fd00::/64", "outside /108"),
+            ("fd00::/125", "outside /108"),
             (
                 "10.96.0.1/16",
                 "has host bits set; the range is 10.96.0.0/16",
             ),
+            ("fd00::1/112", "has host bits set; the range is fd00::/112"),
             ("10.80.0.0/12", "overlaps the pods' network 10.87.0.0/24"),
             ("10.87.0.128/28", "overlaps the pods' network"),
+            (
+                "fd87:7a6e::/112",
+                "overlaps the pods' network fd87:7a6e::/64",
+            ),
         ] {
             let e = ServiceRange::parse(text).expect_err(text);
             assert!(e.contains(why), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn a_store_is_dual_stack_with_an_ipv6_range_second_where_pods_have_ipv6() {
+        let both = ServiceRanges::parse("10.100.0.0/16, fd00:10:100::/112", true).expect("valid");
+        assert_eq!(both.to_string(), "10.100.0.0/16,fd00:10:100::/112");
+        assert!(both.dual_stack());
+        assert_eq!(
+            both.of(IpFamily::V6).map(|r| r.to_string()).as_deref(),
+            Some("fd00:10:100::/112")
+        );
+        let one = ServiceRanges::parse("10.100.0.0/16", true).expect("valid");
+        assert!(!one.dual_stack() && one.of(IpFamily::V6).is_none());
+        assert_eq!(
+            ServiceRanges::default_for(true).to_string(),
+            "10.96.0.0/16,fd00:10:96::/112"
+        );
+        assert_eq!(
+            ServiceRanges::default_for(false).to_string(),
+            "10.96.0.0/16"
+        );
+        for (text, ipv6, why) in [
+            (
+                "fd00:10:96::/112",
+                true,
+                "the first range is the pods' first family, IPv4",
+            ),
+            (
+                "10.96.0.0/16,10.97.0.0/16",
+                true,
+                "the second range must be IPv6",
+            ),
+            (
+                "10.96.0.0/16,fd00:10:96::/112",
+                false,
+                "pods on this host have no IPv6",
+            ),
+            (
+                "10.96.0.0/16,fd00:10:96::/112,fd00:10:97::/112",
+                true,
+                "more than two",
+            ),
+        ] {
+            let e = ServiceRanges::parse(text, ipv6).expect_err(text);
+            assert!(e.contains(why), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn each_family_of_a_port_matches_its_own_addresses_and_chains() {
+        let v6 = |text: &str| -> IpAddr { text.parse().expect("ip") };
+        let port = VirtualPort {
+            name: "default/web:http".into(),
+            transport: Transport::Tcp,
+            family: IpFamily::V6,
+            cluster_ip: Some(v6("fd00:10:96::9")),
+            port: 80,
+            node_port: Some(30080),
+            // The IPv4 backend is the other family's: left out.
+            backends: vec![
+                Backend {
+                    ip: v6("fd87:7a6e::5"),
+                    ..backend(5, true, true, false)
+                },
+                backend(6, true, true, false),
+            ],
+            affinity: Some(60),
+        };
+        let subnets = [
+            Cidr {
+                addr: "10.87.0.0".parse().expect("ip"),
+                prefix: 24,
+            },
+            Cidr {
+                addr: v6("fd87:7a6e::"),
+                prefix: 64,
+            },
+        ];
+        let text = serde_json::to_string(&ruleset("t", &[port], &subnets, &Affinities::default()))
+            .expect("json");
+        for wanted in [
+            r#"{"match":{"left":{"payload":{"protocol":"ip6","field":"daddr"}},"right":"fd00:10:96::9","op":"=="}}"#,
+            r#"{"match":{"left":{"meta":{"key":"nfproto"}},"right":"ipv6","op":"=="}}"#,
+            r#""right":{"prefix":{"addr":"fd87:7a6e::","len":64}},"op":"!=""#,
+            r#""target":"ep-default/web:http/tcp6/_fd87:7a6e::5_:8080""#,
+            r#""dnat":{"addr":"fd87:7a6e::5","family":"ip6","port":8080}"#,
+            r#""type":"ipv6_addr""#,
+            r#""numgen":{"mode":"random","mod":1}"#,
+        ] {
+            assert!(text.contains(wanted), "{wanted} in {text}");
+        }
+        assert!(!text.contains("10.87.0.6"), "{text}");
+        assert!(!text.contains(r#""prefix":{"addr":"10.87.0.0""#), "{text}");
     }
 
     #[test]

@@ -276,15 +276,17 @@ pub struct PodArgs {
         value_name = "DIR"
     )]
     pub cni_plugin_dir: Vec<PathBuf>,
-    /// The range Services' cluster IPs come from, as kube-apiserver's flag of that name: the
-    /// store's from its first Service or pod until it has none. Default: 10.96.0.0/16.
+    /// The ranges Services' cluster IPs come from, as kube-apiserver's flag of that name: an
+    /// IPv4 CIDR, then an IPv6 one for dual-stack Services; the store's from its first Service
+    /// or pod until it has none. Default: 10.96.0.0/16, and fd00:10:96::/112 where pods have
+    /// IPv6 addresses.
     #[arg(
         long = "service-cluster-ip-range",
         env = "TANDEM_SERVICE_CLUSTER_IP_RANGE",
-        value_name = "CIDR",
-        value_parser = tandem_network::services::ServiceRange::parse
+        value_name = "CIDR[,CIDR]",
+        value_parser = |text: &str| tandem_network::services::ServiceRanges::parse(text, tandem_network::ipv6_enabled())
     )]
-    pub service_cluster_ip_range: Option<tandem_network::services::ServiceRange>,
+    pub service_cluster_ip_range: Option<tandem_network::services::ServiceRanges>,
     /// The most processes (and threads) each pod may have, all its containers together: the
     /// pod cgroup's pids.max, as the kubelet's --pod-max-pids sets it. Default: unlimited.
     #[arg(long = "pod-max-pids", env = "TANDEM_POD_MAX_PIDS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]

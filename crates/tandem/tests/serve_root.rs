@@ -988,6 +988,37 @@ spec:
         ],
         "changing a Service's type is not supported by tandem yet",
     );
+    change_refused(
+        &serving,
+        &[
+            "patch",
+            "service",
+            "web",
+            "-p",
+            r#"{"spec":{"ipFamilyPolicy":"PreferDualStack"}}"#,
+        ],
+        "changing a Service's IP families (to or from dual-stack) is not supported by tandem yet",
+    );
+    // A dual-stack Service through kubectl: a cluster IP per family where pods have IPv6.
+    let dual = env.root.path().join("dual.yaml");
+    std::fs::write(
+        &dual,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: dual}\nspec:\n  ipFamilyPolicy: PreferDualStack\n  selector: {app: web}\n  ports: [{port: 80}]\n",
+    )
+    .expect("write");
+    let out = kubectl(&serving, &["apply", "-f", dual.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let families = stdout(&kubectl(
+        &serving,
+        &["get", "svc", "dual", "-o", "jsonpath={.spec.ipFamilies}"],
+    ));
+    let expected = match tandem_network::ipv6_enabled() {
+        true => r#"["IPv4","IPv6"]"#,
+        false => r#"["IPv4"]"#,
+    };
+    assert_eq!(families.trim(), expected);
+    let out = kubectl(&serving, &["delete", "-f", dual.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
 
     // `kubectl replace` with a Deployment read (once its status settled) and edited: a new
     // generation, one more pod.

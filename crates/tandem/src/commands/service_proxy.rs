@@ -14,7 +14,7 @@
 //! and DNS answers wait).
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -23,12 +23,12 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use tandem_api::services::{is_headless, ServiceType};
 use tandem_controllers::endpoints::{endpoint_slices, labelled_for, members};
-use tandem_network::services::{Backend, Transport, VirtualPort};
+use tandem_network::services::{Backend, IpFamily, Transport, VirtualPort};
 use tandem_supervisor::proxy::{self, ProxyArgs};
 use tandem_supervisor::statedir::{write_atomic, Store};
 
 use super::service_store::{
-    allocation_lock, list, manual_slices, name_of, namespace_of, read_cluster_dns,
+    allocation_lock, list, manual_slices, name_of, namespace_of, net_family, read_cluster_dns,
     release_store_addresses, table_name,
 };
 
@@ -175,14 +175,42 @@ impl Pods {
     }
 }
 
-/// What the kernel routes for one Service: a [`VirtualPort`] per TCP or UDP port, its backends
-/// from the slices (the slice port named as the Service port).
+/// The IP families a Service is routed in, each with its cluster IP when it has one: its
+/// `ipFamilies` (with `clusterIPs` in the same order), else those of its cluster IPs.
+fn families_of(s: &Service) -> Vec<(IpFamily, Option<IpAddr>)> {
+    let spec = s.spec.clone().unwrap_or_default();
+    let ips: Vec<IpAddr> = spec
+        .cluster_ips
+        .iter()
+        .flatten()
+        .chain(spec.cluster_ip.iter())
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    let named: Vec<IpFamily> = spec
+        .ip_families
+        .iter()
+        .flatten()
+        .filter_map(|f| tandem_api::services::IpFamily::parse(f).map(net_family))
+        .collect();
+    let mut families = if named.is_empty() {
+        ips.iter().map(|ip| IpFamily::of(*ip)).collect()
+    } else {
+        named
+    };
+    families.dedup();
+    families
+        .into_iter()
+        .map(|f| (f, ips.iter().copied().find(|ip| IpFamily::of(*ip) == f)))
+        .collect()
+}
+
+/// What the kernel routes for one Service: a [`VirtualPort`] per TCP or UDP port and IP family,
+/// its backends from the slices of that family (the slice port named as the Service port).
 fn virtual_ports(s: &Service, slices: &[EndpointSlice]) -> Vec<VirtualPort> {
     let spec = s.spec.clone().unwrap_or_default();
     if ServiceType::of(s) == ServiceType::ExternalName {
         return Vec::new();
     }
-    let cluster_ip = spec.cluster_ip.as_deref().and_then(|c| c.parse().ok());
     let affinity = (spec.session_affinity.as_deref() == Some("ClientIP")).then(|| {
         spec.session_affinity_config
             .as_ref()
@@ -191,17 +219,19 @@ fn virtual_ports(s: &Service, slices: &[EndpointSlice]) -> Vec<VirtualPort> {
             .unwrap_or(tandem_api::services::CLIENT_IP_TIMEOUT_SECONDS)
             .unsigned_abs()
     });
-    spec.ports
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|p| {
-            let protocol = p.protocol.clone().unwrap_or_else(|| "TCP".into());
-            let transport = match protocol.as_str() {
-                "TCP" => Transport::Tcp,
-                "UDP" => Transport::Udp,
-                _ => return None,
-            };
-            let port_name = p.name.clone().unwrap_or_default();
+    let mut out = Vec::new();
+    for p in spec.ports.unwrap_or_default() {
+        let protocol = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+        let transport = match protocol.as_str() {
+            "TCP" => Transport::Tcp,
+            "UDP" => Transport::Udp,
+            _ => continue,
+        };
+        let Ok(port) = u16::try_from(p.port) else {
+            continue;
+        };
+        let port_name = p.name.clone().unwrap_or_default();
+        for (family, cluster_ip) in families_of(s) {
             let mut backends = Vec::new();
             for slice in slices {
                 let Some(target) = slice.ports.iter().flatten().find(|sp| {
@@ -210,24 +240,28 @@ fn virtual_ports(s: &Service, slices: &[EndpointSlice]) -> Vec<VirtualPort> {
                 }) else {
                     continue;
                 };
-                let Some(port) = target.port.and_then(|n| u16::try_from(n).ok()) else {
+                let Some(target) = target.port.and_then(|n| u16::try_from(n).ok()) else {
                     continue;
                 };
                 for e in members(slice) {
-                    let Some(ip) = e.addresses.first().and_then(|a| a.parse().ok()) else {
+                    let Some(ip) = e.addresses.first().and_then(|a| a.parse::<IpAddr>().ok())
+                    else {
                         continue;
                     };
+                    if IpFamily::of(ip) != family {
+                        continue;
+                    }
                     let c = e.conditions.clone().unwrap_or_default();
                     backends.push(Backend {
                         ip,
-                        port,
+                        port: target,
                         ready: c.ready == Some(true),
                         serving: c.serving == Some(true),
                         terminating: c.terminating == Some(true),
                     });
                 }
             }
-            Some(VirtualPort {
+            out.push(VirtualPort {
                 name: format!(
                     "{}/{}:{}",
                     namespace_of(s),
@@ -235,18 +269,20 @@ fn virtual_ports(s: &Service, slices: &[EndpointSlice]) -> Vec<VirtualPort> {
                     if port_name.is_empty() {
                         p.port.to_string()
                     } else {
-                        port_name
+                        port_name.clone()
                     }
                 ),
                 transport,
+                family,
                 cluster_ip,
-                port: u16::try_from(p.port).ok()?,
+                port,
                 node_port: p.node_port.and_then(|n| u16::try_from(n).ok()),
                 backends,
                 affinity,
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    out
 }
 
 /// The proxy's wake-up: a datagram socket (`proxy.sock`) it waits on between looks, so a
@@ -354,14 +390,15 @@ fn zone_of(services: &[(Service, Vec<EndpointSlice>)]) -> tandem_dns::Zone {
     let mut zone = tandem_dns::Zone::default();
     for (s, slices) in services {
         let spec = s.spec.clone().unwrap_or_default();
-        let kind = match (
-            ServiceType::of(s),
-            spec.cluster_ip.as_deref().and_then(|c| c.parse().ok()),
-        ) {
-            (ServiceType::ExternalName, _) => {
+        let cluster_ips: Vec<IpAddr> = families_of(s)
+            .into_iter()
+            .filter_map(|(_, ip)| ip)
+            .collect();
+        let kind = match ServiceType::of(s) {
+            ServiceType::ExternalName => {
                 Kind::ExternalName(spec.external_name.clone().unwrap_or_default())
             }
-            (_, Some(ip)) => Kind::ClusterIp(ip),
+            _ if !cluster_ips.is_empty() => Kind::ClusterIp(cluster_ips),
             _ if is_headless(s) => Kind::Headless,
             _ => continue,
         };
@@ -419,11 +456,12 @@ fn dns_ports(ip: Ipv4Addr, port: u16) -> Vec<VirtualPort> {
         .map(|(name, transport)| VirtualPort {
             name: format!("cluster-dns:{name}"),
             transport,
-            cluster_ip: Some(ip),
+            family: IpFamily::V4,
+            cluster_ip: Some(IpAddr::V4(ip)),
             port: 53,
             node_port: None,
             backends: vec![Backend {
-                ip: Ipv4Addr::LOCALHOST,
+                ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 port,
                 ready: true,
                 serving: true,
@@ -435,7 +473,7 @@ fn dns_ports(ip: Ipv4Addr, port: u16) -> Vec<VirtualPort> {
 }
 
 /// `proxy.table`: the name of the store's table while it exists, for people (and tests) asking
-/// `nft list table ip NAME` which rules are this store's.
+/// `nft list table inet NAME` which rules are this store's.
 fn table_file(store: &Store) -> PathBuf {
     store.services.join("proxy.table")
 }

@@ -5,36 +5,58 @@
 //! and cluster DNS addresses are reserved machine-wide, so two stores never route one twice.
 //! Nothing here starts a process: the callers start the proxy (`service_proxy`).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde_json::Value;
-use tandem_api::services::{is_headless, ManualEndpoints, ServiceType};
+use tandem_api::services::{is_headless, IpFamily, ManualEndpoints, ServiceType};
 use tandem_api::{LoadedEndpoints, LoadedService};
-use tandem_network::services::ServiceRange;
+use tandem_network::services::{ServiceRange, ServiceRanges};
 use tandem_supervisor::statedir::{write_atomic, Store};
 
 use crate::errors::{hint, server_error};
 
-/// The file naming the store's Service range while it has Services or pods.
+/// The file naming the store's Service ranges while it has Services or pods.
 fn range_file(store: &Store) -> PathBuf {
     store.services.join("range")
 }
 
-/// The store's Service range: the one its first Service or pod was made with, else the default.
-pub fn range(store: &Store) -> ServiceRange {
+/// The store's Service ranges: those its first Service or pod was made with, else the default
+/// (dual-stack where pods have IPv6 addresses).
+pub fn range(store: &Store) -> ServiceRanges {
+    let ipv6 = tandem_network::ipv6_enabled();
     std::fs::read_to_string(range_file(store))
         .ok()
-        .and_then(|t| ServiceRange::parse(t.trim()).ok())
-        .unwrap_or(ServiceRange::DEFAULT)
+        .and_then(|t| ServiceRanges::parse(t.trim(), ipv6).ok())
+        .unwrap_or_else(|| ServiceRanges::default_for(ipv6))
+}
+
+/// The packet filter's word for an API family.
+pub(super) fn net_family(family: IpFamily) -> tandem_network::services::IpFamily {
+    match family {
+        IpFamily::V4 => tandem_network::services::IpFamily::V4,
+        IpFamily::V6 => tandem_network::services::IpFamily::V6,
+    }
+}
+
+/// The API families of the store's ranges, its first first.
+fn families(ranges: ServiceRanges) -> Vec<IpFamily> {
+    [Some(ranges.primary), ranges.secondary]
+        .into_iter()
+        .flatten()
+        .map(|r| match r.family() {
+            tandem_network::services::IpFamily::V4 => IpFamily::V4,
+            tandem_network::services::IpFamily::V6 => IpFamily::V6,
+        })
+        .collect()
 }
 
 /// Makes `wanted` (`--service-cluster-ip-range`) the store's Service range. A store holding
 /// Services or pods keeps the range their addresses came from: a different one is refused.
-pub fn adopt_range(store: &Store, wanted: Option<ServiceRange>) -> anyhow::Result<()> {
+pub fn adopt_range(store: &Store, wanted: Option<ServiceRanges>) -> anyhow::Result<()> {
     let Some(wanted) = wanted else {
         return Ok(());
     };
@@ -224,7 +246,7 @@ fn abandoned(path: &Path) -> bool {
 /// Releases what a Service held.
 fn release(dir: &ServiceDir, s: &Service) {
     let spec = s.spec.clone().unwrap_or_default();
-    let mut keys: Vec<String> = spec.cluster_ip.into_iter().collect();
+    let mut keys: Vec<String> = spec.cluster_ips.into_iter().flatten().collect();
     for p in spec.ports.into_iter().flatten() {
         if let Some(n) = p.node_port {
             keys.push(node_port_key(p.protocol.as_deref().unwrap_or("TCP"), n));
@@ -250,13 +272,15 @@ fn node_port_key(protocol: &str, port: i32) -> String {
 /// The `kubernetes` Service every cluster has in `default`: the first address of the Service
 /// range, port 443 named `https`, as the API server makes it. Its environment variables are in
 /// every container, as the kubelet puts them there; its address is held for it.
-pub fn kubernetes_service(range: ServiceRange) -> Service {
-    let ip = range.nth(1).to_string();
+pub fn kubernetes_service(ranges: ServiceRanges) -> Service {
+    let ip = ranges.primary.nth(1).to_string();
     serde_json::from_value(serde_json::json!({
         "metadata": {"name": "kubernetes", "namespace": "default"},
         "spec": {
             "clusterIP": ip,
             "clusterIPs": [ip],
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
             "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}],
         },
     }))
@@ -271,29 +295,49 @@ fn invalid(service: &str, field: &str, value: &str, why: &str, what_to_do: &str)
     )
 }
 
-/// Gives the Service its cluster IP and node ports, as the API server's allocators do: those
-/// written are checked (in range, not held by another Service, a node port not bound on this
-/// host); the rest are chosen. Nothing is written here.
-fn allocate(s: &mut Service, range: ServiceRange, held: &mut Reservations) -> anyhow::Result<()> {
+/// Gives the Service its IP families, cluster IPs and node ports, as the API server's
+/// allocators do: its families for the store's ranges (`tandem_api::services::ip_families`),
+/// then a cluster IP per family; those written are checked (in range, not held by another
+/// Service, a node port not bound on this host), the rest chosen. Nothing is written here.
+fn allocate(s: &mut Service, ranges: ServiceRanges, held: &mut Reservations) -> anyhow::Result<()> {
     let ty = ServiceType::of(s);
     let headless = is_headless(s);
     let name = name_of(s).to_string();
     let start = fnv32a(format!("{}/{name}", namespace_of(s)).as_bytes());
+    if let Err(refused) = tandem_api::services::ip_families(s, &families(ranges)) {
+        return Err(invalid(
+            &name,
+            &refused.field,
+            &refused.value,
+            &refused.message,
+            "leave ipFamilyPolicy, ipFamilies and clusterIPs out for the store's first family, or run the store with an IPv4 and an IPv6 range (--service-cluster-ip-range 10.96.0.0/16,fd00:10:96::/112)",
+        ));
+    }
     let spec = s.spec.get_or_insert_with(Default::default);
-    if ty != ServiceType::ExternalName {
-        let ip = match headless {
-            true => "None".to_string(),
-            false => {
-                let given = spec.cluster_ip.as_deref().filter(|c| !c.is_empty());
-                let ip = cluster_ip(&name, given, range, start, held)?.to_string();
-                spec.cluster_ip = Some(ip.clone());
-                ip
-            }
-        };
-        spec.cluster_ips = Some(vec![ip]);
-        spec.ip_families = Some(vec!["IPv4".into()]);
-        spec.ip_family_policy
-            .get_or_insert_with(|| "SingleStack".into());
+    if ty != ServiceType::ExternalName && !headless {
+        let given = spec.cluster_ips.clone().unwrap_or_default();
+        let mut ips = Vec::new();
+        for (i, family) in spec
+            .ip_families
+            .iter()
+            .flatten()
+            .filter_map(|f| IpFamily::parse(f))
+            .enumerate()
+        {
+            // `ip_families` took only the families the store has.
+            let Some(range) = ranges.of(net_family(family)) else {
+                continue;
+            };
+            let asked = given.get(i).map(String::as_str).filter(|c| !c.is_empty());
+            let kubernetes = (range == ranges.primary).then(|| range.nth(1));
+            let field = format!("spec.clusterIPs[{i}]");
+            let ip = cluster_ip(&name, &field, asked, range, kubernetes, start, held)?;
+            ips.push(ip.to_string());
+        }
+        spec.cluster_ip = ips.first().cloned();
+        spec.cluster_ips = Some(ips);
+    } else if headless {
+        spec.cluster_ips = Some(vec!["None".into()]);
     }
     let wants_node_ports = ty == ServiceType::NodePort
         || (ty == ServiceType::LoadBalancer
@@ -335,37 +379,38 @@ fn first_free<T>(
 /// The cluster IP asked for, checked, or one chosen from `start` on in the range above its
 /// static band, which is kept for Services that ask for one and for the stores' cluster DNS;
 /// when the rest is taken, the band's free addresses (as the API server's allocator does).
+/// `kubernetes` is the `kubernetes` Service's address, in the first range.
 fn cluster_ip(
     name: &str,
+    field: &str,
     given: Option<&str>,
     range: ServiceRange,
+    kubernetes: Option<IpAddr>,
     start: u32,
     held: &mut Reservations,
-) -> anyhow::Result<Ipv4Addr> {
-    let kubernetes = range.nth(1);
+) -> anyhow::Result<IpAddr> {
     let Some(given) = given else {
-        // Above the static band, below the broadcast address; then the band after the
-        // `kubernetes` Service's address.
+        // Above the static band, below the last address (the broadcast address of an IPv4
+        // range); then the band after the `kubernetes` Service's address.
         let band = range.static_band();
         let (first, last) = ((band + 1).max(2), range.size() - 2);
         let dynamic = last + 1 - first;
         let candidates = (0..dynamic)
             .map(|i| range.nth(first + start.wrapping_add(i) % dynamic))
             .chain((2..=band).map(|i| range.nth(i)));
-        return first_free(candidates, Ipv4Addr::to_string, |_| true, held)?.ok_or_else(|| {
+        return first_free(candidates, IpAddr::to_string, |_| true, held)?.ok_or_else(|| {
             hint(
                 format!("no cluster IP is left in {range}"),
                 "delete Services you no longer need",
             )
         });
     };
-    let field = "spec.clusterIP";
-    let Ok(ip) = given.parse::<Ipv4Addr>() else {
+    let Ok(ip) = given.parse::<IpAddr>() else {
         return Err(invalid(
             name,
             field,
             given,
-            "only IPv4 cluster IPs are supported by tandem yet",
+            "must be a valid IP address",
             "leave clusterIP out to have one allocated",
         ));
     };
@@ -378,7 +423,7 @@ fn cluster_ip(
             &format!("pick an address in {range}, or leave clusterIP out"),
         ));
     }
-    if ip == kubernetes || !held.take(&ip.to_string())? {
+    if Some(ip) == kubernetes || !held.take(&ip.to_string())? {
         return Err(invalid(
             name,
             field,
@@ -585,9 +630,12 @@ fn cluster_dns_locked(store: &Store) -> anyhow::Result<Ipv4Addr> {
     }
     let path = cluster_dns_file(store);
     let mut held = Reservations::new(&path)?;
-    let range = range(store);
+    // The first range is IPv4 (`ServiceRanges::parse`): the pods' nameserver is an IPv4 address.
+    let range = range(store).primary;
     for offset in 10..=range.static_band().max(16).min(range.size() - 2) {
-        let ip = range.nth(offset);
+        let IpAddr::V4(ip) = range.nth(offset) else {
+            break;
+        };
         if held.take(&ip.to_string())? {
             if let Err(e) = write_atomic(
                 &path,
