@@ -698,6 +698,13 @@ pub fn ruleset(
                 (true, _) => {
                     m.push(eq(meta(MetaKey::Nfproto), s(family.nfproto())));
                     m.push(local_destination());
+                    if family == IpFamily::V6 {
+                        // IPv6 has no `route_localnet`: a connection from ::1 sent on to a pod
+                        // is dropped (its source may not leave `lo`), so the client would hang.
+                        // As kube-proxy, IPv6 node ports are on the host's other addresses; on
+                        // ::1 nothing listens and the connection is refused.
+                        m.push(matches(address("daddr"), Operator::NEQ, s("::1")));
+                    }
                 }
             }
             m.extend(transport_port(
@@ -1168,6 +1175,7 @@ mod tests {
             r#""dnat":{"addr":"fd87:7a6e::5","family":"ip6","port":8080}"#,
             r#""type":"ipv6_addr""#,
             r#""numgen":{"mode":"random","mod":1}"#,
+            r#"{"match":{"left":{"payload":{"protocol":"ip6","field":"daddr"}},"right":"::1","op":"!="}}"#,
         ] {
             assert!(text.contains(wanted), "{wanted} in {text}");
         }

@@ -810,7 +810,7 @@ fn a_service_without_a_selector_routes_to_endpoints_given_by_hand() {
     assert!(stdout(&env.tandem(&["get", "endpointslices", "-o", "name"])).is_empty());
 }
 
-const DUAL: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n        - name: httpd\n          image: IMAGE\n          imagePullPolicy: Never\n          command: [sh, -c, \"mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www\"]\n          ports: [{name: http, containerPort: 8080}]\n          readinessProbe:\n            exec: {command: [sh, -c, \"test ! -f /tmp/unready\"]}\n            periodSeconds: 1\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ipFamilyPolicy: PreferDualStack\n  selector: {app: web}\n  ports: [{name: http, port: 80, targetPort: http}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: peers}\nspec:\n  clusterIP: None\n  ipFamilyPolicy: RequireDualStack\n  selector: {app: web}\n  ports: [{name: http, port: 8080}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: client}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n    - name: c\n      image: IMAGE\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n";
+const DUAL: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n        - name: httpd\n          image: IMAGE\n          imagePullPolicy: Never\n          command: [sh, -c, \"mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www\"]\n          ports: [{name: http, containerPort: 8080}]\n          readinessProbe:\n            exec: {command: [sh, -c, \"test ! -f /tmp/unready\"]}\n            periodSeconds: 1\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  ipFamilyPolicy: PreferDualStack\n  selector: {app: web}\n  ports: [{name: http, port: 80, targetPort: http}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: peers}\nspec:\n  clusterIP: None\n  ipFamilyPolicy: RequireDualStack\n  selector: {app: web}\n  ports: [{name: http, port: 8080}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: client}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n    - name: c\n      image: IMAGE\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n";
 
 /// The pods' IPv6 addresses (their `status.podIPs` after the first).
 fn ipv6_of(env: &Env, pod: &str) -> Option<String> {
@@ -907,6 +907,26 @@ fn a_dual_stack_service_routes_and_resolves_both_families() {
     assert!(
         pods.contains(&page),
         "from the host: {page:?} {}",
+        stderr(&out)
+    );
+    // The node port over IPv6, on one of the host's addresses (the pods' gateway); on ::1 it
+    // is refused at once, as kube-proxy leaves IPv6 loopback out.
+    let node_port = svc["spec"]["ports"][0]["nodePort"]
+        .as_u64()
+        .expect("a node port");
+    let wget = |url: String| {
+        std::process::Command::new("busybox")
+            .args(["wget", "-qO-", &url])
+            .output()
+            .expect("busybox wget")
+    };
+    let out = wget(format!("http://[fd87:7a6e::1]:{node_port}/"));
+    let page = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(pods.contains(&page), "node port: {page:?} {}", stderr(&out));
+    let out = wget(format!("http://[::1]:{node_port}/"));
+    assert!(
+        stderr(&out).contains("Connection refused"),
+        "{}",
         stderr(&out)
     );
 
