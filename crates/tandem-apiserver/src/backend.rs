@@ -100,6 +100,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Every object served, as the store holds it now.
     fn snapshot(&self) -> Result<Vec<Object>, ApiError>;
 
+    /// Where the server keeps the objects' field managers (`metadata.managedFields`, which the
+    /// store does not hold) across restarts; none: for as long as it runs.
+    fn field_managers_file(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+
     /// Returns once the store may have changed, or after `timeout`: the server takes a snapshot
     /// after each return. Without a way to be told, it just waits.
     fn wait_for_change(&self, timeout: std::time::Duration) {

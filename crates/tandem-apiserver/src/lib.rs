@@ -4,6 +4,7 @@
 //! Owns: the REST protocol as the API server speaks it — paths and query options
 //! ([`request`]), discovery and OpenAPI ([`discovery`]), `Status` bodies ([`status`]),
 //! resource versions and watches ([`cache`]), selectors ([`select`]), patches ([`patch`]),
+//! field managers and server-side apply ([`fields`]),
 //! reads as objects, tables and watches, writes, logs, exec over WebSocket ([`stream`]) or SPDY
 //! and port-forward over SPDY, TLS
 //! with client certificates and the credentials and kubeconfig ([`pki`]), the HTTPS server and
@@ -11,7 +12,7 @@
 //! Never: reads the store, starts or stops anything, or decides what an object means: every
 //! object comes from, and every change goes to, the [`Backend`] the binary gives it.
 //!
-//! Reading order: `resource → cache → status → backend → discovery → patch → pki →
+//! Reading order: `resource → cache → status → backend → discovery → patch → fields → pki →
 //! protoobjects → proto → reply → request → select → state → reads → upgrade → exec → stream →
 //! spdy → spdyexec → portforward → sessions → writes → server`.
 
@@ -19,6 +20,7 @@ pub mod backend;
 pub mod cache;
 pub mod discovery;
 mod exec;
+pub mod fields;
 pub mod patch;
 pub mod pki;
 mod portforward;

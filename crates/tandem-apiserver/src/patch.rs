@@ -61,9 +61,11 @@ pub fn apply(original: &Value, patch: &[u8], kind: PatchType) -> Result<Value, A
             }
             Ok(strategic(original, &p, ""))
         }
+        // An apply is more than a patch: it needs the object's field managers
+        // (`crate::fields::apply`, which the server calls instead).
         PatchType::Apply => Err(ApiError::new(
             Reason::UnsupportedMediaType,
-            "server-side apply is not supported by tandem yet; use client-side `kubectl apply` (without --server-side)",
+            "server-side apply of a subresource (scale, status, ephemeralcontainers) is not supported by tandem yet; apply the object itself",
         )),
     }
 }
@@ -71,7 +73,7 @@ pub fn apply(original: &Value, patch: &[u8], kind: PatchType) -> Result<Value, A
 /// The key a list's elements merge on, by the field's name and the name of the field it is in
 /// (the `patchMergeKey` tags of the core types: the lists of a Pod, of pod templates and of a
 /// Service, whose `spec.ports` merge on `port` where a container's merge on `containerPort`).
-fn merge_key(parent: &str, field: &str) -> Option<&'static str> {
+pub(crate) fn merge_key(parent: &str, field: &str) -> Option<&'static str> {
     Some(match field {
         "ports" if parent == "spec" => "port",
         "containers"

@@ -15,7 +15,7 @@ use crate::patch::PatchType;
 use crate::reply::{content_type, json_response, read_body, rfc3339_now, warn, Body};
 use crate::request::Query;
 use crate::resource::{Resource, Subresource};
-use crate::state::{blocking, Shared};
+use crate::state::{blocking, ledger_key, Shared};
 use crate::status::{ApiError, Reason};
 
 /// The `dryRun` parameter: `All` or nothing, as the API server takes it.
@@ -47,6 +47,24 @@ fn write_options(query: &Query) -> Result<WriteOptions, ApiError> {
         dry_run: dry_run(query)?,
         unknown_fields,
     })
+}
+
+/// The field manager of a write: `fieldManager`, else the client's user agent's first word.
+fn field_manager(req: &Request<Incoming>, query: &Query) -> String {
+    let agent = req
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    crate::fields::manager_of(query.get("fieldManager"), agent)
+}
+
+/// An object as the backend takes it: without `metadata.managedFields`, which the server keeps.
+fn without_managers(object: &Value) -> Value {
+    let mut out = object.clone();
+    if let Some(meta) = out.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    out
 }
 
 /// `kubectl auth can-i`: whoever got in holds the kubeconfig, and may do all that is served. The
@@ -112,6 +130,7 @@ pub(crate) async fn create(
     query: &Query,
 ) -> Result<Response<Body>, ApiError> {
     let write = write_options(query)?;
+    let manager = field_manager(&req, query);
     let content_type = content_type(&req, "application/json");
     let protobuf = content_type.starts_with(crate::proto::MEDIA_TYPE);
     if !content_type.starts_with("application/json") && !protobuf {
@@ -154,12 +173,16 @@ pub(crate) async fn create(
             }],
         ));
     };
+    let object = without_managers(&object);
     let backend = Arc::clone(&shared.backend);
     let (ns, submitted) = (namespace.clone(), object.clone());
     let created = blocking(move || backend.create(r, &ns, &submitted, write)).await?;
     let answer = match write.dry_run {
         true => object,
         false => {
+            let time = rfc3339_now();
+            let managers = crate::fields::update(None, &object, &[], &manager, &time);
+            shared.record_managers(ledger_key(r, &namespace, &name), None, managers);
             shared.refresh().await?;
             shared
                 .cache()
@@ -187,6 +210,7 @@ pub(crate) async fn update(
     subresource: Option<Subresource>,
 ) -> Result<Response<Body>, ApiError> {
     let write = write_options(query)?;
+    let manager = field_manager(&req, query);
     let replace = req.method() == Method::PUT;
     let content_type = content_type(&req, if replace { "application/json" } else { "" });
     let patch_type = match replace {
@@ -200,6 +224,18 @@ pub(crate) async fn update(
         false => Some(PatchType::from_content_type(&content_type)?),
     };
     let body = read_body(req).await?;
+    // (An apply to a subresource is refused by `patch::apply` below.)
+    if patch_type == Some(PatchType::Apply) && subresource.is_none() {
+        let apply = ServerSideApply {
+            r,
+            namespace,
+            name,
+            manager: query.get("fieldManager").map(str::to_string),
+            force: query.get("force") == Some("true"),
+            write,
+        };
+        return apply.run(shared, &body).await;
+    }
     let Some(current) = shared.cache().get(r, &namespace, &name) else {
         return Err(ApiError::not_found(r.group(), r.plural(), &name));
     };
@@ -235,13 +271,27 @@ pub(crate) async fn update(
             "the patch may not change the object's apiVersion or kind",
         ));
     }
+    // Managers the client wrote itself (kubectl moving fields from client-side to server-side
+    // apply rewrites them with a JSON patch) replace those kept; unchanged, they are the same.
+    let written_managers = new["metadata"]
+        .get("managedFields")
+        .filter(|m| **m != current["metadata"]["managedFields"])
+        .map(|m| {
+            m.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(crate::fields::Entry::from_json)
+                .collect::<Vec<_>>()
+        });
+    let new = without_managers(&new);
     let backend = Arc::clone(&shared.backend);
     let (ns, n, old, changed) = (
         namespace.clone(),
         name.clone(),
-        Arc::clone(&current),
+        Arc::new(without_managers(&current)),
         new.clone(),
     );
+    let before = Arc::clone(&old);
     let accepted = blocking(move || match subresource {
         Some(Subresource::EphemeralContainers) => {
             backend.add_ephemeral_containers(&ns, &n, &old, &changed, write)
@@ -253,6 +303,12 @@ pub(crate) async fn update(
     let answer = match write.dry_run {
         true => new,
         false => {
+            let key = ledger_key(r, &namespace, &name);
+            let uid = current["metadata"]["uid"].as_str();
+            let base = written_managers.unwrap_or_else(|| shared.managers(&key, uid));
+            let managers =
+                crate::fields::update(Some(&before), &new, &base, &manager, &rfc3339_now());
+            shared.record_managers(key, uid.map(str::to_string), managers);
             shared.refresh().await?;
             shared
                 .cache()
@@ -265,6 +321,138 @@ pub(crate) async fn update(
         warn(&mut response, &w);
     }
     Ok(response)
+}
+
+/// A server-side apply (`PATCH` with `application/apply-patch+yaml`, `kubectl apply
+/// --server-side`): the object is made from the applied configuration when there is none,
+/// else the configuration is merged into it as [`crate::fields::apply`] decides.
+struct ServerSideApply {
+    r: Resource,
+    namespace: String,
+    name: String,
+    manager: Option<String>,
+    force: bool,
+    write: WriteOptions,
+}
+
+impl ServerSideApply {
+    async fn run(self, shared: &Arc<Shared>, body: &[u8]) -> Result<Response<Body>, ApiError> {
+        let Some(manager) = self.manager.clone().filter(|m| !m.is_empty()) else {
+            return Err(ApiError::invalid(
+                "meta.k8s.io",
+                "PatchOptions",
+                "",
+                vec![crate::status::Cause {
+                    reason: "FieldValueRequired".into(),
+                    message: "Required value: is required for apply patch".into(),
+                    field: "fieldManager".into(),
+                }],
+            ));
+        };
+        let mut applied = applied_configuration(body)?;
+        addressed(self.r, &mut applied, &self.namespace)?;
+        if applied["metadata"]["name"].as_str() != Some(self.name.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({})",
+                applied["metadata"]["name"].as_str().unwrap_or_default(),
+                self.name
+            )));
+        }
+        let applied = without_managers(&applied);
+        let key = ledger_key(self.r, &self.namespace, &self.name);
+        let time = rfc3339_now();
+        let current = shared.cache().get(self.r, &self.namespace, &self.name);
+        let Some(current) = current else {
+            let (r, ns, object, write) =
+                (self.r, self.namespace.clone(), applied.clone(), self.write);
+            let backend = Arc::clone(&shared.backend);
+            let created = blocking(move || backend.create(r, &ns, &object, write)).await?;
+            let answer = match self.write.dry_run {
+                true => applied,
+                false => {
+                    let managers =
+                        crate::fields::apply(&json!({}), &[], &applied, &manager, true, &time)
+                            .map(|a| a.managers)
+                            .unwrap_or_default();
+                    shared.record_managers(key, None, managers);
+                    self.answer(shared, applied).await?
+                }
+            };
+            let mut response = json_response(201, &answer);
+            for w in created.warnings {
+                warn(&mut response, &w);
+            }
+            return Ok(response);
+        };
+        let uid = current["metadata"]["uid"].as_str().map(str::to_string);
+        let live = without_managers(&current);
+        let managers = shared.managers(&key, uid.as_deref());
+        let outcome = crate::fields::apply(&live, &managers, &applied, &manager, self.force, &time)
+            .map_err(|conflicts| {
+                let mut e = ApiError::new(
+                    Reason::Conflict,
+                    crate::fields::conflict_message(&conflicts),
+                );
+                e.details.causes = conflicts
+                    .into_iter()
+                    .map(|c| crate::status::Cause {
+                        reason: "FieldManagerConflict".into(),
+                        message: format!("conflict with {}", c.manager),
+                        field: c.field,
+                    })
+                    .collect();
+                e
+            })?;
+        let (r, ns, n, write) = (
+            self.r,
+            self.namespace.clone(),
+            self.name.clone(),
+            self.write,
+        );
+        let (old, new) = (live, outcome.object.clone());
+        let backend = Arc::clone(&shared.backend);
+        let accepted = blocking(move || backend.update(r, &ns, &n, &old, &new, write)).await?;
+        let answer = match self.write.dry_run {
+            true => outcome.object,
+            false => {
+                shared.record_managers(key, uid, outcome.managers);
+                self.answer(shared, outcome.object).await?
+            }
+        };
+        let mut response = json_response(200, &answer);
+        for w in accepted.warnings {
+            warn(&mut response, &w);
+        }
+        Ok(response)
+    }
+
+    /// The object as the cache holds it after the write.
+    async fn answer(&self, shared: &Arc<Shared>, written: Value) -> Result<Value, ApiError> {
+        shared.refresh().await?;
+        Ok(shared
+            .cache()
+            .get(self.r, &self.namespace, &self.name)
+            .map_or(written, |o| (*o).clone()))
+    }
+}
+
+/// The configuration of an apply: YAML (JSON is YAML too), one object.
+fn applied_configuration(body: &[u8]) -> Result<Value, ApiError> {
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        return Ok(v);
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("the applied configuration is not UTF-8"))?;
+    let mut documents =
+        tandem_api::documents(&[tandem_api::Source::new("apply", text)]).map_err(|d| {
+            ApiError::bad_request(format!("the applied configuration is not valid YAML: {d}"))
+        })?;
+    match documents.len() {
+        1 => Ok(documents.remove(0)),
+        n => Err(ApiError::bad_request(format!(
+            "the applied configuration must be one object, not {n}"
+        ))),
+    }
 }
 
 /// A workload's `autoscaling/v1` Scale: its replicas asked for and had, and its selector.

@@ -2997,3 +2997,147 @@ spec:
     let pods = stdout(&env.tandem(&["get", "pods", "-A", "-o", "name"]));
     assert!(pods.is_empty(), "{pods}");
 }
+
+/// `kubectl apply --server-side`: created from the applied configuration, its fields owned by
+/// kubectl; a field left out of the next apply goes; a field another manager changed is a
+/// conflict kubectl reports (with the API server's words) until `--force-conflicts`; a
+/// Deployment applied so runs its pods and scales by a second apply.
+#[test]
+fn server_side_apply_owns_fields_removes_dropped_ones_and_reports_conflicts() {
+    let test = "server_side_apply_owns_fields_removes_dropped_ones_and_reports_conflicts";
+    if require_root(test).is_none() || !kubectl_installed(test) {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let file = env.root.path().join("settings.yaml");
+    let path = file.to_str().expect("utf-8");
+    let settings = |data: &str| {
+        std::fs::write(
+            &file,
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  labels: {{app: demo}}\ndata: {data}\n"),
+        )
+        .expect("write");
+    };
+    settings("{a: \"1\", b: \"2\"}");
+    let out = kubectl(&serving, &["apply", "--server-side", "-f", path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("configmap/settings serverside-applied"),
+        "{}",
+        stdout(&out)
+    );
+    let object = |s: &Serving| -> serde_json::Value {
+        let out = kubectl(
+            s,
+            &[
+                "get",
+                "configmap",
+                "settings",
+                "-o",
+                "json",
+                "--show-managed-fields",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let cm = object(&serving);
+    let managed = &cm["metadata"]["managedFields"];
+    assert_eq!(managed[0]["manager"], "kubectl", "{managed}");
+    assert_eq!(managed[0]["operation"], "Apply", "{managed}");
+    assert_eq!(
+        managed[0]["fieldsV1"],
+        serde_json::json!({"f:data": {".": {}, "f:a": {}, "f:b": {}},
+                           "f:metadata": {"f:labels": {".": {}, "f:app": {}}}}),
+        "{managed}"
+    );
+    // A key left out of the manifest goes.
+    settings("{a: \"1\"}");
+    let out = kubectl(&serving, &["apply", "--server-side", "-f", path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(object(&serving)["data"], serde_json::json!({"a": "1"}));
+    // Another manager changes a: the next apply of a's old value is a conflict.
+    let out = kubectl(
+        &serving,
+        &[
+            "patch",
+            "configmap",
+            "settings",
+            "--field-manager=ops",
+            "-p",
+            r#"{"data":{"a":"9"}}"#,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(&serving, &["apply", "--server-side", "-f", path]);
+    assert!(!out.status.success(), "the conflict was not reported");
+    let said = stderr(&out);
+    assert!(
+        said.contains("Apply failed with 1 conflict: conflict with \"ops\" using v1")
+            && said.contains(".data.a"),
+        "{said}"
+    );
+    assert!(said.contains("--force-conflicts"), "{said}");
+    assert_eq!(object(&serving)["data"]["a"], "9", "nothing was written");
+    let out = kubectl(
+        &serving,
+        &["apply", "--server-side", "--force-conflicts", "-f", path],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cm = object(&serving);
+    assert_eq!(cm["data"]["a"], "1");
+    let managers: Vec<&str> = cm["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["manager"].as_str())
+        .collect();
+    assert_eq!(managers, ["kubectl"], "ops lost a to the forced apply");
+    let out = kubectl(
+        &serving,
+        &["apply", "--server-side", "--field-manager=", "-f", path],
+    );
+    assert!(!out.status.success());
+
+    // A Deployment applied server-side runs its pods; a second apply scales it.
+    let deploy = env.root.path().join("web.yaml");
+    let write_deploy = |replicas: u32| {
+        std::fs::write(
+            &deploy,
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n      - {{name: app, image: {IMAGE}, imagePullPolicy: Never, command: [sleep, \"3600\"]}}\n"
+            ),
+        )
+        .expect("write");
+    };
+    let deploy_path = deploy.to_str().expect("utf-8");
+    write_deploy(1);
+    let out = kubectl(&serving, &["apply", "--server-side", "-f", deploy_path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "deployment/web", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    write_deploy(2);
+    let out = kubectl(&serving, &["apply", "--server-side", "-f", deploy_path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("two running replicas", 60, || {
+        let out = kubectl(
+            &serving,
+            &[
+                "get",
+                "pods",
+                "-l",
+                "app=web",
+                "--field-selector=status.phase=Running",
+                "-o",
+                "name",
+            ],
+        );
+        (stdout(&out).lines().count() == 2).then_some(())
+    });
+    let out = kubectl(&serving, &["delete", "-f", deploy_path, "-f", path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

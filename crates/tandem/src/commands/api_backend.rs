@@ -239,6 +239,10 @@ fn store_created(store: &Store) -> String {
 }
 
 impl Backend for StoreBackend {
+    fn field_managers_file(&self) -> Option<std::path::PathBuf> {
+        Some(self.store.serve.join("managed-fields.json"))
+    }
+
     fn wait_for_change(&self, timeout: std::time::Duration) {
         let mut watch = self.watch.lock().unwrap_or_else(|e| e.into_inner());
         let s = &self.store;

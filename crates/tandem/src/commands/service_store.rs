@@ -26,7 +26,7 @@ fn range_file(store: &Store) -> PathBuf {
 
 /// The store's Service ranges: those its first Service or pod was made with, else the default
 /// (dual-stack where pods have IPv6 addresses).
-pub fn range(store: &Store) -> ServiceRanges {
+pub fn ranges(store: &Store) -> ServiceRanges {
     let ipv6 = tandem_network::ipv6_enabled();
     std::fs::read_to_string(range_file(store))
         .ok()
@@ -44,13 +44,9 @@ pub(super) fn net_family(family: IpFamily) -> tandem_network::services::IpFamily
 
 /// The API families of the store's ranges, its first first.
 fn families(ranges: ServiceRanges) -> Vec<IpFamily> {
-    [Some(ranges.primary), ranges.secondary]
+    [IpFamily::V4, IpFamily::V6]
         .into_iter()
-        .flatten()
-        .map(|r| match r.family() {
-            tandem_network::services::IpFamily::V4 => IpFamily::V4,
-            tandem_network::services::IpFamily::V6 => IpFamily::V6,
-        })
+        .filter(|f| ranges.of(net_family(*f)).is_some())
         .collect()
 }
 
@@ -61,7 +57,7 @@ pub fn adopt_range(store: &Store, wanted: Option<ServiceRanges>) -> anyhow::Resu
         return Ok(());
     };
     let _lock = allocation_lock(store)?;
-    let have = range(store);
+    let have = ranges(store);
     if have == wanted {
         return Ok(());
     }
@@ -310,7 +306,7 @@ fn allocate(s: &mut Service, ranges: ServiceRanges, held: &mut Reservations) -> 
             &refused.field,
             &refused.value,
             &refused.message,
-            "leave ipFamilyPolicy, ipFamilies and clusterIPs out for the store's first family, or run the store with an IPv4 and an IPv6 range (--service-cluster-ip-range 10.96.0.0/16,fd00:10:96::/112)",
+            "leave ipFamilyPolicy, ipFamilies and clusterIPs out for the store's first family; on a host with IPv6, a store made with an IPv4 and an IPv6 range (the default, or --service-cluster-ip-range 10.96.0.0/16,fd00:10:96::/112) has both",
         ));
     }
     let spec = s.spec.get_or_insert_with(Default::default);
@@ -504,7 +500,7 @@ pub fn create(store: &Store, services: &[LoadedService]) -> anyhow::Result<()> {
         return Ok(());
     }
     let _lock = allocation_lock(store)?;
-    let range = range(store);
+    let ranges = ranges(store);
     let mut ready: Vec<(ServiceDir, Service, Reservations)> = Vec::new();
     let undo = |ready: Vec<(ServiceDir, Service, Reservations)>| {
         for (dir, _, held) in ready {
@@ -528,7 +524,7 @@ pub fn create(store: &Store, services: &[LoadedService]) -> anyhow::Result<()> {
         }
         s.metadata.creation_timestamp = Some(super::start::now_time());
         let mut held = Reservations::new(&dir.object())?;
-        if let Err(e) = allocate(&mut s, range, &mut held) {
+        if let Err(e) = allocate(&mut s, ranges, &mut held) {
             held.release();
             undo(ready);
             return Err(e);
@@ -631,7 +627,7 @@ fn cluster_dns_locked(store: &Store) -> anyhow::Result<Ipv4Addr> {
     let path = cluster_dns_file(store);
     let mut held = Reservations::new(&path)?;
     // The first range is IPv4 (`ServiceRanges::parse`): the pods' nameserver is an IPv4 address.
-    let range = range(store).primary;
+    let range = ranges(store).primary;
     for offset in 10..=range.static_band().max(16).min(range.size() - 2) {
         let IpAddr::V4(ip) = range.nth(offset) else {
             break;

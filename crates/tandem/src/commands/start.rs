@@ -80,7 +80,7 @@ fn with_service_links(store: &Store, plan: &mut tandem_api::plan::PodPlan) {
         .any(|s| s.metadata.name.as_deref() == Some("kubernetes"))
     {
         services.push(super::service_store::kubernetes_service(
-            super::service_store::range(store),
+            super::service_store::ranges(store),
         ));
     }
     let links: Vec<EnvVar> = tandem_api::services::environment(&services)
