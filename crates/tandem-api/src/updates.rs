@@ -12,27 +12,51 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::Value;
 
 /// What an accepted update changes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PodUpdate {
     /// Containers (init or main) whose image changes: name → new image.
     pub images: BTreeMap<String, String>,
-    /// The new labels, when they change.
-    pub labels: Option<BTreeMap<String, String>>,
-    /// The new annotations, when they change.
-    pub annotations: Option<BTreeMap<String, String>>,
+    pub metadata: MetadataChange,
 }
 
 impl PodUpdate {
     pub fn is_empty(&self) -> bool {
-        self.images.is_empty() && self.labels.is_none() && self.annotations.is_none()
+        self.images.is_empty() && self.metadata.is_empty()
     }
 }
 
-/// A label or annotation map after an update, when it changed.
-type Changed = Option<BTreeMap<String, String>>;
+/// What an update changes of an object's metadata: each part `None` when unchanged.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MetadataChange {
+    pub labels: Option<BTreeMap<String, String>>,
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// A pod's owners (a controller adopting it, or letting it go when deleted with
+    /// `propagationPolicy: Orphan`).
+    pub owner_references: Option<Vec<OwnerReference>>,
+}
+
+impl MetadataChange {
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_none() && self.annotations.is_none() && self.owner_references.is_none()
+    }
+
+    /// `meta` with the change made.
+    pub fn apply_to(&self, meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
+        if let Some(l) = &self.labels {
+            meta.labels = Some(l.clone()).filter(|l| !l.is_empty());
+        }
+        if let Some(a) = &self.annotations {
+            meta.annotations = Some(a.clone()).filter(|a| !a.is_empty());
+        }
+        if let Some(o) = &self.owner_references {
+            meta.owner_references = Some(o.clone()).filter(|o| !o.is_empty());
+        }
+    }
+}
 
 /// Why an update is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,10 +84,8 @@ const SERVER_OWNED: [&str; 5] = [
 
 /// Judges the change from `old` to `new` (both whole Pod objects).
 pub fn pod_update(old: &Value, new: &Value) -> Result<PodUpdate, Refusal> {
-    let (labels, annotations) = metadata_update(old, new, "on a running pod")?;
     let mut update = PodUpdate {
-        labels,
-        annotations,
+        metadata: metadata_update(old, new, "on a running pod", Owners::MayChange)?,
         ..PodUpdate::default()
     };
 
@@ -126,7 +148,20 @@ pub fn pod_update(old: &Value, new: &Value) -> Result<PodUpdate, Refusal> {
 /// identity immutable, labels and annotations free (but valid); the new labels and annotations
 /// when they change. Other metadata (owners, finalizers) tandem does not change yet (`what`
 /// says of which object, for the refusal).
-fn metadata_update(old: &Value, new: &Value, what: &str) -> Result<(Changed, Changed), Refusal> {
+/// Whether an update may change an object's `ownerReferences` here (a pod's: controllers adopt
+/// and orphan pods; tandem's own controllers own workloads, whose owners do not change yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owners {
+    MayChange,
+    Fixed,
+}
+
+fn metadata_update(
+    old: &Value,
+    new: &Value,
+    what: &str,
+    owners: Owners,
+) -> Result<MetadataChange, Refusal> {
     let (om, nm) = (&old["metadata"], &new["metadata"]);
     for f in IMMUTABLE {
         if !nm[f].is_null() && nm[f] != om[f] {
@@ -195,6 +230,7 @@ fn metadata_update(old: &Value, new: &Value, what: &str) -> Result<(Changed, Cha
                             && !IMMUTABLE.contains(&k.as_str())
                             && k.as_str() != "labels"
                             && k.as_str() != "annotations"
+                            && (owners == Owners::Fixed || k.as_str() != "ownerReferences")
                     })
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect()
@@ -210,10 +246,51 @@ fn metadata_update(old: &Value, new: &Value, what: &str) -> Result<(Changed, Cha
             message: format!("changing it {what} is not supported by tandem yet"),
         });
     }
-    Ok((
-        (old_labels != new_labels).then_some(new_labels),
-        (old_ann != new_ann).then_some(new_ann),
-    ))
+    let owner_references = match owners {
+        Owners::MayChange if om["ownerReferences"] != nm["ownerReferences"] => {
+            Some(owner_references(&nm["ownerReferences"])?)
+        }
+        _ => None,
+    };
+    Ok(MetadataChange {
+        labels: (old_labels != new_labels).then_some(new_labels),
+        annotations: (old_ann != new_ann).then_some(new_ann),
+        owner_references,
+    })
+}
+
+/// `metadata.ownerReferences` checked as `ValidateOwnerReferences` checks them: each names its
+/// owner's apiVersion, kind, name and uid; one at most is the controller.
+fn owner_references(v: &Value) -> Result<Vec<OwnerReference>, Refusal> {
+    let refs: Vec<OwnerReference> = match v {
+        Value::Null => Vec::new(),
+        v => serde_json::from_value(v.clone()).map_err(|e| Refusal::Forbidden {
+            field: "metadata.ownerReferences".into(),
+            message: format!("Invalid value: {e}"),
+        })?,
+    };
+    for (i, r) in refs.iter().enumerate() {
+        for (field, value) in [
+            ("apiVersion", &r.api_version),
+            ("kind", &r.kind),
+            ("name", &r.name),
+            ("uid", &r.uid),
+        ] {
+            if value.is_empty() {
+                return Err(Refusal::Forbidden {
+                    field: format!("metadata.ownerReferences[{i}].{field}"),
+                    message: "Invalid value: \"\": must not be empty".into(),
+                });
+            }
+        }
+    }
+    if refs.iter().filter(|r| r.controller == Some(true)).count() > 1 {
+        return Err(Refusal::Forbidden {
+            field: "metadata.ownerReferences".into(),
+            message: "Only one reference can have Controller set to true".into(),
+        });
+    }
+    Ok(refs)
 }
 
 /// What an accepted update of a workload changes.
@@ -248,7 +325,11 @@ pub fn workload_update(
     new: &Value,
 ) -> Result<WorkloadUpdate, Refusal> {
     use crate::WorkloadKind as K;
-    let (labels, annotations) = metadata_update(old, new, "on a workload")?;
+    let MetadataChange {
+        labels,
+        annotations,
+        ..
+    } = metadata_update(old, new, "on a workload", Owners::Fixed)?;
     let (os, ns) = (&old["spec"], &new["spec"]);
     let immutable = |field: &str| -> Result<(), Refusal> {
         match os[field] == ns[field] {
@@ -349,7 +430,11 @@ pub fn keep_allocated(old: &Value, new: &mut Value) {
 /// its type, IP families and node ports tandem does not change yet (a change there would
 /// allocate or give back addresses). Whether anything changed.
 pub fn service_update(old: &Value, new: &Value) -> Result<bool, Refusal> {
-    let (labels, annotations) = metadata_update(old, new, "on a Service")?;
+    let MetadataChange {
+        labels,
+        annotations,
+        ..
+    } = metadata_update(old, new, "on a Service", Owners::Fixed)?;
     let (os, ns) = (&old["spec"], &new["spec"]);
     for f in ["clusterIP", "clusterIPs"] {
         if os[f] != ns[f] {
@@ -457,12 +542,22 @@ mod tests {
             u.images,
             BTreeMap::from([("side".to_string(), "s:2".to_string())])
         );
-        assert_eq!(u.labels.map(|l| l.len()), Some(2));
+        assert_eq!(u.metadata.labels.map(|l| l.len()), Some(2));
         assert_eq!(
-            u.annotations.map(|a| a["note"].clone()),
+            u.metadata.annotations.map(|a| a["note"].clone()),
             Some("x".to_string())
         );
         assert!(pod_update(&pod(), &pod()).expect("same").is_empty());
+        // Owners change (a controller adopting the pod, or letting it go); two controllers are
+        // refused as the API server refuses them.
+        let owner = |uid: &str| json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": uid, "controller": true});
+        let mut new = pod();
+        new["metadata"]["ownerReferences"] = json!([owner("u1")]);
+        let u = pod_update(&pod(), &new).expect("adopted");
+        assert_eq!(u.metadata.owner_references.map(|o| o.len()), Some(1));
+        new["metadata"]["ownerReferences"] = json!([owner("u1"), owner("u2")]);
+        assert!(matches!(pod_update(&pod(), &new),
+            Err(Refusal::Forbidden { message, .. }) if message == "Only one reference can have Controller set to true"));
 
         let mut new = pod();
         new["spec"]["containers"][0]["command"] = json!(["sh"]);

@@ -166,13 +166,14 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<(), ApiError>;
 
     /// Starts a graceful deletion and returns at once; the object leaves the snapshot when it
-    /// is gone.
+    /// is gone. `orphan`: its dependents stay (`propagationPolicy: Orphan`).
     fn delete(
         &self,
         resource: Resource,
         namespace: &str,
         name: &str,
         grace_seconds: Option<u64>,
+        orphan: bool,
     ) -> Result<(), ApiError>;
 
     /// A pod's log, read as it grows when following (until the container ends). Errors (no

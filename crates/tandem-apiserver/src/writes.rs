@@ -569,28 +569,21 @@ pub(crate) async fn delete(
         None => options["gracePeriodSeconds"].as_i64(),
     };
     // What becomes of the dependents: a workload's pods go with it (Background; Foreground too,
-    // the workload then going last); keeping them (Orphan) is not done yet, and says so rather
-    // than deleting what the client asked to keep.
+    // the workload then going last), or stay without it as their owner (Orphan).
     let policy = query
         .get("propagationPolicy")
         .map(str::to_string)
         .or_else(|| options["propagationPolicy"].as_str().map(str::to_string))
         .or_else(|| (options["orphanDependents"] == json!(true)).then(|| "Orphan".to_string()));
-    match policy.as_deref() {
-        None | Some("" | "Background" | "Foreground") => {}
-        Some("Orphan") if matches!(r, Resource::Workload(_)) => {
-            return Err(ApiError::bad_request(format!(
-                "deleting {} \"{name}\" without its pods (propagationPolicy Orphan, --cascade=orphan) is not supported by tandem yet: its pods go with it; delete it with --cascade=background, or keep it",
-                qualified(r)
-            )))
-        }
-        Some("Orphan") => {}
+    let orphan = match policy.as_deref() {
+        None | Some("" | "Background" | "Foreground") => false,
+        Some("Orphan") => true,
         Some(other) => {
             return Err(ApiError::bad_request(format!(
                 "Unsupported value: {other:?}: supported values: \"Orphan\", \"Background\", \"Foreground\""
             )))
         }
-    }
+    };
     let Some(current) = shared.cache().get(r, &namespace, &name) else {
         return Err(ApiError::not_found(r.group(), r.plural(), &name));
     };
@@ -599,7 +592,7 @@ pub(crate) async fn delete(
         let backend = Arc::clone(&shared.backend);
         let (ns, n) = (namespace.clone(), name.clone());
         let grace_seconds = grace.map(|g| g.max(0) as u64);
-        blocking(move || backend.delete(r, &ns, &n, grace_seconds)).await?;
+        blocking(move || backend.delete(r, &ns, &n, grace_seconds, orphan)).await?;
         shared.refresh().await?;
         if let Some(now) = shared.cache().get(r, &namespace, &name) {
             answer = (*now).clone();

@@ -49,6 +49,58 @@ pub fn pod_owners(w: &Workload, replica_sets: &[ReplicaSet]) -> Vec<String> {
     }
 }
 
+/// The pods `w` adopts, as the controller-ref manager's `ClaimPods` does: pods of its namespace
+/// its selector matches, with no controller and not being deleted (for a StatefulSet, also named
+/// as its pods are), each with its owners after the adoption. Pods left by a workload deleted
+/// with `propagationPolicy: Orphan` are adopted so by the next one that selects them. A
+/// Deployment adopts ReplicaSets and a CronJob Jobs, not pods: none here.
+pub fn adoptions(
+    w: &Workload,
+    pods: &[k8s_openapi::api::core::v1::Pod],
+) -> Vec<(
+    String,
+    Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>,
+)> {
+    use tandem_api::kinds::WorkloadKind as K;
+    if matches!(w.kind(), K::Deployment | K::CronJob) {
+        return Vec::new();
+    }
+    let Some(selector) = w
+        .selector()
+        .and_then(|s| tandem_api::workloads::selector_of(&s).ok())
+    else {
+        return Vec::new();
+    };
+    pods.iter()
+        .filter(|p| p.metadata.namespace.as_deref() == Some(w.namespace()))
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| {
+            !p.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.controller == Some(true))
+        })
+        .filter(|p| selector.matches(&p.metadata.labels.clone().unwrap_or_default()))
+        .filter(|p| {
+            // A StatefulSet's member is named `NAME-ORDINAL` (`isMemberOf`).
+            w.kind() != K::StatefulSet
+                || p.metadata
+                    .name
+                    .as_deref()
+                    .and_then(|n| n.rsplit_once('-'))
+                    .is_some_and(|(parent, ordinal)| {
+                        parent == w.name() && ordinal.parse::<u32>().is_ok()
+                    })
+        })
+        .filter_map(|p| {
+            let mut owners = p.metadata.owner_references.clone().unwrap_or_default();
+            owners.push(self_owner(w).reference());
+            Some((p.metadata.name.clone()?, owners))
+        })
+        .collect()
+}
+
 fn self_owner(w: &Workload) -> Owner {
     let kind = w.kind();
     Owner {
@@ -642,6 +694,51 @@ mod tests {
     }
 
     const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 3\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: a, image: busybox}]}\n";
+
+    #[test]
+    fn orphans_its_selector_matches_are_adopted_and_others_left_alone() {
+        let sts = load(
+            &DEPLOYMENT
+                .replace("Deployment", "StatefulSet")
+                .replace("  replicas: 3\n", "  replicas: 3\n  serviceName: web\n"),
+        );
+        let pod = |name: &str, labels: serde_json::Value, extra: serde_json::Value| {
+            let mut p =
+                json!({"metadata": {"name": name, "namespace": "default", "labels": labels}});
+            if let Value::Object(m) = extra {
+                for (k, v) in m {
+                    p["metadata"][k] = v;
+                }
+            }
+            serde_json::from_value::<k8s_openapi::api::core::v1::Pod>(p).expect("pod")
+        };
+        let web = json!({"app": "web"});
+        let controlled = json!({"ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "name": "old", "uid": "u0", "controller": true}]});
+        let pods = [
+            pod("web-0", web.clone(), json!({})),
+            pod("web-1", web.clone(), controlled),
+            pod(
+                "web-2",
+                web.clone(),
+                json!({"deletionTimestamp": "2026-01-01T00:00:00Z"}),
+            ),
+            pod("other-0", web.clone(), json!({})),
+            pod("web-3", json!({"app": "db"}), json!({})),
+            pod("web-x", web.clone(), json!({})),
+        ];
+        let adopted = adoptions(&sts, &pods);
+        assert_eq!(adopted.len(), 1, "{adopted:?}");
+        let (name, owners) = &adopted[0];
+        assert_eq!(name, "web-0");
+        assert_eq!(owners[0].uid, sts.uid());
+        assert_eq!(
+            (owners[0].kind.as_str(), owners[0].controller),
+            ("StatefulSet", Some(true))
+        );
+        // A Deployment's pods are its ReplicaSets': it adopts none itself.
+        assert!(adoptions(&load(DEPLOYMENT), &pods).is_empty());
+    }
 
     #[test]
     fn a_deployments_pods_belong_to_the_replicaset_of_its_template() {

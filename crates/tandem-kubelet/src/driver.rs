@@ -4,7 +4,6 @@
 //! containers from more than one thread). Each turn: ask the engine, carry out its actions, publish
 //! the status, then sleep until a runtime event, a control request or the engine's wake-up time.
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -83,12 +82,11 @@ pub enum Control {
         spec: Box<k8s_openapi::api::core::v1::EphemeralContainer>,
         applied: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
     },
-    /// Replace the pod's labels and/or annotations (`None`: unchanged), as an update of the pod
-    /// does; nothing the engine decides depends on them. `applied` hears the result once the
-    /// observer has recorded them.
+    /// Change the pod's labels, annotations or owners, as an update of the pod does; nothing
+    /// the engine decides depends on them. `applied` hears the result once the observer has
+    /// recorded them.
     SetMetadata {
-        labels: Option<BTreeMap<String, String>>,
-        annotations: Option<BTreeMap<String, String>>,
+        change: tandem_api::updates::MetadataChange,
         applied: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
     },
 }
@@ -111,11 +109,10 @@ pub trait Observer {
     ) -> Result<(), String> {
         Ok(())
     }
-    /// The pod's labels or annotations change (`None`: unchanged). An error refuses the change.
+    /// The pod's labels, annotations or owners change. An error refuses the change.
     fn metadata_changed(
         &mut self,
-        _labels: Option<&BTreeMap<String, String>>,
-        _annotations: Option<&BTreeMap<String, String>>,
+        _change: &tandem_api::updates::MetadataChange,
     ) -> Result<(), String> {
         Ok(())
     }
@@ -918,14 +915,8 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                     let _ = tx.send(result);
                 }
             }
-            Control::SetMetadata {
-                labels,
-                annotations,
-                applied,
-            } => {
-                let result = self
-                    .observer
-                    .metadata_changed(labels.as_ref(), annotations.as_ref());
+            Control::SetMetadata { change, applied } => {
+                let result = self.observer.metadata_changed(&change);
                 if let Some(tx) = applied {
                     let _ = tx.send(result);
                 }

@@ -25,13 +25,10 @@ pub enum Request {
     /// --subresource=status`): one `accepted` once the status shows them, or one `rejected`,
     /// then the supervisor closes the connection.
     SetConditions { conditions: Vec<PodCondition> },
-    /// Replace the pod's labels and/or annotations (`None`: unchanged), as an update of the
-    /// pod does (`tandem label`, the API's PATCH): one `accepted` once pod.json shows them, or
-    /// one `rejected`, then the supervisor closes the connection.
-    SetMetadata {
-        labels: Option<BTreeMap<String, String>>,
-        annotations: Option<BTreeMap<String, String>>,
-    },
+    /// Change the pod's labels, annotations or owners, as an update of the pod does (`tandem
+    /// label`, the API's PATCH, a controller adopting or orphaning it): one `accepted` once
+    /// pod.json shows them, or one `rejected`, then the supervisor closes the connection.
+    SetMetadata(tandem_api::updates::MetadataChange),
     /// Add an ephemeral container to the running pod (`tandem debug`, the API's
     /// `pods/ephemeralcontainers`): its plan and its spec as the API has it. One `accepted` once
     /// the pod's spec and plan have it (the engine starts it next), or one `rejected`.

@@ -148,14 +148,10 @@ async fn handle(stream: UnixStream, shared: Shared) {
             .await;
             let _ = send(&mut w, &reply).await;
         }
-        Request::SetMetadata {
-            labels,
-            annotations,
-        } => {
+        Request::SetMetadata(change) => {
             let ended = "the pod has ended; its metadata no longer changes";
             let reply = applied(&shared, ended, |tx| Control::SetMetadata {
-                labels,
-                annotations,
+                change,
                 applied: Some(tx),
             })
             .await;

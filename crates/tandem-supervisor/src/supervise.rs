@@ -1,7 +1,6 @@
 //! The supervisor process's main: sandbox and volumes (before any thread exists), then the engine
 //! on a single-threaded runtime, then teardown that leaves nothing behind.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -134,23 +133,18 @@ impl Observer for StateWriter {
     /// now on (the status follows as instances restart).
     fn metadata_changed(
         &mut self,
-        labels: Option<&BTreeMap<String, String>>,
-        annotations: Option<&BTreeMap<String, String>>,
+        change: &tandem_api::updates::MetadataChange,
     ) -> Result<(), String> {
         // The kubelet rewrites downwardAPI files of labels and annotations when they change;
         // tandem writes them once, at the start, so such a pod keeps its metadata for now.
-        if let Some(path) = projected_metadata(&self.pod, labels.is_some(), annotations.is_some()) {
+        let (labels, annotations) = (change.labels.is_some(), change.annotations.is_some());
+        if let Some(path) = projected_metadata(&self.pod, labels, annotations) {
             return Err(format!(
                 "the pod projects {path} into a downwardAPI volume, and tandem does not rewrite those files yet; recreate the pod to change it"
             ));
         }
         let mut pod = self.pod.clone();
-        if let Some(l) = labels {
-            pod.metadata.labels = Some(l.clone()).filter(|l| !l.is_empty());
-        }
-        if let Some(a) = annotations {
-            pod.metadata.annotations = Some(a.clone()).filter(|a| !a.is_empty());
-        }
+        change.apply_to(&mut pod.metadata);
         let bytes = serde_json::to_vec_pretty(&pod).map_err(|e| e.to_string())?;
         write_atomic(&self.dir.pod_json(), &bytes).map_err(|e| {
             format!(

@@ -726,8 +726,22 @@ pub struct DeleteArgs {
     /// Seconds between SIGTERM and SIGKILL, instead of the pod's terminationGracePeriodSeconds.
     #[arg(long = "grace-period")]
     pub grace_period: Option<u64>,
+    /// What becomes of a workload's dependents, as kubectl's flag: `background` (the default)
+    /// and `foreground` delete its pods with it; `orphan` keeps them running without it (a
+    /// Deployment's ReplicaSets become ReplicaSets of their own), for the next workload that
+    /// selects them to adopt.
+    #[arg(long = "cascade", value_enum, default_value_t = Cascade::Background)]
+    pub cascade: Cascade,
     #[arg(short = 'n', long = "namespace", default_value = "default")]
     pub namespace: String,
+}
+
+/// `--cascade`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Cascade {
+    Background,
+    Foreground,
+    Orphan,
 }
 
 #[derive(Debug, Subcommand)]

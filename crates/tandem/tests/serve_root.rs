@@ -1181,15 +1181,6 @@ spec:
     ]);
     assert_eq!(stdout(&ours), format!("{port} 9090"));
 
-    // Keeping a workload's pods while deleting it is not done yet: refused, nothing deleted.
-    change_refused(
-        &serving,
-        &["delete", "deployment", "web", "--cascade=orphan"],
-        "without its pods (propagationPolicy Orphan, --cascade=orphan) is not supported by tandem yet",
-    );
-    assert!(kubectl(&serving, &["get", "deployment", "web"])
-        .status
-        .success());
     let out = kubectl(
         &serving,
         &[
@@ -3139,5 +3130,191 @@ fn server_side_apply_owns_fields_removes_dropped_ones_and_reports_conflicts() {
         (stdout(&out).lines().count() == 2).then_some(())
     });
     let out = kubectl(&serving, &["delete", "-f", deploy_path, "-f", path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `kubectl delete --cascade=orphan`: the workload goes and its pods keep running, without it
+/// as their owner; the next StatefulSet of that name adopts them (the same pods, not made
+/// again). A Deployment's ReplicaSet stays as a ReplicaSet of its own, which then scales.
+#[test]
+fn orphaned_pods_keep_running_and_the_next_statefulset_adopts_them() {
+    let test = "orphaned_pods_keep_running_and_the_next_statefulset_adopts_them";
+    if require_root(test).is_none() || !kubectl_installed(test) {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let file = env.root.path().join("sts.yaml");
+    let path = file.to_str().expect("utf-8");
+    std::fs::write(
+        &file,
+        format!("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: web}}\nspec:\n  replicas: 2\n  serviceName: web\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n      - {{name: app, image: {IMAGE}, imagePullPolicy: Never, command: [sleep, \"3600\"]}}\n"),
+    )
+    .expect("write");
+    let out = kubectl(&serving, &["apply", "-f", path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "statefulset/web", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pods = |s: &Serving| -> Vec<(String, String, String)> {
+        let out = kubectl(
+            s,
+            &[
+                "get",
+                "pods",
+                "-l",
+                "app=web",
+                "-o",
+                r#"jsonpath={range .items[*]}{.metadata.name} {.metadata.uid} {.metadata.ownerReferences[0].uid}{"\n"}{end}"#,
+            ],
+        );
+        let mut v: Vec<(String, String, String)> = stdout(&out)
+            .lines()
+            .filter_map(|l| {
+                let mut w = l.split(' ');
+                Some((
+                    w.next()?.into(),
+                    w.next()?.into(),
+                    w.next().unwrap_or("").into(),
+                ))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = pods(&serving);
+    assert_eq!(before.len(), 2, "{before:?}");
+    let out = kubectl(
+        &serving,
+        &["delete", "statefulset", "web", "--cascade=orphan"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("the StatefulSet to go", 30, || {
+        (!kubectl(&serving, &["get", "statefulset", "web"])
+            .status
+            .success())
+        .then_some(())
+    });
+    let orphans = pods(&serving);
+    assert_eq!(
+        orphans
+            .iter()
+            .map(|(n, u, o)| (n.as_str(), u.as_str(), o.as_str()))
+            .collect::<Vec<_>>(),
+        before
+            .iter()
+            .map(|(n, u, _)| (n.as_str(), u.as_str(), ""))
+            .collect::<Vec<_>>(),
+        "the same pods, without an owner"
+    );
+    // Made again: it adopts them rather than making new ones.
+    let out = kubectl(&serving, &["apply", "-f", path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let uid = stdout(&kubectl(
+        &serving,
+        &[
+            "get",
+            "statefulset",
+            "web",
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ],
+    ));
+    let adopted = wait_for("the pods adopted", 30, || {
+        let now = pods(&serving);
+        now.iter().all(|(_, _, owner)| *owner == uid).then_some(now)
+    });
+    assert_eq!(
+        adopted
+            .iter()
+            .map(|(n, u, _)| (n.clone(), u.clone()))
+            .collect::<Vec<_>>(),
+        before
+            .iter()
+            .map(|(n, u, _)| (n.clone(), u.clone()))
+            .collect::<Vec<_>>()
+    );
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "statefulset/web", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(&serving, &["delete", "-f", path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A Deployment's ReplicaSet stays, with its pod, and scales on its own.
+    let deploy = env.root.path().join("deploy.yaml");
+    std::fs::write(
+        &deploy,
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: api}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: api}}}}\n  template:\n    metadata: {{labels: {{app: api}}}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n      - {{name: app, image: {IMAGE}, imagePullPolicy: Never, command: [sleep, \"3600\"]}}\n"),
+    )
+    .expect("write");
+    let deploy_path = deploy.to_str().expect("utf-8");
+    let out = kubectl(&serving, &["apply", "-f", deploy_path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &["rollout", "status", "deployment/api", "--timeout=60s"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pod_uid = |s: &Serving| {
+        stdout(&kubectl(
+            s,
+            &[
+                "get",
+                "pods",
+                "-l",
+                "app=api",
+                "-o",
+                "jsonpath={.items[*].metadata.uid}",
+            ],
+        ))
+    };
+    let first = pod_uid(&serving);
+    let out = kubectl(
+        &serving,
+        &["delete", "deployment", "api", "--cascade=orphan"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rs = wait_for("the ReplicaSet on its own", 30, || {
+        let out = kubectl(
+            &serving,
+            &[
+                "get",
+                "replicasets",
+                "-l",
+                "app=api",
+                "-o",
+                "jsonpath={.items[*].metadata.name}",
+            ],
+        );
+        let name = stdout(&out).trim().to_string();
+        (!name.is_empty()
+            && !kubectl(&serving, &["get", "deployment", "api"])
+                .status
+                .success())
+        .then_some(name)
+    });
+    assert_eq!(pod_uid(&serving), first, "the pod kept running");
+    let out = kubectl(&serving, &["scale", "replicaset", &rs, "--replicas=2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("two pods of the ReplicaSet", 60, || {
+        let out = kubectl(
+            &serving,
+            &[
+                "get",
+                "pods",
+                "-l",
+                "app=api",
+                "--field-selector=status.phase=Running",
+                "-o",
+                "name",
+            ],
+        );
+        (stdout(&out).lines().count() == 2).then_some(())
+    });
+    let out = kubectl(&serving, &["delete", "replicaset", &rs]);
     assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -406,6 +406,7 @@ impl Backend for StoreBackend {
         namespace: &str,
         name: &str,
         grace_seconds: Option<u64>,
+        orphan: bool,
     ) -> Result<(), ApiError> {
         let store = self.store.clone();
         match resource {
@@ -450,10 +451,14 @@ impl Backend for StoreBackend {
                         name,
                     ));
                 }
-                // Its controller deletes its pods (each gracefully), then itself; watchers see
-                // them go.
+                // Its controller deletes its pods (each gracefully) or lets them go, then
+                // itself; watchers see them go.
+                let deletion = super::controller::Deletion {
+                    grace_seconds,
+                    orphan,
+                };
                 std::thread::spawn(move || {
-                    if let Err(e) = super::controller::delete(&store, &dir, grace_seconds) {
+                    if let Err(e) = super::controller::delete(&store, &dir, deletion) {
                         eprintln!("warning: deleting {}: {e:#}", dir.root.display());
                     }
                     super::service_proxy::settle(&store);
@@ -1132,7 +1137,7 @@ impl StoreBackend {
         held.sort_by_key(|(r, _)| rank(*r));
         for (resource, object) in &held {
             // A pod its workload is deleting already, or one gone meanwhile, is no error.
-            match self.delete(*resource, name, object, None) {
+            match self.delete(*resource, name, object, None, false) {
                 Ok(()) => {}
                 Err(e) if e.reason == tandem_apiserver::Reason::NotFound => {}
                 Err(e) => eprintln!(

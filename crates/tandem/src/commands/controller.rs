@@ -184,6 +184,23 @@ impl WorkloadDir {
         self.root.join("deleting")
     }
 
+    /// Marks the workload deleted, as `deletion` says: its controller (or whoever finds it
+    /// gone) finishes the deletion.
+    fn mark_deleted(&self, deletion: Deletion) -> anyhow::Result<()> {
+        Ok(write_atomic(
+            &self.deleting(),
+            &serde_json::to_vec(&deletion)?,
+        )?)
+    }
+
+    /// How the workload was deleted (a mark that cannot be read: as by default).
+    fn deletion(&self) -> Deletion {
+        std::fs::read(self.deleting())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
     /// The workload with the status its controller last wrote.
     pub fn read(&self) -> anyhow::Result<Workload> {
         let bytes = std::fs::read(self.object())
@@ -446,6 +463,41 @@ pub fn create(
     Ok(dir)
 }
 
+/// Adopts the pods without a controller that the workload selects
+/// (`tandem_controllers::adoptions`): each gets it as its controller, through its supervisor.
+fn adopt(store: &Store, w: &Workload) {
+    let pods: Vec<(PodDir, Pod)> = store
+        .list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|d| {
+            let pod: Pod = serde_json::from_slice(&std::fs::read(d.pod_json()).ok()?).ok()?;
+            Some((d, pod))
+        })
+        .collect();
+    let just_pods: Vec<Pod> = pods.iter().map(|(_, p)| p.clone()).collect();
+    for (name, owners) in tandem_controllers::adoptions(w, &just_pods) {
+        let Some((dir, _)) = pods
+            .iter()
+            .find(|(_, p)| p.metadata.name.as_deref() == Some(name.as_str()))
+        else {
+            continue;
+        };
+        let update = tandem_api::updates::PodUpdate {
+            metadata: tandem_api::updates::MetadataChange {
+                owner_references: Some(owners),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        match super::metadata::apply_pod_update(dir, &name, &update) {
+            Ok(Ok(())) => eprintln!("adopted pod {name}"),
+            Ok(Err(why)) => eprintln!("warning: cannot adopt pod {name}: {why}"),
+            Err(e) => eprintln!("warning: cannot adopt pod {name}: {e:#}"),
+        }
+    }
+}
+
 /// The uid of the pod's controller (`ownerReferences[]` with `controller: true`).
 fn controller_uid(pod: &Pod) -> Option<&str> {
     pod.metadata
@@ -654,6 +706,7 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
             std::thread::sleep(wait);
             continue;
         }
+        adopt(&store, &w);
         let owners = tandem_controllers::pod_owners(&w, &replica_sets);
         let pods = owned_pods(&store, w.namespace(), &owners);
         let observed: Vec<OwnedPod> = pods.iter().map(|(d, p)| observe(d, p)).collect();
@@ -737,7 +790,7 @@ fn control(dir: &WorkloadDir) -> anyhow::Result<()> {
         if decision.expired {
             // ttlSecondsAfterFinished: the Job goes, with its pods.
             eprintln!("deleting the finished job: its ttlSecondsAfterFinished has passed");
-            write_atomic(&dir.deleting(), b"")?;
+            dir.mark_deleted(Deletion::default())?;
             continue;
         }
         std::thread::sleep(until(decision.wake_at_us));
@@ -889,7 +942,7 @@ fn cron_look(
                     eprintln!("deleting job {name}");
                     events.push(WorkloadEvent::deleted(owner, "job", &name, now));
                     let (store, d) = (store.clone(), d.clone());
-                    std::thread::spawn(move || delete(&store, &d, None));
+                    std::thread::spawn(move || delete(&store, &d, Deletion::default()));
                 }
             }
         }
@@ -903,15 +956,19 @@ fn cron_look(
 /// (with the grace period the `deleting` mark holds, if any), then its directory.
 fn finish_deletion(store: &Store, dir: &WorkloadDir) -> anyhow::Result<()> {
     let w = dir.read()?;
+    let deletion = dir.deletion();
+    if deletion.orphan {
+        orphan_dependents(store, dir, &w)?;
+        tandem_supervisor::statedir::remove_whole(&dir.root)?;
+        return Ok(());
+    }
+    let grace = deletion.grace_seconds;
     if w.kind() == WorkloadKind::CronJob {
-        let grace: Option<u64> = std::fs::read_to_string(dir.deleting())
-            .ok()
-            .and_then(|g| g.trim().parse().ok());
         let handles: Vec<_> = owned_jobs(store, w.namespace(), w.uid())
             .into_iter()
             .map(|(d, _)| {
                 let store = store.clone();
-                std::thread::spawn(move || delete(&store, &d, grace))
+                std::thread::spawn(move || delete(&store, &d, deletion))
             })
             .collect();
         for h in handles {
@@ -921,9 +978,6 @@ fn finish_deletion(store: &Store, dir: &WorkloadDir) -> anyhow::Result<()> {
         return Ok(());
     }
     let owners = tandem_controllers::pod_owners(&w, &dir.replica_sets());
-    let grace: Option<u64> = std::fs::read_to_string(dir.deleting())
-        .ok()
-        .and_then(|g| g.trim().parse().ok());
     let handles: Vec<_> = owned_pods(store, w.namespace(), &owners)
         .into_iter()
         .map(|(d, _)| std::thread::spawn(move || delete_pod(&d, grace)))
@@ -935,11 +989,95 @@ fn finish_deletion(store: &Store, dir: &WorkloadDir) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the garbage collector does for a workload deleted with `propagationPolicy: Orphan`:
+/// its dependents stay, without it among their owners. A Deployment's ReplicaSets become
+/// ReplicaSets of their own (their pods keep them as owners and keep running); a CronJob's Jobs,
+/// Jobs of their own; any other workload's pods, pods without a controller, which the next
+/// workload that selects them adopts.
+fn orphan_dependents(store: &Store, dir: &WorkloadDir, w: &Workload) -> anyhow::Result<()> {
+    let without_owner =
+        |owners: &Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>>| {
+            owners
+                .iter()
+                .flatten()
+                .filter(|o| o.uid != w.uid())
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+    match w.kind() {
+        WorkloadKind::CronJob => {
+            for (job, _) in owned_jobs(store, w.namespace(), w.uid()) {
+                job.update(|j| {
+                    let meta = j.metadata_mut();
+                    meta.owner_references =
+                        Some(without_owner(&meta.owner_references)).filter(|o| !o.is_empty());
+                    Ok(())
+                })?;
+            }
+        }
+        WorkloadKind::Deployment => {
+            let (settings, _) = dir.read_settings()?;
+            let references = dir.read_references()?;
+            let exe = super::own_exe()?;
+            for rs in dir.replica_sets() {
+                let mut rs = rs;
+                rs.metadata.owner_references =
+                    Some(without_owner(&rs.metadata.owner_references)).filter(|o| !o.is_empty());
+                let (uid, created) = (
+                    rs.metadata.uid.clone(),
+                    rs.metadata.creation_timestamp.clone(),
+                );
+                rs.metadata.resource_version = None;
+                let mut loaded = load_object(
+                    serde_json::to_value(&rs)?,
+                    "apps/v1",
+                    "ReplicaSet",
+                    &references,
+                    &settings,
+                )?
+                .workloads
+                .pop()
+                .context("the ReplicaSet did not load")?;
+                // Its pods name it by its uid: it keeps it.
+                let meta = loaded.object.metadata_mut();
+                meta.uid = uid;
+                meta.creation_timestamp = created;
+                meta.generation = Some(1);
+                create(store, &exe, &loaded, &references, &settings)?;
+            }
+        }
+        _ => {
+            let owners = tandem_controllers::pod_owners(w, &[]);
+            for (pod_dir, pod) in owned_pods(store, w.namespace(), &owners) {
+                let name = pod.metadata.name.clone().unwrap_or_default();
+                let update = tandem_api::updates::PodUpdate {
+                    metadata: tandem_api::updates::MetadataChange {
+                        owner_references: Some(without_owner(&pod.metadata.owner_references)),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                };
+                if let Err(why) = super::metadata::apply_pod_update(&pod_dir, &name, &update)? {
+                    eprintln!("warning: pod {name} keeps its owner: {why}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How a workload is deleted: the grace period of its pods, and whether they are kept
+/// (`propagationPolicy: Orphan`, `--cascade=orphan`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deletion {
+    pub grace_seconds: Option<u64>,
+    pub orphan: bool,
+}
+
 /// `tandem delete KIND NAME`: marks the workload deleted and waits for its controller to delete
-/// its pods and itself; a controller that is gone has its part done here.
-pub fn delete(store: &Store, dir: &WorkloadDir, grace: Option<u64>) -> anyhow::Result<()> {
-    let mark = grace.map(|g| g.to_string()).unwrap_or_default();
-    write_atomic(&dir.deleting(), mark.as_bytes())?;
+/// its pods (or let them go) and itself; a controller that is gone has its part done here.
+pub fn delete(store: &Store, dir: &WorkloadDir, deletion: Deletion) -> anyhow::Result<()> {
+    dir.mark_deleted(deletion)?;
     loop {
         if !dir.root.exists() {
             return Ok(());

@@ -16,6 +16,14 @@ pub fn delete(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
     deleted
 }
 
+/// How `delete` deletes a workload: its `--grace-period` and `--cascade`.
+fn deletion(a: &DeleteArgs) -> super::controller::Deletion {
+    super::controller::Deletion {
+        grace_seconds: a.grace_period,
+        orphan: a.cascade == crate::cli::Cascade::Orphan,
+    }
+}
+
 fn delete_targets(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
     if !a.filename.is_empty() {
         return delete_file(store, &a);
@@ -82,7 +90,7 @@ fn delete_targets(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
     }
     if first_kind.is_some() || !workloads.is_empty() {
         for (kind, name) in &workloads {
-            super::workloads::delete(store, *kind, &a.namespace, name, a.grace_period)?;
+            super::workloads::delete(store, *kind, &a.namespace, name, deletion(&a))?;
         }
         return Ok(0);
     }
@@ -192,7 +200,7 @@ fn delete_file(store: &Store, a: &DeleteArgs) -> anyhow::Result<i32> {
     })?;
     for w in &loaded.workloads {
         let o = &w.object;
-        super::workloads::delete(store, o.kind(), o.namespace(), o.name(), a.grace_period)?;
+        super::workloads::delete(store, o.kind(), o.namespace(), o.name(), deletion(a))?;
     }
     let pods: Vec<(String, String)> = loaded
         .pods

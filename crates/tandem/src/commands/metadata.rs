@@ -54,11 +54,8 @@ pub(crate) fn apply_pod_update(
         return Ok(Ok(()));
     }
     let mut asks = vec![];
-    if update.labels.is_some() || update.annotations.is_some() {
-        asks.push(Request::SetMetadata {
-            labels: update.labels.clone(),
-            annotations: update.annotations.clone(),
-        });
+    if !update.metadata.is_empty() {
+        asks.push(Request::SetMetadata(update.metadata.clone()));
     }
     if !update.images.is_empty() {
         asks.push(Request::SetImage {
@@ -77,12 +74,7 @@ pub(crate) fn apply_pod_update(
 fn record_ended(dir: &PodDir, update: &PodUpdate) -> anyhow::Result<()> {
     // As written, not as read_pod shows a lost pod.
     let mut pod: Pod = serde_json::from_slice(&std::fs::read(dir.pod_json())?)?;
-    if let Some(l) = &update.labels {
-        pod.metadata.labels = Some(l.clone()).filter(|l| !l.is_empty());
-    }
-    if let Some(a) = &update.annotations {
-        pod.metadata.annotations = Some(a.clone()).filter(|a| !a.is_empty());
-    }
+    update.metadata.apply_to(&mut pod.metadata);
     if let Some(spec) = pod.spec.as_mut() {
         for c in spec
             .init_containers

@@ -291,7 +291,14 @@ pub(crate) fn create_loaded(
             Err(e) => {
                 // Nothing half-made: what this command started goes too.
                 for (_, _, dir) in &created {
-                    let _ = super::controller::delete(store, dir, Some(0));
+                    let _ = super::controller::delete(
+                        store,
+                        dir,
+                        super::controller::Deletion {
+                            grace_seconds: Some(0),
+                            orphan: false,
+                        },
+                    );
                 }
                 for (_, dir) in &started {
                     let _ = delete_pod(dir, Some(0));
@@ -695,7 +702,7 @@ fn foreground(store: &Store, made: Made) -> anyhow::Result<i32> {
                     for w in &workloads {
                         let (store, w) = (store.clone(), w.clone());
                         // Each workload's controller deletes its pods; this waits for none of it.
-                        tokio::task::spawn_blocking(move || super::controller::delete(&store, &w, None));
+                        tokio::task::spawn_blocking(move || super::controller::delete(&store, &w, Default::default()));
                     }
                 }
                 for (i, (_, dir)) in followed.iter().enumerate() {

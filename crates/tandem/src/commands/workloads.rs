@@ -492,16 +492,17 @@ pub(crate) fn set_replicas(
     Ok(())
 }
 
-/// `tandem delete KIND NAME`: the workload and its pods (cascading, each pod gracefully).
+/// `tandem delete KIND NAME`: the workload and its pods (cascading, each pod gracefully), or
+/// the workload alone (`--cascade=orphan`).
 pub fn delete(
     store: &Store,
     kind: WorkloadKind,
     namespace: &str,
     name: &str,
-    grace: Option<u64>,
+    deletion: controller::Deletion,
 ) -> anyhow::Result<()> {
     let dir = existing(store, kind, namespace, name)?;
-    controller::delete(store, &dir, grace)?;
+    controller::delete(store, &dir, deletion)?;
     println!("{} \"{name}\" deleted", kind.group_kind());
     Ok(())
 }
