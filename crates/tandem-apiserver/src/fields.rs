@@ -558,13 +558,18 @@ pub fn apply(
         return Err(conflicts);
     }
     let mut object = merge(live, applied, "", "");
-    // What this manager applied before and no more goes, unless another owns it; the deepest
-    // first, so an item goes with what is in it.
+    // What this manager applied before and no more goes, unless another owns it or anything
+    // in it (a map whose one key another manager set stays, with that key); the deepest first,
+    // so an item goes with what is in it.
     let mut gone: Vec<&Path> = before
         .0
         .iter()
         .filter(|p| !wanted.0.contains(*p))
-        .filter(|p| !others.iter().any(|e| e.fields.0.contains(*p)))
+        .filter(|p| {
+            !others
+                .iter()
+                .any(|e| e.fields.0.iter().any(|q| q.starts_with(p)))
+        })
         .collect();
     gone.sort_by_key(|p| std::cmp::Reverse(p.len()));
     for path in gone {
@@ -572,16 +577,18 @@ pub fn apply(
     }
     others.retain(|e| !e.fields.is_empty());
     let mut out = others;
-    out.push(Entry {
-        manager: manager.to_string(),
-        operation: Operation::Apply,
-        api_version: applied["apiVersion"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        time: time.to_string(),
-        fields: wanted,
-    });
+    if !wanted.is_empty() {
+        out.push(Entry {
+            manager: manager.to_string(),
+            operation: Operation::Apply,
+            api_version: applied["apiVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            time: time.to_string(),
+            fields: wanted,
+        });
+    }
     Ok(Applied {
         object,
         managers: out,
@@ -880,6 +887,22 @@ mod tests {
         )
         .expect("ok");
         assert_eq!(left.object["data"], json!({"a": "1", "c": "3"}));
+        // A key another manager added by an update stays when the appliers drop the whole map.
+        let mut patched = left.object.clone();
+        patched["data"]["d"] = json!("4");
+        let managers = update(Some(&left.object), &patched, &left.managers, "ops", "t");
+        let bare = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        let one_gone = apply(&patched, &managers, &bare, "one", false, "t").expect("ok");
+        let all_gone = apply(
+            &one_gone.object,
+            &one_gone.managers,
+            &bare,
+            "two",
+            false,
+            "t",
+        )
+        .expect("ok");
+        assert_eq!(all_gone.object["data"], json!({"d": "4"}));
         let messages = conflict_message(&[
             Conflict {
                 manager: "\"x\"".into(),

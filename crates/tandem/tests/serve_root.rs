@@ -846,6 +846,23 @@ fn changed(s: &Serving, args: &[&str], said: &str) {
 }
 
 /// `kubectl patch` expected to be refused with `words` in its error.
+/// How many pods a label selector picks that run.
+fn running_pods(s: &Serving, selector: &str) -> usize {
+    let out = kubectl(
+        s,
+        &[
+            "get",
+            "pods",
+            "-l",
+            selector,
+            "--field-selector=status.phase=Running",
+            "-o",
+            "name",
+        ],
+    );
+    stdout(&out).lines().count()
+}
+
 fn change_refused(s: &Serving, args: &[&str], words: &str) {
     let out = kubectl(s, args);
     assert!(!out.status.success(), "{args:?} was taken");
@@ -3115,19 +3132,7 @@ fn server_side_apply_owns_fields_removes_dropped_ones_and_reports_conflicts() {
     let out = kubectl(&serving, &["apply", "--server-side", "-f", deploy_path]);
     assert!(out.status.success(), "{}", stderr(&out));
     wait_for("two running replicas", 60, || {
-        let out = kubectl(
-            &serving,
-            &[
-                "get",
-                "pods",
-                "-l",
-                "app=web",
-                "--field-selector=status.phase=Running",
-                "-o",
-                "name",
-            ],
-        );
-        (stdout(&out).lines().count() == 2).then_some(())
+        (running_pods(&serving, "app=web") == 2).then_some(())
     });
     let out = kubectl(&serving, &["delete", "-f", deploy_path, "-f", path]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -3301,19 +3306,7 @@ fn orphaned_pods_keep_running_and_the_next_statefulset_adopts_them() {
     let out = kubectl(&serving, &["scale", "replicaset", &rs, "--replicas=2"]);
     assert!(out.status.success(), "{}", stderr(&out));
     wait_for("two pods of the ReplicaSet", 60, || {
-        let out = kubectl(
-            &serving,
-            &[
-                "get",
-                "pods",
-                "-l",
-                "app=api",
-                "--field-selector=status.phase=Running",
-                "-o",
-                "name",
-            ],
-        );
-        (stdout(&out).lines().count() == 2).then_some(())
+        (running_pods(&serving, "app=api") == 2).then_some(())
     });
     let out = kubectl(&serving, &["delete", "replicaset", &rs]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -15,6 +15,11 @@ fn run_d(env: &Env, yaml: &str) -> std::process::Output {
     env.tandem(&["run", "-d", "-f", path.to_str().expect("utf-8")])
 }
 
+/// `tandem run -d --service-cluster-ip-range RANGE -f FILE`.
+fn run_in_range(env: &Env, range: &str, file: &str) -> std::process::Output {
+    env.tandem(&["run", "-d", "--service-cluster-ip-range", range, "-f", file])
+}
+
 fn service_json(env: &Env, name: &str) -> serde_json::Value {
     let out = env.tandem(&["get", "service", name, "-o", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -369,14 +374,7 @@ fn a_store_takes_its_service_range_from_the_flag_until_it_is_empty() {
     )
     .expect("write manifest");
     let file = file.to_str().expect("utf-8");
-    let out = env.tandem(&[
-        "run",
-        "-d",
-        "--service-cluster-ip-range",
-        "10.100.0.0/24",
-        "-f",
-        file,
-    ]);
+    let out = run_in_range(&env, "10.100.0.0/24", file);
     assert!(out.status.success(), "{}", stderr(&out));
     // A cluster IP above the range's static band (16 addresses for a /24), the `kubernetes`
     // Service's first address and the cluster DNS at the tenth, as a cluster of that range has.
@@ -425,14 +423,7 @@ fn a_store_takes_its_service_range_from_the_flag_until_it_is_empty() {
     )
     .expect("write");
     let other = other.to_str().expect("utf-8");
-    let out = env.tandem(&[
-        "run",
-        "-d",
-        "--service-cluster-ip-range",
-        "10.101.0.0/24",
-        "-f",
-        other,
-    ]);
+    let out = run_in_range(&env, "10.101.0.0/24", other);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("the store's Services and pods have addresses from 10.100.0.0/24"),
@@ -983,14 +974,7 @@ fn a_single_stack_store_refuses_what_needs_two_families() {
     let path = env.root.path().join("svc.yaml");
     std::fs::write(&path, svc).expect("write");
     let file = path.to_str().expect("utf-8");
-    let out = env.tandem(&[
-        "run",
-        "-d",
-        "--service-cluster-ip-range",
-        "10.100.0.0/16",
-        "-f",
-        file,
-    ]);
+    let out = run_in_range(&env, "10.100.0.0/16", file);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("The Service \"both\" is invalid: spec.ipFamilyPolicy: Invalid value: \"RequireDualStack\": this cluster is not configured for dual-stack services"),
@@ -1002,14 +986,7 @@ fn a_single_stack_store_refuses_what_needs_two_families() {
     // (on a host with IPv6), a range of one family first refused.
     let prefer = svc.replace("RequireDualStack", "PreferDualStack");
     std::fs::write(&path, &prefer).expect("write");
-    let out = env.tandem(&[
-        "run",
-        "-d",
-        "--service-cluster-ip-range",
-        "10.100.0.0/16",
-        "-f",
-        file,
-    ]);
+    let out = run_in_range(&env, "10.100.0.0/16", file);
     assert!(out.status.success(), "{}", stderr(&out));
     let got = service_json(&env, "both");
     assert_eq!(
@@ -1025,14 +1002,7 @@ fn a_single_stack_store_refuses_what_needs_two_families() {
     );
     let out = env.tandem(&["delete", "svc/both"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = env.tandem(&[
-        "run",
-        "-d",
-        "--service-cluster-ip-range",
-        "fd00:10:96::/112",
-        "-f",
-        file,
-    ]);
+    let out = run_in_range(&env, "fd00:10:96::/112", file);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("the first range is the pods' first family, IPv4"),
