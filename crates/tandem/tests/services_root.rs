@@ -20,6 +20,9 @@ fn run_in_range(env: &Env, range: &str, file: &str) -> std::process::Output {
     env.tandem(&["run", "-d", "--service-cluster-ip-range", range, "-f", file])
 }
 
+/// Where cluster IPs and node ports are reserved machine-wide, one file each.
+const RESERVATIONS: &str = "/run/tandem/service-reservations";
+
 fn service_json(env: &Env, name: &str) -> serde_json::Value {
     let out = env.tandem(&["get", "service", name, "-o", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -475,6 +478,11 @@ fn the_table_of_a_store_removed_with_its_proxy_killed_is_swept_by_the_next_proxy
     let table = table_of(&a);
     let record = std::path::Path::new("/run/tandem/service-tables").join(&table);
     wait_for("the table's record", 10, || record.exists().then_some(()));
+    let ip = service_json(&a, "gone")["spec"]["clusterIP"]
+        .as_str()
+        .expect("a cluster IP")
+        .to_string();
+    let reservation = std::path::Path::new(RESERVATIONS).join(&ip);
     // The store is removed by hand after its proxy was killed: nothing removed its rules.
     let root = a.root.path().display().to_string();
     for (pid, _) in support::pids_mentioning("__proxy") {
@@ -488,6 +496,15 @@ fn the_table_of_a_store_removed_with_its_proxy_killed_is_swept_by_the_next_proxy
     wait_for("the proxy to die", 10, || (proxies(&a) == 0).then_some(()));
     std::fs::remove_dir_all(a.root.path()).expect("remove the store");
     assert!(table_exists(&table), "{table}");
+    // Its cluster IP stays reserved for a minute (its holder could be about to be written);
+    // made older than that, the next proxy gives it back.
+    assert!(reservation.exists(), "{}", reservation.display());
+    let aged = std::process::Command::new("touch")
+        .args(["-d", "2 minutes ago"])
+        .arg(&reservation)
+        .status()
+        .expect("touch");
+    assert!(aged.success());
     // Another store's proxy, as it starts, removes them.
     let out = run_d(&b, &svc.replace("gone", "here"));
     assert!(out.status.success(), "{}", stderr(&out));
@@ -495,6 +512,9 @@ fn the_table_of_a_store_removed_with_its_proxy_killed_is_swept_by_the_next_proxy
     // again): both are waited for.
     wait_for("the removed store's table and its record to go", 10, || {
         (!table_exists(&table) && !record.exists()).then_some(())
+    });
+    wait_for("its cluster IP to be given back", 10, || {
+        (!reservation.exists()).then_some(())
     });
     let out = b.tandem(&["delete", "svc/here"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -509,7 +529,7 @@ fn nslookup(env: &Env, pod: &str, args: &[&str]) -> String {
 
 fn reservations_of(env: &Env) -> Vec<String> {
     let root = env.root.path().display().to_string();
-    std::fs::read_dir("/run/tandem/service-reservations")
+    std::fs::read_dir(RESERVATIONS)
         .into_iter()
         .flatten()
         .flatten()

@@ -70,6 +70,7 @@ pub fn proxy_main(a: &ProxyArgs) -> i32 {
     store.services = a.services.clone();
     store.pods = a.pods.clone();
     sweep_orphaned_tables();
+    super::service_store::sweep_abandoned_reservations();
     match proxy(&store) {
         Ok(()) => 0,
         Err(e) => {

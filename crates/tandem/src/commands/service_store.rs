@@ -202,10 +202,14 @@ impl Reservations {
         let mut file = match file {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let _held = takeover_lock(&self.dir)?;
                 if !abandoned(&path) {
                     return Ok(false);
                 }
-                std::fs::File::create(&path)?
+                let mut file = std::fs::File::create(&path)?;
+                file.write_all(self.owner.as_os_str().as_encoded_bytes())?;
+                self.made.push(path);
+                return Ok(true);
             }
             Err(e) => {
                 return Err(
@@ -221,6 +225,34 @@ impl Reservations {
     fn release(self) {
         for p in self.made {
             let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The lock (machine-wide, as the reservations are) held to take over an abandoned reservation
+/// or to sweep it: without it two stores could take one over at once, or a sweep remove one
+/// just taken over.
+fn takeover_lock(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".lock"))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow::Error::new(e).context("cannot lock the Services' reservations"))
+}
+
+/// Gives back the reservations whose holder is gone (a store removed by hand with its proxy
+/// killed, say), as each proxy starts: else each would wait for an allocation that wants its
+/// address or port.
+pub(super) fn sweep_abandoned_reservations() {
+    let dir = Path::new(RESERVATIONS);
+    let Ok(_held) = takeover_lock(dir) else {
+        return;
+    };
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if !e.file_name().to_string_lossy().starts_with('.') && abandoned(&e.path()) {
+            let _ = std::fs::remove_file(e.path());
         }
     }
 }
