@@ -176,6 +176,17 @@ pub trait Backend: Send + Sync + 'static {
         orphan: bool,
     ) -> Result<(), ApiError>;
 
+    /// Evicts a pod (`pods/eviction`): deleted gracefully (`grace_seconds`, else its own) if
+    /// the PodDisruptionBudgets that select it allow it now, else `429 TooManyRequests`; a dry
+    /// run judges only.
+    fn evict(
+        &self,
+        namespace: &str,
+        name: &str,
+        grace_seconds: Option<u64>,
+        dry_run: bool,
+    ) -> Result<(), ApiError>;
+
     /// A pod's log, read as it grows when following (until the container ends). Errors (no
     /// such container, none chosen among several) come before anything is written.
     fn logs(

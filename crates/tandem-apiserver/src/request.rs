@@ -27,20 +27,7 @@ pub enum Route {
     },
     /// A collection (`name` None) or one object, possibly a subresource of it.
     Object(Target),
-    /// A subresource the API server has and this one does not serve yet: what it is, and what
-    /// to use instead.
-    NotYet {
-        what: &'static str,
-        instead: &'static str,
-    },
 }
-
-/// Pods' subresources of the API server that are not served yet.
-const NOT_YET: [(&str, &str, &str); 1] = [(
-    "eviction",
-    "eviction through the API",
-    "delete the pod instead",
-)];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -89,16 +76,6 @@ pub fn route(path: &str) -> Result<Route, ApiError> {
             group: group.to_string(),
             version: version.to_string(),
         },
-        ["api", "v1", "namespaces", _, "pods", _, sub]
-            if NOT_YET.iter().any(|(s, ..)| s == sub) =>
-        {
-            let (_, what, instead) = NOT_YET
-                .iter()
-                .find(|(s, ..)| s == sub)
-                .copied()
-                .unwrap_or(NOT_YET[0]);
-            Route::NotYet { what, instead }
-        }
         ["api", version, rest @ ..] => Route::Object(target("", version, rest)?),
         ["apis", group, version, rest @ ..] => Route::Object(target(group, version, rest)?),
         _ => return Err(not_found()),
@@ -275,10 +252,10 @@ mod tests {
             object("/api/v1/namespaces/default/pods/web/attach").subresource,
             Some(Subresource::Attach)
         );
-        assert!(matches!(
-            route("/api/v1/namespaces/default/pods/web/eviction"),
-            Ok(Route::NotYet { .. })
-        ));
+        assert_eq!(
+            object("/api/v1/namespaces/default/pods/web/eviction").subresource,
+            Some(Subresource::Eviction)
+        );
         // A pod is named within a namespace only; namespaces are not in one; unknown paths and
         // subresources are not found.
         for bad in [

@@ -203,6 +203,9 @@ pub enum Subresource {
     PortForward,
     /// `autoscaling/v1` Scale of the workloads with replicas.
     Scale,
+    /// A pod's `eviction`: a `policy/v1` Eviction, which deletes the pod if its disruption
+    /// budget allows.
+    Eviction,
 }
 
 impl Resource {
@@ -367,6 +370,7 @@ impl Resource {
                 Subresource::EphemeralContainers,
                 Subresource::PortForward,
                 Subresource::Status,
+                Subresource::Eviction,
             ],
             Resource::Workload(
                 WorkloadKind::Deployment
@@ -434,6 +438,7 @@ impl Subresource {
             Subresource::Status => "status",
             Subresource::PortForward => "portforward",
             Subresource::Scale => "scale",
+            Subresource::Eviction => "eviction",
         }
     }
 
@@ -446,6 +451,7 @@ impl Subresource {
             "status" => Some(Subresource::Status),
             "portforward" => Some(Subresource::PortForward),
             "scale" => Some(Subresource::Scale),
+            "eviction" => Some(Subresource::Eviction),
             _ => None,
         }
     }
@@ -454,6 +460,7 @@ impl Subresource {
     pub fn group_version(self) -> Option<(&'static str, &'static str)> {
         match self {
             Subresource::Scale => Some(("autoscaling", "v1")),
+            Subresource::Eviction => Some(("policy", "v1")),
             _ => None,
         }
     }
@@ -468,6 +475,7 @@ impl Subresource {
             Subresource::EphemeralContainers | Subresource::Status => "Pod",
             Subresource::PortForward => "PodPortForwardOptions",
             Subresource::Scale => "Scale",
+            Subresource::Eviction => "Eviction",
         }
     }
 
@@ -480,6 +488,7 @@ impl Subresource {
             Subresource::Scale | Subresource::EphemeralContainers | Subresource::Status => {
                 &["get", "patch", "update"]
             }
+            Subresource::Eviction => &["create"],
         }
     }
 }

@@ -275,9 +275,6 @@ async fn dispatch(
             .map(|doc| respond(200, "application/json", Body::Full(Some(doc))))
             .ok_or_else(crate::request::not_found),
         Route::Object(t) => object(shared, req, t, &query).await,
-        Route::NotYet { what, instead } => Err(ApiError::bad_request(format!(
-            "{what} is not supported by tandem yet; {instead}"
-        ))),
         _ => Err(not_allowed()),
     }
 }
@@ -323,6 +320,10 @@ async fn object(
         (&Method::GET | &Method::POST, Some(name), Some(Subresource::PortForward)) => {
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
             sessions::port_forward(shared, req, namespace, name).await
+        }
+        (&Method::POST, Some(name), Some(Subresource::Eviction)) => {
+            let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
+            writes::evict(shared, req, namespace, name).await
         }
         (&Method::GET | &Method::PATCH | &Method::PUT, Some(name), Some(Subresource::Scale)) => {
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());

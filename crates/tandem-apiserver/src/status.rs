@@ -20,6 +20,8 @@ pub enum Reason {
     Expired,
     UnsupportedMediaType,
     Invalid,
+    /// 429: an eviction its disruption budget does not allow now.
+    TooManyRequests,
     InternalError,
 }
 
@@ -36,6 +38,7 @@ impl Reason {
             Reason::Conflict => "Conflict",
             Reason::Expired => "Expired",
             Reason::UnsupportedMediaType => "UnsupportedMediaType",
+            Reason::TooManyRequests => "TooManyRequests",
             Reason::Invalid => "Invalid",
             Reason::InternalError => "InternalError",
         }
@@ -52,6 +55,7 @@ impl Reason {
             Reason::AlreadyExists | Reason::Conflict => 409,
             Reason::Expired => 410,
             Reason::UnsupportedMediaType => 415,
+            Reason::TooManyRequests => 429,
             Reason::Invalid => 422,
             Reason::InternalError => 500,
         }

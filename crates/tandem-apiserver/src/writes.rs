@@ -455,6 +455,58 @@ fn applied_configuration(body: &[u8]) -> Result<Value, ApiError> {
     }
 }
 
+/// `pods/NAME/eviction` (a `policy/v1` or `v1beta1` Eviction, what `kubectl drain` and the
+/// clients' `evict` send): the pod is deleted if its disruption budget allows, as the backend
+/// judges; the answer is a `Status` of success, `201`.
+pub(crate) async fn evict(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    namespace: String,
+    name: String,
+) -> Result<Response<Body>, ApiError> {
+    let body = read_body(req).await?;
+    let eviction: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the Eviction is not valid JSON: {e}")))?;
+    // A body without a kind is an Eviction, as the endpoint decodes it (the Python client
+    // sends none).
+    if !eviction["kind"].is_null() && eviction["kind"] != "Eviction" {
+        return Err(ApiError::bad_request(format!(
+            "the body of an eviction must be an Eviction, not {}",
+            eviction["kind"]
+        )));
+    }
+    if let Some(named) = eviction["metadata"]["name"].as_str() {
+        if named != name {
+            return Err(ApiError::bad_request(format!(
+                "name in URL does not match name in Eviction object: {name} != {named}"
+            )));
+        }
+    }
+    if shared
+        .cache()
+        .get(Resource::Pods, &namespace, &name)
+        .is_none()
+    {
+        return Err(ApiError::not_found("", "pods", &name));
+    }
+    let options = &eviction["deleteOptions"];
+    let grace = options["gracePeriodSeconds"]
+        .as_i64()
+        .map(|g| g.max(0) as u64);
+    let dry_run = options["dryRun"]
+        .as_array()
+        .is_some_and(|d| d.iter().any(|v| v == "All"));
+    let backend = Arc::clone(&shared.backend);
+    let (ns, n) = (namespace.clone(), name.clone());
+    blocking(move || backend.evict(&ns, &n, grace, dry_run)).await?;
+    if !dry_run {
+        shared.refresh().await?;
+    }
+    let mut status = crate::status::success("", "pods", &name);
+    status["code"] = json!(201);
+    Ok(json_response(201, &status))
+}
+
 /// A workload's `autoscaling/v1` Scale: its replicas asked for and had, and its selector.
 pub(crate) fn scale_of(object: &Value) -> Value {
     let meta = &object["metadata"];

@@ -7,12 +7,14 @@
 //! Never: IO, the clock (`now` is an input), randomness (the suffixes' source is an input),
 //! starting or stopping anything — the adapter in the `tandem` binary acts on [`Decision`]s.
 //!
-//! A Service's endpoints (the EndpointSlice controller's part) are in [`endpoints`].
+//! A Service's endpoints (the EndpointSlice controller's part) are in [`endpoints`]; what a
+//! PodDisruptionBudget allows an eviction, in [`disruption`].
 //!
 //! Start at [`reconcile`]; [`pod_owner`] says which pods a workload's controller looks at.
 
 pub mod cronjob;
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod events;
 pub mod job;

@@ -2107,6 +2107,34 @@ fn the_python_client_lists_creates_watches_reads_logs_and_deletes() {
     assert_eq!(stdout(&out), "ok\n");
 }
 
+/// Eviction (`pods/eviction`) through the Python client: refused with 429 while a
+/// PodDisruptionBudget needs the pod, granted once a looser one allows it (`python/eviction.py`).
+#[test]
+fn an_eviction_is_refused_while_the_disruption_budget_needs_the_pod() {
+    let test = "an_eviction_is_refused_while_the_disruption_budget_needs_the_pod";
+    if require_root(test).is_none() {
+        return;
+    }
+    let python = support::repo().join("target/python-kubernetes/bin/python");
+    if !python.exists() {
+        tandem_testkit::skip(&format!(
+            "the Python kubernetes client is not installed at {} (tools/setup.sh installs it)",
+            python.display()
+        ));
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let out = Command::new(&python)
+        .arg(support::repo().join("crates/tandem/tests/python/eviction.py"))
+        .arg(IMAGE)
+        .env("KUBECONFIG", &serving.kubeconfig)
+        .output()
+        .expect("run python");
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out), "ok\n");
+}
+
 #[test]
 fn configmaps_and_secrets_made_with_kubectl_feed_the_pods_made_after_them() {
     if require_root("configmaps_and_secrets_made_with_kubectl_feed_the_pods_made_after_them")

@@ -485,6 +485,57 @@ impl Backend for StoreBackend {
         Ok(())
     }
 
+    fn evict(
+        &self,
+        namespace: &str,
+        name: &str,
+        grace_seconds: Option<u64>,
+        dry_run: bool,
+    ) -> Result<(), ApiError> {
+        use tandem_controllers::disruption::{eviction, Verdict, REFUSED, SEVERAL};
+        let objects = self.snapshot()?;
+        let of = |r: Resource| {
+            objects
+                .iter()
+                .filter(move |o| o.resource == r && o.namespace == namespace)
+        };
+        let pods: Vec<Pod> = of(Resource::Pods)
+            .filter_map(|o| serde_json::from_value(o.value.clone()).ok())
+            .collect();
+        let budgets: Vec<k8s_openapi::api::policy::v1::PodDisruptionBudget> =
+            of(Resource::Stored(StoredKind::PodDisruptionBudget))
+                .filter_map(|o| serde_json::from_value(o.value.clone()).ok())
+                .collect();
+        let Some(pod) = pods
+            .iter()
+            .find(|p| p.metadata.name.as_deref() == Some(name))
+        else {
+            return Err(ApiError::not_found("", "pods", name));
+        };
+        match eviction(pod, &budgets, &pods) {
+            Verdict::Allowed => {}
+            Verdict::Refused { cause } => {
+                let mut e = ApiError::new(tandem_apiserver::Reason::TooManyRequests, REFUSED);
+                e.details.causes = vec![tandem_apiserver::Cause {
+                    reason: "DisruptionBudget".into(),
+                    message: cause,
+                    field: String::new(),
+                }];
+                return Err(e);
+            }
+            Verdict::SeveralBudgets => {
+                return Err(ApiError::new(
+                    tandem_apiserver::Reason::InternalError,
+                    SEVERAL,
+                ))
+            }
+        }
+        if dry_run {
+            return Ok(());
+        }
+        self.delete(Resource::Pods, namespace, name, grace_seconds, false)
+    }
+
     fn logs(
         &self,
         namespace: &str,
