@@ -11,6 +11,8 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use crate::observed::is_ready as ready;
+
 /// A budget as the disruption controller writes its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
@@ -36,15 +38,6 @@ pub const REFUSED: &str = "Cannot evict pod as it would violate the pod's disrup
 /// ... and for a pod with more than one budget.
 pub const SEVERAL: &str =
     "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.";
-
-fn ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
-}
 
 fn selects(pdb: &PodDisruptionBudget, pod: &Pod) -> bool {
     let Some(selector) = pdb.spec.as_ref().and_then(|s| s.selector.as_ref()) else {

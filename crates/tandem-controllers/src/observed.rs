@@ -3,6 +3,16 @@
 
 use k8s_openapi::api::core::v1::Pod;
 
+/// Whether a pod's `Ready` condition is true.
+pub fn is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
 /// A pod's phase as the controllers read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
