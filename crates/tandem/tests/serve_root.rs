@@ -2081,9 +2081,11 @@ fn kubectl_create_of_each_kind_makes_it_from_protobuf() {
     assert!(!out.status.success(), "nothing was made");
 }
 
-#[test]
-fn the_python_client_lists_creates_watches_reads_logs_and_deletes() {
-    if require_root("the_python_client_lists_creates_watches_reads_logs_and_deletes").is_none() {
+/// Runs `crates/tandem/tests/python/SCRIPT` (with the image as its argument) with the Python
+/// `kubernetes` client against a fresh store's `tandem serve`; it prints "ok" when every check
+/// held. Skips (saying why) only where the client is not installed.
+fn python_client_passes(test: &str, script: &str) {
+    if require_root(test).is_none() {
         return;
     }
     // tools/setup.sh makes this environment; only a machine set up by hand lacks it.
@@ -2098,7 +2100,11 @@ fn the_python_client_lists_creates_watches_reads_logs_and_deletes() {
     let env = Env::new();
     let serving = Serving::start(&env);
     let out = Command::new(&python)
-        .arg(support::repo().join("crates/tandem/tests/python/client.py"))
+        .arg(
+            support::repo()
+                .join("crates/tandem/tests/python")
+                .join(script),
+        )
         .arg(IMAGE)
         .env("KUBECONFIG", &serving.kubeconfig)
         .output()
@@ -2107,32 +2113,22 @@ fn the_python_client_lists_creates_watches_reads_logs_and_deletes() {
     assert_eq!(stdout(&out), "ok\n");
 }
 
+#[test]
+fn the_python_client_lists_creates_watches_reads_logs_and_deletes() {
+    python_client_passes(
+        "the_python_client_lists_creates_watches_reads_logs_and_deletes",
+        "client.py",
+    );
+}
+
 /// Eviction (`pods/eviction`) through the Python client: refused with 429 while a
 /// PodDisruptionBudget needs the pod, granted once a looser one allows it (`python/eviction.py`).
 #[test]
 fn an_eviction_is_refused_while_the_disruption_budget_needs_the_pod() {
-    let test = "an_eviction_is_refused_while_the_disruption_budget_needs_the_pod";
-    if require_root(test).is_none() {
-        return;
-    }
-    let python = support::repo().join("target/python-kubernetes/bin/python");
-    if !python.exists() {
-        tandem_testkit::skip(&format!(
-            "the Python kubernetes client is not installed at {} (tools/setup.sh installs it)",
-            python.display()
-        ));
-        return;
-    }
-    let env = Env::new();
-    let serving = Serving::start(&env);
-    let out = Command::new(&python)
-        .arg(support::repo().join("crates/tandem/tests/python/eviction.py"))
-        .arg(IMAGE)
-        .env("KUBECONFIG", &serving.kubeconfig)
-        .output()
-        .expect("run python");
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    assert_eq!(stdout(&out), "ok\n");
+    python_client_passes(
+        "an_eviction_is_refused_while_the_disruption_budget_needs_the_pod",
+        "eviction.py",
+    );
 }
 
 #[test]
