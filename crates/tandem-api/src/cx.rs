@@ -22,6 +22,9 @@ pub(crate) struct Cx<'a> {
     pub unknown_fields: crate::UnknownFields,
     /// Refuse what tandem would otherwise stand in for ([`crate::PlanOptions::strict`]).
     pub strict: bool,
+    /// While set, a path at or below the first is reported as the second: where the API server
+    /// names a part of an object otherwise than it is written (see [`Cx::error_named`]).
+    pub alias: Option<(FieldPath, FieldPath)>,
 }
 
 impl<'a> Cx<'a> {
@@ -35,6 +38,7 @@ impl<'a> Cx<'a> {
             suppressed: Vec::new(),
             unknown_fields: crate::UnknownFields::Refuse,
             strict: false,
+            alias: None,
         }
     }
 
@@ -55,6 +59,11 @@ impl<'a> Cx<'a> {
         message: String,
         hint: Option<String>,
     ) {
+        let aliased = self.alias.as_ref().and_then(|(from, to)| {
+            let rest = path.strip_prefix(from)?;
+            Some(to.join(&rest))
+        });
+        let path = aliased.as_ref().unwrap_or(path);
         self.diags.push(Diagnostic {
             severity,
             file: self.file.to_string(),
@@ -87,6 +96,22 @@ impl<'a> Cx<'a> {
 
     pub(crate) fn error(&mut self, path: &FieldPath, message: impl Into<String>) {
         self.report(Severity::Error, path, message, None);
+    }
+
+    /// An error located at `at` (the field as written) but named `named`, the path the API
+    /// server reports for it where that differs (a Go field name, a field of the internal type's
+    /// layout, an item's field without the item): kubectl users see the server's words.
+    pub(crate) fn error_named(
+        &mut self,
+        at: &FieldPath,
+        named: &FieldPath,
+        message: impl Into<String>,
+    ) {
+        if self.quiet(at) {
+            return;
+        }
+        let pos = self.root.locate(at);
+        self.push_at(Severity::Error, named, pos, message.into(), None);
     }
 
     pub(crate) fn error_hint(

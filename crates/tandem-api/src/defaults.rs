@@ -1,10 +1,15 @@
 //! The API server's defaulting (`pkg/apis/core/v1/defaults.go`), applied to the Pod object so that
 //! the object tandem shows and the plan it runs agree.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::{
     Container, HTTPGetAction, Lifecycle, LifecycleHandler, Pod, PodSecurityContext, PodSpec, Probe,
-    Volume,
+    ResourceRequirements, Volume,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+use crate::quantity::parse_quantity;
 
 pub(crate) const DEFAULT_TGPS: i64 = 30;
 pub(crate) const DEFAULT_FILE_MODE: i32 = 0o644;
@@ -69,6 +74,10 @@ pub(crate) fn pod_spec(spec: &mut PodSpec) {
     for v in spec.volumes.iter_mut().flatten() {
         volume(v);
     }
+    if let Some(r) = &mut spec.resources {
+        requirements(r);
+    }
+    resource_list(&mut spec.overhead);
     // On the host's network a container's port is the host's port (`SetDefaults_PodSpec`).
     if spec.host_network == Some(true) {
         let containers = spec.init_containers.iter_mut().flatten();
@@ -134,6 +143,25 @@ fn container(c: &mut Container) {
     for e in c.env.iter_mut().flatten() {
         if let Some(f) = e.value_from.as_mut().and_then(|v| v.field_ref.as_mut()) {
             set_str(&mut f.api_version, "v1");
+        }
+    }
+    if let Some(r) = &mut c.resources {
+        requirements(r);
+    }
+}
+
+fn requirements(r: &mut ResourceRequirements) {
+    for list in [&mut r.requests, &mut r.limits] {
+        resource_list(list);
+    }
+}
+
+/// Quantities finer than a thousandth are rounded up to one (`SetDefaults_ResourceList`):
+/// `1n` becomes `1m`. One that cannot parse is left for validation to name.
+fn resource_list(list: &mut Option<BTreeMap<String, Quantity>>) {
+    for q in list.iter_mut().flatten().map(|(_, q)| q) {
+        if let Some(rounded) = parse_quantity(&q.0).ok().and_then(|v| v.rounded_to_milli()) {
+            q.0 = rounded;
         }
     }
 }

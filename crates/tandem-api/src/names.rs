@@ -183,15 +183,27 @@ pub(crate) fn local_descending_path(s: &str) -> Option<String> {
     None
 }
 
-/// HTTP header field names (RFC 7230 token).
+/// A file path a volume's items may use: [`local_descending_path`], and not starting with
+/// `..` (`..data` and its kin are the atomic writer's own; `validateLocalNonReservedPath`).
+pub(crate) fn local_non_reserved_path(s: &str) -> Option<String> {
+    local_descending_path(s).or_else(|| {
+        s.starts_with("..")
+            .then(|| "must not start with '..'".into())
+    })
+}
+
+/// HTTP header field names as the API server takes them (`IsHTTPHeaderName`): letters, digits
+/// and `-` only, narrower than RFC 7230's token (no `_`, which proxies drop).
 pub(crate) fn http_header_name(s: &str) -> Option<String> {
-    let ok = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
+    let ok = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if ok {
         None
     } else {
-        Some("must be a valid HTTP header name".into())
+        Some(
+            "a valid HTTP header must consist of alphanumeric characters or '-' (e.g. \
+             'X-Header-Name')"
+                .into(),
+        )
     }
 }
 

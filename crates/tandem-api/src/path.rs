@@ -39,6 +39,13 @@ impl FieldPath {
         p
     }
 
+    /// The path one step up (the root stays the root).
+    pub(crate) fn parent(&self) -> FieldPath {
+        let mut p = self.clone();
+        p.0.pop();
+        p
+    }
+
     /// This path followed by `rest`.
     pub(crate) fn join(&self, rest: &FieldPath) -> FieldPath {
         let mut p = self.clone();

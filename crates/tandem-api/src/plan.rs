@@ -423,6 +423,20 @@ pub enum Handler {
     Sleep {
         seconds: i64,
     },
+    /// An httpGet or tcpSocket whose port names no containerPort of the container. The API
+    /// server accepts it; the kubelet resolves the name at every run and errors with `port NAME
+    /// not found` (a probe keeps its result, a hook fails): so does tandem's runtime.
+    PortNotFound {
+        action: PortAction,
+        port: String,
+    },
+}
+
+/// The action of a [`Handler::PortNotFound`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PortAction {
+    HttpGet,
+    TcpSocket,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

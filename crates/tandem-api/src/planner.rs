@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, DownwardAPIVolumeFile, HTTPGetAction, KeyToPath, LifecycleHandler,
-    Pod, PodSpec, Probe as KProbe, ResourceFieldSelector, Volume,
+    Pod, PodSpec, Probe as KProbe, ResourceFieldSelector, TCPSocketAction, Volume,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -788,23 +788,32 @@ fn requirements(r: Option<&k8s_openapi::api::core::v1::ResourceRequirements>) ->
     }
 }
 
-fn resolve_port(port: &IntOrString, ports: &[&ContainerPort]) -> Option<u16> {
+/// A handler's port as a number, or the name no containerPort of the container declares.
+fn resolve_port(port: &IntOrString, ports: &[&ContainerPort]) -> Option<Result<u16, String>> {
     let n = match port {
         IntOrString::Int(n) => *n,
-        IntOrString::String(name) => {
-            ports
-                .iter()
-                .find(|p| p.name.as_deref() == Some(name.as_str()))?
-                .container_port
-        }
+        IntOrString::String(name) => match ports
+            .iter()
+            .find(|p| p.name.as_deref() == Some(name.as_str()))
+        {
+            Some(p) => p.container_port,
+            None => return Some(Err(name.clone())),
+        },
     };
-    u16::try_from(n).ok()
+    u16::try_from(n).ok().map(Ok)
 }
 
 fn http_get(h: &HTTPGetAction, ports: &[&ContainerPort]) -> Option<Handler> {
+    let port = match resolve_port(&h.port, ports)? {
+        Ok(port) => port,
+        Err(port) => {
+            let action = PortAction::HttpGet;
+            return Some(Handler::PortNotFound { action, port });
+        }
+    };
     Some(Handler::HttpGet {
         host: h.host.clone().filter(|h| !h.is_empty()),
-        port: resolve_port(&h.port, ports)?,
+        port,
         path: h
             .path
             .clone()
@@ -836,10 +845,7 @@ fn probe(p: &KProbe, c: &Container, ports: &[&ContainerPort]) -> Option<Probe> {
     } else if let Some(h) = &p.http_get {
         http_get(h, ports)?
     } else if let Some(t) = &p.tcp_socket {
-        Handler::TcpSocket {
-            host: t.host.clone().filter(|h| !h.is_empty()),
-            port: resolve_port(&t.port, ports)?,
-        }
+        tcp_socket(t, ports)?
     } else if let Some(g) = &p.grpc {
         Handler::Grpc {
             port: u16::try_from(g.port).ok()?,
@@ -869,13 +875,23 @@ fn lifecycle_handler(h: &LifecycleHandler, ports: &[&ContainerPort]) -> Option<H
     } else if let Some(s) = &h.sleep {
         Some(Handler::Sleep { seconds: s.seconds })
     } else if let Some(t) = &h.tcp_socket {
-        Some(Handler::TcpSocket {
-            host: t.host.clone().filter(|h| !h.is_empty()),
-            port: resolve_port(&t.port, ports)?,
-        })
+        tcp_socket(t, ports)
     } else {
         None
     }
+}
+
+fn tcp_socket(t: &TCPSocketAction, ports: &[&ContainerPort]) -> Option<Handler> {
+    Some(match resolve_port(&t.port, ports)? {
+        Ok(port) => Handler::TcpSocket {
+            host: t.host.clone().filter(|h| !h.is_empty()),
+            port,
+        },
+        Err(port) => Handler::PortNotFound {
+            action: PortAction::TcpSocket,
+            port,
+        },
+    })
 }
 
 /// A user or group id as the kernel takes it. Validation has refused every value outside the API

@@ -207,9 +207,36 @@ impl Quantity {
         Some(canonical_bytes_like(self.bytes()?, &self.text))
     }
 
-    fn nano_value(&self) -> i128 {
-        // Exact enough for comparison: Kubernetes itself cannot represent finer than nano units.
+    /// Billionths, rounded up: exact enough to compare and add, as Kubernetes itself cannot
+    /// represent finer than nano units.
+    pub(crate) fn nano_value(&self) -> i128 {
         i128::from(self.scaled(-9))
+    }
+
+    /// `RoundUp(-3)`, which the API server's defaulting applies to every resource list: the
+    /// quantity in thousandths (`1n` → `1m`), or `None` when it has no finer part to lose.
+    pub(crate) fn rounded_to_milli(&self) -> Option<String> {
+        if self.negative || self.exp10 >= -3 || self.nano_value() % 1_000_000 == 0 {
+            return None;
+        }
+        Some(from_nanos(i128::from(self.milli_value()) * 1_000_000, ""))
+    }
+}
+
+/// A count of billionths as apimachinery prints a quantity in the format of `like`: `14`,
+/// `128Mi`, `1500m`, `7n`.
+pub(crate) fn from_nanos(n: i128, like: &str) -> String {
+    let (sign, n) = if n < 0 { ("-", -n) } else { ("", n) };
+    if n % 1_000_000_000 == 0 {
+        let whole = u64::try_from(n / 1_000_000_000).unwrap_or(u64::MAX);
+        return format!("{sign}{}", canonical_bytes_like(whole, like));
+    }
+    if n % 1_000_000 == 0 {
+        format!("{sign}{}m", n / 1_000_000)
+    } else if n % 1_000 == 0 {
+        format!("{sign}{}u", n / 1_000)
+    } else {
+        format!("{sign}{n}n")
     }
 }
 

@@ -235,8 +235,10 @@ fn pod_affinity_term(cx: &mut Cx<'_>, t: &Value, p: &FieldPath) {
     label_selector(cx, &t["namespaceSelector"], &p.field("namespaceSelector"));
     for (i, ns) in strings(&t["namespaces"]).iter().enumerate() {
         if let Some(msg) = names::dns1123_label(ns) {
-            cx.error(
+            // The API server names the list by its singular (`podAffinityTerm.namespace`).
+            cx.error_named(
                 &p.field("namespaces").index(i),
+                &p.field("namespace"),
                 format!("invalid namespace {ns:?}: {msg}"),
             );
         }

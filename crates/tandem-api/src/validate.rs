@@ -254,6 +254,29 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             self.container(c, &p.field("containers").index(i), ContainerRole::Main);
         }
         self.ports_across_containers();
+        self.pod_requests_cover_containers();
+        self.overhead();
+    }
+
+    /// `spec.overhead` is ignored here (with a warning), but its names are checked as the API
+    /// server checks them: as a container's limits (`validateOverhead`), named so.
+    fn overhead(&mut self) {
+        let op = self.p.field("overhead");
+        for (name, q) in self.spec.overhead.iter().flatten() {
+            let at = op.key(name);
+            let standard = matches!(name.as_str(), "cpu" | "memory" | "ephemeral-storage")
+                || name.starts_with("hugepages-");
+            let qualified = name.contains('/') && names::qualified_name(name).is_none();
+            if !standard && !qualified {
+                self.cx.error_named(
+                    &at,
+                    &op.field("limits").key(name),
+                    format!("invalid overhead resource {name:?}: must be a standard resource type or fully qualified"),
+                );
+            } else {
+                quantity(self.cx, &at, &q.0);
+            }
+        }
     }
 
     fn pod_fields(&mut self) {
@@ -286,8 +309,10 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         host_names(cx, spec, &p);
         // `ValidatePodSpec`'s rules for the fields tandem reads or shows but does not act on.
         if spec.share_process_namespace == Some(true) && spec.host_pid == Some(true) {
-            cx.error(
+            // Named where the API server's internal type keeps it (`spec.securityContext`).
+            cx.error_named(
                 &p.field("shareProcessNamespace"),
+                &p.field("securityContext").field("shareProcessNamespace"),
                 "shareProcessNamespace and hostPID cannot both be enabled",
             );
         }
@@ -328,14 +353,16 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         // A user namespace cannot be combined with the host's namespaces (the API server
         // refuses these, and their resources would belong to the host's users anyway).
         if spec.host_users == Some(false) {
-            for (on, field) in [
-                (spec.host_network, "hostNetwork"),
-                (spec.host_pid, "hostPID"),
-                (spec.host_ipc, "hostIPC"),
+            // The API server names the last two by their Go names (`spec.HostPID`).
+            for (on, field, named) in [
+                (spec.host_network, "hostNetwork", "hostNetwork"),
+                (spec.host_pid, "hostPID", "HostPID"),
+                (spec.host_ipc, "hostIPC", "HostIPC"),
             ] {
                 if on == Some(true) {
-                    cx.error(
+                    cx.error_named(
                         &self.p.field(field),
+                        &self.p.field(named),
                         format!("{field} cannot be true when hostUsers is false"),
                     );
                 }
@@ -553,50 +580,54 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         }
     }
 
+    /// The items of a `downwardAPI` volume or projection at `p` (its `items`). The API server
+    /// names an item's fields as if they were the source's (`downwardAPI.path` for
+    /// `downwardAPI.items[0].path`), and so does this.
     fn downward_items(&mut self, items: Option<&[DownwardAPIVolumeFile]>, p: &FieldPath) {
+        let source = p.parent();
         for (i, it) in items.unwrap_or_default().iter().enumerate() {
             let ip = p.index(i);
-            if it.path.is_empty() {
-                self.cx.error(&ip.field("path"), "path is required");
-            } else if let Some(msg) = names::local_descending_path(&it.path) {
-                self.cx
-                    .error(&ip.field("path"), format!("path {:?} {msg}", it.path));
-            } else if it.path.starts_with("..") {
-                // `..data` and its kin are the atomic writer's own (`validateLocalNonReservedPath`).
-                self.cx.error(
-                    &ip.field("path"),
-                    format!("path {:?} must not start with '..'", it.path),
+            self.cx.alias = Some((ip.clone(), source.clone()));
+            self.downward_item(it, &ip);
+            self.cx.alias = None;
+        }
+    }
+
+    fn downward_item(&mut self, it: &DownwardAPIVolumeFile, ip: &FieldPath) {
+        if it.path.is_empty() {
+            self.cx.error(&ip.field("path"), "path is required");
+        } else if let Some(msg) = names::local_non_reserved_path(&it.path) {
+            self.cx
+                .error(&ip.field("path"), format!("path {:?} {msg}", it.path));
+        }
+        mode(self.cx, &ip.field("mode"), it.mode);
+        match (&it.field_ref, &it.resource_field_ref) {
+            (Some(f), None) => {
+                field_ref(
+                    self.cx,
+                    &f.field_path,
+                    f.api_version.as_deref(),
+                    VOLUME_FIELD_PATHS,
+                    &ip.field("fieldRef"),
                 );
             }
-            mode(self.cx, &ip.field("mode"), it.mode);
-            match (&it.field_ref, &it.resource_field_ref) {
-                (Some(f), None) => {
-                    field_ref(
-                        self.cx,
-                        &f.field_path,
-                        f.api_version.as_deref(),
-                        VOLUME_FIELD_PATHS,
-                        &ip.field("fieldRef"),
+            (None, Some(r)) => {
+                let rp = ip.field("resourceFieldRef");
+                if r.container_name.as_deref().is_none_or(str::is_empty) {
+                    self.cx.error(
+                        &rp.field("containerName"),
+                        "containerName is required in downwardAPI volumes",
                     );
                 }
-                (None, Some(r)) => {
-                    let rp = ip.field("resourceFieldRef");
-                    if r.container_name.as_deref().is_none_or(str::is_empty) {
-                        self.cx.error(
-                            &rp.field("containerName"),
-                            "containerName is required in downwardAPI volumes",
-                        );
-                    }
-                    self.resource_field_ref(r, &rp);
-                }
-                (None, None) => self
-                    .cx
-                    .error(&ip, "a downwardAPI item needs fieldRef or resourceFieldRef"),
-                (Some(_), Some(_)) => self.cx.error(
-                    &ip.field("resourceFieldRef"),
-                    "fieldRef and resourceFieldRef are mutually exclusive",
-                ),
+                self.resource_field_ref(r, &rp);
             }
+            (None, None) => self
+                .cx
+                .error(ip, "a downwardAPI item needs fieldRef or resourceFieldRef"),
+            (Some(_), Some(_)) => self.cx.error(
+                &ip.field("resourceFieldRef"),
+                "fieldRef and resourceFieldRef are mutually exclusive",
+            ),
         }
     }
 
@@ -663,7 +694,9 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
             .iter()
             .enumerate()
             .map(|(i, c)| (self.p.field("containers").index(i), c));
-        let all: Vec<(FieldPath, &Container)> = init.chain(main).collect();
+        // The API server checks the main containers first, then init containers against them
+        // (`validateInitContainers`): a clash is reported at the init container.
+        let all: Vec<(FieldPath, &Container)> = main.chain(init).collect();
         for (p, c) in all {
             if c.name.is_empty() {
                 continue;
@@ -720,7 +753,8 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         self.ports(c, p);
         self.env(c, p);
         self.volume_mounts(c, p);
-        self.resources(c, p);
+        self.volume_devices(c, p);
+        self.resources(c, p, slot);
         let ports: Vec<&ContainerPort> = c.ports.iter().flatten().collect();
         let probes = [
             ("livenessProbe", &c.liveness_probe),
@@ -1175,6 +1209,28 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                     "recursiveReadOnly requires mountPropagation None",
                 );
             }
+            // A volume is mounted or attached as a block device, never both.
+            let devices = c.volume_devices.iter().flatten();
+            for d in devices.filter(|d| !d.name.is_empty()) {
+                if d.name == m.name {
+                    self.cx.error(
+                        &mp.field("name"),
+                        format!(
+                            "volume {:?} must not already exist in volumeDevices",
+                            m.name
+                        ),
+                    );
+                }
+                if d.device_path == m.mount_path {
+                    self.cx.error(
+                        &mp.field("mountPath"),
+                        format!(
+                            "mountPath {:?} must not already exist as a path in volumeDevices",
+                            m.mount_path
+                        ),
+                    );
+                }
+            }
             if !m.mount_path.is_empty() {
                 let norm = m.mount_path.trim_end_matches('/');
                 if let Some(first) = paths.insert(if norm.is_empty() { "/" } else { norm }, i) {
@@ -1183,6 +1239,67 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                         format!("mountPath {:?} is already used by volumeMounts[{first}] of this container", m.mount_path),
                     );
                 }
+            }
+        }
+    }
+
+    /// `volumeDevices` as the API server checks them (`ValidateVolumeDevices`), before tandem
+    /// refuses them (no raw block device exists for a claim here): each names a claim or
+    /// ephemeral volume once, at a path of its own, neither of which a volumeMount uses.
+    fn volume_devices(&mut self, c: &Container, p: &FieldPath) {
+        let mut names: HashSet<&str> = HashSet::new();
+        let mut paths: HashSet<&str> = HashSet::new();
+        for (i, d) in c.volume_devices.iter().flatten().enumerate() {
+            let dp = p.field("volumeDevices").index(i);
+            let (np, pp) = (dp.field("name"), dp.field("devicePath"));
+            let mounts = || c.volume_mounts.iter().flatten();
+            if d.name.is_empty() {
+                self.cx.error(&np, "name is required");
+            } else {
+                if !names.insert(&d.name) {
+                    self.cx
+                        .error(&np, format!("volume {:?} must be unique", d.name));
+                }
+                match self.volumes.get(d.name.as_str()) {
+                    None => self.cx.error(&np, format!("volume {:?} not found", d.name)),
+                    Some(v) if v.persistent_volume_claim.is_none() && v.ephemeral.is_none() => {
+                        self.cx.error(&np, format!("volume {:?}: can only use volume source type of PersistentVolumeClaim or Ephemeral for block mode", d.name));
+                    }
+                    Some(_) => {}
+                }
+                if d.device_path.is_empty() {
+                    self.cx.error(&pp, "devicePath is required");
+                }
+                if mounts().any(|m| m.name == d.name) {
+                    self.cx.error(
+                        &np,
+                        format!("volume {:?} must not already exist in volumeMounts", d.name),
+                    );
+                }
+            }
+            if !d.device_path.is_empty() && !paths.insert(&d.device_path) {
+                self.cx.error(
+                    &pp,
+                    format!("devicePath {:?} must be unique", d.device_path),
+                );
+            }
+            if d.device_path.split('/').any(|e| e == "..") {
+                self.cx.error(
+                    &pp,
+                    format!(
+                        "devicePath {:?} can not contain backsteps ('..')",
+                        d.device_path
+                    ),
+                );
+            }
+            if mounts().any(|m| m.mount_path == d.device_path) {
+                self.cx.error(
+                    &pp,
+                    format!(
+                        "devicePath {:?} must not already exist as a path in volumeMounts",
+                        d.device_path
+                    ),
+                );
             }
         }
     }
@@ -1294,18 +1411,128 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         }
     }
 
-    fn resources(&mut self, c: &Container, p: &FieldPath) {
+    fn resources(&mut self, c: &Container, p: &FieldPath, slot: ContainerRole) {
         let Some(res) = &c.resources else { return };
         let rp = p.field("resources");
         let parsed = self.requirements(res, &rp, false);
+        // A main container's limit may not exceed the pod's (`validatePodResourceConsistency`,
+        // which names it `spec.resources.containers[i][name].limits`). Requests are bounded by
+        // the sum in [`Spec::pod_requests_cover_containers`]; init containers are not checked
+        // there, and run inside the pod's cgroup anyway.
+        let Some(i) = self.main_index(p).filter(|_| slot == ContainerRole::Main) else {
+            return;
+        };
         for ((field, name), q) in &parsed {
-            if let Some(pod) = self.pod_limits.get(*name) {
-                if q > pod {
-                    self.cx.error(
-                        &rp.field(field).key(name),
-                        format!("{field}.{name} ({q}) must not exceed the pod-level limit spec.resources.limits.{name} ({pod})"),
-                    );
+            let Some(pod) = self.pod_limits.get(*name).filter(|_| *field == "limits") else {
+                continue;
+            };
+            if q > pod {
+                let named = self
+                    .p
+                    .field("resources")
+                    .field("containers")
+                    .index(i)
+                    .key(name)
+                    .field("limits");
+                self.cx.error_named(
+                    &rp.field(field).key(name),
+                    &named,
+                    format!(
+                        "limits.{name} ({q}) must be less than or equal to pod limits of {pod}"
+                    ),
+                );
+            }
+        }
+    }
+
+    /// The index of the main container at `p` (`spec.containers[i]`).
+    fn main_index(&self, p: &FieldPath) -> Option<usize> {
+        match p.strip_prefix(&self.p.field("containers"))?.segs() {
+            [crate::path::Seg::Index(i)] => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// Pod-level requests must cover what the containers request together, counted as the
+    /// scheduler counts a pod (`AggregateContainerRequests`, KEP-753): every main container and
+    /// sidecar, or, if more, each regular init container beside the sidecars declared before
+    /// it. A request a container leaves out defaults to its limit.
+    fn pod_requests_cover_containers(&mut self) {
+        let Some(pod) = &self.spec.resources else {
+            return;
+        };
+        let effective = |r: Option<&k8s_openapi::api::core::v1::ResourceRequirements>| {
+            let mut out: HashMap<String, i128> = HashMap::new();
+            // Limits first: a request given overrides the limit it would default from.
+            let lists = r.into_iter().flat_map(|r| [&r.limits, &r.requests]);
+            for (name, q) in lists.flatten().flatten() {
+                if let Ok(q) = crate::quantity::parse_quantity(&q.0) {
+                    out.insert(name.clone(), q.nano_value());
                 }
+            }
+            out
+        };
+        let add = |into: &mut HashMap<String, i128>, from: &HashMap<String, i128>| {
+            for (k, v) in from {
+                *into.entry(k.clone()).or_default() += v;
+            }
+        };
+        let mut total: HashMap<String, i128> = HashMap::new();
+        for c in &self.spec.containers {
+            add(&mut total, &effective(c.resources.as_ref()));
+        }
+        let mut sidecars: HashMap<String, i128> = HashMap::new();
+        let mut init_peak: HashMap<String, i128> = HashMap::new();
+        for c in self.spec.init_containers.iter().flatten() {
+            let own = effective(c.resources.as_ref());
+            let moment = if c.restart_policy.as_deref() == Some("Always") {
+                add(&mut total, &own);
+                add(&mut sidecars, &own);
+                sidecars.clone()
+            } else {
+                let mut with = own;
+                add(&mut with, &sidecars);
+                with
+            };
+            for (k, v) in moment {
+                let peak = init_peak.entry(k).or_default();
+                *peak = (*peak).max(v);
+            }
+        }
+        for (k, v) in init_peak {
+            let t = total.entry(k).or_default();
+            *t = (*t).max(v);
+        }
+        let requests = effective(Some(pod));
+        // The pod's own quantities as written, whose format the message keeps.
+        let pod_text: HashMap<&String, &str> = [&pod.limits, &pod.requests]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|(k, q)| (k, q.0.as_str()))
+            .collect();
+        let rp = self.p.field("resources");
+        let mut names: Vec<&String> = requests.keys().collect();
+        names.sort();
+        for name in names {
+            let containers = total.get(name).copied().unwrap_or(0);
+            if containers > requests[name] {
+                let at = if self.cx.given(&rp.field("requests").key(name)) {
+                    rp.field("requests").key(name)
+                } else {
+                    rp.field("limits").key(name)
+                };
+                self.cx.error_named(
+                    &at,
+                    &rp.field("requests").key(name),
+                    format!(
+                        "must be greater than or equal to aggregate container requests of {}",
+                        crate::quantity::from_nanos(
+                            containers,
+                            pod_text.get(name).copied().unwrap_or_default()
+                        )
+                    ),
+                );
             }
         }
     }
@@ -1564,8 +1791,10 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
         }
         for (i, hd) in h.http_headers.iter().flatten().enumerate() {
             if let Some(msg) = names::http_header_name(&hd.name) {
-                self.cx.error(
+                // Named at the list, as the API server names it.
+                self.cx.error_named(
                     &p.field("httpHeaders").index(i).field("name"),
+                    &p.field("httpHeaders"),
                     format!("invalid header name {:?}: {msg}", hd.name),
                 );
             }
@@ -1601,10 +1830,12 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                     } else {
                         format!("named ports of this container: {}", declared.join(", "))
                     };
-                    self.cx.error_hint(
+                    // The API server accepts it; the kubelet resolves the name at each run and
+                    // errors (a probe keeps its initial result; a hook fails).
+                    self.cx.warn(
                         p,
-                        format!("port {name:?} does not name a containerPort of this container"),
-                        hint,
+                        format!("port {name:?} does not name a containerPort of this container: every run of this check will fail with \"port {name} not found\""),
+                        Some(hint),
                     );
                 }
             }
@@ -1906,7 +2137,7 @@ fn key_to_paths(cx: &mut Cx<'_>, items: Option<&[KeyToPath]>, p: &FieldPath) {
         }
         if it.path.is_empty() {
             cx.error(&ip.field("path"), "path is required");
-        } else if let Some(msg) = names::local_descending_path(&it.path) {
+        } else if let Some(msg) = names::local_non_reserved_path(&it.path) {
             cx.error(&ip.field("path"), format!("path {:?} {msg}", it.path));
         }
         mode(cx, &ip.field("mode"), it.mode);

@@ -800,8 +800,15 @@ fn pod_level_resources_are_planned_and_bound_their_containers() {
     );
     assert!(
         has(
-            "spec.containers[0].resources.limits[memory]",
-            "must not exceed the pod-level limit"
+            "spec.resources.containers[0][memory].limits",
+            "must be less than or equal to pod limits of 64Mi"
+        ),
+        "{got:#?}"
+    );
+    assert!(
+        has(
+            "spec.resources.requests[memory]",
+            "must be greater than or equal to aggregate container requests of 128Mi"
         ),
         "{got:#?}"
     );
@@ -1047,7 +1054,8 @@ fn the_api_servers_rules_for_fields_tandem_does_not_act_on() {
         ("  tolerations: [{key: k, operator: Exists, value: v}]\n", "spec.tolerations[0].operator"),
         ("  tolerations: [{key: k, effect: Sometimes}]\n", "spec.tolerations[0].effect"),
         ("  tolerations: [{key: k, effect: NoSchedule, tolerationSeconds: 5}]\n", "spec.tolerations[0].effect"),
-        ("  shareProcessNamespace: true\n  hostPID: true\n", "spec.shareProcessNamespace"),
+        // Named where the API server names it (a field of its internal type).
+        ("  shareProcessNamespace: true\n  hostPID: true\n", "spec.securityContext.shareProcessNamespace"),
         ("  nodeName: \"Bad Node\"\n", "spec.nodeName"),
         // The Priority admission plugin's: no class here, so the priority must be 0 or absent.
         ("  priority: 1000\n", "spec.priority"),

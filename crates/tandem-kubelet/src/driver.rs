@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::events::{EventDetails, EventReason, EventType, ForcedSignal, PodEvent};
-use tandem_api::plan::Handler;
+use tandem_api::plan::{Handler, PortAction};
 
 use crate::action::{Action, PodPhase};
 use crate::admission::RejectReason;
@@ -40,6 +40,10 @@ fn handler_type(h: &Handler) -> &'static str {
         Handler::TcpSocket { .. } => "TCP",
         Handler::Grpc { .. } => "GRPC",
         Handler::Sleep { .. } => "Sleep",
+        Handler::PortNotFound { action, .. } => match action {
+            PortAction::HttpGet => "HTTP",
+            PortAction::TcpSocket => "TCP",
+        },
     }
 }
 
@@ -50,6 +54,7 @@ fn handler_target(h: &Handler) -> String {
         Handler::HttpGet { path, port, .. } => format!("{path} on port {port}"),
         Handler::TcpSocket { port, .. } | Handler::Grpc { port, .. } => format!("port {port}"),
         Handler::Sleep { seconds } => format!("{seconds}s"),
+        Handler::PortNotFound { port, .. } => format!("port {port}"),
     }
 }
 

@@ -801,6 +801,9 @@ impl ContainerRuntime for LinuxRuntime {
                 tokio::time::sleep(tandem_api::plan::seconds(*seconds)).await;
                 HandlerResult::Success
             }
+            Handler::PortNotFound { port, .. } => {
+                HandlerResult::Error(format!("port {port} not found"))
+            }
         }
     }
 }
@@ -828,7 +831,7 @@ fn dials_pod_ip(h: &Handler) -> bool {
             host.as_deref().is_none_or(str::is_empty)
         }
         Handler::Grpc { .. } => true,
-        Handler::Exec { .. } | Handler::Sleep { .. } => false,
+        Handler::Exec { .. } | Handler::Sleep { .. } | Handler::PortNotFound { .. } => false,
     }
 }
 

@@ -27,7 +27,6 @@ use support::{free_port, free_ports, require_root, stdout, Env, CHECKER_IMAGE, I
 const CERT: &str = include_str!("../../tandem-runtime/tests/fixtures/probe-tls.crt");
 const KEY: &str = include_str!("../../tandem-runtime/tests/fixtures/probe-tls.key");
 
-/// A port nobody listens on right now (the pods bind it in their own namespace).
 fn events(env: &Env, name: &str) -> String {
     stdout(&env.tandem(&["get", "events", "--for", &format!("pod/{name}")]))
 }
@@ -50,6 +49,49 @@ fn run_detached(env: &Env, yaml: &str) {
         "run: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A probe's port named after no containerPort: accepted with a warning (the API server accepts
+/// it), and every run errors as the kubelet's does, so a readiness probe keeps the pod unready
+/// and a liveness probe keeps its initial success (no restart).
+#[test]
+fn a_port_name_no_container_declares_errors_every_run() {
+    let Some(()) = require_root("a_port_name_no_container_declares_errors_every_run") else {
+        return;
+    };
+    let env = Env::new();
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: unnamed}}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n    - name: app\n      image: {IMAGE}\n      imagePullPolicy: Never\n      command: [sleep, \"3600\"]\n      readinessProbe: {{httpGet: {{port: metrics}}, periodSeconds: 1}}\n      livenessProbe: {{tcpSocket: {{port: admin}}, periodSeconds: 1}}\n"
+    );
+    let out = env.run_yaml(&yaml, &["-d"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("port \"metrics\" does not name a containerPort of this container"),
+        "{err}"
+    );
+    assert!(wait(
+        &env,
+        "unnamed",
+        "jsonpath={.status.phase}=Running",
+        30
+    ));
+    assert!(!wait(&env, "unnamed", "condition=Ready", 4));
+    let ev = events(&env, "unnamed");
+    assert!(
+        ev.contains("Readiness probe errored: port metrics not found"),
+        "{ev}"
+    );
+    assert!(
+        ev.contains("Liveness probe errored: port admin not found"),
+        "{ev}"
+    );
+    let pod = env.pod_json("unnamed");
+    assert_eq!(
+        pod["status"]["containerStatuses"][0]["restartCount"], 0,
+        "{pod:#}"
+    );
+    assert!(env.tandem(&["delete", "pod", "unnamed"]).status.success());
 }
 
 fn grpc_pod(name: &str, port: u16, status: &str, probe: &str) -> String {
