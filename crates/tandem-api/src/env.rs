@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use thiserror::Error;
 
-use crate::plan::{ContainerPlan, EnvValue, ObjectKeyRef, ObjectKind, PodPlan, ResourceFieldRef};
+use crate::plan::{
+    ContainerPlan, EnvValue, FilePart, FileProjection, ObjectKeyRef, ObjectKind, PodPlan,
+    ResourceFieldRef,
+};
 use crate::quantity::parse_quantity;
 
 /// Facts known only once the pod's sandbox exists.
@@ -113,6 +116,59 @@ impl Objects {
     pub fn files(&self, kind: ObjectKind, name: &str) -> Option<&BTreeMap<String, Vec<u8>>> {
         self.0.get(&(kind, name.to_string())).map(|d| &d.files)
     }
+}
+
+/// Why a file volume cannot be made now, in the kubelet's configMap and secret volume plugins'
+/// words (shown in `FailedMount` events).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum VolumeFilesError {
+    #[error("{} {name:?} not found", kind.name().to_ascii_lowercase())]
+    NotFound { kind: ObjectKind, name: String },
+    #[error("{} references non-existent {} key: {key}", kind.name().to_ascii_lowercase(), match kind { ObjectKind::ConfigMap => "config", ObjectKind::Secret => "secret" })]
+    KeyNotFound { kind: ObjectKind, key: String },
+}
+
+/// The files of a file volume from its parts, in order: each ConfigMap's or Secret's keys as
+/// `objects` holds them, or, with `use_held`, as the pod was loaded with them where `objects`
+/// lacks the object (a volume's first set-up: the objects a pod came with are its own). An
+/// optional object or key that is missing is left out; any other is the error.
+pub fn volume_files(
+    parts: &[FilePart],
+    objects: &Objects,
+    use_held: bool,
+) -> Result<Vec<FileProjection>, VolumeFilesError> {
+    let mut out = Vec::new();
+    for part in parts {
+        let (o, optional, held) = match part {
+            FilePart::Fixed(files) => {
+                out.extend(files.iter().cloned());
+                continue;
+            }
+            FilePart::Object {
+                files,
+                optional,
+                held,
+            } => (files, *optional, held.as_ref().filter(|_| use_held)),
+        };
+        let Some(content) = objects.files(o.kind, &o.name).or(held) else {
+            if optional {
+                continue;
+            }
+            return Err(VolumeFilesError::NotFound {
+                kind: o.kind,
+                name: o.name.clone(),
+            });
+        };
+        let (files, missing) = o.project(content);
+        if let (false, Some(&i)) = (optional, missing.first()) {
+            return Err(VolumeFilesError::KeyNotFound {
+                kind: o.kind,
+                key: o.items[i].key.clone(),
+            });
+        }
+        out.extend(files);
+    }
+    Ok(out)
 }
 
 /// The objects a container's environment reads when it is created.
@@ -324,9 +380,8 @@ pub fn resolve_field_ref(
     })
 }
 
-/// Field paths whose value is fixed once the pod is planned (used to render downwardAPI volume
-/// files at plan time).
-pub(crate) fn static_field_ref(plan: &PodPlan, field_path: &str) -> Option<String> {
+/// Field paths whose value the plan holds.
+fn static_field_ref(plan: &PodPlan, field_path: &str) -> Option<String> {
     Some(match field_path {
         "metadata.name" => plan.name.clone(),
         "metadata.namespace" => plan.namespace.clone(),

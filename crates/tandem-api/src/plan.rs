@@ -483,16 +483,12 @@ pub enum VolumeSource {
         /// `""`, `DirectoryOrCreate`, `Directory`, `FileOrCreate`, `File`, `Socket`, `CharDevice`, `BlockDevice`.
         kind: String,
     },
-    /// configMap, secret, downwardAPI and projected volumes: a read-only set of files written by the
-    /// supervisor when the pod starts. `awaiting` are the ConfigMaps and Secrets the volume
-    /// projects that were not among the objects the pod was loaded with: read from the store
-    /// when the pod's volumes are set up, as the kubelet reads them then; until each exists the
-    /// pod waits in ContainerCreating (`FailedMount`).
-    Files {
-        files: Vec<FileProjection>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        awaiting: Vec<ObjectFiles>,
-    },
+    /// configMap, secret, downwardAPI and projected volumes: read-only files the supervisor
+    /// writes as the kubelet's atomic writer does (a versioned directory behind `..data`), and
+    /// writes again when what they project changes: a ConfigMap or Secret in the store, the
+    /// pod's labels. The pod waits in ContainerCreating (`FailedMount`) for the objects it
+    /// needs that were not among those it was loaded with ([`VolumeSource::awaiting`]).
+    Files { parts: Vec<FilePart> },
     /// `image` (KEP-4639): an image's layers merged, mounted read-only, pulled as a container's
     /// image is. Set up with the volumes that wait, before any container starts.
     Image {
@@ -510,11 +506,55 @@ impl VolumeSource {
     /// (its ConfigMaps or Secrets read then, its image pulled), rather than with the sandbox.
     pub fn set_up_late(&self) -> bool {
         match self {
-            VolumeSource::Files { awaiting, .. } => !awaiting.is_empty(),
+            VolumeSource::Files { .. } => self.awaiting().next().is_some(),
             VolumeSource::Image { .. } => true,
             _ => false,
         }
     }
+
+    /// Whether the volume's files are kept current while the pod runs (§6.9 of
+    /// docs/kubelet-rules.md): file volumes, whose ConfigMaps, Secrets and labels may change.
+    pub fn resyncs(&self) -> bool {
+        matches!(self, VolumeSource::Files { .. })
+    }
+
+    /// The ConfigMaps and Secrets a file volume cannot be set up without that the pod was not
+    /// loaded with (or, loaded, lacked a listed key): read from the store when the volume is set
+    /// up, as the kubelet reads them then.
+    pub fn awaiting(&self) -> impl Iterator<Item = &ObjectFiles> {
+        let parts = match self {
+            VolumeSource::Files { parts } => parts.as_slice(),
+            _ => &[],
+        };
+        parts.iter().filter_map(|p| match p {
+            FilePart::Object {
+                files,
+                optional: false,
+                held,
+            } => match held {
+                None => Some(files),
+                Some(content) => (!files.project(content).1.is_empty()).then_some(files),
+            },
+            _ => None,
+        })
+    }
+}
+
+/// One part of a file volume: a `downwardAPI` volume is one [`FilePart::Fixed`], a `configMap`
+/// or `secret` volume one [`FilePart::Object`], a projected volume one per source, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FilePart {
+    /// Files the pod itself defines: downwardAPI items (their references resolved when written).
+    Fixed(Vec<FileProjection>),
+    /// The keys of one ConfigMap or Secret.
+    Object {
+        files: ObjectFiles,
+        /// `optional: true`: while the object (or a listed key) is missing, the volume goes
+        /// without its files instead of waiting.
+        optional: bool,
+        /// What it held among the objects the pod was loaded with; `None`: it was not there.
+        held: Option<BTreeMap<String, Vec<u8>>>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

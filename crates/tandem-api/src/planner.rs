@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::cx::Cx;
 use crate::defaults::{DEFAULT_FILE_MODE, DEFAULT_TGPS, TERMINATION_MESSAGE_PATH};
-use crate::env::{escape, static_field_ref};
+use crate::env::escape;
 use crate::names;
 use crate::objects::Store;
 use crate::path::FieldPath;
@@ -135,14 +135,13 @@ pub(crate) fn plan(cx: &mut Cx<'_>, pod: &Pod, store: &Store, claims_dir: &str) 
         let cp = planner.container(c, ContainerRole::Main, &p.field("containers").index(i));
         plan.containers.push(cp);
     }
-    // Volumes last: downwardAPI files read the pod's metadata from the plan.
-    let mut volumes = Vec::new();
-    for (i, v) in spec.volumes.iter().flatten().enumerate() {
-        if let Some(vp) = planner.volume(v, &p.field("volumes").index(i), &plan) {
-            volumes.push(vp);
-        }
-    }
-    plan.volumes = volumes;
+    plan.volumes = spec
+        .volumes
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, v)| planner.volume(v, &p.field("volumes").index(i)))
+        .collect();
     plan
 }
 
@@ -488,7 +487,7 @@ impl Planner<'_, '_, '_> {
         out
     }
 
-    fn volume(&mut self, v: &Volume, p: &FieldPath, plan: &PodPlan) -> Option<VolumePlan> {
+    fn volume(&mut self, v: &Volume, p: &FieldPath) -> Option<VolumePlan> {
         let source = if let Some(e) = &v.empty_dir {
             VolumeSource::EmptyDir {
                 memory: e.medium.as_deref() == Some("Memory"),
@@ -509,7 +508,6 @@ impl Planner<'_, '_, '_> {
                 kind: h.type_.clone().unwrap_or_default(),
             }
         } else if let Some(c) = &v.config_map {
-            let mut awaiting = Vec::new();
             let source = ObjectSource {
                 kind: ObjectKind::ConfigMap,
                 name: &c.name,
@@ -519,10 +517,9 @@ impl Planner<'_, '_, '_> {
                 name_field: "name",
             };
             let what = format!("volume {:?}", v.name);
-            let files = self.object_files(source, &p.field("configMap"), &what, &mut awaiting);
-            VolumeSource::Files { files, awaiting }
+            let part = self.object_part(source, &p.field("configMap"), &what);
+            VolumeSource::Files { parts: vec![part] }
         } else if let Some(s) = &v.secret {
-            let mut awaiting = Vec::new();
             let source = ObjectSource {
                 kind: ObjectKind::Secret,
                 name: s.secret_name.as_deref().unwrap_or_default(),
@@ -532,18 +529,17 @@ impl Planner<'_, '_, '_> {
                 name_field: "secretName",
             };
             let what = format!("volume {:?}", v.name);
-            let files = self.object_files(source, &p.field("secret"), &what, &mut awaiting);
-            VolumeSource::Files { files, awaiting }
+            let part = self.object_part(source, &p.field("secret"), &what);
+            VolumeSource::Files { parts: vec![part] }
         } else if let Some(d) = &v.downward_api {
             let mode = file_mode(d.default_mode);
+            let files = downward_files(d.items.as_deref(), mode);
             VolumeSource::Files {
-                files: downward_files(d.items.as_deref(), mode, plan),
-                awaiting: Vec::new(),
+                parts: vec![FilePart::Fixed(files)],
             }
         } else if let Some(pr) = &v.projected {
             let mode = file_mode(pr.default_mode);
-            let mut files = Vec::new();
-            let mut awaiting = Vec::new();
+            let mut parts = Vec::new();
             let what = format!("projected volume {:?}", v.name);
             for (i, s) in pr.sources.iter().flatten().enumerate() {
                 let sp = p.field("projected").field("sources").index(i);
@@ -569,13 +565,14 @@ impl Planner<'_, '_, '_> {
                     (source, sp.field("secret"))
                 } else {
                     if let Some(d) = &s.downward_api {
-                        files.extend(downward_files(d.items.as_deref(), mode, plan));
+                        let files = downward_files(d.items.as_deref(), mode);
+                        parts.push(FilePart::Fixed(files));
                     }
                     continue;
                 };
-                files.extend(self.object_files(source, &at, &what, &mut awaiting));
+                parts.push(self.object_part(source, &at, &what));
             }
-            VolumeSource::Files { files, awaiting }
+            VolumeSource::Files { parts }
         } else if let Some(i) = &v.image {
             let reference = i.reference.clone().unwrap_or_default();
             VolumeSource::Image {
@@ -617,13 +614,10 @@ impl Planner<'_, '_, '_> {
     /// hand; otherwise (or when it lacks a listed key) the projection goes to `awaiting`, read
     /// when the pod's volumes are set up, and the load warns once. An optional reference to a
     /// missing object or key projects nothing for it, as in the kubelet's volume plugins.
-    fn object_files(
-        &mut self,
-        source: ObjectSource<'_>,
-        at: &FieldPath,
-        what: &str,
-        awaiting: &mut Vec<ObjectFiles>,
-    ) -> Vec<FileProjection> {
+    /// A volume's ConfigMap or Secret, with what the objects given hold of it; one that is
+    /// missing (or lacks a listed key) and not optional is said once here, since until it
+    /// exists the pod waits.
+    fn object_part(&mut self, source: ObjectSource<'_>, at: &FieldPath, what: &str) -> FilePart {
         let mode = file_mode(source.default_mode);
         let projection = ObjectFiles {
             kind: source.kind,
@@ -653,35 +647,36 @@ impl Planner<'_, '_, '_> {
         let optional = source.optional == Some(true);
         let kind = source.kind.name();
         let name = source.name;
-        let Some(content) = content else {
-            if !optional {
+        match &content {
+            None if !optional => {
                 let missing = format!(
                     "{kind} {name:?} not found in namespace {:?} (referenced by {what})",
                     self.namespace
                 );
                 self.awaited(&at.field(source.name_field), missing);
-                awaiting.push(projection);
             }
-            return Vec::new();
-        };
-        let (files, missing) = projection.project(&content);
-        if let (false, Some(&first)) = (optional, missing.first()) {
-            let keys: Vec<&str> = content.keys().map(String::as_str).collect();
-            let have = match keys.is_empty() {
-                true => "it has no keys".to_string(),
-                false => format!("its keys: {}", keys.join(", ")),
-            };
-            let key = &projection.items[first].key;
-            let missing = format!("key {key:?} not found in {kind} {name:?} ({have})");
-            self.awaited(&at.field("items").index(first).field("key"), missing);
-            awaiting.push(projection);
-            return Vec::new();
+            Some(content) if !optional => {
+                if let Some(&first) = projection.project(content).1.first() {
+                    let keys: Vec<&str> = content.keys().map(String::as_str).collect();
+                    let have = match keys.is_empty() {
+                        true => "it has no keys".to_string(),
+                        false => format!("its keys: {}", keys.join(", ")),
+                    };
+                    let key = &projection.items[first].key;
+                    let missing = format!("key {key:?} not found in {kind} {name:?} ({have})");
+                    self.awaited(&at.field("items").index(first).field("key"), missing);
+                }
+            }
+            _ => {}
         }
-        files
+        FilePart::Object {
+            files: projection,
+            optional,
+            held: content,
+        }
     }
 
-    /// A volume's object (or a key of it) the sources do not hold: said once here, since until
-    /// it exists the pod waits.
+    /// A volume's object (or a key of it) the sources do not hold.
     fn awaited(&mut self, at: &FieldPath, missing: String) {
         self.cx.warn(
             at,
@@ -693,7 +688,7 @@ impl Planner<'_, '_, '_> {
     }
 }
 
-/// A `configMap`/`secret` volume or projected source, as [`Planner::object_files`] reads it.
+/// A `configMap`/`secret` volume or projected source, as [`Planner::object_part`] reads it.
 struct ObjectSource<'a> {
     kind: ObjectKind,
     name: &'a str,
@@ -722,17 +717,14 @@ fn file_mode(m: Option<i32>) -> u32 {
     file_mode_of(m.unwrap_or(DEFAULT_FILE_MODE))
 }
 
-fn downward_files(
-    items: Option<&[DownwardAPIVolumeFile]>,
-    mode: u32,
-    plan: &PodPlan,
-) -> Vec<FileProjection> {
+fn downward_files(items: Option<&[DownwardAPIVolumeFile]>, mode: u32) -> Vec<FileProjection> {
     items
         .unwrap_or_default()
         .iter()
         .filter_map(|it| {
+            // Resolved when the files are written (labels and annotations can change).
             let content = if let Some(f) = &it.field_ref {
-                FileContent::Bytes(static_field_ref(plan, &f.field_path)?.into_bytes())
+                FileContent::FieldRef(f.field_path.clone())
             } else {
                 let r = it.resource_field_ref.as_ref()?;
                 FileContent::ResourceFieldRef(resource_field_ref(r, ""))

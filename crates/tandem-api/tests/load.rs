@@ -342,14 +342,16 @@ fn object_gets_api_defaults() {
         vols[1].downward_api.as_ref().and_then(|s| s.default_mode),
         Some(0o644)
     );
-    // An optional missing Secret gives an empty volume, not an error.
+    // An optional missing Secret gives an empty volume, not an error (nor a wait).
     let plan = &l.pods[0].plan;
+    let source = &plan.volume("s").expect("s").source;
+    let VolumeSource::Files { parts } = source else {
+        panic!("not files: {source:?}");
+    };
+    assert!(!source.set_up_late());
     assert_eq!(
-        plan.volume("s").map(|v| &v.source),
-        Some(&VolumeSource::Files {
-            files: vec![],
-            awaiting: vec![]
-        })
+        tandem_api::env::volume_files(parts, &Default::default(), true),
+        Ok(vec![])
     );
     assert_eq!(
         plan.containers[0]
@@ -652,13 +654,19 @@ fn projected_volume_and_binary_data() {
     assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
     assert!(l.warnings[0].message.contains("serviceAccountToken"));
     let plan = &l.pods[0].plan;
-    let VolumeSource::Files { files, .. } = &plan.volume("all").expect("all").source else {
+    let VolumeSource::Files { parts } = &plan.volume("all").expect("all").source else {
         panic!("not files");
     };
+    let files = tandem_api::env::volume_files(parts, &Default::default(), true).expect("files");
     let got: Vec<_> = files
         .iter()
         .map(|f| match &f.content {
             FileContent::Bytes(b) => (f.path.as_str(), f.mode, b.clone()),
+            // Resolved when written, as labels can change.
+            FileContent::FieldRef(path) => {
+                let v = tandem_api::env::resolve_field_ref(plan, path, &Default::default());
+                (f.path.as_str(), f.mode, v.expect("field").into_bytes())
+            }
             other => panic!("{other:?}"),
         })
         .collect();

@@ -18,7 +18,10 @@ fn facts() -> RuntimeFacts {
 
 fn files(plan: &PodPlan, volume: &str) -> Vec<FileProjection> {
     match &plan.volume(volume).expect("volume").source {
-        VolumeSource::Files { files, .. } => files.clone(),
+        // What the volume holds when the pod starts with the objects it was loaded with.
+        VolumeSource::Files { parts } => {
+            tandem_api::env::volume_files(parts, &Default::default(), true).expect("files")
+        }
         other => panic!("{volume}: not a files volume: {other:?}"),
     }
 }
@@ -156,11 +159,16 @@ fn sidecar_logging_pod() {
     );
     assert_eq!(bytes(&cfg[1]), b"[PARSER]\n");
 
-    // downwardAPI: labels rendered k8s-style, name static, resources symbolic.
+    // downwardAPI: field references resolved when written (labels rendered k8s-style),
+    // resources symbolic.
     let info = files(p, "podinfo");
     assert_eq!(info[0].path, "labels");
-    assert_eq!(bytes(&info[0]), b"app=\"web\"\ntier=\"frontend\"");
-    assert_eq!(bytes(&info[1]), b"app-with-logging");
+    let field = |f: &FileProjection| match &f.content {
+        FileContent::FieldRef(path) => env::resolve_field_ref(p, path, &facts()).expect("field"),
+        other => panic!("{}: not a field reference: {other:?}", f.path),
+    };
+    assert_eq!(field(&info[0]), "app=\"web\"\ntier=\"frontend\"");
+    assert_eq!(field(&info[1]), "app-with-logging");
     let FileContent::ResourceFieldRef(r) = &info[2].content else {
         panic!("cpu_limit must stay symbolic: {:?}", info[2]);
     };

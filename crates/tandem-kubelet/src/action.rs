@@ -88,6 +88,8 @@ pub enum Action {
     ReplaceSandbox,
     /// Set up the volumes set up late: those awaiting ConfigMaps and Secrets, image volumes (§6.7).
     SetUpVolumes,
+    /// Write the pod's file volumes again where what they project changed (§6.9).
+    ResyncVolumes,
     /// Every container has stopped: make sandbox `attempt` (`CreateSandbox`).
     CreateSandbox { attempt: u32 },
     /// A container exited into a `RestartAllContainers` rule and every container has stopped

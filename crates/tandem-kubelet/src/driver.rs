@@ -100,7 +100,8 @@ pub enum Control {
 pub trait Observer {
     fn status(&mut self, status: &PodStatus, terminating: bool);
     fn event(&mut self, event: &PodEvent);
-    /// The pod's spec is about to change (an image update, §1.7) to `plan`. An error refuses
+    /// The pod's plan is about to change to `plan` (an image update, §1.7; an ephemeral
+    /// container; new labels or annotations, §6.9). An error refuses
     /// the change (it could not be recorded) and the engine keeps the old plan. Called before
     /// the status that follows it.
     fn plan_changed(&mut self, _plan: &PodPlan) -> Result<(), String> {
@@ -156,6 +157,7 @@ enum Done {
         result: Result<Vec<String>, crate::runtime::SandboxFailure>,
     },
     Volumes(Result<(), crate::runtime::MountFailure>),
+    VolumesResynced(Result<(), crate::runtime::MountFailure>),
 }
 
 pub struct Driver<R: ContainerRuntime, O: Observer> {
@@ -361,6 +363,16 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 let tx = self.start_tx.clone();
                 tokio::task::spawn_local(async move {
                     let _ = tx.send(Done::Volumes(runtime.set_up_volumes().await));
+                });
+            }
+            Action::ResyncVolumes => {
+                self.obs.volume_resync_begun();
+                let runtime = Rc::clone(&self.runtime);
+                let plan = Rc::clone(&self.plan);
+                let tx = self.start_tx.clone();
+                tokio::task::spawn_local(async move {
+                    let result = runtime.resync_volumes(&plan).await;
+                    let _ = tx.send(Done::VolumesResynced(result));
                 });
             }
             Action::CreateSandbox { attempt } => {
@@ -583,6 +595,16 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                     );
                 }
                 self.obs.volumes_tried(result.is_ok(), Instant::now());
+            }
+            Done::VolumesResynced(result) => {
+                if let Some(e) = self.obs.volume_resync_done(result, Instant::now()) {
+                    self.event(
+                        EventType::Warning,
+                        EventReason::FailedMount,
+                        e.to_string(),
+                        None,
+                    );
+                }
             }
         }
     }
@@ -837,6 +859,27 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
         Ok(())
     }
 
+    /// New labels or annotations into the plan, which downwardAPI volumes project: their
+    /// files are written again at once (§6.9).
+    fn metadata_into_plan(
+        &mut self,
+        change: &tandem_api::updates::MetadataChange,
+    ) -> Result<(), String> {
+        let mut plan = (*self.plan).clone();
+        if let Some(labels) = &change.labels {
+            plan.labels = labels.clone();
+        }
+        if let Some(annotations) = &change.annotations {
+            plan.annotations = annotations.clone();
+        }
+        if plan != *self.plan {
+            self.observer.plan_changed(&plan)?;
+            self.plan = Rc::new(plan);
+            self.obs.volume_resync.due = None;
+        }
+        Ok(())
+    }
+
     /// Puts an ephemeral container into the plan (§1.8); the engine starts it on its next turn.
     fn add_ephemeral(
         &mut self,
@@ -921,7 +964,10 @@ impl<R: ContainerRuntime, O: Observer> Driver<R, O> {
                 }
             }
             Control::SetMetadata { change, applied } => {
-                let result = self.observer.metadata_changed(&change);
+                let result = self
+                    .observer
+                    .metadata_changed(&change)
+                    .and_then(|()| self.metadata_into_plan(&change));
                 if let Some(tx) = applied {
                     let _ = tx.send(result);
                 }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use tandem_api::plan::{ContainerPlan, Handler};
+use tandem_api::plan::{ContainerPlan, Handler, PodPlan};
 use tokio::time::Instant;
 
 /// How the engine asks a running instance to stop.
@@ -219,6 +219,11 @@ pub trait ContainerRuntime: 'static {
     /// image volume pulls); called until it succeeds, before any container of the pod is
     /// created. A volume set up once stays so; the first that cannot be yet is the error.
     fn set_up_volumes(&self) -> impl Future<Output = Result<(), MountFailure>>;
+    /// Writes the pod's file volumes again where what they project changed (§6.9: a
+    /// ConfigMap's or Secret's keys in the store, `plan`'s labels and annotations), each as one
+    /// atomic change; a volume that cannot be made now keeps its files, and the first such is
+    /// the error.
+    fn resync_volumes(&self, plan: &PodPlan) -> impl Future<Output = Result<(), MountFailure>>;
     /// Replaces the lost sandbox with sandbox `attempt`, made as the first one was, once every
     /// container of the pod has stopped; returns the pod's new addresses (`status.podIPs`, IPv4
     /// first; empty without a pod network). On failure nothing of the new sandbox is left.

@@ -574,7 +574,24 @@ pub struct Observed {
     pub sandbox: PodSandbox,
     /// Whether the pod's volumes are set up (§6.7).
     pub volumes: VolumeSetUp,
+    /// Keeping its file volumes current once they are (§6.9).
+    pub volume_resync: VolumeResync,
 }
+
+/// The pod's file volumes kept current (§6.9): when the next resync is due, whether one is
+/// running, and the failure the last reported (warned about again only when it changes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VolumeResync {
+    /// `None`: now (the first, once the volumes are set up).
+    pub due: Option<Instant>,
+    pub running: bool,
+    pub failing: Option<crate::runtime::MountFailure>,
+}
+
+/// How often a running pod's file volumes are compared with what they project (the kubelet
+/// does it at each periodic pod sync, every minute by default; one machine can afford to look
+/// more often, so a changed ConfigMap reaches its pods within seconds).
+pub const VOLUME_RESYNC_PERIOD: Duration = Duration::from_secs(5);
 
 /// The pod's volumes (§6.7): set up before any container is created. Only volumes that wait
 /// for a ConfigMap or Secret, and image volumes, are set up by the engine; the others exist
@@ -624,6 +641,7 @@ impl Observed {
             eviction: None,
             sandbox: Default::default(),
             volumes: VolumeSetUp::of(plan),
+            volume_resync: VolumeResync::default(),
         }
     }
 
@@ -817,6 +835,27 @@ impl Observed {
                 }
             }
         };
+    }
+
+    /// A resync of the file volumes begins (§6.9).
+    pub fn volume_resync_begun(&mut self) {
+        self.volume_resync.running = true;
+    }
+
+    /// A resync ended; the next is due a period later. Returns the failure to warn about: one
+    /// that is not the one reported last.
+    pub fn volume_resync_done(
+        &mut self,
+        result: Result<(), crate::runtime::MountFailure>,
+        now: Instant,
+    ) -> Option<crate::runtime::MountFailure> {
+        let r = &mut self.volume_resync;
+        r.running = false;
+        r.due = Some(now + VOLUME_RESYNC_PERIOD);
+        let failure = result.err();
+        let news = failure.clone().filter(|f| r.failing.as_ref() != Some(f));
+        r.failing = failure;
+        news
     }
 
     pub fn sandbox_creating(&mut self) {

@@ -486,6 +486,14 @@ fn compute_running(plan: &PodPlan, obs: &Observed, now: Instant, d: &mut Decisio
             return;
         }
     }
+    // Set up, file volumes are kept current while the pod runs (§6.9).
+    let resync = &obs.volume_resync;
+    if plan.volumes.iter().any(|v| v.source.resyncs()) && !resync.running {
+        match resync.due.filter(|at| *at > now) {
+            Some(at) => d.wake(at),
+            None => d.actions.push(Action::ResyncVolumes),
+        }
+    }
     // A container exited into a RestartAllContainers rule (§2.7): nothing restarts on its own
     // until every container is stopped and removed.
     if crate::sandbox::restart_all_trigger(plan, obs).is_some() {

@@ -219,6 +219,8 @@ struct Scenario {
     sandbox_failures: Vec<(u32, String)>,
     /// When the object the pod's awaited volumes project appears.
     volumes_missing_until: Option<Duration>,
+    /// While the pod's file volumes cannot be made again.
+    resync_failing: Option<(Duration, Duration)>,
     /// Conditions set from outside (at, type, status), as `tandem patch --subresource=status`
     /// does, with whether the driver takes them.
     conditions: Vec<(Duration, String, String, bool)>,
@@ -239,6 +241,7 @@ impl Scenario {
             sandbox_losses: vec![],
             sandbox_failures: vec![],
             volumes_missing_until: None,
+            resync_failing: None,
             conditions: vec![],
             ephemerals: vec![],
             until: 600 * S,
@@ -285,6 +288,11 @@ impl Scenario {
     /// The pod's awaited volumes cannot be set up before `at`.
     fn volumes_missing_until(mut self, at: Duration) -> Self {
         self.volumes_missing_until = Some(at);
+        self
+    }
+    /// The pod's file volumes cannot be made again from `from` until `until`.
+    fn resync_failing(mut self, from: Duration, until: Duration) -> Self {
+        self.resync_failing = Some((from, until));
         self
     }
     fn until(mut self, d: Duration) -> Self {
@@ -347,6 +355,9 @@ impl Scenario {
         }
         if let Some(at) = self.volumes_missing_until {
             rt.volumes_missing_until(t0 + at);
+        }
+        if let Some((from, until)) = self.resync_failing {
+            rt.resync_failing(t0 + from, t0 + until);
         }
         let losses = self.sandbox_losses;
         let conditions = self.conditions;
@@ -3409,12 +3420,15 @@ fn awaiting_volume(mut plan: PodPlan) -> PodPlan {
     plan.volumes.push(VolumePlan {
         name: "config".into(),
         source: VolumeSource::Files {
-            files: vec![],
-            awaiting: vec![ObjectFiles {
-                kind: ObjectKind::ConfigMap,
-                name: "app-config".into(),
-                items: vec![],
-                mode: 0o644,
+            parts: vec![FilePart::Object {
+                files: ObjectFiles {
+                    kind: ObjectKind::ConfigMap,
+                    name: "app-config".into(),
+                    items: vec![],
+                    mode: 0o644,
+                },
+                optional: false,
+                held: None,
             }],
         },
     });
@@ -3483,6 +3497,36 @@ async fn a_pod_waiting_for_its_volumes_is_deleted_without_starting_anything() {
     assert!(r.at("volumes", "SetUp").is_empty());
     // Back-off doubles to its 10 s cap: no try after the delete at 3 s.
     assert_eq!(tenths(r.at("volumes", "FailedMount")), [0, 5, 15]);
+}
+
+// ---- §6.9 file volumes kept current -------------------------------------------------------------
+
+/// Once set up, a pod's file volumes are made again every resync period while it runs; a
+/// failure (the object deleted) is warned about once, not at every resync, and again only once
+/// it has passed and comes back. Nothing else of the pod is touched.
+#[tokio::test(flavor = "current_thread")]
+async fn file_volumes_are_resynced_every_period_and_a_failure_is_said_once() {
+    let plan = awaiting_volume(pod(Always, 30, &["app"]));
+    let r = Scenario::new(plan)
+        .volumes_missing_until(S)
+        .resync_failing(10 * S, 25 * S)
+        .until(40 * S)
+        .run()
+        .await;
+    assert_eq!(tenths(r.at("volumes", "SetUp")), [15]);
+    // The first right after the set-up, then every 5 s.
+    let resyncs = tenths(r.at("volumes", "Resync"));
+    let failed = tenths(r.at("volumes", "ResyncFailed"));
+    assert_eq!(resyncs, [15, 65, 265, 315, 365]);
+    assert_eq!(failed, [115, 165, 215]);
+    let warned: Vec<_> = r
+        .events(EventReason::FailedMount)
+        .into_iter()
+        .filter(|e| e.message.contains("app-config"))
+        .collect();
+    // Two at set-up (0 and 0.5 s), one for the three failed resyncs.
+    assert_eq!(warned.len(), 3, "{warned:?}");
+    assert_eq!(r.starts("app"), 1);
 }
 
 /// Milliseconds to the nearest tenth of a second.

@@ -8,12 +8,14 @@
 //! Never: parses the command line or prints tables (the `tandem` binary does); decides lifecycle
 //! rules (the engine does).
 //!
-//! Layout: `statedir` (paths), `translate` (plan → OCI spec, pure), `volumes`, `users`, `devices` (the host's nodes for privileged containers), `logs`
+//! Layout: `statedir` (paths), `translate` (plan → OCI spec, pure), `volumes` (with
+//! `atomic_writer`, the layout that lets file volumes change under running containers), `users`, `devices` (the host's nodes for privileged containers), `logs`
 //! (CRI format), `linux` (the runtime adapter), `network` (CNI attach/detach, published ports), `sandbox` (the pause process watched and
 //! replaced, §2.3), `proto` + `server` (control socket), `attach` (a container's own streams for attach clients), `supervise`
 //! (the process's main), `storage` (local-storage measurement for eviction), `proxy` (starting the store's proxy,
 //! which serves its pods' cluster DNS).
 
+pub mod atomic_writer;
 pub mod attach;
 pub mod devices;
 pub mod etc_files;

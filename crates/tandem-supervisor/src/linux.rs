@@ -318,10 +318,8 @@ impl LinuxRuntime {
         })
     }
 
-    /// The ConfigMaps and Secrets `c`'s environment reads now, from the store (those that are
-    /// there; a missing one is the resolver's to judge).
     /// The kept ConfigMaps and Secrets of the pod's namespace among `refs`, as the store holds
-    /// them now.
+    /// them now (those that are there; a missing one is the caller's to judge).
     fn kept_objects<'r>(
         &self,
         refs: impl Iterator<Item = (ObjectKind, &'r str)>,
@@ -654,9 +652,9 @@ impl ContainerRuntime for LinuxRuntime {
     }
 
     async fn set_up_volumes(&self) -> Result<(), MountFailure> {
-        let awaited = crate::volumes::awaited_objects(&self.plan);
-        let objects = self.kept_objects(awaited.map(|(_, o)| (o.kind, o.name.as_str())));
-        crate::volumes::set_up_awaiting(&self.plan, &self.dir, &objects, self.id_range)?;
+        let objects = self.kept_objects(crate::volumes::projected_objects(&self.plan));
+        let facts = self.facts.borrow().clone();
+        crate::volumes::set_up_awaiting(&self.plan, &self.dir, &objects, &facts, self.id_range)?;
         for v in &self.plan.volumes {
             let VolumeSource::Image {
                 reference,
@@ -681,6 +679,12 @@ impl ContainerRuntime for LinuxRuntime {
             self.image_volumes.borrow_mut().insert(v.name.clone());
         }
         Ok(())
+    }
+
+    async fn resync_volumes(&self, plan: &PodPlan) -> Result<(), MountFailure> {
+        let objects = self.kept_objects(crate::volumes::projected_objects(plan));
+        let facts = self.facts.borrow().clone();
+        crate::volumes::resync(plan, &self.dir, &objects, &facts, self.id_range)
     }
 
     async fn recreate_sandbox(&self, attempt: u32) -> Result<Vec<String>, SandboxFailure> {

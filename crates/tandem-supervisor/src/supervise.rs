@@ -135,14 +135,6 @@ impl Observer for StateWriter {
         &mut self,
         change: &tandem_api::updates::MetadataChange,
     ) -> Result<(), String> {
-        // The kubelet rewrites downwardAPI files of labels and annotations when they change;
-        // tandem writes them once, at the start, so such a pod keeps its metadata for now.
-        let (labels, annotations) = (change.labels.is_some(), change.annotations.is_some());
-        if let Some(path) = projected_metadata(&self.pod, labels, annotations) {
-            return Err(format!(
-                "the pod projects {path} into a downwardAPI volume, and tandem does not rewrite those files yet; recreate the pod to change it"
-            ));
-        }
         let mut pod = self.pod.clone();
         change.apply_to(&mut pod.metadata);
         let bytes = serde_json::to_vec_pretty(&pod).map_err(|e| e.to_string())?;
@@ -481,31 +473,6 @@ fn forward_stop_signals(control: &mpsc::UnboundedSender<Control>) {
 
 /// Where the engine's status and events go, with the pod's first event when probes cannot reach
 /// the pod's address (see [`crate::linux::loopback_fallback_warning`]).
-/// The first `metadata.labels` or `metadata.annotations` field a downwardAPI volume (plain or
-/// projected) of `pod` writes into a file, among those asked about.
-fn projected_metadata(pod: &Pod, labels: bool, annotations: bool) -> Option<String> {
-    let spec = pod.spec.as_ref()?;
-    let asked = |path: &str| {
-        (labels && path.starts_with("metadata.labels"))
-            || (annotations && path.starts_with("metadata.annotations"))
-    };
-    spec.volumes
-        .iter()
-        .flatten()
-        .flat_map(|v| {
-            let plain = v.downward_api.iter().flat_map(|d| d.items.iter().flatten());
-            let projected = v
-                .projected
-                .iter()
-                .flat_map(|p| p.sources.iter().flatten())
-                .flat_map(|s| s.downward_api.iter().flat_map(|d| d.items.iter().flatten()));
-            plain.chain(projected)
-        })
-        .filter_map(|item| item.field_ref.as_ref())
-        .map(|f| f.field_path.clone())
-        .find(|p| asked(p))
-}
-
 fn state_writer(
     dir: &PodDir,
     pod: Pod,

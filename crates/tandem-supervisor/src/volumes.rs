@@ -3,17 +3,18 @@
 //! Volumes are made once when the pod starts (they survive container restarts, as on a node) in
 //! the pod's directory; tmpfs-backed ones are mounted in the supervisor's private mount namespace.
 
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use tandem_api::env::Objects;
 use tandem_api::env::RuntimeFacts;
 use tandem_api::plan::{
-    ContainerPlan, FileContent, FileProjection, ObjectFiles, ObjectKind, PodPlan, VolumePlan,
+    ContainerPlan, FileContent, FilePart, FileProjection, ObjectKind, PodPlan, VolumePlan,
     VolumeSource,
 };
 use tandem_kubelet::runtime::MountFailure;
 
+use crate::atomic_writer;
 use crate::statedir::PodDir;
 use crate::translate::BindMount;
 
@@ -105,13 +106,18 @@ pub fn prepare(plan: &PodPlan, dir: &PodDir, facts: &RuntimeFacts) -> Result<(),
                 std::fs::create_dir_all(&path).map_err(io_err(&v.name, &path))?;
                 continue;
             }
-            VolumeSource::Files { files, awaiting } => {
+            VolumeSource::Files { parts } => {
                 std::fs::create_dir_all(&path).map_err(io_err(&v.name, &path))?;
-                write_files(plan, &v.name, &path, files, facts)?;
-                if !awaiting.is_empty() {
-                    // The rest comes with its objects, and ownership after it (`set_up_awaiting`).
+                if v.source.set_up_late() {
+                    // Written with its objects, and ownership after them (`set_up_awaiting`).
                     continue;
                 }
+                let files = tandem_api::env::volume_files(parts, &Objects::default(), true)
+                    .map_err(|e| VolumeError::Content {
+                        volume: v.name.clone(),
+                        message: e.to_string(),
+                    })?;
+                write_files(plan, &v.name, &path, &files, facts)?;
             }
         }
         apply_fs_group(plan, &v.name, &v.source, &path)?;
@@ -135,25 +141,21 @@ fn apply_fs_group(
     Ok(())
 }
 
-/// Writes a file volume's files under `path`.
+/// Makes `files` the current version of the file volume at `path` (see [`atomic_writer`]),
+/// their references to the pod resolved now. Returns whether anything changed.
 fn write_files(
     plan: &PodPlan,
     volume: &str,
     path: &Path,
     files: &[FileProjection],
     facts: &RuntimeFacts,
-) -> Result<(), VolumeError> {
+) -> Result<bool, VolumeError> {
     let content_err = |message: String| VolumeError::Content {
         volume: volume.to_string(),
         message,
     };
+    let mut rendered = Vec::with_capacity(files.len());
     for f in files {
-        if !is_clean_relative(&f.path) {
-            return Err(content_err(format!(
-                "file path {:?} must be relative and must not contain '..'",
-                f.path
-            )));
-        }
         let bytes = match &f.content {
             FileContent::Bytes(b) => b.clone(),
             FileContent::FieldRef(p) => tandem_api::env::resolve_field_ref(plan, p, facts)
@@ -165,23 +167,22 @@ fn write_files(
                     .into_bytes()
             }
         };
-        let target = path.join(&f.path);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(io_err(volume, parent))?;
-        }
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(f.mode)
-            .open(&target)
-            .and_then(|mut file| std::io::Write::write_all(&mut file, &bytes))
-            .map_err(io_err(volume, &target))?;
-        // open(2)'s mode is filtered by the umask; the volume must show the mode asked for.
-        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(f.mode))
-            .map_err(io_err(volume, &target))?;
+        rendered.push(atomic_writer::File {
+            path: f.path.clone(),
+            mode: f.mode,
+            bytes,
+        });
     }
-    Ok(())
+    let stamp = crate::logs::rfc3339_nano(now_us())
+        .trim_end_matches('Z')
+        .replace(['-', ':', 'T'], "_");
+    atomic_writer::write(path, &rendered, &stamp).map_err(io_err(volume, path))
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// Mounts an image volume's layers read-only on its directory (KEP-4639: merged as a
@@ -207,14 +208,17 @@ pub fn mount_image(
     })
 }
 
-/// The ConfigMaps and Secrets the pod's file volumes wait for.
-pub fn awaited_objects(plan: &PodPlan) -> impl Iterator<Item = (&VolumePlan, &ObjectFiles)> {
+/// The ConfigMaps and Secrets the pod's file volumes project.
+pub fn projected_objects(plan: &PodPlan) -> impl Iterator<Item = (ObjectKind, &str)> {
     plan.volumes.iter().flat_map(|v| {
-        let awaiting = match &v.source {
-            VolumeSource::Files { awaiting, .. } => awaiting.as_slice(),
+        let parts = match &v.source {
+            VolumeSource::Files { parts } => parts.as_slice(),
             _ => &[],
         };
-        awaiting.iter().map(move |o| (v, o))
+        parts.iter().filter_map(|p| match p {
+            FilePart::Object { files, .. } => Some((files.kind, files.name.as_str())),
+            FilePart::Fixed(_) => None,
+        })
     })
 }
 
@@ -225,44 +229,85 @@ pub fn set_up_awaiting(
     plan: &PodPlan,
     dir: &PodDir,
     objects: &Objects,
+    facts: &RuntimeFacts,
     id_range: Option<tandem_runtime::userns::IdRange>,
 ) -> Result<(), MountFailure> {
-    let mut found: Vec<(&VolumePlan, Vec<FileProjection>)> = Vec::new();
-    for (v, o) in awaited_objects(plan) {
-        let (lower, noun) = match o.kind {
-            ObjectKind::ConfigMap => ("configmap", "config"),
-            ObjectKind::Secret => ("secret", "secret"),
-        };
-        let failure = |message: String| MountFailure {
-            volume: v.name.clone(),
-            message,
-        };
-        let content = objects
-            .files(o.kind, &o.name)
-            .ok_or_else(|| failure(format!("{lower} {:?} not found", o.name)))?;
-        let (files, missing) = o.project(content);
-        if let Some(&i) = missing.first() {
-            let key = &o.items[i].key;
-            return Err(failure(format!(
-                "{lower} references non-existent {noun} key: {key}"
-            )));
-        }
-        match found.iter_mut().find(|(fv, _)| fv.name == v.name) {
-            Some((_, all)) => all.extend(files),
-            None => found.push((v, files)),
-        }
+    let late = plan
+        .volumes
+        .iter()
+        .filter(|v| matches!(v.source, VolumeSource::Files { .. }) && v.source.set_up_late());
+    let mut found = Vec::new();
+    for v in late {
+        found.push((v, files_now(v, objects, true)?));
     }
     for (v, files) in found {
-        let path = dir.volume(&v.name);
-        let failure = |e: VolumeError| MountFailure {
-            volume: v.name.clone(),
-            message: tandem_runtime::error_chain(&e),
-        };
-        write_files(plan, &v.name, &path, &files, &RuntimeFacts::default()).map_err(failure)?;
-        apply_fs_group(plan, &v.name, &v.source, &path).map_err(failure)?;
-        if let Some(range) = id_range {
-            shift_to(&path, range).map_err(failure)?;
+        write_current(plan, v, dir, &files, facts, id_range)?;
+    }
+    Ok(())
+}
+
+/// Writes every file volume again where what it projects changed: a ConfigMap's or Secret's
+/// keys in `objects` (the store now), the pod's labels and annotations (the kubelet's periodic
+/// SetUp of these volumes, §6.9). A volume that cannot be made now (its object deleted, a key
+/// gone) keeps its files; the first such is the error.
+pub fn resync(
+    plan: &PodPlan,
+    dir: &PodDir,
+    objects: &Objects,
+    facts: &RuntimeFacts,
+    id_range: Option<tandem_runtime::userns::IdRange>,
+) -> Result<(), MountFailure> {
+    let mut first = None;
+    for v in plan.volumes.iter().filter(|v| v.source.resyncs()) {
+        let result = files_now(v, objects, false)
+            .and_then(|files| write_current(plan, v, dir, &files, facts, id_range));
+        if let Err(e) = result {
+            first.get_or_insert(e);
         }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+/// A file volume's files from its parts and `objects` ([`tandem_api::env::volume_files`]).
+fn files_now(
+    v: &VolumePlan,
+    objects: &Objects,
+    use_held: bool,
+) -> Result<Vec<FileProjection>, MountFailure> {
+    let VolumeSource::Files { parts } = &v.source else {
+        return Ok(Vec::new());
+    };
+    tandem_api::env::volume_files(parts, objects, use_held).map_err(|e| MountFailure {
+        volume: v.name.clone(),
+        message: e.to_string(),
+    })
+}
+
+/// Makes `files` the volume's current version and, when that changed it, gives the new files
+/// the volume's owners: `fsGroup` over the whole volume (the kubelet's writers ask for it with
+/// no change policy, since a new version is new files) and the pod's id range.
+fn write_current(
+    plan: &PodPlan,
+    v: &VolumePlan,
+    dir: &PodDir,
+    files: &[FileProjection],
+    facts: &RuntimeFacts,
+    id_range: Option<tandem_runtime::userns::IdRange>,
+) -> Result<(), MountFailure> {
+    let path = dir.volume(&v.name);
+    let failure = |e: VolumeError| MountFailure {
+        volume: v.name.clone(),
+        message: tandem_runtime::error_chain(&e),
+    };
+    if !write_files(plan, &v.name, &path, files, facts).map_err(failure)? {
+        return Ok(());
+    }
+    if let (Some(group), Some(read_only)) = (plan.security.fs_group, ownership_managed(&v.source)) {
+        set_volume_ownership(&path, group, read_only, false)
+            .map_err(|(p, e)| failure(io_err(&v.name, &p)(e)))?;
+    }
+    if let Some(range) = id_range {
+        shift_to(&path, range).map_err(failure)?;
     }
     Ok(())
 }
@@ -375,13 +420,6 @@ fn check_host_path(volume: &str, path: &str, kind: &str) -> Result<(), VolumeErr
     }
 }
 
-fn is_clean_relative(p: &str) -> bool {
-    !p.is_empty()
-        && Path::new(p)
-            .components()
-            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
-}
-
 /// Pins subPath `sub` of the volume at `root` on `target` (see
 /// [`tandem_runtime::mounts::bind_beneath`]): the container then gets `target`, a mount point no
 /// container can reach, instead of a path it could re-point between check and mount. Directories
@@ -392,7 +430,7 @@ fn pin_sub_path(
     target: &Path,
     owner: Option<(u32, u32)>,
 ) -> Result<(), String> {
-    if !is_clean_relative(sub) {
+    if !atomic_writer::is_clean_relative(sub) {
         return Err("must be a relative path without '..'".into());
     }
     let parts: Vec<_> = Path::new(sub)
@@ -493,15 +531,22 @@ pub fn container_mounts(
         };
         let source = match sub {
             Some(s) => {
+                // A file volume's subPath is pinned in its current version, through the
+                // `..data` link tandem made: its file is not replaced when the volume changes,
+                // as on a node.
+                let base = match &vol.source {
+                    VolumeSource::Files { .. } => atomic_writer::current(&root),
+                    _ => None,
+                };
                 let pinned = dir.sub_path(&c.name, index);
-                pin_sub_path(&root, &s, &pinned, owner).map_err(|problem| {
-                    VolumeError::SubPath {
+                pin_sub_path(base.as_ref().unwrap_or(&root), &s, &pinned, owner).map_err(
+                    |problem| VolumeError::SubPath {
                         container: c.name.clone(),
                         volume: vm.name.clone(),
                         sub_path: s.clone(),
                         problem,
-                    }
-                })?;
+                    },
+                )?;
                 pinned
             }
             None => root,

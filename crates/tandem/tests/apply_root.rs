@@ -337,7 +337,7 @@ spec:
   - name: app
     image: localhost/tandem-busybox:1.35
     imagePullPolicy: Never
-    command: [sh, -c, "ls -ln /config/ /creds/api/; cat /creds/api/token; echo; trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+    command: [sh, -c, "ls -lnL /config/ /creds/api/; cat /creds/api/token; echo; trap 'exit 0' TERM; while true; do sleep 0.2; done"]
     volumeMounts: [{name: config, mountPath: /config}, {name: creds, mountPath: /creds}]
   volumes:
   - name: config

@@ -1,7 +1,7 @@
 //! `tandem label` and `tandem annotate` as kubectl's, on running pods, as root: keys set,
 //! replaced only with --overwrite, removed with `KEY-`, by name or selector, with kubectl's
-//! words; invalid keys refused; selectors see the new labels at once; a pod whose downwardAPI
-//! volume projects its labels keeps them, and says why.
+//! words; invalid keys refused; selectors see the new labels at once; a downwardAPI volume's
+//! files of labels and annotations follow them.
 
 mod support;
 
@@ -65,18 +65,24 @@ fn labels_and_annotations_change_on_running_pods_as_kubectl_changes_them() {
     assert_eq!(stdout(&out), "pod/web annotated\n");
     assert!(env.pod_json("web")["metadata"]["annotations"]["note"].is_null());
 
-    // Files of labels in a downwardAPI volume are written once: such a pod keeps its labels.
-    let projected = "  volumes:\n    - name: info\n      downwardAPI:\n        items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]\n";
+    // A downwardAPI volume's files of labels and annotations follow them, as the kubelet
+    // rewrites them (one atomic change, through `..data`).
+    let projected = "      volumeMounts: [{name: info, mountPath: /etc/info}]\n  volumes:\n    - name: info\n      downwardAPI:\n        items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}, {path: note, fieldRef: {fieldPath: \"metadata.annotations['note']\"}}]\n";
     let out = env.run_yaml(&pod_yaml("info", projected), &["-d"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    let ready = env.tandem(&["wait", "pod/info", "--for=condition=Ready", "--timeout=30s"]);
+    assert!(ready.status.success(), "{}", stderr(&ready));
+    let read = |file: &str| stdout(&env.tandem(&["exec", "info", "--", "cat", file]));
+    assert_eq!(read("/etc/info/labels"), "app=\"web\"");
     let out = env.tandem(&["label", "pod", "info", "tier=front"]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("projects metadata.labels into a downwardAPI volume"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(env.pod_json("info")["metadata"]["labels"]["tier"].is_null());
+    assert_eq!(stdout(&out), "pod/info labeled\n", "{}", stderr(&out));
     let out = env.tandem(&["annotate", "pod", "info", "note=ok"]);
     assert_eq!(stdout(&out), "pod/info annotated\n", "{}", stderr(&out));
+    support::wait_for("the downwardAPI files to follow", 10, || {
+        let labels = read("/etc/info/labels");
+        (labels == "app=\"web\"\ntier=\"front\"" && read("/etc/info/note") == "ok").then_some(())
+    });
+    // The file is a link through `..data`, as on a node.
+    let out = env.tandem(&["exec", "info", "--", "readlink", "/etc/info/labels"]);
+    assert_eq!(stdout(&out), "..data/labels\n");
 }

@@ -59,7 +59,7 @@ spec:
     - name: second
       image: localhost/tandem-busybox:1.35
       securityContext: {runAsUser: 1001, runAsGroup: 1001}
-      command: ["sh", "-c", "id; echo two > /data/second && cat /data/first && cat /cfg/key && echo; ls -ln /data /cfg/; ls -lnd /data"]
+      command: ["sh", "-c", "id; echo two > /data/second && cat /data/first && cat /cfg/key && echo; ls -ln /data; ls -lnL /cfg/; ls -lnd /data"]
       volumeMounts:
         - {name: data, mountPath: /data}
         - {name: cfg, mountPath: /cfg}

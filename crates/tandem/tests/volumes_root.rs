@@ -1,5 +1,6 @@
 //! Volumes on real containers: hostPath type checks, downwardAPI and projected files, subPath and
-//! subPathExpr, and a sandbox failure that must leave nothing behind.
+//! subPathExpr, a changed ConfigMap reaching running pods, and a sandbox failure that must
+//! leave nothing behind.
 
 mod support;
 
@@ -242,7 +243,7 @@ spec:
     - name: c
       image: localhost/tandem-busybox:1.35
       imagePullPolicy: Never
-      command: ["sh", "-c", "stat -c '%n %u %g %a' /cfg/name /cfg/app.conf; cat /cfg/app.conf; echo; trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+      command: ["sh", "-c", "stat -L -c '%n %u %g %a' /cfg/name /cfg/app.conf; cat /cfg/app.conf; echo; trap 'exit 0' TERM; while true; do sleep 0.2; done"]
       volumeMounts: [{name: cfg, mountPath: /cfg}]
 "#;
     let out = env.run_yaml(yaml, &["-d"]);
@@ -262,6 +263,91 @@ spec:
     assert!(logs.contains("/cfg/name 0 2000 644"), "{logs}");
     assert!(logs.contains("/cfg/app.conf 0 2000 644"), "{logs}");
     let out = env.tandem(&["delete", "pod", "userwait"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// A ConfigMap changed in the store reaches the files of a running pod's volume within a resync
+/// period, as one atomic change (a key changed, a key added, one removed); a subPath of it and
+/// the environment read from it stay as they were when the container started, as on a node. A
+/// deleted ConfigMap leaves the files and says so once, in the volume plugin's words.
+#[test]
+fn a_changed_config_map_reaches_a_running_pods_files_but_not_its_sub_path_or_env() {
+    let Some(()) = require_root("config_map_updates") else {
+        return;
+    };
+    let env = Env::new();
+    let cm = |data: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings}}\ndata: {data}\n")
+    };
+    let yaml = format!(
+        r#"{}---
+apiVersion: v1
+kind: Pod
+metadata: {{name: live}}
+spec:
+  terminationGracePeriodSeconds: 0
+  securityContext: {{fsGroup: 2000}}
+  volumes:
+    - name: cfg
+      configMap: {{name: settings}}
+  containers:
+    - name: c
+      image: localhost/tandem-busybox:1.35
+      imagePullPolicy: Never
+      command: [sleep, "3600"]
+      env:
+        - {{name: GREETING, valueFrom: {{configMapKeyRef: {{name: settings, key: greeting}}}}}}
+      volumeMounts:
+        - {{name: cfg, mountPath: /cfg}}
+        - {{name: cfg, mountPath: /pinned/greeting, subPath: greeting}}
+"#,
+        cm("{greeting: hello, old: x}")
+    );
+    let out = env.run_yaml(&yaml, &["-d"]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    let ready = env.tandem(&["wait", "pod/live", "--for=condition=Ready", "--timeout=30s"]);
+    assert!(ready.status.success(), "{}", stderr(&ready));
+    let sh = |script: &str| stdout(&env.tandem(&["exec", "live", "--", "sh", "-c", script]));
+    assert_eq!(
+        sh("cat /cfg/greeting; echo; ls /cfg"),
+        "hello\ngreeting\nold\n"
+    );
+
+    let file = env.root.path().join("settings.yaml");
+    std::fs::write(&file, cm("{greeting: bonjour, extra: more}")).expect("write");
+    let out = env.tandem(&["apply", "-f", file.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let seen = wait_for("the volume to change", 20, || {
+        let now = sh("cat /cfg/greeting; echo; ls /cfg; stat -L -c %g /cfg/extra");
+        now.starts_with("bonjour").then_some(now)
+    });
+    // All at once: the new key is there and the removed one gone with the new value, and the
+    // new file belongs to the fsGroup as the first ones did.
+    assert_eq!(seen, "bonjour\nextra\ngreeting\n2000\n");
+    assert_eq!(
+        sh("cat /pinned/greeting; echo; echo $GREETING"),
+        "hello\nhello\n"
+    );
+    assert_eq!(sh("readlink /cfg/greeting"), "..data/greeting\n");
+
+    let out = env.tandem(&["delete", "configmap", "settings"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = wait_for("a FailedMount warning", 20, || {
+        let ev = stdout(&env.tandem(&["get", "events", "--for", "pod/live"]));
+        ev.contains("FailedMount").then_some(ev)
+    });
+    assert!(
+        events.contains(
+            "MountVolume.SetUp failed for volume \"cfg\" : configmap \"settings\" not found"
+        ),
+        "{events}"
+    );
+    // Said once, not at every resync; the files stay.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let ev = stdout(&env.tandem(&["get", "events", "--for", "pod/live"]));
+    assert_eq!(ev.matches("FailedMount").count(), 1, "{ev}");
+    assert_eq!(sh("cat /cfg/greeting"), "bonjour");
+    let out = env.tandem(&["delete", "pod", "live"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
 

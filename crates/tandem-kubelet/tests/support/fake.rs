@@ -151,6 +151,8 @@ struct Inner {
     sandbox_failures: HashMap<u32, String>,
     /// Until when the pod's awaited volumes cannot be set up (their object is missing).
     volumes_missing_until: Option<Instant>,
+    /// While the pod's file volumes cannot be made again (their object deleted), from..until.
+    resync_failing: Option<(Instant, Instant)>,
     /// The image each start was asked for: (container, attempt, image).
     images: Vec<(String, u32, String)>,
 }
@@ -241,6 +243,12 @@ impl FakeRuntime {
     /// The pod's awaited volumes cannot be set up before `until` (their object appears then).
     pub fn volumes_missing_until(&self, until: Instant) {
         self.inner.borrow_mut().volumes_missing_until = Some(until);
+    }
+
+    /// The pod's file volumes cannot be made again from `from` until `until` (their object is
+    /// deleted, then made again).
+    pub fn resync_failing(&self, from: Instant, until: Instant) {
+        self.inner.borrow_mut().resync_failing = Some((from, until));
     }
 
     pub fn marks(&self) -> Vec<Mark> {
@@ -376,6 +384,20 @@ impl ContainerRuntime for FakeRuntime {
             });
         }
         Self::mark(&self.inner, "volumes", "SetUp");
+        Ok(())
+    }
+
+    async fn resync_volumes(&self, _plan: &tandem_api::plan::PodPlan) -> Result<(), MountFailure> {
+        let failing = self.inner.borrow().resync_failing;
+        let now = Instant::now();
+        if failing.is_some_and(|(from, until)| from <= now && now < until) {
+            Self::mark(&self.inner, "volumes", "ResyncFailed");
+            return Err(MountFailure {
+                volume: "config".into(),
+                message: "configmap \"app-config\" not found".into(),
+            });
+        }
+        Self::mark(&self.inner, "volumes", "Resync");
         Ok(())
     }
 

@@ -81,11 +81,12 @@ pub fn apply(store: &Store, a: ApplyArgs) -> anyhow::Result<i32> {
         && new.workloads.is_empty()
         && new.services.is_empty()
         && new.endpoints.is_empty());
-    // A file of nothing tandem runs (and no ConfigMap or Secret) is refused as `run` refuses it.
+    // The ConfigMaps and Secrets first, as `run` keeps them. A file of nothing tandem runs (and
+    // no ConfigMap or Secret) is refused as `run` refuses it.
+    run::keep_references(store, &references)?;
     if creates || (outcomes.is_empty() && references.is_empty()) {
         run::create_loaded(store, &a.pods, &[], new)?;
     }
-    run::keep_references(store, &references)?;
     let mut services_changed = false;
     for o in &mut outcomes {
         match o.change.take() {

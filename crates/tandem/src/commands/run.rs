@@ -77,26 +77,25 @@ pub(super) fn load_files(
 fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     let mut files = a.filename.clone();
     files.extend(a.files.iter().cloned());
-    let mut loaded = load_files(
+    let loaded = load_files(
         store,
         &files,
         BTreeMap::new(),
         a.strict,
         "nothing was started",
     )?;
-    let references = std::mem::take(&mut loaded.references);
+    // Kept first, as the API server has them before the pods that read them: a pod's volumes
+    // are kept current from the store from their start (§6.9 of docs/kubelet-rules.md).
+    keep_references(store, &loaded.references)?;
     let only_references = loaded.pods.is_empty()
         && loaded.workloads.is_empty()
         && loaded.services.is_empty()
         && loaded.endpoints.is_empty()
-        && !references.is_empty();
+        && !loaded.references.is_empty();
     if only_references {
-        keep_references(store, &references)?;
         return Ok(0);
     }
-    loaded.references = references.clone();
     let made = create_loaded(store, &a.pods, &a.publish, loaded)?;
-    keep_references(store, &references)?;
     for (_, name) in &made.services {
         println!("service/{name} created");
     }
