@@ -2237,6 +2237,30 @@ spec:
         ],
     );
     assert_eq!(stdout(&out), "hello\ns3cret", "{}", stderr(&out));
+    // A Secret rotated with kubectl reaches the running pod's volume, as a kubelet's resync
+    // brings it; the environment keeps what the container started with.
+    let out = kubectl(
+        &serving,
+        &[
+            "patch",
+            "secret",
+            "web-secret",
+            "--type=merge",
+            "-p",
+            r#"{"data":{"token":"cm90YXRlZA=="}}"#,
+        ],
+    );
+    assert_eq!(
+        stdout(&out),
+        "secret/web-secret patched\n",
+        "{}",
+        stderr(&out)
+    );
+    wait_for("the rotated token in the pod", 20, || {
+        let script = "echo $GREETING; cat /secret/token";
+        let out = kubectl(&serving, &["exec", "fed", "--", "sh", "-c", script]);
+        (stdout(&out) == "hello\nrotated").then_some(())
+    });
 
     // A ConfigMap that does not exist yet: the pod is made, as the API server makes it, and its
     // container waits (CreateContainerConfigError) until kubectl creates the ConfigMap.
