@@ -1043,22 +1043,22 @@ const NOT_APPLIED: &[(&str, &str, &str)] = &[
     (
         "rbac.authorization.k8s.io/v1",
         "Role",
-        "there is no API access to authorize",
+        "pods get no service account token to use it (it authorizes `kubectl --as` requests to `tandem serve`)",
     ),
     (
         "rbac.authorization.k8s.io/v1",
         "RoleBinding",
-        "there is no API access to authorize",
+        "pods get no service account token to use it (it authorizes `kubectl --as` requests to `tandem serve`)",
     ),
     (
         "rbac.authorization.k8s.io/v1",
         "ClusterRole",
-        "there is no API access to authorize",
+        "pods get no service account token to use it (it authorizes `kubectl --as` requests to `tandem serve`)",
     ),
     (
         "rbac.authorization.k8s.io/v1",
         "ClusterRoleBinding",
-        "there is no API access to authorize",
+        "pods get no service account token to use it (it authorizes `kubectl --as` requests to `tandem serve`)",
     ),
     (
         "networking.k8s.io/v1",

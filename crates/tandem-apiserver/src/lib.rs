@@ -7,16 +7,18 @@
 //! field managers and server-side apply ([`fields`]),
 //! reads as objects, tables and watches, writes, logs, exec over WebSocket ([`stream`]) or SPDY
 //! and port-forward over SPDY, TLS
-//! with client certificates and the credentials and kubeconfig ([`pki`]), the HTTPS server and
-//! its routing ([`server`]).
+//! with client certificates and the credentials and kubeconfig ([`pki`]), authorization by
+//! RBAC with impersonation ([`rbac`]), the HTTPS server and its routing ([`server`]).
 //! Never: reads the store, starts or stops anything, or decides what an object means: every
 //! object comes from, and every change goes to, the [`Backend`] the binary gives it.
 //!
-//! Reading order: `resource → cache → status → backend → discovery → patch → fields → pki →
-//! protoobjects → proto → reply → request → select → state → reads → upgrade → exec → stream →
-//! spdy → spdyexec → portforward → sessions → writes → server`.
+//! Reading order: `resource → cache → status → backend → discovery → patch → fields → rbac →
+//! bootstrap → pki → protoobjects → proto → reply → request → select → state → access → reads →
+//! upgrade → exec → stream → spdy → spdyexec → portforward → sessions → writes → server`.
 
+mod access;
 pub mod backend;
+mod bootstrap;
 pub mod cache;
 pub mod discovery;
 mod exec;
@@ -26,6 +28,7 @@ pub mod pki;
 mod portforward;
 pub mod proto;
 mod protoobjects;
+pub mod rbac;
 mod reads;
 mod reply;
 pub mod request;

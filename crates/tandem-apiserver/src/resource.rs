@@ -20,8 +20,7 @@ pub enum Resource {
     /// Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs and
     /// ReplicationControllers: the kinds with a pod template tandem runs.
     Workload(WorkloadKind),
-    /// `kubectl auth can-i`: answered by the server itself (the kubeconfig's holder may do
-    /// everything served).
+    /// `kubectl auth can-i`: answered by the server itself, by RBAC ([`crate::rbac`]).
     SelfSubjectAccessReviews,
     /// `metrics.k8s.io` PodMetrics (`kubectl top pod`): measured when asked, never stored.
     PodMetrics,
@@ -33,7 +32,8 @@ pub enum Resource {
 
 /// The kinds a cluster takes that tandem keeps as an API server keeps them — created, listed,
 /// watched, changed, deleted — while nothing on this machine acts on them (no tokens for
-/// ServiceAccounts, no authorization by RBAC, no ingress controller, no autoscaler, no quota):
+/// ServiceAccounts, no ingress controller, no autoscaler, no quota; RBAC objects authorize the
+/// requests made to this server only):
 /// each write is answered with a warning that says so, so an app's whole file applies and the
 /// user knows what a cluster would do beyond it. A PersistentVolumeClaim is kept too: the claim's
 /// data is a directory of the store, made when a pod first mounts it.

@@ -213,7 +213,8 @@ async fn handle(
         );
         return error_response(&ApiError::new(Reason::Unauthorized, "Unauthorized"));
     }
-    match dispatch(&shared, req).await {
+    // Whoever got in holds the kubeconfig (or root's token): the cluster's admin.
+    match dispatch(&shared, req, crate::access::admin()).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
     }
@@ -222,9 +223,13 @@ async fn handle(
 async fn dispatch(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
+    user: crate::rbac::User,
 ) -> Result<Response<Body>, ApiError> {
     let query = Query::parse(req.uri().query());
     let route = route(req.uri().path())?;
+    let user = crate::access::impersonated(shared, req.headers(), user)?;
+    let attrs = crate::access::attributes(req.method(), req.uri().path(), &route, &query);
+    crate::access::check(shared, &user, &attrs)?;
     let method = req.method().clone();
     let get = method == Method::GET || method == Method::HEAD;
     let aggregated = req
@@ -274,7 +279,7 @@ async fn dispatch(
         Route::OpenApi { group, version } if get => discovery::openapi_document(&group, &version)
             .map(|doc| respond(200, "application/json", Body::Full(Some(doc))))
             .ok_or_else(crate::request::not_found),
-        Route::Object(t) => object(shared, req, t, &query).await,
+        Route::Object(t) => object(shared, req, t, &query, &user).await,
         _ => Err(not_allowed()),
     }
 }
@@ -291,12 +296,13 @@ async fn object(
     req: Request<Incoming>,
     t: Target,
     query: &Query,
+    user: &crate::rbac::User,
 ) -> Result<Response<Body>, ApiError> {
     let r = t.resource;
     let method = req.method().clone();
     match (&method, &t.name, t.subresource) {
         (&Method::POST, None, None) if r == Resource::SelfSubjectAccessReviews => {
-            writes::access_review(req).await
+            writes::access_review(shared, req, user).await
         }
         (&Method::GET, _, None) if matches!(r, Resource::PodMetrics | Resource::NodeMetrics) => {
             reads::metrics(shared, &t, query).await

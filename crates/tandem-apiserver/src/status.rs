@@ -148,6 +148,21 @@ impl ApiError {
         e
     }
 
+    /// apimachinery's `NewForbidden`: `configmaps is forbidden: …`, `pods "web" is forbidden:
+    /// …`, or `forbidden: …` for a request of no resource (empty `resource`).
+    pub fn forbidden(group: &str, resource: &str, name: &str, why: &str) -> ApiError {
+        let message = match (resource, name) {
+            ("", _) => format!("forbidden: {why}"),
+            (r, "") => format!("{} is forbidden: {why}", qualified(group, r)),
+            (r, n) => format!("{} {n:?} is forbidden: {why}", qualified(group, r)),
+        };
+        let e = ApiError::new(Reason::Forbidden, message);
+        match resource {
+            "" => e,
+            r => e.about(group, r, name),
+        }
+    }
+
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(Reason::BadRequest, message)
     }

@@ -67,23 +67,58 @@ fn without_managers(object: &Value) -> Value {
     out
 }
 
-/// `kubectl auth can-i`: whoever got in holds the kubeconfig, and may do all that is served. The
-/// review's spec is echoed when it came as JSON; kubectl sends it as protobuf, which is not read
-/// (the answer does not depend on it) and answered in JSON, which clients accept.
-pub(crate) async fn access_review(req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+/// `kubectl auth can-i`: the review's question decided for the user asking (the kubeconfig's
+/// holder, or whom it impersonates with `--as`) as the request itself would be.
+pub(crate) async fn access_review(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    user: &crate::rbac::User,
+) -> Result<Response<Body>, ApiError> {
     let body = read_body(req).await?;
-    let spec = serde_json::from_slice::<Value>(&body)
-        .map(|v| v["spec"].clone())
-        .unwrap_or_else(|_| json!({}));
+    let review = if body.starts_with(b"k8s\0") {
+        crate::proto::decode(&body)?
+    } else {
+        serde_json::from_slice::<Value>(&body)
+            .map_err(|e| ApiError::bad_request(format!("the review is not valid JSON: {e}")))?
+    };
+    let spec = review["spec"].clone();
+    let text = |v: &Value, f: &str| v[f].as_str().unwrap_or_default().to_string();
+    let attrs = match (&spec["resourceAttributes"], &spec["nonResourceAttributes"]) {
+        (r, _) if r.is_object() => crate::rbac::Attributes::Resource {
+            verb: text(r, "verb"),
+            api_group: text(r, "group"),
+            resource: text(r, "resource"),
+            subresource: text(r, "subresource"),
+            namespace: text(r, "namespace"),
+            name: text(r, "name"),
+        },
+        (_, n) if n.is_object() => crate::rbac::Attributes::NonResource {
+            verb: text(n, "verb"),
+            path: text(n, "path"),
+        },
+        _ => {
+            return Err(ApiError::invalid(
+                "authorization.k8s.io",
+                "SelfSubjectAccessReview",
+                "",
+                vec![crate::status::Cause {
+                    reason: "FieldValueRequired".into(),
+                    message: "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified".into(),
+                    field: "spec.resourceAttributes".into(),
+                }],
+            ))
+        }
+    };
+    let status = match crate::access::decide(shared, user, &attrs) {
+        crate::rbac::Decision::Allowed(reason) => json!({"allowed": true, "reason": reason}),
+        crate::rbac::Decision::Denied => json!({"allowed": false}),
+    };
     let review = json!({
         "kind": Resource::SelfSubjectAccessReviews.kind(),
         "apiVersion": Resource::SelfSubjectAccessReviews.api_version(),
         "metadata": {},
         "spec": spec,
-        "status": {
-            "allowed": true,
-            "reason": "tandem admits only the holders of its kubeconfig, and lets them do all it serves",
-        },
+        "status": status,
     });
     Ok(json_response(201, &review))
 }

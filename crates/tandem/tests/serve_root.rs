@@ -3359,3 +3359,92 @@ fn orphaned_pods_keep_running_and_the_next_statefulset_adopts_them() {
     let out = kubectl(&serving, &["delete", "replicaset", &rs]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// RBAC as a cluster's: the kubeconfig's holder is the admin and may act as anyone
+/// (`--as`, `--as-group`); whom it impersonates gets what the store's Roles, ClusterRoles and
+/// bindings grant (and the built-in `view`, `edit`, `admin` and discovery roles), and is
+/// refused the rest in the API server's words. `kubectl auth can-i` answers the same.
+#[test]
+fn impersonated_users_get_what_their_rbac_bindings_grant_and_no_more() {
+    if require_root("impersonated_users_get_what_their_rbac_bindings_grant_and_no_more").is_none()
+        || !kubectl_installed("impersonated_users_get_what_their_rbac_bindings_grant_and_no_more")
+    {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let rbac = r#"apiVersion: v1
+kind: ServiceAccount
+metadata: {name: app}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: config-reader}
+rules:
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: app-reads-config}
+subjects: [{kind: ServiceAccount, name: app}]
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: config-reader}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: qa-views}
+subjects: [{kind: Group, name: qa, apiGroup: rbac.authorization.k8s.io}]
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+"#;
+    let file = env.root.path().join("rbac.yaml");
+    std::fs::write(&file, rbac).expect("write");
+    let out = kubectl(&serving, &["apply", "-f", file.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sa = "--as=system:serviceaccount:default:app";
+    let can_i = |args: &[&str]| {
+        let mut all = vec!["auth", "can-i"];
+        all.extend_from_slice(args);
+        let out = kubectl(&serving, &all);
+        (stdout(&out).trim().to_string(), out.status.code())
+    };
+    assert_eq!(can_i(&["list", "configmaps", sa]), ("yes".into(), Some(0)));
+    assert_eq!(
+        can_i(&["list", "configmaps", "-n", "kube-system", sa]),
+        ("no".into(), Some(1))
+    );
+    assert_eq!(can_i(&["list", "secrets", sa]), ("no".into(), Some(1)));
+    assert_eq!(can_i(&["get", "/version", sa]), ("yes".into(), Some(0)));
+    assert_eq!(
+        can_i(&["delete", "pods", "--all-namespaces"]),
+        ("yes".into(), Some(0))
+    );
+
+    let out = kubectl(&serving, &["get", "configmaps", sa]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(&serving, &["get", "secrets", sa]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Error from server (Forbidden): secrets is forbidden: User \"system:serviceaccount:default:app\" cannot list resource \"secrets\" in API group \"\" in the namespace \"default\""),
+        "{}",
+        stderr(&out)
+    );
+    // A group bound to the built-in `view`: reads pods and deployments, changes nothing, and
+    // does not read Secrets.
+    let qa = ["--as=jane", "--as-group=qa"];
+    let out = kubectl(&serving, &["get", "pods,deployments", qa[0], qa[1]]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        can_i(&["get", "secrets", qa[0], qa[1]]),
+        ("no".into(), Some(1))
+    );
+    let out = kubectl(&serving, &["create", "configmap", "nope", qa[0], qa[1]]);
+    assert!(
+        stderr(&out).contains("configmaps is forbidden: User \"jane\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"default\""),
+        "{}",
+        stderr(&out)
+    );
+    // Without the group, jane is only authenticated: discovery, and nothing else.
+    let out = kubectl(&serving, &["get", "pods", "--as=jane"]);
+    assert!(stderr(&out).contains("(Forbidden)"), "{}", stderr(&out));
+}

@@ -1,0 +1,215 @@
+//! Who a request is and whether it may do what it asks, as the API server's filters decide
+//! before any handler runs: the user authentication made (the kubeconfig's holder, in
+//! `system:masters`), impersonation (`Impersonate-User`, `Impersonate-Group`: kubectl's `--as`,
+//! `--as-group`), and the RBAC decision for the request's attributes ([`crate::rbac`]), refused
+//! in the API server's words.
+//!
+//! Never decides a rule itself: [`crate::rbac`] does; this module reads requests and the store's
+//! RBAC objects.
+
+use http::{HeaderMap, Method};
+use serde_json::Value;
+
+use crate::rbac::{self, Attributes, Decision, Policy, User};
+use crate::request::{Query, Route};
+use crate::resource::{Resource, StoredKind};
+use crate::state::Shared;
+use crate::status::ApiError;
+
+/// The kubeconfig's holder (its certificate's subject, or the bearer token kept for root): a
+/// cluster's admin.
+pub(crate) fn admin() -> User {
+    User {
+        name: crate::pki::USER.to_string(),
+        groups: vec!["system:masters".into(), "system:authenticated".into()],
+    }
+}
+
+/// What the request does, as the authorizer sees it (the API server's `RequestInfo`): the verb
+/// from the method (`get` or `list`, `watch` with `?watch`, `create`, `update`, `patch`,
+/// `delete` or `deletecollection`), the resource, subresource, namespace and name; or a path.
+pub(crate) fn attributes(method: &Method, path: &str, route: &Route, query: &Query) -> Attributes {
+    let Route::Object(t) = route else {
+        return Attributes::NonResource {
+            verb: method.as_str().to_ascii_lowercase(),
+            path: path.to_string(),
+        };
+    };
+    let watch = query.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let verb = match *method {
+        Method::GET | Method::HEAD if watch => "watch",
+        Method::GET | Method::HEAD if t.name.is_none() => "list",
+        Method::GET | Method::HEAD => "get",
+        Method::POST => "create",
+        Method::PUT => "update",
+        Method::PATCH => "patch",
+        Method::DELETE if t.name.is_none() => "deletecollection",
+        Method::DELETE => "delete",
+        _ => "",
+    };
+    Attributes::Resource {
+        verb: verb.to_string(),
+        api_group: t.resource.group().to_string(),
+        resource: t.resource.plural().to_string(),
+        subresource: t
+            .subresource
+            .map(|s| s.name().to_string())
+            .unwrap_or_default(),
+        namespace: t.namespace.clone().unwrap_or_default(),
+        name: t.name.clone().unwrap_or_default(),
+    }
+}
+
+/// The RBAC decision for `user`: the built-in policy first (the kubeconfig's holder needs no
+/// more), then with the store's Roles, ClusterRoles and bindings.
+pub(crate) fn decide(shared: &Shared, user: &User, attrs: &Attributes) -> Decision {
+    let built_in = crate::bootstrap::policy();
+    if let allowed @ Decision::Allowed(_) = rbac::authorize(built_in, user, attrs) {
+        return allowed;
+    }
+    let of = |kind: StoredKind| -> Vec<Value> {
+        let cache = shared.cache();
+        cache
+            .list(Resource::Stored(kind), None)
+            .iter()
+            .map(|v| (**v).clone())
+            .collect()
+    };
+    let policy: Policy = built_in.clone().with_objects(
+        &of(StoredKind::Role),
+        &of(StoredKind::ClusterRole),
+        &of(StoredKind::RoleBinding),
+        &of(StoredKind::ClusterRoleBinding),
+    );
+    rbac::authorize(&policy, user, attrs)
+}
+
+/// Refuses `attrs` unless `user` may, as the API server refuses it (403 `Forbidden`).
+pub(crate) fn check(shared: &Shared, user: &User, attrs: &Attributes) -> Result<(), ApiError> {
+    if let Decision::Allowed(_) = decide(shared, user, attrs) {
+        return Ok(());
+    }
+    let why = rbac::forbidden_message(user, attrs);
+    Err(match attrs {
+        Attributes::NonResource { .. } => ApiError::forbidden("", "", "", &why),
+        Attributes::Resource {
+            api_group,
+            resource,
+            name,
+            ..
+        } => ApiError::forbidden(api_group, resource, name, &why),
+    })
+}
+
+/// The user the request acts as: `user`, or whom its `Impersonate-*` headers name, when `user`
+/// may impersonate each part (the verb `impersonate` on `users` or `serviceaccounts`, each of
+/// `groups`, each `userextras/KEY` value and `uids`), checked in that order. An impersonated
+/// service account without groups given has its own; any user but `system:anonymous` is in
+/// `system:authenticated`, which is in `system:unauthenticated` (impersonation.go).
+pub(crate) fn impersonated(
+    shared: &Shared,
+    headers: &HeaderMap,
+    user: User,
+) -> Result<User, ApiError> {
+    let values = |name: &str| -> Vec<String> {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect()
+    };
+    let groups = values("Impersonate-Group");
+    let uids = values("Impersonate-Uid");
+    let extras: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| {
+            let key = k.as_str().strip_prefix("impersonate-extra-")?;
+            Some((key.to_string(), v.to_str().ok()?.to_string()))
+        })
+        .collect();
+    let Some(name) = values("Impersonate-User").into_iter().next() else {
+        let asked: Vec<&str> = [
+            (!groups.is_empty(), "Impersonate-Group"),
+            (!extras.is_empty(), "Impersonate-Extra"),
+            (!uids.is_empty(), "Impersonate-Uid"),
+        ]
+        .into_iter()
+        .filter_map(|(given, header)| given.then_some(header))
+        .collect();
+        return match asked.is_empty() {
+            true => Ok(user),
+            false => Err(ApiError::internal(format!(
+                "requested [{}] without impersonating a user",
+                asked.join(" ")
+            ))),
+        };
+    };
+    // What each impersonate check is about: (API group, resource, subresource, namespace, name).
+    let mut checks: Vec<(&str, &str, String, String, String)> = Vec::new();
+    let mut as_user = match rbac::service_account_of(&name) {
+        Some((ns, sa)) => {
+            checks.push(("", "serviceaccounts", String::new(), ns.into(), sa.into()));
+            let mut u = User::service_account(ns, sa);
+            u.groups.retain(|g| g != "system:authenticated");
+            u
+        }
+        None => {
+            checks.push(("", "users", String::new(), String::new(), name.clone()));
+            User {
+                name: name.clone(),
+                groups: Vec::new(),
+            }
+        }
+    };
+    if !groups.is_empty() {
+        as_user.groups = groups.clone();
+    }
+    for g in groups {
+        checks.push(("", "groups", String::new(), String::new(), g));
+    }
+    for (key, value) in extras {
+        checks.push((
+            "authentication.k8s.io",
+            "userextras",
+            key,
+            String::new(),
+            value,
+        ));
+    }
+    for uid in uids {
+        checks.push((
+            "authentication.k8s.io",
+            "uids",
+            String::new(),
+            String::new(),
+            uid,
+        ));
+    }
+    let mark = match name.as_str() {
+        "system:anonymous" => "system:unauthenticated",
+        _ => "system:authenticated",
+    };
+    let marked = as_user
+        .groups
+        .iter()
+        .any(|g| g == mark || (mark == "system:authenticated" && g == "system:unauthenticated"));
+    if !marked {
+        as_user.groups.push(mark.into());
+    }
+    for (api_group, resource, subresource, namespace, target) in checks {
+        let attrs = Attributes::Resource {
+            verb: "impersonate".into(),
+            api_group: api_group.into(),
+            resource: resource.into(),
+            subresource,
+            namespace,
+            name: target.clone(),
+        };
+        if let Decision::Denied = decide(shared, &user, &attrs) {
+            let why = rbac::forbidden_message(&user, &attrs);
+            return Err(ApiError::forbidden(api_group, resource, &target, &why));
+        }
+    }
+    Ok(as_user)
+}
