@@ -3,8 +3,8 @@
 //! field descriptions: what `kubectl explain` walks.
 
 use k8s_openapi::api::{
-    apps, authorization, autoscaling, batch, core, discovery, networking, policy, rbac, scheduling,
-    storage,
+    apps, authentication, authorization, autoscaling, batch, core, discovery, networking, policy,
+    rbac, scheduling, storage,
 };
 use k8s_openapi::Resource;
 use schemars::generate::SchemaSettings;
@@ -48,6 +48,8 @@ fn add(generator: &mut SchemaGenerator, group: &str, version: &str, kind: &str) 
         of::<batch::v1::Job>,
         of::<batch::v1::CronJob>,
         of::<authorization::v1::SelfSubjectAccessReview>,
+        of::<authorization::v1::SelfSubjectRulesReview>,
+        of::<authentication::v1::SelfSubjectReview>,
         of::<rbac::v1::Role>,
         of::<rbac::v1::RoleBinding>,
         of::<rbac::v1::ClusterRole>,

@@ -63,10 +63,15 @@ pub(crate) fn attributes(method: &Method, path: &str, route: &Route, query: &Que
 /// The RBAC decision for `user`: the built-in policy first (the kubeconfig's holder needs no
 /// more), then with the store's Roles, ClusterRoles and bindings.
 pub(crate) fn decide(shared: &Shared, user: &User, attrs: &Attributes) -> Decision {
-    let built_in = crate::bootstrap::policy();
-    if let allowed @ Decision::Allowed(_) = rbac::authorize(built_in, user, attrs) {
+    if let allowed @ Decision::Allowed(_) = rbac::authorize(crate::bootstrap::policy(), user, attrs)
+    {
         return allowed;
     }
+    rbac::authorize(&policy(shared), user, attrs)
+}
+
+/// The built-in policy with the store's Roles, ClusterRoles and bindings.
+pub(crate) fn policy(shared: &Shared) -> Policy {
     let of = |kind: StoredKind| -> Vec<Value> {
         let cache = shared.cache();
         cache
@@ -75,13 +80,12 @@ pub(crate) fn decide(shared: &Shared, user: &User, attrs: &Attributes) -> Decisi
             .map(|v| (**v).clone())
             .collect()
     };
-    let policy: Policy = built_in.clone().with_objects(
+    crate::bootstrap::policy().clone().with_objects(
         &of(StoredKind::Role),
         &of(StoredKind::ClusterRole),
         &of(StoredKind::RoleBinding),
         &of(StoredKind::ClusterRoleBinding),
-    );
-    rbac::authorize(&policy, user, attrs)
+    )
 }
 
 /// Refuses `attrs` unless `user` may, as the API server refuses it (403 `Forbidden`).

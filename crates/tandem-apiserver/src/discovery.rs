@@ -456,6 +456,7 @@ mod tests {
                 "apps",
                 "batch",
                 "authorization.k8s.io",
+                "authentication.k8s.io",
                 "metrics.k8s.io",
                 "rbac.authorization.k8s.io",
                 "networking.k8s.io",

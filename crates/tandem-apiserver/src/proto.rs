@@ -30,33 +30,47 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
         type_meta.kind.unwrap_or_default(),
     );
     let raw = unknown.raw.unwrap_or_default();
-    // `kubectl auth can-i`'s question, read here: it is answered, not stored.
-    if (api_version.as_str(), kind.as_str())
-        == ("authorization.k8s.io/v1", "SelfSubjectAccessReview")
-    {
-        use k8s_pb::api::authorization::v1::SelfSubjectAccessReview;
-        let review =
-            SelfSubjectAccessReview::decode(raw.as_slice()).map_err(|e| bad(&e.to_string()))?;
-        let spec = review.spec.unwrap_or_default();
-        let mut out = json!({});
-        if let Some(r) = spec.resource_attributes {
-            out["resourceAttributes"] = json!({
-                "namespace": r.namespace.unwrap_or_default(),
-                "verb": r.verb.unwrap_or_default(),
-                "group": r.group.unwrap_or_default(),
-                "version": r.version.unwrap_or_default(),
-                "resource": r.resource.unwrap_or_default(),
-                "subresource": r.subresource.unwrap_or_default(),
-                "name": r.name.unwrap_or_default(),
-            });
+    // The questions of `kubectl auth can-i` (and `--list`) and `auth whoami`, read here: they
+    // are answered, not stored.
+    match (api_version.as_str(), kind.as_str()) {
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => {
+            use k8s_pb::api::authorization::v1::SelfSubjectAccessReview;
+            let review =
+                SelfSubjectAccessReview::decode(raw.as_slice()).map_err(|e| bad(&e.to_string()))?;
+            let spec = review.spec.unwrap_or_default();
+            let mut out = json!({});
+            if let Some(r) = spec.resource_attributes {
+                out["resourceAttributes"] = json!({
+                    "namespace": r.namespace.unwrap_or_default(),
+                    "verb": r.verb.unwrap_or_default(),
+                    "group": r.group.unwrap_or_default(),
+                    "version": r.version.unwrap_or_default(),
+                    "resource": r.resource.unwrap_or_default(),
+                    "subresource": r.subresource.unwrap_or_default(),
+                    "name": r.name.unwrap_or_default(),
+                });
+            }
+            if let Some(n) = spec.non_resource_attributes {
+                out["nonResourceAttributes"] = json!({
+                    "path": n.path.unwrap_or_default(),
+                    "verb": n.verb.unwrap_or_default(),
+                });
+            }
+            return Ok(json!({"apiVersion": api_version, "kind": kind, "spec": out}));
         }
-        if let Some(n) = spec.non_resource_attributes {
-            out["nonResourceAttributes"] = json!({
-                "path": n.path.unwrap_or_default(),
-                "verb": n.verb.unwrap_or_default(),
-            });
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => {
+            use k8s_pb::api::authorization::v1::SelfSubjectRulesReview;
+            let review =
+                SelfSubjectRulesReview::decode(raw.as_slice()).map_err(|e| bad(&e.to_string()))?;
+            let namespace = review.spec.and_then(|s| s.namespace).unwrap_or_default();
+            return Ok(
+                json!({"apiVersion": api_version, "kind": kind, "spec": {"namespace": namespace}}),
+            );
         }
-        return Ok(json!({"apiVersion": api_version, "kind": kind, "metadata": {}, "spec": out}));
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => {
+            return Ok(json!({"apiVersion": api_version, "kind": kind}));
+        }
+        _ => {}
     }
     let as_json = "send it as JSON instead, e.g. `kubectl create … --dry-run=client -o yaml | kubectl apply -f -`";
     let mut object = match crate::protoobjects::to_json(&api_version, &kind, &raw) {

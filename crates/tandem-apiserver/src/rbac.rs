@@ -158,37 +158,67 @@ pub enum Decision {
 
 /// Decides `attrs` for `user` by `policy`.
 pub fn authorize(policy: &Policy, user: &User, attrs: &Attributes) -> Decision {
+    let namespace = match attrs {
+        Attributes::Resource { namespace, .. } => namespace.as_str(),
+        Attributes::NonResource { .. } => "",
+    };
+    let mut allowed = None;
+    visit(policy, user, namespace, |rules, granted| {
+        if rules.iter().any(|r| rule_allows(r, attrs)) {
+            allowed = Some(granted());
+        }
+        allowed.is_some()
+    });
+    allowed.map_or(Decision::Denied, Decision::Allowed)
+}
+
+/// Every rule the bindings that apply to `user` grant in `namespace` (the cluster-wide ones
+/// alone for `""`), as `kubectl auth can-i --list` lists them (`RulesFor`).
+pub fn rules_for(policy: &Policy, user: &User, namespace: &str) -> Vec<PolicyRule> {
+    let mut all = Vec::new();
+    visit(policy, user, namespace, |rules, _| {
+        all.extend(rules.iter().cloned());
+        false
+    });
+    all
+}
+
+/// Calls `f` with the rules of each binding that applies to `user`, ClusterRoleBindings first,
+/// then the RoleBindings of `namespace`, and what granted them (the reason an access review
+/// gives), until `f` says it is done (`VisitRulesFor`).
+fn visit(
+    policy: &Policy,
+    user: &User,
+    namespace: &str,
+    mut f: impl FnMut(&[PolicyRule], &dyn Fn() -> String) -> bool,
+) {
     for b in &policy.cluster_role_bindings {
         let Some(subject) = applies(b.subjects.as_deref(), user, "") else {
             continue;
         };
-        if b.role_ref.kind != "ClusterRole" {
-            continue;
-        }
-        let Some(role) = policy.cluster_role(&b.role_ref.name) else {
+        let Some(role) = policy
+            .cluster_role(&b.role_ref.name)
+            .filter(|_| b.role_ref.kind == "ClusterRole")
+        else {
             continue;
         };
-        if policy
-            .cluster_role_rules(role, &mut Vec::new())
-            .iter()
-            .any(|r| rule_allows(r, attrs))
-        {
-            return Decision::Allowed(format!(
+        let granted = || {
+            format!(
                 "RBAC: allowed by ClusterRoleBinding {:?} of ClusterRole {:?} to {}",
                 b.metadata.name.as_deref().unwrap_or_default(),
                 b.role_ref.name,
                 describe(subject, "")
-            ));
+            )
+        };
+        if f(&policy.cluster_role_rules(role, &mut Vec::new()), &granted) {
+            return;
         }
     }
-    let Attributes::Resource { namespace, .. } = attrs else {
-        return Decision::Denied;
-    };
     if namespace.is_empty() {
-        return Decision::Denied;
+        return;
     }
     for b in &policy.role_bindings {
-        if b.metadata.namespace.as_deref() != Some(namespace.as_str()) {
+        if b.metadata.namespace.as_deref() != Some(namespace) {
             continue;
         }
         let Some(subject) = applies(b.subjects.as_deref(), user, namespace) else {
@@ -203,26 +233,27 @@ pub fn authorize(policy: &Policy, user: &User, attrs: &Attributes) -> Decision {
                 .iter()
                 .find(|r| {
                     r.metadata.name.as_deref() == Some(b.role_ref.name.as_str())
-                        && r.metadata.namespace.as_deref() == Some(namespace.as_str())
+                        && r.metadata.namespace.as_deref() == Some(namespace)
                 })
                 .map(|r| r.rules.clone().unwrap_or_default()),
             _ => None,
         };
-        if rules.into_iter().flatten().any(|r| rule_allows(&r, attrs)) {
-            return Decision::Allowed(format!(
+        let granted = || {
+            format!(
                 "RBAC: allowed by RoleBinding {:?} of {} {:?} to {}",
                 format!(
-                    "{}/{}",
-                    b.metadata.name.as_deref().unwrap_or_default(),
-                    namespace
+                    "{}/{namespace}",
+                    b.metadata.name.as_deref().unwrap_or_default()
                 ),
                 b.role_ref.kind,
                 b.role_ref.name,
                 describe(subject, namespace)
-            ));
+            )
+        };
+        if f(&rules.unwrap_or_default(), &granted) {
+            return;
         }
     }
-    Decision::Denied
 }
 
 /// The subject of `subjects` that `user` is, if any (`appliesToUser`). A ServiceAccount subject

@@ -20,14 +20,51 @@ pub enum Resource {
     /// Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs and
     /// ReplicationControllers: the kinds with a pod template tandem runs.
     Workload(WorkloadKind),
-    /// `kubectl auth can-i`: answered by the server itself, by RBAC ([`crate::rbac`]).
-    SelfSubjectAccessReviews,
+    /// A question about the one asking, answered by the server itself and never stored.
+    Review(Review),
     /// `metrics.k8s.io` PodMetrics (`kubectl top pod`): measured when asked, never stored.
     PodMetrics,
     /// `metrics.k8s.io` NodeMetrics (`kubectl top node`): measured when asked, never stored.
     NodeMetrics,
     /// A kind a cluster takes that tandem keeps without acting on it.
     Stored(StoredKind),
+}
+
+/// The questions a client asks about itself (`kubectl auth can-i`, `auth can-i --list`,
+/// `auth whoami`), answered by RBAC ([`crate::rbac`]) and authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Review {
+    /// SelfSubjectAccessReview: may I do this?
+    Access,
+    /// SelfSubjectRulesReview: what may I do in this namespace?
+    Rules,
+    /// SelfSubjectReview: who am I?
+    Identity,
+}
+
+impl Review {
+    pub const ALL: [Review; 3] = [Review::Access, Review::Rules, Review::Identity];
+
+    /// (group, plural, kind).
+    fn row(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Review::Access => (
+                "authorization.k8s.io",
+                "selfsubjectaccessreviews",
+                "SelfSubjectAccessReview",
+            ),
+            Review::Rules => (
+                "authorization.k8s.io",
+                "selfsubjectrulesreviews",
+                "SelfSubjectRulesReview",
+            ),
+            Review::Identity => (
+                "authentication.k8s.io",
+                "selfsubjectreviews",
+                "SelfSubjectReview",
+            ),
+        }
+    }
 }
 
 /// The kinds a cluster takes that tandem keeps as an API server keeps them — created, listed,
@@ -224,18 +261,15 @@ impl Resource {
         ]
         .into_iter()
         .chain(WorkloadKind::ALL.into_iter().map(Resource::Workload))
-        .chain([
-            Resource::SelfSubjectAccessReviews,
-            Resource::PodMetrics,
-            Resource::NodeMetrics,
-        ])
+        .chain(Review::ALL.into_iter().map(Resource::Review))
+        .chain([Resource::PodMetrics, Resource::NodeMetrics])
         .chain(StoredKind::ALL.into_iter().map(Resource::Stored))
     }
 
     /// The API group (`""` for the core group).
     pub fn group(self) -> &'static str {
         match self {
-            Resource::SelfSubjectAccessReviews => "authorization.k8s.io",
+            Resource::Review(r) => r.row().0,
             Resource::PodMetrics | Resource::NodeMetrics => "metrics.k8s.io",
             Resource::EndpointSlices => "discovery.k8s.io",
             Resource::Workload(k) => k.api_version().split_once('/').map_or("", |(g, _)| g),
@@ -272,7 +306,7 @@ impl Resource {
             Resource::ConfigMaps => "configmaps",
             Resource::Secrets => "secrets",
             Resource::Workload(k) => k.plural(),
-            Resource::SelfSubjectAccessReviews => "selfsubjectaccessreviews",
+            Resource::Review(r) => r.row().1,
             Resource::PodMetrics => "pods",
             Resource::Stored(k) => k.row().2,
         }
@@ -295,7 +329,7 @@ impl Resource {
             Resource::ConfigMaps => "ConfigMap",
             Resource::Secrets => "Secret",
             Resource::Workload(k) => k.name(),
-            Resource::SelfSubjectAccessReviews => "SelfSubjectAccessReview",
+            Resource::Review(r) => r.row().2,
             Resource::PodMetrics => "PodMetrics",
             Resource::Stored(k) => k.row().3,
         }
@@ -314,7 +348,7 @@ impl Resource {
             Resource::Stored(k) => k.row().5.to_vec(),
             Resource::EndpointSlices
             | Resource::Secrets
-            | Resource::SelfSubjectAccessReviews
+            | Resource::Review(_)
             | Resource::PodMetrics
             | Resource::NodeMetrics => vec![],
         }
@@ -325,7 +359,7 @@ impl Resource {
             Resource::Namespaces
             | Resource::Nodes
             | Resource::NodeMetrics
-            | Resource::SelfSubjectAccessReviews => false,
+            | Resource::Review(_) => false,
             Resource::Stored(k) => k.row().4,
             _ => true,
         }
@@ -348,7 +382,7 @@ impl Resource {
             | Resource::Stored(_) => &[
                 "create", "delete", "get", "list", "patch", "update", "watch",
             ],
-            Resource::SelfSubjectAccessReviews => &["create"],
+            Resource::Review(_) => &["create"],
             Resource::PodMetrics | Resource::NodeMetrics => &["get", "list"],
         }
     }
@@ -411,7 +445,7 @@ impl Resource {
                 &["metadata.name", "metadata.namespace", "status.replicas"]
             }
             Resource::Secrets => &["metadata.name", "metadata.namespace", "type"],
-            Resource::SelfSubjectAccessReviews => &[],
+            Resource::Review(_) => &[],
             _ => &["metadata.name", "metadata.namespace"],
         }
     }

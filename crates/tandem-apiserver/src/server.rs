@@ -301,8 +301,8 @@ async fn object(
     let r = t.resource;
     let method = req.method().clone();
     match (&method, &t.name, t.subresource) {
-        (&Method::POST, None, None) if r == Resource::SelfSubjectAccessReviews => {
-            writes::access_review(shared, req, user).await
+        (&Method::POST, None, None) if matches!(r, Resource::Review(_)) => {
+            writes::review(shared, req, r, user).await
         }
         (&Method::GET, _, None) if matches!(r, Resource::PodMetrics | Resource::NodeMetrics) => {
             reads::metrics(shared, &t, query).await

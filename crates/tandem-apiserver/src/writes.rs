@@ -14,7 +14,7 @@ use crate::backend::WriteOptions;
 use crate::patch::PatchType;
 use crate::reply::{content_type, json_response, read_body, rfc3339_now, warn, Body};
 use crate::request::Query;
-use crate::resource::{Resource, Subresource};
+use crate::resource::{Resource, Review, Subresource};
 use crate::state::{blocking, ledger_key, Shared};
 use crate::status::{ApiError, Reason};
 
@@ -67,21 +67,63 @@ fn without_managers(object: &Value) -> Value {
     out
 }
 
-/// `kubectl auth can-i`: the review's question decided for the user asking (the kubeconfig's
-/// holder, or whom it impersonates with `--as`) as the request itself would be.
-pub(crate) async fn access_review(
+/// A question about the one asking (the kubeconfig's holder, or whom it impersonates with
+/// `--as`), answered and not stored: `kubectl auth can-i` decided as the request itself would
+/// be, `auth can-i --list` with the rules granted in a namespace, `auth whoami` with the user.
+pub(crate) async fn review(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
+    r: Resource,
     user: &crate::rbac::User,
 ) -> Result<Response<Body>, ApiError> {
     let body = read_body(req).await?;
-    let review = if body.starts_with(b"k8s\0") {
+    let asked = if body.starts_with(b"k8s\0") {
         crate::proto::decode(&body)?
     } else {
         serde_json::from_slice::<Value>(&body)
             .map_err(|e| ApiError::bad_request(format!("the review is not valid JSON: {e}")))?
     };
-    let spec = review["spec"].clone();
+    let spec = asked["spec"].clone();
+    let status = match r {
+        Resource::Review(Review::Access) => access_status(shared, &spec, user)?,
+        Resource::Review(Review::Rules) => {
+            let namespace = spec["namespace"].as_str().unwrap_or_default();
+            let rules = crate::rbac::rules_for(&crate::access::policy(shared), user, namespace);
+            let (paths, resources): (Vec<_>, Vec<_>) = rules
+                .into_iter()
+                .partition(|r| r.non_resource_urls.as_ref().is_some_and(|u| !u.is_empty()));
+            json!({
+                "resourceRules": resources.iter().map(|r| json!({
+                    "verbs": r.verbs,
+                    "apiGroups": r.api_groups.clone().unwrap_or_default(),
+                    "resources": r.resources.clone().unwrap_or_default(),
+                    "resourceNames": r.resource_names.clone().unwrap_or_default(),
+                })).collect::<Vec<_>>(),
+                "nonResourceRules": paths.iter().map(|r| json!({
+                    "verbs": r.verbs,
+                    "nonResourceURLs": r.non_resource_urls.clone().unwrap_or_default(),
+                })).collect::<Vec<_>>(),
+                "incomplete": false,
+            })
+        }
+        _ => json!({"userInfo": {"username": user.name, "groups": user.groups}}),
+    };
+    let review = json!({
+        "kind": r.kind(),
+        "apiVersion": r.api_version(),
+        "metadata": {"creationTimestamp": null},
+        "spec": spec,
+        "status": status,
+    });
+    Ok(json_response(201, &review))
+}
+
+/// A SelfSubjectAccessReview's answer: allowed, with the binding that allowed it, or not.
+fn access_status(
+    shared: &Shared,
+    spec: &Value,
+    user: &crate::rbac::User,
+) -> Result<Value, ApiError> {
     let text = |v: &Value, f: &str| v[f].as_str().unwrap_or_default().to_string();
     let attrs = match (&spec["resourceAttributes"], &spec["nonResourceAttributes"]) {
         (r, _) if r.is_object() => crate::rbac::Attributes::Resource {
@@ -109,18 +151,10 @@ pub(crate) async fn access_review(
             ))
         }
     };
-    let status = match crate::access::decide(shared, user, &attrs) {
+    Ok(match crate::access::decide(shared, user, &attrs) {
         crate::rbac::Decision::Allowed(reason) => json!({"allowed": true, "reason": reason}),
         crate::rbac::Decision::Denied => json!({"allowed": false}),
-    };
-    let review = json!({
-        "kind": Resource::SelfSubjectAccessReviews.kind(),
-        "apiVersion": Resource::SelfSubjectAccessReviews.api_version(),
-        "metadata": {},
-        "spec": spec,
-        "status": status,
-    });
-    Ok(json_response(201, &review))
+    })
 }
 
 /// Checks that a submitted object is of the resource's kind and in the request's namespace,

@@ -129,8 +129,8 @@ impl Observer for StateWriter {
         }
     }
 
-    /// An image update (§1.7): the Pod's spec and `plan.json` say what the containers run from
-    /// now on (the status follows as instances restart).
+    /// New labels, annotations or owners: the Pod records them (a downwardAPI volume's files
+    /// follow through the plan, which `plan_changed` records).
     fn metadata_changed(
         &mut self,
         change: &tandem_api::updates::MetadataChange,
@@ -156,6 +156,9 @@ impl Observer for StateWriter {
         Ok(())
     }
 
+    /// A new plan (an image update, §1.7; an ephemeral container; new labels): the Pod's spec
+    /// and `plan.json` say what the containers run from now on (the status follows as
+    /// instances restart).
     fn plan_changed(&mut self, plan: &PodPlan) -> Result<(), String> {
         let mut pod = self.pod.clone();
         if let (Some(spec), Some(added)) = (pod.spec.as_mut(), self.adding.take()) {

@@ -2,6 +2,9 @@
 //!
 //! Volumes are made once when the pod starts (they survive container restarts, as on a node) in
 //! the pod's directory; tmpfs-backed ones are mounted in the supervisor's private mount namespace.
+//! File volumes (configMap, secret, downwardAPI, projected) are written in the atomic writer's
+//! layout ([`atomic_writer`]) and written again while the pod runs when what they project
+//! changes ([`resync`]).
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};

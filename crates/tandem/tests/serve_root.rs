@@ -2956,6 +2956,30 @@ fn deleting_a_namespace_deletes_what_it_holds() {
     }
     let env = Env::new();
     let serving = Serving::start(&env);
+    // A fresh store's built-in namespaces and node are as old as the store, not as 1970.
+    for object in ["namespace/default", "node"] {
+        let out = kubectl(
+            &serving,
+            &[
+                "get",
+                object,
+                "-o",
+                "jsonpath={.items[0].metadata.creationTimestamp}{.metadata.creationTimestamp}",
+            ],
+        );
+        assert!(
+            !stdout(&out).starts_with("1970"),
+            "{object}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(
+            stdout(&out).starts_with("20"),
+            "{object}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
     let file = env.root.path().join("shop.yaml");
     // The bare pod ignores SIGTERM and takes its whole grace period (3 s) to go.
     std::fs::write(
@@ -3447,4 +3471,32 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
     // Without the group, jane is only authenticated: discovery, and nothing else.
     let out = kubectl(&serving, &["get", "pods", "--as=jane"]);
     assert!(stderr(&out).contains("(Forbidden)"), "{}", stderr(&out));
+    // Who am I, and what may I do here.
+    let out = kubectl(&serving, &["auth", "whoami", qa[0], qa[1]]);
+    let who = stdout(&out);
+    assert!(
+        who.contains("jane") && who.contains("[qa system:authenticated]"),
+        "{who}{}",
+        stderr(&out)
+    );
+    let out = kubectl(&serving, &["auth", "can-i", "--list", sa]);
+    let rules = stdout(&out);
+    let row = |resource: &str| {
+        rules
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(resource))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        row("configmaps"),
+        "configmaps [] [] [get list watch]",
+        "{rules}"
+    );
+    assert_eq!(
+        row("selfsubjectaccessreviews.authorization.k8s.io"),
+        "selfsubjectaccessreviews.authorization.k8s.io [] [] [create]",
+        "{rules}"
+    );
+    assert!(row("secrets").is_empty(), "{rules}");
 }

@@ -222,13 +222,16 @@ fn internal(e: anyhow::Error) -> ApiError {
     ApiError::internal(format!("{e:#}"))
 }
 
-/// When the store began, for the namespaces' age: its pods directory's modification time at the
-/// latest.
+/// When the store began, for the age of the namespaces and the node: the earliest of its pods
+/// directory and `serve`'s (which exists once `serve` has run, before any pod), else now.
 fn store_created(store: &Store) -> String {
-    let us = std::fs::metadata(&store.pods)
-        .and_then(|m| m.created().or_else(|_| m.modified()))
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+    let us = [&store.pods, &store.serve]
+        .into_iter()
+        .filter_map(|dir| std::fs::metadata(dir).ok())
+        .filter_map(|m| m.created().or_else(|_| m.modified()).ok())
+        .min()
+        .unwrap_or_else(std::time::SystemTime::now)
+        .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64);
     let s = tandem_supervisor::logs::rfc3339_nano(us - us % 1_000_000);
     // Seconds only, as metav1.Time is written.
@@ -1026,7 +1029,7 @@ impl Backend for StoreBackend {
                     .collect(),
             ),
             // Never stored, so never listed.
-            Resource::SelfSubjectAccessReviews | Resource::PodMetrics | Resource::NodeMetrics => {
+            Resource::Review(_) | Resource::PodMetrics | Resource::NodeMetrics => {
                 (vec![NAME], vec![])
             }
         }
