@@ -25,6 +25,51 @@ pub(crate) fn admin() -> User {
     }
 }
 
+/// The service account a bearer token is of: one this server signed, unexpired, whose
+/// service account (and pod, for a token bound to one) still exists as it did when the token
+/// was made. The error says why not, for the server's log; the client hears only 401.
+pub(crate) fn service_account_user(shared: &Shared, token: Option<&str>) -> Result<User, String> {
+    let token = token.ok_or("no client certificate and no bearer token")?;
+    let now = crate::reply::now_us() / 1_000_000;
+    let claims = shared
+        .token_keys
+        .verify(token, now)
+        .map_err(|e| format!("a bearer token that is not the server's: {e}"))?;
+    let cache = shared.cache();
+    let account = cache.get(
+        Resource::Stored(StoredKind::ServiceAccount),
+        &claims.namespace,
+        &claims.service_account,
+    );
+    let uid = account
+        .as_ref()
+        .and_then(|a| a["metadata"]["uid"].as_str().map(str::to_string));
+    if uid.as_deref() != Some(claims.service_account_uid.as_str()) {
+        return Err(format!(
+            "the token's service account {}/{} is gone",
+            claims.namespace, claims.service_account
+        ));
+    }
+    if let Some((pod, pod_uid)) = &claims.pod {
+        let alive = cache
+            .get(Resource::Pods, &claims.namespace, pod)
+            .is_some_and(|p| {
+                p["metadata"]["uid"] == pod_uid.as_str()
+                    && p["metadata"]["deletionTimestamp"].is_null()
+            });
+        if !alive {
+            return Err(format!(
+                "the token's pod {}/{pod} is gone",
+                claims.namespace
+            ));
+        }
+    }
+    Ok(User::service_account(
+        &claims.namespace,
+        &claims.service_account,
+    ))
+}
+
 /// What the request does, as the authorizer sees it (the API server's `RequestInfo`): the verb
 /// from the method (`get` or `list`, `watch` with `?watch`, `create`, `update`, `patch`,
 /// `delete` or `deletecollection`), the resource, subresource, namespace and name; or a path.

@@ -1,7 +1,8 @@
 //! The server's certificates and the credentials it admits, kept in one directory readable by
 //! root only: a CA made on first start, a client certificate signed by it (the kubeconfig's
-//! user, in `system:masters` as a cluster's admin is), a bearer token, and a server certificate
-//! made again at each start for the addresses served that time.
+//! user, in `system:masters` as a cluster's admin is), a bearer token, the key service-account
+//! tokens are signed with ([`crate::tokens`]), and a server certificate made again at each
+//! start for the addresses served that time.
 //!
 //! The CA's certificate is written once; to sign later certificates only its key is read back,
 //! and its name and key-identifier method are the same constants each time, so what is signed
@@ -48,6 +49,8 @@ pub struct Credentials {
     pub client_key_pem: String,
     /// The bearer token that also admits a client (`token` in the directory).
     pub token: String,
+    /// The key service-account tokens are signed with (`sa.key`).
+    pub token_keys: std::sync::Arc<crate::tokens::TokenKeys>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
@@ -58,7 +61,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
 }
 
 /// Writes a file only its owner can read, whole or not at all.
-fn write_private(path: &Path, data: &[u8]) -> Result<(), PkiError> {
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<(), PkiError> {
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -193,6 +196,7 @@ impl Credentials {
             client_cert_pem,
             client_key_pem,
             token,
+            token_keys: std::sync::Arc::new(crate::tokens::TokenKeys::load_or_create(dir)?),
         })
     }
 

@@ -70,6 +70,25 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
         ("authentication.k8s.io/v1", "SelfSubjectReview") => {
             return Ok(json!({"apiVersion": api_version, "kind": kind}));
         }
+        // `kubectl create token`'s request.
+        ("authentication.k8s.io/v1", "TokenRequest") => {
+            use k8s_pb::api::authentication::v1::TokenRequest;
+            let request = TokenRequest::decode(raw.as_slice()).map_err(|e| bad(&e.to_string()))?;
+            let spec = request.spec.unwrap_or_default();
+            let mut out = json!({"audiences": spec.audiences});
+            if let Some(seconds) = spec.expiration_seconds {
+                out["expirationSeconds"] = json!(seconds);
+            }
+            if let Some(b) = spec.bound_object_ref {
+                out["boundObjectRef"] = json!({
+                    "kind": b.kind.unwrap_or_default(),
+                    "apiVersion": b.api_version.unwrap_or_default(),
+                    "name": b.name.unwrap_or_default(),
+                    "uid": b.u_id.unwrap_or_default(),
+                });
+            }
+            return Ok(json!({"apiVersion": api_version, "kind": kind, "spec": out}));
+        }
         _ => {}
     }
     let as_json = "send it as JSON instead, e.g. `kubectl create … --dry-run=client -o yaml | kubectl apply -f -`";

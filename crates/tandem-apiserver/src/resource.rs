@@ -243,6 +243,9 @@ pub enum Subresource {
     /// A pod's `eviction`: a `policy/v1` Eviction, which deletes the pod if its disruption
     /// budget allows.
     Eviction,
+    /// A service account's `token`: an `authentication.k8s.io/v1` TokenRequest, answered with
+    /// a token of that account (`kubectl create token`).
+    Token,
 }
 
 impl Resource {
@@ -412,6 +415,7 @@ impl Resource {
                 | WorkloadKind::StatefulSet
                 | WorkloadKind::ReplicationController,
             ) => &[Subresource::Scale],
+            Resource::Stored(StoredKind::ServiceAccount) => &[Subresource::Token],
             _ => &[],
         }
     }
@@ -473,6 +477,7 @@ impl Subresource {
             Subresource::PortForward => "portforward",
             Subresource::Scale => "scale",
             Subresource::Eviction => "eviction",
+            Subresource::Token => "token",
         }
     }
 
@@ -486,6 +491,7 @@ impl Subresource {
             "portforward" => Some(Subresource::PortForward),
             "scale" => Some(Subresource::Scale),
             "eviction" => Some(Subresource::Eviction),
+            "token" => Some(Subresource::Token),
             _ => None,
         }
     }
@@ -495,6 +501,7 @@ impl Subresource {
         match self {
             Subresource::Scale => Some(("autoscaling", "v1")),
             Subresource::Eviction => Some(("policy", "v1")),
+            Subresource::Token => Some(("authentication.k8s.io", "v1")),
             _ => None,
         }
     }
@@ -510,6 +517,7 @@ impl Subresource {
             Subresource::PortForward => "PodPortForwardOptions",
             Subresource::Scale => "Scale",
             Subresource::Eviction => "Eviction",
+            Subresource::Token => "TokenRequest",
         }
     }
 
@@ -522,7 +530,7 @@ impl Subresource {
             Subresource::Scale | Subresource::EphemeralContainers | Subresource::Status => {
                 &["get", "patch", "update"]
             }
-            Subresource::Eviction => &["create"],
+            Subresource::Eviction | Subresource::Token => &["create"],
         }
     }
 }

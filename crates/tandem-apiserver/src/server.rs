@@ -102,6 +102,7 @@ impl Server {
                 backend,
                 start,
                 credentials.token.clone(),
+                Arc::clone(&credentials.token_keys),
                 bound,
             )),
         })
@@ -180,14 +181,17 @@ impl Server {
     }
 }
 
-/// Whether the request carries the server's bearer token.
-fn bearer_ok(req: &Request<Incoming>, token: &str) -> bool {
-    let Some(given) = req
-        .headers()
+/// The request's bearer token, if it has one.
+fn bearer(req: &Request<Incoming>) -> Option<&str> {
+    req.headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-    else {
+}
+
+/// Whether the request carries the server's bearer token.
+fn bearer_ok(req: &Request<Incoming>, token: &str) -> bool {
+    let Some(given) = bearer(req) else {
         return false;
     };
     // Compared in constant time: the answer's timing says nothing of how much matched.
@@ -205,16 +209,24 @@ async fn handle(
     certified: bool,
     peer: SocketAddr,
 ) -> Response<Body> {
-    if !certified && !bearer_ok(&req, &shared.token) {
-        eprintln!(
-            "refused {} {} from {peer}: no client certificate and no valid bearer token",
-            req.method(),
-            req.uri().path()
-        );
-        return error_response(&ApiError::new(Reason::Unauthorized, "Unauthorized"));
-    }
-    // Whoever got in holds the kubeconfig (or root's token): the cluster's admin.
-    match dispatch(&shared, req, crate::access::admin()).await {
+    // The kubeconfig's certificate or root's token: the cluster's admin; else a service
+    // account's token.
+    let user = match certified || bearer_ok(&req, &shared.token) {
+        true => Ok(crate::access::admin()),
+        false => crate::access::service_account_user(&shared, bearer(&req)),
+    };
+    let user = match user {
+        Ok(user) => user,
+        Err(why) => {
+            eprintln!(
+                "refused {} {} from {peer}: {why}",
+                req.method(),
+                req.uri().path()
+            );
+            return error_response(&ApiError::new(Reason::Unauthorized, "Unauthorized"));
+        }
+    };
+    match dispatch(&shared, req, user).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
     }
@@ -326,6 +338,10 @@ async fn object(
         (&Method::GET | &Method::POST, Some(name), Some(Subresource::PortForward)) => {
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
             sessions::port_forward(shared, req, namespace, name).await
+        }
+        (&Method::POST, Some(name), Some(Subresource::Token)) => {
+            let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());
+            writes::token_request(shared, req, namespace, name).await
         }
         (&Method::POST, Some(name), Some(Subresource::Eviction)) => {
             let (namespace, name) = (t.namespace.clone().unwrap_or_default(), name.clone());

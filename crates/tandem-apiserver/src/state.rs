@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     refreshing: tokio::sync::Mutex<()>,
     /// The bearer token that admits a client without a certificate.
     pub token: String,
+    /// The key that signs and checks service-account tokens.
+    pub token_keys: Arc<crate::tokens::TokenKeys>,
     /// Where the server listens, as discovery tells clients.
     pub address: SocketAddr,
     /// Who set which fields of each object, and where that is kept.
@@ -40,6 +42,7 @@ impl Shared {
         backend: Arc<dyn Backend>,
         start: u64,
         token: String,
+        token_keys: Arc<crate::tokens::TokenKeys>,
         address: SocketAddr,
     ) -> Shared {
         let (changes, _) = broadcast::channel(4096);
@@ -57,6 +60,7 @@ impl Shared {
             changes,
             refreshing: tokio::sync::Mutex::new(()),
             token,
+            token_keys,
             address,
             ledger: Mutex::new(ledger),
             ledger_file,

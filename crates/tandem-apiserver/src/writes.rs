@@ -524,6 +524,124 @@ fn applied_configuration(body: &[u8]) -> Result<Value, ApiError> {
     }
 }
 
+/// `serviceaccounts/NAME/token` (`kubectl create token`): a token of the service account, for
+/// `expirationSeconds` (an hour unless asked; ten minutes to 2³² seconds, as the API server
+/// allows), for the audiences asked (this server's unless asked), bound to a pod when asked
+/// (good only while it exists). The answer is the TokenRequest with its status, `201`.
+pub(crate) async fn token_request(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    namespace: String,
+    name: String,
+) -> Result<Response<Body>, ApiError> {
+    const GROUP: &str = "authentication.k8s.io";
+    let body = read_body(req).await?;
+    let mut request: Value = if body.starts_with(b"k8s\0") {
+        crate::proto::decode(&body)?
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!("the TokenRequest is not valid JSON: {e}"))
+        })?
+    };
+    let account = shared
+        .cache()
+        .get(
+            Resource::Stored(crate::resource::StoredKind::ServiceAccount),
+            &namespace,
+            &name,
+        )
+        .ok_or_else(|| ApiError::not_found("", "serviceaccounts", &name))?;
+    let spec = &mut request["spec"];
+    let seconds = spec["expirationSeconds"].as_i64().unwrap_or(3600);
+    let too = match seconds {
+        s if s < 600 => Some("may not specify a duration less than 10 minutes"),
+        s if s > (1 << 32) - 1 => Some("may not specify a duration larger than 2^32 seconds"),
+        _ => None,
+    };
+    if let Some(why) = too {
+        return Err(ApiError::invalid(
+            GROUP,
+            "TokenRequest",
+            &name,
+            vec![crate::status::Cause {
+                reason: "FieldValueInvalid".into(),
+                message: format!("Invalid value: {seconds}: {why}"),
+                field: "spec.expirationSeconds".into(),
+            }],
+        ));
+    }
+    spec["expirationSeconds"] = json!(seconds);
+    let mut audiences: Vec<String> = spec["audiences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    if audiences.is_empty() {
+        audiences.push(crate::tokens::ISSUER.into());
+        spec["audiences"] = json!(audiences);
+    }
+    let bound = &spec["boundObjectRef"];
+    let pod = match bound["kind"].as_str() {
+        None | Some("") => None,
+        Some("Pod") => {
+            let pod_name = bound["name"].as_str().unwrap_or_default().to_string();
+            let pod = shared
+                .cache()
+                .get(Resource::Pods, &namespace, &pod_name)
+                .ok_or_else(|| ApiError::not_found("", "pods", &pod_name))?;
+            let uid = pod["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            match bound["uid"].as_str().filter(|u| !u.is_empty()) {
+                Some(asked) if asked != uid => {
+                    return Err(ApiError::new(
+                        Reason::Conflict,
+                        format!("the UID in the bound object reference ({asked}) does not match the UID in record. The object might have been deleted and then recreated"),
+                    ))
+                }
+                _ => Some((pod_name, uid)),
+            }
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "cannot bind a token to a {other}: tandem binds tokens to pods only"
+            )))
+        }
+    };
+    let now = crate::reply::now_us() / 1_000_000;
+    let claims = crate::tokens::Claims {
+        namespace: namespace.clone(),
+        service_account: name.clone(),
+        service_account_uid: account["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .into(),
+        pod,
+        audiences,
+        issued_at: now,
+        expires_at: now + seconds,
+    };
+    let token = shared.token_keys.issue(&claims);
+    let expires = time::OffsetDateTime::from_unix_timestamp(claims.expires_at)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    let answer = json!({
+        "kind": "TokenRequest",
+        "apiVersion": format!("{GROUP}/v1"),
+        "metadata": {"name": name, "namespace": namespace, "creationTimestamp": null},
+        "spec": request["spec"],
+        "status": {"token": token, "expirationTimestamp": expires},
+    });
+    Ok(json_response(201, &answer))
+}
+
 /// `pods/NAME/eviction` (a `policy/v1` or `v1beta1` Eviction, what `kubectl drain` and the
 /// clients' `evict` send): the pod is deleted if its disruption budget allows, as the backend
 /// judges; the answer is a `Status` of success, `201`.

@@ -3500,3 +3500,114 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
     );
     assert!(row("secrets").is_empty(), "{rules}");
 }
+
+/// `kubectl create token` gives a service account's token; a kubeconfig with only that token
+/// (no client certificate) acts as the account, with what its RBAC bindings grant; the token
+/// stops working when the account is deleted, and a too short duration is refused as the API
+/// server refuses it.
+#[test]
+fn a_service_accounts_token_acts_as_the_account() {
+    let test = "a_service_accounts_token_acts_as_the_account";
+    if require_root(test).is_none() || !kubectl_installed(test) {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let rbac = r#"apiVersion: v1
+kind: ServiceAccount
+metadata: {name: reader}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: reader-views}
+subjects: [{kind: ServiceAccount, name: reader}]
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+"#;
+    let file = env.root.path().join("reader.yaml");
+    std::fs::write(&file, rbac).expect("write");
+    let out = kubectl(&serving, &["apply", "-f", file.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(&serving, &["create", "token", "reader"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = stdout(&out).trim().to_string();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+
+    // A kubeconfig of the token alone, made with kubectl's own commands.
+    let config = env.root.path().join("reader.kubeconfig");
+    let ca = env.root.path().join("ca.crt");
+    let ca_pem = std::fs::read_to_string(env.root.path().join("serve/ca.crt")).expect("ca");
+    std::fs::write(&ca, ca_pem).expect("write ca");
+    for args in [
+        vec![
+            "config",
+            "set-cluster",
+            "t",
+            "--server",
+            serving.url.as_str(),
+            "--certificate-authority",
+            ca.to_str().expect("utf-8"),
+        ],
+        vec![
+            "config",
+            "set-credentials",
+            "reader",
+            "--token",
+            token.as_str(),
+        ],
+        vec![
+            "config",
+            "set-context",
+            "reader",
+            "--cluster",
+            "t",
+            "--user",
+            "reader",
+            "--namespace",
+            "default",
+        ],
+        vec!["config", "use-context", "reader"],
+    ] {
+        let out = kubectl_as("kubectl", &config, &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let as_reader = |args: &[&str]| kubectl_as("kubectl", &config, args);
+    let out = as_reader(&["auth", "whoami"]);
+    assert!(
+        stdout(&out).contains("system:serviceaccount:default:reader"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = as_reader(&["get", "pods"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = as_reader(&["get", "secrets"]);
+    assert!(
+        stderr(&out).contains("secrets is forbidden: User \"system:serviceaccount:default:reader\" cannot list resource \"secrets\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = as_reader(&["get", "pods", "-n", "kube-system"]);
+    assert!(stderr(&out).contains("(Forbidden)"), "{}", stderr(&out));
+
+    // Too short a token, as the API server refuses it.
+    let out = kubectl(&serving, &["create", "token", "reader", "--duration=1m"]);
+    assert!(
+        stderr(&out).contains("spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes"),
+        "{}",
+        stderr(&out)
+    );
+    let out = kubectl(&serving, &["create", "token", "nobody"]);
+    assert!(
+        stderr(&out).contains("serviceaccounts \"nobody\" not found"),
+        "{}",
+        stderr(&out)
+    );
+    // The account gone, its token is no one's.
+    let out = kubectl(&serving, &["delete", "serviceaccount", "reader"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let refused = wait_for("the token to be refused", 10, || {
+        let out = as_reader(&["get", "pods"]);
+        (!out.status.success()).then(|| stderr(&out))
+    });
+    assert!(refused.contains("Unauthorized"), "{refused}");
+}

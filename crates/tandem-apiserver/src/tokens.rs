@@ -1,0 +1,218 @@
+//! Service-account tokens as the API server issues and checks them (`TokenRequest`,
+//! `pkg/serviceaccount`): JSON Web Tokens signed with ES256 by a key kept beside the CA
+//! (`sa.key`, readable by root only), carrying the claims of a bound token — issuer and
+//! audience `https://kubernetes.default.svc.cluster.local`, subject
+//! `system:serviceaccount:NS:NAME`, expiry, and under `kubernetes.io` the namespace and the
+//! service account's name and uid. A token is good while it has not expired and the service
+//! account it names still exists with that uid; the caller checks the latter.
+//!
+//! Owns the token format and its signature. Never reads the store.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use ring::rand::SystemRandom;
+use ring::signature::{
+    EcdsaKeyPair, KeyPair as _, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED,
+    ECDSA_P256_SHA256_FIXED_SIGNING,
+};
+use serde_json::{json, Value};
+
+use crate::pki::PkiError;
+
+/// The issuer and default audience of every token, as a cluster's API server names itself.
+pub const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+
+/// What a token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    pub namespace: String,
+    pub service_account: String,
+    pub service_account_uid: String,
+    /// The pod the token is bound to (name, uid): it is good only while that pod exists.
+    pub pod: Option<(String, String)>,
+    pub audiences: Vec<String>,
+    /// Seconds since the epoch.
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+/// Why a bearer token is not a good service-account token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is not a JWT")]
+    Malformed,
+    #[error("the token's signature is not valid")]
+    Signature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not for this API server")]
+    Audience,
+}
+
+/// The key tokens are signed with.
+pub struct TokenKeys {
+    pair: EcdsaKeyPair,
+    /// The key's id in each token's header: the first bytes of its public key's SHA-256.
+    kid: String,
+}
+
+impl TokenKeys {
+    /// Reads `sa.key` from `dir`, making it the first time.
+    pub fn load_or_create(dir: &Path) -> Result<TokenKeys, PkiError> {
+        let path = dir.join("sa.key");
+        let der = match std::fs::read(&path) {
+            Ok(der) => der,
+            Err(_) => {
+                let key = rcgen::KeyPair::generate()?;
+                let der = key.serialize_der();
+                crate::pki::write_private(&path, &der)?;
+                der
+            }
+        };
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &SystemRandom::new())
+                .map_err(|_| PkiError::Pem { path: path.clone() })?;
+        let digest = ring::digest::digest(&ring::digest::SHA256, pair.public_key().as_ref());
+        let kid = b64(&digest.as_ref()[..16]);
+        Ok(TokenKeys { pair, kid })
+    }
+
+    /// A signed token of `claims`.
+    pub fn issue(&self, claims: &Claims) -> String {
+        let header = json!({"alg": "ES256", "kid": self.kid});
+        let mut payload = json!({
+            "aud": claims.audiences,
+            "exp": claims.expires_at,
+            "iat": claims.issued_at,
+            "nbf": claims.issued_at,
+            "iss": ISSUER,
+            "sub": format!("{}{}:{}", crate::rbac::SERVICE_ACCOUNT_PREFIX, claims.namespace, claims.service_account),
+            "kubernetes.io": {
+                "namespace": claims.namespace,
+                "serviceaccount": {"name": claims.service_account, "uid": claims.service_account_uid},
+            },
+        });
+        if let Some((name, uid)) = &claims.pod {
+            payload["kubernetes.io"]["pod"] = json!({"name": name, "uid": uid});
+        }
+        let signed = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(payload.to_string().as_bytes())
+        );
+        // The signing only fails without randomness, which the kernel always has.
+        let signature = self
+            .pair
+            .sign(&SystemRandom::new(), signed.as_bytes())
+            .map(|s| b64(s.as_ref()))
+            .unwrap_or_default();
+        format!("{signed}.{signature}")
+    }
+
+    /// The claims of a token this key signed, for this server, unexpired at `now` (seconds).
+    pub fn verify(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let decode = |s: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(s)
+                .map_err(|_| TokenError::Malformed)
+        };
+        let public =
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, self.pair.public_key().as_ref());
+        public
+            .verify(
+                format!("{header}.{payload}").as_bytes(),
+                &decode(signature)?,
+            )
+            .map_err(|_| TokenError::Signature)?;
+        let claims: Value =
+            serde_json::from_slice(&decode(payload)?).map_err(|_| TokenError::Malformed)?;
+        let int = |f: &str| claims[f].as_i64().ok_or(TokenError::Malformed);
+        if int("exp")? <= now {
+            return Err(TokenError::Expired);
+        }
+        let audiences: Vec<String> = claims["aud"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        if claims["iss"] != ISSUER || !audiences.iter().any(|a| a == ISSUER) {
+            return Err(TokenError::Audience);
+        }
+        let k8s = &claims["kubernetes.io"];
+        let text = |v: &Value| v.as_str().map(str::to_string).ok_or(TokenError::Malformed);
+        Ok(Claims {
+            namespace: text(&k8s["namespace"])?,
+            service_account: text(&k8s["serviceaccount"]["name"])?,
+            service_account_uid: text(&k8s["serviceaccount"]["uid"])?,
+            pod: match &k8s["pod"] {
+                Value::Null => None,
+                pod => Some((text(&pod["name"])?, text(&pod["uid"])?)),
+            },
+            audiences,
+            issued_at: int("iat")?,
+            expires_at: int("exp")?,
+        })
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims() -> Claims {
+        Claims {
+            namespace: "default".into(),
+            service_account: "app".into(),
+            service_account_uid: "u-1".into(),
+            pod: Some(("web".into(), "p-1".into())),
+            audiences: vec![ISSUER.into()],
+            issued_at: 1000,
+            expires_at: 4600,
+        }
+    }
+
+    /// A token reads back as issued while it lasts, under the key that signed it only; one
+    /// changed in any part, expired, or for another audience is refused.
+    #[test]
+    fn tokens_are_good_only_as_signed_and_until_they_expire() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keys = TokenKeys::load_or_create(dir.path()).expect("keys");
+        let token = keys.issue(&claims());
+        assert_eq!(keys.verify(&token, 2000), Ok(claims()));
+        // The same key comes back from the file.
+        let again = TokenKeys::load_or_create(dir.path()).expect("keys");
+        assert_eq!(again.verify(&token, 2000), Ok(claims()));
+        assert_eq!(keys.verify(&token, 4600), Err(TokenError::Expired));
+        let other = TokenKeys::load_or_create(tempfile::tempdir().expect("t").path()).expect("k");
+        assert_eq!(other.verify(&token, 2000), Err(TokenError::Signature));
+        let parts: Vec<&str> = token.split('.').collect();
+        let forged = json!({"exp": 9999999999i64, "iss": ISSUER, "aud": [ISSUER]});
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(forged.to_string().as_bytes()),
+            parts[2]
+        );
+        assert_eq!(keys.verify(&tampered, 2000), Err(TokenError::Signature));
+        assert_eq!(keys.verify("a.b", 2000), Err(TokenError::Malformed));
+        let mut elsewhere = claims();
+        elsewhere.audiences = vec!["vault".into()];
+        assert_eq!(
+            keys.verify(&keys.issue(&elsewhere), 2000),
+            Err(TokenError::Audience)
+        );
+    }
+}
