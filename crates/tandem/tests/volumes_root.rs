@@ -262,6 +262,20 @@ spec:
     });
     assert!(logs.contains("/cfg/name 0 2000 644"), "{logs}");
     assert!(logs.contains("/cfg/app.conf 0 2000 644"), "{logs}");
+    // A new version of the volume (the ConfigMap changed) is the pod's as the first was.
+    std::fs::write(
+        &cm,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: later}\ndata: {app.conf: changed}\n",
+    )
+    .expect("write");
+    let applied = env.tandem(&["apply", "-f", cm.to_str().expect("path")]);
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    let script = "cat /cfg/app.conf; echo; stat -L -c '%u %g %a' /cfg/app.conf";
+    let seen = wait_for("the changed ConfigMap in the pod", 20, || {
+        let out = stdout(&env.tandem(&["exec", "userwait", "--", "sh", "-c", script]));
+        out.starts_with("changed").then_some(out)
+    });
+    assert_eq!(seen, "changed\n0 2000 644\n");
     let out = env.tandem(&["delete", "pod", "userwait"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
