@@ -65,6 +65,11 @@ pub struct PodPlan {
     /// `tandem run --pod-max-pids`): the pod cgroup's `pids.max`. Not from the manifest.
     #[serde(default)]
     pub pod_max_pids: Option<u64>,
+    /// The sysctls the node allows beyond the safe set (the kubelet's
+    /// `--allowed-unsafe-sysctls`, from `tandem run`): names and `prefix*` patterns. Not from
+    /// the manifest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_unsafe_sysctls: Vec<String>,
     /// How container log files rotate (the kubelet's `containerLogMaxSize` and
     /// `containerLogMaxFiles`, from `tandem run`). Not from the manifest.
     #[serde(default)]
@@ -700,6 +705,7 @@ impl PodPlan {
             enable_service_links: true,
             readiness_gates: vec![],
             pod_max_pids: None,
+            allowed_unsafe_sysctls: Vec::new(),
             container_logs: ContainerLogPolicy::default(),
             resources: None,
         }

@@ -115,6 +115,7 @@ pub(crate) fn plan(cx: &mut Cx<'_>, pod: &Pod, store: &Store, claims_dir: &str) 
             .map(|g| g.condition_type.clone())
             .collect(),
         pod_max_pids: None,
+        allowed_unsafe_sysctls: Vec::new(),
         container_logs: ContainerLogPolicy::default(),
         resources: spec.resources.as_ref().map(|r| requirements(Some(r))),
     };

@@ -1,5 +1,6 @@
 //! Pod sysctls (`spec.securityContext.sysctls`): how a name is written, which kernel namespace
-//! holds it, and the set the kubelet allows without `--allowed-unsafe-sysctls`.
+//! holds it, the set the kubelet allows without `--allowed-unsafe-sysctls`, and the patterns
+//! that flag takes.
 //!
 //! The API server checks only the name and the host namespaces the pod shares; the kubelet
 //! refuses the rest at admission (`SysctlForbidden`), which tandem does in `tandem-kubelet`.
@@ -80,6 +81,39 @@ pub fn namespace_of(name: &str) -> Option<Namespace> {
     }
 }
 
+/// Why `pattern` cannot be one of the kubelet's `--allowed-unsafe-sysctls` (`NewAllowlist`): a
+/// sysctl name, or a prefix ending in `*`, known to be namespaced (a sysctl of the host's own
+/// namespaces would change the host for every pod).
+pub fn pattern_problem(pattern: &str) -> Option<String> {
+    let (name, prefixed) = match pattern.strip_suffix('*') {
+        Some(prefix) => (prefix.trim_end_matches(['.', '/']), true),
+        None => (pattern, false),
+    };
+    if let Some(problem) = name_problem(name) {
+        return Some(format!("sysctl {pattern:?} {problem}"));
+    }
+    let namespaced = match prefixed {
+        true => {
+            let prefix = dotted(pattern.trim_end_matches('*'));
+            ["net.", "kernel.shm", "kernel.msg", "fs.mqueue."]
+                .iter()
+                .any(|p| prefix.starts_with(p))
+        }
+        false => namespace_of(name).is_some(),
+    };
+    (!namespaced).then(|| format!("the sysctls {pattern:?} are not known to be namespaced"))
+}
+
+/// Whether `name` (dotted or not) is one of `patterns` or starts with a prefix of one ending in
+/// `*` (the kubelet's `patternAllowlist`).
+pub fn allowed_by(patterns: &[String], name: &str) -> bool {
+    let name = dotted(name);
+    patterns.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => name.starts_with(&dotted(prefix)),
+        None => dotted(p) == name,
+    })
+}
+
 /// Why `name` is not a sysctl name the API server accepts (`IsValidSysctlName`): parts of
 /// lower-case letters, digits, `-` and `_`, each beginning and ending with a letter or digit,
 /// separated by `.` or `/`; at most 253 characters.
@@ -129,5 +163,35 @@ mod tests {
             assert!(name_problem(bad).is_some(), "{bad}");
         }
         assert!(name_problem(&"a".repeat(254)).is_some());
+    }
+
+    /// `--allowed-unsafe-sysctls` as the kubelet reads it: names and prefixes of namespaced
+    /// sysctls only, matched by name or prefix.
+    #[test]
+    fn unsafe_sysctls_are_allowed_by_namespaced_names_and_prefixes() {
+        for ok in [
+            "net.core.somaxconn",
+            "net.*",
+            "kernel.msg*",
+            "kernel.shm*",
+            "fs.mqueue.*",
+            "kernel.sem",
+            "net/ipv4/*",
+        ] {
+            assert_eq!(pattern_problem(ok), None, "{ok}");
+        }
+        assert_eq!(
+            pattern_problem("vm.max_map_count"),
+            Some("the sysctls \"vm.max_map_count\" are not known to be namespaced".into())
+        );
+        assert!(pattern_problem("kernel.*").is_some());
+        assert!(pattern_problem("*").is_some());
+        assert!(pattern_problem("Net.core").is_some());
+        let allowed = ["net.core.*".to_string(), "kernel.msgmax".to_string()];
+        assert!(allowed_by(&allowed, "net.core.somaxconn"));
+        assert!(allowed_by(&allowed, "net/core/somaxconn"));
+        assert!(allowed_by(&allowed, "kernel.msgmax"));
+        assert!(!allowed_by(&allowed, "kernel.msgmnb"));
+        assert!(!allowed_by(&allowed, "net.ipv4.tcp_rmem"));
     }
 }

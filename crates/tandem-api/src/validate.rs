@@ -2086,11 +2086,12 @@ fn sysctls(cx: &mut Cx<'_>, spec: &PodSpec, sc: &PodSecurityContext, p: &FieldPa
             cx.warn(
                 &field,
                 format!(
-                    "sysctl {:?} is not in the kubelet's safe set: the kubelet refuses the pod at admission (SysctlForbidden)",
+                    "sysctl {:?} is not in the kubelet's safe set: a kubelet refuses the pod at admission (SysctlForbidden) unless its --allowed-unsafe-sysctls names it",
                     s.name
                 ),
                 Some(format!(
-                    "a node allows it only with the kubelet's --allowed-unsafe-sysctls, which tandem does not offer; the safe set: {}",
+                    "allow it here as on such a node: `tandem run --allowed-unsafe-sysctls '{}'` (`apply` too; TANDEM_ALLOWED_UNSAFE_SYSCTLS for `serve`); the safe set: {}",
+                    crate::sysctls::dotted(&s.name),
                     SAFE.join(", ")
                 )),
             );

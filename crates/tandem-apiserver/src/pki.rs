@@ -60,8 +60,22 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
     }
 }
 
+/// The key service-account tokens are signed with: `sa.key` (PKCS#8 DER), made the first time.
+fn token_keys(dir: &Path) -> Result<crate::tokens::TokenKeys, PkiError> {
+    let path = dir.join("sa.key");
+    let der = match std::fs::read(&path) {
+        Ok(der) => der,
+        Err(_) => {
+            let der = KeyPair::generate()?.serialize_der();
+            write_private(&path, &der)?;
+            der
+        }
+    };
+    crate::tokens::TokenKeys::from_pkcs8(&der).ok_or(PkiError::Pem { path })
+}
+
 /// Writes a file only its owner can read, whole or not at all.
-pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<(), PkiError> {
+fn write_private(path: &Path, data: &[u8]) -> Result<(), PkiError> {
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -196,7 +210,7 @@ impl Credentials {
             client_cert_pem,
             client_key_pem,
             token,
-            token_keys: std::sync::Arc::new(crate::tokens::TokenKeys::load_or_create(dir)?),
+            token_keys: std::sync::Arc::new(token_keys(dir)?),
         })
     }
 

@@ -6,9 +6,8 @@
 //! service account's name and uid. A token is good while it has not expired and the service
 //! account it names still exists with that uid; the caller checks the latter.
 //!
-//! Owns the token format and its signature. Never reads the store.
-
-use std::path::Path;
+//! Owns the token format and its signature. Never reads the store or its key's file (`pki`
+//! keeps the key).
 
 use base64::Engine as _;
 use ring::rand::SystemRandom;
@@ -17,8 +16,6 @@ use ring::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING,
 };
 use serde_json::{json, Value};
-
-use crate::pki::PkiError;
 
 /// The issuer and default audience of every token, as a cluster's API server names itself.
 pub const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
@@ -58,24 +55,14 @@ pub struct TokenKeys {
 }
 
 impl TokenKeys {
-    /// Reads `sa.key` from `dir`, making it the first time.
-    pub fn load_or_create(dir: &Path) -> Result<TokenKeys, PkiError> {
-        let path = dir.join("sa.key");
-        let der = match std::fs::read(&path) {
-            Ok(der) => der,
-            Err(_) => {
-                let key = rcgen::KeyPair::generate()?;
-                let der = key.serialize_der();
-                crate::pki::write_private(&path, &der)?;
-                der
-            }
-        };
+    /// The key of a PKCS#8 document (an ECDSA P-256 key, as `pki` makes `sa.key`).
+    pub fn from_pkcs8(der: &[u8]) -> Option<TokenKeys> {
         let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &SystemRandom::new())
-                .map_err(|_| PkiError::Pem { path: path.clone() })?;
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &SystemRandom::new())
+                .ok()?;
         let digest = ring::digest::digest(&ring::digest::SHA256, pair.public_key().as_ref());
         let kid = b64(&digest.as_ref()[..16]);
-        Ok(TokenKeys { pair, kid })
+        Some(TokenKeys { pair, kid })
     }
 
     /// A signed token of `claims`.
@@ -188,15 +175,16 @@ mod tests {
     /// changed in any part, expired, or for another audience is refused.
     #[test]
     fn tokens_are_good_only_as_signed_and_until_they_expire() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let keys = TokenKeys::load_or_create(dir.path()).expect("keys");
+        let key = || rcgen::KeyPair::generate().expect("key").serialize_der();
+        let der = key();
+        let keys = TokenKeys::from_pkcs8(&der).expect("keys");
         let token = keys.issue(&claims());
         assert_eq!(keys.verify(&token, 2000), Ok(claims()));
-        // The same key comes back from the file.
-        let again = TokenKeys::load_or_create(dir.path()).expect("keys");
+        // The same key read again checks it.
+        let again = TokenKeys::from_pkcs8(&der).expect("keys");
         assert_eq!(again.verify(&token, 2000), Ok(claims()));
         assert_eq!(keys.verify(&token, 4600), Err(TokenError::Expired));
-        let other = TokenKeys::load_or_create(tempfile::tempdir().expect("t").path()).expect("k");
+        let other = TokenKeys::from_pkcs8(&key()).expect("keys");
         assert_eq!(other.verify(&token, 2000), Err(TokenError::Signature));
         let parts: Vec<&str> = token.split('.').collect();
         let forged = json!({"exp": 9999999999i64, "iss": ISSUER, "aud": [ISSUER]});

@@ -3,7 +3,7 @@
 //! the handler's reason, as the kubelet's `rejectPod` leaves it.
 
 use tandem_api::plan::PodPlan;
-use tandem_api::sysctls::{dotted, namespace_of, Namespace, SAFE};
+use tandem_api::sysctls::{allowed_by, dotted, namespace_of, Namespace, SAFE};
 
 /// The reasons a pod is refused, as the kubelet names them in its status and event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,9 +35,9 @@ impl Rejection {
     }
 }
 
-/// The admission of `plan`: its sysctls must be in the kubelet's safe set (tandem allows no
-/// unsafe ones, as a kubelet without `--allowed-unsafe-sysctls`), and none of a namespace the
-/// pod shares with the host (`patternAllowlist.Admit`).
+/// The admission of `plan`: its sysctls must be in the kubelet's safe set or among the node's
+/// `--allowed-unsafe-sysctls` (`plan.allowed_unsafe_sysctls`), and none of a namespace the pod
+/// shares with the host (`patternAllowlist.Admit`).
 pub fn admit(plan: &PodPlan) -> Result<(), Rejection> {
     for (name, _) in &plan.security.sysctls {
         let name = dotted(name);
@@ -48,7 +48,11 @@ pub fn admit(plan: &PodPlan) -> Result<(), Rejection> {
         };
         let message = match problem {
             Some(ns) => format!("{name:?} not allowed with host {} enabled", ns.word()),
-            None if !SAFE.contains(&name.as_str()) => format!("{name:?} not allowlisted"),
+            None if !SAFE.contains(&name.as_str())
+                && !allowed_by(&plan.allowed_unsafe_sysctls, &name) =>
+            {
+                format!("{name:?} not allowlisted")
+            }
             None => continue,
         };
         return Err(Rejection {

@@ -3601,6 +3601,25 @@ fn admission_refuses_what_the_kubelets_sysctl_allowlist_refuses() {
         with(&["vm.max_map_count"], false, false).as_deref(),
         Some("forbidden sysctl: \"vm.max_map_count\" not allowlisted")
     );
+    // The node's --allowed-unsafe-sysctls add to the safe set, by name or prefix; a host
+    // namespace the pod shares still refuses them.
+    let allowing = |sysctl: &str, host_ipc: bool| {
+        let mut plan = pod(Always, 30, &["app"]);
+        plan.security.sysctls = vec![(sysctl.to_string(), "1".into())];
+        plan.host_ipc = host_ipc;
+        plan.allowed_unsafe_sysctls = vec!["kernel.msg*".into(), "net.core.somaxconn".into()];
+        admit(&plan).err().map(|r| r.message)
+    };
+    assert_eq!(allowing("kernel.msgmax", false), None);
+    assert_eq!(allowing("net/core/somaxconn", false), None);
+    assert_eq!(
+        allowing("kernel.sem", false).as_deref(),
+        Some("forbidden sysctl: \"kernel.sem\" not allowlisted")
+    );
+    assert_eq!(
+        allowing("kernel.msgmax", true).as_deref(),
+        Some("forbidden sysctl: \"kernel.msgmax\" not allowed with host ipc enabled")
+    );
 }
 
 // ---- §7.B KEP-5532 RestartAllContainers (T155–T159) ---------------------------------------------

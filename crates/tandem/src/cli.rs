@@ -291,6 +291,11 @@ pub struct PodArgs {
     /// pod cgroup's pids.max, as the kubelet's --pod-max-pids sets it. Default: unlimited.
     #[arg(long = "pod-max-pids", env = "TANDEM_POD_MAX_PIDS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub pod_max_pids: Option<u64>,
+    /// Sysctls pods may set beyond the kubelet's safe set, as the kubelet's flag of that name:
+    /// names or prefixes ending in `*` of namespaced sysctls, comma-separated
+    /// (`net.core.somaxconn,kernel.msg*`). Default: none.
+    #[arg(long = "allowed-unsafe-sysctls", env = "TANDEM_ALLOWED_UNSAFE_SYSCTLS", value_name = "PATTERN[,PATTERN]", value_delimiter = ',', value_parser = parse_sysctl_pattern)]
+    pub allowed_unsafe_sysctls: Vec<String>,
     /// A container's log file is rotated once it grows past this size (a quantity: 10Mi, 500Ki),
     /// as the kubelet's containerLogMaxSize.
     #[arg(long = "container-log-max-size", env = "TANDEM_CONTAINER_LOG_MAX_SIZE", value_name = "QUANTITY", default_value = "10Mi", value_parser = parse_log_size)]
@@ -301,6 +306,14 @@ pub struct PodArgs {
     pub container_log_max_files: u32,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// One `--allowed-unsafe-sysctls` pattern, refused as the kubelet refuses it.
+fn parse_sysctl_pattern(s: &str) -> Result<String, String> {
+    match tandem_api::sysctls::pattern_problem(s) {
+        None => Ok(s.to_string()),
+        Some(problem) => Err(problem),
+    }
 }
 
 /// A byte quantity of at least one record's worth (16Ki), as `--container-log-max-size` takes.
@@ -454,7 +467,8 @@ fn parse_sort_by(s: &str) -> Result<Template, String> {
 #[derive(Debug, Args)]
 #[command(after_help = LOGS_EXAMPLES)]
 pub struct LogsArgs {
-    /// The pod (`NAME` or `pod/NAME`); omitted with -l.
+    /// The pod (`NAME` or `pod/NAME`), or `svc/NAME` or a workload (`deployment/NAME`, …) to
+    /// pick a running pod of; omitted with -l.
     #[arg(add = ArgValueCandidates::new(pod_names))]
     pub pod: Option<String>,
     /// The container; by default the one the pod's `kubectl.kubernetes.io/default-container`
@@ -612,7 +626,8 @@ Exit status: the command's; 127 when it is not found, 126 when it cannot be exec
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    /// The pod (`NAME` or `pod/NAME`).
+    /// The pod (`NAME` or `pod/NAME`), or `svc/NAME` or a workload (`deployment/NAME`, …) to
+    /// pick a running pod of.
     #[arg(add = ArgValueCandidates::new(pod_names))]
     pub pod: String,
     /// The command and its arguments, after `--`.

@@ -433,6 +433,72 @@ spec:
     );
     let listed = stdout(&env.tandem(&["get", "pod", "unsafe"]));
     assert!(listed.contains("SysctlForbidden"), "{listed}");
+
+    // A node that allows them (the kubelet's --allowed-unsafe-sysctls) runs such a pod, with
+    // the values set in the pod's own namespaces.
+    let allowed = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: allowed}
+spec:
+  restartPolicy: Never
+  securityContext:
+    sysctls:
+      - {name: kernel.msgmax, value: "12345"}
+      - {name: net.core.somaxconn, value: "1234"}
+  containers:
+    - name: c
+      image: localhost/tandem-busybox:1.35
+      command: ["sh", "-c", "cat /proc/sys/kernel/msgmax /proc/sys/net/core/somaxconn"]
+"#;
+    let out = env.run_yaml(
+        allowed,
+        &["--allowed-unsafe-sysctls", "kernel.msg*,net.core.somaxconn"],
+    );
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    let logs = stdout(&env.tandem(&["logs", "allowed"]));
+    assert_eq!(
+        logs.split_whitespace().collect::<Vec<_>>(),
+        ["12345", "1234"],
+        "{logs}"
+    );
+    assert_ne!(
+        std::fs::read_to_string("/proc/sys/kernel/msgmax")
+            .unwrap_or_default()
+            .trim(),
+        "12345"
+    );
+    // A workload's pods get the node's allowance its `run` gave, as every pod of that node.
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: tuned}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: tuned}}\n  template:\n    metadata: {labels: {app: tuned}}\n    spec:\n      terminationGracePeriodSeconds: 0\n      securityContext: {sysctls: [{name: net.core.somaxconn, value: \"2345\"}]}\n      containers:\n      - name: c\n        image: localhost/tandem-busybox:1.35\n        imagePullPolicy: Never\n        command: [sh, -c, \"cat /proc/sys/net/core/somaxconn; sleep 3600\"]\n";
+    let out = env.run_yaml(
+        deployment,
+        &["-d", "--allowed-unsafe-sysctls", "net.core.*"],
+    );
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    let logs = wait_for("the deployment's pod to print", 30, || {
+        let logs = stdout(&env.tandem(&["logs", "deployment/tuned"]));
+        (!logs.is_empty()).then_some(logs)
+    });
+    assert_eq!(logs.trim(), "2345");
+    // exec, like logs, picks the workload's pod as kubectl does.
+    let out = env.tandem(&[
+        "exec",
+        "deployment/tuned",
+        "--",
+        "cat",
+        "/proc/sys/net/core/somaxconn",
+    ]);
+    assert_eq!(stdout(&out).trim(), "2345", "{}", stderr(&out));
+    let out = env.tandem(&["delete", "deployment", "tuned"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A pattern the kubelet refuses is refused before anything runs.
+    let out = env.run_yaml(allowed, &["--allowed-unsafe-sysctls", "vm.max_map_count"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("the sysctls \"vm.max_map_count\" are not known to be namespaced"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -41,6 +41,9 @@ pub struct PodSettings {
     pub network: NetworkRequest,
     pub pulls: tandem_image::PullSettings,
     pub pod_max_pids: Option<u64>,
+    /// Absent from the settings of workloads made before the flag existed: none then.
+    #[serde(default)]
+    pub allowed_unsafe_sysctls: Vec<String>,
     pub container_logs: tandem_api::plan::ContainerLogPolicy,
     /// The store the workload lives in (its pods, images and claim directories).
     pub pods_dir: PathBuf,
@@ -607,6 +610,7 @@ fn load_pod(
     .pop()
     .context("the pod did not load")?;
     loaded.plan.pod_max_pids = settings.pod_max_pids;
+    loaded.plan.allowed_unsafe_sysctls = settings.allowed_unsafe_sysctls.clone();
     loaded.plan.container_logs = settings.container_logs;
     Ok(loaded)
 }

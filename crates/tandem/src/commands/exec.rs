@@ -22,7 +22,7 @@ use tandem_supervisor::proto::{ExecRequest, Reply, Request};
 use tandem_supervisor::statedir::{PodDir, Store};
 
 use super::control::Connection;
-use super::{choose_container, existing_pod, pod_name, read_pod};
+use super::{choose_container, read_pod};
 use crate::cli::ExecArgs;
 use crate::errors::hint;
 
@@ -31,9 +31,9 @@ use crate::errors::hint;
 const DRAIN: Duration = Duration::from_secs(1);
 
 pub fn exec(store: &Store, a: ExecArgs) -> anyhow::Result<i32> {
-    let name = pod_name(&a.pod);
-    let dir = existing_pod(store, &a.namespace, name)?;
+    let (dir, _) = super::pod_of(store, &a.namespace, &a.pod, "exec into")?;
     let pod = read_pod(&dir)?;
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
     let (container, note) = choose_container(&pod, a.container.as_deref())?;
     if let (Some(note), false) = (note, a.quiet) {
         eprintln!("{note}");

@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use tandem_supervisor::logs::{parse_record, rfc3339_nano, segments};
 use tandem_supervisor::statedir::{PodDir, Store};
 
-use super::{choose_container, existing_pod, list_pods, pod_name, read_pod};
+use super::{choose_container, list_pods, read_pod};
 use crate::cli::LogsArgs;
 use crate::errors::hint;
 
@@ -48,10 +48,11 @@ pub fn logs(store: &Store, a: LogsArgs) -> anyhow::Result<i32> {
                 "write `tandem logs POD` or `tandem logs -l app=web`",
             ))
         }
-        (Some(pod), None) => {
-            let name = pod_name(pod);
-            let dir = existing_pod(store, &a.namespace, name)?;
-            vec![(name.to_string(), read_pod(&dir)?, dir)]
+        (Some(target), None) => {
+            let (dir, _) = super::pod_of(store, &a.namespace, target, "read the logs of")?;
+            let pod = read_pod(&dir)?;
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            vec![(name, pod, dir)]
         }
         (None, Some(selector)) => {
             let mut pods = vec![];

@@ -107,6 +107,98 @@ pub fn pod_name(arg: &str) -> &str {
         .unwrap_or(arg)
 }
 
+/// The pod a command aimed at `TYPE/NAME` acts on, as kubectl picks it
+/// (`polymorphichelpers`): `NAME` or `pod/NAME` itself; for `svc/NAME` a running pod its
+/// selector picks, with the Service (to read ports against); for a workload (`deployment/NAME`,
+/// `job/NAME`, …) a running pod of it; a ready one first. When several could serve, kubectl's
+/// `Found N pods, using pod/NAME` goes to stderr. `verb` completes the error of a kind no pod
+/// is picked from ("cannot forward to configmap").
+pub(crate) fn pod_of(
+    store: &Store,
+    namespace: &str,
+    target: &str,
+    verb: &str,
+) -> anyhow::Result<(PodDir, Option<k8s_openapi::api::core::v1::Service>)> {
+    let Some((kind, name)) = target.split_once('/') else {
+        return Ok((existing_pod(store, namespace, target)?, None));
+    };
+    if matches!(kind, "pod" | "pods" | "po") {
+        return Ok((existing_pod(store, namespace, name)?, None));
+    }
+    let (candidates, service) = if matches!(kind, "service" | "services" | "svc") {
+        let dir = service_store::ServiceDir::of(store, namespace, name);
+        let service = dir.read().map_err(|_| {
+            crate::errors::not_found("services", name, "`tandem get services` lists them")
+        })?;
+        let selector = service
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.clone())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                crate::errors::hint(
+                    format!("cannot attach to a Service without a selector: {name}"),
+                    "name one of the pods its endpoints name: `pod/NAME`",
+                )
+            })?;
+        let pods: Vec<PodDir> = list_pods(store)?
+            .into_iter()
+            .filter(|d| {
+                read_pod(d).is_ok_and(|p| {
+                    let labels = p.metadata.labels.unwrap_or_default();
+                    p.metadata.namespace.as_deref() == Some(namespace)
+                        && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+                })
+            })
+            .collect();
+        (pods, Some(service))
+    } else if let Some(w) = tandem_api::WorkloadKind::from_resource(kind) {
+        let dir = controller::WorkloadDir::of(store, w, namespace, name);
+        if dir.read().is_err() {
+            return Err(crate::errors::not_found(
+                &w.group_resource(),
+                name,
+                format!("`tandem get {}` lists them", w.plural()),
+            ));
+        }
+        (controller::pods_of(store, &dir), None)
+    } else {
+        return Err(crate::errors::hint(
+            format!("cannot {verb} {kind}: tandem picks a pod of pods, Services and workloads"),
+            "write `pod/NAME` or `deployment/NAME`",
+        ));
+    };
+    let ready = |d: &PodDir| {
+        read_pod(d).is_ok_and(|p| {
+            p.status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+        })
+    };
+    let mut running: Vec<PodDir> = candidates
+        .into_iter()
+        .filter(|d| d.live_supervisor().is_some())
+        .collect();
+    running.sort_by_key(|d| (!ready(d), d.root.clone()));
+    let count = running.len();
+    let dir = running.into_iter().next().ok_or_else(|| {
+        crate::errors::hint(
+            format!("no running pod found for {kind}/{name}"),
+            format!("`tandem get pods` shows the pods; `tandem describe {kind} {name}` what selects them"),
+        )
+    })?;
+    if count > 1 {
+        let chosen = read_pod(&dir)
+            .ok()
+            .and_then(|p| p.metadata.name)
+            .unwrap_or_default();
+        eprintln!("Found {count} pods, using pod/{chosen}");
+    }
+    Ok((dir, service))
+}
+
 /// The pod directory of an existing pod, or a NotFound error in kubectl's words. A pod that
 /// cannot be looked at (another user's store) is a permission error, not NotFound.
 pub fn existing_pod(store: &Store, namespace: &str, name: &str) -> anyhow::Result<PodDir> {

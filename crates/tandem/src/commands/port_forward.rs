@@ -16,7 +16,7 @@ use tandem_supervisor::proto::{Reply, Request};
 use tandem_supervisor::statedir::{PodDir, Store};
 
 use super::control::Connection;
-use super::{existing_pod, pod_name, read_pod};
+use super::read_pod;
 use crate::cli::PortForwardArgs;
 use crate::errors::hint;
 
@@ -29,7 +29,7 @@ struct Forward {
 }
 
 pub fn port_forward(store: &Store, a: PortForwardArgs) -> anyhow::Result<i32> {
-    let (dir, service) = target(store, &a)?;
+    let (dir, service) = super::pod_of(store, &a.namespace, &a.pod, "forward to")?;
     let pod = read_pod(&dir)?;
     let name = pod.metadata.name.clone().unwrap_or_default();
     let forwards = a
@@ -104,85 +104,6 @@ pub fn port_forward(store: &Store, a: PortForwardArgs) -> anyhow::Result<i32> {
             ));
         }
     }
-}
-
-/// The pod to forward to, as kubectl picks it: `NAME` or `pod/NAME`; for `svc/NAME` a running
-/// pod its selector picks (a ready one first), with the Service to read REMOTE ports against;
-/// for a workload (`deployment/NAME`, …) a running pod of it (a ready one first).
-fn target(
-    store: &Store,
-    a: &PortForwardArgs,
-) -> anyhow::Result<(PodDir, Option<k8s_openapi::api::core::v1::Service>)> {
-    let Some((kind, name)) = a.pod.split_once('/') else {
-        return Ok((existing_pod(store, &a.namespace, pod_name(&a.pod))?, None));
-    };
-    if matches!(kind, "pod" | "pods" | "po") {
-        return Ok((existing_pod(store, &a.namespace, name)?, None));
-    }
-    let (candidates, service) = if matches!(kind, "service" | "services" | "svc") {
-        let dir = super::service_store::ServiceDir::of(store, &a.namespace, name);
-        let service = dir.read().map_err(|_| {
-            crate::errors::not_found("services", name, "`tandem get services` lists them")
-        })?;
-        let selector = service
-            .spec
-            .as_ref()
-            .and_then(|s| s.selector.clone())
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                hint(
-                    format!("cannot attach to a Service without a selector: {name}"),
-                    "forward to one of the pods its endpoints name: `tandem port-forward pod/NAME …`",
-                )
-            })?;
-        let pods: Vec<PodDir> = super::list_pods(store)?
-            .into_iter()
-            .filter(|d| {
-                read_pod(d).is_ok_and(|p| {
-                    let labels = p.metadata.labels.unwrap_or_default();
-                    p.metadata.namespace.as_deref() == Some(a.namespace.as_str())
-                        && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-                })
-            })
-            .collect();
-        (pods, Some(service))
-    } else if let Some(w) = tandem_api::WorkloadKind::from_resource(kind) {
-        let dir = super::controller::WorkloadDir::of(store, w, &a.namespace, name);
-        if dir.read().is_err() {
-            return Err(crate::errors::not_found(
-                &w.group_resource(),
-                name,
-                format!("`tandem get {}` lists them", w.plural()),
-            ));
-        }
-        (super::controller::pods_of(store, &dir), None)
-    } else {
-        return Err(hint(
-            format!("cannot forward to {kind}: tandem forwards to pods, Services and workloads"),
-            format!("write `tandem port-forward pod/NAME {}`", a.ports.join(" ")),
-        ));
-    };
-    let ready = |d: &PodDir| {
-        read_pod(d).is_ok_and(|p| {
-            p.status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True")
-        })
-    };
-    let mut running: Vec<PodDir> = candidates
-        .into_iter()
-        .filter(|d| d.live_supervisor().is_some())
-        .collect();
-    running.sort_by_key(|d| (!ready(d), d.root.clone()));
-    let dir = running.into_iter().next().ok_or_else(|| {
-        hint(
-            format!("no running pod found for {kind}/{name}"),
-            format!("`tandem get pods` shows the pods; `tandem describe {kind} {name}` what selects them"),
-        )
-    })?;
-    Ok((dir, service))
 }
 
 /// `[LOCAL:]REMOTE` against a Service: REMOTE is one of its ports (by number or name), led to

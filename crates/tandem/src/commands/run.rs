@@ -152,6 +152,7 @@ pub(crate) fn create_loaded(
 ) -> anyhow::Result<Made> {
     for p in &mut loaded.pods {
         p.plan.pod_max_pids = a.pod_max_pids;
+        p.plan.allowed_unsafe_sysctls = a.allowed_unsafe_sysctls.clone();
         p.plan.container_logs = tandem_api::plan::ContainerLogPolicy {
             max_size: a.container_log_max_size,
             max_files: a.container_log_max_files,
@@ -270,6 +271,7 @@ pub(crate) fn create_loaded(
         network: net.clone(),
         pulls: pulls.settings.clone(),
         pod_max_pids: a.pod_max_pids,
+        allowed_unsafe_sysctls: a.allowed_unsafe_sysctls.clone(),
         container_logs: tandem_api::plan::ContainerLogPolicy {
             max_size: a.container_log_max_size,
             max_files: a.container_log_max_files,
