@@ -1,6 +1,6 @@
 //! Who a request is and whether it may do what it asks, as the API server's filters decide
 //! before any handler runs: the user authentication made (the kubeconfig's holder, in
-//! `system:masters`), impersonation (`Impersonate-User`, `Impersonate-Group`: kubectl's `--as`,
+//! `system:masters`, or a service account by its token), impersonation (`Impersonate-User`, `Impersonate-Group`: kubectl's `--as`,
 //! `--as-group`), and the RBAC decision for the request's attributes ([`crate::rbac`]), refused
 //! in the API server's words.
 //!
