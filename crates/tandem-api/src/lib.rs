@@ -1356,7 +1356,7 @@ fn deserialize<T: serde::de::DeserializeOwned>(
 
 /// A UUID-shaped, stable identifier: FNV-1a (128 bit) of the parts, with version 8 and the RFC 4122
 /// variant bits set.
-fn derive_uid(parts: &[&str]) -> String {
+pub fn derive_uid(parts: &[&str]) -> String {
     const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
     const PRIME: u128 = 0x0000000001000000000000000000013B;
     let mut h = OFFSET;

@@ -136,22 +136,18 @@ impl Cache {
             .filter(|k| !fresh.contains_key(*k))
             .cloned()
             .collect();
-        let mut changes = vec![];
-        for key in gone {
-            if let Some((_, last)) = self.objects.remove(&key) {
-                self.current += 1;
-                let mut object = (*last).clone();
-                set_version(&mut object, self.current);
-                changes.push(Change {
-                    version: self.current,
-                    kind: EventType::Deleted,
-                    key,
-                    object: Arc::new(object),
-                    previous: Some(last),
-                });
-            }
-        }
+        let mut changes: Vec<Change> = gone.into_iter().filter_map(|k| self.remove(k)).collect();
         for (key, mut value) in fresh {
+            // Another object under the same name (its uid changed: deleted and made again
+            // between two snapshots) is a deletion, then an addition, as a watch of the API
+            // server shows it; a client waiting for the first to go sees it go.
+            let replaced = self.objects.get(&key).is_some_and(|(_, old)| {
+                let uid = |v: &Value| v["metadata"]["uid"].as_str().map(str::to_string);
+                uid(old).is_some() && uid(old) != uid(&value)
+            });
+            if replaced {
+                changes.extend(self.remove(key.clone()));
+            }
             let (kind, previous) = match self.objects.get(&key) {
                 None => (EventType::Added, None),
                 Some((version, old)) => {
@@ -185,6 +181,21 @@ impl Cache {
             }
         }
         changes
+    }
+
+    /// Forgets an object, and says so as a deletion with a version of its own.
+    fn remove(&mut self, key: Key) -> Option<Change> {
+        let (_, last) = self.objects.remove(&key)?;
+        self.current += 1;
+        let mut object = (*last).clone();
+        set_version(&mut object, self.current);
+        Some(Change {
+            version: self.current,
+            kind: EventType::Deleted,
+            key,
+            object: Arc::new(object),
+            previous: Some(last),
+        })
     }
 
     /// The objects of `resource`, of one namespace or all, in namespace and name order.
@@ -284,6 +295,41 @@ mod tests {
                 asked: 99,
                 oldest: 100
             })
+        );
+    }
+
+    /// An object made again under its name between two snapshots (a new uid) is seen deleted,
+    /// then added, as the API server's watch shows a delete and a create.
+    #[test]
+    fn an_object_made_again_under_its_name_is_a_deletion_then_an_addition() {
+        let with_uid = |uid: &str, phase: &str| {
+            let mut p = pod("a", phase);
+            p.value["metadata"]["uid"] = json!(uid);
+            p
+        };
+        let mut c = Cache::new(0);
+        c.update(vec![with_uid("u1", "Running")]);
+        let kinds = |changes: Vec<Change>| -> Vec<(EventType, Option<String>)> {
+            changes
+                .iter()
+                .map(|c| {
+                    (
+                        c.kind,
+                        c.object["metadata"]["uid"].as_str().map(str::to_string),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            kinds(c.update(vec![with_uid("u2", "Running")])),
+            [
+                (EventType::Deleted, Some("u1".into())),
+                (EventType::Added, Some("u2".into()))
+            ]
+        );
+        assert_eq!(
+            kinds(c.update(vec![with_uid("u2", "Succeeded")])),
+            [(EventType::Modified, Some("u2".into()))]
         );
     }
 

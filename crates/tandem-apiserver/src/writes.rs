@@ -833,8 +833,12 @@ pub(crate) async fn delete(
         let grace_seconds = grace.map(|g| g.max(0) as u64);
         blocking(move || backend.delete(r, &ns, &n, grace_seconds, orphan)).await?;
         shared.refresh().await?;
+        // Still there while it goes gracefully; another object of the name (made again at
+        // once, as a namespace's `default` ServiceAccount is) is not the one deleted.
         if let Some(now) = shared.cache().get(r, &namespace, &name) {
-            answer = (*now).clone();
+            if now["metadata"]["uid"] == current["metadata"]["uid"] {
+                answer = (*now).clone();
+            }
         }
     }
     // Deletion is graceful: until the object is gone it carries when it will be.

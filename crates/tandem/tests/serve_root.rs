@@ -1312,9 +1312,10 @@ spec:
             "name",
         ],
     ));
+    // With the namespace's own `default` account, as a cluster lists it.
     assert_eq!(
         listed,
-        "serviceaccount/app\nclusterrole.rbac.authorization.k8s.io/system:app-reader\nrolebinding.rbac.authorization.k8s.io/app\npersistentvolumeclaim/data\nnetworkpolicy.networking.k8s.io/web\ningress.networking.k8s.io/web\nhorizontalpodautoscaler.autoscaling/web\n"
+        "serviceaccount/app\nserviceaccount/default\nclusterrole.rbac.authorization.k8s.io/system:app-reader\nrolebinding.rbac.authorization.k8s.io/app\npersistentvolumeclaim/data\nnetworkpolicy.networking.k8s.io/web\ningress.networking.k8s.io/web\nhorizontalpodautoscaler.autoscaling/web\n"
     );
     let pvc = stdout(&kubectl(&serving, &["get", "pvc", "data"]));
     let row: Vec<&str> = pvc
@@ -1448,7 +1449,8 @@ spec:
             "name",
         ],
     ));
-    assert_eq!(left, "");
+    // The namespace's own `default` account stays, as on a cluster.
+    assert_eq!(left, "serviceaccount/default\n");
 }
 
 /// A `kubectl port-forward` running in the background (killed when dropped), with the local
@@ -3504,7 +3506,7 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
 /// `kubectl create token` gives a service account's token; a kubeconfig with only that token
 /// (no client certificate) acts as the account, with what its RBAC bindings grant; the token
 /// stops working when the account is deleted, and a too short duration is refused as the API
-/// server refuses it.
+/// server refuses it. Every namespace has a `default` account, made again when deleted.
 #[test]
 fn a_service_accounts_token_acts_as_the_account() {
     let test = "a_service_accounts_token_acts_as_the_account";
@@ -3602,6 +3604,36 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
         "{}",
         stderr(&out)
     );
+    // Every namespace has its `default` account, as the serviceaccounts controller makes it:
+    // one may have tokens; deleted, it comes back as a new object (whose old tokens end).
+    let out = kubectl(&serving, &["get", "serviceaccounts", "-A", "-o", "name"]);
+    assert_eq!(
+        stdout(&out).matches("serviceaccount/default").count(),
+        4,
+        "{}",
+        stdout(&out)
+    );
+    let uid = |s: &Serving| {
+        stdout(&kubectl(
+            s,
+            &["get", "sa", "default", "-o", "jsonpath={.metadata.uid}"],
+        ))
+    };
+    let before = uid(&serving);
+    let out = kubectl(&serving, &["create", "token", "default"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(&serving, &["delete", "sa", "default", "--timeout=20s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = uid(&serving);
+    assert!(!after.is_empty() && after != before, "{before} {after}");
+    let out = kubectl(&serving, &["create", "namespace", "shop"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &["get", "sa", "default", "-n", "shop", "-o", "name"],
+    );
+    assert_eq!(stdout(&out), "serviceaccount/default\n", "{}", stderr(&out));
+
     // The account gone, its token is no one's.
     let out = kubectl(&serving, &["delete", "serviceaccount", "reader"]);
     assert!(out.status.success(), "{}", stderr(&out));

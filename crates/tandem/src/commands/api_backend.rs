@@ -208,6 +208,33 @@ fn snapshot(store: &Store) -> Result<Vec<Object>, ApiError> {
             objects.push(Object::from_value(Resource::Namespaces, value));
         }
     }
+    // Every namespace's `default` ServiceAccount, as the serviceaccounts controller makes it
+    // (one the store keeps wins); none in a namespace being deleted.
+    let live: Vec<(String, String)> = objects
+        .iter()
+        .filter(|o| o.resource == Resource::Namespaces)
+        .map(|o| (o.name.clone(), created.clone()))
+        .chain(made.iter().filter_map(|m| {
+            let name = m["metadata"]["name"].as_str()?;
+            let since = m["metadata"]["creationTimestamp"]
+                .as_str()
+                .unwrap_or(&created);
+            m["metadata"]["deletionTimestamp"]
+                .is_null()
+                .then(|| (name.to_string(), since.to_string()))
+        }))
+        .collect();
+    for (ns, since) in live {
+        let kept = objects.iter().any(|o| {
+            o.resource == DEFAULT_ACCOUNT.0 && o.namespace == ns && o.name == DEFAULT_ACCOUNT.1
+        });
+        if !kept {
+            objects.push(Object::from_value(
+                DEFAULT_ACCOUNT.0,
+                default_account(&ns, &since),
+            ));
+        }
+    }
     for value in made {
         objects.push(Object::from_value(Resource::Namespaces, value));
     }
@@ -216,6 +243,33 @@ fn snapshot(store: &Store) -> Result<Vec<Object>, ApiError> {
         super::node::object(&created),
     ));
     Ok(objects)
+}
+
+/// The ServiceAccount every namespace has.
+const DEFAULT_ACCOUNT: (Resource, &str) = (Resource::Stored(StoredKind::ServiceAccount), "default");
+
+/// A namespace's `default` ServiceAccount when the store keeps none, as old as its namespace
+/// (`created`): its uid derived from both, so it stays the same across reads and restarts (and
+/// the tokens made for it stay good).
+fn default_account(namespace: &str, created: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {
+            "name": DEFAULT_ACCOUNT.1,
+            "namespace": namespace,
+            "uid": tandem_api::derive_uid(&["ServiceAccount", namespace, DEFAULT_ACCOUNT.1, created]),
+            "creationTimestamp": created,
+        },
+    })
+}
+
+/// Whether `o` is a `default` ServiceAccount the store does not keep (made by [`snapshot`]).
+fn made_default_account(store: &Store, o: &Object) -> bool {
+    (o.resource, o.name.as_str()) == DEFAULT_ACCOUNT
+        && !Kept::Stored(StoredKind::ServiceAccount)
+            .path(store, &o.namespace, &o.name)
+            .exists()
 }
 
 fn internal(e: anyhow::Error) -> ApiError {
@@ -430,6 +484,19 @@ impl Backend for StoreBackend {
                 let kept = Kept::of(resource).unwrap_or(Kept::ConfigMaps);
                 let removed = object_store::remove(&store, kept, namespace, name)
                     .map_err(|e| internal(e.into()))?;
+                // A namespace's `default` ServiceAccount comes back at once, a new object (a
+                // new uid, so the tokens of the old one end), as the serviceaccounts
+                // controller makes it again.
+                if (resource, name) == DEFAULT_ACCOUNT {
+                    let mut again = default_account(namespace, "");
+                    again["metadata"]["uid"] = json!(super::start::random_uid());
+                    again["metadata"]["creationTimestamp"] =
+                        serde_json::to_value(super::start::now_time())
+                            .map_err(|e| internal(e.into()))?;
+                    object_store::put(&store, kept, namespace, name, &again)
+                        .map_err(|e| internal(e.into()))?;
+                    return Ok(());
+                }
                 if !removed {
                     return Err(ApiError::not_found(
                         resource.group(),
@@ -1165,6 +1232,7 @@ impl StoreBackend {
         let held: Vec<&Object> = objects
             .iter()
             .filter(|o| o.namespace == name && o.resource != Resource::Events)
+            .filter(|o| !made_default_account(&self.store, o))
             .collect();
         let made = object_store::list(&self.store, Kept::Namespaces)
             .into_iter()
