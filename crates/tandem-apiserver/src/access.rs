@@ -105,49 +105,66 @@ pub(crate) fn attributes(method: &Method, path: &str, route: &Route, query: &Que
     }
 }
 
-/// The RBAC decision for `user`: the built-in policy first (the kubeconfig's holder needs no
-/// more), then with the store's Roles, ClusterRoles and bindings.
-pub(crate) fn decide(shared: &Shared, user: &User, attrs: &Attributes) -> Decision {
-    if let allowed @ Decision::Allowed(_) = rbac::authorize(crate::bootstrap::policy(), user, attrs)
-    {
-        return allowed;
-    }
-    rbac::authorize(&policy(shared), user, attrs)
+/// One request's authorizer: the built-in policy first (the kubeconfig's holder needs no
+/// more), then with the store's Roles, ClusterRoles and bindings, read once for all the
+/// decisions the request needs (its impersonation checks, its own) and only if one does.
+pub(crate) struct Authorizer<'s> {
+    shared: &'s Shared,
+    store: std::cell::OnceCell<Policy>,
 }
 
-/// The built-in policy with the store's Roles, ClusterRoles and bindings.
-pub(crate) fn policy(shared: &Shared) -> Policy {
-    let of = |kind: StoredKind| -> Vec<Value> {
-        let cache = shared.cache();
-        cache
-            .list(Resource::Stored(kind), None)
-            .iter()
-            .map(|v| (**v).clone())
-            .collect()
-    };
-    crate::bootstrap::policy().clone().with_objects(
-        &of(StoredKind::Role),
-        &of(StoredKind::ClusterRole),
-        &of(StoredKind::RoleBinding),
-        &of(StoredKind::ClusterRoleBinding),
-    )
-}
-
-/// Refuses `attrs` unless `user` may, as the API server refuses it (403 `Forbidden`).
-pub(crate) fn check(shared: &Shared, user: &User, attrs: &Attributes) -> Result<(), ApiError> {
-    if let Decision::Allowed(_) = decide(shared, user, attrs) {
-        return Ok(());
+impl<'s> Authorizer<'s> {
+    pub(crate) fn new(shared: &'s Shared) -> Authorizer<'s> {
+        Authorizer {
+            shared,
+            store: std::cell::OnceCell::new(),
+        }
     }
-    let why = rbac::forbidden_message(user, attrs);
-    Err(match attrs {
-        Attributes::NonResource { .. } => ApiError::forbidden("", "", "", &why),
-        Attributes::Resource {
-            api_group,
-            resource,
-            name,
-            ..
-        } => ApiError::forbidden(api_group, resource, name, &why),
-    })
+
+    /// The built-in policy with the store's Roles, ClusterRoles and bindings.
+    pub(crate) fn policy(&self) -> &Policy {
+        self.store.get_or_init(|| {
+            let of = |kind: StoredKind| -> Vec<Value> {
+                let cache = self.shared.cache();
+                cache
+                    .list(Resource::Stored(kind), None)
+                    .iter()
+                    .map(|v| (**v).clone())
+                    .collect()
+            };
+            crate::bootstrap::policy().clone().with_objects(
+                &of(StoredKind::Role),
+                &of(StoredKind::ClusterRole),
+                &of(StoredKind::RoleBinding),
+                &of(StoredKind::ClusterRoleBinding),
+            )
+        })
+    }
+
+    /// The RBAC decision for `user`.
+    pub(crate) fn decide(&self, user: &User, attrs: &Attributes) -> Decision {
+        match rbac::authorize(crate::bootstrap::policy(), user, attrs) {
+            allowed @ Decision::Allowed(_) => allowed,
+            Decision::Denied => rbac::authorize(self.policy(), user, attrs),
+        }
+    }
+
+    /// Refuses `attrs` unless `user` may, as the API server refuses it (403 `Forbidden`).
+    pub(crate) fn check(&self, user: &User, attrs: &Attributes) -> Result<(), ApiError> {
+        if let Decision::Allowed(_) = self.decide(user, attrs) {
+            return Ok(());
+        }
+        let why = rbac::forbidden_message(user, attrs);
+        Err(match attrs {
+            Attributes::NonResource { .. } => ApiError::forbidden("", "", "", &why),
+            Attributes::Resource {
+                api_group,
+                resource,
+                name,
+                ..
+            } => ApiError::forbidden(api_group, resource, name, &why),
+        })
+    }
 }
 
 /// The user the request acts as: `user`, or whom its `Impersonate-*` headers name, when `user`
@@ -156,7 +173,7 @@ pub(crate) fn check(shared: &Shared, user: &User, attrs: &Attributes) -> Result<
 /// service account without groups given has its own; any user but `system:anonymous` is in
 /// `system:authenticated`, which is in `system:unauthenticated` (impersonation.go).
 pub(crate) fn impersonated(
-    shared: &Shared,
+    authorizer: &Authorizer<'_>,
     headers: &HeaderMap,
     user: User,
 ) -> Result<User, ApiError> {
@@ -255,7 +272,7 @@ pub(crate) fn impersonated(
             namespace,
             name: target.clone(),
         };
-        if let Decision::Denied = decide(shared, &user, &attrs) {
+        if let Decision::Denied = authorizer.decide(&user, &attrs) {
             let why = rbac::forbidden_message(&user, &attrs);
             return Err(ApiError::forbidden(api_group, resource, &target, &why));
         }

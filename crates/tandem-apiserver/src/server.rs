@@ -239,9 +239,13 @@ async fn dispatch(
 ) -> Result<Response<Body>, ApiError> {
     let query = Query::parse(req.uri().query());
     let route = route(req.uri().path())?;
-    let user = crate::access::impersonated(shared, req.headers(), user)?;
-    let attrs = crate::access::attributes(req.method(), req.uri().path(), &route, &query);
-    crate::access::check(shared, &user, &attrs)?;
+    let user = {
+        let authorizer = crate::access::Authorizer::new(shared);
+        let user = crate::access::impersonated(&authorizer, req.headers(), user)?;
+        let attrs = crate::access::attributes(req.method(), req.uri().path(), &route, &query);
+        authorizer.check(&user, &attrs)?;
+        user
+    };
     let method = req.method().clone();
     let get = method == Method::GET || method == Method::HEAD;
     let aggregated = req
@@ -312,10 +316,12 @@ async fn object(
 ) -> Result<Response<Body>, ApiError> {
     let r = t.resource;
     let method = req.method().clone();
+    if let (Resource::Review(review), &Method::POST, None, None) =
+        (r, &method, &t.name, t.subresource)
+    {
+        return writes::review(shared, req, review, user).await;
+    }
     match (&method, &t.name, t.subresource) {
-        (&Method::POST, None, None) if matches!(r, Resource::Review(_)) => {
-            writes::review(shared, req, r, user).await
-        }
         (&Method::GET, _, None) if matches!(r, Resource::PodMetrics | Resource::NodeMetrics) => {
             reads::metrics(shared, &t, query).await
         }

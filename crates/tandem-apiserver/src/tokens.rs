@@ -124,13 +124,7 @@ impl TokenKeys {
         if int("exp")? <= now {
             return Err(TokenError::Expired);
         }
-        let audiences: Vec<String> = claims["aud"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect();
+        let audiences = audiences(&claims["aud"]);
         if claims["iss"] != ISSUER || !audiences.iter().any(|a| a == ISSUER) {
             return Err(TokenError::Audience);
         }
@@ -149,6 +143,16 @@ impl TokenKeys {
             expires_at: int("exp")?,
         })
     }
+}
+
+/// The audiences a token's `aud` or a TokenRequest's `spec.audiences` lists.
+pub fn audiences(list: &Value) -> Vec<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
 }
 
 fn b64(bytes: &[u8]) -> String {

@@ -73,7 +73,7 @@ fn without_managers(object: &Value) -> Value {
 pub(crate) async fn review(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
-    r: Resource,
+    review: Review,
     user: &crate::rbac::User,
 ) -> Result<Response<Body>, ApiError> {
     let body = read_body(req).await?;
@@ -84,11 +84,12 @@ pub(crate) async fn review(
             .map_err(|e| ApiError::bad_request(format!("the review is not valid JSON: {e}")))?
     };
     let spec = asked["spec"].clone();
-    let status = match r {
-        Resource::Review(Review::Access) => access_status(shared, &spec, user)?,
-        Resource::Review(Review::Rules) => {
+    let authorizer = crate::access::Authorizer::new(shared);
+    let status = match review {
+        Review::Access => access_status(&authorizer, &spec, user)?,
+        Review::Rules => {
             let namespace = spec["namespace"].as_str().unwrap_or_default();
-            let rules = crate::rbac::rules_for(&crate::access::policy(shared), user, namespace);
+            let rules = crate::rbac::rules_for(authorizer.policy(), user, namespace);
             let (paths, resources): (Vec<_>, Vec<_>) = rules
                 .into_iter()
                 .partition(|r| r.non_resource_urls.as_ref().is_some_and(|u| !u.is_empty()));
@@ -106,21 +107,22 @@ pub(crate) async fn review(
                 "incomplete": false,
             })
         }
-        _ => json!({"userInfo": {"username": user.name, "groups": user.groups}}),
+        Review::Identity => json!({"userInfo": {"username": user.name, "groups": user.groups}}),
     };
-    let review = json!({
+    let r = Resource::Review(review);
+    let answer = json!({
         "kind": r.kind(),
         "apiVersion": r.api_version(),
         "metadata": {"creationTimestamp": null},
         "spec": spec,
         "status": status,
     });
-    Ok(json_response(201, &review))
+    Ok(json_response(201, &answer))
 }
 
 /// A SelfSubjectAccessReview's answer: allowed, with the binding that allowed it, or not.
 fn access_status(
-    shared: &Shared,
+    authorizer: &crate::access::Authorizer<'_>,
     spec: &Value,
     user: &crate::rbac::User,
 ) -> Result<Value, ApiError> {
@@ -151,7 +153,7 @@ fn access_status(
             ))
         }
     };
-    Ok(match crate::access::decide(shared, user, &attrs) {
+    Ok(match authorizer.decide(user, &attrs) {
         crate::rbac::Decision::Allowed(reason) => json!({"allowed": true, "reason": reason}),
         crate::rbac::Decision::Denied => json!({"allowed": false}),
     })
@@ -571,13 +573,7 @@ pub(crate) async fn token_request(
         ));
     }
     spec["expirationSeconds"] = json!(seconds);
-    let mut audiences: Vec<String> = spec["audiences"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_string)
-        .collect();
+    let mut audiences = crate::tokens::audiences(&spec["audiences"]);
     if audiences.is_empty() {
         audiences.push(crate::tokens::ISSUER.into());
         spec["audiences"] = json!(audiences);
