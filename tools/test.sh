@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 NEED_NEXTEST=1 bash tools/setup.sh
 echo "== format"
 cargo fmt --all -- --check
-echo "== dependency direction: the lifecycle engine, the controllers and the API endpoint never reach the kernel or the image store"
-for crate in tandem-kubelet tandem-controllers tandem-apiserver; do
+echo "== dependency direction: the lifecycle engine, the controllers, the API endpoint and the tokens never reach the kernel or the image store"
+for crate in tandem-kubelet tandem-controllers tandem-apiserver tandem-tokens; do
   bad=$(cargo tree --locked -p "$crate" -e normal --prefix none | grep -E '^(nix|libcontainer|libcgroups|tandem-runtime|tandem-image|tandem-supervisor) ' || true)
   if [ -n "$bad" ]; then echo "error: $crate depends on: $bad" >&2; exit 1; fi
 done

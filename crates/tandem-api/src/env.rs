@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use thiserror::Error;
 
 use crate::plan::{
-    ContainerPlan, EnvValue, FilePart, FileProjection, ObjectKeyRef, ObjectKind, PodPlan,
-    ResourceFieldRef,
+    ContainerPlan, EnvValue, FileContent, FilePart, FileProjection, ObjectKeyRef, ObjectKind,
+    PodPlan, ResourceFieldRef,
 };
 use crate::quantity::parse_quantity;
 
@@ -142,6 +142,14 @@ pub fn volume_files(
         let (o, optional, held) = match part {
             FilePart::Fixed(files) => {
                 out.extend(files.iter().cloned());
+                continue;
+            }
+            FilePart::Token(t) => {
+                out.push(FileProjection {
+                    path: t.path.clone(),
+                    mode: t.mode,
+                    content: FileContent::Token(t.token.clone()),
+                });
                 continue;
             }
             FilePart::Object {

@@ -8,10 +8,12 @@
 //! [`LoadedPod`] per Pod, or every problem found as [`Diagnostics`]. The pipeline per document:
 //! YAML events with positions ([`yaml`]) → structural check against the k8s-openapi schema
 //! (unknown fields, types) → table of known-but-unsupported fields → deserialisation into
-//! k8s-openapi types → API defaults → API validation → plan (ConfigMap/Secret references resolved
-//! against the objects in the same sources). Besides: [`labels`], label selectors as kubectl's
+//! k8s-openapi types → API defaults → a Pod's admission (its ServiceAccount and token volume,
+//! `admission`, with [`PlanOptions::api_access`]) → API validation → plan (ConfigMap/Secret
+//! references resolved against the objects in the same sources). Besides: [`labels`], label selectors as kubectl's
 //! `-l` and the API's selectors read and match them.
 
+mod admission;
 pub mod cron;
 mod cx;
 mod defaults;
@@ -24,6 +26,7 @@ pub mod labels;
 mod locate;
 pub mod names;
 mod objects;
+pub use objects::{DEFAULT_SERVICE_ACCOUNT, ROOT_CA_CONFIG_MAP, ROOT_CA_KEY};
 pub mod openapi;
 mod path;
 pub mod plan;
@@ -104,6 +107,21 @@ pub struct PlanOptions {
     /// the API server stores them: a reference the sources do not satisfy reads them, as the
     /// API server's objects would be read. The sources' own objects of the same name win.
     pub kept: Vec<serde_json::Value>,
+    /// Pods reach the store's API endpoint as a cluster's reach theirs: each Pod is admitted as
+    /// the ServiceAccount admission plugin admits it (its account must exist; unless
+    /// `automountServiceAccountToken: false` says otherwise, a projected `kube-api-access-…`
+    /// volume of a token, the CA and the namespace is mounted in every container). `None` for
+    /// tools that run no pod.
+    pub api_access: Option<ApiAccess>,
+}
+
+/// What pods need of the store to reach its API endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiAccess {
+    /// Where the key that signs service-account tokens is kept.
+    pub token_key: String,
+    /// The store's CA certificate (PEM): `ca.crt` of every namespace's `kube-root-ca.crt`.
+    pub root_ca: String,
 }
 
 /// How unknown fields are taken (`fieldValidation=Strict|Warn|Ignore`). Either way they are
@@ -123,9 +141,13 @@ pub struct Loaded {
     pub workloads: Vec<LoadedWorkload>,
     /// The PersistentVolumeClaims of the sources, as (namespace, name).
     pub claims: Vec<(String, String)>,
-    /// The ConfigMaps and Secrets of the sources as written, for the pods workloads make later
-    /// (each such pod is loaded with them, as the API server would resolve its references then).
+    /// The ConfigMaps, Secrets and ServiceAccounts of the sources as written, for the pods
+    /// workloads make later (each such pod is loaded with them, as the API server would resolve
+    /// its references and admit it then).
     pub references: Vec<serde_json::Value>,
+    /// The objects of the sources tandem keeps as written for `tandem serve` (RBAC), for `run`
+    /// and `apply` to keep in the store.
+    pub kept: Vec<serde_json::Value>,
     /// The names made for objects that gave only `metadata.generateName`.
     pub generated_names: Vec<String>,
     pub services: Vec<LoadedService>,
@@ -268,7 +290,7 @@ fn pull_secrets(
 pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostics> {
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut objects: Vec<(usize, Node, ObjKind)> = Vec::new();
-    let mut claims = Vec::new();
+    let mut aside = Aside::default();
     for (si, root) in parse_sources(sources, &mut diags) {
         collect(
             &sources[si].name,
@@ -276,7 +298,7 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
             root,
             None,
             &mut objects,
-            &mut claims,
+            &mut aside,
             &mut diags,
         );
     }
@@ -308,7 +330,8 @@ pub fn load(sources: &[Source], opts: &PlanOptions) -> Result<Loaded, Diagnostic
     Ok(Loaded {
         pods,
         workloads,
-        claims,
+        claims: aside.claims,
+        kept: aside.kept,
         references: checked.references,
         generated_names: checked.generated_names,
         services,
@@ -439,7 +462,9 @@ fn check_objects<'n>(
                     diags.append(&mut tcx.diags);
                 }
             }
-            ObjKind::ConfigMap | ObjKind::Secret => references.push(node.to_json()),
+            ObjKind::ConfigMap | ObjKind::Secret | ObjKind::ServiceAccount => {
+                references.push(node.to_json())
+            }
             ObjKind::Service | ObjKind::EndpointSlice | ObjKind::Endpoints => {}
         }
         let mut json = node.to_json();
@@ -480,6 +505,11 @@ fn check_objects<'n>(
             ObjKind::Secret => {
                 if let Some(s) = deserialize::<Secret>(&mut cx, json) {
                     objects::add_secret(&mut cx, &mut store, s);
+                }
+            }
+            ObjKind::ServiceAccount => {
+                if let Some(sa) = deserialize(&mut cx, json) {
+                    objects::add_service_account(&mut cx, &mut store, sa);
                 }
             }
             ObjKind::Service => {
@@ -526,6 +556,9 @@ fn check_objects<'n>(
     }
     for object in &opts.kept {
         store.keep(object);
+    }
+    if let Some(access) = &opts.api_access {
+        store.publish_root_ca(&access.root_ca);
     }
     Checked {
         store,
@@ -631,6 +664,14 @@ fn defined_twice(
     }
 }
 
+/// What a pod being planned is: a Pod being created (admitted as the API server admits it), or
+/// a workload's template checked as a pod (stored as written; its pods are admitted as made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Created {
+    Pod,
+    Template,
+}
+
 /// Defaults, validates and plans one pod (a Pod, or a workload's template as a pod): what a Pod
 /// and a template have in common.
 fn plan_pod(
@@ -639,12 +680,18 @@ fn plan_pod(
     uid: &str,
     store: &objects::Store,
     opts: &PlanOptions,
+    created: Created,
 ) -> (plan::PodPlan, Vec<PullSecret>) {
     let namespace = namespace_of(&pod.metadata);
     defaults::apply(pod, &namespace, uid, &opts.node_name);
+    let access = opts.api_access.as_ref();
+    if let (Some(_), Created::Pod) = (access, created) {
+        admission::service_account(cx, pod, store, uid);
+    }
     validate::pod(cx, pod);
     let claims_dir = opts.claims_dir.as_deref().unwrap_or(CLAIMS_PLACEHOLDER);
-    let plan = planner::plan(cx, pod, store, claims_dir);
+    let token_key = access.map(|a| a.token_key.as_str());
+    let plan = planner::plan(cx, pod, store, claims_dir, token_key);
     let image_pull_secrets = pull_secrets(cx, pod, &namespace, store);
     (plan, image_pull_secrets)
 }
@@ -675,7 +722,8 @@ fn plan_pods(
         let name = pod.metadata.name.clone().unwrap_or_default();
         defined_twice(&mut cx, &mut seen, "Pod", &namespace, &name);
         let uid = uids.uid(pod.metadata.uid.as_deref(), "Pod", &namespace, &name, node);
-        let (plan, image_pull_secrets) = plan_pod(&mut cx, &mut pod, &uid, store, opts);
+        let (plan, image_pull_secrets) =
+            plan_pod(&mut cx, &mut pod, &uid, store, opts, Created::Pod);
         if !cx.has_errors() {
             loaded.push(LoadedPod {
                 plan,
@@ -786,7 +834,7 @@ fn plan_workloads(
                 pod.metadata.namespace = Some(namespace.clone());
                 pod.metadata.generate_name = None;
                 claim_volumes(&object, &mut pod);
-                let planned = plan_pod(&mut tcx, &mut pod, &uid, store, opts);
+                let planned = plan_pod(&mut tcx, &mut pod, &uid, store, opts, Created::Template);
                 // The stored template carries the API defaults of its spec, as on a cluster
                 // (not a Pod's own: no service account, node, requests from limits), and not
                 // the claims' stand-ins.
@@ -955,6 +1003,7 @@ enum ObjKind {
     Pod,
     ConfigMap,
     Secret,
+    ServiceAccount,
     Service,
     EndpointSlice,
     Endpoints,
@@ -967,6 +1016,7 @@ impl ObjKind {
             ObjKind::Pod => "Pod",
             ObjKind::ConfigMap => "ConfigMap",
             ObjKind::Secret => "Secret",
+            ObjKind::ServiceAccount => "ServiceAccount",
             ObjKind::Service => "Service",
             ObjKind::EndpointSlice => "EndpointSlice",
             ObjKind::Endpoints => "Endpoints",
@@ -987,6 +1037,7 @@ impl ObjKind {
             ObjKind::Pod => schema::Kind::Pod,
             ObjKind::ConfigMap => schema::Kind::ConfigMap,
             ObjKind::Secret => schema::Kind::Secret,
+            ObjKind::ServiceAccount => schema::Kind::ServiceAccount,
             ObjKind::Service => schema::Kind::Service,
             ObjKind::EndpointSlice => schema::Kind::EndpointSlice,
             ObjKind::Endpoints => schema::Kind::Endpoints,
@@ -999,6 +1050,7 @@ impl ObjKind {
             "Pod" => Some(ObjKind::Pod),
             "ConfigMap" => Some(ObjKind::ConfigMap),
             "Secret" => Some(ObjKind::Secret),
+            "ServiceAccount" => Some(ObjKind::ServiceAccount),
             "Service" => Some(ObjKind::Service),
             "EndpointSlice" => Some(ObjKind::EndpointSlice),
             "Endpoints" => Some(ObjKind::Endpoints),
@@ -1018,14 +1070,19 @@ fn object_label(node: &Node, kind: &str) -> String {
     }
 }
 
+/// Kinds a cluster takes that tandem keeps as written and acts on beside the pods: RBAC, which
+/// authorizes requests to `tandem serve` (from kubectl and from pods' tokens). `run` and
+/// `apply` keep them in the store ([`Loaded::kept`]), as `kubectl apply` through `serve` does.
+const KEPT_AS_WRITTEN: &[(&str, &str)] = &[
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+];
+
 /// Kinds a cluster takes that tandem does not apply, each with what it would do there: accepted
 /// with one warning each, so the rest of an app's file runs.
 const NOT_APPLIED: &[(&str, &str, &str)] = &[
-    (
-        "v1",
-        "ServiceAccount",
-        "pods run with no service account token",
-    ),
     (
         "v1",
         "Namespace",
@@ -1040,26 +1097,6 @@ const NOT_APPLIED: &[(&str, &str, &str)] = &[
     ("v1", "LimitRange", "no admission defaults are applied"),
     ("v1", "ResourceQuota", "no quota is enforced"),
     ("v1", "PodTemplate", "a PodTemplate makes no pods by itself"),
-    (
-        "rbac.authorization.k8s.io/v1",
-        "Role",
-        "pods get no service account token to use it (it authorizes `kubectl --as` requests to `tandem serve`)",
-    ),
-    (
-        "rbac.authorization.k8s.io/v1",
-        "RoleBinding",
-        "pods get no service account token to use it (it authorizes `kubectl --as` requests to `tandem serve`)",
-    ),
-    (
-        "rbac.authorization.k8s.io/v1",
-        "ClusterRole",
-        "pods get no service account token to use it (it authorizes `kubectl --as` requests to `tandem serve`)",
-    ),
-    (
-        "rbac.authorization.k8s.io/v1",
-        "ClusterRoleBinding",
-        "pods get no service account token to use it (it authorizes `kubectl --as` requests to `tandem serve`)",
-    ),
     (
         "networking.k8s.io/v1",
         "NetworkPolicy",
@@ -1125,6 +1162,15 @@ fn is_builtin_group(api_version: &str) -> bool {
     }
 }
 
+/// What the sources hold beside the objects planned.
+#[derive(Default)]
+struct Aside {
+    /// PersistentVolumeClaims, as (namespace, name).
+    claims: Vec<(String, String)>,
+    /// Objects kept as written ([`KEPT_AS_WRITTEN`]).
+    kept: Vec<serde_json::Value>,
+}
+
 /// Sorts one document (or List item) into the objects to check, reporting what tandem does not
 /// take. `list_kind` is the item kind implied by a typed list (`PodList`).
 fn collect(
@@ -1133,7 +1179,7 @@ fn collect(
     node: Node,
     list_kind: Option<ObjKind>,
     out: &mut Vec<(usize, Node, ObjKind)>,
-    claims: &mut Vec<(String, String)>,
+    aside: &mut Aside,
     diags: &mut Vec<Diagnostic>,
 ) {
     if node.is_null() {
@@ -1236,7 +1282,7 @@ fn collect(
             match e.value.value {
                 Value::Seq(items) => {
                     for item in items {
-                        collect(file, si, item, item_kind, out, claims, diags);
+                        collect(file, si, item, item_kind, out, aside, diags);
                     }
                 }
                 Value::Null => {}
@@ -1259,7 +1305,8 @@ fn collect(
     let not_applied = NOT_APPLIED
         .iter()
         .find(|(v, k, _)| *k == kind && *v == api_version);
-    if not_applied.is_some() {
+    let kept = KEPT_AS_WRITTEN.contains(&(api_version.as_str(), kind.as_str()));
+    if not_applied.is_some() || kept {
         // Named as the API server would have it: RBAC objects by a path segment
         // (`system:aggregate-to-view`), every other kind by a DNS subdomain.
         let meta = node.get("metadata");
@@ -1278,15 +1325,18 @@ fn collect(
                     &root.field("metadata").field("name"),
                     format!("invalid name {name:?}: {msg}"),
                 ),
-                None if kind == "PersistentVolumeClaim" => claims.push((
+                None if kind == "PersistentVolumeClaim" => aside.claims.push((
                     text("namespace").unwrap_or_else(|| DEFAULT_NAMESPACE.to_string()),
                     name,
                 )),
+                None if kept => aside.kept.push(node.to_json()),
                 None => {}
             }
         }
     }
-    if let Some((_, _, what)) = not_applied {
+    if kept {
+        // Nothing to say: kept, and acted on by `tandem serve`.
+    } else if let Some((_, _, what)) = not_applied {
         cx.warn(
             &root.field("kind"),
             format!("{kind} is accepted but not applied by tandem: {what}"),
@@ -1313,6 +1363,7 @@ fn collect(
         .into_iter()
         .chain(WorkloadKind::ALL.iter().map(|w| w.name()))
         .chain(NOT_APPLIED.iter().map(|(_, k, _)| *k))
+        .chain(KEPT_AS_WRITTEN.iter().map(|(_, k)| *k))
         .collect();
         let hint = match schema::did_you_mean(&kind, &known) {
             Some(k) => format!("did you mean {k}?"),

@@ -1,8 +1,9 @@
-//! ConfigMaps and Secrets given alongside the pods: validated, then kept for reference resolution.
+//! ConfigMaps, Secrets and ServiceAccounts given alongside the pods (or kept by the store from
+//! before): validated, then kept for reference resolution and for pods' admission.
 
 use std::collections::{BTreeMap, HashMap};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use k8s_openapi::ByteString;
 
 use crate::cx::Cx;
@@ -69,17 +70,54 @@ struct Origin {
     pos: Pos,
 }
 
+/// What a pod's admission reads of its ServiceAccount.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AccountData {
+    /// `automountServiceAccountToken`.
+    pub automount: Option<bool>,
+}
+
+/// The ConfigMap the root-ca-cert-publisher controller keeps in every namespace, and the key
+/// of the CA's certificate in it.
+pub const ROOT_CA_CONFIG_MAP: &str = "kube-root-ca.crt";
+pub const ROOT_CA_KEY: &str = "ca.crt";
+
+/// The ServiceAccount the serviceaccounts controller keeps in every namespace.
+pub const DEFAULT_SERVICE_ACCOUNT: &str = "default";
+
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     config_maps: HashMap<(String, String), (ConfigMapData, Origin)>,
     secrets: HashMap<(String, String), (SecretData, Origin)>,
+    service_accounts: HashMap<(String, String), (AccountData, Origin)>,
+    /// Every namespace's `kube-root-ca.crt`, when the store has a CA (`PlanOptions::api_access`).
+    root_ca: Option<ConfigMapData>,
 }
 
 impl Store {
+    /// A ConfigMap of the sources or the store; `kube-root-ca.crt` in every namespace of a store
+    /// with a CA, as the root-ca-cert-publisher controller keeps it.
     pub(crate) fn config_map(&self, namespace: &str, name: &str) -> Option<&ConfigMapData> {
         self.config_maps
             .get(&(namespace.to_string(), name.to_string()))
             .map(|(d, _)| d)
+            .or_else(|| self.root_ca.as_ref().filter(|_| name == ROOT_CA_CONFIG_MAP))
+    }
+
+    /// The store's CA, published in every namespace.
+    pub(crate) fn publish_root_ca(&mut self, pem: &str) {
+        let data = BTreeMap::from([(ROOT_CA_KEY.to_string(), pem.to_string())]);
+        self.root_ca = Some(ConfigMapData::of(data, BTreeMap::new()));
+    }
+
+    /// A ServiceAccount of the sources or the store; `default` in every namespace, as the
+    /// serviceaccounts controller keeps it.
+    pub(crate) fn service_account(&self, namespace: &str, name: &str) -> Option<AccountData> {
+        let found = self
+            .service_accounts
+            .get(&(namespace.to_string(), name.to_string()))
+            .map(|(d, _)| d.clone());
+        found.or_else(|| (name == DEFAULT_SERVICE_ACCOUNT).then(AccountData::default))
     }
 
     /// Adds a ConfigMap or Secret kept from before (checked when it was kept), unless the
@@ -116,6 +154,21 @@ impl Store {
                 );
                 let data = SecretData::of(secret);
                 self.secrets.entry(id).or_insert_with(|| (data, origin()));
+            }
+            Some("ServiceAccount") => {
+                let Ok(sa) = serde_json::from_value::<ServiceAccount>(object.clone()) else {
+                    return;
+                };
+                let id = (
+                    namespace_of(&sa.metadata),
+                    sa.metadata.name.clone().unwrap_or_default(),
+                );
+                let data = AccountData {
+                    automount: sa.automount_service_account_token,
+                };
+                self.service_accounts
+                    .entry(id)
+                    .or_insert_with(|| (data, origin()));
             }
             _ => {}
         }
@@ -240,6 +293,28 @@ pub(crate) fn add_config_map(cx: &mut Cx<'_>, store: &mut Store, cm: ConfigMap) 
     store
         .config_maps
         .insert(id, (ConfigMapData::of(data, binary), origin));
+}
+
+pub(crate) fn add_service_account(cx: &mut Cx<'_>, store: &mut Store, sa: ServiceAccount) {
+    let Some(id) = validate_metadata(cx, &sa.metadata) else {
+        return;
+    };
+    let origin = Origin {
+        file: cx.file.to_string(),
+        pos: cx.root.pos,
+    };
+    if let Some((_, first)) = store.service_accounts.get(&id) {
+        let msg = format!(
+            "ServiceAccount {}/{} is defined twice (first at {}:{})",
+            id.0, id.1, first.file, first.pos.line
+        );
+        cx.error(&FieldPath::root().field("metadata").field("name"), msg);
+        return;
+    }
+    let data = AccountData {
+        automount: sa.automount_service_account_token,
+    };
+    store.service_accounts.insert(id, (data, origin));
 }
 
 pub(crate) fn add_secret(cx: &mut Cx<'_>, store: &mut Store, secret: Secret) {

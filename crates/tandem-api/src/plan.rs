@@ -52,6 +52,11 @@ pub struct PodPlan {
     pub host_ipc: bool,
     pub share_process_namespace: bool,
     pub service_account_name: String,
+    /// Where the store keeps the key that signs the pod's service-account tokens (its projected
+    /// `serviceAccountToken` files): `PlanOptions::api_access`. `None`: loaded by a tool that
+    /// runs no pod, which writes no token.
+    #[serde(default)]
+    pub token_key: Option<String>,
     pub node_name: String,
     pub security: PodSecurity,
     /// `spec.priority`, `spec.priorityClassName` and other fields with no effect on one machine are
@@ -508,10 +513,15 @@ pub enum VolumeSource {
 
 impl VolumeSource {
     /// Whether the volume is set up once the pod's engine runs, before any container starts
-    /// (its ConfigMaps or Secrets read then, its image pulled), rather than with the sandbox.
+    /// (its ConfigMaps or Secrets read then, its token issued, its image pulled), rather than
+    /// with the sandbox.
     pub fn set_up_late(&self) -> bool {
         match self {
-            VolumeSource::Files { .. } => self.awaiting().next().is_some(),
+            // A token is issued by the engine's runtime, as the kubelet asks for one at set-up.
+            VolumeSource::Files { parts } => {
+                self.awaiting().next().is_some()
+                    || parts.iter().any(|p| matches!(p, FilePart::Token(_)))
+            }
             VolumeSource::Image { .. } => true,
             _ => false,
         }
@@ -560,6 +570,26 @@ pub enum FilePart {
         /// What it held among the objects the pod was loaded with; `None`: it was not there.
         held: Option<BTreeMap<String, Vec<u8>>>,
     },
+    /// A `serviceAccountToken` projection: a token of the pod's service account, bound to the
+    /// pod, issued when the volume is written and again before it expires.
+    Token(TokenFile),
+}
+
+/// A projected `serviceAccountToken` source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenFile {
+    /// Relative path inside the volume, validated.
+    pub path: String,
+    /// The projection's defaultMode.
+    pub mode: u32,
+    pub token: TokenRequest,
+}
+
+/// What a token is asked for with: its audience (`None`: the API server's own) and lifetime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRequest {
+    pub audience: Option<String>,
+    pub expiration_seconds: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -632,6 +662,8 @@ pub enum FileContent {
     Bytes(Vec<u8>),
     FieldRef(String),
     ResourceFieldRef(ResourceFieldRef),
+    /// A service-account token, issued by whoever writes the file.
+    Token(TokenRequest),
 }
 
 impl ContainerPlan {
@@ -700,6 +732,7 @@ impl PodPlan {
             host_ipc: false,
             share_process_namespace: false,
             service_account_name: "default".into(),
+            token_key: None,
             node_name: "localhost".into(),
             security: PodSecurity::default(),
             enable_service_links: true,

@@ -20,7 +20,13 @@ use crate::quantity::parse_quantity;
 
 /// Plans a pod. Reference problems are reported through `cx`; the plan is only meaningful when
 /// `cx` holds no errors.
-pub(crate) fn plan(cx: &mut Cx<'_>, pod: &Pod, store: &Store, claims_dir: &str) -> PodPlan {
+pub(crate) fn plan(
+    cx: &mut Cx<'_>,
+    pod: &Pod,
+    store: &Store,
+    claims_dir: &str,
+    token_key: Option<&str>,
+) -> PodPlan {
     let empty = PodSpec::default();
     let spec = pod.spec.as_ref().unwrap_or(&empty);
     let meta = &pod.metadata;
@@ -85,6 +91,7 @@ pub(crate) fn plan(cx: &mut Cx<'_>, pod: &Pod, store: &Store, claims_dir: &str) 
             .service_account_name
             .clone()
             .unwrap_or_else(|| "default".into()),
+        token_key: token_key.map(str::to_string),
         node_name: spec.node_name.clone().unwrap_or_default(),
         security: PodSecurity {
             run_as_user: id(sc.run_as_user),
@@ -568,6 +575,16 @@ impl Planner<'_, '_, '_> {
                     if let Some(d) = &s.downward_api {
                         let files = downward_files(d.items.as_deref(), mode);
                         parts.push(FilePart::Fixed(files));
+                    }
+                    if let Some(t) = &s.service_account_token {
+                        parts.push(FilePart::Token(TokenFile {
+                            path: t.path.clone(),
+                            mode,
+                            token: TokenRequest {
+                                audience: t.audience.clone().filter(|a| !a.is_empty()),
+                                expiration_seconds: t.expiration_seconds.unwrap_or(3600),
+                            },
+                        }));
                     }
                     continue;
                 };

@@ -23,6 +23,7 @@ pub(crate) enum Kind {
     Pod,
     ConfigMap,
     Secret,
+    ServiceAccount,
     Service,
     EndpointSlice,
     Endpoints,
@@ -39,6 +40,7 @@ fn schema_of(kind: Kind) -> &'static J {
     static POD: OnceLock<J> = OnceLock::new();
     static CONFIG_MAP: OnceLock<J> = OnceLock::new();
     static SECRET: OnceLock<J> = OnceLock::new();
+    static SERVICE_ACCOUNT: OnceLock<J> = OnceLock::new();
     static SERVICE: OnceLock<J> = OnceLock::new();
     static ENDPOINT_SLICE: OnceLock<J> = OnceLock::new();
     static ENDPOINTS: OnceLock<J> = OnceLock::new();
@@ -47,6 +49,9 @@ fn schema_of(kind: Kind) -> &'static J {
         Kind::Pod => POD.get_or_init(root_schema::<Pod>),
         Kind::ConfigMap => CONFIG_MAP.get_or_init(root_schema::<ConfigMap>),
         Kind::Secret => SECRET.get_or_init(root_schema::<Secret>),
+        Kind::ServiceAccount => {
+            SERVICE_ACCOUNT.get_or_init(root_schema::<k8s_openapi::api::core::v1::ServiceAccount>)
+        }
         Kind::Service => SERVICE.get_or_init(root_schema::<Service>),
         Kind::EndpointSlice => ENDPOINT_SLICE
             .get_or_init(root_schema::<k8s_openapi::api::discovery::v1::EndpointSlice>),

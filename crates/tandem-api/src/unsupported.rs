@@ -70,7 +70,6 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.os.name", W, When::ValueNotIn(&["linux"]), IGNORED, Some("tandem runs Linux pods")),
     rule("spec.hostnameOverride", W, When::Set, IGNORED, Some("use spec.hostname")),
     rule("spec.setHostnameAsFQDN", W, When::Set, IGNORED, None),
-    rule("spec.automountServiceAccountToken", W, When::ValueNotIn(&["false"]), "has no effect: tandem mounts no service account token", None),
     rule("spec.evictionResponders", W, When::Set, IGNORED, None),
     rule("spec.securityContext.seLinuxOptions", W, When::Set, IGNORED, None),
     rule("spec.securityContext.seLinuxChangePolicy", W, When::Set, IGNORED, None),
@@ -102,7 +101,6 @@ pub(crate) const RULES: &[Rule] = &[
     rule("spec.volumes[*].secret.defaultUser", W, When::Set, IGNORED, None),
     rule("spec.volumes[*].downwardAPI.defaultUser", W, When::Set, IGNORED, None),
     rule("spec.volumes[*].projected.defaultUser", W, When::Set, IGNORED, None),
-    rule("spec.volumes[*].projected.sources[*].serviceAccountToken", W, When::Set, "is not supported by tandem: this projection is skipped", Some("tandem has no API server to issue tokens")),
     rule("spec.volumes[*].projected.sources[*].clusterTrustBundle", E, When::Set, "is not supported by tandem", None),
     rule("spec.volumes[*].projected.sources[*].podCertificate", E, When::Set, "is not supported by tandem", None),
 ];

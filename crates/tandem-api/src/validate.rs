@@ -566,6 +566,30 @@ impl<'c, 'a, 's> Spec<'c, 'a, 's> {
                             .push((it.path.clone(), dp.field("items").index(j).field("path")));
                     }
                 }
+                if let Some(t) = &s.service_account_token {
+                    let tp = sp.field("serviceAccountToken");
+                    let seconds = t.expiration_seconds.unwrap_or(3600);
+                    if seconds < 10 * 60 {
+                        self.cx.error(
+                            &tp.field("expirationSeconds"),
+                            format!(
+                                "may not specify a duration less than 10 minutes, got {seconds}"
+                            ),
+                        );
+                    } else if seconds > 1 << 32 {
+                        self.cx.error(
+                            &tp.field("expirationSeconds"),
+                            format!("may not specify a duration larger than 2^32 seconds, got {seconds}"),
+                        );
+                    }
+                    if t.path.is_empty() {
+                        self.cx.error(&tp.field("path"), "path is required");
+                    } else if let Some(msg) = names::local_non_reserved_path(&t.path) {
+                        self.cx.error(&tp.field("path"), msg);
+                    } else {
+                        item_paths.push((t.path.clone(), tp.field("path")));
+                    }
+                }
                 for (path, at) in item_paths {
                     if let Some(first) = paths.get(&path) {
                         self.cx.error(

@@ -2,6 +2,7 @@
 //! defaults, the rest of an app's file is accepted with a note per kind, and names that would
 //! clash are refused before anything starts.
 
+use serde_json::Value;
 use tandem_api::{load, PlanOptions, Severity, Source, Workload, WorkloadKind};
 
 const APP: &str = r#"
@@ -148,12 +149,16 @@ fn an_apps_file_loads_with_the_api_servers_defaults() {
         .clone()
         .expect("present");
     assert_eq!(labels.get("job-name").map(String::as_str), Some("migrate"));
-    // The ConfigMap is kept for the pods the workloads make later.
-    assert_eq!(l.references.len(), 1);
-    assert_eq!(l.references[0]["metadata"]["name"], "web-config");
+    // The ConfigMap and the ServiceAccount are kept for the pods the workloads make later.
+    let kept: Vec<&Value> = l
+        .references
+        .iter()
+        .map(|r| &r["metadata"]["name"])
+        .collect();
+    assert_eq!(kept, ["web", "web-config"]);
     // One note per kind tandem does not apply.
     let notes: Vec<&str> = l.warnings.iter().map(|w| w.object.as_str()).collect();
-    assert_eq!(notes, ["ServiceAccount/web", "Ingress/web"]);
+    assert_eq!(notes, ["Ingress/web"]);
     assert!(l.warnings.iter().all(|w| w.severity == Severity::Warning));
     // What was stored reads back.
     let again = Workload::from_json(l.workloads[0].object.to_json()).expect("present");

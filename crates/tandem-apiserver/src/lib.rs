@@ -13,7 +13,7 @@
 //! object comes from, and every change goes to, the [`Backend`] the binary gives it.
 //!
 //! Reading order: `resource → cache → status → backend → discovery → patch → fields → rbac →
-//! bootstrap → tokens → pki → protoobjects → proto → reply → request → select → state → access → reads →
+//! bootstrap → pki → protoobjects → proto → reply → request → select → state → access → reads →
 //! upgrade → exec → stream → spdy → spdyexec → portforward → sessions → writes → server`.
 
 mod access;
@@ -41,7 +41,6 @@ mod spdyexec;
 mod state;
 pub mod status;
 pub mod stream;
-pub mod tokens;
 mod upgrade;
 mod writes;
 

@@ -1,8 +1,10 @@
 //! The server's certificates and the credentials it admits, kept in one directory readable by
 //! root only: a CA made on first start, a client certificate signed by it (the kubeconfig's
 //! user, in `system:masters` as a cluster's admin is), a bearer token, the key service-account
-//! tokens are signed with ([`crate::tokens`]), and a server certificate made again at each
-//! start for the addresses served that time.
+//! tokens are signed with ([`tandem_tokens`]), and a server certificate made again at each
+//! start for the addresses served that time. The CA and the key may be made before `serve`
+//! ever runs, by the first pod that mounts a token: its `ca.crt` is the CA, its token signed
+//! by the key.
 //!
 //! The CA's certificate is written once; to sign later certificates only its key is read back,
 //! and its name and key-identifier method are the same constants each time, so what is signed
@@ -37,6 +39,8 @@ pub enum PkiError {
     Cert(#[from] rcgen::Error),
     #[error("{path} is not a PEM certificate or key")]
     Pem { path: PathBuf },
+    #[error(transparent)]
+    TokenKey(#[from] tandem_tokens::KeyError),
 }
 
 /// What the server needs to serve TLS and admit clients.
@@ -50,7 +54,7 @@ pub struct Credentials {
     /// The bearer token that also admits a client (`token` in the directory).
     pub token: String,
     /// The key service-account tokens are signed with (`sa.key`).
-    pub token_keys: std::sync::Arc<crate::tokens::TokenKeys>,
+    pub token_keys: std::sync::Arc<tandem_tokens::TokenKeys>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
@@ -60,18 +64,10 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
     }
 }
 
-/// The key service-account tokens are signed with: `sa.key` (PKCS#8 DER), made the first time.
-fn token_keys(dir: &Path) -> Result<crate::tokens::TokenKeys, PkiError> {
-    let path = dir.join("sa.key");
-    let der = match std::fs::read(&path) {
-        Ok(der) => der,
-        Err(_) => {
-            let der = KeyPair::generate()?.serialize_der();
-            write_private(&path, &der)?;
-            der
-        }
-    };
-    crate::tokens::TokenKeys::from_pkcs8(&der).ok_or(PkiError::Pem { path })
+/// Where the key service-account tokens are signed with is kept in the directory (PKCS#8 DER,
+/// made the first time by whichever needs it first: `serve`, or a pod's token volume).
+pub fn token_key_path(dir: &Path) -> PathBuf {
+    dir.join("sa.key")
 }
 
 /// Writes a file only its owner can read, whole or not at all.
@@ -121,34 +117,55 @@ fn random_token() -> Result<String, PkiError> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The store's CA — its key and its certificate's PEM — made the first time (with the
+/// directory, readable by root only). Pods trust it as their cluster's root (`ca.crt` of the
+/// `kube-root-ca.crt` ConfigMap), so it may be made before `serve` ever runs.
+fn authority(dir: &Path) -> Result<(KeyPair, String), PkiError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+    let ca_key_path = dir.join("ca.key");
+    let ca_cert_path = dir.join("ca.crt");
+    // One maker at a time: two first `run`s at once would otherwise each write a key and a
+    // certificate, and keep one's key beside the other's certificate.
+    let lock_path = dir.join("ca.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io(&lock_path))?;
+    lock.lock().map_err(io(&lock_path))?;
+    match (
+        std::fs::read_to_string(&ca_key_path),
+        std::fs::read_to_string(&ca_cert_path),
+    ) {
+        (Ok(key), Ok(cert)) => Ok((
+            KeyPair::from_pem(&key).map_err(|_| PkiError::Pem { path: ca_key_path })?,
+            cert,
+        )),
+        _ => {
+            let key = KeyPair::generate()?;
+            let cert = ca_params()?.self_signed(&key)?;
+            write_private(&ca_key_path, key.serialize_pem().as_bytes())?;
+            write_private(&ca_cert_path, cert.pem().as_bytes())?;
+            // A new CA makes every certificate it signed before useless.
+            let _ = std::fs::remove_file(dir.join("client.crt"));
+            Ok((key, cert.pem()))
+        }
+    }
+}
+
+/// The store's CA certificate (PEM), made with its key the first time.
+pub fn root_ca(dir: &Path) -> Result<String, PkiError> {
+    authority(dir).map(|(_, pem)| pem)
+}
+
 impl Credentials {
     /// Loads the CA, client certificate and token from `dir`, making those missing, and makes
     /// a server certificate for `names` (addresses and host names clients dial).
     pub fn load_or_create(dir: &Path, names: &[String]) -> Result<Credentials, PkiError> {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
-        let ca_key_path = dir.join("ca.key");
+        let (ca_key, ca_pem) = authority(dir)?;
         let ca_cert_path = dir.join("ca.crt");
-        let (ca_key, ca_pem) = match (
-            std::fs::read_to_string(&ca_key_path),
-            std::fs::read_to_string(&ca_cert_path),
-        ) {
-            (Ok(key), Ok(cert)) => (
-                KeyPair::from_pem(&key).map_err(|_| PkiError::Pem {
-                    path: ca_key_path.clone(),
-                })?,
-                cert,
-            ),
-            _ => {
-                let key = KeyPair::generate()?;
-                let cert = ca_params()?.self_signed(&key)?;
-                write_private(&ca_key_path, key.serialize_pem().as_bytes())?;
-                write_private(&ca_cert_path, cert.pem().as_bytes())?;
-                // A new CA makes every certificate it signed before useless.
-                let _ = std::fs::remove_file(dir.join("client.crt"));
-                (key, cert.pem())
-            }
-        };
         let ca = CertificateDer::from_pem_slice(ca_pem.as_bytes())
             .map_err(|_| PkiError::Pem {
                 path: ca_cert_path.clone(),
@@ -210,7 +227,9 @@ impl Credentials {
             client_cert_pem,
             client_key_pem,
             token,
-            token_keys: std::sync::Arc::new(token_keys(dir)?),
+            token_keys: std::sync::Arc::new(tandem_tokens::TokenKeys::load_or_create(
+                &token_key_path(dir),
+            )?),
         })
     }
 

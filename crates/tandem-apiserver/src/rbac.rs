@@ -24,7 +24,7 @@ pub struct User {
 }
 
 /// The prefix of a service account's user name: `system:serviceaccount:NS:NAME`.
-pub const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
+pub use tandem_tokens::SERVICE_ACCOUNT_PREFIX;
 
 impl User {
     /// The user a service account's token authenticates as, with the groups every service

@@ -319,6 +319,15 @@ impl Resource {
         self.kind().to_ascii_lowercase()
     }
 
+    /// The singular as kubectl prints it in what it did: qualified by a named group
+    /// (`configmap`, `deployment.apps`, `role.rbac.authorization.k8s.io`).
+    pub fn printed(self) -> String {
+        match self.group() {
+            "" => self.singular(),
+            group => format!("{}.{group}", self.singular()),
+        }
+    }
+
     pub fn kind(self) -> &'static str {
         match self {
             Resource::Namespaces => "Namespace",

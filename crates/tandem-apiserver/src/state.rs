@@ -28,7 +28,7 @@ pub(crate) struct Shared {
     /// The bearer token that admits a client without a certificate.
     pub token: String,
     /// The key that signs and checks service-account tokens.
-    pub token_keys: Arc<crate::tokens::TokenKeys>,
+    pub token_keys: Arc<tandem_tokens::TokenKeys>,
     /// Where the server listens, as discovery tells clients.
     pub address: SocketAddr,
     /// Who set which fields of each object, and where that is kept.
@@ -42,7 +42,7 @@ impl Shared {
         backend: Arc<dyn Backend>,
         start: u64,
         token: String,
-        token_keys: Arc<crate::tokens::TokenKeys>,
+        token_keys: Arc<tandem_tokens::TokenKeys>,
         address: SocketAddr,
     ) -> Shared {
         let (changes, _) = broadcast::channel(4096);

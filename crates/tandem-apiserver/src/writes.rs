@@ -573,9 +573,9 @@ pub(crate) async fn token_request(
         ));
     }
     spec["expirationSeconds"] = json!(seconds);
-    let mut audiences = crate::tokens::audiences(&spec["audiences"]);
+    let mut audiences = tandem_tokens::audiences(&spec["audiences"]);
     if audiences.is_empty() {
-        audiences.push(crate::tokens::ISSUER.into());
+        audiences.push(tandem_tokens::ISSUER.into());
         spec["audiences"] = json!(audiences);
     }
     let bound = &spec["boundObjectRef"];
@@ -608,7 +608,7 @@ pub(crate) async fn token_request(
         }
     };
     let now = crate::reply::now_us() / 1_000_000;
-    let claims = crate::tokens::Claims {
+    let claims = tandem_tokens::Claims {
         namespace: namespace.clone(),
         service_account: name.clone(),
         service_account_uid: account["metadata"]["uid"]

@@ -23,6 +23,8 @@ const DATA_TMP: &str = "..data_tmp";
 pub struct File {
     pub path: String,
     pub mode: u32,
+    /// The user the file is given to; `None`: the writer's.
+    pub owner: Option<u32>,
     pub bytes: Vec<u8>,
 }
 
@@ -79,6 +81,9 @@ pub fn write(dir: &Path, files: &[File], stamp: &str) -> io::Result<bool> {
             .and_then(|mut file| io::Write::write_all(&mut file, &f.bytes))?;
         // open(2)'s mode is filtered by the umask; the volume must show the mode asked for.
         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(f.mode))?;
+        if f.owner.is_some() {
+            std::os::unix::fs::chown(&target, f.owner, None)?;
+        }
     }
     // The swap: a new link renamed over the old one (rename(2): "If newpath already exists,
     // it will be atomically replaced").
@@ -170,6 +175,7 @@ mod tests {
         File {
             path: path.into(),
             mode: 0o644,
+            owner: None,
             bytes: bytes.as_bytes().to_vec(),
         }
     }

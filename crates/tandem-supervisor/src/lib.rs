@@ -9,7 +9,8 @@
 //! rules (the engine does).
 //!
 //! Layout: `statedir` (paths), `translate` (plan → OCI spec, pure), `volumes` (with
-//! `atomic_writer`, the layout that lets file volumes change under running containers), `users`, `devices` (the host's nodes for privileged containers), `logs`
+//! `atomic_writer`, the layout that lets file volumes change under running containers, and
+//! `tokens`, the service-account tokens of projected volumes), `users`, `devices` (the host's nodes for privileged containers), `logs`
 //! (CRI format), `linux` (the runtime adapter), `network` (CNI attach/detach, published ports), `sandbox` (the pause process watched and
 //! replaced, §2.3), `proto` + `server` (control socket), `attach` (a container's own streams for attach clients), `supervise`
 //! (the process's main), `storage` (local-storage measurement for eviction), `proxy` (starting the store's proxy,
@@ -30,6 +31,7 @@ pub mod server;
 pub mod statedir;
 pub mod storage;
 pub mod supervise;
+pub mod tokens;
 pub mod translate;
 pub mod users;
 pub mod volumes;

@@ -63,6 +63,8 @@ pub struct LinuxRuntime {
     namespaces: RefCell<Vec<(LinuxNamespaceType, PathBuf)>>,
     /// The pod's addresses for env, downward API and probes; a new sandbox brings new ones.
     facts: RefCell<RuntimeFacts>,
+    /// The service-account tokens of the pod's projected volumes.
+    tokens: crate::tokens::Tokens,
     pub events: mpsc::UnboundedSender<RuntimeEvent>,
     pub logs: broadcast::Sender<LogLine>,
     /// The running instances, by container and attempt: each one's init, whose pidfd this
@@ -192,6 +194,7 @@ impl LinuxRuntime {
         events: mpsc::UnboundedSender<RuntimeEvent>,
         logs: broadcast::Sender<LogLine>,
     ) -> Self {
+        let tokens = crate::tokens::Tokens::of(&plan, &dir);
         LinuxRuntime {
             plan,
             dir,
@@ -199,6 +202,7 @@ impl LinuxRuntime {
             images,
             namespaces: RefCell::new(namespaces),
             facts: RefCell::new(facts),
+            tokens,
             events,
             logs,
             running: Rc::default(),
@@ -654,7 +658,14 @@ impl ContainerRuntime for LinuxRuntime {
     async fn set_up_volumes(&self) -> Result<(), MountFailure> {
         let objects = self.kept_objects(crate::volumes::projected_objects(&self.plan));
         let facts = self.facts.borrow().clone();
-        crate::volumes::set_up_awaiting(&self.plan, &self.dir, &objects, &facts, self.id_range)?;
+        crate::volumes::set_up_awaiting(
+            &self.plan,
+            &self.dir,
+            &objects,
+            &facts,
+            &self.tokens,
+            self.id_range,
+        )?;
         for v in &self.plan.volumes {
             let VolumeSource::Image {
                 reference,
@@ -684,7 +695,14 @@ impl ContainerRuntime for LinuxRuntime {
     async fn resync_volumes(&self, plan: &PodPlan) -> Result<(), MountFailure> {
         let objects = self.kept_objects(crate::volumes::projected_objects(plan));
         let facts = self.facts.borrow().clone();
-        crate::volumes::resync(plan, &self.dir, &objects, &facts, self.id_range)
+        crate::volumes::resync(
+            plan,
+            &self.dir,
+            &objects,
+            &facts,
+            &self.tokens,
+            self.id_range,
+        )
     }
 
     async fn recreate_sandbox(&self, attempt: u32) -> Result<Vec<String>, SandboxFailure> {

@@ -270,12 +270,20 @@ impl PodDir {
         namespace: &str,
         name: &str,
     ) -> PathBuf {
+        kept_file(&self.store_objects(), kind.plural(), namespace, name)
+    }
+    /// Where the store keeps the ServiceAccount `name` of `namespace`.
+    pub fn kept_account(&self, namespace: &str, name: &str) -> PathBuf {
+        kept_file(&self.store_objects(), "serviceaccounts", namespace, name)
+    }
+    /// [`Store::objects`] of the pod's store.
+    fn store_objects(&self) -> PathBuf {
         let store = self
             .root
             .parent()
             .and_then(Path::parent)
             .unwrap_or(Path::new("/"));
-        kept_file(&store.join("objects"), kind.plural(), namespace, name)
+        store.join("objects")
     }
     pub fn events(&self) -> PathBuf {
         self.root.join("events.jsonl")

@@ -19,6 +19,7 @@ use tandem_kubelet::runtime::MountFailure;
 
 use crate::atomic_writer;
 use crate::statedir::PodDir;
+use crate::tokens::Tokens;
 use crate::translate::BindMount;
 
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +121,7 @@ pub fn prepare(plan: &PodPlan, dir: &PodDir, facts: &RuntimeFacts) -> Result<(),
                         volume: v.name.clone(),
                         message: e.to_string(),
                     })?;
-                write_files(plan, &v.name, &path, &files, facts)?;
+                write_files(plan, &v.name, &path, &files, facts, None)?;
             }
         }
         apply_fs_group(plan, &v.name, &v.source, &path)?;
@@ -145,13 +146,15 @@ fn apply_fs_group(
 }
 
 /// Makes `files` the current version of the file volume at `path` (see [`atomic_writer`]),
-/// their references to the pod resolved now. Returns whether anything changed.
+/// their references to the pod resolved now and its tokens issued by `tokens`. Returns whether
+/// anything changed.
 fn write_files(
     plan: &PodPlan,
     volume: &str,
     path: &Path,
     files: &[FileProjection],
     facts: &RuntimeFacts,
+    tokens: Option<&Tokens>,
 ) -> Result<bool, VolumeError> {
     let content_err = |message: String| VolumeError::Content {
         volume: volume.to_string(),
@@ -159,7 +162,23 @@ fn write_files(
     };
     let mut rendered = Vec::with_capacity(files.len());
     for f in files {
+        let (mut mode, mut owner) = (f.mode, None);
         let bytes = match &f.content {
+            // The projected volume plugin's rule: a token is the pod's user's alone (0600,
+            // theirs) when all containers run as one user, or readable through fsGroup alone.
+            FileContent::Token(request) => {
+                let user = crate::tokens::shared_user(plan);
+                if user.is_some() || plan.security.fs_group.is_some() {
+                    mode = 0o600;
+                }
+                owner = user;
+                let tokens = tokens
+                    .ok_or_else(|| content_err(crate::tokens::TokenError::NoKey.to_string()))?;
+                tokens
+                    .token(request, now_us() / 1_000_000)
+                    .map_err(|e| content_err(tandem_runtime::error_chain(&e)))?
+                    .into_bytes()
+            }
             FileContent::Bytes(b) => b.clone(),
             FileContent::FieldRef(p) => tandem_api::env::resolve_field_ref(plan, p, facts)
                 .map_err(|e| content_err(e.to_string()))?
@@ -172,7 +191,8 @@ fn write_files(
         };
         rendered.push(atomic_writer::File {
             path: f.path.clone(),
-            mode: f.mode,
+            mode,
+            owner,
             bytes,
         });
     }
@@ -220,7 +240,7 @@ pub fn projected_objects(plan: &PodPlan) -> impl Iterator<Item = (ObjectKind, &s
         };
         parts.iter().filter_map(|p| match p {
             FilePart::Object { files, .. } => Some((files.kind, files.name.as_str())),
-            FilePart::Fixed(_) => None,
+            FilePart::Fixed(_) | FilePart::Token(_) => None,
         })
     })
 }
@@ -233,6 +253,7 @@ pub fn set_up_awaiting(
     dir: &PodDir,
     objects: &Objects,
     facts: &RuntimeFacts,
+    tokens: &Tokens,
     id_range: Option<tandem_runtime::userns::IdRange>,
 ) -> Result<(), MountFailure> {
     let late = plan
@@ -244,7 +265,7 @@ pub fn set_up_awaiting(
         found.push((v, files_now(v, objects, true)?));
     }
     for (v, files) in found {
-        write_current(plan, v, dir, &files, facts, id_range)?;
+        write_current(plan, v, dir, &files, facts, tokens, id_range)?;
     }
     Ok(())
 }
@@ -258,12 +279,13 @@ pub fn resync(
     dir: &PodDir,
     objects: &Objects,
     facts: &RuntimeFacts,
+    tokens: &Tokens,
     id_range: Option<tandem_runtime::userns::IdRange>,
 ) -> Result<(), MountFailure> {
     let mut first = None;
     for v in plan.volumes.iter().filter(|v| v.source.resyncs()) {
         let result = files_now(v, objects, false)
-            .and_then(|files| write_current(plan, v, dir, &files, facts, id_range));
+            .and_then(|files| write_current(plan, v, dir, &files, facts, tokens, id_range));
         if let Err(e) = result {
             first.get_or_insert(e);
         }
@@ -295,6 +317,7 @@ fn write_current(
     dir: &PodDir,
     files: &[FileProjection],
     facts: &RuntimeFacts,
+    tokens: &Tokens,
     id_range: Option<tandem_runtime::userns::IdRange>,
 ) -> Result<(), MountFailure> {
     let path = dir.volume(&v.name);
@@ -302,7 +325,7 @@ fn write_current(
         volume: v.name.clone(),
         message: tandem_runtime::error_chain(&e),
     };
-    if !write_files(plan, &v.name, &path, files, facts).map_err(failure)? {
+    if !write_files(plan, &v.name, &path, files, facts, Some(tokens)).map_err(failure)? {
         return Ok(());
     }
     if let (Some(group), Some(read_only)) = (plan.security.fs_group, ownership_managed(&v.source)) {

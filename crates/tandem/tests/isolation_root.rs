@@ -121,6 +121,8 @@ spec:
             "/etc/hosts",
             "/etc/hostname",
             "/etc/resolv.conf",
+            // The service account's token, CA and namespace, as on a cluster.
+            "/var/run/secrets/kubernetes.io/serviceaccount",
         ]
         .contains(&point)
             || ["/proc", "/dev", "/sys"]

@@ -3643,3 +3643,217 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
     });
     assert!(refused.contains("Unauthorized"), "{refused}");
 }
+
+/// A pod reaches the API as a cluster's pods do: through the `kubernetes` Service (its
+/// environment and its DNS name) with the token, CA and namespace of its projected
+/// `kube-api-access` volume — here the real kubectl run inside the container, with nothing but
+/// its in-cluster configuration — as its account, authorized by RBAC; the account deleted, its
+/// token is refused. A pod started with `tandem run` gets the same, as the namespace's
+/// `default` account.
+#[test]
+fn a_pods_own_token_reaches_the_api_through_the_kubernetes_service() {
+    let test = "a_pods_own_token_reaches_the_api_through_the_kubernetes_service";
+    if require_root(test).is_none() || !kubectl_installed(test) {
+        return;
+    }
+    let env = Env::new();
+    let serving = Serving::start(&env);
+    let kubectl_binary = kubectl_path("kubectl");
+    let pod = |name: &str, account: &str| {
+        format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  serviceAccountName: {account}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: {IMAGE}
+    command: [sleep, "3600"]
+    env: [{{name: HOME, value: /tmp}}]
+    volumeMounts: [{{name: kubectl, mountPath: /bin/kubectl}}]
+  volumes:
+  - name: kubectl
+    hostPath: {{path: {}, type: File}}
+"#,
+            kubectl_binary.display()
+        )
+    };
+    let file = env.root.path().join("reader.yaml");
+    let objects = format!(
+        r#"apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: reader}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: pod-reader}}
+rules: [{{apiGroups: [""], resources: [pods], verbs: [get, list]}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: reader-reads-pods}}
+subjects: [{{kind: ServiceAccount, name: reader}}]
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}}
+---
+{}"#,
+        pod("reader", "reader")
+    );
+    std::fs::write(&file, objects).expect("write");
+    let out = kubectl(&serving, &["apply", "-f", file.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "pod/reader",
+            "--timeout=60s",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let inside =
+        |pod: &str, script: &str| kubectl(&serving, &["exec", pod, "--", "sh", "-c", script]);
+    // The volume the admission added, as kubectl shows it.
+    let out = kubectl(
+        &serving,
+        &[
+            "get",
+            "pod",
+            "reader",
+            "-o",
+            "jsonpath={.spec.volumes[1].name} {.spec.containers[0].volumeMounts[1].mountPath}",
+        ],
+    );
+    let shown = stdout(&out);
+    assert!(
+        shown.starts_with("kube-api-access-")
+            && shown.ends_with(" /var/run/secrets/kubernetes.io/serviceaccount"),
+        "{shown}"
+    );
+    let out = inside(
+        "reader",
+        "cd /var/run/secrets/kubernetes.io/serviceaccount && cat namespace && echo && stat -c %a ..data/token && cat ca.crt",
+    );
+    let ca = std::fs::read_to_string(env.root.path().join("serve/ca.crt")).expect("ca");
+    assert_eq!(
+        stdout(&out),
+        format!("default\n644\n{ca}"),
+        "{}",
+        stderr(&out)
+    );
+    // The kubelet's environment leads to the Service; kubectl's in-cluster configuration
+    // reads it and the volume's files, nothing else.
+    let out = inside(
+        "reader",
+        "kubectl auth whoami -o jsonpath='{.status.userInfo.username}' && echo && kubectl get pods -o name && kubectl get pod reader -o jsonpath='{.spec.serviceAccountName}'",
+    );
+    assert_eq!(
+        stdout(&out),
+        "system:serviceaccount:default:reader\npod/reader\nreader",
+        "{}",
+        stderr(&out)
+    );
+    let out = inside("reader", "kubectl get secrets");
+    assert!(
+        stderr(&out).contains("secrets is forbidden: User \"system:serviceaccount:default:reader\" cannot list resource \"secrets\""),
+        "{}",
+        stderr(&out)
+    );
+    // By the Service's DNS name (the cluster DNS answers it), which the server's certificate
+    // carries.
+    let out = inside(
+        "reader",
+        "KUBERNETES_SERVICE_HOST=kubernetes.default.svc kubectl get pods -o name",
+    );
+    assert_eq!(stdout(&out), "pod/reader\n", "{}", stderr(&out));
+
+    // A file of `tandem run`: its account and RBAC are kept before its pod starts, as
+    // `kubectl apply` of it would keep them, and its pod acts as that account.
+    let run_file = env.root.path().join("runner.yaml");
+    let runner = format!(
+        r#"apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: runner}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: pod-lister}}
+rules: [{{apiGroups: [""], resources: [pods], verbs: [list]}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: runner-lists-pods}}
+subjects: [{{kind: ServiceAccount, name: runner}}]
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: pod-lister}}
+---
+{}"#,
+        pod("plain", "runner")
+    );
+    std::fs::write(&run_file, runner).expect("write");
+    let run_path = run_file.to_str().expect("utf-8");
+    let out = env.tandem(&["run", "-d", "-f", run_path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "serviceaccount/runner created\nclusterrole.rbac.authorization.k8s.io/pod-lister created\nrolebinding.rbac.authorization.k8s.io/runner-lists-pods created\npod/plain created\n"
+    );
+    assert!(!stderr(&out).contains("Warning"), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "pod/plain",
+            "--timeout=60s",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = inside(
+        "plain",
+        "kubectl auth whoami -o jsonpath='{.status.userInfo.username}' && echo && kubectl get pods -o name; kubectl get pod plain",
+    );
+    assert_eq!(
+        stdout(&out),
+        "system:serviceaccount:default:runner\npod/plain\npod/reader\n"
+    );
+    assert!(
+        stderr(&out).contains("pods \"plain\" is forbidden: User \"system:serviceaccount:default:runner\" cannot get resource \"pods\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = kubectl(
+        &serving,
+        &[
+            "get",
+            "configmap",
+            "kube-root-ca.crt",
+            "-o",
+            "jsonpath={.data.ca\\.crt}",
+        ],
+    );
+    assert_eq!(stdout(&out), ca);
+
+    // The account deleted, the pod's token is no one's.
+    let out = kubectl(&serving, &["delete", "serviceaccount", "reader"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = inside("reader", "kubectl get pods");
+    assert!(stderr(&out).contains("Unauthorized"), "{}", stderr(&out));
+    // `delete -f` takes the file's account and RBAC with its pod.
+    let out = env.tandem(&["delete", "-f", run_path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kubectl(
+        &serving,
+        &["get", "sa,clusterrole,rolebinding", "-o", "name"],
+    );
+    let left = stdout(&out);
+    assert!(
+        !left.contains("runner")
+            && !left.contains("pod-lister")
+            && left.contains("serviceaccount/default"),
+        "{left}"
+    );
+    let out = kubectl(&serving, &["delete", "pods", "--all", "--wait"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -624,20 +624,17 @@ fn a_helm_style_file_runs_whole_and_its_claim_outlives_pods() {
     let file = path.to_str().expect("utf-8");
     let out = env.tandem(&["run", "-d", "-f", file]);
     assert!(out.status.success(), "{}", stderr(&out));
-    // The chart's ConfigMap is kept, as the API server keeps it.
+    // The chart's ServiceAccount and ConfigMap are kept, as the API server keeps them.
     assert_eq!(
         stdout(&out).trim(),
-        "configmap/app-config created\ndeployment.apps/app created"
+        "serviceaccount/app created\nconfigmap/app-config created\ndeployment.apps/app created"
     );
     // One note for each kind that is not applied; the claim says what it becomes.
     let notes = stderr(&out);
-    for kind in [
-        "ServiceAccount is accepted",
-        "Ingress is accepted",
-        "PersistentVolumeClaim is accepted",
-    ] {
+    for kind in ["Ingress is accepted", "PersistentVolumeClaim is accepted"] {
         assert_eq!(notes.matches(kind).count(), 1, "{kind}: {notes}");
     }
+    assert!(!notes.contains("ServiceAccount"), "{notes}");
     let first = wait_for("the app's pod", 60, || running(&env, "app-").pop());
     // The claim's directory takes fsGroup as a cluster's claim does, and keeps what the first pod
     // wrote for the next one.
@@ -646,6 +643,25 @@ fn a_helm_style_file_runs_whole_and_its_claim_outlives_pods() {
         (!t.is_empty()).then_some(t)
     });
     assert_eq!(log, format!("hello from {first}\n"));
+    // Its account's token is the pods' user's alone, and readable through fsGroup, as the
+    // projected volume plugin writes it when every container runs as one user.
+    let out = env.tandem(&[
+        "exec",
+        &first,
+        "--",
+        "stat",
+        "-L",
+        "-c",
+        "%a %u %g",
+        "/var/run/secrets/kubernetes.io/serviceaccount/token",
+        "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+    ]);
+    assert_eq!(
+        stdout(&out),
+        "640 1000 3000\n644 0 3000\n",
+        "{}",
+        stderr(&out)
+    );
     let data = env.root.path().join("volumes/default/app-data");
     use std::os::unix::fs::MetadataExt;
     assert_eq!(

@@ -201,7 +201,7 @@ fn snapshot(store: &Store) -> Result<Vec<Object>, ApiError> {
         BUILTIN_NAMESPACES.iter().map(|n| n.to_string()).collect();
     namespaces.extend(objects.iter().map(|o| o.namespace.clone()));
     namespaces.remove("");
-    let created = store_created(store);
+    let created = object_store::store_created(store);
     for ns in namespaces {
         if !made.iter().any(|m| m["metadata"]["name"] == ns.as_str()) {
             let value = StoreBackend::namespace_object(&ns, &created);
@@ -231,7 +231,7 @@ fn snapshot(store: &Store) -> Result<Vec<Object>, ApiError> {
         if !kept {
             objects.push(Object::from_value(
                 DEFAULT_ACCOUNT.0,
-                default_account(&ns, &since),
+                object_store::default_account(&ns, &since),
             ));
         }
     }
@@ -246,23 +246,10 @@ fn snapshot(store: &Store) -> Result<Vec<Object>, ApiError> {
 }
 
 /// The ServiceAccount every namespace has.
-const DEFAULT_ACCOUNT: (Resource, &str) = (Resource::Stored(StoredKind::ServiceAccount), "default");
-
-/// A namespace's `default` ServiceAccount when the store keeps none, as old as its namespace
-/// (`created`): its uid derived from both, so it stays the same across reads and restarts (and
-/// the tokens made for it stay good).
-fn default_account(namespace: &str, created: &str) -> Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {
-            "name": DEFAULT_ACCOUNT.1,
-            "namespace": namespace,
-            "uid": tandem_api::derive_uid(&["ServiceAccount", namespace, DEFAULT_ACCOUNT.1, created]),
-            "creationTimestamp": created,
-        },
-    })
-}
+const DEFAULT_ACCOUNT: (Resource, &str) = (
+    Resource::Stored(StoredKind::ServiceAccount),
+    tandem_api::DEFAULT_SERVICE_ACCOUNT,
+);
 
 /// Whether `o` is a `default` ServiceAccount the store does not keep (made by [`snapshot`]).
 fn made_default_account(store: &Store, o: &Object) -> bool {
@@ -274,25 +261,6 @@ fn made_default_account(store: &Store, o: &Object) -> bool {
 
 fn internal(e: anyhow::Error) -> ApiError {
     ApiError::internal(format!("{e:#}"))
-}
-
-/// When the store began, for the age of the namespaces and the node: the earliest of its pods
-/// directory and `serve`'s (which exists once `serve` has run, before any pod), else now.
-fn store_created(store: &Store) -> String {
-    let us = [&store.pods, &store.serve]
-        .into_iter()
-        .filter_map(|dir| std::fs::metadata(dir).ok())
-        .filter_map(|m| m.created().or_else(|_| m.modified()).ok())
-        .min()
-        .unwrap_or_else(std::time::SystemTime::now)
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64);
-    let s = tandem_supervisor::logs::rfc3339_nano(us - us % 1_000_000);
-    // Seconds only, as metav1.Time is written.
-    match s.split_once('.') {
-        Some((whole, _)) => format!("{whole}Z"),
-        None => s,
-    }
 }
 
 impl Backend for StoreBackend {
@@ -486,9 +454,11 @@ impl Backend for StoreBackend {
                     .map_err(|e| internal(e.into()))?;
                 // A namespace's `default` ServiceAccount comes back at once, a new object (a
                 // new uid, so the tokens of the old one end), as the serviceaccounts
-                // controller makes it again.
-                if (resource, name) == DEFAULT_ACCOUNT {
-                    let mut again = default_account(namespace, "");
+                // controller makes it again — unless the namespace is going.
+                if (resource, name) == DEFAULT_ACCOUNT
+                    && !object_store::namespace_terminating(&store, namespace)
+                {
+                    let mut again = object_store::default_account(namespace, "");
                     again["metadata"]["uid"] = json!(super::start::random_uid());
                     again["metadata"]["creationTimestamp"] =
                         serde_json::to_value(super::start::now_time())
@@ -1113,9 +1083,9 @@ fn keys(o: &Value) -> usize {
 }
 
 impl StoreBackend {
-    /// A submitted object loaded as `run` loads a manifest (validated, defaulted, planned), with
-    /// the ConfigMaps and Secrets kept in its namespace, which its references resolve against
-    /// as the API server's would.
+    /// A submitted object loaded as `run` loads a manifest (validated, defaulted, planned, a pod
+    /// admitted), with the ConfigMaps and Secrets kept in its namespace, which its references
+    /// resolve against as the API server's would.
     fn load_submitted(
         &self,
         resource: Resource,
@@ -1124,12 +1094,14 @@ impl StoreBackend {
         object: &Value,
         write: WriteOptions,
     ) -> Result<tandem_api::Loaded, ApiError> {
+        let access = object_store::api_access(&self.store).map_err(internal)?;
         object_store::load_with_references(
             &self.store,
             namespace,
             format!("{}/{name}", resource.plural()),
             object,
             write.unknown_fields,
+            Some(access),
         )
         .map_err(|diags| invalid(resource, name, &diags))
     }
@@ -1238,7 +1210,8 @@ impl StoreBackend {
             .into_iter()
             .find(|n| n["metadata"]["name"] == name);
         let Some(mut namespace) = made.or_else(|| {
-            (!held.is_empty()).then(|| Self::namespace_object(name, &store_created(&self.store)))
+            (!held.is_empty())
+                .then(|| Self::namespace_object(name, &object_store::store_created(&self.store)))
         }) else {
             return Err(ApiError::not_found("", "namespaces", name));
         };

@@ -63,6 +63,7 @@ pub fn apply(store: &Store, a: ApplyArgs) -> anyhow::Result<i32> {
         ));
     }
     let references = loaded.references.clone();
+    let kept = loaded.kept.clone();
     let (new, mut outcomes, refused) = judge(store, loaded)?;
     if !refused.is_empty() {
         for r in &refused {
@@ -81,10 +82,10 @@ pub fn apply(store: &Store, a: ApplyArgs) -> anyhow::Result<i32> {
         && new.workloads.is_empty()
         && new.services.is_empty()
         && new.endpoints.is_empty());
-    // The ConfigMaps and Secrets first, as `run` keeps them. A file of nothing tandem runs (and
-    // no ConfigMap or Secret) is refused as `run` refuses it.
-    run::keep_references(store, &references)?;
-    if creates || (outcomes.is_empty() && references.is_empty()) {
+    // The ConfigMaps, Secrets, ServiceAccounts and RBAC first, as `run` keeps them. A file of
+    // nothing tandem runs (and nothing it keeps) is refused as `run` refuses it.
+    run::keep_references(store, references.iter().chain(&kept))?;
+    if creates || (outcomes.is_empty() && references.is_empty() && kept.is_empty()) {
         run::create_loaded(store, &a.pods, &[], new)?;
     }
     let mut services_changed = false;
@@ -168,6 +169,7 @@ fn judge(store: &Store, loaded: Loaded) -> anyhow::Result<(Loaded, Vec<Outcome>,
         workloads: vec![],
         claims: loaded.claims.clone(),
         references: loaded.references.clone(),
+        kept: loaded.kept.clone(),
         generated_names: vec![],
         services: vec![],
         endpoints: vec![],

@@ -636,10 +636,18 @@ fn load_object(
             r.to_string(),
         ));
     }
+    let store = settings.store();
     let opts = tandem_api::PlanOptions {
         node_name: node_name(),
         uid: Some(random_uid()),
         claims_dir: Some(settings.volumes_dir.display().to_string()),
+        // Its pods are admitted against the ServiceAccounts kept now, as the API server admits
+        // a pod a controller creates.
+        kept: super::object_store::list(
+            &store,
+            super::object_store::Kept::Stored(tandem_apiserver::StoredKind::ServiceAccount),
+        ),
+        api_access: Some(super::object_store::api_access(&store)?),
         ..Default::default()
     };
     tandem_api::load(&sources, &opts).map_err(|d| anyhow::anyhow!("{d}"))

@@ -52,6 +52,8 @@ pub fn planned(
         format!("pods/{name}/ephemeralcontainers"),
         &tandem_api::ephemeral::as_pod(pod, container),
         unknown_fields,
+        // Ephemeral containers get no token mount: the admission plugin leaves them as given.
+        None,
     )
     .map_err(own)?;
     let mut plan = loaded

@@ -137,9 +137,9 @@ fn delete_targets(store: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Deletes a kept ConfigMap or Secret; one that is not there is kubectl's NotFound.
+/// Deletes a kept object; one that is not there is kubectl's NotFound.
 fn delete_kept(store: &Store, kind: Kept, namespace: &str, name: &str) -> anyhow::Result<()> {
-    let singular = kind.resource().singular();
+    let singular = kind.resource().printed();
     match object_store::remove(store, kind, namespace, name)? {
         true => {
             println!("{singular} \"{name}\" deleted");
@@ -231,16 +231,11 @@ fn delete_file(store: &Store, a: &DeleteArgs) -> anyhow::Result<i32> {
     }
     // One not kept is reported and the rest still deleted, as kubectl goes on past a NotFound.
     let mut not_kept = false;
-    for object in &loaded.references {
-        let kind = match object["kind"].as_str() {
-            Some("Secret") => Kept::Secrets,
-            _ => Kept::ConfigMaps,
+    for object in loaded.references.iter().chain(&loaded.kept) {
+        let Some((kind, ns, name)) = Kept::identity(object) else {
+            continue;
         };
-        let ns = object["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or("default");
-        let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        if let Err(e) = delete_kept(store, kind, ns, name) {
+        if let Err(e) = delete_kept(store, kind, &ns, &name) {
             crate::errors::report(&e);
             not_kept = true;
         }

@@ -41,6 +41,23 @@ impl Kept {
         }
     }
 
+    /// A kept kind's object as written in a file: its kind (by apiVersion and kind), namespace
+    /// (`default` when not written; empty for a cluster-scoped kind) and name.
+    pub fn identity(object: &Value) -> Option<(Kept, String, String)> {
+        let meta = &object["metadata"];
+        let api_version = object["apiVersion"].as_str()?;
+        let kind = Kept::of(Resource::of_kind(api_version, object["kind"].as_str()?)?)?;
+        let namespace = match kind.resource().namespaced() {
+            true => meta["namespace"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .unwrap_or("default"),
+            false => "",
+        };
+        let name = meta["name"].as_str().unwrap_or_default();
+        Some((kind, namespace.to_string(), name.to_string()))
+    }
+
     /// Every kept kind.
     pub fn all() -> impl Iterator<Item = Kept> {
         [Kept::ConfigMaps, Kept::Secrets, Kept::Namespaces]
@@ -100,14 +117,16 @@ pub(crate) fn in_namespace(store: &Store, namespace: &str) -> Vec<Value> {
 }
 
 /// `object` (named `source` in findings) loaded as `run` loads a manifest: validated, defaulted
-/// and planned, its references resolved against the ConfigMaps and Secrets kept in `namespace`,
-/// as the API server's would be.
+/// and planned, its references resolved against the ConfigMaps and Secrets kept in `namespace`
+/// and a pod admitted against the ServiceAccounts kept (with `access`), as the API server's
+/// would be.
 pub(crate) fn load_with_references(
     store: &Store,
     namespace: &str,
     source: String,
     object: &Value,
     unknown_fields: tandem_api::UnknownFields,
+    access: Option<tandem_api::ApiAccess>,
 ) -> Result<tandem_api::Loaded, tandem_api::diag::Diagnostics> {
     let mut sources = vec![tandem_api::Source::new(source, object.to_string())];
     for (i, r) in in_namespace(store, namespace).into_iter().enumerate() {
@@ -123,6 +142,8 @@ pub(crate) fn load_with_references(
             uid: Some(super::start::random_uid()),
             claims_dir: Some(store.volumes.display().to_string()),
             unknown_fields,
+            kept: list(store, Kept::Stored(StoredKind::ServiceAccount)),
+            api_access: access,
             ..Default::default()
         },
     )
@@ -200,25 +221,15 @@ impl Outcome {
     }
 }
 
-/// Keeps a ConfigMap or Secret of manifest files (`run`, `apply`) as the API endpoint keeps one
-/// — a Secret's `stringData` folded into `data`, the identity of one kept already kept — so the
-/// containers that read it when they are created find it. Returns `kind/name` and what it did;
-/// the data of an `immutable` one may not change.
+/// Keeps a ConfigMap, Secret, ServiceAccount or RBAC object of manifest files (`run`, `apply`)
+/// as the API endpoint keeps one — a Secret's `stringData` folded into `data`, the identity of
+/// one kept already kept — so the containers that read it when they are created find it, the
+/// pods that name the account are admitted, and `serve` authorizes by the RBAC. Returns
+/// `kind/name` and what it did; the data of an `immutable` one may not change.
 pub(crate) fn keep_from_file(store: &Store, object: &Value) -> anyhow::Result<(String, Outcome)> {
-    let kind = match object["kind"].as_str() {
-        Some("ConfigMap") => Kept::ConfigMaps,
-        Some("Secret") => Kept::Secrets,
-        other => anyhow::bail!("{other:?} is not a ConfigMap or Secret"),
+    let Some((kind, namespace, name)) = Kept::identity(object) else {
+        anyhow::bail!("{:?} is not a kind the store keeps", object["kind"]);
     };
-    let name = object["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let namespace = object["metadata"]["namespace"]
-        .as_str()
-        .filter(|n| !n.is_empty())
-        .unwrap_or("default")
-        .to_string();
     let mut object = object.clone();
     if kind == Kept::Secrets {
         secret_defaults(&mut object);
@@ -227,7 +238,19 @@ pub(crate) fn keep_from_file(store: &Store, object: &Value) -> anyhow::Result<(S
     let old: Option<Value> = std::fs::read(&path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
-    let compared = ["data", "binaryData", "type", "immutable"];
+    // What an object holds besides its metadata: a ConfigMap's or Secret's data, type and
+    // immutability, every other kind's fields (a ServiceAccount's, a Role's rules, …).
+    let compared: Vec<String> = match kind {
+        Kept::ConfigMaps | Kept::Secrets => ["data", "binaryData", "type", "immutable"]
+            .map(String::from)
+            .to_vec(),
+        _ => [&object, old.as_ref().unwrap_or(&Value::Null)]
+            .into_iter()
+            .filter_map(Value::as_object)
+            .flat_map(|o| o.keys().cloned())
+            .filter(|k| !["apiVersion", "kind", "metadata"].contains(&k.as_str()))
+            .collect(),
+    };
     let (uid, created, outcome) = match &old {
         None => (
             json!(super::start::random_uid()),
@@ -242,7 +265,9 @@ pub(crate) fn keep_from_file(store: &Store, object: &Value) -> anyhow::Result<(S
                     kind.resource().singular()
                 );
             }
-            let same = compared.iter().all(|f| object[*f] == old[*f])
+            let same = compared
+                .iter()
+                .all(|f| object[f.as_str()] == old[f.as_str()])
                 && ["labels", "annotations"]
                     .iter()
                     .all(|f| object["metadata"][*f] == old["metadata"][*f]);
@@ -262,9 +287,117 @@ pub(crate) fn keep_from_file(store: &Store, object: &Value) -> anyhow::Result<(S
     let meta = &mut object["metadata"];
     meta["uid"] = uid;
     meta["creationTimestamp"] = created;
-    meta["namespace"] = json!(namespace);
+    if !namespace.is_empty() {
+        meta["namespace"] = json!(namespace);
+    }
     if outcome != Outcome::Unchanged {
         put(store, kind, &namespace, &name, &object)?;
     }
-    Ok((format!("{}/{name}", kind.resource().singular()), outcome))
+    Ok((format!("{}/{name}", kind.resource().printed()), outcome))
+}
+
+/// A namespace's `default` ServiceAccount as the serviceaccounts controller makes it, as old as
+/// its namespace (`created`): its uid derived from both, so that the object the API endpoint
+/// shows before it is kept ([`keep_namespace_defaults`]) is the one kept.
+pub(crate) fn default_account(namespace: &str, created: &str) -> Value {
+    let name = tandem_api::DEFAULT_SERVICE_ACCOUNT;
+    json!({
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": tandem_api::derive_uid(&["ServiceAccount", namespace, name, created]),
+            "creationTimestamp": created,
+        },
+    })
+}
+
+/// When the store began, for the age of the namespaces and the node: the earliest of its pods
+/// directory and `serve`'s (made by `serve`, or for the CA by the first pod), else now.
+pub(crate) fn store_created(store: &Store) -> String {
+    let us = [&store.pods, &store.serve]
+        .into_iter()
+        .filter_map(|dir| std::fs::metadata(dir).ok())
+        .filter_map(|m| m.created().or_else(|_| m.modified()).ok())
+        .min()
+        .unwrap_or_else(std::time::SystemTime::now)
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    let s = tandem_supervisor::logs::rfc3339_nano(us - us % 1_000_000);
+    // Seconds only, as metav1.Time is written.
+    match s.split_once('.') {
+        Some((whole, _)) => format!("{whole}Z"),
+        None => s,
+    }
+}
+
+/// Whether `namespace` is being deleted (kept with a `deletionTimestamp`).
+pub(crate) fn namespace_terminating(store: &Store, namespace: &str) -> bool {
+    list(store, Kept::Namespaces).iter().any(|n| {
+        n["metadata"]["name"] == namespace && !n["metadata"]["deletionTimestamp"].is_null()
+    })
+}
+
+/// What pods need of the store to reach its API endpoint (`tandem_api::PlanOptions::api_access`):
+/// its CA, made now if the store has none yet, and where its token key is kept.
+pub(crate) fn api_access(store: &Store) -> anyhow::Result<tandem_api::ApiAccess> {
+    use anyhow::Context as _;
+    let root_ca = tandem_apiserver::pki::root_ca(&store.serve)
+        .with_context(|| format!("cannot make the store's CA in {}", store.serve.display()))?;
+    Ok(tandem_api::ApiAccess {
+        token_key: tandem_apiserver::pki::token_key_path(&store.serve)
+            .display()
+            .to_string(),
+        root_ca,
+    })
+}
+
+/// What every namespace has on a cluster, kept as its controllers keep it, before a pod of
+/// `namespace` that reaches the API starts: its `default` ServiceAccount (the serviceaccounts
+/// controller's: a pod's token names an account that stays) and `kube-root-ca.crt` (the
+/// root-ca-cert-publisher's: the pod's `ca.crt` is resynced from it). Kept ones stay as they are.
+pub(crate) fn keep_namespace_defaults(
+    store: &Store,
+    namespace: &str,
+    root_ca: &str,
+) -> std::io::Result<()> {
+    let account = Kept::Stored(StoredKind::ServiceAccount);
+    let name = tandem_api::DEFAULT_SERVICE_ACCOUNT;
+    if !account.path(store, namespace, name).exists() {
+        let made = list(store, Kept::Namespaces);
+        let since = made
+            .iter()
+            .find(|m| m["metadata"]["name"] == namespace)
+            .and_then(|m| {
+                m["metadata"]["creationTimestamp"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| store_created(store));
+        put(
+            store,
+            account,
+            namespace,
+            name,
+            &default_account(namespace, &since),
+        )?;
+    }
+    let ca = tandem_api::ROOT_CA_CONFIG_MAP;
+    if !Kept::ConfigMaps.path(store, namespace, ca).exists() {
+        let object = json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": ca,
+                "namespace": namespace,
+                "uid": super::start::random_uid(),
+                "creationTimestamp": super::start::now_time(),
+                "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."},
+            },
+            "data": {tandem_api::ROOT_CA_KEY: root_ca},
+        });
+        put(store, Kept::ConfigMaps, namespace, ca, &object)?;
+    }
+    Ok(())
 }

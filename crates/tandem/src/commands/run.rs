@@ -52,10 +52,15 @@ pub(super) fn load_files(
             existing,
             strict,
             // What the store keeps (from `apply` or the API) satisfies the files' references.
-            kept: [Kept::ConfigMaps, Kept::Secrets]
-                .into_iter()
-                .flat_map(|k| super::object_store::list(store, k))
-                .collect(),
+            kept: [
+                Kept::ConfigMaps,
+                Kept::Secrets,
+                Kept::Stored(tandem_apiserver::StoredKind::ServiceAccount),
+            ]
+            .into_iter()
+            .flat_map(|k| super::object_store::list(store, k))
+            .collect(),
+            api_access: Some(super::object_store::api_access(store)?),
             ..Default::default()
         },
     ) {
@@ -86,12 +91,12 @@ fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     )?;
     // Kept first, as the API server has them before the pods that read them: a pod's volumes
     // are kept current from the store from their start (§6.9 of docs/kubelet-rules.md).
-    keep_references(store, &loaded.references)?;
+    keep_references(store, loaded.references.iter().chain(&loaded.kept))?;
     let only_references = loaded.pods.is_empty()
         && loaded.workloads.is_empty()
         && loaded.services.is_empty()
         && loaded.endpoints.is_empty()
-        && !loaded.references.is_empty();
+        && !(loaded.references.is_empty() && loaded.kept.is_empty());
     if only_references {
         return Ok(0);
     }
@@ -114,9 +119,9 @@ fn run_files(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
 /// Keeps the files' ConfigMaps and Secrets in the store, as the API server keeps them, for the
 /// containers that read them when they are created (and waited for them); prints what each
 /// became (`configmap/settings created`).
-pub(super) fn keep_references(
+pub(super) fn keep_references<'a>(
     store: &Store,
-    references: &[serde_json::Value],
+    references: impl IntoIterator<Item = &'a serde_json::Value>,
 ) -> anyhow::Result<()> {
     for object in references {
         let (what, outcome) = super::object_store::keep_from_file(store, object)?;

@@ -37,7 +37,8 @@ pub fn serve(store: &Store, a: ServeArgs) -> anyhow::Result<i32> {
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_default();
-    let names = tandem_apiserver::pki::server_names(a.address, &host_addresses(), &hostname);
+    let mut names = tandem_apiserver::pki::server_names(a.address, &host_addresses(), &hostname);
+    names.extend(kubernetes_names(store));
     let credentials = Credentials::load_or_create(&store.serve, &names).with_context(|| {
         format!(
             "cannot prepare the certificates in {}",
@@ -61,6 +62,16 @@ pub fn serve(store: &Store, a: ServeArgs) -> anyhow::Result<i32> {
         })?;
     let bound = server.local_addr();
     let url = server_url(bound);
+    // Pods reach it through the `kubernetes` Service: an unspecified address through loopback.
+    let reach = match bound.ip().is_unspecified() {
+        true => SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), bound.port()),
+        false => bound,
+    };
+    let endpoint = super::service_proxy::ApiEndpoint {
+        pid: std::process::id(),
+        address: reach,
+    };
+    endpoint.write(store)?;
     let config = credentials.kubeconfig(&url);
     let path = kubeconfig_path(store);
     write_private(&path, config.as_bytes())
@@ -114,6 +125,23 @@ fn server_url(bound: SocketAddr) -> String {
         IpAddr::V6(v) => format!("[{v}]"),
     };
     format!("https://{host}:{}", bound.port())
+}
+
+/// The names pods dial the API server by: the `kubernetes` Service's, and each address it may
+/// hold (the first free of the Service range's first nine, reserved with the store's first pod,
+/// perhaps after this certificate is made).
+fn kubernetes_names(store: &Store) -> Vec<String> {
+    let range = super::service_store::ranges(store).primary;
+    let mut names: Vec<String> = [
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+    ]
+    .map(String::from)
+    .to_vec();
+    names.extend((1..10).map(|offset| range.nth(offset).to_string()));
+    names
 }
 
 fn host_addresses() -> Vec<IpAddr> {

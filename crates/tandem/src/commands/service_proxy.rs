@@ -29,7 +29,7 @@ use tandem_supervisor::statedir::{write_atomic, Store};
 
 use super::service_store::{
     allocation_lock, list, manual_slices, name_of, namespace_of, net_family, read_cluster_dns,
-    release_store_addresses, table_name,
+    read_kubernetes_ip, release_store_addresses, table_name,
 };
 
 /// How often the proxy looks at the pods.
@@ -473,6 +473,62 @@ fn dns_ports(ip: Ipv4Addr, port: u16) -> Vec<VirtualPort> {
         .collect()
 }
 
+/// Where `tandem serve` of the store listens, for the `kubernetes` Service to lead pods there
+/// (`apiserver.json` beside the Services, written by `serve` as it starts): the API server's
+/// own endpoint, as a cluster's API server writes its address to that Service's endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ApiEndpoint {
+    /// `serve`'s process: an endpoint whose process is gone leads nowhere.
+    pub pid: u32,
+    pub address: std::net::SocketAddr,
+}
+
+impl ApiEndpoint {
+    fn path(store: &Store) -> PathBuf {
+        store.services.join("apiserver.json")
+    }
+
+    /// Says where `serve` listens, and wakes the proxy to lead the Service there.
+    pub fn write(&self, store: &Store) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&store.services)?;
+        let path = Self::path(store);
+        write_atomic(&path, &serde_json::to_vec(self)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Wake::send(store);
+        Ok(())
+    }
+
+    /// The endpoint of a `serve` that runs.
+    fn read(store: &Store) -> Option<ApiEndpoint> {
+        let e: ApiEndpoint =
+            serde_json::from_slice(&std::fs::read(Self::path(store)).ok()?).ok()?;
+        Path::new(&format!("/proc/{}", e.pid)).exists().then_some(e)
+    }
+}
+
+/// The `kubernetes` Service's port 443, led to `serve` while it runs (refused otherwise).
+fn api_port(ip: Ipv4Addr, endpoint: Option<ApiEndpoint>) -> VirtualPort {
+    VirtualPort {
+        name: "default/kubernetes:https".into(),
+        transport: Transport::Tcp,
+        family: IpFamily::V4,
+        cluster_ip: Some(IpAddr::V4(ip)),
+        port: 443,
+        node_port: None,
+        backends: endpoint
+            .map(|e| Backend {
+                ip: e.address.ip(),
+                port: e.address.port(),
+                ready: true,
+                serving: true,
+                terminating: false,
+            })
+            .into_iter()
+            .collect(),
+        affinity: None,
+    }
+}
+
 /// `proxy.table`: the name of the store's table while it exists, for people (and tests) asking
 /// `nft list table inet NAME` which rules are this store's.
 fn table_file(store: &Store) -> PathBuf {
@@ -540,6 +596,11 @@ fn proxy(store: &Store) -> anyhow::Result<()> {
         }
         if let Some(ip) = read_cluster_dns(store) {
             ports.extend(dns_ports(ip, dns.port()));
+        }
+        if let Some(ip) = read_kubernetes_ip(store) {
+            let kubernetes = super::service_store::kubernetes_service(store);
+            ports.push(api_port(ip, ApiEndpoint::read(store)));
+            sliced.push((kubernetes, Vec::new()));
         }
         if routed.as_ref() != Some(&ports) {
             match tandem_network::services::sync(&table_name(store), &ports) {

@@ -298,10 +298,13 @@ fn node_port_key(protocol: &str, port: i32) -> String {
 }
 
 /// The `kubernetes` Service every cluster has in `default`: the first address of the Service
-/// range, port 443 named `https`, as the API server makes it. Its environment variables are in
-/// every container, as the kubelet puts them there; its address is held for it.
-pub fn kubernetes_service(ranges: ServiceRanges) -> Service {
-    let ip = ranges.primary.nth(1).to_string();
+/// range (the first free one of the nine, reserved with the store's cluster DNS address), port
+/// 443 named `https`, as the API server makes it. Its environment variables are in every
+/// container, as the kubelet puts them there; the proxy leads it to `tandem serve`.
+pub fn kubernetes_service(store: &Store) -> Service {
+    let ip = read_kubernetes_ip(store)
+        .map_or_else(|| ranges(store).primary.nth(1), IpAddr::V4)
+        .to_string();
     serde_json::from_value(serde_json::json!({
         "metadata": {"name": "kubernetes", "namespace": "default"},
         "spec": {
@@ -623,16 +626,26 @@ fn cluster_dns_file(store: &Store) -> PathBuf {
 }
 
 pub(super) fn read_cluster_dns(store: &Store) -> Option<Ipv4Addr> {
+    read_store_address(store, "ip")
+}
+
+/// The `kubernetes` Service's address the store holds, reserved with its cluster DNS address.
+pub(super) fn read_kubernetes_ip(store: &Store) -> Option<Ipv4Addr> {
+    read_store_address(store, "kubernetes")
+}
+
+fn read_store_address(store: &Store, field: &str) -> Option<Ipv4Addr> {
     let bytes = std::fs::read(cluster_dns_file(store)).ok()?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
-    v["ip"].as_str()?.parse().ok()
+    v[field].as_str()?.parse().ok()
 }
 
 /// Runs `make_pod` with the store's cluster DNS address (the `kube-dns` Service's on a
 /// cluster), under the allocation lock: the address is reserved while the store has pods or
 /// Services, from the start of the range (10.96.0.10, as kubeadm's clusters have it, unless
-/// another store holds it), and the proxy gives it back under the same lock when the store is
-/// empty; `make_pod` makes the pod's directory, so the proxy sees the pod before it could.
+/// another store holds it), with the `kubernetes` Service's, and the proxy gives them back
+/// under the same lock when the store is empty; `make_pod` makes the pod's directory, so the
+/// proxy sees the pod before it could.
 pub fn with_cluster_dns<T>(
     store: &Store,
     make_pod: impl FnOnce(Ipv4Addr) -> anyhow::Result<T>,
@@ -645,7 +658,10 @@ pub fn with_cluster_dns<T>(
 /// Service and no pod left (the caller holds the allocation lock).
 pub(super) fn release_store_addresses(store: &Store) {
     let path = cluster_dns_file(store);
-    if let Some(ip) = read_cluster_dns(store) {
+    for ip in [read_cluster_dns(store), read_kubernetes_ip(store)]
+        .into_iter()
+        .flatten()
+    {
         release_key(&ip.to_string(), &path);
     }
     let _ = std::fs::remove_file(path);
@@ -665,10 +681,20 @@ fn cluster_dns_locked(store: &Store) -> anyhow::Result<Ipv4Addr> {
             break;
         };
         if held.take(&ip.to_string())? {
-            if let Err(e) = write_atomic(
-                &path,
-                serde_json::json!({ "ip": ip }).to_string().as_bytes(),
-            ) {
+            // The `kubernetes` Service's address with it: the first free one before it
+            // (10.96.0.1, as on a cluster, unless another store holds it).
+            let mut kubernetes = None;
+            for offset in 1..10 {
+                let IpAddr::V4(k) = range.nth(offset) else {
+                    break;
+                };
+                if held.take(&k.to_string())? {
+                    kubernetes = Some(k);
+                    break;
+                }
+            }
+            let addresses = serde_json::json!({ "ip": ip, "kubernetes": kubernetes });
+            if let Err(e) = write_atomic(&path, addresses.to_string().as_bytes()) {
                 held.release();
                 return Err(
                     anyhow::Error::new(e).context(format!("cannot write {}", path.display()))

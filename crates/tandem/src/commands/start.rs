@@ -79,9 +79,7 @@ fn with_service_links(store: &Store, plan: &mut tandem_api::plan::PodPlan) {
         .iter()
         .any(|s| s.metadata.name.as_deref() == Some("kubernetes"))
     {
-        services.push(super::service_store::kubernetes_service(
-            super::service_store::ranges(store),
-        ));
+        services.push(super::service_store::kubernetes_service(store));
     }
     let links: Vec<EnvVar> = tandem_api::services::environment(&services)
         .into_iter()
@@ -111,7 +109,16 @@ pub(crate) fn start_pod(
     net: &NetworkRequest,
 ) -> anyhow::Result<PodDir> {
     let mut plan = p.plan.clone();
-    with_service_links(store, &mut plan);
+    if plan.token_key.is_some() {
+        let access = super::object_store::api_access(store)?;
+        super::object_store::keep_namespace_defaults(store, &plan.namespace, &access.root_ca)
+            .with_context(|| {
+                format!(
+                    "cannot keep namespace {:?}'s default ServiceAccount and CA",
+                    plan.namespace
+                )
+            })?;
+    }
     let mut object = p.object.clone();
     object.metadata.uid = Some(plan.uid.clone());
     object.metadata.namespace = Some(plan.namespace.clone());
@@ -144,6 +151,8 @@ pub(crate) fn start_pod(
             make_dir()
         }),
     };
+    // After the store's addresses are reserved: the `kubernetes` Service's is among them.
+    with_service_links(store, &mut plan);
     let prepared = made.and_then(|()| -> anyhow::Result<()> {
         write_atomic(&staged.plan_json(), &serde_json::to_vec_pretty(&plan)?)?;
         let settings = tandem_image::PullSettings {
