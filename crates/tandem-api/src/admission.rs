@@ -49,7 +49,7 @@ pub(crate) fn service_account(cx: &mut Cx<'_>, pod: &mut Pod, store: &Store, uid
     };
     let account = spec.service_account_name.clone().unwrap_or_default();
     let Some(found) = store.service_account(&namespace, &account) else {
-        cx.error_hint(
+        cx.refuse(
             &FieldPath::root().field("spec").field("serviceAccountName"),
             format!(
                 "pods {pod_name:?} is forbidden: error looking up service account {namespace}/{account}: serviceaccount {account:?} not found"

@@ -73,6 +73,7 @@ impl<'a> Cx<'a> {
             object: crate::diag::bounded(self.object.clone()),
             message: crate::diag::bounded(message),
             hint: hint.map(crate::diag::bounded),
+            stage: crate::diag::Stage::Validation,
         });
     }
 
@@ -121,6 +122,20 @@ impl<'a> Cx<'a> {
         hint: impl Into<String>,
     ) {
         self.report(Severity::Error, path, message, Some(hint.into()));
+    }
+
+    /// An error of the Pod's admission rather than its validation ([`crate::diag::Stage`]).
+    pub(crate) fn refuse(
+        &mut self,
+        path: &FieldPath,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        let before = self.diags.len();
+        self.error_hint(path, message, hint);
+        for d in &mut self.diags[before..] {
+            d.stage = crate::diag::Stage::Admission;
+        }
     }
 
     pub(crate) fn warn(

@@ -34,6 +34,16 @@ impl fmt::Display for Severity {
     }
 }
 
+/// Which part of the API server's handling of an object a finding is of: its validation (the
+/// API answers `422 Invalid`) or a Pod's admission (`403 Forbidden`: the object is valid, the
+/// cluster will not take it as it is, as for a ServiceAccount that does not exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stage {
+    #[default]
+    Validation,
+    Admission,
+}
+
 /// A problem with a manifest, located at `file:line:column`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -50,6 +60,7 @@ pub struct Diagnostic {
     pub object: String,
     pub message: String,
     pub hint: Option<String>,
+    pub stage: Stage,
 }
 
 impl Diagnostic {
@@ -276,6 +287,7 @@ mod tests {
             object: "Pod/web".into(),
             message: "containerPort must be between 1 and 65535, got 70000".into(),
             hint: Some("pick a port in range".into()),
+            stage: Stage::Validation,
         }
     }
 

@@ -374,6 +374,7 @@ fn parse_sources(sources: &[Source], diags: &mut Vec<Diagnostic>) -> Vec<(usize,
                         .to_string()
                 }),
                 message: e.message,
+                stage: diag::Stage::Validation,
             });
         }
         docs.extend(parsed.into_iter().map(|d| (si, d.root)));
@@ -972,6 +973,7 @@ fn pod_name_clashes(pods: &[LoadedPod], workloads: &[LoadedWorkload], diags: &mu
                         w.line
                     ),
                     hint: Some("rename the Pod or the StatefulSet".into()),
+                    stage: diag::Stage::Validation,
                 });
             }
         }

@@ -78,6 +78,7 @@ pub fn render(f: &Finding, sources: &[Source]) -> String {
         object: f.object.clone(),
         message: f.message.clone(),
         hint: None,
+        stage: tandem_api::diag::Stage::Validation,
     };
     let rendered = d.render(sources);
     let body = rendered.split_once('\n').map_or("", |(_, rest)| rest);

@@ -50,9 +50,9 @@ spec:
         "    Last State:     Terminated\n      Reason:       Error\n      Exit Code:    3\n".into(),
         "    Readiness:      exec [true] delay=0s timeout=1s period=2s successThreshold=1 failureThreshold=3\n".into(),
         "      /data from data (ro)\n".into(),
-        // Aligned with the token volume's fields, as kubectl aligns them on a cluster.
+        // Aligned with the token volume's fields, as kubectl 1.33 prints them on a cluster.
         "\n  kube-api-access-".into(),
-        "    ConfigMapName:           kube-root-ca.crt\n    ConfigMapOptional:       <nil>\n    DownwardAPI:             true\nQoS Class:                   BestEffort\n".into(),
+        "    ConfigMapName:           kube-root-ca.crt\n    Optional:                false\n    DownwardAPI:             true\nQoS Class:                   BestEffort\n".into(),
         "Events:\n  Type     Reason".into(),
     ] {
         assert!(text.contains(&want), "missing {want:?} in:\n{text}");

@@ -3713,6 +3713,16 @@ roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}}
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    // A pod of an account that does not exist is refused as the admission plugin refuses it.
+    let ghost = env.root.path().join("ghost.yaml");
+    std::fs::write(&ghost, pod("ghost", "nobody")).expect("write");
+    let out = kubectl(&serving, &["apply", "-f", ghost.to_str().expect("utf-8")]);
+    assert!(
+        stderr(&out).contains("Error from server (Forbidden): error when creating")
+            && stderr(&out).contains("pods \"ghost\" is forbidden: error looking up service account default/nobody: serviceaccount \"nobody\" not found"),
+        "{}",
+        stderr(&out)
+    );
     let inside =
         |pod: &str, script: &str| kubectl(&serving, &["exec", pod, "--", "sh", "-c", script]);
     // The volume the admission added, as kubectl shows it.

@@ -1429,8 +1429,16 @@ impl StoreBackend {
     }
 }
 
-/// The loader's findings as the API server's `Invalid`: one cause per problem, at its field.
+/// The loader's findings as the API server's `Invalid`: one cause per problem, at its field; or
+/// its `Forbidden` when the object's admission refused it.
 fn invalid(resource: Resource, name: &str, diags: &tandem_api::diag::Diagnostics) -> ApiError {
+    // A valid object its admission refused is Forbidden, in the admission plugin's words.
+    let refused = diags
+        .errors()
+        .find(|d| d.stage == tandem_api::diag::Stage::Admission);
+    if let Some(d) = refused {
+        return ApiError::new(tandem_apiserver::Reason::Forbidden, d.message.clone());
+    }
     let causes = diags
         .0
         .iter()

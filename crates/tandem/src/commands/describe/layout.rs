@@ -562,24 +562,20 @@ pub(super) fn volumes(w: &mut TabWriter, volumes: &[Volume], space: &str) {
             w.write(&format!(
                 "{two}Type:\tProjected (a volume that contains injected data from multiple sources)\n"
             ));
-            // kubectl prints each source's `optional` as the pointer it holds: `<nil>` when not
-            // given (the value itself when given, where kubectl would print an address).
-            let optional =
-                |o: Option<bool>| o.map_or_else(|| "<nil>".to_string(), |b| b.to_string());
             for s in p.sources.iter().flatten() {
                 if let Some(sec) = &s.secret {
                     w.write(&format!(
-                        "{two}SecretName:\t{}\n{two}SecretOptionalName:\t{}\n",
+                        "{two}SecretName:\t{}\n{two}Optional:\t{}\n",
                         sec.name,
-                        optional(sec.optional)
+                        sec.optional.unwrap_or(false)
                     ));
                 } else if s.downward_api.is_some() {
                     w.write(&format!("{two}DownwardAPI:\ttrue\n"));
                 } else if let Some(cm) = &s.config_map {
                     w.write(&format!(
-                        "{two}ConfigMapName:\t{}\n{two}ConfigMapOptional:\t{}\n",
+                        "{two}ConfigMapName:\t{}\n{two}Optional:\t{}\n",
                         cm.name,
-                        optional(cm.optional)
+                        cm.optional.unwrap_or(false)
                     ));
                 } else if let Some(t) = &s.service_account_token {
                     w.write(&format!(
