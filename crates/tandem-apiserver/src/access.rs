@@ -30,10 +30,24 @@ pub(crate) fn admin() -> User {
 /// was made. The error says why not, for the server's log; the client hears only 401.
 pub(crate) fn service_account_user(shared: &Shared, token: Option<&str>) -> Result<User, String> {
     let token = token.ok_or("no client certificate and no bearer token")?;
+    let claims = token_claims(shared, token, &[tandem_tokens::ISSUER.to_string()])?;
+    Ok(User::service_account(
+        &claims.namespace,
+        &claims.service_account,
+    ))
+}
+
+/// The claims of a service-account token good for one of `audiences` now: signed by this
+/// server, unexpired, its account (and pod) still there with the uids it names.
+pub(crate) fn token_claims(
+    shared: &Shared,
+    token: &str,
+    audiences: &[String],
+) -> Result<tandem_tokens::Claims, String> {
     let now = crate::reply::now_us() / 1_000_000;
     let claims = shared
         .token_keys
-        .verify(token, now)
+        .verify_for(token, now, audiences)
         .map_err(|e| format!("a bearer token that is not the server's: {e}"))?;
     let cache = shared.cache();
     let account = cache.get(
@@ -64,10 +78,7 @@ pub(crate) fn service_account_user(shared: &Shared, token: Option<&str>) -> Resu
             ));
         }
     }
-    Ok(User::service_account(
-        &claims.namespace,
-        &claims.service_account,
-    ))
+    Ok(claims)
 }
 
 /// What the request does, as the authorizer sees it (the API server's `RequestInfo`): the verb

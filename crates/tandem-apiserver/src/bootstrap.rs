@@ -76,6 +76,20 @@ fn make() -> Policy {
                     ),
                 ],
             ),
+            // What a component that authenticates and authorizes its own callers through this
+            // server needs (kube-rbac-proxy, metrics servers): bound to its account by a chart.
+            role(
+                "system:auth-delegator",
+                &[],
+                vec![
+                    rule(&["create"], &["authentication.k8s.io"], &["tokenreviews"]),
+                    rule(
+                        &["create"],
+                        &["authorization.k8s.io"],
+                        &["subjectaccessreviews"],
+                    ),
+                ],
+            ),
             role(
                 "system:public-info-viewer",
                 &[],

@@ -31,7 +31,9 @@ pub enum Resource {
 }
 
 /// The questions a client asks about itself (`kubectl auth can-i`, `auth can-i --list`,
-/// `auth whoami`), answered by RBAC ([`crate::rbac`]) and authentication.
+/// `auth whoami`) or, with the right to (`system:auth-delegator`), about others (a proxy
+/// sidecar such as kube-rbac-proxy checking its callers), answered by RBAC ([`crate::rbac`])
+/// and authentication, never stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Review {
     /// SelfSubjectAccessReview: may I do this?
@@ -40,10 +42,23 @@ pub enum Review {
     Rules,
     /// SelfSubjectReview: who am I?
     Identity,
+    /// SubjectAccessReview: may this user do this?
+    SubjectAccess,
+    /// LocalSubjectAccessReview: may this user do this in this namespace?
+    LocalSubjectAccess,
+    /// TokenReview: whose is this token?
+    Token,
 }
 
 impl Review {
-    pub const ALL: [Review; 3] = [Review::Access, Review::Rules, Review::Identity];
+    pub const ALL: [Review; 6] = [
+        Review::Access,
+        Review::Rules,
+        Review::Identity,
+        Review::SubjectAccess,
+        Review::LocalSubjectAccess,
+        Review::Token,
+    ];
 
     /// (group, plural, kind).
     fn row(self) -> (&'static str, &'static str, &'static str) {
@@ -63,6 +78,17 @@ impl Review {
                 "selfsubjectreviews",
                 "SelfSubjectReview",
             ),
+            Review::SubjectAccess => (
+                "authorization.k8s.io",
+                "subjectaccessreviews",
+                "SubjectAccessReview",
+            ),
+            Review::LocalSubjectAccess => (
+                "authorization.k8s.io",
+                "localsubjectaccessreviews",
+                "LocalSubjectAccessReview",
+            ),
+            Review::Token => ("authentication.k8s.io", "tokenreviews", "TokenReview"),
         }
     }
 }
@@ -368,10 +394,8 @@ impl Resource {
 
     pub fn namespaced(self) -> bool {
         match self {
-            Resource::Namespaces
-            | Resource::Nodes
-            | Resource::NodeMetrics
-            | Resource::Review(_) => false,
+            Resource::Review(r) => r == Review::LocalSubjectAccess,
+            Resource::Namespaces | Resource::Nodes | Resource::NodeMetrics => false,
             Resource::Stored(k) => k.row().4,
             _ => true,
         }

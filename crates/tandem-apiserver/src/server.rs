@@ -319,7 +319,7 @@ async fn object(
     if let (Resource::Review(review), &Method::POST, None, None) =
         (r, &method, &t.name, t.subresource)
     {
-        return writes::review(shared, req, review, user).await;
+        return writes::review(shared, req, review, t.namespace.as_deref(), user).await;
     }
     match (&method, &t.name, t.subresource) {
         (&Method::GET, _, None) if matches!(r, Resource::PodMetrics | Resource::NodeMetrics) => {

@@ -67,13 +67,16 @@ fn without_managers(object: &Value) -> Value {
     out
 }
 
-/// A question about the one asking (the kubeconfig's holder, or whom it impersonates with
-/// `--as`), answered and not stored: `kubectl auth can-i` decided as the request itself would
-/// be, `auth can-i --list` with the rules granted in a namespace, `auth whoami` with the user.
+/// A question answered and not stored: about the one asking (the kubeconfig's holder, or whom
+/// it impersonates with `--as`) — `kubectl auth can-i` decided as the request itself would be,
+/// `auth can-i --list` with the rules granted in a namespace, `auth whoami` with the user — or,
+/// for whoever may create them, about another user (SubjectAccessReview, in a namespace with
+/// LocalSubjectAccessReview) or a bearer token (TokenReview).
 pub(crate) async fn review(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
     review: Review,
+    namespace: Option<&str>,
     user: &crate::rbac::User,
 ) -> Result<Response<Body>, ApiError> {
     let body = read_body(req).await?;
@@ -83,10 +86,26 @@ pub(crate) async fn review(
         serde_json::from_slice::<Value>(&body)
             .map_err(|e| ApiError::bad_request(format!("the review is not valid JSON: {e}")))?
     };
-    let spec = asked["spec"].clone();
+    let mut spec = asked["spec"].clone();
     let authorizer = crate::access::Authorizer::new(shared);
     let status = match review {
-        Review::Access => access_status(&authorizer, &spec, user)?,
+        Review::Access => access_status(&authorizer, &spec, user, review)?,
+        Review::SubjectAccess => access_status(&authorizer, &spec, &subject(&spec)?, review)?,
+        Review::LocalSubjectAccess => {
+            let namespace = namespace.unwrap_or_default();
+            let attributes = &mut spec["resourceAttributes"];
+            match attributes["namespace"].as_str().unwrap_or_default() {
+                "" if attributes.is_object() => attributes["namespace"] = json!(namespace),
+                asked if asked != namespace && attributes.is_object() => {
+                    return Err(ApiError::bad_request(format!(
+                        "spec.resourceAttributes.namespace must match namespace: {namespace}"
+                    )))
+                }
+                _ => {}
+            }
+            access_status(&authorizer, &spec, &subject(&spec)?, review)?
+        }
+        Review::Token => token_status(shared, &spec),
         Review::Rules => {
             let namespace = spec["namespace"].as_str().unwrap_or_default();
             let rules = crate::rbac::rules_for(authorizer.policy(), user, namespace);
@@ -120,11 +139,80 @@ pub(crate) async fn review(
     Ok(json_response(201, &answer))
 }
 
-/// A SelfSubjectAccessReview's answer: allowed, with the binding that allowed it, or not.
+/// The user a SubjectAccessReview asks about: its `user` and `groups`, as given (nothing is
+/// added: the review is about exactly that user).
+fn subject(spec: &Value) -> Result<crate::rbac::User, ApiError> {
+    let name = spec["user"].as_str().unwrap_or_default().to_string();
+    let groups: Vec<String> = spec["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    if name.is_empty() && groups.is_empty() {
+        return Err(ApiError::invalid(
+            "authorization.k8s.io",
+            "SubjectAccessReview",
+            "",
+            vec![crate::status::Cause {
+                reason: "FieldValueInvalid".into(),
+                message: "Invalid value: \"\": at least one of user or group must be specified"
+                    .into(),
+                field: "spec.user".into(),
+            }],
+        ));
+    }
+    Ok(crate::rbac::User { name, groups })
+}
+
+/// A TokenReview's answer: the user a token authenticates, with the audiences it is good for
+/// (those asked, else this server's), the service account's uid and the pod it is bound to as
+/// the API server gives them; or not authenticated, with why.
+fn token_status(shared: &Shared, spec: &Value) -> Value {
+    let token = spec["token"].as_str().unwrap_or_default();
+    let mut audiences = tandem_tokens::audiences(&spec["audiences"]);
+    if audiences.is_empty() {
+        audiences.push(tandem_tokens::ISSUER.into());
+    }
+    match crate::access::token_claims(shared, token, &audiences) {
+        Ok(claims) => {
+            let user =
+                crate::rbac::User::service_account(&claims.namespace, &claims.service_account);
+            let mut extra = serde_json::Map::new();
+            if let Some((pod, pod_uid)) = &claims.pod {
+                extra.insert("authentication.kubernetes.io/pod-name".into(), json!([pod]));
+                extra.insert(
+                    "authentication.kubernetes.io/pod-uid".into(),
+                    json!([pod_uid]),
+                );
+            }
+            let good: Vec<&String> = claims
+                .audiences
+                .iter()
+                .filter(|a| audiences.contains(a))
+                .collect();
+            json!({
+                "authenticated": true,
+                "user": {
+                    "username": user.name,
+                    "uid": claims.service_account_uid,
+                    "groups": user.groups,
+                    "extra": extra,
+                },
+                "audiences": good,
+            })
+        }
+        Err(why) => json!({"user": {}, "error": why}),
+    }
+}
+
+/// An access review's answer: allowed, with the binding that allowed it, or not.
 fn access_status(
     authorizer: &crate::access::Authorizer<'_>,
     spec: &Value,
     user: &crate::rbac::User,
+    review: Review,
 ) -> Result<Value, ApiError> {
     let text = |v: &Value, f: &str| v[f].as_str().unwrap_or_default().to_string();
     let attrs = match (&spec["resourceAttributes"], &spec["nonResourceAttributes"]) {
@@ -143,7 +231,7 @@ fn access_status(
         _ => {
             return Err(ApiError::invalid(
                 "authorization.k8s.io",
-                "SelfSubjectAccessReview",
+                Resource::Review(review).kind(),
                 "",
                 vec![crate::status::Cause {
                     reason: "FieldValueRequired".into(),

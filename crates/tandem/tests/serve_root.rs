@@ -3779,6 +3779,55 @@ roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}}
     );
     assert_eq!(stdout(&out), "pod/reader\n", "{}", stderr(&out));
 
+    // A sidecar that checks its callers through the API (kube-rbac-proxy's way): with
+    // `system:auth-delegator` bound to its account, a TokenReview of a token and a
+    // SubjectAccessReview of a user, as the API server answers them.
+    let out = inside(
+        "reader",
+        "printf '{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"spec\":{\"token\":\"%s\"}}' $(cat /var/run/secrets/kubernetes.io/serviceaccount/token) | kubectl create -f - -o jsonpath='{.status.authenticated}'",
+    );
+    assert!(
+        stderr(&out).contains("tokenreviews.authentication.k8s.io is forbidden"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = kubectl(
+        &serving,
+        &[
+            "create",
+            "clusterrolebinding",
+            "reader-delegates",
+            "--clusterrole=system:auth-delegator",
+            "--serviceaccount=default:reader",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = inside(
+        "reader",
+        "printf '{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"spec\":{\"token\":\"%s\"}}' $(cat /var/run/secrets/kubernetes.io/serviceaccount/token) | kubectl create -f - -o jsonpath='{.status.user.username} {.status.user.extra.authentication\\.kubernetes\\.io/pod-name} {.status.audiences}'",
+    );
+    assert_eq!(
+        stdout(&out),
+        "system:serviceaccount:default:reader [\"reader\"] [\"https://kubernetes.default.svc.cluster.local\"]",
+        "{}",
+        stderr(&out)
+    );
+    let review = |verb: &str, resource: &str| {
+        format!("printf '{{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SubjectAccessReview\",\"spec\":{{\"user\":\"system:serviceaccount:default:reader\",\"resourceAttributes\":{{\"namespace\":\"default\",\"verb\":\"{verb}\",\"resource\":\"{resource}\"}}}}}}' | kubectl create -f - -o jsonpath='{{.status.allowed}}'")
+    };
+    let out = inside("reader", &review("list", "pods"));
+    assert_eq!(stdout(&out), "true", "{}", stderr(&out));
+    let out = inside("reader", &review("list", "secrets"));
+    assert_eq!(stdout(&out), "false", "{}", stderr(&out));
+    // A token that is no one's is not authenticated.
+    let out = inside(
+        "reader",
+        "printf '{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"spec\":{\"token\":\"a.b.c\"}}' | kubectl create -f - -o jsonpath='{.status.authenticated}'",
+    );
+    assert_eq!(stdout(&out), "", "{}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
+
     // A file of `tandem run`: its account and RBAC are kept before its pod starts, as
     // `kubectl apply` of it would keep them, and its pod acts as that account.
     let run_file = env.root.path().join("runner.yaml");
