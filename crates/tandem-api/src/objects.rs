@@ -278,39 +278,42 @@ pub(crate) fn add_config_map(cx: &mut Cx<'_>, store: &mut Store, cm: ConfigMap) 
         );
     }
     let Some(id) = id else { return };
-    let origin = Origin {
-        file: cx.file.to_string(),
-        pos: cx.root.pos,
-    };
-    if let Some((_, first)) = store.config_maps.get(&id) {
+    if let Some(origin) = first_definition(cx, "ConfigMap", &store.config_maps, &id) {
+        store
+            .config_maps
+            .insert(id, (ConfigMapData::of(data, binary), origin));
+    }
+}
+
+/// Where this object is defined, when it is the first of its kind and name; a second one is
+/// reported with where the first was.
+fn first_definition<T>(
+    cx: &mut Cx<'_>,
+    kind: &str,
+    defined: &HashMap<(String, String), (T, Origin)>,
+    id: &(String, String),
+) -> Option<Origin> {
+    if let Some((_, first)) = defined.get(id) {
         let msg = format!(
-            "ConfigMap {}/{} is defined twice (first at {}:{})",
+            "{kind} {}/{} is defined twice (first at {}:{})",
             id.0, id.1, first.file, first.pos.line
         );
         cx.error(&FieldPath::root().field("metadata").field("name"), msg);
-        return;
+        return None;
     }
-    store
-        .config_maps
-        .insert(id, (ConfigMapData::of(data, binary), origin));
+    Some(Origin {
+        file: cx.file.to_string(),
+        pos: cx.root.pos,
+    })
 }
 
 pub(crate) fn add_service_account(cx: &mut Cx<'_>, store: &mut Store, sa: ServiceAccount) {
     let Some(id) = validate_metadata(cx, &sa.metadata) else {
         return;
     };
-    let origin = Origin {
-        file: cx.file.to_string(),
-        pos: cx.root.pos,
-    };
-    if let Some((_, first)) = store.service_accounts.get(&id) {
-        let msg = format!(
-            "ServiceAccount {}/{} is defined twice (first at {}:{})",
-            id.0, id.1, first.file, first.pos.line
-        );
-        cx.error(&FieldPath::root().field("metadata").field("name"), msg);
+    let Some(origin) = first_definition(cx, "ServiceAccount", &store.service_accounts, &id) else {
         return;
-    }
+    };
     let data = AccountData {
         automount: sa.automount_service_account_token,
     };
@@ -326,17 +329,7 @@ pub(crate) fn add_secret(cx: &mut Cx<'_>, store: &mut Store, secret: Secret) {
         secret.string_data.iter().flatten().map(|(k, _)| k),
     );
     let Some(id) = id else { return };
-    let origin = Origin {
-        file: cx.file.to_string(),
-        pos: cx.root.pos,
-    };
-    if let Some((_, first)) = store.secrets.get(&id) {
-        let msg = format!(
-            "Secret {}/{} is defined twice (first at {}:{})",
-            id.0, id.1, first.file, first.pos.line
-        );
-        cx.error(&FieldPath::root().field("metadata").field("name"), msg);
-        return;
+    if let Some(origin) = first_definition(cx, "Secret", &store.secrets, &id) {
+        store.secrets.insert(id, (SecretData::of(secret), origin));
     }
-    store.secrets.insert(id, (SecretData::of(secret), origin));
 }

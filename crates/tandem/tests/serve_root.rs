@@ -3703,16 +3703,14 @@ roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}}
     std::fs::write(&file, objects).expect("write");
     let out = kubectl(&serving, &["apply", "-f", file.to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = kubectl(
-        &serving,
-        &[
-            "wait",
-            "--for=condition=Ready",
-            "pod/reader",
-            "--timeout=60s",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    let ready = |pod: &str| {
+        let out = kubectl(
+            &serving,
+            &["wait", "--for=condition=Ready", pod, "--timeout=60s"],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    ready("pod/reader");
     // A pod of an account that does not exist is refused as the admission plugin refuses it.
     let ghost = env.root.path().join("ghost.yaml");
     std::fs::write(&ghost, pod("ghost", "nobody")).expect("write");
@@ -3859,16 +3857,7 @@ roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: pod-lis
         "serviceaccount/runner created\nclusterrole.rbac.authorization.k8s.io/pod-lister created\nrolebinding.rbac.authorization.k8s.io/runner-lists-pods created\npod/plain created\n"
     );
     assert!(!stderr(&out).contains("Warning"), "{}", stderr(&out));
-    let out = kubectl(
-        &serving,
-        &[
-            "wait",
-            "--for=condition=Ready",
-            "pod/plain",
-            "--timeout=60s",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    ready("pod/plain");
     let out = inside(
         "plain",
         "kubectl auth whoami -o jsonpath='{.status.userInfo.username}' && echo && kubectl get pods -o name; kubectl get pod plain",
