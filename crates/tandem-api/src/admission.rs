@@ -5,15 +5,16 @@
 //! otherwise, every container and init container that has no mount at
 //! `/var/run/secrets/kubernetes.io/serviceaccount` gets one there, read-only, of a projected
 //! volume `kube-api-access-XXXXX`: a token of the account (`token`), the cluster's CA
-//! (`ca.crt`, from the `kube-root-ca.crt` ConfigMap) and the pod's namespace (`namespace`).
+//! (`ca.crt`, from the `kube-root-ca.crt` ConfigMap) and the pod's namespace (`namespace`). A
+//! pod that names no `imagePullSecrets` gets its account's.
 //!
 //! Only a Pod is admitted: a workload's template is stored as written, and each pod made from it
 //! is admitted when it is made.
 
 use k8s_openapi::api::core::v1::{
     ConfigMapProjection, DownwardAPIProjection, DownwardAPIVolumeFile, KeyToPath,
-    ObjectFieldSelector, Pod, ProjectedVolumeSource, ServiceAccountTokenProjection, Volume,
-    VolumeMount, VolumeProjection,
+    LocalObjectReference, ObjectFieldSelector, Pod, ProjectedVolumeSource,
+    ServiceAccountTokenProjection, Volume, VolumeMount, VolumeProjection,
 };
 
 use crate::cx::Cx;
@@ -60,6 +61,19 @@ pub(crate) fn service_account(cx: &mut Cx<'_>, pod: &mut Pod, store: &Store, uid
         );
         return;
     };
+    // A pod that names no pull secrets pulls with its account's.
+    let pulls = spec.image_pull_secrets.get_or_insert_with(Vec::new);
+    if pulls.is_empty() {
+        pulls.extend(
+            found
+                .image_pull_secrets
+                .iter()
+                .map(|name| LocalObjectReference { name: name.clone() }),
+        );
+    }
+    if pulls.is_empty() {
+        spec.image_pull_secrets = None;
+    }
     let automount = spec
         .automount_service_account_token
         .or(found.automount)

@@ -75,6 +75,22 @@ struct Origin {
 pub(crate) struct AccountData {
     /// `automountServiceAccountToken`.
     pub automount: Option<bool>,
+    /// `imagePullSecrets`: the names of Secrets its pods pull with when they name none.
+    pub image_pull_secrets: Vec<String>,
+}
+
+impl AccountData {
+    fn of(sa: &ServiceAccount) -> AccountData {
+        AccountData {
+            automount: sa.automount_service_account_token,
+            image_pull_secrets: sa
+                .image_pull_secrets
+                .iter()
+                .flatten()
+                .map(|r| r.name.clone())
+                .collect(),
+        }
+    }
 }
 
 /// The ConfigMap the root-ca-cert-publisher controller keeps in every namespace, and the key
@@ -163,9 +179,7 @@ impl Store {
                     namespace_of(&sa.metadata),
                     sa.metadata.name.clone().unwrap_or_default(),
                 );
-                let data = AccountData {
-                    automount: sa.automount_service_account_token,
-                };
+                let data = AccountData::of(&sa);
                 self.service_accounts
                     .entry(id)
                     .or_insert_with(|| (data, origin()));
@@ -314,10 +328,9 @@ pub(crate) fn add_service_account(cx: &mut Cx<'_>, store: &mut Store, sa: Servic
     let Some(origin) = first_definition(cx, "ServiceAccount", &store.service_accounts, &id) else {
         return;
     };
-    let data = AccountData {
-        automount: sa.automount_service_account_token,
-    };
-    store.service_accounts.insert(id, (data, origin));
+    store
+        .service_accounts
+        .insert(id, (AccountData::of(&sa), origin));
 }
 
 pub(crate) fn add_secret(cx: &mut Cx<'_>, store: &mut Store, secret: Secret) {

@@ -268,3 +268,40 @@ fn rbac_of_a_file_is_kept_as_written_without_a_note_and_named_as_the_api_server_
     let refused = admit(&rbac.replace("name: app}", "name: a/b}"), vec![]).expect_err("refused");
     assert!(refused[0].contains("invalid name \"a/b\""), "{refused:?}");
 }
+
+#[test]
+fn a_pod_that_names_no_pull_secrets_pulls_with_its_accounts() {
+    let file = |pod_spec: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: regcred}}\ntype: kubernetes.io/dockerconfigjson\nstringData: {{.dockerconfigjson: '{{\"auths\":{{\"registry.example:5000\":{{\"auth\":\"dTpw\"}}}}}}'}}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: builder}}\nimagePullSecrets: [{{name: regcred}}]\n---\n{}",
+            pod(&format!("  serviceAccountName: builder\n{pod_spec}"))
+        )
+    };
+    let l = admit(&file(""), vec![]).expect("admitted");
+    let spec = l.pods[0].object.spec.clone().unwrap_or_default();
+    let names: Vec<String> = spec
+        .image_pull_secrets
+        .iter()
+        .flatten()
+        .map(|r| r.name.clone())
+        .collect();
+    assert_eq!(names, ["regcred"]);
+    assert_eq!(
+        l.pods[0].image_pull_secrets.len(),
+        1,
+        "resolved for the pulls"
+    );
+    // Its own win; none at all stays none.
+    let own = admit(&file("  imagePullSecrets: [{name: mine}]\n"), vec![]).expect("admitted");
+    let spec = own.pods[0].object.spec.clone().unwrap_or_default();
+    let names: Vec<String> = spec
+        .image_pull_secrets
+        .iter()
+        .flatten()
+        .map(|r| r.name.clone())
+        .collect();
+    assert_eq!(names, ["mine"]);
+    let plain = admit(&pod(""), vec![]).expect("admitted");
+    let spec = plain.pods[0].object.spec.clone().unwrap_or_default();
+    assert_eq!(spec.image_pull_secrets, None);
+}

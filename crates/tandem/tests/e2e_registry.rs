@@ -94,6 +94,45 @@ fn a_pod_runs_from_a_private_registry_with_an_image_pull_secret() {
     let ls = stdout(&env.tandem(&["image", "ls"]));
     assert!(ls.contains(&format!("{}/e2e/busybox", reg.host())), "{ls}");
     let _ = env.tandem(&["delete", "pod", "frompull", "--grace-period", "0"]);
+
+    // A pod that names no secret pulls with its ServiceAccount's, as the admission plugin gives
+    // them: the image is gone from the store again, so the pull must be made, with credentials.
+    let out = env.tandem(&["image", "rm", &remote]);
+    assert!(out.status.success(), "rm: {}", stderr(&out));
+    let yaml = format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: puller\nimagePullSecrets:\n- name: regcred\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: byaccount\nspec:\n  restartPolicy: Never\n  serviceAccountName: puller\n  containers:\n  - name: a\n    image: {remote}\n    command: [\"sh\", \"-c\", \"echo pulled-as-its-account\"]\n"
+    );
+    let out = env
+        .cmd()
+        .args(["run", "-d", "-"])
+        .env("TANDEM_REGISTRIES_CONF", &conf)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().expect("stdin").write_all(yaml.as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("run");
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut phase = String::new();
+    while Instant::now() < deadline && phase != "Succeeded" {
+        let out = env.tandem(&["get", "pod", "byaccount", "-o", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap_or_default();
+        phase = v["status"]["phase"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(phase, "Succeeded");
+    let logs = stdout(&env.tandem(&["logs", "byaccount"]));
+    assert_eq!(logs, "pulled-as-its-account\n");
+    let _ = env.tandem(&["delete", "pod", "byaccount", "--grace-period", "0"]);
 }
 
 #[test]
