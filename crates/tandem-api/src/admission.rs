@@ -62,17 +62,12 @@ pub(crate) fn service_account(cx: &mut Cx<'_>, pod: &mut Pod, store: &Store, uid
         return;
     };
     // A pod that names no pull secrets pulls with its account's.
-    let pulls = spec.image_pull_secrets.get_or_insert_with(Vec::new);
-    if pulls.is_empty() {
-        pulls.extend(
-            found
-                .image_pull_secrets
-                .iter()
-                .map(|name| LocalObjectReference { name: name.clone() }),
-        );
-    }
-    if pulls.is_empty() {
-        spec.image_pull_secrets = None;
+    if spec.image_pull_secrets.as_ref().is_none_or(Vec::is_empty)
+        && !found.image_pull_secrets.is_empty()
+    {
+        let names = found.image_pull_secrets.iter();
+        let refs = names.map(|name| LocalObjectReference { name: name.clone() });
+        spec.image_pull_secrets = Some(refs.collect());
     }
     let automount = spec
         .automount_service_account_token

@@ -278,14 +278,7 @@ fn a_pod_that_names_no_pull_secrets_pulls_with_its_accounts() {
         )
     };
     let l = admit(&file(""), vec![]).expect("admitted");
-    let spec = l.pods[0].object.spec.clone().unwrap_or_default();
-    let names: Vec<String> = spec
-        .image_pull_secrets
-        .iter()
-        .flatten()
-        .map(|r| r.name.clone())
-        .collect();
-    assert_eq!(names, ["regcred"]);
+    assert_eq!(pull_secrets(&l), ["regcred"]);
     assert_eq!(
         l.pods[0].image_pull_secrets.len(),
         1,
@@ -293,15 +286,18 @@ fn a_pod_that_names_no_pull_secrets_pulls_with_its_accounts() {
     );
     // Its own win; none at all stays none.
     let own = admit(&file("  imagePullSecrets: [{name: mine}]\n"), vec![]).expect("admitted");
-    let spec = own.pods[0].object.spec.clone().unwrap_or_default();
-    let names: Vec<String> = spec
-        .image_pull_secrets
-        .iter()
-        .flatten()
-        .map(|r| r.name.clone())
-        .collect();
-    assert_eq!(names, ["mine"]);
+    assert_eq!(pull_secrets(&own), ["mine"]);
     let plain = admit(&pod(""), vec![]).expect("admitted");
     let spec = plain.pods[0].object.spec.clone().unwrap_or_default();
     assert_eq!(spec.image_pull_secrets, None);
+}
+
+/// The names of the first pod's `imagePullSecrets`.
+fn pull_secrets(l: &Loaded) -> Vec<String> {
+    let spec = l.pods[0].object.spec.clone().unwrap_or_default();
+    spec.image_pull_secrets
+        .iter()
+        .flatten()
+        .map(|r| r.name.clone())
+        .collect()
 }

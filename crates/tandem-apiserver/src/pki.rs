@@ -155,9 +155,13 @@ fn authority(dir: &Path) -> Result<(KeyPair, String), PkiError> {
     }
 }
 
-/// The store's CA certificate (PEM), made with its key the first time.
+/// The store's CA certificate (PEM), made with its key the first time. Once made, only the
+/// certificate is read (every pod's start asks): no lock, no key.
 pub fn root_ca(dir: &Path) -> Result<String, PkiError> {
-    authority(dir).map(|(_, pem)| pem)
+    match std::fs::read_to_string(dir.join("ca.crt")) {
+        Ok(pem) if dir.join("ca.key").exists() => Ok(pem),
+        _ => authority(dir).map(|(_, pem)| pem),
+    }
 }
 
 impl Credentials {

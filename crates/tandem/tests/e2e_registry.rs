@@ -23,6 +23,23 @@ fn ready(test: &str, htpasswd: bool) -> bool {
     true
 }
 
+/// `tandem ARGS` with `yaml` on its standard input and the registry's `registries.conf`.
+fn run_with(env: &Env, conf: &std::path::Path, args: &[&str], yaml: &str) -> std::process::Output {
+    env.cmd()
+        .args(args)
+        .env("TANDEM_REGISTRIES_CONF", conf)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().expect("stdin").write_all(yaml.as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("run")
+}
+
 fn b64(s: &str) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let b = s.as_bytes();
@@ -74,21 +91,7 @@ fn a_pod_runs_from_a_private_registry_with_an_image_pull_secret() {
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: regcred\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: frompull\nspec:\n  restartPolicy: Never\n  imagePullSecrets:\n  - name: regcred\n  containers:\n  - name: a\n    image: {remote}\n    command: [\"sh\", \"-c\", \"echo pulled-and-ran\"]\n",
         b64(&auth_json)
     );
-    let out = env
-        .cmd()
-        .arg("run")
-        .arg("-")
-        .env("TANDEM_REGISTRIES_CONF", &conf)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().expect("stdin").write_all(yaml.as_bytes())?;
-            c.wait_with_output()
-        })
-        .expect("run");
+    let out = run_with(&env, &conf, &["run", "-"], &yaml);
     assert!(out.status.success(), "run: {}", stderr(&out));
     assert!(stdout(&out).contains("pulled-and-ran"), "{}", stdout(&out));
     let ls = stdout(&env.tandem(&["image", "ls"]));
@@ -102,20 +105,7 @@ fn a_pod_runs_from_a_private_registry_with_an_image_pull_secret() {
     let yaml = format!(
         "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: puller\nimagePullSecrets:\n- name: regcred\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: byaccount\nspec:\n  restartPolicy: Never\n  serviceAccountName: puller\n  containers:\n  - name: a\n    image: {remote}\n    command: [\"sh\", \"-c\", \"echo pulled-as-its-account\"]\n"
     );
-    let out = env
-        .cmd()
-        .args(["run", "-d", "-"])
-        .env("TANDEM_REGISTRIES_CONF", &conf)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().expect("stdin").write_all(yaml.as_bytes())?;
-            c.wait_with_output()
-        })
-        .expect("run");
+    let out = run_with(&env, &conf, &["run", "-d", "-"], &yaml);
     assert!(out.status.success(), "run: {}", stderr(&out));
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -147,20 +137,7 @@ fn a_pod_whose_image_does_not_exist_ends_in_image_pull_back_off_with_events() {
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: nosuch\nspec:\n  containers:\n  - name: a\n    image: {}/does/not-exist:1\n",
         reg.host()
     );
-    let out = env
-        .cmd()
-        .args(["run", "-d", "-"])
-        .env("TANDEM_REGISTRIES_CONF", &conf)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().expect("stdin").write_all(yaml.as_bytes())?;
-            c.wait_with_output()
-        })
-        .expect("run");
+    let out = run_with(&env, &conf, &["run", "-d", "-"], &yaml);
     assert!(out.status.success(), "the pod is created: {}", stderr(&out));
     assert!(stderr(&out).contains("was not found"), "{}", stderr(&out));
     let deadline = Instant::now() + Duration::from_secs(40);

@@ -357,11 +357,7 @@ pub(crate) fn api_access(store: &Store) -> anyhow::Result<tandem_api::ApiAccess>
 /// `namespace` that reaches the API starts: its `default` ServiceAccount (the serviceaccounts
 /// controller's: a pod's token names an account that stays) and `kube-root-ca.crt` (the
 /// root-ca-cert-publisher's: the pod's `ca.crt` is resynced from it). Kept ones stay as they are.
-pub(crate) fn keep_namespace_defaults(
-    store: &Store,
-    namespace: &str,
-    root_ca: &str,
-) -> std::io::Result<()> {
+pub(crate) fn keep_namespace_defaults(store: &Store, namespace: &str) -> anyhow::Result<()> {
     let account = Kept::Stored(StoredKind::ServiceAccount);
     let name = tandem_api::DEFAULT_SERVICE_ACCOUNT;
     if !account.path(store, namespace, name).exists() {
@@ -395,7 +391,7 @@ pub(crate) fn keep_namespace_defaults(
                 "creationTimestamp": super::start::now_time(),
                 "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."},
             },
-            "data": {tandem_api::ROOT_CA_KEY: root_ca},
+            "data": {tandem_api::ROOT_CA_KEY: api_access(store)?.root_ca},
         });
         put(store, Kept::ConfigMaps, namespace, ca, &object)?;
     }

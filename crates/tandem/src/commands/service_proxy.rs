@@ -28,8 +28,8 @@ use tandem_supervisor::proxy::{self, ProxyArgs};
 use tandem_supervisor::statedir::{write_atomic, Store};
 
 use super::service_store::{
-    allocation_lock, list, manual_slices, name_of, namespace_of, net_family, read_cluster_dns,
-    read_kubernetes_ip, release_store_addresses, table_name,
+    allocation_lock, list, manual_slices, name_of, namespace_of, net_family, read_store_addresses,
+    release_store_addresses, table_name,
 };
 
 /// How often the proxy looks at the pods.
@@ -594,11 +594,12 @@ fn proxy(store: &Store) -> anyhow::Result<()> {
             ports.extend(virtual_ports(&s, &slices));
             sliced.push((s, slices));
         }
-        if let Some(ip) = read_cluster_dns(store) {
+        let held = read_store_addresses(store);
+        if let Some(ip) = held.dns {
             ports.extend(dns_ports(ip, dns.port()));
         }
-        if let Some(ip) = read_kubernetes_ip(store) {
-            let kubernetes = super::service_store::kubernetes_service(store);
+        if let Some(ip) = held.kubernetes {
+            let kubernetes = super::service_store::kubernetes_service_at(IpAddr::V4(ip));
             ports.push(api_port(ip, ApiEndpoint::read(store)));
             sliced.push((kubernetes, Vec::new()));
         }

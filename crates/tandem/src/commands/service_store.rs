@@ -302,9 +302,13 @@ fn node_port_key(protocol: &str, port: i32) -> String {
 /// 443 named `https`, as the API server makes it. Its environment variables are in every
 /// container, as the kubelet puts them there; the proxy leads it to `tandem serve`.
 pub fn kubernetes_service(store: &Store) -> Service {
-    let ip = read_kubernetes_ip(store)
-        .map_or_else(|| ranges(store).primary.nth(1), IpAddr::V4)
-        .to_string();
+    let ip = read_kubernetes_ip(store).map_or_else(|| ranges(store).primary.nth(1), IpAddr::V4);
+    kubernetes_service_at(ip)
+}
+
+/// The `kubernetes` Service at `ip`.
+pub fn kubernetes_service_at(ip: IpAddr) -> Service {
+    let ip = ip.to_string();
     serde_json::from_value(serde_json::json!({
         "metadata": {"name": "kubernetes", "namespace": "default"},
         "spec": {
@@ -626,18 +630,33 @@ fn cluster_dns_file(store: &Store) -> PathBuf {
 }
 
 pub(super) fn read_cluster_dns(store: &Store) -> Option<Ipv4Addr> {
-    read_store_address(store, "ip")
+    read_store_addresses(store).dns
 }
 
 /// The `kubernetes` Service's address the store holds, reserved with its cluster DNS address.
 pub(super) fn read_kubernetes_ip(store: &Store) -> Option<Ipv4Addr> {
-    read_store_address(store, "kubernetes")
+    read_store_addresses(store).kubernetes
 }
 
-fn read_store_address(store: &Store, field: &str) -> Option<Ipv4Addr> {
-    let bytes = std::fs::read(cluster_dns_file(store)).ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
-    v[field].as_str()?.parse().ok()
+/// The addresses the store holds for itself while it has pods or Services.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct StoreAddresses {
+    /// The cluster DNS's.
+    pub dns: Option<Ipv4Addr>,
+    /// The `kubernetes` Service's.
+    pub kubernetes: Option<Ipv4Addr>,
+}
+
+pub(super) fn read_store_addresses(store: &Store) -> StoreAddresses {
+    let v: Value = std::fs::read(cluster_dns_file(store))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    let ip = |field: &str| v[field].as_str()?.parse().ok();
+    StoreAddresses {
+        dns: ip("ip"),
+        kubernetes: ip("kubernetes"),
+    }
 }
 
 /// Runs `make_pod` with the store's cluster DNS address (the `kube-dns` Service's on a
@@ -658,10 +677,8 @@ pub fn with_cluster_dns<T>(
 /// Service and no pod left (the caller holds the allocation lock).
 pub(super) fn release_store_addresses(store: &Store) {
     let path = cluster_dns_file(store);
-    for ip in [read_cluster_dns(store), read_kubernetes_ip(store)]
-        .into_iter()
-        .flatten()
-    {
+    let held = read_store_addresses(store);
+    for ip in [held.dns, held.kubernetes].into_iter().flatten() {
         release_key(&ip.to_string(), &path);
     }
     let _ = std::fs::remove_file(path);

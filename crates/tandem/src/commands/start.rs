@@ -110,14 +110,14 @@ pub(crate) fn start_pod(
 ) -> anyhow::Result<PodDir> {
     let mut plan = p.plan.clone();
     if plan.token_key.is_some() {
-        let access = super::object_store::api_access(store)?;
-        super::object_store::keep_namespace_defaults(store, &plan.namespace, &access.root_ca)
-            .with_context(|| {
+        super::object_store::keep_namespace_defaults(store, &plan.namespace).with_context(
+            || {
                 format!(
                     "cannot keep namespace {:?}'s default ServiceAccount and CA",
                     plan.namespace
                 )
-            })?;
+            },
+        )?;
     }
     let mut object = p.object.clone();
     object.metadata.uid = Some(plan.uid.clone());
